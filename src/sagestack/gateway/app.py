@@ -1,0 +1,310 @@
+"""The ASGI edge: SigV4 auth → service routing → protocol parse/validate → handler → serialize.
+
+One port serves every service. The service is chosen by ``X-Amz-Target`` (JSON services), the
+``smithy-protocol`` header (CloudWatch CBOR), the SigV4 credential scope (S3, STS, IAM) and the path
+(the sagemaker-signed REST APIs). ``POST /endpoints/{name}/invocations`` is the invocation fast path,
+handed to the serving router without touching the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any, Awaitable, Callable
+
+from .. import __version__
+from ..protocol.base import Protocol
+from ..protocol.errors import ServiceError, internal, not_implemented
+from ..protocol.http import (BodyTooLarge, ClientDisconnected, FileBody, Headers, HttpRequest,
+                             HttpResponse)
+from ..protocol.json_rpc import JsonRpcProtocol
+from ..protocol.query import QueryProtocol
+from ..protocol.rest import RestJsonProtocol, RestXmlProtocol
+from ..protocol.validate import validate
+from ..services.context import RequestContext
+from ..services.registry import BoundHandler, load_tables
+from . import sigv4
+
+log = logging.getLogger("sagestack.gateway")
+
+TARGET_PREFIXES = {
+    "SageMaker": "sagemaker",
+    "Logs_20140328": "logs",
+    "AnyScaleFrontendService": "application-autoscaling",
+    "GraniteServiceVersion20100801": "cloudwatch",
+}
+SIGNING_NAMES = {"monitoring": "cloudwatch"}
+SAGEMAKER_REST_PREFIXES = (
+    ("/endpoints/", "sagemaker-runtime"),
+    ("/FeatureGroup/", "sagemaker-featurestore-runtime"),
+    ("/BatchGetRecord", "sagemaker-featurestore-runtime"),
+    ("/BatchWriteRecord", "sagemaker-featurestore-runtime"),
+    ("/BatchPutMetrics", "sagemaker-metrics"),
+    ("/BatchGetMetrics", "sagemaker-metrics"),
+)
+PROTOCOL_CLASSES = {
+    "json": JsonRpcProtocol,
+    "query": QueryProtocol,
+    "rest-json": RestJsonProtocol,
+    "rest-xml": RestXmlProtocol,
+}
+
+Send = Callable[[dict], Awaitable[None]]
+
+
+def make_protocol(service: str) -> Protocol:
+    from ..protocol import models
+
+    model = models.service_model(service)
+    if service == "cloudwatch":
+        from ..protocol.cbor import CborProtocol  # smithy-rpc-v2-cbor
+
+        return CborProtocol(service)
+    return PROTOCOL_CLASSES[model.protocol](service)
+
+
+class Gateway:
+    """The ASGI application."""
+
+    def __init__(self, platform):
+        self.platform = platform
+        self.tables: dict[str, dict[str, BoundHandler]] = load_tables()
+        self.protocols: dict[str, Protocol] = {}
+        for service in list(self.tables) + ["sagemaker-featurestore-runtime", "sagemaker-metrics"]:
+            try:
+                self.protocols[service] = make_protocol(service)
+            except ModuleNotFoundError:
+                continue
+        self.services = sorted(s for s, t in self.tables.items() if t)
+        # The serving router registers itself here (invocation fast path).
+        self.invocation_handler: Callable[..., Awaitable[HttpResponse]] | None = None
+        self.startup_hooks: list[Callable[[], Any]] = []
+        self.shutdown_hooks: list[Callable[[], Any]] = []
+
+    # -- ASGI ------------------------------------------------------------------------------
+
+    async def __call__(self, scope: dict, receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self.handle_http(scope, receive, send)
+        elif kind == "lifespan":
+            await self.lifespan(receive, send)
+
+    async def lifespan(self, receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    for hook in self.startup_hooks:
+                        result = hook()
+                        if asyncio.iscoroutine(result):
+                            await result
+                except Exception as exc:  # pragma: no cover - startup failures are fatal
+                    log.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                for hook in self.shutdown_hooks:
+                    try:
+                        result = hook()
+                        if asyncio.iscoroutine(result):
+                            await result
+                    except Exception:
+                        log.exception("shutdown hook failed")
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def handle_http(self, scope: dict, receive, send: Send) -> None:
+        raw_path = scope.get("raw_path")
+        raw_path = raw_path.decode("latin-1") if raw_path else scope["path"]
+        request = HttpRequest(
+            method=scope["method"],
+            raw_path=raw_path.split("?", 1)[0],
+            query_string=scope.get("query_string", b"").decode("latin-1"),
+            headers=Headers(scope["headers"]),
+            receive=receive,
+            client=scope.get("client"),
+        )
+        try:
+            response = await self.dispatch(request)
+        except ClientDisconnected:
+            return
+        await self.send_response(send, response, head=request.method == "HEAD")
+
+    # -- dispatch --------------------------------------------------------------------------
+
+    async def dispatch(self, request: HttpRequest) -> HttpResponse:
+        if request.raw_path.startswith("/_sagestack/"):
+            return self.internal_route(request)
+        scope_service, scope_region = sigv4.credential_scope_service(request.headers.raw,
+                                                                     request.query_string)
+        signing = SIGNING_NAMES.get(scope_service or "", scope_service)
+        service = self.pick_service(request, signing)
+        protocol = self.protocols.get(service) if service else None
+        if protocol is None:
+            protocol = self.protocols.get(self.fallback_service(request))
+        op = None
+        try:
+            if service is None:
+                if scope_service is None:
+                    raise ServiceError("MissingAuthenticationToken", "Missing Authentication Token", 403)
+                raise ServiceError("UnknownService", f"Service {scope_service} is not served here", 400)
+            if service == "sagemaker-runtime" and self.invocation_handler is not None \
+                    and request.method == "POST" and request.raw_path.endswith("/invocations"):
+                auth = await self.authenticate(request, service, protocol)
+                return await self.invocation_handler(request, auth, protocol)
+            if service == "s3":
+                self.apply_virtual_host(request)
+            if isinstance(protocol, QueryProtocol):
+                op = await protocol.resolve_async(request)
+            else:
+                op = protocol.resolve(request)
+            auth = await self.authenticate(request, service, protocol)
+            params = await protocol.parse(request, op)
+            if service == "s3" and auth.declared_payload_sha256 and request.body is not None:
+                computed = sigv4.sha256_hex(request.body)
+                if computed != auth.declared_payload_sha256:
+                    raise sigv4.content_sha256_mismatch("s3", auth.declared_payload_sha256, computed)
+            validate(params, op.input_shape, check_patterns=service != "s3")
+            handler = self.tables.get(service, {}).get(op.name)
+            if handler is None:
+                raise not_implemented(service, op.name)
+            ctx = RequestContext(
+                platform=self.platform, request=request, service=service, operation=op.name,
+                account_id=auth.credentials.account_id, region=auth.region or
+                self.platform.settings.region, principal_arn=auth.credentials.principal_arn,
+                access_key_id=auth.credentials.access_key_id, auth=auth,
+            )
+            if handler.is_async:
+                result = await handler.func(ctx, params)
+            else:
+                result = await asyncio.to_thread(handler.func, ctx, params)
+            if isinstance(result, HttpResponse):
+                return result
+            return protocol.serialize(request, op, result)
+        except sigv4.AuthError as exc:
+            error = ServiceError(exc.code, exc.message, exc.status, fields=exc.s3_extra)
+            return protocol.error(request, error, op)
+        except ServiceError as exc:
+            return protocol.error(request, exc, op)
+        except BodyTooLarge as exc:
+            return protocol.error(request, ServiceError("RequestEntityTooLarge", str(exc), 413), op)
+        except ClientDisconnected:
+            raise
+        except Exception:
+            log.exception("%s %s failed", service, getattr(op, "name", "?"))
+            return protocol.error(request, internal(), op)
+
+    def pick_service(self, request: HttpRequest, scope_service: str | None) -> str | None:
+        target = request.headers.get("x-amz-target")
+        if target:
+            return TARGET_PREFIXES.get(target.split(".", 1)[0])
+        if request.headers.get("smithy-protocol"):
+            return "cloudwatch"
+        if scope_service == "sagemaker":
+            path = request.raw_path
+            for prefix, service in SAGEMAKER_REST_PREFIXES:
+                if path.startswith(prefix):
+                    return service
+            return "sagemaker"
+        if scope_service in self.protocols:
+            return scope_service
+        return None
+
+    def apply_virtual_host(self, request: HttpRequest) -> None:
+        """Virtual-hosted-style S3 (``bucket.localhost:port/key``): route as path style."""
+        host = (request.headers.get("host") or "").rsplit(":", 1)[0].lower()
+        for suffix in (".localhost", ".s3.amazonaws.com", f".s3.{self.platform.settings.region}.amazonaws.com",
+                       ".s3.localhost"):
+            if host.endswith(suffix) and len(host) > len(suffix):
+                bucket = host[: -len(suffix)]
+                request.path_override = "/" + bucket + (request.raw_path if request.raw_path != "/" else "")
+                return
+
+    def fallback_service(self, request: HttpRequest) -> str:
+        """Which protocol words an error for a request we cannot attribute to a service."""
+        if request.headers.get("x-amz-target"):
+            return "sagemaker"
+        content_type = request.headers.get("content-type") or ""
+        if "x-www-form-urlencoded" in content_type:
+            return "sts"
+        return "s3"
+
+    async def authenticate(self, request: HttpRequest, service: str, protocol: Protocol) -> sigv4.AuthResult:
+        body_sha = None
+        if service != "s3" and "x-amz-content-sha256" not in request.headers \
+                and "X-Amz-Signature" not in request.query_string:
+            body = await request.read_body(64 * 1024 * 1024)
+            body_sha = sigv4.sha256_hex(body)
+        return sigv4.verify(request.method, request.raw_path, request.query_string, request.headers.raw,
+                            self.lookup, now=time.time(), body_sha256=body_sha)
+
+    def lookup(self, access_key_id: str) -> sigv4.Credentials | None:
+        row = self.platform.lookup_credentials(access_key_id)
+        if row is None:
+            return None
+        return sigv4.Credentials(
+            access_key_id=row["access_key_id"], secret_access_key=row["secret_access_key"],
+            account_id=row["account_id"], principal_arn=row["principal_arn"],
+            session_token=row.get("session_token"), expires_at=row.get("expires_at"),
+        )
+
+    def internal_route(self, request: HttpRequest) -> HttpResponse:
+        if request.raw_path == "/_sagestack/health":
+            body = json.dumps({
+                "status": "running",
+                "version": __version__,
+                "services": {name: "available" for name in self.services},
+                "region": self.platform.settings.region,
+                "account_id": self.platform.settings.account_id,
+            }).encode()
+            return HttpResponse(200, [("content-type", "application/json")], body)
+        return HttpResponse(404, [("content-type", "application/json")], b'{"message":"not found"}')
+
+    # -- response writing ------------------------------------------------------------------
+
+    async def send_response(self, send: Send, response: HttpResponse, head: bool = False) -> None:
+        headers = [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in response.headers]
+        body = response.body
+        names = {k.lower() for k, _ in response.headers}
+        if isinstance(body, (bytes, bytearray, memoryview)):
+            if "content-length" not in names:
+                headers.append((b"content-length", str(len(body)).encode()))
+            await send({"type": "http.response.start", "status": response.status, "headers": headers})
+            await send({"type": "http.response.body", "body": b"" if head else bytes(body)})
+            return
+        if isinstance(body, FileBody):
+            await send({"type": "http.response.start", "status": response.status, "headers": headers})
+            if head:
+                await send({"type": "http.response.body", "body": b""})
+                return
+            await self._send_file(send, body)
+            return
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        if head:
+            await send({"type": "http.response.body", "body": b""})
+            return
+        async for chunk in body:
+            if chunk:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _send_file(self, send: Send, body: FileBody) -> None:
+        def read_chunk(handle, size):
+            return handle.read(size)
+
+        with open(body.path, "rb") as handle:
+            handle.seek(body.start)
+            remaining = body.length
+            while remaining is None or remaining > 0:
+                size = body.chunk_size if remaining is None else min(body.chunk_size, remaining)
+                chunk = await asyncio.to_thread(read_chunk, handle, size)
+                if not chunk:
+                    break
+                if remaining is not None:
+                    remaining -= len(chunk)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})

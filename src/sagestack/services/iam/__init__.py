@@ -1,0 +1,128 @@
+"""IAM, as much as the SageMaker SDKs need: roles (GetRole for ``get_execution_role()``) and the
+policy simulation SDK v3 runs before training. sagestack does not enforce IAM policies: every
+principal holding a valid key may do everything, and the simulation says so."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import urllib.parse
+
+from ...platform import DEFAULT_ROLE_NAME
+from ...protocol.errors import ServiceError
+from ..context import RequestContext
+from ..registry import OperationTable
+
+OPERATIONS = OperationTable("iam")
+
+SAGEMAKER_TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"Service": "sagemaker.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    }],
+}
+ROLE_TYPE = "iam-role"
+
+
+def _role_arn(account: str, name: str, path: str = "/") -> str:
+    return f"arn:aws:iam::{account}:role{path}{name}"
+
+
+def _default_role(ctx: RequestContext, name: str) -> dict:
+    return {
+        "Path": "/",
+        "RoleName": name,
+        "RoleId": "AROA" + name.upper().encode().hex()[:17].upper(),
+        "Arn": _role_arn(ctx.account_id, name),
+        "CreateDate": dt.datetime.fromtimestamp(
+            ctx.platform.default_credentials["created_at"], dt.timezone.utc),
+        "AssumeRolePolicyDocument": urllib.parse.quote(json.dumps(SAGEMAKER_TRUST_POLICY)),
+        "Description": "The role sagestack's default credentials act as.",
+        "MaxSessionDuration": 43200,
+    }
+
+
+def _find_role(ctx: RequestContext, name: str) -> dict:
+    if name == DEFAULT_ROLE_NAME:
+        return _default_role(ctx, name)
+    # IAM is global: roles are stored under the region "global".
+    found = ctx.platform.resources.get(ctx.account_id, "global", ROLE_TYPE, name)
+    if found is None:
+        raise ServiceError("NoSuchEntity", f"The role with name {name} cannot be found.", 404)
+    return found.data
+
+
+@OPERATIONS.handler("GetRole")
+def get_role(ctx: RequestContext, params: dict) -> dict:
+    return {"Role": _find_role(ctx, params["RoleName"])}
+
+
+@OPERATIONS.handler("CreateRole")
+def create_role(ctx: RequestContext, params: dict) -> dict:
+    name = params["RoleName"]
+    path = params.get("Path", "/")
+    if name == DEFAULT_ROLE_NAME:
+        raise ServiceError("EntityAlreadyExists", f"Role with name {name} already exists.", 409)
+    try:
+        json.loads(urllib.parse.unquote(params["AssumeRolePolicyDocument"]))
+    except ValueError:
+        raise ServiceError("MalformedPolicyDocument", "This policy contains invalid Json", 400) from None
+    role = {
+        "Path": path, "RoleName": name, "RoleId": "AROA" + name.upper().encode().hex()[:17].upper(),
+        "Arn": _role_arn(ctx.account_id, name, path),
+        "CreateDate": dt.datetime.now(dt.timezone.utc),
+        "AssumeRolePolicyDocument": urllib.parse.quote(urllib.parse.unquote(params["AssumeRolePolicyDocument"])),
+        "MaxSessionDuration": params.get("MaxSessionDuration", 3600),
+    }
+    if params.get("Description"):
+        role["Description"] = params["Description"]
+    if params.get("Tags"):
+        role["Tags"] = params["Tags"]
+    ctx.platform.resources.create(ctx.account_id, "global", ROLE_TYPE, name, role["Arn"], role,
+                                  exists_message=f"Role with name {name} already exists.")
+    return {"Role": role}
+
+
+@OPERATIONS.handler("DeleteRole")
+def delete_role(ctx: RequestContext, params: dict) -> dict:
+    name = params["RoleName"]
+    if name == DEFAULT_ROLE_NAME or not ctx.platform.resources.delete(ctx.account_id, "global", ROLE_TYPE,
+                                                                     name):
+        if name == DEFAULT_ROLE_NAME:
+            raise ServiceError("UnmodifiableEntity", f"Cannot delete the built-in role {name}.", 400)
+        raise ServiceError("NoSuchEntity", f"The role with name {name} cannot be found.", 404)
+    return {}
+
+
+@OPERATIONS.handler("ListRoles")
+def list_roles(ctx: RequestContext, params: dict) -> dict:
+    from ...store.resources import ListQuery
+
+    items, _ = ctx.platform.resources.list(ctx.account_id, "global", ROLE_TYPE,
+                                           ListQuery(sort_by="Name", sort_order="Ascending",
+                                                     max_results=1000))
+    roles = [_default_role(ctx, DEFAULT_ROLE_NAME)] + [item.data for item in items]
+    prefix = params.get("PathPrefix", "/")
+    return {"Roles": [r for r in roles if r["Path"].startswith(prefix)], "IsTruncated": False}
+
+
+@OPERATIONS.handler("SimulatePrincipalPolicy")
+def simulate_principal_policy(ctx: RequestContext, params: dict) -> dict:
+    source = params["PolicySourceArn"]
+    if ":role/" in source:
+        _find_role(ctx, source.rsplit("/", 1)[1])
+    resources = params.get("ResourceArns") or ["*"]
+    results = [
+        {
+            "EvalActionName": action,
+            "EvalResourceName": resource,
+            "EvalDecision": "allowed",
+            "MatchedStatements": [],
+            "MissingContextValues": [],
+        }
+        for action in params["ActionNames"]
+        for resource in resources
+    ]
+    return {"EvaluationResults": results, "IsTruncated": False}

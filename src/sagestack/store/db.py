@@ -1,0 +1,83 @@
+"""The one SQL store: SQLAlchemy Core over SQLite (default, WAL) or PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+from typing import Iterator
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine
+
+from .schema import metadata, load_all_tables
+
+
+class Database:
+    def __init__(self, url: str):
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict = {"future": True}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
+        self.engine: Engine = create_engine(url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
+
+    def create_schema(self) -> None:
+        from .migrations import upgrade
+
+        load_all_tables()
+        upgrade(self)
+
+    @contextlib.contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A transaction: committed on success, rolled back on error, always closed."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(conn) -> None:
+    # Every ``Database.begin()`` may write: take the write lock up front so two writers never
+    # deadlock upgrading a read lock. Reads use ``Database.connect()`` (autocommit).
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def encode_token(offset: int, **extra) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"o": offset, **extra}).encode()).decode()
+
+
+def decode_token(token: str | None) -> dict:
+    from ..protocol.errors import ServiceError
+
+    if not token:
+        return {"o": 0}
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token.encode()))
+        if not isinstance(value, dict) or not isinstance(value.get("o"), int) or value["o"] < 0:
+            raise ValueError
+        return value
+    except (ValueError, TypeError):
+        raise ServiceError("ValidationException", "Invalid pagination token: NextToken is not valid.") \
+            from None
