@@ -82,6 +82,10 @@ class Platform:
             existing = self._components.setdefault(name, factory(self))
         return existing
 
+    def get_component(self, name: str) -> Any:
+        """A subsystem if it was built, else None (never builds it)."""
+        return self._components.get(name)
+
     def add_loop(self, name: str, step: Callable[[], Any], interval: float) -> None:
         """Run ``step`` every ``interval`` seconds on its own thread until shutdown; errors are logged
         and never stop the loop."""

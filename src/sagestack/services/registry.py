@@ -72,7 +72,10 @@ def load_tables() -> dict[str, dict[str, BoundHandler]]:
                 tables[service] = {}
                 continue
             raise
-        table: OperationTable = module.OPERATIONS
+        table: OperationTable | None = getattr(module, "OPERATIONS", None)
+        if table is None:  # a service package still being written
+            tables[service] = {}
+            continue
         tables[service] = {
             name: BoundHandler(func, inspect.iscoroutinefunction(func))
             for name, func in table.handlers.items()

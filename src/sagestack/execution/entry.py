@@ -1,0 +1,167 @@
+"""The process a training host runs: ``python -m sagestack.execution.entry``.
+
+It gives the job its own ``/opt/ml`` (a private mount namespace bound to the host's directory) where the
+OS allows it, sets the toolkit's ``SM_*`` environment, then runs a built-in algorithm's ``train(env)``
+or the user's script the way the sagemaker-training-toolkit does. Everything it prints is the job log.
+Failures land in ``output/failure`` (``ClientError: …`` for user mistakes, ``AlgorithmError: …``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import subprocess
+import sys
+import traceback
+from pathlib import Path
+
+from .layout import OPT_ML, HostLayout, cmd_args, training_environment, user_hyperparameters
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWNET = 0x40000000
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+
+
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def private_opt_ml(root: Path) -> str | None:
+    """Bind ``root`` on ``/opt/ml`` in a new mount namespace; None on success, else why not."""
+    if sys.platform != "linux":
+        return f"{sys.platform} has no mount namespaces"
+    libc = _libc()
+    if libc.unshare(CLONE_NEWNS) != 0:
+        return f"unshare(CLONE_NEWNS) failed: {os.strerror(ctypes.get_errno())}"
+    if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        return f"making mounts private failed: {os.strerror(ctypes.get_errno())}"
+    try:
+        OPT_ML.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot create {OPT_ML}: {exc}"
+    if libc.mount(str(root).encode(), str(OPT_ML).encode(), None, MS_BIND, None) != 0:
+        return f"bind mount on {OPT_ML} failed: {os.strerror(ctypes.get_errno())}"
+    return None
+
+
+def no_network() -> str | None:
+    if sys.platform != "linux":
+        return f"{sys.platform} has no network namespaces"
+    if _libc().unshare(CLONE_NEWNET) != 0:
+        return f"unshare(CLONE_NEWNET) failed: {os.strerror(ctypes.get_errno())}"
+    return None
+
+
+def write_failure(layout: HostLayout, text: str) -> None:
+    path = layout.path("output", "failure")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def main() -> int:
+    root = Path(os.environ["SAGESTACK_JOB_ROOT"])
+    runner = os.environ["SAGESTACK_RUNNER"]
+    config = json.loads(os.environ["SAGESTACK_JOB_CONFIG"])
+    visible = root
+    if os.environ.get("SAGESTACK_PRIVATE_OPT_ML") == "1":
+        problem = private_opt_ml(root)
+        if problem is None:
+            visible = OPT_ML
+            print(f"sagestack: {OPT_ML} is this job's own directory (private mount namespace)", flush=True)
+        else:
+            print(f"sagestack: no private {OPT_ML} ({problem}); the job runs with the SM_* paths under "
+                  f"{root}", flush=True)
+    if config.get("network_isolation"):
+        problem = no_network()
+        print("sagestack: network isolation: " + ("the job has no network" if problem is None else
+              f"not available ({problem}); the job runs with the host's network"), flush=True)
+    layout = HostLayout(root, visible)
+    cfg_dir = layout.path("input", "config")
+    hyperparameters = json.loads((cfg_dir / "hyperparameters.json").read_text())
+    input_config = json.loads((cfg_dir / "inputdataconfig.json").read_text())
+    resource_config = json.loads((cfg_dir / "resourceconfig.json").read_text())
+    program = hyperparameters.get("sagemaker_program")
+    program = json.loads(program) if program and program.startswith('"') else program
+    env = training_environment(
+        layout, job_name=config["job_name"], hyperparameters=hyperparameters, input_config=input_config,
+        resource_config=resource_config, num_cpus=config["num_cpus"], num_gpus=config["num_gpus"],
+        region=config["region"], program=program,
+    )
+    os.environ.update(env)
+    os.chdir(layout.visible)
+    if runner == "algorithm":
+        return run_algorithm(layout, config)
+    return run_script(layout, config, hyperparameters, program)
+
+
+def run_algorithm(layout: HostLayout, config: dict) -> int:
+    from ..algorithms import registry
+    from ..algorithms.base import AlgorithmClientError, TrainingEnv
+
+    os.environ["SAGESTACK_IMAGE_TAG"] = config.get("image_tag") or ""
+    module = registry.load(config["algorithm"])
+    try:
+        module.train(TrainingEnv.from_root(layout.visible))
+    except AlgorithmClientError as exc:
+        print(f"ClientError: {exc}", flush=True)
+        write_failure(layout, f"ClientError: {exc}")
+        return 2
+    except Exception as exc:  # an algorithm failure, not the user's
+        traceback.print_exc()
+        write_failure(layout, f"AlgorithmError: {type(exc).__name__}: {exc}")
+        return 1
+    return 0
+
+
+def run_script(layout: HostLayout, config: dict, hyperparameters: dict, program: str | None) -> int:
+    code_dir = layout.path("code")
+    env = dict(os.environ)
+    deps = layout.path("code", ".sagestack-deps")
+    requirements = code_dir / "requirements.txt"
+    if requirements.exists() and not config.get("entrypoint"):
+        print(f"sagestack: installing {requirements.name}", flush=True)
+        result = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(deps),
+                                 "-r", str(requirements)], stdout=sys.stdout, stderr=sys.stdout)
+        if result.returncode != 0:
+            write_failure(layout, "ClientError: InstallRequirementsError: pip install -r requirements.txt "
+                          f"failed with exit code {result.returncode}")
+            return result.returncode
+    paths = [str(layout.visible / "code")] + ([str(deps)] if deps.exists() else [])
+    env["PYTHONPATH"] = os.pathsep.join(paths + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    if config.get("entrypoint"):
+        command = list(config["entrypoint"]) + list(config.get("arguments") or [])
+    else:
+        if not program:
+            write_failure(layout, "ClientError: no training script: sagemaker_program is not set")
+            return 2
+        if not (code_dir / program).exists():
+            write_failure(layout, f"ClientError: the training script {program} is not in the source "
+                          f"directory (sagemaker_submit_directory)")
+            return 2
+        args = cmd_args(user_hyperparameters(hyperparameters))
+        command = [sys.executable, program, *args] if program.endswith(".py") else \
+            ["/bin/sh", "-c", " ".join([program, *args])]
+    print("sagestack: invoking " + " ".join(command), flush=True)
+    process = subprocess.Popen(command, cwd=str(layout.visible / "code"), env=env, stdout=sys.stdout,
+                               stderr=subprocess.PIPE)
+    tail: list[str] = []
+    assert process.stderr is not None
+    for raw in process.stderr:
+        line = raw.decode("utf-8", "replace")
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        tail.append(line.rstrip("\n"))
+        del tail[:-20]
+    code = process.wait()
+    if code != 0 and not layout.path("output", "failure").exists():
+        message = next((line for line in reversed(tail) if line.strip()), "")
+        write_failure(layout, f"AlgorithmError: ExecuteUserScriptError:\nExitCode {code}\n"
+                      f"ErrorMessage \"{message}\"\nCommand \"{' '.join(command)}\"")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

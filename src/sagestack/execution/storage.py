@@ -1,0 +1,156 @@
+"""What a job moves in and out: channel data, checkpoints, artifacts (through the object layer),
+log lines and metrics (through the log and metric stores). One place that binds those APIs."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from ..protocol.errors import ServiceError
+
+
+class DataError(Exception):
+    """A problem with the job's input that SageMaker reports as a ClientError."""
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://"):
+        raise DataError(f"{uri} is not an S3 URI (expected s3://bucket/prefix)")
+    bucket, _, key = uri[5:].partition("/")
+    return bucket, key
+
+
+@dataclass
+class JobStorage:
+    platform: object
+    account_id: str
+    region: str
+
+    @property
+    def objects(self):
+        from ..objects import object_store
+
+        return object_store(self.platform)
+
+    # -- inputs ---------------------------------------------------------------------------
+
+    def list_prefix(self, uri: str) -> list[tuple[str, str, int]]:
+        """(bucket, key, size) of every object whose key starts with the URI's prefix, key order."""
+        bucket, prefix = split_uri(uri)
+        try:
+            items = [(bucket, info.key, info.size) for info in self.objects.iter_keys(bucket, prefix)]
+        except ServiceError as exc:
+            raise DataError(f"Could not access {uri}: {exc.message}") from None
+        return [item for item in items if not item[1].endswith("/")]
+
+    def read_bytes(self, bucket: str, key: str) -> bytes:
+        with open(self.local_path(bucket, key), "rb") as handle:
+            return handle.read()
+
+    def local_path(self, bucket: str, key: str) -> str:
+        try:
+            return str(self.objects.get_path(bucket, key))
+        except ServiceError as exc:
+            raise DataError(f"Could not read s3://{bucket}/{key}: {exc.message}") from None
+
+    def fetch(self, bucket: str, key: str, dest: Path) -> None:
+        """Materialise one object at ``dest`` (a hard link when the store is on the same disk)."""
+        source = self.local_path(bucket, key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if dest.exists():
+            dest.unlink()
+        try:
+            os.link(source, dest)
+        except OSError:
+            shutil.copyfile(source, dest)
+
+    def manifest_entries(self, uri: str) -> list[tuple[str, str, str]]:
+        """(bucket, key, relative name) listed by a manifest file."""
+        bucket, key = split_uri(uri)
+        try:
+            document = json.loads(self.read_bytes(bucket, key))
+        except (ValueError, UnicodeDecodeError):
+            raise DataError(f"The manifest file {uri} is not valid JSON") from None
+        if not isinstance(document, list) or not document or not isinstance(document[0], dict) \
+                or "prefix" not in document[0]:
+            raise DataError(f"The manifest file {uri} must be a JSON list starting with "
+                            '{"prefix": "s3://bucket/prefix/"}')
+        prefix = document[0]["prefix"]
+        entries = []
+        for rel in document[1:]:
+            full = prefix + rel
+            b, k = split_uri(full)
+            entries.append((b, k, rel))
+        return entries
+
+    # -- outputs --------------------------------------------------------------------------
+
+    def upload_file(self, path: Path, uri: str, content_type: str | None = None) -> None:
+        bucket, key = split_uri(uri)
+        self.objects.put_file(self.account_id, bucket, key, str(path), content_type=content_type)
+
+    def upload_tree(self, directory: Path, uri_prefix: str, known: dict[str, float] | None = None) -> None:
+        """Upload files under ``directory`` whose mtime changed since ``known`` (updated in place)."""
+        base = uri_prefix.rstrip("/")
+        for path in sorted(directory.rglob("*")):
+            if not path.is_file():
+                continue
+            rel = path.relative_to(directory).as_posix()
+            mtime = path.stat().st_mtime
+            if known is not None and known.get(rel) == mtime:
+                continue
+            self.upload_file(path, f"{base}/{rel}")
+            if known is not None:
+                known[rel] = mtime
+
+    def download_tree(self, uri_prefix: str, directory: Path) -> int:
+        base_bucket, base_key = split_uri(uri_prefix.rstrip("/") + "/")
+        count = 0
+        for bucket, key, _ in self.list_prefix(f"s3://{base_bucket}/{base_key}"):
+            self.fetch(bucket, key, directory / key[len(base_key):])
+            count += 1
+        return count
+
+    # -- logs and metrics -----------------------------------------------------------------
+
+    def append_logs(self, group: str, stream: str, events: list[tuple[int, str]]) -> None:
+        from ..store.logs import log_store
+
+        log_store(self.platform).append(self.account_id, self.region, group, stream, events)
+
+    def put_metrics(self, namespace: str, items: list[dict]) -> None:
+        """items: {"name", "value", "timestamp" (epoch s), "dimensions": {…}, "unit"}."""
+        from ..store.metrics import metric_store
+
+        metric_store(self.platform).put_many(self.account_id, self.region, namespace, items)
+
+
+def make_tarball(source: Path, dest: Path) -> None:
+    """``source``'s contents at the archive root, gzip'd (what SageMaker uploads as model.tar.gz)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(dest, "w:gz", compresslevel=6) as tar:
+        for path in sorted(source.iterdir()):
+            tar.add(path, arcname=path.name)
+
+
+def extract_tarball(source: str | Path, dest: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(source, "r:*") as tar:
+        tar.extractall(dest, filter="data")
+
+
+def gunzip_to(source: str, dest: Path) -> None:
+    with gzip.open(source, "rb") as src, open(dest, "wb") as out:
+        shutil.copyfileobj(src, out, 1 << 20)
+
+
+def iter_lines(paths: Iterable[Path]):
+    for path in paths:
+        with open(path, "rb") as handle:
+            yield from handle

@@ -1,0 +1,4 @@
+"""CloudWatch metrics and alarms."""
+from ..registry import OperationTable
+
+OPERATIONS = OperationTable("cloudwatch")

@@ -1,0 +1,34 @@
+"""SageMaker control plane: one module per resource family, merged into one dispatch table."""
+
+from __future__ import annotations
+
+import importlib
+
+from ..registry import OperationTable
+
+#: Resource-family modules; each exposes ``ops = OperationTable("sagemaker")``.
+FAMILY_MODULES = (
+    "training_jobs",
+    "tags",
+    "models",
+    "endpoint_configs",
+    "endpoints",
+    "transform_jobs",
+)
+
+
+def _build() -> OperationTable:
+    table = OperationTable("sagemaker")
+    for name in FAMILY_MODULES:
+        module_name = f"{__name__}.{name}"
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue
+            raise
+        table.merge(module.ops)
+    return table
+
+
+OPERATIONS = _build()

@@ -1,0 +1,84 @@
+"""Helpers every SageMaker resource family shares: ARNs, names, list parameters, errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from ...protocol.errors import ServiceError
+from ...store.resources import ListQuery
+from ..context import RequestContext
+
+#: ARN resource-type segment per resource type (arn:aws:sagemaker:<region>:<account>:<segment>/<name>).
+ARN_SEGMENTS = {
+    "training-job": "training-job",
+    "model": "model",
+    "endpoint-config": "endpoint-config",
+    "endpoint": "endpoint",
+    "transform-job": "transform-job",
+    "processing-job": "processing-job",
+    "hyper-parameter-tuning-job": "hyper-parameter-tuning-job",
+    "inference-experiment": "inference-experiment",
+}
+
+NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+
+
+def arn(ctx: RequestContext, resource_type: str, name: str) -> str:
+    # SageMaker lower-cases names inside ARNs.
+    return f"arn:aws:sagemaker:{ctx.region}:{ctx.account_id}:{ARN_SEGMENTS.get(resource_type, resource_type)}/" \
+           f"{name.lower()}"
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def check_name(name: str, field: str) -> None:
+    if not NAME_PATTERN.match(name):
+        raise ServiceError(
+            "ValidationException",
+            f"1 validation error detected: Value '{name}' at '{field}' failed to satisfy constraint: "
+            "Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}",
+        )
+
+
+def list_query(params: dict, sort_default: str = "CreationTime") -> ListQuery:
+    """Translate the common List* parameters (NameContains, StatusEquals, Creation/LastModified
+    Time After/Before, SortBy, SortOrder, MaxResults, NextToken) into a store query."""
+    return ListQuery(
+        name_contains=params.get("NameContains"),
+        status_equals=params.get("StatusEquals"),
+        created_after=params.get("CreationTimeAfter"),
+        created_before=params.get("CreationTimeBefore"),
+        modified_after=params.get("LastModifiedTimeAfter"),
+        modified_before=params.get("LastModifiedTimeBefore"),
+        sort_by=params.get("SortBy", sort_default),
+        sort_order=params.get("SortOrder", "Descending"),
+        max_results=params.get("MaxResults", 100),
+        next_token=params.get("NextToken"),
+    )
+
+
+def not_found(kind: str, name: str, ctx: RequestContext | None = None) -> ServiceError:
+    """SageMaker's "not found" wording (the SDK matches "Could not find")."""
+    return ServiceError("ValidationException", f"Could not find {kind} \"{name}\".")
+
+
+def resource_not_found(message: str) -> ServiceError:
+    return ServiceError("ResourceNotFound", message)
+
+
+def strip_empty(value):
+    """Drop None and empty structures/lists recursively (SDK v3 rejects empty required-less {})."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            item = strip_empty(item)
+            if item is None or item == {}:
+                continue
+            out[key] = item
+        return out
+    if isinstance(value, list):
+        return [strip_empty(v) for v in value]
+    return value

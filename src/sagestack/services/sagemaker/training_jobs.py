@@ -1,0 +1,213 @@
+"""Training jobs: the handlers record the job and return; reconcilers.training runs it."""
+
+from __future__ import annotations
+
+from ...protocol.errors import ServiceError
+from ...reconcilers.state import TRAINING, mutate
+from ..context import RequestContext
+from ..registry import OperationTable
+from .common import arn, check_name, list_query, now, strip_empty
+
+ops = OperationTable("sagemaker")
+TYPE = "training-job"
+
+
+def _get(ctx: RequestContext, name: str):
+    job = ctx.platform.resources.get(ctx.account_id, ctx.region, TYPE, name)
+    if job is None:
+        raise ServiceError("ValidationException", "Requested resource not found.")
+    return job
+
+
+def _validate(params: dict) -> None:
+    algorithm = params["AlgorithmSpecification"]
+    if not algorithm.get("TrainingImage") and not algorithm.get("AlgorithmName"):
+        raise ServiceError("ValidationException", "Either TrainingImage or AlgorithmName must be specified "
+                           "in AlgorithmSpecification.")
+    if algorithm.get("AlgorithmName") and not algorithm.get("TrainingImage"):
+        raise ServiceError("ValidationException", "AlgorithmName (marketplace algorithms) is not supported by "
+                           "sagestack; use TrainingImage.")
+    names = [c["ChannelName"] for c in params.get("InputDataConfig", [])]
+    if len(names) != len(set(names)):
+        raise ServiceError("ValidationException", "Channel names must be unique in InputDataConfig.")
+    for channel in params.get("InputDataConfig", []):
+        source = channel["DataSource"]
+        if "S3DataSource" not in source:
+            raise ServiceError("ValidationException", f"Channel {channel['ChannelName']}: only S3DataSource "
+                               "data sources are supported.")
+        if not source["S3DataSource"]["S3Uri"].startswith("s3://"):
+            raise ServiceError("ValidationException", f"Channel {channel['ChannelName']}: S3Uri must start "
+                               "with s3://")
+    if not params["OutputDataConfig"]["S3OutputPath"].startswith("s3://"):
+        raise ServiceError("ValidationException", "OutputDataConfig.S3OutputPath must start with s3://")
+    resource = params["ResourceConfig"]
+    if not resource.get("InstanceType") and not resource.get("InstanceGroups"):
+        raise ServiceError("ValidationException", "ResourceConfig.InstanceType is required.")
+    stopping = params["StoppingCondition"]
+    if params.get("EnableManagedSpotTraining"):
+        wait = stopping.get("MaxWaitTimeInSeconds")
+        if wait is None:
+            raise ServiceError("ValidationException", "MaxWaitTimeInSeconds must be set for managed spot "
+                               "training.")
+        if wait < stopping.get("MaxRuntimeInSeconds", 86400):
+            raise ServiceError("ValidationException", "MaxWaitTimeInSeconds must be greater than or equal "
+                               "to MaxRuntimeInSeconds.")
+    elif stopping.get("MaxWaitTimeInSeconds") is not None:
+        raise ServiceError("ValidationException", "MaxWaitTimeInSeconds can only be set with "
+                           "EnableManagedSpotTraining.")
+
+
+@ops.handler("CreateTrainingJob")
+def create_training_job(ctx: RequestContext, params: dict) -> dict:
+    name = params["TrainingJobName"]
+    check_name(name, "trainingJobName")
+    _validate(params)
+    job_arn = arn(ctx, TYPE, name)
+    created = now()
+    output = dict(params["OutputDataConfig"])
+    output.setdefault("KmsKeyId", "")
+    output.setdefault("CompressionType", "GZIP")
+    stopping = dict(params["StoppingCondition"])
+    stopping.setdefault("MaxRuntimeInSeconds", 86400)
+    algorithm = dict(params["AlgorithmSpecification"])
+    algorithm.setdefault("TrainingInputMode", "File")
+    algorithm.setdefault("EnableSageMakerMetricsTimeSeries", False)
+    channels = []
+    for channel in params.get("InputDataConfig", []):
+        channel = dict(channel)
+        source = dict(channel["DataSource"]["S3DataSource"])
+        source.setdefault("S3DataDistributionType", "FullyReplicated")
+        channel["DataSource"] = {"S3DataSource": source}
+        channel.setdefault("CompressionType", "None")
+        channel.setdefault("RecordWrapperType", "None")
+        channels.append(channel)
+    description = {
+        "TrainingJobName": name,
+        "TrainingJobArn": job_arn,
+        "ModelArtifacts": {"S3ModelArtifacts": f"{output['S3OutputPath'].rstrip('/')}/{name}/output/"
+                                                f"model.tar.gz"},
+        "TrainingJobStatus": "InProgress",
+        "SecondaryStatus": "Starting",
+        "HyperParameters": params.get("HyperParameters", {}),
+        "AlgorithmSpecification": algorithm,
+        "RoleArn": params["RoleArn"],
+        "InputDataConfig": channels,
+        "OutputDataConfig": output,
+        "ResourceConfig": params["ResourceConfig"],
+        "StoppingCondition": stopping,
+        "CreationTime": created,
+        "LastModifiedTime": created,
+        "SecondaryStatusTransitions": [{
+            "Status": "Starting", "StartTime": created,
+            "StatusMessage": "Preparing the instances for training",
+        }],
+        "EnableNetworkIsolation": params.get("EnableNetworkIsolation", False),
+        "EnableInterContainerTrafficEncryption": params.get("EnableInterContainerTrafficEncryption", False),
+        "EnableManagedSpotTraining": params.get("EnableManagedSpotTraining", False),
+    }
+    for key in ("VpcConfig", "CheckpointConfig", "DebugHookConfig", "DebugRuleConfigurations",
+                "TensorBoardOutputConfig", "ExperimentConfig", "ProfilerConfig", "ProfilerRuleConfigurations",
+                "Environment", "RetryStrategy", "RemoteDebugConfig", "InfraCheckConfig",
+                "SessionChainingConfig"):
+        if params.get(key):
+            description[key] = params[key]
+    if params.get("DebugRuleConfigurations"):
+        description["DebugRuleEvaluationStatuses"] = [
+            {"RuleConfigurationName": r["RuleConfigurationName"], "RuleEvaluationStatus": "NoIssuesFound",
+             "LastModifiedTime": created} for r in params["DebugRuleConfigurations"]]
+    description = strip_empty(description)
+    description["HyperParameters"] = params.get("HyperParameters", {})
+    ctx.platform.resources.create(
+        ctx.account_id, ctx.region, TYPE, name, job_arn, description, status="InProgress",
+        tag_list=params.get("Tags"),
+        exists_message=f"Training job names must be unique within an AWS account and region, and a "
+                       f"training job with this name already exists ({job_arn})",
+    )
+    _wake(ctx)
+    return {"TrainingJobArn": job_arn}
+
+
+def _wake(ctx: RequestContext) -> None:
+    reconciler = ctx.platform.get_component("training-reconciler")
+    if reconciler is not None:
+        reconciler.wake()
+
+
+@ops.handler("DescribeTrainingJob")
+def describe_training_job(ctx: RequestContext, params: dict) -> dict:
+    job = _get(ctx, params["TrainingJobName"])
+    return job.data
+
+
+@ops.handler("ListTrainingJobs")
+def list_training_jobs(ctx: RequestContext, params: dict) -> dict:
+    items, token = ctx.platform.resources.list(ctx.account_id, ctx.region, TYPE, list_query(params))
+    summaries = []
+    for item in items:
+        data = item.data
+        summary = {
+            "TrainingJobName": data["TrainingJobName"],
+            "TrainingJobArn": data["TrainingJobArn"],
+            "CreationTime": data["CreationTime"],
+            "LastModifiedTime": data.get("LastModifiedTime"),
+            "TrainingJobStatus": data["TrainingJobStatus"],
+            "SecondaryStatus": data.get("SecondaryStatus"),
+        }
+        if data.get("TrainingEndTime"):
+            summary["TrainingEndTime"] = data["TrainingEndTime"]
+        summaries.append(summary)
+    result = {"TrainingJobSummaries": summaries}
+    if token:
+        result["NextToken"] = token
+    return result
+
+
+@ops.handler("StopTrainingJob")
+def stop_training_job(ctx: RequestContext, params: dict) -> dict:
+    name = params["TrainingJobName"]
+    _get(ctx, name)
+
+    def change(job):
+        status = job.data["TrainingJobStatus"]
+        if status != "InProgress":
+            raise ServiceError("ValidationException", f"The training job {name} is not in progress "
+                               f"(status {status}) and cannot be stopped.")
+        stamp = now()
+        job.data["SecondaryStatus"] = "Stopping"
+        job.data["LastModifiedTime"] = stamp
+        _close_transition(job.data, stamp)
+        job.data["SecondaryStatusTransitions"].append(
+            {"Status": "Stopping", "StartTime": stamp, "StatusMessage": "Stopping the training job"})
+        return "Stopping"
+
+    mutate(ctx.platform.resources, ctx.account_id, ctx.region, TYPE, name, change, TRAINING,
+           "TrainingJobStatus")
+    _wake(ctx)
+    return {}
+
+
+@ops.handler("UpdateTrainingJob")
+def update_training_job(ctx: RequestContext, params: dict) -> dict:
+    name = params["TrainingJobName"]
+    _get(ctx, name)
+
+    def change(job):
+        if job.data["TrainingJobStatus"] not in ("InProgress",):
+            raise ServiceError("ValidationException", f"The training job {name} is not in progress; only "
+                               "running jobs can be updated.")
+        for key in ("ProfilerConfig", "ProfilerRuleConfigurations", "RemoteDebugConfig"):
+            if params.get(key):
+                job.data[key] = params[key]
+        if params.get("ResourceConfig"):
+            job.data["ResourceConfig"] = {**job.data["ResourceConfig"], **params["ResourceConfig"]}
+        job.data["LastModifiedTime"] = now()
+        return None
+
+    job = mutate(ctx.platform.resources, ctx.account_id, ctx.region, TYPE, name, change)
+    return {"TrainingJobArn": job.data["TrainingJobArn"]}
+
+
+def _close_transition(data: dict, stamp) -> None:
+    transitions = data.setdefault("SecondaryStatusTransitions", [])
+    if transitions and "EndTime" not in transitions[-1]:
+        transitions[-1]["EndTime"] = stamp

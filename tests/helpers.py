@@ -1,0 +1,49 @@
+"""Small helpers shared by the end-to-end tests."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+
+
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2, message: str = "condition"):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}; last value: {last!r}")
+
+
+def wait_training(sm, name: str, timeout: float = 120.0) -> dict:
+    def done():
+        desc = sm.describe_training_job(TrainingJobName=name)
+        return desc if desc["TrainingJobStatus"] in ("Completed", "Failed", "Stopped") else None
+
+    return wait_for(done, timeout, 0.3, f"training job {name}")
+
+
+def tar_gz(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def read_tar_gz(data: bytes) -> dict[str, bytes]:
+    out = {}
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        for member in tar.getmembers():
+            if member.isfile():
+                out[member.name] = tar.extractfile(member).read()
+    return out
+
+
+ROLE = "arn:aws:iam::000000000000:role/SageStackExecutionRole"
+SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
