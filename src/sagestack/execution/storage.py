@@ -3,15 +3,11 @@ log lines and metrics (through the log and metric stores). One place that binds 
 
 from __future__ import annotations
 
-import gzip
 import json
-import os
 import shutil
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
-
 from ..protocol.errors import ServiceError
 
 
@@ -60,15 +56,11 @@ class JobStorage:
             raise DataError(f"Could not read s3://{bucket}/{key}: {exc.message}") from None
 
     def fetch(self, bucket: str, key: str, dest: Path) -> None:
-        """Materialise one object at ``dest`` (a hard link when the store is on the same disk)."""
+        """Materialise one object at ``dest``: a copy (the job may modify its inputs; a hard link would
+        let it modify the stored object)."""
         source = self.local_path(bucket, key)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        if dest.exists():
-            dest.unlink()
-        try:
-            os.link(source, dest)
-        except OSError:
-            shutil.copyfile(source, dest)
+        shutil.copyfile(source, dest)
 
     def manifest_entries(self, uri: str) -> list[tuple[str, str, str]]:
         """(bucket, key, relative name) listed by a manifest file."""
@@ -144,13 +136,3 @@ def extract_tarball(source: str | Path, dest: Path) -> None:
     with tarfile.open(source, "r:*") as tar:
         tar.extractall(dest, filter="data")
 
-
-def gunzip_to(source: str, dest: Path) -> None:
-    with gzip.open(source, "rb") as src, open(dest, "wb") as out:
-        shutil.copyfileobj(src, out, 1 << 20)
-
-
-def iter_lines(paths: Iterable[Path]):
-    for path in paths:
-        with open(path, "rb") as handle:
-            yield from handle

@@ -10,7 +10,7 @@ from typing import Iterator
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 
-from .schema import metadata, load_all_tables
+from .schema import load_all_tables
 
 
 class Database:

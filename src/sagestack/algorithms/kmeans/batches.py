@@ -1,0 +1,107 @@
+"""Re-iterable dense mini-batches of one channel (shared by the k-means and PCA packages).
+
+Multi-pass algorithms call the object once per pass. The first pass decodes the channel with
+:func:`sagestack.formats.dataset.iter_channel`; while the decoded rows fit in ``cache_bytes`` they are
+kept, so later passes (epochs, Lloyd refinement, power iterations) cost no I/O or decoding, and
+:attr:`ChannelBatches.in_memory` then holds the whole channel as one array.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from sagestack.algorithms.base import AlgorithmClientError
+
+DEFAULT_CACHE_BYTES = 1 << 30
+
+
+class ChannelBatches:
+    """Batches of ``batch_rows`` rows (the last may be shorter) as C-contiguous float32 arrays."""
+
+    def __init__(
+        self,
+        channel_dir: Path,
+        content_type: str,
+        batch_rows: int,
+        feature_dim: int,
+        channel_name: str = "train",
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+    ):
+        self.channel_dir = Path(channel_dir)
+        self.content_type = content_type
+        self.batch_rows = batch_rows
+        self.feature_dim = feature_dim
+        self.channel_name = channel_name
+        self.cache_bytes = cache_bytes
+        self.rows: int | None = None
+        self._cache: list[np.ndarray] | None = None
+        self._joined: np.ndarray | None = None
+
+    @property
+    def in_memory(self) -> np.ndarray | None:
+        """The whole channel as one ``(rows, feature_dim)`` array once a pass has cached it."""
+        if self._cache is None:
+            return None
+        if self._joined is None:
+            if self._cache:
+                self._joined = np.concatenate(self._cache)
+            else:
+                self._joined = np.zeros((0, self.feature_dim), dtype=np.float32)
+            self._cache = [
+                self._joined[i : i + self.batch_rows]
+                for i in range(0, self._joined.shape[0], self.batch_rows)
+            ]
+        return self._joined
+
+    def preload(self) -> np.ndarray | None:
+        """Decode the channel now when its files fit the cache budget; the whole array, else None."""
+        size = sum(f.stat().st_size for f in self.channel_dir.rglob("*") if f.is_file())
+        if size > self.cache_bytes:
+            return None
+        for _ in self():
+            pass
+        return self.in_memory
+
+    def __call__(self) -> Iterator[np.ndarray]:
+        if self._cache is not None:
+            yield from self._cache
+            return
+        from sagestack.formats.dataset import iter_channel
+
+        cache: list[np.ndarray] | None = []
+        cached_bytes = 0
+        rows = 0
+        for dataset in iter_channel(self.channel_dir, self.content_type, self.batch_rows):
+            batch = self._dense(dataset.X)
+            if batch.shape[0] == 0:
+                continue
+            rows += batch.shape[0]
+            if cache is not None:
+                cached_bytes += batch.nbytes
+                if cached_bytes <= self.cache_bytes:
+                    cache.append(batch)
+                else:
+                    cache = None
+            yield batch
+        self.rows = rows
+        self._cache = cache
+
+    def _dense(self, X: object) -> np.ndarray:
+        if hasattr(X, "toarray"):
+            X = X.toarray()  # type: ignore[union-attr]
+        array = np.asarray(X, dtype=np.float32)
+        if array.ndim == 1:
+            array = array.reshape(1, -1) if array.size else array.reshape(0, self.feature_dim)
+        if array.shape[1] != self.feature_dim:
+            raise AlgorithmClientError(
+                f"The {self.channel_name} channel has records with {array.shape[1]} features but "
+                f"feature_dim is {self.feature_dim}; set feature_dim to the number of features"
+            )
+        if not np.isfinite(array).all():
+            raise AlgorithmClientError(
+                f"The {self.channel_name} channel contains NaN or infinite feature values"
+            )
+        return np.ascontiguousarray(array)

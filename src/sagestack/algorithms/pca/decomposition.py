@@ -1,0 +1,174 @@
+"""PCA math over streamed batches, as plain functions and accumulators over numpy arrays.
+
+* ``regular``: :class:`ScatterAccumulator` sums the (shifted) scatter matrix ``Σ (x-s)(x-s)ᵀ`` and
+  ``Σ (x-s)`` in float64 over the batches; :func:`exact_components` eigendecomposes the covariance.
+  The shift ``s`` (the first batch's mean) keeps the sums well conditioned when the mean is large.
+* ``randomized``: :func:`randomized_components` runs a randomized range finder with power iterations
+  (Halko, Martinsson & Tropp 2011) on the implicit covariance: every product ``C·M`` is one pass over
+  the batches (:class:`CovarianceProduct`), so memory is ``O(d·l)`` with ``l = num_components +
+  extra_components``.
+
+Components come out **in ascending order of variance** (the top component last), as SageMaker's PCA
+orders ``v``, ``s`` and its projections; each component's sign makes its largest-magnitude entry
+positive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+BatchPasses = Callable[[], Iterable[np.ndarray]]
+
+POWER_ITERATIONS = 4
+
+
+@dataclass
+class PCAResult:
+    mean: np.ndarray  # (d,) float64; zeros when subtract_mean is off
+    components: np.ndarray  # (d, num_components), columns in ascending order of variance
+    singular_values: np.ndarray  # (num_components,), ascending
+    total_variance: float  # trace of the scatter matrix (sum of squared centred norms)
+    rows: int
+
+
+@dataclass
+class ScatterAccumulator:
+    """Running ``n``, ``Σ(x-s)`` and ``Σ(x-s)(x-s)ᵀ`` with a fixed shift ``s`` (first batch's mean)."""
+
+    dim: int
+    use_shift: bool = True
+    rows: int = 0
+    shift: np.ndarray | None = None
+    total: np.ndarray = field(init=False)
+    scatter: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.total = np.zeros(self.dim, dtype=np.float64)
+        self.scatter = np.zeros((self.dim, self.dim), dtype=np.float64)
+
+    def add(self, X: np.ndarray) -> None:
+        Xd = X.astype(np.float64, copy=False)
+        if self.shift is None:
+            self.shift = Xd.mean(axis=0) if self.use_shift else np.zeros(self.dim)
+        Xs = Xd - self.shift
+        self.total += Xs.sum(axis=0)
+        self.scatter += Xs.T @ Xs
+        self.rows += X.shape[0]
+
+    def mean(self) -> np.ndarray:
+        assert self.shift is not None
+        return self.shift + self.total / max(self.rows, 1)
+
+    def centred_scatter(self, subtract_mean: bool) -> np.ndarray:
+        """``Σ(x-μ)(x-μ)ᵀ`` (``subtract_mean``) or ``Σ x xᵀ``."""
+        assert self.shift is not None
+        if subtract_mean:
+            return self.scatter - np.outer(self.total, self.total) / max(self.rows, 1)
+        s, t = self.shift, self.total
+        return self.scatter + np.outer(s, t) + np.outer(t, s) + self.rows * np.outer(s, s)
+
+
+def exact_components(acc: ScatterAccumulator, num_components: int, subtract_mean: bool) -> PCAResult:
+    """Top ``num_components`` eigenvectors of the accumulated scatter matrix."""
+    scatter = acc.centred_scatter(subtract_mean)
+    scatter = (scatter + scatter.T) / 2
+    values, vectors = np.linalg.eigh(scatter)  # ascending
+    top = slice(scatter.shape[0] - num_components, None)
+    return PCAResult(
+        mean=acc.mean() if subtract_mean else np.zeros(acc.dim),
+        components=_fix_signs(vectors[:, top]),
+        singular_values=np.sqrt(np.maximum(values[top], 0.0)),
+        total_variance=float(np.trace(scatter)),
+        rows=acc.rows,
+    )
+
+
+class CovarianceProduct:
+    """One pass computing ``C·M`` for the implicit scatter matrix ``C`` of the batches.
+
+    ``C = Σ(x-s)(x-s)ᵀ - n·δδᵀ`` with ``δ = μ - s`` when the mean is subtracted (``s``: first batch
+    mean), ``C = Σ x xᵀ`` otherwise. The pass also returns the row count, mean and trace of ``C``.
+    """
+
+    def __init__(self, dim: int, subtract_mean: bool, shift: np.ndarray | None = None):
+        self.dim = dim
+        self.subtract_mean = subtract_mean
+        self.shift = shift
+
+    def run(
+        self, passes: BatchPasses, M: np.ndarray, with_trace: bool = False
+    ) -> tuple[np.ndarray, int, np.ndarray, float]:
+        """``(C·M, rows, mean, trace(C))``; products in float32, sums in float64."""
+        product = np.zeros((self.dim, M.shape[1]), dtype=np.float64)
+        total = np.zeros(self.dim, dtype=np.float64)
+        M32 = M.astype(np.float32)
+        trace = 0.0
+        rows = 0
+        for X in passes():
+            if self.shift is None:
+                self.shift = X.mean(axis=0, dtype=np.float64) if self.subtract_mean else np.zeros(self.dim)
+            Xs = X.astype(np.float32, copy=False)
+            if self.subtract_mean:
+                Xs = Xs - self.shift.astype(np.float32)
+            product += Xs.T @ (Xs @ M32)
+            total += Xs.sum(axis=0, dtype=np.float64)
+            if with_trace:
+                trace += float(np.einsum("ij,ij->", Xs, Xs, dtype=np.float64))
+            rows += X.shape[0]
+        if rows == 0:
+            return product, 0, np.zeros(self.dim), 0.0
+        if self.subtract_mean:
+            delta = total / rows
+            product -= rows * np.outer(delta, delta @ M)
+            trace -= rows * float(delta @ delta)
+            mean = self.shift + delta
+        else:
+            mean = np.zeros(self.dim)
+        return product, rows, mean, trace
+
+
+def randomized_components(
+    passes: BatchPasses,
+    dim: int,
+    num_components: int,
+    extra_components: int,
+    subtract_mean: bool,
+    rng: np.random.Generator,
+    power_iterations: int = POWER_ITERATIONS,
+) -> PCAResult:
+    """Randomized PCA: range finder on ``C`` with ``power_iterations`` QR-normalised power steps."""
+    width = min(dim, num_components + extra_components)
+    product = CovarianceProduct(dim, subtract_mean)
+    Y, rows, mean, trace = product.run(passes, rng.standard_normal((dim, width)), with_trace=True)
+    for _ in range(power_iterations):
+        Q, _ = np.linalg.qr(Y)
+        Y, *_ = product.run(passes, Q)
+    Q, _ = np.linalg.qr(Y)
+    CQ, *_ = product.run(passes, Q)
+    small = Q.T @ CQ
+    small = (small + small.T) / 2
+    values, vectors = np.linalg.eigh(small)  # ascending
+    top = slice(width - num_components, None)
+    return PCAResult(
+        mean=mean,
+        components=_fix_signs(Q @ vectors[:, top]),
+        singular_values=np.sqrt(np.maximum(values[top], 0.0)),
+        total_variance=trace,
+        rows=rows,
+    )
+
+
+def _fix_signs(components: np.ndarray) -> np.ndarray:
+    """Flip each column so that its largest-magnitude entry is positive (deterministic output)."""
+    rows = np.argmax(np.abs(components), axis=0)
+    signs = np.sign(components[rows, np.arange(components.shape[1])])
+    signs[signs == 0] = 1.0
+    return components * signs
+
+
+def project(X: np.ndarray, mean: np.ndarray, components: np.ndarray) -> np.ndarray:
+    """``(X - mean) · components`` as float64 ``(n, num_components)``."""
+    return (X.astype(np.float64, copy=False) - mean) @ components

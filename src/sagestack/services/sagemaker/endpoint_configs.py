@@ -1,0 +1,109 @@
+"""CreateEndpointConfig / DescribeEndpointConfig / ListEndpointConfigs / DeleteEndpointConfig."""
+
+from __future__ import annotations
+
+from ...protocol.errors import ServiceError
+from ..context import RequestContext
+from ..registry import OperationTable
+from .common import arn, check_name, list_query, not_found, now, strip_empty
+from .models import TYPE as MODEL_TYPE
+from .models import model_arn
+
+ops = OperationTable("sagemaker")
+TYPE = "endpoint-config"
+KIND = "endpoint configuration"
+
+
+def config_arn(ctx: RequestContext, name: str) -> str:
+    return arn(ctx, TYPE, name)
+
+
+def get_config(ctx: RequestContext, name: str) -> dict:
+    row = ctx.platform.resources.get(ctx.account_id, ctx.region, TYPE, name)
+    if row is None:
+        raise not_found(KIND, config_arn(ctx, name))
+    return row.data
+
+
+def _check_variants(ctx: RequestContext, variants: list[dict], field: str) -> list[dict]:
+    names = [v["VariantName"] for v in variants]
+    if len(set(names)) != len(names):
+        raise ServiceError("ValidationException", f"{field}: variant names must be unique.")
+    out = []
+    for variant in variants:
+        check_name(variant["VariantName"], "variantName")
+        model = variant.get("ModelName")
+        if not model:
+            raise ServiceError("ValidationException", f"{field}: ModelName is required for variant "
+                                                      f"{variant['VariantName']}.")
+        if ctx.platform.resources.get(ctx.account_id, ctx.region, MODEL_TYPE, model) is None:
+            raise not_found("model", model_arn(ctx, model))
+        serverless = variant.get("ServerlessConfig")
+        if not serverless:
+            if not variant.get("InstanceType"):
+                raise ServiceError("ValidationException", f"{field}: InstanceType is required for variant "
+                                                          f"{variant['VariantName']} (or use ServerlessConfig).")
+            if int(variant.get("InitialInstanceCount") or 0) < 1:
+                raise ServiceError("ValidationException", f"{field}: InitialInstanceCount must be at least 1 for "
+                                                          f"variant {variant['VariantName']}.")
+        value = dict(variant)
+        value.setdefault("InitialVariantWeight", 1.0)
+        out.append(value)
+    return out
+
+
+@ops.handler("CreateEndpointConfig")
+def create_endpoint_config(ctx: RequestContext, params: dict) -> dict:
+    name = params["EndpointConfigName"]
+    check_name(name, "endpointConfigName")
+    variants = _check_variants(ctx, params["ProductionVariants"], "ProductionVariants")
+    shadows = _check_variants(ctx, params.get("ShadowProductionVariants") or [], "ShadowProductionVariants")
+    capture = params.get("DataCaptureConfig")
+    if capture is not None:
+        if not str(capture.get("DestinationS3Uri", "")).startswith("s3://"):
+            raise ServiceError("ValidationException", "DataCaptureConfig.DestinationS3Uri must be an s3:// URI.")
+        capture = dict(capture)
+        capture.setdefault("EnableCapture", True)
+    resource_arn = config_arn(ctx, name)
+    data = strip_empty({
+        "EndpointConfigName": name,
+        "EndpointConfigArn": resource_arn,
+        "ProductionVariants": variants,
+        "ShadowProductionVariants": shadows or None,
+        "DataCaptureConfig": capture,
+        "KmsKeyId": params.get("KmsKeyId"),
+        "AsyncInferenceConfig": params.get("AsyncInferenceConfig"),
+        "ExplainerConfig": params.get("ExplainerConfig"),
+        "ExecutionRoleArn": params.get("ExecutionRoleArn"),
+        "VpcConfig": params.get("VpcConfig"),
+        "EnableNetworkIsolation": params.get("EnableNetworkIsolation"),
+        "MetricsConfig": params.get("MetricsConfig"),
+        "CreationTime": now(),
+    })
+    ctx.platform.resources.create(
+        ctx.account_id, ctx.region, TYPE, name, resource_arn, data, tag_list=params.get("Tags"),
+        exists_message=f"Cannot create already existing endpoint configuration \"{resource_arn}\".")
+    return {"EndpointConfigArn": resource_arn}
+
+
+@ops.handler("DescribeEndpointConfig")
+def describe_endpoint_config(ctx: RequestContext, params: dict) -> dict:
+    return get_config(ctx, params["EndpointConfigName"])
+
+
+@ops.handler("ListEndpointConfigs")
+def list_endpoint_configs(ctx: RequestContext, params: dict) -> dict:
+    rows, token = ctx.platform.resources.list(ctx.account_id, ctx.region, TYPE, list_query(params))
+    result = {"EndpointConfigs": [{"EndpointConfigName": r.name, "EndpointConfigArn": r.arn,
+                                   "CreationTime": r.data["CreationTime"]} for r in rows]}
+    if token:
+        result["NextToken"] = token
+    return result
+
+
+@ops.handler("DeleteEndpointConfig")
+def delete_endpoint_config(ctx: RequestContext, params: dict) -> dict:
+    name = params["EndpointConfigName"]
+    if not ctx.platform.resources.delete(ctx.account_id, ctx.region, TYPE, name):
+        raise not_found(KIND, config_arn(ctx, name))
+    return {}

@@ -1,0 +1,239 @@
+"""CreateEndpoint / DescribeEndpoint / ListEndpoints / DeleteEndpoint / UpdateEndpoint /
+UpdateEndpointWeightsAndCapacities.
+
+Handlers validate and record desired state; the endpoint reconciler (``reconcilers/endpoints.py``) and
+the serving controller do the work. At Create/Update time the endpoint config and its models are
+resolved into a *plan* stored with the endpoint (``_plan``; an update's in ``_pending``), so the endpoint
+keeps serving — and comes back after a restart — even if the config or models are deleted later, as on
+SageMaker. Internal keys start with ``_`` and are never returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from ...protocol.errors import ServiceError
+from ...store.resources import ConcurrentModification
+from ..context import RequestContext
+from ..registry import OperationTable
+from .common import arn, check_name, list_query, not_found, now, strip_empty
+from .endpoint_configs import KIND as CONFIG_KIND
+from .endpoint_configs import config_arn, get_config
+from .models import get_model, model_containers
+
+ops = OperationTable("sagemaker")
+TYPE = "endpoint"
+
+
+def endpoint_arn(ctx: RequestContext, name: str) -> str:
+    return arn(ctx, TYPE, name)
+
+
+def _get(ctx: RequestContext, name: str):
+    row = ctx.platform.resources.get(ctx.account_id, ctx.region, TYPE, name)
+    if row is None:
+        raise not_found("endpoint", endpoint_arn(ctx, name))
+    return row
+
+
+def build_plan(ctx: RequestContext, config: dict) -> dict:
+    """Resolve an endpoint config and its models into what the controller deploys."""
+    variants = []
+    for pv in config["ProductionVariants"]:
+        try:
+            model = get_model(ctx, pv["ModelName"])
+        except ServiceError:
+            raise ServiceError("ValidationException", f"Could not find model \"{arn(ctx, 'model', pv['ModelName'])}\"."
+                               ) from None
+        containers = model_containers(model)
+        serverless = pv.get("ServerlessConfig")
+        variants.append({
+            "VariantName": pv["VariantName"],
+            "ModelName": pv["ModelName"],
+            "Containers": containers,
+            "Mode": (model.get("InferenceExecutionConfig") or {}).get("Mode", "Serial"),
+            "InstanceType": pv.get("InstanceType") or "ml.m5.large",
+            "InstanceCount": 1 if serverless else int(pv.get("InitialInstanceCount") or 1),
+            "Weight": float(pv.get("InitialVariantWeight", 1.0)),
+            "Serverless": serverless,
+        })
+    return {"EndpointConfigName": config["EndpointConfigName"], "Variants": variants,
+            "DataCaptureConfig": config.get("DataCaptureConfig")}
+
+
+def resolved_image(image: str) -> str:
+    """A stable digest form of an image URI, as DescribeEndpoint's DeployedImages reports it."""
+    repository = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
+    return f"{repository}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
+
+
+def variant_summaries(plan: dict, counts: dict[str, int] | None = None, when=None) -> list[dict]:
+    when = when or now()
+    out = []
+    for variant in plan["Variants"]:
+        images = [{"SpecifiedImage": c.get("Image", ""), "ResolvedImage": resolved_image(c.get("Image", "")),
+                   "ResolutionTime": when} for c in variant["Containers"] if c.get("Image")]
+        count = variant["InstanceCount"] if counts is None else counts.get(variant["VariantName"], 0)
+        summary = {"VariantName": variant["VariantName"], "DeployedImages": images,
+                   "CurrentWeight": variant["Weight"], "DesiredWeight": variant["Weight"],
+                   "CurrentInstanceCount": count, "DesiredInstanceCount": variant["InstanceCount"]}
+        if variant.get("Serverless"):
+            summary.pop("CurrentInstanceCount")
+            summary.pop("DesiredInstanceCount")
+            summary["CurrentServerlessConfig"] = variant["Serverless"]
+            summary["DesiredServerlessConfig"] = variant["Serverless"]
+        out.append(summary)
+    return out
+
+
+def capture_summary(plan: dict) -> dict | None:
+    config = plan.get("DataCaptureConfig")
+    if not config:
+        return None
+    enabled = bool(config.get("EnableCapture", True))
+    return {"EnableCapture": enabled, "CaptureStatus": "Started" if enabled else "Stopped",
+            "CurrentSamplingPercentage": int(config.get("InitialSamplingPercentage", 100)),
+            "DestinationS3Uri": config["DestinationS3Uri"], "KmsKeyId": config.get("KmsKeyId", "")}
+
+
+@ops.handler("CreateEndpoint")
+def create_endpoint(ctx: RequestContext, params: dict) -> dict:
+    name = params["EndpointName"]
+    check_name(name, "endpointName")
+    config_name = params["EndpointConfigName"]
+    config = get_config(ctx, config_name)
+    plan = build_plan(ctx, config)
+    resource_arn = endpoint_arn(ctx, name)
+    when = now()
+    data = {"EndpointName": name, "EndpointArn": resource_arn, "EndpointConfigName": config_name,
+            "CreationTime": when, "LastModifiedTime": when, "_plan": plan, "_generation": 1}
+    if params.get("DeploymentConfig"):
+        data["_deployment_config"] = params["DeploymentConfig"]
+    ctx.platform.resources.create(
+        ctx.account_id, ctx.region, TYPE, name, resource_arn, data, status="Creating",
+        tag_list=params.get("Tags"),
+        exists_message=f"Cannot create already existing endpoint \"{resource_arn}\".")
+    return {"EndpointArn": resource_arn}
+
+
+@ops.handler("DescribeEndpoint")
+def describe_endpoint(ctx: RequestContext, params: dict) -> dict:
+    row = _get(ctx, params["EndpointName"])
+    return describe(row)
+
+
+def describe(row) -> dict:
+    data = row.data
+    out = {k: v for k, v in data.items() if not k.startswith("_")}
+    out["EndpointStatus"] = row.status
+    plan = data["_plan"]
+    if row.status != "Creating" and "ProductionVariants" not in out and row.status != "Failed":
+        out["ProductionVariants"] = variant_summaries(plan)
+    capture = capture_summary(plan)
+    if capture:
+        out["DataCaptureConfig"] = capture
+    pending = data.get("_pending")
+    if pending and row.status == "Updating":
+        pending_plan = pending["plan"]
+        out["PendingDeploymentSummary"] = {
+            "EndpointConfigName": pending_plan["EndpointConfigName"],
+            "ProductionVariants": [dict(s, VariantStatus=[{"Status": "Creating", "StartTime": pending["start"]}],
+                                        InstanceType=v["InstanceType"])
+                                   for s, v in zip(variant_summaries(pending_plan, {}), pending_plan["Variants"])],
+            "StartTime": pending["start"],
+        }
+    return strip_empty(out)
+
+
+@ops.handler("ListEndpoints")
+def list_endpoints(ctx: RequestContext, params: dict) -> dict:
+    rows, token = ctx.platform.resources.list(ctx.account_id, ctx.region, TYPE, list_query(params))
+    result = {"Endpoints": [{"EndpointName": r.name, "EndpointArn": r.arn, "CreationTime": r.data["CreationTime"],
+                             "LastModifiedTime": r.data.get("LastModifiedTime", r.data["CreationTime"]),
+                             "EndpointStatus": r.status} for r in rows]}
+    if token:
+        result["NextToken"] = token
+    return result
+
+
+@ops.handler("DeleteEndpoint")
+def delete_endpoint(ctx: RequestContext, params: dict) -> dict:
+    row = _get(ctx, params["EndpointName"])
+    if row.status != "Deleting":
+        ctx.platform.resources.update(row, dict(row.data, LastModifiedTime=now()), status="Deleting")
+    return {}
+
+
+def _retain(current: dict, new: dict, excluded: set[str]) -> dict:
+    """RetainAllVariantProperties: keep the running weights/counts/capture unless excluded."""
+    running = {v["VariantName"]: v for v in current["Variants"]}
+    variants = []
+    for variant in new["Variants"]:
+        old = running.get(variant["VariantName"])
+        variant = dict(variant)
+        if old is not None:
+            if "DesiredWeight" not in excluded:
+                variant["Weight"] = old["Weight"]
+            if "DesiredInstanceCount" not in excluded:
+                variant["InstanceCount"] = old["InstanceCount"]
+        variants.append(variant)
+    plan = dict(new, Variants=variants)
+    if "DataCaptureConfig" not in excluded:
+        plan["DataCaptureConfig"] = current.get("DataCaptureConfig")
+    return plan
+
+
+@ops.handler("UpdateEndpoint")
+def update_endpoint(ctx: RequestContext, params: dict) -> dict:
+    row = _get(ctx, params["EndpointName"])
+    if row.status not in ("InService", "Failed"):
+        raise ServiceError("ValidationException", f"Cannot update in-progress endpoint \"{row.arn}\".")
+    config_name = params["EndpointConfigName"]
+    try:
+        config = get_config(ctx, config_name)
+    except ServiceError:
+        raise ServiceError("ValidationException",
+                           f"Could not find {CONFIG_KIND} \"{config_arn(ctx, config_name)}\".") from None
+    plan = build_plan(ctx, config)
+    excluded = {p["VariantPropertyType"] for p in params.get("ExcludeRetainedVariantProperties") or []}
+    if params.get("RetainAllVariantProperties"):
+        plan = _retain(row.data["_plan"], plan, excluded)
+    _start_update(ctx, row, plan, in_place=False)
+    return {"EndpointArn": row.arn}
+
+
+@ops.handler("UpdateEndpointWeightsAndCapacities")
+def update_weights_and_capacities(ctx: RequestContext, params: dict) -> dict:
+    row = _get(ctx, params["EndpointName"])
+    if row.status != "InService":
+        raise ServiceError("ValidationException", f"Cannot update in-progress endpoint \"{row.arn}\".")
+    plan = row.data["_plan"]
+    variants = {v["VariantName"]: dict(v) for v in plan["Variants"]}
+    unknown = [d["VariantName"] for d in params["DesiredWeightsAndCapacities"] if d["VariantName"] not in variants]
+    if unknown:
+        raise ServiceError("ValidationException", f"The variant name(s) [{', '.join(unknown)}] is/are not present "
+                                                  f"in endpoint \"{row.arn}\".")
+    for desired in params["DesiredWeightsAndCapacities"]:
+        variant = variants[desired["VariantName"]]
+        if desired.get("DesiredWeight") is not None:
+            variant["Weight"] = float(desired["DesiredWeight"])
+        if desired.get("DesiredInstanceCount") is not None:
+            if desired["DesiredInstanceCount"] < 1 and not variant.get("Serverless"):
+                raise ServiceError("ValidationException", "DesiredInstanceCount must be at least 1.")
+            variant["InstanceCount"] = int(desired["DesiredInstanceCount"])
+    new_plan = dict(plan, Variants=[variants[v["VariantName"]] for v in plan["Variants"]])
+    _start_update(ctx, row, new_plan, in_place=True)
+    return {"EndpointArn": row.arn}
+
+
+def _start_update(ctx: RequestContext, row, plan: dict, in_place: bool) -> None:
+    data = dict(row.data)
+    when = now()
+    data["_pending"] = {"plan": plan, "generation": int(data.get("_generation", 1)) + 1, "in_place": in_place,
+                        "from_failed": row.status == "Failed", "start": when}
+    data["LastModifiedTime"] = when
+    data.pop("FailureReason", None)
+    try:
+        ctx.platform.resources.update(row, data, status="Updating", expect_version=True)
+    except ConcurrentModification:
+        raise ServiceError("ValidationException", f"Cannot update in-progress endpoint \"{row.arn}\".") from None

@@ -1,0 +1,128 @@
+"""Batch transform jobs: the handlers record the job; reconcilers.transform runs it."""
+
+from __future__ import annotations
+
+from ...execution import jsonpath
+from ...protocol.errors import ServiceError
+from ...reconcilers.state import TRANSFORM, mutate
+from ..context import RequestContext
+from ..registry import OperationTable
+from .common import arn, check_name, list_query, now, strip_empty
+
+ops = OperationTable("sagemaker")
+TYPE = "transform-job"
+MODEL_TYPE = "model"
+
+
+def _get(ctx: RequestContext, name: str):
+    job = ctx.platform.resources.get(ctx.account_id, ctx.region, TYPE, name)
+    if job is None:
+        raise ServiceError("ValidationException", f"Could not find requested job with name {name}")
+    return job
+
+
+def _validate(ctx: RequestContext, params: dict) -> None:
+    if ctx.platform.resources.get(ctx.account_id, ctx.region, MODEL_TYPE, params["ModelName"]) is None:
+        raise ServiceError("ValidationException", f"Could not find model \"{arn(ctx, 'model', params['ModelName'])}\".")
+    source = params["TransformInput"]["DataSource"].get("S3DataSource")
+    if not source:
+        raise ServiceError("ValidationException", "TransformInput.DataSource.S3DataSource is required.")
+    if not source["S3Uri"].startswith("s3://"):
+        raise ServiceError("ValidationException", "TransformInput S3Uri must start with s3://")
+    if not params["TransformOutput"]["S3OutputPath"].startswith("s3://"):
+        raise ServiceError("ValidationException", "TransformOutput.S3OutputPath must start with s3://")
+    processing = params.get("DataProcessing") or {}
+    for key in ("InputFilter", "OutputFilter"):
+        if key in processing:
+            try:
+                jsonpath.parse(processing[key])
+            except jsonpath.JsonPathError as exc:
+                raise ServiceError("ValidationException", f"DataProcessing.{key}: {exc}") from None
+
+
+@ops.handler("CreateTransformJob")
+def create_transform_job(ctx: RequestContext, params: dict) -> dict:
+    name = params["TransformJobName"]
+    check_name(name, "transformJobName")
+    _validate(ctx, params)
+    job_arn = arn(ctx, TYPE, name)
+    created = now()
+    transform_input = dict(params["TransformInput"])
+    transform_input.setdefault("CompressionType", "None")
+    transform_input.setdefault("SplitType", "None")
+    output = dict(params["TransformOutput"])
+    output.setdefault("AssembleWith", "None")
+    description = {
+        "TransformJobName": name,
+        "TransformJobArn": job_arn,
+        "TransformJobStatus": "InProgress",
+        "ModelName": params["ModelName"],
+        "MaxConcurrentTransforms": params.get("MaxConcurrentTransforms", 1),
+        "MaxPayloadInMB": params.get("MaxPayloadInMB", 6),
+        "BatchStrategy": params.get("BatchStrategy", "MultiRecord"),
+        "Environment": params.get("Environment", {}),
+        "TransformInput": transform_input,
+        "TransformOutput": output,
+        "TransformResources": params["TransformResources"],
+        "CreationTime": created,
+        "DataProcessing": {"InputFilter": "$", "OutputFilter": "$", "JoinSource": "None",
+                           **(params.get("DataProcessing") or {})},
+    }
+    for key in ("ModelClientConfig", "DataCaptureConfig", "ExperimentConfig"):
+        if params.get(key):
+            description[key] = params[key]
+    description = strip_empty(description)
+    description["Environment"] = params.get("Environment", {})
+    ctx.platform.resources.create(
+        ctx.account_id, ctx.region, TYPE, name, job_arn, description, status="InProgress",
+        tag_list=params.get("Tags"),
+        exists_message=f"Job name must be unique within an AWS account and region, and a job with this "
+                       f"name already exists ({job_arn})",
+    )
+    reconciler = ctx.platform.get_component("transform-reconciler")
+    if reconciler is not None:
+        reconciler.wake()
+    return {"TransformJobArn": job_arn}
+
+
+@ops.handler("DescribeTransformJob")
+def describe_transform_job(ctx: RequestContext, params: dict) -> dict:
+    return _get(ctx, params["TransformJobName"]).data
+
+
+@ops.handler("ListTransformJobs")
+def list_transform_jobs(ctx: RequestContext, params: dict) -> dict:
+    items, token = ctx.platform.resources.list(ctx.account_id, ctx.region, TYPE, list_query(params))
+    summaries = []
+    for item in items:
+        data = item.data
+        summary = {key: data[key] for key in ("TransformJobName", "TransformJobArn", "CreationTime",
+                                              "TransformJobStatus", "TransformEndTime", "FailureReason")
+                   if data.get(key) is not None}
+        summary["LastModifiedTime"] = data.get("LastModifiedTime", data["CreationTime"])
+        summaries.append(summary)
+    result = {"TransformJobSummaries": summaries}
+    if token:
+        result["NextToken"] = token
+    return result
+
+
+@ops.handler("StopTransformJob")
+def stop_transform_job(ctx: RequestContext, params: dict) -> dict:
+    name = params["TransformJobName"]
+    _get(ctx, name)
+
+    def change(job):
+        status = job.data["TransformJobStatus"]
+        if status != "InProgress":
+            raise ServiceError("ValidationException", f"The transform job {name} is not in progress "
+                               f"(status {status}) and cannot be stopped.")
+        job.data["LastModifiedTime"] = now()
+        return "Stopping"
+
+    mutate(ctx.platform.resources, ctx.account_id, ctx.region, TYPE, name, change, TRANSFORM,
+           "TransformJobStatus")
+    reconciler = ctx.platform.get_component("transform-reconciler")
+    if reconciler is not None:
+        reconciler.wake()
+    return {}

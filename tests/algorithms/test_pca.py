@@ -1,0 +1,223 @@
+"""Built-in PCA: training jobs in a temp /opt/ml layout, quality against scikit-learn, serving."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+
+from sagestack.algorithms import pca
+from sagestack.algorithms.base import AlgorithmClientError, InferenceError, TrainingEnv
+from sagestack.algorithms.pca.spec import parse_hyperparameters
+
+
+@pytest.fixture(scope="module")
+def sdk():
+    import os
+
+    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    from sagemaker.amazon import common
+
+    return common
+
+
+def make_job(root, hyperparameters: dict, channels: dict, content_types: dict | None = None) -> TrainingEnv:
+    """A job directory: ``channels`` maps name → {filename: bytes}."""
+    config = root / "input" / "config"
+    config.mkdir(parents=True)
+    (config / "hyperparameters.json").write_text(json.dumps({k: str(v) for k, v in hyperparameters.items()}))
+    data_config = {}
+    for name, files in channels.items():
+        folder = root / "input" / "data" / name
+        folder.mkdir(parents=True)
+        for filename, payload in files.items():
+            (folder / filename).write_bytes(payload)
+        data_config[name] = {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated"}
+        if content_types and name in content_types:
+            data_config[name]["ContentType"] = content_types[name]
+    (config / "inputdataconfig.json").write_text(json.dumps(data_config))
+    (config / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
+    return TrainingEnv.from_root(root)
+
+
+def dense_recordio(sdk, X) -> bytes:
+    buf = io.BytesIO()
+    sdk.write_numpy_to_dense_tensor(buf, np.asarray(X, dtype=np.float32))
+    return buf.getvalue()
+
+
+def reconstruction_error(X: np.ndarray, mean: np.ndarray, components: np.ndarray) -> float:
+    """Squared error of projecting ``X`` on the span of ``components`` (columns) around ``mean``."""
+    Xc = X.astype(np.float64) - mean
+    residual = Xc - (Xc @ components) @ components.T
+    return float((residual**2).sum())
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from sklearn.datasets import load_digits
+
+    return load_digits().data.astype(np.float32)
+
+
+def sdk_hyperparameters(**values) -> dict[str, str]:
+    return {key: str(value) for key, value in values.items()}
+
+
+@pytest.mark.parametrize("mode", ["regular", "randomized"])
+@pytest.mark.parametrize("num_components", [2, 10])
+def test_reconstruction_matches_sklearn(tmp_path, sdk, digits, mode, num_components):
+    from sklearn.decomposition import PCA
+
+    hps = sdk_hyperparameters(
+        feature_dim=64, num_components=num_components, mini_batch_size=500, algorithm_mode=mode
+    )
+    env = make_job(
+        tmp_path,
+        hps,
+        {
+            "train": {
+                "matrix_0.pbr": dense_recordio(sdk, digits[:900]),
+                "matrix_1.pbr": dense_recordio(sdk, digits[900:]),
+            }
+        },
+    )
+    pca.train(env)
+    model = pca.load_model(env.model_dir)
+    assert model.v.shape == (64, num_components)
+    reference = PCA(n_components=num_components).fit(digits.astype(np.float64))
+    ours = reconstruction_error(digits, model.mean, model.v)
+    theirs = reconstruction_error(digits, reference.mean_, reference.components_.T)
+    assert ours <= 1.01 * theirs
+    # Ascending order, as SageMaker's PCA stores s and v: the top component is the last column.
+    assert np.all(np.diff(model.s) >= 0)
+    np.testing.assert_allclose(model.s[::-1], reference.singular_values_, rtol=1e-3)
+    np.testing.assert_allclose(np.abs(model.v[:, -1] @ reference.components_[0]), 1.0, atol=1e-3)
+
+
+def test_no_subtract_mean_csv(tmp_path):
+    rng = np.random.default_rng(0)
+    X = (rng.standard_normal((300, 6)) @ rng.standard_normal((6, 6)) + 5.0).astype(np.float32)
+    csv = "\n".join(",".join(repr(float(v)) for v in row) for row in X).encode()
+    env = make_job(
+        tmp_path,
+        sdk_hyperparameters(feature_dim=6, num_components=3, mini_batch_size=50, subtract_mean=False),
+        {"train": {"x.csv": csv}},
+        {"train": "text/csv;label_size=0"},
+    )
+    pca.train(env)
+    model = pca.load_model(env.model_dir)
+    np.testing.assert_array_equal(model.mean, np.zeros(6))
+    # Uncentred PCA = top right singular vectors of X itself.
+    _, s, vt = np.linalg.svd(X.astype(np.float64), full_matrices=False)
+    np.testing.assert_allclose(model.s[::-1], s[:3], rtol=1e-4)
+    np.testing.assert_allclose(np.abs(vt[:3] @ model.v[:, ::-1]), np.eye(3), atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("num_components", "0"),
+        ("num_components", "65"),
+        ("algorithm_mode", "exact"),
+        ("extra_components", "-2"),
+        ("subtract_mean", "yes please"),
+        ("mini_batch_size", "0"),
+        ("feature_dim", "x"),
+    ],
+)
+def test_bad_hyperparameter_names_the_value(name, value):
+    hps = {"feature_dim": "64", "num_components": "3", "mini_batch_size": "100", name: value}
+    with pytest.raises(AlgorithmClientError) as err:
+        parse_hyperparameters(hps)
+    assert name in str(err.value) and value in str(err.value)
+
+
+def test_hyperparameter_defaults_and_required():
+    params = parse_hyperparameters({"feature_dim": "64", "num_components": "3", "mini_batch_size": "100"})
+    assert (params.algorithm_mode, params.subtract_mean, params.extra_components) == ("regular", True, 10)
+    params = parse_hyperparameters(
+        {
+            "feature_dim": "64",
+            "num_components": "20",
+            "mini_batch_size": "1",
+            "subtract_mean": "False",
+            "extra_components": "-1",
+            "_tuning_objective_metric": "",
+        }
+    )
+    assert params.extra_components == 20 and params.subtract_mean is False
+    with pytest.raises(AlgorithmClientError, match="num_components"):
+        parse_hyperparameters({"feature_dim": "64", "mini_batch_size": "100"})
+
+
+def test_feature_dim_mismatch_is_client_error(tmp_path, sdk, digits):
+    env = make_job(
+        tmp_path,
+        sdk_hyperparameters(feature_dim=10, num_components=2, mini_batch_size=100),
+        {"train": {"d.pbr": dense_recordio(sdk, digits[:50])}},
+    )
+    with pytest.raises(AlgorithmClientError, match="feature_dim"):
+        pca.train(env)
+
+
+# --- serving --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, digits, sdk):
+    root = tmp_path_factory.mktemp("pca-model")
+    env = make_job(
+        root,
+        sdk_hyperparameters(feature_dim=64, num_components=5, mini_batch_size=500),
+        {"train": {"d.pbr": dense_recordio(sdk, digits)}},
+    )
+    pca.train(env)
+    return pca.load_model(env.model_dir)
+
+
+def expected(model, X):
+    return (X.astype(np.float64) - model.mean) @ model.v
+
+
+def test_predict_json_shape(trained, digits):
+    rows = digits[:3]
+    body = json.dumps({"instances": [{"features": r.tolist()} for r in rows]}).encode()
+    payload, ctype = pca.predict(trained, body, "application/json", "application/json")
+    assert ctype.startswith("application/json")
+    document = json.loads(payload)
+    assert list(document) == ["projections"]
+    got = np.array([item["projection"] for item in document["projections"]])
+    np.testing.assert_allclose(got, expected(trained, rows), rtol=1e-4, atol=1e-3)
+
+
+def test_predict_csv_to_jsonlines(trained, digits):
+    rows = digits[10:14]
+    body = "\n".join(",".join(str(float(v)) for v in r) for r in rows).encode()
+    payload, ctype = pca.predict(trained, body, "text/csv", "application/jsonlines")
+    assert ctype.startswith("application/jsonlines")
+    lines = [json.loads(line) for line in payload.decode().splitlines() if line.strip()]
+    got = np.array([line["projection"] for line in lines])
+    np.testing.assert_allclose(got, expected(trained, rows), rtol=1e-4, atol=1e-3)
+
+
+def test_predict_recordio_round_trip_with_sdk(trained, digits, sdk):
+    rows = digits[::200]
+    payload, ctype = pca.predict(
+        trained,
+        dense_recordio(sdk, rows),
+        "application/x-recordio-protobuf",
+        "application/x-recordio-protobuf",
+    )
+    assert ctype == "application/x-recordio-protobuf"
+    records = sdk.read_records(io.BytesIO(payload))
+    got = np.array([list(r.label["projection"].float32_tensor.values) for r in records])
+    np.testing.assert_allclose(got, expected(trained, rows), rtol=1e-4, atol=1e-3)
+
+
+def test_predict_rejects_wrong_width(trained):
+    with pytest.raises(InferenceError) as err:
+        pca.predict(trained, b"1,2,3", "text/csv", "application/json")
+    assert err.value.status == 400
