@@ -18,7 +18,7 @@ def group_name(params: dict, required: bool = True) -> str | None:
     if identifier:
         if identifier.startswith("arn:"):
             _, _, rest = identifier.partition(":log-group:")
-            identifier = rest[:-2] if rest.endswith(":*") else rest
+            identifier = rest.removesuffix(":*")
         return identifier
     if not name and required:
         raise invalid("Either LogGroupName or LogGroupIdentifier must be specified.")
