@@ -58,3 +58,63 @@ def test_sklearn_estimator_fit(server, sdk_env, tmp_path, capsys):
     key = estimator.model_data.split("/", 3)[3]
     files = read_tar_gz(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     assert "model.joblib" in files
+
+
+TORCH_TRAIN = textwrap.dedent('''
+    import argparse, os
+    import numpy as np
+    import torch
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--lr", type=float, default=0.1)
+    args = parser.parse_args()
+    data = np.loadtxt(os.path.join(os.environ["SM_CHANNEL_TRAINING"], "train.csv"), delimiter=",")
+    X = torch.tensor(data[:, 1:], dtype=torch.float32)
+    y = torch.tensor(data[:, :1], dtype=torch.float32)
+    torch.manual_seed(0)
+    model = torch.nn.Linear(X.shape[1], 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
+    for epoch in range(args.epochs):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(X), y)
+        loss.backward()
+        optimizer.step()
+    print(f"final-loss: {loss.item():.6f}", flush=True)
+    torch.save(model.state_dict(), os.path.join(os.environ["SM_MODEL_DIR"], "model.pth"))
+''')
+
+
+def test_pytorch_estimator_fit(server, sdk_env, tmp_path):
+    import numpy as np
+    import sagemaker
+    from sagemaker.pytorch import PyTorch
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = X @ np.array([1.5, -2.0, 0.5]) + 0.3
+    np.savetxt(tmp_path / "train.csv", np.column_stack([y, X]), delimiter=",")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "train.py").write_text(TORCH_TRAIN)
+    session = sagemaker.Session()
+    train_uri = session.upload_data(str(tmp_path / "train.csv"), key_prefix="torch-e2e/train")
+    estimator = PyTorch(entry_point="train.py", source_dir=str(src), framework_version="2.1",
+                        py_version="py310", instance_type="ml.m5.large", instance_count=1, role=ROLE,
+                        hyperparameters={"epochs": 200, "lr": 0.1},
+                        metric_definitions=[{"Name": "train:loss", "Regex": "final-loss: ([0-9.]+)"}])
+    estimator.fit({"training": train_uri}, wait=False)
+    sm = server.client("sagemaker")
+    from helpers import wait_training
+
+    desc = wait_training(sm, estimator.latest_training_job.name, 240)
+    assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
+    loss = {m["MetricName"]: m["Value"] for m in desc["FinalMetricDataList"]}["train:loss"]
+    assert loss < 0.01
+    import io
+    import torch
+
+    key = estimator.model_data.split("/", 3)[3]
+    files = read_tar_gz(server.client("s3").get_object(Bucket=session.default_bucket(), Key=key)["Body"].read())
+    state = torch.load(io.BytesIO(files["model.pth"]))
+    np.testing.assert_allclose(state["weight"].numpy().ravel(), [1.5, -2.0, 0.5], atol=0.05)

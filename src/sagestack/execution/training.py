@@ -406,6 +406,8 @@ class TrainingRun:
             "PYTHONUNBUFFERED": "1",
             "OMP_NUM_THREADS": str(cpus),
         })
+        # Scripts that call `python`/`python3`/`pip` get the server's interpreter and its packages.
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
         src = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join([src] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
         host.process = subprocess.Popen(
