@@ -302,3 +302,68 @@ def test_describe_parses_with_sagemaker_core(server, bucket, sdk_env):
     job = TrainingJob.get(name)
     assert job.training_job_status == "Completed"
     assert job.model_artifacts.s3_model_artifacts.endswith(f"{name}/output/model.tar.gz")
+
+
+def test_two_instances_sharded_by_key(server, bucket):
+    s3 = server.client("s3")
+    for i in range(4):
+        s3.put_object(Bucket=bucket, Key=f"shards/part-{i}.csv", Body=f"{i}\n".encode())
+    script = r'''
+import json, os, socket
+host = os.environ["SM_CURRENT_HOST"]
+files = sorted(os.listdir(os.environ["SM_CHANNEL_TRAIN"]))
+peer = "algo-2" if host == "algo-1" else "algo-1"
+info = {"host": host, "hosts": json.loads(os.environ["SM_HOSTS"]), "files": files,
+        "peer_resolves": socket.gethostbyname(peer)}
+json.dump(info, open(f"/opt/ml/model/{host}.json", "w"))
+'''
+    name = _job(server, bucket, script, InputDataConfig=[{
+        "ChannelName": "train", "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/shards/",
+            "S3DataDistributionType": "ShardedByS3Key"}}}],
+        ResourceConfig={"InstanceCount": 2, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 30})
+    desc = wait_training(server.client("sagemaker"), name)
+    assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
+    assert desc["BillableTimeInSeconds"] == 2 * desc["TrainingTimeInSeconds"]
+    files = read_tar_gz(s3.get_object(Bucket=bucket, Key=f"output/{name}/output/model.tar.gz")["Body"].read())
+    one, two = json.loads(files["algo-1.json"]), json.loads(files["algo-2.json"])
+    assert one["hosts"] == two["hosts"] == ["algo-1", "algo-2"]
+    assert one["files"] == ["part-0.csv", "part-2.csv"] and two["files"] == ["part-1.csv", "part-3.csv"]
+    assert one["peer_resolves"] == "127.0.0.1"
+    streams = server.client("logs").describe_log_streams(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{name}/")["logStreams"]
+    assert sorted(s["logStreamName"].split("/")[1].rsplit("-", 1)[0] for s in streams) == ["algo-1", "algo-2"]
+
+
+def test_manifest_and_pipe_channels(server, bucket):
+    s3 = server.client("s3")
+    s3.put_object(Bucket=bucket, Key="m/a.csv", Body=b"a\n")
+    s3.put_object(Bucket=bucket, Key="m/sub/b.csv", Body=b"bb\n")
+    s3.put_object(Bucket=bucket, Key="m/c.csv", Body=b"not listed\n")
+    s3.put_object(Bucket=bucket, Key="manifests/train.manifest",
+                  Body=json.dumps([{"prefix": f"s3://{bucket}/m/"}, "a.csv", "sub/b.csv"]).encode())
+    script = r'''
+import json, os
+train = os.environ["SM_CHANNEL_TRAIN"]
+listed = sorted(os.path.relpath(os.path.join(d, f), train) for d, _, fs in os.walk(train) for f in fs)
+with open("/opt/ml/input/data/stream_0", "rb") as fifo:
+    streamed = fifo.read()
+config = json.load(open("/opt/ml/input/config/inputdataconfig.json"))
+json.dump({"listed": listed, "streamed": streamed.decode(), "config": config},
+          open("/opt/ml/model/out.json", "w"))
+'''
+    name = _job(server, bucket, script, InputDataConfig=[
+        {"ChannelName": "train", "ContentType": "text/csv", "DataSource": {"S3DataSource": {
+            "S3DataType": "ManifestFile", "S3Uri": f"s3://{bucket}/manifests/train.manifest"}}},
+        {"ChannelName": "stream", "InputMode": "Pipe", "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/m/sub/"}}},
+    ])
+    desc = wait_training(server.client("sagemaker"), name)
+    assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
+    files = read_tar_gz(s3.get_object(Bucket=bucket, Key=f"output/{name}/output/model.tar.gz")["Body"].read())
+    out = json.loads(files["out.json"])
+    assert out["listed"] == ["a.csv", "sub/b.csv"]
+    assert out["streamed"] == "bb\n"
+    assert out["config"]["train"] == {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated",
+                                      "RecordWrapperType": "None", "ContentType": "text/csv"}
+    assert out["config"]["stream"]["TrainingInputMode"] == "Pipe"

@@ -47,6 +47,19 @@ def private_opt_ml(root: Path) -> str | None:
     return None
 
 
+def bind_hosts(root: Path, hosts: list[str]) -> str | None:
+    """In the job's mount namespace, make ``algo-1 … algo-N`` resolve (all hosts are local processes)."""
+    try:
+        original = Path("/etc/hosts").read_text()
+    except OSError:
+        original = "127.0.0.1 localhost\n"
+    path = root.parent / f".{root.name}.hosts"
+    path.write_text(original.rstrip("\n") + "\n127.0.0.1 " + " ".join(hosts) + "\n")
+    if _libc().mount(str(path).encode(), b"/etc/hosts", None, MS_BIND, None) != 0:
+        return f"bind mount on /etc/hosts failed: {os.strerror(ctypes.get_errno())}"
+    return None
+
+
 def no_network() -> str | None:
     if sys.platform != "linux":
         return f"{sys.platform} has no network namespaces"
@@ -71,6 +84,9 @@ def main() -> int:
         if problem is None:
             visible = OPT_ML
             print(f"sagestack: {OPT_ML} is this job's own directory (private mount namespace)", flush=True)
+            hosts_problem = bind_hosts(root, config.get("hosts") or ["algo-1"])
+            if hosts_problem:
+                print(f"sagestack: host names algo-N do not resolve ({hosts_problem})", flush=True)
         else:
             print(f"sagestack: no private {OPT_ML} ({problem}); the job runs with the SM_* paths under "
                   f"{root}", flush=True)

@@ -402,7 +402,7 @@ class TrainingRun:
             "SAGESTACK_JOB_ROOT": str(host.layout.root),
             "SAGESTACK_RUNNER": runner,
             "SAGESTACK_JOB_CONFIG": json.dumps(config),
-            "SAGESTACK_PRIVATE_OPT_ML": "1" if len(self.hosts) == 1 else "0",
+            "SAGESTACK_PRIVATE_OPT_ML": "1",
             "PYTHONUNBUFFERED": "1",
             "OMP_NUM_THREADS": str(cpus),
         })

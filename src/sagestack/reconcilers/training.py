@@ -114,7 +114,8 @@ class TrainingReconciler:
             if job.data.get("SecondaryStatus") == "Starting" and not job.data.get("_pids"):
                 continue  # still queued: nothing was running
             resumable = bool(job.data.get("CheckpointConfig")) or bool(job.data.get("EnableManagedSpotTraining"))
-            if resumable:
+            retries = (job.data.get("RetryStrategy") or {}).get("MaximumRetryAttempts", 0)
+            if resumable or int(job.data.get("_attempts", 1)) <= retries:
                 self._interrupted(job)
             else:
                 self._fail_interrupted(job)

@@ -1,0 +1,42 @@
+"""Shared benchmark plumbing: a server on a temp data dir, clients, timing and table printing."""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator
+
+from sagestack.local_server import ServerProcess
+
+
+@contextlib.contextmanager
+def running_server(extra_env: dict | None = None) -> Iterator[ServerProcess]:
+    with tempfile.TemporaryDirectory(prefix="sagestack-bench-") as tmp:
+        server = ServerProcess(Path(tmp) / "data", extra_env=extra_env)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+def timed(func, *args, **kwargs) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = func(*args, **kwargs)
+    return time.perf_counter() - start, result
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def table(title: str, header: list[str], rows: list[list]) -> str:
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows)]
+    lines = [f"## {title}", "", "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",
+             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(str(x).ljust(w) for x, w in zip(row, widths)) + " |")
+    return "\n".join(lines)
