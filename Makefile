@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The PyTorch CPU wheel the machine carries; any other spec may pull a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: serve test bench demo venv coverage-docs clean
+.PHONY: serve test bench demo venv docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
 
-coverage-docs: $(STAMP)
+docs: $(STAMP)
 	$(BIN)/sagestack coverage --markdown > docs/coverage.md
 
 clean:

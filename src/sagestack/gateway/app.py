@@ -54,6 +54,11 @@ PROTOCOL_CLASSES = {
 Send = Callable[[dict], Awaitable[None]]
 
 
+def _declares_body(headers: Headers) -> bool:
+    length = headers.get("content-length")
+    return bool(headers.get("transfer-encoding")) or (length is not None and length.strip() not in ("", "0"))
+
+
 def make_protocol(service: str) -> Protocol:
     from ..protocol import models
 
@@ -132,6 +137,10 @@ class Gateway:
             response = await self.dispatch(request)
         except ClientDisconnected:
             return
+        if request.receive is not None and request.body is None and _declares_body(request.headers):
+            # answered without reading the body (an early error): the unread bytes would be parsed as the
+            # next request on this connection, so close it instead
+            response.headers.append(("connection", "close"))
         await self.send_response(send, response, head=request.method == "HEAD")
 
     # -- dispatch --------------------------------------------------------------------------
@@ -168,7 +177,7 @@ class Gateway:
                 computed = sigv4.sha256_hex(request.body)
                 if computed != auth.declared_payload_sha256:
                     raise sigv4.content_sha256_mismatch("s3", auth.declared_payload_sha256, computed)
-            validate(params, op.input_shape, check_patterns=service != "s3")
+            validate(params, op.input_shape, check_patterns=service != "s3", check_enums=service != "s3")
             handler = self.tables.get(service, {}).get(op.name)
             if handler is None:
                 raise not_implemented(service, op.name)
@@ -217,8 +226,8 @@ class Gateway:
     def apply_virtual_host(self, request: HttpRequest) -> None:
         """Virtual-hosted-style S3 (``bucket.localhost:port/key``): route as path style."""
         host = (request.headers.get("host") or "").rsplit(":", 1)[0].lower()
-        for suffix in (".localhost", ".s3.amazonaws.com", f".s3.{self.platform.settings.region}.amazonaws.com",
-                       ".s3.localhost"):
+        for suffix in (".s3.localhost", ".localhost", ".s3.amazonaws.com",
+                       f".s3.{self.platform.settings.region}.amazonaws.com"):
             if host.endswith(suffix) and len(host) > len(suffix):
                 bucket = host[: -len(suffix)]
                 request.path_override = "/" + bucket + (request.raw_path if request.raw_path != "/" else "")

@@ -27,6 +27,7 @@ Error wording differs by protocol family, as AWS's does: S3 (rest-xml codes such
 from __future__ import annotations
 
 import calendar
+import functools
 import hashlib
 import hmac
 import re
@@ -133,6 +134,7 @@ def _hmac(key: bytes, msg: str) -> bytes:
     return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
 
 
+@functools.lru_cache(maxsize=1024)
 def sign_key(secret: str, date: str, region: str, service: str) -> bytes:
     """The SigV4 signing key for ``date`` (YYYYMMDD), region and service."""
     k_date = _hmac(("AWS4" + secret).encode("utf-8"), date)
@@ -229,6 +231,7 @@ def _fmt(epoch: float) -> str:
     return time.strftime(_AMZ_DATE, time.gmtime(epoch))
 
 
+@functools.lru_cache(maxsize=4096)
 def _parse_amz_date(value: str) -> float | None:
     try:
         return float(calendar.timegm(time.strptime(value, _AMZ_DATE)))

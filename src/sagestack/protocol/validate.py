@@ -38,19 +38,22 @@ def _render(value) -> str:
     return text if len(text) <= 256 else text[:256] + "..."
 
 
-def validate(params: dict, shape: Shape | None, *, check_patterns: bool = True) -> None:
-    """Raise ``ValidationException`` naming every problem found (AWS style)."""
+def validate(params: dict, shape: Shape | None, *, check_patterns: bool = True,
+             check_enums: bool = True) -> None:
+    """Raise ``ValidationException`` naming every problem found (AWS style). S3 checks neither patterns
+    nor enums this way (it answers with its own codes, e.g. InvalidLocationConstraint)."""
     if shape is None:
         return
     problems: list[str] = []
-    _walk(params, shape, "", problems, check_patterns)
+    _walk(params, shape, "", problems, check_patterns, check_enums)
     if problems:
         count = len(problems)
         head = f"{count} validation error{'s' if count > 1 else ''} detected: "
         raise ServiceError("ValidationException", head + "; ".join(problems), 400)
 
 
-def _walk(value, shape: Shape, path: str, problems: list[str], check_patterns: bool) -> None:
+def _walk(value, shape: Shape, path: str, problems: list[str], check_patterns: bool,
+          check_enums: bool = True) -> None:
     kind = shape.type_name
     meta = shape.metadata
     if kind == "structure":
@@ -70,7 +73,7 @@ def _walk(value, shape: Shape, path: str, problems: list[str], check_patterns: b
                                 f"{shape.name}")
                 continue
             if item is not None:
-                _walk(item, member, _path(path, name), problems, check_patterns)
+                _walk(item, member, _path(path, name), problems, check_patterns, check_enums)
         return
     if kind == "list":
         if not isinstance(value, list):
@@ -80,7 +83,7 @@ def _walk(value, shape: Shape, path: str, problems: list[str], check_patterns: b
         _length(len(value), meta, value, path, problems)
         for index, item in enumerate(value, 1):
             if item is not None:
-                _walk(item, shape.member, f"{path}.{index}.member", problems, check_patterns)
+                _walk(item, shape.member, f"{path}.{index}.member", problems, check_patterns, check_enums)
         return
     if kind == "map":
         if not isinstance(value, dict):
@@ -89,9 +92,9 @@ def _walk(value, shape: Shape, path: str, problems: list[str], check_patterns: b
             return
         _length(len(value), meta, value, path, problems)
         for key, item in value.items():
-            _walk(key, shape.key, f"{path}.key", problems, check_patterns)
+            _walk(key, shape.key, f"{path}.key", problems, check_patterns, check_enums)
             if item is not None:
-                _walk(item, shape.value, f"{path}.value", problems, check_patterns)
+                _walk(item, shape.value, f"{path}.value", problems, check_patterns, check_enums)
         return
     if kind == "string":
         if not isinstance(value, str):
@@ -100,7 +103,7 @@ def _walk(value, shape: Shape, path: str, problems: list[str], check_patterns: b
             return
         _length(len(value), meta, value, path, problems)
         enum = shape.enum
-        if enum and value not in enum:
+        if check_enums and enum and value not in enum:
             problems.append(f"Value '{_render(value)}' at '{path}' failed to satisfy constraint: "
                             f"Member must satisfy enum value set: [{', '.join(enum)}]")
         pattern = meta.get("pattern")
@@ -135,8 +138,9 @@ def _walk(value, shape: Shape, path: str, problems: list[str], check_patterns: b
                             "Member must be a timestamp")
         return
     if kind == "blob":
+        # streaming payloads arrive as the HttpRequest itself (it has ``stream()``)
         if not isinstance(value, (bytes, bytearray, memoryview, str)) and not hasattr(value, "read") \
-                and not hasattr(value, "__aiter__"):
+                and not hasattr(value, "__aiter__") and not hasattr(value, "stream"):
             problems.append(f"Value at '{path}' failed to satisfy constraint: Member must be a blob")
         else:
             if isinstance(value, (bytes, bytearray, str)):

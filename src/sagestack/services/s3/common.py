@@ -9,13 +9,13 @@ import binascii
 import datetime as dt
 import hashlib
 import re
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote
 
 from ...gateway import sigv4
-from ...objects import ObjectInfo, ObjectStore, StagedFile, object_store
+from ...objects import ObjectInfo, ObjectStore, StagedFile, errors, object_store
 from ...objects import checksums as cks
-from ...objects import errors
 from ...protocol.errors import ServiceError
 from ...protocol.http import HttpResponse
 from ...store.objects_index import BucketInfo
@@ -26,6 +26,8 @@ MIN_PART_SIZE = 5 * 1024 ** 2
 MAX_PART_NUMBER = 10000
 MAX_METADATA_BYTES = 2048
 READ_CHUNK = 1 << 20
+SMALL_BODY = 256 * 1024  # bodies up to this size are read whole and handled in one thread hop
+T = TypeVar("T")
 #: Stored with the object and returned on GET/HEAD: output member → request member.
 STORED_HEADERS = ("CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage", "Expires",
                   "WebsiteRedirectLocation", "StorageClass")
@@ -58,6 +60,19 @@ def owned_bucket(ctx: RequestContext, params: dict, name: str | None = None,
     owner = expected if expected is not None else params.get("ExpectedBucketOwner")
     if info.account_id != ctx.account_id or (owner is not None and owner != info.account_id):
         raise errors.access_denied()
+    return info
+
+
+def owned_object(ctx: RequestContext, params: dict) -> ObjectInfo:
+    """The object named in the request, its bucket checked as ``owned_bucket`` does (one query)."""
+    bucket_info, info = store(ctx).index.lookup(params["Bucket"], params["Key"])
+    if bucket_info is None:
+        raise errors.no_such_bucket(params["Bucket"])
+    expected = params.get("ExpectedBucketOwner")
+    if bucket_info.account_id != ctx.account_id or (expected is not None and expected != bucket_info.account_id):
+        raise errors.access_denied()
+    if info is None:
+        raise errors.no_such_key(params["Key"])
     return info
 
 
@@ -181,16 +196,47 @@ class Digests:
         return {name: staged.checksums[name] for name in self.algorithms if name in staged.checksums}
 
 
-async def stage_body(ctx: RequestContext, digests: Digests) -> StagedFile:
-    """Stream the request body to a temp file and check every digest; discard it on any failure."""
+async def ingest(ctx: RequestContext, digests: Digests, commit: Callable[[StagedFile], T]) -> T:
+    """Stage the request body, check every digest, then ``commit(staged)`` in a worker thread.
+
+    Small plain bodies are read on the loop and staged, checked and committed in one thread hop; larger
+    ones (and aws-chunked ones) stream to disk. The staged file is discarded on any failure."""
     body = RequestBody(ctx)
-    staged = await store(ctx).stage_stream(body, digests.algorithms, sha256=digests.payload_sha256 is not None)
-    try:
-        digests.verify(staged, body.trailers)
-    except BaseException:
-        await asyncio.to_thread(staged.discard)
-        raise
-    return staged
+    objects = store(ctx)
+    want_sha = digests.payload_sha256 is not None
+
+    def finish(staged: StagedFile) -> T:
+        try:
+            digests.verify(staged, body.trailers)
+            return commit(staged)
+        finally:
+            staged.discard()  # a no-op once commit has moved the file into place
+
+    length = body.declared_length
+    if body.decoder is None and length is not None and length <= SMALL_BODY:
+        data = await ctx.request.read_body(SMALL_BODY)
+
+        def stage_and_finish() -> T:
+            stager = objects.new_stager(digests.algorithms, want_sha)
+            try:
+                stager.write(data)
+                staged = stager.finish()
+            except BaseException:
+                stager.discard()
+                raise
+            return finish(staged)
+
+        return await asyncio.to_thread(stage_and_finish)
+    staged = await objects.stage_stream(body, digests.algorithms, sha256=want_sha)
+    return await asyncio.to_thread(finish, staged)
+
+
+def is_small(ctx: RequestContext) -> bool:
+    """A plain (not aws-chunked) body whose declared length is at most ``SMALL_BODY``."""
+    if getattr(ctx.auth, "payload_mode", "").startswith("streaming"):
+        return False
+    value = ctx.request.headers.get("content-length")
+    return value is not None and value.isdigit() and int(value) <= SMALL_BODY
 
 
 def check_length(ctx: RequestContext, limit: int = MAX_OBJECT_SIZE) -> None:

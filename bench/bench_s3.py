@@ -1,0 +1,144 @@
+"""S3 throughput and request rate against a real sagestack server.
+
+Usage: ``python -m bench.bench_s3 [--large-mb 256] [--small-count 20] [--requests 200]``.
+
+Starts ``sagestack serve`` on a temp data dir and measures, with boto3 over http (SigV4, payload
+signed, CRC32 flexible checksum as boto3 1.44 sends it):
+
+* PUT and GET throughput of 1 MB and 256 MB objects, each as a ratio to a plain file copy
+  (``shutil.copyfile``) of the same size on the same disk in the same run;
+* HeadObject/s and STS GetCallerIdentity/s (sequential, one client).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+MB = 1024 * 1024
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start(data_dir: Path, port: int) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    proc = subprocess.Popen([sys.executable, "-m", "sagestack", "serve", "--port", str(port), "--data-dir",
+                             str(data_dir), "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sagestack/health", timeout=1):
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+def _clients(data_dir: Path, port: int):
+    import boto3
+    from botocore.config import Config
+
+    from sagestack.client_env import client_environment
+    from sagestack.settings import Settings
+
+    env = client_environment(Settings.from_env(port=port, data_dir=data_dir))
+    kwargs = dict(endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                  aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+    s3 = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **kwargs)
+    return s3, boto3.client("sts", **kwargs)
+
+
+def _timed(fn, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--large-mb", type=int, default=256)
+    parser.add_argument("--small-count", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=200)
+    args = parser.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="bench-s3-"))
+    data_dir = work / "data"
+    port = _free_port()
+    proc = _start(data_dir, port)
+    rows: list[tuple[str, str, str]] = []
+    try:
+        s3, sts = _clients(data_dir, port)
+        s3.create_bucket(Bucket="bench")
+        for label, size, count in (("1 MB", MB, args.small_count), (f"{args.large_mb} MB", args.large_mb * MB, 1)):
+            source = work / "source.bin"
+            with open(source, "wb") as handle:
+                block = os.urandom(MB)
+                handle.writelines(block for _ in range(size // MB))
+            copy_target = data_dir / "copy.bin"  # same disk as the objects directory
+
+            def copy(count=count, source=source, copy_target=copy_target) -> None:
+                for _ in range(count):
+                    shutil.copyfile(source, copy_target)
+                    with open(copy_target, "rb+") as handle:
+                        os.fsync(handle.fileno())  # the object store fsyncs each object too
+
+            def put(count=count, source=source) -> None:
+                for i in range(count):
+                    with open(source, "rb") as handle:
+                        s3.put_object(Bucket="bench", Key=f"obj-{i}", Body=handle)
+
+            def get(count=count) -> None:
+                for i in range(count):
+                    body = s3.get_object(Bucket="bench", Key=f"obj-{i}")["Body"]
+                    while body.read(MB):
+                        pass
+
+            repeat = 3 if size <= 16 * MB else 1
+            t_copy = _timed(copy, repeat)
+            t_put = _timed(put, repeat)
+            t_get = _timed(get, repeat)
+            total = size * count / MB
+            rows.append((f"PUT {label}", f"{total / t_put:8.1f} MB/s", f"{t_copy / t_put:5.2f}x of copy"))
+            rows.append((f"GET {label}", f"{total / t_get:8.1f} MB/s", f"{t_copy / t_get:5.2f}x of copy"))
+            rows.append((f"file copy {label}", f"{total / t_copy:8.1f} MB/s", "baseline"))
+            for i in range(count):
+                s3.delete_object(Bucket="bench", Key=f"obj-{i}")
+            copy_target.unlink(missing_ok=True)
+        s3.put_object(Bucket="bench", Key="head-me", Body=b"x")
+        n = args.requests
+        t_head = _timed(lambda: [s3.head_object(Bucket="bench", Key="head-me") for _ in range(n)], 1)
+        t_sts = _timed(lambda: [sts.get_caller_identity() for _ in range(n)], 1)
+        rows.append(("HeadObject", f"{n / t_head:8.1f} req/s", "SigV4, sequential"))
+        rows.append(("GetCallerIdentity", f"{n / t_sts:8.1f} req/s", "SigV4, sequential"))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(work, ignore_errors=True)
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure':<{width}}  {'rate':>13}  vs baseline")
+    for name, rate, note in rows:
+        print(f"{name:<{width}}  {rate:>13}  {note}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,10 @@
+"""Amazon S3 (rest-xml): buckets, objects, listing, multipart uploads and tagging over the object
+layer (``sagestack.objects``). One module per resource family; this table merges them."""
+
+from __future__ import annotations
+
+from ..registry import OperationTable
+from . import buckets, listing, multipart, objects
+
+OPERATIONS = OperationTable("s3").merge(buckets.OPERATIONS, objects.OPERATIONS, listing.OPERATIONS,
+                                        multipart.OPERATIONS)

@@ -1,0 +1,587 @@
+"""The object index: S3 buckets, objects, multipart uploads and parts in the SQL store.
+
+The bytes live elsewhere (``sagestack.objects`` keeps them on disk); each row names its file by a path
+relative to the objects directory. Listing is served from here: prefix, start-after and delimiter
+roll-up are pushed into ordered SQL range scans (``key >= …`` seeks on the primary key), so a page is
+never sliced before it is filtered. Keys compare as UTF-8 bytes, as S3 orders them: SQLite's default
+BINARY collation does that, PostgreSQL gets ``COLLATE "C"``.
+
+Rows leave this module as plain dataclasses (``BucketInfo``, ``ObjectInfo``, ``UploadInfo``,
+``PartInfo``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    and_,
+    func,
+    select,
+)
+
+from .schema import metadata
+
+UTC = dt.timezone.utc
+
+#: S3 keys sort as UTF-8 bytes; PostgreSQL needs the "C" collation for that, SQLite's BINARY does it.
+KeyType = String(1024).with_variant(String(1024, collation="C"), "postgresql")
+
+s3_buckets = Table(
+    "s3_buckets",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("tags", Text),  # JSON object, NULL when the bucket has no tag set
+    Index("ix_s3_buckets_account", "account_id"),
+)
+
+s3_objects = Table(
+    "s3_objects",
+    metadata,
+    Column("bucket", String(63), ForeignKey("s3_buckets.name"), primary_key=True),
+    Column("key", KeyType, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("etag", String(64), nullable=False),  # unquoted: md5 hex, or "<md5 of part md5s>-N"
+    Column("content_type", String(256), nullable=False),
+    Column("metadata", Text, nullable=False),  # JSON: user metadata (x-amz-meta-*)
+    Column("headers", Text, nullable=False),  # JSON: stored system headers (Content-Encoding, …)
+    Column("checksums", Text, nullable=False),  # JSON: {"crc32": b64, …} and "type"
+    Column("sse", Text, nullable=False),  # JSON: {"ServerSideEncryption": …, "SSEKMSKeyId": …}
+    Column("tags", Text, nullable=False),  # JSON object
+    Column("parts", Text),  # JSON list of part sizes for multipart objects
+    Column("last_modified", Float, nullable=False),
+    Column("storage_path", String(512), nullable=False),
+)
+
+s3_uploads = Table(
+    "s3_uploads",
+    metadata,
+    Column("upload_id", String(128), primary_key=True),
+    Column("bucket", String(63), ForeignKey("s3_buckets.name"), nullable=False),
+    Column("key", KeyType, nullable=False),
+    Column("account_id", String(12), nullable=False),
+    Column("initiated", Float, nullable=False),
+    Column("content_type", String(256), nullable=False),
+    Column("metadata", Text, nullable=False),
+    Column("headers", Text, nullable=False),
+    Column("sse", Text, nullable=False),
+    Column("tags", Text, nullable=False),
+    Column("checksum_algorithm", String(16)),
+    Column("checksum_type", String(16)),
+    Index("ix_s3_uploads_bucket_key", "bucket", "key", "initiated"),
+)
+
+s3_parts = Table(
+    "s3_parts",
+    metadata,
+    Column("upload_id", String(128), ForeignKey("s3_uploads.upload_id"), primary_key=True),
+    Column("part_number", Integer, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("etag", String(64), nullable=False),
+    Column("checksums", Text, nullable=False),
+    Column("last_modified", Float, nullable=False),
+    Column("storage_path", String(512), nullable=False),
+)
+
+
+# -- domain objects ---------------------------------------------------------------------------
+
+def _time(seconds: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, UTC)
+
+
+@dataclass(frozen=True)
+class BucketInfo:
+    name: str
+    account_id: str
+    region: str
+    created: dt.datetime
+    tags: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One stored object. ``etag`` is unquoted; ``quoted_etag`` is what S3 puts on the wire."""
+
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    content_type: str
+    last_modified: dt.datetime
+    storage_path: str  # relative to the objects directory
+    metadata: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # CacheControl, ContentEncoding, …
+    checksums: dict[str, str] = field(default_factory=dict)  # algorithm (lower case) → base64
+    checksum_type: str | None = None  # FULL_OBJECT | COMPOSITE
+    sse: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    parts: list[int] | None = None  # part sizes, multipart objects only
+
+    @property
+    def quoted_etag(self) -> str:
+        return f'"{self.etag}"'
+
+
+@dataclass(frozen=True)
+class UploadInfo:
+    upload_id: str
+    bucket: str
+    key: str
+    account_id: str
+    initiated: dt.datetime
+    content_type: str
+    metadata: dict[str, str]
+    headers: dict[str, str]
+    sse: dict[str, Any]
+    tags: dict[str, str]
+    checksum_algorithm: str | None
+    checksum_type: str | None
+
+
+@dataclass(frozen=True)
+class PartInfo:
+    part_number: int
+    size: int
+    etag: str
+    checksums: dict[str, str]
+    last_modified: dt.datetime
+    storage_path: str
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """One page of a listing: entries in key order, ``last`` the marker to resume after."""
+
+    objects: list[ObjectInfo]
+    prefixes: list[str]
+    truncated: bool
+    last: str | None
+
+
+class IndexConflict(Exception):
+    """A write refused by a condition checked inside its transaction (``reason`` says which)."""
+
+    def __init__(self, reason: str, detail: Any = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+def successor(text: str) -> str | None:
+    """The smallest string greater than every string starting with ``text`` (None: no bound)."""
+    chars = list(text)
+    while chars:
+        code = ord(chars[-1]) + 1
+        if code == 0xD800:
+            code = 0xE000  # surrogates cannot be stored
+        if code <= 0x10FFFF:
+            chars[-1] = chr(code)
+            return "".join(chars)
+        chars.pop()
+    return None
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _object(row) -> ObjectInfo:
+    checksums = json.loads(row["checksums"])
+    kind = checksums.pop("type", None)
+    return ObjectInfo(
+        bucket=row["bucket"], key=row["key"], size=row["size"], etag=row["etag"],
+        content_type=row["content_type"], last_modified=_time(row["last_modified"]),
+        storage_path=row["storage_path"], metadata=json.loads(row["metadata"]),
+        headers=json.loads(row["headers"]), checksums=checksums, checksum_type=kind,
+        sse=json.loads(row["sse"]), tags=json.loads(row["tags"]),
+        parts=json.loads(row["parts"]) if row["parts"] else None,
+    )
+
+
+def _object_row(info: ObjectInfo) -> dict:
+    checksums = dict(info.checksums)
+    if info.checksum_type:
+        checksums["type"] = info.checksum_type
+    return {
+        "bucket": info.bucket, "key": info.key, "size": info.size, "etag": info.etag,
+        "content_type": info.content_type, "metadata": _dumps(info.metadata),
+        "headers": _dumps(info.headers), "checksums": _dumps(checksums), "sse": _dumps(info.sse),
+        "tags": _dumps(info.tags), "parts": _dumps(info.parts) if info.parts else None,
+        "last_modified": info.last_modified.timestamp(), "storage_path": info.storage_path,
+    }
+
+
+def _upload(row) -> UploadInfo:
+    return UploadInfo(
+        upload_id=row["upload_id"], bucket=row["bucket"], key=row["key"], account_id=row["account_id"],
+        initiated=_time(row["initiated"]), content_type=row["content_type"],
+        metadata=json.loads(row["metadata"]), headers=json.loads(row["headers"]),
+        sse=json.loads(row["sse"]), tags=json.loads(row["tags"]),
+        checksum_algorithm=row["checksum_algorithm"], checksum_type=row["checksum_type"],
+    )
+
+
+def _part(row) -> PartInfo:
+    return PartInfo(part_number=row["part_number"], size=row["size"], etag=row["etag"],
+                    checksums=json.loads(row["checksums"]), last_modified=_time(row["last_modified"]),
+                    storage_path=row["storage_path"])
+
+
+class ObjectIndex:
+    """SQL access for buckets, objects and multipart uploads. Writes that replace or remove a file
+    return the storage paths that are no longer referenced, for the caller to delete after commit."""
+
+    def __init__(self, db):
+        self.db = db
+
+    # -- buckets ----------------------------------------------------------------------------
+
+    def create_bucket(self, name: str, account_id: str, region: str) -> BucketInfo:
+        """Insert a bucket; raises ``IndexConflict("exists", BucketInfo)`` when the name is taken."""
+        now = dt.datetime.now(UTC).timestamp()
+        with self.db.begin() as conn:
+            row = conn.execute(select(s3_buckets).where(s3_buckets.c.name == name)).mappings().first()
+            if row is not None:
+                raise IndexConflict("exists", self._bucket(row))
+            conn.execute(s3_buckets.insert().values(name=name, account_id=account_id, region=region,
+                                                    created_at=now))
+        return BucketInfo(name, account_id, region, _time(now))
+
+    @staticmethod
+    def _bucket(row) -> BucketInfo:
+        return BucketInfo(row["name"], row["account_id"], row["region"], _time(row["created_at"]),
+                          json.loads(row["tags"]) if row["tags"] else None)
+
+    def get_bucket(self, name: str) -> BucketInfo | None:
+        with self.db.connect() as conn:
+            row = conn.execute(select(s3_buckets).where(s3_buckets.c.name == name)).mappings().first()
+        return self._bucket(row) if row else None
+
+    def list_buckets(self, account_id: str, prefix: str = "", after: str | None = None,
+                     limit: int | None = None) -> list[BucketInfo]:
+        query = select(s3_buckets).where(s3_buckets.c.account_id == account_id)
+        if prefix:
+            query = query.where(s3_buckets.c.name.startswith(prefix, autoescape=True))
+        if after:
+            query = query.where(s3_buckets.c.name > after)
+        query = query.order_by(s3_buckets.c.name)
+        if limit:
+            query = query.limit(limit)
+        with self.db.connect() as conn:
+            return [self._bucket(r) for r in conn.execute(query).mappings()]
+
+    def delete_bucket(self, name: str) -> None:
+        """Raises ``IndexConflict("not_empty")`` while objects or uploads remain, ``("missing")``."""
+        with self.db.begin() as conn:
+            if conn.execute(select(s3_buckets.c.name).where(s3_buckets.c.name == name)).first() is None:
+                raise IndexConflict("missing")
+            for table in (s3_objects, s3_uploads):
+                if conn.execute(select(table.c.bucket).where(table.c.bucket == name).limit(1)).first():
+                    raise IndexConflict("not_empty")
+            conn.execute(s3_buckets.delete().where(s3_buckets.c.name == name))
+
+    def set_bucket_tags(self, name: str, tags: dict[str, str] | None) -> bool:
+        with self.db.begin() as conn:
+            result = conn.execute(s3_buckets.update().where(s3_buckets.c.name == name)
+                                  .values(tags=_dumps(tags) if tags is not None else None))
+        return bool(result.rowcount)
+
+    # -- objects ----------------------------------------------------------------------------
+
+    def get_object(self, bucket: str, key: str) -> ObjectInfo | None:
+        with self.db.connect() as conn:
+            row = conn.execute(select(s3_objects).where(s3_objects.c.bucket == bucket)
+                               .where(s3_objects.c.key == key)).mappings().first()
+        return _object(row) if row else None
+
+    def lookup(self, bucket: str, key: str) -> tuple[BucketInfo | None, ObjectInfo | None]:
+        """The bucket and the object in one query (a bucket LEFT JOIN its object row)."""
+        o = s3_objects.alias("o")
+        query = select(s3_buckets.c.name.label("b_name"), s3_buckets.c.account_id.label("b_account"),
+                       s3_buckets.c.region.label("b_region"), s3_buckets.c.created_at.label("b_created"),
+                       s3_buckets.c.tags.label("b_tags"), *o.c) \
+            .select_from(s3_buckets.outerjoin(o, and_(o.c.bucket == s3_buckets.c.name, o.c.key == key))) \
+            .where(s3_buckets.c.name == bucket)
+        with self.db.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            return None, None
+        info = BucketInfo(row["b_name"], row["b_account"], row["b_region"], _time(row["b_created"]),
+                          json.loads(row["b_tags"]) if row["b_tags"] else None)
+        return info, (_object(row) if row["key"] is not None else None)
+
+    def _write_object(self, conn, info: ObjectInfo, if_match: str | None,
+                      if_none_match: bool) -> str | None:
+        if conn.execute(select(s3_buckets.c.name).where(s3_buckets.c.name == info.bucket)).first() is None:
+            raise IndexConflict("no_bucket")
+        old = conn.execute(select(s3_objects.c.storage_path, s3_objects.c.etag)
+                           .where(s3_objects.c.bucket == info.bucket)
+                           .where(s3_objects.c.key == info.key)).first()
+        if if_none_match and old is not None:
+            raise IndexConflict("exists")
+        if if_match is not None:
+            if old is None:
+                raise IndexConflict("missing")
+            if if_match not in ("*", old.etag):
+                raise IndexConflict("etag")
+        row = _object_row(info)
+        if old is None:
+            conn.execute(s3_objects.insert().values(**row))
+            return None
+        conn.execute(s3_objects.update().where(s3_objects.c.bucket == info.bucket)
+                     .where(s3_objects.c.key == info.key).values(**row))
+        return old.storage_path if old.storage_path != info.storage_path else None
+
+    def put_object(self, info: ObjectInfo, *, if_match: str | None = None,
+                   if_none_match: bool = False) -> str | None:
+        """Insert or replace an object row; return the replaced row's storage path (or None).
+
+        Raises ``IndexConflict`` with reason ``no_bucket``, ``exists`` (``if_none_match``),
+        ``missing`` or ``etag`` (``if_match``, unquoted ETag or ``*``)."""
+        with self.db.begin() as conn:
+            return self._write_object(conn, info, if_match, if_none_match)
+
+    def put_objects(self, infos: list[ObjectInfo]) -> list[str]:
+        """Insert or replace many object rows in one transaction; return the replaced storage paths."""
+        if not infos:
+            return []
+        c = s3_objects.c
+        with self.db.begin() as conn:
+            buckets = {info.bucket for info in infos}
+            found = {r[0] for r in conn.execute(select(s3_buckets.c.name).where(s3_buckets.c.name.in_(buckets)))}
+            if found != buckets:
+                raise IndexConflict("no_bucket")
+            existing: dict[tuple[str, str], str] = {}
+            for bucket in buckets:
+                keys = [info.key for info in infos if info.bucket == bucket]
+                for start in range(0, len(keys), 500):
+                    rows = conn.execute(select(c.key, c.storage_path).where(c.bucket == bucket)
+                                        .where(c.key.in_(keys[start:start + 500])))
+                    existing.update({(bucket, key): path for key, path in rows})
+            fresh = [_object_row(i) for i in infos if (i.bucket, i.key) not in existing]
+            if fresh:
+                conn.execute(s3_objects.insert(), fresh)
+            for info in infos:
+                if (info.bucket, info.key) in existing:
+                    conn.execute(s3_objects.update().where(c.bucket == info.bucket).where(c.key == info.key)
+                                 .values(**_object_row(info)))
+        return [path for (bucket, key), path in existing.items()]
+
+    def update_object_tags(self, bucket: str, key: str, tags: dict[str, str]) -> bool:
+        with self.db.begin() as conn:
+            result = conn.execute(s3_objects.update().where(s3_objects.c.bucket == bucket)
+                                  .where(s3_objects.c.key == key).values(tags=_dumps(tags)))
+        return bool(result.rowcount)
+
+    def delete_objects(self, bucket: str, keys: list[str]) -> list[str]:
+        """Delete rows; return the storage paths of those that existed."""
+        paths: list[str] = []
+        with self.db.begin() as conn:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                where = and_(s3_objects.c.bucket == bucket, s3_objects.c.key.in_(chunk))
+                paths += [r[0] for r in conn.execute(select(s3_objects.c.storage_path).where(where))]
+                conn.execute(s3_objects.delete().where(where))
+        return paths
+
+    def count_objects(self, bucket: str) -> int:
+        with self.db.connect() as conn:
+            return conn.execute(select(func.count()).select_from(s3_objects)
+                                .where(s3_objects.c.bucket == bucket)).scalar_one()
+
+    def referenced(self, storage_paths: list[str]) -> set[str]:
+        """Which of these storage paths some object or part row still names (hard-linked copies)."""
+        if not storage_paths:
+            return set()
+        with self.db.connect() as conn:
+            found = {r[0] for r in conn.execute(select(s3_objects.c.storage_path)
+                                                .where(s3_objects.c.storage_path.in_(storage_paths)))}
+            found |= {r[0] for r in conn.execute(select(s3_parts.c.storage_path)
+                                                 .where(s3_parts.c.storage_path.in_(storage_paths)))}
+        return found
+
+    def list_page(self, bucket: str, prefix: str = "", delimiter: str | None = None,
+                  after: str | None = None, max_keys: int = 1000) -> ListPage:
+        """Objects and common prefixes after ``after`` (exclusive), in key order, at most ``max_keys``.
+
+        With a delimiter, each run of keys sharing a common prefix is skipped by seeking past it.
+        """
+        delimiter = delimiter or None
+        upper = successor(prefix) if prefix else None
+        start, inclusive = prefix, True
+        if after is not None and after >= prefix:
+            start, inclusive = after, False
+            if delimiter and after.startswith(prefix):
+                cut = after.find(delimiter, len(prefix))
+                if cut >= 0:  # ``after`` sits inside a common prefix already returned: skip the rest
+                    nxt = successor(after[: cut + len(delimiter)])
+                    if nxt is None:
+                        return ListPage([], [], False, None)
+                    start, inclusive = nxt, True
+        objects: list[ObjectInfo] = []
+        prefixes: list[str] = []
+        count, last, last_prefix = 0, None, None
+        batch = min(max(max_keys + 1, 64), 1000)
+        c = s3_objects.c
+        with self.db.connect() as conn:
+            while True:
+                query = select(s3_objects).where(c.bucket == bucket)
+                query = query.where(c.key >= start if inclusive else c.key > start)
+                if upper is not None:
+                    query = query.where(c.key < upper)
+                rows = conn.execute(query.order_by(c.key).limit(batch)).mappings().all()
+                for row in rows:
+                    key = row["key"]
+                    if not key.startswith(prefix):
+                        continue
+                    if delimiter:
+                        cut = key.find(delimiter, len(prefix))
+                        if cut >= 0:
+                            common = key[: cut + len(delimiter)]
+                            if common == last_prefix:
+                                continue
+                            if count >= max_keys:
+                                return ListPage(objects, prefixes, True, last)
+                            prefixes.append(common)
+                            count, last, last_prefix = count + 1, common, common
+                            continue
+                    if count >= max_keys:
+                        return ListPage(objects, prefixes, True, last)
+                    objects.append(_object(row))
+                    count, last = count + 1, key
+                if len(rows) < batch:
+                    return ListPage(objects, prefixes, False, last)
+                tail = rows[-1]["key"]
+                if last_prefix is not None and tail.startswith(last_prefix):
+                    nxt = successor(last_prefix)
+                    if nxt is None:
+                        return ListPage(objects, prefixes, False, last)
+                    start, inclusive = nxt, True
+                else:
+                    start, inclusive = tail, False
+
+    def iter_objects(self, bucket: str, prefix: str = "", batch: int = 1000) -> Iterator[ObjectInfo]:
+        after: str | None = None
+        while True:
+            page = self.list_page(bucket, prefix, None, after, batch)
+            yield from page.objects
+            if not page.truncated:
+                return
+            after = page.last
+
+    # -- multipart uploads ------------------------------------------------------------------
+
+    def create_upload(self, upload: UploadInfo) -> None:
+        with self.db.begin() as conn:
+            if conn.execute(select(s3_buckets.c.name).where(s3_buckets.c.name == upload.bucket)).first() \
+                    is None:
+                raise IndexConflict("no_bucket")
+            conn.execute(s3_uploads.insert().values(
+                upload_id=upload.upload_id, bucket=upload.bucket, key=upload.key,
+                account_id=upload.account_id, initiated=upload.initiated.timestamp(),
+                content_type=upload.content_type, metadata=_dumps(upload.metadata),
+                headers=_dumps(upload.headers), sse=_dumps(upload.sse), tags=_dumps(upload.tags),
+                checksum_algorithm=upload.checksum_algorithm, checksum_type=upload.checksum_type,
+            ))
+
+    def get_upload(self, upload_id: str) -> UploadInfo | None:
+        with self.db.connect() as conn:
+            row = conn.execute(select(s3_uploads).where(s3_uploads.c.upload_id == upload_id)) \
+                .mappings().first()
+        return _upload(row) if row else None
+
+    def put_part(self, upload_id: str, part: PartInfo) -> str | None:
+        """Record a part (replacing one with the same number); return the replaced file's path.
+        Raises ``IndexConflict("no_upload")`` when the upload was completed or aborted meanwhile."""
+        row = {"size": part.size, "etag": part.etag, "checksums": _dumps(part.checksums),
+               "last_modified": part.last_modified.timestamp(), "storage_path": part.storage_path}
+        c = s3_parts.c
+        with self.db.begin() as conn:
+            if conn.execute(select(s3_uploads.c.upload_id).where(s3_uploads.c.upload_id == upload_id)) \
+                    .first() is None:
+                raise IndexConflict("no_upload")
+            old = conn.execute(select(c.storage_path).where(c.upload_id == upload_id)
+                               .where(c.part_number == part.part_number)).first()
+            if old is None:
+                conn.execute(s3_parts.insert().values(upload_id=upload_id, part_number=part.part_number,
+                                                      **row))
+                return None
+            conn.execute(s3_parts.update().where(c.upload_id == upload_id)
+                         .where(c.part_number == part.part_number).values(**row))
+            return old[0]
+
+    def list_parts(self, upload_id: str, after: int = 0, limit: int | None = None) -> list[PartInfo]:
+        c = s3_parts.c
+        query = select(s3_parts).where(c.upload_id == upload_id).where(c.part_number > after) \
+            .order_by(c.part_number)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.db.connect() as conn:
+            return [_part(r) for r in conn.execute(query).mappings()]
+
+    def complete_upload(self, upload_id: str, info: ObjectInfo, *, if_match: str | None = None,
+                        if_none_match: bool = False) -> list[str]:
+        """Publish the object and drop the upload in one transaction; return the storage paths no
+        longer referenced (every part file and the replaced object's file)."""
+        with self.db.begin() as conn:
+            if conn.execute(select(s3_uploads.c.upload_id).where(s3_uploads.c.upload_id == upload_id)) \
+                    .first() is None:
+                raise IndexConflict("no_upload")
+            old = self._write_object(conn, info, if_match, if_none_match)
+            paths = [r[0] for r in conn.execute(select(s3_parts.c.storage_path)
+                                                .where(s3_parts.c.upload_id == upload_id))]
+            conn.execute(s3_parts.delete().where(s3_parts.c.upload_id == upload_id))
+            conn.execute(s3_uploads.delete().where(s3_uploads.c.upload_id == upload_id))
+        return paths + ([old] if old else [])
+
+    def abort_upload(self, upload_id: str) -> list[str] | None:
+        """Drop an upload and its parts; return the part files' paths (None: no such upload)."""
+        with self.db.begin() as conn:
+            if conn.execute(select(s3_uploads.c.upload_id).where(s3_uploads.c.upload_id == upload_id)) \
+                    .first() is None:
+                return None
+            paths = [r[0] for r in conn.execute(select(s3_parts.c.storage_path)
+                                                .where(s3_parts.c.upload_id == upload_id))]
+            conn.execute(s3_parts.delete().where(s3_parts.c.upload_id == upload_id))
+            conn.execute(s3_uploads.delete().where(s3_uploads.c.upload_id == upload_id))
+        return paths
+
+    def list_uploads(self, bucket: str, prefix: str = "", key_marker: str | None = None,
+                     upload_id_marker: str | None = None, limit: int = 1001) -> list[UploadInfo]:
+        c = s3_uploads.c
+        query = select(s3_uploads).where(c.bucket == bucket)
+        if prefix:
+            query = query.where(c.key >= prefix)
+            upper = successor(prefix)
+            if upper is not None:
+                query = query.where(c.key < upper)
+        if key_marker:
+            if upload_id_marker:
+                marker = self.get_upload(upload_id_marker)
+                since = marker.initiated.timestamp() if marker else None
+                if since is not None:
+                    query = query.where((c.key > key_marker) | and_(c.key == key_marker, c.initiated > since))
+                else:
+                    query = query.where(c.key > key_marker)
+            else:
+                query = query.where(c.key > key_marker)
+        query = query.order_by(c.key, c.initiated, c.upload_id).limit(limit)
+        with self.db.connect() as conn:
+            return [_upload(r) for r in conn.execute(query).mappings()]
