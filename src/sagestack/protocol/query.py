@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 from urllib.parse import parse_qsl
-from xml.etree import ElementTree as ET
 
 from botocore.model import OperationModel, Shape
 
@@ -53,27 +52,23 @@ class QueryProtocol(Protocol):
         return _read_structure(form, "", op.input_shape)
 
     def serialize(self, request: HttpRequest, op: OperationModel, result: Any) -> HttpResponse:
-        root = ET.Element(f"{op.name}Response", {"xmlns": self.namespace})
+        parts = [f'<{op.name}Response xmlns="{self.namespace}">']
         if op.output_shape is not None:
             wrapper = op._operation_model.get("output", {}).get("resultWrapper")
-            result_node = codec.to_xml(root, wrapper or f"{op.name}Result", result or {}, op.output_shape)
-            result_node.attrib.pop("xmlns", None)
-        meta = ET.SubElement(root, "ResponseMetadata")
-        ET.SubElement(meta, "RequestId").text = request.request_id
-        body = ET.tostring(root, encoding="utf-8", xml_declaration=False)
+            parts.append(codec.to_xml(wrapper or f"{op.name}Result", result or {}, op.output_shape))
+        parts.append(f"<ResponseMetadata>{codec.element('RequestId', request.request_id)}</ResponseMetadata>")
+        parts.append(f"</{op.name}Response>")
         return HttpResponse(200, [("content-type", "text/xml"), ("x-amzn-requestid", request.request_id)],
-                            body)
+                            "".join(parts).encode())
 
     def error(self, request: HttpRequest, error: ServiceError, op: OperationModel | None) -> HttpResponse:
-        root = ET.Element("ErrorResponse", {"xmlns": self.namespace})
-        node = ET.SubElement(root, "Error")
-        ET.SubElement(node, "Type").text = "Sender" if error.sender_fault else "Receiver"
-        ET.SubElement(node, "Code").text = error.code
-        ET.SubElement(node, "Message").text = error.message
-        ET.SubElement(root, "RequestId").text = request.request_id
+        body = (f'<ErrorResponse xmlns="{self.namespace}"><Error>'
+                + codec.element("Type", "Sender" if error.sender_fault else "Receiver")
+                + codec.element("Code", error.code) + codec.element("Message", error.message)
+                + "</Error>" + codec.element("RequestId", request.request_id) + "</ErrorResponse>")
         headers = [("content-type", "text/xml"), ("x-amzn-requestid", request.request_id)]
         headers.extend(error.headers.items())
-        return HttpResponse(error.status, headers, ET.tostring(root, encoding="utf-8"))
+        return HttpResponse(error.status, headers, body.encode())
 
 
 def _read(form: dict[str, str], prefix: str, shape: Shape) -> Any:

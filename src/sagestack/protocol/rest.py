@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
-from xml.etree import ElementTree as ET
 
 from botocore.model import OperationModel, Shape
 
@@ -298,14 +297,15 @@ class RestXmlProtocol(RestProtocol):
 
     def write_document(self, value: Any, shape: Shape, op: OperationModel, payload: bool) -> bytes:
         if op.name == "GetBucketLocation":
-            node = ET.Element("LocationConstraint", {"xmlns": self.XMLNS})
-            node.text = value.get("LocationConstraint") or None
+            location = value.get("LocationConstraint")
+            text = (f'<LocationConstraint xmlns="{self.XMLNS}">{codec._escape(location)}</LocationConstraint>'
+                    if location else f'<LocationConstraint xmlns="{self.XMLNS}"/>')
         else:
             name = shape.serialization.get("name") if payload else None
             name = name or self.ROOT_NAMES.get(op.name) or f"{op.name}Result"
-            node = codec.to_xml(None, name, value, shape)
-            node.set("xmlns", self.XMLNS)
-        return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(node, encoding="utf-8")
+            attrs = None if "xmlNamespace" in shape.serialization else {"xmlns": self.XMLNS}
+            text = codec.to_xml(name, value, shape, attrs=attrs)
+        return ('<?xml version="1.0" encoding="UTF-8"?>\n' + text).encode()
 
     def base_headers(self, request: HttpRequest) -> list[tuple[str, str]]:
         return [("x-amz-request-id", request.request_id[:16].upper().replace("-", "")),
@@ -316,16 +316,12 @@ class RestXmlProtocol(RestProtocol):
         headers.extend(error.headers.items())
         if request.method == "HEAD":
             return HttpResponse(error.status, headers, b"")
-        root = ET.Element("Error")
-        ET.SubElement(root, "Code").text = error.code
-        ET.SubElement(root, "Message").text = error.message
-        for key, value in error.fields.items():
-            ET.SubElement(root, key).text = str(value)
-        ET.SubElement(root, "RequestId").text = headers[0][1]
-        ET.SubElement(root, "HostId").text = request.request_id
+        text = ("<Error>" + codec.element("Code", error.code) + codec.element("Message", error.message)
+                + "".join(codec.element(key, str(value)) for key, value in error.fields.items())
+                + codec.element("RequestId", headers[0][1]) + codec.element("HostId", request.request_id)
+                + "</Error>")
         headers.append(("content-type", "application/xml"))
-        return HttpResponse(error.status, headers,
-                            b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8"))
+        return HttpResponse(error.status, headers, ('<?xml version="1.0" encoding="UTF-8"?>\n' + text).encode())
 
     def no_route(self, request: HttpRequest) -> ServiceError:
         return ServiceError("MethodNotAllowed",

@@ -41,8 +41,9 @@ class Database:
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[Connection]:
+        """A connection for reads (on SQLite a plain deferred transaction: no write lock)."""
         with self.engine.connect() as conn:
-            yield conn
+            yield conn.execution_options(sagestack_read=True)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -60,8 +61,11 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 def _sqlite_begin(conn) -> None:
     # Every ``Database.begin()`` may write: take the write lock up front so two writers never
-    # deadlock upgrading a read lock. Reads use ``Database.connect()`` (autocommit).
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # deadlock upgrading a read lock. Reads (``Database.connect()``) begin deferred.
+    if conn.get_execution_options().get("sagestack_read"):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def encode_token(offset: int, **extra) -> str:

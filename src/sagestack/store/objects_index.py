@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import (
+from sqlalchemy import (bindparam,
     BigInteger,
     Column,
     Float,
@@ -313,14 +313,8 @@ class ObjectIndex:
 
     def lookup(self, bucket: str, key: str) -> tuple[BucketInfo | None, ObjectInfo | None]:
         """The bucket and the object in one query (a bucket LEFT JOIN its object row)."""
-        o = s3_objects.alias("o")
-        query = select(s3_buckets.c.name.label("b_name"), s3_buckets.c.account_id.label("b_account"),
-                       s3_buckets.c.region.label("b_region"), s3_buckets.c.created_at.label("b_created"),
-                       s3_buckets.c.tags.label("b_tags"), *o.c) \
-            .select_from(s3_buckets.outerjoin(o, and_(o.c.bucket == s3_buckets.c.name, o.c.key == key))) \
-            .where(s3_buckets.c.name == bucket)
         with self.db.connect() as conn:
-            row = conn.execute(query).mappings().first()
+            row = conn.execute(_LOOKUP, {"bucket": bucket, "key": key}).mappings().first()
         if row is None:
             return None, None
         info = BucketInfo(row["b_name"], row["b_account"], row["b_region"], _time(row["b_created"]),
@@ -585,3 +579,17 @@ class ObjectIndex:
         query = query.order_by(c.key, c.initiated, c.upload_id).limit(limit)
         with self.db.connect() as conn:
             return [_upload(r) for r in conn.execute(query).mappings()]
+
+
+def _lookup_statement():
+    o = s3_objects.alias("o")
+    return select(s3_buckets.c.name.label("b_name"), s3_buckets.c.account_id.label("b_account"),
+                  s3_buckets.c.region.label("b_region"), s3_buckets.c.created_at.label("b_created"),
+                  s3_buckets.c.tags.label("b_tags"), *o.c) \
+        .select_from(s3_buckets.outerjoin(o, and_(o.c.bucket == s3_buckets.c.name,
+                                                  o.c.key == bindparam("key")))) \
+        .where(s3_buckets.c.name == bindparam("bucket"))
+
+
+#: Built once (statement construction costs more than the query itself); immutable.
+_LOOKUP = _lookup_statement()

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from sqlalchemy import (Column, Float, Index, Integer, String, Table, Text, UniqueConstraint, and_,
+from sqlalchemy import (Column, Float, bindparam, Index, Integer, String, Table, Text, UniqueConstraint, and_,
                         func, select)
 
 from ..protocol.errors import ServiceError
@@ -154,8 +154,8 @@ class ResourceStore:
 
     def get(self, account_id: str, region: str, resource_type: str, name: str) -> Resource | None:
         with self.db.connect() as conn:
-            row = conn.execute(select(resources).where(
-                self._key(account_id, region, resource_type, name))).mappings().first()
+            row = conn.execute(_GET, {"account_id": account_id, "region": region,
+                                      "resource_type": resource_type, "name": name}).mappings().first()
         return Resource.from_row(row) if row else None
 
     def get_by_arn(self, arn: str) -> Resource | None:
@@ -260,3 +260,9 @@ class ResourceStore:
 
 class ConcurrentModification(Exception):
     pass
+
+
+#: Built once: constructing a statement costs more than running it.
+_GET = select(resources).where(and_(
+    resources.c.account_id == bindparam("account_id"), resources.c.region == bindparam("region"),
+    resources.c.resource_type == bindparam("resource_type"), resources.c.name == bindparam("name")))
