@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import logging
 
-from ..serving.controller import ServingController, serving_controller
-from ..serving.instances import FAILED, READY
 from ..services.sagemaker.common import now
 from ..services.sagemaker.endpoints import TYPE, variant_summaries
+from ..serving.controller import ServingController, serving_controller
+from ..serving.instances import FAILED, READY
 from ..store.resources import ConcurrentModification
 
 log = logging.getLogger("sagestack.reconcilers.endpoints")
@@ -58,7 +58,7 @@ class EndpointReconciler:
                 self.reconcile(row, key)
             except ConcurrentModification:
                 continue  # a handler wrote first; look again next pass
-            except Exception:  # noqa: BLE001 - one endpoint never stalls the others
+            except Exception:
                 log.exception("reconciling endpoint %s failed", row.name)
         for key in self.controller.keys() - live:
             self.controller.remove(key)

@@ -1,0 +1,109 @@
+"""What a worker serves: one handler per container, built from the image and its environment.
+
+* A built-in algorithm image without ``SAGEMAKER_PROGRAM`` → the algorithm's ``load_model``/``predict``.
+* ``SAGEMAKER_PROGRAM`` set (any framework image, including XGBoost in script mode) → the
+  inference-toolkit contract (:mod:`.inference_toolkit`).
+* A framework image without a program → the framework's default functions.
+
+Several containers make an inference pipeline: ``Serial`` chains them (each output is the next input),
+``Direct`` serves the one named by ``X-Amzn-SageMaker-Target-Container-Hostname``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from ..algorithms.base import InferenceError
+
+XGBOOST_REPOSITORIES = ("sagemaker-xgboost", "xgboost")
+
+
+@dataclass
+class ContainerSpec:
+    hostname: str
+    image: str
+    model_dir: str
+    code_dir: str | None
+    environment: dict[str, str]
+
+    @classmethod
+    def from_dict(cls, value: dict) -> ContainerSpec:
+        return cls(value["hostname"], value.get("image", ""), value["model_dir"], value.get("code_dir"),
+                   dict(value.get("environment") or {}))
+
+
+class AlgorithmHandler:
+    def __init__(self, module: Any, model_dir: str):
+        self.module = module
+        self.model = module.load_model(model_dir)
+        self.predict = module.predict
+
+    def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> tuple[bytes, str]:
+        return self.predict(self.model, body, content_type, accept)
+
+
+def load_container(spec: ContainerSpec) -> Any:
+    """Build the handler for one container (imports the framework, loads the model)."""
+    from pathlib import Path
+
+    from ..algorithms import registry
+    from ..execution.images import parse_image
+    from . import inference_toolkit
+
+    os.environ.update(spec.environment)
+    image = parse_image(spec.image) if spec.image else None
+    program = spec.environment.get("SAGEMAKER_PROGRAM")
+    framework = image.framework if image else None
+    if program:
+        code_dir = spec.code_dir or str(Path(spec.model_dir) / "code")
+        module = inference_toolkit.load_entry_point(code_dir, program)
+        return inference_toolkit.ScriptHandler(spec.model_dir, framework, module, spec.environment)
+    if image is not None and image.repository in XGBOOST_REPOSITORIES and "sklearn" not in sys.modules:
+        # xgboost imports scikit-learn only for its sklearn wrappers (about 1.3 s); built-in XGBoost serves
+        # boosters, so the worker starts without it.
+        sys.modules["sklearn"] = None  # type: ignore[assignment]
+    algorithm = registry.load(image.repository) if image else None
+    if algorithm is not None:
+        return AlgorithmHandler(algorithm, Path(spec.model_dir))
+    if image is not None and image.algorithm_known:
+        raise RuntimeError(f"The built-in algorithm image {spec.image} ({image.repository}) cannot be served by "
+                           f"sagestack yet.")
+    if framework in inference_toolkit.MODEL_FNS:
+        return inference_toolkit.ScriptHandler(spec.model_dir, framework, None, spec.environment)
+    raise RuntimeError(
+        f"Image {spec.image} is not a built-in algorithm or framework image and no container runtime is "
+        f"available; use a built-in algorithm image or a framework image (scikit-learn, PyTorch, XGBoost) "
+        f"with an entry point (SAGEMAKER_PROGRAM).")
+
+
+class ModelHandler:
+    """The whole instance: one or several containers."""
+
+    def __init__(self, containers: list[tuple[str, Any]], mode: str = "Serial"):
+        self.containers = containers
+        self.by_host = dict(containers)
+        self.mode = mode
+        self.single = containers[0][1] if len(containers) == 1 else None
+
+    def invoke(self, body: bytes, content_type: str | None, accept: str | None,
+               target_host: str | None = None) -> tuple[bytes, str]:
+        if self.single is not None:
+            return self.single.invoke(body, content_type, accept)
+        if self.mode == "Direct":
+            handler = self.by_host.get(target_host or "")
+            if handler is None:
+                raise InferenceError(f"Container hostname {target_host} is not part of this endpoint; "
+                                     f"known: {', '.join(self.by_host)}.", 400)
+            return handler.invoke(body, content_type, accept)
+        last = len(self.containers) - 1
+        for index, (_, handler) in enumerate(self.containers):
+            body, content_type = handler.invoke(body, content_type, accept if index == last else content_type)
+        return body, content_type
+
+
+def load_model_handler(containers: list[dict], mode: str = "Serial") -> ModelHandler:
+    specs = [ContainerSpec.from_dict(c) for c in containers]
+    return ModelHandler([(spec.hostname, load_container(spec)) for spec in specs], mode)

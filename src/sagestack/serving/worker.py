@@ -1,0 +1,296 @@
+"""One endpoint instance: ``python -m sagestack.serving.worker --config FILE``.
+
+It speaks the SageMaker container contract on a loopback socket the controller created and passed
+down (``GET /ping``, ``POST /invocations``, ``GET /execution-parameters``), like gunicorn with a
+preloaded app: the *supervisor* loads the model once (its errors become the endpoint's FailureReason),
+then forks serving processes that share the listening socket; a serving process that dies is forked
+again within milliseconds, so only its in-flight requests fail. Because the controller keeps the
+listening socket open, connections made while a process restarts wait in the kernel's backlog.
+
+Each serving process is a minimal HTTP/1.1 server (uvloop + httptools when installed) that runs the
+model inline on its event loop: one request at a time per process, no thread hops.
+
+Status lines go to ``status_fd`` (``READY <pids>``, ``CHILD <pid>``, ``FAILED <json reason>``); the
+supervisor exits when ``lifeline_fd`` reaches EOF (the controller's process is gone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from typing import Any
+
+from ..algorithms.base import InferenceError
+
+CRASH_WINDOW_S = 2.0
+MAX_FAST_CRASHES = 5
+REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 405: b"Method Not Allowed",
+           406: b"Not Acceptable", 413: b"Payload Too Large", 415: b"Unsupported Media Type",
+           500: b"Internal Server Error", 503: b"Service Unavailable"}
+
+
+def set_parent_death_signal(sig: int = signal.SIGKILL) -> None:
+    """Die with the parent (Linux); elsewhere the lifeline pipe covers it."""
+    if sys.platform != "linux":
+        return
+    import contextlib
+    import ctypes
+
+    with contextlib.suppress(Exception):  # best effort
+        ctypes.CDLL(None, use_errno=True).prctl(1, sig)  # PR_SET_PDEATHSIG
+
+
+# -- the HTTP side -------------------------------------------------------------------------------
+
+def http_response(status: int, body: bytes, content_type: bytes | str = b"text/plain",
+                  extra: bytes = b"") -> bytes:
+    if isinstance(content_type, str):
+        content_type = content_type.encode("latin-1")
+    return b"".join((b"HTTP/1.1 %d %s\r\nContent-Type: " % (status, REASONS.get(status, b"Error")),
+                     content_type, b"\r\nContent-Length: %d\r\n" % len(body), extra, b"\r\n", body))
+
+
+PING_OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n"
+EXECUTION_PARAMETERS = json.dumps({"MaxConcurrentTransforms": 1, "BatchStrategy": "MULTI_RECORD",
+                                   "MaxPayloadInMB": 6}).encode()
+
+
+class InvocationApp:
+    """Routes the container contract's paths to the model handler."""
+
+    def __init__(self, handler: Any):
+        self.handler = handler
+
+    def handle(self, method: bytes, url: bytes, headers: dict[bytes, bytes], body: bytes) -> bytes:
+        path = url.split(b"?", 1)[0]
+        if path == b"/invocations":
+            if method != b"POST":
+                return http_response(405, b"")
+            return self.invoke(headers, body)
+        if path == b"/ping":
+            return PING_OK
+        if path == b"/execution-parameters":
+            return http_response(200, EXECUTION_PARAMETERS, b"application/json")
+        return http_response(404, b"")
+
+    def invoke(self, headers: dict[bytes, bytes], body: bytes) -> bytes:
+        content_type = headers.get(b"content-type")
+        accept = headers.get(b"accept")
+        target = headers.get(b"x-amzn-sagemaker-target-container-hostname")
+        try:
+            result, result_type = self.handler.invoke(
+                body, content_type.decode("latin-1") if content_type else None,
+                accept.decode("latin-1") if accept else None,
+                target.decode("latin-1") if target else None)
+        except InferenceError as exc:
+            print(f"Invocation failed ({exc.status}): {exc}", file=sys.stderr, flush=True)
+            return http_response(exc.status, str(exc).encode())
+        except Exception as exc:  # noqa: BLE001 - the model's own failure: 500 with its message
+            trace = traceback.format_exc()
+            print(trace, file=sys.stderr, flush=True)
+            return http_response(500, f"{exc}\n{trace}".encode())
+        return http_response(200, result, result_type or "application/octet-stream")
+
+
+class HttpProtocol(asyncio.Protocol):
+    """HTTP/1.1 keep-alive (pipelining-safe) on httptools; requests are answered in order."""
+
+    def __init__(self, app: InvocationApp):
+        import httptools
+
+        self.app = app
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.url = b""
+        self.headers: dict[bytes, bytes] = {}
+        self.body: list[bytes] = []
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+
+    def data_received(self, data: bytes) -> None:
+        import httptools
+
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.transport.write(http_response(400, b"malformed request"))
+            self.transport.close()
+
+    # httptools callbacks
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.headers = {}
+        self.body = []
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers[name.lower()] = value
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        body = self.body[0] if len(self.body) == 1 else b"".join(self.body)
+        response = self.app.handle(self.parser.get_method(), self.url, self.headers, body)
+        self.transport.write(response)
+        if not self.parser.should_keep_alive():
+            self.transport.close()
+
+
+def serve(sock: socket.socket, handler: Any) -> None:
+    """Run the HTTP server on ``sock`` forever (one serving process)."""
+    try:
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+    except ImportError:
+        loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    app = InvocationApp(handler)
+    loop.run_until_complete(loop.create_server(lambda: HttpProtocol(app), sock=sock, backlog=1024))
+    loop.add_signal_handler(signal.SIGTERM, loop.stop)
+    loop.run_forever()
+
+
+# -- the supervisor ------------------------------------------------------------------------------
+
+class Supervisor:
+    def __init__(self, sock: socket.socket, handler: Any, workers: int, status) -> None:
+        self.sock = sock
+        self.handler = handler
+        self.workers = max(1, workers)
+        self.status = status
+        self.children: dict[int, float] = {}
+        self.stopping = False
+        self.fast_crashes = 0
+
+    def report(self, line: str) -> None:
+        try:
+            self.status.write(line + "\n")
+            self.status.flush()
+        except OSError:
+            pass
+
+    def spawn(self) -> int:
+        pid = os.fork()
+        if pid == 0:  # the serving process
+            code = 0
+            try:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                set_parent_death_signal()
+                serve(self.sock, self.handler)
+            except BaseException:  # noqa: BLE001
+                traceback.print_exc()
+                code = 1
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        self.children[pid] = time.monotonic()
+        return pid
+
+    def stop(self, *_: Any) -> None:
+        self.stopping = True
+        for pid in list(self.children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        pids = [self.spawn() for _ in range(self.workers)]
+        self.report("READY " + ",".join(map(str, pids)))
+        while self.children:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            started = self.children.pop(pid, None)
+            if started is None or self.stopping:
+                continue
+            how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+                   else f"exit code {os.WEXITSTATUS(status)}")
+            print(f"Worker process {pid} exited ({how}); starting a new one.", file=sys.stderr, flush=True)
+            self.fast_crashes = self.fast_crashes + 1 if time.monotonic() - started < CRASH_WINDOW_S else 0
+            if self.fast_crashes >= MAX_FAST_CRASHES:
+                self.report("FAILED " + json.dumps(f"worker processes keep exiting ({how})"))
+                self.stop()
+                continue
+            self.report(f"CHILD {self.spawn()}")
+        return 0 if not self.fast_crashes else 1
+
+
+def watch_lifeline(fd: int, supervisor_pid: int) -> None:
+    """EOF on the lifeline: the controller is gone, so stop."""
+    def run() -> None:
+        try:
+            while os.read(fd, 1):
+                pass
+        except OSError:
+            pass
+        os.kill(supervisor_pid, signal.SIGTERM)
+
+    threading.Thread(target=run, name="lifeline", daemon=True).start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sagestack.serving.worker")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--endpoint", default="")  # informational (ps / tests)
+    parser.add_argument("--variant", default="")
+    parser.add_argument("--instance", default="")
+    args = parser.parse_args(argv)
+    with open(args.config) as handle:
+        config = json.load(handle)
+    status = os.fdopen(config["status_fd"], "w", buffering=1) if config.get("status_fd") is not None \
+        else sys.stdout
+    if config.get("lifeline_fd") is not None:
+        watch_lifeline(config["lifeline_fd"], os.getpid())
+    sock = socket.socket(fileno=config["listen_fd"])
+    started = time.monotonic()
+    try:
+        from .handlers import load_model_handler
+
+        handler = load_model_handler(config["containers"], config.get("mode", "Serial"))
+    except BaseException as exc:  # noqa: BLE001 - any load failure fails the instance with its message
+        traceback.print_exc()
+        message = f"{type(exc).__name__}: {exc}"
+        try:
+            status.write("FAILED " + json.dumps(message) + "\n")
+            status.flush()
+        except OSError:
+            pass
+        return 1
+    print(f"Model loaded in {time.monotonic() - started:.2f}s; serving on "
+          f"{sock.getsockname()[0]}:{sock.getsockname()[1]}", file=sys.stderr, flush=True)
+    for module in ("uvloop", "httptools"):  # imported once here, not in every forked process
+        try:
+            __import__(module)
+        except ImportError:
+            pass
+    status.write(f"LOADED {int((time.monotonic() - started) * 1e6)}\n")
+    status.flush()
+    return Supervisor(sock, handler, int(config.get("workers", 1)), status).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
