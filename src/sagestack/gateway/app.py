@@ -25,7 +25,7 @@ from ..protocol.rest import RestJsonProtocol, RestXmlProtocol
 from ..protocol.validate import validate
 from ..services.context import RequestContext
 from ..services.registry import BoundHandler, load_tables
-from . import sigv4
+from . import sigv2, sigv4
 
 log = logging.getLogger("sagestack.gateway")
 
@@ -150,6 +150,8 @@ class Gateway:
             return self.internal_route(request)
         scope_service, scope_region = sigv4.credential_scope_service(request.headers.raw,
                                                                      request.query_string)
+        if scope_service is None and sigv2.is_sigv2(request.headers.raw, request.query_string):
+            scope_service = "s3"  # S3's legacy signature (boto3's default for presigned URLs)
         signing = SIGNING_NAMES.get(scope_service or "", scope_service)
         service = self.pick_service(request, signing)
         protocol = self.protocols.get(service) if service else None
@@ -248,6 +250,9 @@ class Gateway:
                 and "X-Amz-Signature" not in request.query_string:
             body = await request.read_body(64 * 1024 * 1024)
             body_sha = sigv4.sha256_hex(body)
+        if service == "s3" and sigv2.is_sigv2(request.headers.raw, request.query_string):
+            return sigv2.verify(request.method, request.raw_path, request.query_string, request.headers.raw,
+                                self.lookup, self.platform.settings.region)
         return sigv4.verify(request.method, request.raw_path, request.query_string, request.headers.raw,
                             self.lookup, now=time.time(), body_sha256=body_sha)
 
