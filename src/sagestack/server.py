@@ -40,6 +40,9 @@ def serve(settings: Settings) -> int:
         log.error("port %s on %s is already in use: is another sagestack running? "
                   "Pick another with --port N (or SAGESTACK_PORT).", settings.port, settings.host)
         return 2
+    from .memory import tune_allocator
+
+    tune_allocator()
     app = build_app(settings)
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, lifespan="on", access_log=False,

@@ -19,7 +19,7 @@ def xgb_model(server):
     import xgboost
     from sklearn.datasets import make_classification
 
-    X, y = make_classification(n_samples=600, n_features=8, random_state=0)
+    X, y = make_classification(n_samples=600, n_features=20, random_state=0)
     s3 = server.client("s3")
     sm = server.client("sagemaker")
     bucket = f"transform-{uuid.uuid4().hex[:8]}"

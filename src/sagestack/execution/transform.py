@@ -300,7 +300,7 @@ class TransformRun:
                     if self._halted():
                         raise Stopped()
                     pending.append(pool.submit(work, batch))
-                    while len(pending) >= 2 * concurrency:
+                    while len(pending) > concurrency:  # bounded: memory never grows with the file
                         out.write(pending.popleft().result())
                 while pending:
                     out.write(pending.popleft().result())

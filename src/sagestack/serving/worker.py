@@ -85,19 +85,30 @@ class InvocationApp:
         content_type = headers.get(b"content-type")
         accept = headers.get(b"accept")
         target = headers.get(b"x-amzn-sagemaker-target-container-hostname")
+        extra = b""
+        multi_model = getattr(self.handler, "multi_model", None)
         try:
-            result, result_type = self.handler.invoke(
-                body, content_type.decode("latin-1") if content_type else None,
-                accept.decode("latin-1") if accept else None,
-                target.decode("latin-1") if target else None)
+            if multi_model is not None and b"x-amzn-sagemaker-target-model" in headers:  # multi_model.py
+                result, result_type, extra = multi_model(headers, body)
+            else:
+                result, result_type = self.handler.invoke(
+                    body, content_type.decode("latin-1") if content_type else None,
+                    accept.decode("latin-1") if accept else None,
+                    target.decode("latin-1") if target else None)
         except InferenceError as exc:
             print(f"Invocation failed ({exc.status}): {exc}", file=sys.stderr, flush=True)
-            return http_response(exc.status, str(exc).encode())
+            return http_response(exc.status, str(exc).encode(), extra=_failed_container(exc))
         except Exception as exc:  # noqa: BLE001 - the model's own failure: 500 with its message
             trace = traceback.format_exc()
             print(trace, file=sys.stderr, flush=True)
-            return http_response(500, f"{exc}\n{trace}".encode())
-        return http_response(200, result, result_type or "application/octet-stream")
+            return http_response(500, f"{exc}\n{trace}".encode(), extra=_failed_container(exc))
+        return http_response(200, result, result_type or "application/octet-stream", extra)
+
+
+def _failed_container(exc: BaseException) -> bytes:
+    """Names the failing container of an inference pipeline for the gateway's ModelError."""
+    name = getattr(exc, "container", None)
+    return b"X-Sagestack-Container: " + name.encode("latin-1", "replace") + b"\r\n" if name else b""
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -259,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", default="")
     parser.add_argument("--instance", default="")
     args = parser.parse_args(argv)
+    from ..memory import tune_allocator
+
+    tune_allocator()
     with open(args.config) as handle:
         config = json.load(handle)
     status = os.fdopen(config["status_fd"], "w", buffering=1) if config.get("status_fd") is not None \
