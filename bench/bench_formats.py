@@ -30,13 +30,14 @@ def _best(fn, repeat: int = 3) -> float:
     return best
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     from sagemaker.amazon.common import read_records, write_numpy_to_dense_tensor
 
     from sagestack.formats import recordio, recordio_protobuf
 
-    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
-    cols = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+    argv = sys.argv[1:] if argv is None else argv
+    rows = int(argv[0]) if len(argv) > 0 else 200_000
+    cols = int(argv[1]) if len(argv) > 1 else 20
     rng = np.random.default_rng(0)
     X = rng.normal(size=(rows, cols)).astype(np.float32)
     y = rng.integers(0, 2, size=rows).astype(np.float32)
