@@ -31,6 +31,15 @@ class Settings:
     reconcile_interval: float = 0.5
     max_cpus: int | None = None  # capacity for jobs and workers; default: the machine's cores
     max_memory_mb: int | None = None
+    # How often the serving layer writes endpoint metrics (Invocations, …) to the metric store, seconds.
+    serving_metrics_interval: float = 5.0
+    # The CloudWatch alarms target tracking creates: "period,AlarmHigh datapoints,AlarmLow datapoints".
+    # AWS's are 60 s periods, 3 breaching periods to scale out and 15 to scale in ("60,3,15").
+    target_tracking_alarms: str = "60,3,15"
+    # Serverless endpoints stop their worker after this many idle seconds (AWS: a few minutes).
+    serverless_idle_seconds: float = 300.0
+    # Multi-model endpoints: most models one instance keeps loaded (None: bounded by memory only).
+    mme_max_models: int | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -76,6 +85,12 @@ class Settings:
             "log_level": get("LOG_LEVEL"),
             "max_cpus": int(get("MAX_CPUS")) if get("MAX_CPUS") else None,
             "max_memory_mb": int(get("MAX_MEMORY_MB")) if get("MAX_MEMORY_MB") else None,
+            "serving_metrics_interval": float(get("SERVING_METRICS_INTERVAL"))
+            if get("SERVING_METRICS_INTERVAL") else None,
+            "target_tracking_alarms": get("TARGET_TRACKING_ALARMS"),
+            "serverless_idle_seconds": float(get("SERVERLESS_IDLE_SECONDS"))
+            if get("SERVERLESS_IDLE_SECONDS") else None,
+            "mme_max_models": int(get("MME_MAX_MODELS")) if get("MME_MAX_MODELS") else None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "data_dir" in values and values["data_dir"] is not None:

@@ -6,6 +6,8 @@
                 failed, the old one still serving and FailureReason set) | Failed (update of a failed
                 endpoint that failed again)
     Failed    → Updating | Deleting
+    Updating  → RollingBack (a guarded update's alarm fired: traffic back on the old fleet; rollouts.py)
+    RollingBack → InService (old configuration, FailureReason set) | Deleting
     Deleting  → (row removed once the workers are stopped)
 
 The store is the truth: after a server restart, InService endpoints are started again without user
@@ -21,17 +23,19 @@ from ..services.sagemaker.endpoints import TYPE, variant_summaries
 from ..serving.controller import ServingController, serving_controller
 from ..serving.instances import FAILED, READY
 from ..store.resources import ConcurrentModification
+from . import rollouts
 
 log = logging.getLogger("sagestack.reconcilers.endpoints")
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "Creating": frozenset({"InService", "Failed", "Deleting"}),
     "InService": frozenset({"Updating", "Deleting", "Failed"}),
-    "Updating": frozenset({"InService", "Failed", "Deleting"}),
+    "Updating": frozenset({"InService", "Failed", "Deleting", "RollingBack"}),
+    "RollingBack": frozenset({"InService", "Failed", "Deleting"}),
     "Failed": frozenset({"Updating", "Deleting"}),
     "Deleting": frozenset(),
 }
-WATCHED = ("Creating", "InService", "Updating", "Deleting")
+WATCHED = ("Creating", "InService", "Updating", "RollingBack", "Deleting")
 
 
 class IllegalTransition(Exception):
@@ -47,6 +51,7 @@ class EndpointReconciler:
     def __init__(self, platform, controller: ServingController):
         self.platform = platform
         self.controller = controller
+        self.rollouts: dict = {}  # endpoint key → rollouts.Rollout (guarded updates in progress)
 
     def step(self) -> None:
         rows = self.platform.resources.in_states(TYPE, WATCHED)
@@ -86,7 +91,7 @@ class EndpointReconciler:
             dep = controller.deployment(key, generation) or controller.deploy(key, generation, data["_plan"])
             if dep.state == READY:
                 controller.activate(key, dep)
-                self.write(row, "InService", ProductionVariants=variant_summaries(data["_plan"], dep.variant_counts()))
+                self.write(row, "InService", **_variant_fields(data["_plan"], dep.variant_counts()))
             elif dep.state == FAILED:
                 controller.discard(dep)
                 self.write(row, "Failed", FailureReason=dep.failure)
@@ -101,6 +106,8 @@ class EndpointReconciler:
             return
         if row.status == "Updating":
             self.update(row, key, generation)
+        elif row.status == "RollingBack":
+            rollouts.finish_rollback(self, row, key)
 
     def update(self, row, key, generation: int) -> None:
         controller = self.controller
@@ -117,10 +124,13 @@ class EndpointReconciler:
         dep = controller.deployment(key, new_generation) or controller.deploy(
             key, new_generation, pending["plan"], reuse=bool(pending.get("in_place")))
         if dep.state == READY:
+            if rollouts.needs_rollout(pending) and not rollouts.advance(self, row, key, dep, pending):
+                return  # traffic still shifting (or rolled back)
             controller.activate(key, dep)
             self.write(row, "InService", EndpointConfigName=pending["plan"]["EndpointConfigName"],
                        _plan=pending["plan"], _generation=new_generation, _pending=None, FailureReason=None,
-                       ProductionVariants=variant_summaries(pending["plan"], dep.variant_counts()))
+                       LastDeploymentConfig=pending.get("deployment") or data.get("LastDeploymentConfig"),
+                       **_variant_fields(pending["plan"], dep.variant_counts()))
         elif dep.state == FAILED:
             controller.discard(dep)
             reason = f"Failed to update endpoint: {dep.failure}"
@@ -128,6 +138,12 @@ class EndpointReconciler:
                 self.write(row, "Failed", FailureReason=reason, _pending=None)
             else:
                 self.write(row, "InService", FailureReason=reason, _pending=None)
+
+
+def _variant_fields(plan: dict, counts: dict[str, int]) -> dict:
+    shadows = plan.get("ShadowVariants")
+    return {"ProductionVariants": variant_summaries(plan, counts),
+            "ShadowProductionVariants": variant_summaries({"Variants": shadows}, counts) if shadows else None}
 
 
 def start(platform) -> None:

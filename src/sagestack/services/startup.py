@@ -12,6 +12,8 @@ STARTUP_MODULES = (
     "sagestack.reconcilers.endpoints",
     "sagestack.reconcilers.transform",
     "sagestack.services.logs.retention",
+    "sagestack.autoscaling.loop",
+    "sagestack.reconcilers.inference_experiments",
 )
 
 

@@ -28,6 +28,7 @@ from .instances import FAILED, READY, STARTING, Instance, WorkerGroup, WorkerSpe
 from .metrics import ServingMetrics
 from .modeldir import ArtifactError, ModelCache
 from .router import EndpointRoute, Router, VariantRoute
+from .shadow import ShadowTarget, sampling_fraction
 
 log = logging.getLogger("sagestack.serving")
 
@@ -48,6 +49,8 @@ class Deployment:
         self.failure: str | None = None
         self.done = threading.Event()
         self.started_at = time.time()
+        # Per variant: {"pool": serverless.ServerlessPool, "models": multi_model.MultiModelSource}.
+        self.extras: dict[str, dict] = {}
 
     def instances(self) -> list[Instance]:
         return [i for group in self.variants.values() for i in group]
@@ -86,15 +89,23 @@ class ServingController:
         gateway = getattr(self.platform, "gateway", None)
         if gateway is not None:
             gateway.invocation_handler = self.router.handle
-        self.platform.add_loop("serving-metrics", self.metrics.flush, 5.0)
+        self.platform.add_loop("serving-metrics", self.metrics.flush, self.platform.settings.serving_metrics_interval)
         self.platform.add_loop("serving-data-capture", self.capture.flush, 1.0)
         self.platform.on_shutdown(self.shutdown)
+        from . import async_inference, multi_model, serverless  # production endpoints II
+
+        for extension in (serverless, async_inference, multi_model):
+            extension.attach(self)
 
     # -- generic API ------------------------------------------------------------------------------
 
-    def prepare(self, containers: list[dict]) -> list[dict]:
-        """CreateModel containers → worker container specs (artifacts fetched and extracted)."""
-        return [self.models.prepare(c) for c in containers]
+    def prepare(self, containers: list[dict], instance_type: str | None = None) -> list[dict]:
+        """CreateModel containers → worker container specs (artifacts fetched and extracted; a
+        MultiModel container's models are fetched on demand, see multi_model.py)."""
+        from .multi_model import is_multi_model, prepare_container
+
+        return [prepare_container(self, c, instance_type) if is_multi_model(c) else self.models.prepare(c)
+                for c in containers]
 
     def new_instance(self, spec: WorkerSpec) -> Instance:
         return Instance(spec, self.work_dir, self.log_store, on_change=self._instance_changed)
@@ -140,16 +151,23 @@ class ServingController:
         account, region, name = dep.key
         started: list[Instance] = []
         try:
-            for variant in dep.plan["Variants"]:
+            for variant in dep.plan["Variants"] + dep.plan.get("ShadowVariants", []):
                 vname = variant["VariantName"]
                 signature = variant_signature(variant)
+                if variant.get("Serverless"):  # workers on demand (serving/serverless.py)
+                    from .serverless import bring_up_serverless
+
+                    dep.variants[vname] = bring_up_serverless(self, dep, variant, started)
+                    dep.signatures[vname] = signature
+                    continue
                 count = max(0, int(variant.get("InstanceCount", 1)))
                 reused: list[Instance] = []
                 if source is not None and source.signatures.get(vname) == signature:
                     reused = [i for i in source.variants.get(vname, []) if i.state != FAILED][:count]
                 instances = list(reused)
                 if len(instances) < count:
-                    spec = WorkerSpec(self.prepare(variant["Containers"]), variant.get("Mode") or "Serial",
+                    spec = WorkerSpec(self.prepare(variant["Containers"], variant.get("InstanceType")),
+                                      variant.get("Mode") or "Serial",
                                       variant.get("InstanceType") or "ml.m5.large", _workers(variant["Containers"]),
                                       account, region, f"/aws/sagemaker/Endpoints/{name}", f"{vname}/",
                                       {"endpoint": name, "variant": vname})
@@ -159,6 +177,9 @@ class ServingController:
                         instances.append(instance)
                 dep.variants[vname] = instances
                 dep.signatures[vname] = signature
+                from .multi_model import attach_source  # multi-model variants (serving/multi_model.py)
+
+                attach_source(self, dep, variant)
             if publish_early:
                 self.activate(dep.key, dep)
             deadline = time.monotonic() + READY_TIMEOUT_S
@@ -201,7 +222,14 @@ class ServingController:
         variants = [VariantRoute(v["VariantName"], float(v.get("Weight", 1.0)),
                                  dep.variants.get(v["VariantName"], []), capture, v.get("ModelName", ""))
                     for v in dep.plan["Variants"]]
-        return EndpointRoute(key[2], key[0], key[1], variants)
+        for variant in variants:  # serverless pools and multi-model sources (production endpoints II)
+            extras = dep.extras.get(variant.name) or {}
+            variant.pool, variant.models = extras.get("pool"), extras.get("models")
+        shadows = [ShadowTarget(EndpointRoute(key[2], key[0], key[1], [VariantRoute(
+            v["VariantName"], 1.0, dep.variants.get(v["VariantName"], []), capture, v.get("ModelName", ""))]),
+            sampling_fraction(v, dep.plan["Variants"]))
+            for v in dep.plan.get("ShadowVariants", []) if dep.variants.get(v["VariantName"])]
+        return EndpointRoute(key[2], key[0], key[1], variants, shadows)
 
     def discard(self, dep: Deployment) -> None:
         """Drop a deployment that will not serve (failed, or superseded before it was activated)."""

@@ -17,6 +17,8 @@ from urllib.parse import unquote
 from ..protocol.errors import ServiceError
 from ..protocol.http import BodyTooLarge, HttpRequest, HttpResponse
 from .instances import READY, Instance
+from .multi_model import target_headers
+from .shadow import mirror
 from .upstream import InstancePool, Response, UpstreamError, UpstreamTimeout
 
 MAX_PAYLOAD = 6 * 1024 * 1024  # InvokeEndpoint's limit (6 MB)
@@ -26,7 +28,7 @@ SUFFIX = "/invocations"
 
 
 class VariantRoute:
-    __slots__ = ("capture", "instances", "model_name", "name", "weight")
+    __slots__ = ("capture", "instances", "model_name", "models", "name", "pool", "weight")
 
     def __init__(self, name: str, weight: float, instances: list[Instance], capture: Any = None,
                  model_name: str = ""):
@@ -35,6 +37,8 @@ class VariantRoute:
         self.instances = instances
         self.capture = capture
         self.model_name = model_name
+        self.pool: Any = None  # serverless.ServerlessPool: workers on demand, MaxConcurrency
+        self.models: Any = None  # multi_model.MultiModelSource: TargetModel → model directory
 
     def pick(self) -> Instance:
         instances = self.instances
@@ -56,15 +60,18 @@ class EndpointRoute:
         "log_group_arn",
         "name",
         "region",
+        "shadows",
         "total",
         "variants",
     )
 
-    def __init__(self, name: str, account: str, region: str, variants: list[VariantRoute]):
+    def __init__(self, name: str, account: str, region: str, variants: list[VariantRoute],
+                 shadows: list | None = None):
         self.name = name
+        self.shadows = shadows or []  # shadow.ShadowTarget: mirrored copies (serving/shadow.py)
         self.account = account
         self.region = region
-        self.variants = [v for v in variants if v.instances]
+        self.variants = [v for v in variants if v.instances or v.pool is not None]
         self.by_name = {v.name: v for v in self.variants}
         weights = [max(0.0, v.weight) for v in self.variants]
         if not any(weights):
@@ -136,7 +143,10 @@ class Router:
             route, body, headers.get("content-type"), headers.get("accept"),
             headers.get("x-amzn-sagemaker-custom-attributes"), headers.get("x-amzn-sagemaker-target-variant"),
             headers.get("x-amzn-sagemaker-target-container-hostname"),
-            headers.get("x-amzn-sagemaker-inference-id"), started)
+            headers.get("x-amzn-sagemaker-inference-id"), started, headers.get("x-amzn-sagemaker-target-model"))
+        if route.shadows:  # shadow tests: copies go out after the caller's answer is ready
+            mirror(self, route.shadows, body, headers.get("content-type"), headers.get("accept"),
+                   headers.get("x-amzn-sagemaker-custom-attributes"), headers.get("x-amzn-sagemaker-inference-id"))
         content_type = response.header(b"content-type")
         out = [("content-type", content_type.decode("latin-1") if content_type else "application/octet-stream"),
                ("x-amzn-invoked-production-variant", variant.name),
@@ -148,11 +158,17 @@ class Router:
 
     async def forward(self, route: EndpointRoute, body: bytes, content_type: str | None, accept: str | None,
                       custom_attributes: str | None, target_variant: str | None, target_host: str | None,
-                      inference_id: str | None, started: float) -> tuple[VariantRoute, Response, int]:
+                      inference_id: str | None, started: float,
+                      target_model: str | None = None) -> tuple[VariantRoute, Response, int]:
         """Send one invocation to an instance; model failures become ``ModelError``."""
         variant = route.pick_variant(target_variant)
-        instance = variant.pick()
         parts = [b"POST /invocations HTTP/1.1\r\nHost: model\r\nContent-Length: %d\r\n" % len(body)]
+        download_us = 0
+        if target_model or variant.models is not None:  # multi-model endpoints (multi_model.py)
+            model_headers, download_us = await target_headers(route, variant, target_model)
+            parts.append(model_headers)
+        serverless = variant.pool
+        instance = await serverless.acquire(route) if serverless is not None else variant.pick()
         if content_type:
             parts.append(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n")
         if accept:
@@ -183,9 +199,15 @@ class Router:
                                    f"({exc}); the worker process may have crashed.") from None
         finally:
             instance.inflight -= 1
+            if serverless is not None:
+                serverless.release()
         model_us = self._record(route, variant, instance, response.status, sent, started)
+        if variant.models is not None:
+            variant.models.observe(route, variant, instance, response, download_us)
         if response.status >= 300:
-            raise self.model_error(route, response.status, response.body.decode("utf-8", "replace"))
+            container = response.header(b"x-sagestack-container")  # the failing container of a pipeline
+            raise self.model_error(route, response.status, response.body.decode("utf-8", "replace"),
+                                   container.decode("latin-1") if container else "primary")
         if variant.capture is not None and self.capture is not None:
             self.capture.offer(variant.capture, route, variant.name, body, content_type, response.body,
                                response.header(b"content-type"), inference_id)
@@ -200,9 +222,9 @@ class Router:
             self.metrics.record(route, variant, status, model_us, int((now - started) * 1e6) - model_us)
         return model_us
 
-    def model_error(self, route: EndpointRoute, status: int, message: str) -> ServiceError:
+    def model_error(self, route: EndpointRoute, status: int, message: str, container: str = "primary") -> ServiceError:
         kind = "client" if 400 <= status < 500 else "server"
-        text = (f"Received {kind} error ({status}) from primary with message \"{message}\". See "
+        text = (f"Received {kind} error ({status}) from {container} with message \"{message}\". See "
                 f"{route.console} in account {route.account} for more information.")
         return ServiceError("ModelError", text, 424, fields={
             "OriginalStatusCode": status, "OriginalMessage": message, "LogStreamArn": route.log_group_arn})

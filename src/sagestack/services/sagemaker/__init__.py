@@ -14,6 +14,7 @@ FAMILY_MODULES = (
     "endpoint_configs",
     "endpoints",
     "transform_jobs",
+    "inference_experiments",
 )
 
 

@@ -38,8 +38,19 @@ def _get(ctx: RequestContext, name: str):
 
 def build_plan(ctx: RequestContext, config: dict) -> dict:
     """Resolve an endpoint config and its models into what the controller deploys."""
+    plan = {"EndpointConfigName": config["EndpointConfigName"],
+            "Variants": _plan_variants(ctx, config["ProductionVariants"]),
+            "DataCaptureConfig": config.get("DataCaptureConfig")}
+    if config.get("ShadowProductionVariants"):  # shadow tests: mirrored traffic (serving/shadow.py)
+        plan["ShadowVariants"] = _plan_variants(ctx, config["ShadowProductionVariants"])
+    if config.get("AsyncInferenceConfig"):  # asynchronous inference (serving/async_inference.py)
+        plan["AsyncInferenceConfig"] = config["AsyncInferenceConfig"]
+    return plan
+
+
+def _plan_variants(ctx: RequestContext, production_variants: list[dict]) -> list[dict]:
     variants = []
-    for pv in config["ProductionVariants"]:
+    for pv in production_variants:
         try:
             model = get_model(ctx, pv["ModelName"])
         except ServiceError:
@@ -57,8 +68,7 @@ def build_plan(ctx: RequestContext, config: dict) -> dict:
             "Weight": float(pv.get("InitialVariantWeight", 1.0)),
             "Serverless": serverless,
         })
-    return {"EndpointConfigName": config["EndpointConfigName"], "Variants": variants,
-            "DataCaptureConfig": config.get("DataCaptureConfig")}
+    return variants
 
 
 def resolved_image(image: str) -> str:
@@ -198,7 +208,12 @@ def update_endpoint(ctx: RequestContext, params: dict) -> dict:
     excluded = {p["VariantPropertyType"] for p in params.get("ExcludeRetainedVariantProperties") or []}
     if params.get("RetainAllVariantProperties"):
         plan = _retain(row.data["_plan"], plan, excluded)
-    _start_update(ctx, row, plan, in_place=False)
+    deployment = params.get("DeploymentConfig") or row.data.get("_deployment_config")
+    if deployment:  # guardrails: traffic shifting, rolling batches, alarm rollback (serving/rollout.py)
+        from ...serving.rollout import check_deployment_config
+
+        check_deployment_config(deployment, plan)
+    _start_update(ctx, row, plan, in_place=False, deployment=deployment)
     return {"EndpointArn": row.arn}
 
 
@@ -218,7 +233,8 @@ def update_weights_and_capacities(ctx: RequestContext, params: dict) -> dict:
         if desired.get("DesiredWeight") is not None:
             variant["Weight"] = float(desired["DesiredWeight"])
         if desired.get("DesiredInstanceCount") is not None:
-            if desired["DesiredInstanceCount"] < 1 and not variant.get("Serverless"):
+            if desired["DesiredInstanceCount"] < 1 and not variant.get("Serverless") \
+                    and not plan.get("AsyncInferenceConfig"):  # async endpoints scale to zero
                 raise ServiceError("ValidationException", "DesiredInstanceCount must be at least 1.")
             variant["InstanceCount"] = int(desired["DesiredInstanceCount"])
     new_plan = dict(plan, Variants=[variants[v["VariantName"]] for v in plan["Variants"]])
@@ -226,14 +242,22 @@ def update_weights_and_capacities(ctx: RequestContext, params: dict) -> dict:
     return {"EndpointArn": row.arn}
 
 
-def _start_update(ctx: RequestContext, row, plan: dict, in_place: bool) -> None:
+def _start_update(ctx: RequestContext, row, plan: dict, in_place: bool, deployment: dict | None = None) -> None:
+    try:
+        start_update(ctx.platform.resources, row, plan, in_place, deployment)
+    except ConcurrentModification:
+        raise ServiceError("ValidationException", f"Cannot update in-progress endpoint \"{row.arn}\".") from None
+
+
+def start_update(resources, row, plan: dict, in_place: bool, deployment: dict | None = None) -> None:
+    """Record an update of the endpoint to ``plan`` (also used by autoscaling and inference experiments);
+    raises ConcurrentModification when someone else wrote the endpoint first."""
     data = dict(row.data)
     when = now()
     data["_pending"] = {"plan": plan, "generation": int(data.get("_generation", 1)) + 1, "in_place": in_place,
                         "from_failed": row.status == "Failed", "start": when}
+    if deployment:
+        data["_pending"]["deployment"] = deployment
     data["LastModifiedTime"] = when
     data.pop("FailureReason", None)
-    try:
-        ctx.platform.resources.update(row, data, status="Updating", expect_version=True)
-    except ConcurrentModification:
-        raise ServiceError("ValidationException", f"Cannot update in-progress endpoint \"{row.arn}\".") from None
+    resources.update(row, data, status="Updating", expect_version=True)

@@ -1,0 +1,11 @@
+"""Application Auto Scaling (``AnyScaleFrontendService``): scalable targets, scaling policies and scaling
+activities for ``sagemaker:variant:DesiredInstanceCount``. Handlers record desired state; the scaling loop
+(:mod:`sagestack.autoscaling.loop`) runs policies when their CloudWatch alarms are in ALARM."""
+
+from __future__ import annotations
+
+from ..registry import OperationTable
+from . import activities, policies, targets
+
+OPERATIONS = OperationTable("application-autoscaling").merge(
+    targets.OPERATIONS, policies.OPERATIONS, activities.OPERATIONS)
