@@ -157,7 +157,9 @@ class TransformRun:
         model = self.platform.resources.get(self.account_id, self.region, "model", data["ModelName"])
         if model is None:
             raise TransformFailed(f"ClientError: Could not find model \"{data['ModelName']}\".")
-        containers = model.data.get("Containers") or [model.data["PrimaryContainer"]]
+        from ..services.sagemaker.models import model_containers
+
+        containers = model_containers(model.data)
         mode = (model.data.get("InferenceExecutionConfig") or {}).get("Mode", "Serial")
         resources = data["TransformResources"]
         count = int(resources.get("InstanceCount", 1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from typing import Callable
 
@@ -65,3 +66,37 @@ def mutate(resources, account_id: str, region: str, resource_type: str, name: st
         except ConcurrentModification:
             time.sleep(0.01)
     raise ConcurrentModification(name)
+
+
+class Reconciler:
+    """A control loop: ``step()`` moves resources toward their desired state; handlers ``wake()`` it
+    after recording a change, otherwise it runs every ``reconcile_interval`` seconds."""
+
+    def __init__(self, platform):
+        self.platform = platform
+        self._wake = threading.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def wait(self, timeout: float) -> None:
+        self._wake.wait(timeout)
+        self._wake.clear()
+
+    def step(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    @classmethod
+    def start(cls, platform, name: str) -> "Reconciler":
+        """Build the platform's instance (component ``<name>-reconciler``) and run its loop."""
+        reconciler = platform.component(f"{name}-reconciler", cls)
+        executor = getattr(reconciler, "executor", None)
+        if executor is not None:
+            platform.on_shutdown(executor.shutdown)
+
+        def loop_step() -> None:
+            reconciler.step()
+            reconciler.wait(platform.settings.reconcile_interval)
+
+        platform.add_loop(name, loop_step, 0.0)
+        return reconciler

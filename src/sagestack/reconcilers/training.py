@@ -10,7 +10,7 @@ import threading
 
 from ..execution import instances
 from ..execution.training import MESSAGES, TYPE, TrainingRun, kill_tree
-from .state import TRAINING, mutate, utcnow
+from .state import TRAINING, Reconciler, mutate, utcnow
 
 log = logging.getLogger("sagestack.training")
 
@@ -69,15 +69,11 @@ class LocalExecutor:
             run._signal_all(signal.SIGKILL)
 
 
-class TrainingReconciler:
+class TrainingReconciler(Reconciler):
     def __init__(self, platform):
-        self.platform = platform
+        super().__init__(platform)
         self.executor = LocalExecutor(platform)
-        self._wake = threading.Event()
         self._recovered = False
-
-    def wake(self) -> None:
-        self._wake.set()
 
     def step(self) -> None:
         if not self._recovered:
@@ -98,10 +94,6 @@ class TrainingReconciler:
                 continue
             if not self.executor.try_start(job):
                 break  # first come, first served: later jobs wait behind this one
-
-    def wait(self, timeout: float) -> None:
-        self._wake.wait(timeout)
-        self._wake.clear()
 
     def recover(self) -> None:
         """Jobs the store says were running when the server went down."""
@@ -170,11 +162,4 @@ class TrainingReconciler:
 
 
 def start(platform) -> None:
-    reconciler = platform.component("training-reconciler", TrainingReconciler)
-    platform.on_shutdown(reconciler.executor.shutdown)
-
-    def loop_step() -> None:
-        reconciler.step()
-        reconciler.wait(platform.settings.reconcile_interval)
-
-    platform.add_loop("training", loop_step, 0.0)
+    TrainingReconciler.start(platform, "training")

@@ -3,24 +3,14 @@ store says were running are simply run again (outputs are rewritten whole, so a 
 
 from __future__ import annotations
 
-import threading
-
 from ..execution.transform import TYPE, TransformExecutor
-from .state import TRANSFORM, mutate, utcnow
+from .state import TRANSFORM, Reconciler, mutate, utcnow
 
 
-class TransformReconciler:
+class TransformReconciler(Reconciler):
     def __init__(self, platform):
-        self.platform = platform
+        super().__init__(platform)
         self.executor = TransformExecutor(platform)
-        self._wake = threading.Event()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def wait(self, timeout: float) -> None:
-        self._wake.wait(timeout)
-        self._wake.clear()
 
     def step(self) -> None:
         resources = self.platform.resources
@@ -47,11 +37,4 @@ class TransformReconciler:
 
 
 def start(platform) -> None:
-    reconciler = platform.component("transform-reconciler", TransformReconciler)
-    platform.on_shutdown(reconciler.executor.shutdown)
-
-    def loop_step() -> None:
-        reconciler.step()
-        reconciler.wait(platform.settings.reconcile_interval)
-
-    platform.add_loop("transform", loop_step, 0.0)
+    TransformReconciler.start(platform, "transform")

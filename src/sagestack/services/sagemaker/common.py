@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import TYPE_CHECKING, Callable
 
 from ...protocol.errors import ServiceError
 from ...store.resources import ListQuery
 from ..context import RequestContext
+
+if TYPE_CHECKING:
+    from ...store.resources import Resource
 
 #: ARN resource-type segment per resource type (arn:aws:sagemaker:<region>:<account>:<segment>/<name>).
 ARN_SEGMENTS = {
@@ -58,6 +62,25 @@ def list_query(params: dict, sort_default: str = "CreationTime") -> ListQuery:
         max_results=params.get("MaxResults", 100),
         next_token=params.get("NextToken"),
     )
+
+
+def list_page(ctx: RequestContext, resource_type: str, params: dict, key: str,
+              summarize: Callable[["Resource"], dict], sort_default: str = "CreationTime") -> dict:
+    """A List* answer: filter, sort and paginate in the store, one summary per resource (members that
+    are None dropped), ``NextToken`` only when there is another page."""
+    rows, token = ctx.platform.resources.list(ctx.account_id, ctx.region, resource_type,
+                                              list_query(params, sort_default))
+    result: dict = {key: [{k: v for k, v in summarize(row).items() if v is not None} for row in rows]}
+    if token:
+        result["NextToken"] = token
+    return result
+
+
+def wake(ctx: RequestContext, reconciler: str) -> None:
+    """Tell a reconciler (if it runs) that desired state changed, so it acts now, not next tick."""
+    component = ctx.platform.get_component(f"{reconciler}-reconciler")
+    if component is not None:
+        component.wake()
 
 
 def not_found(kind: str, name: str, ctx: RequestContext | None = None) -> ServiceError:

@@ -16,7 +16,7 @@ from ...protocol.errors import ServiceError
 from ...store.resources import ConcurrentModification
 from ..context import RequestContext
 from ..registry import OperationTable
-from .common import arn, check_name, list_query, not_found, now, strip_empty
+from .common import arn, check_name, list_page, not_found, now, strip_empty
 from .endpoint_configs import KIND as CONFIG_KIND
 from .endpoint_configs import config_arn, get_config
 from .models import get_model, model_containers
@@ -157,13 +157,9 @@ def describe(row) -> dict:
 
 @ops.handler("ListEndpoints")
 def list_endpoints(ctx: RequestContext, params: dict) -> dict:
-    rows, token = ctx.platform.resources.list(ctx.account_id, ctx.region, TYPE, list_query(params))
-    result = {"Endpoints": [{"EndpointName": r.name, "EndpointArn": r.arn, "CreationTime": r.data["CreationTime"],
-                             "LastModifiedTime": r.data.get("LastModifiedTime", r.data["CreationTime"]),
-                             "EndpointStatus": r.status} for r in rows]}
-    if token:
-        result["NextToken"] = token
-    return result
+    return list_page(ctx, TYPE, params, "Endpoints", lambda r: {
+        "EndpointName": r.name, "EndpointArn": r.arn, "CreationTime": r.data["CreationTime"],
+        "LastModifiedTime": r.data.get("LastModifiedTime", r.data["CreationTime"]), "EndpointStatus": r.status})
 
 
 @ops.handler("DeleteEndpoint")

@@ -18,7 +18,7 @@ from ...protocol.errors import ServiceError
 from ...store.resources import ConcurrentModification
 from ..context import RequestContext
 from ..registry import OperationTable
-from .common import arn, check_name, list_query, not_found, now, strip_empty
+from .common import arn, check_name, list_page, not_found, now, strip_empty
 from .endpoints import TYPE as ENDPOINT_TYPE
 from .endpoints import _plan_variants, endpoint_arn, start_update
 
@@ -150,21 +150,18 @@ def describe_inference_experiment(ctx: RequestContext, params: dict) -> dict:
 
 @ops.handler("ListInferenceExperiments")
 def list_inference_experiments(ctx: RequestContext, params: dict) -> dict:
-    rows, token = ctx.platform.resources.list(ctx.account_id, ctx.region, TYPE, list_query(params))
-    summaries = []
-    for row in rows:
+    if params.get("Type") not in (None, "ShadowMode"):  # the only experiment type there is
+        return {"InferenceExperiments": []}
+
+    def summary(row) -> dict:
         data = row.data
-        if params.get("Type") and data["Type"] != params["Type"]:
-            continue
-        summaries.append(strip_empty({
+        return strip_empty({
             "Name": row.name, "Type": data["Type"], "Schedule": data.get("Schedule"), "Status": row.status,
             "StatusReason": data.get("StatusReason"), "Description": data.get("Description"),
             "CreationTime": data["CreationTime"], "CompletionTime": data.get("CompletionTime"),
-            "LastModifiedTime": data.get("LastModifiedTime", data["CreationTime"]), "RoleArn": data.get("RoleArn")}))
-    result: dict = {"InferenceExperiments": summaries}
-    if token:
-        result["NextToken"] = token
-    return result
+            "LastModifiedTime": data.get("LastModifiedTime", data["CreationTime"]), "RoleArn": data.get("RoleArn")})
+
+    return list_page(ctx, TYPE, params, "InferenceExperiments", summary)
 
 
 @ops.handler("StopInferenceExperiment")

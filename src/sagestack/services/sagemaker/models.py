@@ -9,7 +9,7 @@ from __future__ import annotations
 from ...protocol.errors import ServiceError
 from ..context import RequestContext
 from ..registry import OperationTable
-from .common import arn, check_name, list_query, not_found, now, strip_empty
+from .common import arn, check_name, list_page, not_found, now, strip_empty
 
 ops = OperationTable("sagemaker")
 TYPE = "model"
@@ -93,12 +93,8 @@ def _with_environment(container: dict) -> dict:
 
 @ops.handler("ListModels")
 def list_models(ctx: RequestContext, params: dict) -> dict:
-    rows, token = ctx.platform.resources.list(ctx.account_id, ctx.region, TYPE, list_query(params))
-    result = {"Models": [{"ModelName": r.name, "ModelArn": r.arn, "CreationTime": r.data["CreationTime"]}
-                         for r in rows]}
-    if token:
-        result["NextToken"] = token
-    return result
+    return list_page(ctx, TYPE, params, "Models", lambda r: {
+        "ModelName": r.name, "ModelArn": r.arn, "CreationTime": r.data["CreationTime"]})
 
 
 @ops.handler("DeleteModel")

@@ -6,7 +6,7 @@ from ...protocol.errors import ServiceError
 from ...reconcilers.state import TRAINING, mutate
 from ..context import RequestContext
 from ..registry import OperationTable
-from .common import arn, check_name, list_query, now, strip_empty
+from .common import arn, check_name, list_page, now, strip_empty, wake
 
 ops = OperationTable("sagemaker")
 TYPE = "training-job"
@@ -123,14 +123,8 @@ def create_training_job(ctx: RequestContext, params: dict) -> dict:
         exists_message=f"Training job names must be unique within an AWS account and region, and a "
                        f"training job with this name already exists ({job_arn})",
     )
-    _wake(ctx)
+    wake(ctx, "training")
     return {"TrainingJobArn": job_arn}
-
-
-def _wake(ctx: RequestContext) -> None:
-    reconciler = ctx.platform.get_component("training-reconciler")
-    if reconciler is not None:
-        reconciler.wake()
 
 
 @ops.handler("DescribeTrainingJob")
@@ -141,25 +135,10 @@ def describe_training_job(ctx: RequestContext, params: dict) -> dict:
 
 @ops.handler("ListTrainingJobs")
 def list_training_jobs(ctx: RequestContext, params: dict) -> dict:
-    items, token = ctx.platform.resources.list(ctx.account_id, ctx.region, TYPE, list_query(params))
-    summaries = []
-    for item in items:
-        data = item.data
-        summary = {
-            "TrainingJobName": data["TrainingJobName"],
-            "TrainingJobArn": data["TrainingJobArn"],
-            "CreationTime": data["CreationTime"],
-            "LastModifiedTime": data.get("LastModifiedTime"),
-            "TrainingJobStatus": data["TrainingJobStatus"],
-            "SecondaryStatus": data.get("SecondaryStatus"),
-        }
-        if data.get("TrainingEndTime"):
-            summary["TrainingEndTime"] = data["TrainingEndTime"]
-        summaries.append(summary)
-    result = {"TrainingJobSummaries": summaries}
-    if token:
-        result["NextToken"] = token
-    return result
+    return list_page(ctx, TYPE, params, "TrainingJobSummaries", lambda row: {
+        key: row.data.get(key) for key in ("TrainingJobName", "TrainingJobArn", "CreationTime",
+                                           "TrainingEndTime", "LastModifiedTime", "TrainingJobStatus",
+                                           "SecondaryStatus")})
 
 
 @ops.handler("StopTrainingJob")
@@ -182,7 +161,7 @@ def stop_training_job(ctx: RequestContext, params: dict) -> dict:
 
     mutate(ctx.platform.resources, ctx.account_id, ctx.region, TYPE, name, change, TRAINING,
            "TrainingJobStatus")
-    _wake(ctx)
+    wake(ctx, "training")
     return {}
 
 

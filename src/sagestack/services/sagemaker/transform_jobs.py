@@ -7,7 +7,7 @@ from ...protocol.errors import ServiceError
 from ...reconcilers.state import TRANSFORM, mutate
 from ..context import RequestContext
 from ..registry import OperationTable
-from .common import arn, check_name, list_query, now, strip_empty
+from .common import arn, check_name, list_page, now, strip_empty, wake
 
 ops = OperationTable("sagemaker")
 TYPE = "transform-job"
@@ -79,9 +79,7 @@ def create_transform_job(ctx: RequestContext, params: dict) -> dict:
         exists_message=f"Job name must be unique within an AWS account and region, and a job with this "
                        f"name already exists ({job_arn})",
     )
-    reconciler = ctx.platform.get_component("transform-reconciler")
-    if reconciler is not None:
-        reconciler.wake()
+    wake(ctx, "transform")
     return {"TransformJobArn": job_arn}
 
 
@@ -92,19 +90,13 @@ def describe_transform_job(ctx: RequestContext, params: dict) -> dict:
 
 @ops.handler("ListTransformJobs")
 def list_transform_jobs(ctx: RequestContext, params: dict) -> dict:
-    items, token = ctx.platform.resources.list(ctx.account_id, ctx.region, TYPE, list_query(params))
-    summaries = []
-    for item in items:
-        data = item.data
-        summary = {key: data[key] for key in ("TransformJobName", "TransformJobArn", "CreationTime",
-                                              "TransformJobStatus", "TransformEndTime", "FailureReason")
-                   if data.get(key) is not None}
-        summary["LastModifiedTime"] = data.get("LastModifiedTime", data["CreationTime"])
-        summaries.append(summary)
-    result = {"TransformJobSummaries": summaries}
-    if token:
-        result["NextToken"] = token
-    return result
+    def summary(row) -> dict:
+        data = row.data
+        fields = {key: data.get(key) for key in ("TransformJobName", "TransformJobArn", "CreationTime",
+                                                 "TransformJobStatus", "TransformEndTime", "FailureReason")}
+        return {**fields, "LastModifiedTime": data.get("LastModifiedTime", data["CreationTime"])}
+
+    return list_page(ctx, TYPE, params, "TransformJobSummaries", summary)
 
 
 @ops.handler("StopTransformJob")
@@ -122,7 +114,5 @@ def stop_transform_job(ctx: RequestContext, params: dict) -> dict:
 
     mutate(ctx.platform.resources, ctx.account_id, ctx.region, TYPE, name, change, TRANSFORM,
            "TransformJobStatus")
-    reconciler = ctx.platform.get_component("transform-reconciler")
-    if reconciler is not None:
-        reconciler.wake()
+    wake(ctx, "transform")
     return {}
