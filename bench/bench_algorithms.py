@@ -27,9 +27,10 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -224,8 +225,8 @@ BENCHMARKS: dict[str, Callable[[int, Path], Result]] = {
 
 def render(results: list[Result]) -> str:
     lines = [
-        "| benchmark | sagestack train() | reference | reference time | time ratio | metric | sagestack | "
-        "reference | notes |",
+        ("| benchmark | sagestack train() | reference | reference time | time ratio | metric | sagestack | "
+         "reference | notes |"),
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:

@@ -5,8 +5,10 @@
   in ``BOTOCORE_EXPERIMENTAL__PLUGINS`` for every client it creates; ours (written to
   ``<data-dir>/client/sagestack_botocore_plugin.py`` and put on ``PYTHONPATH``) sends requests meant
   for ``*.amazonaws.com`` to the server instead, before they are signed.
-* SDK telemetry (a plain HTTPS GET to an AWS host on every ``fit``/``deploy``) is turned off through the
-  SDK's own config file, named by ``SAGEMAKER_USER_CONFIG_OVERRIDE``.
+* SDK telemetry (a plain HTTPS GET to an AWS host after every ``fit``/``deploy``, in SDK v2 without a
+  timeout) is switched off by the same plugin: it replaces the SDK's telemetry sender with a no-op.
+  (The SDK's own opt-out is a config file; but with any config file present the SDK re-validates its
+  whole config schema on every lookup — about 0.2 s of CPU each, 20+ lookups per ``deploy()``.)
 """
 
 from __future__ import annotations
@@ -18,17 +20,32 @@ from .settings import Settings
 
 PLUGIN_MODULE = "sagestack_botocore_plugin"
 
-PLUGIN_SOURCE = '''"""botocore client plugin written by `sagestack env`: send AWS-hosted endpoints to sagestack."""
+PLUGIN_SOURCE = '''"""botocore client plugin written by `sagestack env`: send AWS-hosted endpoints to sagestack
+and keep the SageMaker SDK's telemetry from calling AWS."""
 import os
+import sys
 from urllib.parse import urlsplit
 
 _AWS_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn")
+_TELEMETRY_MODULES = ("sagemaker.telemetry.telemetry_logging", "sagemaker.core.telemetry.telemetry_logging")
+
+
+def _no_telemetry(*args, **kwargs):
+    return None
+
+
+def _silence_sdk_telemetry():
+    for name in _TELEMETRY_MODULES:
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "_send_telemetry_request", None) is not _no_telemetry:
+            module._send_telemetry_request = _no_telemetry
 
 
 def initialize_client_plugin(client):
     target = os.environ.get("SAGESTACK_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
     if not target:
         return
+    _silence_sdk_telemetry()
     host = (urlsplit(client.meta.endpoint_url).hostname or "").lower()
     if not host.endswith(_AWS_SUFFIXES):
         return
@@ -44,18 +61,10 @@ def initialize_client_plugin(client):
     client.meta.events.register_first("before-sign", redirect)
 '''
 
-SAGEMAKER_CONFIG = """SchemaVersion: '1.0'
-SageMaker:
-  PythonSDK:
-    Modules:
-      TelemetryOptOut: true
-"""
-
-
 def write_client_files(settings: Settings) -> Path:
     directory = settings.client_dir
     directory.mkdir(parents=True, exist_ok=True)
-    for name, text in ((f"{PLUGIN_MODULE}.py", PLUGIN_SOURCE), ("sagemaker-config.yaml", SAGEMAKER_CONFIG)):
+    for name, text in ((f"{PLUGIN_MODULE}.py", PLUGIN_SOURCE),):
         path = directory / name
         if not path.exists() or path.read_text() != text:
             tmp = path.with_suffix(".tmp")
@@ -87,7 +96,6 @@ def client_environment(settings: Settings) -> dict[str, str]:
         "AWS_DEFAULT_REGION": settings.region,
         "AWS_REGION": settings.region,
         "BOTOCORE_EXPERIMENTAL__PLUGINS": f"sagestack={PLUGIN_MODULE}",
-        "SAGEMAKER_USER_CONFIG_OVERRIDE": str(directory / "sagemaker-config.yaml"),
         "PYTHONPATH": str(directory),
     }
 

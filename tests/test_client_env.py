@@ -1,0 +1,40 @@
+"""`sagestack env`: what it prints, and that the unchanged SDK reaches the server and never AWS."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def test_env_prints_exports(server):
+    out = subprocess.run([sys.executable, "-m", "sagestack", "env", "--data-dir", str(server.data_dir),
+                          "--port", str(server.port)], capture_output=True, text=True, check=True).stdout
+    assert f"export AWS_ENDPOINT_URL=http://127.0.0.1:{server.port}" in out
+    assert "export BOTOCORE_EXPERIMENTAL__PLUGINS=sagestack=sagestack_botocore_plugin" in out
+    values = json.loads(subprocess.run(
+        [sys.executable, "-m", "sagestack", "env", "--data-dir", str(server.data_dir), "--port",
+         str(server.port), "--json"], capture_output=True, text=True, check=True).stdout)
+    key, secret = server.credentials()
+    assert values["AWS_ACCESS_KEY_ID"] == key and values["AWS_SECRET_ACCESS_KEY"] == secret
+    assert (server.data_dir / "credentials").stat().st_mode & 0o777 == 0o600
+
+
+def test_sdk_reaches_server_not_aws(server, sdk_env, monkeypatch):
+    import requests
+    import sagemaker
+    from sagemaker.telemetry import telemetry_logging
+    from sagemaker.telemetry.constants import Feature
+
+    calls = []
+    monkeypatch.setattr(requests, "get", lambda *a, **k: calls.append(a) or pytest.fail("telemetry sent"))
+    session = sagemaker.Session()
+    assert session.default_bucket() == "sagemaker-us-east-1-000000000000"  # STS redirected to the server
+    assert sagemaker.get_execution_role() == "arn:aws:iam::000000000000:role/SageStackExecutionRole"
+
+    class Holder:
+        sagemaker_session = session
+
+    emitted = telemetry_logging._telemetry_emitter(Feature.SDK_DEFAULTS_V2, "probe")(lambda self: 42)
+    assert emitted(Holder()) == 42
+    assert calls == []
