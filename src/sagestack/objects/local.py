@@ -14,6 +14,7 @@ import asyncio
 import datetime as dt
 import errno
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 import os
 import shutil
 import uuid
@@ -36,7 +37,8 @@ from . import checksums as cks
 from . import errors
 
 UTC = dt.timezone.utc
-WRITE_BUFFER = 1 << 20  # bytes gathered before each write to disk (done off the event loop)
+PARALLEL_HASH_BYTES = 256 * 1024  # below this, handing digests to threads costs more than it saves
+WRITE_BUFFER = 4 << 20  # bytes gathered before each write to disk (done off the event loop)
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"
 
 
@@ -64,8 +66,10 @@ class StagedFile:
 class Stager:
     """Synchronous sink: ``write`` hashes and appends, ``finish`` fsyncs and returns the StagedFile."""
 
-    def __init__(self, path: Path, algorithms: Iterable[str] = (), sha256: bool = False, fsync: bool = True):
+    def __init__(self, path: Path, algorithms: Iterable[str] = (), sha256: bool = False, fsync: bool = True,
+                 pool: ThreadPoolExecutor | None = None):
         self.staged = StagedFile(path)
+        self._pool = pool
         self._fsync = fsync
         self._handle: IO[bytes] | None = open(path, "wb")
         self._md5 = hashlib.md5()
@@ -74,12 +78,19 @@ class Stager:
 
     def write(self, data: bytes) -> None:
         assert self._handle is not None
-        self._handle.write(data)
-        self._md5.update(data)
-        if self._sha is not None:
-            self._sha.update(data)
-        for checksum in self._checks.values():
-            checksum.update(data)
+        others = ([self._sha] if self._sha is not None else []) + list(self._checks.values())
+        if self._pool is not None and others and len(data) >= PARALLEL_HASH_BYTES:
+            # hashlib and zlib release the GIL on large buffers: the digests run side by side.
+            futures = [self._pool.submit(h.update, data) for h in others]
+            self._handle.write(data)
+            self._md5.update(data)
+            for future in futures:
+                future.result()
+        else:
+            self._handle.write(data)
+            self._md5.update(data)
+            for hasher in others:
+                hasher.update(data)
         self.staged.size += len(data)
 
     def finish(self) -> StagedFile:
@@ -115,6 +126,7 @@ class ObjectStore:
         self.region = region
         self.data_dir = self.root / "data"
         self.tmp_dir = self.root / ".tmp" / str(os.getpid())
+        self._hash_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="s3-digest")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._sweep_temp()
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -136,7 +148,7 @@ class ObjectStore:
         return self.root / storage_path
 
     def new_stager(self, algorithms: Iterable[str] = (), sha256: bool = False, fsync: bool = True) -> Stager:
-        return Stager(self.tmp_dir / uuid.uuid4().hex, algorithms, sha256, fsync)
+        return Stager(self.tmp_dir / uuid.uuid4().hex, algorithms, sha256, fsync, self._hash_pool)
 
     async def stage_stream(self, chunks: AsyncIterable[bytes], algorithms: Iterable[str] = (),
                            sha256: bool = False) -> StagedFile:
@@ -152,8 +164,9 @@ class ObjectStore:
                 if len(buffer) >= WRITE_BUFFER:
                     if pending is not None:
                         await pending
-                    pending = loop.run_in_executor(None, stager.write, bytes(buffer))
-                    buffer.clear()
+                    # Hand the buffer itself over (no copy) and start a new one.
+                    pending = loop.run_in_executor(None, stager.write, buffer)
+                    buffer = bytearray()
             if pending is not None:
                 await pending
                 pending = None
