@@ -15,51 +15,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
-from pathlib import Path
+
+from .common import running_server
 
 MB = 1024 * 1024
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _start(data_dir: Path, port: int) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
-    proc = subprocess.Popen([sys.executable, "-m", "sagestack", "serve", "--port", str(port), "--data-dir",
-                             str(data_dir), "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sagestack/health", timeout=1):
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not start")
-
-
-def _clients(data_dir: Path, port: int):
-    import boto3
-    from botocore.config import Config
-
-    from sagestack.client_env import client_environment
-    from sagestack.settings import Settings
-
-    env = client_environment(Settings.from_env(port=port, data_dir=data_dir))
-    kwargs = dict(endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                  aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
-    s3 = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **kwargs)
-    return s3, boto3.client("sts", **kwargs)
 
 
 def _timed(fn, repeat: int) -> float:
@@ -78,13 +38,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args(argv)
 
-    work = Path(tempfile.mkdtemp(prefix="bench-s3-"))
-    data_dir = work / "data"
-    port = _free_port()
-    proc = _start(data_dir, port)
     rows: list[tuple[str, str, str]] = []
-    try:
-        s3, sts = _clients(data_dir, port)
+    with running_server() as server:
+        work = server.data_dir.parent
+        data_dir = server.data_dir
+        s3, sts = server.client("s3"), server.client("sts")
         s3.create_bucket(Bucket="bench")
         for label, size, count in (("1 MB", MB, args.small_count), (f"{args.large_mb} MB", args.large_mb * MB, 1)):
             source = work / "source.bin"
@@ -127,13 +85,6 @@ def main(argv: list[str] | None = None) -> None:
         t_sts = _timed(lambda: [sts.get_caller_identity() for _ in range(n)], 1)
         rows.append(("HeadObject", f"{n / t_head:8.1f} req/s", "SigV4, sequential"))
         rows.append(("GetCallerIdentity", f"{n / t_sts:8.1f} req/s", "SigV4, sequential"))
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        shutil.rmtree(work, ignore_errors=True)
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'rate':>13}  vs baseline")
     for name, rate, note in rows:
