@@ -28,11 +28,12 @@ class ContainerSpec:
     model_dir: str
     code_dir: str | None
     environment: dict[str, str]
+    multi_model: dict | None = None  # a MultiModel container: cache bounds (multi_model.py)
 
     @classmethod
     def from_dict(cls, value: dict) -> ContainerSpec:
         return cls(value["hostname"], value.get("image", ""), value["model_dir"], value.get("code_dir"),
-                   dict(value.get("environment") or {}))
+                   dict(value.get("environment") or {}), value.get("multi_model"))
 
 
 class AlgorithmHandler:
@@ -45,14 +46,19 @@ class AlgorithmHandler:
         return self.predict(self.model, body, content_type, accept)
 
 
-def load_container(spec: ContainerSpec) -> Any:
-    """Build the handler for one container (imports the framework, loads the model)."""
+def load_container(spec: ContainerSpec, alone: bool = True) -> Any:
+    """Build the handler for one container (imports the framework, loads the model). ``alone``: the
+    only container of its process (a pipeline's containers share one)."""
     from pathlib import Path
 
     from ..algorithms import registry
     from ..execution.images import parse_image
     from . import inference_toolkit
 
+    if spec.multi_model is not None:  # models load on demand, per TargetModel
+        from .multi_model import MultiModelHandler
+
+        return MultiModelHandler(spec)
     os.environ.update(spec.environment)
     image = parse_image(spec.image) if spec.image else None
     program = spec.environment.get("SAGEMAKER_PROGRAM")
@@ -61,7 +67,7 @@ def load_container(spec: ContainerSpec) -> Any:
         code_dir = spec.code_dir or str(Path(spec.model_dir) / "code")
         module = inference_toolkit.load_entry_point(code_dir, program)
         return inference_toolkit.ScriptHandler(spec.model_dir, framework, module, spec.environment)
-    if image is not None and image.repository in XGBOOST_REPOSITORIES and "sklearn" not in sys.modules:
+    if alone and image is not None and image.repository in XGBOOST_REPOSITORIES and "sklearn" not in sys.modules:
         # xgboost imports scikit-learn only for its sklearn wrappers (about 1.3 s); built-in XGBoost serves
         # boosters, so the worker starts without it.
         sys.modules["sklearn"] = None  # type: ignore[assignment]
@@ -87,6 +93,7 @@ class ModelHandler:
         self.by_host = dict(containers)
         self.mode = mode
         self.single = containers[0][1] if len(containers) == 1 else None
+        self.multi_model = getattr(self.single, "invoke_target", None)  # multi_model.MultiModelHandler
 
     def invoke(self, body: bytes, content_type: str | None, accept: str | None,
                target_host: str | None = None) -> tuple[bytes, str]:
@@ -97,13 +104,28 @@ class ModelHandler:
             if handler is None:
                 raise InferenceError(f"Container hostname {target_host} is not part of this endpoint; "
                                      f"known: {', '.join(self.by_host)}.", 400)
-            return handler.invoke(body, content_type, accept)
+            return _named(handler.invoke, target_host, body, content_type, accept)
         last = len(self.containers) - 1
-        for index, (_, handler) in enumerate(self.containers):
-            body, content_type = handler.invoke(body, content_type, accept if index == last else content_type)
+        for index, (host, handler) in enumerate(self.containers):
+            body, content_type = _named(handler.invoke, host, body, content_type,
+                                        accept if index == last else content_type)
         return body, content_type
+
+
+def _named(invoke: Any, host: str | None, *args: Any) -> tuple[bytes, str]:
+    """Run one container; an error carries the container's name (the gateway quotes it)."""
+    try:
+        return invoke(*args)
+    except Exception as exc:
+        exc.container = host  # type: ignore[attr-defined]
+        raise
 
 
 def load_model_handler(containers: list[dict], mode: str = "Serial") -> ModelHandler:
     specs = [ContainerSpec.from_dict(c) for c in containers]
-    return ModelHandler([(spec.hostname, load_container(spec)) for spec in specs], mode)
+    alone = len(specs) == 1
+    if not alone and mode != "Direct":  # a pipeline's containers without ContainerHostname: by position
+        for index, spec in enumerate(specs):
+            if spec.hostname == "primary":
+                spec.hostname = f"container-{index + 1}"
+    return ModelHandler([(spec.hostname, load_container(spec, alone)) for spec in specs], mode)

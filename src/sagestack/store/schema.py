@@ -16,6 +16,7 @@ TABLE_MODULES = (
     "sagestack.store.objects_index",
     "sagestack.store.logs",
     "sagestack.store.metrics",
+    "sagestack.store.async_invocations",
 )
 
 

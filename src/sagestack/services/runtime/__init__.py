@@ -1,4 +1,4 @@
-"""sagemaker-runtime: InvokeEndpoint and InvokeEndpointWithResponseStream.
+"""sagemaker-runtime: InvokeEndpoint, InvokeEndpointWithResponseStream and InvokeEndpointAsync.
 
 ``POST /endpoints/{name}/invocations`` normally never reaches this table: the gateway hands it to the
 serving router (the fast path). The handler here serves the same call when the router is not attached
@@ -27,7 +27,7 @@ async def _forward(ctx: RequestContext, params: dict, accept: str | None):
     return await router.forward(route, params.get("Body") or b"", params.get("ContentType"), accept,
                                 params.get("CustomAttributes"), params.get("TargetVariant"),
                                 params.get("TargetContainerHostname"), params.get("InferenceId"),
-                                time.perf_counter())
+                                time.perf_counter(), params.get("TargetModel"))
 
 
 @OPERATIONS.handler("InvokeEndpoint")
@@ -64,3 +64,11 @@ async def invoke_endpoint_with_response_stream(ctx: RequestContext, params: dict
             yield eventstream.payload_part(body[start:start + PART_SIZE])
 
     return HttpResponse(200, headers, events())
+
+
+@OPERATIONS.handler("InvokeEndpointAsync")
+def invoke_endpoint_async(ctx: RequestContext, params: dict) -> dict:
+    """Queue the request durably and answer at once (serving/async_inference.py does the work)."""
+    from ...serving.async_inference import submit
+
+    return submit(ctx.platform, ctx.account_id, ctx.region, params)

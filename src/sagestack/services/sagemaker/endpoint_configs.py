@@ -39,6 +39,9 @@ def _check_variants(ctx: RequestContext, variants: list[dict], field: str) -> li
         if ctx.platform.resources.get(ctx.account_id, ctx.region, MODEL_TYPE, model) is None:
             raise not_found("model", model_arn(ctx, model))
         serverless = variant.get("ServerlessConfig")
+        if serverless and int(serverless.get("ProvisionedConcurrency") or 0) > int(serverless["MaxConcurrency"]):
+            raise ServiceError("ValidationException", f"{field}: ProvisionedConcurrency must not exceed "
+                                                      f"MaxConcurrency for variant {variant['VariantName']}.")
         if not serverless:
             if not variant.get("InstanceType"):
                 raise ServiceError("ValidationException", f"{field}: InstanceType is required for variant "
@@ -64,6 +67,14 @@ def create_endpoint_config(ctx: RequestContext, params: dict) -> dict:
             raise ServiceError("ValidationException", "DataCaptureConfig.DestinationS3Uri must be an s3:// URI.")
         capture = dict(capture)
         capture.setdefault("EnableCapture", True)
+    asynchronous = params.get("AsyncInferenceConfig")
+    output_path = str(((asynchronous or {}).get("OutputConfig") or {}).get("S3OutputPath", ""))
+    if asynchronous and not output_path.startswith("s3://"):
+        raise ServiceError("ValidationException", "AsyncInferenceConfig.OutputConfig.S3OutputPath must be an s3:// "
+                                                  "URI.")
+    if asynchronous and any(v.get("ServerlessConfig") for v in variants):
+        raise ServiceError("ValidationException", "AsyncInferenceConfig is not supported for serverless production "
+                                                  "variants; use instance-based variants.")
     resource_arn = config_arn(ctx, name)
     data = strip_empty({
         "EndpointConfigName": name,

@@ -1,0 +1,126 @@
+"""Serverless endpoints: no worker while idle, a cold start on the first request, MaxConcurrency
+enforced with ThrottlingException, provisioned concurrency kept warm, ModelSetupTime per cold start."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from hosting_support import worker_processes
+from production2_support import IDLE_SECONDS, wait_for
+
+
+def _serverless_config(hosting, name: str, model: str, concurrency: int, provisioned: int = 0) -> str:
+    serverless = {"MemorySizeInMB": 2048, "MaxConcurrency": concurrency}
+    if provisioned:
+        serverless["ProvisionedConcurrency"] = provisioned
+    hosting.sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
+        {"VariantName": "AllTraffic", "ModelName": model, "ServerlessConfig": serverless}])
+    return name
+
+
+@pytest.mark.sdk_flow("flow07f", "boto3: ServerlessConfig (the request the SDK sends)")
+def test_serverless_scales_from_and_to_zero_and_throttles(p2_server, p2_hosting):
+    hosting = p2_hosting
+    hosting.script_model("sls-model", tag="sls")
+    _serverless_config(hosting, "sls-config", "sls-model", concurrency=2)
+    desc = hosting.endpoint("sls-ep", "sls-config")
+    assert desc["EndpointStatus"] == "InService", desc.get("FailureReason")
+    variant = desc["ProductionVariants"][0]
+    assert variant["CurrentServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 2}
+    assert "CurrentInstanceCount" not in variant
+    assert worker_processes("sls-ep") == []  # nothing runs until the first request
+
+    started = time.perf_counter()
+    body, response = hosting.invoke("sls-ep", "1,2")
+    cold = time.perf_counter() - started
+    assert body == "sls:3"
+    assert response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-invoked-production-variant"] == "AllTraffic"
+    assert worker_processes("sls-ep"), "a worker serves after the cold start"
+    started = time.perf_counter()
+    assert hosting.invoke("sls-ep", "2,2")[0] == "sls:4"
+    assert time.perf_counter() - started < cold  # warm
+
+    # MaxConcurrency 2: of 5 simultaneous slow requests, 2 are served and 3 throttled.
+    runtime = p2_server.client("sagemaker-runtime", config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+    outcomes: list[str] = []
+    barrier = threading.Barrier(5)
+
+    def call() -> None:
+        barrier.wait()
+        try:
+            answer = runtime.invoke_endpoint(EndpointName="sls-ep", Body="sleep:1.5", ContentType="text/csv")
+            outcomes.append(answer["Body"].read().decode())
+        except ClientError as exc:
+            error = exc.response["Error"]
+            outcomes.append(f"{error['Code']}/{exc.response['ResponseMetadata']['HTTPStatusCode']}/{error['Message']}")
+
+    threads = [threading.Thread(target=call) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # SageMaker's throttling answer: HTTP 400, ThrottlingException, {"message": null}.
+    assert sorted(outcomes) == ["ThrottlingException/400/None"] * 3 + ["sls:slept"] * 2, outcomes
+
+    # Idle for longer than SAGESTACK_SERVERLESS_IDLE_SECONDS: back to zero workers; the next request is cold.
+    wait_for(lambda: not worker_processes("sls-ep"), IDLE_SECONDS + 10, message="the idle worker to stop")
+    assert hosting.invoke("sls-ep", "5")[0] == "sls:5"
+
+    # ModelSetupTime: one sample per cold start.
+    cloudwatch = p2_server.client("cloudwatch")
+
+    def setup_samples() -> float:
+        now = dt.datetime.now(dt.timezone.utc)
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/SageMaker", MetricName="ModelSetupTime", StartTime=now - dt.timedelta(minutes=10),
+            EndTime=now + dt.timedelta(minutes=1), Period=600, Statistics=["SampleCount", "Maximum"],
+            Dimensions=[{"Name": "EndpointName", "Value": "sls-ep"}, {"Name": "VariantName", "Value": "AllTraffic"}],
+        )["Datapoints"]
+        return sum(p["SampleCount"] for p in points)
+
+    wait_for(lambda: setup_samples() >= 2, 15, message="ModelSetupTime samples (one per cold start)")
+    hosting.delete("sls-ep")
+
+
+def test_provisioned_concurrency_stays_warm(p2_hosting):
+    hosting = p2_hosting
+    hosting.script_model("sls-warm-model", tag="warm")
+    _serverless_config(hosting, "sls-warm-config", "sls-warm-model", concurrency=4, provisioned=1)
+    desc = hosting.endpoint("sls-warm-ep", "sls-warm-config")
+    assert desc["EndpointStatus"] == "InService", desc.get("FailureReason")
+    assert worker_processes("sls-warm-ep"), "provisioned concurrency starts a worker with the endpoint"
+    assert hosting.invoke("sls-warm-ep", "4,4")[0] == "warm:8"
+    time.sleep(IDLE_SECONDS + 2)
+    assert worker_processes("sls-warm-ep"), "the provisioned worker is not stopped for idleness"
+    hosting.delete("sls-warm-ep")
+    wait_for(lambda: not worker_processes("sls-warm-ep"), 15, message="workers to stop after DeleteEndpoint")
+
+
+def test_provisioned_concurrency_above_max_is_rejected(p2_hosting):
+    import pytest
+
+    p2_hosting.script_model("sls-bad-model")
+    with pytest.raises(ClientError) as info:
+        _serverless_config(p2_hosting, "sls-bad-config", "sls-bad-model", concurrency=2, provisioned=3)
+    assert info.value.response["Error"]["Code"] == "ValidationException"
+    assert "ProvisionedConcurrency" in info.value.response["Error"]["Message"]
+
+
+def test_cold_start_failure_is_a_model_error(p2_hosting):
+    import pytest
+
+    hosting = p2_hosting
+    hosting.script_model("sls-broken-model", code="def model_fn(model_dir):\n    raise ImportError('no such lib')\n")
+    _serverless_config(hosting, "sls-broken-config", "sls-broken-model", concurrency=1)
+    assert hosting.endpoint("sls-broken-ep", "sls-broken-config")["EndpointStatus"] == "InService"
+    with pytest.raises(ClientError) as info:
+        hosting.invoke("sls-broken-ep", "1")
+    assert info.value.response["Error"]["Code"] == "ModelError"
+    assert "no such lib" in info.value.response["Error"]["Message"]
+    assert worker_processes("sls-broken-ep") == []
+    hosting.delete("sls-broken-ep")
