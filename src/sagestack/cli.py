@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "coverage":
         from .coverage import render
 
-        print(render(markdown=args.markdown))
+        print(render(markdown=args.markdown).rstrip("\n"))
         return 0
     return 1
 
