@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger("sagestack.serving")
-MAX_INFLIGHT = 32  # copies in flight per shadow instance before new ones are dropped
+MAX_INFLIGHT = 128  # copies in flight per shadow instance before new ones are dropped
 
 
 @dataclass(frozen=True)
