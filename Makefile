@@ -25,8 +25,17 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
 
+# The end-to-end example (examples/xgboost_end_to_end.py) against the server on the default port, or a
+# server it starts and stops again; ARGS="--port N --data-dir D" to choose (python -m sagestack.demo --help).
+demo: $(STAMP)
+	$(BIN)/python -m sagestack.demo $(ARGS)
+
+# Generated documentation; tests/docs/test_generated_docs.py fails when any of these is stale.
 docs: $(STAMP)
 	$(BIN)/sagestack coverage --markdown > docs/coverage.md
+	$(BIN)/python -m sagestack.algorithms.catalog > docs/algorithms.md
+	$(BIN)/python -m sagestack.sdk_flows > docs/sdk-flows.md
+	$(BIN)/python -m sagestack.demo --write-notebook
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -35,6 +35,7 @@ from sagestack.algorithms.base import (
     InferenceError,
     TrainingEnv,
 )
+from jobdir import dense_recordio, make_job, metric_values
 
 PACKAGES: tuple[str, ...] = tuple(sorted(set(registry.ALGORITHM_PACKAGES.values())))
 
@@ -45,6 +46,11 @@ DISTRIBUTIONS = {"FullyReplicated", "ShardedByS3Key"}
 REQUEST_UNIVERSE = (
     "text/csv", "application/json", "application/jsonlines", "application/x-recordio-protobuf",
     "text/libsvm", "application/x-parquet", "application/x-npy", "image/jpeg", "application/x-unknown-type",
+)
+#: Accept types some built-in algorithm may answer; each algorithm must refuse those it does not declare.
+ACCEPT_UNIVERSE = (
+    "application/json", "application/jsonlines", "application/x-recordio-protobuf", "text/csv",
+    "text/libsvm", "application/x-npy", "text/html", "application/x-unknown-type",
 )
 #: Internal keys SageMaker's 1P containers and HPO put into hyperparameters (algorithms.md §1.1).
 INTERNAL_KEYS = {"_kvstore": "auto", "_num_gpus": "auto", "_num_kv_servers": "auto", "_log_level": "info"}
@@ -72,14 +78,6 @@ def _data() -> tuple[np.ndarray, np.ndarray]:
     labels = rng.integers(0, 3, size=N_TRAIN)
     X = (centers[labels] + rng.normal(scale=0.7, size=(N_TRAIN, FEATURES))).astype(np.float32)
     return X, labels
-
-
-def recordio(X: np.ndarray, y: np.ndarray | None = None) -> bytes:
-    from sagemaker.amazon.common import write_numpy_to_dense_tensor
-
-    buf = io.BytesIO()
-    write_numpy_to_dense_tensor(buf, X, y)
-    return buf.getvalue()
 
 
 def label_first_csv(X: np.ndarray, y: np.ndarray) -> bytes:
@@ -116,61 +114,39 @@ CASES: dict[str, Case] = {
     "linear_learner": Case(
         hyperparameters={"predictor_type": "binary_classifier", "feature_dim": str(FEATURES),
                          "mini_batch_size": "30", "epochs": "3"},
-        channels=lambda X, y: {"train": recordio(X[:90], _binary(y[:90])),
-                               "validation": recordio(X[90:], _binary(y[90:]))},
+        channels=lambda X, y: {"train": dense_recordio(X[:90], _binary(y[:90])),
+                               "validation": dense_recordio(X[90:], _binary(y[90:]))},
         tuning_metric="validation:binary_classification_accuracy",
         expected_metrics=("validation:binary_classification_accuracy",),
     ),
     "kmeans": Case(
         hyperparameters={"force_dense": "True", "k": "3", "feature_dim": str(FEATURES),
                          "mini_batch_size": "50", "eval_metrics": json.dumps(["msd", "ssd"])},
-        channels=lambda X, y: {"train": recordio(X), "test": recordio(X[:30])},
+        channels=lambda X, y: {"train": dense_recordio(X), "test": dense_recordio(X[:30])},
         tuning_metric="test:msd",
         expected_metrics=("test:msd", "test:ssd"),
     ),
     "pca": Case(
         hyperparameters={"num_components": "2", "feature_dim": str(FEATURES), "mini_batch_size": "50"},
-        channels=lambda X, y: {"train": recordio(X)},
+        channels=lambda X, y: {"train": dense_recordio(X)},
     ),
     "knn": Case(
         hyperparameters={"k": "3", "predictor_type": "classifier", "sample_size": "90",
                          "feature_dim": str(FEATURES)},
-        channels=lambda X, y: {"train": recordio(X[:90], y[:90].astype(np.float32)),
-                               "test": recordio(X[90:], y[90:].astype(np.float32))},
+        channels=lambda X, y: {"train": dense_recordio(X[:90], y[:90].astype(np.float32)),
+                               "test": dense_recordio(X[90:], y[90:].astype(np.float32))},
         tuning_metric="test:accuracy",
         expected_metrics=("test:accuracy",),
     ),
     "factorization_machines": Case(
         hyperparameters={"predictor_type": "binary_classifier", "num_factors": "2", "feature_dim": str(FEATURES),
                          "epochs": "3", "mini_batch_size": "30"},
-        channels=lambda X, y: {"train": recordio(X[:90], _binary(y[:90])),
-                               "test": recordio(X[90:], _binary(y[90:]))},
+        channels=lambda X, y: {"train": dense_recordio(X[:90], _binary(y[:90])),
+                               "test": dense_recordio(X[90:], _binary(y[90:]))},
         tuning_metric="test:binary_classification_accuracy",
         expected_metrics=("test:binary_classification_accuracy",),
     ),
 }
-
-
-def make_job(root: Path, hyperparameters: dict[str, str], files: dict[str, bytes],
-             content_types: dict[str, str]) -> TrainingEnv:
-    """A job directory laid out as /opt/ml (one file per channel)."""
-    config = root / "input" / "config"
-    config.mkdir(parents=True)
-    (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
-    data_config = {}
-    for name, payload in files.items():
-        folder = root / "input" / "data" / name
-        folder.mkdir(parents=True)
-        suffix = "csv" if content_types.get(name) == "text/csv" else "pbr"
-        (folder / f"part-0.{suffix}").write_bytes(payload)
-        data_config[name] = {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated",
-                             "RecordWrapperType": "None"}
-        if name in content_types:
-            data_config[name]["ContentType"] = content_types[name]
-    (config / "inputdataconfig.json").write_text(json.dumps(data_config))
-    (config / "resourceconfig.json").write_text(
-        json.dumps({"current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0"}))
-    return TrainingEnv.from_root(root)
 
 
 def job_for(package: str, root: Path, extra: dict[str, str] | None = None,
@@ -179,7 +155,9 @@ def job_for(package: str, root: Path, extra: dict[str, str] | None = None,
     X, y = _data()
     hps = {k: v for k, v in case.hyperparameters.items() if k not in drop}
     hps.update(extra or {})
-    return make_job(root, hps, case.channels(X, y), case.content_types)
+    files = {name: {f"part-0.{'csv' if case.content_types.get(name) == 'text/csv' else 'pbr'}": payload}
+             for name, payload in case.channels(X, y).items()}
+    return make_job(root, hps, files, case.content_types)
 
 
 def test_every_package_has_a_case():
@@ -346,10 +324,7 @@ def trained(tmp_path_factory) -> Callable[[str], Trained]:
 @pytest.mark.parametrize("package", PACKAGES)
 def test_training_log_yields_the_declared_metrics(package, trained):
     result = trained(package)
-    found: dict[str, float] = {}
-    for definition in result.module.SPEC.metric_definitions:
-        for match in re.finditer(definition["Regex"], result.log):
-            found[definition["Name"]] = float(match.group(1))
+    found = metric_values(result.log, result.module.SPEC)
     for name in CASES[package].expected_metrics:
         assert name in found, f"{name} not in the log; found {sorted(found)}"
         assert math.isfinite(found[name])
@@ -473,11 +448,25 @@ def test_unsupported_accept_is_refused_with_4xx(package, trained):
 
 
 @pytest.mark.parametrize("package", PACKAGES)
+def test_undeclared_accept_types_are_refused_with_406(package, trained):
+    """``SPEC.response_accept_types`` is exactly what ``predict`` answers: anything else is a 406."""
+    result = trained(package)
+    spec = result.module.SPEC
+    content_type = spec.request_content_types[0]
+    body = encode_request(result.query, content_type)
+    for accept in ACCEPT_UNIVERSE:
+        if accept in spec.response_accept_types:
+            continue
+        with pytest.raises(InferenceError) as info:
+            result.module.predict(result.model, body, content_type, accept)
+        assert info.value.status == 406, (accept, info.value.status)
+
+
+@pytest.mark.parametrize("package", PACKAGES)
 def test_malformed_body_is_a_4xx(package, trained):
     result = trained(package)
     spec = result.module.SPEC
-    # LibSVM is left out: XGBoost's own LibSVM reader (which the container uses) skips unparsable text.
-    for content_type in (t for t in spec.request_content_types if "libsvm" not in t):
+    for content_type in spec.request_content_types:
         with pytest.raises(InferenceError) as info:
             result.module.predict(result.model, b"\x00\xffnot a valid payload{", content_type,
                                   spec.response_accept_types[0])

@@ -11,55 +11,9 @@ import pytest
 import scipy.sparse as sp
 
 from sagestack.algorithms import factorization_machines as fmalg
-from sagestack.algorithms.base import AlgorithmClientError, InferenceError, TrainingEnv
+from sagestack.algorithms.base import AlgorithmClientError, InferenceError
 from sagestack.algorithms.factorization_machines import model as fm
-
-
-@pytest.fixture(scope="module")
-def sdk():
-    import os
-
-    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-    from sagemaker.amazon import common
-
-    return common
-
-
-def make_job(root, hyperparameters: dict, channels: dict, content_types: dict | None = None) -> TrainingEnv:
-    config = root / "input" / "config"
-    config.mkdir(parents=True)
-    (config / "hyperparameters.json").write_text(json.dumps({k: str(v) for k, v in hyperparameters.items()}))
-    data_config = {}
-    for name, files in channels.items():
-        folder = root / "input" / "data" / name
-        folder.mkdir(parents=True)
-        for filename, payload in files.items():
-            (folder / filename).write_bytes(payload)
-        data_config[name] = {"TrainingInputMode": "File"}
-        if content_types and name in content_types:
-            data_config[name]["ContentType"] = content_types[name]
-    (config / "inputdataconfig.json").write_text(json.dumps(data_config))
-    return TrainingEnv.from_root(root)
-
-
-def sparse_recordio(sdk, X, y=None) -> bytes:
-    buf = io.BytesIO()
-    sdk.write_spmatrix_to_sparse_tensor(buf, sp.csr_matrix(X), None if y is None else np.asarray(y))
-    return buf.getvalue()
-
-
-def dense_recordio(sdk, X, y=None) -> bytes:
-    buf = io.BytesIO()
-    sdk.write_numpy_to_dense_tensor(buf, np.asarray(X), None if y is None else np.asarray(y))
-    return buf.getvalue()
-
-
-def metric_values(output: str) -> dict[str, float]:
-    found = {}
-    for definition in fmalg.SPEC.metric_definitions:
-        for match in re.finditer(definition["Regex"], output):
-            found[definition["Name"]] = float(match.group(1))
-    return found
+from jobdir import dense_recordio, make_job, metric_values, sparse_recordio
 
 
 A, B = 30, 30  # two one-hot fields (user, item): the click depends on their interaction only
@@ -99,11 +53,11 @@ def test_binary_beats_logistic_regression(tmp_path, sdk, interactions, capsys):
 
     X, y, _ = interactions
     Xtr, ytr, Xte, yte = X[:5000], y[:5000], X[5000:], y[5000:]
-    env = make_job(tmp_path, BINARY, {"train": {"train.pbr": sparse_recordio(sdk, Xtr, ytr)},
-                                      "test": {"test.pbr": sparse_recordio(sdk, Xte, yte)}})
+    env = make_job(tmp_path, BINARY, {"train": {"train.pbr": sparse_recordio(Xtr, ytr)},
+                                      "test": {"test.pbr": sparse_recordio(Xte, yte)}})
     fmalg.train(env)
     out = capsys.readouterr().out
-    metrics = metric_values(out)
+    metrics = metric_values(out, fmalg.SPEC)
     baseline = LogisticRegression().fit(Xtr, ytr).score(Xte, yte)
     assert baseline < 0.7
     assert metrics["test:binary_classification_accuracy"] > 0.88
@@ -115,7 +69,7 @@ def test_binary_beats_logistic_regression(tmp_path, sdk, interactions, capsys):
     assert sorted(p.name for p in env.model_dir.iterdir()) == ["model_algo-1.json", "model_algo-1.npz"]
 
     model = fmalg.load_model(env.model_dir)
-    body, ctype = fmalg.predict(model, sparse_recordio(sdk, Xte), "application/x-recordio-protobuf",
+    body, ctype = fmalg.predict(model, sparse_recordio(Xte), "application/x-recordio-protobuf",
                                 "application/json")
     assert ctype == "application/json"
     predictions = json.loads(body)["predictions"]
@@ -133,17 +87,17 @@ def test_regressor_beats_ridge(tmp_path, sdk, interactions, capsys):
     X, _, target = interactions
     Xtr, ytr, Xte, yte = X[:5000], target[:5000], X[5000:], target[5000:]
     hps = {**BINARY, "predictor_type": "regressor", "epochs": 8}
-    env = make_job(tmp_path, hps, {"train": {"train.pbr": sparse_recordio(sdk, Xtr, ytr)},
-                                   "test": {"test.pbr": sparse_recordio(sdk, Xte, yte)}})
+    env = make_job(tmp_path, hps, {"train": {"train.pbr": sparse_recordio(Xtr, ytr)},
+                                   "test": {"test.pbr": sparse_recordio(Xte, yte)}})
     fmalg.train(env)
     out = capsys.readouterr().out
-    rmse = metric_values(out)["test:rmse"]
+    rmse = metric_values(out, fmalg.SPEC)["test:rmse"]
     baseline = float(np.sqrt(np.mean((Ridge().fit(Xtr, ytr).predict(Xte) - yte) ** 2)))
     assert rmse < 0.6 * baseline
     assert "train mse_objective <loss>=" in out
 
     model = fmalg.load_model(env.model_dir)
-    body, _ = fmalg.predict(model, sparse_recordio(sdk, Xte[:50]), "application/x-recordio-protobuf",
+    body, _ = fmalg.predict(model, sparse_recordio(Xte[:50]), "application/x-recordio-protobuf",
                             "application/jsonlines")
     lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
     assert len(lines) == 50 and set(lines[0]) == {"score"}
@@ -156,7 +110,7 @@ def test_dense_float64_input_and_uniform_init(tmp_path, sdk, interactions):
     hps = {**BINARY, "epochs": 2, "linear_init_method": "uniform", "linear_init_scale": 0.05,
            "bias_init_method": "constant", "bias_init_value": 0.0, "clip_gradient": 5.0, "eps": 1e-7,
            "rescale_grad": 1.0}
-    env = make_job(tmp_path, hps, {"train": {"t.pbr": dense_recordio(sdk, X[:2000].toarray().astype(np.float64),
+    env = make_job(tmp_path, hps, {"train": {"t.pbr": dense_recordio(X[:2000].toarray().astype(np.float64),
                                                                       y[:2000])}})
     fmalg.train(env)
     model = fmalg.load_model(env.model_dir)
@@ -224,7 +178,7 @@ def test_missing_required_and_bad_channels(tmp_path, sdk, interactions):
     with pytest.raises(AlgorithmClientError, match="text/csv"):
         fmalg.train(env)
     X, y, _ = interactions
-    env = make_job(tmp_path / "c", {**BINARY, "feature_dim": 61}, {"train": {"t.pbr": sparse_recordio(sdk, X[:10], y[:10])}})
+    env = make_job(tmp_path / "c", {**BINARY, "feature_dim": 61}, {"train": {"t.pbr": sparse_recordio(X[:10], y[:10])}})
     with pytest.raises(AlgorithmClientError, match="feature_dim"):
         fmalg.train(env)
 
@@ -233,7 +187,7 @@ def test_missing_required_and_bad_channels(tmp_path, sdk, interactions):
 def served(tmp_path_factory, sdk, interactions):
     X, y, _ = interactions
     env = make_job(tmp_path_factory.mktemp("fm"), {**BINARY, "epochs": 2},
-                   {"train": {"t.pbr": sparse_recordio(sdk, X[:3000], y[:3000])}})
+                   {"train": {"t.pbr": sparse_recordio(X[:3000], y[:3000])}})
     fmalg.train(env)
     return fmalg.load_model(env.model_dir)
 
@@ -249,7 +203,7 @@ def test_predict_formats_agree(served, sdk, interactions):
             json.dumps({"data": {"features": {"keys": r.indices.tolist(), "shape": [A + B],
                                               "values": r.data.tolist()}}}) for r in rows
         ).encode(),
-        "application/x-recordio-protobuf": sparse_recordio(sdk, rows),
+        "application/x-recordio-protobuf": sparse_recordio(rows),
     }
     for ctype, body in requests.items():
         out, _ = fmalg.predict(served, body, ctype, "application/json")

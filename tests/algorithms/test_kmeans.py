@@ -4,59 +4,16 @@ from __future__ import annotations
 
 import io
 import json
-import re
 
 import numpy as np
 import pytest
 
 from sagestack.algorithms import kmeans
-from sagestack.algorithms.base import AlgorithmClientError, InferenceError, TrainingEnv
+from sagestack.algorithms.base import AlgorithmClientError, InferenceError
 from sagestack.algorithms.kmeans.clustering import nearest_centers
 from sagestack.algorithms.kmeans.fitting import array_batches, fit
 from sagestack.algorithms.kmeans.spec import parse_hyperparameters
-
-
-@pytest.fixture(scope="module")
-def sdk():
-    import os
-
-    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-    from sagemaker.amazon import common
-
-    return common
-
-
-def make_job(root, hyperparameters: dict, channels: dict, content_types: dict | None = None) -> TrainingEnv:
-    """A job directory: ``channels`` maps name → {filename: bytes}."""
-    config = root / "input" / "config"
-    config.mkdir(parents=True)
-    (config / "hyperparameters.json").write_text(json.dumps({k: str(v) for k, v in hyperparameters.items()}))
-    data_config = {}
-    for name, files in channels.items():
-        folder = root / "input" / "data" / name
-        folder.mkdir(parents=True)
-        for filename, payload in files.items():
-            (folder / filename).write_bytes(payload)
-        data_config[name] = {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated"}
-        if content_types and name in content_types:
-            data_config[name]["ContentType"] = content_types[name]
-    (config / "inputdataconfig.json").write_text(json.dumps(data_config))
-    (config / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
-    return TrainingEnv.from_root(root)
-
-
-def dense_recordio(sdk, X) -> bytes:
-    buf = io.BytesIO()
-    sdk.write_numpy_to_dense_tensor(buf, np.asarray(X, dtype=np.float32))
-    return buf.getvalue()
-
-
-def metric_values(output: str) -> dict[str, float]:
-    found = {}
-    for definition in kmeans.SPEC.metric_definitions:
-        for match in re.finditer(definition["Regex"], output):
-            found[definition["Name"]] = float(match.group(1))
-    return found
+from jobdir import dense_recordio, make_job, metric_values, predict_recordio
 
 
 def inertia(X: np.ndarray, centers: np.ndarray) -> float:
@@ -97,7 +54,7 @@ def test_train_matches_sklearn_inertia_and_logs_test_metrics(tmp_path, sdk, caps
     env = make_job(
         tmp_path,
         hps,
-        {"train": {"matrix_0.pbr": dense_recordio(sdk, X)}, "test": {"t.pbr": dense_recordio(sdk, X)}},
+        {"train": {"matrix_0.pbr": dense_recordio(X)}, "test": {"t.pbr": dense_recordio(X)}},
     )
     kmeans.train(env)
     output = capsys.readouterr().out
@@ -108,7 +65,7 @@ def test_train_matches_sklearn_inertia_and_logs_test_metrics(tmp_path, sdk, caps
     reference = KMeans(n_clusters=k, random_state=0).fit(X.astype(np.float64)).inertia_
     assert ours <= 1.02 * reference
 
-    metrics = metric_values(output)
+    metrics = metric_values(output, kmeans.SPEC)
     assert set(metrics) == {"test:msd", "test:ssd"}
     assert metrics["test:ssd"] == pytest.approx(ours, rel=1e-4)
     assert metrics["test:msd"] == pytest.approx(ours / X.shape[0], rel=1e-4)
@@ -126,7 +83,7 @@ def test_train_csv_channel_and_default_eval_metric(tmp_path, capsys, iris):
         {"train": "text/csv;label_size=0", "test": "text/csv"},  # test: first column is a label
     )
     kmeans.train(env)
-    metrics = metric_values(capsys.readouterr().out)
+    metrics = metric_values(capsys.readouterr().out, kmeans.SPEC)
     assert set(metrics) == {"test:msd"}  # eval_metrics defaults to ["msd"]
     reference = KMeans(n_clusters=3, random_state=0).fit(iris.astype(np.float64)).inertia_
     assert metrics["test:msd"] * len(iris) <= 1.02 * reference
@@ -147,8 +104,8 @@ def test_streaming_path_matches_sklearn_on_shuffled_blobs(tmp_path, sdk):
         sdk_hyperparameters(k=6, feature_dim=8, mini_batch_size=2000, init_method="kmeans++", epochs=2),
         {
             "train": {
-                "matrix_0.pbr": dense_recordio(sdk, X[:30_000]),
-                "matrix_1.pbr": dense_recordio(sdk, X[30_000:]),
+                "matrix_0.pbr": dense_recordio(X[:30_000]),
+                "matrix_1.pbr": dense_recordio(X[30_000:]),
             }
         },
     )
@@ -250,14 +207,14 @@ def test_feature_dim_mismatch_and_too_few_rows_are_client_errors(tmp_path, sdk, 
     env = make_job(
         tmp_path / "a",
         sdk_hyperparameters(k=3, feature_dim=5),
-        {"train": {"d.pbr": dense_recordio(sdk, iris)}},
+        {"train": {"d.pbr": dense_recordio(iris)}},
     )
     with pytest.raises(AlgorithmClientError, match="feature_dim"):
         kmeans.train(env)
     env = make_job(
         tmp_path / "b",
         sdk_hyperparameters(k=10, feature_dim=4),
-        {"train": {"d.pbr": dense_recordio(sdk, iris[:5])}},
+        {"train": {"d.pbr": dense_recordio(iris[:5])}},
     )
     with pytest.raises(AlgorithmClientError, match="k=10"):
         kmeans.train(env)
@@ -308,20 +265,13 @@ def test_predict_csv_to_jsonlines(trained, iris):
     assert [line["distance_to_cluster"] for line in lines] == pytest.approx(dists, rel=1e-5)
 
 
-def test_predict_recordio_round_trip_with_sdk(trained, iris, sdk):
+def test_predict_recordio_round_trip_with_sdk(trained, iris):
     rows = iris[::30]
-    payload, ctype = kmeans.predict(
-        trained,
-        dense_recordio(sdk, rows),
-        "application/x-recordio-protobuf",
-        "application/x-recordio-protobuf",
-    )
-    assert ctype == "application/x-recordio-protobuf"
-    records = sdk.read_records(io.BytesIO(payload))
+    records = predict_recordio(kmeans, trained, rows)
     labels, dists = expected(trained, rows)
     assert len(records) == len(rows)
-    got_labels = [r.label["closest_cluster"].float32_tensor.values[0] for r in records]
-    got_dists = [r.label["distance_to_cluster"].float32_tensor.values[0] for r in records]
+    got_labels = [r["closest_cluster"][0] for r in records]
+    got_dists = [r["distance_to_cluster"][0] for r in records]
     assert got_labels == [float(x) for x in labels]
     assert got_dists == pytest.approx(dists, rel=1e-5)
 

@@ -11,58 +11,10 @@ import pytest
 import scipy.sparse as sp
 
 from sagestack.algorithms import knn
-from sagestack.algorithms.base import AlgorithmClientError, InferenceError, TrainingEnv
+from sagestack.algorithms.base import AlgorithmClientError, InferenceError
+from jobdir import dense_recordio, make_job, metric_values, sparse_recordio
 
 faiss = pytest.importorskip("faiss")
-
-
-@pytest.fixture(scope="module")
-def sdk():
-    import os
-
-    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-    from sagemaker.amazon import common
-
-    return common
-
-
-def make_job(root, hyperparameters: dict, channels: dict, content_types: dict | None = None) -> TrainingEnv:
-    """A job directory: ``channels`` maps name → {filename: bytes}."""
-    config = root / "input" / "config"
-    config.mkdir(parents=True)
-    (config / "hyperparameters.json").write_text(json.dumps({k: str(v) for k, v in hyperparameters.items()}))
-    data_config = {}
-    for name, files in channels.items():
-        folder = root / "input" / "data" / name
-        folder.mkdir(parents=True)
-        for filename, payload in files.items():
-            (folder / filename).write_bytes(payload)
-        data_config[name] = {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated"}
-        if content_types and name in content_types:
-            data_config[name]["ContentType"] = content_types[name]
-    (config / "inputdataconfig.json").write_text(json.dumps(data_config))
-    (config / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
-    return TrainingEnv.from_root(root)
-
-
-def dense_recordio(sdk, X, y=None) -> bytes:
-    buf = io.BytesIO()
-    sdk.write_numpy_to_dense_tensor(buf, np.asarray(X), None if y is None else np.asarray(y))
-    return buf.getvalue()
-
-
-def sparse_recordio(sdk, X, y=None) -> bytes:
-    buf = io.BytesIO()
-    sdk.write_spmatrix_to_sparse_tensor(buf, sp.csr_matrix(X), None if y is None else np.asarray(y))
-    return buf.getvalue()
-
-
-def metric_values(output: str, spec=knn.SPEC) -> dict[str, float]:
-    found = {}
-    for definition in spec.metric_definitions:
-        for match in re.finditer(definition["Regex"], output):
-            found[definition["Name"]] = float(match.group(1))
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -87,17 +39,17 @@ def test_flat_classifier_matches_sklearn(tmp_path, sdk, blobs, capsys, metric, s
     Xtr, ytr, Xte, yte = blobs
     env = make_job(
         tmp_path, {**HP, "index_metric": metric, "mini_batch_size": 300},
-        {"train": {"train.pbr": dense_recordio(sdk, Xtr, ytr)}, "test": {"test.pbr": dense_recordio(sdk, Xte, yte)}},
+        {"train": {"train.pbr": dense_recordio(Xtr, ytr)}, "test": {"test.pbr": dense_recordio(Xte, yte)}},
     )
     knn.train(env)
     out = capsys.readouterr().out
     reference = KNeighborsClassifier(5, metric=sk_metric, algorithm="brute").fit(Xtr, ytr)
     expected = reference.score(Xte, yte)
-    assert metric_values(out)["test:accuracy"] == pytest.approx(expected, abs=1e-9)
+    assert metric_values(out, knn.SPEC)["test:accuracy"] == pytest.approx(expected, abs=1e-9)
     assert "#test_score (algo-1) : ('accuracy'," in out
 
     model = knn.load_model(env.model_dir)
-    body, ctype = knn.predict(model, dense_recordio(sdk, Xte), "application/x-recordio-protobuf",
+    body, ctype = knn.predict(model, dense_recordio(Xte), "application/x-recordio-protobuf",
                               "application/json")
     assert ctype == "application/json"
     predicted = np.array([p["predicted_label"] for p in json.loads(body)["predictions"]])
@@ -106,7 +58,7 @@ def test_flat_classifier_matches_sklearn(tmp_path, sdk, blobs, capsys, metric, s
 
 def test_artifact_layout(tmp_path, sdk, blobs):
     Xtr, ytr, _, _ = blobs
-    env = make_job(tmp_path, {**HP, "k": 3}, {"train": {"a.pbr": dense_recordio(sdk, Xtr, ytr)}})
+    env = make_job(tmp_path, {**HP, "k": 3}, {"train": {"a.pbr": dense_recordio(Xtr, ytr)}})
     knn.train(env)
     files = sorted(p.name for p in env.model_dir.iterdir())
     assert files == ["model_algo-1", "model_algo-1.json", "model_algo-1.labels"]
@@ -130,8 +82,8 @@ def test_sample_size_and_multiple_files(tmp_path, sdk, blobs, capsys):
     Xtr, ytr, _, _ = blobs
     env = make_job(
         tmp_path, {**HP, "sample_size": 250, "mini_batch_size": 64},
-        {"train": {"part0.pbr": dense_recordio(sdk, Xtr[:500], ytr[:500]),
-                   "part1.pbr": dense_recordio(sdk, Xtr[500:], ytr[500:])}},
+        {"train": {"part0.pbr": dense_recordio(Xtr[:500], ytr[:500]),
+                   "part1.pbr": dense_recordio(Xtr[500:], ytr[500:])}},
     )
     knn.train(env)
     assert "Sampled 250 of 1000 training records" in capsys.readouterr().out
@@ -162,7 +114,7 @@ def test_regressor_from_csv(tmp_path, capsys):
     knn.train(env)
     reference = KNeighborsRegressor(4).fit(X[:500], y[:500]).predict(X[500:])
     mse = float(np.mean((reference - y[500:]) ** 2))
-    assert metric_values(capsys.readouterr().out)["test:mse"] == pytest.approx(mse, rel=1e-4)
+    assert metric_values(capsys.readouterr().out, knn.SPEC)["test:mse"] == pytest.approx(mse, rel=1e-4)
 
     model = knn.load_model(env.model_dir)
     request = "\n".join(",".join(str(float(v)) for v in row) for row in X[500:510]).encode()
@@ -176,17 +128,17 @@ def test_sparse_recordio_and_sign_reduction(tmp_path, sdk, blobs, capsys):
     Xtr, ytr, Xte, yte = blobs
     env = make_job(
         tmp_path, {**HP, "dimension_reduction_type": "sign", "dimension_reduction_target": 8},
-        {"train": {"train.pbr": sparse_recordio(sdk, Xtr, ytr)}, "test": {"test.pbr": sparse_recordio(sdk, Xte, yte)}},
+        {"train": {"train.pbr": sparse_recordio(Xtr, ytr)}, "test": {"test.pbr": sparse_recordio(Xte, yte)}},
     )
     knn.train(env)
-    accuracy = metric_values(capsys.readouterr().out)["test:accuracy"]
+    accuracy = metric_values(capsys.readouterr().out, knn.SPEC)["test:accuracy"]
     assert accuracy > 0.6  # a random 12 → 8 projection keeps most of the neighbourhood structure
     meta = json.loads((env.model_dir / "model_algo-1.json").read_text())
     assert meta["dimension_reduction"] == {"type": "sign", "seed": 3, "target_dim": 8, "input_dim": 12}
     assert (env.model_dir / "model_algo-1.projection.npz").exists()
     model = knn.load_model(env.model_dir)
     assert model.index.d == 8
-    body, _ = knn.predict(model, sparse_recordio(sdk, Xte[:20]), "application/x-recordio-protobuf",
+    body, _ = knn.predict(model, sparse_recordio(Xte[:20]), "application/x-recordio-protobuf",
                           "application/json")
     assert len(json.loads(body)["predictions"]) == 20
 
@@ -204,15 +156,15 @@ def test_index_types_and_fjlt(tmp_path, sdk, blobs, capsys, extra):
     Xtr, ytr, Xte, yte = blobs
     env = make_job(
         tmp_path, {**HP, **extra},
-        {"train": {"train.pbr": dense_recordio(sdk, Xtr, ytr)}, "test": {"test.pbr": dense_recordio(sdk, Xte, yte)}},
+        {"train": {"train.pbr": dense_recordio(Xtr, ytr)}, "test": {"test.pbr": dense_recordio(Xte, yte)}},
     )
     knn.train(env)
-    accuracy = metric_values(capsys.readouterr().out)["test:accuracy"]
+    accuracy = metric_values(capsys.readouterr().out, knn.SPEC)["test:accuracy"]
     assert accuracy > (0.45 if extra.get("index_metric") == "INNER_PRODUCT" else 0.65)
     model = knn.load_model(env.model_dir)
     if extra.get("index_type") == "faiss.IVFPQ":
         assert isinstance(faiss.downcast_index(model.index), faiss.IndexIVFPQ)
-    body, _ = knn.predict(model, dense_recordio(sdk, Xte[:7]), "application/x-recordio-protobuf",
+    body, _ = knn.predict(model, dense_recordio(Xte[:7]), "application/x-recordio-protobuf",
                           "application/json; verbose=true")
     predictions = json.loads(body)["predictions"]
     assert len(predictions) == 7 and all(len(p["labels"]) == 5 for p in predictions)
@@ -262,20 +214,20 @@ def test_missing_required_and_tuning_keys(tmp_path, sdk, blobs):
         knn.train(env)
     Xtr, ytr, _, _ = blobs
     env = make_job(tmp_path / "ok", {**HP, "_tuning_objective_metric": "test:accuracy", "_kvstore": "dist"},
-                   {"train": {"a.pbr": dense_recordio(sdk, Xtr[:50], ytr[:50])}})
+                   {"train": {"a.pbr": dense_recordio(Xtr[:50], ytr[:50])}})
     knn.train(env)
     assert (env.model_dir / "model_algo-1").exists()
 
 
 def test_bad_data(tmp_path, sdk, blobs):
     Xtr, ytr, _, _ = blobs
-    env = make_job(tmp_path / "a", {**HP, "feature_dim": 13}, {"train": {"a.pbr": dense_recordio(sdk, Xtr, ytr)}})
+    env = make_job(tmp_path / "a", {**HP, "feature_dim": 13}, {"train": {"a.pbr": dense_recordio(Xtr, ytr)}})
     with pytest.raises(AlgorithmClientError, match="feature_dim"):
         knn.train(env)
-    env = make_job(tmp_path / "b", HP, {"train": {"a.pbr": dense_recordio(sdk, Xtr)}})
+    env = make_job(tmp_path / "b", HP, {"train": {"a.pbr": dense_recordio(Xtr)}})
     with pytest.raises(AlgorithmClientError, match="labels"):
         knn.train(env)
-    env = make_job(tmp_path / "c", HP, {"train": {"a.pbr": dense_recordio(sdk, Xtr, ytr)},
+    env = make_job(tmp_path / "c", HP, {"train": {"a.pbr": dense_recordio(Xtr, ytr)},
                                         "validation": {"v.pbr": b""}})
     with pytest.raises(AlgorithmClientError, match="validation"):
         knn.train(env)
@@ -285,7 +237,7 @@ def test_bad_data(tmp_path, sdk, blobs):
 def served(tmp_path_factory, sdk, blobs):
     Xtr, ytr, _, _ = blobs
     root = tmp_path_factory.mktemp("served")
-    env = make_job(root, HP, {"train": {"a.pbr": dense_recordio(sdk, Xtr, ytr)}})
+    env = make_job(root, HP, {"train": {"a.pbr": dense_recordio(Xtr, ytr)}})
     knn.train(env)
     return knn.load_model(env.model_dir)
 
@@ -293,7 +245,7 @@ def served(tmp_path_factory, sdk, blobs):
 def test_predict_formats_agree(served, sdk, blobs):
     _, _, Xte, _ = blobs
     rows = Xte[:6]
-    expected = [json.loads(knn.predict(served, dense_recordio(sdk, rows), "application/x-recordio-protobuf",
+    expected = [json.loads(knn.predict(served, dense_recordio(rows), "application/x-recordio-protobuf",
                                        "application/json")[0])["predictions"][i]["predicted_label"]
                 for i in range(6)]
     requests = {
@@ -314,7 +266,7 @@ def test_predict_formats_agree(served, sdk, blobs):
 def test_verbose_neighbours(served, sdk, blobs):
     Xtr, ytr, Xte, _ = blobs
     rows = Xte[:4]
-    out, _ = knn.predict(served, dense_recordio(sdk, rows), "application/x-recordio-protobuf",
+    out, _ = knn.predict(served, dense_recordio(rows), "application/x-recordio-protobuf",
                          "application/json; verbose=true")
     predictions = json.loads(out)["predictions"]
     distances = np.sqrt(((rows[:, None, :] - Xtr[None, :, :]) ** 2).sum(-1))
@@ -324,7 +276,7 @@ def test_verbose_neighbours(served, sdk, blobs):
         assert p["distances"] == sorted(p["distances"])
         assert p["labels"] == ytr[nearest[i]].tolist()
 
-    out, _ = knn.predict(served, dense_recordio(sdk, rows), "application/x-recordio-protobuf",
+    out, _ = knn.predict(served, dense_recordio(rows), "application/x-recordio-protobuf",
                          "application/x-recordio-protobuf; verbose=true")
     records = sdk.read_records(io.BytesIO(out))
     assert len(records) == 4
@@ -333,7 +285,7 @@ def test_verbose_neighbours(served, sdk, blobs):
         np.testing.assert_allclose(record.label["distances"].float32_tensor.values, p["distances"], rtol=1e-6)
         assert record.label["predicted_label"].float32_tensor.values[0] == p["predicted_label"]
 
-    plain, _ = knn.predict(served, dense_recordio(sdk, rows), "application/x-recordio-protobuf",
+    plain, _ = knn.predict(served, dense_recordio(rows), "application/x-recordio-protobuf",
                            "application/jsonlines")
     first = json.loads(plain.decode().splitlines()[0])
     assert set(first) == {"predicted_label"}

@@ -6,37 +6,16 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 
 import numpy as np
 import pytest
 
 from sagestack.algorithms import linear_learner
-from sagestack.algorithms.base import AlgorithmClientError, InferenceError, TrainingEnv
+from sagestack.algorithms.base import AlgorithmClientError, InferenceError
 from sagestack.algorithms.linear_learner.config import resolve
 from sagestack.algorithms.linear_learner.metrics import threshold_search
-
-
-@pytest.fixture(scope="module")
-def sdk():
-    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-    from sagemaker.amazon import common
-
-    return common
-
-
-def recordio(sdk, X, y=None, sparse: bool = False) -> bytes:
-    buf = io.BytesIO()
-    if sparse:
-        import scipy.sparse as sp
-
-        sdk.write_spmatrix_to_sparse_tensor(buf, sp.csr_matrix(np.asarray(X, dtype=np.float32)), y)
-    else:
-        sdk.write_numpy_to_dense_tensor(
-            buf, np.asarray(X, dtype=np.float32), None if y is None else np.asarray(y, dtype=np.float32)
-        )
-    return buf.getvalue()
+from jobdir import dense_recordio, make_job, metric_values, sparse_recordio
 
 
 def csv_bytes(X, y) -> bytes:
@@ -44,41 +23,11 @@ def csv_bytes(X, y) -> bytes:
     return "".join(",".join(repr(float(v)) for v in row) + "\n" for row in rows).encode()
 
 
-def make_job(root, hyperparameters: dict, channels: dict, content_types: dict | None = None) -> TrainingEnv:
-    """A job directory like the platform prepares: ``channels`` maps name → {filename: bytes}.
-
-    Channels without a content type get none in inputdataconfig.json, as the SDK's ``record_set()`` does."""
-    config = root / "input" / "config"
-    config.mkdir(parents=True)
-    (config / "hyperparameters.json").write_text(json.dumps({k: str(v) for k, v in hyperparameters.items()}))
-    data_config = {}
-    for name, files in channels.items():
-        folder = root / "input" / "data" / name
-        folder.mkdir(parents=True)
-        for filename, payload in files.items():
-            (folder / filename).write_bytes(payload)
-        data_config[name] = {"TrainingInputMode": "File", "S3DistributionType": "ShardedByS3Key"}
-        if content_types and name in content_types:
-            data_config[name]["ContentType"] = content_types[name]
-    (config / "inputdataconfig.json").write_text(json.dumps(data_config))
-    (config / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
-    return TrainingEnv.from_root(root)
-
-
-def final_metrics(output: str) -> dict[str, float]:
-    """What FinalMetricDataList would hold: the last value each metric definition matched."""
-    found = {}
-    for definition in linear_learner.SPEC.metric_definitions:
-        for match in re.finditer(definition["Regex"], output):
-            found[definition["Name"]] = float(match.group(1))
-    return found
-
-
 def train_job(tmp_path, capsys, hyperparameters, channels, content_types=None):
     env = make_job(tmp_path, hyperparameters, channels, content_types)
     linear_learner.train(env)
     output = capsys.readouterr().out
-    return linear_learner.load_model(env.model_dir), output, final_metrics(output)
+    return linear_learner.load_model(env.model_dir), output, metric_values(output, linear_learner.SPEC)
 
 
 def predict_json(model, X) -> list[dict]:
@@ -116,8 +65,8 @@ def binary_job(tmp_path_factory, breast_cancer, sdk):
     Xtr, Xte, ytr, yte = breast_cancer
     root = tmp_path_factory.mktemp("binary")
     hps = {"predictor_type": "binary_classifier", "feature_dim": 30, "mini_batch_size": 32, "epochs": 20}
-    env = make_job(root, hps, {"train": {"matrix_0.pbr": recordio(sdk, Xtr, ytr)},
-                               "test": {"matrix_0.pbr": recordio(sdk, Xte, yte)}})
+    env = make_job(root, hps, {"train": {"matrix_0.pbr": dense_recordio(Xtr, ytr)},
+                               "test": {"matrix_0.pbr": dense_recordio(Xte, yte)}})
     import contextlib
 
     out = io.StringIO()
@@ -129,7 +78,7 @@ def binary_job(tmp_path_factory, breast_cancer, sdk):
 def test_binary_recordio_beats_logistic_regression(binary_job, breast_cancer):
     model, output, env = binary_job
     Xtr, Xte, ytr, yte = breast_cancer
-    metrics = final_metrics(output)
+    metrics = metric_values(output, linear_learner.SPEC)
     reference = sklearn_classifier_accuracy(Xtr, ytr, Xte, yte)
     predictions = predict_json(model, Xte)
     labels = np.array([p["predicted_label"] for p in predictions])
@@ -147,7 +96,7 @@ def test_binary_recordio_beats_logistic_regression(binary_job, breast_cancer):
 
 def test_binary_metric_lines(binary_job):
     _, output, _ = binary_job
-    metrics = final_metrics(output)
+    metrics = metric_values(output, linear_learner.SPEC)
     for name in ("train:objective_loss", "train:objective_loss:final", "test:objective_loss",
                  "test:binary_classification_accuracy", "test:binary_f_beta", "test:precision",
                  "test:recall", "test:roc_auc_score", "train:progress", "train:throughput"):
@@ -167,9 +116,9 @@ def test_binary_validation_channel_and_target_recall(tmp_path, capsys, sdk, brea
            "binary_classifier_model_selection_criteria": "precision_at_target_recall", "target_recall": 0.95,
            "num_models": 8}
     _, output, metrics = train_job(tmp_path, capsys, hps, {
-        "train": {"matrix_0.pbr": recordio(sdk, Xa, ya)},
-        "validation": {"matrix_0.pbr": recordio(sdk, Xv, yv)},
-        "test": {"matrix_0.pbr": recordio(sdk, Xte, yte)},
+        "train": {"matrix_0.pbr": dense_recordio(Xa, ya)},
+        "validation": {"matrix_0.pbr": dense_recordio(Xv, yv)},
+        "test": {"matrix_0.pbr": dense_recordio(Xte, yte)},
     })
     for name in ("validation:objective_loss", "validation:objective_loss:final", "validation:binary_f_beta",
                  "validation:precision", "validation:recall", "validation:roc_auc_score",
@@ -224,7 +173,7 @@ def test_multiclass_balanced_weights_and_sparse_recordio(tmp_path, capsys, sdk):
     hps = {"predictor_type": "multiclass_classifier", "num_classes": 3, "mini_batch_size": 10, "epochs": 15,
            "balance_multiclass_weights": "True", "num_models": 4}
     model, _, metrics = train_job(tmp_path, capsys, hps,
-                                  {"train": {"part": recordio(sdk, X, y.astype(np.float32), sparse=True)}})
+                                  {"train": {"part": sparse_recordio(X, y.astype(np.float32))}})
     assert model.feature_dim == 4  # feature_dim auto: from the data
     predictions = predict_json(model, X)
     recall_1 = np.mean(np.array([p["predicted_label"] for p in predictions])[y == 1] == 1)
@@ -248,8 +197,8 @@ def test_regression_recordio_matches_ridge(tmp_path, capsys, sdk, diabetes):
     hps = {"predictor_type": "regressor", "feature_dim": 10, "mini_batch_size": 64, "epochs": 60,
            "early_stopping_patience": 100}
     model, output, metrics = train_job(tmp_path, capsys, hps, {
-        "train": {"matrix_0.pbr": recordio(sdk, Xtr, ytr)},
-        "test": {"matrix_0.pbr": recordio(sdk, Xte, yte)},
+        "train": {"matrix_0.pbr": dense_recordio(Xtr, ytr)},
+        "test": {"matrix_0.pbr": dense_recordio(Xte, yte)},
     })
     reference = float(np.mean((Ridge(alpha=1.0).fit(Xtr, ytr).predict(Xte) - yte) ** 2))
     predictions = predict_json(model, Xte)
@@ -281,7 +230,7 @@ def test_regression_losses(tmp_path, capsys, sdk, diabetes, loss, extra):
     Xtr, _, ytr, _ = diabetes
     hps = {"predictor_type": "regressor", "loss": loss, "mini_batch_size": 32, "epochs": 15, "num_models": 8,
            **extra}
-    model, output, metrics = train_job(tmp_path, capsys, hps, {"train": {"m.pbr": recordio(sdk, Xtr, ytr)}})
+    model, output, metrics = train_job(tmp_path, capsys, hps, {"train": {"m.pbr": dense_recordio(Xtr, ytr)}})
     predicted = model.scores(Xtr)
     r2 = 1 - np.mean((predicted - ytr) ** 2) / np.var(ytr)
     if loss == "quantile_loss":
@@ -297,7 +246,7 @@ def test_regression_label_normalisation_handles_large_offsets(tmp_path, capsys, 
     X = rng.normal(size=(2000, 5)) * [1, 10, 100, 0.1, 1] + [0, 50, -300, 2, 0]
     y = 50_000 + X @ [300, -20, 4, 900, 0] + rng.normal(scale=30, size=2000)
     hps = {"predictor_type": "regressor", "mini_batch_size": 100, "epochs": 10, "num_models": 8}
-    model, _, _ = train_job(tmp_path, capsys, hps, {"train": {"m": recordio(sdk, X, y)}})
+    model, _, _ = train_job(tmp_path, capsys, hps, {"train": {"m": dense_recordio(X, y)}})
     r2 = 1 - np.mean((model.scores(X.astype(np.float32)) - y) ** 2) / np.var(y)
     assert r2 > 0.99, r2
 
@@ -308,7 +257,7 @@ def test_hinge_loss_sgd_and_early_stopping(tmp_path, capsys, sdk, breast_cancer)
     hps = {"predictor_type": "binary_classifier", "loss": "hinge_loss", "optimizer": "sgd", "momentum": 0.5,
            "mini_batch_size": 32, "epochs": 40, "early_stopping_patience": 1, "early_stopping_tolerance": 0.05,
            "num_models": 4, "margin": 1.0}
-    model, output, _ = train_job(tmp_path, capsys, hps, {"train": {"m": recordio(sdk, Xtr, ytr)}})
+    model, output, _ = train_job(tmp_path, capsys, hps, {"train": {"m": dense_recordio(Xtr, ytr)}})
     assert "Early stop condition met" in output
     assert len(re.findall(r"epoch=\d+, train", output)) < 40
     scores = model.scores(Xte)
@@ -321,7 +270,7 @@ def test_optimizers_with_l1_and_fixed_learning_rate(optimizer, tmp_path, capsys,
     Xtr, Xte, ytr, yte = breast_cancer
     hps = {"predictor_type": "binary_classifier", "optimizer": optimizer, "learning_rate": 0.02, "l1": 0.01,
            "wd": 0.001, "mini_batch_size": 32, "epochs": 10, "num_models": 1, "use_lr_scheduler": "False"}
-    model, _, _ = train_job(tmp_path, capsys, hps, {"train": {"m": recordio(sdk, Xtr, ytr)}})
+    model, _, _ = train_job(tmp_path, capsys, hps, {"train": {"m": dense_recordio(Xtr, ytr)}})
     assert model.hyperparameters["optimizer"] == optimizer
     assert model.hyperparameters["learning_rate"] == 0.02  # model 0 uses the given values exactly
     assert model.hyperparameters["l1"] == 0.01
@@ -335,7 +284,7 @@ def test_positive_example_weight_mult_balanced(tmp_path, capsys, sdk):
     hps = {"predictor_type": "binary_classifier", "positive_example_weight_mult": "balanced",
            "mini_batch_size": 100, "epochs": 5, "num_models": 2, "num_point_for_scaler": 3000,
            "binary_classifier_model_selection_criteria": "loss_function"}
-    model, _, _ = train_job(tmp_path, capsys, hps, {"train": {"m": recordio(sdk, X, y)}})
+    model, _, _ = train_job(tmp_path, capsys, hps, {"train": {"m": dense_recordio(X, y)}})
     ratio = float((y == 0).sum() / (y == 1).sum())
     assert model.hyperparameters["positive_example_weight_mult"] == pytest.approx(ratio, rel=1e-5)
     assert model.threshold == 0.5  # loss_function keeps the default threshold
@@ -350,7 +299,7 @@ def test_streaming_when_data_exceeds_memory_budget(tmp_path, capsys, sdk, breast
     monkeypatch.setattr(data, "CHUNK_ROWS", 100)
     Xtr, Xte, ytr, yte = breast_cancer
     hps = {"predictor_type": "binary_classifier", "mini_batch_size": 25, "epochs": 5, "num_models": 4}
-    files = {f"part{i}": recordio(sdk, Xtr[i::3], ytr[i::3]) for i in range(3)}
+    files = {f"part{i}": dense_recordio(Xtr[i::3], ytr[i::3]) for i in range(3)}
     model, output, _ = train_job(tmp_path, capsys, hps, {"train": files})
     assert "Train channel: streamed" in output
     assert np.mean(model.predicted_labels(model.scores(Xte)) == yte) > 0.93
@@ -360,18 +309,18 @@ def test_data_errors_are_client_errors(tmp_path, sdk):
     X = np.random.default_rng(0).normal(size=(20, 3))
     with pytest.raises(AlgorithmClientError, match="label 2"):
         env = make_job(tmp_path / "a", {"predictor_type": "binary_classifier"},
-                       {"train": {"m": recordio(sdk, X, np.arange(20) % 3)}})
+                       {"train": {"m": dense_recordio(X, np.arange(20) % 3)}})
         linear_learner.train(env)
     with pytest.raises(AlgorithmClientError, match="3 features .* feature_dim is 5"):
         env = make_job(tmp_path / "b", {"predictor_type": "regressor", "feature_dim": 5},
-                       {"train": {"m": recordio(sdk, X, np.arange(20))}})
+                       {"train": {"m": dense_recordio(X, np.arange(20))}})
         linear_learner.train(env)
     with pytest.raises(AlgorithmClientError, match="label 3"):
         env = make_job(tmp_path / "c", {"predictor_type": "multiclass_classifier", "num_classes": 3},
-                       {"train": {"m": recordio(sdk, X, np.arange(20) % 4)}})
+                       {"train": {"m": dense_recordio(X, np.arange(20) % 4)}})
         linear_learner.train(env)
     with pytest.raises(AlgorithmClientError, match="without a label"):
-        env = make_job(tmp_path / "d", {"predictor_type": "regressor"}, {"train": {"m": recordio(sdk, X)}})
+        env = make_job(tmp_path / "d", {"predictor_type": "regressor"}, {"train": {"m": dense_recordio(X)}})
         linear_learner.train(env)
 
 
@@ -463,7 +412,7 @@ def test_predict_round_trips_in_every_format(binary_job, breast_cancer, sdk):
     assert json.loads(linear_learner.predict(model, shaped, "application/json", "application/json")[0]) == {
         "predictions": expected}
     # RecordIO-protobuf both ways, read with the SDK's own reader
-    payload, ctype = linear_learner.predict(model, recordio(sdk, X), "application/x-recordio-protobuf",
+    payload, ctype = linear_learner.predict(model, dense_recordio(X), "application/x-recordio-protobuf",
                                             "application/x-recordio-protobuf")
     assert ctype == "application/x-recordio-protobuf"
     records = sdk.read_records(io.BytesIO(payload))
@@ -487,8 +436,8 @@ def test_predict_multiclass_recordio_has_score_vector(tmp_path, capsys, sdk):
     X, y = load_iris(return_X_y=True)
     hps = {"predictor_type": "multiclass_classifier", "num_classes": 3, "mini_batch_size": 10, "epochs": 5,
            "num_models": 2}
-    model, _, _ = train_job(tmp_path, capsys, hps, {"train": {"m": recordio(sdk, X, y)}})
-    payload, _ = linear_learner.predict(model, recordio(sdk, X[:3]), "application/x-recordio-protobuf",
+    model, _, _ = train_job(tmp_path, capsys, hps, {"train": {"m": dense_recordio(X, y)}})
+    payload, _ = linear_learner.predict(model, dense_recordio(X[:3]), "application/x-recordio-protobuf",
                                         "application/x-recordio-protobuf")
     records = sdk.read_records(io.BytesIO(payload))
     for record in records:

@@ -2,50 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
 import pytest
 
 from sagestack.algorithms import pca
-from sagestack.algorithms.base import AlgorithmClientError, InferenceError, TrainingEnv
+from sagestack.algorithms.base import AlgorithmClientError, InferenceError
 from sagestack.algorithms.pca.spec import parse_hyperparameters
-
-
-@pytest.fixture(scope="module")
-def sdk():
-    import os
-
-    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-    from sagemaker.amazon import common
-
-    return common
-
-
-def make_job(root, hyperparameters: dict, channels: dict, content_types: dict | None = None) -> TrainingEnv:
-    """A job directory: ``channels`` maps name → {filename: bytes}."""
-    config = root / "input" / "config"
-    config.mkdir(parents=True)
-    (config / "hyperparameters.json").write_text(json.dumps({k: str(v) for k, v in hyperparameters.items()}))
-    data_config = {}
-    for name, files in channels.items():
-        folder = root / "input" / "data" / name
-        folder.mkdir(parents=True)
-        for filename, payload in files.items():
-            (folder / filename).write_bytes(payload)
-        data_config[name] = {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated"}
-        if content_types and name in content_types:
-            data_config[name]["ContentType"] = content_types[name]
-    (config / "inputdataconfig.json").write_text(json.dumps(data_config))
-    (config / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
-    return TrainingEnv.from_root(root)
-
-
-def dense_recordio(sdk, X) -> bytes:
-    buf = io.BytesIO()
-    sdk.write_numpy_to_dense_tensor(buf, np.asarray(X, dtype=np.float32))
-    return buf.getvalue()
+from jobdir import dense_recordio, make_job, predict_recordio
 
 
 def reconstruction_error(X: np.ndarray, mean: np.ndarray, components: np.ndarray) -> float:
@@ -79,8 +44,8 @@ def test_reconstruction_matches_sklearn(tmp_path, sdk, digits, mode, num_compone
         hps,
         {
             "train": {
-                "matrix_0.pbr": dense_recordio(sdk, digits[:900]),
-                "matrix_1.pbr": dense_recordio(sdk, digits[900:]),
+                "matrix_0.pbr": dense_recordio(digits[:900]),
+                "matrix_1.pbr": dense_recordio(digits[900:]),
             }
         },
     )
@@ -157,7 +122,7 @@ def test_feature_dim_mismatch_is_client_error(tmp_path, sdk, digits):
     env = make_job(
         tmp_path,
         sdk_hyperparameters(feature_dim=10, num_components=2, mini_batch_size=100),
-        {"train": {"d.pbr": dense_recordio(sdk, digits[:50])}},
+        {"train": {"d.pbr": dense_recordio(digits[:50])}},
     )
     with pytest.raises(AlgorithmClientError, match="feature_dim"):
         pca.train(env)
@@ -172,7 +137,7 @@ def trained(tmp_path_factory, digits, sdk):
     env = make_job(
         root,
         sdk_hyperparameters(feature_dim=64, num_components=5, mini_batch_size=500),
-        {"train": {"d.pbr": dense_recordio(sdk, digits)}},
+        {"train": {"d.pbr": dense_recordio(digits)}},
     )
     pca.train(env)
     return pca.load_model(env.model_dir)
@@ -203,17 +168,10 @@ def test_predict_csv_to_jsonlines(trained, digits):
     np.testing.assert_allclose(got, expected(trained, rows), rtol=1e-4, atol=1e-3)
 
 
-def test_predict_recordio_round_trip_with_sdk(trained, digits, sdk):
+def test_predict_recordio_round_trip_with_sdk(trained, digits):
     rows = digits[::200]
-    payload, ctype = pca.predict(
-        trained,
-        dense_recordio(sdk, rows),
-        "application/x-recordio-protobuf",
-        "application/x-recordio-protobuf",
-    )
-    assert ctype == "application/x-recordio-protobuf"
-    records = sdk.read_records(io.BytesIO(payload))
-    got = np.array([list(r.label["projection"].float32_tensor.values) for r in records])
+    records = predict_recordio(pca, trained, rows)
+    got = np.array([r["projection"] for r in records])
     np.testing.assert_allclose(got, expected(trained, rows), rtol=1e-4, atol=1e-3)
 
 

@@ -16,6 +16,7 @@ from sagestack.algorithms import xgboost as alg
 from sagestack.algorithms.base import AlgorithmClientError, InferenceError, TrainingEnv
 from sagestack.algorithms.xgboost import metrics as xgb_metrics
 from sagestack.algorithms.xgboost.versions import parse_tag
+import jobdir
 
 BASE_HPS = {"num_round": "5", "objective": "binary:logistic", "max_depth": "3", "eta": "0.5", "seed": "7"}
 
@@ -46,23 +47,10 @@ def libsvm_bytes(X: np.ndarray, y: np.ndarray) -> bytes:
 
 def make_job(root: Path, hps: dict, channels: dict[str, tuple[str | None, dict[str, bytes]]],
              checkpoints: bool = False) -> TrainingEnv:
-    config = root / "input" / "config"
-    config.mkdir(parents=True)
-    (config / "hyperparameters.json").write_text(json.dumps(hps))
-    data_config = {}
-    for name, (content_type, files) in channels.items():
-        data_config[name] = {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated"}
-        if content_type is not None:
-            data_config[name]["ContentType"] = content_type
-        for fname, body in files.items():
-            path = root / "input" / "data" / name / fname
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(body)
-    (config / "inputdataconfig.json").write_text(json.dumps(data_config))
-    (config / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
-    if checkpoints:
-        (root / "checkpoints").mkdir()
-    return TrainingEnv.from_root(root)
+    """``jobdir.make_job`` with each channel given as ``(ContentType or None, {filename: bytes})``."""
+    return jobdir.make_job(root, hps, {name: files for name, (_, files) in channels.items()},
+                           {name: ctype for name, (ctype, _) in channels.items() if ctype is not None},
+                           checkpoints=checkpoints)
 
 
 @pytest.fixture
@@ -422,6 +410,11 @@ def test_serving_errors(served, cancer):
     with pytest.raises(InferenceError) as err:
         alg.predict(served, b"1,2\n3\n", "text/csv", "text/csv")
     assert err.value.status == 415
+    # XGBoost's own LibSVM reader gives zero rows for an unparsable payload; here it is a 400
+    for payload in (b"\x00\xffnot a valid payload{", b"1 0:1 garbage\n", b"1 0:x\n", b"1 -2:1\n"):
+        with pytest.raises(InferenceError) as err:
+            alg.predict(served, payload, "text/libsvm", "application/json")
+        assert err.value.status == 400, payload
     assert alg.predict(served, b"", "text/csv", "text/csv") == (b"", "text/csv")
 
 

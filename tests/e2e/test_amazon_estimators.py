@@ -83,6 +83,7 @@ def predictors(e2e, data) -> dict[str, Any]:
     return deployed
 
 
+@pytest.mark.sdk_flow("flow02", "record_set: a ManifestFile channel without ContentType")
 def test_record_set_channel_is_a_manifest_without_content_type(e2e, predictors):
     """The SDK's record_set: an S3 ManifestFile channel, ShardedByS3Key, no ContentType (§1.1)."""
     job = predictors["_estimators"]["kmeans"].latest_training_job.name
@@ -95,6 +96,7 @@ def test_record_set_channel_is_a_manifest_without_content_type(e2e, predictors):
     assert desc["AlgorithmSpecification"]["TrainingImage"].endswith("/kmeans:1")
 
 
+@pytest.mark.sdk_flow("flow02", "KMeans: record_set, fit, deploy, predict")
 def test_kmeans_inertia_matches_sklearn(predictors, data):
     from sklearn.cluster import KMeans as SkKMeans
 
@@ -112,6 +114,7 @@ def test_kmeans_inertia_matches_sklearn(predictors, data):
     assert own <= inertia * 1.0001  # centroids of the assignment can only do better (Lloyd step)
 
 
+@pytest.mark.sdk_flow("flow02", "PCA: record_set, fit, deploy, predict")
 def test_pca_reconstruction_error_matches_sklearn(predictors, data):
     from sklearn.decomposition import PCA as SkPCA
 
@@ -131,6 +134,7 @@ def test_pca_reconstruction_error_matches_sklearn(predictors, data):
     assert np.isclose(centred - (projections ** 2).sum(), error, rtol=1e-3)
 
 
+@pytest.mark.sdk_flow("flow02", "KNN: record_set, fit, deploy, predict")
 def test_knn_accuracy_equals_sklearn(predictors, data):
     from sklearn.neighbors import KNeighborsClassifier
 
@@ -143,6 +147,7 @@ def test_knn_accuracy_equals_sklearn(predictors, data):
     assert (predicted == reference.predict(Xte)).mean() >= 0.99
 
 
+@pytest.mark.sdk_flow("flow02", "FactorizationMachines: record_set, fit, deploy, predict")
 def test_factorization_machines_beat_a_linear_baseline(predictors, data):
     from sklearn.linear_model import LinearRegression
 

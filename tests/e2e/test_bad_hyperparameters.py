@@ -88,6 +88,7 @@ def test_job_fails_with_a_reason_naming_the_hyperparameter(failed, case):
     assert CASES[case][3] in reason, reason
 
 
+@pytest.mark.sdk_flow("flow01", "a failing job: wait() raises UnexpectedStatusException with the FailureReason")
 def test_sdk_wait_raises_the_failure_reason(failed):
     from sagemaker.exceptions import UnexpectedStatusException
 

@@ -144,6 +144,7 @@ def test_model_that_cannot_load_fails_the_endpoint(hosting):
     hosting.delete("broken-ep")
 
 
+@pytest.mark.sdk_flow("flow07c", "boto3: two weighted variants, TargetVariant, UpdateEndpointWeightsAndCapacities")
 def test_two_variants_split_and_target_variant(hosting):
     hosting.script_model("split-a", tag="a")
     hosting.script_model("split-b", tag="b")
@@ -177,6 +178,7 @@ def test_two_variants_split_and_target_variant(hosting):
     hosting.delete("split-ep")
 
 
+@pytest.mark.sdk_flow("flow07a", "boto3: DataCaptureConfig (the request the SDK sends)")
 def test_data_capture(hosting):
     hosting.script_model("capture-model", tag="cap")
     destination = f"s3://{hosting.bucket}/capture"

@@ -5,10 +5,12 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from botocore.exceptions import ClientError
 from hosting_support import Hosting, kill, serving_children, supervisors
 
 
+@pytest.mark.sdk_flow("flow07b", "boto3: UpdateEndpoint under load")
 def test_update_endpoint_under_load_loses_no_request(hosting):
     hosting.script_model("blue-model", tag="blue")
     hosting.script_model("green-model", tag="green")

@@ -65,6 +65,7 @@ def _fit_sklearn(tmp_path) -> bytes:
     return out.getvalue()
 
 
+@pytest.mark.sdk_flow("flow03", "SKLearnModel.deploy, predict (npy), delete_endpoint")
 def test_sklearn_model_deploy_predict_delete(sdk, tmp_path):
     from sagemaker.sklearn import SKLearnModel
 
@@ -85,6 +86,7 @@ def test_sklearn_model_deploy_predict_delete(sdk, tmp_path):
     assert hosting.wait(predictor.endpoint_name)["EndpointStatus"] == "Deleting"
 
 
+@pytest.mark.sdk_flow("flow03", "Model with code/ inside model.tar.gz")
 def test_model_with_code_in_model_tar(sdk):
     from hosting_support import ECHO_MODEL, SKLEARN_IMAGE
     from sagemaker.deserializers import StringDeserializer
@@ -105,6 +107,7 @@ def test_model_with_code_in_model_tar(sdk):
     predictor.delete_endpoint()
 
 
+@pytest.mark.sdk_flow("flow01", "Model(xgboost image).deploy, predict (CSV)")
 def test_builtin_xgboost_model(sdk, tmp_path):
     import xgboost as xgb
     from sagemaker.deserializers import CSVDeserializer
@@ -152,6 +155,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.sdk_flow("flow03", "SKLearn.fit, deploy, predict")
 def test_sklearn_estimator_fit_deploy_predict(sdk, tmp_path):
     from sagemaker.sklearn import SKLearn
 

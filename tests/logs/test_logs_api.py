@@ -354,6 +354,7 @@ def test_internal_append_visible_through_api(server, logs):
     assert messages == [f"epoch {i}" for i in range(200)] + ["buffered"]
 
 
+@pytest.mark.sdk_flow("aws-cli", "aws logs describe-log-groups")
 def test_aws_cli_describe_log_groups(server, logs):
     group = unique("/cli")
     logs.create_log_group(logGroupName=group)

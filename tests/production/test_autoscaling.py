@@ -28,6 +28,7 @@ def small_endpoint(hosting):
     hosting.delete("as-api")
 
 
+@pytest.mark.sdk_flow("flow07e", "boto3: RegisterScalableTarget, PutScalingPolicy, Describe*, Delete*")
 def test_scalable_target_lifecycle_and_errors(aas, small_endpoint):
     rid = f"endpoint/{small_endpoint}/variant/AllTraffic"
     with pytest.raises(ClientError, match="MinCapacity and MaxCapacity"):
@@ -154,6 +155,7 @@ def test_step_policy_driven_by_a_user_alarm_and_minimum_capacity(aas, hosting):
         hosting.delete("as-step")
 
 
+@pytest.mark.sdk_flow("flow07e", "boto3: target tracking on SageMakerVariantInvocationsPerInstance scales out and in")
 def test_target_tracking_scales_out_under_load_and_back_in(aas, hosting):
     """InvocationsPerInstance (Sum per 10 s period) tracked at 60: ~15 req/s puts one instance at ~150,
     so AlarmHigh fires and the policy asks for ceil(1 × 150 / 60) = 3, capped at MaxCapacity 2. When the

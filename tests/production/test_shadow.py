@@ -34,6 +34,7 @@ def _wait_metric(server, endpoint, variant, name, start, minimum, timeout=20.0) 
         time.sleep(0.5)
 
 
+@pytest.mark.sdk_flow("flow07d", "boto3: ShadowProductionVariants")
 def test_shadow_variant_gets_its_share_and_callers_see_production(hosting, production_server):
     hosting.script_model("sh-prod", tag="prod")
     hosting.script_model("sh-shadow", tag="shadow")

@@ -25,6 +25,7 @@ def _aws(server, tmp_path, *args: str) -> str:
     return result.stdout
 
 
+@pytest.mark.sdk_flow("aws-cli", "aws s3 cp/sync/ls/rm")
 def test_aws_cli_cp_sync_ls_rm(server, s3, bucket, tmp_path):
     local = tmp_path / "tree"
     (local / "sub").mkdir(parents=True)
@@ -47,6 +48,7 @@ def test_aws_cli_cp_sync_ls_rm(server, s3, bucket, tmp_path):
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
 
 
+@pytest.mark.sdk_flow("flow00", "default_bucket, upload_data, S3Uploader, S3Downloader")
 def test_sagemaker_sdk_s3_helpers(server, sdk_env, tmp_path):
     os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
     sagemaker = pytest.importorskip("sagemaker")

@@ -28,6 +28,7 @@ TRAIN = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.sdk_flow("flow03", "SKLearn(entry_point, source_dir).fit(logs=True)")
 def test_sklearn_estimator_fit(server, sdk_env, tmp_path, capsys):
     import numpy as np
     import sagemaker
@@ -85,6 +86,7 @@ TORCH_TRAIN = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.sdk_flow("flow03", "PyTorch(entry_point).fit")
 def test_pytorch_estimator_fit(server, sdk_env, tmp_path):
     import numpy as np
     import sagemaker

@@ -293,6 +293,7 @@ def test_interrupted_job_without_checkpoint_fails_clearly(fresh_server):
     assert "server stopped" in desc["FailureReason"]
 
 
+@pytest.mark.sdk_flow("flow12", "sagemaker-core TrainingJob.get parses DescribeTrainingJob")
 def test_describe_parses_with_sagemaker_core(server, bucket, sdk_env):
     from sagemaker_core.main.resources import TrainingJob
 

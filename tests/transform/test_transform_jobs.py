@@ -29,6 +29,7 @@ def _csv(rows: np.ndarray) -> bytes:
     return buffer.getvalue().encode()
 
 
+@pytest.mark.sdk_flow("flow01", "Transformer.transform with join_source and input/output filters")
 def test_sdk_transformer_join_and_filters(server, sdk_env, xgb_model):
     import sagemaker
     from sagemaker.transformer import Transformer

@@ -290,3 +290,18 @@ def channel_content_type(spec: AlgorithmSpec, channel: Channel) -> str:
             f"{spec.name}; supported: {', '.join(cspec.content_types)}"
         )
     return ctype
+
+
+def reader_content_type(spec: AlgorithmSpec, channel: Channel) -> str:
+    """The validated content type with its parameters kept (``text/csv;label_size=0``), for readers."""
+    normalized = channel_content_type(spec, channel)
+    return channel.content_type if channel.content_type else normalized
+
+
+def validate_channels(spec: AlgorithmSpec, channels: dict[str, Channel]) -> None:
+    """Every channel is declared with a supported content type; every required channel is present."""
+    for channel in channels.values():
+        channel_content_type(spec, channel)
+    for cspec in spec.channels:
+        if cspec.required and cspec.name not in channels:
+            raise AlgorithmClientError(f"The {cspec.name} channel is required by {spec.name}")

@@ -30,16 +30,18 @@ RESPONSE_TYPES = (ct.JSON, ct.JSONLINES, ct.RECORDIO_PROTOBUF, ct.CSV)
 # Requests
 
 
-def decode_request(body: bytes | Any, content_type: str | None) -> Any:
+def decode_request(body: bytes | Any, content_type: str | None,
+                   request_types: Sequence[str] = REQUEST_TYPES) -> Any:
     """The request's rows: float32 ``np.ndarray`` (n × d), or ``scipy.sparse.csr_matrix`` when any
-    instance is sparse. ``body`` is bytes (or a binary file object). Unsupported content type →
-    ``InferenceError(415)``; bad body → 400."""
+    instance is sparse. ``body`` is bytes (or a binary file object). A content type not in
+    ``request_types`` → ``InferenceError(415)``; bad body → 400."""
     if hasattr(body, "read"):
         body = body.read()
     kind = ct.normalize(content_type)
-    if kind not in REQUEST_TYPES:
+    if kind not in request_types:
         raise InferenceError(
-            f"Content type {content_type!r} is not supported; supported: {', '.join(REQUEST_TYPES)}", status=415
+            f"Content type {content_type!r} is not supported; supported: {', '.join(request_types)}",
+            status=415,
         )
     if not body or not body.strip():
         raise InferenceError("The request body is empty", status=400)
@@ -53,6 +55,43 @@ def decode_request(body: bytes | Any, content_type: str | None) -> Any:
         return _rows([_load_json(line) for line in body.splitlines() if line.strip()])
     except FormatError as exc:
         raise InferenceError(str(exc), status=400) from None
+
+
+def decode_rows(body: bytes | Any, content_type: str | None, feature_dim: int, *,
+                request_types: Sequence[str] = REQUEST_TYPES, dense: bool = False) -> Any:
+    """The request's rows for a model of ``feature_dim`` features (else ``InferenceError(400)``).
+
+    Sparse rows whose highest keys are absent (JSON without ``shape``) are widened to ``feature_dim``.
+    ``dense``: C-contiguous float32 rows, all finite; otherwise sparse requests stay sparse."""
+    try:
+        X = decode_request(body, content_type, request_types)
+    except InferenceError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InferenceError(f"Unable to parse the {content_type} request: {exc}", status=400) from None
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise InferenceError("The request contains no records", status=400)
+    if hasattr(X, "tocsr"):
+        if X.shape[1] > feature_dim:
+            raise InferenceError(
+                f"The request has feature indices up to {X.shape[1] - 1} but the model has "
+                f"feature_dim={feature_dim}", status=400)
+        if X.shape[1] < feature_dim:
+            X = X.tocsr()
+            X.resize((X.shape[0], feature_dim))
+        if not dense:
+            return X
+        X = X.toarray()
+    if X.shape[1] != feature_dim:
+        raise InferenceError(
+            f"The request has {X.shape[1]} features per record but the model expects {feature_dim}",
+            status=400)
+    if not dense:
+        return X
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    if not np.isfinite(X).all():
+        raise InferenceError("The request contains NaN or infinite feature values", status=400)
+    return X
 
 
 def _decode_csv(body: bytes, content_type: str) -> np.ndarray:
@@ -186,18 +225,20 @@ def _csv_field(value: Any) -> str:
 
 
 def encode_response(records: Sequence[Mapping[str, Any]] | Mapping[str, Any], accept: str | None, *,
-                    key: str = "predictions", default: str = ct.JSON) -> tuple[bytes, str]:
+                    key: str = "predictions", default: str = ct.JSON,
+                    accept_types: Sequence[str] = RESPONSE_TYPES) -> tuple[bytes, str]:
     """Encode predictions for ``accept``; returns (body, content type).
 
     ``records`` is one dict per input row, or a dict of columns (arrays with one entry per row).
     ``key`` is the JSON top-level key (``"projections"`` for PCA, ``"scores"`` for RCF). Missing or
-    ``*/*`` Accept uses ``default``; anything unsupported → ``InferenceError(406)``."""
-    kind = ct.normalize(accept)
+    ``*/*`` Accept uses ``default``; the first of a comma-separated list is used; anything not in
+    ``accept_types`` (an algorithm's ``SPEC.response_accept_types``) → ``InferenceError(406)``."""
+    kind = ct.normalize((accept or "").split(",")[0])
     if kind in ("", ct.ANY):
         kind = ct.normalize(default)
-    if kind not in RESPONSE_TYPES:
+    if kind not in accept_types:
         raise InferenceError(
-            f"Accept type {accept!r} is not supported; supported: {', '.join(RESPONSE_TYPES)}", status=406
+            f"Accept type {accept!r} is not supported; supported: {', '.join(accept_types)}", status=406
         )
     if isinstance(records, Mapping):
         if kind == ct.RECORDIO_PROTOBUF:

@@ -7,12 +7,19 @@ from typing import Any
 from sagestack.algorithms.base import (
     AlgorithmClientError,
     AlgorithmSpec,
-    ChannelSpec,
     Hyperparameter,
     validate_hyperparameters,
 )
+from sagestack.algorithms.common import (
+    FEATURE_DIM,
+    RESPONSE_TYPES,
+    epochs,
+    mini_batch_size,
+    logged_test_metric,
+    train_and_test,
+)
+from sagestack.formats import content_types as ct
 
-_NUMBER = r"([-+]?(?:[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?|nan|inf))"
 _INIT_METHODS = ("normal", "uniform", "constant")
 _GROUPS = ("bias", "linear", "factors")
 _DEFAULT_LR = {"bias": 0.1, "linear": 0.001, "factors": 0.0001}
@@ -32,11 +39,11 @@ def _group_hyperparameters(group: str) -> tuple[Hyperparameter, ...]:
 
 
 HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
-    Hyperparameter("feature_dim", "int", required=True, low=1),
+    FEATURE_DIM,
     Hyperparameter("num_factors", "int", required=True, low=1),
     Hyperparameter("predictor_type", "str", required=True, choices=("binary_classifier", "regressor")),
-    Hyperparameter("epochs", "int", default=1, low=1),
-    Hyperparameter("mini_batch_size", "int", default=1000, low=1),
+    epochs(1),
+    mini_batch_size(1000),
     Hyperparameter("clip_gradient", "float"),
     Hyperparameter("eps", "float"),
     Hyperparameter("rescale_grad", "float"),
@@ -44,33 +51,23 @@ HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
 )
 
 
-def _test_metric(name: str) -> dict:
-    return {
-        "Name": f"test:{name}",
-        "Regex": r"#test_score \([^)]*\) : \('" + name + r"', " + _NUMBER + r"\)",
-    }
-
-
 METRIC_DEFINITIONS: tuple[dict, ...] = (
-    _test_metric("rmse"),
-    _test_metric("binary_classification_accuracy"),
-    _test_metric("binary_classification_cross_entropy"),
-    _test_metric("binary_f_beta"),
+    logged_test_metric("rmse"),
+    logged_test_metric("binary_classification_accuracy"),
+    logged_test_metric("binary_classification_cross_entropy"),
+    logged_test_metric("binary_f_beta"),
 )
 
-_CONTENT_TYPES = ("application/x-recordio-protobuf",)
+_CONTENT_TYPES = (ct.RECORDIO_PROTOBUF,)  # no CSV, for training or inference (§2.6)
 
 SPEC = AlgorithmSpec(
     name="factorization-machines",
     image_repositories=("factorization-machines",),
     hyperparameters=HYPERPARAMETERS,
-    channels=(
-        ChannelSpec("train", required=True, content_types=_CONTENT_TYPES),
-        ChannelSpec("test", content_types=_CONTENT_TYPES),
-    ),
+    channels=train_and_test(_CONTENT_TYPES),
     metric_definitions=METRIC_DEFINITIONS,
-    request_content_types=("application/json", "application/jsonlines", "application/x-recordio-protobuf"),
-    response_accept_types=("application/json", "application/jsonlines", "application/x-recordio-protobuf"),
+    request_content_types=(ct.JSON, ct.JSONLINES, ct.RECORDIO_PROTOBUF),
+    response_accept_types=RESPONSE_TYPES,
     supports_distributed_training=True,
 )
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
-from sagestack.algorithms.base import AlgorithmClientError, TrainingEnv, channel_content_type
+from sagestack.algorithms.base import AlgorithmClientError, TrainingEnv, reader_content_type
+from sagestack.algorithms.common import MODEL_NAME, check_labelled_batch, configure, save_metadata
 from sagestack.algorithms.factorization_machines import model as fm
 from sagestack.algorithms.factorization_machines.spec import SPEC, parse_hyperparameters
 
-MODEL_NAME = "model_algo-1"
+LABEL_HINT = "Factorization Machines needs label['values'] on every record"
 FORMAT_VERSION = "1.0"
 SEED = 11
 # Decoded train batches are kept in memory across epochs up to this many bytes, then re-read each epoch.
@@ -25,17 +25,6 @@ def _batch_bytes(X) -> int:
     return int(np.asarray(X).nbytes)
 
 
-def _check_batch(X, y, feature_dim: int, channel: str) -> None:
-    if X.shape[1] != feature_dim:
-        raise AlgorithmClientError(
-            f"Channel {channel!r} has records with {X.shape[1]} features but feature_dim is {feature_dim}"
-        )
-    if y is None:
-        raise AlgorithmClientError(
-            f"Channel {channel!r} has no labels; Factorization Machines needs label['values'] on every record"
-        )
-
-
 def _targets(y, predictor_type: str) -> np.ndarray:
     y = np.asarray(y, dtype=np.float32).ravel()
     if predictor_type == "binary_classifier":
@@ -46,9 +35,8 @@ def _targets(y, predictor_type: str) -> np.ndarray:
 def _channel_batches(channel, batch_rows: int, feature_dim: int, name: str):
     from sagestack.formats.dataset import iter_channel
 
-    content_type = channel.content_type or "application/x-recordio-protobuf"
-    for batch in iter_channel(channel.path, content_type, batch_rows):
-        _check_batch(batch.X, batch.y, feature_dim, name)
+    for batch in iter_channel(channel.path, reader_content_type(SPEC, channel), batch_rows):
+        check_labelled_batch(batch.X, batch.y, feature_dim, name, LABEL_HINT)
         X = batch.X.tocsr() if sp.issparse(batch.X) else np.asarray(batch.X)
         yield X, batch.y
 
@@ -109,13 +97,7 @@ def fit(hps: dict, batches_for_epoch, host: str = "algo-1") -> fm.FMParams:
 
 
 def train(env: TrainingEnv) -> None:
-    print(f"Reading provided configuration from hyperparameters.json: {json.dumps(env.hyperparameters)}")
-    hps = parse_hyperparameters(env.hyperparameters)
-    print(f"Final configuration: {json.dumps(hps)}")
-    if "train" not in env.channels:
-        raise AlgorithmClientError("Factorization Machines requires a 'train' channel")
-    for channel in env.channels.values():
-        channel_content_type(SPEC, channel)
+    hps = configure(SPEC, env, parse_hyperparameters)
     host = env.current_host
     train_channel = env.channels["train"]
     batch_rows = hps["mini_batch_size"]
@@ -156,9 +138,8 @@ def train(env: TrainingEnv) -> None:
 
 
 def save(model_dir: Path, params: fm.FMParams, meta: dict) -> None:
-    model_dir.mkdir(parents=True, exist_ok=True)
+    save_metadata(model_dir, meta)
     np.savez(model_dir / f"{MODEL_NAME}.npz", w0=params.w0, w=params.w, V=params.V)
-    (model_dir / f"{MODEL_NAME}.json").write_text(json.dumps(meta))
 
 
 def compute_test_metrics(scores: np.ndarray, y: np.ndarray, predictor_type: str) -> dict[str, float]:

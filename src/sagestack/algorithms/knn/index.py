@@ -27,12 +27,13 @@ class IndexPlan:
 
 
 def plan_index(
-    index_type: str, metric: str, dim: int, n_points: int, nlists: str = "auto", pq_m: int | None = None
+    index_type: str, metric: str, dim: int, n_points: int, nlists: int | None = None, pq_m: int | None = None
 ) -> IndexPlan:
-    """Resolve ``auto`` values and keep faiss's training requirements satisfiable for small samples."""
+    """Resolve ``auto`` values (``nlists=None``: sqrt of the points) and keep faiss's training
+    requirements satisfiable for small samples."""
     if index_type == "faiss.Flat":
         return IndexPlan(index_type, metric, dim)
-    wanted = max(1, round(math.sqrt(n_points))) if nlists == "auto" else int(nlists)
+    wanted = max(1, round(math.sqrt(n_points))) if nlists is None else nlists
     nlist = max(1, min(wanted, n_points))
     # Probe a fair share of the lists: recall close to Flat at a fraction of its cost.
     nprobe = max(1, min(nlist, math.ceil(math.sqrt(nlist)) * 2))

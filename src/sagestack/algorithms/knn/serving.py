@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from sagestack.algorithms.base import InferenceError
+from sagestack.algorithms.common import MODEL_NAME, load_metadata
 from sagestack.algorithms.knn import index as knn_index
 from sagestack.algorithms.knn.projection import Projection, projection_from_arrays
-from sagestack.algorithms.knn.training import MODEL_NAME, _reduce
-
-DEFAULT_ACCEPT = "application/json"
+from sagestack.algorithms.knn.spec import SPEC
+from sagestack.algorithms.knn.training import reduce_vectors
 
 
 @dataclass
@@ -32,7 +30,7 @@ def load_model(model_dir: Path) -> KnnModel:
     import faiss
 
     model_dir = Path(model_dir)
-    meta = json.loads((model_dir / f"{MODEL_NAME}.json").read_text())
+    meta = load_metadata(model_dir)
     index = faiss.read_index(str(model_dir / MODEL_NAME))
     labels = np.fromfile(model_dir / f"{MODEL_NAME}.labels", dtype=np.float32)
     projection = None
@@ -47,7 +45,7 @@ def load_model(model_dir: Path) -> KnnModel:
 
 def neighbours_and_predictions(index, labels: np.ndarray, meta: dict, projection: Projection | None, X):
     """``(distances, neighbour_labels, predicted)`` for a batch, with one faiss search."""
-    queries = knn_index.prepare_vectors(_reduce(projection, X), meta["index_metric"])
+    queries = knn_index.prepare_vectors(reduce_vectors(projection, X), meta["index_metric"])
     distances, ids = knn_index.search(
         index, queries, int(meta["k"]), meta["index_metric"], int(meta.get("faiss_nprobe", 1))
     )
@@ -67,25 +65,11 @@ def _verbose(accept: str | None) -> bool:
     return parameters(first).get("verbose", "").strip().lower() in ("true", "1")
 
 
-def _widen(X, dim: int):
-    """Sparse rows whose highest keys are absent (JSON without ``shape``) get the model's width."""
-    import scipy.sparse as sp
-
-    if sp.issparse(X) and X.shape[1] < dim:
-        X = X.tocsr()
-        return sp.csr_matrix((X.data, X.indices, X.indptr), shape=(X.shape[0], dim))
-    return X
-
-
 def predict(model: KnnModel, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
-    from sagestack.formats.inference import decode_request, encode_response
+    """One invocation (§2.5 Inference); ``verbose=true`` on the Accept type adds the neighbours."""
+    from sagestack.formats.inference import decode_rows, encode_response
 
-    accept = (accept or "").split(",")[0]
-    X = _widen(decode_request(body, content_type), model.input_dim)
-    if X.shape[0] and X.shape[1] != model.input_dim:
-        raise InferenceError(
-            f"Invalid request: records have {X.shape[1]} features; the model expects {model.input_dim}"
-        )
+    X = decode_rows(body, content_type, model.input_dim, request_types=SPEC.request_content_types)
     distances, nbr, predicted = neighbours_and_predictions(
         model.index, model.labels, model.meta, model.projection, X
     )
@@ -93,4 +77,4 @@ def predict(model: KnnModel, body: bytes, content_type: str, accept: str) -> tup
     if _verbose(accept):
         records["distances"] = distances
         records["labels"] = nbr
-    return encode_response(records, accept, default=DEFAULT_ACCEPT)
+    return encode_response(records, accept, accept_types=SPEC.response_accept_types)

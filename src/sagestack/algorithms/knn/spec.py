@@ -7,67 +7,48 @@ from typing import Any
 from sagestack.algorithms.base import (
     AlgorithmClientError,
     AlgorithmSpec,
-    ChannelSpec,
     Hyperparameter,
     validate_hyperparameters,
+)
+from sagestack.algorithms.common import (
+    FEATURE_DIM,
+    RECORDIO_AND_CSV,
+    REQUEST_TYPES,
+    RESPONSE_TYPES,
+    auto_number,
+    mini_batch_size,
+    logged_test_metric,
+    train_and_test,
 )
 
 PQ_M_CHOICES: tuple[int, ...] = (1, 2, 3, 4, 8, 12, 16, 20, 24, 28, 32, 40, 48, 56, 64, 96)
 
-_NUMBER = r"([-+]?(?:[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?|nan|inf))"
-
-
-def _nlists_check(value: str) -> str | None:
-    if value == "auto":
-        return None
-    try:
-        number = int(value)
-    except ValueError:
-        return f"value {value!r} must be 'auto' or a positive integer"
-    if number < 1:
-        return f"value {value!r} must be 'auto' or a positive integer"
-    return None
-
-
 HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
-    Hyperparameter("feature_dim", "int", required=True, low=1),
+    FEATURE_DIM,
     Hyperparameter("k", "int", required=True, low=1),
     Hyperparameter("predictor_type", "str", required=True, choices=("classifier", "regressor")),
     Hyperparameter("sample_size", "int", required=True, low=1),
     Hyperparameter("dimension_reduction_type", "str", choices=("sign", "fjlt")),
     Hyperparameter("dimension_reduction_target", "int", low=1),
-    Hyperparameter("faiss_index_ivf_nlists", "str", default="auto", check=_nlists_check),
+    auto_number("faiss_index_ivf_nlists", int, low=1),
     Hyperparameter("faiss_index_pq_m", "int", choices=PQ_M_CHOICES),
     Hyperparameter("index_metric", "str", default="L2", choices=("L2", "INNER_PRODUCT", "COSINE")),
     Hyperparameter(
         "index_type", "str", default="faiss.Flat", choices=("faiss.Flat", "faiss.IVFFlat", "faiss.IVFPQ")
     ),
-    Hyperparameter("mini_batch_size", "int", default=5000, low=1),
+    mini_batch_size(5000),
 )
 
-METRIC_DEFINITIONS: tuple[dict, ...] = (
-    {"Name": "test:accuracy", "Regex": r"#test_score \([^)]*\) : \('accuracy', " + _NUMBER + r"\)"},
-    {"Name": "test:mse", "Regex": r"#test_score \([^)]*\) : \('mse', " + _NUMBER + r"\)"},
-)
-
-_CONTENT_TYPES = ("application/x-recordio-protobuf", "text/csv")
+METRIC_DEFINITIONS: tuple[dict, ...] = (logged_test_metric("accuracy"), logged_test_metric("mse"))
 
 SPEC = AlgorithmSpec(
     name="knn",
     image_repositories=("knn",),
     hyperparameters=HYPERPARAMETERS,
-    channels=(
-        ChannelSpec("train", required=True, content_types=_CONTENT_TYPES),
-        ChannelSpec("test", content_types=_CONTENT_TYPES),
-    ),
+    channels=train_and_test(RECORDIO_AND_CSV),
     metric_definitions=METRIC_DEFINITIONS,
-    request_content_types=(
-        "text/csv",
-        "application/json",
-        "application/jsonlines",
-        "application/x-recordio-protobuf",
-    ),
-    response_accept_types=("application/json", "application/jsonlines", "application/x-recordio-protobuf"),
+    request_content_types=REQUEST_TYPES,
+    response_accept_types=RESPONSE_TYPES,
     supports_distributed_training=True,
 )
 

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
-from sagestack.algorithms.base import AlgorithmClientError, TrainingEnv, channel_content_type
+from sagestack.algorithms.base import AlgorithmClientError, TrainingEnv, reader_content_type
+from sagestack.algorithms.common import (
+    MODEL_NAME,
+    auto_value,
+    check_labelled_batch,
+    configure,
+    save_metadata,
+)
 from sagestack.algorithms.knn import index as knn_index
 from sagestack.algorithms.knn.projection import Projection, apply_projection, make_projection
 from sagestack.algorithms.knn.spec import SPEC, parse_hyperparameters
 
-MODEL_NAME = "model_algo-1"
 FORMAT_VERSION = "1.0"
+LABEL_HINT = ("k-NN needs a label for every record "
+              "(recordio-protobuf label['values'], or text/csv with label_size=1)")
 SAMPLING_SEED = 17
 PROJECTION_SEED = 3
 
@@ -77,19 +84,7 @@ def _grow(array: np.ndarray, rows: int) -> np.ndarray:
     return out
 
 
-def _check_batch(X, y, feature_dim: int, channel: str) -> None:
-    if X.shape[1] != feature_dim:
-        raise AlgorithmClientError(
-            f"Channel {channel!r} has records with {X.shape[1]} features but feature_dim is {feature_dim}"
-        )
-    if y is None:
-        raise AlgorithmClientError(
-            f"Channel {channel!r} has no labels; k-NN needs a label for every record "
-            "(recordio-protobuf label['values'], or text/csv with label_size=1)"
-        )
-
-
-def _reduce(projection: Projection | None, X) -> np.ndarray:
+def reduce_vectors(projection: Projection | None, X) -> np.ndarray:
     if projection is not None:
         return apply_projection(projection, X)
     dense = X.toarray() if sp.issparse(X) else X
@@ -99,14 +94,7 @@ def _reduce(projection: Projection | None, X) -> np.ndarray:
 def train(env: TrainingEnv) -> None:
     from sagestack.formats.dataset import iter_channel
 
-    print(f"Reading provided configuration from hyperparameters.json: {json.dumps(env.hyperparameters)}")
-    hps = parse_hyperparameters(env.hyperparameters)
-    print(f"Final configuration: {json.dumps({k: v for k, v in hps.items()})}")
-    if "train" not in env.channels:
-        raise AlgorithmClientError("k-NN requires a 'train' channel")
-    for channel in env.channels.values():
-        channel_content_type(SPEC, channel)  # validates channel names and content types
-
+    hps = configure(SPEC, env, parse_hyperparameters)
     feature_dim = hps["feature_dim"]
     projection = None
     if hps["dimension_reduction_type"] is not None:
@@ -117,11 +105,12 @@ def train(env: TrainingEnv) -> None:
 
     train_channel = env.channels["train"]
     reservoir = Reservoir(capacity=hps["sample_size"], dim=dim)
-    for batch in iter_channel(train_channel.path, _content_type(train_channel), hps["mini_batch_size"]):
+    for batch in iter_channel(train_channel.path, reader_content_type(SPEC, train_channel),
+                              hps["mini_batch_size"]):
         X, y = batch.X, batch.y
-        _check_batch(X, y, feature_dim, "train")
-        reservoir.offer(lambda rows, X=X: _reduce(projection, X[rows]), np.asarray(y, np.float32).ravel(),
-                        X.shape[0])
+        check_labelled_batch(X, y, feature_dim, "train", LABEL_HINT)
+        reservoir.offer(lambda rows, X=X: reduce_vectors(projection, X[rows]),
+                        np.asarray(y, np.float32).ravel(), X.shape[0])
     vectors, labels = reservoir.filled()
     if vectors.shape[0] == 0:
         raise AlgorithmClientError("Channel 'train' holds no records")
@@ -132,7 +121,7 @@ def train(env: TrainingEnv) -> None:
 
     plan = knn_index.plan_index(
         hps["index_type"], hps["index_metric"], dim, vectors.shape[0],
-        hps["faiss_index_ivf_nlists"], hps["faiss_index_pq_m"],
+        auto_value(hps["faiss_index_ivf_nlists"], int), hps["faiss_index_pq_m"],
     )
     index = knn_index.build_index(plan, knn_index.prepare_vectors(vectors, plan.metric))
     print(f"Built {plan.index_type} index ({plan.metric}) over {index.ntotal} points of dimension {dim}")
@@ -142,11 +131,6 @@ def train(env: TrainingEnv) -> None:
 
     if "test" in env.channels:
         _score_test(env.channels["test"], index, labels, meta, projection, hps, env.current_host)
-
-
-def _content_type(channel) -> str:
-    """The channel's ContentType with its parameters (label_size) kept; recordio-protobuf by default."""
-    return channel.content_type or "application/x-recordio-protobuf"
 
 
 def _metadata(hps: dict, plan: knn_index.IndexPlan, projection: Projection | None) -> dict:
@@ -174,10 +158,9 @@ def _metadata(hps: dict, plan: knn_index.IndexPlan, projection: Projection | Non
 def _save(model_dir: Path, index, labels: np.ndarray, meta: dict, projection: Projection | None) -> None:
     import faiss
 
-    model_dir.mkdir(parents=True, exist_ok=True)
+    save_metadata(model_dir, meta)
     faiss.write_index(index, str(model_dir / MODEL_NAME))
     labels.astype(np.float32).tofile(model_dir / f"{MODEL_NAME}.labels")
-    (model_dir / f"{MODEL_NAME}.json").write_text(json.dumps(meta))
     if projection is not None:
         np.savez(model_dir / f"{MODEL_NAME}.projection.npz", **projection.arrays())
 
@@ -189,9 +172,9 @@ def _score_test(channel, index, labels, meta, projection, hps, host: str = "algo
     total = 0
     correct = 0
     squared = 0.0
-    for batch in iter_channel(channel.path, _content_type(channel), hps["mini_batch_size"]):
+    for batch in iter_channel(channel.path, reader_content_type(SPEC, channel), hps["mini_batch_size"]):
         X, y = batch.X, batch.y
-        _check_batch(X, y, hps["feature_dim"], "test")
+        check_labelled_batch(X, y, hps["feature_dim"], "test", LABEL_HINT)
         _, _, predicted = neighbours_and_predictions(index, labels, meta, projection, X)
         truth = np.asarray(y, np.float32).ravel()
         total += truth.shape[0]

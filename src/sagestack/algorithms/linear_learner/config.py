@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from sagestack.algorithms.base import AlgorithmClientError, validate_hyperparameters
+from sagestack.algorithms.common import auto_value, is_auto
 from sagestack.algorithms.linear_learner.spec import HYPERPARAMETERS
 
 LOSSES_BY_PREDICTOR = {
@@ -143,18 +144,10 @@ class TrainConfig:
         return self.predictor_type == "regressor"
 
 
-def _auto(value: Any) -> bool:
-    return isinstance(value, str) and value.strip().lower() == "auto"
-
-
-def _num(value: Any, default: float, cast: type = float) -> Any:
-    return default if _auto(value) else cast(float(value))
-
-
-def _tristate(value: Any, auto_value: bool) -> bool:
+def _tristate(value: Any, when_auto: bool) -> bool:
     text = str(value).strip().lower()
     if text == "auto":
-        return auto_value
+        return when_auto
     return text in ("true", "1")
 
 
@@ -202,22 +195,22 @@ def resolve(raw: dict[str, str]) -> TrainConfig:
     positive_weight = None if weight_text in ("auto", "balanced") else float(weight_text)
 
     tuning = any(name == "_tuning_objective_metric" and str(v).strip() for name, v in raw.items())
-    num_models = 1 if tuning else _num(hp["num_models"], DEFAULT_NUM_MODELS, int)
+    num_models = 1 if tuning else auto_value(hp["num_models"], int, DEFAULT_NUM_MODELS)
 
     grid = _draw_grid(hp, optimizer, num_models, weight_text)
     return TrainConfig(
         predictor_type=predictor,
         loss=loss,
         num_classes=num_classes,
-        feature_dim=None if _auto(hp["feature_dim"]) else int(float(hp["feature_dim"])),
+        feature_dim=auto_value(hp["feature_dim"], int),
         mini_batch_size=int(hp["mini_batch_size"]),
         epochs=int(hp["epochs"]),
         optimizer=optimizer,
-        beta_1=_num(hp["beta_1"], 0.9),
-        beta_2=_num(hp["beta_2"], 0.999 if optimizer == "adam" else 0.9),
-        momentum=_num(hp["momentum"], 0.9 if optimizer == "sgd" else 0.0),
-        bias_lr_mult=_num(hp["bias_lr_mult"], 1.0),
-        bias_wd_mult=_num(hp["bias_wd_mult"], 0.0),
+        beta_1=auto_value(hp["beta_1"], float, 0.9),
+        beta_2=auto_value(hp["beta_2"], float, 0.999 if optimizer == "adam" else 0.9),
+        momentum=auto_value(hp["momentum"], float, 0.9 if optimizer == "sgd" else 0.0),
+        bias_lr_mult=auto_value(hp["bias_lr_mult"], float, 1.0),
+        bias_wd_mult=auto_value(hp["bias_wd_mult"], float, 0.0),
         use_lr_scheduler=bool(hp["use_lr_scheduler"]),
         init_method=hp["init_method"].strip().lower(),
         init_scale=float(hp["init_scale"]),
@@ -229,7 +222,9 @@ def resolve(raw: dict[str, str]) -> TrainConfig:
         normalize_label=is_regressor and _tristate(hp["normalize_label"], True),
         unbias_label=is_regressor and _tristate(hp["unbias_label"], use_bias),
         num_point_for_scaler=int(hp["num_point_for_scaler"]),
-        num_calibration_samples=_num(hp["num_calibration_samples"], DEFAULT_NUM_CALIBRATION_SAMPLES, int),
+        num_calibration_samples=auto_value(
+            hp["num_calibration_samples"], int, DEFAULT_NUM_CALIBRATION_SAMPLES
+        ),
         criterion=criterion,
         f_beta=f_beta,
         target_precision=float(hp["target_precision"]),
@@ -257,7 +252,7 @@ def _draw_grid(hp: dict[str, Any], optimizer: str, k: int, weight_mode: str) -> 
         return value * log_uniform(0.5, 2.0)
 
     def column(name: str, default: float, low: float, high: float, zero_share: float = 0.0) -> np.ndarray:
-        if _auto(hp[name]):
+        if is_auto(hp[name]):
             values = log_uniform(low, high)
             if zero_share:
                 values[rng.uniform(size=k) < zero_share] = 0.0
@@ -271,13 +266,13 @@ def _draw_grid(hp: dict[str, Any], optimizer: str, k: int, weight_mode: str) -> 
     learning_rate = column("learning_rate", lr_default, lr_default / 100, lr_default * 3)
     wd = column("wd", 1e-4, 1e-7, 1e-2, zero_share=0.25)
     l1 = column("l1", 0.0, 1e-7, 1e-2, zero_share=0.5)
-    step_auto = _auto(hp["lr_scheduler_step"])
+    step_auto = is_auto(hp["lr_scheduler_step"])
     if step_auto:  # multipliers of the data-dependent default step (see ModelGrid.with_updates)
         step = log_uniform(0.25, 4.0)
         step[0] = 1.0
     else:
         step = np.maximum(1, np.rint(column("lr_scheduler_step", 100, 10, 1000))).astype(np.int64)
-    if _auto(hp["lr_scheduler_factor"]):
+    if is_auto(hp["lr_scheduler_factor"]):
         factor = rng.uniform(0.97, 0.995, size=k)
         factor[0] = 0.98
     else:

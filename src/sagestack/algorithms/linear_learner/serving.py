@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sagestack.algorithms.base import InferenceError
 from sagestack.algorithms.linear_learner.model import LinearModel
+from sagestack.algorithms.linear_learner.spec import SPEC
 
 
 def load_model(model_dir: Path) -> LinearModel:
@@ -23,22 +23,8 @@ def _columns(model: LinearModel, scores: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def predict(model: LinearModel, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
-    from sagestack.formats.inference import decode_request, encode_response
+    """One invocation (§2.2 Inference): CSV, JSON, JSON Lines or RecordIO in; no CSV out."""
+    from sagestack.formats.inference import decode_rows, encode_response
 
-    try:
-        X = decode_request(body, content_type)
-    except InferenceError:
-        raise
-    except (ValueError, TypeError, KeyError) as exc:
-        raise InferenceError(f"Unable to parse the {content_type} request: {exc}", 400) from None
-    if X.ndim != 2 or X.shape[1] != model.feature_dim:
-        width = X.shape[1] if X.ndim == 2 else X.shape
-        raise InferenceError(
-            f"Invalid feature dimension: the model expects {model.feature_dim} features per record, "
-            f"the request has {width}",
-            400,
-        )
-    if X.shape[0] == 0:
-        raise InferenceError("The request contains no records", 400)
-    scores = model.scores(X)
-    return encode_response(_columns(model, scores), accept)
+    X = decode_rows(body, content_type, model.feature_dim, request_types=SPEC.request_content_types)
+    return encode_response(_columns(model, model.scores(X)), accept, accept_types=SPEC.response_accept_types)

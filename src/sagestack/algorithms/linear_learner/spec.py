@@ -7,13 +7,17 @@ are resolved by :mod:`.config`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 from sagestack.algorithms.base import AlgorithmSpec, ChannelSpec, Hyperparameter
-
-AUTO = "auto"
+from sagestack.algorithms.common import (
+    AUTO,
+    RECORDIO_AND_CSV,
+    REQUEST_TYPES,
+    RESPONSE_TYPES,
+    auto_number,
+)
 
 PREDICTOR_TYPES = ("binary_classifier", "multiclass_classifier", "regressor")
 LOSSES = (
@@ -24,58 +28,6 @@ SELECTION_CRITERIA = (
     "accuracy", "f_beta", "precision_at_target_recall", "recall_at_target_precision", "loss_function",
     "f1", "cross_entropy_loss",  # accepted by the SDK; aliases of f_beta (beta=1) and loss_function
 )
-
-
-def _number_check(
-    kind: type, low: float | None, high: float | None, low_open: bool, high_open: bool, words: tuple[str, ...]
-) -> Callable[[Any], str | None]:
-    """A check for a string hyperparameter that is one of ``words`` or a number in a range."""
-
-    def check(value: Any) -> str | None:
-        text = str(value).strip()
-        if text.lower() in words:
-            return None
-        allowed = " or ".join(repr(w) for w in words)
-        bounds = []
-        if low is not None:
-            bounds.append(f"{'>' if low_open else '>='} {low:g}")
-        if high is not None:
-            bounds.append(f"{'<' if high_open else '<='} {high:g}")
-        expected = f"{allowed} or {'an integer' if kind is int else 'a number'}" + (
-            f" {' and '.join(bounds)}" if bounds else ""
-        )
-        try:
-            number = float(text)
-            if kind is int and not number.is_integer():
-                raise ValueError
-        except ValueError:
-            return f"value {value!r} is not valid; expected {expected}"
-        if math.isnan(number):
-            return f"value {value!r} is not valid; expected {expected}"
-        if low is not None and (number < low or (low_open and number == low)):
-            return f"value {value!r} is out of range; expected {expected}"
-        if high is not None and (number > high or (high_open and number == high)):
-            return f"value {value!r} is out of range; expected {expected}"
-        return None
-
-    return check
-
-
-def _auto_number(
-    name: str,
-    kind: type = float,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    high_open: bool = False,
-    default: str = AUTO,
-    words: tuple[str, ...] = (AUTO,),
-    description: str = "",
-) -> Hyperparameter:
-    return Hyperparameter(
-        name, "str", default=default, check=_number_check(kind, low, high, low_open, high_open, words),
-        description=description,
-    )
 
 
 def _tristate_check(value: Any) -> str | None:
@@ -104,15 +56,15 @@ HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
     ),
     Hyperparameter("num_classes", "int", default=None, low=1, high=1_000_000,
                    description="required (3 to 1,000,000) for multiclass_classifier; ignored otherwise"),
-    _auto_number("feature_dim", int, low=0, low_open=True),
+    auto_number("feature_dim", int, low=0, low_open=True),
     Hyperparameter("mini_batch_size", "int", default=1000, low=0, low_open=True),
     Hyperparameter("epochs", "int", default=15, low=0, low_open=True),
     Hyperparameter("accuracy_top_k", "int", default=3, low=0, low_open=True, high=1_000_000),
     Hyperparameter("balance_multiclass_weights", "bool", default=False),
-    _auto_number("beta_1", low=0, high=1, high_open=True),
-    _auto_number("beta_2", low=0, high=1, high_open=True),
-    _auto_number("bias_lr_mult", low=0, low_open=True),
-    _auto_number("bias_wd_mult", low=0),
+    auto_number("beta_1", low=0, high=1, high_open=True),
+    auto_number("beta_2", low=0, high=1, high_open=True),
+    auto_number("bias_lr_mult", low=0, low_open=True),
+    auto_number("bias_wd_mult", low=0),
     Hyperparameter(
         "binary_classifier_model_selection_criteria", "str", default="accuracy",
         check=_lower_choice(SELECTION_CRITERIA),
@@ -125,22 +77,22 @@ HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
     Hyperparameter("init_method", "str", default="uniform", check=_lower_choice(("uniform", "normal"))),
     Hyperparameter("init_scale", "float", default=0.07, low=0, low_open=True),
     Hyperparameter("init_sigma", "float", default=0.01, low=0, low_open=True),
-    _auto_number("l1", low=0),
-    _auto_number("learning_rate", low=0, low_open=True),
+    auto_number("l1", low=0),
+    auto_number("learning_rate", low=0, low_open=True),
     Hyperparameter("loss", "str", default="auto", check=_lower_choice(LOSSES)),
     Hyperparameter("loss_insensitivity", "float", default=0.01, low=0, low_open=True),
-    _auto_number("lr_scheduler_factor", low=0, high=1, low_open=True, high_open=True),
-    _auto_number("lr_scheduler_minimum_lr", low=0, low_open=True),
-    _auto_number("lr_scheduler_step", int, low=0, low_open=True),
+    auto_number("lr_scheduler_factor", low=0, high=1, low_open=True, high_open=True),
+    auto_number("lr_scheduler_minimum_lr", low=0, low_open=True),
+    auto_number("lr_scheduler_step", int, low=0, low_open=True),
     Hyperparameter("margin", "float", default=1.0, low=0),
-    _auto_number("momentum", low=0, high=1, high_open=True),
+    auto_number("momentum", low=0, high=1, high_open=True),
     _tristate("normalize_data", "true"),
     _tristate("normalize_label", "auto"),
-    _auto_number("num_calibration_samples", int, low=0, low_open=True),
-    _auto_number("num_models", int, low=0, low_open=True),
+    auto_number("num_calibration_samples", int, low=0, low_open=True),
+    auto_number("num_models", int, low=0, low_open=True),
     Hyperparameter("num_point_for_scaler", "int", default=10000, low=0, low_open=True),
     Hyperparameter("optimizer", "str", default="auto", check=_lower_choice(("auto", "sgd", "adam", "rmsprop"))),
-    _auto_number("positive_example_weight_mult", low=0, low_open=True, default="1.0", words=(AUTO, "balanced")),
+    auto_number("positive_example_weight_mult", low=0, low_open=True, default="1.0", words=(AUTO, "balanced")),
     Hyperparameter("quantile", "float", default=0.5, low=0, high=1, low_open=True, high_open=True),
     Hyperparameter("target_precision", "float", default=0.8, low=0, high=1, low_open=True, high_open=True),
     Hyperparameter("target_recall", "float", default=0.8, low=0, high=1, low_open=True, high_open=True),
@@ -148,7 +100,7 @@ HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
     _tristate("unbias_label", "auto"),
     Hyperparameter("use_bias", "bool", default=True),
     Hyperparameter("use_lr_scheduler", "bool", default=True),
-    _auto_number("wd", low=0),
+    auto_number("wd", low=0),
 )
 
 _METRIC_PATTERNS: tuple[tuple[str, str, str], ...] = (
@@ -201,22 +153,18 @@ def _metric_definitions() -> tuple[dict, ...]:
     return tuple(definitions)
 
 
-CONTENT_TYPES = ("application/x-recordio-protobuf", "text/csv")
-
 SPEC = AlgorithmSpec(
     name="linear-learner",
     image_repositories=("linear-learner",),
     hyperparameters=HYPERPARAMETERS,
     channels=(
-        ChannelSpec("train", required=True, content_types=CONTENT_TYPES),
-        ChannelSpec("validation", content_types=CONTENT_TYPES),
-        ChannelSpec("test", content_types=CONTENT_TYPES),
+        ChannelSpec("train", required=True, content_types=RECORDIO_AND_CSV),
+        ChannelSpec("validation", content_types=RECORDIO_AND_CSV),
+        ChannelSpec("test", content_types=RECORDIO_AND_CSV),
     ),
     metric_definitions=_metric_definitions(),
-    request_content_types=(
-        "text/csv", "application/json", "application/jsonlines", "application/x-recordio-protobuf",
-    ),
-    response_accept_types=("application/json", "application/jsonlines", "application/x-recordio-protobuf"),
+    request_content_types=REQUEST_TYPES,
+    response_accept_types=RESPONSE_TYPES,  # CSV responses are not documented (§2.2 Inference)
     supports_distributed_training=False,
     supports_incremental_training=False,
 )

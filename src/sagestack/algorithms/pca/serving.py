@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from sagestack.algorithms.kmeans.serving import request_rows
 from sagestack.algorithms.pca.decomposition import project
 from sagestack.algorithms.pca.model import PCAModel
+from sagestack.algorithms.pca.spec import SPEC
 
 
 def predict(model: PCAModel, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
     """One invocation; JSON answers ``{"projections": [{"projection": [...]}, ...]}``."""
-    from sagestack.formats.inference import encode_response
+    from sagestack.formats.inference import decode_rows, encode_response
 
-    X = request_rows(body, content_type, model.feature_dim)
+    X = decode_rows(body, content_type, model.feature_dim, dense=True,
+                    request_types=SPEC.request_content_types)
     projections = project(X, model.mean, model.v).astype(np.float32)
-    return encode_response({"projection": projections}, accept, key="projections")
+    return encode_response({"projection": projections}, accept, key="projections",
+                           accept_types=SPEC.response_accept_types)

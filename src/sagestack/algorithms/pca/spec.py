@@ -8,9 +8,17 @@ from typing import Any
 from sagestack.algorithms.base import (
     AlgorithmClientError,
     AlgorithmSpec,
-    ChannelSpec,
     Hyperparameter,
     validate_hyperparameters,
+)
+from sagestack.algorithms.common import (
+    FEATURE_DIM,
+    RECORDIO_AND_CSV,
+    REQUEST_TYPES,
+    RESPONSE_TYPES,
+    epochs,
+    mini_batch_size,
+    train_and_test,
 )
 
 
@@ -21,39 +29,24 @@ def _extra_components_check(value: int) -> str | None:
 
 
 HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
-    Hyperparameter("feature_dim", "int", required=True, low=1),
-    Hyperparameter("mini_batch_size", "int", required=True, low=1),
+    FEATURE_DIM,
+    mini_batch_size(None),
     Hyperparameter("num_components", "int", required=True, low=1),
     Hyperparameter("algorithm_mode", "str", default="regular", choices=("regular", "randomized")),
     Hyperparameter("extra_components", "int", default=-1, check=_extra_components_check),
     Hyperparameter("subtract_mean", "bool", default=True),
     Hyperparameter("force_dense", "bool", default=True),
-    Hyperparameter("epochs", "int", default=1, low=1),
+    epochs(1),
 )
-
-_CONTENT_TYPES = ("application/x-recordio-protobuf", "text/csv")
 
 SPEC = AlgorithmSpec(
     name="pca",
     image_repositories=("pca",),
     hyperparameters=HYPERPARAMETERS,
-    channels=(
-        ChannelSpec("train", required=True, content_types=_CONTENT_TYPES),
-        ChannelSpec("test", content_types=_CONTENT_TYPES),
-    ),
+    channels=train_and_test(RECORDIO_AND_CSV),
     metric_definitions=(),  # SageMaker's PCA documents no metrics
-    request_content_types=(
-        "text/csv",
-        "application/json",
-        "application/jsonlines",
-        "application/x-recordio-protobuf",
-    ),
-    response_accept_types=(
-        "application/json",
-        "application/jsonlines",
-        "application/x-recordio-protobuf",
-        "text/csv",
-    ),
+    request_content_types=REQUEST_TYPES,
+    response_accept_types=RESPONSE_TYPES,  # no CSV response is documented (§2.4)
     supports_distributed_training=True,
 )
 

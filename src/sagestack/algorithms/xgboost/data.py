@@ -172,7 +172,7 @@ def _check_libsvm(path: Path) -> None:
             tokens = line.split()
             if not tokens:
                 continue
-            label_ok = len(tokens[0].split(":")) <= 2 and all(_is_float(p) for p in tokens[0].split(":"))
+            label_ok = len(tokens[0].split(":")) <= 2 and all(is_float(p) for p in tokens[0].split(":"))
             features_ok = all(len(t.split(":")) == 2 for t in tokens[1:] if not t.startswith("qid:"))
             if not (label_ok and features_ok):
                 raise AlgorithmClientError(
@@ -183,7 +183,7 @@ def _check_libsvm(path: Path) -> None:
                 return
 
 
-def _is_float(text: str) -> bool:
+def is_float(text: str | bytes) -> bool:
     try:
         float(text)
     except ValueError:

@@ -209,7 +209,10 @@ def _request_delimiter(first_line: bytes) -> bytes:
 
 
 def parse_libsvm(body: bytes, num_features: int) -> Any:
-    """LibSVM lines (label optional, ``idx:val`` zero-based) → CSR matrix."""
+    """LibSVM lines (label optional, ``idx:val`` zero-based) → CSR matrix.
+
+    XGBoost's own reader skips what it cannot parse (an unparsable payload gives zero rows); here a
+    token that is neither ``<index>:<value>`` (nor ``qid:<n>``) nor a leading numeric label is a 400."""
     import scipy.sparse as sp
 
     text = body.strip().replace(b"\r", b"")
@@ -219,20 +222,44 @@ def parse_libsvm(body: bytes, num_features: int) -> Any:
     newline = tokens == b"\x01"
     row_of = np.cumsum(newline)
     is_feature = (np.char.find(tokens, b":") >= 0) & ~np.char.startswith(tokens, b"qid:")
+    others = ~is_feature & ~newline & ~np.char.startswith(tokens, b"qid:")
+    first_of_line = np.concatenate(([True], newline[:-1]))
+    if np.any(others & ~first_of_line):
+        raise _libsvm_error(tokens[others & ~first_of_line][0])
+    try:
+        np.array(tokens[others], dtype=np.float64)  # the labels
+    except ValueError:
+        raise _libsvm_error(next(t for t in tokens[others] if not data.is_float(t))) from None
     features = tokens[is_feature]
     rows = row_of[is_feature]
     n_rows = int(newline.sum()) + 1
     if features.size == 0:
         return sp.csr_matrix((n_rows, num_features), dtype=np.float32)
-    pairs = np.array(b" ".join(features).replace(b":", b" ").split(), dtype=np.float64)
+    try:
+        pairs = np.array(b" ".join(features).replace(b":", b" ").split(), dtype=np.float64)
+    except ValueError:
+        raise _libsvm_error(next(t for t in features if not _is_pair(t))) from None
     if pairs.size != 2 * features.size:
-        raise ValueError("LibSVM features must be <index>:<value>")
+        raise _libsvm_error(next(t for t in features if not _is_pair(t)))
     pairs = pairs.reshape(-1, 2)
-    cols = pairs[:, 0].astype(np.int64)
-    if cols.min() < 0:
-        raise ValueError("LibSVM feature indices must be >= 0")
+    cols = pairs[:, 0]
+    if cols.min() < 0 or not np.all(cols == np.floor(cols)):
+        raise InferenceError("Loading libsvm data failed: feature indices must be integers >= 0", status=400)
+    cols = cols.astype(np.int64)
     width = max(int(cols.max()) + 1, num_features)
     return sp.csr_matrix((pairs[:, 1].astype(np.float32), (rows, cols)), shape=(n_rows, width))
+
+
+def _is_pair(token: bytes) -> bool:
+    index, _, value = token.partition(b":")
+    return data.is_float(index) and data.is_float(value) and b":" not in value
+
+
+def _libsvm_error(token: bytes) -> InferenceError:
+    shown = token.decode("utf-8", errors="replace")[:50]
+    return InferenceError(
+        f"Loading libsvm data failed: {shown!r} is not <index>:<value> (or a leading label)", status=400
+    )
 
 
 def parse_recordio(body: bytes) -> Any:

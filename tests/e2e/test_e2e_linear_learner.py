@@ -66,6 +66,7 @@ def trained(e2e, problems) -> dict[str, Any]:
     return {name: (estimators[name], predictors[name]) for name in estimators}
 
 
+@pytest.mark.sdk_flow("flow02", "LinearLearner binary classifier: record_set, fit, deploy, predict")
 def test_binary_classifier_matches_logistic_regression(trained, problems):
     from sklearn.linear_model import LogisticRegression
 
@@ -84,6 +85,7 @@ def test_binary_classifier_matches_logistic_regression(trained, problems):
     assert accuracy >= reference, (accuracy, reference)
 
 
+@pytest.mark.sdk_flow("flow02", "LinearLearner multiclass classifier")
 def test_multiclass_classifier_matches_logistic_regression(trained, problems):
     from sklearn.linear_model import LogisticRegression
 
@@ -103,6 +105,7 @@ def test_multiclass_classifier_matches_logistic_regression(trained, problems):
     assert accuracy >= reference, (accuracy, reference)
 
 
+@pytest.mark.sdk_flow("flow02", "LinearLearner regressor")
 def test_regressor_matches_ridge(trained, problems):
     from sklearn.linear_model import Ridge
     from sklearn.metrics import mean_squared_error

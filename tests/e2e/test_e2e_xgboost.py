@@ -108,6 +108,7 @@ def _final_metrics(e2e, estimator) -> dict[str, float]:
     return {m["MetricName"]: m["Value"] for m in desc.get("FinalMetricDataList", [])}
 
 
+@pytest.mark.sdk_flow("flow01", "image_uris.retrieve and the CreateTrainingJob request (CSV and LibSVM channels)")
 def test_image_uri_and_channels(jobs, e2e):
     assert jobs["image"] == "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
     desc = e2e.sm.describe_training_job(TrainingJobName=jobs["estimators"]["libsvm"].latest_training_job.name)
@@ -116,6 +117,7 @@ def test_image_uri_and_channels(jobs, e2e):
     assert desc["HyperParameters"]["num_round"] == str(NUM_ROUND)
 
 
+@pytest.mark.sdk_flow("flow01", "Estimator.fit, FinalMetricDataList, deploy, predict in CSV, JSON and LibSVM")
 def test_csv_job_matches_in_process_xgboost(jobs, e2e, split):
     import xgboost as xgb
     from sagemaker.deserializers import JSONDeserializer
@@ -151,6 +153,7 @@ def test_csv_job_matches_in_process_xgboost(jobs, e2e, split):
                                rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.sdk_flow("flow01", "Estimator.fit on LibSVM channels, the model artifact")
 def test_libsvm_job_matches_in_process_xgboost(jobs, e2e, split):
     import xgboost as xgb
     from sklearn.datasets import load_svmlight_file

@@ -1,4 +1,4 @@
-"""Re-iterable dense mini-batches of one channel (shared by the k-means and PCA packages).
+"""Re-iterable dense mini-batches of one channel, for the multi-pass algorithms (k-means, PCA).
 
 Multi-pass algorithms call the object once per pass. The first pass decodes the channel with
 :func:`sagestack.formats.dataset.iter_channel`; while the decoded rows fit in ``cache_bytes`` they are
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sagestack.algorithms.base import AlgorithmClientError
+from sagestack.algorithms.base import AlgorithmClientError, AlgorithmSpec, Channel, reader_content_type
 
 DEFAULT_CACHE_BYTES = 1 << 30
 
@@ -39,6 +39,13 @@ class ChannelBatches:
         self.rows: int | None = None
         self._cache: list[np.ndarray] | None = None
         self._joined: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, spec: AlgorithmSpec, channel: Channel, batch_rows: int, feature_dim: int,
+           cache_bytes: int = DEFAULT_CACHE_BYTES) -> "ChannelBatches":
+        """The batches of a job's channel, read as its (validated) content type says."""
+        return cls(channel.path, reader_content_type(spec, channel), batch_rows, feature_dim, channel.name,
+                   cache_bytes)
 
     @property
     def in_memory(self) -> np.ndarray | None:
