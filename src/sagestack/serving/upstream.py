@@ -9,8 +9,9 @@ restarted) is retried once on a fresh connection.
 from __future__ import annotations
 
 import asyncio
-import socket
 from typing import Any
+
+from .tcp import set_nodelay
 
 MAX_IDLE = 64
 
@@ -59,12 +60,7 @@ class UpstreamConnection(asyncio.Protocol):
     # asyncio
     def connection_made(self, transport) -> None:
         self.transport = transport
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
+        set_nodelay(transport)
 
     def data_received(self, data: bytes) -> None:
         self.received = True

@@ -29,6 +29,7 @@ import traceback
 from typing import Any
 
 from ..algorithms.base import InferenceError
+from .tcp import set_nodelay
 
 CRASH_WINDOW_S = 2.0
 MAX_FAST_CRASHES = 5
@@ -126,12 +127,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def connection_made(self, transport) -> None:
         self.transport = transport
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
+        set_nodelay(transport)
 
     def data_received(self, data: bytes) -> None:
         import httptools
