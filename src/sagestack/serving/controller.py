@@ -189,9 +189,11 @@ class ServingController:
                         raise _InstanceFailed(vname, instance)
             dep.state = READY
         except _InstanceFailed as exc:
+            # One line, as SageMaker reports it (native libraries append whole stack traces).
+            reason = (exc.instance.failure or "the model server did not start in time").strip()
+            reason = reason.splitlines()[0][:500]
             dep.failure = (f"The primary container for production variant {exc.variant} did not pass the ping "
-                           f"health check: {exc.instance.failure or 'the model server did not start in time'}. "
-                           f"Please check CloudWatch logs for this endpoint.")
+                           f"health check: {reason}. Please check CloudWatch logs for this endpoint.")
         except ArtifactError as exc:
             dep.failure = str(exc)
         except Exception as exc:
