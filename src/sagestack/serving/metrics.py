@@ -17,7 +17,9 @@ log = logging.getLogger("sagestack.serving")
 NAMESPACE = "AWS/SageMaker"
 
 
-class _Latency:
+class StatisticSet:
+    """Running SampleCount/Sum/Minimum/Maximum of one metric between flushes (CloudWatch's StatisticSet)."""
+
     __slots__ = ("count", "high", "low", "total")
 
     def __init__(self) -> None:
@@ -43,8 +45,8 @@ class _VariantStats:
         self.invocations = 0
         self.errors4xx = 0
         self.errors5xx = 0
-        self.model = _Latency()
-        self.overhead = _Latency()
+        self.model = StatisticSet()
+        self.overhead = StatisticSet()
         self.instances = instances
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..protocol.errors import ServiceError
+from .metrics import StatisticSet
 
 log = logging.getLogger("sagestack.serving")
 
@@ -143,22 +144,6 @@ def attach_source(controller: Any, dep: Any, variant: dict) -> None:
         dep.extras.setdefault(variant["VariantName"], {})["models"] = MultiModelSource(controller, dep.key, variant)
 
 
-class _Stat:
-    __slots__ = ("count", "high", "low", "total")
-
-    def __init__(self) -> None:
-        self.count, self.total, self.low, self.high = 0, 0, 1 << 62, 0
-
-    def add(self, value: int) -> None:
-        self.count += 1
-        self.total += value
-        self.low = min(self.low, value)
-        self.high = max(self.high, value)
-
-    def statistics(self) -> dict:
-        return {"SampleCount": self.count, "Sum": self.total, "Minimum": self.low, "Maximum": self.high}
-
-
 class MultiModelMetrics:
     """In-memory statistic sets per (endpoint, variant), written to the metric store by a loop."""
 
@@ -168,7 +153,7 @@ class MultiModelMetrics:
     def __init__(self, platform: Any):
         self.platform = platform
         self._lock = threading.Lock()
-        self._stats: dict[tuple[str, str, str, str], dict[str, _Stat]] = {}
+        self._stats: dict[tuple[str, str, str, str], dict[str, StatisticSet]] = {}
         self._loaded: dict[tuple[str, str, str, str], dict[str, int]] = {}  # per instance, latest report
 
     def record(self, route: Any, variant: str, instance_id: str, hit: bool, download_us: int, load_us: int,
@@ -177,7 +162,7 @@ class MultiModelMetrics:
         with self._lock:
             stats = self._stats.get(key)
             if stats is None:
-                stats = self._stats[key] = {name: _Stat() for name in self.STATS}
+                stats = self._stats[key] = {name: StatisticSet() for name in self.STATS}
             stats["ModelCacheHit"].add(1 if hit else 0)
             if not hit:
                 stats["ModelLoadingWaitTime"].add(download_us + load_us)
