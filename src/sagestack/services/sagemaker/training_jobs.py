@@ -112,9 +112,11 @@ def create_training_job(ctx: RequestContext, params: dict) -> dict:
         if params.get(key):
             description[key] = params[key]
     if params.get("DebugRuleConfigurations"):
+        # Debugger rule containers are not run here: say so rather than report a verdict.
         description["DebugRuleEvaluationStatuses"] = [
-            {"RuleConfigurationName": r["RuleConfigurationName"], "RuleEvaluationStatus": "NoIssuesFound",
-             "LastModifiedTime": created} for r in params["DebugRuleConfigurations"]]
+            {"RuleConfigurationName": r["RuleConfigurationName"], "RuleEvaluationStatus": "Stopped",
+             "StatusDetails": "sagestack does not run Debugger rule evaluations", "LastModifiedTime": created}
+            for r in params["DebugRuleConfigurations"]]
     description = strip_empty(description)
     description["HyperParameters"] = params.get("HyperParameters", {})
     ctx.platform.resources.create(
