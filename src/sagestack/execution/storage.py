@@ -63,23 +63,17 @@ class JobStorage:
         shutil.copyfile(source, dest)
 
     def manifest_entries(self, uri: str) -> list[tuple[str, str, str]]:
-        """(bucket, key, relative name) listed by a manifest file."""
+        """(bucket, key, name relative to the manifest's prefix) for each object a manifest lists."""
+        from ..formats.manifest import FormatError, parse_manifest, split_s3_uri
+
         bucket, key = split_uri(uri)
         try:
-            document = json.loads(self.read_bytes(bucket, key))
-        except (ValueError, UnicodeDecodeError):
-            raise DataError(f"The manifest file {uri} is not valid JSON") from None
-        if not isinstance(document, list) or not document or not isinstance(document[0], dict) \
-                or "prefix" not in document[0]:
-            raise DataError(f"The manifest file {uri} must be a JSON list starting with "
-                            '{"prefix": "s3://bucket/prefix/"}')
-        prefix = document[0]["prefix"]
-        entries = []
-        for rel in document[1:]:
-            full = prefix + rel
-            b, k = split_uri(full)
-            entries.append((b, k, rel))
-        return entries
+            body = self.read_bytes(bucket, key)
+            uris = parse_manifest(body)
+            prefix_length = len(json.loads(body)[0]["prefix"])
+            return [(*split_s3_uri(full), full[prefix_length:]) for full in uris]
+        except FormatError as exc:
+            raise DataError(f"The manifest file {uri} is invalid: {exc}") from None
 
     # -- outputs --------------------------------------------------------------------------
 

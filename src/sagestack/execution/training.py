@@ -112,6 +112,7 @@ class TrainingRun:
         self.name = job.name
         self.data = job.data
         self.cpus = cpus
+        self.memory_mb = 0  # set by the executor (its share of the memory capacity)
         self.storage = JobStorage(platform, job.account_id, job.region)
         self.stop_reason: str | None = None  # "stop" | "MaxRuntimeExceeded" | "MaxWaitTimeExceeded"
         self._stop_event = threading.Event()

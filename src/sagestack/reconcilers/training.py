@@ -21,27 +21,32 @@ class LocalExecutor:
     def __init__(self, platform):
         self.platform = platform
         self.capacity = platform.settings.max_cpus or os.cpu_count() or 1
+        self.memory_capacity = platform.settings.max_memory_mb or _machine_memory_mb()
         self.runs: dict[tuple, TrainingRun] = {}
         self.lock = threading.Lock()
         self.interrupting = False
 
-    def used(self) -> int:
-        return sum(run.cpus for run in self.runs.values())
-
-    def cpus_for(self, job) -> int:
+    def needs(self, job) -> tuple[int, int]:
+        """(vCPUs, MiB) the job's instances take here, capped at what the machine has (so that a job
+        asking for more than exists runs alone instead of never)."""
         resource = job.data["ResourceConfig"]
         spec = instances.spec(resource.get("InstanceType"))
-        return max(1, min(spec.vcpus * int(resource.get("InstanceCount", 1)), self.capacity))
+        count = int(resource.get("InstanceCount", 1))
+        return (max(1, min(spec.vcpus * count, self.capacity)),
+                max(1, min(spec.memory_mb * count, self.memory_capacity)))
 
     def try_start(self, job) -> bool:
-        need = self.cpus_for(job)
+        cpus, memory = self.needs(job)
         with self.lock:
             key = (job.account_id, job.region, job.name)
             if key in self.runs:
                 return True
-            if self.used() + need > self.capacity:
+            runs = self.runs.values()
+            if sum(r.cpus for r in runs) + cpus > self.capacity or \
+                    sum(r.memory_mb for r in runs) + memory > self.memory_capacity:
                 return False
-            run = TrainingRun(self.platform, job, need, self)
+            run = TrainingRun(self.platform, job, cpus, self)
+            run.memory_mb = memory
             self.runs[key] = run
         run.start()
         return True
@@ -67,6 +72,15 @@ class LocalExecutor:
         for run in runs:
             run.thread.join(timeout=10)
             run._signal_all(signal.SIGKILL)
+
+
+def _machine_memory_mb() -> int:
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().total // (1024 * 1024))
+    except ImportError:  # pragma: no cover - psutil is a dependency
+        return 1 << 20
 
 
 class TrainingReconciler(Reconciler):
