@@ -29,3 +29,17 @@ def test_wrong_secret_refused(server):
     with pytest.raises(botocore.exceptions.ClientError) as info:
         sts.get_caller_identity()
     assert info.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+
+
+def test_unsigned_requests_refused(server):
+    import urllib.error
+
+    for url, code in ((server.url + "/some-bucket/key", b"<Code>AccessDenied</Code>"),
+                      (server.url + "/", b"MissingAuthenticationToken")):
+        request = urllib.request.Request(url, method="GET") if url.endswith("key") else \
+            urllib.request.Request(url, data=b"Action=GetCallerIdentity&Version=2011-06-15", method="POST",
+                                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(request)
+        assert info.value.code == 403
+        assert code in info.value.read()

@@ -159,7 +159,12 @@ class TransformRun:
             raise TransformFailed(f"ClientError: Could not find model \"{data['ModelName']}\".")
         from ..services.sagemaker.models import model_containers
 
-        containers = model_containers(model.data)
+        concurrency = max(1, int(data.get("MaxConcurrentTransforms") or 1))
+        # One serving process per concurrent request (unless the model says otherwise): requests to one
+        # process would queue behind each other.
+        containers = [dict(c, Environment={"SAGEMAKER_MODEL_SERVER_WORKERS": str(concurrency),
+                                           **(c.get("Environment") or {})})
+                      for c in model_containers(model.data)]
         mode = (model.data.get("InferenceExecutionConfig") or {}).get("Mode", "Serial")
         resources = data["TransformResources"]
         count = int(resources.get("InstanceCount", 1))
@@ -186,7 +191,6 @@ class TransformRun:
         config = data.get("ModelClientConfig") or {}
         timeout = float(config.get("InvocationsTimeoutInSeconds", 600))
         retries = int(config.get("InvocationsMaxRetries", 3))
-        concurrency = max(1, int(data.get("MaxConcurrentTransforms") or 1))
         clients = [WorkerClient(address, timeout) for address in addresses]
         errors: list[BaseException] = []
         assignments = [inputs[i::len(clients)] for i in range(len(clients))]

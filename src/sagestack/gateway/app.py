@@ -160,6 +160,8 @@ class Gateway:
         op = None
         try:
             if service is None:
+                if scope_service is None and isinstance(protocol, RestXmlProtocol):
+                    raise ServiceError("AccessDenied", "Access Denied", 403)  # S3's word for unsigned
                 if scope_service is None:
                     raise ServiceError("MissingAuthenticationToken", "Missing Authentication Token", 403)
                 raise ServiceError("UnknownService", f"Service {scope_service} is not served here", 400)
