@@ -14,20 +14,13 @@ import io
 import os
 import sys
 import tempfile
-import time
 
 import numpy as np
 
+from .common import best_of
+
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 
-
-def _best(fn, repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -61,9 +54,9 @@ def main(argv: list[str] | None = None) -> None:
                 spans, _ = recordio.scan(fh.read())
             recordio_protobuf._decode_general(spans)
 
-        t_sdk = _best(sdk, repeat=1)
-        t_ours = _best(ours)
-        t_general = _best(ours_general, repeat=1)
+        t_sdk = best_of(sdk, repeat=1)
+        t_ours = best_of(ours)
+        t_general = best_of(ours_general, repeat=1)
     size_mb = len(buf.getvalue()) / 1e6
     print(f"{rows} records x {cols} float32 features + label ({size_mb:.1f} MB)")
     print(f"SDK read_records       : {rows / t_sdk:14,.0f} records/s")

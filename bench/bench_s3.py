@@ -15,20 +15,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import time
 
-from .common import running_server
+from .common import best_of, running_server
 
 MB = 1024 * 1024
 
-
-def _timed(fn, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -69,9 +60,9 @@ def main(argv: list[str] | None = None) -> None:
                         pass
 
             repeat = 3 if size <= 16 * MB else 1
-            t_copy = _timed(copy, repeat)
-            t_put = _timed(put, repeat)
-            t_get = _timed(get, repeat)
+            t_copy = best_of(copy, repeat)
+            t_put = best_of(put, repeat)
+            t_get = best_of(get, repeat)
             total = size * count / MB
             rows.append((f"PUT {label}", f"{total / t_put:8.1f} MB/s", f"{t_copy / t_put:5.2f}x of copy"))
             rows.append((f"GET {label}", f"{total / t_get:8.1f} MB/s", f"{t_copy / t_get:5.2f}x of copy"))
@@ -81,8 +72,8 @@ def main(argv: list[str] | None = None) -> None:
             copy_target.unlink(missing_ok=True)
         s3.put_object(Bucket="bench", Key="head-me", Body=b"x")
         n = args.requests
-        t_head = _timed(lambda: [s3.head_object(Bucket="bench", Key="head-me") for _ in range(n)], 1)
-        t_sts = _timed(lambda: [sts.get_caller_identity() for _ in range(n)], 1)
+        t_head = best_of(lambda: [s3.head_object(Bucket="bench", Key="head-me") for _ in range(n)], 1)
+        t_sts = best_of(lambda: [sts.get_caller_identity() for _ in range(n)], 1)
         rows.append(("HeadObject", f"{n / t_head:8.1f} req/s", "SigV4, sequential"))
         rows.append(("GetCallerIdentity", f"{n / t_sts:8.1f} req/s", "SigV4, sequential"))
     width = max(len(r[0]) for r in rows)

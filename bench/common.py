@@ -29,6 +29,16 @@ def timed(func, *args, **kwargs) -> tuple[float, object]:
     return time.perf_counter() - start, result
 
 
+def best_of(fn, repeat: int = 3) -> float:
+    """The fastest of ``repeat`` runs of ``fn()`` (seconds)."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 

@@ -102,29 +102,30 @@ def _json_default(value: Any) -> Any:
 
 # -- framework defaults ------------------------------------------------------------------------
 
+def _model_file(model_dir: str, preferred: str, patterns: tuple[str, ...], hint: str) -> Path:
+    """``preferred`` in the model directory, else the first file matching ``patterns``."""
+    path = Path(model_dir) / preferred
+    if path.exists():
+        return path
+    found = [p for pattern in patterns for p in sorted(Path(model_dir).glob(pattern))]
+    if not found:
+        raise FileNotFoundError(f"No {preferred} in {model_dir}; {hint}")
+    return found[0]
+
+
 def _sklearn_model_fn(model_dir: str):
     import joblib
 
-    path = Path(model_dir) / "model.joblib"
-    if not path.exists():
-        candidates = sorted(Path(model_dir).glob("*.joblib")) + sorted(Path(model_dir).glob("*.pkl"))
-        if not candidates:
-            raise FileNotFoundError(f"No model.joblib in {model_dir}; save the model there with joblib.dump "
-                                    f"or define model_fn(model_dir) in the entry point.")
-        path = candidates[0]
-    return joblib.load(path)
+    return joblib.load(_model_file(model_dir, "model.joblib", ("*.joblib", "*.pkl"),
+                                   "save the model there with joblib.dump or define model_fn(model_dir) "
+                                   "in the entry point."))
 
 
 def _pytorch_model_fn(model_dir: str):
     import torch
 
-    path = Path(model_dir) / "model.pth"
-    if not path.exists():
-        found = sorted(Path(model_dir).glob("*.pt")) + sorted(Path(model_dir).glob("*.pth"))
-        if not found:
-            raise FileNotFoundError(f"No model.pth in {model_dir}; define model_fn(model_dir) in the entry "
-                                    f"point or save a TorchScript model as model.pth.")
-        path = found[0]
+    path = _model_file(model_dir, "model.pth", ("*.pt", "*.pth"),
+                       "define model_fn(model_dir) in the entry point or save a TorchScript model as model.pth.")
     try:
         model = torch.jit.load(str(path), map_location="cpu")
     except RuntimeError:
