@@ -63,6 +63,34 @@ def test_sdk_transformer_join_and_filters(server, sdk_env, xgb_model):
         assert float(got_score) == pytest.approx(float(score), rel=1e-5, abs=1e-6)
 
 
+@pytest.mark.sdk_flow("flow01", "Transformer.transform over a prefix without a trailing slash")
+def test_sdk_prefix_without_slash_writes_keys_relative_to_prefix(server, sdk_env, xgb_model):
+    """SageMaker names each output after the input key relative to the input prefix (the SDK's
+    test_transformer.py reads ``<output_path>/data.csv.out``), keeping sub-folders below it."""
+    import sagemaker
+    from sagemaker.transformer import Transformer
+
+    bucket, model_name, booster, features = xgb_model
+    s3 = server.client("s3")
+    rng = np.random.default_rng(3)
+    inputs = {"rel/multi/part0.csv": 20, "rel/multi/sub/part1.csv": 30}
+    for key, rows in inputs.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=_csv(rng.normal(size=(rows, features))))
+    s3.put_object(Bucket=bucket, Key="rel/multiple.csv", Body=_csv(rng.normal(size=(5, features))))
+    transformer = Transformer(model_name=model_name, instance_count=1, instance_type="ml.m5.large",
+                              output_path=f"s3://{bucket}/rel-out", accept="text/csv",
+                              assemble_with="Line", sagemaker_session=sagemaker.Session())
+    transformer.transform(f"s3://{bucket}/rel/multi", content_type="text/csv", split_type="Line",
+                          wait=False, logs=False)
+    desc = wait_transform(server.client("sagemaker"), transformer.latest_transform_job.name)
+    assert desc["TransformJobStatus"] == "Completed", desc.get("FailureReason")
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="rel-out/")["Contents"])
+    # rel/multiple.csv also matches the prefix "rel/multi": named relative to the prefix's folder.
+    assert keys == ["rel-out/multiple.csv.out", "rel-out/part0.csv.out", "rel-out/sub/part1.csv.out"]
+    lines = s3.get_object(Bucket=bucket, Key="rel-out/sub/part1.csv.out")["Body"].read().split()
+    assert len(lines) == 30
+
+
 def test_multi_file_two_instances(server, xgb_model):
     bucket, model_name, booster, features = xgb_model
     s3 = server.client("s3")

@@ -31,6 +31,19 @@ TYPE = "transform-job"
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
 
 
+
+def output_name(prefix: str, key: str) -> str:
+    """The name an input object's ``.out`` gets below S3OutputPath, as SageMaker names it: the key
+    relative to the input prefix (``data/multi`` + ``data/multi/part0.csv`` → ``part0.csv``); where
+    the prefix ends inside a name (``data/part`` or the object's whole key), relative to the prefix's
+    folder (``data/part0.csv`` → ``part0.csv``)."""
+    rest = key[len(prefix):]
+    if prefix.endswith("/") or not prefix:
+        return rest
+    if rest.startswith("/"):
+        return rest[1:]
+    return key[prefix.rfind("/") + 1:]
+
 class TransformFailed(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
@@ -216,8 +229,7 @@ class TransformRun:
         if source.get("S3DataType") == "ManifestFile":
             return [(b, k, rel) for b, k, rel in self.storage.manifest_entries(uri)]
         prefix = uri[5:].split("/", 1)[1] if "/" in uri[5:] else ""
-        base = prefix[: prefix.rfind("/") + 1]  # the prefix's "directory": outputs keep paths below it
-        return [(b, k, k[len(base):]) for b, k, _ in self.storage.list_prefix(uri)]
+        return [(b, k, output_name(prefix, k)) for b, k, _ in self.storage.list_prefix(uri)]
 
     # -- per instance ----------------------------------------------------------------------
 
