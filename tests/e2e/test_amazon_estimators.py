@@ -7,6 +7,7 @@ All four jobs start before any is waited for, and all four endpoints likewise.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +79,9 @@ def predictors(e2e, data) -> dict[str, Any]:
         estimator.fit(records[name], wait=False, logs=False)
     e2e.wait_estimators(estimators.values())
     deployed = {name: e2e.deploy(estimator) for name, estimator in estimators.items()}
+    from sagemaker.async_inference import AsyncInferenceConfig
+
+    deployed["pca_async"] = e2e.deploy(estimators["pca"], async_inference_config=AsyncInferenceConfig())
     e2e.wait_endpoints(deployed.values())
     deployed["_estimators"] = estimators
     return deployed
@@ -158,3 +162,30 @@ def test_factorization_machines_beat_a_linear_baseline(predictors, data):
     linear = LinearRegression().fit(Xtr, ytr)
     linear_rmse = float(np.sqrt(((linear.predict(Xte) - yte) ** 2).mean()))
     assert rmse < 0.5 * linear_rmse, (rmse, linear_rmse)
+
+
+@pytest.mark.sdk_flow("flow07", "AsyncPredictor.predict_async(data) on a PCA endpoint, read within a second")
+def test_pca_async_walkthrough_delivers_within_a_second(predictors, data):
+    """The SDK's test_async_walkthrough: ``predict_async(data=...)`` uploads the serialized records with
+    the serializer's Content-Type and sends no ContentType; the container gets the object's type and
+    the answer is in S3 well before the SDK test reads it (5 s on AWS; here within about a second)."""
+    from sagemaker.async_inference import AsyncInferenceResponse
+    from sagemaker.exceptions import ObjectNotExistedError
+
+    predictor = predictors["pca_async"]
+    sync = predictors["pca"].predict(data.digits[:5])
+    response = predictor.predict_async(data=data.digits[:5])
+    assert isinstance(response, AsyncInferenceResponse)
+    started, result = time.time(), None
+    while result is None and time.time() - started < 5:
+        try:
+            result = response.get_result()
+        except ObjectNotExistedError:
+            time.sleep(0.05)
+    elapsed = time.time() - started
+    assert result is not None, "no output within 5 s"
+    assert elapsed < 1.5, f"the output took {elapsed:.2f} s to appear"
+    assert len(result) == 5
+    for got, expected in zip(result, sync):
+        np.testing.assert_allclose(got.label["projection"].float32_tensor.values,
+                                   expected.label["projection"].float32_tensor.values, rtol=1e-5)

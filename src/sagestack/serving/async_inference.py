@@ -160,7 +160,9 @@ class AsyncDispatcher:
         objects = object_store(self.platform)
         try:
             bucket, key = parse_s3_uri(item.input_location)
-            body = objects.get_bytes(bucket, key)
+            handle, info = objects.open(bucket, key)
+            with handle:
+                body = handle.read()
         except (ServiceError, ValueError) as exc:
             self._finish_error(item, f"Failed to download the input from {item.input_location}: "
                                      f"{getattr(exc, 'message', exc)}")
@@ -174,7 +176,9 @@ class AsyncDispatcher:
             raise _Retry("no instance is ready", counts=False)
         instance = min(ready, key=lambda i: i.served)
         started = time.perf_counter()
-        status, headers, answer = _post(instance, body, item)
+        # Without a ContentType on the request, the input object's own Content-Type is what the
+        # container gets (the SDK's AsyncPredictor uploads with its serializer's type and sends none).
+        status, headers, answer = _post(instance, body, item, item.content_type or info.content_type)
         model_us = int((time.perf_counter() - started) * 1e6)
         instance.served += 1
         metrics = getattr(self.controller, "metrics", None)
@@ -240,8 +244,9 @@ class AsyncDispatcher:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _post(instance: Any, body: bytes, item: AsyncInvocation) -> tuple[int, dict[str, str], bytes]:
-    headers = {"Content-Type": item.content_type or "application/octet-stream"}
+def _post(instance: Any, body: bytes, item: AsyncInvocation,
+          content_type: str | None) -> tuple[int, dict[str, str], bytes]:
+    headers = {"Content-Type": content_type or "application/octet-stream"}
     if item.accept:
         headers["Accept"] = item.accept
     if item.custom_attributes:
