@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from botocore.exceptions import ClientError
-from hosting_support import ROLE, SKLEARN_IMAGE
+from hosting_support import ROLE, SKLEARN_IMAGE, tar_bytes
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +143,25 @@ def test_model_that_cannot_load_fails_the_endpoint(hosting):
     assert "RuntimeError: weights are corrupt" in desc["FailureReason"]
     assert "AllTraffic" in desc["FailureReason"]
     hosting.delete("broken-ep")
+
+
+@pytest.mark.parametrize("image,words", [
+    ("520713654638.dkr.ecr.us-east-1.amazonaws.com/sagemaker-sparkml-serving:3.3", "SparkML Serving"),
+    ("763104351884.dkr.ecr.us-east-1.amazonaws.com/mxnet-inference:1.9.0-cpu-py38", "Apache MXNet 1.9.0"),
+    ("520713654638.dkr.ecr.us-east-1.amazonaws.com/sagemaker-chainer:5.0.0-cpu-py3", "Chainer 5.0.0"),
+])
+def test_image_that_cannot_run_fails_the_endpoint_with_its_name(hosting, image, words):
+    """SparkML Serving, MXNet and Chainer images: the endpoint fails with a reason naming the image,
+    the framework and its version — it never hangs in Creating."""
+    name = f"unrunnable-{uuid.uuid4().hex[:6]}"
+    url = hosting.upload(f"models/{name}/model.tar.gz", tar_bytes({"model.bin": b"x"}))
+    hosting.sm.create_model(ModelName=name, ExecutionRoleArn=ROLE,
+                            PrimaryContainer={"Image": image, "ModelDataUrl": url})
+    hosting.config(name, [("AllTraffic", name, 1.0)])
+    desc = hosting.endpoint(name, name)
+    assert desc["EndpointStatus"] == "Failed"
+    assert words in desc["FailureReason"] and image in desc["FailureReason"]
+    hosting.delete(name)
 
 
 @pytest.mark.sdk_flow("flow07c", "boto3: two weighted variants, TargetVariant, UpdateEndpointWeightsAndCapacities")

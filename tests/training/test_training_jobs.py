@@ -214,6 +214,19 @@ def test_unknown_image_and_bad_input(server, bucket):
     assert info.value.response["Error"]["Code"] == "ValidationException"
 
 
+@pytest.mark.parametrize("image,words", [
+    ("763104351884.dkr.ecr.us-east-1.amazonaws.com/mxnet-training:1.9.0-cpu-py38", "Apache MXNet 1.9.0"),
+    ("520713654638.dkr.ecr.us-east-1.amazonaws.com/sagemaker-chainer:5.0.0-cpu-py3", "Chainer 5.0.0"),
+])
+def test_retired_framework_image_fails_with_framework_and_version(server, bucket, image, words):
+    sm = server.client("sagemaker")
+    name = _job(server, bucket, "print(1)\n", AlgorithmSpecification={"TrainingImage": image,
+                                                                       "TrainingInputMode": "File"})
+    desc = wait_training(sm, name, 60)
+    assert desc["TrainingJobStatus"] == "Failed"
+    assert words in desc["FailureReason"] and "no builds for this Python" in desc["FailureReason"]
+
+
 def test_queue_and_list(server, bucket):
     sm = server.client("sagemaker")
     prefix = f"q{uuid.uuid4().hex[:6]}"

@@ -26,6 +26,12 @@ FRAMEWORK_REPOSITORIES = {
     "huggingface-tensorflow-inference": "huggingface",
     "mxnet-training": "mxnet",
     "mxnet-inference": "mxnet",
+    "sagemaker-mxnet": "mxnet",
+    "sagemaker-mxnet-serving": "mxnet",
+    "sagemaker-mxnet-eia": "mxnet",
+    "sagemaker-mxnet-serving-eia": "mxnet",
+    "mxnet-inference-eia": "mxnet",
+    "sagemaker-chainer": "chainer",
     "sagemaker-xgboost": "xgboost",
     "sagemaker-base-python": "python",
     "sagemaker-distribution-prod": "python",
@@ -53,6 +59,39 @@ class ImageInfo:
     def framework(self) -> str | None:
         return FRAMEWORK_REPOSITORIES.get(self.repository)
 
+    @property
+    def version(self) -> str | None:
+        """The framework version the tag names (``1.9.0-cpu-py38`` → ``1.9.0``)."""
+        return self.tag.split("-", 1)[0] if self.tag else None
+
+
+#: Frameworks whose images cannot run here, with the reason users see.
+RETIRED_FRAMEWORKS = {
+    "mxnet": ("Apache MXNet", "MXNet was retired by the Apache Software Foundation (2023) and has no "
+              "builds for this Python; port the script to PyTorch or TensorFlow"),
+    "chainer": ("Chainer", "Chainer is no longer developed and has no builds for this Python; port the "
+                "script to PyTorch"),
+}
+
+#: Serving-only images that sagestack does not run, with the reason.
+UNSERVED_REPOSITORIES = {
+    "sagemaker-sparkml-serving": "SparkML Serving (MLeap bundles) is not available in sagestack; serve the "
+                                 "pipeline as a scikit-learn or built-in algorithm model",
+}
+
+
+def unsupported_reason(image: ImageInfo) -> str | None:
+    """Why the image can never run here (a retired framework, an unserved image), else None."""
+    retired = RETIRED_FRAMEWORKS.get(image.framework or "")
+    if retired is not None:
+        name, why = retired
+        version = f" {image.version}" if image.version else ""
+        return f"Image {image.uri} is {name}{version}, which sagestack cannot run: {why}."
+    unserved = UNSERVED_REPOSITORIES.get(image.repository)
+    if unserved is not None:
+        return f"Image {image.uri} cannot be served: {unserved}."
+    return None
+
 
 def parse_image(uri: str) -> ImageInfo:
     match = _ECR.match(uri.strip())
@@ -71,6 +110,9 @@ class UnsupportedImage(Exception):
 def training_runner(image: ImageInfo, hyperparameters: dict[str, str], has_entrypoint: bool) -> str:
     """``"algorithm"``, ``"script"`` or raise :class:`UnsupportedImage` with the reason users see."""
     script = "sagemaker_program" in hyperparameters or has_entrypoint
+    reason = unsupported_reason(image)
+    if reason is not None:
+        raise UnsupportedImage(reason)
     if image.repository == "sagemaker-xgboost" and script:
         return "script"
     if image.algorithm_known:

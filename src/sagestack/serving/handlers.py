@@ -52,7 +52,7 @@ def load_container(spec: ContainerSpec, alone: bool = True) -> Any:
     from pathlib import Path
 
     from ..algorithms import registry
-    from ..execution.images import parse_image
+    from ..execution.images import parse_image, unsupported_reason
     from . import inference_toolkit
 
     if spec.multi_model is not None:  # models load on demand, per TargetModel
@@ -61,6 +61,9 @@ def load_container(spec: ContainerSpec, alone: bool = True) -> Any:
         return MultiModelHandler(spec)
     os.environ.update(spec.environment)
     image = parse_image(spec.image) if spec.image else None
+    reason = unsupported_reason(image) if image is not None else None
+    if reason is not None:
+        raise RuntimeError(reason)
     program = spec.environment.get("SAGEMAKER_PROGRAM")
     framework = image.framework if image else None
     if program:
