@@ -136,4 +136,10 @@ def simulate_principal_policy(ctx: RequestContext, params: dict) -> dict:
         for action in params["ActionNames"]
         for resource in resources
     ]
-    return {"EvaluationResults": results, "IsTruncated": False}
+    limit = max(1, min(int(params.get("MaxItems") or 100), 1000))
+    offset = decode_token(params.get("Marker"))["o"]
+    result: dict = {"EvaluationResults": results[offset:offset + limit],
+                    "IsTruncated": offset + limit < len(results)}
+    if result["IsTruncated"]:
+        result["Marker"] = encode_token(offset + limit)
+    return result
