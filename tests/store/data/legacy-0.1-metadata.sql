@@ -41,7 +41,7 @@ CREATE TABLE credentials (
 	created_at FLOAT NOT NULL, 
 	PRIMARY KEY (access_key_id)
 );
-INSERT INTO "credentials" VALUES('AKIAFXF8JJNMJ7YAU0F5','O5YuN5x97IsHcaSbfM-2ryEH4Pucq7GkNYxjhq1Z','000000000000','arn:aws:sts::000000000000:assumed-role/SageStackExecutionRole/sagestack',NULL,NULL,1.79662685080567240711e+09);
+INSERT INTO "credentials" VALUES('AKIALEGACYTESTKEY000','legacy-test-secret-not-a-real-key','000000000000','arn:aws:sts::000000000000:assumed-role/SageStackExecutionRole/sagestack',NULL,NULL,1.79662685080567240711e+09);
 CREATE TABLE log_events (
 	id INTEGER NOT NULL, 
 	stream_id INTEGER NOT NULL, 

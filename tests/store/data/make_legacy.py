@@ -1,5 +1,6 @@
 """How legacy-0.1-metadata.sql was made: the pre-Alembic server (commit 55f0945, PYTHONPATH=<its src>)
-creates a few resources of each kind through the APIs; its metadata.db is then dumped as SQL.
+creates a few resources of each kind through the APIs; its metadata.db is then dumped as SQL (the
+throwaway key pair in the credentials row was then replaced by a placeholder).
 
     PYTHONPATH=<old checkout>/src python make_legacy.py <out dir>
 """
