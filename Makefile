@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The PyTorch CPU wheel the machine carries; any other spec may pull a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: serve test bench demo venv docs clean
+.PHONY: serve test bench demo venv docs migration schema-snapshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,17 @@ docs: $(STAMP)
 	$(BIN)/python -m sagestack.algorithms.catalog > docs/algorithms.md
 	$(BIN)/python -m sagestack.sdk_flows > docs/sdk-flows.md
 	$(BIN)/python -m sagestack.demo --write-notebook
+
+# A new schema migration from the table definitions (autogenerate against a temp SQLite database at
+# head); review it, then `make schema-snapshot`. See docs/development.md, "Changing the schema".
+migration: $(STAMP)
+	@test -n "$(MSG)" || { echo 'usage: make migration MSG="what changed"' >&2; exit 2; }
+	$(BIN)/python -m sagestack.store.migrations revision -m "$(MSG)"
+
+# Rewrite tests/store/schema/*.txt from the migrated schema (postgresql.txt too when
+# SAGESTACK_TEST_DATABASE_URL names a server: .ci/postgres.sh starts one).
+schema-snapshot: $(STAMP)
+	SAGESTACK_UPDATE_SCHEMA_SNAPSHOT=1 $(BIN)/python -m pytest -q tests/store/test_migrations.py -k snapshot
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -47,3 +47,16 @@ def read_tar_gz(data: bytes) -> dict[str, bytes]:
 
 ROLE = "arn:aws:iam::000000000000:role/SageStackExecutionRole"
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+
+
+def drop_all_tables(url: str) -> None:
+    """Empty a (PostgreSQL test) database: every table, whatever revision made it."""
+    from sqlalchemy import MetaData, create_engine
+
+    engine = create_engine(url)
+    try:
+        tables = MetaData()
+        tables.reflect(engine)
+        tables.drop_all(engine)
+    finally:
+        engine.dispose()

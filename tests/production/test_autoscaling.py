@@ -150,6 +150,13 @@ def test_step_policy_driven_by_a_user_alarm_and_minimum_capacity(aas, hosting):
         time.sleep(3)
         assert len(aas.describe_scaling_activities(ServiceNamespace="sagemaker", ResourceId=rid)[
             "ScalingActivities"]) == 2
+        # Paged one at a time, newest first, and filtered in SQL (tests/test_pagination.py skips activities)
+        pages = aas.get_paginator("describe_scaling_activities").paginate(
+            ServiceNamespace="sagemaker", ResourceId=rid, ScalableDimension=DIM, PaginationConfig={"PageSize": 1})
+        assert [[a["ActivityId"] for a in p["ScalingActivities"]] for p in pages] == [[second["ActivityId"]],
+                                                                                      [first["ActivityId"]]]
+        assert aas.describe_scaling_activities(ServiceNamespace="sagemaker", ResourceId=rid + "x",
+                                               MaxResults=1)["ScalingActivities"] == []
         cw.delete_alarms(AlarmNames=["as-step-latency"])
     finally:
         hosting.delete("as-step")

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from helpers import ROLE, SKLEARN_IMAGE, read_tar_gz, tar_gz, wait_training
+from helpers import ROLE, SKLEARN_IMAGE, drop_all_tables, read_tar_gz, tar_gz, wait_training
 from sagestack.local_server import ServerProcess
 
 PG_URL = os.environ.get("SAGESTACK_TEST_DATABASE_URL")
@@ -19,15 +19,7 @@ pytestmark = pytest.mark.postgres
 def pg_server(tmp_path):
     if not PG_URL:
         pytest.skip("no PostgreSQL server: set SAGESTACK_TEST_DATABASE_URL (CI starts one with .ci/postgres.sh)")
-    from sagestack.store.db import Database
-    from sagestack.store.migrations import _version_meta
-    from sagestack.store.schema import load_all_tables, metadata
-
-    database = Database(PG_URL)
-    load_all_tables()
-    metadata.drop_all(database.engine)
-    _version_meta.drop_all(database.engine)
-    database.dispose()
+    drop_all_tables(PG_URL)
     server = ServerProcess(tmp_path / "data", database_url=PG_URL).start()
     yield server
     server.stop()

@@ -3,52 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 
 import pytest
 
 from sagestack.protocol.errors import ServiceError
-from sagestack.store.db import Database
-from sagestack.store.migrations import CURRENT, upgrade
-from sagestack.store.resources import ConcurrentModification, ListQuery, ResourceStore
-from sagestack.store.schema import load_all_tables, metadata
-
-PG_URL = os.environ.get("SAGESTACK_TEST_DATABASE_URL")
-
-
-def _backends():
-    yield pytest.param("sqlite", id="sqlite")
-    yield pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)
-
-
-@pytest.fixture(params=list(_backends()))
-def db(request, tmp_path):
-    if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 'meta.db'}")
-    else:
-        if not PG_URL:
-            pytest.skip("no PostgreSQL server: set SAGESTACK_TEST_DATABASE_URL (CI starts one with "
-                        ".ci/postgres.sh)")
-        database = Database(PG_URL)
-        load_all_tables()
-        from sagestack.store.migrations import _version_meta
-
-        metadata.drop_all(database.engine)
-        _version_meta.drop_all(database.engine)
-    database.create_schema()
-    yield database
-    database.dispose()
+from sagestack.store.resources import ConcurrentModification, FieldFilter, ListQuery, ResourceStore
 
 
 def _make(store, name, status="InProgress", when=None, account="111111111111"):
     data = {"Name": name, "CreationTime": when or dt.datetime.now(dt.timezone.utc)}
     return store.create(account, "us-east-1", "training-job", name, f"arn:{name}", data, status=status)
-
-
-def test_schema_version_and_idempotent_upgrade(db):
-    assert upgrade(db) == CURRENT
-    assert upgrade(db) == CURRENT
 
 
 def test_create_get_update_delete(db):
@@ -131,3 +96,42 @@ def test_concurrent_writers(db):
     assert not errors
     items, _ = store.list("111111111111", "us-east-1", "training-job", ListQuery(max_results=1000))
     assert len(items) == 80
+
+
+def test_field_filters_apply_before_the_page_is_cut(db):
+    """Filters on description members (FILTERED_FIELDS) are SQL conditions: full pages, every match."""
+    store = ResourceStore(db)
+    for i in range(12):
+        data = {"ServiceNamespace": "sagemaker", "ResourceId": f"endpoint/e{i % 3}/variant/v",
+                "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"}
+        store.create("111111111111", "us-east-1", "scalable-target", f"t{i:02d}", f"arn:t{i}", data)
+    wanted = ("endpoint/e0/variant/v", "endpoint/e2/variant/v")
+    names, token = [], None
+    while True:
+        items, token = store.list("111111111111", "us-east-1", "scalable-target", ListQuery(
+            fields=(FieldFilter.equals("ServiceNamespace", "sagemaker"), FieldFilter.any_of("ResourceId", wanted)),
+            sort_by="Name", sort_order="Ascending", max_results=3, next_token=token))
+        assert len(items) == 3 or token is None
+        names += [i.name for i in items]
+        if token is None:
+            break
+    assert names == [f"t{i:02d}" for i in range(12) if i % 3 in (0, 2)]
+    prefixed, _ = store.list("111111111111", "us-east-1", "scalable-target", ListQuery(
+        fields=(FieldFilter.starts_with("ResourceId", "endpoint/e1/"),), max_results=100))
+    assert sorted(i.name for i in prefixed) == ["t01", "t04", "t07", "t10"]
+    # LIKE wildcards in a prefix are literal
+    none, _ = store.list("111111111111", "us-east-1", "scalable-target",
+                         ListQuery(fields=(FieldFilter.starts_with("ResourceId", "endpoint/e_"),)))
+    assert none == []
+    # an update re-indexes the fields; a delete removes them
+    moved = store.get("111111111111", "us-east-1", "scalable-target", "t01")
+    store.update(moved, data=dict(moved.data, ResourceId="endpoint/e9/variant/v"), expect_version=True)
+    found, _ = store.list("111111111111", "us-east-1", "scalable-target",
+                          ListQuery(fields=(FieldFilter.equals("ResourceId", "endpoint/e9/variant/v"),)))
+    assert [i.name for i in found] == ["t01"]
+    assert store.delete("111111111111", "us-east-1", "scalable-target", "t01")
+    found, _ = store.list("111111111111", "us-east-1", "scalable-target",
+                          ListQuery(fields=(FieldFilter.equals("ResourceId", "endpoint/e9/variant/v"),)))
+    assert found == []
+    with pytest.raises(ValueError, match="FILTERED_FIELDS"):
+        store.list("111111111111", "us-east-1", "training-job", ListQuery(fields=(FieldFilter.equals("X", "y"),)))

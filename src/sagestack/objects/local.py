@@ -32,6 +32,7 @@ from ..store.objects_index import (
     ObjectInfo,
     PartInfo,
     UploadInfo,
+    UploadPage,
 )
 from . import checksums as cks
 from . import errors
@@ -553,9 +554,10 @@ class ObjectStore:
             raise errors.no_such_upload(upload_id)
         self._release(paths)
 
-    def list_uploads(self, bucket: str, prefix: str = "", key_marker: str | None = None,
-                     upload_id_marker: str | None = None, limit: int = 1001) -> list[UploadInfo]:
-        return self.index.list_uploads(bucket, prefix, key_marker, upload_id_marker, limit)
+    def list_uploads(self, bucket: str, prefix: str = "", delimiter: str | None = None,
+                     key_marker: str | None = None, upload_id_marker: str | None = None,
+                     max_uploads: int = 1000) -> UploadPage:
+        return self.index.list_uploads(bucket, prefix, delimiter, key_marker, upload_id_marker, max_uploads)
 
 
 def _copy_range(src: IO[bytes], dst: IO[bytes], length: int) -> None:

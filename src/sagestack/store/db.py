@@ -10,8 +10,6 @@ from typing import Iterator
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 
-from .schema import load_all_tables
-
 
 class Database:
     def __init__(self, url: str):
@@ -28,9 +26,9 @@ class Database:
             event.listen(self.engine, "begin", _sqlite_begin)
 
     def create_schema(self) -> None:
+        """Bring the schema to the newest migration (Alembic ``upgrade head``); safe on every start."""
         from .migrations import upgrade
 
-        load_all_tables()
         upgrade(self)
 
     @contextlib.contextmanager

@@ -175,6 +175,18 @@ class ListPage:
     last: str | None
 
 
+@dataclass(frozen=True)
+class UploadPage:
+    """One page of ListMultipartUploads: uploads in (key, initiation) order and common prefixes; when
+    truncated, the markers to resume after (``next_upload_id`` None when a common prefix ends the page)."""
+
+    uploads: list[UploadInfo]
+    prefixes: list[str]
+    truncated: bool
+    next_key: str | None
+    next_upload_id: str | None
+
+
 class IndexConflict(Exception):
     """A write refused by a condition checked inside its transaction (``reason`` says which)."""
 
@@ -557,28 +569,74 @@ class ObjectIndex:
             conn.execute(s3_uploads.delete().where(s3_uploads.c.upload_id == upload_id))
         return paths
 
-    def list_uploads(self, bucket: str, prefix: str = "", key_marker: str | None = None,
-                     upload_id_marker: str | None = None, limit: int = 1001) -> list[UploadInfo]:
+    def list_uploads(self, bucket: str, prefix: str = "", delimiter: str | None = None,
+                     key_marker: str | None = None, upload_id_marker: str | None = None,
+                     max_uploads: int = 1000) -> UploadPage:
+        """Uploads after the markers, in (key, initiation) order, at most ``max_uploads`` entries (uploads
+        and common prefixes together). As ``list_page`` does for objects, each run of keys under one common
+        prefix is skipped by seeking past it, so a page is cut only after the roll-up."""
+        delimiter = delimiter or None
         c = s3_uploads.c
-        query = select(s3_uploads).where(c.bucket == bucket)
-        if prefix:
-            query = query.where(c.key >= prefix)
-            upper = successor(prefix)
-            if upper is not None:
-                query = query.where(c.key < upper)
+        order = (c.key, c.initiated, c.upload_id)
+        upper = successor(prefix) if prefix else None
+        start = c.key >= prefix  # where the next batch starts
         if key_marker:
-            if upload_id_marker:
-                marker = self.get_upload(upload_id_marker)
-                since = marker.initiated.timestamp() if marker else None
-                if since is not None:
-                    query = query.where((c.key > key_marker) | and_(c.key == key_marker, c.initiated > since))
-                else:
-                    query = query.where(c.key > key_marker)
-            else:
-                query = query.where(c.key > key_marker)
-        query = query.order_by(c.key, c.initiated, c.upload_id).limit(limit)
+            start = c.key > key_marker
+            cut = key_marker.find(delimiter, len(prefix)) if delimiter and key_marker.startswith(prefix) else -1
+            if cut >= 0:  # the marker is a common prefix already returned: skip the rest of it
+                nxt = successor(key_marker[: cut + len(delimiter)])
+                if nxt is None:
+                    return UploadPage([], [], False, None, None)
+                start = c.key >= nxt
+            elif upload_id_marker:
+                with self.db.connect() as conn:  # the stored float: a datetime would round it
+                    initiated = conn.execute(select(c.initiated).where(
+                        c.upload_id == upload_id_marker, c.key == key_marker)).scalar()
+                if initiated is not None:
+                    start = _after(order, (key_marker, initiated, upload_id_marker))
+        uploads: list[UploadInfo] = []
+        prefixes: list[str] = []
+        last: UploadInfo | str | None = None
+        batch = min(max(max_uploads + 1, 64), 1000)
         with self.db.connect() as conn:
-            return [_upload(r) for r in conn.execute(query).mappings()]
+            while True:
+                query = select(s3_uploads).where(c.bucket == bucket, start)
+                if prefix:
+                    query = query.where(c.key >= prefix)
+                if upper is not None:
+                    query = query.where(c.key < upper)
+                rows = conn.execute(query.order_by(*order).limit(batch)).mappings().all()
+                seek = None
+                for row in rows:
+                    if len(uploads) + len(prefixes) >= max_uploads:
+                        if last is None or isinstance(last, str):  # (None: MaxUploads=0)
+                            return UploadPage(uploads, prefixes, True, last, None)
+                        return UploadPage(uploads, prefixes, True, last.key, last.upload_id)
+                    cut = row["key"].find(delimiter, len(prefix)) if delimiter else -1
+                    if cut >= 0:
+                        last = row["key"][: cut + len(delimiter)]
+                        prefixes.append(last)
+                        seek = successor(last)
+                        break  # go on after everything under that common prefix
+                    last = _upload(row)
+                    uploads.append(last)
+                else:
+                    if len(rows) < batch:
+                        return UploadPage(uploads, prefixes, False, None, None)
+                    tail = rows[-1]
+                    start = _after(order, (tail["key"], tail["initiated"], tail["upload_id"]))
+                    continue
+                if seek is None:
+                    return UploadPage(uploads, prefixes, False, None, None)
+                start = c.key >= seek
+
+
+def _after(columns, values):
+    """Rows after ``values`` in the order of ``columns`` (a keyset condition every dialect runs)."""
+    (column, value), rest = (columns[0], values[0]), (columns[1:], values[1:])
+    if not rest[0]:
+        return column > value
+    return (column > value) | and_(column == value, _after(*rest))
 
 
 def _lookup_statement():

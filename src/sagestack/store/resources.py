@@ -2,6 +2,10 @@
 
 Each row: account, region, type, name, arn, status, creation/modification times and the resource's
 description as JSON. Lists filter, sort and paginate in SQL.
+
+Fields of the description that a list filters on (``FILTERED_FIELDS``: e.g. a scalable target's
+``ServiceNamespace`` and ``ResourceId``) are copied out of the JSON into ``resource_fields`` when a
+resource is written, so that the filter is an indexed SQL condition applied before the page is cut.
 """
 
 from __future__ import annotations
@@ -9,10 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
-from sqlalchemy import (Column, Float, bindparam, Index, Integer, String, Table, Text, UniqueConstraint, and_,
-                        func, select)
+from sqlalchemy import (Column, Float, ForeignKey, Index, Integer, PrimaryKeyConstraint, String, Table, Text,
+                        UniqueConstraint, and_, bindparam, exists, func, select)
 
 from ..protocol.errors import ServiceError
 from .db import decode_token, encode_token
@@ -46,6 +50,31 @@ tags = Table(
     Column("value", String(256), nullable=False),
     UniqueConstraint("arn", "key", name="uq_tag"),
 )
+
+resource_fields = Table(
+    "resource_fields",
+    metadata,
+    Column("resource_id", Integer, ForeignKey("resources.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("value", String(2048), nullable=False),
+    PrimaryKeyConstraint("resource_id", "name", name="pk_resource_fields"),
+    Index("ix_resource_fields_value", "name", "value", "resource_id"),
+)
+
+#: Per resource type, the top-level members of its description that lists filter on (string values).
+#: Changing this needs a migration that fills ``resource_fields`` for the rows already stored.
+FILTERED_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "scalable-target": ("ServiceNamespace", "ResourceId", "ScalableDimension"),
+    "scaling-policy": ("ServiceNamespace", "ResourceId", "ScalableDimension", "PolicyName"),
+    "scaling-activity": ("ServiceNamespace", "ResourceId", "ScalableDimension"),
+    "iam-role": ("Path",),
+}
+
+
+def filtered_fields(resource_type: str, data: dict) -> dict[str, str]:
+    """The values ``resource_fields`` holds for a resource of this type and description."""
+    return {name: str(data[name]) for name in FILTERED_FIELDS.get(resource_type, ())
+            if data.get(name) is not None}
 
 
 def _json_default(value: Any):
@@ -93,6 +122,28 @@ class Resource:
 
 
 @dataclass(frozen=True)
+class FieldFilter:
+    """A condition on one of ``FILTERED_FIELDS``: the value is one of ``values``, or starts with
+    ``prefix``."""
+
+    name: str
+    values: tuple[str, ...] = ()
+    prefix: str | None = None
+
+    @classmethod
+    def equals(cls, name: str, value: str) -> "FieldFilter":
+        return cls(name, values=(value,))
+
+    @classmethod
+    def any_of(cls, name: str, values: Iterable[str]) -> "FieldFilter":
+        return cls(name, values=tuple(values))
+
+    @classmethod
+    def starts_with(cls, name: str, prefix: str) -> "FieldFilter":
+        return cls(name, prefix=prefix)
+
+
+@dataclass(frozen=True)
 class ListQuery:
     name_contains: str | None = None
     status_equals: str | None = None
@@ -101,6 +152,7 @@ class ListQuery:
     modified_after: float | None = None
     modified_before: float | None = None
     parent: str | None = None
+    fields: tuple[FieldFilter, ...] = ()
     sort_by: str = "CreationTime"  # "Name" | "CreationTime" | "Status" | "LastModifiedTime"
     sort_order: str = "Descending"
     max_results: int = 100
@@ -146,7 +198,8 @@ class ResourceStore:
                 raise ServiceError("ValidationException" if exists_message is None else "ResourceInUse",
                                    exists_message or f"Cannot create already existing {resource_type} "
                                    f"\"{arn}\".")
-            conn.execute(resources.insert().values(**row))
+            resource_id = conn.execute(resources.insert().values(**row)).inserted_primary_key[0]
+            _write_fields(conn, resource_id, filtered_fields(resource_type, data))
             for tag in tag_list or ():
                 conn.execute(tags.insert().values(arn=arn, key=tag["Key"], value=tag.get("Value", "")))
         row["data"] = data
@@ -174,8 +227,14 @@ class ResourceStore:
         condition = self._key(resource.account_id, resource.region, resource.resource_type, resource.name)
         if expect_version:
             condition = and_(condition, resources.c.version == resource.version)
+        fields = filtered_fields(resource.resource_type, new_data) if data is not None else None
         with self.db.begin() as conn:
             result = conn.execute(resources.update().where(condition).values(**values))
+            if result.rowcount and fields is not None and FILTERED_FIELDS.get(resource.resource_type):
+                resource_id = conn.execute(select(resources.c.id).where(self._key(
+                    resource.account_id, resource.region, resource.resource_type, resource.name))).scalar_one()
+                conn.execute(resource_fields.delete().where(resource_fields.c.resource_id == resource_id))
+                _write_fields(conn, resource_id, fields)
         if result.rowcount == 0:
             raise ConcurrentModification(resource.name)
         resource.data = new_data
@@ -186,12 +245,13 @@ class ResourceStore:
 
     def delete(self, account_id: str, region: str, resource_type: str, name: str) -> bool:
         with self.db.begin() as conn:
-            row = conn.execute(select(resources.c.arn).where(
+            row = conn.execute(select(resources.c.id, resources.c.arn).where(
                 self._key(account_id, region, resource_type, name))).first()
             if not row:
                 return False
-            conn.execute(resources.delete().where(self._key(account_id, region, resource_type, name)))
-            conn.execute(tags.delete().where(tags.c.arn == row[0]))
+            conn.execute(resource_fields.delete().where(resource_fields.c.resource_id == row.id))
+            conn.execute(resources.delete().where(resources.c.id == row.id))
+            conn.execute(tags.delete().where(tags.c.arn == row.arn))
         return True
 
     def list(self, account_id: str, region: str, resource_type: str,
@@ -205,6 +265,8 @@ class ResourceStore:
             condition = and_(condition, resources.c.status == query.status_equals)
         if query.parent is not None:
             condition = and_(condition, resources.c.parent == query.parent)
+        for field in query.fields:
+            condition = and_(condition, _field_condition(resource_type, field))
         for column, value, op in (
             (resources.c.created_at, query.created_after, "gt"),
             (resources.c.created_at, query.created_before, "lt"),
@@ -260,6 +322,24 @@ class ResourceStore:
 
 class ConcurrentModification(Exception):
     pass
+
+
+def _write_fields(conn, resource_id: int, fields: dict[str, str]) -> None:
+    if fields:
+        conn.execute(resource_fields.insert(), [{"resource_id": resource_id, "name": name, "value": value}
+                                                for name, value in fields.items()])
+
+
+def _field_condition(resource_type: str, field: FieldFilter):
+    """``EXISTS`` a matching ``resource_fields`` row for the listed resource (an index seek)."""
+    if field.name not in FILTERED_FIELDS.get(resource_type, ()):
+        raise ValueError(f"{resource_type} does not keep {field.name} in resource_fields (FILTERED_FIELDS)")
+    match = and_(resource_fields.c.resource_id == resources.c.id, resource_fields.c.name == field.name)
+    if field.prefix is not None:
+        match = and_(match, resource_fields.c.value.startswith(field.prefix, autoescape=True))
+    else:
+        match = and_(match, resource_fields.c.value.in_(list(field.values)))
+    return exists(select(resource_fields.c.resource_id).where(match))
 
 
 #: Built once: constructing a statement costs more than running it.

@@ -7,7 +7,7 @@ import uuid
 
 from ...autoscaling.capacity import VARIANT_DIMENSION, parse_variant, variant_state
 from ...protocol.errors import ServiceError
-from ...store.resources import ListQuery
+from ...store.resources import FieldFilter, ListQuery
 from ..context import RequestContext
 
 TARGET, POLICY, ACTIVITY = "scalable-target", "scaling-policy", "scaling-activity"
@@ -75,6 +75,25 @@ def public(data: dict) -> dict:
 def page(params: dict, **query) -> ListQuery:
     return ListQuery(max_results=min(int(params.get("MaxResults") or 50), 50), next_token=params.get("NextToken"),
                      **query)
+
+
+def scope(params: dict, resource_ids: list[str] | None = None) -> tuple[FieldFilter, ...]:
+    """The Describe* filters (ServiceNamespace, ResourceId(s), ScalableDimension) as store conditions, so
+    that they apply in SQL before the page is cut."""
+    fields = [FieldFilter.equals("ServiceNamespace", params["ServiceNamespace"])]
+    if resource_ids:
+        fields.append(FieldFilter.any_of("ResourceId", resource_ids))
+    if params.get("ScalableDimension"):
+        fields.append(FieldFilter.equals("ScalableDimension", params["ScalableDimension"]))
+    return tuple(fields)
+
+
+def listed(rows: list, token: str | None, key: str, render=None) -> dict:
+    """A Describe* answer: the page's items, ``NextToken`` only when there is another page."""
+    result: dict = {key: [(render or public)(r.data) for r in rows]}
+    if token:
+        result["NextToken"] = token
+    return result
 
 
 def invalid_token() -> ServiceError:

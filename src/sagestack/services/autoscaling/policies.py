@@ -10,18 +10,20 @@ from __future__ import annotations
 
 from ...autoscaling.alarms import PREDEFINED, AlarmShape, tracking_alarms
 from ...store.metrics import canonical_dimensions, metric_store
-from ...store.resources import ListQuery
+from ...store.resources import FieldFilter
 from ..context import RequestContext
 from ..registry import OperationTable
 from .common import (
     POLICY,
     describe_target,
     get_target,
+    listed,
     now,
     object_not_found,
     page,
     policy_arn,
     public,
+    scope,
     target_key,
     validation,
 )
@@ -132,32 +134,20 @@ def _step_alarms(ctx: RequestContext, arn: str) -> list[dict]:
 
 @OPERATIONS.handler("DescribeScalingPolicies")
 def describe_scaling_policies(ctx: RequestContext, params: dict) -> dict:
-    namespace = params["ServiceNamespace"]
-    resource_id, dimension = params.get("ResourceId"), params.get("ScalableDimension")
-    names = params.get("PolicyNames")
-    query = {"sort_by": "CreationTime", "sort_order": "Ascending"}
-    if resource_id and dimension:
-        query["parent"] = target_key(namespace, resource_id, dimension)
-    else:
-        query["name_contains"] = f"{namespace}|{resource_id + '|' if resource_id else ''}"
-    if names:  # a short list of names: look at every policy of the scope, no paging
-        rows, token = ctx.platform.resources.list(ctx.account_id, ctx.region, POLICY, ListQuery(max_results=1000,
-                                                                                                **query))
-        rows, token = [r for r in rows if r.data["PolicyName"] in names], None
-    else:
-        rows, token = ctx.platform.resources.list(ctx.account_id, ctx.region, POLICY, page(params, **query))
-    policies = []
-    for row in rows:
-        data = public(row.data)
-        if dimension and data["ScalableDimension"] != dimension:
-            continue
+    resource_id = params.get("ResourceId")
+    fields = scope(params, [resource_id] if resource_id else None)
+    if params.get("PolicyNames"):
+        fields += (FieldFilter.any_of("PolicyName", params["PolicyNames"]),)
+    rows, token = ctx.platform.resources.list(ctx.account_id, ctx.region, POLICY, page(
+        params, fields=fields, sort_by="CreationTime", sort_order="Ascending"))
+
+    def render(data: dict) -> dict:
+        data = public(data)
         if data["PolicyType"] == "StepScaling":
             data["Alarms"] = _step_alarms(ctx, data["PolicyARN"])
-        policies.append(data)
-    result = {"ScalingPolicies": policies}
-    if token:
-        result["NextToken"] = token
-    return result
+        return data
+
+    return listed(rows, token, "ScalingPolicies", render)
 
 
 def delete_policy_row(ctx: RequestContext, row) -> None:

@@ -7,6 +7,7 @@ activity whose cause reads "minimum capacity was set to N"), as Application Auto
 
 from __future__ import annotations
 
+from ...store.resources import ListQuery
 from ..context import RequestContext
 from ..registry import OperationTable
 from .common import (
@@ -14,10 +15,11 @@ from .common import (
     TARGET,
     check_target,
     get_target,
+    listed,
     new_target_arn,
     now,
     page,
-    public,
+    scope,
     target_key,
     validation,
 )
@@ -70,39 +72,15 @@ def register_scalable_target(ctx: RequestContext, params: dict) -> dict:
 
 @OPERATIONS.handler("DescribeScalableTargets")
 def describe_scalable_targets(ctx: RequestContext, params: dict) -> dict:
-    namespace = params["ServiceNamespace"]
-    resources = ctx.platform.resources
-    dimension = params.get("ScalableDimension")
-    if params.get("ResourceIds"):
-        rows = []
-        for row in _all(ctx, namespace):
-            if row.data["ResourceId"] in params["ResourceIds"] and (not dimension or
-                                                                     row.data["ScalableDimension"] == dimension):
-                rows.append(row)
-        return {"ScalableTargets": [public(r.data) for r in rows]}
-    rows, token = resources.list(ctx.account_id, ctx.region, TARGET, page(
-        params, name_contains=f"{namespace}|", sort_by="CreationTime", sort_order="Ascending"))
-    result = {"ScalableTargets": [public(r.data) for r in rows
-                                  if r.data["ServiceNamespace"] == namespace
-                                  and (not dimension or r.data["ScalableDimension"] == dimension)]}
-    if token:
-        result["NextToken"] = token
-    return result
-
-
-def _all(ctx: RequestContext, namespace: str) -> list:
-    from ...store.resources import ListQuery
-
-    rows, _ = ctx.platform.resources.list(ctx.account_id, ctx.region, TARGET, ListQuery(
-        name_contains=f"{namespace}|", sort_by="CreationTime", sort_order="Ascending", max_results=1000))
-    return rows
+    rows, token = ctx.platform.resources.list(ctx.account_id, ctx.region, TARGET, page(
+        params, fields=scope(params, params.get("ResourceIds")), sort_by="CreationTime", sort_order="Ascending"))
+    return listed(rows, token, "ScalableTargets")
 
 
 @OPERATIONS.handler("DeregisterScalableTarget")
 def deregister_scalable_target(ctx: RequestContext, params: dict) -> dict:
     namespace, resource_id, dimension = params["ServiceNamespace"], params["ResourceId"], params["ScalableDimension"]
     row = get_target(ctx, namespace, resource_id, dimension)
-    from ...store.resources import ListQuery
     from .policies import delete_policy_row
 
     policies, _ = ctx.platform.resources.list(ctx.account_id, ctx.region, POLICY,

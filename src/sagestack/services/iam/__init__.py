@@ -10,6 +10,8 @@ import urllib.parse
 
 from ...platform import DEFAULT_ROLE_NAME
 from ...protocol.errors import ServiceError
+from ...store.db import decode_token, encode_token
+from ...store.resources import FieldFilter, ListQuery
 from ..context import RequestContext
 from ..registry import OperationTable
 
@@ -98,14 +100,23 @@ def delete_role(ctx: RequestContext, params: dict) -> dict:
 
 @OPERATIONS.handler("ListRoles")
 def list_roles(ctx: RequestContext, params: dict) -> dict:
-    from ...store.resources import ListQuery
-
-    items, _ = ctx.platform.resources.list(ctx.account_id, "global", ROLE_TYPE,
-                                           ListQuery(sort_by="Name", sort_order="Ascending",
-                                                     max_results=1000))
-    roles = [_default_role(ctx, DEFAULT_ROLE_NAME)] + [item.data for item in items]
-    prefix = params.get("PathPrefix", "/")
-    return {"Roles": [r for r in roles if r["Path"].startswith(prefix)], "IsTruncated": False}
+    """Roles whose Path starts with PathPrefix, by name; the built-in role (never stored) comes first.
+    The filter and the page are SQL's; the Marker counts positions in that combined order."""
+    prefix = params.get("PathPrefix") or "/"
+    limit = max(1, min(int(params.get("MaxItems") or 100), 1000))
+    offset = decode_token(params.get("Marker"))["o"]
+    builtin = [_default_role(ctx, DEFAULT_ROLE_NAME)] if "/".startswith(prefix) else []
+    roles = builtin[offset:offset + limit]
+    room = limit - len(roles)
+    items, token = ctx.platform.resources.list(ctx.account_id, "global", ROLE_TYPE, ListQuery(
+        fields=(FieldFilter.starts_with("Path", prefix),), sort_by="Name", sort_order="Ascending",
+        max_results=max(room, 1), next_token=encode_token(max(0, offset - len(builtin)))))
+    truncated = token is not None if room else bool(items)
+    roles += [item.data for item in items[:room]]
+    result: dict = {"Roles": roles, "IsTruncated": truncated}
+    if truncated:
+        result["Marker"] = encode_token(offset + len(roles))
+    return result
 
 
 @OPERATIONS.handler("SimulatePrincipalPolicy")
@@ -125,4 +136,10 @@ def simulate_principal_policy(ctx: RequestContext, params: dict) -> dict:
         for action in params["ActionNames"]
         for resource in resources
     ]
-    return {"EvaluationResults": results, "IsTruncated": False}
+    limit = max(1, min(int(params.get("MaxItems") or 100), 1000))
+    offset = decode_token(params.get("Marker"))["o"]
+    result: dict = {"EvaluationResults": results[offset:offset + limit],
+                    "IsTruncated": offset + limit < len(results)}
+    if result["IsTruncated"]:
+        result["Marker"] = encode_token(offset + limit)
+    return result

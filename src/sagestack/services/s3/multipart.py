@@ -247,44 +247,26 @@ def list_multipart_uploads(ctx: RequestContext, params: dict) -> dict:
     prefix = params.get("Prefix") or ""
     delimiter = params.get("Delimiter") or None
     encode = (lambda t: quote(t, safe="/")) if params.get("EncodingType") == "url" else (lambda t: t)
-    uploads = store(ctx).list_uploads(params["Bucket"], prefix, params.get("KeyMarker"),
-                                      params.get("UploadIdMarker"), limit + 1)
-    entries, prefixes = [], []
-    truncated = False
-    last_upload = None
-    for upload in uploads:
-        if delimiter:
-            cut = upload.key.find(delimiter, len(prefix))
-            if cut >= 0:
-                common = upload.key[: cut + len(delimiter)]
-                if common not in prefixes:
-                    if len(entries) + len(prefixes) >= limit:
-                        truncated = True
-                        break
-                    prefixes.append(common)
-                continue
-        if len(entries) + len(prefixes) >= limit:
-            truncated = True
-            break
-        entries.append(upload)
-        last_upload = upload
+    page = store(ctx).list_uploads(params["Bucket"], prefix, delimiter, params.get("KeyMarker"),
+                                   params.get("UploadIdMarker"), limit)
     result = {
         "Bucket": params["Bucket"], "KeyMarker": params.get("KeyMarker") or "",
         "UploadIdMarker": params.get("UploadIdMarker") or "", "Prefix": encode(prefix), "MaxUploads": limit,
-        "IsTruncated": truncated,
+        "IsTruncated": page.truncated,
         "Uploads": [{"UploadId": u.upload_id, "Key": encode(u.key), "Initiated": u.initiated,
                      "StorageClass": u.headers.get("StorageClass", "STANDARD"), "Owner": owner(u.account_id),
                      "Initiator": {"ID": owner(u.account_id)["ID"], "DisplayName": owner(u.account_id)["DisplayName"]},
                      **({"ChecksumAlgorithm": u.checksum_algorithm.upper(), "ChecksumType": u.checksum_type}
                         if u.checksum_algorithm else {})}
-                    for u in entries] or None,
-        "CommonPrefixes": [{"Prefix": encode(p)} for p in prefixes] or None,
+                    for u in page.uploads] or None,
+        "CommonPrefixes": [{"Prefix": encode(p)} for p in page.prefixes] or None,
     }
     if delimiter:
         result["Delimiter"] = delimiter
     if params.get("EncodingType"):
         result["EncodingType"] = params["EncodingType"]
-    if truncated and last_upload is not None:
-        result["NextKeyMarker"] = encode(last_upload.key)
-        result["NextUploadIdMarker"] = last_upload.upload_id
+    if page.next_key is not None:
+        result["NextKeyMarker"] = encode(page.next_key)
+    if page.next_upload_id is not None:
+        result["NextUploadIdMarker"] = page.next_upload_id
     return result
