@@ -157,7 +157,7 @@ class Gateway:
         protocol = self.protocols.get(service) if service else None
         if protocol is None:
             protocol = self.protocols.get(self.fallback_service(request))
-        op = None
+        op = handler = None
         try:
             if service is None:
                 if scope_service is None and isinstance(protocol, RestXmlProtocol):
@@ -207,9 +207,12 @@ class Gateway:
             return protocol.error(request, ServiceError("RequestEntityTooLarge", str(exc), 413), op)
         except ClientDisconnected:
             raise
-        except Exception:
-            log.exception("%s %s failed", service, getattr(op, "name", "?"))
-            return protocol.error(request, internal(), op)
+        except Exception as exc:
+            mapped = handler.errors(exc) if handler is not None and handler.errors is not None else None
+            if mapped is None:
+                log.exception("%s %s failed", service, getattr(op, "name", "?"))
+                mapped = internal()
+            return protocol.error(request, mapped, op)
 
     def pick_service(self, request: HttpRequest, scope_service: str | None) -> str | None:
         target = request.headers.get("x-amz-target")
