@@ -26,6 +26,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from ..objects.errors import ObjectError
 from ..protocol.errors import ServiceError
 from ..store.async_invocations import AsyncInvocation, async_invocation_store
 from .instances import READY
@@ -161,9 +162,8 @@ class AsyncDispatcher:
         try:
             bucket, key = parse_s3_uri(item.input_location)
             body = objects.get_bytes(bucket, key)
-        except (ServiceError, ValueError) as exc:
-            self._finish_error(item, f"Failed to download the input from {item.input_location}: "
-                                     f"{getattr(exc, 'message', exc)}")
+        except (ObjectError, ValueError) as exc:
+            self._finish_error(item, f"Failed to download the input from {item.input_location}: {exc}")
             return
         route = self.controller.router.routes.get(item.key)
         if route is None:
@@ -197,9 +197,9 @@ class AsyncDispatcher:
         try:
             object_store(self.platform).put_bytes(item.account_id, bucket, key, message.encode(),
                                                   content_type="text/plain")
-        except ServiceError as exc:  # the failure bucket is gone: nothing more can be done
+        except ObjectError as exc:  # the failure bucket is gone: nothing more can be done
             log.warning("async invocation %s: cannot write %s: %s", item.inference_id, item.failure_location,
-                        exc.message)
+                        exc)
         self.store.done(item.id)
 
     # -- metrics -----------------------------------------------------------------------------------
