@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from sagestack.protocol.errors import ServiceError
+from sagestack.store.errors import AlreadyExists, InvalidToken
 from sagestack.store.resources import ConcurrentModification, FieldFilter, ListQuery, ResourceStore
 
 
@@ -22,8 +22,9 @@ def test_create_get_update_delete(db):
     got = store.get("111111111111", "us-east-1", "training-job", "job-a")
     assert got.data["Name"] == "job-a" and got.status == "InProgress"
     assert isinstance(got.data["CreationTime"], dt.datetime)
-    with pytest.raises(ServiceError):
+    with pytest.raises(AlreadyExists) as info:
         _make(store, "job-a")
+    assert (info.value.kind, info.value.name, info.value.arn) == ("training-job", "job-a", "arn:job-a")
     store.update(got, data={**got.data, "Extra": 1}, status="Completed")
     again = store.get("111111111111", "us-east-1", "training-job", "job-a")
     assert again.status == "Completed" and again.data["Extra"] == 1
@@ -63,7 +64,7 @@ def test_list_filters_sort_paginate_in_sql(db):
     items, _ = store.list("111111111111", "us-east-1", "training-job",
                           ListQuery(created_after=base + dt.timedelta(minutes=20), sort_by="CreationTime"))
     assert [i.name for i in items] == [f"model-{i:02d}" for i in range(24, 20, -1)]
-    with pytest.raises(ServiceError):
+    with pytest.raises(InvalidToken):
         store.list("111111111111", "us-east-1", "training-job", ListQuery(next_token="garbage!"))
 
 

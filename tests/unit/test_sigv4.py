@@ -22,17 +22,18 @@ from botocore.awsrequest import AWSRequest, AWSResponse
 from botocore.config import Config
 from botocore.credentials import Credentials as BotoCredentials
 
-from sagestack.gateway.sigv4 import (
-    EMPTY_SHA256,
-    AuthError,
-    AuthResult,
+from sagestack.gateway.auth_errors import AuthError
+from sagestack.gateway.sigv4 import AuthResult, Credentials, credential_scope_service, verify
+from sagestack.protocol.aws_chunked import (
+    ChunkedBodyError,
     ChunkedDecoder,
-    Credentials,
-    credential_scope_service,
-    sha256_hex,
-    sign_key,
-    verify,
+    ChunkSignatureMismatch,
+    LengthMismatch,
+    MalformedBody,
+    TruncatedBody,
 )
+from sagestack.protocol.signing import EMPTY_SHA256, sha256_hex, sign_key
+from sagestack.services.s3.errors import s3_error
 
 AKID = "AKIDSAGESTACKTEST01"
 SECRET = "sEcReT/KeY+with/odd=chars"
@@ -240,10 +241,10 @@ def test_aws_documentation_signed_trailer_example_verifies():
     assert decoder.trailers == {"x-amz-checksum-crc32c": "sOO8/Q=="}
     tampered = body.replace(b"sOO8/Q==", b"AAAAAA==")
     decoder = ChunkedDecoder.for_auth(auth)
-    with pytest.raises(AuthError) as err:
+    with pytest.raises(ChunkSignatureMismatch) as err:
         decoder.feed(tampered)
         decoder.finish()
-    assert err.value.code == "SignatureDoesNotMatch"
+    assert s3_error(err.value).code == "SignatureDoesNotMatch"
 
 
 # ------------------------------------------------------------------------------------- header auth
@@ -587,27 +588,30 @@ def test_signed_streaming_decoder_byte_by_byte_and_tampering():
 
     tampered = bytearray(body)
     tampered[body.index(b"\r\n") + 100] ^= 1  # flip a bit inside the first chunk's data
-    with pytest.raises(AuthError) as err:
+    with pytest.raises(ChunkSignatureMismatch) as err:
         ChunkedDecoder.for_auth(auth).feed(bytes(tampered))
-    assert err.value.code == "SignatureDoesNotMatch"
+    mapped = s3_error(err.value)
+    assert (mapped.code, mapped.status) == ("SignatureDoesNotMatch", 403)
+    assert mapped.fields["StringToSign"].startswith("AWS4-HMAC-SHA256-PAYLOAD\n")
 
     # chunks reordered: the signature chain breaks
     first_end = body.index(b"\r\n", body.index(b"\r\n") + 2) + 2
     second_end = body.index(b"\r\n", body.index(b"\r\n", first_end) + 2) + 2
     swapped = body[first_end:second_end] + body[:first_end] + body[second_end:]
-    with pytest.raises(AuthError):
+    with pytest.raises(ChunkSignatureMismatch):
         ChunkedDecoder.for_auth(auth).feed(swapped)
 
     truncated = ChunkedDecoder.for_auth(auth)
     truncated.feed(body[:-3])
-    with pytest.raises(AuthError) as err:
+    with pytest.raises(TruncatedBody) as err:
         truncated.finish()
-    assert (err.value.code, err.value.status) == ("IncompleteBody", 400)
+    assert (s3_error(err.value).code, s3_error(err.value).status) == ("IncompleteBody", 400)
 
     wrong_length = ChunkedDecoder.for_auth(auth, decoded_length=len(data) + 1)
     wrong_length.feed(body)
-    with pytest.raises(AuthError):
+    with pytest.raises(LengthMismatch) as err:
         wrong_length.finish()
+    assert (err.value.declared, err.value.decoded) == (len(data) + 1, len(data))
 
 
 def test_signed_streaming_with_trailer():
@@ -632,13 +636,15 @@ def test_signed_streaming_with_trailer():
 
 def test_malformed_chunked_bodies():
     for bad in [b"zz\r\n", b"0x3\r\n", b"1_0\r\n", b"5\r\nhelloXX", b"3\nabc\r\n"]:
-        with pytest.raises(AuthError) as err:
+        with pytest.raises(MalformedBody) as err:
             ChunkedDecoder("streaming-unsigned-trailer").feed(bad)
-        assert err.value.code == "IncompleteBody"
-    with pytest.raises(AuthError):
+        mapped = s3_error(err.value)
+        assert mapped.code == "IncompleteBody"
+        assert mapped.message == f"The aws-chunked body is malformed: {err.value.detail}"
+    with pytest.raises(MalformedBody):
         ChunkedDecoder("streaming-unsigned-trailer").feed(b"f" * 10000)  # header line never ends
     auth = _streaming_auth("STREAMING-AWS4-HMAC-SHA256-PAYLOAD", b"abc")
-    with pytest.raises(AuthError):  # unsigned chunk where a signature is required
+    with pytest.raises(ChunkedBodyError):  # unsigned chunk where a signature is required
         ChunkedDecoder.for_auth(auth).feed(b"3\r\nabc\r\n")
     with pytest.raises(ValueError):
         ChunkedDecoder("signed")

@@ -8,7 +8,7 @@ import shutil
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from ..protocol.errors import ServiceError
+from ..objects.errors import ObjectError
 
 
 class DataError(Exception):
@@ -41,8 +41,8 @@ class JobStorage:
         bucket, prefix = split_uri(uri)
         try:
             items = [(bucket, info.key, info.size) for info in self.objects.iter_keys(bucket, prefix)]
-        except ServiceError as exc:
-            raise DataError(f"Could not access {uri}: {exc.message}") from None
+        except ObjectError as exc:
+            raise DataError(f"Could not access {uri}: {exc}") from None
         return [item for item in items if not item[1].endswith("/")]
 
     def read_bytes(self, bucket: str, key: str) -> bytes:
@@ -52,8 +52,8 @@ class JobStorage:
     def local_path(self, bucket: str, key: str) -> str:
         try:
             return str(self.objects.get_path(bucket, key))
-        except ServiceError as exc:
-            raise DataError(f"Could not read s3://{bucket}/{key}: {exc.message}") from None
+        except ObjectError as exc:
+            raise DataError(f"Could not read s3://{bucket}/{key}: {exc}") from None
 
     def fetch(self, bucket: str, key: str, dest: Path) -> None:
         """Materialise one object at ``dest``: a copy (the job may modify its inputs; a hard link would

@@ -22,10 +22,12 @@ from ..protocol.http import (BodyTooLarge, ClientDisconnected, FileBody, Headers
 from ..protocol.json_rpc import JsonRpcProtocol
 from ..protocol.query import QueryProtocol
 from ..protocol.rest import RestJsonProtocol, RestXmlProtocol
+from ..protocol.signing import sha256_hex
 from ..protocol.validate import validate
 from ..services.context import RequestContext
 from ..services.registry import BoundHandler, load_tables
 from . import sigv2, sigv4
+from .auth_errors import AuthError, content_sha256_mismatch
 
 log = logging.getLogger("sagestack.gateway")
 
@@ -157,7 +159,7 @@ class Gateway:
         protocol = self.protocols.get(service) if service else None
         if protocol is None:
             protocol = self.protocols.get(self.fallback_service(request))
-        op = None
+        op = handler = None
         try:
             if service is None:
                 if scope_service is None and isinstance(protocol, RestXmlProtocol):
@@ -178,9 +180,9 @@ class Gateway:
             auth = await self.authenticate(request, service, protocol)
             params = await protocol.parse(request, op)
             if service == "s3" and auth.declared_payload_sha256 and request.body is not None:
-                computed = sigv4.sha256_hex(request.body)
+                computed = sha256_hex(request.body)
                 if computed != auth.declared_payload_sha256:
-                    raise sigv4.content_sha256_mismatch("s3", auth.declared_payload_sha256, computed)
+                    raise content_sha256_mismatch("s3", auth.declared_payload_sha256, computed)
             validate(params, op.input_shape, check_patterns=service != "s3", check_enums=service != "s3")
             handler = self.tables.get(service, {}).get(op.name)
             if handler is None:
@@ -198,7 +200,7 @@ class Gateway:
             if isinstance(result, HttpResponse):
                 return result
             return protocol.serialize(request, op, result)
-        except sigv4.AuthError as exc:
+        except AuthError as exc:
             error = ServiceError(exc.code, exc.message, exc.status, fields=exc.s3_extra)
             return protocol.error(request, error, op)
         except ServiceError as exc:
@@ -207,9 +209,12 @@ class Gateway:
             return protocol.error(request, ServiceError("RequestEntityTooLarge", str(exc), 413), op)
         except ClientDisconnected:
             raise
-        except Exception:
-            log.exception("%s %s failed", service, getattr(op, "name", "?"))
-            return protocol.error(request, internal(), op)
+        except Exception as exc:
+            mapped = handler.errors(exc) if handler is not None and handler.errors is not None else None
+            if mapped is None:
+                log.exception("%s %s failed", service, getattr(op, "name", "?"))
+                mapped = internal()
+            return protocol.error(request, mapped, op)
 
     def pick_service(self, request: HttpRequest, scope_service: str | None) -> str | None:
         target = request.headers.get("x-amz-target")
@@ -251,7 +256,7 @@ class Gateway:
         if service != "s3" and "x-amz-content-sha256" not in request.headers \
                 and "X-Amz-Signature" not in request.query_string:
             body = await request.read_body(64 * 1024 * 1024)
-            body_sha = sigv4.sha256_hex(body)
+            body_sha = sha256_hex(body)
         if service == "s3" and sigv2.is_sigv2(request.headers.raw, request.query_string):
             return sigv2.verify(request.method, request.raw_path, request.query_string, request.headers.raw,
                                 self.lookup, self.platform.settings.region)

@@ -15,7 +15,8 @@ from email.utils import parsedate_to_datetime
 from typing import Callable, Iterable
 from urllib.parse import parse_qsl
 
-from .sigv4 import AuthError, AuthResult, Credentials
+from .auth_errors import AuthError
+from .sigv4 import AuthResult, Credentials
 
 #: Sub-resources and response overrides that are part of the canonicalized resource.
 SUB_RESOURCES = frozenset({

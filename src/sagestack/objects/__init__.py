@@ -13,7 +13,8 @@ inputs and outputs, the S3 API serves clients — all through one ``ObjectStore`
     for info in store.iter_keys(bucket, "train/"):
         ...
 
-Errors are ``ServiceError`` with S3's codes (``NoSuchBucket``, ``NoSuchKey``, …).
+Errors are the domain errors of ``objects.errors`` (``NoSuchBucket``, ``NoSuchKey``, …); the S3 service
+words them as S3 does.
 """
 
 from __future__ import annotations

@@ -1,66 +1,62 @@
-"""S3's errors, worded as S3 words them (code, message, HTTP status, extra XML members)."""
+"""What the object layer refuses, as domain errors naming the bucket, key or upload — no S3 codes or
+HTTP statuses: the S3 service words them (``services/s3/errors.py``), the other subsystems put
+``str(error)`` in their failure reasons."""
 
 from __future__ import annotations
 
-from ..protocol.errors import ServiceError
+
+class ObjectError(Exception):
+    """An object-store operation that cannot be done as asked."""
 
 
-def no_such_bucket(bucket: str) -> ServiceError:
-    return ServiceError("NoSuchBucket", "The specified bucket does not exist", 404,
-                        fields={"BucketName": bucket})
+class NoSuchBucket(ObjectError):
+    def __init__(self, bucket: str):
+        super().__init__(f"bucket {bucket} does not exist")
+        self.bucket = bucket
 
 
-def no_such_key(key: str) -> ServiceError:
-    return ServiceError("NoSuchKey", "The specified key does not exist.", 404, fields={"Key": key})
+class NoSuchKey(ObjectError):
+    def __init__(self, bucket: str, key: str):
+        super().__init__(f"object {key} does not exist in bucket {bucket}")
+        self.bucket = bucket
+        self.key = key
 
 
-def no_such_upload(upload_id: str) -> ServiceError:
-    return ServiceError("NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, "
-                        "or the upload may have been aborted or completed.", 404,
-                        fields={"UploadId": upload_id})
+class NoSuchUpload(ObjectError):
+    def __init__(self, upload_id: str):
+        super().__init__(f"multipart upload {upload_id} does not exist (aborted, completed or never created)")
+        self.upload_id = upload_id
 
 
-def bucket_not_empty(bucket: str) -> ServiceError:
-    return ServiceError("BucketNotEmpty", "The bucket you tried to delete is not empty", 409,
-                        fields={"BucketName": bucket})
+class BucketNotEmpty(ObjectError):
+    def __init__(self, bucket: str):
+        super().__init__(f"bucket {bucket} is not empty")
+        self.bucket = bucket
 
 
-def bucket_owned_by_you(bucket: str) -> ServiceError:
-    return ServiceError("BucketAlreadyOwnedByYou", "Your previous request to create the named bucket "
-                        "succeeded and you already own it.", 409, fields={"BucketName": bucket})
+class BucketExists(ObjectError):
+    """The name is taken — by the caller's own account when ``owned_by_caller``."""
+
+    def __init__(self, bucket: str, owned_by_caller: bool):
+        super().__init__(f"bucket {bucket} already exists" + (" (it is yours)" if owned_by_caller else ""))
+        self.bucket = bucket
+        self.owned_by_caller = owned_by_caller
 
 
-def bucket_exists(bucket: str) -> ServiceError:
-    return ServiceError("BucketAlreadyExists", "The requested bucket name is not available. The bucket "
-                        "namespace is shared by all users of the system. Please select a different name "
-                        "and try again.", 409, fields={"BucketName": bucket})
+class NotBucketOwner(ObjectError):
+    """The bucket belongs to another account."""
+
+    def __init__(self, bucket: str):
+        super().__init__(f"bucket {bucket} belongs to another account")
+        self.bucket = bucket
 
 
-def invalid_bucket_name(bucket: str) -> ServiceError:
-    return ServiceError("InvalidBucketName", "The specified bucket is not valid.", 400,
-                        fields={"BucketName": bucket})
+class PreconditionFailed(ObjectError):
+    """A conditional write did not hold: ``condition`` is ``"if-match"`` (the ETag differs) or
+    ``"if-none-match"`` (the key exists)."""
 
-
-def access_denied() -> ServiceError:
-    return ServiceError("AccessDenied", "Access Denied", 403)
-
-
-def precondition_failed(condition: str) -> ServiceError:
-    return ServiceError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
-                        412, fields={"Condition": condition})
-
-
-def malformed_xml() -> ServiceError:
-    return ServiceError("MalformedXML", "The XML you provided was not well-formed or did not validate "
-                        "against our published schema", 400)
-
-
-def invalid_argument(message: str, name: str | None = None, value: str | None = None) -> ServiceError:
-    fields = {}
-    if name is not None:
-        fields = {"ArgumentName": name, "ArgumentValue": "" if value is None else str(value)}
-    return ServiceError("InvalidArgument", message, 400, fields=fields)
-
-
-def invalid_request(message: str) -> ServiceError:
-    return ServiceError("InvalidRequest", message, 400)
+    def __init__(self, bucket: str, key: str, condition: str):
+        super().__init__(f"the {condition} condition on {bucket}/{key} did not hold")
+        self.bucket = bucket
+        self.key = key
+        self.condition = condition

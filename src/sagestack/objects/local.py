@@ -23,7 +23,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
-from ..protocol.errors import ServiceError
 from ..store.objects_index import (
     BucketInfo,
     IndexConflict,
@@ -238,25 +237,22 @@ class ObjectStore:
     # -- buckets ----------------------------------------------------------------------------
 
     def create_bucket(self, account: str, bucket: str, region: str | None = None) -> BucketInfo:
-        """Create a bucket owned by ``account``. Raises BucketAlreadyOwnedByYou / BucketAlreadyExists
-        (409) when the name is taken."""
+        """Create a bucket owned by ``account``; ``BucketExists`` when the name is taken."""
         try:
             return self.index.create_bucket(bucket, account, region or self.region)
         except IndexConflict as exc:
-            if exc.detail.account_id == account:
-                raise errors.bucket_owned_by_you(bucket) from None
-            raise errors.bucket_exists(bucket) from None
+            raise errors.BucketExists(bucket, exc.detail.account_id == account) from None
 
     def bucket_exists(self, bucket: str) -> bool:
         return self.index.get_bucket(bucket) is not None
 
     def get_bucket(self, bucket: str, account: str | None = None) -> BucketInfo:
-        """The bucket, or NoSuchBucket; AccessDenied when ``account`` is given and does not own it."""
+        """The bucket, or NoSuchBucket; NotBucketOwner when ``account`` is given and does not own it."""
         info = self.index.get_bucket(bucket)
         if info is None:
-            raise errors.no_such_bucket(bucket)
+            raise errors.NoSuchBucket(bucket)
         if account is not None and info.account_id != account:
-            raise errors.access_denied()
+            raise errors.NotBucketOwner(bucket)
         return info
 
     def list_buckets(self, account: str) -> list[BucketInfo]:
@@ -267,8 +263,8 @@ class ObjectStore:
             self.index.delete_bucket(bucket)
         except IndexConflict as exc:
             if exc.reason == "missing":
-                raise errors.no_such_bucket(bucket) from None
-            raise errors.bucket_not_empty(bucket) from None
+                raise errors.NoSuchBucket(bucket) from None
+            raise errors.BucketNotEmpty(bucket) from None
 
     # -- objects ----------------------------------------------------------------------------
 
@@ -277,17 +273,17 @@ class ObjectStore:
         info = self.index.get_object(bucket, key)
         if info is None:
             if not self.bucket_exists(bucket):
-                raise errors.no_such_bucket(bucket)
-            raise errors.no_such_key(key)
+                raise errors.NoSuchBucket(bucket)
+            raise errors.NoSuchKey(bucket, key)
         return info
 
     def lookup(self, bucket: str, key: str) -> tuple[BucketInfo, ObjectInfo]:
         """Bucket and object in one index read; NoSuchBucket / NoSuchKey."""
         bucket_info, info = self.index.lookup(bucket, key)
         if bucket_info is None:
-            raise errors.no_such_bucket(bucket)
+            raise errors.NoSuchBucket(bucket)
         if info is None:
-            raise errors.no_such_key(key)
+            raise errors.NoSuchKey(bucket, key)
         return bucket_info, info
 
     def get_path(self, bucket: str, key: str) -> Path:
@@ -303,7 +299,7 @@ class ObjectStore:
                 return open(self.path_of(info.storage_path), "rb"), info
             except FileNotFoundError:
                 continue  # replaced between the index read and the open: read the index again
-        raise errors.no_such_key(key)
+        raise errors.NoSuchKey(bucket, key)
 
     def get_bytes(self, bucket: str, key: str) -> bytes:
         handle, _ = self.open(bucket, key)
@@ -446,7 +442,7 @@ class ObjectStore:
     def set_tags(self, bucket: str, key: str, tags: dict[str, str]) -> None:
         if not self.index.update_object_tags(bucket, key, tags):
             self.head(bucket, key)  # raises the right error
-            raise errors.no_such_key(key)
+            raise errors.NoSuchKey(bucket, key)
 
     def delete(self, bucket: str, key: str) -> bool:
         """Delete an object; True when one existed. Deleting a missing key is not an error (S3)."""
@@ -472,14 +468,14 @@ class ObjectStore:
         try:
             self.index.create_upload(upload)
         except IndexConflict:
-            raise errors.no_such_bucket(upload.bucket) from None
+            raise errors.NoSuchBucket(upload.bucket) from None
 
     def get_upload(self, bucket: str, key: str, upload_id: str) -> UploadInfo:
         upload = self.index.get_upload(upload_id)
         if upload is None or upload.bucket != bucket or upload.key != key:
             if not self.bucket_exists(bucket):
-                raise errors.no_such_bucket(bucket)
-            raise errors.no_such_upload(upload_id)
+                raise errors.NoSuchBucket(bucket)
+            raise errors.NoSuchUpload(upload_id)
         return upload
 
     def commit_part(self, upload_id: str, part_number: int, staged: StagedFile) -> PartInfo:
@@ -490,7 +486,7 @@ class ObjectStore:
         except BaseException as exc:
             self._release([storage])
             if isinstance(exc, IndexConflict):
-                raise errors.no_such_upload(upload_id) from None
+                raise errors.NoSuchUpload(upload_id) from None
             raise
         if old:
             self._release([old])
@@ -539,7 +535,7 @@ class ObjectStore:
         except IndexConflict as exc:
             self._release([storage])
             if exc.reason == "no_upload":
-                raise errors.no_such_upload(upload.upload_id) from None
+                raise errors.NoSuchUpload(upload.upload_id) from None
             raise _conflict_error(exc, info.bucket, info.key) from None
         except BaseException:
             self._release([storage])
@@ -551,7 +547,7 @@ class ObjectStore:
         self.get_upload(bucket, key, upload_id)
         paths = self.index.abort_upload(upload_id)
         if paths is None:
-            raise errors.no_such_upload(upload_id)
+            raise errors.NoSuchUpload(upload_id)
         self._release(paths)
 
     def list_uploads(self, bucket: str, prefix: str = "", delimiter: str | None = None,
@@ -594,9 +590,9 @@ def _now() -> dt.datetime:
     return dt.datetime.now(UTC)
 
 
-def _conflict_error(exc: IndexConflict, bucket: str, key: str) -> ServiceError:
+def _conflict_error(exc: IndexConflict, bucket: str, key: str) -> errors.ObjectError:
     if exc.reason == "no_bucket":
-        return errors.no_such_bucket(bucket)
+        return errors.NoSuchBucket(bucket)
     if exc.reason == "missing":
-        return errors.no_such_key(key)
-    return errors.precondition_failed("If-None-Match" if exc.reason == "exists" else "If-Match")
+        return errors.NoSuchKey(bucket, key)
+    return errors.PreconditionFailed(bucket, key, "if-none-match" if exc.reason == "exists" else "if-match")

@@ -3,6 +3,10 @@
 A handler is ``def handler(ctx: RequestContext, params: dict) -> dict`` (run in a worker thread)
 or ``async def`` (awaited on the event loop; used where the body streams, e.g. S3 objects).
 It validates, records desired state through the store and returns the output shape as a dict.
+
+The layers below raise domain errors (``store.errors``, ``objects.errors``, …); a table's ``errors``
+function is the one place its service words them as AWS errors (``None``: not one of ours, answered
+as an internal error).
 """
 
 from __future__ import annotations
@@ -13,13 +17,16 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..protocol import models
+from ..protocol.errors import ServiceError
 
 Handler = Callable[..., Any]
+ErrorMap = Callable[[Exception], ServiceError | None]
 
 
 class OperationTable:
-    def __init__(self, service: str):
+    def __init__(self, service: str, errors: ErrorMap | None = None):
         self.service = service
+        self.errors = errors
         self.handlers: dict[str, Handler] = {}
 
     def handler(self, *names: str) -> Callable[[Handler], Handler]:
@@ -47,6 +54,7 @@ class OperationTable:
 class BoundHandler:
     func: Handler
     is_async: bool
+    errors: ErrorMap | None = None  # the service's domain-error mapping
 
 
 #: Service name (botocore) → module exposing ``OPERATIONS: OperationTable``.
@@ -77,7 +85,7 @@ def load_tables() -> dict[str, dict[str, BoundHandler]]:
             tables[service] = {}
             continue
         tables[service] = {
-            name: BoundHandler(func, inspect.iscoroutinefunction(func))
+            name: BoundHandler(func, inspect.iscoroutinefunction(func), table.errors)
             for name, func in table.handlers.items()
         }
     return tables

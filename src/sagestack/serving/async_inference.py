@@ -26,6 +26,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from ..objects.errors import ObjectError
 from ..protocol.errors import ServiceError
 from ..store.async_invocations import AsyncInvocation, async_invocation_store
 from .instances import READY
@@ -163,9 +164,8 @@ class AsyncDispatcher:
             handle, info = objects.open(bucket, key)
             with handle:
                 body = handle.read()
-        except (ServiceError, ValueError) as exc:
-            self._finish_error(item, f"Failed to download the input from {item.input_location}: "
-                                     f"{getattr(exc, 'message', exc)}")
+        except (ObjectError, ValueError) as exc:
+            self._finish_error(item, f"Failed to download the input from {item.input_location}: {exc}")
             return
         route = self.controller.router.routes.get(item.key)
         if route is None:
@@ -201,9 +201,9 @@ class AsyncDispatcher:
         try:
             object_store(self.platform).put_bytes(item.account_id, bucket, key, message.encode(),
                                                   content_type="text/plain")
-        except ServiceError as exc:  # the failure bucket is gone: nothing more can be done
+        except ObjectError as exc:  # the failure bucket is gone: nothing more can be done
             log.warning("async invocation %s: cannot write %s: %s", item.inference_id, item.failure_location,
-                        exc.message)
+                        exc)
         self.store.done(item.id)
 
     # -- metrics -----------------------------------------------------------------------------------

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 from typing import Iterator
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
+
+from .tokens import decode_offset as decode_token  # noqa: F401 - re-exported for the stores
+from .tokens import encode_offset as encode_token  # noqa: F401
 
 
 class Database:
@@ -64,22 +65,3 @@ def _sqlite_begin(conn) -> None:
         conn.exec_driver_sql("BEGIN")
     else:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def encode_token(offset: int, **extra) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"o": offset, **extra}).encode()).decode()
-
-
-def decode_token(token: str | None) -> dict:
-    from ..protocol.errors import ServiceError
-
-    if not token:
-        return {"o": 0}
-    try:
-        value = json.loads(base64.urlsafe_b64decode(token.encode()))
-        if not isinstance(value, dict) or not isinstance(value.get("o"), int) or value["o"] < 0:
-            raise ValueError
-        return value
-    except (ValueError, TypeError):
-        raise ServiceError("ValidationException", "Invalid pagination token: NextToken is not valid.") \
-            from None

@@ -18,8 +18,8 @@ from typing import Any, Iterable, Mapping
 from sqlalchemy import (Column, Float, ForeignKey, Index, Integer, PrimaryKeyConstraint, String, Table, Text,
                         UniqueConstraint, and_, bindparam, exists, func, select)
 
-from ..protocol.errors import ServiceError
-from .db import decode_token, encode_token
+from . import tokens
+from .errors import AlreadyExists, ConcurrentModification
 from .schema import metadata
 
 resources = Table(
@@ -186,7 +186,8 @@ class ResourceStore:
 
     def create(self, account_id: str, region: str, resource_type: str, name: str, arn: str,
                data: dict, status: str | None = None, parent: str | None = None,
-               tag_list: Iterable[dict] | None = None, exists_message: str | None = None) -> Resource:
+               tag_list: Iterable[dict] | None = None) -> Resource:
+        """Insert a resource and its tags; ``AlreadyExists`` when the name is taken."""
         now = _ts(data.get("CreationTime")) or dt.datetime.now(dt.timezone.utc).timestamp()
         row = dict(account_id=account_id, region=region, resource_type=resource_type, name=name, arn=arn,
                    status=status, created_at=now, modified_at=now, parent=parent, data=dumps(data),
@@ -195,9 +196,7 @@ class ResourceStore:
             found = conn.execute(select(resources.c.id).where(
                 self._key(account_id, region, resource_type, name))).first()
             if found:
-                raise ServiceError("ValidationException" if exists_message is None else "ResourceInUse",
-                                   exists_message or f"Cannot create already existing {resource_type} "
-                                   f"\"{arn}\".")
+                raise AlreadyExists(resource_type, name, arn)
             resource_id = conn.execute(resources.insert().values(**row)).inserted_primary_key[0]
             _write_fields(conn, resource_id, filtered_fields(resource_type, data))
             for tag in tag_list or ():
@@ -280,13 +279,13 @@ class ResourceStore:
         descending = query.sort_order != "Ascending"
         order = [column.desc() if descending else column.asc(),
                  resources.c.id.desc() if descending else resources.c.id.asc()]
-        offset = decode_token(query.next_token)["o"]
+        offset = tokens.decode_offset(query.next_token)["o"]
         limit = max(1, min(int(query.max_results or 100), 1000))
         stmt = select(resources).where(condition).order_by(*order).offset(offset).limit(limit + 1)
         with self.db.connect() as conn:
             rows = conn.execute(stmt).mappings().all()
         items = [Resource.from_row(r) for r in rows[:limit]]
-        token = encode_token(offset + limit) if len(rows) > limit else None
+        token = tokens.encode_offset(offset + limit) if len(rows) > limit else None
         return items, token
 
     def in_states(self, resource_type: str, statuses: Iterable[str]) -> list[Resource]:
@@ -318,10 +317,6 @@ class ResourceStore:
     def arn_exists(self, arn: str) -> bool:
         with self.db.connect() as conn:
             return conn.execute(select(resources.c.id).where(resources.c.arn == arn)).first() is not None
-
-
-class ConcurrentModification(Exception):
-    pass
 
 
 def _write_fields(conn, resource_id: int, fields: dict[str, str]) -> None:

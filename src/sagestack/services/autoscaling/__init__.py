@@ -4,8 +4,9 @@ activities for ``sagemaker:variant:DesiredInstanceCount``. Handlers record desir
 
 from __future__ import annotations
 
+from ..errors import resource_error
 from ..registry import OperationTable
 from . import activities, policies, targets
 
-OPERATIONS = OperationTable("application-autoscaling").merge(
+OPERATIONS = OperationTable("application-autoscaling", errors=resource_error).merge(
     targets.OPERATIONS, policies.OPERATIONS, activities.OPERATIONS)

@@ -13,9 +13,10 @@ from ...protocol.errors import ServiceError
 from ...store.db import decode_token, encode_token
 from ...store.resources import FieldFilter, ListQuery
 from ..context import RequestContext
+from ..errors import in_use_if_exists, resource_error
 from ..registry import OperationTable
 
-OPERATIONS = OperationTable("iam")
+OPERATIONS = OperationTable("iam", errors=resource_error)
 
 SAGEMAKER_TRUST_POLICY = {
     "Version": "2012-10-17",
@@ -82,8 +83,8 @@ def create_role(ctx: RequestContext, params: dict) -> dict:
         role["Description"] = params["Description"]
     if params.get("Tags"):
         role["Tags"] = params["Tags"]
-    ctx.platform.resources.create(ctx.account_id, "global", ROLE_TYPE, name, role["Arn"], role,
-                                  exists_message=f"Role with name {name} already exists.")
+    with in_use_if_exists(f"Role with name {name} already exists."):
+        ctx.platform.resources.create(ctx.account_id, "global", ROLE_TYPE, name, role["Arn"], role)
     return {"Role": role}
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from ...store.logs import LogStore, invalid, log_store
+from ...store.logs import LogGroup, LogStore, log_store
 from ..context import RequestContext
+from .errors import invalid
 
 
 def store(ctx: RequestContext) -> LogStore:
     return log_store(ctx.platform)
+
+
+def group_arn(group: LogGroup) -> str:
+    return f"arn:aws:logs:{group.region}:{group.account_id}:log-group:{group.name}"
 
 
 def group_name(params: dict, required: bool = True) -> str | None:

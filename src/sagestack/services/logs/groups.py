@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from ...store.logs import invalid
+from ...store.logs import LogGroup
 from ..context import RequestContext
 from ..registry import OperationTable
-from .common import group_name, page_limit, store
+from .common import group_arn, group_name, page_limit, store
+from .errors import invalid
 
 OPERATIONS = OperationTable("logs")
+#: Retention periods PutRetentionPolicy accepts (days).
+RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                  2557, 2922, 3288, 3653)
 
 
 @OPERATIONS.handler("CreateLogGroup")
@@ -39,7 +43,7 @@ def describe_log_groups(ctx: RequestContext, params: dict) -> dict:
         ctx.account_id, ctx.region, prefix=prefix, pattern=pattern,
         group_class=params.get("logGroupClass"), names=names,
         limit=page_limit(params, 50, 50), token=params.get("nextToken"))
-    result: dict = {"logGroups": [g.describe() for g in groups]}
+    result: dict = {"logGroups": [describe_group(g) for g in groups]}
     if token:
         result["nextToken"] = token
     return result
@@ -47,8 +51,12 @@ def describe_log_groups(ctx: RequestContext, params: dict) -> dict:
 
 @OPERATIONS.handler("PutRetentionPolicy")
 def put_retention_policy(ctx: RequestContext, params: dict) -> dict:
-    store(ctx).set_retention(ctx.account_id, ctx.region, params["logGroupName"],
-                             params["retentionInDays"])
+    days = params["retentionInDays"]
+    if days not in RETENTION_DAYS:
+        raise invalid(f"1 validation error detected: Value '{days}' at 'retentionInDays' failed to "
+                      f"satisfy constraint: Member must satisfy enum value set: "
+                      f"[{', '.join(str(d) for d in RETENTION_DAYS)}]")
+    store(ctx).set_retention(ctx.account_id, ctx.region, params["logGroupName"], days)
     return {}
 
 
@@ -56,3 +64,18 @@ def put_retention_policy(ctx: RequestContext, params: dict) -> dict:
 def delete_retention_policy(ctx: RequestContext, params: dict) -> dict:
     store(ctx).set_retention(ctx.account_id, ctx.region, params["logGroupName"], None)
     return {}
+
+
+def describe_group(group: LogGroup) -> dict:
+    arn = group_arn(group)
+    return {
+        "logGroupName": group.name,
+        "creationTime": group.created_at,
+        "retentionInDays": group.retention_days,
+        "metricFilterCount": 0,
+        "arn": arn + ":*",
+        "logGroupArn": arn,
+        "storedBytes": group.stored_bytes,
+        "kmsKeyId": group.kms_key_id,
+        "logGroupClass": group.log_group_class,
+    }

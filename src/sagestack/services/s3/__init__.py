@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..registry import OperationTable
 from . import buckets, listing, multipart, objects
+from .errors import s3_error
 
-OPERATIONS = OperationTable("s3").merge(buckets.OPERATIONS, objects.OPERATIONS, listing.OPERATIONS,
-                                        multipart.OPERATIONS)
+OPERATIONS = OperationTable("s3", errors=s3_error).merge(buckets.OPERATIONS, objects.OPERATIONS,
+                                                       listing.OPERATIONS, multipart.OPERATIONS)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 
-from ...objects import errors
+from ...objects.errors import BucketExists
 from ...protocol.errors import ServiceError
 from ..context import RequestContext
 from ..registry import OperationTable
+from . import errors
 from .common import check_tags, owned_bucket, owner, store, tag_set, valid_bucket_name, verify_xml_body
 
 OPERATIONS = OperationTable("s3")
@@ -36,9 +37,9 @@ def create_bucket(ctx: RequestContext, params: dict) -> dict:
     objects = store(ctx)
     try:
         objects.create_bucket(ctx.account_id, name, region)
-    except ServiceError as exc:
+    except BucketExists as exc:
         # us-east-1 answers a repeated create by the owner with success (legacy behaviour)
-        if not (exc.code == "BucketAlreadyOwnedByYou" and ctx.region == DEFAULT_REGION):
+        if not (exc.owned_by_caller and ctx.region == DEFAULT_REGION):
             raise
     return {"Location": f"/{name}"}
 

@@ -13,13 +13,14 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote
 
-from ...gateway import sigv4
-from ...objects import ObjectInfo, ObjectStore, StagedFile, errors, object_store
+from ...objects import ObjectInfo, ObjectStore, StagedFile, object_store
 from ...objects import checksums as cks
+from ...protocol.aws_chunked import ChunkedDecoder
 from ...protocol.errors import ServiceError
 from ...protocol.http import HttpResponse
 from ...store.objects_index import BucketInfo
 from ..context import RequestContext
+from . import errors
 
 MAX_OBJECT_SIZE = 5 * 1024 ** 3  # single PUT and single part
 MIN_PART_SIZE = 5 * 1024 ** 2
@@ -93,7 +94,7 @@ class RequestBody:
     def __init__(self, ctx: RequestContext):
         self.request = ctx.request
         auth = ctx.auth
-        self.decoder: sigv4.ChunkedDecoder | None = None
+        self.decoder: ChunkedDecoder | None = None
         mode = getattr(auth, "payload_mode", "")
         if mode.startswith("streaming"):
             length = ctx.request.headers.get("x-amz-decoded-content-length")
@@ -102,7 +103,7 @@ class RequestBody:
             except ValueError:
                 raise errors.invalid_argument("x-amz-decoded-content-length must be an integer",
                                               "x-amz-decoded-content-length", length) from None
-            self.decoder = sigv4.ChunkedDecoder.for_auth(auth, decoded_length=decoded)
+            self.decoder = ChunkedDecoder.for_auth(auth, decoded_length=decoded)
         self.trailers: dict[str, str] = {}
 
     @property
@@ -175,7 +176,7 @@ class Digests:
 
     def verify(self, staged: StagedFile, trailers: dict[str, str]) -> None:
         if self.payload_sha256 is not None and staged.sha256 != self.payload_sha256:
-            raise sigv4.content_sha256_mismatch("s3", self.payload_sha256, staged.sha256 or "")
+            raise errors.content_sha256_mismatch(self.payload_sha256, staged.sha256 or "")
         if self.content_md5 is not None and base64.b64decode(self.content_md5) != staged.md5:
             raise ServiceError("BadDigest", "The Content-MD5 you specified did not match what we received.",
                                400, fields={"ExpectedDigest": self.content_md5,

@@ -7,10 +7,11 @@ import base64
 import binascii
 from urllib.parse import quote
 
-from ...objects import ObjectInfo, errors
+from ...objects import ObjectInfo
 from ...objects import checksums as cks
 from ..context import RequestContext
 from ..registry import OperationTable
+from . import errors
 from .common import owned_bucket, owner, store
 
 OPERATIONS = OperationTable("s3")

@@ -10,11 +10,12 @@ import itertools
 import secrets
 from urllib.parse import quote
 
-from ...objects import ObjectInfo, UploadInfo, errors
+from ...objects import ObjectInfo, UploadInfo
 from ...objects import checksums as cks
 from ...protocol.errors import ServiceError
 from ..context import RequestContext
 from ..registry import OperationTable
+from . import errors
 from .common import (
     MAX_OBJECT_SIZE,
     MAX_PART_NUMBER,

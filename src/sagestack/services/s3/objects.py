@@ -7,11 +7,12 @@ import datetime as dt
 import re
 from typing import Any
 
-from ...objects import ObjectInfo, errors
+from ...objects import ObjectInfo
 from ...protocol.errors import ServiceError
 from ...protocol.http import HttpResponse
 from ..context import RequestContext
 from ..registry import OperationTable
+from . import errors
 from .common import (
     READ_CHUNK,
     Digests,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 
+from ..errors import resource_error
 from ..registry import OperationTable
 
 #: Resource-family modules; each exposes ``ops = OperationTable("sagemaker")``.
@@ -19,7 +20,7 @@ FAMILY_MODULES = (
 
 
 def _build() -> OperationTable:
-    table = OperationTable("sagemaker")
+    table = OperationTable("sagemaker", errors=resource_error)
     for name in FAMILY_MODULES:
         module_name = f"{__name__}.{name}"
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ...protocol.errors import ServiceError
 from ..context import RequestContext
+from ..errors import in_use_if_exists
 from ..registry import OperationTable
 from .common import arn, check_name, list_query, not_found, now, strip_empty
 from .models import TYPE as MODEL_TYPE
@@ -91,9 +92,9 @@ def create_endpoint_config(ctx: RequestContext, params: dict) -> dict:
         "MetricsConfig": params.get("MetricsConfig"),
         "CreationTime": now(),
     })
-    ctx.platform.resources.create(
-        ctx.account_id, ctx.region, TYPE, name, resource_arn, data, tag_list=params.get("Tags"),
-        exists_message=f"Cannot create already existing endpoint configuration \"{resource_arn}\".")
+    with in_use_if_exists(f"Cannot create already existing endpoint configuration \"{resource_arn}\"."):
+        ctx.platform.resources.create(ctx.account_id, ctx.region, TYPE, name, resource_arn, data,
+                                      tag_list=params.get("Tags"))
     return {"EndpointConfigArn": resource_arn}
 
 

@@ -15,6 +15,7 @@ import hashlib
 from ...protocol.errors import ServiceError
 from ...store.resources import ConcurrentModification
 from ..context import RequestContext
+from ..errors import in_use_if_exists
 from ..registry import OperationTable
 from .common import arn, check_name, list_page, not_found, now, strip_empty
 from .endpoint_configs import KIND as CONFIG_KIND
@@ -119,10 +120,9 @@ def create_endpoint(ctx: RequestContext, params: dict) -> dict:
             "CreationTime": when, "LastModifiedTime": when, "_plan": plan, "_generation": 1}
     if params.get("DeploymentConfig"):
         data["_deployment_config"] = params["DeploymentConfig"]
-    ctx.platform.resources.create(
-        ctx.account_id, ctx.region, TYPE, name, resource_arn, data, status="Creating",
-        tag_list=params.get("Tags"),
-        exists_message=f"Cannot create already existing endpoint \"{resource_arn}\".")
+    with in_use_if_exists(f"Cannot create already existing endpoint \"{resource_arn}\"."):
+        ctx.platform.resources.create(ctx.account_id, ctx.region, TYPE, name, resource_arn, data,
+                                      status="Creating", tag_list=params.get("Tags"))
     return {"EndpointArn": resource_arn}
 
 

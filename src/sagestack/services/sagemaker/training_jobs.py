@@ -5,6 +5,7 @@ from __future__ import annotations
 from ...protocol.errors import ServiceError
 from ...reconcilers.state import TRAINING, mutate
 from ..context import RequestContext
+from ..errors import in_use_if_exists
 from ..registry import OperationTable
 from .common import arn, check_name, list_page, now, strip_empty, wake
 
@@ -119,12 +120,12 @@ def create_training_job(ctx: RequestContext, params: dict) -> dict:
             for r in params["DebugRuleConfigurations"]]
     description = strip_empty(description)
     description["HyperParameters"] = params.get("HyperParameters", {})
-    ctx.platform.resources.create(
-        ctx.account_id, ctx.region, TYPE, name, job_arn, description, status="InProgress",
-        tag_list=params.get("Tags"),
-        exists_message=f"Training job names must be unique within an AWS account and region, and a "
-                       f"training job with this name already exists ({job_arn})",
-    )
+    with in_use_if_exists(f"Training job names must be unique within an AWS account and region, and a "
+                          f"training job with this name already exists ({job_arn})"):
+        ctx.platform.resources.create(
+            ctx.account_id, ctx.region, TYPE, name, job_arn, description, status="InProgress",
+            tag_list=params.get("Tags"),
+        )
     wake(ctx, "training")
     return {"TrainingJobArn": job_arn}
 

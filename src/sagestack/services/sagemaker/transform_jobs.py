@@ -6,6 +6,7 @@ from ...execution import jsonpath
 from ...protocol.errors import ServiceError
 from ...reconcilers.state import TRANSFORM, mutate
 from ..context import RequestContext
+from ..errors import in_use_if_exists
 from ..registry import OperationTable
 from .common import arn, check_name, list_page, now, strip_empty, wake
 
@@ -73,12 +74,12 @@ def create_transform_job(ctx: RequestContext, params: dict) -> dict:
             description[key] = params[key]
     description = strip_empty(description)
     description["Environment"] = params.get("Environment", {})
-    ctx.platform.resources.create(
-        ctx.account_id, ctx.region, TYPE, name, job_arn, description, status="InProgress",
-        tag_list=params.get("Tags"),
-        exists_message=f"Job name must be unique within an AWS account and region, and a job with this "
-                       f"name already exists ({job_arn})",
-    )
+    with in_use_if_exists(f"Job name must be unique within an AWS account and region, and a job with this "
+                          f"name already exists ({job_arn})"):
+        ctx.platform.resources.create(
+            ctx.account_id, ctx.region, TYPE, name, job_arn, description, status="InProgress",
+            tag_list=params.get("Tags"),
+        )
     wake(ctx, "transform")
     return {"TransformJobArn": job_arn}
 
