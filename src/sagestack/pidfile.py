@@ -32,7 +32,8 @@ class DataDirInUse(Exception):
     def __init__(self, path: Path, owner: dict):
         pid = owner.get("pid", "?")
         where = f" on {owner['url']}" if owner.get("url") else ""
-        super().__init__(f"the data dir {path.parent} is in use by the sagestack server with pid {pid}{where}")
+        super().__init__(f"the data dir {path.parent} is in use by the sagestack server with pid "
+                         f"{pid}{where}")
         self.owner = owner
 
 

@@ -292,7 +292,8 @@ def render_markdown() -> str:
     lines += [
         "",
         "Training jobs and endpoint workers also see `SAGESTACK_*` variables the server sets for them "
-        "(`SAGESTACK_JOB_ROOT`, `SAGESTACK_IMAGE_TAG`, …); they are internal and not meant to be set by hand.",
+        "(`SAGESTACK_JOB_ROOT`, `SAGESTACK_IMAGE_TAG`, …); they are internal and not meant to be set by "
+        "hand.",
         "",
     ]
     return "\n".join(lines)

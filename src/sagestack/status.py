@@ -242,8 +242,8 @@ def status_command(settings: "Settings", as_json: bool = False, out=sys.stdout) 
     try:
         status = fetch_status(settings, url)
     except StatusError as exc:
-        print(f"a sagestack server (pid {owner.get('pid', '?')}) holds {data_dir} but its status could not be "
-              f"read: {exc}", file=sys.stderr)
+        print(f"a sagestack server (pid {owner.get('pid', '?')}) holds {data_dir} but its status could not "
+              f"be read: {exc}", file=sys.stderr)
         return 1
     out.write(json.dumps(status, indent=2) + "\n" if as_json else render(status))
     return 0

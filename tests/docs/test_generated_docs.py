@@ -2,7 +2,8 @@
 
 docs/coverage.md (operations per service), docs/algorithms.md (built-in algorithms), docs/sdk-flows.md
 (SDK flows and the tests that cover them), docs/configuration.md (the settings, their variables and flags)
-and examples/xgboost_end_to_end.ipynb (the example script's cells). Also: the ``sdk_flow`` markers name known flows, and the marker reader finds what it should.
+and examples/xgboost_end_to_end.ipynb (the example script's cells). Also: the ``sdk_flow`` markers name
+known flows, and the marker reader finds what it should.
 """
 
 from __future__ import annotations

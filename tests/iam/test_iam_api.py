@@ -31,7 +31,8 @@ def test_get_the_built_in_role(iam):
     role = iam.get_role(RoleName=DEFAULT)["Role"]
     assert role["Arn"] == f"arn:aws:iam::000000000000:role/{DEFAULT}" and role["Path"] == "/"
     assert role["RoleId"].startswith("AROA") and role["MaxSessionDuration"] == 43200
-    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    principal = role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
+    assert principal == {"Service": "sagemaker.amazonaws.com"}
 
 
 def test_get_role_that_does_not_exist(iam):
@@ -110,7 +111,8 @@ def test_simulate_principal_policy(iam):
     out = iam.simulate_principal_policy(
         PolicySourceArn=f"arn:aws:iam::000000000000:role/{DEFAULT}",
         ActionNames=["sagemaker:CreateTrainingJob", "s3:GetObject"], ResourceArns=["*"])
-    results = {(r["EvalActionName"], r["EvalResourceName"]): r["EvalDecision"] for r in out["EvaluationResults"]}
+    results = {(r["EvalActionName"], r["EvalResourceName"]): r["EvalDecision"]
+               for r in out["EvaluationResults"]}
     assert results == {("sagemaker:CreateTrainingJob", "*"): "allowed", ("s3:GetObject", "*"): "allowed"}
 
 

@@ -64,12 +64,14 @@ def test_unimplemented_operations_are_a_warning(fresh_server):
     request_id = info.value.response["ResponseMetadata"]["RequestId"]
     lines = [m for m in _wait_for_lines(fresh_server.log_path, 1) if m["id"] == request_id]
     assert lines and lines[0]["status"] == "501" and lines[0]["error"] == "NotImplemented"
-    assert "WARNING sagestack.gateway: sagemaker:ListDevices is not implemented" in fresh_server.log_path.read_text()
+    text = fresh_server.log_path.read_text()
+    assert "WARNING sagestack.gateway: sagemaker:ListDevices is not implemented" in text
 
 
 @pytest.mark.parametrize("how", ["flag", "env"])
 def test_log_level_warning_drops_the_request_lines(tmp_path, how):
-    server = ServerProcess(tmp_path / "data", extra_env={"SAGESTACK_LOG_LEVEL": "WARNING"} if how == "env" else {})
+    env = {"SAGESTACK_LOG_LEVEL": "WARNING"} if how == "env" else {}
+    server = ServerProcess(tmp_path / "data", extra_env=env)
     if how == "flag":
         server.extra_args = ["--log-level", "warning"]
     server.start()

@@ -63,7 +63,8 @@ def test_reset_refuses_while_running_then_asks_and_wipes(tmp_path):
         server.client("s3").create_bucket(Bucket="keep-me")
         done = sagestack("reset", "--yes", "--data-dir", str(data))
         assert done.returncode == 2
-        assert f"the sagestack server with pid {server.proc.pid} ({server.url}) is running on it" in done.stderr
+        holder = f"the sagestack server with pid {server.proc.pid} ({server.url}) is running on it"
+        assert holder in done.stderr
         assert (data / "metadata.db").exists()
         # a second server on the same data dir is refused as well
         with pytest.raises(RuntimeError, match="is in use by the sagestack server with pid"):

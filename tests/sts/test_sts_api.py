@@ -19,7 +19,8 @@ def _code(info) -> tuple[str, int]:
 
 def _client(server, creds: dict):
     return boto3.client("sts", endpoint_url=server.url, region_name="us-east-1",
-                        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                        aws_access_key_id=creds["AccessKeyId"],
+                        aws_secret_access_key=creds["SecretAccessKey"],
                         aws_session_token=creds.get("SessionToken"))
 
 
@@ -62,8 +63,10 @@ def test_get_session_token_errors(server):
 
 
 def test_assume_the_default_role(server):
-    out = server.client("sts").assume_role(RoleArn=DEFAULT_ROLE, RoleSessionName="job-1", DurationSeconds=7200)
-    assert out["AssumedRoleUser"]["Arn"] == "arn:aws:sts::000000000000:assumed-role/SageStackExecutionRole/job-1"
+    out = server.client("sts").assume_role(RoleArn=DEFAULT_ROLE, RoleSessionName="job-1",
+                                           DurationSeconds=7200)
+    assert out["AssumedRoleUser"]["Arn"] == (
+        "arn:aws:sts::000000000000:assumed-role/SageStackExecutionRole/job-1")
     ident = _client(server, out["Credentials"]).get_caller_identity()
     assert ident["Arn"] == out["AssumedRoleUser"]["Arn"]
     assert ident["UserId"] == out["AssumedRoleUser"]["AssumedRoleId"]
@@ -71,8 +74,9 @@ def test_assume_the_default_role(server):
 
 def test_assume_a_created_role(server):
     name = f"sts-role-{uuid.uuid4().hex[:8]}"
-    arn = server.client("iam").create_role(RoleName=name, Path="/service/", AssumeRolePolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": []}))["Role"]["Arn"]
+    trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+    arn = server.client("iam").create_role(RoleName=name, Path="/service/",
+                                           AssumeRolePolicyDocument=trust)["Role"]["Arn"]
     assert arn == f"arn:aws:iam::000000000000:role/service/{name}"
     out = server.client("sts").assume_role(RoleArn=arn, RoleSessionName="probe")
     sts = _client(server, out["Credentials"])

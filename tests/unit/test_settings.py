@@ -50,7 +50,8 @@ def test_flags_beat_variables_which_beat_defaults(tmp_path):
                                       "--log-level", "DEBUG", "--mme-max-models", "4"])
     overrides = {spec.name: getattr(args, spec.name, None) for spec in specs()}
     settings = Settings.from_env(env, **overrides)
-    assert (settings.port, settings.region, settings.max_cpus, settings.mme_max_models) == (6002, "eu-west-1", 3, 4)
+    got = (settings.port, settings.region, settings.max_cpus, settings.mme_max_models)
+    assert got == (6002, "eu-west-1", 3, 4)
     assert settings.log_level == "debug" and settings.data_dir == tmp_path.resolve()
     assert Settings.from_env({}).port == 5066 and Settings.from_env({}).log_level in LOG_LEVELS
 
