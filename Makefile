@@ -35,6 +35,7 @@ docs: $(STAMP)
 	$(BIN)/sagestack coverage --markdown > docs/coverage.md
 	$(BIN)/python -m sagestack.algorithms.catalog > docs/algorithms.md
 	$(BIN)/python -m sagestack.sdk_flows > docs/sdk-flows.md
+	$(BIN)/python -m sagestack.settings > docs/configuration.md
 	$(BIN)/python -m sagestack.demo --write-notebook
 
 # A new schema migration from the table definitions (autogenerate against a temp SQLite database at

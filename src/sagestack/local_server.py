@@ -26,6 +26,7 @@ class ServerProcess:
         self.port = port or free_port()
         self.extra_env = extra_env or {}
         self.database_url = database_url
+        self.extra_args: list[str] = []  # more `sagestack serve` flags
         self.proc: subprocess.Popen | None = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
 
@@ -41,6 +42,7 @@ class ServerProcess:
                "--data-dir", str(self.data_dir)]
         if self.database_url:
             cmd += ["--database-url", self.database_url]
+        cmd += self.extra_args
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import signal
 import socket
+import sys
+import threading
 
 from .gateway.app import Gateway
 from .platform import Platform
@@ -31,28 +34,67 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
+def configure_logging(level: str) -> None:
+    """``level`` for sagestack's loggers (and uvicorn's, through its config); other libraries log
+    warnings and errors only, whatever the level (botocore's debug output would drown the rest)."""
+    numeric = logging.getLevelName(level.upper())
+    logging.basicConfig(level=max(numeric, logging.WARNING),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("sagestack").setLevel(numeric)
+
+
 def serve(settings: Settings) -> int:
+    import os
+    import time
+
     import uvicorn
 
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from . import __version__
+    from .pidfile import DataDirInUse, DataDirLock, stale_owner
+
+    configure_logging(settings.log_level)
     if port_in_use(settings.host, settings.port):
         log.error("port %s on %s is already in use: is another sagestack running? "
                   "Pick another with --port N (or SAGESTACK_PORT).", settings.port, settings.host)
         return 2
-    from .memory import tune_allocator
+    stale = stale_owner(settings.data_dir)
+    try:
+        lock = DataDirLock.acquire(settings.data_dir, owner={
+            "pid": os.getpid(), "host": settings.host, "port": settings.port, "url": settings.endpoint_url,
+            "started_at": time.time(), "version": __version__,
+        })
+    except DataDirInUse as exc:
+        log.error("%s: one server per data dir. Stop it, or pick another with --data-dir DIR.", exc)
+        return 2
+    if stale:
+        log.warning("the previous server on this data dir (pid %s) did not exit cleanly; carrying on from "
+                    "what the store says", stale.get("pid", "?"))
+    try:
+        from .memory import tune_allocator
 
-    tune_allocator()
-    app = build_app(settings)
-    config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, lifespan="on", access_log=False,
-        log_level=settings.log_level.lower(), loop=_loop(), http=_http(), timeout_keep_alive=75,
-        server_header=False, date_header=True,
-    )
-    server = uvicorn.Server(config)
-    log.info("sagestack on %s (data dir %s)", settings.endpoint_url, settings.data_dir)
-    server.run()
+        tune_allocator()
+        app = build_app(settings)
+        config = uvicorn.Config(
+            app, host=settings.host, port=settings.port, lifespan="on", access_log=False, log_config=None,
+            log_level=settings.log_level, loop=_loop(), http=_http(), timeout_keep_alive=75,
+            server_header=False, date_header=True,
+        )
+        server = uvicorn.Server(config)
+        # uvicorn shuts down gracefully on SIGTERM, then raises the signal again for the handler that was
+        # there before: make that one exit through the `finally` below (which gives the data dir back)
+        # rather than end the process where it stands.
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _exit_on_signal)
+        log.info("sagestack on %s (data dir %s, pid %d)", settings.endpoint_url, settings.data_dir,
+                 os.getpid())
+        server.run()
+    finally:
+        lock.release()
     return 0
+
+
+def _exit_on_signal(signum, frame) -> None:
+    sys.exit(128 + signum)
 
 
 def _loop() -> str:

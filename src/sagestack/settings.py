@@ -1,15 +1,38 @@
-"""One settings object, built once from CLI flags and ``SAGESTACK_*`` environment variables."""
+"""One settings object, built once from CLI flags and ``SAGESTACK_*`` environment variables.
+
+Every field of :class:`Settings` carries its own description (``field(metadata=...)``): the help text,
+how a value is parsed and which ``sagestack`` commands take it as a flag. The environment variable is
+``SAGESTACK_<FIELD NAME>`` and the flag ``--<field-name>``. The argparse flags (``cli.py``), the
+environment parsing (:meth:`Settings.from_env`) and ``docs/configuration.md`` (``python -m
+sagestack.settings``) are all generated from that one description.
+
+Precedence: a flag beats the environment variable, which beats the default.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, Callable
 
 DEFAULT_PORT = 5066  # clear of LocalStack (4566), moto (5000) and the usual 8080
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT_ID = "000000000000"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+ENV_PREFIX = "SAGESTACK_"
+
+# Which commands take a setting as a flag.
+SERVE = ("serve",)
+CLIENT = ("serve", "env")  # what a client needs to find the server
+DATA = ("serve", "env", "status", "reset")  # where the data lives
+
+
+class SettingsError(ValueError):
+    """A setting's value cannot be used (names the variable or flag and the accepted values)."""
 
 
 def default_data_dir() -> Path:
@@ -17,29 +40,81 @@ def default_data_dir() -> Path:
     return Path(base) / "sagestack"
 
 
+def _path(value: str) -> Path:
+    return Path(value).expanduser()
+
+
+def _log_level(value: str) -> str:
+    lowered = value.strip().lower()
+    if lowered not in LOG_LEVELS:
+        raise ValueError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
+    return lowered
+
+
+def _setting(default: Any = dataclasses.MISSING, *, help: str, parse: Callable[[str], Any] = str,
+             commands: tuple[str, ...] = SERVE, default_text: str | None = None, metavar: str | None = None,
+             default_factory: Any = dataclasses.MISSING) -> Any:
+    """A settings field with its description. ``commands``: the ``sagestack`` commands that take it as a
+    flag (empty: environment variable only). ``default_text``: how the docs show a computed default."""
+    metadata = {"help": help, "parse": parse, "commands": commands, "default_text": default_text,
+                "metavar": metavar}
+    if default_factory is not dataclasses.MISSING:
+        return field(default_factory=default_factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
 @dataclass(frozen=True)
 class Settings:
-    host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT
-    data_dir: Path = field(default_factory=default_data_dir)
-    database_url: str | None = None
-    region: str = DEFAULT_REGION
-    account_id: str = DEFAULT_ACCOUNT_ID
-    access_key_id: str | None = None
-    secret_access_key: str | None = None
-    log_level: str = "info"
-    reconcile_interval: float = 0.5
-    max_cpus: int | None = None  # capacity for jobs and workers; default: the machine's cores
-    max_memory_mb: int | None = None
-    # How often the serving layer writes endpoint metrics (Invocations, …) to the metric store, seconds.
-    serving_metrics_interval: float = 5.0
-    # The CloudWatch alarms target tracking creates: "period,AlarmHigh datapoints,AlarmLow datapoints".
-    # AWS's are 60 s periods, 3 breaching periods to scale out and 15 to scale in ("60,3,15").
-    target_tracking_alarms: str = "60,3,15"
-    # Serverless endpoints stop their worker after this many idle seconds (AWS: a few minutes).
-    serverless_idle_seconds: float = 300.0
-    # Multi-model endpoints: most models one instance keeps loaded (None: bounded by memory only).
-    mme_max_models: int | None = None
+    host: str = _setting(
+        DEFAULT_HOST, commands=CLIENT, metavar="ADDRESS",
+        help="the address the server binds to and clients reach it on. 127.0.0.1 keeps it on this machine; "
+             "0.0.0.0 (or ::) exposes every API to the network (see the Security section of the README)")
+    port: int = _setting(DEFAULT_PORT, parse=int, commands=CLIENT, metavar="N",
+                         help="the one port every service answers on")
+    data_dir: Path = _setting(
+        parse=_path, commands=DATA, metavar="DIR", default_factory=default_data_dir,
+        default_text="`$XDG_DATA_HOME/sagestack` (`~/.local/share/sagestack`)",
+        help="where metadata, S3 objects, job directories, endpoint models, logs and the default key pair "
+             "live; a restarted server carries on from it")
+    database_url: str | None = _setting(
+        None, metavar="URL", default_text="SQLite: `<data-dir>/metadata.db`",
+        help="SQLAlchemy URL of the metadata store, e.g. postgresql+psycopg://user@host/db")
+    region: str = _setting(DEFAULT_REGION, commands=CLIENT, help="the region the server answers as")
+    account_id: str = _setting(DEFAULT_ACCOUNT_ID, metavar="ID",
+                               help="the 12-digit account id of the default account")
+    access_key_id: str | None = _setting(
+        None, metavar="KEY", default_text="random, kept in `<data-dir>/credentials`",
+        help="the default account's access key id")
+    secret_access_key: str | None = _setting(
+        None, metavar="SECRET", default_text="random, kept in `<data-dir>/credentials`",
+        help="the default account's secret access key")
+    log_level: str = _setting(
+        "info", parse=_log_level, metavar="LEVEL",
+        help="debug, info, warning or error: sagestack's and uvicorn's loggers. At info, one line per "
+             "API call (service, operation, status, duration, error code, request id)")
+    reconcile_interval: float = _setting(
+        0.5, parse=float, metavar="SECONDS",
+        help="how often the control loops (training, transform, endpoints) look for work")
+    max_cpus: int | None = _setting(
+        None, parse=int, metavar="N", default_text="the machine's cores",
+        help="CPUs training jobs may use together; jobs that do not fit wait in the queue")
+    max_memory_mb: int | None = _setting(
+        None, parse=int, metavar="MB", default_text="the machine's memory",
+        help="memory training jobs may use together (MiB); jobs that do not fit wait in the queue")
+    serving_metrics_interval: float = _setting(
+        5.0, parse=float, metavar="SECONDS",
+        help="how often endpoint metrics (Invocations, ModelLatency, …) are written to the metric store")
+    target_tracking_alarms: str = _setting(
+        "60,3,15", metavar="P,H,L",
+        help="the CloudWatch alarms target-tracking scaling creates: period seconds, breaching periods to "
+             "scale out, breaching periods to scale in (AWS's: 60,3,15)")
+    serverless_idle_seconds: float = _setting(
+        300.0, parse=float, metavar="SECONDS",
+        help="serverless endpoints stop their worker after this many seconds without requests")
+    mme_max_models: int | None = _setting(
+        None, parse=int, metavar="N", default_text="bounded by memory only",
+        help="multi-model endpoints: the most models one instance keeps loaded (least recently used "
+             "ones are unloaded)")
 
     @property
     def endpoint_url(self) -> str:
@@ -67,32 +142,162 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+        """Defaults, then ``SAGESTACK_*`` variables, then ``overrides`` (the flags; None: not given).
+        Raises :class:`SettingsError` naming the variable whose value cannot be parsed."""
         env = os.environ if environ is None else environ
-
-        def get(name: str) -> str | None:
-            value = env.get(f"SAGESTACK_{name}")
-            return value if value not in (None, "") else None
-
-        values: dict = {
-            "host": get("HOST"),
-            "port": int(get("PORT")) if get("PORT") else None,
-            "data_dir": Path(get("DATA_DIR")).expanduser() if get("DATA_DIR") else None,
-            "database_url": get("DATABASE_URL"),
-            "region": get("REGION"),
-            "account_id": get("ACCOUNT_ID"),
-            "access_key_id": get("ACCESS_KEY_ID"),
-            "secret_access_key": get("SECRET_ACCESS_KEY"),
-            "log_level": get("LOG_LEVEL"),
-            "max_cpus": int(get("MAX_CPUS")) if get("MAX_CPUS") else None,
-            "max_memory_mb": int(get("MAX_MEMORY_MB")) if get("MAX_MEMORY_MB") else None,
-            "serving_metrics_interval": float(get("SERVING_METRICS_INTERVAL"))
-            if get("SERVING_METRICS_INTERVAL") else None,
-            "target_tracking_alarms": get("TARGET_TRACKING_ALARMS"),
-            "serverless_idle_seconds": float(get("SERVERLESS_IDLE_SECONDS"))
-            if get("SERVERLESS_IDLE_SECONDS") else None,
-            "mme_max_models": int(get("MME_MAX_MODELS")) if get("MME_MAX_MODELS") else None,
-        }
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        if "data_dir" in values and values["data_dir"] is not None:
+        values: dict[str, Any] = {}
+        for spec in specs():
+            raw = env.get(spec.env)
+            if raw in (None, ""):
+                continue
+            try:
+                values[spec.name] = spec.parse(raw)
+            except ValueError as exc:
+                raise SettingsError(f"{spec.env}={raw!r}: {_reason(exc, spec)}") from None
+        for name, value in overrides.items():
+            if value is None:
+                continue
+            spec = SPECS_BY_NAME[name]
+            if isinstance(value, str) and spec.parse is not str:
+                try:
+                    value = spec.parse(value)
+                except ValueError as exc:
+                    raise SettingsError(f"{spec.flag} {value!r}: {_reason(exc, spec)}") from None
+            values[name] = value
+        if values.get("data_dir") is not None:
             values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()
         return cls().with_overrides(**values)
+
+
+def _reason(exc: ValueError, spec: "SettingSpec") -> str:
+    if spec.parse in (int, float):
+        return f"expected {'an integer' if spec.parse is int else 'a number'}"
+    return str(exc)
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One setting as the CLI, the environment and the docs see it."""
+
+    name: str
+    help: str
+    parse: Callable[[str], Any]
+    commands: tuple[str, ...]
+    default: Any
+    default_text: str | None
+    metavar: str | None
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def choices(self) -> tuple[str, ...] | None:
+        return LOG_LEVELS if self.parse is _log_level else None
+
+    def shown_default(self) -> str:
+        if self.default_text:
+            return self.default_text
+        if self.default is None:
+            return "none"
+        return f"`{self.default}`"
+
+
+def specs() -> list[SettingSpec]:
+    out = []
+    for f in dataclasses.fields(Settings):
+        meta = f.metadata
+        default = f.default if f.default is not dataclasses.MISSING else None
+        out.append(SettingSpec(f.name, meta["help"], meta["parse"], meta["commands"], default,
+                               meta["default_text"], meta["metavar"]))
+    return out
+
+
+SPECS_BY_NAME: dict[str, SettingSpec] = {spec.name: spec for spec in specs()}
+
+
+# -- docs/configuration.md --------------------------------------------------------------------------
+
+#: ``SAGESTACK_*`` variables that are not server settings.
+OTHER_VARIABLES = (
+    ("SAGESTACK_ENDPOINT_URL", "set by `sagestack env` for clients: the botocore plugin it writes sends "
+     "requests meant for `*.amazonaws.com` (the SageMaker SDK's hard-coded STS endpoint) there"),
+    ("SAGESTACK_LINEAR_LEARNER_CACHE_BYTES", "a training job's `Environment`: bytes of training data the "
+     "built-in Linear Learner keeps in memory (default: half the available memory, at most 16 GiB)"),
+    ("SAGESTACK_TEST_STORE_URL", "tests only: run the test suite's shared server on this database URL "
+     "(e.g. PostgreSQL)"),
+    ("SAGESTACK_TEST_DATABASE_URL", "tests only: the PostgreSQL URL the store tests use"),
+)
+
+COMMANDS = (
+    ("serve", "start the server (runs until stopped; Ctrl-C or SIGTERM stops it cleanly)"),
+    ("env", "print the shell exports that point AWS clients at the server (`--json` for JSON)"),
+    ("status", "is a server running on the data dir: its URL and pid, jobs running, endpoints and their "
+     "instances, disk used (`--json` for JSON)"),
+    ("reset", "delete everything in the data dir, after confirmation (`--yes` to skip it); refuses while a "
+     "server runs on it"),
+    ("coverage", "print implemented vs. all operations per service (`--markdown` for docs/coverage.md)"),
+)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown() -> str:
+    lines = [
+        "# Configuration",
+        "",
+        "<!-- Generated by `python -m sagestack.settings > docs/configuration.md` (or `make docs`) from the "
+        "Settings object in src/sagestack/settings.py; a test fails when this file is stale. -->",
+        "",
+        "Every setting of the server has an environment variable, `SAGESTACK_<NAME>`, and most have a flag "
+        "on `sagestack serve`. A flag beats the variable, which beats the default. Settings are read once, "
+        "at start.",
+        "",
+        "| variable | flag | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    for spec in specs():
+        flag = f"`{spec.flag} {spec.metavar or spec.name.upper()}`" if spec.commands else "—"
+        if spec.commands and spec.commands != SERVE:
+            flag += " (" + ", ".join(spec.commands) + ")"
+        lines.append(f"| `{spec.env}` | {flag} | {_cell(spec.shown_default())} | {_cell(spec.help)} |")
+    lines += [
+        "",
+        "Flags marked with commands are taken by each of those `sagestack` commands, so `sagestack env "
+        "--port 6000` describes the server `sagestack serve --port 6000` started; the others are `serve` "
+        "flags.",
+        "",
+        "## Commands",
+        "",
+        "| command | what it does |",
+        "|---|---|",
+    ]
+    lines += [f"| `sagestack {name}` | {_cell(text)} |" for name, text in COMMANDS]
+    lines += [
+        "",
+        "`sagestack <command> --help` lists each command's flags.",
+        "",
+        "## Other variables",
+        "",
+        "| variable | meaning |",
+        "|---|---|",
+    ]
+    lines += [f"| `{name}` | {_cell(text)} |" for name, text in OTHER_VARIABLES]
+    lines += [
+        "",
+        "Training jobs and endpoint workers also see `SAGESTACK_*` variables the server sets for them "
+        "(`SAGESTACK_JOB_ROOT`, `SAGESTACK_IMAGE_TAG`, …); they are internal and not meant to be set by "
+        "hand.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render_markdown())

@@ -1,8 +1,9 @@
 """The generated documents match the code they come from; regenerate them all with ``make docs``.
 
 docs/coverage.md (operations per service), docs/algorithms.md (built-in algorithms), docs/sdk-flows.md
-(SDK flows and the tests that cover them) and examples/xgboost_end_to_end.ipynb (the example script's
-cells). Also: the ``sdk_flow`` markers name known flows, and the marker reader finds what it should.
+(SDK flows and the tests that cover them), docs/configuration.md (the settings, their variables and flags)
+and examples/xgboost_end_to_end.ipynb (the example script's cells). Also: the ``sdk_flow`` markers name
+known flows, and the marker reader finds what it should.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ def _sdk_flows() -> str:
     return render_markdown()
 
 
+def _configuration() -> str:
+    from sagestack.settings import render_markdown
+
+    return render_markdown()
+
+
 def _notebook() -> str:
     from sagestack.demo import notebook_text
 
@@ -47,6 +54,7 @@ GENERATED = {
     "docs/coverage.md": (_coverage, "sagestack coverage --markdown > docs/coverage.md"),
     "docs/algorithms.md": (_algorithms, "python -m sagestack.algorithms.catalog > docs/algorithms.md"),
     "docs/sdk-flows.md": (_sdk_flows, "python -m sagestack.sdk_flows > docs/sdk-flows.md"),
+    "docs/configuration.md": (_configuration, "python -m sagestack.settings > docs/configuration.md"),
     "examples/xgboost_end_to_end.ipynb": (_notebook, "python -m sagestack.demo --write-notebook"),
 }
 

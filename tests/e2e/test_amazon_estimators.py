@@ -164,7 +164,7 @@ def test_factorization_machines_beat_a_linear_baseline(predictors, data):
     assert rmse < 0.5 * linear_rmse, (rmse, linear_rmse)
 
 
-@pytest.mark.sdk_flow("flow07", "AsyncPredictor.predict_async(data) on a PCA endpoint, read within a second")
+@pytest.mark.sdk_flow("flow07g", "AsyncPredictor.predict_async(data) on a PCA endpoint, read within a second")
 def test_pca_async_walkthrough_delivers_within_a_second(predictors, data):
     """The SDK's test_async_walkthrough: ``predict_async(data=...)`` uploads the serialized records with
     the serializer's Content-Type and sends no ContentType; the container gets the object's type and

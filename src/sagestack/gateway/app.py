@@ -4,6 +4,10 @@ One port serves every service. The service is chosen by ``X-Amz-Target`` (JSON s
 ``smithy-protocol`` header (CloudWatch CBOR), the SigV4 credential scope (S3, STS, IAM) and the path
 (the sagemaker-signed REST APIs). ``POST /endpoints/{name}/invocations`` is the invocation fast path,
 handed to the serving router without touching the database.
+
+Every call is logged once, after its answer is sent, on the ``sagestack.requests`` logger at INFO
+(``/_sagestack/`` routes at DEBUG): service, operation, HTTP status, duration, AWS error code and request id.
+The line is formatted only when the level lets it through; uvicorn's access log is off.
 """
 
 from __future__ import annotations
@@ -26,10 +30,13 @@ from ..protocol.signing import sha256_hex
 from ..protocol.validate import validate
 from ..services.context import RequestContext
 from ..services.registry import BoundHandler, load_tables
+from ..status import STATUS_PATH, server_status
 from . import sigv2, sigv4
 from .auth_errors import AuthError, content_sha256_mismatch
 
 log = logging.getLogger("sagestack.gateway")
+request_log = logging.getLogger("sagestack.requests")
+REQUEST_LINE = "%s:%s status=%d duration_ms=%.1f error=%s request_id=%s"
 
 TARGET_PREFIXES = {
     "SageMaker": "sagemaker",
@@ -54,6 +61,24 @@ PROTOCOL_CLASSES = {
 }
 
 Send = Callable[[dict], Awaitable[None]]
+
+
+class CallRecord:
+    """What the request log says about one call; filled in by ``dispatch`` as it learns it."""
+
+    __slots__ = ("service", "operation", "error")
+
+    def __init__(self) -> None:
+        self.service: str | None = None
+        self.operation: str | None = None
+        self.error: str | None = None
+
+
+def _error_code(response: HttpResponse) -> str | None:
+    for name, value in response.headers:
+        if name.lower() == "x-amzn-errortype":
+            return str(value).split(":", 1)[0]
+    return None
 
 
 def _declares_body(headers: Headers) -> bool:
@@ -87,6 +112,7 @@ class Gateway:
         self.services = sorted(s for s, t in self.tables.items() if t)
         # The serving router registers itself here (invocation fast path).
         self.invocation_handler: Callable[..., Awaitable[HttpResponse]] | None = None
+        self.started_at: float | None = None
         self.startup_hooks: list[Callable[[], Any]] = []
         self.shutdown_hooks: list[Callable[[], Any]] = []
 
@@ -112,6 +138,7 @@ class Gateway:
                     log.exception("startup failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
+                self.started_at = time.time()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 for hook in self.shutdown_hooks:
@@ -125,6 +152,7 @@ class Gateway:
                 return
 
     async def handle_http(self, scope: dict, receive, send: Send) -> None:
+        started = time.perf_counter()
         raw_path = scope.get("raw_path")
         raw_path = raw_path.decode("latin-1") if raw_path else scope["path"]
         request = HttpRequest(
@@ -135,21 +163,41 @@ class Gateway:
             receive=receive,
             client=scope.get("client"),
         )
+        call = CallRecord()
+        status = 499  # the client went away before the answer was ready (nginx's word for it)
+        response: HttpResponse | None = None
         try:
-            response = await self.dispatch(request)
+            response = await self.dispatch(request, call)
+            status = response.status
+            if request.receive is not None and request.body is None and _declares_body(request.headers):
+                # answered without reading the body (an early error): the unread bytes would be parsed as
+                # the next request on this connection, so close it instead
+                response.headers.append(("connection", "close"))
+            await self.send_response(send, response, head=request.method == "HEAD")
         except ClientDisconnected:
-            return
-        if request.receive is not None and request.body is None and _declares_body(request.headers):
-            # answered without reading the body (an early error): the unread bytes would be parsed as the
-            # next request on this connection, so close it instead
-            response.headers.append(("connection", "close"))
-        await self.send_response(send, response, head=request.method == "HEAD")
+            call.error = call.error or "ClientDisconnected"
+        except asyncio.CancelledError:
+            call.error = call.error or "Cancelled"
+            raise
+        except Exception:
+            status, call.error = 500, call.error or "InternalFailure"
+            raise
+        finally:
+            level = logging.DEBUG if call.service == "sagestack" else logging.INFO
+            if request_log.isEnabledFor(level):
+                if status >= 400 and call.error is None and response is not None:
+                    call.error = _error_code(response)
+                request_log.log(level, REQUEST_LINE, call.service or "-", call.operation or "-", status,
+                                (time.perf_counter() - started) * 1000.0, call.error or "-",
+                                request.request_id)
 
     # -- dispatch --------------------------------------------------------------------------
 
-    async def dispatch(self, request: HttpRequest) -> HttpResponse:
+    async def dispatch(self, request: HttpRequest, call: CallRecord | None = None) -> HttpResponse:
+        call = call or CallRecord()
         if request.raw_path.startswith("/_sagestack/"):
-            return self.internal_route(request)
+            call.service, call.operation = "sagestack", request.raw_path
+            return await self.internal_route(request, call)
         scope_service, scope_region = sigv4.credential_scope_service(request.headers.raw,
                                                                      request.query_string)
         if scope_service is None and sigv2.is_sigv2(request.headers.raw, request.query_string):
@@ -159,6 +207,7 @@ class Gateway:
         protocol = self.protocols.get(service) if service else None
         if protocol is None:
             protocol = self.protocols.get(self.fallback_service(request))
+        call.service = service
         op = handler = None
         try:
             if service is None:
@@ -169,6 +218,7 @@ class Gateway:
                 raise ServiceError("UnknownService", f"Service {scope_service} is not served here", 400)
             if service == "sagemaker-runtime" and self.invocation_handler is not None \
                     and request.method == "POST" and request.raw_path.endswith("/invocations"):
+                call.operation = "InvokeEndpoint"
                 auth = await self.authenticate(request, service, protocol)
                 return await self.invocation_handler(request, auth, protocol)
             if service == "s3":
@@ -177,6 +227,7 @@ class Gateway:
                 op = await protocol.resolve_async(request)
             else:
                 op = protocol.resolve(request)
+            call.operation = op.name
             auth = await self.authenticate(request, service, protocol)
             params = await protocol.parse(request, op)
             if service == "s3" and auth.declared_payload_sha256 and request.body is not None:
@@ -186,6 +237,8 @@ class Gateway:
             validate(params, op.input_shape, check_patterns=service != "s3", check_enums=service != "s3")
             handler = self.tables.get(service, {}).get(op.name)
             if handler is None:
+                log.warning("%s:%s is not implemented (docs/coverage.md lists the operations that are)",
+                            service, op.name)
                 raise not_implemented(service, op.name)
             ctx = RequestContext(
                 platform=self.platform, request=request, service=service, operation=op.name,
@@ -201,11 +254,14 @@ class Gateway:
                 return result
             return protocol.serialize(request, op, result)
         except AuthError as exc:
+            call.error = exc.code
             error = ServiceError(exc.code, exc.message, exc.status, fields=exc.s3_extra)
             return protocol.error(request, error, op)
         except ServiceError as exc:
+            call.error = exc.code
             return protocol.error(request, exc, op)
         except BodyTooLarge as exc:
+            call.error = "RequestEntityTooLarge"
             return protocol.error(request, ServiceError("RequestEntityTooLarge", str(exc), 413), op)
         except ClientDisconnected:
             raise
@@ -214,6 +270,7 @@ class Gateway:
             if mapped is None:
                 log.exception("%s %s failed", service, getattr(op, "name", "?"))
                 mapped = internal()
+            call.error = mapped.code
             return protocol.error(request, mapped, op)
 
     def pick_service(self, request: HttpRequest, scope_service: str | None) -> str | None:
@@ -273,7 +330,17 @@ class Gateway:
             session_token=row.get("session_token"), expires_at=row.get("expires_at"),
         )
 
-    def internal_route(self, request: HttpRequest) -> HttpResponse:
+    async def internal_route(self, request: HttpRequest, call: CallRecord) -> HttpResponse:
+        if request.raw_path == STATUS_PATH and request.method == "GET":
+            # names resources and processes: signed with a key of the server, like every API call
+            try:
+                await self.authenticate(request, "sagestack", None)  # type: ignore[arg-type]
+            except AuthError as exc:
+                call.error = exc.code
+                return HttpResponse(exc.status, [("content-type", "application/json")],
+                                    json.dumps({"__type": exc.code, "message": exc.message}).encode())
+            document = await asyncio.to_thread(server_status, self.platform, self.started_at)
+            return HttpResponse(200, [("content-type", "application/json")], json.dumps(document).encode())
         if request.raw_path == "/_sagestack/health":
             body = json.dumps({
                 "status": "running",

@@ -62,9 +62,12 @@ class QueryProtocol(Protocol):
                             "".join(parts).encode())
 
     def error(self, request: HttpRequest, error: ServiceError, op: OperationModel | None) -> HttpResponse:
+        # The query services (STS, IAM) call an invalid parameter ValidationError, the JSON ones
+        # ValidationException: the shared input validation raises the latter.
+        code = "ValidationError" if error.code == "ValidationException" else error.code
         body = (f'<ErrorResponse xmlns="{self.namespace}"><Error>'
                 + codec.element("Type", "Sender" if error.sender_fault else "Receiver")
-                + codec.element("Code", error.code) + codec.element("Message", error.message)
+                + codec.element("Code", code) + codec.element("Message", error.message)
                 + "</Error>" + codec.element("RequestId", request.request_id) + "</ErrorResponse>")
         headers = [("content-type", "text/xml"), ("x-amzn-requestid", request.request_id)]
         headers.extend(error.headers.items())

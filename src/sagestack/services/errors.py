@@ -23,9 +23,9 @@ def resource_error(exc: Exception) -> ServiceError | None:
 
 
 @contextlib.contextmanager
-def in_use_if_exists(message: str) -> Iterator[None]:
-    """Answer ``AlreadyExists`` inside the block as ``ResourceInUse`` with ``message``."""
+def in_use_if_exists(message: str, code: str = "ResourceInUse", status: int = 400) -> Iterator[None]:
+    """Answer ``AlreadyExists`` inside the block as ``ResourceInUse`` (or ``code``) with ``message``."""
     try:
         yield
     except AlreadyExists:
-        raise in_use(message) from None
+        raise (in_use(message) if code == "ResourceInUse" else ServiceError(code, message, status)) from None

@@ -296,6 +296,14 @@ class ResourceStore:
                 resources.c.status.in_(list(statuses)))).order_by(resources.c.created_at)).mappings().all()
         return [Resource.from_row(r) for r in rows]
 
+    def count_by_status(self) -> list[tuple[str, str | None, int]]:
+        """(resource type, status, how many) over every account and region (for ``sagestack status``)."""
+        stmt = (select(resources.c.resource_type, resources.c.status, func.count())
+                .group_by(resources.c.resource_type, resources.c.status)
+                .order_by(resources.c.resource_type, resources.c.status))
+        with self.db.connect() as conn:
+            return [(t, s, int(n)) for t, s, n in conn.execute(stmt).all()]
+
     # -- tags -------------------------------------------------------------------------------
 
     def add_tags(self, arn: str, tag_list: Iterable[dict]) -> None:

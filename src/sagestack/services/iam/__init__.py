@@ -33,11 +33,16 @@ def _role_arn(account: str, name: str, path: str = "/") -> str:
     return f"arn:aws:iam::{account}:role{path}{name}"
 
 
+def role_id(name: str) -> str:
+    """The role's unique id (``AROA…``), stable for a name: STS's AssumedRoleId and UserId use it too."""
+    return "AROA" + name.upper().encode().hex()[:17].upper()
+
+
 def _default_role(ctx: RequestContext, name: str) -> dict:
     return {
         "Path": "/",
         "RoleName": name,
-        "RoleId": "AROA" + name.upper().encode().hex()[:17].upper(),
+        "RoleId": role_id(name),
         "Arn": _role_arn(ctx.account_id, name),
         "CreateDate": dt.datetime.fromtimestamp(
             ctx.platform.default_credentials["created_at"], dt.timezone.utc),
@@ -47,14 +52,22 @@ def _default_role(ctx: RequestContext, name: str) -> dict:
     }
 
 
-def _find_role(ctx: RequestContext, name: str) -> dict:
-    if name == DEFAULT_ROLE_NAME:
+def find_role(ctx: RequestContext, name: str, account: str | None = None) -> dict | None:
+    """The role ``name`` of ``account`` (default: the caller's), or None. The built-in role exists in the
+    caller's account."""
+    account = account or ctx.account_id
+    if name == DEFAULT_ROLE_NAME and account == ctx.account_id:
         return _default_role(ctx, name)
     # IAM is global: roles are stored under the region "global".
-    found = ctx.platform.resources.get(ctx.account_id, "global", ROLE_TYPE, name)
-    if found is None:
+    found = ctx.platform.resources.get(account, "global", ROLE_TYPE, name)
+    return None if found is None else found.data
+
+
+def _find_role(ctx: RequestContext, name: str) -> dict:
+    role = find_role(ctx, name)
+    if role is None:
         raise ServiceError("NoSuchEntity", f"The role with name {name} cannot be found.", 404)
-    return found.data
+    return role
 
 
 @OPERATIONS.handler("GetRole")
@@ -73,7 +86,7 @@ def create_role(ctx: RequestContext, params: dict) -> dict:
     except ValueError:
         raise ServiceError("MalformedPolicyDocument", "This policy contains invalid Json", 400) from None
     role = {
-        "Path": path, "RoleName": name, "RoleId": "AROA" + name.upper().encode().hex()[:17].upper(),
+        "Path": path, "RoleName": name, "RoleId": role_id(name),
         "Arn": _role_arn(ctx.account_id, name, path),
         "CreateDate": dt.datetime.now(dt.timezone.utc),
         "AssumeRolePolicyDocument": urllib.parse.quote(urllib.parse.unquote(params["AssumeRolePolicyDocument"])),
@@ -83,7 +96,7 @@ def create_role(ctx: RequestContext, params: dict) -> dict:
         role["Description"] = params["Description"]
     if params.get("Tags"):
         role["Tags"] = params["Tags"]
-    with in_use_if_exists(f"Role with name {name} already exists."):
+    with in_use_if_exists(f"Role with name {name} already exists.", "EntityAlreadyExists", 409):
         ctx.platform.resources.create(ctx.account_id, "global", ROLE_TYPE, name, role["Arn"], role)
     return {"Role": role}
 

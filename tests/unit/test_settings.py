@@ -1,0 +1,78 @@
+"""Settings: one description per field gives the environment variable, the flag and the docs line."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from sagestack.cli import build_parser, settings_from_args
+from sagestack.settings import LOG_LEVELS, Settings, SettingsError, specs
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = {int: "7", float: "2.5"}
+#: Variables the server sets for the processes it starts (not configuration).
+INTERNAL = {"SAGESTACK_JOB_ROOT", "SAGESTACK_RUNNER", "SAGESTACK_JOB_CONFIG", "SAGESTACK_PRIVATE_OPT_ML",
+            "SAGESTACK_IMAGE_TAG"}
+
+
+def test_every_setting_is_described():
+    for spec in specs():
+        assert spec.help and spec.env == "SAGESTACK_" + spec.name.upper()
+        assert spec.flag == "--" + spec.name.replace("_", "-")
+
+
+def test_every_variable_is_parsed(tmp_path):
+    env = {}
+    for spec in specs():
+        env[spec.env] = SAMPLES.get(spec.parse, "debug" if spec.choices else str(tmp_path / spec.name))
+    settings = Settings.from_env(env)
+    for spec in specs():
+        value = getattr(settings, spec.name)
+        assert value == spec.parse(env[spec.env]) or value == Path(env[spec.env]).resolve(), spec.name
+    assert Settings.from_env({"SAGESTACK_PORT": "", "SAGESTACK_LOG_LEVEL": "WARNING"}).port == 5066
+    assert Settings.from_env({"SAGESTACK_LOG_LEVEL": "WARNING"}).log_level == "warning"
+
+
+def test_bad_values_name_the_variable():
+    with pytest.raises(SettingsError, match="SAGESTACK_PORT='eighty': expected an integer"):
+        Settings.from_env({"SAGESTACK_PORT": "eighty"})
+    with pytest.raises(SettingsError, match="SAGESTACK_LOG_LEVEL='loud'.*debug, info, warning, error"):
+        Settings.from_env({"SAGESTACK_LOG_LEVEL": "loud"})
+    with pytest.raises(SettingsError, match="--max-cpus 'many'"):
+        Settings.from_env({}, max_cpus="many")
+
+
+def test_flags_beat_variables_which_beat_defaults(tmp_path):
+    env = {"SAGESTACK_PORT": "6001", "SAGESTACK_REGION": "eu-west-1", "SAGESTACK_MAX_CPUS": "3"}
+    args = build_parser().parse_args(["serve", "--port", "6002", "--data-dir", str(tmp_path),
+                                      "--log-level", "DEBUG", "--mme-max-models", "4"])
+    overrides = {spec.name: getattr(args, spec.name, None) for spec in specs()}
+    settings = Settings.from_env(env, **overrides)
+    got = (settings.port, settings.region, settings.max_cpus, settings.mme_max_models)
+    assert got == (6002, "eu-west-1", 3, 4)
+    assert settings.log_level == "debug" and settings.data_dir == tmp_path.resolve()
+    assert Settings.from_env({}).port == 5066 and Settings.from_env({}).log_level in LOG_LEVELS
+
+
+def test_each_command_takes_the_flags_its_settings_name(tmp_path):
+    parser = build_parser()
+    for command in ("serve", "env", "status", "reset"):
+        args = parser.parse_args([command, "--data-dir", str(tmp_path)])
+        assert settings_from_args(args).data_dir == tmp_path.resolve()
+    assert parser.parse_args(["env", "--port", "6003"]).port == "6003"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["reset", "--port", "6003"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["serve", "--log-level", "loud"])
+
+
+def test_every_sagestack_variable_in_the_code_is_documented():
+    """A SAGESTACK_* name read anywhere in src/ is a setting or listed in docs/configuration.md."""
+    doc = (ROOT / "docs" / "configuration.md").read_text()
+    names = set()
+    for path in (ROOT / "src").rglob("*.py"):
+        names |= set(re.findall(r"SAGESTACK_[A-Z][A-Z_]*[A-Z]", path.read_text()))
+    missing = sorted(n for n in names - INTERNAL if f"`{n}`" not in doc)
+    assert not missing, f"undocumented variables (add a setting or an OTHER_VARIABLES line): {missing}"
