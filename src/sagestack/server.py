@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 
+from . import startup
 from .gateway.app import Gateway
 from .platform import Platform
 from .settings import Settings
@@ -16,7 +17,7 @@ def build_app(settings: Settings) -> Gateway:
     platform = Platform(settings)
     gateway = Gateway(platform)
     platform.gateway = gateway
-    gateway.startup_hooks.append(platform.start)
+    gateway.startup_hooks.append(lambda: startup.start_all(platform))
     gateway.shutdown_hooks.append(platform.stop)
     return gateway
 

@@ -1,8 +1,9 @@
-"""Background work for the monitoring services, started with the server (``services/startup.py``):
+"""Background work for the monitoring services, started with the server (``startup.py``):
 
 * log retention: events older than their group's ``retentionInDays`` are deleted;
-* metric retention: datapoints past CloudWatch's 15 months, alarm history past two weeks;
-* CloudWatch alarm evaluation (:mod:`sagestack.services.cloudwatch.evaluation`).
+* metric retention: datapoints past CloudWatch's 15 months, alarm history past two weeks.
+
+(CloudWatch alarm evaluation is a loop of its own: ``reconcilers/alarms.py``.)
 """
 
 from __future__ import annotations
@@ -21,6 +22,3 @@ def start(platform) -> None:
         metrics.expire()
 
     platform.add_loop("monitoring-retention", expire, RETENTION_INTERVAL)
-    from ..cloudwatch import evaluation
-
-    evaluation.start(platform)
