@@ -13,7 +13,7 @@ STARTUP_MODULES = (
     "sagestack.reconcilers.training",
     "sagestack.reconcilers.endpoints",
     "sagestack.reconcilers.transform",
-    "sagestack.services.logs.retention",
+    "sagestack.reconcilers.retention",
     "sagestack.reconcilers.alarms",
     "sagestack.reconcilers.autoscaling",
     "sagestack.reconcilers.inference_experiments",

@@ -62,10 +62,13 @@ class Reconciler:
         executor = getattr(reconciler, "executor", None)
         if executor is not None:
             platform.on_shutdown(executor.shutdown)
+        platform.on_shutdown(reconciler.wake)  # a loop waiting for its next pass ends at once
         reconciler.on_start()
         interval = cls.interval if cls.interval is not None else platform.settings.reconcile_interval
 
         def loop_step() -> None:
+            if platform.stopping:
+                return
             started = time.monotonic()
             try:
                 reconciler.step()
