@@ -97,9 +97,7 @@ class Platform:
         self._shutdown_hooks.append(hook)
 
     def start(self) -> None:
-        from .services import startup
-
-        startup.start_all(self)
+        """Run the loops registered so far (the server registers them first: ``startup.py``)."""
         for name, step, interval in self._loops:
             self._start_loop(name, step, interval)
 

@@ -8,6 +8,7 @@ import socket
 import sys
 import threading
 
+from . import startup
 from .gateway.app import Gateway
 from .platform import Platform
 from .settings import Settings
@@ -19,7 +20,7 @@ def build_app(settings: Settings) -> Gateway:
     platform = Platform(settings)
     gateway = Gateway(platform)
     platform.gateway = gateway
-    gateway.startup_hooks.append(platform.start)
+    gateway.startup_hooks.append(lambda: startup.start_all(platform))
     gateway.shutdown_hooks.append(platform.stop)
     return gateway
 

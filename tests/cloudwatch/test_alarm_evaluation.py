@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sagestack.services.cloudwatch.evaluation import evaluate, evaluate_alarm, evaluation_range
+from sagestack.domain.alarms import evaluate, evaluate_alarm, evaluation_range
 
 NOW = 1_800_000_005.0  # 5 s into a 10 s period: the last complete period starts at NOW - 15
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from sagestack.autoscaling import policy
-from sagestack.autoscaling.alarms import AlarmShape, tracking_alarms
-from sagestack.services.cloudwatch.evaluation import evaluate
+from sagestack.domain import scaling_policies as policy
+from sagestack.domain.alarms import evaluate
+from sagestack.domain.scaling_alarms import AlarmShape, tracking_alarms
 from sagestack.serving.rollout import Step, check_deployment_config, shift_schedule
 
 ARN = "arn:aws:autoscaling:us-east-1:000000000000:scalingPolicy:abc:resource/sagemaker/endpoint/ep/variant/v:policyName/p"

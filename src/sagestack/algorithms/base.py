@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from sagestack.formats.errors import InferenceError  # noqa: F401 (part of the algorithm contract)
+
 
 class AlgorithmClientError(Exception):
     """A user mistake (hyperparameter, data, channel): reported as ``ClientError: ...``."""
@@ -29,14 +31,6 @@ class AlgorithmClientError(Exception):
 
 class AlgorithmError(Exception):
     """An internal failure of the algorithm: reported as ``AlgorithmError: ...``."""
-
-
-class InferenceError(Exception):
-    """A request the serving handler refuses; ``status`` is the HTTP status the container answers."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
 
 
 _REQUIRED = object()

@@ -18,17 +18,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO, Iterator
 from urllib.parse import urlsplit
 
-from ..reconcilers.state import TRANSFORM, mutate, utcnow
+from ..domain.models import TYPE as MODEL_TYPE
+from ..domain.models import model_containers
+from ..domain.state import utcnow
+from ..domain.transform_jobs import LOG_GROUP
 from ..store.resources import Resource
 from . import jsonpath
+from .observer import JobObserver
 from .storage import DataError, JobStorage
 from .transform_records import (Batch, RecordError, batches, filter_input, iter_line_chunks, iter_lines,
                                 iter_recordio, iter_tfrecord, join_and_filter, split_output)
 
 log = logging.getLogger("sagestack.transform")
-
-TYPE = "transform-job"
-LOG_GROUP = "/aws/sagemaker/TransformJobs"
 
 
 
@@ -89,9 +90,10 @@ class WorkerClient:
 
 
 class TransformRun:
-    def __init__(self, platform, job: Resource, executor):
+    def __init__(self, platform, job: Resource, executor, observer: JobObserver):
         self.platform = platform
         self.executor = executor
+        self.observer = observer
         self.account_id, self.region, self.name = job.account_id, job.region, job.name
         self.data = job.data
         self.storage = JobStorage(platform, job.account_id, job.region)
@@ -120,24 +122,11 @@ class TransformRun:
     def _halted(self) -> bool:
         return self.stop_event.is_set() or self.abort.is_set()
 
-    # -- status ----------------------------------------------------------------------------
-
-    def _set(self, status: str | None, extra: dict) -> None:
-        def change(job: Resource):
-            if TRANSFORM.terminal(job.status):
-                return None
-            job.data.update(extra)
-            job.data["LastModifiedTime"] = utcnow()
-            return status
-
-        mutate(self.platform.resources, self.account_id, self.region, TYPE, self.name, change, TRANSFORM,
-               "TransformJobStatus")
-
     def _main(self) -> None:
         try:
             status, extra = self._outcome()
             if not self.interrupted:  # an interrupted run is re-run after the restart
-                self._set(status, {**extra, "TransformEndTime": utcnow()})
+                self.observer.on_finished(status, extra=extra)
         finally:
             if self.group is not None:
                 self.group.stop()
@@ -157,7 +146,7 @@ class TransformRun:
             return "Failed", {"FailureReason": f"InternalServerError: {type(exc).__name__}: {exc}"[:1024]}
 
     def _run(self) -> None:
-        self._set(None, {"TransformStartTime": utcnow()})
+        self.observer.on_progress("Transforming", extra={"TransformStartTime": utcnow()})
         data = self.data
         source = data["TransformInput"]["DataSource"]["S3DataSource"]
         try:
@@ -167,11 +156,9 @@ class TransformRun:
         if not inputs:
             raise TransformFailed(f"ClientError: No S3 objects found under S3 URL \"{source['S3Uri']}\" "
                                   "given in input data source.")
-        model = self.platform.resources.get(self.account_id, self.region, "model", data["ModelName"])
+        model = self.platform.resources.get(self.account_id, self.region, MODEL_TYPE, data["ModelName"])
         if model is None:
             raise TransformFailed(f"ClientError: Could not find model \"{data['ModelName']}\".")
-        from ..services.sagemaker.models import model_containers
-
         concurrency = max(1, int(data.get("MaxConcurrentTransforms") or 1))
         # One serving process per concurrent request (unless the model says otherwise): requests to one
         # process would queue behind each other.
@@ -188,11 +175,8 @@ class TransformRun:
             "SAGEMAKER_BATCH_STRATEGY": data.get("BatchStrategy", "MultiRecord"),
             **(data.get("Environment") or {}),
         }
-        from ..serving.controller import serving_controller
-
-        controller = serving_controller(self.platform)
         try:
-            self.group = controller.start_workers(
+            self.group = self.executor.workers().start_workers(
                 containers, count, mode=mode, instance_type=resources.get("InstanceType", "ml.m5.large"),
                 account=self.account_id, region=self.region, log_group=LOG_GROUP,
                 log_stream_prefix=f"{self.name}/", environment=environment)
@@ -361,17 +345,21 @@ class TransformRun:
 
 
 class TransformExecutor:
-    def __init__(self, platform):
+    """``workers()`` gives what starts a model's worker instances (the serving controller's
+    ``start_workers``): the caller passes it in, so that execution never imports serving."""
+
+    def __init__(self, platform, workers):
         self.platform = platform
+        self.workers = workers
         self.runs: dict[tuple, TransformRun] = {}
         self.lock = threading.Lock()
 
-    def start(self, job: Resource) -> None:
+    def start(self, job: Resource, observer: JobObserver) -> None:
         with self.lock:
             key = (job.account_id, job.region, job.name)
             if key in self.runs:
                 return
-            run = TransformRun(self.platform, job, self)
+            run = TransformRun(self.platform, job, self, observer)
             self.runs[key] = run
         run.start()
 

@@ -17,8 +17,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from sagestack.algorithms.base import InferenceError
 from sagestack.formats import content_types as ct
+from sagestack.formats.errors import InferenceError
 from sagestack.formats import recordio_protobuf
 from sagestack.formats.recordio import FormatError
 

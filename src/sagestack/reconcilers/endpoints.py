@@ -1,14 +1,5 @@
-"""The endpoint control loop: moves endpoints toward the state their handlers recorded.
-
-    Creating  → InService (fleet ready, traffic on) | Failed (FailureReason quotes the model's error)
-    InService → Updating (UpdateEndpoint / UpdateEndpointWeightsAndCapacities) | Deleting
-    Updating  → InService (new fleet ready, traffic moved, old fleet drained; or, if the new fleet
-                failed, the old one still serving and FailureReason set) | Failed (update of a failed
-                endpoint that failed again)
-    Failed    → Updating | Deleting
-    Updating  → RollingBack (a guarded update's alarm fired: traffic back on the old fleet; rollouts.py)
-    RollingBack → InService (old configuration, FailureReason set) | Deleting
-    Deleting  → (row removed once the workers are stopped)
+"""The endpoint control loop: moves endpoints toward the state their handlers recorded (the status
+machine and the plan: ``domain/endpoints.py``), acting through the serving controller.
 
 The store is the truth: after a server restart, InService endpoints are started again without user
 action (routed at once, so early requests wait for the model instead of failing).
@@ -18,66 +9,36 @@ from __future__ import annotations
 
 import logging
 
-from ..services.sagemaker.common import now
-from ..services.sagemaker.endpoints import TYPE, variant_summaries
+from ..domain import endpoints
+from ..domain.endpoints import TYPE, WATCHED, variant_fields
 from ..serving.controller import ServingController, serving_controller
 from ..serving.instances import FAILED, READY
-from ..store.resources import ConcurrentModification
 from . import rollouts
+from .base import Reconciler
 
 log = logging.getLogger("sagestack.reconcilers.endpoints")
 
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "Creating": frozenset({"InService", "Failed", "Deleting"}),
-    "InService": frozenset({"Updating", "Deleting", "Failed"}),
-    "Updating": frozenset({"InService", "Failed", "Deleting", "RollingBack"}),
-    "RollingBack": frozenset({"InService", "Failed", "Deleting"}),
-    "Failed": frozenset({"Updating", "Deleting"}),
-    "Deleting": frozenset(),
-}
-WATCHED = ("Creating", "InService", "Updating", "RollingBack", "Deleting")
 
+class EndpointReconciler(Reconciler):
+    name = "endpoints"
 
-class IllegalTransition(Exception):
-    pass
-
-
-def check_transition(current: str, new: str) -> None:
-    if new != current and new not in TRANSITIONS.get(current, frozenset()):
-        raise IllegalTransition(f"endpoint status cannot go from {current} to {new}")
-
-
-class EndpointReconciler:
-    def __init__(self, platform, controller: ServingController):
-        self.platform = platform
-        self.controller = controller
+    def __init__(self, platform, controller: ServingController | None = None):
+        super().__init__(platform)
+        self.controller = controller or serving_controller(platform)
         self.rollouts: dict = {}  # endpoint key → rollouts.Rollout (guarded updates in progress)
+
+    def on_start(self) -> None:
+        self.controller.attach()
 
     def step(self) -> None:
         rows = self.platform.resources.in_states(TYPE, WATCHED)
-        live = set()
-        for row in rows:
-            key = (row.account_id, row.region, row.name)
-            live.add(key)
-            try:
-                self.reconcile(row, key)
-            except ConcurrentModification:
-                continue  # a handler wrote first; look again next pass
-            except Exception:
-                log.exception("reconciling endpoint %s failed", row.name)
+        live = {(row.account_id, row.region, row.name) for row in rows}
+        self.each(rows, lambda row: self.reconcile(row, (row.account_id, row.region, row.name)), "endpoint")
         for key in self.controller.keys() - live:
             self.controller.remove(key)
 
     def write(self, row, status: str, **changes) -> None:
-        check_transition(row.status, status)
-        data = dict(row.data)
-        for name, value in changes.items():
-            if value is None:
-                data.pop(name, None)
-            else:
-                data[name] = value
-        data["LastModifiedTime"] = now()
-        self.platform.resources.update(row, data, status=status, expect_version=True)
+        endpoints.write(self.platform.resources, row, status, **changes)
 
     def reconcile(self, row, key) -> None:
         controller = self.controller
@@ -91,7 +52,7 @@ class EndpointReconciler:
             dep = controller.deployment(key, generation) or controller.deploy(key, generation, data["_plan"])
             if dep.state == READY:
                 controller.activate(key, dep)
-                self.write(row, "InService", **_variant_fields(data["_plan"], dep.variant_counts()))
+                self.write(row, "InService", **variant_fields(data["_plan"], dep.variant_counts()))
             elif dep.state == FAILED:
                 controller.discard(dep)
                 self.write(row, "Failed", FailureReason=dep.failure)
@@ -130,7 +91,7 @@ class EndpointReconciler:
             self.write(row, "InService", EndpointConfigName=pending["plan"]["EndpointConfigName"],
                        _plan=pending["plan"], _generation=new_generation, _pending=None, FailureReason=None,
                        LastDeploymentConfig=pending.get("deployment") or data.get("LastDeploymentConfig"),
-                       **_variant_fields(pending["plan"], dep.variant_counts()))
+                       **variant_fields(pending["plan"], dep.variant_counts()))
         elif dep.state == FAILED:
             controller.discard(dep)
             reason = f"Failed to update endpoint: {dep.failure}"
@@ -140,14 +101,5 @@ class EndpointReconciler:
                 self.write(row, "InService", FailureReason=reason, _pending=None)
 
 
-def _variant_fields(plan: dict, counts: dict[str, int]) -> dict:
-    shadows = plan.get("ShadowVariants")
-    return {"ProductionVariants": variant_summaries(plan, counts),
-            "ShadowProductionVariants": variant_summaries({"Variants": shadows}, counts) if shadows else None}
-
-
 def start(platform) -> None:
-    controller = serving_controller(platform)
-    controller.attach()
-    reconciler = EndpointReconciler(platform, controller)
-    platform.add_loop("endpoints", reconciler.step, platform.settings.reconcile_interval)
+    EndpointReconciler.start(platform)

@@ -3,14 +3,19 @@ store says were running are simply run again (outputs are rewritten whole, so a 
 
 from __future__ import annotations
 
-from ..execution.transform import TYPE, TransformExecutor
-from .state import TRANSFORM, Reconciler, mutate, utcnow
+from ..domain import transform_jobs
+from ..domain.transform_jobs import TYPE
+from ..execution.transform import TransformExecutor
+from ..serving.controller import serving_controller
+from .base import Reconciler
 
 
 class TransformReconciler(Reconciler):
+    name = "transform"
+
     def __init__(self, platform):
         super().__init__(platform)
-        self.executor = TransformExecutor(platform)
+        self.executor = TransformExecutor(platform, workers=lambda: serving_controller(platform))
 
     def step(self) -> None:
         resources = self.platform.resources
@@ -19,22 +24,12 @@ class TransformReconciler(Reconciler):
             if run is not None:
                 run.request_stop()
             else:
-                self._stopped(job)
+                transform_jobs.finish(resources, job.account_id, job.region, job.name, "Stopped")
         for job in resources.in_states(TYPE, ["InProgress"]):
             if self.platform.stopping:
                 return
-            self.executor.start(job)
-
-    def _stopped(self, job) -> None:
-        def change(resource):
-            if TRANSFORM.terminal(resource.status):
-                return None
-            resource.data["TransformEndTime"] = utcnow()
-            return "Stopped"
-
-        mutate(self.platform.resources, job.account_id, job.region, TYPE, job.name, change, TRANSFORM,
-               "TransformJobStatus")
+            self.executor.start(job, transform_jobs.JobRecorder(resources, job.account_id, job.region, job.name))
 
 
 def start(platform) -> None:
-    TransformReconciler.start(platform, "transform")
+    TransformReconciler.start(platform)

@@ -53,7 +53,7 @@ def _join(path: str, *parts: str) -> str:
 
 def submit(platform: Any, account: str, region: str, params: dict) -> dict:
     """InvokeEndpointAsync: validate, enqueue, answer with the locations."""
-    from ..services.sagemaker.endpoints import TYPE
+    from ..domain.endpoints import TYPE
 
     name = params["EndpointName"]
     row = platform.resources.get(account, region, TYPE, name)
@@ -209,7 +209,7 @@ class AsyncDispatcher:
     # -- metrics -----------------------------------------------------------------------------------
 
     def publish_metrics(self) -> int:
-        from ..services.sagemaker.endpoints import TYPE
+        from ..domain.endpoints import TYPE
 
         controller = self.controller
         backlog = self.store.backlog()

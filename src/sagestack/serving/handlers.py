@@ -52,7 +52,7 @@ def load_container(spec: ContainerSpec, alone: bool = True) -> Any:
     from pathlib import Path
 
     from ..algorithms import registry
-    from ..execution.images import parse_image, unsupported_reason
+    from ..domain.images import parse_image, unsupported_reason
     from . import inference_toolkit
 
     if spec.multi_model is not None:  # models load on demand, per TargetModel

@@ -56,7 +56,7 @@ def model_prefix(container: dict) -> str:
 
 def prepare_container(controller: Any, container: dict, instance_type: str | None) -> dict:
     """A MultiModel container → the worker's container spec (nothing fetched: models load on demand)."""
-    from ..execution.instances import spec as instance_spec
+    from ..domain.instance_types import spec as instance_spec
 
     model_prefix(container)
     root = controller.models.root / "empty"

@@ -1,6 +1,6 @@
 """Application Auto Scaling (``AnyScaleFrontendService``): scalable targets, scaling policies and scaling
 activities for ``sagemaker:variant:DesiredInstanceCount``. Handlers record desired state; the scaling loop
-(:mod:`sagestack.autoscaling.loop`) runs policies when their CloudWatch alarms are in ALARM."""
+(:mod:`sagestack.reconcilers.autoscaling`) runs policies when their CloudWatch alarms are in ALARM."""
 
 from __future__ import annotations
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from ...autoscaling.capacity import VARIANT_DIMENSION, parse_variant, variant_state
+from ...domain.scalable_targets import ACTIVITY, DEFAULT_COOLDOWN, POLICY, TARGET  # noqa: F401 (re-exported)
+from ...domain.scalable_targets import VARIANT_DIMENSION, parse_variant, variant_state
 from ...protocol.errors import ServiceError
 from ...store.resources import FieldFilter, ListQuery
 from ..context import RequestContext
 
-TARGET, POLICY, ACTIVITY = "scalable-target", "scaling-policy", "scaling-activity"
 SUPPORTED = {("sagemaker", VARIANT_DIMENSION)}
-DEFAULT_COOLDOWN = 300  # seconds: SageMaker variants' default scale-in/scale-out cooldown
 
 
 def validation(message: str) -> ServiceError:

@@ -1,14 +1,14 @@
 """PutScalingPolicy / DescribeScalingPolicies / DeleteScalingPolicy.
 
-A target tracking policy creates its two CloudWatch alarms in the alarm store (``autoscaling/alarms.py``)
+A target tracking policy creates its two CloudWatch alarms in the alarm store (``domain/scaling_alarms.py``)
 with the policy's ARN as their action; deleting or replacing the policy deletes them. A step scaling
 policy acts on whatever alarms name its ARN in their AlarmActions (PutMetricAlarm). The scaling loop
-(``autoscaling/loop.py``) runs the policies when their alarms are in ALARM.
+(``reconcilers/autoscaling.py``) runs the policies when their alarms are in ALARM.
 """
 
 from __future__ import annotations
 
-from ...autoscaling.alarms import PREDEFINED, AlarmShape, tracking_alarms
+from ...domain.scaling_alarms import PREDEFINED, AlarmShape, tracking_alarms
 from ...store.metrics import canonical_dimensions, metric_store
 from ...store.resources import FieldFilter
 from ..context import RequestContext

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import time
 
+from ...domain.alarms import state_change
 from ...protocol.errors import ServiceError
 from ...store.metrics import canonical_dimensions
 from ..context import RequestContext
 from ..registry import OperationTable
 from .common import check_statistic, epoch, invalid_combination, invalid_token, not_found, store, validation
-from .evaluation import state_change
 from .queries import check_queries
 
 OPERATIONS = OperationTable("cloudwatch")

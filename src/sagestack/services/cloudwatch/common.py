@@ -61,10 +61,3 @@ def check_statistic(stat: str, name: str = "Statistic") -> None:
 def check_number(value: float, name: str) -> None:
     if math.isnan(value) or math.isinf(value):
         raise invalid_value(f"The value {value} for parameter {name} is invalid.")
-
-
-def align_start(start: float, period: int) -> float:
-    """Round a query's start down the way CloudWatch does: to the period for high-resolution
-    periods, to the minute otherwise."""
-    grain = min(60, period)
-    return math.floor(start / grain) * grain

@@ -7,12 +7,12 @@ import datetime as dt
 import json
 import time
 
+from ...domain.metric_math import align_start, run_queries
 from ...store.metrics import MetricId, Point, percentile_names
 from ..context import RequestContext
 from ..registry import OperationTable
 from .common import (
     UTC,
-    align_start,
     check_number,
     check_period,
     check_statistic,
@@ -23,7 +23,7 @@ from .common import (
     missing,
     store,
 )
-from .queries import check_queries, run_queries
+from .queries import check_queries
 
 OPERATIONS = OperationTable("cloudwatch")
 

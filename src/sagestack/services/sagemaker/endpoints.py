@@ -3,15 +3,13 @@ UpdateEndpointWeightsAndCapacities.
 
 Handlers validate and record desired state; the endpoint reconciler (``reconcilers/endpoints.py``) and
 the serving controller do the work. At Create/Update time the endpoint config and its models are
-resolved into a *plan* stored with the endpoint (``_plan``; an update's in ``_pending``), so the endpoint
-keeps serving — and comes back after a restart — even if the config or models are deleted later, as on
-SageMaker. Internal keys start with ``_`` and are never returned.
+resolved into a *plan* stored with the endpoint (the status machine and the plan: ``domain/endpoints.py``).
 """
 
 from __future__ import annotations
 
-import hashlib
-
+from ...domain.endpoints import ENDPOINT, TYPE, capture_summary, retain, start_update, variant_summaries
+from ...domain.models import model_containers
 from ...protocol.errors import ServiceError
 from ...store.resources import ConcurrentModification
 from ..context import RequestContext
@@ -20,10 +18,9 @@ from ..registry import OperationTable
 from .common import arn, check_name, list_page, not_found, now, strip_empty
 from .endpoint_configs import KIND as CONFIG_KIND
 from .endpoint_configs import config_arn, get_config
-from .models import get_model, model_containers
+from .models import get_model
 
 ops = OperationTable("sagemaker")
-TYPE = "endpoint"
 
 
 def endpoint_arn(ctx: RequestContext, name: str) -> str:
@@ -70,41 +67,6 @@ def _plan_variants(ctx: RequestContext, production_variants: list[dict]) -> list
             "Serverless": serverless,
         })
     return variants
-
-
-def resolved_image(image: str) -> str:
-    """A stable digest form of an image URI, as DescribeEndpoint's DeployedImages reports it."""
-    repository = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
-    return f"{repository}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
-
-
-def variant_summaries(plan: dict, counts: dict[str, int] | None = None, when=None) -> list[dict]:
-    when = when or now()
-    out = []
-    for variant in plan["Variants"]:
-        images = [{"SpecifiedImage": c.get("Image", ""), "ResolvedImage": resolved_image(c.get("Image", "")),
-                   "ResolutionTime": when} for c in variant["Containers"] if c.get("Image")]
-        count = variant["InstanceCount"] if counts is None else counts.get(variant["VariantName"], 0)
-        summary = {"VariantName": variant["VariantName"], "DeployedImages": images,
-                   "CurrentWeight": variant["Weight"], "DesiredWeight": variant["Weight"],
-                   "CurrentInstanceCount": count, "DesiredInstanceCount": variant["InstanceCount"]}
-        if variant.get("Serverless"):
-            summary.pop("CurrentInstanceCount")
-            summary.pop("DesiredInstanceCount")
-            summary["CurrentServerlessConfig"] = variant["Serverless"]
-            summary["DesiredServerlessConfig"] = variant["Serverless"]
-        out.append(summary)
-    return out
-
-
-def capture_summary(plan: dict) -> dict | None:
-    config = plan.get("DataCaptureConfig")
-    if not config:
-        return None
-    enabled = bool(config.get("EnableCapture", True))
-    return {"EnableCapture": enabled, "CaptureStatus": "Started" if enabled else "Stopped",
-            "CurrentSamplingPercentage": int(config.get("InitialSamplingPercentage", 100)),
-            "DestinationS3Uri": config["DestinationS3Uri"], "KmsKeyId": config.get("KmsKeyId", "")}
 
 
 @ops.handler("CreateEndpoint")
@@ -166,27 +128,9 @@ def list_endpoints(ctx: RequestContext, params: dict) -> dict:
 def delete_endpoint(ctx: RequestContext, params: dict) -> dict:
     row = _get(ctx, params["EndpointName"])
     if row.status != "Deleting":
+        ENDPOINT.check(row.status, "Deleting")
         ctx.platform.resources.update(row, dict(row.data, LastModifiedTime=now()), status="Deleting")
     return {}
-
-
-def _retain(current: dict, new: dict, excluded: set[str]) -> dict:
-    """RetainAllVariantProperties: keep the running weights/counts/capture unless excluded."""
-    running = {v["VariantName"]: v for v in current["Variants"]}
-    variants = []
-    for variant in new["Variants"]:
-        old = running.get(variant["VariantName"])
-        variant = dict(variant)
-        if old is not None:
-            if "DesiredWeight" not in excluded:
-                variant["Weight"] = old["Weight"]
-            if "DesiredInstanceCount" not in excluded:
-                variant["InstanceCount"] = old["InstanceCount"]
-        variants.append(variant)
-    plan = dict(new, Variants=variants)
-    if "DataCaptureConfig" not in excluded:
-        plan["DataCaptureConfig"] = current.get("DataCaptureConfig")
-    return plan
 
 
 @ops.handler("UpdateEndpoint")
@@ -203,7 +147,7 @@ def update_endpoint(ctx: RequestContext, params: dict) -> dict:
     plan = build_plan(ctx, config)
     excluded = {p["VariantPropertyType"] for p in params.get("ExcludeRetainedVariantProperties") or []}
     if params.get("RetainAllVariantProperties"):
-        plan = _retain(row.data["_plan"], plan, excluded)
+        plan = retain(row.data["_plan"], plan, excluded)
     deployment = params.get("DeploymentConfig") or row.data.get("_deployment_config")
     if deployment:  # guardrails: traffic shifting, rolling batches, alarm rollback (serving/rollout.py)
         from ...serving.rollout import check_deployment_config
@@ -243,17 +187,3 @@ def _start_update(ctx: RequestContext, row, plan: dict, in_place: bool, deployme
         start_update(ctx.platform.resources, row, plan, in_place, deployment)
     except ConcurrentModification:
         raise ServiceError("ValidationException", f"Cannot update in-progress endpoint \"{row.arn}\".") from None
-
-
-def start_update(resources, row, plan: dict, in_place: bool, deployment: dict | None = None) -> None:
-    """Record an update of the endpoint to ``plan`` (also used by autoscaling and inference experiments);
-    raises ConcurrentModification when someone else wrote the endpoint first."""
-    data = dict(row.data)
-    when = now()
-    data["_pending"] = {"plan": plan, "generation": int(data.get("_generation", 1)) + 1, "in_place": in_place,
-                        "from_failed": row.status == "Failed", "start": when}
-    if deployment:
-        data["_pending"]["deployment"] = deployment
-    data["LastModifiedTime"] = when
-    data.pop("FailureReason", None)
-    resources.update(row, data, status="Updating", expect_version=True)

@@ -7,24 +7,25 @@ SamplingPercentage of the live requests as mirrored copies (``serving/shadow.py`
 the endpoint again: ``Promote`` makes a shadow the production variant (its instances take the traffic),
 ``Remove``/``Retain`` drop the shadow and keep production. The reconciler
 (``reconcilers/inference_experiments.py``) moves the experiment's status along with its endpoint:
-Creating → Running (→ Updating → Running) → Stopping → Completed | Cancelled.
+Creating → Running (→ Updating → Running) → Stopping → Completed | Cancelled (the status machine:
+``domain/inference_experiments.py``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
+from ...domain.endpoints import TYPE as ENDPOINT_TYPE
+from ...domain.endpoints import start_update, without_shadows
+from ...domain.inference_experiments import EXPERIMENT, KIND, STOPPABLE, TYPE, UPDATABLE, variant_status
 from ...protocol.errors import ServiceError
 from ...store.resources import ConcurrentModification
 from ..context import RequestContext
 from ..registry import OperationTable
 from .common import arn, check_name, list_page, not_found, now, strip_empty
-from .endpoints import TYPE as ENDPOINT_TYPE
-from .endpoints import _plan_variants, endpoint_arn, start_update
+from .endpoints import _plan_variants, endpoint_arn
 
 ops = OperationTable("sagemaker")
-TYPE = "inference-experiment"
-KIND = "inference experiment"
 MAX_DURATION = dt.timedelta(days=30)
 
 
@@ -121,16 +122,6 @@ def create_inference_experiment(ctx: RequestContext, params: dict) -> dict:
     return {"InferenceExperimentArn": resource_arn}
 
 
-def _variant_status(status: str, data: dict, variant: str) -> str:
-    if status in ("Creating", "Updating", "Starting", "Created"):
-        return "Creating" if status != "Updating" else "Updating"
-    if status in ("Completed", "Cancelled", "Stopping"):
-        action = (data.get("_actions") or {}).get(variant, "Retain")
-        if action == "Remove":
-            return "Deleting" if status == "Stopping" else "Deleted"
-    return "InService"
-
-
 @ops.handler("DescribeInferenceExperiment")
 def describe_inference_experiment(ctx: RequestContext, params: dict) -> dict:
     row = _get(ctx, params["Name"])
@@ -143,7 +134,7 @@ def describe_inference_experiment(ctx: RequestContext, params: dict) -> dict:
         metadata.update(EndpointConfigName=endpoint.data.get("EndpointConfigName"), EndpointStatus=endpoint.status,
                         FailureReason=endpoint.data.get("FailureReason"))
     out["EndpointMetadata"] = metadata
-    out["ModelVariants"] = [dict(v, Status=_variant_status(row.status, data, v["VariantName"]))
+    out["ModelVariants"] = [dict(v, Status=variant_status(row.status, data, v["VariantName"]))
                             for v in data["ModelVariants"]]
     return strip_empty(out)
 
@@ -167,7 +158,7 @@ def list_inference_experiments(ctx: RequestContext, params: dict) -> dict:
 @ops.handler("StopInferenceExperiment")
 def stop_inference_experiment(ctx: RequestContext, params: dict) -> dict:
     row = _get(ctx, params["Name"])
-    if row.status not in ("Running", "Created", "Creating", "Updating"):
+    if row.status not in STOPPABLE:
         raise _invalid(f"Cannot stop inference experiment \"{row.arn}\" in status {row.status}.")
     data = row.data
     actions = params["ModelVariantActions"]
@@ -193,11 +184,12 @@ def stop_inference_experiment(ctx: RequestContext, params: dict) -> dict:
             variant.update(InstanceType=infra["InstanceType"], InstanceCount=int(infra["InstanceCount"]))
         variant["Weight"] = sum(float(v.get("Weight", 1.0)) for v in production) or 1.0
         production = [variant] + [v for v in production if v["VariantName"] != source]
-    new_plan = {k: v for k, v in plan.items() if k != "ShadowVariants"}
+    new_plan = without_shadows(plan)
     new_plan["Variants"] = production
     generation = _update_endpoint(ctx, endpoint, new_plan)
     full_actions = {source: "Retain", **{s: "Remove" for s in shadows}, **actions}
     when = now()
+    EXPERIMENT.check(row.status, "Stopping")
     ctx.platform.resources.update(row, dict(data, _generation=generation, _actions=full_actions,
                                             _desired=params.get("DesiredState") or "Completed",
                                             StatusReason=params.get("Reason"), LastModifiedTime=when),
@@ -208,7 +200,7 @@ def stop_inference_experiment(ctx: RequestContext, params: dict) -> dict:
 @ops.handler("UpdateInferenceExperiment")
 def update_inference_experiment(ctx: RequestContext, params: dict) -> dict:
     row = _get(ctx, params["Name"])
-    if row.status not in ("Running", "Created"):
+    if row.status not in UPDATABLE:
         raise _invalid(f"Cannot update inference experiment \"{row.arn}\" in status {row.status}.")
     data = dict(row.data)
     status = row.status
@@ -221,10 +213,11 @@ def update_inference_experiment(ctx: RequestContext, params: dict) -> dict:
         variants = params.get("ModelVariants") or data["ModelVariants"]
         shadow_config = params.get("ShadowModeConfig") or data["ShadowModeConfig"]
         endpoint = _endpoint(ctx, data["EndpointName"])
-        plan = {k: v for k, v in endpoint.data["_plan"].items() if k != "ShadowVariants"}
+        plan = without_shadows(endpoint.data["_plan"])
         data["_generation"] = _update_endpoint(ctx, endpoint, _shadow_plan(ctx, plan, variants, shadow_config))
         data.update(ModelVariants=variants, ShadowModeConfig=shadow_config)
         status = "Updating"
     data["LastModifiedTime"] = now()
+    EXPERIMENT.check(row.status, status)
     ctx.platform.resources.update(row, data, status=status)
     return {"InferenceExperimentArn": row.arn}

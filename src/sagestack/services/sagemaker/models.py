@@ -6,13 +6,13 @@ deploys it, so CreateModel never touches the artifacts.
 
 from __future__ import annotations
 
+from ...domain.models import TYPE
 from ...protocol.errors import ServiceError
 from ..context import RequestContext
 from ..registry import OperationTable
 from .common import arn, check_name, list_page, not_found, now, strip_empty
 
 ops = OperationTable("sagemaker")
-TYPE = "model"
 
 
 def model_arn(ctx: RequestContext, name: str) -> str:
@@ -25,13 +25,6 @@ def get_model(ctx: RequestContext, name: str) -> dict:
     if row is None:
         raise not_found("model", model_arn(ctx, name))
     return row.data
-
-
-def model_containers(model: dict) -> list[dict]:
-    """The model's containers in invocation order (PrimaryContainer or Containers)."""
-    if model.get("Containers"):
-        return list(model["Containers"])
-    return [model["PrimaryContainer"]] if model.get("PrimaryContainer") else []
 
 
 @ops.handler("CreateModel")

@@ -1,16 +1,18 @@
-"""Training jobs: the handlers record the job and return; reconcilers.training runs it."""
+"""Training jobs: the handlers record the job and return; reconcilers.training runs it (the status machine
+and the transitions: ``domain/training_jobs.py``)."""
 
 from __future__ import annotations
 
+from ...domain import training_jobs
+from ...domain.state import mutate
+from ...domain.training_jobs import TRAINING, TYPE
 from ...protocol.errors import ServiceError
-from ...reconcilers.state import TRAINING, mutate
 from ..context import RequestContext
 from ..errors import in_use_if_exists
 from ..registry import OperationTable
 from .common import arn, check_name, list_page, now, strip_empty, wake
 
 ops = OperationTable("sagemaker")
-TYPE = "training-job"
 
 
 def _get(ctx: RequestContext, name: str):
@@ -98,10 +100,7 @@ def create_training_job(ctx: RequestContext, params: dict) -> dict:
         "StoppingCondition": stopping,
         "CreationTime": created,
         "LastModifiedTime": created,
-        "SecondaryStatusTransitions": [{
-            "Status": "Starting", "StartTime": created,
-            "StatusMessage": "Preparing the instances for training",
-        }],
+        "SecondaryStatusTransitions": training_jobs.new_transitions(created),
         "EnableNetworkIsolation": params.get("EnableNetworkIsolation", False),
         "EnableInterContainerTrafficEncryption": params.get("EnableInterContainerTrafficEncryption", False),
         "EnableManagedSpotTraining": params.get("EnableManagedSpotTraining", False),
@@ -154,16 +153,10 @@ def stop_training_job(ctx: RequestContext, params: dict) -> dict:
         if status != "InProgress":
             raise ServiceError("ValidationException", f"The training job {name} is not in progress "
                                f"(status {status}) and cannot be stopped.")
-        stamp = now()
-        job.data["SecondaryStatus"] = "Stopping"
-        job.data["LastModifiedTime"] = stamp
-        _close_transition(job.data, stamp)
-        job.data["SecondaryStatusTransitions"].append(
-            {"Status": "Stopping", "StartTime": stamp, "StatusMessage": "Stopping the training job"})
+        training_jobs.enter(job.data, "Stopping", now())
         return "Stopping"
 
-    mutate(ctx.platform.resources, ctx.account_id, ctx.region, TYPE, name, change, TRAINING,
-           "TrainingJobStatus")
+    mutate(ctx.platform.resources, ctx.account_id, ctx.region, TYPE, name, change, TRAINING)
     wake(ctx, "training")
     return {}
 
@@ -188,8 +181,3 @@ def update_training_job(ctx: RequestContext, params: dict) -> dict:
     job = mutate(ctx.platform.resources, ctx.account_id, ctx.region, TYPE, name, change)
     return {"TrainingJobArn": job.data["TrainingJobArn"]}
 
-
-def _close_transition(data: dict, stamp) -> None:
-    transitions = data.setdefault("SecondaryStatusTransitions", [])
-    if transitions and "EndTime" not in transitions[-1]:
-        transitions[-1]["EndTime"] = stamp

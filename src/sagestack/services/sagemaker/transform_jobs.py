@@ -1,18 +1,19 @@
-"""Batch transform jobs: the handlers record the job; reconcilers.transform runs it."""
+"""Batch transform jobs: the handlers record the job; reconcilers.transform runs it (the status machine:
+``domain/transform_jobs.py``)."""
 
 from __future__ import annotations
 
+from ...domain.models import TYPE as MODEL_TYPE
+from ...domain.state import mutate
+from ...domain.transform_jobs import TRANSFORM, TYPE
 from ...execution import jsonpath
 from ...protocol.errors import ServiceError
-from ...reconcilers.state import TRANSFORM, mutate
 from ..context import RequestContext
 from ..errors import in_use_if_exists
 from ..registry import OperationTable
 from .common import arn, check_name, list_page, now, strip_empty, wake
 
 ops = OperationTable("sagemaker")
-TYPE = "transform-job"
-MODEL_TYPE = "model"
 
 
 def _get(ctx: RequestContext, name: str):
@@ -113,7 +114,6 @@ def stop_transform_job(ctx: RequestContext, params: dict) -> dict:
         job.data["LastModifiedTime"] = now()
         return "Stopping"
 
-    mutate(ctx.platform.resources, ctx.account_id, ctx.region, TYPE, name, change, TRANSFORM,
-           "TransformJobStatus")
+    mutate(ctx.platform.resources, ctx.account_id, ctx.region, TYPE, name, change, TRANSFORM)
     wake(ctx, "transform")
     return {}

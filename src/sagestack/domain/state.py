@@ -1,9 +1,14 @@
-"""Status machines as data, and safe read-modify-write of a resource's description."""
+"""Status machines as data, and safe read-modify-write of a resource's description.
+
+Every resource family declares its machine once, in its ``domain`` module (``TRAINING`` in
+:mod:`.training_jobs`, ``ENDPOINT`` in :mod:`.endpoints`, …); handlers, reconcilers and executors change
+status only through :func:`mutate` (or :meth:`StateMachine.check` before a write), so an illegal
+transition raises wherever it is attempted.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 from typing import Callable
 
@@ -15,9 +20,13 @@ class IllegalTransition(Exception):
 
 
 class StateMachine:
-    def __init__(self, name: str, transitions: dict[str, set[str]]):
+    """``transitions``: status → the statuses it may move to (a status with none is terminal).
+    ``field``: the description member that mirrors the status (``TrainingJobStatus``), if any."""
+
+    def __init__(self, name: str, transitions: dict[str, set[str]], field: str | None = None):
         self.name = name
         self.transitions = transitions
+        self.field = field
 
     def check(self, current: str | None, new: str) -> None:
         if current == new:
@@ -30,19 +39,6 @@ class StateMachine:
         return not self.transitions.get(status or "", set())
 
 
-TRAINING = StateMachine("TrainingJobStatus", {
-    "InProgress": {"Completed", "Failed", "Stopping", "Stopped"},
-    "Stopping": {"Stopped", "Failed", "Completed"},
-    "Completed": set(), "Failed": set(), "Stopped": set(),
-})
-
-TRANSFORM = StateMachine("TransformJobStatus", {
-    "InProgress": {"Completed", "Failed", "Stopping", "Stopped"},
-    "Stopping": {"Stopped", "Failed", "Completed"},
-    "Completed": set(), "Failed": set(), "Stopped": set(),
-})
-
-
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -52,6 +48,7 @@ def mutate(resources, account_id: str, region: str, resource_type: str, name: st
            status_field: str | None = None, attempts: int = 20) -> Resource | None:
     """Re-read the resource, apply ``change`` (which edits ``resource.data`` in place and returns the
     new status or None), check the transition and write with an optimistic version check."""
+    status_field = status_field or (machine.field if machine is not None else None)
     for _ in range(attempts):
         resource = resources.get(account_id, region, resource_type, name)
         if resource is None:
@@ -68,35 +65,19 @@ def mutate(resources, account_id: str, region: str, resource_type: str, name: st
     raise ConcurrentModification(name)
 
 
-class Reconciler:
-    """A control loop: ``step()`` moves resources toward their desired state; handlers ``wake()`` it
-    after recording a change, otherwise it runs every ``reconcile_interval`` seconds."""
-
-    def __init__(self, platform):
-        self.platform = platform
-        self._wake = threading.Event()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def wait(self, timeout: float) -> None:
-        self._wake.wait(timeout)
-        self._wake.clear()
-
-    def step(self) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    @classmethod
-    def start(cls, platform, name: str) -> "Reconciler":
-        """Build the platform's instance (component ``<name>-reconciler``) and run its loop."""
-        reconciler = platform.component(f"{name}-reconciler", cls)
-        executor = getattr(reconciler, "executor", None)
-        if executor is not None:
-            platform.on_shutdown(executor.shutdown)
-
-        def loop_step() -> None:
-            reconciler.step()
-            reconciler.wait(platform.settings.reconcile_interval)
-
-        platform.add_loop(name, loop_step, 0.0)
-        return reconciler
+def write_status(resources, machine: StateMachine, row: Resource, status: str, stamp_field: str | None,
+                 stamp: dt.datetime, **changes) -> Resource:
+    """One optimistic write of ``row`` to ``status``: members set to None are removed, the others set, and
+    ``stamp_field`` (``LastModifiedTime``) stamped; raises ConcurrentModification when the row moved on."""
+    machine.check(row.status, status)
+    data = dict(row.data)
+    for name, value in changes.items():
+        if value is None:
+            data.pop(name, None)
+        else:
+            data[name] = value
+    if stamp_field:
+        data[stamp_field] = stamp
+    if machine.field:
+        data[machine.field] = status
+    return resources.update(row, data, status=status, expect_version=True)

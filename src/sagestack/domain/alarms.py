@@ -1,4 +1,5 @@
-"""Metric alarm evaluation: a pure function (:func:`evaluate_alarm`) and the loop that applies it.
+"""Metric alarms: evaluation as a pure function (:func:`evaluate_alarm`), the state change it records
+(:func:`state_change`) and one pass over every alarm (:func:`evaluate_all`, run by ``reconcilers/alarms.py``).
 
 Semantics (following CloudWatch's documentation):
 
@@ -25,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ...store.metrics import MetricId, MetricStore, metric_store, percentile_names
+from ..store.metrics import MetricId, MetricStore, percentile_names
 
 log = logging.getLogger("sagestack.cloudwatch")
 
@@ -157,7 +158,7 @@ def alarm_datapoints(store: MetricStore, account: str, region: str, alarm: dict,
     period = int(alarm["Period"])
     start, end = evaluation_range(period, int(alarm["EvaluationPeriods"]), now)
     if alarm.get("Metrics"):
-        from .queries import run_queries
+        from .metric_math import run_queries
 
         results = run_queries(store, account, region, alarm["Metrics"], start, end)
         chosen = next((r for r in results if r.return_data), None)
@@ -221,7 +222,3 @@ def evaluate_all(store: MetricStore, now: float | None = None) -> int:
             log.exception("evaluating alarm %s failed", alarm.get("AlarmName"))
     return changed
 
-
-def start(platform) -> None:
-    store = metric_store(platform)
-    platform.add_loop("cloudwatch-alarms", lambda: evaluate_all(store), EVALUATION_INTERVAL)

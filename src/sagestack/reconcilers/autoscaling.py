@@ -9,7 +9,7 @@ Each pass (every ``INTERVAL`` seconds):
    when it enters ALARM and again once per alarm period while it stays there, as CloudWatch re-invokes
    Auto Scaling actions. A target tracking policy computes ``ceil(current × metric / target)`` from the
    alarm's latest datapoint; a step policy applies the step holding the breach. Per target the largest
-   proposal wins, then min/max, suspension and cooldowns apply (:func:`policy.decide`).
+   proposal wins, then min/max, suspension and cooldowns apply (:func:`domain.scaling_policies.decide`).
 
 State that must survive a restart (activities, last scale-out/in times) is in the store; the loop keeps
 only when it last invoked each alarm's actions.
@@ -22,12 +22,13 @@ import logging
 import time
 import uuid
 
-from ..services.autoscaling.common import ACTIVITY, DEFAULT_COOLDOWN, POLICY, TARGET
-from ..services.cloudwatch.evaluation import alarm_datapoints
+from ..domain import scaling_policies as policies
+from ..domain.alarms import alarm_datapoints
+from ..domain.scalable_targets import (ACTIVITY, DEFAULT_COOLDOWN, POLICY, TARGET, set_capacity,
+                                       variant_state)
 from ..store.metrics import metric_store
 from ..store.resources import ConcurrentModification
-from . import policy as policies
-from .capacity import set_capacity, variant_state
+from .base import Reconciler
 
 log = logging.getLogger("sagestack.autoscaling")
 INTERVAL = 1.0
@@ -38,9 +39,12 @@ def _utc(ts: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc)
 
 
-class ScalingLoop:
+class ScalingReconciler(Reconciler):
+    name = "autoscaling"
+    interval = INTERVAL
+
     def __init__(self, platform):
-        self.platform = platform
+        super().__init__(platform)
         self.resources = platform.resources
         self.store = metric_store(platform)
         self.invoked: dict[tuple[str, str, str], float] = {}  # (account, region, alarm) → last invocation
@@ -50,15 +54,9 @@ class ScalingLoop:
         busy = self.finish_activities(now)
         targets = {(r.account_id, r.region, r.name): r for r in self.resources.in_states(TARGET, ["Registered"])}
         proposals = self.alarm_proposals(now, targets)
-        for key, target in targets.items():
-            if key in busy:
-                continue
-            try:
-                self.scale(target, proposals.get(key, []), now)
-            except ConcurrentModification:
-                continue
-            except Exception:
-                log.exception("scaling %s failed", target.name)
+        idle = [target for key, target in targets.items() if key not in busy]
+        self.each(idle, lambda t: self.scale(t, proposals.get((t.account_id, t.region, t.name), []), now),
+                  "scalable target")
 
     # -- alarms → proposals ----------------------------------------------------------------------
 
@@ -218,5 +216,4 @@ class ScalingLoop:
 
 
 def start(platform) -> None:
-    loop = ScalingLoop(platform)
-    platform.add_loop("autoscaling", loop.step, INTERVAL)
+    ScalingReconciler.start(platform)

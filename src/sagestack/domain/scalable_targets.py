@@ -1,14 +1,21 @@
-"""The scalable resource behind ``sagemaker:variant:DesiredInstanceCount``: an endpoint variant's instance
+"""Application Auto Scaling's resources (scalable targets, scaling policies, scaling activities), and the
+scalable resource behind ``sagemaker:variant:DesiredInstanceCount``: an endpoint variant's instance
 count, read from the endpoint's deployed plan and changed through an in-place endpoint update (the same
-path as UpdateEndpointWeightsAndCapacities: new workers start, surplus ones drain and stop)."""
+path as UpdateEndpointWeightsAndCapacities: new workers start, surplus ones drain and stop).
+
+The policies themselves are pure functions (:mod:`.scaling_policies`), the alarms target tracking
+creates are data (:mod:`.scaling_alarms`); the loop that runs them is ``reconcilers/autoscaling.py``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..services.sagemaker.endpoints import TYPE as ENDPOINT_TYPE
-from ..services.sagemaker.endpoints import start_update
+from .endpoints import TYPE as ENDPOINT_TYPE
+from .endpoints import start_update
 
+TARGET, POLICY, ACTIVITY = "scalable-target", "scaling-policy", "scaling-activity"
+DEFAULT_COOLDOWN = 300  # seconds: SageMaker variants' default scale-in/scale-out cooldown
 VARIANT_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 
 

@@ -1,6 +1,8 @@
-"""Subsystems that start with the server (reconcilers, serving controller, …).
+"""What starts with the server: the control loops and background work, in this order.
 
-Each entry is a module exposing ``start(platform)``; a module not present yet is skipped.
+Each entry is a module exposing ``start(platform)``; a module not present yet is skipped. The server
+(``server.build_app``) runs :func:`start_all` before the platform starts its loops: the platform itself
+knows nothing of the layers above it.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ STARTUP_MODULES = (
     "sagestack.reconcilers.training",
     "sagestack.reconcilers.endpoints",
     "sagestack.reconcilers.transform",
-    "sagestack.services.logs.retention",
-    "sagestack.autoscaling.loop",
+    "sagestack.reconcilers.retention",
+    "sagestack.reconcilers.alarms",
+    "sagestack.reconcilers.autoscaling",
     "sagestack.reconcilers.inference_experiments",
 )
 
@@ -26,3 +29,4 @@ def start_all(platform) -> None:
                 continue
             raise
         module.start(platform)
+    platform.start()

@@ -1,0 +1,195 @@
+"""One training job run: stage the inputs, run one process per host, stream logs and metrics, sync
+checkpoints, enforce limits, upload the artifacts — and report every change of stage to the observer the
+reconciler passed in (the run never writes the job's status itself)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import threading
+import time
+
+from ...domain import images, instance_types
+from ...domain.state import utcnow
+from ...domain.training_jobs import LOG_GROUP, METRIC_NAMESPACE
+from ...store.resources import Resource
+from ..layout import HostLayout, write_config
+from ..observer import JobObserver
+from ..storage import JobStorage
+from . import staging, supervision, upload
+from .job import HostProcess, JobFailed, StopRequest
+from .metrics import MetricCollector, collector_for
+
+log = logging.getLogger("sagestack.training")
+
+
+class TrainingRun:
+    """Runs one job on its own thread; the executor tracks it for stops and capacity."""
+
+    def __init__(self, platform, job: Resource, cpus: int, executor, observer: JobObserver):
+        self.executor = executor
+        self.observer = observer
+        self.account_id = job.account_id
+        self.region = job.region
+        self.name = job.name
+        self.data = job.data
+        self.cpus = cpus
+        self.memory_mb = 0  # set by the executor (its share of the memory capacity)
+        self.storage = JobStorage(platform, job.account_id, job.region)
+        self.stop = StopRequest()
+        self.hosts: list[HostProcess] = []
+        self.checkpoints = upload.CheckpointSync(self.storage, self.data, self.hosts, self.name)
+        self.thread = threading.Thread(target=self._main, name=f"training-{self.name}", daemon=True)
+        self.root = platform.settings.jobs_dir / "training" / job.account_id / job.region / job.name
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.account_id, self.region, self.name)
+
+    @property
+    def stop_reason(self) -> str | None:
+        return self.stop.reason
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def request_stop(self, reason: str = "stop") -> None:
+        self.stop.request(reason)
+
+    def signal_all(self, sig: int) -> None:
+        supervision.signal_all(self.hosts, sig)
+
+    def _progress(self, status: str, **extra) -> None:
+        data = self.observer.on_progress(status, extra=extra or None)
+        if data is not None:
+            self.data = data
+
+    # -- the run ---------------------------------------------------------------------------
+
+    def _main(self) -> None:
+        try:
+            self._run()
+        except JobFailed as exc:
+            self._finish_failed(exc.reason)
+        except Exception as exc:  # an internal error: the job fails with a clear reason
+            log.exception("training job %s crashed", self.name)
+            self._finish_failed(f"InternalServerError: sagestack failed running the job: "
+                                f"{type(exc).__name__}: {exc}")
+        finally:
+            self.executor.finished(self)
+
+    def _run(self) -> None:
+        data = self.data
+        algorithm = data["AlgorithmSpecification"]
+        hyperparameters: dict[str, str] = dict(data.get("HyperParameters") or {})
+        image = images.parse_image(algorithm["TrainingImage"])
+        has_entrypoint = bool(algorithm.get("ContainerEntrypoint"))
+        try:
+            runner = images.training_runner(image, hyperparameters, has_entrypoint)
+        except images.UnsupportedImage as exc:
+            raise JobFailed(f"ClientError: {exc}") from None
+        resource = data["ResourceConfig"]
+        count = int(resource.get("InstanceCount", 1))
+        instance = instance_types.spec(resource.get("InstanceType"))
+        host_names = [f"algo-{i}" for i in range(1, count + 1)]
+        if self.root.exists():
+            shutil.rmtree(self.root, ignore_errors=True)
+        started = time.time()
+        self.hosts[:] = [HostProcess(h, HostLayout(self.root / h, self.root / h),
+                                     f"{self.name}/{h}-{int(started)}") for h in host_names]
+        for host in self.hosts:
+            host.layout.create()
+
+        if self.stop.is_set():
+            return self._finish_stopped()
+        self._progress("Downloading", TrainingStartTime=utcnow())
+        training_start = time.time()
+        input_config = staging.stage_inputs(self.storage, self.data, self.hosts, self.region, self.stop, self.name)
+        staging.stage_code(self.storage, self.hosts, hyperparameters)
+        staging.restore_checkpoints(self.storage, self.data, self.hosts, self._note)
+
+        algorithm_repo = image.repository if runner == "algorithm" else None
+        metrics = collector_for(algorithm, algorithm_repo)
+
+        for host in self.hosts:
+            resource_config = {
+                "current_host": host.host, "current_instance_type": instance.instance_type,
+                "current_group_name": "homogeneousCluster", "hosts": host_names,
+                "instance_groups": [{"instance_group_name": "homogeneousCluster",
+                                     "instance_type": instance.instance_type, "hosts": host_names}],
+                "network_interface_name": "eth0",
+            }
+            write_config(host.layout, hyperparameters, input_config, resource_config,
+                         self.data.get("CheckpointConfig"))
+
+        if self.stop.is_set():
+            return self._finish_stopped()
+        self._progress("Training")
+        cpus_per_host = max(1, min(instance.vcpus, self.cpus // max(1, count) or 1))
+        for host in self.hosts:
+            supervision.launch(host, data=self.data, name=self.name, region=self.region, runner=runner, image=image,
+                               cpus=cpus_per_host, gpus=instance.gpus, host_names=host_names,
+                               algorithm_repo=algorithm_repo, storage=self.storage, log_group=LOG_GROUP,
+                               metrics=metrics)
+        self.observer.on_processes([h.process.pid for h in self.hosts if h.process])
+        exit_codes = supervision.supervise(
+            self.hosts, self.data["StoppingCondition"], self.data["CreationTime"].timestamp(), training_start,
+            self.stop, lambda: self.executor.interrupting,
+            [(upload.CHECKPOINT_SYNC_SECONDS, self.checkpoints.sync),
+             (1.0, lambda: metrics.flush(self.storage, METRIC_NAMESPACE))])
+        metrics.flush(self.storage, METRIC_NAMESPACE)
+        self.checkpoints.sync(final=True)
+        self._finish(exit_codes, metrics, training_start)
+
+    def _note(self, host: HostProcess, message: str) -> None:
+        supervision.log_line(self.storage, LOG_GROUP, host, message)
+
+    # -- the end ---------------------------------------------------------------------------
+
+    def _finish(self, exit_codes: list[int], metrics: MetricCollector, training_start: float) -> None:
+        if self.executor.interrupting:
+            return  # the server is going down: recovery decides on the next start
+        end = time.time()
+        final_metrics = metrics.final()
+        seconds = max(1, int(round(end - training_start)))
+        count = len(self.hosts)
+        timing = {"TrainingTimeInSeconds": seconds, "BillableTimeInSeconds": seconds * count}
+        if final_metrics:
+            timing["FinalMetricDataList"] = final_metrics
+        if self.stop.reason is not None:
+            upload.upload_outputs(self.storage, self.data, self.name, self.root, self.hosts, allow_empty=True)
+            secondary = {"stop": "Stopped"}.get(self.stop.reason, self.stop.reason)
+            self.observer.on_finished("Stopped", secondary=secondary, extra=timing)
+            return
+        if any(code != 0 for code in exit_codes):
+            reason = self._failure_reason(exit_codes)
+            self._finish_failed(reason, timing)
+            return
+        self._progress("Uploading")
+        upload.upload_outputs(self.storage, self.data, self.name, self.root, self.hosts)
+        self.observer.on_finished("Completed", extra=timing)
+        upload.cleanup(self.root, self.hosts)
+
+    def _finish_stopped(self) -> None:
+        self.observer.on_finished("Stopped")
+
+    def _finish_failed(self, reason: str, timing: dict | None = None) -> None:
+        extra = {"FailureReason": reason[:1024], **(timing or {})}
+        try:
+            self.observer.on_finished("Failed", message=reason[:1024], extra=extra)
+        except Exception:
+            log.exception("could not record the failure of %s", self.name)
+
+    def _failure_reason(self, exit_codes: list[int]) -> str:
+        for host in self.hosts:
+            failure = host.layout.path("output", "failure")
+            if failure.exists():
+                text = failure.read_text(errors="replace").strip()
+                if text:
+                    if not re.match(r"^(ClientError|AlgorithmError|InternalServerError|CapacityError)", text):
+                        text = f"AlgorithmError: {text}"
+                    return text
+        code = next((c for c in exit_codes if c != 0), 1)
+        return (f"AlgorithmError: the training process exited with code {code} and wrote no "
+                f"/opt/ml/output/failure; see the job's log stream in {LOG_GROUP}")

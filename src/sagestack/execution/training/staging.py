@@ -1,0 +1,150 @@
+"""Staging a training run: the input channels (File, Pipe; S3 prefix, manifest, augmented manifest), the
+source directory and the last checkpoints, into each host's ``/opt/ml``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from pathlib import Path
+from typing import Callable
+
+from ..layout import HostLayout
+from ..storage import DataError, JobStorage, extract_tarball
+from .job import HostProcess, JobFailed, StopRequest
+
+
+def stage_inputs(storage: JobStorage, data: dict, hosts: list[HostProcess], region: str, stop: StopRequest,
+                 name: str) -> dict:
+    """Every channel into every host (sharded by key where asked); returns ``inputdataconfig.json``."""
+    input_config: dict[str, dict] = {}
+    mode_default = data["AlgorithmSpecification"].get("TrainingInputMode", "File")
+    for channel in data.get("InputDataConfig", []):
+        channel_name = channel["ChannelName"]
+        source = channel["DataSource"]["S3DataSource"]
+        mode = channel.get("InputMode") or mode_default
+        entry = {"TrainingInputMode": mode,
+                 "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
+                 "RecordWrapperType": channel.get("RecordWrapperType", "None")}
+        if channel.get("ContentType"):
+            entry["ContentType"] = channel["ContentType"]
+        if channel.get("CompressionType") and channel["CompressionType"] != "None":
+            entry["CompressionType"] = channel["CompressionType"]
+        input_config[channel_name] = entry
+        try:
+            objects = channel_objects(storage, source)
+        except DataError as exc:
+            raise JobFailed(f"ClientError: Data download failed: {exc}") from None
+        if not objects:
+            bucket = source["S3Uri"][5:].split("/", 1)[0]
+            raise JobFailed(
+                f"ClientError: Data download failed:No S3 objects found under S3 URL "
+                f"\"{source['S3Uri']}\" given in input data source. Please ensure that the bucket "
+                f"exists in the selected region ({region}), that objects exist under that S3 "
+                f"prefix, and that the role \"{data.get('RoleArn')}\" has \"s3:ListBucket\" "
+                f"permissions on bucket \"{bucket}\".")
+        sharded = entry["S3DistributionType"] == "ShardedByS3Key"
+        for index, host in enumerate(hosts):
+            mine = objects[index::len(hosts)] if sharded else objects
+            target = host.layout.path("input", "data", channel_name)
+            if mode == "Pipe":
+                start_pipe(storage, host.layout, channel_name, mine, stop, name)
+                continue
+            for bucket, key, rel in mine:
+                try:
+                    storage.fetch(bucket, key, target / rel)
+                except DataError as exc:
+                    raise JobFailed(f"ClientError: Data download failed: {exc}") from None
+    return input_config
+
+
+def channel_objects(storage: JobStorage, source: dict) -> list[tuple[str, str, str]]:
+    """(bucket, key, path below the channel directory) for each object of a channel."""
+    kind = source.get("S3DataType", "S3Prefix")
+    uri = source["S3Uri"]
+    if kind == "ManifestFile":
+        return storage.manifest_entries(uri)
+    if kind == "AugmentedManifestFile":
+        bucket, key = uri[5:].split("/", 1)
+        return [(bucket, key, key.rsplit("/", 1)[-1])]
+    bucket, prefix = uri[5:].split("/", 1) if "/" in uri[5:] else (uri[5:], "")
+    result = []
+    for b, key, _size in storage.list_prefix(uri):
+        rel = key[len(prefix):].lstrip("/") or key.rsplit("/", 1)[-1]
+        result.append((b, key, rel))
+    return result
+
+
+def start_pipe(storage: JobStorage, layout: HostLayout, channel: str, objects: list, stop: StopRequest,
+               name: str) -> None:
+    """Pipe mode: ``input/data/<channel>_<epoch>`` FIFOs, each streaming the channel once."""
+    paths = [storage.local_path(b, k) for b, k, _ in objects]
+    base = layout.path("input", "data")
+
+    def feed() -> None:
+        epoch = 0
+        while not stop.is_set():
+            fifo = base / f"{channel}_{epoch}"
+            try:
+                os.mkfifo(fifo)
+            except FileExistsError:
+                pass
+            try:
+                fd = os.open(fifo, os.O_WRONLY)
+            except OSError:
+                return
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    for path in paths:
+                        with open(path, "rb") as src:
+                            shutil.copyfileobj(src, out, 1 << 20)
+            except (BrokenPipeError, OSError):
+                pass
+            epoch += 1
+
+    threading.Thread(target=feed, name=f"pipe-{name}-{channel}", daemon=True).start()
+
+
+def stage_code(storage: JobStorage, hosts: list[HostProcess], hyperparameters: dict[str, str]) -> None:
+    """``sagemaker_submit_directory`` (an s3:// tar.gz) extracted into each host's ``code/``."""
+    submit = hyperparameters.get("sagemaker_submit_directory")
+    if not submit:
+        return
+    try:
+        submit = json.loads(submit)
+    except ValueError:
+        pass
+    if not isinstance(submit, str) or not submit.startswith("s3://"):
+        return
+    bucket, key = submit[5:].split("/", 1)
+    try:
+        archive = storage.local_path(bucket, key)
+    except DataError as exc:
+        raise JobFailed(f"ClientError: could not fetch the source directory {submit}: {exc}") from None
+    for host in hosts:
+        try:
+            extract_tarball(archive, host.layout.path("code"))
+        except Exception as exc:
+            raise JobFailed(f"ClientError: the source directory {submit} is not a valid tar.gz: "
+                            f"{exc}") from None
+
+
+def checkpoint_dir(data: dict, layout: HostLayout) -> Path:
+    """Where the job writes checkpoints (``CheckpointConfig.LocalPath``, below /opt/ml)."""
+    local = (data.get("CheckpointConfig") or {}).get("LocalPath", "/opt/ml/checkpoints")
+    if local.startswith("/opt/ml/"):
+        return layout.path(*local[len("/opt/ml/"):].split("/"))
+    return layout.path("checkpoints")
+
+
+def restore_checkpoints(storage: JobStorage, data: dict, hosts: list[HostProcess],
+                        note: Callable[[HostProcess, str], None]) -> None:
+    """The checkpoints under ``CheckpointConfig.S3Uri`` into each host (a resumed job goes on from them)."""
+    config = data.get("CheckpointConfig")
+    if not config:
+        return
+    for host in hosts:
+        count = storage.download_tree(config["S3Uri"], checkpoint_dir(data, host.layout))
+        if count:
+            note(host, f"sagestack: restored {count} checkpoint file(s) from {config['S3Uri']}")

@@ -1,0 +1,176 @@
+"""Supervision of a training run: one process per host (``python -m sagestack.execution.entry``), their
+output streamed to the log store (and the metric scraper), stops and time limits enforced, process trees
+ended."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from ...domain.images import ImageInfo
+from ..layout import inherited_environment
+from ..storage import JobStorage
+from .job import HostProcess, StopRequest
+from .metrics import MetricCollector
+
+log = logging.getLogger("sagestack.training")
+
+STOP_GRACE_SECONDS = 5.0
+#: The source tree the job processes import sagestack from (src/, above the package).
+SOURCE_ROOT = str(Path(__file__).resolve().parents[3])
+
+
+def launch(host: HostProcess, *, data: dict, name: str, region: str, runner: str, image: ImageInfo, cpus: int,
+           gpus: int, host_names: list[str], algorithm_repo: str | None, storage: JobStorage, log_group: str,
+           metrics: MetricCollector) -> None:
+    """Start the host's process, and the thread that streams its output."""
+    algorithm = data["AlgorithmSpecification"]
+    config = {
+        "job_name": name, "num_cpus": cpus, "num_gpus": gpus, "region": region,
+        "network_isolation": bool(data.get("EnableNetworkIsolation")),
+        "algorithm": algorithm_repo, "image_tag": image.tag,
+        "entrypoint": algorithm.get("ContainerEntrypoint"),
+        "arguments": algorithm.get("ContainerArguments"),
+        "hosts": host_names,
+    }
+    env = inherited_environment()
+    env.update(data.get("Environment") or {})
+    env.update({
+        "SAGESTACK_JOB_ROOT": str(host.layout.root),
+        "SAGESTACK_RUNNER": runner,
+        "SAGESTACK_JOB_CONFIG": json.dumps(config),
+        "SAGESTACK_PRIVATE_OPT_ML": "1",
+        "PYTHONUNBUFFERED": "1",
+        "OMP_NUM_THREADS": str(cpus),
+    })
+    # Scripts that call `python`/`python3`/`pip` get the server's interpreter and its packages.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
+    env["PYTHONPATH"] = os.pathsep.join([SOURCE_ROOT] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    host.process = subprocess.Popen(
+        [sys.executable, "-m", "sagestack.execution.entry"], env=env, cwd=str(host.layout.root),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    host.reader = threading.Thread(target=_pump, args=(storage, log_group, host, metrics, name), daemon=True,
+                                   name=f"log-{name}-{host.host}")
+    host.reader.start()
+
+
+def log_line(storage: JobStorage, log_group: str, host: HostProcess, message: str) -> None:
+    """One line of sagestack's own in the host's log stream."""
+    try:
+        storage.append_logs(log_group, host.stream, [(int(time.time() * 1000), message)])
+    except Exception:
+        log.debug("log append failed", exc_info=True)
+
+
+def _pump(storage: JobStorage, log_group: str, host: HostProcess, metrics: MetricCollector, name: str) -> None:
+    """Job output → the log store (batched, live) and the metric regexes."""
+    assert host.process is not None and host.process.stdout is not None
+    buffer: list[tuple[int, str]] = []
+    last_flush = time.monotonic()
+    dimension = f"{name}/{host.host}"
+    for raw in host.process.stdout:
+        line = raw.decode("utf-8", "replace").rstrip("\n")
+        buffer.append((int(time.time() * 1000), line))
+        if metrics.definitions:
+            metrics.scan(line, dimension)
+        if len(buffer) >= 500 or time.monotonic() - last_flush > 0.3:
+            _flush_logs(storage, log_group, host, buffer, name)
+            buffer = []
+            last_flush = time.monotonic()
+    _flush_logs(storage, log_group, host, buffer, name)
+
+
+def _flush_logs(storage: JobStorage, log_group: str, host: HostProcess, events: list[tuple[int, str]],
+                name: str) -> None:
+    if not events:
+        return
+    try:
+        storage.append_logs(log_group, host.stream, events)
+    except Exception:
+        log.warning("could not store log lines of %s", name, exc_info=True)
+
+
+def supervise(hosts: list[HostProcess], stopping_condition: dict, created: float, training_start: float,
+              stop: StopRequest, interrupting: Callable[[], bool],
+              periodic: list[tuple[float, Callable[[], None]]]) -> list[int]:
+    """Wait for every host's process, enforcing ``MaxRuntimeInSeconds`` / ``MaxWaitTimeInSeconds`` and stop
+    requests (SIGTERM, then SIGKILL after a grace period); one failed host stops the others. ``periodic``:
+    (seconds, task) pairs run while waiting (checkpoint sync, metric flush). Returns the exit codes ([] when
+    the server is going down)."""
+    max_runtime = stopping_condition.get("MaxRuntimeInSeconds", 86400)
+    max_wait = stopping_condition.get("MaxWaitTimeInSeconds")
+    last_run = [time.monotonic()] * len(periodic)
+    killed_at: float | None = None
+    while True:
+        codes = [h.process.poll() for h in hosts if h.process]
+        if all(code is not None for code in codes):
+            break
+        now = time.time()
+        if stop.reason is None:
+            if now - training_start > max_runtime:
+                stop.request("MaxRuntimeExceeded")
+            elif max_wait and now - created > max_wait:
+                stop.request("MaxWaitTimeExceeded")
+            elif interrupting():
+                return []
+        if stop.is_set():
+            if killed_at is None:
+                killed_at = now
+                signal_all(hosts, signal.SIGTERM)
+            elif now - killed_at > STOP_GRACE_SECONDS:
+                signal_all(hosts, signal.SIGKILL)
+        if any(code not in (None, 0) for code in codes) and len(codes) > 1 and killed_at is None:
+            # One host failed: the job fails; stop the others.
+            killed_at = now
+            signal_all(hosts, signal.SIGTERM)
+        for index, (every, task) in enumerate(periodic):
+            if time.monotonic() - last_run[index] > every:
+                task()
+                last_run[index] = time.monotonic()
+        stop.event.wait(0.1)
+    for host in hosts:
+        if host.reader:
+            host.reader.join(timeout=10)
+    signal_all(hosts, signal.SIGKILL)  # leftovers of the process groups
+    return [h.process.returncode for h in hosts if h.process]
+
+
+def signal_all(hosts: list[HostProcess], sig: int) -> None:
+    for host in hosts:
+        if host.process is not None:
+            kill_tree(host.process.pid, sig)
+
+
+def kill_tree(pid: int, sig: int) -> None:
+    """Signal a job's process group and every descendant (even ones that left the group)."""
+    try:
+        import psutil
+
+        try:
+            children = psutil.Process(pid).children(recursive=True)
+        except psutil.Error:
+            children = []
+        for child in children:
+            try:
+                child.send_signal(sig)
+            except psutil.Error:
+                pass
+    except ImportError:
+        pass
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass

@@ -1,0 +1,74 @@
+"""Upload of a training run's results: checkpoints synced while it runs, ``model.tar.gz`` (the hosts'
+``model/`` merged) and ``output.tar.gz`` at the end, and the local staging cleaned up."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+from ..storage import JobStorage, make_tarball
+from .job import HostProcess, JobFailed
+from .staging import checkpoint_dir
+
+log = logging.getLogger("sagestack.training")
+
+CHECKPOINT_SYNC_SECONDS = 2.0
+
+
+class CheckpointSync:
+    """New or changed files under each host's checkpoint directory → ``CheckpointConfig.S3Uri``."""
+
+    def __init__(self, storage: JobStorage, data: dict, hosts: list[HostProcess], name: str):
+        self.storage = storage
+        self.data = data
+        self.hosts = hosts
+        self.name = name
+        self.known: dict[str, float] = {}
+
+    def sync(self, final: bool = False) -> None:
+        config = self.data.get("CheckpointConfig")
+        if not config or not self.hosts:
+            return
+        for host in self.hosts:
+            directory = checkpoint_dir(self.data, host.layout)
+            if directory.exists():
+                try:
+                    self.storage.upload_tree(directory, config["S3Uri"], self.known)
+                except Exception:
+                    if final:
+                        raise
+                    log.debug("checkpoint sync failed for %s", self.name, exc_info=True)
+
+
+def upload_outputs(storage: JobStorage, data: dict, name: str, root: Path, hosts: list[HostProcess],
+                   allow_empty: bool = False) -> None:
+    """``<S3OutputPath>/<job>/output/model.tar.gz`` (and ``output.tar.gz`` when ``output/data`` has files)."""
+    output = data["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+    staging = root / "_upload"
+    merged = staging / "model"
+    merged.mkdir(parents=True, exist_ok=True)
+    for host in reversed(hosts):  # algo-1 wins when hosts write the same file
+        model_dir = host.layout.path("model")
+        if model_dir.exists():
+            shutil.copytree(model_dir, merged, dirs_exist_ok=True)
+    try:
+        tarball = staging / "model.tar.gz"
+        make_tarball(merged, tarball)
+        storage.upload_file(tarball, f"{output}/{name}/output/model.tar.gz", "application/x-tar")
+        data_dir = hosts[0].layout.path("output", "data") if hosts else None
+        if data_dir is not None and data_dir.exists() and any(data_dir.iterdir()):
+            out_tar = staging / "output.tar.gz"
+            make_tarball(data_dir, out_tar)
+            storage.upload_file(out_tar, f"{output}/{name}/output/output.tar.gz", "application/x-tar")
+    except Exception as exc:
+        if not allow_empty:
+            raise JobFailed(f"ClientError: could not upload the model artifacts to {output}: {exc}")
+        log.warning("artifact upload after stop failed for %s: %s", name, exc)
+
+
+def cleanup(root: Path, hosts: list[HostProcess]) -> None:
+    """A completed run's input copies and upload staging (model and logs stay for inspection)."""
+    for host in hosts:
+        shutil.rmtree(host.layout.path("input", "data"), ignore_errors=True)
+    shutil.rmtree(root / "_upload", ignore_errors=True)
