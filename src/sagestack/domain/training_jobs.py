@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ..store.resources import Resource
+from . import experiments
 from .state import StateMachine, mutate, utcnow
 
 TYPE = "training-job"
@@ -91,7 +92,10 @@ def record(resources, account_id: str, region: str, name: str, secondary: str, *
             data["TrainingEndTime"] = stamp
         return primary
 
-    return mutate(resources, account_id, region, TYPE, name, change, TRAINING)
+    job = mutate(resources, account_id, region, TYPE, name, change, TRAINING)
+    if final and job is not None and TRAINING.terminal(job.status):
+        experiments.job_finished(resources, job)
+    return job
 
 
 def finish(resources, account_id: str, region: str, name: str, primary: str, secondary: str, message: str,

@@ -104,7 +104,7 @@ def main() -> int:
     env = training_environment(
         layout, job_name=config["job_name"], hyperparameters=hyperparameters, input_config=input_config,
         resource_config=resource_config, num_cpus=config["num_cpus"], num_gpus=config["num_gpus"],
-        region=config["region"], program=program,
+        region=config["region"], program=program, job_arn=config.get("job_arn", ""),
     )
     os.environ.update(env)
     os.chdir(layout.visible)

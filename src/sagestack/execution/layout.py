@@ -62,7 +62,7 @@ def write_config(layout: HostLayout, hyperparameters: dict[str, str], input_conf
 
 def training_environment(layout: HostLayout, *, job_name: str, hyperparameters: dict[str, str],
                          input_config: dict, resource_config: dict, num_cpus: int, num_gpus: int,
-                         region: str, program: str | None = None) -> dict[str, str]:
+                         region: str, program: str | None = None, job_arn: str = "") -> dict[str, str]:
     """The ``SM_*`` variables the sagemaker-training-toolkit sets (and TRAINING_JOB_NAME etc.)."""
     hps = user_hyperparameters(hyperparameters)
     channels = sorted(input_config)
@@ -102,7 +102,7 @@ def training_environment(layout: HostLayout, *, job_name: str, hyperparameters: 
         "SM_MASTER_ADDR": hosts[0],
         "SM_MASTER_PORT": "7777",
         "TRAINING_JOB_NAME": job_name,
-        "TRAINING_JOB_ARN": "",
+        "TRAINING_JOB_ARN": job_arn,
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
         "PYTHONUNBUFFERED": "1",

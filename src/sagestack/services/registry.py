@@ -66,6 +66,7 @@ SERVICE_MODULES: dict[str, str] = {
     "cloudwatch": "sagestack.services.cloudwatch",
     "sagemaker": "sagestack.services.sagemaker",
     "sagemaker-runtime": "sagestack.services.runtime",
+    "sagemaker-metrics": "sagestack.services.metrics",
     "application-autoscaling": "sagestack.services.autoscaling",
 }
 

@@ -68,6 +68,7 @@ FILTERED_FIELDS: Mapping[str, tuple[str, ...]] = {
     "scaling-policy": ("ServiceNamespace", "ResourceId", "ScalableDimension", "PolicyName"),
     "scaling-activity": ("ServiceNamespace", "ResourceId", "ScalableDimension"),
     "iam-role": ("Path",),
+    "experiment-trial-component": ("_SourceArn",),
 }
 
 
@@ -153,6 +154,7 @@ class ListQuery:
     modified_before: float | None = None
     parent: str | None = None
     fields: tuple[FieldFilter, ...] = ()
+    conditions: tuple = ()  # further SQL conditions on ``resources`` rows (e.g. store.experiments links)
     sort_by: str = "CreationTime"  # "Name" | "CreationTime" | "Status" | "LastModifiedTime"
     sort_order: str = "Descending"
     max_results: int = 100
@@ -266,6 +268,8 @@ class ResourceStore:
             condition = and_(condition, resources.c.parent == query.parent)
         for field in query.fields:
             condition = and_(condition, _field_condition(resource_type, field))
+        for extra in query.conditions:
+            condition = and_(condition, extra)
         for column, value, op in (
             (resources.c.created_at, query.created_after, "gt"),
             (resources.c.created_at, query.created_before, "lt"),

@@ -17,6 +17,7 @@ TABLE_MODULES = (
     "sagestack.store.logs",
     "sagestack.store.metrics",
     "sagestack.store.async_invocations",
+    "sagestack.store.experiments",
 )
 
 

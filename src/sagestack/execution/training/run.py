@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import shutil
 import threading
 import time
@@ -13,6 +14,7 @@ import time
 from ...domain import images, instance_types
 from ...domain.state import utcnow
 from ...domain.training_jobs import LOG_GROUP, METRIC_NAMESPACE
+from ...store.credentials import new_access_key_id, new_secret
 from ...store.resources import Resource
 from ..layout import HostLayout, write_config
 from ..observer import JobObserver
@@ -22,6 +24,8 @@ from .job import HostProcess, JobFailed, StopRequest
 from .metrics import MetricCollector, collector_for
 
 log = logging.getLogger("sagestack.training")
+#: The botocore client plugin module ``sagestack env`` writes to the data dir's client/ folder.
+CLIENT_PLUGIN = "sagestack_botocore_plugin"
 
 
 class TrainingRun:
@@ -42,6 +46,7 @@ class TrainingRun:
         self.checkpoints = upload.CheckpointSync(self.storage, self.data, self.hosts, self.name)
         self.thread = threading.Thread(target=self._main, name=f"training-{self.name}", daemon=True)
         self.root = platform.settings.jobs_dir / "training" / job.account_id / job.region / job.name
+        self.platform = platform
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -131,7 +136,7 @@ class TrainingRun:
             supervision.launch(host, data=self.data, name=self.name, region=self.region, runner=runner, image=image,
                                cpus=cpus_per_host, gpus=instance.gpus, host_names=host_names,
                                algorithm_repo=algorithm_repo, storage=self.storage, log_group=LOG_GROUP,
-                               metrics=metrics)
+                               metrics=metrics, aws_env=self._aws_environment())
         self.observer.on_processes([h.process.pid for h in self.hosts if h.process])
         exit_codes = supervision.supervise(
             self.hosts, self.data["StoppingCondition"], self.data["CreationTime"].timestamp(), training_start,
@@ -141,6 +146,26 @@ class TrainingRun:
         metrics.flush(self.storage, METRIC_NAMESPACE)
         self.checkpoints.sync(final=True)
         self._finish(exit_codes, metrics, training_start)
+
+    def _aws_environment(self) -> dict[str, str]:
+        """What the job's code needs to call this server as the job's role (SageMaker gives a job its
+        role's credentials): the endpoint, temporary credentials for the role, and the client plugin
+        that redirects the SDK's explicit AWS endpoints (when the server wrote it)."""
+        settings = self.platform.settings
+        role = self.data.get("RoleArn", "")
+        role_name = role.rsplit("/", 1)[-1] or "SageMakerRole"
+        seconds = int(self.data["StoppingCondition"].get("MaxRuntimeInSeconds", 86400)) + 3600
+        key_id, secret = new_access_key_id("ASIA"), new_secret()
+        token = "sagestack-job-" + secrets.token_urlsafe(48)
+        self.platform.credentials.put(key_id, secret, self.account_id,
+                                      f"arn:aws:sts::{self.account_id}:assumed-role/{role_name}/SageMaker",
+                                      token, time.time() + seconds)
+        env = {"AWS_ENDPOINT_URL": settings.endpoint_url, "SAGESTACK_ENDPOINT_URL": settings.endpoint_url,
+               "AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret, "AWS_SESSION_TOKEN": token}
+        if (settings.client_dir / f"{CLIENT_PLUGIN}.py").exists():
+            env["BOTOCORE_EXPERIMENTAL__PLUGINS"] = f"sagestack={CLIENT_PLUGIN}"
+            env["SAGESTACK_CLIENT_DIR"] = str(settings.client_dir)
+        return env
 
     def _note(self, host: HostProcess, message: str) -> None:
         supervision.log_line(self.storage, LOG_GROUP, host, message)

@@ -30,7 +30,7 @@ SOURCE_ROOT = str(Path(__file__).resolve().parents[3])
 
 def launch(host: HostProcess, *, data: dict, name: str, region: str, runner: str, image: ImageInfo, cpus: int,
            gpus: int, host_names: list[str], algorithm_repo: str | None, storage: JobStorage, log_group: str,
-           metrics: MetricCollector) -> None:
+           metrics: MetricCollector, aws_env: dict[str, str] | None = None) -> None:
     """Start the host's process, and the thread that streams its output."""
     algorithm = data["AlgorithmSpecification"]
     config = {
@@ -40,8 +40,10 @@ def launch(host: HostProcess, *, data: dict, name: str, region: str, runner: str
         "entrypoint": algorithm.get("ContainerEntrypoint"),
         "arguments": algorithm.get("ContainerArguments"),
         "hosts": host_names,
+        "job_arn": data.get("TrainingJobArn", ""),
     }
     env = inherited_environment()
+    env.update(aws_env or {})
     env.update(data.get("Environment") or {})
     env.update({
         "SAGESTACK_JOB_ROOT": str(host.layout.root),
@@ -53,7 +55,9 @@ def launch(host: HostProcess, *, data: dict, name: str, region: str, runner: str
     })
     # Scripts that call `python`/`python3`/`pip` get the server's interpreter and its packages.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
-    env["PYTHONPATH"] = os.pathsep.join([SOURCE_ROOT] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    client_dir = env.pop("SAGESTACK_CLIENT_DIR", None)
+    env["PYTHONPATH"] = os.pathsep.join([SOURCE_ROOT] + ([client_dir] if client_dir else [])
+                                        + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     host.process = subprocess.Popen(
         [sys.executable, "-m", "sagestack.execution.entry"], env=env, cwd=str(host.layout.root),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -16,6 +16,10 @@ FAMILY_MODULES = (
     "endpoints",
     "transform_jobs",
     "inference_experiments",
+    "experiments",
+    "trial_components",
+    "search",
+    "lineage",
 )
 
 

@@ -3,7 +3,7 @@ and the transitions: ``domain/training_jobs.py``)."""
 
 from __future__ import annotations
 
-from ...domain import training_jobs
+from ...domain import experiments, training_jobs
 from ...domain.state import mutate
 from ...domain.training_jobs import TRAINING, TYPE
 from ...protocol.errors import ServiceError
@@ -60,11 +60,28 @@ def _validate(params: dict) -> None:
                            "EnableManagedSpotTraining.")
 
 
+def _check_experiment_config(ctx: RequestContext, config: dict) -> None:
+    """ExperimentConfig names an existing experiment (and trial, when given, of that experiment)."""
+    resources = ctx.platform.resources
+    experiment, trial = config.get("ExperimentName"), config.get("TrialName")
+    if experiment and resources.get(ctx.account_id, ctx.region, experiments.EXPERIMENT, experiment) is None:
+        raise ServiceError("ResourceNotFound", f"Experiment '{arn(ctx, experiments.EXPERIMENT, experiment)}' "
+                                               "does not exist.")
+    if trial:
+        row = resources.get(ctx.account_id, ctx.region, experiments.TRIAL, trial)
+        if row is None:
+            raise ServiceError("ResourceNotFound", f"Trial '{arn(ctx, experiments.TRIAL, trial)}' does not exist.")
+        if experiment and row.data.get("ExperimentName") != experiment:
+            raise ServiceError("ValidationException", f"Trial '{trial}' belongs to experiment "
+                                                      f"'{row.data.get('ExperimentName')}', not '{experiment}'.")
+
+
 @ops.handler("CreateTrainingJob")
 def create_training_job(ctx: RequestContext, params: dict) -> dict:
     name = params["TrainingJobName"]
     check_name(name, "trainingJobName")
     _validate(params)
+    _check_experiment_config(ctx, params.get("ExperimentConfig") or {})
     job_arn = arn(ctx, TYPE, name)
     created = now()
     output = dict(params["OutputDataConfig"])
@@ -125,6 +142,8 @@ def create_training_job(ctx: RequestContext, params: dict) -> dict:
             ctx.account_id, ctx.region, TYPE, name, job_arn, description, status="InProgress",
             tag_list=params.get("Tags"),
         )
+    experiments.create_job_component(ctx.platform.resources, ctx.account_id, ctx.region, TYPE, description,
+                                     job_arn, {"IamIdentity": {"Arn": ctx.principal_arn}})
     wake(ctx, "training")
     return {"TrainingJobArn": job_arn}
 

@@ -1,0 +1,175 @@
+"""ML lineage: Create/Describe/Update/Delete/List Artifact, and AddAssociation / DeleteAssociation /
+ListAssociations between any two lineage entities (artifacts, trial components, …).
+
+Artifacts are named by a generated id (``…:artifact/<32 hex>``), like AWS's; their ``ArtifactName`` is
+optional and not unique. Associations live in ``store.experiments``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from ...domain.experiments import store_of
+from ...protocol.errors import ServiceError
+from ...store import tokens
+from ..context import RequestContext
+from ..registry import OperationTable
+from .common import arn, now, strip_empty
+from .experiments import page, public, touch, user_context
+
+ops = OperationTable("sagemaker")
+
+ARTIFACT = "artifact"
+TYPE_NAMES = {"artifact": "Artifact", "experiment-trial-component": "TrialComponent", "action": "Action",
+              "context": "Context", "experiment": "Experiment", "experiment-trial": "Trial"}
+
+
+def _artifact(ctx: RequestContext, artifact_arn: str):
+    row = ctx.platform.resources.get_by_arn(artifact_arn)
+    if row is None or row.resource_type != ARTIFACT:
+        raise ServiceError("ResourceNotFound", f"Artifact '{artifact_arn}' does not exist.")
+    return row
+
+
+@ops.handler("CreateArtifact")
+def create_artifact(ctx: RequestContext, params: dict) -> dict:
+    name = uuid.uuid4().hex
+    resource_arn = arn(ctx, ARTIFACT, name)
+    stamp = now()
+    who = user_context(ctx)
+    data = strip_empty({"ArtifactArn": resource_arn, "ArtifactName": params.get("ArtifactName"),
+                        "Source": params["Source"], "ArtifactType": params["ArtifactType"],
+                        "Properties": params.get("Properties"), "MetadataProperties": params.get("MetadataProperties"),
+                        "CreationTime": stamp, "LastModifiedTime": stamp, "CreatedBy": who, "LastModifiedBy": who,
+                        "_SourceUri": params["Source"]["SourceUri"]})
+    ctx.platform.resources.create(ctx.account_id, ctx.region, ARTIFACT, name, resource_arn, data,
+                                  tag_list=params.get("Tags"))
+    return {"ArtifactArn": resource_arn}
+
+
+@ops.handler("DescribeArtifact")
+def describe_artifact(ctx: RequestContext, params: dict) -> dict:
+    return public(_artifact(ctx, params["ArtifactArn"]).data)
+
+
+@ops.handler("UpdateArtifact")
+def update_artifact(ctx: RequestContext, params: dict) -> dict:
+    row = _artifact(ctx, params["ArtifactArn"])
+    data = touch(ctx, row.data)
+    if params.get("ArtifactName") is not None:
+        data["ArtifactName"] = params["ArtifactName"]
+    properties = dict(data.get("Properties") or {}, **(params.get("Properties") or {}))
+    for key in params.get("PropertiesToRemove") or ():
+        properties.pop(key, None)
+    data["Properties"] = properties
+    ctx.platform.resources.update(row, data)
+    return {"ArtifactArn": row.arn}
+
+
+@ops.handler("DeleteArtifact")
+def delete_artifact(ctx: RequestContext, params: dict) -> dict:
+    if params.get("ArtifactArn"):
+        row = _artifact(ctx, params["ArtifactArn"])
+    elif params.get("Source"):
+        matches = [r for r in _all_artifacts(ctx) if r.data["Source"].get("SourceUri") == params["Source"]["SourceUri"]]
+        if not matches:
+            raise ServiceError("ResourceNotFound", f"Artifact with source '{params['Source']['SourceUri']}' "
+                                                   "does not exist.")
+        row = matches[0]
+    else:
+        raise ServiceError("ValidationException", "Either ArtifactArn or Source must be specified.")
+    ctx.platform.resources.delete(ctx.account_id, ctx.region, ARTIFACT, row.name)
+    store_of(ctx.platform.resources).delete_associations_of(row.arn)
+    return {"ArtifactArn": row.arn}
+
+
+def _all_artifacts(ctx: RequestContext):
+    from .search import _all
+    from ...store.resources import ListQuery
+
+    return _all(ctx, ARTIFACT, ListQuery())
+
+
+@ops.handler("ListArtifacts")
+def list_artifacts(ctx: RequestContext, params: dict) -> dict:
+    if params.get("SourceUri") or params.get("ArtifactType"):
+        # Filters on the description: evaluated here over the account's artifacts (few per account).
+        rows = [r for r in _all_artifacts(ctx)
+                if (not params.get("SourceUri") or r.data["Source"].get("SourceUri") == params["SourceUri"])
+                and (not params.get("ArtifactType") or r.data.get("ArtifactType") == params["ArtifactType"])]
+        rows.sort(key=lambda r: r.created_at, reverse=params.get("SortOrder", "Descending") == "Descending")
+        offset = tokens.decode_offset(params.get("NextToken"))["o"]
+        limit = params.get("MaxResults") or 10
+        result: dict = {"ArtifactSummaries": [_summary(r) for r in rows[offset:offset + limit]]}
+        if offset + limit < len(rows):
+            result["NextToken"] = tokens.encode_offset(offset + limit)
+        return result
+    return page(ctx, ARTIFACT, params, "ArtifactSummaries", _summary)
+
+
+def _summary(row) -> dict:
+    return strip_empty({k: row.data.get(k) for k in ("ArtifactArn", "ArtifactName", "Source", "ArtifactType",
+                                                     "CreationTime", "LastModifiedTime")})
+
+
+def _entity(ctx: RequestContext, entity_arn: str):
+    row = ctx.platform.resources.get_by_arn(entity_arn)
+    if row is None:
+        raise ServiceError("ResourceNotFound", f"Entity '{entity_arn}' does not exist.")
+    return row
+
+
+@ops.handler("AddAssociation")
+def add_association(ctx: RequestContext, params: dict) -> dict:
+    source, destination = _entity(ctx, params["SourceArn"]), _entity(ctx, params["DestinationArn"])
+    if not store_of(ctx.platform.resources).add_association(ctx.account_id, ctx.region, source.arn,
+                                                           destination.arn, params.get("AssociationType")):
+        raise ServiceError("ValidationException", f"Association between '{source.arn}' and '{destination.arn}' "
+                                                  "already exists.")
+    return {"SourceArn": source.arn, "DestinationArn": destination.arn}
+
+
+@ops.handler("DeleteAssociation")
+def delete_association(ctx: RequestContext, params: dict) -> dict:
+    if not store_of(ctx.platform.resources).delete_association(params["SourceArn"], params["DestinationArn"]):
+        raise ServiceError("ResourceNotFound", f"Association between '{params['SourceArn']}' and "
+                                               f"'{params['DestinationArn']}' does not exist.")
+    return {"SourceArn": params["SourceArn"], "DestinationArn": params["DestinationArn"]}
+
+
+def _name_of(row) -> str | None:
+    data = row.data
+    return data.get("ArtifactName") or data.get("TrialComponentName") or data.get("ActionName") \
+        or data.get("ContextName") or row.name
+
+
+def _ts(value):
+    return value.timestamp() if isinstance(value, dt.datetime) else value
+
+
+@ops.handler("ListAssociations")
+def list_associations(ctx: RequestContext, params: dict) -> dict:
+    offset = tokens.decode_offset(params.get("NextToken"))["o"]
+    limit = params.get("MaxResults") or 10
+    resources = ctx.platform.resources
+    rows = store_of(resources).associations(
+        ctx.account_id, ctx.region, source=params.get("SourceArn"), destination=params.get("DestinationArn"),
+        association_type=params.get("AssociationType"), created_after=_ts(params.get("CreatedAfter")),
+        created_before=_ts(params.get("CreatedBefore")), descending=params.get("SortOrder") != "Ascending",
+        offset=offset, limit=limit + 1)
+    summaries = []
+    for item in rows[:limit]:
+        source, destination = resources.get_by_arn(item["source_arn"]), resources.get_by_arn(item["destination_arn"])
+        summaries.append(strip_empty({
+            "SourceArn": item["source_arn"], "DestinationArn": item["destination_arn"],
+            "SourceType": TYPE_NAMES.get(source.resource_type) if source else None,
+            "DestinationType": TYPE_NAMES.get(destination.resource_type) if destination else None,
+            "AssociationType": item["association_type"],
+            "SourceName": _name_of(source) if source else None,
+            "DestinationName": _name_of(destination) if destination else None,
+            "CreationTime": dt.datetime.fromtimestamp(item["created_at"], dt.timezone.utc)}))
+    result: dict = {"AssociationSummaries": summaries}
+    if len(rows) > limit:
+        result["NextToken"] = tokens.encode_offset(offset + limit)
+    return result
