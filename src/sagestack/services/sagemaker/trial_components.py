@@ -61,7 +61,10 @@ def describe(ctx: RequestContext, row, *, search: bool = False) -> dict:
         source = data.get("Source") or {}
         if source.get("SourceArn"):
             data["SourceDetail"] = {"SourceArn": source["SourceArn"]}
-    return strip_empty(data)
+    out = strip_empty(data)
+    for key in ("Parameters", "InputArtifacts", "OutputArtifacts"):  # the SDK's analytics reads them as maps
+        out[key] = data.get(key) or {}
+    return out
 
 
 @ops.handler("CreateTrialComponent")
