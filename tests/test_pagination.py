@@ -330,6 +330,66 @@ def world(server) -> dict[tuple[str, str], list[Case]]:
         Case({"ServiceNamespace": "sagemaker", "PolicyNames": ["up-1", "down-1"]}, policy_ids,
              expected={policies[0], policies[3], policies[4]}),
     ]
+
+    # -- Experiments and lineage ------------------------------------------------------------------------
+    experiments = ["pg-exp-a-1", "pg-exp-a-2", "pg-exp-b-1"]
+    for name in experiments:
+        sm.create_experiment(ExperimentName=name)
+    trials = ["pg-trial-1", "pg-trial-2", "pg-trial-3"]
+    for name in trials:
+        sm.create_trial(TrialName=name, ExperimentName=experiments[0])
+    sm.create_trial(TrialName="pg-trial-other", ExperimentName=experiments[1])
+    components = ["pg-tc-1", "pg-tc-2", "pg-tc-3", "pg-tc-4"]
+    for name in components:
+        sm.create_trial_component(TrialComponentName=name, Parameters={"p": {"NumberValue": 1}})
+    for name in components[:3]:
+        sm.associate_trial_component(TrialComponentName=name, TrialName=trials[0])
+    for trial in trials:
+        sm.associate_trial_component(TrialComponentName=components[0], TrialName=trial)
+    job_arn = sm.describe_training_job(TrainingJobName=jobs[0])["TrainingJobArn"]
+    cases["sagemaker", "ListExperiments"] = [
+        Case({}, _names("ExperimentSummaries", "ExperimentName"), expected=set(experiments)),
+        Case({"SortBy": "Name", "SortOrder": "Ascending"}, _names("ExperimentSummaries", "ExperimentName"),
+             expected=set(experiments)),
+    ]
+    cases["sagemaker", "ListTrials"] = [
+        Case({}, _names("TrialSummaries", "TrialName"), expected=set(trials) | {"pg-trial-other"}),
+        Case({"ExperimentName": experiments[0]}, _names("TrialSummaries", "TrialName"), expected=set(trials)),
+        Case({"TrialComponentName": components[0]}, _names("TrialSummaries", "TrialName"), expected=set(trials)),
+    ]
+    tc_names = _names("TrialComponentSummaries", "TrialComponentName")
+    cases["sagemaker", "ListTrialComponents"] = [
+        Case({}, tc_names, known=set(components) | {f"{j}-aws-training-job" for j in jobs}),
+        Case({"TrialName": trials[0]}, tc_names, expected=set(components[:3])),
+        Case({"ExperimentName": experiments[0], "SortBy": "Name"}, tc_names, expected=set(components[:3])),
+        Case({"SourceArn": job_arn}, tc_names, expected={f"{jobs[0]}-aws-training-job"}),
+    ]
+    records = lambda r: [x["TrialComponent"]["TrialComponentName"] for x in r["Results"]]  # noqa: E731
+    cases["sagemaker", "Search"] = [
+        Case({"Resource": "ExperimentTrialComponent", "SearchExpression": {"Filters": [
+            {"Name": "Parents.ExperimentName", "Operator": "Equals", "Value": experiments[0]}]}},
+            records, expected=set(components[:3])),
+        Case({"Resource": "ExperimentTrialComponent", "SearchExpression": {"Filters": [
+            {"Name": "Parameters.p", "Operator": "GreaterThanOrEqualTo", "Value": "1"}]}, "SortBy": "Name"},
+            records, expected=set(components)),
+    ]
+    artifacts = [sm.create_artifact(ArtifactName=f"pg-artifact-{i}", ArtifactType="Dataset" if i < 3 else "Model",
+                                    Source={"SourceUri": f"s3://pg-objects/artifact/{i}"})["ArtifactArn"]
+                 for i in range(4)]
+    arns = lambda r: [a["ArtifactArn"] for a in r["ArtifactSummaries"]]  # noqa: E731
+    cases["sagemaker", "ListArtifacts"] = [
+        Case({}, arns, expected=set(artifacts)),
+        Case({"ArtifactType": "Dataset"}, arns, expected=set(artifacts[:3])),
+    ]
+    tc_arn = sm.describe_trial_component(TrialComponentName=components[1])["TrialComponentArn"]
+    for artifact in artifacts:
+        sm.add_association(SourceArn=tc_arn, DestinationArn=artifact, AssociationType="Produced")
+    sm.add_association(SourceArn=artifacts[0], DestinationArn=artifacts[1], AssociationType="DerivedFrom")
+    pairs = lambda r: [(a["SourceArn"], a["DestinationArn"]) for a in r["AssociationSummaries"]]  # noqa: E731
+    cases["sagemaker", "ListAssociations"] = [
+        Case({"SourceArn": tc_arn}, pairs, expected={(tc_arn, a) for a in artifacts}),
+        Case({"DestinationArn": artifacts[1]}, pairs, expected={(tc_arn, artifacts[1]), (artifacts[0], artifacts[1])}),
+    ]
     return cases
 
 
