@@ -6,6 +6,7 @@ deploys it, so CreateModel never touches the artifacts.
 
 from __future__ import annotations
 
+from ...domain.model_packages import resolve_containers
 from ...domain.models import TYPE
 from ...protocol.errors import ServiceError
 from ..context import RequestContext
@@ -46,6 +47,13 @@ def create_model(ctx: RequestContext, params: dict) -> dict:
             raise ServiceError("ValidationException", "Direct inference requires a unique ContainerHostname for "
                                                       "every container.")
     resource_arn = model_arn(ctx, name)
+    if primary and primary.get("ModelPackageName"):  # a package may hold several containers
+        resolved = _from_packages(ctx, [primary])
+        primary, containers = (resolved[0], None) if len(resolved) == 1 else (None, resolved)
+    elif containers and any(c.get("ModelPackageName") for c in containers):
+        containers = _from_packages(ctx, containers)
+        if len(containers) == 1 and mode != "Direct":  # one container: served like a PrimaryContainer
+            primary, containers = containers[0], None
     data = strip_empty({
         "ModelName": name,
         "PrimaryContainer": _container(primary) if primary else None,
@@ -60,6 +68,30 @@ def create_model(ctx: RequestContext, params: dict) -> dict:
     ctx.platform.resources.create(ctx.account_id, ctx.region, TYPE, name, resource_arn, data,
                                   tag_list=params.get("Tags"))
     return {"ModelArn": resource_arn}
+
+
+def _from_packages(ctx: RequestContext, containers: list[dict]) -> list[dict]:
+    """Containers naming a model package become the package's inference containers (a versioned package
+    must be Approved to be deployed)."""
+    from .model_packages import get_package
+
+    out = []
+    for container in containers:
+        if not container.get("ModelPackageName"):
+            out.append(container)
+            continue
+        package = get_package(ctx, container["ModelPackageName"])
+        if package.parent is not None and package.data.get("ModelApprovalStatus") != "Approved":
+            raise ServiceError("ValidationException",
+                               f"Model package {package.arn} is not approved (ModelApprovalStatus "
+                               f"{package.data.get('ModelApprovalStatus')}); approve it with UpdateModelPackage "
+                               "before creating a model from it.")
+        resolved = resolve_containers(package.data, container)
+        if not resolved:
+            raise ServiceError("ValidationException", f"Model package {package.arn} has no InferenceSpecification "
+                                                      "containers.")
+        out.extend(resolved)
+    return out
 
 
 def _container(container: dict) -> dict:

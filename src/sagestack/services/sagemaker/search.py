@@ -30,6 +30,8 @@ RESOURCES = {
     "Experiment": (EXPERIMENT, "Experiment"),
     "ExperimentTrial": (TRIAL, "Trial"),
     "TrainingJob": ("training-job", "TrainingJob"),
+    "ModelPackageGroup": ("model-package-group", "ModelPackageGroup"),
+    "ModelPackage": ("model-package", "ModelPackage"),
 }
 CONTAINS_ANYWHERE = {"displayname", "experimentname", "trialname", "trialcomponentname", "tags",
                      "inputartifacts", "outputartifacts"}
@@ -247,7 +249,8 @@ def _record(ctx: RequestContext, resource_type: str) -> Callable:
         return data
 
     return {TRIAL_COMPONENT: lambda row: describe_component(ctx, row, search=True), EXPERIMENT: experiment,
-            TRIAL: trial, "training-job": training_job}[resource_type]
+            TRIAL: trial, "training-job": training_job, "model-package-group": experiment,
+            "model-package": experiment}[resource_type]
 
 
 def _sort_key(record: dict, path: str):
