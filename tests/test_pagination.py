@@ -390,6 +390,30 @@ def world(server) -> dict[tuple[str, str], list[Case]]:
         Case({"SourceArn": tc_arn}, pairs, expected={(tc_arn, a) for a in artifacts}),
         Case({"DestinationArn": artifacts[1]}, pairs, expected={(tc_arn, artifacts[1]), (artifacts[0], artifacts[1])}),
     ]
+
+    groups = ["pg-group-a-1", "pg-group-a-2", "pg-group-b-1"]
+    spec = {"Containers": [{"Image": SKLEARN_IMAGE, "ModelDataUrl": "s3://pg-objects/missing/model.tar.gz"}]}
+    for group in groups:
+        sm.create_model_package_group(ModelPackageGroupName=group)
+    package_arns = [sm.create_model_package(ModelPackageGroupName=groups[0], InferenceSpecification=spec)[
+        "ModelPackageArn"] for _ in range(4)]
+    sm.update_model_package(ModelPackageArn=package_arns[1], ModelApprovalStatus="Approved")
+    sm.update_model_package(ModelPackageArn=package_arns[3], ModelApprovalStatus="Approved")
+    unversioned = [sm.create_model_package(ModelPackageName=f"pg-package-{i}", InferenceSpecification=spec)[
+        "ModelPackageArn"] for i in range(3)]
+    cases["sagemaker", "ListModelPackageGroups"] = [
+        Case({}, _names("ModelPackageGroupSummaryList", "ModelPackageGroupName"), expected=set(groups)),
+        Case({"NameContains": "-a-", "SortBy": "Name"}, _names("ModelPackageGroupSummaryList",
+                                                                "ModelPackageGroupName"), expected=set(groups[:2])),
+    ]
+    package_names = _names("ModelPackageSummaryList", "ModelPackageArn")
+    cases["sagemaker", "ListModelPackages"] = [
+        Case({"ModelPackageGroupName": groups[0]}, package_names, expected=set(package_arns)),
+        Case({"ModelPackageGroupName": groups[0], "ModelApprovalStatus": "Approved"}, package_names,
+             expected={package_arns[1], package_arns[3]}),
+        Case({}, package_names, expected=set(unversioned)),
+        Case({"ModelPackageType": "Both"}, package_names, expected=set(unversioned) | set(package_arns)),
+    ]
     return cases
 
 
