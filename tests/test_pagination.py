@@ -37,6 +37,9 @@ SKIPPED = {
     ("application-autoscaling", "DescribeScalingActivities"),
     # Each experiment needs its own InService endpoint and starts shadow-variant workers.
     ("sagemaker", "ListInferenceExperiments"),
+    # botocore has no paginator for it (paged by hand, MaxResults=1 + NextToken, in
+    # tests/experiments/test_experiments_api.py::test_actions_contexts_and_query_lineage).
+    ("sagemaker", "QueryLineage"),
 }
 
 DIM = "sagemaker:variant:DesiredInstanceCount"
@@ -413,6 +416,21 @@ def world(server) -> dict[tuple[str, str], list[Case]]:
              expected={package_arns[1], package_arns[3]}),
         Case({}, package_names, expected=set(unversioned)),
         Case({"ModelPackageType": "Both"}, package_names, expected=set(unversioned) | set(package_arns)),
+    ]
+    actions = [sm.create_action(ActionName=f"pg-action-{i}", ActionType="Deploy" if i < 3 else "Approve",
+                                Source={"SourceUri": f"s3://pg-objects/action/{i % 2}"})["ActionArn"] for i in range(4)]
+    action_arns = lambda r: [a["ActionArn"] for a in r["ActionSummaries"]]  # noqa: E731
+    cases["sagemaker", "ListActions"] = [
+        Case({}, action_arns, expected=set(actions)),
+        Case({"ActionType": "Deploy", "SourceUri": "s3://pg-objects/action/0"}, action_arns,
+             expected={actions[0], actions[2]}),
+    ]
+    contexts = [sm.create_context(ContextName=f"pg-context-{i}", ContextType="Endpoint" if i < 3 else "Project",
+                                  Source={"SourceUri": f"s3://pg-objects/context/{i}"})["ContextArn"] for i in range(4)]
+    context_arns = lambda r: [c["ContextArn"] for c in r["ContextSummaries"]]  # noqa: E731
+    cases["sagemaker", "ListContexts"] = [
+        Case({}, context_arns, expected=set(contexts)),
+        Case({"ContextType": "Endpoint"}, context_arns, expected=set(contexts[:3])),
     ]
     return cases
 

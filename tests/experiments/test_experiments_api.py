@@ -224,3 +224,71 @@ def test_lineage_artifacts_and_associations(sm):
         (artifact, "TrialComponent", "Artifact")]
     sm.delete_association(SourceArn=tc_arn, DestinationArn=artifact)
     assert sm.list_associations(SourceArn=tc_arn)["AssociationSummaries"] == []
+
+
+def test_actions_contexts_and_query_lineage(sm):
+    suffix = uuid.uuid4().hex[:8]
+    data = sm.create_artifact(ArtifactType="DataSet", Source={"SourceUri": f"s3://b/{suffix}/data"})["ArtifactArn"]
+    model = sm.create_artifact(ArtifactType="Model", Source={"SourceUri": f"s3://b/{suffix}/model"})["ArtifactArn"]
+    action = sm.create_action(ActionName=f"deploy-{suffix}", ActionType="ModelDeployment",
+                              Source={"SourceUri": f"s3://b/{suffix}/model"}, Status="Completed",
+                              Properties={"k": "v"})["ActionArn"]
+    context = sm.create_context(ContextName=f"endpoint-{suffix}", ContextType="Endpoint",
+                                Source={"SourceUri": f"arn:aws:sagemaker:us-east-1:000000000000:endpoint/{suffix}"})[
+        "ContextArn"]
+    with pytest.raises(ClientError) as exc:
+        sm.create_action(ActionName=f"deploy-{suffix}", ActionType="X", Source={"SourceUri": "s3://b/x"})
+    assert "already exists" in exc.value.response["Error"]["Message"]
+    sm.update_action(ActionName=f"deploy-{suffix}", Properties={"k2": "v2"}, PropertiesToRemove=["k"])
+    assert sm.describe_action(ActionName=f"deploy-{suffix}")["Properties"] == {"k2": "v2"}
+    assert [a["ActionArn"] for a in sm.list_actions(SourceUri=f"s3://b/{suffix}/model")["ActionSummaries"]] == [
+        action]
+    assert [c["ContextArn"] for c in sm.list_contexts(ContextType="Endpoint")["ContextSummaries"]].count(context) == 1
+    assert [a["ArtifactArn"] for a in sm.list_artifacts(SourceUri=f"s3://b/{suffix}/data")["ArtifactSummaries"]] == [
+        data]
+    for source, destination in ((data, model), (model, action), (action, context)):
+        sm.add_association(SourceArn=source, DestinationArn=destination, AssociationType="ContributedTo")
+
+    down = sm.query_lineage(StartArns=[data], Direction="Descendants", IncludeEdges=True, MaxDepth=10)
+    assert [v["Arn"] for v in down["Vertices"]] == [model, action, context]
+    assert {(e["SourceArn"], e["DestinationArn"]) for e in down["Edges"]} == {
+        (data, model), (model, action), (action, context)}
+    pages, token = [], None
+    while True:
+        page = sm.query_lineage(StartArns=[data], Direction="Descendants", MaxResults=1,
+                                **({"NextToken": token} if token else {}))
+        pages.append([v["Arn"] for v in page["Vertices"]])
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert pages == [[model], [action], [context]]
+    near = sm.query_lineage(StartArns=[data], Direction="Descendants", MaxDepth=1)
+    assert [v["Arn"] for v in near["Vertices"]] == [model]
+    up = sm.query_lineage(StartArns=[context], Direction="Ascendants", Filters={"LineageTypes": ["Artifact"]})
+    assert {v["Arn"] for v in up["Vertices"]} == {data, model}
+    assert {v["Type"] for v in up["Vertices"]} == {"DataSet", "Model"}
+    sm.delete_action(ActionName=f"deploy-{suffix}")
+    assert sm.list_associations(SourceArn=model)["AssociationSummaries"] == []
+    with pytest.raises(ClientError) as exc:
+        sm.describe_action(ActionName=f"deploy-{suffix}")
+    assert _code(exc) == "ResourceNotFound"
+
+
+def test_search_training_jobs_by_hyperparameters_and_tags(sm):
+    suffix = uuid.uuid4().hex[:6]
+    image = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+    for depth in (2, 5, 8):
+        sm.create_training_job(
+            TrainingJobName=f"search-{suffix}-{depth}", RoleArn="arn:aws:iam::000000000000:role/SageStackExecutionRole",
+            HyperParameters={"max_depth": str(depth), "num_round": "1"},
+            AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
+            InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {
+                "S3DataType": "S3Prefix", "S3Uri": "s3://missing-bucket/none/"}}}],
+            OutputDataConfig={"S3OutputPath": "s3://missing-bucket/out"},
+            ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+            StoppingCondition={"MaxRuntimeInSeconds": 60}, Tags=[{"Key": "suite", "Value": suffix}])
+    found = sm.search(Resource="TrainingJob", SearchExpression={"Filters": [
+        {"Name": "Tags.suite", "Operator": "Equals", "Value": suffix},
+        {"Name": "HyperParameters.max_depth", "Operator": "GreaterThan", "Value": "3"}]},
+        SortBy="HyperParameters.max_depth", SortOrder="Descending")["Results"]
+    assert [r["TrainingJob"]["TrainingJobName"] for r in found] == [f"search-{suffix}-8", f"search-{suffix}-5"]

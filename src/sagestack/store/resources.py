@@ -69,6 +69,9 @@ FILTERED_FIELDS: Mapping[str, tuple[str, ...]] = {
     "scaling-activity": ("ServiceNamespace", "ResourceId", "ScalableDimension"),
     "iam-role": ("Path",),
     "experiment-trial-component": ("_SourceArn",),
+    "artifact": ("_SourceUri", "ArtifactType"),
+    "action": ("_SourceUri", "ActionType"),
+    "context": ("_SourceUri", "ContextType"),
 }
 
 

@@ -42,9 +42,7 @@ def batch_put_metrics(ctx: RequestContext, params: dict) -> dict:
     errors, points = [], []
     for index, item in enumerate(params["MetricData"]):
         value = item.get("Value")
-        if component is None:
-            errors.append({"Code": "VALIDATION_ERROR", "MetricIndex": index})
-        elif not isinstance(value, (int, float)) or math.isnan(value) or math.isinf(value):
+        if component is None or not isinstance(value, (int, float)) or math.isnan(value) or math.isinf(value):
             errors.append({"Code": "VALIDATION_ERROR", "MetricIndex": index})
         else:
             points.append({"MetricName": item["MetricName"], "Timestamp": _epoch(item["Timestamp"]),

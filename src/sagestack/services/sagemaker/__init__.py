@@ -20,6 +20,7 @@ FAMILY_MODULES = (
     "trial_components",
     "search",
     "lineage",
+    "lineage_entities",
     "model_packages",
 )
 

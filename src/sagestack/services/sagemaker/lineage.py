@@ -13,6 +13,7 @@ import uuid
 from ...domain.experiments import store_of
 from ...protocol.errors import ServiceError
 from ...store import tokens
+from ...store.resources import FieldFilter, ListQuery
 from ..context import RequestContext
 from ..registry import OperationTable
 from .common import arn, now, strip_empty
@@ -72,7 +73,8 @@ def delete_artifact(ctx: RequestContext, params: dict) -> dict:
     if params.get("ArtifactArn"):
         row = _artifact(ctx, params["ArtifactArn"])
     elif params.get("Source"):
-        matches = [r for r in _all_artifacts(ctx) if r.data["Source"].get("SourceUri") == params["Source"]["SourceUri"]]
+        matches, _ = ctx.platform.resources.list(ctx.account_id, ctx.region, ARTIFACT, ListQuery(
+            fields=(FieldFilter.equals("_SourceUri", params["Source"]["SourceUri"]),), max_results=1))
         if not matches:
             raise ServiceError("ResourceNotFound", f"Artifact with source '{params['Source']['SourceUri']}' "
                                                    "does not exist.")
@@ -84,28 +86,14 @@ def delete_artifact(ctx: RequestContext, params: dict) -> dict:
     return {"ArtifactArn": row.arn}
 
 
-def _all_artifacts(ctx: RequestContext):
-    from .search import _all
-    from ...store.resources import ListQuery
-
-    return _all(ctx, ARTIFACT, ListQuery())
-
-
 @ops.handler("ListArtifacts")
 def list_artifacts(ctx: RequestContext, params: dict) -> dict:
-    if params.get("SourceUri") or params.get("ArtifactType"):
-        # Filters on the description: evaluated here over the account's artifacts (few per account).
-        rows = [r for r in _all_artifacts(ctx)
-                if (not params.get("SourceUri") or r.data["Source"].get("SourceUri") == params["SourceUri"])
-                and (not params.get("ArtifactType") or r.data.get("ArtifactType") == params["ArtifactType"])]
-        rows.sort(key=lambda r: r.created_at, reverse=params.get("SortOrder", "Descending") == "Descending")
-        offset = tokens.decode_offset(params.get("NextToken"))["o"]
-        limit = params.get("MaxResults") or 10
-        result: dict = {"ArtifactSummaries": [_summary(r) for r in rows[offset:offset + limit]]}
-        if offset + limit < len(rows):
-            result["NextToken"] = tokens.encode_offset(offset + limit)
-        return result
-    return page(ctx, ARTIFACT, params, "ArtifactSummaries", _summary)
+    fields = []
+    if params.get("SourceUri"):
+        fields.append(FieldFilter.equals("_SourceUri", params["SourceUri"]))
+    if params.get("ArtifactType"):
+        fields.append(FieldFilter.equals("ArtifactType", params["ArtifactType"]))
+    return page(ctx, ARTIFACT, params, "ArtifactSummaries", _summary, fields=fields)
 
 
 def _summary(row) -> dict:

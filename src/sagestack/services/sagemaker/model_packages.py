@@ -136,7 +136,6 @@ def _next_version(ctx: RequestContext, group) -> int:
     def change(row):
         holder["version"] = int(row.data.get("_LastVersion", 0)) + 1
         row.data["_LastVersion"] = holder["version"]
-        return None
 
     mutate(ctx.platform.resources, ctx.account_id, ctx.region, GROUP, group.name, change)
     return holder["version"]

@@ -1,6 +1,6 @@
 """Experiments: trial component ↔ trial links, trial-component metric points (SageMaker Metrics),
-lineage associations. (FILTERED_FIELDS gains experiment-trial-component._SourceArn: a new type, no rows
-to fill.)
+lineage associations. (FILTERED_FIELDS gains experiment-trial-component, artifact, action and context
+fields: new types, no rows to fill.)
 
 Revision ID: 0003
 Revises: 0002
