@@ -381,7 +381,7 @@ def world(server) -> dict[tuple[str, str], list[Case]]:
                  for i in range(4)]
     arns = lambda r: [a["ArtifactArn"] for a in r["ArtifactSummaries"]]  # noqa: E731
     cases["sagemaker", "ListArtifacts"] = [
-        Case({}, arns, expected=set(artifacts)),
+        Case({}, arns, known=set(artifacts)),  # (with those SageMaker makes for the jobs and packages)
         Case({"ArtifactType": "Dataset"}, arns, expected=set(artifacts[:3])),
     ]
     tc_arn = sm.describe_trial_component(TrialComponentName=components[1])["TrialComponentArn"]
@@ -429,7 +429,7 @@ def world(server) -> dict[tuple[str, str], list[Case]]:
                                   Source={"SourceUri": f"s3://pg-objects/context/{i}"})["ContextArn"] for i in range(4)]
     context_arns = lambda r: [c["ContextArn"] for c in r["ContextSummaries"]]  # noqa: E731
     cases["sagemaker", "ListContexts"] = [
-        Case({}, context_arns, expected=set(contexts)),
+        Case({}, context_arns, known=set(contexts)),  # (with the model package groups' contexts)
         Case({"ContextType": "Endpoint"}, context_arns, expected=set(contexts[:3])),
     ]
     return cases

@@ -42,6 +42,11 @@ def test_groups_versions_approval_and_errors(server):
     assert desc["ModelPackageStatus"] == "Completed" and desc["ModelPackageGroupName"] == group
     assert desc["InferenceSpecification"]["Containers"][0]["Image"] == SKLEARN_IMAGE
     assert sm.describe_model_package(ModelPackageName=f"{group}/1")["ModelPackageArn"] == arns[0]
+    # Lineage: the package's artifact, its model data and image contribute to it; it belongs to the group.
+    package_artifact = sm.list_artifacts(SourceUri=arns[0])["ArtifactSummaries"]
+    assert len(package_artifact) == 1
+    graph = sm.query_lineage(StartArns=[package_artifact[0]["ArtifactArn"]], Direction="Both", MaxDepth=1)
+    assert {v["Type"] for v in graph["Vertices"]} >= {"ModelData", "Image", "ModelGroup"}
 
     with pytest.raises(ClientError) as exc:  # a versioned package must be approved before it is deployed
         sm.create_model(ModelName=f"{group}-m", ExecutionRoleArn=ROLE, Containers=[{"ModelPackageName": arns[1]}])

@@ -140,6 +140,15 @@ def test_training_job_inside_run_logs_into_it(server, sdk_env, tmp_path):
     assert sorted(in_trial) == sorted([config["RunName"], job_tc_name])
     assert [s["TrialComponentName"] for s in sm.list_trial_components(
         SourceArn=job["TrainingJobArn"])["TrialComponentSummaries"]] == [job_tc_name]
+    assert {"SourceArn": job["TrainingJobArn"], "SourceType": "SageMakerTrainingJob"} in run_tc["Sources"]
+
+    # The lineage SageMaker records for a job: image and data → job → model.
+    up = sm.query_lineage(StartArns=[job_tc["TrialComponentArn"]], Direction="Ascendants", IncludeEdges=True)
+    assert sorted(v["Type"] for v in up["Vertices"]) == ["DataSet", "Image"]
+    down = sm.query_lineage(StartArns=[job_tc["TrialComponentArn"]], Direction="Descendants")
+    model = [v["Arn"] for v in down["Vertices"] if v["Type"] == "Model"]
+    assert sm.describe_artifact(ArtifactArn=model[0])["Source"]["SourceUri"] == job["ModelArtifacts"][
+        "S3ModelArtifacts"]
 
 
 @pytest.mark.sdk_flow("flow10", "the store keeps experiments, runs and metrics across a restart")
@@ -151,16 +160,22 @@ def test_restart_keeps_everything(fresh_server, monkeypatch):
         else:
             monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    import boto3
     import sagemaker
     from sagemaker.experiments import Run
 
     experiment, run_name = _names()
-    with Run(experiment_name=experiment, run_name=run_name, sagemaker_session=sagemaker.Session()) as run:
+    session = sagemaker.Session(boto_session=boto3.Session())  # not boto3's default session: other keys
+    with Run(experiment_name=experiment, run_name=run_name, sagemaker_session=session) as run:
         run.log_parameter("p", 1)
         for step in range(5):
             run.log_metric(name="m", value=float(step), step=step)
     sm = fresh_server.client("sagemaker")
     before = sm.describe_trial_component(TrialComponentName=f"{experiment}-{run_name}")
+    sm.create_model_package_group(ModelPackageGroupName=f"{experiment}-group")
+    package = sm.create_model_package(ModelPackageGroupName=f"{experiment}-group", InferenceSpecification={
+        "Containers": [{"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+                        "ModelDataUrl": "s3://b/model.tar.gz"}]})["ModelPackageArn"]
     fresh_server.restart()
     sm = fresh_server.client("sagemaker")
     after = sm.describe_trial_component(TrialComponentName=f"{experiment}-{run_name}")
@@ -168,3 +183,9 @@ def test_restart_keeps_everything(fresh_server, monkeypatch):
         assert after[key] == before[key]
     assert sm.list_trial_components(ExperimentName=experiment)["TrialComponentSummaries"][0][
         "TrialComponentName"] == f"{experiment}-{run_name}"
+    assert sm.describe_model_package(ModelPackageName=package)["ModelPackageVersion"] == 1
+    second = sm.create_model_package(ModelPackageGroupName=f"{experiment}-group", InferenceSpecification={
+        "Containers": [{"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"}]})
+    assert second["ModelPackageArn"].endswith("/2")  # the version counter survived too
+    artifact = sm.list_artifacts(SourceUri=package)["ArtifactSummaries"][0]["ArtifactArn"]
+    assert sm.list_associations(SourceArn=artifact)["AssociationSummaries"]

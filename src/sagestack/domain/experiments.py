@@ -12,6 +12,7 @@ import datetime as dt
 from ..store.errors import AlreadyExists
 from ..store.experiments import ExperimentStore
 from ..store.resources import Resource
+from . import lineage
 from .state import utcnow
 
 EXPERIMENT = "experiment"
@@ -102,7 +103,13 @@ def create_job_component(resources, account_id: str, region: str, resource_type:
         resources.create(account_id, region, TRIAL_COMPONENT, name, component_arn, data)
     except AlreadyExists:
         return name
+    if resource_type == "training-job":
+        lineage.training_job_inputs(resources, account_id, region, job, component_arn)
     config = job.get("ExperimentConfig") or {}
+    run = resources.get(account_id, region, TRIAL_COMPONENT, config["RunName"]) if config.get("RunName") else None
+    if run is not None:  # the run lists the jobs started in it among its Sources
+        sources = [s for s in run.data.get("Sources") or [] if s.get("SourceArn") != data["Source"]["SourceArn"]]
+        resources.update(run, dict(run.data, Sources=[*sources, data["Source"]]))
     experiment = config.get("ExperimentName")
     trial = config.get("TrialName")
     store = store_of(resources)
@@ -143,6 +150,8 @@ def job_finished(resources, job: Resource) -> None:
         component["OutputArtifacts"] = dict(component.get("OutputArtifacts") or {},
                                             **{"SageMaker.ModelArtifact": {"Value": model}})
     resources.update(row, component)
+    if model and status["PrimaryStatus"] == "Completed":
+        lineage.training_job_model(resources, job.account_id, job.region, model, row.arn)
     stamp = end.timestamp() if isinstance(end, dt.datetime) else float(end)
     points = [{"MetricName": m["MetricName"], "Timestamp": stamp, "Value": m["Value"]}
               for m in data.get("FinalMetricDataList") or [] if m.get("Value") is not None]

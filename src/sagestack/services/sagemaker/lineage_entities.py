@@ -140,7 +140,7 @@ def list_contexts(ctx, params):
 def _vertex(row) -> dict:
     data = row.data
     kind_type = data.get("ArtifactType") or data.get("ActionType") or data.get("ContextType") or \
-        (data.get("Source") or {}).get("SourceType")
+        (data.get("Source") or {}).get("SourceType", "").replace("SageMaker", "", 1) or None
     source = data.get("Source") or {}
     return strip_empty({"Arn": row.arn, "Type": kind_type, "LineageType": LINEAGE_TYPES.get(row.resource_type),
                         "_row": row, "_source": source})
@@ -159,9 +159,10 @@ def _passes(vertex: dict, filters: dict) -> bool:
             bound = filters[key].timestamp() if isinstance(filters[key], dt.datetime) else float(filters[key])
             if (value <= bound) if later else (value >= bound):
                 return False
-    for key, value in (filters.get("Properties") or {}).items():
-        if (row.data.get("Properties") or {}).get(key) != value:
-            return False
+    wanted = filters.get("Properties") or {}
+    if wanted:  # any of the given pairs
+        properties = row.data.get("Properties") or {}
+        return any(properties.get(key) == value for key, value in wanted.items())
     return True
 
 
@@ -210,6 +211,7 @@ def query_lineage(ctx: RequestContext, params: dict) -> dict:
     limit = params.get("MaxResults") or 100
     shown = vertices[offset:offset + limit]
     result: dict = {"Vertices": [{k: v for k, v in vtx.items() if not k.startswith("_")} for vtx in shown]}
+    result["Edges"] = []
     if params.get("IncludeEdges", True):
         kept = {v["Arn"] for v in vertices} | set(starts)
         result["Edges"] = [{"SourceArn": s, "DestinationArn": d, "AssociationType": t} if t else

@@ -8,6 +8,7 @@ Packages are ``Completed`` at once (nothing to validate asynchronously).
 
 from __future__ import annotations
 
+from ...domain import lineage
 from ...domain.model_packages import GROUP, PACKAGE, versioned
 from ...domain.state import mutate
 from ...protocol.errors import ServiceError
@@ -203,6 +204,7 @@ def create_model_package(ctx: RequestContext, params: dict) -> dict:
     with in_use_if_exists(f"ModelPackage already exists: {package_arn}", code="ValidationException"):
         ctx.platform.resources.create(ctx.account_id, ctx.region, PACKAGE, store_name, package_arn, strip_empty(data),
                                       status=approval, parent=parent, tag_list=tags)
+    lineage.model_package(ctx.platform.resources, ctx.account_id, ctx.region, data)
     return {"ModelPackageArn": package_arn}
 
 
