@@ -136,7 +136,8 @@ class TrainingRun:
             supervision.launch(host, data=self.data, name=self.name, region=self.region, runner=runner, image=image,
                                cpus=cpus_per_host, gpus=instance.gpus, host_names=host_names,
                                algorithm_repo=algorithm_repo, storage=self.storage, log_group=LOG_GROUP,
-                               metrics=metrics, aws_env=self._aws_environment())
+                               metrics=metrics, aws_env=self._aws_environment(),
+                               client_dir=self._client_dir())
         self.observer.on_processes([h.process.pid for h in self.hosts if h.process])
         exit_codes = supervision.supervise(
             self.hosts, self.data["StoppingCondition"], self.data["CreationTime"].timestamp(), training_start,
@@ -162,10 +163,14 @@ class TrainingRun:
                                       token, time.time() + seconds)
         env = {"AWS_ENDPOINT_URL": settings.endpoint_url, "SAGESTACK_ENDPOINT_URL": settings.endpoint_url,
                "AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret, "AWS_SESSION_TOKEN": token}
-        if (settings.client_dir / f"{CLIENT_PLUGIN}.py").exists():
+        if self._client_dir():
             env["BOTOCORE_EXPERIMENTAL__PLUGINS"] = f"sagestack={CLIENT_PLUGIN}"
-            env["SAGESTACK_CLIENT_DIR"] = str(settings.client_dir)
         return env
+
+    def _client_dir(self) -> str | None:
+        """The folder holding the client plugin, when the server wrote it (`sagestack env`)."""
+        directory = self.platform.settings.client_dir
+        return str(directory) if (directory / f"{CLIENT_PLUGIN}.py").exists() else None
 
     def _note(self, host: HostProcess, message: str) -> None:
         supervision.log_line(self.storage, LOG_GROUP, host, message)

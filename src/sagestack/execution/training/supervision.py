@@ -30,8 +30,11 @@ SOURCE_ROOT = str(Path(__file__).resolve().parents[3])
 
 def launch(host: HostProcess, *, data: dict, name: str, region: str, runner: str, image: ImageInfo, cpus: int,
            gpus: int, host_names: list[str], algorithm_repo: str | None, storage: JobStorage, log_group: str,
-           metrics: MetricCollector, aws_env: dict[str, str] | None = None) -> None:
-    """Start the host's process, and the thread that streams its output."""
+           metrics: MetricCollector, aws_env: dict[str, str] | None = None,
+           client_dir: str | None = None) -> None:
+    """Start the host's process, and the thread that streams its output. ``aws_env``: how the job's code
+    reaches the server (endpoint, credentials); ``client_dir``: the client plugin's folder, put on the
+    job's PYTHONPATH."""
     algorithm = data["AlgorithmSpecification"]
     config = {
         "job_name": name, "num_cpus": cpus, "num_gpus": gpus, "region": region,
@@ -55,7 +58,6 @@ def launch(host: HostProcess, *, data: dict, name: str, region: str, runner: str
     })
     # Scripts that call `python`/`python3`/`pip` get the server's interpreter and its packages.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
-    client_dir = env.pop("SAGESTACK_CLIENT_DIR", None)
     env["PYTHONPATH"] = os.pathsep.join([SOURCE_ROOT] + ([client_dir] if client_dir else [])
                                         + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     host.process = subprocess.Popen(
