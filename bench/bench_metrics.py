@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     rows: list[tuple[str, str, str]] = []
     with running_server() as server:
-        sm, metrics, sts = server.client("sagemaker"), server.client("sagemaker-metrics"), server.client("sts")
+        sm, metrics = server.client("sagemaker"), server.client("sagemaker-metrics")
+        sts = server.client("sts")
         sm.create_trial_component(TrialComponentName="bench-put")
         base = time.time() - 10 * 86400
         elapsed = _put_all(metrics, "bench-put", args.points, base)

@@ -18,6 +18,7 @@ from .state import utcnow
 EXPERIMENT = "experiment"
 TRIAL = "experiment-trial"
 TRIAL_COMPONENT = "experiment-trial-component"
+FINISHED = ("Completed", "Failed", "Stopped")
 
 #: Job resource type → (trial-component suffix, Source.SourceType, the job's status member).
 JOB_SOURCES = {
@@ -68,7 +69,8 @@ def _parameter(value) -> dict:
 def training_parameters(job: dict) -> dict:
     resource = job.get("ResourceConfig") or {}
     params = {
-        "SageMaker.ImageUri": {"StringValue": (job.get("AlgorithmSpecification") or {}).get("TrainingImage", "")},
+        "SageMaker.ImageUri": {"StringValue": (job.get("AlgorithmSpecification") or {}).get("TrainingImage",
+                                                                                              "")},
         "SageMaker.InstanceCount": {"NumberValue": float(resource.get("InstanceCount", 1))},
         "SageMaker.InstanceType": {"StringValue": resource.get("InstanceType", "")},
     }
@@ -106,21 +108,25 @@ def create_job_component(resources, account_id: str, region: str, resource_type:
     if resource_type == "training-job":
         lineage.training_job_inputs(resources, account_id, region, job, component_arn)
     config = job.get("ExperimentConfig") or {}
-    run = resources.get(account_id, region, TRIAL_COMPONENT, config["RunName"]) if config.get("RunName") else None
+    run = resources.get(account_id, region, TRIAL_COMPONENT, config["RunName"]) \
+        if config.get("RunName") else None
     if run is not None:  # the run lists the jobs started in it among its Sources
-        sources = [s for s in run.data.get("Sources") or [] if s.get("SourceArn") != data["Source"]["SourceArn"]]
+        sources = [s for s in run.data.get("Sources") or []
+                   if s.get("SourceArn") != data["Source"]["SourceArn"]]
         resources.update(run, dict(run.data, Sources=[*sources, data["Source"]]))
     experiment = config.get("ExperimentName")
     trial = config.get("TrialName")
     store = store_of(resources)
     if experiment and not trial:
         trial = name  # AWS: without TrialName, a new trial is created for the job
-        trial_data = {"TrialName": trial, "TrialArn": arn(region, account_id, TRIAL, trial), "DisplayName": trial,
+        trial_data = {"TrialName": trial, "TrialArn": arn(region, account_id, TRIAL, trial),
+                      "DisplayName": trial,
                       "ExperimentName": experiment, "CreationTime": stamp, "LastModifiedTime": stamp,
                       "CreatedBy": created_by or {}, "LastModifiedBy": created_by or {},
                       "Source": data["Source"]}
         try:
-            resources.create(account_id, region, TRIAL, trial, trial_data["TrialArn"], trial_data, parent=experiment)
+            resources.create(account_id, region, TRIAL, trial, trial_data["TrialArn"], trial_data,
+                             parent=experiment)
         except AlreadyExists:
             pass
     if trial:
@@ -137,13 +143,14 @@ def job_finished(resources, job: Resource) -> None:
         return
     name = job_component_name(job.name, job.resource_type)
     row = resources.get(job.account_id, job.region, TRIAL_COMPONENT, name)
-    if row is None or (row.data.get("Status") or {}).get("PrimaryStatus") in ("Completed", "Failed", "Stopped"):
+    if row is None or (row.data.get("Status") or {}).get("PrimaryStatus") in FINISHED:
         return
     data = job.data
     status = {"PrimaryStatus": data.get(status_member, job.status)}
     if data.get("FailureReason"):
         status["Message"] = data["FailureReason"][:1024]
-    end = data.get("TrainingEndTime") or data.get("ProcessingEndTime") or data.get("TransformEndTime") or utcnow()
+    end = data.get("TrainingEndTime") or data.get("ProcessingEndTime") or data.get("TransformEndTime") \
+        or utcnow()
     component = dict(row.data, Status=status, EndTime=end, LastModifiedTime=utcnow())
     model = (data.get("ModelArtifacts") or {}).get("S3ModelArtifacts")
     if model and status["PrimaryStatus"] == "Completed":

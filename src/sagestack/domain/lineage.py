@@ -22,8 +22,8 @@ def _arn(region: str, account_id: str, kind: str, name: str) -> str:
 def ensure_artifact(resources, account_id: str, region: str, uri: str, artifact_type: str,
                     name: str | None = None) -> str:
     """The artifact with this source URI and type (created when there is none); its ARN."""
-    rows, _ = resources.list(account_id, region, ARTIFACT, ListQuery(fields=(
-        FieldFilter.equals("_SourceUri", uri), FieldFilter.equals("ArtifactType", artifact_type)), max_results=1))
+    fields = (FieldFilter.equals("_SourceUri", uri), FieldFilter.equals("ArtifactType", artifact_type))
+    rows, _ = resources.list(account_id, region, ARTIFACT, ListQuery(fields=fields, max_results=1))
     if rows:
         return rows[0].arn
     key = uuid.uuid4().hex
@@ -42,8 +42,8 @@ def ensure_context(resources, account_id: str, region: str, name: str, uri: str,
     context_arn = _arn(region, account_id, CONTEXT, name)
     stamp = utcnow()
     data = {"ContextName": name, "ContextArn": context_arn, "Source": {"SourceUri": uri},
-            "ContextType": context_type, "CreationTime": stamp, "LastModifiedTime": stamp, "CreatedBy": SYSTEM,
-            "LastModifiedBy": SYSTEM, "_SourceUri": uri}
+            "ContextType": context_type, "CreationTime": stamp, "LastModifiedTime": stamp,
+            "CreatedBy": SYSTEM, "LastModifiedBy": SYSTEM, "_SourceUri": uri}
     try:
         resources.create(account_id, region, CONTEXT, name, context_arn, data)
     except AlreadyExists:
@@ -59,8 +59,8 @@ def training_job_inputs(resources, account_id: str, region: str, job: dict, comp
     """The job's image and input channels as artifacts that contributed to its trial component."""
     image = (job.get("AlgorithmSpecification") or {}).get("TrainingImage")
     if image:
-        associate(resources, account_id, region, ensure_artifact(resources, account_id, region, image, "Image"),
-                  component_arn, "ContributedTo")
+        artifact = ensure_artifact(resources, account_id, region, image, "Image")
+        associate(resources, account_id, region, artifact, component_arn, "ContributedTo")
     for channel in job.get("InputDataConfig") or []:
         uri = ((channel.get("DataSource") or {}).get("S3DataSource") or {}).get("S3Uri")
         if uri:

@@ -29,7 +29,8 @@ def resolve_containers(package: dict, override: dict) -> list[dict]:
         resolved = {k: v for k, v in container.items() if k in (
             "ContainerHostname", "Image", "ImageDigest", "ModelDataUrl", "ModelDataSource", "Environment",
             "AdditionalModelDataSources")}
-        resolved["Environment"] = dict(container.get("Environment") or {}, **(override.get("Environment") or {}))
+        resolved["Environment"] = dict(container.get("Environment") or {},
+                                       **(override.get("Environment") or {}))
         resolved["ModelPackageName"] = override["ModelPackageName"]
         out.append(resolved)
     return out

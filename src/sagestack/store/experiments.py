@@ -44,7 +44,8 @@ tc_points = Table(
     Column("timestamp", Float, nullable=False),
     Column("step", Integer),
     Column("value", Float, nullable=False),
-    Index("ix_tc_metric_points_series", "account_id", "region", "trial_component", "metric_name", "timestamp"),
+    Index("ix_tc_metric_points_series", "account_id", "region", "trial_component", "metric_name",
+          "timestamp"),
 )
 
 lineage_associations = Table(
@@ -102,8 +103,9 @@ class ExperimentStore:
         return [r[0] for r in rows]
 
     def _link(self, account_id: str, region: str, component: str, trial: str):
-        return and_(trial_component_trials.c.account_id == account_id, trial_component_trials.c.region == region,
-                    trial_component_trials.c.trial_component == component, trial_component_trials.c.trial == trial)
+        t = trial_component_trials
+        return and_(t.c.account_id == account_id, t.c.region == region, t.c.trial_component == component,
+                    t.c.trial == trial)
 
     # -- list conditions (on ``resources`` rows) ----------------------------------------------
 
@@ -128,7 +130,8 @@ class ExperimentStore:
     @classmethod
     def has_component(cls, component: str):
         """Trials that ``component`` is linked to."""
-        return cls._linked(trial_component_trials.c.trial_component, component, trial_component_trials.c.trial)
+        t = trial_component_trials
+        return cls._linked(t.c.trial_component, component, t.c.trial)
 
     # -- metric points ------------------------------------------------------------------------
 
@@ -153,8 +156,10 @@ class ExperimentStore:
         with self.db.connect() as conn:
             rows = conn.execute(stmt).all()
             last_ids = [self._last_id(conn, key, row[0]) for row in rows]
-            last = {r.id: (r.value, r.timestamp) for r in conn.execute(
-                select(m.c.id, m.c.value, m.c.timestamp).where(m.c.id.in_(last_ids))).all()} if last_ids else {}
+            last = {}
+            if last_ids:
+                last = {r.id: (r.value, r.timestamp) for r in conn.execute(
+                    select(m.c.id, m.c.value, m.c.timestamp).where(m.c.id.in_(last_ids))).all()}
         out = []
         for (name, count, low, high, avg, squares, _), last_id in zip(rows, last_ids):
             value, timestamp = last[last_id]
@@ -207,7 +212,8 @@ class ExperimentStore:
     def delete_association(self, source: str, destination: str) -> bool:
         a = lineage_associations
         with self.db.begin() as conn:
-            result = conn.execute(a.delete().where(and_(a.c.source_arn == source, a.c.destination_arn == destination)))
+            result = conn.execute(a.delete().where(and_(a.c.source_arn == source,
+                                                        a.c.destination_arn == destination)))
         return bool(result.rowcount)
 
     def associations(self, account_id: str, region: str, source: str | None = None,
@@ -228,7 +234,8 @@ class ExperimentStore:
             condition = and_(condition, a.c.created_at < created_before)
         order = a.c.created_at.desc() if descending else a.c.created_at.asc()
         with self.db.connect() as conn:
-            rows = conn.execute(select(a).where(condition).order_by(order).offset(offset).limit(limit)).mappings().all()
+            stmt = select(a).where(condition).order_by(order).offset(offset).limit(limit)
+            rows = conn.execute(stmt).mappings().all()
         return [dict(r) for r in rows]
 
     def delete_associations_of(self, arn: str) -> None:

@@ -73,8 +73,9 @@ def batch_get_metrics(ctx: RequestContext, params: dict) -> dict:
     for query in params["MetricQueries"]:
         component = _component(ctx, query["ResourceArn"])
         if component is None:
-            results.append({"Status": "ValidationError", "Message": f"Resource '{query['ResourceArn']}' does "
-                                                                    "not exist.", "XAxisValues": [], "MetricValues": []})
+            results.append({"Status": "ValidationError",
+                            "Message": f"Resource '{query['ResourceArn']}' does not exist.",
+                            "XAxisValues": [], "MetricValues": []})
             continue
         start = _epoch(query["Start"]) if query.get("Start") is not None else None
         end = _epoch(query["End"]) if query.get("End") is not None else None

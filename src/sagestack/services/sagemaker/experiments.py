@@ -146,8 +146,9 @@ def create_trial(ctx: RequestContext, params: dict) -> dict:
     check_entity_name(name, "trialName")
     experiment = get(ctx, EXPERIMENT, params["ExperimentName"])
     resource_arn = arn(ctx, TRIAL, name)
-    data = strip_empty({"TrialName": name, "TrialArn": resource_arn, "DisplayName": params.get("DisplayName") or name,
-                        "ExperimentName": experiment.name, "MetadataProperties": params.get("MetadataProperties"),
+    data = strip_empty({"TrialName": name, "TrialArn": resource_arn,
+                        "DisplayName": params.get("DisplayName") or name, "ExperimentName": experiment.name,
+                        "MetadataProperties": params.get("MetadataProperties"),
                         **created(ctx)})
     with already_exists("Trial", name):
         ctx.platform.resources.create(ctx.account_id, ctx.region, TRIAL, name, resource_arn, data,

@@ -41,8 +41,9 @@ def create_artifact(ctx: RequestContext, params: dict) -> dict:
     who = user_context(ctx)
     data = strip_empty({"ArtifactArn": resource_arn, "ArtifactName": params.get("ArtifactName"),
                         "Source": params["Source"], "ArtifactType": params["ArtifactType"],
-                        "Properties": params.get("Properties"), "MetadataProperties": params.get("MetadataProperties"),
-                        "CreationTime": stamp, "LastModifiedTime": stamp, "CreatedBy": who, "LastModifiedBy": who,
+                        "Properties": params.get("Properties"),
+                        "MetadataProperties": params.get("MetadataProperties"), "CreationTime": stamp,
+                        "LastModifiedTime": stamp, "CreatedBy": who, "LastModifiedBy": who,
                         "_SourceUri": params["Source"]["SourceUri"]})
     ctx.platform.resources.create(ctx.account_id, ctx.region, ARTIFACT, name, resource_arn, data,
                                   tag_list=params.get("Tags"))
@@ -113,8 +114,8 @@ def add_association(ctx: RequestContext, params: dict) -> dict:
     source, destination = _entity(ctx, params["SourceArn"]), _entity(ctx, params["DestinationArn"])
     if not store_of(ctx.platform.resources).add_association(ctx.account_id, ctx.region, source.arn,
                                                            destination.arn, params.get("AssociationType")):
-        raise ServiceError("ValidationException", f"Association between '{source.arn}' and '{destination.arn}' "
-                                                  "already exists.")
+        raise ServiceError("ValidationException",
+                           f"Association between '{source.arn}' and '{destination.arn}' already exists.")
     return {"SourceArn": source.arn, "DestinationArn": destination.arn}
 
 
@@ -148,7 +149,8 @@ def list_associations(ctx: RequestContext, params: dict) -> dict:
         offset=offset, limit=limit + 1)
     summaries = []
     for item in rows[:limit]:
-        source, destination = resources.get_by_arn(item["source_arn"]), resources.get_by_arn(item["destination_arn"])
+        source = resources.get_by_arn(item["source_arn"])
+        destination = resources.get_by_arn(item["destination_arn"])
         summaries.append(strip_empty({
             "SourceArn": item["source_arn"], "DestinationArn": item["destination_arn"],
             "SourceType": TYPE_NAMES.get(source.resource_type) if source else None,

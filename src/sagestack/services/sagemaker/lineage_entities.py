@@ -142,8 +142,8 @@ def _vertex(row) -> dict:
     kind_type = data.get("ArtifactType") or data.get("ActionType") or data.get("ContextType") or \
         (data.get("Source") or {}).get("SourceType", "").replace("SageMaker", "", 1) or None
     source = data.get("Source") or {}
-    return strip_empty({"Arn": row.arn, "Type": kind_type, "LineageType": LINEAGE_TYPES.get(row.resource_type),
-                        "_row": row, "_source": source})
+    return strip_empty({"Arn": row.arn, "Type": kind_type,
+                        "LineageType": LINEAGE_TYPES.get(row.resource_type), "_row": row, "_source": source})
 
 
 def _passes(vertex: dict, filters: dict) -> bool:
@@ -190,7 +190,8 @@ def query_lineage(ctx: RequestContext, params: dict) -> dict:
                 links += [(a, a["source_arn"]) for a in store.associations(
                     ctx.account_id, ctx.region, destination=current, limit=10000)]
             for association, other in links:
-                edges[(association["source_arn"], association["destination_arn"])] = association["association_type"]
+                pair = (association["source_arn"], association["destination_arn"])
+                edges[pair] = association["association_type"]
                 if other not in seen:
                     seen.add(other)
                     order.append(other)

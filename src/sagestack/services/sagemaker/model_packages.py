@@ -64,7 +64,8 @@ def create_model_package_group(ctx: RequestContext, params: dict) -> dict:
     group_arn = arn(ctx, GROUP, name)
     data = strip_empty({"ModelPackageGroupName": name, "ModelPackageGroupArn": group_arn,
                         "ModelPackageGroupDescription": params.get("ModelPackageGroupDescription"),
-                        "CreationTime": now(), "CreatedBy": user_context(ctx), "ModelPackageGroupStatus": "Completed",
+                        "CreationTime": now(), "CreatedBy": user_context(ctx),
+                        "ModelPackageGroupStatus": "Completed",
                         "ManagedConfiguration": params.get("ManagedConfiguration"), "_LastVersion": 0})
     with in_use_if_exists(f"Model Package Group already exists: {group_arn}", code="ValidationException"):
         ctx.platform.resources.create(ctx.account_id, ctx.region, GROUP, name, group_arn, data,
@@ -80,8 +81,9 @@ def describe_model_package_group(ctx: RequestContext, params: dict) -> dict:
 @ops.handler("ListModelPackageGroups")
 def list_model_package_groups(ctx: RequestContext, params: dict) -> dict:
     return _page(ctx, GROUP, params, "ModelPackageGroupSummaryList", lambda r: {
-        k: r.data.get(k) for k in ("ModelPackageGroupName", "ModelPackageGroupArn", "ModelPackageGroupDescription",
-                                   "CreationTime", "ModelPackageGroupStatus", "ManagedConfiguration")})
+        k: r.data.get(k) for k in ("ModelPackageGroupName", "ModelPackageGroupArn",
+                                   "ModelPackageGroupDescription", "CreationTime", "ModelPackageGroupStatus",
+                                   "ManagedConfiguration")})
 
 
 @ops.handler("DeleteModelPackageGroup")
@@ -90,8 +92,8 @@ def delete_model_package_group(ctx: RequestContext, params: dict) -> dict:
     rows, _ = ctx.platform.resources.list(ctx.account_id, ctx.region, PACKAGE,
                                           ListQuery(parent=group.name, max_results=1))
     if rows:
-        raise ServiceError("ConflictException", f"Model Package Group {group.name} has model packages; delete "
-                                                "them before deleting the group.")
+        raise ServiceError("ConflictException", f"Model Package Group {group.name} has model packages; "
+                                                "delete them before deleting the group.")
     ctx.platform.resources.delete(ctx.account_id, ctx.region, GROUP, group.name)
     return {}
 
@@ -125,10 +127,11 @@ def delete_model_package_group_policy(ctx: RequestContext, params: dict) -> dict
 # -- packages ------------------------------------------------------------------------------------
 
 _COPIED = ("ModelPackageDescription", "ModelPackageRegistrationType", "InferenceSpecification",
-           "ValidationSpecification", "SourceAlgorithmSpecification", "CertifyForMarketplace", "MetadataProperties",
-           "ModelMetrics", "Domain", "Task", "SamplePayloadUrl", "CustomerMetadataProperties", "DriftCheckBaselines",
-           "AdditionalInferenceSpecifications", "SkipModelValidation", "SourceUri", "SecurityConfig", "ModelCard",
-           "ModelLifeCycle", "ManagedStorageType")
+           "ValidationSpecification", "SourceAlgorithmSpecification", "CertifyForMarketplace",
+           "MetadataProperties", "ModelMetrics", "Domain", "Task", "SamplePayloadUrl",
+           "CustomerMetadataProperties", "DriftCheckBaselines", "AdditionalInferenceSpecifications",
+           "SkipModelValidation", "SourceUri", "SecurityConfig", "ModelCard", "ModelLifeCycle",
+           "ManagedStorageType")
 
 
 def _next_version(ctx: RequestContext, group) -> int:
@@ -160,8 +163,8 @@ def _source_spec(ctx: RequestContext, source: str) -> dict | None:
 def create_model_package(ctx: RequestContext, params: dict) -> dict:
     name, group_name = params.get("ModelPackageName"), params.get("ModelPackageGroupName")
     if name and group_name:
-        raise ServiceError("ValidationException", "Both ModelPackageName and ModelPackageGroupName are provided in "
-                                                  "the input. Cannot determine which one to use.")
+        raise ServiceError("ValidationException", "Both ModelPackageName and ModelPackageGroupName are "
+                                                  "provided in the input. Cannot determine which one to use.")
     if not name and not group_name:
         raise ServiceError("ValidationException", "Missing ARN.")
     if params.get("ModelApprovalStatus") and params["ModelApprovalStatus"] not in ("Approved", "Rejected",
@@ -171,8 +174,8 @@ def create_model_package(ctx: RequestContext, params: dict) -> dict:
     spec = params.get("InferenceSpecification")
     source = params.get("SourceUri")
     if source and spec and not source.startswith("arn:"):
-        raise ServiceError("ValidationException", "Passing SourceUri and InferenceSpecification together is not "
-                                                  "allowed; add the SourceUri with UpdateModelPackage.")
+        raise ServiceError("ValidationException", "Passing SourceUri and InferenceSpecification together is "
+                                                  "not allowed; add the SourceUri with UpdateModelPackage.")
     if source and not spec:
         spec = _source_spec(ctx, source)
     stamp = now()
@@ -185,8 +188,8 @@ def create_model_package(ctx: RequestContext, params: dict) -> dict:
     if group_name:
         group = _group(ctx, group_name)
         if tags:
-            raise ServiceError("ValidationException", "Tags cannot be specified for a versioned model package; "
-                                                      "it inherits the tags of its group.")
+            raise ServiceError("ValidationException", "Tags cannot be specified for a versioned model "
+                                                      "package; it inherits the tags of its group.")
         version = _next_version(ctx, group)
         store_name = f"{group.name}/{version}"
         approval = params.get("ModelApprovalStatus") or "PendingManualApproval"
@@ -202,8 +205,8 @@ def create_model_package(ctx: RequestContext, params: dict) -> dict:
     data["ModelPackageStatusDetails"] = {"ValidationStatuses": [{"Name": data["ModelPackageName"],
                                                                   "Status": "Completed"}]}
     with in_use_if_exists(f"ModelPackage already exists: {package_arn}", code="ValidationException"):
-        ctx.platform.resources.create(ctx.account_id, ctx.region, PACKAGE, store_name, package_arn, strip_empty(data),
-                                      status=approval, parent=parent, tag_list=tags)
+        ctx.platform.resources.create(ctx.account_id, ctx.region, PACKAGE, store_name, package_arn,
+                                      strip_empty(data), status=approval, parent=parent, tag_list=tags)
     lineage.model_package(ctx.platform.resources, ctx.account_id, ctx.region, data)
     return {"ModelPackageArn": package_arn}
 
@@ -245,11 +248,12 @@ def update_model_package(ctx: RequestContext, params: dict) -> dict:
                 raise ServiceError("ValidationException", "ModelApprovalStatus applies to versioned model "
                                                           "packages only.")
             status = data["ModelApprovalStatus"] = params["ModelApprovalStatus"]
-        for key in ("ApprovalDescription", "ModelPackageRegistrationType", "InferenceSpecification", "SourceUri",
-                    "ModelCard", "ModelLifeCycle"):
+        for key in ("ApprovalDescription", "ModelPackageRegistrationType", "InferenceSpecification",
+                    "SourceUri", "ModelCard", "ModelLifeCycle"):
             if params.get(key) is not None:
                 data[key] = params[key]
-        metadata = dict(data.get("CustomerMetadataProperties") or {}, **(params.get("CustomerMetadataProperties") or {}))
+        metadata = dict(data.get("CustomerMetadataProperties") or {},
+                        **(params.get("CustomerMetadataProperties") or {}))
         for key in params.get("CustomerMetadataPropertiesToRemove") or ():
             metadata.pop(key, None)
         if metadata:

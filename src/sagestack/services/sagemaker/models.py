@@ -84,12 +84,12 @@ def _from_packages(ctx: RequestContext, containers: list[dict]) -> list[dict]:
         if package.parent is not None and package.data.get("ModelApprovalStatus") != "Approved":
             raise ServiceError("ValidationException",
                                f"Model package {package.arn} is not approved (ModelApprovalStatus "
-                               f"{package.data.get('ModelApprovalStatus')}); approve it with UpdateModelPackage "
-                               "before creating a model from it.")
+                               f"{package.data.get('ModelApprovalStatus')}); approve it with "
+                               "UpdateModelPackage before creating a model from it.")
         resolved = resolve_containers(package.data, container)
         if not resolved:
-            raise ServiceError("ValidationException", f"Model package {package.arn} has no InferenceSpecification "
-                                                      "containers.")
+            raise ServiceError("ValidationException",
+                               f"Model package {package.arn} has no InferenceSpecification containers.")
         out.extend(resolved)
     return out
 

@@ -51,7 +51,8 @@ def _ci_get(mapping: dict, key: str):
 def resolve(value: Any, path: list[str]) -> list[Any]:
     """The values at a dotted path (a list on the way fans out: any element may match)."""
     if not path:
-        if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("NumberValue", "StringValue"):
+        if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("NumberValue",
+                                                                                 "StringValue"):
             return [next(iter(value.values()))]
         if isinstance(value, dict) and "Value" in value and set(value) <= {"Value", "MediaType"}:
             return [value["Value"]]

@@ -28,8 +28,8 @@ def _check_parameters(parameters: dict) -> None:
     for key, value in parameters.items():
         number = value.get("NumberValue")
         if number is not None and (math.isnan(number) or math.isinf(number)):
-            raise ServiceError("ValidationException",
-                               f"Parameter '{key}' has an invalid NumberValue: NaN and Infinity are not allowed.")
+            raise ServiceError("ValidationException", f"Parameter '{key}' has an invalid NumberValue: NaN "
+                                                      "and Infinity are not allowed.")
         if ("NumberValue" in value) == ("StringValue" in value):
             raise ServiceError("ValidationException",
                                f"Parameter '{key}' must have exactly one of StringValue or NumberValue.")
@@ -82,7 +82,8 @@ def create_trial_component(ctx: RequestContext, params: dict) -> dict:
         name, resource_arn, now(), user_context(ctx), DisplayName=params.get("DisplayName") or name,
         Status=params.get("Status"), StartTime=params.get("StartTime"), EndTime=params.get("EndTime"),
         Parameters=parameters, InputArtifacts=params.get("InputArtifacts") or {},
-        OutputArtifacts=params.get("OutputArtifacts") or {}, MetadataProperties=params.get("MetadataProperties"))
+        OutputArtifacts=params.get("OutputArtifacts") or {},
+        MetadataProperties=params.get("MetadataProperties"))
     with already_exists("TrialComponent", name):
         ctx.platform.resources.create(ctx.account_id, ctx.region, TRIAL_COMPONENT, name, resource_arn, data,
                                       tag_list=params.get("Tags"))
@@ -116,8 +117,9 @@ def delete_trial_component(ctx: RequestContext, params: dict) -> dict:
     parents = store.parents(ctx.account_id, ctx.region, row.name)
     if parents:
         raise ServiceError("ValidationException",
-                           f"Trial component '{row.arn}' is associated with trial '{parents[0]['TrialName']}'; "
-                           f"disassociate it from every trial before deleting it.")
+                           f"Trial component '{row.arn}' is associated with trial "
+                           f"'{parents[0]['TrialName']}'; disassociate it from every trial before deleting "
+                           "it.")
     ctx.platform.resources.delete(ctx.account_id, ctx.region, TRIAL_COMPONENT, row.name)
     store.delete_points(ctx.account_id, ctx.region, row.name)
     return {"TrialComponentArn": row.arn}
@@ -163,7 +165,8 @@ def associate_trial_component(ctx: RequestContext, params: dict) -> dict:
 @ops.handler("DisassociateTrialComponent")
 def disassociate_trial_component(ctx: RequestContext, params: dict) -> dict:
     component, trial = _pair(ctx, params)
-    if not store_of(ctx.platform.resources).disassociate(ctx.account_id, ctx.region, component.name, trial.name):
+    store = store_of(ctx.platform.resources)
+    if not store.disassociate(ctx.account_id, ctx.region, component.name, trial.name):
         raise ServiceError("ResourceNotFound",
                            f"Trial component '{component.arn}' is not associated with trial '{trial.arn}'.")
     return {"TrialComponentArn": component.arn, "TrialArn": trial.arn}
