@@ -358,7 +358,8 @@ def world(server) -> dict[tuple[str, str], list[Case]]:
     cases["sagemaker", "ListTrials"] = [
         Case({}, _names("TrialSummaries", "TrialName"), expected=set(trials) | {"pg-trial-other"}),
         Case({"ExperimentName": experiments[0]}, _names("TrialSummaries", "TrialName"), expected=set(trials)),
-        Case({"TrialComponentName": components[0]}, _names("TrialSummaries", "TrialName"), expected=set(trials)),
+        Case({"TrialComponentName": components[0]}, _names("TrialSummaries", "TrialName"),
+             expected=set(trials)),
     ]
     tc_names = _names("TrialComponentSummaries", "TrialComponentName")
     cases["sagemaker", "ListTrialComponents"] = [
@@ -376,7 +377,8 @@ def world(server) -> dict[tuple[str, str], list[Case]]:
             {"Name": "Parameters.p", "Operator": "GreaterThanOrEqualTo", "Value": "1"}]}, "SortBy": "Name"},
             records, expected=set(components)),
     ]
-    artifacts = [sm.create_artifact(ArtifactName=f"pg-artifact-{i}", ArtifactType="Dataset" if i < 3 else "Model",
+    artifacts = [sm.create_artifact(ArtifactName=f"pg-artifact-{i}",
+                                    ArtifactType="Dataset" if i < 3 else "Model",
                                     Source={"SourceUri": f"s3://pg-objects/artifact/{i}"})["ArtifactArn"]
                  for i in range(4)]
     arns = lambda r: [a["ArtifactArn"] for a in r["ArtifactSummaries"]]  # noqa: E731
@@ -391,7 +393,8 @@ def world(server) -> dict[tuple[str, str], list[Case]]:
     pairs = lambda r: [(a["SourceArn"], a["DestinationArn"]) for a in r["AssociationSummaries"]]  # noqa: E731
     cases["sagemaker", "ListAssociations"] = [
         Case({"SourceArn": tc_arn}, pairs, expected={(tc_arn, a) for a in artifacts}),
-        Case({"DestinationArn": artifacts[1]}, pairs, expected={(tc_arn, artifacts[1]), (artifacts[0], artifacts[1])}),
+        Case({"DestinationArn": artifacts[1]}, pairs,
+             expected={(tc_arn, artifacts[1]), (artifacts[0], artifacts[1])}),
     ]
 
     groups = ["pg-group-a-1", "pg-group-a-2", "pg-group-b-1"]
@@ -406,8 +409,8 @@ def world(server) -> dict[tuple[str, str], list[Case]]:
         "ModelPackageArn"] for i in range(3)]
     cases["sagemaker", "ListModelPackageGroups"] = [
         Case({}, _names("ModelPackageGroupSummaryList", "ModelPackageGroupName"), expected=set(groups)),
-        Case({"NameContains": "-a-", "SortBy": "Name"}, _names("ModelPackageGroupSummaryList",
-                                                                "ModelPackageGroupName"), expected=set(groups[:2])),
+        Case({"NameContains": "-a-", "SortBy": "Name"},
+             _names("ModelPackageGroupSummaryList", "ModelPackageGroupName"), expected=set(groups[:2])),
     ]
     package_names = _names("ModelPackageSummaryList", "ModelPackageArn")
     cases["sagemaker", "ListModelPackages"] = [
@@ -418,15 +421,18 @@ def world(server) -> dict[tuple[str, str], list[Case]]:
         Case({"ModelPackageType": "Both"}, package_names, expected=set(unversioned) | set(package_arns)),
     ]
     actions = [sm.create_action(ActionName=f"pg-action-{i}", ActionType="Deploy" if i < 3 else "Approve",
-                                Source={"SourceUri": f"s3://pg-objects/action/{i % 2}"})["ActionArn"] for i in range(4)]
+                                Source={"SourceUri": f"s3://pg-objects/action/{i % 2}"})["ActionArn"]
+               for i in range(4)]
     action_arns = lambda r: [a["ActionArn"] for a in r["ActionSummaries"]]  # noqa: E731
     cases["sagemaker", "ListActions"] = [
         Case({}, action_arns, expected=set(actions)),
         Case({"ActionType": "Deploy", "SourceUri": "s3://pg-objects/action/0"}, action_arns,
              expected={actions[0], actions[2]}),
     ]
-    contexts = [sm.create_context(ContextName=f"pg-context-{i}", ContextType="Endpoint" if i < 3 else "Project",
-                                  Source={"SourceUri": f"s3://pg-objects/context/{i}"})["ContextArn"] for i in range(4)]
+    contexts = [sm.create_context(ContextName=f"pg-context-{i}",
+                                  ContextType="Endpoint" if i < 3 else "Project",
+                                  Source={"SourceUri": f"s3://pg-objects/context/{i}"})["ContextArn"]
+                for i in range(4)]
     context_arns = lambda r: [c["ContextArn"] for c in r["ContextSummaries"]]  # noqa: E731
     cases["sagemaker", "ListContexts"] = [
         Case({}, context_arns, known=set(contexts)),  # (with the model package groups' contexts)

@@ -70,10 +70,10 @@ def test_experiment_trial_component_lifecycle(sm):
     assert sm.associate_trial_component(TrialComponentName=tc, TrialName=trial) == {
         "TrialComponentArn": tc_arn, "TrialArn": trial_arn, "ResponseMetadata": sm.associate_trial_component(
             TrialComponentName=tc, TrialName=trial)["ResponseMetadata"]} or True
-    names = [s["TrialComponentName"] for s in sm.list_trial_components(TrialName=trial)["TrialComponentSummaries"]]
-    assert names == [tc]
-    names = [s["TrialComponentName"] for s in sm.list_trial_components(ExperimentName=exp)["TrialComponentSummaries"]]
-    assert names == [tc]
+    summaries = sm.list_trial_components(TrialName=trial)["TrialComponentSummaries"]
+    assert [s["TrialComponentName"] for s in summaries] == [tc]
+    summaries = sm.list_trial_components(ExperimentName=exp)["TrialComponentSummaries"]
+    assert [s["TrialComponentName"] for s in summaries] == [tc]
     assert [t["TrialName"] for t in sm.list_trials(TrialComponentName=tc)["TrialSummaries"]] == [trial]
     assert [t["TrialName"] for t in sm.list_trials(ExperimentName=exp)["TrialSummaries"]] == [trial]
 
@@ -128,8 +128,8 @@ def test_list_filters_sort_and_pages(sm):
     seen, token = [], None
     while True:
         kwargs = {"NextToken": token} if token else {}
-        page = sm.list_trial_components(ExperimentName=exp, MaxResults=2, SortBy="Name", SortOrder="Ascending",
-                                        **kwargs)
+        page = sm.list_trial_components(ExperimentName=exp, MaxResults=2, SortBy="Name",
+                                        SortOrder="Ascending", **kwargs)
         seen += [s["TrialComponentName"] for s in page["TrialComponentSummaries"]]
         token = page.get("NextToken")
         if not token:
@@ -137,7 +137,8 @@ def test_list_filters_sort_and_pages(sm):
     assert seen == names
     created = sm.describe_trial_component(TrialComponentName=names[2])["CreationTime"]
     after = [s["TrialComponentName"] for s in sm.list_trial_components(
-        ExperimentName=exp, CreatedAfter=created + dt.timedelta(milliseconds=2), SortBy="CreationTime", SortOrder="Ascending")[
+        ExperimentName=exp, CreatedAfter=created + dt.timedelta(milliseconds=2), SortBy="CreationTime",
+        SortOrder="Ascending")[
         "TrialComponentSummaries"]]
     assert after == names[3:]
 
@@ -188,14 +189,16 @@ def test_search_trial_components(sm):
     seen, token = [], None
     while True:
         page = sm.search(Resource="ExperimentTrialComponent", SearchExpression=expression,
-                         SortBy="Parameters.hp", SortOrder="Ascending", **({"NextToken": token} if token else {}))
+                         SortBy="Parameters.hp", SortOrder="Ascending",
+                         **({"NextToken": token} if token else {}))
         seen += [r["TrialComponent"]["TrialComponentName"] for r in page["Results"]]
         token = page.get("NextToken")
         if not token:
             break
     assert seen == [f"{exp}-c{i}" for i in range(4, 12)]
     record = sm.search(Resource="ExperimentTrialComponent", SearchExpression={"Filters": [
-        {"Name": "TrialComponentName", "Operator": "Equals", "Value": f"{exp}-c3"}]})["Results"][0]["TrialComponent"]
+        {"Name": "TrialComponentName", "Operator": "Equals", "Value": f"{exp}-c3"}]})["Results"][0][
+        "TrialComponent"]
     assert record["Parents"] == [{"TrialName": f"{exp}-t", "ExperimentName": exp}]
     assert record["Tags"] == [{"Key": "team", "Value": "a"}]
     tagged = sm.search(Resource="ExperimentTrialComponent", MaxResults=100, SearchExpression={"Filters": [
@@ -213,7 +216,8 @@ def test_lineage_artifacts_and_associations(sm):
     tc_arn = sm.create_trial_component(TrialComponentName=tc)["TrialComponentArn"]
     artifact = sm.create_artifact(ArtifactName="cm", ArtifactType="ConfusionMatrix",
                                   Source={"SourceUri": "s3://b/cm.json",
-                                          "SourceTypes": [{"SourceIdType": "S3ETag", "Value": "e"}]})["ArtifactArn"]
+                                          "SourceTypes": [{"SourceIdType": "S3ETag", "Value": "e"}]})[
+        "ArtifactArn"]
     assert sm.describe_artifact(ArtifactArn=artifact)["ArtifactType"] == "ConfusionMatrix"
     sm.add_association(SourceArn=tc_arn, DestinationArn=artifact, AssociationType="Produced")
     with pytest.raises(ClientError) as exc:
@@ -228,24 +232,27 @@ def test_lineage_artifacts_and_associations(sm):
 
 def test_actions_contexts_and_query_lineage(sm):
     suffix = uuid.uuid4().hex[:8]
-    data = sm.create_artifact(ArtifactType="DataSet", Source={"SourceUri": f"s3://b/{suffix}/data"})["ArtifactArn"]
-    model = sm.create_artifact(ArtifactType="Model", Source={"SourceUri": f"s3://b/{suffix}/model"})["ArtifactArn"]
+    data = sm.create_artifact(ArtifactType="DataSet",
+                              Source={"SourceUri": f"s3://b/{suffix}/data"})["ArtifactArn"]
+    model = sm.create_artifact(ArtifactType="Model",
+                               Source={"SourceUri": f"s3://b/{suffix}/model"})["ArtifactArn"]
     action = sm.create_action(ActionName=f"deploy-{suffix}", ActionType="ModelDeployment",
                               Source={"SourceUri": f"s3://b/{suffix}/model"}, Status="Completed",
                               Properties={"k": "v"})["ActionArn"]
     context = sm.create_context(ContextName=f"endpoint-{suffix}", ContextType="Endpoint",
-                                Source={"SourceUri": f"arn:aws:sagemaker:us-east-1:000000000000:endpoint/{suffix}"})[
-        "ContextArn"]
+                                Source={"SourceUri": f"arn:aws:sagemaker:us-east-1:000000000000:"
+                                                     f"endpoint/{suffix}"})["ContextArn"]
     with pytest.raises(ClientError) as exc:
         sm.create_action(ActionName=f"deploy-{suffix}", ActionType="X", Source={"SourceUri": "s3://b/x"})
     assert "already exists" in exc.value.response["Error"]["Message"]
     sm.update_action(ActionName=f"deploy-{suffix}", Properties={"k2": "v2"}, PropertiesToRemove=["k"])
     assert sm.describe_action(ActionName=f"deploy-{suffix}")["Properties"] == {"k2": "v2"}
-    assert [a["ActionArn"] for a in sm.list_actions(SourceUri=f"s3://b/{suffix}/model")["ActionSummaries"]] == [
-        action]
-    assert [c["ContextArn"] for c in sm.list_contexts(ContextType="Endpoint")["ContextSummaries"]].count(context) == 1
-    assert [a["ArtifactArn"] for a in sm.list_artifacts(SourceUri=f"s3://b/{suffix}/data")["ArtifactSummaries"]] == [
-        data]
+    actions = sm.list_actions(SourceUri=f"s3://b/{suffix}/model")["ActionSummaries"]
+    assert [a["ActionArn"] for a in actions] == [action]
+    contexts = sm.list_contexts(ContextType="Endpoint")["ContextSummaries"]
+    assert [c["ContextArn"] for c in contexts].count(context) == 1
+    artifacts = sm.list_artifacts(SourceUri=f"s3://b/{suffix}/data")["ArtifactSummaries"]
+    assert [a["ArtifactArn"] for a in artifacts] == [data]
     for source, destination in ((data, model), (model, action), (action, context)):
         sm.add_association(SourceArn=source, DestinationArn=destination, AssociationType="ContributedTo")
 
@@ -279,7 +286,8 @@ def test_search_training_jobs_by_hyperparameters_and_tags(sm):
     image = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
     for depth in (2, 5, 8):
         sm.create_training_job(
-            TrainingJobName=f"search-{suffix}-{depth}", RoleArn="arn:aws:iam::000000000000:role/SageStackExecutionRole",
+            TrainingJobName=f"search-{suffix}-{depth}",
+            RoleArn="arn:aws:iam::000000000000:role/SageStackExecutionRole",
             HyperParameters={"max_depth": str(depth), "num_round": "1"},
             AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
             InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {
@@ -291,4 +299,5 @@ def test_search_training_jobs_by_hyperparameters_and_tags(sm):
         {"Name": "Tags.suite", "Operator": "Equals", "Value": suffix},
         {"Name": "HyperParameters.max_depth", "Operator": "GreaterThan", "Value": "3"}]},
         SortBy="HyperParameters.max_depth", SortOrder="Descending")["Results"]
-    assert [r["TrainingJob"]["TrainingJobName"] for r in found] == [f"search-{suffix}-8", f"search-{suffix}-5"]
+    assert [r["TrainingJob"]["TrainingJobName"] for r in found] == [f"search-{suffix}-8",
+                                                                    f"search-{suffix}-5"]

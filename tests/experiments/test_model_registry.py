@@ -49,7 +49,8 @@ def test_groups_versions_approval_and_errors(server):
     assert {v["Type"] for v in graph["Vertices"]} >= {"ModelData", "Image", "ModelGroup"}
 
     with pytest.raises(ClientError) as exc:  # a versioned package must be approved before it is deployed
-        sm.create_model(ModelName=f"{group}-m", ExecutionRoleArn=ROLE, Containers=[{"ModelPackageName": arns[1]}])
+        sm.create_model(ModelName=f"{group}-m", ExecutionRoleArn=ROLE,
+                        Containers=[{"ModelPackageName": arns[1]}])
     assert _code(exc) == "ValidationException"
     sm.update_model_package(ModelPackageArn=arns[1], ModelApprovalStatus="Approved", ApprovalDescription="ok",
                             CustomerMetadataProperties={"k2": "v2"}, CustomerMetadataPropertiesToRemove=["k"])
@@ -61,8 +62,8 @@ def test_groups_versions_approval_and_errors(server):
     assert [p["ModelPackageVersion"] for p in sm.list_model_packages(ModelPackageGroupName=group)[
         "ModelPackageSummaryList"]] == [1, 2]
     batch = sm.batch_describe_model_package(ModelPackageArnList=arns + [arns[0] + "9"])
-    assert set(batch["ModelPackageSummaries"]) == set(arns) and list(batch["BatchDescribeModelPackageErrorMap"]) == [
-        arns[0] + "9"]
+    assert set(batch["ModelPackageSummaries"]) == set(arns)
+    assert list(batch["BatchDescribeModelPackageErrorMap"]) == [arns[0] + "9"]
 
     sm.create_model(ModelName=f"{group}-m", ExecutionRoleArn=ROLE,
                     Containers=[{"ModelPackageName": arns[1], "Environment": {"B": "2"}}])
@@ -84,7 +85,8 @@ def test_groups_versions_approval_and_errors(server):
         sm.delete_model_package_group(ModelPackageGroupName=group)
     assert _code(exc) == "ConflictException"
     with pytest.raises(ClientError) as exc:
-        sm.create_model_package(ModelPackageGroupName=group, ModelPackageName="x", InferenceSpecification=spec)
+        sm.create_model_package(ModelPackageGroupName=group, ModelPackageName="x",
+                                InferenceSpecification=spec)
     assert _code(exc) == "ValidationException"
     for package in arns:
         sm.delete_model_package(ModelPackageName=package)
@@ -128,8 +130,8 @@ def test_register_and_deploy_a_model_package(server, sdk_env, tmp_path):
     (src / "train.py").write_text(TRAIN)
     session = sagemaker.Session()
     train_uri = session.upload_data(str(tmp_path / "train.csv"), key_prefix="registry-e2e/train")
-    estimator = SKLearn(entry_point="train.py", source_dir=str(src), framework_version="1.2-1", py_version="py3",
-                        instance_type="ml.m5.large", instance_count=1, role=ROLE)
+    estimator = SKLearn(entry_point="train.py", source_dir=str(src), framework_version="1.2-1",
+                        py_version="py3", instance_type="ml.m5.large", instance_count=1, role=ROLE)
     estimator.fit({"train": train_uri}, wait=True, logs=False)
     group = f"registry-{uuid.uuid4().hex[:6]}"
     packages = [estimator.register(content_types=["application/x-npy"], response_types=["application/x-npy"],

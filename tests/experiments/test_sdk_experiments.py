@@ -64,7 +64,8 @@ def test_run_logs_parameters_metrics_and_artifacts(server, sdk_env, tmp_path):
 
     with load_run(experiment_name=experiment, run_name=run_name, sagemaker_session=session) as run:
         run.log_metric(name="loss", value=0.0, step=20)
-    loss = {m["MetricName"]: m for m in sm.describe_trial_component(TrialComponentName=tc_name)["Metrics"]}["loss"]
+    summaries = sm.describe_trial_component(TrialComponentName=tc_name)["Metrics"]
+    loss = {m["MetricName"]: m for m in summaries}["loss"]
     assert loss["Count"] == 21 and loss["Min"] == 0.0
 
     frame = ExperimentAnalytics(experiment_name=experiment, sagemaker_session=session).dataframe()
@@ -115,7 +116,8 @@ def test_training_job_inside_run_logs_into_it(server, sdk_env, tmp_path):
         estimator = SKLearn(entry_point="train.py", source_dir=str(src), framework_version="1.2-1",
                             py_version="py3", instance_type="ml.m5.large", instance_count=1, role=ROLE,
                             hyperparameters={"C": 0.5},
-                            metric_definitions=[{"Name": "train:accuracy", "Regex": "train-accuracy: ([0-9.]+)"}])
+                            metric_definitions=[{"Name": "train:accuracy",
+                                                 "Regex": "train-accuracy: ([0-9.]+)"}])
         estimator.fit({"train": train_uri}, wait=True, logs=False)
         config = run.experiment_config
     job = estimator.latest_training_job.describe()
@@ -133,7 +135,8 @@ def test_training_job_inside_run_logs_into_it(server, sdk_env, tmp_path):
     assert job_tc["Source"] == {"SourceArn": job["TrainingJobArn"], "SourceType": "SageMakerTrainingJob"}
     assert job_tc["Status"]["PrimaryStatus"] == "Completed"
     assert job_tc["Parameters"]["C"] == {"NumberValue": 0.5}
-    assert job_tc["OutputArtifacts"]["SageMaker.ModelArtifact"]["Value"] == job["ModelArtifacts"]["S3ModelArtifacts"]
+    model_uri = job["ModelArtifacts"]["S3ModelArtifacts"]
+    assert job_tc["OutputArtifacts"]["SageMaker.ModelArtifact"]["Value"] == model_uri
     assert {m["MetricName"] for m in job_tc["Metrics"]} == {"train:accuracy"}
     in_trial = [s["TrialComponentName"] for s in sm.list_trial_components(
         TrialName=config["TrialName"])["TrialComponentSummaries"]]
