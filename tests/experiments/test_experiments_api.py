@@ -301,3 +301,36 @@ def test_search_training_jobs_by_hyperparameters_and_tags(sm):
         SortBy="HyperParameters.max_depth", SortOrder="Descending")["Results"]
     assert [r["TrainingJob"]["TrainingJobName"] for r in found] == [f"search-{suffix}-8",
                                                                     f"search-{suffix}-5"]
+
+
+def test_jobs_join_experiments_through_experiment_config(sm):
+    from helpers import SKLEARN_IMAGE, wait_for
+
+    suffix = uuid.uuid4().hex[:6]
+    exp, trial = f"jobs-{suffix}", f"jobs-{suffix}-t"
+    sm.create_experiment(ExperimentName=exp)
+    sm.create_trial(TrialName=trial, ExperimentName=exp)
+    model = f"jobs-{suffix}-model"
+    sm.create_model(ModelName=model, ExecutionRoleArn="arn:aws:iam::000000000000:role/SageStackExecutionRole",
+                    PrimaryContainer={"Image": SKLEARN_IMAGE, "ModelDataUrl": "s3://missing-bucket/m.tar.gz"})
+    transform = dict(ModelName=model, TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+                     TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                                                                     "S3Uri": "s3://missing-bucket/in/"}}},
+                     TransformOutput={"S3OutputPath": "s3://missing-bucket/out"})
+    with pytest.raises(ClientError) as exc:
+        sm.create_transform_job(TransformJobName=f"jobs-{suffix}-bad", ExperimentConfig={
+            "ExperimentName": exp, "TrialName": "no-such-trial"}, **transform)
+    assert _code(exc) == "ResourceNotFound"
+    job = f"jobs-{suffix}-transform"
+    job_arn = sm.create_transform_job(TransformJobName=job, ExperimentConfig={
+        "ExperimentName": exp, "TrialName": trial}, **transform)["TransformJobArn"]
+    name = f"{job}-aws-transform-job"
+    desc = sm.describe_trial_component(TrialComponentName=name)
+    assert desc["Source"] == {"SourceArn": job_arn, "SourceType": "SageMakerTransformJob"}
+    assert desc["InputArtifacts"]["SageMaker.TransformInput"]["Value"] == "s3://missing-bucket/in/"
+    assert [s["TrialComponentName"] for s in sm.list_trial_components(TrialName=trial)[
+        "TrialComponentSummaries"]] == [name]
+    wait_for(lambda: sm.describe_transform_job(TransformJobName=job)["TransformJobStatus"] == "Failed",
+             timeout=60, message="the transform job to fail")
+    wait_for(lambda: sm.describe_trial_component(TrialComponentName=name)["Status"]["PrimaryStatus"] == "Failed",
+             timeout=10, message="the job's trial component to follow")

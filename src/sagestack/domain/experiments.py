@@ -81,6 +81,15 @@ def training_parameters(job: dict) -> dict:
     return params
 
 
+def transform_parameters(job: dict) -> dict:
+    resources = job.get("TransformResources") or {}
+    if not resources:
+        return {}
+    return {"SageMaker.InstanceCount": {"NumberValue": float(resources.get("InstanceCount", 1))},
+            "SageMaker.InstanceType": {"StringValue": resources.get("InstanceType", "")},
+            "SageMaker.ModelName": {"StringValue": job.get("ModelName", "")}}
+
+
 def create_job_component(resources, account_id: str, region: str, resource_type: str, job: dict,
                          job_arn: str, created_by: dict | None = None) -> str:
     """The job's trial component, associated as its ExperimentConfig says; returns its name."""
@@ -89,6 +98,9 @@ def create_job_component(resources, account_id: str, region: str, resource_type:
     component_arn = arn(region, account_id, TRIAL_COMPONENT, name)
     stamp = utcnow()
     inputs = {}
+    transform_input = ((job.get("TransformInput") or {}).get("DataSource") or {}).get("S3DataSource") or {}
+    if transform_input.get("S3Uri"):
+        inputs["SageMaker.TransformInput"] = {"Value": transform_input["S3Uri"]}
     for channel in job.get("InputDataConfig") or []:
         uri = ((channel.get("DataSource") or {}).get("S3DataSource") or {}).get("S3Uri")
         if uri:
@@ -99,7 +111,8 @@ def create_job_component(resources, account_id: str, region: str, resource_type:
         name, component_arn, stamp, created_by,
         Source={"SourceArn": job_arn.lower(), "SourceType": JOB_SOURCES[resource_type][1]},
         Status={"PrimaryStatus": "InProgress"}, StartTime=stamp,
-        Parameters=training_parameters(job) if resource_type == "training-job" else {},
+        Parameters=(training_parameters(job) if resource_type == "training-job"
+                    else transform_parameters(job)),
         InputArtifacts=inputs)
     try:
         resources.create(account_id, region, TRIAL_COMPONENT, name, component_arn, data)

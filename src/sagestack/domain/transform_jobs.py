@@ -8,6 +8,7 @@ reports its start and its outcome through a :class:`JobRecorder` the reconciler 
 from __future__ import annotations
 
 from ..store.resources import Resource
+from . import experiments
 from .state import StateMachine, mutate, utcnow
 
 TYPE = "transform-job"
@@ -36,7 +37,10 @@ def record(resources, account_id: str, region: str, name: str, status: str | Non
             job.data["TransformEndTime"] = stamp
         return status
 
-    return mutate(resources, account_id, region, TYPE, name, change, TRANSFORM)
+    job = mutate(resources, account_id, region, TYPE, name, change, TRANSFORM)
+    if final and job is not None and TRANSFORM.terminal(job.status):
+        experiments.job_finished(resources, job)
+    return job
 
 
 def finish(resources, account_id: str, region: str, name: str, status: str) -> Resource | None:

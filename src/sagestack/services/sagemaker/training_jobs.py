@@ -11,6 +11,7 @@ from ..context import RequestContext
 from ..errors import in_use_if_exists
 from ..registry import OperationTable
 from .common import arn, check_name, list_page, now, strip_empty, wake
+from .experiments import check_experiment_config
 
 ops = OperationTable("sagemaker")
 
@@ -60,28 +61,12 @@ def _validate(params: dict) -> None:
                            "EnableManagedSpotTraining.")
 
 
-def _check_experiment_config(ctx: RequestContext, config: dict) -> None:
-    """ExperimentConfig names an existing experiment (and trial, when given, of that experiment)."""
-    resources = ctx.platform.resources
-    experiment, trial = config.get("ExperimentName"), config.get("TrialName")
-    if experiment and resources.get(ctx.account_id, ctx.region, experiments.EXPERIMENT, experiment) is None:
-        raise ServiceError("ResourceNotFound", f"Experiment '{arn(ctx, experiments.EXPERIMENT, experiment)}' "
-                                               "does not exist.")
-    if trial:
-        row = resources.get(ctx.account_id, ctx.region, experiments.TRIAL, trial)
-        if row is None:
-            raise ServiceError("ResourceNotFound", f"Trial '{arn(ctx, experiments.TRIAL, trial)}' does not exist.")
-        if experiment and row.data.get("ExperimentName") != experiment:
-            raise ServiceError("ValidationException", f"Trial '{trial}' belongs to experiment "
-                                                      f"'{row.data.get('ExperimentName')}', not '{experiment}'.")
-
-
 @ops.handler("CreateTrainingJob")
 def create_training_job(ctx: RequestContext, params: dict) -> dict:
     name = params["TrainingJobName"]
     check_name(name, "trainingJobName")
     _validate(params)
-    _check_experiment_config(ctx, params.get("ExperimentConfig") or {})
+    check_experiment_config(ctx, params.get("ExperimentConfig") or {})
     job_arn = arn(ctx, TYPE, name)
     created = now()
     output = dict(params["OutputDataConfig"])

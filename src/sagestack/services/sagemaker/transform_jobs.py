@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from ...domain import experiments
 from ...domain.models import TYPE as MODEL_TYPE
 from ...domain.state import mutate
 from ...domain.transform_jobs import TRANSFORM, TYPE
@@ -12,6 +13,7 @@ from ..context import RequestContext
 from ..errors import in_use_if_exists
 from ..registry import OperationTable
 from .common import arn, check_name, list_page, now, strip_empty, wake
+from .experiments import check_experiment_config
 
 ops = OperationTable("sagemaker")
 
@@ -47,6 +49,7 @@ def create_transform_job(ctx: RequestContext, params: dict) -> dict:
     name = params["TransformJobName"]
     check_name(name, "transformJobName")
     _validate(ctx, params)
+    check_experiment_config(ctx, params.get("ExperimentConfig") or {})
     job_arn = arn(ctx, TYPE, name)
     created = now()
     transform_input = dict(params["TransformInput"])
@@ -81,6 +84,8 @@ def create_transform_job(ctx: RequestContext, params: dict) -> dict:
             ctx.account_id, ctx.region, TYPE, name, job_arn, description, status="InProgress",
             tag_list=params.get("Tags"),
         )
+    experiments.create_job_component(ctx.platform.resources, ctx.account_id, ctx.region, TYPE, description,
+                                     job_arn, {"IamIdentity": {"Arn": ctx.principal_arn}})
     wake(ctx, "transform")
     return {"TransformJobArn": job_arn}
 
