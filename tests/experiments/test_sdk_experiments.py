@@ -22,7 +22,8 @@ def _names():
 def test_run_logs_parameters_metrics_and_artifacts(server, sdk_env, tmp_path):
     import sagemaker
     from sagemaker.analytics import ExperimentAnalytics
-    from sagemaker.experiments import Run, load_run
+    from sagemaker.experiments import Run, list_runs, load_run
+    from sagemaker.experiments.experiment import Experiment
 
     session = sagemaker.Session()
     experiment, run_name = _names()
@@ -74,6 +75,15 @@ def test_run_logs_parameters_metrics_and_artifacts(server, sdk_env, tmp_path):
     assert row["lr"] == 0.1 and row["optimizer"] == "adam"
     assert math.isclose(row["loss - Max"], values.max()) and row["loss - Count"] == 21
     assert row["Experiments"] == [experiment]
+
+    runs = list_runs(experiment_name=experiment, sagemaker_session=session)
+    assert [r.run_name for r in runs] == [run_name]
+
+    # The SDK's clean-up: disassociate and delete every run, then the run group, then the experiment.
+    Experiment.load(experiment_name=experiment, sagemaker_session=session)._delete_all(action="--force")
+    assert sm.list_trial_components(ExperimentName=experiment)["TrialComponentSummaries"] == []
+    with pytest.raises(sm.exceptions.ResourceNotFound):
+        sm.describe_experiment(ExperimentName=experiment)
 
 
 TRAIN = textwrap.dedent('''

@@ -122,6 +122,7 @@ def delete_trial_component(ctx: RequestContext, params: dict) -> dict:
                            "it.")
     ctx.platform.resources.delete(ctx.account_id, ctx.region, TRIAL_COMPONENT, row.name)
     store.delete_points(ctx.account_id, ctx.region, row.name)
+    store.delete_associations_of(row.arn)
     return {"TrialComponentArn": row.arn}
 
 
