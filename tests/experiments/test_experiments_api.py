@@ -274,6 +274,12 @@ def test_actions_contexts_and_query_lineage(sm):
     up = sm.query_lineage(StartArns=[context], Direction="Ascendants", Filters={"LineageTypes": ["Artifact"]})
     assert {v["Arn"] for v in up["Vertices"]} == {data, model}
     assert {v["Type"] for v in up["Vertices"]} == {"DataSet", "Model"}
+    # ListAssociations' type filters match the entity's class or its type (the SDK uses both).
+    by_type = sm.list_associations(SourceArn=model, DestinationType="ModelDeployment")["AssociationSummaries"]
+    assert [a["DestinationArn"] for a in by_type] == [action]
+    by_class = sm.list_associations(DestinationArn=model, SourceType="Artifact")["AssociationSummaries"]
+    assert [a["SourceArn"] for a in by_class] == [data]
+    assert sm.list_associations(SourceArn=model, DestinationType="Context")["AssociationSummaries"] == []
     sm.delete_action(ActionName=f"deploy-{suffix}")
     assert sm.list_associations(SourceArn=model)["AssociationSummaries"] == []
     with pytest.raises(ClientError) as exc:

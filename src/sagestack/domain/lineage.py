@@ -51,8 +51,27 @@ def ensure_context(resources, account_id: str, region: str, name: str, uri: str,
     return context_arn
 
 
+#: resource type → lineage class (QueryLineage's LineageType, ListAssociations' SourceType/DestinationType)
+LINEAGE_CLASSES = {"artifact": "Artifact", "action": "Action", "context": "Context",
+                   "experiment-trial-component": "TrialComponent", "experiment": "Experiment",
+                   "experiment-trial": "Trial"}
+
+
+def entity_kind(row) -> tuple[str | None, str | None]:
+    """(lineage class, type) of a stored entity: the type is its ArtifactType/ActionType/ContextType, or
+    the job kind of a job's trial component (``TrainingJob``)."""
+    if row is None:
+        return None, None
+    data = row.data
+    kind = data.get("ArtifactType") or data.get("ActionType") or data.get("ContextType") or \
+        (data.get("Source") or {}).get("SourceType", "").replace("SageMaker", "", 1) or None
+    return LINEAGE_CLASSES.get(row.resource_type), kind
+
+
 def associate(resources, account_id: str, region: str, source: str, destination: str, kind: str) -> None:
-    ExperimentStore(resources.db).add_association(account_id, region, source, destination, kind)
+    ExperimentStore(resources.db).add_association(
+        account_id, region, source, destination, kind, entity_kind(resources.get_by_arn(source)),
+        entity_kind(resources.get_by_arn(destination)))
 
 
 def training_job_inputs(resources, account_id: str, region: str, job: dict, component_arn: str) -> None:

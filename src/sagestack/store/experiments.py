@@ -56,6 +56,12 @@ lineage_associations = Table(
     Column("source_arn", String(2048), nullable=False),
     Column("destination_arn", String(2048), nullable=False),
     Column("association_type", String(32)),
+    # What each end is (Artifact, Action, Context, TrialComponent) and its type (ArtifactType, ActionType,
+    # ContextType, job kind): ListAssociations' SourceType/DestinationType match either.
+    Column("source_class", String(32)),
+    Column("source_type", String(256)),
+    Column("destination_class", String(32)),
+    Column("destination_type", String(256)),
     Column("created_at", Float, nullable=False),
     UniqueConstraint("source_arn", "destination_arn", name="uq_lineage_association"),
     Index("ix_lineage_destination", "destination_arn"),
@@ -198,7 +204,9 @@ class ExperimentStore:
     # -- lineage associations ------------------------------------------------------------------
 
     def add_association(self, account_id: str, region: str, source: str, destination: str,
-                        association_type: str | None) -> bool:
+                        association_type: str | None, source_kind: tuple = (None, None),
+                        destination_kind: tuple = (None, None)) -> bool:
+        """Link two entities; ``*_kind``: (class, type) of each end. False when they already were."""
         a = lineage_associations
         with self.db.begin() as conn:
             if conn.execute(select(a.c.source_arn).where(and_(a.c.source_arn == source,
@@ -206,7 +214,9 @@ class ExperimentStore:
                 return False
             conn.execute(a.insert().values(account_id=account_id, region=region, source_arn=source,
                                            destination_arn=destination, association_type=association_type,
-                                           created_at=time.time()))
+                                           source_class=source_kind[0], source_type=source_kind[1],
+                                           destination_class=destination_kind[0],
+                                           destination_type=destination_kind[1], created_at=time.time()))
         return True
 
     def delete_association(self, source: str, destination: str) -> bool:
@@ -218,6 +228,7 @@ class ExperimentStore:
 
     def associations(self, account_id: str, region: str, source: str | None = None,
                      destination: str | None = None, association_type: str | None = None,
+                     source_type: str | None = None, destination_type: str | None = None,
                      created_after: float | None = None, created_before: float | None = None,
                      descending: bool = True, offset: int = 0, limit: int = 100) -> list[dict]:
         a = lineage_associations
@@ -228,6 +239,11 @@ class ExperimentStore:
             condition = and_(condition, a.c.destination_arn == destination)
         if association_type:
             condition = and_(condition, a.c.association_type == association_type)
+        if source_type:
+            condition = and_(condition, (a.c.source_class == source_type) | (a.c.source_type == source_type))
+        if destination_type:
+            condition = and_(condition, (a.c.destination_class == destination_type)
+                             | (a.c.destination_type == destination_type))
         if created_after is not None:
             condition = and_(condition, a.c.created_at > created_after)
         if created_before is not None:

@@ -11,6 +11,7 @@ import datetime as dt
 import uuid
 
 from ...domain.experiments import store_of
+from ...domain.lineage import LINEAGE_CLASSES, entity_kind
 from ...protocol.errors import ServiceError
 from ...store import tokens
 from ...store.resources import FieldFilter, ListQuery
@@ -22,8 +23,6 @@ from .experiments import page, public, touch, user_context
 ops = OperationTable("sagemaker")
 
 ARTIFACT = "artifact"
-TYPE_NAMES = {"artifact": "Artifact", "experiment-trial-component": "TrialComponent", "action": "Action",
-              "context": "Context", "experiment": "Experiment", "experiment-trial": "Trial"}
 
 
 def _artifact(ctx: RequestContext, artifact_arn: str):
@@ -112,8 +111,9 @@ def _entity(ctx: RequestContext, entity_arn: str):
 @ops.handler("AddAssociation")
 def add_association(ctx: RequestContext, params: dict) -> dict:
     source, destination = _entity(ctx, params["SourceArn"]), _entity(ctx, params["DestinationArn"])
-    if not store_of(ctx.platform.resources).add_association(ctx.account_id, ctx.region, source.arn,
-                                                           destination.arn, params.get("AssociationType")):
+    if not store_of(ctx.platform.resources).add_association(
+            ctx.account_id, ctx.region, source.arn, destination.arn, params.get("AssociationType"),
+            entity_kind(source), entity_kind(destination)):
         raise ServiceError("ValidationException",
                            f"Association between '{source.arn}' and '{destination.arn}' already exists.")
     return {"SourceArn": source.arn, "DestinationArn": destination.arn}
@@ -144,7 +144,8 @@ def list_associations(ctx: RequestContext, params: dict) -> dict:
     resources = ctx.platform.resources
     rows = store_of(resources).associations(
         ctx.account_id, ctx.region, source=params.get("SourceArn"), destination=params.get("DestinationArn"),
-        association_type=params.get("AssociationType"), created_after=_ts(params.get("CreatedAfter")),
+        association_type=params.get("AssociationType"), source_type=params.get("SourceType"),
+        destination_type=params.get("DestinationType"), created_after=_ts(params.get("CreatedAfter")),
         created_before=_ts(params.get("CreatedBefore")), descending=params.get("SortOrder") != "Ascending",
         offset=offset, limit=limit + 1)
     summaries = []
@@ -153,8 +154,8 @@ def list_associations(ctx: RequestContext, params: dict) -> dict:
         destination = resources.get_by_arn(item["destination_arn"])
         summaries.append(strip_empty({
             "SourceArn": item["source_arn"], "DestinationArn": item["destination_arn"],
-            "SourceType": TYPE_NAMES.get(source.resource_type) if source else None,
-            "DestinationType": TYPE_NAMES.get(destination.resource_type) if destination else None,
+            "SourceType": LINEAGE_CLASSES.get(source.resource_type) if source else None,
+            "DestinationType": LINEAGE_CLASSES.get(destination.resource_type) if destination else None,
             "AssociationType": item["association_type"],
             "SourceName": _name_of(source) if source else None,
             "DestinationName": _name_of(destination) if destination else None,

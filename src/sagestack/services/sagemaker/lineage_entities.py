@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ...domain.experiments import store_of
+from ...domain.lineage import entity_kind
 from ...protocol.errors import ServiceError
 from ...store import tokens
 from ...store.resources import FieldFilter
@@ -22,8 +23,6 @@ KINDS = {
     "action": ("ActionName", "ActionArn", "ActionType", "ActionSummaries"),
     "context": ("ContextName", "ContextArn", "ContextType", "ContextSummaries"),
 }
-LINEAGE_TYPES = {"artifact": "Artifact", "action": "Action", "context": "Context",
-                 "experiment-trial-component": "TrialComponent"}
 
 
 def _get(ctx: RequestContext, kind: str, name: str):
@@ -138,12 +137,8 @@ def list_contexts(ctx, params):
 # -- QueryLineage ---------------------------------------------------------------------------------
 
 def _vertex(row) -> dict:
-    data = row.data
-    kind_type = data.get("ArtifactType") or data.get("ActionType") or data.get("ContextType") or \
-        (data.get("Source") or {}).get("SourceType", "").replace("SageMaker", "", 1) or None
-    source = data.get("Source") or {}
-    return strip_empty({"Arn": row.arn, "Type": kind_type,
-                        "LineageType": LINEAGE_TYPES.get(row.resource_type), "_row": row, "_source": source})
+    lineage_class, kind_type = entity_kind(row)
+    return strip_empty({"Arn": row.arn, "Type": kind_type, "LineageType": lineage_class, "_row": row})
 
 
 def _passes(vertex: dict, filters: dict) -> bool:

@@ -1,10 +1,10 @@
 """Experiments: trial component ↔ trial links, trial-component metric points (SageMaker Metrics),
-lineage associations. (FILTERED_FIELDS gains experiment-trial-component, artifact, action and context
-fields: new types, no rows to fill.)
+lineage associations (with the class and type of each end). FILTERED_FIELDS gains
+experiment-trial-component, artifact, action and context fields: new types, no rows to fill.
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-12-07 07:24:48.463803
+Create Date: 2026-12-07 07:47:19.874374
 """
 
 from __future__ import annotations
@@ -26,6 +26,10 @@ def upgrade() -> None:
     sa.Column('source_arn', sa.String(length=2048), nullable=False),
     sa.Column('destination_arn', sa.String(length=2048), nullable=False),
     sa.Column('association_type', sa.String(length=32), nullable=True),
+    sa.Column('source_class', sa.String(length=32), nullable=True),
+    sa.Column('source_type', sa.String(length=256), nullable=True),
+    sa.Column('destination_class', sa.String(length=32), nullable=True),
+    sa.Column('destination_type', sa.String(length=256), nullable=True),
     sa.Column('created_at', sa.Float(), nullable=False),
     sa.UniqueConstraint('source_arn', 'destination_arn', name='uq_lineage_association')
     )
