@@ -97,8 +97,9 @@ def check_experiment_config(ctx: RequestContext, config: dict) -> None:
         if row is None:
             raise ServiceError("ResourceNotFound", f"Trial '{arn(ctx, TRIAL, trial)}' does not exist.")
         if experiment and row.data.get("ExperimentName") != experiment:
-            raise ServiceError("ValidationException", f"Trial '{trial}' belongs to experiment "
-                                                      f"'{row.data.get('ExperimentName')}', not '{experiment}'.")
+            raise ServiceError("ValidationException",
+                               f"Trial '{trial}' belongs to experiment '{row.data.get('ExperimentName')}', "
+                               f"not '{experiment}'.")
 
 
 # -- experiments ---------------------------------------------------------------------------------
