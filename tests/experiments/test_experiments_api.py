@@ -338,5 +338,7 @@ def test_jobs_join_experiments_through_experiment_config(sm):
         "TrialComponentSummaries"]] == [name]
     wait_for(lambda: sm.describe_transform_job(TransformJobName=job)["TransformJobStatus"] == "Failed",
              timeout=60, message="the transform job to fail")
-    status = lambda: sm.describe_trial_component(TrialComponentName=name)["Status"]["PrimaryStatus"]  # noqa: E731
+    def status() -> str:
+        return sm.describe_trial_component(TrialComponentName=name)["Status"]["PrimaryStatus"]
+
     wait_for(lambda: status() == "Failed", timeout=10, message="the job's trial component to follow")
