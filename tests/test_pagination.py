@@ -351,12 +351,12 @@ def world(server) -> dict[tuple[str, str], list[Case]]:
         sm.associate_trial_component(TrialComponentName=components[0], TrialName=trial)
     job_arn = sm.describe_training_job(TrainingJobName=jobs[0])["TrainingJobArn"]
     cases["sagemaker", "ListExperiments"] = [
-        Case({}, _names("ExperimentSummaries", "ExperimentName"), expected=set(experiments)),
+        Case({}, _names("ExperimentSummaries", "ExperimentName"), known=set(experiments)),
         Case({"SortBy": "Name", "SortOrder": "Ascending"}, _names("ExperimentSummaries", "ExperimentName"),
-             expected=set(experiments)),
+             known=set(experiments)),
     ]
     cases["sagemaker", "ListTrials"] = [
-        Case({}, _names("TrialSummaries", "TrialName"), expected=set(trials) | {"pg-trial-other"}),
+        Case({}, _names("TrialSummaries", "TrialName"), known=set(trials) | {"pg-trial-other"}),
         Case({"ExperimentName": experiments[0]}, _names("TrialSummaries", "TrialName"), expected=set(trials)),
         Case({"TrialComponentName": components[0]}, _names("TrialSummaries", "TrialName"),
              expected=set(trials)),
@@ -374,7 +374,8 @@ def world(server) -> dict[tuple[str, str], list[Case]]:
             {"Name": "Parents.ExperimentName", "Operator": "Equals", "Value": experiments[0]}]}},
             records, expected=set(components[:3])),
         Case({"Resource": "ExperimentTrialComponent", "SearchExpression": {"Filters": [
-            {"Name": "Parameters.p", "Operator": "GreaterThanOrEqualTo", "Value": "1"}]}, "SortBy": "Name"},
+            {"Name": "Parameters.p", "Operator": "GreaterThanOrEqualTo", "Value": "1"},
+            {"Name": "TrialComponentName", "Operator": "Contains", "Value": "pg-tc-"}]}, "SortBy": "Name"},
             records, expected=set(components)),
     ]
     artifacts = [sm.create_artifact(ArtifactName=f"pg-artifact-{i}",
@@ -408,8 +409,8 @@ def world(server) -> dict[tuple[str, str], list[Case]]:
     unversioned = [sm.create_model_package(ModelPackageName=f"pg-package-{i}", InferenceSpecification=spec)[
         "ModelPackageArn"] for i in range(3)]
     cases["sagemaker", "ListModelPackageGroups"] = [
-        Case({}, _names("ModelPackageGroupSummaryList", "ModelPackageGroupName"), expected=set(groups)),
-        Case({"NameContains": "-a-", "SortBy": "Name"},
+        Case({}, _names("ModelPackageGroupSummaryList", "ModelPackageGroupName"), known=set(groups)),
+        Case({"NameContains": "pg-group-a-", "SortBy": "Name"},
              _names("ModelPackageGroupSummaryList", "ModelPackageGroupName"), expected=set(groups[:2])),
     ]
     package_names = _names("ModelPackageSummaryList", "ModelPackageArn")
@@ -417,26 +418,29 @@ def world(server) -> dict[tuple[str, str], list[Case]]:
         Case({"ModelPackageGroupName": groups[0]}, package_names, expected=set(package_arns)),
         Case({"ModelPackageGroupName": groups[0], "ModelApprovalStatus": "Approved"}, package_names,
              expected={package_arns[1], package_arns[3]}),
-        Case({}, package_names, expected=set(unversioned)),
-        Case({"ModelPackageType": "Both"}, package_names, expected=set(unversioned) | set(package_arns)),
+        Case({}, package_names, known=set(unversioned)),
+        Case({"ModelPackageType": "Both"}, package_names, known=set(unversioned) | set(package_arns)),
     ]
     actions = [sm.create_action(ActionName=f"pg-action-{i}", ActionType="Deploy" if i < 3 else "Approve",
                                 Source={"SourceUri": f"s3://pg-objects/action/{i % 2}"})["ActionArn"]
                for i in range(4)]
     action_arns = lambda r: [a["ActionArn"] for a in r["ActionSummaries"]]  # noqa: E731
     cases["sagemaker", "ListActions"] = [
-        Case({}, action_arns, expected=set(actions)),
+        Case({}, action_arns, known=set(actions)),  # (with the endpoints' ModelDeployment actions)
         Case({"ActionType": "Deploy", "SourceUri": "s3://pg-objects/action/0"}, action_arns,
              expected={actions[0], actions[2]}),
     ]
     contexts = [sm.create_context(ContextName=f"pg-context-{i}",
-                                  ContextType="Endpoint" if i < 3 else "Project",
+                                  ContextType="Dataset" if i < 3 else "Project",
                                   Source={"SourceUri": f"s3://pg-objects/context/{i}"})["ContextArn"]
                 for i in range(4)]
     context_arns = lambda r: [c["ContextArn"] for c in r["ContextSummaries"]]  # noqa: E731
     cases["sagemaker", "ListContexts"] = [
         Case({}, context_arns, known=set(contexts)),  # (with the model package groups' contexts)
-        Case({"ContextType": "Endpoint"}, context_arns, expected=set(contexts[:3])),
+        Case({"ContextType": "Dataset"}, context_arns, expected=set(contexts[:3])),
+        Case({"ContextType": "Endpoint"}, context_arns,
+             known={sm.list_contexts(SourceUri=sm.describe_endpoint(EndpointName=e)["EndpointArn"])[
+                 "ContextSummaries"][0]["ContextArn"] for e in endpoints}),
     ]
     return cases
 

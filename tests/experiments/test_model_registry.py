@@ -71,6 +71,22 @@ def test_groups_versions_approval_and_errors(server):
     assert container["Image"] == SKLEARN_IMAGE and container["ModelDataUrl"] == "s3://b/model.tar.gz"
     assert container["Environment"] == {"A": "1", "B": "2"}
 
+    # Deploying records lineage: endpoint context → ModelDeployment action → the model's data (the SDK's
+    # EndpointContext.models() walk).
+    sm.create_endpoint_config(EndpointConfigName=f"{group}-c", ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": f"{group}-m", "InstanceType": "ml.m5.large",
+        "InitialInstanceCount": 1}])
+    endpoint_arn = sm.create_endpoint(EndpointName=f"{group}-e", EndpointConfigName=f"{group}-c")["EndpointArn"]
+    contexts = sm.list_contexts(SourceUri=endpoint_arn)["ContextSummaries"]
+    assert [c["ContextType"] for c in contexts] == ["Endpoint"]
+    actions = sm.list_associations(SourceArn=contexts[0]["ContextArn"],
+                                   DestinationType="ModelDeployment")["AssociationSummaries"]
+    models = sm.list_associations(SourceArn=actions[0]["DestinationArn"], DestinationType="Model")[
+        "AssociationSummaries"]
+    uris = [sm.describe_artifact(ArtifactArn=m["DestinationArn"])["Source"]["SourceUri"] for m in models]
+    assert uris == ["s3://b/model.tar.gz"]
+    sm.delete_endpoint(EndpointName=f"{group}-e")
+
     policy = json.dumps({"Version": "2012-10-17", "Statement": []})
     sm.put_model_package_group_policy(ModelPackageGroupName=group, ResourcePolicy=policy)
     assert sm.get_model_package_group_policy(ModelPackageGroupName=group)["ResourcePolicy"] == policy

@@ -68,6 +68,19 @@ def entity_kind(row) -> tuple[str | None, str | None]:
     return LINEAGE_CLASSES.get(row.resource_type), kind
 
 
+def ensure_action(resources, account_id: str, region: str, name: str, uri: str, action_type: str) -> str:
+    action_arn = _arn(region, account_id, "action", name)
+    stamp = utcnow()
+    data = {"ActionName": name, "ActionArn": action_arn, "Source": {"SourceUri": uri},
+            "ActionType": action_type, "Status": "Completed", "CreationTime": stamp, "LastModifiedTime": stamp, "CreatedBy": SYSTEM,
+            "LastModifiedBy": SYSTEM, "_SourceUri": uri}
+    try:
+        resources.create(account_id, region, "action", name, action_arn, data)
+    except AlreadyExists:
+        pass
+    return action_arn
+
+
 def associate(resources, account_id: str, region: str, source: str, destination: str, kind: str) -> None:
     ExperimentStore(resources.db).add_association(
         account_id, region, source, destination, kind, entity_kind(resources.get_by_arn(source)),
@@ -109,3 +122,24 @@ def model_package(resources, account_id: str, region: str, package: dict) -> Non
         if container.get("Image"):
             image = ensure_artifact(resources, account_id, region, container["Image"], "Image")
             associate(resources, account_id, region, image, package_artifact, "ContributedTo")
+
+
+def endpoint_deployed(resources, account_id: str, region: str, name: str, endpoint_arn: str,
+                      variants: list[dict]) -> None:
+    """An endpoint's context (ContextType ``Endpoint``, SourceUri = its ARN) → a ``ModelDeployment``
+    action → the deployed models' ``Model`` artifacts (model data) and images — the walk the SDK's
+    ``EndpointContext.models()`` makes."""
+    context = ensure_context(resources, account_id, region, f"{name[:100]}-aws-endpoint", endpoint_arn,
+                             "Endpoint")
+    stamp = int(utcnow().timestamp() * 1000)
+    action = ensure_action(resources, account_id, region, f"{name[:90]}-{stamp}-aws-model-deployment",
+                           endpoint_arn, "ModelDeployment")
+    associate(resources, account_id, region, context, action, "AssociatedWith")
+    for variant in variants:
+        for container in variant.get("Containers") or []:
+            if container.get("ModelDataUrl"):
+                model = ensure_artifact(resources, account_id, region, container["ModelDataUrl"], "Model")
+                associate(resources, account_id, region, action, model, "AssociatedWith")
+            if container.get("Image"):
+                image = ensure_artifact(resources, account_id, region, container["Image"], "Image")
+                associate(resources, account_id, region, action, image, "AssociatedWith")

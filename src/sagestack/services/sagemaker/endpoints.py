@@ -8,6 +8,7 @@ resolved into a *plan* stored with the endpoint (the status machine and the plan
 
 from __future__ import annotations
 
+from ...domain import lineage
 from ...domain.endpoints import ENDPOINT, TYPE, capture_summary, retain, start_update, variant_summaries
 from ...domain.models import model_containers
 from ...protocol.errors import ServiceError
@@ -85,6 +86,8 @@ def create_endpoint(ctx: RequestContext, params: dict) -> dict:
     with in_use_if_exists(f"Cannot create already existing endpoint \"{resource_arn}\"."):
         ctx.platform.resources.create(ctx.account_id, ctx.region, TYPE, name, resource_arn, data,
                                       status="Creating", tag_list=params.get("Tags"))
+    lineage.endpoint_deployed(ctx.platform.resources, ctx.account_id, ctx.region, name, resource_arn,
+                              plan["Variants"])
     return {"EndpointArn": resource_arn}
 
 
