@@ -204,6 +204,9 @@ def test_search_trial_components(sm):
     tagged = sm.search(Resource="ExperimentTrialComponent", MaxResults=100, SearchExpression={"Filters": [
         {"Name": "Parents.TrialName", "Value": f"{exp}-t"}, {"Name": "Tags.team", "Value": "b"}]})["Results"]
     assert len(tagged) == 6
+    suggestions = sm.get_search_suggestions(Resource="ExperimentTrialComponent", SuggestionQuery={
+        "PropertyNameQuery": {"PropertyNameHint": "parameters.h"}})["PropertyNameSuggestions"]
+    assert {"PropertyName": "Parameters.hp"} in suggestions
     with pytest.raises(ClientError) as exc:
         sm.search(Resource="ExperimentTrialComponent", SearchExpression={"Filters": [
             {"Name": "Source.SourceArn", "Operator": "Contains", "Value": "a"},

@@ -294,3 +294,39 @@ def search(ctx: RequestContext, params: dict) -> dict:
     if offset + limit < len(records):
         result["NextToken"] = tokens.encode_offset(offset + limit)
     return result
+
+
+def _property_names(record: dict, prefix: str = "") -> Iterable[str]:
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if key in ("Parameters", "HyperParameters", "InputArtifacts", "OutputArtifacts") \
+                and isinstance(value, dict):
+            yield from (f"{name}.{k}" for k in value)
+        elif key == "Tags" and isinstance(value, list):
+            yield from (f"{name}.{t['Key']}" for t in value if isinstance(t, dict) and "Key" in t)
+        elif key == "Metrics" and isinstance(value, list):
+            yield from (f"{name}.{m['MetricName']}" for m in value
+                        if isinstance(m, dict) and "MetricName" in m)
+        elif isinstance(value, dict) and not prefix:
+            yield from _property_names(value, f"{name}.")
+        else:
+            yield name
+
+
+@ops.handler("GetSearchSuggestions")
+def get_search_suggestions(ctx: RequestContext, params: dict) -> dict:
+    """Property names of the resource's records that start with the hint (case-insensitive), from the
+    account's first 200 records."""
+    resource = params["Resource"]
+    if resource not in RESOURCES:
+        raise ServiceError("ValidationException", f"Search over {resource} is not supported by sagestack.")
+    resource_type, _ = RESOURCES[resource]
+    hint = (((params.get("SuggestionQuery") or {}).get("PropertyNameQuery") or {}).get("PropertyNameHint")
+            or "").lower()
+    build = _record(ctx, resource_type)
+    names: set[str] = set()
+    for count, row in enumerate(_all(ctx, resource_type, ListQuery(sort_by="CreationTime"))):
+        if count >= 200:
+            break
+        names.update(n for n in _property_names(build(row)) if n.lower().startswith(hint))
+    return {"PropertyNameSuggestions": [{"PropertyName": n} for n in sorted(names)]}
