@@ -156,9 +156,9 @@ def test_training_job_inside_run_logs_into_it(server, sdk_env, tmp_path):
     assert {"SourceArn": job["TrainingJobArn"], "SourceType": "SageMakerTrainingJob"} in run_tc["Sources"]
 
     # The lineage SageMaker records for a job: image and data → job → model.
-    up = sm.query_lineage(StartArns=[job_tc["TrialComponentArn"]], Direction="Ascendants", IncludeEdges=True)
+    up = sm.query_lineage(StartArns=[job_tc["TrialComponentArn"]], Direction="Ascendants", MaxDepth=1)
     assert sorted(v["Type"] for v in up["Vertices"]) == ["DataSet", "Image"]
-    down = sm.query_lineage(StartArns=[job_tc["TrialComponentArn"]], Direction="Descendants")
+    down = sm.query_lineage(StartArns=[job_tc["TrialComponentArn"]], Direction="Descendants", MaxDepth=1)
     model = [v["Arn"] for v in down["Vertices"] if v["Type"] == "Model"]
     assert sm.describe_artifact(ArtifactArn=model[0])["Source"]["SourceUri"] == job["ModelArtifacts"][
         "S3ModelArtifacts"]
