@@ -107,7 +107,9 @@ def start_pipe(storage: JobStorage, layout: HostLayout, channel: str, objects: l
 
 
 def stage_code(storage: JobStorage, hosts: list[HostProcess], hyperparameters: dict[str, str]) -> None:
-    """``sagemaker_submit_directory`` (an s3:// tar.gz) extracted into each host's ``code/``."""
+    """``sagemaker_submit_directory`` extracted into each host's ``code/``: an s3:// tar.gz, or a tar.gz
+    inside the job's own /opt/ml — with network isolation the SDK ships the code as the input channel
+    ``code`` and points at ``/opt/ml/input/data/code/sourcedir.tar.gz``."""
     submit = hyperparameters.get("sagemaker_submit_directory")
     if not submit:
         return
@@ -115,14 +117,27 @@ def stage_code(storage: JobStorage, hosts: list[HostProcess], hyperparameters: d
         submit = json.loads(submit)
     except ValueError:
         pass
-    if not isinstance(submit, str) or not submit.startswith("s3://"):
+    if not isinstance(submit, str):
         return
-    bucket, key = submit[5:].split("/", 1)
-    try:
-        archive = storage.local_path(bucket, key)
-    except DataError as exc:
-        raise JobFailed(f"ClientError: could not fetch the source directory {submit}: {exc}") from None
-    for host in hosts:
+    if submit.startswith("/opt/ml/"):
+        parts = [part for part in submit[len("/opt/ml/"):].split("/") if part]
+        if ".." in parts:
+            raise JobFailed(f"ClientError: the source directory {submit} is outside /opt/ml")
+        archives = [host.layout.path(*parts) for host in hosts]
+        missing = next((path for path in archives if not path.is_file()), None)
+        if missing is not None:
+            raise JobFailed(f"ClientError: the source directory {submit} does not exist in the job: with "
+                            f"network isolation the code comes as an input channel (the SDK's 'code' "
+                            f"channel); check InputDataConfig")
+    elif submit.startswith("s3://"):
+        bucket, key = submit[5:].split("/", 1)
+        try:
+            archives = [storage.local_path(bucket, key)] * len(hosts)
+        except DataError as exc:
+            raise JobFailed(f"ClientError: could not fetch the source directory {submit}: {exc}") from None
+    else:
+        return
+    for host, archive in zip(hosts, archives):
         try:
             extract_tarball(archive, host.layout.path("code"))
         except Exception as exc:
