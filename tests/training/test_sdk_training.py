@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import textwrap
 
 import pytest
@@ -114,6 +113,7 @@ def test_pytorch_estimator_fit(server, sdk_env, tmp_path):
     loss = {m["MetricName"]: m["Value"] for m in desc["FinalMetricDataList"]}["train:loss"]
     assert loss < 0.01
     import io
+
     import torch
 
     key = estimator.model_data.split("/", 3)[3]

@@ -8,6 +8,7 @@ import shutil
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+
 from ..formats.archives import extract_tarball  # noqa: F401 - re-exported for the job runner
 from ..protocol.errors import ServiceError
 

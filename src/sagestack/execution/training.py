@@ -217,7 +217,7 @@ class TrainingRun:
             definitions = list(getattr(module.SPEC, "metric_definitions", ()))
         metrics = MetricCollector(compile_metric_definitions(definitions))
 
-        for index, host in enumerate(self.hosts):
+        for host in self.hosts:
             resource_config = {
                 "current_host": host.host, "current_instance_type": instance.instance_type,
                 "current_group_name": "homogeneousCluster", "hosts": host_names,
@@ -595,7 +595,7 @@ class TrainingRun:
                                          "application/x-tar")
         except Exception as exc:
             if not allow_empty:
-                raise JobFailed(f"ClientError: could not upload the model artifacts to {output}: {exc}")
+                raise JobFailed(f"ClientError: could not upload the model artifacts to {output}: {exc}") from exc
             log.warning("artifact upload after stop failed for %s: %s", self.name, exc)
 
     def _cleanup(self) -> None:

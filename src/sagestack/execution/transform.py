@@ -14,16 +14,27 @@ import shutil
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from ..reconcilers.state import TRANSFORM, mutate, utcnow
 from ..store.resources import Resource
 from . import jsonpath
 from .storage import DataError, JobStorage
-from .transform_records import (Batch, RecordError, batches, filter_input, iter_line_chunks, iter_lines,
-                                iter_recordio, iter_tfrecord, join_and_filter, split_output)
+from .transform_records import (
+    Batch,
+    RecordError,
+    batches,
+    filter_input,
+    iter_line_chunks,
+    iter_lines,
+    iter_recordio,
+    iter_tfrecord,
+    join_and_filter,
+    split_output,
+)
 
 log = logging.getLogger("sagestack.transform")
 

@@ -13,7 +13,8 @@ with every output in ``label`` (RecordIO-protobuf), or one line per record (CSV)
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ..store.resources import ConcurrentModification, Resource
 
@@ -87,7 +87,7 @@ class Reconciler:
         raise NotImplementedError
 
     @classmethod
-    def start(cls, platform, name: str) -> "Reconciler":
+    def start(cls, platform, name: str) -> Reconciler:
         """Build the platform's instance (component ``<name>-reconciler``) and run its loop."""
         reconciler = platform.component(f"{name}-reconciler", cls)
         executor = getattr(reconciler, "executor", None)

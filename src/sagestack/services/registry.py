@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..protocol import models
 
@@ -34,7 +35,7 @@ class OperationTable:
 
         return register
 
-    def merge(self, *tables: "OperationTable") -> "OperationTable":
+    def merge(self, *tables: OperationTable) -> OperationTable:
         for table in tables:
             for name, func in table.handlers.items():
                 if name in self.handlers:

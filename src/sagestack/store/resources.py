@@ -8,11 +8,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
-from sqlalchemy import (Column, Float, bindparam, Index, Integer, String, Table, Text, UniqueConstraint, and_,
-                        func, select)
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    bindparam,
+    func,
+    select,
+)
 
 from ..protocol.errors import ServiceError
 from .db import decode_token, encode_token
@@ -85,7 +98,7 @@ class Resource:
     version: int
 
     @classmethod
-    def from_row(cls, row) -> "Resource":
+    def from_row(cls, row) -> Resource:
         values = dict(row)
         values.pop("id", None)
         values["data"] = loads(values["data"])
