@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from botocore.exceptions import ClientError
+
 from hosting_support import ROLE, SKLEARN_IMAGE, tar_bytes
 
 

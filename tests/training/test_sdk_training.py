@@ -148,6 +148,7 @@ def test_pytorch_estimator_fit(server, sdk_env, tmp_path):
     loss = {m["MetricName"]: m["Value"] for m in desc["FinalMetricDataList"]}["train:loss"]
     assert loss < 0.01
     import io
+
     import torch
 
     key = estimator.model_data.split("/", 3)[3]

@@ -8,6 +8,7 @@ import shutil
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+
 from ..objects.errors import ObjectError
 
 
@@ -123,10 +124,3 @@ def make_tarball(source: Path, dest: Path) -> None:
     with tarfile.open(dest, "w:gz", compresslevel=6) as tar:
         for path in sorted(source.iterdir()):
             tar.add(path, arcname=path.name)
-
-
-def extract_tarball(source: str | Path, dest: Path) -> None:
-    dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(source, "r:*") as tar:
-        tar.extractall(dest, filter="data")
-

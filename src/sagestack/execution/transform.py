@@ -14,8 +14,9 @@ import shutil
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from ..domain.models import TYPE as MODEL_TYPE
@@ -26,8 +27,18 @@ from ..store.resources import Resource
 from . import jsonpath
 from .observer import JobObserver
 from .storage import DataError, JobStorage
-from .transform_records import (Batch, RecordError, batches, filter_input, iter_line_chunks, iter_lines,
-                                iter_recordio, iter_tfrecord, join_and_filter, split_output)
+from .transform_records import (
+    Batch,
+    RecordError,
+    batches,
+    filter_input,
+    iter_line_chunks,
+    iter_lines,
+    iter_recordio,
+    iter_tfrecord,
+    join_and_filter,
+    split_output,
+)
 
 log = logging.getLogger("sagestack.transform")
 

@@ -16,13 +16,13 @@ import asyncio
 import json
 import logging
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from .. import __version__
 from ..protocol.base import Protocol
 from ..protocol.errors import ServiceError, internal, not_implemented
-from ..protocol.http import (BodyTooLarge, ClientDisconnected, FileBody, Headers, HttpRequest,
-                             HttpResponse)
+from ..protocol.http import BodyTooLarge, ClientDisconnected, FileBody, Headers, HttpRequest, HttpResponse
 from ..protocol.json_rpc import JsonRpcProtocol
 from ..protocol.query import QueryProtocol
 from ..protocol.rest import RestJsonProtocol, RestXmlProtocol

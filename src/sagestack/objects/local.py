@@ -14,11 +14,11 @@ import asyncio
 import datetime as dt
 import errno
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
 import os
 import shutil
 import uuid
 from collections.abc import AsyncIterable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any

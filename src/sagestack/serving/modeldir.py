@@ -15,6 +15,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from ..formats.archives import extract_tar
+
 SUBMIT_IN_MODEL = "/opt/ml/model/code"
 
 
@@ -106,14 +108,7 @@ class ModelCache:
 def _extract(source: Path, target: Path, uri: str) -> None:
     try:
         with tarfile.open(source, "r:*") as archive:
-            try:
-                archive.extractall(target, filter="data")
-            except TypeError:  # Python without extraction filters
-                for member in archive.getmembers():
-                    resolved = (target / member.name).resolve()
-                    if not str(resolved).startswith(str(target.resolve())):
-                        raise ArtifactError(f"{uri}: archive member {member.name} escapes the model directory")
-                archive.extractall(target)
+            extract_tar(archive, target)
     except (tarfile.TarError, OSError, EOFError) as exc:
         if not tarfile.is_tarfile(source):
             # A single uncompressed model file (ModelDataSource with CompressionType None).

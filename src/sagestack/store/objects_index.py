@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import (bindparam,
+from sqlalchemy import (
     BigInteger,
     Column,
     Float,
@@ -29,6 +29,7 @@ from sqlalchemy import (bindparam,
     Table,
     Text,
     and_,
+    bindparam,
     func,
     select,
 )

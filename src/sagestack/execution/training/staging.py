@@ -7,11 +7,12 @@ import json
 import os
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
+from ...formats.archives import extract_tarball
 from ..layout import HostLayout
-from ..storage import DataError, JobStorage, extract_tarball
+from ..storage import DataError, JobStorage
 from .job import HostProcess, JobFailed, StopRequest
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ...protocol.errors import ServiceError
 from ...store.resources import ListQuery
@@ -65,7 +66,7 @@ def list_query(params: dict, sort_default: str = "CreationTime") -> ListQuery:
 
 
 def list_page(ctx: RequestContext, resource_type: str, params: dict, key: str,
-              summarize: Callable[["Resource"], dict], sort_default: str = "CreationTime") -> dict:
+              summarize: Callable[[Resource], dict], sort_default: str = "CreationTime") -> dict:
     """A List* answer: filter, sort and paginate in the store, one summary per resource (members that
     are None dropped), ``NextToken`` only when there is another page."""
     rows, token = ctx.platform.resources.list(ctx.account_id, ctx.region, resource_type,
