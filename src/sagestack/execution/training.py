@@ -301,7 +301,9 @@ class TrainingRun:
 
     def _start_pipe(self, layout: HostLayout, channel: str, objects: list, wrapper: str | None) -> None:
         """Pipe mode: ``input/data/<channel>_<epoch>`` FIFOs, each streaming the channel once."""
-        paths = [self.storage.local_path(b, k) for b, k, _ in objects]
+        sources = [(b, k) for b, k, _ in objects]
+        for bucket, key in sources:  # unreadable inputs fail the job now, not mid-stream
+            self.storage.open(bucket, key).close()
         base = layout.path("input", "data")
 
         def feed() -> None:
@@ -318,8 +320,8 @@ class TrainingRun:
                     return
                 try:
                     with os.fdopen(fd, "wb") as out:
-                        for path in paths:
-                            with open(path, "rb") as src:
+                        for bucket, key in sources:
+                            with self.storage.open(bucket, key) as src:
                                 shutil.copyfileobj(src, out, 1 << 20)
                 except (BrokenPipeError, OSError):
                     pass
@@ -338,13 +340,14 @@ class TrainingRun:
         if not isinstance(submit, str) or not submit.startswith("s3://"):
             return
         bucket, key = submit[5:].split("/", 1)
-        try:
-            archive = self.storage.local_path(bucket, key)
-        except DataError as exc:
-            raise JobFailed(f"ClientError: could not fetch the source directory {submit}: {exc}") from None
         for host in self.hosts:
             try:
-                extract_tarball(archive, host.layout.path("code"))
+                archive = self.storage.open(bucket, key)
+            except DataError as exc:
+                raise JobFailed(f"ClientError: could not fetch the source directory {submit}: {exc}") from None
+            try:
+                with archive:
+                    extract_tarball(archive, host.layout.path("code"))
             except Exception as exc:
                 raise JobFailed(f"ClientError: the source directory {submit} is not a valid tar.gz: "
                                 f"{exc}") from None

@@ -4,7 +4,7 @@ layer (``sagestack.objects``). One module per resource family; this table merges
 from __future__ import annotations
 
 from ..registry import OperationTable
-from . import buckets, listing, multipart, objects
+from . import bucket_config, buckets, listing, multipart, objects
 
 OPERATIONS = OperationTable("s3").merge(buckets.OPERATIONS, objects.OPERATIONS, listing.OPERATIONS,
-                                        multipart.OPERATIONS)
+                                        multipart.OPERATIONS, bucket_config.OPERATIONS)

@@ -6,7 +6,7 @@ from ...protocol.errors import ServiceError
 from ...reconcilers.state import TRAINING, mutate
 from ..context import RequestContext
 from ..registry import OperationTable
-from .common import arn, check_name, list_page, now, strip_empty, wake
+from .common import arn, check_kms_keys, check_name, list_page, now, strip_empty, wake
 
 ops = OperationTable("sagemaker")
 TYPE = "training-job"
@@ -62,6 +62,7 @@ def create_training_job(ctx: RequestContext, params: dict) -> dict:
     name = params["TrainingJobName"]
     check_name(name, "trainingJobName")
     _validate(params)
+    check_kms_keys(ctx, params, ("OutputDataConfig", "KmsKeyId"), ("ResourceConfig", "VolumeKmsKeyId"))
     job_arn = arn(ctx, TYPE, name)
     created = now()
     output = dict(params["OutputDataConfig"])

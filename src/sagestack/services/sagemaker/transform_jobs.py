@@ -7,7 +7,7 @@ from ...protocol.errors import ServiceError
 from ...reconcilers.state import TRANSFORM, mutate
 from ..context import RequestContext
 from ..registry import OperationTable
-from .common import arn, check_name, list_page, now, strip_empty, wake
+from .common import arn, check_kms_keys, check_name, list_page, now, strip_empty, wake
 
 ops = OperationTable("sagemaker")
 TYPE = "transform-job"
@@ -45,6 +45,8 @@ def create_transform_job(ctx: RequestContext, params: dict) -> dict:
     name = params["TransformJobName"]
     check_name(name, "transformJobName")
     _validate(ctx, params)
+    check_kms_keys(ctx, params, ("TransformOutput", "KmsKeyId"), ("TransformResources", "VolumeKmsKeyId"),
+                   ("DataCaptureConfig", "KmsKeyId"))
     job_arn = arn(ctx, TYPE, name)
     created = now()
     transform_input = dict(params["TransformInput"])
