@@ -258,3 +258,18 @@ def test_cli_encrypt_decrypt(server, tmp_path):
                                   "Plaintext", "--output", "text"],
                            env=env, cwd=tmp_path, check=True, capture_output=True, text=True).stdout.strip()
     assert base64.b64decode(plain) == b"hello from the cli"
+
+
+def test_keys_and_sealed_objects_survive_a_restart(fresh_server):
+    kms, s3 = fresh_server.client("kms"), fresh_server.client("s3")
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName="alias/durable", TargetKeyId=key)
+    blob = kms.encrypt(KeyId="alias/durable", Plaintext=b"kept")["CiphertextBlob"]
+    s3.create_bucket(Bucket="durable-kms")
+    s3.put_object(Bucket="durable-kms", Key="k", Body=b"sealed bytes", ServerSideEncryption="aws:kms",
+                  SSEKMSKeyId="alias/durable")
+    fresh_server.restart()
+    kms, s3 = fresh_server.client("kms"), fresh_server.client("s3")
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"kept"
+    assert s3.get_object(Bucket="durable-kms", Key="k")["Body"].read() == b"sealed bytes"
+    assert kms.describe_key(KeyId="alias/durable")["KeyMetadata"]["KeyId"] == key

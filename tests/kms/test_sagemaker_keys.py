@@ -1,5 +1,5 @@
 """KMS keys where SageMaker takes them: validated against existing keys and recorded; jobs read
-SSE-KMS inputs (sealed at rest) transparently."""
+SSE-KMS inputs (sealed at rest) transparently; a VpcConfig built from the default VPC is recorded."""
 
 from __future__ import annotations
 
@@ -97,10 +97,16 @@ def test_training_reads_sse_kms_inputs_and_records_the_key(server, bucket):
     name = f"kms-job-{uuid.uuid4().hex[:8]}"
     params = _training(name, bucket, KmsKeyId=alias)
     params["ResourceConfig"]["VolumeKmsKeyId"] = key["KeyId"]
+    ec2 = server.client("ec2")  # a VpcConfig from the default VPC: recorded, the job runs locally
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets(
+        Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]][:2]
+    groups = [ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"][0]["GroupId"]]
+    params["VpcConfig"] = {"Subnets": subnets, "SecurityGroupIds": groups}
     sm.create_training_job(**params)
     desc = wait_training(sm, name)
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     assert desc["OutputDataConfig"]["KmsKeyId"] == alias
     assert desc["ResourceConfig"]["VolumeKmsKeyId"] == key["KeyId"]
+    assert desc["VpcConfig"] == {"Subnets": subnets, "SecurityGroupIds": groups}
     model = s3.get_object(Bucket=bucket, Key=f"output/{name}/output/model.tar.gz")
     assert read_tar_gz(model["Body"].read())["seen.txt"] == b"1,2,3\n"
