@@ -244,10 +244,10 @@ class TransformRun:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _open(self, bucket: str, key: str) -> BinaryIO:
-        path = self.storage.local_path(bucket, key)
+        handle = self.storage.open(bucket, key)
         if self.data["TransformInput"].get("CompressionType") == "Gzip":
-            return gzip.open(path, "rb")
-        return open(path, "rb")
+            return _Gunzip(fileobj=handle, mode="rb")
+        return handle
 
     def _batches(self, stream: BinaryIO) -> Iterator[Batch]:
         data = self.data
@@ -390,3 +390,14 @@ class TransformExecutor:
         for run in runs:
             run.thread.join(timeout=10)
 
+
+class _Gunzip(gzip.GzipFile):
+    """Decompresses an open object; closing it closes the object too."""
+
+    def close(self) -> None:
+        raw = self.fileobj
+        try:
+            super().close()
+        finally:
+            if raw is not None:
+                raw.close()

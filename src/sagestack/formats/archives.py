@@ -14,17 +14,21 @@ import os
 import posixpath
 import tarfile
 from pathlib import Path
+from typing import BinaryIO
 
 
 class UnsafeArchiveError(tarfile.TarError):
     """A member that would be written outside the destination, or a device file."""
 
 
-def extract_tarball(source: str | Path, dest: Path) -> None:
-    """Extract the tar archive at ``source`` (any compression tarfile reads) into ``dest``."""
+def extract_tarball(source: str | Path | BinaryIO, dest: Path) -> None:
+    """Extract the tar archive at ``source`` (a path, or a seekable open file; any compression tarfile
+    reads) into ``dest``."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(source, "r:*") as archive:
+    opened = (tarfile.open(source, "r:*") if isinstance(source, (str, Path))
+              else tarfile.open(fileobj=source, mode="r:*"))
+    with opened as archive:
         extract_tar(archive, dest)
 
 

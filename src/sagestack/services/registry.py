@@ -68,6 +68,8 @@ SERVICE_MODULES: dict[str, str] = {
     "sagemaker": "sagestack.services.sagemaker",
     "sagemaker-runtime": "sagestack.services.runtime",
     "application-autoscaling": "sagestack.services.autoscaling",
+    "kms": "sagestack.services.kms",
+    "ec2": "sagestack.services.ec2",
 }
 
 

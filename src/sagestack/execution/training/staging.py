@@ -9,6 +9,7 @@ import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from ...formats.archives import extract_tarball
 from ..layout import HostLayout
@@ -80,7 +81,9 @@ def channel_objects(storage: JobStorage, source: dict) -> list[tuple[str, str, s
 def start_pipe(storage: JobStorage, layout: HostLayout, channel: str, objects: list, stop: StopRequest,
                name: str) -> None:
     """Pipe mode: ``input/data/<channel>_<epoch>`` FIFOs, each streaming the channel once."""
-    paths = [storage.local_path(b, k) for b, k, _ in objects]
+    sources = [(b, k) for b, k, _ in objects]
+    for bucket, key in sources:  # unreadable inputs fail the job now, not mid-stream
+        storage.open(bucket, key).close()
     base = layout.path("input", "data")
 
     def feed() -> None:
@@ -97,8 +100,8 @@ def start_pipe(storage: JobStorage, layout: HostLayout, channel: str, objects: l
                 return
             try:
                 with os.fdopen(fd, "wb") as out:
-                    for path in paths:
-                        with open(path, "rb") as src:
+                    for bucket, key in sources:
+                        with storage.open(bucket, key) as src:
                             shutil.copyfileobj(src, out, 1 << 20)
             except (BrokenPipeError, OSError):
                 pass
@@ -108,9 +111,10 @@ def start_pipe(storage: JobStorage, layout: HostLayout, channel: str, objects: l
 
 
 def stage_code(storage: JobStorage, hosts: list[HostProcess], hyperparameters: dict[str, str]) -> None:
-    """``sagemaker_submit_directory`` extracted into each host's ``code/``: an s3:// tar.gz, or a tar.gz
-    inside the job's own /opt/ml — with network isolation the SDK ships the code as the input channel
-    ``code`` and points at ``/opt/ml/input/data/code/sourcedir.tar.gz``."""
+    """``sagemaker_submit_directory`` extracted into each host's ``code/``: an s3:// tar.gz (read through
+    the object layer, which decrypts SSE-KMS objects), or a tar.gz inside the job's own /opt/ml — with
+    network isolation the SDK ships the code as the input channel ``code`` and points at
+    ``/opt/ml/input/data/code/sourcedir.tar.gz``."""
     submit = hyperparameters.get("sagemaker_submit_directory")
     if not submit:
         return
@@ -122,25 +126,28 @@ def stage_code(storage: JobStorage, hosts: list[HostProcess], hyperparameters: d
         return
     if submit.startswith("/opt/ml/"):
         parts = [part for part in submit[len("/opt/ml/"):].split("/") if part]
-        if ".." in parts:
-            raise JobFailed(f"ClientError: the source directory {submit} is outside /opt/ml")
-        archives = [host.layout.path(*parts) for host in hosts]
-        missing = next((path for path in archives if not path.is_file()), None)
-        if missing is not None:
+        if ".." in parts or any(not host.layout.path(*parts).is_file() for host in hosts):
             raise JobFailed(f"ClientError: the source directory {submit} does not exist in the job: with "
                             f"network isolation the code comes as an input channel (the SDK's 'code' "
                             f"channel); check InputDataConfig")
+
+        def archive_of(host: HostProcess) -> BinaryIO:
+            return open(host.layout.path(*parts), "rb")
     elif submit.startswith("s3://"):
         bucket, key = submit[5:].split("/", 1)
-        try:
-            archives = [storage.local_path(bucket, key)] * len(hosts)
-        except DataError as exc:
-            raise JobFailed(f"ClientError: could not fetch the source directory {submit}: {exc}") from None
+
+        def archive_of(host: HostProcess) -> BinaryIO:
+            return storage.open(bucket, key)
     else:
         return
-    for host, archive in zip(hosts, archives):
+    for host in hosts:
         try:
-            extract_tarball(archive, host.layout.path("code"))
+            archive = archive_of(host)
+        except DataError as exc:
+            raise JobFailed(f"ClientError: could not fetch the source directory {submit}: {exc}") from None
+        try:
+            with archive:
+                extract_tarball(archive, host.layout.path("code"))
         except Exception as exc:
             raise JobFailed(f"ClientError: the source directory {submit} is not a valid tar.gz: "
                             f"{exc}") from None

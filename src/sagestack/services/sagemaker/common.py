@@ -106,3 +106,22 @@ def strip_empty(value):
     if isinstance(value, list):
         return [strip_empty(v) for v in value]
     return value
+
+
+def check_kms_keys(ctx: RequestContext, params: dict, *paths: tuple[str, ...]) -> None:
+    """Every KMS key a request names (``("OutputDataConfig", "KmsKeyId")``, …) must exist and be enabled
+    (key id, key ARN, alias name or alias ARN), else ValidationException as SageMaker answers."""
+    from ...store.kms import KmsError, key_store
+
+    keys = key_store(ctx.platform)
+    for path in paths:
+        value = params
+        for part in path:
+            value = value.get(part) if isinstance(value, dict) else None
+        if not value:
+            continue
+        try:
+            keys.check_usable(keys.find(ctx.account_id, ctx.region, value))
+        except KmsError as exc:
+            raise ServiceError("ValidationException", f"Invalid KmsKeyId '{value}' in {'.'.join(path)}: "
+                               f"{exc.message or 'the key cannot be used.'}") from None
