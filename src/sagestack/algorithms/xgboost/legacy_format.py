@@ -52,6 +52,7 @@ import json
 import math
 import pickle
 import struct
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -523,7 +524,9 @@ def booster_from_pickle(raw: bytes, state: PickledBooster) -> Any:
         return load_booster(state.handle)
     # read_pickled_booster allowed only a Booster and plain builtins: unpickling runs no other code.
     try:
-        booster = pickle.loads(raw, encoding="latin1")
+        with warnings.catch_warnings():  # "loading a serialized model from an older version": expected here
+            warnings.simplefilter("ignore", UserWarning)
+            booster = pickle.loads(raw, encoding="latin1")
     except Exception as exc:  # noqa: BLE001 - XGBoostError and pickle errors alike
         raise LegacyModelError(f"model file is a pickled XGBoost Booster this XGBoost cannot read: {exc}") from None
     if not isinstance(booster, xgb.Booster):

@@ -76,6 +76,8 @@ class XGBoostModel:
     #: Per booster, the end of the iteration range the container predicts with (its
     #: ``best_ntree_limit``), or ``None`` for all trees.
     iteration_ends: list[int | None] = field(default_factory=list)
+    #: Per booster, ``gbtree`` / ``dart`` / ``gblinear`` (gblinear has no in-place prediction).
+    booster_kinds: list[str] = field(default_factory=list)
 
     @property
     def booster(self) -> Any:
@@ -94,12 +96,14 @@ def load_model(model_dir: Path | str) -> XGBoostModel:
     if os.environ.get("SAGEMAKER_INFERENCE_ENSEMBLE", "true") != "true":
         paths = paths[:1]
     version = current_version()
-    boosters, formats, ends = [], [], []
+    boosters, formats, ends, kinds = [], [], [], []
     for path in paths:
         booster, fmt, limit = _load_booster(path, version)
         boosters.append(booster)
         formats.append(fmt)
-        ends.append(_iteration_end(booster, limit))
+        gradient_booster = json.loads(booster.save_config())["learner"]["gradient_booster"]
+        kinds.append(str(gradient_booster.get("name", "gbtree")))
+        ends.append(_iteration_end(booster, gradient_booster, limit))
     config = json.loads(boosters[0].save_config())
     learner = config["learner"]
     objective = learner["objective"]["name"]
@@ -113,6 +117,7 @@ def load_model(model_dir: Path | str) -> XGBoostModel:
         num_features=boosters[0].num_features(),
         version=version,
         iteration_ends=ends,
+        booster_kinds=kinds,
         selected_keys=selected.replace(" ", "").lower().split(",") if selected else None,
         batch=bool(os.environ.get("SAGEMAKER_BATCH")),
         default_accept=os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", CSV_TYPE),
@@ -151,12 +156,11 @@ def _loaded(path: Path, load: Any, pickle_error: Exception | None = None) -> Any
         raise legacy_format.LegacyModelError(f"Model {path.name} cannot be loaded: {detail}") from None
 
 
-def _iteration_end(booster: Any, limit: int | None) -> int | None:
+def _iteration_end(booster: Any, booster_config: dict[str, Any], limit: int | None) -> int | None:
     """``best_ntree_limit`` (trees per output group) as the end of ``iteration_range``, as XGBoost
     1.4+ turned ``ntree_limit`` into one; ``None`` when it covers every round (or for gblinear)."""
     if not limit or limit <= 0:
         return None
-    booster_config = json.loads(booster.save_config())["learner"]["gradient_booster"]
     if booster_config.get("name") == "gblinear":
         return None
     parallel = _find_key(booster_config, "num_parallel_tree")
@@ -385,7 +389,9 @@ def _check_feature_count(model: XGBoostModel, features: Any, kind: str) -> None:
 def _predict_array(model: XGBoostModel, features: Any) -> np.ndarray:
     features = _fit_width(features, model.num_features)
     ends = model.iteration_ends or [None] * len(model.boosters)
-    outputs = [np.asarray(_predict_one(b, features, end)) for b, end in zip(model.boosters, ends)]
+    kinds = model.booster_kinds or ["gbtree"] * len(model.boosters)
+    outputs = [np.asarray(_predict_one(b, features, end, kind))
+               for b, end, kind in zip(model.boosters, ends, kinds)]
     if len(outputs) == 1:
         return outputs[0]
     stacked = np.stack(outputs)
@@ -396,7 +402,11 @@ def _predict_array(model: XGBoostModel, features: Any) -> np.ndarray:
     return stacked.mean(axis=0)
 
 
-def _predict_one(booster: Any, features: Any, end: int | None) -> Any:
+def _predict_one(booster: Any, features: Any, end: int | None, kind: str = "gbtree") -> Any:
+    if kind == "gblinear":  # XGBoost has no in-place prediction for linear boosters
+        import xgboost as xgb
+
+        return booster.predict(xgb.DMatrix(features, missing=np.nan), validate_features=False)
     if end is None:
         return booster.inplace_predict(features, validate_features=False)
     return booster.inplace_predict(features, iteration_range=(0, end), validate_features=False)
