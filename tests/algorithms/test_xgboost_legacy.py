@@ -205,3 +205,24 @@ def test_training_resumes_from_a_legacy_binary_checkpoint(tmp_path):
     (tmp_path / "xgboost-checkpoint.2").write_bytes((DATA / "binary_logistic-0.90.model").read_bytes())
     booster, next_round = load_checkpoint(tmp_path)
     assert next_round == 3 and booster.num_boosted_rounds() == 3
+
+
+def _as_float32(tree):
+    if isinstance(tree, dict):
+        return {k: _as_float32(v) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [_as_float32(v) for v in tree]
+    if isinstance(tree, float):
+        return float(np.float32(tree))
+    return tree
+
+
+def test_conversion_is_the_json_xgboost_1_7_writes_for_the_same_model():
+    """xgboost 1.7.6 saved the same booster as binary and as JSON: the converter's document is the
+    same (numbers compared as float32; base_score's text differs: "5E-1" vs "0.5")."""
+    mine = json.loads(legacy_format.convert((DATA / "multi_softprob-1.7.6.model").read_bytes()))
+    reference = json.loads((DATA / "multi_softprob-1.7.6.json").read_text())
+    for doc in (mine, reference):
+        param = doc["learner"]["learner_model_param"]
+        param["base_score"] = float(param["base_score"])
+    assert _as_float32(mine) == _as_float32(reference)

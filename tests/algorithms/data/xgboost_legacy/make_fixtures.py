@@ -64,6 +64,8 @@ def main():
         else:
             file_name = f"{name}-{VERSION}.model"
             booster.save_model(os.path.join(HERE, file_name))  # the legacy binary format in < 2.0
+            if VERSION.startswith("1.7") and name == "multi_softprob":  # the JSON 1.7 writes for it
+                booster.save_model(os.path.join(HERE, f"{name}-{VERSION}.json"))
         limit = getattr(booster, "best_ntree_limit", 0) if how == "pickle" else 0
         entry = {"file": file_name, "predictions": booster.predict(dtest, ntree_limit=limit).tolist()}
         if limit:
