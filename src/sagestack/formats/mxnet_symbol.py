@@ -150,7 +150,7 @@ def _softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
+    return np.exp(-np.logaddexp(0.0, -x)).astype(np.result_type(x, np.float32))
 
 
 def _fully_connected(node: Node, args: list[Any]) -> Any:
