@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from hosting_support import ROLE, tar_bytes
 
 pytest.importorskip("xgboost")
