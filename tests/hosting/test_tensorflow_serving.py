@@ -146,9 +146,14 @@ def test_tfs_predict_rest_api(hosting, saved_model):
     _close([r["sum"] for r in rows["predictions"]], expected["add"]["sum"])
     columns = _invoke(hosting, "tfs-predict", {"signature_name": "add", "inputs": {"a": [1, 2], "b": [3, 4]}})
     _close(columns["outputs"]["product"], expected["add"]["product"])
-    # text/csv: one instance per row, as the SageMaker TFS container converts it.
+    # Other bodies become instances, as the SageMaker TFS container converts them: CSV rows, a plain JSON
+    # list (what TensorFlowPredictor.predict(list) sends), one row, JSON Lines.
     csv = "\n".join(",".join(str(v) for v in row) for row in x)
     _close(_invoke(hosting, "tfs-predict", csv, "text/csv")["predictions"], expected["y"])
+    _close(_invoke(hosting, "tfs-predict", x)["predictions"], expected["y"])
+    _close(_invoke(hosting, "tfs-predict", x[0])["predictions"], expected["y"][:1])
+    lines = "\n".join(json.dumps(row) for row in x)
+    _close(_invoke(hosting, "tfs-predict", lines, "application/jsonlines")["predictions"], expected["y"])
     # classify / regress over tf.Example feature dicts (CustomAttributes tfs-method).
     examples = {"signature_name": "classify", "examples": [{"x1": 1.0}], "context": {"x2": 0.25}}
     results = _invoke(hosting, "tfs-predict", examples, CustomAttributes="tfs-method=classify")["results"]
@@ -167,7 +172,7 @@ def test_tfs_errors_are_tf_serving_errors(hosting, saved_model):
         ('{"instances": [[1, 2, 3]', "JSON Parse error"),
         ({"instances": [[1.0, 2.0]]}, "Input x: shape [1, 2] does not match the signature's shape [-1, 3]"),
         ({"signature_name": "nope", "instances": [[1, 2, 3]]}, 'Serving signature name: "nope" not found'),
-        ({"rows": [[1, 2, 3]]}, "Missing 'inputs' or 'instances' key"),
+        ({"rows": [[1, 2, 3]]}, "input tensor alias not found in signature: rows"),
     ]
     for body, message in cases:
         with pytest.raises(hosting.rt.exceptions.ModelError) as caught:
@@ -176,6 +181,11 @@ def test_tfs_errors_are_tf_serving_errors(hosting, saved_model):
         assert error["OriginalStatusCode"] == 400, error
         assert message in json.loads(error["OriginalMessage"])["error"]
         assert "Received client error (400)" in error["Error"]["Message"]
+    with pytest.raises(hosting.rt.exceptions.ModelError) as caught:
+        _invoke(hosting, "tfs-errors", "x", "application/x-npy")
+    assert caught.value.response["OriginalStatusCode"] == 415
+    assert json.loads(caught.value.response["OriginalMessage"]) == {
+        "error": "Unsupported Media Type: application/x-npy"}
     hosting.delete("tfs-errors")
 
 
@@ -314,3 +324,35 @@ def test_first_deploy_builds_the_environment_while_creating(tmp_path, saved_mode
                saved_model[1]["y"])
     finally:
         proc.stop()
+
+
+def _tf_workers(endpoint: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
+        except OSError:
+            continue
+        if any(a.endswith(b"tfserving.py") for a in args) and b"--endpoint" in args \
+                and args[args.index(b"--endpoint") + 1].decode() == endpoint:
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_tfs_worker_is_restarted_after_a_crash(hosting, saved_model):
+    import signal
+
+    data, expected = saved_model
+    assert _deploy(hosting, "tfs-crash", data)["EndpointStatus"] == "InService"
+    (pid,) = _tf_workers("tfs-crash")
+    os.kill(pid, signal.SIGKILL)
+    # The listening socket stays with the controller: the request waits for the restarted worker.
+    _close(_invoke(hosting, "tfs-crash", {"instances": expected["x"]})["predictions"], expected["y"])
+    (new_pid,) = _tf_workers("tfs-crash")
+    assert new_pid != pid
+    assert hosting.sm.describe_endpoint(EndpointName="tfs-crash")["EndpointStatus"] == "InService"
+    hosting.delete("tfs-crash")
+    deadline = time.time() + 15
+    while _tf_workers("tfs-crash") and time.time() < deadline:
+        time.sleep(0.2)
+    assert not _tf_workers("tfs-crash")  # DeleteEndpoint stops the TensorFlow worker

@@ -14,8 +14,8 @@ What the SageMaker TensorFlow Serving container does for a model without ``infer
   default model is ``SAGEMAKER_TFS_DEFAULT_MODEL_NAME`` or the only/first one;
 * ``application/json`` bodies are TF Serving REST requests: ``{"instances": [...]}`` (row format) →
   ``{"predictions": [...]}``, ``{"inputs": ...}`` (columnar) → ``{"outputs": ...}``, ``signature_name``
-  (default ``serving_default``), ``{"b64": ...}`` for binary strings; ``text/csv`` rows and JSON Lines
-  become instances;
+  (default ``serving_default``), ``{"b64": ...}`` for binary strings; other JSON (a plain list,
+  JSON Lines) and ``text/csv`` rows become instances, as the container's nginx converts them;
 * ``X-Amzn-SageMaker-Custom-Attributes``: ``tfs-model-name``, ``tfs-model-version``,
   ``tfs-method=predict|classify|regress`` (classify/regress take ``{"examples": [...], "context": {...}}``
   feature dicts, serialized as ``tf.train.Example`` for the signature's string input);
@@ -28,6 +28,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -161,13 +162,13 @@ def _shape(shape) -> str:
 
 def _call(fn, columns: dict) -> dict:
     specs = _inputs(fn)
-    missing = [n for n in specs if n not in columns]
-    if missing:
-        raise TfsError(f"Missing input: {missing[0]}; the signature takes {', '.join(sorted(specs))}")
     extra = [n for n in columns if n not in specs]
     if extra:
         raise TfsError(f"input tensor alias not found in signature: {extra[0]}. Inputs expected to be in the "
                        f"set {{{','.join(sorted(specs))}}}.")
+    missing = [n for n in specs if n not in columns]
+    if missing:
+        raise TfsError(f"Missing input: {missing[0]}; the signature takes {', '.join(sorted(specs))}")
     tensors = {n: _tensor(columns[n], specs[n], n) for n in specs}
     for name, tensor in tensors.items():
         if not specs[name].shape.is_compatible_with(tensor.shape):
@@ -304,40 +305,66 @@ def custom_attributes(header: str | None) -> dict[str, str]:
     return out
 
 
+def _number(value: str) -> bool:
+    try:
+        float(value)
+        return True
+    except ValueError:
+        return False
+
+
 def _csv_request(text: str) -> dict:
-    def cell(value: str):
-        value = value.strip()
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value.strip('"')
-    rows = [line for line in text.splitlines() if line.strip()]
-    return {"instances": [[cell(v) for v in row.split(",")] for row in rows]}
+    """One instance per row, as the SageMaker TFS container converts CSV: a row of one column is a scalar,
+    several columns a list; numbers stay numbers unless the first field is not numeric (then strings)."""
+    rows = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    first = rows[0].split(",", 1)[0].strip() if rows else ""
+    strings = not first.startswith('"') and not _number(first)
+    instances = []
+    for row in rows:
+        cells = [c.strip() for c in row.split(",")]
+        if strings:
+            values = [c.strip('"') for c in cells]
+        else:
+            try:
+                values = [json.loads(c) for c in cells]
+            except ValueError as exc:
+                raise TfsError(f"CSV row {row[:80]!r} is not numeric: {exc}") from None
+        instances.append(values if len(values) > 1 else values[0])
+    return {"instances": instances}
+
+
+_TFS_KEYS = re.compile(r'"(instances|inputs|examples)"\s*:')
+_JSON_LINES = re.compile(r"[}\]]\s*[\[{]")
+
+
+def _json(text: str):
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise TfsError(f"JSON Parse error: {exc}") from None
 
 
 def parse_request(body: bytes, content_type: str | None) -> dict:
+    """The TF Serving REST request for a SageMaker invocation body (what the TFS container's nginx does):
+    a TF Serving request as is; JSON Lines (objects or arrays one after another) and any other JSON value
+    become ``instances`` (a value that is not a list of lists is one instance); CSV rows become instances."""
     media = (content_type or "application/json").split(";", 1)[0].strip().lower()
+    if media not in ("application/json", "application/jsonlines", "application/jsons", "text/csv"):
+        raise TfsError(f"Unsupported Media Type: {content_type or 'Unknown'}", 415)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise TfsError("Request body is not UTF-8 text") from None
     if media == "text/csv":
         return _csv_request(text)
-    if media in ("application/jsonlines", "application/jsonl", "application/x-jsonlines"):
-        try:
-            return {"instances": [json.loads(line) for line in text.splitlines() if line.strip()]}
-        except ValueError as exc:
-            raise TfsError(f"JSON Parse error: {exc}") from None
-    if media not in ("application/json", "*/*", ""):
-        raise TfsError(f"Unsupported Media Type: {content_type}; send application/json (TensorFlow Serving "
-                       f"REST request), text/csv or application/jsonlines", 415)
-    try:
-        request = json.loads(text)
-    except ValueError as exc:
-        raise TfsError(f"JSON Parse error: {exc}") from None
-    if not isinstance(request, dict):
-        raise TfsError("JSON Value: the request must be an object with 'instances' or 'inputs'")
-    return request
+    if _JSON_LINES.search(text) and not _TFS_KEYS.search(text):
+        return {"instances": [_json(line) for line in text.splitlines() if line.strip()]}
+    value = _json(text)
+    if isinstance(value, dict) and _TFS_KEYS.search(text):
+        return value
+    if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+        return {"instances": value}
+    return {"instances": [value]}
 
 
 def invoke(models: Models, body: bytes, content_type: str | None, attributes: str | None) -> dict:
@@ -399,18 +426,10 @@ class Handler(BaseHTTPRequestHandler):
 
 # -- process ---------------------------------------------------------------------------------------
 
-def _die_with_parent() -> None:
-    if sys.platform != "linux":
-        return
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - best effort; the lifeline covers it
-        pass
-
-
 def _watch_lifeline(fd: int) -> None:
+    """EOF on the lifeline: the controller is gone, so exit. (No PR_SET_PDEATHSIG here: it fires when the
+    *thread* that started this process ends, and a restarted worker is started by a monitor thread that
+    ends right after.)"""
     def run() -> None:
         try:
             while os.read(fd, 1):
@@ -430,7 +449,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", default="")
     parser.add_argument("--instance", default="")
     args = parser.parse_args(argv)
-    _die_with_parent()
     with open(args.config) as handle:
         config = json.load(handle)
     status = os.fdopen(config["status_fd"], "w", buffering=1) if config.get("status_fd") is not None \
