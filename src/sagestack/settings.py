@@ -116,6 +116,10 @@ class Settings:
         None, parse=int, metavar="N", default_text="bounded by memory only",
         help="multi-model endpoints: the most models one instance keeps loaded (least recently used "
              "ones are unloaded)")
+    env_cache_dir: Path | None = _setting(
+        None, parse=_path, metavar="DIR", default_text="`$XDG_CACHE_HOME/sagestack/envs` (`~/.cache/sagestack/envs`)",
+        help="where framework environments are built and kept (a venv per framework version, e.g. TensorFlow for "
+             "TensorFlow Serving endpoints; about 1.6 GB each); shared by every data dir, built once on first use")
 
     @property
     def endpoint_url(self) -> str:
