@@ -1,4 +1,4 @@
-"""The local training executor: runs jobs as local processes within a CPU and memory budget (the
+"""The local job executor (training and processing runs): runs jobs as local processes within a CPU and memory budget (the
 machine's unless configured), first come, first served."""
 
 from __future__ import annotations
@@ -18,8 +18,11 @@ class LocalExecutor:
     """``on_finished`` is called (on the run's thread) whenever a run ends, so that the caller can start
     the jobs waiting for capacity."""
 
-    def __init__(self, platform, on_finished: Callable[[], None] | None = None):
+    def __init__(self, platform, on_finished: Callable[[], None] | None = None, run_class=TrainingRun):
         self.platform = platform
+        #: What one job's run is (``TrainingRun``, ``ProcessingRun``): built with
+        #: ``(platform, job, cpus, executor, observer)``; ``run_class.cluster(data)`` names its instances.
+        self.run_class = run_class
         self.on_finished = on_finished
         self.capacity = platform.settings.max_cpus or os.cpu_count() or 1
         self.memory_capacity = platform.settings.max_memory_mb or _machine_memory_mb()
@@ -30,7 +33,7 @@ class LocalExecutor:
     def needs(self, job: Resource) -> tuple[int, int]:
         """(vCPUs, MiB) the job's instances take here, capped at what the machine has (so that a job
         asking for more than exists runs alone instead of never)."""
-        resource = job.data["ResourceConfig"]
+        resource = self.run_class.cluster(job.data)
         spec = instance_types.spec(resource.get("InstanceType"))
         count = int(resource.get("InstanceCount", 1))
         return (max(1, min(spec.vcpus * count, self.capacity)),
@@ -47,7 +50,7 @@ class LocalExecutor:
             if sum(r.cpus for r in runs) + cpus > self.capacity or \
                     sum(r.memory_mb for r in runs) + memory > self.memory_capacity:
                 return False
-            run = TrainingRun(self.platform, job, cpus, self, observer)
+            run = self.run_class(self.platform, job, cpus, self, observer)
             run.memory_mb = memory
             self.runs[key] = run
         run.start()

@@ -43,6 +43,11 @@ class TrainingRun:
         self.thread = threading.Thread(target=self._main, name=f"training-{self.name}", daemon=True)
         self.root = platform.settings.jobs_dir / "training" / job.account_id / job.region / job.name
 
+    @staticmethod
+    def cluster(data: dict) -> dict:
+        """The job's instances (``InstanceType``, ``InstanceCount``)."""
+        return data["ResourceConfig"]
+
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.account_id, self.region, self.name)
