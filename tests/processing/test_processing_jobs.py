@@ -316,3 +316,18 @@ def test_list_filters_and_sorting(server, bucket):
     created = sm.describe_processing_job(ProcessingJobName=names[1])["CreationTime"]
     after = sm.list_processing_jobs(NameContains=tag, CreationTimeAfter=created)["ProcessingJobSummaries"]
     assert {s["ProcessingJobName"] for s in after} == {names[2]}
+
+
+def test_server_restart_fails_a_running_job_clearly(fresh_server):
+    server = fresh_server
+    s3, sm = server.client("s3"), server.client("sagemaker")
+    s3.create_bucket(Bucket="restart")
+    request = _request(server, "restart", SLOW)
+    name = request["ProcessingJobName"]
+    sm.create_processing_job(**request)
+    wait_for(lambda: "ProcessingStartTime" in sm.describe_processing_job(ProcessingJobName=name), timeout=60)
+    server.restart(sig="KILL")
+    desc = wait_processing(server.client("sagemaker"), name, timeout=30)
+    assert desc["ProcessingJobStatus"] == "Failed"
+    assert "server stopped" in desc["FailureReason"]
+    assert desc["ProcessingEndTime"] >= desc["ProcessingStartTime"]
