@@ -9,7 +9,6 @@ import uuid
 
 import botocore.exceptions
 import pytest
-
 from helpers import ROLE, SKLEARN_IMAGE, wait_for
 
 CONTRACT = r'''

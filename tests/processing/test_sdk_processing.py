@@ -7,7 +7,6 @@ import json
 import textwrap
 
 import pytest
-
 from helpers import ROLE
 
 SPLIT = textwrap.dedent('''

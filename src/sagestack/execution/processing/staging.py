@@ -65,8 +65,7 @@ def stage_inputs(storage: JobStorage, data: dict, hosts: list[HostProcess], regi
             for bucket, key, rel in objects[index::len(hosts)] if sharded else objects:
                 try:
                     if inflate:
-                        _inflate(storage.local_path(bucket, key), target / (rel[:-3] if rel.endswith(".gz")
-                                                                              else rel))
+                        _inflate(storage.local_path(bucket, key), target / (rel.removesuffix(".gz")))
                     else:
                         storage.fetch(bucket, key, target / rel)
                 except (DataError, OSError) as exc:
