@@ -330,3 +330,57 @@ def test_server_restart_fails_a_running_job_clearly(fresh_server):
     assert desc["ProcessingJobStatus"] == "Failed"
     assert "server stopped" in desc["FailureReason"]
     assert desc["ProcessingEndTime"] >= desc["ProcessingStartTime"]
+
+
+CONTINUOUS = r'''
+import os, time
+os.makedirs("/opt/ml/processing/output/summary", exist_ok=True)
+open("/opt/ml/processing/output/summary/early.txt", "w").write("written while running")
+print("wrote early.txt", flush=True)
+time.sleep(120)
+'''
+
+
+def test_continuous_output_is_uploaded_while_the_job_runs(server, bucket):
+    sm, s3 = server.client("sagemaker"), server.client("s3")
+    request = _request(server, bucket, CONTINUOUS)
+    request["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3UploadMode"] = "Continuous"
+    name = request["ProcessingJobName"]
+    sm.create_processing_job(**request)
+    key = f"out/{name}/summary/early.txt"
+    wait_for(lambda: s3.list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount", 0) == 1, timeout=60,
+             message="the continuous output in S3")
+    assert sm.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"] == "InProgress"
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"written while running"
+    sm.stop_processing_job(ProcessingJobName=name)
+    assert wait_processing(sm, name, timeout=60)["ProcessingJobStatus"] == "Stopped"
+
+
+def test_app_managed_inputs_and_feature_store_output_are_echoed_and_left_to_the_app(server, bucket):
+    """The SDK integ test's shape: an AppManaged Athena DatasetDefinition, an S3Input without defaults and a
+    FeatureStoreOutput; the platform moves none of them and the job runs."""
+    sm = server.client("sagemaker")
+    inputs = [
+        {"InputName": "athena", "AppManaged": True, "DatasetDefinition": {
+            "AthenaDatasetDefinition": {"Catalog": "AwsDataCatalog", "Database": "db", "QueryString": "select 1",
+                                        "OutputS3Uri": f"s3://{bucket}/athena/", "OutputFormat": "PARQUET",
+                                        "WorkGroup": "primary"},
+            "LocalPath": "/opt/ml/processing/input/athena", "DataDistributionType": "FullyReplicated",
+            "InputMode": "File"}},
+        {"InputName": "plain", "AppManaged": False, "S3Input": {
+            "S3Uri": f"s3://{bucket}/data/part-0.csv", "LocalPath": "/opt/ml/processing/input/plain",
+            "S3DataType": "S3Prefix", "S3InputMode": "File"}},
+    ]
+    request = _request(server, bucket, CONTRACT, inputs=inputs)
+    request["ProcessingOutputConfig"]["Outputs"].append(
+        {"OutputName": "features", "AppManaged": True, "FeatureStoreOutput": {"FeatureGroupName": "fg"}})
+    request["ProcessingOutputConfig"]["KmsKeyId"] = "arn:aws:kms:us-east-1:000000000000:key/abc"
+    name = request["ProcessingJobName"]
+    sm.create_processing_job(**request)
+    desc = wait_processing(sm, name)
+    assert desc["ProcessingJobStatus"] == "Completed", desc.get("FailureReason")
+    assert desc["ProcessingInputs"] == request["ProcessingInputs"]
+    assert desc["ProcessingOutputConfig"] == request["ProcessingOutputConfig"]
+    summary = _summaries(server, bucket, name)["algo-1.json"]
+    assert summary["inputs"]["plain/part-0.csv"] == "0,x\n"
+    assert not any(k.startswith("athena/") for k in summary["inputs"])
