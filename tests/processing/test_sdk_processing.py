@@ -44,7 +44,6 @@ def test_sklearn_processor_splits_a_csv(server, sdk_env, tmp_path, capsys):
     from sagemaker.sklearn.processing import SKLearnProcessor
 
     session = sagemaker.Session()
-    bucket = session.default_bucket()
     df = pd.DataFrame({"id": np.arange(200), "x": np.random.default_rng(0).normal(size=200)})
     df.to_csv(tmp_path / "data.csv", index=False)
     raw = session.upload_data(str(tmp_path / "data.csv"), key_prefix="proc/raw")
@@ -189,3 +188,102 @@ def test_failing_processor_raises_with_reason(server, sdk_env, tmp_path):
         processor.run(code=str(tmp_path / "fail.py"), wait=True, logs=False)
     assert "cannot parse the input: bad header" in str(err.value)
     assert processor.latest_job.describe()["ProcessingJobStatus"] == "Failed"
+
+
+def _pyspark_site() -> str | None:
+    """Where pyspark is installed for the Spark tests: ``SAGESTACK_TEST_PYSPARK_PATH`` (a pip --target
+    directory) or this environment's own; None when there is none (or no java)."""
+    import importlib.util
+    import os
+    import shutil
+
+    if shutil.which("java") is None:
+        return None
+    path = os.environ.get("SAGESTACK_TEST_PYSPARK_PATH")
+    if path:
+        return path if os.path.isdir(os.path.join(path, "pyspark")) else None
+    spec = importlib.util.find_spec("pyspark")
+    return os.path.dirname(next(iter(spec.submodule_search_locations))) if spec else None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_pyspark_site() is not None and not __import__("os").environ.get("SAGESTACK_TEST_PYSPARK_PATH"),
+                    reason="pyspark and java are installed here: Spark processing runs (see the test below)")
+@pytest.mark.sdk_flow("flow04", "PySparkProcessor.run fails clearly (no pyspark / Java runtime)")
+def test_pyspark_processor_fails_with_a_clear_reason(server, sdk_env, tmp_path):
+    import sagemaker.exceptions
+    from sagemaker.spark.processing import PySparkProcessor
+
+    (tmp_path / "job.py").write_text("from pyspark.sql import SparkSession\n")
+    processor = PySparkProcessor(framework_version="3.3", role=ROLE, instance_type="ml.m5.large",
+                                 instance_count=1, max_runtime_in_seconds=600)
+    with pytest.raises(sagemaker.exceptions.UnexpectedStatusException) as err:
+        processor.run(submit_app=str(tmp_path / "job.py"), wait=True, logs=False)
+    assert "Spark processing images need pyspark and a Java runtime" in str(err.value)
+    desc = processor.latest_job.describe()
+    assert desc["ProcessingJobStatus"] == "Failed"
+    assert desc["AppSpecification"]["ContainerEntrypoint"][0] == "smspark-submit"
+
+
+SPARK_APP = textwrap.dedent('''
+    import sys
+    from pyspark.sql import SparkSession, functions as F
+    spark = SparkSession.builder.appName("sagestack-test").getOrCreate()
+    df = spark.read.csv("/opt/ml/processing/input/raw", header=True, inferSchema=True)
+    out = df.groupBy("group").agg(F.sum("value").alias("total")).orderBy("group")
+    out.coalesce(1).write.mode("overwrite").csv("/opt/ml/processing/output/totals", header=True)
+    print("groups:", out.count(), "arg:", sys.argv[1:], flush=True)
+    spark.stop()
+''')
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_pyspark_site() is None, reason="needs pyspark (SAGESTACK_TEST_PYSPARK_PATH or installed) "
+                                                   "and java")
+@pytest.mark.sdk_flow("flow04", "PySparkProcessor.run(submit_app, spark_event_logs_s3_uri) in Spark local mode")
+def test_pyspark_processor_runs_in_local_mode(tmp_path, monkeypatch):
+    import os
+    import sys
+
+    from sagestack.local_server import ServerProcess
+
+    site = _pyspark_site()
+    spark_server = ServerProcess(tmp_path / "data", extra_env={
+        "PYTHONPATH": os.pathsep.join(p for p in (site, os.environ.get("PYTHONPATH")) if p)}).start()
+    try:
+        for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+            monkeypatch.delenv(key, raising=False)
+        for key, value in spark_server.client_env().items():
+            if key == "PYTHONPATH":
+                if value not in sys.path:
+                    monkeypatch.syspath_prepend(value)
+            monkeypatch.setenv(key, value)
+        import sagemaker
+        from sagemaker.processing import ProcessingInput, ProcessingOutput
+        from sagemaker.spark.processing import PySparkProcessor
+
+        session = sagemaker.Session()
+        bucket = session.default_bucket()
+        (tmp_path / "rows.csv").write_text("group,value\na,1\nb,2\na,3\nb,4\nc,5\n")
+        raw = session.upload_data(str(tmp_path / "rows.csv"), key_prefix="spark/raw")
+        (tmp_path / "app.py").write_text(SPARK_APP)
+        processor = PySparkProcessor(framework_version="3.3", role=ROLE, instance_type="ml.m5.xlarge",
+                                     instance_count=1, max_runtime_in_seconds=600)
+        events = f"s3://{bucket}/spark/events"
+        processor.run(submit_app=str(tmp_path / "app.py"), arguments=["--flag", "x"],
+                      inputs=[ProcessingInput(source=raw, destination="/opt/ml/processing/input/raw")],
+                      outputs=[ProcessingOutput(output_name="totals", source="/opt/ml/processing/output/totals")],
+                      spark_event_logs_s3_uri=events, wait=True, logs=False)
+        desc = processor.latest_job.describe()
+        assert desc["ProcessingJobStatus"] == "Completed", desc.get("FailureReason")
+        s3 = spark_server.client("s3")
+        uri = desc["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+        out_bucket, prefix = uri[5:].split("/", 1)
+        parts = [o["Key"] for o in s3.list_objects_v2(Bucket=out_bucket, Prefix=prefix)["Contents"]
+                 if o["Key"].endswith(".csv")]
+        assert len(parts) == 1
+        body = s3.get_object(Bucket=out_bucket, Key=parts[0])["Body"].read().decode().split()
+        assert body == ["group,total", "a,4", "b,6", "c,5"]
+        assert s3.list_objects_v2(Bucket=bucket, Prefix="spark/events/")["KeyCount"] >= 1  # event logs
+    finally:
+        spark_server.stop()

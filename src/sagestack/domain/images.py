@@ -144,18 +144,22 @@ PROCESSING_FRAMEWORKS = {"sklearn", "xgboost", "pytorch", "tensorflow", "hugging
 SPARK_REPOSITORIES = {"sagemaker-spark-processing"}
 
 
-def processing_runner(image: ImageInfo) -> str:
+def processing_runner(image: ImageInfo, spark_lacks: str | None = "pyspark and a Java runtime") -> str:
     """``"processing"`` (the job's ContainerEntrypoint + ContainerArguments run as a local process with the
-    server's Python first on PATH) or raise :class:`UnsupportedImage` with the reason users see."""
+    server's Python first on PATH) or raise :class:`UnsupportedImage` with the reason users see.
+    ``spark_lacks``: what this machine lacks to run Spark images (None: nothing)."""
     reason = unsupported_reason(image)
     if reason is not None:
         raise UnsupportedImage(reason)
     if image.repository in SPARK_REPOSITORIES:
+        if spark_lacks is None:
+            return "processing"
         raise UnsupportedImage(
             f"Spark processing images need pyspark and a Java runtime: image {image.uri} runs "
-            f"smspark-submit (spark-submit on a JVM), and sagestack provides neither pyspark nor a JDK. Use a "
+            f"smspark-submit (spark-submit on a JVM, here in Spark's local mode), and this machine lacks "
+            f"{spark_lacks}. Install pyspark where the server runs (pip install pyspark) and a JDK, or use a "
             f"scikit-learn or base-python processing image (SKLearnProcessor, ScriptProcessor, "
-            f"FrameworkProcessor) instead.")
+            f"FrameworkProcessor).")
     if image.framework in PROCESSING_FRAMEWORKS:
         return "processing"
     raise UnsupportedImage(

@@ -73,7 +73,6 @@ class JobRecorder:
     def on_processes(self, pids: list[int]) -> None:
         def change(job: Resource) -> None:
             job.data["_pids"] = pids
-            return None
 
         mutate(self.resources, *self.key[:2], TYPE, self.key[2], change)
 

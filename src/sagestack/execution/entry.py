@@ -204,6 +204,13 @@ def run_processing(layout: HostLayout, config: dict) -> int:
     deps = layout.visible / ".sagestack" / "pip"
     env["PIP_TARGET"] = str(deps)  # requirements.txt installs stay with the job, not in the server's venv
     env["PYTHONPATH"] = os.pathsep.join([str(deps)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    if config.get("spark"):  # the Spark images' smspark-submit, on PATH
+        bin_dir = layout.path(".sagestack", "bin")
+        bin_dir.mkdir(parents=True, exist_ok=True)
+        shim = bin_dir / "smspark-submit"
+        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m sagestack.execution.processing.smspark_submit "$@"\n')
+        shim.chmod(0o755)
+        env["PATH"] = os.pathsep.join([str(layout.visible / ".sagestack" / "bin"), env.get("PATH", "")])
     try:
         code, message = run_command(command, cwd=str(layout.visible), env=env)
     except OSError as exc:

@@ -20,7 +20,7 @@ from ..storage import JobStorage
 from ..training import supervision
 from ..training.job import HostProcess, JobFailed, StopRequest
 from ..training.metrics import MetricCollector
-from . import staging
+from . import smspark_submit, staging
 
 log = logging.getLogger("sagestack.processing")
 
@@ -93,8 +93,9 @@ class ProcessingRun:
                                      f"{self.name}/{h}-{int(started)}") for h in host_names]
         data = self.observer.on_progress("InProgress", extra={"ProcessingStartTime": utcnow()}) or data
         self.data = data
+        spark = image.repository in images.SPARK_REPOSITORIES
         try:
-            runner = images.processing_runner(image)
+            runner = images.processing_runner(image, smspark_submit.missing() if spark else None)
         except images.UnsupportedImage as exc:
             raise JobFailed(f"ClientError: {exc}") from None
         if self.stop.is_set():
@@ -109,7 +110,7 @@ class ProcessingRun:
         network = data.get("NetworkConfig") or {}
         config = {"job_name": self.name, "region": self.region, "hosts": host_names, "image": image.uri,
                   "entrypoint": app.get("ContainerEntrypoint"), "arguments": app.get("ContainerArguments"),
-                  "network_isolation": bool(network.get("EnableNetworkIsolation"))}
+                  "network_isolation": bool(network.get("EnableNetworkIsolation")), "spark": spark}
         no_metrics = MetricCollector([])
         for host in self.hosts:
             supervision.spawn(host, runner=runner, config=config, environment=data.get("Environment"),
