@@ -384,3 +384,43 @@ def test_app_managed_inputs_and_feature_store_output_are_echoed_and_left_to_the_
     summary = _summaries(server, bucket, name)["algo-1.json"]
     assert summary["inputs"]["plain/part-0.csv"] == "0,x\n"
     assert not any(k.startswith("athena/") for k in summary["inputs"])
+
+
+def test_processing_and_training_jobs_share_one_capacity(tmp_path):
+    """One CPU budget for every job kind: with one CPU, a processing job waits for a running training job."""
+    from helpers import tar_gz
+    from sagestack.local_server import ServerProcess
+
+    server = ServerProcess(tmp_path / "data")
+    server.extra_args = ["--max-cpus", "1"]
+    server.start()
+    try:
+        s3, sm = server.client("s3"), server.client("sagemaker")
+        s3.create_bucket(Bucket="shared")
+        s3.put_object(Bucket="shared", Key="train/x.csv", Body=b"1\n")
+        s3.put_object(Bucket="shared", Key="code/sourcedir.tar.gz",
+                      Body=tar_gz({"train.py": b"import time\ntime.sleep(120)\n"}))
+        sm.create_training_job(
+            TrainingJobName="holds-the-cpu", RoleArn=ROLE,
+            AlgorithmSpecification={"TrainingImage": SKLEARN_IMAGE, "TrainingInputMode": "File"},
+            HyperParameters={"sagemaker_program": '"train.py"',
+                             "sagemaker_submit_directory": '"s3://shared/code/sourcedir.tar.gz"'},
+            InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {
+                "S3DataType": "S3Prefix", "S3Uri": "s3://shared/train/"}}}],
+            OutputDataConfig={"S3OutputPath": "s3://shared/out"},
+            ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+            StoppingCondition={"MaxRuntimeInSeconds": 600})
+        wait_for(lambda: sm.describe_training_job(TrainingJobName="holds-the-cpu")["SecondaryStatus"] == "Training",
+                 timeout=60)
+        request = _request(server, "shared", "print('ran after the training job')")
+        name = request["ProcessingJobName"]
+        sm.create_processing_job(**request)
+        import time
+
+        time.sleep(2)
+        desc = sm.describe_processing_job(ProcessingJobName=name)
+        assert desc["ProcessingJobStatus"] == "InProgress" and "ProcessingStartTime" not in desc  # queued
+        sm.stop_training_job(TrainingJobName="holds-the-cpu")
+        assert wait_processing(sm, name, timeout=60)["ProcessingJobStatus"] == "Completed"
+    finally:
+        server.stop()

@@ -1,6 +1,7 @@
 """The processing reconciler: queues jobs by capacity, starts runs, delivers stops, and after a restart
 fails the jobs whose processes the restart ended (with a reason that says so) — never leaving one
-InProgress. The executor is the training one (execution.training.LocalExecutor) running ProcessingRuns."""
+InProgress. The executor is the server's one local executor (execution.training.shared_executor), shared
+with training jobs, running ProcessingRuns."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import signal
 from ..domain import processing_jobs
 from ..domain.processing_jobs import INTERRUPTED_REASON, TYPE
 from ..execution.processing import ProcessingRun
-from ..execution.training import LocalExecutor, kill_tree
+from ..execution.training import kill_tree, shared_executor
 from .base import Reconciler
 
 
@@ -18,7 +19,8 @@ class ProcessingReconciler(Reconciler):
 
     def __init__(self, platform):
         super().__init__(platform)
-        self.executor = LocalExecutor(platform, on_finished=self.wake, run_class=ProcessingRun)
+        self.executor = shared_executor(platform)  # one CPU/memory budget with training jobs
+        self.executor.listen(self.wake)
         self._recovered = False
 
     def step(self) -> None:
@@ -27,7 +29,7 @@ class ProcessingReconciler(Reconciler):
             self._recovered = True
         resources = self.platform.resources
         for job in resources.in_states(TYPE, ["Stopping"]):
-            run = self.executor.get((job.account_id, job.region, job.name))
+            run = self.executor.get((job.account_id, job.region, job.name), "processing")
             if run is not None:
                 run.request_stop("stop")
             else:
@@ -35,10 +37,10 @@ class ProcessingReconciler(Reconciler):
         for job in resources.in_states(TYPE, ["InProgress"]):
             if self.platform.stopping:
                 return
-            if self.executor.get((job.account_id, job.region, job.name)) is not None:
+            if self.executor.get((job.account_id, job.region, job.name), "processing") is not None:
                 continue
             recorder = processing_jobs.JobRecorder(resources, job.account_id, job.region, job.name)
-            if not self.executor.try_start(job, recorder):
+            if not self.executor.try_start(job, recorder, ProcessingRun):
                 break  # first come, first served: later jobs wait behind this one
 
     def recover(self) -> None:

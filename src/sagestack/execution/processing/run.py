@@ -30,6 +30,8 @@ CONTINUOUS_UPLOAD_SECONDS = 2.0
 class ProcessingRun:
     """Runs one job on its own thread; the executor tracks it for stops and capacity."""
 
+    kind = "processing"
+
     def __init__(self, platform, job: Resource, cpus: int, executor, observer: JobObserver):
         self.executor = executor
         self.observer = observer

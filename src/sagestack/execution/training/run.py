@@ -27,6 +27,8 @@ log = logging.getLogger("sagestack.training")
 class TrainingRun:
     """Runs one job on its own thread; the executor tracks it for stops and capacity."""
 
+    kind = "training"
+
     def __init__(self, platform, job: Resource, cpus: int, executor, observer: JobObserver):
         self.executor = executor
         self.observer = observer
