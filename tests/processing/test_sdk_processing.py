@@ -109,6 +109,13 @@ def test_script_processor_reads_its_job_config(server, sdk_env, tmp_path):
     summary = json.loads(s3.get_object(Bucket=bucket, Key=key + "/config-summary.json")["Body"].read())
     assert summary == {"name": desc["ProcessingJobName"], "image": image, "instance_type": "ml.m5.large",
                        "inputs": ["code"], "env": "test"}
+    # The SDK rebuilds the job from DescribeProcessingJob.
+    from sagemaker.processing import ProcessingJob
+
+    again = ProcessingJob.from_processing_name(session, desc["ProcessingJobName"])
+    assert [i.input_name for i in again.inputs] == ["code"]
+    assert [o.destination for o in again.outputs] == [uri]
+    assert again.describe()["ProcessingJobArn"] == desc["ProcessingJobArn"]
 
 
 ENTRY = textwrap.dedent('''
