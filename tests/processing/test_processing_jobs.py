@@ -3,6 +3,7 @@ outputs, failures, stops, validation, listing and deletion."""
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 import uuid
@@ -26,6 +27,7 @@ summary = {"argv": sys.argv[1:], "config_name": config["ProcessingJobName"], "re
 os.makedirs("/opt/ml/processing/output/summary", exist_ok=True)
 with open(f"/opt/ml/processing/output/summary/{resources['current_host']}.json", "w") as f:
     json.dump(summary, f)
+os.symlink("/etc/hostname", "/opt/ml/processing/output/summary/link.txt")  # not uploaded
 print("contract ok", resources["current_host"], flush=True)
 '''
 
@@ -85,6 +87,7 @@ def wait_processing(sm, name: str, timeout: float = 120.0) -> dict:
 def _summaries(server, bucket: str, name: str) -> dict:
     s3 = server.client("s3")
     listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"out/{name}/summary/").get("Contents", [])
+    assert not any(o["Key"].endswith("/link.txt") for o in listing)  # symbolic links are not followed
     return {o["Key"].rsplit("/", 1)[-1]: json.loads(s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read())
             for o in listing}
 
@@ -312,7 +315,8 @@ def test_list_filters_and_sorting(server, bucket):
     found = sm.list_processing_jobs(NameContains=tag, SortBy="CreationTime", SortOrder="Descending")
     assert [s["ProcessingJobName"] for s in found["ProcessingJobSummaries"]] == names[::-1]
     assert sm.list_processing_jobs(NameContains=tag, StatusEquals="Failed")["ProcessingJobSummaries"] == []
-    created = sm.describe_processing_job(ProcessingJobName=names[1])["CreationTime"]
+    # Timestamps travel with millisecond precision: the next millisecond is after names[1].
+    created = sm.describe_processing_job(ProcessingJobName=names[1])["CreationTime"] + dt.timedelta(milliseconds=1)
     after = sm.list_processing_jobs(NameContains=tag, CreationTimeAfter=created)["ProcessingJobSummaries"]
     assert {s["ProcessingJobName"] for s in after} == {names[2]}
 

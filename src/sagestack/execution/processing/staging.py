@@ -114,7 +114,8 @@ class OutputUploader:
             directory = local_dir(host.layout, s3["LocalPath"])
             if directory.is_dir():
                 known = self.known.setdefault((output["OutputName"], host.host), {})
-                self.storage.upload_tree(directory, s3["S3Uri"], known)
+                # SageMaker does not follow symbolic links when it uploads outputs.
+                self.storage.upload_tree(directory, s3["S3Uri"], known, follow_symlinks=False)
 
     def sync_continuous(self) -> None:
         for output in self.outputs:
