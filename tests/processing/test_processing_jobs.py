@@ -428,3 +428,27 @@ def test_processing_and_training_jobs_share_one_capacity(tmp_path):
         assert wait_processing(sm, name, timeout=60)["ProcessingJobStatus"] == "Completed"
     finally:
         server.stop()
+
+
+ISOLATED = r'''
+import json, os, socket, sys
+port = int(sys.argv[1])
+try:
+    socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    reached = True
+except OSError:
+    reached = False
+os.makedirs("/opt/ml/processing/output/summary", exist_ok=True)
+json.dump({"reached": reached}, open("/opt/ml/processing/output/summary/algo-1.json", "w"))
+'''
+
+
+@pytest.mark.parametrize("isolated", [True, False])
+def test_network_isolation(server, bucket, isolated):
+    sm = server.client("sagemaker")
+    request = _request(server, bucket, ISOLATED, NetworkConfig={"EnableNetworkIsolation": isolated})
+    request["AppSpecification"]["ContainerArguments"] = [str(server.port)]
+    sm.create_processing_job(**request)
+    desc = wait_processing(sm, request["ProcessingJobName"])
+    assert desc["ProcessingJobStatus"] == "Completed", desc.get("FailureReason")
+    assert _summaries(server, bucket, request["ProcessingJobName"])["algo-1.json"] == {"reached": not isolated}
