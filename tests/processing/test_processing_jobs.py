@@ -21,7 +21,9 @@ for root, _, files in os.walk("/opt/ml/processing/input"):
     for f in files:
         path = os.path.join(root, f)
         inputs[os.path.relpath(path, "/opt/ml/processing/input")] = open(path, "rb").read().decode()
-summary = {"argv": sys.argv[1:], "config_name": config["ProcessingJobName"], "resources": resources,
+import socket
+resolved = {host: socket.gethostbyname(host) for host in resources["hosts"]}
+summary = {"resolved": resolved, "argv": sys.argv[1:], "config_name": config["ProcessingJobName"], "resources": resources,
            "env": os.environ.get("MY_SETTING"), "python": sys.executable, "inputs": inputs,
            "output_dir_exists": os.path.isdir("/opt/ml/processing/output/summary")}
 os.makedirs("/opt/ml/processing/output/summary", exist_ok=True)
@@ -159,6 +161,7 @@ def test_two_instances_sharded_by_key_get_disjoint_shares(server, bucket):
     for host, summary in summaries.items():
         assert summary["resources"] == {"current_host": host[:-5], "hosts": ["algo-1", "algo-2"]}
         assert "code/script.py" in summary["inputs"]  # FullyReplicated: every instance
+        assert summary["resolved"] == {"algo-1": "127.0.0.1", "algo-2": "127.0.0.1"}  # host names resolve
     streams = server.client("logs").describe_log_streams(
         logGroupName="/aws/sagemaker/ProcessingJobs", logStreamNamePrefix=name + "/")["logStreams"]
     assert [s["logStreamName"].split("/")[1].rsplit("-", 1)[0] for s in streams] == ["algo-1", "algo-2"]
