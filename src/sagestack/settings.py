@@ -14,9 +14,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 DEFAULT_PORT = 5066  # clear of LocalStack (4566), moto (5000) and the usual 8080
 DEFAULT_HOST = "127.0.0.1"
@@ -137,11 +138,11 @@ class Settings:
     def client_dir(self) -> Path:
         return self.data_dir / "client"
 
-    def with_overrides(self, **changes) -> "Settings":
+    def with_overrides(self, **changes) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
         """Defaults, then ``SAGESTACK_*`` variables, then ``overrides`` (the flags; None: not given).
         Raises :class:`SettingsError` naming the variable whose value cannot be parsed."""
         env = os.environ if environ is None else environ
@@ -169,7 +170,7 @@ class Settings:
         return cls().with_overrides(**values)
 
 
-def _reason(exc: ValueError, spec: "SettingSpec") -> str:
+def _reason(exc: ValueError, spec: SettingSpec) -> str:
     if spec.parse in (int, float):
         return f"expected {'an integer' if spec.parse is int else 'a number'}"
     return str(exc)

@@ -24,8 +24,7 @@ import uuid
 
 from ..domain import scaling_policies as policies
 from ..domain.alarms import alarm_datapoints
-from ..domain.scalable_targets import (ACTIVITY, DEFAULT_COOLDOWN, POLICY, TARGET, set_capacity,
-                                       variant_state)
+from ..domain.scalable_targets import ACTIVITY, DEFAULT_COOLDOWN, POLICY, TARGET, set_capacity, variant_state
 from ..store.metrics import metric_store
 from ..store.resources import ConcurrentModification
 from .base import Reconciler
