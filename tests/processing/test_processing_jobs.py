@@ -275,6 +275,7 @@ def _error(call, **params) -> dict:
     (lambda r: r["ProcessingInputs"][0]["S3Input"].update(S3CompressionType="Gzip"), "Pipe"),
     (lambda r: r["ProcessingOutputConfig"]["Outputs"][0].update(
         FeatureStoreOutput={"FeatureGroupName": "fg"}), "exactly one of S3Output and FeatureStoreOutput"),
+    (lambda r: r["ProcessingOutputConfig"].update(KmsKeyId="alias/no-such-key"), "Invalid KmsKeyId"),
     (lambda r: r["AppSpecification"].pop("ImageUri"), "ImageUri"),
     (lambda r: r.pop("RoleArn"), "RoleArn"),
 ])
@@ -381,7 +382,7 @@ def test_app_managed_inputs_and_feature_store_output_are_echoed_and_left_to_the_
     request = _request(server, bucket, CONTRACT, inputs=inputs)
     request["ProcessingOutputConfig"]["Outputs"].append(
         {"OutputName": "features", "AppManaged": True, "FeatureStoreOutput": {"FeatureGroupName": "fg"}})
-    request["ProcessingOutputConfig"]["KmsKeyId"] = "arn:aws:kms:us-east-1:000000000000:key/abc"
+    request["ProcessingOutputConfig"]["KmsKeyId"] = server.client("kms").create_key()["KeyMetadata"]["Arn"]
     name = request["ProcessingJobName"]
     sm.create_processing_job(**request)
     desc = wait_processing(sm, name)

@@ -65,7 +65,7 @@ def stage_inputs(storage: JobStorage, data: dict, hosts: list[HostProcess], regi
             for bucket, key, rel in objects[index::len(hosts)] if sharded else objects:
                 try:
                     if inflate:
-                        _inflate(storage.local_path(bucket, key), target / (rel.removesuffix(".gz")))
+                        _inflate(storage, bucket, key, target / rel.removesuffix(".gz"))
                     else:
                         storage.fetch(bucket, key, target / rel)
                 except (DataError, OSError) as exc:
@@ -73,10 +73,11 @@ def stage_inputs(storage: JobStorage, data: dict, hosts: list[HostProcess], regi
                                     f"{exc}") from None
 
 
-def _inflate(source: str, dest: Path) -> None:
+def _inflate(storage: JobStorage, bucket: str, key: str, dest: Path) -> None:
     """S3CompressionType Gzip: the object is delivered decompressed (as SageMaker's Pipe mode does)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(source, "rb") as src, open(dest, "wb") as out:
+    with storage.open(bucket, key) as raw, gzip.GzipFile(fileobj=raw, mode="rb") as src, \
+            open(dest, "wb") as out:
         shutil.copyfileobj(src, out, 1 << 20)
 
 

@@ -9,7 +9,7 @@ from ...protocol.errors import ServiceError
 from ..context import RequestContext
 from ..errors import in_use_if_exists
 from ..registry import OperationTable
-from .common import arn, check_name, list_page, now, resource_not_found, wake
+from .common import arn, check_kms_keys, check_name, list_page, now, resource_not_found, wake
 
 ops = OperationTable("sagemaker")
 
@@ -109,6 +109,8 @@ def create_processing_job(ctx: RequestContext, params: dict) -> dict:
     name = params["ProcessingJobName"]
     check_name(name, "processingJobName")
     _validate(params)
+    check_kms_keys(ctx, params, ("ProcessingOutputConfig", "KmsKeyId"),
+                   ("ProcessingResources", "ClusterConfig", "VolumeKmsKeyId"))
     job_arn = arn(ctx, TYPE, name)
     created = now()
     description = {
