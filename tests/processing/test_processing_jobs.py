@@ -10,6 +10,7 @@ import uuid
 
 import botocore.exceptions
 import pytest
+
 from helpers import ROLE, SKLEARN_IMAGE, wait_for
 
 CONTRACT = r'''

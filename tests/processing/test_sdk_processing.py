@@ -7,6 +7,7 @@ import json
 import textwrap
 
 import pytest
+
 from helpers import ROLE
 
 SPLIT = textwrap.dedent('''
