@@ -304,6 +304,25 @@ def world(server) -> dict[tuple[str, str], list[Case]]:
              _names("TransformJobSummaries", "TransformJobName"), expected=set(transforms[:2])),
     ]
 
+    # Processing jobs: no input data, so each fails as it starts.
+    processing = ["pg-processing-a-1", "pg-processing-a-2", "pg-processing-a-3", "pg-processing-b-1"]
+    for name in processing:
+        sm.create_processing_job(
+            ProcessingJobName=name, RoleArn=ROLE,
+            ProcessingResources={"ClusterConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1,
+                                                   "VolumeSizeInGB": 1}},
+            AppSpecification={"ImageUri": SKLEARN_IMAGE, "ContainerEntrypoint": ["python3", "-c", "pass"]},
+            ProcessingInputs=[{"InputName": "data", "S3Input": {
+                "S3Uri": "s3://pg-objects/missing/", "LocalPath": "/opt/ml/processing/input/data",
+                "S3DataType": "S3Prefix", "S3InputMode": "File"}}])
+    wait_for(lambda: all(sm.describe_processing_job(ProcessingJobName=j)["ProcessingJobStatus"] == "Failed"
+                         for j in processing), timeout=60, message="the processing jobs to fail")
+    cases["sagemaker", "ListProcessingJobs"] = [
+        Case({}, _names("ProcessingJobSummaries", "ProcessingJobName"), expected=set(processing)),
+        Case({"NameContains": "-a-", "StatusEquals": "Failed", "SortBy": "Name"},
+             _names("ProcessingJobSummaries", "ProcessingJobName"), expected=set(processing[:3])),
+    ]
+
     # -- Application Auto Scaling ---------------------------------------------------------------------
     ids = [f"endpoint/{endpoints[0]}/variant/{v}" for v in ("A", "B", "C")]
     for resource_id in ids:
