@@ -31,6 +31,8 @@ CLIENT_PLUGIN = "sagestack_botocore_plugin"
 class TrainingRun:
     """Runs one job on its own thread; the executor tracks it for stops and capacity."""
 
+    kind = "training"
+
     def __init__(self, platform, job: Resource, cpus: int, executor, observer: JobObserver):
         self.executor = executor
         self.observer = observer
@@ -47,6 +49,11 @@ class TrainingRun:
         self.thread = threading.Thread(target=self._main, name=f"training-{self.name}", daemon=True)
         self.root = platform.settings.jobs_dir / "training" / job.account_id / job.region / job.name
         self.platform = platform
+
+    @staticmethod
+    def cluster(data: dict) -> dict:
+        """The job's instances (``InstanceType``, ``InstanceCount``)."""
+        return data["ResourceConfig"]
 
     @property
     def key(self) -> tuple[str, str, str]:

@@ -12,8 +12,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ...domain.images import ImageInfo
 from ..layout import inherited_environment
@@ -45,9 +45,18 @@ def launch(host: HostProcess, *, data: dict, name: str, region: str, runner: str
         "hosts": host_names,
         "job_arn": data.get("TrainingJobArn", ""),
     }
+    spawn(host, runner=runner, config=config, environment=data.get("Environment"), cpus=cpus, storage=storage,
+          log_group=log_group, metrics=metrics, name=name, aws_env=aws_env, client_dir=client_dir)
+
+
+def spawn(host: HostProcess, *, runner: str, config: dict, environment: dict | None, cpus: int,
+          storage: JobStorage, log_group: str, metrics: MetricCollector, name: str,
+          aws_env: dict[str, str] | None = None, client_dir: str | None = None) -> None:
+    """Start ``python -m sagestack.execution.entry`` for one host of a job (training or processing: the
+    ``runner`` says which contract the entry sets up), and the thread that streams its output."""
     env = inherited_environment()
     env.update(aws_env or {})
-    env.update(data.get("Environment") or {})
+    env.update(environment or {})
     env.update({
         "SAGESTACK_JOB_ROOT": str(host.layout.root),
         "SAGESTACK_RUNNER": runner,

@@ -10,7 +10,7 @@ from ...protocol.errors import ServiceError
 from ..context import RequestContext
 from ..errors import in_use_if_exists
 from ..registry import OperationTable
-from .common import arn, check_name, list_page, now, strip_empty, wake
+from .common import arn, check_kms_keys, check_name, list_page, now, strip_empty, wake
 from .experiments import check_experiment_config
 
 ops = OperationTable("sagemaker")
@@ -66,6 +66,7 @@ def create_training_job(ctx: RequestContext, params: dict) -> dict:
     name = params["TrainingJobName"]
     check_name(name, "trainingJobName")
     _validate(params)
+    check_kms_keys(ctx, params, ("OutputDataConfig", "KmsKeyId"), ("ResourceConfig", "VolumeKmsKeyId"))
     check_experiment_config(ctx, params.get("ExperimentConfig") or {})
     job_arn = arn(ctx, TYPE, name)
     created = now()
