@@ -202,3 +202,43 @@ def test_restart_keeps_everything(fresh_server, monkeypatch):
     assert second["ModelPackageArn"].endswith("/2")  # the version counter survived too
     artifact = sm.list_artifacts(SourceUri=package)["ArtifactSummaries"][0]["ArtifactArn"]
     assert sm.list_associations(SourceArn=artifact)["AssociationSummaries"]
+
+
+PROCESS = textwrap.dedent('''
+    from sagemaker.session import Session
+    from sagemaker.experiments import load_run
+
+    with load_run(sagemaker_session=Session()) as run:
+        run.log_parameter("rows", 200)
+        run.log_metric(name="processing:rows", value=200.0)
+    print("logged", flush=True)
+''')
+
+
+@pytest.mark.slow
+@pytest.mark.sdk_flow("flow10", "SKLearnProcessor.run() inside a Run: the job's load_run() logs into the run")
+def test_processing_job_inside_run_logs_into_it(server, sdk_env, tmp_path):
+    import sagemaker
+    from sagemaker.experiments import Run
+    from sagemaker.sklearn.processing import SKLearnProcessor
+
+    session = sagemaker.Session()
+    (tmp_path / "process.py").write_text(PROCESS)
+    experiment, run_name = _names()
+    with Run(experiment_name=experiment, run_name=run_name, sagemaker_session=session) as run:
+        processor = SKLearnProcessor(framework_version="1.2-1", role=ROLE, instance_type="ml.m5.xlarge",
+                                     instance_count=1, base_job_name="exp-proc")
+        processor.run(code=str(tmp_path / "process.py"), wait=True, logs=False)
+        config = run.experiment_config
+    job = processor.latest_job.describe()
+    assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
+    sm = server.client("sagemaker")
+    run_tc = sm.describe_trial_component(TrialComponentName=config["RunName"])
+    assert run_tc["Parameters"]["rows"] == {"NumberValue": 200.0}
+    assert {m["MetricName"] for m in run_tc["Metrics"]} == {"processing:rows"}
+    job_tc = sm.describe_trial_component(TrialComponentName=f"{job['ProcessingJobName']}-aws-processing-job")
+    assert job_tc["Source"] == {"SourceArn": job["ProcessingJobArn"], "SourceType": "SageMakerProcessingJob"}
+    assert job_tc["Status"]["PrimaryStatus"] == "Completed"
+    in_trial = [s["TrialComponentName"] for s in sm.list_trial_components(
+        TrialName=config["TrialName"])["TrialComponentSummaries"]]
+    assert job_tc["TrialComponentName"] in in_trial

@@ -81,6 +81,13 @@ def training_parameters(job: dict) -> dict:
     return params
 
 
+def processing_parameters(job: dict) -> dict:
+    cluster = (job.get("ProcessingResources") or {}).get("ClusterConfig") or {}
+    return {"SageMaker.ImageUri": {"StringValue": (job.get("AppSpecification") or {}).get("ImageUri", "")},
+            "SageMaker.InstanceCount": {"NumberValue": float(cluster.get("InstanceCount", 1))},
+            "SageMaker.InstanceType": {"StringValue": cluster.get("InstanceType", "")}}
+
+
 def transform_parameters(job: dict) -> dict:
     resources = job.get("TransformResources") or {}
     if not resources:
@@ -92,7 +99,8 @@ def transform_parameters(job: dict) -> dict:
 
 def create_job_component(resources, account_id: str, region: str, resource_type: str, job: dict,
                          job_arn: str, created_by: dict | None = None) -> str:
-    """The job's trial component, associated as its ExperimentConfig says; returns its name."""
+    """The job's trial component, associated as its ExperimentConfig says (names that do not exist are
+    left out: the job is created anyway); returns its name."""
     job_name = job.get("TrainingJobName") or job.get("ProcessingJobName") or job.get("TransformJobName")
     name = job_component_name(job_name, resource_type)
     component_arn = arn(region, account_id, TRIAL_COMPONENT, name)
@@ -101,6 +109,10 @@ def create_job_component(resources, account_id: str, region: str, resource_type:
     transform_input = ((job.get("TransformInput") or {}).get("DataSource") or {}).get("S3DataSource") or {}
     if transform_input.get("S3Uri"):
         inputs["SageMaker.TransformInput"] = {"Value": transform_input["S3Uri"]}
+    for item in job.get("ProcessingInputs") or []:
+        uri = (item.get("S3Input") or {}).get("S3Uri")
+        if uri:
+            inputs[item["InputName"]] = {"Value": uri}
     for channel in job.get("InputDataConfig") or []:
         uri = ((channel.get("DataSource") or {}).get("S3DataSource") or {}).get("S3Uri")
         if uri:
@@ -112,6 +124,7 @@ def create_job_component(resources, account_id: str, region: str, resource_type:
         Source={"SourceArn": job_arn.lower(), "SourceType": JOB_SOURCES[resource_type][1]},
         Status={"PrimaryStatus": "InProgress"}, StartTime=stamp,
         Parameters=(training_parameters(job) if resource_type == "training-job"
+                    else processing_parameters(job) if resource_type == "processing-job"
                     else transform_parameters(job)),
         InputArtifacts=inputs)
     try:
@@ -130,6 +143,8 @@ def create_job_component(resources, account_id: str, region: str, resource_type:
     experiment = config.get("ExperimentName")
     trial = config.get("TrialName")
     store = store_of(resources)
+    if experiment and resources.get(account_id, region, EXPERIMENT, experiment) is None:
+        experiment = None
     if experiment and not trial:
         trial = name  # AWS: without TrialName, a new trial is created for the job
         trial_data = {"TrialName": trial, "TrialArn": arn(region, account_id, TRIAL, trial),
@@ -169,6 +184,12 @@ def job_finished(resources, job: Resource) -> None:
     if model and status["PrimaryStatus"] == "Completed":
         component["OutputArtifacts"] = dict(component.get("OutputArtifacts") or {},
                                             **{"SageMaker.ModelArtifact": {"Value": model}})
+    if status["PrimaryStatus"] == "Completed":
+        outputs = {o["OutputName"]: {"Value": o["S3Output"]["S3Uri"]}
+                   for o in (data.get("ProcessingOutputConfig") or {}).get("Outputs") or []
+                   if (o.get("S3Output") or {}).get("S3Uri")}
+        if outputs:
+            component["OutputArtifacts"] = dict(component.get("OutputArtifacts") or {}, **outputs)
     resources.update(row, component)
     if model and status["PrimaryStatus"] == "Completed":
         lineage.training_job_model(resources, job.account_id, job.region, model, row.arn)

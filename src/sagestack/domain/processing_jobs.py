@@ -13,6 +13,7 @@ Who changes a job's status, and how:
 from __future__ import annotations
 
 from ..store.resources import Resource
+from . import experiments
 from .state import StateMachine, mutate, utcnow
 
 TYPE = "processing-job"
@@ -49,7 +50,11 @@ def record(resources, account_id: str, region: str, name: str, *, primary: str |
         job.data["LastModifiedTime"] = stamp
         return primary
 
-    return mutate(resources, account_id, region, TYPE, name, change, PROCESSING)
+    job = mutate(resources, account_id, region, TYPE, name, change, PROCESSING)
+    if primary is not None and PROCESSING.terminal(primary) and job is not None \
+            and PROCESSING.terminal(job.status):
+        experiments.job_finished(resources, job)
+    return job
 
 
 def finish(resources, account_id: str, region: str, name: str, primary: str, extra: dict | None = None

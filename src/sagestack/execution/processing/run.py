@@ -14,6 +14,7 @@ from ...domain import images, instance_types
 from ...domain.processing_jobs import EXIT_MESSAGE_LIMIT, LOG_GROUP
 from ...domain.state import utcnow
 from ...store.resources import Resource
+from ..access import job_access
 from ..layout import HostLayout
 from ..observer import JobObserver
 from ..storage import JobStorage
@@ -46,6 +47,7 @@ class ProcessingRun:
         self.hosts: list[HostProcess] = []
         self.thread = threading.Thread(target=self._main, name=f"processing-{self.name}", daemon=True)
         self.root = platform.settings.jobs_dir / "processing" / job.account_id / job.region / job.name
+        self.platform = platform
 
     @staticmethod
     def cluster(data: dict) -> dict:
@@ -114,10 +116,13 @@ class ProcessingRun:
                   "entrypoint": app.get("ContainerEntrypoint"), "arguments": app.get("ContainerArguments"),
                   "network_isolation": bool(network.get("EnableNetworkIsolation")), "spark": spark}
         no_metrics = MetricCollector([])
+        runtime = float((data.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400))
+        aws_env, client_dir = job_access(self.platform, self.account_id, self.region, data.get("RoleArn", ""),
+                                         runtime)
         for host in self.hosts:
             supervision.spawn(host, runner=runner, config=config, environment=data.get("Environment"),
                               cpus=cpus_per_host, storage=self.storage, log_group=LOG_GROUP, metrics=no_metrics,
-                              name=self.name)
+                              name=self.name, aws_env=aws_env, client_dir=client_dir)
         self.observer.on_processes([h.process.pid for h in self.hosts if h.process])
         outputs = staging.OutputUploader(self.storage, data, self.hosts)
         exit_codes = supervision.supervise(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 import shutil
 import threading
 import time
@@ -14,8 +13,8 @@ import time
 from ...domain import images, instance_types
 from ...domain.state import utcnow
 from ...domain.training_jobs import LOG_GROUP, METRIC_NAMESPACE
-from ...store.credentials import new_access_key_id, new_secret
 from ...store.resources import Resource
+from ..access import job_access
 from ..layout import HostLayout, write_config
 from ..observer import JobObserver
 from ..storage import JobStorage
@@ -24,8 +23,6 @@ from .job import HostProcess, JobFailed, StopRequest
 from .metrics import MetricCollector, collector_for
 
 log = logging.getLogger("sagestack.training")
-#: The botocore client plugin module ``sagestack env`` writes to the data dir's client/ folder.
-CLIENT_PLUGIN = "sagestack_botocore_plugin"
 
 
 class TrainingRun:
@@ -139,12 +136,14 @@ class TrainingRun:
             return self._finish_stopped()
         self._progress("Training")
         cpus_per_host = max(1, min(instance.vcpus, self.cpus // max(1, count) or 1))
+        runtime = float(self.data["StoppingCondition"].get("MaxRuntimeInSeconds", 86400))
+        aws_env, client_dir = job_access(self.platform, self.account_id, self.region,
+                                         self.data.get("RoleArn", ""), runtime)
         for host in self.hosts:
             supervision.launch(host, data=self.data, name=self.name, region=self.region, runner=runner, image=image,
                                cpus=cpus_per_host, gpus=instance.gpus, host_names=host_names,
                                algorithm_repo=algorithm_repo, storage=self.storage, log_group=LOG_GROUP,
-                               metrics=metrics, aws_env=self._aws_environment(),
-                               client_dir=self._client_dir())
+                               metrics=metrics, aws_env=aws_env, client_dir=client_dir)
         self.observer.on_processes([h.process.pid for h in self.hosts if h.process])
         exit_codes = supervision.supervise(
             self.hosts, self.data["StoppingCondition"], self.data["CreationTime"].timestamp(), training_start,
@@ -154,30 +153,6 @@ class TrainingRun:
         metrics.flush(self.storage, METRIC_NAMESPACE)
         self.checkpoints.sync(final=True)
         self._finish(exit_codes, metrics, training_start)
-
-    def _aws_environment(self) -> dict[str, str]:
-        """What the job's code needs to call this server as the job's role (SageMaker gives a job its
-        role's credentials): the endpoint, temporary credentials for the role, and the client plugin
-        that redirects the SDK's explicit AWS endpoints (when the server wrote it)."""
-        settings = self.platform.settings
-        role = self.data.get("RoleArn", "")
-        role_name = role.rsplit("/", 1)[-1] or "SageMakerRole"
-        seconds = int(self.data["StoppingCondition"].get("MaxRuntimeInSeconds", 86400)) + 3600
-        key_id, secret = new_access_key_id("ASIA"), new_secret()
-        token = "sagestack-job-" + secrets.token_urlsafe(48)
-        self.platform.credentials.put(key_id, secret, self.account_id,
-                                      f"arn:aws:sts::{self.account_id}:assumed-role/{role_name}/SageMaker",
-                                      token, time.time() + seconds)
-        env = {"AWS_ENDPOINT_URL": settings.endpoint_url, "SAGESTACK_ENDPOINT_URL": settings.endpoint_url,
-               "AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret, "AWS_SESSION_TOKEN": token}
-        if self._client_dir():
-            env["BOTOCORE_EXPERIMENTAL__PLUGINS"] = f"sagestack={CLIENT_PLUGIN}"
-        return env
-
-    def _client_dir(self) -> str | None:
-        """The folder holding the client plugin, when the server wrote it (`sagestack env`)."""
-        directory = self.platform.settings.client_dir
-        return str(directory) if (directory / f"{CLIENT_PLUGIN}.py").exists() else None
 
     def _note(self, host: HostProcess, message: str) -> None:
         supervision.log_line(self.storage, LOG_GROUP, host, message)

@@ -85,23 +85,6 @@ def page(ctx: RequestContext, resource_type: str, params: dict, key: str, summar
     return result
 
 
-def check_experiment_config(ctx: RequestContext, config: dict) -> None:
-    """ExperimentConfig names an existing experiment (and trial, when given, of that experiment)."""
-    resources = ctx.platform.resources
-    experiment, trial = config.get("ExperimentName"), config.get("TrialName")
-    if experiment and resources.get(ctx.account_id, ctx.region, EXPERIMENT, experiment) is None:
-        raise ServiceError("ResourceNotFound", f"Experiment '{arn(ctx, EXPERIMENT, experiment)}' "
-                                               "does not exist.")
-    if trial:
-        row = resources.get(ctx.account_id, ctx.region, TRIAL, trial)
-        if row is None:
-            raise ServiceError("ResourceNotFound", f"Trial '{arn(ctx, TRIAL, trial)}' does not exist.")
-        if experiment and row.data.get("ExperimentName") != experiment:
-            raise ServiceError("ValidationException",
-                               f"Trial '{trial}' belongs to experiment '{row.data.get('ExperimentName')}', "
-                               f"not '{experiment}'.")
-
-
 # -- experiments ---------------------------------------------------------------------------------
 
 @ops.handler("CreateExperiment")

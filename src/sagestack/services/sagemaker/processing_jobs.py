@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from ...domain import experiments
 from ...domain.processing_jobs import PROCESSING, TYPE
 from ...domain.state import mutate
 from ...protocol.errors import ServiceError
@@ -133,6 +134,8 @@ def create_processing_job(ctx: RequestContext, params: dict) -> dict:
                           f"name already exists ({job_arn})"):
         ctx.platform.resources.create(ctx.account_id, ctx.region, TYPE, name, job_arn, description,
                                       status="InProgress", tag_list=params.get("Tags"))
+    experiments.create_job_component(ctx.platform.resources, ctx.account_id, ctx.region, TYPE, description,
+                                     job_arn, {"IamIdentity": {"Arn": ctx.principal_arn}})
     wake(ctx, "processing")
     return {"ProcessingJobArn": job_arn}
 

@@ -11,7 +11,6 @@ from ..context import RequestContext
 from ..errors import in_use_if_exists
 from ..registry import OperationTable
 from .common import arn, check_kms_keys, check_name, list_page, now, strip_empty, wake
-from .experiments import check_experiment_config
 
 ops = OperationTable("sagemaker")
 
@@ -67,7 +66,6 @@ def create_training_job(ctx: RequestContext, params: dict) -> dict:
     check_name(name, "trainingJobName")
     _validate(params)
     check_kms_keys(ctx, params, ("OutputDataConfig", "KmsKeyId"), ("ResourceConfig", "VolumeKmsKeyId"))
-    check_experiment_config(ctx, params.get("ExperimentConfig") or {})
     job_arn = arn(ctx, TYPE, name)
     created = now()
     output = dict(params["OutputDataConfig"])

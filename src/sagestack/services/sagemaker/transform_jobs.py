@@ -13,7 +13,6 @@ from ..context import RequestContext
 from ..errors import in_use_if_exists
 from ..registry import OperationTable
 from .common import arn, check_kms_keys, check_name, list_page, now, strip_empty, wake
-from .experiments import check_experiment_config
 
 ops = OperationTable("sagemaker")
 
@@ -51,7 +50,6 @@ def create_transform_job(ctx: RequestContext, params: dict) -> dict:
     _validate(ctx, params)
     check_kms_keys(ctx, params, ("TransformOutput", "KmsKeyId"), ("TransformResources", "VolumeKmsKeyId"),
                    ("DataCaptureConfig", "KmsKeyId"))
-    check_experiment_config(ctx, params.get("ExperimentConfig") or {})
     job_arn = arn(ctx, TYPE, name)
     created = now()
     transform_input = dict(params["TransformInput"])
