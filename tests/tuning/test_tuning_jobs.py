@@ -308,3 +308,31 @@ def test_list_tuning_jobs_filters_and_sorts(server, bucket):
     with pytest.raises(botocore.exceptions.ClientError) as missing:
         sm.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName="nope-" + tag)
     assert missing.value.response["Error"]["Code"] == "ResourceNotFound"
+
+
+def test_server_restart_resumes_the_tuning_job(fresh_server):
+    server = fresh_server
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="restart")
+    s3.put_object(Bucket="restart", Key="data/train/part-0.csv", Body=b"1,2,3\n")
+    s3.put_object(Bucket="restart", Key="code/sourcedir.tar.gz", Body=tar_gz({"train.py": SCRIPT.encode()}))
+    sm = server.client("sagemaker")
+    name = _name("restart")
+    sm.create_hyper_parameter_tuning_job(**_request("restart", name, strategy="Bayesian", max_jobs=5, parallel=1,
+                                                    static={"sleep": "1.5"}, RandomSeed=1))
+    wait_for(lambda: sum(k["TrainingJobStatus"] == "Completed" for k in _children(sm, name)) >= 2, 90, 0.3,
+             "two finished children")
+    server.restart(sig="KILL")  # one child was probably running: it fails as interrupted; the rest go on
+    sm = server.client("sagemaker")
+    desc = _wait(sm, name, 120)
+    assert desc["HyperParameterTuningJobStatus"] == "Completed", desc.get("FailureReason")
+    kids = _children(sm, name)
+    assert len(kids) == 5
+    counters = desc["TrainingJobStatusCounters"]
+    assert counters["Completed"] + counters["RetryableError"] == 5
+    assert counters["Completed"] >= 4
+    indexes = sorted(k["TrainingJobName"][len(name) + 1:].split("-")[0] for k in kids)
+    assert indexes == ["001", "002", "003", "004", "005"]
+    for kid in kids:
+        if kid["TrainingJobStatus"] == "Failed":
+            assert kid["ObjectiveStatus"] == "Failed" and "server stopped" in kid["FailureReason"]

@@ -19,8 +19,15 @@ class TrainingReconciler(Reconciler):
 
     def __init__(self, platform):
         super().__init__(platform)
-        self.executor = LocalExecutor(platform, on_finished=self.wake)
+        self.executor = LocalExecutor(platform, on_finished=self._run_finished)
         self._recovered = False
+
+    def _run_finished(self) -> None:
+        """A run ended: queued jobs may start, and a tuning job may launch its next child."""
+        self.wake()
+        tuning = self.platform.get_component("tuning-reconciler")
+        if tuning is not None:
+            tuning.wake()
 
     def step(self) -> None:
         if not self._recovered:

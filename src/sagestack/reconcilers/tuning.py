@@ -143,7 +143,14 @@ class TuningReconciler(Reconciler):
             if self.platform.stopping:
                 break
             index = len(kids) + 1
-            definition, tuned = self._next_values(job, kids, index)
+            try:
+                definition, tuned = self._next_values(job, kids, index)
+            except ImportError as exc:  # optuna (the algorithms extra) is not installed
+                self._mark_ending(job, "Failed", {"FailureReason": (
+                    f"The {data['HyperParameterTuningJobConfig']['Strategy']} strategy needs {exc.name}, "
+                    "which is not installed: pip install 'sagestack[algorithms]', or use the Random or Grid "
+                    "strategy.")})
+                break
             name = tuning_jobs.child_name(job.name, index)
             request = tuning_jobs.child_request(definition, name, tuned, data.get("_Tags"))
             extra = {"TuningJobArn": data["HyperParameterTuningJobArn"], "_Tuning": {
