@@ -336,3 +336,67 @@ def test_server_restart_resumes_the_tuning_job(fresh_server):
     for kid in kids:
         if kid["TrainingJobStatus"] == "Failed":
             assert kid["ObjectiveStatus"] == "Failed" and "server stopped" in kid["FailureReason"]
+
+
+def test_target_objective_ends_the_search_early(server, bucket):
+    sm = server.client("sagemaker")
+    name = _name("target")
+    ranges = {"CategoricalParameterRanges": [{"Name": "x", "Values": ["3", "0", "1", "2", "5", "6"]},
+                                             {"Name": "kind", "Values": ["b"]}]}
+    sm.create_hyper_parameter_tuning_job(**_request(
+        bucket, name, strategy="Grid", ranges=ranges, max_jobs=None, parallel=1,
+        TuningJobCompletionCriteria={"TargetObjectiveMetricValue": 0.5}))
+    desc = _wait(sm, name)
+    assert desc["HyperParameterTuningJobStatus"] == "Completed"
+    kids = _children(sm, name)
+    assert len(kids) < 6  # the first child (x=3) reached the target
+    assert desc["BestTrainingJob"]["TunedHyperParameters"]["x"] == "3"
+
+
+def test_multi_algorithm_definitions_and_warm_start(server, bucket):
+    sm = server.client("sagemaker")
+    parent = _name("parent")
+    sm.create_hyper_parameter_tuning_job(**_request(bucket, parent, max_jobs=3, parallel=3, RandomSeed=5))
+    single = _request(bucket, "unused")["TrainingJobDefinition"]
+    ranges = _request(bucket, "unused")["HyperParameterTuningJobConfig"]["ParameterRanges"]
+    multi = _name("multi")
+    definitions = []
+    for label, objective in (("loss-def", {"MetricName": "loss", "Type": "Minimize"}),
+                             ("score-def", {"MetricName": "score", "Type": "Maximize"})):
+        definitions.append({**single, "DefinitionName": label, "TuningObjective": objective,
+                            "HyperParameterRanges": ranges})
+    sm.create_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=multi, TrainingJobDefinitions=definitions,
+        HyperParameterTuningJobConfig={"Strategy": "Random", "RandomSeed": 2, "ResourceLimits": {
+            "MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 2}})
+    desc = _wait(sm, multi)
+    assert desc["HyperParameterTuningJobStatus"] == "Completed", desc.get("FailureReason")
+    kids = _children(sm, multi)
+    assert sorted(k["TrainingJobDefinitionName"] for k in kids) == ["loss-def", "loss-def", "score-def",
+                                                                     "score-def"]
+    for kid in kids:
+        metric = kid["FinalHyperParameterTuningJobObjectiveMetric"]
+        assert metric["MetricName"] == ("loss" if kid["TrainingJobDefinitionName"] == "loss-def" else "score")
+    assert desc["BestTrainingJob"]["TrainingJobDefinitionName"] in ("loss-def", "score-def")
+    assert "HyperParameterTuningJobObjective" not in desc["HyperParameterTuningJobConfig"]
+
+    # warm start: the parent must have ended; then its best counts toward OverallBestTrainingJob
+    child = _name("warm")
+    warm = {"ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": parent}],
+            "WarmStartType": "IdenticalDataAndAlgorithm"}
+    parent_desc = _wait(sm, parent)
+    sm.create_hyper_parameter_tuning_job(**_request(bucket, child, strategy="Bayesian", max_jobs=2, parallel=1),
+                                         WarmStartConfig=warm)
+    desc = _wait(sm, child)
+    assert desc["HyperParameterTuningJobStatus"] == "Completed", desc.get("FailureReason")
+    assert desc["WarmStartConfig"] == warm
+    assert len(_children(sm, child)) == 2  # the parent's children are not listed here
+    overall = desc["OverallBestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+    assert overall == min(parent_desc["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"],
+                          desc["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"])
+    with pytest.raises(botocore.exceptions.ClientError) as missing:
+        sm.create_hyper_parameter_tuning_job(**_request(bucket, _name("warm"), max_jobs=1, parallel=1),
+                                             WarmStartConfig={**warm, "ParentHyperParameterTuningJobs": [
+                                                 {"HyperParameterTuningJobName": "no-such-parent"}]})
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFound"
+
