@@ -400,3 +400,67 @@ def test_multi_algorithm_definitions_and_warm_start(server, bucket):
                                                  {"HyperParameterTuningJobName": "no-such-parent"}]})
     assert missing.value.response["Error"]["Code"] == "ResourceNotFound"
 
+
+
+EPOCH_SCRIPT = r'''
+import argparse, time
+parser = argparse.ArgumentParser()
+parser.add_argument("--x", type=float, default=0.0)
+parser.add_argument("--epochs", type=int, default=8)
+parser.add_argument("--step", type=float, default=0.35)
+args, _ = parser.parse_known_args()
+for epoch in range(args.epochs):
+    time.sleep(args.step)
+    print(f"epoch {epoch} loss={(args.x - 3.0) ** 2 + 1.0 / (epoch + 1):.6f}", flush=True)
+'''
+
+
+def _epoch_request(server, bucket: str, name: str, **kwargs) -> dict:
+    server.client("s3").put_object(Bucket=bucket, Key="code/epochs.tar.gz",
+                                   Body=tar_gz({"train.py": EPOCH_SCRIPT.encode()}))
+    request = _request(bucket, name, **kwargs)
+    static = request["TrainingJobDefinition"]["StaticHyperParameters"]
+    static["sagemaker_submit_directory"] = json.dumps(f"s3://{bucket}/code/epochs.tar.gz")
+    return request
+
+
+def test_early_stopping_auto_stops_children_worse_than_the_median(server, bucket):
+    sm = server.client("sagemaker")
+    name = _name("early")
+    ranges = {"CategoricalParameterRanges": [{"Name": "x", "Values": ["3", "3.1", "2.9", "2.8", "9", "-3"]}]}
+    sm.create_hyper_parameter_tuning_job(**_epoch_request(
+        server, bucket, name, strategy="Grid", ranges=ranges, max_jobs=None, parallel=1,
+        TrainingJobEarlyStoppingType="Auto"))
+    desc = _wait(sm, name, 180)
+    assert desc["HyperParameterTuningJobStatus"] == "Completed", desc.get("FailureReason")
+    assert desc["HyperParameterTuningJobConfig"]["TrainingJobEarlyStoppingType"] == "Auto"
+    kids = {k["TunedHyperParameters"]["x"]: k for k in _children(sm, name)}
+    for x in ("3", "3.1", "2.9"):  # the first three have no references: they run to the end
+        assert kids[x]["TrainingJobStatus"] == "Completed"
+    for x in ("9", "-3"):  # far worse than the median of the others at every epoch
+        assert kids[x]["TrainingJobStatus"] == "Stopped"
+        assert kids[x]["ObjectiveStatus"] == "Succeeded"
+        assert kids[x]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] > 30
+    assert desc["TrainingJobStatusCounters"]["Stopped"] >= 2
+    assert desc["BestTrainingJob"]["TunedHyperParameters"]["x"] == "3"
+
+
+def test_hyperband_stops_children_at_max_resource_and_at_rungs(server, bucket):
+    sm = server.client("sagemaker")
+    name = _name("hyper")
+    sm.create_hyper_parameter_tuning_job(**_epoch_request(
+        server, bucket, name, strategy="Hyperband", max_jobs=6, parallel=2, static={"epochs": "30", "step": "0.3"},
+        StrategyConfig={"HyperbandStrategyConfig": {"MinResource": 2, "MaxResource": 6}}, RandomSeed=4))
+    desc = _wait(sm, name, 180)
+    assert desc["HyperParameterTuningJobStatus"] == "Completed", desc.get("FailureReason")
+    kids = _children(sm, name)
+    assert len(kids) == 6
+    assert all(k["TrainingJobStatus"] == "Stopped" for k in kids)  # none may run past MaxResource epochs
+    assert all(k["ObjectiveStatus"] == "Succeeded" for k in kids)
+    logs = server.client("logs")
+    for kid in kids:
+        streams = logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs",
+                                            logStreamNamePrefix=kid["TrainingJobName"])["logStreams"]
+        lines = [e["message"] for s in streams for e in logs.get_log_events(
+            logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=s["logStreamName"])["events"]]
+        assert sum("loss=" in line for line in lines) < 20  # stopped long before its 30 epochs

@@ -13,12 +13,13 @@ from __future__ import annotations
 import logging
 import zlib
 
-from ..domain import training_jobs, tuning_jobs, tuning_search
+from ..domain import training_jobs, tuning_jobs, tuning_search, tuning_stopping
 from ..domain.state import IllegalTransition, mutate, utcnow
 from ..domain.training_jobs import TRAINING
 from ..domain.tuning_jobs import TUNING, TYPE
 from ..protocol.errors import ServiceError
 from ..store.errors import AlreadyExists
+from ..store.metrics import MetricId, metric_store
 from .base import Reconciler
 
 log = logging.getLogger("sagestack.tuning")
@@ -26,6 +27,11 @@ log = logging.getLogger("sagestack.tuning")
 
 class TuningReconciler(Reconciler):
     name = "tuning"
+
+    def __init__(self, platform):
+        super().__init__(platform)
+        #: Objective series of children that ended (they no longer change): (account, region, name) → values.
+        self._ended_series: dict[tuple[str, str, str], list[float]] = {}
 
     def step(self) -> None:
         jobs = self.platform.resources.in_states(TYPE, ["InProgress", "Stopping"])
@@ -51,6 +57,7 @@ class TuningReconciler(Reconciler):
             return
         if self.platform.stopping:
             return
+        self._stop_early(job, kids, running)
         launched = self._launch(job, kids, running)
         tuning_jobs.write_report(resources, job, kids)
         if launched:
@@ -124,6 +131,42 @@ class TuningReconciler(Reconciler):
                 continue  # it finished meanwhile
         if stopped:
             self._wake_training()
+
+    # -- early stopping (Auto) and Hyperband -----------------------------------------------
+
+    def _series(self, child) -> list[float]:
+        key = (child.account_id, child.region, child.name)
+        if key in self._ended_series:
+            return self._ended_series[key]
+        metric = MetricId.of(training_jobs.METRIC_NAMESPACE, child.data["_Tuning"]["Objective"]["MetricName"],
+                             {"Host": f"{child.name}/algo-1"})
+        values = metric_store(self.platform).series(child.account_id, child.region, metric)
+        if TRAINING.terminal(child.status):
+            self._ended_series[key] = values
+        return values
+
+    def _stop_early(self, job, kids, running) -> None:
+        config = job.data["HyperParameterTuningJobConfig"]
+        hyperband = config["Strategy"] == "Hyperband"
+        if not hyperband and config.get("TrainingJobEarlyStoppingType", "Off") != "Auto":
+            return
+        live = [c for c in running if c.status == "InProgress" and c.data.get("SecondaryStatus") == "Training"]
+        if not live:
+            return
+        maximize = tuning_jobs.definitions(job.data)[0]["TuningObjective"]["Type"] == "Maximize"
+        others = {c.name: self._series(c) for c in kids if c.data.get("TrainingStartTime")}
+        current = {c.name: others.get(c.name) or [] for c in live}
+        if hyperband:
+            settings = (config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig") or {}
+            static = tuning_jobs.definitions(job.data)[0].get("StaticHyperParameters") or {}
+            high = settings.get("MaxResource") or next(
+                int(float(static[k])) for k in tuning_jobs.HYPERBAND_EPOCH_NAMES if k in static)
+            names = tuning_stopping.hyperband(current, others, maximize, settings.get("MinResource", 1), high)
+        else:
+            names = tuning_stopping.median_rule(current, others, maximize)
+        if names:
+            log.info("tuning job %s: stopping %s early", job.name, ", ".join(names))
+            self._stop([c for c in live if c.name in names])
 
     def _wake_training(self) -> None:
         component = self.platform.get_component("training-reconciler")
