@@ -7,7 +7,6 @@ import os
 
 import numpy as np
 import pytest
-
 from helpers import ROLE
 
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
@@ -28,7 +27,12 @@ def test_bayesian_tuner_over_builtin_xgboost(server, sdk_env, tmp_path):
     from sagemaker.estimator import Estimator
     from sagemaker.inputs import TrainingInput
     from sagemaker.serializers import CSVSerializer
-    from sagemaker.tuner import CategoricalParameter, ContinuousParameter, HyperparameterTuner, IntegerParameter
+    from sagemaker.tuner import (
+        CategoricalParameter,
+        ContinuousParameter,
+        HyperparameterTuner,
+        IntegerParameter,
+    )
     from sklearn.datasets import load_breast_cancer
     from sklearn.model_selection import train_test_split
 

@@ -111,7 +111,7 @@ def grid_size(params: list[Param]) -> int:
 def grid_point(params: list[Param], index: int) -> dict[str, str]:
     """The ``index``-th (0-based) combination of the grid."""
     combination = next(itertools.islice(itertools.product(*(p.values for p in params)), index, None))
-    return {p.name: value for p, value in zip(params, combination)}
+    return {p.name: value for p, value in zip(params, combination, strict=True)}
 
 
 def _draw(param: Param, rng: np.random.Generator):
