@@ -442,6 +442,10 @@ def test_early_stopping_auto_stops_children_worse_than_the_median(server, bucket
         assert kids[x]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] > 30
     assert desc["TrainingJobStatusCounters"]["Stopped"] >= 2
     assert desc["BestTrainingJob"]["TunedHyperParameters"]["x"] == "3"
+    # each epoch's value is in the metric store (CloudWatch), where the stopping rule read it
+    metrics = server.client("cloudwatch").list_metrics(Namespace="/aws/sagemaker/TrainingJobs", MetricName="loss")
+    hosts = {d["Value"] for m in metrics["Metrics"] for d in m["Dimensions"] if d["Name"] == "Host"}
+    assert f"{kids['9']['TrainingJobName']}/algo-1" in hosts
 
 
 def test_hyperband_stops_children_at_max_resource_and_at_rungs(server, bucket):

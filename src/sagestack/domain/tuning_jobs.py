@@ -23,11 +23,17 @@ from .tuning_search import parse_ranges
 
 TYPE = "hyper-parameter-tuning-job"
 
-TUNING = StateMachine("HyperParameterTuningJobStatus", {
-    "InProgress": {"Completed", "Failed", "Stopping", "Stopped"},
-    "Stopping": {"Stopped", "Failed", "Completed"},
-    "Completed": set(), "Failed": set(), "Stopped": set(),
-}, field="HyperParameterTuningJobStatus")
+TUNING = StateMachine(
+    "HyperParameterTuningJobStatus",
+    {
+        "InProgress": {"Completed", "Failed", "Stopping", "Stopped"},
+        "Stopping": {"Stopped", "Failed", "Completed"},
+        "Completed": set(),
+        "Failed": set(),
+        "Stopped": set(),
+    },
+    field="HyperParameterTuningJobStatus",
+)
 
 OBJECTIVE_KEY = "_tuning_objective_metric"
 HYPERBAND_EPOCH_NAMES = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
@@ -64,9 +70,11 @@ def _resource_config(definition: dict) -> dict:
         return definition["ResourceConfig"]
     tuning = definition.get("HyperParameterTuningResourceConfig") or {}
     first = (tuning.get("InstanceConfigs") or [{}])[0]
-    config = {"InstanceType": tuning.get("InstanceType") or first.get("InstanceType"),
-              "InstanceCount": tuning.get("InstanceCount") or first.get("InstanceCount") or 1,
-              "VolumeSizeInGB": tuning.get("VolumeSizeInGB") or first.get("VolumeSizeInGB") or 30}
+    config = {
+        "InstanceType": tuning.get("InstanceType") or first.get("InstanceType"),
+        "InstanceCount": tuning.get("InstanceCount") or first.get("InstanceCount") or 1,
+        "VolumeSizeInGB": tuning.get("VolumeSizeInGB") or first.get("VolumeSizeInGB") or 30,
+    }
     if tuning.get("VolumeKmsKeyId"):
         config["VolumeKmsKeyId"] = tuning["VolumeKmsKeyId"]
     return {k: v for k, v in config.items() if v is not None}
@@ -83,8 +91,11 @@ def _quoted_objective(static: dict) -> bool:
 
 def child_request(definition: dict, name: str, tuned: dict[str, str], tags: list | None) -> dict:
     """The CreateTrainingJob request of a child (``tuned``: its tuned hyperparameter values)."""
-    algorithm = {k: v for k, v in definition["AlgorithmSpecification"].items()
-                 if k in ("TrainingImage", "AlgorithmName", "TrainingInputMode", "MetricDefinitions")}
+    algorithm = {
+        k: v
+        for k, v in definition["AlgorithmSpecification"].items()
+        if k in ("TrainingImage", "AlgorithmName", "TrainingInputMode", "MetricDefinitions")
+    }
     if not algorithm.get("MetricDefinitions"):
         algorithm.pop("MetricDefinitions", None)
     request = {
@@ -96,9 +107,16 @@ def child_request(definition: dict, name: str, tuned: dict[str, str], tags: list
         "ResourceConfig": _resource_config(definition),
         "StoppingCondition": definition["StoppingCondition"],
     }
-    for key in ("InputDataConfig", "VpcConfig", "CheckpointConfig", "EnableNetworkIsolation",
-                "EnableInterContainerTrafficEncryption", "EnableManagedSpotTraining", "RetryStrategy",
-                "Environment"):
+    for key in (
+        "InputDataConfig",
+        "VpcConfig",
+        "CheckpointConfig",
+        "EnableNetworkIsolation",
+        "EnableInterContainerTrafficEncryption",
+        "EnableManagedSpotTraining",
+        "RetryStrategy",
+        "Environment",
+    ):
         if definition.get(key) is not None:
             request[key] = definition[key]
     if tags:
@@ -119,17 +137,23 @@ def _objective_known(definition: dict, metric: str) -> None:
     names = [m["Name"] for m in algorithm.get("MetricDefinitions") or []]
     if names:
         if metric not in names:
-            raise _invalid(f"The objective metric {metric} is not defined in MetricDefinitions "
-                           f"({', '.join(names)}). Add a metric definition named {metric} with the regex that "
-                           "finds it in the training logs.")
+            raise _invalid(
+                f"The objective metric {metric} is not defined in MetricDefinitions "
+                f"({', '.join(names)}). Add a metric definition named {metric} with the regex that "
+                "finds it in the training logs."
+            )
         return
     builtin = _builtin_metrics(algorithm.get("TrainingImage") or "")
     if builtin is not None and metric not in builtin:
-        raise _invalid(f"The objective metric {metric} is not a metric the algorithm of "
-                       f"{algorithm.get('TrainingImage')} emits; choose one of: {', '.join(sorted(builtin))}.")
+        raise _invalid(
+            f"The objective metric {metric} is not a metric the algorithm of "
+            f"{algorithm.get('TrainingImage')} emits; choose one of: {', '.join(sorted(builtin))}."
+        )
     if builtin is None:
-        raise _invalid(f"The objective metric {metric} needs a metric definition: set "
-                       "AlgorithmSpecification.MetricDefinitions with a regex that finds it in the training logs.")
+        raise _invalid(
+            f"The objective metric {metric} needs a metric definition: set "
+            "AlgorithmSpecification.MetricDefinitions with a regex that finds it in the training logs."
+        )
 
 
 def _builtin_metrics(image: str) -> set[str] | None:
@@ -155,21 +179,29 @@ def _check_definition(definition: dict, config: dict, tuning_name: str) -> None:
     static = definition.get("StaticHyperParameters") or {}
     both = sorted({p.name for p in params} & set(static))
     if both:
-        raise _invalid(f"Hyperparameters {', '.join(both)} are both static and tuned; remove them from "
-                       "StaticHyperParameters or from the ranges.")
+        raise _invalid(
+            f"Hyperparameters {', '.join(both)} are both static and tuned; remove them from "
+            "StaticHyperParameters or from the ranges."
+        )
     if len(static) + len(params) + 1 > 100:
-        raise _invalid("A training definition can have at most 100 hyperparameters (static, tuned and "
-                       f"{OBJECTIVE_KEY} together).")
+        raise _invalid(
+            "A training definition can have at most 100 hyperparameters (static, tuned and "
+            f"{OBJECTIVE_KEY} together)."
+        )
     _objective_known(definition, definition["TuningObjective"]["MetricName"])
     if definition.get("ResourceConfig") and definition.get("HyperParameterTuningResourceConfig"):
         raise _invalid("Specify either ResourceConfig or HyperParameterTuningResourceConfig, not both.")
     if not definition.get("ResourceConfig") and not definition.get("HyperParameterTuningResourceConfig"):
-        raise _invalid("The training job definition needs ResourceConfig or HyperParameterTuningResourceConfig.")
+        raise _invalid(
+            "The training job definition needs ResourceConfig or HyperParameterTuningResourceConfig."
+        )
     if strategy == "Hyperband":
         hyperband = (config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig") or {}
         if "MaxResource" not in hyperband and not any(k in static for k in HYPERBAND_EPOCH_NAMES):
-            raise _invalid("MaxResource parameter is not provided and could not be inferred from provided static "
-                           "hyperparameters of TrainingJobDefinition.")
+            raise _invalid(
+                "MaxResource parameter is not provided and could not be inferred from provided static "
+                "hyperparameters of TrainingJobDefinition."
+            )
     # The child request must be one CreateTrainingJob accepts (nothing is created when it is not).
     sample = child_request(definition, f"{tuning_name}-001-00000000", {p.name: "0" for p in params}, None)
     training_jobs.validate(sample)
@@ -186,8 +218,10 @@ def validate(params: dict) -> dict:
     limits = config["ResourceLimits"]
     if single:
         if not config.get("HyperParameterTuningJobObjective"):
-            raise _invalid("HyperParameterTuningJobConfig.HyperParameterTuningJobObjective is required with "
-                           "TrainingJobDefinition.")
+            raise _invalid(
+                "HyperParameterTuningJobConfig.HyperParameterTuningJobObjective is required with "
+                "TrainingJobDefinition."
+            )
         ranges = config.setdefault("ParameterRanges", {})
         for key in ("IntegerParameterRanges", "ContinuousParameterRanges", "CategoricalParameterRanges"):
             ranges.setdefault(key, [])
@@ -197,21 +231,29 @@ def validate(params: dict) -> dict:
             raise _invalid("Every entry of TrainingJobDefinitions needs a unique DefinitionName.")
         for d in multi:
             if not d.get("TuningObjective") or d.get("HyperParameterRanges") is None:
-                raise _invalid(f"Training job definition {d['DefinitionName']} needs a TuningObjective and "
-                               "HyperParameterRanges.")
+                raise _invalid(
+                    f"Training job definition {d['DefinitionName']} needs a TuningObjective and "
+                    "HyperParameterRanges."
+                )
         if config.get("TrainingJobEarlyStoppingType", "Off") == "Auto" or params.get("WarmStartConfig"):
-            raise _invalid("Early stopping and warm start are supported only for single-algorithm tuning jobs.")
+            raise _invalid(
+                "Early stopping and warm start are supported only for single-algorithm tuning jobs."
+            )
     if config.get("StrategyConfig") and strategy != "Hyperband":
         raise _invalid("StrategyConfig can be specified only with the Hyperband strategy.")
     if strategy == "Hyperband":
         if config.get("TrainingJobEarlyStoppingType", "Off") != "Off":
-            raise _invalid("TrainingJobEarlyStoppingType must be Off with the Hyperband strategy (Hyperband has "
-                           "its own early stopping).")
+            raise _invalid(
+                "TrainingJobEarlyStoppingType must be Off with the Hyperband strategy (Hyperband has "
+                "its own early stopping)."
+            )
         hyperband = (config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig") or {}
         low, high = hyperband.get("MinResource", 1), hyperband.get("MaxResource")
         if high is not None and (high > 20000 or low > high):
-            raise _invalid("HyperbandStrategyConfig: MinResource must be at most MaxResource, and MaxResource at "
-                           "most 20000.")
+            raise _invalid(
+                "HyperbandStrategyConfig: MinResource must be at most MaxResource, and MaxResource at "
+                "most 20000."
+            )
     config.setdefault("TrainingJobEarlyStoppingType", "Off")
     description = {"HyperParameterTuningJobConfig": config}
     defs = copy.deepcopy(multi) if multi else None
@@ -224,21 +266,26 @@ def validate(params: dict) -> dict:
     if strategy == "Grid":
         from .tuning_search import grid_size
 
-        size = sum(grid_size(parse_ranges(d["HyperParameterRanges"], "Grid")) for d in definitions(description))
+        size = sum(
+            grid_size(parse_ranges(d["HyperParameterRanges"], "Grid")) for d in definitions(description)
+        )
         if size == 0:
             raise _invalid("The Grid search strategy needs at least one categorical hyperparameter range.")
         given = limits.get("MaxNumberOfTrainingJobs")
         if given is not None and given != size:
-            raise _invalid(f"For the Grid search strategy MaxNumberOfTrainingJobs ({given}) must equal the number "
-                           f"of distinct hyperparameter combinations ({size}), or be left out.")
+            raise _invalid(
+                f"For the Grid search strategy MaxNumberOfTrainingJobs ({given}) must equal the number "
+                f"of distinct hyperparameter combinations ({size}), or be left out."
+            )
         limits["MaxNumberOfTrainingJobs"] = size
     elif limits.get("MaxNumberOfTrainingJobs") is None:
-        raise _invalid("ResourceLimits.MaxNumberOfTrainingJobs is required for the "
-                       f"{strategy} strategy.")
+        raise _invalid(f"ResourceLimits.MaxNumberOfTrainingJobs is required for the {strategy} strategy.")
     # What Describe echoes (the SDK's attach() reads these with []).
     echo = [description["TrainingJobDefinition"]] if single else description["TrainingJobDefinitions"]
     for definition in echo:
-        metric = (definition.get("TuningObjective") or config["HyperParameterTuningJobObjective"])["MetricName"]
+        metric = (definition.get("TuningObjective") or config["HyperParameterTuningJobObjective"])[
+            "MetricName"
+        ]
         static = definition.setdefault("StaticHyperParameters", {})
         static[OBJECTIVE_KEY] = json.dumps(metric) if _quoted_objective(static) else metric
         definition["AlgorithmSpecification"].setdefault("MetricDefinitions", [])
@@ -254,11 +301,15 @@ def validate_warm_start(resources, account_id: str, region: str, warm_start: dic
         name = parent["HyperParameterTuningJobName"]
         row = resources.get(account_id, region, TYPE, name)
         if row is None:
-            raise ServiceError("ResourceNotFound", f"Amazon SageMaker can't find a tuning job called {name}. "
-                               "Type another name.")
+            raise ServiceError(
+                "ResourceNotFound",
+                f"Amazon SageMaker can't find a tuning job called {name}. Type another name.",
+            )
         if not TUNING.terminal(row.status):
-            raise _invalid(f"The parent tuning job {name} is {row.status}; warm start needs parent tuning jobs "
-                           "that are Completed, Stopped or Failed.")
+            raise _invalid(
+                f"The parent tuning job {name} is {row.status}; warm start needs parent tuning jobs "
+                "that are Completed, Stopped or Failed."
+            )
 
 
 def new_description(params: dict, validated: dict, name: str, arn: str, created: dt.datetime) -> dict:
@@ -289,9 +340,18 @@ def children(resources, job: Resource) -> list[Resource]:
     out: list[Resource] = []
     token = None
     while True:
-        rows, token = resources.list(job.account_id, job.region, training_jobs.TYPE, ListQuery(
-            parent=job.data["_ChildKey"], sort_by="CreationTime", sort_order="Ascending", max_results=1000,
-            next_token=token))
+        rows, token = resources.list(
+            job.account_id,
+            job.region,
+            training_jobs.TYPE,
+            ListQuery(
+                parent=job.data["_ChildKey"],
+                sort_by="CreationTime",
+                sort_order="Ascending",
+                max_results=1000,
+                next_token=token,
+            ),
+        )
         out.extend(rows)
         if not token:
             return out
@@ -322,8 +382,10 @@ def child_summary(child: Resource) -> dict:
     }
     if data.get("_ObjectiveValue") is not None:
         summary["FinalHyperParameterTuningJobObjectiveMetric"] = {
-            "Type": tuning["Objective"]["Type"], "MetricName": tuning["Objective"]["MetricName"],
-            "Value": data["_ObjectiveValue"]}
+            "Type": tuning["Objective"]["Type"],
+            "MetricName": tuning["Objective"]["MetricName"],
+            "Value": data["_ObjectiveValue"],
+        }
     return {k: v for k, v in summary.items() if v is not None}
 
 
@@ -364,9 +426,14 @@ def best_child(kids: list[Resource]) -> Resource | None:
 
 def not_improving(kids: list[Resource], maximize: bool) -> int:
     """How many finished children in a row (by end time) did not improve the best so far by ≥ 1 %."""
-    finished = sorted((c for c in kids if c.data.get("_ObjectiveValue") is not None
-                       and training_jobs.TRAINING.terminal(c.status)),
-                      key=lambda c: c.data.get("TrainingEndTime") or c.data["CreationTime"])
+    finished = sorted(
+        (
+            c
+            for c in kids
+            if c.data.get("_ObjectiveValue") is not None and training_jobs.TRAINING.terminal(c.status)
+        ),
+        key=lambda c: c.data.get("TrainingEndTime") or c.data["CreationTime"],
+    )
     best = None
     streak = 0
     for child in finished:
@@ -395,9 +462,11 @@ def report(data: dict, kids: list[Resource]) -> dict:
         maximize = definitions(data)[0]["TuningObjective"]["Type"] == "Maximize"
         overall = None
         for summary in candidates:
-            if overall is None or better(summary["FinalHyperParameterTuningJobObjectiveMetric"]["Value"],
-                                         overall["FinalHyperParameterTuningJobObjectiveMetric"]["Value"],
-                                         maximize):
+            if overall is None or better(
+                summary["FinalHyperParameterTuningJobObjectiveMetric"]["Value"],
+                overall["FinalHyperParameterTuningJobObjectiveMetric"]["Value"],
+                maximize,
+            ):
                 overall = summary
         if overall is not None:
             out["OverallBestTrainingJob"] = overall
@@ -415,8 +484,9 @@ def runtime_seconds(data: dict, now: dt.datetime | None = None) -> int:
     return max(0, int((end - data["CreationTime"]).total_seconds()))
 
 
-def write_report(resources, job: Resource, kids: list[Resource], status: str | None = None,
-                 extra: dict | None = None) -> Resource | None:
+def write_report(
+    resources, job: Resource, kids: list[Resource], status: str | None = None, extra: dict | None = None
+) -> Resource | None:
     """Write the children's summary (and, given ``status``, move the job there) when anything changed."""
     fresh = report(job.data, kids)
 
@@ -445,8 +515,10 @@ def request_stop(resources, account_id: str, region: str, name: str) -> Resource
     def change(row: Resource) -> str | None:
         status = row.status
         if status != "InProgress":
-            raise _invalid(f"The hyperparameter tuning job {name} is not in progress (status {status}) and "
-                           "cannot be stopped.")
+            raise _invalid(
+                f"The hyperparameter tuning job {name} is not in progress (status {status}) and "
+                "cannot be stopped."
+            )
         row.data["LastModifiedTime"] = utcnow()
         return "Stopping"
 

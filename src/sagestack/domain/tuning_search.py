@@ -22,8 +22,11 @@ import numpy as np
 
 from ..protocol.errors import ServiceError
 
-KINDS = (("IntegerParameterRanges", "Integer"), ("ContinuousParameterRanges", "Continuous"),
-         ("CategoricalParameterRanges", "Categorical"))
+KINDS = (
+    ("IntegerParameterRanges", "Integer"),
+    ("ContinuousParameterRanges", "Continuous"),
+    ("CategoricalParameterRanges", "Categorical"),
+)
 MAX_TUNED = 30
 
 
@@ -76,31 +79,43 @@ def parse_ranges(ranges: dict | None, strategy: str) -> list[Param]:
                 params.append(Param(name, kind, values=values))
                 continue
             if strategy == "Grid":
-                raise _invalid(f"The Grid search strategy supports only categorical hyperparameters; {name} is "
-                               f"an {kind.lower()} range. Use CategoricalParameterRanges or another strategy.")
+                raise _invalid(
+                    f"The Grid search strategy supports only categorical hyperparameters; {name} is "
+                    f"an {kind.lower()} range. Use CategoricalParameterRanges or another strategy."
+                )
             integer = kind == "Integer"
             low = _number(name, "MinValue", item["MinValue"], integer)
             high = _number(name, "MaxValue", item["MaxValue"], integer)
             if low > high:
-                raise _invalid(f"The MinValue ({item['MinValue']}) of hyperparameter {name} must be less than or "
-                               f"equal to its MaxValue ({item['MaxValue']}).")
+                raise _invalid(
+                    f"The MinValue ({item['MinValue']}) of hyperparameter {name} must be less than or "
+                    f"equal to its MaxValue ({item['MaxValue']})."
+                )
             scaling = item.get("ScalingType") or "Auto"
             if scaling == "Logarithmic" and low <= 0:
-                raise _invalid(f"Logarithmic scaling works only for ranges that have values greater than 0; "
-                               f"hyperparameter {name} has MinValue {item['MinValue']}.")
+                raise _invalid(
+                    f"Logarithmic scaling works only for ranges that have values greater than 0; "
+                    f"hyperparameter {name} has MinValue {item['MinValue']}."
+                )
             if scaling == "ReverseLogarithmic":
                 if integer:
-                    raise _invalid(f"ReverseLogarithmic scaling is supported only for continuous "
-                                   f"hyperparameters; {name} is an integer range.")
+                    raise _invalid(
+                        f"ReverseLogarithmic scaling is supported only for continuous "
+                        f"hyperparameters; {name} is an integer range."
+                    )
                 if low < 0 or high >= 1:
-                    raise _invalid(f"ReverseLogarithmic scaling works only for ranges that are entirely within "
-                                   f"0 <= x < 1.0; hyperparameter {name} has range [{item['MinValue']}, "
-                                   f"{item['MaxValue']}].")
+                    raise _invalid(
+                        f"ReverseLogarithmic scaling works only for ranges that are entirely within "
+                        f"0 <= x < 1.0; hyperparameter {name} has range [{item['MinValue']}, "
+                        f"{item['MaxValue']}]."
+                    )
             if scaling == "Auto":  # SageMaker chooses; a wide positive range is searched in log space
                 scaling = "Logarithmic" if low > 0 and high / low >= 100 else "Linear"
             params.append(Param(name, kind, low, high, scaling))
     if len(params) > MAX_TUNED:
-        raise _invalid(f"A tuning job can tune at most {MAX_TUNED} hyperparameters; {len(params)} were given.")
+        raise _invalid(
+            f"A tuning job can tune at most {MAX_TUNED} hyperparameters; {len(params)} were given."
+        )
     return params
 
 
@@ -171,9 +186,15 @@ def _external(param: Param, value) -> str:
     return param.format(value)
 
 
-def bayesian_point(params: list[Param], seed: int, index: int, maximize: bool, max_jobs: int,
-                   finished: list[tuple[dict[str, str], float | None]],
-                   running: list[dict[str, str]]) -> dict[str, str]:
+def bayesian_point(
+    params: list[Param],
+    seed: int,
+    index: int,
+    maximize: bool,
+    max_jobs: int,
+    finished: list[tuple[dict[str, str], float | None]],
+    running: list[dict[str, str]],
+) -> dict[str, str]:
     """The next child's values: optuna's TPE sampler over the children so far. ``finished``: (tuned
     values, objective or None when the child reported none); ``running``: values of children still
     running (told as pending, so parallel children spread out)."""
@@ -187,8 +208,12 @@ def bayesian_point(params: list[Param], seed: int, index: int, maximize: bool, m
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     distributions = {p.name: _distribution(p) for p in params}
     startup = min(10, max(2, max_jobs // 4))
-    sampler = optuna.samplers.TPESampler(seed=(seed * 100003 + index) % (2 ** 32), n_startup_trials=startup,
-                                         constant_liar=True, multivariate=True)
+    sampler = optuna.samplers.TPESampler(
+        seed=(seed * 100003 + index) % (2**32),
+        n_startup_trials=startup,
+        constant_liar=True,
+        multivariate=True,
+    )
     study = optuna.create_study(direction="maximize" if maximize else "minimize", sampler=sampler)
 
     def internal(values: dict[str, str]) -> dict | None:
@@ -205,8 +230,14 @@ def bayesian_point(params: list[Param], seed: int, index: int, maximize: bool, m
         if point is None:
             continue
         state = TrialState.COMPLETE if objective is not None else TrialState.FAIL
-        study.add_trial(create_trial(params=point, distributions=distributions, state=state,
-                                     value=objective if objective is not None else None))
+        study.add_trial(
+            create_trial(
+                params=point,
+                distributions=distributions,
+                state=state,
+                value=objective if objective is not None else None,
+            )
+        )
     for values in running:
         point = internal(values)
         if point is not None:

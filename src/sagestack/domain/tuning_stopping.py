@@ -33,7 +33,9 @@ def median_rule(running: dict[str, list[float]], others: dict[str, list[float]],
         epoch = len(series)
         if epoch == 0:
             continue
-        references = [float(np.mean(s[:epoch])) for other, s in others.items() if other != name and len(s) >= epoch]
+        references = [
+            float(np.mean(s[:epoch])) for other, s in others.items() if other != name and len(s) >= epoch
+        ]
         if len(references) < MIN_REFERENCES:
             continue
         if _worse(series[-1], statistics.median(references), maximize):
@@ -49,8 +51,13 @@ def rungs(min_resource: int, max_resource: int) -> list[int]:
     return out
 
 
-def hyperband(running: dict[str, list[float]], others: dict[str, list[float]], maximize: bool,
-              min_resource: int, max_resource: int) -> list[str]:
+def hyperband(
+    running: dict[str, list[float]],
+    others: dict[str, list[float]],
+    maximize: bool,
+    min_resource: int,
+    max_resource: int,
+) -> list[str]:
     """Running children to stop under asynchronous successive halving."""
     levels = rungs(min_resource, max_resource)
     stop = []

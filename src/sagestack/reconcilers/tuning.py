@@ -30,7 +30,8 @@ class TuningReconciler(Reconciler):
 
     def __init__(self, platform):
         super().__init__(platform)
-        #: Objective series of children that ended (they no longer change): (account, region, name) → values.
+        #: Objective series of children that ended (they no longer change): (account, region, name) →
+        #: values.
         self._ended_series: dict[tuple[str, str, str], list[float]] = {}
 
     def step(self) -> None:
@@ -81,7 +82,9 @@ class TuningReconciler(Reconciler):
             if value == target or tuning_jobs.better(value, target, maximize):
                 return "Completed", {}
         streak = None
-        patience = (criteria.get("BestObjectiveNotImproving") or {}).get("MaxNumberOfTrainingJobsNotImproving")
+        patience = (criteria.get("BestObjectiveNotImproving") or {}).get(
+            "MaxNumberOfTrainingJobsNotImproving"
+        )
         if patience:
             streak = tuning_jobs.not_improving(kids, maximize)
             if streak >= patience:
@@ -94,19 +97,28 @@ class TuningReconciler(Reconciler):
                 return "Completed", {"TuningJobCompletionDetails": details}
         failed = [c for c in kids if c.status == "Failed"]
         succeeded = best is not None
-        if not succeeded and failed and (
+        if (
+            not succeeded
+            and failed
+            and (
                 len(failed) >= min(tuning_jobs.FAILURES_BEFORE_GIVING_UP, limits["MaxNumberOfTrainingJobs"])
-                or (not running and len(kids) >= limits["MaxNumberOfTrainingJobs"])):
+                or (not running and len(kids) >= limits["MaxNumberOfTrainingJobs"])
+            )
+        ):
             last = failed[-1]
-            reason = (f"The tuning job failed: {len(failed)} training jobs failed and none reported the "
-                      f"objective metric {objective['MetricName']}. Last failure ({last.name}): "
-                      f"{last.data.get('FailureReason', 'unknown')}")
+            reason = (
+                f"The tuning job failed: {len(failed)} training jobs failed and none reported the "
+                f"objective metric {objective['MetricName']}. Last failure ({last.name}): "
+                f"{last.data.get('FailureReason', 'unknown')}"
+            )
             return "Failed", {"FailureReason": reason[:1024]}
         if not running and len(kids) >= limits["MaxNumberOfTrainingJobs"]:
             if succeeded:
                 return "Completed", {}
-            reason = (f"No training job reported the objective metric {objective['MetricName']}; check that the "
-                      "training code prints it and that the metric definition's regex matches.")
+            reason = (
+                f"No training job reported the objective metric {objective['MetricName']}; check that the "
+                "training code prints it and that the metric definition's regex matches."
+            )
             return "Failed", {"FailureReason": reason}
         return None
 
@@ -125,7 +137,9 @@ class TuningReconciler(Reconciler):
             if child.status != "InProgress":
                 continue
             try:
-                training_jobs.request_stop(self.platform.resources, child.account_id, child.region, child.name)
+                training_jobs.request_stop(
+                    self.platform.resources, child.account_id, child.region, child.name
+                )
                 stopped = True
             except (ServiceError, IllegalTransition):
                 continue  # it finished meanwhile
@@ -138,8 +152,11 @@ class TuningReconciler(Reconciler):
         key = (child.account_id, child.region, child.name)
         if key in self._ended_series:
             return self._ended_series[key]
-        metric = MetricId.of(training_jobs.METRIC_NAMESPACE, child.data["_Tuning"]["Objective"]["MetricName"],
-                             {"Host": f"{child.name}/algo-1"})
+        metric = MetricId.of(
+            training_jobs.METRIC_NAMESPACE,
+            child.data["_Tuning"]["Objective"]["MetricName"],
+            {"Host": f"{child.name}/algo-1"},
+        )
         values = metric_store(self.platform).series(child.account_id, child.region, metric)
         if TRAINING.terminal(child.status):
             self._ended_series[key] = values
@@ -150,7 +167,9 @@ class TuningReconciler(Reconciler):
         hyperband = config["Strategy"] == "Hyperband"
         if not hyperband and config.get("TrainingJobEarlyStoppingType", "Off") != "Auto":
             return
-        live = [c for c in running if c.status == "InProgress" and c.data.get("SecondaryStatus") == "Training"]
+        live = [
+            c for c in running if c.status == "InProgress" and c.data.get("SecondaryStatus") == "Training"
+        ]
         if not live:
             return
         maximize = tuning_jobs.definitions(job.data)[0]["TuningObjective"]["Type"] == "Maximize"
@@ -160,7 +179,8 @@ class TuningReconciler(Reconciler):
             settings = (config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig") or {}
             static = tuning_jobs.definitions(job.data)[0].get("StaticHyperParameters") or {}
             high = settings.get("MaxResource") or next(
-                int(float(static[k])) for k in tuning_jobs.HYPERBAND_EPOCH_NAMES if k in static)
+                int(float(static[k])) for k in tuning_jobs.HYPERBAND_EPOCH_NAMES if k in static
+            )
             names = tuning_stopping.hyperband(current, others, maximize, settings.get("MinResource", 1), high)
         else:
             names = tuning_stopping.median_rule(current, others, maximize)
@@ -179,8 +199,9 @@ class TuningReconciler(Reconciler):
         data = job.data
         config = data["HyperParameterTuningJobConfig"]
         limits = config["ResourceLimits"]
-        slots = min(limits["MaxParallelTrainingJobs"] - len(running),
-                    limits["MaxNumberOfTrainingJobs"] - len(kids))
+        slots = min(
+            limits["MaxParallelTrainingJobs"] - len(running), limits["MaxNumberOfTrainingJobs"] - len(kids)
+        )
         launched = 0
         for _ in range(max(0, slots)):
             if self.platform.stopping:
@@ -189,19 +210,32 @@ class TuningReconciler(Reconciler):
             try:
                 definition, tuned = self._next_values(job, kids, index)
             except ImportError as exc:  # optuna (the algorithms extra) is not installed
-                self._mark_ending(job, "Failed", {"FailureReason": (
-                    f"The {data['HyperParameterTuningJobConfig']['Strategy']} strategy needs {exc.name}, "
-                    "which is not installed: pip install 'sagestack[algorithms]', or use the Random or Grid "
-                    "strategy.")})
+                strategy = data["HyperParameterTuningJobConfig"]["Strategy"]
+                reason = (f"The {strategy} strategy needs {exc.name}, which is not installed: pip install "
+                          "'sagestack[algorithms]', or use the Random or Grid strategy.")
+                self._mark_ending(job, "Failed", {"FailureReason": reason})
                 break
             name = tuning_jobs.child_name(job.name, index)
             request = tuning_jobs.child_request(definition, name, tuned, data.get("_Tags"))
-            extra = {"TuningJobArn": data["HyperParameterTuningJobArn"], "_Tuning": {
-                "TuningJobName": job.name, "Index": index, "DefinitionName": definition.get("DefinitionName"),
-                "TunedHyperParameters": tuned, "Objective": definition["TuningObjective"]}}
+            extra = {
+                "TuningJobArn": data["HyperParameterTuningJobArn"],
+                "_Tuning": {
+                    "TuningJobName": job.name,
+                    "Index": index,
+                    "DefinitionName": definition.get("DefinitionName"),
+                    "TunedHyperParameters": tuned,
+                    "Objective": definition["TuningObjective"],
+                },
+            }
             try:
-                child = training_jobs.create(self.platform.resources, job.account_id, job.region, request,
-                                             parent=data["_ChildKey"], extra=extra)
+                child = training_jobs.create(
+                    self.platform.resources,
+                    job.account_id,
+                    job.region,
+                    request,
+                    parent=data["_ChildKey"],
+                    extra=extra,
+                )
             except AlreadyExists:
                 continue  # eight random hex digits collided: the next pass names it again
             kids.append(child)
@@ -235,13 +269,23 @@ class TuningReconciler(Reconciler):
             return definition, tuning_search.random_point(params, seed, index)
         name = definition.get("DefinitionName")
         mine = [c for c in kids if c.data["_Tuning"].get("DefinitionName") == name]
-        finished = [(c.data["_Tuning"]["TunedHyperParameters"], c.data.get("_ObjectiveValue"))
-                    for c in mine if TRAINING.terminal(c.status)]
+        finished = [
+            (c.data["_Tuning"]["TunedHyperParameters"], c.data.get("_ObjectiveValue"))
+            for c in mine
+            if TRAINING.terminal(c.status)
+        ]
         finished.extend(data.get("_WarmStartPoints") or [])
         pending = [c.data["_Tuning"]["TunedHyperParameters"] for c in mine if not TRAINING.terminal(c.status)]
         maximize = definition["TuningObjective"]["Type"] == "Maximize"
         return definition, tuning_search.bayesian_point(
-            params, seed, index, maximize, config["ResourceLimits"]["MaxNumberOfTrainingJobs"], finished, pending)
+            params,
+            seed,
+            index,
+            maximize,
+            config["ResourceLimits"]["MaxNumberOfTrainingJobs"],
+            finished,
+            pending,
+        )
 
 
 def start(platform) -> None:

@@ -20,17 +20,21 @@ ops = OperationTable("sagemaker")
 def _get(ctx: RequestContext, name: str):
     job = ctx.platform.resources.get(ctx.account_id, ctx.region, TYPE, name)
     if job is None:
-        raise ServiceError("ResourceNotFound", f"Amazon SageMaker can't find a tuning job called {name}. "
-                           "Type another name.")
+        raise ServiceError(
+            "ResourceNotFound", f"Amazon SageMaker can't find a tuning job called {name}. Type another name."
+        )
     return job
 
 
 def _check_name(name: str) -> None:
     check_name(name, "hyperParameterTuningJobName")
     if len(name) > 32:
-        raise ServiceError("ValidationException", f"1 validation error detected: Value '{name}' at "
-                           "'hyperParameterTuningJobName' failed to satisfy constraint: Member must have length "
-                           "less than or equal to 32")
+        raise ServiceError(
+            "ValidationException",
+            f"1 validation error detected: Value '{name}' at "
+            "'hyperParameterTuningJobName' failed to satisfy constraint: Member must have length "
+            "less than or equal to 32",
+        )
 
 
 def _warm_start_points(ctx: RequestContext, warm_start: dict) -> tuple[list, dict | None]:
@@ -43,14 +47,17 @@ def _warm_start_points(ctx: RequestContext, warm_start: dict) -> tuple[list, dic
         kids = tuning_jobs.children(resources, row)
         for child in kids:
             if training_jobs.TRAINING.terminal(child.status):
-                points.append((child.data["_Tuning"]["TunedHyperParameters"], child.data.get("_ObjectiveValue")))
+                points.append(
+                    (child.data["_Tuning"]["TunedHyperParameters"], child.data.get("_ObjectiveValue"))
+                )
         for summary in (row.data.get("OverallBestTrainingJob"), row.data.get("BestTrainingJob")):
             if not summary:
                 continue
             maximize = summary["FinalHyperParameterTuningJobObjectiveMetric"].get("Type") == "Maximize"
             value = summary["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
             if best is None or tuning_jobs.better(
-                    value, best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"], maximize):
+                value, best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"], maximize
+            ):
                 best = summary
     return points, best
 
@@ -63,16 +70,26 @@ def create_hyper_parameter_tuning_job(ctx: RequestContext, params: dict) -> dict
     job_arn = tuning_jobs.job_arn(ctx.region, ctx.account_id, name)
     description = tuning_jobs.new_description(params, validated, name, job_arn, now())
     if params.get("WarmStartConfig"):
-        tuning_jobs.validate_warm_start(ctx.platform.resources, ctx.account_id, ctx.region,
-                                        params["WarmStartConfig"])
+        tuning_jobs.validate_warm_start(
+            ctx.platform.resources, ctx.account_id, ctx.region, params["WarmStartConfig"]
+        )
         points, best = _warm_start_points(ctx, params["WarmStartConfig"])
         description["_WarmStartPoints"] = points
         if best is not None:
             description["_ParentBest"] = best
-    with in_use_if_exists(f"A hyperparameter tuning job with the name, {name}, already exists. Choose a "
-                          "different name."):
-        ctx.platform.resources.create(ctx.account_id, ctx.region, TYPE, name, job_arn, description,
-                                      status="InProgress", tag_list=params.get("Tags"))
+    with in_use_if_exists(
+        f"A hyperparameter tuning job with the name, {name}, already exists. Choose a different name."
+    ):
+        ctx.platform.resources.create(
+            ctx.account_id,
+            ctx.region,
+            TYPE,
+            name,
+            job_arn,
+            description,
+            status="InProgress",
+            tag_list=params.get("Tags"),
+        )
     wake(ctx, "tuning")
     return {"HyperParameterTuningJobArn": job_arn}
 
@@ -107,8 +124,11 @@ def _summary(row) -> dict:
 def list_hyper_parameter_tuning_jobs(ctx: RequestContext, params: dict) -> dict:
     query = list_query({"SortBy": "Name", "SortOrder": "Ascending", "MaxResults": 10, **params})
     rows, token = ctx.platform.resources.list(ctx.account_id, ctx.region, TYPE, query)
-    result: dict = {"HyperParameterTuningJobSummaries": [
-        {k: v for k, v in _summary(row).items() if v is not None} for row in rows]}
+    result: dict = {
+        "HyperParameterTuningJobSummaries": [
+            {k: v for k, v in _summary(row).items() if v is not None} for row in rows
+        ]
+    }
     if token:
         result["NextToken"] = token
     return result
@@ -119,10 +139,13 @@ def list_training_jobs_for_hyper_parameter_tuning_job(ctx: RequestContext, param
     job = _get(ctx, params["HyperParameterTuningJobName"])
     sort_by = params.get("SortBy", "Name")
     query = ListQuery(
-        status_equals=params.get("StatusEquals"), parent=job.data["_ChildKey"],
+        status_equals=params.get("StatusEquals"),
+        parent=job.data["_ChildKey"],
         sort_by="Name" if sort_by == "FinalObjectiveMetricValue" else sort_by,
-        sort_order=params.get("SortOrder", "Ascending"), max_results=params.get("MaxResults", 10),
-        next_token=params.get("NextToken"))
+        sort_order=params.get("SortOrder", "Ascending"),
+        max_results=params.get("MaxResults", 10),
+        next_token=params.get("NextToken"),
+    )
     if sort_by == "FinalObjectiveMetricValue":  # children without an objective value are left out
         query = dataclasses.replace(query, sort_field="_ObjectiveValue")
     rows, token = ctx.platform.resources.list(ctx.account_id, ctx.region, training_jobs.TYPE, query)
@@ -147,7 +170,10 @@ def delete_hyper_parameter_tuning_job(ctx: RequestContext, params: dict) -> dict
     name = params["HyperParameterTuningJobName"]
     job = _get(ctx, name)
     if not TUNING.terminal(job.status):
-        raise ServiceError("ValidationException", f"The hyperparameter tuning job {name} is {job.status}; only "
-                           "Completed, Failed or Stopped tuning jobs can be deleted. Stop it first.")
+        raise ServiceError(
+            "ValidationException",
+            f"The hyperparameter tuning job {name} is {job.status}; only "
+            "Completed, Failed or Stopped tuning jobs can be deleted. Stop it first.",
+        )
     ctx.platform.resources.delete(ctx.account_id, ctx.region, TYPE, name)
     return {}
