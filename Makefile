@@ -1,37 +1,73 @@
-# sagestack: `make serve` starts the server, `make test` runs the whole suite. Both set up .venv first.
+# sagestack: `make serve` starts the server, `make test` runs the whole suite. Both set up .venv first,
+# with every package at the version the lock (requirements/constraints.txt) pins, so a fresh clone on any
+# day installs what the last `make lock` tested. `make help` lists the targets.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
-# The PyTorch CPU wheel the machine carries; any other spec may pull a multi-GB CUDA build.
-TORCH_SPEC ?= torch==2.13.0
+# The lock: every package of every extra pinned (per Python version where they differ), plus pip and
+# setuptools. torch==2.13.0 in it takes the machine's CPU wheel (2.13.0+cpu) where one lies in pip's
+# find-links; never loosen that line, any other torch spec may pull a multi-GB CUDA build.
+LOCK := requirements/constraints.txt
+PIP_INSTALL := $(BIN)/python -m pip install --quiet --constraint $(LOCK)
+# The project itself is built with .venv's (locked) setuptools, not a fresh one from the index.
+INSTALL_PROJECT := $(PIP_INSTALL) --no-build-isolation --editable
+# Stamps: one per install level; each is redone when pyproject.toml or the lock changes.
+TOOLS_STAMP := $(VENV)/.tools-installed
+SERVE_STAMP := $(VENV)/.serve-installed
+TEST_STAMP := $(VENV)/.test-installed
+# `make lock` runs this uv from its own small venv (not part of the lock it writes).
+UV_VERSION := 0.13.9
+UV := $(VENV)/lock-tools/bin/uv
+UV_STAMP := $(VENV)/lock-tools/.uv-$(UV_VERSION)
+# `make lint LINT_FORMAT=1` also checks formatting (off until the code has had its one `ruff format`).
+LINT_FORMAT ?= 0
+LINT_PATHS := src tests bench
 
-.PHONY: serve test bench demo venv docs migration schema-snapshot clean
+.PHONY: help serve test lint bench demo docs lock wheel venv migration schema-snapshot clean
 
-$(STAMP): pyproject.toml
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 10
+
+# .venv with the locked pip and setuptools.
+$(TOOLS_STAMP): $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[all]"
-	touch $(STAMP)
+	$(PIP_INSTALL) pip setuptools
+	touch $@
 
-venv: $(STAMP)
+# What the server needs: the core dependencies and the built-in algorithms (no SDK, no pytest).
+$(SERVE_STAMP): $(TOOLS_STAMP) pyproject.toml $(LOCK)
+	$(INSTALL_PROJECT) ".[algorithms]"
+	touch $@
 
-serve: $(STAMP)
+# Everything for tests, benchmarks, the demo and linting, on top of the server's packages.
+$(TEST_STAMP): $(SERVE_STAMP) pyproject.toml $(LOCK)
+	$(INSTALL_PROJECT) ".[algorithms,postgres,test,dev]"
+	touch $@
+
+venv: $(TEST_STAMP)  ## set up .venv with everything (the test level)
+
+serve: $(SERVE_STAMP)  ## start the server (ARGS="--port 6000 --data-dir /tmp/ss"; sagestack serve --help)
 	$(BIN)/sagestack serve $(ARGS)
 
-test: $(STAMP)
+test: $(TEST_STAMP)  ## run the whole test suite (PYTEST_ARGS="-k s3" to choose)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-bench: $(STAMP)
+lint: $(TEST_STAMP)  ## ruff check (and, with LINT_FORMAT=1, ruff format --check); rules in pyproject.toml
+	$(BIN)/ruff check $(LINT_PATHS)
+ifeq ($(LINT_FORMAT),1)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+endif
+
+bench: $(TEST_STAMP)  ## run the benchmarks under bench/ (ARGS="formats s3" for some)
 	$(BIN)/python -m bench $(ARGS)
 
-# The end-to-end example (examples/xgboost_end_to_end.py) against the server on the default port, or a
-# server it starts and stops again; ARGS="--port N --data-dir D" to choose (python -m sagestack.demo --help).
-demo: $(STAMP)
+# The end-to-end example (examples/xgboost_end_to_end.py, SageMaker SDK code) against the server on the
+# default port, or a server it starts and stops again; ARGS="--port N --data-dir D" to choose.
+demo: $(TEST_STAMP)  ## run the end-to-end example (python -m sagestack.demo --help)
 	$(BIN)/python -m sagestack.demo $(ARGS)
 
 # Generated documentation; tests/docs/test_generated_docs.py fails when any of these is stale.
-docs: $(STAMP)
+docs: $(SERVE_STAMP)  ## regenerate docs/coverage.md, algorithms.md, sdk-flows.md, configuration.md and the example notebook
 	$(BIN)/sagestack coverage --markdown > docs/coverage.md
 	$(BIN)/python -m sagestack.algorithms.catalog > docs/algorithms.md
 	$(BIN)/python -m sagestack.sdk_flows > docs/sdk-flows.md
@@ -40,14 +76,36 @@ docs: $(STAMP)
 
 # A new schema migration from the table definitions (autogenerate against a temp SQLite database at
 # head); review it, then `make schema-snapshot`. See docs/development.md, "Changing the schema".
-migration: $(STAMP)
+migration: $(TEST_STAMP)  ## a new schema migration (MSG="what changed"; docs/development.md)
 	@test -n "$(MSG)" || { echo 'usage: make migration MSG="what changed"' >&2; exit 2; }
 	$(BIN)/python -m sagestack.store.migrations revision -m "$(MSG)"
 
 # Rewrite tests/store/schema/*.txt from the migrated schema (postgresql.txt too when
 # SAGESTACK_TEST_DATABASE_URL names a server: .ci/postgres.sh starts one).
-schema-snapshot: $(STAMP)
+schema-snapshot: $(TEST_STAMP)  ## rewrite tests/store/schema/*.txt from the migrated schema
 	SAGESTACK_UPDATE_SCHEMA_SNAPSHOT=1 $(BIN)/python -m pytest -q tests/store/test_migrations.py -k snapshot
 
-clean:
-	rm -rf $(VENV) .pytest_cache
+# Re-resolve every dependency to the newest versions pyproject.toml allows, for Python 3.10 to 3.13 at
+# once (uv's universal resolution), write the lock, install it and regenerate the generated docs (the
+# operation tables follow botocore). LOCK_ARGS= (empty) keeps the current pins where they still fit,
+# e.g. after adding a dependency. Commit the lock and the docs together, after `make test`.
+LOCK_ARGS ?= --upgrade
+lock: $(UV_STAMP)  ## re-pin every dependency (requirements/constraints.txt) and regenerate the docs
+	$(UV) pip compile pyproject.toml requirements/build-tools.in --all-extras --universal \
+		--python-version 3.10 --excludes requirements/cuda-excludes.txt \
+		--custom-compile-command "make lock" $(LOCK_ARGS) --output-file $(LOCK)
+	! grep -E '^(nvidia-|cuda-|triton)' $(LOCK) || \
+		{ echo "CUDA-only packages in $(LOCK): add them to requirements/cuda-excludes.txt"; exit 1; }
+	$(MAKE) docs
+
+$(UV_STAMP):
+	$(PYTHON) -m venv $(VENV)/lock-tools
+	$(VENV)/lock-tools/bin/python -m pip install --quiet uv==$(UV_VERSION)
+	touch $@
+
+# A wheel and an sdist in dist/ (built with the locked setuptools).
+wheel: $(TEST_STAMP)  ## build dist/sagestack-*.whl and the sdist
+	$(BIN)/python -m build --no-isolation --outdir dist .
+
+clean:  ## remove .venv, build outputs and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache build dist src/*.egg-info

@@ -327,8 +327,11 @@ def main(argv: list[str] | None = None) -> int:
         url = f"http://127.0.0.1:{port}"
         creds = dict(line.split("=", 1) for line in (data_dir / "credentials").read_text().split())
         key, secret = creds["aws_access_key_id"], creds["aws_secret_access_key"]
-        client = lambda name: boto3.client(name, endpoint_url=url, region_name="us-east-1",
-                                           aws_access_key_id=key, aws_secret_access_key=secret)
+
+        def client(name: str):
+            return boto3.client(name, endpoint_url=url, region_name="us-east-1",
+                                aws_access_key_id=key, aws_secret_access_key=secret)
+
         s3, sm = client("s3"), client("sagemaker")
         s3.create_bucket(Bucket="bench-models")
         s3.upload_file(str(workdir / "model.tar.gz"), "bench-models", "xgb/model.tar.gz")

@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
                                   lambda: run_job(server, bucket, XGB, "xgb/"))
         rows.append([f"XGBoost script {args.rows:,} × 20, 100 rounds", f"{direct:.2f} s", f"{job:.2f} s",
                      f"× {job / direct:.2f}", "≤ × 1.1"])
-    print(table("Training platform overhead (median of %d)" % args.repeat,
+    print(table(f"Training platform overhead (median of {args.repeat})",
                 ["workload", "script run directly", "CreateTrainingJob → Completed", "overhead", "aim"],
                 rows))
 

@@ -6,8 +6,8 @@ import contextlib
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from sagestack.local_server import ServerProcess
 

@@ -38,6 +38,8 @@ LAYERS: dict[str, int] = {
     "objects": 32, "store": 30,
     # built-in algorithms, script-mode frameworks, codecs
     "algorithms": 25, "frameworks": 25, "formats": 20,
+    # framework environments (venvs built on demand): used by serving, later by execution
+    "environments": 20,
     # leaves
     "protocol": 10, "settings": 10, "memory": 10, "pidfile": 10, "__init__": 0,
 }

@@ -34,7 +34,7 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> "ServerProcess":
+    def start(self, timeout: float = 30.0) -> ServerProcess:
         env = dict(os.environ)
         env.update(self.extra_env)
         env.pop("AWS_ENDPOINT_URL", None)
@@ -79,7 +79,7 @@ class ServerProcess:
                 pass
         self.proc = None
 
-    def restart(self, sig: str = "TERM") -> "ServerProcess":
+    def restart(self, sig: str = "TERM") -> ServerProcess:
         self.stop(sig)
         return self.start()
 

@@ -68,7 +68,7 @@ class DataDirLock:
     handle: object
 
     @classmethod
-    def acquire(cls, data_dir: Path, owner: dict | None = None, retry_s: float = 1.0) -> "DataDirLock":
+    def acquire(cls, data_dir: Path, owner: dict | None = None, retry_s: float = 1.0) -> DataDirLock:
         """Take the data dir or raise :class:`DataDirInUse`. ``owner``: written into the file (the server's
         pid and address); a ``reset`` takes the lock without rewriting what is there."""
         path = path_for(data_dir)

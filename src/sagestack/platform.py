@@ -9,7 +9,8 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .settings import Settings
 from .store.credentials import CredentialStore, new_access_key_id, new_secret
@@ -75,7 +76,7 @@ class Platform:
 
     # -- subsystems -------------------------------------------------------------------------
 
-    def component(self, name: str, factory: Callable[["Platform"], Any]) -> Any:
+    def component(self, name: str, factory: Callable[[Platform], Any]) -> Any:
         """A subsystem built on first use (object store, executor, serving controller, …)."""
         existing = self._components.get(name)
         if existing is None:

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import ast
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 MARKER = "sdk_flow"
 REGENERATE_COMMAND = "python -m sagestack.sdk_flows > docs/sdk-flows.md"

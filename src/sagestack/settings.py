@@ -14,9 +14,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 DEFAULT_PORT = 5066  # clear of LocalStack (4566), moto (5000) and the usual 8080
 DEFAULT_HOST = "127.0.0.1"
@@ -115,6 +116,10 @@ class Settings:
         None, parse=int, metavar="N", default_text="bounded by memory only",
         help="multi-model endpoints: the most models one instance keeps loaded (least recently used "
              "ones are unloaded)")
+    env_cache_dir: Path | None = _setting(
+        None, parse=_path, metavar="DIR", default_text="`$XDG_CACHE_HOME/sagestack/envs` (`~/.cache/sagestack/envs`)",
+        help="where framework environments are built and kept (a venv per framework version, e.g. TensorFlow for "
+             "TensorFlow Serving endpoints; about 1.6 GB each); shared by every data dir, built once on first use")
 
     @property
     def endpoint_url(self) -> str:
@@ -137,11 +142,11 @@ class Settings:
     def client_dir(self) -> Path:
         return self.data_dir / "client"
 
-    def with_overrides(self, **changes) -> "Settings":
+    def with_overrides(self, **changes) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
         """Defaults, then ``SAGESTACK_*`` variables, then ``overrides`` (the flags; None: not given).
         Raises :class:`SettingsError` naming the variable whose value cannot be parsed."""
         env = os.environ if environ is None else environ
@@ -169,7 +174,7 @@ class Settings:
         return cls().with_overrides(**values)
 
 
-def _reason(exc: ValueError, spec: "SettingSpec") -> str:
+def _reason(exc: ValueError, spec: SettingSpec) -> str:
     if spec.parse in (int, float):
         return f"expected {'an integer' if spec.parse is int else 'a number'}"
     return str(exc)

@@ -14,8 +14,9 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from . import pidfile
 
@@ -91,7 +92,7 @@ def _database(url: str) -> str:
         return url.split("://", 1)[0]
 
 
-def server_status(platform: "Platform", started_at: float | None = None) -> dict:
+def server_status(platform: Platform, started_at: float | None = None) -> dict:
     """What runs on this server: jobs in progress, endpoints with their instances, the store, the disk."""
     settings = platform.settings
     counts: dict[str, dict[str, int]] = {}
@@ -140,7 +141,7 @@ class StatusError(Exception):
     pass
 
 
-def _credentials(settings: "Settings") -> tuple[str, str]:
+def _credentials(settings: Settings) -> tuple[str, str]:
     if settings.access_key_id and settings.secret_access_key:
         return settings.access_key_id, settings.secret_access_key
     path = settings.data_dir / "credentials"
@@ -152,7 +153,7 @@ def _credentials(settings: "Settings") -> tuple[str, str]:
                           f"and SAGESTACK_SECRET_ACCESS_KEY") from None
 
 
-def fetch_status(settings: "Settings", url: str, timeout: float = 10.0) -> dict:
+def fetch_status(settings: Settings, url: str, timeout: float = 10.0) -> dict:
     """Ask the server at ``url`` for its status, signing with the data dir's key pair."""
     import urllib.error
     import urllib.request
@@ -229,7 +230,7 @@ def render(status: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def status_command(settings: "Settings", as_json: bool = False, out=sys.stdout) -> int:
+def status_command(settings: Settings, as_json: bool = False, out=sys.stdout) -> int:
     data_dir = settings.data_dir
     owner = pidfile.running_server(data_dir)
     if owner is None:
@@ -249,7 +250,7 @@ def status_command(settings: "Settings", as_json: bool = False, out=sys.stdout) 
     return 0
 
 
-def reset_command(settings: "Settings", assume_yes: bool = False, ask: Callable[[str], str] | None = None,
+def reset_command(settings: Settings, assume_yes: bool = False, ask: Callable[[str], str] | None = None,
                   out=sys.stdout) -> int:
     """Delete everything in the data dir (after a y/N question unless ``assume_yes``); refuse while a
     server runs on it or when it does not look like a sagestack data dir."""

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from jobdir import dense_recordio, make_job, metric_values
 from sagestack.algorithms import registry
 from sagestack.algorithms.base import (
     AlgorithmClientError,
@@ -35,7 +36,6 @@ from sagestack.algorithms.base import (
     InferenceError,
     TrainingEnv,
 )
-from jobdir import dense_recordio, make_job, metric_values
 
 PACKAGES: tuple[str, ...] = tuple(sorted(set(registry.ALGORITHM_PACKAGES.values())))
 

@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from jobdir import dense_recordio, make_job, metric_values, sparse_recordio
 from sagestack.algorithms import factorization_machines as fmalg
 from sagestack.algorithms.base import AlgorithmClientError, InferenceError
 from sagestack.algorithms.factorization_machines import model as fm
-from jobdir import dense_recordio, make_job, metric_values, sparse_recordio
-
 
 A, B = 30, 30  # two one-hot fields (user, item): the click depends on their interaction only
 

@@ -8,12 +8,12 @@ import json
 import numpy as np
 import pytest
 
+from jobdir import dense_recordio, make_job, metric_values, predict_recordio
 from sagestack.algorithms import kmeans
 from sagestack.algorithms.base import AlgorithmClientError, InferenceError
 from sagestack.algorithms.kmeans.clustering import nearest_centers
 from sagestack.algorithms.kmeans.fitting import array_batches, fit
 from sagestack.algorithms.kmeans.spec import parse_hyperparameters
-from jobdir import dense_recordio, make_job, metric_values, predict_recordio
 
 
 def inertia(X: np.ndarray, centers: np.ndarray) -> float:

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from jobdir import dense_recordio, make_job, metric_values, sparse_recordio
 from sagestack.algorithms import knn
 from sagestack.algorithms.base import AlgorithmClientError, InferenceError
-from jobdir import dense_recordio, make_job, metric_values, sparse_recordio
 
 faiss = pytest.importorskip("faiss")
 

@@ -11,11 +11,11 @@ import re
 import numpy as np
 import pytest
 
+from jobdir import dense_recordio, make_job, metric_values, sparse_recordio
 from sagestack.algorithms import linear_learner
 from sagestack.algorithms.base import AlgorithmClientError, InferenceError
 from sagestack.algorithms.linear_learner.config import resolve
 from sagestack.algorithms.linear_learner.metrics import threshold_search
-from jobdir import dense_recordio, make_job, metric_values, sparse_recordio
 
 
 def csv_bytes(X, y) -> bytes:

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
+from jobdir import dense_recordio, make_job, predict_recordio
 from sagestack.algorithms import pca
 from sagestack.algorithms.base import AlgorithmClientError, InferenceError
 from sagestack.algorithms.pca.spec import parse_hyperparameters
-from jobdir import dense_recordio, make_job, predict_recordio
 
 
 def reconstruction_error(X: np.ndarray, mean: np.ndarray, components: np.ndarray) -> float:

@@ -12,11 +12,11 @@ import pytest
 
 xgb = pytest.importorskip("xgboost")
 
+import jobdir
 from sagestack.algorithms import xgboost as alg
 from sagestack.algorithms.base import AlgorithmClientError, InferenceError, TrainingEnv
 from sagestack.algorithms.xgboost import metrics as xgb_metrics
 from sagestack.algorithms.xgboost.versions import parse_tag
-import jobdir
 
 BASE_HPS = {"num_round": "5", "objective": "binary:logistic", "max_depth": "3", "eta": "0.5", "seed": "7"}
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from guide_blocks import RUNNABLE, parse, missing_lines
+from guide_blocks import RUNNABLE, missing_lines, parse
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "user-guide.md"
 BLOCKS = parse(GUIDE)

@@ -12,6 +12,7 @@ import os
 import sys
 
 import pytest
+
 from e2e_support import E2E
 
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")

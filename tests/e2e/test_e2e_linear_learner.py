@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from e2e_support import INSTANCE_TYPE, ROLE, record_values
 
 pytestmark = pytest.mark.slow

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from e2e_support import INSTANCE_TYPE, ROLE
 
 pytestmark = pytest.mark.slow

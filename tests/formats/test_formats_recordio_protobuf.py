@@ -12,7 +12,8 @@ import scipy.sparse as sp
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 common = pytest.importorskip("sagemaker.amazon.common")
 
-from sagestack.formats import recordio, recordio_protobuf as rp  # noqa: E402
+from sagestack.formats import recordio  # noqa: E402
+from sagestack.formats import recordio_protobuf as rp
 from sagestack.formats.recordio import FormatError  # noqa: E402
 
 VECTORS = {

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from botocore.exceptions import ClientError
+
 from hosting_support import ROLE, SKLEARN_IMAGE, tar_bytes
 
 
@@ -45,12 +46,13 @@ def test_model_and_config_records(hosting):
             {"VariantName": "A", "ModelName": "missing-model", "InitialInstanceCount": 1,
              "InstanceType": "ml.m5.large"}])
     assert "Could not find model" in err.value.response["Error"]["Message"]
-    sm.create_endpoint_config(EndpointConfigName="rec-config", KmsKeyId="key-1", ProductionVariants=[
+    key_id = hosting.server.client("kms").create_key()["KeyMetadata"]["KeyId"]
+    sm.create_endpoint_config(EndpointConfigName="rec-config", KmsKeyId=key_id, ProductionVariants=[
         {"VariantName": "A", "ModelName": "rec-model", "InitialInstanceCount": 2, "InstanceType": "ml.m5.large",
          "InitialVariantWeight": 0.5}])
     config = sm.describe_endpoint_config(EndpointConfigName="rec-config")
     assert config["ProductionVariants"][0]["InitialInstanceCount"] == 2
-    assert config["KmsKeyId"] == "key-1" and "DataCaptureConfig" not in config  # absent, not {}
+    assert config["KmsKeyId"] == key_id and "DataCaptureConfig" not in config  # absent, not {}
     assert [c["EndpointConfigName"] for c in sm.list_endpoint_configs(NameContains="rec-")["EndpointConfigs"]] \
         == ["rec-config"]
     sm.delete_endpoint_config(EndpointConfigName="rec-config")

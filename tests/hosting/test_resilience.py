@@ -7,6 +7,7 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
+
 from hosting_support import Hosting, kill, serving_children, supervisors
 
 

@@ -8,8 +8,8 @@ import time
 from collections import Counter
 
 import pytest
-from hosting_support import ECHO_MODEL, SKLEARN_IMAGE
 
+from hosting_support import ECHO_MODEL, SKLEARN_IMAGE
 from sagestack.protocol.errors import ServiceError
 from sagestack.serving import eventstream
 from sagestack.serving.instances import Instance, WorkerSpec

@@ -11,6 +11,7 @@ import textwrap
 
 import numpy as np
 import pytest
+
 from hosting_support import ROLE, XGBOOST_IMAGE, Hosting, tar_bytes
 
 pytestmark = pytest.mark.slow
@@ -88,11 +89,12 @@ def test_sklearn_model_deploy_predict_delete(sdk, tmp_path):
 
 @pytest.mark.sdk_flow("flow03", "Model with code/ inside model.tar.gz")
 def test_model_with_code_in_model_tar(sdk):
-    from hosting_support import ECHO_MODEL, SKLEARN_IMAGE
     from sagemaker.deserializers import StringDeserializer
     from sagemaker.model import Model
     from sagemaker.predictor import Predictor
     from sagemaker.serializers import CSVSerializer
+
+    from hosting_support import ECHO_MODEL, SKLEARN_IMAGE
 
     hosting, session = sdk
     data = hosting.upload("sdk/code/model.tar.gz", tar_bytes({"tag.txt": "sdk", "code/inference.py": ECHO_MODEL}))

@@ -13,7 +13,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "hosting"))
 
 from hosting_support import Hosting
-
 from sagestack.local_server import ServerProcess
 
 ENV = {"SAGESTACK_SERVING_METRICS_INTERVAL": "1", "SAGESTACK_TARGET_TRACKING_ALARMS": "10,2,2"}

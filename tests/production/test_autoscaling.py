@@ -8,6 +8,7 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
+
 from support import ClientLoop
 
 DIM = "sagemaker:variant:DesiredInstanceCount"

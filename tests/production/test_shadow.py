@@ -8,6 +8,7 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
+
 from support import metric_sum
 
 BROKEN_MODEL = '''

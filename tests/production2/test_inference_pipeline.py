@@ -8,6 +8,7 @@ import textwrap
 import numpy as np
 import pytest
 from botocore.exceptions import ClientError
+
 from hosting_support import ECHO_MODEL, ROLE, SKLEARN_IMAGE, XGBOOST_IMAGE, tar_bytes
 
 pytestmark = pytest.mark.slow

@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 from botocore.exceptions import ClientError
+
 from hosting_support import ECHO_MODEL, ROLE, SKLEARN_IMAGE, tar_bytes
 from production2_support import CACHE_MODELS, wait_for
 

@@ -7,8 +7,8 @@ import sys
 import textwrap
 
 import pytest
-from hosting_support import ECHO_MODEL, SKLEARN_IMAGE
 
+from hosting_support import ECHO_MODEL, SKLEARN_IMAGE
 from sagestack.serving.handlers import ContainerSpec
 from sagestack.serving.multi_model import MultiModelHandler
 

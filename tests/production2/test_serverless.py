@@ -10,6 +10,7 @@ import time
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
 from hosting_support import worker_processes
 from production2_support import IDLE_SECONDS, wait_for
 

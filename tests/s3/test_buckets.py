@@ -6,6 +6,7 @@ import uuid
 
 import botocore.exceptions
 import pytest
+
 from s3_helpers import raw_request
 
 

@@ -10,6 +10,7 @@ import time
 
 import botocore.exceptions
 from boto3.s3.transfer import TransferConfig
+
 from s3_helpers import object_files
 
 

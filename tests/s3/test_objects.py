@@ -14,6 +14,7 @@ import zlib
 
 import botocore.exceptions
 import pytest
+
 from s3_helpers import raw_request
 
 

@@ -8,8 +8,8 @@ import pytest
 
 def test_default_presigned_get_and_put(server):
     s3 = server.client("s3")
-    from botocore.config import Config
     import boto3
+    from botocore.config import Config
 
     key, secret = server.credentials()
     plain = boto3.client("s3", endpoint_url=server.url, region_name="us-east-1", aws_access_key_id=key,

@@ -61,6 +61,40 @@ def test_sklearn_estimator_fit(server, sdk_env, tmp_path, capsys):
     assert "model.joblib" in files
 
 
+@pytest.mark.sdk_flow("flow03", "SKLearn(..., enable_network_isolation=True).fit: the code as a channel")
+def test_network_isolation_ships_the_code_as_a_channel(server, sdk_env, tmp_path):
+    """With network isolation the SDK uploads the source as the input channel ``code`` and sets
+    ``sagemaker_submit_directory=/opt/ml/input/data/code/sourcedir.tar.gz`` (the SDK's
+    test_training_with_network_isolation)."""
+    import numpy as np
+    import sagemaker
+    from sagemaker.sklearn import SKLearn
+    from sklearn.datasets import load_breast_cancer
+
+    from helpers import wait_training
+
+    X, y = load_breast_cancer(return_X_y=True)
+    np.savetxt(tmp_path / "train.csv", np.column_stack([y, X]), delimiter=",", fmt="%.6g")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "train.py").write_text(TRAIN)
+    session = sagemaker.Session()
+    train_uri = session.upload_data(str(tmp_path / "train.csv"), key_prefix="isolated/train")
+    estimator = SKLearn(entry_point="train.py", source_dir=str(src), framework_version="1.2-1",
+                        py_version="py3", instance_type="ml.m5.large", instance_count=1, role=ROLE,
+                        enable_network_isolation=True)
+    estimator.fit({"train": train_uri}, wait=False)
+    desc = wait_training(server.client("sagemaker"), estimator.latest_training_job.name, 240)
+    assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
+    assert desc["EnableNetworkIsolation"] is True
+    assert json.loads(desc["HyperParameters"]["sagemaker_submit_directory"]) == \
+        "/opt/ml/input/data/code/sourcedir.tar.gz"
+    assert "code" in {channel["ChannelName"] for channel in desc["InputDataConfig"]}
+    key = estimator.model_data.split("/", 3)[3]
+    files = read_tar_gz(server.client("s3").get_object(Bucket=session.default_bucket(), Key=key)["Body"].read())
+    assert "model.joblib" in files
+
+
 TORCH_TRAIN = textwrap.dedent('''
     import argparse, os
     import numpy as np
@@ -114,6 +148,7 @@ def test_pytorch_estimator_fit(server, sdk_env, tmp_path):
     loss = {m["MetricName"]: m["Value"] for m in desc["FinalMetricDataList"]}["train:loss"]
     assert loss < 0.01
     import io
+
     import torch
 
     key = estimator.model_data.split("/", 3)[3]

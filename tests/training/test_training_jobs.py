@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import time
 import uuid
 
 import botocore.exceptions

@@ -7,9 +7,17 @@ import struct
 import pytest
 
 from sagestack.execution import jsonpath
-from sagestack.execution.transform_records import (RecordError, batches, iter_line_chunks, iter_lines,
-                                                   iter_recordio, iter_tfrecord, join_and_filter,
-                                                   split_output, filter_input)
+from sagestack.execution.transform_records import (
+    RecordError,
+    batches,
+    filter_input,
+    iter_line_chunks,
+    iter_lines,
+    iter_recordio,
+    iter_tfrecord,
+    join_and_filter,
+    split_output,
+)
 
 
 def test_jsonpath_subset():

@@ -52,7 +52,6 @@ def test_sdk_transformer_join_and_filters(server, sdk_env, xgb_model):
     desc = wait_transform(sm, transformer.latest_transform_job.name)
     assert desc["TransformJobStatus"] == "Completed", desc.get("FailureReason")
     out = s3.get_object(Bucket=bucket, Key="tx-output/data.csv.out")["Body"].read().decode().splitlines()
-    import xgboost
 
     X32 = np.loadtxt(io.BytesIO(body), delimiter=",", usecols=range(1, features + 1), dtype=np.float32)
     expected = booster.inplace_predict(X32)

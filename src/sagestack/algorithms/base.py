@@ -18,9 +18,10 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from sagestack.formats.errors import InferenceError  # noqa: F401 (part of the algorithm contract)
 
@@ -229,7 +230,7 @@ class TrainingEnv:
         return self.root / "input" / "config"
 
     @classmethod
-    def from_root(cls, root: str | os.PathLike) -> "TrainingEnv":
+    def from_root(cls, root: str | os.PathLike) -> TrainingEnv:
         """Read the layout a job directory holds (``input/config/*.json``)."""
         root = Path(root)
         config = root / "input" / "config"

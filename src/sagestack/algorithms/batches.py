@@ -42,7 +42,7 @@ class ChannelBatches:
 
     @classmethod
     def of(cls, spec: AlgorithmSpec, channel: Channel, batch_rows: int, feature_dim: int,
-           cache_bytes: int = DEFAULT_CACHE_BYTES) -> "ChannelBatches":
+           cache_bytes: int = DEFAULT_CACHE_BYTES) -> ChannelBatches:
         """The batches of a job's channel, read as its (validated) content type says."""
         return cls(channel.path, reader_content_type(spec, channel), batch_rows, feature_dim, channel.name,
                    cache_bytes)

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 
 from ..store.resources import Resource
+from .models import model_containers
 from .state import StateMachine, utcnow, write_status
 
 TYPE = "endpoint"
@@ -41,6 +43,37 @@ ENDPOINT = StateMachine("EndpointStatus", {
 
 #: The statuses the endpoint reconciler acts on.
 WATCHED = ("Creating", "InService", "Updating", "RollingBack", "Deleting")
+
+
+def build_plan(config: dict, model_of: Callable[[str], dict]) -> dict:
+    """Resolve an endpoint config and its models (``model_of(name)``: the model's description, or raise)
+    into the plan the serving controller deploys."""
+    plan = {"EndpointConfigName": config["EndpointConfigName"],
+            "Variants": plan_variants(config["ProductionVariants"], model_of),
+            "DataCaptureConfig": config.get("DataCaptureConfig")}
+    if config.get("ShadowProductionVariants"):  # shadow tests: mirrored traffic (serving/shadow.py)
+        plan["ShadowVariants"] = plan_variants(config["ShadowProductionVariants"], model_of)
+    if config.get("AsyncInferenceConfig"):  # asynchronous inference (serving/async_inference.py)
+        plan["AsyncInferenceConfig"] = config["AsyncInferenceConfig"]
+    return plan
+
+
+def plan_variants(production_variants: list[dict], model_of: Callable[[str], dict]) -> list[dict]:
+    variants = []
+    for pv in production_variants:
+        model = model_of(pv["ModelName"])
+        serverless = pv.get("ServerlessConfig")
+        variants.append({
+            "VariantName": pv["VariantName"],
+            "ModelName": pv["ModelName"],
+            "Containers": model_containers(model),
+            "Mode": (model.get("InferenceExecutionConfig") or {}).get("Mode", "Serial"),
+            "InstanceType": pv.get("InstanceType") or "ml.m5.large",
+            "InstanceCount": 1 if serverless else int(pv.get("InitialInstanceCount") or 1),
+            "Weight": float(pv.get("InitialVariantWeight", 1.0)),
+            "Serverless": serverless,
+        })
+    return variants
 
 
 def write(resources, row: Resource, status: str, **changes) -> Resource:

@@ -13,8 +13,15 @@ from dataclasses import dataclass
 
 from .endpoints import TYPE as ENDPOINT_TYPE
 from .endpoints import start_update
+from .state import StateMachine
 
 TARGET, POLICY, ACTIVITY = "scalable-target", "scaling-policy", "scaling-activity"
+#: A scaling activity's StatusCode (the store row's status): started InProgress by the scaling loop,
+#: finished once the endpoint update it started settles.
+ACTIVITY_STATUS = StateMachine("StatusCode", {
+    "InProgress": {"Successful", "Failed"},
+    "Successful": set(), "Failed": set(),
+}, field="StatusCode")
 DEFAULT_COOLDOWN = 300  # seconds: SageMaker variants' default scale-in/scale-out cooldown
 VARIANT_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 

@@ -8,6 +8,8 @@ import shutil
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
+
 from ..objects.errors import ObjectError
 
 
@@ -46,21 +48,28 @@ class JobStorage:
         return [item for item in items if not item[1].endswith("/")]
 
     def read_bytes(self, bucket: str, key: str) -> bytes:
-        with open(self.local_path(bucket, key), "rb") as handle:
+        with self.open(bucket, key) as handle:
             return handle.read()
 
-    def local_path(self, bucket: str, key: str) -> str:
+    def open(self, bucket: str, key: str) -> BinaryIO:
+        """The object's bytes, open for reading (decrypted as they are read when stored encrypted)."""
+        from ..store.kms import KmsError
+
         try:
-            return str(self.objects.get_path(bucket, key))
+            handle, _ = self.objects.open(bucket, key)
         except ObjectError as exc:
             raise DataError(f"Could not read s3://{bucket}/{key}: {exc}") from None
+        except KmsError as exc:
+            raise DataError(f"Could not decrypt s3://{bucket}/{key} (SSE-KMS): {exc.message or exc.kind}") \
+                from None
+        return handle
 
     def fetch(self, bucket: str, key: str, dest: Path) -> None:
         """Materialise one object at ``dest``: a copy (the job may modify its inputs; a hard link would
         let it modify the stored object)."""
-        source = self.local_path(bucket, key)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, dest)
+        with self.open(bucket, key) as source, open(dest, "wb") as out:
+            shutil.copyfileobj(source, out, 1 << 20)
 
     def manifest_entries(self, uri: str) -> list[tuple[str, str, str]]:
         """(bucket, key, name relative to the manifest's prefix) for each object a manifest lists."""
@@ -124,10 +133,3 @@ def make_tarball(source: Path, dest: Path) -> None:
     with tarfile.open(dest, "w:gz", compresslevel=6) as tar:
         for path in sorted(source.iterdir()):
             tar.add(path, arcname=path.name)
-
-
-def extract_tarball(source: str | Path, dest: Path) -> None:
-    dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(source, "r:*") as tar:
-        tar.extractall(dest, filter="data")
-

@@ -14,8 +14,9 @@ import shutil
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from ..domain.models import TYPE as MODEL_TYPE
@@ -26,8 +27,18 @@ from ..store.resources import Resource
 from . import jsonpath
 from .observer import JobObserver
 from .storage import DataError, JobStorage
-from .transform_records import (Batch, RecordError, batches, filter_input, iter_line_chunks, iter_lines,
-                                iter_recordio, iter_tfrecord, join_and_filter, split_output)
+from .transform_records import (
+    Batch,
+    RecordError,
+    batches,
+    filter_input,
+    iter_line_chunks,
+    iter_lines,
+    iter_recordio,
+    iter_tfrecord,
+    join_and_filter,
+    split_output,
+)
 
 log = logging.getLogger("sagestack.transform")
 
@@ -233,10 +244,10 @@ class TransformRun:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _open(self, bucket: str, key: str) -> BinaryIO:
-        path = self.storage.local_path(bucket, key)
+        handle = self.storage.open(bucket, key)
         if self.data["TransformInput"].get("CompressionType") == "Gzip":
-            return gzip.open(path, "rb")
-        return open(path, "rb")
+            return _Gunzip(fileobj=handle, mode="rb")
+        return handle
 
     def _batches(self, stream: BinaryIO) -> Iterator[Batch]:
         data = self.data
@@ -379,3 +390,14 @@ class TransformExecutor:
         for run in runs:
             run.thread.join(timeout=10)
 
+
+class _Gunzip(gzip.GzipFile):
+    """Decompresses an open object; closing it closes the object too."""
+
+    def close(self) -> None:
+        raw = self.fileobj
+        try:
+            super().close()
+        finally:
+            if raw is not None:
+                raw.close()

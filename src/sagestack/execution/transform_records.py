@@ -7,8 +7,9 @@ import csv
 import io
 import json
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from .jsonpath import JsonPath, JsonPathError
 

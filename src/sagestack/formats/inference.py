@@ -13,13 +13,14 @@ with every output in ``label`` (RecordIO-protobuf), or one line per record (CSV)
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from sagestack.formats import content_types as ct
-from sagestack.formats.errors import InferenceError
 from sagestack.formats import recordio_protobuf
+from sagestack.formats.errors import InferenceError
 from sagestack.formats.recordio import FormatError
 
 REQUEST_TYPES = (ct.CSV, ct.JSON, ct.JSONLINES, ct.RECORDIO_PROTOBUF)

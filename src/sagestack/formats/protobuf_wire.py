@@ -116,7 +116,7 @@ class Fields:
     start: np.ndarray  # value bytes (LEN: payload; VARINT/I32/I64: the encoded bytes)
     end: np.ndarray
 
-    def where(self, mask: np.ndarray) -> "Fields":
+    def where(self, mask: np.ndarray) -> Fields:
         if mask.dtype == bool and mask.all():
             return self
         return Fields(self.parent[mask], self.number[mask], self.wire[mask], self.start[mask], self.end[mask])

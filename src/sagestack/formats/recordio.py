@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator, Union
+from typing import BinaryIO
 
 import numpy as np
 
@@ -26,7 +27,7 @@ MAGIC_BYTES = struct.pack("<I", MAGIC)
 LENGTH_MASK = (1 << 29) - 1
 DEFAULT_CHUNK_BYTES = 16 << 20
 
-Source = Union[bytes, bytearray, memoryview, str, os.PathLike]
+Source = bytes | bytearray | memoryview | str | os.PathLike
 
 
 class FormatError(ValueError):

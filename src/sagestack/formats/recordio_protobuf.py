@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -71,7 +72,7 @@ class RecordBatch:
     def is_sparse(self) -> bool:
         return not isinstance(self.features, np.ndarray)
 
-    def slice(self, start: int, stop: int) -> "RecordBatch":
+    def slice(self, start: int, stop: int) -> RecordBatch:
         return RecordBatch(
             self.features[start:stop],
             None if self.labels is None else self.labels[start:stop],
@@ -79,7 +80,7 @@ class RecordBatch:
         )
 
     @staticmethod
-    def concat(batches: Sequence["RecordBatch"]) -> "RecordBatch":
+    def concat(batches: Sequence[RecordBatch]) -> RecordBatch:
         if len(batches) == 1:
             return batches[0]
         if not batches:

@@ -1,7 +1,7 @@
 """The ASGI edge: SigV4 auth → service routing → protocol parse/validate → handler → serialize.
 
 One port serves every service. The service is chosen by ``X-Amz-Target`` (JSON services), the
-``smithy-protocol`` header (CloudWatch CBOR), the SigV4 credential scope (S3, STS, IAM) and the path
+``smithy-protocol`` header (CloudWatch CBOR), the SigV4 credential scope (S3, STS, IAM, EC2) and the path
 (the sagemaker-signed REST APIs). ``POST /endpoints/{name}/invocations`` is the invocation fast path,
 handed to the serving router without touching the database.
 
@@ -16,13 +16,14 @@ import asyncio
 import json
 import logging
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from .. import __version__
 from ..protocol.base import Protocol
+from ..protocol.ec2 import Ec2Protocol
 from ..protocol.errors import ServiceError, internal, not_implemented
-from ..protocol.http import (BodyTooLarge, ClientDisconnected, FileBody, Headers, HttpRequest,
-                             HttpResponse)
+from ..protocol.http import BodyTooLarge, ClientDisconnected, FileBody, Headers, HttpRequest, HttpResponse
 from ..protocol.json_rpc import JsonRpcProtocol
 from ..protocol.query import QueryProtocol
 from ..protocol.rest import RestJsonProtocol, RestXmlProtocol
@@ -43,6 +44,7 @@ TARGET_PREFIXES = {
     "Logs_20140328": "logs",
     "AnyScaleFrontendService": "application-autoscaling",
     "GraniteServiceVersion20100801": "cloudwatch",
+    "TrentService": "kms",
 }
 SIGNING_NAMES = {"monitoring": "cloudwatch"}
 SAGEMAKER_REST_PREFIXES = (
@@ -58,6 +60,7 @@ PROTOCOL_CLASSES = {
     "query": QueryProtocol,
     "rest-json": RestJsonProtocol,
     "rest-xml": RestXmlProtocol,
+    "ec2": Ec2Protocol,
 }
 
 Send = Callable[[dict], Awaitable[None]]

@@ -11,8 +11,8 @@ import base64
 import hashlib
 import hmac
 import time
+from collections.abc import Callable, Iterable
 from email.utils import parsedate_to_datetime
-from typing import Callable, Iterable
 from urllib.parse import parse_qsl
 
 from .auth_errors import AuthError

@@ -9,7 +9,7 @@ inputs and outputs, the S3 API serves clients — all through one ``ObjectStore`
     bucket, key = parse_s3_uri("s3://bkt/path/model.tar.gz")
     store.put_file(account, bucket, key, "/tmp/model.tar.gz")
     path = store.get_path(bucket, key)           # the stored file: read it, never modify it
-    handle, info = store.open(bucket, key)       # or stream it
+    handle, info = store.open(bucket, key)       # or stream it (objects stored encrypted: only this way)
     for info in store.iter_keys(bucket, "train/"):
         ...
 
@@ -23,19 +23,21 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ..store.objects_index import BucketInfo, ListPage, ObjectInfo, PartInfo, UploadInfo
-from .local import ObjectStore, StagedFile
+from .local import EncryptedObject, ObjectStore, StagedFile
 
 if TYPE_CHECKING:
     from ..platform import Platform
 
-__all__ = ["BucketInfo", "ListPage", "ObjectInfo", "ObjectStore", "PartInfo", "StagedFile", "UploadInfo",
+__all__ = ["BucketInfo", "EncryptedObject", "ListPage", "ObjectInfo", "ObjectStore", "PartInfo", "StagedFile", "UploadInfo",
            "object_store", "parse_s3_uri"]
 
 
 def _build(platform: Platform) -> ObjectStore:
+    from ..store.kms import key_store
     from ..store.objects_index import ObjectIndex
 
-    return ObjectStore(platform.settings.objects_dir, ObjectIndex(platform.db), platform.settings.region)
+    return ObjectStore(platform.settings.objects_dir, ObjectIndex(platform.db), platform.settings.region,
+                       keyring=key_store(platform))
 
 
 def object_store(platform: Platform) -> ObjectStore:

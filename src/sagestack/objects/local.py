@@ -14,11 +14,11 @@ import asyncio
 import datetime as dt
 import errno
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
 import os
 import shutil
 import uuid
 from collections.abc import AsyncIterable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
@@ -35,6 +35,7 @@ from ..store.objects_index import (
 )
 from . import checksums as cks
 from . import errors
+from .encryption import FrameSealer, open_sealed, sealed_size, segments_of
 
 UTC = dt.timezone.utc
 PARALLEL_HASH_BYTES = 256 * 1024  # below this, handing digests to threads costs more than it saves
@@ -64,11 +65,13 @@ class StagedFile:
 
 
 class Stager:
-    """Synchronous sink: ``write`` hashes and appends, ``finish`` fsyncs and returns the StagedFile."""
+    """Synchronous sink: ``write`` hashes and appends, ``finish`` fsyncs and returns the StagedFile.
+    With a ``sealer`` the digests and size are the plaintext's and the file holds sealed frames."""
 
     def __init__(self, path: Path, algorithms: Iterable[str] = (), sha256: bool = False, fsync: bool = True,
-                 pool: ThreadPoolExecutor | None = None):
+                 pool: ThreadPoolExecutor | None = None, sealer: FrameSealer | None = None):
         self.staged = StagedFile(path)
+        self._sealer = sealer
         self._pool = pool
         self._fsync = fsync
         self._handle: IO[bytes] | None = open(path, "wb")
@@ -78,6 +81,11 @@ class Stager:
 
     def write(self, data: bytes) -> None:
         assert self._handle is not None
+        if self._sealer is not None:
+            self._hash(data)
+            self._handle.writelines(self._sealer.update(data))
+            self.staged.size += len(data)
+            return
         others = ([self._sha] if self._sha is not None else []) + list(self._checks.values())
         if self._pool is not None and others and len(data) >= PARALLEL_HASH_BYTES:
             # hashlib and zlib release the GIL on large buffers: the digests run side by side.
@@ -93,8 +101,14 @@ class Stager:
                 hasher.update(data)
         self.staged.size += len(data)
 
+    def _hash(self, data: bytes) -> None:
+        for hasher in [self._md5] + ([self._sha] if self._sha is not None else []) + list(self._checks.values()):
+            hasher.update(data)
+
     def finish(self) -> StagedFile:
         assert self._handle is not None
+        if self._sealer is not None:
+            self._handle.writelines(self._sealer.finish())
         self._handle.flush()
         if self._fsync:
             os.fsync(self._handle.fileno())
@@ -120,10 +134,12 @@ class ObjectStore:
     stored files themselves: read them, never modify them.
     """
 
-    def __init__(self, root: Path, index: ObjectIndex, region: str = "us-east-1"):
+    def __init__(self, root: Path, index: ObjectIndex, region: str = "us-east-1", keyring: Any = None):
         self.root = Path(root)
         self.index = index
         self.region = region
+        #: unwraps the data keys of encrypted objects: ``keyring.unwrap(envelope) -> bytes`` (store.kms)
+        self.keyring = keyring
         self.data_dir = self.root / "data"
         self.tmp_dir = self.root / ".tmp" / str(os.getpid())
         self._hash_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="s3-digest")
@@ -147,14 +163,15 @@ class ObjectStore:
     def path_of(self, storage_path: str) -> Path:
         return self.root / storage_path
 
-    def new_stager(self, algorithms: Iterable[str] = (), sha256: bool = False, fsync: bool = True) -> Stager:
-        return Stager(self.tmp_dir / uuid.uuid4().hex, algorithms, sha256, fsync, self._hash_pool)
+    def new_stager(self, algorithms: Iterable[str] = (), sha256: bool = False, fsync: bool = True,
+                   sealer: FrameSealer | None = None) -> Stager:
+        return Stager(self.tmp_dir / uuid.uuid4().hex, algorithms, sha256, fsync, self._hash_pool, sealer)
 
     async def stage_stream(self, chunks: AsyncIterable[bytes], algorithms: Iterable[str] = (),
-                           sha256: bool = False) -> StagedFile:
+                           sha256: bool = False, sealer: FrameSealer | None = None) -> StagedFile:
         """Stream ``chunks`` into a temp file; disk writes and hashing run in a worker thread,
         overlapped with receiving the next buffer. On any error the temp file is removed."""
-        stager = await asyncio.to_thread(self.new_stager, algorithms, sha256)
+        stager = await asyncio.to_thread(self.new_stager, algorithms, sha256, True, sealer)
         pending: asyncio.Future | None = None
         buffer = bytearray()
         loop = asyncio.get_running_loop()
@@ -182,11 +199,14 @@ class ObjectStore:
             await asyncio.to_thread(stager.discard)
             raise
 
-    def stage_file(self, source: str | os.PathLike, algorithms: Iterable[str] = (), *, start: int = 0,
-                   length: int | None = None, fsync: bool = True) -> StagedFile:
-        stager = self.new_stager(algorithms, fsync=fsync)
+    def stage_file(self, source: str | os.PathLike | IO[bytes], algorithms: Iterable[str] = (), *,
+                   start: int = 0, length: int | None = None, fsync: bool = True,
+                   sealer: FrameSealer | None = None) -> StagedFile:
+        """Stage a file's bytes (``source`` a path, or an open reader such as ``open_object``'s, which
+        is closed afterwards), sealed with ``sealer`` when given."""
+        stager = self.new_stager(algorithms, fsync=fsync, sealer=sealer)
         try:
-            with open(source, "rb") as handle:
+            with (open(source, "rb") if isinstance(source, (str, os.PathLike)) else source) as handle:
                 handle.seek(start)
                 remaining = length
                 while remaining is None or remaining > 0:
@@ -287,19 +307,43 @@ class ObjectStore:
         return bucket_info, info
 
     def get_path(self, bucket: str, key: str) -> Path:
-        """The stored file itself, for zero-copy reads. Never modify it."""
-        return self.path_of(self.head(bucket, key).storage_path)
+        """The stored file itself, for zero-copy reads. Never modify it. An object stored encrypted has
+        no plaintext file: read it with ``open``."""
+        info = self.head(bucket, key)
+        if info.encryption:
+            raise EncryptedObject(f"s3://{bucket}/{key} is stored encrypted: read it with open()")
+        return self.path_of(info.storage_path)
 
     def open(self, bucket: str, key: str) -> tuple[IO[bytes], ObjectInfo]:
         """An open binary file positioned at 0 and the object's info; the caller closes the file.
-        The handle keeps reading the same bytes even if the object is replaced meanwhile."""
+        The handle keeps reading the same bytes even if the object is replaced meanwhile; an object
+        stored encrypted reads as its plaintext (seekable)."""
         for _ in range(3):
             info = self.head(bucket, key)
             try:
-                return open(self.path_of(info.storage_path), "rb"), info
+                return self.open_object(info), info
             except FileNotFoundError:
                 continue  # replaced between the index read and the open: read the index again
         raise errors.NoSuchKey(bucket, key)
+
+    def open_object(self, info: ObjectInfo) -> IO[bytes]:
+        """The plaintext of a stored object as a seekable binary file (FileNotFoundError when the
+        object was replaced since ``info`` was read)."""
+        handle = open(self.path_of(info.storage_path), "rb")
+        if not info.encryption:
+            return handle
+        try:
+            key = self.data_key(info.encryption)
+        except BaseException:
+            handle.close()
+            raise
+        return open_sealed(handle, key, segments_of(info.encryption, info.size))
+
+    def data_key(self, envelope: dict) -> bytes:
+        """The plaintext data key of an envelope (KMS errors of the store's keyring propagate)."""
+        if self.keyring is None:
+            raise EncryptedObject("no keyring: encrypted objects cannot be read")
+        return self.keyring.unwrap(envelope)
 
     def get_bytes(self, bucket: str, key: str) -> bytes:
         handle, _ = self.open(bucket, key)
@@ -311,8 +355,9 @@ class ObjectStore:
                checksums: dict[str, str] | None = None, checksum_type: str | None = None,
                sse: dict[str, Any] | None = None, tags: dict[str, str] | None = None,
                etag: str | None = None, parts: list[int] | None = None, if_match: str | None = None,
-               if_none_match: bool = False) -> ObjectInfo:
-        """Publish a staged file as ``bucket/key`` (replacing any previous object atomically)."""
+               if_none_match: bool = False, encryption: dict[str, Any] | None = None) -> ObjectInfo:
+        """Publish a staged file as ``bucket/key`` (replacing any previous object atomically);
+        ``encryption`` is the envelope of a file staged sealed."""
         try:
             storage = self._publish(staged)
         except BaseException:
@@ -324,6 +369,7 @@ class ObjectStore:
             storage_path=storage, metadata=dict(metadata or {}), headers=dict(headers or {}),
             checksums=dict(checksums if checksums is not None else staged.checksums),
             checksum_type=checksum_type, sse=dict(sse or {}), tags=dict(tags or {}), parts=parts,
+            encryption=encryption,
         )
         if info.checksums and not info.checksum_type:
             info = replace(info, checksum_type="FULL_OBJECT")
@@ -417,26 +463,38 @@ class ObjectStore:
     def copy(self, source: ObjectInfo, bucket: str, key: str, *, content_type: str | None = None,
              metadata: dict[str, str] | None = None, headers: dict[str, str] | None = None,
              sse: dict[str, Any] | None = None, tags: dict[str, str] | None = None,
-             algorithms: Iterable[str] = ()) -> ObjectInfo:
-        """Copy an object (sharing its file). Unspecified attributes are taken from ``source``."""
+             algorithms: Iterable[str] = (), encryption: dict[str, Any] | None = None,
+             data_key: bytes | None = None) -> ObjectInfo:
+        """Copy an object (sharing its file). Unspecified attributes are taken from ``source``.
+        ``encryption`` and ``data_key`` are the copy's envelope and data key (None: stored plain); a copy
+        whose envelope wraps the source's own data key shares the source's sealed file."""
         wanted = [a for a in algorithms if a not in source.checksums]
         etag = source.etag
-        if "-" in etag or wanted:  # a multipart source gets the plain MD5 ETag, as S3 does
-            staged = self.stage_file(self.path_of(source.storage_path), wanted)
+        if source.encryption or encryption:
+            same = bool(source.encryption and encryption and data_key == self.data_key(source.encryption))
+        else:
+            same = True
+        if "-" in etag or wanted or not same:  # a multipart source gets the plain MD5 ETag, as S3 does
+            if encryption is not None:
+                encryption = {k: v for k, v in encryption.items() if k != "segments"}  # one segment now
+            sealer = FrameSealer(data_key) if encryption is not None and data_key is not None else None
+            staged = self.stage_file(self.open_object(source), wanted, sealer=sealer)
             checksums = {k: v for k, v in source.checksums.items() if source.checksum_type != "COMPOSITE"}
             checksums.update(staged.checksums)
             return self.commit(staged, bucket, key, content_type=content_type or source.content_type,
                                metadata=source.metadata if metadata is None else metadata,
                                headers=source.headers if headers is None else headers, checksums=checksums,
                                sse=source.sse if sse is None else sse,
-                               tags=source.tags if tags is None else tags)
+                               tags=source.tags if tags is None else tags, encryption=encryption)
+        if encryption is not None and source.encryption and source.encryption.get("segments"):
+            encryption = {**encryption, "segments": source.encryption["segments"]}
         storage = self._link(source.storage_path)
         info = replace(source, bucket=bucket, key=key, last_modified=_now(), storage_path=storage,
                        content_type=content_type or source.content_type,
                        metadata=source.metadata if metadata is None else dict(metadata),
                        headers=source.headers if headers is None else dict(headers),
                        sse=source.sse if sse is None else dict(sse),
-                       tags=source.tags if tags is None else dict(tags), parts=None)
+                       tags=source.tags if tags is None else dict(tags), parts=None, encryption=encryption)
         return self._index_object(info, None, False)
 
     def set_tags(self, bucket: str, key: str, tags: dict[str, str]) -> None:
@@ -495,12 +553,15 @@ class ObjectStore:
     def list_parts(self, upload_id: str, after: int = 0, limit: int | None = None) -> list[PartInfo]:
         return self.index.list_parts(upload_id, after, limit)
 
-    def assemble(self, parts: list[PartInfo], algorithm: str | None = None) -> StagedFile:
+    def assemble(self, parts: list[PartInfo], algorithm: str | None = None,
+                 data_key: bytes | None = None) -> StagedFile:
         """Concatenate part files into a staged file (kernel copy where possible). With ``algorithm``
-        the full-object checksum is computed on the way."""
+        the full-object checksum is computed on the way. With ``data_key`` the parts are sealed segments
+        (an encrypted upload): their files are concatenated as they are and the checksum is computed
+        over their plaintext."""
         stager = self.new_stager([algorithm] if algorithm else ())
         try:
-            if algorithm:
+            if algorithm and data_key is None:
                 for part in parts:
                     with open(self.path_of(part.storage_path), "rb") as handle:
                         while data := handle.read(WRITE_BUFFER):
@@ -512,13 +573,23 @@ class ObjectStore:
                 with open(staged.path, "wb") as out:
                     for part in parts:
                         with open(self.path_of(part.storage_path), "rb") as handle:
-                            _copy_range(handle, out, part.size)
+                            _copy_range(handle, out, sealed_size(part.size) if data_key else part.size)
                     out.flush()
                     os.fsync(out.fileno())
                 staged.size = sum(p.size for p in parts)
+                if algorithm and data_key is not None:
+                    hasher = cks.new(algorithm)
+                    for part in parts:
+                        with open_sealed(open(self.path_of(part.storage_path), "rb"), data_key,
+                                         [(part.part_number, part.size)]) as handle:
+                            while data := handle.read(WRITE_BUFFER):
+                                hasher.update(data)
+                    staged.checksums = {algorithm: cks.encode(hasher.digest())}
             return staged
         except BaseException:
             stager.discard()
+            if "staged" in locals():
+                staged.discard()
             raise
 
     def complete_upload(self, upload: UploadInfo, staged: StagedFile, info: ObjectInfo, *,
@@ -574,6 +645,10 @@ def _copy_range(src: IO[bytes], dst: IO[bytes], length: int) -> None:
             dst.write(data)
             copied += len(data)
     dst.seek(0, os.SEEK_END)
+
+
+class EncryptedObject(Exception):
+    """An object stored encrypted was asked for as a plain file (``get_path``): use ``open``."""
 
 
 def _alive(pid: int) -> bool:

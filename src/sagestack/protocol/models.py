@@ -8,12 +8,12 @@ import botocore.session
 from botocore.model import OperationModel, ServiceModel
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _session() -> botocore.session.Session:
     return botocore.session.get_session()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def service_model(name: str) -> ServiceModel:
     return _session().get_service_model(name)
 

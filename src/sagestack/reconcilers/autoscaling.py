@@ -24,8 +24,15 @@ import uuid
 
 from ..domain import scaling_policies as policies
 from ..domain.alarms import alarm_datapoints
-from ..domain.scalable_targets import (ACTIVITY, DEFAULT_COOLDOWN, POLICY, TARGET, set_capacity,
-                                       variant_state)
+from ..domain.scalable_targets import (
+    ACTIVITY,
+    ACTIVITY_STATUS,
+    DEFAULT_COOLDOWN,
+    POLICY,
+    TARGET,
+    set_capacity,
+    variant_state,
+)
 from ..store.metrics import metric_store
 from ..store.resources import ConcurrentModification
 from .base import Reconciler
@@ -211,6 +218,7 @@ class ScalingReconciler(Reconciler):
                     "the endpoint no longer exists"
                 done.update(StatusCode="Failed", StatusMessage=f"Failed to set desired instance count to "
                             f"{capacity}. {reason}")
+            ACTIVITY_STATUS.check(row.status, done["StatusCode"])
             self.resources.update(row, done, status=done["StatusCode"])
         return busy
 

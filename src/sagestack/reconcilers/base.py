@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ..store.resources import ConcurrentModification
 
@@ -55,7 +56,7 @@ class Reconciler:
         """Called once, before the first pass is scheduled (attach subsystems, register shutdown)."""
 
     @classmethod
-    def start(cls, platform, name: str | None = None) -> "Reconciler":
+    def start(cls, platform, name: str | None = None) -> Reconciler:
         """Build the platform's instance (component ``<name>-reconciler``) and run its loop."""
         name = name or cls.name
         reconciler = platform.component(f"{name}-reconciler", cls)

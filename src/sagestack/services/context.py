@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class RequestContext:
-    platform: "Platform"
+    platform: Platform
     request: HttpRequest
     service: str
     operation: str

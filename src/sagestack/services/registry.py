@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..protocol import models
 from ..protocol.errors import ServiceError
@@ -41,7 +42,7 @@ class OperationTable:
 
         return register
 
-    def merge(self, *tables: "OperationTable") -> "OperationTable":
+    def merge(self, *tables: OperationTable) -> OperationTable:
         for table in tables:
             for name, func in table.handlers.items():
                 if name in self.handlers:
@@ -67,6 +68,8 @@ SERVICE_MODULES: dict[str, str] = {
     "sagemaker": "sagestack.services.sagemaker",
     "sagemaker-runtime": "sagestack.services.runtime",
     "application-autoscaling": "sagestack.services.autoscaling",
+    "kms": "sagestack.services.kms",
+    "ec2": "sagestack.services.ec2",
 }
 
 

@@ -28,6 +28,7 @@ from .instances import FAILED, READY, STARTING, Instance, WorkerGroup, WorkerSpe
 from .metrics import ServingMetrics
 from .modeldir import ArtifactError, ModelCache
 from .router import EndpointRoute, Router, VariantRoute
+from .runtimes import RuntimeUnavailable
 from .shadow import ShadowTarget, sampling_fraction
 
 log = logging.getLogger("sagestack.serving")
@@ -103,9 +104,11 @@ class ServingController:
         """CreateModel containers → worker container specs (artifacts fetched and extracted; a
         MultiModel container's models are fetched on demand, see multi_model.py)."""
         from .multi_model import is_multi_model, prepare_container
+        from .runtimes import attach_runtime  # a framework's own server (TensorFlow Serving), if any
 
-        return [prepare_container(self, c, instance_type) if is_multi_model(c) else self.models.prepare(c)
-                for c in containers]
+        return attach_runtime(self.platform, [
+            prepare_container(self, c, instance_type) if is_multi_model(c) else self.models.prepare(c)
+            for c in containers])
 
     def new_instance(self, spec: WorkerSpec) -> Instance:
         return Instance(spec, self.work_dir, self.log_store, on_change=self._instance_changed)
@@ -194,7 +197,7 @@ class ServingController:
             reason = reason.splitlines()[0][:500]
             dep.failure = (f"The primary container for production variant {exc.variant} did not pass the ping "
                            f"health check: {reason}. Please check CloudWatch logs for this endpoint.")
-        except ArtifactError as exc:
+        except (ArtifactError, RuntimeUnavailable) as exc:
             dep.failure = str(exc)
         except Exception as exc:
             log.exception("deployment of endpoint %s failed", name)

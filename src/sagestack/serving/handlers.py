@@ -76,6 +76,8 @@ def load_container(spec: ContainerSpec, alone: bool = True) -> Any:
         sys.modules["sklearn"] = None  # type: ignore[assignment]
     algorithm = registry.load(image.repository) if image else None
     if algorithm is not None:
+        # version-specific behaviour follows the image tag, as in training (xgboost:1.5-1, …)
+        os.environ["SAGESTACK_IMAGE_TAG"] = image.tag or ""
         return AlgorithmHandler(algorithm, Path(spec.model_dir))
     if image is not None and image.algorithm_known:
         raise RuntimeError(f"The built-in algorithm image {spec.image} ({image.repository}) cannot be served by "

@@ -153,7 +153,10 @@ def _default_predict(framework: str) -> Callable:
 
             if isinstance(data, xgb.DMatrix):
                 return model.predict(data)
-            return model.inplace_predict(data, validate_features=False)
+            try:
+                return model.inplace_predict(data, validate_features=False)
+            except xgb.core.XGBoostError:  # gblinear boosters have no in-place prediction
+                return model.predict(xgb.DMatrix(data), validate_features=False)
         return model.predict(data)
 
     return predict_fn

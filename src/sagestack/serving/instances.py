@@ -107,9 +107,16 @@ class Instance:
         env = dict(os.environ)
         env.update(self.spec.environment)
         env.setdefault("PYTHONUNBUFFERED", "1")
-        src = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        args = [sys.executable, "-m", "sagestack.serving.worker", "--config", str(config_path)]
+        # A container may run its own server in a framework environment (runtimes.py: TensorFlow Serving).
+        command = next((c["command"] for c in self.spec.containers if c.get("command")), None)
+        if command:
+            for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"):
+                env.pop(name, None)
+            args = [*command, "--config", str(config_path)]
+        else:
+            src = str(Path(__file__).resolve().parents[2])
+            env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+            args = [sys.executable, "-m", "sagestack.serving.worker", "--config", str(config_path)]
         for name in ("endpoint", "variant"):
             if self.spec.labels.get(name):
                 args += [f"--{name}", self.spec.labels[name]]

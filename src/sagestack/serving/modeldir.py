@@ -1,8 +1,9 @@
 """Model artifacts on disk for workers: ``model.tar.gz`` (and script ``sourcedir.tar.gz``) extracted once
 under ``<data-dir>/serving/models/<digest>/``, shared by every instance that serves the same bytes.
 
-Artifacts are read from the object layer in place (the stored file itself, no copy) and extracted into a
-temporary directory that is renamed into place, so a half-extracted model is never served.
+Artifacts are read from the object layer in place (the stored file itself, no copy; an artifact stored
+encrypted is decrypted into a temporary file first) and extracted into a temporary directory that is
+renamed into place, so a half-extracted model is never served.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import tarfile
 import tempfile
 import threading
 from pathlib import Path
+
+from ..formats.archives import extract_tar
 
 SUBMIT_IN_MODEL = "/opt/ml/model/code"
 
@@ -29,8 +32,9 @@ class ModelCache:
         self._lock = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
 
-    def _source(self, uri: str) -> tuple[Path, str]:
-        """A local file for ``uri`` (s3://, file:// or a path) and a digest naming its content version."""
+    def _source(self, uri: str) -> tuple[Path | None, str]:
+        """A local file for ``uri`` (s3://, file:// or a path) and a digest naming its content version; no
+        file (None) for an object stored encrypted (``_decrypted`` gives its plaintext)."""
         if uri.startswith("s3://"):
             from ..objects import object_store, parse_s3_uri
 
@@ -38,7 +42,7 @@ class ModelCache:
             store = object_store(self.platform)
             try:
                 info = store.head(bucket, key)
-                path = store.get_path(bucket, key)
+                path = None if info.encryption else store.get_path(bucket, key)
             except Exception as exc:  # noqa: BLE001 - NoSuchKey / NoSuchBucket: the user's mistake
                 raise ArtifactError(f"Could not access model data at {uri}: "
                                     f"{getattr(exc, 'message', exc)}") from None
@@ -54,7 +58,7 @@ class ModelCache:
     def unpack(self, uri: str) -> Path:
         """The extracted directory for a tar.gz (or the directory itself for a local directory)."""
         source, digest = self._source(uri)
-        if source.is_dir():
+        if source is not None and source.is_dir():
             return source
         target = self.root / digest
         if target.exists():
@@ -66,13 +70,36 @@ class ModelCache:
                 return target
             self.root.mkdir(parents=True, exist_ok=True)
             staging = Path(tempfile.mkdtemp(prefix=f".{digest}-", dir=self.root))
+            plain = None
             try:
+                if source is None:
+                    source = plain = self._decrypted(uri)
                 _extract(source, staging, uri)
                 os.replace(staging, target)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
+            finally:
+                if plain is not None:
+                    plain.unlink(missing_ok=True)
         return target
+
+    def _decrypted(self, uri: str) -> Path:
+        """The plaintext of an S3 object stored encrypted, in a temporary file (the caller deletes it)."""
+        from ..objects import object_store, parse_s3_uri
+
+        bucket, key = parse_s3_uri(uri)
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".artifact-", dir=self.root)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                source, _ = object_store(self.platform).open(bucket, key)
+                with source:
+                    shutil.copyfileobj(source, out, 1 << 20)
+        except Exception as exc:  # noqa: BLE001 - KMS key disabled or deleted, object gone
+            os.unlink(name)
+            raise ArtifactError(f"Could not access model data at {uri}: {getattr(exc, 'message', exc)}") from None
+        return Path(name)
 
     def prepare(self, container: dict) -> dict:
         """A model container (as CreateModel recorded it) → the worker's container spec."""
@@ -106,14 +133,7 @@ class ModelCache:
 def _extract(source: Path, target: Path, uri: str) -> None:
     try:
         with tarfile.open(source, "r:*") as archive:
-            try:
-                archive.extractall(target, filter="data")
-            except TypeError:  # Python without extraction filters
-                for member in archive.getmembers():
-                    resolved = (target / member.name).resolve()
-                    if not str(resolved).startswith(str(target.resolve())):
-                        raise ArtifactError(f"{uri}: archive member {member.name} escapes the model directory")
-                archive.extractall(target)
+            extract_tar(archive, target)
     except (tarfile.TarError, OSError, EOFError) as exc:
         if not tarfile.is_tarfile(source):
             # A single uncompressed model file (ModelDataSource with CompressionType None).

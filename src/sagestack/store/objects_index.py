@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import (bindparam,
+from sqlalchemy import (
     BigInteger,
     Column,
     Float,
@@ -29,6 +29,7 @@ from sqlalchemy import (bindparam,
     Table,
     Text,
     and_,
+    bindparam,
     func,
     select,
 )
@@ -133,6 +134,8 @@ class ObjectInfo:
     sse: dict[str, Any] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     parts: list[int] | None = None  # part sizes, multipart objects only
+    #: Envelope of an object stored encrypted (``objects.encryption``); kept in the sse column's JSON.
+    encryption: dict[str, Any] | None = None
 
     @property
     def quoted_etag(self) -> str:
@@ -153,6 +156,7 @@ class UploadInfo:
     tags: dict[str, str]
     checksum_algorithm: str | None
     checksum_type: str | None
+    encryption: dict[str, Any] | None = None  # the parts' envelope (kept in the sse column's JSON)
 
 
 @dataclass(frozen=True)
@@ -214,16 +218,29 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
+ENVELOPE = "__envelope__"  # the sse JSON member holding the encryption envelope
+
+
+def _sse_dumps(sse: dict, encryption: dict | None) -> str:
+    return _dumps({**sse, ENVELOPE: encryption} if encryption else sse)
+
+
+def _sse_loads(text: str) -> tuple[dict, dict | None]:
+    sse = json.loads(text)
+    return sse, sse.pop(ENVELOPE, None)
+
+
 def _object(row) -> ObjectInfo:
     checksums = json.loads(row["checksums"])
     kind = checksums.pop("type", None)
+    sse, encryption = _sse_loads(row["sse"])
     return ObjectInfo(
         bucket=row["bucket"], key=row["key"], size=row["size"], etag=row["etag"],
         content_type=row["content_type"], last_modified=_time(row["last_modified"]),
         storage_path=row["storage_path"], metadata=json.loads(row["metadata"]),
         headers=json.loads(row["headers"]), checksums=checksums, checksum_type=kind,
-        sse=json.loads(row["sse"]), tags=json.loads(row["tags"]),
-        parts=json.loads(row["parts"]) if row["parts"] else None,
+        sse=sse, tags=json.loads(row["tags"]),
+        parts=json.loads(row["parts"]) if row["parts"] else None, encryption=encryption,
     )
 
 
@@ -234,19 +251,21 @@ def _object_row(info: ObjectInfo) -> dict:
     return {
         "bucket": info.bucket, "key": info.key, "size": info.size, "etag": info.etag,
         "content_type": info.content_type, "metadata": _dumps(info.metadata),
-        "headers": _dumps(info.headers), "checksums": _dumps(checksums), "sse": _dumps(info.sse),
+        "headers": _dumps(info.headers), "checksums": _dumps(checksums),
+        "sse": _sse_dumps(info.sse, info.encryption),
         "tags": _dumps(info.tags), "parts": _dumps(info.parts) if info.parts else None,
         "last_modified": info.last_modified.timestamp(), "storage_path": info.storage_path,
     }
 
 
 def _upload(row) -> UploadInfo:
+    sse, encryption = _sse_loads(row["sse"])
     return UploadInfo(
         upload_id=row["upload_id"], bucket=row["bucket"], key=row["key"], account_id=row["account_id"],
         initiated=_time(row["initiated"]), content_type=row["content_type"],
         metadata=json.loads(row["metadata"]), headers=json.loads(row["headers"]),
-        sse=json.loads(row["sse"]), tags=json.loads(row["tags"]),
-        checksum_algorithm=row["checksum_algorithm"], checksum_type=row["checksum_type"],
+        sse=sse, tags=json.loads(row["tags"]),
+        checksum_algorithm=row["checksum_algorithm"], checksum_type=row["checksum_type"], encryption=encryption,
     )
 
 
@@ -503,7 +522,8 @@ class ObjectIndex:
                 upload_id=upload.upload_id, bucket=upload.bucket, key=upload.key,
                 account_id=upload.account_id, initiated=upload.initiated.timestamp(),
                 content_type=upload.content_type, metadata=_dumps(upload.metadata),
-                headers=_dumps(upload.headers), sse=_dumps(upload.sse), tags=_dumps(upload.tags),
+                headers=_dumps(upload.headers), sse=_sse_dumps(upload.sse, upload.encryption),
+                tags=_dumps(upload.tags),
                 checksum_algorithm=upload.checksum_algorithm, checksum_type=upload.checksum_type,
             ))
 

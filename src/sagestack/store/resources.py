@@ -12,11 +12,28 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-from sqlalchemy import (Column, Float, ForeignKey, Index, Integer, PrimaryKeyConstraint, String, Table, Text,
-                        UniqueConstraint, and_, bindparam, cast, exists, func, select)
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    select,
+)
 
 from . import tokens
 from .errors import AlreadyExists, ConcurrentModification
@@ -117,7 +134,7 @@ class Resource:
     version: int
 
     @classmethod
-    def from_row(cls, row) -> "Resource":
+    def from_row(cls, row) -> Resource:
         values = dict(row)
         values.pop("id", None)
         values["data"] = loads(values["data"])
@@ -134,15 +151,15 @@ class FieldFilter:
     prefix: str | None = None
 
     @classmethod
-    def equals(cls, name: str, value: str) -> "FieldFilter":
+    def equals(cls, name: str, value: str) -> FieldFilter:
         return cls(name, values=(value,))
 
     @classmethod
-    def any_of(cls, name: str, values: Iterable[str]) -> "FieldFilter":
+    def any_of(cls, name: str, values: Iterable[str]) -> FieldFilter:
         return cls(name, values=tuple(values))
 
     @classmethod
-    def starts_with(cls, name: str, prefix: str) -> "FieldFilter":
+    def starts_with(cls, name: str, prefix: str) -> FieldFilter:
         return cls(name, prefix=prefix)
 
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from sagestack.local_server import ServerProcess
+
 out = Path(sys.argv[1])
 srv = ServerProcess(out / "data").start()
 try:

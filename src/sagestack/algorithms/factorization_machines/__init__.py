@@ -9,10 +9,11 @@ pairwise term computed for whole mini-batches as ``½ Σ_f [(XV)² − (X²)(V²
 the features present in a sparse batch move). Initialisers ``normal`` (``*_init_sigma``), ``uniform``
 (``±*_init_scale``) or ``constant`` (``*_init_value``). Each epoch logs
 ``#quality_metric: host=algo-1, epoch=N, train <objective> <loss>=…``; a ``test`` channel logs
-``#test_score (algo-1) : ('rmse', …)`` or ``('binary_classification_accuracy' | 
+``#test_score (algo-1) : ('rmse', …)`` or ``('binary_classification_accuracy' |
 'binary_classification_cross_entropy' | 'binary_f_beta', …)`` — the documented ``test:*`` metrics.
 
-Model artifact (``model_dir``; SageMaker's own is an MXNet object, not reproduced):
+Model artifact (``model_dir``; SageMaker's own is an MXNet checkpoint, not reproduced, but models trained
+on AWS load: ``serving.load_aws_model``):
 
 * ``model_algo-1.npz`` — ``w0`` (float32, shape ``(1,)``), ``w`` (``(feature_dim,)``), ``V``
   (``(feature_dim, num_factors)``);

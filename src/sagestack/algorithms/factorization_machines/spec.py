@@ -14,8 +14,8 @@ from sagestack.algorithms.common import (
     FEATURE_DIM,
     RESPONSE_TYPES,
     epochs,
-    mini_batch_size,
     logged_test_metric,
+    mini_batch_size,
     train_and_test,
 )
 from sagestack.formats import content_types as ct

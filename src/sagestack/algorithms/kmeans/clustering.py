@@ -159,7 +159,7 @@ def weighted_lloyd(
     labels, dists = nearest_centers(Xd, centers)
     loss = float(dists @ weights)
     iterations = 0
-    for iterations in range(1, max_iter + 1 if loss > 0 else 1):
+    for iterations in range(1, max_iter + 1 if loss > 0 else 1):  # noqa: B007 - the count is returned
         sums, mass = cluster_sums(Xd, labels, k, weights)
         filled = mass > 0
         centers[filled] = sums[filled] / mass[filled, None]

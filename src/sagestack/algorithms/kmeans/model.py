@@ -3,6 +3,9 @@
 * ``centroids.npy``: float32 array ``(k, feature_dim)``, cluster ``i`` is row ``i``;
 * ``model.json``: ``{"algorithm": "kmeans", "format_version": 1, "k": ..., "feature_dim": ...,
   "hyperparameters": {...}}``.
+
+Models trained on AWS (``model_algo-1``: an MXNet NDArray file holding the centroids) load too
+(:mod:`sagestack.algorithms.aws_artifacts`).
 """
 
 from __future__ import annotations
@@ -49,6 +52,10 @@ def save_model(model_dir: Path, centroids: np.ndarray, params: KMeansParams) -> 
 
 def load_model(model_dir: Path) -> KMeansModel:
     model_dir = Path(model_dir)
+    if not (model_dir / METADATA_FILE).exists():
+        aws = load_aws_model(model_dir)
+        if aws is not None:
+            return aws
     try:
         metadata = json.loads((model_dir / METADATA_FILE).read_text())
         centroids = np.load(model_dir / CENTROIDS_FILE, allow_pickle=False)
@@ -60,3 +67,20 @@ def load_model(model_dir: Path) -> KMeansModel:
         centroids=np.ascontiguousarray(centroids, dtype=np.float32),
         feature_dim=int(metadata["feature_dim"]),
     )
+
+
+def load_aws_model(model_dir: Path) -> KMeansModel | None:
+    """A model trained on AWS: ``model_algo-1`` holds ``[centroids]``, shape ``(k, feature_dim)``."""
+    from sagestack.algorithms import aws_artifacts
+
+    artifact = aws_artifacts.read(model_dir, "K-Means")
+    if artifact is None:
+        return None
+    arrays = artifact.arrays
+    values = list(arrays.values()) if isinstance(arrays, dict) else arrays
+    if not values:
+        raise aws_artifacts.AWSModelError("The K-Means model cannot be loaded: model_algo-1 is not an MXNet "
+                                          "NDArray file holding the centroids")
+    centroids = aws_artifacts.float_matrix(values[0], "the centroid array of model_algo-1", "K-Means")
+    return KMeansModel(centroids=np.ascontiguousarray(centroids, dtype=np.float32),
+                       feature_dim=int(centroids.shape[1]))

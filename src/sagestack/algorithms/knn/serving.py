@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sagestack.algorithms.aws_artifacts import AWSModelError
 from sagestack.algorithms.common import MODEL_NAME, load_metadata
 from sagestack.algorithms.knn import index as knn_index
 from sagestack.algorithms.knn.projection import Projection, projection_from_arrays
@@ -35,12 +36,41 @@ def load_model(model_dir: Path) -> KnnModel:
     labels = np.fromfile(model_dir / f"{MODEL_NAME}.labels", dtype=np.float32)
     projection = None
     reduction = meta.get("dimension_reduction")
+    if "index_metric" not in meta:  # trained on AWS: model_algo-1.json holds the documented keys only
+        meta = aws_metadata(meta, index, has_projection=(model_dir / f"{MODEL_NAME}.projection.npz").exists())
     if reduction:
         with np.load(model_dir / f"{MODEL_NAME}.projection.npz") as arrays:
             projection = projection_from_arrays(
                 reduction["type"], reduction["input_dim"], reduction["target_dim"], reduction["seed"], arrays
             )
     return KnnModel(index=index, labels=labels, meta=meta, projection=projection)
+
+
+def aws_metadata(meta: dict, index, has_projection: bool = False) -> dict:
+    """Complete the metadata of a model trained on AWS (``k``, ``predictor_type``,
+    ``dimension_reduction``, ``normalize``, ``version``) from the faiss index itself: the metric
+    (``normalize`` means cosine), the dimension and, for IVF indexes, the nprobe it was saved with."""
+    import faiss
+
+    reduction = meta.get("dimension_reduction")
+    if reduction and not has_projection:
+        raise AWSModelError(
+            f"The k-NN model cannot be loaded: it was trained with dimension_reduction "
+            f"{reduction.get('type')!r} (seed {reduction.get('seed')}), and the random projection SageMaker "
+            "draws from that seed is not part of the model artifact; train it again without "
+            "dimension_reduction_type, or in sagestack")
+    if meta.get("predictor_type") not in ("classifier", "regressor") or "k" not in meta:
+        raise AWSModelError("The k-NN model cannot be loaded: model_algo-1.json lacks k or predictor_type")
+    if meta.get("normalize"):
+        metric = "COSINE"
+    else:
+        metric = "L2" if index.metric_type == faiss.METRIC_L2 else "INNER_PRODUCT"
+    try:
+        nprobe = int(faiss.extract_index_ivf(index).nprobe)
+    except RuntimeError:  # not an IVF index
+        nprobe = 1
+    feature_dim = int(reduction["input_dim"]) if reduction else int(index.d)
+    return {**meta, "index_metric": metric, "feature_dim": feature_dim, "faiss_nprobe": nprobe}
 
 
 def neighbours_and_predictions(index, labels: np.ndarray, meta: dict, projection: Projection | None, X):

@@ -16,8 +16,8 @@ from sagestack.algorithms.common import (
     REQUEST_TYPES,
     RESPONSE_TYPES,
     auto_number,
-    mini_batch_size,
     logged_test_metric,
+    mini_batch_size,
     train_and_test,
 )
 

@@ -9,7 +9,8 @@ on ``validation`` and ``test`` are logged as ``#quality_metric: host=algo-1, <ch
 lines, matched by ``SPEC.metric_definitions`` (SageMaker's regexes). See :mod:`.trainer` and
 :mod:`.config` for the exact procedure and the values ``auto`` resolves to.
 
-Model artifact (files in ``model_dir``; SageMaker's own is an MXNet checkpoint, which is not reproduced):
+Model artifact (files in ``model_dir``; SageMaker's own is an MXNet checkpoint, which is not reproduced, but
+models trained on AWS load: :mod:`.aws_artifact`):
 
 * ``linear_learner.json``: ``{"format": "sagestack-linear-learner", "version": 1, "predictor_type",
   "loss", "feature_dim", "num_classes", "score": "sigmoid" | "softmax" | "identity", "threshold" (binary:

@@ -6,12 +6,20 @@ from pathlib import Path
 
 import numpy as np
 
-from sagestack.algorithms.linear_learner.model import LinearModel
+from sagestack.algorithms.linear_learner.model import META_FILE, LinearModel
 from sagestack.algorithms.linear_learner.spec import SPEC
 
 
 def load_model(model_dir: Path) -> LinearModel:
-    return LinearModel.load(Path(model_dir))
+    """This package's artifact, or a model trained on AWS (``model_algo-1``, :mod:`.aws_artifact`)."""
+    model_dir = Path(model_dir)
+    if not (model_dir / META_FILE).exists():
+        from sagestack.algorithms.linear_learner.aws_artifact import load_aws_model
+
+        aws = load_aws_model(model_dir)
+        if aws is not None:
+            return aws
+    return LinearModel.load(model_dir)
 
 
 def _columns(model: LinearModel, scores: np.ndarray) -> dict[str, np.ndarray]:

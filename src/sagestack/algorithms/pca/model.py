@@ -6,6 +6,9 @@
   component last), the layout and order of the ``mean``/``v``/``s`` arrays in SageMaker's PCA model;
 * ``model.json``: ``{"algorithm": "pca", "format_version": 1, "num_components": ..., "feature_dim":
   ..., "subtract_mean": ..., "hyperparameters": {...}}``.
+
+Models trained on AWS (``model_algo-1``: an MXNet NDArray file with the same ``mean``/``v``/``s``)
+load too (:mod:`sagestack.algorithms.aws_artifacts`).
 """
 
 from __future__ import annotations
@@ -59,6 +62,10 @@ def save_model(model_dir: Path, result: PCAResult, params: PCAParams) -> None:
 
 def load_model(model_dir: Path) -> PCAModel:
     model_dir = Path(model_dir)
+    if not (model_dir / METADATA_FILE).exists():
+        aws = load_aws_model(model_dir)
+        if aws is not None:
+            return aws
     try:
         metadata = json.loads((model_dir / METADATA_FILE).read_text())
         with np.load(model_dir / ARRAYS_FILE, allow_pickle=False) as arrays:
@@ -73,3 +80,26 @@ def load_model(model_dir: Path) -> PCAModel:
         s=s.astype(np.float64),
         feature_dim=int(metadata["feature_dim"]),
     )
+
+
+def load_aws_model(model_dir: Path) -> PCAModel | None:
+    """A model trained on AWS: ``model_algo-1`` holds ``v``, ``s`` and (with ``subtract_mean``) ``mean``."""
+    from sagestack.algorithms import aws_artifacts
+
+    artifact = aws_artifacts.read(model_dir, "PCA")
+    if artifact is None:
+        return None
+    arrays = artifact.arrays
+    if not isinstance(arrays, dict) or "v" not in arrays or "s" not in arrays:
+        names = sorted(arrays) if isinstance(arrays, dict) else "an unnamed list"
+        raise aws_artifacts.AWSModelError(f"The PCA model cannot be loaded: model_algo-1 holds {names}, not the "
+                                          "arrays v and s")
+    v = aws_artifacts.float_matrix(arrays["v"], "v", "PCA").astype(np.float64)
+    s = np.asarray(arrays["s"], dtype=np.float64).ravel()
+    feature_dim = int(v.shape[0])
+    mean = arrays.get("mean")
+    mean = np.zeros(feature_dim) if mean is None else np.asarray(mean, dtype=np.float64).ravel()
+    if s.size != v.shape[1] or mean.size != feature_dim:
+        raise aws_artifacts.AWSModelError(
+            f"The PCA model cannot be loaded: v {v.shape}, s ({s.size},) and mean ({mean.size},) do not agree")
+    return PCAModel(mean=mean, v=v, s=s, feature_dim=feature_dim)

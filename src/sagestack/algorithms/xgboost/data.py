@@ -143,7 +143,7 @@ def load_dmatrix(files: list[Path], kind: str, csv_weights: int = 0) -> Any:
 
 
 def _csv_query(first_file: Path, csv_weights: int) -> str:
-    with open(first_file, "r", errors="ignore") as handle:
+    with open(first_file, errors="ignore") as handle:
         line = handle.readline()
     delimiter = sniff_delimiter(line)
     if delimiter is None:
@@ -167,7 +167,7 @@ def sniff_delimiter(line: str) -> str | None:
 
 def _check_libsvm(path: Path) -> None:
     """The container's light check: the first line with features is ``label[:weight] idx:val …``."""
-    with open(path, "r", errors="ignore") as handle:
+    with open(path, errors="ignore") as handle:
         for line in handle:
             tokens = line.split()
             if not tokens:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ import numpy as np
 
 from sagestack.algorithms.base import AlgorithmClientError, InferenceError
 
-from . import data
+from . import data, legacy_format
 from .versions import ImageVersion, current_version
 
 logger = logging.getLogger(__name__)
@@ -74,6 +73,11 @@ class XGBoostModel:
     batch: bool = False
     default_accept: str = CSV_TYPE
     settings: dict[str, str] = field(default_factory=dict)
+    #: Per booster, the end of the iteration range the container predicts with (its
+    #: ``best_ntree_limit``), or ``None`` for all trees.
+    iteration_ends: list[int | None] = field(default_factory=list)
+    #: Per booster, ``gbtree`` / ``dart`` / ``gblinear`` (gblinear has no in-place prediction).
+    booster_kinds: list[str] = field(default_factory=list)
 
     @property
     def booster(self) -> Any:
@@ -91,11 +95,15 @@ def load_model(model_dir: Path | str) -> XGBoostModel:
         raise FileNotFoundError(f"No model file found in {model_dir}")
     if os.environ.get("SAGEMAKER_INFERENCE_ENSEMBLE", "true") != "true":
         paths = paths[:1]
-    boosters, formats = [], []
+    version = current_version()
+    boosters, formats, ends, kinds = [], [], [], []
     for path in paths:
-        booster, fmt = _load_booster(path)
+        booster, fmt, limit = _load_booster(path, version)
         boosters.append(booster)
         formats.append(fmt)
+        gradient_booster = json.loads(booster.save_config())["learner"]["gradient_booster"]
+        kinds.append(str(gradient_booster.get("name", "gbtree")))
+        ends.append(_iteration_end(booster, gradient_booster, limit))
     config = json.loads(boosters[0].save_config())
     learner = config["learner"]
     objective = learner["objective"]["name"]
@@ -107,32 +115,68 @@ def load_model(model_dir: Path | str) -> XGBoostModel:
         objective=objective,
         num_class=num_class,
         num_features=boosters[0].num_features(),
-        version=current_version(),
+        version=version,
+        iteration_ends=ends,
+        booster_kinds=kinds,
         selected_keys=selected.replace(" ", "").lower().split(",") if selected else None,
         batch=bool(os.environ.get("SAGEMAKER_BATCH")),
         default_accept=os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", CSV_TYPE),
     )
 
 
-def _load_booster(path: Path) -> tuple[Any, str]:
-    import xgboost as xgb
+def _load_booster(path: Path, version: ImageVersion) -> tuple[Any, str, int | None]:
+    """``(booster, format, best_ntree_limit)``: a pickle first, else XGBoost's own formats, as the
+    container does. Models from older XGBoost releases (the legacy binary format, pickles of 0.x and
+    1.0-1.2 boosters) are converted (:mod:`.legacy_format`).
 
+    ``best_ntree_limit`` is what the container predicts with: a pickled booster's attribute, or for
+    images whose XGBoost (1.4 … 1.7) restores it on ``load_model``, the model attribute."""
     raw = path.read_bytes()
-    if raw[:1] == b"\x80":  # pickle protocol 2+ opcode
+    pickle_error = None
+    if legacy_format.looks_like_pickle(raw):
         try:
-            booster = pickle.loads(raw)
-            if isinstance(booster, xgb.Booster):
-                booster.set_param("nthread", 1)
-                return booster, "pkl_format"
-        except Exception as exc:  # noqa: BLE001 - fall back to XGBoost's loader like the container
-            logger.debug("%s is not a pickled booster: %s", path, exc)
-    booster = xgb.Booster()
-    try:
-        booster.load_model(bytearray(raw))
-    except xgb.core.XGBoostError as exc:
-        raise RuntimeError(f"Model {path} cannot be loaded: {exc}") from None
+            state = legacy_format.read_pickled_booster(raw)
+        except legacy_format.LegacyModelError as exc:
+            pickle_error = exc
+        else:
+            booster = _loaded(path, lambda: legacy_format.booster_from_pickle(raw, state))
+            booster.set_param("nthread", 1)
+            return booster, "pkl_format", state.best_ntree_limit
+    booster = _loaded(path, lambda: legacy_format.load_booster(raw), pickle_error)
     booster.set_param("nthread", 1)
-    return booster, "xgb_format"
+    limit = booster.attr("best_ntree_limit") if (1, 4) <= version.key < (2, 0) else None
+    return booster, "xgb_format", int(limit) if limit and limit.isdigit() else None
+
+
+def _loaded(path: Path, load: Any, pickle_error: Exception | None = None) -> Any:
+    try:
+        return load()
+    except legacy_format.LegacyModelError as exc:
+        detail = f"{exc}" if pickle_error is None else f"{pickle_error}; {exc}"
+        raise legacy_format.LegacyModelError(f"Model {path.name} cannot be loaded: {detail}") from None
+
+
+def _iteration_end(booster: Any, booster_config: dict[str, Any], limit: int | None) -> int | None:
+    """``best_ntree_limit`` (trees per output group) as the end of ``iteration_range``, as XGBoost
+    1.4+ turned ``ntree_limit`` into one; ``None`` when it covers every round (or for gblinear)."""
+    if not limit or limit <= 0:
+        return None
+    if booster_config.get("name") == "gblinear":
+        return None
+    parallel = _find_key(booster_config, "num_parallel_tree")
+    end = limit // max(int(parallel or 1), 1)
+    return end if 0 < end < booster.num_boosted_rounds() else None
+
+
+def _find_key(tree: Any, key: str) -> Any:
+    if isinstance(tree, dict):
+        if key in tree:
+            return tree[key]
+        for value in tree.values():
+            found = _find_key(value, key)
+            if found is not None:
+                return found
+    return None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -344,14 +388,28 @@ def _check_feature_count(model: XGBoostModel, features: Any, kind: str) -> None:
 
 def _predict_array(model: XGBoostModel, features: Any) -> np.ndarray:
     features = _fit_width(features, model.num_features)
-    if len(model.boosters) == 1:
-        return np.asarray(model.booster.inplace_predict(features, validate_features=False))
-    outputs = np.stack([np.asarray(b.inplace_predict(features, validate_features=False)) for b in model.boosters])
+    ends = model.iteration_ends or [None] * len(model.boosters)
+    kinds = model.booster_kinds or ["gbtree"] * len(model.boosters)
+    outputs = [np.asarray(_predict_one(b, features, end, kind))
+               for b, end, kind in zip(model.boosters, ends, kinds)]
+    if len(outputs) == 1:
+        return outputs[0]
+    stacked = np.stack(outputs)
     if model.objective in _VOTING_OBJECTIVES:
         from scipy import stats
 
-        return stats.mode(outputs, axis=0, keepdims=False).mode
-    return outputs.mean(axis=0)
+        return stats.mode(stacked, axis=0, keepdims=False).mode
+    return stacked.mean(axis=0)
+
+
+def _predict_one(booster: Any, features: Any, end: int | None, kind: str = "gbtree") -> Any:
+    if kind == "gblinear":  # XGBoost has no in-place prediction for linear boosters
+        import xgboost as xgb
+
+        return booster.predict(xgb.DMatrix(features, missing=np.nan), validate_features=False)
+    if end is None:
+        return booster.inplace_predict(features, validate_features=False)
+    return booster.inplace_predict(features, iteration_range=(0, end), validate_features=False)
 
 
 def _fit_width(features: Any, width: int) -> Any:

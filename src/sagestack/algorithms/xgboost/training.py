@@ -16,7 +16,7 @@ from typing import Any
 
 from sagestack.algorithms.base import AlgorithmClientError, AlgorithmError, TrainingEnv
 
-from . import data, hyperparameters, metrics
+from . import data, hyperparameters, legacy_format, metrics
 from .versions import ImageVersion, current_version
 
 MODEL_NAME = "xgboost-model"
@@ -255,10 +255,9 @@ def load_checkpoint(checkpoint_dir: Path) -> tuple[Any, int]:
         reverse=True,
     )
     for round_ in rounds:
-        try:
-            booster = xgb.Booster()
-            booster.load_model(bytearray((checkpoint_dir / f"{CHECKPOINT_NAME}.{round_}").read_bytes()))
-        except (xgb.core.XGBoostError, OSError):
+        try:  # checkpoints of older images are in XGBoost's legacy binary format
+            booster = legacy_format.load_booster((checkpoint_dir / f"{CHECKPOINT_NAME}.{round_}").read_bytes())
+        except (xgb.core.XGBoostError, legacy_format.LegacyModelError, OSError):
             continue
         return booster, round_ + 1
     return None, 0

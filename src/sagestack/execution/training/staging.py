@@ -7,11 +7,13 @@ import json
 import os
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO
 
+from ...formats.archives import extract_tarball
 from ..layout import HostLayout
-from ..storage import DataError, JobStorage, extract_tarball
+from ..storage import DataError, JobStorage
 from .job import HostProcess, JobFailed, StopRequest
 
 
@@ -79,7 +81,9 @@ def channel_objects(storage: JobStorage, source: dict) -> list[tuple[str, str, s
 def start_pipe(storage: JobStorage, layout: HostLayout, channel: str, objects: list, stop: StopRequest,
                name: str) -> None:
     """Pipe mode: ``input/data/<channel>_<epoch>`` FIFOs, each streaming the channel once."""
-    paths = [storage.local_path(b, k) for b, k, _ in objects]
+    sources = [(b, k) for b, k, _ in objects]
+    for bucket, key in sources:  # unreadable inputs fail the job now, not mid-stream
+        storage.open(bucket, key).close()
     base = layout.path("input", "data")
 
     def feed() -> None:
@@ -96,8 +100,8 @@ def start_pipe(storage: JobStorage, layout: HostLayout, channel: str, objects: l
                 return
             try:
                 with os.fdopen(fd, "wb") as out:
-                    for path in paths:
-                        with open(path, "rb") as src:
+                    for bucket, key in sources:
+                        with storage.open(bucket, key) as src:
                             shutil.copyfileobj(src, out, 1 << 20)
             except (BrokenPipeError, OSError):
                 pass
@@ -107,7 +111,10 @@ def start_pipe(storage: JobStorage, layout: HostLayout, channel: str, objects: l
 
 
 def stage_code(storage: JobStorage, hosts: list[HostProcess], hyperparameters: dict[str, str]) -> None:
-    """``sagemaker_submit_directory`` (an s3:// tar.gz) extracted into each host's ``code/``."""
+    """``sagemaker_submit_directory`` extracted into each host's ``code/``: an s3:// tar.gz (read through
+    the object layer, which decrypts SSE-KMS objects), or a tar.gz inside the job's own /opt/ml — with
+    network isolation the SDK ships the code as the input channel ``code`` and points at
+    ``/opt/ml/input/data/code/sourcedir.tar.gz``."""
     submit = hyperparameters.get("sagemaker_submit_directory")
     if not submit:
         return
@@ -115,16 +122,32 @@ def stage_code(storage: JobStorage, hosts: list[HostProcess], hyperparameters: d
         submit = json.loads(submit)
     except ValueError:
         pass
-    if not isinstance(submit, str) or not submit.startswith("s3://"):
+    if not isinstance(submit, str):
         return
-    bucket, key = submit[5:].split("/", 1)
-    try:
-        archive = storage.local_path(bucket, key)
-    except DataError as exc:
-        raise JobFailed(f"ClientError: could not fetch the source directory {submit}: {exc}") from None
+    if submit.startswith("/opt/ml/"):
+        parts = [part for part in submit[len("/opt/ml/"):].split("/") if part]
+        if ".." in parts or any(not host.layout.path(*parts).is_file() for host in hosts):
+            raise JobFailed(f"ClientError: the source directory {submit} does not exist in the job: with "
+                            f"network isolation the code comes as an input channel (the SDK's 'code' "
+                            f"channel); check InputDataConfig")
+
+        def archive_of(host: HostProcess) -> BinaryIO:
+            return open(host.layout.path(*parts), "rb")
+    elif submit.startswith("s3://"):
+        bucket, key = submit[5:].split("/", 1)
+
+        def archive_of(host: HostProcess) -> BinaryIO:
+            return storage.open(bucket, key)
+    else:
+        return
     for host in hosts:
         try:
-            extract_tarball(archive, host.layout.path("code"))
+            archive = archive_of(host)
+        except DataError as exc:
+            raise JobFailed(f"ClientError: could not fetch the source directory {submit}: {exc}") from None
+        try:
+            with archive:
+                extract_tarball(archive, host.layout.path("code"))
         except Exception as exc:
             raise JobFailed(f"ClientError: the source directory {submit} is not a valid tar.gz: "
                             f"{exc}") from None

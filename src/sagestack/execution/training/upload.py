@@ -63,7 +63,7 @@ def upload_outputs(storage: JobStorage, data: dict, name: str, root: Path, hosts
             storage.upload_file(out_tar, f"{output}/{name}/output/output.tar.gz", "application/x-tar")
     except Exception as exc:
         if not allow_empty:
-            raise JobFailed(f"ClientError: could not upload the model artifacts to {output}: {exc}")
+            raise JobFailed(f"ClientError: could not upload the model artifacts to {output}: {exc}") from exc
         log.warning("artifact upload after stop failed for %s: %s", name, exc)
 
 

@@ -5,8 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from ...domain.scalable_targets import ACTIVITY, DEFAULT_COOLDOWN, POLICY, TARGET  # noqa: F401 (re-exported)
-from ...domain.scalable_targets import VARIANT_DIMENSION, parse_variant, variant_state
+from ...domain.scalable_targets import (  # noqa: F401 (re-exported)
+    ACTIVITY,
+    DEFAULT_COOLDOWN,
+    POLICY,
+    TARGET,
+    VARIANT_DIMENSION,
+    parse_variant,
+    variant_state,
+)
 from ...protocol.errors import ServiceError
 from ...store.resources import FieldFilter, ListQuery
 from ..context import RequestContext

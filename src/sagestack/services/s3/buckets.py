@@ -59,8 +59,11 @@ def get_bucket_location(ctx: RequestContext, params: dict) -> dict:
 
 @OPERATIONS.handler("DeleteBucket")
 def delete_bucket(ctx: RequestContext, params: dict) -> dict:
+    from .bucket_config import forget
+
     owned_bucket(ctx, params)
     store(ctx).delete_bucket(params["Bucket"])
+    forget(ctx, params["Bucket"])
     return {}
 
 

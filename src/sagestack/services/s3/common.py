@@ -1,5 +1,5 @@
 """What the S3 handlers share: bucket access checks, request bodies (plain or aws-chunked), digests
-(Content-MD5, x-amz-checksum-*, the signed payload hash), SSE, tagging and response building."""
+(Content-MD5, x-amz-checksum-*, the signed payload hash), tagging and response building."""
 
 from __future__ import annotations
 
@@ -197,11 +197,13 @@ class Digests:
         return {name: staged.checksums[name] for name in self.algorithms if name in staged.checksums}
 
 
-async def ingest(ctx: RequestContext, digests: Digests, commit: Callable[[StagedFile], T]) -> T:
+async def ingest(ctx: RequestContext, digests: Digests, commit: Callable[[StagedFile], T],
+                 sealer: Callable[[], Any] | None = None) -> T:
     """Stage the request body, check every digest, then ``commit(staged)`` in a worker thread.
 
     Small plain bodies are read on the loop and staged, checked and committed in one thread hop; larger
-    ones (and aws-chunked ones) stream to disk. The staged file is discarded on any failure."""
+    ones (and aws-chunked ones) stream to disk. The staged file is discarded on any failure. ``sealer()``
+    (run in the worker thread before staging) gives the FrameSealer of an encrypted write, or None."""
     body = RequestBody(ctx)
     objects = store(ctx)
     want_sha = digests.payload_sha256 is not None
@@ -218,7 +220,7 @@ async def ingest(ctx: RequestContext, digests: Digests, commit: Callable[[Staged
         data = await ctx.request.read_body(SMALL_BODY)
 
         def stage_and_finish() -> T:
-            stager = objects.new_stager(digests.algorithms, want_sha)
+            stager = objects.new_stager(digests.algorithms, want_sha, sealer=sealer() if sealer else None)
             try:
                 stager.write(data)
                 staged = stager.finish()
@@ -228,7 +230,8 @@ async def ingest(ctx: RequestContext, digests: Digests, commit: Callable[[Staged
             return finish(staged)
 
         return await asyncio.to_thread(stage_and_finish)
-    staged = await objects.stage_stream(body, digests.algorithms, sha256=want_sha)
+    seal = await asyncio.to_thread(sealer) if sealer else None
+    staged = await objects.stage_stream(body, digests.algorithms, sha256=want_sha, sealer=seal)
     return await asyncio.to_thread(finish, staged)
 
 
@@ -296,18 +299,6 @@ def stored_headers(params: dict) -> dict[str, Any]:
         if name == "StorageClass" and value == "STANDARD":
             continue
         out[name] = value
-    return out
-
-
-def sse(ctx: RequestContext, params: dict, default: dict | None = None) -> dict[str, Any]:
-    algorithm = params.get("ServerSideEncryption")
-    if algorithm is None:
-        return dict(default) if default else {"ServerSideEncryption": "AES256"}
-    out: dict[str, Any] = {"ServerSideEncryption": algorithm}
-    if algorithm.startswith("aws:kms"):
-        out["SSEKMSKeyId"] = params.get("SSEKMSKeyId") or ctx.arn("kms", "alias/aws/s3")
-        if params.get("BucketKeyEnabled") is not None:
-            out["BucketKeyEnabled"] = params["BucketKeyEnabled"]
     return out
 
 

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from ...objects import ObjectInfo, UploadInfo
 from ...objects import checksums as cks
+from ...objects.encryption import FrameSealer
 from ...protocol.errors import ServiceError
 from ..context import RequestContext
 from ..registry import OperationTable
@@ -29,11 +30,11 @@ from .common import (
     owner,
     parse_copy_source,
     parse_tagging_header,
-    sse,
     store,
     stored_headers,
     user_metadata,
 )
+from .encryption import data_key, open_plain, plan
 from .objects import evaluate_conditions
 
 OPERATIONS = OperationTable("s3")
@@ -62,13 +63,14 @@ def create_multipart_upload(ctx: RequestContext, params: dict) -> dict:
     if kind == "FULL_OBJECT" and algorithm and algorithm.upper() not in ("CRC32", "CRC32C", "CRC64NVME"):
         raise errors.invalid_request(f"The FULL_OBJECT checksum type cannot be used with the "
                                      f"{algorithm.lower()} checksum algorithm.")
+    encryption = plan(ctx, params, params["Bucket"], params["Key"])  # one data key seals every part
     upload = UploadInfo(
         upload_id=secrets.token_urlsafe(48), bucket=params["Bucket"], key=params["Key"],
         account_id=ctx.account_id, initiated=_now(),
         content_type=params.get("ContentType") or "binary/octet-stream", metadata=user_metadata(params),
-        headers=stored_headers(params), sse=sse(ctx, params), tags=parse_tagging_header(params.get("Tagging")),
+        headers=stored_headers(params), sse=encryption.sse, tags=parse_tagging_header(params.get("Tagging")),
         checksum_algorithm=algorithm.lower() if algorithm else None,
-        checksum_type=(kind or "COMPOSITE") if algorithm else None,
+        checksum_type=(kind or "COMPOSITE") if algorithm else None, encryption=encryption.envelope,
     )
     store(ctx).create_upload(upload)
     result = {"Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.upload_id, **upload.sse}
@@ -89,7 +91,8 @@ async def upload_part(ctx: RequestContext, params: dict) -> dict:
     if mismatched:
         raise errors.invalid_request(f"Checksum Type mismatch occurred, expected checksum Type: "
                                      f"{upload.checksum_algorithm}, actual checksum Type: {mismatched[0]}")
-    part = await ingest(ctx, digests, lambda staged: objects.commit_part(upload.upload_id, number, staged))
+    sealer = (lambda: FrameSealer(data_key(ctx, upload.encryption), number)) if upload.encryption else None
+    part = await ingest(ctx, digests, lambda staged: objects.commit_part(upload.upload_id, number, staged), sealer)
     return {"ETag": f'"{part.etag}"', **checksum_fields(part.checksums), **upload.sse}
 
 
@@ -120,7 +123,9 @@ def upload_part_copy(ctx: RequestContext, params: dict) -> dict:
     if length > MAX_OBJECT_SIZE:
         raise ServiceError("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size", 400)
     algorithms = [upload.checksum_algorithm] if upload.checksum_algorithm else []
-    staged = objects.stage_file(objects.path_of(source.storage_path), algorithms, start=start, length=length)
+    sealer = FrameSealer(data_key(ctx, upload.encryption), number) if upload.encryption else None
+    reader, source = open_plain(ctx, {"Bucket": src_bucket, "Key": src_key}, source)
+    staged = objects.stage_file(reader, algorithms, start=start, length=length, sealer=sealer)
     part = objects.commit_part(upload.upload_id, number, staged)
     result = {"ETag": f'"{part.etag}"', "LastModified": part.last_modified, **checksum_fields(part.checksums)}
     return {"CopyPartResult": result, **upload.sse}
@@ -174,7 +179,8 @@ def complete_multipart_upload(ctx: RequestContext, params: dict) -> dict:
     parts = _validate_parts(ctx, upload, (params.get("MultipartUpload") or {}).get("Parts") or [])
     algorithm = upload.checksum_algorithm
     full = upload.checksum_type == "FULL_OBJECT"
-    staged = objects.assemble(parts, algorithm if full else None)
+    key_bytes = data_key(ctx, upload.encryption) if upload.encryption else None
+    staged = objects.assemble(parts, algorithm if full else None, key_bytes)
     size = params.get("MpuObjectSize")
     if size is not None and size != staged.size:
         staged.discard()
@@ -197,6 +203,8 @@ def complete_multipart_upload(ctx: RequestContext, params: dict) -> dict:
         last_modified=_now(), storage_path="", metadata=upload.metadata, headers=upload.headers,
         checksums=checksums, checksum_type=upload.checksum_type if algorithm else None, sse=upload.sse,
         tags=upload.tags, parts=[p.size for p in parts],
+        encryption={**upload.encryption, "segments": [[p.part_number, p.size] for p in parts]}
+        if upload.encryption else None,
     )
     if_match = params.get("IfMatch")
     info = objects.complete_upload(upload, staged, info,

@@ -29,13 +29,13 @@ from .common import (
     parse_copy_source,
     parse_tagging_header,
     serialize,
-    sse,
     store,
     stored_headers,
     tag_set,
     user_metadata,
     verify_xml_body,
 )
+from .encryption import Plan, data_key, open_plain, plan
 
 OPERATIONS = OperationTable("s3")
 
@@ -133,10 +133,7 @@ def _read_result(ctx: RequestContext, params: dict, info: ObjectInfo) -> tuple[d
 @OPERATIONS.handler("GetObject")
 def get_object(ctx: RequestContext, params: dict) -> Any:
     info = owned_object(ctx, params)
-    try:
-        handle = open(store(ctx).path_of(info.storage_path), "rb")
-    except FileNotFoundError:  # replaced between the index read and the open: read both again
-        handle, info = store(ctx).open(params["Bucket"], params["Key"])
+    handle, info = open_plain(ctx, params, info)  # decrypting as it reads when stored encrypted
     try:
         if evaluate_conditions(info, params) == 304:
             handle.close()
@@ -174,17 +171,22 @@ async def put_object(ctx: RequestContext, params: dict) -> dict:
     metadata = user_metadata(params)
     tags = parse_tagging_header(params.get("Tagging"))
     if_match = params.get("IfMatch")
+    chosen: list[Plan] = []  # the write's encryption, chosen in the worker thread that stages the body
+
+    def seal():
+        chosen.append(plan(ctx, params, bucket, key))
+        return chosen[0].sealer()
 
     def commit(staged) -> ObjectInfo:
         if small:
             owned_bucket(ctx, params)
         return store(ctx).commit(
             staged, bucket, key, content_type=params.get("ContentType"), metadata=metadata,
-            headers=stored_headers(params), checksums=digests.stored(staged), sse=sse(ctx, params), tags=tags,
+            headers=stored_headers(params), checksums=digests.stored(staged), sse=chosen[0].sse, tags=tags,
             if_match=if_match.strip('"') if if_match else None,
-            if_none_match=params.get("IfNoneMatch") is not None)
+            if_none_match=params.get("IfNoneMatch") is not None, encryption=chosen[0].envelope)
 
-    info = await ingest(ctx, digests, commit)
+    info = await ingest(ctx, digests, commit, seal)
     return {"ETag": info.quoted_etag, **checksum_fields(info.checksums, info.checksum_type), **info.sse}
 
 
@@ -236,13 +238,16 @@ def copy_object(ctx: RequestContext, params: dict) -> dict:
             "This copy request is illegal because it is trying to copy an object to itself without changing "
             "the object's metadata, storage class, website redirect location or encryption attributes.")
     algorithm = params.get("ChecksumAlgorithm")
+    # the copy's encryption: its own headers, else the destination bucket's default (as S3 does); a copy
+    # that stays SSE-KMS keeps its source's data key, re-wrapped, and so shares its sealed bytes
+    target = plan(ctx, params, bucket, key, data_key(ctx, source.encryption) if source.encryption else None)
     info = objects.copy(
         source, bucket, key,
         content_type=(params.get("ContentType") or "binary/octet-stream") if replace else None,
         metadata=user_metadata(params) if replace else None,
         headers=stored_headers(params) if replace else None,
-        sse=sse(ctx, params) if changes_sse else None, tags=tags,
-        algorithms=[algorithm.lower()] if algorithm else (),
+        sse=target.sse, tags=tags, algorithms=[algorithm.lower()] if algorithm else (),
+        encryption=target.envelope, data_key=target.data_key,
     )
     result = {"ETag": info.quoted_etag, "LastModified": info.last_modified}
     result.update(checksum_fields(info.checksums, info.checksum_type))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ...domain.state import strip_empty  # noqa: F401 (re-exported: the families use it from here)
 from ...protocol.errors import ServiceError
@@ -66,7 +67,7 @@ def list_query(params: dict, sort_default: str = "CreationTime") -> ListQuery:
 
 
 def list_page(ctx: RequestContext, resource_type: str, params: dict, key: str,
-              summarize: Callable[["Resource"], dict], sort_default: str = "CreationTime") -> dict:
+              summarize: Callable[[Resource], dict], sort_default: str = "CreationTime") -> dict:
     """A List* answer: filter, sort and paginate in the store, one summary per resource (members that
     are None dropped), ``NextToken`` only when there is another page."""
     rows, token = ctx.platform.resources.list(ctx.account_id, ctx.region, resource_type,
@@ -91,3 +92,22 @@ def not_found(kind: str, name: str, ctx: RequestContext | None = None) -> Servic
 
 def resource_not_found(message: str) -> ServiceError:
     return ServiceError("ResourceNotFound", message)
+
+
+def check_kms_keys(ctx: RequestContext, params: dict, *paths: tuple[str, ...]) -> None:
+    """Every KMS key a request names (``("OutputDataConfig", "KmsKeyId")``, …) must exist and be enabled
+    (key id, key ARN, alias name or alias ARN), else ValidationException as SageMaker answers."""
+    from ...store.kms import KmsError, key_store
+
+    keys = key_store(ctx.platform)
+    for path in paths:
+        value = params
+        for part in path:
+            value = value.get(part) if isinstance(value, dict) else None
+        if not value:
+            continue
+        try:
+            keys.check_usable(keys.find(ctx.account_id, ctx.region, value))
+        except KmsError as exc:
+            raise ServiceError("ValidationException", f"Invalid KmsKeyId '{value}' in {'.'.join(path)}: "
+                               f"{exc.message or 'the key cannot be used.'}") from None

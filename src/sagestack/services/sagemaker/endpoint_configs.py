@@ -6,7 +6,7 @@ from ...protocol.errors import ServiceError
 from ..context import RequestContext
 from ..errors import in_use_if_exists
 from ..registry import OperationTable
-from .common import arn, check_name, list_query, not_found, now, strip_empty
+from .common import arn, check_kms_keys, check_name, list_query, not_found, now, strip_empty
 from .models import TYPE as MODEL_TYPE
 from .models import model_arn
 
@@ -60,6 +60,8 @@ def _check_variants(ctx: RequestContext, variants: list[dict], field: str) -> li
 def create_endpoint_config(ctx: RequestContext, params: dict) -> dict:
     name = params["EndpointConfigName"]
     check_name(name, "endpointConfigName")
+    check_kms_keys(ctx, params, ("KmsKeyId",), ("DataCaptureConfig", "KmsKeyId"),
+                   ("AsyncInferenceConfig", "OutputConfig", "KmsKeyId"))
     variants = _check_variants(ctx, params["ProductionVariants"], "ProductionVariants")
     shadows = _check_variants(ctx, params.get("ShadowProductionVariants") or [], "ShadowProductionVariants")
     capture = params.get("DataCaptureConfig")

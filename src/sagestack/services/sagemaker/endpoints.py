@@ -8,8 +8,8 @@ resolved into a *plan* stored with the endpoint (the status machine and the plan
 
 from __future__ import annotations
 
+from ...domain import endpoints
 from ...domain.endpoints import ENDPOINT, TYPE, capture_summary, retain, start_update, variant_summaries
-from ...domain.models import model_containers
 from ...protocol.errors import ServiceError
 from ...store.resources import ConcurrentModification
 from ..context import RequestContext
@@ -34,39 +34,26 @@ def _get(ctx: RequestContext, name: str):
     return row
 
 
+def _model_of(ctx: RequestContext):
+    """The model lookup a plan is built with: the model's description, or the error SageMaker gives."""
+
+    def lookup(name: str) -> dict:
+        try:
+            return get_model(ctx, name)
+        except ServiceError:
+            raise ServiceError("ValidationException",
+                               f"Could not find model \"{arn(ctx, 'model', name)}\".") from None
+
+    return lookup
+
+
 def build_plan(ctx: RequestContext, config: dict) -> dict:
     """Resolve an endpoint config and its models into what the controller deploys."""
-    plan = {"EndpointConfigName": config["EndpointConfigName"],
-            "Variants": _plan_variants(ctx, config["ProductionVariants"]),
-            "DataCaptureConfig": config.get("DataCaptureConfig")}
-    if config.get("ShadowProductionVariants"):  # shadow tests: mirrored traffic (serving/shadow.py)
-        plan["ShadowVariants"] = _plan_variants(ctx, config["ShadowProductionVariants"])
-    if config.get("AsyncInferenceConfig"):  # asynchronous inference (serving/async_inference.py)
-        plan["AsyncInferenceConfig"] = config["AsyncInferenceConfig"]
-    return plan
+    return endpoints.build_plan(config, _model_of(ctx))
 
 
 def _plan_variants(ctx: RequestContext, production_variants: list[dict]) -> list[dict]:
-    variants = []
-    for pv in production_variants:
-        try:
-            model = get_model(ctx, pv["ModelName"])
-        except ServiceError:
-            raise ServiceError("ValidationException", f"Could not find model \"{arn(ctx, 'model', pv['ModelName'])}\"."
-                               ) from None
-        containers = model_containers(model)
-        serverless = pv.get("ServerlessConfig")
-        variants.append({
-            "VariantName": pv["VariantName"],
-            "ModelName": pv["ModelName"],
-            "Containers": containers,
-            "Mode": (model.get("InferenceExecutionConfig") or {}).get("Mode", "Serial"),
-            "InstanceType": pv.get("InstanceType") or "ml.m5.large",
-            "InstanceCount": 1 if serverless else int(pv.get("InitialInstanceCount") or 1),
-            "Weight": float(pv.get("InitialVariantWeight", 1.0)),
-            "Serverless": serverless,
-        })
-    return variants
+    return endpoints.plan_variants(production_variants, _model_of(ctx))
 
 
 @ops.handler("CreateEndpoint")

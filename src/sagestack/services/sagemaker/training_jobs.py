@@ -10,7 +10,7 @@ from ...protocol.errors import ServiceError
 from ..context import RequestContext
 from ..errors import in_use_if_exists
 from ..registry import OperationTable
-from .common import check_name, list_page, now, wake
+from .common import check_kms_keys, check_name, list_page, now, wake
 
 ops = OperationTable("sagemaker")
 
@@ -26,6 +26,7 @@ def _get(ctx: RequestContext, name: str):
 def create_training_job(ctx: RequestContext, params: dict) -> dict:
     name = params["TrainingJobName"]
     check_name(name, "trainingJobName")
+    check_kms_keys(ctx, params, ("OutputDataConfig", "KmsKeyId"), ("ResourceConfig", "VolumeKmsKeyId"))
     job_arn = training_jobs.job_arn(ctx.region, ctx.account_id, name)
     with in_use_if_exists(f"Training job names must be unique within an AWS account and region, and a "
                           f"training job with this name already exists ({job_arn})"):

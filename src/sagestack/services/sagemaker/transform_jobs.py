@@ -11,7 +11,7 @@ from ...protocol.errors import ServiceError
 from ..context import RequestContext
 from ..errors import in_use_if_exists
 from ..registry import OperationTable
-from .common import arn, check_name, list_page, now, strip_empty, wake
+from .common import arn, check_kms_keys, check_name, list_page, now, strip_empty, wake
 
 ops = OperationTable("sagemaker")
 
@@ -47,6 +47,8 @@ def create_transform_job(ctx: RequestContext, params: dict) -> dict:
     name = params["TransformJobName"]
     check_name(name, "transformJobName")
     _validate(ctx, params)
+    check_kms_keys(ctx, params, ("TransformOutput", "KmsKeyId"), ("TransformResources", "VolumeKmsKeyId"),
+                   ("DataCaptureConfig", "KmsKeyId"))
     job_arn = arn(ctx, TYPE, name)
     created = now()
     transform_input = dict(params["TransformInput"])

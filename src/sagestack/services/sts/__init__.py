@@ -59,9 +59,9 @@ def _issue(ctx: RequestContext, principal_arn: str, duration: int, account: str 
 def get_session_token(ctx: RequestContext, params: dict) -> dict:
     duration = params.get("DurationSeconds", 43200)
     if not 900 <= duration <= 129600:
-        raise ServiceError("ValidationError", "1 validation error detected: Value '%d' at 'durationSeconds' "
-                           "failed to satisfy constraint: Member must have value between 900 and 129600"
-                           % duration)
+        raise ServiceError("ValidationError", f"1 validation error detected: Value '{duration}' at "
+                           "'durationSeconds' failed to satisfy constraint: Member must have value between 900 "
+                           "and 129600")
     return {"Credentials": _issue(ctx, ctx.principal_arn, duration)}
 
 

@@ -16,8 +16,16 @@ from sqlalchemy.exc import IntegrityError
 from .. import tokens
 from ..errors import AlreadyExists, NotFound
 from . import reads
-from .records import EventFilter, EventsPage, FilterPage, LogGroup, LogStream, PutResult, group_from_row, \
-    stream_from_row
+from .records import (
+    EventFilter,
+    EventsPage,
+    FilterPage,
+    LogGroup,
+    LogStream,
+    PutResult,
+    group_from_row,
+    stream_from_row,
+)
 from .tables import keyset, log_events, log_groups, log_streams
 from .writer import LogWriter, now_ms
 
@@ -253,7 +261,7 @@ class LogStore:
     def filter_events(self, account: str, region: str, group_name: str, *,
                       stream_names: Sequence[str] | None = None, stream_prefix: str | None = None,
                       start_time: int | None = None, end_time: int | None = None,
-                      pattern: EventFilter = EventFilter(), limit: int | None = None,
+                      pattern: EventFilter | None = None, limit: int | None = None,
                       token: str | None = None) -> FilterPage:
         """FilterLogEvents across the group's streams (all, named, or by prefix), keyset-paged."""
         with self.db.connect() as conn:
@@ -272,7 +280,8 @@ class LogStore:
                 if stream_names:
                     raise NotFound(STREAM, ", ".join(stream_names))
                 return FilterPage([], [], None)
-            return reads.filter_page(conn, streams, start_time=start_time, end_time=end_time, pattern=pattern,
+            return reads.filter_page(conn, streams, start_time=start_time, end_time=end_time,
+                                     pattern=pattern if pattern is not None else EventFilter(),
                                      limit=limit, token=token)
 
     # -- retention ------------------------------------------------------------------------

@@ -3,8 +3,19 @@ condition every paged read uses."""
 
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint,
-                        and_, or_)
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    or_,
+)
 
 from ..schema import metadata
 

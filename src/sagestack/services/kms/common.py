@@ -1,0 +1,71 @@
+"""What the KMS handlers share: the key store, key lookup by any KeyId form, KMS's error words."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from ...protocol.errors import ServiceError
+from ...store.kms import Key, KeyStore, KmsError, key_store
+from ..context import RequestContext
+from ..registry import OperationTable
+
+#: KmsError kind → KMS error code.
+CODES = {
+    "NotFound": "NotFoundException",
+    "Disabled": "DisabledException",
+    "InvalidState": "KMSInvalidStateException",
+    "InvalidCiphertext": "InvalidCiphertextException",
+    "IncorrectKey": "IncorrectKeyException",
+    "AlreadyExists": "AlreadyExistsException",
+    "InvalidAliasName": "InvalidAliasNameException",
+    "InvalidArn": "InvalidArnException",
+    "InvalidMarker": "InvalidMarkerException",
+}
+
+
+def service_error(exc: KmsError) -> ServiceError:
+    return ServiceError(CODES.get(exc.kind, exc.kind + "Exception"), exc.message, 400)
+
+
+def handler(table: OperationTable, *names: str) -> Callable:
+    """Register a handler whose ``KmsError`` failures are answered in KMS's words."""
+    def register(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapped(ctx: RequestContext, params: dict):
+            try:
+                return func(ctx, params)
+            except KmsError as exc:
+                raise service_error(exc) from None
+
+        return table.handler(*names)(wrapped)
+
+    return register
+
+
+def keys(ctx: RequestContext) -> KeyStore:
+    return key_store(ctx.platform)
+
+
+def find_key(ctx: RequestContext, key_ref: str) -> Key:
+    return keys(ctx).find(ctx.account_id, ctx.region, key_ref)
+
+
+def dry_run(params: dict) -> None:
+    if params.get("DryRun"):
+        raise ServiceError("DryRunOperationException",
+                           "The request would have succeeded, but the DryRun flag is set.", 412)
+
+
+def page(params: dict, fetch: Callable[[int, str | None], tuple[list, str | None]]) -> tuple[list, dict]:
+    """One page of a KMS list (Limit/Marker → NextMarker/Truncated)."""
+    try:
+        items, token = fetch(params.get("Limit") or 100, params.get("Marker"))
+    except ServiceError as exc:
+        if exc.code == "ValidationException" and "pagination token" in exc.message:
+            raise ServiceError("InvalidMarkerException", "Invalid marker", 400) from None
+        raise
+    extra = {"Truncated": token is not None}
+    if token is not None:
+        extra["NextMarker"] = token
+    return items, extra
