@@ -340,6 +340,25 @@ def world(server) -> dict[tuple[str, str], list[Case]]:
              _names("TransformJobSummaries", "TransformJobName"), expected=set(transforms[:2])),
     ]
 
+    # Processing jobs: no input data, so each fails as it starts.
+    processing = ["pg-processing-a-1", "pg-processing-a-2", "pg-processing-a-3", "pg-processing-b-1"]
+    for name in processing:
+        sm.create_processing_job(
+            ProcessingJobName=name, RoleArn=ROLE,
+            ProcessingResources={"ClusterConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1,
+                                                   "VolumeSizeInGB": 1}},
+            AppSpecification={"ImageUri": SKLEARN_IMAGE, "ContainerEntrypoint": ["python3", "-c", "pass"]},
+            ProcessingInputs=[{"InputName": "data", "S3Input": {
+                "S3Uri": "s3://pg-objects/missing/", "LocalPath": "/opt/ml/processing/input/data",
+                "S3DataType": "S3Prefix", "S3InputMode": "File"}}])
+    wait_for(lambda: all(sm.describe_processing_job(ProcessingJobName=j)["ProcessingJobStatus"] == "Failed"
+                         for j in processing), timeout=60, message="the processing jobs to fail")
+    cases["sagemaker", "ListProcessingJobs"] = [
+        Case({}, _names("ProcessingJobSummaries", "ProcessingJobName"), expected=set(processing)),
+        Case({"NameContains": "-a-", "StatusEquals": "Failed", "SortBy": "Name"},
+             _names("ProcessingJobSummaries", "ProcessingJobName"), expected=set(processing[:3])),
+    ]
+
     # -- Application Auto Scaling ---------------------------------------------------------------------
     ids = [f"endpoint/{endpoints[0]}/variant/{v}" for v in ("A", "B", "C")]
     for resource_id in ids:
@@ -366,6 +385,58 @@ def world(server) -> dict[tuple[str, str], list[Case]]:
         Case({"ServiceNamespace": "sagemaker", "PolicyNames": ["up-1", "down-1"]}, policy_ids,
              expected={policies[0], policies[3], policies[4]}),
     ]
+
+    # -- KMS ------------------------------------------------------------------------------------------
+    kms = server.client("kms")
+    key_ids = [kms.create_key(Description=f"pg-{i}", Tags=[{"TagKey": f"t{j}", "TagValue": str(j)}
+                                                              for j in range(3)])["KeyMetadata"]["KeyId"]
+               for i in range(4)]
+    aliases = [f"alias/pg-{i}" for i in range(4)]
+    for alias, key_id in zip(aliases, [key_ids[0], key_ids[0], key_ids[0], key_ids[1]]):
+        kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+    cases["kms", "ListKeys"] = [Case({}, _names("Keys", "KeyId"), known=set(key_ids))]
+    alias_names = _names("Aliases", "AliasName")
+    cases["kms", "ListAliases"] = [
+        Case({}, alias_names, known=set(aliases)),
+        Case({"KeyId": key_ids[0]}, alias_names, expected=set(aliases[:3])),
+    ]
+    cases["kms", "ListKeyPolicies"] = [Case({"KeyId": key_ids[0]}, lambda r: r["PolicyNames"], expected={"default"})]
+    cases["kms", "ListResourceTags"] = [Case({"KeyId": key_ids[2]}, _names("Tags", "TagKey"),
+                                             expected={"t0", "t1", "t2"})]
+
+    # -- EC2 (EC2's smallest page is 5 items: a dozen of each kind) -----------------------------------
+    ec2 = server.client("ec2")
+    vpcs = [ec2.create_vpc(CidrBlock=f"10.{i}.0.0/16", TagSpecifications=[{
+        "ResourceType": "vpc", "Tags": [{"Key": "pg", "Value": "even" if i % 2 == 0 else "odd"}]}])["Vpc"]["VpcId"]
+        for i in range(12)]
+    default_vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpcs[0], CidrBlock=f"10.0.{i}.0/24")["Subnet"]["SubnetId"] for i in range(12)]
+    groups = [ec2.create_security_group(GroupName=f"pg-{i}", Description="pagination", VpcId=vpcs[0])["GroupId"]
+              for i in range(12)]
+    vpc_ids = _names("Vpcs", "VpcId")
+    cases["ec2", "DescribeVpcs"] = [
+        Case({}, vpc_ids, known=set(vpcs) | {default_vpc}),
+        Case({"Filters": [{"Name": "tag:pg", "Values": ["even"]}]}, vpc_ids, expected=set(vpcs[::2])),
+    ]
+    cases["ec2", "DescribeSubnets"] = [
+        Case({}, _names("Subnets", "SubnetId"), known=set(subnets)),
+        Case({"Filters": [{"Name": "vpc-id", "Values": [vpcs[0]]}]}, _names("Subnets", "SubnetId"),
+             expected=set(subnets)),
+    ]
+    cases["ec2", "DescribeSecurityGroups"] = [
+        Case({}, _names("SecurityGroups", "GroupId"), known=set(groups)),
+        Case({"Filters": [{"Name": "vpc-id", "Values": [vpcs[0]]}, {"Name": "group-name", "Values": ["pg-*"]}]},
+             _names("SecurityGroups", "GroupId"), expected=set(groups)),
+    ]
+    cases["ec2", "DescribeRouteTables"] = [
+        Case({}, _names("RouteTables", "RouteTableId"), count=None),
+        Case({"Filters": [{"Name": "vpc-id", "Values": vpcs[:6]}]}, _names("RouteTables", "VpcId"),
+             expected=set(vpcs[:6])),
+    ]
+    cases["ec2", "DescribeTags"] = [
+        Case({"Filters": [{"Name": "key", "Values": ["pg"]}]}, _names("Tags", "ResourceId"), expected=set(vpcs)),
+    ]
+    cases["ec2", "DescribeVpcEndpoints"] = [Case({}, _names("VpcEndpoints", "VpcEndpointId"), expected=set())]
     return cases
 
 

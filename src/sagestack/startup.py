@@ -12,6 +12,7 @@ import importlib
 STARTUP_MODULES = (
     "sagestack.reconcilers.training",
     "sagestack.reconcilers.tuning",
+    "sagestack.reconcilers.processing",
     "sagestack.reconcilers.endpoints",
     "sagestack.reconcilers.transform",
     "sagestack.reconcilers.retention",

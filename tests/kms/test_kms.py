@@ -273,3 +273,13 @@ def test_keys_and_sealed_objects_survive_a_restart(fresh_server):
     assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"kept"
     assert s3.get_object(Bucket="durable-kms", Key="k")["Body"].read() == b"sealed bytes"
     assert kms.describe_key(KeyId="alias/durable")["KeyMetadata"]["KeyId"] == key
+
+
+def test_bad_marker_is_invalid_marker_exception(kms):
+    """A Marker that is not one KMS handed out: InvalidMarkerException, as KMS answers it."""
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    for call, params in ((kms.list_keys, {}), (kms.list_aliases, {}), (kms.list_resource_tags, {"KeyId": key_id}),
+                         (kms.list_key_policies, {"KeyId": key_id})):
+        with pytest.raises(botocore.exceptions.ClientError) as info:
+            call(Marker="not-a-marker", **params)
+        assert _code(info) == "InvalidMarkerException", call

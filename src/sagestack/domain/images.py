@@ -135,3 +135,34 @@ def training_runner(image: ImageInfo, hyperparameters: dict[str, str], has_entry
         f"available; use a built-in algorithm image (image_uris.retrieve(...)) or a framework image "
         f"(scikit-learn, PyTorch, XGBoost, TensorFlow, Hugging Face) with an entry_point script."
     )
+
+
+#: Frameworks whose processing images run the job's command with the server's Python environment.
+PROCESSING_FRAMEWORKS = {"sklearn", "xgboost", "pytorch", "tensorflow", "huggingface", "python"}
+
+#: Spark processing images (PySparkProcessor, SparkJarProcessor).
+SPARK_REPOSITORIES = {"sagemaker-spark-processing"}
+
+
+def processing_runner(image: ImageInfo, spark_lacks: str | None = "pyspark and a Java runtime") -> str:
+    """``"processing"`` (the job's ContainerEntrypoint + ContainerArguments run as a local process with the
+    server's Python first on PATH) or raise :class:`UnsupportedImage` with the reason users see.
+    ``spark_lacks``: what this machine lacks to run Spark images (None: nothing)."""
+    reason = unsupported_reason(image)
+    if reason is not None:
+        raise UnsupportedImage(reason)
+    if image.repository in SPARK_REPOSITORIES:
+        if spark_lacks is None:
+            return "processing"
+        raise UnsupportedImage(
+            f"Spark processing images need pyspark and a Java runtime: image {image.uri} runs "
+            f"smspark-submit (spark-submit on a JVM, here in Spark's local mode), and this machine lacks "
+            f"{spark_lacks}. Install pyspark where the server runs (pip install pyspark) and a JDK, or use a "
+            f"scikit-learn or base-python processing image (SKLearnProcessor, ScriptProcessor, "
+            f"FrameworkProcessor).")
+    if image.framework in PROCESSING_FRAMEWORKS:
+        return "processing"
+    raise UnsupportedImage(
+        f"Image {image.uri} is not a processing image sagestack can run and no container runtime is "
+        f"available; use a scikit-learn, XGBoost, PyTorch, TensorFlow, Hugging Face or base-python image "
+        f"(SKLearnProcessor, ScriptProcessor with image_uris.retrieve(...), FrameworkProcessor).")

@@ -1,4 +1,4 @@
-"""The process a training host runs: ``python -m sagestack.execution.entry``.
+"""The process a training or processing host runs: ``python -m sagestack.execution.entry``.
 
 It gives the job its own ``/opt/ml`` (a private mount namespace bound to the host's directory) where the
 OS allows it, sets the toolkit's ``SM_*`` environment, then runs a built-in algorithm's ``train(env)``
@@ -95,6 +95,8 @@ def main() -> int:
         print("sagestack: network isolation: " + ("the job has no network" if problem is None else
               f"not available ({problem}); the job runs with the host's network"), flush=True)
     layout = HostLayout(root, visible)
+    if runner == "processing":
+        return run_processing(layout, config)
     cfg_dir = layout.path("input", "config")
     hyperparameters = json.loads((cfg_dir / "hyperparameters.json").read_text())
     input_config = json.loads((cfg_dir / "inputdataconfig.json").read_text())
@@ -160,9 +162,17 @@ def run_script(layout: HostLayout, config: dict, hyperparameters: dict, program:
         args = cmd_args(user_hyperparameters(hyperparameters))
         command = [sys.executable, program, *args] if program.endswith(".py") else \
             ["/bin/sh", "-c", " ".join([program, *args])]
+    code, message = run_command(command, cwd=str(layout.visible / "code"), env=env)
+    if code != 0 and not layout.path("output", "failure").exists():
+        write_failure(layout, f"AlgorithmError: ExecuteUserScriptError:\nExitCode {code}\n"
+                      f"ErrorMessage \"{message}\"\nCommand \"{' '.join(command)}\"")
+    return code
+
+
+def run_command(command: list[str], *, cwd: str, env: dict) -> tuple[int, str]:
+    """Run the job's command, its stderr echoed into the log; (exit code, its last non-empty stderr line)."""
     print("sagestack: invoking " + " ".join(command), flush=True)
-    process = subprocess.Popen(command, cwd=str(layout.visible / "code"), env=env, stdout=sys.stdout,
-                               stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=sys.stdout, stderr=subprocess.PIPE)
     tail: list[str] = []
     assert process.stderr is not None
     for raw in process.stderr:
@@ -172,10 +182,44 @@ def run_script(layout: HostLayout, config: dict, hyperparameters: dict, program:
         tail.append(line.rstrip("\n"))
         del tail[:-20]
     code = process.wait()
-    if code != 0 and not layout.path("output", "failure").exists():
-        message = next((line for line in reversed(tail) if line.strip()), "")
-        write_failure(layout, f"AlgorithmError: ExecuteUserScriptError:\nExitCode {code}\n"
-                      f"ErrorMessage \"{message}\"\nCommand \"{' '.join(command)}\"")
+    return code, next((line for line in reversed(tail) if line.strip()), "")
+
+
+def run_processing(layout: HostLayout, config: dict) -> int:
+    """A processing container: ``ContainerEntrypoint`` + ``ContainerArguments`` with the job's Environment,
+    the server's Python first on PATH, ``pip install`` going to a job-private directory."""
+    entrypoint = list(config.get("entrypoint") or [])
+    if not entrypoint:
+        write_failure(layout, f"ClientError: AppSpecification.ContainerEntrypoint is required here: the image "
+                      f"{config.get('image')} has no entrypoint sagestack can run (the SDK's processors set "
+                      f"one; give Processor(entrypoint=[...]) for a plain Processor).")
+        return 2
+    command = entrypoint + list(config.get("arguments") or [])
+    if layout.visible != OPT_ML:  # no private /opt/ml: point the command's /opt/ml paths at the job's root
+        command = [str(layout.root) + arg[len(str(OPT_ML)):] if arg == str(OPT_ML) or
+                   arg.startswith(str(OPT_ML) + "/") else arg for arg in command]
+    env = dict(os.environ)
+    for key in ("SAGESTACK_JOB_ROOT", "SAGESTACK_RUNNER", "SAGESTACK_JOB_CONFIG", "SAGESTACK_PRIVATE_OPT_ML"):
+        env.pop(key, None)
+    deps = layout.visible / ".sagestack" / "pip"
+    env["PIP_TARGET"] = str(deps)  # requirements.txt installs stay with the job, not in the server's venv
+    env["PYTHONPATH"] = os.pathsep.join([str(deps)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    if config.get("spark"):  # the Spark images' smspark-submit, on PATH
+        bin_dir = layout.path(".sagestack", "bin")
+        bin_dir.mkdir(parents=True, exist_ok=True)
+        shim = bin_dir / "smspark-submit"
+        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m sagestack.execution.processing.smspark_submit "$@"\n')
+        shim.chmod(0o755)
+        env["PATH"] = os.pathsep.join([str(layout.visible / ".sagestack" / "bin"), env.get("PATH", "")])
+    try:
+        code, message = run_command(command, cwd=str(layout.visible), env=env)
+    except OSError as exc:
+        write_failure(layout, f"ClientError: cannot run the ContainerEntrypoint {entrypoint[0]!r}: {exc}")
+        return 127
+    if code != 0:
+        detail = f" ErrorMessage \"{message}\"" if message else ""
+        write_failure(layout, f"AlgorithmError: See job logs for more information. ExitCode {code}.{detail} "
+                      f"Command \"{' '.join(command)}\"")
     return code
 
 

@@ -90,11 +90,13 @@ class JobStorage:
         bucket, key = split_uri(uri)
         self.objects.put_file(self.account_id, bucket, key, str(path), content_type=content_type)
 
-    def upload_tree(self, directory: Path, uri_prefix: str, known: dict[str, float] | None = None) -> None:
-        """Upload files under ``directory`` whose mtime changed since ``known`` (updated in place)."""
+    def upload_tree(self, directory: Path, uri_prefix: str, known: dict[str, float] | None = None,
+                    follow_symlinks: bool = True) -> None:
+        """Upload files under ``directory`` whose mtime changed since ``known`` (updated in place);
+        symbolic links are skipped unless ``follow_symlinks``."""
         base = uri_prefix.rstrip("/")
         for path in sorted(directory.rglob("*")):
-            if not path.is_file():
+            if not path.is_file() or (not follow_symlinks and path.is_symlink()):
                 continue
             rel = path.relative_to(directory).as_posix()
             mtime = path.stat().st_mtime

@@ -8,7 +8,7 @@ import signal
 
 from ..domain import training_jobs
 from ..domain.training_jobs import INTERRUPTED_REASON, MESSAGES, TYPE
-from ..execution.training import LocalExecutor, kill_tree
+from ..execution.training import kill_tree, shared_executor
 from .base import Reconciler
 
 log = logging.getLogger("sagestack.training")
@@ -19,7 +19,8 @@ class TrainingReconciler(Reconciler):
 
     def __init__(self, platform):
         super().__init__(platform)
-        self.executor = LocalExecutor(platform, on_finished=self._run_finished)
+        self.executor = shared_executor(platform)  # one CPU/memory budget with processing jobs
+        self.executor.listen(self._run_finished)
         self._recovered = False
 
     def _run_finished(self) -> None:

@@ -10,8 +10,8 @@
 
 from __future__ import annotations
 
-from .executor import LocalExecutor
+from .executor import LocalExecutor, shared_executor
 from .run import TrainingRun
 from .supervision import kill_tree
 
-__all__ = ["LocalExecutor", "TrainingRun", "kill_tree"]
+__all__ = ["LocalExecutor", "TrainingRun", "kill_tree", "shared_executor"]

@@ -27,6 +27,8 @@ log = logging.getLogger("sagestack.training")
 class TrainingRun:
     """Runs one job on its own thread; the executor tracks it for stops and capacity."""
 
+    kind = "training"
+
     def __init__(self, platform, job: Resource, cpus: int, executor, observer: JobObserver):
         self.executor = executor
         self.observer = observer
@@ -42,6 +44,11 @@ class TrainingRun:
         self.checkpoints = upload.CheckpointSync(self.storage, self.data, self.hosts, self.name)
         self.thread = threading.Thread(target=self._main, name=f"training-{self.name}", daemon=True)
         self.root = platform.settings.jobs_dir / "training" / job.account_id / job.region / job.name
+
+    @staticmethod
+    def cluster(data: dict) -> dict:
+        """The job's instances (``InstanceType``, ``InstanceCount``)."""
+        return data["ResourceConfig"]
 
     @property
     def key(self) -> tuple[str, str, str]:

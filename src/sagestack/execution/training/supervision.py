@@ -41,8 +41,16 @@ def launch(host: HostProcess, *, data: dict, name: str, region: str, runner: str
         "arguments": algorithm.get("ContainerArguments"),
         "hosts": host_names,
     }
+    spawn(host, runner=runner, config=config, environment=data.get("Environment"), cpus=cpus, storage=storage,
+          log_group=log_group, metrics=metrics, name=name)
+
+
+def spawn(host: HostProcess, *, runner: str, config: dict, environment: dict | None, cpus: int,
+          storage: JobStorage, log_group: str, metrics: MetricCollector, name: str) -> None:
+    """Start ``python -m sagestack.execution.entry`` for one host of a job (training or processing: the
+    ``runner`` says which contract the entry sets up), and the thread that streams its output."""
     env = inherited_environment()
-    env.update(data.get("Environment") or {})
+    env.update(environment or {})
     env.update({
         "SAGESTACK_JOB_ROOT": str(host.layout.root),
         "SAGESTACK_RUNNER": runner,

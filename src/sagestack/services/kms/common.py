@@ -6,6 +6,8 @@ import functools
 from collections.abc import Callable
 
 from ...protocol.errors import ServiceError
+from ...store import tokens
+from ...store.errors import InvalidToken
 from ...store.kms import Key, KeyStore, KmsError, key_store
 from ..context import RequestContext
 from ..registry import OperationTable
@@ -61,11 +63,16 @@ def page(params: dict, fetch: Callable[[int, str | None], tuple[list, str | None
     """One page of a KMS list (Limit/Marker → NextMarker/Truncated)."""
     try:
         items, token = fetch(params.get("Limit") or 100, params.get("Marker"))
-    except ServiceError as exc:
-        if exc.code == "ValidationException" and "pagination token" in exc.message:
-            raise ServiceError("InvalidMarkerException", "Invalid marker", 400) from None
-        raise
+    except InvalidToken:
+        raise ServiceError("InvalidMarkerException", "Invalid marker", 400) from None
     extra = {"Truncated": token is not None}
     if token is not None:
         extra["NextMarker"] = token
     return items, extra
+
+
+def page_of(items: list, limit: int, marker: str | None) -> tuple[list, str | None]:
+    """One page of a list held whole (a key's tags, its policy names), with an offset marker."""
+    offset = tokens.decode_offset(marker)["o"]
+    end = offset + limit
+    return items[offset:end], (tokens.encode_offset(end) if end < len(items) else None)

@@ -10,7 +10,7 @@ from ...protocol.errors import ServiceError
 from ...store.kms import SYMMETRIC, Key
 from ..context import RequestContext
 from ..registry import OperationTable
-from .common import find_key, handler, keys, page
+from .common import find_key, handler, keys, page, page_of
 
 OPERATIONS = OperationTable("kms")
 POLICY_NAME = "default"
@@ -149,7 +149,8 @@ def put_key_policy(ctx: RequestContext, params: dict) -> dict:
 @handler(OPERATIONS, "ListKeyPolicies")
 def list_key_policies(ctx: RequestContext, params: dict) -> dict:
     find_key(ctx, params["KeyId"])
-    return {"PolicyNames": [POLICY_NAME], "Truncated": False}
+    names, extra = page(params, lambda limit, marker: page_of([POLICY_NAME], limit, marker))
+    return {"PolicyNames": names, **extra}
 
 
 # -- rotation (recorded: key material is never rotated) ----------------------------------------
@@ -208,5 +209,6 @@ def untag_resource(ctx: RequestContext, params: dict) -> dict:
 @handler(OPERATIONS, "ListResourceTags")
 def list_resource_tags(ctx: RequestContext, params: dict) -> dict:
     key = find_key(ctx, params["KeyId"])
-    tags = ctx.platform.resources.list_tags(key.arn)
-    return {"Tags": [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in tags], "Truncated": False}
+    tags = [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in ctx.platform.resources.list_tags(key.arn)]
+    tags, extra = page(params, lambda limit, marker: page_of(tags, limit, marker))
+    return {"Tags": tags, **extra}

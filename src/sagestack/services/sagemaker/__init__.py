@@ -16,6 +16,7 @@ FAMILY_MODULES = (
     "endpoints",
     "transform_jobs",
     "inference_experiments",
+    "processing_jobs",
     "tuning_jobs",
 )
 

@@ -12,7 +12,7 @@ from ...store.resources import ListQuery
 from ..context import RequestContext
 from ..errors import in_use_if_exists
 from ..registry import OperationTable
-from .common import check_name, list_query, now, wake
+from .common import check_kms_keys, check_name, list_query, now, wake
 
 ops = OperationTable("sagemaker")
 
@@ -67,6 +67,9 @@ def create_hyper_parameter_tuning_job(ctx: RequestContext, params: dict) -> dict
     name = params["HyperParameterTuningJobName"]
     _check_name(name)
     validated = tuning_jobs.validate(params)
+    for definition in params.get("TrainingJobDefinitions") or [params["TrainingJobDefinition"]]:
+        check_kms_keys(ctx, definition, ("OutputDataConfig", "KmsKeyId"), ("ResourceConfig", "VolumeKmsKeyId"),
+                       ("HyperParameterTuningResourceConfig", "VolumeKmsKeyId"))
     job_arn = tuning_jobs.job_arn(ctx.region, ctx.account_id, name)
     description = tuning_jobs.new_description(params, validated, name, job_arn, now())
     if params.get("WarmStartConfig"):

@@ -1,0 +1,169 @@
+"""One processing job run: stage the inputs, run the container command once per host, stream logs,
+enforce stops and ``MaxRuntimeInSeconds``, upload the outputs — reporting to the observer the reconciler
+passed in (the run never writes the job's status itself). The host processes, log streaming, supervision
+and the executor are the training runs' own."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+
+from ...domain import images, instance_types
+from ...domain.processing_jobs import EXIT_MESSAGE_LIMIT, LOG_GROUP
+from ...domain.state import utcnow
+from ...store.resources import Resource
+from ..layout import HostLayout
+from ..observer import JobObserver
+from ..storage import JobStorage
+from ..training import supervision
+from ..training.job import HostProcess, JobFailed, StopRequest
+from ..training.metrics import MetricCollector
+from . import smspark_submit, staging
+
+log = logging.getLogger("sagestack.processing")
+
+CONTINUOUS_UPLOAD_SECONDS = 2.0
+
+
+class ProcessingRun:
+    """Runs one job on its own thread; the executor tracks it for stops and capacity."""
+
+    kind = "processing"
+
+    def __init__(self, platform, job: Resource, cpus: int, executor, observer: JobObserver):
+        self.executor = executor
+        self.observer = observer
+        self.account_id = job.account_id
+        self.region = job.region
+        self.name = job.name
+        self.data = job.data
+        self.cpus = cpus
+        self.memory_mb = 0  # set by the executor
+        self.storage = JobStorage(platform, job.account_id, job.region)
+        self.stop = StopRequest()
+        self.hosts: list[HostProcess] = []
+        self.thread = threading.Thread(target=self._main, name=f"processing-{self.name}", daemon=True)
+        self.root = platform.settings.jobs_dir / "processing" / job.account_id / job.region / job.name
+
+    @staticmethod
+    def cluster(data: dict) -> dict:
+        return data["ProcessingResources"]["ClusterConfig"]
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.account_id, self.region, self.name)
+
+    @property
+    def stop_reason(self) -> str | None:
+        return self.stop.reason
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def request_stop(self, reason: str = "stop") -> None:
+        self.stop.request(reason)
+
+    def signal_all(self, sig: int) -> None:
+        supervision.signal_all(self.hosts, sig)
+
+    def _main(self) -> None:
+        try:
+            self._run()
+        except JobFailed as exc:
+            self._finish_failed(exc.reason)
+        except Exception as exc:  # an internal error: the job fails with a clear reason
+            log.exception("processing job %s crashed", self.name)
+            self._finish_failed(f"InternalServerError: sagestack failed running the job: "
+                                f"{type(exc).__name__}: {exc}")
+        finally:
+            self.executor.finished(self)
+
+    def _run(self) -> None:
+        data = self.data
+        app = data["AppSpecification"]
+        image = images.parse_image(app["ImageUri"])
+        cluster = self.cluster(data)
+        count = int(cluster.get("InstanceCount", 1))
+        instance = instance_types.spec(cluster.get("InstanceType"))
+        host_names = [f"algo-{i}" for i in range(1, count + 1)]
+        if self.root.exists():
+            shutil.rmtree(self.root, ignore_errors=True)
+        started = time.time()
+        self.hosts[:] = [HostProcess(h, HostLayout(self.root / h, self.root / h),
+                                     f"{self.name}/{h}-{int(started)}") for h in host_names]
+        data = self.observer.on_progress("InProgress", extra={"ProcessingStartTime": utcnow()}) or data
+        self.data = data
+        spark = image.repository in images.SPARK_REPOSITORIES
+        try:
+            runner = images.processing_runner(image, smspark_submit.missing() if spark else None)
+        except images.UnsupportedImage as exc:
+            raise JobFailed(f"ClientError: {exc}") from None
+        if self.stop.is_set():
+            return self.observer.on_finished("Stopped")
+        for host in self.hosts:
+            host.layout.root.mkdir(parents=True, exist_ok=True)
+            staging.prepare_host(host.layout, data, host.host, host_names)
+        staging.stage_inputs(self.storage, data, self.hosts, self.region)
+        if self.stop.is_set():
+            return self.observer.on_finished("Stopped")
+        cpus_per_host = max(1, min(instance.vcpus, self.cpus // max(1, count) or 1))
+        network = data.get("NetworkConfig") or {}
+        config = {"job_name": self.name, "region": self.region, "hosts": host_names, "image": image.uri,
+                  "entrypoint": app.get("ContainerEntrypoint"), "arguments": app.get("ContainerArguments"),
+                  "network_isolation": bool(network.get("EnableNetworkIsolation")), "spark": spark}
+        no_metrics = MetricCollector([])
+        for host in self.hosts:
+            supervision.spawn(host, runner=runner, config=config, environment=data.get("Environment"),
+                              cpus=cpus_per_host, storage=self.storage, log_group=LOG_GROUP, metrics=no_metrics,
+                              name=self.name)
+        self.observer.on_processes([h.process.pid for h in self.hosts if h.process])
+        outputs = staging.OutputUploader(self.storage, data, self.hosts)
+        exit_codes = supervision.supervise(
+            self.hosts, data.get("StoppingCondition") or {}, data["CreationTime"].timestamp(), started,
+            self.stop, lambda: self.executor.interrupting,
+            [(CONTINUOUS_UPLOAD_SECONDS, outputs.sync_continuous)])
+        self._finish(exit_codes, outputs)
+
+    def _finish(self, exit_codes: list[int], outputs: staging.OutputUploader) -> None:
+        if self.executor.interrupting:
+            return  # the server is going down: recovery decides on the next start
+        extra: dict = {}
+        message = staging.exit_message(self.hosts, EXIT_MESSAGE_LIMIT)
+        if message:
+            extra["ExitMessage"] = message
+        if self.stop.reason is not None:
+            outputs.sync_continuous()
+            if self.stop.reason == "MaxRuntimeExceeded":
+                extra["FailureReason"] = ("MaxRuntimeExceeded: the processing job ran longer than "
+                                          "StoppingCondition.MaxRuntimeInSeconds and was stopped.")
+            self.observer.on_finished("Stopped", extra=extra or None)
+            return
+        if any(code != 0 for code in exit_codes):
+            try:
+                outputs.upload_all()  # what a failed job wrote is uploaded too
+            except JobFailed:
+                log.warning("output upload of failed job %s failed", self.name)
+            self._finish_failed(self._failure_reason(exit_codes), extra)
+            return
+        outputs.upload_all()
+        self.observer.on_finished("Completed", extra=extra or None)
+        for host in self.hosts:  # the input copies; outputs and logs stay for inspection
+            shutil.rmtree(host.layout.path("processing", "input"), ignore_errors=True)
+
+    def _finish_failed(self, reason: str, extra: dict | None = None) -> None:
+        try:
+            self.observer.on_finished("Failed", extra={"FailureReason": reason[:1024], **(extra or {})})
+        except Exception:
+            log.exception("could not record the failure of %s", self.name)
+
+    def _failure_reason(self, exit_codes: list[int]) -> str:
+        for host in self.hosts:
+            failure = host.layout.path("output", "failure")
+            if failure.is_file():
+                text = failure.read_text(errors="replace").strip()
+                if text:
+                    return text
+        code = next((c for c in exit_codes if c != 0), 1)
+        return f"AlgorithmError: See job logs for more information. ExitCode {code}."
