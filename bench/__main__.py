@@ -10,7 +10,8 @@ import importlib
 import sys
 import time
 
-ALL = ("formats", "s3", "training", "processing", "endpoint", "transform", "algorithms", "production", "serverless")
+ALL = ("formats", "s3", "training", "tuning", "processing", "endpoint", "transform", "algorithms",
+       "production", "serverless")
 
 
 def main(argv: list[str]) -> int:

@@ -17,6 +17,7 @@ FAMILY_MODULES = (
     "transform_jobs",
     "inference_experiments",
     "processing_jobs",
+    "tuning_jobs",
 )
 
 
