@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+
 from helpers import ROLE
 
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")

@@ -9,6 +9,7 @@ import uuid
 
 import botocore.exceptions
 import pytest
+
 from helpers import ROLE, SKLEARN_IMAGE, tar_gz, wait_for
 
 #: The objective is a known function of the hyperparameters: (x - 3)^2 + (0 if kind == "b" else 1).
