@@ -10,8 +10,8 @@ import importlib
 import sys
 import time
 
-ALL = ("formats", "s3", "training", "processing", "endpoint", "transform", "algorithms", "production",
-       "serverless", "metrics")
+ALL = ("formats", "s3", "training", "tuning", "processing", "endpoint", "transform", "algorithms",
+       "production", "serverless", "metrics")
 
 
 def main(argv: list[str]) -> int:

@@ -278,6 +278,22 @@ def world(server) -> dict[tuple[str, str], list[Case]]:
             InputDataConfig=channel, OutputDataConfig={"S3OutputPath": "s3://pg-objects/out"},
             ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
             StoppingCondition={"MaxRuntimeInSeconds": 60})
+    tunings = {"pg-hpo-x-1": 3, "pg-hpo-x-2": 1, "pg-hpo-y-1": 1}  # name: children (each fails as it starts)
+    for name, count in tunings.items():
+        sm.create_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName=name,
+            HyperParameterTuningJobConfig={
+                "Strategy": "Random", "ResourceLimits": {"MaxNumberOfTrainingJobs": count,
+                                                         "MaxParallelTrainingJobs": count},
+                "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "validation:rmse"},
+                "ParameterRanges": {"ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0.1",
+                                                                   "MaxValue": "0.5"}]}},
+            TrainingJobDefinition={
+                "StaticHyperParameters": {"num_round": "1"}, "RoleArn": ROLE,
+                "AlgorithmSpecification": {"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
+                "InputDataConfig": channel, "OutputDataConfig": {"S3OutputPath": "s3://pg-objects/out"},
+                "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+                "StoppingCondition": {"MaxRuntimeInSeconds": 60}})
     transforms = ["pg-transform-a-1", "pg-transform-a-2", "pg-transform-b-1"]
     for name in transforms:
         sm.create_transform_job(
@@ -289,17 +305,37 @@ def world(server) -> dict[tuple[str, str], list[Case]]:
     wait_for(lambda: all(sm.describe_training_job(TrainingJobName=j)["TrainingJobStatus"] == "Failed" for j in jobs)
              and all(sm.describe_transform_job(TransformJobName=j)["TransformJobStatus"] == "Failed"
                      for j in transforms)
-             and all(sm.describe_endpoint(EndpointName=e)["EndpointStatus"] == "Failed" for e in endpoints),
+             and all(sm.describe_endpoint(EndpointName=e)["EndpointStatus"] == "Failed" for e in endpoints)
+             and all(sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=t)
+                     ["HyperParameterTuningJobStatus"] == "Failed" for t in tunings),
              timeout=60, message="the jobs and endpoints to fail")
+    children = {t: {j["TrainingJobName"] for j in sm.list_training_jobs_for_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=t, MaxResults=100)["TrainingJobSummaries"]} for t in tunings}
+    assert {t: len(c) for t, c in children.items()} == tunings
+    tuning_children = set().union(*children.values())
     cases["sagemaker", "ListEndpoints"] = [
         Case({}, _names("Endpoints", "EndpointName"), expected=set(endpoints)),
         Case({"NameContains": "-a-", "StatusEquals": "Failed"}, _names("Endpoints", "EndpointName"),
              expected=set(endpoints[:2])),
     ]
     cases["sagemaker", "ListTrainingJobs"] = [
-        Case({}, _names("TrainingJobSummaries", "TrainingJobName"), expected=set(jobs)),
+        Case({}, _names("TrainingJobSummaries", "TrainingJobName"), expected=set(jobs) | tuning_children),
         Case({"NameContains": "-a-", "StatusEquals": "Failed", "SortBy": "Name"},
              _names("TrainingJobSummaries", "TrainingJobName"), expected=set(jobs[:3])),
+    ]
+    tuning_names = _names("HyperParameterTuningJobSummaries", "HyperParameterTuningJobName")
+    cases["sagemaker", "ListHyperParameterTuningJobs"] = [
+        Case({}, tuning_names, expected=set(tunings)),
+        Case({"NameContains": "-x-", "StatusEquals": "Failed", "SortBy": "CreationTime"}, tuning_names,
+             expected={"pg-hpo-x-1", "pg-hpo-x-2"}),
+    ]
+    summaries = _names("TrainingJobSummaries", "TrainingJobName")
+    cases["sagemaker", "ListTrainingJobsForHyperParameterTuningJob"] = [
+        Case({"HyperParameterTuningJobName": "pg-hpo-x-1"}, summaries, expected=children["pg-hpo-x-1"]),
+        Case({"HyperParameterTuningJobName": "pg-hpo-x-1", "StatusEquals": "Failed", "SortBy": "Status"},
+             summaries, expected=children["pg-hpo-x-1"]),
+        Case({"HyperParameterTuningJobName": "pg-hpo-x-1", "SortBy": "FinalObjectiveMetricValue"}, summaries,
+             expected=set()),  # none reported the objective: left out
     ]
     cases["sagemaker", "ListTransformJobs"] = [
         Case({}, _names("TransformJobSummaries", "TransformJobName"), expected=set(transforms)),

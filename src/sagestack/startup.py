@@ -11,6 +11,7 @@ import importlib
 
 STARTUP_MODULES = (
     "sagestack.reconcilers.training",
+    "sagestack.reconcilers.tuning",
     "sagestack.reconcilers.processing",
     "sagestack.reconcilers.endpoints",
     "sagestack.reconcilers.transform",

@@ -53,7 +53,8 @@ def test_guide_has_runnable_blocks_and_few_skips():
     runnable = [b for b in BLOCKS if b.lang in RUNNABLE]
     skipped = [b for b in runnable if b.skip]
     assert len(runnable) >= 12
-    assert len(skipped) <= 4, [f"{b.id}: {b.skip}" for b in skipped]
+    # at most one block in five skipped (each with its reason): the guide is executable documentation
+    assert len(skipped) * 5 <= len(runnable), [f"{b.id}: {b.skip}" for b in skipped]
     assert sum(1 for b in runnable if b.expected) >= 5
 
 

@@ -81,3 +81,18 @@ def write_status(resources, machine: StateMachine, row: Resource, status: str, s
     if machine.field:
         data[machine.field] = status
     return resources.update(row, data, status=status, expect_version=True)
+
+
+def strip_empty(value):
+    """Drop None and empty structures/lists recursively (SDK v3 rejects empty required-less {})."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            item = strip_empty(item)
+            if item is None or item == {}:
+                continue
+            out[key] = item
+        return out
+    if isinstance(value, list):
+        return [strip_empty(v) for v in value]
+    return value

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from ..protocol.errors import ServiceError
 from ..store.resources import Resource
 from . import experiments
-from .state import StateMachine, mutate, utcnow
+from .state import StateMachine, mutate, strip_empty, utcnow
 
 TYPE = "training-job"
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
@@ -48,6 +49,139 @@ INTERRUPTED_REASON = (
     "InternalServerError: the sagestack server stopped while this job was running. Jobs with a "
     "CheckpointConfig (or managed spot training) resume from their last checkpoint after a restart; this one "
     "had none.")
+
+
+def validate(params: dict) -> None:
+    """CreateTrainingJob's checks beyond the input shape (ValidationException, AWS's wording)."""
+    algorithm = params["AlgorithmSpecification"]
+    if not algorithm.get("TrainingImage") and not algorithm.get("AlgorithmName"):
+        raise ServiceError("ValidationException", "Either TrainingImage or AlgorithmName must be specified "
+                           "in AlgorithmSpecification.")
+    if algorithm.get("AlgorithmName") and not algorithm.get("TrainingImage"):
+        raise ServiceError("ValidationException", "AlgorithmName (marketplace algorithms) is not supported by "
+                           "sagestack; use TrainingImage.")
+    names = [c["ChannelName"] for c in params.get("InputDataConfig", [])]
+    if len(names) != len(set(names)):
+        raise ServiceError("ValidationException", "Channel names must be unique in InputDataConfig.")
+    for channel in params.get("InputDataConfig", []):
+        source = channel["DataSource"]
+        if "S3DataSource" not in source:
+            raise ServiceError("ValidationException", f"Channel {channel['ChannelName']}: only S3DataSource "
+                               "data sources are supported.")
+        if not source["S3DataSource"]["S3Uri"].startswith("s3://"):
+            raise ServiceError("ValidationException", f"Channel {channel['ChannelName']}: S3Uri must start "
+                               "with s3://")
+    if not params["OutputDataConfig"]["S3OutputPath"].startswith("s3://"):
+        raise ServiceError("ValidationException", "OutputDataConfig.S3OutputPath must start with s3://")
+    resource = params["ResourceConfig"]
+    if not resource.get("InstanceType") and not resource.get("InstanceGroups"):
+        raise ServiceError("ValidationException", "ResourceConfig.InstanceType is required.")
+    stopping = params["StoppingCondition"]
+    if params.get("EnableManagedSpotTraining"):
+        wait = stopping.get("MaxWaitTimeInSeconds")
+        if wait is None:
+            raise ServiceError("ValidationException", "MaxWaitTimeInSeconds must be set for managed spot "
+                               "training.")
+        if wait < stopping.get("MaxRuntimeInSeconds", 86400):
+            raise ServiceError("ValidationException", "MaxWaitTimeInSeconds must be greater than or equal "
+                               "to MaxRuntimeInSeconds.")
+    elif stopping.get("MaxWaitTimeInSeconds") is not None:
+        raise ServiceError("ValidationException", "MaxWaitTimeInSeconds can only be set with "
+                           "EnableManagedSpotTraining.")
+
+
+def job_arn(region: str, account_id: str, name: str) -> str:
+    # SageMaker lower-cases names inside ARNs.
+    return f"arn:aws:sagemaker:{region}:{account_id}:training-job/{name.lower()}"
+
+
+def describe_new(params: dict, name: str, job_arn: str, created: dt.datetime) -> dict:
+    """The description a new job starts with (CreateTrainingJob's input with AWS's defaults filled in);
+    ``params`` passed :func:`validate`."""
+    output = dict(params["OutputDataConfig"])
+    output.setdefault("KmsKeyId", "")
+    output.setdefault("CompressionType", "GZIP")
+    stopping = dict(params["StoppingCondition"])
+    stopping.setdefault("MaxRuntimeInSeconds", 86400)
+    algorithm = dict(params["AlgorithmSpecification"])
+    algorithm.setdefault("TrainingInputMode", "File")
+    algorithm.setdefault("EnableSageMakerMetricsTimeSeries", False)
+    channels = []
+    for channel in params.get("InputDataConfig", []):
+        channel = dict(channel)
+        source = dict(channel["DataSource"]["S3DataSource"])
+        source.setdefault("S3DataDistributionType", "FullyReplicated")
+        channel["DataSource"] = {"S3DataSource": source}
+        channel.setdefault("CompressionType", "None")
+        channel.setdefault("RecordWrapperType", "None")
+        channels.append(channel)
+    description = {
+        "TrainingJobName": name,
+        "TrainingJobArn": job_arn,
+        "ModelArtifacts": {"S3ModelArtifacts": f"{output['S3OutputPath'].rstrip('/')}/{name}/output/"
+                                                f"model.tar.gz"},
+        "TrainingJobStatus": "InProgress",
+        "SecondaryStatus": "Starting",
+        "HyperParameters": params.get("HyperParameters", {}),
+        "AlgorithmSpecification": algorithm,
+        "RoleArn": params["RoleArn"],
+        "InputDataConfig": channels,
+        "OutputDataConfig": output,
+        "ResourceConfig": params["ResourceConfig"],
+        "StoppingCondition": stopping,
+        "CreationTime": created,
+        "LastModifiedTime": created,
+        "SecondaryStatusTransitions": new_transitions(created),
+        "EnableNetworkIsolation": params.get("EnableNetworkIsolation", False),
+        "EnableInterContainerTrafficEncryption": params.get("EnableInterContainerTrafficEncryption", False),
+        "EnableManagedSpotTraining": params.get("EnableManagedSpotTraining", False),
+    }
+    for key in ("VpcConfig", "CheckpointConfig", "DebugHookConfig", "DebugRuleConfigurations",
+                "TensorBoardOutputConfig", "ExperimentConfig", "ProfilerConfig", "ProfilerRuleConfigurations",
+                "Environment", "RetryStrategy", "RemoteDebugConfig", "InfraCheckConfig",
+                "SessionChainingConfig"):
+        if params.get(key):
+            description[key] = params[key]
+    if params.get("DebugRuleConfigurations"):
+        # Debugger rule containers are not run here: say so rather than report a verdict.
+        description["DebugRuleEvaluationStatuses"] = [
+            {"RuleConfigurationName": r["RuleConfigurationName"], "RuleEvaluationStatus": "Stopped",
+             "StatusDetails": "sagestack does not run Debugger rule evaluations", "LastModifiedTime": created}
+            for r in params["DebugRuleConfigurations"]]
+    description = strip_empty(description)
+    description["HyperParameters"] = params.get("HyperParameters", {})
+    return description
+
+
+def create(resources, account_id: str, region: str, params: dict, *, parent: str | None = None,
+           extra: dict | None = None) -> Resource:
+    """Validate and record a new job, ``InProgress``/``Starting`` (the training reconciler runs it).
+    ``parent``: the tuning job that launched it; ``extra`` members are added to its description.
+    Raises ServiceError (validation) or store.errors.AlreadyExists."""
+    name = params["TrainingJobName"]
+    validate(params)
+    arn = job_arn(region, account_id, name)
+    description = describe_new(params, name, arn, utcnow())
+    if extra:
+        description.update(extra)
+    row = resources.create(account_id, region, TYPE, name, arn, description, status="InProgress",
+                           parent=parent, tag_list=params.get("Tags"))
+    experiments.create_job_component(resources, account_id, region, TYPE, row.data, arn)
+    return row
+
+
+def request_stop(resources, account_id: str, region: str, name: str) -> Resource | None:
+    """StopTrainingJob's desired state: ``Stopping`` (the training reconciler delivers it)."""
+
+    def change(job: Resource) -> str | None:
+        status = job.data["TrainingJobStatus"]
+        if status != "InProgress":
+            raise ServiceError("ValidationException", f"The training job {name} is not in progress "
+                               f"(status {status}) and cannot be stopped.")
+        enter(job.data, "Stopping", utcnow())
+        return "Stopping"
+
+    return mutate(resources, account_id, region, TYPE, name, change, TRAINING)
 
 
 def new_transitions(created: dt.datetime) -> list[dict]:
@@ -90,12 +224,28 @@ def record(resources, account_id: str, region: str, name: str, secondary: str, *
             data.update(extra)
         if final:
             data["TrainingEndTime"] = stamp
+            note_objective(data)
         return primary
 
     job = mutate(resources, account_id, region, TYPE, name, change, TRAINING)
     if final and job is not None and TRAINING.terminal(job.status):
         experiments.job_finished(resources, job)
     return job
+
+
+def note_objective(data: dict) -> None:
+    """A tuning job's child that finished: its objective metric's last value (``_ObjectiveValue``, which
+    the store keeps sortable), from ``FinalMetricDataList``."""
+    tuning = data.get("_Tuning")
+    if not tuning:
+        return
+    metric = tuning["Objective"]["MetricName"]
+    for item in data.get("FinalMetricDataList") or []:
+        if item.get("MetricName") == metric and item.get("Value") is not None:
+            value = float(item["Value"])
+            if value == value and abs(value) != float("inf"):
+                data["_ObjectiveValue"] = value
+            return
 
 
 def finish(resources, account_id: str, region: str, name: str, primary: str, secondary: str, message: str,

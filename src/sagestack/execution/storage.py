@@ -125,7 +125,8 @@ class JobStorage:
         """items: {"name", "value", "timestamp" (epoch s), "dimensions": {…}, "unit"}."""
         from ..store.metrics import metric_store
 
-        metric_store(self.platform).put_many(self.account_id, self.region, namespace, items)
+        metric_store(self.platform).put_many(self.account_id, self.region,
+                                             [{**item, "namespace": namespace} for item in items])
 
 
 def make_tarball(source: Path, dest: Path) -> None:

@@ -20,8 +20,15 @@ class TrainingReconciler(Reconciler):
     def __init__(self, platform):
         super().__init__(platform)
         self.executor = shared_executor(platform)  # one CPU/memory budget with processing jobs
-        self.executor.listen(self.wake)
+        self.executor.listen(self._run_finished)
         self._recovered = False
+
+    def _run_finished(self) -> None:
+        """A run ended: queued jobs may start, and a tuning job may launch its next child."""
+        self.wake()
+        tuning = self.platform.get_component("tuning-reconciler")
+        if tuning is not None:
+            tuning.wake()
 
     def step(self) -> None:
         if not self._recovered:

@@ -377,6 +377,17 @@ class MetricStore:
                               percentiles=pct.get(int(b), {})))
         return out
 
+    def series(self, account: str, region: str, metric: MetricId) -> list[float]:
+        """Every value recorded for the metric, oldest first (a training job's metric emissions, in the
+        order the job printed them)."""
+        with self.db.connect() as conn:
+            metric_id = self._find_metric(conn, account, region, metric)
+            if metric_id is None:
+                return []
+            rows = conn.execute(select(metric_points.c.minimum).where(metric_points.c.metric_id == metric_id)
+                                .order_by(metric_points.c.ts, metric_points.c.id)).all()
+        return [float(r[0]) for r in rows]
+
     def _find_metric(self, conn, account: str, region: str, metric: MetricId) -> int | None:
         cached = self._ids.get((account, region, metric))
         if cached is not None:

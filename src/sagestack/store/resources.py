@@ -29,6 +29,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     bindparam,
+    cast,
     exists,
     func,
     select,
@@ -88,6 +89,9 @@ FILTERED_FIELDS: Mapping[str, tuple[str, ...]] = {
     "artifact": ("_SourceUri", "ArtifactType"),
     "action": ("_SourceUri", "ActionType"),
     "context": ("_SourceUri", "ContextType"),
+    # a tuning job's child: its objective value, for ListTrainingJobsForHyperParameterTuningJob's
+    # SortBy=FinalObjectiveMetricValue (jobs before tuning never have it: nothing to fill in)
+    "training-job": ("_ObjectiveValue",),
 }
 
 
@@ -176,6 +180,8 @@ class ListQuery:
     conditions: tuple = ()  # further SQL conditions on ``resources`` rows (e.g. store.experiments links)
     sort_by: str = "CreationTime"  # "Name" | "CreationTime" | "Status" | "LastModifiedTime"
     sort_order: str = "Descending"
+    #: Sort by this ``FILTERED_FIELDS`` member as a number instead (items without it are left out).
+    sort_field: str | None = None
     max_results: int = 100
     next_token: str | None = None
 
@@ -299,6 +305,14 @@ class ResourceStore:
             if value is not None:
                 condition = and_(condition, column > value if op == "gt" else column < value)
         column = _SORT_COLUMNS.get(query.sort_by, resources.c.created_at)
+        if query.sort_field is not None:
+            if query.sort_field not in FILTERED_FIELDS.get(resource_type, ()):
+                raise ValueError(f"{resource_type} does not keep {query.sort_field} in resource_fields")
+            column = (select(cast(resource_fields.c.value, Float))
+                      .where(and_(resource_fields.c.resource_id == resources.c.id,
+                                  resource_fields.c.name == query.sort_field))
+                      .scalar_subquery())
+            condition = and_(condition, _field_condition(resource_type, FieldFilter(query.sort_field, prefix="")))
         descending = query.sort_order != "Ascending"
         order = [column.desc() if descending else column.asc(),
                  resources.c.id.desc() if descending else resources.c.id.asc()]

@@ -23,6 +23,7 @@ FAMILY_MODULES = (
     "lineage",
     "lineage_entities",
     "model_packages",
+    "tuning_jobs",
 )
 
 

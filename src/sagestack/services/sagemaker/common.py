@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ...domain.state import strip_empty  # noqa: F401 (re-exported: the families use it from here)
 from ...protocol.errors import ServiceError
 from ...store.resources import ListQuery
 from ..context import RequestContext
@@ -91,21 +92,6 @@ def not_found(kind: str, name: str, ctx: RequestContext | None = None) -> Servic
 
 def resource_not_found(message: str) -> ServiceError:
     return ServiceError("ResourceNotFound", message)
-
-
-def strip_empty(value):
-    """Drop None and empty structures/lists recursively (SDK v3 rejects empty required-less {})."""
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            item = strip_empty(item)
-            if item is None or item == {}:
-                continue
-            out[key] = item
-        return out
-    if isinstance(value, list):
-        return [strip_empty(v) for v in value]
-    return value
 
 
 def check_kms_keys(ctx: RequestContext, params: dict, *paths: tuple[str, ...]) -> None:
