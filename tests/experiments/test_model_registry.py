@@ -76,7 +76,8 @@ def test_groups_versions_approval_and_errors(server):
     sm.create_endpoint_config(EndpointConfigName=f"{group}-c", ProductionVariants=[{
         "VariantName": "AllTraffic", "ModelName": f"{group}-m", "InstanceType": "ml.m5.large",
         "InitialInstanceCount": 1}])
-    endpoint_arn = sm.create_endpoint(EndpointName=f"{group}-e", EndpointConfigName=f"{group}-c")["EndpointArn"]
+    endpoint_arn = sm.create_endpoint(EndpointName=f"{group}-e",
+                                      EndpointConfigName=f"{group}-c")["EndpointArn"]
     contexts = sm.list_contexts(SourceUri=endpoint_arn)["ContextSummaries"]
     assert [c["ContextType"] for c in contexts] == ["Endpoint"]
     actions = sm.list_associations(SourceArn=contexts[0]["ContextArn"],
