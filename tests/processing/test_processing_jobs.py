@@ -231,9 +231,9 @@ def test_max_runtime_stops_the_job(server, bucket):
     assert "MaxRuntimeInSeconds" in desc["FailureReason"]
 
 
+# (Spark images without pyspark or java fail clearly too: tests/processing/test_sdk_processing.py checks
+# that where they are missing, and runs a real Spark where they are installed, as `make test` does.)
 @pytest.mark.parametrize("image, words", [
-    ("173754725891.dkr.ecr.us-east-1.amazonaws.com/sagemaker-spark-processing:3.3-cpu",
-     "Spark processing images need pyspark and a Java runtime"),
     ("my-registry.example.com/custom:latest", "no container runtime is available"),
 ])
 def test_images_that_cannot_run_fail_clearly(server, bucket, image, words):

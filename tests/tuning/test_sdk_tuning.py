@@ -53,7 +53,8 @@ def test_bayesian_tuner_over_builtin_xgboost(server, sdk_env, tmp_path):
         {"eta": ContinuousParameter(0.05, 0.5), "max_depth": IntegerParameter(1, 6),
          "min_child_weight": ContinuousParameter(1, 20, scaling_type="Logarithmic"),
          "subsample": CategoricalParameter(["0.5", "1"])},
-        objective_type="Maximize", max_jobs=6, max_parallel_jobs=2, strategy="Bayesian", random_seed=11)
+        objective_type="Maximize", max_jobs=6, max_parallel_jobs=2, strategy="Bayesian", random_seed=11,
+        base_tuning_job_name="hpo-bayes")  # the SDK names tuning jobs to the minute: one base per test
     tuner.fit({"train": TrainingInput(train, content_type="text/csv"),
                "validation": TrainingInput(validation, content_type="text/csv")}, wait=True)
     sm = server.client("sagemaker")
@@ -114,7 +115,7 @@ def test_tuner_stop_and_attach(server, sdk_env, tmp_path):
     estimator.set_hyperparameters(objective="reg:squarederror", num_round=5)
     tuner = HyperparameterTuner(estimator, "validation:rmse", {"eta": ContinuousParameter(0.1, 0.5)},
                                 objective_type="Minimize", max_jobs=20, max_parallel_jobs=1,
-                                strategy="Random", early_stopping_type="Off")
+                                strategy="Random", early_stopping_type="Off", base_tuning_job_name="hpo-stop")
     tuner.fit({"train": TrainingInput(train, content_type="text/csv"),
                "validation": TrainingInput(train, content_type="text/csv")}, wait=False)
     tuner.stop_tuning_job()

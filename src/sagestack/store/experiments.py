@@ -11,10 +11,21 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
-from sqlalchemy import (Column, Float, Index, Integer, String, Table, UniqueConstraint, and_, exists, func,
-                        select)
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+    and_,
+    exists,
+    func,
+    select,
+)
 
 from .resources import resources
 from .schema import metadata

@@ -10,7 +10,8 @@ operators Equals … In — is evaluated against each SearchRecord, property nam
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ...domain.experiments import EXPERIMENT, TRIAL, TRIAL_COMPONENT, store_of
 from ...protocol.errors import ServiceError
