@@ -19,8 +19,6 @@ TEST_STAMP := $(VENV)/.test-installed
 UV_VERSION := 0.13.9
 UV := $(VENV)/lock-tools/bin/uv
 UV_STAMP := $(VENV)/lock-tools/.uv-$(UV_VERSION)
-# `make lint LINT_FORMAT=1` also checks formatting (off until the code has had its one `ruff format`).
-LINT_FORMAT ?= 0
 LINT_PATHS := src tests bench
 
 .PHONY: help serve test lint bench demo docs lock wheel venv migration schema-snapshot clean
@@ -52,11 +50,9 @@ serve: $(SERVE_STAMP)  ## start the server (ARGS="--port 6000 --data-dir /tmp/ss
 test: $(TEST_STAMP)  ## run the whole test suite (PYTEST_ARGS="-k s3" to choose)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-lint: $(TEST_STAMP)  ## ruff check (and, with LINT_FORMAT=1, ruff format --check); rules in pyproject.toml
+lint: $(TEST_STAMP)  ## ruff check and ruff format --check (rules in pyproject.toml; `ruff format src tests bench` fixes the format)
 	$(BIN)/ruff check $(LINT_PATHS)
-ifeq ($(LINT_FORMAT),1)
 	$(BIN)/ruff format --check $(LINT_PATHS)
-endif
 
 bench: $(TEST_STAMP)  ## run the benchmarks under bench/ (ARGS="formats s3" for some)
 	$(BIN)/python -m bench $(ARGS)

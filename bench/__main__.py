@@ -1,7 +1,7 @@
 """`make bench`: every benchmark in turn (each starts its own server); results go to stdout.
 
-    python -m bench                 # all
-    python -m bench s3 endpoint     # some (module names without the bench_ prefix)
+python -m bench                 # all
+python -m bench s3 endpoint     # some (module names without the bench_ prefix)
 """
 
 from __future__ import annotations
@@ -10,8 +10,19 @@ import importlib
 import sys
 import time
 
-ALL = ("formats", "s3", "training", "tuning", "processing", "endpoint", "transform", "algorithms",
-       "production", "serverless", "metrics")
+ALL = (
+    "formats",
+    "s3",
+    "training",
+    "tuning",
+    "processing",
+    "endpoint",
+    "transform",
+    "algorithms",
+    "production",
+    "serverless",
+    "metrics",
+)
 
 
 def main(argv: list[str]) -> int:

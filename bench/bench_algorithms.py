@@ -59,8 +59,12 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     return value, time.perf_counter() - start
 
 
-def make_job(root: Path, hyperparameters: dict[str, Any], files: dict[str, tuple[str, bytes]],
-             content_types: dict[str, str] | None = None):
+def make_job(
+    root: Path,
+    hyperparameters: dict[str, Any],
+    files: dict[str, tuple[str, bytes]],
+    content_types: dict[str, str] | None = None,
+):
     """An ``/opt/ml``-style job directory; ``files`` maps channel → (file name, bytes)."""
     from sagestack.algorithms.base import TrainingEnv
 
@@ -111,16 +115,27 @@ def bench_linear_learner(rows: int, tmp: Path) -> Result:
     X = rng.normal(size=(rows + n_test, d)).astype(np.float32)
     y = ((X @ w) / np.sqrt(d) * 3 + rng.normal(size=len(X)) > 0).astype(np.float32)
     Xtr, ytr, Xte, yte = X[:rows], y[:rows], X[rows:], y[rows:]
-    env = make_job(tmp / "linear-learner", {"predictor_type": "binary_classifier", "feature_dim": d,
-                                            "mini_batch_size": min(1000, rows)},
-                   {"train": ("train.pbr", _recordio(Xtr, ytr))})
+    env = make_job(
+        tmp / "linear-learner",
+        {"predictor_type": "binary_classifier", "feature_dim": d, "mini_batch_size": min(1000, rows)},
+        {"train": ("train.pbr", _recordio(Xtr, ytr))},
+    )
     ours = _train_quietly(linear_learner, env)
     model = linear_learner.load_model(env.model_dir)
-    body, _ = linear_learner.predict(model, _recordio(Xte), "application/x-recordio-protobuf", "application/json")
+    body, _ = linear_learner.predict(
+        model, _recordio(Xte), "application/x-recordio-protobuf", "application/json"
+    )
     predicted = np.array([p["predicted_label"] for p in json.loads(body)["predictions"]])
     sgd, reference = _timed(lambda: SGDClassifier(loss="log_loss", random_state=0).fit(Xtr, ytr))
-    return Result(f"Linear Learner ({rows:,} x {d})", ours, "sklearn SGDClassifier", reference,
-                  "held-out accuracy", float((predicted == yte).mean()), float(sgd.score(Xte, yte)))
+    return Result(
+        f"Linear Learner ({rows:,} x {d})",
+        ours,
+        "sklearn SGDClassifier",
+        reference,
+        "held-out accuracy",
+        float((predicted == yte).mean()),
+        float(sgd.score(Xte, yte)),
+    )
 
 
 def bench_xgboost(rows: int, tmp: Path) -> Result:
@@ -131,13 +146,16 @@ def bench_xgboost(rows: int, tmp: Path) -> Result:
     rng = np.random.default_rng(1)
     d, rounds = 20, 100
     X = rng.normal(size=(rows, d)).astype(np.float32)
-    y = ((X[:, 0] * X[:, 1] + np.sin(X[:, 2]) + X[:, 3] + rng.normal(scale=0.5, size=rows)) > 0).astype(np.float32)
+    y = ((X[:, 0] * X[:, 1] + np.sin(X[:, 2]) + X[:, 3] + rng.normal(scale=0.5, size=rows)) > 0).astype(
+        np.float32
+    )
     buf = io.StringIO()
     np.savetxt(buf, np.column_stack([y, X]), delimiter=",", fmt="%.7g")
     csv = buf.getvalue().encode()
     params = {"objective": "binary:logistic", "max_depth": 6, "eta": 0.3, "eval_metric": "logloss"}
-    env = make_job(tmp / "xgboost", {**params, "num_round": rounds}, {"train": ("train.csv", csv)},
-                   {"train": "text/csv"})
+    env = make_job(
+        tmp / "xgboost", {**params, "num_round": rounds}, {"train": ("train.csv", csv)}, {"train": "text/csv"}
+    )
     ours = _train_quietly(builtin, env)
     model = builtin.load_model(env.model_dir)
     sample = slice(0, min(rows, 100_000))
@@ -152,8 +170,16 @@ def bench_xgboost(rows: int, tmp: Path) -> Result:
     ref_loss = _logloss(y[sample], booster.predict(xgb.DMatrix(X[sample])))
     path = env.channels["train"].path / "train.csv"
     _, load_s = _timed(lambda: xgb.DMatrix(f"{path}?format=csv&label_column=0"))
-    return Result(f"XGBoost ({rows:,} x {d}, {rounds} rounds)", ours, "xgboost.train in-process", ref_s,
-                  f"logloss ({len(y[sample]):,} train rows)", ours_loss, ref_loss, note=f"CSV read by DMatrix alone: {load_s:.2f}s")
+    return Result(
+        f"XGBoost ({rows:,} x {d}, {rounds} rounds)",
+        ours,
+        "xgboost.train in-process",
+        ref_s,
+        f"logloss ({len(y[sample]):,} train rows)",
+        ours_loss,
+        ref_loss,
+        note=f"CSV read by DMatrix alone: {load_s:.2f}s",
+    )
 
 
 def csv_lines(X: np.ndarray) -> bytes:
@@ -180,16 +206,26 @@ def bench_kmeans(rows: int, tmp: Path) -> Result:
 
     d, k = 20, 10
     X = _blobs(rows, d, k, seed=2)
-    env = make_job(tmp / "kmeans", {"k": k, "feature_dim": d, "force_dense": "True"},
-                   {"train": ("train.pbr", _recordio(X))})
+    env = make_job(
+        tmp / "kmeans",
+        {"k": k, "feature_dim": d, "force_dense": "True"},
+        {"train": ("train.pbr", _recordio(X))},
+    )
     ours = _train_quietly(kmeans, env)
     model = kmeans.load_model(env.model_dir)
     sample = X[: min(rows, 100_000)]
     body, _ = kmeans.predict(model, csv_lines(sample), "text/csv", "text/csv")
     ours_inertia = float((_csv_rows(body)[:, 1].astype(np.float64) ** 2).sum())
     sk, ref_s = _timed(lambda: KMeans(n_clusters=k, n_init=1, random_state=0).fit(X))
-    return Result(f"K-Means ({rows:,} x {d}, k={k})", ours, "sklearn KMeans(n_init=1)", ref_s,
-                  f"inertia ({len(sample):,} train rows)", ours_inertia, float(-sk.score(sample)))
+    return Result(
+        f"K-Means ({rows:,} x {d}, k={k})",
+        ours,
+        "sklearn KMeans(n_init=1)",
+        ref_s,
+        f"inertia ({len(sample):,} train rows)",
+        ours_inertia,
+        float(-sk.score(sample)),
+    )
 
 
 def bench_pca(rows: int, tmp: Path) -> Result:
@@ -200,8 +236,11 @@ def bench_pca(rows: int, tmp: Path) -> Result:
     rng = np.random.default_rng(3)
     d, components = 50, 10
     X = (rng.normal(size=(rows, d)) @ rng.normal(size=(d, d)) + rng.normal(size=d)).astype(np.float32)
-    env = make_job(tmp / "pca", {"num_components": components, "feature_dim": d, "mini_batch_size": min(500, rows)},
-                   {"train": ("train.pbr", _recordio(X))})
+    env = make_job(
+        tmp / "pca",
+        {"num_components": components, "feature_dim": d, "mini_batch_size": min(500, rows)},
+        {"train": ("train.pbr", _recordio(X))},
+    )
     ours = _train_quietly(pca, env)
     model = pca.load_model(env.model_dir)
     sample = X[: min(rows, 100_000)].astype(np.float64)
@@ -212,8 +251,15 @@ def bench_pca(rows: int, tmp: Path) -> Result:
     ours_error = float(((sample - design @ coef) ** 2).sum())
     sk, ref_s = _timed(lambda: PCA(n_components=components).fit(X))
     ref_error = float(((sample - sk.inverse_transform(sk.transform(sample))) ** 2).sum())
-    return Result(f"PCA ({rows:,} x {d}, {components} components)", ours, "sklearn PCA", ref_s,
-                  f"reconstruction SSE ({len(sample):,} train rows)", ours_error, ref_error)
+    return Result(
+        f"PCA ({rows:,} x {d}, {components} components)",
+        ours,
+        "sklearn PCA",
+        ref_s,
+        f"reconstruction SSE ({len(sample):,} train rows)",
+        ours_error,
+        ref_error,
+    )
 
 
 BENCHMARKS: dict[str, Callable[[int, Path], Result]] = {
@@ -226,8 +272,10 @@ BENCHMARKS: dict[str, Callable[[int, Path], Result]] = {
 
 def render(results: list[Result]) -> str:
     lines = [
-        ("| benchmark | sagestack train() | reference | reference time | time ratio | metric | sagestack | "
-         "reference | notes |"),
+        (
+            "| benchmark | sagestack train() | reference | reference time | time ratio | metric | sagestack | "
+            "reference | notes |"
+        ),
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -241,7 +289,9 @@ def render(results: list[Result]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="training rows (default 1,000,000)")
-    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated subset of " + ", ".join(BENCHMARKS))
+    parser.add_argument(
+        "--only", default=",".join(BENCHMARKS), help="comma-separated subset of " + ", ".join(BENCHMARKS)
+    )
     args = parser.parse_args(argv)
     selected = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(selected) - set(BENCHMARKS))
@@ -251,9 +301,11 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-algorithms-") as tmp:
         for name in selected:
             result = BENCHMARKS[name](args.rows, Path(tmp))
-            print(f"{result.name}: sagestack {result.ours_s:.2f}s, {result.reference} {result.reference_s:.2f}s "
-                  f"({result.ratio:.2f}x); {result.metric} {result.ours_quality:.6g} vs {result.reference_quality:.6g}",
-                  flush=True)
+            print(
+                f"{result.name}: sagestack {result.ours_s:.2f}s, {result.reference} {result.reference_s:.2f}s "
+                f"({result.ratio:.2f}x); {result.metric} {result.ours_quality:.6g} vs {result.reference_quality:.6g}",
+                flush=True,
+            )
             results.append(result)
     print()
     print(render(results))

@@ -37,11 +37,35 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-ROW = ",".join(f"{v:.4f}" for v in [0.5, -1.2, 0.3, 2.2, -0.7, 0.1, 1.5, -0.2, 0.9, -1.1,
-                                     0.4, 0.0, -0.6, 1.8, 0.2, -0.3, 0.7, -1.9, 1.1, 0.6]).encode()
+ROW = ",".join(
+    f"{v:.4f}"
+    for v in [
+        0.5,
+        -1.2,
+        0.3,
+        2.2,
+        -0.7,
+        0.1,
+        1.5,
+        -0.2,
+        0.9,
+        -1.1,
+        0.4,
+        0.0,
+        -0.6,
+        1.8,
+        0.2,
+        -0.3,
+        0.7,
+        -1.9,
+        1.1,
+        0.6,
+    ]
+).encode()
 
 
 # -- the model --------------------------------------------------------------------------------------
+
 
 def train_model(directory: Path) -> Path:
     import numpy as np
@@ -50,8 +74,11 @@ def train_model(directory: Path) -> Path:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(5000, 20)).astype(np.float32)
     y = (x[:, 0] + x[:, 1] * x[:, 2] + rng.normal(scale=0.5, size=5000) > 0).astype(np.float32)
-    booster = xgb.train({"objective": "binary:logistic", "max_depth": 6, "nthread": 2}, xgb.DMatrix(x, label=y),
-                        num_boost_round=100)
+    booster = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 6, "nthread": 2},
+        xgb.DMatrix(x, label=y),
+        num_boost_round=100,
+    )
     model_dir = directory / "model"
     model_dir.mkdir(parents=True, exist_ok=True)
     booster.save_model(str(model_dir / "xgboost-model"))
@@ -61,6 +88,7 @@ def train_model(directory: Path) -> Path:
 
 
 # -- the bare app (run as a subprocess: ``--serve-bare PORT MODEL_DIR``) ------------------------------
+
 
 def serve_bare(port: int, model_dir: str) -> None:
     import uvicorn
@@ -79,17 +107,37 @@ def serve_bare(port: int, model_dir: str) -> None:
             if not message.get("more_body"):
                 break
         headers = dict(scope["headers"])
-        body, content_type = serving.predict(model, b"".join(chunks), headers.get(b"content-type", b"").decode(),
-                                             headers.get(b"accept", b"").decode() or None)
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]})
+        body, content_type = serving.predict(
+            model,
+            b"".join(chunks),
+            headers.get(b"content-type", b"").decode(),
+            headers.get(b"accept", b"").decode() or None,
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", content_type.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
-    uvicorn.run(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools", access_log=False,
-                log_level="warning")
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+    )
 
 
 # -- load generation ----------------------------------------------------------------------------------
+
 
 def raw_request(host: str, port: int, method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}"]
@@ -142,8 +190,13 @@ def python_load(port: int, request: bytes, connections: int, seconds: float) -> 
         thread.join()
     elapsed = time.monotonic() - started
     flat = sorted(v for group in latencies for v in group)
-    return {"requests": len(flat), "rps": len(flat) / elapsed, "p50_ms": _pct(flat, 50) * 1e3,
-            "p99_ms": _pct(flat, 99) * 1e3, "errors": errors[0]}
+    return {
+        "requests": len(flat),
+        "rps": len(flat) / elapsed,
+        "p50_ms": _pct(flat, 50) * 1e3,
+        "p99_ms": _pct(flat, 99) * 1e3,
+        "errors": errors[0],
+    }
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -164,25 +217,62 @@ end
 """
 
 
-def wrk_load(port: int, path: str, headers: dict[str, str], body: bytes, connections: int, seconds: float,
-             workdir: Path) -> dict:
-    lua = WRK_SCRIPT.format(path=json.dumps(path), body=json.dumps(body.decode()),
-                            headers="\n".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}"
-                                              for k, v in headers.items() if k.lower() != "content-length"))
+def wrk_load(
+    port: int,
+    path: str,
+    headers: dict[str, str],
+    body: bytes,
+    connections: int,
+    seconds: float,
+    workdir: Path,
+) -> dict:
+    lua = WRK_SCRIPT.format(
+        path=json.dumps(path),
+        body=json.dumps(body.decode()),
+        headers="\n".join(
+            f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}"
+            for k, v in headers.items()
+            if k.lower() != "content-length"
+        ),
+    )
     script = workdir / f"wrk-{port}.lua"
     script.write_text(lua)
     threads = 1 if connections == 1 else 2
-    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", str(script),
-                          f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}{path}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     match = re.search(r"RESULT (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+)", out)
     requests, errors, duration_us, p50_us, p99_us = match.groups()
-    return {"requests": int(requests), "rps": int(requests) / (int(duration_us) / 1e6),
-            "p50_ms": float(p50_us) / 1e3, "p99_ms": float(p99_us) / 1e3, "errors": int(errors)}
+    return {
+        "requests": int(requests),
+        "rps": int(requests) / (int(duration_us) / 1e6),
+        "p50_ms": float(p50_us) / 1e3,
+        "p99_ms": float(p99_us) / 1e3,
+        "errors": int(errors),
+    }
 
 
 class Target:
     def __init__(self, name: str, port: int, path: str, headers: dict[str, str], body: bytes, pid: int):
-        self.name, self.port, self.path, self.headers, self.body, self.pid = name, port, path, headers, body, pid
+        self.name, self.port, self.path, self.headers, self.body, self.pid = (
+            name,
+            port,
+            path,
+            headers,
+            body,
+            pid,
+        )
 
     def load(self, connections: int, seconds: float, workdir: Path) -> dict:
         if shutil.which("wrk"):
@@ -215,8 +305,14 @@ def measure(target: Target, args, workdir: Path) -> dict:
     multi = target.load(args.connections, args.seconds, workdir)
     cpu = tree_cpu(target.pid) - cpu_before
     errors = single["errors"] + multi["errors"]
-    return {"p50_ms": single["p50_ms"], "p99_ms": single["p99_ms"], "rps1": single["rps"], "rpsN": multi["rps"],
-            "cpu_us": cpu / max(1, multi["requests"]) * 1e6, "errors": errors}
+    return {
+        "p50_ms": single["p50_ms"],
+        "p99_ms": single["p99_ms"],
+        "rps1": single["rps"],
+        "rpsN": multi["rps"],
+        "cpu_us": cpu / max(1, multi["requests"]) * 1e6,
+        "errors": errors,
+    }
 
 
 def wait_port(port: int, timeout: float = 60.0) -> None:
@@ -238,6 +334,7 @@ def free_port() -> int:
 
 # -- targets ------------------------------------------------------------------------------------------
 
+
 def in_process(model_dir: Path, seconds: float) -> dict:
     from sagestack.algorithms.xgboost import serving
 
@@ -258,9 +355,24 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen:
     env = dict(os.environ)
     env.pop("AWS_ENDPOINT_URL", None)
     with open(data_dir.parent / "server.log", "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "sagestack", "serve", "--port", str(port), "--data-dir",
-                                 str(data_dir), "--log-level", "warning"], env=env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sagestack",
+                "serve",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(data_dir),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     wait_port(port)
     return proc
 
@@ -272,7 +384,9 @@ def signed_invoke(url: str, key: str, secret: str, endpoint: str) -> tuple[str, 
     from botocore.credentials import Credentials
 
     path = f"/endpoints/{endpoint}/invocations"
-    request = AWSRequest("POST", url + path, data=ROW, headers={"Content-Type": "text/csv", "Accept": "text/csv"})
+    request = AWSRequest(
+        "POST", url + path, data=ROW, headers={"Content-Type": "text/csv", "Accept": "text/csv"}
+    )
     SigV4Auth(Credentials(key, secret), "sagemaker", "us-east-1").add_auth(request)
     return path, {k: v for k, v in request.headers.items()}
 
@@ -298,23 +412,46 @@ def main(argv: list[str] | None = None) -> int:
         rows: dict[str, dict] = {"in-process predict": in_process(model_dir, args.seconds)}
 
         port = free_port()
-        bare = subprocess.Popen([sys.executable, "-m", "bench.bench_endpoint", "--serve-bare", str(port),
-                                 str(model_dir)], cwd=ROOT)
+        bare = subprocess.Popen(
+            [sys.executable, "-m", "bench.bench_endpoint", "--serve-bare", str(port), str(model_dir)],
+            cwd=ROOT,
+        )
         processes.append(bare)
         wait_port(port)
-        rows["bare uvicorn app"] = measure(Target("bare", port, "/invocations", {"Content-Type": "text/csv"}, ROW,
-                                                  bare.pid), args, workdir)
+        rows["bare uvicorn app"] = measure(
+            Target("bare", port, "/invocations", {"Content-Type": "text/csv"}, ROW, bare.pid), args, workdir
+        )
         bare.terminate()
 
         from sagestack.serving.instances import Instance, WorkerSpec
 
-        spec = WorkerSpec([{"hostname": "primary", "image": XGBOOST_IMAGE, "model_dir": str(model_dir),
-                            "code_dir": None, "environment": {}}], labels={"endpoint": "bench"})
+        spec = WorkerSpec(
+            [
+                {
+                    "hostname": "primary",
+                    "image": XGBOOST_IMAGE,
+                    "model_dir": str(model_dir),
+                    "code_dir": None,
+                    "environment": {},
+                }
+            ],
+            labels={"endpoint": "bench"},
+        )
         instance = Instance(spec, workdir).start()
         if not instance.wait(120):
             raise RuntimeError(instance.failure)
-        rows["worker direct"] = measure(Target("worker", instance.port, "/invocations", {"Content-Type": "text/csv"},
-                                               ROW, instance.process.pid), args, workdir)
+        rows["worker direct"] = measure(
+            Target(
+                "worker",
+                instance.port,
+                "/invocations",
+                {"Content-Type": "text/csv"},
+                ROW,
+                instance.process.pid,
+            ),
+            args,
+            workdir,
+        )
         instance.stop()
         instance = None
 
@@ -329,25 +466,42 @@ def main(argv: list[str] | None = None) -> int:
         key, secret = creds["aws_access_key_id"], creds["aws_secret_access_key"]
 
         def client(name: str):
-            return boto3.client(name, endpoint_url=url, region_name="us-east-1",
-                                aws_access_key_id=key, aws_secret_access_key=secret)
+            return boto3.client(
+                name,
+                endpoint_url=url,
+                region_name="us-east-1",
+                aws_access_key_id=key,
+                aws_secret_access_key=secret,
+            )
 
         s3, sm = client("s3"), client("sagemaker")
         s3.create_bucket(Bucket="bench-models")
         s3.upload_file(str(workdir / "model.tar.gz"), "bench-models", "xgb/model.tar.gz")
-        sm.create_model(ModelName="bench-xgb", ExecutionRoleArn="arn:aws:iam::000000000000:role/R",
-                        PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": "s3://bench-models/xgb/model.tar.gz"})
-        sm.create_endpoint_config(EndpointConfigName="bench-xgb", ProductionVariants=[{
-            "VariantName": "AllTraffic", "ModelName": "bench-xgb", "InitialInstanceCount": 1,
-            "InstanceType": "ml.m5.large"}])
+        sm.create_model(
+            ModelName="bench-xgb",
+            ExecutionRoleArn="arn:aws:iam::000000000000:role/R",
+            PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": "s3://bench-models/xgb/model.tar.gz"},
+        )
+        sm.create_endpoint_config(
+            EndpointConfigName="bench-xgb",
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": "bench-xgb",
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                }
+            ],
+        )
         started = time.monotonic()
         sm.create_endpoint(EndpointName="bench-xgb", EndpointConfigName="bench-xgb")
         while sm.describe_endpoint(EndpointName="bench-xgb")["EndpointStatus"] == "Creating":
             time.sleep(0.05)
         in_service = time.monotonic() - started
         path, headers = signed_invoke(url, key, secret, "bench-xgb")
-        rows["gateway (SigV4, router)"] = measure(Target("gateway", port, path, headers, ROW, server.pid), args,
-                                                  workdir)
+        rows["gateway (SigV4, router)"] = measure(
+            Target("gateway", port, path, headers, ROW, server.pid), args, workdir
+        )
         report(rows, args, in_service)
     finally:
         if instance is not None:
@@ -365,20 +519,30 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(rows: dict[str, dict], args, in_service: float) -> None:
     loader = "wrk" if shutil.which("wrk") else "python raw sockets"
-    print(f"\nXGBoost 100 trees depth 6, 20 features, one CSV row per request; load: {loader}, closed loop, "
-          f"{args.seconds}s per measurement after {args.warmup}s warm-up; CPU: {os.cpu_count()} cores")
-    print(f"{'target':<26} {'1-conn p50':>10} {'p99':>9} {'1-conn req/s':>13} "
-          f"{f'{args.connections}-conn req/s':>14} {'CPU/req':>9} {'errors':>7}")
+    print(
+        f"\nXGBoost 100 trees depth 6, 20 features, one CSV row per request; load: {loader}, closed loop, "
+        f"{args.seconds}s per measurement after {args.warmup}s warm-up; CPU: {os.cpu_count()} cores"
+    )
+    print(
+        f"{'target':<26} {'1-conn p50':>10} {'p99':>9} {'1-conn req/s':>13} "
+        f"{f'{args.connections}-conn req/s':>14} {'CPU/req':>9} {'errors':>7}"
+    )
     for name, row in rows.items():
         rps_n = f"{row['rpsN']:,.0f}" if "rpsN" in row else "-"
         cpu = f"{row['cpu_us']:,.0f}µs" if "cpu_us" in row else "-"
-        print(f"{name:<26} {row['p50_ms']:>8.3f}ms {row['p99_ms']:>7.3f}ms {row['rps1']:>13,.0f} {rps_n:>14} "
-              f"{cpu:>9} {row.get('errors', 0):>7}")
+        print(
+            f"{name:<26} {row['p50_ms']:>8.3f}ms {row['p99_ms']:>7.3f}ms {row['rps1']:>13,.0f} {rps_n:>14} "
+            f"{cpu:>9} {row.get('errors', 0):>7}"
+        )
     bare, gateway, worker = rows["bare uvicorn app"], rows["gateway (SigV4, router)"], rows["worker direct"]
-    print(f"\ngateway / bare app throughput ({args.connections} conn): {gateway['rpsN'] / bare['rpsN']:.2f}x "
-          f"(goal >= 0.6x); worker / bare: {worker['rpsN'] / bare['rpsN']:.2f}x")
-    print(f"router overhead at 1 conn (gateway p50 - worker p50): "
-          f"{(gateway['p50_ms'] - worker['p50_ms']) * 1e3:.0f}µs")
+    print(
+        f"\ngateway / bare app throughput ({args.connections} conn): {gateway['rpsN'] / bare['rpsN']:.2f}x "
+        f"(goal >= 0.6x); worker / bare: {worker['rpsN'] / bare['rpsN']:.2f}x"
+    )
+    print(
+        f"router overhead at 1 conn (gateway p50 - worker p50): "
+        f"{(gateway['p50_ms'] - worker['p50_ms']) * 1e3:.0f}µs"
+    )
     print(f"CreateEndpoint -> InService: {in_service:.2f}s")
 
 

@@ -22,7 +22,6 @@ from .common import best_of
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 
 
-
 def main(argv: list[str] | None = None) -> None:
     from sagemaker.amazon.common import read_records, write_numpy_to_dense_tensor
 

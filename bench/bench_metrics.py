@@ -25,8 +25,10 @@ from .common import median, running_server
 def _put_all(metrics, name: str, count: int, base: float) -> float:
     start = time.perf_counter()
     for offset in range(0, count, 10):
-        data = [{"MetricName": "loss", "Timestamp": base + i, "Step": i, "Value": 1.0 / (i + 1)}
-                for i in range(offset, min(offset + 10, count))]
+        data = [
+            {"MetricName": "loss", "Timestamp": base + i, "Step": i, "Value": 1.0 / (i + 1)}
+            for i in range(offset, min(offset + 10, count))
+        ]
         metrics.batch_put_metrics(TrialComponentName=name, MetricData=data)
     return time.perf_counter() - start
 
@@ -42,9 +44,15 @@ def _store_rate(count: int) -> float:
         base = time.time()
         start = time.perf_counter()
         for offset in range(0, count, 1000):
-            store.put_points("000000000000", "us-east-1", "bench", [
-                {"MetricName": "loss", "Timestamp": base + i, "Step": i, "Value": float(i)}
-                for i in range(offset, min(offset + 1000, count))])
+            store.put_points(
+                "000000000000",
+                "us-east-1",
+                "bench",
+                [
+                    {"MetricName": "loss", "Timestamp": base + i, "Step": i, "Value": float(i)}
+                    for i in range(offset, min(offset + 1000, count))
+                ],
+            )
         elapsed = time.perf_counter() - start
         db.dispose()
     return count / elapsed
@@ -77,10 +85,20 @@ def main(argv: list[str] | None = None) -> None:
             sts.get_caller_identity()
         floor = (time.perf_counter() - start) / 200
         per_request = elapsed / (args.points / 10)
-        rows.append(("BatchPutMetrics (10 points/request)", f"{args.points / elapsed:10.0f} points/s",
-                     f"{per_request * 1000:.1f} ms/request vs GetCallerIdentity {floor * 1000:.1f} ms"))
-        rows.append(("store append, 1,000-point batches", f"{_store_rate(max(sizes)):10.0f} points/s",
-                     "in process, SQLite"))
+        rows.append(
+            (
+                "BatchPutMetrics (10 points/request)",
+                f"{args.points / elapsed:10.0f} points/s",
+                f"{per_request * 1000:.1f} ms/request vs GetCallerIdentity {floor * 1000:.1f} ms",
+            )
+        )
+        rows.append(
+            (
+                "store append, 1,000-point batches",
+                f"{_store_rate(max(sizes)):10.0f} points/s",
+                "in process, SQLite",
+            )
+        )
         sm.create_trial_component(TrialComponentName="bench-empty")
         empty = _describe_ms(sm, "bench-empty")
         rows.append(("DescribeTrialComponent, no points", f"{empty:10.1f} ms", "baseline"))
@@ -93,14 +111,25 @@ def main(argv: list[str] | None = None) -> None:
             name = f"bench-{size}"
             sm.create_trial_component(TrialComponentName=name)
             for offset in range(0, size, 1000):  # filled directly: BatchPutMetrics is measured above
-                store.put_points("000000000000", "us-east-1", name, [
-                    {"MetricName": "loss", "Timestamp": base + i, "Step": i, "Value": float(i)}
-                    for i in range(offset, min(offset + 1000, size))])
+                store.put_points(
+                    "000000000000",
+                    "us-east-1",
+                    name,
+                    [
+                        {"MetricName": "loss", "Timestamp": base + i, "Step": i, "Value": float(i)}
+                        for i in range(offset, min(offset + 1000, size))
+                    ],
+                )
             latency = _describe_ms(sm, name)
             summary = sm.describe_trial_component(TrialComponentName=name)["Metrics"][0]
             assert summary["Count"] == size
-            rows.append((f"DescribeTrialComponent, {size:,} points", f"{latency:10.1f} ms",
-                         f"{latency / empty:.1f}x of no points"))
+            rows.append(
+                (
+                    f"DescribeTrialComponent, {size:,} points",
+                    f"{latency:10.1f} ms",
+                    f"{latency / empty:.1f}x of no points",
+                )
+            )
         db.dispose()
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'result':>18}  vs baseline")

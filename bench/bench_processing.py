@@ -49,19 +49,48 @@ def run_job(server, bucket: str) -> float:
     name = f"bench-{uuid.uuid4().hex[:10]}"
     start = time.perf_counter()
     sm.create_processing_job(
-        ProcessingJobName=name, RoleArn=ROLE,
-        ProcessingResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large",
-                                               "VolumeSizeInGB": 10}},
-        AppSpecification={"ImageUri": IMAGE,
-                          "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/script.py"]},
+        ProcessingJobName=name,
+        RoleArn=ROLE,
+        ProcessingResources={
+            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 10}
+        },
+        AppSpecification={
+            "ImageUri": IMAGE,
+            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/script.py"],
+        },
         ProcessingInputs=[
-            {"InputName": "data", "S3Input": {"S3Uri": f"s3://{bucket}/data/x.csv", "S3DataType": "S3Prefix",
-                                              "LocalPath": "/opt/ml/processing/input/data", "S3InputMode": "File"}},
-            {"InputName": "code", "S3Input": {"S3Uri": f"s3://{bucket}/code/script.py", "S3DataType": "S3Prefix",
-                                              "LocalPath": "/opt/ml/processing/input/code", "S3InputMode": "File"}}],
-        ProcessingOutputConfig={"Outputs": [{"OutputName": "out", "S3Output": {
-            "S3Uri": f"s3://{bucket}/out/{name}", "LocalPath": "/opt/ml/processing/output",
-            "S3UploadMode": "EndOfJob"}}]})
+            {
+                "InputName": "data",
+                "S3Input": {
+                    "S3Uri": f"s3://{bucket}/data/x.csv",
+                    "S3DataType": "S3Prefix",
+                    "LocalPath": "/opt/ml/processing/input/data",
+                    "S3InputMode": "File",
+                },
+            },
+            {
+                "InputName": "code",
+                "S3Input": {
+                    "S3Uri": f"s3://{bucket}/code/script.py",
+                    "S3DataType": "S3Prefix",
+                    "LocalPath": "/opt/ml/processing/input/code",
+                    "S3InputMode": "File",
+                },
+            },
+        ],
+        ProcessingOutputConfig={
+            "Outputs": [
+                {
+                    "OutputName": "out",
+                    "S3Output": {
+                        "S3Uri": f"s3://{bucket}/out/{name}",
+                        "LocalPath": "/opt/ml/processing/output",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ]
+        },
+    )
     while True:
         status = sm.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"]
         if status in ("Completed", "Failed", "Stopped"):
@@ -89,11 +118,21 @@ def main(argv: list[str] | None = None) -> None:
             direct.append(run_direct())
             job.append(run_job(server, bucket))
     d, j = median(direct), median(job)
-    print(table(f"Processing platform overhead (median of {args.repeat})",
-                ["workload", "script in a fresh process", "CreateProcessingJob → Completed", "overhead",
-                 "ratio"],
-                [["trivial script (1 input, 1 output)", f"{d:.2f} s", f"{j:.2f} s", f"+{j - d:.2f} s",
-                  f"× {j / d:.1f}"]]))
+    print(
+        table(
+            f"Processing platform overhead (median of {args.repeat})",
+            ["workload", "script in a fresh process", "CreateProcessingJob → Completed", "overhead", "ratio"],
+            [
+                [
+                    "trivial script (1 input, 1 output)",
+                    f"{d:.2f} s",
+                    f"{j:.2f} s",
+                    f"+{j - d:.2f} s",
+                    f"× {j / d:.1f}",
+                ]
+            ],
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -54,15 +54,23 @@ def _own_cpu(pid: int) -> float:
 
 
 def _deploy(sm, name: str, shadow: float, capture: bool) -> None:
-    variant = {"VariantName": "AllTraffic", "ModelName": "bench-xgb", "InitialInstanceCount": 1,
-               "InstanceType": "ml.m5.large", "InitialVariantWeight": 1.0}
+    variant = {
+        "VariantName": "AllTraffic",
+        "ModelName": "bench-xgb",
+        "InitialInstanceCount": 1,
+        "InstanceType": "ml.m5.large",
+        "InitialVariantWeight": 1.0,
+    }
     extra: dict = {}
     if shadow:
         extra["ShadowProductionVariants"] = [dict(variant, VariantName="Shadow", InitialVariantWeight=shadow)]
     if capture:
-        extra["DataCaptureConfig"] = {"EnableCapture": True, "InitialSamplingPercentage": 100,
-                                      "DestinationS3Uri": "s3://bench-capture/capture",
-                                      "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]}
+        extra["DataCaptureConfig"] = {
+            "EnableCapture": True,
+            "InitialSamplingPercentage": 100,
+            "DestinationS3Uri": "s3://bench-capture/capture",
+            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        }
     sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[variant], **extra)
     sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
 
@@ -103,17 +111,30 @@ def main(argv: list[str] | None = None) -> int:
         key, secret = creds["aws_access_key_id"], creds["aws_secret_access_key"]
 
         def client(name: str):
-            return boto3.client(name, endpoint_url=url, region_name="us-east-1", aws_access_key_id=key,
-                                aws_secret_access_key=secret)
+            return boto3.client(
+                name,
+                endpoint_url=url,
+                region_name="us-east-1",
+                aws_access_key_id=key,
+                aws_secret_access_key=secret,
+            )
 
         s3, sm = client("s3"), client("sagemaker")
         s3.create_bucket(Bucket="bench-models")
         s3.create_bucket(Bucket="bench-capture")
         s3.upload_file(str(workdir / "model.tar.gz"), "bench-models", "xgb/model.tar.gz")
-        sm.create_model(ModelName="bench-xgb", ExecutionRoleArn="arn:aws:iam::000000000000:role/R",
-                        PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": "s3://bench-models/xgb/model.tar.gz"})
-        cases = [("plain", 0.0, False), ("capture 100%", 0.0, True), ("shadow 10%", 0.1, False),
-                 ("shadow 100%", 1.0, False), ("shadow 100% + capture 100%", 1.0, True)]
+        sm.create_model(
+            ModelName="bench-xgb",
+            ExecutionRoleArn="arn:aws:iam::000000000000:role/R",
+            PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": "s3://bench-models/xgb/model.tar.gz"},
+        )
+        cases = [
+            ("plain", 0.0, False),
+            ("capture 100%", 0.0, True),
+            ("shadow 10%", 0.1, False),
+            ("shadow 100%", 1.0, False),
+            ("shadow 100% + capture 100%", 1.0, True),
+        ]
         names = {label: f"bench-{i}" for i, (label, _, _) in enumerate(cases)}
         for label, shadow, capture in cases:
             _deploy(sm, names[label], shadow, capture)
@@ -126,11 +147,15 @@ def main(argv: list[str] | None = None) -> int:
                 path, headers = signed_invoke(url, key, secret, names[label])
                 before = _own_cpu(server.pid)
                 row = measure(Target(label, port, path, headers, ROW, server.pid), args, workdir)
-                served = row["rpsN"] * (args.seconds + args.warmup) + row["rps1"] * args.seconds  # warm-up ≈ N-conn
+                served = (
+                    row["rpsN"] * (args.seconds + args.warmup) + row["rps1"] * args.seconds
+                )  # warm-up ≈ N-conn
                 row["gw_cpu_us"] = (_own_cpu(server.pid) - before) / max(1.0, served) * 1e6
                 samples[label].append(row)
-        rows = {label: {key: statistics.median(r[key] for r in runs) for key in runs[0]}
-                for label, runs in samples.items()}
+        rows = {
+            label: {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+            for label, runs in samples.items()
+        }
         report(rows, args)
     finally:
         if server is not None and server.poll() is None:
@@ -148,20 +173,28 @@ def report(rows: dict[str, dict], args) -> None:
     loader = "wrk" if shutil.which("wrk") else "python raw sockets"
     import os
 
-    print(f"\nShadow variants and data capture on the invocation hot path (XGBoost 100 trees, one CSV row per "
-          f"request); load: {loader}, {args.seconds}s per measurement after {args.warmup}s warm-up, medians of "
-          f"{args.rounds} interleaved rounds; "
-          f"CPU: {os.cpu_count()} cores")
-    print(f"{'endpoint':<28} {'1-conn p50':>10} {'p99':>9} {f'{args.connections}-conn req/s':>14} "
-          f"{'vs plain':>9} {'1-conn vs plain':>16} {'gw CPU/req':>11} {'errors':>7}")
+    print(
+        f"\nShadow variants and data capture on the invocation hot path (XGBoost 100 trees, one CSV row per "
+        f"request); load: {loader}, {args.seconds}s per measurement after {args.warmup}s warm-up, medians of "
+        f"{args.rounds} interleaved rounds; "
+        f"CPU: {os.cpu_count()} cores"
+    )
+    print(
+        f"{'endpoint':<28} {'1-conn p50':>10} {'p99':>9} {f'{args.connections}-conn req/s':>14} "
+        f"{'vs plain':>9} {'1-conn vs plain':>16} {'gw CPU/req':>11} {'errors':>7}"
+    )
     for name, row in rows.items():
-        print(f"{name:<28} {row['p50_ms']:>8.3f}ms {row['p99_ms']:>7.3f}ms {row['rpsN']:>14,.0f} "
-              f"{row['rpsN'] / base['rpsN']:>8.2f}x {row['rps1'] / base['rps1']:>15.2f}x "
-              f"{row['gw_cpu_us']:>9,.0f}µs {row['errors']:>7}")
+        print(
+            f"{name:<28} {row['p50_ms']:>8.3f}ms {row['p99_ms']:>7.3f}ms {row['rpsN']:>14,.0f} "
+            f"{row['rpsN'] / base['rpsN']:>8.2f}x {row['rps1'] / base['rps1']:>15.2f}x "
+            f"{row['gw_cpu_us']:>9,.0f}µs {row['errors']:>7}"
+        )
     for name in ("capture 100%", "shadow 10%", "shadow 100%", "shadow 100% + capture 100%"):
         loss = 1 - rows[name]["rpsN"] / base["rpsN"]
-        print(f"throughput loss, {name}: {loss * 100:.1f}% (goal <= 10%); p50 added: "
-              f"{(rows[name]['p50_ms'] - base['p50_ms']) * 1e3:.0f}µs")
+        print(
+            f"throughput loss, {name}: {loss * 100:.1f}% (goal <= 10%); p50 added: "
+            f"{(rows[name]['p50_ms'] - base['p50_ms']) * 1e3:.0f}µs"
+        )
 
 
 if __name__ == "__main__":

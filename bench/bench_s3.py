@@ -21,7 +21,6 @@ from .common import best_of, running_server
 MB = 1024 * 1024
 
 
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--large-mb", type=int, default=256)
@@ -35,7 +34,10 @@ def main(argv: list[str] | None = None) -> None:
         data_dir = server.data_dir
         s3, sts = server.client("s3"), server.client("sts")
         s3.create_bucket(Bucket="bench")
-        for label, size, count in (("1 MB", MB, args.small_count), (f"{args.large_mb} MB", args.large_mb * MB, 1)):
+        for label, size, count in (
+            ("1 MB", MB, args.small_count),
+            (f"{args.large_mb} MB", args.large_mb * MB, 1),
+        ):
             source = work / "source.bin"
             with open(source, "wb") as handle:
                 block = os.urandom(MB)

@@ -60,8 +60,11 @@ def worker_running(endpoint: str) -> bool:
             args = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"sagestack.serving.worker" in args and b"--endpoint" in args \
-                and args[args.index(b"--endpoint") + 1].decode() == endpoint:
+        if (
+            b"sagestack.serving.worker" in args
+            and b"--endpoint" in args
+            and args[args.index(b"--endpoint") + 1].decode() == endpoint
+        ):
             return True
     return False
 
@@ -85,8 +88,11 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--models", type=int, default=12, help="models behind the multi-model endpoint")
     parser.add_argument("--cache", type=int, default=4, help="models the multi-model cache holds")
     args = parser.parse_args(argv)
-    env = {"SAGESTACK_SERVERLESS_IDLE_SECONDS": "1", "SAGESTACK_MME_MAX_MODELS": str(args.cache),
-           "SAGESTACK_SERVING_METRICS_INTERVAL": "1"}
+    env = {
+        "SAGESTACK_SERVERLESS_IDLE_SECONDS": "1",
+        "SAGESTACK_MME_MAX_MODELS": str(args.cache),
+        "SAGESTACK_SERVING_METRICS_INTERVAL": "1",
+    }
     with running_server(env) as server:
         sm, rt, s3 = server.client("sagemaker"), server.client("sagemaker-runtime"), server.client("s3")
         bucket = f"bench-{uuid.uuid4().hex[:8]}"
@@ -97,22 +103,35 @@ def main(argv: list[str]) -> None:
 
         def create(name: str, container: dict, variant: dict) -> None:
             sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer=container)
-            sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
-                dict(VariantName="AllTraffic", ModelName=name, **variant)])
+            sm.create_endpoint_config(
+                EndpointConfigName=name,
+                ProductionVariants=[dict(VariantName="AllTraffic", ModelName=name, **variant)],
+            )
             sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
 
         single = {"Image": SKLEARN_IMAGE, "ModelDataUrl": f"s3://{bucket}/single/model.tar.gz"}
         instance = {"InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
         create("bench-realtime", single, instance)
-        create("bench-serverless", single, {"ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 2}})
-        create("bench-mme", {"Image": SKLEARN_IMAGE, "Mode": "MultiModel", "ModelDataUrl": f"s3://{bucket}/mme/"},
-               instance)
+        create(
+            "bench-serverless", single, {"ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 2}}
+        )
+        create(
+            "bench-mme",
+            {"Image": SKLEARN_IMAGE, "Mode": "MultiModel", "ModelDataUrl": f"s3://{bucket}/mme/"},
+            instance,
+        )
         for name in ("bench-realtime", "bench-serverless", "bench-mme"):
-            wait(lambda name=name: sm.describe_endpoint(EndpointName=name)["EndpointStatus"] != "Creating", 120, 0.2)
+            wait(
+                lambda name=name: sm.describe_endpoint(EndpointName=name)["EndpointStatus"] != "Creating",
+                120,
+                0.2,
+            )
 
         def invoke(endpoint: str, **kwargs) -> float:
             started = time.perf_counter()
-            rt.invoke_endpoint(EndpointName=endpoint, Body=ROW, ContentType="text/csv", **kwargs)["Body"].read()
+            rt.invoke_endpoint(EndpointName=endpoint, Body=ROW, ContentType="text/csv", **kwargs)[
+                "Body"
+            ].read()
             return time.perf_counter() - started
 
         def warm(endpoint: str, **kwargs) -> list[float]:
@@ -140,31 +159,61 @@ def main(argv: list[str]) -> None:
         def metric(namespace: str, name: str, endpoint: str) -> float | None:
             now = dt.datetime.now(dt.timezone.utc)
             points = cloudwatch.get_metric_statistics(
-                Namespace=namespace, MetricName=name, StartTime=now - dt.timedelta(minutes=30), EndTime=now,
-                Period=3600, Statistics=["Average"],
-                Dimensions=[{"Name": "EndpointName", "Value": endpoint},
-                            {"Name": "VariantName", "Value": "AllTraffic"}],
+                Namespace=namespace,
+                MetricName=name,
+                StartTime=now - dt.timedelta(minutes=30),
+                EndTime=now,
+                Period=3600,
+                Statistics=["Average"],
+                Dimensions=[
+                    {"Name": "EndpointName", "Value": endpoint},
+                    {"Name": "VariantName", "Value": "AllTraffic"},
+                ],
             )["Datapoints"]
             return points[0]["Average"] if points else None
 
         setup = metric("AWS/SageMaker", "ModelSetupTime", "bench-serverless")
         loading = metric("AWS/SageMaker", "ModelLoadingTime", "bench-mme")
-        print(table("Serverless cold start (sklearn LogisticRegression, two CSV rows)",
-                    ["request", "p50 ms", "max ms", "× warm real-time"],
-                    [["real-time endpoint, warm (baseline)", ms(baseline), "", "1.0"],
-                     [f"serverless, cold start (n={len(cold)})", ms(median(cold)), ms(max(cold)),
-                      f"{median(cold) / baseline:.0f}"],
-                     ["serverless, warm", ms(serverless_warm), "", f"{serverless_warm / baseline:.2f}"],
-                     ["ModelSetupTime reported (avg)", ms(setup / 1e6) if setup else "-", "", ""]]))
+        print(
+            table(
+                "Serverless cold start (sklearn LogisticRegression, two CSV rows)",
+                ["request", "p50 ms", "max ms", "× warm real-time"],
+                [
+                    ["real-time endpoint, warm (baseline)", ms(baseline), "", "1.0"],
+                    [
+                        f"serverless, cold start (n={len(cold)})",
+                        ms(median(cold)),
+                        ms(max(cold)),
+                        f"{median(cold) / baseline:.0f}",
+                    ],
+                    ["serverless, warm", ms(serverless_warm), "", f"{serverless_warm / baseline:.2f}"],
+                    ["ModelSetupTime reported (avg)", ms(setup / 1e6) if setup else "-", "", ""],
+                ],
+            )
+        )
         print()
-        print(table(f"Multi-model endpoint ({args.models} models, cache of {args.cache})",
-                    ["request", "p50 ms", "max ms", "× warm real-time"],
-                    [[f"first use: download + load (n={len(first)})", ms(median(first)), ms(max(first)),
-                      f"{median(first) / baseline:.1f}"],
-                     [f"after eviction: load (n={len(reload_)})", ms(median(reload_)), ms(max(reload_)),
-                      f"{median(reload_) / baseline:.1f}"],
-                     [f"cache hit (n={len(hits)})", ms(median(hits)), "", f"{median(hits) / baseline:.2f}"],
-                     ["ModelLoadingTime reported (avg)", ms(loading / 1e6) if loading else "-", "", ""]]))
+        print(
+            table(
+                f"Multi-model endpoint ({args.models} models, cache of {args.cache})",
+                ["request", "p50 ms", "max ms", "× warm real-time"],
+                [
+                    [
+                        f"first use: download + load (n={len(first)})",
+                        ms(median(first)),
+                        ms(max(first)),
+                        f"{median(first) / baseline:.1f}",
+                    ],
+                    [
+                        f"after eviction: load (n={len(reload_)})",
+                        ms(median(reload_)),
+                        ms(max(reload_)),
+                        f"{median(reload_) / baseline:.1f}",
+                    ],
+                    [f"cache hit (n={len(hits)})", ms(median(hits)), "", f"{median(hits) / baseline:.2f}"],
+                    ["ModelLoadingTime reported (avg)", ms(loading / 1e6) if loading else "-", "", ""],
+                ],
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -44,8 +44,12 @@ def run_direct(script: str, env_extra: dict) -> float:
         path = Path(tmp) / "train.py"
         path.write_text(script)
         start = time.perf_counter()
-        subprocess.run([sys.executable, str(path)], check=True, env={**os.environ, **env_extra},
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, str(path)],
+            check=True,
+            env={**os.environ, **env_extra},
+            stdout=subprocess.DEVNULL,
+        )
         return time.perf_counter() - start
 
 
@@ -62,15 +66,25 @@ def run_job(server, bucket: str, script: str, data_prefix: str) -> float:
     name = f"bench-{uuid.uuid4().hex[:10]}"
     start = time.perf_counter()
     sm.create_training_job(
-        TrainingJobName=name, RoleArn=ROLE,
+        TrainingJobName=name,
+        RoleArn=ROLE,
         AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
-        InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {
-            "S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/{data_prefix}"}}}],
+        InputDataConfig=[
+            {
+                "ChannelName": "train",
+                "DataSource": {
+                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/{data_prefix}"}
+                },
+            }
+        ],
         OutputDataConfig={"S3OutputPath": f"s3://{bucket}/out"},
         ResourceConfig={"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 10},
         StoppingCondition={"MaxRuntimeInSeconds": 3600},
-        HyperParameters={"sagemaker_program": '"train.py"',
-                         "sagemaker_submit_directory": json.dumps(f"s3://{bucket}/{key}")})
+        HyperParameters={
+            "sagemaker_program": '"train.py"',
+            "sagemaker_submit_directory": json.dumps(f"s3://{bucket}/{key}"),
+        },
+    )
     while True:
         status = sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"]
         if status in ("Completed", "Failed", "Stopped"):
@@ -102,10 +116,10 @@ def main(argv: list[str] | None = None) -> None:
         bucket = "bench"
         s3.create_bucket(Bucket=bucket)
         s3.put_object(Bucket=bucket, Key="tiny/x.txt", Body=b"1")
-        direct, job = interleaved(args.repeat, lambda: run_direct(TRIVIAL, {}),
-                                  lambda: run_job(server, bucket, TRIVIAL, "tiny/"))
-        rows.append(["trivial script", f"{direct:.2f} s", f"{job:.2f} s", f"+{job - direct:.2f} s",
-                     "≤ +1 s"])
+        direct, job = interleaved(
+            args.repeat, lambda: run_direct(TRIVIAL, {}), lambda: run_job(server, bucket, TRIVIAL, "tiny/")
+        )
+        rows.append(["trivial script", f"{direct:.2f} s", f"{job:.2f} s", f"+{job - direct:.2f} s", "≤ +1 s"])
         rng = np.random.default_rng(0)
         X = rng.normal(size=(args.rows, 20)).astype(np.float32)
         y = (X[:, :5].sum(axis=1) + rng.normal(size=args.rows) > 0).astype(np.float32)
@@ -113,13 +127,27 @@ def main(argv: list[str] | None = None) -> None:
         data_dir.mkdir()
         np.save(data_dir / "train.npy", np.column_stack([y, X]))
         s3.upload_file(str(data_dir / "train.npy"), bucket, "xgb/train.npy")
-        direct, job = interleaved(args.repeat, lambda: run_direct(XGB, {"BENCH_TRAIN_DIR": str(data_dir)}),
-                                  lambda: run_job(server, bucket, XGB, "xgb/"))
-        rows.append([f"XGBoost script {args.rows:,} × 20, 100 rounds", f"{direct:.2f} s", f"{job:.2f} s",
-                     f"× {job / direct:.2f}", "≤ × 1.1"])
-    print(table(f"Training platform overhead (median of {args.repeat})",
-                ["workload", "script run directly", "CreateTrainingJob → Completed", "overhead", "aim"],
-                rows))
+        direct, job = interleaved(
+            args.repeat,
+            lambda: run_direct(XGB, {"BENCH_TRAIN_DIR": str(data_dir)}),
+            lambda: run_job(server, bucket, XGB, "xgb/"),
+        )
+        rows.append(
+            [
+                f"XGBoost script {args.rows:,} × 20, 100 rounds",
+                f"{direct:.2f} s",
+                f"{job:.2f} s",
+                f"× {job / direct:.2f}",
+                "≤ × 1.1",
+            ]
+        )
+    print(
+        table(
+            f"Training platform overhead (median of {args.repeat})",
+            ["workload", "script run directly", "CreateTrainingJob → Completed", "overhead", "aim"],
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

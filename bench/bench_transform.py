@@ -35,13 +35,19 @@ def transform_job(server, model: str, bucket: str, instances: int, concurrency: 
     name = f"bench-{uuid.uuid4().hex[:8]}"
     start = time.perf_counter()
     sm.create_transform_job(
-        TransformJobName=name, ModelName=model, MaxConcurrentTransforms=concurrency,
-        BatchStrategy="MultiRecord", MaxPayloadInMB=6,
-        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
-                                                        "S3Uri": f"s3://{bucket}/input/"}},
-                        "ContentType": "text/csv", "SplitType": "Line"},
+        TransformJobName=name,
+        ModelName=model,
+        MaxConcurrentTransforms=concurrency,
+        BatchStrategy="MultiRecord",
+        MaxPayloadInMB=6,
+        TransformInput={
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/input/"}},
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+        },
         TransformOutput={"S3OutputPath": f"s3://{bucket}/output/{name}/", "AssembleWith": "Line"},
-        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": instances})
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": instances},
+    )
     while True:
         desc = sm.describe_transform_job(TransformJobName=name)
         if desc["TransformJobStatus"] in ("Completed", "Failed", "Stopped"):
@@ -74,10 +80,21 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(["one process: read, predict, write", f"{baseline:.2f} s", f"{rate:,.0f}", "1.00"])
         for instances, concurrency in ((1, 1), (1, 2), (2, 1)):
             elapsed = transform_job(server, model, "bench", instances, concurrency)
-            rows.append([f"batch transform, {instances} instance(s) × {concurrency} concurrent",
-                         f"{elapsed:.2f} s", f"{args.rows / elapsed:,.0f}", f"{baseline / elapsed:.2f}"])
-    print(table(f"Batch transform, {args.rows:,} rows × 20 features (XGBoost 100 trees, depth 6)",
-                ["run", "time (incl. worker start)", "rows/s", "× one process"], rows))
+            rows.append(
+                [
+                    f"batch transform, {instances} instance(s) × {concurrency} concurrent",
+                    f"{elapsed:.2f} s",
+                    f"{args.rows / elapsed:,.0f}",
+                    f"{baseline / elapsed:.2f}",
+                ]
+            )
+    print(
+        table(
+            f"Batch transform, {args.rows:,} rows × 20 features (XGBoost 100 trees, depth 6)",
+            ["run", "time (incl. worker start)", "rows/s", "× one process"],
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

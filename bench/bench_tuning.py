@@ -28,8 +28,10 @@ from .common import running_server, table
 ROLE = "arn:aws:iam::000000000000:role/SageStackExecutionRole"
 SKLEARN = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 XGBOOST = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-TRIVIAL = ("import argparse\np = argparse.ArgumentParser()\np.add_argument('--x', type=float)\n"
-           "a, _ = p.parse_known_args()\nprint(f'loss={(a.x - 1) ** 2:.6f}', flush=True)\n")
+TRIVIAL = (
+    "import argparse\np = argparse.ArgumentParser()\np.add_argument('--x', type=float)\n"
+    "a, _ = p.parse_known_args()\nprint(f'loss={(a.x - 1) ** 2:.6f}', flush=True)\n"
+)
 
 
 def _tar(script: str) -> bytes:
@@ -59,7 +61,8 @@ def _wait_tuning(sm, name: str, timeout: float = 600) -> dict:
 
 def _children(sm, name: str) -> list[dict]:
     kids = sm.list_training_jobs_for_hyper_parameter_tuning_job(
-        HyperParameterTuningJobName=name, MaxResults=100, SortBy="CreationTime")["TrainingJobSummaries"]
+        HyperParameterTuningJobName=name, MaxResults=100, SortBy="CreationTime"
+    )["TrainingJobSummaries"]
     return [sm.describe_training_job(TrainingJobName=k["TrainingJobName"]) for k in kids]
 
 
@@ -67,13 +70,24 @@ def _definition(bucket: str, image: str, static: dict, metrics: list | None, cha
     algorithm = {"TrainingImage": image, "TrainingInputMode": "File"}
     if metrics:
         algorithm["MetricDefinitions"] = metrics
-    return {"StaticHyperParameters": static, "AlgorithmSpecification": algorithm, "RoleArn": ROLE,
-            "InputDataConfig": [{"ChannelName": c, "DataSource": {"S3DataSource": {
-                "S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data/{c}"}}, "ContentType": "text/csv"}
-                for c in channels],
-            "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/out"},
-            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
-            "StoppingCondition": {"MaxRuntimeInSeconds": 300}}
+    return {
+        "StaticHyperParameters": static,
+        "AlgorithmSpecification": algorithm,
+        "RoleArn": ROLE,
+        "InputDataConfig": [
+            {
+                "ChannelName": c,
+                "DataSource": {
+                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data/{c}"}
+                },
+                "ContentType": "text/csv",
+            }
+            for c in channels
+        ],
+        "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/out"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 300},
+    }
 
 
 def overhead(server, bucket: str, children: int = 8) -> list[list]:
@@ -81,16 +95,23 @@ def overhead(server, bucket: str, children: int = 8) -> list[list]:
     s3 = server.client("s3")
     s3.put_object(Bucket=bucket, Key="code/trivial.tar.gz", Body=_tar(TRIVIAL))
     s3.put_object(Bucket=bucket, Key="data/trivial/x.csv", Body=b"1,2\n")
-    static = {"sagemaker_program": '"train.py"',
-              "sagemaker_submit_directory": json.dumps(f"s3://{bucket}/code/trivial.tar.gz")}
-    definition = _definition(bucket, SKLEARN, static, [{"Name": "loss", "Regex": r"loss=([0-9.]+)"}], ["trivial"])
+    static = {
+        "sagemaker_program": '"train.py"',
+        "sagemaker_submit_directory": json.dumps(f"s3://{bucket}/code/trivial.tar.gz"),
+    }
+    definition = _definition(
+        bucket, SKLEARN, static, [{"Name": "loss", "Regex": r"loss=([0-9.]+)"}], ["trivial"]
+    )
     # plain training jobs, one after another (the baseline for created → started)
     plain = []
     plain_started = time.perf_counter()
     for _ in range(children):
         name = f"plain-{uuid.uuid4().hex[:8]}"
-        sm.create_training_job(TrainingJobName=name, HyperParameters={**static, "x": "0.5"},
-                               **{k: v for k, v in definition.items() if k != "StaticHyperParameters"})
+        sm.create_training_job(
+            TrainingJobName=name,
+            HyperParameters={**static, "x": "0.5"},
+            **{k: v for k, v in definition.items() if k != "StaticHyperParameters"},
+        )
         while True:
             desc = sm.describe_training_job(TrainingJobName=name)
             if desc["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
@@ -102,12 +123,18 @@ def overhead(server, bucket: str, children: int = 8) -> list[list]:
     name = f"ovh-{uuid.uuid4().hex[:6]}"
     tuning_started = time.perf_counter()
     sm.create_hyper_parameter_tuning_job(
-        HyperParameterTuningJobName=name, TrainingJobDefinition=definition,
+        HyperParameterTuningJobName=name,
+        TrainingJobDefinition=definition,
         HyperParameterTuningJobConfig={
-            "Strategy": "Random", "RandomSeed": 1,
+            "Strategy": "Random",
+            "RandomSeed": 1,
             "ResourceLimits": {"MaxNumberOfTrainingJobs": children, "MaxParallelTrainingJobs": 1},
             "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "loss"},
-            "ParameterRanges": {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "2"}]}})
+            "ParameterRanges": {
+                "ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "2"}]
+            },
+        },
+    )
     desc = _wait_tuning(sm, name)
     tuning_total = time.perf_counter() - tuning_started
     assert desc["HyperParameterTuningJobStatus"] == "Completed", desc.get("FailureReason")
@@ -127,8 +154,14 @@ def overhead(server, bucket: str, children: int = 8) -> list[list]:
         ["child created → finished (median)", f"{statistics.median(runs):.3f} s"],
         [f"tuning job of {children} sequential children, created → Completed", f"{total:.2f} s"],
         ["the children's own created → finished, summed", f"{sum(runs):.2f} s"],
-        ["tuner overhead per child ((tuning job - children) / children)", f"{(total - sum(runs)) / children:.3f} s"],
-        [f"client: {children} plain jobs one after another (create, poll every 0.1 s)", f"{plain_total:.2f} s"],
+        [
+            "tuner overhead per child ((tuning job - children) / children)",
+            f"{(total - sum(runs)) / children:.3f} s",
+        ],
+        [
+            f"client: {children} plain jobs one after another (create, poll every 0.1 s)",
+            f"{plain_total:.2f} s",
+        ],
         ["client: the tuning job (create, poll every 0.3 s)", f"{tuning_total:.2f} s"],
     ]
 
@@ -143,14 +176,22 @@ def search(server, bucket: str, seeds: int, budget: int) -> tuple[list[list], fl
     Xtr, Xval, ytr, yval = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
     s3.put_object(Bucket=bucket, Key="data/train/train.csv", Body=_csv(Xtr, ytr))
     s3.put_object(Bucket=bucket, Key="data/validation/validation.csv", Body=_csv(Xval, yval))
-    definition = _definition(bucket, XGBOOST, {"objective": "binary:logistic", "num_round": "12", "seed": "1"},
-                             None, ["train", "validation"])
+    definition = _definition(
+        bucket,
+        XGBOOST,
+        {"objective": "binary:logistic", "num_round": "12", "seed": "1"},
+        None,
+        ["train", "validation"],
+    )
     ranges = {
         "ContinuousParameterRanges": [
             {"Name": "eta", "MinValue": "0.01", "MaxValue": "1", "ScalingType": "Logarithmic"},
             {"Name": "min_child_weight", "MinValue": "0.5", "MaxValue": "50", "ScalingType": "Logarithmic"},
-            {"Name": "subsample", "MinValue": "0.3", "MaxValue": "1", "ScalingType": "Linear"}],
-        "IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "1", "MaxValue": "8", "ScalingType": "Linear"}],
+            {"Name": "subsample", "MinValue": "0.3", "MaxValue": "1", "ScalingType": "Linear"},
+        ],
+        "IntegerParameterRanges": [
+            {"Name": "max_depth", "MinValue": "1", "MaxValue": "8", "ScalingType": "Linear"}
+        ],
     }
     names = {}
     started = time.perf_counter()
@@ -159,22 +200,43 @@ def search(server, bucket: str, seeds: int, budget: int) -> tuple[list[list], fl
             name = f"{strategy[:3].lower()}-{seed}-{uuid.uuid4().hex[:5]}"
             names[strategy, seed] = name
             sm.create_hyper_parameter_tuning_job(
-                HyperParameterTuningJobName=name, TrainingJobDefinition=definition,
+                HyperParameterTuningJobName=name,
+                TrainingJobDefinition=definition,
                 HyperParameterTuningJobConfig={
-                    "Strategy": strategy, "RandomSeed": seed + 1,
+                    "Strategy": strategy,
+                    "RandomSeed": seed + 1,
                     "ResourceLimits": {"MaxNumberOfTrainingJobs": budget, "MaxParallelTrainingJobs": 2},
-                    "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "validation:logloss"},
-                    "ParameterRanges": ranges})
+                    "HyperParameterTuningJobObjective": {
+                        "Type": "Minimize",
+                        "MetricName": "validation:logloss",
+                    },
+                    "ParameterRanges": ranges,
+                },
+            )
     best: dict[tuple[str, int], float] = {}
     for key, name in names.items():
         desc = _wait_tuning(sm, name)
         best[key] = desc["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
     elapsed = time.perf_counter() - started
-    rows = [[seed + 1, f"{best['Bayesian', seed]:.4f}", f"{best['Random', seed]:.4f}",
-             "Bayesian" if best["Bayesian", seed] < best["Random", seed] else
-             ("tie" if best["Bayesian", seed] == best["Random", seed] else "Random")] for seed in range(seeds)]
-    rows.append(["mean", f"{statistics.mean(best['Bayesian', s] for s in range(seeds)):.4f}",
-                 f"{statistics.mean(best['Random', s] for s in range(seeds)):.4f}", ""])
+    rows = [
+        [
+            seed + 1,
+            f"{best['Bayesian', seed]:.4f}",
+            f"{best['Random', seed]:.4f}",
+            "Bayesian"
+            if best["Bayesian", seed] < best["Random", seed]
+            else ("tie" if best["Bayesian", seed] == best["Random", seed] else "Random"),
+        ]
+        for seed in range(seeds)
+    ]
+    rows.append(
+        [
+            "mean",
+            f"{statistics.mean(best['Bayesian', s] for s in range(seeds)):.4f}",
+            f"{statistics.mean(best['Random', s] for s in range(seeds)):.4f}",
+            "",
+        ]
+    )
     return rows, elapsed
 
 
@@ -186,12 +248,24 @@ def main(argv: list[str]) -> None:
     with running_server() as server:
         bucket = "bench-tuning"
         server.client("s3").create_bucket(Bucket=bucket)
-        print(table("Tuner overhead per child (8 trivial children, 1 at a time)", ["measure", "value"],
-                    overhead(server, bucket)), flush=True)
+        print(
+            table(
+                "Tuner overhead per child (8 trivial children, 1 at a time)",
+                ["measure", "value"],
+                overhead(server, bucket),
+            ),
+            flush=True,
+        )
         rows, elapsed = search(server, bucket, args.seeds, args.budget)
         print()
-        print(table(f"Best validation:logloss after {args.budget} children (built-in XGBoost, breast cancer, 2 "
-                    f"parallel; lower is better)", ["seed", "Bayesian (TPE)", "Random", "better"], rows))
+        print(
+            table(
+                f"Best validation:logloss after {args.budget} children (built-in XGBoost, breast cancer, 2 "
+                f"parallel; lower is better)",
+                ["seed", "Bayesian (TPE)", "Random", "better"],
+                rows,
+            )
+        )
         print(f"\n{2 * args.seeds} tuning jobs, {2 * args.seeds * args.budget} children: {elapsed:.0f} s")
 
 

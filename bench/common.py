@@ -45,8 +45,12 @@ def median(values: list[float]) -> float:
 
 def table(title: str, header: list[str], rows: list[list]) -> str:
     widths = [max(len(str(x)) for x in column) for column in zip(header, *rows)]
-    lines = [f"## {title}", "", "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines = [
+        f"## {title}",
+        "",
+        "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
     for row in rows:
         lines.append("| " + " | ".join(str(x).ljust(w) for x, w in zip(row, widths)) + " |")
     return "\n".join(lines)

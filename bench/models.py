@@ -19,8 +19,11 @@ def train_anchor_booster(rows: int = 20_000, features: int = 20, seed: int = 0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(rows, features)).astype(np.float32)
     y = (X[:, :5].sum(axis=1) + rng.normal(size=rows) > 0).astype(np.float32)
-    return xgb.train({"objective": "binary:logistic", "max_depth": 6, "tree_method": "hist", "seed": seed},
-                     xgb.DMatrix(X, label=y), num_boost_round=100)
+    return xgb.train(
+        {"objective": "binary:logistic", "max_depth": 6, "tree_method": "hist", "seed": seed},
+        xgb.DMatrix(X, label=y),
+        num_boost_round=100,
+    )
 
 
 def model_tarball(booster) -> bytes:
@@ -38,6 +41,8 @@ def create_xgb_model(server, booster, bucket: str, name: str) -> str:
     s3 = server.client("s3")
     s3.put_object(Bucket=bucket, Key=f"models/{name}/model.tar.gz", Body=model_tarball(booster))
     server.client("sagemaker").create_model(
-        ModelName=name, ExecutionRoleArn=ROLE,
-        PrimaryContainer={"Image": XGB_IMAGE, "ModelDataUrl": f"s3://{bucket}/models/{name}/model.tar.gz"})
+        ModelName=name,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": XGB_IMAGE, "ModelDataUrl": f"s3://{bucket}/models/{name}/model.tar.gz"},
+    )
     return name

@@ -13,8 +13,9 @@ from sagestack.local_server import ServerProcess, free_port  # noqa: F401
 @pytest.fixture(scope="session")
 def server(tmp_path_factory) -> ServerProcess:
     """One server for the whole session (tests that restart it use ``fresh_server``)."""
-    proc = ServerProcess(tmp_path_factory.mktemp("sagestack") / "data",
-                         database_url=os.environ.get("SAGESTACK_TEST_STORE_URL"))
+    proc = ServerProcess(
+        tmp_path_factory.mktemp("sagestack") / "data", database_url=os.environ.get("SAGESTACK_TEST_STORE_URL")
+    )
     proc.start()
     yield proc
     proc.stop()

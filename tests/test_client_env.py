@@ -8,13 +8,41 @@ import pytest
 
 
 def test_env_prints_exports(server):
-    out = subprocess.run([sys.executable, "-m", "sagestack", "env", "--data-dir", str(server.data_dir),
-                          "--port", str(server.port)], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sagestack",
+            "env",
+            "--data-dir",
+            str(server.data_dir),
+            "--port",
+            str(server.port),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert f"export AWS_ENDPOINT_URL=http://127.0.0.1:{server.port}" in out
     assert "export BOTOCORE_EXPERIMENTAL__PLUGINS=sagestack=sagestack_botocore_plugin" in out
-    values = json.loads(subprocess.run(
-        [sys.executable, "-m", "sagestack", "env", "--data-dir", str(server.data_dir), "--port",
-         str(server.port), "--json"], capture_output=True, text=True, check=True).stdout)
+    values = json.loads(
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sagestack",
+                "env",
+                "--data-dir",
+                str(server.data_dir),
+                "--port",
+                str(server.port),
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     key, secret = server.credentials()
     assert values["AWS_ACCESS_KEY_ID"] == key and values["AWS_SECRET_ACCESS_KEY"] == secret
     assert (server.data_dir / "credentials").stat().st_mode & 0o777 == 0o600

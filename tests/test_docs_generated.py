@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_coverage_table_is_current():
     current = (ROOT / "docs" / "coverage.md").read_text()
     assert current == render(markdown=True), (
-        "docs/coverage.md is stale: run `make docs` (sagestack coverage --markdown > docs/coverage.md)")
+        "docs/coverage.md is stale: run `make docs` (sagestack coverage --markdown > docs/coverage.md)"
+    )
 
 
 def test_every_registered_operation_is_in_the_model():

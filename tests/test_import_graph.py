@@ -18,8 +18,15 @@ ROOT = Path(__file__).resolve().parents[1] / "src" / "sagestack"
 #: Higher ranks may import lower ones; never upward, and within a rank only as PEERS allows.
 LAYERS: dict[str, int] = {
     # entry points and the composition root
-    "__main__": 100, "cli": 95, "demo": 92, "coverage": 90, "sdk_flows": 90,
-    "server": 88, "startup": 87, "local_server": 86, "client_env": 84,
+    "__main__": 100,
+    "cli": 95,
+    "demo": 92,
+    "coverage": 90,
+    "sdk_flows": 90,
+    "server": 88,
+    "startup": 87,
+    "local_server": 86,
+    "client_env": 84,
     # the edge
     "gateway": 80,
     # AWS-facing handlers: validate, record desired state, return
@@ -27,7 +34,8 @@ LAYERS: dict[str, int] = {
     # control loops (one shape: reconcilers/base.py)
     "reconcilers": 60,
     # what the loops act through
-    "execution": 50, "serving": 50,
+    "execution": 50,
+    "serving": 50,
     # per resource family: type, status machine, transitions, plans
     "domain": 40,
     # what a running server reports about itself (sagestack status, GET /_sagestack/status)
@@ -35,13 +43,20 @@ LAYERS: dict[str, int] = {
     # the composition root's object (settings + store + components)
     "platform": 35,
     # storage
-    "objects": 32, "store": 30,
+    "objects": 32,
+    "store": 30,
     # built-in algorithms, script-mode frameworks, codecs
-    "algorithms": 25, "frameworks": 25, "formats": 20,
+    "algorithms": 25,
+    "frameworks": 25,
+    "formats": 20,
     # framework environments (venvs built on demand): used by serving, later by execution
     "environments": 20,
     # leaves
-    "protocol": 10, "settings": 10, "memory": 10, "pidfile": 10, "__init__": 0,
+    "protocol": 10,
+    "settings": 10,
+    "memory": 10,
+    "pidfile": 10,
+    "__init__": 0,
 }
 
 #: Same-rank packages that may import each other in this direction only.
@@ -68,8 +83,9 @@ def _module_name(path: Path) -> str:
 
 
 def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
-        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _is_module(name: str) -> bool:
@@ -195,7 +211,9 @@ def layer_violations(graph) -> list[str]:
                 continue
             rank, other = LAYERS[source], LAYERS[target]
             if other > rank or (other == rank and (source, target) not in PEERS):
-                problems.append(f"{source} (rank {rank}) imports {target} (rank {other}): " + ", ".join(where[:5]))
+                problems.append(
+                    f"{source} (rank {rank}) imports {target} (rank {other}): " + ", ".join(where[:5])
+                )
     return problems
 
 
@@ -218,8 +236,11 @@ def test_known_exceptions_still_needed():
 
 
 def test_every_package_has_a_layer():
-    names = {p.stem if p.is_file() else p.name for p in ROOT.iterdir()
-             if (p.is_file() and p.suffix == ".py") or (p.is_dir() and (p / "__init__.py").exists())}
+    names = {
+        p.stem if p.is_file() else p.name
+        for p in ROOT.iterdir()
+        if (p.is_file() and p.suffix == ".py") or (p.is_dir() and (p / "__init__.py").exists())
+    }
     assert names <= set(LAYERS), f"give these a rank in LAYERS: {sorted(names - set(LAYERS))}"
 
 

@@ -24,8 +24,13 @@ def test_wrong_secret_refused(server):
     import boto3
 
     key, _ = server.credentials()
-    sts = boto3.client("sts", endpoint_url=server.url, region_name="us-east-1",
-                       aws_access_key_id=key, aws_secret_access_key="wrong" * 8)
+    sts = boto3.client(
+        "sts",
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id=key,
+        aws_secret_access_key="wrong" * 8,
+    )
     with pytest.raises(botocore.exceptions.ClientError) as info:
         sts.get_caller_identity()
     assert info.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
@@ -34,11 +39,20 @@ def test_wrong_secret_refused(server):
 def test_unsigned_requests_refused(server):
     import urllib.error
 
-    for url, code in ((server.url + "/some-bucket/key", b"<Code>AccessDenied</Code>"),
-                      (server.url + "/", b"MissingAuthenticationToken")):
-        request = urllib.request.Request(url, method="GET") if url.endswith("key") else \
-            urllib.request.Request(url, data=b"Action=GetCallerIdentity&Version=2011-06-15", method="POST",
-                                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+    for url, code in (
+        (server.url + "/some-bucket/key", b"<Code>AccessDenied</Code>"),
+        (server.url + "/", b"MissingAuthenticationToken"),
+    ):
+        request = (
+            urllib.request.Request(url, method="GET")
+            if url.endswith("key")
+            else urllib.request.Request(
+                url,
+                data=b"Action=GetCallerIdentity&Version=2011-06-15",
+                method="POST",
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+        )
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(request)
         assert info.value.code == 403

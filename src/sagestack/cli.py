@@ -19,9 +19,15 @@ def add_settings_flags(parser: argparse.ArgumentParser, command: str) -> None:
         if command not in spec.commands:
             continue
         default = spec.shown_default().replace("`", "")
-        parser.add_argument(spec.flag, dest=spec.name, metavar=spec.metavar or spec.name.upper(),
-                            choices=spec.choices, type=str.lower if spec.choices else None, default=None,
-                            help=f"{spec.help} (default: {default}; env {spec.env})".replace("%", "%%"))
+        parser.add_argument(
+            spec.flag,
+            dest=spec.name,
+            metavar=spec.metavar or spec.name.upper(),
+            choices=spec.choices,
+            type=str.lower if spec.choices else None,
+            default=None,
+            help=f"{spec.help} (default: {default}; env {spec.env})".replace("%", "%%"),
+        )
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

@@ -61,6 +61,7 @@ def initialize_client_plugin(client):
     client.meta.events.register_first("before-sign", redirect)
 '''
 
+
 def write_client_files(settings: Settings) -> Path:
     directory = settings.client_dir
     directory.mkdir(parents=True, exist_ok=True)

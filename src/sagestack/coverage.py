@@ -12,8 +12,14 @@ def table() -> list[dict]:
     for service in SERVICE_MODULES:
         all_ops = sorted(models.operation_names(service))
         done = sorted(tables.get(service, {}))
-        rows.append({"service": service, "implemented": done, "total": len(all_ops),
-                     "protocol": models.service_model(service).protocol})
+        rows.append(
+            {
+                "service": service,
+                "implemented": done,
+                "total": len(all_ops),
+                "protocol": models.service_model(service).protocol,
+            }
+        )
     return rows
 
 

@@ -41,6 +41,7 @@ def say(message: str) -> None:
 
 # -- what answers on the port ------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class PortState:
     kind: str  # "sagestack", "other" or "free"
@@ -78,9 +79,14 @@ def accepts_our_keys(settings: Settings) -> tuple[bool, str]:
     from .client_env import read_default_credentials
 
     key_id, secret = read_default_credentials(settings)
-    sts = boto3.client("sts", endpoint_url=settings.endpoint_url, region_name=settings.region,
-                       aws_access_key_id=key_id, aws_secret_access_key=secret,
-                       config=Config(retries={"max_attempts": 1}, connect_timeout=3, read_timeout=10))
+    sts = boto3.client(
+        "sts",
+        endpoint_url=settings.endpoint_url,
+        region_name=settings.region,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 1}, connect_timeout=3, read_timeout=10),
+    )
     try:
         return True, sts.get_caller_identity()["Arn"]
     except ClientError as err:
@@ -91,13 +97,19 @@ def accepts_our_keys(settings: Settings) -> tuple[bool, str]:
 
 # -- the run ---------------------------------------------------------------------------------------
 
+
 def client_env(settings: Settings) -> dict[str, str]:
     """This process's environment plus what ``sagestack env`` prints for ``settings``."""
     from .client_env import client_environment
 
     env = dict(os.environ)
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
-                "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"):
+    for key in (
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    ):
         env.pop(key, None)
     for key, value in client_environment(settings).items():
         if key == "PYTHONPATH" and env.get("PYTHONPATH"):
@@ -117,8 +129,13 @@ def delete_leftover_endpoints(settings: Settings, since: float) -> list[str]:
     from .client_env import read_default_credentials
 
     key_id, secret = read_default_credentials(settings)
-    sm = boto3.client("sagemaker", endpoint_url=settings.endpoint_url, region_name=settings.region,
-                      aws_access_key_id=key_id, aws_secret_access_key=secret)
+    sm = boto3.client(
+        "sagemaker",
+        endpoint_url=settings.endpoint_url,
+        region_name=settings.region,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+    )
     after = dt.datetime.fromtimestamp(since - 1, dt.timezone.utc)
     deleted = []
     pages = sm.get_paginator("list_endpoints").paginate(NameContains=ENDPOINT_PREFIX, CreationTimeAfter=after)
@@ -164,17 +181,23 @@ def run(settings: Settings, example: Path = EXAMPLE) -> int:
     if state.kind == "sagestack":
         reuse, detail = accepts_our_keys(settings)
         if reuse:
-            say(f"using the sagestack server already running at {settings.endpoint_url} ({detail}); "
-                f"it stays running afterwards")
+            say(
+                f"using the sagestack server already running at {settings.endpoint_url} ({detail}); "
+                f"it stays running afterwards"
+            )
         else:
             port = free_port()
-            say(f"a sagestack server is running at {settings.endpoint_url}, but it does not accept the keys "
-                f"in {settings.data_dir} (another data dir? {detail}); starting another on free port {port}")
+            say(
+                f"a sagestack server is running at {settings.endpoint_url}, but it does not accept the keys "
+                f"in {settings.data_dir} (another data dir? {detail}); starting another on free port {port}"
+            )
             settings = settings.with_overrides(port=port)
     elif state.kind == "other":
         port = free_port()
-        say(f"port {settings.port} on {settings.host} is in use by something that is not sagestack "
-            f"({state.detail}); starting sagestack on free port {port} instead")
+        say(
+            f"port {settings.port} on {settings.host} is in use by something that is not sagestack "
+            f"({state.detail}); starting sagestack on free port {port} instead"
+        )
         settings = settings.with_overrides(port=port)
     server = None if reuse else new_server(settings)
     rc = 1
@@ -184,11 +207,14 @@ def run(settings: Settings, example: Path = EXAMPLE) -> int:
             clock = time.time()
             server.start(timeout=120)
             say(f"server up in {time.time() - clock:.1f} s (log: {server.log_path})")
-        say(f"running {example.name} with `sagestack env`'s environment "
-            f"(AWS_ENDPOINT_URL={settings.endpoint_url})")
+        say(
+            f"running {example.name} with `sagestack env`'s environment "
+            f"(AWS_ENDPOINT_URL={settings.endpoint_url})"
+        )
         print(flush=True)
-        rc = subprocess.call([sys.executable, str(example)], env=client_env(settings),
-                             cwd=str(example.parent))
+        rc = subprocess.call(
+            [sys.executable, str(example)], env=client_env(settings), cwd=str(example.parent)
+        )
         print(flush=True)
     except KeyboardInterrupt:
         say("interrupted")
@@ -213,6 +239,7 @@ def run(settings: Settings, example: Path = EXAMPLE) -> int:
 
 
 # -- the notebook ---------------------------------------------------------------------------------
+
 
 def script_cells(text: str) -> list[tuple[str, str]]:
     """``(cell_type, source)`` of each ``# %%`` cell of a percent-format script (``# %% [markdown]`` cells:
@@ -241,8 +268,12 @@ def notebook(text: str) -> dict[str, Any]:
     cells = []
     for number, (kind, source) in enumerate(script_cells(text)):
         lines = source.splitlines(keepends=True)
-        cell: dict[str, Any] = {"cell_type": kind, "id": f"cell-{number:02d}", "metadata": {},
-                                "source": lines}
+        cell: dict[str, Any] = {
+            "cell_type": kind,
+            "id": f"cell-{number:02d}",
+            "metadata": {},
+            "source": lines,
+        }
         if kind == "code":
             cell.update(execution_count=None, outputs=[])
         cells.append(cell)
@@ -263,16 +294,20 @@ def notebook_text(script: Path = EXAMPLE) -> str:
 
 # -- command line ---------------------------------------------------------------------------------
 
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sagestack.demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--port", type=int,
-                        help="the port to use or find a server on (default 5066 or $SAGESTACK_PORT)")
+    parser.add_argument(
+        "--port", type=int, help="the port to use or find a server on (default 5066 or $SAGESTACK_PORT)"
+    )
     parser.add_argument("--host", help="the address (default 127.0.0.1)")
-    parser.add_argument("--data-dir",
-                        help="the data dir (default $SAGESTACK_DATA_DIR or ~/.local/share/sagestack)")
+    parser.add_argument(
+        "--data-dir", help="the data dir (default $SAGESTACK_DATA_DIR or ~/.local/share/sagestack)"
+    )
     parser.add_argument("--example", type=Path, default=EXAMPLE, help="the script to run")
-    parser.add_argument("--write-notebook", action="store_true",
-                        help=f"rewrite {NOTEBOOK.name} from {EXAMPLE.name} and exit")
+    parser.add_argument(
+        "--write-notebook", action="store_true", help=f"rewrite {NOTEBOOK.name} from {EXAMPLE.name} and exit"
+    )
     args = parser.parse_args(argv)
     if args.write_notebook:
         NOTEBOOK.write_text(notebook_text(args.example))

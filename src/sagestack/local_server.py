@@ -20,8 +20,13 @@ def free_port() -> int:
 class ServerProcess:
     """``sagestack serve`` in a subprocess; restartable on the same data dir."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, extra_env: dict | None = None,
-                 database_url: str | None = None):
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        extra_env: dict | None = None,
+        database_url: str | None = None,
+    ):
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.extra_env = extra_env or {}
@@ -38,14 +43,23 @@ class ServerProcess:
         env = dict(os.environ)
         env.update(self.extra_env)
         env.pop("AWS_ENDPOINT_URL", None)
-        cmd = [sys.executable, "-m", "sagestack", "serve", "--port", str(self.port),
-               "--data-dir", str(self.data_dir)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "sagestack",
+            "serve",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+        ]
         if self.database_url:
             cmd += ["--database-url", self.database_url]
         cmd += self.extra_args
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -98,7 +112,15 @@ class ServerProcess:
         from botocore.config import Config
 
         key, secret = self.credentials()
-        config = kwargs.pop("config", None) or Config(retries={"max_attempts": 2, "mode": "standard"},
-                                                      s3={"addressing_style": "path"})
-        return boto3.client(service, endpoint_url=self.url, region_name="us-east-1",
-                            aws_access_key_id=key, aws_secret_access_key=secret, config=config, **kwargs)
+        config = kwargs.pop("config", None) or Config(
+            retries={"max_attempts": 2, "mode": "standard"}, s3={"addressing_style": "path"}
+        )
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            config=config,
+            **kwargs,
+        )

@@ -32,8 +32,9 @@ class DataDirInUse(Exception):
     def __init__(self, path: Path, owner: dict):
         pid = owner.get("pid", "?")
         where = f" on {owner['url']}" if owner.get("url") else ""
-        super().__init__(f"the data dir {path.parent} is in use by the sagestack server with pid "
-                         f"{pid}{where}")
+        super().__init__(
+            f"the data dir {path.parent} is in use by the sagestack server with pid {pid}{where}"
+        )
         self.owner = owner
 
 

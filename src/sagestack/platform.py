@@ -58,8 +58,9 @@ class Platform:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 with os.fdopen(fd, "w") as handle:
                     handle.write(f"aws_access_key_id={key_id}\naws_secret_access_key={secret}\n")
-        principal = (f"arn:aws:sts::{settings.account_id}:assumed-role/{DEFAULT_ROLE_NAME}/"
-                     f"{DEFAULT_SESSION_NAME}")
+        principal = (
+            f"arn:aws:sts::{settings.account_id}:assumed-role/{DEFAULT_ROLE_NAME}/{DEFAULT_SESSION_NAME}"
+        )
         return self.credentials.put(key_id, secret, settings.account_id, principal)
 
     def lookup_credentials(self, access_key_id: str) -> dict | None:

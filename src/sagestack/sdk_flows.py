@@ -41,29 +41,53 @@ class Flow:
 #: The flows of the SDK-flow spec (§4), hosting extras split by part, then flows beyond the spec.
 FLOWS: tuple[Flow, ...] = (
     Flow("flow00", "S3 helpers", "`Session.default_bucket`, `upload_data`, `S3Uploader`, `S3Downloader`"),
-    Flow("flow01", "XGBoost estimator end to end",
-         "`image_uris.retrieve('xgboost')`, `Estimator.fit`, `deploy`, `predict`, `transformer().transform`, "
-         "`delete_endpoint`"),
-    Flow("flow02", "Amazon estimators with `record_set`",
-         "`LinearLearner`, `KMeans`, `PCA` (and `KNN`, `FactorizationMachines`): `record_set`, `fit`, "
-         "`deploy`, RecordIO-protobuf `predict`"),
-    Flow("flow03", "Script mode and framework models",
-         "`SKLearn`/`PyTorch` estimators (`entry_point`, `source_dir`), `SKLearnModel`/`PyTorchModel` "
-         "deploy (repack)"),
+    Flow(
+        "flow01",
+        "XGBoost estimator end to end",
+        "`image_uris.retrieve('xgboost')`, `Estimator.fit`, `deploy`, `predict`, `transformer().transform`, "
+        "`delete_endpoint`",
+    ),
+    Flow(
+        "flow02",
+        "Amazon estimators with `record_set`",
+        "`LinearLearner`, `KMeans`, `PCA` (and `KNN`, `FactorizationMachines`): `record_set`, `fit`, "
+        "`deploy`, RecordIO-protobuf `predict`",
+    ),
+    Flow(
+        "flow03",
+        "Script mode and framework models",
+        "`SKLearn`/`PyTorch` estimators (`entry_point`, `source_dir`), `SKLearnModel`/`PyTorchModel` "
+        "deploy (repack)",
+    ),
     Flow("flow04", "Processing", "`SKLearnProcessor.run`, `ScriptProcessor.run`"),
-    Flow("flow05", "Hyperparameter tuning",
-         "`HyperparameterTuner.fit`, `best_training_job`, `analytics().dataframe()`, `tuner.deploy`"),
-    Flow("flow06", "Pipelines",
-         "`Pipeline.upsert`, `start`, `execution.describe/list_steps/wait`, `delete` "
-         "(flow06b: more step types)"),
-    Flow("flow07a", "Hosting: data capture", "`deploy(data_capture_config=...)`, `predict(target_variant, "
-         "inference_id)`"),
+    Flow(
+        "flow05",
+        "Hyperparameter tuning",
+        "`HyperparameterTuner.fit`, `best_training_job`, `analytics().dataframe()`, `tuner.deploy`",
+    ),
+    Flow(
+        "flow06",
+        "Pipelines",
+        "`Pipeline.upsert`, `start`, `execution.describe/list_steps/wait`, `delete` "
+        "(flow06b: more step types)",
+    ),
+    Flow(
+        "flow07a",
+        "Hosting: data capture",
+        "`deploy(data_capture_config=...)`, `predict(target_variant, inference_id)`",
+    ),
     Flow("flow07b", "Hosting: update an endpoint", "`predictor.update_endpoint`, `Session.update_endpoint`"),
-    Flow("flow07c", "Hosting: weighted production variants",
-         "`production_variant`, `endpoint_from_production_variants`, `UpdateEndpointWeightsAndCapacities`"),
+    Flow(
+        "flow07c",
+        "Hosting: weighted production variants",
+        "`production_variant`, `endpoint_from_production_variants`, `UpdateEndpointWeightsAndCapacities`",
+    ),
     Flow("flow07d", "Hosting: shadow variants", "`CreateEndpointConfig(ShadowProductionVariants=...)`"),
-    Flow("flow07e", "Hosting: autoscaling", "application-autoscaling `RegisterScalableTarget`, "
-         "`PutScalingPolicy` (target tracking)"),
+    Flow(
+        "flow07e",
+        "Hosting: autoscaling",
+        "application-autoscaling `RegisterScalableTarget`, `PutScalingPolicy` (target tracking)",
+    ),
     Flow("flow07f", "Hosting: serverless inference", "`ServerlessInferenceConfig`"),
     Flow("flow07g", "Hosting: asynchronous inference", "`AsyncInferenceConfig`, `predict_async`"),
     Flow("flow07h", "Hosting: clean-up", "`predictor.delete_model`, `delete_endpoint`"),
@@ -71,11 +95,15 @@ FLOWS: tuple[Flow, ...] = (
     Flow("flow09", "Feature Store", "`FeatureGroup.create`, `ingest`, `get_record`, `delete`"),
     Flow("flow10", "Experiments", "`Run(...)`, `log_parameter`, `log_metric`, `log_file`, `load_run`"),
     Flow("flow11", "AutoML", "`AutoML.fit`, `AutoMLV2.fit`, `describe_auto_ml_job`"),
-    Flow("flow12", "SDK v3", "`ModelTrainer.train`, sagemaker-core resources (`TrainingJob.get`, "
-         "`Endpoint.create/invoke`)"),
+    Flow(
+        "flow12",
+        "SDK v3",
+        "`ModelTrainer.train`, sagemaker-core resources (`TrainingJob.get`, `Endpoint.create/invoke`)",
+    ),
     Flow("pipeline-model", "Inference pipelines (beyond the spec)", "`PipelineModel.deploy`, `predict`"),
-    Flow("aws-cli", "AWS CLI (beyond the spec)",
-         "`aws s3 cp/sync/ls/rm`, `aws logs ...`, `aws sagemaker ...`"),
+    Flow(
+        "aws-cli", "AWS CLI (beyond the spec)", "`aws s3 cp/sync/ls/rm`, `aws logs ...`, `aws sagemaker ...`"
+    ),
 )
 FLOW_IDS = tuple(f.id for f in FLOWS)
 
@@ -83,6 +111,7 @@ FLOW_IDS = tuple(f.id for f in FLOWS)
 @dataclass(frozen=True)
 class Claim:
     """One ``sdk_flow`` marker on one test (or on every test of a module)."""
+
     flow: str
     test: str  # node id, relative to the repository root: tests/e2e/test_xgboost.py::test_x
     note: str = ""
@@ -108,8 +137,11 @@ def _marker_call(node: ast.AST) -> ast.Call | None:
 
 def _strings(call: ast.Call) -> list[str]:
     values = [a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
-    values += [k.value.value for k in call.keywords
-               if isinstance(k.value, ast.Constant) and isinstance(k.value.value, str)]
+    values += [
+        k.value.value
+        for k in call.keywords
+        if isinstance(k.value, ast.Constant) and isinstance(k.value.value, str)
+    ]
     return values
 
 
@@ -125,8 +157,9 @@ def _claims_of(call: ast.Call, test: str) -> Claim:
 def _module_markers(tree: ast.Module) -> list[ast.Call]:
     calls = []
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "pytestmark"
-                                                for t in node.targets):
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets
+        ):
             values = node.value.elts if isinstance(node.value, (ast.List, ast.Tuple)) else [node.value]
             calls += [c for c in map(_marker_call, values) if c is not None]
     return calls
@@ -172,8 +205,11 @@ def coverage(claims: Iterable[Claim] | None = None) -> list[Coverage]:
     claims = collect() if claims is None else list(claims)
     bad = unknown_flows(claims)
     if bad:
-        raise ValueError("unknown flow ids in sdk_flow markers: " + ", ".join(
-            f"{c.flow!r} ({c.test})" for c in bad) + f"; known: {', '.join(FLOW_IDS)}")
+        raise ValueError(
+            "unknown flow ids in sdk_flow markers: "
+            + ", ".join(f"{c.flow!r} ({c.test})" for c in bad)
+            + f"; known: {', '.join(FLOW_IDS)}"
+        )
     table = {f.id: Coverage(f) for f in FLOWS}
     for claim in claims:
         table[claim.flow].claims.append(claim)
@@ -204,8 +240,10 @@ def render_markdown(rows: list[Coverage] | None = None) -> str:
     ]
     for row in rows:
         count = len({c.test for c in row.claims})
-        lines.append(f"| [{row.flow.id}](#{row.flow.id}) | {_cell(row.flow.title)} | {_cell(row.flow.sdk)} | "
-                     f"{count if count else '—'} |")
+        lines.append(
+            f"| [{row.flow.id}](#{row.flow.id}) | {_cell(row.flow.title)} | {_cell(row.flow.sdk)} | "
+            f"{count if count else '—'} |"
+        )
     for row in rows:
         lines += ["", f"## {row.flow.id}", "", f"**{row.flow.title}**: {row.flow.sdk}", ""]
         if not row.claims:

@@ -39,8 +39,9 @@ def configure_logging(level: str) -> None:
     """``level`` for sagestack's loggers (and uvicorn's, through its config); other libraries log
     warnings and errors only, whatever the level (botocore's debug output would drown the rest)."""
     numeric = logging.getLevelName(level.upper())
-    logging.basicConfig(level=max(numeric, logging.WARNING),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=max(numeric, logging.WARNING), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("sagestack").setLevel(numeric)
 
 
@@ -55,30 +56,53 @@ def serve(settings: Settings) -> int:
 
     configure_logging(settings.log_level)
     if port_in_use(settings.host, settings.port):
-        log.error("port %s on %s is already in use: is another sagestack running? "
-                  "Pick another with --port N (or SAGESTACK_PORT).", settings.port, settings.host)
+        log.error(
+            "port %s on %s is already in use: is another sagestack running? "
+            "Pick another with --port N (or SAGESTACK_PORT).",
+            settings.port,
+            settings.host,
+        )
         return 2
     stale = stale_owner(settings.data_dir)
     try:
-        lock = DataDirLock.acquire(settings.data_dir, owner={
-            "pid": os.getpid(), "host": settings.host, "port": settings.port, "url": settings.endpoint_url,
-            "started_at": time.time(), "version": __version__,
-        })
+        lock = DataDirLock.acquire(
+            settings.data_dir,
+            owner={
+                "pid": os.getpid(),
+                "host": settings.host,
+                "port": settings.port,
+                "url": settings.endpoint_url,
+                "started_at": time.time(),
+                "version": __version__,
+            },
+        )
     except DataDirInUse as exc:
         log.error("%s: one server per data dir. Stop it, or pick another with --data-dir DIR.", exc)
         return 2
     if stale:
-        log.warning("the previous server on this data dir (pid %s) did not exit cleanly; carrying on from "
-                    "what the store says", stale.get("pid", "?"))
+        log.warning(
+            "the previous server on this data dir (pid %s) did not exit cleanly; carrying on from "
+            "what the store says",
+            stale.get("pid", "?"),
+        )
     try:
         from .memory import tune_allocator
 
         tune_allocator()
         app = build_app(settings)
         config = uvicorn.Config(
-            app, host=settings.host, port=settings.port, lifespan="on", access_log=False, log_config=None,
-            log_level=settings.log_level, loop=_loop(), http=_http(), timeout_keep_alive=75,
-            server_header=False, date_header=True,
+            app,
+            host=settings.host,
+            port=settings.port,
+            lifespan="on",
+            access_log=False,
+            log_config=None,
+            log_level=settings.log_level,
+            loop=_loop(),
+            http=_http(),
+            timeout_keep_alive=75,
+            server_header=False,
+            date_header=True,
         )
         server = uvicorn.Server(config)
         # uvicorn shuts down gracefully on SIGTERM, then raises the signal again for the handler that was
@@ -86,8 +110,9 @@ def serve(settings: Settings) -> int:
         # rather than end the process where it stands.
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, _exit_on_signal)
-        log.info("sagestack on %s (data dir %s, pid %d)", settings.endpoint_url, settings.data_dir,
-                 os.getpid())
+        log.info(
+            "sagestack on %s (data dir %s, pid %d)", settings.endpoint_url, settings.data_dir, os.getpid()
+        )
         server.run()
     finally:
         lock.release()
@@ -101,6 +126,7 @@ def _exit_on_signal(signum, frame) -> None:
 def _loop() -> str:
     try:
         import uvloop  # noqa: F401
+
         return "uvloop"
     except ImportError:
         return "asyncio"
@@ -109,6 +135,7 @@ def _loop() -> str:
 def _http() -> str:
     try:
         import httptools  # noqa: F401
+
         return "httptools"
     except ImportError:
         return "h11"

@@ -52,13 +52,25 @@ def _log_level(value: str) -> str:
     return lowered
 
 
-def _setting(default: Any = dataclasses.MISSING, *, help: str, parse: Callable[[str], Any] = str,
-             commands: tuple[str, ...] = SERVE, default_text: str | None = None, metavar: str | None = None,
-             default_factory: Any = dataclasses.MISSING) -> Any:
+def _setting(
+    default: Any = dataclasses.MISSING,
+    *,
+    help: str,
+    parse: Callable[[str], Any] = str,
+    commands: tuple[str, ...] = SERVE,
+    default_text: str | None = None,
+    metavar: str | None = None,
+    default_factory: Any = dataclasses.MISSING,
+) -> Any:
     """A settings field with its description. ``commands``: the ``sagestack`` commands that take it as a
     flag (empty: environment variable only). ``default_text``: how the docs show a computed default."""
-    metadata = {"help": help, "parse": parse, "commands": commands, "default_text": default_text,
-                "metavar": metavar}
+    metadata = {
+        "help": help,
+        "parse": parse,
+        "commands": commands,
+        "default_text": default_text,
+        "metavar": metavar,
+    }
     if default_factory is not dataclasses.MISSING:
         return field(default_factory=default_factory, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -67,59 +79,107 @@ def _setting(default: Any = dataclasses.MISSING, *, help: str, parse: Callable[[
 @dataclass(frozen=True)
 class Settings:
     host: str = _setting(
-        DEFAULT_HOST, commands=CLIENT, metavar="ADDRESS",
+        DEFAULT_HOST,
+        commands=CLIENT,
+        metavar="ADDRESS",
         help="the address the server binds to and clients reach it on. 127.0.0.1 keeps it on this machine; "
-             "0.0.0.0 (or ::) exposes every API to the network (see the Security section of the README)")
-    port: int = _setting(DEFAULT_PORT, parse=int, commands=CLIENT, metavar="N",
-                         help="the one port every service answers on")
+        "0.0.0.0 (or ::) exposes every API to the network (see the Security section of the README)",
+    )
+    port: int = _setting(
+        DEFAULT_PORT, parse=int, commands=CLIENT, metavar="N", help="the one port every service answers on"
+    )
     data_dir: Path = _setting(
-        parse=_path, commands=DATA, metavar="DIR", default_factory=default_data_dir,
+        parse=_path,
+        commands=DATA,
+        metavar="DIR",
+        default_factory=default_data_dir,
         default_text="`$XDG_DATA_HOME/sagestack` (`~/.local/share/sagestack`)",
         help="where metadata, S3 objects, job directories, endpoint models, logs and the default key pair "
-             "live; a restarted server carries on from it")
+        "live; a restarted server carries on from it",
+    )
     database_url: str | None = _setting(
-        None, metavar="URL", default_text="SQLite: `<data-dir>/metadata.db`",
-        help="SQLAlchemy URL of the metadata store, e.g. postgresql+psycopg://user@host/db")
+        None,
+        metavar="URL",
+        default_text="SQLite: `<data-dir>/metadata.db`",
+        help="SQLAlchemy URL of the metadata store, e.g. postgresql+psycopg://user@host/db",
+    )
     region: str = _setting(DEFAULT_REGION, commands=CLIENT, help="the region the server answers as")
-    account_id: str = _setting(DEFAULT_ACCOUNT_ID, metavar="ID",
-                               help="the 12-digit account id of the default account")
+    account_id: str = _setting(
+        DEFAULT_ACCOUNT_ID, metavar="ID", help="the 12-digit account id of the default account"
+    )
     access_key_id: str | None = _setting(
-        None, metavar="KEY", default_text="random, kept in `<data-dir>/credentials`",
-        help="the default account's access key id")
+        None,
+        metavar="KEY",
+        default_text="random, kept in `<data-dir>/credentials`",
+        help="the default account's access key id",
+    )
     secret_access_key: str | None = _setting(
-        None, metavar="SECRET", default_text="random, kept in `<data-dir>/credentials`",
-        help="the default account's secret access key")
+        None,
+        metavar="SECRET",
+        default_text="random, kept in `<data-dir>/credentials`",
+        help="the default account's secret access key",
+    )
     log_level: str = _setting(
-        "info", parse=_log_level, metavar="LEVEL",
+        "info",
+        parse=_log_level,
+        metavar="LEVEL",
         help="debug, info, warning or error: sagestack's and uvicorn's loggers. At info, one line per "
-             "API call (service, operation, status, duration, error code, request id)")
+        "API call (service, operation, status, duration, error code, request id)",
+    )
     reconcile_interval: float = _setting(
-        0.5, parse=float, metavar="SECONDS",
-        help="how often the control loops (training, transform, endpoints) look for work")
+        0.5,
+        parse=float,
+        metavar="SECONDS",
+        help="how often the control loops (training, transform, endpoints) look for work",
+    )
     max_cpus: int | None = _setting(
-        None, parse=int, metavar="N", default_text="the machine's cores",
-        help="CPUs training jobs may use together; jobs that do not fit wait in the queue")
+        None,
+        parse=int,
+        metavar="N",
+        default_text="the machine's cores",
+        help="CPUs training jobs may use together; jobs that do not fit wait in the queue",
+    )
     max_memory_mb: int | None = _setting(
-        None, parse=int, metavar="MB", default_text="the machine's memory",
-        help="memory training jobs may use together (MiB); jobs that do not fit wait in the queue")
+        None,
+        parse=int,
+        metavar="MB",
+        default_text="the machine's memory",
+        help="memory training jobs may use together (MiB); jobs that do not fit wait in the queue",
+    )
     serving_metrics_interval: float = _setting(
-        5.0, parse=float, metavar="SECONDS",
-        help="how often endpoint metrics (Invocations, ModelLatency, …) are written to the metric store")
+        5.0,
+        parse=float,
+        metavar="SECONDS",
+        help="how often endpoint metrics (Invocations, ModelLatency, …) are written to the metric store",
+    )
     target_tracking_alarms: str = _setting(
-        "60,3,15", metavar="P,H,L",
+        "60,3,15",
+        metavar="P,H,L",
         help="the CloudWatch alarms target-tracking scaling creates: period seconds, breaching periods to "
-             "scale out, breaching periods to scale in (AWS's: 60,3,15)")
+        "scale out, breaching periods to scale in (AWS's: 60,3,15)",
+    )
     serverless_idle_seconds: float = _setting(
-        300.0, parse=float, metavar="SECONDS",
-        help="serverless endpoints stop their worker after this many seconds without requests")
+        300.0,
+        parse=float,
+        metavar="SECONDS",
+        help="serverless endpoints stop their worker after this many seconds without requests",
+    )
     mme_max_models: int | None = _setting(
-        None, parse=int, metavar="N", default_text="bounded by memory only",
+        None,
+        parse=int,
+        metavar="N",
+        default_text="bounded by memory only",
         help="multi-model endpoints: the most models one instance keeps loaded (least recently used "
-             "ones are unloaded)")
+        "ones are unloaded)",
+    )
     env_cache_dir: Path | None = _setting(
-        None, parse=_path, metavar="DIR", default_text="`$XDG_CACHE_HOME/sagestack/envs` (`~/.cache/sagestack/envs`)",
+        None,
+        parse=_path,
+        metavar="DIR",
+        default_text="`$XDG_CACHE_HOME/sagestack/envs` (`~/.cache/sagestack/envs`)",
         help="where framework environments are built and kept (a venv per framework version, e.g. TensorFlow for "
-             "TensorFlow Serving endpoints; about 1.6 GB each); shared by every data dir, built once on first use")
+        "TensorFlow Serving endpoints; about 1.6 GB each); shared by every data dir, built once on first use",
+    )
 
     @property
     def endpoint_url(self) -> str:
@@ -217,8 +277,17 @@ def specs() -> list[SettingSpec]:
     for f in dataclasses.fields(Settings):
         meta = f.metadata
         default = f.default if f.default is not dataclasses.MISSING else None
-        out.append(SettingSpec(f.name, meta["help"], meta["parse"], meta["commands"], default,
-                               meta["default_text"], meta["metavar"]))
+        out.append(
+            SettingSpec(
+                f.name,
+                meta["help"],
+                meta["parse"],
+                meta["commands"],
+                default,
+                meta["default_text"],
+                meta["metavar"],
+            )
+        )
     return out
 
 
@@ -229,22 +298,36 @@ SPECS_BY_NAME: dict[str, SettingSpec] = {spec.name: spec for spec in specs()}
 
 #: ``SAGESTACK_*`` variables that are not server settings.
 OTHER_VARIABLES = (
-    ("SAGESTACK_ENDPOINT_URL", "set by `sagestack env` for clients: the botocore plugin it writes sends "
-     "requests meant for `*.amazonaws.com` (the SageMaker SDK's hard-coded STS endpoint) there"),
-    ("SAGESTACK_LINEAR_LEARNER_CACHE_BYTES", "a training job's `Environment`: bytes of training data the "
-     "built-in Linear Learner keeps in memory (default: half the available memory, at most 16 GiB)"),
-    ("SAGESTACK_TEST_STORE_URL", "tests only: run the test suite's shared server on this database URL "
-     "(e.g. PostgreSQL)"),
+    (
+        "SAGESTACK_ENDPOINT_URL",
+        "set by `sagestack env` for clients: the botocore plugin it writes sends "
+        "requests meant for `*.amazonaws.com` (the SageMaker SDK's hard-coded STS endpoint) there",
+    ),
+    (
+        "SAGESTACK_LINEAR_LEARNER_CACHE_BYTES",
+        "a training job's `Environment`: bytes of training data the "
+        "built-in Linear Learner keeps in memory (default: half the available memory, at most 16 GiB)",
+    ),
+    (
+        "SAGESTACK_TEST_STORE_URL",
+        "tests only: run the test suite's shared server on this database URL (e.g. PostgreSQL)",
+    ),
     ("SAGESTACK_TEST_DATABASE_URL", "tests only: the PostgreSQL URL the store tests use"),
 )
 
 COMMANDS = (
     ("serve", "start the server (runs until stopped; Ctrl-C or SIGTERM stops it cleanly)"),
     ("env", "print the shell exports that point AWS clients at the server (`--json` for JSON)"),
-    ("status", "is a server running on the data dir: its URL and pid, jobs running, endpoints and their "
-     "instances, disk used (`--json` for JSON)"),
-    ("reset", "delete everything in the data dir, after confirmation (`--yes` to skip it); refuses while a "
-     "server runs on it"),
+    (
+        "status",
+        "is a server running on the data dir: its URL and pid, jobs running, endpoints and their "
+        "instances, disk used (`--json` for JSON)",
+    ),
+    (
+        "reset",
+        "delete everything in the data dir, after confirmation (`--yes` to skip it); refuses while a "
+        "server runs on it",
+    ),
     ("coverage", "print implemented vs. all operations per service (`--markdown` for docs/coverage.md)"),
 )
 

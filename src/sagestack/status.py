@@ -33,6 +33,7 @@ NOT_RUNNING = 3  # exit status of `sagestack status` when no server runs (as `sy
 
 # -- disk -----------------------------------------------------------------------------------------
 
+
 def _tree_bytes(path: str) -> int:
     """Bytes on disk under ``path`` (allocated blocks where the platform reports them; links not followed)."""
     total = 0
@@ -83,6 +84,7 @@ def human_bytes(size: float) -> str:
 
 # -- the server's side ----------------------------------------------------------------------------
 
+
 def _database(url: str) -> str:
     try:
         from sqlalchemy.engine import make_url
@@ -101,20 +103,43 @@ def server_status(platform: Platform, started_at: float | None = None) -> dict:
     jobs = []
     for resource_type in sorted(t for t in counts if t.endswith("-job")):
         for item in platform.resources.in_states(resource_type, RUNNING_JOB_STATES):
-            jobs.append({"type": resource_type, "name": item.name, "status": item.status,
-                         "secondary_status": item.data.get("SecondaryStatus"), "account": item.account_id,
-                         "region": item.region, "created_at": item.created_at})
+            jobs.append(
+                {
+                    "type": resource_type,
+                    "name": item.name,
+                    "status": item.status,
+                    "secondary_status": item.data.get("SecondaryStatus"),
+                    "account": item.account_id,
+                    "region": item.region,
+                    "created_at": item.created_at,
+                }
+            )
     controller = platform.get_component("serving")  # None until an endpoint or transform needed it
     endpoints = []
     for item in platform.resources.in_states("endpoint", list(counts.get("endpoint", {}))):
         variants = {}
         if controller is not None:
             for variant, instances in controller.describe((item.account_id, item.region, item.name)).items():
-                variants[variant] = [{"id": i.get("id"), "state": i.get("state"), "pid": i.get("pid"),
-                                      "address": i.get("address"), "restarts": i.get("restarts"),
-                                      "inflight": i.get("inflight")} for i in instances]
-        endpoints.append({"name": item.name, "status": item.status, "account": item.account_id,
-                          "region": item.region, "variants": variants})
+                variants[variant] = [
+                    {
+                        "id": i.get("id"),
+                        "state": i.get("state"),
+                        "pid": i.get("pid"),
+                        "address": i.get("address"),
+                        "restarts": i.get("restarts"),
+                        "inflight": i.get("inflight"),
+                    }
+                    for i in instances
+                ]
+        endpoints.append(
+            {
+                "name": item.name,
+                "status": item.status,
+                "account": item.account_id,
+                "region": item.region,
+                "variants": variants,
+            }
+        )
     from . import __version__
 
     return {
@@ -137,6 +162,7 @@ def server_status(platform: Platform, started_at: float | None = None) -> dict:
 
 # -- the command's side ---------------------------------------------------------------------------
 
+
 class StatusError(Exception):
     pass
 
@@ -149,8 +175,10 @@ def _credentials(settings: Settings) -> tuple[str, str]:
         values = dict(line.split("=", 1) for line in path.read_text().split() if "=" in line)
         return values["aws_access_key_id"], values["aws_secret_access_key"]
     except (OSError, KeyError):
-        raise StatusError(f"no credentials in {path}: pass the server's key pair as SAGESTACK_ACCESS_KEY_ID "
-                          f"and SAGESTACK_SECRET_ACCESS_KEY") from None
+        raise StatusError(
+            f"no credentials in {path}: pass the server's key pair as SAGESTACK_ACCESS_KEY_ID "
+            f"and SAGESTACK_SECRET_ACCESS_KEY"
+        ) from None
 
 
 def fetch_status(settings: Settings, url: str, timeout: float = 10.0) -> dict:
@@ -199,8 +227,10 @@ def render(status: dict) -> str:
     """``sagestack status``'s text."""
     lines = []
     if status["status"] == "running":
-        lines.append(f"sagestack {status['version']} is running: pid {status['pid']}, {status['url']}, "
-                     f"up {_duration(status.get('uptime_seconds'))}")
+        lines.append(
+            f"sagestack {status['version']} is running: pid {status['pid']}, {status['url']}, "
+            f"up {_duration(status.get('uptime_seconds'))}"
+        )
     else:
         line = f"no sagestack server is running on {status['data_dir']}"
         stale = status.get("stale_pid")
@@ -222,8 +252,9 @@ def render(status: dict) -> str:
         lines.append(f"  {endpoint['name']} {endpoint['status']}")
         for variant, instances in endpoint["variants"].items():
             described = ", ".join(f"{i['state']} pid {i['pid']}" for i in instances) or "none"
-            lines.append(f"    {variant}: {len(instances)} instance{'s' if len(instances) != 1 else ''} "
-                         f"({described})")
+            lines.append(
+                f"    {variant}: {len(instances)} instance{'s' if len(instances) != 1 else ''} ({described})"
+            )
     counts = {t: sum(by_status.values()) for t, by_status in status["resources"].items()}
     if counts:
         lines.append("resources  " + ", ".join(f"{t} {n}" for t, n in sorted(counts.items())))
@@ -235,23 +266,31 @@ def status_command(settings: Settings, as_json: bool = False, out=sys.stdout) ->
     owner = pidfile.running_server(data_dir)
     if owner is None:
         stale = pidfile.stale_owner(data_dir)
-        status = {"status": "not running", "data_dir": str(data_dir),
-                  "stale_pid": stale.get("pid") if stale else None, "disk": disk_usage(data_dir)}
+        status = {
+            "status": "not running",
+            "data_dir": str(data_dir),
+            "stale_pid": stale.get("pid") if stale else None,
+            "disk": disk_usage(data_dir),
+        }
         out.write(json.dumps(status, indent=2) + "\n" if as_json else render(status))
         return NOT_RUNNING
     url = owner.get("url") or settings.endpoint_url
     try:
         status = fetch_status(settings, url)
     except StatusError as exc:
-        print(f"a sagestack server (pid {owner.get('pid', '?')}) holds {data_dir} but its status could not "
-              f"be read: {exc}", file=sys.stderr)
+        print(
+            f"a sagestack server (pid {owner.get('pid', '?')}) holds {data_dir} but its status could not "
+            f"be read: {exc}",
+            file=sys.stderr,
+        )
         return 1
     out.write(json.dumps(status, indent=2) + "\n" if as_json else render(status))
     return 0
 
 
-def reset_command(settings: Settings, assume_yes: bool = False, ask: Callable[[str], str] | None = None,
-                  out=sys.stdout) -> int:
+def reset_command(
+    settings: Settings, assume_yes: bool = False, ask: Callable[[str], str] | None = None, out=sys.stdout
+) -> int:
     """Delete everything in the data dir (after a y/N question unless ``assume_yes``); refuse while a
     server runs on it or when it does not look like a sagestack data dir."""
     data_dir = settings.data_dir
@@ -260,18 +299,26 @@ def reset_command(settings: Settings, assume_yes: bool = False, ask: Callable[[s
         return 0
     owner = pidfile.running_server(data_dir)
     if owner is not None:
-        print(f"refusing to reset {data_dir}: the sagestack server with pid {owner.get('pid', '?')} "
-              f"({owner.get('url', 'address unknown')}) is running on it. Stop it first.", file=sys.stderr)
+        print(
+            f"refusing to reset {data_dir}: the sagestack server with pid {owner.get('pid', '?')} "
+            f"({owner.get('url', 'address unknown')}) is running on it. Stop it first.",
+            file=sys.stderr,
+        )
         return 2
     if not any((data_dir / name).exists() for name in DATA_DIR_MARKERS):
-        print(f"refusing to reset {data_dir}: it does not look like a sagestack data dir (none of "
-              f"{', '.join(DATA_DIR_MARKERS)})", file=sys.stderr)
+        print(
+            f"refusing to reset {data_dir}: it does not look like a sagestack data dir (none of "
+            f"{', '.join(DATA_DIR_MARKERS)})",
+            file=sys.stderr,
+        )
         return 2
     usage = disk_usage(data_dir)
     if not assume_yes:
         ask = ask or _ask
-        answer = ask(f"Delete everything in {data_dir} ({human_bytes(usage['bytes'])}: metadata, S3 objects, "
-                     f"jobs, endpoint models, logs, the default key pair)? [y/N] ")
+        answer = ask(
+            f"Delete everything in {data_dir} ({human_bytes(usage['bytes'])}: metadata, S3 objects, "
+            f"jobs, endpoint models, logs, the default key pair)? [y/N] "
+        )
         if answer.strip().lower() not in ("y", "yes"):
             out.write("not reset\n")
             return 1

@@ -15,9 +15,15 @@ import numpy as np
 from sagestack.algorithms.base import AlgorithmSpec, TrainingEnv
 
 
-def make_job(root: Path, hyperparameters: dict, channels: dict[str, dict[str, bytes]],
-             content_types: dict[str, str] | None = None, *, distribution: str = "FullyReplicated",
-             checkpoints: bool = False) -> TrainingEnv:
+def make_job(
+    root: Path,
+    hyperparameters: dict,
+    channels: dict[str, dict[str, bytes]],
+    content_types: dict[str, str] | None = None,
+    *,
+    distribution: str = "FullyReplicated",
+    checkpoints: bool = False,
+) -> TrainingEnv:
     """A job directory like the platform prepares: ``channels`` maps name → {filename: bytes}.
 
     Hyperparameters are sent as strings (``str(value)``), as the SDK does; channels without a content
@@ -32,13 +38,17 @@ def make_job(root: Path, hyperparameters: dict, channels: dict[str, dict[str, by
         for filename, payload in files.items():
             (folder / filename).parent.mkdir(parents=True, exist_ok=True)
             (folder / filename).write_bytes(payload)
-        data_config[name] = {"TrainingInputMode": "File", "S3DistributionType": distribution,
-                             "RecordWrapperType": "None"}
+        data_config[name] = {
+            "TrainingInputMode": "File",
+            "S3DistributionType": distribution,
+            "RecordWrapperType": "None",
+        }
         if content_types and name in content_types:
             data_config[name]["ContentType"] = content_types[name]
     (config / "inputdataconfig.json").write_text(json.dumps(data_config))
     (config / "resourceconfig.json").write_text(
-        json.dumps({"current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0"}))
+        json.dumps({"current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0"})
+    )
     if checkpoints:
         (root / "checkpoints").mkdir()
     return TrainingEnv.from_root(root)

@@ -55,14 +55,18 @@ def test_kmeans_centroid_list(tmp_path):
     rows = invoke(kmeans, model)["predictions"]
     want = EXPECTED["kmeans"]
     assert [r["closest_cluster"] for r in rows] == [float(c) for c in want["closest_cluster"]]
-    np.testing.assert_allclose([r["distance_to_cluster"] for r in rows], want["distance_to_cluster"], rtol=1e-5)
+    np.testing.assert_allclose(
+        [r["distance_to_cluster"] for r in rows], want["distance_to_cluster"], rtol=1e-5
+    )
 
 
 def test_pca_mean_v_s(tmp_path):
     model = pca.load_model(model_dir(tmp_path, "pca-model_algo-1"))
     assert model.num_components == 2 and model.feature_dim == 4
     rows = invoke(pca, model)["projections"]
-    np.testing.assert_allclose([r["projection"] for r in rows], EXPECTED["pca"]["projection"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        [r["projection"] for r in rows], EXPECTED["pca"]["projection"], rtol=1e-5, atol=1e-6
+    )
 
 
 def test_pca_without_mean_does_not_centre(tmp_path):
@@ -72,8 +76,13 @@ def test_pca_without_mean_does_not_centre(tmp_path):
     assert rows == [{"projection": [1.0, 2.0]}]
 
 
-@pytest.mark.parametrize("fixture,key", [("linear_learner-binary-model_algo-1", "linear_learner_binary"),
-                                         ("linear_learner-regressor-model_algo-1", "linear_learner_regressor")])
+@pytest.mark.parametrize(
+    "fixture,key",
+    [
+        ("linear_learner-binary-model_algo-1", "linear_learner_binary"),
+        ("linear_learner-regressor-model_algo-1", "linear_learner_regressor"),
+    ],
+)
 def test_linear_learner_module_checkpoint(tmp_path, fixture, key):
     """The graph around fc0 (feature normalisation, label scaling) is folded into the weights."""
     model = linear_learner.load_model(model_dir(tmp_path, fixture))
@@ -88,22 +97,41 @@ def test_linear_learner_module_checkpoint(tmp_path, fixture, key):
 
 
 def _ll_archive(weight: np.ndarray, bias: np.ndarray, head: str | None, side: dict) -> bytes:
-    nodes = [{"op": "null", "name": "data", "inputs": []}, {"op": "null", "name": "fc0_weight", "inputs": []},
-             {"op": "null", "name": "fc0_bias", "inputs": []},
-             {"op": "FullyConnected", "name": "fc0", "attrs": {"num_hidden": str(weight.shape[0])},
-              "inputs": [[0, 0, 0], [1, 0, 0], [2, 0, 0]]}]
+    nodes = [
+        {"op": "null", "name": "data", "inputs": []},
+        {"op": "null", "name": "fc0_weight", "inputs": []},
+        {"op": "null", "name": "fc0_bias", "inputs": []},
+        {
+            "op": "FullyConnected",
+            "name": "fc0",
+            "attrs": {"num_hidden": str(weight.shape[0])},
+            "inputs": [[0, 0, 0], [1, 0, 0], [2, 0, 0]],
+        },
+    ]
     if head:
-        nodes += [{"op": "null", "name": "out_label", "inputs": []},
-                  {"op": head, "name": "out", "inputs": [[3, 0, 0], [4, 0, 0]]}]
+        nodes += [
+            {"op": "null", "name": "out_label", "inputs": []},
+            {"op": head, "name": "out", "inputs": [[3, 0, 0], [4, 0, 0]]},
+        ]
     symbol = {"nodes": nodes, "arg_nodes": [0, 1, 2], "heads": [[len(nodes) - 1, 0, 0]]}
-    params = mxnet_ndarray.save({"arg:fc0_weight": weight.astype(np.float32), "arg:fc0_bias": bias.astype(np.float32)})
-    return zipped({"additional-params.json": side, "manifest.json": {}, "mx-mod-symbol.json": symbol,
-                   "mx-mod-0000.params": params})
+    params = mxnet_ndarray.save(
+        {"arg:fc0_weight": weight.astype(np.float32), "arg:fc0_bias": bias.astype(np.float32)}
+    )
+    return zipped(
+        {
+            "additional-params.json": side,
+            "manifest.json": {},
+            "mx-mod-symbol.json": symbol,
+            "mx-mod-0000.params": params,
+        }
+    )
 
 
 def test_linear_learner_multiclass_softmax(tmp_path):
     weight = np.array([[1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 1.0, 0]])
-    model = linear_learner.load_model(model_dir(tmp_path, raw=_ll_archive(weight, np.zeros(3), "SoftmaxOutput", {})))
+    model = linear_learner.load_model(
+        model_dir(tmp_path, raw=_ll_archive(weight, np.zeros(3), "SoftmaxOutput", {}))
+    )
     assert model.predictor_type == "multiclass_classifier" and model.num_classes == 3
     rows = invoke(linear_learner, model)["predictions"]
     assert [r["predicted_label"] for r in rows] == np.argmax(X[:, :3], axis=1).tolist()
@@ -114,7 +142,9 @@ def test_linear_learner_hinge_and_threshold_from_the_side_files(tmp_path):
     """Inferred: a raw output named binary_classifier is a hinge model; a *threshold* number counts."""
     weight, bias = np.array([[1.0, -1.0, 0.5, 0.0]]), np.array([0.1])
     side = {"predictor_type": "binary_classifier", "calibration": {"score_threshold": 0.3}}
-    model = linear_learner.load_model(model_dir(tmp_path, raw=_ll_archive(weight, bias, "LinearRegressionOutput", side)))
+    model = linear_learner.load_model(
+        model_dir(tmp_path, raw=_ll_archive(weight, bias, "LinearRegressionOutput", side))
+    )
     assert (model.predictor_type, model.loss, model.threshold) == ("binary_classifier", "hinge_loss", 0.3)
     rows = invoke(linear_learner, model)["predictions"]
     margins = X.astype(np.float64) @ weight[0] + bias[0]
@@ -123,11 +153,21 @@ def test_linear_learner_hinge_and_threshold_from_the_side_files(tmp_path):
 
 
 def test_linear_learner_non_linear_graph_is_refused(tmp_path):
-    nodes = [{"op": "null", "name": "data", "inputs": []}, {"op": "square", "name": "sq", "inputs": [[0, 0, 0]]},
-             {"op": "null", "name": "fc0_weight", "inputs": []}, {"op": "null", "name": "fc0_bias", "inputs": []},
-             {"op": "FullyConnected", "name": "fc0", "attrs": {"num_hidden": "1"},
-              "inputs": [[1, 0, 0], [2, 0, 0], [3, 0, 0]]}]
-    params = mxnet_ndarray.save({"arg:fc0_weight": np.ones((1, 4), np.float32), "arg:fc0_bias": np.zeros(1, np.float32)})
+    nodes = [
+        {"op": "null", "name": "data", "inputs": []},
+        {"op": "square", "name": "sq", "inputs": [[0, 0, 0]]},
+        {"op": "null", "name": "fc0_weight", "inputs": []},
+        {"op": "null", "name": "fc0_bias", "inputs": []},
+        {
+            "op": "FullyConnected",
+            "name": "fc0",
+            "attrs": {"num_hidden": "1"},
+            "inputs": [[1, 0, 0], [2, 0, 0], [3, 0, 0]],
+        },
+    ]
+    params = mxnet_ndarray.save(
+        {"arg:fc0_weight": np.ones((1, 4), np.float32), "arg:fc0_bias": np.zeros(1, np.float32)}
+    )
     raw = zipped({"mx-mod-symbol.json": {"nodes": nodes, "heads": [[4, 0, 0]]}, "mx-mod-0000.params": params})
     with pytest.raises(AWSModelError, match="not linear in its input"):
         linear_learner.load_model(model_dir(tmp_path, raw=raw))
@@ -137,17 +177,26 @@ def test_factorization_machines(tmp_path):
     model = factorization_machines.load_model(model_dir(tmp_path, "factorization_machines-model_algo-1"))
     assert model.predictor_type == "binary_classifier" and model.params.V.shape == (4, 2)
     rows = invoke(factorization_machines, model)["predictions"]
-    np.testing.assert_allclose([r["score"] for r in rows], EXPECTED["factorization_machines"]["score"], rtol=1e-5)
+    np.testing.assert_allclose(
+        [r["score"] for r in rows], EXPECTED["factorization_machines"]["score"], rtol=1e-5
+    )
 
 
 def test_factorization_machines_older_parameter_names(tmp_path):
     """Older images: Linear_Plus_Bias_weight (1, d), Linear_Plus_Bias_bias and v (k, d); regressor."""
     fixture = mxnet_ndarray.read_artifact((DATA / "factorization_machines-model_algo-1").read_bytes())
     args = fixture.params()[0]
-    params = {"arg:Linear_Plus_Bias_weight": args["w1_weight"].T, "arg:Linear_Plus_Bias_bias": args["w0_weight"],
-              "arg:v": args["v"].T}
-    raw = zipped({"params": mxnet_ndarray.save(params),
-                  "meta.json": {"training_parameters": {"feature_dim": "4", "predictor_type": "regressor"}}})
+    params = {
+        "arg:Linear_Plus_Bias_weight": args["w1_weight"].T,
+        "arg:Linear_Plus_Bias_bias": args["w0_weight"],
+        "arg:v": args["v"].T,
+    }
+    raw = zipped(
+        {
+            "params": mxnet_ndarray.save(params),
+            "meta.json": {"training_parameters": {"feature_dim": "4", "predictor_type": "regressor"}},
+        }
+    )
     model = factorization_machines.load_model(model_dir(tmp_path, raw=raw))
     assert model.predictor_type == "regressor"
     scores = [r["score"] for r in invoke(factorization_machines, model)["predictions"]]
@@ -172,7 +221,13 @@ def _knn_dir(tmp_path: Path, meta: dict, metric: str = "L2") -> tuple[Path, np.n
 
 
 def test_knn_documented_metadata_only(tmp_path):
-    meta = {"k": 3, "predictor_type": "classifier", "dimension_reduction": None, "normalize": False, "version": "1.0"}
+    meta = {
+        "k": 3,
+        "predictor_type": "classifier",
+        "dimension_reduction": None,
+        "normalize": False,
+        "version": "1.0",
+    }
     path, points, labels = _knn_dir(tmp_path, meta)
     model = knn.load_model(path)
     assert model.meta["index_metric"] == "L2" and model.input_dim == 4
@@ -185,22 +240,36 @@ def test_knn_documented_metadata_only(tmp_path):
 
 
 def test_knn_dimension_reduction_of_aws_cannot_be_reproduced(tmp_path):
-    meta = {"k": 3, "predictor_type": "regressor", "normalize": False, "version": "1.0",
-            "dimension_reduction": {"type": "sign", "seed": 3, "target_dim": 4, "input_dim": 20}}
+    meta = {
+        "k": 3,
+        "predictor_type": "regressor",
+        "normalize": False,
+        "version": "1.0",
+        "dimension_reduction": {"type": "sign", "seed": 3, "target_dim": 4, "input_dim": 20},
+    }
     path, _, _ = _knn_dir(tmp_path, meta)
     with pytest.raises(AWSModelError, match="dimension_reduction 'sign' \\(seed 3\\)"):
         knn.load_model(path)
 
 
-@pytest.mark.parametrize("module,raw,message", [
-    (kmeans, b"not an ndarray file", "neither an MXNet NDArray file nor a zip"),
-    (pca, mxnet_ndarray.save([np.zeros((2, 2), np.float32)]), "not the arrays v and s"),
-    (kmeans, mxnet_ndarray.save([np.zeros(3, np.float32)]), "not a matrix"),
-    (factorization_machines, zipped({"params": mxnet_ndarray.save({"arg:w": np.zeros(2, np.float32)})}),
-     "not w0_weight, w1_weight and v"),
-    (linear_learner, zipped({"mx-mod-0000.params": mxnet_ndarray.save({"arg:x": np.zeros(2, np.float32)})}),
-     "without fc0_weight"),
-])
+@pytest.mark.parametrize(
+    "module,raw,message",
+    [
+        (kmeans, b"not an ndarray file", "neither an MXNet NDArray file nor a zip"),
+        (pca, mxnet_ndarray.save([np.zeros((2, 2), np.float32)]), "not the arrays v and s"),
+        (kmeans, mxnet_ndarray.save([np.zeros(3, np.float32)]), "not a matrix"),
+        (
+            factorization_machines,
+            zipped({"params": mxnet_ndarray.save({"arg:w": np.zeros(2, np.float32)})}),
+            "not w0_weight, w1_weight and v",
+        ),
+        (
+            linear_learner,
+            zipped({"mx-mod-0000.params": mxnet_ndarray.save({"arg:x": np.zeros(2, np.float32)})}),
+            "without fc0_weight",
+        ),
+    ],
+)
 def test_unreadable_aws_artifacts_are_client_errors(tmp_path, module, raw, message):
     with pytest.raises(AWSModelError, match=message):
         module.load_model(model_dir(tmp_path, raw=raw))

@@ -53,6 +53,11 @@ def test_allowed_values_text():
 
 
 def test_module_entry_point_prints_the_document():
-    out = subprocess.run([sys.executable, "-m", "sagestack.algorithms.catalog"], capture_output=True,
-                         text=True, check=True, timeout=60).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "sagestack.algorithms.catalog"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
     assert out == catalog.render_markdown()

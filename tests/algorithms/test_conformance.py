@@ -44,13 +44,26 @@ INPUT_MODES = {"File", "Pipe", "FastFile"}
 DISTRIBUTIONS = {"FullyReplicated", "ShardedByS3Key"}
 #: Request types some built-in algorithm may accept; each algorithm must refuse those it does not declare.
 REQUEST_UNIVERSE = (
-    "text/csv", "application/json", "application/jsonlines", "application/x-recordio-protobuf",
-    "text/libsvm", "application/x-parquet", "application/x-npy", "image/jpeg", "application/x-unknown-type",
+    "text/csv",
+    "application/json",
+    "application/jsonlines",
+    "application/x-recordio-protobuf",
+    "text/libsvm",
+    "application/x-parquet",
+    "application/x-npy",
+    "image/jpeg",
+    "application/x-unknown-type",
 )
 #: Accept types some built-in algorithm may answer; each algorithm must refuse those it does not declare.
 ACCEPT_UNIVERSE = (
-    "application/json", "application/jsonlines", "application/x-recordio-protobuf", "text/csv",
-    "text/libsvm", "application/x-npy", "text/html", "application/x-unknown-type",
+    "application/json",
+    "application/jsonlines",
+    "application/x-recordio-protobuf",
+    "text/csv",
+    "text/libsvm",
+    "application/x-npy",
+    "text/html",
+    "application/x-unknown-type",
 )
 #: Internal keys SageMaker's 1P containers and HPO put into hyperparameters (algorithms.md §1.1).
 INTERNAL_KEYS = {"_kvstore": "auto", "_num_gpus": "auto", "_num_kv_servers": "auto", "_log_level": "info"}
@@ -103,25 +116,43 @@ def _binary(y: np.ndarray) -> np.ndarray:
 
 CASES: dict[str, Case] = {
     "xgboost": Case(
-        hyperparameters={"num_round": "5", "objective": "binary:logistic", "max_depth": "3", "eta": "0.3",
-                         "eval_metric": "auc"},
-        channels=lambda X, y: {"train": label_first_csv(X[:90], _binary(y[:90])),
-                               "validation": label_first_csv(X[90:], _binary(y[90:]))},
+        hyperparameters={
+            "num_round": "5",
+            "objective": "binary:logistic",
+            "max_depth": "3",
+            "eta": "0.3",
+            "eval_metric": "auc",
+        },
+        channels=lambda X, y: {
+            "train": label_first_csv(X[:90], _binary(y[:90])),
+            "validation": label_first_csv(X[90:], _binary(y[90:])),
+        },
         content_types={"train": "text/csv", "validation": "text/csv"},
         tuning_metric="validation:auc",
         expected_metrics=("validation:auc",),
     ),
     "linear_learner": Case(
-        hyperparameters={"predictor_type": "binary_classifier", "feature_dim": str(FEATURES),
-                         "mini_batch_size": "30", "epochs": "3"},
-        channels=lambda X, y: {"train": dense_recordio(X[:90], _binary(y[:90])),
-                               "validation": dense_recordio(X[90:], _binary(y[90:]))},
+        hyperparameters={
+            "predictor_type": "binary_classifier",
+            "feature_dim": str(FEATURES),
+            "mini_batch_size": "30",
+            "epochs": "3",
+        },
+        channels=lambda X, y: {
+            "train": dense_recordio(X[:90], _binary(y[:90])),
+            "validation": dense_recordio(X[90:], _binary(y[90:])),
+        },
         tuning_metric="validation:binary_classification_accuracy",
         expected_metrics=("validation:binary_classification_accuracy",),
     ),
     "kmeans": Case(
-        hyperparameters={"force_dense": "True", "k": "3", "feature_dim": str(FEATURES),
-                         "mini_batch_size": "50", "eval_metrics": json.dumps(["msd", "ssd"])},
+        hyperparameters={
+            "force_dense": "True",
+            "k": "3",
+            "feature_dim": str(FEATURES),
+            "mini_batch_size": "50",
+            "eval_metrics": json.dumps(["msd", "ssd"]),
+        },
         channels=lambda X, y: {"train": dense_recordio(X), "test": dense_recordio(X[:30])},
         tuning_metric="test:msd",
         expected_metrics=("test:msd", "test:ssd"),
@@ -131,32 +162,48 @@ CASES: dict[str, Case] = {
         channels=lambda X, y: {"train": dense_recordio(X)},
     ),
     "knn": Case(
-        hyperparameters={"k": "3", "predictor_type": "classifier", "sample_size": "90",
-                         "feature_dim": str(FEATURES)},
-        channels=lambda X, y: {"train": dense_recordio(X[:90], y[:90].astype(np.float32)),
-                               "test": dense_recordio(X[90:], y[90:].astype(np.float32))},
+        hyperparameters={
+            "k": "3",
+            "predictor_type": "classifier",
+            "sample_size": "90",
+            "feature_dim": str(FEATURES),
+        },
+        channels=lambda X, y: {
+            "train": dense_recordio(X[:90], y[:90].astype(np.float32)),
+            "test": dense_recordio(X[90:], y[90:].astype(np.float32)),
+        },
         tuning_metric="test:accuracy",
         expected_metrics=("test:accuracy",),
     ),
     "factorization_machines": Case(
-        hyperparameters={"predictor_type": "binary_classifier", "num_factors": "2", "feature_dim": str(FEATURES),
-                         "epochs": "3", "mini_batch_size": "30"},
-        channels=lambda X, y: {"train": dense_recordio(X[:90], _binary(y[:90])),
-                               "test": dense_recordio(X[90:], _binary(y[90:]))},
+        hyperparameters={
+            "predictor_type": "binary_classifier",
+            "num_factors": "2",
+            "feature_dim": str(FEATURES),
+            "epochs": "3",
+            "mini_batch_size": "30",
+        },
+        channels=lambda X, y: {
+            "train": dense_recordio(X[:90], _binary(y[:90])),
+            "test": dense_recordio(X[90:], _binary(y[90:])),
+        },
         tuning_metric="test:binary_classification_accuracy",
         expected_metrics=("test:binary_classification_accuracy",),
     ),
 }
 
 
-def job_for(package: str, root: Path, extra: dict[str, str] | None = None,
-            drop: tuple[str, ...] = ()) -> TrainingEnv:
+def job_for(
+    package: str, root: Path, extra: dict[str, str] | None = None, drop: tuple[str, ...] = ()
+) -> TrainingEnv:
     case = CASES[package]
     X, y = _data()
     hps = {k: v for k, v in case.hyperparameters.items() if k not in drop}
     hps.update(extra or {})
-    files = {name: {f"part-0.{'csv' if case.content_types.get(name) == 'text/csv' else 'pbr'}": payload}
-             for name, payload in case.channels(X, y).items()}
+    files = {
+        name: {f"part-0.{'csv' if case.content_types.get(name) == 'text/csv' else 'pbr'}": payload}
+        for name, payload in case.channels(X, y).items()
+    }
     return make_job(root, hps, files, case.content_types)
 
 
@@ -226,7 +273,7 @@ def test_hyperparameter_declarations(package):
             assert isinstance(hp.choices, tuple) and hp.choices, hp.name
         if hp.low is not None and hp.high is not None:
             assert hp.low <= hp.high, hp.name
-        if (hp.low is not None or hp.high is not None):
+        if hp.low is not None or hp.high is not None:
             assert hp.kind in ("int", "float"), f"{hp.name}: bounds on a {hp.kind}"
         assert hp.check is None or callable(hp.check)
         if hp.default is None:
@@ -277,8 +324,11 @@ def test_missing_required_hyperparameter_is_a_client_error(package, tmp_path):
 @pytest.mark.parametrize("package", PACKAGES)
 def test_invalid_value_is_a_client_error(package, tmp_path):
     module = load(package)
-    numeric = next(hp for hp in module.SPEC.hyperparameters
-                   if hp.name in CASES[package].hyperparameters and hp.kind == "int")
+    numeric = next(
+        hp
+        for hp in module.SPEC.hyperparameters
+        if hp.name in CASES[package].hyperparameters and hp.kind == "int"
+    )
     env = job_for(package, tmp_path, extra={numeric.name: "not-a-number"})
     with pytest.raises(AlgorithmClientError, match=numeric.name):
         module.train(env)
@@ -346,7 +396,9 @@ def encode_request(X: np.ndarray, content_type: str) -> bytes:
         payload = RecordSerializer().serialize(X.astype(np.float64))  # a BytesIO, as boto3 gets it
         return payload.read()
     if content_type in ("text/libsvm", "text/x-libsvm"):
-        return "".join(" ".join(f"{j}:{v:.9g}" for j, v in enumerate(row)) + "\n" for row in X.tolist()).encode()
+        return "".join(
+            " ".join(f"{j}:{v:.9g}" for j, v in enumerate(row)) + "\n" for row in X.tolist()
+        ).encode()
     raise AssertionError(f"no encoder for {content_type}")
 
 
@@ -362,8 +414,11 @@ def decode_response(body: bytes, accept: str) -> list[Any]:
         (rows,) = doc.values()
         return [{k: as_floats(v) for k, v in row.items()} for row in rows]
     if accept == "application/jsonlines":
-        return [{k: as_floats(v) for k, v in json.loads(line).items()}
-                for line in body.decode().splitlines() if line.strip()]
+        return [
+            {k: as_floats(v) for k, v in json.loads(line).items()}
+            for line in body.decode().splitlines()
+            if line.strip()
+        ]
     if accept == "application/x-recordio-protobuf":
         from sagemaker.amazon.common import read_records
 
@@ -391,8 +446,9 @@ def test_predict_answers_every_declared_format_pair(package, trained):
     spec = result.module.SPEC
     reference: list[dict[str, list[float]]] | None = None
     for content_type, accept in itertools.product(spec.request_content_types, spec.response_accept_types):
-        body, response_type = result.module.predict(result.model, encode_request(result.query, content_type),
-                                                    content_type, accept)
+        body, response_type = result.module.predict(
+            result.model, encode_request(result.query, content_type), content_type, accept
+        )
         assert response_type.split(";")[0].strip() == accept, (content_type, accept, response_type)
         rows = decode_response(body, accept)
         assert len(rows) == N_QUERY, (content_type, accept, body[:200])
@@ -415,8 +471,9 @@ def test_predict_with_any_accept_uses_a_declared_type(package, trained):
     result = trained(package)
     spec = result.module.SPEC
     content_type = spec.request_content_types[0]
-    body, response_type = result.module.predict(result.model, encode_request(result.query, content_type),
-                                                content_type, "*/*")
+    body, response_type = result.module.predict(
+        result.model, encode_request(result.query, content_type), content_type, "*/*"
+    )
     media = response_type.split(";")[0].strip()
     assert media in spec.response_accept_types
     assert len(decode_response(body, media)) == N_QUERY
@@ -442,8 +499,12 @@ def test_unsupported_accept_is_refused_with_4xx(package, trained):
     spec = result.module.SPEC
     content_type = spec.request_content_types[0]
     with pytest.raises(InferenceError) as info:
-        result.module.predict(result.model, encode_request(result.query, content_type), content_type,
-                              "application/x-unsupported-accept")
+        result.module.predict(
+            result.model,
+            encode_request(result.query, content_type),
+            content_type,
+            "application/x-unsupported-accept",
+        )
     assert 400 <= info.value.status < 500
 
 
@@ -468,6 +529,7 @@ def test_malformed_body_is_a_4xx(package, trained):
     spec = result.module.SPEC
     for content_type in spec.request_content_types:
         with pytest.raises(InferenceError) as info:
-            result.module.predict(result.model, b"\x00\xffnot a valid payload{", content_type,
-                                  spec.response_accept_types[0])
+            result.module.predict(
+                result.model, b"\x00\xffnot a valid payload{", content_type, spec.response_accept_types[0]
+            )
         assert 400 <= info.value.status < 500, content_type

@@ -42,8 +42,14 @@ def interactions():
 
 
 BINARY = {
-    "feature_dim": A + B, "num_factors": 8, "predictor_type": "binary_classifier", "epochs": 5,
-    "mini_batch_size": 100, "factors_lr": 0.05, "linear_lr": 0.01, "factors_init_sigma": 0.1,
+    "feature_dim": A + B,
+    "num_factors": 8,
+    "predictor_type": "binary_classifier",
+    "epochs": 5,
+    "mini_batch_size": 100,
+    "factors_lr": 0.05,
+    "linear_lr": 0.01,
+    "factors_init_sigma": 0.1,
 }
 
 
@@ -52,8 +58,11 @@ def test_binary_beats_logistic_regression(tmp_path, sdk, interactions, capsys):
 
     X, y, _ = interactions
     Xtr, ytr, Xte, yte = X[:5000], y[:5000], X[5000:], y[5000:]
-    env = make_job(tmp_path, BINARY, {"train": {"train.pbr": sparse_recordio(Xtr, ytr)},
-                                      "test": {"test.pbr": sparse_recordio(Xte, yte)}})
+    env = make_job(
+        tmp_path,
+        BINARY,
+        {"train": {"train.pbr": sparse_recordio(Xtr, ytr)}, "test": {"test.pbr": sparse_recordio(Xte, yte)}},
+    )
     fmalg.train(env)
     out = capsys.readouterr().out
     metrics = metric_values(out, fmalg.SPEC)
@@ -63,13 +72,22 @@ def test_binary_beats_logistic_regression(tmp_path, sdk, interactions, capsys):
     assert metrics["test:binary_classification_accuracy"] > baseline + 0.2
     assert metrics["test:binary_classification_cross_entropy"] < 0.45
     assert metrics["test:binary_f_beta"] > 0.85
-    assert len(re.findall(r"#quality_metric: host=algo-1, epoch=\d+, train binary_classification_cross_entropy"
-                          r"_objective <loss>=", out)) == 5
+    assert (
+        len(
+            re.findall(
+                r"#quality_metric: host=algo-1, epoch=\d+, train binary_classification_cross_entropy"
+                r"_objective <loss>=",
+                out,
+            )
+        )
+        == 5
+    )
     assert sorted(p.name for p in env.model_dir.iterdir()) == ["model_algo-1.json", "model_algo-1.npz"]
 
     model = fmalg.load_model(env.model_dir)
-    body, ctype = fmalg.predict(model, sparse_recordio(Xte), "application/x-recordio-protobuf",
-                                "application/json")
+    body, ctype = fmalg.predict(
+        model, sparse_recordio(Xte), "application/x-recordio-protobuf", "application/json"
+    )
     assert ctype == "application/json"
     predictions = json.loads(body)["predictions"]
     assert set(predictions[0]) == {"score", "predicted_label"}
@@ -86,8 +104,11 @@ def test_regressor_beats_ridge(tmp_path, sdk, interactions, capsys):
     X, _, target = interactions
     Xtr, ytr, Xte, yte = X[:5000], target[:5000], X[5000:], target[5000:]
     hps = {**BINARY, "predictor_type": "regressor", "epochs": 8}
-    env = make_job(tmp_path, hps, {"train": {"train.pbr": sparse_recordio(Xtr, ytr)},
-                                   "test": {"test.pbr": sparse_recordio(Xte, yte)}})
+    env = make_job(
+        tmp_path,
+        hps,
+        {"train": {"train.pbr": sparse_recordio(Xtr, ytr)}, "test": {"test.pbr": sparse_recordio(Xte, yte)}},
+    )
     fmalg.train(env)
     out = capsys.readouterr().out
     rmse = metric_values(out, fmalg.SPEC)["test:rmse"]
@@ -96,8 +117,9 @@ def test_regressor_beats_ridge(tmp_path, sdk, interactions, capsys):
     assert "train mse_objective <loss>=" in out
 
     model = fmalg.load_model(env.model_dir)
-    body, _ = fmalg.predict(model, sparse_recordio(Xte[:50]), "application/x-recordio-protobuf",
-                            "application/jsonlines")
+    body, _ = fmalg.predict(
+        model, sparse_recordio(Xte[:50]), "application/x-recordio-protobuf", "application/jsonlines"
+    )
     lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
     assert len(lines) == 50 and set(lines[0]) == {"score"}
     scores = np.array([r["score"] for r in lines])
@@ -106,11 +128,20 @@ def test_regressor_beats_ridge(tmp_path, sdk, interactions, capsys):
 
 def test_dense_float64_input_and_uniform_init(tmp_path, sdk, interactions):
     X, y, _ = interactions
-    hps = {**BINARY, "epochs": 2, "linear_init_method": "uniform", "linear_init_scale": 0.05,
-           "bias_init_method": "constant", "bias_init_value": 0.0, "clip_gradient": 5.0, "eps": 1e-7,
-           "rescale_grad": 1.0}
-    env = make_job(tmp_path, hps, {"train": {"t.pbr": dense_recordio(X[:2000].toarray().astype(np.float64),
-                                                                      y[:2000])}})
+    hps = {
+        **BINARY,
+        "epochs": 2,
+        "linear_init_method": "uniform",
+        "linear_init_scale": 0.05,
+        "bias_init_method": "constant",
+        "bias_init_value": 0.0,
+        "clip_gradient": 5.0,
+        "eps": 1e-7,
+        "rescale_grad": 1.0,
+    }
+    env = make_job(
+        tmp_path, hps, {"train": {"t.pbr": dense_recordio(X[:2000].toarray().astype(np.float64), y[:2000])}}
+    )
     fmalg.train(env)
     model = fmalg.load_model(env.model_dir)
     assert model.params.V.shape == (A + B, 8) and model.params.w.shape == (A + B,)
@@ -119,8 +150,11 @@ def test_dense_float64_input_and_uniform_init(tmp_path, sdk, interactions):
 
 def test_pairwise_term_matches_definition():
     rng = np.random.default_rng(1)
-    params = fm.FMParams(rng.normal(size=1).astype(np.float32), rng.normal(size=6).astype(np.float32),
-                         rng.normal(size=(6, 3)).astype(np.float32))
+    params = fm.FMParams(
+        rng.normal(size=1).astype(np.float32),
+        rng.normal(size=6).astype(np.float32),
+        rng.normal(size=(6, 3)).astype(np.float32),
+    )
     X = sp.random(5, 6, density=0.5, random_state=2, format="csr", dtype=np.float32)
     dense = X.toarray()
     brute = params.w0[0] + dense @ params.w
@@ -134,8 +168,9 @@ def test_pairwise_term_matches_definition():
 
 def test_lazy_updates_leave_absent_features_alone():
     params = fm.FMParams(np.zeros(1, np.float32), np.ones(4, np.float32), np.ones((4, 2), np.float32))
-    optimizer = fm.LazyAdam.for_params(params, {"bias": 0.1, "linear": 0.1, "factors": 0.1},
-                                       {"bias": 0.0, "linear": 0.5, "factors": 0.5})
+    optimizer = fm.LazyAdam.for_params(
+        params, {"bias": 0.1, "linear": 0.1, "factors": 0.1}, {"bias": 0.0, "linear": 0.5, "factors": 0.5}
+    )
     X = sp.csr_matrix(np.array([[1.0, 0, 2.0, 0]], np.float32))
     scores, XV, X2 = fm.forward(params, X)
     _, dscore = fm.loss_and_dscore(scores, np.array([0.0], np.float32), "regressor")
@@ -177,7 +212,9 @@ def test_missing_required_and_bad_channels(tmp_path, sdk, interactions):
     with pytest.raises(AlgorithmClientError, match="text/csv"):
         fmalg.train(env)
     X, y, _ = interactions
-    env = make_job(tmp_path / "c", {**BINARY, "feature_dim": 61}, {"train": {"t.pbr": sparse_recordio(X[:10], y[:10])}})
+    env = make_job(
+        tmp_path / "c", {**BINARY, "feature_dim": 61}, {"train": {"t.pbr": sparse_recordio(X[:10], y[:10])}}
+    )
     with pytest.raises(AlgorithmClientError, match="feature_dim"):
         fmalg.train(env)
 
@@ -185,8 +222,11 @@ def test_missing_required_and_bad_channels(tmp_path, sdk, interactions):
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, sdk, interactions):
     X, y, _ = interactions
-    env = make_job(tmp_path_factory.mktemp("fm"), {**BINARY, "epochs": 2},
-                   {"train": {"t.pbr": sparse_recordio(X[:3000], y[:3000])}})
+    env = make_job(
+        tmp_path_factory.mktemp("fm"),
+        {**BINARY, "epochs": 2},
+        {"train": {"t.pbr": sparse_recordio(X[:3000], y[:3000])}},
+    )
     fmalg.train(env)
     return fmalg.load_model(env.model_dir)
 
@@ -199,8 +239,14 @@ def test_predict_formats_agree(served, sdk, interactions):
     requests = {
         "application/json": json.dumps({"instances": [{"features": r.tolist()} for r in dense]}).encode(),
         "application/jsonlines": "\n".join(
-            json.dumps({"data": {"features": {"keys": r.indices.tolist(), "shape": [A + B],
-                                              "values": r.data.tolist()}}}) for r in rows
+            json.dumps(
+                {
+                    "data": {
+                        "features": {"keys": r.indices.tolist(), "shape": [A + B], "values": r.data.tolist()}
+                    }
+                }
+            )
+            for r in rows
         ).encode(),
         "application/x-recordio-protobuf": sparse_recordio(rows),
     }
@@ -209,15 +255,17 @@ def test_predict_formats_agree(served, sdk, interactions):
         scores = [p["score"] for p in json.loads(out)["predictions"]]
         np.testing.assert_allclose(scores, expected, rtol=1e-5, err_msg=ctype)
 
-    out, ctype = fmalg.predict(served, requests["application/json"], "application/json",
-                               "application/x-recordio-protobuf")
+    out, ctype = fmalg.predict(
+        served, requests["application/json"], "application/json", "application/x-recordio-protobuf"
+    )
     assert ctype == "application/x-recordio-protobuf"
     records = sdk.read_records(io.BytesIO(out))
     assert len(records) == 5
     got = [r.label["score"].float32_tensor.values[0] for r in records]
     np.testing.assert_allclose(got, expected, rtol=1e-5)
-    assert [r.label["predicted_label"].float32_tensor.values[0] for r in records] == \
-        [float(s >= 0.5) for s in expected]
+    assert [r.label["predicted_label"].float32_tensor.values[0] for r in records] == [
+        float(s >= 0.5) for s in expected
+    ]
 
 
 def test_sparse_json_without_shape(served):
@@ -233,5 +281,9 @@ def test_predict_refuses_csv_and_wrong_width(served):
         fmalg.predict(served, b"1,0,1", "text/csv", "application/json")
     assert info.value.status == 415
     with pytest.raises(InferenceError):
-        fmalg.predict(served, json.dumps({"instances": [{"features": [1.0, 2.0]}]}).encode(),
-                      "application/json", "application/json")
+        fmalg.predict(
+            served,
+            json.dumps({"instances": [{"features": [1.0, 2.0]}]}).encode(),
+            "application/json",
+            "application/json",
+        )

@@ -38,7 +38,8 @@ def test_flat_classifier_matches_sklearn(tmp_path, sdk, blobs, capsys, metric, s
 
     Xtr, ytr, Xte, yte = blobs
     env = make_job(
-        tmp_path, {**HP, "index_metric": metric, "mini_batch_size": 300},
+        tmp_path,
+        {**HP, "index_metric": metric, "mini_batch_size": 300},
         {"train": {"train.pbr": dense_recordio(Xtr, ytr)}, "test": {"test.pbr": dense_recordio(Xte, yte)}},
     )
     knn.train(env)
@@ -49,8 +50,9 @@ def test_flat_classifier_matches_sklearn(tmp_path, sdk, blobs, capsys, metric, s
     assert "#test_score (algo-1) : ('accuracy'," in out
 
     model = knn.load_model(env.model_dir)
-    body, ctype = knn.predict(model, dense_recordio(Xte), "application/x-recordio-protobuf",
-                              "application/json")
+    body, ctype = knn.predict(
+        model, dense_recordio(Xte), "application/x-recordio-protobuf", "application/json"
+    )
     assert ctype == "application/json"
     predicted = np.array([p["predicted_label"] for p in json.loads(body)["predictions"]])
     np.testing.assert_array_equal(predicted, reference.predict(Xte))
@@ -72,8 +74,12 @@ def test_artifact_layout(tmp_path, sdk, blobs):
     meta["k"] = 1
     (env.model_dir / "model_algo-1.json").write_text(json.dumps(meta))
     model = knn.load_model(env.model_dir)
-    body, _ = knn.predict(model, json.dumps({"instances": [{"features": Xtr[0].tolist()}]}).encode(),
-                          "application/json", "application/json; verbose=true")
+    body, _ = knn.predict(
+        model,
+        json.dumps({"instances": [{"features": Xtr[0].tolist()}]}).encode(),
+        "application/json",
+        "application/json; verbose=true",
+    )
     record = json.loads(body)["predictions"][0]
     assert record["labels"] == [float(ytr[0])] and record["predicted_label"] == float(ytr[0])
 
@@ -81,9 +87,14 @@ def test_artifact_layout(tmp_path, sdk, blobs):
 def test_sample_size_and_multiple_files(tmp_path, sdk, blobs, capsys):
     Xtr, ytr, _, _ = blobs
     env = make_job(
-        tmp_path, {**HP, "sample_size": 250, "mini_batch_size": 64},
-        {"train": {"part0.pbr": dense_recordio(Xtr[:500], ytr[:500]),
-                   "part1.pbr": dense_recordio(Xtr[500:], ytr[500:])}},
+        tmp_path,
+        {**HP, "sample_size": 250, "mini_batch_size": 64},
+        {
+            "train": {
+                "part0.pbr": dense_recordio(Xtr[:500], ytr[:500]),
+                "part1.pbr": dense_recordio(Xtr[500:], ytr[500:]),
+            }
+        },
     )
     knn.train(env)
     assert "Sampled 250 of 1000 training records" in capsys.readouterr().out
@@ -107,7 +118,8 @@ def test_regressor_from_csv(tmp_path, capsys):
         return "\n".join(",".join(repr(float(v)) for v in [t, *row]) for row, t in zip(Xp, yp)).encode()
 
     env = make_job(
-        tmp_path, {"feature_dim": 4, "k": 4, "predictor_type": "regressor", "sample_size": 1000},
+        tmp_path,
+        {"feature_dim": 4, "k": 4, "predictor_type": "regressor", "sample_size": 1000},
         {"train": {"train.csv": csv(X[:500], y[:500])}, "test": {"test.csv": csv(X[500:], y[500:])}},
         {"train": "text/csv; label_size=1", "test": "text/csv;label_size=1"},
     )
@@ -127,7 +139,8 @@ def test_regressor_from_csv(tmp_path, capsys):
 def test_sparse_recordio_and_sign_reduction(tmp_path, sdk, blobs, capsys):
     Xtr, ytr, Xte, yte = blobs
     env = make_job(
-        tmp_path, {**HP, "dimension_reduction_type": "sign", "dimension_reduction_target": 8},
+        tmp_path,
+        {**HP, "dimension_reduction_type": "sign", "dimension_reduction_target": 8},
         {"train": {"train.pbr": sparse_recordio(Xtr, ytr)}, "test": {"test.pbr": sparse_recordio(Xte, yte)}},
     )
     knn.train(env)
@@ -138,8 +151,9 @@ def test_sparse_recordio_and_sign_reduction(tmp_path, sdk, blobs, capsys):
     assert (env.model_dir / "model_algo-1.projection.npz").exists()
     model = knn.load_model(env.model_dir)
     assert model.index.d == 8
-    body, _ = knn.predict(model, sparse_recordio(Xte[:20]), "application/x-recordio-protobuf",
-                          "application/json")
+    body, _ = knn.predict(
+        model, sparse_recordio(Xte[:20]), "application/x-recordio-protobuf", "application/json"
+    )
     assert len(json.loads(body)["predictions"]) == 20
 
 
@@ -155,7 +169,8 @@ def test_sparse_recordio_and_sign_reduction(tmp_path, sdk, blobs, capsys):
 def test_index_types_and_fjlt(tmp_path, sdk, blobs, capsys, extra):
     Xtr, ytr, Xte, yte = blobs
     env = make_job(
-        tmp_path, {**HP, **extra},
+        tmp_path,
+        {**HP, **extra},
         {"train": {"train.pbr": dense_recordio(Xtr, ytr)}, "test": {"test.pbr": dense_recordio(Xte, yte)}},
     )
     knn.train(env)
@@ -164,8 +179,9 @@ def test_index_types_and_fjlt(tmp_path, sdk, blobs, capsys, extra):
     model = knn.load_model(env.model_dir)
     if extra.get("index_type") == "faiss.IVFPQ":
         assert isinstance(faiss.downcast_index(model.index), faiss.IndexIVFPQ)
-    body, _ = knn.predict(model, dense_recordio(Xte[:7]), "application/x-recordio-protobuf",
-                          "application/json; verbose=true")
+    body, _ = knn.predict(
+        model, dense_recordio(Xte[:7]), "application/x-recordio-protobuf", "application/json; verbose=true"
+    )
     predictions = json.loads(body)["predictions"]
     assert len(predictions) == 7 and all(len(p["labels"]) == 5 for p in predictions)
 
@@ -213,8 +229,11 @@ def test_missing_required_and_tuning_keys(tmp_path, sdk, blobs):
     with pytest.raises(AlgorithmClientError, match="sample_size"):
         knn.train(env)
     Xtr, ytr, _, _ = blobs
-    env = make_job(tmp_path / "ok", {**HP, "_tuning_objective_metric": "test:accuracy", "_kvstore": "dist"},
-                   {"train": {"a.pbr": dense_recordio(Xtr[:50], ytr[:50])}})
+    env = make_job(
+        tmp_path / "ok",
+        {**HP, "_tuning_objective_metric": "test:accuracy", "_kvstore": "dist"},
+        {"train": {"a.pbr": dense_recordio(Xtr[:50], ytr[:50])}},
+    )
     knn.train(env)
     assert (env.model_dir / "model_algo-1").exists()
 
@@ -227,8 +246,9 @@ def test_bad_data(tmp_path, sdk, blobs):
     env = make_job(tmp_path / "b", HP, {"train": {"a.pbr": dense_recordio(Xtr)}})
     with pytest.raises(AlgorithmClientError, match="labels"):
         knn.train(env)
-    env = make_job(tmp_path / "c", HP, {"train": {"a.pbr": dense_recordio(Xtr, ytr)},
-                                        "validation": {"v.pbr": b""}})
+    env = make_job(
+        tmp_path / "c", HP, {"train": {"a.pbr": dense_recordio(Xtr, ytr)}, "validation": {"v.pbr": b""}}
+    )
     with pytest.raises(AlgorithmClientError, match="validation"):
         knn.train(env)
 
@@ -245,9 +265,14 @@ def served(tmp_path_factory, sdk, blobs):
 def test_predict_formats_agree(served, sdk, blobs):
     _, _, Xte, _ = blobs
     rows = Xte[:6]
-    expected = [json.loads(knn.predict(served, dense_recordio(rows), "application/x-recordio-protobuf",
-                                       "application/json")[0])["predictions"][i]["predicted_label"]
-                for i in range(6)]
+    expected = [
+        json.loads(
+            knn.predict(served, dense_recordio(rows), "application/x-recordio-protobuf", "application/json")[
+                0
+            ]
+        )["predictions"][i]["predicted_label"]
+        for i in range(6)
+    ]
     requests = {
         "text/csv": "\n".join(",".join(repr(float(v)) for v in row) for row in rows).encode(),
         "application/json": json.dumps({"instances": [{"features": row.tolist()} for row in rows]}).encode(),
@@ -266,8 +291,9 @@ def test_predict_formats_agree(served, sdk, blobs):
 def test_verbose_neighbours(served, sdk, blobs):
     Xtr, ytr, Xte, _ = blobs
     rows = Xte[:4]
-    out, _ = knn.predict(served, dense_recordio(rows), "application/x-recordio-protobuf",
-                         "application/json; verbose=true")
+    out, _ = knn.predict(
+        served, dense_recordio(rows), "application/x-recordio-protobuf", "application/json; verbose=true"
+    )
     predictions = json.loads(out)["predictions"]
     distances = np.sqrt(((rows[:, None, :] - Xtr[None, :, :]) ** 2).sum(-1))
     nearest = np.argsort(distances, axis=1)[:, :5]
@@ -276,8 +302,12 @@ def test_verbose_neighbours(served, sdk, blobs):
         assert p["distances"] == sorted(p["distances"])
         assert p["labels"] == ytr[nearest[i]].tolist()
 
-    out, _ = knn.predict(served, dense_recordio(rows), "application/x-recordio-protobuf",
-                         "application/x-recordio-protobuf; verbose=true")
+    out, _ = knn.predict(
+        served,
+        dense_recordio(rows),
+        "application/x-recordio-protobuf",
+        "application/x-recordio-protobuf; verbose=true",
+    )
     records = sdk.read_records(io.BytesIO(out))
     assert len(records) == 4
     for record, p in zip(records, predictions):
@@ -285,8 +315,9 @@ def test_verbose_neighbours(served, sdk, blobs):
         np.testing.assert_allclose(record.label["distances"].float32_tensor.values, p["distances"], rtol=1e-6)
         assert record.label["predicted_label"].float32_tensor.values[0] == p["predicted_label"]
 
-    plain, _ = knn.predict(served, dense_recordio(rows), "application/x-recordio-protobuf",
-                           "application/jsonlines")
+    plain, _ = knn.predict(
+        served, dense_recordio(rows), "application/x-recordio-protobuf", "application/jsonlines"
+    )
     first = json.loads(plain.decode().splitlines()[0])
     assert set(first) == {"predicted_label"}
 

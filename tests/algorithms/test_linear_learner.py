@@ -65,8 +65,14 @@ def binary_job(tmp_path_factory, breast_cancer, sdk):
     Xtr, Xte, ytr, yte = breast_cancer
     root = tmp_path_factory.mktemp("binary")
     hps = {"predictor_type": "binary_classifier", "feature_dim": 30, "mini_batch_size": 32, "epochs": 20}
-    env = make_job(root, hps, {"train": {"matrix_0.pbr": dense_recordio(Xtr, ytr)},
-                               "test": {"matrix_0.pbr": dense_recordio(Xte, yte)}})
+    env = make_job(
+        root,
+        hps,
+        {
+            "train": {"matrix_0.pbr": dense_recordio(Xtr, ytr)},
+            "test": {"matrix_0.pbr": dense_recordio(Xte, yte)},
+        },
+    )
     import contextlib
 
     out = io.StringIO()
@@ -97,11 +103,23 @@ def test_binary_recordio_beats_logistic_regression(binary_job, breast_cancer):
 def test_binary_metric_lines(binary_job):
     _, output, _ = binary_job
     metrics = metric_values(output, linear_learner.SPEC)
-    for name in ("train:objective_loss", "train:objective_loss:final", "test:objective_loss",
-                 "test:binary_classification_accuracy", "test:binary_f_beta", "test:precision",
-                 "test:recall", "test:roc_auc_score", "train:progress", "train:throughput"):
+    for name in (
+        "train:objective_loss",
+        "train:objective_loss:final",
+        "test:objective_loss",
+        "test:binary_classification_accuracy",
+        "test:binary_f_beta",
+        "test:precision",
+        "test:recall",
+        "test:roc_auc_score",
+        "train:progress",
+        "train:throughput",
+    ):
         assert name in metrics, name
-    assert "#quality_metric: host=algo-1, epoch=0, train binary_classification_cross_entropy_objective <loss>=" in output
+    assert (
+        "#quality_metric: host=algo-1, epoch=0, train binary_classification_cross_entropy_objective <loss>="
+        in output
+    )
     assert "#quality_metric: host=algo-1, test binary_f_1.000 <score>=" in output
     assert "#test_score (algo-1) : ('binary_classification_accuracy', " in output
     assert 0 < metrics["test:objective_loss"] < 0.3
@@ -112,17 +130,35 @@ def test_binary_metric_lines(binary_job):
 def test_binary_validation_channel_and_target_recall(tmp_path, capsys, sdk, breast_cancer):
     Xtr, Xte, ytr, yte = breast_cancer
     Xa, Xv, ya, yv = split(Xtr, ytr, 0.3, seed=1)
-    hps = {"predictor_type": "binary_classifier", "feature_dim": 30, "mini_batch_size": 32, "epochs": 10,
-           "binary_classifier_model_selection_criteria": "precision_at_target_recall", "target_recall": 0.95,
-           "num_models": 8}
-    _, output, metrics = train_job(tmp_path, capsys, hps, {
-        "train": {"matrix_0.pbr": dense_recordio(Xa, ya)},
-        "validation": {"matrix_0.pbr": dense_recordio(Xv, yv)},
-        "test": {"matrix_0.pbr": dense_recordio(Xte, yte)},
-    })
-    for name in ("validation:objective_loss", "validation:objective_loss:final", "validation:binary_f_beta",
-                 "validation:precision", "validation:recall", "validation:roc_auc_score",
-                 "validation:binary_classification_accuracy", "test:recall"):
+    hps = {
+        "predictor_type": "binary_classifier",
+        "feature_dim": 30,
+        "mini_batch_size": 32,
+        "epochs": 10,
+        "binary_classifier_model_selection_criteria": "precision_at_target_recall",
+        "target_recall": 0.95,
+        "num_models": 8,
+    }
+    _, output, metrics = train_job(
+        tmp_path,
+        capsys,
+        hps,
+        {
+            "train": {"matrix_0.pbr": dense_recordio(Xa, ya)},
+            "validation": {"matrix_0.pbr": dense_recordio(Xv, yv)},
+            "test": {"matrix_0.pbr": dense_recordio(Xte, yte)},
+        },
+    )
+    for name in (
+        "validation:objective_loss",
+        "validation:objective_loss:final",
+        "validation:binary_f_beta",
+        "validation:precision",
+        "validation:recall",
+        "validation:roc_auc_score",
+        "validation:binary_classification_accuracy",
+        "test:recall",
+    ):
         assert name in metrics, name
     # the threshold was tuned on the validation data for recall >= target
     assert metrics["validation:recall"] >= 0.95
@@ -136,10 +172,18 @@ def test_multiclass_csv_beats_logistic_regression(tmp_path, capsys):
 
     X, y = load_wine(return_X_y=True)
     Xtr, Xte, ytr, yte = split(X, y.astype(float), 0.3)
-    hps = {"predictor_type": "multiclass_classifier", "num_classes": 3, "feature_dim": 13,
-           "mini_batch_size": 32, "epochs": 30, "accuracy_top_k": 2}
+    hps = {
+        "predictor_type": "multiclass_classifier",
+        "num_classes": 3,
+        "feature_dim": 13,
+        "mini_batch_size": 32,
+        "epochs": 30,
+        "accuracy_top_k": 2,
+    }
     model, output, metrics = train_job(
-        tmp_path, capsys, hps,
+        tmp_path,
+        capsys,
+        hps,
         {"train": {"train.csv": csv_bytes(Xtr, ytr)}, "test": {"test.csv": csv_bytes(Xte, yte)}},
         {"train": "text/csv", "test": "text/csv; label_size=1"},
     )
@@ -156,8 +200,15 @@ def test_multiclass_csv_beats_logistic_regression(tmp_path, capsys):
     assert scores.shape == (len(yte), 3)
     np.testing.assert_allclose(scores.sum(axis=1), 1.0, atol=1e-6)
     np.testing.assert_array_equal(scores.argmax(axis=1), labels)
-    for name in ("test:multiclass_top_k_accuracy", "test:macro_f_beta", "test:macro_precision",
-                 "test:macro_recall", "test:dcg", "test:objective_loss", "train:objective_loss"):
+    for name in (
+        "test:multiclass_top_k_accuracy",
+        "test:macro_f_beta",
+        "test:macro_precision",
+        "test:macro_recall",
+        "test:dcg",
+        "test:objective_loss",
+        "train:objective_loss",
+    ):
         assert name in metrics, name
     assert "multiclass_cross_entropy_objective" in output
     assert "test multiclass_top_k_accuracy_2 <score>=" in output
@@ -170,10 +221,17 @@ def test_multiclass_balanced_weights_and_sparse_recordio(tmp_path, capsys, sdk):
     X, y = load_iris(return_X_y=True)
     keep = np.r_[0:50, 50:70, 100:150]  # class 1 under-represented
     X, y = X[keep], y[keep]
-    hps = {"predictor_type": "multiclass_classifier", "num_classes": 3, "mini_batch_size": 10, "epochs": 15,
-           "balance_multiclass_weights": "True", "num_models": 4}
-    model, _, metrics = train_job(tmp_path, capsys, hps,
-                                  {"train": {"part": sparse_recordio(X, y.astype(np.float32))}})
+    hps = {
+        "predictor_type": "multiclass_classifier",
+        "num_classes": 3,
+        "mini_batch_size": 10,
+        "epochs": 15,
+        "balance_multiclass_weights": "True",
+        "num_models": 4,
+    }
+    model, _, metrics = train_job(
+        tmp_path, capsys, hps, {"train": {"part": sparse_recordio(X, y.astype(np.float32))}}
+    )
     assert model.feature_dim == 4  # feature_dim auto: from the data
     predictions = predict_json(model, X)
     recall_1 = np.mean(np.array([p["predicted_label"] for p in predictions])[y == 1] == 1)
@@ -194,12 +252,22 @@ def test_regression_recordio_matches_ridge(tmp_path, capsys, sdk, diabetes):
     from sklearn.linear_model import LinearRegression, Ridge
 
     Xtr, Xte, ytr, yte = diabetes
-    hps = {"predictor_type": "regressor", "feature_dim": 10, "mini_batch_size": 64, "epochs": 60,
-           "early_stopping_patience": 100}
-    model, output, metrics = train_job(tmp_path, capsys, hps, {
-        "train": {"matrix_0.pbr": dense_recordio(Xtr, ytr)},
-        "test": {"matrix_0.pbr": dense_recordio(Xte, yte)},
-    })
+    hps = {
+        "predictor_type": "regressor",
+        "feature_dim": 10,
+        "mini_batch_size": 64,
+        "epochs": 60,
+        "early_stopping_patience": 100,
+    }
+    model, output, metrics = train_job(
+        tmp_path,
+        capsys,
+        hps,
+        {
+            "train": {"matrix_0.pbr": dense_recordio(Xtr, ytr)},
+            "test": {"matrix_0.pbr": dense_recordio(Xte, yte)},
+        },
+    )
     reference = float(np.mean((Ridge(alpha=1.0).fit(Xtr, ytr).predict(Xte) - yte) ** 2))
     predictions = predict_json(model, Xte)
     assert all(set(p) == {"score"} for p in predictions)  # regressor: score only
@@ -219,17 +287,26 @@ def test_regression_recordio_matches_ridge(tmp_path, capsys, sdk, diabetes):
     assert "train mse_objective <loss>=" in output
 
 
-@pytest.mark.parametrize("loss, extra", [
-    ("absolute_loss", {}),
-    ("eps_insensitive_squared_loss", {"loss_insensitivity": 0.05}),
-    ("eps_insensitive_absolute_loss", {"loss_insensitivity": 0.05}),
-    ("huber_loss", {"huber_delta": 0.5}),
-    ("quantile_loss", {"quantile": 0.9}),
-])
+@pytest.mark.parametrize(
+    "loss, extra",
+    [
+        ("absolute_loss", {}),
+        ("eps_insensitive_squared_loss", {"loss_insensitivity": 0.05}),
+        ("eps_insensitive_absolute_loss", {"loss_insensitivity": 0.05}),
+        ("huber_loss", {"huber_delta": 0.5}),
+        ("quantile_loss", {"quantile": 0.9}),
+    ],
+)
 def test_regression_losses(tmp_path, capsys, sdk, diabetes, loss, extra):
     Xtr, _, ytr, _ = diabetes
-    hps = {"predictor_type": "regressor", "loss": loss, "mini_batch_size": 32, "epochs": 15, "num_models": 8,
-           **extra}
+    hps = {
+        "predictor_type": "regressor",
+        "loss": loss,
+        "mini_batch_size": 32,
+        "epochs": 15,
+        "num_models": 8,
+        **extra,
+    }
     model, output, metrics = train_job(tmp_path, capsys, hps, {"train": {"m.pbr": dense_recordio(Xtr, ytr)}})
     predicted = model.scores(Xtr)
     r2 = 1 - np.mean((predicted - ytr) ** 2) / np.var(ytr)
@@ -254,9 +331,18 @@ def test_regression_label_normalisation_handles_large_offsets(tmp_path, capsys, 
 # ------------------------------------------------------------------------------------------------ options
 def test_hinge_loss_sgd_and_early_stopping(tmp_path, capsys, sdk, breast_cancer):
     Xtr, Xte, ytr, yte = breast_cancer
-    hps = {"predictor_type": "binary_classifier", "loss": "hinge_loss", "optimizer": "sgd", "momentum": 0.5,
-           "mini_batch_size": 32, "epochs": 40, "early_stopping_patience": 1, "early_stopping_tolerance": 0.05,
-           "num_models": 4, "margin": 1.0}
+    hps = {
+        "predictor_type": "binary_classifier",
+        "loss": "hinge_loss",
+        "optimizer": "sgd",
+        "momentum": 0.5,
+        "mini_batch_size": 32,
+        "epochs": 40,
+        "early_stopping_patience": 1,
+        "early_stopping_tolerance": 0.05,
+        "num_models": 4,
+        "margin": 1.0,
+    }
     model, output, _ = train_job(tmp_path, capsys, hps, {"train": {"m": dense_recordio(Xtr, ytr)}})
     assert "Early stop condition met" in output
     assert len(re.findall(r"epoch=\d+, train", output)) < 40
@@ -268,8 +354,17 @@ def test_hinge_loss_sgd_and_early_stopping(tmp_path, capsys, sdk, breast_cancer)
 @pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "sgd"])
 def test_optimizers_with_l1_and_fixed_learning_rate(optimizer, tmp_path, capsys, sdk, breast_cancer):
     Xtr, Xte, ytr, yte = breast_cancer
-    hps = {"predictor_type": "binary_classifier", "optimizer": optimizer, "learning_rate": 0.02, "l1": 0.01,
-           "wd": 0.001, "mini_batch_size": 32, "epochs": 10, "num_models": 1, "use_lr_scheduler": "False"}
+    hps = {
+        "predictor_type": "binary_classifier",
+        "optimizer": optimizer,
+        "learning_rate": 0.02,
+        "l1": 0.01,
+        "wd": 0.001,
+        "mini_batch_size": 32,
+        "epochs": 10,
+        "num_models": 1,
+        "use_lr_scheduler": "False",
+    }
     model, _, _ = train_job(tmp_path, capsys, hps, {"train": {"m": dense_recordio(Xtr, ytr)}})
     assert model.hyperparameters["optimizer"] == optimizer
     assert model.hyperparameters["learning_rate"] == 0.02  # model 0 uses the given values exactly
@@ -281,9 +376,15 @@ def test_positive_example_weight_mult_balanced(tmp_path, capsys, sdk):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(3000, 4)).astype(np.float32)
     y = (X[:, 0] + 0.5 * rng.normal(size=3000) > 1.6).astype(np.float32)  # ~7 % positives
-    hps = {"predictor_type": "binary_classifier", "positive_example_weight_mult": "balanced",
-           "mini_batch_size": 100, "epochs": 5, "num_models": 2, "num_point_for_scaler": 3000,
-           "binary_classifier_model_selection_criteria": "loss_function"}
+    hps = {
+        "predictor_type": "binary_classifier",
+        "positive_example_weight_mult": "balanced",
+        "mini_batch_size": 100,
+        "epochs": 5,
+        "num_models": 2,
+        "num_point_for_scaler": 3000,
+        "binary_classifier_model_selection_criteria": "loss_function",
+    }
     model, _, _ = train_job(tmp_path, capsys, hps, {"train": {"m": dense_recordio(X, y)}})
     ratio = float((y == 0).sum() / (y == 1).sum())
     assert model.hyperparameters["positive_example_weight_mult"] == pytest.approx(ratio, rel=1e-5)
@@ -308,16 +409,25 @@ def test_streaming_when_data_exceeds_memory_budget(tmp_path, capsys, sdk, breast
 def test_data_errors_are_client_errors(tmp_path, sdk):
     X = np.random.default_rng(0).normal(size=(20, 3))
     with pytest.raises(AlgorithmClientError, match="label 2"):
-        env = make_job(tmp_path / "a", {"predictor_type": "binary_classifier"},
-                       {"train": {"m": dense_recordio(X, np.arange(20) % 3)}})
+        env = make_job(
+            tmp_path / "a",
+            {"predictor_type": "binary_classifier"},
+            {"train": {"m": dense_recordio(X, np.arange(20) % 3)}},
+        )
         linear_learner.train(env)
     with pytest.raises(AlgorithmClientError, match="3 features .* feature_dim is 5"):
-        env = make_job(tmp_path / "b", {"predictor_type": "regressor", "feature_dim": 5},
-                       {"train": {"m": dense_recordio(X, np.arange(20))}})
+        env = make_job(
+            tmp_path / "b",
+            {"predictor_type": "regressor", "feature_dim": 5},
+            {"train": {"m": dense_recordio(X, np.arange(20))}},
+        )
         linear_learner.train(env)
     with pytest.raises(AlgorithmClientError, match="label 3"):
-        env = make_job(tmp_path / "c", {"predictor_type": "multiclass_classifier", "num_classes": 3},
-                       {"train": {"m": dense_recordio(X, np.arange(20) % 4)}})
+        env = make_job(
+            tmp_path / "c",
+            {"predictor_type": "multiclass_classifier", "num_classes": 3},
+            {"train": {"m": dense_recordio(X, np.arange(20) % 4)}},
+        )
         linear_learner.train(env)
     with pytest.raises(AlgorithmClientError, match="without a label"):
         env = make_job(tmp_path / "d", {"predictor_type": "regressor"}, {"train": {"m": dense_recordio(X)}})
@@ -325,29 +435,35 @@ def test_data_errors_are_client_errors(tmp_path, sdk):
 
 
 # ------------------------------------------------------------------------------------------------ hyperparameters
-@pytest.mark.parametrize("hps, fragment", [
-    ({"predictor_type": "tri_classifier"}, "'tri_classifier'"),
-    ({"predictor_type": "binary_classifier", "loss": "softmax_loss"}, "'softmax_loss'"),
-    ({"predictor_type": "regressor", "loss": "logistic"}, "'logistic'"),
-    ({"predictor_type": "multiclass_classifier", "num_classes": "2"}, "'2'"),
-    ({"predictor_type": "multiclass_classifier"}, "num_classes is required"),
-    ({"predictor_type": "binary_classifier", "learning_rate": "-1"}, "'-1'"),
-    ({"predictor_type": "binary_classifier", "learning_rate": "fast"}, "'fast'"),
-    ({"predictor_type": "binary_classifier", "mini_batch_size": "0"}, "'0'"),
-    ({"predictor_type": "binary_classifier", "positive_example_weight_mult": "heavy"}, "'heavy'"),
-    ({"predictor_type": "binary_classifier", "positive_example_weight_mult": "0"}, "'0'"),
-    ({"predictor_type": "regressor", "quantile": "1.5"}, "'1.5'"),
-    ({"predictor_type": "binary_classifier", "beta_1": "1"}, "'1'"),
-    ({"predictor_type": "binary_classifier", "lr_scheduler_factor": "1.0"}, "'1.0'"),
-    ({"predictor_type": "binary_classifier", "normalize_data": "maybe"}, "'maybe'"),
-    ({"predictor_type": "binary_classifier", "optimizer": "lbfgs"}, "'lbfgs'"),
-    ({"predictor_type": "binary_classifier", "feature_dim": "1.5"}, "'1.5'"),
-    ({"predictor_type": "binary_classifier", "binary_classifier_model_selection_criteria": "auc"}, "'auc'"),
-    ({"predictor_type": "binary_classifier", "num_models": "0"}, "'0'"),
-    ({"predictor_type": "binary_classifier", "epochs": "2.5"}, "'2.5'"),
-    ({"predictor_type": "binary_classifier", "learning_rte": "0.1"}, "'learning_rte'"),
-    ({"feature_dim": "10"}, "predictor_type"),
-])
+@pytest.mark.parametrize(
+    "hps, fragment",
+    [
+        ({"predictor_type": "tri_classifier"}, "'tri_classifier'"),
+        ({"predictor_type": "binary_classifier", "loss": "softmax_loss"}, "'softmax_loss'"),
+        ({"predictor_type": "regressor", "loss": "logistic"}, "'logistic'"),
+        ({"predictor_type": "multiclass_classifier", "num_classes": "2"}, "'2'"),
+        ({"predictor_type": "multiclass_classifier"}, "num_classes is required"),
+        ({"predictor_type": "binary_classifier", "learning_rate": "-1"}, "'-1'"),
+        ({"predictor_type": "binary_classifier", "learning_rate": "fast"}, "'fast'"),
+        ({"predictor_type": "binary_classifier", "mini_batch_size": "0"}, "'0'"),
+        ({"predictor_type": "binary_classifier", "positive_example_weight_mult": "heavy"}, "'heavy'"),
+        ({"predictor_type": "binary_classifier", "positive_example_weight_mult": "0"}, "'0'"),
+        ({"predictor_type": "regressor", "quantile": "1.5"}, "'1.5'"),
+        ({"predictor_type": "binary_classifier", "beta_1": "1"}, "'1'"),
+        ({"predictor_type": "binary_classifier", "lr_scheduler_factor": "1.0"}, "'1.0'"),
+        ({"predictor_type": "binary_classifier", "normalize_data": "maybe"}, "'maybe'"),
+        ({"predictor_type": "binary_classifier", "optimizer": "lbfgs"}, "'lbfgs'"),
+        ({"predictor_type": "binary_classifier", "feature_dim": "1.5"}, "'1.5'"),
+        (
+            {"predictor_type": "binary_classifier", "binary_classifier_model_selection_criteria": "auc"},
+            "'auc'",
+        ),
+        ({"predictor_type": "binary_classifier", "num_models": "0"}, "'0'"),
+        ({"predictor_type": "binary_classifier", "epochs": "2.5"}, "'2.5'"),
+        ({"predictor_type": "binary_classifier", "learning_rte": "0.1"}, "'learning_rte'"),
+        ({"feature_dim": "10"}, "predictor_type"),
+    ],
+)
 def test_bad_hyperparameters_name_the_value(hps, fragment):
     with pytest.raises(AlgorithmClientError) as info:
         resolve(hps)
@@ -356,7 +472,12 @@ def test_bad_hyperparameters_name_the_value(hps, fragment):
 
 def test_auto_values_resolve_as_documented():
     binary = resolve({"predictor_type": "binary_classifier", "feature_dim": "30", "mini_batch_size": "100"})
-    assert (binary.loss, binary.optimizer, binary.num_models, binary.criterion) == ("logistic", "adam", 32, "accuracy")
+    assert (binary.loss, binary.optimizer, binary.num_models, binary.criterion) == (
+        "logistic",
+        "adam",
+        32,
+        "accuracy",
+    )
     assert binary.normalize_data and binary.unbias_data and not binary.normalize_label
     assert binary.grid.learning_rate[0] == 0.1 and binary.grid.wd[0] == 1e-4 and binary.grid.l1[0] == 0
     assert len(set(binary.grid.learning_rate.tolist())) == 32  # the other models explore
@@ -365,9 +486,17 @@ def test_auto_values_resolve_as_documented():
     assert regressor.loss == "squared_loss" and regressor.normalize_label and not regressor.unbias_label
     assert not regressor.unbias_data
     # SDK spellings: capitalised booleans, f1 alias; HPO turns the internal tuning off
-    sdk_style = resolve({"predictor_type": "binary_classifier", "use_bias": "True", "normalize_data": "False",
-                         "binary_classifier_model_selection_criteria": "f1", "f_beta": "2.0",
-                         "_tuning_objective_metric": "validation:binary_f_beta", "_kvstore": "auto"})
+    sdk_style = resolve(
+        {
+            "predictor_type": "binary_classifier",
+            "use_bias": "True",
+            "normalize_data": "False",
+            "binary_classifier_model_selection_criteria": "f1",
+            "f_beta": "2.0",
+            "_tuning_objective_metric": "validation:binary_f_beta",
+            "_kvstore": "auto",
+        }
+    )
     assert sdk_style.use_bias and not sdk_style.normalize_data
     assert (sdk_style.criterion, sdk_style.f_beta, sdk_style.num_models) == ("f_beta", 1.0, 1)
     fixed = resolve({"predictor_type": "binary_classifier", "learning_rate": "0.5", "num_models": "6"})
@@ -410,10 +539,12 @@ def test_predict_round_trips_in_every_format(binary_job, breast_cancer, sdk):
     assert json.loads(payload)["predictions"] == expected
     shaped = json.dumps({"instances": [{"data": {"features": {"values": r}}} for r in X.tolist()]}).encode()
     assert json.loads(linear_learner.predict(model, shaped, "application/json", "application/json")[0]) == {
-        "predictions": expected}
+        "predictions": expected
+    }
     # RecordIO-protobuf both ways, read with the SDK's own reader
-    payload, ctype = linear_learner.predict(model, dense_recordio(X), "application/x-recordio-protobuf",
-                                            "application/x-recordio-protobuf")
+    payload, ctype = linear_learner.predict(
+        model, dense_recordio(X), "application/x-recordio-protobuf", "application/x-recordio-protobuf"
+    )
     assert ctype == "application/x-recordio-protobuf"
     records = sdk.read_records(io.BytesIO(payload))
     assert len(records) == 5
@@ -424,7 +555,9 @@ def test_predict_round_trips_in_every_format(binary_job, breast_cancer, sdk):
     from sagemaker.serializers import RecordSerializer
 
     serialized = RecordSerializer().serialize(np.asarray(X, dtype=np.float64))
-    payload, _ = linear_learner.predict(model, serialized, "application/x-recordio-protobuf", "application/json")
+    payload, _ = linear_learner.predict(
+        model, serialized, "application/x-recordio-protobuf", "application/json"
+    )
     got = json.loads(payload)["predictions"]
     assert [p["predicted_label"] for p in got] == [p["predicted_label"] for p in expected]
     assert [p["score"] for p in got] == pytest.approx([p["score"] for p in expected], rel=1e-6)
@@ -434,11 +567,17 @@ def test_predict_multiclass_recordio_has_score_vector(tmp_path, capsys, sdk):
     from sklearn.datasets import load_iris
 
     X, y = load_iris(return_X_y=True)
-    hps = {"predictor_type": "multiclass_classifier", "num_classes": 3, "mini_batch_size": 10, "epochs": 5,
-           "num_models": 2}
+    hps = {
+        "predictor_type": "multiclass_classifier",
+        "num_classes": 3,
+        "mini_batch_size": 10,
+        "epochs": 5,
+        "num_models": 2,
+    }
     model, _, _ = train_job(tmp_path, capsys, hps, {"train": {"m": dense_recordio(X, y)}})
-    payload, _ = linear_learner.predict(model, dense_recordio(X[:3]), "application/x-recordio-protobuf",
-                                        "application/x-recordio-protobuf")
+    payload, _ = linear_learner.predict(
+        model, dense_recordio(X[:3]), "application/x-recordio-protobuf", "application/x-recordio-protobuf"
+    )
     records = sdk.read_records(io.BytesIO(payload))
     for record in records:
         score = list(record.label["score"].float32_tensor.values)

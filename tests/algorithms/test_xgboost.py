@@ -45,12 +45,17 @@ def libsvm_bytes(X: np.ndarray, y: np.ndarray) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def make_job(root: Path, hps: dict, channels: dict[str, tuple[str | None, dict[str, bytes]]],
-             checkpoints: bool = False) -> TrainingEnv:
+def make_job(
+    root: Path, hps: dict, channels: dict[str, tuple[str | None, dict[str, bytes]]], checkpoints: bool = False
+) -> TrainingEnv:
     """``jobdir.make_job`` with each channel given as ``(ContentType or None, {filename: bytes})``."""
-    return jobdir.make_job(root, hps, {name: files for name, (_, files) in channels.items()},
-                           {name: ctype for name, (ctype, _) in channels.items() if ctype is not None},
-                           checkpoints=checkpoints)
+    return jobdir.make_job(
+        root,
+        hps,
+        {name: files for name, (_, files) in channels.items()},
+        {name: ctype for name, (ctype, _) in channels.items() if ctype is not None},
+        checkpoints=checkpoints,
+    )
 
 
 @pytest.fixture
@@ -69,10 +74,15 @@ def split(cancer):
 
 def csv_job(tmp_path, cancer, hps, **kw) -> TrainingEnv:
     Xt, yt, Xv, yv = split(cancer)
-    return make_job(tmp_path / "job", hps, {
-        "train": ("text/csv", {"train.csv": csv_bytes(Xt, yt)}),
-        "validation": ("text/csv", {"validation.csv": csv_bytes(Xv, yv)}),
-    }, **kw)
+    return make_job(
+        tmp_path / "job",
+        hps,
+        {
+            "train": ("text/csv", {"train.csv": csv_bytes(Xt, yt)}),
+            "validation": ("text/csv", {"validation.csv": csv_bytes(Xv, yv)}),
+        },
+        **kw,
+    )
 
 
 def reference_booster(params: dict, cancer, num_round: int) -> xgb.Booster:
@@ -109,8 +119,13 @@ def test_metric_lines_match_definitions_with_tab_and_cloudwatch_escape(tmp_path,
     out = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
     regexes = {d["Name"]: d["Regex"] for d in alg.SPEC.metric_definitions}
     last = out[-1]
-    for name in ("validation:auc", "validation:error", "validation:logloss", "validation:accuracy",
-                 "validation:f1"):
+    for name in (
+        "validation:auc",
+        "validation:error",
+        "validation:logloss",
+        "validation:accuracy",
+        "validation:f1",
+    ):
         value = float(re.search(regexes[name], last).group(1))
         cloudwatch = float(re.search(regexes[name], last.replace("\t", "#011")).group(1))
         assert value == cloudwatch
@@ -120,7 +135,9 @@ def test_metric_lines_match_definitions_with_tab_and_cloudwatch_escape(tmp_path,
     booster.load_model(bytearray((env.model_dir / "xgboost-model").read_bytes()))
     _, _, Xv, yv = split(cancer)
     accuracy = float(np.mean((booster.inplace_predict(Xv) > 0.5) == yv))
-    assert float(re.search(regexes["validation:accuracy"], last).group(1)) == pytest.approx(accuracy, abs=1e-5)
+    assert float(re.search(regexes["validation:accuracy"], last).group(1)) == pytest.approx(
+        accuracy, abs=1e-5
+    )
 
 
 def test_metric_definitions_cover_every_container_metric():
@@ -155,18 +172,25 @@ def test_libsvm_training_and_model_formats_by_version(tmp_path, cancer, tag):
 def test_csv_weights_are_column_one(tmp_path, cancer, tag):
     Xt, yt, _, _ = split(cancer)
     weights = np.where(yt > 0, 3.0, 1.0).astype(np.float32)
-    env = make_job(tmp_path / "job", dict(BASE_HPS, csv_weights="1"),
-                   {"train": ("text/csv", {"t.csv": csv_bytes(Xt, yt, weights)})})
+    env = make_job(
+        tmp_path / "job",
+        dict(BASE_HPS, csv_weights="1"),
+        {"train": ("text/csv", {"t.csv": csv_bytes(Xt, yt, weights)})},
+    )
     alg.train(env)
     model = alg.load_model(env.model_dir)
-    ref = xgb.train({"objective": "binary:logistic", "max_depth": 3, "eta": 0.5, "seed": 7},
-                    xgb.DMatrix(Xt, label=yt, weight=weights), 5)
+    ref = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 3, "eta": 0.5, "seed": 7},
+        xgb.DMatrix(Xt, label=yt, weight=weights),
+        5,
+    )
     np.testing.assert_allclose(model.booster.inplace_predict(Xt), ref.inplace_predict(Xt), rtol=1e-6)
 
 
 def test_early_stopping_keeps_the_best_model(tmp_path, cancer, tag, capsys):
-    hps = dict(BASE_HPS, num_round="60", eta="1", max_depth="6", eval_metric="logloss",
-               early_stopping_rounds="2")
+    hps = dict(
+        BASE_HPS, num_round="60", eta="1", max_depth="6", eval_metric="logloss", early_stopping_rounds="2"
+    )
     env = csv_job(tmp_path, cancer, hps)
     alg.train(env)
     rounds = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
@@ -201,12 +225,21 @@ def test_multiclass_softprob_and_tuning_metric(tmp_path, tag, capsys):
     from sklearn.datasets import load_iris
 
     X, y = load_iris(return_X_y=True)
-    hps = {"num_round": "4", "objective": "multi:softprob", "num_class": "3",
-           "_tuning_objective_metric": "validation:accuracy", "early_stopping_rounds": "5"}
-    env = make_job(tmp_path / "job", hps, {
-        "train": ("text/csv", {"t.csv": csv_bytes(X[::2], y[::2])}),
-        "validation": ("text/csv", {"v.csv": csv_bytes(X[1::2], y[1::2])}),
-    })
+    hps = {
+        "num_round": "4",
+        "objective": "multi:softprob",
+        "num_class": "3",
+        "_tuning_objective_metric": "validation:accuracy",
+        "early_stopping_rounds": "5",
+    }
+    env = make_job(
+        tmp_path / "job",
+        hps,
+        {
+            "train": ("text/csv", {"t.csv": csv_bytes(X[::2], y[::2])}),
+            "validation": ("text/csv", {"v.csv": csv_bytes(X[1::2], y[1::2])}),
+        },
+    )
     alg.train(env)
     out = capsys.readouterr().out
     assert re.search(r"\[3\].*\tvalidation-accuracy:0\.9", out)
@@ -220,7 +253,9 @@ def test_kfold_writes_one_model_per_fold_and_serves_the_ensemble(tmp_path, cance
     env = csv_job(tmp_path, cancer, dict(BASE_HPS, num_round="3", _kfold="3"))
     alg.train(env)
     assert sorted(p.name for p in env.model_dir.iterdir()) == [f"xgboost-model-{i}" for i in range(3)]
-    assert re.search(r"^\[3\]\ttrain-logloss:\S+\tvalidation-logloss:\S+$", capsys.readouterr().out, re.MULTILINE)
+    assert re.search(
+        r"^\[3\]\ttrain-logloss:\S+\tvalidation-logloss:\S+$", capsys.readouterr().out, re.MULTILINE
+    )
     model = alg.load_model(env.model_dir)
     X = cancer[0][:4]
     mean = np.mean([b.inplace_predict(X) for b in model.boosters], axis=0)
@@ -259,8 +294,17 @@ def test_missing_num_round_and_aliases(tmp_path, cancer, tag):
     hps = {k: v for k, v in BASE_HPS.items() if k != "num_round"}
     with pytest.raises(AlgorithmClientError, match="Missing required hyperparameter: num_round"):
         alg.train(csv_job(tmp_path / "a", cancer, hps))
-    env = csv_job(tmp_path / "b", cancer, {"num_round": "2", "learning_rate": "0.3", "reg_lambda": "2",
-                                           "sagemaker_region": "us-east-1", "_kvstore": "dist"})
+    env = csv_job(
+        tmp_path / "b",
+        cancer,
+        {
+            "num_round": "2",
+            "learning_rate": "0.3",
+            "reg_lambda": "2",
+            "sagemaker_region": "us-east-1",
+            "_kvstore": "dist",
+        },
+    )
     alg.train(env)
     assert (env.model_dir / "xgboost-model").is_file()
 
@@ -295,9 +339,16 @@ def test_recordio_protobuf_training(tmp_path, cancer, tag):
     from sagestack.formats import recordio_protobuf
 
     Xt, yt, _, _ = split(cancer)
-    env = make_job(tmp_path / "job", BASE_HPS, {
-        "train": ("application/x-recordio-protobuf", {"matrix_0.pbr": recordio_protobuf.encode_dense(Xt, yt)}),
-    })
+    env = make_job(
+        tmp_path / "job",
+        BASE_HPS,
+        {
+            "train": (
+                "application/x-recordio-protobuf",
+                {"matrix_0.pbr": recordio_protobuf.encode_dense(Xt, yt)},
+            ),
+        },
+    )
     alg.train(env)
     params = {"objective": "binary:logistic", "max_depth": 3, "eta": 0.5, "seed": 7}
     expected = reference_booster(params, cancer, 5).inplace_predict(cancer[0])
@@ -392,8 +443,9 @@ def test_serving_recordio_request(served, cancer):
     from sagestack.formats import recordio_protobuf
 
     X = cancer[0][:5]
-    body, _ = alg.predict(served, recordio_protobuf.encode_dense(X), "application/x-recordio-protobuf",
-                          "application/json")
+    body, _ = alg.predict(
+        served, recordio_protobuf.encode_dense(X), "application/x-recordio-protobuf", "application/json"
+    )
     got = [p["score"] for p in json.loads(body)["predictions"]]
     np.testing.assert_allclose(got, served.booster.inplace_predict(X), rtol=1e-6)
 
@@ -440,7 +492,9 @@ def _model_dir(model, monkeypatch) -> Path:
 
 
 def test_selectable_inference_output(served, cancer, monkeypatch):
-    monkeypatch.setenv("SAGEMAKER_INFERENCE_OUTPUT", "predicted_label, probability,probabilities,labels,predicted_score")
+    monkeypatch.setenv(
+        "SAGEMAKER_INFERENCE_OUTPUT", "predicted_label, probability,probabilities,labels,predicted_score"
+    )
     model = alg.load_model(_model_dir(served, monkeypatch))
     X = cancer[0][:3]
     p = served.booster.inplace_predict(X).tolist()
@@ -453,7 +507,7 @@ def test_selectable_inference_output(served, cancer, monkeypatch):
     assert np.isnan(rows[0]["predicted_score"])  # not valid for binary:logistic
     body, _ = alg.predict(model, csv_bytes(X), "text/csv", "text/csv")
     first = body.decode().splitlines()[0]
-    assert first.startswith(f"{int(p[0] > 0.5)},{p[0]!r},\"[")
+    assert first.startswith(f'{int(p[0] > 0.5)},{p[0]!r},"[')
 
 
 def test_version_tags():

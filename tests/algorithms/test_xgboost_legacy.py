@@ -25,8 +25,11 @@ from sagestack.algorithms.xgboost.training import load_checkpoint
 
 DATA = Path(__file__).parent / "data" / "xgboost_legacy"
 VERSIONS = ("0.90", "1.0.2", "1.7.6")
-CASES = [(version, name) for version in VERSIONS
-         for name in ("binary_logistic", "multi_softprob", "gblinear", "early_stopped")]
+CASES = [
+    (version, name)
+    for version in VERSIONS
+    for name in ("binary_logistic", "multi_softprob", "gblinear", "early_stopped")
+]
 
 
 def expected(version: str) -> dict:
@@ -98,16 +101,31 @@ def test_converted_document_is_xgboost_json_schema():
     raw = (DATA / "multi_softprob-0.90.model").read_bytes()
     doc = json.loads(legacy_format.convert(raw))
     learner = doc["learner"]
-    assert learner["learner_model_param"] == {"base_score": "0.5", "boost_from_average": "1", "num_class": "3",
-                                              "num_feature": "5", "num_target": "1"}
+    assert learner["learner_model_param"] == {
+        "base_score": "0.5",
+        "boost_from_average": "1",
+        "num_class": "3",
+        "num_feature": "5",
+        "num_target": "1",
+    }
     assert learner["objective"] == {"name": "multi:softprob", "softmax_multiclass_param": {"num_class": "3"}}
     model = learner["gradient_booster"]["model"]
     assert model["gbtree_model_param"]["num_trees"] == "6" and model["tree_info"] == [0, 1, 2, 0, 1, 2]
     tree = model["trees"][0]
     n = int(tree["tree_param"]["num_nodes"])
     assert tree["parents"][0] == 0x7FFFFFFF and tree["left_children"][0] == 1
-    for key in ("base_weights", "default_left", "left_children", "loss_changes", "parents", "right_children",
-                "split_conditions", "split_indices", "split_type", "sum_hessian"):
+    for key in (
+        "base_weights",
+        "default_left",
+        "left_children",
+        "loss_changes",
+        "parents",
+        "right_children",
+        "split_conditions",
+        "split_indices",
+        "split_type",
+        "sum_hessian",
+    ):
         assert len(tree[key]) == n, key
     leaves = [i for i in range(n) if tree["left_children"][i] == -1]
     assert leaves and all(tree["right_children"][i] == -1 for i in leaves)
@@ -137,13 +155,18 @@ def test_header_variants_give_the_same_model():
     assert legacy_format.convert(old) == reference
 
 
-@pytest.mark.parametrize("raw,message", [
-    (b"", "it ends at byte 0"),
-    (b"not a model at all, just some text that is long enough to fill the learner parameters" * 3,
-     "not an XGBoost model"),
-    (b"bs64abcdefgh", "base64"),
-    (np.random.default_rng(0).bytes(4000), "not an XGBoost model"),
-])
+@pytest.mark.parametrize(
+    "raw,message",
+    [
+        (b"", "it ends at byte 0"),
+        (
+            b"not a model at all, just some text that is long enough to fill the learner parameters" * 3,
+            "not an XGBoost model",
+        ),
+        (b"bs64abcdefgh", "base64"),
+        (np.random.default_rng(0).bytes(4000), "not an XGBoost model"),
+    ],
+)
 def test_garbage_is_a_client_error(raw, message):
     with pytest.raises(LegacyModelError, match=message):
         legacy_format.convert(raw)
@@ -151,15 +174,19 @@ def test_garbage_is_a_client_error(raw, message):
 
 def test_truncated_model_names_where_it_ends():
     raw = (DATA / "multi_softprob-0.90.model").read_bytes()
-    with pytest.raises(LegacyModelError, match=r"model file is not an XGBoost model: it ends at byte 1000 "
-                                                r"while reading the (nodes|node statistics) of tree \d"):
+    with pytest.raises(
+        LegacyModelError,
+        match=r"model file is not an XGBoost model: it ends at byte 1000 "
+        r"while reading the (nodes|node statistics) of tree \d",
+    ):
         legacy_format.convert(raw[:1000])
 
 
 def test_unloadable_model_file_names_the_file(tmp_path):
     (tmp_path / "xgboost-model").write_bytes(b"\x00" * 64)
-    with pytest.raises(LegacyModelError, match="Model xgboost-model cannot be loaded: model file is not an "
-                                               "XGBoost model"):
+    with pytest.raises(
+        LegacyModelError, match="Model xgboost-model cannot be loaded: model file is not an XGBoost model"
+    ):
         alg.load_model(tmp_path)
 
 
@@ -182,9 +209,12 @@ def test_python2_protocol_0_pickle_of_a_0_x_booster(tmp_path):
     raw = (DATA / "binary_logistic-0.90.model").read_bytes()
     text = raw.decode("latin1")
     escaped = text.replace("\\", "\\u005c").replace("\n", "\\u000a")
-    blob = ("ccopy_reg\n_reconstructor\np0\n(cxgboost.core\nBooster\np1\nc__builtin__\nobject\np2\nNtp3\nRp4\n"
-            "(dp5\nS'best_ntree_limit'\np6\nI2\nsS'handle'\np7\nc__builtin__\nbytearray\np8\n(V"
-            + escaped + "\np9\nS'latin-1'\np10\ntp11\nRp12\nsb.").encode("raw_unicode_escape")
+    blob = (
+        "ccopy_reg\n_reconstructor\np0\n(cxgboost.core\nBooster\np1\nc__builtin__\nobject\np2\nNtp3\nRp4\n"
+        "(dp5\nS'best_ntree_limit'\np6\nI2\nsS'handle'\np7\nc__builtin__\nbytearray\np8\n(V"
+        + escaped
+        + "\np9\nS'latin-1'\np10\ntp11\nRp12\nsb."
+    ).encode("raw_unicode_escape")
     assert legacy_format.looks_like_pickle(blob)
     state = legacy_format.read_pickled_booster(blob)
     assert state.handle == raw and state.best_ntree_limit == 2

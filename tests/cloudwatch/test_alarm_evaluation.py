@@ -12,9 +12,16 @@ NOW = 1_800_000_005.0  # 5 s into a 10 s period: the last complete period starts
 
 
 def alarm(**overrides) -> dict:
-    base = {"AlarmName": "a", "Period": 10, "EvaluationPeriods": 3, "Threshold": 10.0,
-            "ComparisonOperator": "GreaterThanThreshold", "Statistic": "Average",
-            "StateValue": "INSUFFICIENT_DATA", "StateReason": "Unchecked: Initial alarm creation"}
+    base = {
+        "AlarmName": "a",
+        "Period": 10,
+        "EvaluationPeriods": 3,
+        "Threshold": 10.0,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "Statistic": "Average",
+        "StateValue": "INSUFFICIENT_DATA",
+        "StateReason": "Unchecked: Initial alarm creation",
+    }
     base.update(overrides)
     return base
 
@@ -38,9 +45,9 @@ def test_all_breaching_alarms_with_aws_reason():
 
 
 def test_single_period_reason_wording():
-    state, reason = evaluate_alarm(alarm(EvaluationPeriods=1,
-                                         ComparisonOperator="GreaterThanOrEqualToThreshold"),
-                                   points(10), NOW)
+    state, reason = evaluate_alarm(
+        alarm(EvaluationPeriods=1, ComparisonOperator="GreaterThanOrEqualToThreshold"), points(10), NOW
+    )
     assert state == "ALARM"
     assert reason.startswith("Threshold Crossed: 1 datapoint [10.0 (")
     assert "(15/01/27 07:59:50)" in reason  # dd/mm/yy HH:MM:SS of the period start (UTC)
@@ -58,13 +65,16 @@ def test_m_out_of_n():
     assert "(minimum 2 datapoints for OK -> ALARM transition)" in alarm_reason
 
 
-@pytest.mark.parametrize("operator,value,expected", [
-    ("GreaterThanThreshold", 10.0, "OK"),
-    ("GreaterThanOrEqualToThreshold", 10.0, "ALARM"),
-    ("LessThanThreshold", 9.99, "ALARM"),
-    ("LessThanThreshold", 10.0, "OK"),
-    ("LessThanOrEqualToThreshold", 10.0, "ALARM"),
-])
+@pytest.mark.parametrize(
+    "operator,value,expected",
+    [
+        ("GreaterThanThreshold", 10.0, "OK"),
+        ("GreaterThanOrEqualToThreshold", 10.0, "ALARM"),
+        ("LessThanThreshold", 9.99, "ALARM"),
+        ("LessThanThreshold", 10.0, "OK"),
+        ("LessThanOrEqualToThreshold", 10.0, "ALARM"),
+    ],
+)
 def test_operators(operator, value, expected):
     cfg = alarm(EvaluationPeriods=1, ComparisonOperator=operator)
     assert evaluate_alarm(cfg, points(value), NOW)[0] == expected
@@ -72,8 +82,10 @@ def test_operators(operator, value, expected):
 
 def test_missing_data_treatments():
     none = points(None, None, None)
-    assert evaluate_alarm(alarm(), none, NOW) == ("INSUFFICIENT_DATA",
-                                                  "Insufficient Data: 3 datapoints were unknown.")
+    assert evaluate_alarm(alarm(), none, NOW) == (
+        "INSUFFICIENT_DATA",
+        "Insufficient Data: 3 datapoints were unknown.",
+    )
     assert evaluate_alarm(alarm(TreatMissingData="breaching"), none, NOW)[0] == "ALARM"
     assert evaluate_alarm(alarm(TreatMissingData="notBreaching"), none, NOW)[0] == "OK"
     kept = alarm(TreatMissingData="ignore", StateValue="ALARM", StateReason="earlier")

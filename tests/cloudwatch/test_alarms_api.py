@@ -26,9 +26,18 @@ def names(prefix: str = "alarm") -> tuple[str, str]:
 def recent(cw, ns: str, metric: str, value: float, seconds: int = 60) -> None:
     """One value per second over the last ``seconds``: every recent 10 s period has data."""
     now = dt.datetime.now(UTC)
-    cw.put_metric_data(Namespace=ns, MetricData=[
-        {"MetricName": metric, "Value": value, "StorageResolution": 1,
-         "Timestamp": now - dt.timedelta(seconds=s)} for s in range(seconds)])
+    cw.put_metric_data(
+        Namespace=ns,
+        MetricData=[
+            {
+                "MetricName": metric,
+                "Value": value,
+                "StorageResolution": 1,
+                "Timestamp": now - dt.timedelta(seconds=s),
+            }
+            for s in range(seconds)
+        ],
+    )
 
 
 def wait_state(cw, name: str, state: str, timeout: float = 15.0) -> dict:
@@ -42,15 +51,25 @@ def wait_state(cw, name: str, state: str, timeout: float = 15.0) -> dict:
 
 
 def put_alarm(cw, ns: str, name: str, **overrides) -> None:
-    params = dict(AlarmName=name, Namespace=ns, MetricName="Load", Statistic="Maximum", Period=10,
-                  EvaluationPeriods=1, Threshold=50.0, ComparisonOperator="GreaterThanThreshold")
+    params = dict(
+        AlarmName=name,
+        Namespace=ns,
+        MetricName="Load",
+        Statistic="Maximum",
+        Period=10,
+        EvaluationPeriods=1,
+        Threshold=50.0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
     params.update(overrides)
     cw.put_metric_alarm(**params)
 
 
 def test_alarm_lifecycle_and_transitions(cw):
     ns, name = names()
-    put_alarm(cw, ns, name, AlarmDescription="load too high", AlarmActions=["arn:aws:sns:us-east-1:000000000000:t"])
+    put_alarm(
+        cw, ns, name, AlarmDescription="load too high", AlarmActions=["arn:aws:sns:us-east-1:000000000000:t"]
+    )
     alarm = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
     assert alarm["StateValue"] == "INSUFFICIENT_DATA"
     assert alarm["StateReason"] == "Unchecked: Initial alarm creation"
@@ -67,16 +86,26 @@ def test_alarm_lifecycle_and_transitions(cw):
     assert alarm["StateUpdatedTimestamp"] > created
 
     # SetAlarmState is applied, then the next evaluation puts the alarm back where the data says
-    cw.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="testing actions",
-                       StateReasonData=json.dumps({"by": "test"}))
+    cw.set_alarm_state(
+        AlarmName=name,
+        StateValue="OK",
+        StateReason="testing actions",
+        StateReasonData=json.dumps({"by": "test"}),
+    )
     wait_state(cw, name, "ALARM")
     history = cw.describe_alarm_history(AlarmName=name, HistoryItemType="StateUpdate")["AlarmHistoryItems"]
     summaries = [h["HistorySummary"] for h in history]  # newest first
-    assert summaries[:3] == ["Alarm updated from OK to ALARM", "Alarm updated from ALARM to OK",
-                             "Alarm updated from INSUFFICIENT_DATA to ALARM"]
+    assert summaries[:3] == [
+        "Alarm updated from OK to ALARM",
+        "Alarm updated from ALARM to OK",
+        "Alarm updated from INSUFFICIENT_DATA to ALARM",
+    ]
     manual = json.loads(history[1]["HistoryData"])
-    assert manual["newState"] == {"stateValue": "OK", "stateReason": "testing actions",
-                                  "stateReasonData": {"by": "test"}}
+    assert manual["newState"] == {
+        "stateValue": "OK",
+        "stateReason": "testing actions",
+        "stateReasonData": {"by": "test"},
+    }
     config = cw.describe_alarm_history(AlarmName=name, HistoryItemType="ConfigurationUpdate")
     assert config["AlarmHistoryItems"][0]["HistorySummary"] == f'Alarm "{name}" created'
 
@@ -107,13 +136,33 @@ def test_missing_data_and_metric_math_alarms(cw):
     recent(cw, ns2, "Errors", 5.0)
     recent(cw, ns2, "Requests", 10.0)
     cw.put_metric_alarm(
-        AlarmName=math_name, EvaluationPeriods=2, DatapointsToAlarm=2, Threshold=40.0,
+        AlarmName=math_name,
+        EvaluationPeriods=2,
+        DatapointsToAlarm=2,
+        Threshold=40.0,
         ComparisonOperator="GreaterThanOrEqualToThreshold",
-        Metrics=[{"Id": "e", "MetricStat": {"Metric": {"Namespace": ns2, "MetricName": "Errors"},
-                                            "Period": 10, "Stat": "Sum"}, "ReturnData": False},
-                 {"Id": "r", "MetricStat": {"Metric": {"Namespace": ns2, "MetricName": "Requests"},
-                                            "Period": 10, "Stat": "Sum"}, "ReturnData": False},
-                 {"Id": "rate", "Expression": "100 * e / r", "ReturnData": True}])
+        Metrics=[
+            {
+                "Id": "e",
+                "MetricStat": {
+                    "Metric": {"Namespace": ns2, "MetricName": "Errors"},
+                    "Period": 10,
+                    "Stat": "Sum",
+                },
+                "ReturnData": False,
+            },
+            {
+                "Id": "r",
+                "MetricStat": {
+                    "Metric": {"Namespace": ns2, "MetricName": "Requests"},
+                    "Period": 10,
+                    "Stat": "Sum",
+                },
+                "ReturnData": False,
+            },
+            {"Id": "rate", "Expression": "100 * e / r", "ReturnData": True},
+        ],
+    )
     alarm = wait_state(cw, math_name, "ALARM")
     assert alarm["StateReason"].startswith("Threshold Crossed: 2 datapoints [50.0 (")
     assert alarm["Metrics"][2]["Expression"] == "100 * e / r"
@@ -139,18 +188,29 @@ def test_describe_alarms_pages_and_prefix(cw):
     assert cw.describe_alarms(AlarmNamePrefix=base)["MetricAlarms"] == []
 
 
-@pytest.mark.parametrize("overrides", [
-    {"Period": 15},
-    {"EvaluationPeriods": 2, "DatapointsToAlarm": 3},
-    {"Statistic": None},
-    {"Statistic": "Average", "ExtendedStatistic": "p99"},
-    {"Period": 3600, "EvaluationPeriods": 200},
-    {"TreatMissingData": "sometimes"},
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"Period": 15},
+        {"EvaluationPeriods": 2, "DatapointsToAlarm": 3},
+        {"Statistic": None},
+        {"Statistic": "Average", "ExtendedStatistic": "p99"},
+        {"Period": 3600, "EvaluationPeriods": 200},
+        {"TreatMissingData": "sometimes"},
+    ],
+)
 def test_put_metric_alarm_rejects_bad_input(cw, overrides):
     ns, name = names("bad")
-    params = dict(AlarmName=name, Namespace=ns, MetricName="Load", Statistic="Maximum", Period=60,
-                  EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanThreshold")
+    params = dict(
+        AlarmName=name,
+        Namespace=ns,
+        MetricName="Load",
+        Statistic="Maximum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1.0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
     params.update(overrides)
     params = {k: v for k, v in params.items() if v is not None}
     with pytest.raises(ClientError) as info:

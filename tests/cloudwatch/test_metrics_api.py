@@ -38,20 +38,49 @@ def code_of(info) -> str:
 def test_put_and_get_statistics(cw):
     ns, ts = unique_ns(), minute_ago()
     dims = [{"Name": "Host", "Value": "a"}]
-    cw.put_metric_data(Namespace=ns, MetricData=[
-        {"MetricName": "Latency", "Dimensions": dims, "Value": 10, "Unit": "Milliseconds", "Timestamp": ts},
-        {"MetricName": "Latency", "Dimensions": dims, "Values": [1, 2, 100], "Counts": [1, 2, 1],
-         "Unit": "Milliseconds", "Timestamp": ts},
-        {"MetricName": "Latency", "Dimensions": dims, "StorageResolution": 1, "Timestamp": ts,
-         "StatisticValues": {"SampleCount": 2, "Sum": 30, "Minimum": 5, "Maximum": 25},
-         "Unit": "Milliseconds"},
-        {"MetricName": "Latency", "Dimensions": [{"Name": "Host", "Value": "b"}], "Value": 999,
-         "Timestamp": ts},
-    ])
-    out = cw.get_metric_statistics(Namespace=ns, MetricName="Latency", Dimensions=dims,
-                                   StartTime=ts - dt.timedelta(minutes=5),
-                                   EndTime=ts + dt.timedelta(minutes=5), Period=60,
-                                   Statistics=["SampleCount", "Sum", "Average", "Minimum", "Maximum"])
+    cw.put_metric_data(
+        Namespace=ns,
+        MetricData=[
+            {
+                "MetricName": "Latency",
+                "Dimensions": dims,
+                "Value": 10,
+                "Unit": "Milliseconds",
+                "Timestamp": ts,
+            },
+            {
+                "MetricName": "Latency",
+                "Dimensions": dims,
+                "Values": [1, 2, 100],
+                "Counts": [1, 2, 1],
+                "Unit": "Milliseconds",
+                "Timestamp": ts,
+            },
+            {
+                "MetricName": "Latency",
+                "Dimensions": dims,
+                "StorageResolution": 1,
+                "Timestamp": ts,
+                "StatisticValues": {"SampleCount": 2, "Sum": 30, "Minimum": 5, "Maximum": 25},
+                "Unit": "Milliseconds",
+            },
+            {
+                "MetricName": "Latency",
+                "Dimensions": [{"Name": "Host", "Value": "b"}],
+                "Value": 999,
+                "Timestamp": ts,
+            },
+        ],
+    )
+    out = cw.get_metric_statistics(
+        Namespace=ns,
+        MetricName="Latency",
+        Dimensions=dims,
+        StartTime=ts - dt.timedelta(minutes=5),
+        EndTime=ts + dt.timedelta(minutes=5),
+        Period=60,
+        Statistics=["SampleCount", "Sum", "Average", "Minimum", "Maximum"],
+    )
     assert out["Label"] == "Latency"
     (point,) = out["Datapoints"]
     assert point["SampleCount"] == 7 and point["Sum"] == 10 + 1 + 4 + 100 + 30
@@ -60,32 +89,67 @@ def test_put_and_get_statistics(cw):
     assert point["Unit"] == "Milliseconds"
     assert point["Timestamp"] == ts.replace(second=0)
     # percentiles from single values (StatisticValues cannot contribute)
-    pct = cw.get_metric_statistics(Namespace=ns, MetricName="Latency", Dimensions=dims,
-                                   StartTime=ts - dt.timedelta(minutes=5),
-                                   EndTime=ts + dt.timedelta(minutes=5), Period=60,
-                                   ExtendedStatistics=["p50", "p99"])
+    pct = cw.get_metric_statistics(
+        Namespace=ns,
+        MetricName="Latency",
+        Dimensions=dims,
+        StartTime=ts - dt.timedelta(minutes=5),
+        EndTime=ts + dt.timedelta(minutes=5),
+        Period=60,
+        ExtendedStatistics=["p50", "p99"],
+    )
     assert pct["Datapoints"][0]["ExtendedStatistics"] == {"p50": 2.0, "p99": 100.0}
     # a unit filter that matches nothing, and a dimension set that differs, give no data
-    assert cw.get_metric_statistics(Namespace=ns, MetricName="Latency", Dimensions=dims,
-                                    StartTime=ts - dt.timedelta(minutes=5),
-                                    EndTime=ts + dt.timedelta(minutes=5), Period=60,
-                                    Statistics=["Sum"], Unit="Seconds")["Datapoints"] == []
-    assert cw.get_metric_statistics(Namespace=ns, MetricName="Latency",
-                                    StartTime=ts - dt.timedelta(minutes=5),
-                                    EndTime=ts + dt.timedelta(minutes=5), Period=60,
-                                    Statistics=["Sum"])["Datapoints"] == []
+    assert (
+        cw.get_metric_statistics(
+            Namespace=ns,
+            MetricName="Latency",
+            Dimensions=dims,
+            StartTime=ts - dt.timedelta(minutes=5),
+            EndTime=ts + dt.timedelta(minutes=5),
+            Period=60,
+            Statistics=["Sum"],
+            Unit="Seconds",
+        )["Datapoints"]
+        == []
+    )
+    assert (
+        cw.get_metric_statistics(
+            Namespace=ns,
+            MetricName="Latency",
+            StartTime=ts - dt.timedelta(minutes=5),
+            EndTime=ts + dt.timedelta(minutes=5),
+            Period=60,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        == []
+    )
 
 
 def test_high_resolution_periods(cw):
     ns = unique_ns()
     base = dt.datetime.now(UTC).replace(microsecond=0) - dt.timedelta(seconds=60)
     base = base - dt.timedelta(seconds=base.second % 10)
-    cw.put_metric_data(Namespace=ns, MetricData=[
-        {"MetricName": "Hits", "Value": float(i), "StorageResolution": 1,
-         "Timestamp": base + dt.timedelta(seconds=i)} for i in range(30)])
-    out = cw.get_metric_statistics(Namespace=ns, MetricName="Hits", StartTime=base,
-                                   EndTime=base + dt.timedelta(seconds=30), Period=10,
-                                   Statistics=["Sum", "SampleCount"])
+    cw.put_metric_data(
+        Namespace=ns,
+        MetricData=[
+            {
+                "MetricName": "Hits",
+                "Value": float(i),
+                "StorageResolution": 1,
+                "Timestamp": base + dt.timedelta(seconds=i),
+            }
+            for i in range(30)
+        ],
+    )
+    out = cw.get_metric_statistics(
+        Namespace=ns,
+        MetricName="Hits",
+        StartTime=base,
+        EndTime=base + dt.timedelta(seconds=30),
+        Period=10,
+        Statistics=["Sum", "SampleCount"],
+    )
     points = sorted(out["Datapoints"], key=lambda p: p["Timestamp"])
     assert [p["Sum"] for p in points] == [45.0, 145.0, 245.0]
     assert [p["SampleCount"] for p in points] == [10.0, 10.0, 10.0]
@@ -93,13 +157,29 @@ def test_high_resolution_periods(cw):
 
 def test_list_metrics_filters_and_pages(cw):
     ns = unique_ns()
-    cw.put_metric_data(Namespace=ns, MetricData=[
-        {"MetricName": "Invocations", "Dimensions": [{"Name": "EndpointName", "Value": "e1"},
-                                                     {"Name": "VariantName", "Value": "AllTraffic"}],
-         "Value": 1},
-        {"MetricName": "Invocations", "Dimensions": [{"Name": "EndpointName", "Value": "e2"}], "Value": 1},
-        {"MetricName": "ModelLatency", "Dimensions": [{"Name": "EndpointName", "Value": "e1"}], "Value": 5},
-    ])
+    cw.put_metric_data(
+        Namespace=ns,
+        MetricData=[
+            {
+                "MetricName": "Invocations",
+                "Dimensions": [
+                    {"Name": "EndpointName", "Value": "e1"},
+                    {"Name": "VariantName", "Value": "AllTraffic"},
+                ],
+                "Value": 1,
+            },
+            {
+                "MetricName": "Invocations",
+                "Dimensions": [{"Name": "EndpointName", "Value": "e2"}],
+                "Value": 1,
+            },
+            {
+                "MetricName": "ModelLatency",
+                "Dimensions": [{"Name": "EndpointName", "Value": "e1"}],
+                "Value": 5,
+            },
+        ],
+    )
     everything = cw.list_metrics(Namespace=ns)["Metrics"]
     assert len(everything) == 3 and all(m["Namespace"] == ns for m in everything)
     assert {"Name": "VariantName", "Value": "AllTraffic"} in everything[0]["Dimensions"]
@@ -111,8 +191,9 @@ def test_list_metrics_filters_and_pages(cw):
     assert len(cw.list_metrics(Namespace=ns, RecentlyActive="PT3H")["Metrics"]) == 3
 
     many = unique_ns()
-    cw.put_metric_data(Namespace=many, MetricData=[{"MetricName": f"m{i:03d}", "Value": 1}
-                                                   for i in range(501)])
+    cw.put_metric_data(
+        Namespace=many, MetricData=[{"MetricName": f"m{i:03d}", "Value": 1} for i in range(501)]
+    )
     first = cw.list_metrics(Namespace=many)
     assert len(first["Metrics"]) == 500 and first["NextToken"]
     second = cw.list_metrics(Namespace=many, NextToken=first["NextToken"])
@@ -134,44 +215,69 @@ def test_get_metric_data_with_math_and_paging(cw):
     def stat(name):
         return {"Metric": {"Namespace": ns, "MetricName": name}, "Period": 60, "Stat": "Sum"}
 
-    queries = [{"Id": "errors", "MetricStat": stat("Errors"), "ReturnData": False},
-               {"Id": "requests", "MetricStat": stat("Requests"), "ReturnData": False},
-               {"Id": "rate", "Expression": "100 * errors / requests", "Label": "Error rate"},
-               {"Id": "total", "Expression": "SUM([errors, requests])"}]
-    out = cw.get_metric_data(MetricDataQueries=queries, StartTime=start,
-                             EndTime=start + dt.timedelta(minutes=5), ScanBy="TimestampAscending")
+    queries = [
+        {"Id": "errors", "MetricStat": stat("Errors"), "ReturnData": False},
+        {"Id": "requests", "MetricStat": stat("Requests"), "ReturnData": False},
+        {"Id": "rate", "Expression": "100 * errors / requests", "Label": "Error rate"},
+        {"Id": "total", "Expression": "SUM([errors, requests])"},
+    ]
+    out = cw.get_metric_data(
+        MetricDataQueries=queries,
+        StartTime=start,
+        EndTime=start + dt.timedelta(minutes=5),
+        ScanBy="TimestampAscending",
+    )
     results = {r["Id"]: r for r in out["MetricDataResults"]}
     assert set(results) == {"rate", "total"}
     assert results["rate"]["Label"] == "Error rate" and results["rate"]["StatusCode"] == "Complete"
     assert results["rate"]["Values"] == [0.0, 10.0, 20.0, 30.0]
     assert results["total"]["Values"] == [10.0, 11.0, 12.0, 13.0]
     assert results["rate"]["Timestamps"][0] == start
-    newest_first = cw.get_metric_data(MetricDataQueries=[{"Id": "e", "MetricStat": stat("Errors")}],
-                                      StartTime=start, EndTime=start + dt.timedelta(minutes=5))
+    newest_first = cw.get_metric_data(
+        MetricDataQueries=[{"Id": "e", "MetricStat": stat("Errors")}],
+        StartTime=start,
+        EndTime=start + dt.timedelta(minutes=5),
+    )
     assert newest_first["MetricDataResults"][0]["Values"] == [3.0, 2.0, 1.0, 0.0]
     # pagination by MaxDatapoints through the paginator
-    pages = list(cw.get_paginator("get_metric_data").paginate(
-        MetricDataQueries=[{"Id": "e", "MetricStat": stat("Errors")}], StartTime=start,
-        EndTime=start + dt.timedelta(minutes=5), MaxDatapoints=3, ScanBy="TimestampAscending"))
+    pages = list(
+        cw.get_paginator("get_metric_data").paginate(
+            MetricDataQueries=[{"Id": "e", "MetricStat": stat("Errors")}],
+            StartTime=start,
+            EndTime=start + dt.timedelta(minutes=5),
+            MaxDatapoints=3,
+            ScanBy="TimestampAscending",
+        )
+    )
     values = [v for p in pages for r in p["MetricDataResults"] for v in r["Values"]]
     assert len(pages) == 2 and values == [0.0, 1.0, 2.0, 3.0]
     with pytest.raises(ClientError) as info:
-        cw.get_metric_data(MetricDataQueries=[{"Id": "x", "Expression": "nosuch * 2"}],
-                           StartTime=start, EndTime=start + dt.timedelta(minutes=5))
+        cw.get_metric_data(
+            MetricDataQueries=[{"Id": "x", "Expression": "nosuch * 2"}],
+            StartTime=start,
+            EndTime=start + dt.timedelta(minutes=5),
+        )
     assert code_of(info) == "ValidationError"
 
 
-@pytest.mark.parametrize("datum,code", [
-    ({"MetricName": "m", "Value": 1, "Values": [1]}, "InvalidParameterCombination"),
-    ({"MetricName": "m"}, "MissingParameter"),
-    ({"MetricName": "m", "Values": [1, 2], "Counts": [1]}, "InvalidParameterValue"),
-    ({"MetricName": "m", "Value": float("nan")}, "InvalidParameterValue"),
-    ({"MetricName": "m", "Value": 1, "StorageResolution": 5}, "InvalidParameterValue"),
-    ({"MetricName": "m", "Value": 1,
-      "Timestamp": dt.datetime.now(UTC) + dt.timedelta(hours=3)}, "InvalidParameterValue"),
-    ({"MetricName": "m", "Value": 1,
-      "Timestamp": dt.datetime.now(UTC) - dt.timedelta(days=15)}, "InvalidParameterValue"),
-])
+@pytest.mark.parametrize(
+    "datum,code",
+    [
+        ({"MetricName": "m", "Value": 1, "Values": [1]}, "InvalidParameterCombination"),
+        ({"MetricName": "m"}, "MissingParameter"),
+        ({"MetricName": "m", "Values": [1, 2], "Counts": [1]}, "InvalidParameterValue"),
+        ({"MetricName": "m", "Value": float("nan")}, "InvalidParameterValue"),
+        ({"MetricName": "m", "Value": 1, "StorageResolution": 5}, "InvalidParameterValue"),
+        (
+            {"MetricName": "m", "Value": 1, "Timestamp": dt.datetime.now(UTC) + dt.timedelta(hours=3)},
+            "InvalidParameterValue",
+        ),
+        (
+            {"MetricName": "m", "Value": 1, "Timestamp": dt.datetime.now(UTC) - dt.timedelta(days=15)},
+            "InvalidParameterValue",
+        ),
+    ],
+)
 def test_put_metric_data_rejects_bad_input(cw, datum, code):
     with pytest.raises(ClientError) as info:
         cw.put_metric_data(Namespace=unique_ns(), MetricData=[datum])
@@ -184,13 +290,14 @@ def test_statistics_rejects_bad_input(cw):
     base = dict(Namespace="X", MetricName="m", StartTime=now - dt.timedelta(hours=1), EndTime=now)
     cases = [
         (dict(base, Period=60), "MissingParameter"),
-        (dict(base, Period=60, Statistics=["Sum"], ExtendedStatistics=["p90"]),
-         "InvalidParameterCombination"),
+        (
+            dict(base, Period=60, Statistics=["Sum"], ExtendedStatistics=["p90"]),
+            "InvalidParameterCombination",
+        ),
         (dict(base, Period=7, Statistics=["Sum"]), "InvalidParameterValue"),
         (dict(base, Period=60, ExtendedStatistics=["median"]), "InvalidParameterValue"),
         (dict(base, Period=1, Statistics=["Sum"]), "InvalidParameterCombination"),  # 3600 points
-        (dict(base, Period=60, Statistics=["Sum"], StartTime=now, EndTime=now),
-         "InvalidParameterValue"),
+        (dict(base, Period=60, Statistics=["Sum"], StartTime=now, EndTime=now), "InvalidParameterValue"),
     ]
     for kwargs, code in cases:
         with pytest.raises(ClientError) as info:
@@ -217,15 +324,26 @@ def _signed_json_request(server, operation: str, body: dict) -> tuple[int, dict,
     from botocore.credentials import Credentials
 
     key, secret = server.credentials()
-    request = AWSRequest(method="POST", url=server.url + "/", data=json.dumps(body).encode(), headers={
-        "Content-Type": "application/x-amz-json-1.0",
-        "X-Amz-Target": f"GraniteServiceVersion20100801.{operation}"})
+    request = AWSRequest(
+        method="POST",
+        url=server.url + "/",
+        data=json.dumps(body).encode(),
+        headers={
+            "Content-Type": "application/x-amz-json-1.0",
+            "X-Amz-Target": f"GraniteServiceVersion20100801.{operation}",
+        },
+    )
     SigV4Auth(Credentials(key, secret), "monitoring", "us-east-1").add_auth(request)
-    prepared = urllib.request.Request(request.url, data=request.body, method="POST",
-                                      headers=dict(request.headers.items()))
+    prepared = urllib.request.Request(
+        request.url, data=request.body, method="POST", headers=dict(request.headers.items())
+    )
     try:
         with urllib.request.urlopen(prepared, timeout=30) as resp:
-            return resp.status, {k.lower(): v for k, v in resp.headers.items()}, json.loads(resp.read() or b"{}")
+            return (
+                resp.status,
+                {k.lower(): v for k, v in resp.headers.items()},
+                json.loads(resp.read() or b"{}"),
+            )
     except urllib.error.HTTPError as err:
         return err.code, {k.lower(): v for k, v in err.headers.items()}, json.loads(err.read() or b"{}")
 
@@ -233,19 +351,32 @@ def _signed_json_request(server, operation: str, body: dict) -> tuple[int, dict,
 def test_json_1_0_variant(server, cw):
     ns = unique_ns()
     ts = minute_ago()
-    status, headers, _ = _signed_json_request(server, "PutMetricData", {
-        "Namespace": ns, "MetricData": [{"MetricName": "j", "Value": 4.5, "Timestamp": ts.timestamp()}]})
+    status, headers, _ = _signed_json_request(
+        server,
+        "PutMetricData",
+        {"Namespace": ns, "MetricData": [{"MetricName": "j", "Value": 4.5, "Timestamp": ts.timestamp()}]},
+    )
     assert status == 200
     status, headers, body = _signed_json_request(server, "ListMetrics", {"Namespace": ns})
     assert status == 200 and headers["content-type"] == "application/x-amz-json-1.0"
     assert body["Metrics"] == [{"Namespace": ns, "MetricName": "j", "Dimensions": []}]
-    status, headers, body = _signed_json_request(server, "GetMetricStatistics", {
-        "Namespace": ns, "MetricName": "j", "StartTime": ts.timestamp() - 300,
-        "EndTime": ts.timestamp() + 300, "Period": 60, "Statistics": ["Maximum"]})
+    status, headers, body = _signed_json_request(
+        server,
+        "GetMetricStatistics",
+        {
+            "Namespace": ns,
+            "MetricName": "j",
+            "StartTime": ts.timestamp() - 300,
+            "EndTime": ts.timestamp() + 300,
+            "Period": 60,
+            "Statistics": ["Maximum"],
+        },
+    )
     assert body["Datapoints"][0]["Maximum"] == 4.5
     assert isinstance(body["Datapoints"][0]["Timestamp"], (int, float))
-    status, headers, body = _signed_json_request(server, "SetAlarmState", {
-        "AlarmName": "nope", "StateValue": "OK", "StateReason": "x"})
+    status, headers, body = _signed_json_request(
+        server, "SetAlarmState", {"AlarmName": "nope", "StateValue": "OK", "StateReason": "x"}
+    )
     assert status == 404 and body["__type"] == "ResourceNotFound"
     assert headers["x-amzn-query-error"] == "ResourceNotFound;Sender"
     # server-side model validation: AWS's wording, the query code in the header
@@ -268,13 +399,32 @@ def test_internal_put_many_visible_through_api(server, cw):
     try:
         store = MetricStore(db)
         store.put("000000000000", "us-east-1", ns, "Invocations", dims, 1, "None", ts)
-        assert store.put_many("000000000000", "us-east-1", [
-            {"namespace": ns, "name": "Invocations", "dimensions": dims, "value": 2, "timestamp": ts},
-            {"namespace": ns, "name": "ModelLatency", "dimensions": dims, "values": [100, 300],
-             "counts": [3, 1], "unit": "Microseconds", "timestamp": ts},
-            {"namespace": ns, "name": "Invocations", "dimensions": dims, "timestamp": ts,
-             "statistics": {"SampleCount": 2, "Sum": 7, "Minimum": 3, "Maximum": 4}},
-        ]) == 4
+        assert (
+            store.put_many(
+                "000000000000",
+                "us-east-1",
+                [
+                    {"namespace": ns, "name": "Invocations", "dimensions": dims, "value": 2, "timestamp": ts},
+                    {
+                        "namespace": ns,
+                        "name": "ModelLatency",
+                        "dimensions": dims,
+                        "values": [100, 300],
+                        "counts": [3, 1],
+                        "unit": "Microseconds",
+                        "timestamp": ts,
+                    },
+                    {
+                        "namespace": ns,
+                        "name": "Invocations",
+                        "dimensions": dims,
+                        "timestamp": ts,
+                        "statistics": {"SampleCount": 2, "Sum": 7, "Minimum": 3, "Maximum": 4},
+                    },
+                ],
+            )
+            == 4
+        )
         buffer = MetricBuffer(store, "000000000000", "us-east-1")
         for value in (5, 5, 6):
             buffer.add(ns, "ModelLatency", dims, value, "Microseconds", ts.timestamp())
@@ -283,11 +433,21 @@ def test_internal_put_many_visible_through_api(server, cw):
         db.dispose()
     window = dict(StartTime=ts - dt.timedelta(minutes=2), EndTime=ts + dt.timedelta(minutes=2), Period=60)
     dimensions = [{"Name": k, "Value": v} for k, v in dims.items()]
-    inv = cw.get_metric_statistics(Namespace=ns, MetricName="Invocations", Dimensions=dimensions,
-                                   Statistics=["Sum", "SampleCount"], **window)["Datapoints"][0]
+    inv = cw.get_metric_statistics(
+        Namespace=ns,
+        MetricName="Invocations",
+        Dimensions=dimensions,
+        Statistics=["Sum", "SampleCount"],
+        **window,
+    )["Datapoints"][0]
     assert inv["Sum"] == 10 and inv["SampleCount"] == 4
-    lat = cw.get_metric_statistics(Namespace=ns, MetricName="ModelLatency", Dimensions=dimensions,
-                                   ExtendedStatistics=["p50", "p90"], **window)["Datapoints"][0]
+    lat = cw.get_metric_statistics(
+        Namespace=ns,
+        MetricName="ModelLatency",
+        Dimensions=dimensions,
+        ExtendedStatistics=["p50", "p90"],
+        **window,
+    )["Datapoints"][0]
     assert lat["ExtendedStatistics"] == {"p50": 100.0, "p90": 300.0}
     assert lat["Unit"] == "Microseconds"
 
@@ -298,7 +458,13 @@ def test_aws_cli_list_metrics(server, cw):
     env = {**os.environ, **server.client_env(), "HOME": str(Path(server.data_dir).parent)}
     env.pop("AWS_PROFILE", None)
     cli = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "aws"
-    out = subprocess.run([str(cli), "cloudwatch", "list-metrics", "--namespace", ns, "--output", "json"],
-                         check=False, env=env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [str(cli), "cloudwatch", "list-metrics", "--namespace", ns, "--output", "json"],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert [m["MetricName"] for m in json.loads(out.stdout)["Metrics"]] == ["cli"]

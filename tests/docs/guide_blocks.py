@@ -48,14 +48,15 @@ def parse(path: Path) -> list[Block]:
             if end >= len(lines):
                 raise ValueError(f"{path}:{i + 1}: unclosed code block")
             lang = fence.group("lang")
-            code = "\n".join(lines[i + 1:end]) + "\n"
+            code = "\n".join(lines[i + 1 : end]) + "\n"
             kind, rest = pending or ("", "")
             pending = None
             if kind == "output":
                 runnable = [b for b in blocks if b.lang in RUNNABLE and not b.skip]
                 if lang != "text" or not runnable:
-                    raise ValueError(f"{path}:{i + 1}: an output marker must precede a text block after a "
-                                     f"runnable block")
+                    raise ValueError(
+                        f"{path}:{i + 1}: an output marker must precede a text block after a runnable block"
+                    )
                 runnable[-1].expected = code
             elif lang in RUNNABLE:
                 if kind == "skip" and not rest:

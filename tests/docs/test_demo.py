@@ -36,8 +36,11 @@ def demo_dir(tmp_path_factory) -> Path:
 
 
 def _demo(port: int, data_dir: Path, *extra: str, timeout: float = 480) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AWS_", "SAGESTACK_", "BOTOCORE_")) and k != "SAGEMAKER_USER_CONFIG_OVERRIDE"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "SAGESTACK_", "BOTOCORE_")) and k != "SAGEMAKER_USER_CONFIG_OVERRIDE"
+    }
     cmd = [sys.executable, "-m", "sagestack.demo", "--port", str(port), "--data-dir", str(data_dir), *extra]
     result = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     print(result.stdout[-6000:], result.stderr[-3000:])
@@ -88,9 +91,12 @@ def other_service():
     httpd.server_close()
 
 
-@pytest.mark.sdk_flow("flow01", "the demo: fit, FinalMetricDataList, deploy, predict, "
-                      "transformer().transform, CloudWatch metrics and logs, delete "
-                      "(examples/xgboost_end_to_end.py)")
+@pytest.mark.sdk_flow(
+    "flow01",
+    "the demo: fit, FinalMetricDataList, deploy, predict, "
+    "transformer().transform, CloudWatch metrics and logs, delete "
+    "(examples/xgboost_end_to_end.py)",
+)
 @pytest.mark.sdk_flow("flow07h", "the demo: predictor.delete_model, delete_endpoint, Session.delete_model")
 def test_fresh_run_on_a_port_held_by_something_else(demo_dir, other_service):
     result = _demo(other_service, demo_dir)
@@ -100,11 +106,17 @@ def test_fresh_run_on_a_port_held_by_something_else(demo_dir, other_service):
     started = re.search(r"starting sagestack on free port (\d+) instead", out)
     assert started, out[:2000]
     assert _accuracy(out) >= 0.9
-    for expected in ("step 8/8", "validation:auc", "endpoint Invocations = 1", "/aws/sagemaker/TrainingJobs",
-                     "/aws/sagemaker/Endpoints/sagestack-demo-", "/aws/sagemaker/TransformJobs",
-                     "deleted endpoint sagestack-demo-",
-                     f"stopped the server it started on port {started.group(1)}",
-                     "demo: finished in"):
+    for expected in (
+        "step 8/8",
+        "validation:auc",
+        "endpoint Invocations = 1",
+        "/aws/sagemaker/TrainingJobs",
+        "/aws/sagemaker/Endpoints/sagestack-demo-",
+        "/aws/sagemaker/TransformJobs",
+        "deleted endpoint sagestack-demo-",
+        f"stopped the server it started on port {started.group(1)}",
+        "demo: finished in",
+    ):
         assert expected in out, expected
     assert re.search(r"largest difference from the endpoint 0\b", out)
     assert _port_free(int(started.group(1)))
@@ -154,8 +166,9 @@ def test_foreign_server_and_leftover_endpoint(tmp_path):
         foreign.stop()
     out = result.stdout
     assert result.returncode == 3, out
-    assert (f"a sagestack server is running at http://127.0.0.1:{foreign.port}, "
-            f"but it does not accept the keys") in out
+    assert (
+        f"a sagestack server is running at http://127.0.0.1:{foreign.port}, but it does not accept the keys"
+    ) in out
     assert "InvalidClientTokenId" in out
     assert re.search(r"starting another on free port \d+", out)
     assert "caller arn:aws:sts::000000000000:assumed-role/SageStackExecutionRole" in out
@@ -165,13 +178,17 @@ def test_foreign_server_and_leftover_endpoint(tmp_path):
 
 
 def test_make_demo_runs_the_driver():
-    make = subprocess.run(["make", "-n", "demo", "docs"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60)
+    make = subprocess.run(
+        ["make", "-n", "demo", "docs"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert make.returncode == 0, make.stderr
     assert "-m sagestack.demo" in make.stdout
-    for command in ("sagestack coverage --markdown > docs/coverage.md",
-                    "-m sagestack.algorithms.catalog > docs/algorithms.md",
-                    "-m sagestack.sdk_flows > docs/sdk-flows.md", "-m sagestack.demo --write-notebook"):
+    for command in (
+        "sagestack coverage --markdown > docs/coverage.md",
+        "-m sagestack.algorithms.catalog > docs/algorithms.md",
+        "-m sagestack.sdk_flows > docs/sdk-flows.md",
+        "-m sagestack.demo --write-notebook",
+    ):
         assert command in make.stdout, command
 
 

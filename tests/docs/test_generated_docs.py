@@ -66,7 +66,8 @@ def test_generated_file_is_current(path):
     current = target.read_text() if target.exists() else "(missing)"
     assert current == render(), (
         f"{path} is stale (or missing): regenerate it from the repository root with\n"
-        f"    {command}\n(or `make docs`, which regenerates every generated document)")
+        f"    {command}\n(or `make docs`, which regenerates every generated document)"
+    )
 
 
 def test_sdk_flow_markers_name_known_flows():
@@ -85,7 +86,8 @@ def test_marker_reader(tmp_path):
 
     tests = tmp_path / "tests" / "sub"
     tests.mkdir(parents=True)
-    (tests / "test_x.py").write_text(textwrap.dedent('''
+    (tests / "test_x.py").write_text(
+        textwrap.dedent("""
         import pytest
         from pytest import mark
 
@@ -103,9 +105,11 @@ def test_marker_reader(tmp_path):
 
         def helper():
             pass
-    '''))
+    """)
+    )
     (tests / "helper.py").write_text(
-        "import pytest\n@pytest.mark.sdk_flow('flow09')\ndef test_not_a_test_file(): pass\n")
+        "import pytest\n@pytest.mark.sdk_flow('flow09')\ndef test_not_a_test_file(): pass\n"
+    )
     claims = sdk_flows.collect(tmp_path / "tests", tmp_path)
     got = {(c.flow, c.test, c.note) for c in claims}
     assert got == {
@@ -122,8 +126,14 @@ def test_marker_reader(tmp_path):
 
 
 def test_sdk_flows_module_prints_the_document():
-    out = subprocess.run([sys.executable, "-m", "sagestack.sdk_flows"], capture_output=True, text=True,
-                         check=True, timeout=60, cwd=ROOT).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "sagestack.sdk_flows"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        cwd=ROOT,
+    ).stdout
     assert out == _sdk_flows()
 
 

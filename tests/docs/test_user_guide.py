@@ -26,16 +26,25 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def guide_env(server, tmp_path_factory) -> tuple[dict[str, str], Path]:
     env = dict(os.environ)
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
-                "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"):
+    for key in (
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    ):
         env.pop(key, None)
     client = server.client_env()
     client["PYTHONPATH"] = os.pathsep.join(p for p in (client["PYTHONPATH"], env.get("PYTHONPATH")) if p)
     env.update(client)
     # `sagestack env` / `sagestack serve` inside the blocks describe the test server, not 5066.
-    env.update(SAGESTACK_PORT=str(server.port), SAGESTACK_DATA_DIR=str(server.data_dir),
-               SAGEMAKER_SUPPRESS_V2_WARNING="1", PYTHONUNBUFFERED="1",
-               PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]))
+    env.update(
+        SAGESTACK_PORT=str(server.port),
+        SAGESTACK_DATA_DIR=str(server.data_dir),
+        SAGEMAKER_SUPPRESS_V2_WARNING="1",
+        PYTHONUNBUFFERED="1",
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+    )
     return env, tmp_path_factory.mktemp("guide")
 
 
@@ -69,8 +78,11 @@ def test_block(block, guide_env):
     result = _run(block, env, cwd)
     output = result.stdout + result.stderr
     assert result.returncode == 0, (
-        f"{GUIDE.name}:{block.line} ({block.lang}) exited {result.returncode}:\n{output[-4000:]}")
+        f"{GUIDE.name}:{block.line} ({block.lang}) exited {result.returncode}:\n{output[-4000:]}"
+    )
     if block.expected:
         missing = missing_lines(block.expected, output)
-        assert not missing, (f"{GUIDE.name}:{block.line}: the output shown in the guide does not match; "
-                             f"missing {missing}\n--- printed:\n{output[-4000:]}")
+        assert not missing, (
+            f"{GUIDE.name}:{block.line}: the output shown in the guide does not match; "
+            f"missing {missing}\n--- printed:\n{output[-4000:]}"
+        )

@@ -51,7 +51,9 @@ class E2E:
 
     def deploy(self, estimator, **kwargs) -> Any:
         """``estimator.deploy(wait=False)``; the predictor is remembered for deletion."""
-        predictor = estimator.deploy(initial_instance_count=1, instance_type=INSTANCE_TYPE, wait=False, **kwargs)
+        predictor = estimator.deploy(
+            initial_instance_count=1, instance_type=INSTANCE_TYPE, wait=False, **kwargs
+        )
         self.endpoints.append(predictor)
         return predictor
 

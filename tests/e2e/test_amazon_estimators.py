@@ -37,7 +37,7 @@ def _interaction_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     n, d = 3000, 20
     X = rng.normal(size=(n, d)).astype(np.float32)
     V = rng.normal(scale=0.4, size=(d, 3))
-    pairwise = 0.5 * ((X @ V) ** 2 - (X ** 2) @ (V ** 2)).sum(axis=1)
+    pairwise = 0.5 * ((X @ V) ** 2 - (X**2) @ (V**2)).sum(axis=1)
     y = (pairwise + 0.3 * X[:, :3].sum(axis=1) + rng.normal(scale=0.3, size=n)).astype(np.float32)
     return X[:2400], y[:2400], X[2400:], y[2400:]
 
@@ -49,8 +49,9 @@ def data() -> Data:
 
     digits = load_digits()
     X = digits.data.astype(np.float32)
-    split = train_test_split(X, digits.target.astype(np.float32), test_size=0.25, random_state=0,
-                             stratify=digits.target)
+    split = train_test_split(
+        X, digits.target.astype(np.float32), test_size=0.25, random_state=0, stratify=digits.target
+    )
     Xtr, Xte, ytr, yte = split
     return Data(X, digits.target, (Xtr, ytr, Xte, yte), _interaction_data())
 
@@ -60,13 +61,25 @@ def predictors(e2e, data) -> dict[str, Any]:
     """Train the four estimators side by side, then deploy the four models side by side."""
     from sagemaker import KNN, PCA, FactorizationMachines, KMeans
 
-    common = {"role": ROLE, "instance_count": 1, "instance_type": INSTANCE_TYPE, "sagemaker_session": e2e.session}
+    common = {
+        "role": ROLE,
+        "instance_count": 1,
+        "instance_type": INSTANCE_TYPE,
+        "sagemaker_session": e2e.session,
+    }
     estimators = {
         "kmeans": KMeans(k=K_CLUSTERS, **common),
         "pca": PCA(num_components=PCA_COMPONENTS, **common),
         "knn": KNN(k=KNN_K, predictor_type="classifier", sample_size=len(data.knn_split[0]), **common),
-        "fm": FactorizationMachines(num_factors=4, predictor_type="regressor", epochs=30, mini_batch_size=100,
-                                    factors_lr=0.01, linear_lr=0.01, **common),
+        "fm": FactorizationMachines(
+            num_factors=4,
+            predictor_type="regressor",
+            epochs=30,
+            mini_batch_size=100,
+            factors_lr=0.01,
+            linear_lr=0.01,
+            **common,
+        ),
     }
     Xtr_knn, ytr_knn, _, _ = data.knn_split
     Xtr_fm, ytr_fm, _, _ = data.fm_split
@@ -136,7 +149,7 @@ def test_pca_reconstruction_error_matches_sklearn(predictors, data):
     assert error <= 1.01 * reference, (error, reference)
     # Projections are onto orthonormal components of the mean-centred data: energy is preserved.
     centred = ((X - X.mean(axis=0)) ** 2).sum()
-    assert np.isclose(centred - (projections ** 2).sum(), error, rtol=1e-3)
+    assert np.isclose(centred - (projections**2).sum(), error, rtol=1e-3)
 
 
 @pytest.mark.sdk_flow("flow02", "KNN: record_set, fit, deploy, predict")
@@ -188,5 +201,8 @@ def test_pca_async_walkthrough_delivers_within_a_second(predictors, data):
     assert elapsed < 1.5, f"the output took {elapsed:.2f} s to appear"
     assert len(result) == 5
     for got, expected in zip(result, sync):
-        np.testing.assert_allclose(got.label["projection"].float32_tensor.values,
-                                   expected.label["projection"].float32_tensor.values, rtol=1e-5)
+        np.testing.assert_allclose(
+            got.label["projection"].float32_tensor.values,
+            expected.label["projection"].float32_tensor.values,
+            rtol=1e-5,
+        )

@@ -41,28 +41,46 @@ def failed(e2e) -> dict:
     y = (X[:, 0] > 0).astype(np.float32)
     buf = io.StringIO()
     np.savetxt(buf, np.column_stack([y, X]), delimiter=",", fmt="%.6g")
-    e2e.server.client("s3").put_object(Bucket=e2e.bucket, Key="bad-hps/train/data.csv", Body=buf.getvalue().encode())
+    e2e.server.client("s3").put_object(
+        Bucket=e2e.bucket, Key="bad-hps/train/data.csv", Body=buf.getvalue().encode()
+    )
     # What KMeans.record_set() uploads: RecordIO-protobuf shards plus an .amazon.manifest.
-    manifest = upload_numpy_to_s3_shards(1, e2e.session.boto_session.resource("s3"), e2e.bucket,
-                                         "bad-hps/records", X, sagemaker_session=e2e.session)
+    manifest = upload_numpy_to_s3_shards(
+        1,
+        e2e.session.boto_session.resource("s3"),
+        e2e.bucket,
+        "bad-hps/records",
+        X,
+        sagemaker_session=e2e.session,
+    )
     channels = {
         "xgboost": {"train": TrainingInput(f"s3://{e2e.bucket}/bad-hps/train/", content_type="text/csv")},
-        "kmeans": {"train": RecordSet(manifest, len(X), X.shape[1], s3_data_type="ManifestFile").records_s3_input()},
+        "kmeans": {
+            "train": RecordSet(manifest, len(X), X.shape[1], s3_data_type="ManifestFile").records_s3_input()
+        },
     }
     good = {
         "xgboost": {"num_round": "3", "objective": "binary:logistic"},
         "kmeans": {"k": "2", "feature_dim": "3", "force_dense": "True"},
     }
-    images = {"xgboost": image_uris.retrieve("xgboost", e2e.region, "1.7-1"),
-              "kmeans": image_uris.retrieve("kmeans", e2e.region)}
+    images = {
+        "xgboost": image_uris.retrieve("xgboost", e2e.region, "1.7-1"),
+        "kmeans": image_uris.retrieve("kmeans", e2e.region),
+    }
     output = f"s3://{e2e.bucket}/bad-hps/output"
     estimators, names = {}, {}
     for case, (algorithm, via, bad, _) in CASES.items():
         hyperparameters = {**good[algorithm], **bad}
         if via == "sdk":
-            estimator = Estimator(image_uri=images[algorithm], role=ROLE, instance_count=1,
-                                  instance_type=INSTANCE_TYPE, sagemaker_session=e2e.session, output_path=output,
-                                  hyperparameters=hyperparameters)
+            estimator = Estimator(
+                image_uri=images[algorithm],
+                role=ROLE,
+                instance_count=1,
+                instance_type=INSTANCE_TYPE,
+                sagemaker_session=e2e.session,
+                output_path=output,
+                hyperparameters=hyperparameters,
+            )
             estimator.fit(channels[algorithm], wait=False, logs=False)
             estimators[case] = estimator
             names[case] = estimator.latest_training_job.name
@@ -70,14 +88,20 @@ def failed(e2e) -> dict:
         names[case] = f"bad-hps-{case}-{uuid.uuid4().hex[:6]}"
         source = channels[algorithm]["train"].config
         e2e.sm.create_training_job(
-            TrainingJobName=names[case], RoleArn=ROLE, HyperParameters=hyperparameters,
+            TrainingJobName=names[case],
+            RoleArn=ROLE,
+            HyperParameters=hyperparameters,
             AlgorithmSpecification={"TrainingImage": images[algorithm], "TrainingInputMode": "File"},
-            InputDataConfig=[{"ChannelName": "train", **source}], OutputDataConfig={"S3OutputPath": output},
+            InputDataConfig=[{"ChannelName": "train", **source}],
+            OutputDataConfig={"S3OutputPath": output},
             ResourceConfig={"InstanceCount": 1, "InstanceType": INSTANCE_TYPE, "VolumeSizeInGB": 30},
             StoppingCondition={"MaxRuntimeInSeconds": 3600},
         )
     descriptions = e2e.wait_jobs(names.values())
-    return {"descriptions": {case: descriptions[name] for case, name in names.items()}, "estimators": estimators}
+    return {
+        "descriptions": {case: descriptions[name] for case, name in names.items()},
+        "estimators": estimators,
+    }
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -89,7 +113,9 @@ def test_job_fails_with_a_reason_naming_the_hyperparameter(failed, case):
     assert CASES[case][3] in reason, reason
 
 
-@pytest.mark.sdk_flow("flow01", "a failing job: wait() raises UnexpectedStatusException with the FailureReason")
+@pytest.mark.sdk_flow(
+    "flow01", "a failing job: wait() raises UnexpectedStatusException with the FailureReason"
+)
 def test_sdk_wait_raises_the_failure_reason(failed):
     from sagemaker.exceptions import UnexpectedStatusException
 

@@ -56,9 +56,14 @@ def trained(e2e, problems) -> dict[str, Any]:
 
     estimators = {}
     for name, problem in problems.items():
-        estimator = LinearLearner(role=ROLE, instance_count=1, instance_type=INSTANCE_TYPE,
-                                  predictor_type=problem.predictor_type, sagemaker_session=e2e.session,
-                                  **problem.extra)
+        estimator = LinearLearner(
+            role=ROLE,
+            instance_count=1,
+            instance_type=INSTANCE_TYPE,
+            predictor_type=problem.predictor_type,
+            sagemaker_session=e2e.session,
+            **problem.extra,
+        )
         estimator.fit(estimator.record_set(problem.X_train, labels=problem.y_train), wait=False, logs=False)
         estimators[name] = estimator
     e2e.wait_estimators(estimators.values())
@@ -81,8 +86,11 @@ def test_binary_classifier_matches_logistic_regression(trained, problems):
     assert ((scores >= 0) & (scores <= 1)).all()  # logistic loss: a probability
     assert set(np.unique(labels)) <= {0.0, 1.0}
     accuracy = float((labels == problem.y_test).mean())
-    reference = LogisticRegression(max_iter=5000).fit(problem.X_train, problem.y_train).score(
-        problem.X_test, problem.y_test)
+    reference = (
+        LogisticRegression(max_iter=5000)
+        .fit(problem.X_train, problem.y_train)
+        .score(problem.X_test, problem.y_test)
+    )
     assert accuracy >= reference, (accuracy, reference)
 
 
@@ -101,8 +109,11 @@ def test_multiclass_classifier_matches_logistic_regression(trained, problems):
     accuracy = float((labels == problem.y_test).mean())
     # Same L2-regularised multinomial model; newton-cg reaches its optimum on wine's unscaled features in
     # ~60 iterations where the default lbfgs needs ~2,000 (same accuracy, seconds faster).
-    reference = LogisticRegression(solver="newton-cg", max_iter=5000).fit(problem.X_train, problem.y_train).score(
-        problem.X_test, problem.y_test)
+    reference = (
+        LogisticRegression(solver="newton-cg", max_iter=5000)
+        .fit(problem.X_train, problem.y_train)
+        .score(problem.X_test, problem.y_test)
+    )
     assert accuracy >= reference, (accuracy, reference)
 
 
@@ -117,7 +128,9 @@ def test_regressor_matches_ridge(trained, problems):
     assert all(set(r.label) == {"score"} for r in records)
     scores = np.array(record_values(records, "score")).ravel()
     mse = mean_squared_error(problem.y_test, scores)
-    reference = mean_squared_error(problem.y_test, Ridge().fit(problem.X_train, problem.y_train).predict(problem.X_test))
+    reference = mean_squared_error(
+        problem.y_test, Ridge().fit(problem.X_train, problem.y_train).predict(problem.X_test)
+    )
     assert mse <= reference, (mse, reference)
 
 

@@ -21,8 +21,13 @@ from e2e_support import INSTANCE_TYPE, ROLE
 pytestmark = pytest.mark.slow
 
 PARAMS: dict[str, Any] = {
-    "objective": "binary:logistic", "eval_metric": "auc", "max_depth": 3, "eta": 0.2, "subsample": 0.8,
-    "colsample_bytree": 0.8, "seed": 7,
+    "objective": "binary:logistic",
+    "eval_metric": "auc",
+    "max_depth": 3,
+    "eta": 0.2,
+    "subsample": 0.8,
+    "colsample_bytree": 0.8,
+    "seed": 7,
 }
 NUM_ROUND = 30
 
@@ -68,8 +73,14 @@ def _reference(dtrain, dval) -> tuple[Any, float]:
     import xgboost as xgb
 
     history: dict = {}
-    booster = xgb.train(PARAMS, dtrain, NUM_ROUND, evals=[(dtrain, "train"), (dval, "validation")],
-                        evals_result=history, verbose_eval=False)
+    booster = xgb.train(
+        PARAMS,
+        dtrain,
+        NUM_ROUND,
+        evals=[(dtrain, "train"), (dval, "validation")],
+        evals_result=history,
+        verbose_eval=False,
+    )
     return booster, history["validation"]["auc"][-1]
 
 
@@ -85,14 +96,24 @@ def jobs(e2e, split) -> dict[str, Any]:
     estimators = {}
     for kind, content_type, encode in (("csv", "text/csv", _csv), ("libsvm", "text/libsvm", _libsvm)):
         channels = {}
-        for channel, X, y in (("train", split.X_train, split.y_train), ("validation", split.X_val, split.y_val)):
+        for channel, X, y in (
+            ("train", split.X_train, split.y_train),
+            ("validation", split.X_val, split.y_val),
+        ):
             key = f"xgboost-e2e/{kind}/{channel}/data.{kind}"
             s3.put_object(Bucket=e2e.bucket, Key=key, Body=encode(X, y))
-            channels[channel] = TrainingInput(f"s3://{e2e.bucket}/xgboost-e2e/{kind}/{channel}/",
-                                              content_type=content_type)
-        estimator = Estimator(image_uri=image, role=ROLE, instance_count=1, instance_type=INSTANCE_TYPE,
-                              output_path=f"s3://{e2e.bucket}/xgboost-e2e/{kind}/output",
-                              sagemaker_session=e2e.session, hyperparameters={**PARAMS, "num_round": NUM_ROUND})
+            channels[channel] = TrainingInput(
+                f"s3://{e2e.bucket}/xgboost-e2e/{kind}/{channel}/", content_type=content_type
+            )
+        estimator = Estimator(
+            image_uri=image,
+            role=ROLE,
+            instance_count=1,
+            instance_type=INSTANCE_TYPE,
+            output_path=f"s3://{e2e.bucket}/xgboost-e2e/{kind}/output",
+            sagemaker_session=e2e.session,
+            hyperparameters={**PARAMS, "num_round": NUM_ROUND},
+        )
         estimator.fit(channels, wait=False, logs=False)
         estimators[kind] = estimator
     e2e.wait_estimators(estimators.values())
@@ -109,12 +130,16 @@ def _final_metrics(e2e, estimator) -> dict[str, float]:
     return {m["MetricName"]: m["Value"] for m in desc.get("FinalMetricDataList", [])}
 
 
-@pytest.mark.sdk_flow("flow01", "image_uris.retrieve and the CreateTrainingJob request (CSV and LibSVM channels)")
+@pytest.mark.sdk_flow(
+    "flow01", "image_uris.retrieve and the CreateTrainingJob request (CSV and LibSVM channels)"
+)
 def test_image_uri_and_channels(jobs, e2e):
     assert jobs["image"] == "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
     desc = e2e.sm.describe_training_job(TrainingJobName=jobs["estimators"]["libsvm"].latest_training_job.name)
     assert {c["ChannelName"]: c["ContentType"] for c in desc["InputDataConfig"]} == {
-        "train": "text/libsvm", "validation": "text/libsvm"}
+        "train": "text/libsvm",
+        "validation": "text/libsvm",
+    }
     assert desc["HyperParameters"]["num_round"] == str(NUM_ROUND)
 
 
@@ -126,8 +151,9 @@ def test_csv_job_matches_in_process_xgboost(jobs, e2e, split):
     from sagemaker.serializers import CSVSerializer
     from sagemaker.xgboost import XGBoostPredictor
 
-    booster, auc = _reference(xgb.DMatrix(split.X_train, label=split.y_train),
-                              xgb.DMatrix(split.X_val, label=split.y_val))
+    booster, auc = _reference(
+        xgb.DMatrix(split.X_train, label=split.y_train), xgb.DMatrix(split.X_val, label=split.y_val)
+    )
     metrics = _final_metrics(e2e, jobs["estimators"]["csv"])
     assert metrics["validation:auc"] == pytest.approx(auc, abs=1e-4)
     expected = booster.predict(xgb.DMatrix(split.X_test))
@@ -137,8 +163,12 @@ def test_csv_job_matches_in_process_xgboost(jobs, e2e, split):
     assert all(len(row) == 1 for row in rows)
     np.testing.assert_allclose([float(row[0]) for row in rows], expected, rtol=1e-6, atol=1e-7)
 
-    as_json = Predictor(predictor.endpoint_name, sagemaker_session=e2e.session, serializer=CSVSerializer(),
-                        deserializer=JSONDeserializer())
+    as_json = Predictor(
+        predictor.endpoint_name,
+        sagemaker_session=e2e.session,
+        serializer=CSVSerializer(),
+        deserializer=JSONDeserializer(),
+    )
     doc = as_json.predict(split.X_test)
     np.testing.assert_allclose([p["score"] for p in doc["predictions"]], expected, rtol=1e-6, atol=1e-7)
 
@@ -150,8 +180,9 @@ def test_csv_job_matches_in_process_xgboost(jobs, e2e, split):
     payload = _libsvm(split.X_test)
     sparse, _ = load_svmlight_file(io.BytesIO(payload), n_features=split.X_test.shape[1], zero_based=True)
     rows = as_libsvm.predict(payload.decode())
-    np.testing.assert_allclose([float(row[0]) for row in rows], booster.predict(xgb.DMatrix(sparse)),
-                               rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        [float(row[0]) for row in rows], booster.predict(xgb.DMatrix(sparse)), rtol=1e-6, atol=1e-7
+    )
 
 
 @pytest.mark.sdk_flow("flow01", "Estimator.fit on LibSVM channels, the model artifact")
@@ -167,7 +198,7 @@ def test_libsvm_job_matches_in_process_xgboost(jobs, e2e, split):
     estimator = jobs["estimators"]["libsvm"]
     assert _final_metrics(e2e, estimator)["validation:auc"] == pytest.approx(auc, abs=1e-4)
 
-    bucket, key = estimator.model_data[len("s3://"):].split("/", 1)
+    bucket, key = estimator.model_data[len("s3://") :].split("/", 1)
     archive = e2e.server.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
         assert tar.getnames() == ["xgboost-model"]

@@ -34,7 +34,8 @@ def _code(exc) -> str:
 def test_experiment_trial_component_lifecycle(sm):
     exp, trial, tc = _name("exp"), _name("trial"), _name("tc")
     exp_arn = sm.create_experiment(ExperimentName=exp, Description="d", Tags=[{"Key": "k", "Value": "v"}])[
-        "ExperimentArn"]
+        "ExperimentArn"
+    ]
     assert exp_arn.endswith(f":experiment/{exp}")
     desc = sm.describe_experiment(ExperimentName=exp)
     assert desc["DisplayName"] == exp and desc["Description"] == "d"
@@ -47,18 +48,28 @@ def test_experiment_trial_component_lifecycle(sm):
     with pytest.raises(ClientError) as exc:
         sm.create_trial(TrialName=trial, ExperimentName=_name("missing"))
     assert _code(exc) == "ResourceNotFound"
-    trial_arn = sm.create_trial(TrialName=trial, ExperimentName=exp,
-                                MetadataProperties={"CommitId": "abc"})["TrialArn"]
+    trial_arn = sm.create_trial(TrialName=trial, ExperimentName=exp, MetadataProperties={"CommitId": "abc"})[
+        "TrialArn"
+    ]
     assert sm.describe_trial(TrialName=trial)["ExperimentName"] == exp
 
     start = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
     tc_arn = sm.create_trial_component(
-        TrialComponentName=tc, DisplayName="Run 1", Status={"PrimaryStatus": "InProgress"}, StartTime=start,
+        TrialComponentName=tc,
+        DisplayName="Run 1",
+        Status={"PrimaryStatus": "InProgress"},
+        StartTime=start,
         Parameters={"lr": {"NumberValue": 0.1}, "opt": {"StringValue": "adam"}},
-        InputArtifacts={"data": {"Value": "s3://b/data", "MediaType": "text/csv"}})["TrialComponentArn"]
-    sm.update_trial_component(TrialComponentName=tc, Parameters={"epochs": {"NumberValue": 3}},
-                              ParametersToRemove=["opt"], OutputArtifacts={"model": {"Value": "s3://b/m"}},
-                              InputArtifacts={}, Status={"PrimaryStatus": "Completed", "Message": "done"})
+        InputArtifacts={"data": {"Value": "s3://b/data", "MediaType": "text/csv"}},
+    )["TrialComponentArn"]
+    sm.update_trial_component(
+        TrialComponentName=tc,
+        Parameters={"epochs": {"NumberValue": 3}},
+        ParametersToRemove=["opt"],
+        OutputArtifacts={"model": {"Value": "s3://b/m"}},
+        InputArtifacts={},
+        Status={"PrimaryStatus": "Completed", "Message": "done"},
+    )
     desc = sm.describe_trial_component(TrialComponentName=tc)
     assert desc["Parameters"] == {"lr": {"NumberValue": 0.1}, "epochs": {"NumberValue": 3.0}}
     assert desc["InputArtifacts"]["data"] == {"Value": "s3://b/data", "MediaType": "text/csv"}
@@ -67,9 +78,17 @@ def test_experiment_trial_component_lifecycle(sm):
     assert desc["StartTime"] == start and desc["DisplayName"] == "Run 1"
     assert sm.describe_trial_component(TrialComponentName=tc_arn)["TrialComponentName"] == tc
 
-    assert sm.associate_trial_component(TrialComponentName=tc, TrialName=trial) == {
-        "TrialComponentArn": tc_arn, "TrialArn": trial_arn, "ResponseMetadata": sm.associate_trial_component(
-            TrialComponentName=tc, TrialName=trial)["ResponseMetadata"]} or True
+    assert (
+        sm.associate_trial_component(TrialComponentName=tc, TrialName=trial)
+        == {
+            "TrialComponentArn": tc_arn,
+            "TrialArn": trial_arn,
+            "ResponseMetadata": sm.associate_trial_component(TrialComponentName=tc, TrialName=trial)[
+                "ResponseMetadata"
+            ],
+        }
+        or True
+    )
     summaries = sm.list_trial_components(TrialName=trial)["TrialComponentSummaries"]
     assert [s["TrialComponentName"] for s in summaries] == [tc]
     summaries = sm.list_trial_components(ExperimentName=exp)["TrialComponentSummaries"]
@@ -128,18 +147,24 @@ def test_list_filters_sort_and_pages(sm):
     seen, token = [], None
     while True:
         kwargs = {"NextToken": token} if token else {}
-        page = sm.list_trial_components(ExperimentName=exp, MaxResults=2, SortBy="Name",
-                                        SortOrder="Ascending", **kwargs)
+        page = sm.list_trial_components(
+            ExperimentName=exp, MaxResults=2, SortBy="Name", SortOrder="Ascending", **kwargs
+        )
         seen += [s["TrialComponentName"] for s in page["TrialComponentSummaries"]]
         token = page.get("NextToken")
         if not token:
             break
     assert seen == names
     created = sm.describe_trial_component(TrialComponentName=names[2])["CreationTime"]
-    after = [s["TrialComponentName"] for s in sm.list_trial_components(
-        ExperimentName=exp, CreatedAfter=created + dt.timedelta(milliseconds=2), SortBy="CreationTime",
-        SortOrder="Ascending")[
-        "TrialComponentSummaries"]]
+    after = [
+        s["TrialComponentName"]
+        for s in sm.list_trial_components(
+            ExperimentName=exp,
+            CreatedAfter=created + dt.timedelta(milliseconds=2),
+            SortBy="CreationTime",
+            SortOrder="Ascending",
+        )["TrialComponentSummaries"]
+    ]
     assert after == names[3:]
 
 
@@ -150,15 +175,23 @@ def test_metrics_summaries_match_numpy(sm, metrics):
     values = rng.normal(size=25)
     base = time.time() - 100
     for start in range(0, 25, 10):
-        data = [{"MetricName": "loss", "Timestamp": base + i, "Step": i, "Value": float(values[i])}
-                for i in range(start, min(start + 10, 25))]
+        data = [
+            {"MetricName": "loss", "Timestamp": base + i, "Step": i, "Value": float(values[i])}
+            for i in range(start, min(start + 10, 25))
+        ]
         assert metrics.batch_put_metrics(TrialComponentName=tc, MetricData=data).get("Errors", []) == []
-    bad = metrics.batch_put_metrics(TrialComponentName=tc, MetricData=[
-        {"MetricName": "loss", "Timestamp": base, "Value": float("nan")},
-        {"MetricName": "loss", "Timestamp": base, "Value": float("inf")},
-        {"MetricName": "acc", "Timestamp": base, "Value": 0.5}])
-    assert bad["Errors"] == [{"Code": "VALIDATION_ERROR", "MetricIndex": 0},
-                             {"Code": "VALIDATION_ERROR", "MetricIndex": 1}]
+    bad = metrics.batch_put_metrics(
+        TrialComponentName=tc,
+        MetricData=[
+            {"MetricName": "loss", "Timestamp": base, "Value": float("nan")},
+            {"MetricName": "loss", "Timestamp": base, "Value": float("inf")},
+            {"MetricName": "acc", "Timestamp": base, "Value": 0.5},
+        ],
+    )
+    assert bad["Errors"] == [
+        {"Code": "VALIDATION_ERROR", "MetricIndex": 0},
+        {"Code": "VALIDATION_ERROR", "MetricIndex": 1},
+    ]
     summaries = {m["MetricName"]: m for m in sm.describe_trial_component(TrialComponentName=tc)["Metrics"]}
     loss = summaries["loss"]
     assert loss["Count"] == 25
@@ -168,9 +201,17 @@ def test_metrics_summaries_match_numpy(sm, metrics):
     assert math.isclose(loss["Last"], values[-1])
     assert summaries["acc"]["Count"] == 1
     arn = sm.describe_trial_component(TrialComponentName=tc)["TrialComponentArn"]
-    result = metrics.batch_get_metrics(MetricQueries=[
-        {"MetricName": "loss", "ResourceArn": arn, "MetricStat": "Avg", "Period": "IterationNumber",
-         "XAxisType": "IterationNumber"}])["MetricQueryResults"][0]
+    result = metrics.batch_get_metrics(
+        MetricQueries=[
+            {
+                "MetricName": "loss",
+                "ResourceArn": arn,
+                "MetricStat": "Avg",
+                "Period": "IterationNumber",
+                "XAxisType": "IterationNumber",
+            }
+        ]
+    )["MetricQueryResults"][0]
     assert result["Status"] == "Complete" and result["XAxisValues"] == list(range(25))
     assert np.allclose(result["MetricValues"], values)
 
@@ -181,46 +222,77 @@ def test_search_trial_components(sm):
     sm.create_trial(TrialName=f"{exp}-t", ExperimentName=exp)
     for i in range(12):
         name = f"{exp}-c{i}"
-        sm.create_trial_component(TrialComponentName=name, Parameters={"hp": {"NumberValue": i}},
-                                  Tags=[{"Key": "team", "Value": "a" if i % 2 else "b"}])
+        sm.create_trial_component(
+            TrialComponentName=name,
+            Parameters={"hp": {"NumberValue": i}},
+            Tags=[{"Key": "team", "Value": "a" if i % 2 else "b"}],
+        )
         sm.associate_trial_component(TrialComponentName=name, TrialName=f"{exp}-t")
-    expression = {"Filters": [{"Name": "Parents.ExperimentName", "Operator": "Equals", "Value": exp},
-                              {"Name": "Parameters.hp", "Operator": "GreaterThanOrEqualTo", "Value": "4"}]}
+    expression = {
+        "Filters": [
+            {"Name": "Parents.ExperimentName", "Operator": "Equals", "Value": exp},
+            {"Name": "Parameters.hp", "Operator": "GreaterThanOrEqualTo", "Value": "4"},
+        ]
+    }
     seen, token = [], None
     while True:
-        page = sm.search(Resource="ExperimentTrialComponent", SearchExpression=expression,
-                         SortBy="Parameters.hp", SortOrder="Ascending",
-                         **({"NextToken": token} if token else {}))
+        page = sm.search(
+            Resource="ExperimentTrialComponent",
+            SearchExpression=expression,
+            SortBy="Parameters.hp",
+            SortOrder="Ascending",
+            **({"NextToken": token} if token else {}),
+        )
         seen += [r["TrialComponent"]["TrialComponentName"] for r in page["Results"]]
         token = page.get("NextToken")
         if not token:
             break
     assert seen == [f"{exp}-c{i}" for i in range(4, 12)]
-    record = sm.search(Resource="ExperimentTrialComponent", SearchExpression={"Filters": [
-        {"Name": "TrialComponentName", "Operator": "Equals", "Value": f"{exp}-c3"}]})["Results"][0][
-        "TrialComponent"]
+    record = sm.search(
+        Resource="ExperimentTrialComponent",
+        SearchExpression={
+            "Filters": [{"Name": "TrialComponentName", "Operator": "Equals", "Value": f"{exp}-c3"}]
+        },
+    )["Results"][0]["TrialComponent"]
     assert record["Parents"] == [{"TrialName": f"{exp}-t", "ExperimentName": exp}]
     assert record["Tags"] == [{"Key": "team", "Value": "a"}]
-    tagged = sm.search(Resource="ExperimentTrialComponent", MaxResults=100, SearchExpression={"Filters": [
-        {"Name": "Parents.TrialName", "Value": f"{exp}-t"}, {"Name": "Tags.team", "Value": "b"}]})["Results"]
+    tagged = sm.search(
+        Resource="ExperimentTrialComponent",
+        MaxResults=100,
+        SearchExpression={
+            "Filters": [
+                {"Name": "Parents.TrialName", "Value": f"{exp}-t"},
+                {"Name": "Tags.team", "Value": "b"},
+            ]
+        },
+    )["Results"]
     assert len(tagged) == 6
-    suggestions = sm.get_search_suggestions(Resource="ExperimentTrialComponent", SuggestionQuery={
-        "PropertyNameQuery": {"PropertyNameHint": "parameters.h"}})["PropertyNameSuggestions"]
+    suggestions = sm.get_search_suggestions(
+        Resource="ExperimentTrialComponent",
+        SuggestionQuery={"PropertyNameQuery": {"PropertyNameHint": "parameters.h"}},
+    )["PropertyNameSuggestions"]
     assert {"PropertyName": "Parameters.hp"} in suggestions
     with pytest.raises(ClientError) as exc:
-        sm.search(Resource="ExperimentTrialComponent", SearchExpression={"Filters": [
-            {"Name": "Source.SourceArn", "Operator": "Contains", "Value": "a"},
-            {"Name": "Status.PrimaryStatus", "Operator": "Contains", "Value": "b"}]})
+        sm.search(
+            Resource="ExperimentTrialComponent",
+            SearchExpression={
+                "Filters": [
+                    {"Name": "Source.SourceArn", "Operator": "Contains", "Value": "a"},
+                    {"Name": "Status.PrimaryStatus", "Operator": "Contains", "Value": "b"},
+                ]
+            },
+        )
     assert "'CONTAINS' operator usage limit of 1 exceeded." in exc.value.response["Error"]["Message"]
 
 
 def test_lineage_artifacts_and_associations(sm):
     tc = _name("tc")
     tc_arn = sm.create_trial_component(TrialComponentName=tc)["TrialComponentArn"]
-    artifact = sm.create_artifact(ArtifactName="cm", ArtifactType="ConfusionMatrix",
-                                  Source={"SourceUri": "s3://b/cm.json",
-                                          "SourceTypes": [{"SourceIdType": "S3ETag", "Value": "e"}]})[
-        "ArtifactArn"]
+    artifact = sm.create_artifact(
+        ArtifactName="cm",
+        ArtifactType="ConfusionMatrix",
+        Source={"SourceUri": "s3://b/cm.json", "SourceTypes": [{"SourceIdType": "S3ETag", "Value": "e"}]},
+    )["ArtifactArn"]
     assert sm.describe_artifact(ArtifactArn=artifact)["ArtifactType"] == "ConfusionMatrix"
     sm.add_association(SourceArn=tc_arn, DestinationArn=artifact, AssociationType="Produced")
     with pytest.raises(ClientError) as exc:
@@ -228,23 +300,32 @@ def test_lineage_artifacts_and_associations(sm):
     assert "already exists" in exc.value.response["Error"]["Message"]
     summary = sm.list_associations(SourceArn=tc_arn)["AssociationSummaries"]
     assert [(s["DestinationArn"], s["SourceType"], s["DestinationType"]) for s in summary] == [
-        (artifact, "TrialComponent", "Artifact")]
+        (artifact, "TrialComponent", "Artifact")
+    ]
     sm.delete_association(SourceArn=tc_arn, DestinationArn=artifact)
     assert sm.list_associations(SourceArn=tc_arn)["AssociationSummaries"] == []
 
 
 def test_actions_contexts_and_query_lineage(sm):
     suffix = uuid.uuid4().hex[:8]
-    data = sm.create_artifact(ArtifactType="DataSet",
-                              Source={"SourceUri": f"s3://b/{suffix}/data"})["ArtifactArn"]
-    model = sm.create_artifact(ArtifactType="Model",
-                               Source={"SourceUri": f"s3://b/{suffix}/model"})["ArtifactArn"]
-    action = sm.create_action(ActionName=f"deploy-{suffix}", ActionType="ModelDeployment",
-                              Source={"SourceUri": f"s3://b/{suffix}/model"}, Status="Completed",
-                              Properties={"k": "v"})["ActionArn"]
-    context = sm.create_context(ContextName=f"endpoint-{suffix}", ContextType="Endpoint",
-                                Source={"SourceUri": f"arn:aws:sagemaker:us-east-1:000000000000:"
-                                                     f"endpoint/{suffix}"})["ContextArn"]
+    data = sm.create_artifact(ArtifactType="DataSet", Source={"SourceUri": f"s3://b/{suffix}/data"})[
+        "ArtifactArn"
+    ]
+    model = sm.create_artifact(ArtifactType="Model", Source={"SourceUri": f"s3://b/{suffix}/model"})[
+        "ArtifactArn"
+    ]
+    action = sm.create_action(
+        ActionName=f"deploy-{suffix}",
+        ActionType="ModelDeployment",
+        Source={"SourceUri": f"s3://b/{suffix}/model"},
+        Status="Completed",
+        Properties={"k": "v"},
+    )["ActionArn"]
+    context = sm.create_context(
+        ContextName=f"endpoint-{suffix}",
+        ContextType="Endpoint",
+        Source={"SourceUri": f"arn:aws:sagemaker:us-east-1:000000000000:endpoint/{suffix}"},
+    )["ContextArn"]
     with pytest.raises(ClientError) as exc:
         sm.create_action(ActionName=f"deploy-{suffix}", ActionType="X", Source={"SourceUri": "s3://b/x"})
     assert "already exists" in exc.value.response["Error"]["Message"]
@@ -262,11 +343,15 @@ def test_actions_contexts_and_query_lineage(sm):
     down = sm.query_lineage(StartArns=[data], Direction="Descendants", IncludeEdges=True, MaxDepth=10)
     assert [v["Arn"] for v in down["Vertices"]] == [model, action, context]
     assert {(e["SourceArn"], e["DestinationArn"]) for e in down["Edges"]} == {
-        (data, model), (model, action), (action, context)}
+        (data, model),
+        (model, action),
+        (action, context),
+    }
     pages, token = [], None
     while True:
-        page = sm.query_lineage(StartArns=[data], Direction="Descendants", MaxResults=1,
-                                **({"NextToken": token} if token else {}))
+        page = sm.query_lineage(
+            StartArns=[data], Direction="Descendants", MaxResults=1, **({"NextToken": token} if token else {})
+        )
         pages.append([v["Arn"] for v in page["Vertices"]])
         token = page.get("NextToken")
         if not token:
@@ -299,17 +384,34 @@ def test_search_training_jobs_by_hyperparameters_and_tags(sm):
             RoleArn="arn:aws:iam::000000000000:role/SageStackExecutionRole",
             HyperParameters={"max_depth": str(depth), "num_round": "1"},
             AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
-            InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {
-                "S3DataType": "S3Prefix", "S3Uri": "s3://missing-bucket/none/"}}}],
+            InputDataConfig=[
+                {
+                    "ChannelName": "train",
+                    "DataSource": {
+                        "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://missing-bucket/none/"}
+                    },
+                }
+            ],
             OutputDataConfig={"S3OutputPath": "s3://missing-bucket/out"},
             ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
-            StoppingCondition={"MaxRuntimeInSeconds": 60}, Tags=[{"Key": "suite", "Value": suffix}])
-    found = sm.search(Resource="TrainingJob", SearchExpression={"Filters": [
-        {"Name": "Tags.suite", "Operator": "Equals", "Value": suffix},
-        {"Name": "HyperParameters.max_depth", "Operator": "GreaterThan", "Value": "3"}]},
-        SortBy="HyperParameters.max_depth", SortOrder="Descending")["Results"]
-    assert [r["TrainingJob"]["TrainingJobName"] for r in found] == [f"search-{suffix}-8",
-                                                                    f"search-{suffix}-5"]
+            StoppingCondition={"MaxRuntimeInSeconds": 60},
+            Tags=[{"Key": "suite", "Value": suffix}],
+        )
+    found = sm.search(
+        Resource="TrainingJob",
+        SearchExpression={
+            "Filters": [
+                {"Name": "Tags.suite", "Operator": "Equals", "Value": suffix},
+                {"Name": "HyperParameters.max_depth", "Operator": "GreaterThan", "Value": "3"},
+            ]
+        },
+        SortBy="HyperParameters.max_depth",
+        SortOrder="Descending",
+    )["Results"]
+    assert [r["TrainingJob"]["TrainingJobName"] for r in found] == [
+        f"search-{suffix}-8",
+        f"search-{suffix}-5",
+    ]
 
 
 def test_jobs_join_experiments_through_experiment_config(sm):
@@ -320,27 +422,43 @@ def test_jobs_join_experiments_through_experiment_config(sm):
     sm.create_experiment(ExperimentName=exp)
     sm.create_trial(TrialName=trial, ExperimentName=exp)
     model = f"jobs-{suffix}-model"
-    sm.create_model(ModelName=model, ExecutionRoleArn="arn:aws:iam::000000000000:role/SageStackExecutionRole",
-                    PrimaryContainer={"Image": SKLEARN_IMAGE, "ModelDataUrl": "s3://missing-bucket/m.tar.gz"})
-    transform = dict(ModelName=model, TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
-                     TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
-                                                                     "S3Uri": "s3://missing-bucket/in/"}}},
-                     TransformOutput={"S3OutputPath": "s3://missing-bucket/out"})
+    sm.create_model(
+        ModelName=model,
+        ExecutionRoleArn="arn:aws:iam::000000000000:role/SageStackExecutionRole",
+        PrimaryContainer={"Image": SKLEARN_IMAGE, "ModelDataUrl": "s3://missing-bucket/m.tar.gz"},
+    )
+    transform = dict(
+        ModelName=model,
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        TransformInput={
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://missing-bucket/in/"}}
+        },
+        TransformOutput={"S3OutputPath": "s3://missing-bucket/out"},
+    )
     # A name that does not exist leaves the job's trial component unassociated (the job is created).
-    sm.create_transform_job(TransformJobName=f"jobs-{suffix}-other", ExperimentConfig={
-        "ExperimentName": exp, "TrialName": "no-such-trial"}, **transform)
+    sm.create_transform_job(
+        TransformJobName=f"jobs-{suffix}-other",
+        ExperimentConfig={"ExperimentName": exp, "TrialName": "no-such-trial"},
+        **transform,
+    )
     assert sm.list_trials(TrialComponentName=f"jobs-{suffix}-other-aws-transform-job")["TrialSummaries"] == []
     job = f"jobs-{suffix}-transform"
-    job_arn = sm.create_transform_job(TransformJobName=job, ExperimentConfig={
-        "ExperimentName": exp, "TrialName": trial}, **transform)["TransformJobArn"]
+    job_arn = sm.create_transform_job(
+        TransformJobName=job, ExperimentConfig={"ExperimentName": exp, "TrialName": trial}, **transform
+    )["TransformJobArn"]
     name = f"{job}-aws-transform-job"
     desc = sm.describe_trial_component(TrialComponentName=name)
     assert desc["Source"] == {"SourceArn": job_arn, "SourceType": "SageMakerTransformJob"}
     assert desc["InputArtifacts"]["SageMaker.TransformInput"]["Value"] == "s3://missing-bucket/in/"
-    assert [s["TrialComponentName"] for s in sm.list_trial_components(TrialName=trial)[
-        "TrialComponentSummaries"]] == [name]
-    wait_for(lambda: sm.describe_transform_job(TransformJobName=job)["TransformJobStatus"] == "Failed",
-             timeout=60, message="the transform job to fail")
+    assert [
+        s["TrialComponentName"] for s in sm.list_trial_components(TrialName=trial)["TrialComponentSummaries"]
+    ] == [name]
+    wait_for(
+        lambda: sm.describe_transform_job(TransformJobName=job)["TransformJobStatus"] == "Failed",
+        timeout=60,
+        message="the transform job to fail",
+    )
+
     def status() -> str:
         return sm.describe_trial_component(TrialComponentName=name)["Status"]["PrimaryStatus"]
 

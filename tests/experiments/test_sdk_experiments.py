@@ -43,8 +43,11 @@ def test_run_logs_parameters_metrics_and_artifacts(server, sdk_env, tmp_path):
     tc_name = f"{experiment}-{run_name}"
     desc = sm.describe_trial_component(TrialComponentName=tc_name)
     assert desc["Status"]["PrimaryStatus"] == "Completed"
-    assert desc["Parameters"] == {"lr": {"NumberValue": 0.1}, "optimizer": {"StringValue": "adam"},
-                                  "epochs": {"NumberValue": 20.0}}
+    assert desc["Parameters"] == {
+        "lr": {"NumberValue": 0.1},
+        "optimizer": {"StringValue": "adam"},
+        "epochs": {"NumberValue": 20.0},
+    }
     loss = {m["MetricName"]: m for m in desc["Metrics"]}["loss"]
     values = np.array(losses)
     assert loss["Count"] == 20
@@ -86,7 +89,7 @@ def test_run_logs_parameters_metrics_and_artifacts(server, sdk_env, tmp_path):
         sm.describe_experiment(ExperimentName=experiment)
 
 
-TRAIN = textwrap.dedent('''
+TRAIN = textwrap.dedent("""
     import os
     import numpy as np
     from sklearn.linear_model import LogisticRegression
@@ -103,7 +106,7 @@ TRAIN = textwrap.dedent('''
             run.log_metric(name="train:accuracy", value=model.score(X, y), step=step)
     print(f"train-accuracy: {model.score(X, y):.4f}", flush=True)
     joblib.dump(model, os.path.join(os.environ["SM_MODEL_DIR"], "model.joblib"))
-''')
+""")
 
 
 @pytest.mark.slow
@@ -123,11 +126,17 @@ def test_training_job_inside_run_logs_into_it(server, sdk_env, tmp_path):
     train_uri = session.upload_data(str(tmp_path / "train.csv"), key_prefix="experiments-e2e/train")
     experiment, run_name = _names()
     with Run(experiment_name=experiment, run_name=run_name, sagemaker_session=session) as run:
-        estimator = SKLearn(entry_point="train.py", source_dir=str(src), framework_version="1.2-1",
-                            py_version="py3", instance_type="ml.m5.large", instance_count=1, role=ROLE,
-                            hyperparameters={"C": 0.5},
-                            metric_definitions=[{"Name": "train:accuracy",
-                                                 "Regex": "train-accuracy: ([0-9.]+)"}])
+        estimator = SKLearn(
+            entry_point="train.py",
+            source_dir=str(src),
+            framework_version="1.2-1",
+            py_version="py3",
+            instance_type="ml.m5.large",
+            instance_count=1,
+            role=ROLE,
+            hyperparameters={"C": 0.5},
+            metric_definitions=[{"Name": "train:accuracy", "Regex": "train-accuracy: ([0-9.]+)"}],
+        )
         estimator.fit({"train": train_uri}, wait=True, logs=False)
         config = run.experiment_config
     job = estimator.latest_training_job.describe()
@@ -148,11 +157,15 @@ def test_training_job_inside_run_logs_into_it(server, sdk_env, tmp_path):
     model_uri = job["ModelArtifacts"]["S3ModelArtifacts"]
     assert job_tc["OutputArtifacts"]["SageMaker.ModelArtifact"]["Value"] == model_uri
     assert {m["MetricName"] for m in job_tc["Metrics"]} == {"train:accuracy"}
-    in_trial = [s["TrialComponentName"] for s in sm.list_trial_components(
-        TrialName=config["TrialName"])["TrialComponentSummaries"]]
+    in_trial = [
+        s["TrialComponentName"]
+        for s in sm.list_trial_components(TrialName=config["TrialName"])["TrialComponentSummaries"]
+    ]
     assert sorted(in_trial) == sorted([config["RunName"], job_tc_name])
-    assert [s["TrialComponentName"] for s in sm.list_trial_components(
-        SourceArn=job["TrainingJobArn"])["TrialComponentSummaries"]] == [job_tc_name]
+    assert [
+        s["TrialComponentName"]
+        for s in sm.list_trial_components(SourceArn=job["TrainingJobArn"])["TrialComponentSummaries"]
+    ] == [job_tc_name]
     assert {"SourceArn": job["TrainingJobArn"], "SourceType": "SageMakerTrainingJob"} in run_tc["Sources"]
 
     # The lineage SageMaker records for a job: image and data → job → model.
@@ -160,8 +173,10 @@ def test_training_job_inside_run_logs_into_it(server, sdk_env, tmp_path):
     assert sorted(v["Type"] for v in up["Vertices"]) == ["DataSet", "Image"]
     down = sm.query_lineage(StartArns=[job_tc["TrialComponentArn"]], Direction="Descendants", MaxDepth=1)
     model = [v["Arn"] for v in down["Vertices"] if v["Type"] == "Model"]
-    assert sm.describe_artifact(ArtifactArn=model[0])["Source"]["SourceUri"] == job["ModelArtifacts"][
-        "S3ModelArtifacts"]
+    assert (
+        sm.describe_artifact(ArtifactArn=model[0])["Source"]["SourceUri"]
+        == job["ModelArtifacts"]["S3ModelArtifacts"]
+    )
 
 
 @pytest.mark.sdk_flow("flow10", "the store keeps experiments, runs and metrics across a restart")
@@ -186,25 +201,41 @@ def test_restart_keeps_everything(fresh_server, monkeypatch):
     sm = fresh_server.client("sagemaker")
     before = sm.describe_trial_component(TrialComponentName=f"{experiment}-{run_name}")
     sm.create_model_package_group(ModelPackageGroupName=f"{experiment}-group")
-    package = sm.create_model_package(ModelPackageGroupName=f"{experiment}-group", InferenceSpecification={
-        "Containers": [{"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
-                        "ModelDataUrl": "s3://b/model.tar.gz"}]})["ModelPackageArn"]
+    package = sm.create_model_package(
+        ModelPackageGroupName=f"{experiment}-group",
+        InferenceSpecification={
+            "Containers": [
+                {
+                    "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+                    "ModelDataUrl": "s3://b/model.tar.gz",
+                }
+            ]
+        },
+    )["ModelPackageArn"]
     fresh_server.restart()
     sm = fresh_server.client("sagemaker")
     after = sm.describe_trial_component(TrialComponentName=f"{experiment}-{run_name}")
     for key in ("Parameters", "Metrics", "Status", "StartTime", "EndTime"):
         assert after[key] == before[key]
-    assert sm.list_trial_components(ExperimentName=experiment)["TrialComponentSummaries"][0][
-        "TrialComponentName"] == f"{experiment}-{run_name}"
+    assert (
+        sm.list_trial_components(ExperimentName=experiment)["TrialComponentSummaries"][0][
+            "TrialComponentName"
+        ]
+        == f"{experiment}-{run_name}"
+    )
     assert sm.describe_model_package(ModelPackageName=package)["ModelPackageVersion"] == 1
-    second = sm.create_model_package(ModelPackageGroupName=f"{experiment}-group", InferenceSpecification={
-        "Containers": [{"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"}]})
+    second = sm.create_model_package(
+        ModelPackageGroupName=f"{experiment}-group",
+        InferenceSpecification={
+            "Containers": [{"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"}]
+        },
+    )
     assert second["ModelPackageArn"].endswith("/2")  # the version counter survived too
     artifact = sm.list_artifacts(SourceUri=package)["ArtifactSummaries"][0]["ArtifactArn"]
     assert sm.list_associations(SourceArn=artifact)["AssociationSummaries"]
 
 
-PROCESS = textwrap.dedent('''
+PROCESS = textwrap.dedent("""
     from sagemaker.session import Session
     from sagemaker.experiments import load_run
 
@@ -212,7 +243,7 @@ PROCESS = textwrap.dedent('''
         run.log_parameter("rows", 200)
         run.log_metric(name="processing:rows", value=200.0)
     print("logged", flush=True)
-''')
+""")
 
 
 @pytest.mark.slow
@@ -226,8 +257,13 @@ def test_processing_job_inside_run_logs_into_it(server, sdk_env, tmp_path):
     (tmp_path / "process.py").write_text(PROCESS)
     experiment, run_name = _names()
     with Run(experiment_name=experiment, run_name=run_name, sagemaker_session=session) as run:
-        processor = SKLearnProcessor(framework_version="1.2-1", role=ROLE, instance_type="ml.m5.xlarge",
-                                     instance_count=1, base_job_name="exp-proc")
+        processor = SKLearnProcessor(
+            framework_version="1.2-1",
+            role=ROLE,
+            instance_type="ml.m5.xlarge",
+            instance_count=1,
+            base_job_name="exp-proc",
+        )
         processor.run(code=str(tmp_path / "process.py"), wait=True, logs=False)
         config = run.experiment_config
     job = processor.latest_job.describe()
@@ -239,6 +275,8 @@ def test_processing_job_inside_run_logs_into_it(server, sdk_env, tmp_path):
     job_tc = sm.describe_trial_component(TrialComponentName=f"{job['ProcessingJobName']}-aws-processing-job")
     assert job_tc["Source"] == {"SourceArn": job["ProcessingJobArn"], "SourceType": "SageMakerProcessingJob"}
     assert job_tc["Status"]["PrimaryStatus"] == "Completed"
-    in_trial = [s["TrialComponentName"] for s in sm.list_trial_components(
-        TrialName=config["TrialName"])["TrialComponentSummaries"]]
+    in_trial = [
+        s["TrialComponentName"]
+        for s in sm.list_trial_components(TrialName=config["TrialName"])["TrialComponentSummaries"]
+    ]
     assert job_tc["TrialComponentName"] in in_trial

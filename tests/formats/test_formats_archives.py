@@ -41,13 +41,16 @@ def mode(request, monkeypatch):
 
 
 def test_extracts_files_directories_and_inner_links(tmp_path, mode):
-    source = _tar(tmp_path / "model.tar.gz", [
-        ("code", {"type": tarfile.DIRTYPE, "mode": 0o755}),
-        ("code/inference.py", {"data": b"print('hi')\n", "mode": 0o4755}),
-        ("model.bin", {"data": b"\x00\x01"}),
-        ("code/model-link", {"type": tarfile.SYMTYPE, "link": "../model.bin"}),
-        ("copy.bin", {"type": tarfile.LNKTYPE, "link": "model.bin"}),
-    ])
+    source = _tar(
+        tmp_path / "model.tar.gz",
+        [
+            ("code", {"type": tarfile.DIRTYPE, "mode": 0o755}),
+            ("code/inference.py", {"data": b"print('hi')\n", "mode": 0o4755}),
+            ("model.bin", {"data": b"\x00\x01"}),
+            ("code/model-link", {"type": tarfile.SYMTYPE, "link": "../model.bin"}),
+            ("copy.bin", {"type": tarfile.LNKTYPE, "link": "model.bin"}),
+        ],
+    )
     dest = tmp_path / "out"
     archives.extract_tarball(source, dest)
     assert (dest / "code" / "inference.py").read_text() == "print('hi')\n"
@@ -57,14 +60,18 @@ def test_extracts_files_directories_and_inner_links(tmp_path, mode):
     assert not file_mode & stat.S_ISUID and file_mode & 0o700 == 0o700
 
 
-@pytest.mark.parametrize("members", [
-    [("../escape.txt", {"data": b"x"})],
-    [("a/../../escape.txt", {"data": b"x"})],
-    [("link", {"type": tarfile.SYMTYPE, "link": "/etc/passwd"})],
-    [("link", {"type": tarfile.SYMTYPE, "link": "../../outside"})],
-    [("hard", {"type": tarfile.LNKTYPE, "link": "/etc/passwd"})],
-    [("fifo", {"type": tarfile.FIFOTYPE})],
-], ids=["dotdot", "nested-dotdot", "abs-symlink", "escaping-symlink", "abs-hardlink", "fifo"])
+@pytest.mark.parametrize(
+    "members",
+    [
+        [("../escape.txt", {"data": b"x"})],
+        [("a/../../escape.txt", {"data": b"x"})],
+        [("link", {"type": tarfile.SYMTYPE, "link": "/etc/passwd"})],
+        [("link", {"type": tarfile.SYMTYPE, "link": "../../outside"})],
+        [("hard", {"type": tarfile.LNKTYPE, "link": "/etc/passwd"})],
+        [("fifo", {"type": tarfile.FIFOTYPE})],
+    ],
+    ids=["dotdot", "nested-dotdot", "abs-symlink", "escaping-symlink", "abs-hardlink", "fifo"],
+)
 def test_refuses_members_that_escape(tmp_path, mode, members):
     source = _tar(tmp_path / "bad.tar.gz", members)
     dest = tmp_path / "out"

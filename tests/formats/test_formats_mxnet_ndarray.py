@@ -34,13 +34,21 @@ MXNET_SPARSE = bytes.fromhex(
 def test_dense_list_layout_is_mxnets():
     """``mx.nd.save(f, [mx.nd.array([[1, 2], [3, 4]])])``, byte for byte."""
     raw = nd.save([np.array([[1, 2], [3, 4]], dtype=np.float32)])
-    expected = (struct.pack("<QQQ", 0x112, 0, 1) + struct.pack("<IiI", 0xF993FAC9, 0, 2) + struct.pack("<qq", 2, 2)
-                + struct.pack("<iii", 1, 0, 0) + np.arange(1, 5, dtype="<f4").tobytes() + struct.pack("<Q", 0))
+    expected = (
+        struct.pack("<QQQ", 0x112, 0, 1)
+        + struct.pack("<IiI", 0xF993FAC9, 0, 2)
+        + struct.pack("<qq", 2, 2)
+        + struct.pack("<iii", 1, 0, 0)
+        + np.arange(1, 5, dtype="<f4").tobytes()
+        + struct.pack("<Q", 0)
+    )
     assert raw == expected
     assert nd.is_ndarray_file(raw)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "uint8", "int8", "int32", "int64", "bool"])
+@pytest.mark.parametrize(
+    "dtype", ["float32", "float64", "float16", "uint8", "int8", "int32", "int64", "bool"]
+)
 def test_round_trip_of_every_dtype(dtype):
     value = (np.arange(12).reshape(3, 4) % 3).astype(dtype)
     loaded = nd.load(nd.save({"x": value, "y": value[:1]}))
@@ -64,7 +72,7 @@ def test_csr_written_with_an_empty_storage_shape():
     matrix = sp.csr_matrix(np.array([[0, 2.0], [3.0, 0]], dtype=np.float32))
     raw = bytearray(nd.save([matrix]))
     storage_dim = 16 + 8 + 8 + 4  # header, count, magic + storage type, rank
-    raw[storage_dim:storage_dim + 8] = struct.pack("<q", 0)
+    raw[storage_dim : storage_dim + 8] = struct.pack("<q", 0)
     np.testing.assert_array_equal(nd.load(bytes(raw))[0].toarray(), matrix.toarray())
 
 
@@ -86,12 +94,15 @@ def test_v3_scalar_and_empty_arrays():
     assert first.shape == () and float(first) == 3.0 and second is None
 
 
-@pytest.mark.parametrize("raw,message", [
-    (b"", "ends at byte 0"),
-    (struct.pack("<QQ", 0x113, 0), "header is not 0x112"),
-    (nd.save([np.zeros((2, 2), np.float32)])[:50], "ends at byte 50"),
-    (struct.pack("<QQQ", 0x112, 0, 1) + struct.pack("<Iii", 0xF993FAC9, 7, 0), "storage type 7"),
-])
+@pytest.mark.parametrize(
+    "raw,message",
+    [
+        (b"", "ends at byte 0"),
+        (struct.pack("<QQ", 0x113, 0), "header is not 0x112"),
+        (nd.save([np.zeros((2, 2), np.float32)])[:50], "ends at byte 50"),
+        (struct.pack("<QQQ", 0x112, 0, 1) + struct.pack("<Iii", 0xF993FAC9, 7, 0), "storage type 7"),
+    ],
+)
 def test_damaged_files_are_errors(raw, message):
     with pytest.raises(MXNetFormatError, match=message):
         nd.load(raw)
@@ -100,8 +111,12 @@ def test_damaged_files_are_errors(raw, message):
 def test_artifacts_list_file_and_zip_archive():
     assert nd.read_artifact((FIXTURES / "kmeans-model_algo-1").read_bytes()).arrays[0].shape == (3, 4)
     archive = nd.read_artifact((FIXTURES / "linear_learner-binary-model_algo-1").read_bytes())
-    assert sorted(archive.members) == ["additional-params.json", "manifest.json", "mx-mod-0000.params",
-                                       "mx-mod-symbol.json"]
+    assert sorted(archive.members) == [
+        "additional-params.json",
+        "manifest.json",
+        "mx-mod-0000.params",
+        "mx-mod-symbol.json",
+    ]
     args, aux = archive.params()
     assert sorted(args) == ["fc0_bias", "fc0_weight", "feature_mean", "feature_scale"] and aux == {}
     assert archive.symbol()["heads"]
@@ -126,7 +141,12 @@ def test_symbol_graph_evaluates_like_mxnet():
 
 
 def test_unsupported_operator_is_named():
-    doc = {"nodes": [{"op": "null", "name": "data", "inputs": []},
-                     {"op": "Convolution", "name": "conv0", "inputs": [[0, 0, 0]]}], "heads": [[1, 0, 0]]}
+    doc = {
+        "nodes": [
+            {"op": "null", "name": "data", "inputs": []},
+            {"op": "Convolution", "name": "conv0", "inputs": [[0, 0, 0]]},
+        ],
+        "heads": [[1, 0, 0]],
+    }
     with pytest.raises(MXNetFormatError, match="operator Convolution"):
         mxnet_symbol.evaluate(mxnet_symbol.Graph.from_json(doc), {"data": np.zeros((1, 2))}, {})

@@ -19,8 +19,13 @@ def payloads_of(data) -> list[bytes]:
 
 def test_frame_layout_and_padding():
     framed = recordio.frame([b"abc", b"", b"abcd"])
-    assert framed == (struct.pack("<II", MAGIC, 3) + b"abc\x00" + struct.pack("<II", MAGIC, 0)
-                      + struct.pack("<II", MAGIC, 4) + b"abcd")
+    assert framed == (
+        struct.pack("<II", MAGIC, 3)
+        + b"abc\x00"
+        + struct.pack("<II", MAGIC, 0)
+        + struct.pack("<II", MAGIC, 4)
+        + b"abcd"
+    )
     assert payloads_of(framed) == [b"abc", b"", b"abcd"]
     flat = np.frombuffer(b"abc" + b"abcd", dtype=np.uint8)
     assert recordio.frame_flat(flat, np.array([3, 0, 4])) == framed
@@ -43,7 +48,13 @@ def test_multipart_records_are_reassembled_with_magic_between_parts():
         pad = (-len(data)) % 4
         return struct.pack("<II", MAGIC, cflag << 29 | len(data)) + data + b"\x00" * pad
 
-    stream = recordio.frame([b"one"]) + part(1, b"abcd") + part(2, b"ef") + part(3, b"gh") + recordio.frame([b"two"])
+    stream = (
+        recordio.frame([b"one"])
+        + part(1, b"abcd")
+        + part(2, b"ef")
+        + part(3, b"gh")
+        + recordio.frame([b"two"])
+    )
     magic = struct.pack("<I", MAGIC)
     assert payloads_of(stream) == [b"one", b"abcd" + magic + b"ef" + magic + b"gh", b"two"]
     with pytest.raises(FormatError, match="continuation"):

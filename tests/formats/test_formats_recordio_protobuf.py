@@ -18,18 +18,23 @@ from sagestack.formats.recordio import FormatError  # noqa: E402
 
 VECTORS = {
     "dense_f32_label": (
-        "0a23d7ce2c000000" "0a160a0676616c756573120c120a0a080000c03f00000040"
+        "0a23d7ce2c000000"
+        "0a160a0676616c756573120c120a0a080000c03f00000040"
         "12120a0676616c756573120812060a040000803f"
     ),
-    "dense_f64": "0a23d7ce20000000" "0a1e0a0676616c75657312141a120a10000000000000f83f0000000000000040",
-    "dense_int": "0a23d7ce13000000" "0a110a0676616c75657312073a050a03010203" "00",
+    "dense_f64": "0a23d7ce200000000a1e0a0676616c75657312141a120a10000000000000f83f0000000000000040",
+    "dense_int": "0a23d7ce130000000a110a0676616c75657312073a050a0301020300",
     "sparse_f32_label": (
-        "0a23d7ce33000000" "0a1d0a0676616c756573121312110a080000803f00008040120200031a0105"
-        "12120a0676616c756573120812060a0400000000" "00"
+        "0a23d7ce33000000"
+        "0a1d0a0676616c756573121312110a080000803f00008040120200031a0105"
+        "12120a0676616c756573120812060a0400000000"
+        "00"
     ),
     "two_rows": (
-        "0a23d7ce14000000" "0a120a0676616c756573120812060a040000803f"
-        "0a23d7ce14000000" "0a120a0676616c756573120812060a0400000040"
+        "0a23d7ce14000000"
+        "0a120a0676616c756573120812060a040000803f"
+        "0a23d7ce14000000"
+        "0a120a0676616c756573120812060a0400000040"
     ),
 }
 
@@ -51,8 +56,10 @@ def sparse_5() -> sp.csr_matrix:
 
 
 def test_spec_vectors_encode_byte_for_byte():
-    assert rp.encode_dense(np.array([[1.5, 2.0]], np.float32), np.array([1.0], np.float32)).hex() == \
-        VECTORS["dense_f32_label"]
+    assert (
+        rp.encode_dense(np.array([[1.5, 2.0]], np.float32), np.array([1.0], np.float32)).hex()
+        == VECTORS["dense_f32_label"]
+    )
     assert rp.encode_dense(np.array([[1.5, 2.0]])).hex() == VECTORS["dense_f64"]
     assert rp.encode_dense(np.array([[1, 2, 3]], dtype=np.int64)).hex() == VECTORS["dense_int"]
     assert rp.encode_sparse(sparse_5(), np.array([0.0], np.float32)).hex() == VECTORS["sparse_f32_label"]
@@ -76,8 +83,10 @@ def test_spec_vectors_decode():
 
 
 def test_spec_vectors_match_the_sdk_writer():
-    assert sdk_dense(np.array([[1.5, 2.0]], np.float32), np.array([1.0], np.float32)).hex() == \
-        VECTORS["dense_f32_label"]
+    assert (
+        sdk_dense(np.array([[1.5, 2.0]], np.float32), np.array([1.0], np.float32)).hex()
+        == VECTORS["dense_f32_label"]
+    )
     assert sdk_sparse(sparse_5(), np.array([0.0], np.float32)).hex() == VECTORS["sparse_f32_label"]
 
 
@@ -207,13 +216,15 @@ def test_protobuf_runtime_records_with_unusual_layouts():
         r.configuration = "{}"
         payloads.append(r.SerializeToString())
     # an unpacked float (tag 0x0d) inside features["values"] of an extra record
-    unpacked = bytes.fromhex("0a16" "0a0676616c756573" "120c" "120a" "0d0000803f" "0d00000040")
+    unpacked = bytes.fromhex("0a160a0676616c756573120c120a0d0000803f0d00000040")
     batch = rp.decode(recordio.frame(payloads))
     np.testing.assert_array_equal(batch.features, [[0, 0.5], [1, 1.5], [2, 2.5]])
     np.testing.assert_array_equal(batch.labels, [0, 1, 2])
     np.testing.assert_array_equal(batch.label_maps["extra"], [[0, 0], [-1, 1], [-2, 2]])
-    assert [r.features["values"].float32_tensor.values[1] for r in common.read_records(
-        io.BytesIO(recordio.frame(payloads)))] == [0.5, 1.5, 2.5]
+    assert [
+        r.features["values"].float32_tensor.values[1]
+        for r in common.read_records(io.BytesIO(recordio.frame(payloads)))
+    ] == [0.5, 1.5, 2.5]
     unusual = rp.decode(recordio.frame([unpacked, unpacked]))
     np.testing.assert_array_equal(unusual.features, [[1, 2], [1, 2]])
     with pytest.raises(FormatError, match="label"):

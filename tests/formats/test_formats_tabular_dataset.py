@@ -77,7 +77,9 @@ def test_parquet_load_and_stream(tmp_path):
     pq = pytest.importorskip("pyarrow.parquet")
     rng = np.random.default_rng(1)
     M = rng.normal(size=(90, 3))
-    table = pa.table({"label": M[:, 0], "f1": M[:, 1].astype(np.float32), "f2": (M[:, 2] * 10).astype(np.int64)})
+    table = pa.table(
+        {"label": M[:, 0], "f1": M[:, 1].astype(np.float32), "f2": (M[:, 2] * 10).astype(np.int64)}
+    )
     pq.write_table(table, tmp_path / "p.parquet", row_group_size=25)
     X, y = tabular.load_parquet(tmp_path / "p.parquet")
     np.testing.assert_allclose(y, M[:, 0].astype(np.float32))
@@ -88,30 +90,50 @@ def test_parquet_load_and_stream(tmp_path):
 
 def test_manifest_and_augmented_manifest(tmp_path):
     body = json.dumps([{"prefix": "s3://bucket/data/"}, "matrix_0.pbr", "sub/matrix_1.pbr"])
-    assert manifest.parse_manifest(body) == ["s3://bucket/data/matrix_0.pbr", "s3://bucket/data/sub/matrix_1.pbr"]
+    assert manifest.parse_manifest(body) == [
+        "s3://bucket/data/matrix_0.pbr",
+        "s3://bucket/data/sub/matrix_1.pbr",
+    ]
     assert manifest.split_s3_uri("s3://bucket/data/x") == ("bucket", "data/x")
     for bad in ("{}", "[]", '[{"prefix": 1}]', '["a"]', '[{"prefix": "s3://b/"}, 3]'):
         with pytest.raises(FormatError):
             manifest.parse_manifest(bad)
     lines = b'{"source-ref": "s3://b/1.jpg", "class": "0", "x": 1}\n\n{"source-ref": "s3://b/2.jpg", "class": "1"}\n'
     docs = list(manifest.iter_augmented_manifest(lines, ["class", "source-ref"]))
-    assert docs == [{"class": "0", "source-ref": "s3://b/1.jpg"}, {"class": "1", "source-ref": "s3://b/2.jpg"}]
+    assert docs == [
+        {"class": "0", "source-ref": "s3://b/1.jpg"},
+        {"class": "1", "source-ref": "s3://b/2.jpg"},
+    ]
     assert list(docs[0]) == ["class", "source-ref"]
     path = tmp_path / "m.manifest"
     path.write_bytes(lines)
     assert len(list(manifest.iter_augmented_manifest(path))) == 2
     with pytest.raises(FormatError, match="x"):
         list(manifest.iter_augmented_manifest(lines, ["x"]))
-    payloads = list(manifest.iter_augmented_payloads(lines, ["source-ref", "class"], lambda uri: uri.encode()[-5:]))
+    payloads = list(
+        manifest.iter_augmented_payloads(lines, ["source-ref", "class"], lambda uri: uri.encode()[-5:])
+    )
     assert payloads[0] == [b"1.jpg", b"0"]
     assert manifest.attribute_payload("box", {"a": [1]}, lambda u: b"") == b'{"a":[1]}'
 
 
 def test_files_in_skips_hidden_and_manifests(tmp_path):
     (tmp_path / "sub" / ".hidden").mkdir(parents=True)
-    for name in ("b.csv", "a.csv", "sub/c.csv", ".amazon.manifest", "_SUCCESS", "x.manifest", "sub/.hidden/d.csv"):
+    for name in (
+        "b.csv",
+        "a.csv",
+        "sub/c.csv",
+        ".amazon.manifest",
+        "_SUCCESS",
+        "x.manifest",
+        "sub/.hidden/d.csv",
+    ):
         (tmp_path / name).write_text("1,2\n")
-    assert [p.relative_to(tmp_path).as_posix() for p in dataset.files_in(tmp_path)] == ["a.csv", "b.csv", "sub/c.csv"]
+    assert [p.relative_to(tmp_path).as_posix() for p in dataset.files_in(tmp_path)] == [
+        "a.csv",
+        "b.csv",
+        "sub/c.csv",
+    ]
     assert dataset.files_in(tmp_path / "missing") == []
 
 
@@ -126,9 +148,16 @@ def test_load_and_iter_channel_for_each_content_type(tmp_path):
     (pbr / "matrix_1.pbr").write_bytes(recordio_protobuf.encode_dense(X[20:], y[20:]))
     (pbr / ".amazon.manifest").write_text("[]")
     np.savetxt(csv / "train.csv", np.column_stack([y, X]), delimiter=",", fmt="%.9g")
-    (svm / "train.txt").write_text("".join(
-        f"{int(t)} " + " ".join(f"{j}:{v:.9g}" for j, v in enumerate(row)) + "\n" for t, row in zip(y, X)))
-    for channel, ctype in ((pbr, "application/x-recordio-protobuf"), (csv, "text/csv;label_size=1"), (svm, "libsvm")):
+    (svm / "train.txt").write_text(
+        "".join(
+            f"{int(t)} " + " ".join(f"{j}:{v:.9g}" for j, v in enumerate(row)) + "\n" for t, row in zip(y, X)
+        )
+    )
+    for channel, ctype in (
+        (pbr, "application/x-recordio-protobuf"),
+        (csv, "text/csv;label_size=1"),
+        (svm, "libsvm"),
+    ):
         ds = dataset.load_channel(channel, ctype)
         assert len(ds) == 30 and ds.n_features == 3
         np.testing.assert_array_equal(ds.y, y)

@@ -17,7 +17,7 @@ XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:
 ROLE = "arn:aws:iam::000000000000:role/SageStackExecutionRole"
 
 #: A model that needs nothing but numpy: answers "<tag>:<sum of the CSV row>" and raises on "boom".
-ECHO_MODEL = '''
+ECHO_MODEL = """
 import json
 import os
 
@@ -41,7 +41,7 @@ def predict_fn(data, model):
 
 def output_fn(prediction, accept):
     return prediction.encode(), "text/plain"
-'''
+"""
 
 
 def tar_bytes(files: dict[str, str | bytes]) -> bytes:
@@ -69,25 +69,43 @@ class Hosting:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=data)
         return f"s3://{self.bucket}/{key}"
 
-    def script_model(self, name: str, tag: str | None = None, code: str = ECHO_MODEL,
-                     extra: dict | None = None) -> str:
+    def script_model(
+        self, name: str, tag: str | None = None, code: str = ECHO_MODEL, extra: dict | None = None
+    ) -> str:
         """CreateModel for a script-mode model whose code is code/inference.py inside model.tar.gz."""
         files = {"tag.txt": tag or name, "code/inference.py": textwrap.dedent(code)}
         files.update(extra or {})
         url = self.upload(f"models/{name}/model.tar.gz", tar_bytes(files))
-        self.sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={
-            "Image": SKLEARN_IMAGE, "ModelDataUrl": url,
-            "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}})
+        self.sm.create_model(
+            ModelName=name,
+            ExecutionRoleArn=ROLE,
+            PrimaryContainer={
+                "Image": SKLEARN_IMAGE,
+                "ModelDataUrl": url,
+                "Environment": {
+                    "SAGEMAKER_PROGRAM": "inference.py",
+                    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+                },
+            },
+        )
         return name
 
-    def config(self, name: str, variants: list[tuple[str, str, float]] | list[tuple[str, str, float, int]],
-               **extra) -> str:
+    def config(
+        self, name: str, variants: list[tuple[str, str, float]] | list[tuple[str, str, float, int]], **extra
+    ) -> str:
         production = []
         for item in variants:
             variant, model, weight = item[:3]
             count = item[3] if len(item) > 3 else 1
-            production.append({"VariantName": variant, "ModelName": model, "InitialVariantWeight": weight,
-                               "InitialInstanceCount": count, "InstanceType": "ml.m5.large"})
+            production.append(
+                {
+                    "VariantName": variant,
+                    "ModelName": model,
+                    "InitialVariantWeight": weight,
+                    "InitialInstanceCount": count,
+                    "InstanceType": "ml.m5.large",
+                }
+            )
         self.sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=production, **extra)
         return name
 
@@ -123,8 +141,11 @@ def worker_processes(endpoint: str) -> list[tuple[int, int]]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        if b"sagestack.serving.worker" in args and b"--endpoint" in args \
-                and args[args.index(b"--endpoint") + 1].decode() == endpoint:
+        if (
+            b"sagestack.serving.worker" in args
+            and b"--endpoint" in args
+            and args[args.index(b"--endpoint") + 1].decode() == endpoint
+        ):
             state = stat.rsplit(")", 1)[1].split()
             if state[0] != "Z":
                 found.append((int(entry.name), int(state[1])))

@@ -7,8 +7,19 @@ import uuid
 
 def test_endpoint_from_sse_kms_model(hosting):
     key = hosting.server.client("kms").create_key()["KeyMetadata"]
-    hosting.s3.put_bucket_encryption(Bucket=hosting.bucket, ServerSideEncryptionConfiguration={"Rules": [
-        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key["KeyId"]}}]})
+    hosting.s3.put_bucket_encryption(
+        Bucket=hosting.bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "aws:kms",
+                        "KMSMasterKeyID": key["KeyId"],
+                    }
+                }
+            ]
+        },
+    )
     name = f"kms-model-{uuid.uuid4().hex[:6]}"
     model = hosting.script_model(name, tag="sealed")
     url = hosting.sm.describe_model(ModelName=model)["PrimaryContainer"]["ModelDataUrl"]

@@ -26,10 +26,17 @@ def echo(hosting):
 
 def test_model_and_config_records(hosting):
     sm = hosting.sm
-    arn = sm.create_model(ModelName="rec-model", ExecutionRoleArn=ROLE, EnableNetworkIsolation=True,
-                          VpcConfig={"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]},
-                          PrimaryContainer={"Image": SKLEARN_IMAGE, "ModelDataUrl": "s3://x/model.tar.gz",
-                                            "Environment": {"A": "1"}})["ModelArn"]
+    arn = sm.create_model(
+        ModelName="rec-model",
+        ExecutionRoleArn=ROLE,
+        EnableNetworkIsolation=True,
+        VpcConfig={"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]},
+        PrimaryContainer={
+            "Image": SKLEARN_IMAGE,
+            "ModelDataUrl": "s3://x/model.tar.gz",
+            "Environment": {"A": "1"},
+        },
+    )["ModelArn"]
     assert arn == "arn:aws:sagemaker:us-east-1:000000000000:model/rec-model"
     desc = sm.describe_model(ModelName="rec-model")
     assert desc["PrimaryContainer"]["Environment"] == {"A": "1"}
@@ -42,24 +49,45 @@ def test_model_and_config_records(hosting):
     assert names == ["rec-model"]
 
     with pytest.raises(ClientError) as err:
-        sm.create_endpoint_config(EndpointConfigName="rec-config", ProductionVariants=[
-            {"VariantName": "A", "ModelName": "missing-model", "InitialInstanceCount": 1,
-             "InstanceType": "ml.m5.large"}])
+        sm.create_endpoint_config(
+            EndpointConfigName="rec-config",
+            ProductionVariants=[
+                {
+                    "VariantName": "A",
+                    "ModelName": "missing-model",
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                }
+            ],
+        )
     assert "Could not find model" in err.value.response["Error"]["Message"]
     key_id = hosting.server.client("kms").create_key()["KeyMetadata"]["KeyId"]
-    sm.create_endpoint_config(EndpointConfigName="rec-config", KmsKeyId=key_id, ProductionVariants=[
-        {"VariantName": "A", "ModelName": "rec-model", "InitialInstanceCount": 2, "InstanceType": "ml.m5.large",
-         "InitialVariantWeight": 0.5}])
+    sm.create_endpoint_config(
+        EndpointConfigName="rec-config",
+        KmsKeyId=key_id,
+        ProductionVariants=[
+            {
+                "VariantName": "A",
+                "ModelName": "rec-model",
+                "InitialInstanceCount": 2,
+                "InstanceType": "ml.m5.large",
+                "InitialVariantWeight": 0.5,
+            }
+        ],
+    )
     config = sm.describe_endpoint_config(EndpointConfigName="rec-config")
     assert config["ProductionVariants"][0]["InitialInstanceCount"] == 2
     assert config["KmsKeyId"] == key_id and "DataCaptureConfig" not in config  # absent, not {}
-    assert [c["EndpointConfigName"] for c in sm.list_endpoint_configs(NameContains="rec-")["EndpointConfigs"]] \
-        == ["rec-config"]
+    assert [
+        c["EndpointConfigName"] for c in sm.list_endpoint_configs(NameContains="rec-")["EndpointConfigs"]
+    ] == ["rec-config"]
     sm.delete_endpoint_config(EndpointConfigName="rec-config")
     sm.delete_model(ModelName="rec-model")
-    for call, kwargs in ((sm.describe_model, {"ModelName": "rec-model"}),
-                         (sm.describe_endpoint_config, {"EndpointConfigName": "rec-config"}),
-                         (sm.describe_endpoint, {"EndpointName": "never-created"})):
+    for call, kwargs in (
+        (sm.describe_model, {"ModelName": "rec-model"}),
+        (sm.describe_endpoint_config, {"EndpointConfigName": "rec-config"}),
+        (sm.describe_endpoint, {"EndpointName": "never-created"}),
+    ):
         with pytest.raises(ClientError) as err:
             call(**kwargs)
         assert err.value.response["Error"]["Code"] == "ValidationException"
@@ -94,16 +122,22 @@ def test_unknown_endpoint_and_payload_limit(hosting, echo):
     with pytest.raises(ClientError) as err:
         hosting.invoke("no-such-endpoint")
     assert err.value.response["Error"]["Code"] == "ValidationError"
-    assert err.value.response["Error"]["Message"] == "Endpoint no-such-endpoint of account 000000000000 not found."
+    assert (
+        err.value.response["Error"]["Message"]
+        == "Endpoint no-such-endpoint of account 000000000000 not found."
+    )
     with pytest.raises(ClientError) as err:
-        hosting.rt.invoke_endpoint(EndpointName=echo, Body=b"1" * (6 * 1024 * 1024 + 1), ContentType="text/csv")
+        hosting.rt.invoke_endpoint(
+            EndpointName=echo, Body=b"1" * (6 * 1024 * 1024 + 1), ContentType="text/csv"
+        )
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
     assert "HTTP content length exceeded 6291456 bytes" in str(err.value)
 
 
 def test_response_stream(hosting, echo):
-    response = hosting.rt.invoke_endpoint_with_response_stream(EndpointName=echo, Body="2,2",
-                                                               ContentType="text/csv")
+    response = hosting.rt.invoke_endpoint_with_response_stream(
+        EndpointName=echo, Body="2,2", ContentType="text/csv"
+    )
     parts = [event["PayloadPart"]["Bytes"] for event in response["Body"] if "PayloadPart" in event]
     assert b"".join(parts) == b"echo:4"
     assert response["InvokedProductionVariant"] == "AllTraffic"
@@ -122,23 +156,36 @@ def test_endpoint_logs_and_metrics(hosting, echo):
             pass
         time.sleep(0.3)
     assert streams and streams[0]["logStreamName"].startswith("AllTraffic/i-")
-    events = logs.get_log_events(logGroupName=f"/aws/sagemaker/Endpoints/{echo}",
-                                 logStreamName=streams[0]["logStreamName"], startFromHead=True)["events"]
+    events = logs.get_log_events(
+        logGroupName=f"/aws/sagemaker/Endpoints/{echo}",
+        logStreamName=streams[0]["logStreamName"],
+        startFromHead=True,
+    )["events"]
     assert any("Model loaded" in e["message"] for e in events)
     cloudwatch = hosting.server.client("cloudwatch")
     deadline = time.time() + 15
     names: set[str] = set()
     while time.time() < deadline and not {"Invocations", "ModelLatency", "OverheadLatency"} <= names:
-        metrics = cloudwatch.list_metrics(Namespace="AWS/SageMaker",
-                                          Dimensions=[{"Name": "EndpointName", "Value": echo}])["Metrics"]
+        metrics = cloudwatch.list_metrics(
+            Namespace="AWS/SageMaker", Dimensions=[{"Name": "EndpointName", "Value": echo}]
+        )["Metrics"]
         names = {m["MetricName"] for m in metrics}
         time.sleep(0.5)
-    assert {"Invocations", "Invocation4XXErrors", "Invocation5XXErrors", "ModelLatency", "OverheadLatency",
-            "InvocationsPerInstance", "ModelSetupTime"} <= names
+    assert {
+        "Invocations",
+        "Invocation4XXErrors",
+        "Invocation5XXErrors",
+        "ModelLatency",
+        "OverheadLatency",
+        "InvocationsPerInstance",
+        "ModelSetupTime",
+    } <= names
 
 
 def test_model_that_cannot_load_fails_the_endpoint(hosting):
-    hosting.script_model("broken-model", code="def model_fn(model_dir):\n    raise RuntimeError('weights are corrupt')\n")
+    hosting.script_model(
+        "broken-model", code="def model_fn(model_dir):\n    raise RuntimeError('weights are corrupt')\n"
+    )
     hosting.config("broken-config", [("AllTraffic", "broken-model", 1.0)])
     desc = hosting.endpoint("broken-ep", "broken-config")
     assert desc["EndpointStatus"] == "Failed"
@@ -147,18 +194,22 @@ def test_model_that_cannot_load_fails_the_endpoint(hosting):
     hosting.delete("broken-ep")
 
 
-@pytest.mark.parametrize("image,words", [
-    ("520713654638.dkr.ecr.us-east-1.amazonaws.com/sagemaker-sparkml-serving:3.3", "SparkML Serving"),
-    ("763104351884.dkr.ecr.us-east-1.amazonaws.com/mxnet-inference:1.9.0-cpu-py38", "Apache MXNet 1.9.0"),
-    ("520713654638.dkr.ecr.us-east-1.amazonaws.com/sagemaker-chainer:5.0.0-cpu-py3", "Chainer 5.0.0"),
-])
+@pytest.mark.parametrize(
+    "image,words",
+    [
+        ("520713654638.dkr.ecr.us-east-1.amazonaws.com/sagemaker-sparkml-serving:3.3", "SparkML Serving"),
+        ("763104351884.dkr.ecr.us-east-1.amazonaws.com/mxnet-inference:1.9.0-cpu-py38", "Apache MXNet 1.9.0"),
+        ("520713654638.dkr.ecr.us-east-1.amazonaws.com/sagemaker-chainer:5.0.0-cpu-py3", "Chainer 5.0.0"),
+    ],
+)
 def test_image_that_cannot_run_fails_the_endpoint_with_its_name(hosting, image, words):
     """SparkML Serving, MXNet and Chainer images: the endpoint fails with a reason naming the image,
     the framework and its version — it never hangs in Creating."""
     name = f"unrunnable-{uuid.uuid4().hex[:6]}"
     url = hosting.upload(f"models/{name}/model.tar.gz", tar_bytes({"model.bin": b"x"}))
-    hosting.sm.create_model(ModelName=name, ExecutionRoleArn=ROLE,
-                            PrimaryContainer={"Image": image, "ModelDataUrl": url})
+    hosting.sm.create_model(
+        ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": image, "ModelDataUrl": url}
+    )
     hosting.config(name, [("AllTraffic", name, 1.0)])
     desc = hosting.endpoint(name, name)
     assert desc["EndpointStatus"] == "Failed"
@@ -166,7 +217,9 @@ def test_image_that_cannot_run_fails_the_endpoint_with_its_name(hosting, image, 
     hosting.delete(name)
 
 
-@pytest.mark.sdk_flow("flow07c", "boto3: two weighted variants, TargetVariant, UpdateEndpointWeightsAndCapacities")
+@pytest.mark.sdk_flow(
+    "flow07c", "boto3: two weighted variants, TargetVariant, UpdateEndpointWeightsAndCapacities"
+)
 def test_two_variants_split_and_target_variant(hosting):
     hosting.script_model("split-a", tag="a")
     hosting.script_model("split-b", tag="b")
@@ -189,8 +242,13 @@ def test_two_variants_split_and_target_variant(hosting):
         hosting.invoke("split-ep", "1", TargetVariant="Nope")
     assert err.value.response["Error"]["Code"] == "ValidationError"
 
-    hosting.sm.update_endpoint_weights_and_capacities(EndpointName="split-ep", DesiredWeightsAndCapacities=[
-        {"VariantName": "VariantA", "DesiredWeight": 0.0}, {"VariantName": "VariantB", "DesiredInstanceCount": 2}])
+    hosting.sm.update_endpoint_weights_and_capacities(
+        EndpointName="split-ep",
+        DesiredWeightsAndCapacities=[
+            {"VariantName": "VariantA", "DesiredWeight": 0.0},
+            {"VariantName": "VariantB", "DesiredInstanceCount": 2},
+        ],
+    )
     desc = hosting.wait("split-ep")
     assert desc["EndpointStatus"] == "InService"
     by_name = {v["VariantName"]: v for v in desc["ProductionVariants"]}
@@ -204,10 +262,17 @@ def test_two_variants_split_and_target_variant(hosting):
 def test_data_capture(hosting):
     hosting.script_model("capture-model", tag="cap")
     destination = f"s3://{hosting.bucket}/capture"
-    hosting.config("capture-config", [("AllTraffic", "capture-model", 1.0)], DataCaptureConfig={
-        "EnableCapture": True, "InitialSamplingPercentage": 100, "DestinationS3Uri": destination,
-        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-        "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"]}})
+    hosting.config(
+        "capture-config",
+        [("AllTraffic", "capture-model", 1.0)],
+        DataCaptureConfig={
+            "EnableCapture": True,
+            "InitialSamplingPercentage": 100,
+            "DestinationS3Uri": destination,
+            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+            "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"]},
+        },
+    )
     desc = hosting.endpoint("capture-ep", "capture-config")
     assert desc["DataCaptureConfig"]["CaptureStatus"] == "Started"
     assert desc["DataCaptureConfig"]["CurrentSamplingPercentage"] == 100
@@ -230,8 +295,12 @@ def test_data_capture(hosting):
     record = sorted(records, key=lambda r: r["eventMetadata"]["inferenceId"])[1]
     assert record["eventVersion"] == "0"
     assert record["eventMetadata"]["inferenceId"] == "id-1" and record["eventMetadata"]["eventId"]
-    assert record["captureData"]["endpointInput"] == {"observedContentType": "text/csv", "mode": "INPUT",
-                                                      "data": "1,1", "encoding": "CSV"}
+    assert record["captureData"]["endpointInput"] == {
+        "observedContentType": "text/csv",
+        "mode": "INPUT",
+        "data": "1,1",
+        "encoding": "CSV",
+    }
     output = record["captureData"]["endpointOutput"]
     assert output["mode"] == "OUTPUT" and output["encoding"] == "BASE64"  # text/plain is not listed
     hosting.delete("capture-ep")

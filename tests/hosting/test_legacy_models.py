@@ -33,8 +33,9 @@ def image(framework: str, version: str | None = None) -> str:
 
 def create_model(hosting, name: str, image_uri: str, files: dict[str, bytes]) -> str:
     url = hosting.upload(f"legacy/{name}/model.tar.gz", tar_bytes(files))
-    hosting.sm.create_model(ModelName=name, ExecutionRoleArn=ROLE,
-                            PrimaryContainer={"Image": image_uri, "ModelDataUrl": url})
+    hosting.sm.create_model(
+        ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": image_uri, "ModelDataUrl": url}
+    )
     return name
 
 
@@ -47,11 +48,21 @@ def test_xgboost_models_of_older_releases_serve_their_predictions(hosting):
     uri = image("xgboost", "1.0-1")
     binary = expected["models"]["binary_logistic"]
     pickled = expected["models"]["early_stopped"]
-    create_model(hosting, "legacy-xgb-binary", uri,
-                 {"xgboost-model": (DATA / "xgboost_legacy" / binary["file"]).read_bytes()})
-    create_model(hosting, "legacy-xgb-pickle", uri,
-                 {"xgboost-model": (DATA / "xgboost_legacy" / pickled["file"]).read_bytes()})
-    hosting.config("legacy-xgb-config", [("Binary", "legacy-xgb-binary", 1.0), ("Pickle", "legacy-xgb-pickle", 1.0)])
+    create_model(
+        hosting,
+        "legacy-xgb-binary",
+        uri,
+        {"xgboost-model": (DATA / "xgboost_legacy" / binary["file"]).read_bytes()},
+    )
+    create_model(
+        hosting,
+        "legacy-xgb-pickle",
+        uri,
+        {"xgboost-model": (DATA / "xgboost_legacy" / pickled["file"]).read_bytes()},
+    )
+    hosting.config(
+        "legacy-xgb-config", [("Binary", "legacy-xgb-binary", 1.0), ("Pickle", "legacy-xgb-pickle", 1.0)]
+    )
     try:
         desc = hosting.endpoint("legacy-xgb", "legacy-xgb-config")
         assert desc["EndpointStatus"] == "InService", desc
@@ -68,16 +79,23 @@ def test_xgboost_models_of_older_releases_serve_their_predictions(hosting):
 
 def test_kmeans_model_trained_on_aws(hosting):
     expected = json.loads((DATA / "mxnet_aws" / "expected.json").read_text())
-    create_model(hosting, "legacy-kmeans", image("kmeans"),
-                 {"model_algo-1": (DATA / "mxnet_aws" / "kmeans-model_algo-1").read_bytes()})
+    create_model(
+        hosting,
+        "legacy-kmeans",
+        image("kmeans"),
+        {"model_algo-1": (DATA / "mxnet_aws" / "kmeans-model_algo-1").read_bytes()},
+    )
     hosting.config("legacy-kmeans-config", [("AllTraffic", "legacy-kmeans", 1.0)])
     try:
         desc = hosting.endpoint("legacy-kmeans", "legacy-kmeans-config")
         assert desc["EndpointStatus"] == "InService", desc
         text, _ = hosting.invoke("legacy-kmeans", csv_rows(expected["x_test"]), Accept="application/json")
         rows = json.loads(text)["predictions"]
-        assert [r["closest_cluster"] for r in rows] == [float(c) for c in expected["kmeans"]["closest_cluster"]]
-        np.testing.assert_allclose([r["distance_to_cluster"] for r in rows],
-                                   expected["kmeans"]["distance_to_cluster"], rtol=1e-5)
+        assert [r["closest_cluster"] for r in rows] == [
+            float(c) for c in expected["kmeans"]["closest_cluster"]
+        ]
+        np.testing.assert_allclose(
+            [r["distance_to_cluster"] for r in rows], expected["kmeans"]["distance_to_cluster"], rtol=1e-5
+        )
     finally:
         hosting.delete("legacy-kmeans")

@@ -47,7 +47,9 @@ def test_update_endpoint_under_load_loses_no_request(hosting):
 
 
 def test_failed_update_rolls_back(hosting):
-    hosting.script_model("bad-green", code="def model_fn(model_dir):\n    raise ImportError('missing dependency')\n")
+    hosting.script_model(
+        "bad-green", code="def model_fn(model_dir):\n    raise ImportError('missing dependency')\n"
+    )
     hosting.config("bad-green-config", [("AllTraffic", "bad-green", 1.0)])
     hosting.sm.update_endpoint(EndpointName="bg-ep", EndpointConfigName="bad-green-config")
     desc = hosting.wait("bg-ep")
@@ -58,15 +60,23 @@ def test_failed_update_rolls_back(hosting):
 
 
 def test_retain_variant_properties(hosting):
-    hosting.sm.update_endpoint_weights_and_capacities(EndpointName="bg-ep", DesiredWeightsAndCapacities=[
-        {"VariantName": "AllTraffic", "DesiredWeight": 3.0}])
+    hosting.sm.update_endpoint_weights_and_capacities(
+        EndpointName="bg-ep",
+        DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredWeight": 3.0}],
+    )
     assert hosting.wait("bg-ep")["ProductionVariants"][0]["CurrentWeight"] == 3.0
-    hosting.sm.update_endpoint(EndpointName="bg-ep", EndpointConfigName="blue-config", RetainAllVariantProperties=True)
+    hosting.sm.update_endpoint(
+        EndpointName="bg-ep", EndpointConfigName="blue-config", RetainAllVariantProperties=True
+    )
     desc = hosting.wait("bg-ep")
     assert desc["EndpointConfigName"] == "blue-config"
     assert desc["ProductionVariants"][0]["CurrentWeight"] == 3.0  # retained
-    hosting.sm.update_endpoint(EndpointName="bg-ep", EndpointConfigName="green-config", RetainAllVariantProperties=True,
-                               ExcludeRetainedVariantProperties=[{"VariantPropertyType": "DesiredWeight"}])
+    hosting.sm.update_endpoint(
+        EndpointName="bg-ep",
+        EndpointConfigName="green-config",
+        RetainAllVariantProperties=True,
+        ExcludeRetainedVariantProperties=[{"VariantPropertyType": "DesiredWeight"}],
+    )
     desc = hosting.wait("bg-ep")
     assert desc["ProductionVariants"][0]["CurrentWeight"] == 1.0  # taken from the new config
     assert hosting.invoke("bg-ep", "1")[0] == "green:1"

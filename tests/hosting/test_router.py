@@ -24,8 +24,16 @@ class _Stub:
 
 
 def test_weighted_choice_and_target_variant():
-    route = EndpointRoute("ep", "000000000000", "us-east-1", [
-        VariantRoute("A", 3.0, [_Stub()]), VariantRoute("B", 1.0, [_Stub()]), VariantRoute("C", 0.0, [_Stub()])])
+    route = EndpointRoute(
+        "ep",
+        "000000000000",
+        "us-east-1",
+        [
+            VariantRoute("A", 3.0, [_Stub()]),
+            VariantRoute("B", 1.0, [_Stub()]),
+            VariantRoute("C", 0.0, [_Stub()]),
+        ],
+    )
     counts = Counter(route.pick_variant(None).name for _ in range(20000))
     assert abs(counts["A"] / 20000 - 0.75) < 0.02 and counts["C"] == 0
     assert route.pick_variant("C").name == "C"
@@ -56,8 +64,17 @@ def test_model_timeout_is_a_model_error(tmp_path):
     (model_dir / "code").mkdir(parents=True)
     (model_dir / "tag.txt").write_text("slow")
     (model_dir / "code" / "inference.py").write_text(textwrap.dedent(ECHO_MODEL))
-    spec = WorkerSpec([{"hostname": "primary", "image": SKLEARN_IMAGE, "model_dir": str(model_dir),
-                        "code_dir": str(model_dir / "code"), "environment": {"SAGEMAKER_PROGRAM": "inference.py"}}])
+    spec = WorkerSpec(
+        [
+            {
+                "hostname": "primary",
+                "image": SKLEARN_IMAGE,
+                "model_dir": str(model_dir),
+                "code_dir": str(model_dir / "code"),
+                "environment": {"SAGEMAKER_PROGRAM": "inference.py"},
+            }
+        ]
+    )
     instance = Instance(spec, tmp_path).start()
     try:
         assert instance.wait(60), instance.failure
@@ -67,7 +84,9 @@ def test_model_timeout_is_a_model_error(tmp_path):
                 region = "us-east-1"
 
         router = Router(_Platform(), timeout=0.5)
-        route = EndpointRoute("slow-ep", "000000000000", "us-east-1", [VariantRoute("AllTraffic", 1.0, [instance])])
+        route = EndpointRoute(
+            "slow-ep", "000000000000", "us-east-1", [VariantRoute("AllTraffic", 1.0, [instance])]
+        )
 
         async def scenario():
             started = time.perf_counter()
@@ -77,8 +96,9 @@ def test_model_timeout_is_a_model_error(tmp_path):
             assert "timed out while waiting for a response from container primary" in err.value.message
             assert time.perf_counter() - started < 0.9
             await asyncio.sleep(0.8)  # one serving process: it finishes the slow request first
-            _, response, _ = await router.forward(route, b"1,2", "text/csv", None, None, None, None, None,
-                                                  time.perf_counter())
+            _, response, _ = await router.forward(
+                route, b"1,2", "text/csv", None, None, None, None, None, time.perf_counter()
+            )
             assert response.body == b"slow:3"
             assert instance.inflight == 0
 

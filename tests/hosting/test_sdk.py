@@ -74,8 +74,14 @@ def test_sklearn_model_deploy_predict_delete(sdk, tmp_path):
     model_data = hosting.upload("sdk/sklearn/model.tar.gz", _fit_sklearn(tmp_path))
     entry = tmp_path / "serve.py"
     entry.write_text(textwrap.dedent(SKLEARN_SCRIPT))
-    model = SKLearnModel(model_data=model_data, role=ROLE, entry_point=str(entry), framework_version="1.2-1",
-                         py_version="py3", sagemaker_session=session)
+    model = SKLearnModel(
+        model_data=model_data,
+        role=ROLE,
+        entry_point=str(entry),
+        framework_version="1.2-1",
+        py_version="py3",
+        sagemaker_session=session,
+    )
     predictor = model.deploy(initial_instance_count=1, instance_type="ml.m5.large", wait=False)
     desc = hosting.wait(predictor.endpoint_name)
     assert desc["EndpointStatus"] == "InService", desc.get("FailureReason")
@@ -97,12 +103,24 @@ def test_model_with_code_in_model_tar(sdk):
     from hosting_support import ECHO_MODEL, SKLEARN_IMAGE
 
     hosting, session = sdk
-    data = hosting.upload("sdk/code/model.tar.gz", tar_bytes({"tag.txt": "sdk", "code/inference.py": ECHO_MODEL}))
-    model = Model(image_uri=SKLEARN_IMAGE, model_data=data, role=ROLE, sagemaker_session=session,
-                  env={"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
-                  predictor_cls=Predictor)
-    predictor = model.deploy(initial_instance_count=1, instance_type="ml.m5.large", wait=False,
-                             serializer=CSVSerializer(), deserializer=StringDeserializer())
+    data = hosting.upload(
+        "sdk/code/model.tar.gz", tar_bytes({"tag.txt": "sdk", "code/inference.py": ECHO_MODEL})
+    )
+    model = Model(
+        image_uri=SKLEARN_IMAGE,
+        model_data=data,
+        role=ROLE,
+        sagemaker_session=session,
+        env={"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
+        predictor_cls=Predictor,
+    )
+    predictor = model.deploy(
+        initial_instance_count=1,
+        instance_type="ml.m5.large",
+        wait=False,
+        serializer=CSVSerializer(),
+        deserializer=StringDeserializer(),
+    )
     assert hosting.wait(predictor.endpoint_name)["EndpointStatus"] == "InService"
     assert predictor.predict([1, 2, 3]) == "sdk:6"
     predictor.delete_model()  # before delete_endpoint: it reads the endpoint config (flow 7 H)
@@ -120,14 +138,27 @@ def test_builtin_xgboost_model(sdk, tmp_path):
     hosting, session = sdk
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 4)).astype(np.float32)
-    booster = xgb.train({"objective": "binary:logistic", "max_depth": 3}, xgb.DMatrix(x, label=x[:, 0] > 0), 10)
+    booster = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 3}, xgb.DMatrix(x, label=x[:, 0] > 0), 10
+    )
     booster.save_model(str(tmp_path / "xgboost-model"))
-    data = hosting.upload("sdk/xgb/model.tar.gz",
-                          tar_bytes({"xgboost-model": (tmp_path / "xgboost-model").read_bytes()}))
-    model = Model(image_uri=XGBOOST_IMAGE, model_data=data, role=ROLE, sagemaker_session=session,
-                  predictor_cls=Predictor)
-    predictor = model.deploy(initial_instance_count=1, instance_type="ml.m5.large", wait=False,
-                             serializer=CSVSerializer(), deserializer=CSVDeserializer())
+    data = hosting.upload(
+        "sdk/xgb/model.tar.gz", tar_bytes({"xgboost-model": (tmp_path / "xgboost-model").read_bytes()})
+    )
+    model = Model(
+        image_uri=XGBOOST_IMAGE,
+        model_data=data,
+        role=ROLE,
+        sagemaker_session=session,
+        predictor_cls=Predictor,
+    )
+    predictor = model.deploy(
+        initial_instance_count=1,
+        instance_type="ml.m5.large",
+        wait=False,
+        serializer=CSVSerializer(),
+        deserializer=CSVDeserializer(),
+    )
     assert hosting.wait(predictor.endpoint_name)["EndpointStatus"] == "InService"
     rows = predictor.predict(x[:3].tolist())
     expected = booster.inplace_predict(x[:3])
@@ -164,12 +195,20 @@ def test_sklearn_estimator_fit_deploy_predict(sdk, tmp_path):
     hosting, session = sdk
     x = np.random.default_rng(2).normal(size=(40, 2))
     y = x @ np.array([2.0, -1.0]) + 0.5
-    train = hosting.upload("sdk/estimator/train/train.csv",
-                           "\n".join(",".join(map(str, [t, *row])) for t, row in zip(y, x)).encode())
+    train = hosting.upload(
+        "sdk/estimator/train/train.csv",
+        "\n".join(",".join(map(str, [t, *row])) for t, row in zip(y, x)).encode(),
+    )
     (tmp_path / "train.py").write_text(textwrap.dedent(TRAIN_SCRIPT))
-    estimator = SKLearn(entry_point=str(tmp_path / "train.py"), role=ROLE, instance_count=1,
-                        instance_type="ml.m5.large", framework_version="1.2-1", py_version="py3",
-                        sagemaker_session=session)
+    estimator = SKLearn(
+        entry_point=str(tmp_path / "train.py"),
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.large",
+        framework_version="1.2-1",
+        py_version="py3",
+        sagemaker_session=session,
+    )
     estimator.fit({"train": train.rsplit("/", 1)[0]}, logs=False)
     predictor = estimator.deploy(initial_instance_count=1, instance_type="ml.m5.large", wait=False)
     assert hosting.wait(predictor.endpoint_name)["EndpointStatus"] == "InService"

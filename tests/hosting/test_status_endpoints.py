@@ -16,8 +16,12 @@ def test_status_lists_endpoint_instances(hosting):
         desc = hosting.endpoint("status-ep", "status-config")
         assert desc["EndpointStatus"] == "InService", desc
         data_dir = str(hosting.server.data_dir)
-        done = subprocess.run([sys.executable, "-m", "sagestack", "status", "--data-dir", data_dir, "--json"],
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "sagestack", "status", "--data-dir", data_dir, "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stderr
         status = json.loads(done.stdout)
         [endpoint] = [e for e in status["endpoints"] if e["name"] == "status-ep"]
@@ -25,8 +29,12 @@ def test_status_lists_endpoint_instances(hosting):
         instances = endpoint["variants"]["AllTraffic"]
         assert [i["state"] for i in instances] == ["ready", "ready"]
         assert {i["pid"] for i in instances} <= {pid for pid, _ in worker_processes("status-ep")}
-        text = subprocess.run([sys.executable, "-m", "sagestack", "status", "--data-dir", data_dir],
-                              capture_output=True, text=True, timeout=60).stdout
+        text = subprocess.run(
+            [sys.executable, "-m", "sagestack", "status", "--data-dir", data_dir],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
         assert "  status-ep InService\n    AllTraffic: 2 instances (ready pid " in text
     finally:
         hosting.delete("status-ep")

@@ -84,8 +84,9 @@ print(json.dumps({
 def tf_image(version: str = TF_VERSION) -> str:
     from sagemaker import image_uris
 
-    return image_uris.retrieve("tensorflow", "us-east-1", version=version, image_scope="inference",
-                               instance_type="ml.m5.large")
+    return image_uris.retrieve(
+        "tensorflow", "us-east-1", version=version, image_scope="inference", instance_type="ml.m5.large"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -103,19 +104,28 @@ def saved_model(tmp_path_factory) -> tuple[bytes, dict]:
     (root / "make_model.py").write_text(textwrap.dedent(MAKE_MODEL))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    proc = subprocess.run([str(python), str(root / "make_model.py"), str(root / "model" / "my_model" / "1")],
-                          capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [str(python), str(root / "make_model.py"), str(root / "model" / "my_model" / "1")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     expected = json.loads(proc.stdout.strip().splitlines()[-1])
-    files = {str(p.relative_to(root / "model")): p.read_bytes()
-             for p in sorted((root / "model").rglob("*")) if p.is_file()}
+    files = {
+        str(p.relative_to(root / "model")): p.read_bytes()
+        for p in sorted((root / "model").rglob("*"))
+        if p.is_file()
+    }
     return tar_bytes(files), expected
 
 
 def _deploy(hosting: Hosting, name: str, data: bytes, timeout: float = 300.0, **config) -> dict:
     url = hosting.upload(f"tfs/{name}/model.tar.gz", data)
-    hosting.sm.create_model(ModelName=name, ExecutionRoleArn=ROLE,
-                            PrimaryContainer={"Image": tf_image(), "ModelDataUrl": url})
+    hosting.sm.create_model(
+        ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": tf_image(), "ModelDataUrl": url}
+    )
     hosting.config(name, [("AllTraffic", name, 1.0)], **config)
     hosting.sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
     return hosting.wait(name, timeout)
@@ -123,7 +133,9 @@ def _deploy(hosting: Hosting, name: str, data: bytes, timeout: float = 300.0, **
 
 def _invoke(hosting: Hosting, endpoint: str, body, content_type: str = "application/json", **kwargs):
     data = body if isinstance(body, str) else json.dumps(body)
-    response = hosting.rt.invoke_endpoint(EndpointName=endpoint, Body=data, ContentType=content_type, **kwargs)
+    response = hosting.rt.invoke_endpoint(
+        EndpointName=endpoint, Body=data, ContentType=content_type, **kwargs
+    )
     assert response["ContentType"] == "application/json"
     return json.loads(response["Body"].read())
 
@@ -144,8 +156,11 @@ def test_tfs_predict_rest_api(hosting, saved_model):
     _close(_invoke(hosting, "tfs-predict", {"inputs": x})["outputs"], expected["y"])
     _close(_invoke(hosting, "tfs-predict", {"inputs": {"x": x}})["outputs"], expected["y"])
     # signature_name: named inputs per instance; several outputs → one object per instance.
-    rows = _invoke(hosting, "tfs-predict", {"signature_name": "add",
-                                            "instances": [{"a": 1.0, "b": 3.0}, {"a": 2.0, "b": 4.0}]})
+    rows = _invoke(
+        hosting,
+        "tfs-predict",
+        {"signature_name": "add", "instances": [{"a": 1.0, "b": 3.0}, {"a": 2.0, "b": 4.0}]},
+    )
     assert [sorted(r) for r in rows["predictions"]] == [["product", "sum"]] * 2
     _close([r["sum"] for r in rows["predictions"]], expected["add"]["sum"])
     columns = _invoke(hosting, "tfs-predict", {"signature_name": "add", "inputs": {"a": [1, 2], "b": [3, 4]}})
@@ -189,7 +204,8 @@ def test_tfs_errors_are_tf_serving_errors(hosting, saved_model):
         _invoke(hosting, "tfs-errors", "x", "application/x-npy")
     assert caught.value.response["OriginalStatusCode"] == 415
     assert json.loads(caught.value.response["OriginalMessage"]) == {
-        "error": "Unsupported Media Type: application/x-npy"}
+        "error": "Unsupported Media Type: application/x-npy"
+    }
     hosting.delete("tfs-errors")
 
 
@@ -200,7 +216,9 @@ def test_tfs_layouts_and_missing_model(hosting, saved_model, tmp_path):
 
     data, expected = saved_model
     with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-        flat = {m.name.split("/", 2)[2]: archive.extractfile(m).read() for m in archive.getmembers() if m.isfile()}
+        flat = {
+            m.name.split("/", 2)[2]: archive.extractfile(m).read() for m in archive.getmembers() if m.isfile()
+        }
     assert _deploy(hosting, "tfs-flat", tar_bytes(flat))["EndpointStatus"] == "InService"
     _close(_invoke(hosting, "tfs-flat", {"instances": expected["x"]})["predictions"], expected["y"])
     hosting.delete("tfs-flat")
@@ -209,8 +227,11 @@ def test_tfs_layouts_and_missing_model(hosting, saved_model, tmp_path):
     assert "No SavedModel (saved_model.pb) found in the model data" in desc["FailureReason"]
 
 
-@pytest.mark.sdk_flow("flow07a", "TensorFlowModel(model_data).deploy(data_capture_config), predict, "
-                                 "update_data_capture_config, disable_data_capture (TensorFlow Serving)")
+@pytest.mark.sdk_flow(
+    "flow07a",
+    "TensorFlowModel(model_data).deploy(data_capture_config), predict, "
+    "update_data_capture_config, disable_data_capture (TensorFlow Serving)",
+)
 def test_sdk_tensorflow_model_data_capture(server, saved_model, monkeypatch):
     """The SDK's test_data_capture_config.py on a TensorFlow Serving endpoint: deploy with capture, predict,
     capture files in S3 hold the request and response; update and disable the capture config."""
@@ -227,13 +248,21 @@ def test_sdk_tensorflow_model_data_capture(server, saved_model, monkeypatch):
     session = sagemaker.Session(default_bucket=hosting.bucket)
     data, expected = saved_model
     model_data = hosting.upload("tfs-sdk/model.tar.gz", data)
-    model = TensorFlowModel(model_data=model_data, role=ROLE, framework_version=TF_VERSION,
-                            sagemaker_session=session)
+    model = TensorFlowModel(
+        model_data=model_data, role=ROLE, framework_version=TF_VERSION, sagemaker_session=session
+    )
     destination = f"s3://{hosting.bucket}/tfs-sdk/capture"
-    predictor = model.deploy(initial_instance_count=1, instance_type="ml.m5.large", wait=False,
-                             data_capture_config=DataCaptureConfig(
-                                 enable_capture=True, sampling_percentage=100, destination_s3_uri=destination,
-                                 sagemaker_session=session))
+    predictor = model.deploy(
+        initial_instance_count=1,
+        instance_type="ml.m5.large",
+        wait=False,
+        data_capture_config=DataCaptureConfig(
+            enable_capture=True,
+            sampling_percentage=100,
+            destination_s3_uri=destination,
+            sagemaker_session=session,
+        ),
+    )
     endpoint = predictor.endpoint_name
     desc = hosting.wait(endpoint, 300)
     assert desc["EndpointStatus"] == "InService", desc.get("FailureReason")
@@ -243,7 +272,9 @@ def test_sdk_tensorflow_model_data_capture(server, saved_model, monkeypatch):
 
     deadline, records = time.time() + 20, []
     while time.time() < deadline and not records:
-        listing = hosting.s3.list_objects_v2(Bucket=hosting.bucket, Prefix=f"tfs-sdk/capture/{endpoint}/AllTraffic/")
+        listing = hosting.s3.list_objects_v2(
+            Bucket=hosting.bucket, Prefix=f"tfs-sdk/capture/{endpoint}/AllTraffic/"
+        )
         for item in listing.get("Contents", []):
             text = hosting.s3.get_object(Bucket=hosting.bucket, Key=item["Key"])["Body"].read().decode()
             records += [json.loads(line) for line in text.splitlines() if line]
@@ -256,21 +287,35 @@ def test_sdk_tensorflow_model_data_capture(server, saved_model, monkeypatch):
     assert capture["endpointOutput"]["encoding"] == "JSON"
     _close(json.loads(capture["endpointOutput"]["data"])["predictions"], expected["y"])
 
-    predictor.update_data_capture_config(data_capture_config=DataCaptureConfig(
-        enable_capture=True, sampling_percentage=10, destination_s3_uri=destination + "/custom",
-        capture_options=["REQUEST"], csv_content_types=["text/csvtype1", "text/csvtype2"],
-        json_content_types=["application/jsontype1", "application/jsontype2"], sagemaker_session=session))
+    predictor.update_data_capture_config(
+        data_capture_config=DataCaptureConfig(
+            enable_capture=True,
+            sampling_percentage=10,
+            destination_s3_uri=destination + "/custom",
+            capture_options=["REQUEST"],
+            csv_content_types=["text/csvtype1", "text/csvtype2"],
+            json_content_types=["application/jsontype1", "application/jsontype2"],
+            sagemaker_session=session,
+        )
+    )
     desc = hosting.sm.describe_endpoint(EndpointName=endpoint)
     assert desc["EndpointStatus"] == "InService"
-    config = hosting.sm.describe_endpoint_config(EndpointConfigName=desc["EndpointConfigName"])["DataCaptureConfig"]
+    config = hosting.sm.describe_endpoint_config(EndpointConfigName=desc["EndpointConfigName"])[
+        "DataCaptureConfig"
+    ]
     assert config["EnableCapture"] and config["InitialSamplingPercentage"] == 10
     assert config["CaptureOptions"] == [{"CaptureMode": "Input"}]
-    assert config["CaptureContentTypeHeader"]["JsonContentTypes"] == ["application/jsontype1", "application/jsontype2"]
+    assert config["CaptureContentTypeHeader"]["JsonContentTypes"] == [
+        "application/jsontype1",
+        "application/jsontype2",
+    ]
     _close(predictor.predict({"instances": expected["x"]})["predictions"], expected["y"])  # still serving
 
     predictor.disable_data_capture()
     desc = hosting.sm.describe_endpoint(EndpointName=endpoint)
-    config = hosting.sm.describe_endpoint_config(EndpointConfigName=desc["EndpointConfigName"])["DataCaptureConfig"]
+    config = hosting.sm.describe_endpoint_config(EndpointConfigName=desc["EndpointConfigName"])[
+        "DataCaptureConfig"
+    ]
     assert desc["EndpointStatus"] == "InService" and not config["EnableCapture"]
     predictor.delete_endpoint()
 
@@ -279,15 +324,24 @@ def test_environment_build_failure_fails_the_endpoint(tmp_path):
     """No package index reachable: the endpoint fails with the image, the version and pip's own words."""
     empty = tmp_path / "no-wheels"
     empty.mkdir()
-    proc = ServerProcess(tmp_path / "data", extra_env={
-        "SAGESTACK_ENV_CACHE_DIR": str(tmp_path / "envs"), "PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1",
-        "PIP_FIND_LINKS": str(empty), "PIP_INDEX_URL": "", "PIP_EXTRA_INDEX_URL": ""})
+    proc = ServerProcess(
+        tmp_path / "data",
+        extra_env={
+            "SAGESTACK_ENV_CACHE_DIR": str(tmp_path / "envs"),
+            "PIP_CONFIG_FILE": os.devnull,
+            "PIP_NO_INDEX": "1",
+            "PIP_FIND_LINKS": str(empty),
+            "PIP_INDEX_URL": "",
+            "PIP_EXTRA_INDEX_URL": "",
+        },
+    )
     proc.start()
     try:
         hosting = Hosting(proc)
         started = time.monotonic()
-        desc = _deploy(hosting, "tfs-nobuild", tar_bytes({"my_model/1/saved_model.pb": b"never loaded"}),
-                       timeout=240)
+        desc = _deploy(
+            hosting, "tfs-nobuild", tar_bytes({"my_model/1/saved_model.pb": b"never loaded"}), timeout=240
+        )
         assert desc["EndpointStatus"] == "Failed"
         reason = desc["FailureReason"]
         print(f"FailureReason: {reason}")
@@ -296,7 +350,9 @@ def test_environment_build_failure_fails_the_endpoint(tmp_path):
         assert "pip install -r tensorflow.txt failed" in reason
         assert "No matching distribution found for" in reason, reason
         assert time.monotonic() - started < 240
-        assert not any(p.name.startswith("tensorflow-") and p.is_dir() for p in Path(tmp_path / "envs").iterdir())
+        assert not any(
+            p.name.startswith("tensorflow-") and p.is_dir() for p in Path(tmp_path / "envs").iterdir()
+        )
     finally:
         proc.stop()
 
@@ -312,8 +368,11 @@ def test_first_deploy_builds_the_environment_while_creating(tmp_path, saved_mode
         hosting = Hosting(proc)
         started = time.monotonic()
         url = hosting.upload("tfs/first/model.tar.gz", saved_model[0])
-        hosting.sm.create_model(ModelName="tfs-first", ExecutionRoleArn=ROLE,
-                                PrimaryContainer={"Image": tf_image(), "ModelDataUrl": url})
+        hosting.sm.create_model(
+            ModelName="tfs-first",
+            ExecutionRoleArn=ROLE,
+            PrimaryContainer={"Image": tf_image(), "ModelDataUrl": url},
+        )
         hosting.config("tfs-first", [("AllTraffic", "tfs-first", 1.0)])
         hosting.sm.create_endpoint(EndpointName="tfs-first", EndpointConfigName="tfs-first")
         hosting.script_model("echo-meanwhile", code=ECHO_MODEL)
@@ -325,8 +384,10 @@ def test_first_deploy_builds_the_environment_while_creating(tmp_path, saved_mode
         print(f"first TensorFlow Serving deploy, environment built: {time.monotonic() - started:.0f}s")
         built = [p for p in (tmp_path / "envs").iterdir() if p.is_dir()]
         assert len(built) == 1 and (built[0] / "sagestack-environment.json").exists()
-        _close(_invoke(hosting, "tfs-first", {"instances": saved_model[1]["x"]})["predictions"],
-               saved_model[1]["y"])
+        _close(
+            _invoke(hosting, "tfs-first", {"instances": saved_model[1]["x"]})["predictions"],
+            saved_model[1]["y"],
+        )
     finally:
         proc.stop()
 
@@ -338,8 +399,11 @@ def _tf_workers(endpoint: str) -> list[int]:
             args = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
         except OSError:
             continue
-        if any(a.endswith(b"tfserving.py") for a in args) and b"--endpoint" in args \
-                and args[args.index(b"--endpoint") + 1].decode() == endpoint:
+        if (
+            any(a.endswith(b"tfserving.py") for a in args)
+            and b"--endpoint" in args
+            and args[args.index(b"--endpoint") + 1].decode() == endpoint
+        ):
             pids.append(int(entry.name))
     return pids
 

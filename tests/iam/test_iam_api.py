@@ -9,8 +9,12 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
-    "Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
 DEFAULT = "SageStackExecutionRole"
 
 
@@ -44,9 +48,14 @@ def test_get_role_that_does_not_exist(iam):
 
 def test_create_role_then_get_it(iam):
     name = _name()
-    created = iam.create_role(RoleName=name, Path="/team/", AssumeRolePolicyDocument=json.dumps(TRUST),
-                              Description="for the tests", MaxSessionDuration=7200,
-                              Tags=[{"Key": "owner", "Value": "tests"}])["Role"]
+    created = iam.create_role(
+        RoleName=name,
+        Path="/team/",
+        AssumeRolePolicyDocument=json.dumps(TRUST),
+        Description="for the tests",
+        MaxSessionDuration=7200,
+        Tags=[{"Key": "owner", "Value": "tests"}],
+    )["Role"]
     assert created["Arn"] == f"arn:aws:iam::000000000000:role/team/{name}"
     role = iam.get_role(RoleName=name)["Role"]
     assert role["RoleName"] == name and role["Path"] == "/team/" and role["RoleId"] == created["RoleId"]
@@ -103,21 +112,27 @@ def test_list_roles_with_an_invalid_path_prefix(iam):
     with pytest.raises(ClientError) as info:
         iam.list_roles(PathPrefix="no-leading-slash")
     assert _code(info) == ("ValidationError", 400)
-    assert "pathPrefix" in info.value.response["Error"]["Message"] or "PathPrefix" in \
-        info.value.response["Error"]["Message"]
+    assert (
+        "pathPrefix" in info.value.response["Error"]["Message"]
+        or "PathPrefix" in info.value.response["Error"]["Message"]
+    )
 
 
 def test_simulate_principal_policy(iam):
     out = iam.simulate_principal_policy(
         PolicySourceArn=f"arn:aws:iam::000000000000:role/{DEFAULT}",
-        ActionNames=["sagemaker:CreateTrainingJob", "s3:GetObject"], ResourceArns=["*"])
-    results = {(r["EvalActionName"], r["EvalResourceName"]): r["EvalDecision"]
-               for r in out["EvaluationResults"]}
+        ActionNames=["sagemaker:CreateTrainingJob", "s3:GetObject"],
+        ResourceArns=["*"],
+    )
+    results = {
+        (r["EvalActionName"], r["EvalResourceName"]): r["EvalDecision"] for r in out["EvaluationResults"]
+    }
     assert results == {("sagemaker:CreateTrainingJob", "*"): "allowed", ("s3:GetObject", "*"): "allowed"}
 
 
 def test_simulate_principal_policy_for_a_missing_role(iam):
     with pytest.raises(ClientError) as info:
-        iam.simulate_principal_policy(PolicySourceArn="arn:aws:iam::000000000000:role/no-such-role",
-                                      ActionNames=["s3:GetObject"])
+        iam.simulate_principal_policy(
+            PolicySourceArn="arn:aws:iam::000000000000:role/no-such-role", ActionNames=["s3:GetObject"]
+        )
     assert _code(info) == ("NoSuchEntity", 404)

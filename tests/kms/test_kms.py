@@ -31,8 +31,11 @@ def test_create_describe_list_key(kms):
     uuid.UUID(meta["KeyId"])
     for ref in (meta["KeyId"], meta["Arn"]):
         assert kms.describe_key(KeyId=ref)["KeyMetadata"]["Description"] == "for tests"
-    listed = [k for page in kms.get_paginator("list_keys").paginate(PaginationConfig={"PageSize": 2})
-              for k in page["Keys"]]
+    listed = [
+        k
+        for page in kms.get_paginator("list_keys").paginate(PaginationConfig={"PageSize": 2})
+        for k in page["Keys"]
+    ]
     assert {"KeyId": meta["KeyId"], "KeyArn": meta["Arn"]} in listed
     kms.update_key_description(KeyId=meta["KeyId"], Description="changed")
     assert kms.describe_key(KeyId=meta["KeyId"])["KeyMetadata"]["Description"] == "changed"
@@ -81,8 +84,10 @@ def test_wrong_context_and_tampered_ciphertext(kms):
     other = kms.create_key()["KeyMetadata"]
     with pytest.raises(kms.exceptions.IncorrectKeyException):
         kms.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "1"}, KeyId=other["KeyId"])
-    assert kms.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "1"},
-                       KeyId=key["Arn"])["Plaintext"] == b"abc"
+    assert (
+        kms.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "1"}, KeyId=key["Arn"])["Plaintext"]
+        == b"abc"
+    )
 
 
 def test_disabled_key_refuses_and_enable_restores(kms):
@@ -142,7 +147,9 @@ def test_aliases(kms):
     listed = kms.list_aliases(KeyId=first["KeyId"])["Aliases"]
     assert [a["AliasName"] for a in listed] == [name]
     assert listed[0]["AliasArn"] == alias_arn and listed[0]["TargetKeyId"] == first["KeyId"]
-    assert name in [a["AliasName"] for p in kms.get_paginator("list_aliases").paginate() for a in p["Aliases"]]
+    assert name in [
+        a["AliasName"] for p in kms.get_paginator("list_aliases").paginate() for a in p["Aliases"]
+    ]
     kms.update_alias(AliasName=name, TargetKeyId=second["Arn"])
     assert kms.describe_key(KeyId=name)["KeyMetadata"]["KeyId"] == second["KeyId"]
     assert kms.list_aliases(KeyId=first["KeyId"])["Aliases"] == []
@@ -173,7 +180,9 @@ def test_aws_managed_s3_key_created_on_first_describe(kms):
     aliases = {a["AliasName"]: a for a in kms.list_aliases()["Aliases"]}
     assert aliases["alias/aws/s3"]["TargetKeyId"] == meta["KeyId"]
     policy = json.loads(kms.get_key_policy(KeyId="alias/aws/s3", PolicyName="default")["Policy"])
-    assert policy["Statement"][0]["Condition"]["StringEquals"]["kms:ViaService"] == "s3.us-east-1.amazonaws.com"
+    assert (
+        policy["Statement"][0]["Condition"]["StringEquals"]["kms:ViaService"] == "s3.us-east-1.amazonaws.com"
+    )
 
 
 def test_key_policies(kms):
@@ -184,8 +193,14 @@ def test_key_policies(kms):
     assert policy["Statement"][0]["Principal"] == {"AWS": f"arn:aws:iam::{key['AWSAccountId']}:root"}
     assert policy["Statement"][0]["Action"] == "kms:*"
     assert kms.list_key_policies(KeyId=key["KeyId"])["PolicyNames"] == ["default"]
-    mine = json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*"}]})
+    mine = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*"}
+            ],
+        }
+    )
     kms.put_key_policy(KeyId=key["KeyId"], PolicyName="default", Policy=mine)
     assert kms.get_key_policy(KeyId=key["KeyId"])["Policy"] == mine
     with pytest.raises(kms.exceptions.MalformedPolicyDocumentException):
@@ -200,18 +215,26 @@ def test_generate_data_key_and_reencrypt(kms):
     key = kms.create_key()["KeyMetadata"]
     out = kms.generate_data_key(KeyId=key["KeyId"], KeySpec="AES_256", EncryptionContext={"k": "v"})
     assert len(out["Plaintext"]) == 32 and out["KeyId"] == key["Arn"]
-    assert kms.decrypt(CiphertextBlob=out["CiphertextBlob"], EncryptionContext={"k": "v"})["Plaintext"] \
+    assert (
+        kms.decrypt(CiphertextBlob=out["CiphertextBlob"], EncryptionContext={"k": "v"})["Plaintext"]
         == out["Plaintext"]
+    )
     assert len(kms.generate_data_key(KeyId=key["KeyId"], NumberOfBytes=64)["Plaintext"]) == 64
     assert len(kms.generate_data_key(KeyId=key["KeyId"], KeySpec="AES_128")["Plaintext"]) == 16
     with pytest.raises(botocore.exceptions.ClientError) as info:
         kms.generate_data_key(KeyId=key["KeyId"])
     assert _code(info) == "ValidationException"
     bare = kms.generate_data_key_without_plaintext(KeyId=key["KeyId"], KeySpec="AES_256")
-    assert "Plaintext" not in bare and len(kms.decrypt(CiphertextBlob=bare["CiphertextBlob"])["Plaintext"]) == 32
+    assert (
+        "Plaintext" not in bare and len(kms.decrypt(CiphertextBlob=bare["CiphertextBlob"])["Plaintext"]) == 32
+    )
     other = kms.create_key()["KeyMetadata"]
-    moved = kms.re_encrypt(CiphertextBlob=out["CiphertextBlob"], SourceEncryptionContext={"k": "v"},
-                           DestinationKeyId=other["KeyId"], DestinationEncryptionContext={"n": "m"})
+    moved = kms.re_encrypt(
+        CiphertextBlob=out["CiphertextBlob"],
+        SourceEncryptionContext={"k": "v"},
+        DestinationKeyId=other["KeyId"],
+        DestinationEncryptionContext={"n": "m"},
+    )
     assert moved["SourceKeyId"] == key["Arn"] and moved["KeyId"] == other["Arn"]
     back = kms.decrypt(CiphertextBlob=moved["CiphertextBlob"], EncryptionContext={"n": "m"})
     assert back["Plaintext"] == out["Plaintext"] and back["KeyId"] == other["Arn"]
@@ -220,8 +243,9 @@ def test_generate_data_key_and_reencrypt(kms):
 
 def test_tags_and_rotation(kms):
     key = kms.create_key(Tags=[{"TagKey": "team", "TagValue": "ml"}])["KeyMetadata"]
-    kms.tag_resource(KeyId=key["KeyId"], Tags=[{"TagKey": "env", "TagValue": "dev"},
-                                              {"TagKey": "team", "TagValue": "ds"}])
+    kms.tag_resource(
+        KeyId=key["KeyId"], Tags=[{"TagKey": "env", "TagValue": "dev"}, {"TagKey": "team", "TagValue": "ds"}]
+    )
     tags = kms.list_resource_tags(KeyId=key["KeyId"])["Tags"]
     assert tags == [{"TagKey": "env", "TagValue": "dev"}, {"TagKey": "team", "TagValue": "ds"}]
     kms.untag_resource(KeyId=key["KeyId"], TagKeys=["env"])
@@ -245,18 +269,57 @@ def test_cli_encrypt_decrypt(server, tmp_path):
 
     env = {**os.environ, **server.client_env()}
     aws = [sys.executable, "-m", "awscli"]
-    key = json.loads(subprocess.run(aws + ["kms", "create-key", "--output", "json"], env=env, check=True,
-                                    capture_output=True, text=True).stdout)["KeyMetadata"]["KeyId"]
+    key = json.loads(
+        subprocess.run(
+            aws + ["kms", "create-key", "--output", "json"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )["KeyMetadata"]["KeyId"]
     (tmp_path / "plain.txt").write_text("hello from the cli")
-    blob = subprocess.run(aws + ["kms", "encrypt", "--key-id", key, "--plaintext", "fileb://plain.txt",
-                                 "--query", "CiphertextBlob", "--output", "text"],
-                          env=env, cwd=tmp_path, check=True, capture_output=True, text=True).stdout.strip()
+    blob = subprocess.run(
+        aws
+        + [
+            "kms",
+            "encrypt",
+            "--key-id",
+            key,
+            "--plaintext",
+            "fileb://plain.txt",
+            "--query",
+            "CiphertextBlob",
+            "--output",
+            "text",
+        ],
+        env=env,
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     import base64
 
     (tmp_path / "blob.bin").write_bytes(base64.b64decode(blob))
-    plain = subprocess.run(aws + ["kms", "decrypt", "--ciphertext-blob", "fileb://blob.bin", "--query",
-                                  "Plaintext", "--output", "text"],
-                           env=env, cwd=tmp_path, check=True, capture_output=True, text=True).stdout.strip()
+    plain = subprocess.run(
+        aws
+        + [
+            "kms",
+            "decrypt",
+            "--ciphertext-blob",
+            "fileb://blob.bin",
+            "--query",
+            "Plaintext",
+            "--output",
+            "text",
+        ],
+        env=env,
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     assert base64.b64decode(plain) == b"hello from the cli"
 
 
@@ -266,8 +329,13 @@ def test_keys_and_sealed_objects_survive_a_restart(fresh_server):
     kms.create_alias(AliasName="alias/durable", TargetKeyId=key)
     blob = kms.encrypt(KeyId="alias/durable", Plaintext=b"kept")["CiphertextBlob"]
     s3.create_bucket(Bucket="durable-kms")
-    s3.put_object(Bucket="durable-kms", Key="k", Body=b"sealed bytes", ServerSideEncryption="aws:kms",
-                  SSEKMSKeyId="alias/durable")
+    s3.put_object(
+        Bucket="durable-kms",
+        Key="k",
+        Body=b"sealed bytes",
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId="alias/durable",
+    )
     fresh_server.restart()
     kms, s3 = fresh_server.client("kms"), fresh_server.client("s3")
     assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"kept"
@@ -278,8 +346,12 @@ def test_keys_and_sealed_objects_survive_a_restart(fresh_server):
 def test_bad_marker_is_invalid_marker_exception(kms):
     """A Marker that is not one KMS handed out: InvalidMarkerException, as KMS answers it."""
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
-    for call, params in ((kms.list_keys, {}), (kms.list_aliases, {}), (kms.list_resource_tags, {"KeyId": key_id}),
-                         (kms.list_key_policies, {"KeyId": key_id})):
+    for call, params in (
+        (kms.list_keys, {}),
+        (kms.list_aliases, {}),
+        (kms.list_resource_tags, {"KeyId": key_id}),
+        (kms.list_key_policies, {"KeyId": key_id}),
+    ):
         with pytest.raises(botocore.exceptions.ClientError) as info:
             call(Marker="not-a-marker", **params)
         assert _code(info) == "InvalidMarkerException", call

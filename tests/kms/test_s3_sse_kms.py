@@ -74,12 +74,13 @@ def test_customer_key_by_alias_and_ranges(server, s3, kms, bucket):
     alias = f"alias/s3-{uuid.uuid4().hex[:8]}"
     kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
     data, marker = _payload(3 * 65536 + 123)
-    out = s3.put_object(Bucket=bucket, Key="r.bin", Body=data, ServerSideEncryption="aws:kms",
-                        SSEKMSKeyId=alias)
+    out = s3.put_object(
+        Bucket=bucket, Key="r.bin", Body=data, ServerSideEncryption="aws:kms", SSEKMSKeyId=alias
+    )
     assert out["SSEKMSKeyId"] == key["Arn"]
     for first, last in ((0, 0), (65530, 65545), (65536, 131071), (100, 3 * 65536 + 122), (196_000, 196_700)):
         got = s3.get_object(Bucket=bucket, Key="r.bin", Range=f"bytes={first}-{last}")
-        assert got["Body"].read() == data[first:last + 1]
+        assert got["Body"].read() == data[first : last + 1]
         assert got["ContentRange"] == f"bytes {first}-{last}/{len(data)}"
     assert s3.get_object(Bucket=bucket, Key="r.bin", Range="bytes=-10")["Body"].read() == data[-10:]
     _assert_sealed_on_disk(server, len(data), marker)
@@ -93,8 +94,9 @@ def test_small_and_empty_objects(server, s3, bucket):
 
 def test_unknown_or_disabled_key(server, s3, kms, bucket):
     with pytest.raises(botocore.exceptions.ClientError) as info:
-        s3.put_object(Bucket=bucket, Key="x", Body=b"x", ServerSideEncryption="aws:kms",
-                      SSEKMSKeyId=str(uuid.uuid4()))
+        s3.put_object(
+            Bucket=bucket, Key="x", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId=str(uuid.uuid4())
+        )
     assert info.value.response["Error"]["Code"] == "KMS.NotFoundException"
     with pytest.raises(botocore.exceptions.ClientError) as info:
         s3.put_object(Bucket=bucket, Key="x", Body=b"x", SSEKMSKeyId="alias/aws/s3")
@@ -117,49 +119,70 @@ def test_unknown_or_disabled_key(server, s3, kms, bucket):
 
 def test_encryption_context_header(server, s3, bucket):
     context = base64.b64encode(json.dumps({"project": "x"}).encode()).decode()
-    out = s3.put_object(Bucket=bucket, Key="c", Body=b"ctx", ServerSideEncryption="aws:kms",
-                        SSEKMSEncryptionContext=context)
+    out = s3.put_object(
+        Bucket=bucket, Key="c", Body=b"ctx", ServerSideEncryption="aws:kms", SSEKMSEncryptionContext=context
+    )
     assert out["SSEKMSEncryptionContext"] == context
     assert s3.get_object(Bucket=bucket, Key="c")["Body"].read() == b"ctx"
 
 
 def test_multipart_sealed_per_part(server, s3, kms, bucket):
     key = kms.create_key()["KeyMetadata"]
-    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp.bin", ServerSideEncryption="aws:kms",
-                                        SSEKMSKeyId=key["Arn"], ChecksumAlgorithm="CRC32",
-                                        ChecksumType="FULL_OBJECT")
+    upload = s3.create_multipart_upload(
+        Bucket=bucket,
+        Key="mp.bin",
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=key["Arn"],
+        ChecksumAlgorithm="CRC32",
+        ChecksumType="FULL_OBJECT",
+    )
     assert upload["SSEKMSKeyId"] == key["Arn"]
     one, marker = _payload(5 * MIB + 10)
     two = os.urandom(MIB + 7)
     parts = []
     for number, body in ((1, one), (2, two)):
-        out = s3.upload_part(Bucket=bucket, Key="mp.bin", UploadId=upload["UploadId"], PartNumber=number,
-                             Body=body, ChecksumAlgorithm="CRC32")
+        out = s3.upload_part(
+            Bucket=bucket,
+            Key="mp.bin",
+            UploadId=upload["UploadId"],
+            PartNumber=number,
+            Body=body,
+            ChecksumAlgorithm="CRC32",
+        )
         assert out["SSEKMSKeyId"] == key["Arn"]
         parts.append({"PartNumber": number, "ETag": out["ETag"], "ChecksumCRC32": out["ChecksumCRC32"]})
     import zlib
 
-    done = s3.complete_multipart_upload(Bucket=bucket, Key="mp.bin", UploadId=upload["UploadId"],
-                                        MultipartUpload={"Parts": parts})
+    done = s3.complete_multipart_upload(
+        Bucket=bucket, Key="mp.bin", UploadId=upload["UploadId"], MultipartUpload={"Parts": parts}
+    )
     whole = one + two
     expected_crc = base64.b64encode(zlib.crc32(whole).to_bytes(4, "big")).decode()
     assert done["ChecksumCRC32"] == expected_crc and done["SSEKMSKeyId"] == key["Arn"]
     assert s3.get_object(Bucket=bucket, Key="mp.bin")["Body"].read() == whole
     boundary = len(one)
     got = s3.get_object(Bucket=bucket, Key="mp.bin", Range=f"bytes={boundary - 5}-{boundary + 5}")
-    assert got["Body"].read() == whole[boundary - 5:boundary + 6]
+    assert got["Body"].read() == whole[boundary - 5 : boundary + 6]
     assert s3.get_object(Bucket=bucket, Key="mp.bin", PartNumber=2)["Body"].read() == two
     _assert_sealed_on_disk(server, len(whole), marker, sealed_size(len(one)) + sealed_size(len(two)))
 
     # a part copied from an encrypted object into an encrypted upload
     copy = s3.create_multipart_upload(Bucket=bucket, Key="mp-copy.bin", ServerSideEncryption="aws:kms")
-    part = s3.upload_part_copy(Bucket=bucket, Key="mp-copy.bin", UploadId=copy["UploadId"], PartNumber=1,
-                               CopySource={"Bucket": bucket, "Key": "mp.bin"},
-                               CopySourceRange=f"bytes=100-{boundary + 99}")
-    s3.complete_multipart_upload(Bucket=bucket, Key="mp-copy.bin", UploadId=copy["UploadId"],
-                                 MultipartUpload={"Parts": [{"PartNumber": 1,
-                                                             "ETag": part["CopyPartResult"]["ETag"]}]})
-    assert s3.get_object(Bucket=bucket, Key="mp-copy.bin")["Body"].read() == whole[100:boundary + 100]
+    part = s3.upload_part_copy(
+        Bucket=bucket,
+        Key="mp-copy.bin",
+        UploadId=copy["UploadId"],
+        PartNumber=1,
+        CopySource={"Bucket": bucket, "Key": "mp.bin"},
+        CopySourceRange=f"bytes=100-{boundary + 99}",
+    )
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="mp-copy.bin",
+        UploadId=copy["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["CopyPartResult"]["ETag"]}]},
+    )
+    assert s3.get_object(Bucket=bucket, Key="mp-copy.bin")["Body"].read() == whole[100 : boundary + 100]
 
 
 def test_transfer_manager_upload_and_download(server, s3, bucket, tmp_path):
@@ -172,17 +195,33 @@ def test_transfer_manager_upload_and_download(server, s3, bucket, tmp_path):
     assert target.read_bytes() == data
     assert s3.head_object(Bucket=bucket, Key="big.bin")["ServerSideEncryption"] == "aws:kms"
     root = Path(server.data_dir) / "objects" / "data"
-    assert not [p for p in root.rglob("*") if p.is_file() and p.stat().st_size > 8 * MIB
-                and marker in p.read_bytes()]
+    assert not [
+        p for p in root.rglob("*") if p.is_file() and p.stat().st_size > 8 * MIB and marker in p.read_bytes()
+    ]
 
 
 def test_bucket_default_encryption(server, s3, kms, bucket):
-    assert s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0][
-        "ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert (
+        s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0][
+            "ApplyServerSideEncryptionByDefault"
+        ]["SSEAlgorithm"]
+        == "AES256"
+    )
     key = kms.create_key()["KeyMetadata"]
-    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [
-        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key["Arn"]},
-         "BucketKeyEnabled": True}]})
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "aws:kms",
+                        "KMSMasterKeyID": key["Arn"],
+                    },
+                    "BucketKeyEnabled": True,
+                }
+            ]
+        },
+    )
     rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == key["Arn"]
     data, marker = _payload(70_000)
@@ -201,21 +240,35 @@ def test_copies_between_encryptions(server, s3, kms, bucket):
     data, marker = _payload(150_000)
     s3.put_object(Bucket=bucket, Key="src", Body=data, ServerSideEncryption="aws:kms")
     other = kms.create_key()["KeyMetadata"]
-    out = s3.copy_object(Bucket=bucket, Key="kms-copy", CopySource={"Bucket": bucket, "Key": "src"},
-                         ServerSideEncryption="aws:kms", SSEKMSKeyId=other["KeyId"])
+    out = s3.copy_object(
+        Bucket=bucket,
+        Key="kms-copy",
+        CopySource={"Bucket": bucket, "Key": "src"},
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=other["KeyId"],
+    )
     assert out["SSEKMSKeyId"] == other["Arn"]
     assert s3.get_object(Bucket=bucket, Key="kms-copy")["Body"].read() == data
     plain = s3.copy_object(Bucket=bucket, Key="plain-copy", CopySource={"Bucket": bucket, "Key": "src"})
     assert plain["ServerSideEncryption"] == "AES256"
     assert s3.get_object(Bucket=bucket, Key="plain-copy")["Body"].read() == data
     s3.put_object(Bucket=bucket, Key="plain-src", Body=data)
-    s3.copy_object(Bucket=bucket, Key="sealed-copy", CopySource={"Bucket": bucket, "Key": "plain-src"},
-                   ServerSideEncryption="aws:kms")
+    s3.copy_object(
+        Bucket=bucket,
+        Key="sealed-copy",
+        CopySource={"Bucket": bucket, "Key": "plain-src"},
+        ServerSideEncryption="aws:kms",
+    )
     got = s3.get_object(Bucket=bucket, Key="sealed-copy")
     assert got["ServerSideEncryption"] == "aws:kms" and got["Body"].read() == data
     # an in-place copy that turns encryption on, and a key rotation by copy
-    s3.copy_object(Bucket=bucket, Key="plain-src", CopySource={"Bucket": bucket, "Key": "plain-src"},
-                   ServerSideEncryption="aws:kms", SSEKMSKeyId=other["Arn"])
+    s3.copy_object(
+        Bucket=bucket,
+        Key="plain-src",
+        CopySource={"Bucket": bucket, "Key": "plain-src"},
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=other["Arn"],
+    )
     assert s3.head_object(Bucket=bucket, Key="plain-src")["SSEKMSKeyId"] == other["Arn"]
     assert s3.get_object(Bucket=bucket, Key="plain-src")["Body"].read() == data
 
@@ -224,9 +277,20 @@ def test_bucket_policy_recorded(s3, bucket):
     with pytest.raises(botocore.exceptions.ClientError) as info:
         s3.get_bucket_policy(Bucket=bucket)
     assert info.value.response["Error"]["Code"] == "NoSuchBucketPolicy"
-    policy = json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/*",
-        "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}}]})
+    policy = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:PutObject",
+                    "Resource": f"arn:aws:s3:::{bucket}/*",
+                    "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}},
+                }
+            ],
+        }
+    )
     s3.put_bucket_policy(Bucket=bucket, Policy=policy)
     assert s3.get_bucket_policy(Bucket=bucket)["Policy"] == policy
     with pytest.raises(botocore.exceptions.ClientError) as info:

@@ -27,24 +27,33 @@ def bucket(server) -> str:
 
 def _training(name: str, bucket: str, **output) -> dict:
     return dict(
-        TrainingJobName=name, RoleArn=ROLE,
+        TrainingJobName=name,
+        RoleArn=ROLE,
         AlgorithmSpecification={"TrainingImage": SKLEARN_IMAGE, "TrainingInputMode": "File"},
-        InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {
-            "S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/train"}}}],
+        InputDataConfig=[
+            {
+                "ChannelName": "train",
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/train"}},
+            }
+        ],
         OutputDataConfig={"S3OutputPath": f"s3://{bucket}/output", **output},
         ResourceConfig={"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 30},
         StoppingCondition={"MaxRuntimeInSeconds": 600},
-        HyperParameters={"sagemaker_program": '"train.py"',
-                         "sagemaker_submit_directory": json.dumps(f"s3://{bucket}/code/sourcedir.tar.gz")},
+        HyperParameters={
+            "sagemaker_program": '"train.py"',
+            "sagemaker_submit_directory": json.dumps(f"s3://{bucket}/code/sourcedir.tar.gz"),
+        },
     )
 
 
 def test_training_job_with_unknown_key_is_refused(server, bucket):
     sm = server.client("sagemaker")
     name = f"kms-bad-{uuid.uuid4().hex[:8]}"
-    for output, resource in (({"KmsKeyId": str(uuid.uuid4())}, {}),
-                             ({"KmsKeyId": "alias/does-not-exist"}, {}),
-                             ({}, {"VolumeKmsKeyId": "arn:aws:kms:us-east-1:000000000000:key/" + str(uuid.uuid4())})):
+    for output, resource in (
+        ({"KmsKeyId": str(uuid.uuid4())}, {}),
+        ({"KmsKeyId": "alias/does-not-exist"}, {}),
+        ({}, {"VolumeKmsKeyId": "arn:aws:kms:us-east-1:000000000000:key/" + str(uuid.uuid4())}),
+    ):
         params = _training(name, bucket, **output)
         params["ResourceConfig"].update(resource)
         with pytest.raises(botocore.exceptions.ClientError) as info:
@@ -60,17 +69,29 @@ def test_endpoint_config_and_transform_with_unknown_key(server, bucket):
     model = f"kms-model-{uuid.uuid4().hex[:8]}"
     sm.create_model(ModelName=model, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": SKLEARN_IMAGE})
     with pytest.raises(botocore.exceptions.ClientError) as info:
-        sm.create_endpoint_config(EndpointConfigName=f"kms-cfg-{uuid.uuid4().hex[:8]}", KmsKeyId="alias/nope",
-                                  ProductionVariants=[{"VariantName": "A", "ModelName": model,
-                                                       "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+        sm.create_endpoint_config(
+            EndpointConfigName=f"kms-cfg-{uuid.uuid4().hex[:8]}",
+            KmsKeyId="alias/nope",
+            ProductionVariants=[
+                {
+                    "VariantName": "A",
+                    "ModelName": model,
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                }
+            ],
+        )
     assert info.value.response["Error"]["Code"] == "ValidationException"
     with pytest.raises(botocore.exceptions.ClientError) as info:
         sm.create_transform_job(
-            TransformJobName=f"kms-tx-{uuid.uuid4().hex[:8]}", ModelName=model,
-            TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
-                                                            "S3Uri": f"s3://{bucket}/in"}}},
+            TransformJobName=f"kms-tx-{uuid.uuid4().hex[:8]}",
+            ModelName=model,
+            TransformInput={
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/in"}}
+            },
             TransformOutput={"S3OutputPath": f"s3://{bucket}/out", "KmsKeyId": str(uuid.uuid4())},
-            TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1})
+            TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        )
     assert info.value.response["Error"]["Code"] == "ValidationException"
 
 
@@ -88,18 +109,35 @@ def test_training_reads_sse_kms_inputs_and_records_the_key(server, bucket):
     key = kms.create_key()["KeyMetadata"]
     alias = f"alias/sm-{uuid.uuid4().hex[:8]}"
     kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
-    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [
-        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key["Arn"]}}]})
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "aws:kms",
+                        "KMSMasterKeyID": key["Arn"],
+                    }
+                }
+            ]
+        },
+    )
     s3.put_object(Bucket=bucket, Key="train/data.csv", Body=b"1,2,3\n")
-    s3.put_object(Bucket=bucket, Key="code/sourcedir.tar.gz", Body=tar_gz({"train.py": SCRIPT.encode()}),
-                  ServerSideEncryption="aws:kms")  # the managed aws/s3 key, as the SDK uploads code
+    s3.put_object(
+        Bucket=bucket,
+        Key="code/sourcedir.tar.gz",
+        Body=tar_gz({"train.py": SCRIPT.encode()}),
+        ServerSideEncryption="aws:kms",
+    )  # the managed aws/s3 key, as the SDK uploads code
     assert s3.head_object(Bucket=bucket, Key="train/data.csv")["SSEKMSKeyId"] == key["Arn"]
     name = f"kms-job-{uuid.uuid4().hex[:8]}"
     params = _training(name, bucket, KmsKeyId=alias)
     params["ResourceConfig"]["VolumeKmsKeyId"] = key["KeyId"]
     ec2 = server.client("ec2")  # a VpcConfig from the default VPC: recorded, the job runs locally
-    subnets = [s["SubnetId"] for s in ec2.describe_subnets(
-        Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]][:2]
+    subnets = [
+        s["SubnetId"]
+        for s in ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
+    ][:2]
     groups = [ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"][0]["GroupId"]]
     params["VpcConfig"] = {"Subnets": subnets, "SecurityGroupIds": groups}
     sm.create_training_job(**params)

@@ -41,8 +41,12 @@ def test_lifecycle(logs):
         logs.create_log_stream(logGroupName=group, logStreamName="s1")
     assert error_of(info)[0] == "ResourceAlreadyExistsException"
     t0 = now_ms()
-    out = logs.put_log_events(logGroupName=group, logStreamName="s1", sequenceToken="bogus-is-ignored",
-                              logEvents=[{"timestamp": t0 + i, "message": f"line {i}"} for i in range(3)])
+    out = logs.put_log_events(
+        logGroupName=group,
+        logStreamName="s1",
+        sequenceToken="bogus-is-ignored",
+        logEvents=[{"timestamp": t0 + i, "message": f"line {i}"} for i in range(3)],
+    )
     assert out["nextSequenceToken"] and "rejectedLogEventsInfo" not in out
     stream = logs.describe_log_streams(logGroupName=group)["logStreams"][0]
     assert stream["logStreamName"] == "s1"
@@ -59,11 +63,14 @@ def test_lifecycle(logs):
         logs.get_log_events(logGroupName=group, logStreamName="s1")
     assert error_of(info) == ("ResourceNotFoundException", "The specified log stream does not exist.")
     logs.delete_log_group(logGroupName=group)
-    for call in (lambda: logs.describe_log_streams(logGroupName=group),
-                 lambda: logs.delete_log_group(logGroupName=group),
-                 lambda: logs.create_log_stream(logGroupName=group, logStreamName="x"),
-                 lambda: logs.put_log_events(logGroupName=group, logStreamName="x",
-                                             logEvents=[{"timestamp": now_ms(), "message": "m"}])):
+    for call in (
+        lambda: logs.describe_log_streams(logGroupName=group),
+        lambda: logs.delete_log_group(logGroupName=group),
+        lambda: logs.create_log_stream(logGroupName=group, logStreamName="x"),
+        lambda: logs.put_log_events(
+            logGroupName=group, logStreamName="x", logEvents=[{"timestamp": now_ms(), "message": "m"}]
+        ),
+    ):
         with pytest.raises(ClientError) as info:
             call()
         assert error_of(info) == ("ResourceNotFoundException", "The specified log group does not exist.")
@@ -84,8 +91,11 @@ def test_describe_log_groups_prefix_and_pages(logs):
             break
     assert pages == [[f"{base}/g0", f"{base}/g1"], [f"{base}/g2", f"{base}/g3"], [f"{base}/g4"]]
     # the paginator agrees, and a pattern search is a case-insensitive substring match
-    names = [g["logGroupName"] for p in logs.get_paginator("describe_log_groups").paginate(
-        logGroupNamePrefix=base) for g in p["logGroups"]]
+    names = [
+        g["logGroupName"]
+        for p in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=base)
+        for g in p["logGroups"]
+    ]
     assert len(names) == 6
     found = logs.describe_log_groups(logGroupNamePattern=base.split("/")[-1].upper())["logGroups"]
     assert len(found) == 6
@@ -105,13 +115,18 @@ def test_describe_log_streams_sdk_v2_loop_terminates(logs):
     # sagemaker.session._flush_log_streams: re-calls with limit=50 and WITHOUT the token while
     # "nextToken" is in the response — it only terminates if the last page carries no token.
     instance_count = 3
-    streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=job + "/",
-                                        orderBy="LogStreamName", limit=min(instance_count, 50))
+    streams = logs.describe_log_streams(
+        logGroupName=group,
+        logStreamNamePrefix=job + "/",
+        orderBy="LogStreamName",
+        limit=min(instance_count, 50),
+    )
     names = [s["logStreamName"] for s in streams["logStreams"]]
     calls = 1
     while "nextToken" in streams:
-        streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=job + "/",
-                                            orderBy="LogStreamName", limit=50)
+        streams = logs.describe_log_streams(
+            logGroupName=group, logStreamNamePrefix=job + "/", orderBy="LogStreamName", limit=50
+        )
         names.extend(s["logStreamName"] for s in streams["logStreams"])
         calls += 1
         assert calls < 5, "DescribeLogStreams returned nextToken on its last page"
@@ -120,8 +135,9 @@ def test_describe_log_streams_sdk_v2_loop_terminates(logs):
     # real paging: a token only while more pages exist
     first = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=job + "/", limit=2)
     assert len(first["logStreams"]) == 2 and "nextToken" in first
-    second = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=job + "/", limit=2,
-                                       nextToken=first["nextToken"])
+    second = logs.describe_log_streams(
+        logGroupName=group, logStreamNamePrefix=job + "/", limit=2, nextToken=first["nextToken"]
+    )
     assert [s["logStreamName"] for s in second["logStreams"]] == [f"{job}/algo-3-1700000000"]
     assert "nextToken" not in second
     exact = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=job + "/", limit=3)
@@ -138,8 +154,9 @@ def test_describe_log_streams_order_by_last_event_time(logs):
     t = now_ms()
     for name, offset in (("a", 30), ("b", 10), ("c", 20)):
         logs.create_log_stream(logGroupName=group, logStreamName=name)
-        logs.put_log_events(logGroupName=group, logStreamName=name,
-                            logEvents=[{"timestamp": t + offset, "message": name}])
+        logs.put_log_events(
+            logGroupName=group, logStreamName=name, logEvents=[{"timestamp": t + offset, "message": name}]
+        )
     newest = logs.describe_log_streams(logGroupName=group, orderBy="LastEventTime", descending=True)
     assert [s["logStreamName"] for s in newest["logStreams"]] == ["a", "c", "b"]
     pages, token = [], None
@@ -161,8 +178,9 @@ def _sdk_v2_log_stream(client, group, stream, start_time=0, skip=0):
     next_token, event_count, calls = None, 1, 0
     while event_count > 0:
         token_arg = {"nextToken": next_token} if next_token is not None else {}
-        response = client.get_log_events(logGroupName=group, logStreamName=stream,
-                                         startTime=start_time, startFromHead=True, **token_arg)
+        response = client.get_log_events(
+            logGroupName=group, logStreamName=stream, startTime=start_time, startFromHead=True, **token_arg
+        )
         calls += 1
         assert calls < 50, "GetLogEvents never returned an empty page"
         next_token = response["nextForwardToken"]
@@ -205,21 +223,23 @@ def test_get_log_events_sdk_v2_loop_and_tokens(logs):
         token = page["nextForwardToken"]
     assert collected == [f"event {i}" for i in range(25)]
     # a tail: events written later show up behind the same forward token
-    logs.put_log_events(logGroupName=group, logStreamName="algo-1",
-                        logEvents=[{"timestamp": now_ms(), "message": "late"}])
+    logs.put_log_events(
+        logGroupName=group, logStreamName="algo-1", logEvents=[{"timestamp": now_ms(), "message": "late"}]
+    )
     later = logs.get_log_events(logGroupName=group, logStreamName="algo-1", nextToken=token)
     assert [e["message"] for e in later["events"]] == ["late"]
 
     # without startFromHead: the newest events; the backward token walks back
     tail = logs.get_log_events(logGroupName=group, logStreamName="algo-1", limit=5)
-    assert [e["message"] for e in tail["events"]] == ["event 21", "event 22", "event 23", "event 24",
-                                                      "late"]
-    back = logs.get_log_events(logGroupName=group, logStreamName="algo-1", limit=5,
-                               nextToken=tail["nextBackwardToken"])
+    assert [e["message"] for e in tail["events"]] == ["event 21", "event 22", "event 23", "event 24", "late"]
+    back = logs.get_log_events(
+        logGroupName=group, logStreamName="algo-1", limit=5, nextToken=tail["nextBackwardToken"]
+    )
     assert [e["message"] for e in back["events"]] == [f"event {i}" for i in range(16, 21)]
     # time window: startTime inclusive, endTime exclusive
-    window = logs.get_log_events(logGroupName=group, logStreamName="algo-1", startFromHead=True,
-                                 startTime=t0 + 2, endTime=t0 + 4)
+    window = logs.get_log_events(
+        logGroupName=group, logStreamName="algo-1", startFromHead=True, startTime=t0 + 2, endTime=t0 + 4
+    )
     assert [e["message"] for e in window["events"]] == ["event 4", "event 5", "event 6", "event 7"]
     with pytest.raises(ClientError) as info:
         logs.get_log_events(logGroupName=group, logStreamName="algo-1", nextToken="garbage")
@@ -241,26 +261,44 @@ def test_put_log_events_rejections_and_errors(logs):
     logs.create_log_group(logGroupName=group)
     logs.create_log_stream(logGroupName=group, logStreamName="s")
     now = now_ms()
-    old = logs.put_log_events(logGroupName=group, logStreamName="s",
-                              logEvents=[{"timestamp": now - 15 * 86400 * 1000, "message": "old"}])
+    old = logs.put_log_events(
+        logGroupName=group,
+        logStreamName="s",
+        logEvents=[{"timestamp": now - 15 * 86400 * 1000, "message": "old"}],
+    )
     assert old["rejectedLogEventsInfo"] == {"tooOldLogEventEndIndex": 0}
-    new = logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[
-        {"timestamp": now, "message": "ok"}, {"timestamp": now + 3 * 3600 * 1000, "message": "new"}])
+    new = logs.put_log_events(
+        logGroupName=group,
+        logStreamName="s",
+        logEvents=[
+            {"timestamp": now, "message": "ok"},
+            {"timestamp": now + 3 * 3600 * 1000, "message": "new"},
+        ],
+    )
     assert new["rejectedLogEventsInfo"] == {"tooNewLogEventStartIndex": 1}
     logs.put_retention_policy(logGroupName=group, retentionInDays=1)
-    expired = logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[
-        {"timestamp": now - 25 * 3600 * 1000, "message": "expired"},
-        {"timestamp": now - 2 * 3600 * 1000, "message": "kept"}])
+    expired = logs.put_log_events(
+        logGroupName=group,
+        logStreamName="s",
+        logEvents=[
+            {"timestamp": now - 25 * 3600 * 1000, "message": "expired"},
+            {"timestamp": now - 2 * 3600 * 1000, "message": "kept"},
+        ],
+    )
     assert expired["rejectedLogEventsInfo"] == {"expiredLogEventEndIndex": 0}
     stored = logs.get_log_events(logGroupName=group, logStreamName="s", startFromHead=True)["events"]
     assert [e["message"] for e in stored] == ["kept", "ok"]
     with pytest.raises(ClientError) as info:
-        logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[
-            {"timestamp": now, "message": "b"}, {"timestamp": now - 5, "message": "a"}])
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName="s",
+            logEvents=[{"timestamp": now, "message": "b"}, {"timestamp": now - 5, "message": "a"}],
+        )
     assert error_of(info)[0] == "InvalidParameterException"
     with pytest.raises(ClientError) as info:
-        logs.put_log_events(logGroupName=group, logStreamName="missing",
-                            logEvents=[{"timestamp": now, "message": "m"}])
+        logs.put_log_events(
+            logGroupName=group, logStreamName="missing", logEvents=[{"timestamp": now, "message": "m"}]
+        )
     assert error_of(info) == ("ResourceNotFoundException", "The specified log stream does not exist.")
 
 
@@ -290,8 +328,11 @@ def test_filter_log_events(logs):
     }
     for offset, (stream, messages) in enumerate(lines.items()):
         logs.create_log_stream(logGroupName=group, logStreamName=stream)
-        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[
-            {"timestamp": t0 + 10 * i + offset, "message": m} for i, m in enumerate(messages)])
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName=stream,
+            logEvents=[{"timestamp": t0 + 10 * i + offset, "message": m} for i, m in enumerate(messages)],
+        )
 
     def messages(**kwargs):
         out = logs.filter_log_events(logGroupName=group, **kwargs)
@@ -307,10 +348,11 @@ def test_filter_log_events(logs):
     assert messages(filterPattern="ERROR -timeout -deadlock")[0] == ["ERROR disk full"]
     assert messages(filterPattern="%ERR?OR [a-z]+ full%")[0] == ["ERROR disk full"]
     assert messages(filterPattern="ERROR", logStreamNamePrefix="web/")[0] == [
-        "ERROR timeout on /api", "ERROR disk full"]
+        "ERROR timeout on /api",
+        "ERROR disk full",
+    ]
     assert messages(filterPattern="INFO", logStreamNames=["db/1"])[0] == ["INFO ok"]
-    assert messages(startTime=t0 + 10, endTime=t0 + 12)[0] == ["ERROR disk full", "WARN slow",
-                                                               "INFO ok"]
+    assert messages(startTime=t0 + 10, endTime=t0 + 12)[0] == ["ERROR disk full", "WARN slow", "INFO ok"]
     # pagination: every event exactly once, in order
     collected, token, pages = [], None, 0
     while True:
@@ -340,13 +382,17 @@ def test_internal_append_visible_through_api(server, logs):
         store = LogStore(db)
         group, stream = unique("/aws/sagemaker/TrainingJobs"), "job/algo-1-1700000000"
         t0 = now_ms()
-        assert store.append("000000000000", "us-east-1", group, stream,
-                            [(t0 + i, f"epoch {i}") for i in range(200)]) == 200
-        writer = store.writer("000000000000", "us-east-1", group, stream, max_events=1000,
-                              max_delay=3600)
+        assert (
+            store.append(
+                "000000000000", "us-east-1", group, stream, [(t0 + i, f"epoch {i}") for i in range(200)]
+            )
+            == 200
+        )
+        writer = store.writer("000000000000", "us-east-1", group, stream, max_events=1000, max_delay=3600)
         writer.write("buffered", t0 + 500)
-        assert logs.get_log_events(logGroupName=group, logStreamName=stream,
-                                   startTime=t0 + 500)["events"] == []
+        assert (
+            logs.get_log_events(logGroupName=group, logStreamName=stream, startTime=t0 + 500)["events"] == []
+        )
         writer.close()
     finally:
         db.dispose()
@@ -364,8 +410,13 @@ def test_aws_cli_describe_log_groups(server, logs):
     env = {**os.environ, **env}
     env.pop("AWS_PROFILE", None)
     cli = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "aws"
-    out = subprocess.run([str(cli), "logs", "describe-log-groups", "--log-group-name-prefix", group,
-                          "--output", "json"], check=False, env=env, capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(
+        [str(cli), "logs", "describe-log-groups", "--log-group-name-prefix", group, "--output", "json"],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert [g["logGroupName"] for g in json.loads(out.stdout)["logGroups"]] == [group]

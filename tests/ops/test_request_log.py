@@ -14,8 +14,10 @@ from botocore.config import Config
 
 from sagestack.local_server import ServerProcess
 
-LINE = re.compile(r" INFO sagestack\.requests: (?P<service>[\w-]+):(?P<operation>\S+) status=(?P<status>\d+) "
-                  r"duration_ms=(?P<ms>[\d.]+) error=(?P<error>\S+) request_id=(?P<id>\S+)$")
+LINE = re.compile(
+    r" INFO sagestack\.requests: (?P<service>[\w-]+):(?P<operation>\S+) status=(?P<status>\d+) "
+    r"duration_ms=(?P<ms>[\d.]+) error=(?P<error>\S+) request_id=(?P<id>\S+)$"
+)
 
 
 def _wait_for_lines(path, count: int, pattern=LINE, timeout: float = 10.0) -> list[re.Match]:
@@ -46,14 +48,22 @@ def test_one_line_per_call_with_its_fields(fresh_server):
     lines = {m["id"]: m for m in _wait_for_lines(fresh_server.log_path, 4)}
     assert lines[ok]["service"] == "sts" and lines[ok]["operation"] == "GetCallerIdentity"
     assert lines[ok]["status"] == "200" and lines[ok]["error"] == "-" and float(lines[ok]["ms"]) > 0
-    assert (lines[failed]["service"], lines[failed]["operation"], lines[failed]["status"],
-            lines[failed]["error"]) == ("sagemaker", "DescribeTrainingJob", "400", "ValidationException")
-    assert (lines[missing]["service"], lines[missing]["operation"], lines[missing]["status"],
-            lines[missing]["error"]) == ("sagemaker-runtime", "InvokeEndpoint", "400", "ValidationError")
+    assert (
+        lines[failed]["service"],
+        lines[failed]["operation"],
+        lines[failed]["status"],
+        lines[failed]["error"],
+    ) == ("sagemaker", "DescribeTrainingJob", "400", "ValidationException")
+    assert (
+        lines[missing]["service"],
+        lines[missing]["operation"],
+        lines[missing]["status"],
+        lines[missing]["error"],
+    ) == ("sagemaker-runtime", "InvokeEndpoint", "400", "ValidationError")
     head = [m for m in lines.values() if m["operation"] == "HeadBucket"]
     assert len(head) == 1 and head[0]["status"] == "404" and head[0]["error"] == "NoSuchBucket"
     # one line per call: no uvicorn access log besides ours
-    assert "HTTP/1.1\" 200" not in fresh_server.log_path.read_text()
+    assert 'HTTP/1.1" 200' not in fresh_server.log_path.read_text()
 
 
 def test_unimplemented_operations_are_a_warning(fresh_server):
@@ -106,14 +116,24 @@ def test_invocation_fast_path_is_logged_without_the_store(tmp_path, caplog):
 
     gateway.invocation_handler = router
     creds = gateway.platform.default_credentials
-    signed = AWSRequest("POST", "http://127.0.0.1:5066/endpoints/ep/invocations", data=b"1,2",
-                        headers={"Content-Type": "text/csv"})
-    SigV4Auth(Credentials(creds["access_key_id"], creds["secret_access_key"]), "sagemaker",
-              "us-east-1").add_auth(signed)
-    scope = {"type": "http", "method": "POST", "path": "/endpoints/ep/invocations",
-             "raw_path": b"/endpoints/ep/invocations", "query_string": b"",
-             "headers": [(k.lower().encode(), v.encode()) for k, v in signed.headers.items()]
-             + [(b"host", b"127.0.0.1:5066"), (b"content-length", b"3")]}
+    signed = AWSRequest(
+        "POST",
+        "http://127.0.0.1:5066/endpoints/ep/invocations",
+        data=b"1,2",
+        headers={"Content-Type": "text/csv"},
+    )
+    SigV4Auth(
+        Credentials(creds["access_key_id"], creds["secret_access_key"]), "sagemaker", "us-east-1"
+    ).add_auth(signed)
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/endpoints/ep/invocations",
+        "raw_path": b"/endpoints/ep/invocations",
+        "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in signed.headers.items()]
+        + [(b"host", b"127.0.0.1:5066"), (b"content-length", b"3")],
+    }
     sent = []
 
     async def receive():
@@ -128,5 +148,7 @@ def test_invocation_fast_path_is_logged_without_the_store(tmp_path, caplog):
     assert calls == ["/endpoints/ep/invocations"] and sent[0]["status"] == 200
     records = [r for r in caplog.records if r.name == "sagestack.requests"]
     assert len(records) == 1
-    assert re.match(r"sagemaker-runtime:InvokeEndpoint status=200 duration_ms=[\d.]+ error=- request_id=\S+$",
-                    records[0].getMessage())
+    assert re.match(
+        r"sagemaker-runtime:InvokeEndpoint status=200 duration_ms=[\d.]+ error=- request_id=\S+$",
+        records[0].getMessage(),
+    )

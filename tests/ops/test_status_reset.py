@@ -14,8 +14,9 @@ from sagestack.local_server import ServerProcess
 
 
 def sagestack(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sagestack", *args], input=stdin, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "sagestack", *args], input=stdin, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_status_of_a_running_server(fresh_server):

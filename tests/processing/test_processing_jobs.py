@@ -13,7 +13,7 @@ import pytest
 
 from helpers import ROLE, SKLEARN_IMAGE, wait_for
 
-CONTRACT = r'''
+CONTRACT = r"""
 import json, os, sys
 config = json.load(open("/opt/ml/config/processingjobconfig.json"))
 resources = json.load(open("/opt/ml/config/resourceconfig.json"))
@@ -32,7 +32,7 @@ with open(f"/opt/ml/processing/output/summary/{resources['current_host']}.json",
     json.dump(summary, f)
 os.symlink("/etc/hostname", "/opt/ml/processing/output/summary/link.txt")  # not uploaded
 print("contract ok", resources["current_host"], flush=True)
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +43,11 @@ def bucket(server):
     for i in range(5):
         s3.put_object(Bucket=name, Key=f"data/part-{i}.csv", Body=f"{i},x\n".encode())
     s3.put_object(Bucket=name, Key="gz/a.csv.gz", Body=gzip.compress(b"inflated\n"))
-    s3.put_object(Bucket=name, Key="manifest.json", Body=json.dumps(
-        [{"prefix": f"s3://{name}/data/"}, "part-1.csv", "part-3.csv"]).encode())
+    s3.put_object(
+        Bucket=name,
+        Key="manifest.json",
+        Body=json.dumps([{"prefix": f"s3://{name}/data/"}, "part-1.csv", "part-3.csv"]).encode(),
+    )
     return name
 
 
@@ -55,35 +58,67 @@ def _code(server, bucket: str, script: str) -> str:
 
 
 def _s3_input(name: str, uri: str, local: str, **extra) -> dict:
-    return {"InputName": name, "AppManaged": False,
-            "S3Input": {"S3Uri": uri, "LocalPath": local, "S3DataType": "S3Prefix", "S3InputMode": "File",
-                        "S3DataDistributionType": "FullyReplicated", "S3CompressionType": "None", **extra}}
+    return {
+        "InputName": name,
+        "AppManaged": False,
+        "S3Input": {
+            "S3Uri": uri,
+            "LocalPath": local,
+            "S3DataType": "S3Prefix",
+            "S3InputMode": "File",
+            "S3DataDistributionType": "FullyReplicated",
+            "S3CompressionType": "None",
+            **extra,
+        },
+    }
 
 
-def _request(server, bucket: str, script: str, name: str | None = None, inputs: list | None = None,
-             count: int = 1, **extra) -> dict:
+def _request(
+    server,
+    bucket: str,
+    script: str,
+    name: str | None = None,
+    inputs: list | None = None,
+    count: int = 1,
+    **extra,
+) -> dict:
     name = name or f"proc-{uuid.uuid4().hex[:10]}"
     return {
         "ProcessingJobName": name,
-        "ProcessingResources": {"ClusterConfig": {"InstanceCount": count, "InstanceType": "ml.m5.large",
-                                                  "VolumeSizeInGB": 30}},
-        "AppSpecification": {"ImageUri": SKLEARN_IMAGE,
-                             "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/script.py"]},
+        "ProcessingResources": {
+            "ClusterConfig": {"InstanceCount": count, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 30}
+        },
+        "AppSpecification": {
+            "ImageUri": SKLEARN_IMAGE,
+            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/script.py"],
+        },
         "RoleArn": ROLE,
-        "ProcessingInputs": (inputs or []) + [
-            _s3_input("code", _code(server, bucket, script), "/opt/ml/processing/input/code")],
-        "ProcessingOutputConfig": {"Outputs": [
-            {"OutputName": "summary", "AppManaged": False,
-             "S3Output": {"S3Uri": f"s3://{bucket}/out/{name}/summary",
-                          "LocalPath": "/opt/ml/processing/output/summary", "S3UploadMode": "EndOfJob"}}]},
+        "ProcessingInputs": (inputs or [])
+        + [_s3_input("code", _code(server, bucket, script), "/opt/ml/processing/input/code")],
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": "summary",
+                    "AppManaged": False,
+                    "S3Output": {
+                        "S3Uri": f"s3://{bucket}/out/{name}/summary",
+                        "LocalPath": "/opt/ml/processing/output/summary",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ]
+        },
         **extra,
     }
 
 
 def wait_processing(sm, name: str, timeout: float = 120.0) -> dict:
     terminal = ("Completed", "Failed", "Stopped")
-    wait_for(lambda: sm.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"] in terminal,
-             timeout=timeout, message=f"processing job {name} to finish")
+    wait_for(
+        lambda: sm.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"] in terminal,
+        timeout=timeout,
+        message=f"processing job {name} to finish",
+    )
     return sm.describe_processing_job(ProcessingJobName=name)
 
 
@@ -91,22 +126,42 @@ def _summaries(server, bucket: str, name: str) -> dict:
     s3 = server.client("s3")
     listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"out/{name}/summary/").get("Contents", [])
     assert not any(o["Key"].endswith("/link.txt") for o in listing)  # symbolic links are not followed
-    return {o["Key"].rsplit("/", 1)[-1]: json.loads(s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read())
-            for o in listing}
+    return {
+        o["Key"].rsplit("/", 1)[-1]: json.loads(s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read())
+        for o in listing
+    }
 
 
 def test_container_contract_inputs_outputs_and_describe(server, bucket):
     sm = server.client("sagemaker")
-    request = _request(server, bucket, CONTRACT, inputs=[
-        _s3_input("data", f"s3://{bucket}/data/", "/opt/ml/processing/input/data"),
-        {"InputName": "listed", "S3Input": {"S3Uri": f"s3://{bucket}/manifest.json",
-                                            "LocalPath": "/opt/ml/processing/input/listed",
-                                            "S3DataType": "ManifestFile", "S3InputMode": "File"}},
-        _s3_input("zipped", f"s3://{bucket}/gz/", "/opt/ml/processing/input/zipped", S3InputMode="Pipe",
-                  S3CompressionType="Gzip"),
-    ], Environment={"MY_SETTING": "on"}, Tags=[{"Key": "team", "Value": "data"}],
+    request = _request(
+        server,
+        bucket,
+        CONTRACT,
+        inputs=[
+            _s3_input("data", f"s3://{bucket}/data/", "/opt/ml/processing/input/data"),
+            {
+                "InputName": "listed",
+                "S3Input": {
+                    "S3Uri": f"s3://{bucket}/manifest.json",
+                    "LocalPath": "/opt/ml/processing/input/listed",
+                    "S3DataType": "ManifestFile",
+                    "S3InputMode": "File",
+                },
+            },
+            _s3_input(
+                "zipped",
+                f"s3://{bucket}/gz/",
+                "/opt/ml/processing/input/zipped",
+                S3InputMode="Pipe",
+                S3CompressionType="Gzip",
+            ),
+        ],
+        Environment={"MY_SETTING": "on"},
+        Tags=[{"Key": "team", "Value": "data"}],
         ExperimentConfig={"ExperimentName": "exp-a", "TrialName": "trial-a"},
-        NetworkConfig={"EnableInterContainerTrafficEncryption": False, "EnableNetworkIsolation": False})
+        NetworkConfig={"EnableInterContainerTrafficEncryption": False, "EnableNetworkIsolation": False},
+    )
     request["AppSpecification"]["ContainerArguments"] = ["--split", "0.2"]
     name = request["ProcessingJobName"]
     arn = sm.create_processing_job(**request)["ProcessingJobArn"]
@@ -131,25 +186,39 @@ def test_container_contract_inputs_outputs_and_describe(server, bucket):
     assert summary["output_dir_exists"] is True
     inputs = summary["inputs"]
     assert {k: v for k, v in inputs.items() if k.startswith("data/")} == {
-        f"data/part-{i}.csv": f"{i},x\n" for i in range(5)}
+        f"data/part-{i}.csv": f"{i},x\n" for i in range(5)
+    }
     assert {k for k in inputs if k.startswith("listed/")} == {"listed/part-1.csv", "listed/part-3.csv"}
     assert inputs["zipped/a.csv"] == "inflated\n"
     assert inputs["code/script.py"] == CONTRACT
     # Logs: one stream per instance, <job>/algo-1-<epoch>.
     logs = server.client("logs")
-    streams = logs.describe_log_streams(logGroupName="/aws/sagemaker/ProcessingJobs",
-                                        logStreamNamePrefix=name + "/")["logStreams"]
+    streams = logs.describe_log_streams(
+        logGroupName="/aws/sagemaker/ProcessingJobs", logStreamNamePrefix=name + "/"
+    )["logStreams"]
     assert len(streams) == 1 and streams[0]["logStreamName"].startswith(f"{name}/algo-1-")
-    events = logs.get_log_events(logGroupName="/aws/sagemaker/ProcessingJobs",
-                                 logStreamName=streams[0]["logStreamName"])["events"]
+    events = logs.get_log_events(
+        logGroupName="/aws/sagemaker/ProcessingJobs", logStreamName=streams[0]["logStreamName"]
+    )["events"]
     assert any("contract ok algo-1" in e["message"] for e in events)
 
 
 def test_two_instances_sharded_by_key_get_disjoint_shares(server, bucket):
     sm = server.client("sagemaker")
-    request = _request(server, bucket, CONTRACT, count=2, inputs=[
-        _s3_input("data", f"s3://{bucket}/data", "/opt/ml/processing/input/data",
-                  S3DataDistributionType="ShardedByS3Key")])
+    request = _request(
+        server,
+        bucket,
+        CONTRACT,
+        count=2,
+        inputs=[
+            _s3_input(
+                "data",
+                f"s3://{bucket}/data",
+                "/opt/ml/processing/input/data",
+                S3DataDistributionType="ShardedByS3Key",
+            )
+        ],
+    )
     name = request["ProcessingJobName"]
     sm.create_processing_job(**request)
     desc = wait_processing(sm, name)
@@ -164,16 +233,17 @@ def test_two_instances_sharded_by_key_get_disjoint_shares(server, bucket):
         assert "code/script.py" in summary["inputs"]  # FullyReplicated: every instance
         assert summary["resolved"] == {"algo-1": "127.0.0.1", "algo-2": "127.0.0.1"}  # host names resolve
     streams = server.client("logs").describe_log_streams(
-        logGroupName="/aws/sagemaker/ProcessingJobs", logStreamNamePrefix=name + "/")["logStreams"]
+        logGroupName="/aws/sagemaker/ProcessingJobs", logStreamNamePrefix=name + "/"
+    )["logStreams"]
     assert [s["logStreamName"].split("/")[1].rsplit("-", 1)[0] for s in streams] == ["algo-1", "algo-2"]
 
 
-FAILING = r'''
+FAILING = r"""
 import os
 os.makedirs("/opt/ml/output", exist_ok=True)
 open("/opt/ml/output/message", "w").write("bad row 17 in input")
 raise ValueError("the input has a bad row")
-'''
+"""
 
 
 def test_failing_script_fails_with_reason_and_exit_message(server, bucket):
@@ -205,7 +275,10 @@ def test_stop_and_delete(server, bucket):
     assert err.value.response["Error"]["Code"] == "ResourceInUse"
     wait_for(lambda: "ProcessingStartTime" in sm.describe_processing_job(ProcessingJobName=name), timeout=60)
     sm.stop_processing_job(ProcessingJobName=name)
-    assert sm.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"] in ("Stopping", "Stopped")
+    assert sm.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"] in (
+        "Stopping",
+        "Stopped",
+    )
     desc = wait_processing(sm, name, timeout=60)
     assert desc["ProcessingJobStatus"] == "Stopped"
     with pytest.raises(botocore.exceptions.ClientError) as err:
@@ -233,9 +306,12 @@ def test_max_runtime_stops_the_job(server, bucket):
 
 # (Spark images without pyspark or java fail clearly too: tests/processing/test_sdk_processing.py checks
 # that where they are missing, and runs a real Spark where they are installed, as `make test` does.)
-@pytest.mark.parametrize("image, words", [
-    ("my-registry.example.com/custom:latest", "no container runtime is available"),
-])
+@pytest.mark.parametrize(
+    "image, words",
+    [
+        ("my-registry.example.com/custom:latest", "no container runtime is available"),
+    ],
+)
 def test_images_that_cannot_run_fail_clearly(server, bucket, image, words):
     sm = server.client("sagemaker")
     request = _request(server, bucket, "print('never')")
@@ -248,11 +324,22 @@ def test_images_that_cannot_run_fail_clearly(server, bucket, image, words):
 
 def test_dataset_definition_fails_naming_the_service(server, bucket):
     sm = server.client("sagemaker")
-    athena = {"InputName": "query", "AppManaged": False, "DatasetDefinition": {
-        "AthenaDatasetDefinition": {"Catalog": "AwsDataCatalog", "Database": "db", "QueryString": "select 1",
-                                    "OutputS3Uri": f"s3://{bucket}/athena/", "OutputFormat": "PARQUET"},
-        "LocalPath": "/opt/ml/processing/input/athena", "DataDistributionType": "FullyReplicated",
-        "InputMode": "File"}}
+    athena = {
+        "InputName": "query",
+        "AppManaged": False,
+        "DatasetDefinition": {
+            "AthenaDatasetDefinition": {
+                "Catalog": "AwsDataCatalog",
+                "Database": "db",
+                "QueryString": "select 1",
+                "OutputS3Uri": f"s3://{bucket}/athena/",
+                "OutputFormat": "PARQUET",
+            },
+            "LocalPath": "/opt/ml/processing/input/athena",
+            "DataDistributionType": "FullyReplicated",
+            "InputMode": "File",
+        },
+    }
     request = _request(server, bucket, "print('never')", inputs=[athena])
     sm.create_processing_job(**request)
     desc = wait_processing(sm, request["ProcessingJobName"], timeout=60)
@@ -267,19 +354,31 @@ def _error(call, **params) -> dict:
     return err.value.response
 
 
-@pytest.mark.parametrize("change, words", [
-    (lambda r: r.update(ProcessingJobName="bad_name!"), "failed to satisfy constraint"),
-    (lambda r: r["ProcessingInputs"][0]["S3Input"].update(LocalPath="/tmp/code"), "/opt/ml/processing/"),
-    (lambda r: r["ProcessingInputs"].append(dict(r["ProcessingInputs"][0])), "Input names must be unique"),
-    (lambda r: r["ProcessingInputs"].append({**r["ProcessingInputs"][0], "InputName": "other"}),
-     "each input needs its own LocalPath"),
-    (lambda r: r["ProcessingInputs"][0]["S3Input"].update(S3CompressionType="Gzip"), "Pipe"),
-    (lambda r: r["ProcessingOutputConfig"]["Outputs"][0].update(
-        FeatureStoreOutput={"FeatureGroupName": "fg"}), "exactly one of S3Output and FeatureStoreOutput"),
-    (lambda r: r["ProcessingOutputConfig"].update(KmsKeyId="alias/no-such-key"), "Invalid KmsKeyId"),
-    (lambda r: r["AppSpecification"].pop("ImageUri"), "ImageUri"),
-    (lambda r: r.pop("RoleArn"), "RoleArn"),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda r: r.update(ProcessingJobName="bad_name!"), "failed to satisfy constraint"),
+        (lambda r: r["ProcessingInputs"][0]["S3Input"].update(LocalPath="/tmp/code"), "/opt/ml/processing/"),
+        (
+            lambda r: r["ProcessingInputs"].append(dict(r["ProcessingInputs"][0])),
+            "Input names must be unique",
+        ),
+        (
+            lambda r: r["ProcessingInputs"].append({**r["ProcessingInputs"][0], "InputName": "other"}),
+            "each input needs its own LocalPath",
+        ),
+        (lambda r: r["ProcessingInputs"][0]["S3Input"].update(S3CompressionType="Gzip"), "Pipe"),
+        (
+            lambda r: r["ProcessingOutputConfig"]["Outputs"][0].update(
+                FeatureStoreOutput={"FeatureGroupName": "fg"}
+            ),
+            "exactly one of S3Output and FeatureStoreOutput",
+        ),
+        (lambda r: r["ProcessingOutputConfig"].update(KmsKeyId="alias/no-such-key"), "Invalid KmsKeyId"),
+        (lambda r: r["AppSpecification"].pop("ImageUri"), "ImageUri"),
+        (lambda r: r.pop("RoleArn"), "RoleArn"),
+    ],
+)
 def test_bad_input_is_refused_and_nothing_is_created(server, bucket, change, words):
     sm = server.client("sagemaker")
     request = _request(server, bucket, "print('x')")
@@ -292,8 +391,12 @@ def test_bad_input_is_refused_and_nothing_is_created(server, bucket, change, wor
     assert response["Error"]["Code"] == "ValidationException"
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert words in response["Error"]["Message"]
-    assert not sm.list_processing_jobs(NameContains=request.get("ProcessingJobName", "x"))[
-        "ProcessingJobSummaries"] or request.get("ProcessingJobName") == "bad_name!"
+    assert (
+        not sm.list_processing_jobs(NameContains=request.get("ProcessingJobName", "x"))[
+            "ProcessingJobSummaries"
+        ]
+        or request.get("ProcessingJobName") == "bad_name!"
+    )
 
 
 def test_duplicate_name_is_resource_in_use(server, bucket):
@@ -302,8 +405,10 @@ def test_duplicate_name_is_resource_in_use(server, bucket):
     sm.create_processing_job(**request)
     response = _error(sm.create_processing_job, **request)
     assert response["Error"]["Code"] == "ResourceInUse"
-    assert request["ProcessingJobName"] in response["Error"]["Message"] or \
-        request["ProcessingJobName"].lower() in response["Error"]["Message"]
+    assert (
+        request["ProcessingJobName"] in response["Error"]["Message"]
+        or request["ProcessingJobName"].lower() in response["Error"]["Message"]
+    )
     wait_processing(sm, request["ProcessingJobName"])
 
 
@@ -321,7 +426,9 @@ def test_list_filters_and_sorting(server, bucket):
     assert [s["ProcessingJobName"] for s in found["ProcessingJobSummaries"]] == names[::-1]
     assert sm.list_processing_jobs(NameContains=tag, StatusEquals="Failed")["ProcessingJobSummaries"] == []
     # Timestamps travel with millisecond precision: the next millisecond is after names[1].
-    created = sm.describe_processing_job(ProcessingJobName=names[1])["CreationTime"] + dt.timedelta(milliseconds=1)
+    created = sm.describe_processing_job(ProcessingJobName=names[1])["CreationTime"] + dt.timedelta(
+        milliseconds=1
+    )
     after = sm.list_processing_jobs(NameContains=tag, CreationTimeAfter=created)["ProcessingJobSummaries"]
     assert {s["ProcessingJobName"] for s in after} == {names[2]}
 
@@ -341,13 +448,13 @@ def test_server_restart_fails_a_running_job_clearly(fresh_server):
     assert desc["ProcessingEndTime"] >= desc["ProcessingStartTime"]
 
 
-CONTINUOUS = r'''
+CONTINUOUS = r"""
 import os, time
 os.makedirs("/opt/ml/processing/output/summary", exist_ok=True)
 open("/opt/ml/processing/output/summary/early.txt", "w").write("written while running")
 print("wrote early.txt", flush=True)
 time.sleep(120)
-'''
+"""
 
 
 def test_continuous_output_is_uploaded_while_the_job_runs(server, bucket):
@@ -357,8 +464,11 @@ def test_continuous_output_is_uploaded_while_the_job_runs(server, bucket):
     name = request["ProcessingJobName"]
     sm.create_processing_job(**request)
     key = f"out/{name}/summary/early.txt"
-    wait_for(lambda: s3.list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount", 0) == 1, timeout=60,
-             message="the continuous output in S3")
+    wait_for(
+        lambda: s3.list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount", 0) == 1,
+        timeout=60,
+        message="the continuous output in S3",
+    )
     assert sm.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"] == "InProgress"
     assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"written while running"
     sm.stop_processing_job(ProcessingJobName=name)
@@ -370,19 +480,38 @@ def test_app_managed_inputs_and_feature_store_output_are_echoed_and_left_to_the_
     FeatureStoreOutput; the platform moves none of them and the job runs."""
     sm = server.client("sagemaker")
     inputs = [
-        {"InputName": "athena", "AppManaged": True, "DatasetDefinition": {
-            "AthenaDatasetDefinition": {"Catalog": "AwsDataCatalog", "Database": "db", "QueryString": "select 1",
-                                        "OutputS3Uri": f"s3://{bucket}/athena/", "OutputFormat": "PARQUET",
-                                        "WorkGroup": "primary"},
-            "LocalPath": "/opt/ml/processing/input/athena", "DataDistributionType": "FullyReplicated",
-            "InputMode": "File"}},
-        {"InputName": "plain", "AppManaged": False, "S3Input": {
-            "S3Uri": f"s3://{bucket}/data/part-0.csv", "LocalPath": "/opt/ml/processing/input/plain",
-            "S3DataType": "S3Prefix", "S3InputMode": "File"}},
+        {
+            "InputName": "athena",
+            "AppManaged": True,
+            "DatasetDefinition": {
+                "AthenaDatasetDefinition": {
+                    "Catalog": "AwsDataCatalog",
+                    "Database": "db",
+                    "QueryString": "select 1",
+                    "OutputS3Uri": f"s3://{bucket}/athena/",
+                    "OutputFormat": "PARQUET",
+                    "WorkGroup": "primary",
+                },
+                "LocalPath": "/opt/ml/processing/input/athena",
+                "DataDistributionType": "FullyReplicated",
+                "InputMode": "File",
+            },
+        },
+        {
+            "InputName": "plain",
+            "AppManaged": False,
+            "S3Input": {
+                "S3Uri": f"s3://{bucket}/data/part-0.csv",
+                "LocalPath": "/opt/ml/processing/input/plain",
+                "S3DataType": "S3Prefix",
+                "S3InputMode": "File",
+            },
+        },
     ]
     request = _request(server, bucket, CONTRACT, inputs=inputs)
     request["ProcessingOutputConfig"]["Outputs"].append(
-        {"OutputName": "features", "AppManaged": True, "FeatureStoreOutput": {"FeatureGroupName": "fg"}})
+        {"OutputName": "features", "AppManaged": True, "FeatureStoreOutput": {"FeatureGroupName": "fg"}}
+    )
     request["ProcessingOutputConfig"]["KmsKeyId"] = server.client("kms").create_key()["KeyMetadata"]["Arn"]
     name = request["ProcessingJobName"]
     sm.create_processing_job(**request)
@@ -407,20 +536,35 @@ def test_processing_and_training_jobs_share_one_capacity(tmp_path):
         s3, sm = server.client("s3"), server.client("sagemaker")
         s3.create_bucket(Bucket="shared")
         s3.put_object(Bucket="shared", Key="train/x.csv", Body=b"1\n")
-        s3.put_object(Bucket="shared", Key="code/sourcedir.tar.gz",
-                      Body=tar_gz({"train.py": b"import time\ntime.sleep(120)\n"}))
+        s3.put_object(
+            Bucket="shared",
+            Key="code/sourcedir.tar.gz",
+            Body=tar_gz({"train.py": b"import time\ntime.sleep(120)\n"}),
+        )
         sm.create_training_job(
-            TrainingJobName="holds-the-cpu", RoleArn=ROLE,
+            TrainingJobName="holds-the-cpu",
+            RoleArn=ROLE,
             AlgorithmSpecification={"TrainingImage": SKLEARN_IMAGE, "TrainingInputMode": "File"},
-            HyperParameters={"sagemaker_program": '"train.py"',
-                             "sagemaker_submit_directory": '"s3://shared/code/sourcedir.tar.gz"'},
-            InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {
-                "S3DataType": "S3Prefix", "S3Uri": "s3://shared/train/"}}}],
+            HyperParameters={
+                "sagemaker_program": '"train.py"',
+                "sagemaker_submit_directory": '"s3://shared/code/sourcedir.tar.gz"',
+            },
+            InputDataConfig=[
+                {
+                    "ChannelName": "train",
+                    "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://shared/train/"}},
+                }
+            ],
             OutputDataConfig={"S3OutputPath": "s3://shared/out"},
             ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
-            StoppingCondition={"MaxRuntimeInSeconds": 600})
-        wait_for(lambda: sm.describe_training_job(TrainingJobName="holds-the-cpu")["SecondaryStatus"] == "Training",
-                 timeout=60)
+            StoppingCondition={"MaxRuntimeInSeconds": 600},
+        )
+        wait_for(
+            lambda: (
+                sm.describe_training_job(TrainingJobName="holds-the-cpu")["SecondaryStatus"] == "Training"
+            ),
+            timeout=60,
+        )
         request = _request(server, "shared", "print('ran after the training job')")
         name = request["ProcessingJobName"]
         sm.create_processing_job(**request)
@@ -435,7 +579,7 @@ def test_processing_and_training_jobs_share_one_capacity(tmp_path):
         server.stop()
 
 
-ISOLATED = r'''
+ISOLATED = r"""
 import json, os, socket, sys
 port = int(sys.argv[1])
 try:
@@ -445,7 +589,7 @@ except OSError:
     reached = False
 os.makedirs("/opt/ml/processing/output/summary", exist_ok=True)
 json.dump({"reached": reached}, open("/opt/ml/processing/output/summary/algo-1.json", "w"))
-'''
+"""
 
 
 @pytest.mark.parametrize("isolated", [True, False])
@@ -456,4 +600,6 @@ def test_network_isolation(server, bucket, isolated):
     sm.create_processing_job(**request)
     desc = wait_processing(sm, request["ProcessingJobName"])
     assert desc["ProcessingJobStatus"] == "Completed", desc.get("FailureReason")
-    assert _summaries(server, bucket, request["ProcessingJobName"])["algo-1.json"] == {"reached": not isolated}
+    assert _summaries(server, bucket, request["ProcessingJobName"])["algo-1.json"] == {
+        "reached": not isolated
+    }

@@ -10,7 +10,7 @@ import pytest
 
 from helpers import ROLE
 
-SPLIT = textwrap.dedent('''
+SPLIT = textwrap.dedent("""
     import argparse, os
     import pandas as pd
     from sklearn.model_selection import train_test_split
@@ -25,7 +25,7 @@ SPLIT = textwrap.dedent('''
     train.to_csv("/opt/ml/processing/train/train.csv", index=False)
     test.to_csv("/opt/ml/processing/test/test.csv", index=False)
     print(f"split {len(df)} rows into {len(train)} train and {len(test)} test", flush=True)
-''')
+""")
 
 
 def _read_csv(s3, uri: str):
@@ -49,18 +49,31 @@ def test_sklearn_processor_splits_a_csv(server, sdk_env, tmp_path, capsys):
     df.to_csv(tmp_path / "data.csv", index=False)
     raw = session.upload_data(str(tmp_path / "data.csv"), key_prefix="proc/raw")
     (tmp_path / "preprocess.py").write_text(SPLIT)
-    processor = SKLearnProcessor(framework_version="1.2-1", role=ROLE, instance_type="ml.m5.xlarge",
-                                 instance_count=1, base_job_name="sk-split")
-    processor.run(code=str(tmp_path / "preprocess.py"),
-                  inputs=[ProcessingInput(source=raw, destination="/opt/ml/processing/input/raw")],
-                  outputs=[ProcessingOutput(output_name="train", source="/opt/ml/processing/train"),
-                           ProcessingOutput(output_name="test", source="/opt/ml/processing/test")],
-                  arguments=["--test-size", "0.3"], wait=True, logs=True)
+    processor = SKLearnProcessor(
+        framework_version="1.2-1",
+        role=ROLE,
+        instance_type="ml.m5.xlarge",
+        instance_count=1,
+        base_job_name="sk-split",
+    )
+    processor.run(
+        code=str(tmp_path / "preprocess.py"),
+        inputs=[ProcessingInput(source=raw, destination="/opt/ml/processing/input/raw")],
+        outputs=[
+            ProcessingOutput(output_name="train", source="/opt/ml/processing/train"),
+            ProcessingOutput(output_name="test", source="/opt/ml/processing/test"),
+        ],
+        arguments=["--test-size", "0.3"],
+        wait=True,
+        logs=True,
+    )
     assert "split 200 rows into 140 train and 60 test" in capsys.readouterr().out  # logs streamed
     desc = processor.latest_job.describe()
     assert desc["ProcessingJobStatus"] == "Completed"
     assert desc["AppSpecification"]["ContainerEntrypoint"] == [
-        "python3", "/opt/ml/processing/input/code/preprocess.py"]
+        "python3",
+        "/opt/ml/processing/input/code/preprocess.py",
+    ]
     assert desc["AppSpecification"]["ContainerArguments"] == ["--test-size", "0.3"]
     assert [i["InputName"] for i in desc["ProcessingInputs"]] == ["input-1", "code"]
     assert desc["StoppingCondition"] == {"MaxRuntimeInSeconds": 86400}
@@ -74,7 +87,7 @@ def test_sklearn_processor_splits_a_csv(server, sdk_env, tmp_path, capsys):
     assert not set(train["id"]) & set(test["id"])
 
 
-CONFIG_READER = textwrap.dedent('''
+CONFIG_READER = textwrap.dedent("""
     import json, os
     config = json.load(open("/opt/ml/config/processingjobconfig.json"))
     os.makedirs("/opt/ml/processing/output", exist_ok=True)
@@ -83,11 +96,13 @@ CONFIG_READER = textwrap.dedent('''
                "inputs": [i["InputName"] for i in config["ProcessingInputs"]],
                "env": os.environ.get("STAGE")},
               open("/opt/ml/processing/output/config-summary.json", "w"))
-''')
+""")
 
 
 @pytest.mark.slow
-@pytest.mark.sdk_flow("flow04", "ScriptProcessor(command=['python3'], image_uri).run(code) wait=False, then wait()")
+@pytest.mark.sdk_flow(
+    "flow04", "ScriptProcessor(command=['python3'], image_uri).run(code) wait=False, then wait()"
+)
 def test_script_processor_reads_its_job_config(server, sdk_env, tmp_path):
     import sagemaker
     from sagemaker import image_uris
@@ -96,10 +111,21 @@ def test_script_processor_reads_its_job_config(server, sdk_env, tmp_path):
     session = sagemaker.Session()
     image = image_uris.retrieve("sklearn", session.boto_region_name, version="1.2-1")
     (tmp_path / "read_config.py").write_text(CONFIG_READER)
-    processor = ScriptProcessor(command=["python3"], image_uri=image, role=ROLE, instance_type="ml.m5.large",
-                                instance_count=1, env={"STAGE": "test"}, max_runtime_in_seconds=600)
-    processor.run(code=str(tmp_path / "read_config.py"),
-                  outputs=[ProcessingOutput(source="/opt/ml/processing/output")], wait=False, logs=False)
+    processor = ScriptProcessor(
+        command=["python3"],
+        image_uri=image,
+        role=ROLE,
+        instance_type="ml.m5.large",
+        instance_count=1,
+        env={"STAGE": "test"},
+        max_runtime_in_seconds=600,
+    )
+    processor.run(
+        code=str(tmp_path / "read_config.py"),
+        outputs=[ProcessingOutput(source="/opt/ml/processing/output")],
+        wait=False,
+        logs=False,
+    )
     processor.latest_job.wait(logs=False)
     desc = processor.latest_job.describe()
     assert desc["ProcessingJobStatus"] == "Completed"
@@ -108,8 +134,13 @@ def test_script_processor_reads_its_job_config(server, sdk_env, tmp_path):
     bucket, key = uri[5:].split("/", 1)
     s3 = session.boto_session.client("s3", endpoint_url=sdk_env.get("AWS_ENDPOINT_URL"))
     summary = json.loads(s3.get_object(Bucket=bucket, Key=key + "/config-summary.json")["Body"].read())
-    assert summary == {"name": desc["ProcessingJobName"], "image": image, "instance_type": "ml.m5.large",
-                       "inputs": ["code"], "env": "test"}
+    assert summary == {
+        "name": desc["ProcessingJobName"],
+        "image": image,
+        "instance_type": "ml.m5.large",
+        "inputs": ["code"],
+        "env": "test",
+    }
     # The SDK rebuilds the job from DescribeProcessingJob.
     from sagemaker.processing import ProcessingJob
 
@@ -119,7 +150,7 @@ def test_script_processor_reads_its_job_config(server, sdk_env, tmp_path):
     assert again.describe()["ProcessingJobArn"] == desc["ProcessingJobArn"]
 
 
-ENTRY = textwrap.dedent('''
+ENTRY = textwrap.dedent("""
     import argparse, os, sys
     from helpers_mod import double
     import demohelper  # installed from requirements.txt by runproc.sh
@@ -130,26 +161,31 @@ ENTRY = textwrap.dedent('''
     os.makedirs("/opt/ml/processing/result", exist_ok=True)
     with open("/opt/ml/processing/result/answer.txt", "w") as f:
         f.write(f"{double(args.value)} {sys.executable}")
-''')
+""")
 
 
 def _wheel(path) -> None:
     """A minimal pure-Python wheel (module ``demohelper``)."""
     import zipfile
 
-    files = {"demohelper.py": 'VALUE = "from a wheel"\n',
-             "demohelper-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: demohelper\nVersion: 1.0\n",
-             "demohelper-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-                                               "Tag: py3-none-any\n"}
-    files["demohelper-1.0.dist-info/RECORD"] = "".join(f"{name},,\n" for name in files) + \
-        "demohelper-1.0.dist-info/RECORD,,\n"
+    files = {
+        "demohelper.py": 'VALUE = "from a wheel"\n',
+        "demohelper-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: demohelper\nVersion: 1.0\n",
+        "demohelper-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
+    }
+    files["demohelper-1.0.dist-info/RECORD"] = (
+        "".join(f"{name},,\n" for name in files) + "demohelper-1.0.dist-info/RECORD,,\n"
+    )
     with zipfile.ZipFile(path, "w") as archive:
         for name, text in files.items():
             archive.writestr(name, text)
 
 
 @pytest.mark.slow
-@pytest.mark.sdk_flow("flow04", "FrameworkProcessor(estimator_cls=SKLearn).run(code, source_dir) via runproc.sh")
+@pytest.mark.sdk_flow(
+    "flow04", "FrameworkProcessor(estimator_cls=SKLearn).run(code, source_dir) via runproc.sh"
+)
 def test_framework_processor_with_source_dir(server, sdk_env, tmp_path):
     import sagemaker
     from sagemaker.processing import FrameworkProcessor, ProcessingOutput
@@ -163,19 +199,33 @@ def test_framework_processor_with_source_dir(server, sdk_env, tmp_path):
     _wheel(src / "demohelper-1.0-py3-none-any.whl")
     # Offline: the wheel ships in source_dir (runproc.sh runs pip in /opt/ml/processing/input/code).
     (src / "requirements.txt").write_text("--no-index\n--find-links .\ndemohelper==1.0\n")
-    processor = FrameworkProcessor(estimator_cls=SKLearn, framework_version="1.2-1", role=ROLE,
-                                   instance_type="ml.m5.large", instance_count=1)
-    processor.run(code="entry.py", source_dir=str(src), arguments=["--value", "21"],
-                  outputs=[ProcessingOutput(output_name="result", source="/opt/ml/processing/result")],
-                  wait=True, logs=False)
+    processor = FrameworkProcessor(
+        estimator_cls=SKLearn,
+        framework_version="1.2-1",
+        role=ROLE,
+        instance_type="ml.m5.large",
+        instance_count=1,
+    )
+    processor.run(
+        code="entry.py",
+        source_dir=str(src),
+        arguments=["--value", "21"],
+        outputs=[ProcessingOutput(output_name="result", source="/opt/ml/processing/result")],
+        wait=True,
+        logs=False,
+    )
     desc = processor.latest_job.describe()
     assert desc["ProcessingJobStatus"] == "Completed", desc.get("FailureReason")
     assert desc["AppSpecification"]["ContainerEntrypoint"] == [
-        "/bin/bash", "/opt/ml/processing/input/entrypoint/runproc.sh"]
+        "/bin/bash",
+        "/opt/ml/processing/input/entrypoint/runproc.sh",
+    ]
     uri = desc["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
     bucket, key = uri[5:].split("/", 1)
     s3 = session.boto_session.client("s3", endpoint_url=sdk_env.get("AWS_ENDPOINT_URL"))
-    answer, python = s3.get_object(Bucket=bucket, Key=key + "/answer.txt")["Body"].read().decode().split(" ", 1)
+    answer, python = (
+        s3.get_object(Bucket=bucket, Key=key + "/answer.txt")["Body"].read().decode().split(" ", 1)
+    )
     assert answer == "42"
     assert "python" in python  # the job's `python` is the server's interpreter
     import importlib.util
@@ -184,14 +234,17 @@ def test_framework_processor_with_source_dir(server, sdk_env, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.sdk_flow("flow04", "SKLearnProcessor.run(...) of a failing script raises UnexpectedStatusException")
+@pytest.mark.sdk_flow(
+    "flow04", "SKLearnProcessor.run(...) of a failing script raises UnexpectedStatusException"
+)
 def test_failing_processor_raises_with_reason(server, sdk_env, tmp_path):
     import sagemaker.exceptions
     from sagemaker.sklearn.processing import SKLearnProcessor
 
     (tmp_path / "fail.py").write_text("import sys\nsys.exit('cannot parse the input: bad header')\n")
-    processor = SKLearnProcessor(framework_version="1.2-1", role=ROLE, instance_type="ml.m5.large",
-                                 instance_count=1)
+    processor = SKLearnProcessor(
+        framework_version="1.2-1", role=ROLE, instance_type="ml.m5.large", instance_count=1
+    )
     with pytest.raises(sagemaker.exceptions.UnexpectedStatusException) as err:
         processor.run(code=str(tmp_path / "fail.py"), wait=True, logs=False)
     assert "cannot parse the input: bad header" in str(err.value)
@@ -215,16 +268,23 @@ def _pyspark_site() -> str | None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(_pyspark_site() is not None and not __import__("os").environ.get("SAGESTACK_TEST_PYSPARK_PATH"),
-                    reason="pyspark and java are installed here: Spark processing runs (see the test below)")
+@pytest.mark.skipif(
+    _pyspark_site() is not None and not __import__("os").environ.get("SAGESTACK_TEST_PYSPARK_PATH"),
+    reason="pyspark and java are installed here: Spark processing runs (see the test below)",
+)
 @pytest.mark.sdk_flow("flow04", "PySparkProcessor.run fails clearly (no pyspark / Java runtime)")
 def test_pyspark_processor_fails_with_a_clear_reason(server, sdk_env, tmp_path):
     import sagemaker.exceptions
     from sagemaker.spark.processing import PySparkProcessor
 
     (tmp_path / "job.py").write_text("from pyspark.sql import SparkSession\n")
-    processor = PySparkProcessor(framework_version="3.3", role=ROLE, instance_type="ml.m5.large",
-                                 instance_count=1, max_runtime_in_seconds=600)
+    processor = PySparkProcessor(
+        framework_version="3.3",
+        role=ROLE,
+        instance_type="ml.m5.large",
+        instance_count=1,
+        max_runtime_in_seconds=600,
+    )
     with pytest.raises(sagemaker.exceptions.UnexpectedStatusException) as err:
         processor.run(submit_app=str(tmp_path / "job.py"), wait=True, logs=False)
     assert "Spark processing images need pyspark and a Java runtime" in str(err.value)
@@ -233,7 +293,7 @@ def test_pyspark_processor_fails_with_a_clear_reason(server, sdk_env, tmp_path):
     assert desc["AppSpecification"]["ContainerEntrypoint"][0] == "smspark-submit"
 
 
-SPARK_APP = textwrap.dedent('''
+SPARK_APP = textwrap.dedent("""
     import sys
     from pyspark.sql import SparkSession, functions as F
     spark = SparkSession.builder.appName("sagestack-test").getOrCreate()
@@ -242,13 +302,16 @@ SPARK_APP = textwrap.dedent('''
     out.coalesce(1).write.mode("overwrite").csv("/opt/ml/processing/output/totals", header=True)
     print("groups:", out.count(), "arg:", sys.argv[1:], flush=True)
     spark.stop()
-''')
+""")
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(_pyspark_site() is None, reason="needs pyspark (SAGESTACK_TEST_PYSPARK_PATH or installed) "
-                                                   "and java")
-@pytest.mark.sdk_flow("flow04", "PySparkProcessor.run(submit_app, spark_event_logs_s3_uri) in Spark local mode")
+@pytest.mark.skipif(
+    _pyspark_site() is None, reason="needs pyspark (SAGESTACK_TEST_PYSPARK_PATH or installed) and java"
+)
+@pytest.mark.sdk_flow(
+    "flow04", "PySparkProcessor.run(submit_app, spark_event_logs_s3_uri) in Spark local mode"
+)
 def test_pyspark_processor_runs_in_local_mode(tmp_path, monkeypatch):
     import os
     import sys
@@ -256,8 +319,10 @@ def test_pyspark_processor_runs_in_local_mode(tmp_path, monkeypatch):
     from sagestack.local_server import ServerProcess
 
     site = _pyspark_site()
-    spark_server = ServerProcess(tmp_path / "data", extra_env={
-        "PYTHONPATH": os.pathsep.join(p for p in (site, os.environ.get("PYTHONPATH")) if p)}).start()
+    spark_server = ServerProcess(
+        tmp_path / "data",
+        extra_env={"PYTHONPATH": os.pathsep.join(p for p in (site, os.environ.get("PYTHONPATH")) if p)},
+    ).start()
     try:
         for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
             monkeypatch.delenv(key, raising=False)
@@ -275,20 +340,33 @@ def test_pyspark_processor_runs_in_local_mode(tmp_path, monkeypatch):
         (tmp_path / "rows.csv").write_text("group,value\na,1\nb,2\na,3\nb,4\nc,5\n")
         raw = session.upload_data(str(tmp_path / "rows.csv"), key_prefix="spark/raw")
         (tmp_path / "app.py").write_text(SPARK_APP)
-        processor = PySparkProcessor(framework_version="3.3", role=ROLE, instance_type="ml.m5.xlarge",
-                                     instance_count=1, max_runtime_in_seconds=600)
+        processor = PySparkProcessor(
+            framework_version="3.3",
+            role=ROLE,
+            instance_type="ml.m5.xlarge",
+            instance_count=1,
+            max_runtime_in_seconds=600,
+        )
         events = f"s3://{bucket}/spark/events"
-        processor.run(submit_app=str(tmp_path / "app.py"), arguments=["--flag", "x"],
-                      inputs=[ProcessingInput(source=raw, destination="/opt/ml/processing/input/raw")],
-                      outputs=[ProcessingOutput(output_name="totals", source="/opt/ml/processing/output/totals")],
-                      spark_event_logs_s3_uri=events, wait=True, logs=False)
+        processor.run(
+            submit_app=str(tmp_path / "app.py"),
+            arguments=["--flag", "x"],
+            inputs=[ProcessingInput(source=raw, destination="/opt/ml/processing/input/raw")],
+            outputs=[ProcessingOutput(output_name="totals", source="/opt/ml/processing/output/totals")],
+            spark_event_logs_s3_uri=events,
+            wait=True,
+            logs=False,
+        )
         desc = processor.latest_job.describe()
         assert desc["ProcessingJobStatus"] == "Completed", desc.get("FailureReason")
         s3 = spark_server.client("s3")
         uri = desc["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
         out_bucket, prefix = uri[5:].split("/", 1)
-        parts = [o["Key"] for o in s3.list_objects_v2(Bucket=out_bucket, Prefix=prefix)["Contents"]
-                 if o["Key"].endswith(".csv")]
+        parts = [
+            o["Key"]
+            for o in s3.list_objects_v2(Bucket=out_bucket, Prefix=prefix)["Contents"]
+            if o["Key"].endswith(".csv")
+        ]
         assert len(parts) == 1
         body = s3.get_object(Bucket=out_bucket, Key=parts[0])["Body"].read().decode().split()
         assert body == ["group,total", "a,4", "b,6", "c,5"]

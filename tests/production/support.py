@@ -36,8 +36,9 @@ class ClientLoop:
             interval = 1.0 / self.rate if self.rate else 0.0
             started = time.time()
             try:
-                response = client.invoke_endpoint(EndpointName=self.endpoint, Body=self.body,
-                                                  ContentType="text/csv")
+                response = client.invoke_endpoint(
+                    EndpointName=self.endpoint, Body=self.body, ContentType="text/csv"
+                )
                 result = Result(started, True, response["Body"].read().decode())
             except Exception as exc:  # noqa: BLE001 - recorded, asserted on by the tests
                 result = Result(started, False, str(exc))
@@ -73,8 +74,12 @@ def metric_sum(server, endpoint: str, variant: str, name: str, start: float, end
 
     cw = server.client("cloudwatch")
     stats = cw.get_metric_statistics(
-        Namespace="AWS/SageMaker", MetricName=name, Statistics=["Sum"], Period=60,
+        Namespace="AWS/SageMaker",
+        MetricName=name,
+        Statistics=["Sum"],
+        Period=60,
         StartTime=dt.datetime.fromtimestamp(start - 60, dt.timezone.utc),
         EndTime=dt.datetime.fromtimestamp(end + 60, dt.timezone.utc),
-        Dimensions=[{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}])
+        Dimensions=[{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}],
+    )
     return sum(p["Sum"] for p in stats["Datapoints"])

@@ -30,22 +30,40 @@ def test_canary_with_failing_model_rolls_back_on_alarm(hosting, production_serve
     hosting.config("gr-blue-config", [("AllTraffic", "gr-blue", 1.0, 2)])
     hosting.config("gr-bad-config", [("AllTraffic", "gr-bad", 1.0, 2)])
     assert hosting.endpoint("gr-canary", "gr-blue-config")["EndpointStatus"] == "InService"
-    cw.put_metric_alarm(AlarmName="gr-canary-5xx", Namespace="AWS/SageMaker", MetricName="Invocation5XXErrors",
-                        Dimensions=[{"Name": "EndpointName", "Value": "gr-canary"},
-                                    {"Name": "VariantName", "Value": "AllTraffic"}],
-                        Statistic="Sum", Period=10, EvaluationPeriods=1, Threshold=1,
-                        ComparisonOperator="GreaterThanOrEqualToThreshold", TreatMissingData="notBreaching")
+    cw.put_metric_alarm(
+        AlarmName="gr-canary-5xx",
+        Namespace="AWS/SageMaker",
+        MetricName="Invocation5XXErrors",
+        Dimensions=[
+            {"Name": "EndpointName", "Value": "gr-canary"},
+            {"Name": "VariantName", "Value": "AllTraffic"},
+        ],
+        Statistic="Sum",
+        Period=10,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+    )
     deployment = {
         "BlueGreenUpdatePolicy": {
-            "TrafficRoutingConfiguration": {"Type": "CANARY", "WaitIntervalInSeconds": 120,
-                                            "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1}},
-            "TerminationWaitInSeconds": 0, "MaximumExecutionTimeoutInSeconds": 600},
-        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "gr-canary-5xx"}]}}
+            "TrafficRoutingConfiguration": {
+                "Type": "CANARY",
+                "WaitIntervalInSeconds": 120,
+                "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1},
+            },
+            "TerminationWaitInSeconds": 0,
+            "MaximumExecutionTimeoutInSeconds": 600,
+        },
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "gr-canary-5xx"}]},
+    }
     load = ClientLoop(hosting, "gr-canary", rate=10, threads=2).start()
     try:
         time.sleep(1.5)
         updated = time.time()
-        sm.update_endpoint(EndpointName="gr-canary", EndpointConfigName="gr-bad-config", DeploymentConfig=deployment)
+        sm.update_endpoint(
+            EndpointName="gr-canary", EndpointConfigName="gr-bad-config", DeploymentConfig=deployment
+        )
         pending = sm.describe_endpoint(EndpointName="gr-canary")
         assert pending["EndpointStatus"] == "Updating"
         assert pending["PendingDeploymentSummary"]["EndpointConfigName"] == "gr-bad-config"
@@ -79,16 +97,31 @@ def test_rollback_leaves_endpoint_on_old_config(hosting, production_server):
     hosting.config("gr2-blue-config", [("AllTraffic", "gr2-blue", 1.0, 1)])
     hosting.config("gr2-bad-config", [("AllTraffic", "gr-bad", 1.0, 1)])
     assert hosting.endpoint("gr-manual", "gr2-blue-config")["EndpointStatus"] == "InService"
-    cw.put_metric_alarm(AlarmName="gr-manual-alarm", Namespace="Custom", MetricName="Whatever", Statistic="Sum",
-                        Period=10, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold")
-    deployment = {"BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE",
-                                                                            "WaitIntervalInSeconds": 0},
-                                            "TerminationWaitInSeconds": 120},
-                  "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "gr-manual-alarm"}]}}
+    cw.put_metric_alarm(
+        AlarmName="gr-manual-alarm",
+        Namespace="Custom",
+        MetricName="Whatever",
+        Statistic="Sum",
+        Period=10,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    deployment = {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0},
+            "TerminationWaitInSeconds": 120,
+        },
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "gr-manual-alarm"}]},
+    }
     try:
-        sm.update_endpoint(EndpointName="gr-manual", EndpointConfigName="gr2-bad-config", DeploymentConfig=deployment)
+        sm.update_endpoint(
+            EndpointName="gr-manual", EndpointConfigName="gr2-bad-config", DeploymentConfig=deployment
+        )
         deadline = time.time() + 60
-        while time.time() < deadline:  # wait until the new fleet takes the traffic, then trip the alarm by hand
+        while (
+            time.time() < deadline
+        ):  # wait until the new fleet takes the traffic, then trip the alarm by hand
             try:
                 hosting.invoke("gr-manual")
             except Exception:  # noqa: BLE001 - the broken model answering: traffic is on the new fleet
@@ -100,7 +133,10 @@ def test_rollback_leaves_endpoint_on_old_config(hosting, production_server):
         assert [s for _, s in statuses][-2:] == ["RollingBack", "InService"], statuses
         assert desc["EndpointConfigName"] == "gr2-blue-config"
         assert "gr-manual-alarm" in desc["FailureReason"]
-        assert desc["LastDeploymentConfig"]["AutoRollbackConfiguration"] == deployment["AutoRollbackConfiguration"]
+        assert (
+            desc["LastDeploymentConfig"]["AutoRollbackConfiguration"]
+            == deployment["AutoRollbackConfiguration"]
+        )
         assert "PendingDeploymentSummary" not in desc
         assert hosting.invoke("gr-manual", "1,1")[0] == "blue:2"
     finally:
@@ -114,13 +150,21 @@ def test_linear_update_shifts_step_by_step(hosting):
     hosting.config("gr-v1-config", [("AllTraffic", "gr-v1", 1.0, 2)])
     hosting.config("gr-v2-config", [("AllTraffic", "gr-v2", 1.0, 2)])
     assert hosting.endpoint("gr-linear", "gr-v1-config")["EndpointStatus"] == "InService"
-    deployment = {"BlueGreenUpdatePolicy": {
-        "TrafficRoutingConfiguration": {"Type": "LINEAR", "WaitIntervalInSeconds": 6,
-                                        "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 50}},
-        "TerminationWaitInSeconds": 2}}
+    deployment = {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {
+                "Type": "LINEAR",
+                "WaitIntervalInSeconds": 6,
+                "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 50},
+            },
+            "TerminationWaitInSeconds": 2,
+        }
+    }
     load = ClientLoop(hosting, "gr-linear", rate=10, threads=2).start()
     try:
-        sm.update_endpoint(EndpointName="gr-linear", EndpointConfigName="gr-v2-config", DeploymentConfig=deployment)
+        sm.update_endpoint(
+            EndpointName="gr-linear", EndpointConfigName="gr-v2-config", DeploymentConfig=deployment
+        )
         statuses = _watch(sm, "gr-linear", 90)
         done = time.time()
         time.sleep(1)
@@ -130,7 +174,10 @@ def test_linear_update_shifts_step_by_step(hosting):
         hosting.delete("gr-linear")
     assert [s for _, s in statuses] == ["Updating", "InService"], statuses
     assert desc["EndpointConfigName"] == "gr-v2-config" and "FailureReason" not in desc
-    assert desc["LastDeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == "LINEAR"
+    assert (
+        desc["LastDeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"]
+        == "LINEAR"
+    )
     assert results and all(r.ok for r in results), [r.answer for r in results if not r.ok][:3]
     first_v2 = min(r.at for r in results if r.answer.startswith("v2:"))
     # Step 1 (half the traffic) lasts WaitIntervalInSeconds: both models answer in it.

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from support import metric_sum
 
-BROKEN_MODEL = '''
+BROKEN_MODEL = """
 import os
 
 def model_fn(model_dir):
@@ -19,7 +19,7 @@ def model_fn(model_dir):
 
 def predict_fn(data, model):
     raise RuntimeError("the shadow model is broken")
-'''
+"""
 
 
 def _invoke_many(hosting, endpoint: str, count: int) -> list[str]:
@@ -40,13 +40,34 @@ def test_shadow_variant_gets_its_share_and_callers_see_production(hosting, produ
     hosting.script_model("sh-prod", tag="prod")
     hosting.script_model("sh-shadow", tag="shadow")
     hosting.script_model("sh-broken", code=BROKEN_MODEL)
-    hosting.sm.create_endpoint_config(EndpointConfigName="sh-config", ProductionVariants=[
-        {"VariantName": "Prod", "ModelName": "sh-prod", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large",
-         "InitialVariantWeight": 1.0}], ShadowProductionVariants=[
-        {"VariantName": "Shadow", "ModelName": "sh-shadow", "InitialInstanceCount": 1,
-         "InstanceType": "ml.m5.large", "InitialVariantWeight": 0.5},
-        {"VariantName": "Broken", "ModelName": "sh-broken", "InitialInstanceCount": 1,
-         "InstanceType": "ml.m5.large", "InitialVariantWeight": 1.0}])
+    hosting.sm.create_endpoint_config(
+        EndpointConfigName="sh-config",
+        ProductionVariants=[
+            {
+                "VariantName": "Prod",
+                "ModelName": "sh-prod",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "InitialVariantWeight": 1.0,
+            }
+        ],
+        ShadowProductionVariants=[
+            {
+                "VariantName": "Shadow",
+                "ModelName": "sh-shadow",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "InitialVariantWeight": 0.5,
+            },
+            {
+                "VariantName": "Broken",
+                "ModelName": "sh-broken",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "InitialVariantWeight": 1.0,
+            },
+        ],
+    )
     desc = hosting.endpoint("sh-ep", "sh-config")
     try:
         assert desc["EndpointStatus"] == "InService", desc
@@ -65,7 +86,10 @@ def test_shadow_variant_gets_its_share_and_callers_see_production(hosting, produ
         # weight 1 / 1: every request mirrored (a shadow that falls behind sheds copies instead of queueing
         # them, so allow a few on a busy machine), and every copy failed
         assert 180 <= broken <= 200, (broken, shadow, prod)
-        assert metric_sum(production_server, "sh-ep", "Broken", "Invocation5XXErrors", start, time.time()) == broken
+        assert (
+            metric_sum(production_server, "sh-ep", "Broken", "Invocation5XXErrors", start, time.time())
+            == broken
+        )
         assert 65 <= shadow <= 130, shadow  # weight 0.5 / 1: about half the requests
         assert metric_sum(production_server, "sh-ep", "Prod", "Invocation5XXErrors", start, time.time()) == 0
     finally:
@@ -78,33 +102,54 @@ def test_inference_experiment_shadow_then_promote(hosting, production_server):
     hosting.script_model("ie-new", tag="new")
     hosting.config("ie-config", [("Prod", "ie-prod", 1.0)])
     assert hosting.endpoint("ie-ep", "ie-config")["EndpointStatus"] == "InService"
-    infra = {"InfrastructureType": "RealTimeInference",
-             "RealTimeInferenceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1}}
+    infra = {
+        "InfrastructureType": "RealTimeInference",
+        "RealTimeInferenceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    }
     try:
         with pytest.raises(ClientError, match="SourceModelVariantName"):
             sm.create_inference_experiment(
-                Name="ie-bad", Type="ShadowMode", RoleArn="arn:aws:iam::000000000000:role/R", EndpointName="ie-ep",
+                Name="ie-bad",
+                Type="ShadowMode",
+                RoleArn="arn:aws:iam::000000000000:role/R",
+                EndpointName="ie-ep",
                 ModelVariants=[{"ModelName": "ie-new", "VariantName": "New", "InfrastructureConfig": infra}],
-                ShadowModeConfig={"SourceModelVariantName": "Prod", "ShadowModelVariants": [
-                    {"ShadowModelVariantName": "New", "SamplingPercentage": 50}]})
+                ShadowModeConfig={
+                    "SourceModelVariantName": "Prod",
+                    "ShadowModelVariants": [{"ShadowModelVariantName": "New", "SamplingPercentage": 50}],
+                },
+            )
         arn = sm.create_inference_experiment(
-            Name="ie-exp", Type="ShadowMode", RoleArn="arn:aws:iam::000000000000:role/R", EndpointName="ie-ep",
+            Name="ie-exp",
+            Type="ShadowMode",
+            RoleArn="arn:aws:iam::000000000000:role/R",
+            EndpointName="ie-ep",
             Description="new model in shadow",
-            ModelVariants=[{"ModelName": "ie-prod", "VariantName": "Prod", "InfrastructureConfig": infra},
-                           {"ModelName": "ie-new", "VariantName": "New", "InfrastructureConfig": infra}],
-            ShadowModeConfig={"SourceModelVariantName": "Prod", "ShadowModelVariants": [
-                {"ShadowModelVariantName": "New", "SamplingPercentage": 25}]})["InferenceExperimentArn"]
+            ModelVariants=[
+                {"ModelName": "ie-prod", "VariantName": "Prod", "InfrastructureConfig": infra},
+                {"ModelName": "ie-new", "VariantName": "New", "InfrastructureConfig": infra},
+            ],
+            ShadowModeConfig={
+                "SourceModelVariantName": "Prod",
+                "ShadowModelVariants": [{"ShadowModelVariantName": "New", "SamplingPercentage": 25}],
+            },
+        )["InferenceExperimentArn"]
         assert arn.endswith(":inference-experiment/ie-exp")
         deadline = time.time() + 60
-        while sm.describe_inference_experiment(Name="ie-exp")["Status"] != "Running" and time.time() < deadline:
+        while (
+            sm.describe_inference_experiment(Name="ie-exp")["Status"] != "Running" and time.time() < deadline
+        ):
             time.sleep(0.3)
         desc = sm.describe_inference_experiment(Name="ie-exp")
         assert desc["Status"] == "Running", desc
         assert desc["EndpointMetadata"]["EndpointStatus"] == "InService"
-        assert {v["VariantName"]: v["Status"] for v in desc["ModelVariants"]} == {"Prod": "InService",
-                                                                                  "New": "InService"}
-        assert [e["Name"] for e in sm.list_inference_experiments(StatusEquals="Running")["InferenceExperiments"]] \
-            == ["ie-exp"]
+        assert {v["VariantName"]: v["Status"] for v in desc["ModelVariants"]} == {
+            "Prod": "InService",
+            "New": "InService",
+        }
+        assert [
+            e["Name"] for e in sm.list_inference_experiments(StatusEquals="Running")["InferenceExperiments"]
+        ] == ["ie-exp"]
         start = time.time()
         answers = _invoke_many(hosting, "ie-ep", 200)
         assert all(a.startswith("prod:") for a in answers)
@@ -113,15 +158,23 @@ def test_inference_experiment_shadow_then_promote(hosting, production_server):
         mirrored = metric_sum(production_server, "ie-ep", "New", "Invocations", start, time.time())
         assert 25 <= mirrored <= 80, mirrored  # 25 % of 200
 
-        sm.stop_inference_experiment(Name="ie-exp", ModelVariantActions={"Prod": "Remove", "New": "Promote"},
-                                     DesiredState="Completed", Reason="the new model is better")
+        sm.stop_inference_experiment(
+            Name="ie-exp",
+            ModelVariantActions={"Prod": "Remove", "New": "Promote"},
+            DesiredState="Completed",
+            Reason="the new model is better",
+        )
         deadline = time.time() + 60
-        while sm.describe_inference_experiment(Name="ie-exp")["Status"] == "Stopping" and time.time() < deadline:
+        while (
+            sm.describe_inference_experiment(Name="ie-exp")["Status"] == "Stopping" and time.time() < deadline
+        ):
             time.sleep(0.3)
         desc = sm.describe_inference_experiment(Name="ie-exp")
         assert desc["Status"] == "Completed" and desc["StatusReason"] == "the new model is better"
-        assert {v["VariantName"]: v["Status"] for v in desc["ModelVariants"]} == {"Prod": "Deleted",
-                                                                                  "New": "InService"}
+        assert {v["VariantName"]: v["Status"] for v in desc["ModelVariants"]} == {
+            "Prod": "Deleted",
+            "New": "InService",
+        }
         endpoint = sm.describe_endpoint(EndpointName="ie-ep")
         assert endpoint["EndpointStatus"] == "InService"
         assert [v["VariantName"] for v in endpoint["ProductionVariants"]] == ["New"]

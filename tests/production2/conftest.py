@@ -17,11 +17,14 @@ from sagestack.local_server import ServerProcess
 
 @pytest.fixture(scope="session")
 def p2_server(tmp_path_factory) -> ServerProcess:
-    proc = ServerProcess(tmp_path_factory.mktemp("sagestack-p2") / "data", extra_env={
-        "SAGESTACK_SERVERLESS_IDLE_SECONDS": str(IDLE_SECONDS),
-        "SAGESTACK_MME_MAX_MODELS": str(CACHE_MODELS),
-        "SAGESTACK_SERVING_METRICS_INTERVAL": "1",
-    })
+    proc = ServerProcess(
+        tmp_path_factory.mktemp("sagestack-p2") / "data",
+        extra_env={
+            "SAGESTACK_SERVERLESS_IDLE_SECONDS": str(IDLE_SECONDS),
+            "SAGESTACK_MME_MAX_MODELS": str(CACHE_MODELS),
+            "SAGESTACK_SERVING_METRICS_INTERVAL": "1",
+        },
+    )
     proc.start()
     yield proc
     proc.stop()

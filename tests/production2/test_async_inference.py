@@ -19,11 +19,23 @@ REQUESTS = 100
 def _async_config(hosting: Hosting, name: str, model: str, per_instance: int) -> str:
     hosting.sm.create_endpoint_config(
         EndpointConfigName=name,
-        ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": model, "InitialInstanceCount": 1,
-                             "InstanceType": "ml.m5.large", "InitialVariantWeight": 1.0}],
-        AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": f"s3://{hosting.bucket}/async/out",
-                                               "S3FailurePath": f"s3://{hosting.bucket}/async/failed"},
-                              "ClientConfig": {"MaxConcurrentInvocationsPerInstance": per_instance}})
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": model,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "InitialVariantWeight": 1.0,
+            }
+        ],
+        AsyncInferenceConfig={
+            "OutputConfig": {
+                "S3OutputPath": f"s3://{hosting.bucket}/async/out",
+                "S3FailurePath": f"s3://{hosting.bucket}/async/failed",
+            },
+            "ClientConfig": {"MaxConcurrentInvocationsPerInstance": per_instance},
+        },
+    )
     return name
 
 
@@ -48,12 +60,15 @@ def test_100_async_requests_complete_across_a_server_kill(fresh_server):
         location = hosting.upload(f"async/in/{i}.csv", body.encode())
         kwargs = {"InferenceId": f"req-{i}"} if i % 10 == 0 else {}
         started = time.perf_counter()
-        answer = hosting.rt.invoke_endpoint_async(EndpointName="async-ep", InputLocation=location,
-                                                  ContentType="text/csv", **kwargs)
+        answer = hosting.rt.invoke_endpoint_async(
+            EndpointName="async-ep", InputLocation=location, ContentType="text/csv", **kwargs
+        )
         assert time.perf_counter() - started < 2.0  # answered at once, not after the inference
         assert answer["ResponseMetadata"]["HTTPStatusCode"] == 202
         assert answer["OutputLocation"] == f"s3://{hosting.bucket}/async/out/{answer['InferenceId']}.out"
-        assert answer["FailureLocation"] == f"s3://{hosting.bucket}/async/failed/{answer['InferenceId']}.error"
+        assert (
+            answer["FailureLocation"] == f"s3://{hosting.bucket}/async/failed/{answer['InferenceId']}.error"
+        )
         if kwargs:
             assert answer["InferenceId"] == kwargs["InferenceId"]
         expected[answer["InferenceId"]] = "boom" if i == 7 else f"async:{i + 1}"
@@ -79,36 +94,52 @@ def test_async_endpoint_backlog_metrics_and_scale_to_zero(p2_server, p2_hosting)
     hosting.script_model("async-zero-model", tag="zero")
     _async_config(hosting, "async-zero-config", "async-zero-model", per_instance=4)
     assert hosting.endpoint("async-zero-ep", "async-zero-config")["EndpointStatus"] == "InService"
-    hosting.sm.update_endpoint_weights_and_capacities(EndpointName="async-zero-ep", DesiredWeightsAndCapacities=[
-        {"VariantName": "AllTraffic", "DesiredInstanceCount": 0}])
+    hosting.sm.update_endpoint_weights_and_capacities(
+        EndpointName="async-zero-ep",
+        DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 0}],
+    )
     desc = hosting.wait("async-zero-ep")
-    assert desc["EndpointStatus"] == "InService" and desc["ProductionVariants"][0]["CurrentInstanceCount"] == 0
+    assert (
+        desc["EndpointStatus"] == "InService" and desc["ProductionVariants"][0]["CurrentInstanceCount"] == 0
+    )
 
     locations = []
     for i in range(3):
         location = hosting.upload(f"async-zero/in/{i}.csv", f"{i},{i}".encode())
-        locations.append(hosting.rt.invoke_endpoint_async(EndpointName="async-zero-ep", InputLocation=location,
-                                                          ContentType="text/csv")["OutputLocation"])
+        locations.append(
+            hosting.rt.invoke_endpoint_async(
+                EndpointName="async-zero-ep", InputLocation=location, ContentType="text/csv"
+            )["OutputLocation"]
+        )
     cloudwatch = p2_server.client("cloudwatch")
 
     def latest(name: str) -> float | None:
         now = dt.datetime.now(dt.timezone.utc)
         points = cloudwatch.get_metric_statistics(
-            Namespace="AWS/SageMaker", MetricName=name, StartTime=now - dt.timedelta(seconds=5),
-            EndTime=now + dt.timedelta(seconds=5), Period=1, Statistics=["Maximum"],
-            Dimensions=[{"Name": "EndpointName", "Value": "async-zero-ep"}])["Datapoints"]
+            Namespace="AWS/SageMaker",
+            MetricName=name,
+            StartTime=now - dt.timedelta(seconds=5),
+            EndTime=now + dt.timedelta(seconds=5),
+            Period=1,
+            Statistics=["Maximum"],
+            Dimensions=[{"Name": "EndpointName", "Value": "async-zero-ep"}],
+        )["Datapoints"]
         return max(points, key=lambda p: p["Timestamp"])["Maximum"] if points else None
 
     wait_for(lambda: latest("HasBacklogWithoutCapacity") == 1, 15, message="HasBacklogWithoutCapacity = 1")
     assert latest("ApproximateBacklogSize") == 3
     assert not _keys(hosting, "async/out/"), "no instance: nothing is processed"
 
-    hosting.sm.update_endpoint_weights_and_capacities(EndpointName="async-zero-ep", DesiredWeightsAndCapacities=[
-        {"VariantName": "AllTraffic", "DesiredInstanceCount": 1}])
+    hosting.sm.update_endpoint_weights_and_capacities(
+        EndpointName="async-zero-ep",
+        DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 1}],
+    )
     assert hosting.wait("async-zero-ep")["EndpointStatus"] == "InService"
     for i, location in enumerate(locations):
         key = location.split("/", 3)[3]
         wait_for(lambda key=key: key in _keys(hosting, "async/out/"), 30, message=f"output {key}")
-        assert hosting.s3.get_object(Bucket=hosting.bucket, Key=key)["Body"].read().decode() == f"zero:{2 * i}"
+        assert (
+            hosting.s3.get_object(Bucket=hosting.bucket, Key=key)["Body"].read().decode() == f"zero:{2 * i}"
+        )
     wait_for(lambda: latest("ApproximateBacklogSize") == 0, 15, message="an empty backlog")
     hosting.delete("async-zero-ep")

@@ -45,7 +45,9 @@ def _fit(tmp_path):
     scaler = StandardScaler().fit(raw)
     scaled = scaler.transform(raw)
     label = (scaled[:, 0] + 0.5 * scaled[:, 1] - scaled[:, 2] > 0).astype(np.float32)
-    booster = xgb.train({"objective": "binary:logistic", "max_depth": 3}, xgb.DMatrix(scaled, label=label), 20)
+    booster = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 3}, xgb.DMatrix(scaled, label=label), 20
+    )
     joblib.dump(scaler, tmp_path / "scaler.joblib")
     booster.save_model(str(tmp_path / "xgboost-model.json"))
     return raw, scaler, booster
@@ -62,13 +64,23 @@ def test_pipeline_model_preprocess_then_xgboost(p2_sdk, tmp_path):
 
     hosting, session = p2_sdk
     raw, scaler, booster = _fit(tmp_path)
-    scaler_data = hosting.upload("pipeline/scaler/model.tar.gz",
-                                 tar_bytes({"scaler.joblib": (tmp_path / "scaler.joblib").read_bytes()}))
-    xgb_data = hosting.upload("pipeline/xgb/model.tar.gz",
-                              tar_bytes({"xgboost-model": (tmp_path / "xgboost-model.json").read_bytes()}))
+    scaler_data = hosting.upload(
+        "pipeline/scaler/model.tar.gz",
+        tar_bytes({"scaler.joblib": (tmp_path / "scaler.joblib").read_bytes()}),
+    )
+    xgb_data = hosting.upload(
+        "pipeline/xgb/model.tar.gz",
+        tar_bytes({"xgboost-model": (tmp_path / "xgboost-model.json").read_bytes()}),
+    )
     (tmp_path / "preprocess.py").write_text(textwrap.dedent(PREPROCESS))
-    preprocess_model = SKLearnModel(model_data=scaler_data, role=ROLE, entry_point=str(tmp_path / "preprocess.py"),
-                                    framework_version="1.2-1", py_version="py3", sagemaker_session=session)
+    preprocess_model = SKLearnModel(
+        model_data=scaler_data,
+        role=ROLE,
+        entry_point=str(tmp_path / "preprocess.py"),
+        framework_version="1.2-1",
+        py_version="py3",
+        sagemaker_session=session,
+    )
     xgb_model = Model(image_uri=XGBOOST_IMAGE, model_data=xgb_data, role=ROLE, sagemaker_session=session)
     pipeline = PipelineModel(models=[preprocess_model, xgb_model], role=ROLE, sagemaker_session=session)
     pipeline.deploy(initial_instance_count=1, instance_type="ml.m5.large", wait=False)
@@ -78,8 +90,9 @@ def test_pipeline_model_preprocess_then_xgboost(p2_sdk, tmp_path):
     containers = hosting.sm.describe_model(ModelName=pipeline.name)["Containers"]
     assert [c["Image"] for c in containers][1] == XGBOOST_IMAGE and len(containers) == 2
 
-    predictor = Predictor(endpoint, sagemaker_session=session, serializer=CSVSerializer(),
-                          deserializer=CSVDeserializer())
+    predictor = Predictor(
+        endpoint, sagemaker_session=session, serializer=CSVSerializer(), deserializer=CSVDeserializer()
+    )
     rows = raw[:5]
     answer = predictor.predict(rows.tolist())  # raw CSV in, probabilities out: one request
     expected = booster.inplace_predict(scaler.transform(rows))
@@ -100,10 +113,23 @@ def test_direct_invocation_picks_the_target_container(p2_hosting):
     for host in ("alpha", "beta"):
         files = {"tag.txt": host, "code/inference.py": ECHO_MODEL}
         url = hosting.upload(f"direct/{host}/model.tar.gz", tar_bytes(files))
-        containers.append({"ContainerHostname": host, "Image": SKLEARN_IMAGE, "ModelDataUrl": url, "Environment": {
-            "SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}})
-    hosting.sm.create_model(ModelName="direct-model", ExecutionRoleArn=ROLE, Containers=containers,
-                            InferenceExecutionConfig={"Mode": "Direct"})
+        containers.append(
+            {
+                "ContainerHostname": host,
+                "Image": SKLEARN_IMAGE,
+                "ModelDataUrl": url,
+                "Environment": {
+                    "SAGEMAKER_PROGRAM": "inference.py",
+                    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+                },
+            }
+        )
+    hosting.sm.create_model(
+        ModelName="direct-model",
+        ExecutionRoleArn=ROLE,
+        Containers=containers,
+        InferenceExecutionConfig={"Mode": "Direct"},
+    )
     hosting.config("direct-config", [("AllTraffic", "direct-model", 1.0)])
     assert hosting.endpoint("direct-ep", "direct-config")["EndpointStatus"] == "InService"
     assert hosting.invoke("direct-ep", "1,2", TargetContainerHostname="beta")[0] == "beta:3"
@@ -114,7 +140,9 @@ def test_direct_invocation_picks_the_target_container(p2_hosting):
     hosting.delete("direct-ep")
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the SDK's failure watcher
+@pytest.mark.filterwarnings(
+    "ignore::pytest.PytestUnhandledThreadExceptionWarning"
+)  # the SDK's failure watcher
 @pytest.mark.sdk_flow("flow07g", "AsyncInferenceConfig, predict_async")
 def test_sdk_async_predictor(p2_sdk):
     from sagemaker.async_inference import AsyncInferenceConfig, WaiterConfig
@@ -125,15 +153,31 @@ def test_sdk_async_predictor(p2_sdk):
     from sagemaker.serializers import CSVSerializer
 
     hosting, session = p2_sdk
-    data = hosting.upload("sdk-async/model.tar.gz", tar_bytes({"tag.txt": "sdkasync", "code/inference.py": ECHO_MODEL}))
-    model = Model(image_uri=SKLEARN_IMAGE, model_data=data, role=ROLE, sagemaker_session=session,
-                  env={"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"})
-    config = AsyncInferenceConfig(output_path=f"s3://{hosting.bucket}/sdk-async/out",
-                                  max_concurrent_invocations_per_instance=4)
-    model.deploy(initial_instance_count=1, instance_type="ml.m5.large", async_inference_config=config, wait=False)
+    data = hosting.upload(
+        "sdk-async/model.tar.gz", tar_bytes({"tag.txt": "sdkasync", "code/inference.py": ECHO_MODEL})
+    )
+    model = Model(
+        image_uri=SKLEARN_IMAGE,
+        model_data=data,
+        role=ROLE,
+        sagemaker_session=session,
+        env={"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
+    )
+    config = AsyncInferenceConfig(
+        output_path=f"s3://{hosting.bucket}/sdk-async/out", max_concurrent_invocations_per_instance=4
+    )
+    model.deploy(
+        initial_instance_count=1, instance_type="ml.m5.large", async_inference_config=config, wait=False
+    )
     assert hosting.wait(model.endpoint_name)["EndpointStatus"] == "InService"
-    predictor = AsyncPredictor(Predictor(model.endpoint_name, sagemaker_session=session, serializer=CSVSerializer(),
-                                         deserializer=StringDeserializer()))
+    predictor = AsyncPredictor(
+        Predictor(
+            model.endpoint_name,
+            sagemaker_session=session,
+            serializer=CSVSerializer(),
+            deserializer=StringDeserializer(),
+        )
+    )
     response = predictor.predict_async([3, 4])
     assert response.output_path.startswith(f"s3://{hosting.bucket}/sdk-async/out/")
     assert response.get_result(WaiterConfig(max_attempts=20, delay=0.5)) == "sdkasync:7"

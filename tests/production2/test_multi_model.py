@@ -17,9 +17,16 @@ MODELS = 20
 def _statistic(cloudwatch, namespace: str, name: str, statistic: str) -> float | None:
     now = dt.datetime.now(dt.timezone.utc)
     points = cloudwatch.get_metric_statistics(
-        Namespace=namespace, MetricName=name, StartTime=now - dt.timedelta(minutes=10),
-        EndTime=now + dt.timedelta(minutes=1), Period=600, Statistics=[statistic],
-        Dimensions=[{"Name": "EndpointName", "Value": "mme-ep"}, {"Name": "VariantName", "Value": "AllTraffic"}],
+        Namespace=namespace,
+        MetricName=name,
+        StartTime=now - dt.timedelta(minutes=10),
+        EndTime=now + dt.timedelta(minutes=1),
+        Period=600,
+        Statistics=[statistic],
+        Dimensions=[
+            {"Name": "EndpointName", "Value": "mme-ep"},
+            {"Name": "VariantName", "Value": "AllTraffic"},
+        ],
     )["Datapoints"]
     return points[0][statistic] if points else None
 
@@ -27,10 +34,22 @@ def _statistic(cloudwatch, namespace: str, name: str, statistic: str) -> float |
 def test_multi_model_endpoint_serves_20_models_with_a_cache_of_5(p2_server, p2_hosting):
     hosting = p2_hosting
     for i in range(MODELS):
-        hosting.upload(f"mme/models/m{i}.tar.gz", tar_bytes({"tag.txt": f"m{i}", "code/inference.py": ECHO_MODEL}))
-    hosting.sm.create_model(ModelName="mme-model", ExecutionRoleArn=ROLE, PrimaryContainer={
-        "Image": SKLEARN_IMAGE, "Mode": "MultiModel", "ModelDataUrl": f"s3://{hosting.bucket}/mme/models/",
-        "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}})
+        hosting.upload(
+            f"mme/models/m{i}.tar.gz", tar_bytes({"tag.txt": f"m{i}", "code/inference.py": ECHO_MODEL})
+        )
+    hosting.sm.create_model(
+        ModelName="mme-model",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={
+            "Image": SKLEARN_IMAGE,
+            "Mode": "MultiModel",
+            "ModelDataUrl": f"s3://{hosting.bucket}/mme/models/",
+            "Environment": {
+                "SAGEMAKER_PROGRAM": "inference.py",
+                "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+            },
+        },
+    )
     hosting.config("mme-config", [("AllTraffic", "mme-model", 1.0)])
     desc = hosting.endpoint("mme-ep", "mme-config")
     assert desc["EndpointStatus"] == "InService", desc.get("FailureReason")
@@ -40,7 +59,10 @@ def test_multi_model_endpoint_serves_20_models_with_a_cache_of_5(p2_server, p2_h
         for i in range(MODELS):
             body, response = hosting.invoke("mme-ep", f"{i},{round_}", TargetModel=f"m{i}.tar.gz")
             assert body == f"m{i}:{i + round_:g}"
-            assert response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-invoked-production-variant"] == "AllTraffic"
+            assert (
+                response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-invoked-production-variant"]
+                == "AllTraffic"
+            )
             requests += 1
     for _ in range(3):  # hot model: cache hits
         assert hosting.invoke("mme-ep", "1", TargetModel=f"m{MODELS - 1}.tar.gz")[0] == f"m{MODELS - 1}:1"
@@ -55,13 +77,19 @@ def test_multi_model_endpoint_serves_20_models_with_a_cache_of_5(p2_server, p2_h
     assert "TargetModel" in info.value.response["Error"]["Message"]
 
     cloudwatch = p2_server.client("cloudwatch")
-    wait_for(lambda: (_statistic(cloudwatch, "AWS/SageMaker", "ModelCacheHit", "SampleCount") or 0) >= requests,
-             15, message="ModelCacheHit samples")
+    wait_for(
+        lambda: (_statistic(cloudwatch, "AWS/SageMaker", "ModelCacheHit", "SampleCount") or 0) >= requests,
+        15,
+        message="ModelCacheHit samples",
+    )
     assert _statistic(cloudwatch, "AWS/SageMaker", "ModelCacheHit", "Sum") == 3  # only the hot model hit
     assert _statistic(cloudwatch, "AWS/SageMaker", "ModelLoadingTime", "SampleCount") == 2 * MODELS
     assert _statistic(cloudwatch, "AWS/SageMaker", "ModelLoadingWaitTime", "SampleCount") == 2 * MODELS
     assert _statistic(cloudwatch, "AWS/SageMaker", "ModelDownloadingTime", "SampleCount") == MODELS
-    assert _statistic(cloudwatch, "AWS/SageMaker", "ModelUnloadingTime", "SampleCount") == 2 * MODELS - CACHE_MODELS
+    assert (
+        _statistic(cloudwatch, "AWS/SageMaker", "ModelUnloadingTime", "SampleCount")
+        == 2 * MODELS - CACHE_MODELS
+    )
     assert _statistic(cloudwatch, "/aws/sagemaker/Endpoints", "LoadedModelCount", "Maximum") == CACHE_MODELS
     hosting.delete("mme-ep")
 

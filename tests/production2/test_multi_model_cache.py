@@ -42,14 +42,23 @@ def _models(tmp_path, count: int, padding: int = 0) -> list[str]:
 
 
 def _handler(tmp_path, **config) -> MultiModelHandler:
-    spec = ContainerSpec("primary", SKLEARN_IMAGE, str(tmp_path), None, dict(ENV),
-                         {"max_models": None, "memory_mb": 8192, "cache": "Enabled", **config})
+    spec = ContainerSpec(
+        "primary",
+        SKLEARN_IMAGE,
+        str(tmp_path),
+        None,
+        dict(ENV),
+        {"max_models": None, "memory_mb": 8192, "cache": "Enabled", **config},
+    )
     return MultiModelHandler(spec)
 
 
 def _call(handler: MultiModelHandler, target: str, model_dir: str, body: bytes = b"1,2") -> tuple[str, dict]:
-    headers = {b"x-amzn-sagemaker-target-model": target.encode(), b"x-sagestack-model-dir": model_dir.encode(),
-               b"content-type": b"text/csv"}
+    headers = {
+        b"x-amzn-sagemaker-target-model": target.encode(),
+        b"x-sagestack-model-dir": model_dir.encode(),
+        b"content-type": b"text/csv",
+    }
     result, _, report = handler.invoke_target(headers, body)
     values = report.decode().split(": ", 1)[1].strip()
     return result.decode(), dict(part.split("=") for part in values.split(";"))

@@ -19,8 +19,12 @@ def _serverless_config(hosting, name: str, model: str, concurrency: int, provisi
     serverless = {"MemorySizeInMB": 2048, "MaxConcurrency": concurrency}
     if provisioned:
         serverless["ProvisionedConcurrency"] = provisioned
-    hosting.sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
-        {"VariantName": "AllTraffic", "ModelName": model, "ServerlessConfig": serverless}])
+    hosting.sm.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {"VariantName": "AllTraffic", "ModelName": model, "ServerlessConfig": serverless}
+        ],
+    )
     return name
 
 
@@ -47,7 +51,9 @@ def test_serverless_scales_from_and_to_zero_and_throttles(p2_server, p2_hosting)
     assert time.perf_counter() - started < cold  # warm
 
     # MaxConcurrency 2: of 5 simultaneous slow requests, 2 are served and 3 throttled.
-    runtime = p2_server.client("sagemaker-runtime", config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+    runtime = p2_server.client(
+        "sagemaker-runtime", config=Config(retries={"max_attempts": 1, "mode": "standard"})
+    )
     outcomes: list[str] = []
     barrier = threading.Barrier(5)
 
@@ -58,7 +64,9 @@ def test_serverless_scales_from_and_to_zero_and_throttles(p2_server, p2_hosting)
             outcomes.append(answer["Body"].read().decode())
         except ClientError as exc:
             error = exc.response["Error"]
-            outcomes.append(f"{error['Code']}/{exc.response['ResponseMetadata']['HTTPStatusCode']}/{error['Message']}")
+            outcomes.append(
+                f"{error['Code']}/{exc.response['ResponseMetadata']['HTTPStatusCode']}/{error['Message']}"
+            )
 
     threads = [threading.Thread(target=call) for _ in range(5)]
     for thread in threads:
@@ -78,9 +86,16 @@ def test_serverless_scales_from_and_to_zero_and_throttles(p2_server, p2_hosting)
     def setup_samples() -> float:
         now = dt.datetime.now(dt.timezone.utc)
         points = cloudwatch.get_metric_statistics(
-            Namespace="AWS/SageMaker", MetricName="ModelSetupTime", StartTime=now - dt.timedelta(minutes=10),
-            EndTime=now + dt.timedelta(minutes=1), Period=600, Statistics=["SampleCount", "Maximum"],
-            Dimensions=[{"Name": "EndpointName", "Value": "sls-ep"}, {"Name": "VariantName", "Value": "AllTraffic"}],
+            Namespace="AWS/SageMaker",
+            MetricName="ModelSetupTime",
+            StartTime=now - dt.timedelta(minutes=10),
+            EndTime=now + dt.timedelta(minutes=1),
+            Period=600,
+            Statistics=["SampleCount", "Maximum"],
+            Dimensions=[
+                {"Name": "EndpointName", "Value": "sls-ep"},
+                {"Name": "VariantName", "Value": "AllTraffic"},
+            ],
         )["Datapoints"]
         return sum(p["SampleCount"] for p in points)
 
@@ -116,7 +131,9 @@ def test_cold_start_failure_is_a_model_error(p2_hosting):
     import pytest
 
     hosting = p2_hosting
-    hosting.script_model("sls-broken-model", code="def model_fn(model_dir):\n    raise ImportError('no such lib')\n")
+    hosting.script_model(
+        "sls-broken-model", code="def model_fn(model_dir):\n    raise ImportError('no such lib')\n"
+    )
     _serverless_config(hosting, "sls-broken-config", "sls-broken-model", concurrency=1)
     assert hosting.endpoint("sls-broken-ep", "sls-broken-config")["EndpointStatus"] == "InService"
     with pytest.raises(ClientError) as info:

@@ -12,8 +12,15 @@ def object_files(data_dir) -> list:
     return sorted(p for p in root.rglob("*") if p.is_file())
 
 
-def raw_request(server, method: str, path: str, body: bytes = b"", headers: dict | None = None,
-                payload_hash: str | None = None, endpoint: str | None = None) -> tuple[int, dict, bytes]:
+def raw_request(
+    server,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict | None = None,
+    payload_hash: str | None = None,
+    endpoint: str | None = None,
+) -> tuple[int, dict, bytes]:
     """Sign a request with botocore's S3 signer and send it over plain http.client (so the test controls
     every header and byte). ``endpoint`` overrides the URL signed (e.g. a virtual host)."""
     from botocore.auth import S3SigV4Auth

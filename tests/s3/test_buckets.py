@@ -37,8 +37,20 @@ def test_bucket_lifecycle(s3):
     assert info.value.response["Error"]["BucketName"] == name
 
 
-@pytest.mark.parametrize("name", ["ab", "UpperCase", "a" * 64, "bad..dots", "-leading", "192.168.1.1",
-                                  "under_score", "xn--punycode", "name-s3alias"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ab",
+        "UpperCase",
+        "a" * 64,
+        "bad..dots",
+        "-leading",
+        "192.168.1.1",
+        "under_score",
+        "xn--punycode",
+        "name-s3alias",
+    ],
+)
 def test_invalid_bucket_names(server, s3, name):
     status, _, body = raw_request(server, "PUT", f"/{name}")
     assert status == 400 and b"<Code>InvalidBucketName</Code>" in body
@@ -59,8 +71,14 @@ def test_location_constraints(server, s3):
     from botocore.config import Config
 
     key, secret = server.credentials()
-    eu = boto3.client("s3", endpoint_url=server.url, region_name="eu-central-1", aws_access_key_id=key,
-                      aws_secret_access_key=secret, config=Config(s3={"addressing_style": "path"}))
+    eu = boto3.client(
+        "s3",
+        endpoint_url=server.url,
+        region_name="eu-central-1",
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        config=Config(s3={"addressing_style": "path"}),
+    )
     other = f"loc2-{uuid.uuid4().hex[:10]}"
     with pytest.raises(botocore.exceptions.ClientError) as info:
         eu.create_bucket(Bucket=other)
@@ -94,8 +112,14 @@ def test_other_account_is_denied(server, s3, bucket):
     import boto3
     from botocore.config import Config
 
-    other = boto3.client("s3", endpoint_url=server.url, region_name="us-east-1", aws_access_key_id=key_id,
-                         aws_secret_access_key=secret, config=Config(s3={"addressing_style": "path"}))
+    other = boto3.client(
+        "s3",
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        config=Config(s3={"addressing_style": "path"}),
+    )
     with pytest.raises(botocore.exceptions.ClientError) as info:
         other.list_objects_v2(Bucket=bucket)
     assert _code(info) == "AccessDenied"
@@ -126,7 +150,9 @@ def test_malformed_xml_is_rejected(server, s3, bucket):
     assert status == 400 and b"<Code>MalformedXML</Code>" in text
     with pytest.raises(botocore.exceptions.ClientError):
         s3.get_bucket_tagging(Bucket=bucket)
-    status, _, text = raw_request(server, "POST", f"/{bucket}?delete", b"<Delete><Object>", {"Content-MD5": md5})
+    status, _, text = raw_request(
+        server, "POST", f"/{bucket}?delete", b"<Delete><Object>", {"Content-MD5": md5}
+    )
     assert status == 400 and b"MalformedXML" in text
 
 

@@ -17,8 +17,11 @@ AWS = ROOT / ".venv" / "bin" / "aws"
 def _aws(server, tmp_path, *args: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(server.client_env())
-    env.update(AWS_CONFIG_FILE=str(tmp_path / "no-config"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-creds"),
-               AWS_PAGER="")
+    env.update(
+        AWS_CONFIG_FILE=str(tmp_path / "no-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-creds"),
+        AWS_PAGER="",
+    )
     command = [str(AWS)] if AWS.exists() else [sys.executable, "-m", "awscli"]
     result = subprocess.run(command + list(args), env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -43,7 +46,9 @@ def test_aws_cli_cp_sync_ls_rm(server, s3, bucket, tmp_path):
     assert "PRE sub/" in listing and "a.txt" in listing and str(len(big)) in listing
     back = tmp_path / "back"
     _aws(server, tmp_path, "s3", "sync", f"s3://{bucket}/synced", str(back))
-    assert (back / "big.bin").read_bytes() == big and (back / "sub" / "b.csv").read_bytes() == b"1,2,3\n" * 100
+    assert (back / "big.bin").read_bytes() == big and (
+        back / "sub" / "b.csv"
+    ).read_bytes() == b"1,2,3\n" * 100
     _aws(server, tmp_path, "s3", "rm", f"s3://{bucket}/", "--recursive")
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
 
@@ -68,14 +73,19 @@ def test_sagemaker_sdk_s3_helpers(server, sdk_env, tmp_path):
     session.download_data(str(out), bucket, key_prefix="sdk-test/input")
     assert (out / "train.csv").read_bytes() == b"1,2\n3,4\n"
     assert (out / "big.bin").read_bytes() == (source / "big.bin").read_bytes()
-    S3Uploader.upload_string_as_file_body("hello sdk", f"s3://{bucket}/sdk-test/strings/hello.txt",
-                                          sagemaker_session=session)
-    assert S3Downloader.read_file(f"s3://{bucket}/sdk-test/strings/hello.txt", sagemaker_session=session) \
+    S3Uploader.upload_string_as_file_body(
+        "hello sdk", f"s3://{bucket}/sdk-test/strings/hello.txt", sagemaker_session=session
+    )
+    assert (
+        S3Downloader.read_file(f"s3://{bucket}/sdk-test/strings/hello.txt", sagemaker_session=session)
         == "hello sdk"
+    )
     S3Uploader.upload(str(source / "train.csv"), f"s3://{bucket}/sdk-test/up", sagemaker_session=session)
     listed = S3Downloader.list(f"s3://{bucket}/sdk-test/", sagemaker_session=session)
-    assert sorted(listed) == sorted(f"s3://{bucket}/sdk-test/{k}" for k in
-                                    ("input/big.bin", "input/train.csv", "strings/hello.txt", "up/train.csv"))
+    assert sorted(listed) == sorted(
+        f"s3://{bucket}/sdk-test/{k}"
+        for k in ("input/big.bin", "input/train.csv", "strings/hello.txt", "up/train.csv")
+    )
     target = tmp_path / "down"
     S3Downloader.download(f"s3://{bucket}/sdk-test/up", str(target), sagemaker_session=session)
     assert (target / "train.csv").read_bytes() == b"1,2\n3,4\n"

@@ -20,8 +20,12 @@ def _snapshot(s3) -> dict:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
             for entry in page.get("Contents", []):
                 got = s3.get_object(Bucket=bucket, Key=entry["Key"])
-                out[(bucket, entry["Key"])] = (hashlib.sha256(got["Body"].read()).hexdigest(), got["ETag"],
-                                               got["ContentType"], tuple(sorted(got["Metadata"].items())))
+                out[(bucket, entry["Key"])] = (
+                    hashlib.sha256(got["Body"].read()).hexdigest(),
+                    got["ETag"],
+                    got["ContentType"],
+                    tuple(sorted(got["Metadata"].items())),
+                )
     return out
 
 
@@ -29,14 +33,20 @@ def test_restart_term_then_kill_mid_upload(fresh_server, tmp_path):
     s3 = fresh_server.client("s3")
     s3.create_bucket(Bucket="durable-one")
     s3.create_bucket(Bucket="durable-two")
-    s3.put_object(Bucket="durable-one", Key="a/b.txt", Body=b"bytes", ContentType="text/plain", Metadata={"k": "v"})
+    s3.put_object(
+        Bucket="durable-one", Key="a/b.txt", Body=b"bytes", ContentType="text/plain", Metadata={"k": "v"}
+    )
     s3.put_object(Bucket="durable-two", Key="empty", Body=b"")
     s3.put_object(Bucket="durable-two", Key="over", Body=b"first")
     s3.put_object(Bucket="durable-two", Key="over", Body=b"second")
     big = tmp_path / "big.bin"
     big.write_bytes(os.urandom(11 * 1024 * 1024))
-    s3.upload_file(str(big), "durable-one", "mp/big.bin",
-                   Config=TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024))
+    s3.upload_file(
+        str(big),
+        "durable-one",
+        "mp/big.bin",
+        Config=TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024),
+    )
     s3.copy_object(Bucket="durable-two", Key="copy", CopySource={"Bucket": "durable-one", "Key": "a/b.txt"})
     s3.put_bucket_tagging(Bucket="durable-one", Tagging={"TagSet": [{"Key": "t", "Value": "1"}]})
     before = _snapshot(s3)
@@ -54,8 +64,12 @@ def test_restart_term_then_kill_mid_upload(fresh_server, tmp_path):
 
     key, secret = fresh_server.credentials()
     body = b"z" * 2_000_000
-    request = AWSRequest(method="PUT", url=f"{fresh_server.url}/durable-one/partial", data=body,
-                         headers={"Content-Length": str(len(body))})
+    request = AWSRequest(
+        method="PUT",
+        url=f"{fresh_server.url}/durable-one/partial",
+        data=body,
+        headers={"Content-Length": str(len(body))},
+    )
     request.headers["X-Amz-Content-SHA256"] = hashlib.sha256(body).hexdigest()
     S3SigV4Auth(Credentials(key, secret), "s3", "us-east-1").add_auth(request)
     sock = socket.create_connection(("127.0.0.1", fresh_server.port), timeout=10)

@@ -9,8 +9,10 @@ import botocore.exceptions
 import pytest
 
 # 25 "directories" of 96 keys each plus 100 top-level keys: 2,500 keys in all
-KEYS = sorted([f"dir{d:02d}/part-{i:04d}.csv" for d in range(25) for i in range(96)] +
-              [f"top-{i:04d}.txt" for i in range(100)])
+KEYS = sorted(
+    [f"dir{d:02d}/part-{i:04d}.csv" for d in range(25) for i in range(96)]
+    + [f"top-{i:04d}.txt" for i in range(100)]
+)
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +80,13 @@ def test_delimiter_rollup_across_small_pages(s3, listed):
 
 def test_paginator_prefix_and_delimiter(s3, listed):
     paginator = s3.get_paginator("list_objects_v2")
-    keys = [o["Key"] for page in paginator.paginate(Bucket=listed, Prefix="dir03/", Delimiter="/",
-                                                    PaginationConfig={"PageSize": 10}) for o in page["Contents"]]
+    keys = [
+        o["Key"]
+        for page in paginator.paginate(
+            Bucket=listed, Prefix="dir03/", Delimiter="/", PaginationConfig={"PageSize": 10}
+        )
+        for o in page["Contents"]
+    ]
     assert keys == [k for k in KEYS if k.startswith("dir03/")]
     page = s3.list_objects_v2(Bucket=listed, Prefix="dir", Delimiter="-")
     assert [p["Prefix"] for p in page["CommonPrefixes"]] == [f"dir{d:02d}/part-" for d in range(25)]
@@ -88,7 +95,7 @@ def test_paginator_prefix_and_delimiter(s3, listed):
 
 def test_start_after_and_v1_marker(s3, listed):
     page = s3.list_objects_v2(Bucket=listed, StartAfter="dir24/part-0093.csv", MaxKeys=5)
-    assert [o["Key"] for o in page["Contents"]] == KEYS[KEYS.index("dir24/part-0093.csv") + 1:][:5]
+    assert [o["Key"] for o in page["Contents"]] == KEYS[KEYS.index("dir24/part-0093.csv") + 1 :][:5]
     page = s3.list_objects_v2(Bucket=listed, StartAfter="dir05/part-0000.csv", Delimiter="/", MaxKeys=2)
     assert [p["Prefix"] for p in page["CommonPrefixes"]] == ["dir06/", "dir07/"]
     # V1: marker / NextMarker with a delimiter, and the paginator without
@@ -97,8 +104,11 @@ def test_start_after_and_v1_marker(s3, listed):
     page2 = s3.list_objects(Bucket=listed, Delimiter="/", Marker=page["NextMarker"], MaxKeys=1000)
     assert page2["Contents"][0]["Key"] == "top-0005.txt" and not page2["IsTruncated"]
     assert page["Contents"][0]["Owner"]["ID"]
-    keys = [o["Key"] for p in s3.get_paginator("list_objects").paginate(
-        Bucket=listed, PaginationConfig={"PageSize": 900}) for o in p["Contents"]]
+    keys = [
+        o["Key"]
+        for p in s3.get_paginator("list_objects").paginate(Bucket=listed, PaginationConfig={"PageSize": 900})
+        for o in p["Contents"]
+    ]
     assert keys == KEYS
 
 

@@ -32,9 +32,16 @@ def _absent(s3, bucket, key) -> bool:
 
 def test_put_get_head_roundtrip(s3, bucket):
     data = b"hello world\n" * 100
-    put = s3.put_object(Bucket=bucket, Key="dir/file.txt", Body=data, ContentType="text/plain",
-                        Metadata={"Owner": "me", "x": "1"}, CacheControl="max-age=60",
-                        ContentDisposition="attachment", ContentEncoding="identity")
+    put = s3.put_object(
+        Bucket=bucket,
+        Key="dir/file.txt",
+        Body=data,
+        ContentType="text/plain",
+        Metadata={"Owner": "me", "x": "1"},
+        CacheControl="max-age=60",
+        ContentDisposition="attachment",
+        ContentEncoding="identity",
+    )
     assert put["ETag"] == f'"{hashlib.md5(data).hexdigest()}"'
     assert put["ServerSideEncryption"] == "AES256"
     got = s3.get_object(Bucket=bucket, Key="dir/file.txt")
@@ -54,7 +61,9 @@ def test_put_get_head_roundtrip(s3, bucket):
     # empty object and odd keys
     for key in ("empty", "sp ace+plus/ü%41?#&=.txt", "a//b/../c"):
         s3.put_object(Bucket=bucket, Key=key, Body=b"" if key == "empty" else key.encode())
-        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == (b"" if key == "empty" else key.encode())
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == (
+            b"" if key == "empty" else key.encode()
+        )
 
 
 def test_missing_key_and_delete(s3, bucket):
@@ -71,8 +80,9 @@ def test_missing_key_and_delete(s3, bucket):
     s3.delete_object(Bucket=bucket, Key="k")  # deleting a missing key is fine
     for i in range(5):
         s3.put_object(Bucket=bucket, Key=f"m/{i}", Body=b"x")
-    out = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": f"m/{i}"} for i in range(3)] +
-                                                 [{"Key": "m/missing"}]})
+    out = s3.delete_objects(
+        Bucket=bucket, Delete={"Objects": [{"Key": f"m/{i}"} for i in range(3)] + [{"Key": "m/missing"}]}
+    )
     assert sorted(d["Key"] for d in out["Deleted"]) == ["m/0", "m/1", "m/2", "m/missing"]
     out = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "m/3"}], "Quiet": True})
     assert "Deleted" not in out and "Errors" not in out
@@ -82,8 +92,13 @@ def test_missing_key_and_delete(s3, bucket):
 def test_ranges(s3, bucket):
     data = bytes(range(256)) * 40
     s3.put_object(Bucket=bucket, Key="r", Body=data)
-    cases = {"bytes=0-9": data[:10], "bytes=100-": data[100:], "bytes=-7": data[-7:],
-             "bytes=10000-20000": data[10000:], "bytes=5-5": data[5:6]}
+    cases = {
+        "bytes=0-9": data[:10],
+        "bytes=100-": data[100:],
+        "bytes=-7": data[-7:],
+        "bytes=10000-20000": data[10000:],
+        "bytes=5-5": data[5:6],
+    }
     for header, expected in cases.items():
         got = s3.get_object(Bucket=bucket, Key="r", Range=header)
         assert got["Body"].read() == expected, header
@@ -137,22 +152,34 @@ def test_copy_object(s3, bucket):
     assert out["CopyObjectResult"]["ETag"] == f'"{hashlib.md5(b"payload").hexdigest()}"'
     head = s3.head_object(Bucket=bucket, Key="dst")
     assert head["Metadata"] == {"a": "1"} and head["ContentType"] == "text/csv"
-    s3.copy_object(Bucket=bucket, Key="dst2", CopySource=f"{bucket}/src", MetadataDirective="REPLACE",
-                   Metadata={"b": "2"}, ContentType="text/plain")
+    s3.copy_object(
+        Bucket=bucket,
+        Key="dst2",
+        CopySource=f"{bucket}/src",
+        MetadataDirective="REPLACE",
+        Metadata={"b": "2"},
+        ContentType="text/plain",
+    )
     head = s3.head_object(Bucket=bucket, Key="dst2")
     assert head["Metadata"] == {"b": "2"} and head["ContentType"] == "text/plain"
     with pytest.raises(botocore.exceptions.ClientError) as info:
         s3.copy_object(Bucket=bucket, Key="src", CopySource={"Bucket": bucket, "Key": "src"})
     assert _code(info) == "InvalidRequest"
-    s3.copy_object(Bucket=bucket, Key="src", CopySource={"Bucket": bucket, "Key": "src"},
-                   MetadataDirective="REPLACE", Metadata={"c": "3"})
+    s3.copy_object(
+        Bucket=bucket,
+        Key="src",
+        CopySource={"Bucket": bucket, "Key": "src"},
+        MetadataDirective="REPLACE",
+        Metadata={"c": "3"},
+    )
     assert s3.head_object(Bucket=bucket, Key="src")["Metadata"] == {"c": "3"}
     with pytest.raises(botocore.exceptions.ClientError) as info:
         s3.copy_object(Bucket=bucket, Key="x", CopySource={"Bucket": bucket, "Key": "missing"})
     assert _code(info) == "NoSuchKey"
     with pytest.raises(botocore.exceptions.ClientError) as info:
-        s3.copy_object(Bucket=bucket, Key="x", CopySource={"Bucket": bucket, "Key": "src"},
-                       CopySourceIfMatch='"zzz"')
+        s3.copy_object(
+            Bucket=bucket, Key="x", CopySource={"Bucket": bucket, "Key": "src"}, CopySourceIfMatch='"zzz"'
+        )
     assert _code(info) == "PreconditionFailed"
     # copies are independent of their source
     s3.delete_object(Bucket=bucket, Key="src")
@@ -173,17 +200,22 @@ def test_flexible_checksums(server, s3, bucket):
     # CRC32C and CRC64NVME verified against published check values ("123456789")
     for name, value in (("crc32c", "e3069283"), ("crc64nvme", "ae8b14860a799888")):
         header = base64.b64encode(bytes.fromhex(value)).decode()
-        status, headers, _ = raw_request(server, "PUT", f"/{bucket}/ck/{name}", b"123456789",
-                                         {f"x-amz-checksum-{name}": header})
+        status, headers, _ = raw_request(
+            server, "PUT", f"/{bucket}/ck/{name}", b"123456789", {f"x-amz-checksum-{name}": header}
+        )
         assert status == 200 and headers[f"x-amz-checksum-{name}"] == header
-        status, _, text = raw_request(server, "PUT", f"/{bucket}/ck/{name}", b"123456780",
-                                      {f"x-amz-checksum-{name}": header})
+        status, _, text = raw_request(
+            server, "PUT", f"/{bucket}/ck/{name}", b"123456780", {f"x-amz-checksum-{name}": header}
+        )
         assert status == 400 and b"BadDigest" in text
-        status, headers, _ = raw_request(server, "GET", f"/{bucket}/ck/{name}", headers={"x-amz-checksum-mode": "ENABLED"})
+        status, headers, _ = raw_request(
+            server, "GET", f"/{bucket}/ck/{name}", headers={"x-amz-checksum-mode": "ENABLED"}
+        )
         assert status == 200 and headers[f"x-amz-checksum-{name}"] == header
     # ranged reads carry no whole-object checksum
-    assert "ChecksumCRC32" not in s3.get_object(Bucket=bucket, Key="ck/CRC32", Range="bytes=0-3",
-                                                ChecksumMode="ENABLED")
+    assert "ChecksumCRC32" not in s3.get_object(
+        Bucket=bucket, Key="ck/CRC32", Range="bytes=0-3", ChecksumMode="ENABLED"
+    )
 
 
 def test_bad_digests_store_nothing(server, s3, bucket):
@@ -194,8 +226,13 @@ def test_bad_digests_store_nothing(server, s3, bucket):
     assert status == 400 and b"<Code>BadDigest</Code>" in text
     status, _, text = raw_request(server, "PUT", f"/{bucket}/md5", body, {"Content-MD5": "not-base64!"})
     assert status == 400 and b"<Code>InvalidDigest</Code>" in text
-    status, _, text = raw_request(server, "PUT", f"/{bucket}/md5", body,
-                                  {"x-amz-checksum-crc32": base64.b64encode(b"\0\0\0\1").decode()})
+    status, _, text = raw_request(
+        server,
+        "PUT",
+        f"/{bucket}/md5",
+        body,
+        {"x-amz-checksum-crc32": base64.b64encode(b"\0\0\0\1").decode()},
+    )
     assert status == 400 and b"<Code>BadDigest</Code>" in text
     status, _, text = raw_request(server, "PUT", f"/{bucket}/md5", body, {"x-amz-checksum-sha256": "short"})
     assert status == 400 and b"<Code>InvalidRequest</Code>" in text
@@ -211,8 +248,14 @@ def test_bad_digests_store_nothing(server, s3, bucket):
 
 
 def test_entity_too_large_is_refused_before_reading(server, s3, bucket):
-    status, _, text = raw_request(server, "PUT", f"/{bucket}/big", b"",
-                                  {"Content-Length": str(6 * 1024 ** 3)}, payload_hash="UNSIGNED-PAYLOAD")
+    status, _, text = raw_request(
+        server,
+        "PUT",
+        f"/{bucket}/big",
+        b"",
+        {"Content-Length": str(6 * 1024**3)},
+        payload_hash="UNSIGNED-PAYLOAD",
+    )
     assert status == 400 and b"<Code>EntityTooLarge</Code>" in text
     assert _absent(s3, bucket, "big")
 
@@ -234,8 +277,9 @@ def test_object_tagging(s3, bucket):
     s3.put_object_tagging(Bucket=bucket, Key="t", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
     assert s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"] == [{"Key": "k", "Value": "v"}]
     with pytest.raises(botocore.exceptions.ClientError) as info:
-        s3.put_object_tagging(Bucket=bucket, Key="t", Tagging={"TagSet": [{"Key": f"k{i}", "Value": "v"}
-                                                                          for i in range(11)]})
+        s3.put_object_tagging(
+            Bucket=bucket, Key="t", Tagging={"TagSet": [{"Key": f"k{i}", "Value": "v"} for i in range(11)]}
+        )
     assert _code(info) == "BadRequest"
     s3.delete_object_tagging(Bucket=bucket, Key="t")
     assert s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"] == []
@@ -246,15 +290,18 @@ def test_object_tagging(s3, bucket):
 
 def test_virtual_hosted_style(server, s3, bucket):
     s3.put_object(Bucket=bucket, Key="v/key.txt", Body=b"virtual")
-    status, _, body = raw_request(server, "GET", "/v/key.txt",
-                                  endpoint=f"http://{bucket}.localhost:{server.port}")
+    status, _, body = raw_request(
+        server, "GET", "/v/key.txt", endpoint=f"http://{bucket}.localhost:{server.port}"
+    )
     assert status == 200 and body == b"virtual"
-    status, _, body = raw_request(server, "PUT", "/v/put.txt", b"via host",
-                                  endpoint=f"http://{bucket}.s3.localhost:{server.port}")
+    status, _, body = raw_request(
+        server, "PUT", "/v/put.txt", b"via host", endpoint=f"http://{bucket}.s3.localhost:{server.port}"
+    )
     assert status == 200
     assert s3.get_object(Bucket=bucket, Key="v/put.txt")["Body"].read() == b"via host"
-    status, _, body = raw_request(server, "GET", "/?list-type=2&prefix=v%2F",
-                                  endpoint=f"http://{bucket}.localhost:{server.port}")
+    status, _, body = raw_request(
+        server, "GET", "/?list-type=2&prefix=v%2F", endpoint=f"http://{bucket}.localhost:{server.port}"
+    )
     assert status == 200 and b"<Key>v/key.txt</Key>" in body and b"<Key>v/put.txt</Key>" in body
 
 
@@ -264,15 +311,21 @@ def test_presigned_urls(server, s3, bucket):
     s3.put_object(Bucket=bucket, Key="p/file.bin", Body=b"presigned!")
     # SigV4 query auth (boto3 presigns with SigV2 unless told s3v4, and SigV2 is not served)
     s3 = server.client("s3", config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
-    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "p/file.bin"}, ExpiresIn=60)
+    url = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "p/file.bin"}, ExpiresIn=60
+    )
     with urllib.request.urlopen(url) as response:
         assert response.read() == b"presigned!"
-    put_url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "p/up.bin"}, ExpiresIn=60)
+    put_url = s3.generate_presigned_url(
+        "put_object", Params={"Bucket": bucket, "Key": "p/up.bin"}, ExpiresIn=60
+    )
     request = urllib.request.Request(put_url, data=b"uploaded", method="PUT")
     with urllib.request.urlopen(request) as response:
         assert response.status == 200
     assert s3.get_object(Bucket=bucket, Key="p/up.bin")["Body"].read() == b"uploaded"
-    expired = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "p/file.bin"}, ExpiresIn=1)
+    expired = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "p/file.bin"}, ExpiresIn=1
+    )
     time.sleep(2.1)
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(expired)
@@ -307,8 +360,9 @@ def _read_response(sock: socket.socket) -> bytes:
 
 def test_expect_100_continue(server, s3, bucket):
     body = b"x" * 100_000
-    headers = _signed_headers(server, "PUT", f"/{bucket}/expect", body,
-                              {"Expect": "100-continue", "Content-Length": str(len(body))})
+    headers = _signed_headers(
+        server, "PUT", f"/{bucket}/expect", body, {"Expect": "100-continue", "Content-Length": str(len(body))}
+    )
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         head = f"PUT /{bucket}/expect HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
         head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
@@ -344,9 +398,14 @@ def _https_capture(server, operation: str, **params):
     from botocore.config import Config
 
     key, secret = server.credentials()
-    client = boto3.client("s3", endpoint_url=f"https://127.0.0.1:{server.port}", region_name="us-east-1",
-                          aws_access_key_id=key, aws_secret_access_key=secret,
-                          config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+    client = boto3.client(
+        "s3",
+        endpoint_url=f"https://127.0.0.1:{server.port}",
+        region_name="us-east-1",
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
     captured = {}
 
     def grab(request, **_):
@@ -370,8 +429,11 @@ def _replay(server, request, mutate=None) -> tuple[int, bytes]:
     if mutate:
         body = mutate(body)
     path = request.url.split(str(server.port), 1)[1]
-    headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()
-               if k.lower() != "transfer-encoding"}
+    headers = {
+        k: v.decode() if isinstance(v, bytes) else v
+        for k, v in request.headers.items()
+        if k.lower() != "transfer-encoding"
+    }
     headers["Content-Length"] = str(len(body))
     headers.setdefault("Host", f"127.0.0.1:{server.port}")
     import http.client
@@ -391,7 +453,10 @@ def _replay(server, request, mutate=None) -> tuple[int, bytes]:
 def test_aws_chunked_upload_with_trailer_checksum(server, s3, bucket):
     data = b"chunked payload " * 5000
     request = _https_capture(server, "put_object", Bucket=bucket, Key="chunked", Body=data)
-    assert request.headers["x-amz-content-sha256"] in ("STREAMING-UNSIGNED-PAYLOAD-TRAILER", b"STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+    assert request.headers["x-amz-content-sha256"] in (
+        "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        b"STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+    )
     status, response = _replay(server, request)
     assert status == 200, response
     got = s3.get_object(Bucket=bucket, Key="chunked", ChecksumMode="ENABLED")

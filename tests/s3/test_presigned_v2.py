@@ -12,8 +12,14 @@ def test_default_presigned_get_and_put(server):
     from botocore.config import Config
 
     key, secret = server.credentials()
-    plain = boto3.client("s3", endpoint_url=server.url, region_name="us-east-1", aws_access_key_id=key,
-                         aws_secret_access_key=secret, config=Config(s3={"addressing_style": "path"}))
+    plain = boto3.client(
+        "s3",
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        config=Config(s3={"addressing_style": "path"}),
+    )
     s3.create_bucket(Bucket="presign-v2")
     put_url = plain.generate_presigned_url("put_object", Params={"Bucket": "presign-v2", "Key": "a b+c.txt"})
     assert "AWSAccessKeyId=" in put_url and "Signature=" in put_url
@@ -27,8 +33,9 @@ def test_default_presigned_get_and_put(server):
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(tampered)
     assert info.value.code == 403 and b"SignatureDoesNotMatch" in info.value.read()
-    expired = plain.generate_presigned_url("get_object", Params={"Bucket": "presign-v2", "Key": "a b+c.txt"},
-                                           ExpiresIn=-10)
+    expired = plain.generate_presigned_url(
+        "get_object", Params={"Bucket": "presign-v2", "Key": "a b+c.txt"}, ExpiresIn=-10
+    )
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(expired)
     assert info.value.code == 403 and b"Request has expired" in info.value.read()

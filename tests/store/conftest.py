@@ -24,8 +24,9 @@ def blank_db(request, tmp_path):
         database = Database(f"sqlite:///{tmp_path / 'meta.db'}")
     else:
         if not PG_URL:
-            pytest.skip("no PostgreSQL server: set SAGESTACK_TEST_DATABASE_URL (CI starts one with "
-                        ".ci/postgres.sh)")
+            pytest.skip(
+                "no PostgreSQL server: set SAGESTACK_TEST_DATABASE_URL (CI starts one with .ci/postgres.sh)"
+            )
         drop_all_tables(PG_URL)
         database = Database(PG_URL)
     yield database

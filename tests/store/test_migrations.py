@@ -40,8 +40,12 @@ def test_fresh_database_is_migrated_to_head(blank_db):
 def test_migrated_schema_matches_the_table_definitions(db):
     """What the revisions build is what the store modules declare: autogenerate finds nothing to do."""
     with db.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), load_all_tables())
-    assert diff == [], f"the table definitions changed without a migration: {diff} — run `make migration MSG=…`"
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), load_all_tables()
+        )
+    assert diff == [], (
+        f"the table definitions changed without a migration: {diff} — run `make migration MSG=…`"
+    )
 
 
 def snapshot(engine) -> str:
@@ -58,15 +62,19 @@ def snapshot(engine) -> str:
             lines.append(f"  primary key ({', '.join(pk['constrained_columns'])})")
         for fk in sorted(inspector.get_foreign_keys(table), key=lambda f: f["constrained_columns"]):
             ondelete = (fk.get("options") or {}).get("ondelete")
-            lines.append(f"  foreign key ({', '.join(fk['constrained_columns'])}) -> {fk['referred_table']} "
-                         f"({', '.join(fk['referred_columns'])})" + (f" on delete {ondelete}" if ondelete else ""))
+            lines.append(
+                f"  foreign key ({', '.join(fk['constrained_columns'])}) -> {fk['referred_table']} "
+                f"({', '.join(fk['referred_columns'])})" + (f" on delete {ondelete}" if ondelete else "")
+            )
         for unique in sorted(inspector.get_unique_constraints(table), key=lambda u: u["column_names"]):
             lines.append(f"  unique {unique['name']} ({', '.join(unique['column_names'])})")
         for index in sorted(inspector.get_indexes(table), key=lambda i: i["name"]):
             if index.get("duplicates_constraint"):
                 continue
-            lines.append(f"  index {index['name']} ({', '.join(index['column_names'])})"
-                         + (" unique" if index["unique"] else ""))
+            lines.append(
+                f"  index {index['name']} ({', '.join(index['column_names'])})"
+                + (" unique" if index["unique"] else "")
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -78,8 +86,10 @@ def test_schema_snapshot(db):
         path.parent.mkdir(exist_ok=True)
         path.write_text(text)
     assert path.exists(), f"no snapshot {path}: run `make schema-snapshot`"
-    assert text == path.read_text(), f"the migrated schema differs from {path}: run `make schema-snapshot` " \
-                                     f"and commit the file with the migration"
+    assert text == path.read_text(), (
+        f"the migrated schema differs from {path}: run `make schema-snapshot` "
+        f"and commit the file with the migration"
+    )
 
 
 def test_downgrade_to_base_and_back(db):
@@ -110,19 +120,55 @@ def test_pre_migration_database_is_adopted(blank_db):
     version = sa.Table("sagestack_schema", old, sa.Column("version", sa.Integer, nullable=False))
     old.create_all(blank_db.engine)
     resources = old.tables["resources"]
-    target = {"ServiceNamespace": "sagemaker", "ResourceId": "endpoint/e/variant/v",
-              "ScalableDimension": "sagemaker:variant:DesiredInstanceCount", "MinCapacity": 1}
+    target = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": "endpoint/e/variant/v",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+        "MinCapacity": 1,
+    }
     with blank_db.begin() as conn:
         conn.execute(version.insert().values(version=1))
-        conn.execute(resources.insert(), [
-            dict(account_id="111111111111", region="us-east-1", resource_type="scalable-target",
-                 name="sagemaker|endpoint/e/variant/v|sagemaker:variant:DesiredInstanceCount", arn="arn:target",
-                 status="Registered", created_at=1.0, modified_at=1.0, data=json.dumps(target), version=1),
-            dict(account_id="111111111111", region="global", resource_type="iam-role", name="team-role",
-                 arn="arn:role", status=None, created_at=2.0, modified_at=2.0, data=json.dumps({"Path": "/team/"}), version=1),
-            dict(account_id="111111111111", region="us-east-1", resource_type="training-job", name="job",
-                 arn="arn:job", status="Completed", created_at=3.0, modified_at=3.0, data="{}", version=1),
-        ])
+        conn.execute(
+            resources.insert(),
+            [
+                dict(
+                    account_id="111111111111",
+                    region="us-east-1",
+                    resource_type="scalable-target",
+                    name="sagemaker|endpoint/e/variant/v|sagemaker:variant:DesiredInstanceCount",
+                    arn="arn:target",
+                    status="Registered",
+                    created_at=1.0,
+                    modified_at=1.0,
+                    data=json.dumps(target),
+                    version=1,
+                ),
+                dict(
+                    account_id="111111111111",
+                    region="global",
+                    resource_type="iam-role",
+                    name="team-role",
+                    arn="arn:role",
+                    status=None,
+                    created_at=2.0,
+                    modified_at=2.0,
+                    data=json.dumps({"Path": "/team/"}),
+                    version=1,
+                ),
+                dict(
+                    account_id="111111111111",
+                    region="us-east-1",
+                    resource_type="training-job",
+                    name="job",
+                    arn="arn:job",
+                    status="Completed",
+                    created_at=3.0,
+                    modified_at=3.0,
+                    data="{}",
+                    version=1,
+                ),
+            ],
+        )
     assert migrations.current(blank_db) is None
 
     blank_db.create_schema()
@@ -131,11 +177,16 @@ def test_pre_migration_database_is_adopted(blank_db):
     assert _tables(blank_db) == set(load_all_tables().tables) | {"alembic_version"}  # sagestack_schema gone
     store = ResourceStore(blank_db)
     assert store.get("111111111111", "us-east-1", "training-job", "job").status == "Completed"
-    found, _ = store.list("111111111111", "us-east-1", "scalable-target", ListQuery(
-        fields=(FieldFilter.any_of("ResourceId", ["endpoint/e/variant/v"]),)))
+    found, _ = store.list(
+        "111111111111",
+        "us-east-1",
+        "scalable-target",
+        ListQuery(fields=(FieldFilter.any_of("ResourceId", ["endpoint/e/variant/v"]),)),
+    )
     assert [r.data for r in found] == [target]
-    roles, _ = store.list("111111111111", "global", "iam-role",
-                          ListQuery(fields=(FieldFilter.starts_with("Path", "/te"),)))
+    roles, _ = store.list(
+        "111111111111", "global", "iam-role", ListQuery(fields=(FieldFilter.starts_with("Path", "/te"),))
+    )
     assert [r.name for r in roles] == ["team-role"]
 
 
@@ -154,13 +205,20 @@ def test_data_dir_of_sagestack_0_1_is_adopted(tmp_path):
         assert [r["RoleName"] for r in iam.list_roles(PathPrefix="/team/")["Roles"]] == ["legacy-team-role"]
         assert {r["RoleName"] for r in iam.list_roles()["Roles"]} >= {"legacy-team-role", "legacy-root-role"}
         aas = server.client("application-autoscaling")
-        targets = aas.describe_scalable_targets(ServiceNamespace="sagemaker",
-                                                ResourceIds=["endpoint/legacy-endpoint/variant/B"])
+        targets = aas.describe_scalable_targets(
+            ServiceNamespace="sagemaker", ResourceIds=["endpoint/legacy-endpoint/variant/B"]
+        )
         assert [t["ResourceId"] for t in targets["ScalableTargets"]] == ["endpoint/legacy-endpoint/variant/B"]
         policies = aas.describe_scaling_policies(ServiceNamespace="sagemaker", PolicyNames=["legacy-step"])
-        assert [p["ResourceId"] for p in policies["ScalingPolicies"]] == ["endpoint/legacy-endpoint/variant/A"]
-        assert server.client("sagemaker").describe_model(ModelName="legacy-model")["ModelName"] == "legacy-model"
-        listing = server.client("s3").list_objects_v2(Bucket="legacy-bucket")  # the index (the bytes were not kept)
+        assert [p["ResourceId"] for p in policies["ScalingPolicies"]] == [
+            "endpoint/legacy-endpoint/variant/A"
+        ]
+        assert (
+            server.client("sagemaker").describe_model(ModelName="legacy-model")["ModelName"] == "legacy-model"
+        )
+        listing = server.client("s3").list_objects_v2(
+            Bucket="legacy-bucket"
+        )  # the index (the bytes were not kept)
         assert [(o["Key"], o["Size"]) for o in listing["Contents"]] == [("data/a.csv", 4)]
     finally:
         server.stop()

@@ -48,21 +48,39 @@ def test_list_filters_sort_paginate_in_sql(db):
     store = ResourceStore(db)
     base = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
     for i in range(25):
-        _make(store, f"model-{i:02d}", status="Completed" if i % 2 else "Failed",
-              when=base + dt.timedelta(minutes=i))
+        _make(
+            store,
+            f"model-{i:02d}",
+            status="Completed" if i % 2 else "Failed",
+            when=base + dt.timedelta(minutes=i),
+        )
     _make(store, "other-1", when=base)
     names, token = [], None
     while True:
-        items, token = store.list("111111111111", "us-east-1", "training-job",
-                                  ListQuery(name_contains="MODEL", status_equals="Completed", sort_by="Name",
-                                            sort_order="Ascending", max_results=5, next_token=token))
+        items, token = store.list(
+            "111111111111",
+            "us-east-1",
+            "training-job",
+            ListQuery(
+                name_contains="MODEL",
+                status_equals="Completed",
+                sort_by="Name",
+                sort_order="Ascending",
+                max_results=5,
+                next_token=token,
+            ),
+        )
         names += [i.name for i in items]
         assert len(items) == 5 or token is None  # pages are full until the last one
         if not token:
             break
     assert names == [f"model-{i:02d}" for i in range(25) if i % 2]
-    items, _ = store.list("111111111111", "us-east-1", "training-job",
-                          ListQuery(created_after=base + dt.timedelta(minutes=20), sort_by="CreationTime"))
+    items, _ = store.list(
+        "111111111111",
+        "us-east-1",
+        "training-job",
+        ListQuery(created_after=base + dt.timedelta(minutes=20), sort_by="CreationTime"),
+    )
     assert [i.name for i in items] == [f"model-{i:02d}" for i in range(24, 20, -1)]
     with pytest.raises(InvalidToken):
         store.list("111111111111", "us-east-1", "training-job", ListQuery(next_token="garbage!"))
@@ -103,36 +121,69 @@ def test_field_filters_apply_before_the_page_is_cut(db):
     """Filters on description members (FILTERED_FIELDS) are SQL conditions: full pages, every match."""
     store = ResourceStore(db)
     for i in range(12):
-        data = {"ServiceNamespace": "sagemaker", "ResourceId": f"endpoint/e{i % 3}/variant/v",
-                "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"}
+        data = {
+            "ServiceNamespace": "sagemaker",
+            "ResourceId": f"endpoint/e{i % 3}/variant/v",
+            "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+        }
         store.create("111111111111", "us-east-1", "scalable-target", f"t{i:02d}", f"arn:t{i}", data)
     wanted = ("endpoint/e0/variant/v", "endpoint/e2/variant/v")
     names, token = [], None
     while True:
-        items, token = store.list("111111111111", "us-east-1", "scalable-target", ListQuery(
-            fields=(FieldFilter.equals("ServiceNamespace", "sagemaker"), FieldFilter.any_of("ResourceId", wanted)),
-            sort_by="Name", sort_order="Ascending", max_results=3, next_token=token))
+        items, token = store.list(
+            "111111111111",
+            "us-east-1",
+            "scalable-target",
+            ListQuery(
+                fields=(
+                    FieldFilter.equals("ServiceNamespace", "sagemaker"),
+                    FieldFilter.any_of("ResourceId", wanted),
+                ),
+                sort_by="Name",
+                sort_order="Ascending",
+                max_results=3,
+                next_token=token,
+            ),
+        )
         assert len(items) == 3 or token is None
         names += [i.name for i in items]
         if token is None:
             break
     assert names == [f"t{i:02d}" for i in range(12) if i % 3 in (0, 2)]
-    prefixed, _ = store.list("111111111111", "us-east-1", "scalable-target", ListQuery(
-        fields=(FieldFilter.starts_with("ResourceId", "endpoint/e1/"),), max_results=100))
+    prefixed, _ = store.list(
+        "111111111111",
+        "us-east-1",
+        "scalable-target",
+        ListQuery(fields=(FieldFilter.starts_with("ResourceId", "endpoint/e1/"),), max_results=100),
+    )
     assert sorted(i.name for i in prefixed) == ["t01", "t04", "t07", "t10"]
     # LIKE wildcards in a prefix are literal
-    none, _ = store.list("111111111111", "us-east-1", "scalable-target",
-                         ListQuery(fields=(FieldFilter.starts_with("ResourceId", "endpoint/e_"),)))
+    none, _ = store.list(
+        "111111111111",
+        "us-east-1",
+        "scalable-target",
+        ListQuery(fields=(FieldFilter.starts_with("ResourceId", "endpoint/e_"),)),
+    )
     assert none == []
     # an update re-indexes the fields; a delete removes them
     moved = store.get("111111111111", "us-east-1", "scalable-target", "t01")
     store.update(moved, data=dict(moved.data, ResourceId="endpoint/e9/variant/v"), expect_version=True)
-    found, _ = store.list("111111111111", "us-east-1", "scalable-target",
-                          ListQuery(fields=(FieldFilter.equals("ResourceId", "endpoint/e9/variant/v"),)))
+    found, _ = store.list(
+        "111111111111",
+        "us-east-1",
+        "scalable-target",
+        ListQuery(fields=(FieldFilter.equals("ResourceId", "endpoint/e9/variant/v"),)),
+    )
     assert [i.name for i in found] == ["t01"]
     assert store.delete("111111111111", "us-east-1", "scalable-target", "t01")
-    found, _ = store.list("111111111111", "us-east-1", "scalable-target",
-                          ListQuery(fields=(FieldFilter.equals("ResourceId", "endpoint/e9/variant/v"),)))
+    found, _ = store.list(
+        "111111111111",
+        "us-east-1",
+        "scalable-target",
+        ListQuery(fields=(FieldFilter.equals("ResourceId", "endpoint/e9/variant/v"),)),
+    )
     assert found == []
     with pytest.raises(ValueError, match="FILTERED_FIELDS"):
-        store.list("111111111111", "us-east-1", "training-job", ListQuery(fields=(FieldFilter.equals("X", "y"),)))
+        store.list(
+            "111111111111", "us-east-1", "training-job", ListQuery(fields=(FieldFilter.equals("X", "y"),))
+        )

@@ -18,10 +18,14 @@ def _code(info) -> tuple[str, int]:
 
 
 def _client(server, creds: dict):
-    return boto3.client("sts", endpoint_url=server.url, region_name="us-east-1",
-                        aws_access_key_id=creds["AccessKeyId"],
-                        aws_secret_access_key=creds["SecretAccessKey"],
-                        aws_session_token=creds.get("SessionToken"))
+    return boto3.client(
+        "sts",
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds.get("SessionToken"),
+    )
 
 
 def test_get_caller_identity(server):
@@ -33,8 +37,13 @@ def test_get_caller_identity(server):
 
 
 def test_get_caller_identity_with_an_unknown_key(server):
-    sts = boto3.client("sts", endpoint_url=server.url, region_name="us-east-1",
-                       aws_access_key_id="AKIANOTAKEYOFTHISSRV", aws_secret_access_key="x" * 40)
+    sts = boto3.client(
+        "sts",
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id="AKIANOTAKEYOFTHISSRV",
+        aws_secret_access_key="x" * 40,
+    )
     with pytest.raises(ClientError) as info:
         sts.get_caller_identity()
     assert _code(info) == ("InvalidClientTokenId", 403)
@@ -63,10 +72,12 @@ def test_get_session_token_errors(server):
 
 
 def test_assume_the_default_role(server):
-    out = server.client("sts").assume_role(RoleArn=DEFAULT_ROLE, RoleSessionName="job-1",
-                                           DurationSeconds=7200)
+    out = server.client("sts").assume_role(
+        RoleArn=DEFAULT_ROLE, RoleSessionName="job-1", DurationSeconds=7200
+    )
     assert out["AssumedRoleUser"]["Arn"] == (
-        "arn:aws:sts::000000000000:assumed-role/SageStackExecutionRole/job-1")
+        "arn:aws:sts::000000000000:assumed-role/SageStackExecutionRole/job-1"
+    )
     ident = _client(server, out["Credentials"]).get_caller_identity()
     assert ident["Arn"] == out["AssumedRoleUser"]["Arn"]
     assert ident["UserId"] == out["AssumedRoleUser"]["AssumedRoleId"]
@@ -75,8 +86,9 @@ def test_assume_the_default_role(server):
 def test_assume_a_created_role(server):
     name = f"sts-role-{uuid.uuid4().hex[:8]}"
     trust = json.dumps({"Version": "2012-10-17", "Statement": []})
-    arn = server.client("iam").create_role(RoleName=name, Path="/service/",
-                                           AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    arn = server.client("iam").create_role(RoleName=name, Path="/service/", AssumeRolePolicyDocument=trust)[
+        "Role"
+    ]["Arn"]
     assert arn == f"arn:aws:iam::000000000000:role/service/{name}"
     out = server.client("sts").assume_role(RoleArn=arn, RoleSessionName="probe")
     sts = _client(server, out["Credentials"])
@@ -85,21 +97,26 @@ def test_assume_a_created_role(server):
         server.client("sts").assume_role(RoleArn=arn, RoleSessionName="probe", DurationSeconds=3601)
     assert _code(info) == ("ValidationError", 400)
     assert info.value.response["Error"]["Message"] == (
-        "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+        "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+    )
 
 
-@pytest.mark.parametrize("role_arn", [
-    "arn:aws:iam::000000000000:role/NoSuchRole",
-    "arn:aws:iam::000000000000:role/wrong-path/SageStackExecutionRole",  # a role's ARN carries its path
-    "arn:aws:iam::123456789012:role/SageStackExecutionRole",  # the built-in role is the caller account's
-])
+@pytest.mark.parametrize(
+    "role_arn",
+    [
+        "arn:aws:iam::000000000000:role/NoSuchRole",
+        "arn:aws:iam::000000000000:role/wrong-path/SageStackExecutionRole",  # a role's ARN carries its path
+        "arn:aws:iam::123456789012:role/SageStackExecutionRole",  # the built-in role is the caller account's
+    ],
+)
 def test_assume_a_role_that_does_not_exist(server, role_arn):
     caller = server.client("sts").get_caller_identity()["Arn"]
     with pytest.raises(ClientError) as info:
         server.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="probe")
     assert _code(info) == ("AccessDenied", 403)
     assert info.value.response["Error"]["Message"] == (
-        f"User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role_arn}")
+        f"User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+    )
 
 
 def test_assume_role_with_a_malformed_arn(server):

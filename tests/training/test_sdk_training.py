@@ -9,7 +9,7 @@ import pytest
 
 from helpers import ROLE, read_tar_gz
 
-TRAIN = textwrap.dedent('''
+TRAIN = textwrap.dedent("""
     import argparse, json, os
     import numpy as np
     from sklearn.linear_model import LogisticRegression
@@ -25,7 +25,7 @@ TRAIN = textwrap.dedent('''
     model = LogisticRegression(C=args.C, max_iter=500).fit(X, y)
     print(f"train-accuracy: {model.score(X, y):.4f}", flush=True)
     joblib.dump(model, os.path.join(args.model_dir, "model.joblib"))
-''')
+""")
 
 
 @pytest.mark.sdk_flow("flow03", "SKLearn(entry_point, source_dir).fit(logs=True)")
@@ -44,10 +44,17 @@ def test_sklearn_estimator_fit(server, sdk_env, tmp_path, capsys):
     bucket = session.default_bucket()
     assert bucket == "sagemaker-us-east-1-000000000000"
     train_uri = session.upload_data(str(tmp_path / "train.csv"), key_prefix="sklearn-e2e/train")
-    estimator = SKLearn(entry_point="train.py", source_dir=str(src), framework_version="1.2-1",
-                        py_version="py3", instance_type="ml.m5.large", instance_count=1, role=ROLE,
-                        hyperparameters={"C": 0.5},
-                        metric_definitions=[{"Name": "train:accuracy", "Regex": "train-accuracy: ([0-9.]+)"}])
+    estimator = SKLearn(
+        entry_point="train.py",
+        source_dir=str(src),
+        framework_version="1.2-1",
+        py_version="py3",
+        instance_type="ml.m5.large",
+        instance_count=1,
+        role=ROLE,
+        hyperparameters={"C": 0.5},
+        metric_definitions=[{"Name": "train:accuracy", "Regex": "train-accuracy: ([0-9.]+)"}],
+    )
     estimator.fit({"train": train_uri}, wait=True, logs=True)
     out = capsys.readouterr().out
     assert "train-accuracy:" in out  # the job's log streamed through the SDK
@@ -80,22 +87,33 @@ def test_network_isolation_ships_the_code_as_a_channel(server, sdk_env, tmp_path
     (src / "train.py").write_text(TRAIN)
     session = sagemaker.Session()
     train_uri = session.upload_data(str(tmp_path / "train.csv"), key_prefix="isolated/train")
-    estimator = SKLearn(entry_point="train.py", source_dir=str(src), framework_version="1.2-1",
-                        py_version="py3", instance_type="ml.m5.large", instance_count=1, role=ROLE,
-                        enable_network_isolation=True)
+    estimator = SKLearn(
+        entry_point="train.py",
+        source_dir=str(src),
+        framework_version="1.2-1",
+        py_version="py3",
+        instance_type="ml.m5.large",
+        instance_count=1,
+        role=ROLE,
+        enable_network_isolation=True,
+    )
     estimator.fit({"train": train_uri}, wait=False)
     desc = wait_training(server.client("sagemaker"), estimator.latest_training_job.name, 240)
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     assert desc["EnableNetworkIsolation"] is True
-    assert json.loads(desc["HyperParameters"]["sagemaker_submit_directory"]) == \
-        "/opt/ml/input/data/code/sourcedir.tar.gz"
+    assert (
+        json.loads(desc["HyperParameters"]["sagemaker_submit_directory"])
+        == "/opt/ml/input/data/code/sourcedir.tar.gz"
+    )
     assert "code" in {channel["ChannelName"] for channel in desc["InputDataConfig"]}
     key = estimator.model_data.split("/", 3)[3]
-    files = read_tar_gz(server.client("s3").get_object(Bucket=session.default_bucket(), Key=key)["Body"].read())
+    files = read_tar_gz(
+        server.client("s3").get_object(Bucket=session.default_bucket(), Key=key)["Body"].read()
+    )
     assert "model.joblib" in files
 
 
-TORCH_TRAIN = textwrap.dedent('''
+TORCH_TRAIN = textwrap.dedent("""
     import argparse, os
     import numpy as np
     import torch
@@ -117,7 +135,7 @@ TORCH_TRAIN = textwrap.dedent('''
         optimizer.step()
     print(f"final-loss: {loss.item():.6f}", flush=True)
     torch.save(model.state_dict(), os.path.join(os.environ["SM_MODEL_DIR"], "model.pth"))
-''')
+""")
 
 
 @pytest.mark.sdk_flow("flow03", "PyTorch(entry_point).fit")
@@ -135,10 +153,17 @@ def test_pytorch_estimator_fit(server, sdk_env, tmp_path):
     (src / "train.py").write_text(TORCH_TRAIN)
     session = sagemaker.Session()
     train_uri = session.upload_data(str(tmp_path / "train.csv"), key_prefix="torch-e2e/train")
-    estimator = PyTorch(entry_point="train.py", source_dir=str(src), framework_version="2.1",
-                        py_version="py310", instance_type="ml.m5.large", instance_count=1, role=ROLE,
-                        hyperparameters={"epochs": 200, "lr": 0.1},
-                        metric_definitions=[{"Name": "train:loss", "Regex": "final-loss: ([0-9.]+)"}])
+    estimator = PyTorch(
+        entry_point="train.py",
+        source_dir=str(src),
+        framework_version="2.1",
+        py_version="py310",
+        instance_type="ml.m5.large",
+        instance_count=1,
+        role=ROLE,
+        hyperparameters={"epochs": 200, "lr": 0.1},
+        metric_definitions=[{"Name": "train:loss", "Regex": "final-loss: ([0-9.]+)"}],
+    )
     estimator.fit({"training": train_uri}, wait=False)
     sm = server.client("sagemaker")
     from helpers import wait_training
@@ -152,6 +177,8 @@ def test_pytorch_estimator_fit(server, sdk_env, tmp_path):
     import torch
 
     key = estimator.model_data.split("/", 3)[3]
-    files = read_tar_gz(server.client("s3").get_object(Bucket=session.default_bucket(), Key=key)["Body"].read())
+    files = read_tar_gz(
+        server.client("s3").get_object(Bucket=session.default_bucket(), Key=key)["Body"].read()
+    )
     state = torch.load(io.BytesIO(files["model.pth"]))
     np.testing.assert_allclose(state["weight"].numpy().ravel(), [1.5, -2.0, 0.5], atol=0.05)

@@ -29,10 +29,16 @@ def xgb_model(server):
     s3.put_object(Bucket=bucket, Key="train/train.csv", Body=buffer.getvalue().encode())
     job = f"xgb-{uuid.uuid4().hex[:8]}"
     sm.create_training_job(
-        TrainingJobName=job, RoleArn=ROLE,
+        TrainingJobName=job,
+        RoleArn=ROLE,
         AlgorithmSpecification={"TrainingImage": XGB_IMAGE, "TrainingInputMode": "File"},
-        InputDataConfig=[{"ChannelName": "train", "ContentType": "text/csv", "DataSource": {"S3DataSource": {
-            "S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/train/"}}}],
+        InputDataConfig=[
+            {
+                "ChannelName": "train",
+                "ContentType": "text/csv",
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/train/"}},
+            }
+        ],
         OutputDataConfig={"S3OutputPath": f"s3://{bucket}/output"},
         ResourceConfig={"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 10},
         StoppingCondition={"MaxRuntimeInSeconds": 600},
@@ -41,9 +47,11 @@ def xgb_model(server):
     desc = wait_training(sm, job, 180)
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     model_name = f"m-{job}"
-    sm.create_model(ModelName=model_name, ExecutionRoleArn=ROLE,
-                    PrimaryContainer={"Image": XGB_IMAGE,
-                                      "ModelDataUrl": desc["ModelArtifacts"]["S3ModelArtifacts"]})
+    sm.create_model(
+        ModelName=model_name,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": XGB_IMAGE, "ModelDataUrl": desc["ModelArtifacts"]["S3ModelArtifacts"]},
+    )
     import tarfile
 
     blob = s3.get_object(Bucket=bucket, Key=f"output/{job}/output/model.tar.gz")["Body"].read()

@@ -29,8 +29,10 @@ def test_jsonpath_subset():
     assert jsonpath.parse("$[:2]").apply(row) == ["id7", "1.5"]
     doc = {"id": 1, "features": [1, 2], "SageMakerOutput": {"predicted_label": 3, "score": 0.9}}
     assert jsonpath.parse("$.features").apply(doc) == [1, 2]
-    assert jsonpath.parse("$['id','SageMakerOutput']").apply(doc) == {"id": 1, "SageMakerOutput":
-                                                                      doc["SageMakerOutput"]}
+    assert jsonpath.parse("$['id','SageMakerOutput']").apply(doc) == {
+        "id": 1,
+        "SageMakerOutput": doc["SageMakerOutput"],
+    }
     assert jsonpath.parse("$.SageMakerOutput['predicted_label']").apply(doc) == 3
     for bad in ("features", "$[a]", "$[1:x]", "$..x"):
         with pytest.raises(jsonpath.JsonPathError):
@@ -82,8 +84,14 @@ def test_join_and_filters_csv():
 
 def test_join_json_lines():
     inputs = [json.dumps({"id": 1, "features": [1, 2]}).encode()]
-    out = join_and_filter(inputs, [b'{"score":0.5}'], True, jsonpath.parse("$['id','SageMakerOutput']"),
-                          "application/jsonlines", "application/jsonlines")
+    out = join_and_filter(
+        inputs,
+        [b'{"score":0.5}'],
+        True,
+        jsonpath.parse("$['id','SageMakerOutput']"),
+        "application/jsonlines",
+        "application/jsonlines",
+    )
     assert json.loads(out[0]) == {"id": 1, "SageMakerOutput": {"score": 0.5}}
     # a JSON response holding a list of predictions is split per record
     assert split_output(b'{"predictions":[{"score":1},{"score":2}]}', 2) == [b'{"score":1}', b'{"score":2}']

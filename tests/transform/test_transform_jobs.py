@@ -39,15 +39,28 @@ def test_sdk_transformer_join_and_filters(server, sdk_env, xgb_model):
     X = rng.normal(size=(250, features))
     ids = np.arange(1000, 1250)
     s3 = server.client("s3")
-    body = b"".join(f"id{i}," .encode() + _csv(row[None, :]) for i, row in zip(ids, X))
+    body = b"".join(f"id{i},".encode() + _csv(row[None, :]) for i, row in zip(ids, X))
     s3.put_object(Bucket=bucket, Key="tx-input/data.csv", Body=body)
-    transformer = Transformer(model_name=model_name, instance_count=1, instance_type="ml.m5.large",
-                              output_path=f"s3://{bucket}/tx-output/", accept="text/csv",
-                              assemble_with="Line", strategy="MultiRecord",
-                              sagemaker_session=sagemaker.Session())
-    transformer.transform(f"s3://{bucket}/tx-input/", content_type="text/csv", split_type="Line",
-                          join_source="Input", input_filter="$[1:]", output_filter="$[0,-1]", wait=False,
-                          logs=False)
+    transformer = Transformer(
+        model_name=model_name,
+        instance_count=1,
+        instance_type="ml.m5.large",
+        output_path=f"s3://{bucket}/tx-output/",
+        accept="text/csv",
+        assemble_with="Line",
+        strategy="MultiRecord",
+        sagemaker_session=sagemaker.Session(),
+    )
+    transformer.transform(
+        f"s3://{bucket}/tx-input/",
+        content_type="text/csv",
+        split_type="Line",
+        join_source="Input",
+        input_filter="$[1:]",
+        output_filter="$[0,-1]",
+        wait=False,
+        logs=False,
+    )
     sm = server.client("sagemaker")
     desc = wait_transform(sm, transformer.latest_transform_job.name)
     assert desc["TransformJobStatus"] == "Completed", desc.get("FailureReason")
@@ -76,11 +89,18 @@ def test_sdk_prefix_without_slash_writes_keys_relative_to_prefix(server, sdk_env
     for key, rows in inputs.items():
         s3.put_object(Bucket=bucket, Key=key, Body=_csv(rng.normal(size=(rows, features))))
     s3.put_object(Bucket=bucket, Key="rel/multiple.csv", Body=_csv(rng.normal(size=(5, features))))
-    transformer = Transformer(model_name=model_name, instance_count=1, instance_type="ml.m5.large",
-                              output_path=f"s3://{bucket}/rel-out", accept="text/csv",
-                              assemble_with="Line", sagemaker_session=sagemaker.Session())
-    transformer.transform(f"s3://{bucket}/rel/multi", content_type="text/csv", split_type="Line",
-                          wait=False, logs=False)
+    transformer = Transformer(
+        model_name=model_name,
+        instance_count=1,
+        instance_type="ml.m5.large",
+        output_path=f"s3://{bucket}/rel-out",
+        accept="text/csv",
+        assemble_with="Line",
+        sagemaker_session=sagemaker.Session(),
+    )
+    transformer.transform(
+        f"s3://{bucket}/rel/multi", content_type="text/csv", split_type="Line", wait=False, logs=False
+    )
     desc = wait_transform(server.client("sagemaker"), transformer.latest_transform_job.name)
     assert desc["TransformJobStatus"] == "Completed", desc.get("FailureReason")
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="rel-out/")["Contents"])
@@ -99,18 +119,28 @@ def test_multi_file_two_instances(server, xgb_model):
     for i in range(6):
         X = rng.normal(size=(300 + 50 * i, features)).astype(np.float32)
         s3.put_object(Bucket=bucket, Key=f"multi/in/part-{i}.csv", Body=_csv(X))
-        expected[f"part-{i}.csv"] = booster.inplace_predict(np.loadtxt(io.BytesIO(_csv(X)), delimiter=",",
-                                                                       dtype=np.float32))
+        expected[f"part-{i}.csv"] = booster.inplace_predict(
+            np.loadtxt(io.BytesIO(_csv(X)), delimiter=",", dtype=np.float32)
+        )
     name = f"multi-{uuid.uuid4().hex[:8]}"
     sm.create_transform_job(
-        TransformJobName=name, ModelName=model_name, MaxConcurrentTransforms=4, MaxPayloadInMB=1,
+        TransformJobName=name,
+        ModelName=model_name,
+        MaxConcurrentTransforms=4,
+        MaxPayloadInMB=1,
         BatchStrategy="SingleRecord",
-        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
-                                                        "S3Uri": f"s3://{bucket}/multi/in/"}},
-                        "ContentType": "text/csv", "SplitType": "Line"},
-        TransformOutput={"S3OutputPath": f"s3://{bucket}/multi/out/", "AssembleWith": "Line",
-                         "Accept": "text/csv"},
-        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 2})
+        TransformInput={
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/multi/in/"}},
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+        },
+        TransformOutput={
+            "S3OutputPath": f"s3://{bucket}/multi/out/",
+            "AssembleWith": "Line",
+            "Accept": "text/csv",
+        },
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 2},
+    )
     desc = wait_transform(sm, name)
     assert desc["TransformJobStatus"] == "Completed", desc.get("FailureReason")
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="multi/out/")["Contents"])
@@ -127,26 +157,37 @@ def test_malformed_record_fails_with_reason(server, xgb_model):
     s3 = server.client("s3")
     sm = server.client("sagemaker")
     good = ",".join(["0.5"] * features)
-    s3.put_object(Bucket=bucket, Key="bad/in/broken.csv",
-                  Body=f"{good}\n{good}\nnot,a,number{',x' * (features - 3)}\n{good}\n".encode())
+    s3.put_object(
+        Bucket=bucket,
+        Key="bad/in/broken.csv",
+        Body=f"{good}\n{good}\nnot,a,number{',x' * (features - 3)}\n{good}\n".encode(),
+    )
     name = f"bad-{uuid.uuid4().hex[:8]}"
     sm.create_transform_job(
-        TransformJobName=name, ModelName=model_name, BatchStrategy="SingleRecord",
-        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
-                                                        "S3Uri": f"s3://{bucket}/bad/in/"}},
-                        "ContentType": "text/csv", "SplitType": "Line"},
+        TransformJobName=name,
+        ModelName=model_name,
+        BatchStrategy="SingleRecord",
+        TransformInput={
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/bad/in/"}},
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+        },
         TransformOutput={"S3OutputPath": f"s3://{bucket}/bad/out/"},
-        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1})
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    )
     desc = wait_transform(sm, name)
     assert desc["TransformJobStatus"] == "Failed"
     assert "broken.csv" in desc["FailureReason"] and "record 3" in desc["FailureReason"]
     with pytest.raises(botocore.exceptions.ClientError) as info:
         sm.create_transform_job(
-            TransformJobName=f"x-{uuid.uuid4().hex[:6]}", ModelName="no-such-model",
-            TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
-                                                            "S3Uri": f"s3://{bucket}/bad/in/"}}},
+            TransformJobName=f"x-{uuid.uuid4().hex[:6]}",
+            ModelName="no-such-model",
+            TransformInput={
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/bad/in/"}}
+            },
             TransformOutput={"S3OutputPath": f"s3://{bucket}/bad/out/"},
-            TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1})
+            TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        )
     assert info.value.response["Error"]["Code"] == "ValidationException"
 
 
@@ -189,12 +230,19 @@ def _peak_during_job(server, sm, bucket, model_name, prefix) -> tuple[int, int]:
     name = f"mem-{uuid.uuid4().hex[:8]}"
     try:
         sm.create_transform_job(
-            TransformJobName=name, ModelName=model_name, MaxConcurrentTransforms=2,
-            TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
-                                                            "S3Uri": f"s3://{bucket}/{prefix}/in/"}},
-                            "ContentType": "text/csv", "SplitType": "Line"},
+            TransformJobName=name,
+            ModelName=model_name,
+            MaxConcurrentTransforms=2,
+            TransformInput={
+                "DataSource": {
+                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/{prefix}/in/"}
+                },
+                "ContentType": "text/csv",
+                "SplitType": "Line",
+            },
             TransformOutput={"S3OutputPath": f"s3://{bucket}/{prefix}/out/", "AssembleWith": "Line"},
-            TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1})
+            TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        )
         desc = wait_transform(sm, name, 600)
     finally:
         stop.set()
@@ -224,10 +272,12 @@ def test_million_rows_bounded_memory(server, xgb_model, tmp_path):
     assert body.count(b"\n") == 1_000_000
     # Memory does not grow with the input: ten times the rows, (almost) no more memory …
     assert big_peak - medium_peak < size / 4, (
-        f"{(big_peak - medium_peak) / 1e6:.0f} MB more for 10× the rows; {PEAKS}")
+        f"{(big_peak - medium_peak) / 1e6:.0f} MB more for 10× the rows; {PEAKS}"
+    )
     # … and the server, which streams the file through the workers, holds a small part of it at most.
     assert server_peak - server_baseline < size / 4, (
-        f"the server grew {(server_peak - server_baseline) / 1e6:.0f} MB for a {size / 1e6:.0f} MB file")
+        f"the server grew {(server_peak - server_baseline) / 1e6:.0f} MB for a {size / 1e6:.0f} MB file"
+    )
 
 
 def test_stop_transform_job(server, xgb_model):
@@ -238,12 +288,17 @@ def test_stop_transform_job(server, xgb_model):
     s3.put_object(Bucket=bucket, Key="stop/in/rows.csv", Body=(row * 20000).encode())
     name = f"stop-{uuid.uuid4().hex[:8]}"
     sm.create_transform_job(
-        TransformJobName=name, ModelName=model_name, BatchStrategy="SingleRecord",
-        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
-                                                        "S3Uri": f"s3://{bucket}/stop/in/"}},
-                        "ContentType": "text/csv", "SplitType": "Line"},
+        TransformJobName=name,
+        ModelName=model_name,
+        BatchStrategy="SingleRecord",
+        TransformInput={
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/stop/in/"}},
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+        },
         TransformOutput={"S3OutputPath": f"s3://{bucket}/stop/out/"},
-        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1})
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    )
     time.sleep(1.0)
     sm.stop_transform_job(TransformJobName=name)
     desc = wait_transform(sm, name, 60)

@@ -20,8 +20,11 @@ def _csv(X, y) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.sdk_flow("flow05", "HyperparameterTuner(Estimator(xgboost), 'validation:auc', Bayesian, 6 jobs, 2 "
-                                "parallel).fit; best_training_job; analytics().dataframe(); best_estimator; deploy")
+@pytest.mark.sdk_flow(
+    "flow05",
+    "HyperparameterTuner(Estimator(xgboost), 'validation:auc', Bayesian, 6 jobs, 2 "
+    "parallel).fit; best_training_job; analytics().dataframe(); best_estimator; deploy",
+)
 def test_bayesian_tuner_over_builtin_xgboost(server, sdk_env, tmp_path):
     import sagemaker
     from sagemaker import image_uris
@@ -45,18 +48,38 @@ def test_bayesian_tuner_over_builtin_xgboost(server, sdk_env, tmp_path):
     train = session.upload_data(str(tmp_path / "train.csv"), key_prefix="hpo/train")
     validation = session.upload_data(str(tmp_path / "validation.csv"), key_prefix="hpo/validation")
     image = image_uris.retrieve("xgboost", session.boto_region_name, "1.7-1")
-    estimator = Estimator(image, ROLE, instance_count=1, instance_type="ml.m5.large",
-                          output_path=f"s3://{session.default_bucket()}/hpo/output", sagemaker_session=session)
+    estimator = Estimator(
+        image,
+        ROLE,
+        instance_count=1,
+        instance_type="ml.m5.large",
+        output_path=f"s3://{session.default_bucket()}/hpo/output",
+        sagemaker_session=session,
+    )
     estimator.set_hyperparameters(objective="binary:logistic", num_round=8, seed=1)
     tuner = HyperparameterTuner(
-        estimator, "validation:auc",
-        {"eta": ContinuousParameter(0.05, 0.5), "max_depth": IntegerParameter(1, 6),
-         "min_child_weight": ContinuousParameter(1, 20, scaling_type="Logarithmic"),
-         "subsample": CategoricalParameter(["0.5", "1"])},
-        objective_type="Maximize", max_jobs=6, max_parallel_jobs=2, strategy="Bayesian", random_seed=11,
-        base_tuning_job_name="hpo-bayes")  # the SDK names tuning jobs to the minute: one base per test
-    tuner.fit({"train": TrainingInput(train, content_type="text/csv"),
-               "validation": TrainingInput(validation, content_type="text/csv")}, wait=True)
+        estimator,
+        "validation:auc",
+        {
+            "eta": ContinuousParameter(0.05, 0.5),
+            "max_depth": IntegerParameter(1, 6),
+            "min_child_weight": ContinuousParameter(1, 20, scaling_type="Logarithmic"),
+            "subsample": CategoricalParameter(["0.5", "1"]),
+        },
+        objective_type="Maximize",
+        max_jobs=6,
+        max_parallel_jobs=2,
+        strategy="Bayesian",
+        random_seed=11,
+        base_tuning_job_name="hpo-bayes",
+    )  # the SDK names tuning jobs to the minute: one base per test
+    tuner.fit(
+        {
+            "train": TrainingInput(train, content_type="text/csv"),
+            "validation": TrainingInput(validation, content_type="text/csv"),
+        },
+        wait=True,
+    )
     sm = server.client("sagemaker")
     name = tuner.latest_tuning_job.name
     desc = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
@@ -65,8 +88,9 @@ def test_bayesian_tuner_over_builtin_xgboost(server, sdk_env, tmp_path):
     assert desc["ObjectiveStatusCounters"]["Succeeded"] == 6
 
     # the best job really is the best child: compare every child's FinalMetricDataList
-    kids = sm.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName=name,
-                                                                MaxResults=100)["TrainingJobSummaries"]
+    kids = sm.list_training_jobs_for_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=name, MaxResults=100
+    )["TrainingJobSummaries"]
     assert len(kids) == 6
     aucs = {}
     for kid in kids:
@@ -75,7 +99,9 @@ def test_bayesian_tuner_over_builtin_xgboost(server, sdk_env, tmp_path):
         assert job["HyperParameters"]["_tuning_objective_metric"] == "validation:auc"
         final = {m["MetricName"]: m["Value"] for m in job["FinalMetricDataList"]}
         aucs[kid["TrainingJobName"]] = final["validation:auc"]
-        assert kid["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == pytest.approx(final["validation:auc"])
+        assert kid["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == pytest.approx(
+            final["validation:auc"]
+        )
         assert 0.05 <= float(kid["TunedHyperParameters"]["eta"]) <= 0.5
     best = tuner.best_training_job()
     assert aucs[best] == max(aucs.values())
@@ -111,18 +137,34 @@ def test_tuner_stop_and_attach(server, sdk_env, tmp_path):
     (tmp_path / "train.csv").write_text(_csv(X, X[:, 0] * 2 + 1))
     train = session.upload_data(str(tmp_path / "train.csv"), key_prefix="hpo-stop/train")
     image = image_uris.retrieve("xgboost", session.boto_region_name, "1.7-1")
-    estimator = Estimator(image, ROLE, instance_count=1, instance_type="ml.m5.large", sagemaker_session=session)
+    estimator = Estimator(
+        image, ROLE, instance_count=1, instance_type="ml.m5.large", sagemaker_session=session
+    )
     estimator.set_hyperparameters(objective="reg:squarederror", num_round=5)
-    tuner = HyperparameterTuner(estimator, "validation:rmse", {"eta": ContinuousParameter(0.1, 0.5)},
-                                objective_type="Minimize", max_jobs=20, max_parallel_jobs=1,
-                                strategy="Random", early_stopping_type="Off", base_tuning_job_name="hpo-stop")
-    tuner.fit({"train": TrainingInput(train, content_type="text/csv"),
-               "validation": TrainingInput(train, content_type="text/csv")}, wait=False)
+    tuner = HyperparameterTuner(
+        estimator,
+        "validation:rmse",
+        {"eta": ContinuousParameter(0.1, 0.5)},
+        objective_type="Minimize",
+        max_jobs=20,
+        max_parallel_jobs=1,
+        strategy="Random",
+        early_stopping_type="Off",
+        base_tuning_job_name="hpo-stop",
+    )
+    tuner.fit(
+        {
+            "train": TrainingInput(train, content_type="text/csv"),
+            "validation": TrainingInput(train, content_type="text/csv"),
+        },
+        wait=False,
+    )
     tuner.stop_tuning_job()
     name = tuner.latest_tuning_job.name
     sm = server.client("sagemaker")
-    assert sm.describe_hyper_parameter_tuning_job(
-        HyperParameterTuningJobName=name)["HyperParameterTuningJobStatus"] in ("Stopping", "Stopped")
+    assert sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)[
+        "HyperParameterTuningJobStatus"
+    ] in ("Stopping", "Stopped")
     tuner.wait()
     attached = HyperparameterTuner.attach(name, sagemaker_session=session)
     assert attached.objective_metric_name == "validation:rmse"

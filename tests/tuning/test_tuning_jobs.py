@@ -13,7 +13,7 @@ import pytest
 from helpers import ROLE, SKLEARN_IMAGE, tar_gz, wait_for
 
 #: The objective is a known function of the hyperparameters: (x - 3)^2 + (0 if kind == "b" else 1).
-SCRIPT = r'''
+SCRIPT = r"""
 import argparse, json, os, time
 parser = argparse.ArgumentParser()
 parser.add_argument("--x", type=float, default=0.0)
@@ -28,7 +28,7 @@ print(f"epoch loss={loss:.6f}", flush=True)
 print(f"score={-loss:.6f}", flush=True)
 hps = json.loads(os.environ["SM_HPS"])
 print("objective-hp", hps.get("_tuning_objective_metric"), flush=True)
-'''
+"""
 
 METRICS = [{"Name": "loss", "Regex": r"loss=([-0-9.e]+)"}, {"Name": "score", "Regex": r"score=([-0-9.e]+)"}]
 
@@ -44,31 +44,64 @@ def bucket(server):
     return name
 
 
-def _request(bucket: str, name: str, *, strategy="Random", ranges=None, objective=("loss", "Minimize"),
-             max_jobs=4, parallel=2, static=None, **config) -> dict:
-    static_hps = {"sagemaker_program": '"train.py"',
-                  "sagemaker_submit_directory": json.dumps(f"s3://{bucket}/code/sourcedir.tar.gz")}
+def _request(
+    bucket: str,
+    name: str,
+    *,
+    strategy="Random",
+    ranges=None,
+    objective=("loss", "Minimize"),
+    max_jobs=4,
+    parallel=2,
+    static=None,
+    **config,
+) -> dict:
+    static_hps = {
+        "sagemaker_program": '"train.py"',
+        "sagemaker_submit_directory": json.dumps(f"s3://{bucket}/code/sourcedir.tar.gz"),
+    }
     static_hps.update(static or {})
     limits = {"MaxParallelTrainingJobs": parallel}
     if max_jobs is not None:
         limits["MaxNumberOfTrainingJobs"] = max_jobs
-    ranges = ranges if ranges is not None else {
-        "ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "6", "ScalingType": "Linear"}],
-        "IntegerParameterRanges": [{"Name": "n", "MinValue": "1", "MaxValue": "5", "ScalingType": "Auto"}],
-        "CategoricalParameterRanges": [{"Name": "kind", "Values": ["a", "b"]}],
-    }
+    ranges = (
+        ranges
+        if ranges is not None
+        else {
+            "ContinuousParameterRanges": [
+                {"Name": "x", "MinValue": "0", "MaxValue": "6", "ScalingType": "Linear"}
+            ],
+            "IntegerParameterRanges": [
+                {"Name": "n", "MinValue": "1", "MaxValue": "5", "ScalingType": "Auto"}
+            ],
+            "CategoricalParameterRanges": [{"Name": "kind", "Values": ["a", "b"]}],
+        }
+    )
     return dict(
         HyperParameterTuningJobName=name,
         HyperParameterTuningJobConfig={
-            "Strategy": strategy, "ResourceLimits": limits, "ParameterRanges": ranges,
-            "HyperParameterTuningJobObjective": {"MetricName": objective[0], "Type": objective[1]}, **config},
+            "Strategy": strategy,
+            "ResourceLimits": limits,
+            "ParameterRanges": ranges,
+            "HyperParameterTuningJobObjective": {"MetricName": objective[0], "Type": objective[1]},
+            **config,
+        },
         TrainingJobDefinition={
             "StaticHyperParameters": static_hps,
-            "AlgorithmSpecification": {"TrainingImage": SKLEARN_IMAGE, "TrainingInputMode": "File",
-                                       "MetricDefinitions": METRICS},
+            "AlgorithmSpecification": {
+                "TrainingImage": SKLEARN_IMAGE,
+                "TrainingInputMode": "File",
+                "MetricDefinitions": METRICS,
+            },
             "RoleArn": ROLE,
-            "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {
-                "S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data/train"}}}],
+            "InputDataConfig": [
+                {
+                    "ChannelName": "train",
+                    "DataSource": {
+                        "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data/train"}
+                    },
+                }
+            ],
             "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/output"},
             "ResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 30},
             "StoppingCondition": {"MaxRuntimeInSeconds": 600},
@@ -92,7 +125,11 @@ def _children(sm, name: str, **params) -> list[dict]:
     out, token = [], None
     while True:
         page = sm.list_training_jobs_for_hyper_parameter_tuning_job(
-            HyperParameterTuningJobName=name, MaxResults=100, **({"NextToken": token} if token else {}), **params)
+            HyperParameterTuningJobName=name,
+            MaxResults=100,
+            **({"NextToken": token} if token else {}),
+            **params,
+        )
         out.extend(page["TrainingJobSummaries"])
         token = page.get("NextToken")
         if not token:
@@ -105,15 +142,36 @@ def _loss(hps: dict) -> float:
 
 
 BAD_RANGES = [
-    ({"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1",
-                                     "ScalingType": "Logarithmic"}]}, "Logarithmic scaling"),
-    ({"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0.5", "MaxValue": "1",
-                                     "ScalingType": "ReverseLogarithmic"}]}, "ReverseLogarithmic"),
-    ({"IntegerParameterRanges": [{"Name": "n", "MinValue": "1", "MaxValue": "9",
-                                  "ScalingType": "ReverseLogarithmic"}]}, "only for continuous"),
+    (
+        {
+            "ContinuousParameterRanges": [
+                {"Name": "x", "MinValue": "0", "MaxValue": "1", "ScalingType": "Logarithmic"}
+            ]
+        },
+        "Logarithmic scaling",
+    ),
+    (
+        {
+            "ContinuousParameterRanges": [
+                {"Name": "x", "MinValue": "0.5", "MaxValue": "1", "ScalingType": "ReverseLogarithmic"}
+            ]
+        },
+        "ReverseLogarithmic",
+    ),
+    (
+        {
+            "IntegerParameterRanges": [
+                {"Name": "n", "MinValue": "1", "MaxValue": "9", "ScalingType": "ReverseLogarithmic"}
+            ]
+        },
+        "only for continuous",
+    ),
     ({"ContinuousParameterRanges": [{"Name": "x", "MinValue": "5", "MaxValue": "1"}]}, "less than or equal"),
     ({"IntegerParameterRanges": [{"Name": "n", "MinValue": "1.5", "MaxValue": "3"}]}, "must be an integer"),
-    ({"CategoricalParameterRanges": [{"Name": "sagemaker_program", "Values": ["a"]}]}, "both static and tuned"),
+    (
+        {"CategoricalParameterRanges": [{"Name": "sagemaker_program", "Values": ["a"]}]},
+        "both static and tuned",
+    ),
 ]
 
 
@@ -135,14 +193,31 @@ def test_bad_ranges_are_rejected_and_nothing_is_created(server, bucket, ranges, 
 def test_other_validation(server, bucket):
     sm = server.client("sagemaker")
     cases = [
-        (_request(bucket, _name("v"), objective=("accuracy", "Maximize")), "not defined in MetricDefinitions"),
-        (_request(bucket, _name("v"), strategy="Grid", max_jobs=3, ranges={"CategoricalParameterRanges": [
-            {"Name": "kind", "Values": ["a", "b"]}, {"Name": "x", "Values": ["1", "2"]}]}),
-         "must equal the number of distinct hyperparameter combinations (4)"),
+        (
+            _request(bucket, _name("v"), objective=("accuracy", "Maximize")),
+            "not defined in MetricDefinitions",
+        ),
+        (
+            _request(
+                bucket,
+                _name("v"),
+                strategy="Grid",
+                max_jobs=3,
+                ranges={
+                    "CategoricalParameterRanges": [
+                        {"Name": "kind", "Values": ["a", "b"]},
+                        {"Name": "x", "Values": ["1", "2"]},
+                    ]
+                },
+            ),
+            "must equal the number of distinct hyperparameter combinations (4)",
+        ),
         (_request(bucket, _name("v"), strategy="Grid", max_jobs=None), "supports only categorical"),
         (_request(bucket, _name("v"), max_jobs=None), "MaxNumberOfTrainingJobs is required"),
-        (_request(bucket, _name("v"), StrategyConfig={"HyperbandStrategyConfig": {"MaxResource": 3}}),
-         "only with the Hyperband"),
+        (
+            _request(bucket, _name("v"), StrategyConfig={"HyperbandStrategyConfig": {"MaxResource": 3}}),
+            "only with the Hyperband",
+        ),
         (_request(bucket, _name("v"), strategy="Hyperband"), "MaxResource parameter is not provided"),
     ]
     for request, words in cases:
@@ -156,12 +231,19 @@ def test_random_search_minimize_by_regex_and_reproducible_seed(server, bucket):
     sm = server.client("sagemaker")
     first, second, other = _name("rnd"), _name("rnd"), _name("rnd")
     for name, seed in ((first, 7), (second, 7), (other, 8)):
-        sm.create_hyper_parameter_tuning_job(**_request(bucket, name, max_jobs=4, parallel=2, RandomSeed=seed))
+        sm.create_hyper_parameter_tuning_job(
+            **_request(bucket, name, max_jobs=4, parallel=2, RandomSeed=seed)
+        )
     descs = {name: _wait(sm, name) for name in (first, second, other)}
     desc = descs[first]
     assert desc["HyperParameterTuningJobStatus"] == "Completed", desc.get("FailureReason")
-    assert desc["TrainingJobStatusCounters"] == {"Completed": 4, "InProgress": 0, "RetryableError": 0,
-                                                 "NonRetryableError": 0, "Stopped": 0}
+    assert desc["TrainingJobStatusCounters"] == {
+        "Completed": 4,
+        "InProgress": 0,
+        "RetryableError": 0,
+        "NonRetryableError": 0,
+        "Stopped": 0,
+    }
     assert desc["ObjectiveStatusCounters"] == {"Succeeded": 4, "Pending": 0, "Failed": 0}
     assert desc["ConsumedResources"]["RuntimeInSeconds"] >= 0
     assert desc["HyperParameterTuningEndTime"] >= desc["CreationTime"]
@@ -171,7 +253,7 @@ def test_random_search_minimize_by_regex_and_reproducible_seed(server, bucket):
     assert len(kids) == 4
     for kid in kids:
         assert kid["TrainingJobName"].startswith(first + "-")
-        index, suffix = kid["TrainingJobName"][len(first) + 1:].split("-")
+        index, suffix = kid["TrainingJobName"][len(first) + 1 :].split("-")
         assert len(index) == 3 and len(suffix) == 8 and int(suffix, 16) >= 0
         tuned = kid["TunedHyperParameters"]
         assert set(tuned) == {"x", "n", "kind"}
@@ -188,16 +270,20 @@ def test_random_search_minimize_by_regex_and_reproducible_seed(server, bucket):
     best = min(kids, key=lambda k: k["FinalHyperParameterTuningJobObjectiveMetric"]["Value"])
     assert desc["BestTrainingJob"]["TrainingJobName"] == best["TrainingJobName"]
     # the same seed gives the same children (in launch order); another seed, others
-    values = {name: [k["TunedHyperParameters"] for k in sorted(_children(sm, name),
-                                                              key=lambda k: k["TrainingJobName"])]
-              for name in (first, second, other)}
+    values = {
+        name: [
+            k["TunedHyperParameters"] for k in sorted(_children(sm, name), key=lambda k: k["TrainingJobName"])
+        ]
+        for name in (first, second, other)
+    }
     assert values[first] == values[second]
     assert values[first] != values[other]
     # sorted by objective, ascending and descending
     by_value = _children(sm, first, SortBy="FinalObjectiveMetricValue", SortOrder="Ascending")
-    assert [k["TrainingJobName"] for k in by_value] == \
-        [k["TrainingJobName"] for k in sorted(kids, key=lambda k: k["FinalHyperParameterTuningJobObjectiveMetric"]
-                                              ["Value"])]
+    assert [k["TrainingJobName"] for k in by_value] == [
+        k["TrainingJobName"]
+        for k in sorted(kids, key=lambda k: k["FinalHyperParameterTuningJobObjectiveMetric"]["Value"])
+    ]
     down = _children(sm, first, SortBy="FinalObjectiveMetricValue", SortOrder="Descending")
     assert [k["TrainingJobName"] for k in down] == [k["TrainingJobName"] for k in reversed(by_value)]
     assert len(_children(sm, first, StatusEquals="Completed")) == 4
@@ -207,10 +293,23 @@ def test_random_search_minimize_by_regex_and_reproducible_seed(server, bucket):
 def test_grid_runs_every_combination_once_and_maximizes(server, bucket):
     sm = server.client("sagemaker")
     name = _name("grid")
-    ranges = {"CategoricalParameterRanges": [{"Name": "x", "Values": ["1", "3", "4"]},
-                                             {"Name": "kind", "Values": ["a", "b"]}]}
-    sm.create_hyper_parameter_tuning_job(**_request(bucket, name, strategy="Grid", ranges=ranges, max_jobs=None,
-                                                    parallel=3, objective=("score", "Maximize")))
+    ranges = {
+        "CategoricalParameterRanges": [
+            {"Name": "x", "Values": ["1", "3", "4"]},
+            {"Name": "kind", "Values": ["a", "b"]},
+        ]
+    }
+    sm.create_hyper_parameter_tuning_job(
+        **_request(
+            bucket,
+            name,
+            strategy="Grid",
+            ranges=ranges,
+            max_jobs=None,
+            parallel=3,
+            objective=("score", "Maximize"),
+        )
+    )
     desc = _wait(sm, name)
     assert desc["HyperParameterTuningJobStatus"] == "Completed", desc.get("FailureReason")
     assert desc["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 6
@@ -226,8 +325,9 @@ def test_grid_runs_every_combination_once_and_maximizes(server, bucket):
 def test_bayesian_finds_a_good_point(server, bucket):
     sm = server.client("sagemaker")
     name = _name("bayes")
-    sm.create_hyper_parameter_tuning_job(**_request(bucket, name, strategy="Bayesian", max_jobs=6, parallel=2,
-                                                    RandomSeed=3))
+    sm.create_hyper_parameter_tuning_job(
+        **_request(bucket, name, strategy="Bayesian", max_jobs=6, parallel=2, RandomSeed=3)
+    )
     desc = _wait(sm, name)
     assert desc["HyperParameterTuningJobStatus"] == "Completed", desc.get("FailureReason")
     kids = _children(sm, name)
@@ -239,16 +339,25 @@ def test_bayesian_finds_a_good_point(server, bucket):
 def test_stop_stops_running_children_and_delete(server, bucket):
     sm = server.client("sagemaker")
     name = _name("stop")
-    sm.create_hyper_parameter_tuning_job(**_request(bucket, name, max_jobs=6, parallel=2,
-                                                    static={"sleep": "60"}))
-    wait_for(lambda: len([k for k in _children(sm, name) if k["TrainingJobStatus"] == "InProgress"]) == 2,
-             60, 0.3, "two running children")
+    sm.create_hyper_parameter_tuning_job(
+        **_request(bucket, name, max_jobs=6, parallel=2, static={"sleep": "60"})
+    )
+    wait_for(
+        lambda: len([k for k in _children(sm, name) if k["TrainingJobStatus"] == "InProgress"]) == 2,
+        60,
+        0.3,
+        "two running children",
+    )
     with pytest.raises(botocore.exceptions.ClientError) as busy:
         sm.delete_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
     assert busy.value.response["Error"]["Code"] == "ValidationException"
     sm.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
-    assert sm.describe_hyper_parameter_tuning_job(
-        HyperParameterTuningJobName=name)["HyperParameterTuningJobStatus"] == "Stopping"
+    assert (
+        sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)[
+            "HyperParameterTuningJobStatus"
+        ]
+        == "Stopping"
+    )
     desc = _wait(sm, name, 90)
     assert desc["HyperParameterTuningJobStatus"] == "Stopped"
     kids = _children(sm, name)
@@ -262,7 +371,9 @@ def test_stop_stops_running_children_and_delete(server, bucket):
         sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
     assert gone.value.response["Error"]["Code"] == "ResourceNotFound"
     # the children stay
-    assert sm.describe_training_job(TrainingJobName=kids[0]["TrainingJobName"])["TrainingJobStatus"] == "Stopped"
+    assert (
+        sm.describe_training_job(TrainingJobName=kids[0]["TrainingJobName"])["TrainingJobStatus"] == "Stopped"
+    )
 
 
 def test_failing_children_fail_the_tuning_job(server, bucket):
@@ -284,16 +395,20 @@ def test_list_tuning_jobs_filters_and_sorts(server, bucket):
     tag = uuid.uuid4().hex[:5]
     names = [f"lst{tag}-{i}" for i in range(3)]
     for name in names:
-        sm.create_hyper_parameter_tuning_job(**_request(bucket, name, max_jobs=1, parallel=1),
-                                             Tags=[{"Key": "team", "Value": "t"}])
+        sm.create_hyper_parameter_tuning_job(
+            **_request(bucket, name, max_jobs=1, parallel=1), Tags=[{"Key": "team", "Value": "t"}]
+        )
     page = sm.list_hyper_parameter_tuning_jobs(NameContains=f"lst{tag}")
     summaries = page["HyperParameterTuningJobSummaries"]
     assert [s["HyperParameterTuningJobName"] for s in summaries] == names  # default: Name, Ascending
     assert summaries[0]["Strategy"] == "Random"
     assert summaries[0]["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 1
-    down = sm.list_hyper_parameter_tuning_jobs(NameContains=f"lst{tag}", SortBy="CreationTime",
-                                               SortOrder="Descending", MaxResults=2)
-    assert [s["HyperParameterTuningJobName"] for s in down["HyperParameterTuningJobSummaries"]] == names[:0:-1]
+    down = sm.list_hyper_parameter_tuning_jobs(
+        NameContains=f"lst{tag}", SortBy="CreationTime", SortOrder="Descending", MaxResults=2
+    )
+    assert [s["HyperParameterTuningJobName"] for s in down["HyperParameterTuningJobSummaries"]] == names[
+        :0:-1
+    ]
     assert "NextToken" in down
     arn = summaries[0]["HyperParameterTuningJobArn"]
     assert {"Key": "team", "Value": "t"} in sm.list_tags(ResourceArn=arn)["Tags"]
@@ -318,10 +433,23 @@ def test_server_restart_resumes_the_tuning_job(fresh_server):
     s3.put_object(Bucket="restart", Key="code/sourcedir.tar.gz", Body=tar_gz({"train.py": SCRIPT.encode()}))
     sm = server.client("sagemaker")
     name = _name("restart")
-    sm.create_hyper_parameter_tuning_job(**_request("restart", name, strategy="Bayesian", max_jobs=5, parallel=1,
-                                                    static={"sleep": "1.5"}, RandomSeed=1))
-    wait_for(lambda: sum(k["TrainingJobStatus"] == "Completed" for k in _children(sm, name)) >= 2, 90, 0.3,
-             "two finished children")
+    sm.create_hyper_parameter_tuning_job(
+        **_request(
+            "restart",
+            name,
+            strategy="Bayesian",
+            max_jobs=5,
+            parallel=1,
+            static={"sleep": "1.5"},
+            RandomSeed=1,
+        )
+    )
+    wait_for(
+        lambda: sum(k["TrainingJobStatus"] == "Completed" for k in _children(sm, name)) >= 2,
+        90,
+        0.3,
+        "two finished children",
+    )
     server.restart(sig="KILL")  # one child was probably running: it fails as interrupted; the rest go on
     sm = server.client("sagemaker")
     desc = _wait(sm, name, 120)
@@ -331,7 +459,7 @@ def test_server_restart_resumes_the_tuning_job(fresh_server):
     counters = desc["TrainingJobStatusCounters"]
     assert counters["Completed"] + counters["RetryableError"] == 5
     assert counters["Completed"] >= 4
-    indexes = sorted(k["TrainingJobName"][len(name) + 1:].split("-")[0] for k in kids)
+    indexes = sorted(k["TrainingJobName"][len(name) + 1 :].split("-")[0] for k in kids)
     assert indexes == ["001", "002", "003", "004", "005"]
     for kid in kids:
         if kid["TrainingJobStatus"] == "Failed":
@@ -341,11 +469,23 @@ def test_server_restart_resumes_the_tuning_job(fresh_server):
 def test_target_objective_ends_the_search_early(server, bucket):
     sm = server.client("sagemaker")
     name = _name("target")
-    ranges = {"CategoricalParameterRanges": [{"Name": "x", "Values": ["3", "0", "1", "2", "5", "6"]},
-                                             {"Name": "kind", "Values": ["b"]}]}
-    sm.create_hyper_parameter_tuning_job(**_request(
-        bucket, name, strategy="Grid", ranges=ranges, max_jobs=None, parallel=1,
-        TuningJobCompletionCriteria={"TargetObjectiveMetricValue": 0.5}))
+    ranges = {
+        "CategoricalParameterRanges": [
+            {"Name": "x", "Values": ["3", "0", "1", "2", "5", "6"]},
+            {"Name": "kind", "Values": ["b"]},
+        ]
+    }
+    sm.create_hyper_parameter_tuning_job(
+        **_request(
+            bucket,
+            name,
+            strategy="Grid",
+            ranges=ranges,
+            max_jobs=None,
+            parallel=1,
+            TuningJobCompletionCriteria={"TargetObjectiveMetricValue": 0.5},
+        )
+    )
     desc = _wait(sm, name)
     assert desc["HyperParameterTuningJobStatus"] == "Completed"
     kids = _children(sm, name)
@@ -361,19 +501,31 @@ def test_multi_algorithm_definitions_and_warm_start(server, bucket):
     ranges = _request(bucket, "unused")["HyperParameterTuningJobConfig"]["ParameterRanges"]
     multi = _name("multi")
     definitions = []
-    for label, objective in (("loss-def", {"MetricName": "loss", "Type": "Minimize"}),
-                             ("score-def", {"MetricName": "score", "Type": "Maximize"})):
-        definitions.append({**single, "DefinitionName": label, "TuningObjective": objective,
-                            "HyperParameterRanges": ranges})
+    for label, objective in (
+        ("loss-def", {"MetricName": "loss", "Type": "Minimize"}),
+        ("score-def", {"MetricName": "score", "Type": "Maximize"}),
+    ):
+        definitions.append(
+            {**single, "DefinitionName": label, "TuningObjective": objective, "HyperParameterRanges": ranges}
+        )
     sm.create_hyper_parameter_tuning_job(
-        HyperParameterTuningJobName=multi, TrainingJobDefinitions=definitions,
-        HyperParameterTuningJobConfig={"Strategy": "Random", "RandomSeed": 2, "ResourceLimits": {
-            "MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 2}})
+        HyperParameterTuningJobName=multi,
+        TrainingJobDefinitions=definitions,
+        HyperParameterTuningJobConfig={
+            "Strategy": "Random",
+            "RandomSeed": 2,
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 2},
+        },
+    )
     desc = _wait(sm, multi)
     assert desc["HyperParameterTuningJobStatus"] == "Completed", desc.get("FailureReason")
     kids = _children(sm, multi)
-    assert sorted(k["TrainingJobDefinitionName"] for k in kids) == ["loss-def", "loss-def", "score-def",
-                                                                     "score-def"]
+    assert sorted(k["TrainingJobDefinitionName"] for k in kids) == [
+        "loss-def",
+        "loss-def",
+        "score-def",
+        "score-def",
+    ]
     for kid in kids:
         metric = kid["FinalHyperParameterTuningJobObjectiveMetric"]
         assert metric["MetricName"] == ("loss" if kid["TrainingJobDefinitionName"] == "loss-def" else "score")
@@ -382,27 +534,35 @@ def test_multi_algorithm_definitions_and_warm_start(server, bucket):
 
     # warm start: the parent must have ended; then its best counts toward OverallBestTrainingJob
     child = _name("warm")
-    warm = {"ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": parent}],
-            "WarmStartType": "IdenticalDataAndAlgorithm"}
+    warm = {
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": parent}],
+        "WarmStartType": "IdenticalDataAndAlgorithm",
+    }
     parent_desc = _wait(sm, parent)
-    sm.create_hyper_parameter_tuning_job(**_request(bucket, child, strategy="Bayesian", max_jobs=2, parallel=1),
-                                         WarmStartConfig=warm)
+    sm.create_hyper_parameter_tuning_job(
+        **_request(bucket, child, strategy="Bayesian", max_jobs=2, parallel=1), WarmStartConfig=warm
+    )
     desc = _wait(sm, child)
     assert desc["HyperParameterTuningJobStatus"] == "Completed", desc.get("FailureReason")
     assert desc["WarmStartConfig"] == warm
     assert len(_children(sm, child)) == 2  # the parent's children are not listed here
     overall = desc["OverallBestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
-    assert overall == min(parent_desc["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"],
-                          desc["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"])
+    assert overall == min(
+        parent_desc["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"],
+        desc["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"],
+    )
     with pytest.raises(botocore.exceptions.ClientError) as missing:
-        sm.create_hyper_parameter_tuning_job(**_request(bucket, _name("warm"), max_jobs=1, parallel=1),
-                                             WarmStartConfig={**warm, "ParentHyperParameterTuningJobs": [
-                                                 {"HyperParameterTuningJobName": "no-such-parent"}]})
+        sm.create_hyper_parameter_tuning_job(
+            **_request(bucket, _name("warm"), max_jobs=1, parallel=1),
+            WarmStartConfig={
+                **warm,
+                "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "no-such-parent"}],
+            },
+        )
     assert missing.value.response["Error"]["Code"] == "ResourceNotFound"
 
 
-
-EPOCH_SCRIPT = r'''
+EPOCH_SCRIPT = r"""
 import argparse, time
 parser = argparse.ArgumentParser()
 parser.add_argument("--x", type=float, default=0.0)
@@ -412,12 +572,13 @@ args, _ = parser.parse_known_args()
 for epoch in range(args.epochs):
     time.sleep(args.step)
     print(f"epoch {epoch} loss={(args.x - 3.0) ** 2 + 1.0 / (epoch + 1):.6f}", flush=True)
-'''
+"""
 
 
 def _epoch_request(server, bucket: str, name: str, **kwargs) -> dict:
-    server.client("s3").put_object(Bucket=bucket, Key="code/epochs.tar.gz",
-                                   Body=tar_gz({"train.py": EPOCH_SCRIPT.encode()}))
+    server.client("s3").put_object(
+        Bucket=bucket, Key="code/epochs.tar.gz", Body=tar_gz({"train.py": EPOCH_SCRIPT.encode()})
+    )
     request = _request(bucket, name, **kwargs)
     static = request["TrainingJobDefinition"]["StaticHyperParameters"]
     static["sagemaker_submit_directory"] = json.dumps(f"s3://{bucket}/code/epochs.tar.gz")
@@ -428,9 +589,18 @@ def test_early_stopping_auto_stops_children_worse_than_the_median(server, bucket
     sm = server.client("sagemaker")
     name = _name("early")
     ranges = {"CategoricalParameterRanges": [{"Name": "x", "Values": ["3", "3.1", "2.9", "2.8", "9", "-3"]}]}
-    sm.create_hyper_parameter_tuning_job(**_epoch_request(
-        server, bucket, name, strategy="Grid", ranges=ranges, max_jobs=None, parallel=1,
-        TrainingJobEarlyStoppingType="Auto"))
+    sm.create_hyper_parameter_tuning_job(
+        **_epoch_request(
+            server,
+            bucket,
+            name,
+            strategy="Grid",
+            ranges=ranges,
+            max_jobs=None,
+            parallel=1,
+            TrainingJobEarlyStoppingType="Auto",
+        )
+    )
     desc = _wait(sm, name, 180)
     assert desc["HyperParameterTuningJobStatus"] == "Completed", desc.get("FailureReason")
     assert desc["HyperParameterTuningJobConfig"]["TrainingJobEarlyStoppingType"] == "Auto"
@@ -444,7 +614,9 @@ def test_early_stopping_auto_stops_children_worse_than_the_median(server, bucket
     assert desc["TrainingJobStatusCounters"]["Stopped"] >= 2
     assert desc["BestTrainingJob"]["TunedHyperParameters"]["x"] == "3"
     # each epoch's value is in the metric store (CloudWatch), where the stopping rule read it
-    metrics = server.client("cloudwatch").list_metrics(Namespace="/aws/sagemaker/TrainingJobs", MetricName="loss")
+    metrics = server.client("cloudwatch").list_metrics(
+        Namespace="/aws/sagemaker/TrainingJobs", MetricName="loss"
+    )
     hosts = {d["Value"] for m in metrics["Metrics"] for d in m["Dimensions"] if d["Name"] == "Host"}
     assert f"{kids['9']['TrainingJobName']}/algo-1" in hosts
 
@@ -452,9 +624,19 @@ def test_early_stopping_auto_stops_children_worse_than_the_median(server, bucket
 def test_hyperband_stops_children_at_max_resource_and_at_rungs(server, bucket):
     sm = server.client("sagemaker")
     name = _name("hyper")
-    sm.create_hyper_parameter_tuning_job(**_epoch_request(
-        server, bucket, name, strategy="Hyperband", max_jobs=6, parallel=2, static={"epochs": "30", "step": "0.3"},
-        StrategyConfig={"HyperbandStrategyConfig": {"MinResource": 2, "MaxResource": 6}}, RandomSeed=4))
+    sm.create_hyper_parameter_tuning_job(
+        **_epoch_request(
+            server,
+            bucket,
+            name,
+            strategy="Hyperband",
+            max_jobs=6,
+            parallel=2,
+            static={"epochs": "30", "step": "0.3"},
+            StrategyConfig={"HyperbandStrategyConfig": {"MinResource": 2, "MaxResource": 6}},
+            RandomSeed=4,
+        )
+    )
     desc = _wait(sm, name, 180)
     assert desc["HyperParameterTuningJobStatus"] == "Completed", desc.get("FailureReason")
     kids = _children(sm, name)
@@ -463,8 +645,14 @@ def test_hyperband_stops_children_at_max_resource_and_at_rungs(server, bucket):
     assert all(k["ObjectiveStatus"] == "Succeeded" for k in kids)
     logs = server.client("logs")
     for kid in kids:
-        streams = logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs",
-                                            logStreamNamePrefix=kid["TrainingJobName"])["logStreams"]
-        lines = [e["message"] for s in streams for e in logs.get_log_events(
-            logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=s["logStreamName"])["events"]]
+        streams = logs.describe_log_streams(
+            logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=kid["TrainingJobName"]
+        )["logStreams"]
+        lines = [
+            e["message"]
+            for s in streams
+            for e in logs.get_log_events(
+                logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=s["logStreamName"]
+            )["events"]
+        ]
         assert sum("loss=" in line for line in lines) < 20  # stopped long before its 30 epochs

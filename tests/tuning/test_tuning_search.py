@@ -18,7 +18,8 @@ RANGES = {
     "ContinuousParameterRanges": [
         {"Name": "eta", "MinValue": "0.001", "MaxValue": "1", "ScalingType": "Logarithmic"},
         {"Name": "momentum", "MinValue": "0.9", "MaxValue": "0.9999", "ScalingType": "ReverseLogarithmic"},
-        {"Name": "frac", "MinValue": "0.2", "MaxValue": "0.4", "ScalingType": "Linear"}],
+        {"Name": "frac", "MinValue": "0.2", "MaxValue": "0.4", "ScalingType": "Linear"},
+    ],
     "CategoricalParameterRanges": [{"Name": "booster", "Values": ["gbtree", "dart"]}],
 }
 
@@ -40,29 +41,47 @@ def test_auto_scaling_and_values_stay_in_range():
 
 
 def test_grid_enumerates_the_product_in_order():
-    params = parse_ranges({"CategoricalParameterRanges": [{"Name": "a", "Values": ["1", "2"]},
-                                                          {"Name": "b", "Values": ["x", "y", "z"]}]}, "Grid")
+    params = parse_ranges(
+        {
+            "CategoricalParameterRanges": [
+                {"Name": "a", "Values": ["1", "2"]},
+                {"Name": "b", "Values": ["x", "y", "z"]},
+            ]
+        },
+        "Grid",
+    )
     assert tuning_search.grid_size(params) == 6
     assert [tuning_search.grid_point(params, i) for i in range(6)] == [
-        {"a": a, "b": b} for a in ("1", "2") for b in ("x", "y", "z")]
+        {"a": a, "b": b} for a in ("1", "2") for b in ("x", "y", "z")
+    ]
 
 
 def test_bayesian_moves_toward_the_optimum():
     params = [Param("x", "Continuous", 0.0, 10.0, "Linear")]
     finished = [({"x": repr(x)}, (x - 7.0) ** 2) for x in (0.5, 2.0, 4.0, 9.5, 6.5, 7.5)]
-    proposals = [float(tuning_search.bayesian_point(params, 1, i, False, 20, finished, [])["x"])
-                 for i in range(10)]
+    proposals = [
+        float(tuning_search.bayesian_point(params, 1, i, False, 20, finished, [])["x"]) for i in range(10)
+    ]
     assert sum(abs(p - 7.0) < 2.0 for p in proposals) >= 6
 
 
-@pytest.mark.parametrize("ranges", [
-    {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "inf", "MaxValue": "1"}]},
-    {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "-1", "MaxValue": "1", "ScalingType": "Logarithmic"}]},
-    {"IntegerParameterRanges": [{"Name": "x", "MinValue": "a", "MaxValue": "1"}]},
-    {"CategoricalParameterRanges": [{"Name": "x", "Values": ["a", "a"]}]},
-    {"IntegerParameterRanges": [{"Name": "x", "MinValue": "1", "MaxValue": "2"}],
-     "CategoricalParameterRanges": [{"Name": "x", "Values": ["a"]}]},
-])
+@pytest.mark.parametrize(
+    "ranges",
+    [
+        {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "inf", "MaxValue": "1"}]},
+        {
+            "ContinuousParameterRanges": [
+                {"Name": "x", "MinValue": "-1", "MaxValue": "1", "ScalingType": "Logarithmic"}
+            ]
+        },
+        {"IntegerParameterRanges": [{"Name": "x", "MinValue": "a", "MaxValue": "1"}]},
+        {"CategoricalParameterRanges": [{"Name": "x", "Values": ["a", "a"]}]},
+        {
+            "IntegerParameterRanges": [{"Name": "x", "MinValue": "1", "MaxValue": "2"}],
+            "CategoricalParameterRanges": [{"Name": "x", "Values": ["a"]}],
+        },
+    ],
+)
 def test_invalid_ranges(ranges):
     with pytest.raises(ServiceError) as info:
         parse_ranges(ranges, "Random")
@@ -70,17 +89,37 @@ def test_invalid_ranges(ranges):
 
 
 def _job(created: dt.datetime, limits: dict) -> Resource:
-    data = {"HyperParameterTuningJobConfig": {"Strategy": "Random", "ResourceLimits": limits,
-                                              "HyperParameterTuningJobObjective": {"Type": "Minimize",
-                                                                                   "MetricName": "loss"}},
-            "TrainingJobDefinition": {}, "CreationTime": created, "_ChildKey": "k"}
-    return Resource("000000000000", "us-east-1", "hyper-parameter-tuning-job", "t", "arn", "InProgress",
-                    created.timestamp(), created.timestamp(), None, data, 1)
+    data = {
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Random",
+            "ResourceLimits": limits,
+            "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "loss"},
+        },
+        "TrainingJobDefinition": {},
+        "CreationTime": created,
+        "_ChildKey": "k",
+    }
+    return Resource(
+        "000000000000",
+        "us-east-1",
+        "hyper-parameter-tuning-job",
+        "t",
+        "arn",
+        "InProgress",
+        created.timestamp(),
+        created.timestamp(),
+        None,
+        data,
+        1,
+    )
 
 
 def _child(status: str, value: float | None = None, reason: str | None = None) -> Resource:
-    data = {"_Tuning": {"Objective": {"Type": "Minimize", "MetricName": "loss"}}, "CreationTime": dt.datetime.now(),
-            "TrainingJobStatus": status}
+    data = {
+        "_Tuning": {"Objective": {"Type": "Minimize", "MetricName": "loss"}},
+        "CreationTime": dt.datetime.now(),
+        "TrainingJobStatus": status,
+    }
     if value is not None:
         data["_ObjectiveValue"] = value
     if reason:

@@ -26,8 +26,11 @@ def test_tensorflow_versions_resolve_to_the_pinned_environment():
     assert f"tensorflow-cpu=={pinned.version}" in pinned.text
     for requested in ("2.19", "2.16.1", "2.11.0", pinned.version):
         assert resolve("tensorflow", requested) == pinned
-    with pytest.raises(NoEnvironment, match=r"tensorflow 1\.15 has no build for this Python .* sagestack runs "
-                                            r"tensorflow 2\."):
+    with pytest.raises(
+        NoEnvironment,
+        match=r"tensorflow 1\.15 has no build for this Python .* sagestack runs "
+        r"tensorflow 2\.",
+    ):
         resolve("tensorflow", "1.15")
     with pytest.raises(NoEnvironment, match="no pinned mxnet environment"):
         resolve("mxnet", "1.9")
@@ -56,8 +59,9 @@ def test_concurrent_ensures_build_once(tmp_path):
     assert not cache.ready(req)
     lines: list[str] = []
     results: list = []
-    threads = [threading.Thread(target=lambda: results.append(cache.ensure(req, log=lines.append)))
-               for _ in range(3)]
+    threads = [
+        threading.Thread(target=lambda: results.append(cache.ensure(req, log=lines.append))) for _ in range(3)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -76,10 +80,16 @@ def test_concurrent_ensures_build_once(tmp_path):
 def test_a_failed_build_leaves_nothing_and_names_pips_error(tmp_path, monkeypatch):
     req = _empty_requirements(tmp_path)
     req.path.write_text("# framework-version: 1.0\nsurely-not-a-package-sagestack==0.0.1\n")
-    for key, value in {"PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(tmp_path)}.items():
+    for key, value in {
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(tmp_path),
+    }.items():
         monkeypatch.setenv(key, value)
     cache = EnvironmentCache(tmp_path / "envs")
-    with pytest.raises(EnvironmentBuildError, match=r"pip install -r toy.txt failed \(exit code 1\)") as caught:
+    with pytest.raises(
+        EnvironmentBuildError, match=r"pip install -r toy.txt failed \(exit code 1\)"
+    ) as caught:
         cache.ensure(req)
     assert "No matching distribution found for surely-not-a-package-sagestack==0.0.1" in caught.value.tail
     assert not (tmp_path / "envs" / req.name).exists() and not cache.ready(req)

@@ -15,7 +15,7 @@ def _seal(data: bytes, key: bytes, segment: int = 0, step: int = 100_000) -> byt
     sealer = FrameSealer(key, segment)
     out = []
     for start in range(0, len(data), step):
-        out += sealer.update(data[start:start + step])
+        out += sealer.update(data[start : start + step])
     out += sealer.finish()
     return b"".join(out)
 
@@ -42,7 +42,7 @@ def test_segments_concatenate():
     reader = open_sealed(io.BytesIO(sealed), key, [(n, len(p)) for n, p in enumerate(parts, 1)])
     whole = b"".join(parts)
     reader.seek(2 * FRAME)
-    assert reader.read(10) == whole[2 * FRAME:2 * FRAME + 10]
+    assert reader.read(10) == whole[2 * FRAME : 2 * FRAME + 10]
     reader.seek(0)
     assert reader.read() == whole
 
@@ -55,11 +55,11 @@ def test_tampering_reordering_and_truncation_are_detected():
     with pytest.raises(CorruptObject):
         open_sealed(io.BytesIO(bytes(flipped)), key, [(0, len(data))]).read()
     frame = FRAME + 28
-    swapped = sealed[frame:2 * frame] + sealed[:frame] + sealed[2 * frame:]
+    swapped = sealed[frame : 2 * frame] + sealed[:frame] + sealed[2 * frame :]
     with pytest.raises(CorruptObject):
         open_sealed(io.BytesIO(swapped), key, [(0, len(data))]).read()
     with pytest.raises(CorruptObject):  # the last frame dropped: the one before it is not marked last
-        open_sealed(io.BytesIO(sealed[:2 * frame]), key, [(0, 2 * FRAME)]).read()
+        open_sealed(io.BytesIO(sealed[: 2 * frame]), key, [(0, 2 * FRAME)]).read()
     with pytest.raises(CorruptObject):
         open_sealed(io.BytesIO(sealed), os.urandom(32), [(0, len(data))]).read()
     with pytest.raises(CorruptObject):  # a segment presented under another part number

@@ -13,8 +13,13 @@ from sagestack.settings import LOG_LEVELS, Settings, SettingsError, specs
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = {int: "7", float: "2.5"}
 #: Variables the server sets for the processes it starts (not configuration).
-INTERNAL = {"SAGESTACK_JOB_ROOT", "SAGESTACK_RUNNER", "SAGESTACK_JOB_CONFIG", "SAGESTACK_PRIVATE_OPT_ML",
-            "SAGESTACK_IMAGE_TAG"}
+INTERNAL = {
+    "SAGESTACK_JOB_ROOT",
+    "SAGESTACK_RUNNER",
+    "SAGESTACK_JOB_CONFIG",
+    "SAGESTACK_PRIVATE_OPT_ML",
+    "SAGESTACK_IMAGE_TAG",
+}
 
 
 def test_every_setting_is_described():
@@ -46,8 +51,19 @@ def test_bad_values_name_the_variable():
 
 def test_flags_beat_variables_which_beat_defaults(tmp_path):
     env = {"SAGESTACK_PORT": "6001", "SAGESTACK_REGION": "eu-west-1", "SAGESTACK_MAX_CPUS": "3"}
-    args = build_parser().parse_args(["serve", "--port", "6002", "--data-dir", str(tmp_path),
-                                      "--log-level", "DEBUG", "--mme-max-models", "4"])
+    args = build_parser().parse_args(
+        [
+            "serve",
+            "--port",
+            "6002",
+            "--data-dir",
+            str(tmp_path),
+            "--log-level",
+            "DEBUG",
+            "--mme-max-models",
+            "4",
+        ]
+    )
     overrides = {spec.name: getattr(args, spec.name, None) for spec in specs()}
     settings = Settings.from_env(env, **overrides)
     got = (settings.port, settings.region, settings.max_cpus, settings.mme_max_models)

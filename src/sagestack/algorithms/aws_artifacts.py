@@ -69,8 +69,10 @@ def module_params(artifact: Artifact, algorithm: str) -> dict[str, Any]:
         arrays = artifact.arrays
         if isinstance(arrays, dict):
             return mxnet_ndarray.split_module_params(arrays)[0]
-        raise AWSModelError(f"The {algorithm} model cannot be loaded: model_algo-1 is an unnamed array list, "
-                            "not an MXNet model archive")
+        raise AWSModelError(
+            f"The {algorithm} model cannot be loaded: model_algo-1 is an unnamed array list, "
+            "not an MXNet model archive"
+        )
     try:
         return artifact.params()[0]
     except MXNetFormatError as exc:

@@ -41,11 +41,23 @@ class ChannelBatches:
         self._joined: np.ndarray | None = None
 
     @classmethod
-    def of(cls, spec: AlgorithmSpec, channel: Channel, batch_rows: int, feature_dim: int,
-           cache_bytes: int = DEFAULT_CACHE_BYTES) -> ChannelBatches:
+    def of(
+        cls,
+        spec: AlgorithmSpec,
+        channel: Channel,
+        batch_rows: int,
+        feature_dim: int,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+    ) -> ChannelBatches:
         """The batches of a job's channel, read as its (validated) content type says."""
-        return cls(channel.path, reader_content_type(spec, channel), batch_rows, feature_dim, channel.name,
-                   cache_bytes)
+        return cls(
+            channel.path,
+            reader_content_type(spec, channel),
+            batch_rows,
+            feature_dim,
+            channel.name,
+            cache_bytes,
+        )
 
     @property
     def in_memory(self) -> np.ndarray | None:

@@ -24,28 +24,30 @@ from sagestack.algorithms.base import AlgorithmSpec, Hyperparameter
 REGENERATE_COMMAND = "python -m sagestack.algorithms.catalog > docs/algorithms.md"
 
 #: Display names of SageMaker's built-in algorithm repositories (algorithms.md §1.6).
-DISPLAY_NAMES = MappingProxyType({
-    "sagemaker-xgboost": "XGBoost",
-    "xgboost": "XGBoost (legacy 0.72)",
-    "linear-learner": "Linear Learner",
-    "kmeans": "K-Means",
-    "pca": "PCA",
-    "knn": "k-NN",
-    "factorization-machines": "Factorization Machines",
-    "randomcutforest": "Random Cut Forest",
-    "lda": "LDA",
-    "ntm": "Neural Topic Model",
-    "forecasting-deepar": "DeepAR Forecasting",
-    "blazingtext": "BlazingText",
-    "object2vec": "Object2Vec",
-    "ipinsights": "IP Insights",
-    "seq2seq": "Sequence-to-Sequence",
-    "image-classification": "Image Classification",
-    "object-detection": "Object Detection",
-    "semantic-segmentation": "Semantic Segmentation",
-    "xgboost-neo": "XGBoost (Neo-compiled)",
-    "image-classification-neo": "Image Classification (Neo-compiled)",
-})
+DISPLAY_NAMES = MappingProxyType(
+    {
+        "sagemaker-xgboost": "XGBoost",
+        "xgboost": "XGBoost (legacy 0.72)",
+        "linear-learner": "Linear Learner",
+        "kmeans": "K-Means",
+        "pca": "PCA",
+        "knn": "k-NN",
+        "factorization-machines": "Factorization Machines",
+        "randomcutforest": "Random Cut Forest",
+        "lda": "LDA",
+        "ntm": "Neural Topic Model",
+        "forecasting-deepar": "DeepAR Forecasting",
+        "blazingtext": "BlazingText",
+        "object2vec": "Object2Vec",
+        "ipinsights": "IP Insights",
+        "seq2seq": "Sequence-to-Sequence",
+        "image-classification": "Image Classification",
+        "object-detection": "Object Detection",
+        "semantic-segmentation": "Semantic Segmentation",
+        "xgboost-neo": "XGBoost (Neo-compiled)",
+        "image-classification-neo": "Image Classification (Neo-compiled)",
+    }
+)
 
 #: Longest list of choices written out in full in the hyperparameter tables.
 _MAX_CHOICES = 10
@@ -151,8 +153,14 @@ def _entry(spec: AlgorithmSpec, package: str) -> AlgorithmEntry:
         image_repositories=spec.image_repositories,
         available=True,
         channels=tuple(
-            ChannelEntry(c.name, c.required, canonical_types(c.content_types), c.default_content_type,
-                         c.input_modes, c.distributions)
+            ChannelEntry(
+                c.name,
+                c.required,
+                canonical_types(c.content_types),
+                c.default_content_type,
+                c.input_modes,
+                c.distributions,
+            )
             for c in spec.channels
         ),
         hyperparameters=tuple(_hyperparameter_entry(hp) for hp in spec.hyperparameters),
@@ -173,8 +181,13 @@ def build_catalog() -> tuple[AlgorithmEntry, ...]:
         available.append(_entry(module.SPEC, package))
         covered.update(module.SPEC.image_repositories)
     missing = [
-        AlgorithmEntry(title=DISPLAY_NAMES.get(repo, repo), name=repo, package=None,
-                       image_repositories=(repo,), available=False)
+        AlgorithmEntry(
+            title=DISPLAY_NAMES.get(repo, repo),
+            name=repo,
+            package=None,
+            image_repositories=(repo,),
+            available=False,
+        )
         for repo in registry.KNOWN_REPOSITORIES - covered
     ]
     return tuple(sorted(available, key=_title_key)) + tuple(sorted(missing, key=_title_key))
@@ -213,36 +226,69 @@ def _summary(entries: tuple[AlgorithmEntry, ...]) -> list[str]:
         if not e.available:
             continue
         train = e.channels[0] if e.channels else None
-        rows.append((
-            f"[{e.title}](#{_anchor(e.title)})",
-            _code(e.image_repositories),
-            _code(c.name for c in e.channels),
-            _code(train.content_types) if train else "—",
-            _code(e.request_content_types),
-            _code(e.response_accept_types),
-        ))
-    return _table(("Algorithm", "Image repositories", "Channels", "Training content types",
-                   "Inference requests", "Inference responses"), rows)
+        rows.append(
+            (
+                f"[{e.title}](#{_anchor(e.title)})",
+                _code(e.image_repositories),
+                _code(c.name for c in e.channels),
+                _code(train.content_types) if train else "—",
+                _code(e.request_content_types),
+                _code(e.response_accept_types),
+            )
+        )
+    return _table(
+        (
+            "Algorithm",
+            "Image repositories",
+            "Channels",
+            "Training content types",
+            "Inference requests",
+            "Inference responses",
+        ),
+        rows,
+    )
 
 
 def _section(e: AlgorithmEntry) -> list[str]:
     lines = [f"## {e.title}", ""]
-    lines.append(f"- Image repositories: {_code(e.image_repositories)} (package `sagestack.algorithms.{e.package}`)")
-    lines.append(f"- Distributed training: {'yes' if e.distributed_training else 'no'}; "
-                 f"incremental training: {'yes' if e.incremental_training else 'no'}")
+    lines.append(
+        f"- Image repositories: {_code(e.image_repositories)} (package `sagestack.algorithms.{e.package}`)"
+    )
+    lines.append(
+        f"- Distributed training: {'yes' if e.distributed_training else 'no'}; "
+        f"incremental training: {'yes' if e.incremental_training else 'no'}"
+    )
     lines.append(f"- Inference requests (Content-Type): {_code(e.request_content_types)}")
     lines.append(f"- Inference responses (Accept): {_code(e.response_accept_types)}")
     lines += ["", "### Channels", ""]
     lines += _table(
         ("Channel", "Required", "Content types", "Default content type", "Input modes", "Distribution"),
-        ((f"`{c.name}`", "yes" if c.required else "no", _code(c.content_types), f"`{c.default_content_type}`",
-          ", ".join(c.input_modes), ", ".join(c.distributions)) for c in e.channels),
+        (
+            (
+                f"`{c.name}`",
+                "yes" if c.required else "no",
+                _code(c.content_types),
+                f"`{c.default_content_type}`",
+                ", ".join(c.input_modes),
+                ", ".join(c.distributions),
+            )
+            for c in e.channels
+        ),
     )
     lines += ["", "### Hyperparameters", ""]
     lines += _table(
         ("Name", "Type", "Required", "Default", "Allowed values", "Notes"),
-        ((f"`{h.name}`", h.kind, "yes" if h.required else "no", f"`{h.default}`" if h.default else "—",
-          _cell(h.allowed), _cell(h.description)) for h in e.hyperparameters),
+        (
+            (
+                f"`{h.name}`",
+                h.kind,
+                "yes" if h.required else "no",
+                f"`{h.default}`" if h.default else "—",
+                _cell(h.allowed),
+                _cell(h.description),
+            )
+            for h in e.hyperparameters
+        ),
     )
     lines += ["", "### Metrics", ""]
     lines.append(_code(e.metrics) if e.metrics else "This algorithm publishes no metrics.")
@@ -261,11 +307,13 @@ def render_markdown(entries: tuple[AlgorithmEntry, ...] | None = None) -> str:
         "<!-- Generated from each algorithm's SPEC by sagestack.algorithms.catalog; do not edit by hand.",
         f"     Regenerate with: {REGENERATE_COMMAND} -->",
         "",
-        (f"sagestack trains and hosts {len(available)} of SageMaker's built-in algorithms from their usual "
-         "image URIs (`sagemaker.image_uris.retrieve(...)`); any account and region prefix is accepted. "
-         "Hyperparameters arrive as strings, as the SageMaker SDK sends them; unknown names fail the job "
-         "with a `ClientError`, and SageMaker's internal `_`-prefixed keys (such as "
-         "`_tuning_objective_metric`) are accepted."),
+        (
+            f"sagestack trains and hosts {len(available)} of SageMaker's built-in algorithms from their usual "
+            "image URIs (`sagemaker.image_uris.retrieve(...)`); any account and region prefix is accepted. "
+            "Hyperparameters arrive as strings, as the SageMaker SDK sends them; unknown names fail the job "
+            "with a `ClientError`, and SageMaker's internal `_`-prefixed keys (such as "
+            "`_tuning_objective_metric`) are accepted."
+        ),
         "",
         "## Summary",
         "",
@@ -275,11 +323,14 @@ def render_markdown(entries: tuple[AlgorithmEntry, ...] | None = None) -> str:
     for entry in available:
         lines += _section(entry)
     lines += ["## Not yet available", ""]
-    lines.append("These built-in algorithm images are recognised: training jobs and endpoints that use them "
-                 "fail with a reason saying they are not available yet.")
+    lines.append(
+        "These built-in algorithm images are recognised: training jobs and endpoints that use them "
+        "fail with a reason saying they are not available yet."
+    )
     lines.append("")
-    lines += _table(("Algorithm", "Image repository"),
-                    ((e.title, _code(e.image_repositories)) for e in missing))
+    lines += _table(
+        ("Algorithm", "Image repository"), ((e.title, _code(e.image_repositories)) for e in missing)
+    )
     lines.append("")
     return "\n".join(lines)
 

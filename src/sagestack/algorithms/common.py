@@ -156,8 +156,10 @@ def configure(
     itself, or the object's attributes)."""
     defaults = {hp.name: hp.default for hp in spec.hyperparameters if hp.default is not None}
     write(f"Reading default configuration: {json.dumps(defaults, default=str, sort_keys=True)}")
-    write(f"Reading provided configuration from hyperparameters.json: "
-          f"{json.dumps(env.hyperparameters, sort_keys=True)}")
+    write(
+        f"Reading provided configuration from hyperparameters.json: "
+        f"{json.dumps(env.hyperparameters, sort_keys=True)}"
+    )
     params = parse(env.hyperparameters)
     final = describe(params) if describe else params if isinstance(params, Mapping) else vars(params)
     write(f"Final configuration: {json.dumps(final, default=str, sort_keys=True)}")

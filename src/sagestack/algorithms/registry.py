@@ -19,10 +19,26 @@ ALGORITHM_PACKAGES: dict[str, str] = {
 # Every 1P repository SageMaker has; those not in ALGORITHM_PACKAGES are known but not yet available.
 KNOWN_REPOSITORIES: frozenset[str] = frozenset(
     {
-        "linear-learner", "kmeans", "pca", "knn", "factorization-machines", "randomcutforest", "ntm",
-        "object2vec", "ipinsights", "blazingtext", "seq2seq", "image-classification",
-        "object-detection", "semantic-segmentation", "xgboost", "sagemaker-xgboost",
-        "forecasting-deepar", "lda", "xgboost-neo", "image-classification-neo",
+        "linear-learner",
+        "kmeans",
+        "pca",
+        "knn",
+        "factorization-machines",
+        "randomcutforest",
+        "ntm",
+        "object2vec",
+        "ipinsights",
+        "blazingtext",
+        "seq2seq",
+        "image-classification",
+        "object-detection",
+        "semantic-segmentation",
+        "xgboost",
+        "sagemaker-xgboost",
+        "forecasting-deepar",
+        "lda",
+        "xgboost-neo",
+        "image-classification-neo",
     }
 )
 

@@ -53,8 +53,7 @@ def evaluation_range(period: int, periods: int, now: float) -> tuple[float, floa
     return end - periods * period, end
 
 
-def evaluate_alarm(alarm: dict, datapoints: Sequence[tuple[float, float]], now: float
-                   ) -> tuple[str, str]:
+def evaluate_alarm(alarm: dict, datapoints: Sequence[tuple[float, float]], now: float) -> tuple[str, str]:
     """``(state, reason)`` for ``alarm`` (a MetricAlarm description) given ``(period start,
     value)`` datapoints (epoch seconds) and the time of evaluation."""
     result = evaluate(alarm, datapoints, now)
@@ -84,13 +83,18 @@ def evaluate(alarm: dict, datapoints: Sequence[tuple[float, float]], now: float)
         "period": period,
         "recentDatapoints": [values[s] for s in slots if s in values],
         "threshold": threshold,
-        "evaluatedDatapoints": [{"timestamp": _iso(s), "value": values[s]}
-                                for s in reversed(slots) if s in values],
+        "evaluatedDatapoints": [
+            {"timestamp": _iso(s), "value": values[s]} for s in reversed(slots) if s in values
+        ],
     }
     reason_data = {k: v for k, v in reason_data.items() if v is not None}
     if operator not in OPERATORS:
-        return Evaluation("INSUFFICIENT_DATA", f"Unsupported comparison operator {operator} "
-                          "(anomaly detection bands are not evaluated by sagestack).", reason_data)
+        return Evaluation(
+            "INSUFFICIENT_DATA",
+            f"Unsupported comparison operator {operator} "
+            "(anomaly detection bands are not evaluated by sagestack).",
+            reason_data,
+        )
     phrase, compare = OPERATORS[operator]
     breaching: list[float] = []
     fine: list[float] = []
@@ -106,25 +110,63 @@ def evaluate(alarm: dict, datapoints: Sequence[tuple[float, float]], now: float)
             missing_count += 1
     if len(breaching) >= needed:
         shown = [s for s in reversed(slots) if s in breaching and s in values]
-        return Evaluation("ALARM", _crossed(shown, values, len(breaching), periods, needed, phrase,
-                                            threshold, negate=False, treated=len(breaching) - len(shown),
-                                            transition="OK -> ALARM"), reason_data)
+        return Evaluation(
+            "ALARM",
+            _crossed(
+                shown,
+                values,
+                len(breaching),
+                periods,
+                needed,
+                phrase,
+                threshold,
+                negate=False,
+                treated=len(breaching) - len(shown),
+                transition="OK -> ALARM",
+            ),
+            reason_data,
+        )
     if breaching or fine:
         shown = [s for s in reversed(slots) if s in values]
-        return Evaluation("OK", _crossed(shown, values, len(fine), periods, None, phrase, threshold,
-                                         negate=True, treated=len(fine) - len([s for s in fine
-                                                                               if s in values]),
-                                         transition=None), reason_data)
+        return Evaluation(
+            "OK",
+            _crossed(
+                shown,
+                values,
+                len(fine),
+                periods,
+                None,
+                phrase,
+                threshold,
+                negate=True,
+                treated=len(fine) - len([s for s in fine if s in values]),
+                transition=None,
+            ),
+            reason_data,
+        )
     unknown = f"{missing_count} datapoint{'s were' if missing_count != 1 else ' was'} unknown."
     if treat == "ignore":
-        return Evaluation(alarm.get("StateValue") or "INSUFFICIENT_DATA",
-                          alarm.get("StateReason") or f"Insufficient Data: {unknown}", reason_data)
+        return Evaluation(
+            alarm.get("StateValue") or "INSUFFICIENT_DATA",
+            alarm.get("StateReason") or f"Insufficient Data: {unknown}",
+            reason_data,
+        )
     return Evaluation("INSUFFICIENT_DATA", f"Insufficient Data: {unknown}", reason_data)
 
 
-def _crossed(shown: list[float], values: dict[float, float], count: int, periods: int,
-             needed: int | None, phrase: str, threshold: float, *, negate: bool, treated: int,
-             transition: str | None) -> str:
+def _crossed(
+    shown: list[float],
+    values: dict[float, float],
+    count: int,
+    periods: int,
+    needed: int | None,
+    phrase: str,
+    threshold: float,
+    *,
+    negate: bool,
+    treated: int,
+    transition: str | None,
+) -> str:
     listed = ", ".join(f"{values[s]} ({_short(s)})" for s in shown)
     verb = f"{'was' if count == 1 else 'were'} {'not ' if negate else ''}{phrase}"
     if periods == 1 or count == periods == len(shown):
@@ -134,16 +176,17 @@ def _crossed(shown: list[float], values: dict[float, float], count: int, periods
     text = f"Threshold Crossed: {head} [{listed}] {verb} the threshold ({threshold})"
     if treated:
         kind = "NonBreaching" if negate else "Breaching"
-        text += (f" ({treated} missing datapoint{'s were' if treated != 1 else ' was'} treated as "
-                 f"[{kind}])")
+        text += f" ({treated} missing datapoint{'s were' if treated != 1 else ' was'} treated as [{kind}])"
     if needed is not None and needed != periods:
         text += f" (minimum {needed} datapoint{'s' if needed != 1 else ''} for {transition} transition)"
     return text + "."
 
 
 def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + \
-        f"{int(ts * 1000) % 1000:03d}+0000"
+    return (
+        dt.datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        + f"{int(ts * 1000) % 1000:03d}+0000"
+    )
 
 
 def _short(ts: float) -> str:
@@ -152,8 +195,10 @@ def _short(ts: float) -> str:
 
 # -- applying it ------------------------------------------------------------------------------
 
-def alarm_datapoints(store: MetricStore, account: str, region: str, alarm: dict, now: float
-                     ) -> list[tuple[float, float]]:
+
+def alarm_datapoints(
+    store: MetricStore, account: str, region: str, alarm: dict, now: float
+) -> list[tuple[float, float]]:
     """The alarm's per-period values over its evaluation range (metric or metric math)."""
     period = int(alarm["Period"])
     start, end = evaluation_range(period, int(alarm["EvaluationPeriods"]), now)
@@ -165,20 +210,36 @@ def alarm_datapoints(store: MetricStore, account: str, region: str, alarm: dict,
         return sorted(chosen.series.items()) if chosen else []
     stat = alarm.get("ExtendedStatistic") or alarm.get("Statistic") or "Average"
     metric = MetricId.of(alarm["Namespace"], alarm["MetricName"], alarm.get("Dimensions"))
-    buckets = store.aggregate(account, region, metric, start, end, period,
-                              percentiles=percentile_names([stat]), unit=alarm.get("Unit"))
+    buckets = store.aggregate(
+        account,
+        region,
+        metric,
+        start,
+        end,
+        period,
+        percentiles=percentile_names([stat]),
+        unit=alarm.get("Unit"),
+    )
     return [(b.start, v) for b in buckets if (v := b.statistic(stat)) is not None]
 
 
-def state_change(alarm: dict, new_state: str, reason: str, reason_data: dict | str | None,
-                 now: float) -> tuple[dict, dict]:
+def state_change(
+    alarm: dict, new_state: str, reason: str, reason_data: dict | str | None, now: float
+) -> tuple[dict, dict]:
     """The fields to write for a transition, and its history item."""
     old_state = alarm.get("StateValue") or "INSUFFICIENT_DATA"
-    data_text = reason_data if isinstance(reason_data, str) or reason_data is None \
+    data_text = (
+        reason_data
+        if isinstance(reason_data, str) or reason_data is None
         else json.dumps(reason_data, separators=(",", ":"))
-    changes: dict[str, Any] = {"StateValue": new_state, "StateReason": reason,
-                               "StateReasonData": data_text, "StateUpdatedTimestamp": now,
-                               "StateTransitionedTimestamp": now}
+    )
+    changes: dict[str, Any] = {
+        "StateValue": new_state,
+        "StateReason": reason,
+        "StateReasonData": data_text,
+        "StateUpdatedTimestamp": now,
+        "StateTransitionedTimestamp": now,
+    }
     new_block: dict[str, Any] = {"stateValue": new_state, "stateReason": reason}
     if data_text:
         try:
@@ -186,13 +247,19 @@ def state_change(alarm: dict, new_state: str, reason: str, reason_data: dict | s
         except ValueError:
             pass
     history = {
-        "AlarmName": alarm["AlarmName"], "AlarmType": "MetricAlarm", "Timestamp": now,
+        "AlarmName": alarm["AlarmName"],
+        "AlarmType": "MetricAlarm",
+        "Timestamp": now,
         "HistoryItemType": "StateUpdate",
         "HistorySummary": f"Alarm updated from {old_state} to {new_state}",
-        "HistoryData": json.dumps({"version": "1.0",
-                                   "oldState": {"stateValue": old_state,
-                                                "stateReason": alarm.get("StateReason", "")},
-                                   "newState": new_block}, separators=(",", ":")),
+        "HistoryData": json.dumps(
+            {
+                "version": "1.0",
+                "oldState": {"stateValue": old_state, "stateReason": alarm.get("StateReason", "")},
+                "newState": new_block,
+            },
+            separators=(",", ":"),
+        ),
     }
     return changes, history
 
@@ -221,4 +288,3 @@ def evaluate_all(store: MetricStore, now: float | None = None) -> int:
         except Exception:
             log.exception("evaluating alarm %s failed", alarm.get("AlarmName"))
     return changed
-

@@ -32,14 +32,17 @@ from .state import StateMachine, utcnow, write_status
 
 TYPE = "endpoint"
 
-ENDPOINT = StateMachine("EndpointStatus", {
-    "Creating": {"InService", "Failed", "Deleting"},
-    "InService": {"Updating", "Deleting", "Failed"},
-    "Updating": {"InService", "Failed", "Deleting", "RollingBack"},
-    "RollingBack": {"InService", "Failed", "Deleting"},
-    "Failed": {"Updating", "Deleting"},
-    "Deleting": set(),
-})
+ENDPOINT = StateMachine(
+    "EndpointStatus",
+    {
+        "Creating": {"InService", "Failed", "Deleting"},
+        "InService": {"Updating", "Deleting", "Failed"},
+        "Updating": {"InService", "Failed", "Deleting", "RollingBack"},
+        "RollingBack": {"InService", "Failed", "Deleting"},
+        "Failed": {"Updating", "Deleting"},
+        "Deleting": set(),
+    },
+)
 
 #: The statuses the endpoint reconciler acts on.
 WATCHED = ("Creating", "InService", "Updating", "RollingBack", "Deleting")
@@ -48,9 +51,11 @@ WATCHED = ("Creating", "InService", "Updating", "RollingBack", "Deleting")
 def build_plan(config: dict, model_of: Callable[[str], dict]) -> dict:
     """Resolve an endpoint config and its models (``model_of(name)``: the model's description, or raise)
     into the plan the serving controller deploys."""
-    plan = {"EndpointConfigName": config["EndpointConfigName"],
-            "Variants": plan_variants(config["ProductionVariants"], model_of),
-            "DataCaptureConfig": config.get("DataCaptureConfig")}
+    plan = {
+        "EndpointConfigName": config["EndpointConfigName"],
+        "Variants": plan_variants(config["ProductionVariants"], model_of),
+        "DataCaptureConfig": config.get("DataCaptureConfig"),
+    }
     if config.get("ShadowProductionVariants"):  # shadow tests: mirrored traffic (serving/shadow.py)
         plan["ShadowVariants"] = plan_variants(config["ShadowProductionVariants"], model_of)
     if config.get("AsyncInferenceConfig"):  # asynchronous inference (serving/async_inference.py)
@@ -63,16 +68,18 @@ def plan_variants(production_variants: list[dict], model_of: Callable[[str], dic
     for pv in production_variants:
         model = model_of(pv["ModelName"])
         serverless = pv.get("ServerlessConfig")
-        variants.append({
-            "VariantName": pv["VariantName"],
-            "ModelName": pv["ModelName"],
-            "Containers": model_containers(model),
-            "Mode": (model.get("InferenceExecutionConfig") or {}).get("Mode", "Serial"),
-            "InstanceType": pv.get("InstanceType") or "ml.m5.large",
-            "InstanceCount": 1 if serverless else int(pv.get("InitialInstanceCount") or 1),
-            "Weight": float(pv.get("InitialVariantWeight", 1.0)),
-            "Serverless": serverless,
-        })
+        variants.append(
+            {
+                "VariantName": pv["VariantName"],
+                "ModelName": pv["ModelName"],
+                "Containers": model_containers(model),
+                "Mode": (model.get("InferenceExecutionConfig") or {}).get("Mode", "Serial"),
+                "InstanceType": pv.get("InstanceType") or "ml.m5.large",
+                "InstanceCount": 1 if serverless else int(pv.get("InitialInstanceCount") or 1),
+                "Weight": float(pv.get("InitialVariantWeight", 1.0)),
+                "Serverless": serverless,
+            }
+        )
     return variants
 
 
@@ -82,14 +89,21 @@ def write(resources, row: Resource, status: str, **changes) -> Resource:
     return write_status(resources, ENDPOINT, row, status, "LastModifiedTime", utcnow(), **changes)
 
 
-def start_update(resources, row: Resource, plan: dict, in_place: bool, deployment: dict | None = None) -> None:
+def start_update(
+    resources, row: Resource, plan: dict, in_place: bool, deployment: dict | None = None
+) -> None:
     """Record an update of the endpoint to ``plan`` (UpdateEndpoint, autoscaling, inference experiments);
     raises ConcurrentModification when someone else wrote the endpoint first."""
     ENDPOINT.check(row.status, "Updating")
     data = dict(row.data)
     when = utcnow()
-    data["_pending"] = {"plan": plan, "generation": int(data.get("_generation", 1)) + 1, "in_place": in_place,
-                        "from_failed": row.status == "Failed", "start": when}
+    data["_pending"] = {
+        "plan": plan,
+        "generation": int(data.get("_generation", 1)) + 1,
+        "in_place": in_place,
+        "from_failed": row.status == "Failed",
+        "start": when,
+    }
     if deployment:
         data["_pending"]["deployment"] = deployment
     data["LastModifiedTime"] = when
@@ -126,17 +140,30 @@ def resolved_image(image: str) -> str:
     return f"{repository}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
 
 
-def variant_summaries(plan: dict, counts: dict[str, int] | None = None, when: dt.datetime | None = None
-                      ) -> list[dict]:
+def variant_summaries(
+    plan: dict, counts: dict[str, int] | None = None, when: dt.datetime | None = None
+) -> list[dict]:
     when = when or utcnow()
     out = []
     for variant in plan["Variants"]:
-        images = [{"SpecifiedImage": c.get("Image", ""), "ResolvedImage": resolved_image(c.get("Image", "")),
-                   "ResolutionTime": when} for c in variant["Containers"] if c.get("Image")]
+        images = [
+            {
+                "SpecifiedImage": c.get("Image", ""),
+                "ResolvedImage": resolved_image(c.get("Image", "")),
+                "ResolutionTime": when,
+            }
+            for c in variant["Containers"]
+            if c.get("Image")
+        ]
         count = variant["InstanceCount"] if counts is None else counts.get(variant["VariantName"], 0)
-        summary = {"VariantName": variant["VariantName"], "DeployedImages": images,
-                   "CurrentWeight": variant["Weight"], "DesiredWeight": variant["Weight"],
-                   "CurrentInstanceCount": count, "DesiredInstanceCount": variant["InstanceCount"]}
+        summary = {
+            "VariantName": variant["VariantName"],
+            "DeployedImages": images,
+            "CurrentWeight": variant["Weight"],
+            "DesiredWeight": variant["Weight"],
+            "CurrentInstanceCount": count,
+            "DesiredInstanceCount": variant["InstanceCount"],
+        }
         if variant.get("Serverless"):
             summary.pop("CurrentInstanceCount")
             summary.pop("DesiredInstanceCount")
@@ -149,8 +176,10 @@ def variant_summaries(plan: dict, counts: dict[str, int] | None = None, when: dt
 def variant_fields(plan: dict, counts: dict[str, int]) -> dict:
     """ProductionVariants / ShadowProductionVariants as the running fleet has them."""
     shadows = plan.get("ShadowVariants")
-    return {"ProductionVariants": variant_summaries(plan, counts),
-            "ShadowProductionVariants": variant_summaries({"Variants": shadows}, counts) if shadows else None}
+    return {
+        "ProductionVariants": variant_summaries(plan, counts),
+        "ShadowProductionVariants": variant_summaries({"Variants": shadows}, counts) if shadows else None,
+    }
 
 
 def capture_summary(plan: dict) -> dict | None:
@@ -158,6 +187,10 @@ def capture_summary(plan: dict) -> dict | None:
     if not config:
         return None
     enabled = bool(config.get("EnableCapture", True))
-    return {"EnableCapture": enabled, "CaptureStatus": "Started" if enabled else "Stopped",
-            "CurrentSamplingPercentage": int(config.get("InitialSamplingPercentage", 100)),
-            "DestinationS3Uri": config["DestinationS3Uri"], "KmsKeyId": config.get("KmsKeyId", "")}
+    return {
+        "EnableCapture": enabled,
+        "CaptureStatus": "Started" if enabled else "Stopped",
+        "CurrentSamplingPercentage": int(config.get("InitialSamplingPercentage", 100)),
+        "DestinationS3Uri": config["DestinationS3Uri"],
+        "KmsKeyId": config.get("KmsKeyId", ""),
+    }

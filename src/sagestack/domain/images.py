@@ -67,16 +67,21 @@ class ImageInfo:
 
 #: Frameworks whose images cannot run here, with the reason users see.
 RETIRED_FRAMEWORKS = {
-    "mxnet": ("Apache MXNet", "MXNet was retired by the Apache Software Foundation (2023) and has no "
-              "builds for this Python; port the script to PyTorch or TensorFlow"),
-    "chainer": ("Chainer", "Chainer is no longer developed and has no builds for this Python; port the "
-                "script to PyTorch"),
+    "mxnet": (
+        "Apache MXNet",
+        "MXNet was retired by the Apache Software Foundation (2023) and has no "
+        "builds for this Python; port the script to PyTorch or TensorFlow",
+    ),
+    "chainer": (
+        "Chainer",
+        "Chainer is no longer developed and has no builds for this Python; port the script to PyTorch",
+    ),
 }
 
 #: Serving-only images that sagestack does not run, with the reason.
 UNSERVED_REPOSITORIES = {
     "sagemaker-sparkml-serving": "SparkML Serving (MLeap bundles) is not available in sagestack; serve the "
-                                 "pipeline as a scikit-learn or built-in algorithm model",
+    "pipeline as a scikit-learn or built-in algorithm model",
 }
 
 
@@ -96,8 +101,9 @@ def unsupported_reason(image: ImageInfo) -> str | None:
 def parse_image(uri: str) -> ImageInfo:
     match = _ECR.match(uri.strip())
     if match:
-        return ImageInfo(uri, match.group("repo"), match.group("tag"), match.group("account"),
-                         match.group("region"))
+        return ImageInfo(
+            uri, match.group("repo"), match.group("tag"), match.group("account"), match.group("region")
+        )
     # Not an ECR URI: "name:tag" or a registry path; take the last path component as repository.
     name, _, tag = uri.rpartition(":") if ":" in uri.rsplit("/", 1)[-1] else (uri, "", "")
     return ImageInfo(uri, name.rsplit("/", 1)[-1], tag or None)
@@ -159,10 +165,12 @@ def processing_runner(image: ImageInfo, spark_lacks: str | None = "pyspark and a
             f"smspark-submit (spark-submit on a JVM, here in Spark's local mode), and this machine lacks "
             f"{spark_lacks}. Install pyspark where the server runs (pip install pyspark) and a JDK, or use a "
             f"scikit-learn or base-python processing image (SKLearnProcessor, ScriptProcessor, "
-            f"FrameworkProcessor).")
+            f"FrameworkProcessor)."
+        )
     if image.framework in PROCESSING_FRAMEWORKS:
         return "processing"
     raise UnsupportedImage(
         f"Image {image.uri} is not a processing image sagestack can run and no container runtime is "
         f"available; use a scikit-learn, XGBoost, PyTorch, TensorFlow, Hugging Face or base-python image "
-        f"(SKLearnProcessor, ScriptProcessor with image_uris.retrieve(...), FrameworkProcessor).")
+        f"(SKLearnProcessor, ScriptProcessor with image_uris.retrieve(...), FrameworkProcessor)."
+    )

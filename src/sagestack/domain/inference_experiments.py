@@ -17,15 +17,19 @@ from .state import StateMachine, utcnow, write_status
 TYPE = "inference-experiment"
 KIND = "inference experiment"
 
-EXPERIMENT = StateMachine("InferenceExperimentStatus", {
-    "Creating": {"Running", "Cancelled", "Stopping"},
-    "Created": {"Running", "Updating", "Stopping", "Cancelled"},
-    "Updating": {"Running", "Cancelled", "Stopping"},
-    "Starting": {"Running", "Cancelled", "Stopping"},
-    "Running": {"Updating", "Stopping", "Cancelled"},
-    "Stopping": {"Completed", "Cancelled"},
-    "Completed": set(), "Cancelled": set(),
-})
+EXPERIMENT = StateMachine(
+    "InferenceExperimentStatus",
+    {
+        "Creating": {"Running", "Cancelled", "Stopping"},
+        "Created": {"Running", "Updating", "Stopping", "Cancelled"},
+        "Updating": {"Running", "Cancelled", "Stopping"},
+        "Starting": {"Running", "Cancelled", "Stopping"},
+        "Running": {"Updating", "Stopping", "Cancelled"},
+        "Stopping": {"Completed", "Cancelled"},
+        "Completed": set(),
+        "Cancelled": set(),
+    },
+)
 
 #: The statuses the experiment reconciler acts on.
 WATCHED = ("Creating", "Updating", "Running", "Stopping")

@@ -6,8 +6,20 @@ import re
 from dataclasses import dataclass
 
 _SIZE = re.compile(r"^ml\.(?P<family>[a-z0-9-]+)\.(?P<size>[0-9]*x?large|medium|small|metal[-a-z0-9]*)$")
-_MEMORY_PER_VCPU = {"c": 2, "m": 4, "r": 8, "t": 2, "x": 16, "z": 8, "p": 7.6, "g": 4, "i": 8,
-                    "inf": 2, "trn": 16, "dl": 16}
+_MEMORY_PER_VCPU = {
+    "c": 2,
+    "m": 4,
+    "r": 8,
+    "t": 2,
+    "x": 16,
+    "z": 8,
+    "p": 7.6,
+    "g": 4,
+    "i": 8,
+    "inf": 2,
+    "trn": 16,
+    "dl": 16,
+}
 
 
 @dataclass(frozen=True)

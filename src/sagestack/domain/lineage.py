@@ -19,8 +19,9 @@ def _arn(region: str, account_id: str, kind: str, name: str) -> str:
     return f"arn:aws:sagemaker:{region}:{account_id}:{kind}/{name.lower()}"
 
 
-def ensure_artifact(resources, account_id: str, region: str, uri: str, artifact_type: str,
-                    name: str | None = None) -> str:
+def ensure_artifact(
+    resources, account_id: str, region: str, uri: str, artifact_type: str, name: str | None = None
+) -> str:
     """The artifact with this source URI and type (created when there is none); its ARN."""
     fields = (FieldFilter.equals("_SourceUri", uri), FieldFilter.equals("ArtifactType", artifact_type))
     rows, _ = resources.list(account_id, region, ARTIFACT, ListQuery(fields=fields, max_results=1))
@@ -29,9 +30,16 @@ def ensure_artifact(resources, account_id: str, region: str, uri: str, artifact_
     key = uuid.uuid4().hex
     stamp = utcnow()
     artifact_arn = _arn(region, account_id, ARTIFACT, key)
-    data = {"ArtifactArn": artifact_arn, "Source": {"SourceUri": uri}, "ArtifactType": artifact_type,
-            "CreationTime": stamp, "LastModifiedTime": stamp, "CreatedBy": SYSTEM, "LastModifiedBy": SYSTEM,
-            "_SourceUri": uri}
+    data = {
+        "ArtifactArn": artifact_arn,
+        "Source": {"SourceUri": uri},
+        "ArtifactType": artifact_type,
+        "CreationTime": stamp,
+        "LastModifiedTime": stamp,
+        "CreatedBy": SYSTEM,
+        "LastModifiedBy": SYSTEM,
+        "_SourceUri": uri,
+    }
     if name:
         data["ArtifactName"] = name
     resources.create(account_id, region, ARTIFACT, key, artifact_arn, data)
@@ -41,9 +49,17 @@ def ensure_artifact(resources, account_id: str, region: str, uri: str, artifact_
 def ensure_context(resources, account_id: str, region: str, name: str, uri: str, context_type: str) -> str:
     context_arn = _arn(region, account_id, CONTEXT, name)
     stamp = utcnow()
-    data = {"ContextName": name, "ContextArn": context_arn, "Source": {"SourceUri": uri},
-            "ContextType": context_type, "CreationTime": stamp, "LastModifiedTime": stamp,
-            "CreatedBy": SYSTEM, "LastModifiedBy": SYSTEM, "_SourceUri": uri}
+    data = {
+        "ContextName": name,
+        "ContextArn": context_arn,
+        "Source": {"SourceUri": uri},
+        "ContextType": context_type,
+        "CreationTime": stamp,
+        "LastModifiedTime": stamp,
+        "CreatedBy": SYSTEM,
+        "LastModifiedBy": SYSTEM,
+        "_SourceUri": uri,
+    }
     try:
         resources.create(account_id, region, CONTEXT, name, context_arn, data)
     except AlreadyExists:
@@ -52,9 +68,14 @@ def ensure_context(resources, account_id: str, region: str, name: str, uri: str,
 
 
 #: resource type → lineage class (QueryLineage's LineageType, ListAssociations' SourceType/DestinationType)
-LINEAGE_CLASSES = {"artifact": "Artifact", "action": "Action", "context": "Context",
-                   "experiment-trial-component": "TrialComponent", "experiment": "Experiment",
-                   "experiment-trial": "Trial"}
+LINEAGE_CLASSES = {
+    "artifact": "Artifact",
+    "action": "Action",
+    "context": "Context",
+    "experiment-trial-component": "TrialComponent",
+    "experiment": "Experiment",
+    "experiment-trial": "Trial",
+}
 
 
 def entity_kind(row) -> tuple[str | None, str | None]:
@@ -63,17 +84,31 @@ def entity_kind(row) -> tuple[str | None, str | None]:
     if row is None:
         return None, None
     data = row.data
-    kind = data.get("ArtifactType") or data.get("ActionType") or data.get("ContextType") or \
-        (data.get("Source") or {}).get("SourceType", "").replace("SageMaker", "", 1) or None
+    kind = (
+        data.get("ArtifactType")
+        or data.get("ActionType")
+        or data.get("ContextType")
+        or (data.get("Source") or {}).get("SourceType", "").replace("SageMaker", "", 1)
+        or None
+    )
     return LINEAGE_CLASSES.get(row.resource_type), kind
 
 
 def ensure_action(resources, account_id: str, region: str, name: str, uri: str, action_type: str) -> str:
     action_arn = _arn(region, account_id, "action", name)
     stamp = utcnow()
-    data = {"ActionName": name, "ActionArn": action_arn, "Source": {"SourceUri": uri},
-            "ActionType": action_type, "Status": "Completed", "CreationTime": stamp, "LastModifiedTime": stamp, "CreatedBy": SYSTEM,
-            "LastModifiedBy": SYSTEM, "_SourceUri": uri}
+    data = {
+        "ActionName": name,
+        "ActionArn": action_arn,
+        "Source": {"SourceUri": uri},
+        "ActionType": action_type,
+        "Status": "Completed",
+        "CreationTime": stamp,
+        "LastModifiedTime": stamp,
+        "CreatedBy": SYSTEM,
+        "LastModifiedBy": SYSTEM,
+        "_SourceUri": uri,
+    }
     try:
         resources.create(account_id, region, "action", name, action_arn, data)
     except AlreadyExists:
@@ -83,8 +118,14 @@ def ensure_action(resources, account_id: str, region: str, name: str, uri: str, 
 
 def associate(resources, account_id: str, region: str, source: str, destination: str, kind: str) -> None:
     ExperimentStore(resources.db).add_association(
-        account_id, region, source, destination, kind, entity_kind(resources.get_by_arn(source)),
-        entity_kind(resources.get_by_arn(destination)))
+        account_id,
+        region,
+        source,
+        destination,
+        kind,
+        entity_kind(resources.get_by_arn(source)),
+        entity_kind(resources.get_by_arn(destination)),
+    )
 
 
 def training_job_inputs(resources, account_id: str, region: str, job: dict, component_arn: str) -> None:
@@ -110,8 +151,9 @@ def model_package(resources, account_id: str, region: str, package: dict) -> Non
     package_artifact = ensure_artifact(resources, account_id, region, package["ModelPackageArn"], "Model")
     group = package.get("ModelPackageGroupName")
     if group:
-        group_arn = package["ModelPackageArn"].rsplit("/", 2)[0].replace(":model-package/",
-                                                                         ":model-package-group/")
+        group_arn = (
+            package["ModelPackageArn"].rsplit("/", 2)[0].replace(":model-package/", ":model-package-group/")
+        )
         name = f"{group[:40]}-{uuid.uuid5(uuid.NAMESPACE_URL, group_arn).hex[:8]}-aws-model-package-group"
         context = ensure_context(resources, account_id, region, name, group_arn, "ModelGroup")
         associate(resources, account_id, region, package_artifact, context, "ContributedTo")
@@ -124,16 +166,24 @@ def model_package(resources, account_id: str, region: str, package: dict) -> Non
             associate(resources, account_id, region, image, package_artifact, "ContributedTo")
 
 
-def endpoint_deployed(resources, account_id: str, region: str, name: str, endpoint_arn: str,
-                      variants: list[dict]) -> None:
+def endpoint_deployed(
+    resources, account_id: str, region: str, name: str, endpoint_arn: str, variants: list[dict]
+) -> None:
     """An endpoint's context (ContextType ``Endpoint``, SourceUri = its ARN) → a ``ModelDeployment``
     action → the deployed models' ``Model`` artifacts (model data) and images — the walk the SDK's
     ``EndpointContext.models()`` makes."""
-    context = ensure_context(resources, account_id, region, f"{name[:100]}-aws-endpoint", endpoint_arn,
-                             "Endpoint")
+    context = ensure_context(
+        resources, account_id, region, f"{name[:100]}-aws-endpoint", endpoint_arn, "Endpoint"
+    )
     stamp = int(utcnow().timestamp() * 1000)
-    action = ensure_action(resources, account_id, region, f"{name[:90]}-{stamp}-aws-model-deployment",
-                           endpoint_arn, "ModelDeployment")
+    action = ensure_action(
+        resources,
+        account_id,
+        region,
+        f"{name[:90]}-{stamp}-aws-model-deployment",
+        endpoint_arn,
+        "ModelDeployment",
+    )
     associate(resources, account_id, region, context, action, "AssociatedWith")
     for variant in variants:
         for container in variant.get("Containers") or []:

@@ -40,8 +40,9 @@ def align_start(start: float, period: int) -> float:
     return math.floor(start / grain) * grain
 
 
-def run_queries(store: MetricStore, account: str, region: str, queries: list[dict], start: float,
-                end: float) -> list[QueryResult]:
+def run_queries(
+    store: MetricStore, account: str, region: str, queries: list[dict], start: float, end: float
+) -> list[QueryResult]:
     """Every query's series over ``[start, end)``; expressions see the series of the others."""
     series: dict[str, Series] = {}
     stat_ids: list[str] = []
@@ -53,11 +54,16 @@ def run_queries(store: MetricStore, account: str, region: str, queries: list[dic
         period = stat["Period"]
         aligned = align_start(start, period)
         name = stat["Stat"]
-        buckets = store.aggregate(account, region,
-                                  MetricId.of(metric["Namespace"], metric["MetricName"],
-                                              metric.get("Dimensions")),
-                                  aligned, end, period, percentiles=percentile_names([name]),
-                                  unit=stat.get("Unit"))
+        buckets = store.aggregate(
+            account,
+            region,
+            MetricId.of(metric["Namespace"], metric["MetricName"], metric.get("Dimensions")),
+            aligned,
+            end,
+            period,
+            percentiles=percentile_names([name]),
+            unit=stat.get("Unit"),
+        )
         values = {b.start: b.statistic(name) for b in buckets}
         series[query["Id"]] = {t: v for t, v in values.items() if v is not None}
         stat_ids.append(query["Id"])
@@ -75,14 +81,21 @@ def run_queries(store: MetricStore, account: str, region: str, queries: list[dic
         if not progressed:
             break
     if pending:
-        raise validation(f"Error in expression {pending[0]['Id']}: Unrecognized metric id or "
-                         f"circular reference.")
+        raise validation(
+            f"Error in expression {pending[0]['Id']}: Unrecognized metric id or circular reference."
+        )
     results = []
     for query in queries:
         stat = query.get("MetricStat")
         default_label = stat["Metric"]["MetricName"] if stat else query["Id"]
-        results.append(QueryResult(query["Id"], query.get("Label") or default_label,
-                                   series.get(query["Id"], {}), query.get("ReturnData", True)))
+        results.append(
+            QueryResult(
+                query["Id"],
+                query.get("Label") or default_label,
+                series.get(query["Id"], {}),
+                query.get("ReturnData", True),
+            )
+        )
     return results
 
 
@@ -104,14 +117,16 @@ def evaluate_expression(text: str, series: dict[str, Series], stat_ids: list[str
     try:
         tree = ast.parse(text.strip().replace("^", "**"), mode="eval")
     except SyntaxError:
-        raise validation(f"Error in expression: {text!r} is not a valid metric math expression.") \
-            from None
+        raise validation(f"Error in expression: {text!r} is not a valid metric math expression.") from None
     return _eval(tree.body, series, stat_ids, text)
 
 
 def _eval(node: ast.AST, series: dict[str, Series], stat_ids: list[str], text: str) -> Value:
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
-            and not isinstance(node.value, bool):
+    if (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, (int, float))
+        and not isinstance(node.value, bool)
+    ):
         return float(node.value)
     if isinstance(node, ast.Name):
         if node.id in series:
@@ -120,8 +135,7 @@ def _eval(node: ast.AST, series: dict[str, Series], stat_ids: list[str], text: s
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         value = _eval(node.operand, series, stat_ids, text)
         return _apply(lambda a: -a if isinstance(node.op, ast.USub) else a, value)
-    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div,
-                                                            ast.Pow)):
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)):
         left = _eval(node.left, series, stat_ids, text)
         right = _eval(node.right, series, stat_ids, text)
         return _binary(node.op, left, right)
@@ -138,8 +152,10 @@ def _eval(node: ast.AST, series: dict[str, Series], stat_ids: list[str], text: s
         if name == "ABS":
             return _apply(abs, arg)
         return _reduce(name, arg)
-    raise validation(f"Error in expression: {text!r} uses syntax sagestack's metric math does not "
-                     f"support (use ids, numbers, + - * / ^, ABS, SUM, AVG, MIN, MAX, METRICS()).")
+    raise validation(
+        f"Error in expression: {text!r} uses syntax sagestack's metric math does not "
+        f"support (use ids, numbers, + - * / ^, ABS, SUM, AVG, MIN, MAX, METRICS())."
+    )
 
 
 def _apply(func, value: Value) -> Value:
@@ -159,7 +175,7 @@ def _binary(op: ast.operator, left: Value, right: Value) -> Value:
         if isinstance(op, ast.Mult):
             return a * b
         if isinstance(op, ast.Pow):
-            return a ** b
+            return a**b
         return a / b if b != 0 else math.nan
 
     if isinstance(left, list) or isinstance(right, list):

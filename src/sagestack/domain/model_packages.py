@@ -26,11 +26,23 @@ def resolve_containers(package: dict, override: dict) -> list[dict]:
     container's own Environment merged over each one's."""
     out = []
     for container in (package.get("InferenceSpecification") or {}).get("Containers") or []:
-        resolved = {k: v for k, v in container.items() if k in (
-            "ContainerHostname", "Image", "ImageDigest", "ModelDataUrl", "ModelDataSource", "Environment",
-            "AdditionalModelDataSources")}
-        resolved["Environment"] = dict(container.get("Environment") or {},
-                                       **(override.get("Environment") or {}))
+        resolved = {
+            k: v
+            for k, v in container.items()
+            if k
+            in (
+                "ContainerHostname",
+                "Image",
+                "ImageDigest",
+                "ModelDataUrl",
+                "ModelDataSource",
+                "Environment",
+                "AdditionalModelDataSources",
+            )
+        }
+        resolved["Environment"] = dict(
+            container.get("Environment") or {}, **(override.get("Environment") or {})
+        )
         resolved["ModelPackageName"] = override["ModelPackageName"]
         out.append(resolved)
     return out

@@ -19,22 +19,37 @@ from .state import StateMachine, mutate, utcnow
 TYPE = "processing-job"
 LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 
-PROCESSING = StateMachine("ProcessingJobStatus", {
-    "InProgress": {"Completed", "Failed", "Stopping", "Stopped"},
-    "Stopping": {"Stopped", "Failed", "Completed"},
-    "Completed": set(), "Failed": set(), "Stopped": set(),
-}, field="ProcessingJobStatus")
+PROCESSING = StateMachine(
+    "ProcessingJobStatus",
+    {
+        "InProgress": {"Completed", "Failed", "Stopping", "Stopped"},
+        "Stopping": {"Stopped", "Failed", "Completed"},
+        "Completed": set(),
+        "Failed": set(),
+        "Stopped": set(),
+    },
+    field="ProcessingJobStatus",
+)
 
 INTERRUPTED_REASON = (
     "InternalServerError: the sagestack server stopped while this processing job was running; processing "
-    "jobs are not resumed after a restart. Run the job again under a new name.")
+    "jobs are not resumed after a restart. Run the job again under a new name."
+)
 
 #: The most of /opt/ml/output/message DescribeProcessingJob gives back (AWS: the first 1 KB).
 EXIT_MESSAGE_LIMIT = 1024
 
 
-def record(resources, account_id: str, region: str, name: str, *, primary: str | None = None,
-           extra: dict | None = None, unless_finished: bool = False) -> Resource | None:
+def record(
+    resources,
+    account_id: str,
+    region: str,
+    name: str,
+    *,
+    primary: str | None = None,
+    extra: dict | None = None,
+    unless_finished: bool = False,
+) -> Resource | None:
     """Set ``extra`` members (and move to ``primary`` when given) in one checked write; a terminal
     ``primary`` stamps ``ProcessingEndTime``. ``unless_finished``: leave a finished job alone."""
     final = bool(primary and PROCESSING.terminal(primary))
@@ -51,14 +66,19 @@ def record(resources, account_id: str, region: str, name: str, *, primary: str |
         return primary
 
     job = mutate(resources, account_id, region, TYPE, name, change, PROCESSING)
-    if primary is not None and PROCESSING.terminal(primary) and job is not None \
-            and PROCESSING.terminal(job.status):
+    if (
+        primary is not None
+        and PROCESSING.terminal(primary)
+        and job is not None
+        and PROCESSING.terminal(job.status)
+    ):
         experiments.job_finished(resources, job)
     return job
 
 
-def finish(resources, account_id: str, region: str, name: str, primary: str, extra: dict | None = None
-           ) -> Resource | None:
+def finish(
+    resources, account_id: str, region: str, name: str, primary: str, extra: dict | None = None
+) -> Resource | None:
     """End a job the executor no longer runs (stopped while queued, or lost in a server restart)."""
     return record(resources, account_id, region, name, primary=primary, extra=extra, unless_finished=True)
 
@@ -70,8 +90,9 @@ class JobRecorder:
         self.resources = resources
         self.key = (account_id, region, name)
 
-    def on_progress(self, secondary: str, *, message: str | None = None, extra: dict | None = None
-                    ) -> dict | None:
+    def on_progress(
+        self, secondary: str, *, message: str | None = None, extra: dict | None = None
+    ) -> dict | None:
         job = record(self.resources, *self.key, extra=extra)
         return job.data if job is not None else None
 
@@ -81,6 +102,12 @@ class JobRecorder:
 
         mutate(self.resources, *self.key[:2], TYPE, self.key[2], change)
 
-    def on_finished(self, status: str, *, secondary: str | None = None, message: str | None = None,
-                    extra: dict | None = None) -> None:
+    def on_finished(
+        self,
+        status: str,
+        *,
+        secondary: str | None = None,
+        message: str | None = None,
+        extra: dict | None = None,
+    ) -> None:
         record(self.resources, *self.key, primary=status, extra=extra, unless_finished=status == "Failed")

@@ -18,10 +18,15 @@ from .state import StateMachine
 TARGET, POLICY, ACTIVITY = "scalable-target", "scaling-policy", "scaling-activity"
 #: A scaling activity's StatusCode (the store row's status): started InProgress by the scaling loop,
 #: finished once the endpoint update it started settles.
-ACTIVITY_STATUS = StateMachine("StatusCode", {
-    "InProgress": {"Successful", "Failed"},
-    "Successful": set(), "Failed": set(),
-}, field="StatusCode")
+ACTIVITY_STATUS = StateMachine(
+    "StatusCode",
+    {
+        "InProgress": {"Successful", "Failed"},
+        "Successful": set(),
+        "Failed": set(),
+    },
+    field="StatusCode",
+)
 DEFAULT_COOLDOWN = 300  # seconds: SageMaker variants' default scale-in/scale-out cooldown
 VARIANT_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 
@@ -50,8 +55,10 @@ def variant_state(resources, account: str, region: str, resource_id: str) -> Var
     if row is None:
         return None
     plan = row.data.get("_plan") or {}
-    count = next((int(v.get("InstanceCount", 1)) for v in plan.get("Variants", []) if v["VariantName"] == parsed[1]),
-                 None)
+    count = next(
+        (int(v.get("InstanceCount", 1)) for v in plan.get("Variants", []) if v["VariantName"] == parsed[1]),
+        None,
+    )
     return VariantState(row, row.status, count, bool(row.data.get("_pending")))
 
 
@@ -60,5 +67,7 @@ def set_capacity(resources, state: VariantState, resource_id: str, capacity: int
     the endpoint changed meanwhile)."""
     _, variant = parse_variant(resource_id)
     plan = state.row.data["_plan"]
-    variants = [dict(v, InstanceCount=int(capacity)) if v["VariantName"] == variant else v for v in plan["Variants"]]
+    variants = [
+        dict(v, InstanceCount=int(capacity)) if v["VariantName"] == variant else v for v in plan["Variants"]
+    ]
     start_update(resources, state.row, dict(plan, Variants=variants), in_place=True)

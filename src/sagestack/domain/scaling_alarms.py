@@ -36,7 +36,9 @@ class AlarmShape:
             return cls()
         period, high, low = (int(part) for part in text.split(","))
         if not (period in (10, 20, 30) or (period >= 60 and period % 60 == 0)) or high < 1 or low < 1:
-            raise ValueError(f"target_tracking_alarms must be 'period,high,low' with a valid alarm period: {text}")
+            raise ValueError(
+                f"target_tracking_alarms must be 'period,high,low' with a valid alarm period: {text}"
+            )
         return cls(period, high, low)
 
 
@@ -51,8 +53,13 @@ def metric_fields(config: dict, resource_id: str, period: int) -> dict:
     predefined = config.get("PredefinedMetricSpecification")
     if predefined:
         namespace, name, statistic = PREDEFINED[predefined["PredefinedMetricType"]]
-        return {"Namespace": namespace, "MetricName": name, "Statistic": statistic,
-                "Dimensions": variant_dimensions(resource_id), "Period": period}
+        return {
+            "Namespace": namespace,
+            "MetricName": name,
+            "Statistic": statistic,
+            "Dimensions": variant_dimensions(resource_id),
+            "Period": period,
+        }
     custom = config["CustomizedMetricSpecification"]
     if custom.get("Metrics"):
         queries = []
@@ -65,16 +72,21 @@ def metric_fields(config: dict, resource_id: str, period: int) -> dict:
                     item["MetricStat"]["Unit"] = stat["Unit"]
             queries.append(item)
         return {"Metrics": queries}
-    fields = {"Namespace": custom["Namespace"], "MetricName": custom["MetricName"],
-              "Statistic": custom.get("Statistic") or "Average", "Dimensions": custom.get("Dimensions") or [],
-              "Period": period}
+    fields = {
+        "Namespace": custom["Namespace"],
+        "MetricName": custom["MetricName"],
+        "Statistic": custom.get("Statistic") or "Average",
+        "Dimensions": custom.get("Dimensions") or [],
+        "Period": period,
+    }
     if custom.get("Unit"):
         fields["Unit"] = custom["Unit"]
     return fields
 
 
-def tracking_alarms(policy_arn: str, resource_id: str, config: dict, shape: AlarmShape, account: str,
-                    region: str) -> list[dict]:
+def tracking_alarms(
+    policy_arn: str, resource_id: str, config: dict, shape: AlarmShape, account: str, region: str
+) -> list[dict]:
     """The alarm descriptions (as PutMetricAlarm would store them) for a target tracking policy."""
     target = float(config["TargetValue"])
     metric = metric_fields(config, resource_id, shape.period)
@@ -86,9 +98,18 @@ def tracking_alarms(policy_arn: str, resource_id: str, config: dict, shape: Alar
     for kind, periods, threshold, operator in kinds:
         name = f"TargetTracking-{resource_id}-{kind}-{uuid.uuid4()}"
         alarm = dict(metric)
-        alarm.update(AlarmName=name, AlarmArn=f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}",
-                     AlarmDescription=description, ActionsEnabled=True, OKActions=[],
-                     AlarmActions=[policy_arn], InsufficientDataActions=[], EvaluationPeriods=periods,
-                     DatapointsToAlarm=periods, Threshold=threshold, ComparisonOperator=operator)
+        alarm.update(
+            AlarmName=name,
+            AlarmArn=f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}",
+            AlarmDescription=description,
+            ActionsEnabled=True,
+            OKActions=[],
+            AlarmActions=[policy_arn],
+            InsufficientDataActions=[],
+            EvaluationPeriods=periods,
+            DatapointsToAlarm=periods,
+            Threshold=threshold,
+            ComparisonOperator=operator,
+        )
         alarms.append(alarm)
     return alarms

@@ -25,8 +25,9 @@ def clamp(capacity: int, minimum: int, maximum: int) -> int:
     return max(int(minimum), min(int(maximum), int(capacity)))
 
 
-def target_tracking_capacity(current: int, value: float, target: float, *, disable_scale_in: bool = False
-                             ) -> int:
+def target_tracking_capacity(
+    current: int, value: float, target: float, *, disable_scale_in: bool = False
+) -> int:
     """The capacity that brings ``value`` (a per-unit metric measured at ``current``) to ``target``."""
     if target <= 0:
         raise ValueError("the target value must be positive")
@@ -60,7 +61,7 @@ def step_adjustment(steps: Sequence[dict], breach: float, threshold: float) -> d
         upper = math.inf if upper is None else float(upper)
         above = lower <= offset < upper
         below = lower < offset <= upper
-        if (above if offset > 0 else below if offset < 0 else above or below):
+        if above if offset > 0 else below if offset < 0 else above or below:
             return step
     return None
 
@@ -97,8 +98,9 @@ class Cooldowns:
     last_scale_in: float = 0.0
 
 
-def cooldown_remaining(direction: str, now: float, history: Cooldowns, scale_out_cooldown: float,
-                       scale_in_cooldown: float) -> float:
+def cooldown_remaining(
+    direction: str, now: float, history: Cooldowns, scale_out_cooldown: float, scale_in_cooldown: float
+) -> float:
     """Seconds before a scaling activity in ``direction`` may start (0 when it may start now)."""
     if direction == OUT:
         return max(0.0, history.last_scale_out + scale_out_cooldown - now) if history.last_scale_out else 0.0
@@ -120,9 +122,16 @@ class Decision:
     cause: str
 
 
-def decide(current: int, minimum: int, maximum: int, proposals: Sequence[tuple[int | None, str, str]],
-           now: float, history: Cooldowns, cooldowns: dict[str, tuple[float, float]],
-           suspended: dict | None = None) -> Decision | None:
+def decide(
+    current: int,
+    minimum: int,
+    maximum: int,
+    proposals: Sequence[tuple[int | None, str, str]],
+    now: float,
+    history: Cooldowns,
+    cooldowns: dict[str, tuple[float, float]],
+    suspended: dict | None = None,
+) -> Decision | None:
     """Pick the capacity to set from ``(capacity, policy name, cause)`` proposals, applying min/max,
     suspension, and each policy's ``(scale-out, scale-in)`` cooldowns. None: nothing to do."""
     suspended = suspended or {}

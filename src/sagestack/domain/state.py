@@ -43,9 +43,17 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def mutate(resources, account_id: str, region: str, resource_type: str, name: str,
-           change: Callable[[Resource], str | None], machine: StateMachine | None = None,
-           status_field: str | None = None, attempts: int = 20) -> Resource | None:
+def mutate(
+    resources,
+    account_id: str,
+    region: str,
+    resource_type: str,
+    name: str,
+    change: Callable[[Resource], str | None],
+    machine: StateMachine | None = None,
+    status_field: str | None = None,
+    attempts: int = 20,
+) -> Resource | None:
     """Re-read the resource, apply ``change`` (which edits ``resource.data`` in place and returns the
     new status or None), check the transition and write with an optimistic version check."""
     status_field = status_field or (machine.field if machine is not None else None)
@@ -65,8 +73,15 @@ def mutate(resources, account_id: str, region: str, resource_type: str, name: st
     raise ConcurrentModification(name)
 
 
-def write_status(resources, machine: StateMachine, row: Resource, status: str, stamp_field: str | None,
-                 stamp: dt.datetime, **changes) -> Resource:
+def write_status(
+    resources,
+    machine: StateMachine,
+    row: Resource,
+    status: str,
+    stamp_field: str | None,
+    stamp: dt.datetime,
+    **changes,
+) -> Resource:
     """One optimistic write of ``row`` to ``status``: members set to None are removed, the others set, and
     ``stamp_field`` (``LastModifiedTime``) stamped; raises ConcurrentModification when the row moved on."""
     machine.check(row.status, status)

@@ -23,11 +23,17 @@ TYPE = "training-job"
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 METRIC_NAMESPACE = "/aws/sagemaker/TrainingJobs"
 
-TRAINING = StateMachine("TrainingJobStatus", {
-    "InProgress": {"Completed", "Failed", "Stopping", "Stopped"},
-    "Stopping": {"Stopped", "Failed", "Completed"},
-    "Completed": set(), "Failed": set(), "Stopped": set(),
-}, field="TrainingJobStatus")
+TRAINING = StateMachine(
+    "TrainingJobStatus",
+    {
+        "InProgress": {"Completed", "Failed", "Stopping", "Stopped"},
+        "Stopping": {"Stopped", "Failed", "Completed"},
+        "Completed": set(),
+        "Failed": set(),
+        "Stopped": set(),
+    },
+    field="TrainingJobStatus",
+)
 
 MESSAGES = {
     "Starting": "Preparing the instances for training",
@@ -41,36 +47,44 @@ MESSAGES = {
     "MaxRuntimeExceeded": "Training job runtime exceeded MaxRuntimeInSeconds provided",
     "MaxWaitTimeExceeded": "Training job exceeded MaxWaitTimeInSeconds provided",
     "Interrupted": "The training job was interrupted (the sagestack server stopped); it resumes from its "
-                   "last checkpoint",
+    "last checkpoint",
     "Restarting": "Restarting the training job from its last checkpoint",
 }
 
 INTERRUPTED_REASON = (
     "InternalServerError: the sagestack server stopped while this job was running. Jobs with a "
     "CheckpointConfig (or managed spot training) resume from their last checkpoint after a restart; this one "
-    "had none.")
+    "had none."
+)
 
 
 def validate(params: dict) -> None:
     """CreateTrainingJob's checks beyond the input shape (ValidationException, AWS's wording)."""
     algorithm = params["AlgorithmSpecification"]
     if not algorithm.get("TrainingImage") and not algorithm.get("AlgorithmName"):
-        raise ServiceError("ValidationException", "Either TrainingImage or AlgorithmName must be specified "
-                           "in AlgorithmSpecification.")
+        raise ServiceError(
+            "ValidationException",
+            "Either TrainingImage or AlgorithmName must be specified in AlgorithmSpecification.",
+        )
     if algorithm.get("AlgorithmName") and not algorithm.get("TrainingImage"):
-        raise ServiceError("ValidationException", "AlgorithmName (marketplace algorithms) is not supported by "
-                           "sagestack; use TrainingImage.")
+        raise ServiceError(
+            "ValidationException",
+            "AlgorithmName (marketplace algorithms) is not supported by sagestack; use TrainingImage.",
+        )
     names = [c["ChannelName"] for c in params.get("InputDataConfig", [])]
     if len(names) != len(set(names)):
         raise ServiceError("ValidationException", "Channel names must be unique in InputDataConfig.")
     for channel in params.get("InputDataConfig", []):
         source = channel["DataSource"]
         if "S3DataSource" not in source:
-            raise ServiceError("ValidationException", f"Channel {channel['ChannelName']}: only S3DataSource "
-                               "data sources are supported.")
+            raise ServiceError(
+                "ValidationException",
+                f"Channel {channel['ChannelName']}: only S3DataSource data sources are supported.",
+            )
         if not source["S3DataSource"]["S3Uri"].startswith("s3://"):
-            raise ServiceError("ValidationException", f"Channel {channel['ChannelName']}: S3Uri must start "
-                               "with s3://")
+            raise ServiceError(
+                "ValidationException", f"Channel {channel['ChannelName']}: S3Uri must start with s3://"
+            )
     if not params["OutputDataConfig"]["S3OutputPath"].startswith("s3://"):
         raise ServiceError("ValidationException", "OutputDataConfig.S3OutputPath must start with s3://")
     resource = params["ResourceConfig"]
@@ -80,14 +94,18 @@ def validate(params: dict) -> None:
     if params.get("EnableManagedSpotTraining"):
         wait = stopping.get("MaxWaitTimeInSeconds")
         if wait is None:
-            raise ServiceError("ValidationException", "MaxWaitTimeInSeconds must be set for managed spot "
-                               "training.")
+            raise ServiceError(
+                "ValidationException", "MaxWaitTimeInSeconds must be set for managed spot training."
+            )
         if wait < stopping.get("MaxRuntimeInSeconds", 86400):
-            raise ServiceError("ValidationException", "MaxWaitTimeInSeconds must be greater than or equal "
-                               "to MaxRuntimeInSeconds.")
+            raise ServiceError(
+                "ValidationException",
+                "MaxWaitTimeInSeconds must be greater than or equal to MaxRuntimeInSeconds.",
+            )
     elif stopping.get("MaxWaitTimeInSeconds") is not None:
-        raise ServiceError("ValidationException", "MaxWaitTimeInSeconds can only be set with "
-                           "EnableManagedSpotTraining.")
+        raise ServiceError(
+            "ValidationException", "MaxWaitTimeInSeconds can only be set with EnableManagedSpotTraining."
+        )
 
 
 def job_arn(region: str, account_id: str, name: str) -> str:
@@ -118,8 +136,9 @@ def describe_new(params: dict, name: str, job_arn: str, created: dt.datetime) ->
     description = {
         "TrainingJobName": name,
         "TrainingJobArn": job_arn,
-        "ModelArtifacts": {"S3ModelArtifacts": f"{output['S3OutputPath'].rstrip('/')}/{name}/output/"
-                                                f"model.tar.gz"},
+        "ModelArtifacts": {
+            "S3ModelArtifacts": f"{output['S3OutputPath'].rstrip('/')}/{name}/output/model.tar.gz"
+        },
         "TrainingJobStatus": "InProgress",
         "SecondaryStatus": "Starting",
         "HyperParameters": params.get("HyperParameters", {}),
@@ -136,25 +155,48 @@ def describe_new(params: dict, name: str, job_arn: str, created: dt.datetime) ->
         "EnableInterContainerTrafficEncryption": params.get("EnableInterContainerTrafficEncryption", False),
         "EnableManagedSpotTraining": params.get("EnableManagedSpotTraining", False),
     }
-    for key in ("VpcConfig", "CheckpointConfig", "DebugHookConfig", "DebugRuleConfigurations",
-                "TensorBoardOutputConfig", "ExperimentConfig", "ProfilerConfig", "ProfilerRuleConfigurations",
-                "Environment", "RetryStrategy", "RemoteDebugConfig", "InfraCheckConfig",
-                "SessionChainingConfig"):
+    for key in (
+        "VpcConfig",
+        "CheckpointConfig",
+        "DebugHookConfig",
+        "DebugRuleConfigurations",
+        "TensorBoardOutputConfig",
+        "ExperimentConfig",
+        "ProfilerConfig",
+        "ProfilerRuleConfigurations",
+        "Environment",
+        "RetryStrategy",
+        "RemoteDebugConfig",
+        "InfraCheckConfig",
+        "SessionChainingConfig",
+    ):
         if params.get(key):
             description[key] = params[key]
     if params.get("DebugRuleConfigurations"):
         # Debugger rule containers are not run here: say so rather than report a verdict.
         description["DebugRuleEvaluationStatuses"] = [
-            {"RuleConfigurationName": r["RuleConfigurationName"], "RuleEvaluationStatus": "Stopped",
-             "StatusDetails": "sagestack does not run Debugger rule evaluations", "LastModifiedTime": created}
-            for r in params["DebugRuleConfigurations"]]
+            {
+                "RuleConfigurationName": r["RuleConfigurationName"],
+                "RuleEvaluationStatus": "Stopped",
+                "StatusDetails": "sagestack does not run Debugger rule evaluations",
+                "LastModifiedTime": created,
+            }
+            for r in params["DebugRuleConfigurations"]
+        ]
     description = strip_empty(description)
     description["HyperParameters"] = params.get("HyperParameters", {})
     return description
 
 
-def create(resources, account_id: str, region: str, params: dict, *, parent: str | None = None,
-           extra: dict | None = None) -> Resource:
+def create(
+    resources,
+    account_id: str,
+    region: str,
+    params: dict,
+    *,
+    parent: str | None = None,
+    extra: dict | None = None,
+) -> Resource:
     """Validate and record a new job, ``InProgress``/``Starting`` (the training reconciler runs it).
     ``parent``: the tuning job that launched it; ``extra`` members are added to its description.
     Raises ServiceError (validation) or store.errors.AlreadyExists."""
@@ -164,8 +206,17 @@ def create(resources, account_id: str, region: str, params: dict, *, parent: str
     description = describe_new(params, name, arn, utcnow())
     if extra:
         description.update(extra)
-    row = resources.create(account_id, region, TYPE, name, arn, description, status="InProgress",
-                           parent=parent, tag_list=params.get("Tags"))
+    row = resources.create(
+        account_id,
+        region,
+        TYPE,
+        name,
+        arn,
+        description,
+        status="InProgress",
+        parent=parent,
+        tag_list=params.get("Tags"),
+    )
     experiments.create_job_component(resources, account_id, region, TYPE, row.data, arn)
     return row
 
@@ -176,8 +227,10 @@ def request_stop(resources, account_id: str, region: str, name: str) -> Resource
     def change(job: Resource) -> str | None:
         status = job.data["TrainingJobStatus"]
         if status != "InProgress":
-            raise ServiceError("ValidationException", f"The training job {name} is not in progress "
-                               f"(status {status}) and cannot be stopped.")
+            raise ServiceError(
+                "ValidationException",
+                f"The training job {name} is not in progress (status {status}) and cannot be stopped.",
+            )
         enter(job.data, "Stopping", utcnow())
         return "Stopping"
 
@@ -189,8 +242,9 @@ def new_transitions(created: dt.datetime) -> list[dict]:
     return [{"Status": "Starting", "StartTime": created, "StatusMessage": MESSAGES["Starting"]}]
 
 
-def enter(data: dict, status: str, stamp: dt.datetime, message: str | None = None, *,
-          closed: bool = False) -> None:
+def enter(
+    data: dict, status: str, stamp: dt.datetime, message: str | None = None, *, closed: bool = False
+) -> None:
     """Record that the job's SecondaryStatus became ``status`` at ``stamp``: the open transition is
     closed, a new one appended (already closed when ``closed``: a status the job passes through, or
     its last)."""
@@ -206,9 +260,18 @@ def enter(data: dict, status: str, stamp: dt.datetime, message: str | None = Non
     data["LastModifiedTime"] = stamp
 
 
-def record(resources, account_id: str, region: str, name: str, secondary: str, *,
-           message: str | None = None, primary: str | None = None, extra: dict | None = None,
-           unless_finished: bool = False) -> Resource | None:
+def record(
+    resources,
+    account_id: str,
+    region: str,
+    name: str,
+    secondary: str,
+    *,
+    message: str | None = None,
+    primary: str | None = None,
+    extra: dict | None = None,
+    unless_finished: bool = False,
+) -> Resource | None:
     """Move the job to ``secondary`` (and ``primary``, a TrainingJobStatus, when given) in one checked
     write; ``extra`` members are set too. A terminal ``primary`` closes the last transition and sets
     ``TrainingEndTime``. ``unless_finished``: leave a job that already reached a terminal status alone."""
@@ -248,11 +311,28 @@ def note_objective(data: dict) -> None:
             return
 
 
-def finish(resources, account_id: str, region: str, name: str, primary: str, secondary: str, message: str,
-           extra: dict | None = None) -> Resource | None:
+def finish(
+    resources,
+    account_id: str,
+    region: str,
+    name: str,
+    primary: str,
+    secondary: str,
+    message: str,
+    extra: dict | None = None,
+) -> Resource | None:
     """End a job the executor no longer runs (stopped while queued, or lost in a server restart)."""
-    return record(resources, account_id, region, name, secondary, message=message, primary=primary, extra=extra,
-                  unless_finished=True)
+    return record(
+        resources,
+        account_id,
+        region,
+        name,
+        secondary,
+        message=message,
+        primary=primary,
+        extra=extra,
+        unless_finished=True,
+    )
 
 
 def interrupted(resources, account_id: str, region: str, name: str) -> Resource | None:
@@ -277,8 +357,9 @@ class JobRecorder:
         self.resources = resources
         self.key = (account_id, region, name)
 
-    def on_progress(self, secondary: str, *, message: str | None = None, extra: dict | None = None
-                    ) -> dict | None:
+    def on_progress(
+        self, secondary: str, *, message: str | None = None, extra: dict | None = None
+    ) -> dict | None:
         job = record(self.resources, *self.key, secondary, message=message, extra=extra)
         return job.data if job is not None else None
 
@@ -289,7 +370,20 @@ class JobRecorder:
 
         mutate(self.resources, *self.key[:2], TYPE, self.key[2], change)
 
-    def on_finished(self, status: str, *, secondary: str | None = None, message: str | None = None,
-                    extra: dict | None = None) -> None:
-        record(self.resources, *self.key, secondary or status, message=message, primary=status,
-               extra=extra, unless_finished=status == "Failed")
+    def on_finished(
+        self,
+        status: str,
+        *,
+        secondary: str | None = None,
+        message: str | None = None,
+        extra: dict | None = None,
+    ) -> None:
+        record(
+            self.resources,
+            *self.key,
+            secondary or status,
+            message=message,
+            primary=status,
+            extra=extra,
+            unless_finished=status == "Failed",
+        )

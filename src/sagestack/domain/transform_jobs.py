@@ -14,15 +14,22 @@ from .state import StateMachine, mutate, utcnow
 TYPE = "transform-job"
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
 
-TRANSFORM = StateMachine("TransformJobStatus", {
-    "InProgress": {"Completed", "Failed", "Stopping", "Stopped"},
-    "Stopping": {"Stopped", "Failed", "Completed"},
-    "Completed": set(), "Failed": set(), "Stopped": set(),
-}, field="TransformJobStatus")
+TRANSFORM = StateMachine(
+    "TransformJobStatus",
+    {
+        "InProgress": {"Completed", "Failed", "Stopping", "Stopped"},
+        "Stopping": {"Stopped", "Failed", "Completed"},
+        "Completed": set(),
+        "Failed": set(),
+        "Stopped": set(),
+    },
+    field="TransformJobStatus",
+)
 
 
-def record(resources, account_id: str, region: str, name: str, status: str | None, extra: dict | None = None
-           ) -> Resource | None:
+def record(
+    resources, account_id: str, region: str, name: str, status: str | None, extra: dict | None = None
+) -> Resource | None:
     """Set ``extra`` on a job that has not finished and move it to ``status`` (None: keep it); a terminal
     status stamps ``TransformEndTime``. A finished job is left alone."""
     final = status is not None and TRANSFORM.terminal(status)
@@ -55,14 +62,21 @@ class JobRecorder:
         self.resources = resources
         self.key = (account_id, region, name)
 
-    def on_progress(self, secondary: str | None = None, *, message: str | None = None,
-                    extra: dict | None = None) -> dict | None:
+    def on_progress(
+        self, secondary: str | None = None, *, message: str | None = None, extra: dict | None = None
+    ) -> dict | None:
         job = record(self.resources, *self.key, None, extra)
         return job.data if job is not None else None
 
     def on_processes(self, pids: list[int]) -> None:
         """Transform workers are the serving controller's; nothing to record."""
 
-    def on_finished(self, status: str, *, secondary: str | None = None, message: str | None = None,
-                    extra: dict | None = None) -> None:
+    def on_finished(
+        self,
+        status: str,
+        *,
+        secondary: str | None = None,
+        message: str | None = None,
+        extra: dict | None = None,
+    ) -> None:
         record(self.resources, *self.key, status, extra)

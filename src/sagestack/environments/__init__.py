@@ -107,8 +107,10 @@ def resolve(framework: str, requested: str | None) -> Requirements:
     same_major = [r for r in options if _major(r.version) == _major(requested)]
     if not same_major:
         pinned = ", ".join(r.version for r in options)
-        raise NoEnvironment(f"{framework} {requested} has no build for this Python "
-                            f"({sys.version_info[0]}.{sys.version_info[1]}); sagestack runs {framework} {pinned}")
+        raise NoEnvironment(
+            f"{framework} {requested} has no build for this Python "
+            f"({sys.version_info[0]}.{sys.version_info[1]}); sagestack runs {framework} {pinned}"
+        )
     return max(same_major, key=lambda r: _version_key(r.version))
 
 
@@ -156,7 +158,9 @@ class EnvironmentCache:
         target = self.path(req)
         started = time.monotonic()
         say = log or (lambda line: None)
-        say(f"Building the {req.framework} {req.version} environment in {target} (pip install -r {req.path.name})")
+        say(
+            f"Building the {req.framework} {req.version} environment in {target} (pip install -r {req.path.name})"
+        )
         try:
             # A venv is not relocatable: it is built at its final path (leftovers of an interrupted build
             # cleared first) and counts as built once the marker file is written, last.
@@ -164,12 +168,31 @@ class EnvironmentCache:
                 shutil.rmtree(target)
             _run([self.python, "-m", "venv", str(target)], "creating the virtual environment")
             python = str(target / "bin" / "python")
-            _run([python, "-m", "pip", "install", "--no-input", "--disable-pip-version-check",
-                  "-r", str(req.path)], f"pip install -r {req.path.name}")
+            _run(
+                [
+                    python,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--no-input",
+                    "--disable-pip-version-check",
+                    "-r",
+                    str(req.path),
+                ],
+                f"pip install -r {req.path.name}",
+            )
             seconds = time.monotonic() - started
-            (target / MARKER).write_text(json.dumps({
-                "framework": req.framework, "version": req.version, "requirements": req.text,
-                "built_at": time.time(), "build_seconds": round(seconds, 1)}))
+            (target / MARKER).write_text(
+                json.dumps(
+                    {
+                        "framework": req.framework,
+                        "version": req.version,
+                        "requirements": req.text,
+                        "built_at": time.time(),
+                        "build_seconds": round(seconds, 1),
+                    }
+                )
+            )
             say(f"Built the {req.framework} {req.version} environment in {seconds:.0f}s")
         except BaseException:
             shutil.rmtree(target, ignore_errors=True)
@@ -179,16 +202,25 @@ class EnvironmentCache:
 def _run(args: list[str], what: str) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
     try:
-        proc = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              env=env, timeout=BUILD_TIMEOUT_S)
+        proc = subprocess.run(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            timeout=BUILD_TIMEOUT_S,
+        )
     except subprocess.TimeoutExpired as exc:
-        raise EnvironmentBuildError(f"{what} did not finish in {BUILD_TIMEOUT_S:.0f}s",
-                                    _tail((exc.output or b"").decode("utf-8", "replace"))) from None
+        raise EnvironmentBuildError(
+            f"{what} did not finish in {BUILD_TIMEOUT_S:.0f}s",
+            _tail((exc.output or b"").decode("utf-8", "replace")),
+        ) from None
     except OSError as exc:
         raise EnvironmentBuildError(f"{what} could not start: {exc}") from None
     if proc.returncode != 0:
-        raise EnvironmentBuildError(f"{what} failed (exit code {proc.returncode})",
-                                    _tail(proc.stdout.decode("utf-8", "replace")))
+        raise EnvironmentBuildError(
+            f"{what} failed (exit code {proc.returncode})", _tail(proc.stdout.decode("utf-8", "replace"))
+        )
 
 
 def _tail(output: str, lines: int = 6, chars: int = 800) -> str:

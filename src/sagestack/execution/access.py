@@ -14,19 +14,31 @@ from ..store.credentials import new_access_key_id, new_secret
 CLIENT_PLUGIN = "sagestack_botocore_plugin"
 
 
-def job_access(platform, account_id: str, region: str, role_arn: str, max_runtime: float
-               ) -> tuple[dict[str, str], str | None]:
+def job_access(
+    platform, account_id: str, region: str, role_arn: str, max_runtime: float
+) -> tuple[dict[str, str], str | None]:
     """(environment variables, the client plugin's folder or None) for one job run."""
     settings = platform.settings
     role_name = (role_arn or "").rsplit("/", 1)[-1] or "SageMakerRole"
     key_id, secret = new_access_key_id("ASIA"), new_secret()
     token = "sagestack-job-" + secrets.token_urlsafe(48)
-    platform.credentials.put(key_id, secret, account_id,
-                             f"arn:aws:sts::{account_id}:assumed-role/{role_name}/SageMaker", token,
-                             time.time() + max_runtime + 3600)
-    env = {"AWS_ENDPOINT_URL": settings.endpoint_url, "SAGESTACK_ENDPOINT_URL": settings.endpoint_url,
-           "AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret, "AWS_SESSION_TOKEN": token,
-           "AWS_REGION": region, "AWS_DEFAULT_REGION": region}
+    platform.credentials.put(
+        key_id,
+        secret,
+        account_id,
+        f"arn:aws:sts::{account_id}:assumed-role/{role_name}/SageMaker",
+        token,
+        time.time() + max_runtime + 3600,
+    )
+    env = {
+        "AWS_ENDPOINT_URL": settings.endpoint_url,
+        "SAGESTACK_ENDPOINT_URL": settings.endpoint_url,
+        "AWS_ACCESS_KEY_ID": key_id,
+        "AWS_SECRET_ACCESS_KEY": secret,
+        "AWS_SESSION_TOKEN": token,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+    }
     directory = settings.client_dir
     client_dir = str(directory) if (directory / f"{CLIENT_PLUGIN}.py").exists() else None
     if client_dir:

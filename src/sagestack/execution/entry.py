@@ -88,12 +88,21 @@ def main() -> int:
             if hosts_problem:
                 print(f"sagestack: host names algo-N do not resolve ({hosts_problem})", flush=True)
         else:
-            print(f"sagestack: no private {OPT_ML} ({problem}); the job runs with the SM_* paths under "
-                  f"{root}", flush=True)
+            print(
+                f"sagestack: no private {OPT_ML} ({problem}); the job runs with the SM_* paths under {root}",
+                flush=True,
+            )
     if config.get("network_isolation"):
         problem = no_network()
-        print("sagestack: network isolation: " + ("the job has no network" if problem is None else
-              f"not available ({problem}); the job runs with the host's network"), flush=True)
+        print(
+            "sagestack: network isolation: "
+            + (
+                "the job has no network"
+                if problem is None
+                else f"not available ({problem}); the job runs with the host's network"
+            ),
+            flush=True,
+        )
     layout = HostLayout(root, visible)
     if runner == "processing":
         return run_processing(layout, config)
@@ -104,9 +113,16 @@ def main() -> int:
     program = hyperparameters.get("sagemaker_program")
     program = json.loads(program) if program and program.startswith('"') else program
     env = training_environment(
-        layout, job_name=config["job_name"], hyperparameters=hyperparameters, input_config=input_config,
-        resource_config=resource_config, num_cpus=config["num_cpus"], num_gpus=config["num_gpus"],
-        region=config["region"], program=program, job_arn=config.get("job_arn", ""),
+        layout,
+        job_name=config["job_name"],
+        hyperparameters=hyperparameters,
+        input_config=input_config,
+        resource_config=resource_config,
+        num_cpus=config["num_cpus"],
+        num_gpus=config["num_gpus"],
+        region=config["region"],
+        program=program,
+        job_arn=config.get("job_arn", ""),
     )
     os.environ.update(env)
     os.chdir(layout.visible)
@@ -141,11 +157,27 @@ def run_script(layout: HostLayout, config: dict, hyperparameters: dict, program:
     requirements = code_dir / "requirements.txt"
     if requirements.exists() and not config.get("entrypoint"):
         print(f"sagestack: installing {requirements.name}", flush=True)
-        result = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(deps),
-                                 "-r", str(requirements)], stdout=sys.stdout, stderr=sys.stdout)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--target",
+                str(deps),
+                "-r",
+                str(requirements),
+            ],
+            stdout=sys.stdout,
+            stderr=sys.stdout,
+        )
         if result.returncode != 0:
-            write_failure(layout, "ClientError: InstallRequirementsError: pip install -r requirements.txt "
-                          f"failed with exit code {result.returncode}")
+            write_failure(
+                layout,
+                "ClientError: InstallRequirementsError: pip install -r requirements.txt "
+                f"failed with exit code {result.returncode}",
+            )
             return result.returncode
     paths = [str(layout.visible / "code")] + ([str(deps)] if deps.exists() else [])
     env["PYTHONPATH"] = os.pathsep.join(paths + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
@@ -156,16 +188,25 @@ def run_script(layout: HostLayout, config: dict, hyperparameters: dict, program:
             write_failure(layout, "ClientError: no training script: sagemaker_program is not set")
             return 2
         if not (code_dir / program).exists():
-            write_failure(layout, f"ClientError: the training script {program} is not in the source "
-                          f"directory (sagemaker_submit_directory)")
+            write_failure(
+                layout,
+                f"ClientError: the training script {program} is not in the source "
+                f"directory (sagemaker_submit_directory)",
+            )
             return 2
         args = cmd_args(user_hyperparameters(hyperparameters))
-        command = [sys.executable, program, *args] if program.endswith(".py") else \
-            ["/bin/sh", "-c", " ".join([program, *args])]
+        command = (
+            [sys.executable, program, *args]
+            if program.endswith(".py")
+            else ["/bin/sh", "-c", " ".join([program, *args])]
+        )
     code, message = run_command(command, cwd=str(layout.visible / "code"), env=env)
     if code != 0 and not layout.path("output", "failure").exists():
-        write_failure(layout, f"AlgorithmError: ExecuteUserScriptError:\nExitCode {code}\n"
-                      f"ErrorMessage \"{message}\"\nCommand \"{' '.join(command)}\"")
+        write_failure(
+            layout,
+            f"AlgorithmError: ExecuteUserScriptError:\nExitCode {code}\n"
+            f'ErrorMessage "{message}"\nCommand "{" ".join(command)}"',
+        )
     return code
 
 
@@ -190,14 +231,21 @@ def run_processing(layout: HostLayout, config: dict) -> int:
     the server's Python first on PATH, ``pip install`` going to a job-private directory."""
     entrypoint = list(config.get("entrypoint") or [])
     if not entrypoint:
-        write_failure(layout, f"ClientError: AppSpecification.ContainerEntrypoint is required here: the image "
-                      f"{config.get('image')} has no entrypoint sagestack can run (the SDK's processors set "
-                      f"one; give Processor(entrypoint=[...]) for a plain Processor).")
+        write_failure(
+            layout,
+            f"ClientError: AppSpecification.ContainerEntrypoint is required here: the image "
+            f"{config.get('image')} has no entrypoint sagestack can run (the SDK's processors set "
+            f"one; give Processor(entrypoint=[...]) for a plain Processor).",
+        )
         return 2
     command = entrypoint + list(config.get("arguments") or [])
     if layout.visible != OPT_ML:  # no private /opt/ml: point the command's /opt/ml paths at the job's root
-        command = [str(layout.root) + arg[len(str(OPT_ML)):] if arg == str(OPT_ML) or
-                   arg.startswith(str(OPT_ML) + "/") else arg for arg in command]
+        command = [
+            str(layout.root) + arg[len(str(OPT_ML)) :]
+            if arg == str(OPT_ML) or arg.startswith(str(OPT_ML) + "/")
+            else arg
+            for arg in command
+        ]
     env = dict(os.environ)
     for key in ("SAGESTACK_JOB_ROOT", "SAGESTACK_RUNNER", "SAGESTACK_JOB_CONFIG", "SAGESTACK_PRIVATE_OPT_ML"):
         env.pop(key, None)
@@ -208,7 +256,9 @@ def run_processing(layout: HostLayout, config: dict) -> int:
         bin_dir = layout.path(".sagestack", "bin")
         bin_dir.mkdir(parents=True, exist_ok=True)
         shim = bin_dir / "smspark-submit"
-        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m sagestack.execution.processing.smspark_submit "$@"\n')
+        shim.write_text(
+            f'#!/bin/sh\nexec "{sys.executable}" -m sagestack.execution.processing.smspark_submit "$@"\n'
+        )
         shim.chmod(0o755)
         env["PATH"] = os.pathsep.join([str(layout.visible / ".sagestack" / "bin"), env.get("PATH", "")])
     try:
@@ -217,9 +267,12 @@ def run_processing(layout: HostLayout, config: dict) -> int:
         write_failure(layout, f"ClientError: cannot run the ContainerEntrypoint {entrypoint[0]!r}: {exc}")
         return 127
     if code != 0:
-        detail = f" ErrorMessage \"{message}\"" if message else ""
-        write_failure(layout, f"AlgorithmError: See job logs for more information. ExitCode {code}.{detail} "
-                      f"Command \"{' '.join(command)}\"")
+        detail = f' ErrorMessage "{message}"' if message else ""
+        write_failure(
+            layout,
+            f"AlgorithmError: See job logs for more information. ExitCode {code}.{detail} "
+            f'Command "{" ".join(command)}"',
+        )
     return code
 
 

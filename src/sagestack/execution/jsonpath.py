@@ -81,8 +81,11 @@ def parse(text: str | None) -> JsonPath:
         elif ":" in inner:
             start, _, stop = inner.partition(":")
             try:
-                steps.append(Step("slice", (int(start) if start.strip() else None,
-                                            int(stop) if stop.strip() else None)))
+                steps.append(
+                    Step(
+                        "slice", (int(start) if start.strip() else None, int(stop) if stop.strip() else None)
+                    )
+                )
             except ValueError:
                 raise JsonPathError(f"Invalid slice in JSONPath {text!r}") from None
         elif inner == "*":

@@ -25,8 +25,16 @@ class HostLayout:
         return str(self.visible.joinpath(*parts))
 
     def create(self) -> None:
-        for part in ("input/config", "input/data", "model", "output/data", "output/metrics",
-                     "output/profiler", "checkpoints", "code"):
+        for part in (
+            "input/config",
+            "input/data",
+            "model",
+            "output/data",
+            "output/metrics",
+            "output/profiler",
+            "checkpoints",
+            "code",
+        ):
             self.path(part).mkdir(parents=True, exist_ok=True)
 
 
@@ -50,8 +58,13 @@ def cmd_args(hps: dict) -> list[str]:
     return args
 
 
-def write_config(layout: HostLayout, hyperparameters: dict[str, str], input_config: dict,
-                 resource_config: dict, checkpoint_config: dict | None = None) -> None:
+def write_config(
+    layout: HostLayout,
+    hyperparameters: dict[str, str],
+    input_config: dict,
+    resource_config: dict,
+    checkpoint_config: dict | None = None,
+) -> None:
     config = layout.path("input", "config")
     (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
     (config / "inputdataconfig.json").write_text(json.dumps(input_config))
@@ -60,9 +73,19 @@ def write_config(layout: HostLayout, hyperparameters: dict[str, str], input_conf
         (config / "checkpointconfig.json").write_text(json.dumps(checkpoint_config))
 
 
-def training_environment(layout: HostLayout, *, job_name: str, hyperparameters: dict[str, str],
-                         input_config: dict, resource_config: dict, num_cpus: int, num_gpus: int,
-                         region: str, program: str | None = None, job_arn: str = "") -> dict[str, str]:
+def training_environment(
+    layout: HostLayout,
+    *,
+    job_name: str,
+    hyperparameters: dict[str, str],
+    input_config: dict,
+    resource_config: dict,
+    num_cpus: int,
+    num_gpus: int,
+    region: str,
+    program: str | None = None,
+    job_arn: str = "",
+) -> dict[str, str]:
     """The ``SM_*`` variables the sagemaker-training-toolkit sets (and TRAINING_JOB_NAME etc.)."""
     hps = user_hyperparameters(hyperparameters)
     channels = sorted(input_config)
@@ -84,8 +107,9 @@ def training_environment(layout: HostLayout, *, job_name: str, hyperparameters: 
         "SM_CURRENT_HOST": current,
         "SM_CURRENT_INSTANCE_TYPE": resource_config.get("current_instance_type", ""),
         "SM_CURRENT_INSTANCE_GROUP": resource_config.get("current_group_name", "homogeneousCluster"),
-        "SM_INSTANCE_GROUPS": json.dumps([g["instance_group_name"] for g in
-                                          resource_config.get("instance_groups", [])]),
+        "SM_INSTANCE_GROUPS": json.dumps(
+            [g["instance_group_name"] for g in resource_config.get("instance_groups", [])]
+        ),
         "SM_IS_HETERO": "false",
         "SM_NETWORK_INTERFACE_NAME": resource_config.get("network_interface_name", "eth0"),
         "SM_NUM_CPUS": str(num_cpus),
@@ -111,39 +135,54 @@ def training_environment(layout: HostLayout, *, job_name: str, hyperparameters: 
         env[f"SM_CHANNEL_{channel.upper()}"] = layout.seen("input", "data", channel)
     for key, value in hps.items():
         env[f"SM_HP_{key.upper()}"] = value if isinstance(value, str) else json.dumps(value)
-    env["SM_TRAINING_ENV"] = json.dumps({
-        "additional_framework_parameters": {},
-        "channel_input_dirs": {c: layout.seen("input", "data", c) for c in channels},
-        "current_host": current,
-        "current_instance_type": resource_config.get("current_instance_type", ""),
-        "framework_module": "",
-        "hosts": hosts,
-        "hyperparameters": hps,
-        "input_config_dir": layout.seen("input", "config"),
-        "input_data_config": input_config,
-        "input_dir": layout.seen("input"),
-        "is_master": current == hosts[0],
-        "job_name": job_name,
-        "log_level": int(env["SM_LOG_LEVEL"]) if env["SM_LOG_LEVEL"].isdigit() else 20,
-        "master_hostname": hosts[0],
-        "model_dir": layout.seen("model"),
-        "module_dir": env["SM_MODULE_DIR"],
-        "module_name": module_name,
-        "network_interface_name": env["SM_NETWORK_INTERFACE_NAME"],
-        "num_cpus": num_cpus,
-        "num_gpus": num_gpus,
-        "output_data_dir": layout.seen("output", "data"),
-        "output_dir": layout.seen("output"),
-        "output_intermediate_dir": layout.seen("output", "intermediate"),
-        "resource_config": resource_config,
-        "user_entry_point": program or "",
-    })
+    env["SM_TRAINING_ENV"] = json.dumps(
+        {
+            "additional_framework_parameters": {},
+            "channel_input_dirs": {c: layout.seen("input", "data", c) for c in channels},
+            "current_host": current,
+            "current_instance_type": resource_config.get("current_instance_type", ""),
+            "framework_module": "",
+            "hosts": hosts,
+            "hyperparameters": hps,
+            "input_config_dir": layout.seen("input", "config"),
+            "input_data_config": input_config,
+            "input_dir": layout.seen("input"),
+            "is_master": current == hosts[0],
+            "job_name": job_name,
+            "log_level": int(env["SM_LOG_LEVEL"]) if env["SM_LOG_LEVEL"].isdigit() else 20,
+            "master_hostname": hosts[0],
+            "model_dir": layout.seen("model"),
+            "module_dir": env["SM_MODULE_DIR"],
+            "module_name": module_name,
+            "network_interface_name": env["SM_NETWORK_INTERFACE_NAME"],
+            "num_cpus": num_cpus,
+            "num_gpus": num_gpus,
+            "output_data_dir": layout.seen("output", "data"),
+            "output_dir": layout.seen("output"),
+            "output_intermediate_dir": layout.seen("output", "intermediate"),
+            "resource_config": resource_config,
+            "user_entry_point": program or "",
+        }
+    )
     return env
 
 
 def inherited_environment() -> dict[str, str]:
     """What a job process keeps from the server's environment (PATH, locale, HOME, proxies…)."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "OPENBLAS_CORETYPE",
-            "OPENBLAS_L2_SIZE", "SSL_CERT_FILE", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS",
-            "PIP_NO_INDEX", "PYTHONPATH")
+    keep = (
+        "PATH",
+        "HOME",
+        "LANG",
+        "LC_ALL",
+        "TMPDIR",
+        "VIRTUAL_ENV",
+        "OPENBLAS_CORETYPE",
+        "OPENBLAS_L2_SIZE",
+        "SSL_CERT_FILE",
+        "PIP_INDEX_URL",
+        "PIP_EXTRA_INDEX_URL",
+        "PIP_FIND_LINKS",
+        "PIP_NO_INDEX",
+        "PYTHONPATH",
+    )
     return {k: os.environ[k] for k in keep if k in os.environ}

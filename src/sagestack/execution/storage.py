@@ -60,8 +60,9 @@ class JobStorage:
         except ObjectError as exc:
             raise DataError(f"Could not read s3://{bucket}/{key}: {exc}") from None
         except KmsError as exc:
-            raise DataError(f"Could not decrypt s3://{bucket}/{key} (SSE-KMS): {exc.message or exc.kind}") \
-                from None
+            raise DataError(
+                f"Could not decrypt s3://{bucket}/{key} (SSE-KMS): {exc.message or exc.kind}"
+            ) from None
         return handle
 
     def fetch(self, bucket: str, key: str, dest: Path) -> None:
@@ -90,8 +91,13 @@ class JobStorage:
         bucket, key = split_uri(uri)
         self.objects.put_file(self.account_id, bucket, key, str(path), content_type=content_type)
 
-    def upload_tree(self, directory: Path, uri_prefix: str, known: dict[str, float] | None = None,
-                    follow_symlinks: bool = True) -> None:
+    def upload_tree(
+        self,
+        directory: Path,
+        uri_prefix: str,
+        known: dict[str, float] | None = None,
+        follow_symlinks: bool = True,
+    ) -> None:
         """Upload files under ``directory`` whose mtime changed since ``known`` (updated in place);
         symbolic links are skipped unless ``follow_symlinks``."""
         base = uri_prefix.rstrip("/")
@@ -110,7 +116,7 @@ class JobStorage:
         base_bucket, base_key = split_uri(uri_prefix.rstrip("/") + "/")
         count = 0
         for bucket, key, _ in self.list_prefix(f"s3://{base_bucket}/{base_key}"):
-            self.fetch(bucket, key, directory / key[len(base_key):])
+            self.fetch(bucket, key, directory / key[len(base_key) :])
             count += 1
         return count
 
@@ -125,8 +131,9 @@ class JobStorage:
         """items: {"name", "value", "timestamp" (epoch s), "dimensions": {…}, "unit"}."""
         from ..store.metrics import metric_store
 
-        metric_store(self.platform).put_many(self.account_id, self.region,
-                                             [{**item, "namespace": namespace} for item in items])
+        metric_store(self.platform).put_many(
+            self.account_id, self.region, [{**item, "namespace": namespace} for item in items]
+        )
 
 
 def make_tarball(source: Path, dest: Path) -> None:

@@ -43,18 +43,18 @@ from .transform_records import (
 log = logging.getLogger("sagestack.transform")
 
 
-
 def output_name(prefix: str, key: str) -> str:
     """The name an input object's ``.out`` gets below S3OutputPath, as SageMaker names it: the key
     relative to the input prefix (``data/multi`` + ``data/multi/part0.csv`` → ``part0.csv``); where
     the prefix ends inside a name (``data/part`` or the object's whole key), relative to the prefix's
     folder (``data/part0.csv`` → ``part0.csv``)."""
-    rest = key[len(prefix):]
+    rest = key[len(prefix) :]
     if prefix.endswith("/") or not prefix:
         return rest
     if rest.startswith("/"):
         return rest[1:]
-    return key[prefix.rfind("/") + 1:]
+    return key[prefix.rfind("/") + 1 :]
+
 
 class TransformFailed(Exception):
     def __init__(self, reason: str):
@@ -165,17 +165,26 @@ class TransformRun:
         except DataError as exc:
             raise TransformFailed(f"ClientError: {exc}") from None
         if not inputs:
-            raise TransformFailed(f"ClientError: No S3 objects found under S3 URL \"{source['S3Uri']}\" "
-                                  "given in input data source.")
+            raise TransformFailed(
+                f'ClientError: No S3 objects found under S3 URL "{source["S3Uri"]}" '
+                "given in input data source."
+            )
         model = self.platform.resources.get(self.account_id, self.region, MODEL_TYPE, data["ModelName"])
         if model is None:
-            raise TransformFailed(f"ClientError: Could not find model \"{data['ModelName']}\".")
+            raise TransformFailed(f'ClientError: Could not find model "{data["ModelName"]}".')
         concurrency = max(1, int(data.get("MaxConcurrentTransforms") or 1))
         # One serving process per concurrent request (unless the model says otherwise): requests to one
         # process would queue behind each other.
-        containers = [dict(c, Environment={"SAGEMAKER_MODEL_SERVER_WORKERS": str(concurrency),
-                                           **(c.get("Environment") or {})})
-                      for c in model_containers(model.data)]
+        containers = [
+            dict(
+                c,
+                Environment={
+                    "SAGEMAKER_MODEL_SERVER_WORKERS": str(concurrency),
+                    **(c.get("Environment") or {}),
+                },
+            )
+            for c in model_containers(model.data)
+        ]
         mode = (model.data.get("InferenceExecutionConfig") or {}).get("Mode", "Serial")
         resources = data["TransformResources"]
         count = int(resources.get("InstanceCount", 1))
@@ -188,9 +197,16 @@ class TransformRun:
         }
         try:
             self.group = self.executor.workers().start_workers(
-                containers, count, mode=mode, instance_type=resources.get("InstanceType", "ml.m5.large"),
-                account=self.account_id, region=self.region, log_group=LOG_GROUP,
-                log_stream_prefix=f"{self.name}/", environment=environment)
+                containers,
+                count,
+                mode=mode,
+                instance_type=resources.get("InstanceType", "ml.m5.large"),
+                account=self.account_id,
+                region=self.region,
+                log_group=LOG_GROUP,
+                log_stream_prefix=f"{self.name}/",
+                environment=environment,
+            )
             addresses = self.group.wait_ready(timeout=600)
         except Exception as exc:
             raise TransformFailed(f"ClientError: the model could not be loaded: {exc}") from None
@@ -201,11 +217,12 @@ class TransformRun:
         retries = int(config.get("InvocationsMaxRetries", 3))
         clients = [WorkerClient(address, timeout) for address in addresses]
         errors: list[BaseException] = []
-        assignments = [inputs[i::len(clients)] for i in range(len(clients))]
+        assignments = [inputs[i :: len(clients)] for i in range(len(clients))]
         threads = []
         for client, files in zip(clients, assignments):
-            thread = threading.Thread(target=self._instance, args=(client, files, concurrency, retries, errors),
-                                      daemon=True)
+            thread = threading.Thread(
+                target=self._instance, args=(client, files, concurrency, retries, errors), daemon=True
+            )
             thread.start()
             threads.append(thread)
         for thread in threads:
@@ -228,8 +245,9 @@ class TransformRun:
 
     # -- per instance ----------------------------------------------------------------------
 
-    def _instance(self, client: WorkerClient, files: list, concurrency: int, retries: int,
-                  errors: list) -> None:
+    def _instance(
+        self, client: WorkerClient, files: list, concurrency: int, retries: int, errors: list
+    ) -> None:
         pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"tx-{self.name}")
         try:
             for bucket, key, rel in files:
@@ -255,9 +273,11 @@ class TransformRun:
         strategy = data.get("BatchStrategy", "MultiRecord")
         max_bytes = int(data.get("MaxPayloadInMB", 6)) * 1024 * 1024
         processing = data.get("DataProcessing") or {}
-        simple = (processing.get("JoinSource", "None") == "None"
-                  and jsonpath.parse(processing.get("InputFilter")).identity
-                  and jsonpath.parse(processing.get("OutputFilter")).identity)
+        simple = (
+            processing.get("JoinSource", "None") == "None"
+            and jsonpath.parse(processing.get("InputFilter")).identity
+            and jsonpath.parse(processing.get("OutputFilter")).identity
+        )
         if split == "None":
             body = stream.read()
             yield Batch(0, 1, [body], body, 1)
@@ -276,8 +296,16 @@ class TransformRun:
             records, separator = iter_tfrecord(stream), b""
         yield from batches(records, strategy, max_bytes, separator)
 
-    def _file(self, client: WorkerClient, pool: ThreadPoolExecutor, concurrency: int, retries: int,
-              bucket: str, key: str, rel: str) -> None:
+    def _file(
+        self,
+        client: WorkerClient,
+        pool: ThreadPoolExecutor,
+        concurrency: int,
+        retries: int,
+        bucket: str,
+        key: str,
+        rel: str,
+    ) -> None:
         data = self.data
         content_type = data["TransformInput"].get("ContentType")
         output = data["TransformOutput"]
@@ -295,8 +323,11 @@ class TransformRun:
             payload = batch.payload
             if batch.records is not None and not input_filter.identity:
                 filtered = filter_input(batch.records, input_filter, content_type)
-                payload = b"\n".join(filtered) + b"\n" if data["TransformInput"].get("SplitType") == "Line" \
+                payload = (
+                    b"\n".join(filtered) + b"\n"
+                    if data["TransformInput"].get("SplitType") == "Line"
                     else b"".join(filtered)
+                )
             body = self._invoke(client, payload, content_type, accept, retries, uri, batch)
             if batch.records is None or (not join and output_filter.identity):
                 if assemble and not body.endswith(b"\n"):
@@ -330,8 +361,16 @@ class TransformRun:
         self.storage.upload_file(staging, destination, accept)
         staging.unlink(missing_ok=True)
 
-    def _invoke(self, client: WorkerClient, payload: bytes, content_type: str | None, accept: str | None,
-                retries: int, uri: str, batch: Batch) -> bytes:
+    def _invoke(
+        self,
+        client: WorkerClient,
+        payload: bytes,
+        content_type: str | None,
+        accept: str | None,
+        retries: int,
+        uri: str,
+        batch: Batch,
+    ) -> bytes:
         last = ""
         for attempt in range(retries + 1):
             if self._halted():
@@ -345,14 +384,19 @@ class TransformRun:
             if status < 400:
                 return body
             message = body.decode("utf-8", "replace").strip()[:500]
-            records = (f"record {batch.first_record}" if batch.count == 1 else
-                       f"records {batch.first_record}-{batch.first_record + batch.count - 1}")
+            records = (
+                f"record {batch.first_record}"
+                if batch.count == 1
+                else f"records {batch.first_record}-{batch.first_record + batch.count - 1}"
+            )
             if status < 500:
-                raise TransformFailed(f"ClientError: the model rejected {records} of {uri} with status "
-                                      f"{status}: {message}")
+                raise TransformFailed(
+                    f"ClientError: the model rejected {records} of {uri} with status {status}: {message}"
+                )
             last = f"status {status}: {message}"
-        raise TransformFailed(f"AlgorithmError: the model failed on {uri} after {retries + 1} attempts "
-                              f"({last})")
+        raise TransformFailed(
+            f"AlgorithmError: the model failed on {uri} after {retries + 1} attempts ({last})"
+        )
 
 
 class TransformExecutor:

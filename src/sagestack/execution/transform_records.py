@@ -31,6 +31,7 @@ class Batch:
 
 # -- splitting --------------------------------------------------------------------------------
 
+
 def iter_lines(stream: BinaryIO) -> Iterator[bytes]:
     """Lines without their terminator; empty lines are skipped (as SageMaker does)."""
     tail = b""
@@ -98,7 +99,7 @@ def iter_line_chunks(stream: BinaryIO, max_bytes: int) -> Iterator[tuple[bytes, 
                 cut = buffer.find(b"\n", max_bytes)
                 if cut < 0:
                     break
-            payload, buffer = buffer[:cut + 1], buffer[cut + 1:]
+            payload, buffer = buffer[: cut + 1], buffer[cut + 1 :]
             payload = _drop_blank_lines(payload)
             if payload:
                 yield payload, payload.count(b"\n")
@@ -146,6 +147,7 @@ def _join(records: list[bytes], separator: bytes) -> bytes:
 
 
 # -- DataProcessing ---------------------------------------------------------------------------
+
 
 def is_csv(content_type: str | None) -> bool:
     return (content_type or "").split(";")[0].strip().lower() in ("text/csv", "text/x-csv")
@@ -206,16 +208,25 @@ def split_output(body: bytes, count: int) -> list[bytes]:
     raise RecordError(f"the model returned {len(lines)} output records for {count} input records")
 
 
-def join_and_filter(inputs: list[bytes], outputs: list[bytes], join: bool, path: JsonPath,
-                    input_type: str | None, accept: str | None) -> list[bytes]:
+def join_and_filter(
+    inputs: list[bytes],
+    outputs: list[bytes],
+    join: bool,
+    path: JsonPath,
+    input_type: str | None,
+    accept: str | None,
+) -> list[bytes]:
     """JoinSource=Input and OutputFilter for one batch; returns the records to write."""
     if not join and path.identity:
         return outputs
     result = []
     out_csv = is_csv(accept) or (not is_json(accept) and is_csv(input_type))
     for source, output in zip(inputs, outputs):
-        out_value = parse_record(output, "text/csv" if out_csv else "application/json") \
-            if (join or not path.identity) else output
+        out_value = (
+            parse_record(output, "text/csv" if out_csv else "application/json")
+            if (join or not path.identity)
+            else output
+        )
         if join:
             in_value = parse_record(source, input_type)
             if isinstance(in_value, dict):

@@ -26,8 +26,11 @@ def extract_tarball(source: str | Path | BinaryIO, dest: Path) -> None:
     reads) into ``dest``."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    opened = (tarfile.open(source, "r:*") if isinstance(source, (str, Path))
-              else tarfile.open(fileobj=source, mode="r:*"))
+    opened = (
+        tarfile.open(source, "r:*")
+        if isinstance(source, (str, Path))
+        else tarfile.open(fileobj=source, mode="r:*")
+    )
     with opened as archive:
         extract_tar(archive, dest)
 

@@ -20,26 +20,28 @@ NPY = "application/x-npy"
 TEXT = "text/plain"
 ANY = "*/*"
 
-_ALIASES = MappingProxyType({
-    "csv": CSV,
-    "text/csv": CSV,
-    "libsvm": LIBSVM,
-    "text/libsvm": LIBSVM,
-    "text/x-libsvm": LIBSVM,
-    "application/x-libsvm": LIBSVM,
-    "parquet": PARQUET,
-    "application/x-parquet": PARQUET,
-    "recordio-protobuf": RECORDIO_PROTOBUF,
-    "application/x-recordio-protobuf": RECORDIO_PROTOBUF,
-    "json": JSON,
-    "application/json": JSON,
-    "jsonlines": JSONLINES,
-    "application/jsonlines": JSONLINES,
-    "application/x-jsonlines": JSONLINES,
-    "application/x-recordio": RECORDIO,
-    "application/x-image": IMAGE,
-    "application/x-npy": NPY,
-})
+_ALIASES = MappingProxyType(
+    {
+        "csv": CSV,
+        "text/csv": CSV,
+        "libsvm": LIBSVM,
+        "text/libsvm": LIBSVM,
+        "text/x-libsvm": LIBSVM,
+        "application/x-libsvm": LIBSVM,
+        "parquet": PARQUET,
+        "application/x-parquet": PARQUET,
+        "recordio-protobuf": RECORDIO_PROTOBUF,
+        "application/x-recordio-protobuf": RECORDIO_PROTOBUF,
+        "json": JSON,
+        "application/json": JSON,
+        "jsonlines": JSONLINES,
+        "application/jsonlines": JSONLINES,
+        "application/x-jsonlines": JSONLINES,
+        "application/x-recordio": RECORDIO,
+        "application/x-image": IMAGE,
+        "application/x-npy": NPY,
+    }
+)
 
 
 def normalize(content_type: str | None) -> str:

@@ -69,8 +69,13 @@ def _label_column(content_type: str, label_column: int | None) -> int | None:
     return label_column
 
 
-def load_channel(channel_dir: str | os.PathLike, content_type: str, *, label_column: int | None = 0,
-                 weight_column: int | None = None) -> Dataset:
+def load_channel(
+    channel_dir: str | os.PathLike,
+    content_type: str,
+    *,
+    label_column: int | None = 0,
+    weight_column: int | None = None,
+) -> Dataset:
     """Every file of the channel as one :class:`Dataset` (RecordIO-protobuf, CSV, LibSVM, Parquet)."""
     kind = ct.normalize(content_type)
     files = files_in(channel_dir)
@@ -78,7 +83,9 @@ def load_channel(channel_dir: str | os.PathLike, content_type: str, *, label_col
         batch = recordio_protobuf.load(files)
         return Dataset(batch.features, batch.labels)
     if kind == ct.CSV:
-        X, y, w = tabular.read_csv(files, _label_column(content_type, label_column), weight_column=weight_column)
+        X, y, w = tabular.read_csv(
+            files, _label_column(content_type, label_column), weight_column=weight_column
+        )
         return Dataset(X, y, w)
     if kind == ct.LIBSVM:
         data = tabular.read_libsvm(files)
@@ -89,8 +96,14 @@ def load_channel(channel_dir: str | os.PathLike, content_type: str, *, label_col
     raise FormatError(f"Content type {content_type!r} is not supported; supported: {', '.join(SUPPORTED)}")
 
 
-def iter_channel(channel_dir: str | os.PathLike, content_type: str, batch_rows: int, *,
-                 label_column: int | None = 0, weight_column: int | None = None) -> Iterator[Dataset]:
+def iter_channel(
+    channel_dir: str | os.PathLike,
+    content_type: str,
+    batch_rows: int,
+    *,
+    label_column: int | None = 0,
+    weight_column: int | None = None,
+) -> Iterator[Dataset]:
     """The channel's rows in batches of ``batch_rows`` (the last may be shorter), streamed from disk
     for RecordIO-protobuf, CSV and Parquet; LibSVM is read file by file."""
     kind = ct.normalize(content_type)
@@ -106,6 +119,7 @@ def iter_channel(channel_dir: str | os.PathLike, content_type: str, batch_rows: 
         for X, y, _ in tabular.iter_parquet(files, batch_rows, label_column):
             yield Dataset(X, y)
     elif kind == ct.LIBSVM:
+
         def blocks() -> Iterator[tuple[Any, ...]]:
             for path in files:
                 data = tabular.read_libsvm([path])
@@ -115,4 +129,6 @@ def iter_channel(channel_dir: str | os.PathLike, content_type: str, batch_rows: 
         for X, y, w in tabular.rebatch(blocks(), batch_rows):
             yield Dataset(X, y, w)
     else:
-        raise FormatError(f"Content type {content_type!r} is not supported; supported: {', '.join(SUPPORTED)}")
+        raise FormatError(
+            f"Content type {content_type!r} is not supported; supported: {', '.join(SUPPORTED)}"
+        )

@@ -31,8 +31,9 @@ RESPONSE_TYPES = (ct.JSON, ct.JSONLINES, ct.RECORDIO_PROTOBUF, ct.CSV)
 # Requests
 
 
-def decode_request(body: bytes | Any, content_type: str | None,
-                   request_types: Sequence[str] = REQUEST_TYPES) -> Any:
+def decode_request(
+    body: bytes | Any, content_type: str | None, request_types: Sequence[str] = REQUEST_TYPES
+) -> Any:
     """The request's rows: float32 ``np.ndarray`` (n × d), or ``scipy.sparse.csr_matrix`` when any
     instance is sparse. ``body`` is bytes (or a binary file object). A content type not in
     ``request_types`` → ``InferenceError(415)``; bad body → 400."""
@@ -58,8 +59,14 @@ def decode_request(body: bytes | Any, content_type: str | None,
         raise InferenceError(str(exc), status=400) from None
 
 
-def decode_rows(body: bytes | Any, content_type: str | None, feature_dim: int, *,
-                request_types: Sequence[str] = REQUEST_TYPES, dense: bool = False) -> Any:
+def decode_rows(
+    body: bytes | Any,
+    content_type: str | None,
+    feature_dim: int,
+    *,
+    request_types: Sequence[str] = REQUEST_TYPES,
+    dense: bool = False,
+) -> Any:
     """The request's rows for a model of ``feature_dim`` features (else ``InferenceError(400)``).
 
     Sparse rows whose highest keys are absent (JSON without ``shape``) are widened to ``feature_dim``.
@@ -76,7 +83,9 @@ def decode_rows(body: bytes | Any, content_type: str | None, feature_dim: int, *
         if X.shape[1] > feature_dim:
             raise InferenceError(
                 f"The request has feature indices up to {X.shape[1] - 1} but the model has "
-                f"feature_dim={feature_dim}", status=400)
+                f"feature_dim={feature_dim}",
+                status=400,
+            )
         if X.shape[1] < feature_dim:
             X = X.tocsr()
             X.resize((X.shape[0], feature_dim))
@@ -86,7 +95,8 @@ def decode_rows(body: bytes | Any, content_type: str | None, feature_dim: int, *
     if X.shape[1] != feature_dim:
         raise InferenceError(
             f"The request has {X.shape[1]} features per record but the model expects {feature_dim}",
-            status=400)
+            status=400,
+        )
     if not dense:
         return X
     X = np.ascontiguousarray(X, dtype=np.float32)
@@ -154,7 +164,9 @@ def _instance(inst: Any) -> tuple[list[Any], list[int] | None, int | None]:
     data = inst.get("data")
     feats = data.get("features") if isinstance(data, dict) else None
     if not isinstance(feats, dict) or not isinstance(feats.get("values"), list):
-        raise InferenceError('An instance needs "features" or "data": {"features": {"values": [...]}}', status=400)
+        raise InferenceError(
+            'An instance needs "features" or "data": {"features": {"values": [...]}}', status=400
+        )
     keys = feats.get("keys")
     if keys is None:
         return feats["values"], None, None
@@ -177,7 +189,9 @@ def _rows(instances: Sequence[Any]) -> Any:
         if all(keys is None for _, keys, _ in parsed):
             widths = {len(values) for values, _, _ in parsed}
             if len(widths) > 1:
-                raise InferenceError(f"Instances have different numbers of features: {sorted(widths)}", status=400)
+                raise InferenceError(
+                    f"Instances have different numbers of features: {sorted(widths)}", status=400
+                )
             return np.asarray([values for values, _, _ in parsed], dtype=np.float32).reshape(len(parsed), -1)
         import scipy.sparse as sp
 
@@ -225,9 +239,14 @@ def _csv_field(value: Any) -> str:
     return str(value)
 
 
-def encode_response(records: Sequence[Mapping[str, Any]] | Mapping[str, Any], accept: str | None, *,
-                    key: str = "predictions", default: str = ct.JSON,
-                    accept_types: Sequence[str] = RESPONSE_TYPES) -> tuple[bytes, str]:
+def encode_response(
+    records: Sequence[Mapping[str, Any]] | Mapping[str, Any],
+    accept: str | None,
+    *,
+    key: str = "predictions",
+    default: str = ct.JSON,
+    accept_types: Sequence[str] = RESPONSE_TYPES,
+) -> tuple[bytes, str]:
     """Encode predictions for ``accept``; returns (body, content type).
 
     ``records`` is one dict per input row, or a dict of columns (arrays with one entry per row).

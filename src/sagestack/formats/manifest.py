@@ -55,7 +55,9 @@ def is_ref(attribute: str) -> bool:
 
 
 def _lines(source: bytes | str | os.PathLike | Iterable[bytes | str]) -> Iterator[tuple[int, bytes | str]]:
-    if isinstance(source, os.PathLike) or (isinstance(source, str) and "\n" not in source and os.path.exists(source)):
+    if isinstance(source, os.PathLike) or (
+        isinstance(source, str) and "\n" not in source and os.path.exists(source)
+    ):
         with open(source, "rb") as fh:
             yield from enumerate(fh, 1)
         return
@@ -65,8 +67,9 @@ def _lines(source: bytes | str | os.PathLike | Iterable[bytes | str]) -> Iterato
     yield from enumerate(source, 1)
 
 
-def iter_augmented_manifest(source: bytes | str | os.PathLike | Iterable[bytes | str],
-                            attribute_names: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+def iter_augmented_manifest(
+    source: bytes | str | os.PathLike | Iterable[bytes | str], attribute_names: Sequence[str] | None = None
+) -> Iterator[dict[str, Any]]:
     """Each JSON line as a dict; with ``attribute_names`` only those keys, in that order (a line
     missing one of them is an error). Blank lines are skipped. ``source``: a path, the text, or lines."""
     for number, line in _lines(source):
@@ -99,9 +102,11 @@ def attribute_payload(name: str, value: Any, read_ref: Callable[[str], bytes]) -
     return json.dumps(value, separators=(",", ":")).encode("utf-8")
 
 
-def iter_augmented_payloads(source: bytes | str | os.PathLike | Iterable[bytes | str],
-                            attribute_names: Sequence[str], read_ref: Callable[[str], bytes]
-                            ) -> Iterator[list[bytes]]:
+def iter_augmented_payloads(
+    source: bytes | str | os.PathLike | Iterable[bytes | str],
+    attribute_names: Sequence[str],
+    read_ref: Callable[[str], bytes],
+) -> Iterator[list[bytes]]:
     """Per manifest line, the payloads of its selected attributes in ``AttributeNames`` order (with
     ``RecordWrapperType="RecordIO"`` each becomes one RecordIO record)."""
     for doc in iter_augmented_manifest(source, attribute_names):

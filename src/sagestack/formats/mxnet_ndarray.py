@@ -48,9 +48,19 @@ DENSE, ROW_SPARSE, CSR = 0, 1, 2
 _AUX_COUNT = {DENSE: 0, ROW_SPARSE: 1, CSR: 2}
 BFLOAT16 = 12
 _DTYPES: dict[int, np.dtype] = {
-    0: np.dtype("<f4"), 1: np.dtype("<f8"), 2: np.dtype("<f2"), 3: np.dtype("u1"), 4: np.dtype("<i4"),
-    5: np.dtype("i1"), 6: np.dtype("<i8"), 7: np.dtype("?"), 8: np.dtype("<i2"), 9: np.dtype("<u2"),
-    10: np.dtype("<u4"), 11: np.dtype("<u8"), BFLOAT16: np.dtype("<u2"),
+    0: np.dtype("<f4"),
+    1: np.dtype("<f8"),
+    2: np.dtype("<f2"),
+    3: np.dtype("u1"),
+    4: np.dtype("<i4"),
+    5: np.dtype("i1"),
+    6: np.dtype("<i8"),
+    7: np.dtype("?"),
+    8: np.dtype("<i2"),
+    9: np.dtype("<u2"),
+    10: np.dtype("<u4"),
+    11: np.dtype("<u8"),
+    BFLOAT16: np.dtype("<u2"),
 }
 _FLAGS = {dtype: flag for flag, dtype in _DTYPES.items() if flag != BFLOAT16}
 _CPU = 1
@@ -73,8 +83,10 @@ class _Reader:
 
     def take(self, size: int, what: str) -> memoryview:
         if size < 0 or self.pos + size > len(self.raw):
-            raise MXNetFormatError(f"not an MXNet NDArray file: it ends at byte {len(self.raw)} while reading {what}")
-        chunk = self.raw[self.pos:self.pos + size]
+            raise MXNetFormatError(
+                f"not an MXNet NDArray file: it ends at byte {len(self.raw)} while reading {what}"
+            )
+        chunk = self.raw[self.pos : self.pos + size]
         self.pos += size
         return chunk
 
@@ -157,13 +169,17 @@ def _read_array(reader: _Reader, index: int) -> Any:
         return None
     reader.take(8, f"the context of {what}")
     flag = reader.scalar("<i", f"the type of {what}")
-    aux = [(reader.scalar("<i", f"an index type of {what}"), reader.shape(f"an index of {what}"))
-           for _ in range(n_aux)]
+    aux = [
+        (reader.scalar("<i", f"an index type of {what}"), reader.shape(f"an index of {what}"))
+        for _ in range(n_aux)
+    ]
     if n_aux and not np.prod(storage_shape or (0,)):  # MXNet saves csr's as (0,): it follows the indices
         index_shape = aux[-1][1] or (0,)
         storage_shape = index_shape if stype == CSR else (index_shape[0], *shape[1:])
     values = reader.values(flag, storage_shape if n_aux else shape, what)  # type: ignore[arg-type]
-    indices = [reader.values(aux_flag, aux_shape or (0,), f"an index of {what}") for aux_flag, aux_shape in aux]
+    indices = [
+        reader.values(aux_flag, aux_shape or (0,), f"an index of {what}") for aux_flag, aux_shape in aux
+    ]
     if stype == DENSE:
         return values
     if stype == ROW_SPARSE:
@@ -233,15 +249,21 @@ def _write_array(out: io.BytesIO, value: Any) -> None:
         out.write(struct.pack("<iii", _CPU, 0, _flag(data.dtype)))
         out.write(struct.pack("<i", _flag(indptr.dtype)) + _shape_bytes(indptr.shape))
         out.write(struct.pack("<i", _flag(indices.dtype)) + _shape_bytes(indices.shape))
-        out.writelines(part.astype(part.dtype.newbyteorder("<"), copy=False).tobytes() for part in (data, indptr, indices))
+        out.writelines(
+            part.astype(part.dtype.newbyteorder("<"), copy=False).tobytes()
+            for part in (data, indptr, indices)
+        )
         return
     array = np.ascontiguousarray(value)
     if array.ndim == 0:
         array = array.reshape(1)
     out.write(struct.pack("<Ii", V2_MAGIC, DENSE) + _shape_bytes(array.shape))
     out.write(struct.pack("<iii", _CPU, 0, _flag(array.dtype)))
-    out.write(array.astype(array.dtype.newbyteorder("<") if array.dtype.itemsize > 1 else array.dtype,
-                          copy=False).tobytes())
+    out.write(
+        array.astype(
+            array.dtype.newbyteorder("<") if array.dtype.itemsize > 1 else array.dtype, copy=False
+        ).tobytes()
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -277,7 +299,9 @@ class Artifact:
         """``(arg_params, aux_params)`` of the archive's Module checkpoint (``*.params`` or ``params``)."""
         found = self.member(".params", "params")
         if found is None:
-            raise MXNetFormatError(f"model_algo-1 has no parameter file (members: {', '.join(sorted(self.members))})")
+            raise MXNetFormatError(
+                f"model_algo-1 has no parameter file (members: {', '.join(sorted(self.members))})"
+            )
         loaded = load(found[1])
         if not isinstance(loaded, dict):
             raise MXNetFormatError(f"model_algo-1: {found[0]} holds an unnamed list, not parameters")
@@ -306,9 +330,14 @@ def read_artifact(raw: bytes) -> Artifact:
     if raw[:4] == b"PK\x03\x04":
         try:
             with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-                members = {info.filename.rsplit("/", 1)[-1]: archive.read(info)
-                           for info in archive.infolist() if not info.is_dir()}
+                members = {
+                    info.filename.rsplit("/", 1)[-1]: archive.read(info)
+                    for info in archive.infolist()
+                    if not info.is_dir()
+                }
         except (zipfile.BadZipFile, OSError) as exc:
             raise MXNetFormatError(f"model_algo-1 is a damaged zip archive: {exc}") from None
         return Artifact(members=members)
-    raise MXNetFormatError("model_algo-1 is neither an MXNet NDArray file nor a zip archive of an MXNet model")
+    raise MXNetFormatError(
+        "model_algo-1 is neither an MXNet NDArray file nor a zip archive of an MXNet model"
+    )

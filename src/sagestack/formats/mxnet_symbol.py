@@ -25,9 +25,15 @@ from sagestack.formats.mxnet_ndarray import MXNetFormatError
 
 #: Loss layers and final activations: what they compute at inference.
 HEAD_TRANSFORMS = {
-    "SoftmaxOutput": "softmax", "Softmax": "softmax", "softmax": "softmax", "SoftmaxActivation": "softmax",
-    "LogisticRegressionOutput": "sigmoid", "sigmoid": "sigmoid",
-    "LinearRegressionOutput": "identity", "MAERegressionOutput": "identity", "SVMOutput": "identity",
+    "SoftmaxOutput": "softmax",
+    "Softmax": "softmax",
+    "softmax": "softmax",
+    "SoftmaxActivation": "softmax",
+    "LogisticRegressionOutput": "sigmoid",
+    "sigmoid": "sigmoid",
+    "LinearRegressionOutput": "identity",
+    "MAERegressionOutput": "identity",
+    "SVMOutput": "identity",
 }
 _PASS_THROUGH = ("BlockGrad", "stop_gradient", "_copy", "identity", "MakeLoss", "make_loss", "Dropout")
 
@@ -49,9 +55,15 @@ class Graph:
     def from_json(cls, doc: dict[str, Any]) -> Graph:
         try:
             nodes = [
-                Node(str(n["op"]), str(n["name"]),
-                     {str(k): str(v) for k, v in (n.get("attrs") or n.get("attr") or n.get("param") or {}).items()},
-                     [(int(i[0]), int(i[1])) for i in n.get("inputs", [])])
+                Node(
+                    str(n["op"]),
+                    str(n["name"]),
+                    {
+                        str(k): str(v)
+                        for k, v in (n.get("attrs") or n.get("attr") or n.get("param") or {}).items()
+                    },
+                    [(int(i[0]), int(i[1])) for i in n.get("inputs", [])],
+                )
                 for n in doc["nodes"]
             ]
             heads = [(int(h[0]), int(h[1])) for h in doc["heads"]]
@@ -183,6 +195,7 @@ def _reduce(fn: Callable) -> Callable[[Node, list[Any]], np.ndarray]:
         axis = _attr(node, "axis")
         axis = tuple(axis) if isinstance(axis, (list, tuple)) else axis
         return fn(_dense(args[0]), axis=axis, keepdims=bool(_attr(node, "keepdims", False)))
+
     return apply
 
 
@@ -196,26 +209,53 @@ def _dot(node: Node, args: list[Any]) -> Any:
 
 
 _BINARY: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
-    "add": np.add, "plus": np.add, "sub": np.subtract, "minus": np.subtract, "mul": np.multiply,
-    "div": np.divide, "maximum": np.maximum, "minimum": np.minimum, "power": np.power,
+    "add": np.add,
+    "plus": np.add,
+    "sub": np.subtract,
+    "minus": np.subtract,
+    "mul": np.multiply,
+    "div": np.divide,
+    "maximum": np.maximum,
+    "minimum": np.minimum,
+    "power": np.power,
 }
 _SCALAR: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
-    "_plus_scalar": np.add, "_minus_scalar": np.subtract, "_mul_scalar": np.multiply,
-    "_div_scalar": np.divide, "_power_scalar": np.power, "_maximum_scalar": np.maximum,
+    "_plus_scalar": np.add,
+    "_minus_scalar": np.subtract,
+    "_mul_scalar": np.multiply,
+    "_div_scalar": np.divide,
+    "_power_scalar": np.power,
+    "_maximum_scalar": np.maximum,
     "_minimum_scalar": np.minimum,
-    "_rminus_scalar": lambda x, s: s - x, "_rdiv_scalar": lambda x, s: s / x,
+    "_rminus_scalar": lambda x, s: s - x,
+    "_rdiv_scalar": lambda x, s: s / x,
     "_rpower_scalar": lambda x, s: np.power(s, x),
 }
 _UNARY: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "sigmoid": _sigmoid, "tanh": np.tanh, "relu": lambda x: np.maximum(x, 0), "exp": np.exp, "log": np.log,
-    "sqrt": np.sqrt, "rsqrt": lambda x: 1.0 / np.sqrt(x), "square": np.square, "abs": np.abs,
-    "negative": np.negative, "Flatten": lambda x: x.reshape(x.shape[0], -1), "flatten": lambda x: x.reshape(x.shape[0], -1),
+    "sigmoid": _sigmoid,
+    "tanh": np.tanh,
+    "relu": lambda x: np.maximum(x, 0),
+    "exp": np.exp,
+    "log": np.log,
+    "sqrt": np.sqrt,
+    "rsqrt": lambda x: 1.0 / np.sqrt(x),
+    "square": np.square,
+    "abs": np.abs,
+    "negative": np.negative,
+    "Flatten": lambda x: x.reshape(x.shape[0], -1),
+    "flatten": lambda x: x.reshape(x.shape[0], -1),
     **{name: (lambda x: x) for name in _PASS_THROUGH},
-    "LinearRegressionOutput": lambda x: x, "MAERegressionOutput": lambda x: x, "SVMOutput": lambda x: x,
+    "LinearRegressionOutput": lambda x: x,
+    "MAERegressionOutput": lambda x: x,
+    "SVMOutput": lambda x: x,
     "LogisticRegressionOutput": _sigmoid,
 }
-_ACTIVATIONS = {"sigmoid": _sigmoid, "tanh": np.tanh, "relu": lambda x: np.maximum(x, 0),
-                "softrelu": lambda x: np.logaddexp(0, x)}
+_ACTIVATIONS = {
+    "sigmoid": _sigmoid,
+    "tanh": np.tanh,
+    "relu": lambda x: np.maximum(x, 0),
+    "softrelu": lambda x: np.logaddexp(0, x),
+}
 
 
 def _apply(node: Node, args: list[Any]) -> Any:
@@ -234,7 +274,9 @@ def _apply(node: Node, args: list[Any]) -> Any:
     if op == "Activation":
         act = _ACTIVATIONS.get(str(_attr(node, "act_type", "")))
         if act is None:
-            raise MXNetFormatError(f"Activation {node.attrs.get('act_type')} in node {node.name} is not supported")
+            raise MXNetFormatError(
+                f"Activation {node.attrs.get('act_type')} in node {node.name} is not supported"
+            )
         return act(_dense(args[0]))
     if op in ("softmax", "SoftmaxActivation", "Softmax", "SoftmaxOutput"):
         x = _dense(args[0])
@@ -255,12 +297,13 @@ def _apply(node: Node, args: list[Any]) -> Any:
         return sum(_dense(a) for a in args)
     if op == "clip":
         return np.clip(_dense(args[0]), float(_attr(node, "a_min")), float(_attr(node, "a_max")))
-    raise MXNetFormatError(f"the model graph uses the MXNet operator {op} (node {node.name}), "
-                           "which sagestack cannot evaluate")
+    raise MXNetFormatError(
+        f"the model graph uses the MXNet operator {op} (node {node.name}), which sagestack cannot evaluate"
+    )
 
 
 def _binary_name(op: str) -> str | None:
     for prefix in ("broadcast_", "elemwise_", "_"):
-        if op.startswith(prefix) and op[len(prefix):] in _BINARY:
-            return op[len(prefix):]
+        if op.startswith(prefix) and op[len(prefix) :] in _BINARY:
+            return op[len(prefix) :]
     return op if op in ("maximum", "minimum") else None

@@ -224,9 +224,7 @@ def _open_source(source: Source) -> tuple[np.ndarray | None, Path | None]:
     return None, Path(source)
 
 
-def iter_spans(
-    sources: Source | Iterable[Source], chunk_bytes: int = DEFAULT_CHUNK_BYTES
-) -> Iterator[Spans]:
+def iter_spans(sources: Source | Iterable[Source], chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[Spans]:
     """Record spans, chunk by chunk, over in-memory data or files (files are read ``chunk_bytes`` at a
     time, never whole); a file must end at a record boundary."""
     if isinstance(sources, (bytes, bytearray, memoryview, np.ndarray, str, os.PathLike)):
@@ -273,7 +271,9 @@ def _iter_file_spans(fh: BinaryIO, chunk_bytes: int, name: str) -> Iterator[Span
             want = chunk_bytes
 
 
-def iter_payloads(sources: Source | Iterable[Source], chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[bytes]:
+def iter_payloads(
+    sources: Source | Iterable[Source], chunk_bytes: int = DEFAULT_CHUNK_BYTES
+) -> Iterator[bytes]:
     """Each record payload as bytes (per-record; use :func:`iter_spans` on hot paths)."""
     for spans in iter_spans(sources, chunk_bytes):
         buf = spans.buffer

@@ -99,12 +99,16 @@ class RecordBatch:
         else:
             dims = {b.features.shape[1] for b in batches if len(b)}
             if len(dims) > 1:
-                raise FormatError(f"RecordIO-protobuf: records have different feature dimensions {sorted(dims)}")
+                raise FormatError(
+                    f"RecordIO-protobuf: records have different feature dimensions {sorted(dims)}"
+                )
             features = np.concatenate([b.features for b in batches if len(b)] or [batches[0].features])
         with_labels = [b.labels is not None for b in batches if len(b)]
         if any(with_labels) and not all(with_labels):
             raise FormatError("RecordIO-protobuf: some records have a label and others do not")
-        labels = np.concatenate([b.labels for b in batches if b.labels is not None]) if any(with_labels) else None
+        labels = (
+            np.concatenate([b.labels for b in batches if b.labels is not None]) if any(with_labels) else None
+        )
         keys = {k for b in batches for k in b.label_maps}
         maps = {}
         for key in keys:
@@ -145,8 +149,14 @@ def _values_bytes(values: np.ndarray, counts: np.ndarray, ttype: int) -> Leaf:
     return flat, sum_per_record(item_lens, counts)
 
 
-def _tensor(values: np.ndarray, counts: np.ndarray, ttype: int, keys: np.ndarray | None = None,
-            shape: np.ndarray | None = None, present: np.ndarray | None = None) -> Msg:
+def _tensor(
+    values: np.ndarray,
+    counts: np.ndarray,
+    ttype: int,
+    keys: np.ndarray | None = None,
+    shape: np.ndarray | None = None,
+    present: np.ndarray | None = None,
+) -> Msg:
     """A Value message holding one tensor per record (only where ``present``, default everywhere)."""
     n = counts.shape[0]
     tensor = length_delimited(0x0A, [_values_bytes(values, counts, ttype)])
@@ -180,15 +190,17 @@ def _dense_template(X: np.ndarray, labels: np.ndarray | None, ftype: int, ltype:
     out[:] = template
     # locate the feature bytes: after "0a LEN 0a 06 values 12 LEN T LEN 0a LEN"
     fstart = _feature_offset(first)
-    out[:, fstart : fstart + vbytes] = np.ascontiguousarray(X, dtype="<f4" if ftype == FLOAT32 else "<f8").view(
-        np.uint8
-    ).reshape(n, vbytes)
+    out[:, fstart : fstart + vbytes] = (
+        np.ascontiguousarray(X, dtype="<f4" if ftype == FLOAT32 else "<f8").view(np.uint8).reshape(n, vbytes)
+    )
     if labels is not None:
         lwidth = 4 if ltype == FLOAT32 else 8
         lstart = 8 + payload_len - lwidth
-        out[:, lstart : lstart + lwidth] = np.ascontiguousarray(
-            labels, dtype="<f4" if ltype == FLOAT32 else "<f8"
-        ).view(np.uint8).reshape(n, lwidth)
+        out[:, lstart : lstart + lwidth] = (
+            np.ascontiguousarray(labels, dtype="<f4" if ltype == FLOAT32 else "<f8")
+            .view(np.uint8)
+            .reshape(n, lwidth)
+        )
     return out.tobytes()
 
 
@@ -207,9 +219,15 @@ def _skip_varint(data: bytes, pos: int) -> int:
     return pos + 1
 
 
-def _encode_rows(X: np.ndarray, labels: np.ndarray | None, ftype: int, ltype: int | None,
-                 keys: np.ndarray | None = None, counts: np.ndarray | None = None,
-                 shape: int | None = None) -> bytes:
+def _encode_rows(
+    X: np.ndarray,
+    labels: np.ndarray | None,
+    ftype: int,
+    ltype: int | None,
+    keys: np.ndarray | None = None,
+    counts: np.ndarray | None = None,
+    shape: int | None = None,
+) -> bytes:
     n = X.shape[0] if counts is None else counts.shape[0]
     if counts is None:
         counts = np.full(n, X.shape[1], dtype=np.int64)
@@ -266,8 +284,15 @@ def encode_sparse(X: Any, labels: np.ndarray | None = None) -> bytes:
     ltype = None if labels is None else _resolve_type(labels.dtype)
     counts = np.diff(csr.indptr).astype(np.int64)
     lo, hi = int(csr.indptr[0]), int(csr.indptr[-1])
-    return _encode_rows(csr.data[lo:hi], labels, ftype, ltype, keys=csr.indices[lo:hi].astype(np.uint64),
-                        counts=counts, shape=d)
+    return _encode_rows(
+        csr.data[lo:hi],
+        labels,
+        ftype,
+        ltype,
+        keys=csr.indices[lo:hi].astype(np.uint64),
+        counts=counts,
+        shape=d,
+    )
 
 
 def encode_label_columns(columns: Mapping[str, Any], n: int | None = None) -> bytes:
@@ -455,8 +480,14 @@ def _parse_records(spans: Spans) -> dict[tuple[int, bytes], _Tensors]:
     return result
 
 
-def _tensors_for(buf: np.ndarray, sel: np.ndarray, chosen: np.ndarray, entries: Fields,
-                 ent_kind: np.ndarray, tfields: Fields) -> _Tensors:
+def _tensors_for(
+    buf: np.ndarray,
+    sel: np.ndarray,
+    chosen: np.ndarray,
+    entries: Fields,
+    ent_kind: np.ndarray,
+    tfields: Fields,
+) -> _Tensors:
     m = sel.shape[0]
     kinds = ent_kind[chosen[sel]]
     if (kinds < 0).any():
@@ -523,7 +554,9 @@ def _features(t: _Tensors | None, n: int) -> Any:
         d = int(t.counts[0]) if n else 0
         if not (t.counts == d).all():
             other = int(t.counts[t.counts != d][0])
-            raise FormatError(f"RecordIO-protobuf: records have different feature dimensions ({d} and {other})")
+            raise FormatError(
+                f"RecordIO-protobuf: records have different feature dimensions ({d} and {other})"
+            )
         return t.values.astype(np.float32).reshape(n, d)
     import scipy.sparse as sp
 
@@ -536,8 +569,11 @@ def _features(t: _Tensors | None, n: int) -> Any:
         row_of_value = np.repeat(np.arange(n), t.counts)
         within = np.arange(t.values.shape[0]) - excl_cumsum(t.counts)[row_of_value]
         key_pos = np.minimum(excl_cumsum(t.key_counts)[row_of_value] + within, max(keys.shape[0] - 1, 0))
-        cols = within if not keys.shape[0] else np.where(dense_rows[row_of_value], within,
-                                                           keys[key_pos].astype(np.int64))
+        cols = (
+            within
+            if not keys.shape[0]
+            else np.where(dense_rows[row_of_value], within, keys[key_pos].astype(np.int64))
+        )
     else:
         cols = keys.astype(np.int64)
     width = int(max(t.shape0.max(initial=-1), cols.max(initial=-1) + 1, 0))
@@ -684,7 +720,9 @@ def _as_paths(paths: Paths) -> list[str | os.PathLike]:
     return list(paths)
 
 
-def iter_batches(paths: Paths, batch_rows: int, chunk_bytes: int = recordio.DEFAULT_CHUNK_BYTES) -> Iterator[RecordBatch]:
+def iter_batches(
+    paths: Paths, batch_rows: int, chunk_bytes: int = recordio.DEFAULT_CHUNK_BYTES
+) -> Iterator[RecordBatch]:
     """Stream the records of ``paths`` (read ``chunk_bytes`` at a time) as batches of ``batch_rows``
     rows (the last one may be shorter)."""
     if batch_rows <= 0:

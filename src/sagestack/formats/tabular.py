@@ -33,8 +33,9 @@ def _as_paths(paths: Paths) -> list[PathLike]:
     return list(paths)
 
 
-def _split(matrix: np.ndarray, label_column: int | None, weight_column: int | None = None
-           ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+def _split(
+    matrix: np.ndarray, label_column: int | None, weight_column: int | None = None
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """(features, label, weights) from a 2-D float32 matrix."""
     ncols = matrix.shape[1]
     special = [c for c in (label_column, weight_column) if c is not None]
@@ -77,16 +78,22 @@ def _read_csv_frame(source: Any, delimiter: str, **kwargs: Any) -> Any:
     import pandas as pd
 
     try:
-        return pd.read_csv(source, header=None, sep=delimiter, dtype=np.float32, engine="c",
-                           skip_blank_lines=True, **kwargs)
+        return pd.read_csv(
+            source, header=None, sep=delimiter, dtype=np.float32, engine="c", skip_blank_lines=True, **kwargs
+        )
     except pd.errors.EmptyDataError:
         return None
     except (ValueError, pd.errors.ParserError) as exc:
         raise FormatError(f"CSV data could not be parsed as numbers: {exc}") from None
 
 
-def read_csv(paths: Paths, label_column: int | None = 0, *, weight_column: int | None = None,
-             delimiter: str | None = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+def read_csv(
+    paths: Paths,
+    label_column: int | None = 0,
+    *,
+    weight_column: int | None = None,
+    delimiter: str | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """(X float32, y, weights) from headerless CSV files."""
     files = _as_paths(paths)
     delimiter = delimiter or sniff_delimiter(_first_line(files))
@@ -97,15 +104,20 @@ def read_csv(paths: Paths, label_column: int | None = 0, *, weight_column: int |
             blocks.append(np.ascontiguousarray(frame.to_numpy(dtype=np.float32)))
     if not blocks:
         width = 0
-        return np.zeros((0, width), np.float32), (np.zeros(0, np.float32) if label_column is not None else None), None
+        return (
+            np.zeros((0, width), np.float32),
+            (np.zeros(0, np.float32) if label_column is not None else None),
+            None,
+        )
     widths = {b.shape[1] for b in blocks}
     if len(widths) > 1:
         raise FormatError(f"CSV files have different numbers of columns: {sorted(widths)}")
     return _split(np.concatenate(blocks) if len(blocks) > 1 else blocks[0], label_column, weight_column)
 
 
-def load_csv(paths: Paths, label_column: int | None = 0, *, delimiter: str | None = None
-             ) -> tuple[np.ndarray, np.ndarray | None]:
+def load_csv(
+    paths: Paths, label_column: int | None = 0, *, delimiter: str | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """(X float32, y float32 or None) from headerless CSV files; ``label_column=None``: no label."""
     X, y, _ = read_csv(paths, label_column, delimiter=delimiter)
     return X, y
@@ -114,7 +126,11 @@ def load_csv(paths: Paths, label_column: int | None = 0, *, delimiter: str | Non
 def parse_csv_bytes(body: bytes, delimiter: str | None = None) -> np.ndarray:
     """A CSV body (no header, no label) as a float32 matrix."""
     frame = _read_csv_frame(io.BytesIO(body), delimiter or sniff_delimiter(body[:4096]))
-    return np.zeros((0, 0), np.float32) if frame is None else np.ascontiguousarray(frame.to_numpy(dtype=np.float32))
+    return (
+        np.zeros((0, 0), np.float32)
+        if frame is None
+        else np.ascontiguousarray(frame.to_numpy(dtype=np.float32))
+    )
 
 
 def rebatch(blocks: Iterator[tuple[np.ndarray, ...]], batch_rows: int) -> Iterator[tuple[Any, ...]]:
@@ -155,8 +171,14 @@ def _concat_optional(parts: list[Any]) -> Any:
     return np.concatenate(parts)
 
 
-def iter_csv(paths: Paths, batch_rows: int, label_column: int | None = 0, *, weight_column: int | None = None,
-             delimiter: str | None = None) -> Iterator[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]:
+def iter_csv(
+    paths: Paths,
+    batch_rows: int,
+    label_column: int | None = 0,
+    *,
+    weight_column: int | None = None,
+    delimiter: str | None = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]:
     """Stream (X, y, weights) batches of ``batch_rows`` rows (the last may be shorter)."""
     files = _as_paths(paths)
     delimiter = delimiter or sniff_delimiter(_first_line(files))
@@ -171,7 +193,9 @@ def iter_csv(paths: Paths, batch_rows: int, label_column: int | None = 0, *, wei
                 for frame in reader:
                     matrix = np.ascontiguousarray(frame.to_numpy(dtype=np.float32))
                     if width is not None and matrix.shape[1] != width:
-                        raise FormatError(f"CSV files have different numbers of columns: {width}, {matrix.shape[1]}")
+                        raise FormatError(
+                            f"CSV files have different numbers of columns: {width}, {matrix.shape[1]}"
+                        )
                     width = matrix.shape[1]
                     yield _split(matrix, label_column, weight_column)
             except ValueError as exc:
@@ -241,8 +265,9 @@ def read_libsvm(paths: Paths, *, zero_based: bool | str = True, n_features: int 
 
         return LibSVMData(sp.csr_matrix((0, n_features or 0), dtype=np.float32), np.zeros(0, np.float32))
     try:
-        parts = load_svmlight_files(sources, n_features=n_features, dtype=np.float32, zero_based=zero_based,
-                                    query_id=True)
+        parts = load_svmlight_files(
+            sources, n_features=n_features, dtype=np.float32, zero_based=zero_based, query_id=True
+        )
     except ValueError as exc:
         raise FormatError(f"LibSVM data could not be parsed: {exc}") from None
     import scipy.sparse as sp
@@ -252,11 +277,14 @@ def read_libsvm(paths: Paths, *, zero_based: bool | str = True, n_features: int 
     y = np.concatenate(ys).astype(np.float32)
     w = None
     if any(wi is not None for wi in weights):
-        w = np.concatenate([wi if wi is not None else np.ones(x.shape[0], np.float32) for wi, x in zip(weights, Xs)])
+        w = np.concatenate(
+            [wi if wi is not None else np.ones(x.shape[0], np.float32) for wi, x in zip(weights, Xs)]
+        )
     qid = None
     if has_qid:  # files without qids give empty arrays: those rows get qid 0
-        qid = np.concatenate([q if q.shape[0] == x.shape[0] else np.zeros(x.shape[0], np.int64)
-                              for q, x in zip(qs, Xs)])
+        qid = np.concatenate(
+            [q if q.shape[0] == x.shape[0] else np.zeros(x.shape[0], np.int64) for q, x in zip(qs, Xs)]
+        )
     return LibSVMData(X, y, w, qid)
 
 
@@ -282,14 +310,19 @@ def _table_matrix(table: Any) -> np.ndarray:
     return np.column_stack(cols)
 
 
-def read_parquet(paths: Paths, label_column: int | None = 0
-                 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+def read_parquet(
+    paths: Paths, label_column: int | None = 0
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     import pyarrow.parquet as pq
 
     blocks = [_table_matrix(pq.read_table(path)) for path in _as_paths(paths)]
     blocks = [b for b in blocks if b.shape[0]]
     if not blocks:
-        return np.zeros((0, 0), np.float32), (np.zeros(0, np.float32) if label_column is not None else None), None
+        return (
+            np.zeros((0, 0), np.float32),
+            (np.zeros(0, np.float32) if label_column is not None else None),
+            None,
+        )
     widths = {b.shape[1] for b in blocks}
     if len(widths) > 1:
         raise FormatError(f"Parquet files have different numbers of columns: {sorted(widths)}")
@@ -302,8 +335,9 @@ def load_parquet(paths: Paths, label_column: int | None = 0) -> tuple[np.ndarray
     return X, y
 
 
-def iter_parquet(paths: Paths, batch_rows: int, label_column: int | None = 0
-                 ) -> Iterator[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]:
+def iter_parquet(
+    paths: Paths, batch_rows: int, label_column: int | None = 0
+) -> Iterator[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]:
     """Stream (X, y, None) batches of ``batch_rows`` rows, reading row groups as needed."""
     import pyarrow as pa
     import pyarrow.parquet as pq

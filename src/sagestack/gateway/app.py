@@ -190,9 +190,16 @@ class Gateway:
             if request_log.isEnabledFor(level):
                 if status >= 400 and call.error is None and response is not None:
                     call.error = _error_code(response)
-                request_log.log(level, REQUEST_LINE, call.service or "-", call.operation or "-", status,
-                                (time.perf_counter() - started) * 1000.0, call.error or "-",
-                                request.request_id)
+                request_log.log(
+                    level,
+                    REQUEST_LINE,
+                    call.service or "-",
+                    call.operation or "-",
+                    status,
+                    (time.perf_counter() - started) * 1000.0,
+                    call.error or "-",
+                    request.request_id,
+                )
 
     # -- dispatch --------------------------------------------------------------------------
 
@@ -201,8 +208,9 @@ class Gateway:
         if request.raw_path.startswith("/_sagestack/"):
             call.service, call.operation = "sagestack", request.raw_path
             return await self.internal_route(request, call)
-        scope_service, scope_region = sigv4.credential_scope_service(request.headers.raw,
-                                                                     request.query_string)
+        scope_service, scope_region = sigv4.credential_scope_service(
+            request.headers.raw, request.query_string
+        )
         if scope_service is None and sigv2.is_sigv2(request.headers.raw, request.query_string):
             scope_service = "s3"  # S3's legacy signature (boto3's default for presigned URLs)
         signing = SIGNING_NAMES.get(scope_service or "", scope_service)
@@ -219,8 +227,12 @@ class Gateway:
                 if scope_service is None:
                     raise ServiceError("MissingAuthenticationToken", "Missing Authentication Token", 403)
                 raise ServiceError("UnknownService", f"Service {scope_service} is not served here", 400)
-            if service == "sagemaker-runtime" and self.invocation_handler is not None \
-                    and request.method == "POST" and request.raw_path.endswith("/invocations"):
+            if (
+                service == "sagemaker-runtime"
+                and self.invocation_handler is not None
+                and request.method == "POST"
+                and request.raw_path.endswith("/invocations")
+            ):
                 call.operation = "InvokeEndpoint"
                 auth = await self.authenticate(request, service, protocol)
                 return await self.invocation_handler(request, auth, protocol)
@@ -240,14 +252,22 @@ class Gateway:
             validate(params, op.input_shape, check_patterns=service != "s3", check_enums=service != "s3")
             handler = self.tables.get(service, {}).get(op.name)
             if handler is None:
-                log.warning("%s:%s is not implemented (docs/coverage.md lists the operations that are)",
-                            service, op.name)
+                log.warning(
+                    "%s:%s is not implemented (docs/coverage.md lists the operations that are)",
+                    service,
+                    op.name,
+                )
                 raise not_implemented(service, op.name)
             ctx = RequestContext(
-                platform=self.platform, request=request, service=service, operation=op.name,
-                account_id=auth.credentials.account_id, region=auth.region or
-                self.platform.settings.region, principal_arn=auth.credentials.principal_arn,
-                access_key_id=auth.credentials.access_key_id, auth=auth,
+                platform=self.platform,
+                request=request,
+                service=service,
+                operation=op.name,
+                account_id=auth.credentials.account_id,
+                region=auth.region or self.platform.settings.region,
+                principal_arn=auth.credentials.principal_arn,
+                access_key_id=auth.credentials.access_key_id,
+                auth=auth,
             )
             if handler.is_async:
                 result = await handler.func(ctx, params)
@@ -295,8 +315,12 @@ class Gateway:
     def apply_virtual_host(self, request: HttpRequest) -> None:
         """Virtual-hosted-style S3 (``bucket.localhost:port/key``): route as path style."""
         host = (request.headers.get("host") or "").rsplit(":", 1)[0].lower()
-        for suffix in (".s3.localhost", ".localhost", ".s3.amazonaws.com",
-                       f".s3.{self.platform.settings.region}.amazonaws.com"):
+        for suffix in (
+            ".s3.localhost",
+            ".localhost",
+            ".s3.amazonaws.com",
+            f".s3.{self.platform.settings.region}.amazonaws.com",
+        ):
             if host.endswith(suffix) and len(host) > len(suffix):
                 bucket = host[: -len(suffix)]
                 request.path_override = "/" + bucket + (request.raw_path if request.raw_path != "/" else "")
@@ -313,24 +337,43 @@ class Gateway:
 
     async def authenticate(self, request: HttpRequest, service: str, protocol: Protocol) -> sigv4.AuthResult:
         body_sha = None
-        if service != "s3" and "x-amz-content-sha256" not in request.headers \
-                and "X-Amz-Signature" not in request.query_string:
+        if (
+            service != "s3"
+            and "x-amz-content-sha256" not in request.headers
+            and "X-Amz-Signature" not in request.query_string
+        ):
             body = await request.read_body(64 * 1024 * 1024)
             body_sha = sha256_hex(body)
         if service == "s3" and sigv2.is_sigv2(request.headers.raw, request.query_string):
-            return sigv2.verify(request.method, request.raw_path, request.query_string, request.headers.raw,
-                                self.lookup, self.platform.settings.region)
-        return sigv4.verify(request.method, request.raw_path, request.query_string, request.headers.raw,
-                            self.lookup, now=time.time(), body_sha256=body_sha)
+            return sigv2.verify(
+                request.method,
+                request.raw_path,
+                request.query_string,
+                request.headers.raw,
+                self.lookup,
+                self.platform.settings.region,
+            )
+        return sigv4.verify(
+            request.method,
+            request.raw_path,
+            request.query_string,
+            request.headers.raw,
+            self.lookup,
+            now=time.time(),
+            body_sha256=body_sha,
+        )
 
     def lookup(self, access_key_id: str) -> sigv4.Credentials | None:
         row = self.platform.lookup_credentials(access_key_id)
         if row is None:
             return None
         return sigv4.Credentials(
-            access_key_id=row["access_key_id"], secret_access_key=row["secret_access_key"],
-            account_id=row["account_id"], principal_arn=row["principal_arn"],
-            session_token=row.get("session_token"), expires_at=row.get("expires_at"),
+            access_key_id=row["access_key_id"],
+            secret_access_key=row["secret_access_key"],
+            account_id=row["account_id"],
+            principal_arn=row["principal_arn"],
+            session_token=row.get("session_token"),
+            expires_at=row.get("expires_at"),
         )
 
     async def internal_route(self, request: HttpRequest, call: CallRecord) -> HttpResponse:
@@ -340,18 +383,23 @@ class Gateway:
                 await self.authenticate(request, "sagestack", None)  # type: ignore[arg-type]
             except AuthError as exc:
                 call.error = exc.code
-                return HttpResponse(exc.status, [("content-type", "application/json")],
-                                    json.dumps({"__type": exc.code, "message": exc.message}).encode())
+                return HttpResponse(
+                    exc.status,
+                    [("content-type", "application/json")],
+                    json.dumps({"__type": exc.code, "message": exc.message}).encode(),
+                )
             document = await asyncio.to_thread(server_status, self.platform, self.started_at)
             return HttpResponse(200, [("content-type", "application/json")], json.dumps(document).encode())
         if request.raw_path == "/_sagestack/health":
-            body = json.dumps({
-                "status": "running",
-                "version": __version__,
-                "services": {name: "available" for name in self.services},
-                "region": self.platform.settings.region,
-                "account_id": self.platform.settings.account_id,
-            }).encode()
+            body = json.dumps(
+                {
+                    "status": "running",
+                    "version": __version__,
+                    "services": {name: "available" for name in self.services},
+                    "region": self.platform.settings.region,
+                    "account_id": self.platform.settings.account_id,
+                }
+            ).encode()
             return HttpResponse(200, [("content-type", "application/json")], body)
         return HttpResponse(404, [("content-type", "application/json")], b'{"message":"not found"}')
 

@@ -155,8 +155,9 @@ class AuthErrors:
 
     def missing_date(self) -> AuthError:
         if self.s3:
-            return AuthError("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header",
-                             403)
+            return AuthError(
+                "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header", 403
+            )
         return self.malformed(
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
         )

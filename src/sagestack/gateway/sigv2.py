@@ -19,13 +19,40 @@ from .auth_errors import AuthError
 from .sigv4 import AuthResult, Credentials
 
 #: Sub-resources and response overrides that are part of the canonicalized resource.
-SUB_RESOURCES = frozenset({
-    "acl", "cors", "delete", "lifecycle", "location", "logging", "notification", "partNumber", "policy",
-    "requestPayment", "response-cache-control", "response-content-disposition", "response-content-encoding",
-    "response-content-language", "response-content-type", "response-expires", "restore", "tagging",
-    "torrent", "uploadId", "uploads", "versionId", "versioning", "versions", "website", "object-lock",
-    "retention", "legal-hold", "select", "select-type",
-})
+SUB_RESOURCES = frozenset(
+    {
+        "acl",
+        "cors",
+        "delete",
+        "lifecycle",
+        "location",
+        "logging",
+        "notification",
+        "partNumber",
+        "policy",
+        "requestPayment",
+        "response-cache-control",
+        "response-content-disposition",
+        "response-content-encoding",
+        "response-content-language",
+        "response-content-type",
+        "response-expires",
+        "restore",
+        "tagging",
+        "torrent",
+        "uploadId",
+        "uploads",
+        "versionId",
+        "versioning",
+        "versions",
+        "website",
+        "object-lock",
+        "retention",
+        "legal-hold",
+        "select",
+        "select-type",
+    }
+)
 MAX_SKEW_SECONDS = 15 * 60
 
 
@@ -54,8 +81,15 @@ def _amz_headers(headers: list[tuple[str, str]]) -> str:
     return "".join(f"{k}:{','.join(v)}\n" for k, v in sorted(grouped.items()))
 
 
-def verify(method: str, raw_path: str, raw_query: str, headers: list[tuple[str, str]],
-           lookup: Callable[[str], Credentials | None], region: str, now: float | None = None) -> AuthResult:
+def verify(
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: list[tuple[str, str]],
+    lookup: Callable[[str], Credentials | None],
+    region: str,
+    now: float | None = None,
+) -> AuthResult:
     now = time.time() if now is None else now
     pairs = parse_qsl(raw_query, keep_blank_values=True)
     query = dict(pairs)
@@ -66,11 +100,18 @@ def verify(method: str, raw_path: str, raw_query: str, headers: list[tuple[str, 
         try:
             expires_at = int(expires)
         except ValueError:
-            raise AuthError("AccessDenied", "Query-string authentication requires the Signature, Expires "
-                            "and AWSAccessKeyId parameters", 403) from None
+            raise AuthError(
+                "AccessDenied",
+                "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters",
+                403,
+            ) from None
         if now > expires_at:
-            raise AuthError("AccessDenied", "Request has expired", 403,
-                            {"Expires": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at))})
+            raise AuthError(
+                "AccessDenied",
+                "Request has expired",
+                403,
+                {"Expires": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at))},
+            )
         when = expires
         token = query.get("x-amz-security-token") or hmap.get("x-amz-security-token")
     else:
@@ -80,30 +121,57 @@ def verify(method: str, raw_path: str, raw_query: str, headers: list[tuple[str, 
         try:
             request_time = parsedate_to_datetime(date_text).timestamp()
         except (TypeError, ValueError):
-            raise AuthError("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header",
-                            403) from None
+            raise AuthError(
+                "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header", 403
+            ) from None
         if abs(now - request_time) > MAX_SKEW_SECONDS:
-            raise AuthError("RequestTimeTooSkewed", "The difference between the request time and the current "
-                            "time is too large.", 403)
+            raise AuthError(
+                "RequestTimeTooSkewed",
+                "The difference between the request time and the current time is too large.",
+                403,
+            )
         when = "" if "x-amz-date" in hmap else date_text
         token = hmap.get("x-amz-security-token")
     credentials = lookup(key_id)
     if credentials is None:
-        raise AuthError("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our "
-                        "records.", 403, {"AWSAccessKeyId": key_id})
+        raise AuthError(
+            "InvalidAccessKeyId",
+            "The AWS Access Key Id you provided does not exist in our records.",
+            403,
+            {"AWSAccessKeyId": key_id},
+        )
     if credentials.session_token and token != credentials.session_token:
         raise AuthError("InvalidToken", "The provided token is malformed or otherwise invalid.", 400)
     if credentials.expires_at is not None and now > credentials.expires_at:
         raise AuthError("ExpiredToken", "The provided token has expired.", 400)
-    string_to_sign = "\n".join([method, hmap.get("content-md5", ""), hmap.get("content-type", ""), when,
-                                _amz_headers(headers) + _canonical_resource(raw_path, pairs)])
-    expected = base64.b64encode(hmac.new(credentials.secret_access_key.encode(), string_to_sign.encode(),
-                                         hashlib.sha1).digest()).decode()
+    string_to_sign = "\n".join(
+        [
+            method,
+            hmap.get("content-md5", ""),
+            hmap.get("content-type", ""),
+            when,
+            _amz_headers(headers) + _canonical_resource(raw_path, pairs),
+        ]
+    )
+    expected = base64.b64encode(
+        hmac.new(credentials.secret_access_key.encode(), string_to_sign.encode(), hashlib.sha1).digest()
+    ).decode()
     if not hmac.compare_digest(expected, signature):
-        raise AuthError("SignatureDoesNotMatch", "The request signature we calculated does not match the "
-                        "signature you provided. Check your key and signing method.", 403,
-                        {"AWSAccessKeyId": key_id, "StringToSign": string_to_sign})
-    return AuthResult(credentials=credentials, service="s3", region=region, signed_headers=(),
-                      payload_mode="presigned" if "AWSAccessKeyId" in query else "unsigned",
-                      declared_payload_sha256=None, seed_signature=None, signing_key=None,
-                      timestamp=time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)))
+        raise AuthError(
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the "
+            "signature you provided. Check your key and signing method.",
+            403,
+            {"AWSAccessKeyId": key_id, "StringToSign": string_to_sign},
+        )
+    return AuthResult(
+        credentials=credentials,
+        service="s3",
+        region=region,
+        signed_headers=(),
+        payload_mode="presigned" if "AWSAccessKeyId" in query else "unsigned",
+        declared_payload_sha256=None,
+        seed_signature=None,
+        signing_key=None,
+        timestamp=time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)),
+    )

@@ -28,16 +28,30 @@ from .local import EncryptedObject, ObjectStore, StagedFile
 if TYPE_CHECKING:
     from ..platform import Platform
 
-__all__ = ["BucketInfo", "EncryptedObject", "ListPage", "ObjectInfo", "ObjectStore", "PartInfo", "StagedFile", "UploadInfo",
-           "object_store", "parse_s3_uri"]
+__all__ = [
+    "BucketInfo",
+    "EncryptedObject",
+    "ListPage",
+    "ObjectInfo",
+    "ObjectStore",
+    "PartInfo",
+    "StagedFile",
+    "UploadInfo",
+    "object_store",
+    "parse_s3_uri",
+]
 
 
 def _build(platform: Platform) -> ObjectStore:
     from ..store.kms import key_store
     from ..store.objects_index import ObjectIndex
 
-    return ObjectStore(platform.settings.objects_dir, ObjectIndex(platform.db), platform.settings.region,
-                       keyring=key_store(platform))
+    return ObjectStore(
+        platform.settings.objects_dir,
+        ObjectIndex(platform.db),
+        platform.settings.region,
+        keyring=key_store(platform),
+    )
 
 
 def object_store(platform: Platform) -> ObjectStore:

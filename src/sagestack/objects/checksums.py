@@ -17,8 +17,13 @@ from typing import Protocol
 
 #: Lower-case algorithm name → the API's member suffix (ChecksumCRC32, …).
 MEMBER_NAMES = {
-    "crc32": "CRC32", "crc32c": "CRC32C", "crc64nvme": "CRC64NVME", "sha1": "SHA1", "sha256": "SHA256",
-    "md5": "MD5", "sha512": "SHA512",
+    "crc32": "CRC32",
+    "crc32c": "CRC32C",
+    "crc64nvme": "CRC64NVME",
+    "sha1": "SHA1",
+    "sha256": "SHA256",
+    "md5": "MD5",
+    "sha512": "SHA512",
 }
 
 

@@ -57,11 +57,17 @@ def _aead(key: bytes):
     return AESGCM(key)
 
 
-def envelope(key_arn: str, blob: bytes, context: dict[str, str],
-             segments: Iterable[tuple[int, int]] | None = None) -> dict:
+def envelope(
+    key_arn: str, blob: bytes, context: dict[str, str], segments: Iterable[tuple[int, int]] | None = None
+) -> dict:
     import base64
 
-    out = {"scheme": SCHEME, "key": key_arn, "blob": base64.b64encode(blob).decode(), "context": dict(context)}
+    out = {
+        "scheme": SCHEME,
+        "key": key_arn,
+        "blob": base64.b64encode(blob).decode(),
+        "context": dict(context),
+    }
     if segments is not None:
         out["segments"] = [[number, size] for number, size in segments]
     return out
@@ -99,7 +105,7 @@ class FrameSealer:
         out: list[bytes] = []
         position = 0
         while len(view) - position > FRAME:
-            self._seal(out, view[position:position + FRAME], False)
+            self._seal(out, view[position : position + FRAME], False)
             position += FRAME
         self._pending = bytes(view[position:])
         return out
@@ -175,7 +181,7 @@ class FrameReader(io.RawIOBase):
             start, plaintext = self._frame(self._position)
             offset = self._position - start
             count = min(len(plaintext) - offset, len(view) - written)
-            view[written:written + count] = plaintext[offset:offset + count]
+            view[written : written + count] = plaintext[offset : offset + count]
             written += count
             self._position += count
         return written

@@ -68,8 +68,15 @@ class Stager:
     """Synchronous sink: ``write`` hashes and appends, ``finish`` fsyncs and returns the StagedFile.
     With a ``sealer`` the digests and size are the plaintext's and the file holds sealed frames."""
 
-    def __init__(self, path: Path, algorithms: Iterable[str] = (), sha256: bool = False, fsync: bool = True,
-                 pool: ThreadPoolExecutor | None = None, sealer: FrameSealer | None = None):
+    def __init__(
+        self,
+        path: Path,
+        algorithms: Iterable[str] = (),
+        sha256: bool = False,
+        fsync: bool = True,
+        pool: ThreadPoolExecutor | None = None,
+        sealer: FrameSealer | None = None,
+    ):
         self.staged = StagedFile(path)
         self._sealer = sealer
         self._pool = pool
@@ -102,7 +109,9 @@ class Stager:
         self.staged.size += len(data)
 
     def _hash(self, data: bytes) -> None:
-        for hasher in [self._md5] + ([self._sha] if self._sha is not None else []) + list(self._checks.values()):
+        for hasher in (
+            [self._md5] + ([self._sha] if self._sha is not None else []) + list(self._checks.values())
+        ):
             hasher.update(data)
 
     def finish(self) -> StagedFile:
@@ -163,12 +172,22 @@ class ObjectStore:
     def path_of(self, storage_path: str) -> Path:
         return self.root / storage_path
 
-    def new_stager(self, algorithms: Iterable[str] = (), sha256: bool = False, fsync: bool = True,
-                   sealer: FrameSealer | None = None) -> Stager:
+    def new_stager(
+        self,
+        algorithms: Iterable[str] = (),
+        sha256: bool = False,
+        fsync: bool = True,
+        sealer: FrameSealer | None = None,
+    ) -> Stager:
         return Stager(self.tmp_dir / uuid.uuid4().hex, algorithms, sha256, fsync, self._hash_pool, sealer)
 
-    async def stage_stream(self, chunks: AsyncIterable[bytes], algorithms: Iterable[str] = (),
-                           sha256: bool = False, sealer: FrameSealer | None = None) -> StagedFile:
+    async def stage_stream(
+        self,
+        chunks: AsyncIterable[bytes],
+        algorithms: Iterable[str] = (),
+        sha256: bool = False,
+        sealer: FrameSealer | None = None,
+    ) -> StagedFile:
         """Stream ``chunks`` into a temp file; disk writes and hashing run in a worker thread,
         overlapped with receiving the next buffer. On any error the temp file is removed."""
         stager = await asyncio.to_thread(self.new_stager, algorithms, sha256, True, sealer)
@@ -199,14 +218,21 @@ class ObjectStore:
             await asyncio.to_thread(stager.discard)
             raise
 
-    def stage_file(self, source: str | os.PathLike | IO[bytes], algorithms: Iterable[str] = (), *,
-                   start: int = 0, length: int | None = None, fsync: bool = True,
-                   sealer: FrameSealer | None = None) -> StagedFile:
+    def stage_file(
+        self,
+        source: str | os.PathLike | IO[bytes],
+        algorithms: Iterable[str] = (),
+        *,
+        start: int = 0,
+        length: int | None = None,
+        fsync: bool = True,
+        sealer: FrameSealer | None = None,
+    ) -> StagedFile:
         """Stage a file's bytes (``source`` a path, or an open reader such as ``open_object``'s, which
         is closed afterwards), sealed with ``sealer`` when given."""
         stager = self.new_stager(algorithms, fsync=fsync, sealer=sealer)
         try:
-            with (open(source, "rb") if isinstance(source, (str, os.PathLike)) else source) as handle:
+            with open(source, "rb") if isinstance(source, (str, os.PathLike)) else source as handle:
                 handle.seek(start)
                 remaining = length
                 while remaining is None or remaining > 0:
@@ -350,12 +376,25 @@ class ObjectStore:
         with handle:
             return handle.read()
 
-    def commit(self, staged: StagedFile, bucket: str, key: str, *, content_type: str | None = None,
-               metadata: dict[str, str] | None = None, headers: dict[str, str] | None = None,
-               checksums: dict[str, str] | None = None, checksum_type: str | None = None,
-               sse: dict[str, Any] | None = None, tags: dict[str, str] | None = None,
-               etag: str | None = None, parts: list[int] | None = None, if_match: str | None = None,
-               if_none_match: bool = False, encryption: dict[str, Any] | None = None) -> ObjectInfo:
+    def commit(
+        self,
+        staged: StagedFile,
+        bucket: str,
+        key: str,
+        *,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        checksums: dict[str, str] | None = None,
+        checksum_type: str | None = None,
+        sse: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+        etag: str | None = None,
+        parts: list[int] | None = None,
+        if_match: str | None = None,
+        if_none_match: bool = False,
+        encryption: dict[str, Any] | None = None,
+    ) -> ObjectInfo:
         """Publish a staged file as ``bucket/key`` (replacing any previous object atomically);
         ``encryption`` is the envelope of a file staged sealed."""
         try:
@@ -364,11 +403,20 @@ class ObjectStore:
             staged.discard()
             raise
         info = ObjectInfo(
-            bucket=bucket, key=key, size=staged.size, etag=etag or staged.etag,
-            content_type=content_type or DEFAULT_CONTENT_TYPE, last_modified=_now(),
-            storage_path=storage, metadata=dict(metadata or {}), headers=dict(headers or {}),
+            bucket=bucket,
+            key=key,
+            size=staged.size,
+            etag=etag or staged.etag,
+            content_type=content_type or DEFAULT_CONTENT_TYPE,
+            last_modified=_now(),
+            storage_path=storage,
+            metadata=dict(metadata or {}),
+            headers=dict(headers or {}),
             checksums=dict(checksums if checksums is not None else staged.checksums),
-            checksum_type=checksum_type, sse=dict(sse or {}), tags=dict(tags or {}), parts=parts,
+            checksum_type=checksum_type,
+            sse=dict(sse or {}),
+            tags=dict(tags or {}),
+            parts=parts,
             encryption=encryption,
         )
         if info.checksums and not info.checksum_type:
@@ -388,9 +436,17 @@ class ObjectStore:
             self._release([old])
         return info
 
-    def put_file(self, account: str, bucket: str, key: str, path: str | os.PathLike,
-                 content_type: str | None = None, metadata: dict[str, str] | None = None, *,
-                 move: bool = False) -> ObjectInfo:
+    def put_file(
+        self,
+        account: str,
+        bucket: str,
+        key: str,
+        path: str | os.PathLike,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+        *,
+        move: bool = False,
+    ) -> ObjectInfo:
         """Store a local file as ``bucket/key``. ``move=True`` takes the file over (it must not be used
         afterwards) instead of copying it; the bytes are read once either way, for the ETag."""
         self.get_bucket(bucket, account)
@@ -413,8 +469,14 @@ class ObjectStore:
             return self.stage_file(path)
         return StagedFile(target, size, md5.digest())
 
-    def put_tree(self, account: str, bucket: str, prefix: str, directory: str | os.PathLike,
-                 content_type: str | None = None) -> list[ObjectInfo]:
+    def put_tree(
+        self,
+        account: str,
+        bucket: str,
+        prefix: str,
+        directory: str | os.PathLike,
+        content_type: str | None = None,
+    ) -> list[ObjectInfo]:
         """Store every file under ``directory`` as ``prefix + relative/path`` (one index transaction:
         all of them become visible together)."""
         self.get_bucket(bucket, account)
@@ -424,10 +486,17 @@ class ObjectStore:
             for path in sorted(p for p in root.rglob("*") if p.is_file()):
                 staged = self.stage_file(path, fsync=False)  # one sync for the batch, below
                 storage = self._publish(staged)
-                infos.append(ObjectInfo(
-                    bucket=bucket, key=prefix + path.relative_to(root).as_posix(), size=staged.size,
-                    etag=staged.etag, content_type=content_type or DEFAULT_CONTENT_TYPE, last_modified=_now(),
-                    storage_path=storage))
+                infos.append(
+                    ObjectInfo(
+                        bucket=bucket,
+                        key=prefix + path.relative_to(root).as_posix(),
+                        size=staged.size,
+                        etag=staged.etag,
+                        content_type=content_type or DEFAULT_CONTENT_TYPE,
+                        last_modified=_now(),
+                        storage_path=storage,
+                    )
+                )
             os.sync()  # every file durable before any row points at it
             old = self.index.put_objects(infos)
         except IndexConflict as exc:
@@ -439,8 +508,15 @@ class ObjectStore:
         self._release(old)
         return infos
 
-    def put_bytes(self, account: str, bucket: str, key: str, data: bytes,
-                  content_type: str | None = None, metadata: dict[str, str] | None = None) -> ObjectInfo:
+    def put_bytes(
+        self,
+        account: str,
+        bucket: str,
+        key: str,
+        data: bytes,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> ObjectInfo:
         self.get_bucket(bucket, account)
         stager = self.new_stager()
         try:
@@ -451,20 +527,37 @@ class ObjectStore:
             raise
         return self.commit(staged, bucket, key, content_type=content_type, metadata=metadata)
 
-    async def put_stream(self, account: str, bucket: str, key: str, chunks: AsyncIterable[bytes],
-                         content_type: str | None = None,
-                         metadata: dict[str, str] | None = None) -> ObjectInfo:
+    async def put_stream(
+        self,
+        account: str,
+        bucket: str,
+        key: str,
+        chunks: AsyncIterable[bytes],
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> ObjectInfo:
         """Store an async stream of bytes as ``bucket/key`` without holding it in memory."""
         await asyncio.to_thread(self.get_bucket, bucket, account)
         staged = await self.stage_stream(chunks)
-        return await asyncio.to_thread(self.commit, staged, bucket, key, content_type=content_type,
-                                       metadata=metadata)
+        return await asyncio.to_thread(
+            self.commit, staged, bucket, key, content_type=content_type, metadata=metadata
+        )
 
-    def copy(self, source: ObjectInfo, bucket: str, key: str, *, content_type: str | None = None,
-             metadata: dict[str, str] | None = None, headers: dict[str, str] | None = None,
-             sse: dict[str, Any] | None = None, tags: dict[str, str] | None = None,
-             algorithms: Iterable[str] = (), encryption: dict[str, Any] | None = None,
-             data_key: bytes | None = None) -> ObjectInfo:
+    def copy(
+        self,
+        source: ObjectInfo,
+        bucket: str,
+        key: str,
+        *,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        sse: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+        algorithms: Iterable[str] = (),
+        encryption: dict[str, Any] | None = None,
+        data_key: bytes | None = None,
+    ) -> ObjectInfo:
         """Copy an object (sharing its file). Unspecified attributes are taken from ``source``.
         ``encryption`` and ``data_key`` are the copy's envelope and data key (None: stored plain); a copy
         whose envelope wraps the source's own data key shares the source's sealed file."""
@@ -481,20 +574,35 @@ class ObjectStore:
             staged = self.stage_file(self.open_object(source), wanted, sealer=sealer)
             checksums = {k: v for k, v in source.checksums.items() if source.checksum_type != "COMPOSITE"}
             checksums.update(staged.checksums)
-            return self.commit(staged, bucket, key, content_type=content_type or source.content_type,
-                               metadata=source.metadata if metadata is None else metadata,
-                               headers=source.headers if headers is None else headers, checksums=checksums,
-                               sse=source.sse if sse is None else sse,
-                               tags=source.tags if tags is None else tags, encryption=encryption)
+            return self.commit(
+                staged,
+                bucket,
+                key,
+                content_type=content_type or source.content_type,
+                metadata=source.metadata if metadata is None else metadata,
+                headers=source.headers if headers is None else headers,
+                checksums=checksums,
+                sse=source.sse if sse is None else sse,
+                tags=source.tags if tags is None else tags,
+                encryption=encryption,
+            )
         if encryption is not None and source.encryption and source.encryption.get("segments"):
             encryption = {**encryption, "segments": source.encryption["segments"]}
         storage = self._link(source.storage_path)
-        info = replace(source, bucket=bucket, key=key, last_modified=_now(), storage_path=storage,
-                       content_type=content_type or source.content_type,
-                       metadata=source.metadata if metadata is None else dict(metadata),
-                       headers=source.headers if headers is None else dict(headers),
-                       sse=source.sse if sse is None else dict(sse),
-                       tags=source.tags if tags is None else dict(tags), parts=None, encryption=encryption)
+        info = replace(
+            source,
+            bucket=bucket,
+            key=key,
+            last_modified=_now(),
+            storage_path=storage,
+            content_type=content_type or source.content_type,
+            metadata=source.metadata if metadata is None else dict(metadata),
+            headers=source.headers if headers is None else dict(headers),
+            sse=source.sse if sse is None else dict(sse),
+            tags=source.tags if tags is None else dict(tags),
+            parts=None,
+            encryption=encryption,
+        )
         return self._index_object(info, None, False)
 
     def set_tags(self, bucket: str, key: str, tags: dict[str, str]) -> None:
@@ -511,8 +619,15 @@ class ObjectStore:
         self._release(paths)
         return paths
 
-    def list(self, bucket: str, prefix: str = "", delimiter: str | None = None, *,
-             start_after: str | None = None, max_keys: int = 1000) -> ListPage:
+    def list(
+        self,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str | None = None,
+        *,
+        start_after: str | None = None,
+        max_keys: int = 1000,
+    ) -> ListPage:
         """One page of keys and common prefixes after ``start_after``; resume with ``page.last``."""
         return self.index.list_page(bucket, prefix or "", delimiter, start_after, max_keys)
 
@@ -553,8 +668,9 @@ class ObjectStore:
     def list_parts(self, upload_id: str, after: int = 0, limit: int | None = None) -> list[PartInfo]:
         return self.index.list_parts(upload_id, after, limit)
 
-    def assemble(self, parts: list[PartInfo], algorithm: str | None = None,
-                 data_key: bytes | None = None) -> StagedFile:
+    def assemble(
+        self, parts: list[PartInfo], algorithm: str | None = None, data_key: bytes | None = None
+    ) -> StagedFile:
         """Concatenate part files into a staged file (kernel copy where possible). With ``algorithm``
         the full-object checksum is computed on the way. With ``data_key`` the parts are sealed segments
         (an encrypted upload): their files are concatenated as they are and the checksum is computed
@@ -580,8 +696,11 @@ class ObjectStore:
                 if algorithm and data_key is not None:
                     hasher = cks.new(algorithm)
                     for part in parts:
-                        with open_sealed(open(self.path_of(part.storage_path), "rb"), data_key,
-                                         [(part.part_number, part.size)]) as handle:
+                        with open_sealed(
+                            open(self.path_of(part.storage_path), "rb"),
+                            data_key,
+                            [(part.part_number, part.size)],
+                        ) as handle:
                             while data := handle.read(WRITE_BUFFER):
                                 hasher.update(data)
                     staged.checksums = {algorithm: cks.encode(hasher.digest())}
@@ -592,8 +711,15 @@ class ObjectStore:
                 staged.discard()
             raise
 
-    def complete_upload(self, upload: UploadInfo, staged: StagedFile, info: ObjectInfo, *,
-                        if_match: str | None = None, if_none_match: bool = False) -> ObjectInfo:
+    def complete_upload(
+        self,
+        upload: UploadInfo,
+        staged: StagedFile,
+        info: ObjectInfo,
+        *,
+        if_match: str | None = None,
+        if_none_match: bool = False,
+    ) -> ObjectInfo:
         try:
             storage = self._publish(staged)
         except BaseException:
@@ -601,8 +727,9 @@ class ObjectStore:
             raise
         info = replace(info, storage_path=storage, last_modified=_now())
         try:
-            released = self.index.complete_upload(upload.upload_id, info, if_match=if_match,
-                                                  if_none_match=if_none_match)
+            released = self.index.complete_upload(
+                upload.upload_id, info, if_match=if_match, if_none_match=if_none_match
+            )
         except IndexConflict as exc:
             self._release([storage])
             if exc.reason == "no_upload":
@@ -621,9 +748,15 @@ class ObjectStore:
             raise errors.NoSuchUpload(upload_id)
         self._release(paths)
 
-    def list_uploads(self, bucket: str, prefix: str = "", delimiter: str | None = None,
-                     key_marker: str | None = None, upload_id_marker: str | None = None,
-                     max_uploads: int = 1000) -> UploadPage:
+    def list_uploads(
+        self,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str | None = None,
+        key_marker: str | None = None,
+        upload_id_marker: str | None = None,
+        max_uploads: int = 1000,
+    ) -> UploadPage:
         return self.index.list_uploads(bucket, prefix, delimiter, key_marker, upload_id_marker, max_uploads)
 
 

@@ -68,8 +68,11 @@ def shape_value(value: Any, shape: Shape) -> Any:
     kind = shape.type_name
     if kind == "structure":
         members = shape.members
-        return {name: shape_value(item, members[name]) for name, item in value.items()
-                if item is not None and name in members}
+        return {
+            name: shape_value(item, members[name])
+            for name, item in value.items()
+            if item is not None and name in members
+        }
     if kind == "list":
         return [shape_value(item, shape.member) for item in value if item is not None]
     if kind == "map":
@@ -94,8 +97,9 @@ def _gunzip(body: bytes) -> bytes:
     try:
         out = decompressor.decompress(body, MAX_RPC_BODY + 1)
     except zlib.error:
-        raise ServiceError("SerializationException", "The gzip-encoded request body is corrupt.",
-                           400) from None
+        raise ServiceError(
+            "SerializationException", "The gzip-encoded request body is corrupt.", 400
+        ) from None
     if len(out) > MAX_RPC_BODY or decompressor.unconsumed_tail:
         raise ServiceError("SerializationException", "Request body too large", 413)
     return out
@@ -119,8 +123,12 @@ class CborProtocol(Protocol):
         for shape in self.model.error_shapes:
             meta = shape.metadata.get("error") or {}
             code = meta.get("code", shape.name)
-            entry = (shape.name, code, int(meta.get("httpStatusCode", 400)),
-                     bool(meta.get("senderFault", True)))
+            entry = (
+                shape.name,
+                code,
+                int(meta.get("httpStatusCode", 400)),
+                bool(meta.get("senderFault", True)),
+            )
             self.by_name[shape.name] = entry
             if code not in self.by_code or shape.name == code:
                 self.by_code[code] = entry
@@ -135,11 +143,19 @@ class CborProtocol(Protocol):
         if self.is_json(request):
             return self.json.resolve(request)
         parts = request.raw_path.strip("/").split("/")
-        if len(parts) != 4 or parts[0] != "service" or parts[2] != "operation" \
-                or parts[1] != self.target_prefix or request.method != "POST":
-            raise ServiceError("UnknownOperationException",
-                               f"Unknown operation path {request.raw_path!r}; expected "
-                               f"POST /service/{self.target_prefix}/operation/<Operation>", 404)
+        if (
+            len(parts) != 4
+            or parts[0] != "service"
+            or parts[2] != "operation"
+            or parts[1] != self.target_prefix
+            or request.method != "POST"
+        ):
+            raise ServiceError(
+                "UnknownOperationException",
+                f"Unknown operation path {request.raw_path!r}; expected "
+                f"POST /service/{self.target_prefix}/operation/<Operation>",
+                404,
+            )
         return self.operation_model(parts[3])
 
     async def parse(self, request: HttpRequest, op: OperationModel) -> dict[str, Any]:
@@ -157,8 +173,7 @@ class CborProtocol(Protocol):
         try:
             return self._reader.read(body, op.input_shape)
         except (ResponseParserError, ValueError, TypeError, UnicodeDecodeError, AttributeError) as exc:
-            raise ServiceError("SerializationException", f"Malformed CBOR request body: {exc}",
-                               400) from None
+            raise ServiceError("SerializationException", f"Malformed CBOR request body: {exc}", 400) from None
 
     # -- responses --------------------------------------------------------------------------
 

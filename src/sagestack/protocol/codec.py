@@ -24,6 +24,7 @@ UTC = dt.timezone.utc
 
 # -- timestamps -------------------------------------------------------------------------------
 
+
 def epoch(value: dt.datetime | float | int) -> float:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
@@ -70,6 +71,7 @@ def now() -> dt.datetime:
 
 
 # -- JSON -------------------------------------------------------------------------------------
+
 
 def to_json(value: Any, shape: Shape | None, timestamp_format: str = "unixTimestamp") -> Any:
     """A JSON-ready value for ``value`` serialized as ``shape`` (output direction)."""
@@ -145,8 +147,14 @@ def from_json(value: Any, shape: Shape | None) -> Any:
 
 # -- XML --------------------------------------------------------------------------------------
 
-def to_xml(name: str, value: Any, shape: Shape, timestamp_format: str = "iso8601",
-           attrs: dict[str, str] | None = None) -> str:
+
+def to_xml(
+    name: str,
+    value: Any,
+    shape: Shape,
+    timestamp_format: str = "iso8601",
+    attrs: dict[str, str] | None = None,
+) -> str:
     """``<name>…</name>`` for ``value`` serialized as ``shape`` (string building: several times faster
     than ElementTree on the small documents the APIs answer with)."""
     out: list[str] = []
@@ -179,8 +187,9 @@ def _open_tag(name: str, shape: Shape, attrs: dict[str, str] | None) -> str:
     return f"<{name}" + "".join(f' {k}="{_escape(v)}"' for k, v in pairs.items()) + ">"
 
 
-def _xml(out: list[str], name: str, value: Any, shape: Shape, fmt: str,
-         attrs: dict[str, str] | None = None) -> None:
+def _xml(
+    out: list[str], name: str, value: Any, shape: Shape, fmt: str, attrs: dict[str, str] | None = None
+) -> None:
     kind = shape.type_name
     if kind == "structure":
         members = shape.members
@@ -273,6 +282,7 @@ def header_value(value: Any, shape: Shape) -> str:
         return ",".join(str(v) for v in value)
     if kind == "string" and shape.serialization.get("jsonvalue"):
         import json as _json
+
         return base64.b64encode(_json.dumps(value).encode()).decode()
     return str(value)
 
@@ -295,6 +305,7 @@ def parse_scalar(text: str, shape: Shape) -> Any:
             return [parse_scalar(part.strip(), shape.member) for part in text.split(",")]
         if kind == "string" and shape.serialization.get("jsonvalue"):
             import json as _json
+
             return _json.loads(base64.b64decode(text))
     except (ValueError, TypeError):
         raise ServiceError(

@@ -28,17 +28,28 @@ class Ec2Protocol(QueryProtocol):
         return _structure(form, "", op.input_shape) or {}
 
     def serialize(self, request: HttpRequest, op: OperationModel, result: Any) -> HttpResponse:
-        body = codec.to_xml(f"{op.name}Response", result or {}, op.output_shape, attrs={"xmlns": self.namespace}) \
-            if op.output_shape is not None else f'<{op.name}Response xmlns="{self.namespace}"></{op.name}Response>'
+        body = (
+            codec.to_xml(f"{op.name}Response", result or {}, op.output_shape, attrs={"xmlns": self.namespace})
+            if op.output_shape is not None
+            else f'<{op.name}Response xmlns="{self.namespace}"></{op.name}Response>'
+        )
         cut = body.rindex("</")
         body = body[:cut] + codec.element("requestId", request.request_id) + body[cut:]
-        return HttpResponse(200, [("content-type", "text/xml;charset=UTF-8"),
-                                  ("x-amzn-requestid", request.request_id)], body.encode())
+        return HttpResponse(
+            200,
+            [("content-type", "text/xml;charset=UTF-8"), ("x-amzn-requestid", request.request_id)],
+            body.encode(),
+        )
 
     def error(self, request: HttpRequest, error: ServiceError, op: OperationModel | None) -> HttpResponse:
-        body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error>"
-                + codec.element("Code", error.code) + codec.element("Message", error.message)
-                + "</Error></Errors>" + codec.element("RequestID", request.request_id) + "</Response>")
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error>'
+            + codec.element("Code", error.code)
+            + codec.element("Message", error.message)
+            + "</Error></Errors>"
+            + codec.element("RequestID", request.request_id)
+            + "</Response>"
+        )
         headers = [("content-type", "text/xml;charset=UTF-8"), ("x-amzn-requestid", request.request_id)]
         headers.extend(error.headers.items())
         return HttpResponse(error.status, headers, body.encode())

@@ -16,8 +16,10 @@ class Headers:
 
     def __init__(self, raw: list[tuple[bytes, bytes]] | list[tuple[str, str]]):
         items = [
-            (k.decode("latin-1") if isinstance(k, bytes) else k,
-             v.decode("latin-1") if isinstance(v, bytes) else v)
+            (
+                k.decode("latin-1") if isinstance(k, bytes) else k,
+                v.decode("latin-1") if isinstance(v, bytes) else v,
+            )
             for k, v in raw
         ]
         self.raw: list[tuple[str, str]] = items
@@ -41,7 +43,7 @@ class Headers:
 
     def with_prefix(self, prefix: str) -> dict[str, str]:
         prefix = prefix.lower()
-        return {k[len(prefix):]: v for k, v in self._index.items() if k.startswith(prefix)}
+        return {k[len(prefix) :]: v for k, v in self._index.items() if k.startswith(prefix)}
 
 
 BodyReader = Callable[[], Awaitable[bytes]]

@@ -41,8 +41,12 @@ class QueryProtocol(Protocol):
         if not action:
             raise ServiceError("MissingAction", "Missing Action", 400)
         if action not in self.model.operation_names:
-            raise ServiceError("InvalidAction", f"Could not find operation {action} for version "
-                               f"{form.get('Version', self.model.api_version)}", 400)
+            raise ServiceError(
+                "InvalidAction",
+                f"Could not find operation {action} for version "
+                f"{form.get('Version', self.model.api_version)}",
+                400,
+            )
         return self.operation_model(action)
 
     async def parse(self, request: HttpRequest, op: OperationModel) -> dict[str, Any]:
@@ -58,17 +62,25 @@ class QueryProtocol(Protocol):
             parts.append(codec.to_xml(wrapper or f"{op.name}Result", result or {}, op.output_shape))
         parts.append(f"<ResponseMetadata>{codec.element('RequestId', request.request_id)}</ResponseMetadata>")
         parts.append(f"</{op.name}Response>")
-        return HttpResponse(200, [("content-type", "text/xml"), ("x-amzn-requestid", request.request_id)],
-                            "".join(parts).encode())
+        return HttpResponse(
+            200,
+            [("content-type", "text/xml"), ("x-amzn-requestid", request.request_id)],
+            "".join(parts).encode(),
+        )
 
     def error(self, request: HttpRequest, error: ServiceError, op: OperationModel | None) -> HttpResponse:
         # The query services (STS, IAM) call an invalid parameter ValidationError, the JSON ones
         # ValidationException: the shared input validation raises the latter.
         code = "ValidationError" if error.code == "ValidationException" else error.code
-        body = (f'<ErrorResponse xmlns="{self.namespace}"><Error>'
-                + codec.element("Type", "Sender" if error.sender_fault else "Receiver")
-                + codec.element("Code", code) + codec.element("Message", error.message)
-                + "</Error>" + codec.element("RequestId", request.request_id) + "</ErrorResponse>")
+        body = (
+            f'<ErrorResponse xmlns="{self.namespace}"><Error>'
+            + codec.element("Type", "Sender" if error.sender_fault else "Receiver")
+            + codec.element("Code", code)
+            + codec.element("Message", error.message)
+            + "</Error>"
+            + codec.element("RequestId", request.request_id)
+            + "</ErrorResponse>"
+        )
         headers = [("content-type", "text/xml"), ("x-amzn-requestid", request.request_id)]
         headers.extend(error.headers.items())
         return HttpResponse(error.status, headers, body.encode())

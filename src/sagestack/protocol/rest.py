@@ -44,7 +44,7 @@ def _compile(op: OperationModel) -> Route:
     regex = "^"
     pos = 0
     for match in _LABEL.finditer(path):
-        regex += re.escape(path[pos:match.start()])
+        regex += re.escape(path[pos : match.start()])
         name, greedy = match.group(1), match.group(2)
         regex += f"(?P<{name}>.+)" if greedy else f"(?P<{name}>[^/]+)"
         pos = match.end()
@@ -72,8 +72,15 @@ def _compile(op: OperationModel) -> Route:
                 required_query.append(wire)
             elif location == "header":
                 required_headers.append(wire.lower())
-    return Route(op.name, op.http.get("method", "POST"), re.compile(regex), tuple(literal),
-                 tuple(required_query), tuple(required_headers), x_id)
+    return Route(
+        op.name,
+        op.http.get("method", "POST"),
+        re.compile(regex),
+        tuple(literal),
+        tuple(required_query),
+        tuple(required_headers),
+        x_id,
+    )
 
 
 class RestProtocol(Protocol):
@@ -100,8 +107,10 @@ class RestProtocol(Protocol):
             match = route.pattern.match(path)
             if match is None:
                 continue
-            if any(key not in query or (value is not None and query[key] != value)
-                   for key, value in route.literal_query):
+            if any(
+                key not in query or (value is not None and query[key] != value)
+                for key, value in route.literal_query
+            ):
                 continue
             if any(key not in query for key in route.required_query):
                 continue
@@ -115,8 +124,11 @@ class RestProtocol(Protocol):
         return self.operation_model(best.operation)
 
     def no_route(self, request: HttpRequest) -> ServiceError:
-        return ServiceError("UnknownOperationException",
-                            f"No operation of {self.service} matches {request.method} {request.path}", 404)
+        return ServiceError(
+            "UnknownOperationException",
+            f"No operation of {self.service} matches {request.method} {request.path}",
+            404,
+        )
 
     async def parse(self, request: HttpRequest, op: OperationModel) -> dict[str, Any]:
         shape = op.input_shape
@@ -136,8 +148,11 @@ class RestProtocol(Protocol):
                     params[name] = codec.parse_scalar(unquote(labels[wire]), member)
             elif location == "querystring":
                 if member.type_name == "map":
-                    known = {m.serialization.get("name", n) for n, m in shape.members.items()
-                             if m.serialization.get("location") == "querystring" and m is not member}
+                    known = {
+                        m.serialization.get("name", n)
+                        for n, m in shape.members.items()
+                        if m.serialization.get("location") == "querystring" and m is not member
+                    }
                     rest = {k: v for k, v in query if k not in known}
                     if rest:
                         params[name] = rest
@@ -167,7 +182,8 @@ class RestProtocol(Protocol):
         if payload_name:
             member = shape.members[payload_name]
             if member.type_name in ("blob", "string") and (
-                member.serialization.get("streaming") or member.type_name == "blob"
+                member.serialization.get("streaming")
+                or member.type_name == "blob"
                 and getattr(member, "metadata", {}).get("streaming")
             ):
                 params[payload_name] = request  # the handler streams the body itself
@@ -252,8 +268,9 @@ class RestJsonProtocol(RestProtocol):
         try:
             document = json.loads(body)
         except (ValueError, UnicodeDecodeError):
-            raise ServiceError("SerializationException", "Could not parse the request body as JSON",
-                               400) from None
+            raise ServiceError(
+                "SerializationException", "Could not parse the request body as JSON", 400
+            ) from None
         return codec.from_json(document, shape)
 
     def write_document(self, value: Any, shape: Shape, op: OperationModel, payload: bool) -> bytes:
@@ -262,8 +279,11 @@ class RestJsonProtocol(RestProtocol):
     def error(self, request: HttpRequest, error: ServiceError, op: OperationModel | None) -> HttpResponse:
         document: dict[str, Any] = {"message": error.message}
         document.update(error.fields)
-        headers = [("content-type", "application/json"), ("x-amzn-requestid", request.request_id),
-                   ("x-amzn-errortype", error.code)]
+        headers = [
+            ("content-type", "application/json"),
+            ("x-amzn-requestid", request.request_id),
+            ("x-amzn-errortype", error.code),
+        ]
         headers.extend(error.headers.items())
         return HttpResponse(error.status, headers, json_bytes(document))
 
@@ -298,8 +318,11 @@ class RestXmlProtocol(RestProtocol):
     def write_document(self, value: Any, shape: Shape, op: OperationModel, payload: bool) -> bytes:
         if op.name == "GetBucketLocation":
             location = value.get("LocationConstraint")
-            text = (f'<LocationConstraint xmlns="{self.XMLNS}">{codec._escape(location)}</LocationConstraint>'
-                    if location else f'<LocationConstraint xmlns="{self.XMLNS}"/>')
+            text = (
+                f'<LocationConstraint xmlns="{self.XMLNS}">{codec._escape(location)}</LocationConstraint>'
+                if location
+                else f'<LocationConstraint xmlns="{self.XMLNS}"/>'
+            )
         else:
             name = shape.serialization.get("name") if payload else None
             name = name or self.ROOT_NAMES.get(op.name) or f"{op.name}Result"
@@ -308,21 +331,31 @@ class RestXmlProtocol(RestProtocol):
         return ('<?xml version="1.0" encoding="UTF-8"?>\n' + text).encode()
 
     def base_headers(self, request: HttpRequest) -> list[tuple[str, str]]:
-        return [("x-amz-request-id", request.request_id[:16].upper().replace("-", "")),
-                ("x-amz-id-2", request.request_id)]
+        return [
+            ("x-amz-request-id", request.request_id[:16].upper().replace("-", "")),
+            ("x-amz-id-2", request.request_id),
+        ]
 
     def error(self, request: HttpRequest, error: ServiceError, op: OperationModel | None) -> HttpResponse:
         headers = self.base_headers(request)
         headers.extend(error.headers.items())
         if request.method == "HEAD":
             return HttpResponse(error.status, headers, b"")
-        text = ("<Error>" + codec.element("Code", error.code) + codec.element("Message", error.message)
-                + "".join(codec.element(key, str(value)) for key, value in error.fields.items())
-                + codec.element("RequestId", headers[0][1]) + codec.element("HostId", request.request_id)
-                + "</Error>")
+        text = (
+            "<Error>"
+            + codec.element("Code", error.code)
+            + codec.element("Message", error.message)
+            + "".join(codec.element(key, str(value)) for key, value in error.fields.items())
+            + codec.element("RequestId", headers[0][1])
+            + codec.element("HostId", request.request_id)
+            + "</Error>"
+        )
         headers.append(("content-type", "application/xml"))
-        return HttpResponse(error.status, headers, ('<?xml version="1.0" encoding="UTF-8"?>\n' + text).encode())
+        return HttpResponse(
+            error.status, headers, ('<?xml version="1.0" encoding="UTF-8"?>\n' + text).encode()
+        )
 
     def no_route(self, request: HttpRequest) -> ServiceError:
-        return ServiceError("MethodNotAllowed",
-                            "The specified method is not allowed against this resource.", 405)
+        return ServiceError(
+            "MethodNotAllowed", "The specified method is not allowed against this resource.", 405
+        )

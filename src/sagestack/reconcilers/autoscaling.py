@@ -59,11 +59,16 @@ class ScalingReconciler(Reconciler):
     def step(self, now: float | None = None) -> None:
         now = time.time() if now is None else now
         busy = self.finish_activities(now)
-        targets = {(r.account_id, r.region, r.name): r for r in self.resources.in_states(TARGET, ["Registered"])}
+        targets = {
+            (r.account_id, r.region, r.name): r for r in self.resources.in_states(TARGET, ["Registered"])
+        }
         proposals = self.alarm_proposals(now, targets)
         idle = [target for key, target in targets.items() if key not in busy]
-        self.each(idle, lambda t: self.scale(t, proposals.get((t.account_id, t.region, t.name), []), now),
-                  "scalable target")
+        self.each(
+            idle,
+            lambda t: self.scale(t, proposals.get((t.account_id, t.region, t.name), []), now),
+            "scalable target",
+        )
 
     # -- alarms → proposals ----------------------------------------------------------------------
 
@@ -94,8 +99,9 @@ class ScalingReconciler(Reconciler):
             self.invoked.pop(key, None)
         return out
 
-    def latest_value(self, account: str, region: str, alarm: dict, now: float, aggregation: str = "last"
-                     ) -> float | None:
+    def latest_value(
+        self, account: str, region: str, alarm: dict, now: float, aggregation: str = "last"
+    ) -> float | None:
         points = [v for _, v in sorted(alarm_datapoints(self.store, account, region, alarm, now))]
         if not points:
             data = alarm.get("StateReasonData")
@@ -133,19 +139,29 @@ class ScalingReconciler(Reconciler):
             value = self.latest_value(account, region, alarm, now)
             if value is None:
                 return None
-            capacity = policies.target_tracking_capacity(state.current, value, float(config["TargetValue"]),
-                                                         disable_scale_in=bool(config.get("DisableScaleIn")))
+            capacity = policies.target_tracking_capacity(
+                state.current,
+                value,
+                float(config["TargetValue"]),
+                disable_scale_in=bool(config.get("DisableScaleIn")),
+            )
             high = alarm["ComparisonOperator"].startswith("Greater")
             if (high and capacity < state.current) or (not high and capacity > state.current):
                 return None  # the datapoint no longer says what the alarm said
-            cooldowns = (float(config.get("ScaleOutCooldown", DEFAULT_COOLDOWN)),
-                         float(config.get("ScaleInCooldown", DEFAULT_COOLDOWN)))
+            cooldowns = (
+                float(config.get("ScaleOutCooldown", DEFAULT_COOLDOWN)),
+                float(config.get("ScaleInCooldown", DEFAULT_COOLDOWN)),
+            )
         else:
             config = data["StepScalingPolicyConfiguration"]
-            value = self.latest_value(account, region, alarm, now, config.get("MetricAggregationType") or "Average")
+            value = self.latest_value(
+                account, region, alarm, now, config.get("MetricAggregationType") or "Average"
+            )
             if value is None:
                 return None
-            capacity = policies.step_scaling_capacity(state.current, config, value, float(alarm.get("Threshold", 0)))
+            capacity = policies.step_scaling_capacity(
+                state.current, config, value, float(alarm.get("Threshold", 0))
+            )
             cooldown = float(config.get("Cooldown") or 0)
             cooldowns = (cooldown, cooldown)
         if capacity is None:
@@ -163,31 +179,64 @@ class ScalingReconciler(Reconciler):
         if state.current < minimum or state.current > maximum:
             wanted = minimum if state.current < minimum else maximum
             which = "minimum" if state.current < minimum else "maximum"
-            self.apply(target, state, wanted, "out" if wanted > state.current else "in",
-                       f"{which} capacity was set to {wanted}", now, by_policy=False)
+            self.apply(
+                target,
+                state,
+                wanted,
+                "out" if wanted > state.current else "in",
+                f"{which} capacity was set to {wanted}",
+                now,
+                by_policy=False,
+            )
             return
         if not proposals:
             return
-        history = policies.Cooldowns(float(data.get("_last_scale_out") or 0), float(data.get("_last_scale_in") or 0))
-        decision = policies.decide(state.current, minimum, maximum, [(c, n, cause) for c, n, cause, _ in proposals],
-                                   now, history, {n: cd for _, n, _, cd in proposals}, data.get("SuspendedState"))
+        history = policies.Cooldowns(
+            float(data.get("_last_scale_out") or 0), float(data.get("_last_scale_in") or 0)
+        )
+        decision = policies.decide(
+            state.current,
+            minimum,
+            maximum,
+            [(c, n, cause) for c, n, cause, _ in proposals],
+            now,
+            history,
+            {n: cd for _, n, _, cd in proposals},
+            data.get("SuspendedState"),
+        )
         if decision is not None:
             self.apply(target, state, decision.capacity, decision.direction, decision.cause, now)
 
-    def apply(self, target, state, capacity: int, direction: str, cause: str, now: float,
-              by_policy: bool = True) -> None:
+    def apply(
+        self, target, state, capacity: int, direction: str, cause: str, now: float, by_policy: bool = True
+    ) -> None:
         data = target.data
         set_capacity(self.resources, state, data["ResourceId"], capacity)
         activity_id = str(uuid.uuid4())
-        activity = {"ActivityId": activity_id, "ServiceNamespace": data["ServiceNamespace"],
-                    "ResourceId": data["ResourceId"], "ScalableDimension": data["ScalableDimension"],
-                    "Description": f"Setting desired instance count to {capacity}.", "Cause": cause,
-                    "StartTime": _utc(now), "StatusCode": "InProgress",
-                    "StatusMessage": f"Waiting for the endpoint to set the instance count to {capacity}.",
-                    "_capacity": capacity, "_direction": direction, "_policy": by_policy}
-        self.resources.create(target.account_id, target.region, ACTIVITY, activity_id,
-                              f"{data['ScalableTargetARN']}/activity/{activity_id}", activity,
-                              status="InProgress", parent=target.name)
+        activity = {
+            "ActivityId": activity_id,
+            "ServiceNamespace": data["ServiceNamespace"],
+            "ResourceId": data["ResourceId"],
+            "ScalableDimension": data["ScalableDimension"],
+            "Description": f"Setting desired instance count to {capacity}.",
+            "Cause": cause,
+            "StartTime": _utc(now),
+            "StatusCode": "InProgress",
+            "StatusMessage": f"Waiting for the endpoint to set the instance count to {capacity}.",
+            "_capacity": capacity,
+            "_direction": direction,
+            "_policy": by_policy,
+        }
+        self.resources.create(
+            target.account_id,
+            target.region,
+            ACTIVITY,
+            activity_id,
+            f"{data['ScalableTargetARN']}/activity/{activity_id}",
+            activity,
+            status="InProgress",
+            parent=target.name,
+        )
         log.info("%s: setting desired instance count to %d (%s)", data["ResourceId"], capacity, cause)
 
     def finish_activities(self, now: float) -> set:
@@ -203,8 +252,11 @@ class ScalingReconciler(Reconciler):
                 continue
             done = dict(data, EndTime=_utc(now))
             if state is not None and state.current == capacity and state.status == "InService":
-                done.update(StatusCode="Successful", StatusMessage=f"Successfully set desired instance count to "
-                            f"{capacity}. Change successfully fulfilled by sagemaker.")
+                done.update(
+                    StatusCode="Successful",
+                    StatusMessage=f"Successfully set desired instance count to "
+                    f"{capacity}. Change successfully fulfilled by sagemaker.",
+                )
                 target = self.resources.get(row.account_id, row.region, TARGET, row.parent)
                 if target is not None and data.get("_policy", True):  # policy activities start cooldowns
                     field = "_last_scale_out" if data["_direction"] == "out" else "_last_scale_in"
@@ -214,10 +266,13 @@ class ScalingReconciler(Reconciler):
                         busy.add((row.account_id, row.region, row.parent))
                         continue
             else:
-                reason = (state.row.data.get("FailureReason") if state is not None else None) or \
-                    "the endpoint no longer exists"
-                done.update(StatusCode="Failed", StatusMessage=f"Failed to set desired instance count to "
-                            f"{capacity}. {reason}")
+                reason = (
+                    state.row.data.get("FailureReason") if state is not None else None
+                ) or "the endpoint no longer exists"
+                done.update(
+                    StatusCode="Failed",
+                    StatusMessage=f"Failed to set desired instance count to {capacity}. {reason}",
+                )
             ACTIVITY_STATUS.check(row.status, done["StatusCode"])
             self.resources.update(row, done, status=done["StatusCode"])
         return busy

@@ -83,15 +83,23 @@ class EndpointReconciler(Reconciler):
                 return
         new_generation = int(pending["generation"])
         dep = controller.deployment(key, new_generation) or controller.deploy(
-            key, new_generation, pending["plan"], reuse=bool(pending.get("in_place")))
+            key, new_generation, pending["plan"], reuse=bool(pending.get("in_place"))
+        )
         if dep.state == READY:
             if rollouts.needs_rollout(pending) and not rollouts.advance(self, row, key, dep, pending):
                 return  # traffic still shifting (or rolled back)
             controller.activate(key, dep)
-            self.write(row, "InService", EndpointConfigName=pending["plan"]["EndpointConfigName"],
-                       _plan=pending["plan"], _generation=new_generation, _pending=None, FailureReason=None,
-                       LastDeploymentConfig=pending.get("deployment") or data.get("LastDeploymentConfig"),
-                       **variant_fields(pending["plan"], dep.variant_counts()))
+            self.write(
+                row,
+                "InService",
+                EndpointConfigName=pending["plan"]["EndpointConfigName"],
+                _plan=pending["plan"],
+                _generation=new_generation,
+                _pending=None,
+                FailureReason=None,
+                LastDeploymentConfig=pending.get("deployment") or data.get("LastDeploymentConfig"),
+                **variant_fields(pending["plan"], dep.variant_counts()),
+            )
         elif dep.state == FAILED:
             controller.discard(dep)
             reason = f"Failed to update endpoint: {dep.failure}"

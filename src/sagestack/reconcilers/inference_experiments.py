@@ -36,8 +36,12 @@ class ExperimentReconciler(Reconciler):
         settled = endpoint.status == "InService" and not endpoint.data.get("_pending")
         if row.status in ("Creating", "Updating", "Stopping") and settled:
             if not applied:
-                self.write(row, "Cancelled", CompletionTime=utcnow(),
-                           StatusReason=endpoint.data.get("FailureReason") or "The endpoint update did not apply.")
+                self.write(
+                    row,
+                    "Cancelled",
+                    CompletionTime=utcnow(),
+                    StatusReason=endpoint.data.get("FailureReason") or "The endpoint update did not apply.",
+                )
             elif row.status == "Stopping":
                 self.write(row, data.get("_desired") or "Completed", CompletionTime=utcnow())
             else:
@@ -47,8 +51,13 @@ class ExperimentReconciler(Reconciler):
             end = (data.get("Schedule") or {}).get("EndTime")
             if end is not None and utcnow() >= end:
                 start_update(self.resources, endpoint, without_shadows(endpoint.data["_plan"]), in_place=True)
-                self.write(row, "Stopping", _generation=int(endpoint.data["_pending"]["generation"]),
-                           _desired="Completed", StatusReason="The experiment reached the end of its schedule.")
+                self.write(
+                    row,
+                    "Stopping",
+                    _generation=int(endpoint.data["_pending"]["generation"]),
+                    _desired="Completed",
+                    StatusReason="The experiment reached the end of its schedule.",
+                )
 
 
 def start(platform) -> None:

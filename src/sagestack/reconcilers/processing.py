@@ -52,8 +52,14 @@ class ProcessingReconciler(Reconciler):
             if job.status == "Stopping":
                 processing_jobs.finish(resources, job.account_id, job.region, job.name, "Stopped")
             elif job.data.get("ProcessingStartTime") or job.data.get("_pids"):
-                processing_jobs.finish(resources, job.account_id, job.region, job.name, "Failed",
-                                       {"FailureReason": INTERRUPTED_REASON})
+                processing_jobs.finish(
+                    resources,
+                    job.account_id,
+                    job.region,
+                    job.name,
+                    "Failed",
+                    {"FailureReason": INTERRUPTED_REASON},
+                )
             # else: still queued, nothing ran; it starts now
 
 

@@ -31,10 +31,13 @@ def needs_rollout(pending: dict) -> bool:
     config = pending.get("deployment")
     if not config or pending.get("in_place") or pending.get("from_failed"):
         return False
-    routing = ((config.get("BlueGreenUpdatePolicy") or {}).get("TrafficRoutingConfiguration") or {})
-    return bool(config.get("RollingUpdatePolicy") or routing.get("Type", "ALL_AT_ONCE") != "ALL_AT_ONCE"
-                or rollback_alarms(config)
-                or (config.get("BlueGreenUpdatePolicy") or {}).get("TerminationWaitInSeconds"))
+    routing = (config.get("BlueGreenUpdatePolicy") or {}).get("TrafficRoutingConfiguration") or {}
+    return bool(
+        config.get("RollingUpdatePolicy")
+        or routing.get("Type", "ALL_AT_ONCE") != "ALL_AT_ONCE"
+        or rollback_alarms(config)
+        or (config.get("BlueGreenUpdatePolicy") or {}).get("TerminationWaitInSeconds")
+    )
 
 
 def _alarm_in_alarm(platform, account: str, region: str, names: list[str]) -> list[str]:
@@ -62,19 +65,38 @@ def advance(reconciler, row, key, green, pending: dict) -> bool:
     now = time.monotonic()
     if state is None:
         timeout = execution_timeout(config)
-        state = Rollout(shift_schedule(config, blue_capacity(blue.plan)), rollback_alarms(config),
-                        now + timeout if timeout else None, green.generation)
+        state = Rollout(
+            shift_schedule(config, blue_capacity(blue.plan)),
+            rollback_alarms(config),
+            now + timeout if timeout else None,
+            green.generation,
+        )
         reconciler.rollouts[key] = state
-    firing = _alarm_in_alarm(reconciler.platform, row.account_id, row.region, state.alarms) if state.index >= 0 \
+    firing = (
+        _alarm_in_alarm(reconciler.platform, row.account_id, row.region, state.alarms)
+        if state.index >= 0
         else []
+    )
     if firing:
-        rollback(reconciler, row, key, green, state,
-                 f"Deployment was rolled back: CloudWatch alarm(s) {', '.join(firing)} went into ALARM state "
-                 f"while the new fleet was taking traffic.")
+        rollback(
+            reconciler,
+            row,
+            key,
+            green,
+            state,
+            f"Deployment was rolled back: CloudWatch alarm(s) {', '.join(firing)} went into ALARM state "
+            f"while the new fleet was taking traffic.",
+        )
         return False
     if state.deadline is not None and now > state.deadline:
-        rollback(reconciler, row, key, green, state,
-                 "Deployment was rolled back: it did not complete within MaximumExecutionTimeoutInSeconds.")
+        rollback(
+            reconciler,
+            row,
+            key,
+            green,
+            state,
+            "Deployment was rolled back: it did not complete within MaximumExecutionTimeoutInSeconds.",
+        )
         return False
     if not state.due(now):
         return False
@@ -111,5 +133,9 @@ def finish_rollback(reconciler, row, key) -> None:
             return
     reconciler.rollouts.pop(key, None)
     pending = row.data.get("_pending") or {}
-    reconciler.write(row, "InService", _pending=None,
-                     LastDeploymentConfig=pending.get("deployment") or row.data.get("LastDeploymentConfig"))
+    reconciler.write(
+        row,
+        "InService",
+        _pending=None,
+        LastDeploymentConfig=pending.get("deployment") or row.data.get("LastDeploymentConfig"),
+    )

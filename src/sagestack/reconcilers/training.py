@@ -62,17 +62,34 @@ class TrainingReconciler(Reconciler):
                 continue
             if job.data.get("SecondaryStatus") == "Starting" and not job.data.get("_pids"):
                 continue  # still queued: nothing was running
-            resumable = bool(job.data.get("CheckpointConfig")) or bool(job.data.get("EnableManagedSpotTraining"))
+            resumable = bool(job.data.get("CheckpointConfig")) or bool(
+                job.data.get("EnableManagedSpotTraining")
+            )
             retries = (job.data.get("RetryStrategy") or {}).get("MaximumRetryAttempts", 0)
             if resumable or int(job.data.get("_attempts", 1)) <= retries:
                 training_jobs.interrupted(resources, job.account_id, job.region, job.name)
             else:
-                training_jobs.finish(resources, job.account_id, job.region, job.name, "Failed", "Failed",
-                                     INTERRUPTED_REASON, {"FailureReason": INTERRUPTED_REASON})
+                training_jobs.finish(
+                    resources,
+                    job.account_id,
+                    job.region,
+                    job.name,
+                    "Failed",
+                    "Failed",
+                    INTERRUPTED_REASON,
+                    {"FailureReason": INTERRUPTED_REASON},
+                )
 
     def _orphan_stopped(self, job) -> None:
-        training_jobs.finish(self.platform.resources, job.account_id, job.region, job.name, "Stopped", "Stopped",
-                             MESSAGES["Stopped"])
+        training_jobs.finish(
+            self.platform.resources,
+            job.account_id,
+            job.region,
+            job.name,
+            "Stopped",
+            "Stopped",
+            MESSAGES["Stopped"],
+        )
 
 
 def start(platform) -> None:

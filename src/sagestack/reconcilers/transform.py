@@ -28,7 +28,9 @@ class TransformReconciler(Reconciler):
         for job in resources.in_states(TYPE, ["InProgress"]):
             if self.platform.stopping:
                 return
-            self.executor.start(job, transform_jobs.JobRecorder(resources, job.account_id, job.region, job.name))
+            self.executor.start(
+                job, transform_jobs.JobRecorder(resources, job.account_id, job.region, job.name)
+            )
 
 
 def start(platform) -> None:

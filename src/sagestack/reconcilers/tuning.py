@@ -211,8 +211,10 @@ class TuningReconciler(Reconciler):
                 definition, tuned = self._next_values(job, kids, index)
             except ImportError as exc:  # optuna (the algorithms extra) is not installed
                 strategy = data["HyperParameterTuningJobConfig"]["Strategy"]
-                reason = (f"The {strategy} strategy needs {exc.name}, which is not installed: pip install "
-                          "'sagestack[algorithms]', or use the Random or Grid strategy.")
+                reason = (
+                    f"The {strategy} strategy needs {exc.name}, which is not installed: pip install "
+                    "'sagestack[algorithms]', or use the Random or Grid strategy."
+                )
                 self._mark_ending(job, "Failed", {"FailureReason": reason})
                 break
             name = tuning_jobs.child_name(job.name, index)

@@ -18,7 +18,7 @@ def resource_error(exc: Exception) -> ServiceError | None:
     if isinstance(exc, InvalidToken):
         return validation("Invalid pagination token: NextToken is not valid.")
     if isinstance(exc, AlreadyExists):
-        return validation(f"Cannot create already existing {exc.kind} \"{exc.arn}\".")
+        return validation(f'Cannot create already existing {exc.kind} "{exc.arn}".')
     return None
 
 

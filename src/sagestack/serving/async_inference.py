@@ -61,9 +61,13 @@ def submit(platform: Any, account: str, region: str, params: dict) -> dict:
         raise ServiceError("ValidationError", f"Endpoint {name} of account {account} not found.", 400)
     config = row.data["_plan"].get("AsyncInferenceConfig")
     if not config:
-        raise ServiceError("ValidationError", f"Endpoint {name} of account {account} is not an asynchronous "
-                                              f"inference endpoint; use InvokeEndpoint, or create the endpoint "
-                                              f"config with AsyncInferenceConfig.", 400)
+        raise ServiceError(
+            "ValidationError",
+            f"Endpoint {name} of account {account} is not an asynchronous "
+            f"inference endpoint; use InvokeEndpoint, or create the endpoint "
+            f"config with AsyncInferenceConfig.",
+            400,
+        )
     input_location = params["InputLocation"]
     if not input_location.startswith("s3://"):
         raise ServiceError("ValidationError", f"InputLocation {input_location} must be an s3:// URI.", 400)
@@ -71,18 +75,39 @@ def submit(platform: Any, account: str, region: str, params: dict) -> dict:
     inference_id = params.get("InferenceId") or str(uuid.uuid4())
     base = params.get("Filename") or inference_id
     extension = params.get("S3OutputPathExtension") or ""
-    output_location = _join(output["S3OutputPath"], extension, params.get("Filename") or f"{inference_id}.out")
-    failure_location = _join(output.get("S3FailurePath") or output["S3OutputPath"], extension, f"{base}.error")
+    output_location = _join(
+        output["S3OutputPath"], extension, params.get("Filename") or f"{inference_id}.out"
+    )
+    failure_location = _join(
+        output.get("S3FailurePath") or output["S3OutputPath"], extension, f"{base}.error"
+    )
     now = time.time()
     ttl = int(params.get("RequestTTLSeconds") or DEFAULT_TTL_S)
     item = AsyncInvocation(
-        id=uuid.uuid4().hex, account_id=account, region=region, endpoint=name, inference_id=inference_id,
-        input_location=input_location, output_location=output_location, failure_location=failure_location,
-        content_type=params.get("ContentType"), accept=params.get("Accept"),
-        custom_attributes=params.get("CustomAttributes"), status="Queued", created_at=now, expires_at=now + ttl,
-        timeout_s=float(params.get("InvocationTimeoutSeconds") or DEFAULT_TIMEOUT_S), attempts=0, last_error=None)
+        id=uuid.uuid4().hex,
+        account_id=account,
+        region=region,
+        endpoint=name,
+        inference_id=inference_id,
+        input_location=input_location,
+        output_location=output_location,
+        failure_location=failure_location,
+        content_type=params.get("ContentType"),
+        accept=params.get("Accept"),
+        custom_attributes=params.get("CustomAttributes"),
+        status="Queued",
+        created_at=now,
+        expires_at=now + ttl,
+        timeout_s=float(params.get("InvocationTimeoutSeconds") or DEFAULT_TIMEOUT_S),
+        attempts=0,
+        last_error=None,
+    )
     async_invocation_store(platform).enqueue(item)
-    return {"InferenceId": inference_id, "OutputLocation": output_location, "FailureLocation": failure_location}
+    return {
+        "InferenceId": inference_id,
+        "OutputLocation": output_location,
+        "FailureLocation": failure_location,
+    }
 
 
 class _Retry(Exception):
@@ -118,8 +143,10 @@ class AsyncDispatcher:
             if route is None:
                 continue
             ready = sum(1 for v in route.variants for i in v.instances if i.state == READY)
-            per = int((config.get("ClientConfig") or {}).get("MaxConcurrentInvocationsPerInstance")
-                      or DEFAULT_PER_INSTANCE)
+            per = int(
+                (config.get("ClientConfig") or {}).get("MaxConcurrentInvocationsPerInstance")
+                or DEFAULT_PER_INSTANCE
+            )
             with self._lock:
                 free = per * ready - self.inflight.get(key, 0)
             if free <= 0:
@@ -132,8 +159,11 @@ class AsyncDispatcher:
         if time.monotonic() - self._last_expiry > EXPIRY_INTERVAL_S:
             self._last_expiry = time.monotonic()
             for item in self.store.expired():
-                self._finish_error(item, f"The request expired after waiting in the queue past its "
-                                         f"RequestTTLSeconds (InferenceId {item.inference_id}).")
+                self._finish_error(
+                    item,
+                    f"The request expired after waiting in the queue past its "
+                    f"RequestTTLSeconds (InferenceId {item.inference_id}).",
+                )
         return started
 
     def _run(self, key: tuple[str, str, str], item: AsyncInvocation) -> None:
@@ -141,8 +171,10 @@ class AsyncDispatcher:
             self._process(item)
         except _Retry as exc:
             if exc.counts and item.attempts >= MAX_ATTEMPTS:
-                self._finish_error(item, f"The request could not be delivered to the model after {item.attempts} "
-                                         f"attempts: {exc}")
+                self._finish_error(
+                    item,
+                    f"The request could not be delivered to the model after {item.attempts} attempts: {exc}",
+                )
             else:
                 self.store.requeue(item.id, str(exc), refund=not exc.counts)
         except Exception as exc:  # one request never stops the dispatcher
@@ -191,19 +223,24 @@ class AsyncDispatcher:
             return
         kind = "client" if 400 <= status < 500 else "server"
         message = answer.decode("utf-8", "replace")
-        self._finish_error(item, f"Received {kind} error ({status}) from primary with message \"{message}\". See "
-                                 f"{route.console} in account {route.account} for more information.")
+        self._finish_error(
+            item,
+            f'Received {kind} error ({status}) from primary with message "{message}". See '
+            f"{route.console} in account {route.account} for more information.",
+        )
 
     def _finish_error(self, item: AsyncInvocation, message: str) -> None:
         from ..objects import object_store, parse_s3_uri
 
         bucket, key = parse_s3_uri(item.failure_location)
         try:
-            object_store(self.platform).put_bytes(item.account_id, bucket, key, message.encode(),
-                                                  content_type="text/plain")
+            object_store(self.platform).put_bytes(
+                item.account_id, bucket, key, message.encode(), content_type="text/plain"
+            )
         except ObjectError as exc:  # the failure bucket is gone: nothing more can be done
-            log.warning("async invocation %s: cannot write %s: %s", item.inference_id, item.failure_location,
-                        exc)
+            log.warning(
+                "async invocation %s: cannot write %s: %s", item.inference_id, item.failure_location, exc
+            )
         self.store.done(item.id)
 
     # -- metrics -----------------------------------------------------------------------------------
@@ -226,13 +263,23 @@ class AsyncDispatcher:
             size = entry.size if entry else 0
             age = max(0.0, now - entry.oldest_created_at) if entry and entry.oldest_created_at else 0.0
             dims = {"EndpointName": key[2]}
-            values = (("ApproximateBacklogSize", size, "Count"),
-                      ("ApproximateBacklogSizePerInstance", size / instances if instances else size, "Count"),
-                      ("ApproximateAgeOfOldestRequest", age, "Seconds"),
-                      ("HasBacklogWithoutCapacity", 1 if size and not instances else 0, "Count"))
+            values = (
+                ("ApproximateBacklogSize", size, "Count"),
+                ("ApproximateBacklogSizePerInstance", size / instances if instances else size, "Count"),
+                ("ApproximateAgeOfOldestRequest", age, "Seconds"),
+                ("HasBacklogWithoutCapacity", 1 if size and not instances else 0, "Count"),
+            )
             batches.setdefault(key[:2], []).extend(
-                {"namespace": NAMESPACE, "name": name, "dimensions": dims, "value": value, "unit": unit,
-                 "timestamp": now} for name, value, unit in values)
+                {
+                    "namespace": NAMESPACE,
+                    "name": name,
+                    "dimensions": dims,
+                    "value": value,
+                    "unit": unit,
+                    "timestamp": now,
+                }
+                for name, value, unit in values
+            )
         if not batches:
             return 0
         from ..store.metrics import metric_store
@@ -244,8 +291,9 @@ class AsyncDispatcher:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _post(instance: Any, body: bytes, item: AsyncInvocation,
-          content_type: str | None) -> tuple[int, dict[str, str], bytes]:
+def _post(
+    instance: Any, body: bytes, item: AsyncInvocation, content_type: str | None
+) -> tuple[int, dict[str, str], bytes]:
     headers = {"Content-Type": content_type or "application/octet-stream"}
     if item.accept:
         headers["Accept"] = item.accept
@@ -258,8 +306,14 @@ def _post(instance: Any, body: bytes, item: AsyncInvocation,
         response = conn.getresponse()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     except TimeoutError:
-        return 500, {}, (f"Your invocation timed out while waiting for a response from container primary after "
-                         f"{item.timeout_s:g} seconds (InvocationTimeoutSeconds).").encode()
+        return (
+            500,
+            {},
+            (
+                f"Your invocation timed out while waiting for a response from container primary after "
+                f"{item.timeout_s:g} seconds (InvocationTimeoutSeconds)."
+            ).encode(),
+        )
     except (OSError, http.client.HTTPException) as exc:
         raise _Retry(f"the model server closed the connection ({exc})") from None
     finally:
@@ -277,6 +331,9 @@ def attach(controller: Any) -> None:
         log.info("async inference: %d interrupted requests queued again", recovered)
     platform = controller.platform
     platform.add_loop("async-inference", dispatcher.dispatch, DISPATCH_INTERVAL_S)
-    platform.add_loop("async-inference-metrics", dispatcher.publish_metrics,
-                      getattr(platform.settings, "serving_metrics_interval", 5.0))
+    platform.add_loop(
+        "async-inference-metrics",
+        dispatcher.publish_metrics,
+        getattr(platform.settings, "serving_metrics_interval", 5.0),
+    )
     platform.on_shutdown(dispatcher.shutdown)

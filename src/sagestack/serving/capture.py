@@ -65,14 +65,34 @@ class DataCapture:
         self._lock = threading.Lock()
         self._warned: set[str] = set()
 
-    def offer(self, settings: CaptureSettings, route: Any, variant: str, body: bytes, content_type: str | None,
-              response: bytes, response_type: bytes | None, inference_id: str | None) -> None:
+    def offer(
+        self,
+        settings: CaptureSettings,
+        route: Any,
+        variant: str,
+        body: bytes,
+        content_type: str | None,
+        response: bytes,
+        response_type: bytes | None,
+        inference_id: str | None,
+    ) -> None:
         """Hot path: sample and queue (no encoding, no I/O)."""
         if settings.percentage < 100 and random.random() * 100 >= settings.percentage:
             return
-        self.queue.append((settings, route.account, route.name, variant, dt.datetime.now(dt.timezone.utc), body,
-                           content_type, response, response_type.decode("latin-1") if response_type else None,
-                           inference_id))
+        self.queue.append(
+            (
+                settings,
+                route.account,
+                route.name,
+                variant,
+                dt.datetime.now(dt.timezone.utc),
+                body,
+                content_type,
+                response,
+                response_type.decode("latin-1") if response_type else None,
+                inference_id,
+            )
+        )
 
     def flush(self) -> int:
         with self._lock:
@@ -84,7 +104,9 @@ class DataCapture:
         files: dict[tuple, list[str]] = {}
         for settings, account, endpoint, variant, when, body, ctype, response, rtype, inference_id in items:
             key = (settings, account, endpoint, variant, when.strftime("%Y/%m/%d/%H"))
-            files.setdefault(key, []).append(record(settings, when, body, ctype, response, rtype, inference_id))
+            files.setdefault(key, []).append(
+                record(settings, when, body, ctype, response, rtype, inference_id)
+            )
         written = 0
         for (settings, account, endpoint, variant, hour), lines in files.items():
             now = dt.datetime.now(dt.timezone.utc)
@@ -103,7 +125,9 @@ class DataCapture:
         from ..objects import object_store, parse_s3_uri
 
         bucket, key = parse_s3_uri(uri)
-        object_store(self.platform).put_bytes(account, bucket, key, data, content_type="application/jsonlines")
+        object_store(self.platform).put_bytes(
+            account, bucket, key, data, content_type="application/jsonlines"
+        )
 
 
 def _encode(data: bytes, content_type: str | None, settings: CaptureSettings) -> tuple[str, str]:
@@ -116,20 +140,36 @@ def _encode(data: bytes, content_type: str | None, settings: CaptureSettings) ->
     return base64.b64encode(data).decode("ascii"), "BASE64"
 
 
-def record(settings: CaptureSettings, when: dt.datetime, body: bytes, content_type: str | None,
-           response: bytes, response_type: str | None, inference_id: str | None) -> str:
+def record(
+    settings: CaptureSettings,
+    when: dt.datetime,
+    body: bytes,
+    content_type: str | None,
+    response: bytes,
+    response_type: str | None,
+    inference_id: str | None,
+) -> str:
     capture: dict[str, Any] = {}
     if settings.capture_input:
         data, encoding = _encode(body, content_type, settings)
-        capture["endpointInput"] = {"observedContentType": content_type or "", "mode": "INPUT", "data": data,
-                                    "encoding": encoding}
+        capture["endpointInput"] = {
+            "observedContentType": content_type or "",
+            "mode": "INPUT",
+            "data": data,
+            "encoding": encoding,
+        }
     if settings.capture_output:
         data, encoding = _encode(response, response_type, settings)
-        capture["endpointOutput"] = {"observedContentType": response_type or "", "mode": "OUTPUT", "data": data,
-                                     "encoding": encoding}
+        capture["endpointOutput"] = {
+            "observedContentType": response_type or "",
+            "mode": "OUTPUT",
+            "data": data,
+            "encoding": encoding,
+        }
     metadata = {"eventId": str(uuid.uuid4())}
     if inference_id:
         metadata["inferenceId"] = inference_id
     metadata["inferenceTime"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return json.dumps({"captureData": capture, "eventMetadata": metadata, "eventVersion": "0"},
-                      separators=(",", ":"))
+    return json.dumps(
+        {"captureData": capture, "eventMetadata": metadata, "eventVersion": "0"}, separators=(",", ":")
+    )

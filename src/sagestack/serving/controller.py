@@ -61,8 +61,11 @@ class Deployment:
 
 
 def variant_signature(variant: dict) -> str:
-    return json.dumps([variant.get("Containers"), variant.get("Mode"), variant.get("InstanceType")],
-                      sort_keys=True, default=str)
+    return json.dumps(
+        [variant.get("Containers"), variant.get("Mode"), variant.get("InstanceType")],
+        sort_keys=True,
+        default=str,
+    )
 
 
 class ServingController:
@@ -90,7 +93,9 @@ class ServingController:
         gateway = getattr(self.platform, "gateway", None)
         if gateway is not None:
             gateway.invocation_handler = self.router.handle
-        self.platform.add_loop("serving-metrics", self.metrics.flush, self.platform.settings.serving_metrics_interval)
+        self.platform.add_loop(
+            "serving-metrics", self.metrics.flush, self.platform.settings.serving_metrics_interval
+        )
         self.platform.add_loop("serving-data-capture", self.capture.flush, 1.0)
         self.platform.on_shutdown(self.shutdown)
         from . import async_inference, multi_model, serverless  # production endpoints II
@@ -106,20 +111,44 @@ class ServingController:
         from .multi_model import is_multi_model, prepare_container
         from .runtimes import attach_runtime  # a framework's own server (TensorFlow Serving), if any
 
-        return attach_runtime(self.platform, [
-            prepare_container(self, c, instance_type) if is_multi_model(c) else self.models.prepare(c)
-            for c in containers])
+        return attach_runtime(
+            self.platform,
+            [
+                prepare_container(self, c, instance_type) if is_multi_model(c) else self.models.prepare(c)
+                for c in containers
+            ],
+        )
 
     def new_instance(self, spec: WorkerSpec) -> Instance:
         return Instance(spec, self.work_dir, self.log_store, on_change=self._instance_changed)
 
-    def start_workers(self, containers: list[dict], count: int, *, mode: str = "Serial",
-                      instance_type: str = "ml.m5.large", account: str = "", region: str = "",
-                      log_group: str | None = None, log_stream_prefix: str = "",
-                      labels: dict | None = None, environment: dict | None = None) -> WorkerGroup:
+    def start_workers(
+        self,
+        containers: list[dict],
+        count: int,
+        *,
+        mode: str = "Serial",
+        instance_type: str = "ml.m5.large",
+        account: str = "",
+        region: str = "",
+        log_group: str | None = None,
+        log_stream_prefix: str = "",
+        labels: dict | None = None,
+        environment: dict | None = None,
+    ) -> WorkerGroup:
         """Start ``count`` instances of a model (containers as CreateModel recorded them)."""
-        spec = WorkerSpec(self.prepare(containers), mode, instance_type, _workers(containers), account, region,
-                          log_group, log_stream_prefix, dict(labels or {}), dict(environment or {}))
+        spec = WorkerSpec(
+            self.prepare(containers),
+            mode,
+            instance_type,
+            _workers(containers),
+            account,
+            region,
+            log_group,
+            log_stream_prefix,
+            dict(labels or {}),
+            dict(environment or {}),
+        )
         return WorkerGroup([self.new_instance(spec).start() for _ in range(max(1, count))])
 
     # -- endpoints ----------------------------------------------------------------------------------
@@ -134,8 +163,9 @@ class ServingController:
     def active_deployment(self, key: Key) -> Deployment | None:
         return self.active.get(key)
 
-    def deploy(self, key: Key, generation: int, plan: dict, *, reuse: bool = False,
-               publish_early: bool = False) -> Deployment:
+    def deploy(
+        self, key: Key, generation: int, plan: dict, *, reuse: bool = False, publish_early: bool = False
+    ) -> Deployment:
         """Start a fleet in the background. ``reuse``: keep the active fleet's instances of variants whose
         model and instance type are unchanged (weights/capacity updates). ``publish_early``: route to the
         instances while they start (restart recovery: requests wait for the model instead of failing)."""
@@ -146,8 +176,9 @@ class ServingController:
         if previous is not None and previous is not dep:
             self.discard(previous)
         source = self.active.get(key) if reuse else None
-        threading.Thread(target=self._bring_up, args=(dep, source, publish_early), daemon=True,
-                         name=f"deploy-{key[2]}").start()
+        threading.Thread(
+            target=self._bring_up, args=(dep, source, publish_early), daemon=True, name=f"deploy-{key[2]}"
+        ).start()
         return dep
 
     def _bring_up(self, dep: Deployment, source: Deployment | None, publish_early: bool) -> None:
@@ -169,11 +200,17 @@ class ServingController:
                     reused = [i for i in source.variants.get(vname, []) if i.state != FAILED][:count]
                 instances = list(reused)
                 if len(instances) < count:
-                    spec = WorkerSpec(self.prepare(variant["Containers"], variant.get("InstanceType")),
-                                      variant.get("Mode") or "Serial",
-                                      variant.get("InstanceType") or "ml.m5.large", _workers(variant["Containers"]),
-                                      account, region, f"/aws/sagemaker/Endpoints/{name}", f"{vname}/",
-                                      {"endpoint": name, "variant": vname})
+                    spec = WorkerSpec(
+                        self.prepare(variant["Containers"], variant.get("InstanceType")),
+                        variant.get("Mode") or "Serial",
+                        variant.get("InstanceType") or "ml.m5.large",
+                        _workers(variant["Containers"]),
+                        account,
+                        region,
+                        f"/aws/sagemaker/Endpoints/{name}",
+                        f"{vname}/",
+                        {"endpoint": name, "variant": vname},
+                    )
                     for _ in range(count - len(instances)):
                         instance = self.new_instance(spec).start()
                         started.append(instance)
@@ -195,8 +232,10 @@ class ServingController:
             # One line, as SageMaker reports it (native libraries append whole stack traces).
             reason = (exc.instance.failure or "the model server did not start in time").strip()
             reason = reason.splitlines()[0][:500]
-            dep.failure = (f"The primary container for production variant {exc.variant} did not pass the ping "
-                           f"health check: {reason}. Please check CloudWatch logs for this endpoint.")
+            dep.failure = (
+                f"The primary container for production variant {exc.variant} did not pass the ping "
+                f"health check: {reason}. Please check CloudWatch logs for this endpoint."
+            )
         except (ArtifactError, RuntimeUnavailable) as exc:
             dep.failure = str(exc)
         except Exception as exc:
@@ -224,16 +263,40 @@ class ServingController:
 
     def route(self, key: Key, dep: Deployment) -> EndpointRoute:
         capture = CaptureSettings.from_config(dep.plan.get("DataCaptureConfig"))
-        variants = [VariantRoute(v["VariantName"], float(v.get("Weight", 1.0)),
-                                 dep.variants.get(v["VariantName"], []), capture, v.get("ModelName", ""))
-                    for v in dep.plan["Variants"]]
+        variants = [
+            VariantRoute(
+                v["VariantName"],
+                float(v.get("Weight", 1.0)),
+                dep.variants.get(v["VariantName"], []),
+                capture,
+                v.get("ModelName", ""),
+            )
+            for v in dep.plan["Variants"]
+        ]
         for variant in variants:  # serverless pools and multi-model sources (production endpoints II)
             extras = dep.extras.get(variant.name) or {}
             variant.pool, variant.models = extras.get("pool"), extras.get("models")
-        shadows = [ShadowTarget(EndpointRoute(key[2], key[0], key[1], [VariantRoute(
-            v["VariantName"], 1.0, dep.variants.get(v["VariantName"], []), capture, v.get("ModelName", ""))]),
-            sampling_fraction(v, dep.plan["Variants"]))
-            for v in dep.plan.get("ShadowVariants", []) if dep.variants.get(v["VariantName"])]
+        shadows = [
+            ShadowTarget(
+                EndpointRoute(
+                    key[2],
+                    key[0],
+                    key[1],
+                    [
+                        VariantRoute(
+                            v["VariantName"],
+                            1.0,
+                            dep.variants.get(v["VariantName"], []),
+                            capture,
+                            v.get("ModelName", ""),
+                        )
+                    ],
+                ),
+                sampling_fraction(v, dep.plan["Variants"]),
+            )
+            for v in dep.plan.get("ShadowVariants", [])
+            if dep.variants.get(v["VariantName"])
+        ]
         return EndpointRoute(key[2], key[0], key[1], variants, shadows)
 
     def discard(self, dep: Deployment) -> None:
@@ -309,8 +372,13 @@ class ServingController:
     def _instance_changed(self, instance: Instance) -> None:
         if instance.state == READY and instance.setup_time_us and instance.spec.labels.get("endpoint"):
             labels = instance.spec.labels
-            self.metrics.model_setup_time(instance.spec.account, instance.spec.region, labels["endpoint"],
-                                          labels.get("variant", ""), instance.setup_time_us)
+            self.metrics.model_setup_time(
+                instance.spec.account,
+                instance.spec.region,
+                labels["endpoint"],
+                labels.get("variant", ""),
+                instance.setup_time_us,
+            )
 
 
 class _InstanceFailed(Exception):
@@ -323,7 +391,8 @@ class _InstanceFailed(Exception):
 def _workers(containers: list[dict]) -> int:
     for container in containers:
         value = (container.get("Environment") or container.get("environment") or {}).get(
-            "SAGEMAKER_MODEL_SERVER_WORKERS")
+            "SAGEMAKER_MODEL_SERVER_WORKERS"
+        )
         if value:
             try:
                 return max(1, int(value))

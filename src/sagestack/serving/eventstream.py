@@ -28,13 +28,17 @@ def message(headers: dict[str, str], payload: bytes) -> bytes:
 
 
 def payload_part(data: bytes) -> bytes:
-    return message({":event-type": "PayloadPart", ":content-type": "application/octet-stream",
-                    ":message-type": "event"}, data)
+    return message(
+        {":event-type": "PayloadPart", ":content-type": "application/octet-stream", ":message-type": "event"},
+        data,
+    )
 
 
 def exception(kind: str, text: str, error_code: str | None = None) -> bytes:
     payload = {"Message": text}
     if error_code:
         payload["ErrorCode"] = error_code
-    return message({":exception-type": kind, ":content-type": "application/json", ":message-type": "exception"},
-                   json.dumps(payload).encode())
+    return message(
+        {":exception-type": kind, ":content-type": "application/json", ":message-type": "exception"},
+        json.dumps(payload).encode(),
+    )

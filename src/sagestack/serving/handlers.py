@@ -32,8 +32,14 @@ class ContainerSpec:
 
     @classmethod
     def from_dict(cls, value: dict) -> ContainerSpec:
-        return cls(value["hostname"], value.get("image", ""), value["model_dir"], value.get("code_dir"),
-                   dict(value.get("environment") or {}), value.get("multi_model"))
+        return cls(
+            value["hostname"],
+            value.get("image", ""),
+            value["model_dir"],
+            value.get("code_dir"),
+            dict(value.get("environment") or {}),
+            value.get("multi_model"),
+        )
 
 
 class AlgorithmHandler:
@@ -70,7 +76,12 @@ def load_container(spec: ContainerSpec, alone: bool = True) -> Any:
         code_dir = spec.code_dir or str(Path(spec.model_dir) / "code")
         module = inference_toolkit.load_entry_point(code_dir, program)
         return inference_toolkit.ScriptHandler(spec.model_dir, framework, module, spec.environment)
-    if alone and image is not None and image.repository in XGBOOST_REPOSITORIES and "sklearn" not in sys.modules:
+    if (
+        alone
+        and image is not None
+        and image.repository in XGBOOST_REPOSITORIES
+        and "sklearn" not in sys.modules
+    ):
         # xgboost imports scikit-learn only for its sklearn wrappers (about 1.3 s); built-in XGBoost serves
         # boosters, so the worker starts without it.
         sys.modules["sklearn"] = None  # type: ignore[assignment]
@@ -80,14 +91,17 @@ def load_container(spec: ContainerSpec, alone: bool = True) -> Any:
         os.environ["SAGESTACK_IMAGE_TAG"] = image.tag or ""
         return AlgorithmHandler(algorithm, Path(spec.model_dir))
     if image is not None and image.algorithm_known:
-        raise RuntimeError(f"The built-in algorithm image {spec.image} ({image.repository}) cannot be served by "
-                           f"sagestack yet.")
+        raise RuntimeError(
+            f"The built-in algorithm image {spec.image} ({image.repository}) cannot be served by "
+            f"sagestack yet."
+        )
     if framework in inference_toolkit.MODEL_FNS:
         return inference_toolkit.ScriptHandler(spec.model_dir, framework, None, spec.environment)
     raise RuntimeError(
         f"Image {spec.image} is not a built-in algorithm or framework image and no container runtime is "
         f"available; use a built-in algorithm image or a framework image (scikit-learn, PyTorch, XGBoost) "
-        f"with an entry point (SAGEMAKER_PROGRAM).")
+        f"with an entry point (SAGEMAKER_PROGRAM)."
+    )
 
 
 class ModelHandler:
@@ -100,20 +114,25 @@ class ModelHandler:
         self.single = containers[0][1] if len(containers) == 1 else None
         self.multi_model = getattr(self.single, "invoke_target", None)  # multi_model.MultiModelHandler
 
-    def invoke(self, body: bytes, content_type: str | None, accept: str | None,
-               target_host: str | None = None) -> tuple[bytes, str]:
+    def invoke(
+        self, body: bytes, content_type: str | None, accept: str | None, target_host: str | None = None
+    ) -> tuple[bytes, str]:
         if self.single is not None:
             return self.single.invoke(body, content_type, accept)
         if self.mode == "Direct":
             handler = self.by_host.get(target_host or "")
             if handler is None:
-                raise InferenceError(f"Container hostname {target_host} is not part of this endpoint; "
-                                     f"known: {', '.join(self.by_host)}.", 400)
+                raise InferenceError(
+                    f"Container hostname {target_host} is not part of this endpoint; "
+                    f"known: {', '.join(self.by_host)}.",
+                    400,
+                )
             return _named(handler.invoke, target_host, body, content_type, accept)
         last = len(self.containers) - 1
         for index, (host, handler) in enumerate(self.containers):
-            body, content_type = _named(handler.invoke, host, body, content_type,
-                                        accept if index == last else content_type)
+            body, content_type = _named(
+                handler.invoke, host, body, content_type, accept if index == last else content_type
+            )
         return body, content_type
 
 

@@ -35,12 +35,15 @@ DECODABLE = (JSON, CSV, NPY, NPZ)
 
 class UnsupportedFormat(InferenceError):
     def __init__(self, content_type: str, kind: str = "content type"):
-        super().__init__(f"{kind} {content_type} is not supported by this framework's default handler; "
-                         f"supported: {JSON}, {CSV}, {NPY}. Define input_fn/output_fn to handle it.",
-                         415 if kind == "content type" else 406)
+        super().__init__(
+            f"{kind} {content_type} is not supported by this framework's default handler; "
+            f"supported: {JSON}, {CSV}, {NPY}. Define input_fn/output_fn to handle it.",
+            415 if kind == "content type" else 406,
+        )
 
 
 # -- codecs (the toolkit's decoder/encoder modules) ----------------------------------------------
+
 
 def media(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
@@ -55,8 +58,11 @@ def decode(body: bytes, content_type: str | None):
         return np.array(json.loads(body))
     if kind == CSV:
         text = body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else body
-        return np.genfromtxt(io.StringIO(text), delimiter=",", dtype=np.float32, ndmin=1) \
-            if text.strip() else np.empty((0,), dtype=np.float32)
+        return (
+            np.genfromtxt(io.StringIO(text), delimiter=",", dtype=np.float32, ndmin=1)
+            if text.strip()
+            else np.empty((0,), dtype=np.float32)
+        )
     if kind == NPY:
         return np.load(io.BytesIO(body), allow_pickle=False)
     if kind == NPZ:
@@ -102,6 +108,7 @@ def _json_default(value: Any) -> Any:
 
 # -- framework defaults ------------------------------------------------------------------------
 
+
 def _model_file(model_dir: str, preferred: str, patterns: tuple[str, ...], hint: str) -> Path:
     """``preferred`` in the model directory, else the first file matching ``patterns``."""
     path = Path(model_dir) / preferred
@@ -116,16 +123,25 @@ def _model_file(model_dir: str, preferred: str, patterns: tuple[str, ...], hint:
 def _sklearn_model_fn(model_dir: str):
     import joblib
 
-    return joblib.load(_model_file(model_dir, "model.joblib", ("*.joblib", "*.pkl"),
-                                   "save the model there with joblib.dump or define model_fn(model_dir) "
-                                   "in the entry point."))
+    return joblib.load(
+        _model_file(
+            model_dir,
+            "model.joblib",
+            ("*.joblib", "*.pkl"),
+            "save the model there with joblib.dump or define model_fn(model_dir) in the entry point.",
+        )
+    )
 
 
 def _pytorch_model_fn(model_dir: str):
     import torch
 
-    path = _model_file(model_dir, "model.pth", ("*.pt", "*.pth"),
-                       "define model_fn(model_dir) in the entry point or save a TorchScript model as model.pth.")
+    path = _model_file(
+        model_dir,
+        "model.pth",
+        ("*.pt", "*.pth"),
+        "define model_fn(model_dir) in the entry point or save a TorchScript model as model.pth.",
+    )
     try:
         model = torch.jit.load(str(path), map_location="cpu")
     except RuntimeError:
@@ -171,6 +187,7 @@ MODEL_FNS: dict[str, Callable[[str], Any]] = {
 
 # -- the handler ---------------------------------------------------------------------------------
 
+
 class ScriptHandler:
     """One container's model behind the toolkit functions (user-defined or default)."""
 
@@ -182,8 +199,10 @@ class ScriptHandler:
         user = (lambda name: getattr(module, name, None)) if module is not None else (lambda name: None)
         model_fn = user("model_fn") or MODEL_FNS.get(self.framework)
         if model_fn is None:
-            raise RuntimeError(f"The entry point defines no model_fn and the {self.framework} framework has no "
-                               f"default model loader; define model_fn(model_dir).")
+            raise RuntimeError(
+                f"The entry point defines no model_fn and the {self.framework} framework has no "
+                f"default model loader; define model_fn(model_dir)."
+            )
         self.transform_fn = user("transform_fn")
         self.input_fn = user("input_fn") or (lambda body, content_type: decode(body, content_type))
         self.predict_fn = user("predict_fn") or _default_predict(self.framework)
@@ -208,7 +227,8 @@ def _call(func: Callable, *args):
     try:
         params = inspect.signature(func).parameters
         wants_context = len(params) == len(args) + 1 and not any(
-            p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params.values())
+            p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params.values()
+        )
     except (TypeError, ValueError):
         wants_context = False
     return func(*args, None) if wants_context else func(*args)

@@ -51,8 +51,13 @@ class WorkerSpec:
 class Instance:
     """One worker instance. ``inflight`` is maintained by the router (event-loop thread only)."""
 
-    def __init__(self, spec: WorkerSpec, work_dir: Path, log_store=None,
-                 on_change: Callable[[Instance], Any] | None = None):
+    def __init__(
+        self,
+        spec: WorkerSpec,
+        work_dir: Path,
+        log_store=None,
+        on_change: Callable[[Instance], Any] | None = None,
+    ):
         self.spec = spec
         self.id = "i-" + secrets.token_hex(9)[:17]
         self.work_dir = work_dir
@@ -99,8 +104,14 @@ class Instance:
     def _spawn(self) -> None:
         status_r, status_w = os.pipe()
         life_r, life_w = os.pipe()
-        config = {"containers": self.spec.containers, "mode": self.spec.mode, "workers": self.spec.workers,
-                  "listen_fd": self.sock.fileno(), "status_fd": status_w, "lifeline_fd": life_r}
+        config = {
+            "containers": self.spec.containers,
+            "mode": self.spec.mode,
+            "workers": self.spec.workers,
+            "listen_fd": self.sock.fileno(),
+            "status_fd": status_w,
+            "lifeline_fd": life_r,
+        }
         self.work_dir.mkdir(parents=True, exist_ok=True)
         config_path = self.work_dir / f"{self.id}.json"
         config_path.write_text(json.dumps(config))
@@ -123,17 +134,25 @@ class Instance:
         args += ["--instance", self.id]
         try:
             self.process = subprocess.Popen(
-                args, pass_fds=(self.sock.fileno(), status_w, life_r), stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=str(self.work_dir))
+                args,
+                pass_fds=(self.sock.fileno(), status_w, life_r),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=str(self.work_dir),
+            )
         finally:
             os.close(status_w)
             os.close(life_r)
         self._lifeline_w = life_w
         process = self.process
-        threading.Thread(target=self._monitor, args=(process, status_r), daemon=True,
-                         name=f"worker-{self.id}").start()
-        threading.Thread(target=self._pump_logs, args=(process,), daemon=True,
-                         name=f"worker-log-{self.id}").start()
+        threading.Thread(
+            target=self._monitor, args=(process, status_r), daemon=True, name=f"worker-{self.id}"
+        ).start()
+        threading.Thread(
+            target=self._pump_logs, args=(process,), daemon=True, name=f"worker-log-{self.id}"
+        ).start()
 
     def _monitor(self, process: subprocess.Popen, status_r: int) -> None:
         reported_failure = None
@@ -169,8 +188,13 @@ class Instance:
             self.restarts = 0
         delay = RESTART_BACKOFF_S[min(self.restarts, len(RESTART_BACKOFF_S) - 1)]
         self.restarts += 1
-        log.warning("worker %s (%s) exited with %s; restarting in %.1fs", self.id,
-                    self.spec.labels.get("endpoint", ""), code, delay)
+        log.warning(
+            "worker %s (%s) exited with %s; restarting in %.1fs",
+            self.id,
+            self.spec.labels.get("endpoint", ""),
+            code,
+            delay,
+        )
         self._set_state(STARTING)
         if delay:
             time.sleep(delay)
@@ -180,8 +204,14 @@ class Instance:
     def _pump_logs(self, process: subprocess.Popen) -> None:
         writer = None
         if self.log_store is not None and self.spec.log_group:
-            writer = self.log_store.writer(self.spec.account, self.spec.region, self.spec.log_group,
-                                           self.log_stream, max_events=200, max_delay=0.5)
+            writer = self.log_store.writer(
+                self.spec.account,
+                self.spec.region,
+                self.spec.log_group,
+                self.log_stream,
+                max_events=200,
+                max_delay=0.5,
+            )
         stream = process.stdout
         fd = stream.fileno()
         pending = b""
@@ -262,9 +292,16 @@ class Instance:
             pass
 
     def describe(self) -> dict:
-        return {"id": self.id, "address": self.address, "state": self.state, "pid": getattr(self.process, "pid", None),
-                "serving_pids": list(self.pids), "inflight": self.inflight, "restarts": self.restarts,
-                "failure": self.failure}
+        return {
+            "id": self.id,
+            "address": self.address,
+            "state": self.state,
+            "pid": getattr(self.process, "pid", None),
+            "serving_pids": list(self.pids),
+            "inflight": self.inflight,
+            "restarts": self.restarts,
+            "failure": self.failure,
+        }
 
 
 class WorkerGroup:

@@ -72,9 +72,14 @@ class ServingMetrics:
             stats.overhead.add(max(0, overhead_us))
 
     def model_setup_time(self, account: str, region: str, endpoint: str, variant: str, micros: int) -> None:
-        item = {"namespace": NAMESPACE, "name": "ModelSetupTime", "unit": "Microseconds",
-                "dimensions": {"EndpointName": endpoint, "VariantName": variant}, "value": micros,
-                "timestamp": time.time()}
+        item = {
+            "namespace": NAMESPACE,
+            "name": "ModelSetupTime",
+            "unit": "Microseconds",
+            "dimensions": {"EndpointName": endpoint, "VariantName": variant},
+            "value": micros,
+            "timestamp": time.time(),
+        }
         with self._lock:
             self._extra.append((account, region, item))
 
@@ -89,15 +94,34 @@ class ServingMetrics:
         for (account, region, endpoint, variant), s in stats.items():
             dims = {"EndpointName": endpoint, "VariantName": variant}
             items = batches.setdefault((account, region), [])
-            for name, value in (("Invocations", s.invocations), ("Invocation4XXErrors", s.errors4xx),
-                                ("Invocation5XXErrors", s.errors5xx),
-                                ("InvocationsPerInstance", s.invocations / max(1, s.instances))):
-                items.append({"namespace": NAMESPACE, "name": name, "dimensions": dims, "value": value,
-                              "unit": "None", "timestamp": now})
+            for name, value in (
+                ("Invocations", s.invocations),
+                ("Invocation4XXErrors", s.errors4xx),
+                ("Invocation5XXErrors", s.errors5xx),
+                ("InvocationsPerInstance", s.invocations / max(1, s.instances)),
+            ):
+                items.append(
+                    {
+                        "namespace": NAMESPACE,
+                        "name": name,
+                        "dimensions": dims,
+                        "value": value,
+                        "unit": "None",
+                        "timestamp": now,
+                    }
+                )
             for name, latency in (("ModelLatency", s.model), ("OverheadLatency", s.overhead)):
                 if latency.count:
-                    items.append({"namespace": NAMESPACE, "name": name, "dimensions": dims, "unit": "Microseconds",
-                                  "statistics": latency.statistics(), "timestamp": now})
+                    items.append(
+                        {
+                            "namespace": NAMESPACE,
+                            "name": name,
+                            "dimensions": dims,
+                            "unit": "Microseconds",
+                            "statistics": latency.statistics(),
+                            "timestamp": now,
+                        }
+                    )
         for account, region, item in extra:
             batches.setdefault((account, region), []).append(item)
         store = _metric_store(self.platform)

@@ -44,8 +44,9 @@ class ModelCache:
                 info = store.head(bucket, key)
                 path = None if info.encryption else store.get_path(bucket, key)
             except Exception as exc:  # noqa: BLE001 - NoSuchKey / NoSuchBucket: the user's mistake
-                raise ArtifactError(f"Could not access model data at {uri}: "
-                                    f"{getattr(exc, 'message', exc)}") from None
+                raise ArtifactError(
+                    f"Could not access model data at {uri}: {getattr(exc, 'message', exc)}"
+                ) from None
             version = f"{uri}|{info.etag}|{info.size}"
         else:
             path = Path(uri.removeprefix("file://"))
@@ -98,7 +99,9 @@ class ModelCache:
                     shutil.copyfileobj(source, out, 1 << 20)
         except Exception as exc:  # noqa: BLE001 - KMS key disabled or deleted, object gone
             os.unlink(name)
-            raise ArtifactError(f"Could not access model data at {uri}: {getattr(exc, 'message', exc)}") from None
+            raise ArtifactError(
+                f"Could not access model data at {uri}: {getattr(exc, 'message', exc)}"
+            ) from None
         return Path(name)
 
     def prepare(self, container: dict) -> dict:

@@ -44,13 +44,18 @@ def is_multi_model(container: dict) -> bool:
 
 
 def model_prefix(container: dict) -> str:
-    url = container.get("ModelDataUrl") or ((container.get("ModelDataSource") or {}).get("S3DataSource") or {}
-                                            ).get("S3Uri") or ""
+    url = (
+        container.get("ModelDataUrl")
+        or ((container.get("ModelDataSource") or {}).get("S3DataSource") or {}).get("S3Uri")
+        or ""
+    )
     if not url.startswith("s3://"):
         from .modeldir import ArtifactError
 
-        raise ArtifactError(f"A MultiModel container needs ModelDataUrl set to an S3 prefix (s3://bucket/prefix/); "
-                            f"got {url!r}.")
+        raise ArtifactError(
+            f"A MultiModel container needs ModelDataUrl set to an S3 prefix (s3://bucket/prefix/); "
+            f"got {url!r}."
+        )
     return url if url.endswith("/") else url + "/"
 
 
@@ -92,18 +97,28 @@ class MultiModelSource:
     async def request_headers(self, route: Any, target: str | None) -> tuple[bytes, int]:
         """The worker headers for ``target`` and the microseconds spent downloading it (0 if cached)."""
         if not target:
-            raise ServiceError("ValidationError", f"Endpoint {route.name} of account {route.account} is a "
-                                                  f"multi-model endpoint: specify TargetModel.", 400)
+            raise ServiceError(
+                "ValidationError",
+                f"Endpoint {route.name} of account {route.account} is a "
+                f"multi-model endpoint: specify TargetModel.",
+                400,
+            )
         headers = self.resolved.get(target)
         if headers is not None:
             return headers, 0
         if target.startswith("/") or ".." in target.split("/"):
-            raise ServiceError("ValidationError", f"TargetModel {target} must be a path relative to the model "
-                                                  f"prefix.", 400)
+            raise ServiceError(
+                "ValidationError", f"TargetModel {target} must be a path relative to the model prefix.", 400
+            )
         started = time.perf_counter()
         path = await asyncio.to_thread(self._unpack, target)
-        headers = (b"X-Amzn-SageMaker-Target-Model: " + target.encode("utf-8") + b"\r\nX-Sagestack-Model-Dir: "
-                   + str(path).encode("utf-8") + b"\r\n")
+        headers = (
+            b"X-Amzn-SageMaker-Target-Model: "
+            + target.encode("utf-8")
+            + b"\r\nX-Sagestack-Model-Dir: "
+            + str(path).encode("utf-8")
+            + b"\r\n"
+        )
         self.resolved[target] = headers
         return headers, int((time.perf_counter() - started) * 1e6)
 
@@ -114,11 +129,15 @@ class MultiModelSource:
         try:
             return self.models.unpack(uri)
         except ArtifactError:
-            bucket, _, key = uri[len("s3://"):].partition("/")
-            raise ServiceError("ValidationError", f"Failed to download model data(bucket: {bucket}, key: {key}). "
-                                                  f"Please ensure that there is an object located at the URL and "
-                                                  f"that the role passed to CreateModel has permissions to "
-                                                  f"download the model.", 400) from None
+            bucket, _, key = uri[len("s3://") :].partition("/")
+            raise ServiceError(
+                "ValidationError",
+                f"Failed to download model data(bucket: {bucket}, key: {key}). "
+                f"Please ensure that there is an object located at the URL and "
+                f"that the role passed to CreateModel has permissions to "
+                f"download the model.",
+                400,
+            ) from None
 
     def observe(self, route: Any, variant: Any, instance: Any, response: Any, download_us: int) -> None:
         """Turn the worker's report on this request into metrics."""
@@ -126,29 +145,48 @@ class MultiModelSource:
         if report is None:
             return
         values = dict(part.split("=", 1) for part in report.decode("latin-1").split(";") if "=" in part)
-        self.metrics.record(route, variant.name, instance.id, values.get("hit") == "1", download_us,
-                            int(values.get("load", 0)), int(values.get("unload", 0)), int(values.get("loaded", 0)))
+        self.metrics.record(
+            route,
+            variant.name,
+            instance.id,
+            values.get("hit") == "1",
+            download_us,
+            int(values.get("load", 0)),
+            int(values.get("unload", 0)),
+            int(values.get("loaded", 0)),
+        )
 
 
 async def target_headers(route: Any, variant: Any, target: str | None) -> tuple[bytes, int]:
     """Headers for the worker (multi-model variants), or a ValidationError for TargetModel elsewhere."""
     if variant.models is not None:
         return await variant.models.request_headers(route, target)
-    raise ServiceError("ValidationError", f"Endpoint {route.name} of account {route.account} is not a multi-model "
-                                          f"endpoint; TargetModel can only be used with a MultiModel container.", 400)
+    raise ServiceError(
+        "ValidationError",
+        f"Endpoint {route.name} of account {route.account} is not a multi-model "
+        f"endpoint; TargetModel can only be used with a MultiModel container.",
+        400,
+    )
 
 
 def attach_source(controller: Any, dep: Any, variant: dict) -> None:
     """Called by the controller for each variant it brings up: multi-model variants get a source."""
     if any(is_multi_model(c) for c in variant["Containers"]):
-        dep.extras.setdefault(variant["VariantName"], {})["models"] = MultiModelSource(controller, dep.key, variant)
+        dep.extras.setdefault(variant["VariantName"], {})["models"] = MultiModelSource(
+            controller, dep.key, variant
+        )
 
 
 class MultiModelMetrics:
     """In-memory statistic sets per (endpoint, variant), written to the metric store by a loop."""
 
-    STATS = ("ModelCacheHit", "ModelLoadingWaitTime", "ModelLoadingTime", "ModelUnloadingTime",
-             "ModelDownloadingTime")
+    STATS = (
+        "ModelCacheHit",
+        "ModelLoadingWaitTime",
+        "ModelLoadingTime",
+        "ModelUnloadingTime",
+        "ModelDownloadingTime",
+    )
 
     def __init__(self, platform: Any):
         self.platform = platform
@@ -156,8 +194,17 @@ class MultiModelMetrics:
         self._stats: dict[tuple[str, str, str, str], dict[str, StatisticSet]] = {}
         self._loaded: dict[tuple[str, str, str, str], dict[str, int]] = {}  # per instance, latest report
 
-    def record(self, route: Any, variant: str, instance_id: str, hit: bool, download_us: int, load_us: int,
-               unload_us: int, loaded: int) -> None:
+    def record(
+        self,
+        route: Any,
+        variant: str,
+        instance_id: str,
+        hit: bool,
+        download_us: int,
+        load_us: int,
+        unload_us: int,
+        loaded: int,
+    ) -> None:
         key = (route.account, route.region, route.name, variant)
         with self._lock:
             stats = self._stats.get(key)
@@ -187,12 +234,27 @@ class MultiModelMetrics:
             for name, stat in by_name.items():
                 if stat.count:
                     unit = "None" if name == "ModelCacheHit" else "Microseconds"
-                    items.append({"namespace": NAMESPACE, "name": name, "dimensions": dims, "unit": unit,
-                                  "statistics": stat.statistics(), "timestamp": now})
+                    items.append(
+                        {
+                            "namespace": NAMESPACE,
+                            "name": name,
+                            "dimensions": dims,
+                            "unit": unit,
+                            "statistics": stat.statistics(),
+                            "timestamp": now,
+                        }
+                    )
         for (account, region, endpoint, variant), count in loaded.items():
             batches.setdefault((account, region), []).append(
-                {"namespace": INSTANCE_NAMESPACE, "name": "LoadedModelCount", "unit": "None", "value": count,
-                 "dimensions": {"EndpointName": endpoint, "VariantName": variant}, "timestamp": now})
+                {
+                    "namespace": INSTANCE_NAMESPACE,
+                    "name": "LoadedModelCount",
+                    "unit": "None",
+                    "value": count,
+                    "dimensions": {"EndpointName": endpoint, "VariantName": variant},
+                    "timestamp": now,
+                }
+            )
         try:
             from ..store.metrics import metric_store
         except ImportError:
@@ -212,8 +274,11 @@ def multi_model_metrics(controller: Any) -> MultiModelMetrics:
 
 def attach(controller: Any) -> None:
     metrics = multi_model_metrics(controller)
-    controller.platform.add_loop("multi-model-metrics", metrics.flush,
-                                 getattr(controller.platform.settings, "serving_metrics_interval", 5.0))
+    controller.platform.add_loop(
+        "multi-model-metrics",
+        metrics.flush,
+        getattr(controller.platform.settings, "serving_metrics_interval", 5.0),
+    )
 
 
 # -- worker side ---------------------------------------------------------------------------------------
@@ -260,13 +325,20 @@ class MultiModelHandler:
             entry, load_us = self._load(target, model_dir)
             unload_us += self._evict(lambda: self.used > self.budget and len(self.loaded) > 1, keep=target)
         try:
-            result, result_type = entry.handler.invoke(body, content_type.decode("latin-1") if content_type else None,
-                                                       accept.decode("latin-1") if accept else None)
+            result, result_type = entry.handler.invoke(
+                body,
+                content_type.decode("latin-1") if content_type else None,
+                accept.decode("latin-1") if accept else None,
+            )
         finally:
             if not self.cache:
                 unload_us += self._unload(target)
-        report = b"X-Sagestack-Mme: hit=%d;load=%d;unload=%d;loaded=%d\r\n" % (hit, load_us, unload_us,
-                                                                                len(self.loaded))
+        report = b"X-Sagestack-Mme: hit=%d;load=%d;unload=%d;loaded=%d\r\n" % (
+            hit,
+            load_us,
+            unload_us,
+            len(self.loaded),
+        )
         return result, result_type, report
 
     def _load(self, target: str, model_dir: str) -> tuple[_Loaded, int]:
@@ -274,14 +346,18 @@ class MultiModelHandler:
 
         before = _rss()
         started = time.perf_counter()
-        spec = ContainerSpec(self.spec.hostname, self.spec.image, model_dir, None, dict(self.spec.environment))
+        spec = ContainerSpec(
+            self.spec.hostname, self.spec.image, model_dir, None, dict(self.spec.environment)
+        )
         handler = load_container(spec)
         load_us = int((time.perf_counter() - started) * 1e6)
         size = max(_rss() - before, _disk_size(model_dir), 1)
         entry = self.loaded[target] = _Loaded(handler, size)
         self.used += size
-        print(f"Loaded model {target} in {load_us / 1e3:.1f} ms ({size >> 10} KiB); {len(self.loaded)} loaded",
-              flush=True)
+        print(
+            f"Loaded model {target} in {load_us / 1e3:.1f} ms ({size >> 10} KiB); {len(self.loaded)} loaded",
+            flush=True,
+        )
         return entry, load_us
 
     def _evict(self, needed, keep: str | None = None) -> int:

@@ -53,12 +53,15 @@ def check_deployment_config(config: dict, plan: dict | None = None) -> None:
     blue_green = config.get("BlueGreenUpdatePolicy")
     rolling = config.get("RollingUpdatePolicy")
     if blue_green and rolling:
-        raise _invalid("DeploymentConfig can specify only one of BlueGreenUpdatePolicy and RollingUpdatePolicy.")
+        raise _invalid(
+            "DeploymentConfig can specify only one of BlueGreenUpdatePolicy and RollingUpdatePolicy."
+        )
     if rolling:
         size = rolling["MaximumBatchSize"]
         if size["Type"] == "CAPACITY_PERCENT" and not 5 <= float(size["Value"]) <= 50:
-            raise _invalid("RollingUpdatePolicy.MaximumBatchSize must be between 5% and 50% of the fleet "
-                           "capacity.")
+            raise _invalid(
+                "RollingUpdatePolicy.MaximumBatchSize must be between 5% and 50% of the fleet capacity."
+            )
         return
     if not blue_green:
         return
@@ -72,8 +75,11 @@ def check_deployment_config(config: dict, plan: dict | None = None) -> None:
             raise _invalid("CanarySize must be specified for CANARY traffic routing.")
         if size["Type"] == "CAPACITY_PERCENT" and not 0 < float(size["Value"]) <= 50:
             raise _invalid("CanarySize must be greater than 0% and at most 50% of the fleet capacity.")
-        if plan is not None and size["Type"] == "INSTANCE_COUNT" \
-                and int(size["Value"]) > max(1, blue_capacity(plan) // 2):
+        if (
+            plan is not None
+            and size["Type"] == "INSTANCE_COUNT"
+            and int(size["Value"]) > max(1, blue_capacity(plan) // 2)
+        ):
             raise _invalid("CanarySize must be at most 50% of the new fleet's instance count.")
     if kind == "LINEAR":
         size = routing.get("LinearStepSize")
@@ -97,8 +103,10 @@ def shift_schedule(config: dict, capacity: int) -> list[Step]:
         batch = capacity_size(rolling["MaximumBatchSize"], capacity)
         wait = float(rolling.get("WaitIntervalInSeconds") or 0)
         batches = math.ceil(capacity / batch)
-        return [Step(min(1.0, (k + 1) * batch / capacity), wait if k + 1 < batches else 0.0)
-                for k in range(batches)]
+        return [
+            Step(min(1.0, (k + 1) * batch / capacity), wait if k + 1 < batches else 0.0)
+            for k in range(batches)
+        ]
     policy = config.get("BlueGreenUpdatePolicy") or {}
     routing = policy.get("TrafficRoutingConfiguration") or {"Type": "ALL_AT_ONCE"}
     termination = float(policy.get("TerminationWaitInSeconds") or 0)
@@ -144,7 +152,9 @@ class TrafficShiftRoute(EndpointRoute):
         self.shadows = green.shadows if fraction >= 1.0 else blue.shadows
 
     def pick_variant(self, target: str | None):
-        first, second = (self.green, self.blue) if random.random() < self.fraction else (self.blue, self.green)
+        first, second = (
+            (self.green, self.blue) if random.random() < self.fraction else (self.blue, self.green)
+        )
         if target and target not in first.by_name and target in second.by_name:
             first = second
         return first.pick_variant(target)

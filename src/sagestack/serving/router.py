@@ -30,8 +30,9 @@ SUFFIX = "/invocations"
 class VariantRoute:
     __slots__ = ("capture", "instances", "model_name", "models", "name", "pool", "weight")
 
-    def __init__(self, name: str, weight: float, instances: list[Instance], capture: Any = None,
-                 model_name: str = ""):
+    def __init__(
+        self, name: str, weight: float, instances: list[Instance], capture: Any = None, model_name: str = ""
+    ):
         self.name = name
         self.weight = weight
         self.instances = instances
@@ -65,8 +66,9 @@ class EndpointRoute:
         "variants",
     )
 
-    def __init__(self, name: str, account: str, region: str, variants: list[VariantRoute],
-                 shadows: list | None = None):
+    def __init__(
+        self, name: str, account: str, region: str, variants: list[VariantRoute], shadows: list | None = None
+    ):
         self.name = name
         self.shadows = shadows or []  # shadow.ShadowTarget: mirrored copies (serving/shadow.py)
         self.account = account
@@ -83,15 +85,21 @@ class EndpointRoute:
         self.total = running
         group = f"/aws/sagemaker/Endpoints/{name}"
         self.log_group_arn = f"arn:aws:logs:{region}:{account}:log-group:{group}"
-        self.console = (f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
-                        f"#logEventViewer:group={group}")
+        self.console = (
+            f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+            f"#logEventViewer:group={group}"
+        )
 
     def pick_variant(self, target: str | None) -> VariantRoute:
         if target:
             variant = self.by_name.get(target)
             if variant is None:
-                raise ServiceError("ValidationError", f"The variant {target} does not exist for endpoint "
-                                                      f"{self.name} of account {self.account}.", 400)
+                raise ServiceError(
+                    "ValidationError",
+                    f"The variant {target} does not exist for endpoint "
+                    f"{self.name} of account {self.account}.",
+                    400,
+                )
             return variant
         if len(self.variants) == 1:
             return self.variants[0]
@@ -125,7 +133,7 @@ class Router:
     async def handle(self, request: HttpRequest, auth: Any, protocol: Any) -> HttpResponse:
         started = time.perf_counter()
         path = request.raw_path
-        name = unquote(path[len(PREFIX):-len(SUFFIX)]) if path.startswith(PREFIX) else ""
+        name = unquote(path[len(PREFIX) : -len(SUFFIX)]) if path.startswith(PREFIX) else ""
         account = auth.credentials.account_id
         route = self.routes.get((account, auth.region or self.default_region, name))
         if route is None:
@@ -140,26 +148,51 @@ class Router:
             return payload_too_large(request)
         headers = request.headers
         variant, response, _ = await self.forward(
-            route, body, headers.get("content-type"), headers.get("accept"),
-            headers.get("x-amzn-sagemaker-custom-attributes"), headers.get("x-amzn-sagemaker-target-variant"),
+            route,
+            body,
+            headers.get("content-type"),
+            headers.get("accept"),
+            headers.get("x-amzn-sagemaker-custom-attributes"),
+            headers.get("x-amzn-sagemaker-target-variant"),
             headers.get("x-amzn-sagemaker-target-container-hostname"),
-            headers.get("x-amzn-sagemaker-inference-id"), started, headers.get("x-amzn-sagemaker-target-model"))
+            headers.get("x-amzn-sagemaker-inference-id"),
+            started,
+            headers.get("x-amzn-sagemaker-target-model"),
+        )
         if route.shadows:  # shadow tests: copies go out after the caller's answer is ready
-            mirror(self, route.shadows, body, headers.get("content-type"), headers.get("accept"),
-                   headers.get("x-amzn-sagemaker-custom-attributes"), headers.get("x-amzn-sagemaker-inference-id"))
+            mirror(
+                self,
+                route.shadows,
+                body,
+                headers.get("content-type"),
+                headers.get("accept"),
+                headers.get("x-amzn-sagemaker-custom-attributes"),
+                headers.get("x-amzn-sagemaker-inference-id"),
+            )
         content_type = response.header(b"content-type")
-        out = [("content-type", content_type.decode("latin-1") if content_type else "application/octet-stream"),
-               ("x-amzn-invoked-production-variant", variant.name),
-               ("x-amzn-requestid", request.request_id)]
+        out = [
+            ("content-type", content_type.decode("latin-1") if content_type else "application/octet-stream"),
+            ("x-amzn-invoked-production-variant", variant.name),
+            ("x-amzn-requestid", request.request_id),
+        ]
         custom = response.header(b"x-amzn-sagemaker-custom-attributes")
         if custom is not None:
             out.append(("x-amzn-sagemaker-custom-attributes", custom.decode("latin-1")))
         return HttpResponse(200, out, response.body)
 
-    async def forward(self, route: EndpointRoute, body: bytes, content_type: str | None, accept: str | None,
-                      custom_attributes: str | None, target_variant: str | None, target_host: str | None,
-                      inference_id: str | None, started: float,
-                      target_model: str | None = None) -> tuple[VariantRoute, Response, int]:
+    async def forward(
+        self,
+        route: EndpointRoute,
+        body: bytes,
+        content_type: str | None,
+        accept: str | None,
+        custom_attributes: str | None,
+        target_variant: str | None,
+        target_host: str | None,
+        inference_id: str | None,
+        started: float,
+        target_model: str | None = None,
+    ) -> tuple[VariantRoute, Response, int]:
         """Send one invocation to an instance; model failures become ``ModelError``."""
         variant = route.pick_variant(target_variant)
         parts = [b"POST /invocations HTTP/1.1\r\nHost: model\r\nContent-Length: %d\r\n" % len(body)]
@@ -174,9 +207,13 @@ class Router:
         if accept:
             parts.append(b"Accept: " + accept.encode("latin-1") + b"\r\n")
         if custom_attributes:
-            parts.append(b"X-Amzn-SageMaker-Custom-Attributes: " + custom_attributes.encode("latin-1") + b"\r\n")
+            parts.append(
+                b"X-Amzn-SageMaker-Custom-Attributes: " + custom_attributes.encode("latin-1") + b"\r\n"
+            )
         if target_host:
-            parts.append(b"X-Amzn-SageMaker-Target-Container-Hostname: " + target_host.encode("latin-1") + b"\r\n")
+            parts.append(
+                b"X-Amzn-SageMaker-Target-Container-Hostname: " + target_host.encode("latin-1") + b"\r\n"
+            )
         if inference_id:
             parts.append(b"X-Amzn-SageMaker-Inference-Id: " + inference_id.encode("latin-1") + b"\r\n")
         parts.append(b"\r\n")
@@ -190,13 +227,21 @@ class Router:
             response = await pool.request(b"".join(parts), self.timeout)
         except UpstreamTimeout:
             self._record(route, variant, instance, 500, sent, started)
-            raise self.model_error(route, 0, "Your invocation timed out while waiting for a response from "
-                                   "container primary. Review the latency metrics for each container in "
-                                   "Amazon CloudWatch, resolve the issue, and try again.") from None
+            raise self.model_error(
+                route,
+                0,
+                "Your invocation timed out while waiting for a response from "
+                "container primary. Review the latency metrics for each container in "
+                "Amazon CloudWatch, resolve the issue, and try again.",
+            ) from None
         except UpstreamError as exc:
             self._record(route, variant, instance, 500, sent, started)
-            raise self.model_error(route, 0, f"The model server closed the connection before answering "
-                                   f"({exc}); the worker process may have crashed.") from None
+            raise self.model_error(
+                route,
+                0,
+                f"The model server closed the connection before answering "
+                f"({exc}); the worker process may have crashed.",
+            ) from None
         finally:
             instance.inflight -= 1
             if serverless is not None:
@@ -206,15 +251,34 @@ class Router:
             variant.models.observe(route, variant, instance, response, download_us)
         if response.status >= 300:
             container = response.header(b"x-sagestack-container")  # the failing container of a pipeline
-            raise self.model_error(route, response.status, response.body.decode("utf-8", "replace"),
-                                   container.decode("latin-1") if container else "primary")
+            raise self.model_error(
+                route,
+                response.status,
+                response.body.decode("utf-8", "replace"),
+                container.decode("latin-1") if container else "primary",
+            )
         if variant.capture is not None and self.capture is not None:
-            self.capture.offer(variant.capture, route, variant.name, body, content_type, response.body,
-                               response.header(b"content-type"), inference_id)
+            self.capture.offer(
+                variant.capture,
+                route,
+                variant.name,
+                body,
+                content_type,
+                response.body,
+                response.header(b"content-type"),
+                inference_id,
+            )
         return variant, response, model_us
 
-    def _record(self, route: EndpointRoute, variant: VariantRoute, instance: Instance, status: int,
-                sent: float, started: float) -> int:
+    def _record(
+        self,
+        route: EndpointRoute,
+        variant: VariantRoute,
+        instance: Instance,
+        status: int,
+        sent: float,
+        started: float,
+    ) -> int:
         now = time.perf_counter()
         model_us = int((now - sent) * 1e6)
         instance.served += 1
@@ -222,12 +286,24 @@ class Router:
             self.metrics.record(route, variant, status, model_us, int((now - started) * 1e6) - model_us)
         return model_us
 
-    def model_error(self, route: EndpointRoute, status: int, message: str, container: str = "primary") -> ServiceError:
+    def model_error(
+        self, route: EndpointRoute, status: int, message: str, container: str = "primary"
+    ) -> ServiceError:
         kind = "client" if 400 <= status < 500 else "server"
-        text = (f"Received {kind} error ({status}) from {container} with message \"{message}\". See "
-                f"{route.console} in account {route.account} for more information.")
-        return ServiceError("ModelError", text, 424, fields={
-            "OriginalStatusCode": status, "OriginalMessage": message, "LogStreamArn": route.log_group_arn})
+        text = (
+            f'Received {kind} error ({status}) from {container} with message "{message}". See '
+            f"{route.console} in account {route.account} for more information."
+        )
+        return ServiceError(
+            "ModelError",
+            text,
+            424,
+            fields={
+                "OriginalStatusCode": status,
+                "OriginalMessage": message,
+                "LogStreamArn": route.log_group_arn,
+            },
+        )
 
     def route_for(self, account: str, region: str, name: str) -> EndpointRoute:
         route = self.routes.get((account, region, name))
@@ -238,5 +314,8 @@ class Router:
 
 def payload_too_large(request: HttpRequest) -> HttpResponse:
     """What SageMaker answers for a body over 6 MB: HTTP 413 without an error code."""
-    return HttpResponse(413, [("content-type", "application/json"), ("x-amzn-requestid", request.request_id)],
-                        b'{"message":"HTTP content length exceeded %d bytes."}' % MAX_PAYLOAD)
+    return HttpResponse(
+        413,
+        [("content-type", "application/json"), ("x-amzn-requestid", request.request_id)],
+        b'{"message":"HTTP content length exceeded %d bytes."}' % MAX_PAYLOAD,
+    )

@@ -29,8 +29,9 @@ class RuntimeUnavailable(Exception):
 
 def environment_cache(platform) -> EnvironmentCache:
     """The platform's framework environments (``--env-cache-dir``)."""
-    return platform.component("environments", lambda p: EnvironmentCache(
-        p.settings.env_cache_dir or default_cache_dir()))
+    return platform.component(
+        "environments", lambda p: EnvironmentCache(p.settings.env_cache_dir or default_cache_dir())
+    )
 
 
 def is_tf_serving(container: dict) -> bool:
@@ -53,26 +54,34 @@ def attach_runtime(platform, containers: list[dict]) -> list[dict]:
 def tf_serving_command(platform, container: dict, count: int = 1) -> list[str]:
     image = parse_image(container["image"])
     if count > 1:
-        raise RuntimeUnavailable(f"Image {image.uri} (TensorFlow Serving) cannot be a container of an inference "
-                                 f"pipeline in sagestack; deploy it as the model's only container.")
+        raise RuntimeUnavailable(
+            f"Image {image.uri} (TensorFlow Serving) cannot be a container of an inference "
+            f"pipeline in sagestack; deploy it as the model's only container."
+        )
     if (Path(container["model_dir"]) / "code" / "inference.py").exists():
         raise RuntimeUnavailable(
             f"Image {image.uri}: code/inference.py pre- and post-processing handlers (input_handler, "
             f"output_handler) for TensorFlow Serving are not supported by sagestack yet; send TensorFlow "
-            f"Serving REST requests ({{\"instances\": ...}}) or remove code/inference.py from the model data.")
+            f'Serving REST requests ({{"instances": ...}}) or remove code/inference.py from the model data.'
+        )
     try:
         requirements = resolve("tensorflow", image.version)
     except NoEnvironment as exc:
         raise RuntimeUnavailable(f"Image {image.uri} cannot be served: {exc}.") from None
     cache = environment_cache(platform)
     if not cache.ready(requirements):
-        log.info("endpoint image %s needs the TensorFlow %s environment: building it in %s (minutes, once)",
-                 image.uri, requirements.version, cache.path(requirements))
+        log.info(
+            "endpoint image %s needs the TensorFlow %s environment: building it in %s (minutes, once)",
+            image.uri,
+            requirements.version,
+            cache.path(requirements),
+        )
     try:
         python = cache.ensure(requirements, log=log.info)
     except EnvironmentBuildError as exc:
         requested = f"TensorFlow {image.version} requested, " if image.version else ""
         raise RuntimeUnavailable(
             f"Could not build the TensorFlow environment for image {image.uri} ({requested}sagestack runs "
-            f"tensorflow-cpu {requirements.version}): {exc}. pip said: {exc.tail or '(no output)'}") from None
+            f"tensorflow-cpu {requirements.version}): {exc}. pip said: {exc.tail or '(no output)'}"
+        ) from None
     return [str(python), str(TF_SERVING_SCRIPT)]

@@ -61,8 +61,12 @@ class ServerlessPool:
         with self._lock:
             if self.active >= self.max_concurrency:
                 # As SageMaker answers it: HTTP 400, ThrottlingException, {"message": null}.
-                log.debug("serverless endpoint %s/%s: MaxConcurrency %d reached; throttled", self.endpoint,
-                          self.variant, self.max_concurrency)
+                log.debug(
+                    "serverless endpoint %s/%s: MaxConcurrency %d reached; throttled",
+                    self.endpoint,
+                    self.variant,
+                    self.max_concurrency,
+                )
                 raise ServiceError("ThrottlingException", None, 400)  # type: ignore[arg-type]
             self.active += 1
             instance = self._ready()
@@ -95,11 +99,18 @@ class ServerlessPool:
         try:
             return await asyncio.shield(future)
         except _ColdStartFailed as exc:
-            raise ServiceError("ModelError", f"Received server error (500) from primary with message \"The "
-                               f"model could not be loaded: {exc}\". See {route.console} in account "
-                               f"{route.account} for more information.", 424,
-                               fields={"OriginalStatusCode": 500, "OriginalMessage": str(exc),
-                                       "LogStreamArn": route.log_group_arn}) from None
+            raise ServiceError(
+                "ModelError",
+                f'Received server error (500) from primary with message "The '
+                f'model could not be loaded: {exc}". See {route.console} in account '
+                f"{route.account} for more information.",
+                424,
+                fields={
+                    "OriginalStatusCode": 500,
+                    "OriginalMessage": str(exc),
+                    "LogStreamArn": route.log_group_arn,
+                },
+            ) from None
 
     def _started(self, _future: asyncio.Future) -> None:
         with self._lock:
@@ -149,13 +160,22 @@ class ServerlessPool:
             self.instances[:] = alive[:keep]
         for instance in victims:
             if instance.state != FAILED:
-                log.info("serverless endpoint %s/%s idle: stopping worker %s", self.endpoint, self.variant,
-                         instance.id)
+                log.info(
+                    "serverless endpoint %s/%s idle: stopping worker %s",
+                    self.endpoint,
+                    self.variant,
+                    instance.id,
+                )
             instance.stop()
 
     def describe(self) -> dict:
-        return {"max_concurrency": self.max_concurrency, "provisioned": self.provisioned, "active": self.active,
-                "workers": len(self.instances), "cold_starts": self.cold_starts}
+        return {
+            "max_concurrency": self.max_concurrency,
+            "provisioned": self.provisioned,
+            "active": self.active,
+            "workers": len(self.instances),
+            "cold_starts": self.cold_starts,
+        }
 
 
 class _ColdStartFailed(Exception):
@@ -210,18 +230,32 @@ def serverless_spec(controller: Any, dep: Any, variant: dict) -> WorkerSpec:
     account, region, name = dep.key
     config = variant.get("Serverless") or {}
     concurrency = max(1, int(config.get("MaxConcurrency") or 1))
-    explicit = any((c.get("Environment") or {}).get("SAGEMAKER_MODEL_SERVER_WORKERS") for c in variant["Containers"])
-    workers = _workers(variant["Containers"]) if explicit else min(concurrency, MAX_WORKERS, os.cpu_count() or 1)
+    explicit = any(
+        (c.get("Environment") or {}).get("SAGEMAKER_MODEL_SERVER_WORKERS") for c in variant["Containers"]
+    )
+    workers = (
+        _workers(variant["Containers"]) if explicit else min(concurrency, MAX_WORKERS, os.cpu_count() or 1)
+    )
     vname = variant["VariantName"]
-    return WorkerSpec(controller.prepare(variant["Containers"]), variant.get("Mode") or "Serial",
-                      variant.get("InstanceType") or "ml.m5.large", workers, account, region,
-                      f"/aws/sagemaker/Endpoints/{name}", f"{vname}/", {"endpoint": name, "variant": vname})
+    return WorkerSpec(
+        controller.prepare(variant["Containers"]),
+        variant.get("Mode") or "Serial",
+        variant.get("InstanceType") or "ml.m5.large",
+        workers,
+        account,
+        region,
+        f"/aws/sagemaker/Endpoints/{name}",
+        f"{vname}/",
+        {"endpoint": name, "variant": vname},
+    )
 
 
 def bring_up_serverless(controller: Any, dep: Any, variant: dict, started: list[Instance]) -> list[Instance]:
     """Called by the controller for a variant with a ServerlessConfig (models fetched and checked now,
     loaded on the first request)."""
-    return serverless_manager(controller).bring_up(dep, variant, serverless_spec(controller, dep, variant), started)
+    return serverless_manager(controller).bring_up(
+        dep, variant, serverless_spec(controller, dep, variant), started
+    )
 
 
 def serverless_manager(controller: Any) -> ServerlessManager:

@@ -44,8 +44,15 @@ def sampling_fraction(shadow: dict, production: list[dict]) -> float:
     return max(0.0, min(1.0, float(shadow.get("Weight", 1.0)) / total))
 
 
-def mirror(router: Any, shadows: list[ShadowTarget], body: bytes, content_type: str | None, accept: str | None,
-           custom_attributes: str | None, inference_id: str | None) -> None:
+def mirror(
+    router: Any,
+    shadows: list[ShadowTarget],
+    body: bytes,
+    content_type: str | None,
+    accept: str | None,
+    custom_attributes: str | None,
+    inference_id: str | None,
+) -> None:
     """Schedule sampled copies of one request (called after the caller's answer is ready)."""
     loop = None
     for shadow in shadows:
@@ -59,10 +66,26 @@ def mirror(router: Any, shadows: list[ShadowTarget], body: bytes, content_type: 
         loop.create_task(_send(router, shadow, body, content_type, accept, custom_attributes, inference_id))
 
 
-async def _send(router: Any, shadow: ShadowTarget, body: bytes, content_type: str | None, accept: str | None,
-                custom_attributes: str | None, inference_id: str | None) -> None:
+async def _send(
+    router: Any,
+    shadow: ShadowTarget,
+    body: bytes,
+    content_type: str | None,
+    accept: str | None,
+    custom_attributes: str | None,
+    inference_id: str | None,
+) -> None:
     try:
-        await router.forward(shadow.route, body, content_type, accept, custom_attributes, None, None,
-                             inference_id, time.perf_counter())
+        await router.forward(
+            shadow.route,
+            body,
+            content_type,
+            accept,
+            custom_attributes,
+            None,
+            None,
+            inference_id,
+            time.perf_counter(),
+        )
     except Exception as exc:  # noqa: BLE001 - a failing shadow never reaches the caller
         log.debug("shadow variant %s of %s failed: %s", shadow.variant.name, shadow.route.name, exc)

@@ -52,6 +52,7 @@ class TfsError(Exception):
 
 # -- models ----------------------------------------------------------------------------------------
 
+
 def find_models(model_dir: Path) -> dict[str, dict[int, Path]]:
     """``{model name: {version: SavedModel dir}}`` for the layouts the TFS container accepts."""
     models: dict[str, dict[int, Path]] = {}
@@ -79,7 +80,8 @@ class Models:
             raise RuntimeError(
                 f"No SavedModel (saved_model.pb) found in the model data ({model_dir}). A TensorFlow Serving "
                 f"model.tar.gz holds <model-name>/<version>/saved_model.pb and variables/, e.g. "
-                f"my_model/1/saved_model.pb.")
+                f"my_model/1/saved_model.pb."
+            )
         default = environment.get("SAGEMAKER_TFS_DEFAULT_MODEL_NAME")
         self.default = default if default in self.found else sorted(self.found)[0]
         self.loaded: dict[tuple[str, int], object] = {}
@@ -98,8 +100,11 @@ class Models:
         key = (name, version)
         with self.lock:
             if key not in self.loaded:
-                print(f"Loading SavedModel {name} version {version} from {versions[version]}", file=sys.stderr,
-                      flush=True)
+                print(
+                    f"Loading SavedModel {name} version {version} from {versions[version]}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 self.loaded[key] = tf.saved_model.load(str(versions[version]))
             return self.loaded[key]
 
@@ -108,11 +113,12 @@ def signature(model, name: str | None):
     name = name or DEFAULT_SIGNATURE
     signatures = getattr(model, "signatures", {}) or {}
     if name not in signatures:
-        raise TfsError(f"Serving signature name: \"{name}\" not found in signature def")
+        raise TfsError(f'Serving signature name: "{name}" not found in signature def')
     return signatures[name]
 
 
 # -- predict ---------------------------------------------------------------------------------------
+
 
 def _unb64(value):
     if isinstance(value, dict):
@@ -139,6 +145,7 @@ def _tensor(value, spec, name: str):
 def _jsonable(array, name: str = ""):
     value = array.numpy() if hasattr(array, "numpy") else array
     if isinstance(value, np.ndarray) and value.dtype == object or isinstance(value, bytes):
+
         def conv(v):
             if isinstance(v, list):
                 return [conv(x) for x in v]
@@ -147,6 +154,7 @@ def _jsonable(array, name: str = ""):
                     return {"b64": base64.b64encode(v).decode()}
                 return v.decode("utf-8", "replace")
             return v
+
         return conv(value.tolist() if hasattr(value, "tolist") else value)
     return value.tolist() if hasattr(value, "tolist") else value
 
@@ -156,24 +164,31 @@ def _inputs(fn) -> dict:
 
 
 def _shape(shape) -> str:
-    return "[" + ", ".join("-1" if d is None else str(d) for d in shape.as_list()) + "]" \
-        if shape.rank is not None else "(any)"
+    return (
+        "[" + ", ".join("-1" if d is None else str(d) for d in shape.as_list()) + "]"
+        if shape.rank is not None
+        else "(any)"
+    )
 
 
 def _call(fn, columns: dict) -> dict:
     specs = _inputs(fn)
     extra = [n for n in columns if n not in specs]
     if extra:
-        raise TfsError(f"input tensor alias not found in signature: {extra[0]}. Inputs expected to be in the "
-                       f"set {{{','.join(sorted(specs))}}}.")
+        raise TfsError(
+            f"input tensor alias not found in signature: {extra[0]}. Inputs expected to be in the "
+            f"set {{{','.join(sorted(specs))}}}."
+        )
     missing = [n for n in specs if n not in columns]
     if missing:
         raise TfsError(f"Missing input: {missing[0]}; the signature takes {', '.join(sorted(specs))}")
     tensors = {n: _tensor(columns[n], specs[n], n) for n in specs}
     for name, tensor in tensors.items():
         if not specs[name].shape.is_compatible_with(tensor.shape):
-            raise TfsError(f"Input {name}: shape {list(tensor.shape)} does not match the signature's shape "
-                           f"{_shape(specs[name].shape)}")
+            raise TfsError(
+                f"Input {name}: shape {list(tensor.shape)} does not match the signature's shape "
+                f"{_shape(specs[name].shape)}"
+            )
     try:
         out = fn(**tensors)
     except (tf.errors.InvalidArgumentError, ValueError, TypeError) as exc:
@@ -209,34 +224,43 @@ def predict(model, request: dict) -> dict:
             columns = {n: [i.get(n) for i in instances] for n in names}
         else:
             if len(specs) != 1:
-                raise TfsError(f"The signature takes {len(specs)} inputs ({', '.join(sorted(specs))}); "
-                               f"each instance must be an object naming them")
+                raise TfsError(
+                    f"The signature takes {len(specs)} inputs ({', '.join(sorted(specs))}); "
+                    f"each instance must be an object naming them"
+                )
             columns = {next(iter(specs)): instances}
         out = _call(fn, columns)
         if len(out) == 1:
-            (name, value), = out.items()
+            ((name, value),) = out.items()
             return {"predictions": _jsonable(value, name)}
         values = {k: _jsonable(v, k) for k, v in out.items()}
         rows = len(next(iter(values.values())))
         return {"predictions": [{k: v[i] for k, v in values.items()} for i in range(rows)]}
     if "inputs" in request:
         inputs = request["inputs"]
-        if isinstance(inputs, dict) and set(inputs) != {"b64"} and (len(specs) > 1 or set(inputs) <= set(specs)):
+        if (
+            isinstance(inputs, dict)
+            and set(inputs) != {"b64"}
+            and (len(specs) > 1 or set(inputs) <= set(specs))
+        ):
             columns = inputs
         else:
             if len(specs) != 1:
-                raise TfsError(f"The signature takes {len(specs)} inputs ({', '.join(sorted(specs))}); "
-                               f"'inputs' must be an object naming them")
+                raise TfsError(
+                    f"The signature takes {len(specs)} inputs ({', '.join(sorted(specs))}); "
+                    f"'inputs' must be an object naming them"
+                )
             columns = {next(iter(specs)): inputs}
         out = _call(fn, columns)
         if len(out) == 1:
-            (name, value), = out.items()
+            ((name, value),) = out.items()
             return {"outputs": _jsonable(value, name)}
         return {"outputs": {k: _jsonable(v, k) for k, v in out.items()}}
     raise TfsError("Missing 'inputs' or 'instances' key")
 
 
 # -- classify / regress ----------------------------------------------------------------------------
+
 
 def _feature(value, name: str):
     values = value if isinstance(value, list) else [value]
@@ -247,9 +271,10 @@ def _feature(value, name: str):
     if all(isinstance(v, (int, float)) for v in values):
         return train.Feature(float_list=train.FloatList(value=[float(v) for v in values]))
     if all(isinstance(v, (str, bytes)) for v in values):
-        return train.Feature(bytes_list=train.BytesList(
-            value=[v.encode() if isinstance(v, str) else v for v in values]))
-    raise TfsError(f"Feature {name}: values must be numbers, strings or {{\"b64\": ...}} objects")
+        return train.Feature(
+            bytes_list=train.BytesList(value=[v.encode() if isinstance(v, str) else v for v in values])
+        )
+    raise TfsError(f'Feature {name}: values must be numbers, strings or {{"b64": ...}} objects')
 
 
 def _examples(request: dict) -> list[bytes]:
@@ -262,8 +287,11 @@ def _examples(request: dict) -> list[bytes]:
         if not isinstance(example, dict):
             raise TfsError("Each example must be an object of feature names to values")
         features = {**context, **example}
-        out.append(tf.train.Example(features=tf.train.Features(
-            feature={k: _feature(v, k) for k, v in features.items()})).SerializeToString())
+        out.append(
+            tf.train.Example(
+                features=tf.train.Features(feature={k: _feature(v, k) for k, v in features.items()})
+            ).SerializeToString()
+        )
     return out
 
 
@@ -271,8 +299,10 @@ def classify_or_regress(model, request: dict, method: str) -> dict:
     fn = signature(model, request.get("signature_name"))
     specs = _inputs(fn)
     if len(specs) != 1 or next(iter(specs.values())).dtype != tf.string:
-        raise TfsError(f"Expected {method} signature to take one string input (serialized tf.Example); "
-                       f"it takes {', '.join(sorted(specs))}")
+        raise TfsError(
+            f"Expected {method} signature to take one string input (serialized tf.Example); "
+            f"it takes {', '.join(sorted(specs))}"
+        )
     examples = _examples(request)
     out = _call(fn, {next(iter(specs)): examples})
     if method == "regress":
@@ -295,6 +325,7 @@ def classify_or_regress(model, request: dict, method: str) -> dict:
 
 
 # -- requests --------------------------------------------------------------------------------------
+
 
 def custom_attributes(header: str | None) -> dict[str, str]:
     out = {}
@@ -401,8 +432,12 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/ping":
             self._send(200, b"", "text/plain")
         elif path == "/execution-parameters":
-            self._send(200, json.dumps({"MaxConcurrentTransforms": 1, "BatchStrategy": "MULTI_RECORD",
-                                        "MaxPayloadInMB": 6}).encode())
+            self._send(
+                200,
+                json.dumps(
+                    {"MaxConcurrentTransforms": 1, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 6}
+                ).encode(),
+            )
         else:
             self._send(404, b"")
 
@@ -413,8 +448,12 @@ class Handler(BaseHTTPRequestHandler):
             self._send(404, b"")
             return
         try:
-            result = invoke(self.models, body, self.headers.get("Content-Type"),
-                            self.headers.get("X-Amzn-SageMaker-Custom-Attributes"))
+            result = invoke(
+                self.models,
+                body,
+                self.headers.get("Content-Type"),
+                self.headers.get("X-Amzn-SageMaker-Custom-Attributes"),
+            )
             self._send(200, json.dumps(result).encode())
         except TfsError as exc:
             print(f"Invocation failed ({exc.status}): {exc}", file=sys.stderr, flush=True)
@@ -426,10 +465,12 @@ class Handler(BaseHTTPRequestHandler):
 
 # -- process ---------------------------------------------------------------------------------------
 
+
 def _watch_lifeline(fd: int) -> None:
     """EOF on the lifeline: the controller is gone, so exit. (No PR_SET_PDEATHSIG here: it fires when the
     *thread* that started this process ends, and a restarted worker is started by a monitor thread that
     ends right after.)"""
+
     def run() -> None:
         try:
             while os.read(fd, 1):
@@ -451,8 +492,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with open(args.config) as handle:
         config = json.load(handle)
-    status = os.fdopen(config["status_fd"], "w", buffering=1) if config.get("status_fd") is not None \
+    status = (
+        os.fdopen(config["status_fd"], "w", buffering=1)
+        if config.get("status_fd") is not None
         else sys.stdout
+    )
     if config.get("lifeline_fd") is not None:
         _watch_lifeline(config["lifeline_fd"])
     sock = socket.socket(fileno=config["listen_fd"])
@@ -467,7 +511,11 @@ def main(argv: list[str] | None = None) -> int:
         import tensorflow
 
         tf, np = tensorflow, numpy
-        print(f"TensorFlow {tf.__version__} (TensorFlow Serving REST API emulation)", file=sys.stderr, flush=True)
+        print(
+            f"TensorFlow {tf.__version__} (TensorFlow Serving REST API emulation)",
+            file=sys.stderr,
+            flush=True,
+        )
         Handler.models = Models(container["model_dir"], container.get("environment") or {})
     except BaseException as exc:  # noqa: BLE001 - any load failure fails the instance with its message
         traceback.print_exc()
@@ -476,8 +524,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     status.write(f"LOADED {int((time.monotonic() - started) * 1e6)}\n")
     names = ", ".join(f"{n} (version {max(v)})" for n, v in sorted(Handler.models.found.items()))
-    print(f"Serving {names} in {time.monotonic() - started:.2f}s on {sock.getsockname()[0]}:"
-          f"{sock.getsockname()[1]}", file=sys.stderr, flush=True)
+    print(
+        f"Serving {names} in {time.monotonic() - started:.2f}s on {sock.getsockname()[0]}:"
+        f"{sock.getsockname()[1]}",
+        file=sys.stderr,
+        flush=True,
+    )
     server = ThreadingHTTPServer(sock.getsockname()[:2], Handler, bind_and_activate=False)
     server.socket.close()
     server.socket = sock

@@ -33,9 +33,17 @@ from .tcp import set_nodelay
 
 CRASH_WINDOW_S = 2.0
 MAX_FAST_CRASHES = 5
-REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 405: b"Method Not Allowed",
-           406: b"Not Acceptable", 413: b"Payload Too Large", 415: b"Unsupported Media Type",
-           500: b"Internal Server Error", 503: b"Service Unavailable"}
+REASONS = {
+    200: b"OK",
+    400: b"Bad Request",
+    404: b"Not Found",
+    405: b"Method Not Allowed",
+    406: b"Not Acceptable",
+    413: b"Payload Too Large",
+    415: b"Unsupported Media Type",
+    500: b"Internal Server Error",
+    503: b"Service Unavailable",
+}
 
 
 def set_parent_death_signal(sig: int = signal.SIGKILL) -> None:
@@ -51,17 +59,28 @@ def set_parent_death_signal(sig: int = signal.SIGKILL) -> None:
 
 # -- the HTTP side -------------------------------------------------------------------------------
 
-def http_response(status: int, body: bytes, content_type: bytes | str = b"text/plain",
-                  extra: bytes = b"") -> bytes:
+
+def http_response(
+    status: int, body: bytes, content_type: bytes | str = b"text/plain", extra: bytes = b""
+) -> bytes:
     if isinstance(content_type, str):
         content_type = content_type.encode("latin-1")
-    return b"".join((b"HTTP/1.1 %d %s\r\nContent-Type: " % (status, REASONS.get(status, b"Error")),
-                     content_type, b"\r\nContent-Length: %d\r\n" % len(body), extra, b"\r\n", body))
+    return b"".join(
+        (
+            b"HTTP/1.1 %d %s\r\nContent-Type: " % (status, REASONS.get(status, b"Error")),
+            content_type,
+            b"\r\nContent-Length: %d\r\n" % len(body),
+            extra,
+            b"\r\n",
+            body,
+        )
+    )
 
 
 PING_OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n"
-EXECUTION_PARAMETERS = json.dumps({"MaxConcurrentTransforms": 1, "BatchStrategy": "MULTI_RECORD",
-                                   "MaxPayloadInMB": 6}).encode()
+EXECUTION_PARAMETERS = json.dumps(
+    {"MaxConcurrentTransforms": 1, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 6}
+).encode()
 
 
 class InvocationApp:
@@ -93,9 +112,11 @@ class InvocationApp:
                 result, result_type, extra = multi_model(headers, body)
             else:
                 result, result_type = self.handler.invoke(
-                    body, content_type.decode("latin-1") if content_type else None,
+                    body,
+                    content_type.decode("latin-1") if content_type else None,
                     accept.decode("latin-1") if accept else None,
-                    target.decode("latin-1") if target else None)
+                    target.decode("latin-1") if target else None,
+                )
         except InferenceError as exc:
             print(f"Invocation failed ({exc.status}): {exc}", file=sys.stderr, flush=True)
             return http_response(exc.status, str(exc).encode(), extra=_failed_container(exc))
@@ -178,6 +199,7 @@ def serve(sock: socket.socket, handler: Any) -> None:
 
 # -- the supervisor ------------------------------------------------------------------------------
 
+
 class Supervisor:
     def __init__(self, sock: socket.socket, handler: Any, workers: int, status) -> None:
         self.sock = sock
@@ -234,8 +256,11 @@ class Supervisor:
             started = self.children.pop(pid, None)
             if started is None or self.stopping:
                 continue
-            how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
-                   else f"exit code {os.WEXITSTATUS(status)}")
+            how = (
+                f"signal {os.WTERMSIG(status)}"
+                if os.WIFSIGNALED(status)
+                else f"exit code {os.WEXITSTATUS(status)}"
+            )
             print(f"Worker process {pid} exited ({how}); starting a new one.", file=sys.stderr, flush=True)
             self.fast_crashes = self.fast_crashes + 1 if time.monotonic() - started < CRASH_WINDOW_S else 0
             if self.fast_crashes >= MAX_FAST_CRASHES:
@@ -248,6 +273,7 @@ class Supervisor:
 
 def watch_lifeline(fd: int, supervisor_pid: int) -> None:
     """EOF on the lifeline: the controller is gone, so stop."""
+
     def run() -> None:
         try:
             while os.read(fd, 1):
@@ -271,8 +297,11 @@ def main(argv: list[str] | None = None) -> int:
     tune_allocator()
     with open(args.config) as handle:
         config = json.load(handle)
-    status = os.fdopen(config["status_fd"], "w", buffering=1) if config.get("status_fd") is not None \
+    status = (
+        os.fdopen(config["status_fd"], "w", buffering=1)
+        if config.get("status_fd") is not None
         else sys.stdout
+    )
     if config.get("lifeline_fd") is not None:
         watch_lifeline(config["lifeline_fd"], os.getpid())
     sock = socket.socket(fileno=config["listen_fd"])
@@ -290,8 +319,12 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:
             pass
         return 1
-    print(f"Model loaded in {time.monotonic() - started:.2f}s; serving on "
-          f"{sock.getsockname()[0]}:{sock.getsockname()[1]}", file=sys.stderr, flush=True)
+    print(
+        f"Model loaded in {time.monotonic() - started:.2f}s; serving on "
+        f"{sock.getsockname()[0]}:{sock.getsockname()[1]}",
+        file=sys.stderr,
+        flush=True,
+    )
     for module in ("uvloop", "httptools"):  # imported once here, not in every forked process
         try:
             __import__(module)

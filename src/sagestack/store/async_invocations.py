@@ -86,16 +86,26 @@ class AsyncInvocationStore:
             return []
         account, region, endpoint = key
         table = async_invocations
-        where = and_(table.c.account_id == account, table.c.region == region, table.c.endpoint == endpoint,
-                     table.c.status == QUEUED)
+        where = and_(
+            table.c.account_id == account,
+            table.c.region == region,
+            table.c.endpoint == endpoint,
+            table.c.status == QUEUED,
+        )
         with self.db.begin() as conn:
-            rows = conn.execute(select(table).where(where).order_by(table.c.created_at, table.c.id)
-                                .limit(limit)).mappings().all()
+            rows = (
+                conn.execute(select(table).where(where).order_by(table.c.created_at, table.c.id).limit(limit))
+                .mappings()
+                .all()
+            )
             if not rows:
                 return []
             ids = [r["id"] for r in rows]
-            conn.execute(table.update().where(and_(table.c.id.in_(ids), table.c.status == QUEUED))
-                         .values(status=IN_PROGRESS, attempts=table.c.attempts + 1))
+            conn.execute(
+                table.update()
+                .where(and_(table.c.id.in_(ids), table.c.status == QUEUED))
+                .values(status=IN_PROGRESS, attempts=table.c.attempts + 1)
+            )
         return [AsyncInvocation(**dict(r, status=IN_PROGRESS, attempts=r["attempts"] + 1)) for r in rows]
 
     def done(self, item_id: str) -> None:
@@ -106,14 +116,20 @@ class AsyncInvocationStore:
         """Back to the queue; ``refund``: this try does not count as an attempt."""
         table = async_invocations
         with self.db.begin() as conn:
-            conn.execute(table.update().where(table.c.id == item_id).values(
-                status=QUEUED, last_error=error, attempts=table.c.attempts - (1 if refund else 0)))
+            conn.execute(
+                table.update()
+                .where(table.c.id == item_id)
+                .values(status=QUEUED, last_error=error, attempts=table.c.attempts - (1 if refund else 0))
+            )
 
     def recover(self) -> int:
         """After a restart: whatever was in progress is queued again."""
         with self.db.begin() as conn:
-            result = conn.execute(async_invocations.update().where(async_invocations.c.status == IN_PROGRESS)
-                                  .values(status=QUEUED))
+            result = conn.execute(
+                async_invocations.update()
+                .where(async_invocations.c.status == IN_PROGRESS)
+                .values(status=QUEUED)
+            )
         return result.rowcount or 0
 
     def expired(self, now: float | None = None, limit: int = 100) -> list[AsyncInvocation]:
@@ -121,18 +137,27 @@ class AsyncInvocationStore:
         now = time.time() if now is None else now
         table = async_invocations
         with self.db.begin() as conn:
-            rows = conn.execute(select(table).where(and_(table.c.status == QUEUED, table.c.expires_at < now))
-                                .limit(limit)).mappings().all()
+            rows = (
+                conn.execute(
+                    select(table).where(and_(table.c.status == QUEUED, table.c.expires_at < now)).limit(limit)
+                )
+                .mappings()
+                .all()
+            )
             if rows:
-                conn.execute(table.update().where(and_(table.c.id.in_([r["id"] for r in rows]),
-                                                       table.c.status == QUEUED)).values(status=IN_PROGRESS))
+                conn.execute(
+                    table.update()
+                    .where(and_(table.c.id.in_([r["id"] for r in rows]), table.c.status == QUEUED))
+                    .values(status=IN_PROGRESS)
+                )
         return [AsyncInvocation(**dict(r, status=IN_PROGRESS)) for r in rows]
 
     def backlog(self) -> dict[tuple[str, str, str], Backlog]:
         """Per endpoint: requests not yet answered and the creation time of the oldest."""
         table = async_invocations
-        stmt = select(table.c.account_id, table.c.region, table.c.endpoint, func.count(),
-                      func.min(table.c.created_at)).group_by(table.c.account_id, table.c.region, table.c.endpoint)
+        stmt = select(
+            table.c.account_id, table.c.region, table.c.endpoint, func.count(), func.min(table.c.created_at)
+        ).group_by(table.c.account_id, table.c.region, table.c.endpoint)
         with self.db.connect() as conn:
             rows = conn.execute(stmt).all()
         return {(a, r, e): Backlog(int(n), oldest) for a, r, e, n, oldest in rows}
@@ -141,8 +166,13 @@ class AsyncInvocationStore:
         account, region, endpoint = key
         table = async_invocations
         with self.db.begin() as conn:
-            result = conn.execute(table.delete().where(and_(table.c.account_id == account, table.c.region == region,
-                                                            table.c.endpoint == endpoint)))
+            result = conn.execute(
+                table.delete().where(
+                    and_(
+                        table.c.account_id == account, table.c.region == region, table.c.endpoint == endpoint
+                    )
+                )
+            )
         return result.rowcount or 0
 
 

@@ -39,16 +39,29 @@ class CredentialStore:
 
     def get(self, access_key_id: str) -> dict | None:
         with self.db.connect() as conn:
-            row = conn.execute(
-                select(credentials).where(credentials.c.access_key_id == access_key_id)
-            ).mappings().first()
+            row = (
+                conn.execute(select(credentials).where(credentials.c.access_key_id == access_key_id))
+                .mappings()
+                .first()
+            )
         return dict(row) if row else None
 
-    def put(self, access_key_id: str, secret: str, account_id: str, principal_arn: str,
-            session_token: str | None = None, expires_at: float | None = None) -> dict:
+    def put(
+        self,
+        access_key_id: str,
+        secret: str,
+        account_id: str,
+        principal_arn: str,
+        session_token: str | None = None,
+        expires_at: float | None = None,
+    ) -> dict:
         row = {
-            "access_key_id": access_key_id, "secret_access_key": secret, "account_id": account_id,
-            "principal_arn": principal_arn, "session_token": session_token, "expires_at": expires_at,
+            "access_key_id": access_key_id,
+            "secret_access_key": secret,
+            "account_id": account_id,
+            "principal_arn": principal_arn,
+            "session_token": session_token,
+            "expires_at": expires_at,
             "created_at": time.time(),
         }
         with self.db.begin() as conn:
@@ -56,8 +69,9 @@ class CredentialStore:
                 select(credentials.c.access_key_id).where(credentials.c.access_key_id == access_key_id)
             ).first()
             if existing:
-                conn.execute(credentials.update().where(credentials.c.access_key_id == access_key_id)
-                             .values(**row))
+                conn.execute(
+                    credentials.update().where(credentials.c.access_key_id == access_key_id).values(**row)
+                )
             else:
                 conn.execute(credentials.insert().values(**row))
         return row
@@ -65,6 +79,9 @@ class CredentialStore:
     def delete_expired(self, now: float | None = None) -> int:
         now = time.time() if now is None else now
         with self.db.begin() as conn:
-            result = conn.execute(credentials.delete().where(credentials.c.expires_at.is_not(None))
-                                  .where(credentials.c.expires_at < now - 3600))
+            result = conn.execute(
+                credentials.delete()
+                .where(credentials.c.expires_at.is_not(None))
+                .where(credentials.c.expires_at < now - 3600)
+            )
         return result.rowcount or 0

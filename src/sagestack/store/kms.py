@@ -135,27 +135,58 @@ class KeyStore:
 
     # -- keys -------------------------------------------------------------------------------
 
-    def create_key(self, account: str, region: str, *, description: str = "", policy: str | None = None,
-                   tags: list[dict] | None = None, manager: str = "CUSTOMER",
-                   multi_region: bool = False) -> Key:
+    def create_key(
+        self,
+        account: str,
+        region: str,
+        *,
+        description: str = "",
+        policy: str | None = None,
+        tags: list[dict] | None = None,
+        manager: str = "CUSTOMER",
+        multi_region: bool = False,
+    ) -> Key:
         key_id = ("mrk-" + uuid.uuid4().hex) if multi_region else str(uuid.uuid4())
         arn = f"arn:aws:kms:{region}:{account}:key/{key_id}"
         metadata = {
-            "AWSAccountId": account, "KeyId": key_id, "Arn": arn, "CreationDate": _now(), "Enabled": True,
-            "Description": description, "KeyUsage": "ENCRYPT_DECRYPT", "KeyState": "Enabled",
-            "Origin": "AWS_KMS", "KeyManager": manager, "CustomerMasterKeySpec": SYMMETRIC,
-            "KeySpec": SYMMETRIC, "EncryptionAlgorithms": [SYMMETRIC], "MultiRegion": multi_region,
+            "AWSAccountId": account,
+            "KeyId": key_id,
+            "Arn": arn,
+            "CreationDate": _now(),
+            "Enabled": True,
+            "Description": description,
+            "KeyUsage": "ENCRYPT_DECRYPT",
+            "KeyState": "Enabled",
+            "Origin": "AWS_KMS",
+            "KeyManager": manager,
+            "CustomerMasterKeySpec": SYMMETRIC,
+            "KeySpec": SYMMETRIC,
+            "EncryptionAlgorithms": [SYMMETRIC],
+            "MultiRegion": multi_region,
             "CurrentKeyMaterialId": os.urandom(32).hex(),
         }
         if multi_region:
             metadata["MultiRegionConfiguration"] = {
-                "MultiRegionKeyType": "PRIMARY", "PrimaryKey": {"Arn": arn, "Region": region},
-                "ReplicaKeys": []}
-        data = {"KeyMetadata": metadata, "Material": base64.b64encode(os.urandom(32)).decode(),
-                "Policy": policy or DEFAULT_POLICY % {"account": account}, "RotationEnabled": False}
-        resource = self.resources.create(account, region, KEY_TYPE, key_id, arn, data, status="Enabled",
-                                         tag_list=[{"Key": t["TagKey"], "Value": t.get("TagValue", "")}
-                                                   for t in tags or ()])
+                "MultiRegionKeyType": "PRIMARY",
+                "PrimaryKey": {"Arn": arn, "Region": region},
+                "ReplicaKeys": [],
+            }
+        data = {
+            "KeyMetadata": metadata,
+            "Material": base64.b64encode(os.urandom(32)).decode(),
+            "Policy": policy or DEFAULT_POLICY % {"account": account},
+            "RotationEnabled": False,
+        }
+        resource = self.resources.create(
+            account,
+            region,
+            KEY_TYPE,
+            key_id,
+            arn,
+            data,
+            status="Enabled",
+            tag_list=[{"Key": t["TagKey"], "Value": t.get("TagValue", "")} for t in tags or ()],
+        )
         return Key(resource)
 
     def find(self, account: str, region: str, key_ref: str) -> Key:
@@ -195,8 +226,12 @@ class KeyStore:
         if found is not None:
             return self._by_id(account, region, found.data["TargetKeyId"])
         service = alias.rsplit("/", 1)[1]
-        policy = MANAGED_POLICY % {"account": account, "region": region, "service": service,
-                                   "service_title": service.upper() if len(service) <= 3 else service.title()}
+        policy = MANAGED_POLICY % {
+            "account": account,
+            "region": region,
+            "service": service,
+            "service_title": service.upper() if len(service) <= 3 else service.title(),
+        }
         key = self.create_key(account, region, description=MANAGED_KEYS[alias], policy=policy, manager="AWS")
         try:
             self.create_alias(account, region, alias, key)
@@ -214,8 +249,12 @@ class KeyStore:
         return True
 
     def _purge(self, resource: Resource) -> None:
-        aliases, _ = self.resources.list(resource.account_id, resource.region, ALIAS_TYPE,
-                                         ListQuery(parent=resource.name, max_results=1000))
+        aliases, _ = self.resources.list(
+            resource.account_id,
+            resource.region,
+            ALIAS_TYPE,
+            ListQuery(parent=resource.name, max_results=1000),
+        )
         for alias in aliases:
             self.resources.delete(resource.account_id, resource.region, ALIAS_TYPE, alias.name)
         self.resources.delete(resource.account_id, resource.region, KEY_TYPE, resource.name)
@@ -237,27 +276,43 @@ class KeyStore:
         meta.update(extra)
         return self.save(key)
 
-    def list_keys(self, account: str, region: str, limit: int, marker: str | None) -> tuple[list[Key], str | None]:
+    def list_keys(
+        self, account: str, region: str, limit: int, marker: str | None
+    ) -> tuple[list[Key], str | None]:
         self.purge_expired()
-        items, token = self.resources.list(account, region, KEY_TYPE, ListQuery(
-            sort_by="CreationTime", sort_order="Ascending", max_results=limit, next_token=marker))
+        items, token = self.resources.list(
+            account,
+            region,
+            KEY_TYPE,
+            ListQuery(sort_by="CreationTime", sort_order="Ascending", max_results=limit, next_token=marker),
+        )
         return [Key(item) for item in items], token
 
     # -- aliases ----------------------------------------------------------------------------
 
     def create_alias(self, account: str, region: str, name: str, key: Key) -> dict:
         if self.resources.get(account, region, ALIAS_TYPE, name) is not None:
-            raise KmsError("AlreadyExists", f"An alias with the name arn:aws:kms:{region}:{account}:{name} "
-                           "already exists")
+            raise KmsError(
+                "AlreadyExists",
+                f"An alias with the name arn:aws:kms:{region}:{account}:{name} already exists",
+            )
         now = _now()
-        data = {"AliasName": name, "AliasArn": f"arn:aws:kms:{region}:{account}:{name}",
-                "TargetKeyId": key.key_id, "CreationDate": now, "LastUpdatedDate": now}
+        data = {
+            "AliasName": name,
+            "AliasArn": f"arn:aws:kms:{region}:{account}:{name}",
+            "TargetKeyId": key.key_id,
+            "CreationDate": now,
+            "LastUpdatedDate": now,
+        }
         try:
-            self.resources.create(account, region, ALIAS_TYPE, name, data["AliasArn"], data, parent=key.key_id)
+            self.resources.create(
+                account, region, ALIAS_TYPE, name, data["AliasArn"], data, parent=key.key_id
+            )
         except Exception as exc:  # the unique row constraint: a concurrent CreateAlias won
             if self.resources.get(account, region, ALIAS_TYPE, name) is not None:
-                raise KmsError("AlreadyExists", f"An alias with the name {data['AliasArn']} already exists") \
-                    from None
+                raise KmsError(
+                    "AlreadyExists", f"An alias with the name {data['AliasArn']} already exists"
+                ) from None
             raise exc
         return data
 
@@ -279,11 +334,18 @@ class KeyStore:
         if not self.resources.delete(account, region, ALIAS_TYPE, name):
             raise KmsError("NotFound", f"Alias arn:aws:kms:{region}:{account}:{name} is not found.")
 
-    def list_aliases(self, account: str, region: str, key_id: str | None, limit: int,
-                     marker: str | None) -> tuple[list[dict], str | None]:
+    def list_aliases(
+        self, account: str, region: str, key_id: str | None, limit: int, marker: str | None
+    ) -> tuple[list[dict], str | None]:
         self.purge_expired()
-        items, token = self.resources.list(account, region, ALIAS_TYPE, ListQuery(
-            parent=key_id, sort_by="Name", sort_order="Ascending", max_results=limit, next_token=marker))
+        items, token = self.resources.list(
+            account,
+            region,
+            ALIAS_TYPE,
+            ListQuery(
+                parent=key_id, sort_by="Name", sort_order="Ascending", max_results=limit, next_token=marker
+            ),
+        )
         return [item.data for item in items], token
 
     # -- cryptography -----------------------------------------------------------------------
@@ -308,8 +370,14 @@ class KeyStore:
         sealed = AESGCM(key.material).encrypt(nonce, bytes(plaintext), header + canonical_context(context))
         return header + nonce + sealed
 
-    def decrypt(self, account: str, region: str, blob: bytes, context: dict[str, str] | None = None,
-                key_ref: str | None = None) -> tuple[Key, bytes]:
+    def decrypt(
+        self,
+        account: str,
+        region: str,
+        blob: bytes,
+        context: dict[str, str] | None = None,
+        key_ref: str | None = None,
+    ) -> tuple[Key, bytes]:
         """(key, plaintext) of a ciphertext blob. ``key_ref``, when given, must name the blob's key."""
         from cryptography.exceptions import InvalidTag
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -317,32 +385,40 @@ class KeyStore:
         blob = bytes(blob)
         try:
             version, length = struct.unpack_from(">BH", blob)
-            arn = blob[3:3 + length].decode()
+            arn = blob[3 : 3 + length].decode()
         except (struct.error, UnicodeDecodeError):
             raise KmsError("InvalidCiphertext") from None
         parsed = _parse_arn(arn)
-        if version != BLOB_VERSION or parsed is None or not parsed[2].startswith("key/") \
-                or len(blob) < 3 + length + 12 + 16:
+        if (
+            version != BLOB_VERSION
+            or parsed is None
+            or not parsed[2].startswith("key/")
+            or len(blob) < 3 + length + 12 + 16
+        ):
             raise KmsError("InvalidCiphertext")
         try:
             key = self._by_id(parsed[1], parsed[0], parsed[2][4:])
         except KmsError:
             raise KmsError("InvalidCiphertext") from None
         if key_ref is not None and self.find(account, region, key_ref).arn != key.arn:
-            raise KmsError("IncorrectKey", "The key ID in the request does not identify a CMK that can "
-                           "perform this operation.")
+            raise KmsError(
+                "IncorrectKey",
+                "The key ID in the request does not identify a CMK that can perform this operation.",
+            )
         self.check_usable(key)
-        header = blob[:3 + length]
-        nonce = blob[3 + length:3 + length + 12]
+        header = blob[: 3 + length]
+        nonce = blob[3 + length : 3 + length + 12]
         try:
-            plaintext = AESGCM(key.material).decrypt(nonce, blob[3 + length + 12:],
-                                                     header + canonical_context(context))
+            plaintext = AESGCM(key.material).decrypt(
+                nonce, blob[3 + length + 12 :], header + canonical_context(context)
+            )
         except InvalidTag:
             raise KmsError("InvalidCiphertext") from None
         return key, plaintext
 
-    def generate_data_key(self, key: Key, size: int = 32,
-                          context: dict[str, str] | None = None) -> tuple[bytes, bytes]:
+    def generate_data_key(
+        self, key: Key, size: int = 32, context: dict[str, str] | None = None
+    ) -> tuple[bytes, bytes]:
         """(plaintext data key, its ciphertext blob under ``key``)."""
         plaintext = os.urandom(size)
         return plaintext, self.encrypt(key, plaintext, context)
@@ -350,8 +426,9 @@ class KeyStore:
     def unwrap(self, envelope: dict) -> bytes:
         """The data key of an object envelope (``objects.encryption``): key ARN, blob and context."""
         parsed = _parse_arn(envelope["key"]) or ("", "", "")
-        _, plaintext = self.decrypt(parsed[1], parsed[0], base64.b64decode(envelope["blob"]),
-                                    envelope.get("context"))
+        _, plaintext = self.decrypt(
+            parsed[1], parsed[0], base64.b64decode(envelope["blob"]), envelope.get("context")
+        )
         return plaintext
 
 

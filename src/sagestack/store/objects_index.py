@@ -103,6 +103,7 @@ s3_parts = Table(
 
 # -- domain objects ---------------------------------------------------------------------------
 
+
 def _time(seconds: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, UTC)
 
@@ -235,12 +236,21 @@ def _object(row) -> ObjectInfo:
     kind = checksums.pop("type", None)
     sse, encryption = _sse_loads(row["sse"])
     return ObjectInfo(
-        bucket=row["bucket"], key=row["key"], size=row["size"], etag=row["etag"],
-        content_type=row["content_type"], last_modified=_time(row["last_modified"]),
-        storage_path=row["storage_path"], metadata=json.loads(row["metadata"]),
-        headers=json.loads(row["headers"]), checksums=checksums, checksum_type=kind,
-        sse=sse, tags=json.loads(row["tags"]),
-        parts=json.loads(row["parts"]) if row["parts"] else None, encryption=encryption,
+        bucket=row["bucket"],
+        key=row["key"],
+        size=row["size"],
+        etag=row["etag"],
+        content_type=row["content_type"],
+        last_modified=_time(row["last_modified"]),
+        storage_path=row["storage_path"],
+        metadata=json.loads(row["metadata"]),
+        headers=json.loads(row["headers"]),
+        checksums=checksums,
+        checksum_type=kind,
+        sse=sse,
+        tags=json.loads(row["tags"]),
+        parts=json.loads(row["parts"]) if row["parts"] else None,
+        encryption=encryption,
     )
 
 
@@ -249,30 +259,50 @@ def _object_row(info: ObjectInfo) -> dict:
     if info.checksum_type:
         checksums["type"] = info.checksum_type
     return {
-        "bucket": info.bucket, "key": info.key, "size": info.size, "etag": info.etag,
-        "content_type": info.content_type, "metadata": _dumps(info.metadata),
-        "headers": _dumps(info.headers), "checksums": _dumps(checksums),
+        "bucket": info.bucket,
+        "key": info.key,
+        "size": info.size,
+        "etag": info.etag,
+        "content_type": info.content_type,
+        "metadata": _dumps(info.metadata),
+        "headers": _dumps(info.headers),
+        "checksums": _dumps(checksums),
         "sse": _sse_dumps(info.sse, info.encryption),
-        "tags": _dumps(info.tags), "parts": _dumps(info.parts) if info.parts else None,
-        "last_modified": info.last_modified.timestamp(), "storage_path": info.storage_path,
+        "tags": _dumps(info.tags),
+        "parts": _dumps(info.parts) if info.parts else None,
+        "last_modified": info.last_modified.timestamp(),
+        "storage_path": info.storage_path,
     }
 
 
 def _upload(row) -> UploadInfo:
     sse, encryption = _sse_loads(row["sse"])
     return UploadInfo(
-        upload_id=row["upload_id"], bucket=row["bucket"], key=row["key"], account_id=row["account_id"],
-        initiated=_time(row["initiated"]), content_type=row["content_type"],
-        metadata=json.loads(row["metadata"]), headers=json.loads(row["headers"]),
-        sse=sse, tags=json.loads(row["tags"]),
-        checksum_algorithm=row["checksum_algorithm"], checksum_type=row["checksum_type"], encryption=encryption,
+        upload_id=row["upload_id"],
+        bucket=row["bucket"],
+        key=row["key"],
+        account_id=row["account_id"],
+        initiated=_time(row["initiated"]),
+        content_type=row["content_type"],
+        metadata=json.loads(row["metadata"]),
+        headers=json.loads(row["headers"]),
+        sse=sse,
+        tags=json.loads(row["tags"]),
+        checksum_algorithm=row["checksum_algorithm"],
+        checksum_type=row["checksum_type"],
+        encryption=encryption,
     )
 
 
 def _part(row) -> PartInfo:
-    return PartInfo(part_number=row["part_number"], size=row["size"], etag=row["etag"],
-                    checksums=json.loads(row["checksums"]), last_modified=_time(row["last_modified"]),
-                    storage_path=row["storage_path"])
+    return PartInfo(
+        part_number=row["part_number"],
+        size=row["size"],
+        etag=row["etag"],
+        checksums=json.loads(row["checksums"]),
+        last_modified=_time(row["last_modified"]),
+        storage_path=row["storage_path"],
+    )
 
 
 class ObjectIndex:
@@ -291,22 +321,29 @@ class ObjectIndex:
             row = conn.execute(select(s3_buckets).where(s3_buckets.c.name == name)).mappings().first()
             if row is not None:
                 raise IndexConflict("exists", self._bucket(row))
-            conn.execute(s3_buckets.insert().values(name=name, account_id=account_id, region=region,
-                                                    created_at=now))
+            conn.execute(
+                s3_buckets.insert().values(name=name, account_id=account_id, region=region, created_at=now)
+            )
         return BucketInfo(name, account_id, region, _time(now))
 
     @staticmethod
     def _bucket(row) -> BucketInfo:
-        return BucketInfo(row["name"], row["account_id"], row["region"], _time(row["created_at"]),
-                          json.loads(row["tags"]) if row["tags"] else None)
+        return BucketInfo(
+            row["name"],
+            row["account_id"],
+            row["region"],
+            _time(row["created_at"]),
+            json.loads(row["tags"]) if row["tags"] else None,
+        )
 
     def get_bucket(self, name: str) -> BucketInfo | None:
         with self.db.connect() as conn:
             row = conn.execute(select(s3_buckets).where(s3_buckets.c.name == name)).mappings().first()
         return self._bucket(row) if row else None
 
-    def list_buckets(self, account_id: str, prefix: str = "", after: str | None = None,
-                     limit: int | None = None) -> list[BucketInfo]:
+    def list_buckets(
+        self, account_id: str, prefix: str = "", after: str | None = None, limit: int | None = None
+    ) -> list[BucketInfo]:
         query = select(s3_buckets).where(s3_buckets.c.account_id == account_id)
         if prefix:
             query = query.where(s3_buckets.c.name.startswith(prefix, autoescape=True))
@@ -330,16 +367,24 @@ class ObjectIndex:
 
     def set_bucket_tags(self, name: str, tags: dict[str, str] | None) -> bool:
         with self.db.begin() as conn:
-            result = conn.execute(s3_buckets.update().where(s3_buckets.c.name == name)
-                                  .values(tags=_dumps(tags) if tags is not None else None))
+            result = conn.execute(
+                s3_buckets.update()
+                .where(s3_buckets.c.name == name)
+                .values(tags=_dumps(tags) if tags is not None else None)
+            )
         return bool(result.rowcount)
 
     # -- objects ----------------------------------------------------------------------------
 
     def get_object(self, bucket: str, key: str) -> ObjectInfo | None:
         with self.db.connect() as conn:
-            row = conn.execute(select(s3_objects).where(s3_objects.c.bucket == bucket)
-                               .where(s3_objects.c.key == key)).mappings().first()
+            row = (
+                conn.execute(
+                    select(s3_objects).where(s3_objects.c.bucket == bucket).where(s3_objects.c.key == key)
+                )
+                .mappings()
+                .first()
+            )
         return _object(row) if row else None
 
     def lookup(self, bucket: str, key: str) -> tuple[BucketInfo | None, ObjectInfo | None]:
@@ -348,17 +393,23 @@ class ObjectIndex:
             row = conn.execute(_LOOKUP, {"bucket": bucket, "key": key}).mappings().first()
         if row is None:
             return None, None
-        info = BucketInfo(row["b_name"], row["b_account"], row["b_region"], _time(row["b_created"]),
-                          json.loads(row["b_tags"]) if row["b_tags"] else None)
+        info = BucketInfo(
+            row["b_name"],
+            row["b_account"],
+            row["b_region"],
+            _time(row["b_created"]),
+            json.loads(row["b_tags"]) if row["b_tags"] else None,
+        )
         return info, (_object(row) if row["key"] is not None else None)
 
-    def _write_object(self, conn, info: ObjectInfo, if_match: str | None,
-                      if_none_match: bool) -> str | None:
+    def _write_object(self, conn, info: ObjectInfo, if_match: str | None, if_none_match: bool) -> str | None:
         if conn.execute(select(s3_buckets.c.name).where(s3_buckets.c.name == info.bucket)).first() is None:
             raise IndexConflict("no_bucket")
-        old = conn.execute(select(s3_objects.c.storage_path, s3_objects.c.etag)
-                           .where(s3_objects.c.bucket == info.bucket)
-                           .where(s3_objects.c.key == info.key)).first()
+        old = conn.execute(
+            select(s3_objects.c.storage_path, s3_objects.c.etag)
+            .where(s3_objects.c.bucket == info.bucket)
+            .where(s3_objects.c.key == info.key)
+        ).first()
         if if_none_match and old is not None:
             raise IndexConflict("exists")
         if if_match is not None:
@@ -370,12 +421,17 @@ class ObjectIndex:
         if old is None:
             conn.execute(s3_objects.insert().values(**row))
             return None
-        conn.execute(s3_objects.update().where(s3_objects.c.bucket == info.bucket)
-                     .where(s3_objects.c.key == info.key).values(**row))
+        conn.execute(
+            s3_objects.update()
+            .where(s3_objects.c.bucket == info.bucket)
+            .where(s3_objects.c.key == info.key)
+            .values(**row)
+        )
         return old.storage_path if old.storage_path != info.storage_path else None
 
-    def put_object(self, info: ObjectInfo, *, if_match: str | None = None,
-                   if_none_match: bool = False) -> str | None:
+    def put_object(
+        self, info: ObjectInfo, *, if_match: str | None = None, if_none_match: bool = False
+    ) -> str | None:
         """Insert or replace an object row; return the replaced row's storage path (or None).
 
         Raises ``IndexConflict`` with reason ``no_bucket``, ``exists`` (``if_none_match``),
@@ -390,29 +446,42 @@ class ObjectIndex:
         c = s3_objects.c
         with self.db.begin() as conn:
             buckets = {info.bucket for info in infos}
-            found = {r[0] for r in conn.execute(select(s3_buckets.c.name).where(s3_buckets.c.name.in_(buckets)))}
+            found = {
+                r[0] for r in conn.execute(select(s3_buckets.c.name).where(s3_buckets.c.name.in_(buckets)))
+            }
             if found != buckets:
                 raise IndexConflict("no_bucket")
             existing: dict[tuple[str, str], str] = {}
             for bucket in buckets:
                 keys = [info.key for info in infos if info.bucket == bucket]
                 for start in range(0, len(keys), 500):
-                    rows = conn.execute(select(c.key, c.storage_path).where(c.bucket == bucket)
-                                        .where(c.key.in_(keys[start:start + 500])))
+                    rows = conn.execute(
+                        select(c.key, c.storage_path)
+                        .where(c.bucket == bucket)
+                        .where(c.key.in_(keys[start : start + 500]))
+                    )
                     existing.update({(bucket, key): path for key, path in rows})
             fresh = [_object_row(i) for i in infos if (i.bucket, i.key) not in existing]
             if fresh:
                 conn.execute(s3_objects.insert(), fresh)
             for info in infos:
                 if (info.bucket, info.key) in existing:
-                    conn.execute(s3_objects.update().where(c.bucket == info.bucket).where(c.key == info.key)
-                                 .values(**_object_row(info)))
+                    conn.execute(
+                        s3_objects.update()
+                        .where(c.bucket == info.bucket)
+                        .where(c.key == info.key)
+                        .values(**_object_row(info))
+                    )
         return [path for (bucket, key), path in existing.items()]
 
     def update_object_tags(self, bucket: str, key: str, tags: dict[str, str]) -> bool:
         with self.db.begin() as conn:
-            result = conn.execute(s3_objects.update().where(s3_objects.c.bucket == bucket)
-                                  .where(s3_objects.c.key == key).values(tags=_dumps(tags)))
+            result = conn.execute(
+                s3_objects.update()
+                .where(s3_objects.c.bucket == bucket)
+                .where(s3_objects.c.key == key)
+                .values(tags=_dumps(tags))
+            )
         return bool(result.rowcount)
 
     def delete_objects(self, bucket: str, keys: list[str]) -> list[str]:
@@ -420,7 +489,7 @@ class ObjectIndex:
         paths: list[str] = []
         with self.db.begin() as conn:
             for start in range(0, len(keys), 500):
-                chunk = keys[start:start + 500]
+                chunk = keys[start : start + 500]
                 where = and_(s3_objects.c.bucket == bucket, s3_objects.c.key.in_(chunk))
                 paths += [r[0] for r in conn.execute(select(s3_objects.c.storage_path).where(where))]
                 conn.execute(s3_objects.delete().where(where))
@@ -428,22 +497,37 @@ class ObjectIndex:
 
     def count_objects(self, bucket: str) -> int:
         with self.db.connect() as conn:
-            return conn.execute(select(func.count()).select_from(s3_objects)
-                                .where(s3_objects.c.bucket == bucket)).scalar_one()
+            return conn.execute(
+                select(func.count()).select_from(s3_objects).where(s3_objects.c.bucket == bucket)
+            ).scalar_one()
 
     def referenced(self, storage_paths: list[str]) -> set[str]:
         """Which of these storage paths some object or part row still names (hard-linked copies)."""
         if not storage_paths:
             return set()
         with self.db.connect() as conn:
-            found = {r[0] for r in conn.execute(select(s3_objects.c.storage_path)
-                                                .where(s3_objects.c.storage_path.in_(storage_paths)))}
-            found |= {r[0] for r in conn.execute(select(s3_parts.c.storage_path)
-                                                 .where(s3_parts.c.storage_path.in_(storage_paths)))}
+            found = {
+                r[0]
+                for r in conn.execute(
+                    select(s3_objects.c.storage_path).where(s3_objects.c.storage_path.in_(storage_paths))
+                )
+            }
+            found |= {
+                r[0]
+                for r in conn.execute(
+                    select(s3_parts.c.storage_path).where(s3_parts.c.storage_path.in_(storage_paths))
+                )
+            }
         return found
 
-    def list_page(self, bucket: str, prefix: str = "", delimiter: str | None = None,
-                  after: str | None = None, max_keys: int = 1000) -> ListPage:
+    def list_page(
+        self,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str | None = None,
+        after: str | None = None,
+        max_keys: int = 1000,
+    ) -> ListPage:
         """Objects and common prefixes after ``after`` (exclusive), in key order, at most ``max_keys``.
 
         With a delimiter, each run of keys sharing a common prefix is skipped by seeking past it.
@@ -515,64 +599,105 @@ class ObjectIndex:
 
     def create_upload(self, upload: UploadInfo) -> None:
         with self.db.begin() as conn:
-            if conn.execute(select(s3_buckets.c.name).where(s3_buckets.c.name == upload.bucket)).first() \
-                    is None:
+            if (
+                conn.execute(select(s3_buckets.c.name).where(s3_buckets.c.name == upload.bucket)).first()
+                is None
+            ):
                 raise IndexConflict("no_bucket")
-            conn.execute(s3_uploads.insert().values(
-                upload_id=upload.upload_id, bucket=upload.bucket, key=upload.key,
-                account_id=upload.account_id, initiated=upload.initiated.timestamp(),
-                content_type=upload.content_type, metadata=_dumps(upload.metadata),
-                headers=_dumps(upload.headers), sse=_sse_dumps(upload.sse, upload.encryption),
-                tags=_dumps(upload.tags),
-                checksum_algorithm=upload.checksum_algorithm, checksum_type=upload.checksum_type,
-            ))
+            conn.execute(
+                s3_uploads.insert().values(
+                    upload_id=upload.upload_id,
+                    bucket=upload.bucket,
+                    key=upload.key,
+                    account_id=upload.account_id,
+                    initiated=upload.initiated.timestamp(),
+                    content_type=upload.content_type,
+                    metadata=_dumps(upload.metadata),
+                    headers=_dumps(upload.headers),
+                    sse=_sse_dumps(upload.sse, upload.encryption),
+                    tags=_dumps(upload.tags),
+                    checksum_algorithm=upload.checksum_algorithm,
+                    checksum_type=upload.checksum_type,
+                )
+            )
 
     def get_upload(self, upload_id: str) -> UploadInfo | None:
         with self.db.connect() as conn:
-            row = conn.execute(select(s3_uploads).where(s3_uploads.c.upload_id == upload_id)) \
-                .mappings().first()
+            row = (
+                conn.execute(select(s3_uploads).where(s3_uploads.c.upload_id == upload_id)).mappings().first()
+            )
         return _upload(row) if row else None
 
     def put_part(self, upload_id: str, part: PartInfo) -> str | None:
         """Record a part (replacing one with the same number); return the replaced file's path.
         Raises ``IndexConflict("no_upload")`` when the upload was completed or aborted meanwhile."""
-        row = {"size": part.size, "etag": part.etag, "checksums": _dumps(part.checksums),
-               "last_modified": part.last_modified.timestamp(), "storage_path": part.storage_path}
+        row = {
+            "size": part.size,
+            "etag": part.etag,
+            "checksums": _dumps(part.checksums),
+            "last_modified": part.last_modified.timestamp(),
+            "storage_path": part.storage_path,
+        }
         c = s3_parts.c
         with self.db.begin() as conn:
-            if conn.execute(select(s3_uploads.c.upload_id).where(s3_uploads.c.upload_id == upload_id)) \
-                    .first() is None:
+            if (
+                conn.execute(
+                    select(s3_uploads.c.upload_id).where(s3_uploads.c.upload_id == upload_id)
+                ).first()
+                is None
+            ):
                 raise IndexConflict("no_upload")
-            old = conn.execute(select(c.storage_path).where(c.upload_id == upload_id)
-                               .where(c.part_number == part.part_number)).first()
+            old = conn.execute(
+                select(c.storage_path)
+                .where(c.upload_id == upload_id)
+                .where(c.part_number == part.part_number)
+            ).first()
             if old is None:
-                conn.execute(s3_parts.insert().values(upload_id=upload_id, part_number=part.part_number,
-                                                      **row))
+                conn.execute(
+                    s3_parts.insert().values(upload_id=upload_id, part_number=part.part_number, **row)
+                )
                 return None
-            conn.execute(s3_parts.update().where(c.upload_id == upload_id)
-                         .where(c.part_number == part.part_number).values(**row))
+            conn.execute(
+                s3_parts.update()
+                .where(c.upload_id == upload_id)
+                .where(c.part_number == part.part_number)
+                .values(**row)
+            )
             return old[0]
 
     def list_parts(self, upload_id: str, after: int = 0, limit: int | None = None) -> list[PartInfo]:
         c = s3_parts.c
-        query = select(s3_parts).where(c.upload_id == upload_id).where(c.part_number > after) \
+        query = (
+            select(s3_parts)
+            .where(c.upload_id == upload_id)
+            .where(c.part_number > after)
             .order_by(c.part_number)
+        )
         if limit is not None:
             query = query.limit(limit)
         with self.db.connect() as conn:
             return [_part(r) for r in conn.execute(query).mappings()]
 
-    def complete_upload(self, upload_id: str, info: ObjectInfo, *, if_match: str | None = None,
-                        if_none_match: bool = False) -> list[str]:
+    def complete_upload(
+        self, upload_id: str, info: ObjectInfo, *, if_match: str | None = None, if_none_match: bool = False
+    ) -> list[str]:
         """Publish the object and drop the upload in one transaction; return the storage paths no
         longer referenced (every part file and the replaced object's file)."""
         with self.db.begin() as conn:
-            if conn.execute(select(s3_uploads.c.upload_id).where(s3_uploads.c.upload_id == upload_id)) \
-                    .first() is None:
+            if (
+                conn.execute(
+                    select(s3_uploads.c.upload_id).where(s3_uploads.c.upload_id == upload_id)
+                ).first()
+                is None
+            ):
                 raise IndexConflict("no_upload")
             old = self._write_object(conn, info, if_match, if_none_match)
-            paths = [r[0] for r in conn.execute(select(s3_parts.c.storage_path)
-                                                .where(s3_parts.c.upload_id == upload_id))]
+            paths = [
+                r[0]
+                for r in conn.execute(
+                    select(s3_parts.c.storage_path).where(s3_parts.c.upload_id == upload_id)
+                )
+            ]
             conn.execute(s3_parts.delete().where(s3_parts.c.upload_id == upload_id))
             conn.execute(s3_uploads.delete().where(s3_uploads.c.upload_id == upload_id))
         return paths + ([old] if old else [])
@@ -580,18 +705,32 @@ class ObjectIndex:
     def abort_upload(self, upload_id: str) -> list[str] | None:
         """Drop an upload and its parts; return the part files' paths (None: no such upload)."""
         with self.db.begin() as conn:
-            if conn.execute(select(s3_uploads.c.upload_id).where(s3_uploads.c.upload_id == upload_id)) \
-                    .first() is None:
+            if (
+                conn.execute(
+                    select(s3_uploads.c.upload_id).where(s3_uploads.c.upload_id == upload_id)
+                ).first()
+                is None
+            ):
                 return None
-            paths = [r[0] for r in conn.execute(select(s3_parts.c.storage_path)
-                                                .where(s3_parts.c.upload_id == upload_id))]
+            paths = [
+                r[0]
+                for r in conn.execute(
+                    select(s3_parts.c.storage_path).where(s3_parts.c.upload_id == upload_id)
+                )
+            ]
             conn.execute(s3_parts.delete().where(s3_parts.c.upload_id == upload_id))
             conn.execute(s3_uploads.delete().where(s3_uploads.c.upload_id == upload_id))
         return paths
 
-    def list_uploads(self, bucket: str, prefix: str = "", delimiter: str | None = None,
-                     key_marker: str | None = None, upload_id_marker: str | None = None,
-                     max_uploads: int = 1000) -> UploadPage:
+    def list_uploads(
+        self,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str | None = None,
+        key_marker: str | None = None,
+        upload_id_marker: str | None = None,
+        max_uploads: int = 1000,
+    ) -> UploadPage:
         """Uploads after the markers, in (key, initiation) order, at most ``max_uploads`` entries (uploads
         and common prefixes together). As ``list_page`` does for objects, each run of keys under one common
         prefix is skipped by seeking past it, so a page is cut only after the roll-up."""
@@ -602,7 +741,9 @@ class ObjectIndex:
         start = c.key >= prefix  # where the next batch starts
         if key_marker:
             start = c.key > key_marker
-            cut = key_marker.find(delimiter, len(prefix)) if delimiter and key_marker.startswith(prefix) else -1
+            cut = (
+                key_marker.find(delimiter, len(prefix)) if delimiter and key_marker.startswith(prefix) else -1
+            )
             if cut >= 0:  # the marker is a common prefix already returned: skip the rest of it
                 nxt = successor(key_marker[: cut + len(delimiter)])
                 if nxt is None:
@@ -610,8 +751,9 @@ class ObjectIndex:
                 start = c.key >= nxt
             elif upload_id_marker:
                 with self.db.connect() as conn:  # the stored float: a datetime would round it
-                    initiated = conn.execute(select(c.initiated).where(
-                        c.upload_id == upload_id_marker, c.key == key_marker)).scalar()
+                    initiated = conn.execute(
+                        select(c.initiated).where(c.upload_id == upload_id_marker, c.key == key_marker)
+                    ).scalar()
                 if initiated is not None:
                     start = _after(order, (key_marker, initiated, upload_id_marker))
         uploads: list[UploadInfo] = []
@@ -661,12 +803,20 @@ def _after(columns, values):
 
 def _lookup_statement():
     o = s3_objects.alias("o")
-    return select(s3_buckets.c.name.label("b_name"), s3_buckets.c.account_id.label("b_account"),
-                  s3_buckets.c.region.label("b_region"), s3_buckets.c.created_at.label("b_created"),
-                  s3_buckets.c.tags.label("b_tags"), *o.c) \
-        .select_from(s3_buckets.outerjoin(o, and_(o.c.bucket == s3_buckets.c.name,
-                                                  o.c.key == bindparam("key")))) \
+    return (
+        select(
+            s3_buckets.c.name.label("b_name"),
+            s3_buckets.c.account_id.label("b_account"),
+            s3_buckets.c.region.label("b_region"),
+            s3_buckets.c.created_at.label("b_created"),
+            s3_buckets.c.tags.label("b_tags"),
+            *o.c,
+        )
+        .select_from(
+            s3_buckets.outerjoin(o, and_(o.c.bucket == s3_buckets.c.name, o.c.key == bindparam("key")))
+        )
         .where(s3_buckets.c.name == bindparam("bucket"))
+    )
 
 
 #: Built once (statement construction costs more than the query itself); immutable.

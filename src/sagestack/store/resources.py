@@ -97,8 +97,9 @@ FILTERED_FIELDS: Mapping[str, tuple[str, ...]] = {
 
 def filtered_fields(resource_type: str, data: dict) -> dict[str, str]:
     """The values ``resource_fields`` holds for a resource of this type and description."""
-    return {name: str(data[name]) for name in FILTERED_FIELDS.get(resource_type, ())
-            if data.get(name) is not None}
+    return {
+        name: str(data[name]) for name in FILTERED_FIELDS.get(resource_type, ()) if data.get(name) is not None
+    }
 
 
 def _json_default(value: Any):
@@ -208,20 +209,44 @@ class ResourceStore:
         self.db = db
 
     def _key(self, account_id: str, region: str, resource_type: str, name: str):
-        return and_(resources.c.account_id == account_id, resources.c.region == region,
-                    resources.c.resource_type == resource_type, resources.c.name == name)
+        return and_(
+            resources.c.account_id == account_id,
+            resources.c.region == region,
+            resources.c.resource_type == resource_type,
+            resources.c.name == name,
+        )
 
-    def create(self, account_id: str, region: str, resource_type: str, name: str, arn: str,
-               data: dict, status: str | None = None, parent: str | None = None,
-               tag_list: Iterable[dict] | None = None) -> Resource:
+    def create(
+        self,
+        account_id: str,
+        region: str,
+        resource_type: str,
+        name: str,
+        arn: str,
+        data: dict,
+        status: str | None = None,
+        parent: str | None = None,
+        tag_list: Iterable[dict] | None = None,
+    ) -> Resource:
         """Insert a resource and its tags; ``AlreadyExists`` when the name is taken."""
         now = _ts(data.get("CreationTime")) or dt.datetime.now(dt.timezone.utc).timestamp()
-        row = dict(account_id=account_id, region=region, resource_type=resource_type, name=name, arn=arn,
-                   status=status, created_at=now, modified_at=now, parent=parent, data=dumps(data),
-                   version=1)
+        row = dict(
+            account_id=account_id,
+            region=region,
+            resource_type=resource_type,
+            name=name,
+            arn=arn,
+            status=status,
+            created_at=now,
+            modified_at=now,
+            parent=parent,
+            data=dumps(data),
+            version=1,
+        )
         with self.db.begin() as conn:
-            found = conn.execute(select(resources.c.id).where(
-                self._key(account_id, region, resource_type, name))).first()
+            found = conn.execute(
+                select(resources.c.id).where(self._key(account_id, region, resource_type, name))
+            ).first()
             if found:
                 raise AlreadyExists(resource_type, name, arn)
             resource_id = conn.execute(resources.insert().values(**row)).inserted_primary_key[0]
@@ -233,8 +258,19 @@ class ResourceStore:
 
     def get(self, account_id: str, region: str, resource_type: str, name: str) -> Resource | None:
         with self.db.connect() as conn:
-            row = conn.execute(_GET, {"account_id": account_id, "region": region,
-                                      "resource_type": resource_type, "name": name}).mappings().first()
+            row = (
+                conn.execute(
+                    _GET,
+                    {
+                        "account_id": account_id,
+                        "region": region,
+                        "resource_type": resource_type,
+                        "name": name,
+                    },
+                )
+                .mappings()
+                .first()
+            )
         return Resource.from_row(row) if row else None
 
     def get_by_arn(self, arn: str) -> Resource | None:
@@ -242,8 +278,13 @@ class ResourceStore:
             row = conn.execute(select(resources).where(resources.c.arn == arn)).mappings().first()
         return Resource.from_row(row) if row else None
 
-    def update(self, resource: Resource, data: dict | None = None, status: str | None = None,
-               expect_version: bool = False) -> Resource:
+    def update(
+        self,
+        resource: Resource,
+        data: dict | None = None,
+        status: str | None = None,
+        expect_version: bool = False,
+    ) -> Resource:
         """Write back ``data``/``status``; with ``expect_version`` fail if someone else wrote first."""
         now = dt.datetime.now(dt.timezone.utc).timestamp()
         new_data = resource.data if data is None else data
@@ -257,8 +298,11 @@ class ResourceStore:
         with self.db.begin() as conn:
             result = conn.execute(resources.update().where(condition).values(**values))
             if result.rowcount and fields is not None and FILTERED_FIELDS.get(resource.resource_type):
-                resource_id = conn.execute(select(resources.c.id).where(self._key(
-                    resource.account_id, resource.region, resource.resource_type, resource.name))).scalar_one()
+                resource_id = conn.execute(
+                    select(resources.c.id).where(
+                        self._key(resource.account_id, resource.region, resource.resource_type, resource.name)
+                    )
+                ).scalar_one()
                 conn.execute(resource_fields.delete().where(resource_fields.c.resource_id == resource_id))
                 _write_fields(conn, resource_id, fields)
         if result.rowcount == 0:
@@ -271,8 +315,11 @@ class ResourceStore:
 
     def delete(self, account_id: str, region: str, resource_type: str, name: str) -> bool:
         with self.db.begin() as conn:
-            row = conn.execute(select(resources.c.id, resources.c.arn).where(
-                self._key(account_id, region, resource_type, name))).first()
+            row = conn.execute(
+                select(resources.c.id, resources.c.arn).where(
+                    self._key(account_id, region, resource_type, name)
+                )
+            ).first()
             if not row:
                 return False
             conn.execute(resource_fields.delete().where(resource_fields.c.resource_id == row.id))
@@ -280,13 +327,18 @@ class ResourceStore:
             conn.execute(tags.delete().where(tags.c.arn == row.arn))
         return True
 
-    def list(self, account_id: str, region: str, resource_type: str,
-             query: ListQuery = ListQuery()) -> tuple[list[Resource], str | None]:
-        condition = and_(resources.c.account_id == account_id, resources.c.region == region,
-                         resources.c.resource_type == resource_type)
+    def list(
+        self, account_id: str, region: str, resource_type: str, query: ListQuery = ListQuery()
+    ) -> tuple[list[Resource], str | None]:
+        condition = and_(
+            resources.c.account_id == account_id,
+            resources.c.region == region,
+            resources.c.resource_type == resource_type,
+        )
         if query.name_contains:
-            condition = and_(condition, func.lower(resources.c.name).contains(query.name_contains.lower(),
-                                                                              autoescape=True))
+            condition = and_(
+                condition, func.lower(resources.c.name).contains(query.name_contains.lower(), autoescape=True)
+            )
         if query.status_equals:
             condition = and_(condition, resources.c.status == query.status_equals)
         if query.parent is not None:
@@ -308,14 +360,24 @@ class ResourceStore:
         if query.sort_field is not None:
             if query.sort_field not in FILTERED_FIELDS.get(resource_type, ()):
                 raise ValueError(f"{resource_type} does not keep {query.sort_field} in resource_fields")
-            column = (select(cast(resource_fields.c.value, Float))
-                      .where(and_(resource_fields.c.resource_id == resources.c.id,
-                                  resource_fields.c.name == query.sort_field))
-                      .scalar_subquery())
-            condition = and_(condition, _field_condition(resource_type, FieldFilter(query.sort_field, prefix="")))
+            column = (
+                select(cast(resource_fields.c.value, Float))
+                .where(
+                    and_(
+                        resource_fields.c.resource_id == resources.c.id,
+                        resource_fields.c.name == query.sort_field,
+                    )
+                )
+                .scalar_subquery()
+            )
+            condition = and_(
+                condition, _field_condition(resource_type, FieldFilter(query.sort_field, prefix=""))
+            )
         descending = query.sort_order != "Ascending"
-        order = [column.desc() if descending else column.asc(),
-                 resources.c.id.desc() if descending else resources.c.id.asc()]
+        order = [
+            column.desc() if descending else column.asc(),
+            resources.c.id.desc() if descending else resources.c.id.asc(),
+        ]
         offset = tokens.decode_offset(query.next_token)["o"]
         limit = max(1, min(int(query.max_results or 100), 1000))
         stmt = select(resources).where(condition).order_by(*order).offset(offset).limit(limit + 1)
@@ -328,16 +390,28 @@ class ResourceStore:
     def in_states(self, resource_type: str, statuses: Iterable[str]) -> list[Resource]:
         """Every resource of a type in the given states, across accounts (for reconcilers)."""
         with self.db.connect() as conn:
-            rows = conn.execute(select(resources).where(and_(
-                resources.c.resource_type == resource_type,
-                resources.c.status.in_(list(statuses)))).order_by(resources.c.created_at)).mappings().all()
+            rows = (
+                conn.execute(
+                    select(resources)
+                    .where(
+                        and_(
+                            resources.c.resource_type == resource_type, resources.c.status.in_(list(statuses))
+                        )
+                    )
+                    .order_by(resources.c.created_at)
+                )
+                .mappings()
+                .all()
+            )
         return [Resource.from_row(r) for r in rows]
 
     def count_by_status(self) -> list[tuple[str, str | None, int]]:
         """(resource type, status, how many) over every account and region (for ``sagestack status``)."""
-        stmt = (select(resources.c.resource_type, resources.c.status, func.count())
-                .group_by(resources.c.resource_type, resources.c.status)
-                .order_by(resources.c.resource_type, resources.c.status))
+        stmt = (
+            select(resources.c.resource_type, resources.c.status, func.count())
+            .group_by(resources.c.resource_type, resources.c.status)
+            .order_by(resources.c.resource_type, resources.c.status)
+        )
         with self.db.connect() as conn:
             return [(t, s, int(n)) for t, s, n in conn.execute(stmt).all()]
 
@@ -355,8 +429,9 @@ class ResourceStore:
 
     def list_tags(self, arn: str) -> list[dict]:
         with self.db.connect() as conn:
-            rows = conn.execute(select(tags.c.key, tags.c.value).where(tags.c.arn == arn)
-                                .order_by(tags.c.key)).all()
+            rows = conn.execute(
+                select(tags.c.key, tags.c.value).where(tags.c.arn == arn).order_by(tags.c.key)
+            ).all()
         return [{"Key": k, "Value": v} for k, v in rows]
 
     def arn_exists(self, arn: str) -> bool:
@@ -366,8 +441,10 @@ class ResourceStore:
 
 def _write_fields(conn, resource_id: int, fields: dict[str, str]) -> None:
     if fields:
-        conn.execute(resource_fields.insert(), [{"resource_id": resource_id, "name": name, "value": value}
-                                                for name, value in fields.items()])
+        conn.execute(
+            resource_fields.insert(),
+            [{"resource_id": resource_id, "name": name, "value": value} for name, value in fields.items()],
+        )
 
 
 def _field_condition(resource_type: str, field: FieldFilter):
@@ -383,6 +460,11 @@ def _field_condition(resource_type: str, field: FieldFilter):
 
 
 #: Built once: constructing a statement costs more than running it.
-_GET = select(resources).where(and_(
-    resources.c.account_id == bindparam("account_id"), resources.c.region == bindparam("region"),
-    resources.c.resource_type == bindparam("resource_type"), resources.c.name == bindparam("name")))
+_GET = select(resources).where(
+    and_(
+        resources.c.account_id == bindparam("account_id"),
+        resources.c.region == bindparam("region"),
+        resources.c.resource_type == bindparam("resource_type"),
+        resources.c.name == bindparam("name"),
+    )
+)

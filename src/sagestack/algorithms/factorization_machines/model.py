@@ -96,8 +96,14 @@ def touched_rows(X) -> np.ndarray | None:
     return None
 
 
-def init_array(shape: tuple[int, ...], method: str, sigma: float, scale: float | None,
-               value: float | None, rng: np.random.Generator) -> np.ndarray:
+def init_array(
+    shape: tuple[int, ...],
+    method: str,
+    sigma: float,
+    scale: float | None,
+    value: float | None,
+    rng: np.random.Generator,
+) -> np.ndarray:
     if method == "normal":
         return rng.normal(0.0, sigma, size=shape).astype(np.float32)
     if method == "uniform":

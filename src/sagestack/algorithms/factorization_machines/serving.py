@@ -51,8 +51,10 @@ def load_aws_model(model_dir: Path) -> FMModel | None:
     elif "Linear_Plus_Bias_weight" in params and "v" in params:  # older images
         w0, w = params.get("Linear_Plus_Bias_bias"), np.asarray(params["Linear_Plus_Bias_weight"]).ravel()
     else:
-        raise aws_artifacts.AWSModelError(f"The {name} model cannot be loaded: its parameters are "
-                                          f"{sorted(params)}, not w0_weight, w1_weight and v")
+        raise aws_artifacts.AWSModelError(
+            f"The {name} model cannot be loaded: its parameters are "
+            f"{sorted(params)}, not w0_weight, w1_weight and v"
+        )
     v = aws_artifacts.float_matrix(params["v"], "v", name)
     feature_dim = int(w.size)
     if v.shape[0] == feature_dim and ("w1_weight" in params or v.shape[1] != feature_dim):
@@ -60,26 +62,36 @@ def load_aws_model(model_dir: Path) -> FMModel | None:
     elif v.shape[1] == feature_dim:
         V = v.T
     else:
-        raise aws_artifacts.AWSModelError(f"The {name} model cannot be loaded: v {v.shape} does not match "
-                                          f"{feature_dim} linear weights")
+        raise aws_artifacts.AWSModelError(
+            f"The {name} model cannot be loaded: v {v.shape} does not match {feature_dim} linear weights"
+        )
     bias = np.zeros(1) if w0 is None else np.asarray(w0).ravel()[:1]
     predictor_type = aws_artifacts.find_key(meta, "predictor_type")
     if predictor_type not in ("binary_classifier", "regressor"):
         symbol = artifact.symbol()
         transform = mxnet_symbol.Graph.from_json(symbol).split_head()[0] if symbol else "identity"
         predictor_type = "binary_classifier" if transform == "sigmoid" else "regressor"
-    fm_params = fm.FMParams(w0=bias.astype(np.float32), w=w.astype(np.float32),
-                            V=np.ascontiguousarray(V, dtype=np.float32))
-    return FMModel(params=fm_params, meta={"predictor_type": predictor_type, "feature_dim": feature_dim,
-                                           "num_factors": int(V.shape[1]), "source": "aws"})
+    fm_params = fm.FMParams(
+        w0=bias.astype(np.float32), w=w.astype(np.float32), V=np.ascontiguousarray(V, dtype=np.float32)
+    )
+    return FMModel(
+        params=fm_params,
+        meta={
+            "predictor_type": predictor_type,
+            "feature_dim": feature_dim,
+            "num_factors": int(V.shape[1]),
+            "source": "aws",
+        },
+    )
 
 
 def predict(model: FMModel, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
     """One invocation (§2.6 Inference): no CSV in or out."""
     from sagestack.formats.inference import decode_rows, encode_response
 
-    X = decode_rows(body, content_type, int(model.meta["feature_dim"]),
-                    request_types=SPEC.request_content_types)
+    X = decode_rows(
+        body, content_type, int(model.meta["feature_dim"]), request_types=SPEC.request_content_types
+    )
     scores = fm.predict_scores(model.params, X, model.predictor_type)
     records: dict[str, np.ndarray] = {"score": scores}
     if model.predictor_type == "binary_classifier":

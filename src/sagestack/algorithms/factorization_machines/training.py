@@ -44,8 +44,12 @@ def _channel_batches(channel, batch_rows: int, feature_dim: int, name: str):
 def init_params(hps: dict, rng: np.random.Generator) -> fm.FMParams:
     def make(group: str, shape):
         return fm.init_array(
-            shape, hps[f"{group}_init_method"], hps[f"{group}_init_sigma"], hps[f"{group}_init_scale"],
-            hps[f"{group}_init_value"], rng,
+            shape,
+            hps[f"{group}_init_method"],
+            hps[f"{group}_init_sigma"],
+            hps[f"{group}_init_scale"],
+            hps[f"{group}_init_value"],
+            rng,
         )
 
     d, f = hps["feature_dim"], hps["num_factors"]
@@ -71,7 +75,8 @@ def fit(hps: dict, batches_for_epoch, host: str = "algo-1") -> fm.FMParams:
     optimizer = make_optimizer(params, hps)
     predictor_type = hps["predictor_type"]
     objective = (
-        "binary_classification_cross_entropy_objective" if predictor_type == "binary_classifier"
+        "binary_classification_cross_entropy_objective"
+        if predictor_type == "binary_classifier"
         else "mse_objective"
     )
     for epoch in range(hps["epochs"]):

@@ -79,8 +79,11 @@ def load_aws_model(model_dir: Path) -> KMeansModel | None:
     arrays = artifact.arrays
     values = list(arrays.values()) if isinstance(arrays, dict) else arrays
     if not values:
-        raise aws_artifacts.AWSModelError("The K-Means model cannot be loaded: model_algo-1 is not an MXNet "
-                                          "NDArray file holding the centroids")
+        raise aws_artifacts.AWSModelError(
+            "The K-Means model cannot be loaded: model_algo-1 is not an MXNet "
+            "NDArray file holding the centroids"
+        )
     centroids = aws_artifacts.float_matrix(values[0], "the centroid array of model_algo-1", "K-Means")
-    return KMeansModel(centroids=np.ascontiguousarray(centroids, dtype=np.float32),
-                       feature_dim=int(centroids.shape[1]))
+    return KMeansModel(
+        centroids=np.ascontiguousarray(centroids, dtype=np.float32), feature_dim=int(centroids.shape[1])
+    )

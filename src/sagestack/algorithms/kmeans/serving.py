@@ -13,8 +13,9 @@ def predict(model: KMeansModel, body: bytes, content_type: str, accept: str) -> 
     """One invocation: SageMaker's k-means request and response formats (algorithms.md §2.3)."""
     from sagestack.formats.inference import decode_rows, encode_response
 
-    X = decode_rows(body, content_type, model.feature_dim, dense=True,
-                    request_types=SPEC.request_content_types)
+    X = decode_rows(
+        body, content_type, model.feature_dim, dense=True, request_types=SPEC.request_content_types
+    )
     labels, squared = nearest_centers(X, model.centroids.astype(np.float64))
     columns = {
         "closest_cluster": labels.astype(np.float32),

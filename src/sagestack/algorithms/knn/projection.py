@@ -51,7 +51,11 @@ def projection_from_arrays(kind: str, input_dim: int, target_dim: int, seed: int
     if kind == "sign":
         return Projection(kind, input_dim, target_dim, seed, matrix=np.asarray(arrays["matrix"]))
     return Projection(
-        kind, input_dim, target_dim, seed, signs=np.asarray(arrays["signs"]),
+        kind,
+        input_dim,
+        target_dim,
+        seed,
+        signs=np.asarray(arrays["signs"]),
         columns=np.asarray(arrays["columns"]),
     )
 

@@ -58,7 +58,8 @@ def aws_metadata(meta: dict, index, has_projection: bool = False) -> dict:
             f"The k-NN model cannot be loaded: it was trained with dimension_reduction "
             f"{reduction.get('type')!r} (seed {reduction.get('seed')}), and the random projection SageMaker "
             "draws from that seed is not part of the model artifact; train it again without "
-            "dimension_reduction_type, or in sagestack")
+            "dimension_reduction_type, or in sagestack"
+        )
     if meta.get("predictor_type") not in ("classifier", "regressor") or "k" not in meta:
         raise AWSModelError("The k-NN model cannot be loaded: model_algo-1.json lacks k or predictor_type")
     if meta.get("normalize"):

@@ -21,8 +21,9 @@ from sagestack.algorithms.knn.projection import Projection, apply_projection, ma
 from sagestack.algorithms.knn.spec import SPEC, parse_hyperparameters
 
 FORMAT_VERSION = "1.0"
-LABEL_HINT = ("k-NN needs a label for every record "
-              "(recordio-protobuf label['values'], or text/csv with label_size=1)")
+LABEL_HINT = (
+    "k-NN needs a label for every record (recordio-protobuf label['values'], or text/csv with label_size=1)"
+)
 SAMPLING_SEED = 17
 PROJECTION_SEED = 3
 
@@ -105,23 +106,35 @@ def train(env: TrainingEnv) -> None:
 
     train_channel = env.channels["train"]
     reservoir = Reservoir(capacity=hps["sample_size"], dim=dim)
-    for batch in iter_channel(train_channel.path, reader_content_type(SPEC, train_channel),
-                              hps["mini_batch_size"]):
+    for batch in iter_channel(
+        train_channel.path, reader_content_type(SPEC, train_channel), hps["mini_batch_size"]
+    ):
         X, y = batch.X, batch.y
         check_labelled_batch(X, y, feature_dim, "train", LABEL_HINT)
-        reservoir.offer(lambda rows, X=X: reduce_vectors(projection, X[rows]),
-                        np.asarray(y, np.float32).ravel(), X.shape[0])
+        reservoir.offer(
+            lambda rows, X=X: reduce_vectors(projection, X[rows]),
+            np.asarray(y, np.float32).ravel(),
+            X.shape[0],
+        )
     vectors, labels = reservoir.filled()
     if vectors.shape[0] == 0:
         raise AlgorithmClientError("Channel 'train' holds no records")
-    print(f"Sampled {vectors.shape[0]} of {reservoir.seen} training records (sample_size={hps['sample_size']})")
+    print(
+        f"Sampled {vectors.shape[0]} of {reservoir.seen} training records (sample_size={hps['sample_size']})"
+    )
     if hps["k"] > vectors.shape[0]:
-        print(f"Warning: k={hps['k']} exceeds the {vectors.shape[0]} indexed points; queries return "
-              f"{vectors.shape[0]} neighbours")
+        print(
+            f"Warning: k={hps['k']} exceeds the {vectors.shape[0]} indexed points; queries return "
+            f"{vectors.shape[0]} neighbours"
+        )
 
     plan = knn_index.plan_index(
-        hps["index_type"], hps["index_metric"], dim, vectors.shape[0],
-        auto_value(hps["faiss_index_ivf_nlists"], int), hps["faiss_index_pq_m"],
+        hps["index_type"],
+        hps["index_metric"],
+        dim,
+        vectors.shape[0],
+        auto_value(hps["faiss_index_ivf_nlists"], int),
+        hps["faiss_index_pq_m"],
     )
     index = knn_index.build_index(plan, knn_index.prepare_vectors(vectors, plan.metric))
     print(f"Built {plan.index_type} index ({plan.metric}) over {index.ntotal} points of dimension {dim}")
@@ -137,8 +150,10 @@ def _metadata(hps: dict, plan: knn_index.IndexPlan, projection: Projection | Non
     reduction = None
     if projection is not None:
         reduction = {
-            "type": projection.kind, "seed": projection.seed,
-            "target_dim": projection.target_dim, "input_dim": projection.input_dim,
+            "type": projection.kind,
+            "seed": projection.seed,
+            "target_dim": projection.target_dim,
+            "input_dim": projection.input_dim,
         }
     return {
         "k": hps["k"],

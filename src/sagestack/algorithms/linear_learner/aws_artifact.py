@@ -37,9 +37,13 @@ def load_aws_model(model_dir: Path) -> LinearModel | None:
     artifact = aws_artifacts.read(model_dir, NAME)
     if artifact is None:
         return None
-    params = {k: np.asarray(v.toarray() if hasattr(v, "toarray") else v, dtype=np.float64)
-              for k, v in aws_artifacts.module_params(artifact, NAME).items()}
-    side = {name: artifact.json_member(name) for name in ("additional-params.json", "manifest.json", "meta.json")}
+    params = {
+        k: np.asarray(v.toarray() if hasattr(v, "toarray") else v, dtype=np.float64)
+        for k, v in aws_artifacts.module_params(artifact, NAME).items()
+    }
+    side = {
+        name: artifact.json_member(name) for name in ("additional-params.json", "manifest.json", "meta.json")
+    }
     symbol = artifact.symbol()
     try:
         if symbol is not None:
@@ -53,8 +57,14 @@ def load_aws_model(model_dir: Path) -> LinearModel | None:
     if predictor_type == "binary_classifier":
         found = _threshold(side)
         threshold = found if found is not None else (0.5 if loss == "logistic" else 0.0)
-    return LinearModel(predictor_type=predictor_type, loss=loss, weights=weights, bias=bias, threshold=threshold,
-                       hyperparameters={"source": "aws", **{k: v for k, v in side.items() if v}})
+    return LinearModel(
+        predictor_type=predictor_type,
+        loss=loss,
+        weights=weights,
+        bias=bias,
+        threshold=threshold,
+        hyperparameters={"source": "aws", **{k: v for k, v in side.items() if v}},
+    )
 
 
 def _fc0(params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -65,7 +75,9 @@ def _fc0(params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return weight.reshape(weight.shape[0], -1).T.copy(), bias
 
 
-def _fold_graph(graph: mxnet_symbol.Graph, params: dict[str, np.ndarray]) -> tuple[str, np.ndarray, np.ndarray]:
+def _fold_graph(
+    graph: mxnet_symbol.Graph, params: dict[str, np.ndarray]
+) -> tuple[str, np.ndarray, np.ndarray]:
     """``(output transform, weights (feature_dim, outputs), bias (outputs,))`` of the graph's first output."""
     transform, body = graph.split_head()
     data = _data_name(graph, params)
@@ -78,8 +90,10 @@ def _fold_graph(graph: mxnet_symbol.Graph, params: dict[str, np.ndarray]) -> tup
             return transform, weight.T.copy(), (np.zeros(weight.shape[0]) if bias is None else bias.ravel())
     feature_dim = _feature_dim(graph, params)
     if feature_dim > MAX_FOLDED_FEATURES:
-        raise MXNetFormatError(f"the graph around fc0 is evaluated per feature, which is not done beyond "
-                               f"{MAX_FOLDED_FEATURES} features ({feature_dim})")
+        raise MXNetFormatError(
+            f"the graph around fc0 is evaluated per feature, which is not done beyond "
+            f"{MAX_FOLDED_FEATURES} features ({feature_dim})"
+        )
 
     def run(X: np.ndarray) -> np.ndarray:
         out = np.asarray(mxnet_symbol.evaluate(body, {data: X}, params)[0], dtype=np.float64)
@@ -95,7 +109,9 @@ def _fold_graph(graph: mxnet_symbol.Graph, params: dict[str, np.ndarray]) -> tup
         columns.append(run(basis) - bias)
     weights = np.concatenate(columns, axis=0)
     probe = np.random.default_rng(0).normal(size=(3, feature_dim))
-    if not np.allclose(run(probe), probe @ weights + bias, rtol=1e-6, atol=1e-6 * (1 + np.abs(weights).max())):
+    if not np.allclose(
+        run(probe), probe @ weights + bias, rtol=1e-6, atol=1e-6 * (1 + np.abs(weights).max())
+    ):
         raise MXNetFormatError("the model graph is not linear in its input")
     return transform, weights, bias
 
@@ -134,7 +150,11 @@ def _predictor(transform: str, outputs: int, side: dict[str, Any]) -> tuple[str,
 def _threshold(tree: Any) -> float | None:
     if isinstance(tree, dict):
         for key, value in tree.items():
-            if "threshold" in str(key).lower() and isinstance(value, (int, float)) and not isinstance(value, bool):
+            if (
+                "threshold" in str(key).lower()
+                and isinstance(value, (int, float))
+                and not isinstance(value, bool)
+            ):
                 return float(value)
             found = _threshold(value)
             if found is not None:

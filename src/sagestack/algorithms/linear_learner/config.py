@@ -36,8 +36,12 @@ LOSSES_BY_PREDICTOR = {
     "binary_classifier": ("logistic", "hinge_loss"),
     "multiclass_classifier": ("softmax_loss",),
     "regressor": (
-        "squared_loss", "absolute_loss", "eps_insensitive_squared_loss", "eps_insensitive_absolute_loss",
-        "quantile_loss", "huber_loss",
+        "squared_loss",
+        "absolute_loss",
+        "eps_insensitive_squared_loss",
+        "eps_insensitive_absolute_loss",
+        "quantile_loss",
+        "huber_loss",
     ),
 }
 

@@ -112,8 +112,9 @@ def _concat(chunks: list[Chunk]) -> Chunk:
 class ChannelData:
     """One channel's records, read once into memory when they fit the budget, else streamed."""
 
-    def __init__(self, name: str, path: Path, content_type: str, feature_dim: int | None, budget: int,
-                 seed: int = 0):
+    def __init__(
+        self, name: str, path: Path, content_type: str, feature_dim: int | None, budget: int, seed: int = 0
+    ):
         self.name = name
         self.path = Path(path)
         self.content_type = content_type

@@ -70,7 +70,8 @@ def threshold_search(
     upper = sorted_scores[rows, np.maximum(best - 1, 0)]
     lower = sorted_scores[rows, np.minimum(best, n - 1)]
     threshold = np.where(
-        best == 0, np.nextafter(sorted_scores[:, 0], np.inf),
+        best == 0,
+        np.nextafter(sorted_scores[:, 0], np.inf),
         np.where(best == n, sorted_scores[:, n - 1], (upper + lower) / 2.0),
     )
     # the midpoint can round onto the excluded score: then use the included one

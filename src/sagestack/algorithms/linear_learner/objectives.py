@@ -36,8 +36,12 @@ OBJECTIVE_NAMES = {
 # expressed in the original label units (each of these losses is homogeneous in that sense when its
 # threshold parameter is scaled too).
 LABEL_SCALE_POWER = {
-    "squared_loss": 2, "eps_insensitive_squared_loss": 2, "huber_loss": 2,
-    "absolute_loss": 1, "eps_insensitive_absolute_loss": 1, "quantile_loss": 1,
+    "squared_loss": 2,
+    "eps_insensitive_squared_loss": 2,
+    "huber_loss": 2,
+    "absolute_loss": 1,
+    "eps_insensitive_absolute_loss": 1,
+    "quantile_loss": 1,
 }
 
 
@@ -145,7 +149,9 @@ def softmax(z: np.ndarray, y: np.ndarray, weights: np.ndarray | None, num_classe
     return None, z
 
 
-def loss_and_grad(cfg: TrainConfig, z: np.ndarray, y: np.ndarray, weights: np.ndarray | None, grad: bool = True):
+def loss_and_grad(
+    cfg: TrainConfig, z: np.ndarray, y: np.ndarray, weights: np.ndarray | None, grad: bool = True
+):
     """``grad=True``: ``(None, G)``; ``grad=False``: ``(loss_sum, None)``. See the module docstring."""
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         if cfg.loss == "logistic":

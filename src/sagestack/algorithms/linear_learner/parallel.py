@@ -167,7 +167,7 @@ class ParallelModels:
             v += tmp
             np.sqrt(v, out=den)
             if cfg.optimizer == "adam":
-                den *= np.float32(1.0 / math.sqrt(1.0 - b2 ** self.t))
+                den *= np.float32(1.0 / math.sqrt(1.0 - b2**self.t))
             den += EPS
             np.reciprocal(den, out=den)  # den = per-coordinate preconditioner
             if cfg.optimizer == "adam":
@@ -175,7 +175,7 @@ class ParallelModels:
                 np.multiply(grad, np.float32(1.0 - b1), out=tmp)
                 m *= np.float32(b1)
                 m += tmp
-                lr = lr * np.float32(1.0 / (1.0 - b1 ** self.t))
+                lr = lr * np.float32(1.0 / (1.0 - b1**self.t))
                 np.multiply(m, den, out=tmp)
             else:
                 np.multiply(grad, den, out=tmp)

@@ -21,12 +21,25 @@ from sagestack.algorithms.common import (
 
 PREDICTOR_TYPES = ("binary_classifier", "multiclass_classifier", "regressor")
 LOSSES = (
-    "auto", "logistic", "squared_loss", "absolute_loss", "hinge_loss", "eps_insensitive_squared_loss",
-    "eps_insensitive_absolute_loss", "quantile_loss", "huber_loss", "softmax_loss",
+    "auto",
+    "logistic",
+    "squared_loss",
+    "absolute_loss",
+    "hinge_loss",
+    "eps_insensitive_squared_loss",
+    "eps_insensitive_absolute_loss",
+    "quantile_loss",
+    "huber_loss",
+    "softmax_loss",
 )
 SELECTION_CRITERIA = (
-    "accuracy", "f_beta", "precision_at_target_recall", "recall_at_target_precision", "loss_function",
-    "f1", "cross_entropy_loss",  # accepted by the SDK; aliases of f_beta (beta=1) and loss_function
+    "accuracy",
+    "f_beta",
+    "precision_at_target_recall",
+    "recall_at_target_precision",
+    "loss_function",
+    "f1",
+    "cross_entropy_loss",  # accepted by the SDK; aliases of f_beta (beta=1) and loss_function
 )
 
 
@@ -51,11 +64,20 @@ def _lower_choice(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
 
 HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
     Hyperparameter(
-        "predictor_type", "str", required=True, check=_lower_choice(PREDICTOR_TYPES),
+        "predictor_type",
+        "str",
+        required=True,
+        check=_lower_choice(PREDICTOR_TYPES),
         description="binary_classifier, multiclass_classifier or regressor",
     ),
-    Hyperparameter("num_classes", "int", default=None, low=1, high=1_000_000,
-                   description="required (3 to 1,000,000) for multiclass_classifier; ignored otherwise"),
+    Hyperparameter(
+        "num_classes",
+        "int",
+        default=None,
+        low=1,
+        high=1_000_000,
+        description="required (3 to 1,000,000) for multiclass_classifier; ignored otherwise",
+    ),
     auto_number("feature_dim", int, low=0, low_open=True),
     Hyperparameter("mini_batch_size", "int", default=1000, low=0, low_open=True),
     Hyperparameter("epochs", "int", default=15, low=0, low_open=True),
@@ -66,7 +88,9 @@ HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
     auto_number("bias_lr_mult", low=0, low_open=True),
     auto_number("bias_wd_mult", low=0),
     Hyperparameter(
-        "binary_classifier_model_selection_criteria", "str", default="accuracy",
+        "binary_classifier_model_selection_criteria",
+        "str",
+        default="accuracy",
         check=_lower_choice(SELECTION_CRITERIA),
     ),
     Hyperparameter("early_stopping_patience", "int", default=3, low=0, low_open=True),
@@ -91,8 +115,12 @@ HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
     auto_number("num_calibration_samples", int, low=0, low_open=True),
     auto_number("num_models", int, low=0, low_open=True),
     Hyperparameter("num_point_for_scaler", "int", default=10000, low=0, low_open=True),
-    Hyperparameter("optimizer", "str", default="auto", check=_lower_choice(("auto", "sgd", "adam", "rmsprop"))),
-    auto_number("positive_example_weight_mult", low=0, low_open=True, default="1.0", words=(AUTO, "balanced")),
+    Hyperparameter(
+        "optimizer", "str", default="auto", check=_lower_choice(("auto", "sgd", "adam", "rmsprop"))
+    ),
+    auto_number(
+        "positive_example_weight_mult", low=0, low_open=True, default="1.0", words=(AUTO, "balanced")
+    ),
     Hyperparameter("quantile", "float", default=0.5, low=0, high=1, low_open=True, high_open=True),
     Hyperparameter("target_precision", "float", default=0.8, low=0, high=1, low_open=True, high_open=True),
     Hyperparameter("target_recall", "float", default=0.8, low=0, high=1, low_open=True, high_open=True),
@@ -133,23 +161,32 @@ def _metric_definitions() -> tuple[dict, ...]:
     for channel in ("train", "validation", "test"):
         for name, key, kind in _METRIC_PATTERNS:
             if channel == "test" or name != "objective_loss":
-                definitions.append({
-                    "Name": f"{channel}:{name}",
-                    "Regex": rf"#quality_metric: host=\S+, {channel} {key} <{kind}>=(\S+)",
-                })
+                definitions.append(
+                    {
+                        "Name": f"{channel}:{name}",
+                        "Regex": rf"#quality_metric: host=\S+, {channel} {key} <{kind}>=(\S+)",
+                    }
+                )
     for channel in ("train", "validation"):
-        definitions.append({
-            "Name": f"{channel}:objective_loss",
-            "Regex": rf"#quality_metric: host=\S+, epoch=\S+, {channel} \S+_objective <loss>=(\S+)",
-        })
-        definitions.append({
-            "Name": f"{channel}:objective_loss:final",
-            "Regex": rf"#quality_metric: host=\S+, {channel} \S+_objective <loss>=(\S+)",
-        })
+        definitions.append(
+            {
+                "Name": f"{channel}:objective_loss",
+                "Regex": rf"#quality_metric: host=\S+, epoch=\S+, {channel} \S+_objective <loss>=(\S+)",
+            }
+        )
+        definitions.append(
+            {
+                "Name": f"{channel}:objective_loss:final",
+                "Regex": rf"#quality_metric: host=\S+, {channel} \S+_objective <loss>=(\S+)",
+            }
+        )
     definitions.append({"Name": "train:progress", "Regex": r"#progress_metric: host=\S+, completed (\S+) %"})
-    definitions.append({
-        "Name": "train:throughput", "Regex": r"#throughput_metric: host=\S+, train throughput=(\S+) records/second"
-    })
+    definitions.append(
+        {
+            "Name": "train:throughput",
+            "Regex": r"#throughput_metric: host=\S+, train throughput=(\S+) records/second",
+        }
+    )
     return tuple(definitions)
 
 

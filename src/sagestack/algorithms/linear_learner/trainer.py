@@ -89,7 +89,7 @@ def label_stats(cfg: TrainConfig, y: np.ndarray) -> LabelStats:
         if cfg.positive_weight is not None:
             weights = np.full(cfg.num_models, cfg.positive_weight)
         else:
-            weights = ratio ** cfg.grid.positive_weight_exponent
+            weights = ratio**cfg.grid.positive_weight_exponent
         return LabelStats(positive_weights=weights.astype(np.float32))
     if cfg.balance_multiclass_weights:
         counts = np.bincount(y.astype(np.int64), minlength=cfg.num_classes).astype(np.float64)
@@ -212,7 +212,9 @@ class Trainer:
             current = float(np.min(metric))
             if not math.isfinite(current) and not math.isfinite(overall_best):
                 raise AlgorithmError("Every model diverged (non-finite loss); lower the learning_rate")
-            if math.isinf(overall_best) or (overall_best - current) > cfg.early_stopping_tolerance * abs(overall_best):
+            if math.isinf(overall_best) or (overall_best - current) > cfg.early_stopping_tolerance * abs(
+                overall_best
+            ):
                 if current < overall_best:
                     self.log(f"Epoch {epoch}: Loss improved. Updating best model")
                 overall_best = min(overall_best, current)
@@ -220,8 +222,12 @@ class Trainer:
             else:
                 stale += 1
                 self.log(f"Epoch {epoch}: Loss has not improved for {stale} epochs.")
-            self.log(f"#progress_metric: host=algo-1, completed {100.0 * (epoch + 1) / cfg.epochs:g} % of epochs")
-            self.log(f"#throughput_metric: host=algo-1, train throughput={rows / max(elapsed, 1e-9):.1f} records/second")
+            self.log(
+                f"#progress_metric: host=algo-1, completed {100.0 * (epoch + 1) / cfg.epochs:g} % of epochs"
+            )
+            self.log(
+                f"#throughput_metric: host=algo-1, train throughput={rows / max(elapsed, 1e-9):.1f} records/second"
+            )
             if stale >= cfg.early_stopping_patience:
                 self.log("Early stop condition met. Stopping training.")
                 break
@@ -259,7 +265,9 @@ class Trainer:
     def criterion(self, scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         cfg = self.cfg
         safe = np.nan_to_num(scores.astype(np.float64), nan=0.0, posinf=1e30, neginf=-1e30)
-        return threshold_search(safe, labels, cfg.criterion, cfg.f_beta, cfg.target_precision, cfg.target_recall)
+        return threshold_search(
+            safe, labels, cfg.criterion, cfg.f_beta, cfg.target_precision, cfg.target_recall
+        )
 
     # ------------------------------------------------------------------ selection
     def select(self) -> int:
@@ -322,7 +330,9 @@ class Trainer:
             target = _target(cfg, self.stats, chunk.y)
             z_train = (z - self.stats.mean) / self.stats.scale if cfg.is_regressor else z
             with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-                loss, _ = loss_and_grad(cfg, z_train.astype(np.float64), target.astype(np.float64), None, grad=False)
+                loss, _ = loss_and_grad(
+                    cfg, z_train.astype(np.float64), target.astype(np.float64), None, grad=False
+                )
             total += float(loss[0])
             rows += chunk.rows
             scores = model.scores(chunk.X)
@@ -335,9 +345,11 @@ class Trainer:
                 regression.update(scores, chunk.y)
         result = {f"{self.objective}_objective": total / max(rows, 1) * self.units}
         if cfg.is_binary:
-            result.update(binary_metrics(
-                np.concatenate(binary_scores), np.concatenate(binary_labels), model.threshold, cfg.f_beta
-            ))
+            result.update(
+                binary_metrics(
+                    np.concatenate(binary_scores), np.concatenate(binary_labels), model.threshold, cfg.f_beta
+                )
+            )
         elif cfg.is_multiclass:
             result.update(multiclass.result())
         else:
@@ -348,7 +360,9 @@ class Trainer:
         for key, value in result.items():
             self.log(f"#{channel}_score (algo-1) : ({key!r}, {_fmt(value)})")
         for key, value in result.items():
-            kind = "loss" if key.endswith("_objective") or key in ("mse", "rmse", "absolute_loss") else "score"
+            kind = (
+                "loss" if key.endswith("_objective") or key in ("mse", "rmse", "absolute_loss") else "score"
+            )
             self.log(f"#quality_metric: host=algo-1, {channel} {key} <{kind}>={_fmt(value)}")
 
     def fit(self) -> LinearModel:

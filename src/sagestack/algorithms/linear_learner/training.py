@@ -34,7 +34,9 @@ def train(env: TrainingEnv) -> None:
     train_data = channels["train"]
     train_data.load(max(cfg.num_point_for_scaler, 1))
     feature_dim = train_data.feature_dim
-    log(f"Train channel: {train_data.rows if train_data.rows is not None else 'streamed'} records, {feature_dim} features")
+    log(
+        f"Train channel: {train_data.rows if train_data.rows is not None else 'streamed'} records, {feature_dim} features"
+    )
     for name in ("validation", "test"):
         if name in channels:
             channels[name].feature_dim = feature_dim

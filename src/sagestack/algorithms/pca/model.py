@@ -92,8 +92,9 @@ def load_aws_model(model_dir: Path) -> PCAModel | None:
     arrays = artifact.arrays
     if not isinstance(arrays, dict) or "v" not in arrays or "s" not in arrays:
         names = sorted(arrays) if isinstance(arrays, dict) else "an unnamed list"
-        raise aws_artifacts.AWSModelError(f"The PCA model cannot be loaded: model_algo-1 holds {names}, not the "
-                                          "arrays v and s")
+        raise aws_artifacts.AWSModelError(
+            f"The PCA model cannot be loaded: model_algo-1 holds {names}, not the arrays v and s"
+        )
     v = aws_artifacts.float_matrix(arrays["v"], "v", "PCA").astype(np.float64)
     s = np.asarray(arrays["s"], dtype=np.float64).ravel()
     feature_dim = int(v.shape[0])
@@ -101,5 +102,6 @@ def load_aws_model(model_dir: Path) -> PCAModel | None:
     mean = np.zeros(feature_dim) if mean is None else np.asarray(mean, dtype=np.float64).ravel()
     if s.size != v.shape[1] or mean.size != feature_dim:
         raise aws_artifacts.AWSModelError(
-            f"The PCA model cannot be loaded: v {v.shape}, s ({s.size},) and mean ({mean.size},) do not agree")
+            f"The PCA model cannot be loaded: v {v.shape}, s ({s.size},) and mean ({mean.size},) do not agree"
+        )
     return PCAModel(mean=mean, v=v, s=s, feature_dim=feature_dim)

@@ -13,8 +13,10 @@ def predict(model: PCAModel, body: bytes, content_type: str, accept: str) -> tup
     """One invocation; JSON answers ``{"projections": [{"projection": [...]}, ...]}``."""
     from sagestack.formats.inference import decode_rows, encode_response
 
-    X = decode_rows(body, content_type, model.feature_dim, dense=True,
-                    request_types=SPEC.request_content_types)
+    X = decode_rows(
+        body, content_type, model.feature_dim, dense=True, request_types=SPEC.request_content_types
+    )
     projections = project(X, model.mean, model.v).astype(np.float32)
-    return encode_response({"projection": projections}, accept, key="projections",
-                           accept_types=SPEC.response_accept_types)
+    return encode_response(
+        {"projection": projections}, accept, key="projections", accept_types=SPEC.response_accept_types
+    )

@@ -16,17 +16,49 @@ from .metrics import ALL_METRICS, THRESHOLD_METRICS, TUNING_METRIC_NAMES
 from .versions import ImageVersion
 
 OBJECTIVES: tuple[str, ...] = (
-    "aft_loss_distribution", "binary:logistic", "binary:logitraw", "binary:hinge", "count:poisson",
-    "multi:softmax", "multi:softprob", "rank:pairwise", "rank:ndcg", "rank:map", "reg:linear",
-    "reg:squarederror", "reg:logistic", "reg:gamma", "reg:pseudohubererror", "reg:squaredlogerror",
-    "reg:absoluteerror", "reg:tweedie", "survival:aft", "survival:cox",
+    "aft_loss_distribution",
+    "binary:logistic",
+    "binary:logitraw",
+    "binary:hinge",
+    "count:poisson",
+    "multi:softmax",
+    "multi:softprob",
+    "rank:pairwise",
+    "rank:ndcg",
+    "rank:map",
+    "reg:linear",
+    "reg:squarederror",
+    "reg:logistic",
+    "reg:gamma",
+    "reg:pseudohubererror",
+    "reg:squaredlogerror",
+    "reg:absoluteerror",
+    "reg:tweedie",
+    "survival:aft",
+    "survival:cox",
 )
 UPDATERS: tuple[str, ...] = (
-    "grow_colmaker", "distcol", "grow_histmaker", "grow_skmaker", "sync", "refresh", "prune",
-    "grow_quantile_histmaker", "shotgun", "coord_descent",
+    "grow_colmaker",
+    "distcol",
+    "grow_histmaker",
+    "grow_skmaker",
+    "sync",
+    "refresh",
+    "prune",
+    "grow_quantile_histmaker",
+    "shotgun",
+    "coord_descent",
 )
-_TREE_PLUGINS = ("grow_colmaker", "distcol", "grow_histmaker", "grow_skmaker", "sync", "refresh", "prune",
-                 "grow_quantile_histmaker")
+_TREE_PLUGINS = (
+    "grow_colmaker",
+    "distcol",
+    "grow_histmaker",
+    "grow_skmaker",
+    "sync",
+    "refresh",
+    "prune",
+    "grow_quantile_histmaker",
+)
 _TREE_BUILD_PLUGINS = ("grow_colmaker", "distcol", "grow_histmaker", "grow_quantile_histmaker")
 _LINEAR_PLUGINS = ("shotgun", "coord_descent")
 _UPDATE_PLUGINS = ("refresh", "prune")
@@ -232,7 +264,9 @@ def _validate_dependencies(values: dict[str, Any], version: ImageVersion) -> Non
 
     eval_metric = values.get("eval_metric") or []
     if "auc" in eval_metric and not (objective or "").startswith(("binary:", "rank:")):
-        raise AlgorithmClientError("Metric 'auc' can only be applied for classification and ranking problems.")
+        raise AlgorithmClientError(
+            "Metric 'auc' can only be applied for classification and ranking problems."
+        )
     if "aft-nloglik" in eval_metric and objective != "survival:aft":
         raise AlgorithmClientError("Metric 'aft-nloglik' can only be applied for 'survival:aft' objective.")
 
@@ -256,10 +290,14 @@ def _validate_dependencies(values: dict[str, Any], version: ImageVersion) -> Non
 def _validate_updater(updater: list[str], booster: str | None, process_type: str | None) -> None:
     if booster == "gblinear":
         if not (len(updater) == 1 and updater[0] in _LINEAR_PLUGINS):
-            raise AlgorithmClientError("Linear updater should be one of these options: 'shotgun', 'coord_descent'.")
+            raise AlgorithmClientError(
+                "Linear updater should be one of these options: 'shotgun', 'coord_descent'."
+            )
     elif process_type == "update":
         if not all(u in _UPDATE_PLUGINS for u in updater):
-            raise AlgorithmClientError("process_type 'update' can only be used with updater 'refresh' and 'prune'")
+            raise AlgorithmClientError(
+                "process_type 'update' can only be used with updater 'refresh' and 'prune'"
+            )
     else:
         if not all(u in _TREE_PLUGINS for u in updater):
             raise AlgorithmClientError(
@@ -277,14 +315,28 @@ def _validate_updater(updater: list[str], booster: str | None, process_type: str
 # Keys the container consumes itself (never passed to xgboost.train's params).
 CONTAINER_KEYS: frozenset[str] = frozenset(
     {
-        "num_round", "csv_weights", "early_stopping_rounds", "eval_metric", "save_model_on_termination",
-        "use_dask_gpu_training", "_kfold", "_num_cv_round", "_tuning_objective_metric",
+        "num_round",
+        "csv_weights",
+        "early_stopping_rounds",
+        "eval_metric",
+        "save_model_on_termination",
+        "use_dask_gpu_training",
+        "_kfold",
+        "_num_cv_round",
+        "_tuning_objective_metric",
     }
 )
 # Parameters older XGBoost releases read and the installed one no longer has.
 _RETIRED_KEYS: frozenset[str] = frozenset(
-    {"dsplit", "lambda_bias", "single_precision_histogram", "deterministic_histogram", "prob_buffer_row",
-     "predictor", "silent"}
+    {
+        "dsplit",
+        "lambda_bias",
+        "single_precision_histogram",
+        "deterministic_histogram",
+        "prob_buffer_row",
+        "predictor",
+        "silent",
+    }
 )
 # Updaters removed from XGBoost; the histogram maker is their closest equivalent.
 _RETIRED_UPDATERS = {"distcol": "grow_histmaker", "grow_skmaker": "grow_histmaker"}

@@ -70,8 +70,12 @@ _LEARNER_PARAM = struct.Struct("<fIiiiIIIi100x")
 _GBTREE_PARAM = struct.Struct("<iiiiqii128x")
 _TREE_PARAM = struct.Struct("<iiiiii124x")
 _GBLINEAR_PARAM = struct.Struct("<Ii128x")
-_NODE = np.dtype([("parent", "<i4"), ("cleft", "<i4"), ("cright", "<i4"), ("sindex", "<u4"), ("value", "<f4")])
-_STAT = np.dtype([("loss_chg", "<f4"), ("sum_hess", "<f4"), ("base_weight", "<f4"), ("leaf_child_cnt", "<i4")])
+_NODE = np.dtype(
+    [("parent", "<i4"), ("cleft", "<i4"), ("cright", "<i4"), ("sindex", "<u4"), ("value", "<f4")]
+)
+_STAT = np.dtype(
+    [("loss_chg", "<f4"), ("sum_hess", "<f4"), ("base_weight", "<f4"), ("leaf_child_cnt", "<i4")]
+)
 _MAX_COUNT = 1 << 31
 _BOOSTERS = ("gbtree", "dart", "gblinear")
 
@@ -146,11 +150,18 @@ class _BoosterState:
 
 #: What an unpickled Booster may reference besides the Booster class itself.
 _ALLOWED_GLOBALS = {
-    ("copy_reg", "_reconstructor"), ("copyreg", "_reconstructor"),
-    ("__builtin__", "object"), ("builtins", "object"),
-    ("__builtin__", "bytearray"), ("builtins", "bytearray"),
-    ("__builtin__", "set"), ("builtins", "set"), ("builtins", "frozenset"),
-    ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("copy_reg", "_reconstructor"),
+    ("copyreg", "_reconstructor"),
+    ("__builtin__", "object"),
+    ("builtins", "object"),
+    ("__builtin__", "bytearray"),
+    ("builtins", "bytearray"),
+    ("__builtin__", "set"),
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
     ("_codecs", "encode"),
 }
 
@@ -202,7 +213,7 @@ class _Reader:
                 f"model file is not an XGBoost model: it ends at byte {len(self.raw)} while reading {what} "
                 f"({size} bytes at offset {self.pos})"
             )
-        chunk = self.raw[self.pos:self.pos + size]
+        chunk = self.raw[self.pos : self.pos + size]
         self.pos += size
         return chunk
 
@@ -275,10 +286,10 @@ def split_serialised(raw: bytes) -> bytes:
     start = len(SERIALISATION_HEADER)
     if len(raw) < start + 8:
         raise LegacyModelError("model file is not an XGBoost model: truncated CONFIG-offset header")
-    (offset,) = struct.unpack("<q", raw[start:start + 8])
+    (offset,) = struct.unpack("<q", raw[start : start + 8])
     if not 0 < offset <= len(raw) - start - 8:
         raise LegacyModelError(f"model file is not an XGBoost model: CONFIG-offset {offset} is out of range")
-    return raw[start + 8:start + 8 + offset]
+    return raw[start + 8 : start + 8 + offset]
 
 
 def read_binary(raw: bytes) -> LegacyModel:
@@ -290,8 +301,17 @@ def read_binary(raw: bytes) -> LegacyModel:
     reader = _Reader(raw)
     if raw[:4] == BINARY_HEADER:
         reader.take(4, "header")
-    (base_score, num_feature, num_class, extra_attrs, _eval_metrics, major, minor, _num_target,
-     boost_from_average) = reader.unpack(_LEARNER_PARAM, "the learner parameters")
+    (
+        base_score,
+        num_feature,
+        num_class,
+        extra_attrs,
+        _eval_metrics,
+        major,
+        minor,
+        _num_target,
+        boost_from_average,
+    ) = reader.unpack(_LEARNER_PARAM, "the learner parameters")
     if num_class < 0 or num_feature >= _MAX_COUNT or major > 2:
         raise LegacyModelError("model file is not an XGBoost model: the learner parameters are not valid")
     objective = reader.name("objective name")
@@ -309,10 +329,17 @@ def read_binary(raw: bytes) -> LegacyModel:
         for _ in range(reader.count("attribute count")):
             key = reader.string("attribute name")
             attributes[key] = bytes(reader.take(reader.count("attribute length"), "attribute")).decode(
-                "utf-8", errors="replace")
+                "utf-8", errors="replace"
+            )
     model = LegacyModel(
-        version=(major, minor), base_score=base_score, num_feature=num_feature, num_class=num_class,
-        objective=objective, booster=booster, gbm=gbm, attributes=attributes,
+        version=(major, minor),
+        base_score=base_score,
+        num_feature=num_feature,
+        num_class=num_class,
+        objective=objective,
+        booster=booster,
+        gbm=gbm,
+        attributes=attributes,
         boost_from_average=1 if major == 0 else boost_from_average,
     )
     if major == 0 and objective == "count:poisson" and reader.remaining >= 8:
@@ -321,8 +348,9 @@ def read_binary(raw: bytes) -> LegacyModel:
 
 
 def _read_gbtree(reader: _Reader, dart: bool) -> dict[str, Any]:
-    (num_trees, num_parallel_tree, _num_feature, _pad, _pbuffer, _groups,
-     _leaf_vector) = reader.unpack(_GBTREE_PARAM, "the gbtree parameters")
+    (num_trees, num_parallel_tree, _num_feature, _pad, _pbuffer, _groups, _leaf_vector) = reader.unpack(
+        _GBTREE_PARAM, "the gbtree parameters"
+    )
     if not 0 <= num_trees < _MAX_COUNT:
         raise LegacyModelError(f"model file is not an XGBoost model: implausible tree count {num_trees}")
     trees = [_read_tree(reader, i) for i in range(num_trees)]
@@ -330,8 +358,11 @@ def _read_gbtree(reader: _Reader, dart: bool) -> dict[str, Any]:
     if num_trees and (tree_info.min() < 0 or tree_info.max() >= _MAX_COUNT):
         raise LegacyModelError("model file is not an XGBoost model: tree_info holds invalid output groups")
     model = {
-        "gbtree_model_param": {"num_parallel_tree": str(max(num_parallel_tree, 1)), "num_trees": str(num_trees),
-                               "size_leaf_vector": "0"},
+        "gbtree_model_param": {
+            "num_parallel_tree": str(max(num_parallel_tree, 1)),
+            "num_trees": str(num_trees),
+            "size_leaf_vector": "0",
+        },
         "tree_info": tree_info.tolist(),
         "trees": trees,
     }
@@ -340,8 +371,9 @@ def _read_gbtree(reader: _Reader, dart: bool) -> dict[str, Any]:
         return gbtree
     weight_drop = reader.floats("weight_drop") if num_trees else np.zeros(0, np.float32)
     if weight_drop.size != num_trees:
-        raise LegacyModelError(f"model file is not an XGBoost model: {weight_drop.size} dart weights for "
-                               f"{num_trees} trees")
+        raise LegacyModelError(
+            f"model file is not an XGBoost model: {weight_drop.size} dart weights for {num_trees} trees"
+        )
     return {"gbtree": gbtree, "name": "dart", "weight_drop": _floats(weight_drop)}
 
 
@@ -361,7 +393,10 @@ def _read_tree(reader: _Reader, index: int) -> dict[str, Any]:
     n = int(num_nodes)
     return {
         "base_weights": _floats(stats["base_weight"]),
-        "categories": [], "categories_nodes": [], "categories_segments": [], "categories_sizes": [],
+        "categories": [],
+        "categories_nodes": [],
+        "categories_segments": [],
+        "categories_sizes": [],
         "default_left": (sindex >> 31).astype(np.int64).tolist(),
         "id": index,
         "left_children": nodes["cleft"].tolist(),
@@ -372,8 +407,12 @@ def _read_tree(reader: _Reader, index: int) -> dict[str, Any]:
         "split_indices": (sindex & 0x7FFFFFFF).astype(np.int64).tolist(),
         "split_type": [0] * n,
         "sum_hessian": _floats(stats["sum_hess"]),
-        "tree_param": {"num_deleted": str(num_deleted), "num_feature": str(num_feature), "num_nodes": str(n),
-                       "size_leaf_vector": "0"},
+        "tree_param": {
+            "num_deleted": str(num_deleted),
+            "num_feature": str(num_feature),
+            "num_nodes": str(n),
+            "size_leaf_vector": "0",
+        },
     }
 
 
@@ -383,8 +422,10 @@ def _read_gblinear(reader: _Reader, learner_features: int, learner_groups: int) 
         num_feature, groups = learner_features, learner_groups
     weights = reader.floats("the linear weights")
     if groups < 1 or weights.size != (num_feature + 1) * groups:
-        raise LegacyModelError(f"model file is not an XGBoost model: {weights.size} linear weights for "
-                               f"{num_feature} features and {groups} output groups")
+        raise LegacyModelError(
+            f"model file is not an XGBoost model: {weights.size} linear weights for "
+            f"{num_feature} features and {groups} output groups"
+        )
     return {"model": {"weights": _floats(weights)}, "name": "gblinear"}
 
 
@@ -428,7 +469,9 @@ def _canonical_objective(name: str) -> str:
     return "reg:squarederror" if name == "reg:linear" else name
 
 
-def _objective_document(name: str, saved: str | None, num_class: int, poisson_step: str | None) -> dict[str, Any]:
+def _objective_document(
+    name: str, saved: str | None, num_class: int, poisson_step: str | None
+) -> dict[str, Any]:
     if saved:  # 1.0+: the objective's own configuration
         try:
             doc = json.loads(saved)
@@ -528,7 +571,11 @@ def booster_from_pickle(raw: bytes, state: PickledBooster) -> Any:
             warnings.simplefilter("ignore", UserWarning)
             booster = pickle.loads(raw, encoding="latin1")
     except Exception as exc:  # noqa: BLE001 - XGBoostError and pickle errors alike
-        raise LegacyModelError(f"model file is a pickled XGBoost Booster this XGBoost cannot read: {exc}") from None
+        raise LegacyModelError(
+            f"model file is a pickled XGBoost Booster this XGBoost cannot read: {exc}"
+        ) from None
     if not isinstance(booster, xgb.Booster):
-        raise LegacyModelError(f"model file is a pickle of {type(booster).__name__}, not of an XGBoost Booster")
+        raise LegacyModelError(
+            f"model file is a pickle of {type(booster).__name__}, not of an XGBoost Booster"
+        )
     return booster

@@ -14,13 +14,41 @@ from typing import Any
 import numpy as np
 
 MAXIMIZE_METRICS: tuple[str, ...] = (
-    "accuracy", "auc", "aucpr", "balanced_accuracy", "f1", "f1_binary", "f1_macro", "map", "ndcg",
-    "precision", "r2", "recall", "precision_macro", "precision_micro", "recall_macro", "recall_micro",
+    "accuracy",
+    "auc",
+    "aucpr",
+    "balanced_accuracy",
+    "f1",
+    "f1_binary",
+    "f1_macro",
+    "map",
+    "ndcg",
+    "precision",
+    "r2",
+    "recall",
+    "precision_macro",
+    "precision_micro",
+    "recall_macro",
+    "recall_micro",
 )
 MINIMIZE_METRICS: tuple[str, ...] = (
-    "aft-nloglik", "cox-nloglik", "error", "gamma-deviance", "gamma-nloglik",
-    "interval-regression-accuracy", "logloss", "mae", "mape", "merror", "mlogloss", "mphe", "mse",
-    "poisson-nloglik", "rmse", "rmsle", "tweedie-nloglik",
+    "aft-nloglik",
+    "cox-nloglik",
+    "error",
+    "gamma-deviance",
+    "gamma-nloglik",
+    "interval-regression-accuracy",
+    "logloss",
+    "mae",
+    "mape",
+    "merror",
+    "mlogloss",
+    "mphe",
+    "mse",
+    "poisson-nloglik",
+    "rmse",
+    "rmsle",
+    "tweedie-nloglik",
 )
 ALL_METRICS: tuple[str, ...] = MAXIMIZE_METRICS + MINIMIZE_METRICS
 
@@ -109,8 +137,19 @@ def _custom_metric_table() -> dict[str, Callable[..., float]]:
 # evaluation history early stopping reads, so those two stay with XGBoost here.
 CUSTOM_METRICS: frozenset[str] = frozenset(
     {
-        "accuracy", "balanced_accuracy", "f1", "f1_binary", "f1_macro", "mse", "precision",
-        "precision_macro", "precision_micro", "r2", "recall", "recall_macro", "recall_micro",
+        "accuracy",
+        "balanced_accuracy",
+        "f1",
+        "f1_binary",
+        "f1_macro",
+        "mse",
+        "precision",
+        "precision_macro",
+        "precision_micro",
+        "r2",
+        "recall",
+        "recall_macro",
+        "recall_micro",
     }
 )
 

@@ -236,8 +236,9 @@ def _parse_large_csv(body: bytes) -> np.ndarray:
     newline = body.find(b"\n")
     delimiter = _request_delimiter(body if newline < 0 else body[:newline]).decode()
     try:
-        frame = pd.read_csv(io.BytesIO(body), header=None, sep=delimiter, dtype=np.float32, engine="c",
-                            skip_blank_lines=True)
+        frame = pd.read_csv(
+            io.BytesIO(body), header=None, sep=delimiter, dtype=np.float32, engine="c", skip_blank_lines=True
+        )
     except (ValueError, pd.errors.ParserError) as exc:
         raise ValueError(f"could not parse the CSV payload: {exc}") from None
     return np.ascontiguousarray(frame.to_numpy(dtype=np.float32))
@@ -349,7 +350,9 @@ def resolve_accept(accept: str | None, model: XGBoostModel) -> str:
     return media
 
 
-def predict(model: XGBoostModel, body: bytes, content_type: str | None, accept: str | None) -> tuple[bytes, str]:
+def predict(
+    model: XGBoostModel, body: bytes, content_type: str | None, accept: str | None
+) -> tuple[bytes, str]:
     """One invocation: ``(response body, response content type)``."""
     accept_type = resolve_accept(accept, model)
     if not body:
@@ -390,8 +393,9 @@ def _predict_array(model: XGBoostModel, features: Any) -> np.ndarray:
     features = _fit_width(features, model.num_features)
     ends = model.iteration_ends or [None] * len(model.boosters)
     kinds = model.booster_kinds or ["gbtree"] * len(model.boosters)
-    outputs = [np.asarray(_predict_one(b, features, end, kind))
-               for b, end, kind in zip(model.boosters, ends, kinds)]
+    outputs = [
+        np.asarray(_predict_one(b, features, end, kind)) for b, end, kind in zip(model.boosters, ends, kinds)
+    ]
     if len(outputs) == 1:
         return outputs[0]
     stacked = np.stack(outputs)
@@ -442,11 +446,15 @@ def encode_predictions(predictions: np.ndarray, accept: str, batch: bool = False
     return recordio_protobuf.encode_label_columns({"score": predictions})
 
 
-def selected_predictions(model: XGBoostModel, predictions: np.ndarray, keys: list[str]) -> list[dict[str, Any]]:
+def selected_predictions(
+    model: XGBoostModel, predictions: np.ndarray, keys: list[str]
+) -> list[dict[str, Any]]:
     """Per-row dicts of the selected outputs; keys invalid for the objective are NaN."""
     objective = model.objective
     if objective not in VALID_SELECTABLE_KEYS:
-        raise InferenceError(f"Objective `{objective}` unsupported for selectable inference predictions.", 500)
+        raise InferenceError(
+            f"Objective `{objective}` unsupported for selectable inference predictions.", 500
+        )
     valid = VALID_SELECTABLE_KEYS[objective]
     n = predictions.shape[0]
     columns: dict[str, list[Any]] = {}
@@ -471,7 +479,9 @@ def selected_predictions(model: XGBoostModel, predictions: np.ndarray, keys: lis
         elif key in (PROBABILITY, RAW_SCORE):
             columns[key] = (predictions.max(axis=1) if multi else predictions).tolist()
         else:  # PROBABILITIES, RAW_SCORES
-            columns[key] = (predictions if multi else np.stack([1.0 - predictions, predictions], axis=1)).tolist()
+            columns[key] = (
+                predictions if multi else np.stack([1.0 - predictions, predictions], axis=1)
+            ).tolist()
     return [{key: columns[key][i] for key in keys} for i in range(n)]
 
 

@@ -68,15 +68,19 @@ def train(env: TrainingEnv) -> None:
                 f"No data in validation channel path {env.channels['validation'].path}"
             )
         if _same_files(train_files, val_files):
-            _log("WARNING: training and validation channels hold files of the same names and sizes; "
-                 "results may not be correct.")
+            _log(
+                "WARNING: training and validation channels hold files of the same names and sizes; "
+                "results may not be correct."
+            )
     _log(f"Train matrix has {train_dm.num_row()} rows and {train_dm.num_col()} columns")
     if val_dm is not None:
         _log(f"Validation matrix has {val_dm.num_row()} rows")
 
     if len(env.hosts) > 1:
-        _log(f"WARNING: distributed training over {len(env.hosts)} hosts is not supported by this "
-             f"implementation; host {env.current_host} trains on its own data only.")
+        _log(
+            f"WARNING: distributed training over {len(env.hosts)} hosts is not supported by this "
+            f"implementation; host {env.current_host} trains on its own data only."
+        )
 
     boosters = _run(values, train_dm, val_dm, env, version)
     if len(env.hosts) > 1 and env.current_host != min(env.hosts):
@@ -100,8 +104,9 @@ def _same_files(a: list[Path], b: list[Path]) -> bool:
     return any((p.name, p.stat().st_size) in sizes_a for p in b)
 
 
-def _run(values: dict[str, Any], train_dm: Any, val_dm: Any, env: TrainingEnv,
-         version: ImageVersion) -> list[Any]:
+def _run(
+    values: dict[str, Any], train_dm: Any, val_dm: Any, env: TrainingEnv, version: ImageVersion
+) -> list[Any]:
     import xgboost as xgb
 
     params = hyperparameters.booster_params(values, num_gpus=env.num_gpus)
@@ -114,8 +119,10 @@ def _run(values: dict[str, Any], train_dm: Any, val_dm: Any, env: TrainingEnv,
     num_round = int(values["num_round"])
     early_stopping_rounds = values.get("early_stopping_rounds")
     if early_stopping_rounds and val_dm is None:
-        _log("WARNING: early_stopping_rounds is set but there is no validation channel; "
-             "training runs all rounds.")
+        _log(
+            "WARNING: early_stopping_rounds is set but there is no validation channel; "
+            "training runs all rounds."
+        )
     try:
         if "_kfold" in values:
             return _cross_validate(values, params, train_dm, val_dm, custom_metric, stopping_metric, env)
@@ -123,8 +130,11 @@ def _run(values: dict[str, Any], train_dm: Any, val_dm: Any, env: TrainingEnv,
         start_model, start_round = load_checkpoint(env.checkpoint_dir)
         if start_model is not None:
             _log(f"Checkpoint loaded from {start_model}; resuming from iteration {start_round}")
-        callbacks = _callbacks(early_stopping_rounds if val_dm is not None else None, stopping_metric,
-                               env.checkpoint_dir if env.checkpoint_dir.is_dir() else None)
+        callbacks = _callbacks(
+            early_stopping_rounds if val_dm is not None else None,
+            stopping_metric,
+            env.checkpoint_dir if env.checkpoint_dir.is_dir() else None,
+        )
         booster = xgb.train(
             params,
             train_dm,
@@ -157,8 +167,9 @@ def _strip_location(line: str) -> str:
     return re.sub(r"^\[[0-9:]+\]\s+\S+:\d+:\s*", "", line)
 
 
-def _callbacks(early_stopping_rounds: int | None, stopping_metric: str | None,
-               checkpoint_dir: Path | None) -> list[Any]:
+def _callbacks(
+    early_stopping_rounds: int | None, stopping_metric: str | None, checkpoint_dir: Path | None
+) -> list[Any]:
     import xgboost as xgb
 
     callbacks: list[Any] = [evaluation_printer()]
@@ -239,8 +250,7 @@ def checkpoint_callback(directory: Path) -> Any:
 
 
 def _uploading(path: Path) -> bool:
-    return (Path(f"{path}.sagemaker-uploading").exists()
-            and not Path(f"{path}.sagemaker-uploaded").exists())
+    return Path(f"{path}.sagemaker-uploading").exists() and not Path(f"{path}.sagemaker-uploaded").exists()
 
 
 def load_checkpoint(checkpoint_dir: Path) -> tuple[Any, int]:
@@ -256,15 +266,24 @@ def load_checkpoint(checkpoint_dir: Path) -> tuple[Any, int]:
     )
     for round_ in rounds:
         try:  # checkpoints of older images are in XGBoost's legacy binary format
-            booster = legacy_format.load_booster((checkpoint_dir / f"{CHECKPOINT_NAME}.{round_}").read_bytes())
+            booster = legacy_format.load_booster(
+                (checkpoint_dir / f"{CHECKPOINT_NAME}.{round_}").read_bytes()
+            )
         except (xgb.core.XGBoostError, legacy_format.LegacyModelError, OSError):
             continue
         return booster, round_ + 1
     return None, 0
 
 
-def _cross_validate(values: dict[str, Any], params: dict[str, Any], train_dm: Any, val_dm: Any,
-                    custom_metric: Any, stopping_metric: str | None, env: TrainingEnv) -> list[Any]:
+def _cross_validate(
+    values: dict[str, Any],
+    params: dict[str, Any],
+    train_dm: Any,
+    val_dm: Any,
+    custom_metric: Any,
+    stopping_metric: str | None,
+    env: TrainingEnv,
+) -> list[Any]:
     """``_kfold`` × ``_num_cv_round`` folds over train+validation; one booster per fold."""
     import numpy as np
     import xgboost as xgb
@@ -277,8 +296,11 @@ def _cross_validate(values: dict[str, Any], params: dict[str, Any], train_dm: An
     labels = combined.get_label()
     objective = str(values.get("objective") or "")
     classification = bool(values.get("num_class")) or objective.startswith("binary:")
-    splitter = (RepeatedStratifiedKFold(n_splits=kfold, n_repeats=repeats) if classification
-                else RepeatedKFold(n_splits=kfold, n_repeats=repeats))
+    splitter = (
+        RepeatedStratifiedKFold(n_splits=kfold, n_repeats=repeats)
+        if classification
+        else RepeatedKFold(n_splits=kfold, n_repeats=repeats)
+    )
     _log(f"Run {repeats}-round of {kfold}-fold cross validation with {combined.num_row()} rows")
     boosters: list[Any] = []
     results: list[dict] = []
@@ -289,9 +311,12 @@ def _cross_validate(values: dict[str, Any], params: dict[str, Any], train_dm: An
         history: dict = {}
         _log(f"Train cross validation fold {(len(boosters) % kfold) + 1}")
         booster = xgb.train(
-            params, fold_train, num_boost_round=num_round,
+            params,
+            fold_train,
+            num_boost_round=num_round,
             evals=[(fold_train, "train"), (fold_val, "validation")],
-            custom_metric=custom_metric, evals_result=history,
+            custom_metric=custom_metric,
+            evals_result=history,
             callbacks=_callbacks(values.get("early_stopping_rounds"), stopping_metric, None),
             verbose_eval=False,
         )

@@ -77,8 +77,9 @@ class ProcessingRun:
             self._finish_failed(exc.reason)
         except Exception as exc:  # an internal error: the job fails with a clear reason
             log.exception("processing job %s crashed", self.name)
-            self._finish_failed(f"InternalServerError: sagestack failed running the job: "
-                                f"{type(exc).__name__}: {exc}")
+            self._finish_failed(
+                f"InternalServerError: sagestack failed running the job: {type(exc).__name__}: {exc}"
+            )
         finally:
             self.executor.finished(self)
 
@@ -93,8 +94,10 @@ class ProcessingRun:
         if self.root.exists():
             shutil.rmtree(self.root, ignore_errors=True)
         started = time.time()
-        self.hosts[:] = [HostProcess(h, HostLayout(self.root / h, self.root / h),
-                                     f"{self.name}/{h}-{int(started)}") for h in host_names]
+        self.hosts[:] = [
+            HostProcess(h, HostLayout(self.root / h, self.root / h), f"{self.name}/{h}-{int(started)}")
+            for h in host_names
+        ]
         data = self.observer.on_progress("InProgress", extra={"ProcessingStartTime": utcnow()}) or data
         self.data = data
         spark = image.repository in images.SPARK_REPOSITORIES
@@ -112,23 +115,46 @@ class ProcessingRun:
             return self.observer.on_finished("Stopped")
         cpus_per_host = max(1, min(instance.vcpus, self.cpus // max(1, count) or 1))
         network = data.get("NetworkConfig") or {}
-        config = {"job_name": self.name, "region": self.region, "hosts": host_names, "image": image.uri,
-                  "entrypoint": app.get("ContainerEntrypoint"), "arguments": app.get("ContainerArguments"),
-                  "network_isolation": bool(network.get("EnableNetworkIsolation")), "spark": spark}
+        config = {
+            "job_name": self.name,
+            "region": self.region,
+            "hosts": host_names,
+            "image": image.uri,
+            "entrypoint": app.get("ContainerEntrypoint"),
+            "arguments": app.get("ContainerArguments"),
+            "network_isolation": bool(network.get("EnableNetworkIsolation")),
+            "spark": spark,
+        }
         no_metrics = MetricCollector([])
         runtime = float((data.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400))
-        aws_env, client_dir = job_access(self.platform, self.account_id, self.region, data.get("RoleArn", ""),
-                                         runtime)
+        aws_env, client_dir = job_access(
+            self.platform, self.account_id, self.region, data.get("RoleArn", ""), runtime
+        )
         for host in self.hosts:
-            supervision.spawn(host, runner=runner, config=config, environment=data.get("Environment"),
-                              cpus=cpus_per_host, storage=self.storage, log_group=LOG_GROUP, metrics=no_metrics,
-                              name=self.name, aws_env=aws_env, client_dir=client_dir)
+            supervision.spawn(
+                host,
+                runner=runner,
+                config=config,
+                environment=data.get("Environment"),
+                cpus=cpus_per_host,
+                storage=self.storage,
+                log_group=LOG_GROUP,
+                metrics=no_metrics,
+                name=self.name,
+                aws_env=aws_env,
+                client_dir=client_dir,
+            )
         self.observer.on_processes([h.process.pid for h in self.hosts if h.process])
         outputs = staging.OutputUploader(self.storage, data, self.hosts)
         exit_codes = supervision.supervise(
-            self.hosts, data.get("StoppingCondition") or {}, data["CreationTime"].timestamp(), started,
-            self.stop, lambda: self.executor.interrupting,
-            [(CONTINUOUS_UPLOAD_SECONDS, outputs.sync_continuous)])
+            self.hosts,
+            data.get("StoppingCondition") or {},
+            data["CreationTime"].timestamp(),
+            started,
+            self.stop,
+            lambda: self.executor.interrupting,
+            [(CONTINUOUS_UPLOAD_SECONDS, outputs.sync_continuous)],
+        )
         self._finish(exit_codes, outputs)
 
     def _finish(self, exit_codes: list[int], outputs: staging.OutputUploader) -> None:
@@ -141,8 +167,10 @@ class ProcessingRun:
         if self.stop.reason is not None:
             outputs.sync_continuous()
             if self.stop.reason == "MaxRuntimeExceeded":
-                extra["FailureReason"] = ("MaxRuntimeExceeded: the processing job ran longer than "
-                                          "StoppingCondition.MaxRuntimeInSeconds and was stopped.")
+                extra["FailureReason"] = (
+                    "MaxRuntimeExceeded: the processing job ran longer than "
+                    "StoppingCondition.MaxRuntimeInSeconds and was stopped."
+                )
             self.observer.on_finished("Stopped", extra=extra or None)
             return
         if any(code != 0 for code in exit_codes):

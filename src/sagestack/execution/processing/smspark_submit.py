@@ -33,8 +33,14 @@ def spark_submit_path() -> Path | None:
 
 def missing() -> str | None:
     """What this machine lacks to run Spark processing (None: nothing)."""
-    lacks = [what for what, ok in (("pyspark", spark_submit_path() is not None),
-                                   ("a Java runtime (java on PATH)", shutil.which("java") is not None)) if not ok]
+    lacks = [
+        what
+        for what, ok in (
+            ("pyspark", spark_submit_path() is not None),
+            ("a Java runtime (java on PATH)", shutil.which("java") is not None),
+        )
+        if not ok
+    ]
     return " and ".join(lacks) if lacks else None
 
 
@@ -56,8 +62,10 @@ def build_command(argv: list[str], *, spark_submit: str, cores: int) -> list[str
             values = options[flag].split(",")
             remote = [v for v in values if v.startswith(("s3://", "s3a://"))]
             if remote:
-                raise SystemExit(f"smspark-submit: {flag} {', '.join(remote)}: S3 dependencies are not fetched "
-                                 f"here; pass local files (the SDK then delivers them as inputs)")
+                raise SystemExit(
+                    f"smspark-submit: {flag} {', '.join(remote)}: S3 dependencies are not fetched "
+                    f"here; pass local files (the SDK then delivers them as inputs)"
+                )
             command += [flag, ",".join(values)]
     if "--class" in options:
         command += ["--class", options["--class"]]
@@ -71,8 +79,11 @@ def build_command(argv: list[str], *, spark_submit: str, cores: int) -> list[str
                 for key, value in (item.get("Properties") or {}).items():
                     command += ["--conf", f"{key}={value}"]
             else:
-                print(f"smspark-submit: configuration classification {item.get('Classification')!r} is not "
-                      f"applied (local mode)", flush=True)
+                print(
+                    f"smspark-submit: configuration classification {item.get('Classification')!r} is not "
+                    f"applied (local mode)",
+                    flush=True,
+                )
     return command + [app, *app_args]
 
 
@@ -80,14 +91,20 @@ def main(argv: list[str]) -> int:
     if RESOURCES.is_file():
         resources = json.loads(RESOURCES.read_text())
         if resources["current_host"] != resources["hosts"][0]:
-            print(f"smspark-submit: {resources['current_host']}: Spark runs in local mode on "
-                  f"{resources['hosts'][0]}; nothing to do on this instance", flush=True)
+            print(
+                f"smspark-submit: {resources['current_host']}: Spark runs in local mode on "
+                f"{resources['hosts'][0]}; nothing to do on this instance",
+                flush=True,
+            )
             return 0
     spark_submit = spark_submit_path()
     lacking = missing()
     if spark_submit is None or lacking:
-        print(f"Spark processing images need pyspark and a Java runtime: this machine lacks {lacking}",
-              file=sys.stderr, flush=True)
+        print(
+            f"Spark processing images need pyspark and a Java runtime: this machine lacks {lacking}",
+            file=sys.stderr,
+            flush=True,
+        )
         return 127
     cores = int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
     command = build_command(argv, spark_submit=str(spark_submit), cores=cores)

@@ -18,24 +18,38 @@ from ..training.staging import channel_objects
 log = logging.getLogger("sagestack.processing")
 
 #: What the processing image's ``/opt/ml/config/processingjobconfig.json`` holds (the Create request).
-CONFIG_MEMBERS = ("ProcessingJobArn", "ProcessingJobName", "AppSpecification", "Environment",
-                  "ProcessingInputs", "ProcessingOutputConfig", "ProcessingResources", "RoleArn",
-                  "StoppingCondition", "NetworkConfig")
+CONFIG_MEMBERS = (
+    "ProcessingJobArn",
+    "ProcessingJobName",
+    "AppSpecification",
+    "Environment",
+    "ProcessingInputs",
+    "ProcessingOutputConfig",
+    "ProcessingResources",
+    "RoleArn",
+    "StoppingCondition",
+    "NetworkConfig",
+)
 
 
 def local_dir(layout: HostLayout, local_path: str) -> Path:
     """Where an ``/opt/ml/...`` LocalPath lives in the host's tree."""
-    rel = local_path[len(str(OPT_ML)):].strip("/") if local_path.startswith(str(OPT_ML) + "/") else \
-        local_path.strip("/")
+    rel = (
+        local_path[len(str(OPT_ML)) :].strip("/")
+        if local_path.startswith(str(OPT_ML) + "/")
+        else local_path.strip("/")
+    )
     return layout.path(*[part for part in rel.split("/") if part])
 
 
 def _dataset_failure(item: dict) -> str:
     definition = item["DatasetDefinition"]
     service = "Amazon Athena" if definition.get("AthenaDatasetDefinition") else "Amazon Redshift"
-    return (f"ClientError: Input {item['InputName']}: a DatasetDefinition needs {service} to run its query, and "
-            f"sagestack has no {service}. Run the query elsewhere and give its results as an S3Input, or set "
-            f"AppManaged=true and read the data from the processing script.")
+    return (
+        f"ClientError: Input {item['InputName']}: a DatasetDefinition needs {service} to run its query, and "
+        f"sagestack has no {service}. Run the query elsewhere and give its results as an S3Input, or set "
+        f"AppManaged=true and read the data from the processing script."
+    )
 
 
 def stage_inputs(storage: JobStorage, data: dict, hosts: list[HostProcess], region: str) -> None:
@@ -53,31 +67,36 @@ def stage_inputs(storage: JobStorage, data: dict, hosts: list[HostProcess], regi
         if not objects:
             bucket = source["S3Uri"][5:].split("/", 1)[0]
             raise JobFailed(
-                f"ClientError: Input {item['InputName']}: no S3 objects found under S3 URL \"{source['S3Uri']}\". "
+                f'ClientError: Input {item["InputName"]}: no S3 objects found under S3 URL "{source["S3Uri"]}". '
                 f"Please ensure that the bucket exists in the selected region ({region}), that objects exist "
-                f"under that S3 prefix, and that the role \"{data.get('RoleArn')}\" has \"s3:ListBucket\" "
-                f"permissions on bucket \"{bucket}\".")
+                f'under that S3 prefix, and that the role "{data.get("RoleArn")}" has "s3:ListBucket" '
+                f'permissions on bucket "{bucket}".'
+            )
         sharded = source.get("S3DataDistributionType") == "ShardedByS3Key"
         inflate = source.get("S3CompressionType") == "Gzip"
         for index, host in enumerate(hosts):
             target = local_dir(host.layout, source["LocalPath"])
             target.mkdir(parents=True, exist_ok=True)
-            for bucket, key, rel in objects[index::len(hosts)] if sharded else objects:
+            for bucket, key, rel in objects[index :: len(hosts)] if sharded else objects:
                 try:
                     if inflate:
                         _inflate(storage, bucket, key, target / rel.removesuffix(".gz"))
                     else:
                         storage.fetch(bucket, key, target / rel)
                 except (DataError, OSError) as exc:
-                    raise JobFailed(f"ClientError: Input {item['InputName']}: data download failed: "
-                                    f"{exc}") from None
+                    raise JobFailed(
+                        f"ClientError: Input {item['InputName']}: data download failed: {exc}"
+                    ) from None
 
 
 def _inflate(storage: JobStorage, bucket: str, key: str, dest: Path) -> None:
     """S3CompressionType Gzip: the object is delivered decompressed (as SageMaker's Pipe mode does)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with storage.open(bucket, key) as raw, gzip.GzipFile(fileobj=raw, mode="rb") as src, \
-            open(dest, "wb") as out:
+    with (
+        storage.open(bucket, key) as raw,
+        gzip.GzipFile(fileobj=raw, mode="rb") as src,
+        open(dest, "wb") as out,
+    ):
         shutil.copyfileobj(src, out, 1 << 20)
 
 
@@ -95,8 +114,11 @@ def prepare_host(layout: HostLayout, data: dict, host: str, hosts: list[str]) ->
 
 
 def s3_outputs(data: dict) -> list[dict]:
-    return [o for o in (data.get("ProcessingOutputConfig") or {}).get("Outputs") or []
-            if o.get("S3Output") and not o.get("AppManaged")]
+    return [
+        o
+        for o in (data.get("ProcessingOutputConfig") or {}).get("Outputs") or []
+        if o.get("S3Output") and not o.get("AppManaged")
+    ]
 
 
 class OutputUploader:
@@ -131,8 +153,10 @@ class OutputUploader:
             try:
                 self._upload(output)
             except Exception as exc:
-                raise JobFailed(f"ClientError: Output {output['OutputName']}: upload to "
-                                f"{output['S3Output']['S3Uri']} failed: {exc}") from None
+                raise JobFailed(
+                    f"ClientError: Output {output['OutputName']}: upload to "
+                    f"{output['S3Output']['S3Uri']} failed: {exc}"
+                ) from None
 
 
 def exit_message(hosts: list[HostProcess], limit: int) -> str | None:
@@ -145,7 +169,8 @@ def exit_message(hosts: list[HostProcess], limit: int) -> str | None:
             try:
                 parts.append(path.read_bytes().decode("utf-8"))
             except UnicodeDecodeError:
-                raise JobFailed(f"ClientError: /opt/ml/output/message of {host.host} is not valid UTF-8 "
-                                f"text.") from None
+                raise JobFailed(
+                    f"ClientError: /opt/ml/output/message of {host.host} is not valid UTF-8 text."
+                ) from None
     text = "".join(parts)
     return text[:limit] if text else None

@@ -40,8 +40,10 @@ class LocalExecutor:
         resource = (run_class or self.run_class).cluster(job.data)
         spec = instance_types.spec(resource.get("InstanceType"))
         count = int(resource.get("InstanceCount", 1))
-        return (max(1, min(spec.vcpus * count, self.capacity)),
-                max(1, min(spec.memory_mb * count, self.memory_capacity)))
+        return (
+            max(1, min(spec.vcpus * count, self.capacity)),
+            max(1, min(spec.memory_mb * count, self.memory_capacity)),
+        )
 
     def try_start(self, job: Resource, observer: JobObserver, run_class=None) -> bool:
         """Start the job if capacity allows (True), else leave it queued (False)."""
@@ -52,8 +54,10 @@ class LocalExecutor:
             if key in self.runs:
                 return True
             runs = self.runs.values()
-            if sum(r.cpus for r in runs) + cpus > self.capacity or \
-                    sum(r.memory_mb for r in runs) + memory > self.memory_capacity:
+            if (
+                sum(r.cpus for r in runs) + cpus > self.capacity
+                or sum(r.memory_mb for r in runs) + memory > self.memory_capacity
+            ):
                 return False
             run = run_class(self.platform, job, cpus, self, observer)
             run.memory_mb = memory

@@ -34,8 +34,15 @@ class MetricCollector:
             stamp = time.time()
             with self.lock:
                 self.latest[name] = (value, stamp)
-                self.pending.append({"name": name, "value": value, "timestamp": stamp,
-                                     "dimensions": {"Host": host_dimension}, "unit": "None"})
+                self.pending.append(
+                    {
+                        "name": name,
+                        "value": value,
+                        "timestamp": stamp,
+                        "dimensions": {"Host": host_dimension},
+                        "unit": "None",
+                    }
+                )
 
     def drain(self) -> list[dict]:
         with self.lock:
@@ -53,8 +60,14 @@ class MetricCollector:
 
     def final(self) -> list[dict]:
         """``FinalMetricDataList``: each metric's last value."""
-        return [{"MetricName": name, "Value": value, "Timestamp": dt.datetime.fromtimestamp(stamp, dt.timezone.utc)}
-                for name, (value, stamp) in sorted(self.latest.items())]
+        return [
+            {
+                "MetricName": name,
+                "Value": value,
+                "Timestamp": dt.datetime.fromtimestamp(stamp, dt.timezone.utc),
+            }
+            for name, (value, stamp) in sorted(self.latest.items())
+        ]
 
 
 def compile_metric_definitions(definitions: list[dict]) -> list[tuple[str, re.Pattern]]:

@@ -83,8 +83,9 @@ class TrainingRun:
             self._finish_failed(exc.reason)
         except Exception as exc:  # an internal error: the job fails with a clear reason
             log.exception("training job %s crashed", self.name)
-            self._finish_failed(f"InternalServerError: sagestack failed running the job: "
-                                f"{type(exc).__name__}: {exc}")
+            self._finish_failed(
+                f"InternalServerError: sagestack failed running the job: {type(exc).__name__}: {exc}"
+            )
         finally:
             self.executor.finished(self)
 
@@ -105,8 +106,10 @@ class TrainingRun:
         if self.root.exists():
             shutil.rmtree(self.root, ignore_errors=True)
         started = time.time()
-        self.hosts[:] = [HostProcess(h, HostLayout(self.root / h, self.root / h),
-                                     f"{self.name}/{h}-{int(started)}") for h in host_names]
+        self.hosts[:] = [
+            HostProcess(h, HostLayout(self.root / h, self.root / h), f"{self.name}/{h}-{int(started)}")
+            for h in host_names
+        ]
         for host in self.hosts:
             host.layout.create()
 
@@ -114,7 +117,9 @@ class TrainingRun:
             return self._finish_stopped()
         self._progress("Downloading", TrainingStartTime=utcnow())
         training_start = time.time()
-        input_config = staging.stage_inputs(self.storage, self.data, self.hosts, self.region, self.stop, self.name)
+        input_config = staging.stage_inputs(
+            self.storage, self.data, self.hosts, self.region, self.stop, self.name
+        )
         staging.stage_code(self.storage, self.hosts, hyperparameters)
         staging.restore_checkpoints(self.storage, self.data, self.hosts, self._note)
 
@@ -123,33 +128,62 @@ class TrainingRun:
 
         for host in self.hosts:
             resource_config = {
-                "current_host": host.host, "current_instance_type": instance.instance_type,
-                "current_group_name": "homogeneousCluster", "hosts": host_names,
-                "instance_groups": [{"instance_group_name": "homogeneousCluster",
-                                     "instance_type": instance.instance_type, "hosts": host_names}],
+                "current_host": host.host,
+                "current_instance_type": instance.instance_type,
+                "current_group_name": "homogeneousCluster",
+                "hosts": host_names,
+                "instance_groups": [
+                    {
+                        "instance_group_name": "homogeneousCluster",
+                        "instance_type": instance.instance_type,
+                        "hosts": host_names,
+                    }
+                ],
                 "network_interface_name": "eth0",
             }
-            write_config(host.layout, hyperparameters, input_config, resource_config,
-                         self.data.get("CheckpointConfig"))
+            write_config(
+                host.layout, hyperparameters, input_config, resource_config, self.data.get("CheckpointConfig")
+            )
 
         if self.stop.is_set():
             return self._finish_stopped()
         self._progress("Training")
         cpus_per_host = max(1, min(instance.vcpus, self.cpus // max(1, count) or 1))
         runtime = float(self.data["StoppingCondition"].get("MaxRuntimeInSeconds", 86400))
-        aws_env, client_dir = job_access(self.platform, self.account_id, self.region,
-                                         self.data.get("RoleArn", ""), runtime)
+        aws_env, client_dir = job_access(
+            self.platform, self.account_id, self.region, self.data.get("RoleArn", ""), runtime
+        )
         for host in self.hosts:
-            supervision.launch(host, data=self.data, name=self.name, region=self.region, runner=runner, image=image,
-                               cpus=cpus_per_host, gpus=instance.gpus, host_names=host_names,
-                               algorithm_repo=algorithm_repo, storage=self.storage, log_group=LOG_GROUP,
-                               metrics=metrics, aws_env=aws_env, client_dir=client_dir)
+            supervision.launch(
+                host,
+                data=self.data,
+                name=self.name,
+                region=self.region,
+                runner=runner,
+                image=image,
+                cpus=cpus_per_host,
+                gpus=instance.gpus,
+                host_names=host_names,
+                algorithm_repo=algorithm_repo,
+                storage=self.storage,
+                log_group=LOG_GROUP,
+                metrics=metrics,
+                aws_env=aws_env,
+                client_dir=client_dir,
+            )
         self.observer.on_processes([h.process.pid for h in self.hosts if h.process])
         exit_codes = supervision.supervise(
-            self.hosts, self.data["StoppingCondition"], self.data["CreationTime"].timestamp(), training_start,
-            self.stop, lambda: self.executor.interrupting,
-            [(upload.CHECKPOINT_SYNC_SECONDS, self.checkpoints.sync),
-             (1.0, lambda: metrics.flush(self.storage, METRIC_NAMESPACE))])
+            self.hosts,
+            self.data["StoppingCondition"],
+            self.data["CreationTime"].timestamp(),
+            training_start,
+            self.stop,
+            lambda: self.executor.interrupting,
+            [
+                (upload.CHECKPOINT_SYNC_SECONDS, self.checkpoints.sync),
+                (1.0, lambda: metrics.flush(self.storage, METRIC_NAMESPACE)),
+            ],
+        )
         metrics.flush(self.storage, METRIC_NAMESPACE)
         self.checkpoints.sync(final=True)
         self._finish(exit_codes, metrics, training_start)
@@ -203,5 +237,7 @@ class TrainingRun:
                         text = f"AlgorithmError: {text}"
                     return text
         code = next((c for c in exit_codes if c != 0), 1)
-        return (f"AlgorithmError: the training process exited with code {code} and wrote no "
-                f"/opt/ml/output/failure; see the job's log stream in {LOG_GROUP}")
+        return (
+            f"AlgorithmError: the training process exited with code {code} and wrote no "
+            f"/opt/ml/output/failure; see the job's log stream in {LOG_GROUP}"
+        )

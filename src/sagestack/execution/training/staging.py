@@ -17,8 +17,9 @@ from ..storage import DataError, JobStorage
 from .job import HostProcess, JobFailed, StopRequest
 
 
-def stage_inputs(storage: JobStorage, data: dict, hosts: list[HostProcess], region: str, stop: StopRequest,
-                 name: str) -> dict:
+def stage_inputs(
+    storage: JobStorage, data: dict, hosts: list[HostProcess], region: str, stop: StopRequest, name: str
+) -> dict:
     """Every channel into every host (sharded by key where asked); returns ``inputdataconfig.json``."""
     input_config: dict[str, dict] = {}
     mode_default = data["AlgorithmSpecification"].get("TrainingInputMode", "File")
@@ -26,9 +27,11 @@ def stage_inputs(storage: JobStorage, data: dict, hosts: list[HostProcess], regi
         channel_name = channel["ChannelName"]
         source = channel["DataSource"]["S3DataSource"]
         mode = channel.get("InputMode") or mode_default
-        entry = {"TrainingInputMode": mode,
-                 "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
-                 "RecordWrapperType": channel.get("RecordWrapperType", "None")}
+        entry = {
+            "TrainingInputMode": mode,
+            "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
+            "RecordWrapperType": channel.get("RecordWrapperType", "None"),
+        }
         if channel.get("ContentType"):
             entry["ContentType"] = channel["ContentType"]
         if channel.get("CompressionType") and channel["CompressionType"] != "None":
@@ -42,13 +45,14 @@ def stage_inputs(storage: JobStorage, data: dict, hosts: list[HostProcess], regi
             bucket = source["S3Uri"][5:].split("/", 1)[0]
             raise JobFailed(
                 f"ClientError: Data download failed:No S3 objects found under S3 URL "
-                f"\"{source['S3Uri']}\" given in input data source. Please ensure that the bucket "
+                f'"{source["S3Uri"]}" given in input data source. Please ensure that the bucket '
                 f"exists in the selected region ({region}), that objects exist under that S3 "
-                f"prefix, and that the role \"{data.get('RoleArn')}\" has \"s3:ListBucket\" "
-                f"permissions on bucket \"{bucket}\".")
+                f'prefix, and that the role "{data.get("RoleArn")}" has "s3:ListBucket" '
+                f'permissions on bucket "{bucket}".'
+            )
         sharded = entry["S3DistributionType"] == "ShardedByS3Key"
         for index, host in enumerate(hosts):
-            mine = objects[index::len(hosts)] if sharded else objects
+            mine = objects[index :: len(hosts)] if sharded else objects
             target = host.layout.path("input", "data", channel_name)
             if mode == "Pipe":
                 start_pipe(storage, host.layout, channel_name, mine, stop, name)
@@ -73,13 +77,14 @@ def channel_objects(storage: JobStorage, source: dict) -> list[tuple[str, str, s
     bucket, prefix = uri[5:].split("/", 1) if "/" in uri[5:] else (uri[5:], "")
     result = []
     for b, key, _size in storage.list_prefix(uri):
-        rel = key[len(prefix):].lstrip("/") or key.rsplit("/", 1)[-1]
+        rel = key[len(prefix) :].lstrip("/") or key.rsplit("/", 1)[-1]
         result.append((b, key, rel))
     return result
 
 
-def start_pipe(storage: JobStorage, layout: HostLayout, channel: str, objects: list, stop: StopRequest,
-               name: str) -> None:
+def start_pipe(
+    storage: JobStorage, layout: HostLayout, channel: str, objects: list, stop: StopRequest, name: str
+) -> None:
     """Pipe mode: ``input/data/<channel>_<epoch>`` FIFOs, each streaming the channel once."""
     sources = [(b, k) for b, k, _ in objects]
     for bucket, key in sources:  # unreadable inputs fail the job now, not mid-stream
@@ -125,11 +130,13 @@ def stage_code(storage: JobStorage, hosts: list[HostProcess], hyperparameters: d
     if not isinstance(submit, str):
         return
     if submit.startswith("/opt/ml/"):
-        parts = [part for part in submit[len("/opt/ml/"):].split("/") if part]
+        parts = [part for part in submit[len("/opt/ml/") :].split("/") if part]
         if ".." in parts or any(not host.layout.path(*parts).is_file() for host in hosts):
-            raise JobFailed(f"ClientError: the source directory {submit} does not exist in the job: with "
-                            f"network isolation the code comes as an input channel (the SDK's 'code' "
-                            f"channel); check InputDataConfig")
+            raise JobFailed(
+                f"ClientError: the source directory {submit} does not exist in the job: with "
+                f"network isolation the code comes as an input channel (the SDK's 'code' "
+                f"channel); check InputDataConfig"
+            )
 
         def archive_of(host: HostProcess) -> BinaryIO:
             return open(host.layout.path(*parts), "rb")
@@ -149,20 +156,22 @@ def stage_code(storage: JobStorage, hosts: list[HostProcess], hyperparameters: d
             with archive:
                 extract_tarball(archive, host.layout.path("code"))
         except Exception as exc:
-            raise JobFailed(f"ClientError: the source directory {submit} is not a valid tar.gz: "
-                            f"{exc}") from None
+            raise JobFailed(
+                f"ClientError: the source directory {submit} is not a valid tar.gz: {exc}"
+            ) from None
 
 
 def checkpoint_dir(data: dict, layout: HostLayout) -> Path:
     """Where the job writes checkpoints (``CheckpointConfig.LocalPath``, below /opt/ml)."""
     local = (data.get("CheckpointConfig") or {}).get("LocalPath", "/opt/ml/checkpoints")
     if local.startswith("/opt/ml/"):
-        return layout.path(*local[len("/opt/ml/"):].split("/"))
+        return layout.path(*local[len("/opt/ml/") :].split("/"))
     return layout.path("checkpoints")
 
 
-def restore_checkpoints(storage: JobStorage, data: dict, hosts: list[HostProcess],
-                        note: Callable[[HostProcess, str], None]) -> None:
+def restore_checkpoints(
+    storage: JobStorage, data: dict, hosts: list[HostProcess], note: Callable[[HostProcess, str], None]
+) -> None:
     """The checkpoints under ``CheckpointConfig.S3Uri`` into each host (a resumed job goes on from them)."""
     config = data.get("CheckpointConfig")
     if not config:

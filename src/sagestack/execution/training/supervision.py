@@ -28,54 +28,107 @@ STOP_GRACE_SECONDS = 5.0
 SOURCE_ROOT = str(Path(__file__).resolve().parents[3])
 
 
-def launch(host: HostProcess, *, data: dict, name: str, region: str, runner: str, image: ImageInfo, cpus: int,
-           gpus: int, host_names: list[str], algorithm_repo: str | None, storage: JobStorage, log_group: str,
-           metrics: MetricCollector, aws_env: dict[str, str] | None = None,
-           client_dir: str | None = None) -> None:
+def launch(
+    host: HostProcess,
+    *,
+    data: dict,
+    name: str,
+    region: str,
+    runner: str,
+    image: ImageInfo,
+    cpus: int,
+    gpus: int,
+    host_names: list[str],
+    algorithm_repo: str | None,
+    storage: JobStorage,
+    log_group: str,
+    metrics: MetricCollector,
+    aws_env: dict[str, str] | None = None,
+    client_dir: str | None = None,
+) -> None:
     """Start the host's process, and the thread that streams its output. ``aws_env``: how the job's code
     reaches the server (endpoint, credentials); ``client_dir``: the client plugin's folder, put on the
     job's PYTHONPATH."""
     algorithm = data["AlgorithmSpecification"]
     config = {
-        "job_name": name, "num_cpus": cpus, "num_gpus": gpus, "region": region,
+        "job_name": name,
+        "num_cpus": cpus,
+        "num_gpus": gpus,
+        "region": region,
         "network_isolation": bool(data.get("EnableNetworkIsolation")),
-        "algorithm": algorithm_repo, "image_tag": image.tag,
+        "algorithm": algorithm_repo,
+        "image_tag": image.tag,
         "entrypoint": algorithm.get("ContainerEntrypoint"),
         "arguments": algorithm.get("ContainerArguments"),
         "hosts": host_names,
         "job_arn": data.get("TrainingJobArn", ""),
     }
-    spawn(host, runner=runner, config=config, environment=data.get("Environment"), cpus=cpus, storage=storage,
-          log_group=log_group, metrics=metrics, name=name, aws_env=aws_env, client_dir=client_dir)
+    spawn(
+        host,
+        runner=runner,
+        config=config,
+        environment=data.get("Environment"),
+        cpus=cpus,
+        storage=storage,
+        log_group=log_group,
+        metrics=metrics,
+        name=name,
+        aws_env=aws_env,
+        client_dir=client_dir,
+    )
 
 
-def spawn(host: HostProcess, *, runner: str, config: dict, environment: dict | None, cpus: int,
-          storage: JobStorage, log_group: str, metrics: MetricCollector, name: str,
-          aws_env: dict[str, str] | None = None, client_dir: str | None = None) -> None:
+def spawn(
+    host: HostProcess,
+    *,
+    runner: str,
+    config: dict,
+    environment: dict | None,
+    cpus: int,
+    storage: JobStorage,
+    log_group: str,
+    metrics: MetricCollector,
+    name: str,
+    aws_env: dict[str, str] | None = None,
+    client_dir: str | None = None,
+) -> None:
     """Start ``python -m sagestack.execution.entry`` for one host of a job (training or processing: the
     ``runner`` says which contract the entry sets up), and the thread that streams its output."""
     env = inherited_environment()
     env.update(aws_env or {})
     env.update(environment or {})
-    env.update({
-        "SAGESTACK_JOB_ROOT": str(host.layout.root),
-        "SAGESTACK_RUNNER": runner,
-        "SAGESTACK_JOB_CONFIG": json.dumps(config),
-        "SAGESTACK_PRIVATE_OPT_ML": "1",
-        "PYTHONUNBUFFERED": "1",
-        "OMP_NUM_THREADS": str(cpus),
-    })
+    env.update(
+        {
+            "SAGESTACK_JOB_ROOT": str(host.layout.root),
+            "SAGESTACK_RUNNER": runner,
+            "SAGESTACK_JOB_CONFIG": json.dumps(config),
+            "SAGESTACK_PRIVATE_OPT_ML": "1",
+            "PYTHONUNBUFFERED": "1",
+            "OMP_NUM_THREADS": str(cpus),
+        }
+    )
     # Scripts that call `python`/`python3`/`pip` get the server's interpreter and its packages.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
-    env["PYTHONPATH"] = os.pathsep.join([SOURCE_ROOT] + ([client_dir] if client_dir else [])
-                                        + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env["PYTHONPATH"] = os.pathsep.join(
+        [SOURCE_ROOT]
+        + ([client_dir] if client_dir else [])
+        + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+    )
     host.process = subprocess.Popen(
-        [sys.executable, "-m", "sagestack.execution.entry"], env=env, cwd=str(host.layout.root),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "sagestack.execution.entry"],
+        env=env,
+        cwd=str(host.layout.root),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
-    host.reader = threading.Thread(target=_pump, args=(storage, log_group, host, metrics, name), daemon=True,
-                                   name=f"log-{name}-{host.host}")
+    host.reader = threading.Thread(
+        target=_pump,
+        args=(storage, log_group, host, metrics, name),
+        daemon=True,
+        name=f"log-{name}-{host.host}",
+    )
     host.reader.start()
 
 
@@ -87,7 +140,9 @@ def log_line(storage: JobStorage, log_group: str, host: HostProcess, message: st
         log.debug("log append failed", exc_info=True)
 
 
-def _pump(storage: JobStorage, log_group: str, host: HostProcess, metrics: MetricCollector, name: str) -> None:
+def _pump(
+    storage: JobStorage, log_group: str, host: HostProcess, metrics: MetricCollector, name: str
+) -> None:
     """Job output → the log store (batched, live) and the metric regexes."""
     assert host.process is not None and host.process.stdout is not None
     buffer: list[tuple[int, str]] = []
@@ -105,8 +160,9 @@ def _pump(storage: JobStorage, log_group: str, host: HostProcess, metrics: Metri
     _flush_logs(storage, log_group, host, buffer, name)
 
 
-def _flush_logs(storage: JobStorage, log_group: str, host: HostProcess, events: list[tuple[int, str]],
-                name: str) -> None:
+def _flush_logs(
+    storage: JobStorage, log_group: str, host: HostProcess, events: list[tuple[int, str]], name: str
+) -> None:
     if not events:
         return
     try:
@@ -115,9 +171,15 @@ def _flush_logs(storage: JobStorage, log_group: str, host: HostProcess, events: 
         log.warning("could not store log lines of %s", name, exc_info=True)
 
 
-def supervise(hosts: list[HostProcess], stopping_condition: dict, created: float, training_start: float,
-              stop: StopRequest, interrupting: Callable[[], bool],
-              periodic: list[tuple[float, Callable[[], None]]]) -> list[int]:
+def supervise(
+    hosts: list[HostProcess],
+    stopping_condition: dict,
+    created: float,
+    training_start: float,
+    stop: StopRequest,
+    interrupting: Callable[[], bool],
+    periodic: list[tuple[float, Callable[[], None]]],
+) -> list[int]:
     """Wait for every host's process, enforcing ``MaxRuntimeInSeconds`` / ``MaxWaitTimeInSeconds`` and stop
     requests (SIGTERM, then SIGKILL after a grace period); one failed host stops the others. ``periodic``:
     (seconds, task) pairs run while waiting (checkpoint sync, metric flush). Returns the exit codes ([] when

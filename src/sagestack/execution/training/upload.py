@@ -41,8 +41,14 @@ class CheckpointSync:
                     log.debug("checkpoint sync failed for %s", self.name, exc_info=True)
 
 
-def upload_outputs(storage: JobStorage, data: dict, name: str, root: Path, hosts: list[HostProcess],
-                   allow_empty: bool = False) -> None:
+def upload_outputs(
+    storage: JobStorage,
+    data: dict,
+    name: str,
+    root: Path,
+    hosts: list[HostProcess],
+    allow_empty: bool = False,
+) -> None:
     """``<S3OutputPath>/<job>/output/model.tar.gz`` (and ``output.tar.gz`` when ``output/data`` has files)."""
     output = data["OutputDataConfig"]["S3OutputPath"].rstrip("/")
     staging = root / "_upload"

@@ -9,4 +9,5 @@ from ..registry import OperationTable
 from . import activities, policies, targets
 
 OPERATIONS = OperationTable("application-autoscaling", errors=resource_error).merge(
-    targets.OPERATIONS, policies.OPERATIONS, activities.OPERATIONS)
+    targets.OPERATIONS, policies.OPERATIONS, activities.OPERATIONS
+)

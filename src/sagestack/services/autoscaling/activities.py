@@ -15,6 +15,10 @@ OPERATIONS = OperationTable("application-autoscaling")
 def describe_scaling_activities(ctx: RequestContext, params: dict) -> dict:
     resource_id = params.get("ResourceId")
     fields = scope(params, [resource_id] if resource_id else None)
-    rows, token = ctx.platform.resources.list(ctx.account_id, ctx.region, ACTIVITY, page(
-        params, fields=fields, sort_by="CreationTime", sort_order="Descending"))
+    rows, token = ctx.platform.resources.list(
+        ctx.account_id,
+        ctx.region,
+        ACTIVITY,
+        page(params, fields=fields, sort_by="CreationTime", sort_order="Descending"),
+    )
     return listed(rows, token, "ScalingActivities")

@@ -44,12 +44,16 @@ def describe_target(namespace: str, resource_id: str, dimension: str) -> str:
 def check_target(ctx: RequestContext, namespace: str, resource_id: str, dimension: str) -> None:
     """The namespace/dimension pair sagestack scales, and a resource that exists."""
     if (namespace, dimension) not in SUPPORTED:
-        raise validation(f"Unsupported service namespace, resource type or scalable dimension: {namespace}, "
-                         f"{dimension}. sagestack scales sagemaker:variant:DesiredInstanceCount.")
+        raise validation(
+            f"Unsupported service namespace, resource type or scalable dimension: {namespace}, "
+            f"{dimension}. sagestack scales sagemaker:variant:DesiredInstanceCount."
+        )
     parsed = parse_variant(resource_id)
     if parsed is None:
-        raise validation(f"Unsupported resource ID {resource_id}: expected endpoint/<endpoint name>/variant/"
-                         f"<variant name>.")
+        raise validation(
+            f"Unsupported resource ID {resource_id}: expected endpoint/<endpoint name>/variant/"
+            f"<variant name>."
+        )
     state = variant_state(ctx.platform.resources, ctx.account_id, ctx.region, resource_id)
     if state is None:
         raise validation(f"The endpoint {parsed[0]} does not exist.")
@@ -58,10 +62,13 @@ def check_target(ctx: RequestContext, namespace: str, resource_id: str, dimensio
 
 
 def get_target(ctx: RequestContext, namespace: str, resource_id: str, dimension: str):
-    row = ctx.platform.resources.get(ctx.account_id, ctx.region, TARGET,
-                                     target_key(namespace, resource_id, dimension))
+    row = ctx.platform.resources.get(
+        ctx.account_id, ctx.region, TARGET, target_key(namespace, resource_id, dimension)
+    )
     if row is None:
-        raise object_not_found(f"No scalable target registered for {describe_target(namespace, resource_id, dimension)}")
+        raise object_not_found(
+            f"No scalable target registered for {describe_target(namespace, resource_id, dimension)}"
+        )
     return row
 
 
@@ -70,8 +77,9 @@ def new_target_arn(ctx: RequestContext) -> str:
 
 
 def policy_arn(ctx: RequestContext, namespace: str, resource_id: str, name: str) -> str:
-    return ctx.arn("autoscaling", f"scalingPolicy:{uuid.uuid4()}:resource/{namespace}/{resource_id}:"
-                                  f"policyName/{name}")
+    return ctx.arn(
+        "autoscaling", f"scalingPolicy:{uuid.uuid4()}:resource/{namespace}/{resource_id}:policyName/{name}"
+    )
 
 
 def public(data: dict) -> dict:
@@ -79,8 +87,9 @@ def public(data: dict) -> dict:
 
 
 def page(params: dict, **query) -> ListQuery:
-    return ListQuery(max_results=min(int(params.get("MaxResults") or 50), 50), next_token=params.get("NextToken"),
-                     **query)
+    return ListQuery(
+        max_results=min(int(params.get("MaxResults") or 50), 50), next_token=params.get("NextToken"), **query
+    )
 
 
 def scope(params: dict, resource_ids: list[str] | None = None) -> tuple[FieldFilter, ...]:

@@ -34,15 +34,24 @@ TYPES = ("StepScaling", "TargetTrackingScaling")
 
 def _check_target_tracking(config: dict | None) -> dict:
     if not config:
-        raise validation("TargetTrackingScalingPolicyConfiguration is required for a TargetTrackingScaling policy.")
-    predefined, custom = config.get("PredefinedMetricSpecification"), config.get("CustomizedMetricSpecification")
+        raise validation(
+            "TargetTrackingScalingPolicyConfiguration is required for a TargetTrackingScaling policy."
+        )
+    predefined, custom = (
+        config.get("PredefinedMetricSpecification"),
+        config.get("CustomizedMetricSpecification"),
+    )
     if bool(predefined) == bool(custom):
-        raise validation("Exactly one of PredefinedMetricSpecification and CustomizedMetricSpecification must be "
-                         "specified.")
+        raise validation(
+            "Exactly one of PredefinedMetricSpecification and CustomizedMetricSpecification must be "
+            "specified."
+        )
     if predefined and predefined["PredefinedMetricType"] not in PREDEFINED:
-        raise validation(f"Predefined metric type {predefined['PredefinedMetricType']} is not supported for "
-                         f"sagemaker:variant:DesiredInstanceCount by sagestack; use "
-                         f"SageMakerVariantInvocationsPerInstance or a CustomizedMetricSpecification.")
+        raise validation(
+            f"Predefined metric type {predefined['PredefinedMetricType']} is not supported for "
+            f"sagemaker:variant:DesiredInstanceCount by sagestack; use "
+            f"SageMakerVariantInvocationsPerInstance or a CustomizedMetricSpecification."
+        )
     if custom and not custom.get("Metrics") and not (custom.get("MetricName") and custom.get("Namespace")):
         raise validation("CustomizedMetricSpecification needs MetricName and Namespace, or Metrics.")
     if custom and custom.get("Metrics"):
@@ -53,7 +62,9 @@ def _check_target_tracking(config: dict | None) -> dict:
         raise validation("TargetValue must be greater than 0.")
     config = dict(config)
     if custom and custom.get("Dimensions"):
-        config["CustomizedMetricSpecification"] = dict(custom, Dimensions=canonical_dimensions(custom["Dimensions"]))
+        config["CustomizedMetricSpecification"] = dict(
+            custom, Dimensions=canonical_dimensions(custom["Dimensions"])
+        )
     return config
 
 
@@ -68,35 +79,55 @@ def _check_step(config: dict | None) -> dict:
         if lower is not None and upper is not None and lower >= upper:
             raise validation("MetricIntervalLowerBound must be less than MetricIntervalUpperBound.")
         unbounded += (lower is None) + (upper is None)
-    if config.get("MinAdjustmentMagnitude") is not None and config["AdjustmentType"] != "PercentChangeInCapacity":
+    if (
+        config.get("MinAdjustmentMagnitude") is not None
+        and config["AdjustmentType"] != "PercentChangeInCapacity"
+    ):
         raise validation("MinAdjustmentMagnitude is only allowed with PercentChangeInCapacity.")
     return dict(config)
 
 
 def _delete_alarms(ctx: RequestContext, policy: dict) -> None:
-    names = [a["AlarmName"] for a in policy.get("Alarms") or [] if policy.get("PolicyType") == "TargetTrackingScaling"]
+    names = [
+        a["AlarmName"]
+        for a in policy.get("Alarms") or []
+        if policy.get("PolicyType") == "TargetTrackingScaling"
+    ]
     if names:
         metric_store(ctx.platform).delete_alarms(ctx.account_id, ctx.region, names)
 
 
 @OPERATIONS.handler("PutScalingPolicy")
 def put_scaling_policy(ctx: RequestContext, params: dict) -> dict:
-    namespace, resource_id, dimension = params["ServiceNamespace"], params["ResourceId"], params["ScalableDimension"]
+    namespace, resource_id, dimension = (
+        params["ServiceNamespace"],
+        params["ResourceId"],
+        params["ScalableDimension"],
+    )
     target = get_target(ctx, namespace, resource_id, dimension)
     name = params["PolicyName"]
     kind = params.get("PolicyType") or "StepScaling"
     if kind not in TYPES:
-        raise validation(f"Unsupported policy type {kind} for {describe_target(namespace, resource_id, dimension)}.")
+        raise validation(
+            f"Unsupported policy type {kind} for {describe_target(namespace, resource_id, dimension)}."
+        )
     resources = ctx.platform.resources
     key = f"{target.name}|{name}"
     existing = resources.get(ctx.account_id, ctx.region, POLICY, key)
     arn = existing.arn if existing is not None else policy_arn(ctx, namespace, resource_id, name)
-    data = {"PolicyARN": arn, "PolicyName": name, "ServiceNamespace": namespace, "ResourceId": resource_id,
-            "ScalableDimension": dimension, "PolicyType": kind,
-            "CreationTime": existing.data["CreationTime"] if existing is not None else now()}
+    data = {
+        "PolicyARN": arn,
+        "PolicyName": name,
+        "ServiceNamespace": namespace,
+        "ResourceId": resource_id,
+        "ScalableDimension": dimension,
+        "PolicyType": kind,
+        "CreationTime": existing.data["CreationTime"] if existing is not None else now(),
+    }
     if kind == "TargetTrackingScaling":
         data["TargetTrackingScalingPolicyConfiguration"] = _check_target_tracking(
-            params.get("TargetTrackingScalingPolicyConfiguration"))
+            params.get("TargetTrackingScalingPolicyConfiguration")
+        )
     else:
         data["StepScalingPolicyConfiguration"] = _check_step(params.get("StepScalingPolicyConfiguration"))
     alarms_out = []
@@ -104,12 +135,24 @@ def put_scaling_policy(ctx: RequestContext, params: dict) -> dict:
         shape = AlarmShape.parse(ctx.platform.settings.target_tracking_alarms)
         store = metric_store(ctx.platform)
         created = now().timestamp()
-        for alarm in tracking_alarms(arn, resource_id, data["TargetTrackingScalingPolicyConfiguration"], shape,
-                                     ctx.account_id, ctx.region):
-            alarm.update(StateValue="INSUFFICIENT_DATA", StateReason="Unchecked: Initial alarm creation",
-                         StateUpdatedTimestamp=created, StateTransitionedTimestamp=created,
-                         AlarmConfigurationUpdatedTimestamp=created)
-            alarm["Dimensions"] = canonical_dimensions(alarm.get("Dimensions")) if not alarm.get("Metrics") else None
+        for alarm in tracking_alarms(
+            arn,
+            resource_id,
+            data["TargetTrackingScalingPolicyConfiguration"],
+            shape,
+            ctx.account_id,
+            ctx.region,
+        ):
+            alarm.update(
+                StateValue="INSUFFICIENT_DATA",
+                StateReason="Unchecked: Initial alarm creation",
+                StateUpdatedTimestamp=created,
+                StateTransitionedTimestamp=created,
+                AlarmConfigurationUpdatedTimestamp=created,
+            )
+            alarm["Dimensions"] = (
+                canonical_dimensions(alarm.get("Dimensions")) if not alarm.get("Metrics") else None
+            )
             store.save_alarm(ctx.account_id, ctx.region, alarm)
             alarms_out.append({"AlarmName": alarm["AlarmName"], "AlarmARN": alarm["AlarmArn"]})
         data["Alarms"] = alarms_out
@@ -117,7 +160,9 @@ def put_scaling_policy(ctx: RequestContext, params: dict) -> dict:
         _delete_alarms(ctx, existing.data)
         resources.update(existing, data)
     else:
-        resources.create(ctx.account_id, ctx.region, POLICY, key, arn, data, status="Active", parent=target.name)
+        resources.create(
+            ctx.account_id, ctx.region, POLICY, key, arn, data, status="Active", parent=target.name
+        )
     result: dict = {"PolicyARN": arn}
     if alarms_out:
         result["Alarms"] = alarms_out
@@ -138,8 +183,12 @@ def describe_scaling_policies(ctx: RequestContext, params: dict) -> dict:
     fields = scope(params, [resource_id] if resource_id else None)
     if params.get("PolicyNames"):
         fields += (FieldFilter.any_of("PolicyName", params["PolicyNames"]),)
-    rows, token = ctx.platform.resources.list(ctx.account_id, ctx.region, POLICY, page(
-        params, fields=fields, sort_by="CreationTime", sort_order="Ascending"))
+    rows, token = ctx.platform.resources.list(
+        ctx.account_id,
+        ctx.region,
+        POLICY,
+        page(params, fields=fields, sort_by="CreationTime", sort_order="Ascending"),
+    )
 
     def render(data: dict) -> dict:
         data = public(data)
@@ -157,12 +206,19 @@ def delete_policy_row(ctx: RequestContext, row) -> None:
 
 @OPERATIONS.handler("DeleteScalingPolicy")
 def delete_scaling_policy(ctx: RequestContext, params: dict) -> dict:
-    namespace, resource_id, dimension = params["ServiceNamespace"], params["ResourceId"], params["ScalableDimension"]
+    namespace, resource_id, dimension = (
+        params["ServiceNamespace"],
+        params["ResourceId"],
+        params["ScalableDimension"],
+    )
     name = params["PolicyName"]
-    row = ctx.platform.resources.get(ctx.account_id, ctx.region, POLICY,
-                                     f"{target_key(namespace, resource_id, dimension)}|{name}")
+    row = ctx.platform.resources.get(
+        ctx.account_id, ctx.region, POLICY, f"{target_key(namespace, resource_id, dimension)}|{name}"
+    )
     if row is None:
-        raise object_not_found(f"No scaling policy found for {describe_target(namespace, resource_id, dimension)}, "
-                               f"policy name: {name}")
+        raise object_not_found(
+            f"No scaling policy found for {describe_target(namespace, resource_id, dimension)}, "
+            f"policy name: {name}"
+        )
     delete_policy_row(ctx, row)
     return {}

@@ -25,13 +25,19 @@ from .common import (
 )
 
 OPERATIONS = OperationTable("application-autoscaling")
-SERVICE_ROLE = ("role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
-                "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint")
+SERVICE_ROLE = (
+    "role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+    "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+)
 
 
 @OPERATIONS.handler("RegisterScalableTarget")
 def register_scalable_target(ctx: RequestContext, params: dict) -> dict:
-    namespace, resource_id, dimension = params["ServiceNamespace"], params["ResourceId"], params["ScalableDimension"]
+    namespace, resource_id, dimension = (
+        params["ServiceNamespace"],
+        params["ResourceId"],
+        params["ScalableDimension"],
+    )
     check_target(ctx, namespace, resource_id, dimension)
     resources = ctx.platform.resources
     key = target_key(namespace, resource_id, dimension)
@@ -58,13 +64,23 @@ def register_scalable_target(ctx: RequestContext, params: dict) -> dict:
             resources.add_tags(existing.arn, [{"Key": k, "Value": v} for k, v in params["Tags"].items()])
         return {"ScalableTargetARN": existing.arn}
     arn = new_target_arn(ctx)
-    suspended = {"DynamicScalingInSuspended": False, "DynamicScalingOutSuspended": False,
-                 "ScheduledScalingSuspended": False}
+    suspended = {
+        "DynamicScalingInSuspended": False,
+        "DynamicScalingOutSuspended": False,
+        "ScheduledScalingSuspended": False,
+    }
     suspended.update(params.get("SuspendedState") or {})
-    data = {"ServiceNamespace": namespace, "ResourceId": resource_id, "ScalableDimension": dimension,
-            "MinCapacity": int(minimum), "MaxCapacity": int(maximum),
-            "RoleARN": params.get("RoleARN") or ctx.arn("iam", SERVICE_ROLE).replace(f":{ctx.region}:", "::"),
-            "CreationTime": now(), "SuspendedState": suspended, "ScalableTargetARN": arn}
+    data = {
+        "ServiceNamespace": namespace,
+        "ResourceId": resource_id,
+        "ScalableDimension": dimension,
+        "MinCapacity": int(minimum),
+        "MaxCapacity": int(maximum),
+        "RoleARN": params.get("RoleARN") or ctx.arn("iam", SERVICE_ROLE).replace(f":{ctx.region}:", "::"),
+        "CreationTime": now(),
+        "SuspendedState": suspended,
+        "ScalableTargetARN": arn,
+    }
     tags = [{"Key": k, "Value": v} for k, v in (params.get("Tags") or {}).items()]
     resources.create(ctx.account_id, ctx.region, TARGET, key, arn, data, status="Registered", tag_list=tags)
     return {"ScalableTargetARN": arn}
@@ -72,19 +88,33 @@ def register_scalable_target(ctx: RequestContext, params: dict) -> dict:
 
 @OPERATIONS.handler("DescribeScalableTargets")
 def describe_scalable_targets(ctx: RequestContext, params: dict) -> dict:
-    rows, token = ctx.platform.resources.list(ctx.account_id, ctx.region, TARGET, page(
-        params, fields=scope(params, params.get("ResourceIds")), sort_by="CreationTime", sort_order="Ascending"))
+    rows, token = ctx.platform.resources.list(
+        ctx.account_id,
+        ctx.region,
+        TARGET,
+        page(
+            params,
+            fields=scope(params, params.get("ResourceIds")),
+            sort_by="CreationTime",
+            sort_order="Ascending",
+        ),
+    )
     return listed(rows, token, "ScalableTargets")
 
 
 @OPERATIONS.handler("DeregisterScalableTarget")
 def deregister_scalable_target(ctx: RequestContext, params: dict) -> dict:
-    namespace, resource_id, dimension = params["ServiceNamespace"], params["ResourceId"], params["ScalableDimension"]
+    namespace, resource_id, dimension = (
+        params["ServiceNamespace"],
+        params["ResourceId"],
+        params["ScalableDimension"],
+    )
     row = get_target(ctx, namespace, resource_id, dimension)
     from .policies import delete_policy_row
 
-    policies, _ = ctx.platform.resources.list(ctx.account_id, ctx.region, POLICY,
-                                              ListQuery(parent=row.name, max_results=1000))
+    policies, _ = ctx.platform.resources.list(
+        ctx.account_id, ctx.region, POLICY, ListQuery(parent=row.name, max_results=1000)
+    )
     for policy in policies:
         delete_policy_row(ctx, policy)
     ctx.platform.resources.delete(ctx.account_id, ctx.region, TARGET, row.name)

@@ -17,11 +17,28 @@ from .queries import check_queries
 OPERATIONS = OperationTable("cloudwatch")
 
 TREAT_MISSING = ("breaching", "notBreaching", "ignore", "missing")
-CONFIG_KEYS = ("AlarmDescription", "ActionsEnabled", "OKActions", "AlarmActions",
-               "InsufficientDataActions", "MetricName", "Namespace", "Statistic", "ExtendedStatistic",
-               "Dimensions", "Period", "Unit", "EvaluationPeriods", "DatapointsToAlarm", "Threshold",
-               "ComparisonOperator", "TreatMissingData", "EvaluateLowSampleCountPercentile", "Metrics",
-               "ThresholdMetricId")
+CONFIG_KEYS = (
+    "AlarmDescription",
+    "ActionsEnabled",
+    "OKActions",
+    "AlarmActions",
+    "InsufficientDataActions",
+    "MetricName",
+    "Namespace",
+    "Statistic",
+    "ExtendedStatistic",
+    "Dimensions",
+    "Period",
+    "Unit",
+    "EvaluationPeriods",
+    "DatapointsToAlarm",
+    "Threshold",
+    "ComparisonOperator",
+    "TreatMissingData",
+    "EvaluateLowSampleCountPercentile",
+    "Metrics",
+    "ThresholdMetricId",
+)
 
 
 def _check_alarm(params: dict) -> int:
@@ -55,8 +72,9 @@ def _check_alarm(params: dict) -> int:
     periods = params["EvaluationPeriods"]
     limit = 7 * 86400 if period >= 3600 else 86400
     if period * periods > limit:
-        raise validation(f"The evaluation range (Period × EvaluationPeriods) must not exceed "
-                         f"{limit} seconds.")
+        raise validation(
+            f"The evaluation range (Period × EvaluationPeriods) must not exceed {limit} seconds."
+        )
     to_alarm = params.get("DatapointsToAlarm")
     if to_alarm is not None and to_alarm > periods:
         raise validation("DatapointsToAlarm must be less than or equal to EvaluationPeriods.")
@@ -76,31 +94,57 @@ def put_metric_alarm(ctx: RequestContext, params: dict) -> dict:
     now = time.time()
     existing = metrics.get_alarm(ctx.account_id, ctx.region, name)
     alarm = {key: params[key] for key in CONFIG_KEYS if params.get(key) is not None}
-    alarm.update(AlarmName=name, AlarmArn=ctx.arn("cloudwatch", f"alarm:{name}"), Period=period,
-                 AlarmConfigurationUpdatedTimestamp=now,
-                 ActionsEnabled=params.get("ActionsEnabled", True),
-                 OKActions=params.get("OKActions") or [], AlarmActions=params.get("AlarmActions") or [],
-                 InsufficientDataActions=params.get("InsufficientDataActions") or [],
-                 Dimensions=canonical_dimensions(params.get("Dimensions")) if not params.get("Metrics")
-                 else None)
+    alarm.update(
+        AlarmName=name,
+        AlarmArn=ctx.arn("cloudwatch", f"alarm:{name}"),
+        Period=period,
+        AlarmConfigurationUpdatedTimestamp=now,
+        ActionsEnabled=params.get("ActionsEnabled", True),
+        OKActions=params.get("OKActions") or [],
+        AlarmActions=params.get("AlarmActions") or [],
+        InsufficientDataActions=params.get("InsufficientDataActions") or [],
+        Dimensions=canonical_dimensions(params.get("Dimensions")) if not params.get("Metrics") else None,
+    )
     if params.get("Tags"):
         alarm["Tags"] = params["Tags"]
     if existing is None:
-        alarm.update(StateValue="INSUFFICIENT_DATA", StateReason="Unchecked: Initial alarm creation",
-                     StateUpdatedTimestamp=now, StateTransitionedTimestamp=now)
+        alarm.update(
+            StateValue="INSUFFICIENT_DATA",
+            StateReason="Unchecked: Initial alarm creation",
+            StateUpdatedTimestamp=now,
+            StateTransitionedTimestamp=now,
+        )
         summary, kind = f'Alarm "{name}" created', "Create"
     else:
-        for key in ("StateValue", "StateReason", "StateReasonData", "StateUpdatedTimestamp",
-                    "StateTransitionedTimestamp", "Tags"):
+        for key in (
+            "StateValue",
+            "StateReason",
+            "StateReasonData",
+            "StateUpdatedTimestamp",
+            "StateTransitionedTimestamp",
+            "Tags",
+        ):
             if existing.get(key) is not None and key not in alarm:
                 alarm[key] = existing[key]
         summary, kind = f'Alarm "{name}" updated', "Update"
-    history = {"AlarmName": name, "AlarmType": "MetricAlarm", "Timestamp": now,
-               "HistoryItemType": "ConfigurationUpdate", "HistorySummary": summary,
-               "HistoryData": json.dumps({"version": "1.0", "type": kind,
-                                          ("createdAlarm" if kind == "Create" else "updatedAlarm"):
-                                          {k: v for k, v in alarm.items() if k != "Tags"}},
-                                         separators=(",", ":"), default=str)}
+    history = {
+        "AlarmName": name,
+        "AlarmType": "MetricAlarm",
+        "Timestamp": now,
+        "HistoryItemType": "ConfigurationUpdate",
+        "HistorySummary": summary,
+        "HistoryData": json.dumps(
+            {
+                "version": "1.0",
+                "type": kind,
+                ("createdAlarm" if kind == "Create" else "updatedAlarm"): {
+                    k: v for k, v in alarm.items() if k != "Tags"
+                },
+            },
+            separators=(",", ":"),
+            default=str,
+        ),
+    }
     metrics.save_alarm(ctx.account_id, ctx.region, alarm, [history])
     return {}
 
@@ -115,19 +159,30 @@ def describe_alarms(ctx: RequestContext, params: dict) -> dict:
     if names and prefix:
         raise invalid_combination("AlarmNames and AlarmNamePrefix cannot be specified together.")
     types = params.get("AlarmTypes") or ["MetricAlarm"]
-    if params.get("ChildrenOfAlarmName") or params.get("ParentsOfAlarmName") \
-            or "MetricAlarm" not in types:
+    if params.get("ChildrenOfAlarmName") or params.get("ParentsOfAlarmName") or "MetricAlarm" not in types:
         return {"MetricAlarms": [], "CompositeAlarms": []}
     limit = params.get("MaxRecords") or 50
     after = _decode(params.get("NextToken"))
     action_prefix = params.get("ActionPrefix")
     alarms, last = store(ctx).list_alarms(
-        ctx.account_id, ctx.region, names=names, prefix=prefix, state=params.get("StateValue"),
-        limit=limit if not action_prefix else 100000, after=after)
+        ctx.account_id,
+        ctx.region,
+        names=names,
+        prefix=prefix,
+        state=params.get("StateValue"),
+        limit=limit if not action_prefix else 100000,
+        after=after,
+    )
     if action_prefix:
-        alarms = [a for a in alarms if any(x.startswith(action_prefix) for key in
-                                           ("AlarmActions", "OKActions", "InsufficientDataActions")
-                                           for x in a.get(key) or [])]
+        alarms = [
+            a
+            for a in alarms
+            if any(
+                x.startswith(action_prefix)
+                for key in ("AlarmActions", "OKActions", "InsufficientDataActions")
+                for x in a.get(key) or []
+            )
+        ]
         last = alarms[limit - 1]["AlarmName"] if len(alarms) > limit else None
         alarms = alarms[:limit]
     response: dict = {"MetricAlarms": [_public(a) for a in alarms], "CompositeAlarms": []}
@@ -147,8 +202,10 @@ def describe_alarms_for_metric(ctx: RequestContext, params: dict) -> dict:
             continue
         if params.get("Dimensions") is not None and alarm.get("Dimensions") != dims:
             continue
-        if any(params.get(k) is not None and alarm.get(k) != params[k]
-               for k in ("Statistic", "ExtendedStatistic", "Period", "Unit")):
+        if any(
+            params.get(k) is not None and alarm.get(k) != params[k]
+            for k in ("Statistic", "ExtendedStatistic", "Period", "Unit")
+        ):
             continue
         found.append(_public(alarm))
     return {"MetricAlarms": found}
@@ -174,8 +231,7 @@ def set_alarm_state(ctx: RequestContext, params: dict) -> dict:
             json.loads(data)
         except ValueError:
             raise ServiceError("InvalidFormat", "Invalid JSON in StateReasonData.", 400) from None
-    changes, history = state_change(alarm, params["StateValue"], params["StateReason"], data,
-                                    time.time())
+    changes, history = state_change(alarm, params["StateValue"], params["StateReason"], data, time.time())
     if params["StateValue"] == alarm.get("StateValue"):
         changes.pop("StateTransitionedTimestamp", None)
     metrics.transition_alarm(ctx.account_id, ctx.region, name, None, changes, [history])
@@ -207,12 +263,16 @@ def describe_alarm_history(ctx: RequestContext, params: dict) -> dict:
         return {"AlarmHistoryItems": []}
     after = _decode(params.get("NextToken"))
     items, last = store(ctx).history(
-        ctx.account_id, ctx.region, name=params.get("AlarmName"),
+        ctx.account_id,
+        ctx.region,
+        name=params.get("AlarmName"),
         item_type=params.get("HistoryItemType"),
         start=epoch(params["StartDate"]) if params.get("StartDate") else None,
         end=epoch(params["EndDate"]) if params.get("EndDate") else None,
         newest_first=(params.get("ScanBy") or "TimestampDescending") == "TimestampDescending",
-        limit=params.get("MaxRecords") or 100, after_id=int(after) if after is not None else None)
+        limit=params.get("MaxRecords") or 100,
+        after_id=int(after) if after is not None else None,
+    )
     response: dict = {"AlarmHistoryItems": items}
     if last is not None:
         response["NextToken"] = _encode(str(last))

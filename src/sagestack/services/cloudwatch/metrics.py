@@ -37,31 +37,41 @@ def _points(namespace: str, data: list[dict], now: float) -> list[Point]:
         has_value, has_values = datum.get("Value") is not None, datum.get("Values") is not None
         has_stats = datum.get("StatisticValues") is not None
         if has_value and has_values:
-            raise invalid_combination(f"The parameters {where}.Value and {where}.Values are mutually "
-                                      "exclusive and you have specified both.")
+            raise invalid_combination(
+                f"The parameters {where}.Value and {where}.Values are mutually "
+                "exclusive and you have specified both."
+            )
         if has_stats and (has_value or has_values):
-            raise invalid_combination(f"The parameters {where}.StatisticValues and "
-                                      f"{where}.{'Value' if has_value else 'Values'} are mutually "
-                                      "exclusive and you have specified both.")
+            raise invalid_combination(
+                f"The parameters {where}.StatisticValues and "
+                f"{where}.{'Value' if has_value else 'Values'} are mutually "
+                "exclusive and you have specified both."
+            )
         if not (has_value or has_values or has_stats):
-            raise missing(f"At least one of the parameters {where}.Value, {where}.Values or "
-                          f"{where}.StatisticValues must be specified.")
+            raise missing(
+                f"At least one of the parameters {where}.Value, {where}.Values or "
+                f"{where}.StatisticValues must be specified."
+            )
         if datum.get("Counts") is not None and not has_values:
             raise invalid_combination(f"The parameter {where}.Counts requires {where}.Values.")
         resolution = datum.get("StorageResolution")
         if resolution is not None and resolution not in (1, 60):
-            raise invalid_value(f"The value {resolution} for parameter {where}.StorageResolution is "
-                                "invalid. Valid values are 1 and 60.")
+            raise invalid_value(
+                f"The value {resolution} for parameter {where}.StorageResolution is "
+                "invalid. Valid values are 1 and 60."
+            )
         names = [d["Name"] for d in datum.get("Dimensions") or []]
         if len(set(names)) != len(names):
             raise invalid_value(f"The dimension names in {where}.Dimensions must be unique.")
         ts = epoch(datum["Timestamp"]) if datum.get("Timestamp") is not None else now
         if ts > now + 2 * 3600:
-            raise invalid_value(f"The parameter {where}.Timestamp must specify a time no more than "
-                                "two hours in the future.")
+            raise invalid_value(
+                f"The parameter {where}.Timestamp must specify a time no more than two hours in the future."
+            )
         if ts < now - 14 * 86400:
-            raise invalid_value(f"The parameter {where}.Timestamp must specify a time no more than "
-                                "two weeks in the past.")
+            raise invalid_value(
+                f"The parameter {where}.Timestamp must specify a time no more than two weeks in the past."
+            )
         metric = MetricId.of(namespace, datum["MetricName"], datum.get("Dimensions"))
         unit = datum.get("Unit") or "None"
         if has_value:
@@ -70,8 +80,9 @@ def _points(namespace: str, data: list[dict], now: float) -> list[Point]:
         elif has_values:
             values, counts = datum["Values"], datum.get("Counts")
             if counts is not None and len(counts) != len(values):
-                raise invalid_value(f"The parameters {where}.Values and {where}.Counts must be of "
-                                    "the same size.")
+                raise invalid_value(
+                    f"The parameters {where}.Values and {where}.Counts must be of the same size."
+                )
             for position, value in enumerate(values):
                 check_number(value, f"{where}.Values.member.{position + 1}")
                 count = 1.0 if counts is None else float(counts[position])
@@ -83,10 +94,22 @@ def _points(namespace: str, data: list[dict], now: float) -> list[Point]:
             for key in ("SampleCount", "Sum", "Minimum", "Maximum"):
                 check_number(stats[key], f"{where}.StatisticValues.{key}")
             if stats["SampleCount"] <= 0 or stats["Minimum"] > stats["Maximum"]:
-                raise invalid_value(f"The parameter {where}.StatisticValues is invalid: SampleCount "
-                                    "must be positive and Minimum must not exceed Maximum.")
-            points.append(Point(metric, ts, float(stats["SampleCount"]), float(stats["Sum"]),
-                                float(stats["Minimum"]), float(stats["Maximum"]), unit, False))
+                raise invalid_value(
+                    f"The parameter {where}.StatisticValues is invalid: SampleCount "
+                    "must be positive and Minimum must not exceed Maximum."
+                )
+            points.append(
+                Point(
+                    metric,
+                    ts,
+                    float(stats["SampleCount"]),
+                    float(stats["Sum"]),
+                    float(stats["Minimum"]),
+                    float(stats["Maximum"]),
+                    unit,
+                    False,
+                )
+            )
     return points
 
 
@@ -119,8 +142,10 @@ def get_metric_statistics(ctx: RequestContext, params: dict) -> dict:
     if not statistics and not extended:
         raise missing("Must specify either Statistics or ExtendedStatistics.")
     if statistics and extended:
-        raise invalid_combination("The parameters Statistics and ExtendedStatistics are mutually "
-                                  "exclusive and you have specified both.")
+        raise invalid_combination(
+            "The parameters Statistics and ExtendedStatistics are mutually "
+            "exclusive and you have specified both."
+        )
     for stat in extended:
         check_statistic(stat, "ExtendedStatistics")
     period = params["Period"]
@@ -132,10 +157,19 @@ def get_metric_statistics(ctx: RequestContext, params: dict) -> dict:
         raise invalid_combination(
             f"You have requested up to {requested} datapoints, which exceeds the limit of "
             f"{MAX_STATISTICS_DATAPOINTS}. You may reduce the datapoints requested by increasing "
-            "Period, or decreasing the time range.")
+            "Period, or decreasing the time range."
+        )
     metric = MetricId.of(params["Namespace"], params["MetricName"], params.get("Dimensions"))
-    buckets = store(ctx).aggregate(ctx.account_id, ctx.region, metric, start, end, period,
-                                   percentiles=percentile_names(extended), unit=params.get("Unit"))
+    buckets = store(ctx).aggregate(
+        ctx.account_id,
+        ctx.region,
+        metric,
+        start,
+        end,
+        period,
+        percentiles=percentile_names(extended),
+        unit=params.get("Unit"),
+    )
     datapoints = []
     for bucket in buckets:
         point: dict = {"Timestamp": dt.datetime.fromtimestamp(bucket.start, UTC), "Unit": bucket.unit}
@@ -157,19 +191,25 @@ def get_metric_data(ctx: RequestContext, params: dict) -> dict:
     start, end = _time_range(params)
     descending = (params.get("ScanBy") or "TimestampDescending") == "TimestampDescending"
     offset = _decode_offset(params.get("NextToken"))
-    results = [r for r in run_queries(store(ctx), ctx.account_id, ctx.region, queries, start, end)
-               if r.return_data]
+    results = [
+        r for r in run_queries(store(ctx), ctx.account_id, ctx.region, queries, start, end) if r.return_data
+    ]
     budget = max(1, int(params.get("MaxDatapoints") or 100800) // max(1, len(results)))
     more = False
     out = []
     for result in results:
         stamps = sorted(result.series, reverse=descending)
-        page = stamps[offset:offset + budget]
+        page = stamps[offset : offset + budget]
         more = more or offset + budget < len(stamps)
-        out.append({"Id": result.id, "Label": result.label,
-                    "Timestamps": [dt.datetime.fromtimestamp(t, UTC) for t in page],
-                    "Values": [result.series[t] for t in page],
-                    "StatusCode": "PartialData" if offset + budget < len(stamps) else "Complete"})
+        out.append(
+            {
+                "Id": result.id,
+                "Label": result.label,
+                "Timestamps": [dt.datetime.fromtimestamp(t, UTC) for t in page],
+                "Values": [result.series[t] for t in page],
+                "StatusCode": "PartialData" if offset + budget < len(stamps) else "Complete",
+            }
+        )
     response: dict = {"MetricDataResults": out, "Messages": []}
     if more:
         response["NextToken"] = _encode_offset(offset + budget)
@@ -184,10 +224,19 @@ def list_metrics(ctx: RequestContext, params: dict) -> dict:
     now = time.time()
     active_since = now - 3 * 3600 if params.get("RecentlyActive") == "PT3H" else now - 14 * 86400
     found, last_id = store(ctx).list_metrics(
-        ctx.account_id, ctx.region, namespace=params.get("Namespace"), name=params.get("MetricName"),
-        dimension_filters=params.get("Dimensions") or [], active_since=active_since, token=token)
-    response: dict = {"Metrics": [{"Namespace": m.namespace, "MetricName": m.name,
-                                   "Dimensions": m.dimension_list} for m in found]}
+        ctx.account_id,
+        ctx.region,
+        namespace=params.get("Namespace"),
+        name=params.get("MetricName"),
+        dimension_filters=params.get("Dimensions") or [],
+        active_since=active_since,
+        token=token,
+    )
+    response: dict = {
+        "Metrics": [
+            {"Namespace": m.namespace, "MetricName": m.name, "Dimensions": m.dimension_list} for m in found
+        ]
+    }
     if last_id is not None:
         response["NextToken"] = _encode_offset(last_id)
     return response

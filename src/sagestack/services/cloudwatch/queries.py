@@ -12,8 +12,10 @@ def check_queries(queries: list[dict]) -> None:
     for query in queries:
         stat, expression = query.get("MetricStat"), query.get("Expression")
         if (stat is None) == (expression is None):
-            raise validation(f"Exactly one of MetricStat and Expression must be specified for the query "
-                             f"with id {query['Id']}.")
+            raise validation(
+                f"Exactly one of MetricStat and Expression must be specified for the query "
+                f"with id {query['Id']}."
+            )
         if stat is not None:
             check_period(stat["Period"], "MetricStat.Period")
             check_statistic(stat["Stat"], "MetricStat.Stat")

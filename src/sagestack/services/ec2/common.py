@@ -51,20 +51,34 @@ def arn(ctx: RequestContext, resource_id: str) -> str:
 def zones(region: str) -> list[dict]:
     parts = region.split("-")  # us-east-1 → zone ids use1-az1, use1-az2, …
     short = parts[0] + "".join(p[0] for p in parts[1:-1]) + parts[-1]
-    return [{"ZoneName": f"{region}{chr(ord('a') + i)}", "ZoneId": f"{short}-az{i + 1}", "State": "available",
-             "RegionName": region, "OptInStatus": "opt-in-not-required", "Messages": [],
-             "GroupName": region, "NetworkBorderGroup": region, "ZoneType": "availability-zone"}
-            for i in range(ZONE_COUNT.get(region, 3))]
+    return [
+        {
+            "ZoneName": f"{region}{chr(ord('a') + i)}",
+            "ZoneId": f"{short}-az{i + 1}",
+            "State": "available",
+            "RegionName": region,
+            "OptInStatus": "opt-in-not-required",
+            "Messages": [],
+            "GroupName": region,
+            "NetworkBorderGroup": region,
+            "ZoneType": "availability-zone",
+        }
+        for i in range(ZONE_COUNT.get(region, 3))
+    ]
 
 
 # -- rows -----------------------------------------------------------------------------------------
 
+
 def rows(ctx: RequestContext, kind: str) -> list[dict]:
     """Every resource of one type in the caller's account and region (the default network included)."""
     ensure_default_network(ctx)
-    items, _ = ctx.platform.resources.list(ctx.account_id, ctx.region, kind,
-                                           ListQuery(sort_by="CreationTime", sort_order="Ascending",
-                                                     max_results=1000))
+    items, _ = ctx.platform.resources.list(
+        ctx.account_id,
+        ctx.region,
+        kind,
+        ListQuery(sort_by="CreationTime", sort_order="Ascending", max_results=1000),
+    )
     return [with_tags(ctx, item.data, item.arn) for item in items]
 
 
@@ -73,10 +87,24 @@ def get_row(ctx: RequestContext, kind: str, resource_id: str):
     return ctx.platform.resources.get(ctx.account_id, ctx.region, kind, resource_id)
 
 
-def put_row(ctx: RequestContext, kind: str, resource_id: str, data: dict, tags: list[dict] | None = None,
-            parent: str | None = None) -> dict:
-    ctx.platform.resources.create(ctx.account_id, ctx.region, kind, resource_id, arn(ctx, resource_id), data,
-                                  parent=parent, tag_list=tags)
+def put_row(
+    ctx: RequestContext,
+    kind: str,
+    resource_id: str,
+    data: dict,
+    tags: list[dict] | None = None,
+    parent: str | None = None,
+) -> dict:
+    ctx.platform.resources.create(
+        ctx.account_id,
+        ctx.region,
+        kind,
+        resource_id,
+        arn(ctx, resource_id),
+        data,
+        parent=parent,
+        tag_list=tags,
+    )
     return with_tags(ctx, data, arn(ctx, resource_id))
 
 
@@ -108,8 +136,13 @@ def ensure_default_network(ctx: RequestContext) -> None:
     try:
         for index, zone in enumerate(zones(region)):
             subnet_id = "subnet-" + digest(account, region, "subnet", zone["ZoneName"])
-            put_row(ctx, SUBNET, subnet_id, subnet(ctx, subnet_id, vpc_id, f"172.31.{16 * index}.0/20", zone,
-                                                  default=True), parent=vpc_id)
+            put_row(
+                ctx,
+                SUBNET,
+                subnet_id,
+                subnet(ctx, subnet_id, vpc_id, f"172.31.{16 * index}.0/20", zone, default=True),
+                parent=vpc_id,
+            )
         put_row(ctx, GROUP, default_group_id(ctx, vpc_id), default_group(ctx, vpc_id), parent=vpc_id)
         put_row(ctx, VPC, vpc_id, vpc(ctx, vpc_id, DEFAULT_CIDR, default=True))
     except ServiceError:  # a concurrent request made it first
@@ -125,45 +158,84 @@ def default_group_id(ctx: RequestContext, vpc_id: str) -> str:
     return "sg-" + digest(ctx.account_id, ctx.region, "sg", vpc_id)
 
 
-def vpc(ctx: RequestContext, vpc_id: str, cidr: str, default: bool = False,
-        tenancy: str = "default") -> dict:
+def vpc(ctx: RequestContext, vpc_id: str, cidr: str, default: bool = False, tenancy: str = "default") -> dict:
     return {
-        "VpcId": vpc_id, "CidrBlock": cidr, "State": "available", "OwnerId": ctx.account_id,
-        "DhcpOptionsId": "dopt-" + digest(ctx.account_id, ctx.region, "dopt"), "InstanceTenancy": tenancy,
+        "VpcId": vpc_id,
+        "CidrBlock": cidr,
+        "State": "available",
+        "OwnerId": ctx.account_id,
+        "DhcpOptionsId": "dopt-" + digest(ctx.account_id, ctx.region, "dopt"),
+        "InstanceTenancy": tenancy,
         "IsDefault": default,
-        "CidrBlockAssociationSet": [{"AssociationId": "vpc-cidr-assoc-" + digest(vpc_id, cidr, length=17),
-                                     "CidrBlock": cidr, "CidrBlockState": {"State": "associated"}}],
+        "CidrBlockAssociationSet": [
+            {
+                "AssociationId": "vpc-cidr-assoc-" + digest(vpc_id, cidr, length=17),
+                "CidrBlock": cidr,
+                "CidrBlockState": {"State": "associated"},
+            }
+        ],
     }
 
 
-def subnet(ctx: RequestContext, subnet_id: str, vpc_id: str, cidr: str, zone: dict, default: bool = False) -> dict:
+def subnet(
+    ctx: RequestContext, subnet_id: str, vpc_id: str, cidr: str, zone: dict, default: bool = False
+) -> dict:
     size = 2 ** (32 - int(cidr.split("/")[1]))
     return {
-        "SubnetId": subnet_id, "VpcId": vpc_id, "CidrBlock": cidr, "State": "available",
-        "AvailabilityZone": zone["ZoneName"], "AvailabilityZoneId": zone["ZoneId"],
-        "AvailableIpAddressCount": size - 5, "DefaultForAz": default, "MapPublicIpOnLaunch": default,
-        "OwnerId": ctx.account_id, "AssignIpv6AddressOnCreation": False, "Ipv6CidrBlockAssociationSet": [],
-        "SubnetArn": arn(ctx, subnet_id), "EnableDns64": False, "Ipv6Native": False,
+        "SubnetId": subnet_id,
+        "VpcId": vpc_id,
+        "CidrBlock": cidr,
+        "State": "available",
+        "AvailabilityZone": zone["ZoneName"],
+        "AvailabilityZoneId": zone["ZoneId"],
+        "AvailableIpAddressCount": size - 5,
+        "DefaultForAz": default,
+        "MapPublicIpOnLaunch": default,
+        "OwnerId": ctx.account_id,
+        "AssignIpv6AddressOnCreation": False,
+        "Ipv6CidrBlockAssociationSet": [],
+        "SubnetArn": arn(ctx, subnet_id),
+        "EnableDns64": False,
+        "Ipv6Native": False,
         "MapCustomerOwnedIpOnLaunch": False,
-        "PrivateDnsNameOptionsOnLaunch": {"HostnameType": "ip-name", "EnableResourceNameDnsARecord": False,
-                                          "EnableResourceNameDnsAAAARecord": False},
+        "PrivateDnsNameOptionsOnLaunch": {
+            "HostnameType": "ip-name",
+            "EnableResourceNameDnsARecord": False,
+            "EnableResourceNameDnsAAAARecord": False,
+        },
     }
 
 
 def default_group(ctx: RequestContext, vpc_id: str) -> dict:
     group_id = default_group_id(ctx, vpc_id)
     return {
-        "GroupId": group_id, "GroupName": "default", "Description": "default VPC security group",
-        "VpcId": vpc_id, "OwnerId": ctx.account_id, "SecurityGroupArn": arn(ctx, group_id),
-        "IpPermissions": [{"IpProtocol": "-1", "IpRanges": [], "Ipv6Ranges": [], "PrefixListIds": [],
-                           "UserIdGroupPairs": [{"GroupId": group_id, "UserId": ctx.account_id}]}],
+        "GroupId": group_id,
+        "GroupName": "default",
+        "Description": "default VPC security group",
+        "VpcId": vpc_id,
+        "OwnerId": ctx.account_id,
+        "SecurityGroupArn": arn(ctx, group_id),
+        "IpPermissions": [
+            {
+                "IpProtocol": "-1",
+                "IpRanges": [],
+                "Ipv6Ranges": [],
+                "PrefixListIds": [],
+                "UserIdGroupPairs": [{"GroupId": group_id, "UserId": ctx.account_id}],
+            }
+        ],
         "IpPermissionsEgress": [allow_all_egress()],
     }
 
 
 def allow_all_egress() -> dict:
-    return {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "Ipv6Ranges": [], "PrefixListIds": [],
-            "UserIdGroupPairs": []}
+    return {
+        "IpProtocol": "-1",
+        "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+        "Ipv6Ranges": [],
+        "PrefixListIds": [],
+        "UserIdGroupPairs": [],
+    }
 
 
 # -- filters and pages ------------------------------------------------------------------------------
@@ -190,8 +262,9 @@ def _tag_values(member: str, key: str | None, item: dict) -> list[str]:
     return [tag[member] for tag in item.get("Tags", []) if key is None or tag["Key"] == key]
 
 
-def apply_filters(items: Iterable[dict], filters: list[dict] | None, fields: dict[str, Getter],
-                  kind: str) -> list[dict]:
+def apply_filters(
+    items: Iterable[dict], filters: list[dict] | None, fields: dict[str, Getter], kind: str
+) -> list[dict]:
     """EC2 filter semantics: every filter must match (AND), any of a filter's values (OR; ``*`` and
     ``?`` wildcards); ``tag:<key>``, ``tag-key`` and ``tag-value`` work on every resource."""
     checks = []
@@ -219,8 +292,11 @@ def only_ids(items: list[dict], id_field: str, ids: list[str] | None, code: str,
     missing = [i for i in ids if i not in known]
     if missing:
         label = "ID" if len(missing) == 1 else "IDs"
-        raise ServiceError(code, f"The {noun} {label} '{', '.join(missing)}' "
-                           f"{'does' if len(missing) == 1 else 'do'} not exist", 400)
+        raise ServiceError(
+            code,
+            f"The {noun} {label} '{', '.join(missing)}' {'does' if len(missing) == 1 else 'do'} not exist",
+            400,
+        )
     return [known[i] for i in dict.fromkeys(ids)]
 
 
@@ -229,7 +305,7 @@ def page(items: list[dict], params: dict) -> tuple[list[dict], dict]:
     if limit is None:
         return items, {}
     offset = decode_token(params.get("NextToken"))["o"]
-    chunk = items[offset:offset + limit]
+    chunk = items[offset : offset + limit]
     extra = {"NextToken": encode_token(offset + limit)} if offset + limit < len(items) else {}
     return chunk, extra
 

@@ -35,30 +35,44 @@ from .common import (
 OPERATIONS = OperationTable("ec2")
 
 VPC_FIELDS = {
-    "vpc-id": lambda v: v["VpcId"], "cidr": lambda v: v["CidrBlock"], "state": lambda v: v["State"],
+    "vpc-id": lambda v: v["VpcId"],
+    "cidr": lambda v: v["CidrBlock"],
+    "state": lambda v: v["State"],
     "cidr-block-association.cidr-block": lambda v: [a["CidrBlock"] for a in v["CidrBlockAssociationSet"]],
-    "is-default": lambda v: v["IsDefault"], "isDefault": lambda v: v["IsDefault"],
-    "owner-id": lambda v: v["OwnerId"], "dhcp-options-id": lambda v: v["DhcpOptionsId"],
+    "is-default": lambda v: v["IsDefault"],
+    "isDefault": lambda v: v["IsDefault"],
+    "owner-id": lambda v: v["OwnerId"],
+    "dhcp-options-id": lambda v: v["DhcpOptionsId"],
 }
 SUBNET_FIELDS = {
-    "subnet-id": lambda s: s["SubnetId"], "vpc-id": lambda s: s["VpcId"], "state": lambda s: s["State"],
-    "availability-zone": lambda s: s["AvailabilityZone"], "availabilityZone": lambda s: s["AvailabilityZone"],
-    "availability-zone-id": lambda s: s["AvailabilityZoneId"], "cidr-block": lambda s: s["CidrBlock"],
-    "cidrBlock": lambda s: s["CidrBlock"], "cidr": lambda s: s["CidrBlock"],
-    "default-for-az": lambda s: s["DefaultForAz"], "defaultForAz": lambda s: s["DefaultForAz"],
-    "map-public-ip-on-launch": lambda s: s["MapPublicIpOnLaunch"], "owner-id": lambda s: s["OwnerId"],
+    "subnet-id": lambda s: s["SubnetId"],
+    "vpc-id": lambda s: s["VpcId"],
+    "state": lambda s: s["State"],
+    "availability-zone": lambda s: s["AvailabilityZone"],
+    "availabilityZone": lambda s: s["AvailabilityZone"],
+    "availability-zone-id": lambda s: s["AvailabilityZoneId"],
+    "cidr-block": lambda s: s["CidrBlock"],
+    "cidrBlock": lambda s: s["CidrBlock"],
+    "cidr": lambda s: s["CidrBlock"],
+    "default-for-az": lambda s: s["DefaultForAz"],
+    "defaultForAz": lambda s: s["DefaultForAz"],
+    "map-public-ip-on-launch": lambda s: s["MapPublicIpOnLaunch"],
+    "owner-id": lambda s: s["OwnerId"],
     "subnet-arn": lambda s: s["SubnetArn"],
     "available-ip-address-count": lambda s: s["AvailableIpAddressCount"],
 }
 ROUTE_TABLE_FIELDS = {
-    "vpc-id": lambda r: r["VpcId"], "route-table-id": lambda r: r["RouteTableId"],
+    "vpc-id": lambda r: r["VpcId"],
+    "route-table-id": lambda r: r["RouteTableId"],
     "association.main": lambda r: [a["Main"] for a in r["Associations"]],
     "association.route-table-id": lambda r: [a["RouteTableId"] for a in r["Associations"]],
     "owner-id": lambda r: r["OwnerId"],
 }
 ENDPOINT_FIELDS = {
-    "vpc-id": lambda e: e["VpcId"], "service-name": lambda e: e["ServiceName"],
-    "vpc-endpoint-id": lambda e: e["VpcEndpointId"], "vpc-endpoint-state": lambda e: e["State"],
+    "vpc-id": lambda e: e["VpcId"],
+    "service-name": lambda e: e["ServiceName"],
+    "vpc-endpoint-id": lambda e: e["VpcEndpointId"],
+    "vpc-endpoint-state": lambda e: e["State"],
     "vpc-endpoint-type": lambda e: e["VpcEndpointType"],
 }
 
@@ -82,6 +96,7 @@ def _network(cidr: str, code: str) -> ipaddress.IPv4Network:
 
 # -- VPCs -------------------------------------------------------------------------------------------
 
+
 @OPERATIONS.handler("DescribeVpcs")
 def describe_vpcs(ctx: RequestContext, params: dict) -> dict:
     items = only_ids(rows(ctx, VPC), "VpcId", params.get("VpcIds"), "InvalidVpcID.NotFound", "vpc")
@@ -92,7 +107,9 @@ def describe_vpcs(ctx: RequestContext, params: dict) -> dict:
 @OPERATIONS.handler("CreateVpc")
 def create_vpc(ctx: RequestContext, params: dict) -> dict:
     if not params.get("CidrBlock"):
-        raise ServiceError("MissingParameter", "Either 'cidrBlock' or 'ipv4IpamPoolId' should be provided.", 400)
+        raise ServiceError(
+            "MissingParameter", "Either 'cidrBlock' or 'ipv4IpamPoolId' should be provided.", 400
+        )
     network = _network(params["CidrBlock"], "InvalidVpc.Range")
     dry_run(params)
     get_row(ctx, VPC, default_vpc_id(ctx))  # the default network first, as in every account
@@ -108,13 +125,17 @@ def delete_vpc(ctx: RequestContext, params: dict) -> dict:
     _vpc_or_fail(ctx, vpc_id)
     dry_run(params)
     if vpc_id == default_vpc_id(ctx):
-        raise ServiceError("OperationNotPermitted", f"The default VPC '{vpc_id}' is sagestack's local network "
-                           "and cannot be deleted.", 400)
+        raise ServiceError(
+            "OperationNotPermitted",
+            f"The default VPC '{vpc_id}' is sagestack's local network and cannot be deleted.",
+            400,
+        )
     resources = ctx.platform.resources
     groups = [g for g in rows(ctx, GROUP) if g["VpcId"] == vpc_id and g["GroupName"] != "default"]
     if any(s["VpcId"] == vpc_id for s in rows(ctx, SUBNET)) or groups:
-        raise ServiceError("DependencyViolation", f"The vpc '{vpc_id}' has dependencies and cannot be deleted.",
-                           400)
+        raise ServiceError(
+            "DependencyViolation", f"The vpc '{vpc_id}' has dependencies and cannot be deleted.", 400
+        )
     resources.delete(ctx.account_id, ctx.region, GROUP, default_group_id(ctx, vpc_id))
     resources.delete(ctx.account_id, ctx.region, VPC, vpc_id)
     return {}
@@ -122,10 +143,12 @@ def delete_vpc(ctx: RequestContext, params: dict) -> dict:
 
 # -- subnets ----------------------------------------------------------------------------------------
 
+
 @OPERATIONS.handler("DescribeSubnets")
 def describe_subnets(ctx: RequestContext, params: dict) -> dict:
-    items = only_ids(rows(ctx, SUBNET), "SubnetId", params.get("SubnetIds"), "InvalidSubnetID.NotFound",
-                     "subnet")
+    items = only_ids(
+        rows(ctx, SUBNET), "SubnetId", params.get("SubnetIds"), "InvalidSubnetID.NotFound", "subnet"
+    )
     items, extra = page(apply_filters(items, params.get("Filters"), SUBNET_FIELDS, "subnet"), params)
     return {"Subnets": items, **extra}
 
@@ -141,26 +164,41 @@ def create_subnet(ctx: RequestContext, params: dict) -> dict:
         raise ServiceError("InvalidSubnet.Range", f"The CIDR '{params['CidrBlock']}' is invalid.", 400)
     for other in rows(ctx, SUBNET):
         if other["VpcId"] == parent["VpcId"] and network.overlaps(ipaddress.IPv4Network(other["CidrBlock"])):
-            raise ServiceError("InvalidSubnet.Conflict", f"The CIDR '{params['CidrBlock']}' conflicts with "
-                               "another subnet", 400)
+            raise ServiceError(
+                "InvalidSubnet.Conflict",
+                f"The CIDR '{params['CidrBlock']}' conflicts with another subnet",
+                400,
+            )
     available = zones(ctx.region)
     wanted = params.get("AvailabilityZone") or params.get("AvailabilityZoneId")
-    zone = next((z for z in available if wanted in (z["ZoneName"], z["ZoneId"])), None) if wanted else available[0]
+    zone = (
+        next((z for z in available if wanted in (z["ZoneName"], z["ZoneId"])), None)
+        if wanted
+        else available[0]
+    )
     if zone is None:
-        raise ServiceError("InvalidParameterValue", f"Value ({wanted}) for parameter availabilityZone is "
-                           f"invalid. Subnets can currently only be created in the following availability "
-                           f"zones: {', '.join(z['ZoneName'] for z in available)}.", 400)
+        raise ServiceError(
+            "InvalidParameterValue",
+            f"Value ({wanted}) for parameter availabilityZone is "
+            f"invalid. Subnets can currently only be created in the following availability "
+            f"zones: {', '.join(z['ZoneName'] for z in available)}.",
+            400,
+        )
     dry_run(params)
     subnet_id = new_id("subnet-")
     data = subnet(ctx, subnet_id, parent["VpcId"], str(network), zone)
-    return {"Subnet": put_row(ctx, SUBNET, subnet_id, data, spec_tags(params, "subnet"), parent=parent["VpcId"])}
+    return {
+        "Subnet": put_row(ctx, SUBNET, subnet_id, data, spec_tags(params, "subnet"), parent=parent["VpcId"])
+    }
 
 
 @OPERATIONS.handler("DeleteSubnet")
 def delete_subnet(ctx: RequestContext, params: dict) -> dict:
     found = get_row(ctx, SUBNET, params["SubnetId"])
     if found is None:
-        raise ServiceError("InvalidSubnetID.NotFound", f"The subnet ID '{params['SubnetId']}' does not exist", 400)
+        raise ServiceError(
+            "InvalidSubnetID.NotFound", f"The subnet ID '{params['SubnetId']}' does not exist", 400
+        )
     dry_run(params)
     ctx.platform.resources.delete(ctx.account_id, ctx.region, SUBNET, params["SubnetId"])
     return {}
@@ -168,26 +206,52 @@ def delete_subnet(ctx: RequestContext, params: dict) -> dict:
 
 # -- route tables (one main table per VPC) and endpoints --------------------------------------------
 
+
 def _route_table(ctx: RequestContext, vpc_data: dict) -> dict:
     table_id = "rtb-" + digest(vpc_data["VpcId"], "rtb", length=17)
-    routes = [{"DestinationCidrBlock": vpc_data["CidrBlock"], "GatewayId": "local",
-               "Origin": "CreateRouteTable", "State": "active"}]
+    routes = [
+        {
+            "DestinationCidrBlock": vpc_data["CidrBlock"],
+            "GatewayId": "local",
+            "Origin": "CreateRouteTable",
+            "State": "active",
+        }
+    ]
     if vpc_data["IsDefault"]:
-        routes.append({"DestinationCidrBlock": "0.0.0.0/0", "Origin": "CreateRoute", "State": "active",
-                       "GatewayId": "igw-" + digest(vpc_data["VpcId"], "igw", length=17)})
-    return {"RouteTableId": table_id, "VpcId": vpc_data["VpcId"], "OwnerId": ctx.account_id, "Routes": routes,
-            "PropagatingVgws": [],
-            "Associations": [{"Main": True, "RouteTableId": table_id,
-                              "RouteTableAssociationId": "rtbassoc-" + digest(table_id, length=17),
-                              "AssociationState": {"State": "associated"}}]}
+        routes.append(
+            {
+                "DestinationCidrBlock": "0.0.0.0/0",
+                "Origin": "CreateRoute",
+                "State": "active",
+                "GatewayId": "igw-" + digest(vpc_data["VpcId"], "igw", length=17),
+            }
+        )
+    return {
+        "RouteTableId": table_id,
+        "VpcId": vpc_data["VpcId"],
+        "OwnerId": ctx.account_id,
+        "Routes": routes,
+        "PropagatingVgws": [],
+        "Associations": [
+            {
+                "Main": True,
+                "RouteTableId": table_id,
+                "RouteTableAssociationId": "rtbassoc-" + digest(table_id, length=17),
+                "AssociationState": {"State": "associated"},
+            }
+        ],
+    }
 
 
 @OPERATIONS.handler("DescribeRouteTables")
 def describe_route_tables(ctx: RequestContext, params: dict) -> dict:
     tables = [_route_table(ctx, v) for v in rows(ctx, VPC)]
-    tables = only_ids(tables, "RouteTableId", params.get("RouteTableIds"), "InvalidRouteTableID.NotFound",
-                      "route table")
-    items, extra = page(apply_filters(tables, params.get("Filters"), ROUTE_TABLE_FIELDS, "route-table"), params)
+    tables = only_ids(
+        tables, "RouteTableId", params.get("RouteTableIds"), "InvalidRouteTableID.NotFound", "route table"
+    )
+    items, extra = page(
+        apply_filters(tables, params.get("Filters"), ROUTE_TABLE_FIELDS, "route-table"), params
+    )
     return {"RouteTables": items, **extra}
 
 
@@ -200,24 +264,40 @@ def create_vpc_endpoint(ctx: RequestContext, params: dict) -> dict:
     endpoint_id = new_id("vpce-")
     kind = params.get("VpcEndpointType", "Gateway")
     data = {
-        "VpcEndpointId": endpoint_id, "VpcEndpointType": kind, "VpcId": vpc_data["VpcId"],
-        "ServiceName": params["ServiceName"], "State": "available",
-        "PolicyDocument": params.get("PolicyDocument") or '{"Version":"2008-10-17","Statement":[{"Effect":'
-                          '"Allow","Principal":"*","Action":"*","Resource":"*"}]}',
-        "RouteTableIds": params.get("RouteTableIds") or [], "SubnetIds": params.get("SubnetIds") or [],
+        "VpcEndpointId": endpoint_id,
+        "VpcEndpointType": kind,
+        "VpcId": vpc_data["VpcId"],
+        "ServiceName": params["ServiceName"],
+        "State": "available",
+        "PolicyDocument": params.get("PolicyDocument")
+        or '{"Version":"2008-10-17","Statement":[{"Effect":'
+        '"Allow","Principal":"*","Action":"*","Resource":"*"}]}',
+        "RouteTableIds": params.get("RouteTableIds") or [],
+        "SubnetIds": params.get("SubnetIds") or [],
         "Groups": [{"GroupId": g} for g in params.get("SecurityGroupIds") or []],
         "PrivateDnsEnabled": bool(params.get("PrivateDnsEnabled", kind == "Interface")),
-        "RequesterManaged": False, "NetworkInterfaceIds": [], "DnsEntries": [],
-        "CreationTimestamp": dt.datetime.now(dt.timezone.utc), "OwnerId": ctx.account_id,
+        "RequesterManaged": False,
+        "NetworkInterfaceIds": [],
+        "DnsEntries": [],
+        "CreationTimestamp": dt.datetime.now(dt.timezone.utc),
+        "OwnerId": ctx.account_id,
     }
-    return {"VpcEndpoint": put_row(ctx, ENDPOINT, endpoint_id, data, spec_tags(params, "vpc-endpoint"),
-                                   parent=vpc_data["VpcId"])}
+    return {
+        "VpcEndpoint": put_row(
+            ctx, ENDPOINT, endpoint_id, data, spec_tags(params, "vpc-endpoint"), parent=vpc_data["VpcId"]
+        )
+    }
 
 
 @OPERATIONS.handler("DescribeVpcEndpoints")
 def describe_vpc_endpoints(ctx: RequestContext, params: dict) -> dict:
-    items = only_ids(rows(ctx, ENDPOINT), "VpcEndpointId", params.get("VpcEndpointIds"),
-                     "InvalidVpcEndpointId.NotFound", "VPC endpoint")
+    items = only_ids(
+        rows(ctx, ENDPOINT),
+        "VpcEndpointId",
+        params.get("VpcEndpointIds"),
+        "InvalidVpcEndpointId.NotFound",
+        "VPC endpoint",
+    )
     items, extra = page(apply_filters(items, params.get("Filters"), ENDPOINT_FIELDS, "vpc-endpoint"), params)
     return {"VpcEndpoints": items, **extra}
 
@@ -225,9 +305,13 @@ def describe_vpc_endpoints(ctx: RequestContext, params: dict) -> dict:
 # -- zones and account attributes -----------------------------------------------------------------
 
 ZONE_FIELDS = {
-    "zone-name": lambda z: z["ZoneName"], "zone-id": lambda z: z["ZoneId"], "state": lambda z: z["State"],
-    "region-name": lambda z: z["RegionName"], "zone-type": lambda z: z["ZoneType"],
-    "opt-in-status": lambda z: z["OptInStatus"], "group-name": lambda z: z["GroupName"],
+    "zone-name": lambda z: z["ZoneName"],
+    "zone-id": lambda z: z["ZoneId"],
+    "state": lambda z: z["State"],
+    "region-name": lambda z: z["RegionName"],
+    "zone-type": lambda z: z["ZoneType"],
+    "opt-in-status": lambda z: z["OptInStatus"],
+    "group-name": lambda z: z["GroupName"],
 }
 
 
@@ -239,8 +323,12 @@ def describe_availability_zones(ctx: RequestContext, params: dict) -> dict:
         items = [z for z in items if z["ZoneName"] in wanted or z["ZoneId"] in wanted]
         if len(items) < len(wanted):
             unknown = sorted(wanted - {z["ZoneName"] for z in items} - {z["ZoneId"] for z in items})
-            raise ServiceError("InvalidParameterValue", f"The availability zone '{unknown[0]}' is not "
-                               f"available in the current region ({ctx.region}).", 400)
+            raise ServiceError(
+                "InvalidParameterValue",
+                f"The availability zone '{unknown[0]}' is not "
+                f"available in the current region ({ctx.region}).",
+                400,
+            )
     return {"AvailabilityZones": apply_filters(items, params.get("Filters"), ZONE_FIELDS, "zone")}
 
 
@@ -248,11 +336,17 @@ def describe_availability_zones(ctx: RequestContext, params: dict) -> dict:
 def describe_account_attributes(ctx: RequestContext, params: dict) -> dict:
     get_row(ctx, VPC, default_vpc_id(ctx))
     values = {
-        "supported-platforms": ["VPC"], "default-vpc": [default_vpc_id(ctx)], "max-instances": ["20"],
-        "vpc-max-security-groups-per-interface": ["5"], "max-elastic-ips": ["5"],
+        "supported-platforms": ["VPC"],
+        "default-vpc": [default_vpc_id(ctx)],
+        "max-instances": ["20"],
+        "vpc-max-security-groups-per-interface": ["5"],
+        "max-elastic-ips": ["5"],
         "vpc-max-elastic-ips": ["5"],
     }
     names = params.get("AttributeNames") or list(values)
-    return {"AccountAttributes": [{"AttributeName": n, "AttributeValues": [{"AttributeValue": v}
-                                                                            for v in values.get(n, [])]}
-                                  for n in names]}
+    return {
+        "AccountAttributes": [
+            {"AttributeName": n, "AttributeValues": [{"AttributeValue": v} for v in values.get(n, [])]}
+            for n in names
+        ]
+    }

@@ -8,9 +8,12 @@ from ..registry import OperationTable
 from .common import PREFIXES, apply_filters, arn, dry_run, get_row, page
 
 OPERATIONS = OperationTable("ec2")
-NOT_FOUND = {"vpc-": ("InvalidVpcID.NotFound", "vpc ID"), "subnet-": ("InvalidSubnetID.NotFound", "subnet ID"),
-             "sg-": ("InvalidGroup.NotFound", "security group"),
-             "vpce-": ("InvalidVpcEndpointId.NotFound", "VPC endpoint ID")}
+NOT_FOUND = {
+    "vpc-": ("InvalidVpcID.NotFound", "vpc ID"),
+    "subnet-": ("InvalidSubnetID.NotFound", "subnet ID"),
+    "sg-": ("InvalidGroup.NotFound", "security group"),
+    "vpce-": ("InvalidVpcEndpointId.NotFound", "VPC endpoint ID"),
+}
 
 
 def _check(ctx: RequestContext, resource_id: str) -> str:
@@ -41,14 +44,21 @@ def delete_tags(ctx: RequestContext, params: dict) -> dict:
     resources = ctx.platform.resources
     for resource_arn in arns:
         current = {t["Key"]: t["Value"] for t in resources.list_tags(resource_arn)}
-        keys = [t["Key"] for t in params.get("Tags") or [] if t.get("Value") in (None, current.get(t["Key"]))] \
-            if params.get("Tags") else list(current)
+        keys = (
+            [t["Key"] for t in params.get("Tags") or [] if t.get("Value") in (None, current.get(t["Key"]))]
+            if params.get("Tags")
+            else list(current)
+        )
         resources.delete_tags(resource_arn, keys)
     return {}
 
 
-TAG_FIELDS = {"resource-id": lambda t: t["ResourceId"], "resource-type": lambda t: t["ResourceType"],
-              "key": lambda t: t["Key"], "value": lambda t: t["Value"]}
+TAG_FIELDS = {
+    "resource-id": lambda t: t["ResourceId"],
+    "resource-type": lambda t: t["ResourceType"],
+    "key": lambda t: t["Key"],
+    "value": lambda t: t["Value"],
+}
 
 
 @OPERATIONS.handler("DescribeTags")
@@ -59,7 +69,9 @@ def describe_tags(ctx: RequestContext, params: dict) -> dict:
     for prefix, (kind, _, resource_type) in PREFIXES.items():
         if kind is None:
             continue
-        id_field = {"vpc-": "VpcId", "subnet-": "SubnetId", "sg-": "GroupId", "vpce-": "VpcEndpointId"}[prefix]
+        id_field = {"vpc-": "VpcId", "subnet-": "SubnetId", "sg-": "GroupId", "vpce-": "VpcEndpointId"}[
+            prefix
+        ]
         for item in rows(ctx, kind):
             for tag in item.get("Tags", []):
                 found.append({"ResourceId": item[id_field], "ResourceType": resource_type, **tag})

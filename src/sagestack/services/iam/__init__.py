@@ -20,11 +20,13 @@ OPERATIONS = OperationTable("iam", errors=resource_error)
 
 SAGEMAKER_TRUST_POLICY = {
     "Version": "2012-10-17",
-    "Statement": [{
-        "Effect": "Allow",
-        "Principal": {"Service": "sagemaker.amazonaws.com"},
-        "Action": "sts:AssumeRole",
-    }],
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "sagemaker.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
 }
 ROLE_TYPE = "iam-role"
 
@@ -45,7 +47,8 @@ def _default_role(ctx: RequestContext, name: str) -> dict:
         "RoleId": role_id(name),
         "Arn": _role_arn(ctx.account_id, name),
         "CreateDate": dt.datetime.fromtimestamp(
-            ctx.platform.default_credentials["created_at"], dt.timezone.utc),
+            ctx.platform.default_credentials["created_at"], dt.timezone.utc
+        ),
         "AssumeRolePolicyDocument": urllib.parse.quote(json.dumps(SAGEMAKER_TRUST_POLICY)),
         "Description": "The role sagestack's default credentials act as.",
         "MaxSessionDuration": 43200,
@@ -86,10 +89,14 @@ def create_role(ctx: RequestContext, params: dict) -> dict:
     except ValueError:
         raise ServiceError("MalformedPolicyDocument", "This policy contains invalid Json", 400) from None
     role = {
-        "Path": path, "RoleName": name, "RoleId": role_id(name),
+        "Path": path,
+        "RoleName": name,
+        "RoleId": role_id(name),
         "Arn": _role_arn(ctx.account_id, name, path),
         "CreateDate": dt.datetime.now(dt.timezone.utc),
-        "AssumeRolePolicyDocument": urllib.parse.quote(urllib.parse.unquote(params["AssumeRolePolicyDocument"])),
+        "AssumeRolePolicyDocument": urllib.parse.quote(
+            urllib.parse.unquote(params["AssumeRolePolicyDocument"])
+        ),
         "MaxSessionDuration": params.get("MaxSessionDuration", 3600),
     }
     if params.get("Description"):
@@ -104,8 +111,9 @@ def create_role(ctx: RequestContext, params: dict) -> dict:
 @OPERATIONS.handler("DeleteRole")
 def delete_role(ctx: RequestContext, params: dict) -> dict:
     name = params["RoleName"]
-    if name == DEFAULT_ROLE_NAME or not ctx.platform.resources.delete(ctx.account_id, "global", ROLE_TYPE,
-                                                                     name):
+    if name == DEFAULT_ROLE_NAME or not ctx.platform.resources.delete(
+        ctx.account_id, "global", ROLE_TYPE, name
+    ):
         if name == DEFAULT_ROLE_NAME:
             raise ServiceError("UnmodifiableEntity", f"Cannot delete the built-in role {name}.", 400)
         raise ServiceError("NoSuchEntity", f"The role with name {name} cannot be found.", 404)
@@ -120,11 +128,20 @@ def list_roles(ctx: RequestContext, params: dict) -> dict:
     limit = max(1, min(int(params.get("MaxItems") or 100), 1000))
     offset = decode_token(params.get("Marker"))["o"]
     builtin = [_default_role(ctx, DEFAULT_ROLE_NAME)] if "/".startswith(prefix) else []
-    roles = builtin[offset:offset + limit]
+    roles = builtin[offset : offset + limit]
     room = limit - len(roles)
-    items, token = ctx.platform.resources.list(ctx.account_id, "global", ROLE_TYPE, ListQuery(
-        fields=(FieldFilter.starts_with("Path", prefix),), sort_by="Name", sort_order="Ascending",
-        max_results=max(room, 1), next_token=encode_token(max(0, offset - len(builtin)))))
+    items, token = ctx.platform.resources.list(
+        ctx.account_id,
+        "global",
+        ROLE_TYPE,
+        ListQuery(
+            fields=(FieldFilter.starts_with("Path", prefix),),
+            sort_by="Name",
+            sort_order="Ascending",
+            max_results=max(room, 1),
+            next_token=encode_token(max(0, offset - len(builtin))),
+        ),
+    )
     truncated = token is not None if room else bool(items)
     roles += [item.data for item in items[:room]]
     result: dict = {"Roles": roles, "IsTruncated": truncated}
@@ -152,8 +169,10 @@ def simulate_principal_policy(ctx: RequestContext, params: dict) -> dict:
     ]
     limit = max(1, min(int(params.get("MaxItems") or 100), 1000))
     offset = decode_token(params.get("Marker"))["o"]
-    result: dict = {"EvaluationResults": results[offset:offset + limit],
-                    "IsTruncated": offset + limit < len(results)}
+    result: dict = {
+        "EvaluationResults": results[offset : offset + limit],
+        "IsTruncated": offset + limit < len(results),
+    }
     if result["IsTruncated"]:
         result["Marker"] = encode_token(offset + limit)
     return result

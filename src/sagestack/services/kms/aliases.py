@@ -13,37 +13,50 @@ OPERATIONS = OperationTable("kms")
 
 def _check_name(name: str) -> None:
     if not name.startswith("alias/") or len(name) <= len("alias/"):
-        raise ServiceError("ValidationException", "Alias must start with the prefix \"alias/\". Please see "
-                           "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html", 400)
+        raise ServiceError(
+            "ValidationException",
+            'Alias must start with the prefix "alias/". Please see '
+            "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html",
+            400,
+        )
     if name.startswith("alias/aws/"):
-        raise ServiceError("InvalidAliasNameException", f"{name}: alias names that begin with alias/aws/ are "
-                           "reserved for AWS managed keys.", 400)
+        raise ServiceError(
+            "InvalidAliasNameException",
+            f"{name}: alias names that begin with alias/aws/ are reserved for AWS managed keys.",
+            400,
+        )
 
 
 def _target(ctx: RequestContext, target: str) -> Key:
     if target.startswith("alias/") or ":alias/" in target:
-        raise ServiceError("ValidationException", "TargetKeyId must be a key ID or a key ARN, not an alias.",
-                           400)
+        raise ServiceError(
+            "ValidationException", "TargetKeyId must be a key ID or a key ARN, not an alias.", 400
+        )
     key = find_key(ctx, target)
     if key.state == "PendingDeletion":
         raise ServiceError("KMSInvalidStateException", f"{key.arn} is pending deletion.", 400)
     if key.metadata["KeyManager"] == "AWS":
-        raise ServiceError("NotAuthorizedException", f"{key.arn} is an AWS managed key: aliases cannot point "
-                           "to it.", 400)
+        raise ServiceError(
+            "NotAuthorizedException", f"{key.arn} is an AWS managed key: aliases cannot point to it.", 400
+        )
     return key
 
 
 @handler(OPERATIONS, "CreateAlias")
 def create_alias(ctx: RequestContext, params: dict) -> dict:
     _check_name(params["AliasName"])
-    keys(ctx).create_alias(ctx.account_id, ctx.region, params["AliasName"], _target(ctx, params["TargetKeyId"]))
+    keys(ctx).create_alias(
+        ctx.account_id, ctx.region, params["AliasName"], _target(ctx, params["TargetKeyId"])
+    )
     return {}
 
 
 @handler(OPERATIONS, "UpdateAlias")
 def update_alias(ctx: RequestContext, params: dict) -> dict:
     _check_name(params["AliasName"])
-    keys(ctx).update_alias(ctx.account_id, ctx.region, params["AliasName"], _target(ctx, params["TargetKeyId"]))
+    keys(ctx).update_alias(
+        ctx.account_id, ctx.region, params["AliasName"], _target(ctx, params["TargetKeyId"])
+    )
     return {}
 
 
@@ -61,6 +74,8 @@ def list_aliases(ctx: RequestContext, params: dict) -> dict:
         if params["KeyId"].startswith("alias/") or ":alias/" in params["KeyId"]:
             raise ServiceError("InvalidArnException", "KeyId must be a key ID or a key ARN.", 400)
         key_id = find_key(ctx, params["KeyId"]).key_id
-    items, extra = page(params, lambda limit, marker: keys(ctx).list_aliases(ctx.account_id, ctx.region,
-                                                                               key_id, limit, marker))
+    items, extra = page(
+        params,
+        lambda limit, marker: keys(ctx).list_aliases(ctx.account_id, ctx.region, key_id, limit, marker),
+    )
     return {"Aliases": items, **extra}

@@ -32,6 +32,7 @@ def service_error(exc: KmsError) -> ServiceError:
 
 def handler(table: OperationTable, *names: str) -> Callable:
     """Register a handler whose ``KmsError`` failures are answered in KMS's words."""
+
     def register(func: Callable) -> Callable:
         @functools.wraps(func)
         def wrapped(ctx: RequestContext, params: dict):
@@ -55,8 +56,9 @@ def find_key(ctx: RequestContext, key_ref: str) -> Key:
 
 def dry_run(params: dict) -> None:
     if params.get("DryRun"):
-        raise ServiceError("DryRunOperationException",
-                           "The request would have succeeded, but the DryRun flag is set.", 412)
+        raise ServiceError(
+            "DryRunOperationException", "The request would have succeeded, but the DryRun flag is set.", 412
+        )
 
 
 def page(params: dict, fetch: Callable[[int, str | None], tuple[list, str | None]]) -> tuple[list, dict]:

@@ -18,9 +18,12 @@ DEFAULT_ROTATION_DAYS = 365
 
 
 def _unsupported(what: str) -> ServiceError:
-    return ServiceError("UnsupportedOperationException",
-                        f"{what} is not supported by sagestack's KMS: it serves symmetric encryption keys "
-                        f"(KeySpec {SYMMETRIC}, KeyUsage ENCRYPT_DECRYPT, Origin AWS_KMS).", 400)
+    return ServiceError(
+        "UnsupportedOperationException",
+        f"{what} is not supported by sagestack's KMS: it serves symmetric encryption keys "
+        f"(KeySpec {SYMMETRIC}, KeyUsage ENCRYPT_DECRYPT, Origin AWS_KMS).",
+        400,
+    )
 
 
 def _check_policy(text: str) -> None:
@@ -29,8 +32,11 @@ def _check_policy(text: str) -> None:
     except ValueError:
         document = None
     if not isinstance(document, dict) or not document.get("Statement"):
-        raise ServiceError("MalformedPolicyDocumentException", "The new key policy will not allow you to "
-                           "update the key policy in the future.", 400)
+        raise ServiceError(
+            "MalformedPolicyDocumentException",
+            "The new key policy will not allow you to update the key policy in the future.",
+            400,
+        )
 
 
 def _not_pending(key: Key) -> None:
@@ -51,9 +57,14 @@ def create_key(ctx: RequestContext, params: dict) -> dict:
         raise _unsupported("A custom key store")
     if params.get("Policy") is not None:
         _check_policy(params["Policy"])
-    key = keys(ctx).create_key(ctx.account_id, ctx.region, description=params.get("Description", ""),
-                               policy=params.get("Policy"), tags=params.get("Tags"),
-                               multi_region=bool(params.get("MultiRegion")))
+    key = keys(ctx).create_key(
+        ctx.account_id,
+        ctx.region,
+        description=params.get("Description", ""),
+        policy=params.get("Policy"),
+        tags=params.get("Tags"),
+        multi_region=bool(params.get("MultiRegion")),
+    )
     return {"KeyMetadata": key.metadata}
 
 
@@ -64,8 +75,9 @@ def describe_key(ctx: RequestContext, params: dict) -> dict:
 
 @handler(OPERATIONS, "ListKeys")
 def list_keys(ctx: RequestContext, params: dict) -> dict:
-    items, extra = page(params, lambda limit, marker: keys(ctx).list_keys(ctx.account_id, ctx.region, limit,
-                                                                            marker))
+    items, extra = page(
+        params, lambda limit, marker: keys(ctx).list_keys(ctx.account_id, ctx.region, limit, marker)
+    )
     return {"Keys": [{"KeyId": k.key_id, "KeyArn": k.arn} for k in items], **extra}
 
 
@@ -90,17 +102,27 @@ def schedule_key_deletion(ctx: RequestContext, params: dict) -> dict:
     days = params.get("PendingWindowInDays", 30)
     if not 7 <= days <= 30:
         bound = "greater than or equal to 7" if days < 7 else "less than or equal to 30"
-        raise ServiceError("ValidationException", f"1 validation error detected: Value '{days}' at "
-                           f"'pendingWindowInDays' failed to satisfy constraint: Member must have value {bound}")
+        raise ServiceError(
+            "ValidationException",
+            f"1 validation error detected: Value '{days}' at "
+            f"'pendingWindowInDays' failed to satisfy constraint: Member must have value {bound}",
+        )
     key = find_key(ctx, params["KeyId"])
     _not_pending(key)
     if key.metadata["KeyManager"] == "AWS":
-        raise ServiceError("UnsupportedOperationException", f"{key.arn} is an AWS managed key: it cannot be "
-                           "scheduled for deletion.", 400)
+        raise ServiceError(
+            "UnsupportedOperationException",
+            f"{key.arn} is an AWS managed key: it cannot be scheduled for deletion.",
+            400,
+        )
     deletion = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days)
     keys(ctx).set_state(key, "PendingDeletion", DeletionDate=deletion, PendingDeletionWindowInDays=days)
-    return {"KeyId": key.arn, "DeletionDate": deletion, "KeyState": "PendingDeletion",
-            "PendingWindowInDays": days}
+    return {
+        "KeyId": key.arn,
+        "DeletionDate": deletion,
+        "KeyState": "PendingDeletion",
+        "PendingWindowInDays": days,
+    }
 
 
 @handler(OPERATIONS, "CancelKeyDeletion")
@@ -122,6 +144,7 @@ def update_key_description(ctx: RequestContext, params: dict) -> dict:
 
 
 # -- key policies ------------------------------------------------------------------------------
+
 
 def _policy_name(params: dict) -> None:
     if params.get("PolicyName", POLICY_NAME) != POLICY_NAME:
@@ -155,6 +178,7 @@ def list_key_policies(ctx: RequestContext, params: dict) -> dict:
 
 # -- rotation (recorded: key material is never rotated) ----------------------------------------
 
+
 @handler(OPERATIONS, "GetKeyRotationStatus")
 def get_key_rotation_status(ctx: RequestContext, params: dict) -> dict:
     key = find_key(ctx, params["KeyId"])
@@ -172,8 +196,11 @@ def get_key_rotation_status(ctx: RequestContext, params: dict) -> dict:
 def enable_key_rotation(ctx: RequestContext, params: dict) -> dict:
     key = find_key(ctx, params["KeyId"])
     keys(ctx).check_usable(key)
-    key.resource.data.update(RotationEnabled=True, RotationEnabledAt=dt.datetime.now(dt.timezone.utc),
-                             RotationPeriodInDays=params.get("RotationPeriodInDays", DEFAULT_ROTATION_DAYS))
+    key.resource.data.update(
+        RotationEnabled=True,
+        RotationEnabledAt=dt.datetime.now(dt.timezone.utc),
+        RotationPeriodInDays=params.get("RotationPeriodInDays", DEFAULT_ROTATION_DAYS),
+    )
     keys(ctx).save(key)
     return {}
 
@@ -189,12 +216,14 @@ def disable_key_rotation(ctx: RequestContext, params: dict) -> dict:
 
 # -- tags -----------------------------------------------------------------------------------
 
+
 @handler(OPERATIONS, "TagResource")
 def tag_resource(ctx: RequestContext, params: dict) -> dict:
     key = find_key(ctx, params["KeyId"])
     _not_pending(key)
-    ctx.platform.resources.add_tags(key.arn, [{"Key": t["TagKey"], "Value": t.get("TagValue", "")}
-                                              for t in params["Tags"]])
+    ctx.platform.resources.add_tags(
+        key.arn, [{"Key": t["TagKey"], "Value": t.get("TagValue", "")} for t in params["Tags"]]
+    )
     return {}
 
 

@@ -11,5 +11,6 @@ from ..registry import OperationTable
 from . import events, groups, streams
 from .errors import log_error
 
-OPERATIONS = OperationTable("logs", errors=log_error).merge(groups.OPERATIONS, streams.OPERATIONS,
-                                                           events.OPERATIONS)
+OPERATIONS = OperationTable("logs", errors=log_error).merge(
+    groups.OPERATIONS, streams.OPERATIONS, events.OPERATIONS
+)

@@ -35,6 +35,8 @@ def page_limit(params: dict, default: int, maximum: int) -> int:
     if limit is None:
         return default
     if not 1 <= limit <= maximum:
-        raise invalid(f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy "
-                      f"constraint: Member must have value less than or equal to {maximum}")
+        raise invalid(
+            f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy "
+            f"constraint: Member must have value less than or equal to {maximum}"
+        )
     return limit

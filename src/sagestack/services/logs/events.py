@@ -19,8 +19,9 @@ def put_log_events(ctx: RequestContext, params: dict) -> dict:
     # Sequence tokens are accepted and ignored, as AWS does since 2023.
     events = [(int(e["timestamp"]), e["message"]) for e in params["logEvents"]]
     _check_batch(events)
-    result = store(ctx).put_events(ctx.account_id, ctx.region, params["logGroupName"],
-                                   params["logStreamName"], events)
+    result = store(ctx).put_events(
+        ctx.account_id, ctx.region, params["logGroupName"], params["logStreamName"], events
+    )
     out: dict = {"nextSequenceToken": f"{result.sequence:056d}"}
     if result.rejected:
         out["rejectedLogEventsInfo"] = result.rejected
@@ -30,12 +31,21 @@ def put_log_events(ctx: RequestContext, params: dict) -> dict:
 @OPERATIONS.handler("GetLogEvents")
 def get_log_events(ctx: RequestContext, params: dict) -> dict:
     page = store(ctx).get_events(
-        ctx.account_id, ctx.region, group_name(params), params["logStreamName"],
-        start_time=params.get("startTime"), end_time=params.get("endTime"),
-        token=params.get("nextToken"), limit=page_limit(params, 10000, 10000),
-        start_from_head=bool(params.get("startFromHead")))
-    return {"events": page.events, "nextForwardToken": page.forward_token,
-            "nextBackwardToken": page.backward_token}
+        ctx.account_id,
+        ctx.region,
+        group_name(params),
+        params["logStreamName"],
+        start_time=params.get("startTime"),
+        end_time=params.get("endTime"),
+        token=params.get("nextToken"),
+        limit=page_limit(params, 10000, 10000),
+        start_from_head=bool(params.get("startFromHead")),
+    )
+    return {
+        "events": page.events,
+        "nextForwardToken": page.forward_token,
+        "nextBackwardToken": page.backward_token,
+    }
 
 
 @OPERATIONS.handler("FilterLogEvents")
@@ -47,13 +57,22 @@ def filter_log_events(ctx: RequestContext, params: dict) -> dict:
     if start is not None and end is not None and end < start:
         raise invalid("endTime must be greater than or equal to startTime.")
     page = store(ctx).filter_events(
-        ctx.account_id, ctx.region, group_name(params), stream_names=names, stream_prefix=prefix,
-        start_time=start, end_time=end, pattern=FilterPattern.parse(params.get("filterPattern")).compile(),
-        limit=page_limit(params, 10000, 10000), token=params.get("nextToken"))
+        ctx.account_id,
+        ctx.region,
+        group_name(params),
+        stream_names=names,
+        stream_prefix=prefix,
+        start_time=start,
+        end_time=end,
+        pattern=FilterPattern.parse(params.get("filterPattern")).compile(),
+        limit=page_limit(params, 10000, 10000),
+        token=params.get("nextToken"),
+    )
     result: dict = {
         "events": page.events,
-        "searchedLogStreams": [{"logStreamName": n, "searchedCompletely": page.next_token is None}
-                               for n in page.searched_streams],
+        "searchedLogStreams": [
+            {"logStreamName": n, "searchedCompletely": page.next_token is None} for n in page.searched_streams
+        ],
     }
     if page.next_token:
         result["nextToken"] = page.next_token

@@ -32,9 +32,11 @@ class FilterPattern:
             except re.error:
                 raise invalid("Invalid filter pattern: the regular expression does not compile.") from None
         if text[0] in "{[":
-            raise invalid("Invalid filter pattern: JSON ({ $.field = … }) and space-delimited ([a, b]) "
-                          "patterns are not supported by sagestack; use terms, \"quoted phrases\", "
-                          "?optional, -excluded or %regex%.")
+            raise invalid(
+                "Invalid filter pattern: JSON ({ $.field = … }) and space-delimited ([a, b]) "
+                'patterns are not supported by sagestack; use terms, "quoted phrases", '
+                "?optional, -excluded or %regex%."
+            )
         required: list[str] = []
         any_of: list[str] = []
         excluded: list[str] = []

@@ -30,9 +30,15 @@ def describe_log_streams(ctx: RequestContext, params: dict) -> dict:
     if order_by == "LastEventTime" and prefix:
         raise invalid("Cannot order by LastEventTime with a logStreamNamePrefix.")
     streams, token = store(ctx).list_streams(
-        ctx.account_id, ctx.region, name, prefix=prefix, order_by=order_by,
-        descending=bool(params.get("descending")), limit=page_limit(params, 50, 50),
-        token=params.get("nextToken"))
+        ctx.account_id,
+        ctx.region,
+        name,
+        prefix=prefix,
+        order_by=order_by,
+        descending=bool(params.get("descending")),
+        limit=page_limit(params, 50, 50),
+        token=params.get("nextToken"),
+    )
     result: dict = {"logStreams": [describe_stream(s) for s in streams]}
     if token:  # never on the last page: SDK v2 re-calls while a token is present
         result["nextToken"] = token

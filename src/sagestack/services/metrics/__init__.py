@@ -27,8 +27,9 @@ def _component(ctx: RequestContext, name_or_arn: str):
     if name_or_arn.startswith("arn:"):
         row = resources.get_by_arn(name_or_arn)
     else:
-        row = resources.get(ctx.account_id, ctx.region, TRIAL_COMPONENT, name_or_arn) or \
-            resources.get_by_arn(arn(ctx.region, ctx.account_id, TRIAL_COMPONENT, name_or_arn))
+        row = resources.get(ctx.account_id, ctx.region, TRIAL_COMPONENT, name_or_arn) or resources.get_by_arn(
+            arn(ctx.region, ctx.account_id, TRIAL_COMPONENT, name_or_arn)
+        )
     return row if row is not None and row.resource_type == TRIAL_COMPONENT else None
 
 
@@ -45,8 +46,14 @@ def batch_put_metrics(ctx: RequestContext, params: dict) -> dict:
         if component is None or not isinstance(value, (int, float)) or math.isnan(value) or math.isinf(value):
             errors.append({"Code": "VALIDATION_ERROR", "MetricIndex": index})
         else:
-            points.append({"MetricName": item["MetricName"], "Timestamp": _epoch(item["Timestamp"]),
-                           "Step": item.get("Step"), "Value": float(value)})
+            points.append(
+                {
+                    "MetricName": item["MetricName"],
+                    "Timestamp": _epoch(item["Timestamp"]),
+                    "Step": item.get("Step"),
+                    "Value": float(value),
+                }
+            )
     if points:
         store_of(ctx.platform.resources).put_points(ctx.account_id, ctx.region, component.name, points)
     return {"Errors": errors} if errors else {}
@@ -73,9 +80,14 @@ def batch_get_metrics(ctx: RequestContext, params: dict) -> dict:
     for query in params["MetricQueries"]:
         component = _component(ctx, query["ResourceArn"])
         if component is None:
-            results.append({"Status": "ValidationError",
-                            "Message": f"Resource '{query['ResourceArn']}' does not exist.",
-                            "XAxisValues": [], "MetricValues": []})
+            results.append(
+                {
+                    "Status": "ValidationError",
+                    "Message": f"Resource '{query['ResourceArn']}' does not exist.",
+                    "XAxisValues": [],
+                    "MetricValues": [],
+                }
+            )
             continue
         start = _epoch(query["Start"]) if query.get("Start") is not None else None
         end = _epoch(query["End"]) if query.get("End") is not None else None
@@ -91,6 +103,11 @@ def batch_get_metrics(ctx: RequestContext, params: dict) -> dict:
                 key = int(timestamp // width * width)
             buckets.setdefault(key, []).append(value)
         keys = sorted(buckets)
-        results.append({"Status": "Complete", "XAxisValues": keys,
-                        "MetricValues": [_stat(buckets[k], query["MetricStat"]) for k in keys]})
+        results.append(
+            {
+                "Status": "Complete",
+                "XAxisValues": keys,
+                "MetricValues": [_stat(buckets[k], query["MetricStat"]) for k in keys],
+            }
+        )
     return {"MetricQueryResults": results}

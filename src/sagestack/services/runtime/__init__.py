@@ -24,10 +24,18 @@ PART_SIZE = 64 * 1024
 async def _forward(ctx: RequestContext, params: dict, accept: str | None):
     router = serving_controller(ctx.platform).router
     route = router.route_for(ctx.account_id, ctx.region, params["EndpointName"])
-    return await router.forward(route, params.get("Body") or b"", params.get("ContentType"), accept,
-                                params.get("CustomAttributes"), params.get("TargetVariant"),
-                                params.get("TargetContainerHostname"), params.get("InferenceId"),
-                                time.perf_counter(), params.get("TargetModel"))
+    return await router.forward(
+        route,
+        params.get("Body") or b"",
+        params.get("ContentType"),
+        accept,
+        params.get("CustomAttributes"),
+        params.get("TargetVariant"),
+        params.get("TargetContainerHostname"),
+        params.get("InferenceId"),
+        time.perf_counter(),
+        params.get("TargetModel"),
+    )
 
 
 @OPERATIONS.handler("InvokeEndpoint")
@@ -36,8 +44,11 @@ async def invoke_endpoint(ctx: RequestContext, params: dict) -> HttpResponse:
         return payload_too_large(ctx.request)
     variant, response, _ = await _forward(ctx, params, params.get("Accept"))
     content_type = response.header(b"content-type")
-    headers = [("content-type", content_type.decode("latin-1") if content_type else "application/octet-stream"),
-               ("x-amzn-invoked-production-variant", variant.name), ("x-amzn-requestid", ctx.request_id)]
+    headers = [
+        ("content-type", content_type.decode("latin-1") if content_type else "application/octet-stream"),
+        ("x-amzn-invoked-production-variant", variant.name),
+        ("x-amzn-requestid", ctx.request_id),
+    ]
     custom = response.header(b"x-amzn-sagemaker-custom-attributes")
     if custom is not None:
         headers.append(("x-amzn-sagemaker-custom-attributes", custom.decode("latin-1")))
@@ -50,10 +61,15 @@ async def invoke_endpoint_with_response_stream(ctx: RequestContext, params: dict
         return payload_too_large(ctx.request)
     variant, response, _ = await _forward(ctx, params, params.get("Accept"))
     content_type = response.header(b"content-type")
-    headers = [("content-type", "application/vnd.amazon.eventstream"),
-               ("x-amzn-sagemaker-content-type",
-                content_type.decode("latin-1") if content_type else "application/octet-stream"),
-               ("x-amzn-invoked-production-variant", variant.name), ("x-amzn-requestid", ctx.request_id)]
+    headers = [
+        ("content-type", "application/vnd.amazon.eventstream"),
+        (
+            "x-amzn-sagemaker-content-type",
+            content_type.decode("latin-1") if content_type else "application/octet-stream",
+        ),
+        ("x-amzn-invoked-production-variant", variant.name),
+        ("x-amzn-requestid", ctx.request_id),
+    ]
     custom = response.header(b"x-amzn-sagemaker-custom-attributes")
     if custom is not None:
         headers.append(("x-amzn-sagemaker-custom-attributes", custom.decode("latin-1")))
@@ -61,7 +77,7 @@ async def invoke_endpoint_with_response_stream(ctx: RequestContext, params: dict
 
     async def events():
         for start in range(0, max(len(body), 1), PART_SIZE):
-            yield eventstream.payload_part(body[start:start + PART_SIZE])
+            yield eventstream.payload_part(body[start : start + PART_SIZE])
 
     return HttpResponse(200, headers, events())
 

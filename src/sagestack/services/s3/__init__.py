@@ -7,6 +7,6 @@ from ..registry import OperationTable
 from . import bucket_config, buckets, listing, multipart, objects
 from .errors import s3_error
 
-OPERATIONS = OperationTable("s3", errors=s3_error).merge(buckets.OPERATIONS, objects.OPERATIONS,
-                                                       listing.OPERATIONS, multipart.OPERATIONS,
-                                                       bucket_config.OPERATIONS)
+OPERATIONS = OperationTable("s3", errors=s3_error).merge(
+    buckets.OPERATIONS, objects.OPERATIONS, listing.OPERATIONS, multipart.OPERATIONS, bucket_config.OPERATIONS
+)

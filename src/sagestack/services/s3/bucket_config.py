@@ -45,17 +45,26 @@ def put_bucket_encryption(ctx: RequestContext, params: dict) -> dict:
     verify_xml_body(ctx)
     rules = (params.get("ServerSideEncryptionConfiguration") or {}).get("Rules") or []
     if len(rules) != 1:
-        raise ServiceError("MalformedXML", "The XML you provided was not well-formed or did not validate against "
-                           "our published schema", 400)
+        raise ServiceError(
+            "MalformedXML",
+            "The XML you provided was not well-formed or did not validate against our published schema",
+            400,
+        )
     rule = rules[0]
     default = rule.get("ApplyServerSideEncryptionByDefault") or {}
     algorithm = default.get("SSEAlgorithm")
     if algorithm not in ("AES256", "aws:kms", "aws:kms:dsse"):
-        raise ServiceError("MalformedXML", "The XML you provided was not well-formed or did not validate against "
-                           "our published schema", 400)
+        raise ServiceError(
+            "MalformedXML",
+            "The XML you provided was not well-formed or did not validate against our published schema",
+            400,
+        )
     if default.get("KMSMasterKeyID") and algorithm == "AES256":
-        raise ServiceError("InvalidArgument", "a KMSMasterKeyID is not applicable if the default sse algorithm "
-                           "is not aws:kms or aws:kms:dsse", 400)
+        raise ServiceError(
+            "InvalidArgument",
+            "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse",
+            400,
+        )
     _put(ctx, ENCRYPTION, params["Bucket"], {"Rule": rule})
     return {}
 
@@ -83,7 +92,9 @@ def put_bucket_policy(ctx: RequestContext, params: dict) -> dict:
     except ValueError:
         document = None
     if not isinstance(document, dict) or not text.lstrip().startswith("{"):
-        raise ServiceError("MalformedPolicy", "Policies must be valid JSON and the first byte must be '{'", 400)
+        raise ServiceError(
+            "MalformedPolicy", "Policies must be valid JSON and the first byte must be '{'", 400
+        )
     if not document.get("Statement"):
         raise ServiceError("MalformedPolicy", "Missing required field Statement", 400)
     _put(ctx, POLICY, params["Bucket"], {"Policy": text})
@@ -95,8 +106,12 @@ def get_bucket_policy(ctx: RequestContext, params: dict) -> dict:
     owned_bucket(ctx, params)
     found = _get(ctx, POLICY, params["Bucket"])
     if found is None:
-        raise ServiceError("NoSuchBucketPolicy", "The bucket policy does not exist", 404,
-                           fields={"BucketName": params["Bucket"]})
+        raise ServiceError(
+            "NoSuchBucketPolicy",
+            "The bucket policy does not exist",
+            404,
+            fields={"BucketName": params["Bucket"]},
+        )
     return {"Policy": found.data["Policy"]}
 
 

@@ -24,16 +24,28 @@ def create_bucket(ctx: RequestContext, params: dict) -> dict:
     region = ctx.region
     if region == DEFAULT_REGION:
         if constraint == DEFAULT_REGION:
-            raise ServiceError("InvalidLocationConstraint", "The specified location-constraint is not valid",
-                               400, fields={"LocationConstraint": constraint})
+            raise ServiceError(
+                "InvalidLocationConstraint",
+                "The specified location-constraint is not valid",
+                400,
+                fields={"LocationConstraint": constraint},
+            )
         if constraint and constraint != "EU":
             region = constraint
     elif not constraint:
-        raise ServiceError("IllegalLocationConstraintException", "The unspecified location constraint is "
-                           "incompatible for the region specific endpoint this request was sent to.", 400)
+        raise ServiceError(
+            "IllegalLocationConstraintException",
+            "The unspecified location constraint is "
+            "incompatible for the region specific endpoint this request was sent to.",
+            400,
+        )
     elif constraint != region:
-        raise ServiceError("IllegalLocationConstraintException", f"The {constraint} location constraint is "
-                           "incompatible for the region specific endpoint this request was sent to.", 400)
+        raise ServiceError(
+            "IllegalLocationConstraintException",
+            f"The {constraint} location constraint is "
+            "incompatible for the region specific endpoint this request was sent to.",
+            400,
+        )
     objects = store(ctx)
     try:
         objects.create_bucket(ctx.account_id, name, region)
@@ -47,8 +59,7 @@ def create_bucket(ctx: RequestContext, params: dict) -> dict:
 @OPERATIONS.handler("HeadBucket")
 def head_bucket(ctx: RequestContext, params: dict) -> dict:
     info = owned_bucket(ctx, params)
-    return {"BucketRegion": info.region, "AccessPointAlias": False,
-            "BucketArn": f"arn:aws:s3:::{info.name}"}
+    return {"BucketRegion": info.region, "AccessPointAlias": False, "BucketArn": f"arn:aws:s3:::{info.name}"}
 
 
 @OPERATIONS.handler("GetBucketLocation")
@@ -76,16 +87,25 @@ def list_buckets(ctx: RequestContext, params: dict) -> dict:
         try:
             after = base64.urlsafe_b64decode(token.encode()).decode()
         except ValueError:
-            raise errors.invalid_argument("The continuation token provided is incorrect",
-                                          "continuation-token", token) from None
-    buckets = store(ctx).index.list_buckets(ctx.account_id, params.get("Prefix") or "", after,
-                                            limit + 1 if limit else None)
+            raise errors.invalid_argument(
+                "The continuation token provided is incorrect", "continuation-token", token
+            ) from None
+    buckets = store(ctx).index.list_buckets(
+        ctx.account_id, params.get("Prefix") or "", after, limit + 1 if limit else None
+    )
     result: dict = {"Owner": owner(ctx.account_id)}
     if limit and len(buckets) > limit:
         buckets = buckets[:limit]
         result["ContinuationToken"] = base64.urlsafe_b64encode(buckets[-1].name.encode()).decode()
-    result["Buckets"] = [{"Name": b.name, "CreationDate": b.created, "BucketRegion": b.region,
-                          "BucketArn": f"arn:aws:s3:::{b.name}"} for b in buckets]
+    result["Buckets"] = [
+        {
+            "Name": b.name,
+            "CreationDate": b.created,
+            "BucketRegion": b.region,
+            "BucketArn": f"arn:aws:s3:::{b.name}",
+        }
+        for b in buckets
+    ]
     if params.get("Prefix"):
         result["Prefix"] = params["Prefix"]
     return result

@@ -22,16 +22,23 @@ from ...store.objects_index import BucketInfo
 from ..context import RequestContext
 from . import errors
 
-MAX_OBJECT_SIZE = 5 * 1024 ** 3  # single PUT and single part
-MIN_PART_SIZE = 5 * 1024 ** 2
+MAX_OBJECT_SIZE = 5 * 1024**3  # single PUT and single part
+MIN_PART_SIZE = 5 * 1024**2
 MAX_PART_NUMBER = 10000
 MAX_METADATA_BYTES = 2048
 READ_CHUNK = 1 << 20
 SMALL_BODY = 256 * 1024  # bodies up to this size are read whole and handled in one thread hop
 T = TypeVar("T")
 #: Stored with the object and returned on GET/HEAD: output member → request member.
-STORED_HEADERS = ("CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage", "Expires",
-                  "WebsiteRedirectLocation", "StorageClass")
+STORED_HEADERS = (
+    "CacheControl",
+    "ContentDisposition",
+    "ContentEncoding",
+    "ContentLanguage",
+    "Expires",
+    "WebsiteRedirectLocation",
+    "StorageClass",
+)
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_ADDRESS = re.compile(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$")
@@ -52,8 +59,9 @@ def valid_bucket_name(name: str) -> bool:
     return not name.endswith(("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"))
 
 
-def owned_bucket(ctx: RequestContext, params: dict, name: str | None = None,
-                 expected: str | None = None) -> BucketInfo:
+def owned_bucket(
+    ctx: RequestContext, params: dict, name: str | None = None, expected: str | None = None
+) -> BucketInfo:
     """The bucket named in the request, owned by the caller (else AccessDenied), checking
     ``x-amz-expected-bucket-owner``."""
     bucket = name if name is not None else params["Bucket"]
@@ -70,7 +78,9 @@ def owned_object(ctx: RequestContext, params: dict) -> ObjectInfo:
     if bucket_info is None:
         raise errors.no_such_bucket(params["Bucket"])
     expected = params.get("ExpectedBucketOwner")
-    if bucket_info.account_id != ctx.account_id or (expected is not None and expected != bucket_info.account_id):
+    if bucket_info.account_id != ctx.account_id or (
+        expected is not None and expected != bucket_info.account_id
+    ):
         raise errors.access_denied()
     if info is None:
         raise errors.no_such_key(params["Key"])
@@ -87,6 +97,7 @@ def owner(account_id: str) -> dict:
 
 # -- request bodies ---------------------------------------------------------------------------
 
+
 class RequestBody:
     """The decoded payload of a streaming request: plain bytes, or aws-chunked decoded incrementally
     (chunk and trailer signatures verified). ``trailers`` is filled once the stream is exhausted."""
@@ -101,8 +112,9 @@ class RequestBody:
             try:
                 decoded = int(length) if length is not None else None
             except ValueError:
-                raise errors.invalid_argument("x-amz-decoded-content-length must be an integer",
-                                              "x-amz-decoded-content-length", length) from None
+                raise errors.invalid_argument(
+                    "x-amz-decoded-content-length must be an integer", "x-amz-decoded-content-length", length
+                ) from None
             self.decoder = ChunkedDecoder.for_auth(auth, decoded_length=decoded)
         self.trailers: dict[str, str] = {}
 
@@ -141,8 +153,12 @@ class Digests:
                 if len(base64.b64decode(self.content_md5, validate=True)) != 16:
                     raise ValueError
             except (ValueError, binascii.Error):
-                raise ServiceError("InvalidDigest", "The Content-MD5 you specified was invalid.", 400,
-                                   fields={"Content-MD5": self.content_md5}) from None
+                raise ServiceError(
+                    "InvalidDigest",
+                    "The Content-MD5 you specified was invalid.",
+                    400,
+                    fields={"Content-MD5": self.content_md5},
+                ) from None
         self.expected: dict[str, str] = {}
         for algorithm in cks.MEMBER_NAMES:
             value = checksum_value(params, headers, algorithm)
@@ -156,15 +172,20 @@ class Digests:
                 raise errors.invalid_request(f"Value for x-amz-checksum-{algorithm} header is invalid.")
             self.expected[algorithm] = value
         if len(self.expected) > 1:
-            raise errors.invalid_request("Expecting a single x-amz-checksum- header. Multiple checksum Types "
-                                         "are not allowed.")
+            raise errors.invalid_request(
+                "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."
+            )
         auth = ctx.auth
-        self.trailer_algorithms = [name[len("x-amz-checksum-"):] for name in getattr(auth, "trailer_names", ())
-                                   if name.startswith("x-amz-checksum-")]
+        self.trailer_algorithms = [
+            name[len("x-amz-checksum-") :]
+            for name in getattr(auth, "trailer_names", ())
+            if name.startswith("x-amz-checksum-")
+        ]
         for name in self.trailer_algorithms:
             if not cks.supported(name):
-                raise errors.invalid_request(f"The value specified in the x-amz-trailer header is not "
-                                             f"supported: x-amz-checksum-{name}")
+                raise errors.invalid_request(
+                    f"The value specified in the x-amz-trailer header is not supported: x-amz-checksum-{name}"
+                )
         declared = params.get("ChecksumAlgorithm") or headers.get("x-amz-sdk-checksum-algorithm")
         names = list(self.expected) + self.trailer_algorithms
         if declared and cks.supported(declared):
@@ -178,27 +199,41 @@ class Digests:
         if self.payload_sha256 is not None and staged.sha256 != self.payload_sha256:
             raise errors.content_sha256_mismatch(self.payload_sha256, staged.sha256 or "")
         if self.content_md5 is not None and base64.b64decode(self.content_md5) != staged.md5:
-            raise ServiceError("BadDigest", "The Content-MD5 you specified did not match what we received.",
-                               400, fields={"ExpectedDigest": self.content_md5,
-                                            "CalculatedDigest": base64.b64encode(staged.md5).decode()})
+            raise ServiceError(
+                "BadDigest",
+                "The Content-MD5 you specified did not match what we received.",
+                400,
+                fields={
+                    "ExpectedDigest": self.content_md5,
+                    "CalculatedDigest": base64.b64encode(staged.md5).decode(),
+                },
+            )
         expected = dict(self.expected)
         for algorithm in self.trailer_algorithms:
             value = trailers.get(f"x-amz-checksum-{algorithm}")
             if value is None:
-                raise errors.invalid_request(f"The x-amz-checksum-{algorithm} trailer was declared but not "
-                                             "sent.")
+                raise errors.invalid_request(
+                    f"The x-amz-checksum-{algorithm} trailer was declared but not sent."
+                )
             expected[algorithm] = value
         for algorithm, value in expected.items():
             if staged.checksums.get(algorithm) != value:
-                raise ServiceError("BadDigest", f"The {cks.MEMBER_NAMES[algorithm]} you specified did not "
-                                   "match the calculated checksum.", 400)
+                raise ServiceError(
+                    "BadDigest",
+                    f"The {cks.MEMBER_NAMES[algorithm]} you specified did not match the calculated checksum.",
+                    400,
+                )
 
     def stored(self, staged: StagedFile) -> dict[str, str]:
         return {name: staged.checksums[name] for name in self.algorithms if name in staged.checksums}
 
 
-async def ingest(ctx: RequestContext, digests: Digests, commit: Callable[[StagedFile], T],
-                 sealer: Callable[[], Any] | None = None) -> T:
+async def ingest(
+    ctx: RequestContext,
+    digests: Digests,
+    commit: Callable[[StagedFile], T],
+    sealer: Callable[[], Any] | None = None,
+) -> T:
     """Stage the request body, check every digest, then ``commit(staged)`` in a worker thread.
 
     Small plain bodies are read on the loop and staged, checked and committed in one thread hop; larger
@@ -247,8 +282,12 @@ def check_length(ctx: RequestContext, limit: int = MAX_OBJECT_SIZE) -> None:
     headers = ctx.request.headers
     value = headers.get("x-amz-decoded-content-length") or headers.get("content-length")
     if value and value.isdigit() and int(value) > limit:
-        raise ServiceError("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size", 400,
-                           fields={"ProposedSize": value, "MaxSizeAllowed": str(limit)})
+        raise ServiceError(
+            "EntityTooLarge",
+            "Your proposed upload exceeds the maximum allowed size",
+            400,
+            fields={"ProposedSize": value, "MaxSizeAllowed": str(limit)},
+        )
 
 
 def verify_xml_body(ctx: RequestContext) -> None:
@@ -264,23 +303,30 @@ def verify_xml_body(ctx: RequestContext) -> None:
         if len(raw) != 16:
             raise ServiceError("InvalidDigest", "The Content-MD5 you specified was invalid.", 400)
         if hashlib.md5(body).digest() != raw:
-            raise ServiceError("BadDigest", "The Content-MD5 you specified did not match what we received.",
-                               400)
+            raise ServiceError(
+                "BadDigest", "The Content-MD5 you specified did not match what we received.", 400
+            )
     for algorithm, member in cks.MEMBER_NAMES.items():
         value = headers.get(f"x-amz-checksum-{algorithm}")
         if value is not None and cks.of_bytes(algorithm, body) != value:
-            raise ServiceError("BadDigest", f"The {member} you specified did not match the calculated "
-                               "checksum.", 400)
+            raise ServiceError(
+                "BadDigest", f"The {member} you specified did not match the calculated checksum.", 400
+            )
 
 
 # -- object attributes ------------------------------------------------------------------------
+
 
 def user_metadata(params: dict) -> dict[str, str]:
     metadata = {k.lower(): v for k, v in (params.get("Metadata") or {}).items()}
     size = sum(len(k) + len(v) for k, v in metadata.items())
     if size > MAX_METADATA_BYTES:
-        raise ServiceError("MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata "
-                           "size", 400, fields={"Size": str(size), "MaxSizeAllowed": str(MAX_METADATA_BYTES)})
+        raise ServiceError(
+            "MetadataTooLarge",
+            "Your metadata headers exceed the maximum allowed metadata size",
+            400,
+            fields={"Size": str(size), "MaxSizeAllowed": str(MAX_METADATA_BYTES)},
+        )
     return metadata
 
 
@@ -291,7 +337,9 @@ def stored_headers(params: dict) -> dict[str, Any]:
         if value is None:
             continue
         if name == "ContentEncoding":
-            value = ",".join(p.strip() for p in str(value).split(",") if p.strip() and p.strip() != "aws-chunked")
+            value = ",".join(
+                p.strip() for p in str(value).split(",") if p.strip() and p.strip() != "aws-chunked"
+            )
             if not value:
                 continue
         if name == "Expires":
@@ -313,13 +361,20 @@ def check_tags(tag_set: list[dict], limit: int = 10, bucket: bool = False) -> di
     for tag in tag_set:
         key, value = tag.get("Key", ""), tag.get("Value", "")
         if key in tags:
-            raise ServiceError("InvalidTag", "Cannot provide multiple Tags with the same key", 400,
-                               fields={"TagKey": key})
+            raise ServiceError(
+                "InvalidTag", "Cannot provide multiple Tags with the same key", 400, fields={"TagKey": key}
+            )
         if not 1 <= len(key) <= 128:
-            raise ServiceError("InvalidTag", "The TagKey you have provided is invalid", 400, fields={"TagKey": key})
+            raise ServiceError(
+                "InvalidTag", "The TagKey you have provided is invalid", 400, fields={"TagKey": key}
+            )
         if len(value) > 256:
-            raise ServiceError("InvalidTag", "The TagValue you have provided is invalid", 400,
-                               fields={"TagKey": key, "TagValue": value})
+            raise ServiceError(
+                "InvalidTag",
+                "The TagValue you have provided is invalid",
+                400,
+                fields={"TagKey": key, "TagValue": value},
+            )
         tags[key] = value
     if len(tags) > limit:
         if bucket:
@@ -333,8 +388,9 @@ def tag_set(tags: dict[str, str]) -> list[dict]:
 
 
 def checksum_fields(checksums: dict[str, str], checksum_type: str | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"Checksum" + cks.MEMBER_NAMES[k]: v for k, v in checksums.items()
-                           if k in cks.MEMBER_NAMES}
+    out: dict[str, Any] = {
+        "Checksum" + cks.MEMBER_NAMES[k]: v for k, v in checksums.items() if k in cks.MEMBER_NAMES
+    }
     if out and checksum_type:
         out["ChecksumType"] = checksum_type
     return out
@@ -343,8 +399,12 @@ def checksum_fields(checksums: dict[str, str], checksum_type: str | None = None)
 def object_fields(info: ObjectInfo, checksum_mode: bool = False) -> dict[str, Any]:
     """Output members shared by GetObject and HeadObject."""
     out: dict[str, Any] = {
-        "ContentLength": info.size, "ContentType": info.content_type, "ETag": info.quoted_etag,
-        "LastModified": info.last_modified, "AcceptRanges": "bytes", "Metadata": info.metadata,
+        "ContentLength": info.size,
+        "ContentType": info.content_type,
+        "ETag": info.quoted_etag,
+        "LastModified": info.last_modified,
+        "AcceptRanges": "bytes",
+        "Metadata": info.metadata,
     }
     out.update(info.sse)
     for name, value in info.headers.items():
@@ -373,6 +433,7 @@ def parse_copy_source(value: str) -> tuple[str, str]:
 
 
 # -- responses --------------------------------------------------------------------------------
+
 
 def base_headers(ctx: RequestContext) -> list[tuple[str, str]]:
     request_id = ctx.request.request_id

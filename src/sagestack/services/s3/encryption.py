@@ -51,9 +51,13 @@ def kms_errors() -> Iterator[None]:
     except KmsError as exc:
         code = CODES.get(exc.kind, exc.kind + "Exception")
         status = 403 if exc.kind in ("InvalidCiphertext", "IncorrectKey") else 400
-        raise ServiceError(f"KMS.{code}", exc.message or "The ciphertext refers to a customer master key that "
-                           "does not exist, does not exist in this region, or you are not allowed to access.",
-                           status) from None
+        raise ServiceError(
+            f"KMS.{code}",
+            exc.message
+            or "The ciphertext refers to a customer master key that "
+            "does not exist, does not exist in this region, or you are not allowed to access.",
+            status,
+        ) from None
 
 
 def _user_context(value: str | None) -> dict[str, str]:
@@ -64,9 +68,12 @@ def _user_context(value: str | None) -> dict[str, str]:
         if not isinstance(context, dict) or not all(isinstance(v, str) for v in context.values()):
             raise ValueError
     except ValueError:
-        raise errors.invalid_argument("The header 'x-amz-server-side-encryption-context' shall be Base64-encoded "
-                                      "UTF-8 string holding JSON which represents a string-string map",
-                                      "x-amz-server-side-encryption-context", value) from None
+        raise errors.invalid_argument(
+            "The header 'x-amz-server-side-encryption-context' shall be Base64-encoded "
+            "UTF-8 string holding JSON which represents a string-string map",
+            "x-amz-server-side-encryption-context",
+            value,
+        ) from None
     return context
 
 
@@ -84,17 +91,23 @@ def plan(ctx: RequestContext, params: dict, bucket: str, key: str, data_key: byt
             if bucket_key is None and default.get("BucketKeyEnabled") is not None:
                 bucket_key = default["BucketKeyEnabled"]
     if key_ref is not None and algorithm not in KMS_ALGORITHMS:
-        raise errors.invalid_argument("Server Side Encryption with AWS KMS managed key requires HTTP header "
-                                      "x-amz-server-side-encryption : aws:kms", "x-amz-server-side-encryption",
-                                      str(algorithm))
+        raise errors.invalid_argument(
+            "Server Side Encryption with AWS KMS managed key requires HTTP header "
+            "x-amz-server-side-encryption : aws:kms",
+            "x-amz-server-side-encryption",
+            str(algorithm),
+        )
     if algorithm not in KMS_ALGORITHMS:
         return Plan({"ServerSideEncryption": algorithm or "AES256"})
     user = _user_context(params.get("SSEKMSEncryptionContext"))
     context = {**user, "aws:s3:arn": f"arn:aws:s3:::{bucket}/{key}"}
     keys = key_store(ctx.platform)
     with kms_errors():
-        kms_key = keys.find(ctx.account_id, ctx.region, key_ref) if key_ref else \
-            keys.managed_key(ctx.account_id, ctx.region, "alias/aws/s3")
+        kms_key = (
+            keys.find(ctx.account_id, ctx.region, key_ref)
+            if key_ref
+            else keys.managed_key(ctx.account_id, ctx.region, "alias/aws/s3")
+        )
         if data_key is None:
             data_key, blob = keys.generate_data_key(kms_key, 32, context)
         else:

@@ -8,13 +8,16 @@ from ...objects import errors as object_errors
 from ...protocol import aws_chunked
 from ...protocol.errors import ServiceError
 
-SIGNATURE_MESSAGE = ("The request signature we calculated does not match the signature you provided. "
-                     "Check your key and signing method.")
+SIGNATURE_MESSAGE = (
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your key and signing method."
+)
 
 
 def no_such_bucket(bucket: str) -> ServiceError:
-    return ServiceError("NoSuchBucket", "The specified bucket does not exist", 404,
-                        fields={"BucketName": bucket})
+    return ServiceError(
+        "NoSuchBucket", "The specified bucket does not exist", 404, fields={"BucketName": bucket}
+    )
 
 
 def no_such_key(key: str) -> ServiceError:
@@ -22,30 +25,45 @@ def no_such_key(key: str) -> ServiceError:
 
 
 def no_such_upload(upload_id: str) -> ServiceError:
-    return ServiceError("NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, "
-                        "or the upload may have been aborted or completed.", 404,
-                        fields={"UploadId": upload_id})
+    return ServiceError(
+        "NoSuchUpload",
+        "The specified upload does not exist. The upload ID may be invalid, "
+        "or the upload may have been aborted or completed.",
+        404,
+        fields={"UploadId": upload_id},
+    )
 
 
 def bucket_not_empty(bucket: str) -> ServiceError:
-    return ServiceError("BucketNotEmpty", "The bucket you tried to delete is not empty", 409,
-                        fields={"BucketName": bucket})
+    return ServiceError(
+        "BucketNotEmpty", "The bucket you tried to delete is not empty", 409, fields={"BucketName": bucket}
+    )
 
 
 def bucket_owned_by_you(bucket: str) -> ServiceError:
-    return ServiceError("BucketAlreadyOwnedByYou", "Your previous request to create the named bucket "
-                        "succeeded and you already own it.", 409, fields={"BucketName": bucket})
+    return ServiceError(
+        "BucketAlreadyOwnedByYou",
+        "Your previous request to create the named bucket succeeded and you already own it.",
+        409,
+        fields={"BucketName": bucket},
+    )
 
 
 def bucket_exists(bucket: str) -> ServiceError:
-    return ServiceError("BucketAlreadyExists", "The requested bucket name is not available. The bucket "
-                        "namespace is shared by all users of the system. Please select a different name "
-                        "and try again.", 409, fields={"BucketName": bucket})
+    return ServiceError(
+        "BucketAlreadyExists",
+        "The requested bucket name is not available. The bucket "
+        "namespace is shared by all users of the system. Please select a different name "
+        "and try again.",
+        409,
+        fields={"BucketName": bucket},
+    )
 
 
 def invalid_bucket_name(bucket: str) -> ServiceError:
-    return ServiceError("InvalidBucketName", "The specified bucket is not valid.", 400,
-                        fields={"BucketName": bucket})
+    return ServiceError(
+        "InvalidBucketName", "The specified bucket is not valid.", 400, fields={"BucketName": bucket}
+    )
 
 
 def access_denied() -> ServiceError:
@@ -53,13 +71,20 @@ def access_denied() -> ServiceError:
 
 
 def precondition_failed(condition: str) -> ServiceError:
-    return ServiceError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
-                        412, fields={"Condition": condition})
+    return ServiceError(
+        "PreconditionFailed",
+        "At least one of the pre-conditions you specified did not hold",
+        412,
+        fields={"Condition": condition},
+    )
 
 
 def malformed_xml() -> ServiceError:
-    return ServiceError("MalformedXML", "The XML you provided was not well-formed or did not validate "
-                        "against our published schema", 400)
+    return ServiceError(
+        "MalformedXML",
+        "The XML you provided was not well-formed or did not validate against our published schema",
+        400,
+    )
 
 
 def invalid_argument(message: str, name: str | None = None, value: str | None = None) -> ServiceError:
@@ -74,9 +99,12 @@ def invalid_request(message: str) -> ServiceError:
 
 
 def content_sha256_mismatch(declared: str, computed: str) -> ServiceError:
-    return ServiceError("XAmzContentSHA256Mismatch",
-                        "The provided 'x-amz-content-sha256' header does not match what was computed.", 400,
-                        fields={"ClientComputedContentSHA256": declared, "S3ComputedContentSHA256": computed})
+    return ServiceError(
+        "XAmzContentSHA256Mismatch",
+        "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        400,
+        fields={"ClientComputedContentSHA256": declared, "S3ComputedContentSHA256": computed},
+    )
 
 
 def incomplete_body(message: str) -> ServiceError:
@@ -120,9 +148,12 @@ def _chunked_error(exc: aws_chunked.ChunkedBodyError) -> ServiceError | None:
     if isinstance(exc, aws_chunked.TruncatedBody):
         return incomplete_body("The request body terminated unexpectedly")
     if isinstance(exc, aws_chunked.LengthMismatch):
-        return incomplete_body("You did not provide the number of bytes specified by the "
-                               "x-amz-decoded-content-length HTTP header")
+        return incomplete_body(
+            "You did not provide the number of bytes specified by the "
+            "x-amz-decoded-content-length HTTP header"
+        )
     if isinstance(exc, aws_chunked.ChunkSignatureMismatch):
-        return ServiceError("SignatureDoesNotMatch", SIGNATURE_MESSAGE, 403,
-                            fields={"StringToSign": exc.string_to_sign})
+        return ServiceError(
+            "SignatureDoesNotMatch", SIGNATURE_MESSAGE, 403, fields={"StringToSign": exc.string_to_sign}
+        )
     return None

@@ -29,14 +29,20 @@ def _encoder(params: dict):
     if params.get("EncodingType") == "url":
         return lambda text: quote(text, safe="/") if text is not None else None
     if params.get("EncodingType") not in (None, ""):
-        raise errors.invalid_argument("Invalid Encoding Method specified in Request", "encoding-type",
-                                      params["EncodingType"])
+        raise errors.invalid_argument(
+            "Invalid Encoding Method specified in Request", "encoding-type", params["EncodingType"]
+        )
     return lambda text: text
 
 
 def _entry(info: ObjectInfo, encode, with_owner: bool, account_id: str) -> dict:
-    entry = {"Key": encode(info.key), "LastModified": info.last_modified, "ETag": info.quoted_etag,
-             "Size": info.size, "StorageClass": info.headers.get("StorageClass", "STANDARD")}
+    entry = {
+        "Key": encode(info.key),
+        "LastModified": info.last_modified,
+        "ETag": info.quoted_etag,
+        "Size": info.size,
+        "StorageClass": info.headers.get("StorageClass", "STANDARD"),
+    }
     if info.checksums:
         entry["ChecksumAlgorithm"] = [cks.MEMBER_NAMES[a] for a in info.checksums if a in cks.MEMBER_NAMES]
         if info.checksum_type:
@@ -48,8 +54,9 @@ def _entry(info: ObjectInfo, encode, with_owner: bool, account_id: str) -> dict:
 
 def _page(ctx: RequestContext, params: dict, after: str | None, max_keys: int):
     delimiter = params.get("Delimiter") or None
-    return store(ctx).list(params["Bucket"], params.get("Prefix") or "", delimiter, start_after=after,
-                           max_keys=max_keys)
+    return store(ctx).list(
+        params["Bucket"], params.get("Prefix") or "", delimiter, start_after=after, max_keys=max_keys
+    )
 
 
 @OPERATIONS.handler("ListObjectsV2")
@@ -65,12 +72,16 @@ def list_objects_v2(ctx: RequestContext, params: dict) -> dict:
             if not after:
                 raise ValueError
         except (ValueError, binascii.Error, UnicodeDecodeError):
-            raise errors.invalid_argument("The continuation token provided is incorrect",
-                                          "continuation-token", token) from None
+            raise errors.invalid_argument(
+                "The continuation token provided is incorrect", "continuation-token", token
+            ) from None
     page = _page(ctx, params, after, max_keys)
     result = {
-        "Name": info.name, "Prefix": encode(params.get("Prefix") or ""), "MaxKeys": max_keys,
-        "KeyCount": len(page.objects) + len(page.prefixes), "IsTruncated": page.truncated,
+        "Name": info.name,
+        "Prefix": encode(params.get("Prefix") or ""),
+        "MaxKeys": max_keys,
+        "KeyCount": len(page.objects) + len(page.prefixes),
+        "IsTruncated": page.truncated,
         "Contents": [_entry(o, encode, bool(params.get("FetchOwner")), info.account_id) for o in page.objects]
         or None,
         "CommonPrefixes": [{"Prefix": encode(p)} for p in page.prefixes] or None,
@@ -95,8 +106,11 @@ def list_objects(ctx: RequestContext, params: dict) -> dict:
     encode = _encoder(params)
     page = _page(ctx, params, params.get("Marker") or None, max_keys)
     result = {
-        "Name": info.name, "Prefix": encode(params.get("Prefix") or ""), "Marker": encode(params.get("Marker") or ""),
-        "MaxKeys": max_keys, "IsTruncated": page.truncated,
+        "Name": info.name,
+        "Prefix": encode(params.get("Prefix") or ""),
+        "Marker": encode(params.get("Marker") or ""),
+        "MaxKeys": max_keys,
+        "IsTruncated": page.truncated,
         "Contents": [_entry(o, encode, True, info.account_id) for o in page.objects] or None,
         "CommonPrefixes": [{"Prefix": encode(p)} for p in page.prefixes] or None,
     }

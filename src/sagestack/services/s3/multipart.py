@@ -47,8 +47,9 @@ def _now() -> dt.datetime:
 def _part_number(params: dict) -> int:
     number = params["PartNumber"]
     if not 1 <= number <= MAX_PART_NUMBER:
-        raise errors.invalid_argument("Part number must be an integer between 1 and 10000, inclusive",
-                                      "partNumber", str(number))
+        raise errors.invalid_argument(
+            "Part number must be an integer between 1 and 10000, inclusive", "partNumber", str(number)
+        )
     return number
 
 
@@ -58,19 +59,28 @@ def create_multipart_upload(ctx: RequestContext, params: dict) -> dict:
     algorithm = params.get("ChecksumAlgorithm")
     kind = params.get("ChecksumType")
     if kind and not algorithm:
-        raise errors.invalid_request("The x-amz-checksum-type header can only be used with the "
-                                     "x-amz-checksum-algorithm header.")
+        raise errors.invalid_request(
+            "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header."
+        )
     if kind == "FULL_OBJECT" and algorithm and algorithm.upper() not in ("CRC32", "CRC32C", "CRC64NVME"):
-        raise errors.invalid_request(f"The FULL_OBJECT checksum type cannot be used with the "
-                                     f"{algorithm.lower()} checksum algorithm.")
+        raise errors.invalid_request(
+            f"The FULL_OBJECT checksum type cannot be used with the {algorithm.lower()} checksum algorithm."
+        )
     encryption = plan(ctx, params, params["Bucket"], params["Key"])  # one data key seals every part
     upload = UploadInfo(
-        upload_id=secrets.token_urlsafe(48), bucket=params["Bucket"], key=params["Key"],
-        account_id=ctx.account_id, initiated=_now(),
-        content_type=params.get("ContentType") or "binary/octet-stream", metadata=user_metadata(params),
-        headers=stored_headers(params), sse=encryption.sse, tags=parse_tagging_header(params.get("Tagging")),
+        upload_id=secrets.token_urlsafe(48),
+        bucket=params["Bucket"],
+        key=params["Key"],
+        account_id=ctx.account_id,
+        initiated=_now(),
+        content_type=params.get("ContentType") or "binary/octet-stream",
+        metadata=user_metadata(params),
+        headers=stored_headers(params),
+        sse=encryption.sse,
+        tags=parse_tagging_header(params.get("Tagging")),
         checksum_algorithm=algorithm.lower() if algorithm else None,
-        checksum_type=(kind or "COMPOSITE") if algorithm else None, encryption=encryption.envelope,
+        checksum_type=(kind or "COMPOSITE") if algorithm else None,
+        encryption=encryption.envelope,
     )
     store(ctx).create_upload(upload)
     result = {"Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.upload_id, **upload.sse}
@@ -89,10 +99,14 @@ async def upload_part(ctx: RequestContext, params: dict) -> dict:
     digests = Digests(ctx, params, extra_algorithm=upload.checksum_algorithm)
     mismatched = [a for a in digests.expected if upload.checksum_algorithm and a != upload.checksum_algorithm]
     if mismatched:
-        raise errors.invalid_request(f"Checksum Type mismatch occurred, expected checksum Type: "
-                                     f"{upload.checksum_algorithm}, actual checksum Type: {mismatched[0]}")
+        raise errors.invalid_request(
+            f"Checksum Type mismatch occurred, expected checksum Type: "
+            f"{upload.checksum_algorithm}, actual checksum Type: {mismatched[0]}"
+        )
     sealer = (lambda: FrameSealer(data_key(ctx, upload.encryption), number)) if upload.encryption else None
-    part = await ingest(ctx, digests, lambda staged: objects.commit_part(upload.upload_id, number, staged), sealer)
+    part = await ingest(
+        ctx, digests, lambda staged: objects.commit_part(upload.upload_id, number, staged), sealer
+    )
     return {"ETag": f'"{part.etag}"', **checksum_fields(part.checksums), **upload.sse}
 
 
@@ -112,13 +126,21 @@ def upload_part_copy(ctx: RequestContext, params: dict) -> dict:
     if text:
         first, _, last = text.removeprefix("bytes=").partition("-")
         if not (text.startswith("bytes=") and first.isdigit() and last.isdigit()) or int(last) < int(first):
-            raise errors.invalid_argument("The x-amz-copy-source-range value must be of the form "
-                                          "bytes=first-last where first and last are the zero-based offsets "
-                                          "of the first and last bytes to copy", "x-amz-copy-source-range", text)
+            raise errors.invalid_argument(
+                "The x-amz-copy-source-range value must be of the form "
+                "bytes=first-last where first and last are the zero-based offsets "
+                "of the first and last bytes to copy",
+                "x-amz-copy-source-range",
+                text,
+            )
         start, end = int(first), int(last)
         if end >= source.size:
-            raise ServiceError("InvalidRange", "The requested range is not satisfiable", 416,
-                               fields={"RangeRequested": text, "ActualObjectSize": str(source.size)})
+            raise ServiceError(
+                "InvalidRange",
+                "The requested range is not satisfiable",
+                416,
+                fields={"RangeRequested": text, "ActualObjectSize": str(source.size)},
+            )
         length = end - start + 1
     if length > MAX_OBJECT_SIZE:
         raise ServiceError("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size", 400)
@@ -136,8 +158,12 @@ def _validate_parts(ctx: RequestContext, upload: UploadInfo, requested: list[dic
         raise errors.malformed_xml()
     numbers = [p.get("PartNumber") for p in requested]
     if any(n is None for n in numbers) or any(b <= a for a, b in itertools.pairwise(numbers)):
-        raise ServiceError("InvalidPartOrder", "The list of parts was not in ascending order. Parts must be "
-                           "ordered by part number.", 400, fields={"UploadId": upload.upload_id})
+        raise ServiceError(
+            "InvalidPartOrder",
+            "The list of parts was not in ascending order. Parts must be ordered by part number.",
+            400,
+            fields={"UploadId": upload.upload_id},
+        )
     stored = {p.part_number: p for p in store(ctx).list_parts(upload.upload_id)}
     chosen = []
     algorithm = upload.checksum_algorithm
@@ -151,21 +177,40 @@ def _validate_parts(ctx: RequestContext, upload: UploadInfo, requested: list[dic
                 if value is not None and part.checksums.get(name) != value:
                     mismatch = True
         if mismatch:
-            raise ServiceError("InvalidPart", "One or more of the specified parts could not be found.  The part "
-                               "may not have been uploaded, or the specified entity tag may not match the "
-                               "part's entity tag.", 400,
-                               fields={"UploadId": upload.upload_id, "PartNumber": str(entry["PartNumber"]),
-                                       "ETag": entry.get("ETag") or ""})
-        if algorithm and upload.checksum_type == "COMPOSITE" \
-                and entry.get("Checksum" + cks.MEMBER_NAMES[algorithm]) is None:
-            raise errors.invalid_request(f"The upload was created using a {algorithm} checksum. The complete "
-                                         f"request must include the checksum for each part. It was missing for "
-                                         f"part {entry['PartNumber']} in the request.")
+            raise ServiceError(
+                "InvalidPart",
+                "One or more of the specified parts could not be found.  The part "
+                "may not have been uploaded, or the specified entity tag may not match the "
+                "part's entity tag.",
+                400,
+                fields={
+                    "UploadId": upload.upload_id,
+                    "PartNumber": str(entry["PartNumber"]),
+                    "ETag": entry.get("ETag") or "",
+                },
+            )
+        if (
+            algorithm
+            and upload.checksum_type == "COMPOSITE"
+            and entry.get("Checksum" + cks.MEMBER_NAMES[algorithm]) is None
+        ):
+            raise errors.invalid_request(
+                f"The upload was created using a {algorithm} checksum. The complete "
+                f"request must include the checksum for each part. It was missing for "
+                f"part {entry['PartNumber']} in the request."
+            )
         if index < len(requested) - 1 and part.size < MIN_PART_SIZE:
-            raise ServiceError("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed "
-                               "object size.", 400,
-                               fields={"ProposedSize": str(part.size), "MinSizeAllowed": str(MIN_PART_SIZE),
-                                       "PartNumber": str(part.part_number), "ETag": f'"{part.etag}"'})
+            raise ServiceError(
+                "EntityTooSmall",
+                "Your proposed upload is smaller than the minimum allowed object size.",
+                400,
+                fields={
+                    "ProposedSize": str(part.size),
+                    "MinSizeAllowed": str(MIN_PART_SIZE),
+                    "PartNumber": str(part.part_number),
+                    "ETag": f'"{part.etag}"',
+                },
+            )
         chosen.append(part)
     return chosen
 
@@ -184,8 +229,10 @@ def complete_multipart_upload(ctx: RequestContext, params: dict) -> dict:
     size = params.get("MpuObjectSize")
     if size is not None and size != staged.size:
         staged.discard()
-        raise errors.invalid_request(f"The provided 'x-amz-mp-object-size' header value {size} does not match "
-                                     f"what was computed: {staged.size}")
+        raise errors.invalid_request(
+            f"The provided 'x-amz-mp-object-size' header value {size} does not match "
+            f"what was computed: {staged.size}"
+        )
     etag = hashlib.md5(b"".join(bytes.fromhex(p.etag) for p in parts)).hexdigest() + f"-{len(parts)}"
     checksums: dict[str, str] = {}
     if algorithm:
@@ -194,25 +241,48 @@ def complete_multipart_upload(ctx: RequestContext, params: dict) -> dict:
             claimed = checksum_value(params, ctx.request.headers, algorithm)
             if claimed is not None and claimed != checksums.get(algorithm):
                 staged.discard()
-                raise ServiceError("BadDigest", f"The {cks.MEMBER_NAMES[algorithm]} you specified did not match "
-                                   "the calculated checksum.", 400)
+                raise ServiceError(
+                    "BadDigest",
+                    f"The {cks.MEMBER_NAMES[algorithm]} you specified did not match the calculated checksum.",
+                    400,
+                )
         else:
             checksums = {algorithm: cks.composite(algorithm, [p.checksums[algorithm] for p in parts])}
     info = ObjectInfo(
-        bucket=bucket, key=key, size=staged.size, etag=etag, content_type=upload.content_type,
-        last_modified=_now(), storage_path="", metadata=upload.metadata, headers=upload.headers,
-        checksums=checksums, checksum_type=upload.checksum_type if algorithm else None, sse=upload.sse,
-        tags=upload.tags, parts=[p.size for p in parts],
+        bucket=bucket,
+        key=key,
+        size=staged.size,
+        etag=etag,
+        content_type=upload.content_type,
+        last_modified=_now(),
+        storage_path="",
+        metadata=upload.metadata,
+        headers=upload.headers,
+        checksums=checksums,
+        checksum_type=upload.checksum_type if algorithm else None,
+        sse=upload.sse,
+        tags=upload.tags,
+        parts=[p.size for p in parts],
         encryption={**upload.encryption, "segments": [[p.part_number, p.size] for p in parts]}
-        if upload.encryption else None,
+        if upload.encryption
+        else None,
     )
     if_match = params.get("IfMatch")
-    info = objects.complete_upload(upload, staged, info,
-                                   if_match=if_match.strip('"') if if_match else None,
-                                   if_none_match=params.get("IfNoneMatch") is not None)
+    info = objects.complete_upload(
+        upload,
+        staged,
+        info,
+        if_match=if_match.strip('"') if if_match else None,
+        if_none_match=params.get("IfNoneMatch") is not None,
+    )
     host = ctx.request.headers.get("host") or "localhost"
-    result = {"Location": f"http://{host}/{bucket}/{quote(key)}", "Bucket": bucket, "Key": key,
-              "ETag": info.quoted_etag, **upload.sse}
+    result = {
+        "Location": f"http://{host}/{bucket}/{quote(key)}",
+        "Bucket": bucket,
+        "Key": key,
+        "ETag": info.quoted_etag,
+        **upload.sse,
+    }
     result.update(checksum_fields(info.checksums, info.checksum_type))
     return result
 
@@ -235,12 +305,26 @@ def list_parts(ctx: RequestContext, params: dict) -> dict:
     truncated = len(parts) > limit
     parts = parts[:limit]
     result = {
-        "Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.upload_id,
-        "PartNumberMarker": marker, "MaxParts": limit, "IsTruncated": truncated,
-        "Parts": [{"PartNumber": p.part_number, "LastModified": p.last_modified, "ETag": f'"{p.etag}"',
-                   "Size": p.size, **checksum_fields(p.checksums)} for p in parts] or None,
+        "Bucket": upload.bucket,
+        "Key": upload.key,
+        "UploadId": upload.upload_id,
+        "PartNumberMarker": marker,
+        "MaxParts": limit,
+        "IsTruncated": truncated,
+        "Parts": [
+            {
+                "PartNumber": p.part_number,
+                "LastModified": p.last_modified,
+                "ETag": f'"{p.etag}"',
+                "Size": p.size,
+                **checksum_fields(p.checksums),
+            }
+            for p in parts
+        ]
+        or None,
         "Initiator": {"ID": ctx.principal_arn, "DisplayName": ctx.principal_arn.rsplit("/", 1)[-1]},
-        "Owner": owner(upload.account_id), "StorageClass": upload.headers.get("StorageClass", "STANDARD"),
+        "Owner": owner(upload.account_id),
+        "StorageClass": upload.headers.get("StorageClass", "STANDARD"),
     }
     if parts:
         result["NextPartNumberMarker"] = parts[-1].part_number
@@ -256,18 +340,36 @@ def list_multipart_uploads(ctx: RequestContext, params: dict) -> dict:
     prefix = params.get("Prefix") or ""
     delimiter = params.get("Delimiter") or None
     encode = (lambda t: quote(t, safe="/")) if params.get("EncodingType") == "url" else (lambda t: t)
-    page = store(ctx).list_uploads(params["Bucket"], prefix, delimiter, params.get("KeyMarker"),
-                                   params.get("UploadIdMarker"), limit)
+    page = store(ctx).list_uploads(
+        params["Bucket"], prefix, delimiter, params.get("KeyMarker"), params.get("UploadIdMarker"), limit
+    )
     result = {
-        "Bucket": params["Bucket"], "KeyMarker": params.get("KeyMarker") or "",
-        "UploadIdMarker": params.get("UploadIdMarker") or "", "Prefix": encode(prefix), "MaxUploads": limit,
+        "Bucket": params["Bucket"],
+        "KeyMarker": params.get("KeyMarker") or "",
+        "UploadIdMarker": params.get("UploadIdMarker") or "",
+        "Prefix": encode(prefix),
+        "MaxUploads": limit,
         "IsTruncated": page.truncated,
-        "Uploads": [{"UploadId": u.upload_id, "Key": encode(u.key), "Initiated": u.initiated,
-                     "StorageClass": u.headers.get("StorageClass", "STANDARD"), "Owner": owner(u.account_id),
-                     "Initiator": {"ID": owner(u.account_id)["ID"], "DisplayName": owner(u.account_id)["DisplayName"]},
-                     **({"ChecksumAlgorithm": u.checksum_algorithm.upper(), "ChecksumType": u.checksum_type}
-                        if u.checksum_algorithm else {})}
-                    for u in page.uploads] or None,
+        "Uploads": [
+            {
+                "UploadId": u.upload_id,
+                "Key": encode(u.key),
+                "Initiated": u.initiated,
+                "StorageClass": u.headers.get("StorageClass", "STANDARD"),
+                "Owner": owner(u.account_id),
+                "Initiator": {
+                    "ID": owner(u.account_id)["ID"],
+                    "DisplayName": owner(u.account_id)["DisplayName"],
+                },
+                **(
+                    {"ChecksumAlgorithm": u.checksum_algorithm.upper(), "ChecksumType": u.checksum_type}
+                    if u.checksum_algorithm
+                    else {}
+                ),
+            }
+            for u in page.uploads
+        ]
+        or None,
         "CommonPrefixes": [{"Prefix": encode(p)} for p in page.prefixes] or None,
     }
     if delimiter:

@@ -41,9 +41,14 @@ OPERATIONS = OperationTable("s3")
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 #: GetObject's response-* overrides: request member → output member.
-OVERRIDES = {"ResponseContentType": "ContentType", "ResponseContentDisposition": "ContentDisposition",
-             "ResponseContentEncoding": "ContentEncoding", "ResponseContentLanguage": "ContentLanguage",
-             "ResponseCacheControl": "CacheControl", "ResponseExpires": "Expires"}
+OVERRIDES = {
+    "ResponseContentType": "ContentType",
+    "ResponseContentDisposition": "ContentDisposition",
+    "ResponseContentEncoding": "ContentEncoding",
+    "ResponseContentLanguage": "ContentLanguage",
+    "ResponseCacheControl": "CacheControl",
+    "ResponseExpires": "Expires",
+}
 
 
 def _etag_matches(header: str, etag: str) -> bool:
@@ -88,8 +93,12 @@ def byte_range(info: ObjectInfo, params: dict) -> tuple[int, int, dict[str, Any]
     if part is not None:
         sizes = info.parts or [size]
         if not 1 <= part <= len(sizes):
-            raise ServiceError("InvalidPartNumber", "The requested partnumber is not satisfiable", 416,
-                               fields={"PartNumberRequested": str(part), "ActualPartCount": str(len(sizes))})
+            raise ServiceError(
+                "InvalidPartNumber",
+                "The requested partnumber is not satisfiable",
+                416,
+                fields={"PartNumberRequested": str(part), "ActualPartCount": str(len(sizes))},
+            )
         start = sum(sizes[: part - 1])
         length = sizes[part - 1]
         extra: dict[str, Any] = {"PartsCount": len(sizes)}
@@ -112,8 +121,12 @@ def byte_range(info: ObjectInfo, params: dict) -> tuple[int, int, dict[str, Any]
         if last and int(last) < start:
             return 0, size, {}  # syntactically invalid ranges are ignored, as HTTP says
     if start >= size or end < start:
-        raise ServiceError("InvalidRange", "The requested range is not satisfiable", 416,
-                           fields={"RangeRequested": header, "ActualObjectSize": str(size)})
+        raise ServiceError(
+            "InvalidRange",
+            "The requested range is not satisfiable",
+            416,
+            fields={"RangeRequested": header, "ActualObjectSize": str(size)},
+        )
     return start, end - start + 1, {"ContentRange": f"bytes {start}-{end}/{size}"}
 
 
@@ -181,10 +194,19 @@ async def put_object(ctx: RequestContext, params: dict) -> dict:
         if small:
             owned_bucket(ctx, params)
         return store(ctx).commit(
-            staged, bucket, key, content_type=params.get("ContentType"), metadata=metadata,
-            headers=stored_headers(params), checksums=digests.stored(staged), sse=chosen[0].sse, tags=tags,
+            staged,
+            bucket,
+            key,
+            content_type=params.get("ContentType"),
+            metadata=metadata,
+            headers=stored_headers(params),
+            checksums=digests.stored(staged),
+            sse=chosen[0].sse,
+            tags=tags,
             if_match=if_match.strip('"') if if_match else None,
-            if_none_match=params.get("IfNoneMatch") is not None, encryption=chosen[0].envelope)
+            if_none_match=params.get("IfNoneMatch") is not None,
+            encryption=chosen[0].envelope,
+        )
 
     info = await ingest(ctx, digests, commit, seal)
     return {"ETag": info.quoted_etag, **checksum_fields(info.checksums, info.checksum_type), **info.sse}
@@ -230,24 +252,37 @@ def copy_object(ctx: RequestContext, params: dict) -> dict:
     if evaluate_conditions(source, params, prefix="CopySourceIf") == 304:
         raise errors.precondition_failed("x-amz-copy-source-If-None-Match")
     replace = params.get("MetadataDirective", "COPY") == "REPLACE"
-    tags = parse_tagging_header(params.get("Tagging")) if params.get("TaggingDirective") == "REPLACE" else None
+    tags = (
+        parse_tagging_header(params.get("Tagging")) if params.get("TaggingDirective") == "REPLACE" else None
+    )
     changes_sse = params.get("ServerSideEncryption") is not None
-    if (src_bucket, src_key) == (bucket, key) and not replace and not changes_sse \
-            and params.get("StorageClass") is None and params.get("WebsiteRedirectLocation") is None:
+    if (
+        (src_bucket, src_key) == (bucket, key)
+        and not replace
+        and not changes_sse
+        and params.get("StorageClass") is None
+        and params.get("WebsiteRedirectLocation") is None
+    ):
         raise errors.invalid_request(
             "This copy request is illegal because it is trying to copy an object to itself without changing "
-            "the object's metadata, storage class, website redirect location or encryption attributes.")
+            "the object's metadata, storage class, website redirect location or encryption attributes."
+        )
     algorithm = params.get("ChecksumAlgorithm")
     # the copy's encryption: its own headers, else the destination bucket's default (as S3 does); a copy
     # that stays SSE-KMS keeps its source's data key, re-wrapped, and so shares its sealed bytes
     target = plan(ctx, params, bucket, key, data_key(ctx, source.encryption) if source.encryption else None)
     info = objects.copy(
-        source, bucket, key,
+        source,
+        bucket,
+        key,
         content_type=(params.get("ContentType") or "binary/octet-stream") if replace else None,
         metadata=user_metadata(params) if replace else None,
         headers=stored_headers(params) if replace else None,
-        sse=target.sse, tags=tags, algorithms=[algorithm.lower()] if algorithm else (),
-        encryption=target.envelope, data_key=target.data_key,
+        sse=target.sse,
+        tags=tags,
+        algorithms=[algorithm.lower()] if algorithm else (),
+        encryption=target.envelope,
+        data_key=target.data_key,
     )
     result = {"ETag": info.quoted_etag, "LastModified": info.last_modified}
     result.update(checksum_fields(info.checksums, info.checksum_type))

@@ -32,8 +32,10 @@ NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
 def arn(ctx: RequestContext, resource_type: str, name: str) -> str:
     # SageMaker lower-cases names inside ARNs.
-    return f"arn:aws:sagemaker:{ctx.region}:{ctx.account_id}:{ARN_SEGMENTS.get(resource_type, resource_type)}/" \
-           f"{name.lower()}"
+    return (
+        f"arn:aws:sagemaker:{ctx.region}:{ctx.account_id}:{ARN_SEGMENTS.get(resource_type, resource_type)}/"
+        f"{name.lower()}"
+    )
 
 
 def now() -> dt.datetime:
@@ -66,12 +68,19 @@ def list_query(params: dict, sort_default: str = "CreationTime") -> ListQuery:
     )
 
 
-def list_page(ctx: RequestContext, resource_type: str, params: dict, key: str,
-              summarize: Callable[[Resource], dict], sort_default: str = "CreationTime") -> dict:
+def list_page(
+    ctx: RequestContext,
+    resource_type: str,
+    params: dict,
+    key: str,
+    summarize: Callable[[Resource], dict],
+    sort_default: str = "CreationTime",
+) -> dict:
     """A List* answer: filter, sort and paginate in the store, one summary per resource (members that
     are None dropped), ``NextToken`` only when there is another page."""
-    rows, token = ctx.platform.resources.list(ctx.account_id, ctx.region, resource_type,
-                                              list_query(params, sort_default))
+    rows, token = ctx.platform.resources.list(
+        ctx.account_id, ctx.region, resource_type, list_query(params, sort_default)
+    )
     result: dict = {key: [{k: v for k, v in summarize(row).items() if v is not None} for row in rows]}
     if token:
         result["NextToken"] = token
@@ -87,7 +96,7 @@ def wake(ctx: RequestContext, reconciler: str) -> None:
 
 def not_found(kind: str, name: str, ctx: RequestContext | None = None) -> ServiceError:
     """SageMaker's "not found" wording (the SDK matches "Could not find")."""
-    return ServiceError("ValidationException", f"Could not find {kind} \"{name}\".")
+    return ServiceError("ValidationException", f'Could not find {kind} "{name}".')
 
 
 def resource_not_found(message: str) -> ServiceError:
@@ -109,5 +118,7 @@ def check_kms_keys(ctx: RequestContext, params: dict, *paths: tuple[str, ...]) -
         try:
             keys.check_usable(keys.find(ctx.account_id, ctx.region, value))
         except KmsError as exc:
-            raise ServiceError("ValidationException", f"Invalid KmsKeyId '{value}' in {'.'.join(path)}: "
-                               f"{exc.message or 'the key cannot be used.'}") from None
+            raise ServiceError(
+                "ValidationException",
+                f"Invalid KmsKeyId '{value}' in {'.'.join(path)}: {exc.message or 'the key cannot be used.'}",
+            ) from None

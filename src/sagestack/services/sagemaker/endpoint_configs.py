@@ -35,21 +35,32 @@ def _check_variants(ctx: RequestContext, variants: list[dict], field: str) -> li
         check_name(variant["VariantName"], "variantName")
         model = variant.get("ModelName")
         if not model:
-            raise ServiceError("ValidationException", f"{field}: ModelName is required for variant "
-                                                      f"{variant['VariantName']}.")
+            raise ServiceError(
+                "ValidationException", f"{field}: ModelName is required for variant {variant['VariantName']}."
+            )
         if ctx.platform.resources.get(ctx.account_id, ctx.region, MODEL_TYPE, model) is None:
             raise not_found("model", model_arn(ctx, model))
         serverless = variant.get("ServerlessConfig")
-        if serverless and int(serverless.get("ProvisionedConcurrency") or 0) > int(serverless["MaxConcurrency"]):
-            raise ServiceError("ValidationException", f"{field}: ProvisionedConcurrency must not exceed "
-                                                      f"MaxConcurrency for variant {variant['VariantName']}.")
+        if serverless and int(serverless.get("ProvisionedConcurrency") or 0) > int(
+            serverless["MaxConcurrency"]
+        ):
+            raise ServiceError(
+                "ValidationException",
+                f"{field}: ProvisionedConcurrency must not exceed "
+                f"MaxConcurrency for variant {variant['VariantName']}.",
+            )
         if not serverless:
             if not variant.get("InstanceType"):
-                raise ServiceError("ValidationException", f"{field}: InstanceType is required for variant "
-                                                          f"{variant['VariantName']} (or use ServerlessConfig).")
+                raise ServiceError(
+                    "ValidationException",
+                    f"{field}: InstanceType is required for variant "
+                    f"{variant['VariantName']} (or use ServerlessConfig).",
+                )
             if int(variant.get("InitialInstanceCount") or 0) < 1:
-                raise ServiceError("ValidationException", f"{field}: InitialInstanceCount must be at least 1 for "
-                                                          f"variant {variant['VariantName']}.")
+                raise ServiceError(
+                    "ValidationException",
+                    f"{field}: InitialInstanceCount must be at least 1 for variant {variant['VariantName']}.",
+                )
         value = dict(variant)
         value.setdefault("InitialVariantWeight", 1.0)
         out.append(value)
@@ -60,43 +71,57 @@ def _check_variants(ctx: RequestContext, variants: list[dict], field: str) -> li
 def create_endpoint_config(ctx: RequestContext, params: dict) -> dict:
     name = params["EndpointConfigName"]
     check_name(name, "endpointConfigName")
-    check_kms_keys(ctx, params, ("KmsKeyId",), ("DataCaptureConfig", "KmsKeyId"),
-                   ("AsyncInferenceConfig", "OutputConfig", "KmsKeyId"))
+    check_kms_keys(
+        ctx,
+        params,
+        ("KmsKeyId",),
+        ("DataCaptureConfig", "KmsKeyId"),
+        ("AsyncInferenceConfig", "OutputConfig", "KmsKeyId"),
+    )
     variants = _check_variants(ctx, params["ProductionVariants"], "ProductionVariants")
     shadows = _check_variants(ctx, params.get("ShadowProductionVariants") or [], "ShadowProductionVariants")
     capture = params.get("DataCaptureConfig")
     if capture is not None:
         if not str(capture.get("DestinationS3Uri", "")).startswith("s3://"):
-            raise ServiceError("ValidationException", "DataCaptureConfig.DestinationS3Uri must be an s3:// URI.")
+            raise ServiceError(
+                "ValidationException", "DataCaptureConfig.DestinationS3Uri must be an s3:// URI."
+            )
         capture = dict(capture)
         capture.setdefault("EnableCapture", True)
     asynchronous = params.get("AsyncInferenceConfig")
     output_path = str(((asynchronous or {}).get("OutputConfig") or {}).get("S3OutputPath", ""))
     if asynchronous and not output_path.startswith("s3://"):
-        raise ServiceError("ValidationException", "AsyncInferenceConfig.OutputConfig.S3OutputPath must be an s3:// "
-                                                  "URI.")
+        raise ServiceError(
+            "ValidationException", "AsyncInferenceConfig.OutputConfig.S3OutputPath must be an s3:// URI."
+        )
     if asynchronous and any(v.get("ServerlessConfig") for v in variants):
-        raise ServiceError("ValidationException", "AsyncInferenceConfig is not supported for serverless production "
-                                                  "variants; use instance-based variants.")
+        raise ServiceError(
+            "ValidationException",
+            "AsyncInferenceConfig is not supported for serverless production "
+            "variants; use instance-based variants.",
+        )
     resource_arn = config_arn(ctx, name)
-    data = strip_empty({
-        "EndpointConfigName": name,
-        "EndpointConfigArn": resource_arn,
-        "ProductionVariants": variants,
-        "ShadowProductionVariants": shadows or None,
-        "DataCaptureConfig": capture,
-        "KmsKeyId": params.get("KmsKeyId"),
-        "AsyncInferenceConfig": params.get("AsyncInferenceConfig"),
-        "ExplainerConfig": params.get("ExplainerConfig"),
-        "ExecutionRoleArn": params.get("ExecutionRoleArn"),
-        "VpcConfig": params.get("VpcConfig"),
-        "EnableNetworkIsolation": params.get("EnableNetworkIsolation"),
-        "MetricsConfig": params.get("MetricsConfig"),
-        "CreationTime": now(),
-    })
-    with in_use_if_exists(f"Cannot create already existing endpoint configuration \"{resource_arn}\"."):
-        ctx.platform.resources.create(ctx.account_id, ctx.region, TYPE, name, resource_arn, data,
-                                      tag_list=params.get("Tags"))
+    data = strip_empty(
+        {
+            "EndpointConfigName": name,
+            "EndpointConfigArn": resource_arn,
+            "ProductionVariants": variants,
+            "ShadowProductionVariants": shadows or None,
+            "DataCaptureConfig": capture,
+            "KmsKeyId": params.get("KmsKeyId"),
+            "AsyncInferenceConfig": params.get("AsyncInferenceConfig"),
+            "ExplainerConfig": params.get("ExplainerConfig"),
+            "ExecutionRoleArn": params.get("ExecutionRoleArn"),
+            "VpcConfig": params.get("VpcConfig"),
+            "EnableNetworkIsolation": params.get("EnableNetworkIsolation"),
+            "MetricsConfig": params.get("MetricsConfig"),
+            "CreationTime": now(),
+        }
+    )
+    with in_use_if_exists(f'Cannot create already existing endpoint configuration "{resource_arn}".'):
+        ctx.platform.resources.create(
+            ctx.account_id, ctx.region, TYPE, name, resource_arn, data, tag_list=params.get("Tags")
+        )
     return {"EndpointConfigArn": resource_arn}
 
 
@@ -108,8 +133,12 @@ def describe_endpoint_config(ctx: RequestContext, params: dict) -> dict:
 @ops.handler("ListEndpointConfigs")
 def list_endpoint_configs(ctx: RequestContext, params: dict) -> dict:
     rows, token = ctx.platform.resources.list(ctx.account_id, ctx.region, TYPE, list_query(params))
-    result = {"EndpointConfigs": [{"EndpointConfigName": r.name, "EndpointConfigArn": r.arn,
-                                   "CreationTime": r.data["CreationTime"]} for r in rows]}
+    result = {
+        "EndpointConfigs": [
+            {"EndpointConfigName": r.name, "EndpointConfigArn": r.arn, "CreationTime": r.data["CreationTime"]}
+            for r in rows
+        ]
+    }
     if token:
         result["NextToken"] = token
     return result

@@ -41,8 +41,9 @@ def _model_of(ctx: RequestContext):
         try:
             return get_model(ctx, name)
         except ServiceError:
-            raise ServiceError("ValidationException",
-                               f"Could not find model \"{arn(ctx, 'model', name)}\".") from None
+            raise ServiceError(
+                "ValidationException", f'Could not find model "{arn(ctx, "model", name)}".'
+            ) from None
 
     return lookup
 
@@ -65,15 +66,31 @@ def create_endpoint(ctx: RequestContext, params: dict) -> dict:
     plan = build_plan(ctx, config)
     resource_arn = endpoint_arn(ctx, name)
     when = now()
-    data = {"EndpointName": name, "EndpointArn": resource_arn, "EndpointConfigName": config_name,
-            "CreationTime": when, "LastModifiedTime": when, "_plan": plan, "_generation": 1}
+    data = {
+        "EndpointName": name,
+        "EndpointArn": resource_arn,
+        "EndpointConfigName": config_name,
+        "CreationTime": when,
+        "LastModifiedTime": when,
+        "_plan": plan,
+        "_generation": 1,
+    }
     if params.get("DeploymentConfig"):
         data["_deployment_config"] = params["DeploymentConfig"]
-    with in_use_if_exists(f"Cannot create already existing endpoint \"{resource_arn}\"."):
-        ctx.platform.resources.create(ctx.account_id, ctx.region, TYPE, name, resource_arn, data,
-                                      status="Creating", tag_list=params.get("Tags"))
-    lineage.endpoint_deployed(ctx.platform.resources, ctx.account_id, ctx.region, name, resource_arn,
-                              plan["Variants"])
+    with in_use_if_exists(f'Cannot create already existing endpoint "{resource_arn}".'):
+        ctx.platform.resources.create(
+            ctx.account_id,
+            ctx.region,
+            TYPE,
+            name,
+            resource_arn,
+            data,
+            status="Creating",
+            tag_list=params.get("Tags"),
+        )
+    lineage.endpoint_deployed(
+        ctx.platform.resources, ctx.account_id, ctx.region, name, resource_arn, plan["Variants"]
+    )
     return {"EndpointArn": resource_arn}
 
 
@@ -98,9 +115,14 @@ def describe(row) -> dict:
         pending_plan = pending["plan"]
         out["PendingDeploymentSummary"] = {
             "EndpointConfigName": pending_plan["EndpointConfigName"],
-            "ProductionVariants": [dict(s, VariantStatus=[{"Status": "Creating", "StartTime": pending["start"]}],
-                                        InstanceType=v["InstanceType"])
-                                   for s, v in zip(variant_summaries(pending_plan, {}), pending_plan["Variants"])],
+            "ProductionVariants": [
+                dict(
+                    s,
+                    VariantStatus=[{"Status": "Creating", "StartTime": pending["start"]}],
+                    InstanceType=v["InstanceType"],
+                )
+                for s, v in zip(variant_summaries(pending_plan, {}), pending_plan["Variants"])
+            ],
             "StartTime": pending["start"],
         }
     return strip_empty(out)
@@ -108,9 +130,19 @@ def describe(row) -> dict:
 
 @ops.handler("ListEndpoints")
 def list_endpoints(ctx: RequestContext, params: dict) -> dict:
-    return list_page(ctx, TYPE, params, "Endpoints", lambda r: {
-        "EndpointName": r.name, "EndpointArn": r.arn, "CreationTime": r.data["CreationTime"],
-        "LastModifiedTime": r.data.get("LastModifiedTime", r.data["CreationTime"]), "EndpointStatus": r.status})
+    return list_page(
+        ctx,
+        TYPE,
+        params,
+        "Endpoints",
+        lambda r: {
+            "EndpointName": r.name,
+            "EndpointArn": r.arn,
+            "CreationTime": r.data["CreationTime"],
+            "LastModifiedTime": r.data.get("LastModifiedTime", r.data["CreationTime"]),
+            "EndpointStatus": r.status,
+        },
+    )
 
 
 @ops.handler("DeleteEndpoint")
@@ -126,13 +158,14 @@ def delete_endpoint(ctx: RequestContext, params: dict) -> dict:
 def update_endpoint(ctx: RequestContext, params: dict) -> dict:
     row = _get(ctx, params["EndpointName"])
     if row.status not in ("InService", "Failed"):
-        raise ServiceError("ValidationException", f"Cannot update in-progress endpoint \"{row.arn}\".")
+        raise ServiceError("ValidationException", f'Cannot update in-progress endpoint "{row.arn}".')
     config_name = params["EndpointConfigName"]
     try:
         config = get_config(ctx, config_name)
     except ServiceError:
-        raise ServiceError("ValidationException",
-                           f"Could not find {CONFIG_KIND} \"{config_arn(ctx, config_name)}\".") from None
+        raise ServiceError(
+            "ValidationException", f'Could not find {CONFIG_KIND} "{config_arn(ctx, config_name)}".'
+        ) from None
     plan = build_plan(ctx, config)
     excluded = {p["VariantPropertyType"] for p in params.get("ExcludeRetainedVariantProperties") or []}
     if params.get("RetainAllVariantProperties"):
@@ -150,20 +183,27 @@ def update_endpoint(ctx: RequestContext, params: dict) -> dict:
 def update_weights_and_capacities(ctx: RequestContext, params: dict) -> dict:
     row = _get(ctx, params["EndpointName"])
     if row.status != "InService":
-        raise ServiceError("ValidationException", f"Cannot update in-progress endpoint \"{row.arn}\".")
+        raise ServiceError("ValidationException", f'Cannot update in-progress endpoint "{row.arn}".')
     plan = row.data["_plan"]
     variants = {v["VariantName"]: dict(v) for v in plan["Variants"]}
-    unknown = [d["VariantName"] for d in params["DesiredWeightsAndCapacities"] if d["VariantName"] not in variants]
+    unknown = [
+        d["VariantName"] for d in params["DesiredWeightsAndCapacities"] if d["VariantName"] not in variants
+    ]
     if unknown:
-        raise ServiceError("ValidationException", f"The variant name(s) [{', '.join(unknown)}] is/are not present "
-                                                  f"in endpoint \"{row.arn}\".")
+        raise ServiceError(
+            "ValidationException",
+            f'The variant name(s) [{", ".join(unknown)}] is/are not present in endpoint "{row.arn}".',
+        )
     for desired in params["DesiredWeightsAndCapacities"]:
         variant = variants[desired["VariantName"]]
         if desired.get("DesiredWeight") is not None:
             variant["Weight"] = float(desired["DesiredWeight"])
         if desired.get("DesiredInstanceCount") is not None:
-            if desired["DesiredInstanceCount"] < 1 and not variant.get("Serverless") \
-                    and not plan.get("AsyncInferenceConfig"):  # async endpoints scale to zero
+            if (
+                desired["DesiredInstanceCount"] < 1
+                and not variant.get("Serverless")
+                and not plan.get("AsyncInferenceConfig")
+            ):  # async endpoints scale to zero
                 raise ServiceError("ValidationException", "DesiredInstanceCount must be at least 1.")
             variant["InstanceCount"] = int(desired["DesiredInstanceCount"])
     new_plan = dict(plan, Variants=[variants[v["VariantName"]] for v in plan["Variants"]])
@@ -171,8 +211,12 @@ def update_weights_and_capacities(ctx: RequestContext, params: dict) -> dict:
     return {"EndpointArn": row.arn}
 
 
-def _start_update(ctx: RequestContext, row, plan: dict, in_place: bool, deployment: dict | None = None) -> None:
+def _start_update(
+    ctx: RequestContext, row, plan: dict, in_place: bool, deployment: dict | None = None
+) -> None:
     try:
         start_update(ctx.platform.resources, row, plan, in_place, deployment)
     except ConcurrentModification:
-        raise ServiceError("ValidationException", f"Cannot update in-progress endpoint \"{row.arn}\".") from None
+        raise ServiceError(
+            "ValidationException", f'Cannot update in-progress endpoint "{row.arn}".'
+        ) from None

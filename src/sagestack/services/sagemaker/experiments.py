@@ -48,10 +48,12 @@ def check_entity_name(value: str | None, field: str) -> None:
     """Experiment, trial and trial-component names (and display names): 1-120 of letters, digits and
     single hyphens (no underscores)."""
     if value is not None and not ENTITY_NAME.fullmatch(value):
-        raise ServiceError("ValidationException",
-                           f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy "
-                           f"constraint: Member must satisfy regular expression pattern: "
-                           f"[a-zA-Z0-9](-*[a-zA-Z0-9]){{0,119}}")
+        raise ServiceError(
+            "ValidationException",
+            f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy "
+            f"constraint: Member must satisfy regular expression pattern: "
+            f"[a-zA-Z0-9](-*[a-zA-Z0-9]){{0,119}}",
+        )
 
 
 def already_exists(kind: str, name: str):
@@ -72,12 +74,28 @@ def touch(ctx: RequestContext, data: dict) -> dict:
     return dict(data, LastModifiedTime=now(), LastModifiedBy=user_context(ctx))
 
 
-def page(ctx: RequestContext, resource_type: str, params: dict, key: str, summarize, conditions=(),
-         parent: str | None = None, fields=()) -> dict:
+def page(
+    ctx: RequestContext,
+    resource_type: str,
+    params: dict,
+    key: str,
+    summarize,
+    conditions=(),
+    parent: str | None = None,
+    fields=(),
+) -> dict:
     base = list_query(params)
-    query = ListQuery(created_after=params.get("CreatedAfter"), created_before=params.get("CreatedBefore"),
-                      parent=parent, conditions=tuple(conditions), fields=tuple(fields), sort_by=base.sort_by,
-                      sort_order=base.sort_order, max_results=base.max_results, next_token=base.next_token)
+    query = ListQuery(
+        created_after=params.get("CreatedAfter"),
+        created_before=params.get("CreatedBefore"),
+        parent=parent,
+        conditions=tuple(conditions),
+        fields=tuple(fields),
+        sort_by=base.sort_by,
+        sort_order=base.sort_order,
+        max_results=base.max_results,
+        next_token=base.next_token,
+    )
     rows, token = ctx.platform.resources.list(ctx.account_id, ctx.region, resource_type, query)
     result: dict = {key: [strip_empty(summarize(row)) for row in rows]}
     if token:
@@ -87,17 +105,25 @@ def page(ctx: RequestContext, resource_type: str, params: dict, key: str, summar
 
 # -- experiments ---------------------------------------------------------------------------------
 
+
 @ops.handler("CreateExperiment")
 def create_experiment(ctx: RequestContext, params: dict) -> dict:
     name = params["ExperimentName"]
     check_entity_name(name, "experimentName")
     resource_arn = arn(ctx, EXPERIMENT, name)
-    data = strip_empty({"ExperimentName": name, "ExperimentArn": resource_arn,
-                        "DisplayName": params.get("DisplayName") or name,
-                        "Description": params.get("Description"), **created(ctx)})
+    data = strip_empty(
+        {
+            "ExperimentName": name,
+            "ExperimentArn": resource_arn,
+            "DisplayName": params.get("DisplayName") or name,
+            "Description": params.get("Description"),
+            **created(ctx),
+        }
+    )
     with already_exists("Experiment", name):
-        ctx.platform.resources.create(ctx.account_id, ctx.region, EXPERIMENT, name, resource_arn, data,
-                                      tag_list=params.get("Tags"))
+        ctx.platform.resources.create(
+            ctx.account_id, ctx.region, EXPERIMENT, name, resource_arn, data, tag_list=params.get("Tags")
+        )
     return {"ExperimentArn": resource_arn}
 
 
@@ -120,25 +146,39 @@ def update_experiment(ctx: RequestContext, params: dict) -> dict:
 @ops.handler("DeleteExperiment")
 def delete_experiment(ctx: RequestContext, params: dict) -> dict:
     row = get(ctx, EXPERIMENT, params["ExperimentName"])
-    trials, _ = ctx.platform.resources.list(ctx.account_id, ctx.region, TRIAL,
-                                            ListQuery(parent=row.name, max_results=1))
+    trials, _ = ctx.platform.resources.list(
+        ctx.account_id, ctx.region, TRIAL, ListQuery(parent=row.name, max_results=1)
+    )
     if trials:
-        raise ServiceError("ValidationException",
-                           f"Experiment '{row.arn}' has trials; all trials associated with the experiment "
-                           f"must be deleted first (trial '{trials[0].name}').")
+        raise ServiceError(
+            "ValidationException",
+            f"Experiment '{row.arn}' has trials; all trials associated with the experiment "
+            f"must be deleted first (trial '{trials[0].name}').",
+        )
     ctx.platform.resources.delete(ctx.account_id, ctx.region, EXPERIMENT, row.name)
     return {"ExperimentArn": row.arn}
 
 
 @ops.handler("ListExperiments")
 def list_experiments(ctx: RequestContext, params: dict) -> dict:
-    return page(ctx, EXPERIMENT, params, "ExperimentSummaries", lambda r: {
-        "ExperimentArn": r.arn, "ExperimentName": r.name, "DisplayName": r.data.get("DisplayName"),
-        "ExperimentSource": r.data.get("Source"), "CreationTime": r.data["CreationTime"],
-        "LastModifiedTime": r.data.get("LastModifiedTime")})
+    return page(
+        ctx,
+        EXPERIMENT,
+        params,
+        "ExperimentSummaries",
+        lambda r: {
+            "ExperimentArn": r.arn,
+            "ExperimentName": r.name,
+            "DisplayName": r.data.get("DisplayName"),
+            "ExperimentSource": r.data.get("Source"),
+            "CreationTime": r.data["CreationTime"],
+            "LastModifiedTime": r.data.get("LastModifiedTime"),
+        },
+    )
 
 
 # -- trials --------------------------------------------------------------------------------------
+
 
 @ops.handler("CreateTrial")
 def create_trial(ctx: RequestContext, params: dict) -> dict:
@@ -146,13 +186,27 @@ def create_trial(ctx: RequestContext, params: dict) -> dict:
     check_entity_name(name, "trialName")
     experiment = get(ctx, EXPERIMENT, params["ExperimentName"])
     resource_arn = arn(ctx, TRIAL, name)
-    data = strip_empty({"TrialName": name, "TrialArn": resource_arn,
-                        "DisplayName": params.get("DisplayName") or name, "ExperimentName": experiment.name,
-                        "MetadataProperties": params.get("MetadataProperties"),
-                        **created(ctx)})
+    data = strip_empty(
+        {
+            "TrialName": name,
+            "TrialArn": resource_arn,
+            "DisplayName": params.get("DisplayName") or name,
+            "ExperimentName": experiment.name,
+            "MetadataProperties": params.get("MetadataProperties"),
+            **created(ctx),
+        }
+    )
     with already_exists("Trial", name):
-        ctx.platform.resources.create(ctx.account_id, ctx.region, TRIAL, name, resource_arn, data,
-                                      parent=experiment.name, tag_list=params.get("Tags"))
+        ctx.platform.resources.create(
+            ctx.account_id,
+            ctx.region,
+            TRIAL,
+            name,
+            resource_arn,
+            data,
+            parent=experiment.name,
+            tag_list=params.get("Tags"),
+        )
     return {"TrialArn": resource_arn}
 
 
@@ -176,10 +230,12 @@ def delete_trial(ctx: RequestContext, params: dict) -> dict:
     row = get(ctx, TRIAL, params["TrialName"])
     components = store_of(ctx.platform.resources).components_of(ctx.account_id, ctx.region, row.name)
     if components:
-        raise ServiceError("ValidationException",
-                           f"Trial '{row.arn}' has trial components; all trial components that make up the "
-                           f"trial must be disassociated or deleted first (trial component "
-                           f"'{components[0]}').")
+        raise ServiceError(
+            "ValidationException",
+            f"Trial '{row.arn}' has trial components; all trial components that make up the "
+            f"trial must be disassociated or deleted first (trial component "
+            f"'{components[0]}').",
+        )
     ctx.platform.resources.delete(ctx.account_id, ctx.region, TRIAL, row.name)
     return {"TrialArn": row.arn}
 
@@ -189,8 +245,19 @@ def list_trials(ctx: RequestContext, params: dict) -> dict:
     conditions = []
     if params.get("TrialComponentName"):
         conditions.append(store_of(ctx.platform.resources).has_component(params["TrialComponentName"]))
-    return page(ctx, TRIAL, params, "TrialSummaries", lambda r: {
-        "TrialArn": r.arn, "TrialName": r.name, "DisplayName": r.data.get("DisplayName"),
-        "TrialSource": r.data.get("Source"), "CreationTime": r.data["CreationTime"],
-        "LastModifiedTime": r.data.get("LastModifiedTime")},
-        conditions=conditions, parent=params.get("ExperimentName"))
+    return page(
+        ctx,
+        TRIAL,
+        params,
+        "TrialSummaries",
+        lambda r: {
+            "TrialArn": r.arn,
+            "TrialName": r.name,
+            "DisplayName": r.data.get("DisplayName"),
+            "TrialSource": r.data.get("Source"),
+            "CreationTime": r.data["CreationTime"],
+            "LastModifiedTime": r.data.get("LastModifiedTime"),
+        },
+        conditions=conditions,
+        parent=params.get("ExperimentName"),
+    )

@@ -64,10 +64,18 @@ def _shadow_plan(ctx: RequestContext, plan: dict, variants: list[dict], shadow_c
         if not 0 < percentage <= 100:
             raise _invalid("SamplingPercentage must be between 1 and 100.")
         infra = by_name[name]["InfrastructureConfig"]["RealTimeInferenceConfig"]
-        variant = _plan_variants(ctx, [{"VariantName": name, "ModelName": by_name[name]["ModelName"],
-                                        "InstanceType": infra["InstanceType"],
-                                        "InitialInstanceCount": int(infra["InstanceCount"]),
-                                        "InitialVariantWeight": 1.0}])[0]
+        variant = _plan_variants(
+            ctx,
+            [
+                {
+                    "VariantName": name,
+                    "ModelName": by_name[name]["ModelName"],
+                    "InstanceType": infra["InstanceType"],
+                    "InitialInstanceCount": int(infra["InstanceCount"]),
+                    "InitialVariantWeight": 1.0,
+                }
+            ],
+        )[0]
         variant["SamplingPercentage"] = percentage
         shadows.append(variant)
     return dict(plan, ShadowVariants=shadows)
@@ -75,11 +83,11 @@ def _shadow_plan(ctx: RequestContext, plan: dict, variants: list[dict], shadow_c
 
 def _update_endpoint(ctx: RequestContext, endpoint, plan: dict) -> int:
     if endpoint.status != "InService" or endpoint.data.get("_pending"):
-        raise _invalid(f"Cannot update in-progress endpoint \"{endpoint.arn}\".")
+        raise _invalid(f'Cannot update in-progress endpoint "{endpoint.arn}".')
     try:
         start_update(ctx.platform.resources, endpoint, plan, in_place=True)
     except ConcurrentModification:
-        raise _invalid(f"Cannot update in-progress endpoint \"{endpoint.arn}\".") from None
+        raise _invalid(f'Cannot update in-progress endpoint "{endpoint.arn}".') from None
     return int(endpoint.data["_pending"]["generation"])
 
 
@@ -92,8 +100,9 @@ def create_inference_experiment(ctx: RequestContext, params: dict) -> dict:
     resources = ctx.platform.resources
     resource_arn = arn(ctx, TYPE, name)
     if resources.get(ctx.account_id, ctx.region, TYPE, name) is not None:
-        raise ServiceError("ResourceInUse", f"Cannot create already existing inference experiment "
-                                            f"\"{resource_arn}\".")
+        raise ServiceError(
+            "ResourceInUse", f'Cannot create already existing inference experiment "{resource_arn}".'
+        )
     endpoint = _endpoint(ctx, params["EndpointName"])
     plan = endpoint.data["_plan"]
     if plan.get("ShadowVariants"):
@@ -110,15 +119,34 @@ def create_inference_experiment(ctx: RequestContext, params: dict) -> dict:
     if schedule["EndTime"] <= schedule["StartTime"]:
         raise _invalid("The schedule's EndTime must be after its StartTime.")
     generation = _update_endpoint(ctx, endpoint, new_plan)
-    data = strip_empty({
-        "Arn": resource_arn, "Name": name, "Type": "ShadowMode", "Schedule": schedule,
-        "Description": params.get("Description"), "CreationTime": when, "LastModifiedTime": when,
-        "RoleArn": params["RoleArn"], "EndpointName": params["EndpointName"], "ModelVariants": variants,
-        "DataStorageConfig": params.get("DataStorageConfig"), "ShadowModeConfig": shadow_config,
-        "KmsKey": params.get("KmsKey"), "_generation": generation,
-    })
-    resources.create(ctx.account_id, ctx.region, TYPE, name, resource_arn, data, status="Creating",
-                     tag_list=params.get("Tags"))
+    data = strip_empty(
+        {
+            "Arn": resource_arn,
+            "Name": name,
+            "Type": "ShadowMode",
+            "Schedule": schedule,
+            "Description": params.get("Description"),
+            "CreationTime": when,
+            "LastModifiedTime": when,
+            "RoleArn": params["RoleArn"],
+            "EndpointName": params["EndpointName"],
+            "ModelVariants": variants,
+            "DataStorageConfig": params.get("DataStorageConfig"),
+            "ShadowModeConfig": shadow_config,
+            "KmsKey": params.get("KmsKey"),
+            "_generation": generation,
+        }
+    )
+    resources.create(
+        ctx.account_id,
+        ctx.region,
+        TYPE,
+        name,
+        resource_arn,
+        data,
+        status="Creating",
+        tag_list=params.get("Tags"),
+    )
     return {"InferenceExperimentArn": resource_arn}
 
 
@@ -131,11 +159,15 @@ def describe_inference_experiment(ctx: RequestContext, params: dict) -> dict:
     endpoint = ctx.platform.resources.get(ctx.account_id, ctx.region, ENDPOINT_TYPE, data["EndpointName"])
     metadata = {"EndpointName": data["EndpointName"]}
     if endpoint is not None:
-        metadata.update(EndpointConfigName=endpoint.data.get("EndpointConfigName"), EndpointStatus=endpoint.status,
-                        FailureReason=endpoint.data.get("FailureReason"))
+        metadata.update(
+            EndpointConfigName=endpoint.data.get("EndpointConfigName"),
+            EndpointStatus=endpoint.status,
+            FailureReason=endpoint.data.get("FailureReason"),
+        )
     out["EndpointMetadata"] = metadata
-    out["ModelVariants"] = [dict(v, Status=variant_status(row.status, data, v["VariantName"]))
-                            for v in data["ModelVariants"]]
+    out["ModelVariants"] = [
+        dict(v, Status=variant_status(row.status, data, v["VariantName"])) for v in data["ModelVariants"]
+    ]
     return strip_empty(out)
 
 
@@ -146,11 +178,20 @@ def list_inference_experiments(ctx: RequestContext, params: dict) -> dict:
 
     def summary(row) -> dict:
         data = row.data
-        return strip_empty({
-            "Name": row.name, "Type": data["Type"], "Schedule": data.get("Schedule"), "Status": row.status,
-            "StatusReason": data.get("StatusReason"), "Description": data.get("Description"),
-            "CreationTime": data["CreationTime"], "CompletionTime": data.get("CompletionTime"),
-            "LastModifiedTime": data.get("LastModifiedTime", data["CreationTime"]), "RoleArn": data.get("RoleArn")})
+        return strip_empty(
+            {
+                "Name": row.name,
+                "Type": data["Type"],
+                "Schedule": data.get("Schedule"),
+                "Status": row.status,
+                "StatusReason": data.get("StatusReason"),
+                "Description": data.get("Description"),
+                "CreationTime": data["CreationTime"],
+                "CompletionTime": data.get("CompletionTime"),
+                "LastModifiedTime": data.get("LastModifiedTime", data["CreationTime"]),
+                "RoleArn": data.get("RoleArn"),
+            }
+        )
 
     return list_page(ctx, TYPE, params, "InferenceExperiments", summary)
 
@@ -159,7 +200,7 @@ def list_inference_experiments(ctx: RequestContext, params: dict) -> dict:
 def stop_inference_experiment(ctx: RequestContext, params: dict) -> dict:
     row = _get(ctx, params["Name"])
     if row.status not in STOPPABLE:
-        raise _invalid(f"Cannot stop inference experiment \"{row.arn}\" in status {row.status}.")
+        raise _invalid(f'Cannot stop inference experiment "{row.arn}" in status {row.status}.')
     data = row.data
     actions = params["ModelVariantActions"]
     source = data["ShadowModeConfig"]["SourceModelVariantName"]
@@ -190,10 +231,18 @@ def stop_inference_experiment(ctx: RequestContext, params: dict) -> dict:
     full_actions = {source: "Retain", **{s: "Remove" for s in shadows}, **actions}
     when = now()
     EXPERIMENT.check(row.status, "Stopping")
-    ctx.platform.resources.update(row, dict(data, _generation=generation, _actions=full_actions,
-                                            _desired=params.get("DesiredState") or "Completed",
-                                            StatusReason=params.get("Reason"), LastModifiedTime=when),
-                                  status="Stopping")
+    ctx.platform.resources.update(
+        row,
+        dict(
+            data,
+            _generation=generation,
+            _actions=full_actions,
+            _desired=params.get("DesiredState") or "Completed",
+            StatusReason=params.get("Reason"),
+            LastModifiedTime=when,
+        ),
+        status="Stopping",
+    )
     return {"InferenceExperimentArn": row.arn}
 
 
@@ -201,7 +250,7 @@ def stop_inference_experiment(ctx: RequestContext, params: dict) -> dict:
 def update_inference_experiment(ctx: RequestContext, params: dict) -> dict:
     row = _get(ctx, params["Name"])
     if row.status not in UPDATABLE:
-        raise _invalid(f"Cannot update inference experiment \"{row.arn}\" in status {row.status}.")
+        raise _invalid(f'Cannot update inference experiment "{row.arn}" in status {row.status}.')
     data = dict(row.data)
     status = row.status
     for key in ("Description", "DataStorageConfig"):
@@ -214,7 +263,9 @@ def update_inference_experiment(ctx: RequestContext, params: dict) -> dict:
         shadow_config = params.get("ShadowModeConfig") or data["ShadowModeConfig"]
         endpoint = _endpoint(ctx, data["EndpointName"])
         plan = without_shadows(endpoint.data["_plan"])
-        data["_generation"] = _update_endpoint(ctx, endpoint, _shadow_plan(ctx, plan, variants, shadow_config))
+        data["_generation"] = _update_endpoint(
+            ctx, endpoint, _shadow_plan(ctx, plan, variants, shadow_config)
+        )
         data.update(ModelVariants=variants, ShadowModeConfig=shadow_config)
         status = "Updating"
     data["LastModifiedTime"] = now()

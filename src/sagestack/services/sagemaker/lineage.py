@@ -38,14 +38,24 @@ def create_artifact(ctx: RequestContext, params: dict) -> dict:
     resource_arn = arn(ctx, ARTIFACT, name)
     stamp = now()
     who = user_context(ctx)
-    data = strip_empty({"ArtifactArn": resource_arn, "ArtifactName": params.get("ArtifactName"),
-                        "Source": params["Source"], "ArtifactType": params["ArtifactType"],
-                        "Properties": params.get("Properties"),
-                        "MetadataProperties": params.get("MetadataProperties"), "CreationTime": stamp,
-                        "LastModifiedTime": stamp, "CreatedBy": who, "LastModifiedBy": who,
-                        "_SourceUri": params["Source"]["SourceUri"]})
-    ctx.platform.resources.create(ctx.account_id, ctx.region, ARTIFACT, name, resource_arn, data,
-                                  tag_list=params.get("Tags"))
+    data = strip_empty(
+        {
+            "ArtifactArn": resource_arn,
+            "ArtifactName": params.get("ArtifactName"),
+            "Source": params["Source"],
+            "ArtifactType": params["ArtifactType"],
+            "Properties": params.get("Properties"),
+            "MetadataProperties": params.get("MetadataProperties"),
+            "CreationTime": stamp,
+            "LastModifiedTime": stamp,
+            "CreatedBy": who,
+            "LastModifiedBy": who,
+            "_SourceUri": params["Source"]["SourceUri"],
+        }
+    )
+    ctx.platform.resources.create(
+        ctx.account_id, ctx.region, ARTIFACT, name, resource_arn, data, tag_list=params.get("Tags")
+    )
     return {"ArtifactArn": resource_arn}
 
 
@@ -73,11 +83,18 @@ def delete_artifact(ctx: RequestContext, params: dict) -> dict:
     if params.get("ArtifactArn"):
         row = _artifact(ctx, params["ArtifactArn"])
     elif params.get("Source"):
-        matches, _ = ctx.platform.resources.list(ctx.account_id, ctx.region, ARTIFACT, ListQuery(
-            fields=(FieldFilter.equals("_SourceUri", params["Source"]["SourceUri"]),), max_results=1))
+        matches, _ = ctx.platform.resources.list(
+            ctx.account_id,
+            ctx.region,
+            ARTIFACT,
+            ListQuery(
+                fields=(FieldFilter.equals("_SourceUri", params["Source"]["SourceUri"]),), max_results=1
+            ),
+        )
         if not matches:
-            raise ServiceError("ResourceNotFound", f"Artifact with source '{params['Source']['SourceUri']}' "
-                                                   "does not exist.")
+            raise ServiceError(
+                "ResourceNotFound", f"Artifact with source '{params['Source']['SourceUri']}' does not exist."
+            )
         row = matches[0]
     else:
         raise ServiceError("ValidationException", "Either ArtifactArn or Source must be specified.")
@@ -97,8 +114,19 @@ def list_artifacts(ctx: RequestContext, params: dict) -> dict:
 
 
 def _summary(row) -> dict:
-    return strip_empty({k: row.data.get(k) for k in ("ArtifactArn", "ArtifactName", "Source", "ArtifactType",
-                                                     "CreationTime", "LastModifiedTime")})
+    return strip_empty(
+        {
+            k: row.data.get(k)
+            for k in (
+                "ArtifactArn",
+                "ArtifactName",
+                "Source",
+                "ArtifactType",
+                "CreationTime",
+                "LastModifiedTime",
+            )
+        }
+    )
 
 
 def _entity(ctx: RequestContext, entity_arn: str):
@@ -112,25 +140,40 @@ def _entity(ctx: RequestContext, entity_arn: str):
 def add_association(ctx: RequestContext, params: dict) -> dict:
     source, destination = _entity(ctx, params["SourceArn"]), _entity(ctx, params["DestinationArn"])
     if not store_of(ctx.platform.resources).add_association(
-            ctx.account_id, ctx.region, source.arn, destination.arn, params.get("AssociationType"),
-            entity_kind(source), entity_kind(destination)):
-        raise ServiceError("ValidationException",
-                           f"Association between '{source.arn}' and '{destination.arn}' already exists.")
+        ctx.account_id,
+        ctx.region,
+        source.arn,
+        destination.arn,
+        params.get("AssociationType"),
+        entity_kind(source),
+        entity_kind(destination),
+    ):
+        raise ServiceError(
+            "ValidationException",
+            f"Association between '{source.arn}' and '{destination.arn}' already exists.",
+        )
     return {"SourceArn": source.arn, "DestinationArn": destination.arn}
 
 
 @ops.handler("DeleteAssociation")
 def delete_association(ctx: RequestContext, params: dict) -> dict:
     if not store_of(ctx.platform.resources).delete_association(params["SourceArn"], params["DestinationArn"]):
-        raise ServiceError("ResourceNotFound", f"Association between '{params['SourceArn']}' and "
-                                               f"'{params['DestinationArn']}' does not exist.")
+        raise ServiceError(
+            "ResourceNotFound",
+            f"Association between '{params['SourceArn']}' and '{params['DestinationArn']}' does not exist.",
+        )
     return {"SourceArn": params["SourceArn"], "DestinationArn": params["DestinationArn"]}
 
 
 def _name_of(row) -> str | None:
     data = row.data
-    return data.get("ArtifactName") or data.get("TrialComponentName") or data.get("ActionName") \
-        or data.get("ContextName") or row.name
+    return (
+        data.get("ArtifactName")
+        or data.get("TrialComponentName")
+        or data.get("ActionName")
+        or data.get("ContextName")
+        or row.name
+    )
 
 
 def _ts(value):
@@ -143,23 +186,39 @@ def list_associations(ctx: RequestContext, params: dict) -> dict:
     limit = params.get("MaxResults") or 10
     resources = ctx.platform.resources
     rows = store_of(resources).associations(
-        ctx.account_id, ctx.region, source=params.get("SourceArn"), destination=params.get("DestinationArn"),
-        association_type=params.get("AssociationType"), source_type=params.get("SourceType"),
-        destination_type=params.get("DestinationType"), created_after=_ts(params.get("CreatedAfter")),
-        created_before=_ts(params.get("CreatedBefore")), descending=params.get("SortOrder") != "Ascending",
-        offset=offset, limit=limit + 1)
+        ctx.account_id,
+        ctx.region,
+        source=params.get("SourceArn"),
+        destination=params.get("DestinationArn"),
+        association_type=params.get("AssociationType"),
+        source_type=params.get("SourceType"),
+        destination_type=params.get("DestinationType"),
+        created_after=_ts(params.get("CreatedAfter")),
+        created_before=_ts(params.get("CreatedBefore")),
+        descending=params.get("SortOrder") != "Ascending",
+        offset=offset,
+        limit=limit + 1,
+    )
     summaries = []
     for item in rows[:limit]:
         source = resources.get_by_arn(item["source_arn"])
         destination = resources.get_by_arn(item["destination_arn"])
-        summaries.append(strip_empty({
-            "SourceArn": item["source_arn"], "DestinationArn": item["destination_arn"],
-            "SourceType": LINEAGE_CLASSES.get(source.resource_type) if source else None,
-            "DestinationType": LINEAGE_CLASSES.get(destination.resource_type) if destination else None,
-            "AssociationType": item["association_type"],
-            "SourceName": _name_of(source) if source else None,
-            "DestinationName": _name_of(destination) if destination else None,
-            "CreationTime": dt.datetime.fromtimestamp(item["created_at"], dt.timezone.utc)}))
+        summaries.append(
+            strip_empty(
+                {
+                    "SourceArn": item["source_arn"],
+                    "DestinationArn": item["destination_arn"],
+                    "SourceType": LINEAGE_CLASSES.get(source.resource_type) if source else None,
+                    "DestinationType": LINEAGE_CLASSES.get(destination.resource_type)
+                    if destination
+                    else None,
+                    "AssociationType": item["association_type"],
+                    "SourceName": _name_of(source) if source else None,
+                    "DestinationName": _name_of(destination) if destination else None,
+                    "CreationTime": dt.datetime.fromtimestamp(item["created_at"], dt.timezone.utc),
+                }
+            )
+        )
     result: dict = {"AssociationSummaries": summaries}
     if len(rows) > limit:
         result["NextToken"] = tokens.encode_offset(offset + limit)

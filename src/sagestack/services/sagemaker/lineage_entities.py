@@ -26,8 +26,11 @@ KINDS = {
 
 
 def _get(ctx: RequestContext, kind: str, name: str):
-    row = ctx.platform.resources.get_by_arn(name) if name.startswith("arn:") else \
-        ctx.platform.resources.get(ctx.account_id, ctx.region, kind, name)
+    row = (
+        ctx.platform.resources.get_by_arn(name)
+        if name.startswith("arn:")
+        else ctx.platform.resources.get(ctx.account_id, ctx.region, kind, name)
+    )
     if row is None or row.resource_type != kind:
         target = name if name.startswith("arn:") else arn(ctx, kind, name)
         raise ServiceError("ResourceNotFound", f"{kind.capitalize()} '{target}' does not exist.")
@@ -40,12 +43,26 @@ def _create(ctx: RequestContext, kind: str, params: dict) -> dict:
     resource_arn = arn(ctx, kind, name)
     stamp = now()
     data = {k: v for k, v in params.items() if k != "Tags"}
-    data.update({arn_key: resource_arn, "CreationTime": stamp, "LastModifiedTime": stamp,
-                 "CreatedBy": user_context(ctx), "LastModifiedBy": user_context(ctx),
-                 "_SourceUri": params["Source"]["SourceUri"]})
+    data.update(
+        {
+            arn_key: resource_arn,
+            "CreationTime": stamp,
+            "LastModifiedTime": stamp,
+            "CreatedBy": user_context(ctx),
+            "LastModifiedBy": user_context(ctx),
+            "_SourceUri": params["Source"]["SourceUri"],
+        }
+    )
     with already_exists(kind.capitalize(), name):
-        ctx.platform.resources.create(ctx.account_id, ctx.region, kind, name, resource_arn, strip_empty(data),
-                                      tag_list=params.get("Tags"))
+        ctx.platform.resources.create(
+            ctx.account_id,
+            ctx.region,
+            kind,
+            name,
+            resource_arn,
+            strip_empty(data),
+            tag_list=params.get("Tags"),
+        )
     return {arn_key: resource_arn}
 
 
@@ -79,9 +96,17 @@ def _list(ctx: RequestContext, kind: str, params: dict) -> dict:
         fields.append(FieldFilter.equals("_SourceUri", params["SourceUri"]))
     if params.get(type_key):
         fields.append(FieldFilter.equals(type_key, params[type_key]))
-    return page(ctx, kind, params, key, lambda r: {
-        k: r.data.get(k) for k in (arn_key, name_key, "Source", type_key, "Status", "CreationTime",
-                                   "LastModifiedTime")}, fields=fields)
+    return page(
+        ctx,
+        kind,
+        params,
+        key,
+        lambda r: {
+            k: r.data.get(k)
+            for k in (arn_key, name_key, "Source", type_key, "Status", "CreationTime", "LastModifiedTime")
+        },
+        fields=fields,
+    )
 
 
 @ops.handler("CreateAction")
@@ -136,6 +161,7 @@ def list_contexts(ctx, params):
 
 # -- QueryLineage ---------------------------------------------------------------------------------
 
+
 def _vertex(row) -> dict:
     lineage_class, kind_type = entity_kind(row)
     return strip_empty({"Arn": row.arn, "Type": kind_type, "LineageType": lineage_class, "_row": row})
@@ -148,8 +174,12 @@ def _passes(vertex: dict, filters: dict) -> bool:
     if filters.get("LineageTypes") and vertex.get("LineageType") not in filters["LineageTypes"]:
         return False
     created, modified = row.created_at, row.modified_at
-    for key, value, later in (("CreatedAfter", created, True), ("CreatedBefore", created, False),
-                              ("ModifiedAfter", modified, True), ("ModifiedBefore", modified, False)):
+    for key, value, later in (
+        ("CreatedAfter", created, True),
+        ("CreatedBefore", created, False),
+        ("ModifiedAfter", modified, True),
+        ("ModifiedBefore", modified, False),
+    ):
         if filters.get(key) is not None:
             bound = filters[key].timestamp() if isinstance(filters[key], dt.datetime) else float(filters[key])
             if (value <= bound) if later else (value >= bound):
@@ -179,11 +209,15 @@ def query_lineage(ctx: RequestContext, params: dict) -> dict:
         for current in frontier:
             links = []
             if direction in ("Descendants", "Both"):
-                links += [(a, a["destination_arn"]) for a in store.associations(
-                    ctx.account_id, ctx.region, source=current, limit=10000)]
+                links += [
+                    (a, a["destination_arn"])
+                    for a in store.associations(ctx.account_id, ctx.region, source=current, limit=10000)
+                ]
             if direction in ("Ascendants", "Both"):
-                links += [(a, a["source_arn"]) for a in store.associations(
-                    ctx.account_id, ctx.region, destination=current, limit=10000)]
+                links += [
+                    (a, a["source_arn"])
+                    for a in store.associations(ctx.account_id, ctx.region, destination=current, limit=10000)
+                ]
             for association, other in links:
                 pair = (association["source_arn"], association["destination_arn"])
                 edges[pair] = association["association_type"]
@@ -205,14 +239,18 @@ def query_lineage(ctx: RequestContext, params: dict) -> dict:
             vertices.append(vertex)
     offset = tokens.decode_offset(params.get("NextToken"))["o"]
     limit = params.get("MaxResults") or 100
-    shown = vertices[offset:offset + limit]
+    shown = vertices[offset : offset + limit]
     result: dict = {"Vertices": [{k: v for k, v in vtx.items() if not k.startswith("_")} for vtx in shown]}
     result["Edges"] = []
     if params.get("IncludeEdges", True):
         kept = {v["Arn"] for v in vertices} | set(starts)
-        result["Edges"] = [{"SourceArn": s, "DestinationArn": d, "AssociationType": t} if t else
-                           {"SourceArn": s, "DestinationArn": d} for (s, d), t in edges.items()
-                           if s in kept and d in kept]
+        result["Edges"] = [
+            {"SourceArn": s, "DestinationArn": d, "AssociationType": t}
+            if t
+            else {"SourceArn": s, "DestinationArn": d}
+            for (s, d), t in edges.items()
+            if s in kept and d in kept
+        ]
     if offset + limit < len(vertices):
         result["NextToken"] = tokens.encode_offset(offset + limit)
     return result

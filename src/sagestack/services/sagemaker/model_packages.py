@@ -24,8 +24,11 @@ ops = OperationTable("sagemaker")
 
 def _group(ctx: RequestContext, name: str):
     resources = ctx.platform.resources
-    row = resources.get_by_arn(name) if name.startswith("arn:") else \
-        resources.get(ctx.account_id, ctx.region, GROUP, name)
+    row = (
+        resources.get_by_arn(name)
+        if name.startswith("arn:")
+        else resources.get(ctx.account_id, ctx.region, GROUP, name)
+    )
     if row is None or row.resource_type != GROUP:
         raise ServiceError("ValidationException", f"ModelPackageGroup {name} does not exist.")
     return row
@@ -34,8 +37,11 @@ def _group(ctx: RequestContext, name: str):
 def get_package(ctx: RequestContext, name: str):
     """A package by name, ARN or ``group/version``; else AWS's ValidationException."""
     resources = ctx.platform.resources
-    row = resources.get_by_arn(name) if name.startswith("arn:") else \
-        resources.get(ctx.account_id, ctx.region, PACKAGE, name)
+    row = (
+        resources.get_by_arn(name)
+        if name.startswith("arn:")
+        else resources.get(ctx.account_id, ctx.region, PACKAGE, name)
+    )
     if row is None or row.resource_type != PACKAGE:
         raise ServiceError("ValidationException", f"ModelPackage {name} does not exist.")
     return row
@@ -43,11 +49,18 @@ def get_package(ctx: RequestContext, name: str):
 
 def _page(ctx, resource_type, params, key, summarize, conditions=(), parent=None, sort_order="Descending"):
     base = list_query(params)
-    query = ListQuery(name_contains=params.get("NameContains"), created_after=params.get("CreationTimeAfter"),
-                      created_before=params.get("CreationTimeBefore"), parent=parent,
-                      status_equals=params.get("ModelApprovalStatus"), conditions=tuple(conditions),
-                      sort_by=base.sort_by, sort_order=params.get("SortOrder", sort_order),
-                      max_results=base.max_results, next_token=base.next_token)
+    query = ListQuery(
+        name_contains=params.get("NameContains"),
+        created_after=params.get("CreationTimeAfter"),
+        created_before=params.get("CreationTimeBefore"),
+        parent=parent,
+        status_equals=params.get("ModelApprovalStatus"),
+        conditions=tuple(conditions),
+        sort_by=base.sort_by,
+        sort_order=params.get("SortOrder", sort_order),
+        max_results=base.max_results,
+        next_token=base.next_token,
+    )
     rows, token = ctx.platform.resources.list(ctx.account_id, ctx.region, resource_type, query)
     result: dict = {key: [strip_empty(summarize(r)) for r in rows]}
     if token:
@@ -57,19 +70,35 @@ def _page(ctx, resource_type, params, key, summarize, conditions=(), parent=None
 
 # -- groups --------------------------------------------------------------------------------------
 
+
 @ops.handler("CreateModelPackageGroup")
 def create_model_package_group(ctx: RequestContext, params: dict) -> dict:
     name = params["ModelPackageGroupName"]
     check_name(name, "modelPackageGroupName")
     group_arn = arn(ctx, GROUP, name)
-    data = strip_empty({"ModelPackageGroupName": name, "ModelPackageGroupArn": group_arn,
-                        "ModelPackageGroupDescription": params.get("ModelPackageGroupDescription"),
-                        "CreationTime": now(), "CreatedBy": user_context(ctx),
-                        "ModelPackageGroupStatus": "Completed",
-                        "ManagedConfiguration": params.get("ManagedConfiguration"), "_LastVersion": 0})
+    data = strip_empty(
+        {
+            "ModelPackageGroupName": name,
+            "ModelPackageGroupArn": group_arn,
+            "ModelPackageGroupDescription": params.get("ModelPackageGroupDescription"),
+            "CreationTime": now(),
+            "CreatedBy": user_context(ctx),
+            "ModelPackageGroupStatus": "Completed",
+            "ManagedConfiguration": params.get("ManagedConfiguration"),
+            "_LastVersion": 0,
+        }
+    )
     with in_use_if_exists(f"Model Package Group already exists: {group_arn}", code="ValidationException"):
-        ctx.platform.resources.create(ctx.account_id, ctx.region, GROUP, name, group_arn, data,
-                                      status="Completed", tag_list=params.get("Tags"))
+        ctx.platform.resources.create(
+            ctx.account_id,
+            ctx.region,
+            GROUP,
+            name,
+            group_arn,
+            data,
+            status="Completed",
+            tag_list=params.get("Tags"),
+        )
     return {"ModelPackageGroupArn": group_arn}
 
 
@@ -80,20 +109,36 @@ def describe_model_package_group(ctx: RequestContext, params: dict) -> dict:
 
 @ops.handler("ListModelPackageGroups")
 def list_model_package_groups(ctx: RequestContext, params: dict) -> dict:
-    return _page(ctx, GROUP, params, "ModelPackageGroupSummaryList", lambda r: {
-        k: r.data.get(k) for k in ("ModelPackageGroupName", "ModelPackageGroupArn",
-                                   "ModelPackageGroupDescription", "CreationTime", "ModelPackageGroupStatus",
-                                   "ManagedConfiguration")})
+    return _page(
+        ctx,
+        GROUP,
+        params,
+        "ModelPackageGroupSummaryList",
+        lambda r: {
+            k: r.data.get(k)
+            for k in (
+                "ModelPackageGroupName",
+                "ModelPackageGroupArn",
+                "ModelPackageGroupDescription",
+                "CreationTime",
+                "ModelPackageGroupStatus",
+                "ManagedConfiguration",
+            )
+        },
+    )
 
 
 @ops.handler("DeleteModelPackageGroup")
 def delete_model_package_group(ctx: RequestContext, params: dict) -> dict:
     group = _group(ctx, params["ModelPackageGroupName"])
-    rows, _ = ctx.platform.resources.list(ctx.account_id, ctx.region, PACKAGE,
-                                          ListQuery(parent=group.name, max_results=1))
+    rows, _ = ctx.platform.resources.list(
+        ctx.account_id, ctx.region, PACKAGE, ListQuery(parent=group.name, max_results=1)
+    )
     if rows:
-        raise ServiceError("ConflictException", f"Model Package Group {group.name} has model packages; "
-                                                "delete them before deleting the group.")
+        raise ServiceError(
+            "ConflictException",
+            f"Model Package Group {group.name} has model packages; delete them before deleting the group.",
+        )
     ctx.platform.resources.delete(ctx.account_id, ctx.region, GROUP, group.name)
     return {}
 
@@ -126,12 +171,28 @@ def delete_model_package_group_policy(ctx: RequestContext, params: dict) -> dict
 
 # -- packages ------------------------------------------------------------------------------------
 
-_COPIED = ("ModelPackageDescription", "ModelPackageRegistrationType", "InferenceSpecification",
-           "ValidationSpecification", "SourceAlgorithmSpecification", "CertifyForMarketplace",
-           "MetadataProperties", "ModelMetrics", "Domain", "Task", "SamplePayloadUrl",
-           "CustomerMetadataProperties", "DriftCheckBaselines", "AdditionalInferenceSpecifications",
-           "SkipModelValidation", "SourceUri", "SecurityConfig", "ModelCard", "ModelLifeCycle",
-           "ManagedStorageType")
+_COPIED = (
+    "ModelPackageDescription",
+    "ModelPackageRegistrationType",
+    "InferenceSpecification",
+    "ValidationSpecification",
+    "SourceAlgorithmSpecification",
+    "CertifyForMarketplace",
+    "MetadataProperties",
+    "ModelMetrics",
+    "Domain",
+    "Task",
+    "SamplePayloadUrl",
+    "CustomerMetadataProperties",
+    "DriftCheckBaselines",
+    "AdditionalInferenceSpecifications",
+    "SkipModelValidation",
+    "SourceUri",
+    "SecurityConfig",
+    "ModelCard",
+    "ModelLifeCycle",
+    "ManagedStorageType",
+)
 
 
 def _next_version(ctx: RequestContext, group) -> int:
@@ -154,8 +215,12 @@ def _source_spec(ctx: RequestContext, source: str) -> dict | None:
         return row.data.get("InferenceSpecification")
     if row.resource_type == "model":
         containers = row.data.get("Containers") or [row.data["PrimaryContainer"]]
-        return {"Containers": [{k: v for k, v in c.items() if k in ("Image", "ModelDataUrl", "Environment")}
-                               for c in containers]}
+        return {
+            "Containers": [
+                {k: v for k, v in c.items() if k in ("Image", "ModelDataUrl", "Environment")}
+                for c in containers
+            ]
+        }
     return None
 
 
@@ -163,38 +228,63 @@ def _source_spec(ctx: RequestContext, source: str) -> dict | None:
 def create_model_package(ctx: RequestContext, params: dict) -> dict:
     name, group_name = params.get("ModelPackageName"), params.get("ModelPackageGroupName")
     if name and group_name:
-        raise ServiceError("ValidationException", "Both ModelPackageName and ModelPackageGroupName are "
-                                                  "provided in the input. Cannot determine which one to use.")
+        raise ServiceError(
+            "ValidationException",
+            "Both ModelPackageName and ModelPackageGroupName are "
+            "provided in the input. Cannot determine which one to use.",
+        )
     if not name and not group_name:
         raise ServiceError("ValidationException", "Missing ARN.")
-    if params.get("ModelApprovalStatus") and params["ModelApprovalStatus"] not in ("Approved", "Rejected",
-                                                                                   "PendingManualApproval"):
-        raise ServiceError("ValidationException", "ModelApprovalStatus must be Approved, Rejected or "
-                                                  "PendingManualApproval.")
+    if params.get("ModelApprovalStatus") and params["ModelApprovalStatus"] not in (
+        "Approved",
+        "Rejected",
+        "PendingManualApproval",
+    ):
+        raise ServiceError(
+            "ValidationException", "ModelApprovalStatus must be Approved, Rejected or PendingManualApproval."
+        )
     spec = params.get("InferenceSpecification")
     source = params.get("SourceUri")
     if source and spec and not source.startswith("arn:"):
-        raise ServiceError("ValidationException", "Passing SourceUri and InferenceSpecification together is "
-                                                  "not allowed; add the SourceUri with UpdateModelPackage.")
+        raise ServiceError(
+            "ValidationException",
+            "Passing SourceUri and InferenceSpecification together is "
+            "not allowed; add the SourceUri with UpdateModelPackage.",
+        )
     if source and not spec:
         spec = _source_spec(ctx, source)
     stamp = now()
     data = {k: params[k] for k in _COPIED if params.get(k) is not None}
     if spec:
         data["InferenceSpecification"] = spec
-    data.update({"CreationTime": stamp, "LastModifiedTime": stamp, "CreatedBy": user_context(ctx),
-                 "LastModifiedBy": user_context(ctx), "ModelPackageStatus": "Completed"})
+    data.update(
+        {
+            "CreationTime": stamp,
+            "LastModifiedTime": stamp,
+            "CreatedBy": user_context(ctx),
+            "LastModifiedBy": user_context(ctx),
+            "ModelPackageStatus": "Completed",
+        }
+    )
     tags = params.get("Tags")
     if group_name:
         group = _group(ctx, group_name)
         if tags:
-            raise ServiceError("ValidationException", "Tags cannot be specified for a versioned model "
-                                                      "package; it inherits the tags of its group.")
+            raise ServiceError(
+                "ValidationException",
+                "Tags cannot be specified for a versioned model package; it inherits the tags of its group.",
+            )
         version = _next_version(ctx, group)
         store_name = f"{group.name}/{version}"
         approval = params.get("ModelApprovalStatus") or "PendingManualApproval"
-        data.update({"ModelPackageName": group.name, "ModelPackageGroupName": group.name,
-                     "ModelPackageVersion": version, "ModelApprovalStatus": approval})
+        data.update(
+            {
+                "ModelPackageName": group.name,
+                "ModelPackageGroupName": group.name,
+                "ModelPackageVersion": version,
+                "ModelApprovalStatus": approval,
+            }
+        )
         parent = group.name
     else:
         check_name(name, "modelPackageName")
@@ -202,11 +292,21 @@ def create_model_package(ctx: RequestContext, params: dict) -> dict:
         data["ModelPackageName"] = name
     package_arn = arn(ctx, PACKAGE, store_name)
     data["ModelPackageArn"] = package_arn
-    data["ModelPackageStatusDetails"] = {"ValidationStatuses": [{"Name": data["ModelPackageName"],
-                                                                  "Status": "Completed"}]}
+    data["ModelPackageStatusDetails"] = {
+        "ValidationStatuses": [{"Name": data["ModelPackageName"], "Status": "Completed"}]
+    }
     with in_use_if_exists(f"ModelPackage already exists: {package_arn}", code="ValidationException"):
-        ctx.platform.resources.create(ctx.account_id, ctx.region, PACKAGE, store_name, package_arn,
-                                      strip_empty(data), status=approval, parent=parent, tag_list=tags)
+        ctx.platform.resources.create(
+            ctx.account_id,
+            ctx.region,
+            PACKAGE,
+            store_name,
+            package_arn,
+            strip_empty(data),
+            status=approval,
+            parent=parent,
+            tag_list=tags,
+        )
     lineage.model_package(ctx.platform.resources, ctx.account_id, ctx.region, data)
     return {"ModelPackageArn": package_arn}
 
@@ -218,9 +318,20 @@ def describe_model_package(ctx: RequestContext, params: dict) -> dict:
 
 def _summary(row) -> dict:
     data = row.data
-    out = {k: data.get(k) for k in ("ModelPackageGroupName", "ModelPackageVersion", "ModelPackageArn",
-                                    "ModelPackageDescription", "CreationTime", "ModelPackageStatus",
-                                    "ModelApprovalStatus", "ModelLifeCycle", "ModelPackageRegistrationType")}
+    out = {
+        k: data.get(k)
+        for k in (
+            "ModelPackageGroupName",
+            "ModelPackageVersion",
+            "ModelPackageArn",
+            "ModelPackageDescription",
+            "CreationTime",
+            "ModelPackageStatus",
+            "ModelApprovalStatus",
+            "ModelLifeCycle",
+            "ModelPackageRegistrationType",
+        )
+    }
     if row.parent is None:
         out["ModelPackageName"] = data["ModelPackageName"]
     return out
@@ -232,8 +343,9 @@ def list_model_packages(ctx: RequestContext, params: dict) -> dict:
     parent = _group(ctx, group).name if group else None
     kind = params.get("ModelPackageType") or ("Versioned" if group else "Unversioned")
     conditions = [] if kind == "Both" or group else [versioned(kind == "Versioned")]
-    return _page(ctx, PACKAGE, params, "ModelPackageSummaryList", _summary, conditions, parent,
-                 sort_order="Ascending")
+    return _page(
+        ctx, PACKAGE, params, "ModelPackageSummaryList", _summary, conditions, parent, sort_order="Ascending"
+    )
 
 
 @ops.handler("UpdateModelPackage")
@@ -245,15 +357,23 @@ def update_model_package(ctx: RequestContext, params: dict) -> dict:
         status = None
         if params.get("ModelApprovalStatus"):
             if package.parent is None:
-                raise ServiceError("ValidationException", "ModelApprovalStatus applies to versioned model "
-                                                          "packages only.")
+                raise ServiceError(
+                    "ValidationException", "ModelApprovalStatus applies to versioned model packages only."
+                )
             status = data["ModelApprovalStatus"] = params["ModelApprovalStatus"]
-        for key in ("ApprovalDescription", "ModelPackageRegistrationType", "InferenceSpecification",
-                    "SourceUri", "ModelCard", "ModelLifeCycle"):
+        for key in (
+            "ApprovalDescription",
+            "ModelPackageRegistrationType",
+            "InferenceSpecification",
+            "SourceUri",
+            "ModelCard",
+            "ModelLifeCycle",
+        ):
             if params.get(key) is not None:
                 data[key] = params[key]
-        metadata = dict(data.get("CustomerMetadataProperties") or {},
-                        **(params.get("CustomerMetadataProperties") or {}))
+        metadata = dict(
+            data.get("CustomerMetadataProperties") or {}, **(params.get("CustomerMetadataProperties") or {})
+        )
         for key in params.get("CustomerMetadataPropertiesToRemove") or ():
             metadata.pop(key, None)
         if metadata:
@@ -264,8 +384,10 @@ def update_model_package(ctx: RequestContext, params: dict) -> dict:
         if added:
             specs = list(data.get("AdditionalInferenceSpecifications") or []) + added
             if len(specs) > 15:
-                raise ServiceError("ValidationException", "A model package can have at most 15 "
-                                                          "AdditionalInferenceSpecifications.")
+                raise ServiceError(
+                    "ValidationException",
+                    "A model package can have at most 15 AdditionalInferenceSpecifications.",
+                )
             data["AdditionalInferenceSpecifications"] = specs
         data["LastModifiedTime"] = now()
         data["LastModifiedBy"] = user_context(ctx)
@@ -288,12 +410,26 @@ def batch_describe_model_package(ctx: RequestContext, params: dict) -> dict:
     for package_arn in params["ModelPackageArnList"]:
         row = ctx.platform.resources.get_by_arn(package_arn)
         if row is None or row.resource_type != PACKAGE or row.parent is None:
-            errors[package_arn] = {"ErrorCode": "ValidationException",
-                                   "ErrorResponse": f"ModelPackage {package_arn} does not exist."}
+            errors[package_arn] = {
+                "ErrorCode": "ValidationException",
+                "ErrorResponse": f"ModelPackage {package_arn} does not exist.",
+            }
             continue
         data = row.data
-        summaries[package_arn] = strip_empty({k: data.get(k) for k in (
-            "ModelPackageGroupName", "ModelPackageVersion", "ModelPackageArn", "ModelPackageDescription",
-            "CreationTime", "InferenceSpecification", "ModelPackageStatus", "ModelApprovalStatus",
-            "ModelPackageRegistrationType")})
+        summaries[package_arn] = strip_empty(
+            {
+                k: data.get(k)
+                for k in (
+                    "ModelPackageGroupName",
+                    "ModelPackageVersion",
+                    "ModelPackageArn",
+                    "ModelPackageDescription",
+                    "CreationTime",
+                    "InferenceSpecification",
+                    "ModelPackageStatus",
+                    "ModelApprovalStatus",
+                    "ModelPackageRegistrationType",
+                )
+            }
+        )
     return {"ModelPackageSummaries": summaries, "BatchDescribeModelPackageErrorMap": errors}

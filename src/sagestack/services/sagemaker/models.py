@@ -34,18 +34,22 @@ def create_model(ctx: RequestContext, params: dict) -> dict:
     check_name(name, "modelName")
     primary, containers = params.get("PrimaryContainer"), params.get("Containers")
     if primary and containers:
-        raise ServiceError("ValidationException", "Only one of PrimaryContainer or Containers may be specified.")
+        raise ServiceError(
+            "ValidationException", "Only one of PrimaryContainer or Containers may be specified."
+        )
     if not primary and not containers:
         raise ServiceError("ValidationException", "Either PrimaryContainer or Containers must be specified.")
-    for container in ([primary] if primary else containers):
+    for container in [primary] if primary else containers:
         if not container.get("Image") and not container.get("ModelPackageName"):
             raise ServiceError("ValidationException", "A container must specify Image or ModelPackageName.")
     mode = (params.get("InferenceExecutionConfig") or {}).get("Mode", "Serial")
     if containers and mode == "Direct":
         hosts = [c.get("ContainerHostname") for c in containers]
         if not all(hosts) or len(set(hosts)) != len(hosts):
-            raise ServiceError("ValidationException", "Direct inference requires a unique ContainerHostname for "
-                                                      "every container.")
+            raise ServiceError(
+                "ValidationException",
+                "Direct inference requires a unique ContainerHostname for every container.",
+            )
     resource_arn = model_arn(ctx, name)
     if primary and primary.get("ModelPackageName"):  # a package may hold several containers
         resolved = _from_packages(ctx, [primary])
@@ -54,19 +58,22 @@ def create_model(ctx: RequestContext, params: dict) -> dict:
         containers = _from_packages(ctx, containers)
         if len(containers) == 1 and mode != "Direct":  # one container: served like a PrimaryContainer
             primary, containers = containers[0], None
-    data = strip_empty({
-        "ModelName": name,
-        "PrimaryContainer": _container(primary) if primary else None,
-        "Containers": [_container(c) for c in containers] if containers else None,
-        "InferenceExecutionConfig": params.get("InferenceExecutionConfig"),
-        "ExecutionRoleArn": params.get("ExecutionRoleArn"),
-        "VpcConfig": params.get("VpcConfig"),
-        "EnableNetworkIsolation": params.get("EnableNetworkIsolation", False),
-        "ModelArn": resource_arn,
-        "CreationTime": now(),
-    })
-    ctx.platform.resources.create(ctx.account_id, ctx.region, TYPE, name, resource_arn, data,
-                                  tag_list=params.get("Tags"))
+    data = strip_empty(
+        {
+            "ModelName": name,
+            "PrimaryContainer": _container(primary) if primary else None,
+            "Containers": [_container(c) for c in containers] if containers else None,
+            "InferenceExecutionConfig": params.get("InferenceExecutionConfig"),
+            "ExecutionRoleArn": params.get("ExecutionRoleArn"),
+            "VpcConfig": params.get("VpcConfig"),
+            "EnableNetworkIsolation": params.get("EnableNetworkIsolation", False),
+            "ModelArn": resource_arn,
+            "CreationTime": now(),
+        }
+    )
+    ctx.platform.resources.create(
+        ctx.account_id, ctx.region, TYPE, name, resource_arn, data, tag_list=params.get("Tags")
+    )
     return {"ModelArn": resource_arn}
 
 
@@ -82,14 +89,18 @@ def _from_packages(ctx: RequestContext, containers: list[dict]) -> list[dict]:
             continue
         package = get_package(ctx, container["ModelPackageName"])
         if package.parent is not None and package.data.get("ModelApprovalStatus") != "Approved":
-            raise ServiceError("ValidationException",
-                               f"Model package {package.arn} is not approved (ModelApprovalStatus "
-                               f"{package.data.get('ModelApprovalStatus')}); approve it with "
-                               "UpdateModelPackage before creating a model from it.")
+            raise ServiceError(
+                "ValidationException",
+                f"Model package {package.arn} is not approved (ModelApprovalStatus "
+                f"{package.data.get('ModelApprovalStatus')}); approve it with "
+                "UpdateModelPackage before creating a model from it.",
+            )
         resolved = resolve_containers(package.data, container)
         if not resolved:
-            raise ServiceError("ValidationException",
-                               f"Model package {package.arn} has no InferenceSpecification containers.")
+            raise ServiceError(
+                "ValidationException",
+                f"Model package {package.arn} has no InferenceSpecification containers.",
+            )
         out.extend(resolved)
     return out
 
@@ -118,8 +129,13 @@ def _with_environment(container: dict) -> dict:
 
 @ops.handler("ListModels")
 def list_models(ctx: RequestContext, params: dict) -> dict:
-    return list_page(ctx, TYPE, params, "Models", lambda r: {
-        "ModelName": r.name, "ModelArn": r.arn, "CreationTime": r.data["CreationTime"]})
+    return list_page(
+        ctx,
+        TYPE,
+        params,
+        "Models",
+        lambda r: {"ModelName": r.name, "ModelArn": r.arn, "CreationTime": r.data["CreationTime"]},
+    )
 
 
 @ops.handler("DeleteModel")

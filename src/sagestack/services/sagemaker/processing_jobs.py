@@ -39,8 +39,10 @@ def _validate(params: dict) -> None:
     for index, item in enumerate(params.get("ProcessingInputs") or [], 1):
         where = f"ProcessingInputs[{index}] ({item['InputName']})"
         if item["InputName"] in names:
-            raise _invalid(f"Input names must be unique within a processing job: {item['InputName']!r} is "
-                           f"given more than once.")
+            raise _invalid(
+                f"Input names must be unique within a processing job: {item['InputName']!r} is "
+                f"given more than once."
+            )
         names.add(item["InputName"])
         sources = [k for k in ("S3Input", "DatasetDefinition") if item.get(k)]
         if len(sources) != 1:
@@ -53,16 +55,19 @@ def _validate(params: dict) -> None:
             if not app_managed and not s3.get("LocalPath"):
                 raise _invalid(f"{where}.S3Input.LocalPath is required when AppManaged is false.")
             if s3.get("S3CompressionType") == "Gzip" and s3.get("S3InputMode") != "Pipe":
-                raise _invalid(f"{where}.S3Input: S3CompressionType Gzip is only supported with S3InputMode "
-                               f"Pipe.")
+                raise _invalid(
+                    f"{where}.S3Input: S3CompressionType Gzip is only supported with S3InputMode Pipe."
+                )
             local = s3.get("LocalPath")
             where_local = f"{where}.S3Input"
         else:
             definition = item["DatasetDefinition"]
             kinds = [k for k in ("AthenaDatasetDefinition", "RedshiftDatasetDefinition") if definition.get(k)]
             if len(kinds) != 1:
-                raise _invalid(f"{where}.DatasetDefinition: exactly one of AthenaDatasetDefinition and "
-                               f"RedshiftDatasetDefinition must be specified.")
+                raise _invalid(
+                    f"{where}.DatasetDefinition: exactly one of AthenaDatasetDefinition and "
+                    f"RedshiftDatasetDefinition must be specified."
+                )
             local = definition.get("LocalPath")
             if not app_managed and not local:
                 raise _invalid(f"{where}.DatasetDefinition.LocalPath is required when AppManaged is false.")
@@ -70,16 +75,20 @@ def _validate(params: dict) -> None:
         _check_local_path(local, where_local)
         if local and not app_managed:
             if _local(local) in locals_:
-                raise _invalid(f"{where}: LocalPath {local!r} is already the destination of input "
-                               f"{locals_[_local(local)]!r}; each input needs its own LocalPath.")
+                raise _invalid(
+                    f"{where}: LocalPath {local!r} is already the destination of input "
+                    f"{locals_[_local(local)]!r}; each input needs its own LocalPath."
+                )
             locals_[_local(local)] = item["InputName"]
     outputs = (params.get("ProcessingOutputConfig") or {}).get("Outputs") or []
     out_names: set[str] = set()
     for index, item in enumerate(outputs, 1):
         where = f"ProcessingOutputConfig.Outputs[{index}] ({item['OutputName']})"
         if item["OutputName"] in out_names:
-            raise _invalid(f"Output names must be unique within a processing job: {item['OutputName']!r} is "
-                           f"given more than once.")
+            raise _invalid(
+                f"Output names must be unique within a processing job: {item['OutputName']!r} is "
+                f"given more than once."
+            )
         out_names.add(item["OutputName"])
         sources = [k for k in ("S3Output", "FeatureStoreOutput") if item.get(k)]
         if len(sources) != 1:
@@ -94,8 +103,10 @@ def _validate(params: dict) -> None:
                 raise _invalid(f"{where}.S3Output.LocalPath is required when AppManaged is false.")
             _check_local_path(s3.get("LocalPath"), f"{where}.S3Output")
             if s3.get("LocalPath") and _local(s3["LocalPath"]) in locals_:
-                raise _invalid(f"{where}.S3Output.LocalPath {s3['LocalPath']!r} is also the LocalPath of input "
-                               f"{locals_[_local(s3['LocalPath'])]!r}.")
+                raise _invalid(
+                    f"{where}.S3Output.LocalPath {s3['LocalPath']!r} is also the LocalPath of input "
+                    f"{locals_[_local(s3['LocalPath'])]!r}."
+                )
 
 
 def _get(ctx: RequestContext, name: str, missing=None):
@@ -110,8 +121,12 @@ def create_processing_job(ctx: RequestContext, params: dict) -> dict:
     name = params["ProcessingJobName"]
     check_name(name, "processingJobName")
     _validate(params)
-    check_kms_keys(ctx, params, ("ProcessingOutputConfig", "KmsKeyId"),
-                   ("ProcessingResources", "ClusterConfig", "VolumeKmsKeyId"))
+    check_kms_keys(
+        ctx,
+        params,
+        ("ProcessingOutputConfig", "KmsKeyId"),
+        ("ProcessingResources", "ClusterConfig", "VolumeKmsKeyId"),
+    )
     job_arn = arn(ctx, TYPE, name)
     created = now()
     description = {
@@ -126,16 +141,38 @@ def create_processing_job(ctx: RequestContext, params: dict) -> dict:
         "LastModifiedTime": created,
     }
     # Inputs, outputs and the rest come back exactly as sent (no defaults injected).
-    for key in ("ProcessingInputs", "ProcessingOutputConfig", "Environment", "NetworkConfig",
-                "ExperimentConfig"):
+    for key in (
+        "ProcessingInputs",
+        "ProcessingOutputConfig",
+        "Environment",
+        "NetworkConfig",
+        "ExperimentConfig",
+    ):
         if params.get(key) is not None:
             description[key] = params[key]
-    with in_use_if_exists(f"Job name must be unique within an AWS account and region, and a job with this "
-                          f"name already exists ({job_arn})"):
-        ctx.platform.resources.create(ctx.account_id, ctx.region, TYPE, name, job_arn, description,
-                                      status="InProgress", tag_list=params.get("Tags"))
-    experiments.create_job_component(ctx.platform.resources, ctx.account_id, ctx.region, TYPE, description,
-                                     job_arn, {"IamIdentity": {"Arn": ctx.principal_arn}})
+    with in_use_if_exists(
+        f"Job name must be unique within an AWS account and region, and a job with this "
+        f"name already exists ({job_arn})"
+    ):
+        ctx.platform.resources.create(
+            ctx.account_id,
+            ctx.region,
+            TYPE,
+            name,
+            job_arn,
+            description,
+            status="InProgress",
+            tag_list=params.get("Tags"),
+        )
+    experiments.create_job_component(
+        ctx.platform.resources,
+        ctx.account_id,
+        ctx.region,
+        TYPE,
+        description,
+        job_arn,
+        {"IamIdentity": {"Arn": ctx.principal_arn}},
+    )
     wake(ctx, "processing")
     return {"ProcessingJobArn": job_arn}
 
@@ -148,10 +185,25 @@ def describe_processing_job(ctx: RequestContext, params: dict) -> dict:
 
 @ops.handler("ListProcessingJobs")
 def list_processing_jobs(ctx: RequestContext, params: dict) -> dict:
-    return list_page(ctx, TYPE, params, "ProcessingJobSummaries", lambda row: {
-        key: row.data.get(key) for key in ("ProcessingJobName", "ProcessingJobArn", "CreationTime",
-                                           "ProcessingEndTime", "LastModifiedTime", "ProcessingJobStatus",
-                                           "FailureReason", "ExitMessage")})
+    return list_page(
+        ctx,
+        TYPE,
+        params,
+        "ProcessingJobSummaries",
+        lambda row: {
+            key: row.data.get(key)
+            for key in (
+                "ProcessingJobName",
+                "ProcessingJobArn",
+                "CreationTime",
+                "ProcessingEndTime",
+                "LastModifiedTime",
+                "ProcessingJobStatus",
+                "FailureReason",
+                "ExitMessage",
+            )
+        },
+    )
 
 
 @ops.handler("StopProcessingJob")
@@ -164,8 +216,9 @@ def stop_processing_job(ctx: RequestContext, params: dict) -> dict:
         if status == "Stopping":
             return None
         if status != "InProgress":
-            raise _invalid(f"The processing job {name} is not in progress (status {status}) and cannot be "
-                           f"stopped.")
+            raise _invalid(
+                f"The processing job {name} is not in progress (status {status}) and cannot be stopped."
+            )
         job.data["LastModifiedTime"] = now()
         return "Stopping"
 
@@ -179,8 +232,10 @@ def delete_processing_job(ctx: RequestContext, params: dict) -> dict:
     name = params["ProcessingJobName"]
     job = _get(ctx, name, resource_not_found(f"Could not find requested job with name {name}"))
     if not PROCESSING.terminal(job.status):
-        raise ServiceError("ResourceInUse", f"The processing job {name} is {job.status}; only Completed, "
-                           f"Failed or Stopped processing jobs can be deleted. Stop it first.")
+        raise ServiceError(
+            "ResourceInUse",
+            f"The processing job {name} is {job.status}; only Completed, "
+            f"Failed or Stopped processing jobs can be deleted. Stop it first.",
+        )
     ctx.platform.resources.delete(ctx.account_id, ctx.region, TYPE, name)
     return {}
-

@@ -34,8 +34,15 @@ RESOURCES = {
     "ModelPackageGroup": ("model-package-group", "ModelPackageGroup"),
     "ModelPackage": ("model-package", "ModelPackage"),
 }
-CONTAINS_ANYWHERE = {"displayname", "experimentname", "trialname", "trialcomponentname", "tags",
-                     "inputartifacts", "outputartifacts"}
+CONTAINS_ANYWHERE = {
+    "displayname",
+    "experimentname",
+    "trialname",
+    "trialcomponentname",
+    "tags",
+    "inputartifacts",
+    "outputartifacts",
+}
 _MISSING = object()
 
 
@@ -52,8 +59,11 @@ def _ci_get(mapping: dict, key: str):
 def resolve(value: Any, path: list[str]) -> list[Any]:
     """The values at a dotted path (a list on the way fans out: any element may match)."""
     if not path:
-        if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("NumberValue",
-                                                                                 "StringValue"):
+        if (
+            isinstance(value, dict)
+            and len(value) == 1
+            and next(iter(value)) in ("NumberValue", "StringValue")
+        ):
             return [next(iter(value.values()))]
         if isinstance(value, dict) and "Value" in value and set(value) <= {"Value", "MediaType"}:
             return [value["Value"]]
@@ -125,15 +135,22 @@ def _matches(found, operator: str, wanted: str | None) -> bool:
         same = cmp == 0 if cmp is not None else str(found) == wanted
         return same if operator == "Equals" else not same
     if operator == "Contains":
-        return isinstance(found, str) and (wanted or "").lower() in found.lower() or (
-            isinstance(found, dict) and any(wanted == k for k in found))
+        return (
+            isinstance(found, str)
+            and (wanted or "").lower() in found.lower()
+            or (isinstance(found, dict) and any(wanted == k for k in found))
+        )
     if operator == "In":
         return str(found) in [v.strip() for v in (wanted or "").split(",")]
     cmp = _compare(found, wanted)
     if cmp is None:
         return False
-    return {"GreaterThan": cmp > 0, "GreaterThanOrEqualTo": cmp >= 0, "LessThan": cmp < 0,
-            "LessThanOrEqualTo": cmp <= 0}.get(operator, False)
+    return {
+        "GreaterThan": cmp > 0,
+        "GreaterThanOrEqualTo": cmp >= 0,
+        "LessThan": cmp < 0,
+        "LessThanOrEqualTo": cmp <= 0,
+    }.get(operator, False)
 
 
 def filter_matches(record: dict, flt: dict) -> bool:
@@ -155,8 +172,12 @@ def expression_matches(record: dict, expression: dict) -> bool:
     results = [filter_matches(record, f) for f in expression.get("Filters") or []]
     for nested in expression.get("NestedFilters") or []:
         items = resolve(record, nested["NestedPropertyName"].split("."))
-        results.append(any(isinstance(item, dict) and all(
-            filter_matches(item, f) for f in nested["Filters"]) for item in items))
+        results.append(
+            any(
+                isinstance(item, dict) and all(filter_matches(item, f) for f in nested["Filters"])
+                for item in items
+            )
+        )
     results.extend(expression_matches(record, sub) for sub in expression.get("SubExpressions") or [])
     if expression.get("Operator", "And") == "Or":
         return any(results)
@@ -166,19 +187,27 @@ def expression_matches(record: dict, expression: dict) -> bool:
 def check_expression(expression: dict) -> None:
     parts = sum(len(expression.get(k) or []) for k in ("Filters", "NestedFilters", "SubExpressions"))
     if parts == 0:
-        raise ServiceError("ValidationException", "A SearchExpression must contain at least one of Filters, "
-                                                  "NestedFilters or SubExpressions.")
+        raise ServiceError(
+            "ValidationException",
+            "A SearchExpression must contain at least one of Filters, NestedFilters or SubExpressions.",
+        )
     if parts > 20:
         raise ServiceError("ValidationException", "A SearchExpression can contain at most 20 elements.")
-    contains = [f for f in expression.get("Filters") or [] if f.get("Operator") == "Contains"
-                and f["Name"].split(".")[-1].lower() not in CONTAINS_ANYWHERE
-                and f["Name"].split(".")[0].lower() not in CONTAINS_ANYWHERE]
+    contains = [
+        f
+        for f in expression.get("Filters") or []
+        if f.get("Operator") == "Contains"
+        and f["Name"].split(".")[-1].lower() not in CONTAINS_ANYWHERE
+        and f["Name"].split(".")[0].lower() not in CONTAINS_ANYWHERE
+    ]
     if len(contains) > 1:
         raise ServiceError("ValidationException", "'CONTAINS' operator usage limit of 1 exceeded.")
     for flt in expression.get("Filters") or []:
         if flt.get("Operator", "Equals") not in ("Exists", "NotExists") and flt.get("Value") is None:
-            raise ServiceError("ValidationException", f"Filter on {flt['Name']} with operator "
-                                                      f"{flt.get('Operator', 'Equals')} requires a Value.")
+            raise ServiceError(
+                "ValidationException",
+                f"Filter on {flt['Name']} with operator {flt.get('Operator', 'Equals')} requires a Value.",
+            )
     for sub in expression.get("SubExpressions") or []:
         check_expression(sub)
 
@@ -188,8 +217,11 @@ def _pinned(expression: dict, name: str) -> str | None:
     if expression.get("Operator", "And") != "And":
         return None
     for flt in expression.get("Filters") or []:
-        if flt["Name"].lower() == name.lower() and flt.get("Operator", "Equals") == "Equals" \
-                and "," not in (flt.get("Value") or ""):
+        if (
+            flt["Name"].lower() == name.lower()
+            and flt.get("Operator", "Equals") == "Equals"
+            and "," not in (flt.get("Value") or "")
+        ):
             return flt.get("Value")
     return None
 
@@ -203,22 +235,32 @@ def _candidates(ctx: RequestContext, resource_type: str, expression: dict) -> It
         if name is not None:
             row = resources.get(ctx.account_id, ctx.region, resource_type, name)
             return [row] if row else []
-        for key, condition in (("Parents.ExperimentName", store.in_experiment),
-                               ("Parents.TrialName", store.in_trial)):
+        for key, condition in (
+            ("Parents.ExperimentName", store.in_experiment),
+            ("Parents.TrialName", store.in_trial),
+        ):
             value = _pinned(expression, key)
             if value is not None:
                 conditions.append(condition(value))
     parent = _pinned(expression, "ExperimentName") if resource_type == TRIAL else None
-    return _all(ctx, resource_type, ListQuery(conditions=tuple(conditions), parent=parent,
-                                              sort_by="CreationTime", sort_order="Ascending"))
+    return _all(
+        ctx,
+        resource_type,
+        ListQuery(
+            conditions=tuple(conditions), parent=parent, sort_by="CreationTime", sort_order="Ascending"
+        ),
+    )
 
 
 def _all(ctx: RequestContext, resource_type: str, query: ListQuery):
     token = None
     while True:
         rows, token = ctx.platform.resources.list(
-            ctx.account_id, ctx.region, resource_type,
-            ListQuery(**{**query.__dict__, "max_results": 1000, "next_token": token}))
+            ctx.account_id,
+            ctx.region,
+            resource_type,
+            ListQuery(**{**query.__dict__, "max_results": 1000, "next_token": token}),
+        )
         yield from rows
         if not token:
             return
@@ -236,23 +278,36 @@ def _record(ctx: RequestContext, resource_type: str) -> Callable:
         for name in store.components_of(ctx.account_id, ctx.region, row.name):
             component = resources.get(ctx.account_id, ctx.region, TRIAL_COMPONENT, name)
             if component is not None:
-                components.append({"TrialComponentName": name, "TrialComponentArn": component.arn,
-                                   "TrialComponentSource": component.data.get("Source"),
-                                   "CreationTime": component.data.get("CreationTime"),
-                                   "CreatedBy": component.data.get("CreatedBy")})
-        return strip_empty(dict(public(row.data), Tags=resources.list_tags(row.arn),
-                                TrialComponentSummaries=components))
+                components.append(
+                    {
+                        "TrialComponentName": name,
+                        "TrialComponentArn": component.arn,
+                        "TrialComponentSource": component.data.get("Source"),
+                        "CreationTime": component.data.get("CreationTime"),
+                        "CreatedBy": component.data.get("CreatedBy"),
+                    }
+                )
+        return strip_empty(
+            dict(public(row.data), Tags=resources.list_tags(row.arn), TrialComponentSummaries=components)
+        )
 
     def training_job(row) -> dict:
         data = {k: v for k, v in row.data.items() if not k.startswith("_")}
         data["Tags"] = resources.list_tags(row.arn)
-        data["Metrics"] = [{"MetricName": m["MetricName"], "Value": m["Value"]}
-                           for m in data.get("FinalMetricDataList") or []]
+        data["Metrics"] = [
+            {"MetricName": m["MetricName"], "Value": m["Value"]}
+            for m in data.get("FinalMetricDataList") or []
+        ]
         return data
 
-    return {TRIAL_COMPONENT: lambda row: describe_component(ctx, row, search=True), EXPERIMENT: experiment,
-            TRIAL: trial, "training-job": training_job, "model-package-group": experiment,
-            "model-package": experiment}[resource_type]
+    return {
+        TRIAL_COMPONENT: lambda row: describe_component(ctx, row, search=True),
+        EXPERIMENT: experiment,
+        TRIAL: trial,
+        "training-job": training_job,
+        "model-package-group": experiment,
+        "model-package": experiment,
+    }[resource_type]
 
 
 def _sort_key(record: dict, path: str):
@@ -270,8 +325,11 @@ def _sort_key(record: dict, path: str):
 def search(ctx: RequestContext, params: dict) -> dict:
     resource = params["Resource"]
     if resource not in RESOURCES:
-        raise ServiceError("ValidationException", f"Search over {resource} is not supported by sagestack; it "
-                                                  f"searches {', '.join(sorted(RESOURCES))}.")
+        raise ServiceError(
+            "ValidationException",
+            f"Search over {resource} is not supported by sagestack; it "
+            f"searches {', '.join(sorted(RESOURCES))}.",
+        )
     resource_type, key = RESOURCES[resource]
     expression = params.get("SearchExpression") or {}
     if expression:
@@ -290,8 +348,10 @@ def search(ctx: RequestContext, params: dict) -> dict:
     records = present + missing
     offset = tokens.decode_offset(params.get("NextToken"))["o"]
     limit = params.get("MaxResults") or 10
-    result: dict = {"Results": [{key: r} for r in records[offset:offset + limit]],
-                    "TotalHits": {"Value": len(records), "Relation": "EqualTo"}}
+    result: dict = {
+        "Results": [{key: r} for r in records[offset : offset + limit]],
+        "TotalHits": {"Value": len(records), "Relation": "EqualTo"},
+    }
     if offset + limit < len(records):
         result["NextToken"] = tokens.encode_offset(offset + limit)
     return result
@@ -300,14 +360,16 @@ def search(ctx: RequestContext, params: dict) -> dict:
 def _property_names(record: dict, prefix: str = "") -> Iterable[str]:
     for key, value in record.items():
         name = f"{prefix}{key}"
-        if key in ("Parameters", "HyperParameters", "InputArtifacts", "OutputArtifacts") \
-                and isinstance(value, dict):
+        if key in ("Parameters", "HyperParameters", "InputArtifacts", "OutputArtifacts") and isinstance(
+            value, dict
+        ):
             yield from (f"{name}.{k}" for k in value)
         elif key == "Tags" and isinstance(value, list):
             yield from (f"{name}.{t['Key']}" for t in value if isinstance(t, dict) and "Key" in t)
         elif key == "Metrics" and isinstance(value, list):
-            yield from (f"{name}.{m['MetricName']}" for m in value
-                        if isinstance(m, dict) and "MetricName" in m)
+            yield from (
+                f"{name}.{m['MetricName']}" for m in value if isinstance(m, dict) and "MetricName" in m
+            )
         elif isinstance(value, dict) and not prefix:
             yield from _property_names(value, f"{name}.")
         else:
@@ -322,8 +384,9 @@ def get_search_suggestions(ctx: RequestContext, params: dict) -> dict:
     if resource not in RESOURCES:
         raise ServiceError("ValidationException", f"Search over {resource} is not supported by sagestack.")
     resource_type, _ = RESOURCES[resource]
-    hint = (((params.get("SuggestionQuery") or {}).get("PropertyNameQuery") or {}).get("PropertyNameHint")
-            or "").lower()
+    hint = (
+        ((params.get("SuggestionQuery") or {}).get("PropertyNameQuery") or {}).get("PropertyNameHint") or ""
+    ).lower()
     build = _record(ctx, resource_type)
     names: set[str] = set()
     for count, row in enumerate(_all(ctx, resource_type, ListQuery(sort_by="CreationTime"))):

@@ -46,7 +46,7 @@ def list_tags(ctx: RequestContext, params: dict) -> dict:
     tags = ctx.platform.resources.list_tags(arn)
     offset = decode_token(params.get("NextToken"))["o"]
     limit = params.get("MaxResults", 50)
-    page = tags[offset:offset + limit]
+    page = tags[offset : offset + limit]
     result = {"Tags": page}
     if offset + limit < len(tags):
         result["NextToken"] = encode_token(offset + limit)

@@ -28,8 +28,10 @@ def create_training_job(ctx: RequestContext, params: dict) -> dict:
     check_name(name, "trainingJobName")
     check_kms_keys(ctx, params, ("OutputDataConfig", "KmsKeyId"), ("ResourceConfig", "VolumeKmsKeyId"))
     job_arn = training_jobs.job_arn(ctx.region, ctx.account_id, name)
-    with in_use_if_exists(f"Training job names must be unique within an AWS account and region, and a "
-                          f"training job with this name already exists ({job_arn})"):
+    with in_use_if_exists(
+        f"Training job names must be unique within an AWS account and region, and a "
+        f"training job with this name already exists ({job_arn})"
+    ):
         training_jobs.create(ctx.platform.resources, ctx.account_id, ctx.region, params)
     wake(ctx, "training")
     return {"TrainingJobArn": job_arn}
@@ -43,10 +45,24 @@ def describe_training_job(ctx: RequestContext, params: dict) -> dict:
 
 @ops.handler("ListTrainingJobs")
 def list_training_jobs(ctx: RequestContext, params: dict) -> dict:
-    return list_page(ctx, TYPE, params, "TrainingJobSummaries", lambda row: {
-        key: row.data.get(key) for key in ("TrainingJobName", "TrainingJobArn", "CreationTime",
-                                           "TrainingEndTime", "LastModifiedTime", "TrainingJobStatus",
-                                           "SecondaryStatus")})
+    return list_page(
+        ctx,
+        TYPE,
+        params,
+        "TrainingJobSummaries",
+        lambda row: {
+            key: row.data.get(key)
+            for key in (
+                "TrainingJobName",
+                "TrainingJobArn",
+                "CreationTime",
+                "TrainingEndTime",
+                "LastModifiedTime",
+                "TrainingJobStatus",
+                "SecondaryStatus",
+            )
+        },
+    )
 
 
 @ops.handler("StopTrainingJob")
@@ -65,8 +81,10 @@ def update_training_job(ctx: RequestContext, params: dict) -> dict:
 
     def change(job):
         if job.data["TrainingJobStatus"] not in ("InProgress",):
-            raise ServiceError("ValidationException", f"The training job {name} is not in progress; only "
-                               "running jobs can be updated.")
+            raise ServiceError(
+                "ValidationException",
+                f"The training job {name} is not in progress; only running jobs can be updated.",
+            )
         for key in ("ProfilerConfig", "ProfilerRuleConfigurations", "RemoteDebugConfig"):
             if params.get(key):
                 job.data[key] = params[key]
@@ -77,4 +95,3 @@ def update_training_job(ctx: RequestContext, params: dict) -> dict:
 
     job = mutate(ctx.platform.resources, ctx.account_id, ctx.region, TYPE, name, change)
     return {"TrainingJobArn": job.data["TrainingJobArn"]}
-

@@ -26,7 +26,9 @@ def _get(ctx: RequestContext, name: str):
 
 def _validate(ctx: RequestContext, params: dict) -> None:
     if ctx.platform.resources.get(ctx.account_id, ctx.region, MODEL_TYPE, params["ModelName"]) is None:
-        raise ServiceError("ValidationException", f"Could not find model \"{arn(ctx, 'model', params['ModelName'])}\".")
+        raise ServiceError(
+            "ValidationException", f'Could not find model "{arn(ctx, "model", params["ModelName"])}".'
+        )
     source = params["TransformInput"]["DataSource"].get("S3DataSource")
     if not source:
         raise ServiceError("ValidationException", "TransformInput.DataSource.S3DataSource is required.")
@@ -48,8 +50,13 @@ def create_transform_job(ctx: RequestContext, params: dict) -> dict:
     name = params["TransformJobName"]
     check_name(name, "transformJobName")
     _validate(ctx, params)
-    check_kms_keys(ctx, params, ("TransformOutput", "KmsKeyId"), ("TransformResources", "VolumeKmsKeyId"),
-                   ("DataCaptureConfig", "KmsKeyId"))
+    check_kms_keys(
+        ctx,
+        params,
+        ("TransformOutput", "KmsKeyId"),
+        ("TransformResources", "VolumeKmsKeyId"),
+        ("DataCaptureConfig", "KmsKeyId"),
+    )
     job_arn = arn(ctx, TYPE, name)
     created = now()
     transform_input = dict(params["TransformInput"])
@@ -70,22 +77,41 @@ def create_transform_job(ctx: RequestContext, params: dict) -> dict:
         "TransformOutput": output,
         "TransformResources": params["TransformResources"],
         "CreationTime": created,
-        "DataProcessing": {"InputFilter": "$", "OutputFilter": "$", "JoinSource": "None",
-                           **(params.get("DataProcessing") or {})},
+        "DataProcessing": {
+            "InputFilter": "$",
+            "OutputFilter": "$",
+            "JoinSource": "None",
+            **(params.get("DataProcessing") or {}),
+        },
     }
     for key in ("ModelClientConfig", "DataCaptureConfig", "ExperimentConfig"):
         if params.get(key):
             description[key] = params[key]
     description = strip_empty(description)
     description["Environment"] = params.get("Environment", {})
-    with in_use_if_exists(f"Job name must be unique within an AWS account and region, and a job with this "
-                          f"name already exists ({job_arn})"):
+    with in_use_if_exists(
+        f"Job name must be unique within an AWS account and region, and a job with this "
+        f"name already exists ({job_arn})"
+    ):
         ctx.platform.resources.create(
-            ctx.account_id, ctx.region, TYPE, name, job_arn, description, status="InProgress",
+            ctx.account_id,
+            ctx.region,
+            TYPE,
+            name,
+            job_arn,
+            description,
+            status="InProgress",
             tag_list=params.get("Tags"),
         )
-    experiments.create_job_component(ctx.platform.resources, ctx.account_id, ctx.region, TYPE, description,
-                                     job_arn, {"IamIdentity": {"Arn": ctx.principal_arn}})
+    experiments.create_job_component(
+        ctx.platform.resources,
+        ctx.account_id,
+        ctx.region,
+        TYPE,
+        description,
+        job_arn,
+        {"IamIdentity": {"Arn": ctx.principal_arn}},
+    )
     wake(ctx, "transform")
     return {"TransformJobArn": job_arn}
 
@@ -99,8 +125,17 @@ def describe_transform_job(ctx: RequestContext, params: dict) -> dict:
 def list_transform_jobs(ctx: RequestContext, params: dict) -> dict:
     def summary(row) -> dict:
         data = row.data
-        fields = {key: data.get(key) for key in ("TransformJobName", "TransformJobArn", "CreationTime",
-                                                 "TransformJobStatus", "TransformEndTime", "FailureReason")}
+        fields = {
+            key: data.get(key)
+            for key in (
+                "TransformJobName",
+                "TransformJobArn",
+                "CreationTime",
+                "TransformJobStatus",
+                "TransformEndTime",
+                "FailureReason",
+            )
+        }
         return {**fields, "LastModifiedTime": data.get("LastModifiedTime", data["CreationTime"])}
 
     return list_page(ctx, TYPE, params, "TransformJobSummaries", summary)
@@ -114,8 +149,10 @@ def stop_transform_job(ctx: RequestContext, params: dict) -> dict:
     def change(job):
         status = job.data["TransformJobStatus"]
         if status != "InProgress":
-            raise ServiceError("ValidationException", f"The transform job {name} is not in progress "
-                               f"(status {status}) and cannot be stopped.")
+            raise ServiceError(
+                "ValidationException",
+                f"The transform job {name} is not in progress (status {status}) and cannot be stopped.",
+            )
         job.data["LastModifiedTime"] = now()
         return "Stopping"
 

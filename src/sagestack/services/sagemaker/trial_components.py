@@ -28,11 +28,15 @@ def _check_parameters(parameters: dict) -> None:
     for key, value in parameters.items():
         number = value.get("NumberValue")
         if number is not None and (math.isnan(number) or math.isinf(number)):
-            raise ServiceError("ValidationException", f"Parameter '{key}' has an invalid NumberValue: NaN "
-                                                      "and Infinity are not allowed.")
+            raise ServiceError(
+                "ValidationException",
+                f"Parameter '{key}' has an invalid NumberValue: NaN and Infinity are not allowed.",
+            )
         if ("NumberValue" in value) == ("StringValue" in value):
-            raise ServiceError("ValidationException",
-                               f"Parameter '{key}' must have exactly one of StringValue or NumberValue.")
+            raise ServiceError(
+                "ValidationException",
+                f"Parameter '{key}' must have exactly one of StringValue or NumberValue.",
+            )
 
 
 def _upsert(current: dict, changes: dict | None, remove: list | None, limit: int, what: str) -> dict:
@@ -73,20 +77,32 @@ def create_trial_component(ctx: RequestContext, params: dict) -> dict:
     check_entity_name(name, "trialComponentName")
     parameters = params.get("Parameters") or {}
     _check_parameters(parameters)
-    for key, limit in (("Parameters", MAX_PARAMETERS), ("InputArtifacts", MAX_ARTIFACTS),
-                       ("OutputArtifacts", MAX_ARTIFACTS)):
+    for key, limit in (
+        ("Parameters", MAX_PARAMETERS),
+        ("InputArtifacts", MAX_ARTIFACTS),
+        ("OutputArtifacts", MAX_ARTIFACTS),
+    ):
         if len(params.get(key) or {}) > limit:
             raise ServiceError("ValidationException", f"A trial component can have at most {limit} {key}.")
     resource_arn = arn(ctx, TRIAL_COMPONENT, name)
     data = new_component(
-        name, resource_arn, now(), user_context(ctx), DisplayName=params.get("DisplayName") or name,
-        Status=params.get("Status"), StartTime=params.get("StartTime"), EndTime=params.get("EndTime"),
-        Parameters=parameters, InputArtifacts=params.get("InputArtifacts") or {},
+        name,
+        resource_arn,
+        now(),
+        user_context(ctx),
+        DisplayName=params.get("DisplayName") or name,
+        Status=params.get("Status"),
+        StartTime=params.get("StartTime"),
+        EndTime=params.get("EndTime"),
+        Parameters=parameters,
+        InputArtifacts=params.get("InputArtifacts") or {},
         OutputArtifacts=params.get("OutputArtifacts") or {},
-        MetadataProperties=params.get("MetadataProperties"))
+        MetadataProperties=params.get("MetadataProperties"),
+    )
     with already_exists("TrialComponent", name):
-        ctx.platform.resources.create(ctx.account_id, ctx.region, TRIAL_COMPONENT, name, resource_arn, data,
-                                      tag_list=params.get("Tags"))
+        ctx.platform.resources.create(
+            ctx.account_id, ctx.region, TRIAL_COMPONENT, name, resource_arn, data, tag_list=params.get("Tags")
+        )
     return {"TrialComponentArn": resource_arn}
 
 
@@ -103,8 +119,11 @@ def update_trial_component(ctx: RequestContext, params: dict) -> dict:
     for key in ("DisplayName", "Status", "StartTime", "EndTime"):
         if params.get(key) is not None:
             data[key] = params[key]
-    for key, limit in (("Parameters", MAX_PARAMETERS), ("InputArtifacts", MAX_ARTIFACTS),
-                       ("OutputArtifacts", MAX_ARTIFACTS)):
+    for key, limit in (
+        ("Parameters", MAX_PARAMETERS),
+        ("InputArtifacts", MAX_ARTIFACTS),
+        ("OutputArtifacts", MAX_ARTIFACTS),
+    ):
         data[key] = _upsert(data.get(key), params.get(key), params.get(f"{key}ToRemove"), limit, key)
     ctx.platform.resources.update(row, data)
     return {"TrialComponentArn": row.arn}
@@ -116,10 +135,12 @@ def delete_trial_component(ctx: RequestContext, params: dict) -> dict:
     store = store_of(ctx.platform.resources)
     parents = store.parents(ctx.account_id, ctx.region, row.name)
     if parents:
-        raise ServiceError("ValidationException",
-                           f"Trial component '{row.arn}' is associated with trial "
-                           f"'{parents[0]['TrialName']}'; disassociate it from every trial before deleting "
-                           "it.")
+        raise ServiceError(
+            "ValidationException",
+            f"Trial component '{row.arn}' is associated with trial "
+            f"'{parents[0]['TrialName']}'; disassociate it from every trial before deleting "
+            "it.",
+        )
     ctx.platform.resources.delete(ctx.account_id, ctx.region, TRIAL_COMPONENT, row.name)
     store.delete_points(ctx.account_id, ctx.region, row.name)
     store.delete_associations_of(row.arn)
@@ -130,22 +151,36 @@ def delete_trial_component(ctx: RequestContext, params: dict) -> dict:
 def list_trial_components(ctx: RequestContext, params: dict) -> dict:
     given = [k for k in ("ExperimentName", "TrialName", "SourceArn") if params.get(k)]
     if len(given) > 1:
-        raise ServiceError("ValidationException",
-                           "You can filter on only one of ExperimentName, TrialName or SourceArn.")
+        raise ServiceError(
+            "ValidationException", "You can filter on only one of ExperimentName, TrialName or SourceArn."
+        )
     store = store_of(ctx.platform.resources)
     conditions = []
     if params.get("ExperimentName"):
         conditions.append(store.in_experiment(params["ExperimentName"]))
     if params.get("TrialName"):
         conditions.append(store.in_trial(params["TrialName"]))
-    result = page(ctx, TRIAL_COMPONENT, params, "TrialComponentSummaries", lambda r: {
-        "TrialComponentName": r.name, "TrialComponentArn": r.arn, "DisplayName": r.data.get("DisplayName"),
-        "TrialComponentSource": r.data.get("Source"), "Status": r.data.get("Status"),
-        "StartTime": r.data.get("StartTime"), "EndTime": r.data.get("EndTime"),
-        "CreationTime": r.data["CreationTime"], "CreatedBy": r.data.get("CreatedBy"),
-        "LastModifiedTime": r.data.get("LastModifiedTime"), "LastModifiedBy": r.data.get("LastModifiedBy")},
-        conditions=conditions, fields=(FieldFilter.equals("_SourceArn", params["SourceArn"]),)
-        if params.get("SourceArn") else ())
+    result = page(
+        ctx,
+        TRIAL_COMPONENT,
+        params,
+        "TrialComponentSummaries",
+        lambda r: {
+            "TrialComponentName": r.name,
+            "TrialComponentArn": r.arn,
+            "DisplayName": r.data.get("DisplayName"),
+            "TrialComponentSource": r.data.get("Source"),
+            "Status": r.data.get("Status"),
+            "StartTime": r.data.get("StartTime"),
+            "EndTime": r.data.get("EndTime"),
+            "CreationTime": r.data["CreationTime"],
+            "CreatedBy": r.data.get("CreatedBy"),
+            "LastModifiedTime": r.data.get("LastModifiedTime"),
+            "LastModifiedBy": r.data.get("LastModifiedBy"),
+        },
+        conditions=conditions,
+        fields=(FieldFilter.equals("_SourceArn", params["SourceArn"]),) if params.get("SourceArn") else (),
+    )
     return result
 
 
@@ -158,8 +193,9 @@ def _pair(ctx: RequestContext, params: dict):
 @ops.handler("AssociateTrialComponent")
 def associate_trial_component(ctx: RequestContext, params: dict) -> dict:
     component, trial = _pair(ctx, params)
-    store_of(ctx.platform.resources).associate(ctx.account_id, ctx.region, component.name, trial.name,
-                                               trial.data["ExperimentName"])
+    store_of(ctx.platform.resources).associate(
+        ctx.account_id, ctx.region, component.name, trial.name, trial.data["ExperimentName"]
+    )
     return {"TrialComponentArn": component.arn, "TrialArn": trial.arn}
 
 
@@ -168,6 +204,8 @@ def disassociate_trial_component(ctx: RequestContext, params: dict) -> dict:
     component, trial = _pair(ctx, params)
     store = store_of(ctx.platform.resources)
     if not store.disassociate(ctx.account_id, ctx.region, component.name, trial.name):
-        raise ServiceError("ResourceNotFound",
-                           f"Trial component '{component.arn}' is not associated with trial '{trial.arn}'.")
+        raise ServiceError(
+            "ResourceNotFound",
+            f"Trial component '{component.arn}' is not associated with trial '{trial.arn}'.",
+        )
     return {"TrialComponentArn": component.arn, "TrialArn": trial.arn}

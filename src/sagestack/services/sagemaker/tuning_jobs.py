@@ -68,8 +68,13 @@ def create_hyper_parameter_tuning_job(ctx: RequestContext, params: dict) -> dict
     _check_name(name)
     validated = tuning_jobs.validate(params)
     for definition in params.get("TrainingJobDefinitions") or [params["TrainingJobDefinition"]]:
-        check_kms_keys(ctx, definition, ("OutputDataConfig", "KmsKeyId"), ("ResourceConfig", "VolumeKmsKeyId"),
-                       ("HyperParameterTuningResourceConfig", "VolumeKmsKeyId"))
+        check_kms_keys(
+            ctx,
+            definition,
+            ("OutputDataConfig", "KmsKeyId"),
+            ("ResourceConfig", "VolumeKmsKeyId"),
+            ("HyperParameterTuningResourceConfig", "VolumeKmsKeyId"),
+        )
     job_arn = tuning_jobs.job_arn(ctx.region, ctx.account_id, name)
     description = tuning_jobs.new_description(params, validated, name, job_arn, now())
     if params.get("WarmStartConfig"):

@@ -59,9 +59,12 @@ def _issue(ctx: RequestContext, principal_arn: str, duration: int, account: str 
 def get_session_token(ctx: RequestContext, params: dict) -> dict:
     duration = params.get("DurationSeconds", 43200)
     if not 900 <= duration <= 129600:
-        raise ServiceError("ValidationError", f"1 validation error detected: Value '{duration}' at "
-                           "'durationSeconds' failed to satisfy constraint: Member must have value between 900 "
-                           "and 129600")
+        raise ServiceError(
+            "ValidationError",
+            f"1 validation error detected: Value '{duration}' at "
+            "'durationSeconds' failed to satisfy constraint: Member must have value between 900 "
+            "and 129600",
+        )
     return {"Credentials": _issue(ctx, ctx.principal_arn, duration)}
 
 
@@ -74,12 +77,17 @@ def assume_role(ctx: RequestContext, params: dict) -> dict:
     account, path, name = match.group(1), match.group(2), match.group(3)
     role = find_role(ctx, name, account)
     if role is None or role.get("Path", "/") != path:
-        raise ServiceError("AccessDenied", f"User: {ctx.principal_arn} is not authorized to perform: "
-                           f"sts:AssumeRole on resource: {role_arn}", 403)
+        raise ServiceError(
+            "AccessDenied",
+            f"User: {ctx.principal_arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+            403,
+        )
     duration = params.get("DurationSeconds", 3600)
     if not 900 <= duration <= role.get("MaxSessionDuration", 3600):
-        raise ServiceError("ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration "
-                           "set for this role.")
+        raise ServiceError(
+            "ValidationError",
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+        )
     session = params["RoleSessionName"]
     arn = f"arn:aws:sts::{account}:assumed-role/{name}/{session}"
     creds = _issue(ctx, arn, duration, account)

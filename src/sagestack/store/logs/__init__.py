@@ -17,8 +17,19 @@ from .records import EventFilter, EventsPage, FilterPage, LogGroup, LogStream, P
 from .store import GROUP, STREAM, LogStore
 from .writer import LogWriter
 
-__all__ = ["GROUP", "STREAM", "EventFilter", "EventsPage", "FilterPage", "LogGroup", "LogStore", "LogStream",
-           "LogWriter", "PutResult", "log_store"]
+__all__ = [
+    "GROUP",
+    "STREAM",
+    "EventFilter",
+    "EventsPage",
+    "FilterPage",
+    "LogGroup",
+    "LogStore",
+    "LogStream",
+    "LogWriter",
+    "PutResult",
+    "log_store",
+]
 
 
 def log_store(platform) -> LogStore:

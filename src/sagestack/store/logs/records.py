@@ -65,13 +65,27 @@ class EventFilter:
 
 
 def group_from_row(row) -> LogGroup:
-    return LogGroup(id=row["id"], account_id=row["account_id"], region=row["region"], name=row["name"],
-                    created_at=row["created_at"], retention_days=row["retention_days"],
-                    kms_key_id=row["kms_key_id"], log_group_class=row["log_group_class"] or "STANDARD")
+    return LogGroup(
+        id=row["id"],
+        account_id=row["account_id"],
+        region=row["region"],
+        name=row["name"],
+        created_at=row["created_at"],
+        retention_days=row["retention_days"],
+        kms_key_id=row["kms_key_id"],
+        log_group_class=row["log_group_class"] or "STANDARD",
+    )
 
 
 def stream_from_row(row, group: LogGroup) -> LogStream:
-    return LogStream(id=row["id"], group=group, name=row["name"], created_at=row["created_at"],
-                     first_event_ts=row["first_event_ts"], last_event_ts=row["last_event_ts"],
-                     last_ingestion_time=row["last_ingestion_time"], sequence=row["sequence"] or 0,
-                     stored_bytes=row["stored_bytes"] or 0)
+    return LogStream(
+        id=row["id"],
+        group=group,
+        name=row["name"],
+        created_at=row["created_at"],
+        first_event_ts=row["first_event_ts"],
+        last_event_ts=row["last_event_ts"],
+        last_ingestion_time=row["last_ingestion_time"],
+        sequence=row["sequence"] or 0,
+        stored_bytes=row["stored_bytes"] or 0,
+    )

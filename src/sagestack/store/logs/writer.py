@@ -11,8 +11,9 @@ from typing import Protocol
 
 
 class LogSink(Protocol):
-    def append(self, account: str, region: str, group_name: str, stream_name: str,
-               events: Iterable[tuple[int, str]]) -> int: ...
+    def append(
+        self, account: str, region: str, group_name: str, stream_name: str, events: Iterable[tuple[int, str]]
+    ) -> int: ...
 
 
 def now_ms() -> int:
@@ -25,8 +26,17 @@ class LogWriter:
     Call :meth:`write` per line, :meth:`flush` when the source goes quiet, :meth:`close` at the end.
     Thread-safe."""
 
-    def __init__(self, store: LogSink, account: str, region: str, group: str, stream: str,
-                 max_events: int, max_delay: float, clock: Callable[[], float]):
+    def __init__(
+        self,
+        store: LogSink,
+        account: str,
+        region: str,
+        group: str,
+        stream: str,
+        max_events: int,
+        max_delay: float,
+        clock: Callable[[], float],
+    ):
         self.store, self.key = store, (account, region, group, stream)
         self.max_events, self.max_delay, self.clock = max_events, max_delay, clock
         self._buffer: list[tuple[int, str]] = []

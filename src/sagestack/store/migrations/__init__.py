@@ -97,8 +97,7 @@ def _revision(message: str) -> None:
         try:
             upgrade(db)
             with db.begin() as conn:
-                command.revision(config(conn), message=message, autogenerate=True,
-                                 rev_id=_next_rev_id())
+                command.revision(config(conn), message=message, autogenerate=True, rev_id=_next_rev_id())
         finally:
             db.dispose()
 
@@ -108,8 +107,9 @@ def _next_rev_id() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sagestack.store.migrations",
-                                     description="sagestack schema migrations (Alembic)")
+    parser = argparse.ArgumentParser(
+        prog="python -m sagestack.store.migrations", description="sagestack schema migrations (Alembic)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     rev = sub.add_parser("revision", help="autogenerate a new revision from the table definitions")
     rev.add_argument("-m", "--message", required=True)

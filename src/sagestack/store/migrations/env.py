@@ -10,8 +10,9 @@ from sagestack.store.schema import load_all_tables
 
 
 def _run(connection) -> None:
-    context.configure(connection=connection, target_metadata=load_all_tables(), render_as_batch=True,
-                      compare_type=True)
+    context.configure(
+        connection=connection, target_metadata=load_all_tables(), render_as_batch=True, compare_type=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 

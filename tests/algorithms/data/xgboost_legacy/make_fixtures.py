@@ -37,17 +37,29 @@ Y_MC = np.digitize(score, np.percentile(score, [33, 66])).astype(float)
 
 CASES = {
     # name: (params, label, rounds, how it is saved)
-    "binary_logistic": (dict(objective="binary:logistic", max_depth=2, base_score=0.3), Y_BIN, 3, "save_model"),
+    "binary_logistic": (
+        dict(objective="binary:logistic", max_depth=2, base_score=0.3),
+        Y_BIN,
+        3,
+        "save_model",
+    ),
     "multi_softprob": (dict(objective="multi:softprob", num_class=3, max_depth=2), Y_MC, 2, "save_model"),
-    "gblinear": (dict(booster="gblinear", objective="reg:squarederror" if V1 else "reg:linear"), score, 4,
-                 "save_model"),
+    "gblinear": (
+        dict(booster="gblinear", objective="reg:squarederror" if V1 else "reg:linear"),
+        score,
+        4,
+        "save_model",
+    ),
     "early_stopped": (dict(objective="binary:logistic", max_depth=2, eta=1.0), Y_BIN, 8, "pickle"),
 }
 
 
 def main():
-    expected = {"version": VERSION, "x_test": [[None if np.isnan(v) else float(v) for v in row] for row in X_TEST],
-                "models": {}}
+    expected = {
+        "version": VERSION,
+        "x_test": [[None if np.isnan(v) else float(v) for v in row] for row in X_TEST],
+        "models": {},
+    }
     dtest = xgb.DMatrix(X_TEST, missing=np.nan)
     for name, (params, label, rounds, how) in CASES.items():
         dtrain = xgb.DMatrix(X, label=label, missing=np.nan)

@@ -39,21 +39,31 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("resource_id", "name", name="pk_resource_fields"),
     )
     op.create_index("ix_resource_fields_value", "resource_fields", ["name", "value", "resource_id"])
-    resources = sa.table("resources", sa.column("id", sa.Integer), sa.column("resource_type", sa.String),
-                         sa.column("data", sa.Text))
+    resources = sa.table(
+        "resources",
+        sa.column("id", sa.Integer),
+        sa.column("resource_type", sa.String),
+        sa.column("data", sa.Text),
+    )
     conn = op.get_bind()
     last = 0
     while True:  # in batches of ids: a large activity history never sits in memory at once
-        rows = conn.execute(sa.select(resources.c.id, resources.c.resource_type, resources.c.data)
-                            .where(resources.c.resource_type.in_(list(_FIELDS)), resources.c.id > last)
-                            .order_by(resources.c.id).limit(_BATCH)).all()
+        rows = conn.execute(
+            sa.select(resources.c.id, resources.c.resource_type, resources.c.data)
+            .where(resources.c.resource_type.in_(list(_FIELDS)), resources.c.id > last)
+            .order_by(resources.c.id)
+            .limit(_BATCH)
+        ).all()
         if not rows:
             break
         values = []
         for row in rows:
             data = json.loads(row.data)
-            values += [{"resource_id": row.id, "name": name, "value": str(data[name])}
-                       for name in _FIELDS[row.resource_type] if data.get(name) is not None]
+            values += [
+                {"resource_id": row.id, "name": name, "value": str(data[name])}
+                for name in _FIELDS[row.resource_type]
+                if data.get(name) is not None
+            ]
         if values:
             conn.execute(fields.insert(), values)
         last = rows[-1].id
