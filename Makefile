@@ -21,7 +21,7 @@ UV := $(VENV)/lock-tools/bin/uv
 UV_STAMP := $(VENV)/lock-tools/.uv-$(UV_VERSION)
 LINT_PATHS := src tests bench
 
-.PHONY: help serve test lint bench demo docs lock wheel venv migration schema-snapshot clean
+.PHONY: help serve test lint bench demo docs lock wheel venv migration schema-snapshot pythons clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 10
@@ -98,6 +98,14 @@ $(UV_STAMP):
 	$(PYTHON) -m venv $(VENV)/lock-tools
 	$(VENV)/lock-tools/bin/python -m pip install --quiet uv==$(UV_VERSION)
 	touch $@
+
+# The declared Python versions (3.10-3.13): for each python3.X found (on PATH or under pyenv), a venv
+# .venv/pythons/3.X from the lock (server, algorithms, pytest, AWS CLI, SageMaker SDK; no torch) and the
+# smoke subset run with it, then a summary (.ci/pythons.sh). Not part of `make test` or CI.
+# PYTHONS_VERSIONS="3.10 3.13" and PYTHONS_TESTS="tests/hosting -m 'not slow'" (pytest's arguments)
+# choose. See docs/development.md, "Python versions".
+pythons:  ## install from the lock and run the smoke tests on every Python 3.10-3.13 found
+	bash .ci/pythons.sh
 
 # A wheel and an sdist in dist/ (built with the locked setuptools).
 wheel: $(TEST_STAMP)  ## build dist/sagestack-*.whl and the sdist

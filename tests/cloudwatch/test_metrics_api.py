@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import subprocess
+import sys
 import urllib.request
 import uuid
 from pathlib import Path
@@ -457,7 +458,7 @@ def test_aws_cli_list_metrics(server, cw):
     cw.put_metric_data(Namespace=ns, MetricData=[{"MetricName": "cli", "Value": 1}])
     env = {**os.environ, **server.client_env(), "HOME": str(Path(server.data_dir).parent)}
     env.pop("AWS_PROFILE", None)
-    cli = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "aws"
+    cli = Path(sys.executable).parent / "aws"  # the AWS CLI of the venv running the tests
     out = subprocess.run(
         [str(cli), "cloudwatch", "list-metrics", "--namespace", ns, "--output", "json"],
         check=False,

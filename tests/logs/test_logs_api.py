@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -409,7 +410,7 @@ def test_aws_cli_describe_log_groups(server, logs):
 
     env = {**os.environ, **env}
     env.pop("AWS_PROFILE", None)
-    cli = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "aws"
+    cli = Path(sys.executable).parent / "aws"  # the AWS CLI of the venv running the tests
     out = subprocess.run(
         [str(cli), "logs", "describe-log-groups", "--log-group-name-prefix", group, "--output", "json"],
         check=False,

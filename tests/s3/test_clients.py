@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-AWS = ROOT / ".venv" / "bin" / "aws"
+AWS = Path(sys.executable).parent / "aws"  # the AWS CLI of the venv running the tests
 
 
 def _aws(server, tmp_path, *args: str) -> str:
