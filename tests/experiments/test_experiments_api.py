@@ -300,7 +300,7 @@ def test_lineage_artifacts_and_associations(sm):
     assert "already exists" in exc.value.response["Error"]["Message"]
     summary = sm.list_associations(SourceArn=tc_arn)["AssociationSummaries"]
     assert [(s["DestinationArn"], s["SourceType"], s["DestinationType"]) for s in summary] == [
-        (artifact, "TrialComponent", "Artifact")
+        (artifact, "TrialComponent", "ConfusionMatrix")  # an entity's type; its class without one
     ]
     sm.delete_association(SourceArn=tc_arn, DestinationArn=artifact)
     assert sm.list_associations(SourceArn=tc_arn)["AssociationSummaries"] == []

@@ -169,9 +169,14 @@ def model_package(resources, account_id: str, region: str, package: dict) -> Non
 def endpoint_deployed(
     resources, account_id: str, region: str, name: str, endpoint_arn: str, variants: list[dict]
 ) -> None:
-    """An endpoint's context (ContextType ``Endpoint``, SourceUri = its ARN) → a ``ModelDeployment``
-    action → the deployed models' ``Model`` artifacts (model data) and images — the walk the SDK's
-    ``EndpointContext.models()`` makes."""
+    """An endpoint's context (ContextType ``Endpoint``, SourceUri = its ARN) and a ``ModelDeployment``
+    action, linked both ways, as are the action and the deployed models' ``Model`` artifacts (model
+    data); ``Model``/``Image`` → ContributedTo → action → AssociatedWith → endpoint context, the
+    chain SageMaker records (so an ascendant walk from the endpoint reaches the training job that
+    produced the model — the same artifact, keyed by its URI — and that job's data sets), and context →
+    action → model, the walk the SDK's ``EndpointContext.models()`` / ``models_v2()`` make. An image is
+    linked one way only: shared by every job and deployment using it, a link back would make the other
+    deployments (and their jobs and data) ascendants of this endpoint."""
     context = ensure_context(
         resources, account_id, region, f"{name[:100]}-aws-endpoint", endpoint_arn, "Endpoint"
     )
@@ -184,12 +189,14 @@ def endpoint_deployed(
         endpoint_arn,
         "ModelDeployment",
     )
+    associate(resources, account_id, region, action, context, "AssociatedWith")
     associate(resources, account_id, region, context, action, "AssociatedWith")
     for variant in variants:
         for container in variant.get("Containers") or []:
             if container.get("ModelDataUrl"):
                 model = ensure_artifact(resources, account_id, region, container["ModelDataUrl"], "Model")
+                associate(resources, account_id, region, model, action, "ContributedTo")
                 associate(resources, account_id, region, action, model, "AssociatedWith")
-            if container.get("Image"):
+            if container.get("Image"):  # one way only: an image is shared by many jobs and deployments
                 image = ensure_artifact(resources, account_id, region, container["Image"], "Image")
-                associate(resources, account_id, region, action, image, "AssociatedWith")
+                associate(resources, account_id, region, image, action, "ContributedTo")

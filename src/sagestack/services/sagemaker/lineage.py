@@ -11,7 +11,7 @@ import datetime as dt
 import uuid
 
 from ...domain.experiments import store_of
-from ...domain.lineage import LINEAGE_CLASSES, entity_kind
+from ...domain.lineage import entity_kind
 from ...protocol.errors import ServiceError
 from ...store import tokens
 from ...store.resources import FieldFilter, ListQuery
@@ -172,8 +172,28 @@ def _name_of(row) -> str | None:
         or data.get("TrialComponentName")
         or data.get("ActionName")
         or data.get("ContextName")
-        or row.name
+        or (None if row.resource_type == ARTIFACT else row.name)  # an unnamed artifact has no name
     )
+
+
+def _type_of(row) -> str | None:
+    """An association end's type, as ListAssociations gives it: the entity's ArtifactType / ActionType /
+    ContextType (``DataSet``, ``ModelDeployment``, ``Endpoint``, … — the visualizer's "Type" column), a
+    job's trial component its Source.SourceType (``SageMakerTrainingJob``); else the lineage class."""
+    if row is None:
+        return None
+    lineage_class, kind = entity_kind(row)
+    if lineage_class == "TrialComponent":
+        return (row.data.get("Source") or {}).get("SourceType") or lineage_class
+    return kind or lineage_class
+
+
+def _type_filter(value: str | None) -> str | None:
+    """A job trial component's type is stored as its job kind (``TrainingJob``, QueryLineage's vertex
+    Type); ListAssociations shows and filters on ``SageMakerTrainingJob``."""
+    if value and value.startswith("SageMaker") and value.endswith("Job"):
+        return value.replace("SageMaker", "", 1)
+    return value
 
 
 def _ts(value):
@@ -191,8 +211,8 @@ def list_associations(ctx: RequestContext, params: dict) -> dict:
         source=params.get("SourceArn"),
         destination=params.get("DestinationArn"),
         association_type=params.get("AssociationType"),
-        source_type=params.get("SourceType"),
-        destination_type=params.get("DestinationType"),
+        source_type=_type_filter(params.get("SourceType")),
+        destination_type=_type_filter(params.get("DestinationType")),
         created_after=_ts(params.get("CreatedAfter")),
         created_before=_ts(params.get("CreatedBefore")),
         descending=params.get("SortOrder") != "Ascending",
@@ -208,10 +228,8 @@ def list_associations(ctx: RequestContext, params: dict) -> dict:
                 {
                     "SourceArn": item["source_arn"],
                     "DestinationArn": item["destination_arn"],
-                    "SourceType": LINEAGE_CLASSES.get(source.resource_type) if source else None,
-                    "DestinationType": LINEAGE_CLASSES.get(destination.resource_type)
-                    if destination
-                    else None,
+                    "SourceType": _type_of(source),
+                    "DestinationType": _type_of(destination),
                     "AssociationType": item["association_type"],
                     "SourceName": _name_of(source) if source else None,
                     "DestinationName": _name_of(destination) if destination else None,
