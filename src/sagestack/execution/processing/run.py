@@ -11,10 +11,11 @@ import threading
 import time
 
 from ...domain import images, instance_types
-from ...domain.processing_jobs import EXIT_MESSAGE_LIMIT, LOG_GROUP
+from ...domain.processing_jobs import EXIT_MESSAGE_LIMIT, LOG_GROUP, METRIC_NAMESPACE
 from ...domain.state import utcnow
 from ...store.resources import Resource
 from ..access import job_access
+from ..instance_metrics import SAMPLE_SECONDS, InstanceMetrics
 from ..layout import HostLayout
 from ..observer import JobObserver
 from ..storage import JobStorage
@@ -110,7 +111,7 @@ class ProcessingRun:
         for host in self.hosts:
             host.layout.root.mkdir(parents=True, exist_ok=True)
             staging.prepare_host(host.layout, data, host.host, host_names)
-        staging.stage_inputs(self.storage, data, self.hosts, self.region)
+        staging.stage_inputs(self.storage, data, self.hosts, self.region, self.stop, self.name)
         if self.stop.is_set():
             return self.observer.on_finished("Stopped")
         cpus_per_host = max(1, min(instance.vcpus, self.cpus // max(1, count) or 1))
@@ -146,6 +147,15 @@ class ProcessingRun:
             )
         self.observer.on_processes([h.process.pid for h in self.hosts if h.process])
         outputs = staging.OutputUploader(self.storage, data, self.hosts)
+        usage = InstanceMetrics(
+            self.storage,
+            METRIC_NAMESPACE,
+            self.name,
+            self.hosts,
+            instance.memory_mb,
+            float(cluster.get("VolumeSizeInGB") or 30),
+        )
+        usage.sample()
         exit_codes = supervision.supervise(
             self.hosts,
             data.get("StoppingCondition") or {},
@@ -153,7 +163,7 @@ class ProcessingRun:
             started,
             self.stop,
             lambda: self.executor.interrupting,
-            [(CONTINUOUS_UPLOAD_SECONDS, outputs.sync_continuous)],
+            [(CONTINUOUS_UPLOAD_SECONDS, outputs.sync_continuous), (SAMPLE_SECONDS, usage.sample)],
         )
         self._finish(exit_codes, outputs)
 

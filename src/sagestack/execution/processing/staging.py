@@ -12,8 +12,8 @@ from pathlib import Path
 
 from ..layout import OPT_ML, HostLayout
 from ..storage import DataError, JobStorage
-from ..training.job import HostProcess, JobFailed
-from ..training.staging import channel_objects
+from ..training.job import HostProcess, JobFailed, StopRequest
+from ..training.staging import channel_objects, start_pipe
 
 log = logging.getLogger("sagestack.processing")
 
@@ -52,8 +52,12 @@ def _dataset_failure(item: dict) -> str:
     )
 
 
-def stage_inputs(storage: JobStorage, data: dict, hosts: list[HostProcess], region: str) -> None:
-    """Every platform-managed input into every host (its share of the objects when sharded)."""
+def stage_inputs(
+    storage: JobStorage, data: dict, hosts: list[HostProcess], region: str, stop: StopRequest, name: str
+) -> None:
+    """Every platform-managed input into every host (its share of the objects when sharded): ``File``
+    inputs copied into LocalPath, ``Pipe`` inputs streamed through the FIFOs ``<LocalPath>_<epoch>`` by
+    training's Pipe-mode feeder."""
     for item in data.get("ProcessingInputs") or []:
         if item.get("AppManaged"):
             continue  # the application moves its own data
@@ -76,8 +80,17 @@ def stage_inputs(storage: JobStorage, data: dict, hosts: list[HostProcess], regi
         inflate = source.get("S3CompressionType") == "Gzip"
         for index, host in enumerate(hosts):
             target = local_dir(host.layout, source["LocalPath"])
+            mine = objects[index :: len(hosts)] if sharded else objects
+            if source.get("S3InputMode") == "Pipe":
+                try:
+                    start_pipe(storage, target, mine, stop, f"{name}-{host.host}", inflate=inflate)
+                except DataError as exc:
+                    raise JobFailed(
+                        f"ClientError: Input {item['InputName']}: data download failed: {exc}"
+                    ) from None
+                continue
             target.mkdir(parents=True, exist_ok=True)
-            for bucket, key, rel in objects[index :: len(hosts)] if sharded else objects:
+            for bucket, key, rel in mine:
                 try:
                     if inflate:
                         _inflate(storage, bucket, key, target / rel.removesuffix(".gz"))
@@ -90,7 +103,7 @@ def stage_inputs(storage: JobStorage, data: dict, hosts: list[HostProcess], regi
 
 
 def _inflate(storage: JobStorage, bucket: str, key: str, dest: Path) -> None:
-    """S3CompressionType Gzip: the object is delivered decompressed (as SageMaker's Pipe mode does)."""
+    """S3CompressionType Gzip on a File input (which AWS refuses at Create): delivered decompressed."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     with (
         storage.open(bucket, key) as raw,
