@@ -46,6 +46,7 @@ class ProcessingRun:
         self.storage = JobStorage(platform, job.account_id, job.region)
         self.stop = StopRequest()
         self.hosts: list[HostProcess] = []
+        self.pipes: list = []  # what ends each Pipe input's feeding thread
         self.thread = threading.Thread(target=self._main, name=f"processing-{self.name}", daemon=True)
         self.root = platform.settings.jobs_dir / "processing" / job.account_id / job.region / job.name
         self.platform = platform
@@ -82,6 +83,7 @@ class ProcessingRun:
                 f"InternalServerError: sagestack failed running the job: {type(exc).__name__}: {exc}"
             )
         finally:
+            self._end_pipes()
             self.executor.finished(self)
 
     def _run(self) -> None:
@@ -111,7 +113,7 @@ class ProcessingRun:
         for host in self.hosts:
             host.layout.root.mkdir(parents=True, exist_ok=True)
             staging.prepare_host(host.layout, data, host.host, host_names)
-        staging.stage_inputs(self.storage, data, self.hosts, self.region, self.stop, self.name)
+        self.pipes = staging.stage_inputs(self.storage, data, self.hosts, self.region, self.stop, self.name)
         if self.stop.is_set():
             return self.observer.on_finished("Stopped")
         cpus_per_host = max(1, min(instance.vcpus, self.cpus // max(1, count) or 1))
@@ -165,7 +167,13 @@ class ProcessingRun:
             lambda: self.executor.interrupting,
             [(CONTINUOUS_UPLOAD_SECONDS, outputs.sync_continuous), (SAMPLE_SECONDS, usage.sample)],
         )
+        self._end_pipes()  # before the inputs are removed
         self._finish(exit_codes, outputs)
+
+    def _end_pipes(self) -> None:
+        pipes, self.pipes = self.pipes, []
+        for end in pipes:
+            end()
 
     def _finish(self, exit_codes: list[int], outputs: staging.OutputUploader) -> None:
         if self.executor.interrupting:

@@ -97,10 +97,11 @@ def start_pipe(
     stop: StopRequest,
     name: str,
     inflate: bool = False,
-) -> None:
+) -> Callable[[], None]:
     """Pipe mode: FIFOs ``<stem>_<epoch>`` (epoch 0, 1, …), each streaming every object once, in order —
     gunzipped on the way when ``inflate`` (``CompressionType``/``S3CompressionType`` Gzip). Training's are
-    ``input/data/<channel>_<epoch>``, processing's ``<LocalPath>_<epoch>``."""
+    ``input/data/<channel>_<epoch>``, processing's ``<LocalPath>_<epoch>``. Returns what ends the feeding
+    thread once the job is over (it otherwise waits for a reader that never comes)."""
     sources = [(b, k) for b, k, _ in objects]
     for bucket, key in sources:  # unreadable inputs fail the job now, not mid-stream
         storage.open(bucket, key).close()
@@ -115,10 +116,12 @@ def start_pipe(
         return fifo
 
     first = make(0)  # there before the container starts
+    ended = threading.Event()
+    waiting = [first]  # the FIFO the thread opens next
 
     def feed() -> None:
         epoch, fifo = 0, first
-        while not stop.is_set():
+        while not stop.is_set() and not ended.is_set():
             try:
                 fd = os.open(fifo, os.O_WRONLY)
             except OSError:
@@ -136,9 +139,17 @@ def start_pipe(
             except (OSError, EOFError):  # the reader went away (BrokenPipeError), bad gzip data
                 pass
             epoch += 1
-            fifo = stem.with_name(f"{stem.name}_{epoch}")
+            fifo = waiting[0] = stem.with_name(f"{stem.name}_{epoch}")
+
+    def end() -> None:
+        ended.set()
+        try:  # a reader that comes and goes: the blocked open returns, the write fails, the loop ends
+            os.close(os.open(waiting[0], os.O_RDONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
 
     threading.Thread(target=feed, name=f"pipe-{name}-{stem.name}", daemon=True).start()
+    return end
 
 
 def stage_code(storage: JobStorage, hosts: list[HostProcess], hyperparameters: dict[str, str]) -> None:
