@@ -21,6 +21,8 @@ inputs = {}
 for root, _, files in os.walk("/opt/ml/processing/input"):
     for f in files:
         path = os.path.join(root, f)
+        if not os.path.isfile(path):
+            continue  # Pipe inputs' FIFOs are read by test_pipe_inputs_stream_through_fifos
         inputs[os.path.relpath(path, "/opt/ml/processing/input")] = open(path, "rb").read().decode()
 import socket
 resolved = {host: socket.gethostbyname(host) for host in resources["hosts"]}
@@ -189,7 +191,7 @@ def test_container_contract_inputs_outputs_and_describe(server, bucket):
         f"data/part-{i}.csv": f"{i},x\n" for i in range(5)
     }
     assert {k for k in inputs if k.startswith("listed/")} == {"listed/part-1.csv", "listed/part-3.csv"}
-    assert inputs["zipped/a.csv"] == "inflated\n"
+    assert not any(k.startswith("zipped") for k in inputs)  # a Pipe input is FIFOs, no files
     assert inputs["code/script.py"] == CONTRACT
     # Logs: one stream per instance, <job>/algo-1-<epoch>.
     logs = server.client("logs")
@@ -201,6 +203,59 @@ def test_container_contract_inputs_outputs_and_describe(server, bucket):
         logGroupName="/aws/sagemaker/ProcessingJobs", logStreamName=streams[0]["logStreamName"]
     )["events"]
     assert any("contract ok algo-1" in e["message"] for e in events)
+
+
+PIPE_READER = r"""
+import json, os, stat
+base = "/opt/ml/processing/input/"
+result = {"fifo": stat.S_ISFIFO(os.stat(base + "stream_0").st_mode), "no_dir": not os.path.exists(base + "stream")}
+for epoch in range(2):  # each epoch streams every object once, in order
+    with open(base + f"stream_{epoch}", "rb") as pipe:
+        result[f"epoch{epoch}"] = pipe.read().decode()
+with open(base + "zipped_0", "rb") as pipe:
+    result["zipped"] = pipe.read().decode()
+os.makedirs("/opt/ml/processing/output/summary", exist_ok=True)
+json.dump(result, open("/opt/ml/processing/output/summary/algo-1.json", "w"))
+"""
+
+
+def test_pipe_inputs_stream_through_fifos(server, bucket):
+    """S3InputMode Pipe: a FIFO ``<LocalPath>_<epoch>`` per pass, fed by the training Pipe-mode feeder;
+    Gzip objects arrive decompressed."""
+    s3 = server.client("s3")
+    for i in range(3):
+        s3.put_object(Bucket=bucket, Key=f"gzmany/part-{i}.gz", Body=gzip.compress(f"gz{i};".encode()))
+    sm = server.client("sagemaker")
+    request = _request(
+        server,
+        bucket,
+        PIPE_READER,
+        inputs=[
+            _s3_input(
+                "stream", f"s3://{bucket}/data/", "/opt/ml/processing/input/stream", S3InputMode="Pipe"
+            ),
+            _s3_input(
+                "zipped",
+                f"s3://{bucket}/gzmany/",
+                "/opt/ml/processing/input/zipped/",
+                S3InputMode="Pipe",
+                S3CompressionType="Gzip",
+            ),
+        ],
+    )
+    name = request["ProcessingJobName"]
+    sm.create_processing_job(**request)
+    desc = wait_processing(sm, name)
+    assert desc["ProcessingJobStatus"] == "Completed", desc.get("FailureReason")
+    summary = _summaries(server, bucket, name)["algo-1.json"]
+    everything = "".join(f"{i},x\n" for i in range(5))
+    assert summary == {
+        "fifo": True,
+        "no_dir": True,
+        "epoch0": everything,
+        "epoch1": everything,
+        "zipped": "gz0;gz1;gz2;",
+    }
 
 
 def test_two_instances_sharded_by_key_get_disjoint_shares(server, bucket):
@@ -603,3 +658,60 @@ def test_network_isolation(server, bucket, isolated):
     assert _summaries(server, bucket, request["ProcessingJobName"])["algo-1.json"] == {
         "reached": not isolated
     }
+
+
+BUSY = r"""
+import time
+block = bytearray(64 * 1024 * 1024)  # resident memory
+end = time.time() + 7
+while time.time() < end:
+    sum(range(10000))
+"""
+
+
+def test_instance_metrics_are_published_per_host(server, bucket):
+    """CPUUtilization, MemoryUtilization and DiskUtilization in /aws/sagemaker/ProcessingJobs, one Host
+    dimension (<job>/algo-<n>) per instance."""
+    sm = server.client("sagemaker")
+    request = _request(server, bucket, BUSY, count=2)
+    name = request["ProcessingJobName"]
+    sm.create_processing_job(**request)
+    assert wait_processing(sm, name)["ProcessingJobStatus"] == "Completed"
+    cw = server.client("cloudwatch")
+    listed = cw.list_metrics(Namespace="/aws/sagemaker/ProcessingJobs")["Metrics"]
+    mine = {
+        (m["MetricName"], m["Dimensions"][0]["Value"])
+        for m in listed
+        if m["Dimensions"] and m["Dimensions"][0]["Value"].startswith(name + "/")
+    }
+    assert mine == {
+        (metric, f"{name}/{host}")
+        for metric in ("CPUUtilization", "MemoryUtilization", "DiskUtilization")
+        for host in ("algo-1", "algo-2")
+    }
+    now = dt.datetime.now(dt.timezone.utc)
+    queries = [
+        {
+            "Id": f"m{i}",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "/aws/sagemaker/ProcessingJobs",
+                    "MetricName": metric,
+                    "Dimensions": [{"Name": "Host", "Value": f"{name}/algo-1"}],
+                },
+                "Period": 60,
+                "Stat": "Maximum",
+            },
+        }
+        for i, metric in enumerate(("CPUUtilization", "MemoryUtilization", "DiskUtilization"))
+    ]
+    result = cw.get_metric_data(
+        MetricDataQueries=queries,
+        StartTime=now - dt.timedelta(minutes=10),
+        EndTime=now + dt.timedelta(minutes=1),
+    )["MetricDataResults"]
+    peak = {r["Id"]: max(r["Values"]) for r in result}
+    assert peak["m0"] > 10  # the busy loop
+    memory_of_m5_large = 8 * 1024  # MiB
+    assert peak["m1"] >= 100 * 64 / memory_of_m5_large  # the 64 MiB block, at least
+    assert 0 < peak["m2"] < 100  # the script and the config files under /opt/ml

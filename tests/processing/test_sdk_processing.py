@@ -331,6 +331,11 @@ def test_pyspark_processor_runs_in_local_mode(tmp_path, monkeypatch):
                 if value not in sys.path:
                     monkeypatch.syspath_prepend(value)
             monkeypatch.setenv(key, value)
+        import boto3
+
+        # sagemaker.Session() takes boto3's default session when an earlier test made one: this server's
+        # credentials are not that one's.
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
         import sagemaker
         from sagemaker.processing import ProcessingInput, ProcessingOutput
         from sagemaker.spark.processing import PySparkProcessor
@@ -371,5 +376,103 @@ def test_pyspark_processor_runs_in_local_mode(tmp_path, monkeypatch):
         body = s3.get_object(Bucket=out_bucket, Key=parts[0])["Body"].read().decode().split()
         assert body == ["group,total", "a,4", "b,6", "c,5"]
         assert s3.list_objects_v2(Bucket=bucket, Prefix="spark/events/")["KeyCount"] >= 1  # event logs
+    finally:
+        spark_server.stop()
+
+
+SPARK_CLUSTER_APP = textwrap.dedent("""
+    import json, os, time
+    from pyspark.sql import SparkSession, functions as F
+    spark = SparkSession.builder.appName("sagestack-cluster").getOrCreate()
+    sc = spark.sparkContext
+    tracker = sc._jsc.sc().statusTracker()
+    deadline = time.time() + 60
+    while len(tracker.getExecutorInfos()) < 3 and time.time() < deadline:  # the driver and 2 executors
+        time.sleep(0.5)
+    df = spark.read.csv("/opt/ml/processing/input/raw", header=True, inferSchema=True).repartition(4)
+    rows = df.groupBy("group").agg(F.sum("value").alias("total")).collect()
+    result = {"master": sc.master, "totals": {r["group"]: r["total"] for r in rows},
+              "executors": len(tracker.getExecutorInfos()) - 1}
+    os.makedirs("/opt/ml/processing/output/result", exist_ok=True)
+    json.dump(result, open("/opt/ml/processing/output/result/result.json", "w"))
+    spark.stop()
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    _pyspark_site() is None, reason="needs pyspark (SAGESTACK_TEST_PYSPARK_PATH or installed) and java"
+)
+@pytest.mark.sdk_flow("flow04", "PySparkProcessor.run with instance_count=2: a Spark standalone cluster")
+def test_pyspark_processor_two_instances_form_a_standalone_cluster(tmp_path, monkeypatch):
+    import os
+    import sys
+
+    import pandas as pd
+
+    from sagestack.local_server import ServerProcess
+
+    site = _pyspark_site()
+    spark_server = ServerProcess(
+        tmp_path / "data",
+        extra_env={"PYTHONPATH": os.pathsep.join(p for p in (site, os.environ.get("PYTHONPATH")) if p)},
+    ).start()
+    try:
+        for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+            monkeypatch.delenv(key, raising=False)
+        for key, value in spark_server.client_env().items():
+            if key == "PYTHONPATH":
+                if value not in sys.path:
+                    monkeypatch.syspath_prepend(value)
+            monkeypatch.setenv(key, value)
+        import boto3
+
+        # sagemaker.Session() takes boto3's default session when an earlier test made one: this server's
+        # credentials are not that one's.
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+        import sagemaker
+        from sagemaker.processing import ProcessingInput, ProcessingOutput
+        from sagemaker.spark.processing import PySparkProcessor
+
+        session = sagemaker.Session()
+        rows = "group,value\n" + "".join(f"{'abcd'[i % 4]},{i}\n" for i in range(200))
+        (tmp_path / "rows.csv").write_text(rows)
+        raw = session.upload_data(str(tmp_path / "rows.csv"), key_prefix="spark2/raw")
+        (tmp_path / "app.py").write_text(SPARK_CLUSTER_APP)
+        processor = PySparkProcessor(
+            framework_version="3.3",
+            role=ROLE,
+            instance_type="ml.m5.xlarge",
+            instance_count=2,
+            max_runtime_in_seconds=600,
+        )
+        processor.run(
+            submit_app=str(tmp_path / "app.py"),
+            inputs=[ProcessingInput(source=raw, destination="/opt/ml/processing/input/raw")],
+            outputs=[ProcessingOutput(output_name="result", source="/opt/ml/processing/output/result")],
+            wait=True,
+            logs=False,
+        )
+        desc = processor.latest_job.describe()
+        assert desc["ProcessingJobStatus"] == "Completed", desc.get("FailureReason")
+        s3 = spark_server.client("s3")
+        uri = desc["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+        out_bucket, prefix = uri[5:].split("/", 1)
+        result = json.loads(
+            s3.get_object(Bucket=out_bucket, Key=f"{prefix.rstrip('/')}/result.json")["Body"].read()
+        )
+        frame = pd.read_csv(tmp_path / "rows.csv")
+        assert result["totals"] == {k: int(v) for k, v in frame.groupby("group")["value"].sum().items()}
+        assert result["master"].startswith("spark://algo-1:")
+        assert result["executors"] == 2  # one per instance
+        logs = spark_server.client("logs")
+        name = desc["ProcessingJobName"]
+        streams = logs.describe_log_streams(
+            logGroupName="/aws/sagemaker/ProcessingJobs", logStreamNamePrefix=f"{name}/algo-1-"
+        )["logStreams"]
+        events = logs.get_log_events(
+            logGroupName="/aws/sagemaker/ProcessingJobs", logStreamName=streams[0]["logStreamName"]
+        )["events"]
+        assert any("2 Spark workers registered" in e["message"] for e in events)
     finally:
         spark_server.stop()

@@ -18,6 +18,7 @@ from .state import StateMachine, mutate, utcnow
 
 TYPE = "processing-job"
 LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
+METRIC_NAMESPACE = "/aws/sagemaker/ProcessingJobs"
 
 PROCESSING = StateMachine(
     "ProcessingJobStatus",

@@ -261,6 +261,8 @@ def run_processing(layout: HostLayout, config: dict) -> int:
         )
         shim.chmod(0o755)
         env["PATH"] = os.pathsep.join([str(layout.visible / ".sagestack" / "bin"), env.get("PATH", "")])
+        # Where a multi-instance job's instances meet to form the Spark cluster: the job's own directory.
+        env["SAGESTACK_SPARK_RENDEZVOUS"] = str(layout.root.parent / ".spark")
     try:
         code, message = run_command(command, cwd=str(layout.visible), env=env)
     except OSError as exc:

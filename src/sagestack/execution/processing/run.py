@@ -11,10 +11,11 @@ import threading
 import time
 
 from ...domain import images, instance_types
-from ...domain.processing_jobs import EXIT_MESSAGE_LIMIT, LOG_GROUP
+from ...domain.processing_jobs import EXIT_MESSAGE_LIMIT, LOG_GROUP, METRIC_NAMESPACE
 from ...domain.state import utcnow
 from ...store.resources import Resource
 from ..access import job_access
+from ..instance_metrics import SAMPLE_SECONDS, InstanceMetrics
 from ..layout import HostLayout
 from ..observer import JobObserver
 from ..storage import JobStorage
@@ -45,6 +46,7 @@ class ProcessingRun:
         self.storage = JobStorage(platform, job.account_id, job.region)
         self.stop = StopRequest()
         self.hosts: list[HostProcess] = []
+        self.pipes: list = []  # what ends each Pipe input's feeding thread
         self.thread = threading.Thread(target=self._main, name=f"processing-{self.name}", daemon=True)
         self.root = platform.settings.jobs_dir / "processing" / job.account_id / job.region / job.name
         self.platform = platform
@@ -81,6 +83,7 @@ class ProcessingRun:
                 f"InternalServerError: sagestack failed running the job: {type(exc).__name__}: {exc}"
             )
         finally:
+            self._end_pipes()
             self.executor.finished(self)
 
     def _run(self) -> None:
@@ -110,7 +113,7 @@ class ProcessingRun:
         for host in self.hosts:
             host.layout.root.mkdir(parents=True, exist_ok=True)
             staging.prepare_host(host.layout, data, host.host, host_names)
-        staging.stage_inputs(self.storage, data, self.hosts, self.region)
+        self.pipes = staging.stage_inputs(self.storage, data, self.hosts, self.region, self.stop, self.name)
         if self.stop.is_set():
             return self.observer.on_finished("Stopped")
         cpus_per_host = max(1, min(instance.vcpus, self.cpus // max(1, count) or 1))
@@ -146,6 +149,15 @@ class ProcessingRun:
             )
         self.observer.on_processes([h.process.pid for h in self.hosts if h.process])
         outputs = staging.OutputUploader(self.storage, data, self.hosts)
+        usage = InstanceMetrics(
+            self.storage,
+            METRIC_NAMESPACE,
+            self.name,
+            self.hosts,
+            instance.memory_mb,
+            float(cluster.get("VolumeSizeInGB") or 30),
+        )
+        usage.sample()
         exit_codes = supervision.supervise(
             self.hosts,
             data.get("StoppingCondition") or {},
@@ -153,9 +165,15 @@ class ProcessingRun:
             started,
             self.stop,
             lambda: self.executor.interrupting,
-            [(CONTINUOUS_UPLOAD_SECONDS, outputs.sync_continuous)],
+            [(CONTINUOUS_UPLOAD_SECONDS, outputs.sync_continuous), (SAMPLE_SECONDS, usage.sample)],
         )
+        self._end_pipes()  # before the inputs are removed
         self._finish(exit_codes, outputs)
+
+    def _end_pipes(self) -> None:
+        pipes, self.pipes = self.pipes, []
+        for end in pipes:
+            end()
 
     def _finish(self, exit_codes: list[int], outputs: staging.OutputUploader) -> None:
         if self.executor.interrupting:

@@ -8,12 +8,13 @@ import gzip
 import json
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from ..layout import OPT_ML, HostLayout
 from ..storage import DataError, JobStorage
-from ..training.job import HostProcess, JobFailed
-from ..training.staging import channel_objects
+from ..training.job import HostProcess, JobFailed, StopRequest
+from ..training.staging import channel_objects, start_pipe
 
 log = logging.getLogger("sagestack.processing")
 
@@ -52,45 +53,69 @@ def _dataset_failure(item: dict) -> str:
     )
 
 
-def stage_inputs(storage: JobStorage, data: dict, hosts: list[HostProcess], region: str) -> None:
-    """Every platform-managed input into every host (its share of the objects when sharded)."""
-    for item in data.get("ProcessingInputs") or []:
-        if item.get("AppManaged"):
-            continue  # the application moves its own data
-        if item.get("DatasetDefinition"):
-            raise JobFailed(_dataset_failure(item))
-        source = item["S3Input"]
-        try:
-            objects = channel_objects(storage, source)
-        except DataError as exc:
-            raise JobFailed(f"ClientError: Input {item['InputName']}: data download failed: {exc}") from None
-        if not objects:
-            bucket = source["S3Uri"][5:].split("/", 1)[0]
-            raise JobFailed(
-                f'ClientError: Input {item["InputName"]}: no S3 objects found under S3 URL "{source["S3Uri"]}". '
-                f"Please ensure that the bucket exists in the selected region ({region}), that objects exist "
-                f'under that S3 prefix, and that the role "{data.get("RoleArn")}" has "s3:ListBucket" '
-                f'permissions on bucket "{bucket}".'
-            )
-        sharded = source.get("S3DataDistributionType") == "ShardedByS3Key"
-        inflate = source.get("S3CompressionType") == "Gzip"
-        for index, host in enumerate(hosts):
-            target = local_dir(host.layout, source["LocalPath"])
-            target.mkdir(parents=True, exist_ok=True)
-            for bucket, key, rel in objects[index :: len(hosts)] if sharded else objects:
-                try:
-                    if inflate:
-                        _inflate(storage, bucket, key, target / rel.removesuffix(".gz"))
-                    else:
-                        storage.fetch(bucket, key, target / rel)
-                except (DataError, OSError) as exc:
-                    raise JobFailed(
-                        f"ClientError: Input {item['InputName']}: data download failed: {exc}"
-                    ) from None
+def stage_inputs(
+    storage: JobStorage, data: dict, hosts: list[HostProcess], region: str, stop: StopRequest, name: str
+) -> list[Callable[[], None]]:
+    """Every platform-managed input into every host (its share of the objects when sharded): ``File``
+    inputs copied into LocalPath, ``Pipe`` inputs streamed through the FIFOs ``<LocalPath>_<epoch>`` by
+    training's Pipe-mode feeder. Returns what ends those feeders (when the job is over)."""
+    pipes: list[Callable[[], None]] = []
+    try:
+        for item in data.get("ProcessingInputs") or []:
+            if item.get("AppManaged"):
+                continue  # the application moves its own data
+            if item.get("DatasetDefinition"):
+                raise JobFailed(_dataset_failure(item))
+            source = item["S3Input"]
+            try:
+                objects = channel_objects(storage, source)
+            except DataError as exc:
+                raise JobFailed(
+                    f"ClientError: Input {item['InputName']}: data download failed: {exc}"
+                ) from None
+            if not objects:
+                bucket = source["S3Uri"][5:].split("/", 1)[0]
+                raise JobFailed(
+                    f'ClientError: Input {item["InputName"]}: no S3 objects found under S3 URL "{source["S3Uri"]}". '
+                    f"Please ensure that the bucket exists in the selected region ({region}), that objects exist "
+                    f'under that S3 prefix, and that the role "{data.get("RoleArn")}" has "s3:ListBucket" '
+                    f'permissions on bucket "{bucket}".'
+                )
+            sharded = source.get("S3DataDistributionType") == "ShardedByS3Key"
+            inflate = source.get("S3CompressionType") == "Gzip"
+            for index, host in enumerate(hosts):
+                target = local_dir(host.layout, source["LocalPath"])
+                mine = objects[index :: len(hosts)] if sharded else objects
+                if source.get("S3InputMode") == "Pipe":
+                    try:
+                        pipes.append(
+                            start_pipe(storage, target, mine, stop, f"{name}-{host.host}", inflate=inflate)
+                        )
+                    except DataError as exc:
+                        raise JobFailed(
+                            f"ClientError: Input {item['InputName']}: data download failed: {exc}"
+                        ) from None
+                    continue
+                target.mkdir(parents=True, exist_ok=True)
+                for bucket, key, rel in mine:
+                    try:
+                        if inflate:
+                            _inflate(storage, bucket, key, target / rel.removesuffix(".gz"))
+                        else:
+                            storage.fetch(bucket, key, target / rel)
+                    except (DataError, OSError) as exc:
+                        raise JobFailed(
+                            f"ClientError: Input {item['InputName']}: data download failed: {exc}"
+                        ) from None
+    except BaseException:  # the feeders already started end with the job's failure
+        for end in pipes:
+            end()
+        raise
+    return pipes
 
 
 def _inflate(storage: JobStorage, bucket: str, key: str, dest: Path) -> None:
-    """S3CompressionType Gzip: the object is delivered decompressed (as SageMaker's Pipe mode does)."""
+    """S3CompressionType Gzip on a File input (which AWS refuses at Create): delivered decompressed."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     with (
         storage.open(bucket, key) as raw,

@@ -15,6 +15,7 @@ from ...domain.state import utcnow
 from ...domain.training_jobs import LOG_GROUP, METRIC_NAMESPACE
 from ...store.resources import Resource
 from ..access import job_access
+from ..instance_metrics import SAMPLE_SECONDS, InstanceMetrics
 from ..layout import HostLayout, write_config
 from ..observer import JobObserver
 from ..storage import JobStorage
@@ -172,6 +173,15 @@ class TrainingRun:
                 client_dir=client_dir,
             )
         self.observer.on_processes([h.process.pid for h in self.hosts if h.process])
+        usage = InstanceMetrics(
+            self.storage,
+            METRIC_NAMESPACE,
+            self.name,
+            self.hosts,
+            instance.memory_mb,
+            float(self.data["ResourceConfig"].get("VolumeSizeInGB") or 30),
+        )
+        usage.sample()
         exit_codes = supervision.supervise(
             self.hosts,
             self.data["StoppingCondition"],
@@ -182,6 +192,7 @@ class TrainingRun:
             [
                 (upload.CHECKPOINT_SYNC_SECONDS, self.checkpoints.sync),
                 (1.0, lambda: metrics.flush(self.storage, METRIC_NAMESPACE)),
+                (SAMPLE_SECONDS, usage.sample),
             ],
         )
         metrics.flush(self.storage, METRIC_NAMESPACE)

@@ -3,6 +3,7 @@ source directory and the last checkpoints, into each host's ``/opt/ml``."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -55,7 +56,14 @@ def stage_inputs(
             mine = objects[index :: len(hosts)] if sharded else objects
             target = host.layout.path("input", "data", channel_name)
             if mode == "Pipe":
-                start_pipe(storage, host.layout, channel_name, mine, stop, name)
+                start_pipe(
+                    storage,
+                    target,
+                    mine,
+                    stop,
+                    name,
+                    inflate=channel.get("CompressionType") == "Gzip",
+                )
                 continue
             for bucket, key, rel in mine:
                 try:
@@ -83,36 +91,65 @@ def channel_objects(storage: JobStorage, source: dict) -> list[tuple[str, str, s
 
 
 def start_pipe(
-    storage: JobStorage, layout: HostLayout, channel: str, objects: list, stop: StopRequest, name: str
-) -> None:
-    """Pipe mode: ``input/data/<channel>_<epoch>`` FIFOs, each streaming the channel once."""
+    storage: JobStorage,
+    stem: Path,
+    objects: list,
+    stop: StopRequest,
+    name: str,
+    inflate: bool = False,
+) -> Callable[[], None]:
+    """Pipe mode: FIFOs ``<stem>_<epoch>`` (epoch 0, 1, …), each streaming every object once, in order —
+    gunzipped on the way when ``inflate`` (``CompressionType``/``S3CompressionType`` Gzip). Training's are
+    ``input/data/<channel>_<epoch>``, processing's ``<LocalPath>_<epoch>``. Returns what ends the feeding
+    thread once the job is over (it otherwise waits for a reader that never comes)."""
     sources = [(b, k) for b, k, _ in objects]
     for bucket, key in sources:  # unreadable inputs fail the job now, not mid-stream
         storage.open(bucket, key).close()
-    base = layout.path("input", "data")
+    stem.parent.mkdir(parents=True, exist_ok=True)
+
+    def make(epoch: int) -> Path:
+        fifo = stem.with_name(f"{stem.name}_{epoch}")
+        try:
+            os.mkfifo(fifo)
+        except FileExistsError:
+            pass
+        return fifo
+
+    first = make(0)  # there before the container starts
+    ended = threading.Event()
+    waiting = [first]  # the FIFO the thread opens next
 
     def feed() -> None:
-        epoch = 0
-        while not stop.is_set():
-            fifo = base / f"{channel}_{epoch}"
-            try:
-                os.mkfifo(fifo)
-            except FileExistsError:
-                pass
+        epoch, fifo = 0, first
+        while not stop.is_set() and not ended.is_set():
             try:
                 fd = os.open(fifo, os.O_WRONLY)
             except OSError:
                 return
             try:
+                make(epoch + 1)  # there when the reader reaches this epoch's end
                 with os.fdopen(fd, "wb") as out:
                     for bucket, key in sources:
-                        with storage.open(bucket, key) as src:
-                            shutil.copyfileobj(src, out, 1 << 20)
-            except (BrokenPipeError, OSError):
+                        with storage.open(bucket, key) as raw:
+                            if inflate:
+                                with gzip.GzipFile(fileobj=raw, mode="rb") as src:
+                                    shutil.copyfileobj(src, out, 1 << 20)
+                            else:
+                                shutil.copyfileobj(raw, out, 1 << 20)
+            except (OSError, EOFError):  # the reader went away (BrokenPipeError), bad gzip data
                 pass
             epoch += 1
+            fifo = waiting[0] = stem.with_name(f"{stem.name}_{epoch}")
 
-    threading.Thread(target=feed, name=f"pipe-{name}-{channel}", daemon=True).start()
+    def end() -> None:
+        ended.set()
+        try:  # a reader that comes and goes: the blocked open returns, the write fails, the loop ends
+            os.close(os.open(waiting[0], os.O_RDONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+
+    threading.Thread(target=feed, name=f"pipe-{name}-{stem.name}", daemon=True).start()
+    return end
 
 
 def stage_code(storage: JobStorage, hosts: list[HostProcess], hyperparameters: dict[str, str]) -> None:
