@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import threading
 import time
 
 from ...domain import images, instance_types
@@ -18,9 +17,8 @@ from ..access import job_access
 from ..instance_metrics import SAMPLE_SECONDS, InstanceMetrics
 from ..layout import HostLayout
 from ..observer import JobObserver
-from ..storage import JobStorage
 from ..training import supervision
-from ..training.job import HostProcess, JobFailed, StopRequest
+from ..training.job import HostProcess, JobFailed, JobRun
 from ..training.metrics import MetricCollector
 from . import smspark_submit, staging
 
@@ -29,48 +27,18 @@ log = logging.getLogger("sagestack.processing")
 CONTINUOUS_UPLOAD_SECONDS = 2.0
 
 
-class ProcessingRun:
+class ProcessingRun(JobRun):
     """Runs one job on its own thread; the executor tracks it for stops and capacity."""
 
     kind = "processing"
 
     def __init__(self, platform, job: Resource, cpus: int, executor, observer: JobObserver):
-        self.executor = executor
-        self.observer = observer
-        self.account_id = job.account_id
-        self.region = job.region
-        self.name = job.name
-        self.data = job.data
-        self.cpus = cpus
-        self.memory_mb = 0  # set by the executor
-        self.storage = JobStorage(platform, job.account_id, job.region)
-        self.stop = StopRequest()
-        self.hosts: list[HostProcess] = []
+        super().__init__(platform, job, cpus, executor, observer)
         self.pipes: list = []  # what ends each Pipe input's feeding thread
-        self.thread = threading.Thread(target=self._main, name=f"processing-{self.name}", daemon=True)
-        self.root = platform.settings.jobs_dir / "processing" / job.account_id / job.region / job.name
-        self.platform = platform
 
     @staticmethod
     def cluster(data: dict) -> dict:
         return data["ProcessingResources"]["ClusterConfig"]
-
-    @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.account_id, self.region, self.name)
-
-    @property
-    def stop_reason(self) -> str | None:
-        return self.stop.reason
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def request_stop(self, reason: str = "stop") -> None:
-        self.stop.request(reason)
-
-    def signal_all(self, sig: int) -> None:
-        supervision.signal_all(self.hosts, sig)
 
     def _main(self) -> None:
         try:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import re
 import shutil
-import threading
 import time
 
 from ...domain import images, instance_types
@@ -18,57 +17,26 @@ from ..access import job_access
 from ..instance_metrics import SAMPLE_SECONDS, InstanceMetrics
 from ..layout import HostLayout, write_config
 from ..observer import JobObserver
-from ..storage import JobStorage
 from . import staging, supervision, upload
-from .job import HostProcess, JobFailed, StopRequest
+from .job import HostProcess, JobFailed, JobRun
 from .metrics import MetricCollector, collector_for
 
 log = logging.getLogger("sagestack.training")
 
 
-class TrainingRun:
+class TrainingRun(JobRun):
     """Runs one job on its own thread; the executor tracks it for stops and capacity."""
 
     kind = "training"
 
     def __init__(self, platform, job: Resource, cpus: int, executor, observer: JobObserver):
-        self.executor = executor
-        self.observer = observer
-        self.account_id = job.account_id
-        self.region = job.region
-        self.name = job.name
-        self.data = job.data
-        self.cpus = cpus
-        self.memory_mb = 0  # set by the executor (its share of the memory capacity)
-        self.storage = JobStorage(platform, job.account_id, job.region)
-        self.stop = StopRequest()
-        self.hosts: list[HostProcess] = []
+        super().__init__(platform, job, cpus, executor, observer)
         self.checkpoints = upload.CheckpointSync(self.storage, self.data, self.hosts, self.name)
-        self.thread = threading.Thread(target=self._main, name=f"training-{self.name}", daemon=True)
-        self.root = platform.settings.jobs_dir / "training" / job.account_id / job.region / job.name
-        self.platform = platform
 
     @staticmethod
     def cluster(data: dict) -> dict:
         """The job's instances (``InstanceType``, ``InstanceCount``)."""
         return data["ResourceConfig"]
-
-    @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.account_id, self.region, self.name)
-
-    @property
-    def stop_reason(self) -> str | None:
-        return self.stop.reason
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def request_stop(self, reason: str = "stop") -> None:
-        self.stop.request(reason)
-
-    def signal_all(self, sig: int) -> None:
-        supervision.signal_all(self.hosts, sig)
 
     def _progress(self, status: str, **extra) -> None:
         data = self.observer.on_progress(status, extra=extra or None)
