@@ -7,10 +7,12 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ...domain import experiments
 from ...domain.state import strip_empty  # noqa: F401 (re-exported: the families use it from here)
 from ...protocol.errors import ServiceError
 from ...store.resources import ListQuery
 from ..context import RequestContext
+from ..errors import in_use_if_exists
 
 if TYPE_CHECKING:
     from ...store.resources import Resource
@@ -122,3 +124,40 @@ def check_kms_keys(ctx: RequestContext, params: dict, *paths: tuple[str, ...]) -
                 "ValidationException",
                 f"Invalid KmsKeyId '{value}' in {'.'.join(path)}: {exc.message or 'the key cannot be used.'}",
             ) from None
+
+
+def record_job(
+    ctx: RequestContext,
+    resource_type: str,
+    name: str,
+    job_arn: str,
+    description: dict,
+    tags: list | None,
+    reconciler: str,
+) -> None:
+    """Record a new processing or transform job (``ResourceInUse`` for a name in use, as SageMaker words it),
+    its SageMaker-created trial component, and wake the job family's loop."""
+    with in_use_if_exists(
+        f"Job name must be unique within an AWS account and region, and a job with this "
+        f"name already exists ({job_arn})"
+    ):
+        ctx.platform.resources.create(
+            ctx.account_id,
+            ctx.region,
+            resource_type,
+            name,
+            job_arn,
+            description,
+            status="InProgress",
+            tag_list=tags,
+        )
+    experiments.create_job_component(
+        ctx.platform.resources,
+        ctx.account_id,
+        ctx.region,
+        resource_type,
+        description,
+        job_arn,
+        {"IamIdentity": {"Arn": ctx.principal_arn}},
+    )
+    wake(ctx, reconciler)

@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-from ...domain import experiments
 from ...domain.processing_jobs import PROCESSING, TYPE
 from ...domain.state import mutate
 from ...protocol.errors import ServiceError
 from ..context import RequestContext
-from ..errors import in_use_if_exists
 from ..registry import OperationTable
-from .common import arn, check_kms_keys, check_name, list_page, now, resource_not_found, wake
+from .common import arn, check_kms_keys, check_name, list_page, now, record_job, resource_not_found, wake
 
 ops = OperationTable("sagemaker")
 
@@ -150,30 +148,7 @@ def create_processing_job(ctx: RequestContext, params: dict) -> dict:
     ):
         if params.get(key) is not None:
             description[key] = params[key]
-    with in_use_if_exists(
-        f"Job name must be unique within an AWS account and region, and a job with this "
-        f"name already exists ({job_arn})"
-    ):
-        ctx.platform.resources.create(
-            ctx.account_id,
-            ctx.region,
-            TYPE,
-            name,
-            job_arn,
-            description,
-            status="InProgress",
-            tag_list=params.get("Tags"),
-        )
-    experiments.create_job_component(
-        ctx.platform.resources,
-        ctx.account_id,
-        ctx.region,
-        TYPE,
-        description,
-        job_arn,
-        {"IamIdentity": {"Arn": ctx.principal_arn}},
-    )
-    wake(ctx, "processing")
+    record_job(ctx, TYPE, name, job_arn, description, params.get("Tags"), "processing")
     return {"ProcessingJobArn": job_arn}
 
 

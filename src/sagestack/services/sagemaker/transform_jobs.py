@@ -3,16 +3,14 @@
 
 from __future__ import annotations
 
-from ...domain import experiments
 from ...domain.models import TYPE as MODEL_TYPE
 from ...domain.state import mutate
 from ...domain.transform_jobs import TRANSFORM, TYPE
 from ...execution import jsonpath
 from ...protocol.errors import ServiceError
 from ..context import RequestContext
-from ..errors import in_use_if_exists
 from ..registry import OperationTable
-from .common import arn, check_kms_keys, check_name, list_page, now, strip_empty, wake
+from .common import arn, check_kms_keys, check_name, list_page, now, record_job, strip_empty, wake
 
 ops = OperationTable("sagemaker")
 
@@ -89,30 +87,7 @@ def create_transform_job(ctx: RequestContext, params: dict) -> dict:
             description[key] = params[key]
     description = strip_empty(description)
     description["Environment"] = params.get("Environment", {})
-    with in_use_if_exists(
-        f"Job name must be unique within an AWS account and region, and a job with this "
-        f"name already exists ({job_arn})"
-    ):
-        ctx.platform.resources.create(
-            ctx.account_id,
-            ctx.region,
-            TYPE,
-            name,
-            job_arn,
-            description,
-            status="InProgress",
-            tag_list=params.get("Tags"),
-        )
-    experiments.create_job_component(
-        ctx.platform.resources,
-        ctx.account_id,
-        ctx.region,
-        TYPE,
-        description,
-        job_arn,
-        {"IamIdentity": {"Arn": ctx.principal_arn}},
-    )
-    wake(ctx, "transform")
+    record_job(ctx, TYPE, name, job_arn, description, params.get("Tags"), "transform")
     return {"TransformJobArn": job_arn}
 
 
