@@ -293,6 +293,37 @@ def test_pyspark_processor_fails_with_a_clear_reason(server, sdk_env, tmp_path):
     assert desc["AppSpecification"]["ContainerEntrypoint"][0] == "smspark-submit"
 
 
+@pytest.fixture
+def spark_server(tmp_path, monkeypatch):
+    """A server whose jobs find pyspark, with this process's SDK pointed at it (as `sagestack env` does)."""
+    import os
+    import sys
+
+    import boto3
+
+    from sagestack.local_server import ServerProcess
+
+    site = _pyspark_site()
+    server = ServerProcess(
+        tmp_path / "data",
+        extra_env={"PYTHONPATH": os.pathsep.join(p for p in (site, os.environ.get("PYTHONPATH")) if p)},
+    ).start()
+    try:
+        for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+            monkeypatch.delenv(key, raising=False)
+        for key, value in server.client_env().items():
+            if key == "PYTHONPATH":
+                if value not in sys.path:
+                    monkeypatch.syspath_prepend(value)
+            monkeypatch.setenv(key, value)
+        # sagemaker.Session() takes boto3's default session when an earlier test made one: this server's
+        # credentials are not that one's.
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+        yield server
+    finally:
+        server.stop()
+
+
 SPARK_APP = textwrap.dedent("""
     import sys
     from pyspark.sql import SparkSession, functions as F
@@ -312,72 +343,47 @@ SPARK_APP = textwrap.dedent("""
 @pytest.mark.sdk_flow(
     "flow04", "PySparkProcessor.run(submit_app, spark_event_logs_s3_uri) in Spark local mode"
 )
-def test_pyspark_processor_runs_in_local_mode(tmp_path, monkeypatch):
-    import os
-    import sys
+def test_pyspark_processor_runs_in_local_mode(tmp_path, spark_server):
+    import sagemaker
+    from sagemaker.processing import ProcessingInput, ProcessingOutput
+    from sagemaker.spark.processing import PySparkProcessor
 
-    from sagestack.local_server import ServerProcess
-
-    site = _pyspark_site()
-    spark_server = ServerProcess(
-        tmp_path / "data",
-        extra_env={"PYTHONPATH": os.pathsep.join(p for p in (site, os.environ.get("PYTHONPATH")) if p)},
-    ).start()
-    try:
-        for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-            monkeypatch.delenv(key, raising=False)
-        for key, value in spark_server.client_env().items():
-            if key == "PYTHONPATH":
-                if value not in sys.path:
-                    monkeypatch.syspath_prepend(value)
-            monkeypatch.setenv(key, value)
-        import boto3
-
-        # sagemaker.Session() takes boto3's default session when an earlier test made one: this server's
-        # credentials are not that one's.
-        monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
-        import sagemaker
-        from sagemaker.processing import ProcessingInput, ProcessingOutput
-        from sagemaker.spark.processing import PySparkProcessor
-
-        session = sagemaker.Session()
-        bucket = session.default_bucket()
-        (tmp_path / "rows.csv").write_text("group,value\na,1\nb,2\na,3\nb,4\nc,5\n")
-        raw = session.upload_data(str(tmp_path / "rows.csv"), key_prefix="spark/raw")
-        (tmp_path / "app.py").write_text(SPARK_APP)
-        processor = PySparkProcessor(
-            framework_version="3.3",
-            role=ROLE,
-            instance_type="ml.m5.xlarge",
-            instance_count=1,
-            max_runtime_in_seconds=600,
-        )
-        events = f"s3://{bucket}/spark/events"
-        processor.run(
-            submit_app=str(tmp_path / "app.py"),
-            arguments=["--flag", "x"],
-            inputs=[ProcessingInput(source=raw, destination="/opt/ml/processing/input/raw")],
-            outputs=[ProcessingOutput(output_name="totals", source="/opt/ml/processing/output/totals")],
-            spark_event_logs_s3_uri=events,
-            wait=True,
-            logs=False,
-        )
-        desc = processor.latest_job.describe()
-        assert desc["ProcessingJobStatus"] == "Completed", desc.get("FailureReason")
-        s3 = spark_server.client("s3")
-        uri = desc["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
-        out_bucket, prefix = uri[5:].split("/", 1)
-        parts = [
-            o["Key"]
-            for o in s3.list_objects_v2(Bucket=out_bucket, Prefix=prefix)["Contents"]
-            if o["Key"].endswith(".csv")
-        ]
-        assert len(parts) == 1
-        body = s3.get_object(Bucket=out_bucket, Key=parts[0])["Body"].read().decode().split()
-        assert body == ["group,total", "a,4", "b,6", "c,5"]
-        assert s3.list_objects_v2(Bucket=bucket, Prefix="spark/events/")["KeyCount"] >= 1  # event logs
-    finally:
-        spark_server.stop()
+    session = sagemaker.Session()
+    bucket = session.default_bucket()
+    (tmp_path / "rows.csv").write_text("group,value\na,1\nb,2\na,3\nb,4\nc,5\n")
+    raw = session.upload_data(str(tmp_path / "rows.csv"), key_prefix="spark/raw")
+    (tmp_path / "app.py").write_text(SPARK_APP)
+    processor = PySparkProcessor(
+        framework_version="3.3",
+        role=ROLE,
+        instance_type="ml.m5.xlarge",
+        instance_count=1,
+        max_runtime_in_seconds=600,
+    )
+    events = f"s3://{bucket}/spark/events"
+    processor.run(
+        submit_app=str(tmp_path / "app.py"),
+        arguments=["--flag", "x"],
+        inputs=[ProcessingInput(source=raw, destination="/opt/ml/processing/input/raw")],
+        outputs=[ProcessingOutput(output_name="totals", source="/opt/ml/processing/output/totals")],
+        spark_event_logs_s3_uri=events,
+        wait=True,
+        logs=False,
+    )
+    desc = processor.latest_job.describe()
+    assert desc["ProcessingJobStatus"] == "Completed", desc.get("FailureReason")
+    s3 = spark_server.client("s3")
+    uri = desc["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+    out_bucket, prefix = uri[5:].split("/", 1)
+    parts = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=out_bucket, Prefix=prefix)["Contents"]
+        if o["Key"].endswith(".csv")
+    ]
+    assert len(parts) == 1
+    body = s3.get_object(Bucket=out_bucket, Key=parts[0])["Body"].read().decode().split()
+    assert body == ["group,total", "a,4", "b,6", "c,5"]
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="spark/events/")["KeyCount"] >= 1  # event logs
 
 
 SPARK_CLUSTER_APP = textwrap.dedent("""
@@ -404,75 +410,49 @@ SPARK_CLUSTER_APP = textwrap.dedent("""
     _pyspark_site() is None, reason="needs pyspark (SAGESTACK_TEST_PYSPARK_PATH or installed) and java"
 )
 @pytest.mark.sdk_flow("flow04", "PySparkProcessor.run with instance_count=2: a Spark standalone cluster")
-def test_pyspark_processor_two_instances_form_a_standalone_cluster(tmp_path, monkeypatch):
-    import os
-    import sys
-
+def test_pyspark_processor_two_instances_form_a_standalone_cluster(tmp_path, spark_server):
     import pandas as pd
+    import sagemaker
+    from sagemaker.processing import ProcessingInput, ProcessingOutput
+    from sagemaker.spark.processing import PySparkProcessor
 
-    from sagestack.local_server import ServerProcess
-
-    site = _pyspark_site()
-    spark_server = ServerProcess(
-        tmp_path / "data",
-        extra_env={"PYTHONPATH": os.pathsep.join(p for p in (site, os.environ.get("PYTHONPATH")) if p)},
-    ).start()
-    try:
-        for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-            monkeypatch.delenv(key, raising=False)
-        for key, value in spark_server.client_env().items():
-            if key == "PYTHONPATH":
-                if value not in sys.path:
-                    monkeypatch.syspath_prepend(value)
-            monkeypatch.setenv(key, value)
-        import boto3
-
-        # sagemaker.Session() takes boto3's default session when an earlier test made one: this server's
-        # credentials are not that one's.
-        monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
-        import sagemaker
-        from sagemaker.processing import ProcessingInput, ProcessingOutput
-        from sagemaker.spark.processing import PySparkProcessor
-
-        session = sagemaker.Session()
-        rows = "group,value\n" + "".join(f"{'abcd'[i % 4]},{i}\n" for i in range(200))
-        (tmp_path / "rows.csv").write_text(rows)
-        raw = session.upload_data(str(tmp_path / "rows.csv"), key_prefix="spark2/raw")
-        (tmp_path / "app.py").write_text(SPARK_CLUSTER_APP)
-        processor = PySparkProcessor(
-            framework_version="3.3",
-            role=ROLE,
-            instance_type="ml.m5.xlarge",
-            instance_count=2,
-            max_runtime_in_seconds=600,
-        )
-        processor.run(
-            submit_app=str(tmp_path / "app.py"),
-            inputs=[ProcessingInput(source=raw, destination="/opt/ml/processing/input/raw")],
-            outputs=[ProcessingOutput(output_name="result", source="/opt/ml/processing/output/result")],
-            wait=True,
-            logs=False,
-        )
-        desc = processor.latest_job.describe()
-        assert desc["ProcessingJobStatus"] == "Completed", desc.get("FailureReason")
-        s3 = spark_server.client("s3")
-        uri = desc["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
-        out_bucket, prefix = uri[5:].split("/", 1)
-        result = json.loads(
-            s3.get_object(Bucket=out_bucket, Key=f"{prefix.rstrip('/')}/result.json")["Body"].read()
-        )
-        frame = pd.read_csv(tmp_path / "rows.csv")
-        assert result["totals"] == {k: int(v) for k, v in frame.groupby("group")["value"].sum().items()}
-        assert result["master"].startswith("spark://algo-1:")
-        assert result["executors"] == 2  # one per instance
-        logs = spark_server.client("logs")
-        name = desc["ProcessingJobName"]
-        streams = logs.describe_log_streams(
-            logGroupName="/aws/sagemaker/ProcessingJobs", logStreamNamePrefix=f"{name}/algo-1-"
-        )["logStreams"]
-        events = logs.get_log_events(
-            logGroupName="/aws/sagemaker/ProcessingJobs", logStreamName=streams[0]["logStreamName"]
-        )["events"]
-        assert any("2 Spark workers registered" in e["message"] for e in events)
-    finally:
-        spark_server.stop()
+    session = sagemaker.Session()
+    rows = "group,value\n" + "".join(f"{'abcd'[i % 4]},{i}\n" for i in range(200))
+    (tmp_path / "rows.csv").write_text(rows)
+    raw = session.upload_data(str(tmp_path / "rows.csv"), key_prefix="spark2/raw")
+    (tmp_path / "app.py").write_text(SPARK_CLUSTER_APP)
+    processor = PySparkProcessor(
+        framework_version="3.3",
+        role=ROLE,
+        instance_type="ml.m5.xlarge",
+        instance_count=2,
+        max_runtime_in_seconds=600,
+    )
+    processor.run(
+        submit_app=str(tmp_path / "app.py"),
+        inputs=[ProcessingInput(source=raw, destination="/opt/ml/processing/input/raw")],
+        outputs=[ProcessingOutput(output_name="result", source="/opt/ml/processing/output/result")],
+        wait=True,
+        logs=False,
+    )
+    desc = processor.latest_job.describe()
+    assert desc["ProcessingJobStatus"] == "Completed", desc.get("FailureReason")
+    s3 = spark_server.client("s3")
+    uri = desc["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+    out_bucket, prefix = uri[5:].split("/", 1)
+    result = json.loads(
+        s3.get_object(Bucket=out_bucket, Key=f"{prefix.rstrip('/')}/result.json")["Body"].read()
+    )
+    frame = pd.read_csv(tmp_path / "rows.csv")
+    assert result["totals"] == {k: int(v) for k, v in frame.groupby("group")["value"].sum().items()}
+    assert result["master"].startswith("spark://algo-1:")
+    assert result["executors"] == 2  # one per instance
+    logs = spark_server.client("logs")
+    name = desc["ProcessingJobName"]
+    streams = logs.describe_log_streams(
+        logGroupName="/aws/sagemaker/ProcessingJobs", logStreamNamePrefix=f"{name}/algo-1-"
+    )["logStreams"]
+    events = logs.get_log_events(
+        logGroupName="/aws/sagemaker/ProcessingJobs", logStreamName=streams[0]["logStreamName"]
+    )["events"]
+    assert any("2 Spark workers registered" in e["message"] for e in events)
