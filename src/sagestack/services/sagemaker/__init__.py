@@ -24,6 +24,7 @@ FAMILY_MODULES = (
     "lineage_entities",
     "model_packages",
     "tuning_jobs",
+    "pipelines",
 )
 
 
