@@ -823,6 +823,70 @@ def world(server) -> dict[tuple[str, str], list[Case]]:
             },
         ),
     ]
+    # -- Pipelines ------------------------------------------------------------------------------------
+    pipe_steps = [
+        {
+            "Name": f"C{i}",
+            "Type": "Condition",
+            "Arguments": {"Conditions": [{"Type": "Equals", "LeftValue": 1, "RightValue": 1}]},
+        }
+        for i in range(3)
+    ]
+    pipe_params = [{"Name": f"P{i}", "Type": "Integer", "DefaultValue": i} for i in range(3)]
+    pipe_definition = json.dumps({"Version": "2020-12-01", "Parameters": pipe_params, "Steps": pipe_steps})
+    pipelines = ["pg-pipe-a-1", "pg-pipe-a-2", "pg-pipe-a-3", "pg-pipe-b-1"]
+    for name in pipelines:
+        sm.create_pipeline(PipelineName=name, RoleArn=ROLE, PipelineDefinition=pipe_definition)
+    for _ in range(2):
+        sm.update_pipeline(PipelineName="pg-pipe-a-1", PipelineDefinition=pipe_definition)
+    runs = [sm.start_pipeline_execution(PipelineName="pg-pipe-a-1")["PipelineExecutionArn"] for _ in range(3)]
+    wait_for(
+        lambda: all(
+            sm.describe_pipeline_execution(PipelineExecutionArn=r)["PipelineExecutionStatus"] == "Succeeded"
+            for r in runs
+        ),
+        60,
+        message="pipeline executions",
+    )
+    pipe_names = _names("PipelineSummaries", "PipelineName")
+    cases["sagemaker", "ListPipelines"] = [
+        Case({}, pipe_names, expected=set(pipelines)),
+        Case({"PipelineNamePrefix": "pg-pipe-a"}, pipe_names, expected=set(pipelines[:3])),
+        Case({"SortBy": "Name", "SortOrder": "Ascending"}, pipe_names, expected=set(pipelines)),
+    ]
+    cases["sagemaker", "ListPipelineVersions"] = [
+        Case(
+            {"PipelineName": "pg-pipe-a-1"},
+            _names("PipelineVersionSummaries", "PipelineVersionId"),
+            expected={1, 2, 3},
+        )
+    ]
+    cases["sagemaker", "ListPipelineExecutions"] = [
+        Case(
+            {"PipelineName": "pg-pipe-a-1"},
+            _names("PipelineExecutionSummaries", "PipelineExecutionArn"),
+            expected=set(runs),
+        ),
+        Case(
+            {"PipelineName": "pg-pipe-a-2"},
+            _names("PipelineExecutionSummaries", "PipelineExecutionArn"),
+            expected=set(),
+        ),
+    ]
+    cases["sagemaker", "ListPipelineExecutionSteps"] = [
+        Case(
+            {"PipelineExecutionArn": runs[0]},
+            _names("PipelineExecutionSteps", "StepName"),
+            expected={"C0", "C1", "C2"},
+        )
+    ]
+    cases["sagemaker", "ListPipelineParametersForExecution"] = [
+        Case(
+            {"PipelineExecutionArn": runs[1]},
+            _names("PipelineParameters", "Name"),
+            expected={"P0", "P1", "P2"},
+        )
+    ]
     # -- KMS ------------------------------------------------------------------------------------------
     kms = server.client("kms")
     key_ids = [

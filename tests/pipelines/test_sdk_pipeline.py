@@ -210,7 +210,11 @@ def _job(sm, step: dict) -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.sdk_flow("flow06")
+@pytest.mark.sdk_flow(
+    "flow06",
+    "Pipeline.upsert (create, then update), start(parameters), list_steps: ProcessingStep, TrainingStep, "
+    "PropertyFile + JsonGet ConditionStep, ModelStep register and create, TransformStep, FailStep, CacheConfig",
+)
 def test_sdk_pipeline_end_to_end_cache_and_failing_branch(server, sdk_env, tmp_path):
     import numpy as np
     import pandas as pd
