@@ -308,3 +308,98 @@ def test_sdk_pipeline_end_to_end_cache_and_failing_branch(server, sdk_env, tmp_p
     b, k = evaluation_uri[5:].split("/", 1)
     report = json.load(io.BytesIO(s3.get_object(Bucket=b, Key=f"{k}/evaluation.json")["Body"].read()))
     assert report["regression_metrics"]["mse"]["value"] > 0.0
+
+
+@pytest.mark.slow
+@pytest.mark.sdk_flow(
+    "flow06",
+    "(flow06b) TrainingStep and TuningStep in parallel, TuningStep.get_top_model_s3_uri into a ModelStep, "
+    "depends_on, a StepRetryPolicy on the training step",
+)
+def test_sdk_pipeline_with_tuning_step(server, sdk_env, tmp_path):
+    import numpy as np
+    from sagemaker.estimator import Estimator
+    from sagemaker.inputs import TrainingInput
+    from sagemaker.model import Model
+    from sagemaker.tuner import ContinuousParameter, HyperparameterTuner
+    from sagemaker.workflow.model_step import ModelStep
+    from sagemaker.workflow.pipeline import Pipeline
+    from sagemaker.workflow.pipeline_context import PipelineSession
+    from sagemaker.workflow.retry import StepExceptionTypeEnum, StepRetryPolicy
+    from sagemaker.workflow.steps import TrainingStep, TuningStep
+
+    sm = server.client("sagemaker")
+    s3 = server.client("s3")
+    bucket = f"pipe-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(120, 3))
+    y = (X[:, 0] + X[:, 1] > 0).astype(float)
+    rows = "\n".join(",".join(f"{v:.5f}" for v in [label, *x]) for label, x in zip(y, X)) + "\n"
+    s3.put_object(Bucket=bucket, Key="train/train.csv", Body=rows.encode())
+    s3.put_object(Bucket=bucket, Key="validation/validation.csv", Body=rows.encode())
+    session = PipelineSession(default_bucket=bucket)
+    estimator = Estimator(
+        image_uri=XGB_IMAGE,
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.large",
+        output_path=f"s3://{bucket}/tuning",
+        sagemaker_session=session,
+        hyperparameters={"objective": "binary:logistic", "num_round": 5},
+    )
+    inputs = {
+        "train": TrainingInput(f"s3://{bucket}/train/", content_type="text/csv"),
+        "validation": TrainingInput(f"s3://{bucket}/validation/", content_type="text/csv"),
+    }
+    train = TrainingStep(
+        name="Train",
+        step_args=estimator.fit(inputs),
+        retry_policies=[
+            StepRetryPolicy(
+                exception_types=[StepExceptionTypeEnum.SERVICE_FAULT], max_attempts=3, interval_seconds=1
+            )
+        ],
+    )
+    tuner = HyperparameterTuner(
+        estimator,
+        "validation:auc",
+        {"eta": ContinuousParameter(0.1, 0.5)},
+        objective_type="Maximize",
+        max_jobs=2,
+        max_parallel_jobs=1,
+        strategy="Random",
+    )
+    tune = TuningStep(name="Tune", step_args=tuner.fit(inputs))
+    best = Model(
+        image_uri=XGB_IMAGE,
+        model_data=tune.get_top_model_s3_uri(top_k=0, s3_bucket=bucket, prefix="tuning"),
+        role=ROLE,
+        sagemaker_session=session,
+    )
+    best_model = ModelStep(
+        name="BestModel", step_args=best.create(instance_type="ml.m5.large"), depends_on=[train]
+    )
+    name = f"sdk-tune-{uuid.uuid4().hex[:6]}"
+    pipeline = Pipeline(name=name, steps=[train, tune, best_model], sagemaker_session=session)
+    pipeline.upsert(role_arn=ROLE)
+    definition = json.loads(sm.describe_pipeline(PipelineName=name)["PipelineDefinition"])
+    assert {s["Type"] for s in definition["Steps"]} == {"Training", "Tuning", "Model"}
+    execution = pipeline.start()
+    desc = _wait(sm, execution.arn)
+    steps = {s["StepName"]: s for s in execution.list_steps()}
+    assert desc["PipelineExecutionStatus"] == "Succeeded", {
+        n: s.get("FailureReason") for n, s in steps.items()
+    }
+    tuning_name = steps["Tune"]["Metadata"]["TuningJob"]["Arn"].rsplit("/", 1)[-1]
+    tuning = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=tuning_name)
+    assert tuning["HyperParameterTuningJobStatus"] == "Completed"
+    best_job = tuning["BestTrainingJob"]["TrainingJobName"]
+    model = sm.describe_model(
+        ModelName=steps["BestModel-CreateModel"]["Metadata"]["Model"]["Arn"].rsplit("/", 1)[-1]
+    )
+    assert model["PrimaryContainer"]["ModelDataUrl"] == f"s3://{bucket}/tuning/{best_job}/output/model.tar.gz"
+    assert steps["Train"]["AttemptCount"] == 1
+    assert steps["BestModel-CreateModel"]["StartTime"] >= max(
+        steps["Train"]["EndTime"], steps["Tune"]["EndTime"]
+    )

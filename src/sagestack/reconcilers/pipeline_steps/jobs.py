@@ -30,6 +30,9 @@ class JobStep(StepHandler):
 
     def start(self, ctx: StepContext) -> Outcome:
         kind = self.kind
+        name = ctx.record.get("_Job") or job_name(ctx.execution_id, ctx.step.name, kind.name_limit)
+        # Execution.TrainingJobName / ProcessingJobName: the job this step launches
+        ctx.scope.execution[f"{kind.noun}Name"] = name
         arguments = dict(ctx.resolve(ctx.step.arguments or {}))
         key = cache_key(ctx.step.type, arguments)
         cache = ctx.step.raw.get("CacheConfig") or {}
@@ -45,12 +48,9 @@ class JobStep(StepHandler):
                         "CacheHitResult": {"SourcePipelineExecutionArn": source["_SourceExecution"]},
                     },
                 )
-        name = ctx.record.get("_Job")
-        if not name:
-            name = job_name(ctx.execution_id, ctx.step.name, kind.name_limit)
-            ctx.save(_Job=name)
-        if kind.name_field in arguments and arguments[kind.name_field]:
-            pass  # a custom prefix: AWS keeps its own unique name; ours is the generated one
+        if ctx.record.get("_Job") != name:
+            ctx.save(_Job=name)  # before the create: a restart in between finds the job by this name
+        # A name in the arguments (the SDK's use_custom_job_prefix) is replaced: names stay unique.
         arguments[kind.name_field] = name
         experiment = ctx.execution.get("PipelineExperimentConfig")
         if kind.experiments and experiment and experiment.get("ExperimentName"):
@@ -58,7 +58,6 @@ class JobStep(StepHandler):
                 "ExperimentConfig",
                 {"ExperimentName": experiment["ExperimentName"], "TrialName": experiment["TrialName"]},
             )
-        ctx.scope.execution[f"{kind.noun}Name"] = name
         operation = f"Create{kind.noun}"
         try:
             created = ctx.call(operation, arguments)
