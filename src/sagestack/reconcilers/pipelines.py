@@ -222,10 +222,15 @@ class PipelineReconciler(Reconciler):
             return
         if self.platform.stopping:
             return
-        started = self._start_ready(row, definition)
+        self._start_ready(row, definition)
         row = self._reload(row)
-        if not started and not executions.running(row.data):
-            self._finish(row, None)
+        data = row.data
+        if data["PipelineExecutionStatus"] == "Executing" and not executions.running(data):
+            failed = any(
+                r.get("StepStatus") in ("Failed", "Stopped") for r in (data.get("_Steps") or {}).values()
+            )
+            if failed or not self._ready(data, definition):
+                self._finish(row, None)
 
     def _prepare(self, row):
         """First pass: the experiment and trial of PipelineExperimentConfig (existing ones reused)."""

@@ -1,0 +1,187 @@
+"""The two hooks the integrator wires when the SQS and Lambda services land —
+``pipeline_steps.callback._deliver_callback`` and ``pipeline_steps.functions._invoke_lambda`` — exercised
+in-process with stand-ins: the Callback step waits for SendPipelineExecutionStepSuccess / Failure (its
+OutputParameters typed and usable downstream), the Lambda step's outputs likewise, Stop with a waiting
+callback. (Over HTTP, without those services, both steps fail clearly: test_pipelines_api.py.)"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sagestack.domain.pipeline_executions import EXECUTION
+from sagestack.platform import Platform
+from sagestack.protocol.errors import ServiceError
+from sagestack.reconcilers import pipelines as engine
+from sagestack.reconcilers.pipeline_steps import callback, functions
+from sagestack.services import calls
+from sagestack.settings import Settings
+
+ROLE = "arn:aws:iam::000000000000:role/SageStackExecutionRole"
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    platform = Platform(Settings.from_env(data_dir=tmp_path / "data"))
+    calls.start(platform)
+    loop = engine.PipelineReconciler(platform)
+    sent: list[tuple[str, dict]] = []
+    monkeypatch.setattr(callback, "_deliver_callback", lambda ctx, url, body: sent.append((url, body)))
+    monkeypatch.setattr(
+        functions,
+        "_invoke_lambda",
+        lambda ctx, arn, event: ({"doubled": str(event["n"] * 2), "extra": "x"}, None),
+    )
+    caller = platform.get_component("api-calls")
+
+    def api(operation: str, **params):
+        return caller.call(
+            "sagemaker", operation, params, account_id="000000000000", region="us-east-1", principal_arn=ROLE
+        )
+
+    return platform, loop, api, sent
+
+
+STEPS = [
+    {
+        "Name": "Wait",
+        "Type": "Callback",
+        "SqsQueueUrl": "https://sqs.us-east-1.amazonaws.com/000000000000/q",
+        "OutputParameters": [{"OutputName": "count", "OutputType": "Integer"}],
+        "Arguments": {"n": {"Get": "Parameters.N"}},
+    },
+    {
+        "Name": "Fn",
+        "Type": "Lambda",
+        "FunctionArn": "arn:aws:lambda:us-east-1:000000000000:function:f",
+        "OutputParameters": [{"OutputName": "doubled", "OutputType": "Integer"}],
+        "Arguments": {"n": {"Get": "Steps.Wait.OutputParameters['count']"}},
+    },
+    {
+        "Name": "Check",
+        "Type": "Condition",
+        "Arguments": {
+            "Conditions": [
+                {
+                    "Type": "Equals",
+                    "LeftValue": {"Get": "Steps.Fn.OutputParameters['doubled']"},
+                    "RightValue": 8,
+                }
+            ]
+        },
+    },
+]
+
+
+def _start(api, name="hooks"):
+    api(
+        "CreatePipeline",
+        PipelineName=name,
+        RoleArn=ROLE,
+        ClientRequestToken="t" * 32,
+        PipelineDefinition=json.dumps(
+            {
+                "Version": "2020-12-01",
+                "Parameters": [{"Name": "N", "Type": "Integer", "DefaultValue": 1}],
+                "Steps": STEPS,
+            }
+        ),
+    )
+    return api(
+        "StartPipelineExecution",
+        PipelineName=name,
+        ClientRequestToken="s" * 32,
+        PipelineParameters=[{"Name": "N", "Value": "3"}],
+    )["PipelineExecutionArn"]
+
+
+def _steps(api, arn):
+    return {
+        s["StepName"]: s
+        for s in api("ListPipelineExecutionSteps", PipelineExecutionArn=arn)["PipelineExecutionSteps"]
+    }
+
+
+def test_callback_answer_flows_into_the_lambda_and_the_condition(world):
+    platform, loop, api, sent = world
+    arn = _start(api)
+    loop.step()
+    steps = _steps(api, arn)
+    assert steps["Wait"]["StepStatus"] == "Executing" and set(steps) == {"Wait"}
+    token = steps["Wait"]["Metadata"]["Callback"]["CallbackToken"]
+    assert len(token) == 10
+    assert sent == [
+        (
+            "https://sqs.us-east-1.amazonaws.com/000000000000/q",
+            {"token": token, "pipelineExecutionArn": arn, "arguments": {"n": 3}, "status": "Executing"},
+        )
+    ]
+    loop.step()  # nothing changes while no answer came
+    assert _steps(api, arn)["Wait"]["StepStatus"] == "Executing"
+    assert (
+        api(
+            "SendPipelineExecutionStepSuccess",
+            CallbackToken=token,
+            OutputParameters=[{"Name": "count", "Value": "4"}],
+        )["PipelineExecutionArn"]
+        == arn
+    )
+    with pytest.raises(ServiceError) as info:  # answered already
+        api("SendPipelineExecutionStepSuccess", CallbackToken=token)
+    assert info.value.code == "ConflictException"
+    loop.step()
+    steps = _steps(api, arn)
+    assert steps["Wait"]["StepStatus"] == "Succeeded"
+    assert steps["Wait"]["Metadata"]["Callback"]["OutputParameters"] == [{"Name": "count", "Value": "4"}]
+    assert steps["Fn"]["Metadata"] == {
+        "Lambda": {
+            "Arn": "arn:aws:lambda:us-east-1:000000000000:function:f",
+            "OutputParameters": [{"Name": "doubled", "Value": "8"}],
+        }
+    }
+    assert steps["Check"]["Metadata"] == {"Condition": {"Outcome": "True"}}
+    assert (
+        api("DescribePipelineExecution", PipelineExecutionArn=arn)["PipelineExecutionStatus"] == "Succeeded"
+    )
+
+
+def test_callback_failure_and_stop(world):
+    platform, loop, api, sent = world
+    arn = _start(api, "hooks-fail")
+    loop.step()
+    token = _steps(api, arn)["Wait"]["Metadata"]["Callback"]["CallbackToken"]
+    api("SendPipelineExecutionStepFailure", CallbackToken=token, FailureReason="worker said no")
+    loop.step()
+    steps = _steps(api, arn)
+    assert steps["Wait"]["StepStatus"] == "Failed" and steps["Wait"]["FailureReason"] == "worker said no"
+    assert api("DescribePipelineExecution", PipelineExecutionArn=arn)["PipelineExecutionStatus"] == "Failed"
+
+    # Stop while a callback waits: a "Stopping" message, then Stopped once the worker answers
+    api(
+        "CreatePipeline",
+        PipelineName="hooks-stop",
+        RoleArn=ROLE,
+        ClientRequestToken="u" * 32,
+        PipelineDefinition=json.dumps(
+            {"Version": "2020-12-01", "Parameters": [{"Name": "N", "Type": "Integer"}], "Steps": STEPS[:1]}
+        ),
+    )
+    arn = api(
+        "StartPipelineExecution",
+        PipelineName="hooks-stop",
+        ClientRequestToken="v" * 32,
+        PipelineParameters=[{"Name": "N", "Value": "1"}],
+    )["PipelineExecutionArn"]
+    loop.step()
+    token = _steps(api, arn)["Wait"]["Metadata"]["Callback"]["CallbackToken"]
+    api("StopPipelineExecution", PipelineExecutionArn=arn, ClientRequestToken="w" * 32)
+    loop.step()
+    assert sent[-1][1]["status"] == "Stopping" and sent[-1][1]["token"] == token
+    assert _steps(api, arn)["Wait"]["StepStatus"] == "Stopping"
+    assert api("DescribePipelineExecution", PipelineExecutionArn=arn)["PipelineExecutionStatus"] == "Stopping"
+    api("SendPipelineExecutionStepFailure", CallbackToken=token, FailureReason="stopped by worker")
+    loop.step()
+    assert _steps(api, arn)["Wait"]["StepStatus"] == "Stopped"
+    row = platform.resources.get("000000000000", "us-east-1", EXECUTION, arn.rsplit("/", 1)[-1])
+    assert row.status == "Stopped"
