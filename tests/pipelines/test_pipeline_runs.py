@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import botocore.exceptions
 import pytest
 
 from helpers import ROLE, SKLEARN_IMAGE, wait_for
@@ -266,6 +267,9 @@ def test_stop_stops_the_running_job(env):
         60,
         message="job start",
     )
+    with pytest.raises(botocore.exceptions.ClientError) as info:  # not while it runs
+        sm.delete_pipeline(PipelineName=name, ClientRequestToken=uuid.uuid4().hex)
+    assert info.value.response["Error"]["Code"] == "ConflictException"
     sm.stop_pipeline_execution(PipelineExecutionArn=arn, ClientRequestToken=uuid.uuid4().hex)
     assert sm.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"] in (
         "Stopping",
@@ -276,6 +280,7 @@ def test_stop_stops_the_running_job(env):
     steps = _steps(sm, arn)
     assert set(steps) == {"Slow"} and steps["Slow"]["StepStatus"] == "Stopped"
     assert sm.describe_processing_job(ProcessingJobName=job)["ProcessingJobStatus"] == "Stopped"
+    sm.delete_pipeline(PipelineName=name, ClientRequestToken=uuid.uuid4().hex)  # now it can go
 
 
 @pytest.mark.slow

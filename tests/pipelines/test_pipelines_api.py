@@ -441,3 +441,44 @@ def test_parallelism_and_update_execution(sm):
         lambda: sm.stop_pipeline_execution(PipelineExecutionArn=arn, ClientRequestToken=uuid.uuid4().hex)
     )
     assert code == "ValidationException"
+
+
+def test_rejected_create_and_unresolvable_expression_fail_their_steps(sm):
+    steps = [
+        {
+            "Name": "BadTrain",
+            "Type": "Training",
+            "Arguments": {
+                "AlgorithmSpecification": {"TrainingImage": "img", "TrainingInputMode": "File"},
+                "OutputDataConfig": {"S3OutputPath": "s3://nowhere/out"},
+                "ResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1},
+                "StoppingCondition": {"MaxRuntimeInSeconds": 60},
+            },
+        },
+        {
+            "Name": "ReadMissing",
+            "Type": "Fail",
+            "Arguments": {
+                "ErrorMessage": {
+                    "Std:JsonGet": {"S3Uri": "s3://no-such-bucket-pipelines/x.json", "Path": "a.b"}
+                }
+            },
+        },
+    ]
+    name = _create(sm, steps)
+    arn = sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
+    assert _wait(sm, arn)["PipelineExecutionStatus"] == "Failed"
+    by_name = {s["StepName"]: s for s in _steps(sm, arn)}
+    train = by_name["BadTrain"]
+    assert train["StepStatus"] == "Failed" and train["Metadata"] == {} and train["AttemptCount"] == 1
+    assert train["FailureReason"].startswith(
+        "ClientError: Failed to invoke sagemaker:CreateTrainingJob. Error Details: 1 validation error detected"
+    )
+    assert "roleArn" in train["FailureReason"]
+    read = by_name["ReadMissing"]
+    assert read["StepStatus"] == "Failed"
+    assert (
+        "Received an error while reading file s3://no-such-bucket-pipelines/x.json from S3"
+        in read["FailureReason"]
+    )
+    assert sm.list_training_jobs(NameContains=arn.rsplit("/", 1)[-1])["TrainingJobSummaries"] == []
