@@ -235,7 +235,9 @@ class PipelineReconciler(Reconciler):
     def _prepare(self, row):
         """First pass: the experiment and trial of PipelineExperimentConfig (existing ones reused)."""
         config = row.data.get("PipelineExperimentConfig") or {}
+        ready = False
         if config.get("ExperimentName"):
+            ready = True
             caller = self._caller()
             for operation, params in (
                 ("CreateExperiment", {"ExperimentName": config["ExperimentName"]}),
@@ -254,11 +256,14 @@ class PipelineReconciler(Reconciler):
                         principal_arn=row.data.get("_Principal") or "",
                     )
                 except ServiceError as exc:
-                    if "already exists" not in exc.message and exc.code not in ("ResourceInUse",):
+                    if "already exist" not in exc.message and exc.code not in ("ResourceInUse",):
+                        # the jobs are created without ExperimentConfig then
                         log.warning("pipeline %s: %s failed: %s", row.name, operation, exc.message)
+                        ready = False
 
         def change(data: dict) -> None:
             data["_Prepared"] = True
+            data["_ExperimentReady"] = ready
 
         return self._write(row, change) or row
 

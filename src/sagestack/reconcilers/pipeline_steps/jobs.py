@@ -53,7 +53,7 @@ class JobStep(StepHandler):
         # A name in the arguments (the SDK's use_custom_job_prefix) is replaced: names stay unique.
         arguments[kind.name_field] = name
         experiment = ctx.execution.get("PipelineExperimentConfig")
-        if kind.experiments and experiment and experiment.get("ExperimentName"):
+        if kind.experiments and experiment and ctx.execution.get("_ExperimentReady"):
             arguments.setdefault(
                 "ExperimentConfig",
                 {"ExperimentName": experiment["ExperimentName"], "TrialName": experiment["TrialName"]},

@@ -98,7 +98,7 @@ def create_pipeline(ctx: RequestContext, params: dict) -> dict:
         )
     _parse(text)
     created = now()
-    who = {"UserProfileName": ctx.principal_arn.rsplit("/", 1)[-1]} if ctx.principal_arn else {}
+    who = {"IamIdentity": {"Arn": ctx.principal_arn}} if ctx.principal_arn else {}
     version = {
         "PipelineVersionId": 1,
         "CreationTime": created,
@@ -457,7 +457,7 @@ def start_pipeline_execution(ctx: RequestContext, params: dict) -> dict:
             }
         except ExpressionError as exc:
             raise _invalid(f"PipelineExperimentConfig: {exc}") from None
-    who = {"UserProfileName": ctx.principal_arn.rsplit("/", 1)[-1]} if ctx.principal_arn else {}
+    who = {"IamIdentity": {"Arn": ctx.principal_arn}} if ctx.principal_arn else {}
     data = {
         "PipelineArn": row.data["PipelineArn"],
         "PipelineExecutionArn": arn,
