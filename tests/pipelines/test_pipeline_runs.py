@@ -352,18 +352,8 @@ def _sigkill_mid_execution(server, tmp_path):
         ],
     )
     runs = [sm.start_pipeline_execution(PipelineName=p)["PipelineExecutionArn"] for p in (resilient, fragile)]
-    for arn in runs:
-        wait_for(
-            lambda arn=arn: _steps(sm, arn).get("Long", {}).get("StepStatus") == "Executing",
-            60,
-            message="Long executing",
-        )
-        job = _job_name(_steps(sm, arn)["Long"])
-        wait_for(
-            lambda job=job: sm.describe_processing_job(ProcessingJobName=job).get("ProcessingStartTime"),
-            60,
-            message="job start",
-        )
+    for marker in ("a", "b"):  # both scripts are sleeping
+        wait_for(lambda marker=marker: (tmp_path / marker).exists(), 90, message=f"job {marker} running")
     server.restart(sig="KILL")
     sm = server.client("sagemaker")
     ok, failed = (_wait(sm, arn, 120) for arn in runs)

@@ -214,3 +214,20 @@ def test_graph_from_data_references_depends_on_and_branches():
     assert definition.dependants("A") == {"B", "C", "D", "E"}
     with pytest.raises(DefinitionError, match="Version"):
         parse(json.dumps({"Version": "2019", "Steps": []}))
+
+
+def test_definitions_the_sdk_produced_parse_into_their_graphs():
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parents[1] / "pipelines" / "definitions"
+    flow06 = parse((here / "flow06.json").read_text())
+    assert flow06.steps["Evaluate"].depends == ["Train", "Preprocess"]
+    assert flow06.steps["MseTooHigh"].branch == ("CheckMSE", False)
+    assert flow06.dependants("CheckMSE") == {
+        "RegisterModel-RegisterModel",
+        "CreateModel-CreateModel",
+        "MseTooHigh",
+    }
+    flow06b = parse((here / "flow06b.json").read_text())
+    assert flow06b.steps["Tune"].depends == [] and flow06b.steps["Train"].depends == []
+    assert set(flow06b.steps["BatchScore"].depends) == {"BestModel-CreateModel", "Train"}
