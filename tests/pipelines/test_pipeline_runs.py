@@ -364,3 +364,40 @@ def _sigkill_mid_execution(server, tmp_path):
     assert failed["FailureReason"] == "Step failure: One or multiple steps failed."
     long = _steps(sm, runs[1])["Long"]
     assert long["StepStatus"] == "Failed" and "server stopped" in long["FailureReason"]
+
+
+@pytest.mark.slow
+def test_parallelism_bounds_the_running_steps(env):
+    sm, bucket, _ = env
+    name = f"runs-{uuid.uuid4().hex[:8]}"
+    steps = [_processing(f"P{i}", bucket, {"SLEEP": "1"}) for i in range(3)]
+    sm.create_pipeline(
+        PipelineName=name,
+        RoleArn=ROLE,
+        PipelineDefinition=json.dumps({"Version": "2020-12-01", "Parameters": [], "Steps": steps}),
+        ParallelismConfiguration={"MaxParallelExecutionSteps": 2},
+    )
+
+    def overlap(arn: str) -> int:
+        """The most steps that were running at one moment."""
+        records = list(_steps(sm, arn).values())
+        return max(
+            sum(1 for o in records if o["StartTime"] <= r["StartTime"] < o["EndTime"]) for r in records
+        )
+
+    arn = sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
+    wait_for(lambda: len(_steps(sm, arn)) >= 1, 30, message="a step")
+    assert len(_steps(sm, arn)) <= 2
+    assert _wait(sm, arn)["PipelineExecutionStatus"] == "Succeeded"
+    assert overlap(arn) == 2
+    # the execution's own setting wins over the pipeline's
+    arn = sm.start_pipeline_execution(
+        PipelineName=name, ParallelismConfiguration={"MaxParallelExecutionSteps": 1}
+    )["PipelineExecutionArn"]
+    assert sm.describe_pipeline_execution(PipelineExecutionArn=arn)["ParallelismConfiguration"] == {
+        "MaxParallelExecutionSteps": 1
+    }
+    assert _wait(sm, arn)["PipelineExecutionStatus"] == "Succeeded"
+    assert overlap(arn) == 1
+    ordered = sorted(_steps(sm, arn).values(), key=lambda r: r["StartTime"])
+    assert [r["StepName"] for r in ordered] == ["P0", "P1", "P2"]  # definition order

@@ -482,3 +482,72 @@ def test_rejected_create_and_unresolvable_expression_fail_their_steps(sm):
         in read["FailureReason"]
     )
     assert sm.list_training_jobs(NameContains=arn.rsplit("/", 1)[-1])["TrainingJobSummaries"] == []
+
+
+def test_model_and_register_model_steps(sm):
+    group = _name("grp")
+    sm.create_model_package_group(ModelPackageGroupName=group)
+    container = {
+        "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+        "ModelDataUrl": "s3://models/model.tar.gz",
+    }
+    inference = {
+        "Containers": [container],
+        "SupportedContentTypes": ["text/csv"],
+        "SupportedResponseMIMETypes": ["text/csv"],
+    }
+    steps = [
+        {
+            "Name": "Make",
+            "Type": "Model",
+            "Arguments": {"ExecutionRoleArn": ROLE, "PrimaryContainer": container},
+        },
+        {
+            "Name": "Versioned",
+            "Type": "RegisterModel",
+            "Arguments": {
+                "ModelPackageGroupName": group,
+                "InferenceSpecification": inference,
+                "ModelApprovalStatus": "PendingManualApproval",
+            },
+        },
+        {
+            "Name": "Loose",
+            "Type": "RegisterModel",
+            "Arguments": {"InferenceSpecification": inference, "ModelPackageDescription": "unversioned"},
+        },
+        {
+            "Name": "Report",
+            "Type": "Fail",
+            "Arguments": {
+                "ErrorMessage": {
+                    "Std:Join": {
+                        "On": " ",
+                        "Values": [
+                            {"Get": "Steps.Make.ModelName"},
+                            {"Get": "Steps.Versioned.ModelPackageVersion"},
+                            {"Get": "Steps.Loose.ModelPackageName"},
+                        ],
+                    }
+                }
+            },
+        },
+    ]
+    name = _create(sm, steps)
+    arn = sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
+    _wait(sm, arn)
+    by_name = {s["StepName"]: s for s in _steps(sm, arn)}
+    model_arn = by_name["Make"]["Metadata"]["Model"]["Arn"]
+    model_name = model_arn.rsplit("/", 1)[-1]
+    assert (
+        sm.describe_model(ModelName=model_name)["PrimaryContainer"]["ModelDataUrl"]
+        == "s3://models/model.tar.gz"
+    )
+    versioned = sm.describe_model_package(
+        ModelPackageName=by_name["Versioned"]["Metadata"]["RegisterModel"]["Arn"]
+    )
+    assert versioned["ModelPackageGroupName"] == group and versioned["ModelPackageVersion"] == 1
+    assert versioned["ModelApprovalStatus"] == "PendingManualApproval"
+    loose = sm.describe_model_package(ModelPackageName=by_name["Loose"]["Metadata"]["RegisterModel"]["Arn"])
+    assert "loose" in loose["ModelPackageName"] and loose["ModelPackageDescription"] == "unversioned"
+    assert by_name["Report"]["FailureReason"] == f"{model_name} 1 {loose['ModelPackageName']}"
