@@ -325,6 +325,9 @@ class PipelineReconciler(Reconciler):
             outcome = Outcome("Failed", metadata={}, failure=f"ClientError: {exc}")
         except ServiceError as exc:
             outcome = Outcome("Failed", metadata={}, failure=f"ClientError: {exc.message}")
+        except Exception as exc:  # a bug must not leave the execution Executing
+            log.exception("pipeline %s step %s: start failed", row.name, name)
+            outcome = Outcome("Failed", metadata={}, failure=f"InternalError: {type(exc).__name__}: {exc}")
         self._record(row, definition, name, outcome)
 
     def _tend(self, row, definition: Definition, name: str) -> None:
@@ -341,9 +344,14 @@ class PipelineReconciler(Reconciler):
         ctx = self._context(row, definition, name)
         try:
             outcome = handler_for(ctx.step.type).poll(ctx)
-        except ServiceError as exc:
+        except ServiceError as exc:  # transient: look again next pass
             log.warning("pipeline %s step %s: poll failed: %s", row.name, name, exc.message)
             return
+        except ExpressionError as exc:
+            outcome = Outcome("Failed", failure=f"ClientError: {exc}")
+        except Exception as exc:  # a bug must not leave the execution Executing
+            log.exception("pipeline %s step %s: poll failed", row.name, name)
+            outcome = Outcome("Failed", failure=f"InternalError: {type(exc).__name__}: {exc}")
         if outcome is not None:
             self._record(row, definition, name, outcome)
 

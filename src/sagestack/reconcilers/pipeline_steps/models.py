@@ -17,7 +17,7 @@ class ModelStep(StepHandler):
         try:
             ctx.call("CreateModel", arguments)
         except ServiceError as exc:
-            if not (exc.code == "ValidationException" and "already exists" in exc.message):
+            if "already exist" not in exc.message:  # (a start a restart interrupted made it)
                 return Outcome(
                     "Failed",
                     metadata={},
