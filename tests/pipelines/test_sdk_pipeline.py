@@ -403,3 +403,87 @@ def test_sdk_pipeline_with_tuning_step(server, sdk_env, tmp_path):
     assert steps["BestModel-CreateModel"]["StartTime"] >= max(
         steps["Train"]["EndTime"], steps["Tune"]["EndTime"]
     )
+
+
+@pytest.mark.slow
+@pytest.mark.sdk_flow(
+    "flow06", "(flow06b) ModelStep, EndpointConfigStep and EndpointStep (create, then update)"
+)
+def test_sdk_pipeline_deploys_an_endpoint(server, sdk_env, tmp_path):
+    import tarfile
+
+    import numpy as np
+    import xgboost
+    from sagemaker.model import Model
+    from sagemaker.workflow.endpoint_step import EndpointConfigStep, EndpointStep
+    from sagemaker.workflow.model_step import ModelStep
+    from sagemaker.workflow.parameters import ParameterString
+    from sagemaker.workflow.pipeline import Pipeline
+    from sagemaker.workflow.pipeline_context import PipelineSession
+
+    sm = server.client("sagemaker")
+    s3 = server.client("s3")
+    runtime = server.client("sagemaker-runtime")
+    bucket = f"pipe-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, 3)).astype(np.float32)
+    booster = xgboost.train({"objective": "binary:logistic"}, xgboost.DMatrix(x, label=x[:, 0] > 0), 5)
+    booster.save_model(str(tmp_path / "xgboost-model"))
+    with tarfile.open(tmp_path / "model.tar.gz", "w:gz") as tar:
+        tar.add(tmp_path / "xgboost-model", arcname="xgboost-model")
+    s3.upload_file(str(tmp_path / "model.tar.gz"), bucket, "model/model.tar.gz")
+
+    session = PipelineSession(default_bucket=bucket)
+    config_name = ParameterString(name="ConfigName")
+    endpoint_name = f"pipe-ep-{uuid.uuid4().hex[:6]}"
+    model = Model(
+        image_uri=XGB_IMAGE,
+        model_data=f"s3://{bucket}/model/model.tar.gz",
+        role=ROLE,
+        sagemaker_session=session,
+    )
+    create_model = ModelStep(name="Make", step_args=model.create(instance_type="ml.m5.large"))
+    config = EndpointConfigStep(
+        name="Config",
+        step_args=session.create_endpoint_config(
+            name=config_name,
+            model_name=create_model.properties.ModelName,
+            initial_instance_count=1,
+            instance_type="ml.m5.large",
+        ),
+    )
+    endpoint = EndpointStep(
+        name="Deploy",
+        step_args=session.create_endpoint(
+            endpoint_name=endpoint_name, config_name=config.properties.EndpointConfigName
+        ),
+    )
+    pipeline = Pipeline(
+        name=f"sdk-ep-{uuid.uuid4().hex[:6]}",
+        parameters=[config_name],
+        steps=[create_model, config, endpoint],
+        sagemaker_session=session,
+    )
+    pipeline.upsert(role_arn=ROLE)
+    try:
+        for config_value in ("cfg-one-" + endpoint_name[-6:], "cfg-two-" + endpoint_name[-6:]):
+            execution = pipeline.start(parameters={"ConfigName": config_value})
+            desc = _wait(sm, execution.arn)
+            steps = {s["StepName"]: s for s in execution.list_steps()}
+            assert desc["PipelineExecutionStatus"] == "Succeeded", {
+                n: s.get("FailureReason") for n, s in steps.items()
+            }
+            assert steps["Config"]["Metadata"]["EndpointConfig"]["Arn"].endswith(
+                f"endpoint-config/{config_value}"
+            )
+            assert steps["Deploy"]["Metadata"]["Endpoint"]["Arn"].endswith(f"endpoint/{endpoint_name}")
+            described = sm.describe_endpoint(EndpointName=endpoint_name)
+            assert described["EndpointStatus"] == "InService"
+            assert described["EndpointConfigName"] == config_value  # the second run updated it
+        body = runtime.invoke_endpoint(
+            EndpointName=endpoint_name, ContentType="text/csv", Body=",".join(str(v) for v in x[0])
+        )["Body"].read()
+        assert abs(float(body.decode().strip()) - float(booster.inplace_predict(x[:1])[0])) < 1e-5
+    finally:
+        sm.delete_endpoint(EndpointName=endpoint_name)

@@ -7,6 +7,7 @@ from .base import Outcome, StepContext, StepHandler
 from .callback import CALLBACK
 from .control import CONDITION, FAIL
 from .functions import LAMBDA
+from .hosting import ENDPOINT, ENDPOINT_CONFIG
 from .jobs import PROCESSING, TRAINING, TRANSFORM, TUNING
 from .models import MODEL, REGISTER_MODEL
 from .unsupported import UNSUPPORTED
@@ -22,6 +23,8 @@ HANDLERS: dict[str, StepHandler] = {
     "Fail": FAIL,
     "Callback": CALLBACK,
     "Lambda": LAMBDA,
+    "EndpointConfig": ENDPOINT_CONFIG,
+    "Endpoint": ENDPOINT,
 }
 
 
