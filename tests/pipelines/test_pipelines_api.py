@@ -551,3 +551,28 @@ def test_model_and_register_model_steps(sm):
     loose = sm.describe_model_package(ModelPackageName=by_name["Loose"]["Metadata"]["RegisterModel"]["Arn"])
     assert "loose" in loose["ModelPackageName"] and loose["ModelPackageDescription"] == "unversioned"
     assert by_name["Report"]["FailureReason"] == f"{model_name} 1 {loose['ModelPackageName']}"
+
+
+def test_a_large_chained_definition_from_s3(server, sm):
+    steps = [{"Name": "S0", "Type": "Condition", "Arguments": {"Conditions": []}}] + [
+        {"Name": f"S{i}", "Type": "Condition", "DependsOn": [f"S{i - 1}"], "Arguments": {"Conditions": []}}
+        for i in range(1, 2000)
+    ]
+    text = _definition(steps)
+    assert len(text.encode()) > 100 * 1024  # the size at which the SDK switches to the S3 form
+    s3 = server.client("s3")
+    bucket = _name("pipedefs")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="big.json", Body=text.encode())
+    name = _name("big")
+    sm.create_pipeline(
+        PipelineName=name,
+        RoleArn=ROLE,
+        PipelineDefinitionS3Location={"Bucket": bucket, "ObjectKey": "big.json"},
+    )
+    assert len(json.loads(sm.describe_pipeline(PipelineName=name)["PipelineDefinition"])["Steps"]) == 2000
+    steps[0]["DependsOn"] = ["S1999"]  # closes the chain into a cycle
+    code, message = _error(
+        lambda: sm.update_pipeline(PipelineName=name, PipelineDefinition=_definition(steps))
+    )
+    assert code == "ValidationException" and "Cycle detected" in message

@@ -363,22 +363,29 @@ def _check_retry_policies(step: StepDef) -> None:
 
 
 def _check_acyclic(definition: Definition) -> None:
-    state: dict[str, int] = {}
-
-    def visit(name: str, path: list[str]) -> None:
-        mark = state.get(name)
-        if mark == 2:
-            return
-        if mark == 1:
-            cycle = path[path.index(name) :] + [name]
-            raise _fail(f"Cycle detected in pipeline step graph: {' -> '.join(cycle)}.")
-        state[name] = 1
-        for target in definition.steps[name].depends:
-            visit(target, path + [name])
-        state[name] = 2
-
-    for name in definition.steps:
-        visit(name, [])
+    """Kahn's algorithm (no recursion: definitions may chain thousands of steps)."""
+    waiting = {name: len(set(step.depends)) for name, step in definition.steps.items()}
+    users: dict[str, list[str]] = {name: [] for name in definition.steps}
+    for step in definition.steps.values():
+        for target in set(step.depends):
+            users[target].append(step.name)
+    ready = [name for name, count in waiting.items() if count == 0]
+    while ready:
+        name = ready.pop()
+        for user in users[name]:
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                ready.append(user)
+    stuck = [name for name, count in waiting.items() if count > 0]
+    if stuck:
+        # walk back along unresolved dependencies from one stuck step until a step repeats
+        path, seen, current = [], {}, stuck[0]
+        while current not in seen:
+            seen[current] = len(path)
+            path.append(current)
+            current = next(d for d in definition.steps[current].depends if waiting.get(d, 0) > 0)
+        cycle = path[seen[current] :] + [current]
+        raise _fail(f"Cycle detected in pipeline step graph: {' -> '.join(reversed(cycle))}.")
 
 
 # -- ISO 8601 durations (CacheConfig.ExpireAfter), leniently as the service reads them ---------------

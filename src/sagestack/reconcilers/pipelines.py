@@ -83,7 +83,7 @@ class PipelineReconciler(Reconciler):
                 params,
                 account_id=row.account_id,
                 region=row.region,
-                principal_arn=data.get("_Principal") or data.get("_RoleArn") or "",
+                principal_arn=data.get("_Principal") or data.get("RoleArn") or "",
             )
 
         def save(**members) -> None:

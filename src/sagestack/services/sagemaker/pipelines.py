@@ -368,15 +368,12 @@ def _selective(ctx: RequestContext, definition, config: dict | None, pipeline_na
             raise _invalid(f"Selected step {name} is not a step of the pipeline.")
     chosen = set(selected)
     ancestors: set[str] = set()
-
-    def up(name: str) -> None:
-        for dep in definition.steps[name].depends:
+    frontier = list(chosen)
+    while frontier:
+        for dep in definition.steps[frontier.pop()].depends:
             if dep not in ancestors:
                 ancestors.add(dep)
-                up(dep)
-
-    for name in chosen:
-        up(name)
+                frontier.append(dep)
     descendants: set[str] = set()
     for name in chosen:
         descendants |= definition.dependants(name)
@@ -481,7 +478,7 @@ def start_pipeline_execution(ctx: RequestContext, params: dict) -> dict:
         "_Supplied": params.get("PipelineParameters") or [],
         "_ClientToken": token,
         "_Principal": ctx.principal_arn,
-        "_RoleArn": version.get("RoleArn"),
+        "RoleArn": version.get("RoleArn") or row.data.get("RoleArn"),
         "_StartDateTime": start_text,
         "_Steps": {},
         "_Skipped": skipped,
