@@ -76,15 +76,18 @@ class PipelineReconciler(Reconciler):
         record = (data.get("_Steps") or {}).get(name) or {"StepName": name}
         caller = self._caller()
 
-        def call(operation: str, params: dict) -> dict:
+        def call_service(service: str, operation: str, params: dict) -> dict:
             return caller.call(
-                "sagemaker",
+                service,
                 operation,
                 params,
                 account_id=row.account_id,
                 region=row.region,
                 principal_arn=data.get("_Principal") or data.get("RoleArn") or "",
             )
+
+        def call(operation: str, params: dict) -> dict:
+            return call_service("sagemaker", operation, params)
 
         def save(**members) -> None:
             def change(fresh: dict) -> None:
@@ -102,6 +105,7 @@ class PipelineReconciler(Reconciler):
             save=save,
             cached=lambda key: self._cached(row, name, key, definition),
             clock=utcnow,
+            call_service=call_service,
         )
 
     def _scope(self, row, definition: Definition) -> Scope:

@@ -44,6 +44,9 @@ class StepContext:
     cached: Callable[[str], dict | None]
     #: ``clock()``: now (UTC).
     clock: Callable[[], Any]
+    #: ``call_service(service, operation, params)``: any service's API in-process (``"sqs"``,
+    #: ``"lambda"``… once they exist), as the pipeline's caller; raises ServiceError.
+    call_service: Callable[[str, str, dict], dict] | None = None
 
     @property
     def execution_id(self) -> str:

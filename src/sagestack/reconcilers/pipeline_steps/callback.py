@@ -16,7 +16,8 @@ SQS_MISSING = "the SQS service is not available in this sagestack"
 
 def _deliver_callback(ctx: StepContext, queue_url: str, body: dict) -> str | None:
     """Send the callback message ``body`` (JSON) to ``queue_url``; returns None when sent, else the
-    reason it could not be (the step fails with it)."""
+    reason it could not be (the step fails with it). Once sagestack has SQS:
+    ``ctx.call_service("sqs", "SendMessage", {"QueueUrl": …, "MessageBody": json.dumps(body)})``."""
     return f"ClientError: Failed to send message to {queue_url}: {SQS_MISSING}."
 
 

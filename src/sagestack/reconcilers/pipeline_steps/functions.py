@@ -13,7 +13,8 @@ LAMBDA_MISSING = "the Lambda service is not available in this sagestack"
 
 
 def _invoke_lambda(ctx: StepContext, function_arn: str, event: dict) -> tuple[dict | None, str | None]:
-    """(the function's JSON answer, None) or (None, the reason the step fails)."""
+    """(the function's JSON answer, None) or (None, the reason the step fails). Once sagestack has
+    Lambda: ``ctx.call_service("lambda", "Invoke", {"FunctionName": function_arn, "Payload": …})``."""
     return None, f"ClientError: Failed to invoke Lambda function {function_arn}: {LAMBDA_MISSING}."
 
 
