@@ -24,6 +24,8 @@ FAMILY_MODULES = (
     "lineage_entities",
     "model_packages",
     "tuning_jobs",
+    "monitoring_job_definitions",
+    "monitoring_schedules",
 )
 
 
