@@ -24,7 +24,16 @@ def input_fn(body, content_type):
     return body.decode() if isinstance(body, (bytes, bytearray)) else body
 
 def predict_fn(data, model):
-    return [1 if sum(float(x) for x in line.split(",") if x.strip()) > 0 else 0 for line in data.splitlines() if line]
+    return [1 if _total(line) > 0 else 0 for line in data.splitlines() if line]
+
+def _total(line):
+    total = 0.0
+    for x in line.split(","):
+        try:
+            total += float(x)
+        except ValueError:
+            pass
+    return total
 
 def output_fn(prediction, accept):
     return "\\n".join(str(p) for p in prediction).encode(), "text/csv"
@@ -116,8 +125,9 @@ class Monitor:
         """One capture file in the layout the endpoint's data capture writes: one record per row."""
         lines = []
         for index, row in enumerate(rows):
-            features = ",".join(repr(float(v)) for v in row)
-            output = outputs[index] if outputs else ("1" if sum(row) > 0 else "0")
+            features = ",".join(repr(float(v)) if isinstance(v, int | float) else str(v) for v in row)
+            total = sum(v for v in row if isinstance(v, int | float))
+            output = outputs[index] if outputs else ("1" if total > 0 else "0")
             meta = {"eventId": str(uuid.uuid4()), "inferenceTime": when.strftime("%Y-%m-%dT%H:%M:%SZ")}
             if inference_ids:
                 meta["inferenceId"] = inference_ids[index]
