@@ -5,6 +5,7 @@ captured traffic whose first feature drifted (the execution reports that feature
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 
 import numpy as np
@@ -181,3 +182,77 @@ def test_now_schedule_over_drifted_traffic_reports_the_drifted_feature(monitor, 
     assert [h["AlertStatus"] for h in history] == ["InAlert"]
     dq.delete_monitoring_schedule()
     monitor.sm.delete_endpoint(EndpointName=endpoint)
+
+
+@pytest.mark.slow
+def test_batch_transform_capture_schedule(monitor, baselined):
+    """A data-quality schedule over batch-transform captures: the window's input manifests list the data
+    files the analyzer reads (CSV with a header)."""
+    dq, frame, _ = baselined
+    sm = monitor.sm
+    now = dt.datetime.now(dt.timezone.utc)
+    drifted = frame.copy()
+    drifted["x2"] = drifted["x2"] + 5
+    monitor.put("bt-data/part-1.csv", drifted.to_csv(index=False))
+    manifest = json.dumps([{"prefix": f"s3://{monitor.bucket}/bt-data/"}, "part-1.csv"])
+    monitor.put(f"bt-capture/input/{now:%Y/%m/%d/%H}/manifest-1.json", manifest)
+    stats = dq.baseline_statistics().file_s3_uri
+    constraints = dq.suggested_constraints().file_s3_uri
+    sm.create_data_quality_job_definition(
+        JobDefinitionName="bt-def",
+        DataQualityBaselineConfig={
+            "ConstraintsResource": {"S3Uri": constraints},
+            "StatisticsResource": {"S3Uri": stats},
+        },
+        DataQualityAppSpecification={"ImageUri": dq.image_uri},
+        DataQualityJobInput={
+            "BatchTransformInput": {
+                "DataCapturedDestinationS3Uri": f"s3://{monitor.bucket}/bt-capture",
+                "DatasetFormat": {"Csv": {"Header": True}},
+                "LocalPath": "/opt/ml/processing/input/batch",
+            }
+        },
+        DataQualityJobOutputConfig={
+            "MonitoringOutputs": [
+                {
+                    "S3Output": {
+                        "S3Uri": f"s3://{monitor.bucket}/bt-reports",
+                        "LocalPath": "/opt/ml/processing/output",
+                    }
+                }
+            ]
+        },
+        JobResources={
+            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 20}
+        },
+        RoleArn=ROLE,
+    )
+    sm.create_monitoring_schedule(
+        MonitoringScheduleName="bt-now",
+        MonitoringScheduleConfig={
+            "ScheduleConfig": {
+                "ScheduleExpression": "NOW",
+                "DataAnalysisStartTime": "-PT1H",
+                "DataAnalysisEndTime": "-PT0H",
+            },
+            "MonitoringJobDefinitionName": "bt-def",
+            "MonitoringType": "DataQuality",
+        },
+    )
+    execution = monitor.wait_execution("bt-now")
+    assert execution["MonitoringExecutionStatus"] == "CompletedWithViolations", execution
+    assert "EndpointName" not in execution
+    job = sm.describe_processing_job(ProcessingJobName=execution["ProcessingJobArn"].split("/", 1)[1])
+    out = job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+    assert out.startswith(f"s3://{monitor.bucket}/bt-reports/batch-transform/bt-now/")
+    violations = monitor.get_json(f"{out}/constraint_violations.json")["violations"]
+    drifted_features = {
+        v["feature_name"] for v in violations if v["constraint_check_type"] == "baseline_drift_check"
+    }
+    assert drifted_features == {"x2"}
+    names = {
+        m["MetricName"]
+        for m in monitor.cw.list_metrics(Namespace="aws/sagemaker/ModelMonitoring/data-metrics")["Metrics"]
+    }
+    assert "feature_baseline_drift_x2" in names
+    sm.delete_monitoring_schedule(MonitoringScheduleName="bt-now")
