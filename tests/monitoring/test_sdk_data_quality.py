@@ -256,3 +256,80 @@ def test_batch_transform_capture_schedule(monitor, baselined):
     }
     assert "feature_baseline_drift_x2" in names
     sm.delete_monitoring_schedule(MonitoringScheduleName="bt-now")
+
+
+PREPROCESSOR = """
+import json
+
+def preprocess_handler(inference_record, logger):
+    features = inference_record.endpoint_input.data.split(",")
+    if features[2] == "blue":
+        return []  # custom sampling: blue rows are not analysed
+    label = inference_record.endpoint_output.data
+    return {"label": label, "x1": features[0], "x2": features[1], "color": features[2]}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.sdk_flow(
+    "flow08", "DefaultModelMonitor schedule with record preprocessor, attach, update, stop/start"
+)
+def test_schedule_with_preprocessor_then_attach_update_stop_start_delete(monitor, baselined, tmp_path):
+    from sagemaker.model_monitor import CronExpressionGenerator, DefaultModelMonitor
+
+    dq, frame, _ = baselined
+    endpoint = monitor.endpoint("mon-pre-ep", wait=False)
+    rows = frame[["x1", "x2", "color"]].values.tolist()
+    monitor.write_capture(endpoint, rows, dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=5))
+    script = tmp_path / "preprocessor.py"
+    script.write_text(PREPROCESSOR)
+    dq.create_monitoring_schedule(
+        endpoint_input=endpoint,
+        record_preprocessor_script=str(script),
+        output_s3_uri=f"s3://{monitor.bucket}/pre-reports",
+        statistics=dq.baseline_statistics(),
+        constraints=dq.suggested_constraints(),
+        monitor_schedule_name="pre-now",
+        schedule_cron_expression=CronExpressionGenerator.now(),
+        data_analysis_start_time="-PT1H",
+        data_analysis_end_time="-PT0H",
+    )
+    execution = monitor.wait_execution("pre-now")
+    # The baseline's own rows, less the blue ones: only the colour distribution moved.
+    assert execution["MonitoringExecutionStatus"] == "CompletedWithViolations", execution
+    stats = dq.latest_monitoring_statistics().body_dict
+    assert stats["dataset"]["item_count"] == int((frame["color"] != "blue").sum())
+    violations = dq.latest_monitoring_constraint_violations().body_dict["violations"]
+    assert {(v["feature_name"], v["constraint_check_type"]) for v in violations} == {
+        ("color", "baseline_drift_check")
+    }
+    job = dq.list_executions()[-1].describe()
+    assert job["ExitMessage"] == "CompletedWithViolations: Job completed successfully with 1 violations."
+    dq.delete_monitoring_schedule()
+
+    dq.create_monitoring_schedule(
+        endpoint_input=endpoint,
+        output_s3_uri=f"s3://{monitor.bucket}/hourly-reports",
+        statistics=dq.baseline_statistics(),
+        constraints=dq.suggested_constraints(),
+        monitor_schedule_name="hourly-dq",
+        schedule_cron_expression=CronExpressionGenerator.hourly(),
+    )
+    attached = DefaultModelMonitor.attach("hourly-dq")
+    assert attached.describe_schedule()["MonitoringScheduleStatus"] == "Scheduled"
+    assert attached.image_uri == dq.image_uri and attached.role == ROLE
+    old_definition = attached.describe_schedule()["MonitoringScheduleConfig"]["MonitoringJobDefinitionName"]
+    attached.update_monitoring_schedule(schedule_cron_expression=CronExpressionGenerator.daily(hour=4))
+    desc = attached.describe_schedule()
+    assert desc["MonitoringScheduleStatus"] == "Scheduled"
+    assert desc["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"] == "cron(0 4 ? * * *)"
+    assert desc["MonitoringScheduleConfig"]["MonitoringJobDefinitionName"] == old_definition  # cron only
+    attached.stop_monitoring_schedule()
+    assert attached.describe_schedule()["MonitoringScheduleStatus"] == "Stopped"
+    attached.start_monitoring_schedule()
+    assert attached.describe_schedule()["MonitoringScheduleStatus"] == "Scheduled"
+    attached.delete_monitoring_schedule()
+    assert "hourly-dq" not in {
+        s["MonitoringScheduleName"]
+        for s in monitor.sm.list_monitoring_schedules()["MonitoringScheduleSummaries"]
+    }
