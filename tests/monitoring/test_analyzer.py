@@ -340,3 +340,40 @@ def test_windows_offsets_and_next_runs():
     assert monitoring.parse_offset("-PT1H30M", "x") == -dt.timedelta(hours=1, minutes=30)
     with pytest.raises(monitoring.ScheduleError):
         monitoring.parse_offset("1 hour", "x")
+
+
+def test_json_and_base64_capture_payloads():
+    import base64
+
+    from sagestack.monitoring import capture
+
+    record = {
+        "captureData": {
+            "endpointInput": {
+                "observedContentType": "application/json",
+                "mode": "INPUT",
+                "data": json.dumps({"instances": [{"age": 30, "city": "Oslo"}, {"age": 41, "city": "Rome"}]}),
+                "encoding": "JSON",
+            },
+            "endpointOutput": {
+                "observedContentType": "text/csv",
+                "mode": "OUTPUT",
+                "data": base64.b64encode(b"0.25\n0.75").decode(),
+                "encoding": "BASE64",
+            },
+        },
+        "eventMetadata": {"eventId": "e1", "inferenceTime": "2026-01-02T03:04:05Z"},
+    }
+    rows = capture.record_rows(record)
+    assert rows == [
+        [(None, "0.25"), ("age", 30), ("city", "Oslo")],
+        [(None, "0.75"), ("age", 41), ("city", "Rome")],
+    ]
+    frame = analyzer.rows_frame(rows, ["score", "age", "city"])
+    assert list(frame.columns) == ["score", "age", "city"]
+    features = {f.name: f for f in profile.profile_frame(frame)}
+    assert features["age"].inferred_type == "Integral" and features["score"].inferred_type == "Fractional"
+    assert features["city"].inferred_type == "String"
+    merged = capture.merge([record], {"e1": {"data": "1", "encoding": "CSV"}})
+    assert merged[0]["groundTruthData"] == {"data": "1", "encoding": "CSV"}
+    assert capture.merge([record], {"other": {"data": "1"}}) == []

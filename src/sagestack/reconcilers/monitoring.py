@@ -17,6 +17,7 @@ from ..domain.monitoring import EXECUTION, EXECUTIONS, FAMILIES, SCHEDULE, SCHED
 from ..domain.state import mutate, utcnow, write_status
 from ..execution.storage import DataError, JobStorage, split_uri
 from ..store.errors import AlreadyExists
+from ..store.resources import ConcurrentModification
 from .base import Reconciler
 
 log = logging.getLogger("sagestack.monitoring")
@@ -98,9 +99,7 @@ class MonitoringReconciler(Reconciler):
 
     def _mark(self, schedule, **changes) -> None:
         def change(row) -> None:
-            if row.version != schedule.version:
-                from ..store.resources import ConcurrentModification
-
+            if row.version != schedule.version:  # a handler changed it since this pass read it
                 raise ConcurrentModification(row.name)
             row.data.update(changes)
 
