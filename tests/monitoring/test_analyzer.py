@@ -377,3 +377,41 @@ def test_json_and_base64_capture_payloads():
     merged = capture.merge([record], {"e1": {"data": "1", "encoding": "CSV"}})
     assert merged[0]["groundTruthData"] == {"data": "1", "encoding": "CSV"}
     assert capture.merge([record], {"other": {"data": "1"}}) == []
+
+
+def test_the_ground_truth_merge_job(tmp_path):
+    root = tmp_path / "opt_ml"
+    data = root / "processing/input/endpoint/ep/AllTraffic/2026/01/02/03"
+    data.mkdir(parents=True)
+    lines = [_capture_line("1,2", "1", f"e{i}", "2026-01-02T03:10:00Z") for i in range(4)]
+    (data / "a.jsonl").write_text("\n".join(lines) + "\n")
+    truth = root / "processing/groundtruth/2026/01/02/05"
+    truth.mkdir(parents=True)
+    (truth / "gt.jsonl").write_text(
+        "\n".join(
+            json.dumps(
+                {"groundTruthData": {"data": "0", "encoding": "CSV"}, "eventMetadata": {"eventId": f"e{i}"}}
+            )
+            for i in (1, 3)
+        )
+    )
+    env = {
+        "analysis_type": analyzer.MERGE,
+        "dataset_source": "/opt/ml/processing/input/endpoint",
+        "ground_truth_source": "/opt/ml/processing/groundtruth",
+        "output_path": "/opt/ml/processing/output",
+        "merge_tag": "abc",
+        "start_time": "2026-01-02T03:00:00Z",
+        "end_time": "2026-01-02T04:00:00Z",
+    }
+    analyzer.run(analyzer.Context(str(root), env))
+    merged = root / "processing/output/ep/AllTraffic/2026/01/02/03/part-00000-abc.c000.jsonl"
+    records = [json.loads(line) for line in merged.read_text().splitlines()]
+    assert [r["eventMetadata"]["eventId"] for r in records] == ["e1", "e3"]
+    assert all(r["groundTruthData"]["data"] == "0" and "captureData" in r for r in records)
+    env["merge_tag"], env["ground_truth_source"] = (
+        "none",
+        "/opt/ml/processing/input/endpoint",
+    )  # nothing matches
+    with pytest.raises(analyzer.AnalyzerError, match="No ground truth matched"):
+        analyzer.run(analyzer.Context(str(root), env))

@@ -1,6 +1,7 @@
-"""Model bias / explainability schedules: an execution runs the Clarify image its definition names with the
-window's captured data, the ground truth and the analysis config staged, and the monitor's attributes in
-its environment (what runs inside the Clarify image is tested with Clarify)."""
+"""Model bias / explainability schedules: an execution merges the window's captured data with the ground
+truth (a merge job), then runs the Clarify image its definition names with the merged data and the
+analysis config staged and the monitor's attributes in its environment (what runs inside the Clarify
+image is tested with Clarify)."""
 
 from __future__ import annotations
 
@@ -88,21 +89,39 @@ def test_bias_schedule_stages_capture_ground_truth_and_config_for_clarify(monito
     inputs = {i["InputName"]: i["S3Input"] for i in job["ProcessingInputs"]}
     assert inputs["analysis_config"]["S3Uri"] == config
     assert inputs["analysis_config"]["LocalPath"] == "/opt/ml/processing/input/config"
-    assert inputs["groundtruth_input"]["S3Uri"] == f"s3://{monitor.bucket}/bias-gt"
-    captured = [v for k, v in inputs.items() if k.startswith("endpoint-")]
+    # A ground-truth merge job ran first; the analysis job reads what it merged (the window's records only).
+    merges = sm.list_processing_jobs(NameContains="groundtruth-merge")["ProcessingJobSummaries"]
+    merge = sm.describe_processing_job(ProcessingJobName=merges[0]["ProcessingJobName"])
+    assert (
+        merge["ProcessingJobStatus"] == "Completed"
+        and merge["MonitoringScheduleArn"] == job["MonitoringScheduleArn"]
+    )
+    merge_inputs = {i["InputName"]: i["S3Input"] for i in merge["ProcessingInputs"]}
+    assert merge_inputs["groundtruth_input"]["S3Uri"] == f"s3://{monitor.bucket}/bias-gt"
+    captured = [v for k, v in merge_inputs.items() if k.startswith("endpoint-")]
     assert len(captured) == 1  # only the hour folder inside the window
     assert captured[0]["S3Uri"] == f"s3://{monitor.bucket}/capture/{endpoint}/AllTraffic/{now:%Y/%m/%d/%H}/"
+    merged = [v for k, v in inputs.items() if k.startswith("merged-")]
+    assert len(merged) == 1 and "groundtruth_input" not in inputs
     assert (
-        captured[0]["LocalPath"]
-        == f"/opt/ml/processing/input/endpoint/{endpoint}/AllTraffic/{now:%Y/%m/%d/%H}"
+        merged[0]["LocalPath"] == f"/opt/ml/processing/input/endpoint/{endpoint}/AllTraffic/{now:%Y/%m/%d/%H}"
     )
+    assert merged[0]["S3Uri"].startswith(f"s3://{monitor.bucket}/bias-reports/merge/{endpoint}/AllTraffic/")
+    bucket, key = merged[0]["S3Uri"][5:].split("/", 1)
+    records = [
+        json.loads(line) for line in monitor.s3.get_object(Bucket=bucket, Key=key)["Body"].read().splitlines()
+    ]
+    assert sorted((r["eventMetadata"]["inferenceId"], r["groundTruthData"]["data"]) for r in records) == [
+        ("a", "1"),
+        ("b", "0"),
+    ]
     env = job["Environment"]
     assert json.loads(env["dataset_format"]) == {
-        "sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}
+        "sagemakerMergeJson": {"captureIndexNames": ["endpointInput", "endpointOutput", "groundTruthData"]}
     }
     assert env["probability_attribute"] == "0" and env["probability_threshold_attribute"] == "0.5"
     assert env["analysis_config"] == "/opt/ml/processing/input/config"
-    assert env["ground_truth_source"] == "/opt/ml/processing/groundtruth"
+    assert "ground_truth_source" not in env
     assert (
         env["sagemaker_endpoint_name"] == endpoint and env["sagemaker_monitoring_schedule_name"] == "bias-now"
     )

@@ -134,6 +134,15 @@ def test_model_quality_schedule_merges_ground_truth_and_reports_violations(monit
     execution = monitor.wait_execution("quality-now")
     assert execution["MonitoringExecutionStatus"] == "CompletedWithViolations", execution
     assert execution["MonitoringType"] == "ModelQuality"
+    # two processing jobs: the ground-truth merge, then the analysis the execution summary points at
+    assert execution["ProcessingJobArn"].split("/", 1)[1].startswith("model-monitoring-")
+    merge = execution["ProcessingJobArn"].split("/", 1)[1].replace("model-monitoring-", "groundtruth-merge-")
+    merged = monitor.sm.describe_processing_job(ProcessingJobName=merge)
+    assert merged["ProcessingJobStatus"] == "Completed"
+    assert (
+        merged["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+        == f"s3://{monitor.bucket}/mq-reports/merge"
+    )
     stats = mq.latest_monitoring_statistics().body_dict
     assert stats["dataset"]["item_count"] == count  # the record without ground truth is left out
     m = stats["binary_classification_metrics"]

@@ -340,11 +340,77 @@ def _s3_input(name: str, uri: str, local: str, **extra) -> dict:
 
 @dataclass
 class Plan:
-    """What one execution runs: its processing job request, and the window it analyses."""
+    """What one execution runs: its processing job request, the window it analyses, and (model quality,
+    model bias) the ground-truth merge job that runs first — the analysis job's captured-data inputs are
+    then the merged files, added when the merge is done (:func:`merged_inputs`)."""
 
     request: dict
     start: dt.datetime
     end: dt.datetime
+    merge: dict | None = None
+
+
+#: The Model Monitor analyzer's account per region (image_uris' model-monitor.json); the ground-truth merge
+#: job runs this image.
+ANALYZER_ACCOUNTS = {
+    "af-south-1": "875698925577",
+    "ap-east-1": "001633400207",
+    "ap-northeast-1": "574779866223",
+    "ap-northeast-2": "709848358524",
+    "ap-northeast-3": "990339680094",
+    "ap-south-1": "126357580389",
+    "ap-southeast-1": "245545462676",
+    "ap-southeast-2": "563025443158",
+    "ap-southeast-3": "669540362728",
+    "ca-central-1": "536280801234",
+    "cn-north-1": "453000072557",
+    "cn-northwest-1": "453252182341",
+    "eu-central-1": "048819808253",
+    "eu-central-2": "590183933784",
+    "eu-north-1": "895015795356",
+    "eu-south-1": "933208885752",
+    "eu-south-2": "437450045455",
+    "eu-west-1": "468650794304",
+    "eu-west-2": "749857270468",
+    "eu-west-3": "680080141114",
+    "il-central-1": "843974653677",
+    "me-central-1": "588750061953",
+    "me-south-1": "607024016150",
+    "sa-east-1": "539772159869",
+    "us-east-1": "156813124566",
+    "us-east-2": "777275614652",
+    "us-west-1": "890145073186",
+    "us-west-2": "159807026194",
+}
+
+
+def analyzer_image(region: str) -> str:
+    domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    account = ANALYZER_ACCOUNTS.get(region, ANALYZER_ACCOUNTS["us-east-1"])
+    return f"{account}.dkr.ecr.{region}.{domain}/sagemaker-model-monitor-analyzer"
+
+
+MERGE_FAMILIES = (MODEL_QUALITY, MODEL_BIAS)
+MERGE_OUTPUT = "/opt/ml/processing/output"
+
+
+def merge_tag(job_name: str) -> str:
+    return job_name.rsplit("-", 1)[-1]
+
+
+def merge_prefix(definition: dict) -> str:
+    """Where merge jobs write: ``<MonitoringOutputs[0].S3Uri>/merge``."""
+    return definition["output"]["MonitoringOutputs"][0]["S3Output"]["S3Uri"].rstrip("/") + "/merge"
+
+
+def merged_inputs(request: dict, files: list[tuple[str, str, str]], data_root: str) -> dict:
+    """The analysis request with the merged files (bucket, key, ``endpoint/variant/yyyy/mm/dd/hh``) as
+    its captured-data inputs."""
+    inputs = [
+        _s3_input(f"merged-{i}", f"s3://{bucket}/{key}", f"{data_root}/{folder}")
+        for i, (bucket, key, folder) in enumerate(files, 1)
+    ]
+    return {**request, "ProcessingInputs": inputs + list(request.get("ProcessingInputs") or [])}
 
 
 def plan(
@@ -403,7 +469,8 @@ def plan(
     if definition["postprocessor"]:
         inputs.append(_s3_input("post_processor_script", definition["postprocessor"], POSTPROCESSOR))
         env["post_analytics_processor_script"] = POSTPROCESSOR
-    if definition["ground_truth"]:
+    two_jobs = mtype in MERGE_FAMILIES and bool(definition["ground_truth"])
+    if definition["ground_truth"] and not two_jobs:
         inputs.append(_s3_input("groundtruth_input", definition["ground_truth"], GROUND_TRUTH))
         env["ground_truth_source"] = GROUND_TRUTH
     if definition["config_uri"]:
@@ -454,7 +521,55 @@ def plan(
     }
     if definition["network"]:
         request["NetworkConfig"] = definition["network"]
-    return Plan(request, start, end)
+    if not two_jobs:
+        return Plan(request, start, end)
+    # Model quality / model bias: a merge job joins the capture with the ground truth first; the two jobs
+    # split the runtime. The analysis job's captured-data inputs are the merged files (added later).
+    runtime = int(request["StoppingCondition"].get("MaxRuntimeInSeconds", 3600))
+    half = {"MaxRuntimeInSeconds": max(1, runtime // 2)}
+    merge_name = "groundtruth-merge-" + name[len("model-monitoring-") :]
+    env["dataset_format"] = _json(
+        {"sagemakerMergeJson": {"captureIndexNames": ["endpointInput", "endpointOutput", "groundTruthData"]}}
+    )
+    request["StoppingCondition"] = half
+    request["ProcessingInputs"] = [
+        i for i in inputs if not i["InputName"].startswith(("endpoint-", "batch-"))
+    ]
+    merge = {
+        "ProcessingJobName": merge_name,
+        "ProcessingInputs": [
+            *[i for i in inputs if i["InputName"].startswith(("endpoint-", "batch-"))],
+            _s3_input("groundtruth_input", definition["ground_truth"], GROUND_TRUTH),
+        ],
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": "merge_output",
+                    "S3Output": {
+                        "S3Uri": merge_prefix(definition),
+                        "LocalPath": MERGE_OUTPUT,
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ]
+        },
+        "ProcessingResources": definition["resources"],
+        "AppSpecification": {"ImageUri": analyzer_image(schedule_arn.split(":")[3])},
+        "Environment": {
+            "analysis_type": "GROUND_TRUTH_MERGE",
+            "dataset_format": _json(dataset_format),
+            "dataset_source": data_root,
+            "ground_truth_source": GROUND_TRUTH,
+            "output_path": MERGE_OUTPUT,
+            "merge_tag": merge_tag(merge_name),
+            "start_time": _iso(start),
+            "end_time": _iso(end),
+            "sagemaker_monitoring_schedule_name": schedule_name,
+        },
+        "StoppingCondition": half,
+        "RoleArn": definition["role"],
+    }
+    return Plan(request, start, end, merge)
 
 
 def metrics_namespace(monitoring_type: str, batch: bool) -> str:

@@ -32,6 +32,8 @@ import pandas as pd
 from . import baseline, capture, checks, model_quality, profile, scripts
 
 OPT_ML = "/opt/ml"
+#: ``analysis_type`` of the ground-truth merge job a model-quality or model-bias execution runs first.
+MERGE = "GROUND_TRUTH_MERGE"
 
 
 class AnalyzerError(Exception):
@@ -452,12 +454,56 @@ def quality(ctx: Context, out: Path) -> int | None:
 # -- entry -----------------------------------------------------------------------------------------
 
 
+# -- ground-truth merge ----------------------------------------------------------------------------
+
+
+def merge_ground_truth(ctx: Context, out: Path) -> int:
+    """The merge job of a model-quality or model-bias execution: each captured record of the window
+    that has ground truth, with its ``groundTruthData``, written under
+    ``<output>/<endpoint>/<variant>/yyyy/mm/dd/HH/part-00000-<merge_tag>.c000.jsonl`` (the capture's
+    folder). Fails when nothing merges, as SageMaker's merge does."""
+    source = ctx.get("dataset_source")
+    truth_root = ctx.get("ground_truth_source")
+    if source is None or truth_root is None:
+        raise AnalyzerError("the merge needs dataset_source and ground_truth_source")
+    root = ctx.path(source)
+    truth = capture.ground_truth(ctx.path(truth_root))
+    start, end = ctx.time("start_time"), ctx.time("end_time")
+    tag = ctx.get("merge_tag") or "merged"
+    total = 0
+    for path in capture.jsonl_files(root):
+        records = [
+            r for r in capture.read_jsonl([path]) if "captureData" in r and capture.in_window(r, start, end)
+        ]
+        merged = capture.merge(records, truth)
+        if not merged:
+            continue
+        folder = out / path.parent.relative_to(root)
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / f"part-00000-{tag}.c000.jsonl", "a") as handle:
+            for record in merged:
+                handle.write(json.dumps(record) + "\n")
+        total += len(merged)
+    if not total:
+        raise AnalyzerError(
+            "No ground truth matched the captured records of the analysis window (ground truth eventId must be "
+            "the capture's inferenceId, or its eventId when the invocation had no InferenceId)"
+        )
+    return total
+
+
 def run(ctx: Context) -> int | None:
     output = ctx.get("output_path")
     if output is None:
         raise AnalyzerError("output_path is not set")
     out = ctx.path(output)
     out.mkdir(parents=True, exist_ok=True)
+    if (ctx.get("analysis_type") or "").upper() == MERGE:
+        merged = merge_ground_truth(ctx, out)
+        message = ctx.path(f"{OPT_ML}/output/message")
+        message.parent.mkdir(parents=True, exist_ok=True)
+        message.write_text(f"Completed: merged {merged} records with ground truth.")
+        return None
     if (ctx.get("analysis_type") or "").upper() == "MODEL_QUALITY":
         violations = quality(ctx, out)
     else:

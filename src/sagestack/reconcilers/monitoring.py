@@ -143,25 +143,45 @@ class MonitoringReconciler(Reconciler):
             return
         try:
             definition = self._definition(schedule)
-            request, extra = self._plan(schedule, definition, scheduled, config.get("ScheduleConfig"))
+            plan, extra = self._plan(schedule, definition, scheduled, config.get("ScheduleConfig"))
         except _NoData as exc:
             monitoring.set_execution(resources, row, "Failed", FailureReason=str(exc))
             return
         except (LookupError, ValueError, DataError) as exc:
             monitoring.set_execution(resources, row, "Failed", FailureReason=f"ClientError: {exc}"[:1024])
             return
+        if plan.merge is not None:  # model quality / bias: the ground-truth merge job first
+            job = self._create_job(row, plan.merge, {"MonitoringScheduleArn": schedule.arn})
+            monitoring.set_execution(
+                resources,
+                row,
+                "InProgress",
+                ProcessingJobArn=job.arn,
+                _Stage="merge",
+                _Analysis=plan.request,
+                _Extra=extra,
+                _DataRoot=plan.request["Environment"]["dataset_source"],
+                _MergePrefix=plan.merge["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"],
+                _MergeTag=plan.merge["Environment"]["merge_tag"],
+            )
+            return
+        job = self._create_job(row, plan.request, extra)
+        monitoring.set_execution(resources, row, "InProgress", ProcessingJobArn=job.arn)
+
+    def _create_job(self, execution, request: dict, extra: dict):
+        resources = self.platform.resources
         try:
             job = processing_jobs.create(
-                resources, schedule.account_id, schedule.region, request, extra=extra
+                resources, execution.account_id, execution.region, request, extra=extra
             )
         except AlreadyExists:
             job = resources.get(
-                schedule.account_id, schedule.region, processing_jobs.TYPE, request["ProcessingJobName"]
+                execution.account_id, execution.region, processing_jobs.TYPE, request["ProcessingJobName"]
             )
-        monitoring.set_execution(resources, row, "InProgress", ProcessingJobArn=job.arn)
         processing = self.platform.get_component("processing-reconciler")
         if processing is not None:
             processing.wake()
+        return job
 
     def _plan(self, schedule, definition: dict, scheduled: dt.datetime, schedule_config: dict | None):
         storage = JobStorage(self.platform, schedule.account_id, schedule.region)
@@ -226,7 +246,7 @@ class MonitoringReconciler(Reconciler):
                 definition["type"], batch=not endpoint_input
             ),
         }
-        return plan.request, extra
+        return plan, extra
 
     def _batch_plan(self, schedule, definition, batch_input, storage, scheduled, start, end, folders):
         """Batch transform captures: the manifests under ``<dest>/input/yyyy/mm/dd/hh/`` (data capture of
@@ -280,6 +300,9 @@ class MonitoringReconciler(Reconciler):
                 FailureReason="The execution's processing job no longer exists.",
             )
             return
+        if execution.data.get("_Stage") == "merge":
+            self._after_merge(execution, job)
+            return
         status = monitoring.execution_status(job.status, job.data.get("ExitMessage"))
         if status is None or status == execution.status:
             return
@@ -290,6 +313,39 @@ class MonitoringReconciler(Reconciler):
         monitoring.set_execution(resources, execution, status, **extra)
         if EXECUTIONS.terminal(status):
             self.record_alert(execution, status)
+
+    def _after_merge(self, execution, job) -> None:
+        """The merge job ended: start the analysis job on the merged files (or end the execution)."""
+        resources = self.platform.resources
+        data = execution.data
+        if job.status in ("InProgress", "Stopping"):
+            return
+        if job.status != "Completed":
+            reason = job.data.get("FailureReason") or f"The ground-truth merge job {job.status.lower()}."
+            status = "Stopped" if job.status == "Stopped" else "Failed"
+            monitoring.set_execution(
+                resources, execution, status, FailureReason=reason if status == "Failed" else None
+            )
+            self.record_alert(execution, status)
+            return
+        storage = JobStorage(self.platform, execution.account_id, execution.region)
+        prefix = data["_MergePrefix"].rstrip("/")
+        key_prefix = split_uri(prefix + "/")[1]
+        files = [
+            (bucket, key, key[len(key_prefix) :].rsplit("/", 1)[0])
+            for bucket, key, _ in storage.list_prefix(prefix + "/")
+            if key.endswith(f"-{data['_MergeTag']}.c000.jsonl")
+        ]
+        request = monitoring.merged_inputs(data["_Analysis"], files, data["_DataRoot"])
+        analysis = self._create_job(execution, request, data["_Extra"])
+
+        def change(row) -> None:
+            for key in ("_Stage", "_Analysis", "_Extra"):
+                row.data.pop(key, None)
+            row.data["ProcessingJobArn"] = analysis.arn
+            row.data["LastModifiedTime"] = utcnow()
+
+        mutate(resources, execution.account_id, execution.region, EXECUTION, execution.name, change)
 
     def record_alert(self, execution, status: str) -> None:
         """Each finished execution is a datapoint (violations or not); an alert goes InAlert when at least
