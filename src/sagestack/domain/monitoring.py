@@ -469,7 +469,9 @@ def plan(
     if definition["postprocessor"]:
         inputs.append(_s3_input("post_processor_script", definition["postprocessor"], POSTPROCESSOR))
         env["post_analytics_processor_script"] = POSTPROCESSOR
-    two_jobs = mtype in MERGE_FAMILIES and bool(definition["ground_truth"])
+    two_jobs = (
+        mtype in MERGE_FAMILIES and bool(definition["ground_truth"]) and bool(definition["endpoint_input"])
+    )
     if definition["ground_truth"] and not two_jobs:
         inputs.append(_s3_input("groundtruth_input", definition["ground_truth"], GROUND_TRUTH))
         env["ground_truth_source"] = GROUND_TRUTH
