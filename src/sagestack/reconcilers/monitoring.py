@@ -25,7 +25,7 @@ log = logging.getLogger("sagestack.monitoring")
 
 class MonitoringReconciler(Reconciler):
     name = "monitoring"
-    interval = 5.0
+    interval = 1.0  # executions follow their processing jobs within a second
 
     def step(self) -> None:
         resources = self.platform.resources
