@@ -528,7 +528,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(
         "sagestack model monitor analyzer: "
-        + ("baseline written" if violations is None else f"{violations} violation(s)"),
+        + ("done" if violations is None else f"{violations} violation(s)"),
         flush=True,
     )
     return 0
