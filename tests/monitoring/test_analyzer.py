@@ -415,3 +415,19 @@ def test_the_ground_truth_merge_job(tmp_path):
     )  # nothing matches
     with pytest.raises(analyzer.AnalyzerError, match="No ground truth matched"):
         analyzer.run(analyzer.Context(str(root), env))
+
+
+def test_chi_squared_baseline_settings():
+    frame = pd.DataFrame({"c": ["a", "b"] * 50})
+    suggested = baseline.suggest(profile.profile_frame(frame), "ChiSquared")
+    distribution = suggested["monitoring_config"]["distribution_constraints"]
+    assert distribution["categorical_drift_method"] == "ChiSquared"
+    assert distribution["categorical_comparison_threshold"] == 0.1
+    stats = profile.statistics_json(profile.profile_frame(frame), 100)
+    same = checks.check(profile.profile_frame(frame), suggested, stats)
+    assert same.violations == [] and same.distances["c"] == pytest.approx(1.0)  # p-value of identical data
+    moved = pd.DataFrame({"c": ["a"] * 90 + ["b"] * 10})
+    result = checks.check(profile.profile_frame(moved), suggested, stats)
+    assert [(v["feature_name"], v["constraint_check_type"]) for v in result.violations] == [
+        ("c", "baseline_drift_check")
+    ]

@@ -422,3 +422,37 @@ def test_inline_definition_without_data_fails_the_execution_with_no_job(monitor,
     sm.delete_monitoring_schedule(MonitoringScheduleName="inline-now")
     # the history stays after the schedule is gone
     assert sm.list_monitoring_executions(MonitoringScheduleName="inline-now")["MonitoringExecutionSummaries"]
+
+
+@pytest.mark.slow
+def test_a_failing_analysis_fails_the_execution_with_the_jobs_reason(monitor, endpoint):
+    """Captured data but a baseline that is not valid JSON: the analyzer fails with a ClientError, which
+    becomes the execution's FailureReason."""
+    sm = monitor.sm
+    monitor.write_capture(endpoint, [[1.0, 2.0]], dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=5))
+    broken = monitor.put("broken/constraints.json", "{not json")
+    create_data_quality(
+        monitor,
+        endpoint,
+        "dq-broken-def",
+        DataQualityBaselineConfig={"ConstraintsResource": {"S3Uri": broken}},
+    )
+    sm.create_monitoring_schedule(
+        MonitoringScheduleName="broken-now",
+        MonitoringScheduleConfig={
+            "ScheduleConfig": {
+                "ScheduleExpression": "NOW",
+                "DataAnalysisStartTime": "-PT1H",
+                "DataAnalysisEndTime": "-PT0H",
+            },
+            "MonitoringJobDefinitionName": "dq-broken-def",
+            "MonitoringType": "DataQuality",
+        },
+    )
+    execution = monitor.wait_execution("broken-now")
+    assert execution["MonitoringExecutionStatus"] == "Failed"
+    assert execution["FailureReason"].startswith("ClientError: baseline_constraints")
+    assert "not valid JSON" in execution["FailureReason"]
+    job = sm.describe_processing_job(ProcessingJobName=execution["ProcessingJobArn"].split("/", 1)[1])
+    assert job["ProcessingJobStatus"] == "Failed" and job["FailureReason"] == execution["FailureReason"]
+    sm.delete_monitoring_schedule(MonitoringScheduleName="broken-now")

@@ -98,6 +98,8 @@ class ProcessingRun(JobRun):
             "arguments": app.get("ContainerArguments"),
             "network_isolation": bool(network.get("EnableNetworkIsolation")),
             "spark": spark,
+            "builtin": not app.get("ContainerEntrypoint")
+            and images.builtin_processing_module(image) is not None,
         }
         no_metrics = MetricCollector([])
         runtime = float((data.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400))
