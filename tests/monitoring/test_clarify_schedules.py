@@ -133,3 +133,65 @@ def test_bias_schedule_stages_capture_ground_truth_and_config_for_clarify(monito
     )
     sm.delete_monitoring_schedule(MonitoringScheduleName="bias-now")
     sm.delete_model_bias_job_definition(JobDefinitionName="bias-def")
+
+
+@pytest.mark.slow
+def test_explainability_schedule_runs_clarify_on_the_capture(monitor):
+    sm = monitor.sm
+    endpoint = monitor.endpoint("mon-explain-ep", wait=False)
+    now = dt.datetime.now(dt.timezone.utc)
+    monitor.write_capture(endpoint, [[1.0, 2.0]], now - dt.timedelta(seconds=5))
+    config = monitor.put(
+        "explain/analysis_config.json", json.dumps({"methods": {"shap": {"baseline": [[0, 0]]}}})
+    )
+    sm.create_model_explainability_job_definition(
+        JobDefinitionName="explain-def",
+        ModelExplainabilityAppSpecification={"ImageUri": CLARIFY, "ConfigUri": config},
+        ModelExplainabilityJobInput={
+            "EndpointInput": {
+                "EndpointName": endpoint,
+                "LocalPath": "/opt/ml/processing/input/endpoint",
+                "FeaturesAttribute": "features",
+            }
+        },
+        ModelExplainabilityJobOutputConfig={
+            "MonitoringOutputs": [
+                {
+                    "S3Output": {
+                        "S3Uri": f"s3://{monitor.bucket}/explain-reports",
+                        "LocalPath": "/opt/ml/processing/output",
+                    }
+                }
+            ]
+        },
+        JobResources=RESOURCES,
+        RoleArn=ROLE,
+        StoppingCondition={"MaxRuntimeInSeconds": 1200},
+    )
+    sm.create_monitoring_schedule(
+        MonitoringScheduleName="explain-now",
+        MonitoringScheduleConfig={
+            "ScheduleConfig": {
+                "ScheduleExpression": "NOW",
+                "DataAnalysisStartTime": "-PT1H",
+                "DataAnalysisEndTime": "-PT0H",
+            },
+            "MonitoringJobDefinitionName": "explain-def",
+            "MonitoringType": "ModelExplainability",
+        },
+    )
+    execution = monitor.wait_execution("explain-now")
+    job = sm.describe_processing_job(ProcessingJobName=execution["ProcessingJobArn"].split("/", 1)[1])
+    assert job["AppSpecification"] == {"ImageUri": CLARIFY}
+    assert job["StoppingCondition"] == {"MaxRuntimeInSeconds": 1200}  # one job: the whole runtime
+    inputs = {i["InputName"]: i["S3Input"] for i in job["ProcessingInputs"]}
+    assert set(inputs) == {"endpoint-1", "analysis_config"}
+    env = job["Environment"]
+    assert json.loads(env["dataset_format"]) == {
+        "sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}
+    }
+    assert env["features_attribute"] == "features" and "ground_truth_source" not in env
+    assert not sm.list_processing_jobs(
+        NameContains="groundtruth-merge-" + job["ProcessingJobName"][len("model-monitoring-") :]
+    )["ProcessingJobSummaries"]
+    sm.delete_monitoring_schedule(MonitoringScheduleName="explain-now")
