@@ -195,7 +195,10 @@ class ProcessingRun(JobRun):
                             "job %s: skipping a malformed CloudWatch metric line in %s", self.name, path
                         )
         if items:
-            self.storage.put_metrics(namespace, items)
+            try:
+                self.storage.put_metrics(namespace, items)
+            except Exception:  # metrics are a side output: the job's result stands
+                log.exception("job %s: publishing its CloudWatch metrics failed", self.name)
 
     def _finish_failed(self, reason: str, extra: dict | None = None) -> None:
         try:
