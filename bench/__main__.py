@@ -23,6 +23,7 @@ ALL = (
     "serverless",
     "metrics",
     "pipelines",
+    "monitor",
 )
 
 

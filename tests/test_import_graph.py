@@ -47,6 +47,8 @@ LAYERS: dict[str, int] = {
     "store": 30,
     # built-in algorithms, script-mode frameworks, codecs
     "algorithms": 25,
+    # the Model Monitor analyzer (what the sagemaker-model-monitor-analyzer image runs)
+    "monitoring": 25,
     "frameworks": 25,
     "formats": 20,
     # framework environments (venvs built on demand): used by serving, later by execution

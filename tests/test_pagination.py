@@ -603,6 +603,117 @@ def world(server) -> dict[tuple[str, str], list[Case]]:
         ),
     ]
 
+    # Model Monitor: definitions of the four families, NOW schedules whose executions fail at once (no
+    # captured data), and each schedule's alert.
+    analyzer = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
+    clarify = "205585389593.dkr.ecr.us-east-1.amazonaws.com/sagemaker-clarify-processing:1.0"
+    monitor_common = {
+        "JobResources": {
+            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1}
+        },
+        "RoleArn": ROLE,
+    }
+    outputs = {
+        "MonitoringOutputs": [
+            {"S3Output": {"S3Uri": "s3://pg-objects/mon", "LocalPath": "/opt/ml/processing/output"}}
+        ]
+    }
+    truth = {"GroundTruthS3Input": {"S3Uri": "s3://pg-objects/gt"}}
+    families = {
+        "DataQuality": ({"ImageUri": analyzer}, {}),
+        "ModelQuality": ({"ImageUri": analyzer, "ProblemType": "Regression"}, truth),
+        "ModelBias": ({"ImageUri": clarify, "ConfigUri": "s3://pg-objects/cfg.json"}, truth),
+        "ModelExplainability": ({"ImageUri": clarify, "ConfigUri": "s3://pg-objects/cfg.json"}, {}),
+    }
+    definitions: dict[str, list[str]] = {}
+    for family, (app, extra) in families.items():
+        names = [f"pg-{family.lower()}-a-{i}" for i in (1, 2, 3)] + [f"pg-{family.lower()}-b-1"]
+        definitions[family] = names
+        snake = "".join("_" + c.lower() if c.isupper() else c for c in family).lstrip("_")
+        for name in names:
+            endpoint = endpoints[0] if "-a-" in name else endpoints[1]
+            getattr(sm, f"create_{snake}_job_definition")(
+                JobDefinitionName=name,
+                **{
+                    f"{family}AppSpecification": app,
+                    f"{family}JobInput": {
+                        "EndpointInput": {
+                            "EndpointName": endpoint,
+                            "LocalPath": "/opt/ml/processing/input/endpoint",
+                            "InferenceAttribute": "0",
+                        },
+                        **extra,
+                    },
+                    f"{family}JobOutputConfig": outputs,
+                },
+                **monitor_common,
+            )
+        cases["sagemaker", f"List{family}JobDefinitions"] = [
+            Case({}, _names("JobDefinitionSummaries", "MonitoringJobDefinitionName"), expected=set(names)),
+            Case(
+                {"EndpointName": endpoints[0], "NameContains": "-a-", "SortBy": "Name"},
+                _names("JobDefinitionSummaries", "MonitoringJobDefinitionName"),
+                expected=set(names[:3]),
+            ),
+        ]
+    schedules = ["pg-schedule-a-1", "pg-schedule-a-2", "pg-schedule-a-3", "pg-schedule-b-1"]
+    for name, definition in zip(schedules, definitions["DataQuality"]):
+        sm.create_monitoring_schedule(
+            MonitoringScheduleName=name,
+            MonitoringScheduleConfig={
+                "ScheduleConfig": {
+                    "ScheduleExpression": "NOW",
+                    "DataAnalysisStartTime": "-PT1H",
+                    "DataAnalysisEndTime": "-PT0H",
+                },
+                "MonitoringJobDefinitionName": definition,
+                "MonitoringType": "DataQuality",
+            },
+        )
+    wait_for(
+        lambda: (
+            len(
+                sm.list_monitoring_executions(StatusEquals="Failed", MaxResults=100)[
+                    "MonitoringExecutionSummaries"
+                ]
+            )
+            == len(schedules)
+        ),
+        timeout=60,
+        message="the monitoring executions to fail (no captured data)",
+    )
+    cases["sagemaker", "ListMonitoringSchedules"] = [
+        Case({}, _names("MonitoringScheduleSummaries", "MonitoringScheduleName"), expected=set(schedules)),
+        Case(
+            {"EndpointName": endpoints[0], "NameContains": "-a-", "SortBy": "Name"},
+            _names("MonitoringScheduleSummaries", "MonitoringScheduleName"),
+            expected=set(schedules[:3]),
+        ),
+    ]
+    cases["sagemaker", "ListMonitoringExecutions"] = [
+        Case({}, _names("MonitoringExecutionSummaries", "MonitoringScheduleName"), expected=set(schedules)),
+        Case(
+            {"EndpointName": endpoints[0], "StatusEquals": "Failed", "SortBy": "ScheduledTime"},
+            _names("MonitoringExecutionSummaries", "MonitoringScheduleName"),
+            expected=set(schedules[:3]),
+        ),
+    ]
+    cases["sagemaker", "ListMonitoringAlerts"] = [
+        Case(
+            {"MonitoringScheduleName": schedules[0]},
+            _names("MonitoringAlertSummaries", "MonitoringAlertName"),
+            expected={"ModelMonitorAlert"},
+        )
+    ]
+    cases["sagemaker", "ListMonitoringAlertHistory"] = [  # no execution changed an alert's status
+        Case({}, _names("MonitoringAlertHistory", "MonitoringAlertName"), expected=set()),
+        Case(
+            {"MonitoringScheduleName": schedules[0], "StatusEquals": "InAlert"},
+            _names("MonitoringAlertHistory", "MonitoringAlertName"),
+            expected=set(),
+        ),
+    ]
+
     # -- Application Auto Scaling ---------------------------------------------------------------------
     ids = [f"endpoint/{endpoints[0]}/variant/{v}" for v in ("A", "B", "C")]
     for resource_id in ids:

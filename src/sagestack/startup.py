@@ -13,6 +13,7 @@ STARTUP_MODULES = (
     "sagestack.reconcilers.training",
     "sagestack.reconcilers.tuning",
     "sagestack.reconcilers.processing",
+    "sagestack.reconcilers.monitoring",
     "sagestack.reconcilers.endpoints",
     "sagestack.reconcilers.transform",
     "sagestack.reconcilers.retention",

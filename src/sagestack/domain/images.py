@@ -149,6 +149,14 @@ PROCESSING_FRAMEWORKS = {"sklearn", "xgboost", "pytorch", "tensorflow", "hugging
 #: Spark processing images (PySparkProcessor, SparkJarProcessor).
 SPARK_REPOSITORIES = {"sagemaker-spark-processing"}
 
+#: Built-in processing images whose container is a sagestack module: repository → the module run as
+#: ``python -m <module> /opt/ml`` when the job gives no ContainerEntrypoint.
+BUILTIN_PROCESSING_MODULES = {"sagemaker-model-monitor-analyzer": "sagestack.monitoring.analyzer"}
+
+
+def builtin_processing_module(image: ImageInfo) -> str | None:
+    return BUILTIN_PROCESSING_MODULES.get(image.repository)
+
 
 def processing_runner(image: ImageInfo, spark_lacks: str | None = "pyspark and a Java runtime") -> str:
     """``"processing"`` (the job's ContainerEntrypoint + ContainerArguments run as a local process with the
@@ -157,6 +165,8 @@ def processing_runner(image: ImageInfo, spark_lacks: str | None = "pyspark and a
     reason = unsupported_reason(image)
     if reason is not None:
         raise UnsupportedImage(reason)
+    if image.repository in BUILTIN_PROCESSING_MODULES:
+        return "processing"
     if image.repository in SPARK_REPOSITORIES:
         if spark_lacks is None:
             return "processing"

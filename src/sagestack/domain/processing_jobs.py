@@ -40,6 +40,55 @@ INTERRUPTED_REASON = (
 #: The most of /opt/ml/output/message DescribeProcessingJob gives back (AWS: the first 1 KB).
 EXIT_MESSAGE_LIMIT = 1024
 
+#: Request members a job's description gives back exactly as sent (no defaults injected).
+AS_SENT = ("ProcessingInputs", "ProcessingOutputConfig", "Environment", "NetworkConfig", "ExperimentConfig")
+
+
+def job_arn(region: str, account_id: str, name: str) -> str:
+    # SageMaker lower-cases names inside ARNs.
+    return f"arn:aws:sagemaker:{region}:{account_id}:processing-job/{name.lower()}"
+
+
+def describe_new(params: dict, arn: str, created) -> dict:
+    description = {
+        "ProcessingJobName": params["ProcessingJobName"],
+        "ProcessingJobArn": arn,
+        "ProcessingJobStatus": "InProgress",
+        "ProcessingResources": params["ProcessingResources"],
+        "StoppingCondition": params.get("StoppingCondition") or {"MaxRuntimeInSeconds": 86400},
+        "AppSpecification": params["AppSpecification"],
+        "RoleArn": params["RoleArn"],
+        "CreationTime": created,
+        "LastModifiedTime": created,
+    }
+    for key in AS_SENT:
+        if params.get(key) is not None:
+            description[key] = params[key]
+    return description
+
+
+def create(
+    resources,
+    account_id: str,
+    region: str,
+    params: dict,
+    *,
+    extra: dict | None = None,
+    created_by: dict | None = None,
+) -> Resource:
+    """Record a new job ``InProgress`` (the processing reconciler runs it) and its trial component;
+    ``extra`` members join its description. Raises store.errors.AlreadyExists for a name in use."""
+    name = params["ProcessingJobName"]
+    arn = job_arn(region, account_id, name)
+    description = describe_new(params, arn, utcnow())
+    if extra:
+        description.update(extra)
+    row = resources.create(
+        account_id, region, TYPE, name, arn, description, status="InProgress", tag_list=params.get("Tags")
+    )
+    experiments.create_job_component(resources, account_id, region, TYPE, description, arn, created_by)
+    return row
+
 
 def record(
     resources,

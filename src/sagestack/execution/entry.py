@@ -268,7 +268,8 @@ def run_processing(layout: HostLayout, config: dict) -> int:
     except OSError as exc:
         write_failure(layout, f"ClientError: cannot run the ContainerEntrypoint {entrypoint[0]!r}: {exc}")
         return 127
-    if code != 0:
+    if code != 0 and not (config.get("builtin") and layout.path("output", "failure").is_file()):
+        # (a built-in container — the Model Monitor analyzer — words its own failure)
         detail = f' ErrorMessage "{message}"' if message else ""
         write_failure(
             layout,

@@ -92,6 +92,13 @@ FILTERED_FIELDS: Mapping[str, tuple[str, ...]] = {
     # a tuning job's child: its objective value, for ListTrainingJobsForHyperParameterTuningJob's
     # SortBy=FinalObjectiveMetricValue (jobs before tuning never have it: nothing to fill in)
     "training-job": ("_ObjectiveValue",),
+    # Model Monitor: ListXxxJobDefinitions / ListMonitoringSchedules filters, and "is a definition in use"
+    "data-quality-job-definition": ("_EndpointName",),
+    "model-quality-job-definition": ("_EndpointName",),
+    "model-bias-job-definition": ("_EndpointName",),
+    "model-explainability-job-definition": ("_EndpointName",),
+    "monitoring-schedule": ("_EndpointName", "_DefinitionKey", "_DefinitionName", "MonitoringType"),
+    "monitoring-execution": ("MonitoringScheduleName",),
 }
 
 

@@ -5,8 +5,11 @@ and the executor are the training runs' own."""
 
 from __future__ import annotations
 
+import datetime
+import json
 import logging
 import shutil
+import sys
 import time
 
 from ...domain import images, instance_types
@@ -91,10 +94,12 @@ class ProcessingRun(JobRun):
             "region": self.region,
             "hosts": host_names,
             "image": image.uri,
-            "entrypoint": app.get("ContainerEntrypoint"),
+            "entrypoint": app.get("ContainerEntrypoint") or _builtin_entrypoint(image),
             "arguments": app.get("ContainerArguments"),
             "network_isolation": bool(network.get("EnableNetworkIsolation")),
             "spark": spark,
+            "builtin": not app.get("ContainerEntrypoint")
+            and images.builtin_processing_module(image) is not None,
         }
         no_metrics = MetricCollector([])
         runtime = float((data.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400))
@@ -167,9 +172,33 @@ class ProcessingRun(JobRun):
             self._finish_failed(self._failure_reason(exit_codes), extra)
             return
         outputs.upload_all()
+        self._publish_container_metrics()
         self.observer.on_finished("Completed", extra=extra or None)
         for host in self.hosts:  # the input copies; outputs and logs stay for inspection
             shutil.rmtree(host.layout.path("processing", "input"), ignore_errors=True)
+
+    def _publish_container_metrics(self) -> None:
+        """Metrics the container wrote as JSON Lines under /opt/ml/output/metrics/cloudwatch/ (the Model
+        Monitor contract), published under the namespace the job was launched with, if any."""
+        namespace = self.data.get("_CloudWatchNamespace")
+        if not namespace:
+            return
+        items = []
+        for host in self.hosts:
+            folder = host.layout.path("output", "metrics", "cloudwatch")
+            for path in sorted(folder.glob("*")) if folder.is_dir() else []:
+                for line in path.read_text(errors="replace").splitlines():
+                    try:
+                        items.append(_metric_item(json.loads(line)))
+                    except (ValueError, KeyError, TypeError):
+                        log.warning(
+                            "job %s: skipping a malformed CloudWatch metric line in %s", self.name, path
+                        )
+        if items:
+            try:
+                self.storage.put_metrics(namespace, items)
+            except Exception:  # metrics are a side output: the job's result stands
+                log.exception("job %s: publishing its CloudWatch metrics failed", self.name)
 
     def _finish_failed(self, reason: str, extra: dict | None = None) -> None:
         try:
@@ -186,3 +215,26 @@ class ProcessingRun(JobRun):
                     return text
         code = next((c for c in exit_codes if c != 0), 1)
         return f"AlgorithmError: See job logs for more information. ExitCode {code}."
+
+
+def _builtin_entrypoint(image: images.ImageInfo) -> list[str] | None:
+    module = images.builtin_processing_module(image)
+    return [sys.executable, "-m", module, "/opt/ml"] if module else None
+
+
+def _metric_item(entry: dict) -> dict:
+    """One PutMetricData-shaped JSON object as a metric-store item."""
+    stamp = entry.get("Timestamp")
+    if isinstance(stamp, str):
+        stamp = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    item = {
+        "name": entry["MetricName"],
+        "timestamp": float(stamp) if stamp is not None else time.time(),
+        "dimensions": {d["Name"]: d["Value"] for d in entry.get("Dimensions") or []},
+        "unit": entry.get("Unit"),
+    }
+    if entry.get("StatisticValues") is not None:
+        item["statistics"] = entry["StatisticValues"]
+    else:
+        item["value"] = float(entry["Value"])
+    return item

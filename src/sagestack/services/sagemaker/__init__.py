@@ -25,6 +25,8 @@ FAMILY_MODULES = (
     "model_packages",
     "tuning_jobs",
     "pipelines",
+    "monitoring_job_definitions",
+    "monitoring_schedules",
 )
 
 

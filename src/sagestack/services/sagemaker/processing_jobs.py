@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+from ...domain import processing_jobs
 from ...domain.processing_jobs import PROCESSING, TYPE
 from ...domain.state import mutate
 from ...protocol.errors import ServiceError
 from ..context import RequestContext
+from ..errors import in_use_if_exists
 from ..registry import OperationTable
-from .common import arn, check_kms_keys, check_name, list_page, now, record_job, resource_not_found, wake
+from .common import check_kms_keys, check_name, list_page, now, resource_not_found, wake
 
 ops = OperationTable("sagemaker")
 
@@ -125,30 +127,19 @@ def create_processing_job(ctx: RequestContext, params: dict) -> dict:
         ("ProcessingOutputConfig", "KmsKeyId"),
         ("ProcessingResources", "ClusterConfig", "VolumeKmsKeyId"),
     )
-    job_arn = arn(ctx, TYPE, name)
-    created = now()
-    description = {
-        "ProcessingJobName": name,
-        "ProcessingJobArn": job_arn,
-        "ProcessingJobStatus": "InProgress",
-        "ProcessingResources": params["ProcessingResources"],
-        "StoppingCondition": params.get("StoppingCondition") or {"MaxRuntimeInSeconds": 86400},
-        "AppSpecification": params["AppSpecification"],
-        "RoleArn": params["RoleArn"],
-        "CreationTime": created,
-        "LastModifiedTime": created,
-    }
-    # Inputs, outputs and the rest come back exactly as sent (no defaults injected).
-    for key in (
-        "ProcessingInputs",
-        "ProcessingOutputConfig",
-        "Environment",
-        "NetworkConfig",
-        "ExperimentConfig",
+    job_arn = processing_jobs.job_arn(ctx.region, ctx.account_id, name)
+    with in_use_if_exists(
+        f"Job name must be unique within an AWS account and region, and a job with this "
+        f"name already exists ({job_arn})"
     ):
-        if params.get(key) is not None:
-            description[key] = params[key]
-    record_job(ctx, TYPE, name, job_arn, description, params.get("Tags"), "processing")
+        processing_jobs.create(
+            ctx.platform.resources,
+            ctx.account_id,
+            ctx.region,
+            params,
+            created_by={"IamIdentity": {"Arn": ctx.principal_arn}},
+        )
+    wake(ctx, "processing")
     return {"ProcessingJobArn": job_arn}
 
 
