@@ -45,6 +45,7 @@ TARGET_PREFIXES = {
     "AnyScaleFrontendService": "application-autoscaling",
     "GraniteServiceVersion20100801": "cloudwatch",
     "TrentService": "kms",
+    "AmazonSQS": "sqs",
 }
 SIGNING_NAMES = {"monitoring": "cloudwatch"}
 SAGEMAKER_REST_PREFIXES = (
@@ -249,7 +250,13 @@ class Gateway:
                 computed = sha256_hex(request.body)
                 if computed != auth.declared_payload_sha256:
                     raise content_sha256_mismatch("s3", auth.declared_payload_sha256, computed)
-            validate(params, op.input_shape, check_patterns=service != "s3", check_enums=service != "s3")
+            # SQS words unknown attribute names itself (and takes the legacy receive attribute names)
+            validate(
+                params,
+                op.input_shape,
+                check_patterns=service != "s3",
+                check_enums=service not in ("s3", "sqs"),
+            )
             handler = self.tables.get(service, {}).get(op.name)
             if handler is None:
                 log.warning(

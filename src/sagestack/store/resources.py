@@ -92,6 +92,8 @@ FILTERED_FIELDS: Mapping[str, tuple[str, ...]] = {
     # a tuning job's child: its objective value, for ListTrainingJobsForHyperParameterTuningJob's
     # SortBy=FinalObjectiveMetricValue (jobs before tuning never have it: nothing to fill in)
     "training-job": ("_ObjectiveValue",),
+    "sqs-queue": ("QueueName",),
+    "schedule": ("GroupName", "State"),
 }
 
 
