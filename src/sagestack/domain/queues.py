@@ -327,7 +327,7 @@ def check_message_attributes(attributes: dict | None) -> dict[str, dict]:
     if len(out) > 10:
         raise QueueError(
             "InvalidParameter",
-            "Number of message attributes [%d] exceeds the allowed maximum [10]." % len(out),
+            f"Number of message attributes [{len(out)}] exceeds the allowed maximum [10].",
         )
     return out
 
