@@ -19,6 +19,8 @@ STARTUP_MODULES = (
     "sagestack.reconcilers.alarms",
     "sagestack.reconcilers.autoscaling",
     "sagestack.reconcilers.inference_experiments",
+    "sagestack.reconcilers.functions",
+    "sagestack.reconcilers.schedules",
 )
 
 

@@ -47,6 +47,7 @@ TARGET_PREFIXES = {
     "TrentService": "kms",
     "AmazonSQS": "sqs",
 }
+LAMBDA_CODE_PREFIX = "/_sagestack/lambda-code/"
 SIGNING_NAMES = {"monitoring": "cloudwatch"}
 SAGEMAKER_REST_PREFIXES = (
     ("/endpoints/", "sagemaker-runtime"),
@@ -397,6 +398,16 @@ class Gateway:
                 )
             document = await asyncio.to_thread(server_status, self.platform, self.started_at)
             return HttpResponse(200, [("content-type", "application/json")], json.dumps(document).encode())
+        if request.raw_path.startswith(LAMBDA_CODE_PREFIX) and request.method == "GET":
+            # GetFunction's Code.Location: unsigned, like Lambda's presigned URL (the token is the secret)
+            from ..services.awslambda import code_path
+
+            path = await asyncio.to_thread(code_path, self.platform, request.raw_path)
+            if path is not None:
+                size = str(path.stat().st_size)
+                headers = [("content-type", "application/zip"), ("content-length", size)]
+                return HttpResponse(200, headers, FileBody(str(path), 0, None))
+            return HttpResponse(404, [("content-type", "application/json")], b'{"message":"not found"}')
         if request.raw_path == "/_sagestack/health":
             body = json.dumps(
                 {
