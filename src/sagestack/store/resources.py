@@ -93,7 +93,7 @@ FILTERED_FIELDS: Mapping[str, tuple[str, ...]] = {
     # SortBy=FinalObjectiveMetricValue (jobs before tuning never have it: nothing to fill in)
     "training-job": ("_ObjectiveValue",),
     "sqs-queue": ("QueueName",),
-    "schedule": ("GroupName", "State"),
+    "schedule": ("GroupName", "Name", "State"),
 }
 
 

@@ -1,5 +1,5 @@
 """Message queues (SQS): the queue_messages table. FILTERED_FIELDS gains sqs-queue (QueueName) and
-schedule (GroupName, State): new types, no rows to fill.
+schedule (GroupName, Name, State): new types, no rows to fill.
 
 Revision ID: 0004
 Revises: 0003
