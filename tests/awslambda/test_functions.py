@@ -281,3 +281,32 @@ def test_bad_input(lam):
     answer = lam.invoke(FunctionName=missing["FunctionName"])
     assert answer["FunctionError"] == "Unhandled"
     assert json.loads(answer["Payload"].read())["errorType"] == "Runtime.ImportModuleError"
+
+
+def test_invoke_entry_point_for_other_parts_of_the_server(server, lam):
+    """execution.functions.invoke, what a pipeline's Lambda step calls, on a platform over the server's
+    own store (as a reconciler of that server would): by name or ARN, synchronously."""
+    from sagestack.domain.functions import FunctionError
+    from sagestack.execution.functions import invoke
+    from sagestack.platform import Platform
+    from sagestack.settings import Settings
+
+    name = make_function(lam)
+    arn = lam.get_function_configuration(FunctionName=name)["FunctionArn"]
+    account = arn.split(":")[4]
+    platform = Platform(Settings.from_env({"SAGESTACK_DATA_DIR": str(server.data_dir)}))
+    try:
+        outcome = invoke(platform, account=account, region="us-east-1", function=arn, payload=b'{"step": 1}')
+        assert outcome.status_code == 200 and outcome.function_error is None
+        assert json.loads(outcome.payload)["echo"] == {"step": 1}
+        failed = invoke(
+            platform, account=account, region="us-east-1", function=name, payload=b'{"fail": "x"}'
+        )
+        assert (
+            failed.function_error == "Unhandled" and json.loads(failed.payload)["errorType"] == "ValueError"
+        )
+        with pytest.raises(FunctionError) as info:
+            invoke(platform, account=account, region="us-east-1", function="no-such-fn", payload=b"{}")
+        assert info.value.kind == "NotFound"
+    finally:
+        platform.db.dispose()

@@ -289,3 +289,74 @@ def test_messages_survive_a_restart(fresh_server):
         "VisibilityTimeout": "45"
     }
     assert sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"] == "kept"
+
+
+def test_queue_urls_and_arns_as_aws_writes_them():
+    from sagestack.domain.queues import QueueError, parse_queue_ref, url_region
+
+    assert parse_queue_ref("https://sqs.us-east-2.amazonaws.com/123456789012/MyQueue") == (
+        "123456789012",
+        "MyQueue",
+    )
+    assert url_region("https://sqs.us-east-2.amazonaws.com/123456789012/MyQueue") == "us-east-2"
+    assert url_region("http://127.0.0.1:5066/000000000000/q") is None
+    assert parse_queue_ref("arn:aws:sqs:us-east-1:000000000000:q") == ("000000000000", "q")
+    assert url_region("arn:aws:sqs:eu-west-1:000000000000:q") == "eu-west-1"
+    with pytest.raises(QueueError):
+        parse_queue_ref("https://sqs.us-east-2.amazonaws.com/only-one-part")
+
+
+def test_send_message_entry_point_for_other_parts_of_the_server(server, sqs):
+    """domain.queues.send_message, what scheduler targets and pipeline callback steps call, on a
+    platform over the server's own store (as a reconciler of that server would)."""
+    from sagestack.domain.queues import QueueError, send_message
+    from sagestack.platform import Platform
+    from sagestack.settings import Settings
+
+    name = _name("internal")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    account = url.rstrip("/").split("/")[-2]
+    platform = Platform(Settings.from_env({"SAGESTACK_DATA_DIR": str(server.data_dir)}))
+    try:
+        attrs = {"kind": {"DataType": "String", "StringValue": "callback"}}
+        aws_style = f"https://sqs.us-east-1.amazonaws.com/{account}/{name}"
+        message_id = send_message(
+            platform,
+            account=account,
+            region="us-east-1",
+            queue_url=aws_style,
+            body='{"token": "abc"}',
+            attributes=attrs,
+        )
+        with pytest.raises(QueueError) as info:
+            send_message(platform, account=account, region="us-east-1", queue_url=url + "-missing", body="x")
+        assert info.value.kind == "NotFound"
+    finally:
+        platform.db.dispose()
+    got = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"])["Messages"][0]
+    assert got["MessageId"] == message_id and got["Body"] == '{"token": "abc"}'
+    assert got["MessageAttributes"]["kind"]["StringValue"] == "callback"
+
+
+def test_aws_cli_sends_and_receives(server):
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    aws = shutil.which("aws", path=os.path.dirname(sys.executable)) or shutil.which("aws")
+    if aws is None:
+        pytest.skip("the AWS CLI is not installed")
+    env = dict(os.environ, **server.client_env())
+
+    def run(*args: str) -> dict:
+        # AWS CLI v1 pins SQS to https://queue.amazonaws.com unless --endpoint-url is given
+        command = [aws, "sqs", "--endpoint-url", server.url, *args]
+        out = subprocess.run(command, env=env, check=True, capture_output=True, text=True, timeout=60)
+        return json.loads(out.stdout) if out.stdout.strip() else {}
+
+    url = run("create-queue", "--queue-name", _name("cli"))["QueueUrl"]
+    run("send-message", "--queue-url", url, "--message-body", "from the cli")
+    got = run("receive-message", "--queue-url", url, "--wait-time-seconds", "1")
+    assert got["Messages"][0]["Body"] == "from the cli"

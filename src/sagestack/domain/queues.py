@@ -98,6 +98,17 @@ def parse_queue_ref(ref: str) -> tuple[str | None, str]:
     return None, ref
 
 
+def url_region(ref: str) -> str | None:
+    """The region an AWS-style queue URL (``https://sqs.<region>.amazonaws.com/…``) or an ARN names."""
+    if ref.startswith("arn:"):
+        return ref.split(":")[3] or None
+    host = urlparse(ref).hostname or "" if "://" in ref else ""
+    parts = host.split(".")
+    if len(parts) >= 4 and parts[0] == "sqs" and parts[-2:] == ["amazonaws", "com"]:
+        return parts[1]
+    return None
+
+
 def valid_name(name: str) -> bool:
     base = name[:-5] if name.endswith(".fifo") else name
     return 0 < len(name) <= 80 and bool(base) and all(c.isalnum() or c in "-_" for c in base)
@@ -438,7 +449,7 @@ def send_message(
     schedule's target, a pipeline's callback step); the message id. ``attributes``: SQS message
     attributes ({name: {"DataType", "StringValue"|"BinaryValue"}}). QueueError when the queue does not
     exist or the message is refused."""
-    queue = get_queue(platform, account, region, queue_url)
+    queue = get_queue(platform, account, url_region(queue_url) or region, queue_url)
     fifo = queue.data["Attributes"].get("FifoQueue") == "true"
     if fifo and not dedup_id and queue.data["Attributes"].get("ContentBasedDeduplication") != "true":
         dedup_id = str(uuid.uuid4())
