@@ -310,3 +310,47 @@ def test_invoke_entry_point_for_other_parts_of_the_server(server, lam):
         assert info.value.kind == "NotFound"
     finally:
         platform.db.dispose()
+
+
+@pytest.mark.slow
+def test_a_server_stop_ends_running_invocations(fresh_server, tmp_path):
+    import os
+    import threading
+
+    lam = fresh_server.client("lambda")
+    source = (
+        "import os, time\n"
+        "def lambda_handler(event, context):\n"
+        "    open(event['pidfile'], 'w').write(str(os.getpid()))\n"
+        "    time.sleep(120)\n"
+    )
+    name = make_function(lam, source=source, Timeout=300)
+    pidfile = tmp_path / "pid"
+    caller = threading.Thread(
+        target=lambda: _ignore(
+            lambda: lam.invoke(FunctionName=name, Payload=json.dumps({"pidfile": str(pidfile)}))
+        ),
+        daemon=True,
+    )
+    caller.start()
+    wait_for(lambda: pidfile.exists() and pidfile.read_text(), timeout=30, message="the handler running")
+    pid = int(pidfile.read_text())
+    started = time.monotonic()
+    fresh_server.stop()
+    assert time.monotonic() - started < 20
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_for(gone, timeout=10, message="the handler's process ended")
+
+
+def _ignore(call) -> None:
+    try:
+        call()
+    except Exception:  # the server went away mid-call: what this test does
+        pass

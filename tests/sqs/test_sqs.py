@@ -360,3 +360,25 @@ def test_aws_cli_sends_and_receives(server):
     run("send-message", "--queue-url", url, "--message-body", "from the cli")
     got = run("receive-message", "--queue-url", url, "--wait-time-seconds", "1")
     assert got["Messages"][0]["Body"] == "from the cli"
+
+
+@pytest.mark.slow
+def test_a_waiting_long_poll_does_not_hold_a_server_stop(fresh_server):
+    sqs = fresh_server.client("sqs")
+    url = sqs.create_queue(QueueName="waiting")["QueueUrl"]
+    answers: list = []
+
+    def poll():
+        try:
+            answers.append(sqs.receive_message(QueueUrl=url, WaitTimeSeconds=20))
+        except Exception as exc:  # the server may close the connection as it stops
+            answers.append(exc)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    time.sleep(1.0)
+    started = time.monotonic()
+    fresh_server.stop()
+    assert time.monotonic() - started < 10
+    thread.join(5)
+    assert answers and not (isinstance(answers[0], dict) and answers[0].get("Messages"))

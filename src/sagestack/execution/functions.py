@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -142,6 +143,8 @@ def invoke(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        running = _running(platform)
+        running.add(proc)
         timed_out = False
         try:
             output, _ = proc.communicate(timeout=timeout)
@@ -152,6 +155,8 @@ def invoke(
             except ProcessLookupError:
                 pass
             output, _ = proc.communicate()
+        finally:
+            running.discard(proc)
         duration_ms = (time.monotonic() - started) * 1000.0
         text = output.decode("utf-8", "replace")
         lines.extend((_now_ms(), line) for line in text.splitlines())
@@ -189,6 +194,37 @@ def invoke(
     except Exception:  # the invocation's answer matters more than its log
         log.exception("writing the log of %s failed", row.name)
     return Invocation(200, body, error, "\n".join(text for _, text in lines) + "\n", version, request_id)
+
+
+class RunningInvocations:
+    """The platform's invocation processes still running: a server stop kills them as soon as it is
+    asked for (a Lambda run never outlives the server that started it, nor holds its stop up)."""
+
+    def __init__(self, platform):
+        self._lock = threading.Lock()
+        self._procs: set[subprocess.Popen] = set()
+        platform.on_drain(self.kill_all)
+
+    def add(self, proc: subprocess.Popen) -> None:
+        with self._lock:
+            self._procs.add(proc)
+
+    def discard(self, proc: subprocess.Popen) -> None:
+        with self._lock:
+            self._procs.discard(proc)
+
+    def kill_all(self) -> None:
+        with self._lock:
+            procs = list(self._procs)
+        for proc in procs:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def _running(platform) -> RunningInvocations:
+    return platform.component("function-processes", RunningInvocations)
 
 
 def invoker(platform) -> ThreadPoolExecutor:

@@ -178,7 +178,7 @@ async def _receive(ctx: RequestContext, params: dict) -> dict:
     deadline = time.monotonic() + wait
     while True:
         messages = await asyncio.to_thread(queues.receive, ctx.platform, queue, limit, visibility)
-        if messages or time.monotonic() >= deadline or ctx.platform.stopping:
+        if messages or time.monotonic() >= deadline or ctx.platform.draining:
             break
         await asyncio.sleep(min(POLL_INTERVAL, max(0.0, deadline - time.monotonic())))
     if not messages:
