@@ -345,3 +345,21 @@ def test_aws_cli_creates_and_reads_a_schedule(server):
         timeout=60,
     ).stdout
     assert json.loads(out)["ScheduleExpression"] == "rate(1 day)"
+
+
+def test_rate_schedule_fires_at_its_start_date_then_each_period(scheduler, sqs):
+    url, arn = _queue(sqs)
+    name = _name("rate")
+    start = dt.datetime.now(UTC).replace(microsecond=0) + dt.timedelta(seconds=2)
+    scheduler.create_schedule(
+        Name=name,
+        ScheduleExpression="rate(1 minute)",
+        StartDate=start,
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": arn, "RoleArn": ROLE, "Input": "<aws.scheduler.scheduled-time>"},
+    )
+    first = _receive(sqs, url)
+    assert first["Body"] == start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"])
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2)  # next one a minute later
+    scheduler.delete_schedule(Name=name)

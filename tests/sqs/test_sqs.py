@@ -4,6 +4,7 @@ batches, FIFO, tags, and SQS's error codes (which boto3 maps to its modeled exce
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 import uuid
@@ -339,7 +340,6 @@ def test_send_message_entry_point_for_other_parts_of_the_server(server, sqs):
 
 
 def test_aws_cli_sends_and_receives(server):
-    import json
     import os
     import shutil
     import subprocess
@@ -382,3 +382,27 @@ def test_a_waiting_long_poll_does_not_hold_a_server_stop(fresh_server):
     assert time.monotonic() - started < 10
     thread.join(5)
     assert answers and not (isinstance(answers[0], dict) and answers[0].get("Messages"))
+
+
+def test_redrive_policy_moves_exhausted_messages_to_the_dead_letter_queue(sqs):
+    dlq_url = sqs.create_queue(QueueName=_name("dlq"))["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})
+    url = sqs.create_queue(QueueName=_name("src"), Attributes={"RedrivePolicy": policy})["QueueUrl"]
+    stored = json.loads(
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"][
+            "RedrivePolicy"
+        ]
+    )
+    assert stored == {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2}
+    sent = sqs.send_message(QueueUrl=url, MessageBody="poison")
+    for _ in range(2):
+        assert sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)["Messages"][0]["Body"] == "poison"
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)  # a third receive: moved instead
+    moved = sqs.receive_message(QueueUrl=dlq_url, AttributeNames=["All"])["Messages"][0]
+    assert moved["MessageId"] == sent["MessageId"] and moved["Body"] == "poison"
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": "{not json"})
+    assert _code(info) == "InvalidAttributeValue"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import struct
 import time
 import uuid
@@ -138,6 +139,8 @@ def check_attributes(attributes: dict[str, str], creating: bool, fifo: bool) -> 
             if value.lower() not in ("true", "false"):
                 raise QueueError("InvalidAttributeValue", f"Invalid value for the parameter {name}.")
             value = value.lower()
+        if name == "RedrivePolicy":
+            value = check_redrive_policy(value)
         if name == "ContentBasedDeduplication" and not fifo:
             raise QueueError("InvalidAttributeName", f"Unknown Attribute {name}.")
         out[name] = value
@@ -464,8 +467,45 @@ def send_message(
     ).id
 
 
+def redrive_target(queue: Resource) -> tuple[int, tuple[str, str, str]] | None:
+    """(maxReceiveCount, dead-letter queue's account, region, name) of the queue's RedrivePolicy."""
+    text = queue.data["Attributes"].get("RedrivePolicy")
+    if not text:
+        return None
+    policy = json.loads(text)
+    parts = policy["deadLetterTargetArn"].split(":")
+    return int(policy["maxReceiveCount"]), (parts[4], parts[3], parts[5])
+
+
+def check_redrive_policy(text: str) -> str:
+    """The RedrivePolicy as stored (JSON), or QueueError."""
+    if text == "":
+        return text
+    try:
+        policy = json.loads(text)
+        arn = policy["deadLetterTargetArn"]
+        count = int(policy["maxReceiveCount"])
+    except (ValueError, TypeError, KeyError):
+        raise QueueError(
+            "InvalidAttributeValue",
+            "Value for parameter RedrivePolicy is invalid. Reason: Redrive policy is not a valid JSON map "
+            "with deadLetterTargetArn and maxReceiveCount.",
+        ) from None
+    parts = str(arn).split(":")
+    if len(parts) != 6 or parts[2] != "sqs" or not 1 <= count <= 1000:
+        raise QueueError(
+            "InvalidAttributeValue",
+            "Value for parameter RedrivePolicy is invalid. Reason: Invalid value for deadLetterTargetArn or "
+            "maxReceiveCount (1 to 1000).",
+        )
+    return json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": count}, separators=(",", ":"))
+
+
 def receive(platform, queue: Resource, max_messages: int, visibility: int | None) -> list[Message]:
     store = queue_message_store(platform)
+    redrive = redrive_target(queue)
+    if redrive is not None:
+        store.move_exhausted(queue.account_id, queue.region, queue.name, redrive[0], redrive[1])
     return store.claim(
         queue.account_id,
         queue.region,

@@ -7,7 +7,7 @@ one, and a schedule that will not fire again is deleted when its ActionAfterComp
 Targets: SQS (SendMessage; SqsParameters.MessageGroupId for FIFO queues), Lambda (an Event invocation,
 as Scheduler makes) and SageMaker pipelines (``arn:aws:sagemaker:…:pipeline/NAME`` with
 SageMakerPipelineParameters): :func:`start_pipeline_target` — the one place the pipelines engine is
-called from; until it is wired (``PIPELINE_STARTER``) the firing is recorded as failed, saying so.
+to be called from; until it is, the firing is recorded as failed, saying so.
 """
 
 from __future__ import annotations
@@ -82,30 +82,26 @@ def lambda_target(platform, schedule: Resource, target: dict, firing: Firing) ->
         raise TargetFailed(f"Lambda Invoke of {target['Arn']} failed: {exc.message}") from None
 
 
-#: Set by the integrator to the pipelines engine's start function:
-#: ``start(platform, *, account, region, pipeline_arn, parameters, client_request_token) -> execution ARN``
-#: (``parameters``: [{"Name", "Value"}] with Scheduler's context attributes filled in).
-PIPELINE_STARTER: Callable[..., str] | None = None
-
-
-def start_pipeline_target(platform, schedule: Resource, target: dict, firing: Firing) -> str:
-    """StartPipelineExecution for a ``…:pipeline/NAME`` target (SageMakerPipelineParameters)."""
-    region, account = _region_account(target["Arn"])
-    parameters = [
+def pipeline_parameters(target: dict, firing: Firing) -> list[dict]:
+    """SageMakerPipelineParameters.PipelineParameterList with Scheduler's context attributes filled in."""
+    return [
         {"Name": p["Name"], "Value": firing.fill(str(p.get("Value", "")))}
         for p in (target.get("SageMakerPipelineParameters") or {}).get("PipelineParameterList") or []
     ]
-    if PIPELINE_STARTER is None:
-        raise TargetFailed(
-            f"SageMaker pipeline targets are not wired to the pipelines engine yet: {target['Arn']} was not started"
-        )
-    return PIPELINE_STARTER(
-        platform,
-        account=account,
-        region=region,
-        pipeline_arn=target["Arn"],
-        parameters=parameters,
-        client_request_token=firing.execution_id[:128],
+
+
+def start_pipeline_target(platform, schedule: Resource, target: dict, firing: Firing) -> str:
+    """StartPipelineExecution for a ``arn:aws:sagemaker:<region>:<account>:pipeline/NAME`` target.
+
+    INTEGRATION POINT: the pipelines engine's start function is called here, with the pipeline (from
+    ``target["Arn"]``), ``pipeline_parameters(target, firing)`` and ``firing.execution_id`` as the client
+    request token, returning the execution ARN. Until it is, each firing is recorded as failed (and sent
+    to the target's dead-letter queue, if it has one) with this message.
+    """
+    parameters = pipeline_parameters(target, firing)
+    raise TargetFailed(
+        f"SageMaker pipeline targets are not wired to the pipelines engine yet: {target['Arn']} was not "
+        f"started (parameters {parameters})"
     )
 
 

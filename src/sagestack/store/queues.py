@@ -178,6 +178,49 @@ class QueueMessageStore:
                 out.append(message)
         return out
 
+    def move_exhausted(
+        self, account: str, region: str, queue: str, max_receives: int, target: tuple[str, str, str]
+    ) -> int:
+        """Move the visible messages received ``max_receives`` times or more to the ``target`` queue
+        (account, region, name): a redrive policy's dead-letter queue. They keep their id, body and
+        sent time; their receive count starts again."""
+        t = queue_messages.c
+        now = time.time()
+        with self.db.begin() as conn:
+            ids = [
+                i
+                for (i,) in conn.execute(
+                    select(t.id)
+                    .where(
+                        and_(
+                            self._queue(account, region, queue),
+                            t.visible_at <= now,
+                            t.receive_count >= max_receives,
+                        )
+                    )
+                    .order_by(t.seq)
+                )
+            ]
+            if not ids:
+                return 0
+            last = conn.execute(select(func.max(t.seq)).where(self._queue(*target))).scalar() or 0
+            for offset, message_id in enumerate(ids, start=1):
+                conn.execute(
+                    queue_messages.update()
+                    .where(t.id == message_id)
+                    .values(
+                        account_id=target[0],
+                        region=target[1],
+                        queue=target[2],
+                        seq=last + offset,
+                        receive_count=0,
+                        first_received_at=None,
+                        receipt=None,
+                        visible_at=now,
+                    )
+                )
+        return len(ids)
+
     def delete(self, account: str, region: str, queue: str, message_id: str) -> bool:
         t = queue_messages.c
         with self.db.begin() as conn:
