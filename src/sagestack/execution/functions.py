@@ -103,7 +103,9 @@ def invoke(
     group = f"/aws/lambda/{row.name}"
     stream = _stream_name(version)
     env = {k: os.environ[k] for k in KEPT_ENV if k in os.environ}
-    access, client_dir = job_access(platform, row.account_id, row.region, config.get("Role", ""), timeout)
+    access, client_dir = _credentials(platform).for_run(
+        row.account_id, row.region, config.get("Role", ""), timeout
+    )
     env.update(access)
     env.update((config.get("Environment") or {}).get("Variables") or {})
     env.update(
@@ -194,6 +196,36 @@ def invoke(
     except Exception:  # the invocation's answer matters more than its log
         log.exception("writing the log of %s failed", row.name)
     return Invocation(200, body, error, "\n".join(text for _, text in lines) + "\n", version, request_id)
+
+
+class FunctionCredentials:
+    """Temporary credentials for functions' roles, reused across invocations (as a Lambda execution
+    environment keeps its role's credentials) while they have more than a run's time left."""
+
+    LIFETIME = 3600.0
+
+    def __init__(self, platform):
+        self.platform = platform
+        self._lock = threading.Lock()
+        self._issued: dict[tuple[str, str, str], tuple[float, dict[str, str], str | None]] = {}
+
+    def for_run(
+        self, account: str, region: str, role: str, timeout: float
+    ) -> tuple[dict[str, str], str | None]:
+        key = (account, region, role)
+        now = time.time()
+        with self._lock:
+            issued = self._issued.get(key)
+            if issued is not None and issued[0] - now > timeout + 300:
+                return dict(issued[1]), issued[2]
+        env, client_dir = job_access(self.platform, account, region, role, self.LIFETIME)
+        with self._lock:
+            self._issued[key] = (now + self.LIFETIME, env, client_dir)
+        return dict(env), client_dir
+
+
+def _credentials(platform) -> FunctionCredentials:
+    return platform.component("function-credentials", FunctionCredentials)
 
 
 class RunningInvocations:
