@@ -21,6 +21,8 @@ from .common import errors, function_of, handler, lambda_error
 
 OPERATIONS = OperationTable("lambda", errors)
 NAME = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
+#: Runtimes Lambda no longer creates or updates functions with (deprecated and blocked).
+DEPRECATED_RUNTIMES = ("python2.7", "python3.6", "python3.7", "python3.8")
 CONFIG_MEMBERS = ("Role", "Handler", "Description", "Timeout", "MemorySize", "Environment", "Runtime")
 
 
@@ -56,6 +58,12 @@ def _package(ctx: RequestContext, params: dict, name: str) -> dict:
 
 def _check_config(params: dict) -> None:
     runtime = params.get("Runtime")
+    if runtime in DEPRECATED_RUNTIMES:
+        raise FunctionError(
+            "InvalidParameter",
+            f"The runtime parameter of {runtime} is no longer supported for creating or updating AWS Lambda "
+            "functions. We recommend you use a supported runtime while creating or updating functions.",
+        )
     if runtime is not None and runtime not in functions.PYTHON_RUNTIMES:
         raise FunctionError(
             "InvalidParameter",
