@@ -29,6 +29,7 @@ def _wait(session, name: str, waiter: str) -> None:
     client.get_waiter(waiter).wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
 
 
+@pytest.mark.sdk_flow("lambda-schedules", "Lambda(script=...).create, invoke, upsert, delete")
 def test_create_invoke_upsert_delete_from_a_script(session, tmp_path):
     from sagemaker.lambda_helper import Lambda
 
@@ -61,6 +62,7 @@ def test_create_invoke_upsert_delete_from_a_script(session, tmp_path):
         function.invoke()
 
 
+@pytest.mark.sdk_flow("lambda-schedules", "Lambda(zipped_code_dir=...) through S3")
 def test_create_from_a_zipped_code_dir_uploaded_to_s3(session, tmp_path):
     from sagemaker.lambda_helper import Lambda
 

@@ -306,6 +306,7 @@ def test_pipeline_target_failure_goes_to_the_dead_letter_queue(scheduler, sqs):
     assert message["MessageAttributes"]["TARGET_ARN"]["StringValue"].endswith("pipeline/never-made")
 
 
+@pytest.mark.sdk_flow("aws-cli", "aws scheduler create-schedule/get-schedule")
 def test_aws_cli_creates_and_reads_a_schedule(server):
     import os
     import shutil

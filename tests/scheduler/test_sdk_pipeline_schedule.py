@@ -22,6 +22,7 @@ def helper(server):
     return EventBridgeSchedulerHelper(server.client("scheduler"))
 
 
+@pytest.mark.sdk_flow("lambda-schedules", "PipelineSchedule upsert (update, then create), describe, delete")
 def test_upsert_describe_and_delete_a_pipeline_schedule(helper):
     from sagemaker.workflow.triggers import PipelineSchedule
 

@@ -339,6 +339,7 @@ def test_send_message_entry_point_for_other_parts_of_the_server(server, sqs):
     assert got["MessageAttributes"]["kind"]["StringValue"] == "callback"
 
 
+@pytest.mark.sdk_flow("aws-cli", "aws sqs create-queue/send-message/receive-message")
 def test_aws_cli_sends_and_receives(server):
     import os
     import shutil
