@@ -294,7 +294,8 @@ def test_invoke_entry_point_for_other_parts_of_the_server(server, lam):
     name = make_function(lam)
     arn = lam.get_function_configuration(FunctionName=name)["FunctionArn"]
     account = arn.split(":")[4]
-    platform = Platform(Settings.from_env({"SAGESTACK_DATA_DIR": str(server.data_dir)}))
+    store = {"SAGESTACK_DATABASE_URL": server.database_url} if server.database_url else {}
+    platform = Platform(Settings.from_env({"SAGESTACK_DATA_DIR": str(server.data_dir), **store}))
     try:
         outcome = invoke(platform, account=account, region="us-east-1", function=arn, payload=b'{"step": 1}')
         assert outcome.status_code == 200 and outcome.function_error is None

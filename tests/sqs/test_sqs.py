@@ -317,7 +317,8 @@ def test_send_message_entry_point_for_other_parts_of_the_server(server, sqs):
     name = _name("internal")
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     account = url.rstrip("/").split("/")[-2]
-    platform = Platform(Settings.from_env({"SAGESTACK_DATA_DIR": str(server.data_dir)}))
+    store = {"SAGESTACK_DATABASE_URL": server.database_url} if server.database_url else {}
+    platform = Platform(Settings.from_env({"SAGESTACK_DATA_DIR": str(server.data_dir), **store}))
     try:
         attrs = {"kind": {"DataType": "String", "StringValue": "callback"}}
         aws_style = f"https://sqs.us-east-1.amazonaws.com/{account}/{name}"
