@@ -299,9 +299,11 @@ def test_pipeline_target_failure_goes_to_the_dead_letter_queue(scheduler, sqs):
                 "PipelineParameterList": [{"Name": "when", "Value": "<aws.scheduler.scheduled-time>"}]
             },
             "DeadLetterConfig": {"Arn": dlq_arn},
+            "RetryPolicy": {"MaximumRetryAttempts": 1, "MaximumEventAgeInSeconds": 60},
         },
     )
     message = _receive(sqs, dlq_url)
+    assert message["MessageAttributes"]["RETRY_ATTEMPTS"]["StringValue"] == "1"
     assert "pipeline" in message["MessageAttributes"]["ERROR_MESSAGE"]["StringValue"]
     assert message["MessageAttributes"]["TARGET_ARN"]["StringValue"].endswith("pipeline/never-made")
 
@@ -364,3 +366,28 @@ def test_rate_schedule_fires_at_its_start_date_then_each_period(scheduler, sqs):
     sqs.delete_message(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"])
     assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2)  # next one a minute later
     scheduler.delete_schedule(Name=name)
+
+
+def test_a_failed_firing_is_retried_under_the_retry_policy(scheduler, sqs):
+    name = _name("late-queue")
+    account = sqs.get_queue_attributes(QueueUrl=_queue(sqs)[0], AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ].split(":")[4]
+    arn = f"arn:aws:sqs:us-east-1:{account}:{name}"
+    schedule = _name("retry")
+    scheduler.create_schedule(
+        Name=schedule,
+        ScheduleExpression=_at(1),
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={
+            "Arn": arn,
+            "RoleArn": ROLE,
+            "Input": "second try",
+            "RetryPolicy": {"MaximumRetryAttempts": 10},
+        },
+    )
+    import time
+
+    time.sleep(2.5)  # the first attempt fails: the queue does not exist yet
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    assert _receive(sqs, url, timeout=30)["Body"] == "second try"

@@ -1,8 +1,10 @@
 """The scheduler's firing loop: every second, each ENABLED schedule whose next firing time has come is
 claimed (its next time written first, so a firing happens at most once), its target is called through
 :data:`TARGETS` (keyed by the service of the target's ARN), the outcome is recorded on the schedule
-(``_LastFire``, ``_LastResult``), a failed firing goes to the target's dead-letter queue when it names
-one, and a schedule that will not fire again is deleted when its ActionAfterCompletion says DELETE.
+(``_LastFire``, ``_LastResult``), a failed firing is tried again under the target's RetryPolicy
+(``_Retry``: exponential backoff from a second, at most a minute apart) and, once its attempts or event
+age are used up, goes to the target's dead-letter queue when it names one; a schedule that will not
+fire again is deleted when its ActionAfterCompletion says DELETE.
 
 Targets: SQS (SendMessage; SqsParameters.MessageGroupId for FIFO queues), Lambda (an Event invocation,
 as Scheduler makes) and SageMaker pipelines (``arn:aws:sagemaker:…:pipeline/NAME`` with
@@ -130,36 +132,32 @@ class SchedulesReconciler(Reconciler):
 
     def step(self) -> None:
         now = time.time()
-        due = [
-            s
-            for s in self.platform.resources.in_states(schedules.TYPE, ["ENABLED"])
-            if s.data.get("_NextFire") is not None and s.data["_NextFire"] <= now
-        ]
+        due = [s for s in self.platform.resources.in_states(schedules.TYPE, ["ENABLED"]) if _due(s.data, now)]
         self.each(due, self.run, "schedule")
 
     def run(self, schedule: Resource) -> None:
-        claimed: list[float] = []
+        claimed: list[Firing] = []
 
         def claim(row: Resource) -> None:
-            due = row.data.get("_NextFire")
-            if row.status != "ENABLED" or due is None or due > time.time():
+            now = time.time()
+            if row.status != "ENABLED" or not _due(row.data, now):
                 return None
-            claimed.append(due)
-            row.data["_NextFire"] = schedules.plan(row.data, max(due, time.time()))
+            retry = row.data.get("_Retry")
+            if retry is not None and retry["Time"] <= now:  # a failed firing's next attempt
+                row.data.pop("_Retry")
+                claimed.append(Firing(row.arn, retry["Scheduled"], retry["ExecutionId"], retry["Attempt"]))
+                return None
+            due = row.data["_NextFire"]
+            claimed.append(Firing(row.arn, due, str(uuid.uuid4())))
+            row.data["_NextFire"] = schedules.plan(row.data, max(due, now))
             row.data["_LastFire"] = due
             return None
 
-        row = mutate(
-            self.platform.resources,
-            schedule.account_id,
-            schedule.region,
-            schedules.TYPE,
-            schedule.name,
-            claim,
-        )
+        resources = self.platform.resources
+        row = mutate(resources, schedule.account_id, schedule.region, schedules.TYPE, schedule.name, claim)
         if row is None or not claimed:
             return
-        firing = Firing(row.arn, claimed[0], str(uuid.uuid4()))
+        firing = claimed[0]
         try:
             result = {"Status": "Succeeded", "Id": fire(self.platform, row, firing)}
         except TargetFailed as exc:
@@ -167,22 +165,39 @@ class SchedulesReconciler(Reconciler):
         except Exception as exc:  # a target's own failure: recorded, never stops the loop
             log.exception("schedule %s: target failed", row.name)
             result = {"Status": "Failed", "Error": f"{type(exc).__name__}: {exc}"}
+        retry_at = None
         if result["Status"] == "Failed":
-            log.warning("schedule %s: %s", row.name, result["Error"])
-            self.dead_letter(row, firing, result["Error"])
+            retry_at = _retry_time(row.data["Target"], firing, time.time())
+            log.warning(
+                "schedule %s: attempt %d failed%s: %s",
+                row.name,
+                firing.attempt,
+                "" if retry_at is None else f" (retrying in {retry_at - time.time():.0f} s)",
+                result["Error"],
+            )
+            if retry_at is None:
+                self.dead_letter(row, firing, result["Error"])
 
         def record(resource: Resource) -> None:
-            resource.data["_LastResult"] = dict(result, Time=firing.scheduled_time)
+            resource.data["_LastResult"] = dict(result, Time=firing.scheduled_time, Attempt=firing.attempt)
             resource.data["_Fires"] = resource.data.get("_Fires", 0) + 1
+            if retry_at is not None:
+                resource.data["_Retry"] = {
+                    "Time": retry_at,
+                    "Attempt": firing.attempt + 1,
+                    "Scheduled": firing.scheduled_time,
+                    "ExecutionId": firing.execution_id,
+                }
             return None
 
-        row = mutate(self.platform.resources, row.account_id, row.region, schedules.TYPE, row.name, record)
+        row = mutate(resources, row.account_id, row.region, schedules.TYPE, row.name, record)
         if (
             row is not None
             and row.data.get("_NextFire") is None
+            and row.data.get("_Retry") is None
             and row.data.get("ActionAfterCompletion") == "DELETE"
         ):
-            self.platform.resources.delete(row.account_id, row.region, schedules.TYPE, row.name)
+            resources.delete(row.account_id, row.region, schedules.TYPE, row.name)
 
     def dead_letter(self, schedule: Resource, firing: Firing, error: str) -> None:
         arn = ((schedule.data["Target"].get("DeadLetterConfig") or {}).get("Arn")) or None
@@ -193,7 +208,7 @@ class SchedulesReconciler(Reconciler):
         attributes = {
             "ERROR_CODE": {"DataType": "String", "StringValue": "TargetFailed"},
             "ERROR_MESSAGE": {"DataType": "String", "StringValue": error[:1000]},
-            "RETRY_ATTEMPTS": {"DataType": "Number", "StringValue": "0"},
+            "RETRY_ATTEMPTS": {"DataType": "Number", "StringValue": str(firing.attempt - 1)},
             "EXECUTION_ID": {"DataType": "String", "StringValue": firing.execution_id},
             "TARGET_ARN": {"DataType": "String", "StringValue": schedule.data["Target"]["Arn"]},
         }
@@ -203,6 +218,27 @@ class SchedulesReconciler(Reconciler):
             )
         except queues.QueueError as exc:
             log.warning("schedule %s: dead-letter queue %s: %s", schedule.name, arn, exc.message)
+
+
+def _due(data: dict, now: float) -> bool:
+    retry = data.get("_Retry")
+    if retry is not None and retry["Time"] <= now:
+        return True
+    return data.get("_NextFire") is not None and data["_NextFire"] <= now
+
+
+def _retry_time(target: dict, firing: Firing, now: float) -> float | None:
+    """When a failed firing is tried again under the target's RetryPolicy (exponential backoff from one
+    second, at most a minute apart), or None when its attempts or its event age are used up."""
+    policy = target.get("RetryPolicy") or {}
+    attempts = int(policy.get("MaximumRetryAttempts", 185))
+    max_age = float(policy.get("MaximumEventAgeInSeconds", 86400))
+    if firing.attempt > attempts:
+        return None
+    at = now + min(60.0, 2.0 ** (firing.attempt - 1))
+    if at - firing.scheduled_time > max_age:
+        return None
+    return at
 
 
 def start(platform) -> None:
