@@ -932,6 +932,14 @@ def world(server) -> dict[tuple[str, str], list[Case]]:
     cases["lambda", "ListFunctions"] = [
         Case({}, _names("Functions", "FunctionName"), expected=set(function_names))
     ]
+    lam.get_waiter("function_active_v2").wait(FunctionName="pg-fn-0", WaiterConfig={"Delay": 1})
+    for i in range(3):
+        lam.update_function_configuration(FunctionName="pg-fn-0", Description=f"v{i}", Timeout=10 + i)
+        lam.get_waiter("function_updated_v2").wait(FunctionName="pg-fn-0", WaiterConfig={"Delay": 1})
+        lam.publish_version(FunctionName="pg-fn-0")
+    cases["lambda", "ListVersionsByFunction"] = [
+        Case({"FunctionName": "pg-fn-0"}, _names("Versions", "Version"), expected={"$LATEST", "1", "2", "3"})
+    ]
     scheduler = server.client("scheduler")
     scheduler.create_schedule_group(Name="pg-group")
     target = {"Arn": "arn:aws:sqs:us-east-1:000000000000:pg-a-0", "RoleArn": ROLE}

@@ -355,3 +355,22 @@ def _ignore(call) -> None:
         call()
     except Exception:  # the server went away mid-call: what this test does
         pass
+
+
+def test_list_versions(lam):
+    name = make_function(lam)
+    lam.publish_version(FunctionName=name, Description="first")
+    assert lam.publish_version(FunctionName=name)["Version"] == "1"  # unchanged: not published again
+    lam.update_function_configuration(FunctionName=name, Timeout=9)
+    lam.get_waiter("function_updated_v2").wait(
+        FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+    )
+    assert lam.publish_version(FunctionName=name)["Version"] == "2"
+    versions = lam.list_versions_by_function(FunctionName=name)["Versions"]
+    assert [(v["Version"], v["Timeout"]) for v in versions] == [("$LATEST", 9), ("1", 3), ("2", 9)]
+    assert versions[1]["Description"] == "first"
+    lam.delete_function(FunctionName=name, Qualifier="1")
+    assert [v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]] == [
+        "$LATEST",
+        "2",
+    ]

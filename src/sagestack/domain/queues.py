@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 from ..store.errors import AlreadyExists
 from ..store.queues import Message, queue_message_store, receipt_message_id
 from ..store.resources import Resource
+from .state import mutate
 
 TYPE = "sqs-queue"
 
@@ -243,8 +244,6 @@ def set_attributes(platform, queue: Resource, attributes: dict[str, str]) -> Non
     def change(resource: Resource) -> None:
         resource.data["Attributes"].update(stored)
         resource.data["LastModifiedTimestamp"] = int(time.time())
-
-    from .state import mutate
 
     mutate(platform.resources, queue.account_id, queue.region, TYPE, queue.name, change)
 

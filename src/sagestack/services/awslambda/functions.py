@@ -13,6 +13,7 @@ from ...domain.functions import FunctionError
 from ...domain.state import mutate
 from ...objects import object_store
 from ...objects.errors import ObjectError
+from ...store import tokens
 from ...store.errors import AlreadyExists
 from ...store.resources import ListQuery
 from ..context import RequestContext
@@ -269,7 +270,7 @@ def publish_version(ctx: RequestContext, params: dict) -> dict:
         latest = resource.data.get("Versions", {})
         for number, version in latest.items():  # an unchanged function is not published again
             if version.get("CodeSha256") == resource.data.get("CodeSha256") and all(
-                version.get(m) == resource.data.get(m) for m in CONFIG_MEMBERS
+                version.get(m) == resource.data.get(m) for m in CONFIG_MEMBERS if m != "Description"
             ):
                 published.append(number)
                 return
@@ -329,6 +330,21 @@ def list_functions(ctx: RequestContext, params: dict) -> dict:
     out: dict = {"Functions": listed}
     if token:
         out["NextMarker"] = token
+    return out
+
+
+@handler(OPERATIONS, "ListVersionsByFunction")
+def list_versions_by_function(ctx: RequestContext, params: dict) -> dict:
+    row, _ = function_of(ctx, params["FunctionName"])
+    limit = params.get("MaxItems") or 50
+    if not 1 <= limit <= 10000:
+        raise FunctionError("InvalidParameter", "MaxItems must be between 1 and 10000")
+    numbers = sorted(row.data.get("Versions", {}), key=int)
+    everything = [functions.configuration(row)] + [functions.configuration(row, n) for n in numbers]
+    offset = tokens.decode_offset(params.get("Marker"))["o"]
+    out: dict = {"Versions": everything[offset : offset + limit]}
+    if offset + limit < len(everything):
+        out["NextMarker"] = tokens.encode_offset(offset + limit)
     return out
 
 
