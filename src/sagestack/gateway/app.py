@@ -28,6 +28,7 @@ from ..protocol.json_rpc import JsonRpcProtocol
 from ..protocol.query import QueryProtocol
 from ..protocol.rest import RestJsonProtocol, RestXmlProtocol
 from ..protocol.signing import sha256_hex
+from ..protocol.sqs_query import SqsQueryProtocol
 from ..protocol.validate import validate
 from ..services.context import RequestContext
 from ..services.registry import BoundHandler, load_tables
@@ -115,6 +116,7 @@ class Gateway:
             except ModuleNotFoundError:
                 continue
         self.services = sorted(s for s, t in self.tables.items() if t)
+        self.sqs_query = SqsQueryProtocol("sqs")
         # The serving router registers itself here (invocation fast path).
         self.invocation_handler: Callable[..., Awaitable[HttpResponse]] | None = None
         self.started_at: float | None = None
@@ -218,6 +220,8 @@ class Gateway:
         signing = SIGNING_NAMES.get(scope_service or "", scope_service)
         service = self.pick_service(request, signing)
         protocol = self.protocols.get(service) if service else None
+        if service == "sqs" and not request.headers.get("x-amz-target"):
+            protocol = self.sqs_query  # SQS's query protocol (clients made before SQS spoke JSON)
         if protocol is None:
             protocol = self.protocols.get(self.fallback_service(request))
         call.service = service
