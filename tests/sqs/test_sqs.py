@@ -408,3 +408,31 @@ def test_redrive_policy_moves_exhausted_messages_to_the_dead_letter_queue(sqs):
     with pytest.raises(botocore.exceptions.ClientError) as info:
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": "{not json"})
     assert _code(info) == "InvalidAttributeValue"
+
+
+def test_concurrent_receivers_never_get_the_same_message(server, sqs):
+    url = sqs.create_queue(QueueName=_name("race"))["QueueUrl"]
+    for start in range(0, 40, 10):
+        sqs.send_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"m{i}"} for i in range(start, start + 10)]
+        )
+    seen: list[str] = []
+    lock = threading.Lock()
+
+    def consume():
+        client = server.client("sqs")
+        while True:
+            got = client.receive_message(QueueUrl=url, MaxNumberOfMessages=3, VisibilityTimeout=60).get(
+                "Messages", []
+            )
+            if not got:
+                return
+            with lock:
+                seen.extend(m["MessageId"] for m in got)
+
+    threads = [threading.Thread(target=consume) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(seen) == 40 and len(set(seen)) == 40

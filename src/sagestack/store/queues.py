@@ -165,9 +165,9 @@ class QueueMessageStore:
                 message.first_received_at = message.first_received_at or now
                 message.visible_at = now + visibility
                 message.receipt = receipt
-                conn.execute(
+                claimed = conn.execute(
                     queue_messages.update()
-                    .where(t.id == message.id)
+                    .where(and_(t.id == message.id, t.visible_at <= now))  # not taken by a concurrent receive
                     .values(
                         receive_count=message.receive_count,
                         first_received_at=message.first_received_at,
@@ -175,6 +175,8 @@ class QueueMessageStore:
                         receipt=receipt,
                     )
                 )
+                if not claimed.rowcount:
+                    continue
                 out.append(message)
         return out
 
