@@ -11,8 +11,10 @@ empty pages, items missed) fails here.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -1081,6 +1083,73 @@ def world(server) -> dict[tuple[str, str], list[Case]]:
         ),
     ]
     cases["ec2", "DescribeVpcEndpoints"] = [Case({}, _names("VpcEndpoints", "VpcEndpointId"), expected=set())]
+
+    # -- SQS, Lambda, EventBridge Scheduler -------------------------------------------------------------
+    sqs = server.client("sqs")
+    queue_urls = [sqs.create_queue(QueueName=f"pg-{kind}-{i}")["QueueUrl"] for kind in "ab" for i in range(3)]
+    cases["sqs", "ListQueues"] = [
+        Case({}, lambda r: r.get("QueueUrls") or [], expected=set(queue_urls)),
+        Case({"QueueNamePrefix": "pg-a"}, lambda r: r.get("QueueUrls") or [], expected=set(queue_urls[:3])),
+    ]
+    lam = server.client("lambda")
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return event\n")
+    function_names = [f"pg-fn-{i}" for i in range(3)]
+    for name in function_names:
+        lam.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=ROLE,
+            Handler="app.handler",
+            Code={"ZipFile": package.getvalue()},
+        )
+    cases["lambda", "ListFunctions"] = [
+        Case({}, _names("Functions", "FunctionName"), expected=set(function_names))
+    ]
+    lam.get_waiter("function_active_v2").wait(FunctionName="pg-fn-0", WaiterConfig={"Delay": 1})
+    for i in range(3):
+        lam.update_function_configuration(FunctionName="pg-fn-0", Description=f"v{i}", Timeout=10 + i)
+        lam.get_waiter("function_updated_v2").wait(FunctionName="pg-fn-0", WaiterConfig={"Delay": 1})
+        lam.publish_version(FunctionName="pg-fn-0")
+    cases["lambda", "ListVersionsByFunction"] = [
+        Case({"FunctionName": "pg-fn-0"}, _names("Versions", "Version"), expected={"$LATEST", "1", "2", "3"})
+    ]
+    scheduler = server.client("scheduler")
+    scheduler.create_schedule_group(Name="pg-group")
+    target = {"Arn": "arn:aws:sqs:us-east-1:000000000000:pg-a-0", "RoleArn": ROLE}
+    schedule_names = []
+    for i in range(6):
+        name = f"pg-{'on' if i % 2 == 0 else 'off'}-{i}"
+        scheduler.create_schedule(
+            Name=name,
+            GroupName="pg-group" if i < 3 else "default",
+            ScheduleExpression="rate(1 day)",
+            FlexibleTimeWindow={"Mode": "OFF"},
+            Target=target,
+            State="ENABLED" if i % 2 == 0 else "DISABLED",
+        )
+        schedule_names.append(name)
+    cases["scheduler", "ListSchedules"] = [
+        Case({}, _names("Schedules", "Name"), expected=set(schedule_names)),
+        Case({"GroupName": "pg-group"}, _names("Schedules", "Name"), expected=set(schedule_names[:3])),
+        Case({"State": "DISABLED"}, _names("Schedules", "Name"), expected=set(schedule_names[1::2])),
+        Case({"NamePrefix": "pg-on"}, _names("Schedules", "Name"), expected=set(schedule_names[::2])),
+    ]
+    for i in range(3):
+        scheduler.create_schedule_group(Name=f"pg-more-{i}")
+    cases["scheduler", "ListScheduleGroups"] = [
+        Case(
+            {},
+            _names("ScheduleGroups", "Name"),
+            expected={"default", "pg-group"} | {f"pg-more-{i}" for i in range(3)},
+        ),
+        Case(
+            {"NamePrefix": "pg-more"},
+            _names("ScheduleGroups", "Name"),
+            expected={f"pg-more-{i}" for i in range(3)},
+        ),
+    ]
     return cases
 
 

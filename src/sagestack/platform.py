@@ -38,6 +38,8 @@ class Platform:
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._shutdown_hooks: list[Callable[[], Any]] = []
+        self._draining = threading.Event()
+        self._drain_hooks: list[Callable[[], Any]] = []
         self._credential_cache: dict[str, dict] = {}
         self.gateway = None  # set by server.build_app
 
@@ -98,6 +100,26 @@ class Platform:
     def on_shutdown(self, hook: Callable[[], Any]) -> None:
         self._shutdown_hooks.append(hook)
 
+    def on_drain(self, hook: Callable[[], Any]) -> None:
+        """``hook`` runs as soon as a stop is asked for, while requests in flight still finish (the HTTP
+        server waits for them): end what would hold a request open (long polls, function runs)."""
+        self._drain_hooks.append(hook)
+
+    @property
+    def draining(self) -> bool:
+        """A stop was asked for: requests that wait (long polls) answer now."""
+        return self._draining.is_set()
+
+    def drain(self) -> None:
+        if self._draining.is_set():
+            return
+        self._draining.set()
+        for hook in list(self._drain_hooks):
+            try:
+                hook()
+            except Exception:
+                log.exception("drain hook failed")
+
     def start(self) -> None:
         """Run the loops registered so far (the server registers them first: ``startup.py``)."""
         for name, step, interval in self._loops:
@@ -122,6 +144,7 @@ class Platform:
         return self._stopping.is_set()
 
     def stop(self) -> None:
+        self.drain()
         self._stopping.set()
         for hook in reversed(self._shutdown_hooks):
             try:

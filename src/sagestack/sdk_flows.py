@@ -104,6 +104,12 @@ FLOWS: tuple[Flow, ...] = (
     Flow(
         "aws-cli", "AWS CLI (beyond the spec)", "`aws s3 cp/sync/ls/rm`, `aws logs ...`, `aws sagemaker ...`"
     ),
+    Flow(
+        "lambda-schedules",
+        "Lambda helper and pipeline schedules (beyond the spec)",
+        "`sagemaker.lambda_helper.Lambda` create/upsert/invoke/delete, `PipelineSchedule` through the SDK's "
+        "EventBridge Scheduler helper (what `put_triggers`/`describe_trigger`/`delete_triggers` call)",
+    ),
 )
 FLOW_IDS = tuple(f.id for f in FLOWS)
 

@@ -104,7 +104,7 @@ def serve(settings: Settings) -> int:
             server_header=False,
             date_header=True,
         )
-        server = uvicorn.Server(config)
+        server = _draining_server(config)
         # uvicorn shuts down gracefully on SIGTERM, then raises the signal again for the handler that was
         # there before: make that one exit through the `finally` below (which gives the data dir back)
         # rather than end the process where it stands.
@@ -117,6 +117,22 @@ def serve(settings: Settings) -> int:
     finally:
         lock.release()
     return 0
+
+
+def _draining_server(config):
+    """uvicorn's server, telling the platform at once when a stop is asked for: uvicorn then waits for
+    the requests in flight, and the platform ends those that would wait long (a Lambda invocation, an
+    SQS long poll) instead of holding the stop up."""
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            platform = getattr(self.config.app, "platform", None)
+            if platform is not None:
+                platform.drain()
+            super().handle_exit(sig, frame)
+
+    return DrainingServer(config)
 
 
 def _exit_on_signal(signum, frame) -> None:

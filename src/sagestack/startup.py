@@ -22,6 +22,8 @@ STARTUP_MODULES = (
     "sagestack.reconcilers.inference_experiments",
     "sagestack.services.calls",
     "sagestack.reconcilers.pipelines",
+    "sagestack.reconcilers.functions",
+    "sagestack.reconcilers.schedules",
 )
 
 

@@ -20,6 +20,10 @@ INTERNAL = {
     "SAGESTACK_PRIVATE_OPT_ML",
     "SAGESTACK_IMAGE_TAG",
     "SAGESTACK_SPARK_RENDEZVOUS",
+    # a Lambda invocation's process: its request id, invoked ARN and deadline (execution/functions.py)
+    "SAGESTACK_LAMBDA_REQUEST_ID",
+    "SAGESTACK_LAMBDA_INVOKED_ARN",
+    "SAGESTACK_LAMBDA_DEADLINE_MS",
 }
 
 

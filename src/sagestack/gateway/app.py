@@ -28,6 +28,7 @@ from ..protocol.json_rpc import JsonRpcProtocol
 from ..protocol.query import QueryProtocol
 from ..protocol.rest import RestJsonProtocol, RestXmlProtocol
 from ..protocol.signing import sha256_hex
+from ..protocol.sqs_query import SqsQueryProtocol
 from ..protocol.validate import validate
 from ..services.context import RequestContext
 from ..services.registry import BoundHandler, load_tables
@@ -45,7 +46,9 @@ TARGET_PREFIXES = {
     "AnyScaleFrontendService": "application-autoscaling",
     "GraniteServiceVersion20100801": "cloudwatch",
     "TrentService": "kms",
+    "AmazonSQS": "sqs",
 }
+LAMBDA_CODE_PREFIX = "/_sagestack/lambda-code/"
 SIGNING_NAMES = {"monitoring": "cloudwatch"}
 SAGEMAKER_REST_PREFIXES = (
     ("/endpoints/", "sagemaker-runtime"),
@@ -113,6 +116,7 @@ class Gateway:
             except ModuleNotFoundError:
                 continue
         self.services = sorted(s for s, t in self.tables.items() if t)
+        self.sqs_query = SqsQueryProtocol("sqs")
         # The serving router registers itself here (invocation fast path).
         self.invocation_handler: Callable[..., Awaitable[HttpResponse]] | None = None
         self.started_at: float | None = None
@@ -216,6 +220,8 @@ class Gateway:
         signing = SIGNING_NAMES.get(scope_service or "", scope_service)
         service = self.pick_service(request, signing)
         protocol = self.protocols.get(service) if service else None
+        if service == "sqs" and not request.headers.get("x-amz-target"):
+            protocol = self.sqs_query  # SQS's query protocol (clients made before SQS spoke JSON)
         if protocol is None:
             protocol = self.protocols.get(self.fallback_service(request))
         call.service = service
@@ -249,7 +255,13 @@ class Gateway:
                 computed = sha256_hex(request.body)
                 if computed != auth.declared_payload_sha256:
                     raise content_sha256_mismatch("s3", auth.declared_payload_sha256, computed)
-            validate(params, op.input_shape, check_patterns=service != "s3", check_enums=service != "s3")
+            # SQS words unknown attribute names itself (and takes the legacy receive attribute names)
+            validate(
+                params,
+                op.input_shape,
+                check_patterns=service != "s3",
+                check_enums=service not in ("s3", "sqs"),
+            )
             handler = self.tables.get(service, {}).get(op.name)
             if handler is None:
                 log.warning(
@@ -390,6 +402,16 @@ class Gateway:
                 )
             document = await asyncio.to_thread(server_status, self.platform, self.started_at)
             return HttpResponse(200, [("content-type", "application/json")], json.dumps(document).encode())
+        if request.raw_path.startswith(LAMBDA_CODE_PREFIX) and request.method == "GET":
+            # GetFunction's Code.Location: unsigned, like Lambda's presigned URL (the token is the secret)
+            from ..services.awslambda import code_path
+
+            path = await asyncio.to_thread(code_path, self.platform, request.raw_path)
+            if path is not None:
+                size = str(path.stat().st_size)
+                headers = [("content-type", "application/zip"), ("content-length", size)]
+                return HttpResponse(200, headers, FileBody(str(path), 0, None))
+            return HttpResponse(404, [("content-type", "application/json")], b'{"message":"not found"}')
         if request.raw_path == "/_sagestack/health":
             body = json.dumps(
                 {

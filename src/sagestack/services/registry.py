@@ -71,6 +71,9 @@ SERVICE_MODULES: dict[str, str] = {
     "application-autoscaling": "sagestack.services.autoscaling",
     "kms": "sagestack.services.kms",
     "ec2": "sagestack.services.ec2",
+    "sqs": "sagestack.services.sqs",
+    "lambda": "sagestack.services.awslambda",
+    "scheduler": "sagestack.services.scheduler",
 }
 
 

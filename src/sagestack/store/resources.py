@@ -99,6 +99,8 @@ FILTERED_FIELDS: Mapping[str, tuple[str, ...]] = {
     "model-explainability-job-definition": ("_EndpointName",),
     "monitoring-schedule": ("_EndpointName", "_DefinitionKey", "_DefinitionName", "MonitoringType"),
     "monitoring-execution": ("MonitoringScheduleName",),
+    "sqs-queue": ("QueueName",),
+    "schedule": ("GroupName", "Name", "State"),
 }
 
 

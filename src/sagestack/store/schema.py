@@ -18,6 +18,7 @@ TABLE_MODULES = (
     "sagestack.store.metrics",
     "sagestack.store.async_invocations",
     "sagestack.store.experiments",
+    "sagestack.store.queues",
 )
 
 
