@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from sagestack.cli import build_parser, settings_from_args
-from sagestack.settings import LOG_LEVELS, Settings, SettingsError, specs
+from sagestack.settings import LOG_LEVELS, Settings, SettingsError, _bool, specs
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = {int: "7", float: "2.5"}
+SAMPLES = {int: "7", float: "2.5", _bool: "yes"}
 #: Variables the server sets for the processes it starts (not configuration).
 INTERNAL = {
     "SAGESTACK_JOB_ROOT",
@@ -48,6 +48,16 @@ def test_bad_values_name_the_variable():
         Settings.from_env({"SAGESTACK_LOG_LEVEL": "loud"})
     with pytest.raises(SettingsError, match="--max-cpus 'many'"):
         Settings.from_env({}, max_cpus="many")
+
+
+def test_strict_roles_is_a_switch():
+    assert Settings.from_env({}).strict_roles is False
+    for raw, value in (("1", True), ("TRUE", True), ("on", True), ("0", False), ("no", False)):
+        assert Settings.from_env({"SAGESTACK_STRICT_ROLES": raw}).strict_roles is value
+    with pytest.raises(SettingsError, match="SAGESTACK_STRICT_ROLES='maybe'"):
+        Settings.from_env({"SAGESTACK_STRICT_ROLES": "maybe"})
+    args = build_parser().parse_args(["serve", "--strict-roles", "true"])
+    assert settings_from_args(args).strict_roles is True
 
 
 def test_flags_beat_variables_which_beat_defaults(tmp_path):
