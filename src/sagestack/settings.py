@@ -192,6 +192,15 @@ class Settings:
         help="multi-model endpoints: the most models one instance keeps loaded (least recently used "
         "ones are unloaded)",
     )
+    sdk_v3_python: Path | None = _setting(
+        None,
+        parse=_path,
+        metavar="PYTHON",
+        default_text="none",
+        help="a Python interpreter with the SageMaker Python SDK v3 (sagemaker>=3): endpoints serving models "
+        "SDK v3's ModelBuilder built (code/inference.py loading serve.pkl) run their worker with it when the "
+        "server's own Python has SDK v2; typically the python of the environment that built the model",
+    )
     env_cache_dir: Path | None = _setting(
         None,
         parse=_path,

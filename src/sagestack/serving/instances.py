@@ -120,12 +120,14 @@ class Instance:
         env.setdefault("PYTHONUNBUFFERED", "1")
         # A container may run its own server in a framework environment (runtimes.py: TensorFlow Serving).
         command = next((c["command"] for c in self.spec.containers if c.get("command")), None)
+        src = str(Path(__file__).resolve().parents[2])
         if command:
             for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"):
                 env.pop(name, None)
+            if any(c.get("sagestack_on_path") for c in self.spec.containers):  # the worker, another Python
+                env["PYTHONPATH"] = src
             args = [*command, "--config", str(config_path)]
         else:
-            src = str(Path(__file__).resolve().parents[2])
             env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
             args = [sys.executable, "-m", "sagestack.serving.worker", "--config", str(config_path)]
         for name in ("endpoint", "variant"):
