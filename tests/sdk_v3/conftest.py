@@ -138,9 +138,9 @@ class V3Runner:
         assert result.returncode == 0, f"{script} exited {result.returncode}:\n{output[-6000:]}"
         network = work / "network.log"
         assert not network.exists(), f"{script} tried to leave the machine: {network.read_text()}"
-        last = [line for line in result.stdout.splitlines() if line.startswith("{")]
-        assert last, f"{script} printed no JSON result:\n{output[-4000:]}"
-        return json.loads(last[-1]), output
+        last = [line for line in result.stdout.splitlines() if line.startswith("RESULT {")]
+        assert last, f"{script} printed no result:\n{output[-4000:]}"
+        return json.loads(last[-1][len("RESULT ") :]), output
 
 
 @pytest.fixture(scope="session")

@@ -46,5 +46,5 @@ def write(path: str, text: str) -> Path:
 
 
 def result(**values) -> None:
-    """The program's result: one JSON line, printed last."""
-    print(json.dumps(values, default=str), flush=True)
+    """The program's result: one JSON line after a marker (rich's progress panels share stdout)."""
+    print("\nRESULT " + json.dumps(values, default=str), flush=True)
