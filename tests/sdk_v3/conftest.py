@@ -2,7 +2,7 @@
 ``make test`` from requirements/sdk-v3.txt; v3 cannot share a venv with v2), against a server of their own.
 
 Each test runs one program from ``scripts/`` with ``.venv-sdkv3/bin/python`` in the environment
-``sagestack env`` prints, as a user would, and reads the JSON the program prints last. A
+``sagestack env`` prints, as a user would, and reads the ``RESULT {json}`` line it prints last. A
 ``sitecustomize`` refuses (and records) every connection and name lookup outside 127.0.0.0/8, so a test
 fails if the SDK tries to reach AWS.
 """
