@@ -100,6 +100,6 @@ def test_every_sagestack_variable_in_the_code_is_documented():
     doc = (ROOT / "docs" / "configuration.md").read_text()
     names = set()
     for path in (ROOT / "src").rglob("*.py"):
-        names |= set(re.findall(r"SAGESTACK_[A-Z][A-Z_]*[A-Z]", path.read_text()))
+        names |= set(re.findall(r"SAGESTACK_[A-Z][A-Z0-9_]*[A-Z0-9]", path.read_text()))
     missing = sorted(n for n in names - INTERNAL if f"`{n}`" not in doc)
     assert not missing, f"undocumented variables (add a setting or an OTHER_VARIABLES line): {missing}"
