@@ -1,7 +1,8 @@
 """STS: caller identity and temporary credentials that work against this server.
 
 AssumeRole checks that the role exists (as AWS does: ``AccessDenied`` otherwise; unless strict_roles is
-set every well-formed role ARN names one, see services/iam) and honours its MaxSessionDuration; it does not evaluate the role's trust policy — sagestack enforces no IAM policies.
+set every well-formed role ARN names one, see services/iam) and honours its MaxSessionDuration; it does
+not evaluate the role's trust policy — sagestack enforces no IAM policies.
 """
 
 from __future__ import annotations
