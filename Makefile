@@ -15,13 +15,18 @@ INSTALL_PROJECT := $(PIP_INSTALL) --no-build-isolation --editable
 TOOLS_STAMP := $(VENV)/.tools-installed
 SERVE_STAMP := $(VENV)/.serve-installed
 TEST_STAMP := $(VENV)/.test-installed
+# SDK v3 (sagemaker>=3) cannot share a venv with SDK v2: tests/sdk_v3 run their programs with
+# .venv-sdkv3's Python, built from its own lock (requirements/sdk-v3.txt, `make lock-sdkv3`).
+SDKV3_VENV := .venv-sdkv3
+SDKV3_LOCK := requirements/sdk-v3.txt
+SDKV3_STAMP := $(SDKV3_VENV)/.installed
 # `make lock` runs this uv from its own small venv (not part of the lock it writes).
 UV_VERSION := 0.13.9
 UV := $(VENV)/lock-tools/bin/uv
 UV_STAMP := $(VENV)/lock-tools/.uv-$(UV_VERSION)
 LINT_PATHS := src tests bench
 
-.PHONY: help serve test lint bench demo docs lock wheel venv migration schema-snapshot pythons clean
+.PHONY: help serve test lint bench demo docs lock lock-sdkv3 sdkv3-venv wheel venv migration schema-snapshot pythons clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 10
@@ -44,10 +49,19 @@ $(TEST_STAMP): $(SERVE_STAMP) pyproject.toml $(LOCK)
 
 venv: $(TEST_STAMP)  ## set up .venv with everything (the test level)
 
+# .venv-sdkv3: SDK v3 at the versions its lock pins (no torch: the lock holds none, and `make lock-sdkv3`
+# refuses one), for tests/sdk_v3 and for the server's ModelBuilder endpoints in those tests.
+$(SDKV3_STAMP): $(SDKV3_LOCK)
+	$(PYTHON) -m venv $(SDKV3_VENV)
+	$(SDKV3_VENV)/bin/python -m pip install --quiet --requirement $(SDKV3_LOCK) --constraint $(SDKV3_LOCK)
+	touch $@
+
+sdkv3-venv: $(SDKV3_STAMP)  ## set up .venv-sdkv3 (SDK v3, for tests/sdk_v3)
+
 serve: $(SERVE_STAMP)  ## start the server (ARGS="--port 6000 --data-dir /tmp/ss"; sagestack serve --help)
 	$(BIN)/sagestack serve $(ARGS)
 
-test: $(TEST_STAMP)  ## run the whole test suite (PYTEST_ARGS="-k s3" to choose)
+test: $(TEST_STAMP) $(SDKV3_STAMP)  ## run the whole test suite (PYTEST_ARGS="-k s3" to choose)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)  ## ruff check and ruff format --check (rules in pyproject.toml; `ruff format src tests bench` fixes the format)
@@ -94,6 +108,13 @@ lock: $(UV_STAMP)  ## re-pin every dependency (requirements/constraints.txt) and
 		{ echo "CUDA-only packages in $(LOCK): add them to requirements/cuda-excludes.txt"; exit 1; }
 	$(MAKE) docs
 
+# Re-pin SDK v3 for .venv-sdkv3 (Python 3.11, this platform); never a CUDA torch.
+lock-sdkv3: $(UV_STAMP)  ## re-pin requirements/sdk-v3.txt from requirements/sdk-v3.in
+	$(UV) pip compile requirements/sdk-v3.in --python-version 3.11 --excludes requirements/cuda-excludes.txt \
+		--custom-compile-command "make lock-sdkv3" $(LOCK_ARGS) --output-file $(SDKV3_LOCK)
+	! grep -E '^(torch|nvidia-|cuda-|triton)' $(SDKV3_LOCK) || \
+		{ echo "torch or CUDA packages in $(SDKV3_LOCK): exclude them (requirements/cuda-excludes.txt)"; exit 1; }
+
 $(UV_STAMP):
 	$(PYTHON) -m venv $(VENV)/lock-tools
 	$(VENV)/lock-tools/bin/python -m pip install --quiet uv==$(UV_VERSION)
@@ -112,4 +133,4 @@ wheel: $(TEST_STAMP)  ## build dist/sagestack-*.whl and the sdist
 	$(BIN)/python -m build --no-isolation --outdir dist .
 
 clean:  ## remove .venv, build outputs and caches
-	rm -rf $(VENV) .pytest_cache .ruff_cache build dist src/*.egg-info
+	rm -rf $(VENV) $(SDKV3_VENV) .pytest_cache .ruff_cache build dist src/*.egg-info

@@ -21,6 +21,17 @@ def server(tmp_path_factory) -> ServerProcess:
     proc.stop()
 
 
+@pytest.fixture(scope="session")
+def strict_server(tmp_path_factory) -> ServerProcess:
+    """A server with SAGESTACK_STRICT_ROLES=1: only created roles (and the built-in one) exist."""
+    proc = ServerProcess(
+        tmp_path_factory.mktemp("strict") / "data", extra_env={"SAGESTACK_STRICT_ROLES": "1"}
+    )
+    proc.start()
+    yield proc
+    proc.stop()
+
+
 @pytest.fixture
 def fresh_server(tmp_path) -> ServerProcess:
     proc = ServerProcess(tmp_path / "data")

@@ -66,3 +66,13 @@ def test_sdk_reaches_server_not_aws(server, sdk_env, monkeypatch):
     emitted = telemetry_logging._telemetry_emitter(Feature.SDK_DEFAULTS_V2, "probe")(lambda self: 42)
     assert emitted(Holder()) == 42
     assert calls == []
+
+
+def test_model_builder_telemetry_is_silenced(server, sdk_env):
+    """ModelBuilder's own telemetry sender (sagemaker.serve, in SDK v2 and v3) becomes a no-op too."""
+    import boto3
+    from sagemaker.serve.utils import telemetry_logger
+
+    boto3.client("s3")  # any client: the plugin runs
+    assert telemetry_logger._send_telemetry("1", 1, None) is None
+    assert telemetry_logger._send_telemetry.__name__ == "_no_telemetry"

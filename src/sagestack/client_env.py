@@ -27,7 +27,12 @@ import sys
 from urllib.parse import urlsplit
 
 _AWS_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn")
-_TELEMETRY_MODULES = ("sagemaker.telemetry.telemetry_logging", "sagemaker.core.telemetry.telemetry_logging")
+# (module, sender): SDK v2's and sagemaker-core's telemetry, and ModelBuilder's (v2 and v3)
+_TELEMETRY_SENDERS = (
+    ("sagemaker.telemetry.telemetry_logging", "_send_telemetry_request"),
+    ("sagemaker.core.telemetry.telemetry_logging", "_send_telemetry_request"),
+    ("sagemaker.serve.utils.telemetry_logger", "_send_telemetry"),
+)
 
 
 def _no_telemetry(*args, **kwargs):
@@ -35,10 +40,10 @@ def _no_telemetry(*args, **kwargs):
 
 
 def _silence_sdk_telemetry():
-    for name in _TELEMETRY_MODULES:
+    for name, sender in _TELEMETRY_SENDERS:
         module = sys.modules.get(name)
-        if module is not None and getattr(module, "_send_telemetry_request", None) is not _no_telemetry:
-            module._send_telemetry_request = _no_telemetry
+        if module is not None and getattr(module, sender, None) is not _no_telemetry:
+            setattr(module, sender, _no_telemetry)
 
 
 def initialize_client_plugin(client):

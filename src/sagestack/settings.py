@@ -52,6 +52,17 @@ def _log_level(value: str) -> str:
     return lowered
 
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered not in _TRUE + _FALSE:
+        raise ValueError(f"{value!r} is not one of {', '.join(_TRUE + _FALSE)}")
+    return lowered in _TRUE
+
+
 def _setting(
     default: Any = dataclasses.MISSING,
     *,
@@ -119,6 +130,15 @@ class Settings:
         default_text="random, kept in `<data-dir>/credentials`",
         help="the default account's secret access key",
     )
+    strict_roles: bool = _setting(
+        False,
+        parse=_bool,
+        metavar="BOOL",
+        help="off (the default): any well-formed IAM role ARN, of any account, names a role that exists "
+        "with the permissions SageMaker needs (IAM GetRole and SimulatePrincipalPolicy, STS AssumeRole "
+        "answer for it), so code written for an AWS account runs unchanged. On: only the built-in role and "
+        "roles made with CreateRole exist (see the Security section of the README)",
+    )
     log_level: str = _setting(
         "info",
         parse=_log_level,
@@ -171,6 +191,15 @@ class Settings:
         default_text="bounded by memory only",
         help="multi-model endpoints: the most models one instance keeps loaded (least recently used "
         "ones are unloaded)",
+    )
+    sdk_v3_python: Path | None = _setting(
+        None,
+        parse=_path,
+        metavar="PYTHON",
+        default_text="none",
+        help="a Python interpreter with the SageMaker Python SDK v3 (sagemaker>=3): endpoints serving models "
+        "SDK v3's ModelBuilder built (code/inference.py loading serve.pkl) run their worker with it when the "
+        "server's own Python has SDK v2; typically the python of the environment that built the model",
     )
     env_cache_dir: Path | None = _setting(
         None,

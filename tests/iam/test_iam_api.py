@@ -31,6 +31,12 @@ def iam(server):
     return server.client("iam")
 
 
+@pytest.fixture
+def strict_iam(strict_server):
+    """IAM of a server with SAGESTACK_STRICT_ROLES=1 (only created roles exist)."""
+    return strict_server.client("iam")
+
+
 def test_get_the_built_in_role(iam):
     role = iam.get_role(RoleName=DEFAULT)["Role"]
     assert role["Arn"] == f"arn:aws:iam::000000000000:role/{DEFAULT}" and role["Path"] == "/"
@@ -39,9 +45,9 @@ def test_get_the_built_in_role(iam):
     assert principal == {"Service": "sagemaker.amazonaws.com"}
 
 
-def test_get_role_that_does_not_exist(iam):
+def test_get_role_that_does_not_exist(strict_iam):
     with pytest.raises(ClientError) as info:
-        iam.get_role(RoleName="no-such-role")
+        strict_iam.get_role(RoleName="no-such-role")
     assert _code(info) == ("NoSuchEntity", 404)
     assert info.value.response["Error"]["Message"] == "The role with name no-such-role cannot be found."
 
@@ -77,12 +83,12 @@ def test_create_role_errors(iam):
     assert _code(info) == ("MalformedPolicyDocument", 400)
 
 
-def test_delete_role(iam):
+def test_delete_role(strict_iam):
     name = _name()
-    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))
-    iam.delete_role(RoleName=name)
+    strict_iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))
+    strict_iam.delete_role(RoleName=name)
     with pytest.raises(ClientError) as info:
-        iam.get_role(RoleName=name)
+        strict_iam.get_role(RoleName=name)
     assert _code(info) == ("NoSuchEntity", 404)
 
 
@@ -130,9 +136,57 @@ def test_simulate_principal_policy(iam):
     assert results == {("sagemaker:CreateTrainingJob", "*"): "allowed", ("s3:GetObject", "*"): "allowed"}
 
 
-def test_simulate_principal_policy_for_a_missing_role(iam):
+def test_simulate_principal_policy_for_a_missing_role(strict_iam):
     with pytest.raises(ClientError) as info:
-        iam.simulate_principal_policy(
+        strict_iam.simulate_principal_policy(
             PolicySourceArn="arn:aws:iam::000000000000:role/no-such-role", ActionNames=["s3:GetObject"]
         )
     assert _code(info) == ("NoSuchEntity", 404)
+
+
+# -- roles from any account (the default; SAGESTACK_STRICT_ROLES=1 turns it off) ---------------------
+
+FOREIGN = "arn:aws:iam::111122223333:role/SageMakerRole"
+
+
+def test_any_role_name_is_an_execution_role(iam):
+    """GetRole of a role nobody created answers as IAM does for a SageMaker execution role."""
+    role = iam.get_role(RoleName="SageMakerRole")["Role"]
+    assert role["RoleName"] == "SageMakerRole" and role["Path"] == "/"
+    assert role["Arn"] == "arn:aws:iam::000000000000:role/SageMakerRole"
+    assert role["RoleId"].startswith("AROA") and role["MaxSessionDuration"] == 43200
+    principal = role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
+    assert principal == {"Service": "sagemaker.amazonaws.com"}
+    # nothing is stored: ListRoles shows created roles only, and DeleteRole still says it is not there
+    assert "SageMakerRole" not in [r["RoleName"] for r in iam.list_roles()["Roles"]]
+    with pytest.raises(ClientError) as info:
+        iam.delete_role(RoleName="SageMakerRole")
+    assert _code(info) == ("NoSuchEntity", 404)
+
+
+def test_a_created_role_still_answers_as_created(iam):
+    name = _name()
+    iam.create_role(RoleName=name, Path="/team/", AssumeRolePolicyDocument=json.dumps(TRUST), Description="x")
+    role = iam.get_role(RoleName=name)["Role"]
+    assert role["Path"] == "/team/" and role["Description"] == "x" and role["MaxSessionDuration"] == 3600
+
+
+def test_simulate_principal_policy_for_a_foreign_account_role(iam):
+    """What SDK v3's ModelTrainer checks before it creates a training job."""
+    out = iam.simulate_principal_policy(
+        PolicySourceArn=FOREIGN,
+        ActionNames=["sagemaker:CreateTrainingJob", "s3:GetObject", "iam:PassRole"],
+        ResourceArns=["*"],
+    )
+    assert [r["EvalDecision"] for r in out["EvaluationResults"]] == ["allowed"] * 3
+    assert out["IsTruncated"] is False
+
+
+def test_strict_roles_refuse_roles_nobody_created(strict_iam):
+    with pytest.raises(ClientError) as info:
+        strict_iam.simulate_principal_policy(PolicySourceArn=FOREIGN, ActionNames=["s3:GetObject"])
+    assert _code(info) == ("NoSuchEntity", 404)
+    with pytest.raises(ClientError) as info:
+        strict_iam.get_role(RoleName="SageMakerRole")
+    assert _code(info) == ("NoSuchEntity", 404)
+    assert strict_iam.get_role(RoleName=DEFAULT)["Role"]["RoleName"] == DEFAULT

@@ -109,10 +109,11 @@ def test_assume_a_created_role(server):
         "arn:aws:iam::123456789012:role/SageStackExecutionRole",  # the built-in role is the caller account's
     ],
 )
-def test_assume_a_role_that_does_not_exist(server, role_arn):
-    caller = server.client("sts").get_caller_identity()["Arn"]
+def test_assume_a_role_that_does_not_exist(strict_server, role_arn):
+    """SAGESTACK_STRICT_ROLES=1: only created roles (and the built-in one) may be assumed."""
+    caller = strict_server.client("sts").get_caller_identity()["Arn"]
     with pytest.raises(ClientError) as info:
-        server.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="probe")
+        strict_server.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="probe")
     assert _code(info) == ("AccessDenied", 403)
     assert info.value.response["Error"]["Message"] == (
         f"User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
@@ -123,3 +124,34 @@ def test_assume_role_with_a_malformed_arn(server):
     with pytest.raises(ClientError) as info:
         server.client("sts").assume_role(RoleArn="arn:aws:s3:::not-a-role-arn", RoleSessionName="probe")
     assert _code(info) == ("ValidationError", 400)
+
+
+@pytest.mark.parametrize(
+    "role_arn",
+    [
+        "arn:aws:iam::111122223333:role/SageMakerRole",
+        "arn:aws:iam::000000000000:role/service-role/AmazonSageMaker-ExecutionRole-20260101T000000",
+    ],
+)
+def test_assume_a_role_from_any_account(server, role_arn):
+    """By default every well-formed role ARN is a role that exists; its credentials act in its account."""
+    account = role_arn.split(":")[4]
+    name = role_arn.rsplit("/", 1)[1]
+    out = server.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="probe", DurationSeconds=7200)
+    assert out["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{account}:assumed-role/{name}/probe"
+    assert out["AssumedRoleUser"]["AssumedRoleId"].startswith("AROA")
+    identity = _client(server, out["Credentials"]).get_caller_identity()
+    assert identity["Account"] == account and identity["Arn"] == out["AssumedRoleUser"]["Arn"]
+    with pytest.raises(ClientError) as info:  # an implicit role's MaxSessionDuration is 12 hours
+        server.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="probe", DurationSeconds=43201)
+    assert _code(info) == ("ValidationError", 400)
+
+
+def test_assume_a_created_role_under_strict_roles(strict_server):
+    name = f"sts-strict-{uuid.uuid4().hex[:8]}"
+    trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+    arn = strict_server.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"][
+        "Arn"
+    ]
+    out = strict_server.client("sts").assume_role(RoleArn=arn, RoleSessionName="probe")
+    assert out["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::000000000000:assumed-role/{name}/probe"

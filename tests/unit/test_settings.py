@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from sagestack.cli import build_parser, settings_from_args
-from sagestack.settings import LOG_LEVELS, Settings, SettingsError, specs
+from sagestack.settings import LOG_LEVELS, Settings, SettingsError, _bool, specs
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = {int: "7", float: "2.5"}
+SAMPLES = {int: "7", float: "2.5", _bool: "yes"}
 #: Variables the server sets for the processes it starts (not configuration).
 INTERNAL = {
     "SAGESTACK_JOB_ROOT",
@@ -54,6 +54,16 @@ def test_bad_values_name_the_variable():
         Settings.from_env({}, max_cpus="many")
 
 
+def test_strict_roles_is_a_switch():
+    assert Settings.from_env({}).strict_roles is False
+    for raw, value in (("1", True), ("TRUE", True), ("on", True), ("0", False), ("no", False)):
+        assert Settings.from_env({"SAGESTACK_STRICT_ROLES": raw}).strict_roles is value
+    with pytest.raises(SettingsError, match="SAGESTACK_STRICT_ROLES='maybe'"):
+        Settings.from_env({"SAGESTACK_STRICT_ROLES": "maybe"})
+    args = build_parser().parse_args(["serve", "--strict-roles", "true"])
+    assert settings_from_args(args).strict_roles is True
+
+
 def test_flags_beat_variables_which_beat_defaults(tmp_path):
     env = {"SAGESTACK_PORT": "6001", "SAGESTACK_REGION": "eu-west-1", "SAGESTACK_MAX_CPUS": "3"}
     args = build_parser().parse_args(
@@ -94,6 +104,6 @@ def test_every_sagestack_variable_in_the_code_is_documented():
     doc = (ROOT / "docs" / "configuration.md").read_text()
     names = set()
     for path in (ROOT / "src").rglob("*.py"):
-        names |= set(re.findall(r"SAGESTACK_[A-Z][A-Z_]*[A-Z]", path.read_text()))
+        names |= set(re.findall(r"SAGESTACK_[A-Z][A-Z0-9_]*[A-Z0-9]", path.read_text()))
     missing = sorted(n for n in names - INTERNAL if f"`{n}`" not in doc)
     assert not missing, f"undocumented variables (add a setting or an OTHER_VARIABLES line): {missing}"

@@ -9,6 +9,7 @@ Output lines go to the log store.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -123,6 +124,8 @@ class Instance:
         if command:
             for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"):
                 env.pop(name, None)
+            if any(c.get("sagestack_on_path") for c in self.spec.containers):  # the worker, another Python
+                env["PYTHONPATH"] = self._sagestack_only_path()
             args = [*command, "--config", str(config_path)]
         else:
             src = str(Path(__file__).resolve().parents[2])
@@ -153,6 +156,17 @@ class Instance:
         threading.Thread(
             target=self._pump_logs, args=(process,), daemon=True, name=f"worker-log-{self.id}"
         ).start()
+
+    def _sagestack_only_path(self) -> str:
+        """A folder holding only the ``sagestack`` package (a link): another Python imports sagestack's
+        worker from it without the server's other packages (an installed wheel's site-packages)."""
+        folder = self.work_dir / "sagestack-path"
+        folder.mkdir(parents=True, exist_ok=True)
+        link = folder / "sagestack"
+        if not link.exists():
+            with contextlib.suppress(FileExistsError):  # another instance made it meanwhile
+                link.symlink_to(Path(__file__).resolve().parents[1], target_is_directory=True)
+        return str(folder)
 
     def _monitor(self, process: subprocess.Popen, status_r: int) -> None:
         reported_failure = None

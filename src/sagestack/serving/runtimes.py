@@ -3,7 +3,11 @@ framework's own server running in that framework's environment (:mod:`sagestack.
 
 Today one framework needs its own environment: a ``tensorflow-inference`` image without a script
 (no ``SAGEMAKER_PROGRAM``, no ``code/inference.py``) is TensorFlow Serving over the SavedModels in the
-model data, served by ``tfserving.py`` with the TensorFlow environment's Python. :func:`attach_runtime`
+model data, served by ``tfserving.py`` with the TensorFlow environment's Python.
+
+Models SDK v3's ``ModelBuilder`` built (``code/inference.py`` that loads ``code/serve.pkl`` with
+``sagemaker.serve`` of SDK v3) need SDK v3 where they load: when the server's Python lacks it, sagestack's
+worker runs with the ``sdk_v3_python`` interpreter (the user's v3 environment, which pickled the model). :func:`attach_runtime`
 marks such a container with the ``command`` its instances run (building the environment first, which
 takes minutes the first time: it runs on the deployment's thread, so the endpoint stays ``Creating``
 and nothing else waits).
@@ -48,7 +52,54 @@ def attach_runtime(platform, containers: list[dict]) -> list[dict]:
     for container in containers:
         if is_tf_serving(container):
             container["command"] = tf_serving_command(platform, container, len(containers))
+        elif needs_sdk_v3(container):
+            container["command"] = sdk_v3_worker_command(platform, container)
+            container["sagestack_on_path"] = True
+            container["private_opt_ml_model"] = True  # its inference.py reads /opt/ml/model/code/serve.pkl
+            # SageMaker sets the region in every container; SDK v3 makes boto3 clients as it imports
+            environment = container.setdefault("environment", {})
+            for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+                environment.setdefault(name, platform.settings.region)
     return containers
+
+
+#: A module of ``sagemaker.serve`` in SDK v3 that SDK v2 lacks (ModelBuilder's inference.py imports it).
+SDK_V3_SERVE_MODULE = ("serve", "constants.py")
+
+
+def needs_sdk_v3(container: dict) -> bool:
+    """A ModelBuilder (SDK v3) model whose inference code the server's own SDK cannot load."""
+    if container.get("multi_model") is not None or not container.get("model_dir"):
+        return False
+    code = Path(container["model_dir"]) / "code"
+    program = (container.get("environment") or {}).get("SAGEMAKER_PROGRAM") or "inference.py"
+    if not (code / "serve.pkl").exists() or not (code / program).exists():
+        return False
+    if "sagemaker.serve.constants" not in (code / program).read_text(errors="replace"):
+        return False
+    return not _server_has_sdk_v3()
+
+
+def _server_has_sdk_v3() -> bool:
+    import importlib.util
+
+    spec = importlib.util.find_spec("sagemaker")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    return any(Path(location, *SDK_V3_SERVE_MODULE).exists() for location in locations)
+
+
+def sdk_v3_worker_command(platform, container: dict) -> list[str]:
+    python = platform.settings.sdk_v3_python
+    if not python:
+        raise RuntimeUnavailable(
+            f"The model in {container.get('model_dir')} was built by SDK v3's ModelBuilder: its "
+            f"code/inference.py needs sagemaker>=3 (sagemaker.serve) to load, and the server's Python has "
+            f"SDK v2 or none. Set SAGESTACK_SDK_V3_PYTHON (sagestack serve --sdk-v3-python) to the Python of "
+            f"an environment with sagemaker>=3, e.g. the one that built the model."
+        )
+    if not Path(python).exists():
+        raise RuntimeUnavailable(f"SAGESTACK_SDK_V3_PYTHON={python} does not exist.")
+    return [str(python), "-m", "sagestack.serving.worker"]
 
 
 def tf_serving_command(platform, container: dict, count: int = 1) -> list[str]:

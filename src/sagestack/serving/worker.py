@@ -306,6 +306,18 @@ def main(argv: list[str] | None = None) -> int:
         watch_lifeline(config["lifeline_fd"], os.getpid())
     sock = socket.socket(fileno=config["listen_fd"])
     started = time.monotonic()
+    private = [c["model_dir"] for c in config["containers"] if c.get("private_opt_ml_model")]
+    if len(private) == 1:  # inference code that reads /opt/ml/model itself (runtimes.py)
+        from .opt_ml import bind_model_dir
+
+        problem = bind_model_dir(private[0])
+        print(
+            f"sagestack: /opt/ml/model is {private[0]}"
+            if problem is None
+            else f"sagestack: no private /opt/ml/model ({problem})",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         from .handlers import load_model_handler
 

@@ -1,6 +1,10 @@
 """IAM, as much as the SageMaker SDKs need: roles (GetRole for ``get_execution_role()``) and the
 policy simulation SDK v3 runs before training. sagestack does not enforce IAM policies: every
-principal holding a valid key may do everything, and the simulation says so."""
+principal holding a valid key may do everything, and the simulation says so.
+
+Unless ``strict_roles`` is set, every role name (and every well-formed role ARN, of any account) names a
+role that exists: code written for an AWS account carries its own execution role ARNs and runs unchanged.
+A role that was not created answers as an execution role SageMaker may assume (an *implicit* role)."""
 
 from __future__ import annotations
 
@@ -55,15 +59,45 @@ def _default_role(ctx: RequestContext, name: str) -> dict:
     }
 
 
-def find_role(ctx: RequestContext, name: str, account: str | None = None) -> dict | None:
+def _implicit_role(ctx: RequestContext, account: str, name: str, path: str) -> dict:
+    """A role nobody created, as IAM would describe a SageMaker execution role (not strict_roles)."""
+    return {
+        "Path": path,
+        "RoleName": name,
+        "RoleId": role_id(name),
+        "Arn": _role_arn(account, name, path),
+        "CreateDate": dt.datetime.fromtimestamp(
+            ctx.platform.default_credentials["created_at"], dt.timezone.utc
+        ),
+        "AssumeRolePolicyDocument": urllib.parse.quote(json.dumps(SAGEMAKER_TRUST_POLICY)),
+        "Description": "An execution role sagestack accepts by its ARN (it was not created here).",
+        "MaxSessionDuration": 43200,
+    }
+
+
+def strict_roles(ctx: RequestContext) -> bool:
+    return bool(ctx.platform.settings.strict_roles)
+
+
+def find_role(
+    ctx: RequestContext, name: str, account: str | None = None, path: str | None = None
+) -> dict | None:
     """The role ``name`` of ``account`` (default: the caller's), or None. The built-in role exists in the
-    caller's account."""
+    caller's account; ``path`` (an ARN's) must match the stored role's. Unless strict_roles is set, a role
+    that was not created is an implicit execution role."""
     account = account or ctx.account_id
+    role = None
     if name == DEFAULT_ROLE_NAME and account == ctx.account_id:
-        return _default_role(ctx, name)
-    # IAM is global: roles are stored under the region "global".
-    found = ctx.platform.resources.get(account, "global", ROLE_TYPE, name)
-    return None if found is None else found.data
+        role = _default_role(ctx, name)
+    else:
+        # IAM is global: roles are stored under the region "global".
+        found = ctx.platform.resources.get(account, "global", ROLE_TYPE, name)
+        role = None if found is None else found.data
+    if role is not None and (path is None or role.get("Path", "/") == path):
+        return role
+    if strict_roles(ctx):
+        return None
+    return _implicit_role(ctx, account, name, path or "/")
 
 
 def _find_role(ctx: RequestContext, name: str) -> dict:
@@ -154,7 +188,10 @@ def list_roles(ctx: RequestContext, params: dict) -> dict:
 def simulate_principal_policy(ctx: RequestContext, params: dict) -> dict:
     source = params["PolicySourceArn"]
     if ":role/" in source:
-        _find_role(ctx, source.rsplit("/", 1)[1])
+        account = source.split(":")[4] if source.count(":") >= 5 else ""
+        name = source.rsplit("/", 1)[1]
+        if find_role(ctx, name, account if account.isdigit() else None) is None:
+            raise ServiceError("NoSuchEntity", f"The role with name {name} cannot be found.", 404)
     resources = params.get("ResourceArns") or ["*"]
     results = [
         {

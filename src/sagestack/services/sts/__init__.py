@@ -1,7 +1,8 @@
 """STS: caller identity and temporary credentials that work against this server.
 
-AssumeRole checks that the role exists (as AWS does: ``AccessDenied`` otherwise) and honours its
-MaxSessionDuration; it does not evaluate the role's trust policy — sagestack enforces no IAM policies.
+AssumeRole checks that the role exists (as AWS does: ``AccessDenied`` otherwise; unless strict_roles is
+set every well-formed role ARN names one, see services/iam) and honours its MaxSessionDuration; it does
+not evaluate the role's trust policy — sagestack enforces no IAM policies.
 """
 
 from __future__ import annotations
@@ -75,8 +76,8 @@ def assume_role(ctx: RequestContext, params: dict) -> dict:
     if not match:
         raise ServiceError("ValidationError", f"{role_arn} is invalid")
     account, path, name = match.group(1), match.group(2), match.group(3)
-    role = find_role(ctx, name, account)
-    if role is None or role.get("Path", "/") != path:
+    role = find_role(ctx, name, account, path)
+    if role is None:
         raise ServiceError(
             "AccessDenied",
             f"User: {ctx.principal_arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
