@@ -106,6 +106,8 @@ def main() -> int:
     layout = HostLayout(root, visible)
     if runner == "processing":
         return run_processing(layout, config)
+    if runner == "clarify":
+        return run_clarify(layout, config)
     cfg_dir = layout.path("input", "config")
     hyperparameters = json.loads((cfg_dir / "hyperparameters.json").read_text())
     input_config = json.loads((cfg_dir / "inputdataconfig.json").read_text())
@@ -208,6 +210,29 @@ def run_script(layout: HostLayout, config: dict, hyperparameters: dict, program:
             f'ErrorMessage "{message}"\nCommand "{" ".join(command)}"',
         )
     return code
+
+
+def run_clarify(layout: HostLayout, config: dict) -> int:
+    """The Clarify image: sagestack's analysis reads analysis_config.json and the dataset, writes
+    analysis.json and the report (sagestack.clarify.job)."""
+    from ..clarify.errors import ClarifyError
+    from ..clarify.job import run
+
+    if config.get("entrypoint"):
+        print("sagestack: the Clarify image ignores ContainerEntrypoint / ContainerArguments", flush=True)
+    os.chdir(layout.root)
+    try:
+        run(layout.root, {**os.environ, "job_name": config.get("job_name", "")})
+    except ClarifyError as exc:
+        print(f"ClientError: {exc}", flush=True)
+        write_failure(layout, f"ClientError: {exc}")
+        return 2
+    except Exception as exc:  # an analysis failure, not the user's
+        traceback.print_exc()
+        write_failure(layout, f"AlgorithmError: {type(exc).__name__}: {exc}")
+        return 1
+    print("Clarify analysis complete", flush=True)
+    return 0
 
 
 def run_command(command: list[str], *, cwd: str, env: dict) -> tuple[int, str]:

@@ -1,0 +1,279 @@
+"""The unchanged SageMaker Python SDK v2 runs Clarify jobs (SageMakerClarifyProcessor) through sagestack:
+bias metrics equal an independent pandas/numpy computation on this data set, SHAP values satisfy
+efficiency and rank features like ``shap`` called directly, bad input fails the job naming it."""
+
+from __future__ import annotations
+
+import io
+import uuid
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clarify_support import FEATURES, HEADERS, create_model, dataset, read_json, read_text, scores
+from helpers import ROLE
+
+pytestmark = [pytest.mark.slow, pytest.mark.sdk_flow("clarify", "SageMakerClarifyProcessor run_* methods")]
+
+
+@pytest.fixture(scope="module")
+def assets(server, tmp_path_factory):
+    """The data set uploaded (CSV without a header row) and a served model's name, made once."""
+    s3 = server.client("s3")
+    bucket = f"clarify-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    frame = dataset()
+    body = io.StringIO()
+    frame.to_csv(body, index=False, header=False)
+    s3.put_object(Bucket=bucket, Key="data/train.csv", Body=body.getvalue().encode())
+    model = create_model(server.client("sagemaker"), s3, bucket)
+    return {"bucket": bucket, "frame": frame, "data": f"s3://{bucket}/data/train.csv", "model": model}
+
+
+@pytest.fixture
+def clarify(assets, sdk_env):
+    import sagemaker
+
+    return {**assets, "session": sagemaker.Session()}
+
+
+def _processor(session):
+    from sagemaker.clarify import SageMakerClarifyProcessor
+
+    return SageMakerClarifyProcessor(
+        role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=session
+    )
+
+
+def _data_config(ctx, **extra):
+    from sagemaker.clarify import DataConfig
+
+    output = f"s3://{ctx['bucket']}/clarify-test/out-{uuid.uuid4().hex[:8]}"
+    return DataConfig(
+        s3_data_input_path=ctx["data"],
+        s3_output_path=output,
+        label="Label",
+        headers=HEADERS,
+        dataset_type="text/csv",
+        **extra,
+    )
+
+
+def _metrics(section: dict, facet: str) -> dict:
+    (entry,) = section["facets"][facet]
+    return {m["name"]: m["value"] for m in entry["metrics"]}
+
+
+# -- an independent computation of the metrics (plain pandas/numpy, written for this test) -------------
+
+
+def expected_pre(frame: pd.DataFrame, d: pd.Series, y: pd.Series, group: pd.Series) -> dict:
+    a = ~d
+    qa, qd = y[a].mean(), y[d].mean()
+    pa, pd_ = np.array([qa, 1 - qa]), np.array([qd, 1 - qd])
+    mid = (pa + pd_) / 2
+    cdd_terms, sizes = [], []
+    for _, rows in frame.groupby(group):
+        idx = rows.index
+        pos, neg = y[idx], ~y[idx]
+        share_pos = (d[idx] & pos).sum() / pos.sum() if pos.sum() else 0
+        share_neg = (d[idx] & neg).sum() / neg.sum() if neg.sum() else 0
+        cdd_terms.append(share_neg - share_pos)
+        sizes.append(len(idx))
+    return {
+        "CI": (a.sum() - d.sum()) / len(frame),
+        "DPL": qa - qd,
+        "KL": float(np.sum(pa * np.log(pa / pd_))),
+        "JS": float(0.5 * (np.sum(pa * np.log(pa / mid)) + np.sum(pd_ * np.log(pd_ / mid)))),
+        "LP": float(np.sqrt(np.sum((pa - pd_) ** 2))),
+        "TVD": float(0.5 * np.sum(np.abs(pa - pd_))),
+        "KS": float(np.max(np.abs(pa - pd_))),
+        "CDDL": float(np.average(cdd_terms, weights=sizes)),
+    }
+
+
+def expected_post(frame: pd.DataFrame, d: pd.Series, y: pd.Series, p: pd.Series, group: pd.Series) -> dict:
+    from sklearn.metrics import confusion_matrix
+    from sklearn.neighbors import KNeighborsClassifier
+
+    a = ~d
+
+    def cm(mask):
+        tn, fp, fn, tp = confusion_matrix(y[mask], p[mask], labels=[False, True]).ravel()
+        return tp, fp, fn, tn
+
+    tp_a, fp_a, fn_a, tn_a = cm(a)
+    tp_d, fp_d, fn_d, tn_d = cm(d)
+    cdd_terms, sizes = [], []
+    for _, rows in frame.groupby(group):
+        idx = rows.index
+        pos, neg = p[idx], ~p[idx]
+        share_pos = (d[idx] & pos).sum() / pos.sum() if pos.sum() else 0
+        share_neg = (d[idx] & neg).sum() / neg.sum() if neg.sum() else 0
+        cdd_terms.append(share_neg - share_pos)
+        sizes.append(len(idx))
+    knn = KNeighborsClassifier(n_neighbors=5).fit(frame.loc[a, ["Age", "Income", "Dept"]], p[a])
+    flipped = knn.predict(frame.loc[d, ["Age", "Income", "Dept"]])
+    model_d = p[d].to_numpy()
+    benefit = p.astype(int) - y.astype(int) + 1
+    return {
+        "DPPL": p[a].mean() - p[d].mean(),
+        "DI": p[d].mean() / p[a].mean(),
+        "DCA": y[a].sum() / p[a].sum() - y[d].sum() / p[d].sum(),
+        "DCR": (~y[d]).sum() / (~p[d]).sum() - (~y[a]).sum() / (~p[a]).sum(),
+        "RD": tp_a / (tp_a + fn_a) - tp_d / (tp_d + fn_d),
+        "SD": tn_d / (tn_d + fp_d) - tn_a / (tn_a + fp_a),
+        "DAR": tp_a / (tp_a + fp_a) - tp_d / (tp_d + fp_d),
+        "DRR": tn_d / (tn_d + fn_d) - tn_a / (tn_a + fn_a),
+        "AD": (tp_a + tn_a) / a.sum() - (tp_d + tn_d) / d.sum(),
+        "TE": fn_d / fp_d - fn_a / fp_a,
+        "CDDPL": float(np.average(cdd_terms, weights=sizes)),
+        "FT": ((model_d & ~flipped).sum() - (~model_d & flipped).sum()) / d.sum(),
+        "GE": float((((benefit / benefit.mean()) ** 2) - 1).sum() / (2 * len(frame))),
+    }
+
+
+# -- the tests ---------------------------------------------------------------------------------------
+
+
+def test_pre_training_bias_equals_an_independent_computation(clarify):
+    from sagemaker.clarify import BiasConfig
+
+    data_config = _data_config(clarify)
+    bias = BiasConfig(
+        label_values_or_threshold=[1], facet_name="Gender", facet_values_or_threshold=[1], group_name="Dept"
+    )
+    processor = _processor(clarify["session"])
+    processor.run_pre_training_bias(data_config, bias, methods="all", wait=True, logs=False)
+    assert processor.latest_job.describe()["ProcessingJobStatus"] == "Completed"
+    s3 = clarify["session"].boto_session.client("s3")
+    analysis = read_json(s3, data_config.s3_output_path + "/analysis.json")
+    section = analysis["pre_training_bias_metrics"]
+    assert section["label"] == "Label"
+    assert section["label_value_or_threshold"] == "1"
+    assert section["facets"]["Gender"][0]["value_or_threshold"] == "1"
+    names = [m["name"] for m in section["facets"]["Gender"][0]["metrics"]]
+    assert names == sorted(["CDDL", "CI", "DPL", "JS", "KL", "KS", "LP", "TVD"])
+    frame = clarify["frame"]
+    expected = expected_pre(frame, frame.Gender == 1, frame.Label == 1, frame.Dept)
+    assert _metrics(section, "Gender") == pytest.approx(expected, abs=1e-12)
+    assert "post_training_bias_metrics" not in analysis
+    assert "Class Imbalance (CI)" in read_text(s3, data_config.s3_output_path + "/report.html")
+    notebook = read_json(s3, data_config.s3_output_path + "/report.ipynb")
+    assert notebook["nbformat"] == 4
+
+
+def test_continuous_facet_uses_the_threshold_interval(clarify):
+    from sagemaker.clarify import BiasConfig
+
+    data_config = _data_config(clarify)
+    bias = BiasConfig(label_values_or_threshold=[1], facet_name="Age", facet_values_or_threshold=[40])
+    processor = _processor(clarify["session"])
+    processor.run_pre_training_bias(data_config, bias, methods=["CI", "DPL"], wait=True, logs=False)
+    s3 = clarify["session"].boto_session.client("s3")
+    section = read_json(s3, data_config.s3_output_path + "/analysis.json")["pre_training_bias_metrics"]
+    frame = clarify["frame"]
+    (entry,) = section["facets"]["Age"]
+    assert entry["value_or_threshold"] == f"(40.0, {frame.Age.max()}]"
+    d = frame.Age > 40
+    assert _metrics(section, "Age") == pytest.approx(
+        {"CI": (len(frame) - 2 * d.sum()) / len(frame), "DPL": frame.Label[~d].mean() - frame.Label[d].mean()}
+    )
+
+
+def test_post_training_bias_through_a_shadow_endpoint(clarify):
+    from sagemaker.clarify import BiasConfig, ModelConfig, ModelPredictedLabelConfig
+
+    data_config = _data_config(clarify)
+    bias = BiasConfig(
+        label_values_or_threshold=[1], facet_name="Gender", facet_values_or_threshold=[1], group_name="Dept"
+    )
+    model_config = ModelConfig(
+        model_name=clarify["model"], instance_type="ml.m5.large", instance_count=1, accept_type="text/csv"
+    )
+    processor = _processor(clarify["session"])
+    processor.run_post_training_bias(
+        data_config,
+        bias,
+        model_config,
+        ModelPredictedLabelConfig(probability_threshold=0.6),
+        methods="all",
+        wait=True,
+        logs=False,
+    )
+    assert processor.latest_job.describe()["ProcessingJobStatus"] == "Completed"
+    s3 = clarify["session"].boto_session.client("s3")
+    section = read_json(s3, data_config.s3_output_path + "/analysis.json")["post_training_bias_metrics"]
+    frame = clarify["frame"]
+    predicted = pd.Series(scores(frame) > 0.6)
+    expected = expected_post(frame, frame.Gender == 1, frame.Label == 1, predicted, frame.Dept)
+    got = _metrics(section, "Gender")
+    assert set(got) == set(expected)
+    assert got == pytest.approx(expected, abs=1e-9)
+    # the shadow endpoint was deleted afterwards
+    sm = clarify["session"].sagemaker_client
+    names = [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]]
+    assert not [n for n in names if n.startswith("sm-clarify")]
+
+
+def test_explainability_shap_efficiency_and_ranking(clarify):
+    import shap
+    from sagemaker.clarify import ModelConfig, SHAPConfig
+
+    data_config = _data_config(clarify)
+    frame = clarify["frame"].head(40).reset_index(drop=True)
+    baseline = frame[FEATURES].mean().round(3).tolist()
+    model_config = ModelConfig(
+        model_name=clarify["model"], instance_type="ml.m5.large", instance_count=1, accept_type="text/csv"
+    )
+    shap_config = SHAPConfig(
+        baseline=[baseline], num_samples=14, agg_method="mean_abs", save_local_shap_values=True
+    )
+    # a smaller data set for SHAP
+    small = io.StringIO()
+    frame.to_csv(small, index=False, header=False)
+    s3 = clarify["session"].boto_session.client("s3")
+    key = f"clarify-test/small-{uuid.uuid4().hex[:6]}.csv"
+    s3.put_object(Bucket=clarify["bucket"], Key=key, Body=small.getvalue().encode())
+    data_config = _data_config({**clarify, "data": f"s3://{clarify['bucket']}/{key}"})
+    processor = _processor(clarify["session"])
+    processor.run_explainability(data_config, model_config, shap_config, wait=True, logs=False)
+    analysis = read_json(s3, data_config.s3_output_path + "/analysis.json")
+    result = analysis["explanations"]["kernel_shap"]["label0"]
+    local = pd.read_csv(io.StringIO(read_text(s3, data_config.s3_output_path + "/explanations_shap/out.csv")))
+    assert list(local.columns) == FEATURES
+    assert len(local) == len(frame)
+    # efficiency: expected value + sum of a row's SHAP values == the model's score for the row
+    assert local.sum(axis=1).to_numpy() + result["expected_value"] == pytest.approx(scores(frame), abs=1e-6)
+    assert result["expected_value"] == pytest.approx(scores(pd.DataFrame([baseline], columns=FEATURES))[0])
+    # the same ranking as shap called directly on the same model and baseline
+    explainer = shap.KernelExplainer(
+        lambda x: scores(pd.DataFrame(x, columns=FEATURES)), np.array([baseline], dtype=float)
+    )
+    direct = np.abs(
+        explainer.shap_values(frame[FEATURES].to_numpy(dtype=float), nsamples=14, silent=True)
+    ).mean(0)
+    ours = np.array([result["global_shap_values"][f] for f in FEATURES])
+    assert list(np.argsort(-ours)) == list(np.argsort(-direct))
+    assert ours == pytest.approx(direct, rel=1e-6)
+
+
+def test_bad_facet_name_fails_the_job_naming_it(clarify):
+    from sagemaker.clarify import BiasConfig
+
+    data_config = _data_config(clarify)
+    bias = BiasConfig(label_values_or_threshold=[1], facet_name="Gendr", facet_values_or_threshold=[1])
+    processor = _processor(clarify["session"])
+    with pytest.raises(Exception) as failure:
+        processor.run_pre_training_bias(data_config, bias, wait=True, logs=False)
+    desc = processor.latest_job.describe()
+    assert desc["ProcessingJobStatus"] == "Failed"
+    assert desc["FailureReason"].startswith("ClientError:")
+    assert "'Gendr'" in desc["FailureReason"]
+    assert "Gendr" in str(failure.value)
+    s3 = clarify["session"].boto_session.client("s3")
+    with pytest.raises(s3.exceptions.NoSuchKey):
+        s3.get_object(
+            Bucket=clarify["bucket"], Key=data_config.s3_output_path.split("/", 3)[3] + "/analysis.json"
+        )
