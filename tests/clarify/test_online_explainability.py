@@ -1,0 +1,177 @@
+"""Online explainability: an endpoint config with a ClarifyExplainerConfig makes InvokeEndpoint answer
+Clarify's JSON — the model's predictions plus Kernel SHAP attributions per record, computed against the
+variant's model — with EnableExplanations (config and request header) choosing the records."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import uuid
+
+import numpy as np
+import pandas as pd
+import pytest
+from botocore.exceptions import ClientError
+
+from clarify_support import FEATURES, create_model, dataset, scores
+
+pytestmark = [pytest.mark.slow, pytest.mark.sdk_flow("clarify", "online explainability (boto3)")]
+
+
+def _csv(frame: pd.DataFrame) -> str:
+    out = io.StringIO()
+    frame.to_csv(out, index=False, header=False)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def explained(server):
+    sm, s3, rt = server.client("sagemaker"), server.client("s3"), server.client("sagemaker-runtime")
+    bucket = f"explainer-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    frame = dataset(50)
+    baseline = frame[FEATURES].mean().round(3).to_frame().T
+    model = create_model(sm, s3, bucket)
+    name = f"explained-{uuid.uuid4().hex[:6]}"
+    explainer = {
+        "ClarifyExplainerConfig": {
+            "EnableExplanations": "[0]>`0.5`",
+            "InferenceConfig": {"FeatureHeaders": FEATURES},
+            "ShapConfig": {
+                "ShapBaselineConfig": {"MimeType": "text/csv", "ShapBaseline": _csv(baseline).strip()}
+            },
+        }
+    }
+    sm.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": model,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+        ExplainerConfig=explainer,
+    )
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    deadline = time.time() + 120
+    while sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "Creating" and time.time() < deadline:
+        time.sleep(0.3)
+    assert sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
+    yield {
+        "sm": sm,
+        "rt": rt,
+        "name": name,
+        "frame": frame,
+        "baseline": baseline,
+        "config": explainer,
+        "model": model,
+    }
+    sm.delete_endpoint(EndpointName=name)
+
+
+def test_describe_echoes_the_explainer_config(explained):
+    desc = explained["sm"].describe_endpoint_config(EndpointConfigName=explained["name"])
+    assert desc["ExplainerConfig"] == explained["config"]
+
+
+def test_explanations_satisfy_efficiency(explained):
+    frame = explained["frame"].head(6)
+    expected_scores = scores(frame)
+    response = explained["rt"].invoke_endpoint(
+        EndpointName=explained["name"],
+        Body=_csv(frame[FEATURES]),
+        ContentType="text/csv",
+        Accept="text/csv",
+        EnableExplanations="`true`",
+    )
+    assert response["ContentType"] == "application/json"
+    body = json.loads(response["Body"].read())
+    assert body["version"] == "1.0"
+    assert body["predictions"]["content_type"].startswith("text/csv")
+    predicted = [float(x) for x in body["predictions"]["data"].split()]
+    assert predicted == pytest.approx(expected_scores)
+    records = body["explanations"]["kernel_shap"]
+    assert len(records) == len(frame)
+    base = scores(explained["baseline"])[0]
+    for record, score in zip(records, expected_scores, strict=True):
+        assert [f["feature_header"] for f in record] == FEATURES
+        total = sum(f["attributions"][0]["attribution"][0] for f in record)
+        assert total + base == pytest.approx(score, abs=1e-6)
+    # the same attributions as shap called directly on the same model and baseline
+    import shap
+
+    explainer = shap.KernelExplainer(
+        lambda x: scores(pd.DataFrame(x, columns=FEATURES)), explained["baseline"].to_numpy(dtype=float)
+    )
+    direct = explainer.shap_values(frame[FEATURES].to_numpy(dtype=float), nsamples=14, silent=True)
+    ours = np.array([[f["attributions"][0]["attribution"][0] for f in r] for r in records])
+    assert ours == pytest.approx(np.asarray(direct), abs=1e-9)
+
+
+def test_enable_explanations_chooses_records(explained):
+    frame = explained["frame"].head(10)
+    expected_scores = scores(frame)
+    body = json.loads(
+        explained["rt"]
+        .invoke_endpoint(
+            EndpointName=explained["name"],
+            Body=_csv(frame[FEATURES]),
+            ContentType="text/csv",
+            Accept="text/csv",
+        )["Body"]
+        .read()
+    )
+    records = body["explanations"]["kernel_shap"]
+    assert [r is not None for r in records] == list(expected_scores > 0.5)
+    off = json.loads(
+        explained["rt"]
+        .invoke_endpoint(
+            EndpointName=explained["name"],
+            Body=_csv(frame[FEATURES]),
+            ContentType="text/csv",
+            Accept="text/csv",
+            EnableExplanations="`false`",
+        )["Body"]
+        .read()
+    )
+    assert off["explanations"] == {}
+    assert [float(x) for x in off["predictions"]["data"].split()] == pytest.approx(expected_scores)
+
+
+def test_bad_enable_explanations(explained):
+    sm, rt = explained["sm"], explained["rt"]
+    with pytest.raises(ClientError) as error:
+        rt.invoke_endpoint(
+            EndpointName=explained["name"],
+            Body=_csv(explained["frame"].head(1)[FEATURES]),
+            ContentType="text/csv",
+            Accept="text/csv",
+            EnableExplanations="[0]",  # not a boolean
+        )
+    assert "boolean" in str(error.value)
+    name = f"bad-explainer-{uuid.uuid4().hex[:6]}"
+    with pytest.raises(ClientError) as error:
+        sm.create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": explained["model"],
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                }
+            ],
+            ExplainerConfig={
+                "ClarifyExplainerConfig": {
+                    "EnableExplanations": "[0]>>",
+                    "ShapConfig": {"ShapBaselineConfig": {"ShapBaseline": "1,2,3,4"}},
+                }
+            },
+        )
+    assert error.value.response["Error"]["Code"] == "ValidationException"
+    assert "EnableExplanations" in error.value.response["Error"]["Message"]
+    with pytest.raises(ClientError):
+        sm.describe_endpoint_config(EndpointConfigName=name)  # nothing stored
