@@ -5,6 +5,7 @@ efficiency and rank features like ``shap`` called directly, bad input fails the 
 from __future__ import annotations
 
 import io
+import json
 import uuid
 
 import numpy as np
@@ -264,8 +265,10 @@ def test_bad_facet_name_fails_the_job_naming_it(clarify):
 
     data_config = _data_config(clarify)
     bias = BiasConfig(label_values_or_threshold=[1], facet_name="Gendr", facet_values_or_threshold=[1])
+    from sagemaker.exceptions import UnexpectedStatusException
+
     processor = _processor(clarify["session"])
-    with pytest.raises(Exception) as failure:
+    with pytest.raises(UnexpectedStatusException) as failure:
         processor.run_pre_training_bias(data_config, bias, wait=True, logs=False)
     desc = processor.latest_job.describe()
     assert desc["ProcessingJobStatus"] == "Failed"
@@ -277,3 +280,126 @@ def test_bad_facet_name_fails_the_job_naming_it(clarify):
         s3.get_object(
             Bucket=clarify["bucket"], Key=data_config.s3_output_path.split("/", 3)[3] + "/analysis.json"
         )
+
+
+def test_run_bias_pre_and_post_training_in_one_job(clarify):
+    from sagemaker.clarify import BiasConfig, ModelConfig, ModelPredictedLabelConfig
+
+    data_config = _data_config(clarify)
+    bias = BiasConfig(label_values_or_threshold=[1], facet_name="Gender", facet_values_or_threshold=[0])
+    model_config = ModelConfig(
+        model_name=clarify["model"],
+        instance_type="ml.m5.large",
+        instance_count=1,
+        accept_type="text/csv",
+        endpoint_name_prefix="mybias",
+    )
+    processor = _processor(clarify["session"])
+    processor.run_bias(
+        data_config,
+        bias,
+        model_config,
+        ModelPredictedLabelConfig(probability_threshold=0.5),
+        pre_training_methods=["CI", "DPL"],
+        post_training_methods=["DPPL", "DI", "AD"],
+        wait=True,
+        logs=False,
+    )
+    s3 = clarify["session"].boto_session.client("s3")
+    analysis = read_json(s3, data_config.s3_output_path + "/analysis.json")
+    frame = clarify["frame"]
+    d, y, p = frame.Gender == 0, frame.Label == 1, pd.Series(scores(frame) > 0.5)
+    assert analysis["pre_training_bias_metrics"]["facets"]["Gender"][0]["value_or_threshold"] == "0"
+    assert _metrics(analysis["pre_training_bias_metrics"], "Gender") == pytest.approx(
+        {"CI": (len(frame) - 2 * d.sum()) / len(frame), "DPL": y[~d].mean() - y[d].mean()}
+    )
+    expected = expected_post(frame, d, y, p, frame.Dept)
+    assert _metrics(analysis["post_training_bias_metrics"], "Gender") == pytest.approx(
+        {k: expected[k] for k in ("AD", "DI", "DPPL")}
+    )
+    # the job's log names the shadow endpoint with the prefix, and it is gone
+    sm = clarify["session"].sagemaker_client
+    assert not [e for e in sm.list_endpoints()["Endpoints"] if e["EndpointName"].startswith("mybias")]
+
+
+def test_jsonlines_shap_with_computed_baseline_and_pdp(clarify):
+    from sagemaker.clarify import DataConfig, ModelConfig, PDPConfig, SHAPConfig
+
+    frame = clarify["frame"].head(30).reset_index(drop=True)
+    lines = "".join(
+        json.dumps({"features": [float(v) for v in row[FEATURES]], "label": int(row.Label)}) + "\n"
+        for _, row in frame.iterrows()
+    )
+    s3 = clarify["session"].boto_session.client("s3")
+    key = f"clarify-test/jsonl-{uuid.uuid4().hex[:6]}/data.jsonl"
+    s3.put_object(Bucket=clarify["bucket"], Key=key, Body=lines.encode())
+    output = f"s3://{clarify['bucket']}/clarify-test/out-{uuid.uuid4().hex[:8]}"
+    data_config = DataConfig(
+        s3_data_input_path=f"s3://{clarify['bucket']}/{key}",
+        s3_output_path=output,
+        features="features",
+        label="label",
+        headers=[*FEATURES, "Label"],
+        dataset_type="application/jsonlines",
+    )
+    model_config = ModelConfig(
+        model_name=clarify["model"],
+        instance_type="ml.m5.large",
+        instance_count=1,
+        content_type="application/jsonlines",
+        accept_type="application/jsonlines",
+        content_template='{"features":$features}',
+    )
+    shap_config = SHAPConfig(num_clusters=1, num_samples=14, agg_method="median", save_local_shap_values=True)
+    pdp_config = PDPConfig(features=["Income"], grid_resolution=5)
+    processor = _processor(clarify["session"])
+    processor.run_explainability(
+        data_config, model_config, [shap_config, pdp_config], model_scores="score", wait=True, logs=False
+    )
+    analysis = read_json(s3, output + "/analysis.json")
+    result = analysis["explanations"]["kernel_shap"]["label0"]
+    # one k-means cluster: the baseline is the data's mean
+    mean = frame[FEATURES].mean().to_frame().T
+    assert result["expected_value"] == pytest.approx(scores(mean)[0])
+    local = pd.read_csv(io.StringIO(read_text(s3, output + "/explanations_shap/out.csv")))
+    assert local.sum(axis=1).to_numpy() + result["expected_value"] == pytest.approx(scores(frame), abs=1e-6)
+    assert [result["global_shap_values"][f] for f in FEATURES] == pytest.approx(local.median().tolist())
+    (pdp,) = analysis["pdp"]
+    assert pdp["feature_name"] == "Income" and pdp["data_type"] == "numerical"
+    edges = np.linspace(frame.Income.min(), frame.Income.max(), 6)
+    assert pdp["feature_values"] == pytest.approx(((edges[:-1] + edges[1:]) / 2).tolist())
+    assert sum(pdp["data_distribution"]) == pytest.approx(1.0)
+    expected = []
+    for value in pdp["feature_values"]:
+        varied = frame[FEATURES].copy()
+        varied["Income"] = value
+        expected.append(scores(varied).mean())
+    assert pdp["model_predictions"] == [pytest.approx(expected)]
+    assert pdp["label_headers"] == ["label0"]
+
+
+def test_missing_predictor_and_bad_config_fail_as_client_errors(clarify):
+    from sagemaker.clarify import SHAPConfig
+    from sagemaker.exceptions import UnexpectedStatusException
+
+    processor = _processor(clarify["session"])
+    processor.skip_early_validation = True
+    data_config = _data_config(clarify)
+    with pytest.raises(UnexpectedStatusException):
+        processor._run(
+            data_config,
+            {
+                "dataset_type": "text/csv",
+                "headers": HEADERS,
+                "label": "Label",
+                "methods": {"shap": SHAPConfig(baseline=[[0, 0, 0, 0]]).get_explainability_config()},
+            },
+            True,
+            False,
+            None,
+            None,
+            None,
+        )
+    desc = processor.latest_job.describe()
+    assert desc["ProcessingJobStatus"] == "Failed"
+    assert desc["FailureReason"].startswith("ClientError: predictor")
