@@ -59,6 +59,10 @@ def _records(text: str, content_type: str) -> list:
 
 def _number(text: str):
     try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
         return float(text)
     except ValueError:
         return text.strip()
@@ -135,20 +139,13 @@ def load(config: dict, environ: dict, files: list[Path]) -> Dataset:
     if not rows:
         raise ClarifyError("The dataset is empty: no captured records were found for the analysis window")
     width = len(rows[0])
-    headers = list(config.get("headers") or [])
+    label_name = config.get("label") if isinstance(config.get("label"), str) else None
+    headers = [h for h in config.get("headers") or [] if h != label_name]
     names = headers[:width] if len(headers) >= width else [f"column_{i}" for i in range(width)]
     frame = pd.DataFrame(rows, columns=names)
     label = predicted_name = None
     if labels and len(labels) == len(rows):
-        label = (
-            headers[width]
-            if len(headers) > width
-            else (
-                config.get("label")
-                if isinstance(config.get("label"), str) and config["label"] not in names
-                else LABEL
-            )
-        )
+        label = label_name if label_name and label_name not in names and "." not in label_name else LABEL
         frame[label] = labels
     if predicted and len(predicted) == len(rows):
         predicted_name = PREDICTED

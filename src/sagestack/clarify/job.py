@@ -3,6 +3,10 @@
 dependence) — asking the model through a shadow endpoint when needed — and write ``analysis.json``,
 the report and ``explanations_shap/`` into the output folder.
 
+A monitoring execution (ModelBias / ModelExplainability schedules) may also set ``baseline_constraints``
+(the baseline job's analysis.json): drift against it goes to ``constraint_violations.json``
+(:mod:`.monitor`); captured endpoint data is read as :mod:`.capture` describes.
+
 Where things are read from, in order: the environment variables a monitoring schedule sets
 (``analysis_config`` — a file or folder, ``dataset_source``, ``output_path``), the job's inputs named
 ``analysis_config`` / ``dataset`` and its single output, then the SDK's default paths
@@ -20,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import bias, capture, dataset, explain, pdp, predictor, report
+from . import bias, capture, dataset, explain, monitor, pdp, predictor, report
 from .errors import ClarifyError
 
 OPT_ML = "/opt/ml"
@@ -92,7 +96,7 @@ def download(uri: str, target: Path) -> list[Path]:
     return sorted(files)
 
 
-def load_config(path: Path) -> dict:
+def load_config(path: Path, environ: dict | None = None) -> dict:
     if not path.is_file():
         raise ClarifyError(f"The analysis config {CONFIG_FILE} was not found (expected at {path})")
     try:
@@ -101,6 +105,8 @@ def load_config(path: Path) -> dict:
         raise ClarifyError(f"{CONFIG_FILE} is not valid JSON: {exc}") from None
     if not isinstance(config, dict):
         raise ClarifyError(f"{CONFIG_FILE} must hold a JSON object")
+    if not config.get("dataset_type") and capture.is_capture(config, environ or {}):
+        config["dataset_type"] = capture.CAPTURE_TYPE
     if not config.get("dataset_type"):
         raise ClarifyError("dataset_type is required in the analysis config")
     methods = config.get("methods")
@@ -264,7 +270,7 @@ def run(root: Path, environ: dict | None = None) -> dict:
     """The job's work, given its ``/opt/ml`` root; raises :class:`ClarifyError` on the user's mistakes."""
     environ = dict(os.environ if environ is None else environ)
     paths = Paths(root, environ)
-    config = load_config(paths.config)
+    config = load_config(paths.config, environ)
     print(f"Clarify analysis config: {json.dumps(config)}", flush=True)
     with tempfile.TemporaryDirectory(dir=root) as scratch:
         work = Path(scratch)
@@ -291,4 +297,9 @@ def run(root: Path, environ: dict | None = None) -> dict:
                 environ.get("job_name", ""),
             )
 
-        return analyze(config, data, paths.output, connect, work)
+        analysis = analyze(config, data, paths.output, connect, work)
+    baseline = environ.get("baseline_constraints")
+    if baseline:
+        violations = monitor.check(analysis, paths.on_disk(baseline), paths.output)
+        print(f"{len(violations)} violation(s) of the baseline constraints", flush=True)
+    return analysis
