@@ -22,6 +22,7 @@ ALL = (
     "production",
     "serverless",
     "metrics",
+    "clarify",
 )
 
 
