@@ -403,3 +403,53 @@ def test_missing_predictor_and_bad_config_fail_as_client_errors(clarify):
     desc = processor.latest_job.describe()
     assert desc["ProcessingJobStatus"] == "Failed"
     assert desc["FailureReason"].startswith("ClientError: predictor")
+
+
+def test_facets_and_predicted_labels_in_separate_datasets(clarify):
+    """facet_dataset_uri (joined on the join source) and predicted_label_dataset_uri (row by row): no
+    model calls, the facet is not a feature."""
+    from sagemaker.clarify import BiasConfig, DataConfig
+
+    frame = clarify["frame"].copy()
+    frame["Id"] = np.arange(len(frame))
+    predicted = (scores(clarify["frame"]) > 0.5).astype(int)
+    s3 = clarify["session"].boto_session.client("s3")
+    base = f"clarify-test/split-{uuid.uuid4().hex[:6]}"
+
+    def put(key: str, table: pd.DataFrame) -> str:
+        body = io.StringIO()
+        table.to_csv(body, index=False, header=False)
+        s3.put_object(Bucket=clarify["bucket"], Key=f"{base}/{key}", Body=body.getvalue().encode())
+        return f"s3://{clarify['bucket']}/{base}/{key}"
+
+    main = put("main/data.csv", frame[["Label", "Age", "Income", "Dept", "Id"]])
+    facets = put("facets/f.csv", frame[["Gender", "Id"]].iloc[::-1])  # other order: joined on Id
+    preds = put("pred/p.csv", pd.DataFrame({"PredictedLabel": predicted}))
+    data_config = DataConfig(
+        s3_data_input_path=main,
+        s3_output_path=f"s3://{clarify['bucket']}/{base}/out",
+        label="Label",
+        headers=["Label", "Age", "Income", "Dept", "Id"],
+        dataset_type="text/csv",
+        joinsource="Id",
+        facet_dataset_uri=facets,
+        facet_headers=["Gender", "Id"],
+        predicted_label_dataset_uri=preds,
+        predicted_label_headers=["PredictedLabel"],
+        predicted_label="PredictedLabel",
+    )
+    bias = BiasConfig(label_values_or_threshold=[1], facet_name="Gender", facet_values_or_threshold=[1])
+    processor = _processor(clarify["session"])
+    processor.run_post_training_bias(data_config, bias, methods=["DPPL", "DI", "FT"], wait=True, logs=False)
+    section = read_json(s3, data_config.s3_output_path + "/analysis.json")["post_training_bias_metrics"]
+    d, p = frame.Gender == 1, pd.Series(predicted == 1)
+    got = _metrics(section, "Gender")
+    assert got["DPPL"] == pytest.approx(p[~d].mean() - p[d].mean())
+    assert got["DI"] == pytest.approx(p[d].mean() / p[~d].mean())
+    # FT sees the model's features (Age, Income, Dept): neither the facet nor the join source
+    from sklearn.neighbors import KNeighborsClassifier
+
+    knn = KNeighborsClassifier(n_neighbors=5).fit(frame.loc[~d, ["Age", "Income", "Dept"]], p[~d])
+    flipped = knn.predict(frame.loc[d, ["Age", "Income", "Dept"]])
+    model_d = p[d].to_numpy()
+    assert got["FT"] == pytest.approx(((model_d & ~flipped).sum() - (~model_d & flipped).sum()) / d.sum())

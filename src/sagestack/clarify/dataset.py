@@ -214,3 +214,28 @@ def load(config: dict, files: list[Path]) -> Dataset:
             "The dataset has no feature columns once the label and excluded columns are removed"
         )
     return Dataset(frame, features, label, predicted, excluded)
+
+
+def attach(data: Dataset, extra: pd.DataFrame, join: str | None, what: str) -> list[str]:
+    """Add the columns of a separate CSV data set (``facet_dataset_uri``,
+    ``predicted_label_dataset_uri``) to ``data``: joined on the join-source column when both have it,
+    else row by row. They are not features (never sent to the model). Returns the added column names."""
+    frame = data.frame
+    if join is not None and join in extra.columns and join in frame.columns:
+        added = [c for c in extra.columns if c != join]
+        merged = frame.merge(extra, on=join, how="left", suffixes=("", "__extra"))
+        missing = merged[added].isna().all(axis=1).sum()
+        if missing:
+            raise ClarifyError(
+                f"{missing} record(s) of the dataset have no match in the {what} dataset on {join!r}"
+            )
+        data.frame = merged
+        return added
+    if len(extra) != len(frame):
+        raise ClarifyError(
+            f"The {what} dataset has {len(extra)} records but the dataset has {len(frame)}; give "
+            f"joinsource_name_or_index to join them"
+        )
+    added = [c for c in extra.columns if c not in frame.columns]
+    data.frame = pd.concat([frame.reset_index(drop=True), extra[added].reset_index(drop=True)], axis=1)
+    return added

@@ -279,12 +279,39 @@ def run(root: Path, environ: dict | None = None) -> dict:
         else:
             files = dataset.data_files(paths.data) if paths.data.exists() else []
         join = config.get("joinsource_name_or_index")
-        if join is not None and join not in (config.get("excluded_columns") or []):
+        if join is not None and join not in (config.get("excluded_columns") or []):  # never a feature
             config = {**config, "excluded_columns": [*(config.get("excluded_columns") or []), join]}
+        split_predictions = bool(config.get("predicted_label_dataset_uri"))
         if capture.is_capture(config, environ):
             data = capture.load(config, environ, files)
         else:
-            data = dataset.load(config, files)
+            data = dataset.load(
+                {k: v for k, v in config.items() if not (split_predictions and k == "predicted_label")}, files
+            )
+        join = config.get("joinsource_name_or_index")
+        join_name = data.frame.columns[join] if isinstance(join, int) else join
+        if config.get("facet_dataset_uri"):
+            extra = dataset.read_csv(
+                download(config["facet_dataset_uri"], work / "facets"), config.get("facet_headers")
+            )
+            dataset.attach(data, extra, join_name, "facet")
+        if split_predictions:
+            extra = dataset.read_csv(
+                download(config["predicted_label_dataset_uri"], work / "predictions"),
+                config.get("predicted_label_headers"),
+            )
+            name = str(config.get("predicted_label") or "predicted_label")
+            if name not in extra.columns:
+                raise ClarifyError(
+                    f"Predicted label {name!r} is not a column of the predicted label dataset: {list(extra.columns)}"
+                )
+            dataset.attach(
+                data,
+                extra[[c for c in extra.columns if c in (name, join_name)]],
+                join_name,
+                "predicted label",
+            )
+            data.predicted_label = name
         print(f"Read {len(data.frame)} records; features: {', '.join(data.features)}", flush=True)
 
         def connect(settings: dict) -> predictor.ShadowEndpoint:
