@@ -220,6 +220,12 @@ def run_clarify(layout: HostLayout, config: dict) -> int:
 
     if config.get("entrypoint"):
         print("sagestack: the Clarify image ignores ContainerEntrypoint / ContainerArguments", flush=True)
+    hosts = config.get("hosts") or ["algo-1"]
+    resource = layout.path("config", "resourceconfig.json")
+    current = json.loads(resource.read_text()).get("current_host") if resource.is_file() else hosts[0]
+    if current != hosts[0]:  # no distributed analysis here: the first instance does the whole job
+        print(f"sagestack: Clarify runs on {hosts[0]}; {current} has nothing to do", flush=True)
+        return 0
     os.chdir(layout.root)
     try:
         run(layout.root, {**os.environ, "job_name": config.get("job_name", "")})
