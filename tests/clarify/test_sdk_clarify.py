@@ -453,3 +453,40 @@ def test_facets_and_predicted_labels_in_separate_datasets(clarify):
     flipped = knn.predict(frame.loc[d, ["Age", "Income", "Dept"]])
     model_d = p[d].to_numpy()
     assert got["FT"] == pytest.approx(((model_d & ~flipped).sum() - (~model_d & flipped).sum()) / d.sum())
+
+
+def test_clarify_monitors_suggest_baselines(clarify):
+    """ModelBiasMonitor / ModelExplainabilityMonitor.suggest_baseline are Clarify jobs; their
+    suggested constraints are the analysis.json the job wrote."""
+    from sagemaker.clarify import BiasConfig, ModelConfig, ModelPredictedLabelConfig, SHAPConfig
+    from sagemaker.model_monitor import ModelBiasMonitor, ModelExplainabilityMonitor
+
+    session = clarify["session"]
+    model_config = ModelConfig(
+        model_name=clarify["model"], instance_type="ml.m5.large", instance_count=1, accept_type="text/csv"
+    )
+    bias_monitor = ModelBiasMonitor(role=ROLE, sagemaker_session=session, max_runtime_in_seconds=1800)
+    bias_monitor.suggest_baseline(
+        data_config=_data_config(clarify),
+        bias_config=BiasConfig(
+            label_values_or_threshold=[1], facet_name="Gender", facet_values_or_threshold=[1]
+        ),
+        model_config=model_config,
+        model_predicted_label_config=ModelPredictedLabelConfig(probability_threshold=0.5),
+        wait=True,
+        logs=False,
+    )
+    constraints = bias_monitor.latest_baselining_job.suggested_constraints().body_dict
+    names = {m["name"] for m in constraints["post_training_bias_metrics"]["facets"]["Gender"][0]["metrics"]}
+    assert {"DPPL", "DI", "GE"} <= names
+    explainability_monitor = ModelExplainabilityMonitor(role=ROLE, sagemaker_session=session)
+    frame = clarify["frame"]
+    explainability_monitor.suggest_baseline(
+        data_config=_data_config(clarify),
+        model_config=model_config,
+        explainability_config=SHAPConfig(baseline=[frame[FEATURES].mean().round(2).tolist()], num_samples=14),
+        wait=True,
+        logs=False,
+    )
+    constraints = explainability_monitor.latest_baselining_job.suggested_constraints().body_dict
+    assert set(constraints["explanations"]["kernel_shap"]["label0"]["global_shap_values"]) == set(FEATURES)
