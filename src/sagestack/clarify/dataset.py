@@ -112,7 +112,7 @@ def _records_jsonlines(files: list[Path]) -> list:
     return records
 
 
-def _search(expression: str, record, what: str):
+def search(expression: str, record, what: str):
     try:
         return jmespath.search(expression, record)
     except jmespath.exceptions.JMESPathError as exc:
@@ -127,14 +127,14 @@ def read_json_records(config: dict, records: list) -> pd.DataFrame:
     label_path, predicted_path = config.get("label"), config.get("predicted_label")
     rows, labels, predicted = [], [], []
     for record in records:
-        values = _search(features_path, record, "features")
+        values = search(features_path, record, "features")
         if values is None:
             raise ClarifyError(f"The features JMESPath {features_path!r} found nothing in record {record}")
         rows.append(values if isinstance(values, list) else [values])
         if label_path is not None:
-            labels.append(_search(str(label_path), record, "label"))
+            labels.append(search(str(label_path), record, "label"))
         if predicted_path is not None:
-            predicted.append(_search(str(predicted_path), record, "predicted_label"))
+            predicted.append(search(str(predicted_path), record, "predicted_label"))
     if not rows:
         raise ClarifyError("The dataset is empty: no records were found in the dataset input")
     width = len(rows[0])

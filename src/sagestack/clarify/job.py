@@ -117,6 +117,13 @@ def load_config(path: Path, environ: dict | None = None) -> dict:
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ClarifyError(f"Unknown analysis method(s) {unknown}; supported: {', '.join(METHODS)}")
+    shap_config = methods.get("shap") or {}
+    if (shap_config.get("agg_method") or "mean_abs") not in explain.AGG_METHODS:
+        raise ClarifyError(
+            f"agg_method {shap_config['agg_method']!r} is not one of {', '.join(explain.AGG_METHODS)}"
+        )
+    if "pdp" in methods and "shap" not in methods and not (methods["pdp"] or {}).get("features"):
+        raise ClarifyError("pdp needs 'features' when no shap analysis ranks the features")
     if config.get("version") not in (None, "1.0"):
         raise ClarifyError(f"analysis config version {config['version']!r} is not supported; use 1.0")
     return config
@@ -131,7 +138,7 @@ def _read_baseline(config: dict, work: Path) -> Callable[[str], pd.DataFrame]:
             return frame
         if kind == dataset.JSON_LINES:
             rows = [
-                dataset._search(config["features"], json.loads(line), "features")
+                dataset.search(config["features"], json.loads(line), "features")
                 for path in files
                 for line in path.read_text().splitlines()
                 if line.strip()
@@ -192,9 +199,9 @@ def analyze(
                 predicted = data.frame[data.predicted_label]
             else:
                 print(f"Getting predictions for {len(data.frame)} records from the model", flush=True)
-                output_ = model.predict(data.feature_frame())
+                answers = model.predict(data.feature_frame())
                 predicted = predictor.predicted_labels(
-                    output_, threshold, label_headers, "probability_threshold" in config
+                    answers, threshold, label_headers, "probability_threshold" in config
                 )
             print("Computing post-training bias metrics", flush=True)
             analysis["post_training_bias_metrics"] = inputs.post_training(
@@ -204,8 +211,9 @@ def analyze(
         columns = data.features
 
         def scores(rows) -> np.ndarray:
-            frame = pd.DataFrame(np.asarray(rows, dtype=object), columns=columns).infer_objects()
-            result = model.predict(frame)
+            if not (isinstance(rows, np.ndarray) and rows.dtype.kind in "fiu"):
+                rows = pd.DataFrame(np.asarray(rows, dtype=object), columns=columns).infer_objects()
+            result = model.predict(rows)
             if result.scores is not None:
                 return result.scores
             try:
