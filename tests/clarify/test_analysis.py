@@ -159,3 +159,17 @@ def test_batches_respect_the_payload_limit(monkeypatch):
     chunks = predictor.batches(rows, fmt)
     assert sum(len(c) for c in chunks) == 300 and len(chunks) > 1
     assert all(len(fmt.serialize(c)) <= 1000 for c in chunks)
+
+
+def test_network_isolation_with_a_model_is_a_client_error(tmp_path):
+    config = {"dataset_type": "text/csv", "methods": {"shap": {}}, "predictor": {"model_name": "m"}}
+    with pytest.raises(ClarifyError, match="EnableNetworkIsolation"):
+        job.analyze(
+            config,
+            _data(),
+            tmp_path,
+            lambda settings: LocalEndpoint(softmax_scores),
+            tmp_path,
+            {"sagestack_network_isolation": "1"},
+        )
+    assert not (tmp_path / "analysis.json").exists()

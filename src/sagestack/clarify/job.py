@@ -155,9 +155,11 @@ def analyze(
     output: Path,
     connect: Callable[[dict], predictor.ShadowEndpoint],
     work: Path,
+    environ: dict | None = None,
 ) -> dict:
     """Run every requested method; writes the result files into ``output``; returns analysis.json."""
     methods = config["methods"]
+    environ = environ or {}
     analysis: dict = {"version": "1.0"}
     post = "post_training_bias" in methods
     needs_model = "shap" in methods or "pdp" in methods or (post and data.predicted_label is None)
@@ -183,6 +185,11 @@ def analyze(
                     else "post_training_bias without predicted_label"
                 )
                 + " needs the model's predictions"
+            )
+        if environ.get("sagestack_network_isolation"):
+            raise ClarifyError(
+                "The job needs the model's predictions but runs with EnableNetworkIsolation: Clarify "
+                "jobs that call a model must not isolate the network"
             )
         endpoint = connect(settings)
     try:
@@ -332,7 +339,7 @@ def run(root: Path, environ: dict | None = None) -> dict:
                 environ.get("job_name", ""),
             )
 
-        analysis = analyze(config, data, paths.output, connect, work)
+        analysis = analyze(config, data, paths.output, connect, work, environ)
     baseline = environ.get("baseline_constraints")
     if baseline:
         violations = monitor.check(analysis, paths.on_disk(baseline), paths.output)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import signal
 import subprocess
 import sys
 import traceback
@@ -227,8 +228,13 @@ def run_clarify(layout: HostLayout, config: dict) -> int:
         print(f"sagestack: Clarify runs on {hosts[0]}; {current} has nothing to do", flush=True)
         return 0
     os.chdir(layout.root)
+    # A stop (SIGTERM) unwinds the analysis so that its shadow endpoint is deleted.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    environ = {**os.environ, "job_name": config.get("job_name", "")}
+    if config.get("network_isolation"):
+        environ["sagestack_network_isolation"] = "1"
     try:
-        run(layout.root, {**os.environ, "job_name": config.get("job_name", "")})
+        run(layout.root, environ)
     except ClarifyError as exc:
         print(f"ClientError: {exc}", flush=True)
         write_failure(layout, f"ClientError: {exc}")
