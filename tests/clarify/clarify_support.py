@@ -72,11 +72,18 @@ def scores(frame: pd.DataFrame) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-score_logits(frame)))
 
 
-def create_model(sm, s3, bucket: str, name: str | None = None) -> str:
+def create_model(sm, s3, bucket: str, name: str | None = None, delay: float = 0.0) -> str:
+    """The logistic model, served in script mode; ``delay`` seconds of sleep per request."""
     name = name or f"clarify-logistic-{uuid.uuid4().hex[:8]}"
+    code = textwrap.dedent(LOGISTIC_MODEL)
+    if delay:
+        code = code.replace(
+            "def predict_fn(data, model):\n",
+            f"def predict_fn(data, model):\n    __import__('time').sleep({delay})\n",
+        )
     files = {
         "weights.json": json.dumps({"w": [WEIGHTS[f] for f in FEATURES], "b": BIAS}),
-        "code/inference.py": textwrap.dedent(LOGISTIC_MODEL),
+        "code/inference.py": code,
     }
     key = f"clarify-models/{name}/model.tar.gz"
     s3.put_object(Bucket=bucket, Key=key, Body=tar_gz({k: v.encode() for k, v in files.items()}))

@@ -490,3 +490,61 @@ def test_clarify_monitors_suggest_baselines(clarify):
     )
     constraints = explainability_monitor.latest_baselining_job.suggested_constraints().body_dict
     assert set(constraints["explanations"]["kernel_shap"]["label0"]["global_shap_values"]) == set(FEATURES)
+
+
+def test_stopping_the_job_deletes_its_shadow_endpoint(clarify, server):
+    """StopProcessingJob while the job asks its shadow endpoint: the job ends Stopped and the endpoint
+    and its config are deleted."""
+    import time
+
+    from sagemaker.clarify import ModelConfig, SHAPConfig
+
+    sm = server.client("sagemaker")
+    slow = create_model(sm, server.client("s3"), clarify["bucket"], delay=0.5)
+    prefix = f"stop{uuid.uuid4().hex[:6]}"
+    model_config = ModelConfig(
+        model_name=slow,
+        instance_type="ml.m5.large",
+        instance_count=1,
+        accept_type="text/csv",
+        endpoint_name_prefix=prefix,
+    )
+    processor = _processor(clarify["session"])
+    processor.run_explainability(
+        _data_config(clarify),
+        model_config,
+        SHAPConfig(baseline=[[40, 1, 0, 1]], num_samples=14),
+        wait=False,
+        logs=False,
+    )
+    job = processor.latest_job.job_name
+
+    def shadow() -> list[str]:
+        return [
+            e["EndpointName"]
+            for e in sm.list_endpoints()["Endpoints"]
+            if e["EndpointName"].startswith(prefix)
+        ]
+
+    deadline = time.time() + 120
+    while not (shadow() and sm.describe_endpoint(EndpointName=shadow()[0])["EndpointStatus"] == "InService"):
+        assert time.time() < deadline, "the shadow endpoint never came up"
+        time.sleep(0.2)
+    time.sleep(1.0)  # the job is asking the model now
+    sm.stop_processing_job(ProcessingJobName=job)
+    deadline = time.time() + 60
+    while sm.describe_processing_job(ProcessingJobName=job)["ProcessingJobStatus"] not in (
+        "Stopped",
+        "Failed",
+        "Completed",
+    ):
+        assert time.time() < deadline
+        time.sleep(0.2)
+    assert sm.describe_processing_job(ProcessingJobName=job)["ProcessingJobStatus"] == "Stopped"
+    deadline = time.time() + 30
+    while shadow():
+        assert time.time() < deadline, f"shadow endpoint left behind: {shadow()}"
+        time.sleep(0.2)
+    assert not [
+        c for c in sm.list_endpoint_configs()["EndpointConfigs"] if c["EndpointConfigName"].startswith(prefix)
+    ]
