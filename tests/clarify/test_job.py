@@ -139,3 +139,20 @@ def test_config_errors(tmp_path):
     )
     with pytest.raises(ClarifyError, match="label_values_or_threshold"):
         job.run(root, {})
+
+
+def test_unsupported_analyses_are_named(tmp_path):
+    root = tmp_path / "root"
+    folder = root / "processing" / "input" / "config"
+    folder.mkdir(parents=True)
+    for config, words in (
+        ({"dataset_type": "text/csv", "methods": {"shap": {"text_config": {"granularity": "token"}}}}, "NLP"),
+        ({"dataset_type": "text/csv", "methods": {"asymmetric_shapley_value": {}}}, "time-series"),
+        ({"dataset_type": "application/x-image", "methods": {"shap": {}}}, "application/x-image"),
+    ):
+        (folder / "analysis_config.json").write_text(json.dumps(config))
+        data = root / "processing" / "input" / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        (data / "d.csv").write_text("1,2\n")
+        with pytest.raises(ClarifyError, match=words):
+            job.run(root, {})

@@ -114,6 +114,20 @@ def load_config(path: Path, environ: dict | None = None) -> dict:
         raise ClarifyError(
             "methods is required in the analysis config (pre_training_bias, post_training_bias, shap, pdp)"
         )
+    for method, what in (("asymmetric_shapley_value", "time-series explainability"),):
+        if method in methods:
+            raise ClarifyError(f"methods.{method} ({what}) is not supported by sagestack's Clarify")
+    shap_options = methods.get("shap") or {}
+    for key, what in (
+        ("text_config", "NLP explainability"),
+        ("image_config", "computer-vision explainability"),
+    ):
+        if key in shap_options:
+            raise ClarifyError(f"methods.shap.{key} ({what}) is not supported by sagestack's Clarify")
+    if config.get("time_series_data_config"):
+        raise ClarifyError(
+            "time_series_data_config (time-series explainability) is not supported by sagestack's Clarify"
+        )
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ClarifyError(f"Unknown analysis method(s) {unknown}; supported: {', '.join(METHODS)}")
