@@ -548,3 +548,38 @@ def test_stopping_the_job_deletes_its_shadow_endpoint(clarify, server):
     assert not [
         c for c in sm.list_endpoint_configs()["EndpointConfigs"] if c["EndpointConfigName"].startswith(prefix)
     ]
+
+
+def test_bias_and_explainability_in_one_job(clarify):
+    from sagemaker.clarify import BiasConfig, ModelConfig, SHAPConfig
+
+    data_config = _data_config(clarify)
+    model_config = ModelConfig(
+        model_name=clarify["model"], instance_type="ml.m5.large", instance_count=1, accept_type="text/csv"
+    )
+    processor = _processor(clarify["session"])
+    processor.run_bias_and_explainability(
+        data_config,
+        model_config,
+        SHAPConfig(baseline=[[40, 1, 0, 1]], num_samples=14),
+        BiasConfig(label_values_or_threshold=[1], facet_name="Gender", facet_values_or_threshold=[1]),
+        pre_training_methods=["CI"],
+        post_training_methods=["DPPL"],
+        wait=True,
+        logs=False,
+    )
+    s3 = clarify["session"].boto_session.client("s3")
+    analysis = read_json(s3, data_config.s3_output_path + "/analysis.json")
+    frame = clarify["frame"]
+    d, p = frame.Gender == 1, pd.Series(scores(frame) > 0.5)
+    assert _metrics(analysis["pre_training_bias_metrics"], "Gender") == pytest.approx(
+        {"CI": (len(frame) - 2 * d.sum()) / len(frame)}
+    )
+    assert _metrics(analysis["post_training_bias_metrics"], "Gender") == pytest.approx(
+        {"DPPL": p[~d].mean() - p[d].mean()}
+    )
+    result = analysis["explanations"]["kernel_shap"]["label0"]
+    assert result["expected_value"] == pytest.approx(
+        scores(pd.DataFrame([[40, 1, 0, 1]], columns=FEATURES))[0]
+    )
+    assert abs(result["global_shap_values"]["Income"]) > abs(result["global_shap_values"]["Dept"])
