@@ -307,3 +307,58 @@ def test_jsonlines_requests_and_answers(explained):
                 )
     finally:
         sm.delete_endpoint(EndpointName=name)
+
+
+def test_baseline_from_s3_and_unsupported_text_features(explained, server):
+    sm, rt, s3 = explained["sm"], explained["rt"], server.client("s3")
+    bucket = f"baseline-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="baseline.csv", Body=_csv(explained["baseline"]).encode())
+    variant = {
+        "VariantName": "AllTraffic",
+        "ModelName": explained["model"],
+        "InitialInstanceCount": 1,
+        "InstanceType": "ml.m5.large",
+    }
+    name = f"explained-s3-{uuid.uuid4().hex[:6]}"
+    sm.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[variant],
+        ExplainerConfig={
+            "ClarifyExplainerConfig": {
+                "ShapConfig": {"ShapBaselineConfig": {"ShapBaselineUri": f"s3://{bucket}/baseline.csv"}}
+            }
+        },
+    )
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    deadline = time.time() + 120
+    while sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "Creating" and time.time() < deadline:
+        time.sleep(0.3)
+    try:
+        frame = explained["frame"].head(2)
+        answer = json.loads(
+            rt.invoke_endpoint(
+                EndpointName=name, Body=_csv(frame[FEATURES]), ContentType="text/csv", Accept="text/csv"
+            )["Body"].read()
+        )
+        base = scores(explained["baseline"])[0]
+        for record, score in zip(answer["explanations"]["kernel_shap"], scores(frame), strict=True):
+            assert sum(f["attributions"][0]["attribution"][0] for f in record) + base == pytest.approx(score)
+    finally:
+        sm.delete_endpoint(EndpointName=name)
+    with pytest.raises(ClientError) as error:
+        sm.create_endpoint_config(
+            EndpointConfigName=f"text-{uuid.uuid4().hex[:6]}",
+            ProductionVariants=[variant],
+            ExplainerConfig={
+                "ClarifyExplainerConfig": {
+                    "InferenceConfig": {"FeatureTypes": ["text", "numerical", "numerical", "numerical"]},
+                    "ShapConfig": {
+                        "ShapBaselineConfig": {"ShapBaseline": "good,1,2,3"},
+                        "TextConfig": {"Language": "en", "Granularity": "token"},
+                    },
+                }
+            },
+        )
+    assert error.value.response["Error"]["Code"] == "ValidationException"
+    assert "text features" in error.value.response["Error"]["Message"]

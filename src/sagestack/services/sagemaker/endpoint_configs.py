@@ -91,6 +91,14 @@ def _check_explainer(explainer: dict | None, variants: list[dict], asynchronous:
         )
     if baseline.get("ShapBaselineUri") and not str(baseline["ShapBaselineUri"]).startswith("s3://"):
         raise ServiceError("ValidationException", "ShapBaselineConfig.ShapBaselineUri must be an s3:// URI.")
+    shap_config = clarify.get("ShapConfig") or {}
+    types = ((clarify.get("InferenceConfig") or {}).get("FeatureTypes")) or []
+    if shap_config.get("TextConfig") or "text" in types:
+        raise ServiceError(
+            "ValidationException",
+            "ClarifyExplainerConfig: text features (TextConfig, FeatureTypes 'text') are not supported by "
+            "sagestack's online explainability; use numerical and categorical features.",
+        )
     if clarify.get("EnableExplanations"):
         try:
             compile_expression(clarify["EnableExplanations"])
