@@ -50,6 +50,8 @@ LAYERS: dict[str, int] = {
     # the Model Monitor analyzer (what the sagemaker-model-monitor-analyzer image runs)
     "monitoring": 25,
     "frameworks": 25,
+    # SageMaker Clarify: bias metrics, SHAP, partial dependence (the Clarify image, the online explainer)
+    "clarify": 25,
     "formats": 20,
     # framework environments (venvs built on demand): used by serving, later by execution
     "environments": 20,

@@ -100,6 +100,12 @@ FLOWS: tuple[Flow, ...] = (
         "SDK v3",
         "`ModelTrainer.train`, sagemaker-core resources (`TrainingJob.get`, `Endpoint.create/invoke`)",
     ),
+    Flow(
+        "clarify",
+        "SageMaker Clarify (beyond the spec)",
+        "`SageMakerClarifyProcessor.run_pre_training_bias`, `run_post_training_bias`, `run_bias`, "
+        "`run_explainability`; online explainability (`ClarifyExplainerConfig`)",
+    ),
     Flow("pipeline-model", "Inference pipelines (beyond the spec)", "`PipelineModel.deploy`, `predict`"),
     Flow(
         "aws-cli", "AWS CLI (beyond the spec)", "`aws s3 cp/sync/ls/rm`, `aws logs ...`, `aws sagemaker ...`"

@@ -60,6 +60,8 @@ def build_plan(config: dict, model_of: Callable[[str], dict]) -> dict:
         plan["ShadowVariants"] = plan_variants(config["ShadowProductionVariants"], model_of)
     if config.get("AsyncInferenceConfig"):  # asynchronous inference (serving/async_inference.py)
         plan["AsyncInferenceConfig"] = config["AsyncInferenceConfig"]
+    if config.get("ExplainerConfig"):  # online explainability (serving/explainer.py)
+        plan["ExplainerConfig"] = config["ExplainerConfig"]
     return plan
 
 

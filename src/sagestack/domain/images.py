@@ -158,15 +158,21 @@ def builtin_processing_module(image: ImageInfo) -> str | None:
     return BUILTIN_PROCESSING_MODULES.get(image.repository)
 
 
+#: The SageMaker Clarify image (SageMakerClarifyProcessor): sagestack's own analysis (sagestack.clarify).
+CLARIFY_REPOSITORIES = {"sagemaker-clarify-processing"}
+
+
 def processing_runner(image: ImageInfo, spark_lacks: str | None = "pyspark and a Java runtime") -> str:
     """``"processing"`` (the job's ContainerEntrypoint + ContainerArguments run as a local process with the
-    server's Python first on PATH) or raise :class:`UnsupportedImage` with the reason users see.
+    server's Python first on PATH), ``"clarify"`` (the Clarify analysis, sagestack.clarify) or raise :class:`UnsupportedImage` with the reason users see.
     ``spark_lacks``: what this machine lacks to run Spark images (None: nothing)."""
     reason = unsupported_reason(image)
     if reason is not None:
         raise UnsupportedImage(reason)
     if image.repository in BUILTIN_PROCESSING_MODULES:
         return "processing"
+    if image.repository in CLARIFY_REPOSITORIES:
+        return "clarify"
     if image.repository in SPARK_REPOSITORIES:
         if spark_lacks is None:
             return "processing"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import signal
 import subprocess
 import sys
 import traceback
@@ -106,6 +107,8 @@ def main() -> int:
     layout = HostLayout(root, visible)
     if runner == "processing":
         return run_processing(layout, config)
+    if runner == "clarify":
+        return run_clarify(layout, config)
     cfg_dir = layout.path("input", "config")
     hyperparameters = json.loads((cfg_dir / "hyperparameters.json").read_text())
     input_config = json.loads((cfg_dir / "inputdataconfig.json").read_text())
@@ -208,6 +211,40 @@ def run_script(layout: HostLayout, config: dict, hyperparameters: dict, program:
             f'ErrorMessage "{message}"\nCommand "{" ".join(command)}"',
         )
     return code
+
+
+def run_clarify(layout: HostLayout, config: dict) -> int:
+    """The Clarify image: sagestack's analysis reads analysis_config.json and the dataset, writes
+    analysis.json and the report (sagestack.clarify.job)."""
+    from ..clarify.errors import ClarifyError
+    from ..clarify.job import run
+
+    if config.get("entrypoint"):
+        print("sagestack: the Clarify image ignores ContainerEntrypoint / ContainerArguments", flush=True)
+    hosts = config.get("hosts") or ["algo-1"]
+    resource = layout.path("config", "resourceconfig.json")
+    current = json.loads(resource.read_text()).get("current_host") if resource.is_file() else hosts[0]
+    if current != hosts[0]:  # no distributed analysis here: the first instance does the whole job
+        print(f"sagestack: Clarify runs on {hosts[0]}; {current} has nothing to do", flush=True)
+        return 0
+    os.chdir(layout.root)
+    # A stop (SIGTERM) unwinds the analysis so that its shadow endpoint is deleted.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    environ = {**os.environ, "job_name": config.get("job_name", "")}
+    if config.get("network_isolation"):
+        environ["sagestack_network_isolation"] = "1"
+    try:
+        run(layout.root, environ)
+    except ClarifyError as exc:
+        print(f"ClientError: {exc}", flush=True)
+        write_failure(layout, f"ClientError: {exc}")
+        return 2
+    except Exception as exc:  # an analysis failure, not the user's
+        traceback.print_exc()
+        write_failure(layout, f"AlgorithmError: {type(exc).__name__}: {exc}")
+        return 1
+    print("Clarify analysis complete", flush=True)
+    return 0
 
 
 def run_command(command: list[str], *, cwd: str, env: dict) -> tuple[int, str]:

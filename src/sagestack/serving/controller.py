@@ -297,7 +297,12 @@ class ServingController:
             for v in dep.plan.get("ShadowVariants", [])
             if dep.variants.get(v["VariantName"])
         ]
-        return EndpointRoute(key[2], key[0], key[1], variants, shadows)
+        route = EndpointRoute(key[2], key[0], key[1], variants, shadows)
+        if dep.plan.get("ExplainerConfig"):  # online explainability (serving/explainer.py)
+            from .explainer import Explainer
+
+            route.explainer = Explainer(self.platform, dep.plan["ExplainerConfig"])
+        return route
 
     def discard(self, dep: Deployment) -> None:
         """Drop a deployment that will not serve (failed, or superseded before it was activated)."""

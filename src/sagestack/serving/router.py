@@ -58,6 +58,7 @@ class EndpointRoute:
         "by_name",
         "console",
         "cumulative",
+        "explainer",
         "log_group_arn",
         "name",
         "region",
@@ -71,6 +72,7 @@ class EndpointRoute:
     ):
         self.name = name
         self.shadows = shadows or []  # shadow.ShadowTarget: mirrored copies (serving/shadow.py)
+        self.explainer = None  # explainer.Explainer: ClarifyExplainerConfig (serving/explainer.py)
         self.account = account
         self.region = region
         self.variants = [v for v in variants if v.instances or v.pool is not None]
@@ -146,6 +148,8 @@ class Router:
                 return payload_too_large(request)
         if len(body) > MAX_PAYLOAD:
             return payload_too_large(request)
+        if route.explainer is not None:  # online explainability answers Clarify's JSON
+            return await route.explainer.handle(self, route, request, body, started)
         headers = request.headers
         variant, response, _ = await self.forward(
             route,
@@ -192,6 +196,7 @@ class Router:
         inference_id: str | None,
         started: float,
         target_model: str | None = None,
+        capture: bool = True,
     ) -> tuple[VariantRoute, Response, int]:
         """Send one invocation to an instance; model failures become ``ModelError``."""
         variant = route.pick_variant(target_variant)
@@ -257,7 +262,7 @@ class Router:
                 response.body.decode("utf-8", "replace"),
                 container.decode("latin-1") if container else "primary",
             )
-        if variant.capture is not None and self.capture is not None:
+        if capture and variant.capture is not None and self.capture is not None:
             self.capture.offer(
                 variant.capture,
                 route,

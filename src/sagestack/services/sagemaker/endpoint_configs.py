@@ -67,6 +67,50 @@ def _check_variants(ctx: RequestContext, variants: list[dict], field: str) -> li
     return out
 
 
+def _check_explainer(explainer: dict | None, variants: list[dict], asynchronous: dict | None) -> None:
+    """ExplainerConfig: a ClarifyExplainerConfig with a SHAP baseline and a valid EnableExplanations."""
+    if explainer is None:
+        return
+    from ...clarify.errors import ClarifyError
+    from ...clarify.online import compile_expression
+
+    clarify = explainer.get("ClarifyExplainerConfig")
+    if not clarify:
+        raise ServiceError("ValidationException", "ExplainerConfig must contain ClarifyExplainerConfig.")
+    baseline = (clarify.get("ShapConfig") or {}).get("ShapBaselineConfig") or {}
+    if not baseline.get("ShapBaseline") and not baseline.get("ShapBaselineUri"):
+        raise ServiceError(
+            "ValidationException",
+            "ClarifyExplainerConfig.ShapConfig.ShapBaselineConfig must specify ShapBaseline or ShapBaselineUri.",
+        )
+    if baseline.get("ShapBaseline") and baseline.get("ShapBaselineUri"):
+        raise ServiceError(
+            "ValidationException",
+            "ClarifyExplainerConfig.ShapConfig.ShapBaselineConfig: specify only one of ShapBaseline and "
+            "ShapBaselineUri.",
+        )
+    if baseline.get("ShapBaselineUri") and not str(baseline["ShapBaselineUri"]).startswith("s3://"):
+        raise ServiceError("ValidationException", "ShapBaselineConfig.ShapBaselineUri must be an s3:// URI.")
+    shap_config = clarify.get("ShapConfig") or {}
+    types = ((clarify.get("InferenceConfig") or {}).get("FeatureTypes")) or []
+    if shap_config.get("TextConfig") or "text" in types:
+        raise ServiceError(
+            "ValidationException",
+            "ClarifyExplainerConfig: text features (TextConfig, FeatureTypes 'text') are not supported by "
+            "sagestack's online explainability; use numerical and categorical features.",
+        )
+    if clarify.get("EnableExplanations"):
+        try:
+            compile_expression(clarify["EnableExplanations"])
+        except ClarifyError as exc:
+            raise ServiceError("ValidationException", str(exc)) from None
+    if asynchronous or any(v.get("ServerlessConfig") for v in variants):
+        raise ServiceError(
+            "ValidationException",
+            "ExplainerConfig is supported for real-time endpoints with instance-based variants only.",
+        )
+
+
 @ops.handler("CreateEndpointConfig")
 def create_endpoint_config(ctx: RequestContext, params: dict) -> dict:
     name = params["EndpointConfigName"]
@@ -100,6 +144,7 @@ def create_endpoint_config(ctx: RequestContext, params: dict) -> dict:
             "AsyncInferenceConfig is not supported for serverless production "
             "variants; use instance-based variants.",
         )
+    _check_explainer(params.get("ExplainerConfig"), variants, asynchronous)
     resource_arn = config_arn(ctx, name)
     data = strip_empty(
         {
