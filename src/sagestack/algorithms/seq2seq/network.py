@@ -244,7 +244,7 @@ def initialize(network: nn.Module, hp: dict) -> None:
     """MXNet-style initialisation: Xavier(uniform, factor_type, magnitude=weight_init_scale) or
     Uniform(weight_init_scale) on matrices, zeros on biases."""
     scale = hp["weight_init_scale"]
-    for name, param in network.named_parameters():
+    for param in network.parameters():
         if param.dim() < 2:
             nn.init.zeros_(param)
             continue

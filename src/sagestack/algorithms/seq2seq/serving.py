@@ -7,8 +7,8 @@
 * ``application/x-recordio-protobuf``: a Record per sequence with ``features["source"]`` Int32 ids →
   Records with ``features["target"]`` Int32 ids.
 
-Content-Type and Accept must agree, as SageMaker's seq2seq requires; a missing or ``*/*`` Accept
-answers in the request's type.
+SageMaker documents the same type for Content-Type and Accept; any declared pair is answered here (a
+missing or ``*/*`` Accept answers in the request's type).
 """
 
 from __future__ import annotations
@@ -29,21 +29,48 @@ def _truthy(value: Any) -> bool:
     return value is True or str(value).strip().lower() == "true"
 
 
-def _json(model: Seq2SeqModel, body: bytes) -> list[dict]:
-    doc = json.loads(body)
-    if not isinstance(doc, dict) or not isinstance(doc.get("instances"), list):
-        raise InferenceError("The request must be a JSON object with an 'instances' array", 400)
-    out = []
-    for index, inst in enumerate(doc["instances"]):
-        if not isinstance(inst, dict) or not isinstance(inst.get("data"), str):
-            raise InferenceError(f"instances[{index}] must be an object with a 'data' string", 400)
-        ids, matrix = model.translate(model.encode_text(inst["data"]))
-        item: dict[str, Any] = {"target": model.decode_ids(ids)}
-        config = inst.get("configuration") or {}
-        if isinstance(config, dict) and _truthy(config.get("attention_matrix", False)):
-            item["matrix"] = matrix
-        out.append(item)
-    return out
+def _sources(model: Seq2SeqModel, body: bytes, request: str) -> list[tuple[list[int], bool]]:
+    """The request's source sequences as ids, each with whether its attention matrix is asked for."""
+    if request == ct.RECORDIO_PROTOBUF:
+        try:
+            items = records.read(body)
+        except records.RecordError as exc:
+            raise InferenceError(f"The request body is not RecordIO-protobuf: {exc}", 400) from None
+        if not items and body:
+            raise InferenceError("The request body holds no RecordIO-protobuf records", 400)
+        size = model.network.src_embed.num_embeddings
+        out = []
+        for number, features in enumerate(items):
+            if "source" not in features:
+                raise InferenceError(f"record {number} has no features['source']", 400)
+            ids = [i if 0 <= i < size else UNK for i in features["source"]]
+            out.append((ids[: model.hp["max_seq_len_source"]], False))
+        return out
+    try:
+        text = body.decode("utf-8")
+        if request == ct.JSON:
+            doc = json.loads(text)
+            if not isinstance(doc, dict) or not isinstance(doc.get("instances"), list):
+                raise InferenceError("The request must be a JSON object with an 'instances' array", 400)
+            out = []
+            for index, inst in enumerate(doc["instances"]):
+                if not isinstance(inst, dict) or not isinstance(inst.get("data"), str):
+                    raise InferenceError(f"instances[{index}] must be an object with a 'data' string", 400)
+                config = inst.get("configuration") or {}
+                matrix = isinstance(config, dict) and _truthy(config.get("attention_matrix", False))
+                out.append((model.encode_text(inst["data"]), matrix))
+            return out
+        out = []
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            doc = json.loads(line)
+            if not isinstance(doc, dict) or not isinstance(doc.get("source"), str):
+                raise InferenceError("each JSON line must be an object with a 'source' string", 400)
+            out.append((model.encode_text(doc["source"]), False))
+        return out
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InferenceError(f"The request body is not valid {request}: {exc}", 400) from None
 
 
 def predict(model: Seq2SeqModel, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
@@ -61,38 +88,18 @@ def predict(model: Seq2SeqModel, body: bytes, content_type: str, accept: str) ->
             f"Accept type {accept!r} is not supported; supported: {', '.join(SPEC.response_accept_types)}",
             406,
         )
-    if answer != request:
-        raise InferenceError(
-            f"Content-Type ({request}) and Accept ({answer}) must be the same for seq2seq", 406
-        )
-    try:
-        if request == ct.JSON:
-            return json.dumps({"predictions": _json(model, body)}).encode(), ct.JSON
-        if request == ct.JSONLINES:
-            lines = []
-            for line in body.decode("utf-8").splitlines():
-                if not line.strip():
-                    continue
-                doc = json.loads(line)
-                if not isinstance(doc, dict) or not isinstance(doc.get("source"), str):
-                    raise InferenceError("each JSON line must be an object with a 'source' string", 400)
-                ids, _ = model.translate(model.encode_text(doc["source"]))
-                lines.append(json.dumps({"target": model.decode_ids(ids)}) + "\n")
-            return "".join(lines).encode(), ct.JSONLINES
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InferenceError(f"The request body is not valid {request}: {exc}", 400) from None
-    try:
-        items = records.read(body)
-    except records.RecordError as exc:
-        raise InferenceError(f"The request body is not RecordIO-protobuf: {exc}", 400) from None
-    if not items and body:
-        raise InferenceError("The request body holds no RecordIO-protobuf records", 400)
-    size = model.network.src_embed.num_embeddings
-    outputs = []
-    for number, features in enumerate(items):
-        if "source" not in features:
-            raise InferenceError(f"record {number} has no features['source']", 400)
-        source = [i if 0 <= i < size else UNK for i in features["source"]][: model.hp["max_seq_len_source"]]
-        ids, _ = model.translate(source)
-        outputs.append({"target": ids})
-    return records.write(outputs), ct.RECORDIO_PROTOBUF
+    results = []
+    for ids, want_matrix in _sources(model, body, request):
+        target, matrix = model.translate(ids)
+        results.append((target, matrix if want_matrix else None))
+    if answer == ct.RECORDIO_PROTOBUF:
+        return records.write({"target": target} for target, _ in results), ct.RECORDIO_PROTOBUF
+    items = []
+    for target, matrix in results:
+        item: dict[str, Any] = {"target": model.decode_ids(target)}
+        if matrix is not None:
+            item["matrix"] = matrix
+        items.append(item)
+    if answer == ct.JSON:
+        return json.dumps({"predictions": items}).encode(), ct.JSON
+    return "".join(json.dumps(item) + "\n" for item in items).encode(), ct.JSONLINES
