@@ -100,7 +100,7 @@ def test_deepar_frequencies_and_lags(freq, expected):
 
 
 def test_deepar_hourly_lags_include_the_day_and_week():
-    assert {23, 24, 25, 167, 168, 169} <= set(features.lags("H"))
+    assert {23, 24, 25, 47, 48, 49, 167, 168, 169} <= set(features.lags("H"))
 
 
 def test_forecast_summary_shapes_and_quantile_keys():

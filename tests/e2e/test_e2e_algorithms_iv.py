@@ -46,8 +46,9 @@ def _series_data():
     for i in range(N_SERIES):
         level, amplitude, phase = 20 + 3 * (i % 4), 5 + i % 3, i * 0.4
         full.append(level + amplitude * np.sin(2 * np.pi * t / 24 + phase) + rng.normal(0, NOISE, t.size))
-    train = [{"start": "2024-01-01 00:00:00", "target": y[:length].round(4).tolist()} for y in full]
-    test = [{"start": "2024-01-01 00:00:00", "target": y.round(4).tolist()} for y in full]
+    start = "2024-01-01 00:00:00"
+    train = [{"start": start, "target": y[:length].round(4).tolist(), "cat": [i]} for i, y in enumerate(full)]
+    test = [{"start": start, "target": y.round(4).tolist(), "cat": [i]} for i, y in enumerate(full)]
     return train, test
 
 

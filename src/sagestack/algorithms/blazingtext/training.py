@@ -51,7 +51,7 @@ def _train_supervised(env: TrainingEnv, params, threads: int) -> None:
         validation = corpus.read_examples(vchannel.path, reader_content_type(SPEC, vchannel), "validation")
     elif params.early_stopping:
         raise AlgorithmClientError("early_stopping=True needs a validation channel")
-    model = supervised.train_classifier(examples, params, validation, log, threads)
+    model = supervised.train_classifier(examples, params, validation, log, 1)  # sparse SGD: one thread
     log(
         f"Dictionary: {len(model.words)} words, {len(model.labels)} labels, {len(model.pruneidx or {})} n-gram buckets"
     )

@@ -2,8 +2,10 @@
 
 Time features are scaled to [-0.5, 0.5] (as GluonTS does): minute of hour, hour of day, day of
 week/month/year, week of year, month of year — those finer than the frequency's period are left out.
-Lags: 1..7 steps plus the seasonal ones around a day/week (hourly, minutely), a week (daily), a year
-(weekly, monthly), in steps of the frequency.
+Lags (as GluonTS chooses them): 1..7 steps, plus ``k·season - 1``, ``k·season``, ``k·season + 1`` for
+each seasonal period and its multiples up to the next longer period — every hour of the last day for
+minute data, every day of the last week for hourly data, every week of the last four for daily data,
+a year back for weekly and monthly data (two for monthly) — in steps of the frequency.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ _FEATURES = {
     "W": ("day_of_month", "week_of_year"),
     "M": ("month_of_year",),
 }
-# Seasonal periods, in base units (minutes for min, hours for H, ...), whose lags the model sees.
-_SEASONS = {"min": (60, 1440), "H": (24, 168), "D": (7, 14, 28), "W": (52,), "M": (12,)}
+# Seasonal periods in base units (minutes for min, hours for H, ...) and how many multiples of each
+# the model sees as lags.
+_SEASONS = {"min": ((60, 4), (1440, 1)), "H": ((24, 7),), "D": ((7, 4),), "W": ((52, 1),), "M": ((12, 2),)}
 
 
 def split_freq(time_freq: str) -> tuple[int, str]:
@@ -43,10 +46,12 @@ def feature_names(time_freq: str) -> tuple[str, ...]:
 def lags(time_freq: str) -> list[int]:
     mult, unit = split_freq(time_freq)
     found = set(range(1, 8))
-    for season in _SEASONS[unit]:
+    for season, multiples in _SEASONS[unit]:
         steps = season // mult
-        if steps >= 2:
-            found.update(s for s in (steps - 1, steps, steps + 1) if s >= 1)
+        if steps < 2:
+            continue
+        for k in range(1, multiples + 1):
+            found.update(s for s in (k * steps - 1, k * steps, k * steps + 1) if s >= 1)
     return sorted(found)
 
 

@@ -105,6 +105,7 @@ def load_model(model_dir: Path) -> DeepARModel:
 
     from sagestack.algorithms.deepar.network import DeepARNetwork
 
+    torch.set_num_threads(1)  # one small network per worker: no thread oversubscription
     model_dir = Path(model_dir)
     raw = json.loads((model_dir / f"{MODEL_NAME}.json").read_text())
     config = DeepARConfig(**raw)

@@ -27,9 +27,9 @@ from sagestack.algorithms.deepar.spec import SPEC, DeepARParams, parse_hyperpara
 from sagestack.algorithms.deepar.windows import make_batch
 
 SEED = 42
-MIN_BATCHES_PER_EPOCH = 20
+MIN_BATCHES_PER_EPOCH = 50  # as GluonTS's num_batches_per_epoch
 LR_PATIENCE = 10
-MAX_THREADS = 4
+MAX_THREADS = 1  # small recurrent networks: one thread is fastest, and fair to shared hosts
 
 
 def _describe(params: DeepARParams) -> dict:

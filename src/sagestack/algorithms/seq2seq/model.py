@@ -120,6 +120,7 @@ def save_model(model_dir: Path, network: Seq2SeqNetwork, hp: dict, src_vocab: di
 
 
 def load_model(model_dir: Path) -> Seq2SeqModel:
+    torch.set_num_threads(1)  # one small network per worker: no thread oversubscription
     model_dir = Path(model_dir)
     config = json.loads((model_dir / CONFIG_FILE).read_text())
     hp = config["hyperparameters"]
