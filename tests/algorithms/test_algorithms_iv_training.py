@@ -100,6 +100,10 @@ def test_deepar_likelihoods_train_and_forecast(tmp_path, likelihood, kind):
         assert (values >= 0).all() and np.allclose(values, values.round())
     if likelihood == "deterministic-L1":
         assert np.allclose(values, values[0])
+    # a series with no history at all still gets a forecast (from the calendar features alone)
+    empty = {"instances": [{"start": "2022-03-01", "target": []}], "configuration": {"num_samples": 3}}
+    body, _ = deepar.predict(model, json.dumps(empty).encode(), "application/json", "application/json")
+    assert len(json.loads(body)["predictions"][0]["mean"]) == 3
 
 
 def test_deepar_cat_dynamic_feat_and_parquet(tmp_path):
