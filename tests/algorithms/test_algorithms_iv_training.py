@@ -299,3 +299,22 @@ def test_seq2seq_out_of_vocabulary_ids_are_refused(tmp_path):
     )
     with pytest.raises(AlgorithmClientError, match="vocabulary"):
         seq2seq.train(env)
+
+
+@pytest.mark.parametrize("module", [deepar, blazingtext, seq2seq], ids=lambda m: m.SPEC.name)
+def test_pipe_mode_is_refused_naming_the_channel(tmp_path, module):
+    from sagestack.algorithms.base import TrainingEnv
+
+    hyperparameters = {deepar: DEEPAR_HPS, blazingtext: {"mode": "skipgram"}, seq2seq: {}}[module]
+    channels = {
+        name: {"data": b"x"} for name in ("train", "validation", "vocab")[: 3 if module is seq2seq else 1]
+    }
+    env = make_job(tmp_path, hyperparameters, channels)
+    config = tmp_path / "input" / "config" / "inputdataconfig.json"
+    data_config = json.loads(config.read_text())
+    data_config["train"]["TrainingInputMode"] = "Pipe"
+    config.write_text(json.dumps(data_config))
+    assert module.SPEC.channel("train").input_modes == ("File", "FastFile")
+    with pytest.raises(AlgorithmClientError, match="'train' uses Pipe"):
+        module.train(TrainingEnv.from_root(tmp_path))
+    assert not env.model_dir.exists()

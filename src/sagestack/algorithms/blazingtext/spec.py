@@ -19,6 +19,9 @@ from sagestack.algorithms.base import (
 from sagestack.algorithms.common import NUMBER_REGEX
 from sagestack.formats import content_types as ct
 
+#: Channels are read as files (Pipe mode is refused when the job starts).
+FILE_MODES = ("File", "FastFile")
+
 WORD2VEC_MODES = ("batch_skipgram", "skipgram", "cbow")
 MODES = (*WORD2VEC_MODES, "supervised")
 
@@ -73,8 +76,16 @@ SPEC = AlgorithmSpec(
     image_repositories=("blazingtext",),
     hyperparameters=HYPERPARAMETERS,
     channels=(
-        ChannelSpec("train", required=True, content_types=DATA_TYPES, default_content_type=TEXT),
-        ChannelSpec("validation", content_types=DATA_TYPES, default_content_type=TEXT),
+        ChannelSpec(
+            "train",
+            input_modes=FILE_MODES,
+            required=True,
+            content_types=DATA_TYPES,
+            default_content_type=TEXT,
+        ),
+        ChannelSpec(
+            "validation", input_modes=FILE_MODES, content_types=DATA_TYPES, default_content_type=TEXT
+        ),
     ),
     metric_definitions=METRIC_DEFINITIONS,
     request_content_types=(ct.JSON, ct.JSONLINES),

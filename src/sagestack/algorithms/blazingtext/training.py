@@ -8,6 +8,7 @@ from sagestack.algorithms.base import AlgorithmClientError, TrainingEnv, reader_
 from sagestack.algorithms.blazingtext import corpus, supervised, word2vec
 from sagestack.algorithms.blazingtext.spec import SPEC, parse_hyperparameters
 from sagestack.algorithms.common import configure, log
+from sagestack.algorithms.file_channels import refuse_pipe_mode
 
 MODEL_FILE = "model.bin"
 MAX_THREADS = 4
@@ -15,6 +16,7 @@ MAX_THREADS = 4
 
 def train(env: TrainingEnv) -> None:
     params = configure(SPEC, env, parse_hyperparameters)
+    refuse_pipe_mode(env, SPEC.name)
     threads = max(1, min(MAX_THREADS, env.num_cpus))
     started = time.time()
     if params.supervised:

@@ -17,6 +17,9 @@ from sagestack.algorithms.base import (
 from sagestack.algorithms.common import NUMBER_REGEX, mini_batch_size
 from sagestack.formats import content_types as ct
 
+#: Channels are read as files (Pipe mode is refused when the job starts).
+FILE_MODES = ("File", "FastFile")
+
 #: The likelihoods SageMaker documents, by their lower-cased name (the container logs ``student-t``).
 LIKELIHOODS = {
     "gaussian": "gaussian",
@@ -127,8 +130,16 @@ SPEC = AlgorithmSpec(
     image_repositories=("forecasting-deepar",),
     hyperparameters=HYPERPARAMETERS,
     channels=(
-        ChannelSpec("train", required=True, content_types=DATA_TYPES, default_content_type=ct.JSONLINES),
-        ChannelSpec("test", content_types=DATA_TYPES, default_content_type=ct.JSONLINES),
+        ChannelSpec(
+            "train",
+            input_modes=FILE_MODES,
+            required=True,
+            content_types=DATA_TYPES,
+            default_content_type=ct.JSONLINES,
+        ),
+        ChannelSpec(
+            "test", input_modes=FILE_MODES, content_types=DATA_TYPES, default_content_type=ct.JSONLINES
+        ),
     ),
     metric_definitions=METRIC_DEFINITIONS,
     request_content_types=(ct.JSON, ct.JSONLINES),

@@ -25,6 +25,7 @@ from sagestack.algorithms.deepar.model import DeepARConfig, DeepARModel, lay_out
 from sagestack.algorithms.deepar.network import DeepARNetwork, distribution, prepare_target
 from sagestack.algorithms.deepar.spec import SPEC, DeepARParams, parse_hyperparameters
 from sagestack.algorithms.deepar.windows import make_batch
+from sagestack.algorithms.file_channels import refuse_pipe_mode
 
 SEED = 42
 MIN_BATCHES_PER_EPOCH = 50  # as GluonTS's num_batches_per_epoch
@@ -190,6 +191,7 @@ def train(env: TrainingEnv) -> None:
 
     params = configure(SPEC, env, parse_hyperparameters, _describe)
     torch.set_num_threads(max(1, min(MAX_THREADS, env.num_cpus)))
+    refuse_pipe_mode(env, SPEC.name)
     host = env.current_host
     channel = env.channels["train"]
     train_series = series_data.read_channel(channel.path, reader_content_type(SPEC, channel), "train")

@@ -19,6 +19,9 @@ from sagestack.algorithms.base import (
 from sagestack.algorithms.common import NUMBER_REGEX
 from sagestack.formats import content_types as ct
 
+#: Channels are read as files (Pipe mode is refused when the job starts).
+FILE_MODES = ("File", "FastFile")
+
 H = Hyperparameter
 HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
     H("batch_size", "int", default=64, low=1),
@@ -90,9 +93,17 @@ SPEC = AlgorithmSpec(
     image_repositories=("seq2seq",),
     hyperparameters=HYPERPARAMETERS,
     channels=(
-        ChannelSpec("train", required=True, content_types=(ct.RECORDIO_PROTOBUF,)),
-        ChannelSpec("validation", required=True, content_types=(ct.RECORDIO_PROTOBUF,)),
-        ChannelSpec("vocab", required=True, content_types=(ct.JSON, ct.TEXT), default_content_type=ct.JSON),
+        ChannelSpec("train", input_modes=FILE_MODES, required=True, content_types=(ct.RECORDIO_PROTOBUF,)),
+        ChannelSpec(
+            "validation", input_modes=FILE_MODES, required=True, content_types=(ct.RECORDIO_PROTOBUF,)
+        ),
+        ChannelSpec(
+            "vocab",
+            input_modes=FILE_MODES,
+            required=True,
+            content_types=(ct.JSON, ct.TEXT),
+            default_content_type=ct.JSON,
+        ),
     ),
     metric_definitions=METRIC_DEFINITIONS,
     request_content_types=(ct.JSON, ct.JSONLINES, ct.RECORDIO_PROTOBUF),

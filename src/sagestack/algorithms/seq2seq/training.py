@@ -20,6 +20,7 @@ import numpy as np
 
 from sagestack.algorithms.base import AlgorithmClientError, TrainingEnv
 from sagestack.algorithms.common import configure, log
+from sagestack.algorithms.file_channels import refuse_pipe_mode
 from sagestack.algorithms.seq2seq import records
 from sagestack.algorithms.seq2seq.metrics import corpus_bleu
 from sagestack.algorithms.seq2seq.model import VOCAB_SRC, VOCAB_TRG, Seq2SeqModel, save_model
@@ -155,6 +156,7 @@ def train(env: TrainingEnv) -> None:
     import torch
 
     params = configure(SPEC, env, parse_hyperparameters, lambda p: p.values)
+    refuse_pipe_mode(env, SPEC.name)
     hp = params.values
     torch.manual_seed(SEED)
     torch.set_num_threads(max(1, min(MAX_THREADS, env.num_cpus)))
