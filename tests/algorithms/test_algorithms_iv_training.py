@@ -260,7 +260,12 @@ def _seq2seq_job(tmp_path, extra: dict):
     [
         {"encoder_type": "cnn", "decoder_type": "cnn"},
         {"encoder_type": "cnn", "rnn_attention_type": "dot"},
-        {"rnn_cell_type": "gru", "rnn_attention_type": "bilinear", "rnn_decoder_state_init": "avg"},
+        {
+            "rnn_cell_type": "gru",
+            "rnn_attention_type": "bilinear",
+            "rnn_decoder_state_init": "avg",
+            "training_metric": "accuracy",
+        },
         {
             "num_layers_encoder": "2",
             "num_layers_decoder": "2",

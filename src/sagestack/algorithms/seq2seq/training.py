@@ -205,7 +205,7 @@ def train(env: TrainingEnv) -> None:
     while not stop:
         if hp["max_num_epochs"] is not None and epoch >= hp["max_num_epochs"]:
             break
-        total, count = 0.0, 0.0
+        total, count, correct = 0.0, 0.0, 0.0
         for src, trg_in, trg_out in make_batches(train_pairs, hp, rng):
             log_probs = network(src, trg_in)
             mask = trg_out != PAD
@@ -217,6 +217,8 @@ def train(env: TrainingEnv) -> None:
             optimizer.step()
             total += loss.item() * float(mask.sum())
             count += float(mask.sum())
+            if hp["training_metric"] == "accuracy":
+                correct += float((log_probs.detach().argmax(-1) == trg_out)[mask].sum())
             batches += 1
             if batches % hp["checkpoint_frequency_num_batches"] == 0 and checkpoint():
                 stop = True
@@ -225,8 +227,11 @@ def train(env: TrainingEnv) -> None:
                 stop = True
                 break
         epoch += 1
-        train_value = math.exp(min(total / max(count, 1.0), 50.0))
-        log(f"Epoch [{epoch}] train-perplexity={train_value:.6f} ({time.time() - started:.1f}s)")
+        if hp["training_metric"] == "accuracy":
+            shown = f"train-accuracy={correct / max(count, 1.0):.6f}"
+        else:
+            shown = f"train-perplexity={math.exp(min(total / max(count, 1.0), 50.0)):.6f}"
+        log(f"Epoch [{epoch}] {shown} ({time.time() - started:.1f}s)")
         if not math.isfinite(total):
             raise AlgorithmClientError("Training diverged (non-finite loss); lower learning_rate")
     if batches % hp["checkpoint_frequency_num_batches"] != 0 or best_state is None:
