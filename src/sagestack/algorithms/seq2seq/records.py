@@ -79,9 +79,8 @@ def _tensor_values(kind: int, tensor: bytes) -> list[int]:
         else:
             fmt = "<f" if kind == 2 else "<d"
             size = struct.calcsize(fmt)
-            raw = value if wire == 2 else value  # packed or one value
-            for i in range(0, len(raw), size):  # type: ignore[arg-type]
-                values.append(int(round(struct.unpack_from(fmt, raw, i)[0])))  # type: ignore[arg-type]
+            for i in range(0, len(value), size):  # packed, or one value  # type: ignore[arg-type]
+                values.append(int(round(struct.unpack_from(fmt, value, i)[0])))  # type: ignore[arg-type]
     return values
 
 
