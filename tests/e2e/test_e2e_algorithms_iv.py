@@ -491,6 +491,36 @@ def test_seq2seq_recordio_inference(trained, data, e2e):
     assert np.mean([got == want for got, (_, want) in zip(targets, pairs_test[:10])]) >= 0.5
 
 
+def test_seq2seq_batch_transform_json_lines(trained, data, e2e):
+    _, _, pairs_test = data["pairs"]
+    src_words = {i: w for w, i in SRC_VOCAB.items()}
+    trg_words = {i: w for w, i in TRG_VOCAB.items()}
+    rows = [{"source": " ".join(src_words[i] for i in s)} for s, _ in pairs_test[:20]]
+    source = trained["put"]("s2s/batch/input.jsonl", _lines(rows))
+    transformer = trained["estimators"]["seq2seq"].transformer(
+        instance_count=1,
+        instance_type=INSTANCE_TYPE,
+        strategy="MultiRecord",
+        assemble_with="Line",
+        accept="application/jsonlines",
+        output_path=f"s3://{e2e.bucket}/{trained['prefix']}/s2s/batch-out",
+    )
+    transformer.transform(
+        source, content_type="application/jsonlines", split_type="Line", wait=False, logs=False
+    )
+    desc = _wait_transform(e2e.sm, transformer.latest_transform_job.name)
+    assert desc["TransformJobStatus"] == "Completed", desc.get("FailureReason")
+    body = (
+        e2e.server.client("s3")
+        .get_object(Bucket=e2e.bucket, Key=f"{trained['prefix']}/s2s/batch-out/input.jsonl.out")["Body"]
+        .read()
+    )
+    lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
+    assert len(lines) == 20 and all(set(line) == {"target"} for line in lines)
+    expected = [" ".join(trg_words[i] for i in t) for _, t in pairs_test[:20]]
+    assert np.mean([line["target"] == want for line, want in zip(lines, expected)]) >= 0.5
+
+
 # ------------------------------------------------------------------------------------------------
 # Bad hyperparameters
 
