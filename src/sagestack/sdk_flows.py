@@ -100,6 +100,11 @@ FLOWS: tuple[Flow, ...] = (
         "SDK v3",
         "`ModelTrainer.train`, sagemaker-core resources (`TrainingJob.get`, `Endpoint.create/invoke`)",
     ),
+    Flow(
+        "remote-function",
+        "Remote functions (beyond the spec)",
+        "`@remote`, `RemoteExecutor.submit/map`, `Future.result`",
+    ),
     Flow("pipeline-model", "Inference pipelines (beyond the spec)", "`PipelineModel.deploy`, `predict`"),
     Flow(
         "aws-cli", "AWS CLI (beyond the spec)", "`aws s3 cp/sync/ls/rm`, `aws logs ...`, `aws sagemaker ...`"

@@ -1,0 +1,249 @@
+"""The SageMaker SDK's remote functions (``@remote``, ``RemoteExecutor``) run as real training jobs: the SDK's
+own bootstrap (job_driver.sh, bootstrap_runtime_environment.py, invoke_function) runs as a local process
+with a virtual environment layered on the server's, and results and exceptions come back through S3."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import sys
+import traceback
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from helpers import ROLE
+
+pytestmark = [pytest.mark.slow, pytest.mark.sdk_flow("remote-function")]
+
+INSTANCE = "ml.m5.large"
+
+
+def _sagemaker_client(env):
+    import boto3
+
+    return boto3.client("sagemaker", endpoint_url=env["AWS_ENDPOINT_URL"])
+
+
+def _s3_client(env):
+    import boto3
+
+    return boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"])
+
+
+def _jobs(env, prefix: str) -> list[str]:
+    names = [
+        j["TrainingJobName"]
+        for j in _sagemaker_client(env).list_training_jobs(NameContains=prefix, MaxResults=100)[
+            "TrainingJobSummaries"
+        ]
+    ]
+    return sorted(names)
+
+
+@pytest.mark.sdk_flow(
+    "remote-function", "@remote with the default image: a pandas computation, logs streamed"
+)
+def test_remote_function_returns_a_value(fast_sdk_wait, capsys):
+    from sagemaker.remote_function import remote
+
+    @remote(instance_type=INSTANCE, role=ROLE, job_name_prefix="rf-describe")
+    def describe_frame(n: int, scale: float):
+        import numpy as np
+        import pandas as pd
+
+        frame = pd.DataFrame({"x": np.arange(n, dtype=float) * scale})
+        print(f"remote side: {len(frame)} rows, pid {os.getpid()}", flush=True)
+        return {"sum": float(frame["x"].sum()), "mean": float(frame["x"].mean()), "pid": os.getpid()}
+
+    result = describe_frame(10, 2.0)
+    assert result["sum"] == 90.0 and result["mean"] == 9.0
+    assert result["pid"] != os.getpid()  # it really ran elsewhere
+    out = capsys.readouterr().out
+    assert "remote side: 10 rows" in out  # the job's log, streamed from CloudWatch Logs by the SDK
+
+    (name,) = _jobs(fast_sdk_wait, "rf-describe")
+    desc = _sagemaker_client(fast_sdk_wait).describe_training_job(TrainingJobName=name)
+    assert desc["TrainingJobStatus"] == "Completed"
+    spec = desc["AlgorithmSpecification"]
+    assert spec["TrainingImage"] == fast_sdk_wait["SAGEMAKER_INTERNAL_IMAGE_URI"]
+    assert spec["ContainerEntrypoint"] == [
+        "/bin/bash",
+        "/opt/ml/input/data/sagemaker_remote_function_bootstrap/job_driver.sh",
+    ]
+    assert "--s3_base_uri" in spec["ContainerArguments"]
+    channels = [c["ChannelName"] for c in desc["InputDataConfig"]]
+    assert channels == ["sagemaker_remote_function_bootstrap", "sm_rf_user_ws"]
+    # The SDK's layout under the job's S3 prefix: function, arguments, results (payload + metadata).
+    base = desc["OutputDataConfig"]["S3OutputPath"]
+    bucket, prefix = base[5:].split("/", 1)
+    keys = {
+        o["Key"] for o in _s3_client(fast_sdk_wait).list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
+    }
+    for part in (
+        "function/payload.pkl",
+        "arguments/payload.pkl",
+        "results/payload.pkl",
+        "results/metadata.json",
+    ):
+        assert f"{prefix}/{part}" in keys, part
+    assert f"{prefix}/{name}/output/model.tar.gz" in keys
+
+
+def test_an_exception_is_raised_on_the_caller_side(fast_sdk_wait):
+    from sagemaker.remote_function import remote
+
+    @remote(
+        image_uri=fast_sdk_wait["SAGEMAKER_INTERNAL_IMAGE_URI"],
+        instance_type=INSTANCE,
+        role=ROLE,
+        job_name_prefix="rf-raises",
+    )
+    def divide(a, b):
+        if b == 0:
+            raise ValueError(f"cannot divide {a} by zero")
+        return a / b
+
+    with pytest.raises(ValueError, match="cannot divide 7 by zero") as info:
+        divide(7, 0)
+    # The remote traceback comes back with the exception (the SDK pickles it with tblib): the job's frames,
+    # down to the function's own (its code was unpickled there, hence no source file).
+    frames = "".join(traceback.format_exception(info.value))
+    assert 'File "<dynamic-code>"' in frames and frames.rstrip().endswith(
+        "ValueError: cannot divide 7 by zero"
+    )
+    assert [line for line in frames.splitlines() if "<dynamic-code>" in line][-1].endswith("in divide")
+
+    (name,) = _jobs(fast_sdk_wait, "rf-raises")
+    desc = _sagemaker_client(fast_sdk_wait).describe_training_job(TrainingJobName=name)
+    assert desc["TrainingJobStatus"] == "Failed"
+    assert "ValueError('cannot divide 7 by zero')" in desc["FailureReason"]
+
+
+def test_remote_executor_maps_over_inputs(fast_sdk_wait):
+    from sagemaker.remote_function import RemoteExecutor
+
+    def square(x):
+        return x * x
+
+    with RemoteExecutor(
+        max_parallel_jobs=2, instance_type=INSTANCE, role=ROLE, job_name_prefix="rf-map"
+    ) as executor:
+        results = list(executor.map(square, [1, 2, 3]))
+    assert results == [1, 4, 9]
+    assert len(_jobs(fast_sdk_wait, "rf-map")) == 3  # one training job per input
+
+
+def _wheel(directory: Path, name: str, version: str, source: str) -> Path:
+    """A pure-Python wheel built by hand (no network, no build backend)."""
+    dist = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": source.encode(),
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: sagestack-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    record.append(f"{dist}/RECORD,,")
+    files[f"{dist}/RECORD"] = ("\n".join(record) + "\n").encode()
+    path = directory / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as archive:
+        for member, data in files.items():
+            archive.writestr(member, data)
+    return path
+
+
+def test_requirements_install_into_the_jobs_own_environment(fast_sdk_wait, tmp_path, monkeypatch):
+    """requirements.txt: an installed package is found in the server's environment; a new one (a local
+    wheel) goes into the job's own venv, never into the server's. pre_execution_commands and the local
+    working directory (include_local_workdir) reach the job too."""
+    from sagemaker.remote_function import remote
+
+    wheel = _wheel(tmp_path, "sagestack_rf_probe", "0.3", "ANSWER = 42\n")
+    (tmp_path / "requirements.txt").write_text(f"pandas\n{wheel}\n")
+    workdir = tmp_path / "project"
+    workdir.mkdir()
+    (workdir / "local_helpers.py").write_text("def triple(x):\n    return 3 * x\n")
+    monkeypatch.chdir(workdir)
+
+    @remote(
+        instance_type=INSTANCE,
+        role=ROLE,
+        job_name_prefix="rf-deps",
+        dependencies=str(tmp_path / "requirements.txt"),
+        include_local_workdir=True,
+        pre_execution_commands=["echo prepared > pre_exec_marker.txt"],
+        environment_variables={"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": "", "STAGE": "test"},
+    )
+    def use_dependencies():
+        import local_helpers
+        import sagestack_rf_probe
+
+        return {
+            "answer": local_helpers.triple(sagestack_rf_probe.ANSWER),
+            "probe": sagestack_rf_probe.__file__,
+            "marker": open("pre_exec_marker.txt").read().strip(),
+            "stage": os.environ["STAGE"],
+            "prefix": sys.prefix,
+        }
+
+    result = use_dependencies()
+    assert result["answer"] == 126
+    assert result["marker"] == "prepared" and result["stage"] == "test"
+    assert result["probe"].startswith(result["prefix"])  # installed in the job's venv…
+    assert result["prefix"] != sys.prefix and ".sagestack/venv" in result["prefix"]
+    with pytest.raises(ImportError):  # …and not in the environment the server (and this test) runs in
+        __import__("sagestack_rf_probe")
+
+
+def test_job_conda_env_fails_clearly(fast_sdk_wait):
+    from sagemaker.remote_function import remote
+    from sagemaker.remote_function.runtime_environment.runtime_environment_manager import (
+        RuntimeEnvironmentError,
+    )
+
+    @remote(instance_type=INSTANCE, role=ROLE, job_name_prefix="rf-conda", job_conda_env="myenv")
+    def nothing():
+        return 1
+
+    with pytest.raises(
+        RuntimeEnvironmentError, match="job_conda_env 'myenv' cannot be used: conda environments"
+    ):
+        nothing()
+    (name,) = _jobs(fast_sdk_wait, "rf-conda")
+    desc = _sagemaker_client(fast_sdk_wait).describe_training_job(TrainingJobName=name)
+    assert desc["TrainingJobStatus"] == "Failed"
+    assert desc["FailureReason"].startswith("ClientError: RuntimeEnvironmentError: job_conda_env 'myenv'")
+
+
+def test_keep_alive_period_is_accepted(fast_sdk_wait):
+    from sagemaker.remote_function import remote
+
+    @remote(instance_type=INSTANCE, role=ROLE, job_name_prefix="rf-warm", keep_alive_period_in_seconds=120)
+    def hello(name):
+        return f"hello {name}"
+
+    assert hello("pool") == "hello pool"
+    (name,) = _jobs(fast_sdk_wait, "rf-warm")
+    desc = _sagemaker_client(fast_sdk_wait).describe_training_job(TrainingJobName=name)
+    assert desc["ResourceConfig"]["KeepAlivePeriodInSeconds"] == 120
+
+
+def test_bad_input_is_refused_and_nothing_runs(sdk_env):
+    from botocore.exceptions import ClientError
+    from sagemaker.remote_function import remote
+
+    @remote(instance_type="ml.nonexistent.huge", role=ROLE, job_name_prefix="rf-badtype")
+    def nothing():
+        return 1
+
+    with pytest.raises(ClientError) as info:
+        nothing()
+    error = info.value.response["Error"]
+    assert error["Code"] == "ValidationException"
+    assert "ml.nonexistent.huge" in error["Message"]
+    assert _jobs(sdk_env, "rf-badtype") == []
