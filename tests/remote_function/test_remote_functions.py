@@ -247,3 +247,53 @@ def test_bad_input_is_refused_and_nothing_runs(sdk_env):
     assert error["Code"] == "ValidationException"
     assert "ml.nonexistent.huge" in error["Message"]
     assert _jobs(sdk_env, "rf-badtype") == []
+
+
+def test_a_requirement_that_cannot_be_installed_fails_clearly(fast_sdk_wait, tmp_path):
+    from sagemaker.remote_function import remote
+    from sagemaker.remote_function.runtime_environment.runtime_environment_manager import (
+        RuntimeEnvironmentError,
+    )
+
+    (tmp_path / "requirements.txt").write_text("sagestack-no-such-package==1.0\n")
+
+    @remote(
+        instance_type=INSTANCE,
+        role=ROLE,
+        job_name_prefix="rf-missing",
+        dependencies=str(tmp_path / "requirements.txt"),
+        environment_variables={"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": ""},
+    )
+    def nothing():
+        return 1
+
+    with pytest.raises(RuntimeEnvironmentError, match="sagestack-no-such-package"):
+        nothing()
+    (name,) = _jobs(fast_sdk_wait, "rf-missing")
+    desc = _sagemaker_client(fast_sdk_wait).describe_training_job(TrainingJobName=name)
+    assert desc["TrainingJobStatus"] == "Failed"
+    assert "RuntimeEnvironmentError: Encountered error while running command" in desc["FailureReason"]
+
+
+def test_cancelling_a_future_stops_its_job(fast_sdk_wait):
+    from sagemaker.remote_function import RemoteExecutor
+
+    from helpers import wait_for
+
+    def sleepy():
+        import time
+
+        time.sleep(300)
+
+    sm = _sagemaker_client(fast_sdk_wait)
+    with RemoteExecutor(instance_type=INSTANCE, role=ROLE, job_name_prefix="rf-cancel") as executor:
+        future = executor.submit(sleepy)
+        wait_for(lambda: future.running(), 60, message="the job to start")
+        (name,) = _jobs(fast_sdk_wait, "rf-cancel")
+        assert future.cancel() and future.cancelled()
+    desc = wait_for(
+        lambda: (d := sm.describe_training_job(TrainingJobName=name))["TrainingJobStatus"] == "Stopped" and d,
+        60,
+        message="the job to stop",
+    )
+    assert desc["SecondaryStatus"] == "Stopped"

@@ -69,3 +69,11 @@ def test_layered_venv_sees_the_servers_packages_and_owns_its_installs(tmp_path):
     # Creating it again (a retried job) keeps it working.
     job_python.create(directory)
     assert _run(env, "python", "-c", "import sys; print(sys.prefix)").stdout.strip() == str(directory)
+
+
+def test_spark_image_as_a_training_job_is_refused_clearly():
+    image = images.parse_image(
+        "173754725891.dkr.ecr.us-east-1.amazonaws.com/sagemaker-spark-processing:3.3-cpu-py39-v1.0"
+    )
+    with pytest.raises(images.UnsupportedImage, match="spark_config, which sagestack does not run"):
+        images.training_runner(image, {}, has_entrypoint=True)

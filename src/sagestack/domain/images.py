@@ -146,6 +146,13 @@ def training_runner(image: ImageInfo, hyperparameters: dict[str, str], has_entry
             f"The built-in algorithm image {image.uri} ({image.repository}) is not available in sagestack "
             f"yet. Available built-in algorithms: {', '.join(sorted(registry.ALGORITHM_PACKAGES))}."
         )
+    if image.repository in SPARK_REPOSITORIES:
+        raise UnsupportedImage(
+            f"The Spark image {image.uri} runs as a training job only for the SageMaker SDK's remote "
+            f"functions with spark_config, which sagestack does not run; run the Spark code with "
+            f"PySparkProcessor (a processing job), or drop spark_config and use pyspark in local mode inside "
+            f"the function."
+        )
     if image.framework:
         if not script:
             raise UnsupportedImage(
