@@ -124,6 +124,7 @@ def test_an_exception_is_raised_on_the_caller_side(fast_sdk_wait):
 
 def test_remote_executor_maps_over_inputs(fast_sdk_wait):
     from sagemaker.remote_function import RemoteExecutor
+    from sagemaker.remote_function.client import get_future, list_futures
 
     def square(x):
         return x * x
@@ -133,7 +134,11 @@ def test_remote_executor_maps_over_inputs(fast_sdk_wait):
     ) as executor:
         results = list(executor.map(square, [1, 2, 3]))
     assert results == [1, 4, 9]
-    assert len(_jobs(fast_sdk_wait, "rf-map")) == 3  # one training job per input
+    names = _jobs(fast_sdk_wait, "rf-map")
+    assert len(names) == 3  # one training job per input
+    # Futures re-attached to finished jobs by name (a later session's view): results read back from S3.
+    assert sorted(get_future(name).result() for name in names) == [1, 4, 9]
+    assert sorted(f.result() for f in list_futures("rf-map")) == [1, 4, 9]
 
 
 def _wheel(directory: Path, name: str, version: str, source: str) -> Path:
@@ -297,3 +302,36 @@ def test_cancelling_a_future_stops_its_job(fast_sdk_wait):
         message="the job to stop",
     )
     assert desc["SecondaryStatus"] == "Stopped"
+
+
+def test_a_remote_function_logs_to_the_callers_experiment_run(fast_sdk_wait):
+    """Called inside ``with Run(...)``, the function gets the run back with ``load_run()`` and logs to it."""
+    import uuid
+
+    import sagemaker
+    from sagemaker.experiments import Run
+    from sagemaker.remote_function import remote
+
+    @remote(instance_type=INSTANCE, role=ROLE, job_name_prefix="rf-run")
+    def train(lr):
+        from sagemaker.experiments import load_run
+
+        with load_run() as run:
+            run.log_parameter("lr", lr)
+            for step, loss in enumerate([0.9, 0.5, 0.2]):
+                run.log_metric(name="loss", value=loss, step=step)
+        return "logged"
+
+    suffix = uuid.uuid4().hex[:6]
+    experiment, run_name = f"rf-exp-{suffix}", f"rf-run-{suffix}"
+    with Run(experiment_name=experiment, run_name=run_name, sagemaker_session=sagemaker.Session()):
+        assert train(0.05) == "logged"
+    (name,) = _jobs(fast_sdk_wait, "rf-run")
+    desc = _sagemaker_client(fast_sdk_wait).describe_training_job(TrainingJobName=name)
+    assert "--run_in_context" in desc["AlgorithmSpecification"]["ContainerArguments"]
+    component = _sagemaker_client(fast_sdk_wait).describe_trial_component(
+        TrialComponentName=f"{experiment}-{run_name}"
+    )
+    assert component["Parameters"]["lr"] == {"NumberValue": 0.05}
+    loss = {m["MetricName"]: m for m in component["Metrics"]}["loss"]
+    assert loss["Count"] == 3 and loss["Min"] == 0.2 and loss["Last"] == 0.2
