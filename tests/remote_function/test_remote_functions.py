@@ -335,3 +335,35 @@ def test_a_remote_function_logs_to_the_callers_experiment_run(fast_sdk_wait):
     assert component["Parameters"]["lr"] == {"NumberValue": 0.05}
     loss = {m["MetricName"]: m for m in component["Metrics"]}["loss"]
     assert loss["Count"] == 3 and loss["Min"] == 0.2 and loss["Last"] == 0.2
+
+
+def test_checkpoint_location_saves_and_restores_checkpoints(fast_sdk_wait):
+    """A ``CheckpointLocation`` argument becomes the job's CheckpointConfig: files written there reach S3,
+    and the next job with the same location finds them."""
+    import uuid
+
+    from sagemaker.remote_function import CheckpointLocation, remote
+
+    location = f"s3://sagemaker-us-east-1-000000000000/rf-checkpoints/{uuid.uuid4().hex[:8]}"
+
+    @remote(instance_type=INSTANCE, role=ROLE, job_name_prefix="rf-ckpt-save")
+    def save(checkpoint_dir):
+        with open(os.path.join(checkpoint_dir, "state.json"), "w") as f:
+            f.write('{"epoch": 3}')
+        return os.fspath(checkpoint_dir)
+
+    @remote(instance_type=INSTANCE, role=ROLE, job_name_prefix="rf-ckpt-load")
+    def load(checkpoint_dir):
+        with open(os.path.join(checkpoint_dir, "state.json")) as f:
+            return f.read()
+
+    assert save(CheckpointLocation(location)) == "/opt/ml/checkpoints/"
+    bucket, prefix = location[5:].split("/", 1)
+    keys = [
+        o["Key"] for o in _s3_client(fast_sdk_wait).list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
+    ]
+    assert keys == [f"{prefix}/state.json"]
+    assert load(CheckpointLocation(location)) == '{"epoch": 3}'
+    (name,) = _jobs(fast_sdk_wait, "rf-ckpt-load")
+    config = _sagemaker_client(fast_sdk_wait).describe_training_job(TrainingJobName=name)["CheckpointConfig"]
+    assert config == {"S3Uri": location, "LocalPath": "/opt/ml/checkpoints/"}

@@ -77,3 +77,20 @@ def test_spark_image_as_a_training_job_is_refused_clearly():
     )
     with pytest.raises(images.UnsupportedImage, match="spark_config, which sagestack does not run"):
         images.training_runner(image, {}, has_entrypoint=True)
+
+
+def test_remote_function_jobs_need_their_own_opt_ml_and_no_conda(tmp_path):
+    from sagestack.execution.entry import container_problem
+    from sagestack.execution.layout import OPT_ML, HostLayout
+
+    driver = ["/bin/bash", "/opt/ml/input/data/sagemaker_remote_function_bootstrap/job_driver.sh"]
+    private = HostLayout(tmp_path, OPT_ML)
+    shared = HostLayout(tmp_path, tmp_path)  # no private mount namespace: /opt/ml would be the host's
+    assert container_problem(private, driver + ["--s3_base_uri", "s3://b/p"]) is None
+    assert container_problem(shared, ["python3", "train.py"]) is None  # other entrypoints: not concerned
+    problem = container_problem(shared, driver)
+    assert (
+        problem.startswith("ClientError: RuntimeEnvironmentError: ") and "private mount namespace" in problem
+    )
+    conda = container_problem(private, driver + ["--job_conda_env", "integ_env"])
+    assert conda.startswith("ClientError: RuntimeEnvironmentError: job_conda_env 'integ_env' cannot be used")

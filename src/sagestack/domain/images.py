@@ -33,8 +33,6 @@ FRAMEWORK_REPOSITORIES = {
     "mxnet-inference-eia": "mxnet",
     "sagemaker-chainer": "chainer",
     "sagemaker-xgboost": "xgboost",
-    "sagemaker-base-python": "python",
-    "sagemaker-distribution-prod": "python",
     "sagemaker-training-compiler": "pytorch",
 }
 
