@@ -358,3 +358,33 @@ def test_checkpoint_location_saves_and_restores_checkpoints(fast_sdk_wait):
     (name,) = _jobs(fast_sdk_wait, "rf-ckpt-load")
     config = _sagemaker_client(fast_sdk_wait).describe_training_job(TrainingJobName=name)["CheckpointConfig"]
     assert config == {"S3Uri": location, "LocalPath": "/opt/ml/checkpoints/"}
+
+
+def test_a_warm_pool_keeps_a_persistent_cache_between_jobs(fast_sdk_wait):
+    """keep_alive_period_in_seconds > 0: the jobs of one pool (instance type and count) share SageMaker's
+    persistent cache directory, where the SDK's runtime keeps its pip cache."""
+    import uuid
+
+    from sagemaker.remote_function import remote
+
+    token = uuid.uuid4().hex
+
+    @remote(
+        instance_type="ml.t3.medium", role=ROLE, job_name_prefix="rf-pool", keep_alive_period_in_seconds=60
+    )
+    def leave(token):
+        cache = os.environ["SAGEMAKER_MANAGED_WARMPOOL_CACHE_DIRECTORY"]
+        with open(os.path.join(cache, "token.txt"), "w") as f:
+            f.write(token)
+        return cache, os.environ["PIP_CACHE_DIR"]
+
+    @remote(
+        instance_type="ml.t3.medium", role=ROLE, job_name_prefix="rf-pool", keep_alive_period_in_seconds=60
+    )
+    def find():
+        with open(os.path.join(os.environ["SAGEMAKER_MANAGED_WARMPOOL_CACHE_DIRECTORY"], "token.txt")) as f:
+            return f.read()
+
+    cache, pip_cache = leave(token)
+    assert pip_cache.startswith(cache + "/")  # job_driver.sh keeps pip's cache in the pool's directory
+    assert find() == token
