@@ -63,6 +63,7 @@ def test_layered_venv_sees_the_servers_packages_and_owns_its_installs(tmp_path):
     sudo = _run(env, "sudo", "chmod", "-R", "777", "/opt/ml/input", "/tmp")
     assert sudo.returncode == 0 and "skipped" in sudo.stdout
     assert _run(env, "sudo", "echo", "as-me").stdout.strip() == "as-me"
+    assert _run(env, "sudo", "-E", "-u", "root", "echo", "with-options").stdout.strip() == "with-options"
     # conda is not available: a clear error instead of "command not found".
     conda = _run(env, "conda", "env", "create", "-n", "x", "--file", "environment.yml")
     assert conda.returncode == 1 and "conda is not available here" in conda.stderr

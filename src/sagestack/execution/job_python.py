@@ -29,6 +29,14 @@ CONDA_UNAVAILABLE = (
 
 _SUDO = """#!/bin/sh
 # sagestack: the job's process already owns its directories; run the command as this user.
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -u|-g|-U|-C|-D|-h|-p|-r|-t|-T) shift 2 ;;
+        --) shift; break ;;
+        -*) shift ;;
+        *) break ;;
+    esac
+done
 if [ "$1" = "chmod" ] || [ "$1" = "chown" ]; then
     echo "sagestack: sudo $*: skipped (the job already owns its directories)"
     exit 0
