@@ -388,3 +388,25 @@ def test_a_warm_pool_keeps_a_persistent_cache_between_jobs(fast_sdk_wait):
     cache, pip_cache = leave(token)
     assert pip_cache.startswith(cache + "/")  # job_driver.sh keeps pip's cache in the pool's directory
     assert find() == token
+
+
+def test_torchrun_runs_the_function_in_several_processes(fast_sdk_wait):
+    """use_torchrun on one instance: torchrun (the job environment's) starts nproc_per_node workers that
+    form a process group on the job's own algo-1."""
+    from sagemaker.remote_function import remote
+
+    @remote(
+        instance_type=INSTANCE, role=ROLE, job_name_prefix="rf-torchrun", use_torchrun=True, nproc_per_node=2
+    )
+    def world():
+        import torch.distributed as dist
+
+        dist.init_process_group("gloo")
+        try:
+            return dist.get_world_size(), sys.executable
+        finally:
+            dist.destroy_process_group()
+
+    size, executable = world()
+    assert size == 2
+    assert ".sagestack/venv" in executable  # the workers run in the job's environment

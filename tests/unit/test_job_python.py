@@ -59,6 +59,11 @@ def test_layered_venv_sees_the_servers_packages_and_owns_its_installs(tmp_path):
     # `pip` is this venv's pip, whatever else is on PATH.
     pip = _run(env, "pip", "--version")
     assert pip.returncode == 0 and f"python {sys.version_info.major}.{sys.version_info.minor}" in pip.stdout
+    # torchrun (the SDK's use_torchrun) starts its workers with this venv's Python.
+    if (directory / "bin" / "torchrun").exists():
+        assert _run(env, "sh", "-c", "command -v torchrun").stdout.strip() == str(
+            directory / "bin" / "torchrun"
+        )
     # The image contract's sudo: directory permissions are skipped, other commands run as this user.
     sudo = _run(env, "sudo", "chmod", "-R", "777", "/opt/ml/input", "/tmp")
     assert sudo.returncode == 0 and "skipped" in sudo.stdout

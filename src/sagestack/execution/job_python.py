@@ -7,12 +7,14 @@ Here they run as local processes, so the job gets a venv under its own directory
 server's and whose ``site-packages`` sees every package of the server's environment (a ``.pth`` file adds
 the server's site directories after the venv's own). ``pip install`` then finds what is already installed
 and puts anything else in the job's venv — never in the server's environment. The venv's ``bin`` also holds
-the small commands the image contract expects: ``pip``/``pip3`` (this venv's pip), ``sudo`` (the job
-already owns its directories) and ``conda``/``mamba`` (not available here: a clear error).
+the small commands the image contract expects: ``pip``/``pip3`` (this venv's pip), ``torchrun`` (this
+venv's, where torch is installed), ``sudo`` (the job already owns its directories) and ``conda``/``mamba``
+(not available here: a clear error).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import site
 import sys
@@ -48,6 +50,10 @@ _PIP = """#!/bin/sh
 exec "$(dirname "$0")/python" -m pip "$@"
 """
 
+_TORCHRUN = """#!/bin/sh
+exec "$(dirname "$0")/python" -m torch.distributed.run "$@"
+"""
+
 
 def server_site_directories() -> list[str]:
     """The server's site-packages directories (its venv's, or the interpreter's), existing ones only."""
@@ -75,7 +81,10 @@ def create(directory: Path) -> Path:
     (packages / PTH_NAME).write_text("\n".join(lines) + "\n")
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     conda = "#!/bin/sh\necho " + _sh_quote(CONDA_UNAVAILABLE.format(version=version)) + " >&2\nexit 1\n"
-    for name, text in (("pip", _PIP), ("pip3", _PIP), ("sudo", _SUDO), ("conda", conda), ("mamba", conda)):
+    commands = {"pip": _PIP, "pip3": _PIP, "sudo": _SUDO, "conda": conda, "mamba": conda}
+    if importlib.util.find_spec("torch") is not None:
+        commands["torchrun"] = _TORCHRUN  # its workers then see the job's packages too
+    for name, text in commands.items():
         path = bin_dir / name
         path.write_text(text)
         path.chmod(0o755)
