@@ -58,7 +58,8 @@ exec "$(dirname "$0")/python" -m torch.distributed.run "$@"
 def server_site_directories() -> list[str]:
     """The server's site-packages directories (its venv's, or the interpreter's), existing ones only."""
     seen: list[str] = []
-    for path in [*site.getsitepackages(), site.getusersitepackages()]:
+    user = [site.getusersitepackages()] if site.ENABLE_USER_SITE else []  # as the server sees them
+    for path in [*site.getsitepackages(), *user]:
         if path and os.path.isdir(path) and path not in seen:
             seen.append(path)
     return seen
