@@ -16,7 +16,13 @@ import pytest
 
 from helpers import ROLE
 
-pytestmark = [pytest.mark.slow, pytest.mark.sdk_flow("remote-function")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.sdk_flow(
+        "remote-function",
+        "@remote and RemoteExecutor as training jobs: values, exceptions, map, dependencies, checkpoints, runs",
+    ),
+]
 
 INSTANCE = "ml.m5.large"
 
@@ -43,9 +49,6 @@ def _jobs(env, prefix: str) -> list[str]:
     return sorted(names)
 
 
-@pytest.mark.sdk_flow(
-    "remote-function", "@remote with the default image: a pandas computation, logs streamed"
-)
 def test_remote_function_returns_a_value(fast_sdk_wait, capsys):
     from sagemaker.remote_function import remote
 
