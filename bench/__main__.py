@@ -25,6 +25,7 @@ ALL = (
     "pipelines",
     "monitor",
     "clarify",
+    "algorithms_iv",
 )
 
 
