@@ -14,6 +14,11 @@ ALGORITHM_PACKAGES: dict[str, str] = {
     "pca": "pca",
     "knn": "knn",
     "factorization-machines": "factorization_machines",
+    "randomcutforest": "random_cut_forest",
+    "lda": "lda",
+    "ntm": "ntm",
+    "ipinsights": "ip_insights",
+    "object2vec": "object2vec",
 }
 
 # Every 1P repository SageMaker has; those not in ALGORITHM_PACKAGES are known but not yet available.
