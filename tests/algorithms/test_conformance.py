@@ -132,7 +132,9 @@ class Requests:
 
 
 def _ip_pairs(X: np.ndarray, y: np.ndarray) -> list[tuple[str, str]]:
-    return [(f"user{int(label)}", f"10.{int(label)}.{i % 200}.{(7 * i) % 250 + 1}") for i, label in enumerate(y)]
+    return [
+        (f"user{int(label)}", f"10.{int(label)}.{i % 200}.{(7 * i) % 250 + 1}") for i, label in enumerate(y)
+    ]
 
 
 def _ip_csv(X: np.ndarray, y: np.ndarray) -> bytes:
@@ -148,7 +150,9 @@ def _ip_requests(X: np.ndarray) -> Requests:
             "application/json": json.dumps(
                 {"instances": [{"data": {"features": {"values": [e, ip]}}} for e, ip in pairs]}
             ).encode(),
-            "application/jsonlines": "".join(json.dumps({"features": [e, ip]}) + "\n" for e, ip in pairs).encode(),
+            "application/jsonlines": "".join(
+                json.dumps({"features": [e, ip]}) + "\n" for e, ip in pairs
+            ).encode(),
         }
     )
 
@@ -159,7 +163,11 @@ def _o2v_pairs(X: np.ndarray, y: np.ndarray) -> list[dict]:
     for i, label in enumerate(y):
         other = int(label) if i % 2 == 0 else (int(label) + 1) % 3
         rows.append(
-            {"label": int(other == label), "in0": [int(label) * 3, int(label) * 3 + 1], "in1": [other * 3 + 2]}
+            {
+                "label": int(other == label),
+                "in0": [int(label) * 3, int(label) * 3 + 1],
+                "in1": [other * 3 + 2],
+            }
         )
     return rows
 
@@ -268,13 +276,21 @@ CASES: dict[str, Case] = {
     ),
     "lda": Case(
         hyperparameters={"num_topics": "2", "feature_dim": str(FEATURES), "mini_batch_size": "90"},
-        channels=lambda X, y: {"train": dense_recordio(_counts(X[:90])), "test": dense_recordio(_counts(X[90:]))},
+        channels=lambda X, y: {
+            "train": dense_recordio(_counts(X[:90])),
+            "test": dense_recordio(_counts(X[90:])),
+        },
         tuning_metric="test:pwll",
         expected_metrics=("test:pwll",),
         query=_counts,
     ),
     "ntm": Case(
-        hyperparameters={"num_topics": "2", "feature_dim": str(FEATURES), "epochs": "3", "mini_batch_size": "30"},
+        hyperparameters={
+            "num_topics": "2",
+            "feature_dim": str(FEATURES),
+            "epochs": "3",
+            "mini_batch_size": "30",
+        },
         channels=lambda X, y: {
             "train": dense_recordio(_counts(X[:90])),
             "validation": dense_recordio(_counts(X[90:])),
@@ -284,7 +300,12 @@ CASES: dict[str, Case] = {
         query=_counts,
     ),
     "ip_insights": Case(
-        hyperparameters={"num_entity_vectors": "10", "vector_dim": "8", "epochs": "2", "mini_batch_size": "30"},
+        hyperparameters={
+            "num_entity_vectors": "10",
+            "vector_dim": "8",
+            "epochs": "2",
+            "mini_batch_size": "30",
+        },
         channels=lambda X, y: {"train": _ip_csv(X[:90], y[:90]), "validation": _ip_csv(X[90:], y[90:])},
         content_types={"train": "text/csv", "validation": "text/csv"},
         tuning_metric="validation:discriminator_auc",
