@@ -74,7 +74,7 @@ def _job(tmp_path, hps=None, host="algo-1", hosts=("algo-1",), test=True, distri
                 np.vstack([normal[1500:], anomalies[10:]]), np.r_[np.zeros(500), np.ones(30)]
             )
         }
-    env = make_job(
+    make_job(
         tmp_path, {"feature_dim": 3, "num_trees": 50, **(hps or {})}, channels, distribution=distribution
     )
     (tmp_path / "input" / "config" / "resourceconfig.json").write_text(

@@ -128,7 +128,7 @@ def predictors(e2e, data) -> dict[str, Any]:
     estimators = {
         "rcf": RandomCutForest(num_trees=100, num_samples_per_tree=256, **common),
         "lda": LDA(num_topics=TOPICS, alpha0=0.3, **common),
-        "ntm": NTM(num_topics=TOPICS, epochs=40, **common),
+        "ntm": NTM(num_topics=TOPICS, epochs=30, optimizer="adam", learning_rate=0.01, **common),
         "ipinsights": IPInsights(
             num_entity_vectors=2 * USERS, vector_dim=16, epochs=8, learning_rate=0.01, **common
         ),

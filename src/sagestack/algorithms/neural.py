@@ -45,8 +45,9 @@ def make_optimizer(
         return torch.optim.RMSprop(params, lr=learning_rate, weight_decay=weight_decay)
     if name == "adadelta":
         # MXNet's AdaDelta (what SageMaker's containers use) has no learning rate: it adapts its own
-        # step, so learning_rate does not apply (torch's lr=1.0 is the unscaled update).
-        return torch.optim.Adadelta(params, lr=1.0, weight_decay=weight_decay)
+        # step, so learning_rate does not apply (torch's lr=1.0 is the unscaled update); rho and epsilon
+        # are MXNet's defaults (0.9, 1e-5).
+        return torch.optim.Adadelta(params, lr=1.0, rho=0.9, eps=1e-5, weight_decay=weight_decay)
     raise AlgorithmError(f"unknown optimizer {name!r}")
 
 
