@@ -19,6 +19,7 @@ ALL = (
     "endpoint",
     "transform",
     "algorithms",
+    "algorithms_iii",
     "production",
     "serverless",
     "metrics",

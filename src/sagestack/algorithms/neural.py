@@ -1,7 +1,9 @@
 """What the torch-based built-in algorithms (NTM, IP Insights, Object2Vec) share.
 
-* :func:`setup_torch`: seeded, with a thread count that suits the host (SageMaker gives a container
-  the instance's CPUs; here several jobs share a machine, so at most ``num_cpus`` and at most 4);
+* :func:`setup_torch`: seeded and single-threaded: these networks' mini-batch products are small, and
+  intra-op threads cost more in synchronisation than they gain — on a loaded 2-core host an NTM epoch
+  ran 18 times slower with 2 threads than with 1 (the same reasoning as Linear Learner's single-threaded
+  BLAS);
 * :func:`make_optimizer`: SageMaker's optimizer names (``sgd``, ``adam``, ``adagrad``, ``rmsprop``,
   ``adadelta``) as torch optimizers;
 * :func:`save_state` / :func:`load_state`: a model directory holding ``model_algo-1`` (the torch
@@ -18,14 +20,15 @@ from sagestack.algorithms.base import AlgorithmError
 from sagestack.algorithms.common import MODEL_NAME, load_metadata, save_metadata
 
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam", "adagrad", "rmsprop", "adadelta")
-MAX_THREADS = 4
+THREADS = 1
 
 
 def setup_torch(num_cpus: int = 1, seed: int = 0) -> Any:
+    """torch, seeded, on :data:`THREADS` threads (``num_cpus`` only caps it)."""
     import torch
 
     torch.manual_seed(seed)
-    torch.set_num_threads(max(1, min(int(num_cpus or 1), MAX_THREADS)))
+    torch.set_num_threads(max(1, min(int(num_cpus or 1), THREADS)))
     return torch
 
 

@@ -15,6 +15,11 @@ With documents as count vectors ``c`` of length ``l = Σc`` and concentration ``
 
 As SageMaker's LDA does, 25 % more topics than requested are extracted and the ``num_topics`` with the
 largest Dirichlet priors are kept.
+
+The moment estimates are unbiased but noisy for realistic corpus sizes, so :func:`refine` then runs a
+few passes of batch variational EM (the E-step of :func:`topic_mixtures`, the M-step re-estimating the
+topic-word matrix from the expected counts), starting from the spectral topics and keeping the
+spectral prior: the decomposition picks the solution, EM sharpens it.
 """
 
 from __future__ import annotations
@@ -217,6 +222,63 @@ def fit(
     topics /= topics.sum(axis=0, keepdims=True)
     keep = np.argsort(alpha)[::-1][:num_topics]
     return SpectralResult(alpha=alpha[keep], beta=topics[:, keep].T.copy())
+
+
+REFINE_PASSES = 5
+REFINE_CHUNK_DOCS = 8192
+
+
+def _expected_counts(
+    counts: sp.csr_matrix,
+    alpha: np.ndarray,
+    beta: np.ndarray,
+    gamma: np.ndarray | None = None,
+    iterations: int = 20,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One variational E-step over sparse documents: ``(γ (n, k), expected topic-word counts (k, V))``.
+
+    With ``E_dk = exp(ψ(γ_dk) - ψ(Σγ_d))`` and ``N_dw = c_dw / Σ_k E_dk β_kw`` (only at the document's
+    words): ``γ = α + E ⊙ (N βᵀ)`` and the expected topic-word counts are ``β ⊙ (Eᵀ N)``."""
+    from scipy.special import digamma
+
+    n, k = counts.shape[0], alpha.shape[0]
+    rows = np.repeat(np.arange(n), np.diff(counts.indptr))
+    cols, values = counts.indices, counts.data
+    beta = np.maximum(beta, 1e-100)
+    beta_t = beta.T[cols]  # (nnz, k)
+    if gamma is None:
+        gamma = np.tile(alpha, (n, 1)) + np.asarray(counts.sum(axis=1)) / k
+
+    def scaled(expelog: np.ndarray) -> sp.csr_matrix:
+        norm = np.einsum("nk,nk->n", expelog[rows], beta_t) + 1e-100
+        return sp.csr_matrix((values / norm, cols, counts.indptr), shape=counts.shape)
+
+    for _ in range(iterations):
+        expelog = np.exp(digamma(gamma) - digamma(gamma.sum(axis=1, keepdims=True)))
+        new = alpha + expelog * (scaled(expelog) @ beta.T)
+        done = np.max(np.abs(new - gamma)) < 1e-3
+        gamma = new
+        if done:
+            break
+    expelog = np.exp(digamma(gamma) - digamma(gamma.sum(axis=1, keepdims=True)))
+    topic_word = beta * np.asarray((scaled(expelog).T @ expelog).T)
+    return gamma, topic_word
+
+
+def refine(moments: Moments, result: SpectralResult, passes: int = REFINE_PASSES) -> SpectralResult:
+    """``passes`` rounds of batch variational EM on the topic-word matrix, from the spectral estimate."""
+    beta = result.beta
+    gammas: dict[tuple[int, int], np.ndarray] = {}  # warm starts of each chunk's E-step
+    for _ in range(passes):
+        topic_word = np.zeros_like(beta)
+        for b, batch in enumerate(moments.batches):
+            for start in range(0, batch.shape[0], REFINE_CHUNK_DOCS):
+                chunk = batch[start : start + REFINE_CHUNK_DOCS]
+                gamma, expected = _expected_counts(chunk, result.alpha, beta, gammas.get((b, start)))
+                gammas[(b, start)] = gamma
+                topic_word += expected
+        beta = (topic_word + 1e-6) / (topic_word + 1e-6).sum(axis=1, keepdims=True)
+    return SpectralResult(alpha=result.alpha, beta=beta)
 
 
 def topic_mixtures(

@@ -11,7 +11,7 @@ from sagestack.algorithms.base import AlgorithmClientError, Channel, TrainingEnv
 from sagestack.algorithms.common import configure, log
 from sagestack.algorithms.lda.model import save_model
 from sagestack.algorithms.lda.spec import SPEC, LDAParams, parse_hyperparameters
-from sagestack.algorithms.lda.spectral import Moments, fit, per_word_log_likelihood
+from sagestack.algorithms.lda.spectral import Moments, fit, per_word_log_likelihood, refine
 
 SEED = 0
 READ_BATCH_ROWS = 65536
@@ -60,9 +60,11 @@ def train(env: TrainingEnv) -> None:
         params.tol,
         np.random.default_rng(SEED),
     )
+    spectral_s = time.time() - started
+    result = refine(moments, result)
     log(
         f"Spectral decomposition of {moments.docs1} documents ({params.feature_dim} words) into "
-        f"{params.num_topics} topics in {time.time() - started:.3f}s; alpha = {result.alpha.round(6).tolist()}"
+        f"{params.num_topics} topics in {spectral_s:.3f}s, refined in {time.time() - started - spectral_s:.3f}s; alpha = {result.alpha.round(6).tolist()}"
     )
     save_model(env.model_dir, result.alpha, result.beta)
     test = env.channels.get("test")
