@@ -332,3 +332,62 @@ def test_bad_hyperparameters_fail_naming_them(e2e):
     for name, desc in e2e.wait_jobs(names).items():
         assert desc["TrainingJobStatus"] == "Failed", (name, desc["TrainingJobStatus"])
         assert names[name] in desc["FailureReason"], desc["FailureReason"]
+
+
+def _wait_transforms(e2e, names: list[str], timeout: float = 240.0) -> None:
+    import time
+
+    deadline = time.time() + timeout
+    pending = set(names)
+    while pending:
+        for name in sorted(pending):
+            desc = e2e.sm.describe_transform_job(TransformJobName=name)
+            if desc["TransformJobStatus"] in ("Completed", "Failed", "Stopped"):
+                assert desc["TransformJobStatus"] == "Completed", (name, desc.get("FailureReason"))
+                pending.discard(name)
+        assert time.time() < deadline, f"transform jobs still running: {sorted(pending)}"
+        time.sleep(0.25)
+
+
+@pytest.mark.sdk_flow("flow02", "IPInsights and Object2Vec: transformer().transform in JSON Lines")
+def test_batch_transform_scores_pairs_line_by_line(e2e, predictors, data):
+    estimators = predictors["_estimators"]
+    s3 = e2e.server.client("s3")
+    ip_rows = data.ip_seen[:20] + data.ip_random[:20]
+    pairs = [{"in0": r["in0"], "in1": r["in1"]} for r in data.o2v_test[:40]]
+    inputs = {
+        "ipinsights": (
+            _upload(e2e, "algos3/bt/ip/in/pairs.csv", "".join(f"{e},{ip}\n" for e, ip in ip_rows).encode()),
+            "text/csv",
+        ),
+        "object2vec": (
+            _upload(
+                e2e, "algos3/bt/o2v/in/pairs.jsonl", "".join(json.dumps(p) + "\n" for p in pairs).encode()
+            ),
+            "application/jsonlines",
+        ),
+    }
+    transformers = {}
+    for name, (uri, content_type) in inputs.items():
+        transformer = estimators[name].transformer(
+            instance_count=1,
+            instance_type=INSTANCE_TYPE,
+            strategy="MultiRecord",
+            assemble_with="Line",
+            accept="application/jsonlines",
+            output_path=f"s3://{e2e.bucket}/algos3/bt/{name}/out",
+        )
+        transformer.transform(uri, content_type=content_type, split_type="Line", wait=False, logs=False)
+        transformers[name] = transformer
+    _wait_transforms(e2e, [t.latest_transform_job.name for t in transformers.values()])
+    outputs = {}
+    for name in inputs:
+        listing = s3.list_objects_v2(Bucket=e2e.bucket, Prefix=f"algos3/bt/{name}/out/")
+        (obj,) = [o for o in listing.get("Contents", []) if o["Key"].endswith(".out")]
+        body = s3.get_object(Bucket=e2e.bucket, Key=obj["Key"])["Body"].read().decode()
+        outputs[name] = [json.loads(line) for line in body.splitlines() if line.strip()]
+    dots = np.array([row["dot_product"] for row in outputs["ipinsights"]])
+    assert dots.shape == (40,) and dots[:20].mean() > dots[20:].mean()
+    scores = np.array([row["scores"] for row in outputs["object2vec"]])
+    labels = np.array([r["label"] for r in data.o2v_test[:40]])
+    assert scores.shape == (40, 2) and ((scores[:, 1] > 0.5) == labels).mean() >= 0.85
