@@ -95,13 +95,11 @@ def merge(forests: list[Forest]) -> Forest:
 def sample_rows(n_rows: int, num_trees: int, sample_size: int, rng: np.random.Generator) -> np.ndarray:
     """``(num_trees, min(sample_size, n_rows))`` row indices, each tree's drawn without replacement."""
     size = min(sample_size, n_rows)
-    keys = rng.random((num_trees, n_rows)) if n_rows <= 65536 else None
-    if keys is not None:
-        return (
-            np.argpartition(keys, size - 1, axis=1)[:, :size]
-            if size < n_rows
-            else np.tile(np.arange(n_rows), (num_trees, 1))
-        )
+    if size == n_rows:
+        return np.tile(np.arange(n_rows), (num_trees, 1))
+    if num_trees * n_rows <= 1 << 22:  # small: one vectorised draw (random keys, smallest ``size``)
+        keys = rng.random((num_trees, n_rows))
+        return np.argpartition(keys, size - 1, axis=1)[:, :size]
     return np.stack([rng.choice(n_rows, size=size, replace=False) for _ in range(num_trees)])
 
 
