@@ -391,3 +391,39 @@ def test_batch_transform_scores_pairs_line_by_line(e2e, predictors, data):
     scores = np.array([row["scores"] for row in outputs["object2vec"]])
     labels = np.array([r["label"] for r in data.o2v_test[:40]])
     assert scores.shape == (40, 2) and ((scores[:, 1] > 0.5) == labels).mean() >= 0.85
+
+
+@pytest.mark.sdk_flow("flow02", "HyperparameterTuner over RandomCutForest with the test:f1 objective")
+def test_tuner_maximises_rcf_test_f1(e2e, data):
+    import time
+
+    from sagemaker import RandomCutForest
+    from sagemaker.tuner import HyperparameterTuner, IntegerParameter
+
+    rcf = RandomCutForest(
+        role=ROLE, instance_count=1, instance_type=INSTANCE_TYPE, sagemaker_session=e2e.session, num_trees=50
+    )
+    records = [rcf.record_set(data.rcf_train), rcf.record_set(data.rcf_test, data.rcf_labels, channel="test")]
+    tuner = HyperparameterTuner(
+        rcf,
+        "test:f1",
+        {"num_samples_per_tree": IntegerParameter(32, 512)},
+        objective_type="Maximize",
+        max_jobs=2,
+        max_parallel_jobs=2,
+        strategy="Random",
+    )
+    tuner.fit(records, wait=False)
+    name = tuner.latest_tuning_job.name
+    deadline = time.time() + 300
+    while True:
+        desc = e2e.sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+        if desc["HyperParameterTuningJobStatus"] not in ("InProgress", "Stopping"):
+            break
+        assert time.time() < deadline, "tuning job still running"
+        time.sleep(0.5)
+    assert desc["HyperParameterTuningJobStatus"] == "Completed", desc.get("FailureReason")
+    best = desc["BestTrainingJob"]
+    objective = best["FinalHyperParameterTuningJobObjectiveMetric"]
+    assert objective["MetricName"] == "test:f1" and objective["Value"] >= 0.8
+    assert 32 <= int(best["TunedHyperParameters"]["num_samples_per_tree"]) <= 512
