@@ -12,7 +12,7 @@ smaller sizes for a quick run.
   documents of 100 words over a 500-word vocabulary from 10 planted topics; mean L1 distance between the
   planted and the learnt topic-word distributions (best matching) and the share of 2,000 held-out
   documents whose dominant topic is recovered.
-* NTM (10 epochs, Adam, learning rate 0.01) on the same corpus, against the same scikit-learn LDA
+* NTM (10 epochs, Adam, learning rate 0.01, ``batch_norm``) on the same corpus, against the same scikit-learn LDA
   reference (no open-source NTM exists); dominant-topic recovery on the held-out documents.
 
 Each sagestack algorithm runs ``train(env)`` on an ``/opt/ml``-style job directory (channel data written
@@ -170,6 +170,7 @@ def bench_ntm(rows: int, docs: int, tmp: Path, cache: dict) -> Result:
             "optimizer": "adam",
             "learning_rate": 0.01,
             "mini_batch_size": 256,
+            "batch_norm": True,
         },
         {"train": ("part-0.pbr", _sparse_recordio(counts[:docs]))},
     )
@@ -182,7 +183,7 @@ def bench_ntm(rows: int, docs: int, tmp: Path, cache: dict) -> Result:
     reference, ref_s = cache.get("sk") or _sklearn_lda(counts, docs)
     cache["sk"] = (reference, ref_s)
     return Result(
-        name=f"NTM ({docs:,} docs × {VOCAB} words, {TOPICS} topics, 10 epochs)",
+        name=f"NTM ({docs:,} docs × {VOCAB} words, {TOPICS} topics, 10 epochs, batch_norm)",
         ours_s=ours_s,
         reference="sklearn LatentDirichletAllocation (online)",
         reference_s=ref_s,
