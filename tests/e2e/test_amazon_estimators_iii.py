@@ -4,8 +4,9 @@ serializer/deserializer, as AWS's Object2Vec notebooks set), checked against ref
 synthetic data: scikit-learn's IsolationForest (RCF) and LatentDirichletAllocation (LDA), the planted
 topics (NTM), random pairs (IP Insights) and dissimilar pairs (Object2Vec).
 
-All five jobs start before any is waited for, and all five endpoints likewise; two more jobs with bad
-hyperparameters must end Failed naming them.
+All five jobs start before any is waited for, and all five endpoints likewise. Also: two jobs with bad
+hyperparameters must end Failed naming them; IP Insights and Object2Vec batch transforms (JSON Lines out);
+a HyperparameterTuner over RandomCutForest with the ``test:f1`` objective.
 """
 
 from __future__ import annotations
