@@ -113,10 +113,83 @@ class Case:
     # queries' request body in a content type, and a response's rows as key → floats.
     request: Callable[[str], bytes] | None = None
     rows: Callable[[bytes, str], list[dict[str, list[float]]]] | None = None
+    # what inference is asked: the feature rows (default) or a Requests object (non-numeric inputs)
+    query: Callable[[np.ndarray], Any] | None = None
 
 
 def _binary(y: np.ndarray) -> np.ndarray:
     return (y == 0).astype(np.float32)
+
+
+def _counts(X: np.ndarray) -> np.ndarray:
+    """Word counts (non-negative integers) made from the tiny feature rows, for the topic models."""
+    return np.round(np.abs(X) * 2).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Requests:
+    """Inference requests of an algorithm whose inputs are not feature rows: content type → body."""
+
+    bodies: dict[str, bytes]
+
+    def encode_as(self, content_type: str) -> bytes:
+        return self.bodies.get(content_type, b"a,b\n")
+
+
+def _ip_pairs(X: np.ndarray, y: np.ndarray) -> list[tuple[str, str]]:
+    return [
+        (f"user{int(label)}", f"10.{int(label)}.{i % 200}.{(7 * i) % 250 + 1}") for i, label in enumerate(y)
+    ]
+
+
+def _ip_csv(X: np.ndarray, y: np.ndarray) -> bytes:
+    return "".join(f"{entity},{ip}\n" for entity, ip in _ip_pairs(X, y)).encode()
+
+
+def _ip_requests(X: np.ndarray) -> Requests:
+    _, y = _data()
+    pairs = _ip_pairs(X, y[: len(X)])
+    return Requests(
+        {
+            "text/csv": "".join(f"{e},{ip}\n" for e, ip in pairs).encode(),
+            "application/json": json.dumps(
+                {"instances": [{"data": {"features": {"values": [e, ip]}}} for e, ip in pairs]}
+            ).encode(),
+            "application/jsonlines": "".join(
+                json.dumps({"features": [e, ip]}) + "\n" for e, ip in pairs
+            ).encode(),
+        }
+    )
+
+
+def _o2v_pairs(X: np.ndarray, y: np.ndarray) -> list[dict]:
+    """Token sequences from the cluster label: pairs of one cluster are similar (label 1)."""
+    rows = []
+    for i, label in enumerate(y):
+        other = int(label) if i % 2 == 0 else (int(label) + 1) % 3
+        rows.append(
+            {
+                "label": int(other == label),
+                "in0": [int(label) * 3, int(label) * 3 + 1],
+                "in1": [other * 3 + 2],
+            }
+        )
+    return rows
+
+
+def _o2v_jsonl(X: np.ndarray, y: np.ndarray) -> bytes:
+    return "".join(json.dumps(r) + "\n" for r in _o2v_pairs(X, y)).encode()
+
+
+def _o2v_requests(X: np.ndarray) -> Requests:
+    _, y = _data()
+    pairs = [{"in0": r["in0"], "in1": r["in1"]} for r in _o2v_pairs(X, y[: len(X)])]
+    return Requests(
+        {
+            "application/json": json.dumps({"instances": pairs}).encode(),
+            "application/jsonlines": "".join(json.dumps(p) + "\n" for p in pairs).encode(),
+        }
+    )
 
 
 CASES: dict[str, Case] = {
@@ -196,6 +269,72 @@ CASES: dict[str, Case] = {
         expected_metrics=("test:binary_classification_accuracy",),
     ),
     **{package: Case(**arguments) for package, arguments in conformance_iv.CASE_ARGUMENTS.items()},
+    "random_cut_forest": Case(
+        hyperparameters={"feature_dim": str(FEATURES), "num_trees": "50", "num_samples_per_tree": "32"},
+        channels=lambda X, y: {
+            "train": dense_recordio(X[:90]),
+            "test": dense_recordio(
+                np.vstack([X[90:], X[:5] * 6]), np.r_[np.zeros(30), np.ones(5)].astype(np.float32)
+            ),
+        },
+        tuning_metric="test:f1",
+        expected_metrics=("test:f1", "test:accuracy", "test:precision", "test:recall"),
+    ),
+    "lda": Case(
+        hyperparameters={"num_topics": "2", "feature_dim": str(FEATURES), "mini_batch_size": "90"},
+        channels=lambda X, y: {
+            "train": dense_recordio(_counts(X[:90])),
+            "test": dense_recordio(_counts(X[90:])),
+        },
+        tuning_metric="test:pwll",
+        expected_metrics=("test:pwll",),
+        query=_counts,
+    ),
+    "ntm": Case(
+        hyperparameters={
+            "num_topics": "2",
+            "feature_dim": str(FEATURES),
+            "epochs": "3",
+            "mini_batch_size": "30",
+        },
+        channels=lambda X, y: {
+            "train": dense_recordio(_counts(X[:90])),
+            "validation": dense_recordio(_counts(X[90:])),
+        },
+        tuning_metric="validation:total_loss",
+        expected_metrics=("validation:total_loss",),
+        query=_counts,
+    ),
+    "ip_insights": Case(
+        hyperparameters={
+            "num_entity_vectors": "10",
+            "vector_dim": "8",
+            "epochs": "2",
+            "mini_batch_size": "30",
+        },
+        channels=lambda X, y: {"train": _ip_csv(X[:90], y[:90]), "validation": _ip_csv(X[90:], y[90:])},
+        content_types={"train": "text/csv", "validation": "text/csv"},
+        tuning_metric="validation:discriminator_auc",
+        expected_metrics=("validation:discriminator_auc",),
+        query=_ip_requests,
+    ),
+    "object2vec": Case(
+        hyperparameters={
+            "enc0_max_seq_len": "4",
+            "enc0_vocab_size": "9",
+            "enc0_network": "pooled_embedding",
+            "enc_dim": "8",
+            "mlp_dim": "8",
+            "enc0_token_embedding_dim": "4",
+            "enc1_token_embedding_dim": "4",
+            "epochs": "2",
+        },
+        channels=lambda X, y: {"train": _o2v_jsonl(X[:90], y[:90]), "validation": _o2v_jsonl(X[90:], y[90:])},
+        content_types={"train": "application/jsonlines", "validation": "application/jsonlines"},
+        tuning_metric="validation:accuracy",
+        expected_metrics=("validation:accuracy", "validation:cross_entropy"),
+        query=_o2v_requests,
+    ),
 }
 
 
@@ -375,7 +514,8 @@ def trained(tmp_path_factory) -> Callable[[str], Trained]:
             files = [p for p in env.model_dir.rglob("*") if p.is_file()]
             assert files, f"{package} wrote no model files"
             X, _ = _data()
-            cache[package] = Trained(module, module.load_model(env.model_dir), out.getvalue(), X[:N_QUERY])
+            query = case.query(X[:N_QUERY]) if case.query else X[:N_QUERY]
+            cache[package] = Trained(module, module.load_model(env.model_dir), out.getvalue(), query)
         return cache[package]
 
     return get
@@ -392,6 +532,8 @@ def test_training_log_yields_the_declared_metrics(package, trained):
 
 def encode_request(X: np.ndarray, content_type: str) -> bytes:
     """``X`` in a request format, as a client would send it (RecordIO: the SDK's RecordSerializer, float64)."""
+    if isinstance(X, Requests):
+        return X.encode_as(content_type)
     if content_type == "text/csv":
         buf = io.StringIO()
         np.savetxt(buf, X, delimiter=",", fmt="%.9g")

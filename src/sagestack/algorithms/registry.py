@@ -17,6 +17,11 @@ ALGORITHM_PACKAGES: dict[str, str] = {
     "forecasting-deepar": "deepar",
     "blazingtext": "blazingtext",
     "seq2seq": "seq2seq",
+    "randomcutforest": "random_cut_forest",
+    "lda": "lda",
+    "ntm": "ntm",
+    "ipinsights": "ip_insights",
+    "object2vec": "object2vec",
 }
 
 # Every 1P repository SageMaker has; those not in ALGORITHM_PACKAGES are known but not yet available.
