@@ -1,12 +1,13 @@
-"""The two hooks the integrator wires when the SQS and Lambda services land —
-``pipeline_steps.callback._deliver_callback`` and ``pipeline_steps.functions._invoke_lambda`` — exercised
-in-process with stand-ins: the Callback step waits for SendPipelineExecutionStepSuccess / Failure (its
+"""The engine's side of Callback and Lambda steps, in-process with stand-ins for the delivery
+(``pipeline_steps.callback._deliver_callback``) and the invocation (``pipeline_steps.functions._invoke_lambda``,
+run off the engine's pass): the Callback step waits for SendPipelineExecutionStepSuccess / Failure (its
 OutputParameters typed and usable downstream), the Lambda step's outputs likewise, Stop with a waiting
-callback. (Over HTTP, without those services, both steps fail clearly: test_pipelines_api.py.)"""
+callback. Over HTTP with real SQS queues and Lambda functions: test_sdk_lambda_callback.py."""
 
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -41,6 +42,19 @@ def world(tmp_path, monkeypatch):
         )
 
     return platform, loop, api, sent
+
+
+def _settle(loop, api, arn, timeout: float = 10.0) -> None:
+    """Passes until no step is Executing any more (a Lambda step's invocation runs off the pass)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        loop.step()
+        if (
+            api("DescribePipelineExecution", PipelineExecutionArn=arn)["PipelineExecutionStatus"]
+            != "Executing"
+        ):
+            return
+        time.sleep(0.05)
 
 
 STEPS = [
@@ -130,7 +144,7 @@ def test_callback_answer_flows_into_the_lambda_and_the_condition(world):
     with pytest.raises(ServiceError) as info:  # answered already
         api("SendPipelineExecutionStepSuccess", CallbackToken=token)
     assert info.value.code == "ConflictException"
-    loop.step()
+    _settle(loop, api, arn)
     steps = _steps(api, arn)
     assert steps["Wait"]["StepStatus"] == "Succeeded"
     assert steps["Wait"]["Metadata"]["Callback"]["OutputParameters"] == [{"Name": "count", "Value": "4"}]
