@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .base import Outcome, StepContext, StepHandler
 from .callback import CALLBACK
+from .checks import QUALITY_CHECK
 from .control import CONDITION, FAIL
 from .functions import LAMBDA
 from .hosting import ENDPOINT, ENDPOINT_CONFIG
@@ -23,6 +24,7 @@ HANDLERS: dict[str, StepHandler] = {
     "Fail": FAIL,
     "Callback": CALLBACK,
     "Lambda": LAMBDA,
+    "QualityCheck": QUALITY_CHECK,
     "EndpointConfig": ENDPOINT_CONFIG,
     "Endpoint": ENDPOINT,
 }

@@ -33,7 +33,7 @@ class JobStep(StepHandler):
         name = ctx.record.get("_Job") or job_name(ctx.execution_id, ctx.step.name, kind.name_limit)
         # Execution.TrainingJobName / ProcessingJobName: the job this step launches
         ctx.scope.execution[f"{kind.noun}Name"] = name
-        arguments = dict(ctx.resolve(ctx.step.arguments or {}))
+        arguments = dict(self.arguments(ctx))
         key = cache_key(ctx.step.type, arguments)
         cache = ctx.step.raw.get("CacheConfig") or {}
         if key and cache.get("Enabled"):
@@ -80,6 +80,10 @@ class JobStep(StepHandler):
             metadata={kind.metadata_key: {"Arn": job_arn}},
             extra={"_CacheKey": key, "_Job": name},
         )
+
+    def arguments(self, ctx: StepContext) -> dict:
+        """The Create* request: the step's Arguments, resolved."""
+        return ctx.resolve(ctx.step.arguments or {})
 
     def _describe(self, ctx: StepContext, name: str) -> dict:
         return ctx.call(f"Describe{self.kind.noun}", {self.kind.name_field: name})

@@ -1,0 +1,182 @@
+"""A SageMaker SDK pipeline with a data-quality QualityCheckStep (the Model Monitor analyzer as a
+processing job): a first execution registers a new baseline (SkipCheck), the baseline goes into an
+approved model package's DriftCheckBaselines, then executions check new data against it — the same data
+passes, drifted data fails the step with the violation report (FailOnViolation); a check with no
+previous baseline fails clearly."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import ROLE, wait_for
+
+pytest.importorskip("sagemaker")
+
+XGB_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+
+
+def _frame(rows: int = 60, drifted: bool = False) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {
+            "label": rng.integers(0, 2, rows),
+            "x1": rng.normal(0, 1, rows).round(5),
+            "color": rng.choice(["red", "blue"], rows),
+        }
+    )
+    if drifted:
+        frame["x1"] = frame["x1"].astype(object)
+        frame.loc[: rows // 2, "x1"] = "oops"  # a numeric column now holding text: a data type violation
+    return frame
+
+
+def _wait(sm, arn: str, timeout: float = 180) -> dict:
+    def done():
+        desc = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
+        return desc if desc["PipelineExecutionStatus"] in ("Succeeded", "Failed", "Stopped") else None
+
+    return wait_for(done, timeout, 0.5, f"pipeline execution {arn}")
+
+
+def _step(sm, arn: str, name: str = "DataQuality") -> dict:
+    steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
+    return {s["StepName"]: s for s in steps}[name]
+
+
+def _pipeline(name: str, bucket: str, group: str):
+    from sagemaker.model_monitor.dataset_format import DatasetFormat
+    from sagemaker.workflow.check_job_config import CheckJobConfig
+    from sagemaker.workflow.execution_variables import ExecutionVariables
+    from sagemaker.workflow.functions import Join
+    from sagemaker.workflow.parameters import ParameterBoolean, ParameterString
+    from sagemaker.workflow.pipeline import Pipeline
+    from sagemaker.workflow.pipeline_context import PipelineSession
+    from sagemaker.workflow.quality_check_step import DataQualityCheckConfig, QualityCheckStep
+
+    session = PipelineSession(default_bucket=bucket)
+    data = ParameterString(name="Data", default_value=f"s3://{bucket}/data/base.csv")
+    skip = ParameterBoolean(name="SkipCheck", default_value=False)
+    register = ParameterBoolean(name="RegisterNewBaseline", default_value=False)
+    step = QualityCheckStep(
+        name="DataQuality",
+        quality_check_config=DataQualityCheckConfig(
+            baseline_dataset=data,
+            dataset_format=DatasetFormat.csv(header=True),
+            # one folder per execution: a later run must not overwrite the registered baseline
+            output_s3_uri=Join(
+                on="/", values=[f"s3://{bucket}/quality", ExecutionVariables.PIPELINE_EXECUTION_ID]
+            ),
+        ),
+        check_job_config=CheckJobConfig(
+            role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=session
+        ),
+        skip_check=skip,
+        register_new_baseline=register,
+        model_package_group_name=group,
+    )
+    return Pipeline(name=name, parameters=[data, skip, register], steps=[step], sagemaker_session=session)
+
+
+@pytest.mark.slow
+@pytest.mark.sdk_flow("flow06", "QualityCheckStep (DATA_QUALITY): register a baseline, then drift checks")
+def test_quality_check_registers_a_baseline_then_checks_drift(server, sdk_env):
+    sm = server.client("sagemaker")
+    s3 = server.client("s3")
+    bucket = f"qc-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="data/base.csv", Body=_frame().to_csv(index=False).encode())
+    s3.put_object(
+        Bucket=bucket, Key="data/drifted.csv", Body=_frame(drifted=True).to_csv(index=False).encode()
+    )
+    group = f"qc-group-{uuid.uuid4().hex[:6]}"
+    sm.create_model_package_group(ModelPackageGroupName=group)
+    pipeline = _pipeline(f"qc-{uuid.uuid4().hex[:6]}", bucket, group)
+    definition = json.loads(pipeline.definition())
+    assert definition["Steps"][0]["Type"] == "QualityCheck"
+    pipeline.upsert(role_arn=ROLE)
+
+    # no previous baseline and SkipCheck false: the step cannot check anything
+    arn = pipeline.start().arn
+    assert _wait(sm, arn)["PipelineExecutionStatus"] == "Failed"
+    step = _step(sm, arn)
+    assert "needs a previous DATA_QUALITY baseline" in step["FailureReason"]
+
+    # first run: compute and register a new baseline, no check
+    arn = pipeline.start(parameters={"SkipCheck": True, "RegisterNewBaseline": True}).arn
+    desc = _wait(sm, arn)
+    step = _step(sm, arn)
+    assert desc["PipelineExecutionStatus"] == "Succeeded", step.get("FailureReason")
+    meta = step["Metadata"]["QualityCheck"]
+    job = sm.describe_processing_job(ProcessingJobName=meta["CheckJobArn"].rsplit("/", 1)[-1])
+    assert job["ProcessingJobStatus"] == "Completed"
+    assert "model-monitor-analyzer" in job["AppSpecification"]["ImageUri"]
+    assert (
+        meta["CheckType"] == "DATA_QUALITY"
+        and meta["SkipCheck"] is True
+        and meta["RegisterNewBaseline"] is True
+    )
+    assert meta["ModelPackageGroupName"] == group
+    statistics, constraints = meta["CalculatedBaselineStatistics"], meta["CalculatedBaselineConstraints"]
+    assert statistics == f"s3://{bucket}/quality/{arn.rsplit('/', 1)[-1]}/statistics.json"
+    assert meta["BaselineUsedForDriftCheckStatistics"] == statistics
+    assert meta["BaselineUsedForDriftCheckConstraints"] == constraints
+    assert "ViolationReport" not in meta
+    key = constraints.split("/", 3)[3]
+    features = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())["features"]
+    assert {f["name"]: f["inferred_type"] for f in features}["x1"] == "Fractional"
+
+    # the baseline as a registered, approved package's drift-check baselines
+    sm.create_model_package(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus="Approved",
+        InferenceSpecification={
+            "Containers": [{"Image": XGB_IMAGE}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+        DriftCheckBaselines={
+            "ModelDataQuality": {
+                "Statistics": {"ContentType": "application/json", "S3Uri": statistics},
+                "Constraints": {"ContentType": "application/json", "S3Uri": constraints},
+            }
+        },
+    )
+
+    # the same data checked against the registered baseline: no violation
+    arn = pipeline.start().arn
+    desc = _wait(sm, arn)
+    step = _step(sm, arn)
+    assert desc["PipelineExecutionStatus"] == "Succeeded", step.get("FailureReason")
+    meta = step["Metadata"]["QualityCheck"]
+    assert meta["SkipCheck"] is False and meta["RegisterNewBaseline"] is False
+    assert meta["BaselineUsedForDriftCheckStatistics"] == statistics
+    assert meta["BaselineUsedForDriftCheckConstraints"] == constraints
+    assert meta["CalculatedBaselineConstraints"] != constraints  # this run's own output
+    job = sm.describe_processing_job(ProcessingJobName=meta["CheckJobArn"].rsplit("/", 1)[-1])
+    assert {i["InputName"] for i in job["ProcessingInputs"]} >= {
+        "baseline_dataset_input",
+        "constraints",
+        "baseline",
+    }
+
+    # drifted data: the violations fail the step (FailOnViolation defaults to true)
+    arn = pipeline.start(parameters={"Data": f"s3://{bucket}/data/drifted.csv"}).arn
+    desc = _wait(sm, arn)
+    assert desc["PipelineExecutionStatus"] == "Failed"
+    step = _step(sm, arn)
+    meta = step["Metadata"]["QualityCheck"]
+    report = meta["ViolationReport"]
+    assert step["FailureReason"].startswith(
+        f"ClientError: Quality check failed. See violation report in {report}"
+    )
+    violations = json.loads(s3.get_object(Bucket=bucket, Key=report.split("/", 3)[3])["Body"].read())[
+        "violations"
+    ]
+    assert any(
+        v["feature_name"] == "x1" and v["constraint_check_type"] == "data_type_check" for v in violations
+    )
