@@ -34,6 +34,9 @@ class JobStep(StepHandler):
         # Execution.TrainingJobName / ProcessingJobName: the job this step launches
         ctx.scope.execution[f"{kind.noun}Name"] = name
         arguments = dict(self.arguments(ctx))
+        refused = self.refuse(arguments)
+        if refused is not None:
+            return Outcome("Failed", metadata={}, failure=refused)
         key = cache_key(ctx.step.type, arguments)
         cache = ctx.step.raw.get("CacheConfig") or {}
         if key and cache.get("Enabled"):
@@ -80,6 +83,10 @@ class JobStep(StepHandler):
             metadata={kind.metadata_key: {"Arn": job_arn}},
             extra={"_CacheKey": key, "_Job": name},
         )
+
+    def refuse(self, arguments: dict) -> str | None:
+        """The FailureReason of a step this sagestack cannot run at all (before any job is made)."""
+        return None
 
     def arguments(self, ctx: StepContext) -> dict:
         """The Create* request: the step's Arguments, resolved."""
@@ -128,6 +135,24 @@ class JobStep(StepHandler):
         return Outcome("Stopping")
 
 
+#: The entry point of the SageMaker Distribution image that a NotebookJobStep's training job runs.
+NOTEBOOK_ENTRYPOINT = ["amazon_sagemaker_scheduler"]
+
+
+class TrainingStep(JobStep):
+    def refuse(self, arguments: dict) -> str | None:
+        algorithm = arguments.get("AlgorithmSpecification") or {}
+        if algorithm.get("ContainerEntrypoint") != NOTEBOOK_ENTRYPOINT:
+            return None
+        return (
+            "ClientError: NotebookJobStep is not supported by this sagestack: its training job runs the "
+            f"SageMaker Distribution image ({algorithm.get('TrainingImage')}) with the amazon_sagemaker_scheduler "
+            "entry point, which executes the notebook with papermill in a Jupyter kernel; neither that image "
+            "nor papermill is available here. Run the notebook's code as a ProcessingStep or a @step function "
+            "instead."
+        )
+
+
 class TuningStep(JobStep):
     def properties(self, ctx: StepContext, job: dict) -> dict:
         summaries: list[dict] = []
@@ -154,7 +179,7 @@ class TuningStep(JobStep):
 PROCESSING = JobStep(
     JobKind("ProcessingJob", "ProcessingJobName", "ProcessingJobStatus", "ProcessingJobArn", "ProcessingJob")
 )
-TRAINING = JobStep(
+TRAINING = TrainingStep(
     JobKind("TrainingJob", "TrainingJobName", "TrainingJobStatus", "TrainingJobArn", "TrainingJob")
 )
 TRANSFORM = JobStep(
