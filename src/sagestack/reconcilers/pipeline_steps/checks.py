@@ -13,8 +13,11 @@ SageMaker runs it and handles the baselines around it, and so does this handler:
   BaselineUsedForDriftCheckStatistics / BaselineUsedForDriftCheckConstraints (the new ones when
   RegisterNewBaseline, else the previous ones) — what a RegisterModel step's DriftCheckBaselines take.
 
-ClarifyCheck has the same shape but needs the SageMaker Clarify processor; until that image runs here,
-a ClarifyCheck step fails saying so (:data:`.unsupported.MISSING`).
+ClarifyCheck steps (DATA_BIAS, MODEL_BIAS, MODEL_EXPLAINABILITY) have the same shape with the Clarify
+processor's job: only constraints (``<analysis_result>/analysis.json``), the previous ones from the
+package's DriftCheckBaselines Bias.PreTrainingConstraints / Bias.PostTrainingConstraints /
+Explainability.Constraints, and ``ClientError: Clarify check failed. See violation report …``. Whether
+the job runs is the Clarify image's business (the job fails with the image's reason where it cannot).
 """
 
 from __future__ import annotations
@@ -29,8 +32,13 @@ from .base import Outcome, StepContext
 from .jobs import PROCESSING, JobStep
 
 OUTPUT_NAME = "quality_check_output"
-#: CheckType → the member of a model package's DriftCheckBaselines that holds its baselines.
-DRIFT_MEMBER = {"DATA_QUALITY": "ModelDataQuality", "MODEL_QUALITY": "ModelQuality"}
+#: CheckType → the path in a model package's DriftCheckBaselines that holds its baselines.
+DRIFT_MEMBER = {"DATA_QUALITY": ("ModelDataQuality",), "MODEL_QUALITY": ("ModelQuality",)}
+CLARIFY_DRIFT_MEMBER = {
+    "DATA_BIAS": ("Bias", "PreTrainingConstraints"),
+    "MODEL_BIAS": ("Bias", "PostTrainingConstraints"),
+    "MODEL_EXPLAINABILITY": ("Explainability",),
+}
 
 
 def _flag(value, default: bool) -> bool:
@@ -50,6 +58,14 @@ class CheckError(Exception):
 
 
 class QualityCheckStep(JobStep):
+    metadata_name = "QualityCheck"
+    output_name = OUTPUT_NAME
+    drift_members = DRIFT_MEMBER
+    #: Whether the check has statistics besides constraints.
+    statistics = True
+    constraints_file = "constraints.json"
+    noun = "Quality"
+
     def __init__(self):
         super().__init__(PROCESSING.kind)
 
@@ -58,9 +74,10 @@ class QualityCheckStep(JobStep):
     def _settings(self, ctx: StepContext) -> dict:
         raw = ctx.step.raw
         check_type = raw.get("CheckType") or "DATA_QUALITY"
-        if check_type not in DRIFT_MEMBER:
+        if check_type not in self.drift_members:
             raise CheckError(
-                f"ClientError: CheckType {check_type} is not a QualityCheck type (DATA_QUALITY, MODEL_QUALITY)."
+                f"ClientError: CheckType {check_type} is not a {self.metadata_name} type "
+                f"({', '.join(self.drift_members)})."
             )
         settings = {
             "CheckType": check_type,
@@ -69,7 +86,7 @@ class QualityCheckStep(JobStep):
             "FailOnViolation": _flag(ctx.resolve(raw.get("FailOnViolation")), True),
             "ModelPackageGroupName": _text(ctx.resolve(raw.get("ModelPackageGroupName"))),
         }
-        statistics = _text(ctx.resolve(raw.get("SuppliedBaselineStatistics")))
+        statistics = _text(ctx.resolve(raw.get("SuppliedBaselineStatistics"))) if self.statistics else None
         constraints = _text(ctx.resolve(raw.get("SuppliedBaselineConstraints")))
         if not (statistics or constraints) and settings["ModelPackageGroupName"]:
             statistics, constraints = self._registered(ctx, settings["ModelPackageGroupName"], check_type)
@@ -82,9 +99,14 @@ class QualityCheckStep(JobStep):
                 else "(no ModelPackageGroupName)"
             )
             needs = "SkipCheck is false" if not settings["SkipCheck"] else "RegisterNewBaseline is false"
+            supplied = (
+                "SuppliedBaselineStatistics / SuppliedBaselineConstraints"
+                if self.statistics
+                else "SuppliedBaselineConstraints"
+            )
             raise CheckError(
                 f"ClientError: {needs}, so the step needs a previous {check_type} baseline: none was "
-                f"supplied (SuppliedBaselineStatistics / SuppliedBaselineConstraints) and none was found {where}. "
+                f"supplied ({supplied}) and none was found {where}. "
                 "Run the step with SkipCheck and RegisterNewBaseline set to true first."
             )
         return settings
@@ -107,8 +129,13 @@ class QualityCheckStep(JobStep):
         if not summaries:
             return None, None
         package = ctx.call("DescribeModelPackage", {"ModelPackageName": summaries[0]["ModelPackageArn"]})
-        member = ((package.get("DriftCheckBaselines") or {}).get(DRIFT_MEMBER[check_type])) or {}
-        return (member.get("Statistics") or {}).get("S3Uri"), (member.get("Constraints") or {}).get("S3Uri")
+        member = package.get("DriftCheckBaselines") or {}
+        for key in self.drift_members[check_type]:
+            member = member.get(key) or {}
+        if "S3Uri" in member:  # Bias.Pre/PostTrainingConstraints: the constraints themselves
+            return None, member["S3Uri"]
+        statistics = (member.get("Statistics") or {}).get("S3Uri") if self.statistics else None
+        return statistics, (member.get("Constraints") or {}).get("S3Uri")
 
     # -- the job -------------------------------------------------------------------------------
 
@@ -157,7 +184,7 @@ class QualityCheckStep(JobStep):
         outcome = super().start(ctx)
         if outcome.status == "Executing":
             job_arn = (outcome.metadata or {}).get(self.kind.metadata_key, {}).get("Arn")
-            outcome.metadata = {"QualityCheck": self._metadata(settings, CheckJobArn=job_arn)}
+            outcome.metadata = {self.metadata_name: self._metadata(settings, CheckJobArn=job_arn)}
         return outcome
 
     @staticmethod
@@ -176,18 +203,21 @@ class QualityCheckStep(JobStep):
         if outcome is None:
             return None
         settings = ctx.record.get("_Check") or {}
-        previous = dict((ctx.record.get("Metadata") or {}).get("QualityCheck") or {})
+        previous = dict((ctx.record.get("Metadata") or {}).get(self.metadata_name) or {})
         if outcome.status != "Succeeded":
-            outcome.metadata = {"QualityCheck": previous or self._metadata(settings)}
+            outcome.metadata = {self.metadata_name: previous or self._metadata(settings)}
             return outcome
         job = outcome.properties or {}
         base = None
         for output in (job.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
-            if output.get("OutputName") == OUTPUT_NAME or base is None:
+            if output.get("OutputName") == self.output_name or base is None:
                 base = ((output.get("S3Output") or {}).get("S3Uri") or "").rstrip("/")
         if not base:
-            return Outcome("Failed", failure=f"ClientError: the check job has no output named {OUTPUT_NAME}.")
-        calculated_statistics, calculated_constraints = f"{base}/statistics.json", f"{base}/constraints.json"
+            return Outcome(
+                "Failed", failure=f"ClientError: the check job has no output named {self.output_name}."
+            )
+        calculated_statistics = f"{base}/statistics.json" if self.statistics else None
+        calculated_constraints = f"{base}/{self.constraints_file}"
         if settings.get("RegisterNewBaseline"):
             used_statistics, used_constraints = calculated_statistics, calculated_constraints
         else:
@@ -208,9 +238,9 @@ class QualityCheckStep(JobStep):
                 if settings.get("FailOnViolation", True):
                     return Outcome(
                         "Failed",
-                        metadata={"QualityCheck": self._metadata(settings, **members)},
+                        metadata={self.metadata_name: self._metadata(settings, **members)},
                         failure=(
-                            f"ClientError: Quality check failed. See violation report in {report} "
+                            f"ClientError: {self.noun} check failed. See violation report in {report} "
                             f"({len(violations)} violation{'s' if len(violations) != 1 else ''}: "
                             + "; ".join(
                                 f"{v.get('feature_name') or v.get('metric_name')}: {v.get('constraint_check_type')}"
@@ -221,7 +251,7 @@ class QualityCheckStep(JobStep):
                     )
         return Outcome(
             "Succeeded",
-            metadata={"QualityCheck": self._metadata(settings, **members)},
+            metadata={self.metadata_name: self._metadata(settings, **members)},
             properties={k: v for k, v in properties.items() if v is not None},
         )
 
@@ -237,4 +267,14 @@ class QualityCheckStep(JobStep):
         return list(document.get("violations") or [])
 
 
+class ClarifyCheckStep(QualityCheckStep):
+    metadata_name = "ClarifyCheck"
+    output_name = "analysis_result"
+    drift_members = CLARIFY_DRIFT_MEMBER
+    statistics = False
+    constraints_file = "analysis.json"
+    noun = "Clarify"
+
+
 QUALITY_CHECK = QualityCheckStep()
+CLARIFY_CHECK = ClarifyCheckStep()

@@ -8,10 +8,6 @@ from .base import Outcome, StepContext, StepHandler
 MISSING = {
     "EMR": "Amazon EMR is not available in this sagestack",
     "AutoML": "SageMaker AutoML (CreateAutoMLJob) is not available in this sagestack",
-    "ClarifyCheck": (
-        "the SageMaker Clarify processor that ClarifyCheck steps run (DATA_BIAS, MODEL_BIAS, "
-        "MODEL_EXPLAINABILITY) is not available in this sagestack"
-    ),
 }
 
 
