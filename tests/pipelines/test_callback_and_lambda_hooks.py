@@ -7,6 +7,7 @@ callback. Over HTTP with real SQS queues and Lambda functions: test_sdk_lambda_c
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
@@ -199,3 +200,80 @@ def test_callback_failure_and_stop(world):
     assert _steps(api, arn)["Wait"]["StepStatus"] == "Stopped"
     row = platform.resources.get("000000000000", "us-east-1", EXECUTION, arn.rsplit("/", 1)[-1])
     assert row.status == "Stopped"
+
+
+def _lambda_only(api, name: str) -> str:
+    api(
+        "CreatePipeline",
+        PipelineName=name,
+        RoleArn=ROLE,
+        ClientRequestToken=(name * 32)[:32],
+        PipelineDefinition=json.dumps(
+            {
+                "Version": "2020-12-01",
+                "Steps": [
+                    {
+                        "Name": "Fn",
+                        "Type": "Lambda",
+                        "FunctionArn": "arn:aws:lambda:us-east-1:000000000000:function:f",
+                        "OutputParameters": [{"OutputName": "doubled", "OutputType": "Integer"}],
+                        "Arguments": {"n": 2},
+                    }
+                ],
+            }
+        ),
+    )
+    return api("StartPipelineExecution", PipelineName=name, ClientRequestToken=(name * 32)[-32:])[
+        "PipelineExecutionArn"
+    ]
+
+
+def test_a_stop_waits_for_the_running_function(world, monkeypatch):
+    platform, loop, api, _ = world
+    release = threading.Event()
+
+    def slow(ctx, arn, event):
+        release.wait(10)
+        return {"doubled": event["n"] * 2}, None
+
+    monkeypatch.setattr(functions, "_invoke_lambda", slow)
+    arn = _lambda_only(api, "lam-stop")
+    loop.step()
+    assert _steps(api, arn)["Fn"]["StepStatus"] == "Executing"
+    loop.step()  # the function still runs: nothing changes
+    assert _steps(api, arn)["Fn"]["StepStatus"] == "Executing"
+    api("StopPipelineExecution", PipelineExecutionArn=arn, ClientRequestToken="x" * 32)
+    loop.step()
+    assert _steps(api, arn)["Fn"]["StepStatus"] == "Stopping"
+    release.set()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _steps(api, arn)["Fn"]["StepStatus"] == "Stopping":
+        loop.step()
+        time.sleep(0.05)
+    assert _steps(api, arn)["Fn"]["StepStatus"] == "Stopped"
+    assert api("DescribePipelineExecution", PipelineExecutionArn=arn)["PipelineExecutionStatus"] == "Stopped"
+
+
+def test_a_function_lost_to_a_restart_fails_its_step(world, monkeypatch, tmp_path):
+    platform, loop, api, _ = world
+    release = threading.Event()
+
+    def slow(ctx, arn, event):
+        release.wait(10)
+        return {}, None
+
+    monkeypatch.setattr(functions, "_invoke_lambda", slow)
+    arn = _lambda_only(api, "lam-restart")
+    loop.step()
+    assert _steps(api, arn)["Fn"]["StepStatus"] == "Executing"
+    # a second server on the same store: the invocation in flight is not known there
+    restarted = Platform(Settings.from_env(data_dir=tmp_path / "data"))
+    calls.start(restarted)
+    engine.PipelineReconciler(restarted).step()
+    release.set()
+    step = _steps(api, arn)["Fn"]
+    assert step["StepStatus"] == "Failed"
+    assert step["FailureReason"] == (
+        "ClientError: the server restarted while Lambda function "
+        "arn:aws:lambda:us-east-1:000000000000:function:f was running; its answer was lost."
+    )
