@@ -277,3 +277,51 @@ def test_a_function_lost_to_a_restart_fails_its_step(world, monkeypatch, tmp_pat
         "ClientError: the server restarted while Lambda function "
         "arn:aws:lambda:us-east-1:000000000000:function:f was running; its answer was lost."
     )
+
+
+def test_a_cached_lambda_step_is_not_invoked_again(world, monkeypatch):
+    platform, loop, api, _ = world
+    invoked: list[dict] = []
+
+    def count(ctx, arn, event):
+        invoked.append(event)
+        return {"doubled": event["n"] * 2}, None
+
+    monkeypatch.setattr(functions, "_invoke_lambda", count)
+    step = {
+        "Name": "Fn",
+        "Type": "Lambda",
+        "FunctionArn": "arn:aws:lambda:us-east-1:000000000000:function:f",
+        "OutputParameters": [{"OutputName": "doubled", "OutputType": "Integer"}],
+        "Arguments": {"n": {"Get": "Parameters.N"}},
+        "CacheConfig": {"Enabled": True, "ExpireAfter": "PT1H"},
+    }
+    api(
+        "CreatePipeline",
+        PipelineName="lam-cache",
+        RoleArn=ROLE,
+        ClientRequestToken="c" * 32,
+        PipelineDefinition=json.dumps(
+            {
+                "Version": "2020-12-01",
+                "Parameters": [{"Name": "N", "Type": "Integer", "DefaultValue": 1}],
+                "Steps": [step],
+            }
+        ),
+    )
+    runs = []
+    for token, n in (("d", 5), ("e", 5), ("f", 6)):
+        arn = api(
+            "StartPipelineExecution",
+            PipelineName="lam-cache",
+            ClientRequestToken=token * 32,
+            PipelineParameters=[{"Name": "N", "Value": str(n)}],
+        )["PipelineExecutionArn"]
+        _settle(loop, api, arn)
+        runs.append((arn, _steps(api, arn)["Fn"]))
+    assert invoked == [{"n": 5}, {"n": 6}]  # the second run with the same arguments reused the first
+    first, second, third = runs
+    assert second[1]["CacheHitResult"] == {"SourcePipelineExecutionArn": first[0]}
+    assert second[1]["Metadata"] == first[1]["Metadata"]
+    assert "CacheHitResult" not in third[1]
+    assert third[1]["Metadata"]["Lambda"]["OutputParameters"] == [{"Name": "doubled", "Value": "12"}]

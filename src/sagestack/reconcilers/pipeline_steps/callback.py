@@ -93,7 +93,7 @@ class CallbackStep(StepHandler):
         return Outcome("Failed", metadata={"Callback": callback}, failure=answer.get("FailureReason") or None)
 
     def stop(self, ctx: StepContext) -> Outcome | None:
-        # AWS sends a "Stopping" message and waits for the answer; with no queue to tell, stop now.
+        # AWS sends a "Stopping" message and waits for the answer; when the queue is gone, stop now.
         queue = ctx.step.raw.get("SqsQueueUrl", "")
         token = ctx.record.get("_Token", "")
         problem = _deliver_callback(ctx, queue, message_body(ctx, token, {}, "Stopping"))
