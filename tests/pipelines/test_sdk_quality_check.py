@@ -62,6 +62,7 @@ def _pipeline(name: str, bucket: str, group: str):
     data = ParameterString(name="Data", default_value=f"s3://{bucket}/data/base.csv")
     skip = ParameterBoolean(name="SkipCheck", default_value=False)
     register = ParameterBoolean(name="RegisterNewBaseline", default_value=False)
+    fail = ParameterBoolean(name="FailOnViolation", default_value=True)
     step = QualityCheckStep(
         name="DataQuality",
         quality_check_config=DataQualityCheckConfig(
@@ -77,9 +78,12 @@ def _pipeline(name: str, bucket: str, group: str):
         ),
         skip_check=skip,
         register_new_baseline=register,
+        fail_on_violation=fail,
         model_package_group_name=group,
     )
-    return Pipeline(name=name, parameters=[data, skip, register], steps=[step], sagemaker_session=session)
+    return Pipeline(
+        name=name, parameters=[data, skip, register, fail], steps=[step], sagemaker_session=session
+    )
 
 
 @pytest.mark.slow
@@ -180,3 +184,12 @@ def test_quality_check_registers_a_baseline_then_checks_drift(server, sdk_env):
     assert any(
         v["feature_name"] == "x1" and v["constraint_check_type"] == "data_type_check" for v in violations
     )
+
+    # FailOnViolation false: the step succeeds and still names the report
+    arn = pipeline.start(parameters={"Data": f"s3://{bucket}/data/drifted.csv", "FailOnViolation": False}).arn
+    desc = _wait(sm, arn)
+    step = _step(sm, arn)
+    assert desc["PipelineExecutionStatus"] == "Succeeded", step.get("FailureReason")
+    meta = step["Metadata"]["QualityCheck"]
+    assert meta["ViolationReport"].endswith(f"/{arn.rsplit('/', 1)[-1]}/constraint_violations.json")
+    assert meta["BaselineUsedForDriftCheckConstraints"] == constraints
