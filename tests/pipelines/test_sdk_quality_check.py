@@ -193,3 +193,69 @@ def test_quality_check_registers_a_baseline_then_checks_drift(server, sdk_env):
     meta = step["Metadata"]["QualityCheck"]
     assert meta["ViolationReport"].endswith(f"/{arn.rsplit('/', 1)[-1]}/constraint_violations.json")
     assert meta["BaselineUsedForDriftCheckConstraints"] == constraints
+
+
+@pytest.mark.slow
+@pytest.mark.sdk_flow("flow06", "QualityCheckStep properties feed a ModelStep register's DriftCheckBaselines")
+def test_quality_check_properties_feed_the_registered_drift_check_baselines(server, sdk_env):
+    from sagemaker.drift_check_baselines import DriftCheckBaselines
+    from sagemaker.model import Model
+    from sagemaker.model_metrics import MetricsSource
+    from sagemaker.workflow.model_step import ModelStep
+
+    sm = server.client("sagemaker")
+    s3 = server.client("s3")
+    bucket = f"qc-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="data/base.csv", Body=_frame().to_csv(index=False).encode())
+    s3.put_object(Bucket=bucket, Key="model/model.tar.gz", Body=b"not really a model")
+    group = f"qc-group-{uuid.uuid4().hex[:6]}"
+    sm.create_model_package_group(ModelPackageGroupName=group)
+    pipeline = _pipeline(f"qc-reg-{uuid.uuid4().hex[:6]}", bucket, group)
+    check = pipeline.steps[0]
+    props = check.properties
+    model = Model(
+        image_uri=XGB_IMAGE,
+        model_data=f"s3://{bucket}/model/model.tar.gz",
+        role=ROLE,
+        sagemaker_session=pipeline.sagemaker_session,
+    )
+    register = ModelStep(
+        name="Register",
+        step_args=model.register(
+            content_types=["text/csv"],
+            response_types=["text/csv"],
+            model_package_group_name=group,
+            approval_status="Approved",
+            drift_check_baselines=DriftCheckBaselines(
+                model_data_statistics=MetricsSource(
+                    s3_uri=props.BaselineUsedForDriftCheckStatistics, content_type="application/json"
+                ),
+                model_data_constraints=MetricsSource(
+                    s3_uri=props.BaselineUsedForDriftCheckConstraints, content_type="application/json"
+                ),
+            ),
+        ),
+    )
+    pipeline.steps.append(register)
+    pipeline.upsert(role_arn=ROLE)
+
+    arn = pipeline.start(parameters={"SkipCheck": True, "RegisterNewBaseline": True}).arn
+    desc = _wait(sm, arn)
+    steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
+    assert desc["PipelineExecutionStatus"] == "Succeeded", [
+        (s["StepName"], s.get("FailureReason")) for s in steps
+    ]
+    meta = _step(sm, arn)["Metadata"]["QualityCheck"]
+    package_arn = _step(sm, arn, "Register-RegisterModel")["Metadata"]["RegisterModel"]["Arn"]
+    baselines = sm.describe_model_package(ModelPackageName=package_arn)["DriftCheckBaselines"]
+    assert baselines["ModelDataQuality"]["Statistics"]["S3Uri"] == meta["CalculatedBaselineStatistics"]
+    assert baselines["ModelDataQuality"]["Constraints"]["S3Uri"] == meta["CalculatedBaselineConstraints"]
+
+    # the next execution checks against what the first one registered
+    again = pipeline.start().arn
+    desc = _wait(sm, again)
+    assert desc["PipelineExecutionStatus"] == "Succeeded", desc.get("FailureReason")
+    used = _step(sm, again)["Metadata"]["QualityCheck"]
+    assert used["BaselineUsedForDriftCheckConstraints"] == meta["CalculatedBaselineConstraints"]
+    assert "ViolationReport" not in used
