@@ -2,7 +2,8 @@
 processing job): a first execution registers a new baseline (SkipCheck), the baseline goes into an
 approved model package's DriftCheckBaselines, then executions check new data against it — the same data
 passes, drifted data fails the step with the violation report (FailOnViolation); a check with no
-previous baseline fails clearly."""
+previous baseline fails clearly. The check's properties feed a ModelStep register's DriftCheckBaselines;
+a MODEL_QUALITY check against supplied baselines fails on a worse model."""
 
 from __future__ import annotations
 
@@ -259,3 +260,84 @@ def test_quality_check_properties_feed_the_registered_drift_check_baselines(serv
     used = _step(sm, again)["Metadata"]["QualityCheck"]
     assert used["BaselineUsedForDriftCheckConstraints"] == meta["CalculatedBaselineConstraints"]
     assert "ViolationReport" not in used
+
+
+@pytest.mark.slow
+@pytest.mark.sdk_flow("flow06", "QualityCheckStep (MODEL_QUALITY) with supplied baselines")
+def test_model_quality_check_with_supplied_baselines(server, sdk_env):
+    from sagemaker.model_monitor.dataset_format import DatasetFormat
+    from sagemaker.workflow.check_job_config import CheckJobConfig
+    from sagemaker.workflow.execution_variables import ExecutionVariables
+    from sagemaker.workflow.functions import Join
+    from sagemaker.workflow.parameters import ParameterBoolean, ParameterString
+    from sagemaker.workflow.pipeline import Pipeline
+    from sagemaker.workflow.pipeline_context import PipelineSession
+    from sagemaker.workflow.quality_check_step import ModelQualityCheckConfig, QualityCheckStep
+
+    sm = server.client("sagemaker")
+    s3 = server.client("s3")
+    bucket = f"mq-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    rng = np.random.default_rng(5)
+    label = rng.integers(0, 2, 80)
+    good = pd.DataFrame({"label": label, "prediction": label})
+    good.loc[:7, "prediction"] = 1 - good.loc[:7, "label"]  # 90 % right
+    bad = pd.DataFrame({"label": label, "prediction": 1 - label})  # always wrong
+    s3.put_object(Bucket=bucket, Key="good.csv", Body=good.to_csv(index=False).encode())
+    s3.put_object(Bucket=bucket, Key="bad.csv", Body=bad.to_csv(index=False).encode())
+
+    session = PipelineSession(default_bucket=bucket)
+    data = ParameterString(name="Data", default_value=f"s3://{bucket}/good.csv")
+    statistics = ParameterString(name="Statistics", default_value="")
+    constraints = ParameterString(name="Constraints", default_value="")
+    skip = ParameterBoolean(name="SkipCheck", default_value=False)
+    step = QualityCheckStep(
+        name="ModelQuality",
+        quality_check_config=ModelQualityCheckConfig(
+            baseline_dataset=data,
+            dataset_format=DatasetFormat.csv(header=True),
+            output_s3_uri=Join(
+                on="/", values=[f"s3://{bucket}/mq", ExecutionVariables.PIPELINE_EXECUTION_ID]
+            ),
+            problem_type="BinaryClassification",
+            inference_attribute="prediction",
+            ground_truth_attribute="label",
+        ),
+        check_job_config=CheckJobConfig(
+            role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=session
+        ),
+        skip_check=skip,
+        register_new_baseline=skip,
+        supplied_baseline_statistics=statistics,
+        supplied_baseline_constraints=constraints,
+    )
+    pipeline = Pipeline(
+        name=f"mq-{uuid.uuid4().hex[:6]}",
+        parameters=[data, statistics, constraints, skip],
+        steps=[step],
+        sagemaker_session=session,
+    )
+    pipeline.upsert(role_arn=ROLE)
+
+    first = pipeline.start(parameters={"SkipCheck": True}).arn
+    desc = _wait(sm, first)
+    meta = _step(sm, first, "ModelQuality")["Metadata"]["QualityCheck"]
+    assert desc["PipelineExecutionStatus"] == "Succeeded", desc.get("FailureReason")
+    assert meta["CheckType"] == "MODEL_QUALITY"
+    stats = json.loads(
+        s3.get_object(Bucket=bucket, Key=meta["CalculatedBaselineStatistics"].split("/", 3)[3])["Body"].read()
+    )
+    assert stats["binary_classification_metrics"]["accuracy"]["value"] == pytest.approx(0.9)
+
+    supplied = {
+        "Statistics": meta["CalculatedBaselineStatistics"],
+        "Constraints": meta["CalculatedBaselineConstraints"],
+    }
+    bad_run = pipeline.start(parameters={"Data": f"s3://{bucket}/bad.csv", **supplied}).arn
+    assert _wait(sm, bad_run)["PipelineExecutionStatus"] == "Failed"
+    step = _step(sm, bad_run, "ModelQuality")
+    assert step["FailureReason"].startswith("ClientError: Quality check failed. See violation report in ")
+    assert "accuracy" in step["FailureReason"]
+    meta = step["Metadata"]["QualityCheck"]
+    assert meta["BaselineUsedForDriftCheckStatistics"] == supplied["Statistics"]
+    assert meta["BaselineUsedForDriftCheckConstraints"] == supplied["Constraints"]
