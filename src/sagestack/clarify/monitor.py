@@ -88,6 +88,15 @@ def attribution_violations(current: dict, baseline: dict, threshold: float = NDC
 
 
 def check(analysis: dict, baseline_file: Path, output: Path) -> list[dict]:
+    """``baseline_file``: the baseline's analysis.json, or the input folder holding it (as a pipeline's
+    ClarifyCheck step and a monitoring schedule stage it)."""
+    if baseline_file.is_dir():
+        found = sorted(baseline_file.rglob("*.json"))
+        if len(found) != 1:
+            raise FileNotFoundError(
+                f"the baseline constraints folder {baseline_file} should hold one JSON file, not {len(found)}"
+            )
+        baseline_file = found[0]
     baseline = json.loads(baseline_file.read_text())
     violations = bias_violations(analysis, baseline) + attribution_violations(analysis, baseline)
     if violations:
