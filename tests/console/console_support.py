@@ -1,0 +1,50 @@
+"""Support for the console tests: a signed-in HTTP session (requests-free: urllib with a cookie jar)."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import urllib.error
+import urllib.request
+
+CONSOLE = "/_sagestack/console"
+
+
+class ConsoleClient:
+    """Talks to the console as a browser would: the session cookie in a jar, the CSRF token in a header."""
+
+    def __init__(self, server):
+        self.base = server.url + CONSOLE
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.csrf: str | None = None
+
+    def request(
+        self, method: str, path: str, body=None, headers: dict | None = None
+    ) -> tuple[int, object, bytes]:
+        data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+        headers = dict(headers or {})
+        if body is not None and not isinstance(body, bytes):
+            headers.setdefault("content-type", "application/json")
+        req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
+        try:
+            with self.opener.open(req, timeout=30) as resp:
+                return resp.status, resp.headers, resp.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.headers, exc.read()
+
+    def sign_in(self, key: str, secret: str) -> dict:
+        status, headers, body = self.request(
+            "POST", "/session", {"accessKeyId": key, "secretAccessKey": secret}
+        )
+        assert status == 200, body
+        document = json.loads(body)
+        self.csrf = document["csrfToken"]
+        return document
+
+    def call(
+        self, service: str, operation: str, params: dict | None = None, csrf: bool = True
+    ) -> tuple[int, dict]:
+        headers = {"x-sagestack-csrf": self.csrf} if csrf and self.csrf else {}
+        status, _, body = self.request("POST", f"/api/{service}/{operation}", params or {}, headers)
+        return status, json.loads(body)
