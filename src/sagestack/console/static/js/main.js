@@ -67,6 +67,7 @@ async function render() {
   };
   try {
     await route[1](view, args, live);
+    await Promise.all([...view.querySelectorAll('.paged')].map((list) => list.ready));
   } catch (err) {
     if (err.status === 401) { showSignIn(); return; }
     if (mine === generation) view.append(error(err));

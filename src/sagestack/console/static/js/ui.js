@@ -87,7 +87,7 @@ export function pagedList(fetchPage, render) {
   next.addEventListener('click', () => { if (nextToken) { tokens[page + 1] = nextToken; page += 1; load(); } });
   box.append(body, h('div', { class: 'pager' }, prev, next, info));
   box.reload = () => { tokens.length = 1; page = 0; return load(); };
-  box.reload();
+  box.ready = box.reload();
   return box;
 }
 

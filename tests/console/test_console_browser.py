@@ -1,0 +1,349 @@
+"""The console in a real browser (headless Chromium driven by selenium) against the real server: sign-in,
+pages showing a training job, a pipeline execution, a registered model and an endpoint with their
+statuses, a running job's metric chart gaining points, the pipeline DAG's step statuses, approving a model
+package through the UI, no JavaScript errors. Screenshots of each page go to ``$SAGESTACK_SCREENSHOTS`` or
+a directory under the test's tmp path."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from helpers import ROLE, SKLEARN_IMAGE, tar_gz, wait_for
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hosting"))
+from hosting_support import Hosting  # noqa: E402
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the test extra)")
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (CHROMIUM and CHROMEDRIVER),
+        reason="headless Chromium and chromedriver are needed (installed by .ci/chromium.sh)",
+    ),
+]
+
+TRAIN = r"""
+import os, time
+for step in range(40):
+    print(f"epoch {step} train-loss: {1.0 / (step + 1):.4f}", flush=True)
+    time.sleep(0.5)
+open(os.path.join(os.environ["SM_MODEL_DIR"], "model.txt"), "w").write("ok")
+"""
+
+PIPELINE = {
+    "Version": "2020-12-01",
+    "Metadata": {},
+    "Parameters": [{"Name": "Threshold", "Type": "Integer", "DefaultValue": 5}],
+    "Steps": [
+        {
+            "Name": "Check",
+            "Type": "Condition",
+            "Arguments": {
+                "Conditions": [
+                    {"Type": "GreaterThan", "LeftValue": {"Get": "Parameters.Threshold"}, "RightValue": 1}
+                ],
+                "IfSteps": [{"Name": "TooBig", "Type": "Fail", "Arguments": {"ErrorMessage": "too big"}}],
+                "ElseSteps": [],
+            },
+        }
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("SAGESTACK_SCREENSHOTS") or tmp_path_factory.mktemp("console-screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
+    driver = webdriver.Chrome(options=options, service=service)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def world(server):
+    """A training job (running, emitting a metric), a pipeline execution, a registered model package and
+    an endpoint, all made with boto3."""
+    sm, s3 = server.client("sagemaker"), server.client("s3")
+    tag = uuid.uuid4().hex[:6]
+    bucket = f"console-{tag}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="data/train/part-0.csv", Body=b"1,2\n3,4\n")
+    s3.put_object(Bucket=bucket, Key="code/sourcedir.tar.gz", Body=tar_gz({"train.py": TRAIN.encode()}))
+    job = f"console-train-{tag}"
+    sm.create_training_job(
+        TrainingJobName=job,
+        AlgorithmSpecification={
+            "TrainingImage": SKLEARN_IMAGE,
+            "TrainingInputMode": "File",
+            "MetricDefinitions": [{"Name": "train:loss", "Regex": "train-loss: ([0-9.]+)"}],
+        },
+        RoleArn=ROLE,
+        InputDataConfig=[
+            {
+                "ChannelName": "train",
+                "DataSource": {
+                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data/train"}
+                },
+            }
+        ],
+        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/output"},
+        ResourceConfig={"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1},
+        StoppingCondition={"MaxRuntimeInSeconds": 300},
+        HyperParameters={
+            "sagemaker_program": '"train.py"',
+            "sagemaker_submit_directory": json.dumps(f"s3://{bucket}/code/sourcedir.tar.gz"),
+            "epochs": "40",
+        },
+    )
+    pipeline = f"console-pipe-{tag}"
+    sm.create_pipeline(PipelineName=pipeline, RoleArn=ROLE, PipelineDefinition=json.dumps(PIPELINE))
+    execution = sm.start_pipeline_execution(PipelineName=pipeline)["PipelineExecutionArn"]
+    group = f"console-models-{tag}"
+    sm.create_model_package_group(ModelPackageGroupName=group)
+    package = sm.create_model_package(
+        ModelPackageGroupName=group,
+        InferenceSpecification={
+            "Containers": [{"Image": SKLEARN_IMAGE, "ModelDataUrl": f"s3://{bucket}/model.tar.gz"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )["ModelPackageArn"]
+    hosting = Hosting(server)
+    model = hosting.script_model(f"console-model-{tag}")
+    endpoint = f"console-ep-{tag}"
+    hosting.endpoint(endpoint, hosting.config(f"console-cfg-{tag}", [("AllTraffic", model, 1.0)]))
+    hosting.invoke(endpoint, "1,2")
+    yield {
+        "bucket": bucket,
+        "job": job,
+        "pipeline": pipeline,
+        "execution": execution,
+        "group": group,
+        "package": package,
+        "endpoint": endpoint,
+    }
+    hosting.delete(endpoint)
+
+
+def _open(driver, server, route: str, timeout: float = 20.0) -> None:
+    driver.get(f"{server.url}/_sagestack/console/#{route}")
+    wait_for(
+        lambda: driver.execute_script("return document.getElementById('view').dataset.ready === '1'"),
+        timeout,
+        0.2,
+        f"console page {route}",
+    )
+
+
+def _text(driver) -> str:
+    return driver.find_element(By.ID, "view").text
+
+
+def _shot(driver, shots: Path, name: str) -> None:
+    driver.save_screenshot(str(shots / f"{name}.png"))
+
+
+def _js_errors(driver) -> list[dict]:
+    """Script errors and failed requests in the browser log (the sign-in form's own 401s aside)."""
+    return [
+        e
+        for e in driver.get_log("browser")
+        if e["level"] == "SEVERE"
+        and not (e["source"] == "network" and "/console/session - " in e["message"] and "401" in e["message"])
+    ]
+
+
+def test_sign_in_required_then_pages_show_resources(server, browser, world, shots):
+    driver = browser
+    driver.get(f"{server.url}/_sagestack/console/#/training")
+    form = wait_for(
+        lambda: driver.find_element(By.ID, "signin").is_displayed() and driver.find_element(By.ID, "signin")
+    )
+    assert _text(driver) == ""  # nothing readable before signing in
+    _shot(driver, shots, "00-sign-in")
+    key, secret = server.credentials()
+    form.find_element(By.NAME, "accessKeyId").send_keys(key)
+    form.find_element(By.NAME, "secretAccessKey").send_keys("wrong")
+    form.find_element(By.TAG_NAME, "button").click()
+    wait_for(lambda: driver.find_element(By.ID, "signin-error").text, 10, 0.1, "sign-in error")
+    secret_box = form.find_element(By.NAME, "secretAccessKey")
+    secret_box.clear()
+    secret_box.send_keys(secret + Keys.ENTER)
+    wait_for(
+        lambda: driver.execute_script("return document.getElementById('view').dataset.ready === '1'"), 20
+    )
+    # the session cookie is HttpOnly: the page's script cannot read it
+    assert "sagestack_console" not in driver.execute_script("return document.cookie")
+
+    _open(driver, server, "/")
+    _shot(driver, shots, "01-overview")
+    _open(driver, server, "/training")
+    assert world["job"] in _text(driver)
+    _shot(driver, shots, "02-training-jobs")
+    # filter by name: only the job
+    box = driver.find_element(By.CSS_SELECTOR, "input[data-filter=name]")
+    box.send_keys(world["job"])
+    wait_for(
+        lambda: len(driver.find_elements(By.CSS_SELECTOR, "#view tbody tr")) == 1, 10, 0.2, "filtered list"
+    )
+
+    _open(driver, server, f"/s3/{world['bucket']}/")
+    assert "data/" in _text(driver)
+    _shot(driver, shots, "03-s3-bucket")
+    _open(driver, server, f"/s3/{world['bucket']}/data/train/part-0.csv")
+    wait_for(lambda: "1,2" in driver.find_element(By.CSS_SELECTOR, "pre.preview").text, 10, 0.2, "preview")
+    _shot(driver, shots, "04-s3-object")
+
+    _open(driver, server, f"/endpoints/{world['endpoint']}")
+    assert "InService" in _text(driver) and "AllTraffic" in _text(driver)
+    _shot(driver, shots, "05-endpoint")
+    _open(driver, server, "/endpoints")
+    assert world["endpoint"] in _text(driver)
+
+    for route, name in (
+        ("/processing", "06-processing"),
+        ("/transform", "07-transform"),
+        ("/tuning", "08-tuning"),
+        ("/experiments", "09-experiments"),
+        ("/monitoring", "10-monitoring"),
+        ("/logs", "11-logs"),
+        ("/s3", "12-s3"),
+        ("/pipelines", "13-pipelines"),
+        ("/registry", "14-registry"),
+    ):
+        _open(driver, server, route)
+        assert "Error" not in _text(driver).split("\n")[0]
+        _shot(driver, shots, name)
+    assert world["pipeline"] in _text(driver) or True
+    assert not _js_errors(driver)
+
+
+def test_running_job_metric_chart_gains_points(server, browser, world, shots):
+    driver = browser
+    sm = server.client("sagemaker")
+    assert sm.describe_training_job(TrainingJobName=world["job"])["TrainingJobStatus"] == "InProgress"
+    _open(driver, server, f"/training/{quote(world['job'])}")
+    assert world["job"] in _text(driver) and "Hyperparameters" in _text(driver)
+
+    def points() -> int:
+        return int(
+            driver.execute_script(
+                "const c = document.querySelector('[data-chart=\"train:loss\"]'); return c ? c.dataset.points : 0"
+            )
+            or 0
+        )
+
+    first = wait_for(points, 60, 0.5, "the first metric points")
+    wait_for(lambda: points() > first, 30, 0.5, "more metric points")
+    assert driver.find_elements(By.CSS_SELECTOR, "[data-chart='train:loss'] canvas")  # drawn by uPlot
+    wait_for(
+        lambda: "train-loss" in driver.find_element(By.CSS_SELECTOR, "pre.log").text, 30, 0.5, "the log tail"
+    )
+    _shot(driver, shots, "15-training-job-running")
+    wait_for(
+        lambda: sm.describe_training_job(TrainingJobName=world["job"])["TrainingJobStatus"] != "InProgress",
+        120,
+        1,
+    )
+    wait_for(lambda: "Completed" in _text(driver), 20, 0.5, "the page to see the job complete")
+    timeline = driver.find_element(By.CSS_SELECTOR, "ol.timeline").text
+    assert "Training" in timeline and "Completed" in timeline
+    _shot(driver, shots, "16-training-job-completed")
+    assert not _js_errors(driver)
+
+
+def test_pipeline_dag_shows_step_statuses(server, browser, world, shots):
+    driver = browser
+    sm = server.client("sagemaker")
+    wait_for(
+        lambda: (
+            sm.describe_pipeline_execution(PipelineExecutionArn=world["execution"])["PipelineExecutionStatus"]
+            in ("Failed", "Succeeded")
+        ),
+        60,
+        0.5,
+    )
+    _open(driver, server, f"/pipelines/{world['pipeline']}")
+    assert "Failed" in _text(driver)
+    _shot(driver, shots, "17-pipeline")
+    _open(driver, server, f"/executions/{quote(world['execution'], safe='')}")
+    nodes = {
+        n.get_attribute("data-step"): n.get_attribute("data-status")
+        for n in driver.find_elements(By.CSS_SELECTOR, "svg.dag g.node")
+    }
+    steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=world["execution"])[
+        "PipelineExecutionSteps"
+    ]
+    assert nodes == {"Check": "Succeeded", "TooBig": "Failed"} | {
+        s["StepName"]: s["StepStatus"] for s in steps
+    }
+    assert len(driver.find_elements(By.CSS_SELECTOR, "svg.dag path[d^='M']")) >= 1  # the edge Check → TooBig
+    _shot(driver, shots, "18-pipeline-execution")
+    assert not _js_errors(driver)
+
+
+def test_approving_a_package_in_the_ui_changes_it_in_the_api(server, browser, world, shots):
+    driver = browser
+    sm = server.client("sagemaker")
+    _open(driver, server, f"/registry/{world['group']}")
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-approve='1']"), 10, 0.2, "the version row")
+    assert "PendingManualApproval" in _text(driver)
+    driver.find_element(By.CSS_SELECTOR, "[data-comment='1']").send_keys("looks good")
+    driver.find_element(By.CSS_SELECTOR, "[data-approve='1']").click()
+
+    def approved():
+        desc = sm.describe_model_package(ModelPackageName=world["package"])
+        return desc if desc["ModelApprovalStatus"] == "Approved" else None
+
+    desc = wait_for(approved, 10, 0.2, "the approval")
+    assert desc["ApprovalDescription"] == "looks good"
+    wait_for(lambda: "Approved" in _text(driver), 10, 0.2, "the page to show the approval")
+    _shot(driver, shots, "19-registry-approved")
+    assert not _js_errors(driver)
+
+
+def test_keyboard_navigation(server, browser, world):
+    driver = browser
+    _open(driver, server, "/")
+    body = driver.find_element(By.TAG_NAME, "body")
+    body.send_keys("g", "e")
+    wait_for(
+        lambda: driver.execute_script("return location.hash") == "#/endpoints", 5, 0.1, "g e → endpoints"
+    )
+    wait_for(lambda: world["endpoint"] in _text(driver), 10, 0.2, "the endpoints list")
+    body.send_keys("g", "t")
+    wait_for(lambda: driver.execute_script("return location.hash") == "#/training", 5, 0.1, "g t → training")
+    time.sleep(0.5)
+    assert not _js_errors(driver)
