@@ -24,6 +24,7 @@ ALL = (
     "metrics",
     "pipelines",
     "monitor",
+    "console",
 )
 
 

@@ -124,7 +124,7 @@ async function metricCharts(desc, live, box) {
     const series = fromMetricData(out.MetricDataResults);
     for (const s of series) {
       if (charts[s.label]) charts[s.label].update([s]);
-      else { charts[s.label] = chart(s.label, [s], { width: 440, height: 180 }); box.append(charts[s.label]); }
+      else { charts[s.label] = chart(s.label, [s], { width: 400, height: 180 }); box.append(charts[s.label]); }
     }
   }
   await poll().catch((err) => box.append(error(err)));
@@ -147,7 +147,7 @@ export async function trainingJob(view, [name], live) {
       ['Output path', s3Link(desc.OutputDataConfig?.S3OutputPath)],
       ['Tuning job', desc.TuningJobArn ? jobLink('tuning', desc.TuningJobArn.split('/').pop()) : undefined],
     ]), desc.TrainingJobStatus === 'InProgress'
-      ? h('button', { type: 'button', onclick: () => call('sagemaker', 'StopTrainingJob', { TrainingJobName: name }) }, 'Stop') : null);
+      ? h('button', { type: 'button', onclick: () => call('sagemaker', 'StopTrainingJob', { TrainingJobName: name }) }, 'Stop') : '');
     timeline.replaceChildren(...(desc.SecondaryStatusTransitions || []).map((t) => h('li', { 'data-status': t.Status },
       h('strong', {}, t.Status), ` ${when(t.StartTime)}${t.EndTime ? ' → ' + when(t.EndTime) : ''} `, h('span', { class: 'muted' }, t.StatusMessage || ''))));
     final.replaceChildren(table([['Metric', (m) => m.MetricName], ['Value', (m) => m.Value], ['At', (m) => when(m.Timestamp)]],
