@@ -167,6 +167,20 @@ def _open(driver, server, route: str, timeout: float = 20.0) -> None:
     )
 
 
+def sign_in(driver, server) -> None:
+    """Sign in through the form (a new browser starts signed out)."""
+    driver.get(f"{server.url}/_sagestack/console/")
+    form = wait_for(
+        lambda: driver.find_element(By.ID, "signin").is_displayed() and driver.find_element(By.ID, "signin")
+    )
+    key, secret = server.credentials()
+    form.find_element(By.NAME, "accessKeyId").send_keys(key)
+    form.find_element(By.NAME, "secretAccessKey").send_keys(secret + Keys.ENTER)
+    wait_for(
+        lambda: driver.execute_script("return document.getElementById('view').dataset.ready === '1'"), 20
+    )
+
+
 def _text(driver) -> str:
     return driver.find_element(By.ID, "view").text
 
@@ -219,7 +233,10 @@ def test_sign_in_required_then_pages_show_resources(server, browser, world, shot
     box = driver.find_element(By.CSS_SELECTOR, "input[data-filter=name]")
     box.send_keys(world["job"])
     wait_for(
-        lambda: len(driver.find_elements(By.CSS_SELECTOR, "#view tbody tr")) == 1, 10, 0.2, "filtered list"
+        lambda: len(driver.find_elements(By.CSS_SELECTOR, "#view table.data tbody tr")) == 1,
+        10,
+        0.2,
+        "filtered list",
     )
 
     _open(driver, server, f"/s3/{world['bucket']}/")

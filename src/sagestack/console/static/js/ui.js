@@ -44,7 +44,7 @@ export function kv(pairs) {
 
 export function table(columns, rows, empty = 'Nothing here yet.') {
   if (!rows.length) return h('p', { class: 'muted' }, empty);
-  return h('table', {},
+  return h('table', { class: 'data' },
     h('thead', {}, h('tr', {}, columns.map(([label]) => h('th', { scope: 'col' }, label)))),
     h('tbody', {}, rows.map((row) => h('tr', {}, columns.map(([, cell]) => h('td', {}, cell(row)))))));
 }

@@ -1,0 +1,241 @@
+"""More console pages in the browser, each with a real resource behind it: a tuning job's children and
+best job, a processing job's inputs and log, an experiment's runs table, CloudWatch Logs search, and an
+S3 upload through the page's form. Shares the browser fixtures of test_console_browser.py."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from urllib.parse import quote
+
+import pytest
+from selenium.webdriver.common.by import By  # noqa: E402  (skipped with the module above when absent)
+
+from helpers import ROLE, SKLEARN_IMAGE, tar_gz, wait_for
+from test_console_browser import (  # noqa: F401 - fixtures
+    TRAIN,
+    _js_errors,
+    _open,
+    _shot,
+    _text,
+    browser,
+    pytestmark,
+    shots,
+    sign_in,
+)
+
+TUNED = r"""
+import json, os
+hps = json.loads(os.environ["SM_HPS"])
+print(f"objective: {float(hps['x']) ** 2:.4f}", flush=True)
+open(os.path.join(os.environ["SM_MODEL_DIR"], "m.txt"), "w").write("ok")
+"""
+
+PROCESS = r"""
+import os
+print("processing the input", flush=True)
+os.makedirs("/opt/ml/processing/output/out", exist_ok=True)
+open("/opt/ml/processing/output/out/result.txt", "w").write("done")
+"""
+
+
+@pytest.fixture(scope="module")
+def resources(server, browser):
+    sign_in(browser, server)
+    sm, s3 = server.client("sagemaker"), server.client("s3")
+    tag = uuid.uuid4().hex[:6]
+    bucket = f"console-pages-{tag}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="data/train/part-0.csv", Body=b"1,2\n")
+    s3.put_object(Bucket=bucket, Key="code/tuned.tar.gz", Body=tar_gz({"train.py": TUNED.encode()}))
+    s3.put_object(Bucket=bucket, Key="code/process.py", Body=PROCESS.encode())
+    tuning = f"console-hpo-{tag}"
+    sm.create_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=tuning,
+        HyperParameterTuningJobConfig={
+            "Strategy": "Random",
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 2},
+            "ParameterRanges": {
+                "ContinuousParameterRanges": [
+                    {"Name": "x", "MinValue": "0", "MaxValue": "3", "ScalingType": "Linear"}
+                ]
+            },
+            "HyperParameterTuningJobObjective": {"MetricName": "objective", "Type": "Minimize"},
+        },
+        TrainingJobDefinition={
+            "StaticHyperParameters": {
+                "sagemaker_program": '"train.py"',
+                "sagemaker_submit_directory": json.dumps(f"s3://{bucket}/code/tuned.tar.gz"),
+            },
+            "AlgorithmSpecification": {
+                "TrainingImage": SKLEARN_IMAGE,
+                "TrainingInputMode": "File",
+                "MetricDefinitions": [{"Name": "objective", "Regex": "objective: ([0-9.]+)"}],
+            },
+            "RoleArn": ROLE,
+            "InputDataConfig": [
+                {
+                    "ChannelName": "train",
+                    "DataSource": {
+                        "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data/train"}
+                    },
+                }
+            ],
+            "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/output"},
+            "ResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 300},
+        },
+    )
+    processing = f"console-proc-{tag}"
+    sm.create_processing_job(
+        ProcessingJobName=processing,
+        ProcessingResources={
+            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1}
+        },
+        AppSpecification={
+            "ImageUri": SKLEARN_IMAGE,
+            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/process.py"],
+        },
+        RoleArn=ROLE,
+        ProcessingInputs=[
+            {
+                "InputName": "code",
+                "S3Input": {
+                    "S3Uri": f"s3://{bucket}/code/process.py",
+                    "LocalPath": "/opt/ml/processing/input/code",
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                },
+            }
+        ],
+        ProcessingOutputConfig={
+            "Outputs": [
+                {
+                    "OutputName": "out",
+                    "S3Output": {
+                        "S3Uri": f"s3://{bucket}/processed",
+                        "LocalPath": "/opt/ml/processing/output/out",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ]
+        },
+    )
+    experiment = f"console-exp-{tag}"
+    sm.create_experiment(ExperimentName=experiment)
+    sm.create_trial(TrialName=f"{experiment}-trial", ExperimentName=experiment)
+    for i, (lr, acc) in enumerate(((0.1, 0.81), (0.01, 0.93))):
+        component = f"{experiment}-run-{i}"
+        sm.create_trial_component(
+            TrialComponentName=component,
+            DisplayName=f"run {i}",
+            Parameters={"learning_rate": {"NumberValue": lr}, "optimizer": {"StringValue": "adam"}},
+            Status={"PrimaryStatus": "Completed"},
+        )
+        sm.associate_trial_component(TrialComponentName=component, TrialName=f"{experiment}-trial")
+        server.client("sagemaker-metrics").batch_put_metrics(
+            TrialComponentName=component,
+            MetricData=[
+                {
+                    "MetricName": "accuracy",
+                    "Timestamp": time.time() - 10 + s,
+                    "Step": s,
+                    "Value": acc - 0.1 + s * 0.05,
+                }
+                for s in range(3)
+            ],
+        )
+
+    def finished():
+        hpo = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=tuning)
+        proc = sm.describe_processing_job(ProcessingJobName=processing)
+        if (
+            hpo["HyperParameterTuningJobStatus"] != "InProgress"
+            and proc["ProcessingJobStatus"] != "InProgress"
+        ):
+            return hpo, proc
+        return None
+
+    hpo, proc = wait_for(finished, 240, 1, "the tuning and processing jobs")
+    assert hpo["HyperParameterTuningJobStatus"] == "Completed", hpo.get("FailureReason")
+    assert proc["ProcessingJobStatus"] == "Completed", proc.get("FailureReason")
+    return {
+        "bucket": bucket,
+        "tuning": tuning,
+        "processing": processing,
+        "experiment": experiment,
+        "best": hpo,
+    }
+
+
+def test_tuning_job_children_and_best(server, browser, resources, shots):
+    driver = browser
+    _open(driver, server, f"/tuning/{resources['tuning']}")
+    text = _text(driver)
+    best = resources["best"]["BestTrainingJob"]
+    assert "Completed" in text and f"{best['TrainingJobName']} ★ best" in text
+    children = server.client("sagemaker").list_training_jobs_for_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=resources["tuning"]
+    )["TrainingJobSummaries"]
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#view table.data tbody tr")) == len(children) == 2
+    for child in children:
+        assert child["TrainingJobName"] in text
+        assert str(child["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]) in text
+    assert driver.find_elements(By.CSS_SELECTOR, "[data-chart='objective'] canvas")
+    _shot(driver, shots, "20-tuning-job")
+    assert not _js_errors(driver)
+
+
+def test_processing_job_page(server, browser, resources, shots):
+    driver = browser
+    _open(driver, server, f"/processing/{resources['processing']}")
+    assert "Completed" in _text(driver) and "/opt/ml/processing/input/code" in _text(driver)
+    wait_for(lambda: "processing the input" in driver.find_element(By.CSS_SELECTOR, "pre.log").text, 15, 0.3)
+    _shot(driver, shots, "21-processing-job")
+    _open(driver, server, "/processing")
+    assert resources["processing"] in _text(driver)
+    assert not _js_errors(driver)
+
+
+def test_experiment_runs_table_and_chart(server, browser, resources, shots):
+    driver = browser
+    _open(driver, server, f"/experiments/{resources['experiment']}")
+    headers = [th.text for th in driver.find_elements(By.CSS_SELECTOR, "#view table.data thead th")]
+    assert {"learning_rate", "optimizer", "accuracy"} <= set(headers)
+    rows = [tr.text for tr in driver.find_elements(By.CSS_SELECTOR, "#view table.data tbody tr")]
+    assert len(rows) == 2 and any("0.01" in r for r in rows)
+    chart = driver.find_element(By.CSS_SELECTOR, "[data-chart^='accuracy']")
+    assert chart.get_attribute("data-points") == "2"
+    _shot(driver, shots, "22-experiment")
+    assert not _js_errors(driver)
+
+
+def test_logs_search(server, browser, resources, shots):
+    driver = browser
+    _open(driver, server, "/logs")
+    driver.find_element(By.CSS_SELECTOR, "select[aria-label='Log group']").send_keys(
+        "/aws/sagemaker/ProcessingJobs"
+    )
+    driver.find_element(By.CSS_SELECTOR, "input[data-filter=pattern]").send_keys("processing")
+    driver.find_element(By.CSS_SELECTOR, "#view form button").click()
+    wait_for(lambda: "processing the input" in _text(driver), 15, 0.3, "the search results")
+    assert resources["processing"] in _text(driver)
+    _shot(driver, shots, "23-logs-search")
+    assert not _js_errors(driver)
+
+
+def test_s3_upload_through_the_page(server, browser, resources, shots, tmp_path):
+    driver = browser
+    local = tmp_path / "notes.txt"
+    local.write_text("uploaded from the console\n")
+    _open(driver, server, f"/s3/{resources['bucket']}/data/")
+    driver.find_element(By.CSS_SELECTOR, "input[type=file]").send_keys(str(local))
+    driver.find_element(By.XPATH, "//button[text()='Upload']").click()
+    wait_for(lambda: "Uploaded notes.txt" in _text(driver), 15, 0.3, "the upload")
+    body = server.client("s3").get_object(Bucket=resources["bucket"], Key="data/notes.txt")["Body"].read()
+    assert body == b"uploaded from the console\n"
+    wait_for(lambda: "notes.txt" in driver.find_element(By.CSS_SELECTOR, "#view table").text, 10, 0.3)
+    _shot(driver, shots, "24-s3-upload")
+    assert not _js_errors(driver)
+    assert TRAIN and quote  # shared with the other module
