@@ -6,6 +6,9 @@ import http.cookiejar
 import json
 import urllib.error
 import urllib.request
+from pathlib import Path
+
+from helpers import wait_for
 
 CONSOLE = "/_sagestack/console"
 
@@ -48,3 +51,48 @@ class ConsoleClient:
         headers = {"x-sagestack-csrf": self.csrf} if csrf and self.csrf else {}
         status, _, body = self.request("POST", f"/api/{service}/{operation}", params or {}, headers)
         return status, json.loads(body)
+
+
+# -- in the browser (selenium) ------------------------------------------------------------
+
+
+def open_page(driver, server, route: str, timeout: float = 20.0) -> None:
+    driver.get(f"{server.url}/_sagestack/console/#{route}")
+    wait_for(
+        lambda: driver.execute_script("return document.getElementById('view').dataset.ready === '1'"),
+        timeout,
+        0.2,
+        f"console page {route}",
+    )
+
+
+def sign_in(driver, server) -> None:
+    """Sign in through the form (a new browser starts signed out)."""
+    driver.get(f"{server.url}/_sagestack/console/")
+    form = wait_for(
+        lambda: driver.find_element("id", "signin").is_displayed() and driver.find_element("id", "signin")
+    )
+    key, secret = server.credentials()
+    form.find_element("name", "accessKeyId").send_keys(key)
+    form.find_element("name", "secretAccessKey").send_keys(secret + "\n")
+    wait_for(
+        lambda: driver.execute_script("return document.getElementById('view').dataset.ready === '1'"), 20
+    )
+
+
+def view_text(driver) -> str:
+    return driver.find_element("id", "view").text
+
+
+def shot(driver, shots: Path, name: str) -> None:
+    driver.save_screenshot(str(shots / f"{name}.png"))
+
+
+def js_errors(driver) -> list[dict]:
+    """Script errors and failed requests in the browser log (the sign-in form's own 401s aside)."""
+    return [
+        e
+        for e in driver.get_log("browser")
+        if e["level"] == "SEVERE"
+        and not (e["source"] == "network" and "/console/session - " in e["message"] and "401" in e["message"])
+    ]

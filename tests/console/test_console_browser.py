@@ -7,7 +7,6 @@ a directory under the test's tmp path."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import time
@@ -25,6 +24,8 @@ from hosting_support import Hosting  # noqa: E402
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the test extra)")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
+
+from console_support import js_errors, open_page, shot, view_text  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -62,33 +63,6 @@ PIPELINE = {
         }
     ],
 }
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    folder = Path(os.environ.get("SAGESTACK_SCREENSHOTS") or tmp_path_factory.mktemp("console-screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def browser(server):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--window-size=1400,1000",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
-    driver = webdriver.Chrome(options=options, service=service)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture(scope="module")
@@ -157,56 +131,14 @@ def world(server):
     hosting.delete(endpoint)
 
 
-def _open(driver, server, route: str, timeout: float = 20.0) -> None:
-    driver.get(f"{server.url}/_sagestack/console/#{route}")
-    wait_for(
-        lambda: driver.execute_script("return document.getElementById('view').dataset.ready === '1'"),
-        timeout,
-        0.2,
-        f"console page {route}",
-    )
-
-
-def sign_in(driver, server) -> None:
-    """Sign in through the form (a new browser starts signed out)."""
-    driver.get(f"{server.url}/_sagestack/console/")
-    form = wait_for(
-        lambda: driver.find_element(By.ID, "signin").is_displayed() and driver.find_element(By.ID, "signin")
-    )
-    key, secret = server.credentials()
-    form.find_element(By.NAME, "accessKeyId").send_keys(key)
-    form.find_element(By.NAME, "secretAccessKey").send_keys(secret + Keys.ENTER)
-    wait_for(
-        lambda: driver.execute_script("return document.getElementById('view').dataset.ready === '1'"), 20
-    )
-
-
-def _text(driver) -> str:
-    return driver.find_element(By.ID, "view").text
-
-
-def _shot(driver, shots: Path, name: str) -> None:
-    driver.save_screenshot(str(shots / f"{name}.png"))
-
-
-def _js_errors(driver) -> list[dict]:
-    """Script errors and failed requests in the browser log (the sign-in form's own 401s aside)."""
-    return [
-        e
-        for e in driver.get_log("browser")
-        if e["level"] == "SEVERE"
-        and not (e["source"] == "network" and "/console/session - " in e["message"] and "401" in e["message"])
-    ]
-
-
 def test_sign_in_required_then_pages_show_resources(server, browser, world, shots):
     driver = browser
     driver.get(f"{server.url}/_sagestack/console/#/training")
     form = wait_for(
         lambda: driver.find_element(By.ID, "signin").is_displayed() and driver.find_element(By.ID, "signin")
     )
-    assert _text(driver) == ""  # nothing readable before signing in
-    _shot(driver, shots, "00-sign-in")
+    assert view_text(driver) == ""  # nothing readable before signing in
+    shot(driver, shots, "00-sign-in")
     key, secret = server.credentials()
     form.find_element(By.NAME, "accessKeyId").send_keys(key)
     form.find_element(By.NAME, "secretAccessKey").send_keys("wrong")
@@ -222,13 +154,13 @@ def test_sign_in_required_then_pages_show_resources(server, browser, world, shot
     # the session cookie is HttpOnly: the page's script cannot read it
     assert "sagestack_console" not in driver.execute_script("return document.cookie")
 
-    _open(driver, server, "/")
-    assert world["job"] in _text(driver)  # running now
-    assert "InProgress" in _text(driver)
-    _shot(driver, shots, "01-overview")
-    _open(driver, server, "/training")
-    assert world["job"] in _text(driver)
-    _shot(driver, shots, "02-training-jobs")
+    open_page(driver, server, "/")
+    assert world["job"] in view_text(driver)  # running now
+    assert "InProgress" in view_text(driver)
+    shot(driver, shots, "01-overview")
+    open_page(driver, server, "/training")
+    assert world["job"] in view_text(driver)
+    shot(driver, shots, "02-training-jobs")
     # filter by name: only the job
     box = driver.find_element(By.CSS_SELECTOR, "input[data-filter=name]")
     box.send_keys(world["job"])
@@ -239,18 +171,18 @@ def test_sign_in_required_then_pages_show_resources(server, browser, world, shot
         "filtered list",
     )
 
-    _open(driver, server, f"/s3/{world['bucket']}/")
-    assert "data/" in _text(driver)
-    _shot(driver, shots, "03-s3-bucket")
-    _open(driver, server, f"/s3/{world['bucket']}/data/train/part-0.csv")
+    open_page(driver, server, f"/s3/{world['bucket']}/")
+    assert "data/" in view_text(driver)
+    shot(driver, shots, "03-s3-bucket")
+    open_page(driver, server, f"/s3/{world['bucket']}/data/train/part-0.csv")
     wait_for(lambda: "1,2" in driver.find_element(By.CSS_SELECTOR, "pre.preview").text, 10, 0.2, "preview")
-    _shot(driver, shots, "04-s3-object")
+    shot(driver, shots, "04-s3-object")
 
-    _open(driver, server, f"/endpoints/{world['endpoint']}")
-    assert "InService" in _text(driver) and "AllTraffic" in _text(driver)
-    _shot(driver, shots, "05-endpoint")
-    _open(driver, server, "/endpoints")
-    assert world["endpoint"] in _text(driver)
+    open_page(driver, server, f"/endpoints/{world['endpoint']}")
+    assert "InService" in view_text(driver) and "AllTraffic" in view_text(driver)
+    shot(driver, shots, "05-endpoint")
+    open_page(driver, server, "/endpoints")
+    assert world["endpoint"] in view_text(driver)
 
     for route, name in (
         ("/processing", "06-processing"),
@@ -263,22 +195,22 @@ def test_sign_in_required_then_pages_show_resources(server, browser, world, shot
         ("/pipelines", "13-pipelines"),
         ("/registry", "14-registry"),
     ):
-        _open(driver, server, route)
-        assert not driver.find_elements(By.CSS_SELECTOR, "#view .error"), _text(driver)
-        _shot(driver, shots, name)
+        open_page(driver, server, route)
+        assert not driver.find_elements(By.CSS_SELECTOR, "#view .error"), view_text(driver)
+        shot(driver, shots, name)
         if route == "/pipelines":
-            assert world["pipeline"] in _text(driver)
+            assert world["pipeline"] in view_text(driver)
         if route == "/registry":
-            assert world["group"] in _text(driver)
-    assert not _js_errors(driver)
+            assert world["group"] in view_text(driver)
+    assert not js_errors(driver)
 
 
 def test_running_job_metric_chart_gains_points(server, browser, world, shots):
     driver = browser
     sm = server.client("sagemaker")
     assert sm.describe_training_job(TrainingJobName=world["job"])["TrainingJobStatus"] == "InProgress"
-    _open(driver, server, f"/training/{quote(world['job'])}")
-    assert world["job"] in _text(driver) and "Hyperparameters" in _text(driver)
+    open_page(driver, server, f"/training/{quote(world['job'])}")
+    assert world["job"] in view_text(driver) and "Hyperparameters" in view_text(driver)
 
     def points() -> int:
         return int(
@@ -294,17 +226,17 @@ def test_running_job_metric_chart_gains_points(server, browser, world, shots):
     wait_for(
         lambda: "train-loss" in driver.find_element(By.CSS_SELECTOR, "pre.log").text, 30, 0.5, "the log tail"
     )
-    _shot(driver, shots, "15-training-job-running")
+    shot(driver, shots, "15-training-job-running")
     wait_for(
         lambda: sm.describe_training_job(TrainingJobName=world["job"])["TrainingJobStatus"] != "InProgress",
         120,
         1,
     )
-    wait_for(lambda: "Completed" in _text(driver), 20, 0.5, "the page to see the job complete")
+    wait_for(lambda: "Completed" in view_text(driver), 20, 0.5, "the page to see the job complete")
     timeline = driver.find_element(By.CSS_SELECTOR, "ol.timeline").text
     assert "Training" in timeline and "Completed" in timeline
-    _shot(driver, shots, "16-training-job-completed")
-    assert not _js_errors(driver)
+    shot(driver, shots, "16-training-job-completed")
+    assert not js_errors(driver)
 
 
 def test_pipeline_dag_shows_step_statuses(server, browser, world, shots):
@@ -318,10 +250,10 @@ def test_pipeline_dag_shows_step_statuses(server, browser, world, shots):
         60,
         0.5,
     )
-    _open(driver, server, f"/pipelines/{world['pipeline']}")
-    assert "Failed" in _text(driver)
-    _shot(driver, shots, "17-pipeline")
-    _open(driver, server, f"/executions/{quote(world['execution'], safe='')}")
+    open_page(driver, server, f"/pipelines/{world['pipeline']}")
+    assert "Failed" in view_text(driver)
+    shot(driver, shots, "17-pipeline")
+    open_page(driver, server, f"/executions/{quote(world['execution'], safe='')}")
     nodes = {
         n.get_attribute("data-step"): n.get_attribute("data-status")
         for n in driver.find_elements(By.CSS_SELECTOR, "svg.dag g.node")
@@ -333,16 +265,16 @@ def test_pipeline_dag_shows_step_statuses(server, browser, world, shots):
         s["StepName"]: s["StepStatus"] for s in steps
     }
     assert len(driver.find_elements(By.CSS_SELECTOR, "svg.dag path[d^='M']")) >= 1  # the edge Check → TooBig
-    _shot(driver, shots, "18-pipeline-execution")
-    assert not _js_errors(driver)
+    shot(driver, shots, "18-pipeline-execution")
+    assert not js_errors(driver)
 
 
 def test_approving_a_package_in_the_ui_changes_it_in_the_api(server, browser, world, shots):
     driver = browser
     sm = server.client("sagemaker")
-    _open(driver, server, f"/registry/{world['group']}")
+    open_page(driver, server, f"/registry/{world['group']}")
     wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-approve='1']"), 10, 0.2, "the version row")
-    assert "PendingManualApproval" in _text(driver)
+    assert "PendingManualApproval" in view_text(driver)
     driver.find_element(By.CSS_SELECTOR, "[data-comment='1']").send_keys("looks good")
     driver.find_element(By.CSS_SELECTOR, "[data-approve='1']").click()
 
@@ -352,21 +284,21 @@ def test_approving_a_package_in_the_ui_changes_it_in_the_api(server, browser, wo
 
     desc = wait_for(approved, 10, 0.2, "the approval")
     assert desc["ApprovalDescription"] == "looks good"
-    wait_for(lambda: "Approved" in _text(driver), 10, 0.2, "the page to show the approval")
-    _shot(driver, shots, "19-registry-approved")
-    assert not _js_errors(driver)
+    wait_for(lambda: "Approved" in view_text(driver), 10, 0.2, "the page to show the approval")
+    shot(driver, shots, "19-registry-approved")
+    assert not js_errors(driver)
 
 
 def test_keyboard_navigation(server, browser, world):
     driver = browser
-    _open(driver, server, "/")
+    open_page(driver, server, "/")
     body = driver.find_element(By.TAG_NAME, "body")
     body.send_keys("g", "e")
     wait_for(
         lambda: driver.execute_script("return location.hash") == "#/endpoints", 5, 0.1, "g e → endpoints"
     )
-    wait_for(lambda: world["endpoint"] in _text(driver), 10, 0.2, "the endpoints list")
+    wait_for(lambda: world["endpoint"] in view_text(driver), 10, 0.2, "the endpoints list")
     body.send_keys("g", "t")
     wait_for(lambda: driver.execute_script("return location.hash") == "#/training", 5, 0.1, "g t → training")
     time.sleep(0.5)
-    assert not _js_errors(driver)
+    assert not js_errors(driver)

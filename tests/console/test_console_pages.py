@@ -1,29 +1,21 @@
 """More console pages in the browser, each with a real resource behind it: a tuning job's children and
 best job, a processing job's inputs and log, an experiment's runs table, CloudWatch Logs search, and an
-S3 upload through the page's form. Shares the browser fixtures of test_console_browser.py."""
+S3 upload through the page's form. Browser fixtures: conftest.py."""
 
 from __future__ import annotations
 
 import json
 import time
 import uuid
-from urllib.parse import quote
 
 import pytest
-from selenium.webdriver.common.by import By  # noqa: E402  (skipped with the module above when absent)
 
+from console_support import js_errors, open_page, shot, sign_in, view_text
 from helpers import ROLE, SKLEARN_IMAGE, tar_gz, wait_for
-from test_console_browser import (  # noqa: F401 - fixtures
-    TRAIN,
-    _js_errors,
-    _open,
-    _shot,
-    _text,
-    browser,
-    pytestmark,
-    shots,
-    sign_in,
-)
+from test_console_browser import pytestmark  # noqa: F401 - slow; skipped without Chromium
+
+pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the test extra)")
+from selenium.webdriver.common.by import By  # noqa: E402
 
 TUNED = r"""
 import json, os
@@ -171,8 +163,8 @@ def resources(server, browser):
 
 def test_tuning_job_children_and_best(server, browser, resources, shots):
     driver = browser
-    _open(driver, server, f"/tuning/{resources['tuning']}")
-    text = _text(driver)
+    open_page(driver, server, f"/tuning/{resources['tuning']}")
+    text = view_text(driver)
     best = resources["best"]["BestTrainingJob"]
     assert "Completed" in text and f"{best['TrainingJobName']} ★ best" in text
     children = server.client("sagemaker").list_training_jobs_for_hyper_parameter_tuning_job(
@@ -183,59 +175,58 @@ def test_tuning_job_children_and_best(server, browser, resources, shots):
         assert child["TrainingJobName"] in text
         assert str(child["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]) in text
     assert driver.find_elements(By.CSS_SELECTOR, "[data-chart='objective'] canvas")
-    _shot(driver, shots, "20-tuning-job")
-    assert not _js_errors(driver)
+    shot(driver, shots, "20-tuning-job")
+    assert not js_errors(driver)
 
 
 def test_processing_job_page(server, browser, resources, shots):
     driver = browser
-    _open(driver, server, f"/processing/{resources['processing']}")
-    assert "Completed" in _text(driver) and "/opt/ml/processing/input/code" in _text(driver)
+    open_page(driver, server, f"/processing/{resources['processing']}")
+    assert "Completed" in view_text(driver) and "/opt/ml/processing/input/code" in view_text(driver)
     wait_for(lambda: "processing the input" in driver.find_element(By.CSS_SELECTOR, "pre.log").text, 15, 0.3)
-    _shot(driver, shots, "21-processing-job")
-    _open(driver, server, "/processing")
-    assert resources["processing"] in _text(driver)
-    assert not _js_errors(driver)
+    shot(driver, shots, "21-processing-job")
+    open_page(driver, server, "/processing")
+    assert resources["processing"] in view_text(driver)
+    assert not js_errors(driver)
 
 
 def test_experiment_runs_table_and_chart(server, browser, resources, shots):
     driver = browser
-    _open(driver, server, f"/experiments/{resources['experiment']}")
+    open_page(driver, server, f"/experiments/{resources['experiment']}")
     headers = [th.text for th in driver.find_elements(By.CSS_SELECTOR, "#view table.data thead th")]
     assert {"learning_rate", "optimizer", "accuracy"} <= set(headers)
     rows = [tr.text for tr in driver.find_elements(By.CSS_SELECTOR, "#view table.data tbody tr")]
     assert len(rows) == 2 and any("0.01" in r for r in rows)
     chart = driver.find_element(By.CSS_SELECTOR, "[data-chart^='accuracy']")
     assert chart.get_attribute("data-points") == "2"
-    _shot(driver, shots, "22-experiment")
-    assert not _js_errors(driver)
+    shot(driver, shots, "22-experiment")
+    assert not js_errors(driver)
 
 
 def test_logs_search(server, browser, resources, shots):
     driver = browser
-    _open(driver, server, "/logs")
+    open_page(driver, server, "/logs")
     driver.find_element(By.CSS_SELECTOR, "select[aria-label='Log group']").send_keys(
         "/aws/sagemaker/ProcessingJobs"
     )
     driver.find_element(By.CSS_SELECTOR, "input[data-filter=pattern]").send_keys("processing")
     driver.find_element(By.CSS_SELECTOR, "#view form button").click()
-    wait_for(lambda: "processing the input" in _text(driver), 15, 0.3, "the search results")
-    assert resources["processing"] in _text(driver)
-    _shot(driver, shots, "23-logs-search")
-    assert not _js_errors(driver)
+    wait_for(lambda: "processing the input" in view_text(driver), 15, 0.3, "the search results")
+    assert resources["processing"] in view_text(driver)
+    shot(driver, shots, "23-logs-search")
+    assert not js_errors(driver)
 
 
 def test_s3_upload_through_the_page(server, browser, resources, shots, tmp_path):
     driver = browser
     local = tmp_path / "notes.txt"
     local.write_text("uploaded from the console\n")
-    _open(driver, server, f"/s3/{resources['bucket']}/data/")
+    open_page(driver, server, f"/s3/{resources['bucket']}/data/")
     driver.find_element(By.CSS_SELECTOR, "input[type=file]").send_keys(str(local))
     driver.find_element(By.XPATH, "//button[text()='Upload']").click()
-    wait_for(lambda: "Uploaded notes.txt" in _text(driver), 15, 0.3, "the upload")
+    wait_for(lambda: "Uploaded notes.txt" in view_text(driver), 15, 0.3, "the upload")
     body = server.client("s3").get_object(Bucket=resources["bucket"], Key="data/notes.txt")["Body"].read()
     assert body == b"uploaded from the console\n"
     wait_for(lambda: "notes.txt" in driver.find_element(By.CSS_SELECTOR, "#view table").text, 10, 0.3)
-    _shot(driver, shots, "24-s3-upload")
-    assert not _js_errors(driver)
-    assert TRAIN and quote  # shared with the other module
+    shot(driver, shots, "24-s3-upload")
+    assert not js_errors(driver)
