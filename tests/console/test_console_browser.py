@@ -12,7 +12,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pytest
 
@@ -301,4 +301,49 @@ def test_keyboard_navigation(server, browser, world):
     body.send_keys("g", "t")
     wait_for(lambda: driver.execute_script("return location.hash") == "#/training", 5, 0.1, "g t → training")
     time.sleep(0.5)
+    assert not js_errors(driver)
+
+
+def test_endpoint_charts_show_invocations(server, browser, world, shots):
+    driver = browser
+    runtime = server.client("sagemaker-runtime")
+    for _ in range(3):
+        runtime.invoke_endpoint(EndpointName=world["endpoint"], Body="1,2", ContentType="text/csv")
+    open_page(driver, server, f"/endpoints/{world['endpoint']}")
+
+    def points() -> int:
+        script = "const c = document.querySelector('[data-chart^=\"Invocations\"]'); return c ? c.dataset.points : 0"
+        return int(driver.execute_script(script) or 0)
+
+    wait_for(points, 40, 0.5, "the invocations chart's points (metrics are flushed every few seconds)")
+    assert driver.find_elements(By.CSS_SELECTOR, "[data-chart^='Invocations'] canvas")
+    shot(driver, shots, "25-endpoint-invocations")
+    assert not js_errors(driver)
+
+
+def test_start_a_pipeline_execution_from_the_page(server, browser, world, shots):
+    driver = browser
+    sm = server.client("sagemaker")
+    open_page(driver, server, f"/pipelines/{world['pipeline']}")
+    threshold = driver.find_element(By.CSS_SELECTOR, "input[name=Threshold]")
+    threshold.clear()
+    threshold.send_keys("0")  # not above 1: the condition's else branch (empty) and the execution succeeds
+    driver.find_element(By.XPATH, "//button[text()='Start execution']").click()
+    wait_for(lambda: driver.execute_script("return location.hash").startswith("#/executions/"), 10, 0.2)
+    arn = unquote(driver.execute_script("return location.hash")[len("#/executions/") :])
+    wait_for(
+        lambda: sm.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"] == "Succeeded",
+        60,
+        0.5,
+    )
+    params = sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)["PipelineParameters"]
+    assert {"Name": "Threshold", "Value": "0"} in params
+    wait_for(
+        lambda: driver.find_elements(By.CSS_SELECTOR, "svg.dag g.node[data-step='Check'][data-status='Succeeded']"),
+        20,
+        0.5,
+        "the DAG to show the finished step",
+    )
+    assert "Succeeded" in view_text(driver)
+    shot(driver, shots, "26-pipeline-started-from-ui")
     assert not js_errors(driver)
