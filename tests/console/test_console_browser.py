@@ -332,14 +332,18 @@ def test_start_a_pipeline_execution_from_the_page(server, browser, world, shots)
     wait_for(lambda: driver.execute_script("return location.hash").startswith("#/executions/"), 10, 0.2)
     arn = unquote(driver.execute_script("return location.hash")[len("#/executions/") :])
     wait_for(
-        lambda: sm.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"] == "Succeeded",
+        lambda: (
+            sm.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"] == "Succeeded"
+        ),
         60,
         0.5,
     )
     params = sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)["PipelineParameters"]
     assert {"Name": "Threshold", "Value": "0"} in params
     wait_for(
-        lambda: driver.find_elements(By.CSS_SELECTOR, "svg.dag g.node[data-step='Check'][data-status='Succeeded']"),
+        lambda: driver.find_elements(
+            By.CSS_SELECTOR, "svg.dag g.node[data-step='Check'][data-status='Succeeded']"
+        ),
         20,
         0.5,
         "the DAG to show the finished step",

@@ -230,3 +230,33 @@ def test_s3_upload_through_the_page(server, browser, resources, shots, tmp_path)
     wait_for(lambda: "notes.txt" in driver.find_element(By.CSS_SELECTOR, "#view table").text, 10, 0.3)
     shot(driver, shots, "24-s3-upload")
     assert not js_errors(driver)
+
+
+def test_lists_page_with_next_token(server, browser, resources, shots):
+    """55 versions in a group: 50 on the first page, 5 after Next, back with Previous."""
+    driver = browser
+    sm = server.client("sagemaker")
+    group = f"{resources['experiment']}-paged"
+    sm.create_model_package_group(ModelPackageGroupName=group)
+    spec = {
+        "Containers": [{"Image": SKLEARN_IMAGE, "ModelDataUrl": f"s3://{resources['bucket']}/model.tar.gz"}],
+        "SupportedContentTypes": ["text/csv"],
+        "SupportedResponseMIMETypes": ["text/csv"],
+    }
+    for _ in range(55):
+        sm.create_model_package(ModelPackageGroupName=group, InferenceSpecification=spec)
+    open_page(driver, server, f"/registry/{group}")
+
+    def rows() -> list[str]:  # the version column, read in one go (the list re-renders while paging)
+        script = "return [...document.querySelectorAll('#view table.data tbody tr')].map(r => r.cells[0].textContent)"
+        return driver.execute_script(script)
+
+    first = rows()
+    assert len(first) == 50 and first[0] == "55"  # newest first
+    driver.find_element(By.CSS_SELECTOR, "[data-page=next]").click()
+    wait_for(lambda: rows() == ["5", "4", "3", "2", "1"], 10, 0.2, "the second page")
+    assert driver.find_element(By.CSS_SELECTOR, "[data-page=next]").get_attribute("disabled") is not None
+    shot(driver, shots, "27-paged-second-page")
+    driver.find_element(By.CSS_SELECTOR, "[data-page=prev]").click()
+    wait_for(lambda: rows() == first, 10, 0.2, "the first page again")
+    assert not js_errors(driver)
