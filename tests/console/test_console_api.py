@@ -12,6 +12,7 @@ from sagestack.console import sessions
 
 
 def test_health_links_the_console_and_the_page_is_served(server):
+    assert f"web console: {server.url}/_sagestack/console/" in server.log_path.read_text()  # printed at start
     with urllib.request.urlopen(server.url + "/_sagestack/health") as resp:
         assert json.loads(resp.read())["console"] == CONSOLE + "/"
     client = ConsoleClient(server)
