@@ -4,6 +4,7 @@ S3 upload through the page's form. Browser fixtures: conftest.py."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 import uuid
@@ -259,4 +260,72 @@ def test_lists_page_with_next_token(server, browser, resources, shots):
     shot(driver, shots, "27-paged-second-page")
     driver.find_element(By.CSS_SELECTOR, "[data-page=prev]").click()
     wait_for(lambda: rows() == first, 10, 0.2, "the first page again")
+    assert not js_errors(driver)
+
+
+ANALYZER = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
+
+
+def test_monitoring_schedule_and_its_execution(server, browser, resources, shots):
+    """A data-quality schedule (NOW, over batch-transform captures): the list and the schedule's page show
+    it, its execution, and the execution's processing job one click away."""
+    driver = browser
+    sm, s3 = server.client("sagemaker"), server.client("s3")
+    bucket, name = resources["bucket"], f"{resources['experiment']}-dq"
+    now = dt.datetime.now(dt.timezone.utc)
+    s3.put_object(Bucket=bucket, Key="bt-data/part-1.csv", Body=b"x1,x2\n1,2\n3,4\n5,6\n")
+    manifest = json.dumps([{"prefix": f"s3://{bucket}/bt-data/"}, "part-1.csv"])
+    s3.put_object(
+        Bucket=bucket, Key=f"bt-capture/input/{now:%Y/%m/%d/%H}/manifest-1.json", Body=manifest.encode()
+    )
+    sm.create_data_quality_job_definition(
+        JobDefinitionName=f"{name}-def",
+        DataQualityAppSpecification={"ImageUri": ANALYZER},
+        DataQualityJobInput={
+            "BatchTransformInput": {
+                "DataCapturedDestinationS3Uri": f"s3://{bucket}/bt-capture",
+                "DatasetFormat": {"Csv": {"Header": True}},
+                "LocalPath": "/opt/ml/processing/input/batch",
+            }
+        },
+        DataQualityJobOutputConfig={
+            "MonitoringOutputs": [
+                {"S3Output": {"S3Uri": f"s3://{bucket}/reports", "LocalPath": "/opt/ml/processing/output"}}
+            ]
+        },
+        JobResources={
+            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 1}
+        },
+        RoleArn=ROLE,
+    )
+    sm.create_monitoring_schedule(
+        MonitoringScheduleName=name,
+        MonitoringScheduleConfig={
+            "ScheduleConfig": {
+                "ScheduleExpression": "NOW",
+                "DataAnalysisStartTime": "-PT1H",
+                "DataAnalysisEndTime": "-PT0H",
+            },
+            "MonitoringJobDefinitionName": f"{name}-def",
+            "MonitoringType": "DataQuality",
+        },
+    )
+
+    def finished():
+        found = sm.list_monitoring_executions(MonitoringScheduleName=name)["MonitoringExecutionSummaries"]
+        done = found and found[0]["MonitoringExecutionStatus"] not in ("Pending", "InProgress", "Stopping")
+        return found[0] if done else None
+
+    execution = wait_for(finished, 120, 0.5, "the monitoring execution")
+    open_page(driver, server, "/monitoring")
+    assert name in view_text(driver)
+    open_page(driver, server, f"/monitoring/{name}")
+    text = view_text(driver)
+    assert execution["MonitoringExecutionStatus"] in text and "NOW" in text
+    job = execution["ProcessingJobArn"].split("/")[-1]
+    link = driver.find_element(By.CSS_SELECTOR, f"a[href='#/processing/{job}']")
+    assert "Violations" in text
+    shot(driver, shots, "28-monitoring-schedule")
+    link.click()
+    wait_for(lambda: job in view_text(driver), 10, 0.2, "the execution's processing job")
     assert not js_errors(driver)
