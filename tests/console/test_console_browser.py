@@ -127,6 +127,7 @@ def world(server):
         "group": group,
         "package": package,
         "endpoint": endpoint,
+        "model": model,
     }
     hosting.delete(endpoint)
 
@@ -350,4 +351,37 @@ def test_start_a_pipeline_execution_from_the_page(server, browser, world, shots)
     )
     assert "Succeeded" in view_text(driver)
     shot(driver, shots, "26-pipeline-started-from-ui")
+    assert not js_errors(driver)
+
+
+def test_transform_job_page(server, browser, world, shots):
+    driver = browser
+    sm, s3 = server.client("sagemaker"), server.client("s3")
+    bucket = world["bucket"]
+    s3.put_object(Bucket=bucket, Key="batch/in/rows.csv", Body=b"1,2\n3,4\n")
+    name = f"{world['job']}-batch"
+    sm.create_transform_job(
+        TransformJobName=name,
+        ModelName=world["model"],
+        BatchStrategy="SingleRecord",
+        TransformInput={
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/batch/in/"}},
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+        },
+        TransformOutput={"S3OutputPath": f"s3://{bucket}/batch/out/", "AssembleWith": "Line"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    )
+    wait_for(
+        lambda: sm.describe_transform_job(TransformJobName=name)["TransformJobStatus"] != "InProgress",
+        120,
+        0.5,
+    )
+    assert sm.describe_transform_job(TransformJobName=name)["TransformJobStatus"] == "Completed"
+    open_page(driver, server, f"/transform/{name}")
+    text = view_text(driver)
+    assert "Completed" in text and world["model"] in text and f"s3://{bucket}/batch/out/" in text
+    shot(driver, shots, "29-transform-job")
+    open_page(driver, server, "/transform")
+    assert name in view_text(driver)
     assert not js_errors(driver)
