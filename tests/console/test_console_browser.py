@@ -301,6 +301,16 @@ def test_keyboard_navigation(server, browser, world):
     wait_for(lambda: world["endpoint"] in view_text(driver), 10, 0.2, "the endpoints list")
     body.send_keys("g", "t")
     wait_for(lambda: driver.execute_script("return location.hash") == "#/training", 5, 0.1, "g t → training")
+    wait_for(
+        lambda: driver.execute_script("return document.getElementById('view').dataset.ready === '1'"), 10
+    )
+    # j moves to the first row's link, Enter opens it
+    driver.switch_to.active_element.send_keys("j")
+    focused = driver.switch_to.active_element
+    assert focused.tag_name == "a" and focused.get_attribute("href").split("#")[1].startswith("/training/")
+    target = focused.get_attribute("href").split("#")[1]
+    focused.send_keys(Keys.ENTER)
+    wait_for(lambda: driver.execute_script("return location.hash") == "#" + target, 5, 0.1, "Enter → the job")
     time.sleep(0.5)
     assert not js_errors(driver)
 

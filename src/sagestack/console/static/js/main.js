@@ -104,7 +104,21 @@ document.getElementById('signin').addEventListener('submit', async (ev) => {
   try { const who = await signIn(data); ev.target.reset(); signedIn(who); } catch (err) { out.textContent = err.message; }
 });
 document.getElementById('signout').addEventListener('click', async () => { await signOut(); showSignIn(); });
-window.addEventListener('hashchange', () => { if (!document.getElementById('nav').hidden) render(); });
+window.addEventListener('hashchange', async () => {
+  if (document.getElementById('nav').hidden) return;
+  await render();
+  document.getElementById('main').focus({ preventScroll: true }); // keyboard and screen readers start at the page
+});
+
+// j / k: the next / previous row of the page's table (its first link), Enter opens it.
+function moveRow(step) {
+  const links = [...view.querySelectorAll('table.data tbody tr td:first-child a')];
+  if (!links.length) return;
+  const at = links.indexOf(document.activeElement);
+  const next = links[Math.min(links.length - 1, Math.max(0, at === -1 ? 0 : at + step))];
+  next.focus();
+  next.scrollIntoView({ block: 'nearest' });
+}
 
 // Keyboard: "g" then a section's letter; "/" focuses the page's first filter; "?" lists the keys.
 let pendingG = false;
@@ -118,13 +132,14 @@ document.addEventListener('keydown', (ev) => {
     return;
   }
   if (ev.key === 'g') { pendingG = true; setTimeout(() => { pendingG = false; }, 1500); }
+  else if (ev.key === 'j' || ev.key === 'k') moveRow(ev.key === 'j' ? 1 : -1);
   else if (ev.key === '/') { const f = view.querySelector('input, select'); if (f) { ev.preventDefault(); f.focus(); } }
   else if (ev.key === '?') {
     const old = document.getElementById('help');
     if (old) { old.remove(); return; }
     document.body.append(h('div', { id: 'help', role: 'dialog', 'aria-label': 'Keys' }, h('strong', {}, 'Keys'),
       h('ul', {}, [...document.querySelectorAll('#nav a')].map((a) => h('li', {}, h('kbd', {}, `g ${a.dataset.key}`), ` ${a.textContent}`)),
-        h('li', {}, h('kbd', {}, '/'), ' focus a filter'), h('li', {}, h('kbd', {}, 'Tab'), ' move between links and buttons'))));
+        h('li', {}, h('kbd', {}, '/'), ' focus a filter'), h('li', {}, h('kbd', {}, 'j k'), ' next / previous row, Enter opens it'), h('li', {}, h('kbd', {}, 'Tab'), ' move between links and buttons'))));
   }
 });
 
