@@ -199,7 +199,9 @@ def test_experiment_runs_table_and_chart(server, browser, resources, shots):
     rows = [tr.text for tr in driver.find_elements(By.CSS_SELECTOR, "#view table.data tbody tr")]
     assert len(rows) == 2 and any("0.01" in r for r in rows)
     chart = driver.find_element(By.CSS_SELECTOR, "[data-chart^='accuracy']")
-    assert chart.get_attribute("data-points") == "2"
+    assert chart.get_attribute("data-points") == "6"  # two runs, three steps each
+    legend = driver.find_element(By.CSS_SELECTOR, "[data-chart^='accuracy'] .u-legend").text
+    assert "run 0" in legend and "run 1" in legend
     shot(driver, shots, "22-experiment")
     assert not js_errors(driver)
 

@@ -1,7 +1,7 @@
 // Experiments and their runs (trial components): parameters and metrics side by side, a chart comparing runs.
 import { call } from '../api.js';
 import { chart } from '../charts.js';
-import { enc, h, pagedList, section, table, when } from '../ui.js';
+import { enc, error, h, pagedList, section, table, when } from '../ui.js';
 
 export async function experiments(view) {
   view.append(h('h1', {}, 'Experiments'), pagedList(async (next) => {
@@ -28,13 +28,19 @@ export async function experiment(view, [name]) {
   const metric = (r, n) => (r.Metrics || []).find((m) => m.MetricName === n);
   const pick = h('select', { 'aria-label': 'Metric to compare' }, metrics.map((m) => h('option', { value: m }, m)));
   const plot = h('div');
-  function compare() {
+  async function compare() {
     const n = pick.value;
     const rows = runs.filter((r) => metric(r, n));
-    plot.replaceChildren(chart(`${n} (last value) per run`, [{ label: n, x: rows.map((_, i) => i + 1), y: rows.map((r) => metric(r, n).Last) }], { xTime: false, points: true }),
-      h('p', { class: 'muted' }, rows.map((r, i) => `${i + 1}: ${r.DisplayName || r.TrialComponentName}`).join(' · ')));
+    // each run's series over its steps (SageMaker Metrics), one line per run; else the runs' last values
+    const out = await call('sagemaker-metrics', 'BatchGetMetrics', { MetricQueries: rows.slice(0, 100).map((r) => ({
+      MetricName: n, ResourceArn: r.TrialComponentArn, MetricStat: 'Last', Period: 'IterationNumber', XAxisType: 'IterationNumber' })) });
+    const series = out.MetricQueryResults.map((q, i) => ({ label: rows[i].DisplayName || rows[i].TrialComponentName, x: q.XAxisValues, y: q.MetricValues }))
+      .filter((q) => q.x.length);
+    plot.replaceChildren(series.length
+      ? chart(`${n} per step`, series, { xTime: false, points: true, width: 640 })
+      : chart(`${n} (last value) per run`, [{ label: n, x: rows.map((_, i) => i + 1), y: rows.map((r) => metric(r, n).Last) }], { xTime: false, points: true }));
   }
-  pick.addEventListener('change', compare);
+  pick.addEventListener('change', () => compare().catch((err) => plot.replaceChildren(error(err))));
   view.append(h('h1', {}, h('a', { href: '#/experiments' }, 'Experiments'), ' / ', name),
     section('Runs', table([
       ['Run', (r) => r.DisplayName || r.TrialComponentName], ['Status', (r) => r.Status?.PrimaryStatus || ''],
@@ -42,6 +48,6 @@ export async function experiment(view, [name]) {
       ...metrics.map((m) => [m, (r) => { const x = metric(r, m); return x ? Number(x.Last).toPrecision(4) : ''; }]),
     ], runs, 'No runs.')),
     metrics.length ? section('Compare runs', h('div', { class: 'toolbar' }, pick), plot) : '');
-  if (metrics.length) compare();
+  if (metrics.length) await compare();
 }
 
