@@ -147,7 +147,7 @@ export async function trainingJob(view, [name], live) {
       ['Output path', s3Link(desc.OutputDataConfig?.S3OutputPath)],
       ['Tuning job', desc.TuningJobArn ? jobLink('tuning', desc.TuningJobArn.split('/').pop()) : undefined],
     ]), desc.TrainingJobStatus === 'InProgress'
-      ? h('button', { type: 'button', onclick: () => call('sagemaker', 'StopTrainingJob', { TrainingJobName: name }) }, 'Stop') : '');
+      ? h('button', { type: 'button', onclick: () => call('sagemaker', 'StopTrainingJob', { TrainingJobName: name }).catch((err) => head.append(error(err))) }, 'Stop') : '');
     timeline.replaceChildren(...(desc.SecondaryStatusTransitions || []).map((t) => h('li', { 'data-status': t.Status },
       h('strong', {}, t.Status), ` ${when(t.StartTime)}${t.EndTime ? ' → ' + when(t.EndTime) : ''} `, h('span', { class: 'muted' }, t.StatusMessage || ''))));
     final.replaceChildren(table([['Metric', (m) => m.MetricName], ['Value', (m) => m.Value], ['At', (m) => when(m.Timestamp)]],
@@ -177,7 +177,8 @@ function genericJob(kind, extra) {
   return async (view, [name], live) => {
     const desc = await call('sagemaker', k.describe, { [k.name]: name });
     view.append(h('h1', {}, name, ' ', status(desc[k.status])),
-      desc[k.status] === 'InProgress' ? h('button', { type: 'button', onclick: () => call('sagemaker', k.stop, { [k.name]: name }) }, 'Stop') : '',
+      desc[k.status] === 'InProgress' ? h('button', { type: 'button', onclick: () => call('sagemaker', k.stop, { [k.name]: name })
+        .then(() => live.rerender()).catch((err) => view.append(error(err))) }, 'Stop') : '',
       kv([['Created', when(desc.CreationTime)], ['Failure reason', desc.FailureReason], ['Exit message', desc.ExitMessage]]),
       ...extra(desc),
       section('Log', logTail(k.logGroup, `${name}/`, live)));
