@@ -197,3 +197,23 @@ def test_s3_upload_preview_download(server):
         "s3", "ListObjectsV2", {"Bucket": bucket, "Prefix": "data/", "Delimiter": "/"}
     )
     assert status == 200 and [o["Key"] for o in listing["Contents"]] == ["data/train.csv"]
+
+
+def test_an_expired_session_cookie_is_refused(server):
+    key, secret = server.credentials()
+    row = {
+        "access_key_id": key,
+        "secret_access_key": secret,
+        "account_id": "000000000000",
+        "principal_arn": "x",
+    }
+    client = ConsoleClient(server)
+    for issued, lifetime, expected in ((time.time() - 7200, 3600, 401), (time.time(), 3600, 200)):
+        token, session = sessions.issue(row, now=issued, lifetime=lifetime)
+        status, _, _ = client.request(
+            "POST",
+            "/api/sagemaker/ListTrainingJobs",
+            {},
+            {"cookie": f"{sessions.COOKIE}={token}", "x-sagestack-csrf": session.csrf},
+        )
+        assert status == expected
