@@ -267,7 +267,19 @@ def test_pipeline_dag_shows_step_statuses(server, browser, world, shots):
     }
     assert len(driver.find_elements(By.CSS_SELECTOR, "svg.dag path[d^='M']")) >= 1  # the edge Check → TooBig
     shot(driver, shots, "18-pipeline-execution")
-    assert not js_errors(driver)
+    # Retry from the page: an execution that ended at a Fail step cannot be retried, and the page says so
+    # in the operation's own words
+    driver.find_element(By.XPATH, "//button[text()='Retry']").click()
+    shown = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#view .error"), 10, 0.2, "the error")[
+        0
+    ].text
+    with pytest.raises(sm.exceptions.ClientError) as refused:
+        sm.retry_pipeline_execution(
+            PipelineExecutionArn=world["execution"], ClientRequestToken=str(uuid.uuid4())
+        )
+    error = refused.value.response["Error"]
+    assert shown == f"{error['Code']}: {error['Message']}"
+    assert not js_errors(driver, expected=("/RetryPipelineExecution - ",))
 
 
 def test_approving_a_package_in_the_ui_changes_it_in_the_api(server, browser, world, shots):
