@@ -71,6 +71,14 @@ def test_sign_in_with_the_client_key_pair(server):
     client.csrf = document["csrfToken"]
     status, who = client.request("GET", "/session")[0], json.loads(client.request("GET", "/session")[2])
     assert status == 200 and who["principalArn"] == document["principalArn"]
+    # signing out is a state change too: refused without the CSRF token
+    assert client.request("DELETE", "/session")[0] == 403
+    assert client.call("sagemaker", "ListTrainingJobs")[0] == 200
+    # a body that is not JSON is the client's fault, worded as AWS does
+    status, _, body = client.request(
+        "POST", "/api/sagemaker/ListTrainingJobs", b"{nope", {"x-sagestack-csrf": client.csrf}
+    )
+    assert status == 400 and json.loads(body)["__type"] == "SerializationException"
     # sign out: the cookie is cleared
     status, headers, _ = client.request("DELETE", "/session", headers={"x-sagestack-csrf": client.csrf})
     assert status == 200 and "Max-Age=0" in headers["Set-Cookie"]
