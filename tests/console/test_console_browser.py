@@ -299,6 +299,10 @@ def test_approving_a_package_in_the_ui_changes_it_in_the_api(server, browser, wo
     assert desc["ApprovalDescription"] == "looks good"
     wait_for(lambda: "Approved" in view_text(driver), 10, 0.2, "the page to show the approval")
     shot(driver, shots, "19-registry-approved")
+    driver.find_element(By.LINK_TEXT, "1").click()  # the version's own page
+    wait_for(lambda: "looks good" in view_text(driver), 10, 0.2, "the version page")
+    assert "Approved" in view_text(driver) and world["package"] in view_text(driver)
+    shot(driver, shots, "19b-model-package")
     assert not js_errors(driver)
 
 

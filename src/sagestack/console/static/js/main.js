@@ -27,6 +27,7 @@ const ROUTES = [
   [/^\/experiments\/?$/, exps.experiments],
   [/^\/experiments\/(.+)$/, exps.experiment],
   [/^\/registry\/?$/, models.registry],
+  [/^\/registry\/([^/]+)\/(\d+)$/, models.version],
   [/^\/registry\/(.+)$/, models.group],
   [/^\/endpoints\/?$/, models.endpoints],
   [/^\/endpoints\/(.+)$/, models.endpoint],

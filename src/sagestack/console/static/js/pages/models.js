@@ -1,6 +1,6 @@
 // Model registry (approve / reject), endpoints (variants, charts, autoscaling, data capture) and
 // monitoring schedules (executions and their violations).
-import { call, objectText } from '../api.js';
+import { call, identity, objectText } from '../api.js';
 import { chart, fromMetricData } from '../charts.js';
 import { enc, error, h, kv, pagedList, s3Link, section, status, table, when } from '../ui.js';
 
@@ -30,7 +30,8 @@ export async function group(view, [name]) {
     const out = await call('sagemaker', 'ListModelPackages', { ModelPackageGroupName: name, MaxResults: 50, SortBy: 'CreationTime', SortOrder: 'Descending', ...(next ? { NextToken: next } : {}) });
     return { rows: out.ModelPackageSummaryList, next: out.NextToken };
   }, (rows) => table([
-    ['Version', (p) => p.ModelPackageVersion], ['Status', (p) => status(p.ModelPackageStatus)],
+    ['Version', (p) => h('a', { href: `#/registry/${enc(name)}/${p.ModelPackageVersion}` }, String(p.ModelPackageVersion))],
+    ['Status', (p) => status(p.ModelPackageStatus)],
     ['Approval', (p) => status(p.ModelApprovalStatus)], ['Created', (p) => when(p.CreationTime)],
     ['Decide', (p) => {
       const comment = h('input', { placeholder: 'Comment', 'aria-label': `Comment on version ${p.ModelPackageVersion}`, 'data-comment': p.ModelPackageVersion });
@@ -40,6 +41,20 @@ export async function group(view, [name]) {
     }],
   ], rows, 'No versions.'));
   view.append(h('h1', {}, h('a', { href: '#/registry' }, 'Models'), ' / ', name), note, list);
+}
+
+export async function version(view, [group, number]) {
+  const arn = `arn:aws:sagemaker:${identity.region}:${identity.accountId}:model-package/${group}/${number}`;
+  const pkg = await call('sagemaker', 'DescribeModelPackage', { ModelPackageName: arn });
+  const spec = pkg.InferenceSpecification || {};
+  const metrics = Object.entries(pkg.ModelMetrics || {}).flatMap(([kind, parts]) => Object.entries(parts || {}).map(([part, ref]) => ({ kind, part, ref })));
+  view.append(h('h1', {}, h('a', { href: '#/registry' }, 'Models'), ' / ', h('a', { href: `#/registry/${enc(group)}` }, group), ` / version ${number} `,
+    status(pkg.ModelApprovalStatus)),
+    kv([['ARN', pkg.ModelPackageArn], ['Status', pkg.ModelPackageStatus], ['Created', when(pkg.CreationTime)],
+      ['Approval comment', pkg.ApprovalDescription], ['Description', pkg.ModelPackageDescription],
+      ['Metadata', Object.entries(pkg.CustomerMetadataProperties || {}).map(([k, v]) => `${k}=${v}`).join(', ')]]),
+    section('Containers', table([['Image', (c) => c.Image], ['Model data', (c) => s3Link(c.ModelDataUrl)], ['Framework', (c) => c.Framework || '']], spec.Containers || [])),
+    section('Model metrics', table([['Kind', (m) => m.kind], ['Report', (m) => m.part], ['Location', (m) => s3Link(m.ref?.S3Uri)]], metrics, 'No model metrics.')));
 }
 
 export async function endpoints(view) {
