@@ -39,7 +39,7 @@ pytestmark = [
 
 TRAIN = r"""
 import os, time
-for step in range(40):
+for step in range(60):
     print(f"epoch {step} train-loss: {1.0 / (step + 1):.4f}", flush=True)
     time.sleep(0.5)
 open(os.path.join(os.environ["SM_MODEL_DIR"], "model.txt"), "w").write("ok")
@@ -98,7 +98,7 @@ def world(server):
         HyperParameters={
             "sagemaker_program": '"train.py"',
             "sagemaker_submit_directory": json.dumps(f"s3://{bucket}/code/sourcedir.tar.gz"),
-            "epochs": "40",
+            "epochs": "60",
         },
     )
     pipeline = f"console-pipe-{tag}"
@@ -134,6 +134,8 @@ def world(server):
 
 def test_sign_in_required_then_pages_show_resources(server, browser, world, shots):
     driver = browser
+    driver.get(f"{server.url}/_sagestack/console/")
+    driver.delete_all_cookies()  # signed out, whatever ran before
     driver.get(f"{server.url}/_sagestack/console/#/training")
     form = wait_for(
         lambda: driver.find_element(By.ID, "signin").is_displayed() and driver.find_element(By.ID, "signin")
@@ -228,15 +230,6 @@ def test_running_job_metric_chart_gains_points(server, browser, world, shots):
         lambda: "train-loss" in driver.find_element(By.CSS_SELECTOR, "pre.log").text, 30, 0.5, "the log tail"
     )
     shot(driver, shots, "15-training-job-running")
-    wait_for(
-        lambda: sm.describe_training_job(TrainingJobName=world["job"])["TrainingJobStatus"] != "InProgress",
-        120,
-        1,
-    )
-    wait_for(lambda: "Completed" in view_text(driver), 20, 0.5, "the page to see the job complete")
-    timeline = driver.find_element(By.CSS_SELECTOR, "ol.timeline").text
-    assert "Training" in timeline and "Completed" in timeline
-    shot(driver, shots, "16-training-job-completed")
     assert not js_errors(driver)
 
 
@@ -410,4 +403,23 @@ def test_transform_job_page(server, browser, world, shots):
     shot(driver, shots, "29-transform-job")
     open_page(driver, server, "/transform")
     assert name in view_text(driver)
+    assert not js_errors(driver)
+
+
+def test_the_job_page_follows_the_job_to_completion(server, browser, world, shots):
+    """Last in the module: by now the job of the metric test has (nearly) finished."""
+    driver = browser
+    sm = server.client("sagemaker")
+    open_page(driver, server, f"/training/{quote(world['job'])}")
+    wait_for(
+        lambda: sm.describe_training_job(TrainingJobName=world["job"])["TrainingJobStatus"] != "InProgress",
+        120,
+        1,
+    )
+    wait_for(lambda: "Completed" in view_text(driver), 20, 0.5, "the page to see the job complete")
+    timeline = driver.find_element(By.CSS_SELECTOR, "ol.timeline").text
+    assert "Training" in timeline and "Completed" in timeline
+    final = sm.describe_training_job(TrainingJobName=world["job"])["FinalMetricDataList"]
+    assert final and final[0]["MetricName"] in view_text(driver)
+    shot(driver, shots, "16-training-job-completed")
     assert not js_errors(driver)
