@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
+from console_support import CHROMEDRIVER, CHROMIUM, NO_BROWSER
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +21,7 @@ def shots(tmp_path_factory) -> Path:
 def browser(server):
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the test extra)")
     if not (CHROMIUM and CHROMEDRIVER):
-        pytest.skip("headless Chromium and chromedriver are needed (installed by .ci/chromium.sh)")
+        pytest.skip(NO_BROWSER)
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import json
+import shutil
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -11,6 +12,9 @@ from pathlib import Path
 from helpers import wait_for
 
 CONSOLE = "/_sagestack/console"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+NO_BROWSER = "headless Chromium and chromedriver are needed (installed by .ci/chromium.sh)"
 
 
 class ConsoleClient:

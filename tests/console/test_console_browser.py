@@ -7,7 +7,6 @@ a directory under the test's tmp path."""
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 import uuid
@@ -21,21 +20,13 @@ from helpers import ROLE, SKLEARN_IMAGE, tar_gz, wait_for
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hosting"))
 from hosting_support import Hosting  # noqa: E402
 
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the test extra)")
+pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the test extra)")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
-from console_support import js_errors, open_page, shot, view_text  # noqa: E402
+from console_support import CHROMEDRIVER, CHROMIUM, NO_BROWSER, js_errors, open_page, shot, view_text  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (CHROMIUM and CHROMEDRIVER),
-        reason="headless Chromium and chromedriver are needed (installed by .ci/chromium.sh)",
-    ),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason=NO_BROWSER)]
 
 TRAIN = r"""
 import os, time
