@@ -125,6 +125,7 @@ def world(server):
 
 def test_sign_in_required_then_pages_show_resources(server, browser, world, shots):
     driver = browser
+    sm = server.client("sagemaker")
     driver.get(f"{server.url}/_sagestack/console/")
     driver.delete_all_cookies()  # signed out, whatever ran before
     driver.get(f"{server.url}/_sagestack/console/#/training")
@@ -151,6 +152,17 @@ def test_sign_in_required_then_pages_show_resources(server, browser, world, shot
     open_page(driver, server, "/")
     assert world["job"] in view_text(driver)  # running now
     assert "InProgress" in view_text(driver)
+    # the pipeline execution failed (at its Fail step): a recent failure
+    wait_for(
+        lambda: (
+            sm.describe_pipeline_execution(PipelineExecutionArn=world["execution"])["PipelineExecutionStatus"]
+            == "Failed"
+        ),
+        30,
+        0.3,
+    )
+    open_page(driver, server, "/")
+    assert f"{world['pipeline']} · " in view_text(driver)
     shot(driver, shots, "01-overview")
     open_page(driver, server, "/training")
     assert world["job"] in view_text(driver)

@@ -41,14 +41,26 @@ export async function overview(view, args, live) {
         found.push({ kind: 'endpoints', name: e.EndpointName, status: e.EndpointStatus, start: e.CreationTime });
       if (e.EndpointStatus === 'Failed') failures.push({ kind: 'endpoints', name: e.EndpointName, status: 'Failed', start: e.CreationTime });
     }
-    const cols = [['Kind', (r) => r.kind], ['Name', (r) => jobLink(r.kind, r.name)], ['Status', (r) => status(r.status)],
+    // pipeline executions of the ten most recently created pipelines
+    const pipelines = await call('sagemaker', 'ListPipelines', { MaxResults: 10, SortBy: 'CreationTime', SortOrder: 'Descending' });
+    await Promise.all(pipelines.PipelineSummaries.map(async (p) => {
+      const runs = await call('sagemaker', 'ListPipelineExecutions', { PipelineName: p.PipelineName, MaxResults: 5, SortBy: 'CreationTime', SortOrder: 'Descending' });
+      for (const e of runs.PipelineExecutionSummaries) {
+        const row = { kind: 'executions', name: e.PipelineExecutionArn, label: `${p.PipelineName} · ${e.PipelineExecutionDisplayName || e.PipelineExecutionArn.split('/').pop()}`,
+          status: e.PipelineExecutionStatus, start: e.StartTime, reason: e.PipelineExecutionFailureReason };
+        if (e.PipelineExecutionStatus === 'Executing') found.push(row);
+        if (e.PipelineExecutionStatus === 'Failed') failures.push(row);
+      }
+    }));
+    const cols = [['Kind', (r) => (r.kind === 'executions' ? 'pipeline' : r.kind)],
+      ['Name', (r) => (r.label ? h('a', { href: `#/executions/${enc(r.name)}` }, r.label) : jobLink(r.kind, r.name))], ['Status', (r) => status(r.status)],
       ['Created', (r) => when(r.start)]];
     running.replaceChildren(table(cols.concat([['Running for', (r) => duration(r.start)]]), found, 'Nothing is running.'));
     failures.sort((a, b) => String(b.start).localeCompare(String(a.start)));
     failed.replaceChildren(table(cols.concat([['Reason', (r) => r.reason || '']]), failures.slice(0, 20), 'No failures.'));
   }
   await refresh().catch((err) => running.replaceChildren(error(err)));
-  live.every(5000, refresh);
+  live.every(10000, refresh);
 }
 
 export function jobList(kind) {
