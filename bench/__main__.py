@@ -28,6 +28,7 @@ ALL = (
     "clarify",
     "algorithms_iii",
     "algorithms_iv",
+    "console",
 )
 
 

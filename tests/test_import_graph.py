@@ -29,6 +29,8 @@ LAYERS: dict[str, int] = {
     "client_env": 84,
     # the edge
     "gateway": 80,
+    # the web console (pages + a JSON door to the operations, run through services/calls.py)
+    "console": 75,
     # AWS-facing handlers: validate, record desired state, return
     "services": 70,
     # control loops (one shape: reconcilers/base.py)

@@ -113,6 +113,7 @@ def serve(settings: Settings) -> int:
         log.info(
             "sagestack on %s (data dir %s, pid %d)", settings.endpoint_url, settings.data_dir, os.getpid()
         )
+        log.info("web console: %s/_sagestack/console/", settings.endpoint_url.rstrip("/"))
         server.run()
     finally:
         lock.release()

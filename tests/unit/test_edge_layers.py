@@ -15,6 +15,16 @@ FORBIDDEN = {
     "store": ("sagestack.protocol", "sagestack.services", "sagestack.gateway", "sagestack.objects"),
     "objects": ("sagestack.protocol", "sagestack.services", "sagestack.gateway"),
     "services": ("sagestack.gateway",),
+    # one source of truth: the console reaches data only through the operations (services/calls.py)
+    "console": (
+        "sagestack.gateway",
+        "sagestack.store",
+        "sagestack.objects",
+        "sagestack.domain",
+        "sagestack.reconcilers",
+        "sagestack.execution",
+        "sagestack.serving",
+    ),
 }
 
 

@@ -20,6 +20,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .. import __version__
+from ..console import PREFIX as CONSOLE_PREFIX
+from ..console import Console
 from ..protocol.base import Protocol
 from ..protocol.ec2 import Ec2Protocol
 from ..protocol.errors import ServiceError, internal, not_implemented
@@ -120,6 +122,7 @@ class Gateway:
         # The serving router registers itself here (invocation fast path).
         self.invocation_handler: Callable[..., Awaitable[HttpResponse]] | None = None
         self.started_at: float | None = None
+        self.console: Console | None = None  # the web console, built on its first request
         self.startup_hooks: list[Callable[[], Any]] = []
         self.shutdown_hooks: list[Callable[[], Any]] = []
 
@@ -389,6 +392,10 @@ class Gateway:
         )
 
     async def internal_route(self, request: HttpRequest, call: CallRecord) -> HttpResponse:
+        if request.raw_path == CONSOLE_PREFIX or request.raw_path.startswith(CONSOLE_PREFIX + "/"):
+            if self.console is None:
+                self.console = Console(self.platform)
+            return await self.console.handle(request)
         if request.raw_path == STATUS_PATH and request.method == "GET":
             # names resources and processes: signed with a key of the server, like every API call
             try:
@@ -420,6 +427,7 @@ class Gateway:
                     "services": {name: "available" for name in self.services},
                     "region": self.platform.settings.region,
                     "account_id": self.platform.settings.account_id,
+                    "console": CONSOLE_PREFIX + "/",
                 }
             ).encode()
             return HttpResponse(200, [("content-type", "application/json")], body)

@@ -9,9 +9,11 @@ down, not imported).
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import uuid
+from typing import Any
 
 from ..protocol import models
 from ..protocol.errors import ServiceError
@@ -69,6 +71,51 @@ class ApiCaller:
         if inspect.isawaitable(result):  # pragma: no cover - guarded above
             raise ServiceError("InternalFailure", f"{service}:{operation} is asynchronous.", 500)
         return result
+
+    async def call_async(
+        self,
+        service: str,
+        operation: str,
+        params: dict,
+        *,
+        account_id: str,
+        region: str,
+        principal_arn: str,
+        access_key_id: str = "",
+        request: HttpRequest | None = None,
+    ) -> Any:
+        """:meth:`call` from the event loop, for any handler: a synchronous one runs in a worker thread, an
+        asynchronous one (S3 PutObject, whose body streams) is awaited with ``request`` as the request whose
+        body it reads. The result may be an HttpResponse where the operation answers with one."""
+        op = models.operation_model(service, operation)
+        validate(params, op.input_shape, check_patterns=service != "s3", check_enums=service != "s3")
+        handler = self._tables.get(service, {}).get(operation)
+        if handler is None:
+            raise ServiceError("InvalidAction", f"{service}:{operation} is not served here.", 400)
+        if request is None:
+            request = HttpRequest("POST", "/", "", Headers([]), body=b"", request_id=str(uuid.uuid4()))
+        ctx = RequestContext(
+            platform=self.platform,
+            request=request,
+            service=service,
+            operation=operation,
+            account_id=account_id,
+            region=region,
+            principal_arn=principal_arn,
+            access_key_id=access_key_id,
+        )
+        try:
+            if handler.is_async:
+                return await handler.func(ctx, params)
+            return await asyncio.to_thread(handler.func, ctx, params)
+        except ServiceError:
+            raise
+        except Exception as exc:
+            mapped = handler.errors(exc) if handler.errors is not None else None
+            if mapped is None:
+                log.exception("in-process %s:%s failed", service, operation)
+                raise ServiceError("InternalFailure", f"{type(exc).__name__}: {exc}", 500) from exc
+            raise mapped from exc
 
 
 def start(platform) -> None:
