@@ -27,6 +27,9 @@ SERVICES = frozenset(
         "iam",
         "kms",
         "sagemaker-metrics",
+        "lambda",
+        "sqs",
+        "scheduler",
     }
 )
 
