@@ -95,6 +95,9 @@ def cell_text(cell: dict) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.sdk_flow(
+    "flow06", "NotebookJobStep: parameters cell overridden, init script, additional dependencies"
+)
 def test_notebook_job_step_runs_the_notebook_with_parameters_init_script_and_dependencies(
     server, sdk_env, tmp_path
 ):
@@ -164,6 +167,9 @@ def test_notebook_job_step_runs_the_notebook_with_parameters_init_script_and_dep
 
 
 @pytest.mark.slow
+@pytest.mark.sdk_flow(
+    "flow06", "NotebookJobStep whose cell raises: step Failed with the error, notebook kept"
+)
 def test_notebook_job_step_whose_cell_raises_fails_with_the_error(server, sdk_env, tmp_path):
     from sagemaker.workflow.notebook_job_step import NotebookJobStep
 
