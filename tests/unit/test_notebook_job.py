@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
+import psutil
 import pytest
 
 from sagestack.execution import job_python, notebook_job
@@ -157,3 +160,49 @@ def test_scheduler_command_runs_the_notebook_and_leaves_home_alone(tmp_path):
     assert not (tmp_path / "ml" / "output" / "failure").exists()
     assert list(home.iterdir()) == []  # no kernel, runtime or IPython files in the user's home
     assert (tmp_path / "job" / "jupyter" / "data" / "kernels" / "python3" / "kernel.json").is_file()
+
+
+def test_sigterm_shuts_the_kernel_down_and_ends_the_job(tmp_path):
+    pytest.importorskip("papermill")
+    env = make_job(tmp_path, ["print('started', flush=True)", "import time\ntime.sleep(120)"])
+    env["SM_KERNEL_NAME"] = "python3"
+    venv_env = job_python.environment(tmp_path / "job" / "venv", {**os.environ, **env})
+    process = subprocess.Popen(
+        ["amazon_sagemaker_scheduler"],
+        env=venv_env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        output = tmp_path / "ml" / "output" / "data" / "in-2026-12-07T10-00-00.ipynb"
+        deadline = time.time() + 60
+        while time.time() < deadline and "started" not in _printed(output):
+            time.sleep(0.2)
+        assert "started" in _printed(output)  # the first cell ran: the kernel runs the second now
+        kernels = [
+            c
+            for c in psutil.Process(process.pid).children(recursive=True)
+            if "ipykernel_launcher" in c.cmdline()
+        ]
+        assert kernels, "the kernel process was not found"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 1
+        assert (tmp_path / "ml" / "output" / "failure").read_text() == "Notebook execution is interrupted."
+        assert not [k for k in kernels if k.is_running() and k.status() != psutil.STATUS_ZOMBIE], (
+            "the kernel outlived the job"
+        )
+    finally:
+        if process.poll() is None:  # a failed assertion: do not leave the job running
+            for child in psutil.Process(process.pid).children(recursive=True):
+                child.kill()
+            process.kill()
+
+
+def _printed(notebook) -> str:
+    """What the cells of ``notebook`` (as saved so far) printed."""
+    try:
+        cells = json.loads(notebook.read_text())["cells"]
+    except (OSError, ValueError, KeyError):
+        return ""
+    return "".join("".join(o.get("text", "")) for c in cells for o in c.get("outputs", []))

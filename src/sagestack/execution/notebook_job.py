@@ -12,7 +12,7 @@ the real one does, it
   after the notebook's ``parameters`` cell; the executed notebook is ``/opt/ml/output/data/
   <SM_OUTPUT_NOTEBOOK_NAME>``, so it lands in the job's ``output.tar.gz``, also when a cell fails;
 * on a failure writes ``/opt/ml/output/failure`` (``Error with executing notebook`` and the cell's error)
-  and exits non-zero.
+  and exits non-zero; a stop (SIGTERM) shuts the kernel down and ends the job the same way.
 
 The kernel is the job's own Python (its venv layered on the server's environment, see
 :mod:`.job_python`), registered under the name the job asks for in a Jupyter path inside the job's
@@ -29,6 +29,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -121,6 +122,34 @@ def cell_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def interrupted(root: Path) -> None:
+    """A stop (SIGTERM): end the kernel (papermill started it in a session of its own, so the job's process
+    group does not reach it) and the job, as the real scheduler does."""
+    import psutil
+
+    write_failure(root, "Notebook execution is interrupted.")
+    print("sagestack: interrupted: shutting the kernel down", file=sys.stderr, flush=True)
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        try:
+            child.terminate()
+        except psutil.Error:
+            pass
+    _, alive = psutil.wait_procs(children, timeout=5)
+    for child in alive:
+        try:
+            child.kill()
+        except psutil.Error:
+            pass
+    os._exit(1)
+
+
+def write_failure(root: Path, text: str) -> None:
+    failure = root / "output" / "failure"
+    failure.parent.mkdir(parents=True, exist_ok=True)
+    failure.write_text(text)
+
+
 def run() -> None:
     root = ml_root()
     input_dir = local(os.environ.get("SM_EXECUTION_INPUT_PATH") or f"{OPT_ML}/input/data/{CHANNEL}", root)
@@ -166,6 +195,7 @@ def run() -> None:
     )
     import papermill
 
+    signal.signal(signal.SIGTERM, lambda *_: interrupted(root))
     os.chdir(input_dir)
     try:
         papermill.execute_notebook(
@@ -195,9 +225,7 @@ def main() -> int:
     except NotebookJobError as exc:
         text = str(exc)
         print(text, file=sys.stderr, flush=True)
-        failure = root / "output" / "failure"
-        failure.parent.mkdir(parents=True, exist_ok=True)
-        failure.write_text(text)
+        write_failure(root, text)
         return 2 if text.startswith("ClientError:") else 1
     print("Notebook execution is complete", flush=True)
     return 0
