@@ -196,13 +196,14 @@ def test_notebook_job_step_whose_cell_raises_fails_with_the_error(server, sdk_en
     assert sm.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"] == "Failed"
     assert record["StepStatus"] == "Failed"
     reason = record["FailureReason"]
-    assert "Error with executing notebook" in reason
+    assert reason.startswith("ClientError: AlgorithmError: Error with executing notebook\n")
     assert "ValueError: the data is stale: 3 days" in reason
     job = sm.describe_training_job(
         TrainingJobName=record["Metadata"]["TrainingJob"]["Arn"].rsplit("/", 1)[-1]
     )
     assert job["TrainingJobStatus"] == "Failed"
-    assert "ValueError: the data is stale: 3 days" in job["FailureReason"]
+    assert job["FailureReason"] == reason[len("ClientError: ") :]
+    assert 'ValueError: the data is stale: 3 days (in cell "In [2]")' in reason
     executed, _ = output_notebook(server, job)  # still written, with the failing cell's error
     cells = [c for c in executed["cells"] if c["cell_type"] == "code"]
     assert "before the failure" in cell_text(cells[0])
