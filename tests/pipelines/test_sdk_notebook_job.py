@@ -157,6 +157,7 @@ def test_notebook_job_step_runs_the_notebook_with_parameters_init_script_and_dep
 
     executed, files = output_notebook(server, job)
     assert "report.ipynb" in files  # the input notebook is kept beside the executed one
+    assert "Use Kernel python3 to execute report.ipynb" in files["sagemaker_job_execution.log"].decode()
     cells = executed["cells"]
     injected = [c for c in cells if "injected-parameters" in c["metadata"].get("tags", [])]
     assert len(injected) == 1 and "bonjour" in "".join(injected[0]["source"])
@@ -208,3 +209,63 @@ def test_notebook_job_step_whose_cell_raises_fails_with_the_error(server, sdk_en
     cells = [c for c in executed["cells"] if c["cell_type"] == "code"]
     assert "before the failure" in cell_text(cells[0])
     assert [o["ename"] for o in cells[1]["outputs"] if o.get("output_type") == "error"] == ["ValueError"]
+
+
+@pytest.mark.slow
+def test_stopping_the_execution_stops_the_notebook_and_its_kernel(server, sdk_env, tmp_path):
+    import psutil
+    from sagemaker.workflow.notebook_job_step import NotebookJobStep
+    from sagemaker.workflow.pipeline import Pipeline
+    from sagemaker.workflow.pipeline_context import PipelineSession
+
+    sm = server.client("sagemaker")
+    bucket = f"nb-{uuid.uuid4().hex[:8]}"
+    server.client("s3").create_bucket(Bucket=bucket)
+    notebook = tmp_path / "slow.ipynb"
+    write_notebook(
+        notebook, [code_cell("print('working', flush=True)"), code_cell("import time\ntime.sleep(300)")]
+    )
+    step = NotebookJobStep(
+        name="Slow",
+        input_notebook=str(notebook),
+        image_uri=IMAGE,
+        kernel_name="python3",
+        role=ROLE,
+        s3_root_uri=f"s3://{bucket}/notebooks",
+    )
+    pipeline = Pipeline(
+        name=f"nb-{uuid.uuid4().hex[:6]}",
+        steps=[step],
+        sagemaker_session=PipelineSession(default_bucket=bucket),
+    )
+    pipeline.upsert(role_arn=ROLE)
+    arn = pipeline.start().arn
+
+    def kernel_of(job_name: str):
+        for proc in psutil.process_iter(["cmdline"]):
+            cmdline = " ".join(proc.info["cmdline"] or [])
+            if "ipykernel_launcher" in cmdline and job_name in cmdline:
+                return proc
+        return None
+
+    def running_job():
+        steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
+        job = (steps[0].get("Metadata") or {}).get("TrainingJob") if steps else None
+        return job["Arn"].rsplit("/", 1)[-1] if job else None
+
+    job_name = wait_for(running_job, 60, 0.3, "the notebook's training job")
+    kernel = wait_for(lambda: kernel_of(job_name), 60, 0.3, "the notebook's kernel")
+    sm.stop_pipeline_execution(PipelineExecutionArn=arn)
+
+    def stopped():
+        desc = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
+        return desc if desc["PipelineExecutionStatus"] not in ("Executing", "Stopping") else None
+
+    assert wait_for(stopped, 60, 0.3, "the stop")["PipelineExecutionStatus"] == "Stopped"
+    assert sm.describe_training_job(TrainingJobName=job_name)["TrainingJobStatus"] == "Stopped"
+    wait_for(
+        lambda: not kernel.is_running() or kernel.status() == psutil.STATUS_ZOMBIE,
+        15,
+        0.3,
+        "the kernel's end",
+    )

@@ -90,7 +90,7 @@ def _main_with(monkeypatch, env: dict) -> int:
         monkeypatch.setenv(key, "")  # whatever main() sets is undone after the test
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    return notebook_job.main()
+    return notebook_job.execute()
 
 
 def test_without_papermill_the_job_fails_naming_the_extra(tmp_path, monkeypatch):
@@ -157,6 +157,9 @@ def test_scheduler_command_runs_the_notebook_and_leaves_home_alone(tmp_path):
     printed = "".join("".join(o.get("text", "")) for c in executed["cells"] for o in c.get("outputs", []))
     assert "value 55 seven" in printed  # x = "5" injected: SageMaker passes parameters as strings
     assert (out / "in.ipynb").is_file()
+    log = (out / "sagemaker_job_execution.log").read_text()
+    assert "Use Kernel python3 to execute in.ipynb" in log and "Notebook execution is complete" in log
+    assert "Use Kernel python3" in result.stdout  # the job's log stream gets it too
     assert not (tmp_path / "ml" / "output" / "failure").exists()
     assert list(home.iterdir()) == []  # no kernel, runtime or IPython files in the user's home
     assert (tmp_path / "job" / "jupyter" / "data" / "kernels" / "python3" / "kernel.json").is_file()
@@ -189,6 +192,8 @@ def test_sigterm_shuts_the_kernel_down_and_ends_the_job(tmp_path):
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 1
         assert (tmp_path / "ml" / "output" / "failure").read_text() == "Notebook execution is interrupted."
+        log = (tmp_path / "ml" / "output" / "data" / "sagemaker_job_execution.log").read_text()
+        assert "interrupted: shutting the kernel down" in log
         assert not [k for k in kernels if k.is_running() and k.status() != psutil.STATUS_ZOMBIE], (
             "the kernel outlived the job"
         )

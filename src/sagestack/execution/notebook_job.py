@@ -11,6 +11,7 @@ the real one does, it
   hyperparameters (``/opt/ml/input/config/hyperparameters.json``, the step's ``parameters``) injected
   after the notebook's ``parameters`` cell; the executed notebook is ``/opt/ml/output/data/
   <SM_OUTPUT_NOTEBOOK_NAME>``, so it lands in the job's ``output.tar.gz``, also when a cell fails;
+* keeps its output as ``/opt/ml/output/data/sagemaker_job_execution.log``;
 * on a failure writes ``/opt/ml/output/failure`` (``Error with executing notebook`` and the cell's error)
   and exits non-zero; a stop (SIGTERM) shuts the kernel down and ends the job the same way.
 
@@ -32,6 +33,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 OPT_ML = "/opt/ml"
@@ -127,6 +129,7 @@ def interrupted(root: Path) -> None:
     group does not reach it) and the job, as the real scheduler does."""
     import psutil
 
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once is enough (the job's process group gets it too)
     write_failure(root, "Notebook execution is interrupted.")
     print("sagestack: interrupted: shutting the kernel down", file=sys.stderr, flush=True)
     children = psutil.Process().children(recursive=True)
@@ -218,7 +221,8 @@ def run() -> None:
     print("Execution complete; the output notebook was generated", flush=True)
 
 
-def main() -> int:
+def execute() -> int:
+    """The job itself (in the process ``main`` supervises)."""
     root = ml_root()
     try:
         run()
@@ -229,6 +233,54 @@ def main() -> int:
         return 2 if text.startswith("ClientError:") else 1
     print("Notebook execution is complete", flush=True)
     return 0
+
+
+#: The copy of the job's output beside the output notebook, as the real scheduler leaves it.
+LOG_NAME = "sagemaker_job_execution.log"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run :func:`execute` in a child process whose output goes to this one's and to
+    ``sagemaker_job_execution.log``, copied to ``/opt/ml/output/data`` when it ends (also after a failure
+    or a stop: a SIGTERM reaches the child, which shuts its kernel down)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--execute"]:
+        return execute()
+    root = ml_root()
+    log_path = Path(os.environ.get("VIRTUAL_ENV") or sys.prefix).parent / LOG_NAME
+    child = subprocess.Popen(
+        [sys.executable, "-m", "sagestack.execution.notebook_job", "--execute"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    # A stop: the child shuts its kernel down and ends; this process waits for it and keeps the log.
+    signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
+    lock = threading.Lock()
+    with log_path.open("ab") as log:
+
+        def pump(stream, sink) -> None:
+            for line in iter(stream.readline, b""):
+                with lock:
+                    log.write(line)
+                    log.flush()
+                sink.buffer.write(line)
+                sink.flush()
+
+        threads = [
+            threading.Thread(target=pump, args=(child.stdout, sys.stdout), daemon=True),
+            threading.Thread(target=pump, args=(child.stderr, sys.stderr), daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
+        code = child.wait()
+        for thread in threads:
+            thread.join(timeout=5)
+    try:
+        (root / "output" / "data").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(log_path, root / "output" / "data" / LOG_NAME)
+    except OSError as exc:
+        print(f"sagestack: could not copy {LOG_NAME}: {exc}", file=sys.stderr, flush=True)
+    return code
 
 
 if __name__ == "__main__":
