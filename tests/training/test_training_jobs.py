@@ -177,6 +177,18 @@ def test_failure_file_is_the_reason(server, bucket):
     assert desc["FailureReason"] == "ClientError: column 7 has text in it"
 
 
+def test_failed_job_still_uploads_its_output_data(server, bucket):
+    script = (
+        "import os\n"
+        "open(os.path.join(os.environ['SM_OUTPUT_DATA_DIR'], 'diagnostics.txt'), 'w').write('row 7 is bad')\n"
+        "raise SystemExit(3)\n"
+    )
+    name = _job(server, bucket, script)
+    assert wait_training(server.client("sagemaker"), name)["TrainingJobStatus"] == "Failed"
+    output = server.client("s3").get_object(Bucket=bucket, Key=f"output/{name}/output/output.tar.gz")
+    assert read_tar_gz(output["Body"].read()) == {"diagnostics.txt": b"row 7 is bad"}
+
+
 def _no_process_with(marker: str) -> bool:
     import psutil
 

@@ -8,8 +8,9 @@ server's and whose ``site-packages`` sees every package of the server's environm
 the server's site directories after the venv's own). ``pip install`` then finds what is already installed
 and puts anything else in the job's venv — never in the server's environment. The venv's ``bin`` also holds
 the small commands the image contract expects: ``pip``/``pip3`` (this venv's pip), ``torchrun`` (this
-venv's, where torch is installed), ``sudo`` (the job already owns its directories) and ``conda``/``mamba``
-(not available here: a clear error).
+venv's, where torch is installed), ``sudo`` (the job already owns its directories), ``conda``/``mamba``
+(not available here: a clear error) and ``amazon_sagemaker_scheduler`` (the SageMaker Distribution image's
+notebook-job entry point: papermill on this venv's Python, :mod:`.notebook_job`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ _PIP = """#!/bin/sh
 exec "$(dirname "$0")/python" -m pip "$@"
 """
 
+_NOTEBOOK_SCHEDULER = """#!/bin/sh
+exec "$(dirname "$0")/python" -m sagestack.execution.notebook_job "$@"
+"""
+
 _TORCHRUN = """#!/bin/sh
 exec "$(dirname "$0")/python" -m torch.distributed.run "$@"
 """
@@ -82,7 +87,14 @@ def create(directory: Path) -> Path:
     (packages / PTH_NAME).write_text("\n".join(lines) + "\n")
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     conda = "#!/bin/sh\necho " + _sh_quote(CONDA_UNAVAILABLE.format(version=version)) + " >&2\nexit 1\n"
-    commands = {"pip": _PIP, "pip3": _PIP, "sudo": _SUDO, "conda": conda, "mamba": conda}
+    commands = {
+        "pip": _PIP,
+        "pip3": _PIP,
+        "sudo": _SUDO,
+        "conda": conda,
+        "mamba": conda,
+        "amazon_sagemaker_scheduler": _NOTEBOOK_SCHEDULER,
+    }
     if importlib.util.find_spec("torch") is not None:
         commands["torchrun"] = _TORCHRUN  # its workers then see the job's packages too
     for name, text in commands.items():

@@ -210,6 +210,7 @@ class TrainingRun(JobRun):
             return
         if any(code != 0 for code in exit_codes):
             reason = self._failure_reason(exit_codes)
+            upload.upload_output_data_after_failure(self.storage, self.data, self.name, self.root, self.hosts)
             self._finish_failed(reason, timing)
             return
         self._progress("Uploading")

@@ -1,5 +1,6 @@
 """Upload of a training run's results: checkpoints synced while it runs, ``model.tar.gz`` (the hosts'
-``model/`` merged) and ``output.tar.gz`` at the end, and the local staging cleaned up."""
+``model/`` merged) and ``output.tar.gz`` at the end (``output.tar.gz`` also after a failure), and the local
+staging cleaned up."""
 
 from __future__ import annotations
 
@@ -71,6 +72,25 @@ def upload_outputs(
         if not allow_empty:
             raise JobFailed(f"ClientError: could not upload the model artifacts to {output}: {exc}") from exc
         log.warning("artifact upload after stop failed for %s: %s", name, exc)
+
+
+def upload_output_data_after_failure(
+    storage: JobStorage, data: dict, name: str, root: Path, hosts: list[HostProcess]
+) -> None:
+    """A failed job's ``output/data`` as ``<S3OutputPath>/<job>/output/output.tar.gz`` (best effort): what
+    the job wrote to explain the failure (a notebook job's executed notebook, logs) is kept."""
+    data_dir = hosts[0].layout.path("output", "data") if hosts else None
+    if data_dir is None or not data_dir.exists() or not any(data_dir.iterdir()):
+        return
+    output = data["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+    staging = root / "_upload"
+    staging.mkdir(parents=True, exist_ok=True)
+    try:
+        out_tar = staging / "output.tar.gz"
+        make_tarball(data_dir, out_tar)
+        storage.upload_file(out_tar, f"{output}/{name}/output/output.tar.gz", "application/x-tar")
+    except Exception as exc:
+        log.warning("output data upload after the failure of %s failed: %s", name, exc)
 
 
 def cleanup(root: Path, hosts: list[HostProcess]) -> None:

@@ -135,24 +135,6 @@ class JobStep(StepHandler):
         return Outcome("Stopping")
 
 
-#: The entry point of the SageMaker Distribution image that a NotebookJobStep's training job runs.
-NOTEBOOK_ENTRYPOINT = ["amazon_sagemaker_scheduler"]
-
-
-class TrainingStep(JobStep):
-    def refuse(self, arguments: dict) -> str | None:
-        algorithm = arguments.get("AlgorithmSpecification") or {}
-        if algorithm.get("ContainerEntrypoint") != NOTEBOOK_ENTRYPOINT:
-            return None
-        return (
-            "ClientError: NotebookJobStep is not supported by this sagestack: its training job runs the "
-            f"SageMaker Distribution image ({algorithm.get('TrainingImage')}) with the amazon_sagemaker_scheduler "
-            "entry point, which executes the notebook with papermill in a Jupyter kernel; neither that image "
-            "nor papermill is available here. Run the notebook's code as a ProcessingStep or a @step function "
-            "instead."
-        )
-
-
 class TuningStep(JobStep):
     def properties(self, ctx: StepContext, job: dict) -> dict:
         summaries: list[dict] = []
@@ -179,7 +161,7 @@ class TuningStep(JobStep):
 PROCESSING = JobStep(
     JobKind("ProcessingJob", "ProcessingJobName", "ProcessingJobStatus", "ProcessingJobArn", "ProcessingJob")
 )
-TRAINING = TrainingStep(
+TRAINING = JobStep(
     JobKind("TrainingJob", "TrainingJobName", "TrainingJobStatus", "TrainingJobArn", "TrainingJob")
 )
 TRANSFORM = JobStep(
