@@ -17,6 +17,7 @@ ALL = (
     "tuning",
     "processing",
     "endpoint",
+    "invocations",
     "transform",
     "algorithms",
     "production",
