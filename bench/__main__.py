@@ -13,6 +13,7 @@ import time
 ALL = (
     "formats",
     "s3",
+    "s3_put",
     "training",
     "tuning",
     "processing",
