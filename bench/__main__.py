@@ -13,10 +13,12 @@ import time
 ALL = (
     "formats",
     "s3",
+    "s3_put",
     "training",
     "tuning",
     "processing",
     "endpoint",
+    "invocations",
     "transform",
     "algorithms",
     "algorithms_iii",

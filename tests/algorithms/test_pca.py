@@ -179,3 +179,49 @@ def test_predict_rejects_wrong_width(trained):
     with pytest.raises(InferenceError) as err:
         pca.predict(trained, b"1,2,3", "text/csv", "application/json")
     assert err.value.status == 400
+
+
+def test_scatter_accumulator_float32_matches_float64_over_uneven_batches():
+    """The float32 product (with the column sums riding along as a column of ones) keeps the covariance
+    of data far from the origin to float32 accuracy, whatever the batch sizes."""
+    from sagestack.algorithms.pca.decomposition import ScatterAccumulator
+
+    rng = np.random.default_rng(7)
+    X = (rng.normal(size=(5000, 12)) * rng.uniform(0.5, 4, size=12) + 1e4).astype(np.float32)
+    acc = ScatterAccumulator(12)
+    for start, stop in ((0, 1000), (1000, 1037), (1037, 4999), (4999, 5000)):
+        acc.add(X[start:stop])
+    X64 = X.astype(np.float64)
+    centred = X64 - X64.mean(axis=0)
+    expected = centred.T @ centred
+    assert acc.rows == 5000
+    np.testing.assert_allclose(acc.mean(), X64.mean(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(
+        acc.centred_scatter(True), expected, rtol=1e-4, atol=1e-3 * np.abs(expected).max()
+    )
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_features_are_a_client_error(tmp_path, bad):
+    X = np.ones((50, 4), dtype=np.float32)
+    X[17, 2] = bad
+    env = make_job(
+        tmp_path,
+        {"num_components": 2, "feature_dim": 4, "mini_batch_size": 10},
+        {"train": {"train.pbr": dense_recordio(X)}},
+    )
+    with pytest.raises(AlgorithmClientError, match="NaN or infinite"):
+        pca.train(env)
+
+
+def test_huge_finite_features_are_accepted(tmp_path):
+    """Values near float32's limit are finite: the check must not overflow where the data does not."""
+    X = np.full((50, 4), 3.0e38, dtype=np.float32)
+    X[:, 1] = np.arange(50, dtype=np.float32)
+    env = make_job(
+        tmp_path,
+        {"num_components": 1, "feature_dim": 4, "mini_batch_size": 10, "subtract_mean": "false"},
+        {"train": {"train.pbr": dense_recordio(X)}},
+    )
+    pca.train(env)
+    assert any(env.model_dir.iterdir())

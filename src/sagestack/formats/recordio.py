@@ -241,13 +241,18 @@ def iter_spans(sources: Source | Iterable[Source], chunk_bytes: int = DEFAULT_CH
 
 
 def _iter_file_spans(fh: BinaryIO, chunk_bytes: int, name: str) -> Iterator[Spans]:
-    leftover = b""
+    leftover = np.zeros(0, dtype=np.uint8)
     want = max(chunk_bytes, 16)
     while True:
-        block = fh.read(want)
-        data = leftover + block if leftover else block
-        eof = len(block) < want
-        if not data:
+        # read straight into a fresh buffer behind the previous chunk's unconsumed tail (no joined copy;
+        # np.empty: no zero fill). Spans point into it; decoding copies what it keeps.
+        carried = leftover.shape[0]
+        data = np.empty(carried + want, dtype=np.uint8)
+        data[:carried] = leftover
+        got = _read_into(fh, data[carried:])
+        eof = got < want
+        data = data[: carried + got]
+        if not data.shape[0]:
             return
         try:
             spans, consumed = scan(data, partial=not eof)
@@ -257,18 +262,35 @@ def _iter_file_spans(fh: BinaryIO, chunk_bytes: int, name: str) -> Iterator[Span
             yield spans
         leftover = data[consumed:]
         if eof:
-            if leftover:
+            if leftover.shape[0]:
                 raise FormatError(f"RecordIO: truncated record at end of file {name}")
             return
         if consumed == 0:
             # One record larger than the chunk: read enough for it.
             if len(leftover) >= 8:
-                _, word = struct.unpack_from("<II", leftover, 0)
+                _, word = struct.unpack_from("<II", leftover[:8].tobytes(), 0)
                 want = max(chunk_bytes, 8 + _padded(word & LENGTH_MASK) - len(leftover) + 8)
             else:
                 want = chunk_bytes
         else:
             want = chunk_bytes
+
+
+def _read_into(fh: BinaryIO, target: np.ndarray) -> int:
+    """Fill ``target`` from ``fh`` (short only at end of file); the number of bytes read."""
+    view = memoryview(target)
+    total = 0
+    readinto = getattr(fh, "readinto", None)
+    if readinto is None:  # a reader with read() only
+        block = fh.read(len(view))
+        view[: len(block)] = block
+        return len(block)
+    while total < len(view):
+        got = readinto(view[total:])
+        if not got:
+            break
+        total += got
+    return total
 
 
 def iter_payloads(

@@ -216,7 +216,7 @@ class Gateway:
             call.service, call.operation = "sagestack", request.raw_path
             return await self.internal_route(request, call)
         scope_service, scope_region = sigv4.credential_scope_service(
-            request.headers.raw, request.query_string
+            request.headers.raw, request.query_string, request.headers.multi
         )
         if scope_service is None and sigv2.is_sigv2(request.headers.raw, request.query_string):
             scope_service = "s3"  # S3's legacy signature (boto3's default for presigned URLs)
@@ -376,6 +376,7 @@ class Gateway:
             self.lookup,
             now=time.time(),
             body_sha256=body_sha,
+            hmap=request.headers.multi,
         )
 
     def lookup(self, access_key_id: str) -> sigv4.Credentials | None:
@@ -438,10 +439,9 @@ class Gateway:
     async def send_response(self, send: Send, response: HttpResponse, head: bool = False) -> None:
         headers = [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in response.headers]
         body = response.body
-        names = {k.lower() for k, _ in response.headers}
         if isinstance(body, (bytes, bytearray, memoryview)):
-            if "content-length" not in names:
-                headers.append((b"content-length", str(len(body)).encode()))
+            if not any(k.lower() == b"content-length" for k, _ in headers):
+                headers.append((b"content-length", b"%d" % len(body)))
             await send({"type": "http.response.start", "status": response.status, "headers": headers})
             await send({"type": "http.response.body", "body": b"" if head else bytes(body)})
             return

@@ -14,6 +14,7 @@ skew. The canonical request and the signing math are ``protocol/signing.py``; th
 
 from __future__ import annotations
 
+import functools
 import hmac
 import re
 import time
@@ -110,14 +111,19 @@ class _Signed:
     presigned: bool
 
 
+@functools.lru_cache(maxsize=512)
 def _parse_credential(value: str) -> tuple[str, str, str, str] | None:
+    # cached: the same for every request of a key, day, region and service
     parts = value.split("/")
     if len(parts) != 5 or parts[4] != "aws4_request" or not all(parts[:4]):
         return None
     return parts[0], parts[1], parts[2], parts[3]
 
 
+@functools.lru_cache(maxsize=512)
 def _auth_header_fields(value: str) -> dict[str, str] | None:
+    """The ``Authorization`` header's ``Name=value`` fields (cached per header value: the routing step
+    and the verifier both read them; callers must not modify the dict)."""
     if not value.startswith(ALGORITHM + " "):
         return None
     out: dict[str, str] = {}
@@ -129,13 +135,17 @@ def _auth_header_fields(value: str) -> dict[str, str] | None:
 
 
 def credential_scope_service(
-    headers: Iterable[tuple[str, str]], query: str | Mapping[str, str] | Iterable[tuple[str, str]]
+    headers: Iterable[tuple[str, str]],
+    query: str | Mapping[str, str] | Iterable[tuple[str, str]],
+    hmap: Mapping[str, list[str]] | None = None,
 ) -> tuple[str | None, str | None]:
     """(service, region) named by the request's credential scope; (None, None) when it is unsigned.
 
-    ``query`` is the raw query string (or already-decoded pairs / mapping).
+    ``query`` is the raw query string (or already-decoded pairs / mapping); ``hmap``: the headers as
+    ``header_map`` builds them, when the caller has them already.
     """
-    hmap = header_map(headers)
+    if hmap is None:
+        hmap = header_map(headers)
     auth = first_header(hmap, "authorization")
     credential: str | None = None
     if auth:
@@ -163,16 +173,19 @@ def verify(
     body_sha256: str | None = None,
     *,
     service: str | None = None,
+    hmap: Mapping[str, list[str]] | None = None,
 ) -> AuthResult:
     """Verify a SigV4-signed request; return what it proved or raise ``AuthError``.
 
     ``body_sha256``: hex SHA-256 of the body when the caller has read it. Needed for non-S3 services
     (their canonical request carries the body hash); for S3 it lets the declared hash be checked here.
     ``service``: the service the router matched, used only to word the error for unsigned requests.
+    ``hmap``: ``header_map(headers)`` when the caller has built it already.
     """
     now = time.time() if now is None else now
-    hmap = header_map(headers)
-    pairs = parse_query(raw_query)
+    if hmap is None:
+        hmap = header_map(headers)
+    pairs = parse_query(raw_query) if raw_query else []
     qmap = dict(pairs)
     auth_header = first_header(hmap, "authorization")
 

@@ -52,12 +52,15 @@ class StagedFile:
     md5: bytes = b""
     sha256: str | None = None
     checksums: dict[str, str] = field(default_factory=dict)  # algorithm → base64
+    published: bool = False  # moved into data/ by commit: nothing left to discard
 
     @property
     def etag(self) -> str:
         return self.md5.hex()
 
     def discard(self) -> None:
+        if self.published:
+            return
         try:
             os.unlink(self.path)
         except FileNotFoundError:
@@ -255,6 +258,7 @@ class ObjectStore:
         target = self.root / relative
         target.parent.mkdir(exist_ok=True)
         os.replace(staged.path, target)
+        staged.published = True
         return relative
 
     def _link(self, storage_path: str) -> str:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from random import getrandbits
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -12,22 +12,32 @@ from urllib.parse import parse_qsl, unquote
 class Headers:
     """Case-insensitive, multi-valued request headers built from ASGI's raw list."""
 
-    __slots__ = ("raw", "_index")
+    __slots__ = ("_index", "multi", "raw")
 
     def __init__(self, raw: list[tuple[bytes, bytes]] | list[tuple[str, str]]):
-        items = [
-            (
-                k.decode("latin-1") if isinstance(k, bytes) else k,
-                v.decode("latin-1") if isinstance(v, bytes) else v,
-            )
-            for k, v in raw
-        ]
-        self.raw: list[tuple[str, str]] = items
+        # one pass: the wire-order list, the comma-joined index and the multi-valued map SigV4 signs from
+        items: list[tuple[str, str]] = []
         index: dict[str, str] = {}
-        for key, value in items:
+        multi: dict[str, list[str]] = {}
+        for k, v in raw:
+            key = k.decode("latin-1") if isinstance(k, bytes) else k
+            value = v.decode("latin-1") if isinstance(v, bytes) else v
+            items.append((key, value))
             lowered = key.lower()
-            index[lowered] = f"{index[lowered]},{value}" if lowered in index else value
+            if lowered in index:
+                index[lowered] = f"{index[lowered]},{value}"
+            else:
+                index[lowered] = value
+            stripped = lowered.strip()
+            values = multi.get(stripped)
+            if values is None:
+                multi[stripped] = [value]
+            else:
+                values.append(value)
+        self.raw: list[tuple[str, str]] = items
         self._index = index
+        #: lower-cased (stripped) name → its values in wire order, as ``signing.header_map`` builds it
+        self.multi: dict[str, list[str]] = multi
 
     def get(self, name: str, default: str | None = None) -> str | None:
         return self._index.get(name.lower(), default)
@@ -46,6 +56,18 @@ class Headers:
         return {k[len(prefix) :]: v for k, v in self._index.items() if k.startswith(prefix)}
 
 
+# a version-4 UUID's fixed bits: version 0100 (bits 76-79), variant 10 (bits 62-63)
+_UUID4_CLEAR = ~((0xF << 76) | (0x3 << 62))
+_UUID4_SET = (0x4 << 76) | (0x2 << 62)
+
+
+def new_request_id() -> str:
+    """A random version-4 UUID string (what ``str(uuid.uuid4())`` gives, without a syscall per call:
+    request ids are identifiers, not secrets)."""
+    h = "%032x" % ((getrandbits(128) & _UUID4_CLEAR) | _UUID4_SET)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 BodyReader = Callable[[], Awaitable[bytes]]
 
 
@@ -58,7 +80,7 @@ class HttpRequest:
     receive: Callable[[], Awaitable[dict]] | None = None
     body: bytes | None = None  # set once read
     client: tuple[str, int] | None = None
-    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    request_id: str = field(default_factory=new_request_id)
     path_override: str | None = None  # virtual-hosted S3: "/bucket" + path
 
     @property

@@ -102,6 +102,7 @@ def _remove_dot_segments(path: str) -> str:
     return first + "/".join(out) + last
 
 
+@functools.lru_cache(maxsize=1024)
 def canonical_uri(raw_path: str, service: str) -> str:
     if service == "s3":
         return raw_path or "/"

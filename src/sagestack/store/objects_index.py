@@ -254,6 +254,23 @@ def _object(row) -> ObjectInfo:
     )
 
 
+# The hot statements (every PutObject), built once: parameters go apart from the statement, so each
+# call reuses one cached compiled form instead of building and cache-keying a new statement.
+_GET_BUCKET = select(s3_buckets).where(s3_buckets.c.name == bindparam("w_name"))
+_BUCKET_EXISTS = select(s3_buckets.c.name).where(s3_buckets.c.name == bindparam("w_name"))
+_OBJECT_PATH_ETAG = (
+    select(s3_objects.c.storage_path, s3_objects.c.etag)
+    .where(s3_objects.c.bucket == bindparam("w_bucket"))
+    .where(s3_objects.c.key == bindparam("w_key"))
+)
+_INSERT_OBJECT = s3_objects.insert()
+_UPDATE_OBJECT = (
+    s3_objects.update()
+    .where(s3_objects.c.bucket == bindparam("w_bucket"))
+    .where(s3_objects.c.key == bindparam("w_key"))
+)
+
+
 def _object_row(info: ObjectInfo) -> dict:
     checksums = dict(info.checksums)
     if info.checksum_type:
@@ -338,7 +355,7 @@ class ObjectIndex:
 
     def get_bucket(self, name: str) -> BucketInfo | None:
         with self.db.connect() as conn:
-            row = conn.execute(select(s3_buckets).where(s3_buckets.c.name == name)).mappings().first()
+            row = conn.execute(_GET_BUCKET, {"w_name": name}).mappings().first()
         return self._bucket(row) if row else None
 
     def list_buckets(
@@ -403,13 +420,9 @@ class ObjectIndex:
         return info, (_object(row) if row["key"] is not None else None)
 
     def _write_object(self, conn, info: ObjectInfo, if_match: str | None, if_none_match: bool) -> str | None:
-        if conn.execute(select(s3_buckets.c.name).where(s3_buckets.c.name == info.bucket)).first() is None:
+        if conn.execute(_BUCKET_EXISTS, {"w_name": info.bucket}).first() is None:
             raise IndexConflict("no_bucket")
-        old = conn.execute(
-            select(s3_objects.c.storage_path, s3_objects.c.etag)
-            .where(s3_objects.c.bucket == info.bucket)
-            .where(s3_objects.c.key == info.key)
-        ).first()
+        old = conn.execute(_OBJECT_PATH_ETAG, {"w_bucket": info.bucket, "w_key": info.key}).first()
         if if_none_match and old is not None:
             raise IndexConflict("exists")
         if if_match is not None:
@@ -419,14 +432,9 @@ class ObjectIndex:
                 raise IndexConflict("etag")
         row = _object_row(info)
         if old is None:
-            conn.execute(s3_objects.insert().values(**row))
+            conn.execute(_INSERT_OBJECT, row)
             return None
-        conn.execute(
-            s3_objects.update()
-            .where(s3_objects.c.bucket == info.bucket)
-            .where(s3_objects.c.key == info.key)
-            .values(**row)
-        )
+        conn.execute(_UPDATE_OBJECT, {**row, "w_bucket": info.bucket, "w_key": info.key})
         return old.storage_path if old.storage_path != info.storage_path else None
 
     def put_object(

@@ -15,7 +15,8 @@ positive.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +24,20 @@ import numpy as np
 BatchPasses = Callable[[], Iterable[np.ndarray]]
 
 POWER_ITERATIONS = 4
+
+
+@contextlib.contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """LAPACK on the small (d x d, d x l) matrices single-threaded: OpenBLAS's threads cost far more
+    than they save there (numpy's ``eigh`` of 50 x 50 took 25-45 ms with 2 threads on a busy machine,
+    0.2-0.5 ms with one)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - installed with scikit-learn
+        yield
+        return
+    with threadpool_limits(1, user_api="blas"):
+        yield
 
 
 @dataclass
@@ -48,15 +63,30 @@ class ScatterAccumulator:
     def __post_init__(self) -> None:
         self.total = np.zeros(self.dim, dtype=np.float64)
         self.scatter = np.zeros((self.dim, self.dim), dtype=np.float64)
+        self._shift32: np.ndarray | None = None
+        self._buffer: np.ndarray | None = None  # [shifted batch | 1], reused across batches
 
     def add(self, X: np.ndarray) -> None:
-        Xd = X.astype(np.float64, copy=False)
+        """Add a batch: one float32 GEMM (as scikit-learn's covariance solver does) over the batch shifted
+        into a reused buffer whose extra column of ones yields the column sums in the same pass; the
+        running totals are float64."""
+        d = self.dim
         if self.shift is None:
-            self.shift = Xd.mean(axis=0) if self.use_shift else np.zeros(self.dim)
-        Xs = Xd - self.shift
-        self.total += Xs.sum(axis=0)
-        self.scatter += Xs.T @ Xs
-        self.rows += X.shape[0]
+            shift = X.mean(axis=0, dtype=np.float64) if self.use_shift else np.zeros(d)
+            self._shift32 = shift.astype(np.float32)
+            self.shift = self._shift32.astype(np.float64)  # the shift actually subtracted
+        X = np.asarray(X, dtype=np.float32)
+        n = X.shape[0]
+        buffer = self._buffer
+        if buffer is None or buffer.shape[0] < n:
+            buffer = self._buffer = np.empty((n, d + 1), dtype=np.float32)
+            buffer[:, d] = 1.0
+        Xs = buffer[:n]
+        np.subtract(X, self._shift32, out=Xs[:, :d])
+        product = Xs.T @ Xs  # [[Σ(x-s)(x-s)ᵀ, Σ(x-s)], [Σ(x-s)ᵀ, n]]
+        self.scatter += product[:d, :d]
+        self.total += product[d, :d]
+        self.rows += n
 
     def mean(self) -> np.ndarray:
         assert self.shift is not None
@@ -75,7 +105,8 @@ def exact_components(acc: ScatterAccumulator, num_components: int, subtract_mean
     """Top ``num_components`` eigenvectors of the accumulated scatter matrix."""
     scatter = acc.centred_scatter(subtract_mean)
     scatter = (scatter + scatter.T) / 2
-    values, vectors = np.linalg.eigh(scatter)  # ascending
+    with _one_blas_thread():
+        values, vectors = np.linalg.eigh(scatter)  # ascending
     top = slice(scatter.shape[0] - num_components, None)
     return PCAResult(
         mean=acc.mean() if subtract_mean else np.zeros(acc.dim),
@@ -109,7 +140,8 @@ class CovarianceProduct:
         rows = 0
         for X in passes():
             if self.shift is None:
-                self.shift = X.mean(axis=0, dtype=np.float64) if self.subtract_mean else np.zeros(self.dim)
+                shift = X.mean(axis=0, dtype=np.float64) if self.subtract_mean else np.zeros(self.dim)
+                self.shift = shift.astype(np.float32).astype(np.float64)  # exactly what is subtracted
             Xs = X.astype(np.float32, copy=False)
             if self.subtract_mean:
                 Xs = Xs - self.shift.astype(np.float32)
@@ -144,13 +176,16 @@ def randomized_components(
     product = CovarianceProduct(dim, subtract_mean)
     Y, rows, mean, trace = product.run(passes, rng.standard_normal((dim, width)), with_trace=True)
     for _ in range(power_iterations):
-        Q, _ = np.linalg.qr(Y)
+        with _one_blas_thread():
+            Q, _ = np.linalg.qr(Y)
         Y, *_ = product.run(passes, Q)
-    Q, _ = np.linalg.qr(Y)
+    with _one_blas_thread():
+        Q, _ = np.linalg.qr(Y)
     CQ, *_ = product.run(passes, Q)
     small = Q.T @ CQ
     small = (small + small.T) / 2
-    values, vectors = np.linalg.eigh(small)  # ascending
+    with _one_blas_thread():
+        values, vectors = np.linalg.eigh(small)  # ascending
     top = slice(width - num_components, None)
     return PCAResult(
         mean=mean,
