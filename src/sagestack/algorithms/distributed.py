@@ -132,5 +132,7 @@ def join(env: TrainingEnv, timeout: float = PEER_TIMEOUT_SECONDS, port: int | No
             reason = f"not every host of {list(hosts)} joined {hosts[0]}:{port} within {timeout:g}s"
         else:
             reason = f"{env.current_host} could not join {hosts[0]}:{port} within {timeout:g}s"
-        raise AlgorithmError(f"Distributed training could not start: {reason} ({type(exc).__name__})") from None
+        raise AlgorithmError(
+            f"Distributed training could not start: {reason} ({type(exc).__name__})"
+        ) from None
     return Group(rank=rank, world=len(hosts), hosts=hosts, active=True)

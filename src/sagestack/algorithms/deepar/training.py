@@ -152,7 +152,9 @@ def fit(
         scheduler.step(loss_value)
         log(f"Epoch[{epoch}] Train-loss={loss_value!r} ({time.time() - started:.3f}s)")
         if group.leader:
-            print(f"#quality_metric: host={host}, epoch={epoch}, train loss <loss>={loss_value!r}", flush=True)
+            print(
+                f"#quality_metric: host={host}, epoch={epoch}, train loss <loss>={loss_value!r}", flush=True
+            )
         if loss_value < best_loss - 1e-6:
             best_loss, best_state, stale = loss_value, copy.deepcopy(network.state_dict()), 0
         else:
@@ -215,7 +217,6 @@ def train(env: TrainingEnv) -> None:
     params = configure(SPEC, env, parse_hyperparameters, _describe)
     torch.set_num_threads(max(1, min(MAX_THREADS, env.num_cpus)))
     refuse_pipe_mode(env, SPEC.name)
-    host = env.current_host
     channel = env.channels["train"]
     train_series = series_data.read_channel(channel.path, reader_content_type(SPEC, channel), "train")
     n_cat, n_dyn = series_data.check_consistent(train_series, "train")
