@@ -113,3 +113,87 @@ def test_two_hosts_share_weights_and_average_gradients():
     # d(sum(w·x + b))/dw = x: (1, 1) on algo-1 and (2, 2) on algo-2 → the mean 1.5 on both
     assert one[1] == two[1] == [[1.5, 1.5]]
     assert one[2] == two[2] == [3.0] and one[3] == two[3] == [10.0]
+
+
+# ------------------------------------------------------------------------------------------------
+# BlazingText batch_skipgram on two hosts
+
+TOPICS = [[f"t{k}w{i}" for i in range(8)] for k in range(4)]
+
+
+def _corpus(topics: list[int], seed: int) -> bytes:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    lines = [" ".join(str(rng.choice(TOPICS[k])) for _ in range(10)) for k in rng.choice(topics, 400)]
+    return "\n".join(lines).encode()
+
+
+def _blazingtext_host(root: str, host: str, port: int, topics: list[int]) -> None:
+    import json
+
+    from jobdir import make_job
+    from sagestack.algorithms import blazingtext, distributed
+
+    hps = {
+        "mode": "batch_skipgram",
+        "min_count": "1",
+        "vector_dim": "16",
+        "epochs": "15",
+        "window_size": "3",
+        "sampling_threshold": "0.001",
+    }
+    make_job(
+        Path(root),
+        hps,
+        {"train": {"corpus.txt": _corpus(topics, len(topics) + port % 7)}},
+        {"train": "text/plain"},
+    )
+    config = Path(root, "input", "config", "resourceconfig.json")
+    config.write_text(json.dumps({"current_host": host, "hosts": HOSTS}))
+    env = TrainingEnv.from_root(root)
+    env.job_name = f"bt-{port}"
+    distributed.rendezvous_port = lambda _name: port  # this process's copy of the module
+    blazingtext.train(env)
+
+
+@pytest.mark.slow
+def test_batch_skipgram_on_two_hosts_learns_both_shards(tmp_path):
+    import numpy as np
+
+    from sagestack.algorithms import blazingtext
+
+    context = multiprocessing.get_context("spawn")
+    port = _free_port()
+    shards = {"algo-1": [0, 1], "algo-2": [2, 3]}  # each host sees only two of the four topics
+    peers = [
+        context.Process(target=_blazingtext_host, args=(str(tmp_path / host), host, port, topics))
+        for host, topics in shards.items()
+    ]
+    for peer in peers:
+        peer.start()
+    for peer in peers:
+        peer.join(timeout=180)
+        assert peer.exitcode == 0
+    assert not (tmp_path / "algo-2" / "model").exists()  # algo-1 writes the vectors
+    model = blazingtext.load_model(tmp_path / "algo-1" / "model")
+    words = [w for topic in TOPICS for w in topic]
+    body, _ = blazingtext.predict(
+        model, json_dumps({"instances": words}), "application/json", "application/json"
+    )
+    vectors = {item["word"]: np.array(item["vector"]) for item in __import__("json").loads(body)}
+    assert all(vectors[w].any() for w in words)  # both hosts' words are in the one vocabulary
+
+    def cosine(a, b):
+        return float(vectors[a] @ vectors[b] / np.linalg.norm(vectors[a]) / np.linalg.norm(vectors[b]))
+
+    for k, topic in enumerate(TOPICS):  # topics 2 and 3 were seen only by algo-2
+        same = np.mean([cosine(a, b) for a in topic for b in topic if a != b])
+        other = np.mean([cosine(a, b) for a in topic for j, t in enumerate(TOPICS) if j != k for b in t])
+        assert same > other + 0.2, (k, same, other)
+
+
+def json_dumps(value) -> bytes:
+    import json
+
+    return json.dumps(value).encode()

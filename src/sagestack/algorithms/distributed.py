@@ -74,6 +74,27 @@ class Group:
         if high != low:
             raise AlgorithmClientError(f"The hosts' training data disagree on {what}")
 
+    def gather(self, value: Any) -> list[Any]:
+        """Every host's ``value`` (picklable), in host order."""
+        if not self.active:
+            return [value]
+        import torch.distributed as dist
+
+        values: list[Any] = [None] * self.world
+        dist.all_gather_object(values, value)
+        return values
+
+    def average_arrays(self, arrays) -> None:
+        """Replace each float32 numpy array, in place, by its mean over the hosts."""
+        if not self.active:
+            return
+        import torch
+
+        for array in arrays:
+            tensor = torch.from_numpy(array)  # shares the array's memory
+            self._reduce(tensor, "SUM")
+            tensor /= self.world
+
     def average_gradients(self, parameters) -> None:
         """Replace every gradient by its mean over the hosts (one flat all_reduce)."""
         if not self.active:
