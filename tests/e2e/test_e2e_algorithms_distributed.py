@@ -1,9 +1,10 @@
-"""DeepAR on two instances trains one model data-parallel across both hosts (through the real server).
+"""DeepAR and BlazingText batch_skipgram on two instances train one model across both hosts (real server).
 
 The train channel holds two objects with ``ShardedByS3Key``, so ``algo-1`` sees only series of shape
 A (a weekly sine) and ``algo-2`` only series of shape B (a weekly spike). The two-instance model
 forecasts B's held-out week far better than a one-instance model trained on A's object alone, and it
-still forecasts A; the one-instance job trains as before.
+still forecasts A; the one-instance job trains as before. BlazingText ``batch_skipgram`` likewise:
+each host reads two of four topics, the vectors hold all four topics' words, each topic tight.
 """
 
 from __future__ import annotations
@@ -149,3 +150,68 @@ def test_two_instances_train_one_model_from_both_shards(e2e, tmp_path):
     texts.sort(key=lambda text: "#quality_metric" in text)
     assert "#quality_metric" not in texts[0] and "Epoch[7]" in texts[0]
     assert texts[1].count("train final_loss") == 1
+
+
+TOPICS = [[f"t{k}w{i}" for i in range(8)] for k in range(4)]
+
+
+def _corpus(topics: list[int], seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    lines = [" ".join(str(rng.choice(TOPICS[k])) for _ in range(10)) for k in rng.choice(topics, 400)]
+    return "\n".join(lines).encode()
+
+
+def test_batch_skipgram_on_two_instances_trains_one_vocabulary(e2e, tmp_path):
+    from gensim.models import KeyedVectors
+    from sagemaker import image_uris
+
+    s3 = e2e.server.client("s3")
+    prefix = f"bt-ddp-{uuid.uuid4().hex[:6]}"
+    s3.put_object(Bucket=e2e.bucket, Key=f"{prefix}/train/a.txt", Body=_corpus([0, 1], 0))
+    s3.put_object(Bucket=e2e.bucket, Key=f"{prefix}/train/b.txt", Body=_corpus([2, 3], 1))
+    name = f"bt-ddp-{uuid.uuid4().hex[:6]}"
+    e2e.sm.create_training_job(
+        TrainingJobName=name,
+        RoleArn=ROLE,
+        HyperParameters={
+            "mode": "batch_skipgram",
+            "min_count": "1",
+            "vector_dim": "16",
+            "epochs": "15",
+            "window_size": "3",
+            "sampling_threshold": "0.001",
+        },
+        AlgorithmSpecification={
+            "TrainingImage": image_uris.retrieve("blazingtext", e2e.region),
+            "TrainingInputMode": "File",
+        },
+        InputDataConfig=[
+            {
+                "ChannelName": "train",
+                "ContentType": "text/plain",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": f"s3://{e2e.bucket}/{prefix}/train/",
+                        "S3DataDistributionType": "ShardedByS3Key",
+                    }
+                },
+            }
+        ],
+        OutputDataConfig={"S3OutputPath": f"s3://{e2e.bucket}/{prefix}/output"},
+        ResourceConfig={"InstanceCount": 2, "InstanceType": INSTANCE_TYPE, "VolumeSizeInGB": 30},
+        StoppingCondition={"MaxRuntimeInSeconds": 900},
+    )
+    desc = e2e.wait_jobs([name], timeout=600)[name]
+    assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
+    bucket, key = desc["ModelArtifacts"]["S3ModelArtifacts"][5:].split("/", 1)
+    with tarfile.open(fileobj=io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())) as tar:
+        tar.extractall(tmp_path, filter="data")
+    vectors = KeyedVectors.load_word2vec_format(str(tmp_path / "vectors.txt"))
+    assert set(vectors.index_to_key) == {w for topic in TOPICS for w in topic}  # both shards' words
+    for k, topic in enumerate(TOPICS):
+        same = np.mean([vectors.similarity(a, b) for a in topic for b in topic if a != b])
+        other = np.mean(
+            [vectors.similarity(a, b) for j, t in enumerate(TOPICS) if j != k for a in topic for b in t]
+        )
+        assert same > other + 0.2, (k, same, other)
