@@ -197,3 +197,12 @@ def json_dumps(value) -> bytes:
     import json
 
     return json.dumps(value).encode()
+
+
+def test_a_rendezvous_port_in_use_is_named():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(AlgorithmError, match=rf"algo-1 could not listen on port {port} \(it is in use\)"):
+            join(_env("algo-1", HOSTS), timeout=2, port=port)

@@ -148,8 +148,11 @@ def join(env: TrainingEnv, timeout: float = PEER_TIMEOUT_SECONDS, port: int | No
     try:
         store = dist.TCPStore(address, port, len(hosts), is_master=rank == 0, timeout=wait)
         dist.init_process_group("gloo", store=store, rank=rank, world_size=len(hosts), timeout=wait)
-    except Exception as exc:  # torch raises DistStoreError / RuntimeError subclasses
-        if rank == 0:
+    except Exception as exc:  # torch raises DistStoreError / DistNetworkError (RuntimeErrors)
+        text = str(exc)
+        if rank == 0 and "EADDRINUSE" in text:
+            reason = f"{hosts[0]} could not listen on port {port} (it is in use)"
+        elif rank == 0:
             reason = f"not every host of {list(hosts)} joined {hosts[0]}:{port} within {timeout:g}s"
         else:
             reason = f"{env.current_host} could not join {hosts[0]}:{port} within {timeout:g}s"
