@@ -206,3 +206,56 @@ def test_a_rendezvous_port_in_use_is_named():
         port = taken.getsockname()[1]
         with pytest.raises(AlgorithmError, match=rf"algo-1 could not listen on port {port} \(it is in use\)"):
             join(_env("algo-1", HOSTS), timeout=2, port=port)
+
+
+# ------------------------------------------------------------------------------------------------
+# DeepAR: hosts whose series disagree fail together with a client error
+
+
+def _deepar_host(root: str, host: str, port: int, with_cat: bool, queue) -> None:
+    import json
+
+    from jobdir import make_job
+    from sagestack.algorithms import deepar, distributed
+    from sagestack.algorithms.base import AlgorithmClientError
+
+    rows = []
+    for i in range(3):
+        row = {"start": "2022-01-03", "target": [float(v % 7) for v in range(40)]}
+        if with_cat:
+            row["cat"] = [i]
+        rows.append(row)
+    hps = {"time_freq": "D", "context_length": "7", "prediction_length": "3", "epochs": "1", "num_cells": "4"}
+    body = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    make_job(Path(root), hps, {"train": {"train.json": body}})
+    Path(root, "input", "config", "resourceconfig.json").write_text(
+        json.dumps({"current_host": host, "hosts": HOSTS})
+    )
+    env = TrainingEnv.from_root(root)
+    distributed.rendezvous_port = lambda _name: port
+    try:
+        deepar.train(env)
+        queue.put((host, "trained"))
+    except AlgorithmClientError as exc:
+        queue.put((host, str(exc)))
+
+
+@pytest.mark.slow
+def test_deepar_hosts_whose_series_disagree_fail_with_a_client_error(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    port = _free_port()
+    peers = [
+        context.Process(target=_deepar_host, args=(str(tmp_path / host), host, port, host == "algo-1", queue))
+        for host in HOSTS
+    ]
+    for peer in peers:
+        peer.start()
+    results = dict(queue.get(timeout=120) for _ in HOSTS)
+    for peer in peers:
+        peer.join(timeout=30)
+    assert results == {
+        host: "The hosts' training data disagree on the number of 'cat' and 'dynamic_feat' values of a series"
+        for host in HOSTS
+    }
+    assert not (tmp_path / "algo-1" / "model").exists()
