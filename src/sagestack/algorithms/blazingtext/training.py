@@ -8,6 +8,7 @@ from sagestack.algorithms.base import AlgorithmClientError, TrainingEnv, reader_
 from sagestack.algorithms.blazingtext import corpus, supervised, word2vec
 from sagestack.algorithms.blazingtext.spec import SPEC, parse_hyperparameters
 from sagestack.algorithms.common import configure, log
+from sagestack.algorithms.distributed import Group, join
 from sagestack.algorithms.file_channels import refuse_pipe_mode
 
 MODEL_FILE = "model.bin"
@@ -35,7 +36,14 @@ def _train_word2vec(env: TrainingEnv, params, threads: int) -> None:
     if reader_content_type(SPEC, channel).split(";")[0].strip().lower() != "text/plain":
         raise AlgorithmClientError(f"Word2Vec mode ({params.mode}) reads text/plain train data")
     sentences = corpus.read_sentences(channel.path, "train")
-    model = word2vec.train_vectors(sentences, params, threads, log)
+    # batch_skipgram is BlazingText's multi-instance mode: its hosts train one model together
+    group = join(env) if params.mode == "batch_skipgram" else Group()
+    try:
+        model = word2vec.train_vectors(sentences, params, threads, log, group)
+    finally:
+        group.close()
+    if not group.leader:
+        return  # algo-1 writes the vectors
     word2vec.save_vectors(model, env.model_dir, params.subwords)
     if params.evaluation:
         log(

@@ -6,6 +6,12 @@ windows of ``context_length + prediction_length`` steps; series are chosen in pr
 length and window ends uniformly inside them. The learning rate halves when the epoch loss stops
 improving for ``LR_PATIENCE`` epochs; with ``early_stopping_patience`` training stops after that many
 epochs without improvement and the best epoch's weights are kept (SageMaker's documented behaviour).
+
+With several hosts training is data-parallel (:mod:`sagestack.algorithms.distributed`): every host
+samples windows from its own series (its shard with ``ShardedByS3Key``), the gradients are averaged
+across hosts after each batch, so all hosts hold one model; the epoch loss is the hosts' pooled loss,
+so learning-rate and early-stopping decisions agree. ``algo-1`` writes the model, logs the metrics
+and evaluates the test channel.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from sagestack.algorithms.deepar.model import DeepARConfig, DeepARModel, lay_out
 from sagestack.algorithms.deepar.network import DeepARNetwork, distribution, prepare_target
 from sagestack.algorithms.deepar.spec import SPEC, DeepARParams, parse_hyperparameters
 from sagestack.algorithms.deepar.windows import make_batch
+from sagestack.algorithms.distributed import Group, join
 from sagestack.algorithms.file_channels import refuse_pipe_mode
 
 SEED = 42
@@ -37,7 +44,9 @@ def _describe(params: DeepARParams) -> dict:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(params).items()}
 
 
-def resolve_cardinality(params: DeepARParams, series: list[series_data.Series], n_cat: int) -> list[int]:
+def resolve_cardinality(
+    params: DeepARParams, series: list[series_data.Series], n_cat: int, group: Group | None = None
+) -> list[int]:
     if params.cardinality == "ignore" or n_cat == 0:
         if isinstance(params.cardinality, list) and params.cardinality and n_cat == 0:
             raise AlgorithmClientError(
@@ -45,7 +54,8 @@ def resolve_cardinality(params: DeepARParams, series: list[series_data.Series], 
             )
         return []
     if params.cardinality == "auto":
-        return [max(s.cat[i] for s in series) + 1 for i in range(n_cat)]  # type: ignore[index]
+        local = [max(s.cat[i] for s in series) + 1 for i in range(n_cat)]  # type: ignore[index]
+        return [int(v) for v in group.max(local)] if group else local
     if len(params.cardinality) != n_cat:
         raise AlgorithmClientError(
             f"Hyperparameter cardinality has {len(params.cardinality)} entries but the series have "
@@ -88,19 +98,28 @@ def check_values(likelihood: str, series: list[series_data.Series], name: str) -
         )
 
 
-def fit(params: DeepARParams, config: DeepARConfig, series: list[series_data.Series], host: str):
+def fit(
+    params: DeepARParams,
+    config: DeepARConfig,
+    series: list[series_data.Series],
+    host: str,
+    group: Group | None = None,
+):
     import torch
 
+    group = group or Group()
     torch.manual_seed(SEED)
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(SEED + group.rank)
     network = DeepARNetwork(**config.network_kwargs())
+    group.broadcast(network)
     optimizer = torch.optim.Adam(network.parameters(), lr=params.learning_rate)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=LR_PATIENCE)
     laids = [lay_out(config, s) for s in series]
     lengths = np.array([laid.length for laid in laids], dtype=np.float64)
     W = config.context_length + config.prediction_length
     windows = float(np.sum(np.ceil(lengths / W)))
-    batches = max(MIN_BATCHES_PER_EPOCH, math.ceil(windows / params.mini_batch_size))
+    # every host runs the same number of batches (the largest host's), as the all_reduce needs
+    batches = int(group.max([max(MIN_BATCHES_PER_EPOCH, math.ceil(windows / params.mini_batch_size))])[0])
     weights = lengths / lengths.sum()
     best_loss, best_state, stale = math.inf, None, 0
     loss_value = math.nan
@@ -119,10 +138,12 @@ def fit(params: DeepARParams, config: DeepARConfig, series: list[series_data.Ser
             loss = (nll * batch.observed).sum() / weight.clamp(min=1.0)
             optimizer.zero_grad()
             loss.backward()
+            group.average_gradients(network.parameters())
             torch.nn.utils.clip_grad_norm_(network.parameters(), 10.0)
             optimizer.step()
             total += loss.item() * weight.item()
             count += float(weight)
+        total, count = group.sum([total, count])
         loss_value = total / max(count, 1.0)
         if not math.isfinite(loss_value):
             raise AlgorithmClientError(
@@ -130,7 +151,10 @@ def fit(params: DeepARParams, config: DeepARConfig, series: list[series_data.Ser
             )
         scheduler.step(loss_value)
         log(f"Epoch[{epoch}] Train-loss={loss_value!r} ({time.time() - started:.3f}s)")
-        print(f"#quality_metric: host={host}, epoch={epoch}, train loss <loss>={loss_value!r}", flush=True)
+        if group.leader:
+            print(
+                f"#quality_metric: host={host}, epoch={epoch}, train loss <loss>={loss_value!r}", flush=True
+            )
         if loss_value < best_loss - 1e-6:
             best_loss, best_state, stale = loss_value, copy.deepcopy(network.state_dict()), 0
         else:
@@ -139,7 +163,8 @@ def fit(params: DeepARParams, config: DeepARConfig, series: list[series_data.Ser
                 log(f"Loss has not improved in {stale} epochs; stopping early (best loss {best_loss!r})")
                 break
     final = best_loss if best_state is not None else loss_value
-    print(f"#quality_metric: host={host}, train final_loss <loss>={final!r}", flush=True)
+    if group.leader:
+        print(f"#quality_metric: host={host}, train final_loss <loss>={final!r}", flush=True)
     if best_state is not None:
         network.load_state_dict(best_state)
     network.eval()
@@ -192,15 +217,31 @@ def train(env: TrainingEnv) -> None:
     params = configure(SPEC, env, parse_hyperparameters, _describe)
     torch.set_num_threads(max(1, min(MAX_THREADS, env.num_cpus)))
     refuse_pipe_mode(env, SPEC.name)
-    host = env.current_host
     channel = env.channels["train"]
     train_series = series_data.read_channel(channel.path, reader_content_type(SPEC, channel), "train")
     n_cat, n_dyn = series_data.check_consistent(train_series, "train")
     check_values(params.likelihood, train_series, "train")
-    cardinality = resolve_cardinality(params, train_series, n_cat)
+    group = join(env)
+    try:
+        _train_group(env, params, train_series, n_cat, n_dyn, group)
+    finally:
+        group.close()
+
+
+def _train_group(
+    env: TrainingEnv,
+    params: DeepARParams,
+    train_series: list[series_data.Series],
+    n_cat: int,
+    n_dyn: int,
+    group: Group,
+) -> None:
+    host = env.current_host
+    group.agree([n_cat, n_dyn], "the number of 'cat' and 'dynamic_feat' values of a series")
+    cardinality = resolve_cardinality(params, train_series, n_cat, group)
     num_dyn = resolve_dynamic(params, n_dyn)
     test_series = None
-    if "test" in env.channels:
+    if "test" in env.channels and group.leader:
         tchannel = env.channels["test"]
         test_series = series_data.read_channel(tchannel.path, reader_content_type(SPEC, tchannel), "test")
         t_cat, t_dyn = series_data.check_consistent(test_series, "test")
@@ -226,10 +267,16 @@ def train(env: TrainingEnv) -> None:
         num_layers=params.num_layers,
         dropout_rate=params.dropout_rate,
     )
-    log(f"Training on {len(train_series)} time series ({sum(s.target.size for s in train_series)} values)")
+    where = f" on {host}, one of {group.world} hosts training one model" if group.world > 1 else ""
+    log(
+        f"Training on {len(train_series)} time series ({sum(s.target.size for s in train_series)} values)"
+        f"{where}"
+    )
     started = time.time()
-    network = fit(params, config, train_series, host)
+    network = fit(params, config, train_series, host, group)
     log(f"Training took {time.time() - started:.3f}s")
+    if not group.leader:
+        return  # algo-1 writes the model and evaluates
     log(f"Serializing to {env.model_dir}/model_algo-1")
     save_model(env.model_dir, config, network.state_dict())
     if test_series is not None:
