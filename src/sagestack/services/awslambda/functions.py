@@ -18,7 +18,7 @@ from ...store.errors import AlreadyExists
 from ...store.resources import ListQuery
 from ..context import RequestContext
 from ..registry import OperationTable
-from .common import errors, function_of, handler, lambda_error
+from .common import errors, function_of, lambda_error
 
 OPERATIONS = OperationTable("lambda", errors)
 NAME = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
@@ -106,7 +106,7 @@ def _publish(data: dict, account: str, region: str, name: str, description: str 
     return number
 
 
-@handler(OPERATIONS, "CreateFunction")
+@OPERATIONS.handler("CreateFunction")
 def create_function(ctx: RequestContext, params: dict) -> dict:
     name = params["FunctionName"]
     if not NAME.match(name):
@@ -174,7 +174,7 @@ def _wake(ctx: RequestContext) -> None:
         reconciler.wake()
 
 
-@handler(OPERATIONS, "GetFunction")
+@OPERATIONS.handler("GetFunction")
 def get_function(ctx: RequestContext, params: dict) -> dict:
     row, qualifier = function_of(ctx, params["FunctionName"])
     qualifier = params.get("Qualifier") or qualifier
@@ -195,7 +195,7 @@ def get_function(ctx: RequestContext, params: dict) -> dict:
     return out
 
 
-@handler(OPERATIONS, "GetFunctionConfiguration")
+@OPERATIONS.handler("GetFunctionConfiguration")
 def get_function_configuration(ctx: RequestContext, params: dict) -> dict:
     row, qualifier = function_of(ctx, params["FunctionName"])
     return functions.configuration(row, params.get("Qualifier") or qualifier)
@@ -227,7 +227,7 @@ def _change(ctx: RequestContext, params: dict, edit) -> dict:
     return functions.configuration(updated, published[0] if published else None)
 
 
-@handler(OPERATIONS, "UpdateFunctionCode")
+@OPERATIONS.handler("UpdateFunctionCode")
 def update_function_code(ctx: RequestContext, params: dict) -> dict:
     row, _ = function_of(ctx, params["FunctionName"])
     package = _package(ctx, params, row.name)
@@ -238,7 +238,7 @@ def update_function_code(ctx: RequestContext, params: dict) -> dict:
     return _change(ctx, params, lambda data: data.update(package))
 
 
-@handler(OPERATIONS, "UpdateFunctionConfiguration")
+@OPERATIONS.handler("UpdateFunctionConfiguration")
 def update_function_configuration(ctx: RequestContext, params: dict) -> dict:
     _check_config(params)
 
@@ -253,7 +253,7 @@ def update_function_configuration(ctx: RequestContext, params: dict) -> dict:
     return _change(ctx, params, edit)
 
 
-@handler(OPERATIONS, "PublishVersion")
+@OPERATIONS.handler("PublishVersion")
 def publish_version(ctx: RequestContext, params: dict) -> dict:
     row, _ = function_of(ctx, params["FunctionName"])
     if row.data.get("State") != "Active":
@@ -284,7 +284,7 @@ def publish_version(ctx: RequestContext, params: dict) -> dict:
     return functions.configuration(updated, published[0])
 
 
-@handler(OPERATIONS, "DeleteFunction")
+@OPERATIONS.handler("DeleteFunction")
 def delete_function(ctx: RequestContext, params: dict) -> dict:
     row, qualifier = function_of(ctx, params["FunctionName"])
     qualifier = params.get("Qualifier") or qualifier
@@ -311,7 +311,7 @@ def delete_function(ctx: RequestContext, params: dict) -> dict:
     return {}
 
 
-@handler(OPERATIONS, "ListFunctions")
+@OPERATIONS.handler("ListFunctions")
 def list_functions(ctx: RequestContext, params: dict) -> dict:
     limit = params.get("MaxItems") or 50
     if not 1 <= limit <= 10000:
@@ -333,7 +333,7 @@ def list_functions(ctx: RequestContext, params: dict) -> dict:
     return out
 
 
-@handler(OPERATIONS, "ListVersionsByFunction")
+@OPERATIONS.handler("ListVersionsByFunction")
 def list_versions_by_function(ctx: RequestContext, params: dict) -> dict:
     row, _ = function_of(ctx, params["FunctionName"])
     limit = params.get("MaxItems") or 50
@@ -353,7 +353,7 @@ def _tagged(ctx: RequestContext, arn: str):
     return row
 
 
-@handler(OPERATIONS, "TagResource")
+@OPERATIONS.handler("TagResource")
 def tag_resource(ctx: RequestContext, params: dict) -> dict:
     row = _tagged(ctx, params["Resource"])
     tags = params.get("Tags") or {}
@@ -362,14 +362,14 @@ def tag_resource(ctx: RequestContext, params: dict) -> dict:
     return {}
 
 
-@handler(OPERATIONS, "UntagResource")
+@OPERATIONS.handler("UntagResource")
 def untag_resource(ctx: RequestContext, params: dict) -> dict:
     row = _tagged(ctx, params["Resource"])
     ctx.platform.resources.delete_tags(row.arn, params.get("TagKeys") or [])
     return {}
 
 
-@handler(OPERATIONS, "ListTags")
+@OPERATIONS.handler("ListTags")
 def list_tags(ctx: RequestContext, params: dict) -> dict:
     row = _tagged(ctx, params["Resource"])
     return {"Tags": {t["Key"]: t["Value"] for t in ctx.platform.resources.list_tags(row.arn)}}

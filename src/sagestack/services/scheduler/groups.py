@@ -8,7 +8,7 @@ from ...store.errors import AlreadyExists
 from ...store.resources import ListQuery
 from ..context import RequestContext
 from ..registry import OperationTable
-from .common import errors, group_row, handler, now
+from .common import errors, group_row, now
 
 OPERATIONS = OperationTable("scheduler", errors)
 
@@ -24,7 +24,7 @@ def _describe(ctx: RequestContext, name: str) -> dict:
     return row.data
 
 
-@handler(OPERATIONS, "CreateScheduleGroup")
+@OPERATIONS.handler("CreateScheduleGroup")
 def create_schedule_group(ctx: RequestContext, params: dict) -> dict:
     name = params["Name"]
     arn = schedules.group_arn(ctx.account_id, ctx.region, name)
@@ -42,12 +42,12 @@ def create_schedule_group(ctx: RequestContext, params: dict) -> dict:
     return {"ScheduleGroupArn": arn}
 
 
-@handler(OPERATIONS, "GetScheduleGroup")
+@OPERATIONS.handler("GetScheduleGroup")
 def get_schedule_group(ctx: RequestContext, params: dict) -> dict:
     return _describe(ctx, params["Name"])
 
 
-@handler(OPERATIONS, "DeleteScheduleGroup")
+@OPERATIONS.handler("DeleteScheduleGroup")
 def delete_schedule_group(ctx: RequestContext, params: dict) -> dict:
     name = params["Name"]
     if name == schedules.DEFAULT_GROUP:
@@ -64,7 +64,7 @@ def delete_schedule_group(ctx: RequestContext, params: dict) -> dict:
     return {}
 
 
-@handler(OPERATIONS, "ListScheduleGroups")
+@OPERATIONS.handler("ListScheduleGroups")
 def list_schedule_groups(ctx: RequestContext, params: dict) -> dict:
     prefix = params.get("NamePrefix") or ""
     limit = params.get("MaxResults") or 100
@@ -97,7 +97,7 @@ def _tagged(ctx: RequestContext, arn: str):
     return row
 
 
-@handler(OPERATIONS, "TagResource")
+@OPERATIONS.handler("TagResource")
 def tag_resource(ctx: RequestContext, params: dict) -> dict:
     row = _tagged(ctx, params["ResourceArn"])
     tags = params.get("Tags") or []
@@ -106,14 +106,14 @@ def tag_resource(ctx: RequestContext, params: dict) -> dict:
     return {}
 
 
-@handler(OPERATIONS, "UntagResource")
+@OPERATIONS.handler("UntagResource")
 def untag_resource(ctx: RequestContext, params: dict) -> dict:
     row = _tagged(ctx, params["ResourceArn"])
     ctx.platform.resources.delete_tags(row.arn, params.get("TagKeys") or [])
     return {}
 
 
-@handler(OPERATIONS, "ListTagsForResource")
+@OPERATIONS.handler("ListTagsForResource")
 def list_tags_for_resource(ctx: RequestContext, params: dict) -> dict:
     row = _tagged(ctx, params["ResourceArn"])
     return {"Tags": ctx.platform.resources.list_tags(row.arn)}

@@ -13,7 +13,7 @@ from ...domain.queues import QueueError
 from ...store.queues import Message
 from ..context import RequestContext
 from ..registry import OperationTable
-from .common import error_of, errors, handler, queue_of, sqs_error
+from .common import error_of, errors, queue_of, sqs_error
 
 OPERATIONS = OperationTable("sqs", errors)
 BATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
@@ -46,7 +46,7 @@ def _fifo(queue) -> bool:
     return queue.data["Attributes"].get("FifoQueue") == "true"
 
 
-@handler(OPERATIONS, "SendMessage")
+@OPERATIONS.handler("SendMessage")
 def send_message(ctx: RequestContext, params: dict) -> dict:
     queue = queue_of(ctx, params)
     return _sent(_send_one(ctx, queue, params), _fifo(queue))
@@ -83,7 +83,7 @@ def _failed(entry_id: str, exc: QueueError) -> dict:
     }
 
 
-@handler(OPERATIONS, "SendMessageBatch")
+@OPERATIONS.handler("SendMessageBatch")
 def send_message_batch(ctx: RequestContext, params: dict) -> dict:
     queue = queue_of(ctx, params)
     entries = params.get("Entries") or []
@@ -143,13 +143,6 @@ def _received(message: Message, system_names: list[str], attribute_names: list[s
 
 @OPERATIONS.handler("ReceiveMessage")
 async def receive_message(ctx: RequestContext, params: dict) -> dict:
-    try:
-        return await _receive(ctx, params)
-    except QueueError as exc:
-        raise error_of(exc) from None
-
-
-async def _receive(ctx: RequestContext, params: dict) -> dict:
     queue = await asyncio.to_thread(queue_of, ctx, params)
     limit = params.get("MaxNumberOfMessages", 1)
     if not 1 <= limit <= 10:
@@ -186,13 +179,13 @@ async def _receive(ctx: RequestContext, params: dict) -> dict:
     return {"Messages": [_received(m, system_names, attribute_names) for m in messages]}
 
 
-@handler(OPERATIONS, "DeleteMessage")
+@OPERATIONS.handler("DeleteMessage")
 def delete_message(ctx: RequestContext, params: dict) -> dict:
     queues.delete_message(ctx.platform, queue_of(ctx, params), params.get("ReceiptHandle") or "")
     return {}
 
 
-@handler(OPERATIONS, "DeleteMessageBatch")
+@OPERATIONS.handler("DeleteMessageBatch")
 def delete_message_batch(ctx: RequestContext, params: dict) -> dict:
     queue = queue_of(ctx, params)
     entries = params.get("Entries") or []
@@ -207,7 +200,7 @@ def delete_message_batch(ctx: RequestContext, params: dict) -> dict:
     return {"Successful": ok, "Failed": failed}
 
 
-@handler(OPERATIONS, "ChangeMessageVisibility")
+@OPERATIONS.handler("ChangeMessageVisibility")
 def change_message_visibility(ctx: RequestContext, params: dict) -> dict:
     queues.change_visibility(
         ctx.platform, queue_of(ctx, params), params.get("ReceiptHandle") or "", params["VisibilityTimeout"]
@@ -215,7 +208,7 @@ def change_message_visibility(ctx: RequestContext, params: dict) -> dict:
     return {}
 
 
-@handler(OPERATIONS, "ChangeMessageVisibilityBatch")
+@OPERATIONS.handler("ChangeMessageVisibilityBatch")
 def change_message_visibility_batch(ctx: RequestContext, params: dict) -> dict:
     queue = queue_of(ctx, params)
     entries = params.get("Entries") or []
