@@ -7,10 +7,12 @@ import asyncio
 import base64
 import re
 import time
+from collections.abc import Callable
 
 from ...domain import queues
 from ...domain.queues import QueueError
 from ...store.queues import Message
+from ...store.resources import Resource
 from ..context import RequestContext
 from ..registry import OperationTable
 from .common import error_of, errors, queue_of, sqs_error
@@ -83,18 +85,24 @@ def _failed(entry_id: str, exc: QueueError) -> dict:
     }
 
 
-@OPERATIONS.handler("SendMessageBatch")
-def send_message_batch(ctx: RequestContext, params: dict) -> dict:
+def _batch(ctx: RequestContext, params: dict, one: Callable[[Resource, dict], dict]) -> dict:
+    """What the *Batch operations share: the entries checked as a whole, then ``one(queue, entry)`` for
+    each, its QueueError answered as that entry's failure."""
     queue = queue_of(ctx, params)
     entries = params.get("Entries") or []
     _check_batch(entries)
     ok, failed = [], []
     for entry in entries:
         try:
-            ok.append({"Id": entry["Id"], **_sent(_send_one(ctx, queue, entry), _fifo(queue))})
+            ok.append({"Id": entry["Id"], **one(queue, entry)})
         except QueueError as exc:
             failed.append(_failed(entry["Id"], exc))
     return {"Successful": ok, "Failed": failed}
+
+
+@OPERATIONS.handler("SendMessageBatch")
+def send_message_batch(ctx: RequestContext, params: dict) -> dict:
+    return _batch(ctx, params, lambda queue, entry: _sent(_send_one(ctx, queue, entry), _fifo(queue)))
 
 
 def _wanted(names: list[str], key: str) -> bool:
@@ -187,17 +195,11 @@ def delete_message(ctx: RequestContext, params: dict) -> dict:
 
 @OPERATIONS.handler("DeleteMessageBatch")
 def delete_message_batch(ctx: RequestContext, params: dict) -> dict:
-    queue = queue_of(ctx, params)
-    entries = params.get("Entries") or []
-    _check_batch(entries)
-    ok, failed = [], []
-    for entry in entries:
-        try:
-            queues.delete_message(ctx.platform, queue, entry.get("ReceiptHandle") or "")
-            ok.append({"Id": entry["Id"]})
-        except QueueError as exc:
-            failed.append(_failed(entry["Id"], exc))
-    return {"Successful": ok, "Failed": failed}
+    def delete(queue: Resource, entry: dict) -> dict:
+        queues.delete_message(ctx.platform, queue, entry.get("ReceiptHandle") or "")
+        return {}
+
+    return _batch(ctx, params, delete)
 
 
 @OPERATIONS.handler("ChangeMessageVisibility")
@@ -210,16 +212,9 @@ def change_message_visibility(ctx: RequestContext, params: dict) -> dict:
 
 @OPERATIONS.handler("ChangeMessageVisibilityBatch")
 def change_message_visibility_batch(ctx: RequestContext, params: dict) -> dict:
-    queue = queue_of(ctx, params)
-    entries = params.get("Entries") or []
-    _check_batch(entries)
-    ok, failed = [], []
-    for entry in entries:
-        try:
-            queues.change_visibility(
-                ctx.platform, queue, entry.get("ReceiptHandle") or "", entry.get("VisibilityTimeout", 0)
-            )
-            ok.append({"Id": entry["Id"]})
-        except QueueError as exc:
-            failed.append(_failed(entry["Id"], exc))
-    return {"Successful": ok, "Failed": failed}
+    def change(queue: Resource, entry: dict) -> dict:
+        receipt = entry.get("ReceiptHandle") or ""
+        queues.change_visibility(ctx.platform, queue, receipt, entry.get("VisibilityTimeout", 0))
+        return {}
+
+    return _batch(ctx, params, change)
