@@ -18,6 +18,7 @@ from ...store.errors import AlreadyExists
 from ...store.resources import ListQuery
 from ..context import RequestContext
 from ..registry import OperationTable
+from ..tags import tag_list, tag_map
 from .common import errors, function_of, lambda_error
 
 OPERATIONS = OperationTable("lambda", errors)
@@ -157,7 +158,7 @@ def create_function(ctx: RequestContext, params: dict) -> dict:
         data["Environment"] = {"Variables": (params["Environment"] or {}).get("Variables") or {}}
     if params.get("Publish"):
         _publish(data, ctx.account_id, ctx.region, name)
-    tags = [{"Key": k, "Value": v} for k, v in (params.get("Tags") or {}).items()]
+    tags = tag_list(params.get("Tags"))
     try:
         row = ctx.platform.resources.create(
             ctx.account_id, ctx.region, functions.TYPE, name, arn, data, status="Pending", tag_list=tags
@@ -189,7 +190,7 @@ def get_function(ctx: RequestContext, params: dict) -> dict:
         f"{code['Token']}"
     )
     out = {"Configuration": config, "Code": {"RepositoryType": "S3", "Location": location}}
-    tags = {t["Key"]: t["Value"] for t in ctx.platform.resources.list_tags(row.arn)}
+    tags = tag_map(ctx.platform.resources.list_tags(row.arn))
     if tags:
         out["Tags"] = tags
     return out
@@ -303,7 +304,6 @@ def delete_function(ctx: RequestContext, params: dict) -> dict:
         )
         return {}
     ctx.platform.resources.delete(row.account_id, row.region, functions.TYPE, row.name)
-    ctx.platform.resources.delete_tags(row.arn, [t["Key"] for t in ctx.platform.resources.list_tags(row.arn)])
     shutil.rmtree(
         functions.code_dir(ctx.platform.settings.data_dir, row.account_id, row.region, row.name),
         ignore_errors=True,
@@ -356,9 +356,7 @@ def _tagged(ctx: RequestContext, arn: str):
 @OPERATIONS.handler("TagResource")
 def tag_resource(ctx: RequestContext, params: dict) -> dict:
     row = _tagged(ctx, params["Resource"])
-    tags = params.get("Tags") or {}
-    ctx.platform.resources.delete_tags(row.arn, list(tags))
-    ctx.platform.resources.add_tags(row.arn, [{"Key": k, "Value": v} for k, v in tags.items()])
+    ctx.platform.resources.add_tags(row.arn, tag_list(params.get("Tags")))
     return {}
 
 
@@ -372,7 +370,7 @@ def untag_resource(ctx: RequestContext, params: dict) -> dict:
 @OPERATIONS.handler("ListTags")
 def list_tags(ctx: RequestContext, params: dict) -> dict:
     row = _tagged(ctx, params["Resource"])
-    return {"Tags": {t["Key"]: t["Value"] for t in ctx.platform.resources.list_tags(row.arn)}}
+    return {"Tags": tag_map(ctx.platform.resources.list_tags(row.arn))}
 
 
 __all__ = ["OPERATIONS", "lambda_error"]

@@ -52,7 +52,7 @@ def delete_schedule_group(ctx: RequestContext, params: dict) -> dict:
     name = params["Name"]
     if name == schedules.DEFAULT_GROUP:
         raise ScheduleError("Invalid", "You cannot delete the default group.")
-    row = group_row(ctx, name)
+    group_row(ctx, name)  # NotFound for a group that does not exist
     resources = ctx.platform.resources
     members, _ = resources.list(
         ctx.account_id, ctx.region, schedules.TYPE, ListQuery(parent=name, max_results=10000)
@@ -60,7 +60,6 @@ def delete_schedule_group(ctx: RequestContext, params: dict) -> dict:
     for member in members:  # Scheduler deletes a group's schedules with it
         resources.delete(member.account_id, member.region, schedules.TYPE, member.name)
     resources.delete(ctx.account_id, ctx.region, schedules.GROUP_TYPE, name)
-    resources.delete_tags(row.arn, [t["Key"] for t in resources.list_tags(row.arn)])
     return {}
 
 
@@ -100,9 +99,7 @@ def _tagged(ctx: RequestContext, arn: str):
 @OPERATIONS.handler("TagResource")
 def tag_resource(ctx: RequestContext, params: dict) -> dict:
     row = _tagged(ctx, params["ResourceArn"])
-    tags = params.get("Tags") or []
-    ctx.platform.resources.delete_tags(row.arn, [t["Key"] for t in tags])
-    ctx.platform.resources.add_tags(row.arn, tags)
+    ctx.platform.resources.add_tags(row.arn, params.get("Tags") or [])
     return {}
 
 

@@ -6,6 +6,7 @@ from ...domain import queues
 from ...store.resources import FieldFilter, ListQuery
 from ..context import RequestContext
 from ..registry import OperationTable
+from ..tags import tag_list, tag_map
 from .common import errors, queue_of, sqs_error, url_of
 
 OPERATIONS = OperationTable("sqs", errors)
@@ -84,9 +85,7 @@ def set_queue_attributes(ctx: RequestContext, params: dict) -> dict:
 @OPERATIONS.handler("TagQueue")
 def tag_queue(ctx: RequestContext, params: dict) -> dict:
     queue = queue_of(ctx, params)
-    tags = params.get("Tags") or {}
-    ctx.platform.resources.delete_tags(queue.arn, list(tags))
-    ctx.platform.resources.add_tags(queue.arn, [{"Key": k, "Value": v} for k, v in tags.items()])
+    ctx.platform.resources.add_tags(queue.arn, tag_list(params.get("Tags")))
     return {}
 
 
@@ -100,5 +99,5 @@ def untag_queue(ctx: RequestContext, params: dict) -> dict:
 @OPERATIONS.handler("ListQueueTags")
 def list_queue_tags(ctx: RequestContext, params: dict) -> dict:
     queue = queue_of(ctx, params)
-    tags = {t["Key"]: t["Value"] for t in ctx.platform.resources.list_tags(queue.arn)}
+    tags = tag_map(ctx.platform.resources.list_tags(queue.arn))
     return {"Tags": tags} if tags else {}
