@@ -18,6 +18,11 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2, message: s
     raise AssertionError(f"timed out after {timeout}s waiting for {message}; last value: {last!r}")
 
 
+def error_code(info) -> str:
+    """The AWS error code of a ``pytest.raises(botocore.exceptions.ClientError)`` result."""
+    return info.value.response["Error"]["Code"]
+
+
 def wait_training(sm, name: str, timeout: float = 120.0) -> dict:
     def done():
         desc = sm.describe_training_job(TrainingJobName=name)
