@@ -286,29 +286,47 @@ def render(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000, help="training rows (default 1,000,000)")
-    parser.add_argument(
-        "--only", default=",".join(BENCHMARKS), help="comma-separated subset of " + ", ".join(BENCHMARKS)
-    )
-    args = parser.parse_args(argv)
+def run_selected(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    benchmarks: dict[str, Callable[..., Result]],
+    run: Callable[[Callable[..., Result], Path], Result],
+    prefix: str,
+) -> None:
+    """What the algorithm benchmarks' mains share: run the ``--only`` subset of ``benchmarks`` (``run``
+    calls one with a temporary folder), print a line per result as it comes, then the table."""
     selected = [name.strip() for name in args.only.split(",") if name.strip()]
-    unknown = sorted(set(selected) - set(BENCHMARKS))
+    unknown = sorted(set(selected) - set(benchmarks))
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
     results = []
-    with tempfile.TemporaryDirectory(prefix="bench-algorithms-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         for name in selected:
-            result = BENCHMARKS[name](args.rows, Path(tmp))
+            started = time.perf_counter()
+            result = run(benchmarks[name], Path(tmp))
             print(
                 f"{result.name}: sagestack {result.ours_s:.2f}s, {result.reference} {result.reference_s:.2f}s "
-                f"({result.ratio:.2f}x); {result.metric} {result.ours_quality:.6g} vs {result.reference_quality:.6g}",
+                f"({result.ratio:.2f}x); {result.metric} {result.ours_quality:.6g} vs "
+                f"{result.reference_quality:.6g} {result.note} ({time.perf_counter() - started:.0f}s in all)",
                 flush=True,
             )
             results.append(result)
     print()
     print(render(results))
+
+
+def only_option(parser: argparse.ArgumentParser, benchmarks: dict) -> None:
+    parser.add_argument(
+        "--only", default=",".join(benchmarks), help="comma-separated subset of " + ", ".join(benchmarks)
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="training rows (default 1,000,000)")
+    only_option(parser, BENCHMARKS)
+    args = parser.parse_args(argv)
+    run_selected(parser, args, BENCHMARKS, lambda fn, tmp: fn(args.rows, tmp), "bench-algorithms-")
 
 
 if __name__ == "__main__":

@@ -24,13 +24,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-from bench.bench_algorithms import Result, _timed, _train_quietly, make_job, render
+from bench.bench_algorithms import Result, _timed, _train_quietly, make_job, only_option, run_selected
 
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 
@@ -200,31 +198,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="RCF training rows (default 1,000,000)")
     parser.add_argument("--docs", type=int, default=100_000, help="LDA/NTM documents (default 100,000)")
-    parser.add_argument("--only", default=",".join(BENCHMARKS), help="subset of " + ", ".join(BENCHMARKS))
+    only_option(parser, BENCHMARKS)
     args = parser.parse_args(argv)
-    selected = [name.strip() for name in args.only.split(",") if name.strip()]
-    unknown = sorted(set(selected) - set(BENCHMARKS))
-    if unknown:
-        parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
-    results, cache = [], {}
-    with tempfile.TemporaryDirectory(prefix="bench-algorithms-iii-") as tmp:
-        for name in selected:
-            started = time.perf_counter()
-            fn = BENCHMARKS[name]
-            result = (
-                fn(args.rows, args.docs, Path(tmp))
-                if name == "rcf"
-                else fn(args.rows, args.docs, Path(tmp), cache)
-            )
-            print(
-                f"{result.name}: sagestack {result.ours_s:.2f}s, {result.reference} {result.reference_s:.2f}s; "
-                f"{result.metric} {result.ours_quality:.4g} vs {result.reference_quality:.4g} {result.note} "
-                f"({time.perf_counter() - started:.0f}s in all)",
-                flush=True,
-            )
-            results.append(result)
-    print()
-    print(render(results))
+    cache: dict = {}  # the sklearn LDA reference, fitted once for LDA and NTM
+
+    def run(fn, tmp: Path) -> Result:
+        if fn is bench_rcf:
+            return fn(args.rows, args.docs, tmp)
+        return fn(args.rows, args.docs, tmp, cache)
+
+    run_selected(parser, args, BENCHMARKS, run, "bench-algorithms-iii-")
 
 
 if __name__ == "__main__":

@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from bench.bench_algorithms import Result, _timed, _train_quietly, make_job, render
+from bench.bench_algorithms import Result, _timed, _train_quietly, make_job, only_option, run_selected
 
 PREDICTION, CONTEXT = 24, 48
 
@@ -325,26 +324,9 @@ BENCHMARKS: dict[str, Callable[[int, Path], Result]] = {
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=int, default=1, help="data size multiplier (default 1)")
-    parser.add_argument(
-        "--only", default=",".join(BENCHMARKS), help="comma-separated subset of " + ", ".join(BENCHMARKS)
-    )
+    only_option(parser, BENCHMARKS)
     args = parser.parse_args(argv)
-    selected = [name.strip() for name in args.only.split(",") if name.strip()]
-    unknown = sorted(set(selected) - set(BENCHMARKS))
-    if unknown:
-        parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
-    results = []
-    with tempfile.TemporaryDirectory(prefix="bench-algorithms-iv-") as tmp:
-        for name in selected:
-            result = BENCHMARKS[name](args.scale, Path(tmp))
-            print(
-                f"{result.name}: sagestack {result.ours_s:.2f}s, {result.reference} {result.reference_s:.2f}s; "
-                f"{result.metric} {result.ours_quality:.6g} vs {result.reference_quality:.6g} {result.note}",
-                flush=True,
-            )
-            results.append(result)
-    print()
-    print(render(results))
+    run_selected(parser, args, BENCHMARKS, lambda fn, tmp: fn(args.scale, tmp), "bench-algorithms-iv-")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import json
 import time
 import urllib.request
 
-from .common import median, running_server, table
+from .common import median, running_server, table, tar_gz
 
 TRAIN = b"import os\nopen(os.path.join(os.environ['SM_MODEL_DIR'], 'm.txt'), 'w').write('ok')\nprint('loss: 0.5')\n"
 ROLE = "arn:aws:iam::000000000000:role/SageStackExecutionRole"
@@ -47,23 +47,10 @@ ASSETS = (
 )
 
 
-def _tar(files: dict[str, bytes]) -> bytes:
-    import io
-    import tarfile
-
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz") as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
 def _one_job(server) -> str:
     sm, s3 = server.client("sagemaker"), server.client("s3")
     s3.create_bucket(Bucket="bench-console")
-    s3.put_object(Bucket="bench-console", Key="code/src.tar.gz", Body=_tar({"train.py": TRAIN}))
+    s3.put_object(Bucket="bench-console", Key="code/src.tar.gz", Body=tar_gz({"train.py": TRAIN}))
     name = "bench-console-0"
     sm.create_training_job(
         TrainingJobName=name,

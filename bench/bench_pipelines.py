@@ -15,7 +15,7 @@ import json
 import time
 import uuid
 
-from .bench_processing import IMAGE, ROLE, TRIVIAL, run_job
+from .bench_processing import ROLE, TRIVIAL, job_request, run_job
 from .common import median, running_server, table
 
 
@@ -23,48 +23,7 @@ def _step(name: str, bucket: str, previous: str | None) -> dict:
     step = {
         "Name": name,
         "Type": "Processing",
-        "Arguments": {
-            "ProcessingResources": {
-                "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 10}
-            },
-            "AppSpecification": {
-                "ImageUri": IMAGE,
-                "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/script.py"],
-            },
-            "RoleArn": ROLE,
-            "ProcessingInputs": [
-                {
-                    "InputName": "data",
-                    "S3Input": {
-                        "S3Uri": f"s3://{bucket}/data/x.csv",
-                        "S3DataType": "S3Prefix",
-                        "LocalPath": "/opt/ml/processing/input/data",
-                        "S3InputMode": "File",
-                    },
-                },
-                {
-                    "InputName": "code",
-                    "S3Input": {
-                        "S3Uri": f"s3://{bucket}/code/script.py",
-                        "S3DataType": "S3Prefix",
-                        "LocalPath": "/opt/ml/processing/input/code",
-                        "S3InputMode": "File",
-                    },
-                },
-            ],
-            "ProcessingOutputConfig": {
-                "Outputs": [
-                    {
-                        "OutputName": "out",
-                        "S3Output": {
-                            "S3Uri": f"s3://{bucket}/pipeline-out/{name}",
-                            "LocalPath": "/opt/ml/processing/output",
-                            "S3UploadMode": "EndOfJob",
-                        },
-                    }
-                ]
-            },
-        },
+        "Arguments": job_request(bucket, f"s3://{bucket}/pipeline-out/{name}"),
     }
     if previous:
         step["DependsOn"] = [previous]

@@ -44,21 +44,19 @@ def run_direct() -> float:
         return time.perf_counter() - start
 
 
-def run_job(server, bucket: str) -> float:
-    sm = server.client("sagemaker")
-    name = f"bench-{uuid.uuid4().hex[:10]}"
-    start = time.perf_counter()
-    sm.create_processing_job(
-        ProcessingJobName=name,
-        RoleArn=ROLE,
-        ProcessingResources={
+def job_request(bucket: str, output_uri: str) -> dict:
+    """The CreateProcessingJob request of the trivial job (data and script from ``bucket``), less its
+    name: run directly here, and as each step of the pipelines benchmark."""
+    return {
+        "RoleArn": ROLE,
+        "ProcessingResources": {
             "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 10}
         },
-        AppSpecification={
+        "AppSpecification": {
             "ImageUri": IMAGE,
             "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/script.py"],
         },
-        ProcessingInputs=[
+        "ProcessingInputs": [
             {
                 "InputName": "data",
                 "S3Input": {
@@ -78,19 +76,26 @@ def run_job(server, bucket: str) -> float:
                 },
             },
         ],
-        ProcessingOutputConfig={
+        "ProcessingOutputConfig": {
             "Outputs": [
                 {
                     "OutputName": "out",
                     "S3Output": {
-                        "S3Uri": f"s3://{bucket}/out/{name}",
+                        "S3Uri": output_uri,
                         "LocalPath": "/opt/ml/processing/output",
                         "S3UploadMode": "EndOfJob",
                     },
                 }
             ]
         },
-    )
+    }
+
+
+def run_job(server, bucket: str) -> float:
+    sm = server.client("sagemaker")
+    name = f"bench-{uuid.uuid4().hex[:10]}"
+    start = time.perf_counter()
+    sm.create_processing_job(ProcessingJobName=name, **job_request(bucket, f"s3://{bucket}/out/{name}"))
     while True:
         status = sm.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"]
         if status in ("Completed", "Failed", "Stopped"):

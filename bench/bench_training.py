@@ -9,12 +9,10 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import uuid
@@ -22,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import median, running_server, table
+from .common import median, running_server, table, tar_gz
 
 ROLE = "arn:aws:iam::000000000000:role/SageStackExecutionRole"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
@@ -56,13 +54,8 @@ def run_direct(script: str, env_extra: dict) -> float:
 def run_job(server, bucket: str, script: str, data_prefix: str) -> float:
     s3 = server.client("s3")
     sm = server.client("sagemaker")
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        info = tarfile.TarInfo("train.py")
-        info.size = len(script)
-        tar.addfile(info, io.BytesIO(script.encode()))
     key = f"code/{uuid.uuid4().hex}/sourcedir.tar.gz"
-    s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
+    s3.put_object(Bucket=bucket, Key=key, Body=tar_gz({"train.py": script}))
     name = f"bench-{uuid.uuid4().hex[:10]}"
     start = time.perf_counter()
     sm.create_training_job(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import statistics
+import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
@@ -21,6 +23,18 @@ def running_server(extra_env: dict | None = None) -> Iterator[ServerProcess]:
             yield server
         finally:
             server.stop()
+
+
+def tar_gz(files: dict[str, bytes | str]) -> bytes:
+    """A gzipped tar of ``files`` (name → content), as a source or model archive in S3."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as archive:
+        for name, content in files.items():
+            data = content.encode() if isinstance(content, str) else content
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return out.getvalue()
 
 
 def timed(func, *args, **kwargs) -> tuple[float, object]:

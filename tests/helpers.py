@@ -18,12 +18,33 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2, message: s
     raise AssertionError(f"timed out after {timeout}s waiting for {message}; last value: {last!r}")
 
 
+def error_code(info) -> str:
+    """The AWS error code of a ``pytest.raises(botocore.exceptions.ClientError)`` result."""
+    return info.value.response["Error"]["Code"]
+
+
 def wait_training(sm, name: str, timeout: float = 120.0) -> dict:
     def done():
         desc = sm.describe_training_job(TrainingJobName=name)
         return desc if desc["TrainingJobStatus"] in ("Completed", "Failed", "Stopped") else None
 
     return wait_for(done, timeout, 0.3, f"training job {name}")
+
+
+def wait_pipeline_execution(sm, arn: str, timeout: float = 300.0) -> dict:
+    """The pipeline execution's description once it has ended (Succeeded, Failed or Stopped)."""
+
+    def done():
+        desc = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
+        return desc if desc["PipelineExecutionStatus"] in ("Succeeded", "Failed", "Stopped") else None
+
+    return wait_for(done, timeout, 0.3, f"pipeline execution {arn}")
+
+
+def pipeline_steps(sm, arn: str) -> dict[str, dict]:
+    """A pipeline execution's steps by step name."""
+    steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
+    return {s["StepName"]: s for s in steps}
 
 
 def tar_gz(files: dict[str, bytes]) -> bytes:

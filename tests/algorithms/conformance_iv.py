@@ -12,11 +12,26 @@ from __future__ import annotations
 import io
 import json
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 N_QUERY = 7  # as test_conformance
+
+
+@dataclass(frozen=True)
+class Requests:
+    """The N_QUERY inference requests of an algorithm whose inputs are not feature rows, as a body in
+    each content type (a Case's ``query`` gives one)."""
+
+    encode_as: Callable[[str], bytes]
+
+    @classmethod
+    def of(cls, bodies: dict[str, bytes]) -> Requests:
+        """Fixed bodies by content type (an undeclared type gets a body no algorithm reads)."""
+        return cls(lambda content_type: bodies.get(content_type, b"a,b\n"))
 
 
 def _sdk():
@@ -89,7 +104,7 @@ DEEPAR = {
     },
     "tuning_metric": "test:RMSE",
     "expected_metrics": ("test:RMSE", "test:mean_wQuantileLoss", "train:final_loss"),
-    "request": _deepar_request,
+    "query": lambda X: Requests(_deepar_request),
     "rows": _deepar_rows,
 }
 
@@ -138,7 +153,7 @@ BLAZINGTEXT = {
     "content_types": {"train": "text/plain", "validation": "text/plain"},
     "tuning_metric": "validation:accuracy",
     "expected_metrics": ("validation:accuracy",),
-    "request": _blazingtext_request,
+    "query": lambda X: Requests(_blazingtext_request),
     "rows": lambda body, accept: [{"prob": p["prob"]} for p in _predictions(body, accept, wrapped=False)],
 }
 
@@ -215,7 +230,7 @@ SEQ2SEQ = {
     },
     "tuning_metric": "validation:bleu",
     "expected_metrics": ("validation:perplexity", "validation:accuracy", "validation:bleu"),
-    "request": _seq2seq_request,
+    "query": lambda X: Requests(_seq2seq_request),
     "rows": _seq2seq_rows,
 }
 

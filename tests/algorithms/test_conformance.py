@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 
 import conformance_iv
+from conformance_iv import Requests
 from jobdir import dense_recordio, make_job, metric_values
 from sagestack.algorithms import registry
 from sagestack.algorithms.base import (
@@ -109,12 +110,12 @@ class Case:
     content_types: dict[str, str] = field(default_factory=dict)  # channel → ContentType (absent: none sent)
     tuning_metric: str = ""  # a valid _tuning_objective_metric ("" as 1P default configurations carry)
     expected_metrics: tuple[str, ...] = ()  # metric names the tiny job's log must yield
-    # Algorithms whose requests are not feature rows (text, time series, token ids): the N_QUERY
-    # queries' request body in a content type, and a response's rows as key → floats.
-    request: Callable[[str], bytes] | None = None
+    # What inference is asked, from the first N_QUERY feature rows: the rows themselves (default), other
+    # rows (counts), or, where requests are not feature rows (IP pairs, tokens, text, time series), a
+    # Requests object that writes them in each content type.
+    query: Callable[[np.ndarray], np.ndarray | Requests] | None = None
+    # a response's rows as key → floats, where they are not the usual prediction rows
     rows: Callable[[bytes, str], list[dict[str, list[float]]]] | None = None
-    # what inference is asked: the feature rows (default) or a Requests object (non-numeric inputs)
-    query: Callable[[np.ndarray], Any] | None = None
 
 
 def _binary(y: np.ndarray) -> np.ndarray:
@@ -124,16 +125,6 @@ def _binary(y: np.ndarray) -> np.ndarray:
 def _counts(X: np.ndarray) -> np.ndarray:
     """Word counts (non-negative integers) made from the tiny feature rows, for the topic models."""
     return np.round(np.abs(X) * 2).astype(np.float32)
-
-
-@dataclass(frozen=True)
-class Requests:
-    """Inference requests of an algorithm whose inputs are not feature rows: content type → body."""
-
-    bodies: dict[str, bytes]
-
-    def encode_as(self, content_type: str) -> bytes:
-        return self.bodies.get(content_type, b"a,b\n")
 
 
 def _ip_pairs(X: np.ndarray, y: np.ndarray) -> list[tuple[str, str]]:
@@ -149,7 +140,7 @@ def _ip_csv(X: np.ndarray, y: np.ndarray) -> bytes:
 def _ip_requests(X: np.ndarray) -> Requests:
     _, y = _data()
     pairs = _ip_pairs(X, y[: len(X)])
-    return Requests(
+    return Requests.of(
         {
             "text/csv": "".join(f"{e},{ip}\n" for e, ip in pairs).encode(),
             "application/json": json.dumps(
@@ -184,7 +175,7 @@ def _o2v_jsonl(X: np.ndarray, y: np.ndarray) -> bytes:
 def _o2v_requests(X: np.ndarray) -> Requests:
     _, y = _data()
     pairs = [{"in0": r["in0"], "in1": r["in1"]} for r in _o2v_pairs(X, y[: len(X)])]
-    return Requests(
+    return Requests.of(
         {
             "application/json": json.dumps({"instances": pairs}).encode(),
             "application/jsonlines": "".join(json.dumps(p) + "\n" for p in pairs).encode(),
@@ -492,7 +483,7 @@ class Trained:
     module: ModuleType
     model: Any
     log: str
-    query: np.ndarray
+    query: np.ndarray | Requests
 
 
 @pytest.fixture(scope="module")
@@ -530,7 +521,7 @@ def test_training_log_yields_the_declared_metrics(package, trained):
         assert math.isfinite(found[name])
 
 
-def encode_request(X: np.ndarray, content_type: str) -> bytes:
+def encode_request(X: np.ndarray | Requests, content_type: str) -> bytes:
     """``X`` in a request format, as a client would send it (RecordIO: the SDK's RecordSerializer, float64)."""
     if isinstance(X, Requests):
         return X.encode_as(content_type)
@@ -584,11 +575,6 @@ def decode_response(body: bytes, accept: str) -> list[Any]:
     raise AssertionError(f"no decoder for {accept}")
 
 
-def request_for(package: str, X: np.ndarray, content_type: str) -> bytes:
-    case = CASES[package]
-    return case.request(content_type) if case.request else encode_request(X, content_type)
-
-
 def rows_of(package: str, body: bytes, accept: str) -> list[Any]:
     case = CASES[package]
     return case.rows(body, accept) if case.rows else decode_response(body, accept)
@@ -609,7 +595,7 @@ def test_predict_answers_every_declared_format_pair(package, trained):
     reference: list[dict[str, list[float]]] | None = None
     for content_type, accept in itertools.product(spec.request_content_types, spec.response_accept_types):
         body, response_type = result.module.predict(
-            result.model, request_for(package, result.query, content_type), content_type, accept
+            result.model, encode_request(result.query, content_type), content_type, accept
         )
         assert response_type.split(";")[0].strip() == accept, (content_type, accept, response_type)
         rows = rows_of(package, body, accept)
@@ -634,7 +620,7 @@ def test_predict_with_any_accept_uses_a_declared_type(package, trained):
     spec = result.module.SPEC
     content_type = spec.request_content_types[0]
     body, response_type = result.module.predict(
-        result.model, request_for(package, result.query, content_type), content_type, "*/*"
+        result.model, encode_request(result.query, content_type), content_type, "*/*"
     )
     media = response_type.split(";")[0].strip()
     assert media in spec.response_accept_types
@@ -663,7 +649,7 @@ def test_unsupported_accept_is_refused_with_4xx(package, trained):
     with pytest.raises(InferenceError) as info:
         result.module.predict(
             result.model,
-            request_for(package, result.query, content_type),
+            encode_request(result.query, content_type),
             content_type,
             "application/x-unsupported-accept",
         )
@@ -676,7 +662,7 @@ def test_undeclared_accept_types_are_refused_with_406(package, trained):
     result = trained(package)
     spec = result.module.SPEC
     content_type = spec.request_content_types[0]
-    body = request_for(package, result.query, content_type)
+    body = encode_request(result.query, content_type)
     for accept in ACCEPT_UNIVERSE:
         if accept in spec.response_accept_types:
             continue

@@ -54,10 +54,6 @@ def lam(server):
     return server.client("lambda")
 
 
-def _code(info) -> str:
-    return info.value.response["Error"]["Code"]
-
-
 def make_function(lam, source: str = HANDLER, **kwargs) -> str:
     name = f"fn-{uuid.uuid4().hex[:10]}"
     created = lam.create_function(

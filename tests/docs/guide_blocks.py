@@ -8,7 +8,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,3 +85,66 @@ def output_pattern(line: str) -> re.Pattern:
 def missing_lines(expected: str, output: str) -> list[str]:
     lines = [line for line in expected.splitlines() if line.strip()]
     return [line for line in lines if not output_pattern(line).search(output)]
+
+
+# The runner every executable page's test shares (user guide, services, remote functions, clarify,
+# pipelines): one process per block, in a working directory the page's blocks share, with the
+# environment ``sagestack env`` prints for the test server.
+
+#: Variables of the developer's own AWS setup that would steer the blocks away from the test server.
+OWN_AWS_VARIABLES = (
+    "AWS_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+)
+
+
+def page_env(server, **extra: str) -> dict[str, str]:
+    """This process's environment pointed at ``server`` (``sagestack env``'s variables), with ``sagestack``
+    and ``aws`` resolving to this interpreter's, plus ``extra``."""
+    env = dict(os.environ)
+    for key in OWN_AWS_VARIABLES:
+        env.pop(key, None)
+    client = server.client_env()
+    client["PYTHONPATH"] = os.pathsep.join(p for p in (client["PYTHONPATH"], env.get("PYTHONPATH")) if p)
+    env.update(client)
+    env.update(
+        SAGEMAKER_SUPPRESS_V2_WARNING="1",
+        PYTHONUNBUFFERED="1",
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+    )
+    env.update(extra)
+    return env
+
+
+def run_block(
+    block: Block, env: dict[str, str], cwd: Path, python: tuple[str, ...] = (), timeout: int = 300
+) -> subprocess.CompletedProcess:
+    """Run one block in its own process: a python block as a script (behind ``python``, a wrapper script
+    that runs the block's path, where given), a bash block with ``bash -e``."""
+    if block.lang == "python":
+        script = cwd / f"block_{block.line}.py"
+        script.write_text(block.code)
+        cmd = [sys.executable, *python, str(script)]
+    else:
+        cmd = ["bash", "-e", "-c", block.code]
+    return subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def check_block(
+    page: Path, block: Block, env: dict[str, str], cwd: Path, python: tuple[str, ...] = ()
+) -> None:
+    """Run ``block`` (:func:`run_block`) and assert it exits 0 and prints the output the page shows."""
+    result = run_block(block, env, cwd, python)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, (
+        f"{page.name}:{block.line} ({block.lang}) exited {result.returncode}:\n{output[-4000:]}"
+    )
+    if block.expected:
+        missing = missing_lines(block.expected, output)
+        assert not missing, (
+            f"{page.name}:{block.line}: the output shown on the page does not match; "
+            f"missing {missing}\n--- printed:\n{output[-4000:]}"
+        )

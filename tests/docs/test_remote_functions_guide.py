@@ -9,14 +9,11 @@ shortened). The blocks themselves run unchanged.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from guide_blocks import RUNNABLE, missing_lines, parse
+from guide_blocks import RUNNABLE, check_block, page_env, parse
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "remote-functions.md"
 BLOCKS = parse(GUIDE)
@@ -54,20 +51,9 @@ runpy.run_path(sys.argv[1], run_name="__main__")
 
 @pytest.fixture(scope="module")
 def guide_env(server, tmp_path_factory) -> tuple[dict[str, str], Path]:
-    env = dict(os.environ)
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-        env.pop(key, None)
-    client = server.client_env()
-    client["PYTHONPATH"] = os.pathsep.join(p for p in (client["PYTHONPATH"], env.get("PYTHONPATH")) if p)
-    env.update(client)
-    env.update(
-        SAGEMAKER_SUPPRESS_V2_WARNING="1",
-        PYTHONUNBUFFERED="1",
-        PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
-    )
     cwd = tmp_path_factory.mktemp("remote-functions-guide")
     (cwd / "_fast_sdk_wait.py").write_text(FAST_SDK_WAIT)
-    return env, cwd
+    return page_env(server), cwd
 
 
 def test_guide_has_runnable_blocks():
@@ -82,15 +68,4 @@ def test_block(block, guide_env):
     if block.skip:
         pytest.skip(f"docs-test: skip — {block.skip}")
     env, cwd = guide_env
-    if block.lang == "python":
-        script = cwd / f"block_{block.line}.py"
-        script.write_text(block.code)
-        cmd = [sys.executable, str(cwd / "_fast_sdk_wait.py"), str(script)]
-    else:
-        cmd = ["bash", "-e", "-c", block.code]
-    result = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, f"{GUIDE.name}:{block.line} exited {result.returncode}:\n{output[-4000:]}"
-    if block.expected:
-        missing = missing_lines(block.expected, output)
-        assert not missing, f"{GUIDE.name}:{block.line}: missing {missing}\n--- printed:\n{output[-4000:]}"
+    check_block(GUIDE, block, env, cwd, python=(str(cwd / "_fast_sdk_wait.py"),))

@@ -8,14 +8,11 @@ match what the block printed. See guide_blocks.py for the markers.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from guide_blocks import RUNNABLE, missing_lines, parse
+from guide_blocks import RUNNABLE, check_block, page_env, parse
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "user-guide.md"
 BLOCKS = parse(GUIDE)
@@ -25,37 +22,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def guide_env(server, tmp_path_factory) -> tuple[dict[str, str], Path]:
-    env = dict(os.environ)
-    for key in (
-        "AWS_PROFILE",
-        "AWS_SESSION_TOKEN",
-        "AWS_CONFIG_FILE",
-        "AWS_SHARED_CREDENTIALS_FILE",
-        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-    ):
-        env.pop(key, None)
-    client = server.client_env()
-    client["PYTHONPATH"] = os.pathsep.join(p for p in (client["PYTHONPATH"], env.get("PYTHONPATH")) if p)
-    env.update(client)
     # `sagestack env` / `sagestack serve` inside the blocks describe the test server, not 5066.
-    env.update(
-        SAGESTACK_PORT=str(server.port),
-        SAGESTACK_DATA_DIR=str(server.data_dir),
-        SAGEMAKER_SUPPRESS_V2_WARNING="1",
-        PYTHONUNBUFFERED="1",
-        PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
-    )
+    env = page_env(server, SAGESTACK_PORT=str(server.port), SAGESTACK_DATA_DIR=str(server.data_dir))
     return env, tmp_path_factory.mktemp("guide")
-
-
-def _run(block, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    if block.lang == "python":
-        script = cwd / f"block_{block.line}.py"
-        script.write_text(block.code)
-        cmd = [sys.executable, str(script)]
-    else:
-        cmd = ["bash", "-e", "-c", block.code]
-    return subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
 def test_guide_has_runnable_blocks_and_few_skips():
@@ -74,15 +43,4 @@ def test_guide_has_runnable_blocks_and_few_skips():
 def test_block(block, guide_env):
     if block.skip:
         pytest.skip(f"docs-test: skip — {block.skip}")
-    env, cwd = guide_env
-    result = _run(block, env, cwd)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, (
-        f"{GUIDE.name}:{block.line} ({block.lang}) exited {result.returncode}:\n{output[-4000:]}"
-    )
-    if block.expected:
-        missing = missing_lines(block.expected, output)
-        assert not missing, (
-            f"{GUIDE.name}:{block.line}: the output shown in the guide does not match; "
-            f"missing {missing}\n--- printed:\n{output[-4000:]}"
-        )
+    check_block(GUIDE, block, *guide_env)

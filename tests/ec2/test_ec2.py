@@ -7,14 +7,12 @@ import uuid
 import botocore.exceptions
 import pytest
 
+from helpers import error_code
+
 
 @pytest.fixture
 def ec2(server):
     return server.client("ec2")
-
-
-def _code(info) -> str:
-    return info.value.response["Error"]["Code"]
 
 
 def _default_vpc(ec2) -> dict:
@@ -57,7 +55,7 @@ def test_default_subnets_one_per_zone(ec2):
     assert ec2.describe_subnets(SubnetIds=[one[0]["SubnetId"]])["Subnets"] == one
     with pytest.raises(botocore.exceptions.ClientError) as info:
         ec2.describe_subnets(SubnetIds=["subnet-0000dead"])
-    assert _code(info) == "InvalidSubnetID.NotFound" and "subnet-0000dead" in str(info.value)
+    assert error_code(info) == "InvalidSubnetID.NotFound" and "subnet-0000dead" in str(info.value)
 
 
 def test_default_security_group(ec2):
@@ -73,21 +71,22 @@ def test_default_security_group(ec2):
     assert ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"] == [group]
     with pytest.raises(botocore.exceptions.ClientError) as info:
         ec2.describe_security_groups(GroupIds=["sg-0000dead"])
-    assert _code(info) == "InvalidGroup.NotFound"
+    assert error_code(info) == "InvalidGroup.NotFound"
     with pytest.raises(botocore.exceptions.ClientError) as info:
         ec2.delete_security_group(GroupId=group["GroupId"])
-    assert _code(info) == "CannotDelete"
+    assert error_code(info) == "CannotDelete"
 
 
 def test_unknown_vpc_and_bad_filter(ec2):
     with pytest.raises(botocore.exceptions.ClientError) as info:
         ec2.describe_vpcs(VpcIds=["vpc-0000dead"])
     assert (
-        _code(info) == "InvalidVpcID.NotFound" and "vpc-0000dead" in info.value.response["Error"]["Message"]
+        error_code(info) == "InvalidVpcID.NotFound"
+        and "vpc-0000dead" in info.value.response["Error"]["Message"]
     )
     with pytest.raises(botocore.exceptions.ClientError) as info:
         ec2.describe_vpcs(Filters=[{"Name": "no-such-filter", "Values": ["x"]}])
-    assert _code(info) == "InvalidParameterValue"
+    assert error_code(info) == "InvalidParameterValue"
 
 
 def test_vpc_helper_flow_create_tag_find(ec2):
@@ -132,7 +131,7 @@ def test_vpc_helper_flow_create_tag_find(ec2):
     )
     with pytest.raises(botocore.exceptions.ClientError) as info:
         ec2.create_security_group(GroupName=name, Description="again", VpcId=vpc_id)
-    assert _code(info) == "InvalidGroup.Duplicate"
+    assert error_code(info) == "InvalidGroup.Duplicate"
 
     found = ec2.describe_vpcs(Filters=[{"Name": "tag-value", "Values": [name]}])["Vpcs"]
     assert [v["VpcId"] for v in found] == [vpc_id] and found[0]["Tags"] == [{"Key": "Name", "Value": name}]
@@ -146,13 +145,13 @@ def test_vpc_helper_flow_create_tag_find(ec2):
 
     with pytest.raises(botocore.exceptions.ClientError) as info:
         ec2.create_subnet(CidrBlock="10.0.1.0/24", VpcId=vpc_id)
-    assert _code(info) == "InvalidSubnet.Conflict"
+    assert error_code(info) == "InvalidSubnet.Conflict"
     with pytest.raises(botocore.exceptions.ClientError) as info:
         ec2.create_subnet(CidrBlock="192.168.0.0/24", VpcId=vpc_id)
-    assert _code(info) == "InvalidSubnet.Range"
+    assert error_code(info) == "InvalidSubnet.Range"
     with pytest.raises(botocore.exceptions.ClientError) as info:
         ec2.delete_vpc(VpcId=vpc_id)
-    assert _code(info) == "DependencyViolation"
+    assert error_code(info) == "DependencyViolation"
     ec2.delete_security_group(GroupId=group_id)
     ec2.delete_subnet(SubnetId=subnet_a["SubnetId"])
     ec2.delete_subnet(SubnetId=subnet_b["SubnetId"])
@@ -196,4 +195,4 @@ def test_sagemaker_vpc_config_recorded(server, ec2):
 def test_dry_run(ec2):
     with pytest.raises(botocore.exceptions.ClientError) as info:
         ec2.create_vpc(CidrBlock="10.1.0.0/16", DryRun=True)
-    assert _code(info) == "DryRunOperation"
+    assert error_code(info) == "DryRunOperation"

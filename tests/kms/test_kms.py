@@ -8,14 +8,12 @@ import uuid
 import botocore.exceptions
 import pytest
 
+from helpers import error_code
+
 
 @pytest.fixture
 def kms(server):
     return server.client("kms")
-
-
-def _code(info) -> str:
-    return info.value.response["Error"]["Code"]
 
 
 def _alias() -> str:
@@ -44,7 +42,7 @@ def test_create_describe_list_key(kms):
 def test_unknown_key_and_alias(kms):
     with pytest.raises(botocore.exceptions.ClientError) as info:
         kms.describe_key(KeyId=str(uuid.uuid4()))
-    assert _code(info) == "NotFoundException" and "does not exist" in str(info.value)
+    assert error_code(info) == "NotFoundException" and "does not exist" in str(info.value)
     with pytest.raises(kms.exceptions.NotFoundException) as info:
         kms.describe_key(KeyId="alias/nope-nothing")
     assert "alias/nope-nothing" in str(info.value)
@@ -55,7 +53,7 @@ def test_unknown_key_and_alias(kms):
 def test_unsupported_key_spec(kms):
     with pytest.raises(botocore.exceptions.ClientError) as info:
         kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")
-    assert _code(info) == "UnsupportedOperationException"
+    assert error_code(info) == "UnsupportedOperationException"
 
 
 def test_encrypt_decrypt_round_trip_without_key_id(kms):
@@ -112,7 +110,7 @@ def test_schedule_and_cancel_deletion(kms):
     for days in (6, 31):
         with pytest.raises(botocore.exceptions.ClientError) as info:
             kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=days)
-        assert _code(info) == "ValidationException" and "pendingWindowInDays" in str(info.value)
+        assert error_code(info) == "ValidationException" and "pendingWindowInDays" in str(info.value)
     out = kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
     assert out["KeyState"] == "PendingDeletion" and out["PendingWindowInDays"] == 7
     assert out["KeyId"] == key["Arn"]
@@ -166,7 +164,7 @@ def test_alias_name_rules(kms):
     key = kms.create_key()["KeyMetadata"]
     with pytest.raises(botocore.exceptions.ClientError) as info:
         kms.create_alias(AliasName="no-prefix", TargetKeyId=key["KeyId"])
-    assert _code(info) == "ValidationException"
+    assert error_code(info) == "ValidationException"
     with pytest.raises(kms.exceptions.InvalidAliasNameException):
         kms.create_alias(AliasName="alias/aws/mine", TargetKeyId=key["KeyId"])
     with pytest.raises(kms.exceptions.NotFoundException):
@@ -223,7 +221,7 @@ def test_generate_data_key_and_reencrypt(kms):
     assert len(kms.generate_data_key(KeyId=key["KeyId"], KeySpec="AES_128")["Plaintext"]) == 16
     with pytest.raises(botocore.exceptions.ClientError) as info:
         kms.generate_data_key(KeyId=key["KeyId"])
-    assert _code(info) == "ValidationException"
+    assert error_code(info) == "ValidationException"
     bare = kms.generate_data_key_without_plaintext(KeyId=key["KeyId"], KeySpec="AES_256")
     assert (
         "Plaintext" not in bare and len(kms.decrypt(CiphertextBlob=bare["CiphertextBlob"])["Plaintext"]) == 32
@@ -354,4 +352,4 @@ def test_bad_marker_is_invalid_marker_exception(kms):
     ):
         with pytest.raises(botocore.exceptions.ClientError) as info:
             call(Marker="not-a-marker", **params)
-        assert _code(info) == "InvalidMarkerException", call
+        assert error_code(info) == "InvalidMarkerException", call

@@ -5,15 +5,13 @@ straight into S3 in the data-capture layout."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
-import tarfile
 import textwrap
 import time
 import uuid
 
-ROLE = "arn:aws:iam::000000000000:role/SageStackExecutionRole"
-SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+from helpers import ROLE, SKLEARN_IMAGE, tar_gz
+
 ANALYZER_IMAGE = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
 
 SUM_MODEL = """
@@ -40,17 +38,6 @@ def output_fn(prediction, accept):
 """
 
 
-def _tar(files: dict[str, str]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz") as archive:
-        for name, content in files.items():
-            data = content.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
 class Monitor:
     """One bucket, clients, and endpoints with data capture on."""
 
@@ -75,7 +62,9 @@ class Monitor:
         return f"s3://{self.bucket}/capture"
 
     def endpoint(self, name: str, wait: bool = True) -> str:
-        url = self.put(f"models/{name}/model.tar.gz", _tar({"code/inference.py": textwrap.dedent(SUM_MODEL)}))
+        url = self.put(
+            f"models/{name}/model.tar.gz", tar_gz({"code/inference.py": textwrap.dedent(SUM_MODEL).encode()})
+        )
         self.sm.create_model(
             ModelName=name,
             ExecutionRoleArn=ROLE,

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from helpers import ROLE, wait_for
+from helpers import ROLE, pipeline_steps, wait_pipeline_execution
 
 pytestmark = [pytest.mark.slow]
 
@@ -44,17 +44,8 @@ def test_function_steps_pass_values_through_the_engine(server, sdk_env):
     execution = pipeline.start()
     sm = server.client("sagemaker")
 
-    def done():
-        desc = sm.describe_pipeline_execution(PipelineExecutionArn=execution.arn)
-        return desc if desc["PipelineExecutionStatus"] in ("Succeeded", "Failed", "Stopped") else None
-
-    desc = wait_for(done, 400, 0.5, f"pipeline execution {execution.arn}")
-    steps = {
-        s["StepName"]: s
-        for s in sm.list_pipeline_execution_steps(PipelineExecutionArn=execution.arn)[
-            "PipelineExecutionSteps"
-        ]
-    }
+    desc = wait_pipeline_execution(sm, execution.arn, 400)
+    steps = pipeline_steps(sm, execution.arn)
     assert desc["PipelineExecutionStatus"] == "Succeeded", (desc.get("FailureReason"), steps)
     assert steps["generate"]["StepStatus"] == steps["combine"]["StepStatus"] == "Succeeded"
     assert steps["big-enough"]["Metadata"]["Condition"]["Outcome"] == "True"

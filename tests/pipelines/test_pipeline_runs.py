@@ -12,7 +12,7 @@ import uuid
 import botocore.exceptions
 import pytest
 
-from helpers import ROLE, SKLEARN_IMAGE, wait_for
+from helpers import ROLE, SKLEARN_IMAGE, pipeline_steps, wait_for, wait_pipeline_execution
 
 #: Sleeps ``SLEEP`` seconds; fails with ``FAIL_WITH`` (written to /opt/ml/output/failure) the first time
 #: it runs for ``MARKER``; writes ``RESULT`` to its output.
@@ -161,21 +161,6 @@ def _pipeline(sm, steps) -> str:
     return name
 
 
-def _wait(sm, arn: str, timeout: float = 120) -> dict:
-    def done():
-        desc = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
-        return desc if desc["PipelineExecutionStatus"] in ("Succeeded", "Failed", "Stopped") else None
-
-    return wait_for(done, timeout, 0.3, f"pipeline execution {arn}")
-
-
-def _steps(sm, arn: str) -> dict:
-    return {
-        s["StepName"]: s
-        for s in sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
-    }
-
-
 def _job_name(step: dict) -> str:
     return step["Metadata"]["ProcessingJob"]["Arn"].rsplit("/", 1)[-1]
 
@@ -215,8 +200,8 @@ def test_retry_policy_turns_a_first_failure_into_success(env):
     }
     name = _pipeline(sm, [flaky, check])
     arn = sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
-    desc = _wait(sm, arn)
-    steps = _steps(sm, arn)
+    desc = wait_pipeline_execution(sm, arn)
+    steps = pipeline_steps(sm, arn)
     assert desc["PipelineExecutionStatus"] == "Succeeded", steps
     assert steps["Flaky"]["AttemptCount"] == 2 and "FailureReason" not in steps["Flaky"]
     job_name = steps["Flaky"]["Metadata"]["TrainingJob"]["Arn"].rsplit("/", 1)[-1]
@@ -237,16 +222,16 @@ def test_unclassified_failure_is_not_retried_then_retry_execution_reruns_it(env)
     )
     name = _pipeline(sm, [step, _after("Check", "Broken")])
     arn = sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
-    desc = _wait(sm, arn)
+    desc = wait_pipeline_execution(sm, arn)
     assert desc["PipelineExecutionStatus"] == "Failed"
-    steps = _steps(sm, arn)
+    steps = pipeline_steps(sm, arn)
     assert set(steps) == {"Broken"}  # its dependant never started
     assert steps["Broken"]["StepStatus"] == "Failed" and steps["Broken"]["AttemptCount"] == 1
     assert steps["Broken"]["FailureReason"].startswith("ClientError: AlgorithmError: See job logs")
     first_job = _job_name(steps["Broken"])
     sm.retry_pipeline_execution(PipelineExecutionArn=arn, ClientRequestToken=uuid.uuid4().hex)
-    desc = _wait(sm, arn)
-    steps = _steps(sm, arn)
+    desc = wait_pipeline_execution(sm, arn)
+    steps = pipeline_steps(sm, arn)
     assert desc["PipelineExecutionStatus"] == "Succeeded", steps
     assert "FailureReason" not in desc
     assert steps["Broken"]["AttemptCount"] == 2 and _job_name(steps["Broken"]) != first_job
@@ -259,9 +244,11 @@ def test_stop_stops_the_running_job(env):
     name = _pipeline(sm, [_processing("Slow", bucket, {"SLEEP": "120"}), _after("Check", "Slow")])
     arn = sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
     wait_for(
-        lambda: _steps(sm, arn).get("Slow", {}).get("StepStatus") == "Executing", 60, message="Slow executing"
+        lambda: pipeline_steps(sm, arn).get("Slow", {}).get("StepStatus") == "Executing",
+        60,
+        message="Slow executing",
     )
-    job = _job_name(_steps(sm, arn)["Slow"])
+    job = _job_name(pipeline_steps(sm, arn)["Slow"])
     wait_for(
         lambda: sm.describe_processing_job(ProcessingJobName=job).get("ProcessingStartTime"),
         60,
@@ -275,9 +262,9 @@ def test_stop_stops_the_running_job(env):
         "Stopping",
         "Stopped",
     )
-    desc = _wait(sm, arn, 60)
+    desc = wait_pipeline_execution(sm, arn, 60)
     assert desc["PipelineExecutionStatus"] == "Stopped"
-    steps = _steps(sm, arn)
+    steps = pipeline_steps(sm, arn)
     assert set(steps) == {"Slow"} and steps["Slow"]["StepStatus"] == "Stopped"
     assert sm.describe_processing_job(ProcessingJobName=job)["ProcessingJobStatus"] == "Stopped"
     sm.delete_pipeline(PipelineName=name, ClientRequestToken=uuid.uuid4().hex)  # now it can go
@@ -293,8 +280,8 @@ def test_selective_execution_reuses_the_source_steps(env):
     ]
     name = _pipeline(sm, steps)
     source = sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
-    assert _wait(sm, source)["PipelineExecutionStatus"] == "Succeeded"
-    first_job = _job_name(_steps(sm, source)["First"])
+    assert wait_pipeline_execution(sm, source)["PipelineExecutionStatus"] == "Succeeded"
+    first_job = _job_name(pipeline_steps(sm, source)["First"])
     import botocore.exceptions
 
     from helpers import wait_for as _  # noqa: F401
@@ -311,8 +298,8 @@ def test_selective_execution_reuses_the_source_steps(env):
             "SelectedSteps": [{"StepName": "Second"}],
         },
     )["PipelineExecutionArn"]
-    assert _wait(sm, arn)["PipelineExecutionStatus"] == "Succeeded"
-    steps = _steps(sm, arn)
+    assert wait_pipeline_execution(sm, arn)["PipelineExecutionStatus"] == "Succeeded"
+    steps = pipeline_steps(sm, arn)
     assert set(steps) == {"First", "Second"}  # Check is downstream of the selection: not run
     assert steps["First"]["SelectiveExecutionResult"] == {"SourcePipelineExecutionArn": source}
     assert _job_name(steps["First"]) == first_job
@@ -356,13 +343,13 @@ def _sigkill_mid_execution(server, tmp_path):
         wait_for(lambda marker=marker: (tmp_path / marker).exists(), 90, message=f"job {marker} running")
     server.restart(sig="KILL")
     sm = server.client("sagemaker")
-    ok, failed = (_wait(sm, arn, 120) for arn in runs)
-    steps = _steps(sm, runs[0])
+    ok, failed = (wait_pipeline_execution(sm, arn, 120) for arn in runs)
+    steps = pipeline_steps(sm, runs[0])
     assert ok["PipelineExecutionStatus"] == "Succeeded", steps
     assert steps["Long"]["AttemptCount"] == 2 and steps["Check"]["StepStatus"] == "Succeeded"
     assert failed["PipelineExecutionStatus"] == "Failed"
     assert failed["FailureReason"] == "Step failure: One or multiple steps failed."
-    long = _steps(sm, runs[1])["Long"]
+    long = pipeline_steps(sm, runs[1])["Long"]
     assert long["StepStatus"] == "Failed" and "server stopped" in long["FailureReason"]
 
 
@@ -380,15 +367,15 @@ def test_parallelism_bounds_the_running_steps(env):
 
     def overlap(arn: str) -> int:
         """The most steps that were running at one moment."""
-        records = list(_steps(sm, arn).values())
+        records = list(pipeline_steps(sm, arn).values())
         return max(
             sum(1 for o in records if o["StartTime"] <= r["StartTime"] < o["EndTime"]) for r in records
         )
 
     arn = sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
-    wait_for(lambda: len(_steps(sm, arn)) >= 1, 30, message="a step")
-    assert len(_steps(sm, arn)) <= 2
-    assert _wait(sm, arn)["PipelineExecutionStatus"] == "Succeeded"
+    wait_for(lambda: len(pipeline_steps(sm, arn)) >= 1, 30, message="a step")
+    assert len(pipeline_steps(sm, arn)) <= 2
+    assert wait_pipeline_execution(sm, arn)["PipelineExecutionStatus"] == "Succeeded"
     assert overlap(arn) == 2
     # the execution's own setting wins over the pipeline's
     arn = sm.start_pipeline_execution(
@@ -397,7 +384,7 @@ def test_parallelism_bounds_the_running_steps(env):
     assert sm.describe_pipeline_execution(PipelineExecutionArn=arn)["ParallelismConfiguration"] == {
         "MaxParallelExecutionSteps": 1
     }
-    assert _wait(sm, arn)["PipelineExecutionStatus"] == "Succeeded"
+    assert wait_pipeline_execution(sm, arn)["PipelineExecutionStatus"] == "Succeeded"
     assert overlap(arn) == 1
-    ordered = sorted(_steps(sm, arn).values(), key=lambda r: r["StartTime"])
+    ordered = sorted(pipeline_steps(sm, arn).values(), key=lambda r: r["StartTime"])
     assert [r["StepName"] for r in ordered] == ["P0", "P1", "P2"]  # definition order

@@ -11,7 +11,7 @@ import uuid
 import botocore.exceptions
 import pytest
 
-from helpers import ROLE, wait_for
+from helpers import ROLE, pipeline_steps, wait_pipeline_execution
 
 
 @pytest.fixture(scope="module")
@@ -88,14 +88,6 @@ def _create(sm, steps, parameters=None, **kwargs) -> str:
         PipelineName=name, RoleArn=ROLE, PipelineDefinition=_definition(steps, parameters), **kwargs
     )
     return name
-
-
-def _wait(sm, arn: str, timeout: float = 60) -> dict:
-    def done():
-        desc = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
-        return desc if desc["PipelineExecutionStatus"] in ("Succeeded", "Failed", "Stopped") else None
-
-    return wait_for(done, timeout, 0.2, f"pipeline execution {arn}")
 
 
 def _steps(sm, arn: str) -> list[dict]:
@@ -309,7 +301,7 @@ def test_condition_branches_fail_step_message_and_parameters(sm):
         PipelineParameters=[{"Name": "Observed", "Value": "7"}, {"Name": "Threshold", "Value": "6.5"}],
     )["PipelineExecutionArn"]
     assert arn.startswith(f"{pipeline_arn}/execution/") and len(arn.rsplit("/", 1)[-1]) == 12
-    desc = _wait(sm, arn)
+    desc = wait_pipeline_execution(sm, arn)
     assert desc["PipelineExecutionStatus"] == "Failed"
     assert desc["FailureReason"] == "Step failure: One or multiple steps failed."
     assert desc["PipelineArn"] == pipeline_arn
@@ -341,7 +333,7 @@ def test_condition_branches_fail_step_message_and_parameters(sm):
     arn = sm.start_pipeline_execution(
         PipelineName=name, PipelineParameters=[{"Name": "Strict", "Value": "True"}]
     )["PipelineExecutionArn"]
-    _wait(sm, arn)
+    wait_pipeline_execution(sm, arn)
     steps = _steps(sm, arn)
     assert [s["StepName"] for s in steps] == ["Fine", "Check"]
     assert steps[0]["FailureReason"] == "ok 3 true"
@@ -396,8 +388,8 @@ def test_missing_queue_function_and_emr_fail_clearly(sm):
     ]
     name = _create(sm, steps, THRESHOLD)
     arn = sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
-    assert _wait(sm, arn)["PipelineExecutionStatus"] == "Failed"
-    by_name = {s["StepName"]: s for s in _steps(sm, arn)}
+    assert wait_pipeline_execution(sm, arn)["PipelineExecutionStatus"] == "Failed"
+    by_name = pipeline_steps(sm, arn)
     assert by_name["Wait"]["FailureReason"] == (
         "ClientError: Failed to send message to https://sqs.us-east-2.amazonaws.com/123456789012/MyQueue: "
         "AWS.SimpleQueueService.NonExistentQueue: The specified queue does not exist."
@@ -434,7 +426,7 @@ def test_parallelism_and_update_execution(sm):
     arn = sm.start_pipeline_execution(PipelineName=name, PipelineExecutionDescription="d1")[
         "PipelineExecutionArn"
     ]
-    desc = _wait(sm, arn)
+    desc = wait_pipeline_execution(sm, arn)
     assert desc["PipelineExecutionStatus"] == "Succeeded" and "FailureReason" not in desc
     assert desc["ParallelismConfiguration"] == {"MaxParallelExecutionSteps": 1}
     assert [s["StepName"] for s in _steps(sm, arn)] == ["C3", "C2", "C1", "C0"]
@@ -473,8 +465,8 @@ def test_rejected_create_and_unresolvable_expression_fail_their_steps(sm):
     ]
     name = _create(sm, steps)
     arn = sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
-    assert _wait(sm, arn)["PipelineExecutionStatus"] == "Failed"
-    by_name = {s["StepName"]: s for s in _steps(sm, arn)}
+    assert wait_pipeline_execution(sm, arn)["PipelineExecutionStatus"] == "Failed"
+    by_name = pipeline_steps(sm, arn)
     train = by_name["BadTrain"]
     assert train["StepStatus"] == "Failed" and train["Metadata"] == {} and train["AttemptCount"] == 1
     assert train["FailureReason"].startswith(
@@ -541,8 +533,8 @@ def test_model_and_register_model_steps(sm):
     ]
     name = _create(sm, steps)
     arn = sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
-    _wait(sm, arn)
-    by_name = {s["StepName"]: s for s in _steps(sm, arn)}
+    wait_pipeline_execution(sm, arn)
+    by_name = pipeline_steps(sm, arn)
     model_arn = by_name["Make"]["Metadata"]["Model"]["Arn"]
     model_name = model_arn.rsplit("/", 1)[-1]
     assert (

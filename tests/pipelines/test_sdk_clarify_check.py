@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import ROLE, wait_for
+from helpers import ROLE, pipeline_steps, wait_pipeline_execution
 
 pytest.importorskip("sagemaker")
 
@@ -26,17 +26,8 @@ def _frame(bias: float, rows: int = 200) -> pd.DataFrame:
     return pd.DataFrame({"label": label, "gender": gender, "x": x})
 
 
-def _wait(sm, arn: str, timeout: float = 240) -> dict:
-    def done():
-        desc = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
-        return desc if desc["PipelineExecutionStatus"] in ("Succeeded", "Failed", "Stopped") else None
-
-    return wait_for(done, timeout, 0.5, f"pipeline execution {arn}")
-
-
 def _step(sm, arn: str) -> dict:
-    steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
-    return {s["StepName"]: s for s in steps}["DataBias"]
+    return pipeline_steps(sm, arn)["DataBias"]
 
 
 @pytest.mark.slow
@@ -97,7 +88,7 @@ def test_clarify_check_registers_a_baseline_then_flags_more_bias(server, sdk_env
 
     # first run: Clarify computes the bias metrics, registered as the new baseline
     arn = pipeline.start(parameters={"SkipCheck": True, "RegisterNewBaseline": True}).arn
-    desc = _wait(sm, arn)
+    desc = wait_pipeline_execution(sm, arn)
     step_record = _step(sm, arn)
     assert desc["PipelineExecutionStatus"] == "Succeeded", step_record.get("FailureReason")
     meta = step_record["Metadata"]["ClarifyCheck"]
@@ -116,7 +107,7 @@ def test_clarify_check_registers_a_baseline_then_flags_more_bias(server, sdk_env
 
     # more biased data checked against that baseline: the larger |DPL| is a violation that fails the step
     arn = pipeline.start(parameters={"Data": f"s3://{bucket}/data/biased.csv", "Baseline": constraints}).arn
-    desc = _wait(sm, arn)
+    desc = wait_pipeline_execution(sm, arn)
     step_record = _step(sm, arn)
     assert desc["PipelineExecutionStatus"] == "Failed"
     meta = step_record["Metadata"]["ClarifyCheck"]

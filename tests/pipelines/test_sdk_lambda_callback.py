@@ -12,7 +12,7 @@ import zipfile
 
 import pytest
 
-from helpers import ROLE, wait_for
+from helpers import ROLE, pipeline_steps, wait_pipeline_execution
 
 pytest.importorskip("sagemaker")
 
@@ -41,21 +41,6 @@ def _function(server) -> str:
     )["FunctionArn"]
     lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
     return arn
-
-
-def _wait(sm, arn: str, timeout: float = 60) -> dict:
-    def done():
-        desc = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
-        return desc if desc["PipelineExecutionStatus"] in ("Succeeded", "Failed", "Stopped") else None
-
-    return wait_for(done, timeout, 0.3, f"pipeline execution {arn}")
-
-
-def _steps(sm, arn: str) -> dict:
-    return {
-        s["StepName"]: s
-        for s in sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
-    }
 
 
 class Worker(threading.Thread):
@@ -136,10 +121,10 @@ def test_lambda_outputs_feed_a_condition_and_a_callback_answered_over_sqs(server
     worker = Worker(sqs, sm, queue_url)
     worker.start()
     arn = pipeline.start().arn
-    desc = _wait(sm, arn)
+    desc = wait_pipeline_execution(sm, arn)
     worker.done.set()
     assert desc["PipelineExecutionStatus"] == "Succeeded", desc.get("FailureReason")
-    steps = _steps(sm, arn)
+    steps = pipeline_steps(sm, arn)
     assert set(steps) == {"Double", "Big", "AskWorker"}
     outputs = {o["Name"]: o["Value"] for o in steps["Double"]["Metadata"]["Lambda"]["OutputParameters"]}
     assert steps["Double"]["Metadata"]["Lambda"]["Arn"] == function_arn
@@ -160,9 +145,9 @@ def test_lambda_outputs_feed_a_condition_and_a_callback_answered_over_sqs(server
 
     # the else branch: the Lambda's output decides
     small = pipeline.start(parameters={"N": 1}).arn
-    desc = _wait(sm, small)
+    desc = wait_pipeline_execution(sm, small)
     assert desc["PipelineExecutionStatus"] == "Failed"
-    steps = _steps(sm, small)
+    steps = pipeline_steps(sm, small)
     assert steps["Small"]["FailureReason"] == "too small" and "AskWorker" not in steps
 
 
@@ -177,10 +162,10 @@ def test_callback_failure_and_failing_function(server, sdk_env):
     worker = Worker(sqs, sm, queue_url, fail=True)
     worker.start()
     arn = pipeline.start().arn
-    desc = _wait(sm, arn)
+    desc = wait_pipeline_execution(sm, arn)
     worker.done.set()
     assert desc["PipelineExecutionStatus"] == "Failed"
-    step = _steps(sm, arn)["AskWorker"]
+    step = pipeline_steps(sm, arn)["AskWorker"]
     assert step["StepStatus"] == "Failed" and step["FailureReason"] == "worker said no"
     assert (
         "OutputParameters" not in step["Metadata"]["Callback"]
@@ -189,8 +174,8 @@ def test_callback_failure_and_failing_function(server, sdk_env):
 
     # the handler raises: the step fails with the function's error
     broken = pipeline.start(parameters={"N": 0}).arn
-    assert _wait(sm, broken)["PipelineExecutionStatus"] == "Failed"
-    step = _steps(sm, broken)["Double"]
+    assert wait_pipeline_execution(sm, broken)["PipelineExecutionStatus"] == "Failed"
+    step = pipeline_steps(sm, broken)["Double"]
     assert step["StepStatus"] == "Failed"
     assert step["FailureReason"] == (
         f"ClientError: Lambda function {function_arn} failed (Unhandled): ValueError: n must not be 0"

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from helpers import ROLE, wait_for
+from helpers import ROLE, wait_pipeline_execution
 
 XGB_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 
@@ -45,14 +45,6 @@ EVALUATE = textwrap.dedent("""
         json.dump({"regression_metrics": {"mse": {"value": mse}}}, f)
     print("mse", mse, flush=True)
 """)
-
-
-def _wait(sm, arn: str, timeout: float = 400) -> dict:
-    def done():
-        desc = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
-        return desc if desc["PipelineExecutionStatus"] in ("Succeeded", "Failed", "Stopped") else None
-
-    return wait_for(done, timeout, 0.5, f"pipeline execution {arn}")
 
 
 def _build(tmp_path, name: str, bucket: str, group: str):
@@ -237,7 +229,7 @@ def test_sdk_pipeline_end_to_end_cache_and_failing_branch(server, sdk_env, tmp_p
     assert pipeline.upsert(role_arn=ROLE)["PipelineArn"] == created["PipelineArn"]  # the update path
 
     execution = pipeline.start(parameters={"TrainingRounds": 12})
-    desc = _wait(sm, execution.arn)
+    desc = wait_pipeline_execution(sm, execution.arn, 400)
     steps = execution.list_steps()
     failures = {s["StepName"]: s.get("FailureReason") for s in steps if s["StepStatus"] != "Succeeded"}
     assert desc["PipelineExecutionStatus"] == "Succeeded", failures
@@ -291,7 +283,7 @@ def test_sdk_pipeline_end_to_end_cache_and_failing_branch(server, sdk_env, tmp_p
 
     # second execution: Preprocess and Train come from the cache; a threshold of 0 takes the Fail branch
     second = pipeline.start(parameters={"TrainingRounds": 12, "MseThreshold": 0.0})
-    desc = _wait(sm, second.arn)
+    desc = wait_pipeline_execution(sm, second.arn, 400)
     assert desc["PipelineExecutionStatus"] == "Failed"
     steps = {s["StepName"]: s for s in second.list_steps()}
     assert set(steps) == {"Preprocess", "Train", "Evaluate", "CheckMSE", "MseTooHigh"}
@@ -386,7 +378,7 @@ def test_sdk_pipeline_with_tuning_step(server, sdk_env, tmp_path):
     definition = json.loads(sm.describe_pipeline(PipelineName=name)["PipelineDefinition"])
     assert {s["Type"] for s in definition["Steps"]} == {"Training", "Tuning", "Model"}
     execution = pipeline.start()
-    desc = _wait(sm, execution.arn)
+    desc = wait_pipeline_execution(sm, execution.arn, 400)
     steps = {s["StepName"]: s for s in execution.list_steps()}
     assert desc["PipelineExecutionStatus"] == "Succeeded", {
         n: s.get("FailureReason") for n, s in steps.items()
@@ -469,7 +461,7 @@ def test_sdk_pipeline_deploys_an_endpoint(server, sdk_env, tmp_path):
     try:
         for config_value in ("cfg-one-" + endpoint_name[-6:], "cfg-two-" + endpoint_name[-6:]):
             execution = pipeline.start(parameters={"ConfigName": config_value})
-            desc = _wait(sm, execution.arn)
+            desc = wait_pipeline_execution(sm, execution.arn, 400)
             steps = {s["StepName"]: s for s in execution.list_steps()}
             assert desc["PipelineExecutionStatus"] == "Succeeded", {
                 n: s.get("FailureReason") for n, s in steps.items()

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import ROLE, wait_for
+from helpers import ROLE, pipeline_steps, wait_pipeline_execution
 
 pytest.importorskip("sagemaker")
 
@@ -36,17 +36,8 @@ def _frame(rows: int = 60, drifted: bool = False) -> pd.DataFrame:
     return frame
 
 
-def _wait(sm, arn: str, timeout: float = 180) -> dict:
-    def done():
-        desc = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
-        return desc if desc["PipelineExecutionStatus"] in ("Succeeded", "Failed", "Stopped") else None
-
-    return wait_for(done, timeout, 0.5, f"pipeline execution {arn}")
-
-
 def _step(sm, arn: str, name: str = "DataQuality") -> dict:
-    steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
-    return {s["StepName"]: s for s in steps}[name]
+    return pipeline_steps(sm, arn)[name]
 
 
 def _pipeline(name: str, bucket: str, group: str):
@@ -107,13 +98,13 @@ def test_quality_check_registers_a_baseline_then_checks_drift(server, sdk_env):
 
     # no previous baseline and SkipCheck false: the step cannot check anything
     arn = pipeline.start().arn
-    assert _wait(sm, arn)["PipelineExecutionStatus"] == "Failed"
+    assert wait_pipeline_execution(sm, arn)["PipelineExecutionStatus"] == "Failed"
     step = _step(sm, arn)
     assert "needs a previous DATA_QUALITY baseline" in step["FailureReason"]
 
     # first run: compute and register a new baseline, no check
     arn = pipeline.start(parameters={"SkipCheck": True, "RegisterNewBaseline": True}).arn
-    desc = _wait(sm, arn)
+    desc = wait_pipeline_execution(sm, arn)
     step = _step(sm, arn)
     assert desc["PipelineExecutionStatus"] == "Succeeded", step.get("FailureReason")
     meta = step["Metadata"]["QualityCheck"]
@@ -154,7 +145,7 @@ def test_quality_check_registers_a_baseline_then_checks_drift(server, sdk_env):
 
     # the same data checked against the registered baseline: no violation
     arn = pipeline.start().arn
-    desc = _wait(sm, arn)
+    desc = wait_pipeline_execution(sm, arn)
     step = _step(sm, arn)
     assert desc["PipelineExecutionStatus"] == "Succeeded", step.get("FailureReason")
     meta = step["Metadata"]["QualityCheck"]
@@ -171,7 +162,7 @@ def test_quality_check_registers_a_baseline_then_checks_drift(server, sdk_env):
 
     # drifted data: the violations fail the step (FailOnViolation defaults to true)
     arn = pipeline.start(parameters={"Data": f"s3://{bucket}/data/drifted.csv"}).arn
-    desc = _wait(sm, arn)
+    desc = wait_pipeline_execution(sm, arn)
     assert desc["PipelineExecutionStatus"] == "Failed"
     step = _step(sm, arn)
     meta = step["Metadata"]["QualityCheck"]
@@ -188,7 +179,7 @@ def test_quality_check_registers_a_baseline_then_checks_drift(server, sdk_env):
 
     # FailOnViolation false: the step succeeds and still names the report
     arn = pipeline.start(parameters={"Data": f"s3://{bucket}/data/drifted.csv", "FailOnViolation": False}).arn
-    desc = _wait(sm, arn)
+    desc = wait_pipeline_execution(sm, arn)
     step = _step(sm, arn)
     assert desc["PipelineExecutionStatus"] == "Succeeded", step.get("FailureReason")
     meta = step["Metadata"]["QualityCheck"]
@@ -242,7 +233,7 @@ def test_quality_check_properties_feed_the_registered_drift_check_baselines(serv
     pipeline.upsert(role_arn=ROLE)
 
     arn = pipeline.start(parameters={"SkipCheck": True, "RegisterNewBaseline": True}).arn
-    desc = _wait(sm, arn)
+    desc = wait_pipeline_execution(sm, arn)
     steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
     assert desc["PipelineExecutionStatus"] == "Succeeded", [
         (s["StepName"], s.get("FailureReason")) for s in steps
@@ -255,7 +246,7 @@ def test_quality_check_properties_feed_the_registered_drift_check_baselines(serv
 
     # the next execution checks against what the first one registered
     again = pipeline.start().arn
-    desc = _wait(sm, again)
+    desc = wait_pipeline_execution(sm, again)
     assert desc["PipelineExecutionStatus"] == "Succeeded", desc.get("FailureReason")
     used = _step(sm, again)["Metadata"]["QualityCheck"]
     assert used["BaselineUsedForDriftCheckConstraints"] == meta["CalculatedBaselineConstraints"]
@@ -320,7 +311,7 @@ def test_model_quality_check_with_supplied_baselines(server, sdk_env):
     pipeline.upsert(role_arn=ROLE)
 
     first = pipeline.start(parameters={"SkipCheck": True}).arn
-    desc = _wait(sm, first)
+    desc = wait_pipeline_execution(sm, first)
     meta = _step(sm, first, "ModelQuality")["Metadata"]["QualityCheck"]
     assert desc["PipelineExecutionStatus"] == "Succeeded", desc.get("FailureReason")
     assert meta["CheckType"] == "MODEL_QUALITY"
@@ -334,7 +325,7 @@ def test_model_quality_check_with_supplied_baselines(server, sdk_env):
         "Constraints": meta["CalculatedBaselineConstraints"],
     }
     bad_run = pipeline.start(parameters={"Data": f"s3://{bucket}/bad.csv", **supplied}).arn
-    assert _wait(sm, bad_run)["PipelineExecutionStatus"] == "Failed"
+    assert wait_pipeline_execution(sm, bad_run)["PipelineExecutionStatus"] == "Failed"
     step = _step(sm, bad_run, "ModelQuality")
     assert step["FailureReason"].startswith("ClientError: Quality check failed. See violation report in ")
     assert "accuracy" in step["FailureReason"]

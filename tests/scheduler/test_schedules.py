@@ -13,7 +13,7 @@ import zipfile
 import botocore.exceptions
 import pytest
 
-from helpers import ROLE, wait_for
+from helpers import ROLE, error_code, wait_for
 
 UTC = dt.timezone.utc
 
@@ -30,10 +30,6 @@ def sqs(server):
 
 def _name(prefix: str = "s") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def _code(info) -> str:
-    return info.value.response["Error"]["Code"]
 
 
 def _at(seconds: float) -> str:
@@ -168,7 +164,7 @@ def test_bad_expressions_are_refused_and_nothing_is_stored(scheduler, expression
             FlexibleTimeWindow={"Mode": "OFF"},
             Target={"Arn": "arn:aws:sqs:us-east-1:000000000000:q", "RoleArn": ROLE},
         )
-    assert _code(info) == "ValidationException" and "Invalid Schedule Expression" in str(info.value)
+    assert error_code(info) == "ValidationException" and "Invalid Schedule Expression" in str(info.value)
     with pytest.raises(scheduler.exceptions.ResourceNotFoundException):
         scheduler.get_schedule(Name=name)
 

@@ -12,6 +12,8 @@ import uuid
 import botocore.exceptions
 import pytest
 
+from helpers import error_code
+
 
 @pytest.fixture
 def sqs(server):
@@ -20,10 +22,6 @@ def sqs(server):
 
 def _name(prefix: str = "q") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def _code(info) -> str:
-    return info.value.response["Error"]["Code"]
 
 
 def test_create_get_list_delete_queue(sqs):
@@ -47,11 +45,11 @@ def test_create_get_list_delete_queue(sqs):
     assert got["Attributes"] == {"DelaySeconds": "2", "ReceiveMessageWaitTimeSeconds": "1"}
     with pytest.raises(botocore.exceptions.ClientError) as info:
         sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "7"})
-    assert _code(info) == "QueueAlreadyExists"
+    assert error_code(info) == "QueueAlreadyExists"
     sqs.delete_queue(QueueUrl=url)
     with pytest.raises(sqs.exceptions.QueueDoesNotExist) as info:
         sqs.get_queue_url(QueueName=name)
-    assert _code(info) == "AWS.SimpleQueueService.NonExistentQueue"
+    assert error_code(info) == "AWS.SimpleQueueService.NonExistentQueue"
     with pytest.raises(sqs.exceptions.QueueDoesNotExist):
         sqs.send_message(QueueUrl=url, MessageBody="x")
 
@@ -60,13 +58,13 @@ def test_bad_queue_input_stores_nothing(sqs):
     name = _name("bad")
     with pytest.raises(botocore.exceptions.ClientError) as info:
         sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "99999"})
-    assert _code(info) == "InvalidAttributeValue"
+    assert error_code(info) == "InvalidAttributeValue"
     with pytest.raises(botocore.exceptions.ClientError) as info:
         sqs.create_queue(QueueName=name, Attributes={"Colour": "blue"})
-    assert _code(info) == "InvalidAttributeName" and "Colour" in str(info.value)
+    assert error_code(info) == "InvalidAttributeName" and "Colour" in str(info.value)
     with pytest.raises(botocore.exceptions.ClientError) as info:
         sqs.create_queue(QueueName="bad name!")
-    assert _code(info) == "InvalidParameterValue"
+    assert error_code(info) == "InvalidParameterValue"
     with pytest.raises(sqs.exceptions.QueueDoesNotExist):
         sqs.get_queue_url(QueueName=name)
 
@@ -134,7 +132,7 @@ def test_visibility_timeout_redelivery_and_change(sqs):
     assert third["MessageId"] == first["MessageId"]
     with pytest.raises(botocore.exceptions.ClientError) as info:
         sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"], VisibilityTimeout=5)
-    assert _code(info) == "AWS.SimpleQueueService.MessageNotInflight"
+    assert error_code(info) == "AWS.SimpleQueueService.MessageNotInflight"
 
 
 def test_bad_receipt_handle_and_parameters(sqs):
@@ -143,14 +141,14 @@ def test_bad_receipt_handle_and_parameters(sqs):
         sqs.delete_message(QueueUrl=url, ReceiptHandle="not-a-handle")
     with pytest.raises(botocore.exceptions.ClientError) as info:
         sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=11)
-    assert _code(info) == "InvalidParameterValue"
+    assert error_code(info) == "InvalidParameterValue"
     with pytest.raises(botocore.exceptions.ClientError) as info:
         sqs.send_message(
             QueueUrl=url,
             MessageBody="x",
             MessageAttributes={"n": {"DataType": "Number", "StringValue": "abc"}},
         )
-    assert _code(info) == "InvalidParameterValue"
+    assert error_code(info) == "InvalidParameterValue"
     assert "Messages" not in sqs.receive_message(QueueUrl=url)
 
 
@@ -215,10 +213,10 @@ def test_batches(sqs):
         sqs.send_message_batch(
             QueueUrl=url, Entries=[{"Id": "a", "MessageBody": "1"}, {"Id": "a", "MessageBody": "2"}]
         )
-    assert _code(info) == "AWS.SimpleQueueService.BatchEntryIdsNotDistinct"
+    assert error_code(info) == "AWS.SimpleQueueService.BatchEntryIdsNotDistinct"
     with pytest.raises(botocore.exceptions.ClientError) as info:
         sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": f"e{i}", "MessageBody": "1"} for i in range(11)])
-    assert _code(info) == "AWS.SimpleQueueService.TooManyEntriesInBatchRequest"
+    assert error_code(info) == "AWS.SimpleQueueService.TooManyEntriesInBatchRequest"
     assert "Messages" not in sqs.receive_message(QueueUrl=url)
 
 
@@ -255,7 +253,7 @@ def test_fifo_order_groups_and_deduplication(sqs):
     assert bodies == ["two", "three"]
     with pytest.raises(botocore.exceptions.ClientError) as info:
         sqs.send_message(QueueUrl=url, MessageBody="no group")
-    assert _code(info) == "MissingParameter"
+    assert error_code(info) == "MissingParameter"
 
 
 def test_tags(sqs):
@@ -407,7 +405,7 @@ def test_redrive_policy_moves_exhausted_messages_to_the_dead_letter_queue(sqs):
     assert moved["MessageId"] == sent["MessageId"] and moved["Body"] == "poison"
     with pytest.raises(botocore.exceptions.ClientError) as info:
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": "{not json"})
-    assert _code(info) == "InvalidAttributeValue"
+    assert error_code(info) == "InvalidAttributeValue"
 
 
 def test_concurrent_receivers_never_get_the_same_message(server, sqs):

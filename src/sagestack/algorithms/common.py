@@ -34,6 +34,8 @@ Log = Callable[[str], None]
 AUTO = "auto"
 #: A number in a log line, as the metric regexes capture it.
 NUMBER_REGEX = r"([-+]?(?:[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?|nan|inf))"
+#: The input modes of the algorithms that read their channels as files (Pipe is refused when the job starts).
+FILE_MODES: tuple[str, ...] = ("File", "FastFile")
 #: Training data of the 1P algorithms that read CSV as well as RecordIO-protobuf.
 RECORDIO_AND_CSV: tuple[str, ...] = (ct.RECORDIO_PROTOBUF, ct.CSV)
 #: The common request formats (§1.3.1) and the JSON/JSON Lines/RecordIO responses (§1.3.2-3).
@@ -71,6 +73,22 @@ def mini_batch_size(default: int | None) -> Hyperparameter:
 
 def epochs(default: int) -> Hyperparameter:
     return Hyperparameter("epochs", "int", default=default, low=1)
+
+
+def params_of(cls: type[P], hps: Mapping[str, Any], **given: Any) -> P:
+    """The frozen params dataclass ``cls`` from validated hyperparameters: each field its hyperparameter's
+    value, except the fields in ``given`` (values the algorithm derived)."""
+    fields = cls.__dataclass_fields__
+    return cls(**{name: hps[name] for name in fields if name not in given}, **given)
+
+
+def check_topics_within_vocabulary(hps: Mapping[str, Any]) -> None:
+    """Topic models (LDA, NTM): ``num_topics`` may not exceed ``feature_dim``, the vocabulary size."""
+    if hps["num_topics"] > hps["feature_dim"]:
+        raise AlgorithmClientError(
+            f"Hyperparameter num_topics: value {hps['num_topics']} must not exceed feature_dim "
+            f"({hps['feature_dim']}), the vocabulary size"
+        )
 
 
 def is_auto(value: Any) -> bool:

@@ -251,7 +251,6 @@ def set_attributes(platform, queue: Resource, attributes: dict[str, str]) -> Non
 def delete_queue(platform, queue: Resource) -> None:
     queue_message_store(platform).purge(queue.account_id, queue.region, queue.name)
     platform.resources.delete(queue.account_id, queue.region, TYPE, queue.name)
-    platform.resources.delete_tags(queue.arn, [t["Key"] for t in platform.resources.list_tags(queue.arn)])
 
 
 def config_int(queue: Resource, name: str) -> int:

@@ -31,6 +31,30 @@ RESPONSE_TYPES = (ct.JSON, ct.JSONLINES, ct.RECORDIO_PROTOBUF, ct.CSV)
 # Requests
 
 
+def request_kind(content_type: str | None, request_types: Sequence[str]) -> str:
+    """The request's normalized content type; one not in ``request_types`` → ``InferenceError(415)``."""
+    kind = ct.normalize(content_type)
+    if kind not in request_types:
+        raise InferenceError(
+            f"Content type {content_type!r} is not supported; supported: {', '.join(request_types)}",
+            status=415,
+        )
+    return kind
+
+
+def response_kind(accept: str | None, accept_types: Sequence[str], default: str = ct.JSON) -> str:
+    """The response's content type for ``accept``: the first of a comma-separated list, ``default`` for
+    a missing or ``*/*`` Accept; one not in ``accept_types`` → ``InferenceError(406)``."""
+    kind = ct.normalize((accept or "").split(",")[0])
+    if kind in ("", ct.ANY):
+        kind = ct.normalize(default)
+    if kind not in accept_types:
+        raise InferenceError(
+            f"Accept type {accept!r} is not supported; supported: {', '.join(accept_types)}", status=406
+        )
+    return kind
+
+
 def decode_request(
     body: bytes | Any, content_type: str | None, request_types: Sequence[str] = REQUEST_TYPES
 ) -> Any:
@@ -39,12 +63,7 @@ def decode_request(
     ``request_types`` → ``InferenceError(415)``; bad body → 400."""
     if hasattr(body, "read"):
         body = body.read()
-    kind = ct.normalize(content_type)
-    if kind not in request_types:
-        raise InferenceError(
-            f"Content type {content_type!r} is not supported; supported: {', '.join(request_types)}",
-            status=415,
-        )
+    kind = request_kind(content_type, request_types)
     if not body or not body.strip():
         raise InferenceError("The request body is empty", status=400)
     try:
@@ -253,13 +272,7 @@ def encode_response(
     ``key`` is the JSON top-level key (``"projections"`` for PCA, ``"scores"`` for RCF). Missing or
     ``*/*`` Accept uses ``default``; the first of a comma-separated list is used; anything not in
     ``accept_types`` (an algorithm's ``SPEC.response_accept_types``) → ``InferenceError(406)``."""
-    kind = ct.normalize((accept or "").split(",")[0])
-    if kind in ("", ct.ANY):
-        kind = ct.normalize(default)
-    if kind not in accept_types:
-        raise InferenceError(
-            f"Accept type {accept!r} is not supported; supported: {', '.join(accept_types)}", status=406
-        )
+    kind = response_kind(accept, accept_types, default)
     if isinstance(records, Mapping):
         if kind == ct.RECORDIO_PROTOBUF:
             return recordio_protobuf.encode_label_columns(records), kind

@@ -15,7 +15,7 @@ from botocore.model import OperationModel, Shape
 from . import codec
 from .errors import ServiceError
 from .http import HttpRequest, HttpResponse
-from .query import QueryProtocol
+from .query import QueryProtocol, has_prefix
 
 
 class Ec2Protocol(QueryProtocol):
@@ -72,7 +72,7 @@ def _read(form: dict[str, str], prefix: str, shape: Shape) -> Any:
     if kind == "list":
         items = []
         index = 1
-        while _has_prefix(form, f"{prefix}.{index}"):
+        while has_prefix(form, f"{prefix}.{index}"):
             items.append(_read(form, f"{prefix}.{index}", shape.member))
             index += 1
         return items if items else None
@@ -96,10 +96,3 @@ def _structure(form: dict[str, str], prefix: str, shape: Shape) -> dict | None:
         if value is not None:
             out[name] = value
     return out if (out or not prefix) else None
-
-
-def _has_prefix(form: dict[str, str], prefix: str) -> bool:
-    if prefix in form:
-        return True
-    dotted = prefix + "."
-    return any(key.startswith(dotted) for key in form)

@@ -68,22 +68,30 @@ class QueryProtocol(Protocol):
             "".join(parts).encode(),
         )
 
+    #: What an ``<Error>`` holds after its Message (SQS's query protocol adds an empty ``<Detail/>``).
+    ERROR_DETAIL = ""
+
     def error(self, request: HttpRequest, error: ServiceError, op: OperationModel | None) -> HttpResponse:
-        # The query services (STS, IAM) call an invalid parameter ValidationError, the JSON ones
-        # ValidationException: the shared input validation raises the latter.
-        code = "ValidationError" if error.code == "ValidationException" else error.code
+        code, extra_headers = self.error_words(error)
         body = (
             f'<ErrorResponse xmlns="{self.namespace}"><Error>'
             + codec.element("Type", "Sender" if error.sender_fault else "Receiver")
             + codec.element("Code", code)
             + codec.element("Message", error.message)
+            + self.ERROR_DETAIL
             + "</Error>"
             + codec.element("RequestId", request.request_id)
             + "</ErrorResponse>"
         )
         headers = [("content-type", "text/xml"), ("x-amzn-requestid", request.request_id)]
-        headers.extend(error.headers.items())
+        headers.extend(extra_headers.items())
         return HttpResponse(error.status, headers, body.encode())
+
+    def error_words(self, error: ServiceError) -> tuple[str, dict[str, str]]:
+        """The error's ``Code`` and the headers it answers with."""
+        # The query services (STS, IAM) call an invalid parameter ValidationError, the JSON ones
+        # ValidationException: the shared input validation raises the latter.
+        return ("ValidationError" if error.code == "ValidationException" else error.code), dict(error.headers)
 
 
 def _read(form: dict[str, str], prefix: str, shape: Shape) -> Any:
@@ -97,7 +105,7 @@ def _read(form: dict[str, str], prefix: str, shape: Shape) -> Any:
             return []
         items = []
         index = 1
-        while _has_prefix(form, f"{base}.{index}"):
+        while has_prefix(form, f"{base}.{index}"):
             items.append(_read(form, f"{base}.{index}", shape.member))
             index += 1
         return items if items else None
@@ -129,7 +137,8 @@ def _read_structure(form: dict[str, str], prefix: str, shape: Shape) -> dict | N
     return out if (out or not prefix) else None
 
 
-def _has_prefix(form: dict[str, str], prefix: str) -> bool:
+def has_prefix(form: dict[str, str], prefix: str) -> bool:
+    """Whether the form holds ``prefix`` or a member below it (``prefix.…``)."""
     if prefix in form:
         return True
     dotted = prefix + "."

@@ -19,7 +19,7 @@ from botocore.model import OperationModel, Shape
 from . import codec
 from .errors import ServiceError
 from .http import HttpRequest, HttpResponse
-from .query import QueryProtocol
+from .query import QueryProtocol, has_prefix
 
 NAMESPACE = "http://queue.amazonaws.com/doc/2012-11-05/"
 #: Member name → its singular wire name (lists and maps, both directions).
@@ -88,7 +88,9 @@ class SqsQueryProtocol(QueryProtocol):
             "".join(parts).encode(),
         )
 
-    def error(self, request: HttpRequest, error: ServiceError, op: OperationModel | None) -> HttpResponse:
+    ERROR_DETAIL = "<Detail/>"
+
+    def error_words(self, error: ServiceError) -> tuple[str, dict[str, str]]:
         headers = dict(error.headers)
         query = headers.pop(QUERY_ERROR, None)
         if query:
@@ -97,18 +99,7 @@ class SqsQueryProtocol(QueryProtocol):
             code = "InvalidParameterValue"
         else:
             code = error.code.rsplit("#", 1)[-1]
-        body = (
-            f'<ErrorResponse xmlns="{self.namespace}"><Error>'
-            + codec.element("Type", "Sender" if error.sender_fault else "Receiver")
-            + codec.element("Code", code)
-            + codec.element("Message", error.message)
-            + "<Detail/></Error>"
-            + codec.element("RequestId", request.request_id)
-            + "</ErrorResponse>"
-        )
-        out = [("content-type", "text/xml"), ("x-amzn-requestid", request.request_id)]
-        out.extend(headers.items())
-        return HttpResponse(error.status, out, body.encode())
+        return code, headers
 
 
 # -- reading a form ----------------------------------------------------------------------------------
@@ -121,7 +112,7 @@ def _read(form: dict[str, str], prefix: str, name: str, shape: Shape, op: Operat
     if kind == "list":
         items = []
         index = 1
-        while _has_prefix(form, f"{prefix}.{index}"):
+        while has_prefix(form, f"{prefix}.{index}"):
             items.append(_read(form, f"{prefix}.{index}", name, shape.member, op))
             index += 1
         return items if items else None
@@ -147,13 +138,6 @@ def _structure(form: dict[str, str], prefix: str, shape: Shape, op: OperationMod
         if value is not None:
             out[name] = value
     return out if (out or not prefix) else None
-
-
-def _has_prefix(form: dict[str, str], prefix: str) -> bool:
-    if prefix in form:
-        return True
-    dotted = prefix + "."
-    return any(key.startswith(dotted) for key in form)
 
 
 # -- writing XML -------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from ..protocol.errors import ServiceError
 from ..protocol.http import Headers, HttpRequest
 from ..protocol.validate import validate
 from .context import RequestContext
-from .registry import load_tables
+from .registry import BoundHandler, load_tables
 
 log = logging.getLogger("sagestack.calls")
 
@@ -47,27 +47,13 @@ class ApiCaller:
         handler = self._tables.get(service, {}).get(operation)
         if handler is None or handler.is_async:
             raise ServiceError("InternalFailure", f"{service}:{operation} cannot be called in-process.", 500)
-        request = HttpRequest("POST", "/", "", Headers([]), body=b"", request_id=str(uuid.uuid4()))
-        ctx = RequestContext(
-            platform=self.platform,
-            request=request,
-            service=service,
-            operation=operation,
-            account_id=account_id,
-            region=region,
-            principal_arn=principal_arn,
-            access_key_id="",
-        )
+        ctx = self._context(service, operation, account_id, region, principal_arn, "", None)
         try:
             result = handler.func(ctx, params)
         except ServiceError:
             raise
         except Exception as exc:
-            mapped = handler.errors(exc) if handler.errors is not None else None
-            if mapped is None:
-                log.exception("in-process %s:%s failed", service, operation)
-                raise ServiceError("InternalFailure", f"{type(exc).__name__}: {exc}", 500) from exc
-            raise mapped from exc
+            raise _as_service_error(exc, handler, service, operation) from exc
         if inspect.isawaitable(result):  # pragma: no cover - guarded above
             raise ServiceError("InternalFailure", f"{service}:{operation} is asynchronous.", 500)
         return result
@@ -92,9 +78,30 @@ class ApiCaller:
         handler = self._tables.get(service, {}).get(operation)
         if handler is None:
             raise ServiceError("InvalidAction", f"{service}:{operation} is not served here.", 400)
+        ctx = self._context(service, operation, account_id, region, principal_arn, access_key_id, request)
+        try:
+            if handler.is_async:
+                return await handler.func(ctx, params)
+            return await asyncio.to_thread(handler.func, ctx, params)
+        except ServiceError:
+            raise
+        except Exception as exc:
+            raise _as_service_error(exc, handler, service, operation) from exc
+
+    def _context(
+        self,
+        service: str,
+        operation: str,
+        account_id: str,
+        region: str,
+        principal_arn: str,
+        access_key_id: str,
+        request: HttpRequest | None,
+    ) -> RequestContext:
+        """The context a handler sees for an in-process call (a blank request unless one is given)."""
         if request is None:
             request = HttpRequest("POST", "/", "", Headers([]), body=b"", request_id=str(uuid.uuid4()))
-        ctx = RequestContext(
+        return RequestContext(
             platform=self.platform,
             request=request,
             service=service,
@@ -104,18 +111,16 @@ class ApiCaller:
             principal_arn=principal_arn,
             access_key_id=access_key_id,
         )
-        try:
-            if handler.is_async:
-                return await handler.func(ctx, params)
-            return await asyncio.to_thread(handler.func, ctx, params)
-        except ServiceError:
-            raise
-        except Exception as exc:
-            mapped = handler.errors(exc) if handler.errors is not None else None
-            if mapped is None:
-                log.exception("in-process %s:%s failed", service, operation)
-                raise ServiceError("InternalFailure", f"{type(exc).__name__}: {exc}", 500) from exc
-            raise mapped from exc
+
+
+def _as_service_error(exc: Exception, handler: BoundHandler, service: str, operation: str) -> ServiceError:
+    """A handler's failure (not a ServiceError) as the gateway words it: a domain error through the
+    service's ``errors`` mapping, anything else an InternalFailure (logged)."""
+    mapped = handler.errors(exc) if handler.errors is not None else None
+    if mapped is None:
+        log.exception("in-process %s:%s failed", service, operation)
+        return ServiceError("InternalFailure", f"{type(exc).__name__}: {exc}", 500)
+    return mapped
 
 
 def start(platform) -> None:

@@ -21,6 +21,7 @@ from sagestack.algorithms.blazingtext.spec import SPEC
 from sagestack.algorithms.blazingtext.training import MODEL_FILE
 from sagestack.algorithms.blazingtext.word2vec import SUBWORDS_FILE
 from sagestack.formats import content_types as ct
+from sagestack.formats.inference import request_kind, response_kind
 
 
 @dataclass
@@ -83,20 +84,8 @@ def _answer(model: BlazingTextModel, text: Any, k: int) -> dict:
 
 
 def predict(model: BlazingTextModel, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
-    request = ct.normalize(content_type)
-    answer = ct.normalize((accept or "").split(",")[0])
-    if request not in SPEC.request_content_types:
-        raise InferenceError(
-            f"Content type {content_type!r} is not supported; supported: {', '.join(SPEC.request_content_types)}",
-            415,
-        )
-    if answer in ("", ct.ANY):
-        answer = request
-    if answer not in SPEC.response_accept_types:
-        raise InferenceError(
-            f"Accept type {accept!r} is not supported; supported: {', '.join(SPEC.response_accept_types)}",
-            406,
-        )
+    request = request_kind(content_type, SPEC.request_content_types)
+    answer = response_kind(accept, SPEC.response_accept_types, default=request)
     try:
         text = body.decode("utf-8")
         if request == ct.JSON:

@@ -16,11 +16,8 @@ from sagestack.algorithms.base import (
     Hyperparameter,
     validate_hyperparameters,
 )
-from sagestack.algorithms.common import NUMBER_REGEX
+from sagestack.algorithms.common import FILE_MODES, NUMBER_REGEX, params_of
 from sagestack.formats import content_types as ct
-
-#: Channels are read as files (Pipe mode is refused when the job starts).
-FILE_MODES = ("File", "FastFile")
 
 WORD2VEC_MODES = ("batch_skipgram", "skipgram", "cbow")
 MODES = (*WORD2VEC_MODES, "supervised")
@@ -133,6 +130,4 @@ def parse_hyperparameters(raw: dict[str, Any]) -> BlazingTextParams:
         raise AlgorithmClientError(
             f"Hyperparameter min_char ({hps['min_char']}) must not exceed max_char ({hps['max_char']})"
         )
-    return BlazingTextParams(
-        **{k: v for k, v in hps.items() if not k.startswith("_") and not k.startswith("sagemaker_")}
-    )
+    return params_of(BlazingTextParams, hps)

@@ -21,6 +21,7 @@ from sagestack.algorithms.deepar.model import DeepARModel
 from sagestack.algorithms.deepar.model import load_model as load_model  # noqa: PLC0414 (entry point)
 from sagestack.algorithms.deepar.spec import SPEC
 from sagestack.formats import content_types as ct
+from sagestack.formats.inference import request_kind, response_kind
 
 CONFIG_ENV = "DEEPAR_INFERENCE_CONFIG"
 DEFAULT_CONFIGURATION = {
@@ -108,20 +109,9 @@ def _load(body: bytes) -> Any:
 
 
 def predict(model: DeepARModel, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
-    request = ct.normalize(content_type)
-    answer = ct.normalize((accept or "").split(",")[0])
-    if answer in ("", ct.ANY):
-        answer = request if request in SPEC.response_accept_types else ct.JSON
-    if request not in SPEC.request_content_types:
-        raise InferenceError(
-            f"Content type {content_type!r} is not supported; supported: {', '.join(SPEC.request_content_types)}",
-            415,
-        )
-    if answer not in SPEC.response_accept_types:
-        raise InferenceError(
-            f"Accept type {accept!r} is not supported; supported: {', '.join(SPEC.response_accept_types)}",
-            406,
-        )
+    request = request_kind(content_type, SPEC.request_content_types)
+    default = request if request in SPEC.response_accept_types else ct.JSON
+    answer = response_kind(accept, SPEC.response_accept_types, default=default)
     if request == ct.JSON:
         doc = _load(body)
         if not isinstance(doc, dict) or not isinstance(doc.get("instances"), list):

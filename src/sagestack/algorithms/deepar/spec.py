@@ -14,11 +14,8 @@ from sagestack.algorithms.base import (
     Hyperparameter,
     validate_hyperparameters,
 )
-from sagestack.algorithms.common import NUMBER_REGEX, mini_batch_size
+from sagestack.algorithms.common import FILE_MODES, NUMBER_REGEX, mini_batch_size
 from sagestack.formats import content_types as ct
-
-#: Channels are read as files (Pipe mode is refused when the job starts).
-FILE_MODES = ("File", "FastFile")
 
 #: The likelihoods SageMaker documents, by their lower-cased name (the container logs ``student-t``).
 LIKELIHOODS = {

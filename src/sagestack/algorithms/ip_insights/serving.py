@@ -43,22 +43,11 @@ def predict(model: IPInsightsModel, body: bytes, content_type: str, accept: str)
 
     from sagestack.algorithms.ip_insights.data import PairError, request_pairs
     from sagestack.algorithms.ip_insights.network import entity_index, ip_prefix_ids
-    from sagestack.formats import content_types as ct
     from sagestack.formats.errors import InferenceError
-    from sagestack.formats.inference import encode_response
+    from sagestack.formats.inference import encode_response, request_kind, response_kind
 
-    kind = ct.normalize(content_type)
-    if kind not in SPEC.request_content_types:
-        raise InferenceError(
-            f"Content type {content_type!r} is not supported; supported: {', '.join(SPEC.request_content_types)}",
-            status=415,
-        )
-    out_kind = ct.normalize((accept or "").split(",")[0])
-    if out_kind not in ("", ct.ANY) and out_kind not in SPEC.response_accept_types:
-        raise InferenceError(
-            f"Accept type {accept!r} is not supported; supported: {', '.join(SPEC.response_accept_types)}",
-            status=406,
-        )
+    kind = request_kind(content_type, SPEC.request_content_types)
+    response_kind(accept, SPEC.response_accept_types)  # refused (406) before the request is read
     try:
         entities, ips = request_pairs(body, kind)
     except (PairError, UnicodeDecodeError, json.JSONDecodeError, AttributeError, TypeError) as exc:

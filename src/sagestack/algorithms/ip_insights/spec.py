@@ -12,7 +12,7 @@ from sagestack.algorithms.base import (
     Hyperparameter,
     validate_hyperparameters,
 )
-from sagestack.algorithms.common import NUMBER_REGEX
+from sagestack.algorithms.common import NUMBER_REGEX, params_of
 from sagestack.formats import content_types as ct
 
 HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
@@ -88,4 +88,4 @@ def parse_hyperparameters(raw: dict[str, Any]) -> IPInsightsParams:
             "Hyperparameters random_negative_sampling_rate and shuffled_negative_sampling_rate: their sum "
             f"must be between 1 and 500 (got {rates})"
         )
-    return IPInsightsParams(**{name: hps[name] for name in IPInsightsParams.__dataclass_fields__})
+    return params_of(IPInsightsParams, hps)

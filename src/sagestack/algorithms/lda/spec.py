@@ -6,13 +6,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from sagestack.algorithms.base import (
-    AlgorithmClientError,
     AlgorithmSpec,
     ChannelSpec,
     Hyperparameter,
     validate_hyperparameters,
 )
-from sagestack.algorithms.common import FEATURE_DIM, RECORDIO_AND_CSV, RESPONSE_TYPES, logged_test_metric
+from sagestack.algorithms.common import (
+    FEATURE_DIM,
+    RECORDIO_AND_CSV,
+    RESPONSE_TYPES,
+    check_topics_within_vocabulary,
+    logged_test_metric,
+    params_of,
+)
 from sagestack.formats import content_types as ct
 
 HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
@@ -53,9 +59,5 @@ class LDAParams:
 
 def parse_hyperparameters(raw: dict[str, Any]) -> LDAParams:
     hps = validate_hyperparameters(HYPERPARAMETERS, raw, "lda")
-    if hps["num_topics"] > hps["feature_dim"]:
-        raise AlgorithmClientError(
-            f"Hyperparameter num_topics: value {hps['num_topics']} must not exceed feature_dim "
-            f"({hps['feature_dim']}), the vocabulary size"
-        )
-    return LDAParams(**{name: hps[name] for name in LDAParams.__dataclass_fields__})
+    check_topics_within_vocabulary(hps)
+    return params_of(LDAParams, hps)

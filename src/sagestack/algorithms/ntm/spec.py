@@ -7,13 +7,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from sagestack.algorithms.base import (
-    AlgorithmClientError,
     AlgorithmSpec,
     ChannelSpec,
     Hyperparameter,
     validate_hyperparameters,
 )
-from sagestack.algorithms.common import NUMBER_REGEX, RECORDIO_AND_CSV, REQUEST_TYPES, RESPONSE_TYPES
+from sagestack.algorithms.common import (
+    NUMBER_REGEX,
+    RECORDIO_AND_CSV,
+    REQUEST_TYPES,
+    RESPONSE_TYPES,
+    check_topics_within_vocabulary,
+    params_of,
+)
 from sagestack.algorithms.neural import OPTIMIZERS
 from sagestack.formats import content_types as ct
 
@@ -124,10 +130,5 @@ def parse_hyperparameters(raw: dict[str, Any]) -> NTMParams:
     layers = parse_layers(hps["encoder_layers"])
     if layers is None:
         layers = [3 * hps["num_topics"], 2 * hps["num_topics"]]
-    if hps["num_topics"] > hps["feature_dim"]:
-        raise AlgorithmClientError(
-            f"Hyperparameter num_topics: value {hps['num_topics']} must not exceed feature_dim "
-            f"({hps['feature_dim']}), the vocabulary size"
-        )
-    values = {name: hps[name] for name in NTMParams.__dataclass_fields__ if name != "encoder_layers"}
-    return NTMParams(encoder_layers=tuple(layers), **values)
+    check_topics_within_vocabulary(hps)
+    return params_of(NTMParams, hps, encoder_layers=tuple(layers))

@@ -12,7 +12,7 @@ from sagestack.algorithms.base import (
     Hyperparameter,
     validate_hyperparameters,
 )
-from sagestack.algorithms.common import NUMBER_REGEX, auto_number, auto_value
+from sagestack.algorithms.common import NUMBER_REGEX, auto_number, auto_value, params_of
 from sagestack.algorithms.neural import OPTIMIZERS
 from sagestack.formats import content_types as ct
 
@@ -195,5 +195,4 @@ def parse_hyperparameters(raw: dict[str, Any]) -> Object2VecParams:
             "(output_layer softmax), not to regression"
         )
     comparators = tuple(dict.fromkeys(p.strip() for p in hps["comparator_list"].split(",") if p.strip()))
-    names = [f for f in Object2VecParams.__dataclass_fields__ if f not in ("enc0", "enc1", "comparators")]
-    return Object2VecParams(enc0=enc0, enc1=enc1, comparators=comparators, **{n: hps[n] for n in names})
+    return params_of(Object2VecParams, hps, enc0=enc0, enc1=enc1, comparators=comparators)

@@ -23,6 +23,7 @@ from sagestack.algorithms.seq2seq.model import load_model as load_model  # noqa:
 from sagestack.algorithms.seq2seq.network import UNK
 from sagestack.algorithms.seq2seq.spec import SPEC
 from sagestack.formats import content_types as ct
+from sagestack.formats.inference import request_kind, response_kind
 
 
 def _truthy(value: Any) -> bool:
@@ -74,20 +75,8 @@ def _sources(model: Seq2SeqModel, body: bytes, request: str) -> list[tuple[list[
 
 
 def predict(model: Seq2SeqModel, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
-    request = ct.normalize(content_type)
-    answer = ct.normalize((accept or "").split(",")[0])
-    if request not in SPEC.request_content_types:
-        raise InferenceError(
-            f"Content type {content_type!r} is not supported; supported: {', '.join(SPEC.request_content_types)}",
-            415,
-        )
-    if answer in ("", ct.ANY):
-        answer = request
-    if answer not in SPEC.response_accept_types:
-        raise InferenceError(
-            f"Accept type {accept!r} is not supported; supported: {', '.join(SPEC.response_accept_types)}",
-            406,
-        )
+    request = request_kind(content_type, SPEC.request_content_types)
+    answer = response_kind(accept, SPEC.response_accept_types, default=request)
     results = []
     for ids, want_matrix in _sources(model, body, request):
         target, matrix = model.translate(ids)

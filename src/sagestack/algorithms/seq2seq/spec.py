@@ -16,11 +16,8 @@ from sagestack.algorithms.base import (
     Hyperparameter,
     validate_hyperparameters,
 )
-from sagestack.algorithms.common import NUMBER_REGEX
+from sagestack.algorithms.common import FILE_MODES, NUMBER_REGEX
 from sagestack.formats import content_types as ct
-
-#: Channels are read as files (Pipe mode is refused when the job starts).
-FILE_MODES = ("File", "FastFile")
 
 H = Hyperparameter
 HYPERPARAMETERS: tuple[Hyperparameter, ...] = (

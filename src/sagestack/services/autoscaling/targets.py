@@ -10,6 +10,7 @@ from __future__ import annotations
 from ...store.resources import ListQuery
 from ..context import RequestContext
 from ..registry import OperationTable
+from ..tags import tag_list
 from .common import (
     POLICY,
     TARGET,
@@ -61,7 +62,7 @@ def register_scalable_target(ctx: RequestContext, params: dict) -> dict:
             data["RoleARN"] = params["RoleARN"]
         resources.update(existing, data)
         if params.get("Tags"):
-            resources.add_tags(existing.arn, [{"Key": k, "Value": v} for k, v in params["Tags"].items()])
+            resources.add_tags(existing.arn, tag_list(params["Tags"]))
         return {"ScalableTargetARN": existing.arn}
     arn = new_target_arn(ctx)
     suspended = {
@@ -81,7 +82,7 @@ def register_scalable_target(ctx: RequestContext, params: dict) -> dict:
         "SuspendedState": suspended,
         "ScalableTargetARN": arn,
     }
-    tags = [{"Key": k, "Value": v} for k, v in (params.get("Tags") or {}).items()]
+    tags = tag_list(params.get("Tags"))
     resources.create(ctx.account_id, ctx.region, TARGET, key, arn, data, status="Registered", tag_list=tags)
     return {"ScalableTargetARN": arn}
 

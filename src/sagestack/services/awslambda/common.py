@@ -3,16 +3,12 @@ and the function a request names."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-
 from ...domain import functions
 from ...domain.functions import FunctionError
 from ...protocol.errors import ServiceError
 from ...store.errors import InvalidToken
 from ...store.resources import Resource
 from ..context import RequestContext
-from ..registry import OperationTable
 
 #: FunctionError kind → (Lambda error code, HTTP status).
 CODES = {
@@ -38,20 +34,6 @@ def errors(exc: Exception) -> ServiceError | None:
     if isinstance(exc, InvalidToken):
         return lambda_error("InvalidParameter", "Invalid Marker")
     return None
-
-
-def handler(table: OperationTable, *names: str) -> Callable:
-    def register(func: Callable) -> Callable:
-        @functools.wraps(func)
-        def wrapped(ctx: RequestContext, params: dict):
-            try:
-                return func(ctx, params)
-            except FunctionError as exc:
-                raise lambda_error(exc.kind, exc.message) from None
-
-        return table.handler(*names)(wrapped)
-
-    return register
 
 
 def function_of(ctx: RequestContext, ref: str) -> tuple[Resource, str | None]:

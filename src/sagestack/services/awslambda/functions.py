@@ -18,7 +18,8 @@ from ...store.errors import AlreadyExists
 from ...store.resources import ListQuery
 from ..context import RequestContext
 from ..registry import OperationTable
-from .common import errors, function_of, handler, lambda_error
+from ..tags import tag_list, tag_map
+from .common import errors, function_of, lambda_error
 
 OPERATIONS = OperationTable("lambda", errors)
 NAME = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
@@ -106,7 +107,7 @@ def _publish(data: dict, account: str, region: str, name: str, description: str 
     return number
 
 
-@handler(OPERATIONS, "CreateFunction")
+@OPERATIONS.handler("CreateFunction")
 def create_function(ctx: RequestContext, params: dict) -> dict:
     name = params["FunctionName"]
     if not NAME.match(name):
@@ -157,7 +158,7 @@ def create_function(ctx: RequestContext, params: dict) -> dict:
         data["Environment"] = {"Variables": (params["Environment"] or {}).get("Variables") or {}}
     if params.get("Publish"):
         _publish(data, ctx.account_id, ctx.region, name)
-    tags = [{"Key": k, "Value": v} for k, v in (params.get("Tags") or {}).items()]
+    tags = tag_list(params.get("Tags"))
     try:
         row = ctx.platform.resources.create(
             ctx.account_id, ctx.region, functions.TYPE, name, arn, data, status="Pending", tag_list=tags
@@ -174,7 +175,7 @@ def _wake(ctx: RequestContext) -> None:
         reconciler.wake()
 
 
-@handler(OPERATIONS, "GetFunction")
+@OPERATIONS.handler("GetFunction")
 def get_function(ctx: RequestContext, params: dict) -> dict:
     row, qualifier = function_of(ctx, params["FunctionName"])
     qualifier = params.get("Qualifier") or qualifier
@@ -189,13 +190,13 @@ def get_function(ctx: RequestContext, params: dict) -> dict:
         f"{code['Token']}"
     )
     out = {"Configuration": config, "Code": {"RepositoryType": "S3", "Location": location}}
-    tags = {t["Key"]: t["Value"] for t in ctx.platform.resources.list_tags(row.arn)}
+    tags = tag_map(ctx.platform.resources.list_tags(row.arn))
     if tags:
         out["Tags"] = tags
     return out
 
 
-@handler(OPERATIONS, "GetFunctionConfiguration")
+@OPERATIONS.handler("GetFunctionConfiguration")
 def get_function_configuration(ctx: RequestContext, params: dict) -> dict:
     row, qualifier = function_of(ctx, params["FunctionName"])
     return functions.configuration(row, params.get("Qualifier") or qualifier)
@@ -227,7 +228,7 @@ def _change(ctx: RequestContext, params: dict, edit) -> dict:
     return functions.configuration(updated, published[0] if published else None)
 
 
-@handler(OPERATIONS, "UpdateFunctionCode")
+@OPERATIONS.handler("UpdateFunctionCode")
 def update_function_code(ctx: RequestContext, params: dict) -> dict:
     row, _ = function_of(ctx, params["FunctionName"])
     package = _package(ctx, params, row.name)
@@ -238,7 +239,7 @@ def update_function_code(ctx: RequestContext, params: dict) -> dict:
     return _change(ctx, params, lambda data: data.update(package))
 
 
-@handler(OPERATIONS, "UpdateFunctionConfiguration")
+@OPERATIONS.handler("UpdateFunctionConfiguration")
 def update_function_configuration(ctx: RequestContext, params: dict) -> dict:
     _check_config(params)
 
@@ -253,7 +254,7 @@ def update_function_configuration(ctx: RequestContext, params: dict) -> dict:
     return _change(ctx, params, edit)
 
 
-@handler(OPERATIONS, "PublishVersion")
+@OPERATIONS.handler("PublishVersion")
 def publish_version(ctx: RequestContext, params: dict) -> dict:
     row, _ = function_of(ctx, params["FunctionName"])
     if row.data.get("State") != "Active":
@@ -284,7 +285,7 @@ def publish_version(ctx: RequestContext, params: dict) -> dict:
     return functions.configuration(updated, published[0])
 
 
-@handler(OPERATIONS, "DeleteFunction")
+@OPERATIONS.handler("DeleteFunction")
 def delete_function(ctx: RequestContext, params: dict) -> dict:
     row, qualifier = function_of(ctx, params["FunctionName"])
     qualifier = params.get("Qualifier") or qualifier
@@ -303,7 +304,6 @@ def delete_function(ctx: RequestContext, params: dict) -> dict:
         )
         return {}
     ctx.platform.resources.delete(row.account_id, row.region, functions.TYPE, row.name)
-    ctx.platform.resources.delete_tags(row.arn, [t["Key"] for t in ctx.platform.resources.list_tags(row.arn)])
     shutil.rmtree(
         functions.code_dir(ctx.platform.settings.data_dir, row.account_id, row.region, row.name),
         ignore_errors=True,
@@ -311,7 +311,7 @@ def delete_function(ctx: RequestContext, params: dict) -> dict:
     return {}
 
 
-@handler(OPERATIONS, "ListFunctions")
+@OPERATIONS.handler("ListFunctions")
 def list_functions(ctx: RequestContext, params: dict) -> dict:
     limit = params.get("MaxItems") or 50
     if not 1 <= limit <= 10000:
@@ -333,7 +333,7 @@ def list_functions(ctx: RequestContext, params: dict) -> dict:
     return out
 
 
-@handler(OPERATIONS, "ListVersionsByFunction")
+@OPERATIONS.handler("ListVersionsByFunction")
 def list_versions_by_function(ctx: RequestContext, params: dict) -> dict:
     row, _ = function_of(ctx, params["FunctionName"])
     limit = params.get("MaxItems") or 50
@@ -353,26 +353,24 @@ def _tagged(ctx: RequestContext, arn: str):
     return row
 
 
-@handler(OPERATIONS, "TagResource")
+@OPERATIONS.handler("TagResource")
 def tag_resource(ctx: RequestContext, params: dict) -> dict:
     row = _tagged(ctx, params["Resource"])
-    tags = params.get("Tags") or {}
-    ctx.platform.resources.delete_tags(row.arn, list(tags))
-    ctx.platform.resources.add_tags(row.arn, [{"Key": k, "Value": v} for k, v in tags.items()])
+    ctx.platform.resources.add_tags(row.arn, tag_list(params.get("Tags")))
     return {}
 
 
-@handler(OPERATIONS, "UntagResource")
+@OPERATIONS.handler("UntagResource")
 def untag_resource(ctx: RequestContext, params: dict) -> dict:
     row = _tagged(ctx, params["Resource"])
     ctx.platform.resources.delete_tags(row.arn, params.get("TagKeys") or [])
     return {}
 
 
-@handler(OPERATIONS, "ListTags")
+@OPERATIONS.handler("ListTags")
 def list_tags(ctx: RequestContext, params: dict) -> dict:
     row = _tagged(ctx, params["Resource"])
-    return {"Tags": {t["Key"]: t["Value"] for t in ctx.platform.resources.list_tags(row.arn)}}
+    return {"Tags": tag_map(ctx.platform.resources.list_tags(row.arn))}
 
 
 __all__ = ["OPERATIONS", "lambda_error"]

@@ -11,7 +11,7 @@ from ...domain.functions import FunctionError
 from ...execution import functions as runner
 from ..context import RequestContext
 from ..registry import OperationTable
-from .common import errors, function_of, lambda_error
+from .common import errors, function_of
 
 OPERATIONS = OperationTable("lambda", errors)
 
@@ -27,13 +27,6 @@ def _pool(platform) -> ThreadPoolExecutor:
 
 @OPERATIONS.handler("Invoke")
 async def invoke(ctx: RequestContext, params: dict) -> dict:
-    try:
-        return await _invoke(ctx, params)
-    except FunctionError as exc:
-        raise lambda_error(exc.kind, exc.message) from None
-
-
-async def _invoke(ctx: RequestContext, params: dict) -> dict:
     kind = params.get("InvocationType") or "RequestResponse"
     payload = params.get("Payload") or b""
     if isinstance(payload, str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ...protocol.errors import ServiceError
 from ..context import RequestContext
 from ..registry import OperationTable
+from ..tags import tag_map
 from .common import PREFIXES, apply_filters, arn, dry_run, get_row, page
 
 OPERATIONS = OperationTable("ec2")
@@ -43,7 +44,7 @@ def delete_tags(ctx: RequestContext, params: dict) -> dict:
     dry_run(params)
     resources = ctx.platform.resources
     for resource_arn in arns:
-        current = {t["Key"]: t["Value"] for t in resources.list_tags(resource_arn)}
+        current = tag_map(resources.list_tags(resource_arn))
         keys = (
             [t["Key"] for t in params.get("Tags") or [] if t.get("Value") in (None, current.get(t["Key"]))]
             if params.get("Tags")

@@ -7,5 +7,6 @@ from __future__ import annotations
 
 from ..registry import OperationTable
 from . import aliases, crypto, keys
+from .common import errors
 
-OPERATIONS = OperationTable("kms").merge(keys.OPERATIONS, aliases.OPERATIONS, crypto.OPERATIONS)
+OPERATIONS = OperationTable("kms", errors).merge(keys.OPERATIONS, aliases.OPERATIONS, crypto.OPERATIONS)

@@ -6,9 +6,9 @@ from ...protocol.errors import ServiceError
 from ...store.kms import Key
 from ..context import RequestContext
 from ..registry import OperationTable
-from .common import find_key, handler, keys, page
+from .common import errors, find_key, keys, page
 
-OPERATIONS = OperationTable("kms")
+OPERATIONS = OperationTable("kms", errors)
 
 
 def _check_name(name: str) -> None:
@@ -42,7 +42,7 @@ def _target(ctx: RequestContext, target: str) -> Key:
     return key
 
 
-@handler(OPERATIONS, "CreateAlias")
+@OPERATIONS.handler("CreateAlias")
 def create_alias(ctx: RequestContext, params: dict) -> dict:
     _check_name(params["AliasName"])
     keys(ctx).create_alias(
@@ -51,7 +51,7 @@ def create_alias(ctx: RequestContext, params: dict) -> dict:
     return {}
 
 
-@handler(OPERATIONS, "UpdateAlias")
+@OPERATIONS.handler("UpdateAlias")
 def update_alias(ctx: RequestContext, params: dict) -> dict:
     _check_name(params["AliasName"])
     keys(ctx).update_alias(
@@ -60,14 +60,14 @@ def update_alias(ctx: RequestContext, params: dict) -> dict:
     return {}
 
 
-@handler(OPERATIONS, "DeleteAlias")
+@OPERATIONS.handler("DeleteAlias")
 def delete_alias(ctx: RequestContext, params: dict) -> dict:
     _check_name(params["AliasName"])
     keys(ctx).delete_alias(ctx.account_id, ctx.region, params["AliasName"])
     return {}
 
 
-@handler(OPERATIONS, "ListAliases")
+@OPERATIONS.handler("ListAliases")
 def list_aliases(ctx: RequestContext, params: dict) -> dict:
     key_id = None
     if params.get("KeyId"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 from ...protocol.errors import ServiceError
@@ -10,7 +9,6 @@ from ...store import tokens
 from ...store.errors import InvalidToken
 from ...store.kms import Key, KeyStore, KmsError, key_store
 from ..context import RequestContext
-from ..registry import OperationTable
 
 #: KmsError kind → KMS error code.
 CODES = {
@@ -30,20 +28,9 @@ def service_error(exc: KmsError) -> ServiceError:
     return ServiceError(CODES.get(exc.kind, exc.kind + "Exception"), exc.message, 400)
 
 
-def handler(table: OperationTable, *names: str) -> Callable:
-    """Register a handler whose ``KmsError`` failures are answered in KMS's words."""
-
-    def register(func: Callable) -> Callable:
-        @functools.wraps(func)
-        def wrapped(ctx: RequestContext, params: dict):
-            try:
-                return func(ctx, params)
-            except KmsError as exc:
-                raise service_error(exc) from None
-
-        return table.handler(*names)(wrapped)
-
-    return register
+def errors(exc: Exception) -> ServiceError | None:
+    """The KMS tables' ``errors`` mapping: ``KmsError`` failures in KMS's words."""
+    return service_error(exc) if isinstance(exc, KmsError) else None
 
 
 def keys(ctx: RequestContext) -> KeyStore:

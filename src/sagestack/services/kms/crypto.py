@@ -9,9 +9,9 @@ from ...protocol.errors import ServiceError
 from ...store.kms import SYMMETRIC, Key
 from ..context import RequestContext
 from ..registry import OperationTable
-from .common import dry_run, find_key, handler, keys
+from .common import dry_run, errors, find_key, keys
 
-OPERATIONS = OperationTable("kms")
+OPERATIONS = OperationTable("kms", errors)
 KEY_SPEC_BYTES = {"AES_256": 32, "AES_128": 16}
 
 
@@ -32,7 +32,7 @@ def _usable(ctx: RequestContext, key_ref: str) -> Key:
     return key
 
 
-@handler(OPERATIONS, "Encrypt")
+@OPERATIONS.handler("Encrypt")
 def encrypt(ctx: RequestContext, params: dict) -> dict:
     key = _usable(ctx, params["KeyId"])
     _algorithm(key, params.get("EncryptionAlgorithm"))
@@ -41,7 +41,7 @@ def encrypt(ctx: RequestContext, params: dict) -> dict:
     return {"CiphertextBlob": blob, "KeyId": key.arn, "EncryptionAlgorithm": SYMMETRIC}
 
 
-@handler(OPERATIONS, "Decrypt")
+@OPERATIONS.handler("Decrypt")
 def decrypt(ctx: RequestContext, params: dict) -> dict:
     _algorithm(None, params.get("EncryptionAlgorithm"))
     if params.get("Recipient"):
@@ -89,7 +89,7 @@ def _generate(ctx: RequestContext, params: dict) -> tuple[Key, bytes, bytes]:
     return key, plaintext, blob
 
 
-@handler(OPERATIONS, "GenerateDataKey")
+@OPERATIONS.handler("GenerateDataKey")
 def generate_data_key(ctx: RequestContext, params: dict) -> dict:
     key, plaintext, blob = _generate(ctx, params)
     return {
@@ -100,7 +100,7 @@ def generate_data_key(ctx: RequestContext, params: dict) -> dict:
     }
 
 
-@handler(OPERATIONS, "GenerateDataKeyWithoutPlaintext")
+@OPERATIONS.handler("GenerateDataKeyWithoutPlaintext")
 def generate_data_key_without_plaintext(ctx: RequestContext, params: dict) -> dict:
     key, _, blob = _generate(ctx, params)
     return {
@@ -110,7 +110,7 @@ def generate_data_key_without_plaintext(ctx: RequestContext, params: dict) -> di
     }
 
 
-@handler(OPERATIONS, "ReEncrypt")
+@OPERATIONS.handler("ReEncrypt")
 def re_encrypt(ctx: RequestContext, params: dict) -> dict:
     _algorithm(None, params.get("SourceEncryptionAlgorithm"))
     destination = _usable(ctx, params["DestinationKeyId"])
@@ -135,7 +135,7 @@ def re_encrypt(ctx: RequestContext, params: dict) -> dict:
     }
 
 
-@handler(OPERATIONS, "GenerateRandom")
+@OPERATIONS.handler("GenerateRandom")
 def generate_random(ctx: RequestContext, params: dict) -> dict:
     if params.get("CustomKeyStoreId") or params.get("Recipient"):
         raise ServiceError(

@@ -10,9 +10,9 @@ from ...protocol.errors import ServiceError
 from ...store.kms import SYMMETRIC, Key
 from ..context import RequestContext
 from ..registry import OperationTable
-from .common import find_key, handler, keys, page, page_of
+from .common import errors, find_key, keys, page, page_of
 
-OPERATIONS = OperationTable("kms")
+OPERATIONS = OperationTable("kms", errors)
 POLICY_NAME = "default"
 DEFAULT_ROTATION_DAYS = 365
 
@@ -44,7 +44,7 @@ def _not_pending(key: Key) -> None:
         raise ServiceError("KMSInvalidStateException", f"{key.arn} is pending deletion.", 400)
 
 
-@handler(OPERATIONS, "CreateKey")
+@OPERATIONS.handler("CreateKey")
 def create_key(ctx: RequestContext, params: dict) -> dict:
     spec = params.get("KeySpec") or params.get("CustomerMasterKeySpec") or SYMMETRIC
     if spec != SYMMETRIC:
@@ -68,12 +68,12 @@ def create_key(ctx: RequestContext, params: dict) -> dict:
     return {"KeyMetadata": key.metadata}
 
 
-@handler(OPERATIONS, "DescribeKey")
+@OPERATIONS.handler("DescribeKey")
 def describe_key(ctx: RequestContext, params: dict) -> dict:
     return {"KeyMetadata": find_key(ctx, params["KeyId"]).metadata}
 
 
-@handler(OPERATIONS, "ListKeys")
+@OPERATIONS.handler("ListKeys")
 def list_keys(ctx: RequestContext, params: dict) -> dict:
     items, extra = page(
         params, lambda limit, marker: keys(ctx).list_keys(ctx.account_id, ctx.region, limit, marker)
@@ -81,7 +81,7 @@ def list_keys(ctx: RequestContext, params: dict) -> dict:
     return {"Keys": [{"KeyId": k.key_id, "KeyArn": k.arn} for k in items], **extra}
 
 
-@handler(OPERATIONS, "EnableKey")
+@OPERATIONS.handler("EnableKey")
 def enable_key(ctx: RequestContext, params: dict) -> dict:
     key = find_key(ctx, params["KeyId"])
     _not_pending(key)
@@ -89,7 +89,7 @@ def enable_key(ctx: RequestContext, params: dict) -> dict:
     return {}
 
 
-@handler(OPERATIONS, "DisableKey")
+@OPERATIONS.handler("DisableKey")
 def disable_key(ctx: RequestContext, params: dict) -> dict:
     key = find_key(ctx, params["KeyId"])
     _not_pending(key)
@@ -97,7 +97,7 @@ def disable_key(ctx: RequestContext, params: dict) -> dict:
     return {}
 
 
-@handler(OPERATIONS, "ScheduleKeyDeletion")
+@OPERATIONS.handler("ScheduleKeyDeletion")
 def schedule_key_deletion(ctx: RequestContext, params: dict) -> dict:
     days = params.get("PendingWindowInDays", 30)
     if not 7 <= days <= 30:
@@ -125,7 +125,7 @@ def schedule_key_deletion(ctx: RequestContext, params: dict) -> dict:
     }
 
 
-@handler(OPERATIONS, "CancelKeyDeletion")
+@OPERATIONS.handler("CancelKeyDeletion")
 def cancel_key_deletion(ctx: RequestContext, params: dict) -> dict:
     key = find_key(ctx, params["KeyId"])
     if key.state != "PendingDeletion":
@@ -134,7 +134,7 @@ def cancel_key_deletion(ctx: RequestContext, params: dict) -> dict:
     return {"KeyId": key.arn}
 
 
-@handler(OPERATIONS, "UpdateKeyDescription")
+@OPERATIONS.handler("UpdateKeyDescription")
 def update_key_description(ctx: RequestContext, params: dict) -> dict:
     key = find_key(ctx, params["KeyId"])
     _not_pending(key)
@@ -151,14 +151,14 @@ def _policy_name(params: dict) -> None:
         raise ServiceError("NotFoundException", "No such policy exists", 400)
 
 
-@handler(OPERATIONS, "GetKeyPolicy")
+@OPERATIONS.handler("GetKeyPolicy")
 def get_key_policy(ctx: RequestContext, params: dict) -> dict:
     _policy_name(params)
     key = find_key(ctx, params["KeyId"])
     return {"Policy": key.resource.data["Policy"], "PolicyName": POLICY_NAME}
 
 
-@handler(OPERATIONS, "PutKeyPolicy")
+@OPERATIONS.handler("PutKeyPolicy")
 def put_key_policy(ctx: RequestContext, params: dict) -> dict:
     _policy_name(params)
     _check_policy(params["Policy"])
@@ -169,7 +169,7 @@ def put_key_policy(ctx: RequestContext, params: dict) -> dict:
     return {}
 
 
-@handler(OPERATIONS, "ListKeyPolicies")
+@OPERATIONS.handler("ListKeyPolicies")
 def list_key_policies(ctx: RequestContext, params: dict) -> dict:
     find_key(ctx, params["KeyId"])
     names, extra = page(params, lambda limit, marker: page_of([POLICY_NAME], limit, marker))
@@ -179,7 +179,7 @@ def list_key_policies(ctx: RequestContext, params: dict) -> dict:
 # -- rotation (recorded: key material is never rotated) ----------------------------------------
 
 
-@handler(OPERATIONS, "GetKeyRotationStatus")
+@OPERATIONS.handler("GetKeyRotationStatus")
 def get_key_rotation_status(ctx: RequestContext, params: dict) -> dict:
     key = find_key(ctx, params["KeyId"])
     data = key.resource.data
@@ -192,7 +192,7 @@ def get_key_rotation_status(ctx: RequestContext, params: dict) -> dict:
     return out
 
 
-@handler(OPERATIONS, "EnableKeyRotation")
+@OPERATIONS.handler("EnableKeyRotation")
 def enable_key_rotation(ctx: RequestContext, params: dict) -> dict:
     key = find_key(ctx, params["KeyId"])
     keys(ctx).check_usable(key)
@@ -205,7 +205,7 @@ def enable_key_rotation(ctx: RequestContext, params: dict) -> dict:
     return {}
 
 
-@handler(OPERATIONS, "DisableKeyRotation")
+@OPERATIONS.handler("DisableKeyRotation")
 def disable_key_rotation(ctx: RequestContext, params: dict) -> dict:
     key = find_key(ctx, params["KeyId"])
     keys(ctx).check_usable(key)
@@ -217,7 +217,7 @@ def disable_key_rotation(ctx: RequestContext, params: dict) -> dict:
 # -- tags -----------------------------------------------------------------------------------
 
 
-@handler(OPERATIONS, "TagResource")
+@OPERATIONS.handler("TagResource")
 def tag_resource(ctx: RequestContext, params: dict) -> dict:
     key = find_key(ctx, params["KeyId"])
     _not_pending(key)
@@ -227,7 +227,7 @@ def tag_resource(ctx: RequestContext, params: dict) -> dict:
     return {}
 
 
-@handler(OPERATIONS, "UntagResource")
+@OPERATIONS.handler("UntagResource")
 def untag_resource(ctx: RequestContext, params: dict) -> dict:
     key = find_key(ctx, params["KeyId"])
     _not_pending(key)
@@ -235,7 +235,7 @@ def untag_resource(ctx: RequestContext, params: dict) -> dict:
     return {}
 
 
-@handler(OPERATIONS, "ListResourceTags")
+@OPERATIONS.handler("ListResourceTags")
 def list_resource_tags(ctx: RequestContext, params: dict) -> dict:
     key = find_key(ctx, params["KeyId"])
     tags = [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in ctx.platform.resources.list_tags(key.arn)]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
-from collections.abc import Callable
 
 from ...domain import schedules
 from ...domain.schedules import ScheduleError
@@ -12,7 +10,6 @@ from ...protocol.errors import ServiceError
 from ...store.errors import InvalidToken
 from ...store.resources import Resource
 from ..context import RequestContext
-from ..registry import OperationTable
 
 CODES = {
     "NotFound": ("ResourceNotFoundException", 404),
@@ -32,20 +29,6 @@ def errors(exc: Exception) -> ServiceError | None:
     if isinstance(exc, InvalidToken):
         return scheduler_error("Invalid", "Invalid NextToken.")
     return None
-
-
-def handler(table: OperationTable, *names: str) -> Callable:
-    def register(func: Callable) -> Callable:
-        @functools.wraps(func)
-        def wrapped(ctx: RequestContext, params: dict):
-            try:
-                return func(ctx, params)
-            except ScheduleError as exc:
-                raise scheduler_error(exc.kind, exc.message) from None
-
-        return table.handler(*names)(wrapped)
-
-    return register
 
 
 def now() -> dt.datetime:

@@ -8,7 +8,7 @@ from ...store.errors import AlreadyExists
 from ...store.resources import ListQuery
 from ..context import RequestContext
 from ..registry import OperationTable
-from .common import errors, group_row, handler, now
+from .common import errors, group_row, now
 
 OPERATIONS = OperationTable("scheduler", errors)
 
@@ -24,7 +24,7 @@ def _describe(ctx: RequestContext, name: str) -> dict:
     return row.data
 
 
-@handler(OPERATIONS, "CreateScheduleGroup")
+@OPERATIONS.handler("CreateScheduleGroup")
 def create_schedule_group(ctx: RequestContext, params: dict) -> dict:
     name = params["Name"]
     arn = schedules.group_arn(ctx.account_id, ctx.region, name)
@@ -42,17 +42,17 @@ def create_schedule_group(ctx: RequestContext, params: dict) -> dict:
     return {"ScheduleGroupArn": arn}
 
 
-@handler(OPERATIONS, "GetScheduleGroup")
+@OPERATIONS.handler("GetScheduleGroup")
 def get_schedule_group(ctx: RequestContext, params: dict) -> dict:
     return _describe(ctx, params["Name"])
 
 
-@handler(OPERATIONS, "DeleteScheduleGroup")
+@OPERATIONS.handler("DeleteScheduleGroup")
 def delete_schedule_group(ctx: RequestContext, params: dict) -> dict:
     name = params["Name"]
     if name == schedules.DEFAULT_GROUP:
         raise ScheduleError("Invalid", "You cannot delete the default group.")
-    row = group_row(ctx, name)
+    group_row(ctx, name)  # NotFound for a group that does not exist
     resources = ctx.platform.resources
     members, _ = resources.list(
         ctx.account_id, ctx.region, schedules.TYPE, ListQuery(parent=name, max_results=10000)
@@ -60,11 +60,10 @@ def delete_schedule_group(ctx: RequestContext, params: dict) -> dict:
     for member in members:  # Scheduler deletes a group's schedules with it
         resources.delete(member.account_id, member.region, schedules.TYPE, member.name)
     resources.delete(ctx.account_id, ctx.region, schedules.GROUP_TYPE, name)
-    resources.delete_tags(row.arn, [t["Key"] for t in resources.list_tags(row.arn)])
     return {}
 
 
-@handler(OPERATIONS, "ListScheduleGroups")
+@OPERATIONS.handler("ListScheduleGroups")
 def list_schedule_groups(ctx: RequestContext, params: dict) -> dict:
     prefix = params.get("NamePrefix") or ""
     limit = params.get("MaxResults") or 100
@@ -97,23 +96,21 @@ def _tagged(ctx: RequestContext, arn: str):
     return row
 
 
-@handler(OPERATIONS, "TagResource")
+@OPERATIONS.handler("TagResource")
 def tag_resource(ctx: RequestContext, params: dict) -> dict:
     row = _tagged(ctx, params["ResourceArn"])
-    tags = params.get("Tags") or []
-    ctx.platform.resources.delete_tags(row.arn, [t["Key"] for t in tags])
-    ctx.platform.resources.add_tags(row.arn, tags)
+    ctx.platform.resources.add_tags(row.arn, params.get("Tags") or [])
     return {}
 
 
-@handler(OPERATIONS, "UntagResource")
+@OPERATIONS.handler("UntagResource")
 def untag_resource(ctx: RequestContext, params: dict) -> dict:
     row = _tagged(ctx, params["ResourceArn"])
     ctx.platform.resources.delete_tags(row.arn, params.get("TagKeys") or [])
     return {}
 
 
-@handler(OPERATIONS, "ListTagsForResource")
+@OPERATIONS.handler("ListTagsForResource")
 def list_tags_for_resource(ctx: RequestContext, params: dict) -> dict:
     row = _tagged(ctx, params["ResourceArn"])
     return {"Tags": ctx.platform.resources.list_tags(row.arn)}

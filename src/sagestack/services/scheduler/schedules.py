@@ -12,7 +12,7 @@ from ...store.errors import AlreadyExists
 from ...store.resources import FieldFilter, ListQuery
 from ..context import RequestContext
 from ..registry import OperationTable
-from .common import errors, group_row, handler, now
+from .common import errors, group_row, now
 
 OPERATIONS = OperationTable("scheduler", errors)
 SETTABLE = (
@@ -80,7 +80,7 @@ def _wake(ctx: RequestContext) -> None:
         reconciler.wake()
 
 
-@handler(OPERATIONS, "CreateSchedule")
+@OPERATIONS.handler("CreateSchedule")
 def create_schedule(ctx: RequestContext, params: dict) -> dict:
     name, group = params["Name"], params.get("GroupName") or schedules.DEFAULT_GROUP
     group_row(ctx, group)
@@ -121,12 +121,12 @@ def _get(ctx: RequestContext, name: str, group: str | None):
     return row
 
 
-@handler(OPERATIONS, "GetSchedule")
+@OPERATIONS.handler("GetSchedule")
 def get_schedule(ctx: RequestContext, params: dict) -> dict:
     return schedules.public(_get(ctx, params["Name"], params.get("GroupName")).data)
 
 
-@handler(OPERATIONS, "UpdateSchedule")
+@OPERATIONS.handler("UpdateSchedule")
 def update_schedule(ctx: RequestContext, params: dict) -> dict:
     row = _get(ctx, params["Name"], params.get("GroupName"))
     settings = _checked(params)
@@ -147,14 +147,14 @@ def update_schedule(ctx: RequestContext, params: dict) -> dict:
     return {"ScheduleArn": row.arn}
 
 
-@handler(OPERATIONS, "DeleteSchedule")
+@OPERATIONS.handler("DeleteSchedule")
 def delete_schedule(ctx: RequestContext, params: dict) -> dict:
     row = _get(ctx, params["Name"], params.get("GroupName"))
     ctx.platform.resources.delete(row.account_id, row.region, schedules.TYPE, row.name)
     return {}
 
 
-@handler(OPERATIONS, "ListSchedules")
+@OPERATIONS.handler("ListSchedules")
 def list_schedules(ctx: RequestContext, params: dict) -> dict:
     fields = []
     if params.get("GroupName"):

@@ -3,16 +3,12 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-
 from ...domain import queues
 from ...domain.queues import QueueError
 from ...protocol.errors import ServiceError
 from ...store.errors import InvalidToken
 from ...store.resources import Resource
 from ..context import RequestContext
-from ..registry import OperationTable
 
 #: QueueError kind → (JSON error code, query-protocol code).
 CODES = {
@@ -50,22 +46,6 @@ def errors(exc: Exception) -> ServiceError | None:
     if isinstance(exc, InvalidToken):
         return sqs_error("InvalidParameter", "Invalid NextToken value.")
     return None
-
-
-def handler(table: OperationTable, *names: str) -> Callable:
-    """Register a handler whose QueueError failures are answered in SQS's words."""
-
-    def register(func: Callable) -> Callable:
-        @functools.wraps(func)
-        def wrapped(ctx: RequestContext, params: dict):
-            try:
-                return func(ctx, params)
-            except QueueError as exc:
-                raise error_of(exc) from None
-
-        return table.handler(*names)(wrapped)
-
-    return register
 
 
 def queue_of(ctx: RequestContext, params: dict) -> Resource:

@@ -7,13 +7,15 @@ import asyncio
 import base64
 import re
 import time
+from collections.abc import Callable
 
 from ...domain import queues
 from ...domain.queues import QueueError
 from ...store.queues import Message
+from ...store.resources import Resource
 from ..context import RequestContext
 from ..registry import OperationTable
-from .common import error_of, errors, handler, queue_of, sqs_error
+from .common import error_of, errors, queue_of, sqs_error
 
 OPERATIONS = OperationTable("sqs", errors)
 BATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
@@ -46,7 +48,7 @@ def _fifo(queue) -> bool:
     return queue.data["Attributes"].get("FifoQueue") == "true"
 
 
-@handler(OPERATIONS, "SendMessage")
+@OPERATIONS.handler("SendMessage")
 def send_message(ctx: RequestContext, params: dict) -> dict:
     queue = queue_of(ctx, params)
     return _sent(_send_one(ctx, queue, params), _fifo(queue))
@@ -83,18 +85,24 @@ def _failed(entry_id: str, exc: QueueError) -> dict:
     }
 
 
-@handler(OPERATIONS, "SendMessageBatch")
-def send_message_batch(ctx: RequestContext, params: dict) -> dict:
+def _batch(ctx: RequestContext, params: dict, one: Callable[[Resource, dict], dict]) -> dict:
+    """What the *Batch operations share: the entries checked as a whole, then ``one(queue, entry)`` for
+    each, its QueueError answered as that entry's failure."""
     queue = queue_of(ctx, params)
     entries = params.get("Entries") or []
     _check_batch(entries)
     ok, failed = [], []
     for entry in entries:
         try:
-            ok.append({"Id": entry["Id"], **_sent(_send_one(ctx, queue, entry), _fifo(queue))})
+            ok.append({"Id": entry["Id"], **one(queue, entry)})
         except QueueError as exc:
             failed.append(_failed(entry["Id"], exc))
     return {"Successful": ok, "Failed": failed}
+
+
+@OPERATIONS.handler("SendMessageBatch")
+def send_message_batch(ctx: RequestContext, params: dict) -> dict:
+    return _batch(ctx, params, lambda queue, entry: _sent(_send_one(ctx, queue, entry), _fifo(queue)))
 
 
 def _wanted(names: list[str], key: str) -> bool:
@@ -143,13 +151,6 @@ def _received(message: Message, system_names: list[str], attribute_names: list[s
 
 @OPERATIONS.handler("ReceiveMessage")
 async def receive_message(ctx: RequestContext, params: dict) -> dict:
-    try:
-        return await _receive(ctx, params)
-    except QueueError as exc:
-        raise error_of(exc) from None
-
-
-async def _receive(ctx: RequestContext, params: dict) -> dict:
     queue = await asyncio.to_thread(queue_of, ctx, params)
     limit = params.get("MaxNumberOfMessages", 1)
     if not 1 <= limit <= 10:
@@ -186,28 +187,22 @@ async def _receive(ctx: RequestContext, params: dict) -> dict:
     return {"Messages": [_received(m, system_names, attribute_names) for m in messages]}
 
 
-@handler(OPERATIONS, "DeleteMessage")
+@OPERATIONS.handler("DeleteMessage")
 def delete_message(ctx: RequestContext, params: dict) -> dict:
     queues.delete_message(ctx.platform, queue_of(ctx, params), params.get("ReceiptHandle") or "")
     return {}
 
 
-@handler(OPERATIONS, "DeleteMessageBatch")
+@OPERATIONS.handler("DeleteMessageBatch")
 def delete_message_batch(ctx: RequestContext, params: dict) -> dict:
-    queue = queue_of(ctx, params)
-    entries = params.get("Entries") or []
-    _check_batch(entries)
-    ok, failed = [], []
-    for entry in entries:
-        try:
-            queues.delete_message(ctx.platform, queue, entry.get("ReceiptHandle") or "")
-            ok.append({"Id": entry["Id"]})
-        except QueueError as exc:
-            failed.append(_failed(entry["Id"], exc))
-    return {"Successful": ok, "Failed": failed}
+    def delete(queue: Resource, entry: dict) -> dict:
+        queues.delete_message(ctx.platform, queue, entry.get("ReceiptHandle") or "")
+        return {}
+
+    return _batch(ctx, params, delete)
 
 
-@handler(OPERATIONS, "ChangeMessageVisibility")
+@OPERATIONS.handler("ChangeMessageVisibility")
 def change_message_visibility(ctx: RequestContext, params: dict) -> dict:
     queues.change_visibility(
         ctx.platform, queue_of(ctx, params), params.get("ReceiptHandle") or "", params["VisibilityTimeout"]
@@ -215,18 +210,11 @@ def change_message_visibility(ctx: RequestContext, params: dict) -> dict:
     return {}
 
 
-@handler(OPERATIONS, "ChangeMessageVisibilityBatch")
+@OPERATIONS.handler("ChangeMessageVisibilityBatch")
 def change_message_visibility_batch(ctx: RequestContext, params: dict) -> dict:
-    queue = queue_of(ctx, params)
-    entries = params.get("Entries") or []
-    _check_batch(entries)
-    ok, failed = [], []
-    for entry in entries:
-        try:
-            queues.change_visibility(
-                ctx.platform, queue, entry.get("ReceiptHandle") or "", entry.get("VisibilityTimeout", 0)
-            )
-            ok.append({"Id": entry["Id"]})
-        except QueueError as exc:
-            failed.append(_failed(entry["Id"], exc))
-    return {"Successful": ok, "Failed": failed}
+    def change(queue: Resource, entry: dict) -> dict:
+        receipt = entry.get("ReceiptHandle") or ""
+        queues.change_visibility(ctx.platform, queue, receipt, entry.get("VisibilityTimeout", 0))
+        return {}
+
+    return _batch(ctx, params, change)

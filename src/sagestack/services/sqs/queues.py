@@ -6,12 +6,13 @@ from ...domain import queues
 from ...store.resources import FieldFilter, ListQuery
 from ..context import RequestContext
 from ..registry import OperationTable
-from .common import errors, handler, queue_of, sqs_error, url_of
+from ..tags import tag_list, tag_map
+from .common import errors, queue_of, sqs_error, url_of
 
 OPERATIONS = OperationTable("sqs", errors)
 
 
-@handler(OPERATIONS, "CreateQueue")
+@OPERATIONS.handler("CreateQueue")
 def create_queue(ctx: RequestContext, params: dict) -> dict:
     queue = queues.create_queue(
         ctx.platform,
@@ -24,7 +25,7 @@ def create_queue(ctx: RequestContext, params: dict) -> dict:
     return {"QueueUrl": url_of(ctx, queue)}
 
 
-@handler(OPERATIONS, "GetQueueUrl")
+@OPERATIONS.handler("GetQueueUrl")
 def get_queue_url(ctx: RequestContext, params: dict) -> dict:
     owner = params.get("QueueOwnerAWSAccountId") or ctx.account_id
     queue = ctx.platform.resources.get(owner, ctx.region, queues.TYPE, params["QueueName"])
@@ -33,7 +34,7 @@ def get_queue_url(ctx: RequestContext, params: dict) -> dict:
     return {"QueueUrl": url_of(ctx, queue)}
 
 
-@handler(OPERATIONS, "ListQueues")
+@OPERATIONS.handler("ListQueues")
 def list_queues(ctx: RequestContext, params: dict) -> dict:
     prefix = params.get("QueueNamePrefix")
     limit = params.get("MaxResults")
@@ -56,49 +57,47 @@ def list_queues(ctx: RequestContext, params: dict) -> dict:
     return out
 
 
-@handler(OPERATIONS, "DeleteQueue")
+@OPERATIONS.handler("DeleteQueue")
 def delete_queue(ctx: RequestContext, params: dict) -> dict:
     queues.delete_queue(ctx.platform, queue_of(ctx, params))
     return {}
 
 
-@handler(OPERATIONS, "PurgeQueue")
+@OPERATIONS.handler("PurgeQueue")
 def purge_queue(ctx: RequestContext, params: dict) -> dict:
     queues.purge(ctx.platform, queue_of(ctx, params))
     return {}
 
 
-@handler(OPERATIONS, "GetQueueAttributes")
+@OPERATIONS.handler("GetQueueAttributes")
 def get_queue_attributes(ctx: RequestContext, params: dict) -> dict:
     queue = queue_of(ctx, params)
     attributes = queues.attributes_of(ctx.platform, queue, params.get("AttributeNames"))
     return {"Attributes": attributes} if attributes else {}
 
 
-@handler(OPERATIONS, "SetQueueAttributes")
+@OPERATIONS.handler("SetQueueAttributes")
 def set_queue_attributes(ctx: RequestContext, params: dict) -> dict:
     queues.set_attributes(ctx.platform, queue_of(ctx, params), params.get("Attributes") or {})
     return {}
 
 
-@handler(OPERATIONS, "TagQueue")
+@OPERATIONS.handler("TagQueue")
 def tag_queue(ctx: RequestContext, params: dict) -> dict:
     queue = queue_of(ctx, params)
-    tags = params.get("Tags") or {}
-    ctx.platform.resources.delete_tags(queue.arn, list(tags))
-    ctx.platform.resources.add_tags(queue.arn, [{"Key": k, "Value": v} for k, v in tags.items()])
+    ctx.platform.resources.add_tags(queue.arn, tag_list(params.get("Tags")))
     return {}
 
 
-@handler(OPERATIONS, "UntagQueue")
+@OPERATIONS.handler("UntagQueue")
 def untag_queue(ctx: RequestContext, params: dict) -> dict:
     queue = queue_of(ctx, params)
     ctx.platform.resources.delete_tags(queue.arn, params.get("TagKeys") or [])
     return {}
 
 
-@handler(OPERATIONS, "ListQueueTags")
+@OPERATIONS.handler("ListQueueTags")
 def list_queue_tags(ctx: RequestContext, params: dict) -> dict:
     queue = queue_of(ctx, params)
-    tags = {t["Key"]: t["Value"] for t in ctx.platform.resources.list_tags(queue.arn)}
+    tags = tag_map(ctx.platform.resources.list_tags(queue.arn))
     return {"Tags": tags} if tags else {}
