@@ -4,9 +4,11 @@ Monitor schedule over ``BatchTransformInput`` analyses what they list."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import textwrap
 import time
+import uuid
 
 import pytest
 
@@ -43,7 +45,7 @@ def test_transform_capture_manifests_feed_a_batch_monitor(monitor):
         },
         TransformOutput={"S3OutputPath": f"s3://{bucket}/tx-out", "AssembleWith": "Line"},
         TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
-        DataCaptureConfig={"DestinationS3Uri": f"s3://{bucket}/tx-capture"},
+        DataCaptureConfig={"DestinationS3Uri": f"s3://{bucket}/tx-capture", "GenerateInferenceId": True},
     )
     deadline = time.time() + 180
     while (job := sm.describe_transform_job(TransformJobName="tx-capture"))[
@@ -52,8 +54,11 @@ def test_transform_capture_manifests_feed_a_batch_monitor(monitor):
         assert time.time() < deadline, "transform did not finish"
         time.sleep(0.5)
     assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
-    assert job["DataCaptureConfig"] == {"DestinationS3Uri": f"s3://{bucket}/tx-capture"}
-    hour = job["TransformStartTime"].astimezone(__import__("datetime").timezone.utc).strftime("%Y/%m/%d/%H")
+    assert job["DataCaptureConfig"] == {
+        "DestinationS3Uri": f"s3://{bucket}/tx-capture",
+        "GenerateInferenceId": True,
+    }
+    hour = job["TransformStartTime"].astimezone(dt.timezone.utc).strftime("%Y/%m/%d/%H")
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="tx-capture/")["Contents"]]
     assert sorted(keys) == [
         f"tx-capture/input/{hour}/tx-capture.json",
@@ -64,7 +69,12 @@ def test_transform_capture_manifests_feed_a_batch_monitor(monitor):
     outputs = monitor.get_json(f"s3://{bucket}/tx-capture/output/{hour}/tx-capture.json")
     assert outputs == [{"prefix": f"s3://{bucket}/tx-out/"}, "a.csv.out", "more/b.csv.out"]
     answer = s3.get_object(Bucket=bucket, Key="tx-out/a.csv.out")["Body"].read().decode()
-    assert answer.split() == ["1", "0", "1"]  # every listed output exists
+    # every listed output exists; GenerateInferenceId: an inference id and the start time after each answer
+    rows = [line.split(",") for line in answer.split()]
+    assert [r[0] for r in rows] == ["1", "0", "1"]
+    started = job["TransformStartTime"].astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert all(len(r) == 3 and uuid.UUID(r[1]) and r[2] == started for r in rows)
+    assert len({r[1] for r in rows}) == 3
 
     sm.create_data_quality_job_definition(
         JobDefinitionName="tx-capture-def",
@@ -122,3 +132,19 @@ def test_capture_manifest_shape():
         {"prefix": "s3://b/"},
         "only.csv",
     ]
+
+
+def test_generated_inference_ids():
+    from sagestack.execution.transform_records import with_inference_ids
+
+    ids = iter(["a", "b", "c"])
+    stamp = "2026-12-07T10:00:00Z"
+    assert with_inference_ids(b"1\n0\n", "text/csv", stamp, lambda: next(ids)) == (
+        b"1,a,2026-12-07T10:00:00Z\n0,b,2026-12-07T10:00:00Z\n"
+    )
+    lines = with_inference_ids(b'{"s": 1}\n{"s": 2}\n', "application/jsonlines", stamp, lambda: "x")
+    assert [json.loads(line) for line in lines.splitlines()] == [
+        {"s": v, "SageMakerInferenceId": "x", "SageMakerInferenceTime": stamp} for v in (1, 2)
+    ]
+    assert with_inference_ids(b"[1, 2]", "application/json", stamp, lambda: "x") == b"[1, 2]"
+    assert with_inference_ids(b"\x00\x01", "application/x-recordio", stamp, lambda: "x") == b"\x00\x01"

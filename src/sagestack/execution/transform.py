@@ -7,12 +7,14 @@ flight per instance, and outputs stream to a staging file before they are stored
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import http.client
 import logging
 import shutil
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,6 +41,7 @@ from .transform_records import (
     iter_tfrecord,
     join_and_filter,
     split_output,
+    with_inference_ids,
 )
 
 log = logging.getLogger("sagestack.transform")
@@ -344,7 +347,16 @@ class TransformRun:
         staging = self.root / "out" / (rel + ".out")
         staging.parent.mkdir(parents=True, exist_ok=True)
 
+        capture = data.get("DataCaptureConfig") or {}
+        started = self.started.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
         def work(batch: Batch) -> bytes:
+            body = answer(batch)
+            if capture.get("GenerateInferenceId"):
+                body = with_inference_ids(body, accept or content_type, started, lambda: str(uuid.uuid4()))
+            return body
+
+        def answer(batch: Batch) -> bytes:
             payload = batch.payload
             if batch.records is not None and not input_filter.identity:
                 filtered = filter_input(batch.records, input_filter, content_type)
