@@ -342,3 +342,90 @@ def test_model_explainability_monitor_reports_attribution_drift(monitor, served)
     assert dims == {"Endpoint", "MonitoringSchedule", "ExplainabilityMethod", "Label", "ValueType"}
     explain.delete_monitoring_schedule()
     monitor.sm.delete_endpoint(EndpointName=endpoint)
+
+
+@pytest.mark.sdk_flow("flow08", "ModelExplainabilityMonitor over a batch transform's data capture")
+def test_model_explainability_monitor_over_a_batch_transform(monitor, served):
+    from sagemaker.clarify import DataConfig, ModelConfig, SHAPConfig
+    from sagemaker.model_monitor import (
+        BatchTransformInput,
+        CronExpressionGenerator,
+        ModelExplainabilityMonitor,
+    )
+    from sagemaker.model_monitor.dataset_format import MonitoringDatasetFormat
+
+    sm, bucket = monitor.sm, monitor.bucket
+    explain = ModelExplainabilityMonitor(
+        role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", max_runtime_in_seconds=1800
+    )
+    explain.suggest_baseline(
+        data_config=DataConfig(
+            s3_data_input_path=served["data"],
+            s3_output_path=f"s3://{bucket}/clarify-monitor/batch-explain-baseline",
+            label="label",
+            headers=HEADERS,
+            dataset_type="text/csv",
+        ),
+        explainability_config=SHAPConfig(baseline=[[0.0, 0.0, 0]], num_samples=6, agg_method="mean_abs"),
+        model_config=ModelConfig(
+            model_name=served["model"], instance_type="ml.m5.large", instance_count=1, accept_type="text/csv"
+        ),
+        wait=True,
+        logs=False,
+    )
+    # A batch transform over drifted data (x0 at its SHAP baseline value), capturing what it read.
+    rng = np.random.default_rng(12)
+    rows = [f"0.0,{rng.normal(0, 4):.3f},{rng.integers(0, 2)}" for _ in range(20)]
+    monitor.put("clarify-monitor/tx-in/drifted.csv", "\n".join(rows) + "\n")
+    sm.create_transform_job(
+        TransformJobName="clarify-monitor-tx",
+        ModelName=served["model"],
+        TransformInput={
+            "DataSource": {
+                "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/clarify-monitor/tx-in/"}
+            },
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+        },
+        TransformOutput={"S3OutputPath": f"s3://{bucket}/clarify-monitor/tx-out", "AssembleWith": "Line"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        DataCaptureConfig={"DestinationS3Uri": f"s3://{bucket}/clarify-monitor/tx-capture"},
+    )
+    deadline = time.time() + 180
+    while (
+        sm.describe_transform_job(TransformJobName="clarify-monitor-tx")["TransformJobStatus"] == "InProgress"
+    ):
+        assert time.time() < deadline, "transform did not finish"
+        time.sleep(0.5)
+    assert (
+        sm.describe_transform_job(TransformJobName="clarify-monitor-tx")["TransformJobStatus"] == "Completed"
+    )
+    explain.create_monitoring_schedule(
+        batch_transform_input=BatchTransformInput(
+            data_captured_destination_s3_uri=f"s3://{bucket}/clarify-monitor/tx-capture",
+            destination="/opt/ml/processing/input/batch",
+            dataset_format=MonitoringDatasetFormat.csv(header=False),
+        ),
+        output_s3_uri=f"s3://{bucket}/clarify-monitor/batch-explain-reports",
+        constraints=explain.suggested_constraints(),
+        monitor_schedule_name="explain-batch-now",
+        schedule_cron_expression=CronExpressionGenerator.now(),
+        data_analysis_start_time="-PT1H",
+        data_analysis_end_time="-PT0H",
+    )
+    execution = monitor.wait_execution("explain-batch-now", timeout=300)
+    assert execution["MonitoringExecutionStatus"] == "CompletedWithViolations", execution
+    _, out = _job_output(monitor, execution)
+    assert out.startswith(
+        f"s3://{bucket}/clarify-monitor/batch-explain-reports/batch-transform/explain-batch-now/"
+    )
+    values = monitor.get_json(f"{out}/analysis.json")["explanations"]["kernel_shap"]["label0"][
+        "global_shap_values"
+    ]
+    assert max(values, key=values.get) == "x1" and values["x0"] == pytest.approx(0.0, abs=1e-9)
+    violations = explain.latest_monitoring_constraint_violations().body_dict["violations"]
+    assert [v["constraint_check_type"] for v in violations] == ["feature_attribution_drift_check"]
+    cw = monitor.cw.list_metrics(Namespace="aws/sagemaker/ModelMonitoring/explainability-metrics")["Metrics"]
+    assert "feature_x1" in {m["MetricName"] for m in cw}
+    assert "Endpoint" not in {d["Name"] for m in cw for d in m["Dimensions"]}
+    explain.delete_monitoring_schedule()

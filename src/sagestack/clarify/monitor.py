@@ -40,6 +40,8 @@ def complete_config(config: dict, environ: dict) -> dict:
     config without one, the report (monitoring executions write it), and the model's score located by ``probability_attribute`` /
     ``inference_attribute`` (EndpointInput) when the predictor does not say."""
     config = dict(config)
+    if not config.get("dataset_type"):  # batch transform monitors: the data set's format
+        config["dataset_type"] = _dataset_type(environ.get("dataset_format"))
     if not config.get("methods") and (config.get("facet") or config.get("label_values_or_threshold")):
         config["methods"] = {
             "pre_training_bias": {"methods": "all"},
@@ -62,6 +64,25 @@ def complete_config(config: dict, environ: dict) -> dict:
         if score:
             config["predictor"] = {**predictor, "probability": int(score) if score.isdigit() else score}
     return config
+
+
+def _dataset_type(dataset_format: str | None) -> str | None:
+    """The Clarify dataset_type of a batch-transform monitor's ``dataset_format`` (``{"csv": …}``,
+    ``{"json": {"lines": …}}``, ``{"parquet": {}}``)."""
+    try:
+        fmt = json.loads(dataset_format or "{}")
+    except json.JSONDecodeError:
+        raise ClarifyError(f"dataset_format is not valid JSON: {dataset_format!r}") from None
+    if not isinstance(fmt, dict):
+        return None
+    if "csv" in fmt:
+        return "text/csv"
+    if "json" in fmt:
+        lines = (fmt["json"] or {}).get("lines", (fmt["json"] or {}).get("line", True))
+        return "application/jsonlines" if lines else "application/json"
+    if "parquet" in fmt:
+        return "application/x-parquet"
+    return None
 
 
 def baseline_file(path: Path) -> Path:
