@@ -19,12 +19,15 @@ ALL = (
     "endpoint",
     "transform",
     "algorithms",
+    "algorithms_iii",
     "production",
     "serverless",
     "metrics",
     "pipelines",
     "monitor",
     "clarify",
+    "algorithms_iii",
+    "algorithms_iv",
 )
 
 

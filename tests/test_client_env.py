@@ -25,6 +25,11 @@ def test_env_prints_exports(server):
     ).stdout
     assert f"export AWS_ENDPOINT_URL=http://127.0.0.1:{server.port}" in out
     assert "export BOTOCORE_EXPERIMENTAL__PLUGINS=sagestack=sagestack_botocore_plugin" in out
+    # The SDK's remote functions get a default image whatever the client's Python.
+    assert (
+        "export SAGEMAKER_INTERNAL_IMAGE_URI="
+        "081325390199.dkr.ecr.us-east-1.amazonaws.com/sagemaker-base-python-310:1.0" in out
+    )
     values = json.loads(
         subprocess.run(
             [

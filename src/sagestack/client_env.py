@@ -5,6 +5,8 @@
   in ``BOTOCORE_EXPERIMENTAL__PLUGINS`` for every client it creates; ours (written to
   ``<data-dir>/client/sagestack_botocore_plugin.py`` and put on ``PYTHONPATH``) sends requests meant
   for ``*.amazonaws.com`` to the server instead, before they are signed.
+* ``SAGEMAKER_INTERNAL_IMAGE_URI`` gives the SDK's remote functions (``@remote``, ``RemoteExecutor``,
+  ``@step``) a default image whatever the client's Python (the SDK's own default needs 3.8 or 3.10).
 * SDK telemetry (a plain HTTPS GET to an AWS host after every ``fit``/``deploy``, in SDK v2 without a
   timeout) is switched off by the same plugin: it replaces the SDK's telemetry sender with a no-op.
   (The SDK's own opt-out is a config file; but with any config file present the SDK re-validates its
@@ -16,6 +18,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+from .domain.images import default_python_image
 from .settings import Settings
 
 PLUGIN_MODULE = "sagestack_botocore_plugin"
@@ -102,6 +105,8 @@ def client_environment(settings: Settings) -> dict[str, str]:
         "AWS_DEFAULT_REGION": settings.region,
         "AWS_REGION": settings.region,
         "BOTOCORE_EXPERIMENTAL__PLUGINS": f"sagestack={PLUGIN_MODULE}",
+        # The SDK's remote functions (@remote, RemoteExecutor, @step) default to this image in any Python.
+        "SAGEMAKER_INTERNAL_IMAGE_URI": default_python_image(settings.region),
         "PYTHONPATH": str(directory),
     }
 

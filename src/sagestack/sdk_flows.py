@@ -106,6 +106,11 @@ FLOWS: tuple[Flow, ...] = (
         "`SageMakerClarifyProcessor.run_pre_training_bias`, `run_post_training_bias`, `run_bias`, "
         "`run_explainability`; online explainability (`ClarifyExplainerConfig`)",
     ),
+    Flow(
+        "remote-function",
+        "Remote functions (beyond the spec)",
+        "`@remote`, `RemoteExecutor.submit/map`, `Future.result`",
+    ),
     Flow("pipeline-model", "Inference pipelines (beyond the spec)", "`PipelineModel.deploy`, `predict`"),
     Flow(
         "aws-cli", "AWS CLI (beyond the spec)", "`aws s3 cp/sync/ls/rm`, `aws logs ...`, `aws sagemaker ...`"

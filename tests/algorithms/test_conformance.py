@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+import conformance_iv
 from jobdir import dense_recordio, make_job, metric_values
 from sagestack.algorithms import registry
 from sagestack.algorithms.base import (
@@ -108,10 +109,87 @@ class Case:
     content_types: dict[str, str] = field(default_factory=dict)  # channel → ContentType (absent: none sent)
     tuning_metric: str = ""  # a valid _tuning_objective_metric ("" as 1P default configurations carry)
     expected_metrics: tuple[str, ...] = ()  # metric names the tiny job's log must yield
+    # Algorithms whose requests are not feature rows (text, time series, token ids): the N_QUERY
+    # queries' request body in a content type, and a response's rows as key → floats.
+    request: Callable[[str], bytes] | None = None
+    rows: Callable[[bytes, str], list[dict[str, list[float]]]] | None = None
+    # what inference is asked: the feature rows (default) or a Requests object (non-numeric inputs)
+    query: Callable[[np.ndarray], Any] | None = None
 
 
 def _binary(y: np.ndarray) -> np.ndarray:
     return (y == 0).astype(np.float32)
+
+
+def _counts(X: np.ndarray) -> np.ndarray:
+    """Word counts (non-negative integers) made from the tiny feature rows, for the topic models."""
+    return np.round(np.abs(X) * 2).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Requests:
+    """Inference requests of an algorithm whose inputs are not feature rows: content type → body."""
+
+    bodies: dict[str, bytes]
+
+    def encode_as(self, content_type: str) -> bytes:
+        return self.bodies.get(content_type, b"a,b\n")
+
+
+def _ip_pairs(X: np.ndarray, y: np.ndarray) -> list[tuple[str, str]]:
+    return [
+        (f"user{int(label)}", f"10.{int(label)}.{i % 200}.{(7 * i) % 250 + 1}") for i, label in enumerate(y)
+    ]
+
+
+def _ip_csv(X: np.ndarray, y: np.ndarray) -> bytes:
+    return "".join(f"{entity},{ip}\n" for entity, ip in _ip_pairs(X, y)).encode()
+
+
+def _ip_requests(X: np.ndarray) -> Requests:
+    _, y = _data()
+    pairs = _ip_pairs(X, y[: len(X)])
+    return Requests(
+        {
+            "text/csv": "".join(f"{e},{ip}\n" for e, ip in pairs).encode(),
+            "application/json": json.dumps(
+                {"instances": [{"data": {"features": {"values": [e, ip]}}} for e, ip in pairs]}
+            ).encode(),
+            "application/jsonlines": "".join(
+                json.dumps({"features": [e, ip]}) + "\n" for e, ip in pairs
+            ).encode(),
+        }
+    )
+
+
+def _o2v_pairs(X: np.ndarray, y: np.ndarray) -> list[dict]:
+    """Token sequences from the cluster label: pairs of one cluster are similar (label 1)."""
+    rows = []
+    for i, label in enumerate(y):
+        other = int(label) if i % 2 == 0 else (int(label) + 1) % 3
+        rows.append(
+            {
+                "label": int(other == label),
+                "in0": [int(label) * 3, int(label) * 3 + 1],
+                "in1": [other * 3 + 2],
+            }
+        )
+    return rows
+
+
+def _o2v_jsonl(X: np.ndarray, y: np.ndarray) -> bytes:
+    return "".join(json.dumps(r) + "\n" for r in _o2v_pairs(X, y)).encode()
+
+
+def _o2v_requests(X: np.ndarray) -> Requests:
+    _, y = _data()
+    pairs = [{"in0": r["in0"], "in1": r["in1"]} for r in _o2v_pairs(X, y[: len(X)])]
+    return Requests(
+        {
+            "application/json": json.dumps({"instances": pairs}).encode(),
+            "application/jsonlines": "".join(json.dumps(p) + "\n" for p in pairs).encode(),
+        }
+    )
 
 
 CASES: dict[str, Case] = {
@@ -190,6 +268,73 @@ CASES: dict[str, Case] = {
         tuning_metric="test:binary_classification_accuracy",
         expected_metrics=("test:binary_classification_accuracy",),
     ),
+    **{package: Case(**arguments) for package, arguments in conformance_iv.CASE_ARGUMENTS.items()},
+    "random_cut_forest": Case(
+        hyperparameters={"feature_dim": str(FEATURES), "num_trees": "50", "num_samples_per_tree": "32"},
+        channels=lambda X, y: {
+            "train": dense_recordio(X[:90]),
+            "test": dense_recordio(
+                np.vstack([X[90:], X[:5] * 6]), np.r_[np.zeros(30), np.ones(5)].astype(np.float32)
+            ),
+        },
+        tuning_metric="test:f1",
+        expected_metrics=("test:f1", "test:accuracy", "test:precision", "test:recall"),
+    ),
+    "lda": Case(
+        hyperparameters={"num_topics": "2", "feature_dim": str(FEATURES), "mini_batch_size": "90"},
+        channels=lambda X, y: {
+            "train": dense_recordio(_counts(X[:90])),
+            "test": dense_recordio(_counts(X[90:])),
+        },
+        tuning_metric="test:pwll",
+        expected_metrics=("test:pwll",),
+        query=_counts,
+    ),
+    "ntm": Case(
+        hyperparameters={
+            "num_topics": "2",
+            "feature_dim": str(FEATURES),
+            "epochs": "3",
+            "mini_batch_size": "30",
+        },
+        channels=lambda X, y: {
+            "train": dense_recordio(_counts(X[:90])),
+            "validation": dense_recordio(_counts(X[90:])),
+        },
+        tuning_metric="validation:total_loss",
+        expected_metrics=("validation:total_loss",),
+        query=_counts,
+    ),
+    "ip_insights": Case(
+        hyperparameters={
+            "num_entity_vectors": "10",
+            "vector_dim": "8",
+            "epochs": "2",
+            "mini_batch_size": "30",
+        },
+        channels=lambda X, y: {"train": _ip_csv(X[:90], y[:90]), "validation": _ip_csv(X[90:], y[90:])},
+        content_types={"train": "text/csv", "validation": "text/csv"},
+        tuning_metric="validation:discriminator_auc",
+        expected_metrics=("validation:discriminator_auc",),
+        query=_ip_requests,
+    ),
+    "object2vec": Case(
+        hyperparameters={
+            "enc0_max_seq_len": "4",
+            "enc0_vocab_size": "9",
+            "enc0_network": "pooled_embedding",
+            "enc_dim": "8",
+            "mlp_dim": "8",
+            "enc0_token_embedding_dim": "4",
+            "enc1_token_embedding_dim": "4",
+            "epochs": "2",
+        },
+        channels=lambda X, y: {"train": _o2v_jsonl(X[:90], y[:90]), "validation": _o2v_jsonl(X[90:], y[90:])},
+        content_types={"train": "application/jsonlines", "validation": "application/jsonlines"},
+        tuning_metric="validation:accuracy",
+        expected_metrics=("validation:accuracy", "validation:cross_entropy"),
+        query=_o2v_requests,
+    ),
 }
 
 
@@ -201,7 +346,9 @@ def job_for(
     hps = {k: v for k, v in case.hyperparameters.items() if k not in drop}
     hps.update(extra or {})
     files = {
-        name: {f"part-0.{'csv' if case.content_types.get(name) == 'text/csv' else 'pbr'}": payload}
+        name: payload
+        if isinstance(payload, dict)  # {filename: bytes}
+        else {f"part-0.{'csv' if case.content_types.get(name) == 'text/csv' else 'pbr'}": payload}
         for name, payload in case.channels(X, y).items()
     }
     return make_job(root, hps, files, case.content_types)
@@ -314,6 +461,8 @@ def test_unknown_hyperparameter_is_a_client_error(package, tmp_path):
 def test_missing_required_hyperparameter_is_a_client_error(package, tmp_path):
     module = load(package)
     sent = set(CASES[package].hyperparameters)
+    if not any(hp.required for hp in module.SPEC.hyperparameters):
+        pytest.skip("every hyperparameter of this algorithm is optional")
     required = [hp.name for hp in module.SPEC.hyperparameters if hp.required and hp.name in sent]
     assert required, "the case sends no required hyperparameter"
     env = job_for(package, tmp_path, drop=(required[0],))
@@ -365,7 +514,8 @@ def trained(tmp_path_factory) -> Callable[[str], Trained]:
             files = [p for p in env.model_dir.rglob("*") if p.is_file()]
             assert files, f"{package} wrote no model files"
             X, _ = _data()
-            cache[package] = Trained(module, module.load_model(env.model_dir), out.getvalue(), X[:N_QUERY])
+            query = case.query(X[:N_QUERY]) if case.query else X[:N_QUERY]
+            cache[package] = Trained(module, module.load_model(env.model_dir), out.getvalue(), query)
         return cache[package]
 
     return get
@@ -382,6 +532,8 @@ def test_training_log_yields_the_declared_metrics(package, trained):
 
 def encode_request(X: np.ndarray, content_type: str) -> bytes:
     """``X`` in a request format, as a client would send it (RecordIO: the SDK's RecordSerializer, float64)."""
+    if isinstance(X, Requests):
+        return X.encode_as(content_type)
     if content_type == "text/csv":
         buf = io.StringIO()
         np.savetxt(buf, X, delimiter=",", fmt="%.9g")
@@ -432,6 +584,16 @@ def decode_response(body: bytes, accept: str) -> list[Any]:
     raise AssertionError(f"no decoder for {accept}")
 
 
+def request_for(package: str, X: np.ndarray, content_type: str) -> bytes:
+    case = CASES[package]
+    return case.request(content_type) if case.request else encode_request(X, content_type)
+
+
+def rows_of(package: str, body: bytes, accept: str) -> list[Any]:
+    case = CASES[package]
+    return case.rows(body, accept) if case.rows else decode_response(body, accept)
+
+
 def _close(a: list[float], b: list[float]) -> bool:
     return len(a) == len(b) and np.allclose(a, b, rtol=1e-4, atol=1e-5)
 
@@ -447,10 +609,10 @@ def test_predict_answers_every_declared_format_pair(package, trained):
     reference: list[dict[str, list[float]]] | None = None
     for content_type, accept in itertools.product(spec.request_content_types, spec.response_accept_types):
         body, response_type = result.module.predict(
-            result.model, encode_request(result.query, content_type), content_type, accept
+            result.model, request_for(package, result.query, content_type), content_type, accept
         )
         assert response_type.split(";")[0].strip() == accept, (content_type, accept, response_type)
-        rows = decode_response(body, accept)
+        rows = rows_of(package, body, accept)
         assert len(rows) == N_QUERY, (content_type, accept, body[:200])
         if reference is None and accept != "text/csv":
             reference = rows
@@ -472,11 +634,11 @@ def test_predict_with_any_accept_uses_a_declared_type(package, trained):
     spec = result.module.SPEC
     content_type = spec.request_content_types[0]
     body, response_type = result.module.predict(
-        result.model, encode_request(result.query, content_type), content_type, "*/*"
+        result.model, request_for(package, result.query, content_type), content_type, "*/*"
     )
     media = response_type.split(";")[0].strip()
     assert media in spec.response_accept_types
-    assert len(decode_response(body, media)) == N_QUERY
+    assert len(rows_of(package, body, media)) == N_QUERY
 
 
 @pytest.mark.parametrize("package", PACKAGES)
@@ -501,7 +663,7 @@ def test_unsupported_accept_is_refused_with_4xx(package, trained):
     with pytest.raises(InferenceError) as info:
         result.module.predict(
             result.model,
-            encode_request(result.query, content_type),
+            request_for(package, result.query, content_type),
             content_type,
             "application/x-unsupported-accept",
         )
@@ -514,7 +676,7 @@ def test_undeclared_accept_types_are_refused_with_406(package, trained):
     result = trained(package)
     spec = result.module.SPEC
     content_type = spec.request_content_types[0]
-    body = encode_request(result.query, content_type)
+    body = request_for(package, result.query, content_type)
     for accept in ACCEPT_UNIVERSE:
         if accept in spec.response_accept_types:
             continue

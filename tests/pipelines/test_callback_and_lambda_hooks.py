@@ -1,12 +1,14 @@
-"""The two hooks the integrator wires when the SQS and Lambda services land —
-``pipeline_steps.callback._deliver_callback`` and ``pipeline_steps.functions._invoke_lambda`` — exercised
-in-process with stand-ins: the Callback step waits for SendPipelineExecutionStepSuccess / Failure (its
+"""The engine's side of Callback and Lambda steps, in-process with stand-ins for the delivery
+(``pipeline_steps.callback._deliver_callback``) and the invocation (``pipeline_steps.functions._invoke_lambda``,
+run off the engine's pass): the Callback step waits for SendPipelineExecutionStepSuccess / Failure (its
 OutputParameters typed and usable downstream), the Lambda step's outputs likewise, Stop with a waiting
-callback. (Over HTTP, without those services, both steps fail clearly: test_pipelines_api.py.)"""
+callback. Over HTTP with real SQS queues and Lambda functions: test_sdk_lambda_callback.py."""
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 
@@ -41,6 +43,19 @@ def world(tmp_path, monkeypatch):
         )
 
     return platform, loop, api, sent
+
+
+def _settle(loop, api, arn, timeout: float = 10.0) -> None:
+    """Passes until no step is Executing any more (a Lambda step's invocation runs off the pass)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        loop.step()
+        if (
+            api("DescribePipelineExecution", PipelineExecutionArn=arn)["PipelineExecutionStatus"]
+            != "Executing"
+        ):
+            return
+        time.sleep(0.05)
 
 
 STEPS = [
@@ -130,7 +145,7 @@ def test_callback_answer_flows_into_the_lambda_and_the_condition(world):
     with pytest.raises(ServiceError) as info:  # answered already
         api("SendPipelineExecutionStepSuccess", CallbackToken=token)
     assert info.value.code == "ConflictException"
-    loop.step()
+    _settle(loop, api, arn)
     steps = _steps(api, arn)
     assert steps["Wait"]["StepStatus"] == "Succeeded"
     assert steps["Wait"]["Metadata"]["Callback"]["OutputParameters"] == [{"Name": "count", "Value": "4"}]
@@ -185,3 +200,128 @@ def test_callback_failure_and_stop(world):
     assert _steps(api, arn)["Wait"]["StepStatus"] == "Stopped"
     row = platform.resources.get("000000000000", "us-east-1", EXECUTION, arn.rsplit("/", 1)[-1])
     assert row.status == "Stopped"
+
+
+def _lambda_only(api, name: str) -> str:
+    api(
+        "CreatePipeline",
+        PipelineName=name,
+        RoleArn=ROLE,
+        ClientRequestToken=(name * 32)[:32],
+        PipelineDefinition=json.dumps(
+            {
+                "Version": "2020-12-01",
+                "Steps": [
+                    {
+                        "Name": "Fn",
+                        "Type": "Lambda",
+                        "FunctionArn": "arn:aws:lambda:us-east-1:000000000000:function:f",
+                        "OutputParameters": [{"OutputName": "doubled", "OutputType": "Integer"}],
+                        "Arguments": {"n": 2},
+                    }
+                ],
+            }
+        ),
+    )
+    return api("StartPipelineExecution", PipelineName=name, ClientRequestToken=(name * 32)[-32:])[
+        "PipelineExecutionArn"
+    ]
+
+
+def test_a_stop_waits_for_the_running_function(world, monkeypatch):
+    platform, loop, api, _ = world
+    release = threading.Event()
+
+    def slow(ctx, arn, event):
+        release.wait(10)
+        return {"doubled": event["n"] * 2}, None
+
+    monkeypatch.setattr(functions, "_invoke_lambda", slow)
+    arn = _lambda_only(api, "lam-stop")
+    loop.step()
+    assert _steps(api, arn)["Fn"]["StepStatus"] == "Executing"
+    loop.step()  # the function still runs: nothing changes
+    assert _steps(api, arn)["Fn"]["StepStatus"] == "Executing"
+    api("StopPipelineExecution", PipelineExecutionArn=arn, ClientRequestToken="x" * 32)
+    loop.step()
+    assert _steps(api, arn)["Fn"]["StepStatus"] == "Stopping"
+    release.set()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _steps(api, arn)["Fn"]["StepStatus"] == "Stopping":
+        loop.step()
+        time.sleep(0.05)
+    assert _steps(api, arn)["Fn"]["StepStatus"] == "Stopped"
+    assert api("DescribePipelineExecution", PipelineExecutionArn=arn)["PipelineExecutionStatus"] == "Stopped"
+
+
+def test_a_function_lost_to_a_restart_fails_its_step(world, monkeypatch, tmp_path):
+    platform, loop, api, _ = world
+    release = threading.Event()
+
+    def slow(ctx, arn, event):
+        release.wait(10)
+        return {}, None
+
+    monkeypatch.setattr(functions, "_invoke_lambda", slow)
+    arn = _lambda_only(api, "lam-restart")
+    loop.step()
+    assert _steps(api, arn)["Fn"]["StepStatus"] == "Executing"
+    # a second server on the same store: the invocation in flight is not known there
+    restarted = Platform(Settings.from_env(data_dir=tmp_path / "data"))
+    calls.start(restarted)
+    engine.PipelineReconciler(restarted).step()
+    release.set()
+    step = _steps(api, arn)["Fn"]
+    assert step["StepStatus"] == "Failed"
+    assert step["FailureReason"] == (
+        "ClientError: the server restarted while Lambda function "
+        "arn:aws:lambda:us-east-1:000000000000:function:f was running; its answer was lost."
+    )
+
+
+def test_a_cached_lambda_step_is_not_invoked_again(world, monkeypatch):
+    platform, loop, api, _ = world
+    invoked: list[dict] = []
+
+    def count(ctx, arn, event):
+        invoked.append(event)
+        return {"doubled": event["n"] * 2}, None
+
+    monkeypatch.setattr(functions, "_invoke_lambda", count)
+    step = {
+        "Name": "Fn",
+        "Type": "Lambda",
+        "FunctionArn": "arn:aws:lambda:us-east-1:000000000000:function:f",
+        "OutputParameters": [{"OutputName": "doubled", "OutputType": "Integer"}],
+        "Arguments": {"n": {"Get": "Parameters.N"}},
+        "CacheConfig": {"Enabled": True, "ExpireAfter": "PT1H"},
+    }
+    api(
+        "CreatePipeline",
+        PipelineName="lam-cache",
+        RoleArn=ROLE,
+        ClientRequestToken="c" * 32,
+        PipelineDefinition=json.dumps(
+            {
+                "Version": "2020-12-01",
+                "Parameters": [{"Name": "N", "Type": "Integer", "DefaultValue": 1}],
+                "Steps": [step],
+            }
+        ),
+    )
+    runs = []
+    for token, n in (("d", 5), ("e", 5), ("f", 6)):
+        arn = api(
+            "StartPipelineExecution",
+            PipelineName="lam-cache",
+            ClientRequestToken=token * 32,
+            PipelineParameters=[{"Name": "N", "Value": str(n)}],
+        )["PipelineExecutionArn"]
+        _settle(loop, api, arn)
+        runs.append((arn, _steps(api, arn)["Fn"]))
+    assert invoked == [{"n": 5}, {"n": 6}]  # the second run with the same arguments reused the first
+    first, second, third = runs
+    assert second[1]["CacheHitResult"] == {"SourcePipelineExecutionArn": first[0]}
+    assert second[1]["Metadata"] == first[1]["Metadata"]
+    assert "CacheHitResult" not in third[1]
+    assert third[1]["Metadata"]["Lambda"]["OutputParameters"] == [{"Name": "doubled", "Value": "12"}]

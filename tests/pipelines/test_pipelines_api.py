@@ -373,7 +373,7 @@ def test_start_validates_parameters_and_is_idempotent(sm):
     assert code == "ResourceNotFound"
 
 
-def test_steps_this_sagestack_cannot_run_fail_clearly(sm):
+def test_missing_queue_function_and_emr_fail_clearly(sm):
     steps = [
         {
             "Name": "Wait",
@@ -398,9 +398,15 @@ def test_steps_this_sagestack_cannot_run_fail_clearly(sm):
     arn = sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
     assert _wait(sm, arn)["PipelineExecutionStatus"] == "Failed"
     by_name = {s["StepName"]: s for s in _steps(sm, arn)}
-    assert "the SQS service is not available in this sagestack" in by_name["Wait"]["FailureReason"]
+    assert by_name["Wait"]["FailureReason"] == (
+        "ClientError: Failed to send message to https://sqs.us-east-2.amazonaws.com/123456789012/MyQueue: "
+        "AWS.SimpleQueueService.NonExistentQueue: The specified queue does not exist."
+    )
     assert len(by_name["Wait"]["Metadata"]["Callback"]["CallbackToken"]) == 10
-    assert "the Lambda service is not available in this sagestack" in by_name["Fn"]["FailureReason"]
+    assert by_name["Fn"]["FailureReason"] == (
+        "ClientError: Failed to invoke Lambda function arn:aws:lambda:us-west-2:123456789012:function:fake: "
+        "ResourceNotFoundException: Function not found: arn:aws:lambda:us-west-2:123456789012:function:fake"
+    )
     assert by_name["Fn"]["Metadata"] == {
         "Lambda": {"Arn": "arn:aws:lambda:us-west-2:123456789012:function:fake"}
     }

@@ -1,6 +1,6 @@
 """EventBridge Scheduler through boto3: schedules and groups, expression checks, and real firing into
 SQS and Lambda targets (at() a few seconds ahead), ActionAfterCompletion, DISABLED, dead letters for
-a target that fails (a SageMaker pipeline target, until the pipelines engine is wired)."""
+a target that fails (a SageMaker pipeline target naming no pipeline)."""
 
 from __future__ import annotations
 

@@ -78,3 +78,62 @@ def test_at_schedule_from_a_datetime(helper):
     )
     assert helper.describe_schedule("sdk-once")["ScheduleExpression"] == "at(2031-05-06T07:08:09)"
     helper.delete_schedule("sdk-once")
+
+
+@pytest.mark.sdk_flow(
+    "lambda-schedules", "Pipeline.put_triggers(PipelineSchedule(at=...)) starts an execution"
+)
+def test_put_triggers_at_schedule_starts_an_execution(server, sdk_env):
+    from sagemaker.workflow.condition_step import ConditionStep
+    from sagemaker.workflow.conditions import ConditionEquals
+    from sagemaker.workflow.parameters import ParameterInteger
+    from sagemaker.workflow.pipeline import Pipeline
+    from sagemaker.workflow.triggers import PipelineSchedule
+
+    from helpers import wait_for
+
+    sm = server.client("sagemaker")
+    n = ParameterInteger(name="N", default_value=2)
+    pipeline = Pipeline(
+        name="sdk-triggered",
+        parameters=[n],
+        steps=[ConditionStep(name="IsTwo", conditions=[ConditionEquals(left=n, right=2)])],
+    )
+    pipeline_arn = pipeline.upsert(role_arn=ROLE)["PipelineArn"]
+    soon = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=2)
+    arns = pipeline.put_triggers(triggers=[PipelineSchedule(name="sdk-soon", at=soon)], role_arn=ROLE)
+    assert arns[0].endswith(":schedule/default/sdk-soon")
+    described = pipeline.describe_trigger(trigger_name="sdk-soon")
+    assert described["Schedule_Expression"] == f"at({soon:%Y-%m-%dT%H:%M:%S})"
+    assert described["Schedule_State"] == "ENABLED" and described["Schedule_Role"] == ROLE
+    target = server.client("scheduler").get_schedule(Name="sdk-soon")["Target"]
+    assert target["Arn"] == pipeline_arn
+
+    def started():
+        runs = sm.list_pipeline_executions(PipelineName="sdk-triggered")["PipelineExecutionSummaries"]
+        return runs or None
+
+    runs = wait_for(started, 30, 0.5, "the scheduled execution")
+    assert len(runs) == 1
+    arn = runs[0]["PipelineExecutionArn"]
+
+    def finished():
+        desc = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
+        return desc if desc["PipelineExecutionStatus"] != "Executing" else None
+
+    desc = wait_for(finished, 30, 0.5, "the scheduled execution to end")
+    assert desc["PipelineExecutionStatus"] == "Succeeded"
+    assert desc["CreatedBy"]["IamIdentity"]["Arn"] == ROLE  # started as the schedule's role
+    steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
+    assert steps[0]["Metadata"] == {"Condition": {"Outcome": "True"}}
+    # a one-time schedule fires once
+    import time
+
+    time.sleep(2)
+    assert len(sm.list_pipeline_executions(PipelineName="sdk-triggered")["PipelineExecutionSummaries"]) == 1
+    pipeline.delete_triggers(trigger_names=["sdk-soon"])
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as info:
+        server.client("scheduler").get_schedule(Name="sdk-soon")
+    assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"

@@ -37,3 +37,13 @@ def test_two_instances_with_the_torchrun_driver(run_v3):
     assert out == {"status": "Completed", "instances": 2}
     assert "Running Torchrun Driver" in log
     assert "rank 0 of 2 on algo-1: sum 3.0" in log and "rank 1 of 2 on algo-2: sum 3.0" in log
+
+
+@pytest.mark.sdk_flow("flow06", "SDK v3 Pipeline (sagemaker.mlops.workflow) with a ModelTrainer step")
+def test_v3_pipeline_with_a_model_trainer_step(run_v3):
+    out, log = run_v3("pipeline_v3.py")
+    assert out["5"]["status"] == "Succeeded", out
+    assert out["5"]["steps"] == {"enough-rounds": "Succeeded", "train": "Succeeded"}
+    assert out["1"]["status"] == "Failed"
+    assert out["1"]["steps"] == {"enough-rounds": "Succeeded", "too-few": "Failed"}
+    assert out["1"]["fail_messages"] == ["Rounds must be at least 3"]

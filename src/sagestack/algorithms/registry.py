@@ -14,6 +14,14 @@ ALGORITHM_PACKAGES: dict[str, str] = {
     "pca": "pca",
     "knn": "knn",
     "factorization-machines": "factorization_machines",
+    "forecasting-deepar": "deepar",
+    "blazingtext": "blazingtext",
+    "seq2seq": "seq2seq",
+    "randomcutforest": "random_cut_forest",
+    "lda": "lda",
+    "ntm": "ntm",
+    "ipinsights": "ip_insights",
+    "object2vec": "object2vec",
 }
 
 # Every 1P repository SageMaker has; those not in ALGORITHM_PACKAGES are known but not yet available.

@@ -33,10 +33,24 @@ FRAMEWORK_REPOSITORIES = {
     "mxnet-inference-eia": "mxnet",
     "sagemaker-chainer": "chainer",
     "sagemaker-xgboost": "xgboost",
-    "sagemaker-base-python": "python",
-    "sagemaker-distribution-prod": "python",
     "sagemaker-training-compiler": "pytorch",
 }
+
+#: Plain Python runtime images (the SDK's remote functions, ``@step``, ScriptProcessor): SageMaker's base
+#: Python images (``sagemaker-base-python-310``, ``-38``) and the SageMaker Distribution images (Studio's
+#: default image, ``sagemaker-distribution[-prod|-cpu|-gpu]``). Here they run with the server's Python.
+PYTHON_RUNTIME_REPOSITORY = re.compile(
+    r"^(?:.*/)?(?:sagemaker-base-python(?:-\d+)?|sagemaker-distribution(?:-prod|-cpu|-gpu)?)$"
+)
+
+#: The base Python image (us-east-1's registry; any account or region is accepted) the SDK's remote
+#: functions use when no image is given: ``sagestack env`` exports it as ``SAGEMAKER_INTERNAL_IMAGE_URI``,
+#: which the SDK prefers over its own default (that one exists only for client Pythons 3.8 and 3.10).
+BASE_PYTHON_IMAGE = "081325390199.dkr.ecr.{region}.amazonaws.com/sagemaker-base-python-310:1.0"
+
+
+def default_python_image(region: str) -> str:
+    return BASE_PYTHON_IMAGE.format(region=region)
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,8 @@ class ImageInfo:
 
     @property
     def framework(self) -> str | None:
+        if PYTHON_RUNTIME_REPOSITORY.match(self.repository):
+            return "python"
         return FRAMEWORK_REPOSITORIES.get(self.repository)
 
     @property
@@ -127,6 +143,13 @@ def training_runner(image: ImageInfo, hyperparameters: dict[str, str], has_entry
         raise UnsupportedImage(
             f"The built-in algorithm image {image.uri} ({image.repository}) is not available in sagestack "
             f"yet. Available built-in algorithms: {', '.join(sorted(registry.ALGORITHM_PACKAGES))}."
+        )
+    if image.repository in SPARK_REPOSITORIES:
+        raise UnsupportedImage(
+            f"The Spark image {image.uri} runs as a training job only for the SageMaker SDK's remote "
+            f"functions with spark_config, which sagestack does not run; run the Spark code with "
+            f"PySparkProcessor (a processing job), or drop spark_config and use pyspark in local mode inside "
+            f"the function."
         )
     if image.framework:
         if not script:

@@ -17,6 +17,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from . import job_python
 from .layout import OPT_ML, HostLayout, cmd_args, training_environment, user_hyperparameters
 
 CLONE_NEWNS = 0x00020000
@@ -186,6 +187,13 @@ def run_script(layout: HostLayout, config: dict, hyperparameters: dict, program:
     env["PYTHONPATH"] = os.pathsep.join(paths + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     if config.get("entrypoint"):
         command = list(config["entrypoint"]) + list(config.get("arguments") or [])
+        problem = container_problem(layout, command)
+        if problem:
+            print(f"sagestack: {problem}", flush=True)
+            write_failure(layout, problem)
+            return 2
+        # The container's own runtime (python, pip, sudo, conda) as a venv layered on the server's.
+        env = job_python.environment(layout.path(".sagestack", "venv"), env)
     else:
         if not program:
             write_failure(layout, "ClientError: no training script: sagemaker_program is not set")
@@ -252,6 +260,34 @@ def run_builtin(layout: HostLayout, config: dict) -> int:
         write_failure(layout, f"AlgorithmError: {type(exc).__name__}: {exc}"[:1024])
         return 1
     return 0
+
+
+#: The SageMaker SDK's remote-function bootstrap (``@remote``, ``RemoteExecutor``, ``@step``).
+REMOTE_FUNCTION_CHANNEL = "sagemaker_remote_function_bootstrap"
+
+
+def container_problem(layout: HostLayout, command: list[str]) -> str | None:
+    """The failure text of an entrypoint that cannot run here (it needs the container's own ``/opt/ml``,
+    or a conda environment), else None. The SDK re-raises a ``RuntimeEnvironmentError: …`` reason on the
+    caller's side."""
+    if not any(REMOTE_FUNCTION_CHANNEL in arg for arg in command):
+        return None
+    if "--job_conda_env" in command:
+        env_name = command[command.index("--job_conda_env") + 1 :][:1]
+        return (
+            f"ClientError: RuntimeEnvironmentError: job_conda_env {' '.join(env_name)!r} cannot be used: "
+            f"conda environments are not available in sagestack; the function runs with the server's "
+            f"Python {sys.version_info.major}.{sys.version_info.minor} in a virtual environment layered on "
+            f"the server's packages. Remove job_conda_env and give dependencies as a requirements.txt."
+        )
+    if layout.visible != OPT_ML:
+        return (
+            "ClientError: RuntimeEnvironmentError: the SageMaker SDK's remote-function runtime "
+            f"(job_driver.sh and its bootstrap) uses {OPT_ML} itself, and this job could not get its own "
+            f"{OPT_ML} (a private mount namespace needs Linux and a server running as root or with "
+            "CAP_SYS_ADMIN); run the server as root (e.g. in its container image)."
+        )
+    return None
 
 
 def run_command(command: list[str], *, cwd: str, env: dict) -> tuple[int, str]:

@@ -106,6 +106,8 @@ class PipelineReconciler(Reconciler):
             cached=lambda key: self._cached(row, name, key, definition),
             clock=utcnow,
             call_service=call_service,
+            platform=self.platform,
+            wake=self.wake,
         )
 
     def _scope(self, row, definition: Definition) -> Scope:

@@ -8,8 +8,8 @@ fire again is deleted when its ActionAfterCompletion says DELETE.
 
 Targets: SQS (SendMessage; SqsParameters.MessageGroupId for FIFO queues), Lambda (an Event invocation,
 as Scheduler makes) and SageMaker pipelines (``arn:aws:sagemaker:…:pipeline/NAME`` with
-SageMakerPipelineParameters): :func:`start_pipeline_target` — the one place the pipelines engine is
-to be called from; until it is, the firing is recorded as failed, saying so.
+SageMakerPipelineParameters): :func:`start_pipeline_target`, StartPipelineExecution through the
+in-process API caller.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from ..domain import queues, schedules
 from ..domain.state import mutate
 from ..execution import functions
+from ..protocol.errors import ServiceError
 from ..store.resources import Resource
 from .base import Reconciler
 
@@ -93,18 +94,33 @@ def pipeline_parameters(target: dict, firing: Firing) -> list[dict]:
 
 
 def start_pipeline_target(platform, schedule: Resource, target: dict, firing: Firing) -> str:
-    """StartPipelineExecution for a ``arn:aws:sagemaker:<region>:<account>:pipeline/NAME`` target.
-
-    INTEGRATION POINT: the pipelines engine's start function is called here, with the pipeline (from
-    ``target["Arn"]``), ``pipeline_parameters(target, firing)`` and ``firing.execution_id`` as the client
-    request token, returning the execution ARN. Until it is, each firing is recorded as failed (and sent
-    to the target's dead-letter queue, if it has one) with this message.
-    """
+    """StartPipelineExecution for a ``arn:aws:sagemaker:<region>:<account>:pipeline/NAME`` target, made
+    in-process (services.calls) as the target's role, with ``pipeline_parameters(target, firing)`` and the
+    firing's execution id as ClientRequestToken (a retried firing starts no second execution); the
+    execution ARN."""
+    region, account = _region_account(target["Arn"])
+    name = target["Arn"].split(":", 5)[5].split("/", 1)[1]
+    caller = platform.get_component("api-calls")
+    if caller is None:
+        raise TargetFailed("the in-process API caller is not started: the pipeline was not started")
+    params: dict = {"PipelineName": name, "ClientRequestToken": firing.execution_id}
     parameters = pipeline_parameters(target, firing)
-    raise TargetFailed(
-        f"SageMaker pipeline targets are not wired to the pipelines engine yet: {target['Arn']} was not "
-        f"started (parameters {parameters})"
-    )
+    if parameters:
+        params["PipelineParameters"] = parameters
+    try:
+        answer = caller.call(
+            "sagemaker",
+            "StartPipelineExecution",
+            params,
+            account_id=account,
+            region=region,
+            principal_arn=target.get("RoleArn") or "",
+        )
+    except ServiceError as exc:
+        raise TargetFailed(
+            f"SageMaker StartPipelineExecution of {target['Arn']} failed: {exc.code}: {exc.message}"
+        ) from None
+    return answer["PipelineExecutionArn"]
 
 
 #: Target ARN service → how a firing calls it.

@@ -8,6 +8,7 @@ import logging
 import re
 import shutil
 import time
+from pathlib import Path
 
 from ...domain import images, instance_types
 from ...domain.state import utcnow
@@ -22,6 +23,22 @@ from .job import HostProcess, JobFailed, JobRun
 from .metrics import MetricCollector, collector_for
 
 log = logging.getLogger("sagestack.training")
+
+
+WARM_POOL_CACHE_VARIABLE = "SAGEMAKER_MANAGED_WARMPOOL_CACHE_DIRECTORY"
+
+
+def warm_pool_environment(jobs_dir: Path, account: str, region: str, resource: dict) -> dict[str, str]:
+    """A job that asks for a warm pool (``KeepAlivePeriodInSeconds`` > 0) gets SageMaker's persistent cache
+    directory: one per account, region, instance type and count, kept between the jobs that match it (the
+    SDK's remote functions keep their pip and conda caches there). No instance is kept warm: a job here
+    starts in well under a second."""
+    if not int(resource.get("KeepAlivePeriodInSeconds") or 0):
+        return {}
+    pool = f"{resource.get('InstanceType')}-x{int(resource.get('InstanceCount', 1))}"
+    directory = jobs_dir / "warm-pool-cache" / account / region / pool
+    directory.mkdir(parents=True, exist_ok=True)
+    return {WARM_POOL_CACHE_VARIABLE: str(directory)}
 
 
 class TrainingRun(JobRun):
@@ -122,10 +139,14 @@ class TrainingRun(JobRun):
         aws_env, client_dir = job_access(
             self.platform, self.account_id, self.region, self.data.get("RoleArn", ""), runtime
         )
+        environment = warm_pool_environment(
+            self.platform.settings.jobs_dir, self.account_id, self.region, resource
+        )
         for host in self.hosts:
             supervision.launch(
                 host,
                 data=self.data,
+                environment=environment,
                 name=self.name,
                 region=self.region,
                 runner=runner,

@@ -45,10 +45,11 @@ def launch(
     metrics: MetricCollector,
     aws_env: dict[str, str] | None = None,
     client_dir: str | None = None,
+    environment: dict[str, str] | None = None,
 ) -> None:
     """Start the host's process, and the thread that streams its output. ``aws_env``: how the job's code
     reaches the server (endpoint, credentials); ``client_dir``: the client plugin's folder, put on the
-    job's PYTHONPATH."""
+    job's PYTHONPATH; ``environment``: variables the platform sets beyond the job's own Environment."""
     algorithm = data["AlgorithmSpecification"]
     config = {
         "job_name": name,
@@ -67,7 +68,7 @@ def launch(
         host,
         runner=runner,
         config=config,
-        environment=data.get("Environment"),
+        environment={**(data.get("Environment") or {}), **(environment or {})},
         cpus=cpus,
         storage=storage,
         log_group=log_group,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .base import Outcome, StepContext, StepHandler
 from .callback import CALLBACK
+from .checks import CLARIFY_CHECK, QUALITY_CHECK
 from .control import CONDITION, FAIL
 from .functions import LAMBDA
 from .hosting import ENDPOINT, ENDPOINT_CONFIG
@@ -23,6 +24,8 @@ HANDLERS: dict[str, StepHandler] = {
     "Fail": FAIL,
     "Callback": CALLBACK,
     "Lambda": LAMBDA,
+    "QualityCheck": QUALITY_CHECK,
+    "ClarifyCheck": CLARIFY_CHECK,
     "EndpointConfig": ENDPOINT_CONFIG,
     "Endpoint": ENDPOINT,
 }

@@ -47,6 +47,18 @@ class StepContext:
     #: ``call_service(service, operation, params)``: any service's API in-process (``"sqs"``,
     #: ``"lambda"``… once they exist), as the pipeline's caller; raises ServiceError.
     call_service: Callable[[str, str, dict], dict] | None = None
+    #: The platform (for the domain calls a step makes as the service would: SQS, Lambda).
+    platform: Any = None
+    #: ``wake()``: run the engine's next pass now (work done off the pass calls it when it ends).
+    wake: Callable[[], None] | None = None
+
+    @property
+    def account(self) -> str:
+        return self.execution["PipelineExecutionArn"].split(":")[4]
+
+    @property
+    def region(self) -> str:
+        return self.execution["PipelineExecutionArn"].split(":")[3]
 
     @property
     def execution_id(self) -> str:

@@ -1,24 +1,42 @@
 """Callback steps: a token, a message to the step's SQS queue, then Executing until
 SendPipelineExecutionStepSuccess / Failure answers (its OutputParameters become the step's properties).
 
-The message goes out through :func:`_deliver_callback` — the one place the integrator wires to the SQS
-service once it exists; until then it fails the step, saying so.
+The message goes out through :func:`_deliver_callback` to sagestack's own SQS (the queue named by the
+URL's account and queue name, whatever its host); a queue that does not exist fails the step, as on AWS.
 """
 
 from __future__ import annotations
 
+import json
+
+from ...domain import queues
 from ...domain.pipeline_executions import new_token
 from ...domain.pipeline_expressions import ExpressionError, parse_parameter
 from .base import Outcome, StepContext, StepHandler
 
-SQS_MISSING = "the SQS service is not available in this sagestack"
+#: The SQS error codes a QueueError kind reads as (the wording SQS clients see).
+SQS_CODES = {
+    "NotFound": "AWS.SimpleQueueService.NonExistentQueue",
+    "MessageTooLong": "InvalidParameterValue",
+    "InvalidParameter": "InvalidParameterValue",
+}
 
 
 def _deliver_callback(ctx: StepContext, queue_url: str, body: dict) -> str | None:
     """Send the callback message ``body`` (JSON) to ``queue_url``; returns None when sent, else the
-    reason it could not be (the step fails with it). Once sagestack has SQS:
-    ``ctx.call_service("sqs", "SendMessage", {"QueueUrl": …, "MessageBody": json.dumps(body)})``."""
-    return f"ClientError: Failed to send message to {queue_url}: {SQS_MISSING}."
+    reason it could not be (the step fails with it)."""
+    try:
+        queues.send_message(
+            ctx.platform,
+            account=ctx.account,
+            region=ctx.region,
+            queue_url=queue_url,
+            body=json.dumps(body),
+        )
+    except queues.QueueError as exc:
+        code = SQS_CODES.get(exc.kind, exc.kind)
+        return f"ClientError: Failed to send message to {queue_url}: {code}: {exc.message}"
+    return None
 
 
 def message_body(ctx: StepContext, token: str, arguments: dict, status: str = "Executing") -> dict:
@@ -75,7 +93,7 @@ class CallbackStep(StepHandler):
         return Outcome("Failed", metadata={"Callback": callback}, failure=answer.get("FailureReason") or None)
 
     def stop(self, ctx: StepContext) -> Outcome | None:
-        # AWS sends a "Stopping" message and waits for the answer; with no queue to tell, stop now.
+        # AWS sends a "Stopping" message and waits for the answer; when the queue is gone, stop now.
         queue = ctx.step.raw.get("SqsQueueUrl", "")
         token = ctx.record.get("_Token", "")
         problem = _deliver_callback(ctx, queue, message_body(ctx, token, {}, "Stopping"))

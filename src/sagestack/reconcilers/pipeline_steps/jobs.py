@@ -33,7 +33,10 @@ class JobStep(StepHandler):
         name = ctx.record.get("_Job") or job_name(ctx.execution_id, ctx.step.name, kind.name_limit)
         # Execution.TrainingJobName / ProcessingJobName: the job this step launches
         ctx.scope.execution[f"{kind.noun}Name"] = name
-        arguments = dict(ctx.resolve(ctx.step.arguments or {}))
+        arguments = dict(self.arguments(ctx))
+        refused = self.refuse(arguments)
+        if refused is not None:
+            return Outcome("Failed", metadata={}, failure=refused)
         key = cache_key(ctx.step.type, arguments)
         cache = ctx.step.raw.get("CacheConfig") or {}
         if key and cache.get("Enabled"):
@@ -81,6 +84,14 @@ class JobStep(StepHandler):
             extra={"_CacheKey": key, "_Job": name},
         )
 
+    def refuse(self, arguments: dict) -> str | None:
+        """The FailureReason of a step this sagestack cannot run at all (before any job is made)."""
+        return None
+
+    def arguments(self, ctx: StepContext) -> dict:
+        """The Create* request: the step's Arguments, resolved."""
+        return ctx.resolve(ctx.step.arguments or {})
+
     def _describe(self, ctx: StepContext, name: str) -> dict:
         return ctx.call(f"Describe{self.kind.noun}", {self.kind.name_field: name})
 
@@ -124,6 +135,24 @@ class JobStep(StepHandler):
         return Outcome("Stopping")
 
 
+#: The entry point of the SageMaker Distribution image that a NotebookJobStep's training job runs.
+NOTEBOOK_ENTRYPOINT = ["amazon_sagemaker_scheduler"]
+
+
+class TrainingStep(JobStep):
+    def refuse(self, arguments: dict) -> str | None:
+        algorithm = arguments.get("AlgorithmSpecification") or {}
+        if algorithm.get("ContainerEntrypoint") != NOTEBOOK_ENTRYPOINT:
+            return None
+        return (
+            "ClientError: NotebookJobStep is not supported by this sagestack: its training job runs the "
+            f"SageMaker Distribution image ({algorithm.get('TrainingImage')}) with the amazon_sagemaker_scheduler "
+            "entry point, which executes the notebook with papermill in a Jupyter kernel; neither that image "
+            "nor papermill is available here. Run the notebook's code as a ProcessingStep or a @step function "
+            "instead."
+        )
+
+
 class TuningStep(JobStep):
     def properties(self, ctx: StepContext, job: dict) -> dict:
         summaries: list[dict] = []
@@ -150,7 +179,7 @@ class TuningStep(JobStep):
 PROCESSING = JobStep(
     JobKind("ProcessingJob", "ProcessingJobName", "ProcessingJobStatus", "ProcessingJobArn", "ProcessingJob")
 )
-TRAINING = JobStep(
+TRAINING = TrainingStep(
     JobKind("TrainingJob", "TrainingJobName", "TrainingJobStatus", "TrainingJobArn", "TrainingJob")
 )
 TRANSFORM = JobStep(

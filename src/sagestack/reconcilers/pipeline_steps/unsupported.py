@@ -8,8 +8,6 @@ from .base import Outcome, StepContext, StepHandler
 MISSING = {
     "EMR": "Amazon EMR is not available in this sagestack",
     "AutoML": "SageMaker AutoML (CreateAutoMLJob) is not available in this sagestack",
-    "QualityCheck": "the Model Monitor analyzer that QualityCheck steps run is not available in this sagestack",
-    "ClarifyCheck": "the SageMaker Clarify processor that ClarifyCheck steps run is not available in this sagestack",
 }
 
 

@@ -1,0 +1,108 @@
+"""A job's own Python environment: a virtual environment layered on the server's.
+
+Containers that bring their own runtime (the SageMaker SDK's remote functions and ``@step`` functions on
+the base-Python / SageMaker Distribution images, a ``ContainerEntrypoint`` on a framework image) call
+``python``, ``pip install -r requirements.txt``, ``sudo chmod`` and ``conda`` as they would in their image.
+Here they run as local processes, so the job gets a venv under its own directory whose interpreter is the
+server's and whose ``site-packages`` sees every package of the server's environment (a ``.pth`` file adds
+the server's site directories after the venv's own). ``pip install`` then finds what is already installed
+and puts anything else in the job's venv — never in the server's environment. The venv's ``bin`` also holds
+the small commands the image contract expects: ``pip``/``pip3`` (this venv's pip), ``torchrun`` (this
+venv's, where torch is installed), ``sudo`` (the job already owns its directories) and ``conda``/``mamba``
+(not available here: a clear error).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import site
+import sys
+import venv
+from pathlib import Path
+
+PTH_NAME = "_sagestack_server_environment.pth"
+
+CONDA_UNAVAILABLE = (
+    "sagestack: conda is not available here: the job runs with the server's Python {version} in a "
+    "virtual environment layered on the server's packages. Give dependencies as a requirements.txt "
+    "(pip) instead of a conda environment.yml, and do not set job_conda_env."
+)
+
+_SUDO = """#!/bin/sh
+# sagestack: the job's process already owns its directories; run the command as this user.
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -u|-g|-U|-C|-D|-h|-p|-r|-t|-T) shift 2 ;;
+        --) shift; break ;;
+        -*) shift ;;
+        *) break ;;
+    esac
+done
+if [ "$1" = "chmod" ] || [ "$1" = "chown" ]; then
+    echo "sagestack: sudo $*: skipped (the job already owns its directories)"
+    exit 0
+fi
+exec "$@"
+"""
+
+_PIP = """#!/bin/sh
+exec "$(dirname "$0")/python" -m pip "$@"
+"""
+
+_TORCHRUN = """#!/bin/sh
+exec "$(dirname "$0")/python" -m torch.distributed.run "$@"
+"""
+
+
+def server_site_directories() -> list[str]:
+    """The server's site-packages directories (its venv's, or the interpreter's), existing ones only."""
+    seen: list[str] = []
+    user = [site.getusersitepackages()] if site.ENABLE_USER_SITE else []  # as the server sees them
+    for path in [*site.getsitepackages(), *user]:
+        if path and os.path.isdir(path) and path not in seen:
+            seen.append(path)
+    return seen
+
+
+def site_packages(directory: Path) -> Path:
+    if sys.platform == "win32":
+        return directory / "Lib" / "site-packages"
+    return directory / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+
+
+def create(directory: Path) -> Path:
+    """Create the layered venv at ``directory`` (idempotent); return its ``bin`` directory."""
+    bin_dir = directory / ("Scripts" if sys.platform == "win32" else "bin")
+    if not (directory / "pyvenv.cfg").exists():
+        venv.EnvBuilder(symlinks=sys.platform != "win32", with_pip=False, clear=False).create(directory)
+    packages = site_packages(directory)
+    packages.mkdir(parents=True, exist_ok=True)
+    lines = [f"import site; site.addsitedir({path!r})" for path in server_site_directories()]
+    (packages / PTH_NAME).write_text("\n".join(lines) + "\n")
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    conda = "#!/bin/sh\necho " + _sh_quote(CONDA_UNAVAILABLE.format(version=version)) + " >&2\nexit 1\n"
+    commands = {"pip": _PIP, "pip3": _PIP, "sudo": _SUDO, "conda": conda, "mamba": conda}
+    if importlib.util.find_spec("torch") is not None:
+        commands["torchrun"] = _TORCHRUN  # its workers then see the job's packages too
+    for name, text in commands.items():
+        path = bin_dir / name
+        path.write_text(text)
+        path.chmod(0o755)
+    return bin_dir
+
+
+def environment(directory: Path, env: dict[str, str]) -> dict[str, str]:
+    """``env`` with the layered venv at ``directory`` first on PATH (created if needed)."""
+    bin_dir = create(directory)
+    out = dict(env)
+    out["VIRTUAL_ENV"] = str(directory)
+    out["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", os.defpath)])
+    out.pop("PYTHONHOME", None)
+    out.pop("PIP_TARGET", None)
+    out.pop("PIP_USER", None)
+    return out
+
+
+def _sh_quote(text: str) -> str:
+    return "'" + text.replace("'", "'\"'\"'") + "'"
