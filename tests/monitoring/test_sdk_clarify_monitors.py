@@ -159,6 +159,26 @@ def _wait_captured(monitor, endpoint: str, count: int) -> None:
     raise AssertionError(f"data capture wrote {seen} of {count} records")
 
 
+def _why(monitor, execution: dict) -> str:
+    """An execution's failure reason, its job's inputs and the tail of its log (for assertion messages)."""
+    text = str(execution.get("FailureReason"))
+    arn = execution.get("ProcessingJobArn")
+    if arn:
+        name = arn.split("/", 1)[1]
+        job = monitor.sm.describe_processing_job(ProcessingJobName=name)
+        text += f"\ninputs: {[(i['InputName'], i['S3Input']['S3Uri']) for i in job['ProcessingInputs']]}"
+        text += f"\nenvironment: {job.get('Environment')}"
+        logs = monitor.server.client("logs")
+        for stream in logs.describe_log_streams(
+            logGroupName="/aws/sagemaker/ProcessingJobs", logStreamNamePrefix=name
+        )["logStreams"]:
+            events = logs.get_log_events(
+                logGroupName="/aws/sagemaker/ProcessingJobs", logStreamName=stream["logStreamName"]
+            )["events"]
+            text += "\n" + "\n".join(e["message"] for e in events[-30:])
+    return text
+
+
 def _job_output(monitor, execution: dict) -> tuple[dict, str]:
     job = monitor.sm.describe_processing_job(ProcessingJobName=execution["ProcessingJobArn"].split("/", 1)[1])
     return job, job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
@@ -235,7 +255,7 @@ def test_model_bias_monitor_reports_bias_drift(monitor, served):
     definition = monitor.sm.describe_model_bias_job_definition(JobDefinitionName=bias.job_definition_name)
     assert definition["ModelBiasBaselineConfig"] == {"BaseliningJobName": job.job_name}
     execution = monitor.wait_execution("bias-sdk-now", timeout=300)
-    assert execution["MonitoringExecutionStatus"] == "CompletedWithViolations", execution
+    assert execution["MonitoringExecutionStatus"] == "CompletedWithViolations", _why(monitor, execution)
     assert execution["MonitoringType"] == "ModelBias"
     analysis_job, out = _job_output(monitor, execution)
     assert analysis_job["ExitMessage"].startswith("CompletedWithViolations: Job completed successfully with")
@@ -324,7 +344,7 @@ def test_model_explainability_monitor_reports_attribution_drift(monitor, served)
         data_analysis_end_time="-PT0H",
     )
     execution = monitor.wait_execution("explain-sdk-now", timeout=300)
-    assert execution["MonitoringExecutionStatus"] == "CompletedWithViolations", execution
+    assert execution["MonitoringExecutionStatus"] == "CompletedWithViolations", _why(monitor, execution)
     assert execution["MonitoringType"] == "ModelExplainability"
     _, out = _job_output(monitor, execution)
     assert {"analysis.json", "constraint_violations.json"} <= _keys(monitor, out)
@@ -414,7 +434,7 @@ def test_model_explainability_monitor_over_a_batch_transform(monitor, served):
         data_analysis_end_time="-PT0H",
     )
     execution = monitor.wait_execution("explain-batch-now", timeout=300)
-    assert execution["MonitoringExecutionStatus"] == "CompletedWithViolations", execution
+    assert execution["MonitoringExecutionStatus"] == "CompletedWithViolations", _why(monitor, execution)
     _, out = _job_output(monitor, execution)
     assert out.startswith(
         f"s3://{bucket}/clarify-monitor/batch-explain-reports/batch-transform/explain-batch-now/"
