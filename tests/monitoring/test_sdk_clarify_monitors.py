@@ -143,20 +143,30 @@ def _invoke(monitor, endpoint: str, rows: list[list[float]]) -> list[tuple[str, 
 
 
 def _wait_captured(monitor, endpoint: str, count: int) -> None:
+    """Until data capture has written ``count`` records, and the clock is past the last one's
+    inferenceTime (the schedule's window ends when it fires; this machine's clock may step back)."""
     deadline = time.time() + 60
-    seen = 0
+    stamps: list[str] = []
     while time.time() < deadline:
-        seen = 0
+        stamps = []
         for page in monitor.s3.get_paginator("list_objects_v2").paginate(
             Bucket=monitor.bucket, Prefix=f"capture/{endpoint}/"
         ):
             for item in page.get("Contents") or []:
                 body = monitor.s3.get_object(Bucket=monitor.bucket, Key=item["Key"])["Body"].read()
-                seen += sum(1 for line in body.splitlines() if line.strip())
-        if seen >= count:
-            return
+                stamps += [
+                    json.loads(line)["eventMetadata"]["inferenceTime"]
+                    for line in body.splitlines()
+                    if line.strip()
+                ]
+        if len(stamps) >= count:
+            break
         time.sleep(0.5)
-    raise AssertionError(f"data capture wrote {seen} of {count} records")
+    assert len(stamps) >= count, f"data capture wrote {len(stamps)} of {count} records"
+    last = dt.datetime.fromisoformat(max(stamps).replace("Z", "+00:00"))
+    while dt.datetime.now(dt.timezone.utc) < last + dt.timedelta(seconds=2):
+        assert time.time() < deadline + 30, "the clock does not pass the captured records' time"
+        time.sleep(0.2)
 
 
 def _why(monitor, execution: dict) -> str:
