@@ -195,3 +195,54 @@ def test_explainability_schedule_runs_clarify_on_the_capture(monitor):
         NameContains="groundtruth-merge-" + job["ProcessingJobName"][len("model-monitoring-") :]
     )["ProcessingJobSummaries"]
     sm.delete_monitoring_schedule(MonitoringScheduleName="explain-now")
+
+
+@pytest.mark.slow
+def test_a_missing_baselining_job_fails_the_execution_without_a_job(monitor):
+    """The SDK names the baselining job when no constraints are given; one that does not exist fails the
+    execution (ClientError naming it) and runs nothing."""
+    sm = monitor.sm
+    endpoint = monitor.endpoint("mon-explain-nobase-ep", wait=False)
+    monitor.write_capture(endpoint, [[1.0, 2.0]], dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=5))
+    config = monitor.put(
+        "nobase/analysis_config.json", json.dumps({"methods": {"shap": {"baseline": [[0, 0]]}}})
+    )
+    sm.create_model_explainability_job_definition(
+        JobDefinitionName="explain-nobase",
+        ModelExplainabilityBaselineConfig={"BaseliningJobName": "no-such-baselining-job"},
+        ModelExplainabilityAppSpecification={"ImageUri": CLARIFY, "ConfigUri": config},
+        ModelExplainabilityJobInput={
+            "EndpointInput": {"EndpointName": endpoint, "LocalPath": "/opt/ml/processing/input/endpoint"}
+        },
+        ModelExplainabilityJobOutputConfig={
+            "MonitoringOutputs": [
+                {
+                    "S3Output": {
+                        "S3Uri": f"s3://{monitor.bucket}/nobase",
+                        "LocalPath": "/opt/ml/processing/output",
+                    }
+                }
+            ]
+        },
+        JobResources=RESOURCES,
+        RoleArn=ROLE,
+    )
+    sm.create_monitoring_schedule(
+        MonitoringScheduleName="explain-nobase",
+        MonitoringScheduleConfig={
+            "ScheduleConfig": {
+                "ScheduleExpression": "NOW",
+                "DataAnalysisStartTime": "-PT1H",
+                "DataAnalysisEndTime": "-PT0H",
+            },
+            "MonitoringJobDefinitionName": "explain-nobase",
+            "MonitoringType": "ModelExplainability",
+        },
+    )
+    execution = monitor.wait_execution("explain-nobase")
+    assert execution["MonitoringExecutionStatus"] == "Failed"
+    assert (
+        execution["FailureReason"] == "ClientError: The baselining job no-such-baselining-job does not exist."
+    )
+    assert "ProcessingJobArn" not in execution
+    sm.delete_monitoring_schedule(MonitoringScheduleName="explain-nobase")

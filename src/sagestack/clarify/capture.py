@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import datetime as dt
 import io
 import json
 from pathlib import Path
@@ -31,9 +32,35 @@ PREDICTED = "predicted_label"
 
 
 def is_capture(config: dict, environ: dict) -> bool:
-    return config.get("dataset_type") == CAPTURE_TYPE or "sagemakerCaptureJson" in (
-        environ.get("dataset_format") or ""
+    """Captured records: the config says so, or the schedule's ``dataset_format`` is
+    ``sagemakerCaptureJson`` (capture files) or ``sagemakerMergeJson`` (capture merged with ground truth)."""
+    fmt = environ.get("dataset_format") or ""
+    return (
+        config.get("dataset_type") == CAPTURE_TYPE
+        or "sagemakerCaptureJson" in fmt
+        or "sagemakerMergeJson" in fmt
     )
+
+
+def _moment(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ClarifyError(f"{text!r} is not an ISO 8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def _in_window(event: dict, start: dt.datetime | None, end: dt.datetime | None) -> bool:
+    """Whether the record's ``inferenceTime`` is inside [start, end) (records without one are kept)."""
+    try:
+        when = _moment((event.get("eventMetadata") or {}).get("inferenceTime"))
+    except ClarifyError:
+        return True
+    if when is None:
+        return True
+    return (start is None or when >= start) and (end is None or when < end)
 
 
 def _payload(part: dict | None) -> tuple[str, str]:
@@ -95,6 +122,7 @@ def load(config: dict, environ: dict, files: list[Path]) -> Dataset:
     truth_path = environ.get("ground_truth_attribute") or (
         config.get("label") if isinstance(config.get("label"), str) else None
     )
+    start, end = _moment(environ.get("start_time")), _moment(environ.get("end_time"))
     rows, predicted, labels = [], [], []
     for path in files:
         for number, line in enumerate(path.read_text().splitlines(), 1):
@@ -104,6 +132,8 @@ def load(config: dict, environ: dict, files: list[Path]) -> Dataset:
                 event = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ClarifyError(f"{path.name} line {number} is not a capture record: {exc}") from None
+            if not _in_window(event, start, end):
+                continue
             capture = event.get("captureData") or {}
             text, kind = _payload(capture.get("endpointInput"))
             inputs = _records(text, kind)

@@ -53,7 +53,10 @@ class Paths:
 
         self.config = self.on_disk(environ.get("analysis_config") or local("analysis_config", CONFIG_DIR))
         if self.config.is_dir():
-            self.config = self.config / CONFIG_FILE
+            found = sorted(self.config.glob("*.json"))
+            named = self.config / CONFIG_FILE
+            # (a schedule stages its ConfigUri object, whatever its name, in the config folder)
+            self.config = named if named.is_file() or len(found) != 1 else found[0]
         self.data = self.on_disk(environ.get("dataset_source") or local("dataset", DATA_DIR))
         output = (
             outputs[0]["S3Output"]["LocalPath"] if len(outputs) == 1 and outputs[0].get("S3Output") else None
@@ -107,6 +110,8 @@ def load_config(path: Path, environ: dict | None = None) -> dict:
         raise ClarifyError(f"{CONFIG_FILE} must hold a JSON object")
     if not config.get("dataset_type") and capture.is_capture(config, environ or {}):
         config["dataset_type"] = capture.CAPTURE_TYPE
+    if monitor.is_monitoring(environ or {}):
+        config = monitor.complete_config(config, environ or {})
     if not config.get("dataset_type"):
         raise ClarifyError("dataset_type is required in the analysis config")
     methods = config.get("methods")
@@ -355,7 +360,28 @@ def run(root: Path, environ: dict | None = None) -> dict:
 
         analysis = analyze(config, data, paths.output, connect, work, environ)
     baseline = environ.get("baseline_constraints")
+    violations: list[dict] = []
     if baseline:
         violations = monitor.check(analysis, paths.on_disk(baseline), paths.output)
         print(f"{len(violations)} violation(s) of the baseline constraints", flush=True)
+    if monitor.is_monitoring(environ):
+        message = paths.on_disk(f"{OPT_ML}/output/message")
+        message.parent.mkdir(parents=True, exist_ok=True)
+        message.write_text(monitor.message(len(violations)))
+        if environ.get("publish_cloudwatch_metrics") == "Enabled":
+            items = monitor.cloudwatch_metrics(analysis, environ)
+            folder = paths.on_disk(f"{OPT_ML}/output/metrics/cloudwatch")
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "cloudwatch_metrics.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
     return analysis
+
+
+#: The built-in container contract (domain.images BUILTIN_PROCESSING_MODULES): the first instance does
+#: the whole analysis; ClarifyError is the user's mistake.
+CLIENT_ERRORS = (ClarifyError,)
+FIRST_HOST_ONLY = True
+
+
+def run_container(root: Path, environ: dict) -> None:
+    run(root, environ)
+    print("Clarify analysis complete", flush=True)

@@ -172,30 +172,44 @@ PROCESSING_FRAMEWORKS = {"sklearn", "xgboost", "pytorch", "tensorflow", "hugging
 #: Spark processing images (PySparkProcessor, SparkJarProcessor).
 SPARK_REPOSITORIES = {"sagemaker-spark-processing"}
 
-#: Built-in processing images whose container is a sagestack module: repository → the module run as
-#: ``python -m <module> /opt/ml`` when the job gives no ContainerEntrypoint.
-BUILTIN_PROCESSING_MODULES = {"sagemaker-model-monitor-analyzer": "sagestack.monitoring.analyzer"}
+#: Built-in processing images whose container is a sagestack module: repository → the module. Each such
+#: module is a *built-in container*: it defines ``run_container(root, environ)`` (the container's program,
+#: given the job's ``/opt/ml`` root and environment), ``CLIENT_ERRORS`` (exceptions that are the user's
+#: mistakes: the job fails ``ClientError: …``) and ``FIRST_HOST_ONLY`` (a multi-instance job's other
+#: hosts have nothing to do). ``execution/entry.py``'s ``builtin`` runner runs them all the same way.
+BUILTIN_PROCESSING_MODULES = {
+    # the Model Monitor analyzer (DefaultModelMonitor, ModelQualityMonitor, ground-truth merges)
+    "sagemaker-model-monitor-analyzer": "sagestack.monitoring.analyzer",
+    # SageMaker Clarify (SageMakerClarifyProcessor, ModelBiasMonitor, ModelExplainabilityMonitor)
+    "sagemaker-clarify-processing": "sagestack.clarify.job",
+}
+
+#: Built-in images whose ContainerEntrypoint, when a job gives one, runs instead of the built-in program
+#: (Clarify ignores ContainerEntrypoint / ContainerArguments, as SageMaker's does).
+ENTRYPOINT_REPLACES_BUILTIN = {"sagemaker-model-monitor-analyzer"}
 
 
-def builtin_processing_module(image: ImageInfo) -> str | None:
+def builtin_processing_module(image: ImageInfo, has_entrypoint: bool = False) -> str | None:
+    """The built-in container module the image runs (None: not a built-in image, or its
+    ContainerEntrypoint replaces the built-in program)."""
+    if has_entrypoint and image.repository in ENTRYPOINT_REPLACES_BUILTIN:
+        return None
     return BUILTIN_PROCESSING_MODULES.get(image.repository)
 
 
-#: The SageMaker Clarify image (SageMakerClarifyProcessor): sagestack's own analysis (sagestack.clarify).
-CLARIFY_REPOSITORIES = {"sagemaker-clarify-processing"}
-
-
-def processing_runner(image: ImageInfo, spark_lacks: str | None = "pyspark and a Java runtime") -> str:
-    """``"processing"`` (the job's ContainerEntrypoint + ContainerArguments run as a local process with the
-    server's Python first on PATH), ``"clarify"`` (the Clarify analysis, sagestack.clarify) or raise :class:`UnsupportedImage` with the reason users see.
-    ``spark_lacks``: what this machine lacks to run Spark images (None: nothing)."""
+def processing_runner(
+    image: ImageInfo, spark_lacks: str | None = "pyspark and a Java runtime", has_entrypoint: bool = False
+) -> str:
+    """``"builtin"`` (a built-in container module: the Model Monitor analyzer, Clarify — see
+    :data:`BUILTIN_PROCESSING_MODULES`), ``"processing"`` (the job's ContainerEntrypoint +
+    ContainerArguments run as a local process with the server's Python first on PATH) or raise
+    :class:`UnsupportedImage` with the reason users see. ``spark_lacks``: what this machine lacks to run
+    Spark images (None: nothing)."""
     reason = unsupported_reason(image)
     if reason is not None:
         raise UnsupportedImage(reason)
     if image.repository in BUILTIN_PROCESSING_MODULES:
-        return "processing"
-    if image.repository in CLARIFY_REPOSITORIES:
-        return "clarify"
+        return "builtin" if builtin_processing_module(image, has_entrypoint) else "processing"
     if image.repository in SPARK_REPOSITORIES:
         if spark_lacks is None:
             return "processing"

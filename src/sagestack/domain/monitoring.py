@@ -574,6 +574,24 @@ def plan(
     return Plan(request, start, end, merge)
 
 
+def with_baselining_output(definition: dict, job: dict) -> dict:
+    """The definition with the baseline files of its ``BaseliningJobName`` (the SDK names the baseline job
+    instead of the files when no constraints are given): that job's output ``analysis.json`` (Clarify
+    monitors) or ``constraints.json`` + ``statistics.json`` (the analyzer's)."""
+    outputs = (job.get("ProcessingOutputConfig") or {}).get("Outputs") or []
+    uri = ((outputs[0] if outputs else {}).get("S3Output") or {}).get("S3Uri")
+    if not uri:
+        raise ValueError(f"The baselining job {job.get('ProcessingJobName')} has no S3 output.")
+    base = uri.rstrip("/")
+    baseline = dict(definition["baseline"] or {})
+    if definition["type"] in (MODEL_BIAS, MODEL_EXPLAINABILITY):
+        baseline["ConstraintsResource"] = {"S3Uri": f"{base}/analysis.json"}
+    else:
+        baseline["ConstraintsResource"] = {"S3Uri": f"{base}/constraints.json"}
+        baseline.setdefault("StatisticsResource", {"S3Uri": f"{base}/statistics.json"})
+    return {**definition, "baseline": baseline}
+
+
 def metrics_namespace(monitoring_type: str, batch: bool) -> str:
     scope = "ModelMonitoring" if batch else "Endpoints"
     return f"aws/sagemaker/{scope}/{FAMILIES[monitoring_type].metrics}"

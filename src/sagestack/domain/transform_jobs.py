@@ -80,3 +80,29 @@ class JobRecorder:
         extra: dict | None = None,
     ) -> None:
         record(self.resources, *self.key, status, extra)
+
+
+# -- data capture (DataCaptureConfig) ----------------------------------------------------------------
+
+
+def capture_manifest(uris: list[str]) -> bytes:
+    """A capture manifest as batch transform writes it: ``[{"prefix": "s3://…/"}, "rel", …]`` with the
+    longest common folder of the listed objects as the prefix."""
+    import json
+    import os
+
+    common = os.path.commonprefix(uris)
+    prefix = common[: common.rfind("/") + 1] if "/" in common[5:] else common
+    if len(prefix) <= len("s3://") or prefix.count("/") < 3:  # at least s3://bucket/
+        prefix = "/".join(uris[0].split("/")[:3]) + "/" if uris else "s3://"
+    return json.dumps([{"prefix": prefix}, *[u[len(prefix) :] for u in uris]]).encode()
+
+
+def capture_manifest_uris(destination: str, started, name: str) -> tuple[str, str]:
+    """Where a job's input and output capture manifests go: ``<dest>/input/yyyy/mm/dd/hh/<name>.json`` and
+    ``<dest>/output/…``, the hour being the job's start (UTC)."""
+    import datetime as dt
+
+    hour = started.astimezone(dt.timezone.utc).strftime("%Y/%m/%d/%H")
+    base = destination.rstrip("/")
+    return f"{base}/input/{hour}/{name}.json", f"{base}/output/{hour}/{name}.json"

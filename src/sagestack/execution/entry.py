@@ -108,8 +108,8 @@ def main() -> int:
     layout = HostLayout(root, visible)
     if runner == "processing":
         return run_processing(layout, config)
-    if runner == "clarify":
-        return run_clarify(layout, config)
+    if runner == "builtin":
+        return run_builtin(layout, config)
     cfg_dir = layout.path("input", "config")
     hyperparameters = json.loads((cfg_dir / "hyperparameters.json").read_text())
     input_config = json.loads((cfg_dir / "inputdataconfig.json").read_text())
@@ -221,37 +221,44 @@ def run_script(layout: HostLayout, config: dict, hyperparameters: dict, program:
     return code
 
 
-def run_clarify(layout: HostLayout, config: dict) -> int:
-    """The Clarify image: sagestack's analysis reads analysis_config.json and the dataset, writes
-    analysis.json and the report (sagestack.clarify.job)."""
-    from ..clarify.errors import ClarifyError
-    from ..clarify.job import run
+def run_builtin(layout: HostLayout, config: dict) -> int:
+    """A built-in processing image (the Model Monitor analyzer, Clarify — ``domain.images``
+    BUILTIN_PROCESSING_MODULES): its module's ``run_container(root, environ)`` runs in this process with
+    the job's environment. Shared by all of them: the first instance alone works when the module says so;
+    a stop (SIGTERM) unwinds the program (so that what it holds — Clarify's shadow endpoint — is cleaned
+    up); the module's ``CLIENT_ERRORS`` fail the job ``ClientError: …``, anything else
+    ``AlgorithmError: …``; ``sagestack_network_isolation`` tells it the job has no network."""
+    import importlib
 
+    module = importlib.import_module(config["module"])
     if config.get("entrypoint"):
-        print("sagestack: the Clarify image ignores ContainerEntrypoint / ContainerArguments", flush=True)
+        print(
+            f"sagestack: the image {config.get('image')} ignores ContainerEntrypoint / ContainerArguments",
+            flush=True,
+        )
     hosts = config.get("hosts") or ["algo-1"]
     resource = layout.path("config", "resourceconfig.json")
     current = json.loads(resource.read_text()).get("current_host") if resource.is_file() else hosts[0]
-    if current != hosts[0]:  # no distributed analysis here: the first instance does the whole job
-        print(f"sagestack: Clarify runs on {hosts[0]}; {current} has nothing to do", flush=True)
+    if getattr(module, "FIRST_HOST_ONLY", False) and current != hosts[0]:
+        print(f"sagestack: the analysis runs on {hosts[0]}; {current} has nothing to do", flush=True)
         return 0
     os.chdir(layout.root)
-    # A stop (SIGTERM) unwinds the analysis so that its shadow endpoint is deleted.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     environ = {**os.environ, "job_name": config.get("job_name", "")}
+    for key in ("SAGESTACK_JOB_ROOT", "SAGESTACK_RUNNER", "SAGESTACK_JOB_CONFIG", "SAGESTACK_PRIVATE_OPT_ML"):
+        environ.pop(key, None)
     if config.get("network_isolation"):
         environ["sagestack_network_isolation"] = "1"
     try:
-        run(layout.root, environ)
-    except ClarifyError as exc:
+        module.run_container(layout.root, environ)
+    except tuple(getattr(module, "CLIENT_ERRORS", ())) as exc:
         print(f"ClientError: {exc}", flush=True)
-        write_failure(layout, f"ClientError: {exc}")
+        write_failure(layout, f"ClientError: {exc}"[:1024])
         return 2
-    except Exception as exc:  # an analysis failure, not the user's
+    except Exception as exc:  # the built-in program's failure, not the user's
         traceback.print_exc()
-        write_failure(layout, f"AlgorithmError: {type(exc).__name__}: {exc}")
+        write_failure(layout, f"AlgorithmError: {type(exc).__name__}: {exc}"[:1024])
         return 1
-    print("Clarify analysis complete", flush=True)
     return 0
 
 
@@ -341,8 +348,7 @@ def run_processing(layout: HostLayout, config: dict) -> int:
     except OSError as exc:
         write_failure(layout, f"ClientError: cannot run the ContainerEntrypoint {entrypoint[0]!r}: {exc}")
         return 127
-    if code != 0 and not (config.get("builtin") and layout.path("output", "failure").is_file()):
-        # (a built-in container — the Model Monitor analyzer — words its own failure)
+    if code != 0:
         detail = f' ErrorMessage "{message}"' if message else ""
         write_failure(
             layout,

@@ -7,18 +7,21 @@ flight per instance, and outputs stream to a staging file before they are stored
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import http.client
 import logging
 import shutil
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
+from ..domain import transform_jobs
 from ..domain.models import TYPE as MODEL_TYPE
 from ..domain.models import model_containers
 from ..domain.state import utcnow
@@ -38,6 +41,7 @@ from .transform_records import (
     iter_tfrecord,
     join_and_filter,
     split_output,
+    with_inference_ids,
 )
 
 log = logging.getLogger("sagestack.transform")
@@ -157,7 +161,8 @@ class TransformRun:
             return "Failed", {"FailureReason": f"InternalServerError: {type(exc).__name__}: {exc}"[:1024]}
 
     def _run(self) -> None:
-        self.observer.on_progress("Transforming", extra={"TransformStartTime": utcnow()})
+        self.started = utcnow()
+        self.observer.on_progress("Transforming", extra={"TransformStartTime": self.started})
         data = self.data
         source = data["TransformInput"]["DataSource"]["S3DataSource"]
         try:
@@ -234,6 +239,29 @@ class TransformRun:
             raise TransformFailed(f"InternalServerError: {type(first).__name__}: {first}")
         if self._halted():
             raise Stopped()
+        self._write_capture(inputs)
+
+    def _write_capture(self, inputs: list[tuple[str, str, str]]) -> None:
+        """DataCaptureConfig: manifests of what the job read and wrote, under
+        ``<DestinationS3Uri>/input|output/yyyy/mm/dd/hh/`` (what Model Monitor's batch-transform input reads)."""
+        destination = (self.data.get("DataCaptureConfig") or {}).get("DestinationS3Uri")
+        if not destination:
+            return
+        output = self.data["TransformOutput"]["S3OutputPath"].rstrip("/")
+        inputs_uri, outputs_uri = transform_jobs.capture_manifest_uris(destination, self.started, self.name)
+        for uri, listed in (
+            (inputs_uri, [f"s3://{bucket}/{key}" for bucket, key, _ in inputs]),
+            (outputs_uri, [f"{output}/{rel}.out" for _, _, rel in inputs]),
+        ):
+            path = self.root / "capture-manifest.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(transform_jobs.capture_manifest(listed))
+            try:
+                self.storage.upload_file(path, uri, "application/json")
+            except Exception as exc:
+                raise TransformFailed(
+                    f"ClientError: writing the data capture manifest {uri} failed: {exc}"
+                ) from None
 
     def _inputs(self, source: dict) -> list[tuple[str, str, str]]:
         """(bucket, key, output-relative name) for each input object."""
@@ -319,7 +347,16 @@ class TransformRun:
         staging = self.root / "out" / (rel + ".out")
         staging.parent.mkdir(parents=True, exist_ok=True)
 
+        capture = data.get("DataCaptureConfig") or {}
+        started = self.started.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
         def work(batch: Batch) -> bytes:
+            body = answer(batch)
+            if capture.get("GenerateInferenceId"):
+                body = with_inference_ids(body, accept or content_type, started, lambda: str(uuid.uuid4()))
+            return body
+
+        def answer(batch: Batch) -> bytes:
             payload = batch.payload
             if batch.records is not None and not input_filter.identity:
                 filtered = filter_input(batch.records, input_filter, content_type)

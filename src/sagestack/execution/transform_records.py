@@ -246,3 +246,31 @@ def join_and_filter(
             raise RecordError(str(exc)) from None
         result.append(render_record(value, render_type))
     return result
+
+
+def with_inference_ids(body: bytes, content_type: str | None, started: str, new_id) -> bytes:
+    """DataCaptureConfig.GenerateInferenceId: each output record gets an inference id and the job's start
+    time — two trailing CSV columns, or ``SageMakerInferenceId`` / ``SageMakerInferenceTime`` keys of a
+    JSON object (JSON Lines: per line). Other answers are left as they are. ``new_id()`` makes an id."""
+    if is_csv(content_type):
+        lines = body.split(b"\n")
+        return b"\n".join(
+            line.rstrip(b"\r") + f",{new_id()},{started}".encode() if line.strip() else line for line in lines
+        )
+    if not is_json(content_type):
+        return body
+
+    def tag(text: bytes) -> bytes:
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return text
+        if not isinstance(value, dict):
+            return text
+        value["SageMakerInferenceId"] = new_id()
+        value["SageMakerInferenceTime"] = started
+        return json.dumps(value).encode()
+
+    if "jsonlines" in (content_type or ""):
+        return b"\n".join(tag(line) if line.strip() else line for line in body.split(b"\n"))
+    return tag(body)

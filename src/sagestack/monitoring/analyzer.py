@@ -1,4 +1,6 @@
-"""The Model Monitor analyzer container: ``python -m sagestack.monitoring.analyzer <opt_ml root>``.
+"""The Model Monitor analyzer container (a built-in container: ``run_container(root, environ)``, run by
+the processing runner as every built-in image is; ``python -m sagestack.monitoring.analyzer <opt_ml root>``
+runs it by hand).
 
 It reads the environment SageMaker gives the analyzer (``dataset_format``, ``dataset_source``,
 ``output_path``, ``baseline_constraints``, ``baseline_statistics``, ``start_time``/``end_time``,
@@ -515,12 +517,26 @@ def run(ctx: Context) -> int | None:
     return violations
 
 
+#: The built-in container contract (domain.images BUILTIN_PROCESSING_MODULES).
+CLIENT_ERRORS = (AnalyzerError, capture.CaptureError, scripts.ScriptError)
+FIRST_HOST_ONLY = False
+
+
+def run_container(root: Path, environ: dict) -> None:
+    violations = run(Context(str(root), environ))
+    print(
+        "sagestack model monitor analyzer: "
+        + ("done" if violations is None else f"{violations} violation(s)"),
+        flush=True,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     ctx = Context(argv[0] if argv else OPT_ML, dict(os.environ))
     try:
         violations = run(ctx)
-    except (AnalyzerError, capture.CaptureError, scripts.ScriptError) as exc:
+    except CLIENT_ERRORS as exc:
         print(f"ClientError: {exc}", file=sys.stderr, flush=True)
         failure = ctx.path(f"{OPT_ML}/output/failure")
         failure.parent.mkdir(parents=True, exist_ok=True)

@@ -185,6 +185,14 @@ class MonitoringReconciler(Reconciler):
 
     def _plan(self, schedule, definition: dict, scheduled: dt.datetime, schedule_config: dict | None):
         storage = JobStorage(self.platform, schedule.account_id, schedule.region)
+        baselining = (definition["baseline"] or {}).get("BaseliningJobName")
+        if baselining and not (definition["baseline"] or {}).get("ConstraintsResource"):
+            job = self.platform.resources.get(
+                schedule.account_id, schedule.region, processing_jobs.TYPE, baselining
+            )
+            if job is None:
+                raise LookupError(f"The baselining job {baselining} does not exist.")
+            definition = monitoring.with_baselining_output(definition, job.data)
         endpoint_input = definition["endpoint_input"]
         batch_input = definition["batch_input"]
         source = endpoint_input or batch_input

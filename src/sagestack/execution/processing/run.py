@@ -9,7 +9,6 @@ import datetime
 import json
 import logging
 import shutil
-import sys
 import time
 
 from ...domain import images, instance_types
@@ -76,7 +75,9 @@ class ProcessingRun(JobRun):
         self.data = data
         spark = image.repository in images.SPARK_REPOSITORIES
         try:
-            runner = images.processing_runner(image, smspark_submit.missing() if spark else None)
+            runner = images.processing_runner(
+                image, smspark_submit.missing() if spark else None, bool(app.get("ContainerEntrypoint"))
+            )
         except images.UnsupportedImage as exc:
             raise JobFailed(f"ClientError: {exc}") from None
         if self.stop.is_set():
@@ -94,12 +95,11 @@ class ProcessingRun(JobRun):
             "region": self.region,
             "hosts": host_names,
             "image": image.uri,
-            "entrypoint": app.get("ContainerEntrypoint") or _builtin_entrypoint(image),
+            "entrypoint": app.get("ContainerEntrypoint"),
             "arguments": app.get("ContainerArguments"),
             "network_isolation": bool(network.get("EnableNetworkIsolation")),
             "spark": spark,
-            "builtin": not app.get("ContainerEntrypoint")
-            and images.builtin_processing_module(image) is not None,
+            "module": images.builtin_processing_module(image, bool(app.get("ContainerEntrypoint"))),
         }
         no_metrics = MetricCollector([])
         runtime = float((data.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400))
@@ -215,11 +215,6 @@ class ProcessingRun(JobRun):
                     return text
         code = next((c for c in exit_codes if c != 0), 1)
         return f"AlgorithmError: See job logs for more information. ExitCode {code}."
-
-
-def _builtin_entrypoint(image: images.ImageInfo) -> list[str] | None:
-    module = images.builtin_processing_module(image)
-    return [sys.executable, "-m", module, "/opt/ml"] if module else None
 
 
 def _metric_item(entry: dict) -> dict:
