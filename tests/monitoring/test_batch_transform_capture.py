@@ -12,14 +12,15 @@ import uuid
 
 import pytest
 
-from monitor_support import ROLE, SKLEARN_IMAGE, SUM_MODEL, _tar
+from helpers import tar_gz
+from monitor_support import ROLE, SKLEARN_IMAGE, SUM_MODEL
 
 
 @pytest.mark.slow
 def test_transform_capture_manifests_feed_a_batch_monitor(monitor):
     sm, s3, bucket = monitor.sm, monitor.s3, monitor.bucket
     url = monitor.put(
-        "models/tx-capture/model.tar.gz", _tar({"code/inference.py": textwrap.dedent(SUM_MODEL)})
+        "models/tx-capture/model.tar.gz", tar_gz({"code/inference.py": textwrap.dedent(SUM_MODEL).encode()})
     )
     sm.create_model(
         ModelName="tx-capture",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import tarfile
 import textwrap
 import time
 import uuid
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import tar_gz
 from monitor_support import ROLE, SKLEARN_IMAGE
 
 pytestmark = [pytest.mark.slow]
@@ -46,17 +46,6 @@ def output_fn(scores, accept):
 """
 
 
-def _tar(files: dict[str, str]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz") as archive:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
 def _baseline_frame(rows: int = 160) -> pd.DataFrame:
     """Labels follow the model's score; gender is independent of everything (little bias)."""
     rng = np.random.default_rng(21)
@@ -77,7 +66,9 @@ def served(monitor, sdk_module_env):
     """The model and the baseline data set (label first, no header row) in S3."""
     sm = monitor.sm
     name = f"clarify-mon-{uuid.uuid4().hex[:6]}"
-    url = monitor.put(f"models/{name}/model.tar.gz", _tar({"code/inference.py": textwrap.dedent(MODEL)}))
+    url = monitor.put(
+        f"models/{name}/model.tar.gz", tar_gz({"code/inference.py": textwrap.dedent(MODEL).encode()})
+    )
     sm.create_model(
         ModelName=name,
         ExecutionRoleArn=ROLE,
