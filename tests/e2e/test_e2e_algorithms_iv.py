@@ -267,6 +267,29 @@ def _wait_transform(sm, name: str, timeout: float = 300.0) -> dict:
         time.sleep(0.5)
 
 
+def _batch_lines(trained, e2e, estimator: str, key: str, body: bytes, **transformer_args) -> list[dict]:
+    """Batch transform of one JSON Lines object (``<prefix>/<key>``) with the trained estimator; the
+    output's records, after checking the job Completed."""
+    folder, name = key.rsplit("/", 2)[0], key.rsplit("/", 1)[1]
+    source = trained["put"](key, body)
+    transformer = trained["estimators"][estimator].transformer(
+        instance_count=1,
+        instance_type=INSTANCE_TYPE,
+        assemble_with="Line",
+        accept="application/jsonlines",
+        output_path=f"s3://{e2e.bucket}/{trained['prefix']}/{folder}/batch-out",
+        **transformer_args,
+    )
+    transformer.transform(
+        source, content_type="application/jsonlines", split_type="Line", wait=False, logs=False
+    )
+    desc = _wait_transform(e2e.sm, transformer.latest_transform_job.name)
+    assert desc["TransformJobStatus"] == "Completed", desc.get("FailureReason")
+    out = f"{trained['prefix']}/{folder}/batch-out/{name}.out"
+    text = e2e.server.client("s3").get_object(Bucket=e2e.bucket, Key=out)["Body"].read().decode()
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
 def _metrics(e2e, estimator) -> dict[str, float]:
     desc = e2e.sm.describe_training_job(TrainingJobName=estimator.latest_training_job.name)
     return {m["MetricName"]: m["Value"] for m in desc.get("FinalMetricDataList", [])}
@@ -308,31 +331,19 @@ def test_deepar_beats_seasonal_naive_with_calibrated_quantiles(trained, data, e2
 
 def test_deepar_batch_transform_uses_the_inference_config(trained, data, e2e):
     train, _ = data["series"]
-    source = trained["put"]("deepar/batch/series.json", _lines(train[:4]))
-    transformer = trained["estimators"]["deepar"].transformer(
-        instance_count=1,
-        instance_type=INSTANCE_TYPE,
+    lines = _batch_lines(
+        trained,
+        e2e,
+        "deepar",
+        "deepar/batch/series.json",
+        _lines(train[:4]),
         strategy="SingleRecord",
-        assemble_with="Line",
-        accept="application/jsonlines",
-        output_path=f"s3://{e2e.bucket}/{trained['prefix']}/deepar/batch-out",
         env={
             "DEEPAR_INFERENCE_CONFIG": json.dumps(
                 {"num_samples": 30, "output_types": ["quantiles"], "quantiles": ["0.5"]}
             )
         },
     )
-    transformer.transform(
-        source, content_type="application/jsonlines", split_type="Line", wait=False, logs=False
-    )
-    desc = _wait_transform(e2e.sm, transformer.latest_transform_job.name)
-    assert desc["TransformJobStatus"] == "Completed", desc.get("FailureReason")
-    body = (
-        e2e.server.client("s3")
-        .get_object(Bucket=e2e.bucket, Key=f"{trained['prefix']}/deepar/batch-out/series.json.out")["Body"]
-        .read()
-    )
-    lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
     assert len(lines) == 4
     assert all(set(line) == {"quantiles"} and len(line["quantiles"]["0.5"]) == PREDICTION for line in lines)
 
@@ -371,28 +382,8 @@ def test_blazingtext_classifier_matches_bag_of_words_logistic_regression(trained
 
 def test_blazingtext_batch_transform_json_lines(trained, data, e2e):
     _, _, text_test, _ = data["text"]
-    source = trained["put"](
-        "bt/batch/input.jsonl", _lines([{"source": s, "k": 1} for _, s in text_test[:20]])
-    )
-    transformer = trained["estimators"]["supervised"].transformer(
-        instance_count=1,
-        instance_type=INSTANCE_TYPE,
-        strategy="MultiRecord",
-        assemble_with="Line",
-        accept="application/jsonlines",
-        output_path=f"s3://{e2e.bucket}/{trained['prefix']}/bt/batch-out",
-    )
-    transformer.transform(
-        source, content_type="application/jsonlines", split_type="Line", wait=False, logs=False
-    )
-    desc = _wait_transform(e2e.sm, transformer.latest_transform_job.name)
-    assert desc["TransformJobStatus"] == "Completed", desc.get("FailureReason")
-    body = (
-        e2e.server.client("s3")
-        .get_object(Bucket=e2e.bucket, Key=f"{trained['prefix']}/bt/batch-out/input.jsonl.out")["Body"]
-        .read()
-    )
-    lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
+    rows = _lines([{"source": s, "k": 1} for _, s in text_test[:20]])
+    lines = _batch_lines(trained, e2e, "supervised", "bt/batch/input.jsonl", rows, strategy="MultiRecord")
     assert len(lines) == 20
     hits = np.mean([line["label"][0] == f"__label__{k}" for line, (k, _) in zip(lines, text_test[:20])])
     assert hits >= 0.8
@@ -496,26 +487,9 @@ def test_seq2seq_batch_transform_json_lines(trained, data, e2e):
     src_words = {i: w for w, i in SRC_VOCAB.items()}
     trg_words = {i: w for w, i in TRG_VOCAB.items()}
     rows = [{"source": " ".join(src_words[i] for i in s)} for s, _ in pairs_test[:20]]
-    source = trained["put"]("s2s/batch/input.jsonl", _lines(rows))
-    transformer = trained["estimators"]["seq2seq"].transformer(
-        instance_count=1,
-        instance_type=INSTANCE_TYPE,
-        strategy="MultiRecord",
-        assemble_with="Line",
-        accept="application/jsonlines",
-        output_path=f"s3://{e2e.bucket}/{trained['prefix']}/s2s/batch-out",
+    lines = _batch_lines(
+        trained, e2e, "seq2seq", "s2s/batch/input.jsonl", _lines(rows), strategy="MultiRecord"
     )
-    transformer.transform(
-        source, content_type="application/jsonlines", split_type="Line", wait=False, logs=False
-    )
-    desc = _wait_transform(e2e.sm, transformer.latest_transform_job.name)
-    assert desc["TransformJobStatus"] == "Completed", desc.get("FailureReason")
-    body = (
-        e2e.server.client("s3")
-        .get_object(Bucket=e2e.bucket, Key=f"{trained['prefix']}/s2s/batch-out/input.jsonl.out")["Body"]
-        .read()
-    )
-    lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
     assert len(lines) == 20 and all(set(line) == {"target"} for line in lines)
     expected = [" ".join(trg_words[i] for i in t) for _, t in pairs_test[:20]]
     assert np.mean([line["target"] == want for line, want in zip(lines, expected)]) >= 0.5
