@@ -15,6 +15,7 @@ from typing import Any
 from .settings import Settings
 from .store.credentials import CredentialStore, new_access_key_id, new_secret
 from .store.db import Database
+from .store.leases import Leases, SoleLeases
 from .store.resources import ResourceStore
 
 log = logging.getLogger("sagestack")
@@ -41,7 +42,24 @@ class Platform:
         self._draining = threading.Event()
         self._drain_hooks: list[Callable[[], Any]] = []
         self._credential_cache: dict[str, dict] = {}
+        self.leases = self._build_leases()
         self.gateway = None  # set by server.build_app
+
+    def _build_leases(self) -> SoleLeases:
+        """Who owns each job, endpoint and loop: this server alone, or (``--cluster``) leases in the shared
+        database, renewed by a loop and all given back as the server stops (the last shutdown hook)."""
+        settings = self.settings
+        if not settings.cluster:
+            return SoleLeases()
+        leases = Leases(
+            self.db,
+            ttl=settings.lease_seconds,
+            detail={"url": settings.endpoint_url, "pid": os.getpid(), "started_at": time.time()},
+        )
+        leases.renew()
+        self.add_loop("leases", leases.renew, leases.renew_every)
+        self.on_shutdown(leases.release_all)  # first registered: runs after every other hook
+        return leases
 
     # -- credentials ------------------------------------------------------------------------
 

@@ -63,18 +63,22 @@ def serve(settings: Settings) -> int:
             settings.host,
         )
         return 2
-    stale = stale_owner(settings.data_dir)
+    stale = None if settings.cluster else stale_owner(settings.data_dir)
     try:
-        lock = DataDirLock.acquire(
-            settings.data_dir,
-            owner={
-                "pid": os.getpid(),
-                "host": settings.host,
-                "port": settings.port,
-                "url": settings.endpoint_url,
-                "started_at": time.time(),
-                "version": __version__,
-            },
+        lock = (
+            None
+            if settings.cluster
+            else DataDirLock.acquire(
+                settings.data_dir,
+                owner={
+                    "pid": os.getpid(),
+                    "host": settings.host,
+                    "port": settings.port,
+                    "url": settings.endpoint_url,
+                    "started_at": time.time(),
+                    "version": __version__,
+                },
+            )
         )
     except DataDirInUse as exc:
         log.error("%s: one server per data dir. Stop it, or pick another with --data-dir DIR.", exc)
@@ -119,7 +123,8 @@ def serve(settings: Settings) -> int:
         log.info("web console: %s/_sagestack/console/", settings.endpoint_url.rstrip("/"))
         server.run()
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()
     return 0
 
 

@@ -152,6 +152,22 @@ class Settings:
         metavar="SECONDS",
         help="how often the control loops (training, transform, endpoints) look for work",
     )
+    cluster: bool = _setting(
+        False,
+        parse=_bool,
+        metavar="BOOL",
+        help="several servers share this database (--database-url, PostgreSQL) and data dir: any server "
+        "answers any call; each job, endpoint and control loop is owned by one server at a time through "
+        "leases in the database, and a server that dies hands its work to the others "
+        "(docs/deployment-servers.md). Off: one server per data dir (its lock file says so)",
+    )
+    lease_seconds: float = _setting(
+        5.0,
+        parse=float,
+        metavar="SECONDS",
+        help="with --cluster: how long a server's leases (its jobs, endpoints, loops) outlive its last "
+        "renewal (renewed every third of it); a dead server's work moves to another within about this long",
+    )
     max_cpus: int | None = _setting(
         None,
         parse=int,

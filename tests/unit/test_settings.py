@@ -18,6 +18,7 @@ INTERNAL = {
     "SAGESTACK_RUNNER",
     "SAGESTACK_JOB_CONFIG",
     "SAGESTACK_PRIVATE_OPT_ML",
+    "SAGESTACK_SERVER_PID",  # a job process: the server it dies with (execution/entry.py)
     "SAGESTACK_IMAGE_TAG",
     "SAGESTACK_SPARK_RENDEZVOUS",
     # a Lambda invocation's process: its request id, invoked ARN and deadline (execution/functions.py)

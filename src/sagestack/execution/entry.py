@@ -76,7 +76,29 @@ def write_failure(layout: HostLayout, text: str) -> None:
     path.write_text(text)
 
 
+def bind_to_server() -> None:
+    """The job dies with the server that started it (Linux): when that process ends, the kernel sends
+    this one SIGUSR2 (PR_SET_PDEATHSIG) and the handler kills the job's whole process group — the user's
+    script included — so another server that takes the job over (``--cluster``) never races a run
+    orphaned here."""
+    server = os.environ.get("SAGESTACK_SERVER_PID")
+    if not server or sys.platform != "linux":
+        return
+
+    def die(*_):
+        os.killpg(os.getpgid(0), signal.SIGKILL)
+
+    signal.signal(signal.SIGUSR2, die)
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGUSR2)  # PR_SET_PDEATHSIG
+    except Exception:  # pragma: no cover - best effort
+        return
+    if os.getppid() != int(server):  # the server died before the line above
+        die()
+
+
 def main() -> int:
+    bind_to_server()
     root = Path(os.environ["SAGESTACK_JOB_ROOT"])
     runner = os.environ["SAGESTACK_RUNNER"]
     config = json.loads(os.environ["SAGESTACK_JOB_CONFIG"])

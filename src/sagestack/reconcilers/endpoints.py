@@ -3,6 +3,11 @@ machine and the plan: ``domain/endpoints.py``), acting through the serving contr
 
 The store is the truth: after a server restart, InService endpoints are started again without user
 action (routed at once, so early requests wait for the model instead of failing).
+
+Several servers (``--cluster``): the server holding an endpoint's lease (kind ``endpoint``) runs its
+instances and records their addresses; the others route invocations to those addresses
+(serving/remote.py). When the owner dies, the server that takes the lease over starts the fleet again as
+after a restart, and the others follow the new addresses.
 """
 
 from __future__ import annotations
@@ -11,21 +16,30 @@ import logging
 
 from ..domain import endpoints
 from ..domain.endpoints import TYPE, WATCHED, variant_fields
+from ..domain.state import mutate
 from ..serving.controller import ServingController, serving_controller
 from ..serving.instances import FAILED, READY
+from ..serving.remote import addresses_of, publish_remote, withdraw_remote
 from . import rollouts
 from .base import Reconciler
 
 log = logging.getLogger("sagestack.reconcilers.endpoints")
 
 
+LEASE = "endpoint"
+#: Statuses in which the owner's instances serve (and other servers route to them).
+SERVING = ("InService", "Updating", "RollingBack")
+
+
 class EndpointReconciler(Reconciler):
     name = "endpoints"
+    ownership = "resource"
 
     def __init__(self, platform, controller: ServingController | None = None):
         super().__init__(platform)
         self.controller = controller or serving_controller(platform)
         self.rollouts: dict = {}  # endpoint key → rollouts.Rollout (guarded updates in progress)
+        self.remote: dict = {}  # endpoint key → the owner's addresses this server routes to (--cluster)
 
     def on_start(self) -> None:
         self.controller.attach()
@@ -33,9 +47,57 @@ class EndpointReconciler(Reconciler):
     def step(self) -> None:
         rows = self.platform.resources.in_states(TYPE, WATCHED)
         live = {(row.account_id, row.region, row.name) for row in rows}
-        self.each(rows, lambda row: self.reconcile(row, (row.account_id, row.region, row.name)), "endpoint")
+        clustered = self.platform.leases.clustered
+        owned = []
+        for row in rows:
+            key = (row.account_id, row.region, row.name)
+            if clustered and self.lease(LEASE, row) is None:
+                if key in self.controller.keys():  # the lease moved on: the new owner serves it
+                    self.controller.remove(key)
+                self.each([row], lambda row, key=key: self.follow(row, key), "endpoint")
+                continue
+            self.remote.pop(key, None)  # ours now: the controller publishes our own route
+            owned.append(row)
+        self.each(owned, lambda row: self.reconcile(row, (row.account_id, row.region, row.name)), "endpoint")
         for key in self.controller.keys() - live:
             self.controller.remove(key)
+        for key in set(self.remote) - live:
+            withdraw_remote(self.controller, key)
+            del self.remote[key]
+        if clustered:
+            for row in rows:
+                if row.status == "Deleting":
+                    continue
+                self.each([row], self.record_addresses, "endpoint")
+
+    def follow(self, row, key) -> None:
+        """Route to the instances of an endpoint another server owns, as its record says."""
+        addresses = row.data.get("_addresses") or {}
+        if row.status not in SERVING or not any(addresses.values()):
+            if self.remote.pop(key, None) is not None:
+                withdraw_remote(self.controller, key)
+            return
+        if self.remote.get(key) == addresses:
+            return
+        publish_remote(self.controller, key, row.data["_plan"], addresses)
+        self.remote[key] = addresses
+
+    def record_addresses(self, row) -> None:
+        """The owner writes where its active instances listen, for the other servers' gateways."""
+        key = (row.account_id, row.region, row.name)
+        if key in self.remote or row.status not in SERVING:
+            return
+        generation = int(row.data.get("_generation", 1))
+        dep = self.controller.active_deployment(key) or self.controller.deployment(key, generation)
+        addresses = addresses_of(dep)
+        if not any(addresses.values()) or row.data.get("_addresses") == addresses:
+            return
+
+        def change(resource) -> None:
+            resource.data["_addresses"] = addresses
+            return None
+
+        mutate(self.platform.resources, row.account_id, row.region, TYPE, row.name, change)
 
     def write(self, row, status: str, **changes) -> None:
         endpoints.write(self.platform.resources, row, status, **changes)
@@ -47,6 +109,8 @@ class EndpointReconciler(Reconciler):
         if row.status == "Deleting":
             controller.remove(key)
             self.platform.resources.delete(row.account_id, row.region, TYPE, row.name)
+            if self.platform.leases.clustered:
+                self.release(LEASE, row)
             return
         if row.status == "Creating":
             dep = controller.deployment(key, generation) or controller.deploy(key, generation, data["_plan"])

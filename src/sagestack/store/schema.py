@@ -19,6 +19,7 @@ TABLE_MODULES = (
     "sagestack.store.async_invocations",
     "sagestack.store.experiments",
     "sagestack.store.queues",
+    "sagestack.store.leases",
 )
 
 

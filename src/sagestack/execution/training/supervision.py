@@ -104,6 +104,7 @@ def spawn(
             "SAGESTACK_RUNNER": runner,
             "SAGESTACK_JOB_CONFIG": json.dumps(config),
             "SAGESTACK_PRIVATE_OPT_ML": "1",
+            "SAGESTACK_SERVER_PID": str(os.getpid()),  # the job dies with the server (entry.py)
             "PYTHONUNBUFFERED": "1",
             "OMP_NUM_THREADS": str(cpus),
         }
