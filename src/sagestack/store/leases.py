@@ -155,8 +155,8 @@ class Leases(SoleLeases):
                 )
                 lease = Lease(kind, name, row.generation)
             elif row.expires_at > now:
-                with self._lock:
-                    self._others[key] = row.expires_at
+                with self._lock:  # no need to ask again for a while (a released lease: within a second)
+                    self._others[key] = min(row.expires_at, now + min(1.0, self.renew_every))
                 return None
             else:
                 result = conn.execute(
