@@ -12,13 +12,28 @@ from sagestack.local_server import ServerProcess, free_port  # noqa: F401
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory) -> ServerProcess:
-    """One server for the whole session (tests that restart it use ``fresh_server``)."""
+    """One server for the whole session (tests that restart it use ``fresh_server``).
+    SAGESTACK_TEST_REMOTE_OBJECTS=1: its objects' bytes live in a second sagestack (``--objects-url``)."""
+    remote = None
+    extra_env = {}
+    if os.environ.get("SAGESTACK_TEST_REMOTE_OBJECTS") == "1":
+        remote = ServerProcess(tmp_path_factory.mktemp("remote-objects") / "data").start()
+        key, secret = remote.credentials()
+        extra_env = {
+            "SAGESTACK_OBJECTS_URL": f"s3://sagestack-blobs/test?endpoint_url={remote.url}",
+            "SAGESTACK_OBJECTS_ACCESS_KEY": key,
+            "SAGESTACK_OBJECTS_SECRET_KEY": secret,
+        }
     proc = ServerProcess(
-        tmp_path_factory.mktemp("sagestack") / "data", database_url=os.environ.get("SAGESTACK_TEST_STORE_URL")
+        tmp_path_factory.mktemp("sagestack") / "data",
+        database_url=os.environ.get("SAGESTACK_TEST_STORE_URL"),
+        extra_env=extra_env,
     )
     proc.start()
     yield proc
     proc.stop()
+    if remote is not None:
+        remote.stop()
 
 
 @pytest.fixture(scope="session")

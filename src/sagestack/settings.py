@@ -52,6 +52,15 @@ def _log_level(value: str) -> str:
     return lowered
 
 
+def _s3_url(value: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value.strip())
+    if parts.scheme != "s3" or not parts.netloc:
+        raise ValueError(f"{value!r} is not s3://BUCKET[/PREFIX][?endpoint_url=URL&region=REGION]")
+    return value.strip()
+
+
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -167,6 +176,37 @@ class Settings:
         metavar="SECONDS",
         help="with --cluster: how long a server's leases (its jobs, endpoints, loops) outlive its last "
         "renewal (renewed every third of it); a dead server's work moves to another within about this long",
+    )
+    objects_url: str | None = _setting(
+        None,
+        parse=_s3_url,
+        metavar="URL",
+        default_text="local: `<data-dir>/objects`",
+        help="keep the bytes of S3 objects in a remote S3-compatible service: "
+        "s3://BUCKET[/PREFIX][?endpoint_url=URL&region=REGION] (endpoint_url for MinIO, Ceph, another "
+        "sagestack…). The object index (keys, metadata, versions, uploads) stays in the database; reads are "
+        "cached under <data-dir>/objects/cache (docs/deployment-servers.md)",
+    )
+    objects_access_key: str | None = _setting(
+        None,
+        commands=(),
+        metavar="KEY",
+        default_text="boto3's credential chain",
+        help="the access key id for --objects-url",
+    )
+    objects_secret_key: str | None = _setting(
+        None,
+        commands=(),
+        metavar="SECRET",
+        default_text="boto3's credential chain",
+        help="the secret access key for --objects-url",
+    )
+    objects_region: str | None = _setting(
+        None,
+        commands=(),
+        metavar="REGION",
+        default_text="the URL's region, else us-east-1",
+        help="the region of the --objects-url service",
     )
     max_cpus: int | None = _setting(
         None,
@@ -358,6 +398,10 @@ OTHER_VARIABLES = (
         "tests only: run the test suite's shared server on this database URL (e.g. PostgreSQL)",
     ),
     ("SAGESTACK_TEST_DATABASE_URL", "tests only: the PostgreSQL URL the store tests use"),
+    (
+        "SAGESTACK_TEST_REMOTE_OBJECTS",
+        "tests only: `1` keeps the shared server's object bytes in a second sagestack (`--objects-url`)",
+    ),
 )
 
 COMMANDS = (

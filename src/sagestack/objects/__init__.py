@@ -46,6 +46,13 @@ def _build(platform: Platform) -> ObjectStore:
     from ..store.kms import key_store
     from ..store.objects_index import ObjectIndex
 
+    settings = platform.settings
+    if settings.objects_url:  # the bytes in a remote S3 service (objects/remote.py)
+        from .remote import build_remote_store
+
+        return build_remote_store(
+            settings.objects_dir, ObjectIndex(platform.db), settings.region, key_store(platform), settings
+        )
     return ObjectStore(
         platform.settings.objects_dir,
         ObjectIndex(platform.db),

@@ -1,0 +1,93 @@
+"""The remote object backend (objects/remote.py): a server whose objects' bytes live in a second
+sagestack reached through --objects-url; the first keeps S3's semantics (the index is its own)."""
+
+from __future__ import annotations
+
+import hashlib
+import urllib.request
+
+import pytest
+
+from sagestack.local_server import ServerProcess
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("multiserver")]
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    remote = ServerProcess(tmp_path_factory.mktemp("remote") / "data").start()
+    key, secret = remote.credentials()
+    front = ServerProcess(
+        tmp_path_factory.mktemp("front") / "data",
+        extra_env={
+            "SAGESTACK_OBJECTS_URL": f"s3://blobs/front?endpoint_url={remote.url}",
+            "SAGESTACK_OBJECTS_ACCESS_KEY": key,
+            "SAGESTACK_OBJECTS_SECRET_KEY": secret,
+        },
+    ).start()
+    yield front, remote
+    front.stop()
+    remote.stop()
+
+
+def _remote_keys(remote) -> list[str]:
+    pages = remote.client("s3").get_paginator("list_objects_v2").paginate(Bucket="blobs", Prefix="front/")
+    return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+
+def test_objects_round_trip_with_their_bytes_in_the_remote(servers):
+    front, remote = servers
+    s3 = front.client("s3")
+    s3.create_bucket(Bucket="remote-rt")
+    before = set(_remote_keys(remote))
+    body = b"0123456789" * 1000
+    put = s3.put_object(Bucket="remote-rt", Key="a/b.bin", Body=body, Metadata={"who": "me"})
+    assert put["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
+    added = set(_remote_keys(remote)) - before
+    assert len(added) == 1  # one stored file, in the remote bucket under the prefix
+    assert remote.client("s3").get_object(Bucket="blobs", Key=added.pop())["Body"].read() == body
+    got = s3.get_object(Bucket="remote-rt", Key="a/b.bin")
+    assert got["Body"].read() == body and got["Metadata"] == {"who": "me"}
+    assert s3.get_object(Bucket="remote-rt", Key="a/b.bin", Range="bytes=5-14")["Body"].read() == body[5:15]
+    s3.copy_object(Bucket="remote-rt", Key="a/copy.bin", CopySource={"Bucket": "remote-rt", "Key": "a/b.bin"})
+    assert s3.get_object(Bucket="remote-rt", Key="a/copy.bin")["Body"].read() == body
+    listing = s3.list_objects_v2(Bucket="remote-rt", Prefix="a/", Delimiter="/")
+    assert [o["Key"] for o in listing["Contents"]] == ["a/b.bin", "a/copy.bin"]
+    s3.put_object(Bucket="remote-rt", Key="a/b.bin", Body=b"replaced")  # the old file goes from the remote
+    assert s3.get_object(Bucket="remote-rt", Key="a/b.bin")["Body"].read() == b"replaced"
+    s3.delete_objects(Bucket="remote-rt", Delete={"Objects": [{"Key": "a/b.bin"}, {"Key": "a/copy.bin"}]})
+    assert set(_remote_keys(remote)) == before  # nothing left behind
+    with pytest.raises(s3.exceptions.NoSuchKey):
+        s3.get_object(Bucket="remote-rt", Key="a/b.bin")
+
+
+def test_multipart_upload_and_presigned_urls(servers):
+    front, _ = servers
+    s3 = front.client("s3")
+    s3.create_bucket(Bucket="remote-mp")
+    upload = s3.create_multipart_upload(Bucket="remote-mp", Key="big.bin")
+    parts = [b"a" * (5 * 1024 * 1024), b"b" * 1024]
+    etags = [
+        s3.upload_part(
+            Bucket="remote-mp", Key="big.bin", UploadId=upload["UploadId"], PartNumber=n + 1, Body=data
+        )["ETag"]
+        for n, data in enumerate(parts)
+    ]
+    s3.complete_multipart_upload(
+        Bucket="remote-mp",
+        Key="big.bin",
+        UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": [{"ETag": e, "PartNumber": n + 1} for n, e in enumerate(etags)]},
+    )
+    head = s3.head_object(Bucket="remote-mp", Key="big.bin")
+    assert head["ContentLength"] == len(parts[0]) + len(parts[1]) and head["ETag"].endswith('-2"')
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "remote-mp", "Key": "big.bin"})
+    assert url.startswith(front.url)  # signed by the front server, for its own clients
+    with urllib.request.urlopen(url) as response:
+        assert response.read() == parts[0] + parts[1]
+
+
+def test_a_bad_objects_url_is_refused_at_start(tmp_path):
+    server = ServerProcess(tmp_path / "data", extra_env={"SAGESTACK_OBJECTS_URL": "http://not-s3/bucket"})
+    with pytest.raises(RuntimeError, match="SAGESTACK_OBJECTS_URL"):
+        server.start()
