@@ -93,3 +93,39 @@ def test_one_server_alone_owns_everything_without_the_database():
     assert sole.holds("training-job", "x") and sole.owner_of("endpoint", "y") == sole.server_id
     sole.check("training-job", "x", 1)
     assert not sole.clustered
+
+
+def test_a_run_that_lost_its_lease_writes_nothing(db):
+    """The fencing token: a run's observer passes on writes only while its lease generation is current."""
+    from sagestack.reconcilers.base import FencedRecorder
+
+    class Recorder:
+        def __init__(self):
+            self.calls = []
+
+        def on_progress(self, secondary, *, message=None, extra=None):
+            self.calls.append(("progress", secondary))
+            return {"SecondaryStatus": secondary}
+
+        def on_processes(self, pids):
+            self.calls.append(("processes", pids))
+
+        def on_finished(self, status, **kwargs):
+            self.calls.append(("finished", status))
+
+    a = Leases(db, "server-a", ttl=0.5)
+    b = Leases(db, "server-b", ttl=0.5)
+    recorder = Recorder()
+    fenced = FencedRecorder(recorder, a, a.acquire("training-job", "j"))
+    assert fenced.on_progress("Downloading") == {"SecondaryStatus": "Downloading"}
+    fenced.on_processes([123])
+    time.sleep(0.7)  # a stalls past its lease; b takes the job over
+    assert b.acquire("training-job", "j").generation == 2
+    assert fenced.on_progress("Training") is None  # as for a job that is gone: the run ends
+    fenced.on_finished("Completed")
+    assert recorder.calls == [("progress", "Downloading"), ("processes", [123])]
+    assert fenced.lost and b.owner_of("training-job", "j") == "server-b"
+    # the owner's own run finishing gives the lease back
+    mine = FencedRecorder(Recorder(), b, b.acquire("training-job", "j"))
+    mine.on_finished("Completed")
+    assert b.owner_of("training-job", "j") is None
