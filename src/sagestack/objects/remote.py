@@ -6,9 +6,10 @@ the local backend, so listing, conditional writes, presigned URLs (signed and ch
 clients talk to sagestack) and the KMS framing of encrypted objects behave the same. Only where the
 bytes are kept changes: every stored file (``data/xx/<uuid>``, immutable once written) is an object
 under ``<prefix>/`` of one remote bucket, written with boto3's managed transfers (multipart above
-8 MiB), copied server-side for CopyObject, deleted when the index lets it go. Reads stream from the
-remote into a local read cache (``<objects-dir>/cache/``, one file per stored file, safe to delete at
-any time) from which requests, training channels and model downloads are served.
+8 MiB), copied server-side for CopyObject, deleted when the index lets it go. The first read of a
+stored file downloads it whole into a local read cache (``<objects-dir>/cache/``, one file per stored
+file; stored files never change, so it never goes stale, and it is safe to delete at any time) from which
+requests, training channels and model downloads are served.
 
 Several servers (``--cluster``) on one database may use one remote store (each with its own cache), as
 they may share a local data dir. The remote bucket holds sagestack's files, not one remote bucket per
