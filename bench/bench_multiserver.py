@@ -160,7 +160,15 @@ def main(argv: list[str] | None = None) -> int:
             one = load([(a.port, req_a)] * args.connections, args.seconds)
             half = args.connections // 2
             two = load([(a.port, req_a)] * half + [(b.port, req_b)] * (args.connections - half), args.seconds)
+            only_b = load([(b.port, req_b)] * args.connections, args.seconds)
             rows = [
+                [
+                    "one gateway (B, forwarding to A's workers)",
+                    f"{only_b['rps']:.0f}",
+                    f"{only_b['p50_ms']:.2f}",
+                    f"{only_b['p99_ms']:.2f}",
+                    only_b["errors"],
+                ],
                 [
                     "one gateway (A)",
                     f"{one['rps']:.0f}",
