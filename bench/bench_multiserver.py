@@ -1,7 +1,7 @@
 """Invocations per second through one gateway vs two (``--cluster``), the same workers behind both.
 
 Usage: ``python -m bench.bench_multiserver [--database-url URL] [--seconds 8] [--connections 8]
-[--instances 2]``
+[--instances 2] [--alternate]``
 
 Two ``sagestack serve --cluster`` processes share a PostgreSQL database (a fresh database is created
 on the server ``--database-url`` or ``SAGESTACK_TEST_DATABASE_URL`` names, and dropped at the end) and
@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--instances", type=int, default=2)
+    parser.add_argument("--alternate", action="store_true", help="also 1-connection runs on A and B in turn")
     args = parser.parse_args(argv)
     if not args.database_url:
         print("bench_multiserver: needs PostgreSQL (--database-url or SAGESTACK_TEST_DATABASE_URL)")
@@ -161,6 +162,11 @@ def main(argv: list[str] | None = None) -> int:
             half = args.connections // 2
             two = load([(a.port, req_a)] * half + [(b.port, req_b)] * (args.connections - half), args.seconds)
             only_b = load([(b.port, req_b)] * args.connections, args.seconds)
+            if args.alternate:  # one connection, A and B in turn: the forwarding hop's latency
+                for _ in range(3):
+                    for label, port, req in (("A", a.port, req_a), ("B", b.port, req_b)):
+                        r = load([(port, req)], 2.0)
+                        print(label, "1 conn", f"{r['rps']:.0f}/s p50 {r['p50_ms']:.2f} ms")
             rows = [
                 [
                     "one gateway (B, forwarding to A's workers)",
