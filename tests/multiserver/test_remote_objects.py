@@ -91,3 +91,27 @@ def test_a_bad_objects_url_is_refused_at_start(tmp_path):
     server = ServerProcess(tmp_path / "data", extra_env={"SAGESTACK_OBJECTS_URL": "http://not-s3/bucket"})
     with pytest.raises(RuntimeError, match="SAGESTACK_OBJECTS_URL"):
         server.start()
+
+
+def test_the_objects_url_names_bucket_prefix_endpoint_and_region():
+    from sagestack.objects.remote import RemoteConfig, RemoteObjectsError
+    from sagestack.settings import Settings, SettingsError
+
+    config = RemoteConfig.parse(
+        "s3://blobs/a/b/?endpoint_url=http://127.0.0.1:9000&region=eu-west-1", "k", "s"
+    )
+    assert (config.bucket, config.prefix, config.endpoint_url, config.region) == (
+        "blobs",
+        "a/b/",
+        "http://127.0.0.1:9000",
+        "eu-west-1",
+    )
+    assert RemoteConfig.parse("s3://blobs", region="us-west-2").prefix == ""
+    assert RemoteConfig.parse("s3://blobs", region="us-west-2").region == "us-west-2"
+    for bad in ("http://blobs/x", "s3:///x", "s3://blobs?endpoint=http://x"):
+        with pytest.raises(RemoteObjectsError):
+            RemoteConfig.parse(bad)
+    settings = Settings.from_env({"SAGESTACK_OBJECTS_URL": "s3://blobs/p", "SAGESTACK_CLUSTER": "yes"})
+    assert settings.objects_url == "s3://blobs/p" and settings.cluster and settings.lease_seconds == 5.0
+    with pytest.raises(SettingsError, match="SAGESTACK_OBJECTS_URL"):
+        Settings.from_env({"SAGESTACK_OBJECTS_URL": "/local/dir"})
