@@ -16,6 +16,7 @@ import errno
 import hashlib
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import AsyncIterable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -153,7 +154,9 @@ class ObjectStore:
         #: unwraps the data keys of encrypted objects: ``keyring.unwrap(envelope) -> bytes`` (store.kms)
         self.keyring = keyring
         self.data_dir = self.root / "data"
-        self.tmp_dir = self.root / ".tmp" / str(os.getpid())
+        # <host>-<pid>: servers on several machines may share one data dir (--cluster on a shared
+        # filesystem); each sweeps only its own machine's temp dirs
+        self.tmp_dir = self.root / ".tmp" / f"{socket.gethostname()}-{os.getpid()}"
         self._hash_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="s3-digest")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._sweep_temp()
@@ -166,8 +169,12 @@ class ObjectStore:
         base = self.root / ".tmp"
         if not base.is_dir():
             return
+        host = socket.gethostname()
         for entry in base.iterdir():
-            pid = int(entry.name) if entry.name.isdigit() else None
+            owner, _, pid_text = entry.name.rpartition("-")
+            if owner and owner != host:
+                continue  # another machine's (shared data dir): its server sweeps it
+            pid = int(pid_text) if pid_text.isdigit() else None
             if pid is not None and pid != os.getpid() and _alive(pid):
                 continue
             shutil.rmtree(entry, ignore_errors=True)
