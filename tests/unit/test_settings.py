@@ -8,10 +8,15 @@ from pathlib import Path
 import pytest
 
 from sagestack.cli import build_parser, settings_from_args
-from sagestack.settings import LOG_LEVELS, Settings, SettingsError, _bool, specs
+from sagestack.settings import LOG_LEVELS, Settings, SettingsError, _bool, _s3_url, specs
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = {int: "7", float: "2.5", _bool: "yes"}
+SAMPLES = {
+    int: "7",
+    float: "2.5",
+    _bool: "yes",
+    _s3_url: "s3://bucket/prefix?endpoint_url=http://127.0.0.1:9",
+}
 #: Variables the server sets for the processes it starts (not configuration).
 INTERNAL = {
     "SAGESTACK_JOB_ROOT",
