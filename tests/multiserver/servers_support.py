@@ -97,15 +97,18 @@ def invoke(server: ServerProcess, name: str, body: str = "1,2") -> str:
     return response["Body"].read().decode()
 
 
-def create_sleeping_job(server: ServerProcess, bucket: str, name: str, runs_file: str, seconds: int) -> None:
-    """A training job whose script appends ``start <pid> <time>`` to ``runs_file``, sleeps, then appends
-    ``done <pid> <time>``: the runs it made can be counted afterwards."""
+def create_waiting_job(server: ServerProcess, bucket: str, name: str, runs_file: str, release: str) -> None:
+    """A training job whose script appends ``start <pid> <time>`` to ``runs_file``, waits until the file
+    ``release`` exists (at most two minutes), then appends ``done <pid> <time>``: the runs it made can be
+    counted afterwards, and the test decides when a run may finish."""
     script = f"""
 import os, time
 path = os.environ["RUNS_FILE"]
 with open(path, "a") as f:
     f.write(f"start {{os.getpid()}} {{time.time()}}\\n")
-time.sleep({seconds})
+deadline = time.time() + 120
+while not os.path.exists({release!r}) and time.time() < deadline:
+    time.sleep(0.2)
 with open(path, "a") as f:
     f.write(f"done {{os.getpid()}} {{time.time()}}\\n")
 open("/opt/ml/model/ok.txt", "w").write("ok")

@@ -10,7 +10,7 @@ import pytest
 from servers_support import (
     cluster_server,
     create_echo_endpoint,
-    create_sleeping_job,
+    create_waiting_job,
     invoke,
     runs,
     wait_endpoint,
@@ -35,8 +35,9 @@ def test_sigkill_of_the_owner_hands_its_job_and_endpoint_to_the_other_server(pg_
     try:
         s3 = a.client("s3")
         s3.create_bucket(Bucket="takeover")
+        release = tmp_path / "release"  # the job's script finishes once this exists
         create_echo_endpoint(a, "takeover", "takeover-echo")
-        create_sleeping_job(a, "takeover", "takeover-job", runs_file, seconds=6)
+        create_waiting_job(a, "takeover", "takeover-job", runs_file, str(release))
         # a is alone: it owns both. Once the job's script runs and the endpoint serves, b joins.
         deadline = time.time() + 120
         while time.time() < deadline and not runs(runs_file):
@@ -56,6 +57,7 @@ def test_sigkill_of_the_owner_hands_its_job_and_endpoint_to_the_other_server(pg_
         while time.time() < deadline and _alive(first_pid):
             time.sleep(0.1)
         assert not _alive(first_pid)
+        release.write_text("go")  # b's run may finish
 
         deadline = time.time() + 120
         while time.time() < deadline:
