@@ -129,3 +129,46 @@ def test_a_run_that_lost_its_lease_writes_nothing(db):
     mine = FencedRecorder(Recorder(), b, b.acquire("training-job", "j"))
     mine.on_finished("Completed")
     assert b.owner_of("training-job", "j") is None
+
+
+def test_a_loop_runs_on_one_server_at_a_time_and_moves_when_it_stops(tmp_path):
+    """Reconciler ownership "loop": two platforms (servers) on one database run its passes on one of them
+    only; when that one stops, the other takes the loop over."""
+    import dataclasses
+
+    from sagestack.platform import Platform
+    from sagestack.reconcilers.base import Reconciler
+    from sagestack.settings import Settings
+
+    passes: dict[str, int] = {}
+
+    class Counting(Reconciler):
+        name = "counting"
+        interval = 0.05
+
+        def step(self) -> None:
+            server = self.platform.leases.server_id
+            passes[server] = passes.get(server, 0) + 1
+
+    settings = dataclasses.replace(
+        Settings.from_env({}), data_dir=tmp_path / "data", cluster=True, lease_seconds=0.9
+    )
+    first, second = Platform(settings), Platform(settings)
+    try:
+        Counting.start(first)
+        first.start()
+        deadline = time.time() + 5
+        while time.time() < deadline and not passes:
+            time.sleep(0.02)
+        Counting.start(second)
+        second.start()
+        time.sleep(1.0)
+        assert list(passes) == [first.leases.server_id] and passes[first.leases.server_id] > 3
+        first.stop()  # gives its leases back: the other takes the loop over at its next look
+        before = passes.get(second.leases.server_id, 0)
+        time.sleep(2.0)
+        assert passes.get(second.leases.server_id, 0) > before + 3
+    finally:
+        if not first.stopping:
+            first.stop()
+        second.stop()
