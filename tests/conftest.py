@@ -9,6 +9,29 @@ import pytest
 
 from sagestack.local_server import ServerProcess, free_port  # noqa: F401
 
+#: Directories whose conftest holds session fixtures that train or deploy (one worker runs them all,
+#: so that the fixture runs once).
+SESSION_FIXTURE_DIRS = {"production", "production2", "sdk_v3", "transform"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Groups for ``pytest -n N --dist loadgroup`` (``make test``): a test module runs on one worker
+    (module fixtures run once), the directories in :data:`SESSION_FIXTURE_DIRS` on one worker, and the
+    PostgreSQL tests — which share one database and drop its tables — on one worker. A test's own
+    ``xdist_group`` marker wins."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        path = item.path.relative_to(config.rootpath)
+        if item.get_closest_marker("postgres") is not None:
+            group = "postgres"
+        elif len(path.parts) > 2 and path.parts[1] in SESSION_FIXTURE_DIRS:
+            group = path.parts[1]
+        else:
+            group = path.as_posix()
+        item.add_marker(pytest.mark.xdist_group(group))
+
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory) -> ServerProcess:
