@@ -11,6 +11,11 @@ with the endpoint and never stopped for idleness.
 The pool's ``instances`` list *is* the deployment's instance list for the variant, so the controller's
 retire/remove/shutdown paths stop on-demand workers too. A background loop reaps idle workers and the
 workers of pools whose deployment is no longer serving.
+
+A cold start takes a worker from sagestack's warm pool (:mod:`.warm_pool`, ``SAGESTACK_SERVERLESS_WARM_POOL``)
+when it has one for the variant's runtime: a process with the framework already imported, so the request
+waits for the model load only. The pool's processes are nobody's until handed over; the loop here tops it
+up for the runtimes of live pools and empties the others.
 """
 
 from __future__ import annotations
