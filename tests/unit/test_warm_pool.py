@@ -126,6 +126,10 @@ def test_a_dead_pooled_worker_falls_back_to_a_new_process(tmp_path, script_spec)
             assert invoke(instance, b"3") == b"model:hi:3"
         finally:
             instance.stop()
+        pool.refill_at.clear()
+        pool.step(set())  # just wanted: kept a moment (an endpoint's own pool is listed a moment later)
+        assert pool.describe()["runtimes"][0]["workers"] == 1
+        pool.wanted_at = dict.fromkeys(pool.wanted_at, 0.0)
         pool.step(set())  # no serverless endpoint of that runtime any more: the pool empties
         assert pool.describe()["runtimes"] == []
     finally:

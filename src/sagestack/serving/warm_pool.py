@@ -34,6 +34,8 @@ log = logging.getLogger("sagestack.serving")
 COMMAND_LINE_RESERVE = 640
 #: A pool is topped up this long after a handoff (its model load has the CPU to itself meanwhile).
 REFILL_DELAY_S = 2.0
+#: A runtime's pool is emptied once no serverless endpoint has used the runtime for this long.
+UNUSED_S = 5.0
 
 Key = tuple[tuple[str, ...], tuple[str, ...]]
 
@@ -103,7 +105,9 @@ class WarmPool:
         self.specs: dict[Key, WorkerSpec] = {}
         self.handed_over = 0
         self.refill_at: dict[Key, float] = {}  # not before: the handed-over worker loads its model first
+        self.wanted_at: dict[Key, float] = {}  # last seen in use (an endpoint coming up, or a live pool)
         self._lock = threading.Lock()
+        self._fill_lock = threading.Lock()
 
     def key(self, spec: WorkerSpec) -> Key | None:
         """The runtime of ``spec``'s worker; None when no pooled worker can serve it."""
@@ -124,6 +128,7 @@ class WarmPool:
             return
         with self._lock:
             self.specs.setdefault(key, spec)
+            self.wanted_at[key] = time.monotonic()
         self.fill(key)
 
     def take(self, spec: WorkerSpec) -> WarmWorker | None:
@@ -147,6 +152,10 @@ class WarmPool:
             return worker
 
     def fill(self, key: Key) -> None:
+        with self._fill_lock:  # one filler at a time (endpoint bring-up and the loop): never one too many
+            self._fill(key)
+
+    def _fill(self, key: Key) -> None:
         with self._lock:
             spec = self.specs.get(key)
             workers = self.workers.setdefault(key, [])
@@ -195,13 +204,18 @@ class WarmPool:
         return WarmWorker(key, process, ours)
 
     def step(self, live: set[Key]) -> None:
-        """(serverless loop) Top up the pools of runtimes in use; empty the others."""
+        """(serverless loop) Top up the pools of runtimes in use; empty the others (unused for UNUSED_S:
+        an endpoint coming up wants its runtime's pool a moment before its own pool is listed)."""
+        now = time.monotonic()
         with self._lock:
-            gone = [key for key in self.specs if key not in live]
+            for key in live:
+                self.wanted_at[key] = now
+            gone = [key for key in self.specs if now - self.wanted_at.get(key, 0.0) > UNUSED_S]
             victims = [w for key in gone for w in self.workers.pop(key, [])]
             for key in gone:
                 del self.specs[key]
                 self.refill_at.pop(key, None)
+                self.wanted_at.pop(key, None)
             keys = list(self.specs)
         for worker in victims:
             worker.stop()
