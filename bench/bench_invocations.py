@@ -1,6 +1,6 @@
 """The gateway's own CPU per InvokeEndpoint, in-process (no sockets, no model): SigV4 + routing + response.
 
-Usage: ``python -m bench.bench_invocations [--requests 20000] [--rounds 5]``
+Usage: ``python -m bench.bench_invocations [--requests 20000] [--rounds 5] [--log-level info]``
 
 ``bench_endpoint`` measures the whole path over HTTP, where the model, the sockets and (on a shared
 machine) every other process weigh in. This one isolates the part sagestack adds in front of the model:
@@ -113,8 +113,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_invocations")
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--log-level",
+        default=None,
+        help="configure logging as the server does at this level (info: one request line per call), "
+        "its output to a temp file",
+    )
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="bench-invocations-"))
+    if args.log_level:
+        import sys
+
+        from sagestack.server import configure_logging
+
+        sys.stderr = open(tmp / "server.log", "w")  # noqa: SIM115 - the process's log, as a server's
+        configure_logging(args.log_level)
     try:
         path, headers = signed_invoke(f"http://{HOST}", KEY, SECRET, "bench")
         scope = _scope(path, headers)

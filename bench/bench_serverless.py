@@ -1,6 +1,7 @@
 """Serverless cold starts and multi-model load latency, for a small scikit-learn model.
 
-Usage: ``python -m bench.bench_serverless [--cold 5] [--warm 50] [--models 12] [--cache 4]``
+Usage: ``python -m bench.bench_serverless [--cold 5] [--warm 50] [--models 12] [--cache 4] [--gap 3]
+[--warm-pool 1]``
 
 One server (``SAGESTACK_SERVERLESS_IDLE_SECONDS=1``, ``SAGESTACK_MME_MAX_MODELS=<cache>``) and one model: a
 scikit-learn LogisticRegression (8 features) served by the framework's default handler (``model.joblib``);
@@ -8,7 +9,10 @@ a request is two CSV rows.
 
 * serverless: the first request after the idle worker was stopped (a cold start: worker process, imports,
   model load), against warm requests on the same endpoint and on an ordinary one-instance endpoint
-  (the baseline); plus the ModelSetupTime the platform reported;
+  (the baseline); plus the ModelSetupTime the platform reported. Each cold request comes ``--gap`` seconds
+  after the idle worker stopped (AWS's idle period is minutes: the warm pool has long refilled by then);
+  ``--warm-pool`` is ``SAGESTACK_SERVERLESS_WARM_POOL`` (0: every cold start is a new process, as before
+  the pool), and the table counts the cold starts a pooled worker served (from the instances' logs);
 * multi-model: the first request for a model (download + extract + load), a request for a model that was
   evicted from the cache (load only), and a cache hit — against the single-model endpoint's warm request.
 """
@@ -87,8 +91,11 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--warm", type=int, default=50, help="warm requests to time")
     parser.add_argument("--models", type=int, default=12, help="models behind the multi-model endpoint")
     parser.add_argument("--cache", type=int, default=4, help="models the multi-model cache holds")
+    parser.add_argument("--gap", type=float, default=3.0, help="seconds between idle stop and cold request")
+    parser.add_argument("--warm-pool", type=int, default=1, help="SAGESTACK_SERVERLESS_WARM_POOL")
     args = parser.parse_args(argv)
     env = {
+        "SAGESTACK_SERVERLESS_WARM_POOL": str(args.warm_pool),
         "SAGESTACK_SERVERLESS_IDLE_SECONDS": "1",
         "SAGESTACK_MME_MAX_MODELS": str(args.cache),
         "SAGESTACK_SERVING_METRICS_INTERVAL": "1",
@@ -142,8 +149,16 @@ def main(argv: list[str]) -> None:
         cold = []
         for _ in range(args.cold):
             wait(lambda: not worker_running("bench-serverless"), 30)
+            time.sleep(args.gap)
             cold.append(invoke("bench-serverless"))
         serverless_warm = median(warm("bench-serverless"))
+        time.sleep(1.0)  # log flush
+        pages = server.client("logs").get_paginator("filter_log_events")
+        pooled = sum(
+            "by a pooled worker" in event["message"]
+            for page in pages.paginate(logGroupName="/aws/sagemaker/Endpoints/bench-serverless")
+            for event in page["events"]
+        )
 
         first, reload_, hits = [], [], []
         for i in range(args.models):  # first use: download + extract + load
@@ -181,7 +196,7 @@ def main(argv: list[str]) -> None:
                 [
                     ["real-time endpoint, warm (baseline)", ms(baseline), "", "1.0"],
                     [
-                        f"serverless, cold start (n={len(cold)})",
+                        f"serverless, cold start (n={len(cold)}, {pooled} on a pooled worker)",
                         ms(median(cold)),
                         ms(max(cold)),
                         f"{median(cold) / baseline:.0f}",

@@ -7,6 +7,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 
 from . import startup
 from .gateway.app import Gateway
@@ -35,14 +36,41 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class LogFormatter(logging.Formatter):
+    """The server's log lines (LOG_FORMAT), with the date and time text made once per second rather than
+    for every line (at ``info`` a line per request: strftime was a fifth of its cost)."""
+
+    def __init__(self) -> None:
+        super().__init__(LOG_FORMAT)
+        self._second = -1
+        self._text = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        if second != self._second:
+            self._text = time.strftime(self.default_time_format, self.converter(record.created))
+            self._second = second
+        return f"{self._text},{int(record.msecs):03d}"
+
+
 def configure_logging(level: str) -> None:
     """``level`` for sagestack's loggers (and uvicorn's, through its config); other libraries log
     warnings and errors only, whatever the level (botocore's debug output would drown the rest)."""
     numeric = logging.getLevelName(level.upper())
-    logging.basicConfig(
-        level=max(numeric, logging.WARNING), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(LogFormatter())
+    logging.basicConfig(level=max(numeric, logging.WARNING), handlers=[handler])
     logging.getLogger("sagestack").setLevel(numeric)
+    # nothing in the server's log format shows them; every record looked them up (a multiprocessing import
+    # check, the current process and thread)
+    logging.logMultiprocessing = False
+    logging.logProcesses = False
+    logging.logThreads = False
 
 
 def serve(settings: Settings) -> int:

@@ -240,6 +240,13 @@ class Settings:
         metavar="SECONDS",
         help="serverless endpoints stop their worker after this many seconds without requests",
     )
+    serverless_warm_pool: int = _setting(
+        1,
+        parse=int,
+        metavar="N",
+        help="serverless endpoints: worker processes kept started, with their framework already imported, "
+        "per framework runtime in use, so a cold start only loads the model (0: none)",
+    )
     mme_max_models: int | None = _setting(
         None,
         parse=int,

@@ -142,3 +142,77 @@ def test_cold_start_failure_is_a_model_error(p2_hosting):
     assert "no such lib" in info.value.response["Error"]["Message"]
     assert worker_processes("sls-broken-ep") == []
     hosting.delete("sls-broken-ep")
+
+
+POOLED_MODEL = """
+import os
+import sys
+
+def model_fn(model_dir):
+    with open(os.path.join(model_dir, "tag.txt")) as handle:
+        return handle.read().strip()
+
+def transform_fn(model, body, content_type, accept):
+    # what the pooled worker imported ahead, and the container's environment, as its model sees them
+    ahead = "sklearn.linear_model" in sys.modules
+    return f"{model}:{os.environ.get('GREETING')}:{ahead}:{body.decode()}", "text/plain"
+"""
+
+
+def _instance_log(hosting, endpoint: str) -> str:
+    logs = hosting.server.client("logs")
+    events = []
+    try:
+        for page in logs.get_paginator("filter_log_events").paginate(
+            logGroupName=f"/aws/sagemaker/Endpoints/{endpoint}"
+        ):
+            events += page["events"]
+    except ClientError:  # no log group yet: the first lines are still being flushed
+        return ""
+    return "\n".join(e["message"] for e in events)
+
+
+def test_cold_start_is_served_by_a_pooled_worker(p2_hosting):
+    """The warm pool (SAGESTACK_SERVERLESS_WARM_POOL, 1 by default): a cold start hands the instance to a
+    pooled worker that imported the framework ahead; the endpoint's own accounting is unchanged."""
+    from hosting_support import ROLE, SKLEARN_IMAGE, tar_bytes
+
+    hosting = p2_hosting
+    url = hosting.upload(
+        "models/sls-pooled/model.tar.gz", tar_bytes({"tag.txt": "pooled", "code/inference.py": POOLED_MODEL})
+    )
+    hosting.sm.create_model(
+        ModelName="sls-pooled-model",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={
+            "Image": SKLEARN_IMAGE,
+            "ModelDataUrl": url,
+            "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "GREETING": "hello"},
+        },
+    )
+    _serverless_config(hosting, "sls-pooled-config", "sls-pooled-model", concurrency=1)
+    assert hosting.endpoint("sls-pooled-ep", "sls-pooled-config")["EndpointStatus"] == "InService"
+    assert worker_processes("sls-pooled-ep") == []  # the pool's processes are not the endpoint's
+
+    assert hosting.invoke("sls-pooled-ep", "1,2")[0] == "pooled:hello:True:1,2"
+    # once handed over, the pooled process is the endpoint's worker (its command line says so)
+    assert worker_processes("sls-pooled-ep"), "the pooled worker serves the endpoint"
+    wait_for(
+        lambda: "Model loaded by a pooled worker" in _instance_log(hosting, "sls-pooled-ep"),
+        15,
+        message="the instance's log to say a pooled worker loaded the model",
+    )
+    # scale to zero as before; the next cold start is served by the refilled pool
+    wait_for(
+        lambda: not worker_processes("sls-pooled-ep"), IDLE_SECONDS + 10, message="the idle worker to stop"
+    )
+    assert hosting.invoke("sls-pooled-ep", "3")[0] == "pooled:hello:True:3"
+    wait_for(
+        lambda: _instance_log(hosting, "sls-pooled-ep").count("Model loaded by a pooled worker") == 2,
+        15,
+        message="the second cold start on a pooled worker",
+    )
+    hosting.delete("sls-pooled-ep")
+    wait_for(
+        lambda: not worker_processes("sls-pooled-ep"), 15, message="workers to stop after DeleteEndpoint"
+    )

@@ -39,7 +39,8 @@ from . import sigv2, sigv4
 from .auth_errors import AuthError, content_sha256_mismatch
 
 log = logging.getLogger("sagestack.gateway")
-request_log = logging.getLogger("sagestack.requests")
+REQUEST_LOG_NAME = "sagestack.requests"
+request_log = logging.getLogger(REQUEST_LOG_NAME)
 REQUEST_LINE = "%s:%s status=%d duration_ms=%.1f error=%s request_id=%s"
 
 TARGET_PREFIXES = {
@@ -197,16 +198,24 @@ class Gateway:
             if request_log.isEnabledFor(level):
                 if status >= 400 and call.error is None and response is not None:
                     call.error = _error_code(response)
-                request_log.log(
+                # the record made directly: the logger's caller lookup (a stack walk) names this line anyway
+                record = request_log.makeRecord(
+                    REQUEST_LOG_NAME,
                     level,
+                    __file__,
+                    0,
                     REQUEST_LINE,
-                    call.service or "-",
-                    call.operation or "-",
-                    status,
-                    (time.perf_counter() - started) * 1000.0,
-                    call.error or "-",
-                    request.request_id,
+                    (
+                        call.service or "-",
+                        call.operation or "-",
+                        status,
+                        (time.perf_counter() - started) * 1000.0,
+                        call.error or "-",
+                        request.request_id,
+                    ),
+                    None,
                 )
+                request_log.handle(record)
 
     # -- dispatch --------------------------------------------------------------------------
 

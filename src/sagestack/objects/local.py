@@ -41,6 +41,7 @@ from .encryption import FrameSealer, open_sealed, sealed_size, segments_of
 UTC = dt.timezone.utc
 PARALLEL_HASH_BYTES = 256 * 1024  # below this, handing digests to threads costs more than it saves
 WRITE_BUFFER = 4 << 20  # bytes gathered before each write to disk (done off the event loop)
+IOV_MAX = 1024  # buffers per writev (Linux's limit)
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"
 
 
@@ -68,6 +69,29 @@ class StagedFile:
             pass
 
 
+def _update(hasher: Any, chunks: list) -> None:
+    for chunk in chunks:
+        hasher.update(chunk)
+
+
+def _write_all(handle: IO[bytes], chunks: list) -> None:
+    """Write ``chunks`` in order: one buffer as is, several with ``writev`` (up to IOV_MAX at a time)."""
+    if len(chunks) == 1:
+        handle.write(chunks[0])
+        return
+    handle.flush()
+    fd = handle.fileno()
+    views = [memoryview(c) for c in chunks]
+    first = 0
+    while first < len(views):
+        written = os.writev(fd, views[first : first + IOV_MAX])
+        while first < len(views) and written >= len(views[first]):
+            written -= len(views[first])
+            first += 1
+        if written:
+            views[first] = views[first][written:]
+
+
 class Stager:
     """Synchronous sink: ``write`` hashes and appends, ``finish`` fsyncs and returns the StagedFile.
     With a ``sealer`` the digests and size are the plaintext's and the file holds sealed frames."""
@@ -90,27 +114,33 @@ class Stager:
         self._sha = hashlib.sha256() if sha256 else None
         self._checks = {name: cks.new(name) for name in dict.fromkeys(a.lower() for a in algorithms)}
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray | list) -> None:
+        """Append ``data``: one buffer, or a list of them (the request's chunks as received, written with
+        one ``writev`` and hashed where they lie: no copy into one buffer first)."""
         assert self._handle is not None
+        chunks = data if isinstance(data, list) else [data]
         if self._sealer is not None:
-            self._hash(data)
-            self._handle.writelines(self._sealer.update(data))
-            self.staged.size += len(data)
+            for chunk in chunks:
+                self._hash(chunk)
+                self._handle.writelines(self._sealer.update(chunk))
+                self.staged.size += len(chunk)
             return
-        others = ([self._sha] if self._sha is not None else []) + list(self._checks.values())
-        if self._pool is not None and others and len(data) >= PARALLEL_HASH_BYTES:
-            # hashlib and zlib release the GIL on large buffers: the digests run side by side.
-            futures = [self._pool.submit(h.update, data) for h in others]
-            self._handle.write(data)
-            self._md5.update(data)
-            for future in futures:
-                future.result()
+        size = sum(map(len, chunks))
+        hashers = [self._md5] + ([self._sha] if self._sha is not None else []) + list(self._checks.values())
+        if self._pool is not None and size >= PARALLEL_HASH_BYTES:
+            # hashlib and zlib release the GIL on large buffers: every digest runs in its own thread while
+            # this one writes, so a large body costs the slowest digest's time, not their sum.
+            futures = [self._pool.submit(_update, hasher, chunks) for hasher in hashers]
+            try:
+                _write_all(self._handle, chunks)
+            finally:
+                for future in futures:
+                    future.result()
         else:
-            self._handle.write(data)
-            self._md5.update(data)
-            for hasher in others:
-                hasher.update(data)
-        self.staged.size += len(data)
+            _write_all(self._handle, chunks)
+            for hasher in hashers:
+                _update(hasher, chunks)
+        self.staged.size += size
 
     def _hash(self, data: bytes) -> None:
         for hasher in (
@@ -202,22 +232,23 @@ class ObjectStore:
         overlapped with receiving the next buffer. On any error the temp file is removed."""
         stager = await asyncio.to_thread(self.new_stager, algorithms, sha256, True, sealer)
         pending: asyncio.Future | None = None
-        buffer = bytearray()
+        gathered: list = []  # the chunks as received (never joined: the stager writes and hashes them)
+        size = 0
         loop = asyncio.get_running_loop()
         try:
             async for chunk in chunks:
-                buffer += chunk
-                if len(buffer) >= WRITE_BUFFER:
+                gathered.append(chunk)
+                size += len(chunk)
+                if size >= WRITE_BUFFER:
                     if pending is not None:
                         await pending
-                    # Hand the buffer itself over (no copy) and start a new one.
-                    pending = loop.run_in_executor(None, stager.write, buffer)
-                    buffer = bytearray()
+                    pending = loop.run_in_executor(None, stager.write, gathered)
+                    gathered, size = [], 0
             if pending is not None:
                 await pending
                 pending = None
-            if buffer:
-                await asyncio.to_thread(stager.write, bytes(buffer))
+            if gathered:
+                await asyncio.to_thread(stager.write, gathered)
             return await asyncio.to_thread(stager.finish)
         except BaseException:
             if pending is not None:

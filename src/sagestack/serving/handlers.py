@@ -153,3 +153,64 @@ def load_model_handler(containers: list[dict], mode: str = "Serial") -> ModelHan
             if spec.hostname == "primary":
                 spec.hostname = f"container-{index + 1}"
     return ModelHandler([(spec.hostname, load_container(spec, alone)) for spec in specs], mode)
+
+
+#: What a framework's default model loader or a script for it imports (a pooled worker imports it ahead).
+FRAMEWORK_IMPORTS = {
+    "sklearn": (
+        "joblib",
+        "sklearn.base",
+        "sklearn.linear_model",
+        "sklearn.ensemble",
+        "sklearn.tree",
+        "sklearn.pipeline",
+        "sklearn.preprocessing",
+    ),
+    "pytorch": ("torch",),
+    "xgboost": ("xgboost",),
+}
+#: Container variables that native libraries read as they are imported: a container setting one gets a
+#: freshly started worker, never a pooled one that imported them already.
+IMPORT_TIME_VARIABLES = (
+    "OMP_",
+    "MKL_",
+    "OPENBLAS_",
+    "KMP_",
+    "NUMEXPR_",
+    "TORCH_",
+    "XGBOOST_",
+    "PYTHON",
+    "LD_",
+)
+
+
+def warm_imports(containers: list[dict]) -> tuple[str, ...] | None:
+    """The imports a worker can make before it knows its model, for a pooled worker (warm_pool.py): module
+    names, ``algorithm:<repository>`` (a built-in algorithm's package) and ``-<module>`` (a module the worker
+    must not import). None: no pooled worker can serve these containers (a multi-model container, a
+    framework's own server, import-time variables)."""
+    from ..domain.images import parse_image
+
+    if len(containers) != 1:
+        return None  # inference pipelines keep the plain start
+    container = containers[0]
+    if container.get("multi_model") is not None or not container.get("image"):
+        return None
+    if container.get("command") and not container.get("sagestack_on_path"):
+        return None  # not sagestack's worker (TensorFlow Serving)
+    environment = container.get("environment") or {}
+    if any(name.startswith(IMPORT_TIME_VARIABLES) for name in environment):
+        return None
+    image = parse_image(container["image"])
+    names: list[str] = ["numpy", "sagestack.serving.inference_toolkit"]
+    if environment.get("SAGEMAKER_PROGRAM"):
+        names += FRAMEWORK_IMPORTS.get(image.framework or "", ())
+    elif image.repository in XGBOOST_REPOSITORIES:
+        names = ["-sklearn", *names, f"algorithm:{image.repository}"]  # as load_container: no scikit-learn
+    elif image.algorithm_available:
+        names.append(f"algorithm:{image.repository}")
+    elif image.framework in FRAMEWORK_IMPORTS:
+        names += FRAMEWORK_IMPORTS[image.framework]
+    else:
+        return None
+    return tuple(names)

@@ -83,6 +83,7 @@ class Instance:
         self._lifeline_w: int | None = None
         self._ready_at = 0.0
         self.pool: Any = None  # the router's connection pool (event loop side)
+        self.warm_started = False  # handed to a pooled worker (warm_pool.py) instead of started
 
     @property
     def address(self) -> str:
@@ -98,13 +99,14 @@ class Instance:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> Instance:
-        self._spawn()
+    def start(self, warm: Any = None) -> Instance:
+        """Start the worker: hand the instance to ``warm``, a pooled worker (warm_pool.WarmWorker) that has
+        its imports made, when given and still alive; else start a new process."""
+        if warm is None or not self._adopt(warm):
+            self._spawn()
         return self
 
-    def _spawn(self) -> None:
-        status_r, status_w = os.pipe()
-        life_r, life_w = os.pipe()
+    def _config(self, status_w: int, life_r: int, **extra: Any) -> Path:
         config = {
             "containers": self.spec.containers,
             "mode": self.spec.mode,
@@ -112,25 +114,19 @@ class Instance:
             "listen_fd": self.sock.fileno(),
             "status_fd": status_w,
             "lifeline_fd": life_r,
+            **extra,
         }
         self.work_dir.mkdir(parents=True, exist_ok=True)
         config_path = self.work_dir / f"{self.id}.json"
         config_path.write_text(json.dumps(config))
-        env = dict(os.environ)
-        env.update(self.spec.environment)
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        # A container may run its own server in a framework environment (runtimes.py: TensorFlow Serving).
-        command = next((c["command"] for c in self.spec.containers if c.get("command")), None)
-        if command:
-            for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"):
-                env.pop(name, None)
-            if any(c.get("sagestack_on_path") for c in self.spec.containers):  # the worker, another Python
-                env["PYTHONPATH"] = self._sagestack_only_path()
-            args = [*command, "--config", str(config_path)]
-        else:
-            src = str(Path(__file__).resolve().parents[2])
-            env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-            args = [sys.executable, "-m", "sagestack.serving.worker", "--config", str(config_path)]
+        return config_path
+
+    def _spawn(self) -> None:
+        status_r, status_w = os.pipe()
+        life_r, life_w = os.pipe()
+        config_path = self._config(status_w, life_r)
+        command, env = worker_command(self.spec, self.work_dir)
+        args = [*command, "--config", str(config_path)]
         for name in ("endpoint", "variant"):
             if self.spec.labels.get(name):
                 args += [f"--{name}", self.spec.labels[name]]
@@ -148,25 +144,43 @@ class Instance:
         finally:
             os.close(status_w)
             os.close(life_r)
+        self._watch(self.process, status_r, life_w)
+
+    def _adopt(self, warm: Any) -> bool:
+        """Hand this instance to a pooled worker: its config file and descriptors over the pool's control
+        socket. False when the pooled worker is gone (the caller starts a new process)."""
+        status_r, status_w = os.pipe()
+        life_r, life_w = os.pipe()
+        try:
+            config_path = self._config(
+                status_w,
+                life_r,
+                labels=dict(self.spec.labels),
+                instance=self.id,
+                environment=dict(self.spec.environment),
+                cwd=str(self.work_dir),
+            )
+            handed = warm.hand_over(str(config_path), [self.sock.fileno(), status_w, life_r])
+        finally:
+            os.close(status_w)
+            os.close(life_r)
+        if not handed:
+            os.close(status_r)
+            os.close(life_w)
+            return False
+        self.warm_started = True
+        self.process = warm.process
+        self._watch(self.process, status_r, life_w)
+        return True
+
+    def _watch(self, process: subprocess.Popen, status_r: int, life_w: int) -> None:
         self._lifeline_w = life_w
-        process = self.process
         threading.Thread(
             target=self._monitor, args=(process, status_r), daemon=True, name=f"worker-{self.id}"
         ).start()
         threading.Thread(
             target=self._pump_logs, args=(process,), daemon=True, name=f"worker-log-{self.id}"
         ).start()
-
-    def _sagestack_only_path(self) -> str:
-        """A folder holding only the ``sagestack`` package (a link): another Python imports sagestack's
-        worker from it without the server's other packages (an installed wheel's site-packages)."""
-        folder = self.work_dir / "sagestack-path"
-        folder.mkdir(parents=True, exist_ok=True)
-        link = folder / "sagestack"
-        if not link.exists():
-            with contextlib.suppress(FileExistsError):  # another instance made it meanwhile
-                link.symlink_to(Path(__file__).resolve().parents[1], target_is_directory=True)
-        return str(folder)
 
     def _monitor(self, process: subprocess.Popen, status_r: int) -> None:
         reported_failure = None
@@ -316,6 +330,36 @@ class Instance:
             "restarts": self.restarts,
             "failure": self.failure,
         }
+
+
+def worker_command(spec: WorkerSpec, work_dir: Path) -> tuple[list[str], dict[str, str]]:
+    """The command line (up to its options) and environment of a worker process for ``spec``."""
+    env = dict(os.environ)
+    env.update(spec.environment)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    # A container may run its own server in a framework environment (runtimes.py: TensorFlow Serving).
+    command = next((c["command"] for c in spec.containers if c.get("command")), None)
+    if command:
+        for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"):
+            env.pop(name, None)
+        if any(c.get("sagestack_on_path") for c in spec.containers):  # the worker, another Python
+            env["PYTHONPATH"] = sagestack_only_path(work_dir)
+        return list(command), env
+    src = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return [sys.executable, "-m", "sagestack.serving.worker"], env
+
+
+def sagestack_only_path(work_dir: Path) -> str:
+    """A folder holding only the ``sagestack`` package (a link): another Python imports sagestack's
+    worker from it without the server's other packages (an installed wheel's site-packages)."""
+    folder = work_dir / "sagestack-path"
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / "sagestack"
+    if not link.exists():
+        with contextlib.suppress(FileExistsError):  # another instance made it meanwhile
+            link.symlink_to(Path(__file__).resolve().parents[1], target_is_directory=True)
+    return str(folder)
 
 
 class WorkerGroup:

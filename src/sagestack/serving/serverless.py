@@ -11,6 +11,11 @@ with the endpoint and never stopped for idleness.
 The pool's ``instances`` list *is* the deployment's instance list for the variant, so the controller's
 retire/remove/shutdown paths stop on-demand workers too. A background loop reaps idle workers and the
 workers of pools whose deployment is no longer serving.
+
+A cold start takes a worker from sagestack's warm pool (:mod:`.warm_pool`, ``SAGESTACK_SERVERLESS_WARM_POOL``)
+when it has one for the variant's runtime: a process with the framework already imported, so the request
+waits for the model load only. The pool's processes are nobody's until handed over; the loop here tops it
+up for the runtimes of live pools and empties the others.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 
 from ..protocol.errors import ServiceError
 from .instances import FAILED, READY, Instance, WorkerSpec
+from .warm_pool import warm_pool
 
 log = logging.getLogger("sagestack.serving")
 
@@ -49,6 +55,7 @@ class ServerlessPool:
         self.active = 0  # requests holding a slot
         self.last_used = time.monotonic()
         self.cold_starts = 0
+        self.warm_starts = 0  # cold starts served by a pooled worker (warm_pool.py)
         self.closed = False
         self._lock = threading.Lock()
         self._starting: asyncio.Future | None = None
@@ -137,7 +144,19 @@ class ServerlessPool:
         return instance
 
     def start_instance(self) -> Instance:
-        instance = self.controller.new_instance(self.spec).start()
+        """A worker for this variant: a pooled one (its framework imported already) when the warm pool has
+        one for the runtime, else a new process."""
+        warm = warm_pool(self.controller).take(self.spec)
+        instance = self.controller.new_instance(self.spec).start(warm)
+        if instance.warm_started:
+            self.warm_starts += 1
+            log.info(
+                "serverless endpoint %s/%s: cold start on pooled worker %s (%s)",
+                self.endpoint,
+                self.variant,
+                instance.process.pid,
+                instance.id,
+            )
         with self._lock:
             self.instances.append(instance)
         return instance
@@ -175,6 +194,7 @@ class ServerlessPool:
             "active": self.active,
             "workers": len(self.instances),
             "cold_starts": self.cold_starts,
+            "warm_starts": self.warm_starts,
         }
 
 
@@ -195,6 +215,7 @@ class ServerlessManager:
         """The pool for one serverless variant; its provisioned worker (if any) starts now. Returns the
         pool's instance list (the deployment's list for this variant)."""
         pool = ServerlessPool(self.controller, dep, variant, spec)
+        warm_pool(self.controller).want(spec)
         if pool.provisioned:
             started.append(pool.start_instance())
         dep.extras.setdefault(variant["VariantName"], {})["pool"] = pool
@@ -220,6 +241,11 @@ class ServerlessManager:
         if finished:
             with self._lock:
                 self.pools = [p for p in self.pools if p not in finished]
+        warm = warm_pool(controller)
+        try:  # the pooled workers of the runtimes still in use, topped up; the others' stopped
+            warm.step({key for p in pools if not p.closed and (key := warm.key(p.spec)) is not None})
+        except Exception:
+            log.exception("topping up the serverless warm pool failed")
 
 
 def serverless_spec(controller: Any, dep: Any, variant: dict) -> WorkerSpec:

@@ -285,18 +285,108 @@ def watch_lifeline(fd: int, supervisor_pid: int) -> None:
     threading.Thread(target=run, name="lifeline", daemon=True).start()
 
 
+# -- a pooled worker (warm_pool.py) -------------------------------------------------------------
+
+
+def warm_up(profile: str) -> float:
+    """Make the imports a pooled worker makes before it knows its model (handlers.warm_imports); the
+    seconds it took. A failing import is left to fail again, with its message, when the model loads."""
+    import importlib
+
+    started = time.monotonic()
+    for name in [n for n in profile.split(",") if n] + ["sagestack.serving.handlers", "uvloop", "httptools"]:
+        try:
+            if name.startswith("-"):
+                sys.modules[name[1:]] = None  # type: ignore[assignment]
+            elif name.startswith("algorithm:"):
+                from ..algorithms import registry
+
+                registry.load(name.partition(":")[2])
+            else:
+                importlib.import_module(name)
+        except Exception:  # noqa: BLE001
+            pass
+    return time.monotonic() - started
+
+
+def wait_for_model(control_fd: int) -> tuple[dict, str] | None:
+    """(pooled) Say WARM, then wait for an instance's config and its three descriptors (listening socket,
+    status pipe, lifeline); None when the server closed the control socket instead (pool shrunk, server gone)."""
+    control = socket.socket(fileno=control_fd)
+    try:
+        try:
+            control.sendall(b"WARM\n")
+        except OSError:  # the server handed an instance over (and closed its end) while we imported
+            pass
+        message, fds, _, _ = socket.recv_fds(control, 65536, 3)
+    except OSError:
+        return None
+    finally:
+        control.close()
+    if not message or len(fds) != 3:
+        return None
+    path = message.decode()
+    with open(path) as handle:
+        config = json.load(handle)
+    config["listen_fd"], config["status_fd"], config["lifeline_fd"] = fds
+    return config, path
+
+
+def set_command_line(args: list[str]) -> None:
+    """Rewrite this process's command line (/proc/PID/cmdline, ps) in place, within the space its original
+    one took (a pooled worker reserves room): so a pooled worker reads, once handed over, as one started
+    for its instance. Linux only; does nothing where it cannot."""
+    if sys.platform != "linux":
+        return
+    import contextlib
+    import ctypes
+
+    with contextlib.suppress(Exception):
+        with open("/proc/self/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (proc(5) fields 48, 49)
+        new = b"\0".join(a.encode() for a in args) + b"\0"
+        if 0 < start < end and len(new) <= end - start:
+            ctypes.memmove(start, new + b"\0" * (end - start - len(new)), end - start)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sagestack.serving.worker")
-    parser.add_argument("--config", required=True)
+    parser.add_argument("--config")
     parser.add_argument("--endpoint", default="")  # informational (ps / tests)
     parser.add_argument("--variant", default="")
     parser.add_argument("--instance", default="")
+    parser.add_argument("--pool", help="a pooled worker: import these first (comma-separated)")
+    parser.add_argument("--control-fd", type=int, help="a pooled worker: where its model comes from")
+    parser.add_argument("--reserve", default="", help="room for the command line once handed over")
     args = parser.parse_args(argv)
     from ..memory import tune_allocator
 
     tune_allocator()
-    with open(args.config) as handle:
-        config = json.load(handle)
+    pooled = ""
+    if args.pool is not None:
+        warm_s = warm_up(args.pool)
+        received = wait_for_model(args.control_fd)
+        if received is None:
+            return 0
+        config, args.config = received
+        labels = config.get("labels") or {}
+        args.endpoint, args.variant = labels.get("endpoint", ""), labels.get("variant", "")
+        args.instance = config.get("instance", "")
+        os.environ.update(config.get("environment") or {})
+        if config.get("cwd"):
+            os.chdir(config["cwd"])
+        command = [sys.executable, "-m", "sagestack.serving.worker", "--config", args.config]
+        for name in ("endpoint", "variant", "instance"):
+            if getattr(args, name):
+                command += [f"--{name}", getattr(args, name)]
+        set_command_line(command)
+        pooled = f" by a pooled worker (pid {os.getpid()}, its imports made ahead in {warm_s:.2f}s)"
+    elif args.config is None:
+        parser.error("--config is required")
+    else:
+        with open(args.config) as handle:
+            config = json.load(handle)
     status = (
         os.fdopen(config["status_fd"], "w", buffering=1)
         if config.get("status_fd") is not None
@@ -332,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
             pass
         return 1
     print(
-        f"Model loaded in {time.monotonic() - started:.2f}s; serving on "
+        f"Model loaded{pooled} in {time.monotonic() - started:.2f}s; serving on "
         f"{sock.getsockname()[0]}:{sock.getsockname()[1]}",
         file=sys.stderr,
         flush=True,
