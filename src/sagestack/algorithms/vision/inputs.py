@@ -34,7 +34,7 @@ from sagestack.formats.manifest import is_ref, iter_augmented_manifest, split_s3
 IR_FORMAT = "<IfQQ"
 IR_SIZE = struct.calcsize(IR_FORMAT)  # 24
 IMAGE_TYPES = (ct.IMAGE, "image/png", "image/jpeg")
-MANIFEST_SUFFIXES = (".manifest", ".jsonl", ".json")
+MANIFEST_SUFFIXES = (".manifest", ".jsonl")
 REFS_DIR = ".s3"  # where File-mode staging puts an augmented manifest's ``-ref`` objects
 
 
@@ -107,27 +107,33 @@ def _parse_label_payload(data: bytes, where: str) -> Any:
         raise AlgorithmClientError(f"{where}: the label record is not JSON") from None
 
 
-def iter_rec(path: str | Path, label_attributes: int = 1) -> Iterator[ImageRecord]:
+def _looks_like_json(payload: bytes) -> bool:
+    head = payload[:1]
+    return bool(head) and head in b'{["-0123456789tfn \t\r\n'
+
+
+def iter_rec(path: str | Path) -> Iterator[ImageRecord]:
     """The records of an image RecordIO file (or Pipe FIFO): im2rec payloads, or — when a payload is a
-    bare encoded image — an augmented-manifest stream (the image, then ``label_attributes`` JSON records)."""
+    bare encoded image — an augmented-manifest stream: the image, then one JSON record per label
+    attribute (an im2rec payload starts with its header's small ``flag``, never a printable byte)."""
     name = Path(path).name
+    pending: tuple[str, bytes, list[Any]] | None = None
     try:
-        payloads = recordio.iter_payloads(path)
-        number = 0
-        for payload in payloads:
-            number += 1
+        for number, payload in enumerate(recordio.iter_payloads(path), 1):
             if is_image_bytes(payload):
-                values = []
-                for _ in range(label_attributes):
-                    label = next(payloads, None)
-                    if label is None:
-                        raise AlgorithmClientError(
-                            f"{name}: the augmented-manifest stream ends after an image without its label"
-                        )
-                    values.append(_parse_label_payload(label, f"{name} record {number}"))
-                yield manifest_record(f"{name}:{number}", payload, values)
+                if pending is not None:
+                    yield manifest_record(*pending)
+                pending = (f"{name}:{number}", payload, [])
                 continue
+            if pending is not None and _looks_like_json(payload):
+                pending[2].append(_parse_label_payload(payload, f"{name} record {number}"))
+                continue
+            if pending is not None:
+                yield manifest_record(*pending)
+                pending = None
             yield unpack_rec(payload, f"{name}:{number}")
+        if pending is not None:
+            yield manifest_record(*pending)
     except recordio.FormatError as exc:
         raise AlgorithmClientError(f"{name} is not a valid RecordIO file: {exc}") from None
 
@@ -292,7 +298,6 @@ def channel_records(
       there (or ``.lst`` files inside the channel itself); else augmented manifests in the channel.
     """
     ctype = ct.normalize(content_type if content_type is not None else channel.content_type) or ct.RECORDIO
-    labels_count = max(1, len(attribute_names) - 1) if attribute_names else 1
     if channel.input_mode == "Pipe":
         if ctype not in (ct.RECORDIO, *IMAGE_TYPES):
             raise AlgorithmClientError(
@@ -304,15 +309,15 @@ def channel_records(
                 f".rec files or an augmented manifest with RecordWrapperType RecordIO); image files with "
                 f".lst files need File mode"
             )
-        yield from iter_rec(pipe_path(channel, epoch), labels_count)
+        yield from iter_rec(pipe_path(channel, epoch))
         return
-    files = files_in(channel.path)
+    files = [p for p in files_in(channel.path) if p.suffix not in MANIFEST_SUFFIXES]
     manifests = _manifests(channel.path)
     if ctype == ct.RECORDIO:
         if not files and not manifests:
             raise AlgorithmClientError(f"Channel {channel.name!r} holds no .rec file")
         for path in files:
-            yield from iter_rec(path, labels_count)
+            yield from iter_rec(path)
         for path in manifests:
             yield from iter_manifest(path, attribute_names, channel.path)
         return
@@ -343,5 +348,5 @@ def _manifests(channel_dir: Path) -> list[Path]:
     return sorted(
         p
         for p in channel_dir.iterdir()
-        if p.is_file() and p.suffix in (".manifest", ".jsonl") and not p.name.startswith(".")
+        if p.is_file() and p.suffix in MANIFEST_SUFFIXES and not p.name.startswith(".")
     )
