@@ -103,6 +103,9 @@ def load_model(model_dir: Path, device: Any = None) -> ICModel:
     """The model ``train`` wrote (``model_dir``: the extracted ``model.tar.gz``)."""
     import torch
 
+    # serving workers fork after loading: an OpenMP pool started here would hang in the children, and one
+    # network per worker process needs no intra-op threads anyway
+    torch.set_num_threads(1)
     meta, state = load_state(Path(model_dir), ALGORITHM)
     try:
         shape = tuple(int(v) for v in meta["image_shape"])
