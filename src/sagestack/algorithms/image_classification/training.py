@@ -297,7 +297,8 @@ def _train(env: TrainingEnv, params: ICParams, device: Any, group: Group) -> Non
     where = f" on {env.current_host}, one of {group.world} hosts" if group.world > 1 else ""
     log(
         f"Training ResNet-{params.num_layers} ({params.num_classes} classes, {channels}x{height}x{width}) on "
-        f"{len(train_set)} images{where}, device {device.type}, {steps} steps of {batch_size} per epoch"
+        f"{len(train_set)} images{where}, device {device.type} ({torch.get_num_threads()} threads), {steps} steps "
+        f"of {batch_size} per epoch"
     )
     rng = np.random.default_rng(SEED + group.rank)
     targets_all = torch.from_numpy(train_targets)
