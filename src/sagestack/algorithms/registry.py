@@ -22,6 +22,7 @@ ALGORITHM_PACKAGES: dict[str, str] = {
     "ntm": "ntm",
     "ipinsights": "ip_insights",
     "object2vec": "object2vec",
+    "image-classification": "image_classification",
 }
 
 # Every 1P repository SageMaker has; those not in ALGORITHM_PACKAGES are known but not yet available.
