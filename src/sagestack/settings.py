@@ -63,6 +63,13 @@ def _bool(value: str) -> bool:
     return lowered in _TRUE
 
 
+def _choice(value: str, choices: tuple[str, ...]) -> str:
+    lowered = value.strip().lower()
+    if lowered not in choices:
+        raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+    return lowered
+
+
 def _setting(
     default: Any = dataclasses.MISSING,
     *,
@@ -200,6 +207,15 @@ class Settings:
         help="a Python interpreter with the SageMaker Python SDK v3 (sagemaker>=3): endpoints serving models "
         "SDK v3's ModelBuilder built (code/inference.py loading serve.pkl) run their worker with it when the "
         "server's own Python has SDK v2; typically the python of the environment that built the model",
+    )
+    container_engine: str = _setting(
+        "auto",
+        parse=lambda value: _choice(value, ("auto", "podman", "docker", "none")),
+        metavar="ENGINE",
+        help="the container engine that runs images which are neither built-in algorithms nor framework "
+        "images (bring your own container): podman, docker, auto (podman, else docker, if on PATH) or none "
+        "(such images fail with a reason). The engine's own configuration applies (containers.conf, "
+        "CONTAINERS_CONF); images are looked up under the exact URI the job names (see docs/containers.md)",
     )
     env_cache_dir: Path | None = _setting(
         None,

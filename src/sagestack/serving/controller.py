@@ -108,18 +108,27 @@ class ServingController:
     def prepare(self, containers: list[dict], instance_type: str | None = None) -> list[dict]:
         """CreateModel containers → worker container specs (artifacts fetched and extracted; a
         MultiModel container's models are fetched on demand, see multi_model.py)."""
+        from .containers import attach_engine  # the user's own images, run by the container engine
         from .multi_model import is_multi_model, prepare_container
         from .runtimes import attach_runtime  # a framework's own server (TensorFlow Serving), if any
 
-        return attach_runtime(
-            self.platform,
-            [
-                prepare_container(self, c, instance_type) if is_multi_model(c) else self.models.prepare(c)
-                for c in containers
-            ],
-        )
+        prepared = [
+            prepare_container(self, c, instance_type) if is_multi_model(c) else self.models.prepare(c)
+            for c in containers
+        ]
+        return attach_runtime(self.platform, attach_engine(self.platform, prepared))
 
     def new_instance(self, spec: WorkerSpec) -> Instance:
+        from .containers import ContainerInstance, engine_for, uses_engine
+
+        if uses_engine(spec.containers):
+            return ContainerInstance(
+                spec,
+                self.work_dir,
+                self.log_store,
+                on_change=self._instance_changed,
+                engine=engine_for(self.platform),
+            )
         return Instance(spec, self.work_dir, self.log_store, on_change=self._instance_changed)
 
     def start_workers(
