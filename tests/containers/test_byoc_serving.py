@@ -1,0 +1,126 @@
+"""Bring your own container: the BYOC image trained with the generic Estimator, deployed (``serve``,
+GET /ping, POST /invocations on port 8080 inside) and used for batch transform, run by podman."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from helpers import ROLE, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("podman")]
+
+
+@pytest.fixture(scope="module")
+def trained(podman_server, byoc_image):
+    """A trained BYOC model in S3 (its model adds 6.5, the sum of its training data): the bucket and the
+    model.tar.gz URI."""
+    from helpers import wait_training
+    from test_byoc_training import _job
+
+    bucket = f"byoc-serve-{uuid.uuid4().hex[:8]}"
+    podman_server.client("s3").create_bucket(Bucket=bucket)
+    name = _job(podman_server, bucket, byoc_image)
+    desc = wait_training(podman_server.client("sagemaker"), name, 120)
+    assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
+    return bucket, desc["ModelArtifacts"]["S3ModelArtifacts"]
+
+
+def test_deploy_and_invoke_the_byoc_image(podman_server, podman_sdk_env, trained, byoc_image):
+    import sagemaker
+    from sagemaker.model import Model
+    from sagemaker.predictor import Predictor
+    from sagemaker.serializers import CSVSerializer
+
+    _, model_data = trained
+    session = sagemaker.Session()
+    name = f"byoc-ep-{uuid.uuid4().hex[:8]}"
+    model = Model(
+        image_uri=byoc_image,
+        model_data=model_data,
+        role=ROLE,
+        sagemaker_session=session,
+        predictor_cls=Predictor,
+    )
+    predictor = model.deploy(initial_instance_count=1, instance_type="ml.m5.large", endpoint_name=name)
+    try:
+        predictor.serializer = CSVSerializer()
+        assert predictor.predict("1\n2.5\n").decode() == "7.5\n9.0\n"
+        runtime = podman_server.client("sagemaker-runtime")
+        with pytest.raises(runtime.exceptions.ModelError) as info:  # the container's 400
+            runtime.invoke_endpoint(EndpointName=name, Body=b"x\n", ContentType="text/csv")
+        assert "bad input" in str(info.value)
+        assert podman_server.client("sagemaker").describe_endpoint(EndpointName=name)["EndpointStatus"] == (
+            "InService"
+        )
+        logs = podman_server.client("logs")
+        wait_for(
+            lambda: any(
+                "byoc serve: model total=6.5" in e["message"]
+                for s in logs.describe_log_streams(logGroupName=f"/aws/sagemaker/Endpoints/{name}")[
+                    "logStreams"
+                ]
+                for e in logs.get_log_events(
+                    logGroupName=f"/aws/sagemaker/Endpoints/{name}",
+                    logStreamName=s["logStreamName"],
+                    startFromHead=True,
+                )["events"]
+            ),
+            30,
+            message="the container's log in CloudWatch Logs",
+        )
+    finally:
+        predictor.delete_endpoint()
+
+
+def test_batch_transform_with_the_byoc_image(podman_server, podman_sdk_env, trained, byoc_image):
+    import sagemaker
+    from sagemaker.model import Model
+
+    bucket, model_data = trained
+    s3 = podman_server.client("s3")
+    s3.put_object(Bucket=bucket, Key="batch/in/a.csv", Body=b"1\n2\n")
+    s3.put_object(Bucket=bucket, Key="batch/in/b.csv", Body=b"10\n")
+    model = Model(
+        image_uri=byoc_image,
+        model_data=model_data,
+        role=ROLE,
+        sagemaker_session=sagemaker.Session(),
+        name=f"byoc-model-{uuid.uuid4().hex[:8]}",
+    )
+    transformer = model.transformer(
+        instance_count=1, instance_type="ml.m5.large", output_path=f"s3://{bucket}/batch/out"
+    )
+    transformer.transform(
+        f"s3://{bucket}/batch/in", content_type="text/csv", split_type="Line", wait=True, logs=False
+    )
+    desc = transformer.sagemaker_session.describe_transform_job(transformer.latest_transform_job.name)
+    assert desc["TransformJobStatus"] == "Completed", desc.get("FailureReason")
+    out = {
+        key: s3.get_object(Bucket=bucket, Key=f"batch/out/{key}")["Body"].read().decode()
+        for key in ("a.csv.out", "b.csv.out")
+    }
+    assert out["a.csv.out"].split() == ["7.5", "8.5"]
+    assert out["b.csv.out"].split() == ["16.5"]
+
+
+def test_endpoint_with_a_missing_image_fails_clearly(podman_server):
+    sm = podman_server.client("sagemaker")
+    name = f"byoc-missing-{uuid.uuid4().hex[:8]}"
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/not-built:1"
+    sm.create_model(ModelName=name, PrimaryContainer={"Image": image}, ExecutionRoleArn=ROLE)
+    sm.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {"VariantName": "v", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
+        ],
+    )
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    wait_for(
+        lambda: sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "Failed", 60, message="Failed"
+    )
+    reason = sm.describe_endpoint(EndpointName=name)["FailureReason"]
+    assert f"Image {image} was not found in the local container engine (podman)" in reason
+    assert "Build or tag it" in reason
+    sm.delete_endpoint(EndpointName=name)
