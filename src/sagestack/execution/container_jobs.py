@@ -100,21 +100,11 @@ def launch_processing(
     aws_env: dict[str, str] | None = None,
 ) -> None:
     """Start one processing host's container: the ContainerEntrypoint (else the image's) with the
-    ContainerArguments, ``/opt/ml`` and every LocalPath outside it mounted."""
-    from .processing.staging import local_dir
-
+    ContainerArguments, ``/opt/ml`` mounted (every LocalPath is under /opt/ml/processing)."""
     app = data["AppSpecification"]
     environment = {"AWS_REGION": region, "AWS_DEFAULT_REGION": region, **_access(aws_env)}
     environment.update(data.get("Environment") or {})
     mounts = [(str(host.layout.root), str(OPT_ML), False)]
-    outputs = (data.get("ProcessingOutputConfig") or {}).get("Outputs") or []
-    paths = [i["S3Input"]["LocalPath"] for i in data.get("ProcessingInputs") or [] if i.get("S3Input")]
-    paths += [o["S3Output"]["LocalPath"] for o in outputs if o.get("S3Output")]
-    for local in sorted(set(paths)):
-        if local != str(OPT_ML) and not local.startswith(str(OPT_ML) + "/"):
-            folder = local_dir(host.layout, local)
-            folder.mkdir(parents=True, exist_ok=True)
-            mounts.append((str(folder), local, False))
     isolated = bool((data.get("NetworkConfig") or {}).get("EnableNetworkIsolation"))
     spec = RunSpec(
         image=image,
