@@ -63,10 +63,14 @@ def _bool(value: str) -> bool:
     return lowered in _TRUE
 
 
-def _choice(value: str, choices: tuple[str, ...]) -> str:
+#: What runs the images that are neither built-in algorithms nor framework images (docs/containers.md).
+CONTAINER_ENGINES = ("auto", "podman", "docker", "none")
+
+
+def _container_engine(value: str) -> str:
     lowered = value.strip().lower()
-    if lowered not in choices:
-        raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+    if lowered not in CONTAINER_ENGINES:
+        raise ValueError(f"{value!r} is not one of {', '.join(CONTAINER_ENGINES)}")
     return lowered
 
 
@@ -210,7 +214,7 @@ class Settings:
     )
     container_engine: str = _setting(
         "auto",
-        parse=lambda value: _choice(value, ("auto", "podman", "docker", "none")),
+        parse=_container_engine,
         metavar="ENGINE",
         help="the container engine that runs images which are neither built-in algorithms nor framework "
         "images (bring your own container): podman, docker, auto (podman, else docker, if on PATH) or none "
@@ -307,7 +311,7 @@ class SettingSpec:
 
     @property
     def choices(self) -> tuple[str, ...] | None:
-        return LOG_LEVELS if self.parse is _log_level else None
+        return {_log_level: LOG_LEVELS, _container_engine: CONTAINER_ENGINES}.get(self.parse)
 
     def shown_default(self) -> str:
         if self.default_text:
