@@ -124,3 +124,56 @@ def test_endpoint_with_a_missing_image_fails_clearly(podman_server):
     assert f"Image {image} was not found in the local container engine (podman)" in reason
     assert "Build or tag it" in reason
     sm.delete_endpoint(EndpointName=name)
+
+
+def test_isolated_model_serves_from_an_internal_network(podman_server, trained, byoc_image):
+    import json
+    import os
+    import subprocess
+
+    import images
+
+    _, model_data = trained
+    sm = podman_server.client("sagemaker")
+    name = f"byoc-iso-{uuid.uuid4().hex[:8]}"
+    sm.create_model(
+        ModelName=name,
+        PrimaryContainer={"Image": byoc_image, "ModelDataUrl": model_data},
+        ExecutionRoleArn=ROLE,
+        EnableNetworkIsolation=True,
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {"VariantName": "v", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
+        ],
+    )
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    try:
+        wait_for(
+            lambda: sm.describe_endpoint(EndpointName=name)["EndpointStatus"] in ("InService", "Failed"), 120
+        )
+        desc = sm.describe_endpoint(EndpointName=name)
+        assert desc["EndpointStatus"] == "InService", desc.get("FailureReason")
+        runtime = podman_server.client("sagemaker-runtime")
+        body = runtime.invoke_endpoint(EndpointName=name, Body=b"1\n", ContentType="text/csv")["Body"].read()
+        assert body == b"7.5\n"
+
+        def podman(*args):
+            return subprocess.run(
+                ["podman", *args],
+                capture_output=True,
+                text=True,
+                check=True,
+                env={**os.environ, **images.engine_env()},
+            ).stdout
+
+        running = podman(
+            "ps", "--filter", f"label=sagestack.endpoint={name}", "--format", "{{.Names}}"
+        ).split()
+        assert len(running) == 1
+        networks = json.loads(podman("inspect", running[0]))[0]["NetworkSettings"]["Networks"]
+        assert list(networks) == ["sagestack-isolated"]
+        assert json.loads(podman("network", "inspect", "sagestack-isolated"))[0]["internal"] is True
+    finally:
+        sm.delete_endpoint(EndpointName=name)

@@ -55,7 +55,8 @@ class Engine:
 
     def images(self) -> list[dict]:
         """Local images as ``{"id", "names": [repo:tag…], "digest", "created", "size"}``."""
-        result = self._call("images", "--format", "json", "--no-trunc")
+        fmt = "json" if self.name == "podman" else "{{json .}}"
+        result = self._call("images", "--format", fmt, "--no-trunc")
         if result.returncode != 0:
             raise EngineError(result.stderr.strip() or f"{self.name} images failed")
         text = result.stdout.strip()
@@ -76,7 +77,7 @@ class Engine:
                     "names": list(names or []),
                     "digest": str(row.get("Digest") or ""),
                     "created": row.get("Created") or row.get("CreatedAt"),
-                    "size": int(row.get("Size") or 0) if str(row.get("Size") or "0").isdigit() else 0,
+                    "size": _size(row.get("Size")),
                 }
             )
         return images
@@ -99,11 +100,37 @@ class Engine:
         except subprocess.TimeoutExpired:
             pass
 
-    def port(self, container: str, inner: int) -> int | None:
-        result = self._call("port", container, f"{inner}/tcp")
-        if result.returncode != 0 or not result.stdout.strip():
+    def ensure_internal_network(self, name: str) -> None:
+        """A network without a route out (``network create --internal``): its containers reach each other
+        and the host reaches them, nothing else."""
+        if self._call("network", "inspect", name).returncode == 0:
+            return
+        result = self._call("network", "create", "--internal", name)
+        if result.returncode != 0 and self._call("network", "inspect", name).returncode != 0:
+            raise EngineError(result.stderr.strip() or f"{self.name} network create {name} failed")
+
+    def address(self, container: str) -> str | None:
+        """The container's IP address on its (first) network, once it runs."""
+        result = self._call(
+            "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", container
+        )
+        if result.returncode != 0:
             return None
-        return int(result.stdout.strip().splitlines()[0].rsplit(":", 1)[-1])
+        return next(iter(result.stdout.split()), None)
+
+
+def _size(value) -> int:
+    """podman: bytes; docker: ``"12.3MB"``."""
+    if isinstance(value, (int, float)):
+        return int(value)
+    text = str(value or "0").strip().upper()
+    for unit, factor in (("KB", 1e3), ("MB", 1e6), ("GB", 1e9), ("TB", 1e12), ("B", 1)):
+        if text.endswith(unit):
+            try:
+                return int(float(text[: -len(unit)]) * factor)
+            except ValueError:
+                return 0
+    return int(text) if text.isdigit() else 0
 
 
 @dataclass
@@ -126,7 +153,8 @@ class RunSpec:
 
 def run_command(engine: Engine, spec: RunSpec) -> tuple[list[str], dict[str, str]]:
     """The ``run`` command line and the environment the engine client runs with (the variables' values)."""
-    command = [engine.executable, "run", "--rm", "--name", spec.name]
+    # --pull never: the image is the local one the job names (checked before the run), never a download
+    command = [engine.executable, "run", "--rm", "--pull", "never", "--name", spec.name]
     if spec.network:
         command += ["--network", spec.network]
     if spec.hostname:

@@ -2,7 +2,9 @@
 
 Each instance is one container started with SageMaker's serving contract: the ``serve`` argument, the
 model data (ModelDataUrl, extracted) mounted read-only at ``/opt/ml/model``, the model's Environment,
-port 8080 inside published on a loopback port of its own (``-p 127.0.0.1:<port>:8080``). The instance is
+port 8080 inside published on a loopback port of its own (``-p 127.0.0.1:<port>:8080``) — or, for a model
+created with EnableNetworkIsolation, on an internal engine network (no route out), reached at the
+container's address there. The instance is
 ready once ``GET /ping`` answers 200; the router then forwards ``POST /invocations`` to that port like to
 any worker, and batch transform and endpoints share this path. Output lines go to the log store.
 """
@@ -24,6 +26,9 @@ from .runtimes import RuntimeUnavailable
 log = logging.getLogger("sagestack.serving")
 
 SERVING_PORT = 8080
+#: The engine network of models created with EnableNetworkIsolation: internal (no route out); the server
+#: reaches each container at its address on it.
+ISOLATED_NETWORK = "sagestack-isolated"
 PING_INTERVAL_S = 0.2
 PING_TIMEOUT_S = 2.0
 #: How long a container may take to answer its first ``GET /ping`` (SageMaker's default health check
@@ -74,6 +79,7 @@ class ContainerInstance(Instance):
         self.engine = engine
         self.close_socket()  # the port number is the container's: the engine publishes on it
         self.container = container_name(self.spec.labels.get("endpoint", "model"), self.id)
+        self.isolated = False
 
     def _spawn(self) -> None:
         container = self.spec.containers[0]
@@ -81,13 +87,17 @@ class ContainerInstance(Instance):
         environment.update(self.spec.environment)
         environment.setdefault("AWS_REGION", self.spec.region)
         environment.setdefault("AWS_DEFAULT_REGION", self.spec.region)
+        self.isolated = bool(container.get("network_isolation"))
+        if self.isolated:
+            self.engine.ensure_internal_network(ISOLATED_NETWORK)
         run = RunSpec(
             image=container["engine_image"],
             name=self.container,
             args=["serve"],
             environment=environment,
             mounts=[(container["model_dir"], "/opt/ml/model", True)],
-            ports=[("127.0.0.1", self.port, SERVING_PORT)],
+            network=ISOLATED_NETWORK if self.isolated else None,
+            ports=[] if self.isolated else [("127.0.0.1", self.port, SERVING_PORT)],
             labels={
                 "sagestack.instance": self.id,
                 **{f"sagestack.{k}": v for k, v in self.spec.labels.items()},
@@ -106,7 +116,6 @@ class ContainerInstance(Instance):
             start_new_session=True,
         )
         process = self.process
-        self.tail: list[str] = []
         threading.Thread(
             target=self._watch, args=(process,), daemon=True, name=f"container-{self.id}"
         ).start()
@@ -125,6 +134,13 @@ class ContainerInstance(Instance):
         started = time.monotonic()
         self.setup_time_us = None
         while process.poll() is None and not self._stopping:
+            if self.isolated:  # reached at its address on the internal network (no published port)
+                address = self.engine.address(self.container)
+                if not address:
+                    time.sleep(PING_INTERVAL_S)
+                    continue
+                if (self.host, self.port) != (address, SERVING_PORT):
+                    self.host, self.port, self.pool = address, SERVING_PORT, None
             if self._ping():
                 self.setup_time_us = int((time.monotonic() - started) * 1e6)
                 self.pids = [process.pid]
