@@ -28,13 +28,15 @@ def _model_files(s3, uri: str) -> dict[str, dict]:
         }
 
 
-def _job(server, bucket, image, *, name=None, hyperparameters=None, count=1, isolated=False, **extra):
+def _job(
+    server, bucket, image, *, name=None, hyperparameters=None, count=1, isolated=False, mode="File", **extra
+):
     sm, s3 = server.client("sagemaker"), server.client("s3")
     s3.put_object(Bucket=bucket, Key="train/data.csv", Body=b"1,0\n2,0\n3.5,0\n")
     name = name or f"byoc-{uuid.uuid4().hex[:10]}"
     sm.create_training_job(
         TrainingJobName=name,
-        AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
+        AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": mode},
         RoleArn=ROLE,
         HyperParameters=hyperparameters or {},
         InputDataConfig=[
@@ -195,3 +197,21 @@ def test_stop_kills_the_container(podman_server, podman_bucket, byoc_image):
     desc = wait_training(sm, name, 60)
     assert desc["TrainingJobStatus"] == "Stopped"
     wait_for(lambda: not running(), 30, message="the container gone")
+
+
+def test_pipe_mode_and_checkpoints(podman_server, podman_bucket, byoc_image):
+    sm, s3 = podman_server.client("sagemaker"), podman_server.client("s3")
+    checkpoints = f"s3://{podman_bucket}/checkpoints/"
+    name = _job(
+        podman_server,
+        podman_bucket,
+        byoc_image,
+        mode="Pipe",
+        CheckpointConfig={"S3Uri": checkpoints},
+    )
+    desc = wait_training(sm, name, 120)
+    assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
+    model = _model_files(s3, desc["ModelArtifacts"]["S3ModelArtifacts"])["model-algo-1.json"]
+    assert model["total"] == 6.5 and model["rows"] == 3  # read from the FIFO train_0
+    saved = s3.get_object(Bucket=podman_bucket, Key="checkpoints/last.txt")["Body"].read()
+    assert saved == b"6.5"
