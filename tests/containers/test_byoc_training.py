@@ -8,6 +8,7 @@ import json
 import socket
 import tarfile
 import threading
+import time
 import uuid
 
 import pytest
@@ -215,3 +216,105 @@ def test_pipe_mode_and_checkpoints(podman_server, podman_bucket, byoc_image):
     assert model["total"] == 6.5 and model["rows"] == 3  # read from the FIFO train_0
     saved = s3.get_object(Bucket=podman_bucket, Key="checkpoints/last.txt")["Body"].read()
     assert saved == b"6.5"
+
+
+def test_a_restarted_server_removes_the_container_its_crash_left(tmp_path, byoc_image):
+    import os
+    import subprocess
+
+    import images
+    from sagestack.local_server import ServerProcess
+
+    server = ServerProcess(
+        tmp_path / "data", extra_env={**images.engine_env(), "SAGESTACK_CONTAINER_ENGINE": "podman"}
+    ).start()
+    try:
+        server.client("s3").create_bucket(Bucket="crash")
+        name = _job(server, "crash", byoc_image, hyperparameters={"sleep": "300"})
+
+        def running() -> bool:
+            out = subprocess.run(
+                ["podman", "ps", "--filter", f"label=sagestack.job={name}", "--format", "{{.Names}}"],
+                capture_output=True,
+                text=True,
+                env={**os.environ, **images.engine_env()},
+            ).stdout
+            return bool(out.strip())
+
+        wait_for(running, 120, message="the job's container running")
+        logs = server.client("logs")
+
+        def sleeping() -> bool:  # its script started (its output is out within a second: then it sleeps)
+            return any(
+                "byoc train: argv" in event["message"]
+                for stream in logs.describe_log_streams(
+                    logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=name
+                )["logStreams"]
+                for event in logs.get_log_events(
+                    logGroupName="/aws/sagemaker/TrainingJobs",
+                    logStreamName=stream["logStreamName"],
+                    startFromHead=True,
+                )["events"]
+            )
+
+        wait_for(sleeping, 60, message="the job's script sleeping")
+        time.sleep(1)
+        server.stop("KILL")  # a crash: the engine keeps the container
+        assert running()
+        server.start()
+        desc = wait_training(server.client("sagemaker"), name, 60)
+        assert desc["TrainingJobStatus"] == "Failed"  # no checkpoints: not resumed
+        wait_for(lambda: not running(), 30, message="the leftover container removed")
+    finally:
+        server.stop()
+
+
+def test_tuning_job_with_the_byoc_image(podman_server, podman_bucket, byoc_image):
+    """The tuner's children are ordinary training jobs of the image; their metric is the regex's."""
+    sm, s3 = podman_server.client("sagemaker"), podman_server.client("s3")
+    s3.put_object(Bucket=podman_bucket, Key="train/data.csv", Body=b"1,0\n")
+    name = f"byoc-hpo-{uuid.uuid4().hex[:6]}"
+    sm.create_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=name,
+        HyperParameterTuningJobConfig={
+            "Strategy": "Random",
+            "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "train:loss"},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 2},
+            "ParameterRanges": {
+                "ContinuousParameterRanges": [{"Name": "alpha", "MinValue": "0", "MaxValue": "1"}]
+            },
+        },
+        TrainingJobDefinition={
+            "AlgorithmSpecification": {
+                "TrainingImage": byoc_image,
+                "TrainingInputMode": "File",
+                "MetricDefinitions": [{"Name": "train:loss", "Regex": r"train_loss=([0-9.]+)"}],
+            },
+            "RoleArn": ROLE,
+            "InputDataConfig": [
+                {
+                    "ChannelName": "train",
+                    "DataSource": {
+                        "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{podman_bucket}/train/"}
+                    },
+                }
+            ],
+            "OutputDataConfig": {"S3OutputPath": f"s3://{podman_bucket}/hpo/"},
+            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 300},
+        },
+    )
+    wait_for(
+        lambda: (
+            sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)[
+                "HyperParameterTuningJobStatus"
+            ]
+            in ("Completed", "Failed")
+        ),
+        180,
+    )
+    desc = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    assert desc["HyperParameterTuningJobStatus"] == "Completed", desc.get("FailureReason")
+    assert desc["TrainingJobStatusCounters"]["Completed"] == 2
+    best = desc["BestTrainingJob"]
+    assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == pytest.approx(1 / 3, abs=1e-3)

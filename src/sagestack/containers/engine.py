@@ -100,6 +100,14 @@ class Engine:
         except subprocess.TimeoutExpired:
             pass
 
+    def remove_labelled(self, label: str, value: str) -> int:
+        """Remove (killing) every container labelled ``label=value``; how many there were."""
+        result = self._call("ps", "--all", "--quiet", "--filter", f"label={label}={value}")
+        ids = result.stdout.split() if result.returncode == 0 else []
+        for container in ids:
+            self.remove(container)
+        return len(ids)
+
     def ensure_internal_network(self, name: str) -> None:
         """A network without a route out (``network create --internal``): its containers reach each other
         and the host reaches them, nothing else."""

@@ -7,10 +7,12 @@ exit code the container's; a stop signals the container itself (``<engine> kill`
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
-from ..containers.engine import Engine, RunSpec, container_name, run_command
+from ..containers.engine import Engine, RunSpec, container_name, engine_for, run_command
+from ..domain.images import is_own_image, parse_image
 from .layout import OPT_ML, HostLayout, training_environment
 from .training import supervision
 from .training.job import HostProcess
@@ -19,6 +21,31 @@ from .training.metrics import MetricCollector
 #: Variables of the job's access to the server that a container cannot use (the client plugin is a file
 #: of the server's machine).
 HOST_ONLY = ("BOTOCORE_EXPERIMENTAL__PLUGINS",)
+
+
+#: The label naming the job directory a container belongs to (one data dir's jobs never touch another's).
+JOB_DIR_LABEL = "sagestack.jobdir"
+
+
+def _names(host: HostProcess, name: str) -> tuple[str, dict[str, str]]:
+    """The container's name (job, host and a hash of its job directory: two servers on one engine can run
+    jobs of the same name) and its labels."""
+    job_dir = str(host.layout.root.parent)
+    digest = hashlib.sha1(job_dir.encode()).hexdigest()[:8]
+    labels = {"sagestack.job": name, "sagestack.host": host.host, JOB_DIR_LABEL: job_dir}
+    return container_name(name, host.host, digest), labels
+
+
+def end_leftovers(platform, kind: str, job, image: str) -> int:
+    """At a server start: remove the containers a job of the user's image left running when the server
+    went down (its engine client was killed, the container was not). ``kind``: training | processing."""
+    if not image or not is_own_image(parse_image(image)):
+        return 0
+    engine = engine_for(platform)
+    if engine is None:
+        return 0
+    job_dir = platform.settings.jobs_dir / kind / job.account_id / job.region / job.name
+    return engine.remove_labelled(JOB_DIR_LABEL, str(job_dir))
 
 
 def network_mode(isolated: bool) -> str:
@@ -67,9 +94,10 @@ def launch_training(
     environment.update(data.get("Environment") or {})
     algorithm = data["AlgorithmSpecification"]
     isolated = bool(data.get("EnableNetworkIsolation"))
+    container, labels = _names(host, name)
     spec = RunSpec(
         image=image,
-        name=container_name(name, host.host),
+        name=container,
         args=list(
             algorithm.get("ContainerArguments") or ([] if algorithm.get("ContainerEntrypoint") else ["train"])
         ),
@@ -79,7 +107,7 @@ def launch_training(
         network=network_mode(isolated),
         hostname=host.host,
         hosts={} if isolated else {h: "127.0.0.1" for h in host_names},
-        labels={"sagestack.job": name, "sagestack.host": host.host},
+        labels=labels,
         workdir=None,
     )
     _start(host, engine, spec, storage, log_group, metrics, name)
@@ -106,9 +134,10 @@ def launch_processing(
     environment.update(data.get("Environment") or {})
     mounts = [(str(host.layout.root), str(OPT_ML), False)]
     isolated = bool((data.get("NetworkConfig") or {}).get("EnableNetworkIsolation"))
+    container, labels = _names(host, name)
     spec = RunSpec(
         image=image,
-        name=container_name(name, host.host),
+        name=container,
         args=list(app.get("ContainerArguments") or []),
         entrypoint=list(app.get("ContainerEntrypoint") or []) or None,
         environment=environment,
@@ -116,7 +145,7 @@ def launch_processing(
         network=network_mode(isolated),
         hostname=host.host,
         hosts={} if isolated else {h: "127.0.0.1" for h in host_names},
-        labels={"sagestack.job": name, "sagestack.host": host.host},
+        labels=labels,
     )
     _start(host, engine, spec, storage, log_group, metrics, name)
 
