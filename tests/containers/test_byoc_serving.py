@@ -177,3 +177,58 @@ def test_isolated_model_serves_from_an_internal_network(podman_server, trained, 
         assert json.loads(podman("network", "inspect", "sagestack-isolated"))[0]["internal"] is True
     finally:
         sm.delete_endpoint(EndpointName=name)
+
+
+def test_inference_pipeline_of_byoc_containers(podman_server, trained, byoc_image):
+    """Two containers of the image (each told SAGEMAKER_BIND_TO_PORT): Serial chains them, Direct picks."""
+    _, model_data = trained
+    sm, runtime = podman_server.client("sagemaker"), podman_server.client("sagemaker-runtime")
+    endpoints = []
+    try:
+        for mode in ("Serial", "Direct"):
+            name = f"byoc-pipe-{mode.lower()}-{uuid.uuid4().hex[:6]}"
+            containers = [
+                {"Image": byoc_image, "ModelDataUrl": model_data, "ContainerHostname": host}
+                for host in ("first", "second")
+            ]
+            sm.create_model(
+                ModelName=name,
+                Containers=containers,
+                InferenceExecutionConfig={"Mode": mode},
+                ExecutionRoleArn=ROLE,
+            )
+            sm.create_endpoint_config(
+                EndpointConfigName=name,
+                ProductionVariants=[
+                    {
+                        "VariantName": "v",
+                        "ModelName": name,
+                        "InstanceType": "ml.m5.large",
+                        "InitialInstanceCount": 1,
+                    }
+                ],
+            )
+            sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+            endpoints.append(name)
+        for name in endpoints:
+            wait_for(
+                lambda name=name: (
+                    sm.describe_endpoint(EndpointName=name)["EndpointStatus"] in ("InService", "Failed")
+                ),
+                120,
+            )
+            desc = sm.describe_endpoint(EndpointName=name)
+            assert desc["EndpointStatus"] == "InService", desc.get("FailureReason")
+        serial, direct = endpoints
+        out = runtime.invoke_endpoint(EndpointName=serial, Body=b"1\n", ContentType="text/csv")["Body"].read()
+        assert out == b"14.0\n"  # 1 + 6.5 in the first container, + 6.5 in the second
+        out = runtime.invoke_endpoint(
+            EndpointName=direct, Body=b"1\n", ContentType="text/csv", TargetContainerHostname="second"
+        )["Body"].read()
+        assert out == b"7.5\n"
+        with pytest.raises(runtime.exceptions.ModelError) as info:
+            runtime.invoke_endpoint(EndpointName=serial, Body=b"x\n", ContentType="text/csv")
+        assert "container-1" in str(info.value) or "first" in str(info.value)
+    finally:
+        for name in endpoints:
+            sm.delete_endpoint(EndpointName=name)

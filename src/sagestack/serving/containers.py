@@ -49,21 +49,22 @@ def attach_engine(platform, containers: list[dict]) -> list[dict]:
     engine = engine_for(platform)
     if engine is None:
         return containers  # the worker explains: no container runtime is available
-    if len(containers) > 1:
+    if len(own) < len(containers):
         raise RuntimeUnavailable(
-            f"Image {own[0]['image']} is a container image of your own: sagestack serves such an image as "
-            f"a model's only container; inference pipelines of several containers with your own images "
-            f"are not supported yet."
+            f"Image {own[0]['image']} is a container image of your own: an inference pipeline may have "
+            f"several such containers, but sagestack cannot mix them with built-in algorithm or framework "
+            f"containers yet."
         )
-    container = own[0]
-    if container.get("multi_model") is not None:
-        raise RuntimeUnavailable(
-            f"Image {container['image']}: multi-model endpoints (Mode MultiModel) with your own container "
-            f"image are not supported by sagestack yet; deploy the model as a single-model endpoint."
-        )
-    if not engine.image_exists(container["image"]):
-        raise RuntimeUnavailable(missing_image_reason(engine, container["image"]))
-    container["engine_image"] = container["image"]
+    for container in own:
+        if container.get("multi_model") is not None:
+            raise RuntimeUnavailable(
+                f"Image {container['image']}: multi-model endpoints (Mode MultiModel) with your own "
+                f"container image are not supported by sagestack yet; deploy the model as a single-model "
+                f"endpoint."
+            )
+        if not engine.image_exists(container["image"]):
+            raise RuntimeUnavailable(missing_image_reason(engine, container["image"]))
+        container["engine_image"] = container["image"]
     return containers
 
 
@@ -74,12 +75,22 @@ def uses_engine(containers: list[dict]) -> bool:
 class ContainerInstance(Instance):
     """A worker instance that is one container; ``port`` is the loopback port its 8080 is published on."""
 
-    def __init__(self, spec, work_dir, log_store=None, on_change=None, *, engine: Engine):
+    def __init__(
+        self,
+        spec,
+        work_dir,
+        log_store=None,
+        on_change=None,
+        *,
+        engine: Engine,
+        inner_port: int = SERVING_PORT,
+    ):
         super().__init__(spec, work_dir, log_store, on_change)
         self.engine = engine
         self.close_socket()  # the port number is the container's: the engine publishes on it
         self.container = container_name(self.spec.labels.get("endpoint", "model"), self.id)
         self.isolated = False
+        self.inner_port = inner_port  # where the server in the container listens (SAGEMAKER_BIND_TO_PORT)
 
     def _spawn(self) -> None:
         container = self.spec.containers[0]
@@ -97,7 +108,7 @@ class ContainerInstance(Instance):
             environment=environment,
             mounts=[(container["model_dir"], "/opt/ml/model", True)],
             network=ISOLATED_NETWORK if self.isolated else None,
-            ports=[] if self.isolated else [("127.0.0.1", self.port, SERVING_PORT)],
+            ports=[] if self.isolated else [("127.0.0.1", self.port, self.inner_port)],
             labels={
                 "sagestack.instance": self.id,
                 **{f"sagestack.{k}": v for k, v in self.spec.labels.items()},
@@ -139,8 +150,8 @@ class ContainerInstance(Instance):
                 if not address:
                     time.sleep(PING_INTERVAL_S)
                     continue
-                if (self.host, self.port) != (address, SERVING_PORT):
-                    self.host, self.port, self.pool = address, SERVING_PORT, None
+                if (self.host, self.port) != (address, self.inner_port):
+                    self.host, self.port, self.pool = address, self.inner_port, None
             if self._ping():
                 self.setup_time_us = int((time.monotonic() - started) * 1e6)
                 self.pids = [process.pid]
@@ -186,3 +197,150 @@ class ContainerInstance(Instance):
 
     def describe(self) -> dict:
         return {**super().describe(), "container": self.container, "engine": self.engine.name}
+
+
+#: Inference pipelines: the first container's port; the others get the next ones (SAGEMAKER_BIND_TO_PORT),
+#: and each its own range of further ports (SAGEMAKER_SAFE_PORT_RANGE), as on SageMaker.
+PIPELINE_SAFE_PORTS = 100
+
+
+class PipelineInstance(Instance):
+    """An instance of an inference pipeline of the user's own images: one container each (container *i*
+    told ``SAGEMAKER_BIND_TO_PORT=8080+i`` and ``SAGEMAKER_SAFE_PORT_RANGE``), and a small proxy on the
+    instance's own loopback socket that the router talks to: ``POST /invocations`` goes through the
+    containers in order (Serial: each one's response is the next one's request) or to the one the
+    ``X-Amzn-SageMaker-Target-Container-Hostname`` header names (Direct)."""
+
+    def __init__(self, spec, work_dir, log_store=None, on_change=None, *, engine: Engine):
+        super().__init__(spec, work_dir, log_store, on_change)
+        self.engine = engine
+        self.members: list[tuple[str, ContainerInstance]] = []
+        self.server = None
+        for index, container in enumerate(spec.containers):
+            port = SERVING_PORT + index
+            low = 9000 + index * PIPELINE_SAFE_PORTS
+            environment = {
+                **(container.get("environment") or {}),
+                "SAGEMAKER_BIND_TO_PORT": str(port),
+                "SAGEMAKER_SAFE_PORT_RANGE": f"{low}-{low + PIPELINE_SAFE_PORTS - 1}",
+            }
+            member_spec = type(spec)(
+                [{**container, "environment": environment}],
+                spec.mode,
+                spec.instance_type,
+                spec.workers,
+                spec.account,
+                spec.region,
+                spec.log_group,
+                spec.log_stream_prefix,
+                dict(spec.labels),
+                dict(spec.environment),
+            )
+            hostname = container.get("hostname") or "primary"
+            if spec.mode != "Direct" and hostname == "primary":
+                hostname = f"container-{index + 1}"
+            member = ContainerInstance(member_spec, work_dir, log_store, None, engine=engine, inner_port=port)
+            self.members.append((hostname, member))
+
+    def _spawn(self) -> None:
+        for _, member in self.members:
+            member.start()
+        threading.Thread(target=self._watch_members, daemon=True, name=f"pipeline-{self.id}").start()
+
+    def _watch_members(self) -> None:
+        for hostname, member in self.members:
+            if not member.wait(STARTUP_TIMEOUT_S):
+                self.failure = f"container {hostname}: {member.failure or 'did not answer GET /ping'}"
+                self._set_state(FAILED)
+                return
+        self._serve()
+        self.pids = [m.process.pid for _, m in self.members if m.process is not None]
+        self._set_state(READY)
+
+    def _serve(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        instance = self
+
+        class Proxy(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def _reply(
+                self, status: int, body: bytes, content_type: str | None, container: str | None = None
+            ):
+                self.send_response(status)
+                if content_type:
+                    self.send_header("Content-Type", content_type)
+                if container:
+                    self.send_header("X-Sagestack-Container", container)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                healthy = all(m.state == READY for _, m in instance.members)
+                self._reply(200 if healthy else 503, b"", None)
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                content_type = self.headers.get("Content-Type")
+                accept = self.headers.get("Accept")
+                passed = {k: v for k, v in self.headers.items() if k.lower().startswith("x-amzn-sagemaker-")}
+                members = instance.members
+                if instance.spec.mode == "Direct":
+                    target = self.headers.get("X-Amzn-SageMaker-Target-Container-Hostname")
+                    members = [(h, m) for h, m in instance.members if h == target]
+                    if not members:
+                        known = ", ".join(h for h, _ in instance.members)
+                        message = f"Container hostname {target} is not part of this endpoint; known: {known}."
+                        return self._reply(400, message.encode(), "text/plain")
+                for index, (hostname, member) in enumerate(members):
+                    last = index == len(members) - 1
+                    status, body, content_type = _post(
+                        member, body, content_type, accept if last else content_type, passed
+                    )
+                    if status >= 300:
+                        return self._reply(status, body, content_type, hostname)
+                self._reply(200, body, content_type)
+
+        server = ThreadingHTTPServer((self.host, self.port), Proxy, bind_and_activate=False)
+        server.socket.close()
+        server.socket = self.sock  # the instance's own socket: its port never changes
+        server.daemon_threads = True
+        self.server = server
+        threading.Thread(target=server.serve_forever, daemon=True, name=f"pipeline-proxy-{self.id}").start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping = True
+        for _, member in self.members:
+            member.stop(timeout)
+        if self.server is not None:
+            self.server.shutdown()
+        super().stop(timeout)
+
+    def describe(self) -> dict:
+        return {**super().describe(), "containers": [m.describe() for _, m in self.members]}
+
+
+def _post(
+    member: ContainerInstance, body: bytes, content_type: str | None, accept: str | None, headers: dict
+) -> tuple[int, bytes, str | None]:
+    import http.client
+
+    connection = http.client.HTTPConnection(member.host, member.port, timeout=60)
+    try:
+        sent = dict(headers)
+        if content_type:
+            sent["Content-Type"] = content_type
+        if accept:
+            sent["Accept"] = accept
+        connection.request("POST", "/invocations", body=body, headers=sent)
+        response = connection.getresponse()
+        return response.status, response.read(), response.getheader("Content-Type")
+    except OSError as exc:
+        return 502, f"could not reach the container: {exc}".encode(), "text/plain"
+    finally:
+        connection.close()

@@ -119,10 +119,11 @@ class ServingController:
         return attach_runtime(self.platform, attach_engine(self.platform, prepared))
 
     def new_instance(self, spec: WorkerSpec) -> Instance:
-        from .containers import ContainerInstance, engine_for, uses_engine
+        from .containers import ContainerInstance, PipelineInstance, engine_for, uses_engine
 
         if uses_engine(spec.containers):
-            return ContainerInstance(
+            kind = PipelineInstance if len(spec.containers) > 1 else ContainerInstance
+            return kind(
                 spec,
                 self.work_dir,
                 self.log_store,
