@@ -34,6 +34,24 @@ PING_TIMEOUT_S = 2.0
 #: How long a container may take to answer its first ``GET /ping`` (SageMaker's default health check
 #: timeout for a new instance is of this order).
 STARTUP_TIMEOUT_S = 600.0
+#: How long a stopping container gets after SIGTERM before SIGKILL.
+STOP_GRACE_S = 1.0
+#: The label naming the data dir a serving container belongs to (a restarted server removes its leftovers).
+DATA_DIR_LABEL = "sagestack.serving"
+
+
+def remove_leftovers(platform) -> None:
+    """The serving containers a previous run of this data dir left (a crash: the engine kept them)."""
+    engine = engine_for(platform)
+    if engine is None:
+        return
+    try:
+        removed = engine.remove_labelled(DATA_DIR_LABEL, str(platform.settings.data_dir))
+    except Exception:  # noqa: BLE001 - the engine's trouble must not stop the server
+        log.warning("could not look for leftover serving containers", exc_info=True)
+        return
+    if removed:
+        log.info("removed %d serving container(s) a previous run left", removed)
 
 
 def is_own_container(container: dict) -> bool:
@@ -83,10 +101,12 @@ class ContainerInstance(Instance):
         on_change=None,
         *,
         engine: Engine,
+        data_dir: str = "",
         inner_port: int = SERVING_PORT,
     ):
         super().__init__(spec, work_dir, log_store, on_change)
         self.engine = engine
+        self.data_dir = data_dir
         self.close_socket()  # the port number is the container's: the engine publishes on it
         self.container = container_name(self.spec.labels.get("endpoint", "model"), self.id)
         self.isolated = False
@@ -111,6 +131,7 @@ class ContainerInstance(Instance):
             ports=[] if self.isolated else [("127.0.0.1", self.port, self.inner_port)],
             labels={
                 "sagestack.instance": self.id,
+                DATA_DIR_LABEL: self.data_dir,
                 **{f"sagestack.{k}": v for k, v in self.spec.labels.items()},
             },
         )
@@ -187,9 +208,9 @@ class ContainerInstance(Instance):
     def stop(self, timeout: float = 5.0) -> None:
         self._stopping = True
         if self.process is not None and self.process.poll() is None:
-            self.engine.kill(self.container, "TERM")
+            self.engine.kill(self.container, "TERM")  # a server as PID 1 without a handler ignores it
             try:
-                self.process.wait(timeout)
+                self.process.wait(min(timeout, STOP_GRACE_S))
             except subprocess.TimeoutExpired:
                 self.engine.kill(self.container)
         self.pids = []
@@ -211,7 +232,7 @@ class PipelineInstance(Instance):
     containers in order (Serial: each one's response is the next one's request) or to the one the
     ``X-Amzn-SageMaker-Target-Container-Hostname`` header names (Direct)."""
 
-    def __init__(self, spec, work_dir, log_store=None, on_change=None, *, engine: Engine):
+    def __init__(self, spec, work_dir, log_store=None, on_change=None, *, engine: Engine, data_dir: str = ""):
         super().__init__(spec, work_dir, log_store, on_change)
         self.engine = engine
         self.members: list[tuple[str, ContainerInstance]] = []
@@ -239,7 +260,9 @@ class PipelineInstance(Instance):
             hostname = container.get("hostname") or "primary"
             if spec.mode != "Direct" and hostname == "primary":
                 hostname = f"container-{index + 1}"
-            member = ContainerInstance(member_spec, work_dir, log_store, None, engine=engine, inner_port=port)
+            member = ContainerInstance(
+                member_spec, work_dir, log_store, None, engine=engine, data_dir=data_dir, inner_port=port
+            )
             self.members.append((hostname, member))
 
     def _spawn(self) -> None:
@@ -315,8 +338,11 @@ class PipelineInstance(Instance):
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stopping = True
-        for _, member in self.members:
-            member.stop(timeout)
+        threads = [threading.Thread(target=m.stop, args=(timeout,), daemon=True) for _, m in self.members]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout + 5)
         if self.server is not None:
             self.server.shutdown()
         super().stop(timeout)
