@@ -27,6 +27,7 @@ def trained(podman_server, byoc_image):
     return bucket, desc["ModelArtifacts"]["S3ModelArtifacts"]
 
 
+@pytest.mark.sdk_flow("byoc", "Model(image_uri=BYOC image).deploy, predict (CSV), delete_endpoint")
 def test_deploy_and_invoke_the_byoc_image(podman_server, podman_sdk_env, trained, byoc_image):
     import sagemaker
     from sagemaker.model import Model
@@ -74,6 +75,7 @@ def test_deploy_and_invoke_the_byoc_image(podman_server, podman_sdk_env, trained
         predictor.delete_endpoint()
 
 
+@pytest.mark.sdk_flow("byoc", "Model(image_uri=BYOC image).transformer().transform")
 def test_batch_transform_with_the_byoc_image(podman_server, podman_sdk_env, trained, byoc_image):
     import sagemaker
     from sagemaker.model import Model

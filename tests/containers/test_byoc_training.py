@@ -55,6 +55,7 @@ def _job(
     return name
 
 
+@pytest.mark.sdk_flow("byoc", "Estimator(image_uri=BYOC image).fit with metric_definitions, logs=True")
 def test_generic_estimator_fits_the_byoc_image(
     podman_server, podman_sdk_env, podman_bucket, byoc_image, capsys
 ):
