@@ -234,3 +234,30 @@ def test_inference_pipeline_of_byoc_containers(podman_server, trained, byoc_imag
     finally:
         for name in endpoints:
             sm.delete_endpoint(EndpointName=name)
+
+
+def test_multi_model_byoc_endpoint_fails_saying_it_is_not_supported(podman_server, podman_bucket, byoc_image):
+    sm = podman_server.client("sagemaker")
+    name = f"byoc-mme-{uuid.uuid4().hex[:8]}"
+    sm.create_model(
+        ModelName=name,
+        PrimaryContainer={
+            "Image": byoc_image,
+            "Mode": "MultiModel",
+            "ModelDataUrl": f"s3://{podman_bucket}/mme/",
+        },
+        ExecutionRoleArn=ROLE,
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {"VariantName": "v", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
+        ],
+    )
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    wait_for(
+        lambda: sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "Failed", 60, message="Failed"
+    )
+    reason = sm.describe_endpoint(EndpointName=name)["FailureReason"]
+    assert "multi-model endpoints (Mode MultiModel) with your own container image are not supported" in reason
+    sm.delete_endpoint(EndpointName=name)
