@@ -28,6 +28,7 @@ ALL = (
     "pipelines",
     "monitor",
     "clarify",
+    "containers",
     "algorithms_iii",
     "algorithms_iv",
     "vision",

@@ -57,6 +57,8 @@ LAYERS: dict[str, int] = {
     "formats": 20,
     # framework environments (venvs built on demand): used by serving, later by execution
     "environments": 20,
+    # container engines (podman, docker) through their command line: bring-your-own-container images
+    "containers": 20,
     # leaves
     "protocol": 10,
     "settings": 10,

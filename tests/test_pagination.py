@@ -58,6 +58,10 @@ SKIPPED = {
     # botocore has no paginator for it (paged by hand, MaxResults=1 + NextToken, in
     # tests/experiments/test_experiments_api.py::test_actions_contexts_and_query_lineage).
     ("sagemaker", "QueryLineage"),
+    # An ECR repository's images are the container engine's local images (podman): paged one at a time
+    # in tests/containers/test_ecr.py, which builds them.
+    ("ecr", "DescribeImages"),
+    ("ecr", "ListImages"),
 }
 
 DIM = "sagemaker:variant:DesiredInstanceCount"
@@ -1022,6 +1026,15 @@ def world(server) -> dict[tuple[str, str], list[Case]]:
     ]
     cases["kms", "ListResourceTags"] = [
         Case({"KeyId": key_ids[2]}, _names("Tags", "TagKey"), expected={"t0", "t1", "t2"})
+    ]
+
+    # -- ECR (repositories: the ones created here, plus any local image of this registry) ------------
+    ecr = server.client("ecr")
+    repositories = [
+        ecr.create_repository(repositoryName=f"pg/repo-{i}")["repository"]["repositoryName"] for i in range(4)
+    ]
+    cases["ecr", "DescribeRepositories"] = [
+        Case({}, _names("repositories", "repositoryName"), known=set(repositories))
     ]
 
     # -- EC2 (EC2's smallest page is 5 items: a dozen of each kind) -----------------------------------

@@ -121,6 +121,12 @@ FLOWS: tuple[Flow, ...] = (
         "`sagemaker.lambda_helper.Lambda` create/upsert/invoke/delete, `PipelineSchedule` through the SDK's "
         "EventBridge Scheduler helper (what `put_triggers`/`describe_trigger`/`delete_triggers` call)",
     ),
+    Flow(
+        "byoc",
+        "Bring your own container (beyond the spec)",
+        "generic `Estimator(image_uri=<your image>).fit`, `Model(image_uri=...).deploy`, `predict`, "
+        "`transformer().transform`, run by podman/docker",
+    ),
 )
 FLOW_IDS = tuple(f.id for f in FLOWS)
 

@@ -72,6 +72,17 @@ def _bool(value: str) -> bool:
     return lowered in _TRUE
 
 
+#: What runs the images that are neither built-in algorithms nor framework images (docs/containers.md).
+CONTAINER_ENGINES = ("auto", "podman", "docker", "none")
+
+
+def _container_engine(value: str) -> str:
+    lowered = value.strip().lower()
+    if lowered not in CONTAINER_ENGINES:
+        raise ValueError(f"{value!r} is not one of {', '.join(CONTAINER_ENGINES)}")
+    return lowered
+
+
 def _setting(
     default: Any = dataclasses.MISSING,
     *,
@@ -264,6 +275,15 @@ class Settings:
         "SDK v3's ModelBuilder built (code/inference.py loading serve.pkl) run their worker with it when the "
         "server's own Python has SDK v2; typically the python of the environment that built the model",
     )
+    container_engine: str = _setting(
+        "auto",
+        parse=_container_engine,
+        metavar="ENGINE",
+        help="the container engine that runs images which are neither built-in algorithms nor framework "
+        "images (bring your own container): podman, docker, auto (podman, else docker, if on PATH) or none "
+        "(such images fail with a reason). The engine's own configuration applies (containers.conf, "
+        "CONTAINERS_CONF); images are looked up under the exact URI the job names (see docs/containers.md)",
+    )
     env_cache_dir: Path | None = _setting(
         None,
         parse=_path,
@@ -354,7 +374,7 @@ class SettingSpec:
 
     @property
     def choices(self) -> tuple[str, ...] | None:
-        return LOG_LEVELS if self.parse is _log_level else None
+        return {_log_level: LOG_LEVELS, _container_engine: CONTAINER_ENGINES}.get(self.parse)
 
     def shown_default(self) -> str:
         if self.default_text:

@@ -42,7 +42,9 @@ def test_every_setting_is_described():
 def test_every_variable_is_parsed(tmp_path):
     env = {}
     for spec in specs():
-        env[spec.env] = SAMPLES.get(spec.parse, "debug" if spec.choices else str(tmp_path / spec.name))
+        env[spec.env] = SAMPLES.get(
+            spec.parse, spec.choices[0] if spec.choices else str(tmp_path / spec.name)
+        )
     settings = Settings.from_env(env)
     for spec in specs():
         value = getattr(settings, spec.name)
@@ -58,6 +60,13 @@ def test_bad_values_name_the_variable():
         Settings.from_env({"SAGESTACK_LOG_LEVEL": "loud"})
     with pytest.raises(SettingsError, match="--max-cpus 'many'"):
         Settings.from_env({}, max_cpus="many")
+
+
+def test_container_engine_is_one_of_the_engines():
+    assert Settings.from_env({}).container_engine == "auto"
+    assert Settings.from_env({"SAGESTACK_CONTAINER_ENGINE": "Podman"}).container_engine == "podman"
+    with pytest.raises(SettingsError, match="SAGESTACK_CONTAINER_ENGINE='rkt'.*auto, podman, docker, none"):
+        Settings.from_env({"SAGESTACK_CONTAINER_ENGINE": "rkt"})
 
 
 def test_strict_roles_is_a_switch():

@@ -129,8 +129,24 @@ class UnsupportedImage(Exception):
     pass
 
 
-def training_runner(image: ImageInfo, hyperparameters: dict[str, str], has_entrypoint: bool) -> str:
-    """``"algorithm"``, ``"script"`` or raise :class:`UnsupportedImage` with the reason users see."""
+def is_own_image(image: ImageInfo) -> bool:
+    """An image that is none of sagestack's own (no built-in algorithm, framework, Python runtime, Spark,
+    Model Monitor, Clarify or serving-only image): the user's, which only a container engine can run."""
+    return not (
+        unsupported_reason(image) is not None
+        or image.algorithm_known
+        or image.framework
+        or image.repository in SPARK_REPOSITORIES
+        or image.repository in BUILTIN_PROCESSING_MODULES
+        or image.repository in SERVING_ONLY_REPOSITORIES
+    )
+
+
+def training_runner(
+    image: ImageInfo, hyperparameters: dict[str, str], has_entrypoint: bool, containers: bool = False
+) -> str:
+    """``"algorithm"``, ``"script"``, ``"container"`` (the image itself, run by the container engine:
+    ``containers`` says one is available) or raise :class:`UnsupportedImage` with the reason users see."""
     script = "sagemaker_program" in hyperparameters or has_entrypoint
     reason = unsupported_reason(image)
     if reason is not None:
@@ -159,12 +175,17 @@ def training_runner(image: ImageInfo, hyperparameters: dict[str, str], has_entry
                 f"ContainerEntrypoint."
             )
         return "script"
+    if containers:
+        return "container"
     raise UnsupportedImage(
         f"Image {image.uri} is not a built-in algorithm or framework image and no container runtime is "
         f"available; use a built-in algorithm image (image_uris.retrieve(...)) or a framework image "
         f"(scikit-learn, PyTorch, XGBoost, TensorFlow, Hugging Face) with an entry_point script."
     )
 
+
+#: Inference images sagestack serves itself that are not framework (training) repositories.
+SERVING_ONLY_REPOSITORIES = {"sagemaker-tensorflow-serving", "sagemaker-sparkml-serving"}
 
 #: Frameworks whose processing images run the job's command with the server's Python environment.
 PROCESSING_FRAMEWORKS = {"sklearn", "xgboost", "pytorch", "tensorflow", "huggingface", "python"}
@@ -198,13 +219,17 @@ def builtin_processing_module(image: ImageInfo, has_entrypoint: bool = False) ->
 
 
 def processing_runner(
-    image: ImageInfo, spark_lacks: str | None = "pyspark and a Java runtime", has_entrypoint: bool = False
+    image: ImageInfo,
+    spark_lacks: str | None = "pyspark and a Java runtime",
+    has_entrypoint: bool = False,
+    containers: bool = False,
 ) -> str:
     """``"builtin"`` (a built-in container module: the Model Monitor analyzer, Clarify — see
     :data:`BUILTIN_PROCESSING_MODULES`), ``"processing"`` (the job's ContainerEntrypoint +
     ContainerArguments run as a local process with the server's Python first on PATH) or raise
     :class:`UnsupportedImage` with the reason users see. ``spark_lacks``: what this machine lacks to run
-    Spark images (None: nothing)."""
+    Spark images (None: nothing). ``"container"``: the image itself, run by the container engine
+    (``containers``: one is available)."""
     reason = unsupported_reason(image)
     if reason is not None:
         raise UnsupportedImage(reason)
@@ -222,6 +247,8 @@ def processing_runner(
         )
     if image.framework in PROCESSING_FRAMEWORKS:
         return "processing"
+    if containers:
+        return "container"
     raise UnsupportedImage(
         f"Image {image.uri} is not a processing image sagestack can run and no container runtime is "
         f"available; use a scikit-learn, XGBoost, PyTorch, TensorFlow, Hugging Face or base-python image "

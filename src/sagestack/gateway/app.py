@@ -50,6 +50,7 @@ TARGET_PREFIXES = {
     "GraniteServiceVersion20100801": "cloudwatch",
     "TrentService": "kms",
     "AmazonSQS": "sqs",
+    "AmazonEC2ContainerRegistry_V20150921": "ecr",
 }
 LAMBDA_CODE_PREFIX = "/_sagestack/lambda-code/"
 SIGNING_NAMES = {"monitoring": "cloudwatch"}

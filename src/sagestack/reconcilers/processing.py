@@ -12,6 +12,7 @@ import signal
 
 from ..domain import processing_jobs
 from ..domain.processing_jobs import INTERRUPTED_REASON, TYPE
+from ..execution.container_jobs import end_leftovers
 from ..execution.processing import ProcessingRun
 from ..execution.training import kill_tree, shared_executor
 from .base import FencedRecorder, Reconciler
@@ -80,6 +81,8 @@ class ProcessingReconciler(Reconciler):
         for job in resources.in_states(TYPE, ["InProgress", "Stopping"]):
             for pid in job.data.get("_pids") or []:
                 kill_tree(pid, signal.SIGKILL)
+            image = (job.data.get("AppSpecification") or {}).get("ImageUri", "")
+            end_leftovers(self.platform, "processing", job, image)
             if job.status == "Stopping":
                 processing_jobs.finish(resources, job.account_id, job.region, job.name, "Stopped")
             elif job.data.get("ProcessingStartTime") or job.data.get("_pids"):

@@ -14,6 +14,7 @@ import signal
 
 from ..domain import training_jobs
 from ..domain.training_jobs import INTERRUPTED_REASON, MESSAGES, TYPE
+from ..execution.container_jobs import end_leftovers
 from ..execution.training import kill_tree, shared_executor
 from .base import FencedRecorder, Reconciler
 
@@ -87,6 +88,8 @@ class TrainingReconciler(Reconciler):
         for job in resources.in_states(TYPE, ["InProgress", "Stopping"]):
             for pid in job.data.get("_pids") or []:
                 kill_tree(pid, signal.SIGKILL)
+            image = (job.data.get("AlgorithmSpecification") or {}).get("TrainingImage", "")
+            end_leftovers(self.platform, "training", job, image)
             if job.status == "Stopping":
                 self._orphan_stopped(job)
                 continue

@@ -74,6 +74,7 @@ SERVICE_MODULES: dict[str, str] = {
     "sqs": "sagestack.services.sqs",
     "lambda": "sagestack.services.awslambda",
     "scheduler": "sagestack.services.scheduler",
+    "ecr": "sagestack.services.ecr",
 }
 
 

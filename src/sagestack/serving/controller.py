@@ -81,6 +81,8 @@ class ServingController:
         self.pending: dict[Key, Deployment] = {}
         self._lock = threading.RLock()
         self._closed = False
+        #: Instances on their way out (retire): stopped at shutdown too.
+        self.retiring: dict[int, Instance] = {}
         try:
             from ..store.logs import log_store
 
@@ -98,6 +100,9 @@ class ServingController:
         )
         self.platform.add_loop("serving-data-capture", self.capture.flush, 1.0)
         self.platform.on_shutdown(self.shutdown)
+        from .containers import remove_leftovers  # the user's-image containers a crash left
+
+        remove_leftovers(self.platform)  # before any deployment starts (one engine call when it exists)
         from . import async_inference, multi_model, serverless  # production endpoints II
 
         for extension in (serverless, async_inference, multi_model):
@@ -108,18 +113,29 @@ class ServingController:
     def prepare(self, containers: list[dict], instance_type: str | None = None) -> list[dict]:
         """CreateModel containers → worker container specs (artifacts fetched and extracted; a
         MultiModel container's models are fetched on demand, see multi_model.py)."""
+        from .containers import attach_engine  # the user's own images, run by the container engine
         from .multi_model import is_multi_model, prepare_container
         from .runtimes import attach_runtime  # a framework's own server (TensorFlow Serving), if any
 
-        return attach_runtime(
-            self.platform,
-            [
-                prepare_container(self, c, instance_type) if is_multi_model(c) else self.models.prepare(c)
-                for c in containers
-            ],
-        )
+        prepared = [
+            prepare_container(self, c, instance_type) if is_multi_model(c) else self.models.prepare(c)
+            for c in containers
+        ]
+        return attach_runtime(self.platform, attach_engine(self.platform, prepared))
 
     def new_instance(self, spec: WorkerSpec) -> Instance:
+        from .containers import ContainerInstance, PipelineInstance, engine_for, uses_engine
+
+        if uses_engine(spec.containers):
+            kind = PipelineInstance if len(spec.containers) > 1 else ContainerInstance
+            return kind(
+                spec,
+                self.work_dir,
+                self.log_store,
+                on_change=self._instance_changed,
+                engine=engine_for(self.platform),
+                data_dir=str(self.platform.settings.data_dir),
+            )
         return Instance(spec, self.work_dir, self.log_store, on_change=self._instance_changed)
 
     def start_workers(
@@ -335,6 +351,9 @@ class ServingController:
         if not instances:
             return
 
+        with self._lock:
+            self.retiring.update((id(i), i) for i in instances)
+
         def run() -> None:
             time.sleep(0.5)  # requests that picked the old route just before the switch
             deadline = time.monotonic() + (drain if drain is not None else self.router.timeout + 5)
@@ -342,6 +361,8 @@ class ServingController:
                 time.sleep(0.05)
             for instance in instances:
                 instance.stop()
+                with self._lock:
+                    self.retiring.pop(id(instance), None)
 
         threading.Thread(target=run, daemon=True, name="retire").start()
 
@@ -362,7 +383,9 @@ class ServingController:
             deps = list(self.active.values()) + list(self.pending.values())
             self.active.clear()
             self.pending.clear()
+            retiring = dict(self.retiring)  # a server going down stops them now (containers outlive it)
         instances = {id(i): i for dep in deps for i in dep.instances()}
+        instances.update(retiring)
         threads = [threading.Thread(target=i.stop, kwargs={"timeout": 3.0}) for i in instances.values()]
         for thread in threads:
             thread.start()

@@ -130,6 +130,7 @@ class ModelCache:
             "model_dir": str(model_dir),
             "code_dir": str(code_dir) if code_dir else None,
             "environment": environment,
+            "network_isolation": bool(container.get("_NetworkIsolation")),
         }
 
 

@@ -50,6 +50,8 @@ def is_tf_serving(container: dict) -> bool:
 def attach_runtime(platform, containers: list[dict]) -> list[dict]:
     """Set ``command`` on containers that run outside sagestack's worker (see the module docstring)."""
     for container in containers:
+        if container.get("engine_image"):  # the user's own image: the container engine runs it
+            continue
         if is_tf_serving(container):
             container["command"] = tf_serving_command(platform, container, len(containers))
         elif needs_sdk_v3(container):

@@ -11,10 +11,12 @@ import logging
 import shutil
 import time
 
+from ...containers.engine import engine_for, missing_image_reason
 from ...domain import images, instance_types
 from ...domain.processing_jobs import EXIT_MESSAGE_LIMIT, LOG_GROUP, METRIC_NAMESPACE
 from ...domain.state import utcnow
 from ...store.resources import Resource
+from .. import container_jobs
 from ..access import job_access
 from ..instance_metrics import SAMPLE_SECONDS, InstanceMetrics
 from ..layout import HostLayout
@@ -74,12 +76,18 @@ class ProcessingRun(JobRun):
         data = self.observer.on_progress("InProgress", extra={"ProcessingStartTime": utcnow()}) or data
         self.data = data
         spark = image.repository in images.SPARK_REPOSITORIES
+        engine = engine_for(self.platform)
         try:
             runner = images.processing_runner(
-                image, smspark_submit.missing() if spark else None, bool(app.get("ContainerEntrypoint"))
+                image,
+                smspark_submit.missing() if spark else None,
+                bool(app.get("ContainerEntrypoint")),
+                engine is not None,
             )
         except images.UnsupportedImage as exc:
             raise JobFailed(f"ClientError: {exc}") from None
+        if runner == "container" and not engine.image_exists(image.uri):
+            raise JobFailed(f"ClientError: {missing_image_reason(engine, image.uri)}")
         if self.stop.is_set():
             return self.observer.on_finished("Stopped")
         for host in self.hosts:
@@ -107,6 +115,21 @@ class ProcessingRun(JobRun):
             self.platform, self.account_id, self.region, data.get("RoleArn", ""), runtime
         )
         for host in self.hosts:
+            if runner == "container":
+                container_jobs.launch_processing(
+                    host,
+                    engine,
+                    data=data,
+                    name=self.name,
+                    region=self.region,
+                    image=image.uri,
+                    host_names=host_names,
+                    storage=self.storage,
+                    log_group=LOG_GROUP,
+                    metrics=no_metrics,
+                    aws_env=aws_env,
+                )
+                continue
             supervision.spawn(
                 host,
                 runner=runner,

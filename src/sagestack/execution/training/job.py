@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from ...store.resources import Resource
 from ..layout import HostLayout
@@ -27,6 +28,9 @@ class HostProcess:
     stream: str
     process: subprocess.Popen | None = None
     reader: threading.Thread | None = None
+    #: When the host runs a container (bring your own container): its name and the engine running it.
+    container: str | None = None
+    engine: Any = None
 
 
 class StopRequest:

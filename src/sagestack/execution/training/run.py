@@ -10,10 +10,12 @@ import shutil
 import time
 from pathlib import Path
 
+from ...containers.engine import engine_for, missing_image_reason
 from ...domain import images, instance_types
 from ...domain.state import utcnow
 from ...domain.training_jobs import LOG_GROUP, METRIC_NAMESPACE
 from ...store.resources import Resource
+from .. import container_jobs
 from ..access import job_access
 from ..instance_metrics import SAMPLE_SECONDS, InstanceMetrics
 from ..layout import HostLayout, write_config
@@ -81,10 +83,13 @@ class TrainingRun(JobRun):
         hyperparameters: dict[str, str] = dict(data.get("HyperParameters") or {})
         image = images.parse_image(algorithm["TrainingImage"])
         has_entrypoint = bool(algorithm.get("ContainerEntrypoint"))
+        engine = engine_for(self.platform)
         try:
-            runner = images.training_runner(image, hyperparameters, has_entrypoint)
+            runner = images.training_runner(image, hyperparameters, has_entrypoint, engine is not None)
         except images.UnsupportedImage as exc:
             raise JobFailed(f"ClientError: {exc}") from None
+        if runner == "container" and not engine.image_exists(image.uri):
+            raise JobFailed(f"ClientError: {missing_image_reason(engine, image.uri)}")
         resource = data["ResourceConfig"]
         count = int(resource.get("InstanceCount", 1))
         instance = instance_types.spec(resource.get("InstanceType"))
@@ -143,6 +148,23 @@ class TrainingRun(JobRun):
             self.platform.settings.jobs_dir, self.account_id, self.region, resource
         )
         for host in self.hosts:
+            if runner == "container":
+                container_jobs.launch_training(
+                    host,
+                    engine,
+                    data=self.data,
+                    name=self.name,
+                    region=self.region,
+                    image=image.uri,
+                    cpus=cpus_per_host,
+                    gpus=instance.gpus,
+                    host_names=host_names,
+                    storage=self.storage,
+                    log_group=LOG_GROUP,
+                    metrics=metrics,
+                    aws_env=aws_env,
+                )
+                continue
             supervision.launch(
                 host,
                 data=self.data,

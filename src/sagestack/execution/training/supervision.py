@@ -116,10 +116,34 @@ def spawn(
         + ([client_dir] if client_dir else [])
         + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
     )
-    host.process = subprocess.Popen(
+    start_process(
+        host,
         [sys.executable, "-m", "sagestack.execution.entry"],
         env=env,
         cwd=str(host.layout.root),
+        storage=storage,
+        log_group=log_group,
+        metrics=metrics,
+        name=name,
+    )
+
+
+def start_process(
+    host: HostProcess,
+    command: list[str],
+    *,
+    env: dict[str, str],
+    cwd: str,
+    storage: JobStorage,
+    log_group: str,
+    metrics: MetricCollector,
+    name: str,
+) -> None:
+    """Start the host's process (its own session) and the thread that streams its output to the log."""
+    host.process = subprocess.Popen(
+        command,
+        env=env,
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -226,6 +250,9 @@ def supervise(
 
 def signal_all(hosts: list[HostProcess], sig: int) -> None:
     for host in hosts:
+        if host.container and host.engine is not None and host.process is not None:
+            if host.process.poll() is None:  # the container itself: its engine client only waits on it
+                host.engine.kill(host.container, "KILL" if sig == signal.SIGKILL else "TERM")
         if host.process is not None:
             kill_tree(host.process.pid, sig)
 

@@ -1,0 +1,56 @@
+"""Fixtures of the container tests: the BYOC test image (built once, cached) and a server of their own
+whose container engine is podman with the machine's containers.conf (runc; rlimits it allows)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+import pytest
+
+from sagestack.local_server import ServerProcess
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+
+import images  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def byoc_image() -> str:
+    if not shutil.which("podman"):
+        pytest.skip("podman is not installed (.ci/podman.sh installs it): the container tests need it")
+    return images.byoc_image()
+
+
+@pytest.fixture(scope="session")
+def podman_server(tmp_path_factory, byoc_image) -> ServerProcess:
+    proc = ServerProcess(
+        tmp_path_factory.mktemp("podman") / "data",
+        extra_env={**images.engine_env(), "SAGESTACK_CONTAINER_ENGINE": "podman"},
+    )
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def podman_sdk_env(podman_server, monkeypatch):
+    """The environment `sagestack env` prints for the podman server, applied to this test process."""
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.delenv(key, raising=False)
+    env = podman_server.client_env()
+    for key, value in env.items():
+        if key == "PYTHONPATH":
+            if value not in sys.path:
+                monkeypatch.syspath_prepend(value)
+        monkeypatch.setenv(key, value)
+    return env
+
+
+@pytest.fixture
+def podman_bucket(podman_server) -> str:
+    import uuid
+
+    name = f"byoc-{uuid.uuid4().hex[:10]}"
+    podman_server.client("s3").create_bucket(Bucket=name)
+    return name

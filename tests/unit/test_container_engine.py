@@ -1,0 +1,93 @@
+"""The container engine's command line and the ECR view of its images (no engine needed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sagestack.containers.engine import Engine, RunSpec, _size, container_name, resolve, run_command
+from sagestack.domain import images
+from sagestack.domain.repositories import images_by_repository
+
+ENGINE = Engine("podman", "/usr/bin/podman")
+
+
+def test_run_command_keeps_values_off_the_command_line():
+    spec = RunSpec(
+        image="123456789012.dkr.ecr.us-east-1.amazonaws.com/algo:1",
+        name="sagestack-job-algo-1",
+        args=["--epochs", "3"],
+        entrypoint=["python3", "/opt/program/train.py"],
+        environment={"AWS_SECRET_ACCESS_KEY": "s3cr3t", "SM_HPS": '{"a": 1}'},
+        mounts=[("/data/job/algo-1", "/opt/ml", False), ("/models/m", "/opt/ml/model", True)],
+        network="none",
+        hostname="algo-1",
+        hosts={"algo-1": "127.0.0.1"},
+        ports=[("127.0.0.1", 40001, 8080)],
+    )
+    command, env = run_command(ENGINE, spec)
+    assert command[:6] == ["/usr/bin/podman", "run", "--rm", "--pull", "never", "--name"]
+    assert "s3cr3t" not in " ".join(command) and env["AWS_SECRET_ACCESS_KEY"] == "s3cr3t"
+    assert ["-e", "AWS_SECRET_ACCESS_KEY"] == command[command.index("AWS_SECRET_ACCESS_KEY") - 1 :][:2]
+    assert env["SM_HPS"] == '{"a": 1}'
+    assert ["--network", "none"] == command[command.index("--network") :][:2]
+    assert "/data/job/algo-1:/opt/ml" in command and "/models/m:/opt/ml/model:ro" in command
+    assert "127.0.0.1:40001:8080" in command and "algo-1:127.0.0.1" in command
+    # the entrypoint's first word is --entrypoint (docker takes one), the rest go before the arguments
+    assert command[command.index("--entrypoint") + 1] == "python3"
+    assert command[-4:] == [spec.image, "/opt/program/train.py", "--epochs", "3"]
+
+
+def test_container_names_and_engine_choice():
+    assert container_name("my job", "algo-1") == "sagestack-my-job-algo-1"
+    assert len(container_name("x" * 300)) == 200
+    assert resolve("none") is None
+    assert resolve("no-such-engine-here") is None
+
+
+def test_own_images_are_the_ones_sagestack_does_not_run_itself():
+    own = images.parse_image("123456789012.dkr.ecr.us-east-1.amazonaws.com/my-algo:latest")
+    assert images.is_own_image(own)
+    assert images.training_runner(own, {}, False, containers=True) == "container"
+    assert images.processing_runner(own, containers=True) == "container"
+    for uri in (
+        "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+        "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+        "382416733822.dkr.ecr.us-east-1.amazonaws.com/kmeans:1",
+        "173754725891.dkr.ecr.us-east-1.amazonaws.com/sagemaker-spark-processing:3.3-cpu",
+        "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer",
+    ):
+        assert not images.is_own_image(images.parse_image(uri)), uri
+
+
+def test_local_images_grouped_as_ecr_repositories():
+    local = [
+        {
+            "id": "abc",
+            "names": [
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/algo:v1",
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/algo:latest",
+                "localhost/other:1",
+            ],
+            "digest": "sha256:d1",
+            "created": 1700000000,
+            "size": 10,
+        },
+        {
+            "id": "def",
+            "names": ["123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/algo:v1"],
+            "digest": "",
+            "created": "2024-05-01T10:00:00Z",
+            "size": 5,
+        },
+    ]
+    repos = images_by_repository(local, "123456789012", "us-east-1")
+    assert list(repos) == ["team/algo"]
+    (image,) = repos["team/algo"]
+    assert image.digest == "sha256:d1" and sorted(image.tags) == ["latest", "v1"] and image.size == 10
+    assert image.pushed_at == dt.datetime.fromtimestamp(1700000000, dt.timezone.utc)
+    other = images_by_repository(local, "123456789012", "eu-west-1")["team/algo"][0]
+    assert other.digest == "sha256:def" and other.pushed_at.year == 2024
+
+
+def test_docker_sizes():
+    assert _size(1234) == 1234 and _size("12.5MB") == 12_500_000 and _size("512B") == 512 and _size("?") == 0
