@@ -201,6 +201,15 @@ class Settings:
         "SDK v3's ModelBuilder built (code/inference.py loading serve.pkl) run their worker with it when the "
         "server's own Python has SDK v2; typically the python of the environment that built the model",
     )
+    framework_versions: bool = _setting(
+        True,
+        parse=_bool,
+        metavar="BOOL",
+        help="on (the default): script-mode jobs on scikit-learn and XGBoost images run the user's code on the "
+        "framework version the image tag names, in an environment built on first use from the package index "
+        "(uv, else pip) and cached in the env cache dir (docs/framework-versions.md). Off: they run on the "
+        "server's own packages (no downloads)",
+    )
     env_cache_dir: Path | None = _setting(
         None,
         parse=_path,

@@ -19,7 +19,7 @@ import logging
 from pathlib import Path
 
 from ..domain.images import parse_image
-from ..environments import EnvironmentBuildError, EnvironmentCache, NoEnvironment, default_cache_dir, resolve
+from ..environments import EnvironmentBuildError, NoEnvironment, environment_cache, resolve
 
 log = logging.getLogger("sagestack.serving")
 
@@ -29,13 +29,6 @@ TF_SERVING_SCRIPT = Path(__file__).resolve().with_name("tfserving.py")
 
 class RuntimeUnavailable(Exception):
     """The container's runtime cannot be had; the message is the endpoint's FailureReason."""
-
-
-def environment_cache(platform) -> EnvironmentCache:
-    """The platform's framework environments (``--env-cache-dir``)."""
-    return platform.component(
-        "environments", lambda p: EnvironmentCache(p.settings.env_cache_dir or default_cache_dir())
-    )
 
 
 def is_tf_serving(container: dict) -> bool:
