@@ -65,6 +65,10 @@ def build_plan(config: dict, model_of: Callable[[str], dict]) -> dict:
     return plan
 
 
+#: The key a planned container carries when its model has EnableNetworkIsolation.
+NETWORK_ISOLATION = "SagestackNetworkIsolation"
+
+
 def plan_variants(production_variants: list[dict], model_of: Callable[[str], dict]) -> list[dict]:
     variants = []
     for pv in production_variants:
@@ -74,7 +78,11 @@ def plan_variants(production_variants: list[dict], model_of: Callable[[str], dic
             {
                 "VariantName": pv["VariantName"],
                 "ModelName": pv["ModelName"],
-                "Containers": model_containers(model),
+                "Containers": [
+                    # serving/modeldir.py: the worker enters its own network namespace
+                    {**c, NETWORK_ISOLATION: True} if model.get("EnableNetworkIsolation") else c
+                    for c in model_containers(model)
+                ],
                 "Mode": (model.get("InferenceExecutionConfig") or {}).get("Mode", "Serial"),
                 "InstanceType": pv.get("InstanceType") or "ml.m5.large",
                 "InstanceCount": 1 if serverless else int(pv.get("InitialInstanceCount") or 1),

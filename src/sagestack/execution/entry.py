@@ -18,11 +18,11 @@ import traceback
 from pathlib import Path
 
 from ..environments import install_requirements_command
+from ..sandbox import NEEDS, no_network
 from . import job_python
 from .layout import OPT_ML, HostLayout, cmd_args, training_environment, user_hyperparameters
 
 CLONE_NEWNS = 0x00020000
-CLONE_NEWNET = 0x40000000
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
@@ -61,38 +61,6 @@ def bind_hosts(root: Path, hosts: list[str]) -> str | None:
     if _libc().mount(str(path).encode(), b"/etc/hosts", None, MS_BIND, None) != 0:
         return f"bind mount on /etc/hosts failed: {os.strerror(ctypes.get_errno())}"
     return None
-
-
-def no_network() -> str | None:
-    """Move this process (and so the job's code it starts) into a new network namespace whose only
-    interface is its own loopback (brought up: ``127.0.0.1`` inside reaches the job's own listeners, never
-    the host's); None on success, else why not."""
-    if sys.platform != "linux":
-        return f"{sys.platform} has no network namespaces"
-    if _libc().unshare(CLONE_NEWNET) != 0:
-        return f"unshare(CLONE_NEWNET) failed: {os.strerror(ctypes.get_errno())}"
-    loopback_up()
-    return None
-
-
-SIOCGIFFLAGS = 0x8913
-SIOCSIFFLAGS = 0x8914
-IFF_UP = 0x1
-
-
-def loopback_up() -> None:
-    """``ip link set lo up`` in this network namespace (best effort: a job works without it)."""
-    import fcntl
-    import socket
-    import struct
-
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            request = struct.pack("16sH14x", b"lo", 0)
-            flags = struct.unpack("16sH14x", fcntl.ioctl(sock.fileno(), SIOCGIFFLAGS, request))[1]
-            fcntl.ioctl(sock.fileno(), SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
-    except OSError:
-        pass
 
 
 def private_tmp(layout: HostLayout) -> str:
@@ -134,8 +102,7 @@ def main() -> int:
         if problem is not None:  # never run a job that asked for isolation with the host's network
             message = (
                 f"ClientError: EnableNetworkIsolation is set and this server cannot isolate the job: "
-                f"{problem} (a network namespace needs Linux and a server running as root or with "
-                f"CAP_SYS_ADMIN)"
+                f"{problem} ({NEEDS})"
             )
             print(f"sagestack: {message}", flush=True)
             write_failure(layout, message)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..domain.images import parse_image
 from ..environments import EnvironmentBuildError, NoEnvironment, environment_cache, resolve
+from ..environments.frameworks import UnknownFrameworkVersion, resolve_framework
 
 log = logging.getLogger("sagestack.serving")
 
@@ -43,7 +44,11 @@ def is_tf_serving(container: dict) -> bool:
 def attach_runtime(platform, containers: list[dict]) -> list[dict]:
     """Set ``command`` on containers that run outside sagestack's worker (see the module docstring)."""
     for container in containers:
-        if is_tf_serving(container):
+        framework_python = framework_worker_python(platform, container)
+        if framework_python:  # inference code of a scikit-learn / XGBoost image: its framework version
+            container["command"] = [framework_python, "-m", "sagestack.serving.worker"]
+            container["sagestack_on_path"] = True
+        elif is_tf_serving(container):
             container["command"] = tf_serving_command(platform, container, len(containers))
         elif needs_sdk_v3(container):
             container["command"] = sdk_v3_worker_command(platform, container)
@@ -54,6 +59,33 @@ def attach_runtime(platform, containers: list[dict]) -> list[dict]:
             for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
                 environment.setdefault(name, platform.settings.region)
     return containers
+
+
+def framework_worker_python(platform, container: dict) -> str | None:
+    """The framework environment's Python for a model with inference code (``SAGEMAKER_PROGRAM``) on a
+    scikit-learn or XGBoost image, built first if needed (:mod:`sagestack.environments.frameworks`);
+    None: sagestack's worker on the server's Python (built-in algorithms, PyTorch, other images)."""
+    if not platform.settings.framework_versions or container.get("multi_model") is not None:
+        return None
+    if not container.get("image") or not (container.get("environment") or {}).get("SAGEMAKER_PROGRAM"):
+        return None
+    image = parse_image(container["image"])
+    if image.framework not in ("sklearn", "xgboost"):
+        return None
+    try:
+        env = resolve_framework(image.framework, image.version)
+    except UnknownFrameworkVersion as exc:
+        raise RuntimeUnavailable(f"Image {image.uri} cannot be served: {exc}.") from None
+    if env is None or env.uses_server:
+        return None
+    container["notes"] = [*env.notes, f"framework environment {env.description}"]
+    try:
+        return str(environment_cache(platform).ensure(env, log=log.info))
+    except EnvironmentBuildError as exc:
+        raise RuntimeUnavailable(
+            f"Could not build the {env.description} environment for image {image.uri}: {exc}: "
+            f"{exc.tail or '(no output)'}"
+        ) from None
 
 
 #: A module of ``sagemaker.serve`` in SDK v3 that SDK v2 lacks (ModelBuilder's inference.py imports it).
