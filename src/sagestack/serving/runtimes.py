@@ -43,9 +43,14 @@ def is_tf_serving(container: dict) -> bool:
 
 def attach_runtime(platform, containers: list[dict]) -> list[dict]:
     """Set ``command`` on containers that run outside sagestack's worker (see the module docstring)."""
+    # One worker process serves all of a model's containers: the framework environment when every
+    # container is inference code on the same one (an inference pipeline mixing images: the server's).
+    pythons = {framework_worker_python(platform, container) for container in containers}
+    framework_python = pythons.pop() if len(pythons) == 1 else None
     for container in containers:
-        framework_python = framework_worker_python(platform, container)
-        if framework_python:  # inference code of a scikit-learn / XGBoost image: its framework version
+        if not framework_python:
+            container.pop("notes", None)
+        if framework_python and not needs_sdk_v3(container):  # a scikit-learn / XGBoost script
             container["command"] = [framework_python, "-m", "sagestack.serving.worker"]
             container["sagestack_on_path"] = True
         elif is_tf_serving(container):
