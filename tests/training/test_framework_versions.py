@@ -74,6 +74,74 @@ def test_the_generated_table_lists_every_tag_version():
     assert "| sagemaker-xgboost | 1.7, 1 |" in table
 
 
+def _platform(tmp_path, framework_versions=True):
+    from types import SimpleNamespace
+
+    from sagestack.environments import EnvironmentCache
+
+    cache = EnvironmentCache(tmp_path / "envs")
+    settings = SimpleNamespace(framework_versions=framework_versions, env_cache_dir=tmp_path / "envs")
+    return SimpleNamespace(settings=settings, component=lambda name, make: cache)
+
+
+def test_job_python_decisions_without_building(tmp_path):
+    from sagestack.domain.images import parse_image
+    from sagestack.execution.framework_env import FrameworkUnavailable, job_python
+
+    said = []
+    torch_image = parse_image("763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1.0-cpu-py310")
+    assert job_python(_platform(tmp_path), torch_image, said.append) is None  # the server's torch
+    assert said and "never installs another torch" in said[0]
+    off = _platform(tmp_path, framework_versions=False)  # SAGESTACK_FRAMEWORK_VERSIONS=0
+    assert job_python(off, parse_image(SKLEARN_IMAGE), said.append) is None
+    tf = parse_image("763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-training:2.16-cpu-py310")
+    assert job_python(_platform(tmp_path), tf, said.append) is None
+    bad = parse_image(SKLEARN_IMAGE.replace("1.2-1", "9.9-1"))
+    with pytest.raises(FrameworkUnavailable, match=r"^ClientError: image .*scikit-learn 9\.9 is not"):
+        job_python(_platform(tmp_path), bad, said.append)
+    assert not (tmp_path / "envs").exists()  # nothing was built
+
+
+def test_requirements_install_into_a_job_layer(tmp_path, monkeypatch):
+    from sagestack import environments
+
+    monkeypatch.setattr(environments, "find_uv", lambda: "/opt/uv")
+    command = environments.install_requirements_command(
+        "/env/bin/python", tmp_path / "deps", tmp_path / "r.txt"
+    )
+    assert command[:3] == ["/opt/uv", "pip", "install"] and "--target" in command
+    assert command[command.index("--python") + 1] == "/env/bin/python"
+    monkeypatch.setattr(environments, "find_uv", lambda: None)
+    command = environments.install_requirements_command(
+        "/env/bin/python", tmp_path / "deps", tmp_path / "r.txt"
+    )
+    assert command[:4] == ["/env/bin/python", "-m", "pip", "install"]
+    assert command[command.index("--target") + 1] == str(tmp_path / "deps")
+
+
+def test_a_layered_environment_sees_the_server_packages_after_its_own(tmp_path):
+    import subprocess
+    import venv
+
+    from sagestack.environments import layer_on_server, server_site_directories
+
+    venv.EnvBuilder(symlinks=True, with_pip=False).create(tmp_path / "env")
+    layer_on_server(tmp_path / "env")
+    script = "import json, sys, botocore; print(json.dumps([sys.path, botocore.__file__]))"
+    path, found = json.loads(
+        subprocess.run(
+            [str(tmp_path / "env" / "bin" / "python"), "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    own = next(i for i, p in enumerate(path) if p.startswith(str(tmp_path)) and p.endswith("site-packages"))
+    server = path.index(server_site_directories()[0])
+    assert own < server  # the environment's packages win; the server's fill in
+    assert found.startswith(server_site_directories()[0])
+
+
 # -- jobs (a real server) ---------------------------------------------------------------------------
 
 VERSIONS_SCRIPT = textwrap.dedent("""
