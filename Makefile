@@ -79,9 +79,10 @@ demo: $(TEST_STAMP)  ## run the end-to-end example (python -m sagestack.demo --h
 	$(BIN)/python -m sagestack.demo $(ARGS)
 
 # Generated documentation; tests/docs/test_generated_docs.py fails when any of these is stale.
-docs: $(SERVE_STAMP)  ## regenerate docs/coverage.md, algorithms.md, sdk-flows.md, configuration.md and the example notebook
+docs: $(SERVE_STAMP)  ## regenerate docs/coverage.md, algorithms.md, framework-versions.md, sdk-flows.md, configuration.md and the example notebook
 	$(BIN)/sagestack coverage --markdown > docs/coverage.md
 	$(BIN)/python -m sagestack.algorithms.catalog > docs/algorithms.md
+	$(BIN)/python -m sagestack.environments.frameworks > docs/framework-versions.md
 	$(BIN)/python -m sagestack.sdk_flows > docs/sdk-flows.md
 	$(BIN)/python -m sagestack.settings > docs/configuration.md
 	$(BIN)/python -m sagestack.demo --write-notebook

@@ -34,6 +34,7 @@ ALL = (
     "vision",
     "console",
     "multiserver",
+    "framework_env",
 )
 
 

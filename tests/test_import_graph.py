@@ -64,6 +64,8 @@ LAYERS: dict[str, int] = {
     "settings": 10,
     "memory": 10,
     "pidfile": 10,
+    # what a job's or worker's process does to isolate itself (network namespaces)
+    "sandbox": 10,
     "__init__": 0,
 }
 

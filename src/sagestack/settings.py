@@ -283,6 +283,14 @@ class Settings:
         "images (bring your own container): podman, docker, auto (podman, else docker, if on PATH) or none "
         "(such images fail with a reason). The engine's own configuration applies (containers.conf, "
         "CONTAINERS_CONF); images are looked up under the exact URI the job names (see docs/containers.md)",
+    framework_versions: bool = _setting(
+        True,
+        parse=_bool,
+        metavar="BOOL",
+        help="on (the default): script-mode jobs on scikit-learn and XGBoost images run the user's code on the "
+        "framework version the image tag names, in an environment built on first use from the package index "
+        "(uv, else pip) and cached in the env cache dir (docs/framework-versions.md). Off: they run on the "
+        "server's own packages (no downloads)",
     )
     env_cache_dir: Path | None = _setting(
         None,

@@ -186,6 +186,7 @@ def test_make_demo_runs_the_driver():
     for command in (
         "sagestack coverage --markdown > docs/coverage.md",
         "-m sagestack.algorithms.catalog > docs/algorithms.md",
+        "-m sagestack.environments.frameworks > docs/framework-versions.md",
         "-m sagestack.sdk_flows > docs/sdk-flows.md",
         "-m sagestack.demo --write-notebook",
     ):

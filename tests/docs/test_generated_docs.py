@@ -1,6 +1,7 @@
 """The generated documents match the code they come from; regenerate them all with ``make docs``.
 
-docs/coverage.md (operations per service), docs/algorithms.md (built-in algorithms), docs/sdk-flows.md
+docs/coverage.md (operations per service), docs/algorithms.md (built-in algorithms),
+docs/framework-versions.md (what each script-mode framework image tag installs), docs/sdk-flows.md
 (SDK flows and the tests that cover them), docs/configuration.md (the settings, their variables and flags)
 and examples/xgboost_end_to_end.ipynb (the example script's cells). Also: the ``sdk_flow`` markers name
 known flows, and the marker reader finds what it should.
@@ -32,6 +33,12 @@ def _algorithms() -> str:
     return render_markdown()
 
 
+def _framework_versions() -> str:
+    from sagestack.environments.frameworks import render_markdown
+
+    return render_markdown()
+
+
 def _sdk_flows() -> str:
     from sagestack.sdk_flows import render_markdown
 
@@ -53,6 +60,10 @@ def _notebook() -> str:
 GENERATED = {
     "docs/coverage.md": (_coverage, "sagestack coverage --markdown > docs/coverage.md"),
     "docs/algorithms.md": (_algorithms, "python -m sagestack.algorithms.catalog > docs/algorithms.md"),
+    "docs/framework-versions.md": (
+        _framework_versions,
+        "python -m sagestack.environments.frameworks > docs/framework-versions.md",
+    ),
     "docs/sdk-flows.md": (_sdk_flows, "python -m sagestack.sdk_flows > docs/sdk-flows.md"),
     "docs/configuration.md": (_configuration, "python -m sagestack.settings > docs/configuration.md"),
     "examples/xgboost_end_to_end.ipynb": (_notebook, "python -m sagestack.demo --write-notebook"),

@@ -74,6 +74,8 @@ def plan_variants(production_variants: list[dict], model_of: Callable[[str], dic
             {
                 "VariantName": pv["VariantName"],
                 "ModelName": pv["ModelName"],
+                # isolated models' containers are marked (serving/modeldir.py: the worker enters its own
+                # network namespace; serving/containers.py: an internal network)
                 "Containers": model_containers(model),
                 "Mode": (model.get("InferenceExecutionConfig") or {}).get("Mode", "Serial"),
                 "InstanceType": pv.get("InstanceType") or "ml.m5.large",

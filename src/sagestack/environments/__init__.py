@@ -11,8 +11,12 @@ A build happens under a file lock (``<name>.lock``), so
 concurrent endpoints — in this process or another server on the same cache — build it once and never see
 half an environment (a venv counts as built once its marker file is written, last). A failed build raises :class:`EnvironmentBuildError` with the tail of pip's output.
 
-Only the standard library here: callers (the serving controller, later the training executor) run a
-worker with ``EnvironmentCache.ensure(...)`` as its interpreter.
+Script-mode framework versions (:mod:`.frameworks`: scikit-learn, XGBoost by image tag) are environments
+of the same cache built from pip specs instead of a pins file: installed with uv where it is installed
+(:func:`find_uv`; pip otherwise) and layered on the server's environment (:func:`layer_on_server`).
+
+Only the standard library here: callers (the serving controller, the training and processing runs) run a
+worker or a job's code with ``EnvironmentCache.ensure(...)`` as its interpreter.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import json
 import os
 import re
 import shutil
+import site
 import subprocess
 import sys
 import threading
@@ -136,6 +141,13 @@ class EnvironmentCache:
     def ready(self, req: Requirements) -> bool:
         return (self.path(req) / MARKER).exists() and self.python_of(req).exists()
 
+    def info(self, req: Requirements) -> dict:
+        """The built environment's marker (what was installed, how long the build took); {} if not built."""
+        try:
+            return json.loads((self.path(req) / MARKER).read_text())
+        except (OSError, ValueError):
+            return {}
+
     def ensure(self, req: Requirements, log=None) -> Path:
         """The venv's Python, building the venv first when it is not cached (minutes: pip downloads).
         ``log``: a callable taking progress lines."""
@@ -154,7 +166,9 @@ class EnvironmentCache:
                     fcntl.flock(handle, fcntl.LOCK_UN)
         return self.python_of(req)
 
-    def _build(self, req: Requirements, log) -> None:
+    def _build(self, req, log) -> None:
+        if getattr(req, "specs", None) is not None:
+            return self._build_specs(req, log)
         target = self.path(req)
         started = time.monotonic()
         say = log or (lambda line: None)
@@ -198,6 +212,102 @@ class EnvironmentCache:
             shutil.rmtree(target, ignore_errors=True)
             raise
 
+    def _build_specs(self, req, log) -> None:
+        """A framework environment (:class:`.frameworks.FrameworkEnvironment`): a venv of the server's
+        Python with ``req.specs`` installed (uv when found, else pip), layered on the server's packages."""
+        target = self.path(req)
+        started = time.monotonic()
+        say = log or (lambda line: None)
+        uv = find_uv()
+        tool = "uv" if uv else "pip"
+        say(f"Building the {req.description} environment in {target} ({tool})")
+        try:
+            if target.exists():
+                shutil.rmtree(target)
+            python = str(target / "bin" / "python")
+            if uv:
+                _run(
+                    [uv, "venv", "--quiet", "--python", self.python, str(target)],
+                    "creating the virtual environment",
+                )
+                _run(
+                    [uv, "pip", "install", "--python", python, *req.specs],
+                    f"uv pip install {' '.join(req.specs)}",
+                )
+            else:
+                _run([self.python, "-m", "venv", str(target)], "creating the virtual environment")
+                _run(
+                    [python, "-m", "pip", "install", "--no-input", "--disable-pip-version-check", *req.specs],
+                    f"pip install {' '.join(req.specs)}",
+                )
+            layer_on_server(target)
+            seconds = time.monotonic() - started
+            (target / MARKER).write_text(
+                json.dumps(
+                    {
+                        "framework": req.framework,
+                        "version": req.version,
+                        "requirements": req.text,
+                        "installed": _installed(target),
+                        "installer": tool,
+                        "built_at": time.time(),
+                        "build_seconds": round(seconds, 1),
+                    }
+                )
+            )
+            say(f"Built the {req.description} environment in {seconds:.1f}s")
+        except BaseException:
+            shutil.rmtree(target, ignore_errors=True)
+            raise
+
+
+#: The ``.pth`` file that puts the server's site directories after an environment's own.
+SERVER_LAYER_PTH = "_sagestack_server_environment.pth"
+
+
+def server_site_directories() -> list[str]:
+    """The server's site-packages directories (its venv's, or the interpreter's), existing ones only."""
+    seen: list[str] = []
+    user = [site.getusersitepackages()] if site.ENABLE_USER_SITE else []  # as the server sees them
+    for path in [*site.getsitepackages(), *user]:
+        if path and os.path.isdir(path) and path not in seen:
+            seen.append(path)
+    return seen
+
+
+def site_packages(directory: Path) -> Path:
+    if sys.platform == "win32":
+        return directory / "Lib" / "site-packages"
+    return directory / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+
+
+def layer_on_server(directory: Path) -> None:
+    """Make the venv at ``directory`` see the server's packages after its own (a ``.pth`` file)."""
+    packages = site_packages(directory)
+    packages.mkdir(parents=True, exist_ok=True)
+    lines = [f"import site; site.addsitedir({path!r})" for path in server_site_directories()]
+    (packages / SERVER_LAYER_PTH).write_text("\n".join(lines) + "\n")
+
+
+def find_uv() -> str | None:
+    """uv's binary: the ``uv`` package's (``pip install uv``), else ``uv`` on PATH; None without uv."""
+    try:
+        import uv  # type: ignore[import-not-found]
+
+        return uv.find_uv_bin()
+    except (ImportError, FileNotFoundError, AttributeError):
+        pass
+    return shutil.which("uv")
+
+
+def _installed(target: Path) -> dict[str, str]:
+    """Distribution → version in the venv's own site-packages (its ``*.dist-info`` folders)."""
+    found = {}
+    for info in sorted(site_packages(target).glob("*.dist-info")):
+        name, _, version = info.name[: -len(".dist-info")].partition("-")
+        found[name.lower().replace("_", "-")] = version
+    return found
+
 
 def _run(args: list[str], what: str) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
@@ -226,6 +336,34 @@ def _run(args: list[str], what: str) -> None:
 def _tail(output: str, lines: int = 6, chars: int = 800) -> str:
     kept = [line.strip() for line in output.strip().splitlines() if line.strip()][-lines:]
     return " | ".join(kept)[-chars:]
+
+
+def environment_cache(platform) -> EnvironmentCache:
+    """The platform's one cache of framework environments (``--env-cache-dir``)."""
+    return platform.component(
+        "environments", lambda p: EnvironmentCache(p.settings.env_cache_dir or default_cache_dir())
+    )
+
+
+def install_requirements_command(python: str, target: Path, requirements: Path) -> list[str]:
+    """The command that installs a job's ``requirements.txt`` into ``target`` (a per-job folder put on the
+    job's PYTHONPATH: the shared environment ``python`` belongs to is never changed), for ``python``'s
+    version and platform: uv when found, else pip."""
+    uv = find_uv()
+    if uv:
+        return [
+            uv,
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            python,
+            "--target",
+            str(target),
+            "-r",
+            str(requirements),
+        ]
+    return [python, "-m", "pip", "install", "--quiet", "--target", str(target), "-r", str(requirements)]
 
 
 def default_cache_dir() -> Path:

@@ -17,11 +17,12 @@ import sys
 import traceback
 from pathlib import Path
 
+from ..environments import install_requirements_command
+from ..sandbox import NEEDS, no_network
 from . import job_python
 from .layout import OPT_ML, HostLayout, cmd_args, training_environment, user_hyperparameters
 
 CLONE_NEWNS = 0x00020000
-CLONE_NEWNET = 0x40000000
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
@@ -62,12 +63,13 @@ def bind_hosts(root: Path, hosts: list[str]) -> str | None:
     return None
 
 
-def no_network() -> str | None:
-    if sys.platform != "linux":
-        return f"{sys.platform} has no network namespaces"
-    if _libc().unshare(CLONE_NEWNET) != 0:
-        return f"unshare(CLONE_NEWNET) failed: {os.strerror(ctypes.get_errno())}"
-    return None
+def private_tmp(layout: HostLayout) -> str:
+    """The job's own temporary directory (TMPDIR, TMP, TEMP), under its directory: removed with it."""
+    path = layout.path(".sagestack", "tmp")
+    path.mkdir(parents=True, exist_ok=True)
+    for name in ("TMPDIR", "TMP", "TEMP"):
+        os.environ[name] = str(path)
+    return str(path)
 
 
 def write_failure(layout: HostLayout, text: str) -> None:
@@ -116,18 +118,21 @@ def main() -> int:
                 f"sagestack: no private {OPT_ML} ({problem}); the job runs with the SM_* paths under {root}",
                 flush=True,
             )
+    layout = HostLayout(root, visible)
     if config.get("network_isolation"):
         problem = no_network()
+        if problem is not None:  # never run a job that asked for isolation with the host's network
+            message = (
+                f"ClientError: EnableNetworkIsolation is set and this server cannot isolate the job: "
+                f"{problem} ({NEEDS})"
+            )
+            print(f"sagestack: {message}", flush=True)
+            write_failure(layout, message)
+            return 2
         print(
-            "sagestack: network isolation: "
-            + (
-                "the job has no network"
-                if problem is None
-                else f"not available ({problem}); the job runs with the host's network"
-            ),
-            flush=True,
+            "sagestack: network isolation: the job runs in its own network namespace (no network)", flush=True
         )
-    layout = HostLayout(root, visible)
+    private_tmp(layout)
     if runner == "processing":
         return run_processing(layout, config)
     if runner == "builtin":
@@ -179,22 +184,17 @@ def run_algorithm(layout: HostLayout, config: dict) -> int:
 def run_script(layout: HostLayout, config: dict, hyperparameters: dict, program: str | None) -> int:
     code_dir = layout.path("code")
     env = dict(os.environ)
+    # The image's framework version (framework_env.py) or the server's Python.
+    python = config.get("python") or sys.executable
+    if config.get("python"):  # `python`, `pip` in the script: the framework environment's first
+        env["PATH"] = os.pathsep.join([str(Path(python).parent), env.get("PATH", os.defpath)])
     deps = layout.path("code", ".sagestack-deps")
     requirements = code_dir / "requirements.txt"
     if requirements.exists() and not config.get("entrypoint"):
+        # A per-job layer over the (shared, never changed) environment, first on the script's PYTHONPATH.
         print(f"sagestack: installing {requirements.name}", flush=True)
         result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--target",
-                str(deps),
-                "-r",
-                str(requirements),
-            ],
+            install_requirements_command(python, deps, requirements),
             stdout=sys.stdout,
             stderr=sys.stdout,
         )
@@ -229,7 +229,7 @@ def run_script(layout: HostLayout, config: dict, hyperparameters: dict, program:
             return 2
         args = cmd_args(user_hyperparameters(hyperparameters))
         command = (
-            [sys.executable, program, *args]
+            [python, program, *args]
             if program.endswith(".py")
             else ["/bin/sh", "-c", " ".join([program, *args])]
         )
@@ -354,6 +354,8 @@ def run_processing(layout: HostLayout, config: dict) -> int:
     deps = layout.visible / ".sagestack" / "pip"
     env["PIP_TARGET"] = str(deps)  # requirements.txt installs stay with the job, not in the server's venv
     env["PYTHONPATH"] = os.pathsep.join([str(deps)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    if config.get("python"):  # the image's framework version (framework_env.py): its python first on PATH
+        env["PATH"] = os.pathsep.join([str(Path(config["python"]).parent), env.get("PATH", os.defpath)])
     if config.get("spark"):  # the Spark images' smspark-submit, on PATH
         bin_dir = layout.path(".sagestack", "bin")
         bin_dir.mkdir(parents=True, exist_ok=True)

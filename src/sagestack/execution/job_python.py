@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import site
 import sys
 import venv
 from pathlib import Path
 
-PTH_NAME = "_sagestack_server_environment.pth"
+from ..environments import layer_on_server
 
 CONDA_UNAVAILABLE = (
     "sagestack: conda is not available here: the job runs with the server's Python {version} in a "
@@ -60,31 +59,12 @@ exec "$(dirname "$0")/python" -m torch.distributed.run "$@"
 """
 
 
-def server_site_directories() -> list[str]:
-    """The server's site-packages directories (its venv's, or the interpreter's), existing ones only."""
-    seen: list[str] = []
-    user = [site.getusersitepackages()] if site.ENABLE_USER_SITE else []  # as the server sees them
-    for path in [*site.getsitepackages(), *user]:
-        if path and os.path.isdir(path) and path not in seen:
-            seen.append(path)
-    return seen
-
-
-def site_packages(directory: Path) -> Path:
-    if sys.platform == "win32":
-        return directory / "Lib" / "site-packages"
-    return directory / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
-
-
 def create(directory: Path) -> Path:
     """Create the layered venv at ``directory`` (idempotent); return its ``bin`` directory."""
     bin_dir = directory / ("Scripts" if sys.platform == "win32" else "bin")
     if not (directory / "pyvenv.cfg").exists():
         venv.EnvBuilder(symlinks=sys.platform != "win32", with_pip=False, clear=False).create(directory)
-    packages = site_packages(directory)
-    packages.mkdir(parents=True, exist_ok=True)
-    lines = [f"import site; site.addsitedir({path!r})" for path in server_site_directories()]
-    (packages / PTH_NAME).write_text("\n".join(lines) + "\n")
+    layer_on_server(directory)
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     conda = "#!/bin/sh\necho " + _sh_quote(CONDA_UNAVAILABLE.format(version=version)) + " >&2\nexit 1\n"
     commands = {

@@ -16,6 +16,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from ..domain.models import NETWORK_ISOLATION
 from ..formats.archives import extract_tar
 
 SUBMIT_IN_MODEL = "/opt/ml/model/code"
@@ -130,7 +131,7 @@ class ModelCache:
             "model_dir": str(model_dir),
             "code_dir": str(code_dir) if code_dir else None,
             "environment": environment,
-            "network_isolation": bool(container.get("_NetworkIsolation")),
+            "network_isolation": bool(container.get(NETWORK_ISOLATION)),
         }
 
 

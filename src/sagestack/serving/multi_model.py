@@ -27,6 +27,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from ..domain.models import NETWORK_ISOLATION
 from ..protocol.errors import ServiceError
 from .metrics import StatisticSet
 
@@ -73,6 +74,7 @@ def prepare_container(controller: Any, container: dict, instance_type: str | Non
         "model_dir": str(root),
         "code_dir": None,
         "environment": dict(container.get("Environment") or {}),
+        "network_isolation": bool(container.get(NETWORK_ISOLATION)),
         "multi_model": {
             "max_models": settings.mme_max_models,
             "memory_mb": instance_spec(instance_type).memory_mb,

@@ -19,7 +19,8 @@ import logging
 from pathlib import Path
 
 from ..domain.images import parse_image
-from ..environments import EnvironmentBuildError, EnvironmentCache, NoEnvironment, default_cache_dir, resolve
+from ..environments import EnvironmentBuildError, NoEnvironment, environment_cache, resolve
+from ..environments.frameworks import UnknownFrameworkVersion, resolve_framework
 
 log = logging.getLogger("sagestack.serving")
 
@@ -29,13 +30,6 @@ TF_SERVING_SCRIPT = Path(__file__).resolve().with_name("tfserving.py")
 
 class RuntimeUnavailable(Exception):
     """The container's runtime cannot be had; the message is the endpoint's FailureReason."""
-
-
-def environment_cache(platform) -> EnvironmentCache:
-    """The platform's framework environments (``--env-cache-dir``)."""
-    return platform.component(
-        "environments", lambda p: EnvironmentCache(p.settings.env_cache_dir or default_cache_dir())
-    )
 
 
 def is_tf_serving(container: dict) -> bool:
@@ -49,10 +43,19 @@ def is_tf_serving(container: dict) -> bool:
 
 def attach_runtime(platform, containers: list[dict]) -> list[dict]:
     """Set ``command`` on containers that run outside sagestack's worker (see the module docstring)."""
+    # One worker process serves all of a model's containers: the framework environment when every
+    # container is inference code on the same one (an inference pipeline mixing images: the server's).
+    pythons = {framework_worker_python(platform, container) for container in containers}
+    framework_python = pythons.pop() if len(pythons) == 1 else None
     for container in containers:
         if container.get("engine_image"):  # the user's own image: the container engine runs it
             continue
-        if is_tf_serving(container):
+        if not framework_python:
+            container.pop("notes", None)
+        if framework_python and not needs_sdk_v3(container):  # a scikit-learn / XGBoost script
+            container["command"] = [framework_python, "-m", "sagestack.serving.worker"]
+            container["sagestack_on_path"] = True
+        elif is_tf_serving(container):
             container["command"] = tf_serving_command(platform, container, len(containers))
         elif needs_sdk_v3(container):
             container["command"] = sdk_v3_worker_command(platform, container)
@@ -63,6 +66,33 @@ def attach_runtime(platform, containers: list[dict]) -> list[dict]:
             for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
                 environment.setdefault(name, platform.settings.region)
     return containers
+
+
+def framework_worker_python(platform, container: dict) -> str | None:
+    """The framework environment's Python for a model with inference code (``SAGEMAKER_PROGRAM``) on a
+    scikit-learn or XGBoost image, built first if needed (:mod:`sagestack.environments.frameworks`);
+    None: sagestack's worker on the server's Python (built-in algorithms, PyTorch, other images)."""
+    if not platform.settings.framework_versions or container.get("multi_model") is not None:
+        return None
+    if not container.get("image") or not (container.get("environment") or {}).get("SAGEMAKER_PROGRAM"):
+        return None
+    image = parse_image(container["image"])
+    if image.framework not in ("sklearn", "xgboost"):
+        return None
+    try:
+        env = resolve_framework(image.framework, image.version)
+    except UnknownFrameworkVersion as exc:
+        raise RuntimeUnavailable(f"Image {image.uri} cannot be served: {exc}.") from None
+    if env is None or env.uses_server:
+        return None
+    container["notes"] = [*env.notes, f"framework environment {env.description}"]
+    try:
+        return str(environment_cache(platform).ensure(env, log=log.info))
+    except EnvironmentBuildError as exc:
+        raise RuntimeUnavailable(
+            f"Could not build the {env.description} environment for image {image.uri}: {exc}: "
+            f"{exc.tail or '(no output)'}"
+        ) from None
 
 
 #: A module of ``sagemaker.serve`` in SDK v3 that SDK v2 lacks (ModelBuilder's inference.py imports it).

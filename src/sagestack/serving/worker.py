@@ -396,6 +396,28 @@ def main(argv: list[str] | None = None) -> int:
         watch_lifeline(config["lifeline_fd"], os.getpid())
     sock = socket.socket(fileno=config["listen_fd"])
     started = time.monotonic()
+    for container in config["containers"]:  # what runs differs from the image tag (runtimes.py)
+        for note in container.get("notes") or ():
+            print(f"sagestack: {note}", file=sys.stderr, flush=True)
+    if any(c.get("network_isolation") for c in config["containers"]):
+        # The model's EnableNetworkIsolation: the listening socket (made in the host's namespace) keeps
+        # answering the gateway; nothing the inference code opens reaches anything.
+        from ..sandbox import NEEDS, no_network
+
+        problem = no_network()
+        if problem is not None:
+            message = (
+                f"EnableNetworkIsolation is set and this server cannot isolate the model: {problem} ({NEEDS})"
+            )
+            print(f"sagestack: {message}", file=sys.stderr, flush=True)
+            status.write("FAILED " + json.dumps(message) + "\n")
+            status.flush()
+            return 1
+        print(
+            "sagestack: network isolation: the model runs in its own network namespace",
+            file=sys.stderr,
+            flush=True,
+        )
     private = [c["model_dir"] for c in config["containers"] if c.get("private_opt_ml_model")]
     if len(private) == 1:  # inference code that reads /opt/ml/model itself (runtimes.py)
         from .opt_ml import bind_model_dir

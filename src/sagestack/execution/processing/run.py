@@ -18,6 +18,7 @@ from ...domain.state import utcnow
 from ...store.resources import Resource
 from .. import container_jobs
 from ..access import job_access
+from ..framework_env import FrameworkUnavailable, job_python
 from ..instance_metrics import SAMPLE_SECONDS, InstanceMetrics
 from ..layout import HostLayout
 from ..observer import JobObserver
@@ -96,6 +97,12 @@ class ProcessingRun(JobRun):
         self.pipes = staging.stage_inputs(self.storage, data, self.hosts, self.region, self.stop, self.name)
         if self.stop.is_set():
             return self.observer.on_finished("Stopped")
+        python = None
+        if runner == "processing" and not spark and image.repository not in images.BUILTIN_PROCESSING_MODULES:
+            try:  # the framework version the image tag names
+                python = job_python(self.platform, image, self._note_all)
+            except FrameworkUnavailable as exc:
+                raise JobFailed(str(exc)) from None
         cpus_per_host = max(1, min(instance.vcpus, self.cpus // max(1, count) or 1))
         network = data.get("NetworkConfig") or {}
         config = {
@@ -108,6 +115,7 @@ class ProcessingRun(JobRun):
             "network_isolation": bool(network.get("EnableNetworkIsolation")),
             "spark": spark,
             "module": images.builtin_processing_module(image, bool(app.get("ContainerEntrypoint"))),
+            "python": python,
         }
         no_metrics = MetricCollector([])
         runtime = float((data.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400))
@@ -165,6 +173,10 @@ class ProcessingRun(JobRun):
         )
         self._end_pipes()  # before the inputs are removed
         self._finish(exit_codes, outputs)
+
+    def _note_all(self, message: str) -> None:
+        for host in self.hosts:
+            supervision.log_line(self.storage, LOG_GROUP, host, message)
 
     def _end_pipes(self) -> None:
         pipes, self.pipes = self.pipes, []

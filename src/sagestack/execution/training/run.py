@@ -17,6 +17,7 @@ from ...domain.training_jobs import LOG_GROUP, METRIC_NAMESPACE
 from ...store.resources import Resource
 from .. import container_jobs
 from ..access import job_access
+from ..framework_env import FrameworkUnavailable, job_python
 from ..instance_metrics import SAMPLE_SECONDS, InstanceMetrics
 from ..layout import HostLayout, write_config
 from ..observer import JobObserver
@@ -113,6 +114,12 @@ class TrainingRun(JobRun):
         )
         staging.stage_code(self.storage, self.hosts, hyperparameters)
         staging.restore_checkpoints(self.storage, self.data, self.hosts, self._note)
+        python = None
+        if runner == "script" and not has_entrypoint:  # the framework version the image tag names
+            try:
+                python = job_python(self.platform, image, self._note_all)
+            except FrameworkUnavailable as exc:
+                raise JobFailed(str(exc)) from None
 
         algorithm_repo = image.repository if runner == "algorithm" else None
         metrics = collector_for(algorithm, algorithm_repo)
@@ -182,6 +189,7 @@ class TrainingRun(JobRun):
                 metrics=metrics,
                 aws_env=aws_env,
                 client_dir=client_dir,
+                python=python,
             )
         self.observer.on_processes([h.process.pid for h in self.hosts if h.process])
         usage = InstanceMetrics(
@@ -212,6 +220,10 @@ class TrainingRun(JobRun):
 
     def _note(self, host: HostProcess, message: str) -> None:
         supervision.log_line(self.storage, LOG_GROUP, host, message)
+
+    def _note_all(self, message: str) -> None:
+        for host in self.hosts:
+            self._note(host, message)
 
     # -- the end ---------------------------------------------------------------------------
 

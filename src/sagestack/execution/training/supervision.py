@@ -46,10 +46,12 @@ def launch(
     aws_env: dict[str, str] | None = None,
     client_dir: str | None = None,
     environment: dict[str, str] | None = None,
+    python: str | None = None,
 ) -> None:
     """Start the host's process, and the thread that streams its output. ``aws_env``: how the job's code
     reaches the server (endpoint, credentials); ``client_dir``: the client plugin's folder, put on the
-    job's PYTHONPATH; ``environment``: variables the platform sets beyond the job's own Environment."""
+    job's PYTHONPATH; ``environment``: variables the platform sets beyond the job's own Environment;
+    ``python``: the interpreter of the user's script (the image's framework version; None: the server's)."""
     algorithm = data["AlgorithmSpecification"]
     config = {
         "job_name": name,
@@ -63,6 +65,7 @@ def launch(
         "arguments": algorithm.get("ContainerArguments"),
         "hosts": host_names,
         "job_arn": data.get("TrainingJobArn", ""),
+        "python": python,
     }
     spawn(
         host,
