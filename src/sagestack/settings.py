@@ -283,6 +283,7 @@ class Settings:
         "images (bring your own container): podman, docker, auto (podman, else docker, if on PATH) or none "
         "(such images fail with a reason). The engine's own configuration applies (containers.conf, "
         "CONTAINERS_CONF); images are looked up under the exact URI the job names (see docs/containers.md)",
+    )
     framework_versions: bool = _setting(
         True,
         parse=_bool,
