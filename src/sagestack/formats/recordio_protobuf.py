@@ -727,23 +727,28 @@ def iter_batches(
     rows (the last one may be shorter)."""
     if batch_rows <= 0:
         raise ValueError("batch_rows must be positive")
-    pending: list[RecordBatch] = []
-    pending_rows = 0
+    # Batches inside a decoded chunk are slices of it (no copy); only a batch that straddles two chunks
+    # is concatenated: the rows carried over from the previous chunk(s) and the head of this one.
+    carried: list[RecordBatch] = []
+    carried_rows = 0
     for spans in recordio.iter_spans(_as_paths(paths), chunk_bytes):
         batch = decode_spans(spans)
-        pending.append(batch)
-        pending_rows += len(batch)
-        if pending_rows < batch_rows:
-            continue
-        merged = RecordBatch.concat(pending)
         start = 0
-        while len(merged) - start >= batch_rows:
-            yield merged.slice(start, start + batch_rows)
+        if carried:
+            need = batch_rows - carried_rows
+            if len(batch) < need:
+                carried.append(batch)
+                carried_rows += len(batch)
+                continue
+            yield RecordBatch.concat([*carried, batch.slice(0, need)])
+            carried, carried_rows, start = [], 0, need
+        while len(batch) - start >= batch_rows:
+            yield batch.slice(start, start + batch_rows)
             start += batch_rows
-        pending = [merged.slice(start, len(merged))] if start < len(merged) else []
-        pending_rows = len(merged) - start
-    if pending_rows:
-        yield RecordBatch.concat(pending)
+        if start < len(batch):
+            carried, carried_rows = [batch.slice(start, len(batch))], len(batch) - start
+    if carried_rows:
+        yield RecordBatch.concat(carried)
 
 
 def load(paths: Paths) -> RecordBatch:
