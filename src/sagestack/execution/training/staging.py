@@ -52,10 +52,15 @@ def stage_inputs(
                 f'permissions on bucket "{bucket}".'
             )
         sharded = entry["S3DistributionType"] == "ShardedByS3Key"
+        augmented = source.get("S3DataType") == "AugmentedManifestFile"
+        attributes = source.get("AttributeNames") or None
+        if augmented and mode == "Pipe":
+            check_manifests(storage, objects, attributes)
         for index, host in enumerate(hosts):
             mine = objects[index :: len(hosts)] if sharded else objects
             target = host.layout.path("input", "data", channel_name)
             if mode == "Pipe":
+                wrapped = augmented and entry["RecordWrapperType"] == "RecordIO"
                 start_pipe(
                     storage,
                     target,
@@ -63,6 +68,7 @@ def stage_inputs(
                     stop,
                     name,
                     inflate=channel.get("CompressionType") == "Gzip",
+                    augmented_attributes=(attributes or []) if wrapped else None,
                 )
                 continue
             for bucket, key, rel in mine:
@@ -70,7 +76,72 @@ def stage_inputs(
                     storage.fetch(bucket, key, target / rel)
                 except DataError as exc:
                     raise JobFailed(f"ClientError: Data download failed: {exc}") from None
+                if augmented:
+                    stage_manifest_refs(storage, target / rel, target, attributes)
     return input_config
+
+
+REFS_DIR = ".s3"
+
+
+def check_manifests(storage: JobStorage, objects: list, attributes: list | None) -> None:
+    """A Pipe-mode augmented manifest that does not parse (or lacks an ``AttributeNames`` attribute)
+    fails the job before the stream starts."""
+    from ...formats.manifest import FormatError, iter_augmented_manifest
+
+    for bucket, key, _ in objects:
+        try:
+            for _ in iter_augmented_manifest(storage.read_bytes(bucket, key).splitlines(), attributes):
+                pass
+        except FormatError as exc:
+            raise JobFailed(
+                f"ClientError: The augmented manifest s3://{bucket}/{key} is invalid: {exc}"
+            ) from None
+        except DataError as exc:
+            raise JobFailed(f"ClientError: Data download failed: {exc}") from None
+
+
+def stage_manifest_refs(storage: JobStorage, manifest: Path, target: Path, attributes: list | None) -> None:
+    """File mode with an augmented manifest: every object its ``-ref`` attributes (of ``AttributeNames``,
+    else of each line) point at, copied to ``<channel>/.s3/<bucket>/<key>`` beside the manifest (the
+    hidden folder keeps them out of the channel's data files)."""
+    from ...formats.manifest import FormatError, is_ref, iter_augmented_manifest, split_s3_uri
+
+    seen: set[str] = set()
+    try:
+        for doc in iter_augmented_manifest(manifest, attributes):
+            for attribute, value in doc.items():
+                if not is_ref(attribute) or not isinstance(value, str) or value in seen:
+                    continue
+                seen.add(value)
+                bucket, key = split_s3_uri(value)
+                storage.fetch(bucket, key, target / REFS_DIR / bucket / key)
+    except FormatError as exc:
+        raise JobFailed(f"ClientError: The augmented manifest {manifest.name} is invalid: {exc}") from None
+    except DataError as exc:
+        raise JobFailed(f"ClientError: Data download failed: {exc}") from None
+
+
+def _augmented_stream(storage: JobStorage, objects: list, attributes: list, out: BinaryIO) -> None:
+    """Pipe mode, ``RecordWrapperType=RecordIO``: each selected attribute of each manifest line as one
+    RecordIO record, in ``AttributeNames`` order (the objects behind ``-ref`` URIs, values as JSON)."""
+    from ...formats.manifest import iter_augmented_payloads, split_s3_uri
+    from ...formats.recordio import frame
+
+    def read_ref(uri: str) -> bytes:
+        return storage.read_bytes(*split_s3_uri(uri))
+
+    for bucket, key, _ in objects:
+        with storage.open(bucket, key) as raw:
+            lines = raw.read().splitlines()
+        if attributes:
+            for payloads in iter_augmented_payloads(lines, attributes, read_ref):
+                out.write(frame(payloads))
+        else:
+            from ...formats.manifest import attribute_payload, iter_augmented_manifest
+
+            for doc in iter_augmented_manifest(lines):
+                out.write(frame([attribute_payload(n, v, read_ref) for n, v in doc.items()]))
 
 
 def channel_objects(storage: JobStorage, source: dict) -> list[tuple[str, str, str]]:
@@ -97,11 +168,14 @@ def start_pipe(
     stop: StopRequest,
     name: str,
     inflate: bool = False,
+    augmented_attributes: list | None = None,
 ) -> Callable[[], None]:
     """Pipe mode: FIFOs ``<stem>_<epoch>`` (epoch 0, 1, …), each streaming every object once, in order —
     gunzipped on the way when ``inflate`` (``CompressionType``/``S3CompressionType`` Gzip). Training's are
     ``input/data/<channel>_<epoch>``, processing's ``<LocalPath>_<epoch>``. Returns what ends the feeding
-    thread once the job is over (it otherwise waits for a reader that never comes)."""
+    thread once the job is over (it otherwise waits for a reader that never comes). With
+    ``augmented_attributes`` (an augmented manifest with ``RecordWrapperType=RecordIO``; ``[]``: every
+    attribute) the stream is the manifest's attributes as RecordIO records (§1.3.5)."""
     sources = [(b, k) for b, k, _ in objects]
     for bucket, key in sources:  # unreadable inputs fail the job now, not mid-stream
         storage.open(bucket, key).close()
@@ -129,14 +203,21 @@ def start_pipe(
             try:
                 make(epoch + 1)  # there when the reader reaches this epoch's end
                 with os.fdopen(fd, "wb") as out:
-                    for bucket, key in sources:
+                    if augmented_attributes is not None:
+                        _augmented_stream(storage, objects, augmented_attributes, out)
+                    for bucket, key in sources if augmented_attributes is None else []:
                         with storage.open(bucket, key) as raw:
                             if inflate:
                                 with gzip.GzipFile(fileobj=raw, mode="rb") as src:
                                     shutil.copyfileobj(src, out, 1 << 20)
                             else:
                                 shutil.copyfileobj(raw, out, 1 << 20)
-            except (OSError, EOFError):  # the reader went away (BrokenPipeError), bad gzip data
+            except (
+                OSError,
+                EOFError,
+                DataError,
+                ValueError,
+            ):  # reader gone (BrokenPipeError), bad gzip/manifest
                 pass
             epoch += 1
             fifo = waiting[0] = stem.with_name(f"{stem.name}_{epoch}")
