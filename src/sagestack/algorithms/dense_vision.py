@@ -22,21 +22,18 @@ MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32) * 255.0
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32) * 255.0
 
 
-def device_for(env_gpus: int) -> Any:
-    import torch
-
-    if env_gpus > 0 and torch.cuda.is_available():
-        return torch.device("cuda")
-    return torch.device("cpu")
-
-
 def setup(env: TrainingEnv, seed: int = 0) -> Any:
+    """Seeded torch on the job's device (:func:`~sagestack.algorithms.vision.training.choose_device`);
+    on the CPU, up to 4 intra-op threads where the instance has at least 4 CPUs, else one (on small
+    shared hosts a second thread costs more in synchronisation than it gains)."""
     import torch
+
+    from sagestack.algorithms.vision.training import choose_device
 
     torch.manual_seed(seed)
-    threads = max(1, min(int(env.num_cpus or 1), 4))
-    torch.set_num_threads(threads)
-    return device_for(env.num_gpus)
+    cpus = int(env.num_cpus or 1)
+    torch.set_num_threads(min(cpus, 4) if cpus >= 4 else 1)
+    return choose_device(env.num_gpus)
 
 
 def load_rgb(data: bytes, where: str) -> Any:
@@ -109,7 +106,12 @@ class EarlyStopping:
     relatively by more than ``tolerance`` over the best so far."""
 
     def __init__(self, enabled: bool, min_epochs: int, patience: int, tolerance: float):
-        self.enabled, self.min_epochs, self.patience, self.tolerance = enabled, min_epochs, patience, tolerance
+        self.enabled, self.min_epochs, self.patience, self.tolerance = (
+            enabled,
+            min_epochs,
+            patience,
+            tolerance,
+        )
         self.best: float | None = None
         self.stale = 0
 
@@ -125,7 +127,9 @@ class EarlyStopping:
 
 
 def quality(host: str, epoch: int, split: str, name: str, what: str, value: float) -> None:
-    print(f"#quality_metric: host={host}, epoch={epoch}, {split} {name} <{what}>=({float(value)!r})", flush=True)
+    print(
+        f"#quality_metric: host={host}, epoch={epoch}, {split} {name} <{what}>=({float(value)!r})", flush=True
+    )
 
 
 def previous_model(env: TrainingEnv) -> Path | None:

@@ -22,6 +22,8 @@ ALGORITHM_PACKAGES: dict[str, str] = {
     "ntm": "ntm",
     "ipinsights": "ip_insights",
     "object2vec": "object2vec",
+    "object-detection": "object_detection",
+    "semantic-segmentation": "semantic_segmentation",
 }
 
 # Every 1P repository SageMaker has; those not in ALGORITHM_PACKAGES are known but not yet available.

@@ -181,7 +181,9 @@ def mean_average_precision(
             g = gts[i]
             if len(g) == 0:
                 continue
-            overlaps = iou(torch.tensor(box[None], dtype=torch.float32), torch.tensor(g, dtype=torch.float32))[0]
+            overlaps = iou(
+                torch.tensor(box[None], dtype=torch.float32), torch.tensor(g, dtype=torch.float32)
+            )[0]
             j = int(overlaps.argmax())
             if float(overlaps[j]) >= iou_threshold and not used[i][j]:
                 used[i][j] = True

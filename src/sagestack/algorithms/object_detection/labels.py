@@ -51,7 +51,9 @@ def from_annotation(doc: Any, where: str, num_classes: int, image_size: tuple[in
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise AlgorithmClientError(f"{where}: the annotation is not valid JSON ({exc})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("annotations"), list):
-        raise AlgorithmClientError(f"{where}: the annotation must be a JSON object with an 'annotations' list")
+        raise AlgorithmClientError(
+            f"{where}: the annotation must be a JSON object with an 'annotations' list"
+        )
     width, height = image_size or (0, 0)
     sizes = doc.get("image_size")
     if isinstance(sizes, list) and sizes and isinstance(sizes[0], dict):
@@ -67,7 +69,9 @@ def from_annotation(doc: Any, where: str, num_classes: int, image_size: tuple[in
         try:
             left, top = float(item["left"]), float(item["top"])
             w, h = float(item["width"]), float(item["height"])
-            rows.append([float(item["class_id"]), left / width, top / height, (left + w) / width, (top + h) / height])
+            rows.append(
+                [float(item["class_id"]), left / width, top / height, (left + w) / width, (top + h) / height]
+            )
         except (KeyError, TypeError, ValueError):
             raise AlgorithmClientError(
                 f"{where}: annotations[{number}] needs numeric class_id, left, top, width and height"

@@ -112,14 +112,20 @@ class SSD(nn.Module):
 
 
 def multibox_loss(
-    logits: torch.Tensor, offsets: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor, neg_ratio: int = 3
+    logits: torch.Tensor,
+    offsets: torch.Tensor,
+    labels: torch.Tensor,
+    targets: torch.Tensor,
+    neg_ratio: int = 3,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(cross_entropy, smooth_l1)`` per positive anchor, with 3:1 hard negative mining."""
     from torch.nn import functional as F
 
     positive = labels > 0
     positives = positive.sum(1, keepdim=True)
-    ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), reduction="none").view_as(labels)
+    ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), reduction="none").view_as(
+        labels
+    )
     background = ce.detach().clone()
     background[positive] = -1.0
     rank = background.argsort(1, descending=True).argsort(1)

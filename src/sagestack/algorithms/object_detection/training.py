@@ -41,7 +41,7 @@ def to_tensor(images: np.ndarray, device):
     """uint8 ``(B, H, W, 3)`` → normalised float ``(B, 3, H, W)`` on ``device``."""
     import torch
 
-    x = torch.from_numpy(images).to(device).float()
+    x = torch.tensor(images, dtype=torch.float32, device=device)
     x = (x - torch.from_numpy(MEAN).to(device)) / torch.from_numpy(STD).to(device)
     return x.permute(0, 3, 1, 2).contiguous()
 
@@ -68,11 +68,14 @@ def evaluate(network, samples: Samples, hp: dict, device, batch: int) -> float:
         for start in range(0, len(samples), batch):
             x = to_tensor(samples.images[start : start + batch], device)
             logits, offsets = network(x)
-            found = boxes.detect(logits.float().cpu(), offsets.float().cpu(), network.anchors.cpu(),
-                                 hp["nms_threshold"])
+            found = boxes.detect(
+                logits.float().cpu(), offsets.float().cpu(), network.anchors.cpu(), hp["nms_threshold"]
+            )
             detections += [d.numpy() for d in found]
     network.train()
-    return boxes.mean_average_precision(detections, samples.objects, hp["num_classes"], hp["overlap_threshold"])
+    return boxes.mean_average_precision(
+        detections, samples.objects, hp["num_classes"], hp["overlap_threshold"]
+    )
 
 
 def _freeze(network, pattern: str) -> int:
@@ -88,7 +91,6 @@ def _freeze(network, pattern: str) -> int:
 
 
 def train(env: TrainingEnv) -> None:
-    import torch
 
     hp = configure(SPEC, env, parse_hyperparameters)
     device = setup(env, SEED)
@@ -111,7 +113,11 @@ def train(env: TrainingEnv) -> None:
             if old.hp["image_shape"] == hp["image_shape"]:
                 network.load_state_dict(old.network.state_dict())
             else:
-                state = {k: v for k, v in old.network.state_dict().items() if not k.startswith(("classifiers", "regressors"))}
+                state = {
+                    k: v
+                    for k, v in old.network.state_dict().items()
+                    if not k.startswith(("classifiers", "regressors"))
+                }
                 network.load_state_dict(state, strict=False)
             log("Initialised from the model channel's model")
         frozen = _freeze(network, hp["freeze_layer_pattern"])
@@ -121,7 +127,9 @@ def train(env: TrainingEnv) -> None:
         group.broadcast(network)
         optimizer = make_optimizer(hp["optimizer"], network.parameters(), hp["learning_rate"], hp)
         stopper = EarlyStopping(
-            hp["early_stopping"], hp["early_stopping_min_epochs"], hp["early_stopping_patience"],
+            hp["early_stopping"],
+            hp["early_stopping_min_epochs"],
+            hp["early_stopping_patience"],
             hp["early_stopping_tolerance"],
         )
         rng = np.random.default_rng(SEED)
@@ -130,8 +138,12 @@ def train(env: TrainingEnv) -> None:
         best_state, best_map = copy.deepcopy(network.state_dict()), -1.0
         network.train()
         for epoch in range(hp["epochs"]):
-            set_lr(optimizer, scheduled_lr(hp["learning_rate"], "step", epoch, hp["epochs"], steps,
-                                           hp["lr_scheduler_factor"]))
+            set_lr(
+                optimizer,
+                scheduled_lr(
+                    hp["learning_rate"], "step", epoch, hp["epochs"], steps, hp["lr_scheduler_factor"]
+                ),
+            )
             order = rng.permutation(len(train_set))[group.rank :: group.world]
             started, seen = time.time(), 0
             sums = np.zeros(3)
@@ -151,7 +163,7 @@ def train(env: TrainingEnv) -> None:
                 (ce + l1).backward()
                 group.average_gradients(network.parameters())
                 optimizer.step()
-                sums += [float(ce) * len(chosen), float(l1) * len(chosen), len(chosen)]
+                sums += [float(ce.detach()) * len(chosen), float(l1.detach()) * len(chosen), len(chosen)]
                 seen += len(chosen)
             sums = np.asarray(group.sum(sums.tolist()))
             mean_ce, mean_l1 = sums[0] / max(sums[2], 1), sums[1] / max(sums[2], 1)

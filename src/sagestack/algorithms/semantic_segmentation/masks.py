@@ -55,7 +55,7 @@ class LabelMap:
     def __init__(self, doc: Any = None, where: str = "label_map"):
         doc = {"scale": "1"} if doc is None else doc
         if not isinstance(doc, dict) or not ({"scale", "map"} & set(doc)):
-            raise AlgorithmClientError(f"{where}: expected {{\"scale\": \"<n>\"}} or {{\"map\": {{…}}}}")
+            raise AlgorithmClientError(f'{where}: expected {{"scale": "<n>"}} or {{"map": {{…}}}}')
         self.table: np.ndarray | None = None
         self.scale = 1
         if "map" in doc:
@@ -64,7 +64,9 @@ class LabelMap:
                 for key, value in dict(doc["map"]).items():
                     table[int(key)] = int(value)
             except (TypeError, ValueError, IndexError, OverflowError):
-                raise AlgorithmClientError(f"{where}: 'map' must map pixel values 0-255 to class ids") from None
+                raise AlgorithmClientError(
+                    f"{where}: 'map' must map pixel values 0-255 to class ids"
+                ) from None
             table[IGNORE] = IGNORE
             self.table = table
         else:

@@ -54,7 +54,9 @@ class ASPPHead(nn.Module):
     def __init__(self, cin: int):
         super().__init__()
         self.branches = nn.ModuleList([_cbr(cin, MID, 1), *(_cbr(cin, MID, 3, r) for r in ASPP_RATES)])
-        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(cin, MID, 1, bias=False), nn.ReLU(inplace=True))
+        self.pool = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Conv2d(cin, MID, 1, bias=False), nn.ReLU(inplace=True)
+        )
         self.project = nn.Sequential(_cbr(MID * (len(ASPP_RATES) + 2), MID, 1), nn.Dropout(0.1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -72,7 +74,8 @@ class SegmentationNetwork(nn.Module):
         super().__init__()
         from sagestack.algorithms.vision.backbones import ResNetFeatures
 
-        self.encoder = ResNetFeatures(int(backbone.split("-")[1]))
+        # PSP and DeepLab run the last stage dilated (C5 at stride 16), as GluonCV's dilated ResNets
+        self.encoder = ResNetFeatures(int(backbone.split("-")[1]), dilate_last=0 if algorithm == "fcn" else 1)
         with torch.no_grad():
             was = self.encoder.training
             self.encoder.eval()

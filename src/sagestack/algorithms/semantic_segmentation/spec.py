@@ -71,8 +71,9 @@ MODES: tuple[str, ...] = ("File", "FastFile", "Pipe")
 
 
 def _files(name: str, required: bool = False) -> ChannelSpec:
-    return ChannelSpec(name, required=required, content_types=DATA_TYPES, default_content_type=ct.IMAGE,
-                       input_modes=MODES)
+    return ChannelSpec(
+        name, required=required, content_types=DATA_TYPES, default_content_type=ct.IMAGE, input_modes=MODES
+    )
 
 
 SPEC = AlgorithmSpec(
@@ -84,10 +85,18 @@ SPEC = AlgorithmSpec(
         _files("validation", True),
         _files("train_annotation"),
         _files("validation_annotation"),
-        ChannelSpec("label_map", content_types=(ct.JSON, ct.TEXT), default_content_type=ct.JSON,
-                    input_modes=("File", "FastFile")),
-        ChannelSpec("model", content_types=("application/x-sagemaker-model",),
-                    default_content_type="application/x-sagemaker-model", input_modes=("File",)),
+        ChannelSpec(
+            "label_map",
+            content_types=(ct.JSON, ct.TEXT),
+            default_content_type=ct.JSON,
+            input_modes=("File", "FastFile"),
+        ),
+        ChannelSpec(
+            "model",
+            content_types=("application/x-sagemaker-model",),
+            default_content_type="application/x-sagemaker-model",
+            input_modes=("File",),
+        ),
     ),
     metric_definitions=METRIC_DEFINITIONS,
     request_content_types=IMAGE_TYPES,
