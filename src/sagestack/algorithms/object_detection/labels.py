@@ -32,12 +32,14 @@ def from_packed(labels: Sequence[float], where: str, num_classes: int) -> np.nda
             f"{where}: the label is not a detection label row (header width, object width, objects…)"
         )
     header, width = int(row[0]), int(row[1])
-    if header < 2 or width < 5 or (row.size - header) % width:
+    whole = (row.size - header) // width * width if header >= 2 and width >= 5 else -1
+    if whole < 0 or np.any(row[header + whole :] != -1):
         raise AlgorithmClientError(
             f"{where}: bad detection label header (header width {header}, object width {width}, "
-            f"{row.size} numbers); expected header width >= 2, object width >= 5 and whole objects"
+            f"{row.size} numbers); expected header width >= 2, object width >= 5 and whole objects "
+            f"(then -1 padding)"
         )
-    objects = row[header:].reshape(-1, width)[:, :5]
+    objects = row[header : header + whole].reshape(-1, width)[:, :5]
     objects = objects[objects[:, 0] >= 0]
     return _checked(objects, where, num_classes)
 
