@@ -11,7 +11,7 @@ import json
 import numpy as np
 
 from conformance_iv import Requests
-from dense_data import annotation_json, mask_png, scenes
+from dense_scenes import annotation_json, mask_png, scenes
 
 N_QUERY = 7  # as test_conformance
 SIZE = 32

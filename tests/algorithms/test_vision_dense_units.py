@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from dense_data import annotation_json, mask_png, scenes
+from dense_scenes import annotation_json, mask_png, scenes
 from sagestack.algorithms.base import AlgorithmClientError
 from sagestack.algorithms.object_detection import boxes, labels
 from sagestack.algorithms.object_detection.network import SSD, multibox_loss
@@ -55,7 +55,9 @@ def test_iou_and_matching():
 
 
 def test_nms_keeps_the_best_of_overlapping_boxes_per_class():
-    b = torch.tensor([[0.1, 0.1, 0.5, 0.5], [0.12, 0.1, 0.5, 0.52], [0.6, 0.6, 0.9, 0.9], [0.1, 0.1, 0.5, 0.5]])
+    b = torch.tensor(
+        [[0.1, 0.1, 0.5, 0.5], [0.12, 0.1, 0.5, 0.52], [0.6, 0.6, 0.9, 0.9], [0.1, 0.1, 0.5, 0.5]]
+    )
     scores = torch.tensor([0.9, 0.8, 0.7, 0.6])
     classes = torch.tensor([0, 0, 0, 1])
     kept = boxes.batched_nms(b, scores, classes, 0.45).tolist()
@@ -108,8 +110,10 @@ def test_annotation_json_pixels_become_normalised_boxes():
     _, objects, _ = scenes(1, 5)[0]
     got = labels.from_annotation(annotation_json("a.png", objects), "a.json", 2)
     assert np.allclose(got, objects, atol=1e-5)
-    ground_truth = {"image_size": [{"width": 200, "height": 100, "depth": 3}],
-                    "annotations": [{"class_id": 1, "left": 20, "top": 10, "width": 100, "height": 50}]}
+    ground_truth = {
+        "image_size": [{"width": 200, "height": 100, "depth": 3}],
+        "annotations": [{"class_id": 1, "left": 20, "top": 10, "width": 100, "height": 50}],
+    }
     assert np.allclose(labels.from_annotation(ground_truth, "m", 2), [[1, 0.1, 0.1, 0.6, 0.6]])
     with pytest.raises(AlgorithmClientError, match="annotations"):
         labels.from_annotation({"image_size": []}, "a.json", 2)
@@ -168,7 +172,12 @@ def test_probability_record_reads_back_with_the_sdk():
 
 def test_detection_hyperparameters_default_and_validate():
     hp = od_hps(OD)
-    assert (hp["base_network"], hp["image_shape"], hp["nms_threshold"], hp["label_width"]) == ("vgg-16", 300, 0.45, 350)
+    assert (hp["base_network"], hp["image_shape"], hp["nms_threshold"], hp["label_width"]) == (
+        "vgg-16",
+        300,
+        0.45,
+        350,
+    )
     for bad, name in [
         ({"nms_threshold": "0"}, "nms_threshold"),
         ({"base_network": "resnet-34"}, "base_network"),
@@ -187,7 +196,12 @@ def test_detection_hyperparameters_default_and_validate():
 
 def test_segmentation_hyperparameters_default_and_validate():
     hp = ss_hps({**SS, "crop_size": "61"})
-    assert (hp["backbone"], hp["algorithm"], hp["crop_size"], hp["lr_scheduler"]) == ("resnet-50", "fcn", 64, "poly")
+    assert (hp["backbone"], hp["algorithm"], hp["crop_size"], hp["lr_scheduler"]) == (
+        "resnet-50",
+        "fcn",
+        64,
+        "poly",
+    )
     for bad, name in [
         ({"num_classes": "1"}, "num_classes"),
         ({"num_classes": "255"}, "num_classes"),
