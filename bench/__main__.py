@@ -31,6 +31,7 @@ ALL = (
     "algorithms_iii",
     "algorithms_iv",
     "console",
+    "vision_dense",
 )
 
 

@@ -27,7 +27,8 @@ import pytest
 from dense_scenes import detection_hits, mask_png, mean_iou, scenes
 from e2e_support import INSTANCE_TYPE, ROLE
 
-pytestmark = pytest.mark.slow
+# the four trainings run one after another on a 2-CPU machine (each takes its instance's 2 vCPUs)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 SIZE = 48
 DETECTION = {
@@ -147,18 +148,7 @@ def trained(e2e, data, tmp_path_factory):
         )
     output = f"s3://{bucket}/{prefix}/output"
     estimators, bad_names = {}, {}
-    for name, (algorithm, hyperparameters) in JOBS.items():
-        estimator = Estimator(
-            image_uri=image_uris.retrieve(algorithm, e2e.region),
-            role=ROLE,
-            instance_count=1,
-            instance_type=INSTANCE_TYPE,
-            sagemaker_session=e2e.session,
-            output_path=output,
-            hyperparameters=hyperparameters,
-        )
-        estimator.fit(channels[name], wait=False, logs=False)
-        estimators[name] = estimator
+    # the bad jobs first: they fail at once, while the trainings queue for the machine's CPUs
     for name, (algorithm, hyperparameters, _) in BAD.items():
         bad_names[name] = f"vdense-bad-{name}-{uuid.uuid4().hex[:6]}"
         source = "det-lst" if algorithm == "object-detection" else "seg-png"
@@ -175,8 +165,20 @@ def trained(e2e, data, tmp_path_factory):
             ResourceConfig={"InstanceCount": 1, "InstanceType": INSTANCE_TYPE, "VolumeSizeInGB": 30},
             StoppingCondition={"MaxRuntimeInSeconds": 3600},
         )
+    for name, (algorithm, hyperparameters) in JOBS.items():
+        estimator = Estimator(
+            image_uri=image_uris.retrieve(algorithm, e2e.region),
+            role=ROLE,
+            instance_count=1,
+            instance_type=INSTANCE_TYPE,
+            sagemaker_session=e2e.session,
+            output_path=output,
+            hyperparameters=hyperparameters,
+        )
+        estimator.fit(channels[name], wait=False, logs=False)
+        estimators[name] = estimator
     bad = e2e.wait_jobs(bad_names.values(), timeout=300)
-    e2e.wait_estimators(estimators.values(), timeout=1500)
+    e2e.wait_estimators(estimators.values(), timeout=1800)
     predictors = {}
     for name, estimator in estimators.items():
         if name.startswith("det"):
