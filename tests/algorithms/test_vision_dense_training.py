@@ -187,3 +187,45 @@ def test_segmentation_trains_on_two_hosts(tmp_path):
     assert "validation:mIOU" in metric_values(results["algo-1"][0], semantic_segmentation.SPEC)
     assert results["algo-1"][1] == ["model_algo-1", "model_algo-1.json"]
     assert results["algo-2"][1] == []  # the leader writes the model
+
+
+def test_detection_reads_rec_files_and_ground_truth_manifests(tmp_path):
+    from sagestack.algorithms.object_detection.labels import pack
+    from sagestack.algorithms.vision.inputs import ImageRecord, write_rec
+
+    files: dict[str, dict[str, bytes]] = {}
+    for split, seed, count in (("train", 1, 8), ("validation", 2, 4)):
+        items = scenes(count, seed, SIZE)
+        path = tmp_path / f"{split}.rec"
+        write_rec(path, [ImageRecord(str(i), png, tuple(pack(o, 40))) for i, (png, o, _) in enumerate(items)])
+        files[split] = {f"{split}.rec": path.read_bytes()}
+    env = make_job(
+        tmp_path / "rec",
+        DET,
+        files,
+        {"train": "application/x-recordio", "validation": "application/x-recordio"},
+    )
+    assert "validation:mAP" in metric_values(_train(object_detection, env), object_detection.SPEC)
+
+    manifests: dict[str, dict[str, bytes]] = {}
+    for split, seed, count in (("train", 1, 8), ("validation", 2, 4)):
+        lines, channel = [], {}
+        for i, (png, objects, _) in enumerate(scenes(count, seed, SIZE)):
+            channel[f".s3/bucket/{split}/im{i}.png"] = png
+            boxes = json.loads(annotation_json(f"im{i}.png", objects, SIZE))
+            lines.append(
+                {
+                    "source-ref": f"s3://bucket/{split}/im{i}.png",
+                    "shapes": {"image_size": boxes["image_size"], "annotations": boxes["annotations"]},
+                    "shapes-metadata": {"class-map": {"0": "rectangle", "1": "ellipse"}},
+                }
+            )
+        channel[f"{split}.manifest"] = "".join(json.dumps(line) + "\n" for line in lines).encode()
+        manifests[split] = channel
+    env = make_job(
+        tmp_path / "manifest",
+        DET,
+        manifests,
+        {"train": "application/x-recordio", "validation": "application/x-recordio"},
+    )
+    assert "validation:mAP" in metric_values(_train(object_detection, env), object_detection.SPEC)

@@ -100,7 +100,7 @@ def _records(env: TrainingEnv, split: str, inputs):
 
 def _bounding_boxes(annotation, where: str):
     """The Ground Truth bounding-box object among a manifest line's label attribute values."""
-    values = annotation if isinstance(annotation, list) else [annotation]
+    values = annotation if isinstance(annotation, (list, tuple)) else [annotation]
     for value in values:
         if isinstance(value, (bytes, str)):
             try:
