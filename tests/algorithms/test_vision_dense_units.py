@@ -214,3 +214,18 @@ def test_segmentation_hyperparameters_default_and_validate():
         with pytest.raises(AlgorithmClientError, match=name):
             ss_hps({**SS, **bad})
     assert json.dumps(ss_hps({**SS, "lr_scheduler": "step", "lr_scheduler_step": "3,6"})["lr_scheduler_step"])
+
+
+def test_early_stopping_and_learning_rate_schedules():
+    from sagestack.algorithms.dense_vision import EarlyStopping, scheduled_lr
+
+    stopper = EarlyStopping(True, min_epochs=3, patience=2, tolerance=0.1)
+    history = [0.5, 0.52, 0.53, 0.6]  # only 0.5 counts: +4 %, +6 %, +20 % → the last improves
+    assert [stopper.improved(s) for s in history] == [True, False, False, True]
+    assert not stopper.stop(3)
+    stopper.improved(0.6)
+    stopper.improved(0.6)
+    assert stopper.stop(5) and not EarlyStopping(False, 0, 1, 0.0).stop(99)
+    assert scheduled_lr(0.1, "step", 5, 10, [2, 4], 0.1) == pytest.approx(0.001)
+    assert scheduled_lr(0.1, "poly", 0, 10, [], 0.1) == pytest.approx(0.1)
+    assert scheduled_lr(0.1, "cosine", 5, 10, [], 0.1) == pytest.approx(0.05)
