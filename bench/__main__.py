@@ -30,6 +30,7 @@ ALL = (
     "clarify",
     "algorithms_iii",
     "algorithms_iv",
+    "vision",
     "console",
     "vision_dense",
 )

@@ -22,6 +22,7 @@ ALGORITHM_PACKAGES: dict[str, str] = {
     "ntm": "ntm",
     "ipinsights": "ip_insights",
     "object2vec": "object2vec",
+    "image-classification": "image_classification",
     "object-detection": "object_detection",
     "semantic-segmentation": "semantic_segmentation",
 }
