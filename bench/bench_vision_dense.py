@@ -10,6 +10,11 @@ Usage: ``python -m bench.bench_vision_dense [--images N] [--epochs E] [--size S]
 * Inference: ``predict(model, png, …)`` per image (PNG decode, resize, forward, NMS or the PNG mask
   encode, the JSON/PNG response) vs the network's forward (+ NMS / argmax) on a ready tensor.
 
+* ``--server``: the same through a running ``sagestack serve``: a real training job (images/s over
+  ``TrainingStartTime``→``TrainingEndTime``: staging, decoding, validation and the artifact upload
+  included) and ``InvokeEndpoint`` with one PNG per call (SigV4, router, worker), against the in-process
+  direct figures.
+
 Both sides run torch on one thread (``SM_NUM_CPUS=1``), ResNet-18 base/backbone. torch's one-time
 import of ``torch._dynamo`` at the first optimizer is paid before either side is timed.
 """
@@ -214,6 +219,87 @@ def bench_segmentation(tmp: Path, n: int, epochs: int, size: int) -> list[tuple]
     ]  # fmt: skip
 
 
+IMAGES = {
+    "detection": "811284229777.dkr.ecr.us-east-1.amazonaws.com/object-detection:1",
+    "segmentation": "811284229777.dkr.ecr.us-east-1.amazonaws.com/semantic-segmentation:1",
+}
+ROLE = "arn:aws:iam::000000000000:role/SageStackExecutionRole"
+
+
+def bench_server(kind: str, n: int, epochs: int, size: int) -> list[tuple]:
+    """A real training job and endpoint (see the module docstring); the direct figures come from
+    the in-process benchmark of the same size (callers pair them)."""
+    from bench.common import running_server
+
+    masks = kind == "segmentation"
+    train, valid, test = _scenes(n, size, 0), _scenes(16, size, 1), _scenes(32, size, 2)
+    if masks:
+        hps = {"num_classes": "3", "use_pretrained_model": "False", "backbone": "resnet-18", "algorithm": "fcn",
+               "crop_size": str(size), "learning_rate": "0.005"}  # fmt: skip
+    else:
+        hps = {"num_classes": "2", "use_pretrained_model": "0", "base_network": "resnet-18",
+               "image_shape": str(size), "learning_rate": "0.003"}  # fmt: skip
+    hps.update(num_training_samples=str(n), epochs=str(epochs), mini_batch_size="16", optimizer="adam")
+    note_type = "image/png" if masks else "application/json"
+    with running_server() as server:
+        s3, sm = server.client("s3"), server.client("sagemaker")
+        bucket = "bench-vision-dense"
+        s3.create_bucket(Bucket=bucket)
+        for split, items in (("train", train), ("validation", valid)):
+            for i, (png, objects, mask_png, _, _) in enumerate(items):
+                s3.put_object(Bucket=bucket, Key=f"{split}/im{i}.png", Body=png)
+                note = mask_png if masks else _annotation(objects, size)
+                suffix = "png" if masks else "json"
+                s3.put_object(Bucket=bucket, Key=f"{split}_annotation/im{i}.{suffix}", Body=note)
+        name = f"bench-{kind}-{int(time.time())}"
+        channels = [
+            {"ChannelName": c, "ContentType": note_type if c.endswith("annotation") else "image/png",
+             "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/{c}/"}}}
+            for c in ("train", "validation", "train_annotation", "validation_annotation")
+        ]  # fmt: skip
+        sm.create_training_job(
+            TrainingJobName=name,
+            RoleArn=ROLE,
+            HyperParameters=hps,
+            AlgorithmSpecification={"TrainingImage": IMAGES[kind], "TrainingInputMode": "File"},
+            InputDataConfig=channels,
+            OutputDataConfig={"S3OutputPath": f"s3://{bucket}/output"},
+            ResourceConfig={"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 10},
+            StoppingCondition={"MaxRuntimeInSeconds": 3600},
+        )
+        while (desc := sm.describe_training_job(TrainingJobName=name))["TrainingJobStatus"] == "InProgress":
+            time.sleep(0.5)
+        if desc["TrainingJobStatus"] != "Completed":
+            raise SystemExit(f"training job {name}: {desc['TrainingJobStatus']} {desc.get('FailureReason')}")
+        job_seconds = (desc["TrainingEndTime"] - desc["TrainingStartTime"]).total_seconds()
+        sm.create_model(
+            ModelName=name,
+            ExecutionRoleArn=ROLE,
+            PrimaryContainer={
+                "Image": IMAGES[kind],
+                "ModelDataUrl": desc["ModelArtifacts"]["S3ModelArtifacts"],
+            },
+        )
+        variant = {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1,
+                   "InstanceType": "ml.m5.large"}  # fmt: skip
+        sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[variant])
+        sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+        while sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "Creating":
+            time.sleep(0.2)
+        runtime = server.client("sagemaker-runtime")
+        accept = "image/png" if masks else "application/json"
+        runtime.invoke_endpoint(EndpointName=name, Body=test[0][0], ContentType="image/png", Accept=accept)
+        started = time.perf_counter()
+        for png, *_ in test:
+            runtime.invoke_endpoint(EndpointName=name, Body=png, ContentType="image/png", Accept=accept)
+        seconds = time.perf_counter() - started
+        sm.delete_endpoint(EndpointName=name)
+    return [
+        (f"{kind}: training job through the server (whole job)", _rate(n * epochs, job_seconds)),
+        (f"{kind}: InvokeEndpoint, 1 PNG per call", _rate(len(test), seconds)),
+    ]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=96)
@@ -230,10 +316,14 @@ def main(argv: list[str] | None = None) -> None:
     # the first optimizer imports torch._dynamo (seconds): paid here, outside both timings
     torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
     rows = []
+    chosen = {"detection": bench_detection, "segmentation": bench_segmentation}
     with tempfile.TemporaryDirectory(prefix="bench-vision-dense-") as tmp:
-        chosen = {"detection": bench_detection, "segmentation": bench_segmentation}
-        for bench in (chosen[name.strip()] for name in args.only.split(",") if name.strip()):
-            for name, ours, direct in bench(Path(tmp), args.images, args.epochs, args.size):
+        for kind in (name.strip() for name in args.only.split(",") if name.strip()):
+            results = chosen[kind](Path(tmp), args.images, args.epochs, args.size)
+            if args.server:
+                served = bench_server(kind, args.images, args.epochs, args.size)
+                results += [(name, ours, direct) for (name, ours), (_, _, direct) in zip(served, results)]
+            for name, ours, direct in results:
                 print(f"{name}: sagestack {ours:.1f} images/s, direct {direct:.1f} images/s ({ours / direct:.2f}x)",
                       flush=True)  # fmt: skip
                 rows.append((name, ours, direct))
