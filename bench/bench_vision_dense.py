@@ -308,7 +308,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--only", default="detection,segmentation", help="comma-separated: detection, segmentation"
     )
-    parser.add_argument("--server", action="store_true", help="also through a running server (jobs, endpoints)")
+    parser.add_argument(
+        "--server", action="store_true", help="also through a running server (jobs, endpoints)"
+    )
     args = parser.parse_args(argv)
     os.environ["SM_NUM_CPUS"] = "1"
     import torch
