@@ -29,6 +29,7 @@ import pytest
 
 import conformance_iv
 import conformance_v_dense
+import conformance_vision
 from conformance_iv import Requests
 from jobdir import dense_recordio, make_job, metric_values
 from sagestack.algorithms import registry
@@ -117,6 +118,8 @@ class Case:
     query: Callable[[np.ndarray], np.ndarray | Requests] | None = None
     # a response's rows as key → floats, where they are not the usual prediction rows
     rows: Callable[[bytes, str], list[dict[str, list[float]]]] | None = None
+    # rows one request answers: N_QUERY, or 1 where a request is one item (an image)
+    query_rows: int = N_QUERY
 
 
 def _binary(y: np.ndarray) -> np.ndarray:
@@ -261,6 +264,7 @@ CASES: dict[str, Case] = {
         expected_metrics=("test:binary_classification_accuracy",),
     ),
     **{package: Case(**arguments) for package, arguments in conformance_iv.CASE_ARGUMENTS.items()},
+    **{package: Case(**arguments) for package, arguments in conformance_vision.CASE_ARGUMENTS.items()},
     **{package: Case(**arguments) for package, arguments in conformance_v_dense.CASE_ARGUMENTS.items()},
     "random_cut_forest": Case(
         hyperparameters={"feature_dim": str(FEATURES), "num_trees": "50", "num_samples_per_tree": "32"},
@@ -601,7 +605,7 @@ def test_predict_answers_every_declared_format_pair(package, trained):
         )
         assert response_type.split(";")[0].strip() == accept, (content_type, accept, response_type)
         rows = rows_of(package, body, accept)
-        assert len(rows) == N_QUERY, (content_type, accept, body[:200])
+        assert len(rows) == CASES[package].query_rows, (content_type, accept, body[:200])
         if reference is None and accept != "text/csv":
             reference = rows
         if reference is None:
@@ -626,7 +630,7 @@ def test_predict_with_any_accept_uses_a_declared_type(package, trained):
     )
     media = response_type.split(";")[0].strip()
     assert media in spec.response_accept_types
-    assert len(rows_of(package, body, media)) == N_QUERY
+    assert len(rows_of(package, body, media)) == CASES[package].query_rows
 
 
 @pytest.mark.parametrize("package", PACKAGES)

@@ -4,7 +4,9 @@ test_image_classification_sdk.py)."""
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 
 import numpy as np
 import pytest
@@ -133,17 +135,39 @@ def test_trains_on_lst_images_and_serves(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_trains_on_rec_files(tmp_path, capsys):
-    env = make_job(
-        tmp_path,
-        {**FAST, "epochs": 2, "lr_scheduler_step": "1", "optimizer": "nag", "learning_rate": 0.05},
-        {"train": {"train.rec": _rec(30, 1)}, "validation": {"val.rec": _rec(15, 2)}},
-        {"train": "application/x-recordio", "validation": "application/x-recordio"},
-    )
+def test_trains_on_rec_files_then_fine_tunes_from_the_model_channel(tmp_path, capsys):
+    hps = {
+        **FAST, "epochs": 3, "lr_scheduler_step": "1", "optimizer": "nag", "learning_rate": 0.05,
+        "precision_dtype": "float16", "use_weighted_loss": 1, "early_stopping": "True",
+        "early_stopping_min_epochs": 1, "early_stopping_patience": 1, "early_stopping_tolerance": 0.99,
+    }  # fmt: skip
+    data = {"train": {"train.rec": _rec(30, 1)}, "validation": {"val.rec": _rec(15, 2)}}
+    types = {"train": "application/x-recordio", "validation": "application/x-recordio"}
+    env = make_job(tmp_path / "first", hps, data, types)
     ic.train(env)
     out = capsys.readouterr().out
     assert "validation:accuracy" in metric_values(out, ic.SPEC)
-    assert "Epoch[1] Validation-accuracy=" in out
+    assert "Early stopping after epoch 1" in out and "Epoch[2]" not in out  # tolerance 99 %: no improvement
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        for path in env.model_dir.iterdir():
+            tar.add(path, arcname=path.name)
+    tuned = make_job(
+        tmp_path / "second",
+        {**FAST, "epochs": 1},
+        {**data, "model": {"model.tar.gz": archive.getvalue()}},
+        {**types, "model": "application/x-sagemaker-model"},
+    )
+    ic.train(tuned)
+    assert "Initialised from the model channel's model.tar.gz" in capsys.readouterr().out
+    mismatched = make_job(
+        tmp_path / "third",
+        {**FAST, "epochs": 1, "num_classes": 4},
+        {**data, "model": {"model.tar.gz": archive.getvalue()}},
+        {**types, "model": "application/x-sagemaker-model"},
+    )
+    with pytest.raises(AlgorithmClientError, match="num_classes=3, but the job sets num_classes=4"):
+        ic.train(mismatched)
 
 
 @pytest.mark.slow

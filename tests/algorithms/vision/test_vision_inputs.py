@@ -169,3 +169,20 @@ def test_augment_shapes_and_normalisation():
         assert batch.shape == (4, 24, 24, 3)
     tensor = to_tensor_batch(augment_batch(stored, 24, 24, None, None))
     assert tensor.shape == (4, 3, 24, 24) and tensor.dtype == np.float32 and tensor.flags.c_contiguous
+
+
+def test_sharded_images_channel_reads_only_its_share_of_the_lst(tmp_path):
+    records, _ = _records(4)
+    img_dir, lst_dir = tmp_path / "train", tmp_path / "train_lst"
+    img_dir.mkdir()
+    lst_dir.mkdir()
+    for i, rec in enumerate(records[:2]):  # this host's share: images 0 and 1
+        (img_dir / f"{i}.png").write_bytes(rec.image)
+    (lst_dir / "all.lst").write_text(
+        "".join(f"{i}\t{r.labels[0]:g}\t{i}.png\n" for i, r in enumerate(records))
+    )
+    sharded = Channel("train", img_dir, "image/png", s3_distribution_type="ShardedByS3Key")
+    lst = Channel("train_lst", lst_dir, "application/x-image")
+    assert [r.key for r in channel_records(sharded, lst)] == ["0", "1"]
+    with pytest.raises(AlgorithmClientError, match="2.png"):
+        list(channel_records(Channel("train", img_dir, "image/png"), lst))

@@ -336,9 +336,7 @@ def _train(env: TrainingEnv, params: ICParams, device: Any, group: Group) -> Non
             c, n, t = _hits(logits.detach(), target, params)
             correct, counted, top = correct + c, counted + n, top + t
             total_loss += float(loss.detach()) * len(index)
-        correct, counted, top, images_seen, total_loss = group.sum(
-            [correct, counted, top, len(train_set), total_loss]
-        )
+        correct, counted, top, total_loss = group.sum([correct, counted, top, total_loss])
         if not math.isfinite(total_loss):
             raise AlgorithmClientError("Training diverged (the loss is not finite); lower learning_rate")
         elapsed = time.time() - tic
@@ -346,7 +344,7 @@ def _train(env: TrainingEnv, params: ICParams, device: Any, group: Group) -> Non
         if group.leader:
             log(f"Epoch[{epoch}] Train-accuracy={correct / max(counted, 1.0):.6f}")
             if params.top_k:
-                log(f"Epoch[{epoch}] Train-top_k_accuracy_{params.top_k}={top / max(images_seen, 1.0):.6f}")
+                log(f"Epoch[{epoch}] Train-top_k_accuracy_{params.top_k}={top / max(counted, 1.0):.6f}")
             log(f"Epoch[{epoch}] Time cost={elapsed:.3f}")
             recalibrate_batchnorm(
                 network,

@@ -154,8 +154,12 @@ def parse_lst_line(line: str, where: str) -> tuple[str, tuple[float, ...], str]:
     return parts[0].strip(), labels, parts[-1].strip()
 
 
-def iter_lst(images_dir: str | Path, lst_path: str | Path) -> Iterator[ImageRecord]:
-    """The images a ``.lst`` file lists (paths relative to ``images_dir``), with its labels."""
+def iter_lst(
+    images_dir: str | Path, lst_path: str | Path, skip_missing: bool = False
+) -> Iterator[ImageRecord]:
+    """The images a ``.lst`` file lists (paths relative to ``images_dir``), with its labels; with
+    ``skip_missing`` (a ``ShardedByS3Key`` images channel: this host holds only its share) the lines
+    whose image is not there are skipped, else they are an error."""
     images_dir, lst_path = Path(images_dir), Path(lst_path)
     with open(lst_path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
@@ -167,6 +171,8 @@ def iter_lst(images_dir: str | Path, lst_path: str | Path) -> Iterator[ImageReco
             try:
                 data = image_path.read_bytes()
             except OSError:
+                if skip_missing:
+                    continue
                 raise AlgorithmClientError(
                     f"{where}: image {rel!r} is not in the {images_dir.name} channel"
                 ) from None
@@ -327,8 +333,9 @@ def channel_records(
     if not lst_files:
         lst_files = [p for p in files if p.suffix == ".lst"]
     if lst_files:
+        sharded = channel.s3_distribution_type == "ShardedByS3Key"
         for lst in lst_files:
-            yield from iter_lst(channel.path, lst)
+            yield from iter_lst(channel.path, lst, skip_missing=sharded)
         return
     if manifests:
         for path in manifests:
