@@ -35,6 +35,7 @@ ALL = (
     "console",
     "multiserver",
     "framework_env",
+    "vision_dense",
 )
 
 

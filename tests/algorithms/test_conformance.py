@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 
 import conformance_iv
+import conformance_v_dense
 import conformance_vision
 from conformance_iv import Requests
 from jobdir import dense_recordio, make_job, metric_values
@@ -264,6 +265,7 @@ CASES: dict[str, Case] = {
     ),
     **{package: Case(**arguments) for package, arguments in conformance_iv.CASE_ARGUMENTS.items()},
     **{package: Case(**arguments) for package, arguments in conformance_vision.CASE_ARGUMENTS.items()},
+    **{package: Case(**arguments) for package, arguments in conformance_v_dense.CASE_ARGUMENTS.items()},
     "random_cut_forest": Case(
         hyperparameters={"feature_dim": str(FEATURES), "num_trees": "50", "num_samples_per_tree": "32"},
         channels=lambda X, y: {

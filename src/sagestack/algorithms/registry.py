@@ -23,6 +23,8 @@ ALGORITHM_PACKAGES: dict[str, str] = {
     "ipinsights": "ip_insights",
     "object2vec": "object2vec",
     "image-classification": "image_classification",
+    "object-detection": "object_detection",
+    "semantic-segmentation": "semantic_segmentation",
 }
 
 # Every 1P repository SageMaker has; those not in ALGORITHM_PACKAGES are known but not yet available.

@@ -1,0 +1,149 @@
+"""What Object Detection and Semantic Segmentation share: device choice, image tensors, optimizers and
+learning-rate schedules by SageMaker's names, early stopping on a validation score, the quality-metric
+log lines, and the ``model`` channel of incremental training.
+
+Device: CUDA when the instance type has GPUs (``SM_NUM_GPUS`` > 0) and torch sees one, else the CPU.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import tarfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sagestack.algorithms.base import AlgorithmClientError, TrainingEnv
+
+MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32) * 255.0
+STD = np.array([0.229, 0.224, 0.225], dtype=np.float32) * 255.0
+
+
+def setup(env: TrainingEnv, seed: int = 0) -> Any:
+    """Seeded torch on the job's device (:func:`~sagestack.algorithms.vision.training.choose_device`);
+    on the CPU, up to 4 intra-op threads where the instance has at least 4 CPUs, else one (on small
+    shared hosts a second thread costs more in synchronisation than it gains)."""
+    import torch
+
+    from sagestack.algorithms.vision.training import choose_device
+
+    torch.manual_seed(seed)
+    cpus = int(env.num_cpus or 1)
+    torch.set_num_threads(min(cpus, 4) if cpus >= 4 else 1)
+    return choose_device(env.num_gpus)
+
+
+def load_rgb(data: bytes, where: str) -> Any:
+    """A PIL RGB image of encoded PNG/JPEG bytes (a ClientError naming ``where`` otherwise)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError) as exc:
+        raise AlgorithmClientError(f"{where}: not a readable PNG/JPEG image ({exc})") from None
+    return image.convert("RGB")
+
+
+def to_array(image: Any, size: tuple[int, int] | None = None, resample: int | None = None) -> np.ndarray:
+    """``(3, H, W)`` float32, normalised by the ImageNet mean/std, optionally resized to ``(W, H)``."""
+    from PIL import Image
+
+    if size is not None and image.size != tuple(size):
+        image = image.resize(tuple(size), Image.BILINEAR if resample is None else resample)
+    array = np.asarray(image, dtype=np.float32)
+    return np.ascontiguousarray(((array - MEAN) / STD).transpose(2, 0, 1))
+
+
+def make_optimizer(name: str, params: Iterable[Any], lr: float, hp: dict) -> Any:
+    """SageMaker's optimizer names as torch optimizers (momentum/weight decay as the hyperparameters say)."""
+    import torch
+
+    params = [p for p in params if p.requires_grad]
+    momentum, decay = hp.get("momentum", 0.9), hp.get("weight_decay", 0.0)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=decay)
+    if name == "nag":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=decay, nesterov=True)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=decay)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(
+            params, lr=lr, alpha=hp.get("gamma1", 0.9), momentum=hp.get("gamma2", 0.0), weight_decay=decay
+        )
+    if name == "adagrad":
+        return torch.optim.Adagrad(params, lr=lr, weight_decay=decay)
+    if name == "adadelta":
+        return torch.optim.Adadelta(params, lr=1.0, rho=0.9, eps=1e-5, weight_decay=decay)
+    raise AlgorithmClientError(f"Hyperparameter optimizer: unknown optimizer {name!r}")
+
+
+def scheduled_lr(base: float, kind: str, epoch: int, epochs: int, steps: list[int], factor: float) -> float:
+    """The learning rate of an epoch: ``step`` (× factor at each listed epoch), ``poly`` (power 0.9) or
+    ``cosine`` decay over the run."""
+    if kind == "poly":
+        return base * (1.0 - epoch / epochs) ** 0.9
+    if kind == "cosine":
+        return base * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
+    return base * factor ** sum(1 for s in steps if epoch >= s)
+
+
+def set_lr(optimizer: Any, lr: float) -> None:
+    """Set every parameter group's learning rate (AdaDelta, which adapts its own step, is left alone)."""
+    import torch
+
+    if isinstance(optimizer, torch.optim.Adadelta):
+        return
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+class EarlyStopping:
+    """Stop once ``min_epochs`` have run and ``patience`` epochs passed without the score improving
+    relatively by more than ``tolerance`` over the best so far."""
+
+    def __init__(self, enabled: bool, min_epochs: int, patience: int, tolerance: float):
+        self.enabled, self.min_epochs, self.patience, self.tolerance = (
+            enabled,
+            min_epochs,
+            patience,
+            tolerance,
+        )
+        self.best: float | None = None
+        self.stale = 0
+
+    def improved(self, score: float) -> bool:
+        if self.best is None or score > self.best * (1.0 + self.tolerance) + (1e-12 if self.best == 0 else 0):
+            self.best, self.stale = score, 0
+            return True
+        self.stale += 1
+        return False
+
+    def stop(self, epoch: int) -> bool:
+        return self.enabled and epoch + 1 >= self.min_epochs and self.stale >= self.patience
+
+
+def quality(host: str, epoch: int, split: str, name: str, what: str, value: float) -> None:
+    print(
+        f"#quality_metric: host={host}, epoch={epoch}, {split} {name} <{what}>=({float(value)!r})", flush=True
+    )
+
+
+def previous_model(env: TrainingEnv) -> Path | None:
+    """The ``model`` channel of incremental training, extracted: the directory holding the artifact."""
+    channel = env.channels.get("model")
+    if channel is None:
+        return None
+    root = Path(channel.path)
+    for archive in sorted(root.rglob("*.tar.gz")):
+        target = env.root / "previous-model"
+        target.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(archive) as tar:
+            tar.extractall(target, filter="data")
+        return target
+    if any(root.rglob("model_algo-1.json")):
+        return next(root.rglob("model_algo-1.json")).parent
+    raise AlgorithmClientError("The model channel holds no model.tar.gz of a previous training job")

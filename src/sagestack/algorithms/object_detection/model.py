@@ -1,0 +1,37 @@
+"""A trained SSD: ``model_algo-1`` (the torch ``state_dict``, loaded with ``weights_only``) and
+``model_algo-1.json`` (base network, classes, input size, NMS threshold). SageMaker's own artifact is an
+MXNet checkpoint; it is not reproduced."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sagestack.algorithms.neural import load_state, save_state
+from sagestack.algorithms.object_detection.network import SSD
+
+ALGORITHM = "object-detection"
+KEPT = ("base_network", "num_classes", "image_shape", "nms_threshold", "overlap_threshold")
+
+
+@dataclass
+class DetectionModel:
+    network: SSD
+    hp: dict
+
+
+def save_model(model_dir: Path, network: SSD, hp: dict) -> None:
+    Path(model_dir).mkdir(parents=True, exist_ok=True)
+    save_state(model_dir, network, {"algorithm": ALGORITHM, "hyperparameters": {k: hp[k] for k in KEPT}})
+
+
+def load_model(model_dir: Path) -> DetectionModel:
+    import torch
+
+    torch.set_num_threads(1)
+    meta, state = load_state(Path(model_dir), ALGORITHM)
+    hp = meta["hyperparameters"]
+    network = SSD(hp["base_network"], hp["num_classes"], hp["image_shape"])
+    network.load_state_dict(state)
+    network.eval()
+    return DetectionModel(network, hp)
