@@ -24,6 +24,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT_ID = "000000000000"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+EXECUTORS = ("local", "ray")
 ENV_PREFIX = "SAGESTACK_"
 
 # Which commands take a setting as a flag.
@@ -49,6 +50,13 @@ def _log_level(value: str) -> str:
     lowered = value.strip().lower()
     if lowered not in LOG_LEVELS:
         raise ValueError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
+    return lowered
+
+
+def _executor(value: str) -> str:
+    lowered = value.strip().lower()
+    if lowered not in EXECUTORS:
+        raise ValueError(f"{value!r} is not one of {', '.join(EXECUTORS)}")
     return lowered
 
 
@@ -158,6 +166,19 @@ class Settings:
         metavar="N",
         default_text="the machine's cores",
         help="CPUs training jobs may use together; jobs that do not fit wait in the queue",
+    )
+    executor: str = _setting(
+        "local",
+        parse=_executor,
+        metavar="KIND",
+        help="where jobs and endpoint instances run: local (processes on this machine) or ray (Ray tasks "
+        "and actors on the cluster at --ray-address; see docs/deployment-ray.md)",
+    )
+    ray_address: str | None = _setting(
+        None,
+        metavar="ADDRESS",
+        default_text="`auto` (the Ray cluster this machine belongs to)",
+        help="the Ray cluster the ray executor uses (host:port of its GCS, or ray://host:port)",
     )
     max_memory_mb: int | None = _setting(
         None,
@@ -291,7 +312,7 @@ class SettingSpec:
 
     @property
     def choices(self) -> tuple[str, ...] | None:
-        return LOG_LEVELS if self.parse is _log_level else None
+        return {_log_level: LOG_LEVELS, _executor: EXECUTORS}.get(self.parse)
 
     def shown_default(self) -> str:
         if self.default_text:

@@ -20,6 +20,8 @@ INTERNAL = {
     "SAGESTACK_PRIVATE_OPT_ML",
     "SAGESTACK_IMAGE_TAG",
     "SAGESTACK_SPARK_RENDEZVOUS",
+    # a job host's peers on a Ray cluster: algo-N → node address (execution/training/supervision.py)
+    "SAGESTACK_HOST_ADDRESSES",
     # a Lambda invocation's process: its request id, invoked ARN and deadline (execution/functions.py)
     "SAGESTACK_LAMBDA_REQUEST_ID",
     "SAGESTACK_LAMBDA_INVOKED_ARN",
@@ -36,7 +38,9 @@ def test_every_setting_is_described():
 def test_every_variable_is_parsed(tmp_path):
     env = {}
     for spec in specs():
-        env[spec.env] = SAMPLES.get(spec.parse, "debug" if spec.choices else str(tmp_path / spec.name))
+        env[spec.env] = SAMPLES.get(
+            spec.parse, spec.choices[-1] if spec.choices else str(tmp_path / spec.name)
+        )
     settings = Settings.from_env(env)
     for spec in specs():
         value = getattr(settings, spec.name)

@@ -115,14 +115,10 @@ def spawn(
         + ([client_dir] if client_dir else [])
         + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
     )
-    host.process = subprocess.Popen(
-        [sys.executable, "-m", "sagestack.execution.entry"],
-        env=env,
-        cwd=str(host.layout.root),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
+    if host.peers:
+        env["SAGESTACK_HOST_ADDRESSES"] = json.dumps(host.peers)
+    host.process = (host.launcher or start_local)(
+        [sys.executable, "-m", "sagestack.execution.entry"], env, str(host.layout.root)
     )
     host.reader = threading.Thread(
         target=_pump,
@@ -131,6 +127,19 @@ def spawn(
         name=f"log-{name}-{host.host}",
     )
     host.reader.start()
+
+
+def start_local(argv: list[str], env: dict[str, str], cwd: str) -> subprocess.Popen:
+    """A host's process as a child of the server (its own session, output on a pipe)."""
+    return subprocess.Popen(
+        argv,
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def log_line(storage: JobStorage, log_group: str, host: HostProcess, message: str) -> None:
@@ -225,7 +234,11 @@ def supervise(
 
 def signal_all(hosts: list[HostProcess], sig: int) -> None:
     for host in hosts:
-        if host.process is not None:
+        if host.process is None:
+            continue
+        if host.remote:  # on a cluster node: its agent signals the tree there
+            host.process.send_signal(sig)
+        else:
             kill_tree(host.process.pid, sig)
 
 

@@ -1,0 +1,260 @@
+"""The Ray executor: training, processing and tuning-child jobs run on a Ray cluster instead of this
+machine (``sagestack serve --executor ray --ray-address ADDR``).
+
+Everything a run does stays the same (execution/training/run.py, execution/processing/run.py: staging,
+``/opt/ml`` layout, logs, metrics, checkpoints, stops, time limits, uploads); only *where each host's
+process runs* changes. A job gets a placement group with one bundle per instance (the instance type's
+vCPUs, memory and GPUs, capped at what the largest node has, as the local executor caps at the machine),
+spread over the nodes (STRICT_SPREAD when there are enough nodes, else SPREAD). In each bundle a
+:class:`~.ray_host.HostAgent` actor starts the host's process; the server reads its output lines back
+through the actor (the log stream and metric regexes as for a local job). Before any process starts, the
+agents report their node addresses, and every host gets the map ``algo-N → node IP`` (its ``/etc/hosts``
+inside the job, see execution/entry.py) so distributed frameworks find their peers by SageMaker's names.
+
+A node that dies mid-job ends its actor: the host counts as *lost* (``HostProcess.lost``), the other hosts
+are stopped, and the run reports it like a spot interruption (the job resumes from its checkpoints when it
+can, else fails with ``instance lost: Ray node … died``).
+
+The job directories live under the server's data dir, which the nodes must share (the same path on every
+node; docs/deployment-ray.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import ray
+from ray.exceptions import GetTimeoutError, RayError
+from ray.util.placement_group import placement_group, remove_placement_group
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+from ..domain import instance_types
+from ..store.resources import Resource
+from .ray_host import HostAgent
+from .training.executor import LocalExecutor
+from .training.run import TrainingRun
+
+log = logging.getLogger("sagestack.ray")
+
+NAMESPACE = "sagestack"
+PLACEMENT_WAIT_SECONDS = 300.0
+READ_WAIT_SECONDS = 0.5
+_connect_lock = threading.Lock()
+
+
+def connect(address: str | None) -> None:
+    """Join the Ray cluster as a driver (once per server process)."""
+    with _connect_lock:
+        if not ray.is_initialized():
+            ray.init(
+                address=address or "auto",
+                namespace=NAMESPACE,
+                log_to_driver=False,
+                configure_logging=False,
+            )
+
+
+def cluster_shape() -> dict:
+    """What the alive nodes have: total CPUs/MiB/GPUs, the largest node's, and how many nodes."""
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    cpus = [float(n["Resources"].get("CPU", 0)) for n in nodes]
+    memory = [float(n["Resources"].get("memory", 0)) / (1024 * 1024) for n in nodes]
+    gpus = [float(n["Resources"].get("GPU", 0)) for n in nodes]
+    return {
+        "nodes": len(nodes),
+        "cpus": int(sum(cpus)),
+        "memory_mb": int(sum(memory)),
+        "node_cpus": int(max(cpus, default=0)),
+        "node_memory_mb": int(max(memory, default=0)),
+        "node_gpus": int(max(gpus, default=0)),
+    }
+
+
+class RayProcess:
+    """A host's process in an actor on a cluster node, seen as the ``subprocess.Popen`` supervision
+    expects: ``stdout`` yields its lines (read back through the actor), ``poll``/``returncode`` its exit,
+    ``send_signal`` signals its tree there. ``lost`` says why, when the node (or the actor) died."""
+
+    remote = True
+
+    def __init__(self, actor, pid: int, node_ip: str, node_id: str):
+        self.actor = actor
+        self.pid = pid
+        self.node_ip = node_ip
+        self.node_id = node_id
+        self.returncode: int | None = None
+        self.lost: str | None = None
+        self.stdout = self._lines()
+
+    def _lines(self):
+        while True:
+            try:
+                lines, code = ray.get(self.actor.read.remote(READ_WAIT_SECONDS))
+            except RayError as exc:
+                self.lost = f"Ray node {self.node_id} ({self.node_ip}) died: {_first_line(exc)}"
+                self.returncode = -9
+                return
+            yield from lines
+            if code is not None:
+                self.returncode = code
+                return
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.returncode is None and (deadline is None or time.monotonic() < deadline):
+            time.sleep(0.05)
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is not None:
+            return
+        try:
+            ray.get(self.actor.signal.remote(int(sig)), timeout=10)
+        except (RayError, GetTimeoutError):
+            pass
+
+    def usage(self) -> tuple[float, int, float]:
+        try:
+            return ray.get(self.actor.usage.remote(), timeout=5)
+        except (RayError, GetTimeoutError):
+            return 0.0, 0, time.time()
+
+
+class RayPlacement:
+    """One run's placement group and host agents."""
+
+    def __init__(self, group, agents: list):
+        self.group = group
+        self.agents = agents
+
+    def release(self) -> None:
+        for agent in self.agents:
+            try:
+                ray.kill(agent)
+            except Exception:
+                log.debug("could not kill a host agent", exc_info=True)
+        try:
+            remove_placement_group(self.group)
+        except Exception:
+            log.debug("could not remove a placement group", exc_info=True)
+
+
+class RayExecutor(LocalExecutor):
+    """The local executor's queue and capacity accounting over the cluster's resources (refreshed at each
+    start, so nodes that join or leave count), with each run's hosts placed on the cluster."""
+
+    def __init__(self, platform, on_finished=None, run_class=TrainingRun):
+        super().__init__(platform, on_finished, run_class)
+        connect(platform.settings.ray_address)
+        self.placements: dict[int, RayPlacement] = {}
+        self.agent_class = ray.remote(HostAgent)
+        self.shape = cluster_shape()
+        self._refresh()
+
+    def _refresh(self) -> None:
+        try:
+            self.shape = cluster_shape()
+        except Exception:
+            log.warning("could not read the Ray cluster's nodes", exc_info=True)
+        settings = self.platform.settings
+        self.capacity = max(1, min(self.shape["cpus"], settings.max_cpus or self.shape["cpus"]))
+        memory = self.shape["memory_mb"]
+        self.memory_capacity = max(1, min(memory, settings.max_memory_mb or memory))
+
+    def per_host(self, instance_type: str | None) -> tuple[int, int, int]:
+        """(CPUs, MiB, GPUs) one instance of the type takes on a node, capped at the largest node's."""
+        spec = instance_types.spec(instance_type)
+        shape = self.shape
+        return (
+            max(1, min(spec.vcpus, shape["node_cpus"] or 1)),
+            max(1, min(spec.memory_mb, shape["node_memory_mb"] or spec.memory_mb)),
+            min(spec.gpus, shape["node_gpus"]),
+        )
+
+    def needs(self, job: Resource, run_class=None) -> tuple[int, int]:
+        resource = (run_class or self.run_class).cluster(job.data)
+        cpus, memory, _ = self.per_host(resource.get("InstanceType"))
+        count = int(resource.get("InstanceCount", 1))
+        return min(cpus * count, self.capacity), min(memory * count, self.memory_capacity)
+
+    def try_start(self, job: Resource, observer, run_class=None) -> bool:
+        self._refresh()
+        return super().try_start(job, observer, run_class)
+
+    def place(self, run) -> None:
+        """Reserve the run's instances on the cluster and give each host a launcher there and the
+        addresses of its peers. Raises JobFailed when the cluster cannot hold them."""
+        from .training.job import JobFailed
+
+        resource = run.cluster(run.data)
+        cpus, memory_mb, gpus = self.per_host(resource.get("InstanceType"))
+        count = len(run.hosts)
+        bundle = {"CPU": cpus, "memory": memory_mb * 1024 * 1024}
+        if gpus:
+            bundle["GPU"] = gpus
+        strategy = "STRICT_SPREAD" if 1 < count <= self.shape["nodes"] else "SPREAD"
+        group = placement_group([dict(bundle) for _ in range(count)], strategy=strategy)
+        placement = RayPlacement(group, [])
+        self.placements[id(run)] = placement
+        deadline = time.monotonic() + PLACEMENT_WAIT_SECONDS
+        while True:
+            try:
+                ray.get(group.ready(), timeout=1.0)
+                break
+            except GetTimeoutError:
+                if run.stop.is_set():
+                    return
+                if time.monotonic() > deadline:
+                    raise JobFailed(
+                        f"CapacityError: the Ray cluster could not place {count} x {bundle} "
+                        f"({strategy}) within {int(PLACEMENT_WAIT_SECONDS)} seconds"
+                    ) from None
+        for index, host in enumerate(run.hosts):
+            options = {
+                "num_cpus": cpus,
+                "memory": memory_mb * 1024 * 1024,
+                "max_concurrency": 8,
+                "name": f"{run.kind}/{run.account_id}/{run.region}/{run.name}/{host.host}",
+                "scheduling_strategy": PlacementGroupSchedulingStrategy(
+                    placement_group=group, placement_group_bundle_index=index
+                ),
+            }
+            if gpus:
+                options["num_gpus"] = gpus
+            placement.agents.append(self.agent_class.options(**options).remote())
+        try:
+            nodes = ray.get(
+                [agent.node.remote() for agent in placement.agents], timeout=PLACEMENT_WAIT_SECONDS
+            )
+        except (RayError, GetTimeoutError) as exc:
+            raise JobFailed(
+                f"InternalServerError: the job's Ray actors did not start: {_first_line(exc)}"
+            ) from None
+        peers = {host.host: ip for host, (ip, _) in zip(run.hosts, nodes, strict=True)}
+        for host, agent, (ip, node_id) in zip(run.hosts, placement.agents, nodes, strict=True):
+            host.peers = peers
+            host.launcher = _launcher(agent, ip, node_id)
+
+    def finished(self, run) -> None:
+        placement = self.placements.pop(id(run), None)
+        if placement is not None:
+            placement.release()
+        super().finished(run)
+
+
+def _launcher(agent, ip: str, node_id: str):
+    def launch(argv: list[str], env: dict[str, str], cwd: str) -> RayProcess:
+        pid = ray.get(agent.start.remote(argv, env, cwd))
+        return RayProcess(agent, pid, ip, node_id)
+
+    return launch
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
