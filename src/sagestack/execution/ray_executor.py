@@ -22,13 +22,15 @@ node; docs/deployment-ray.md).
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 
-import ray
-from ray.exceptions import GetTimeoutError, RayError
+from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayError
 from ray.util.placement_group import placement_group, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+import ray
 
 from ..domain import instance_types
 from ..store.resources import Resource
@@ -41,19 +43,21 @@ log = logging.getLogger("sagestack.ray")
 NAMESPACE = "sagestack"
 PLACEMENT_WAIT_SECONDS = 300.0
 READ_WAIT_SECONDS = 0.5
+UNAVAILABLE_SECONDS = 30.0  # how long an unreachable actor on a live node may take to answer again
 _connect_lock = threading.Lock()
 
 
 def connect(address: str | None) -> None:
     """Join the Ray cluster as a driver (once per server process)."""
     with _connect_lock:
-        if not ray.is_initialized():
-            ray.init(
-                address=address or "auto",
-                namespace=NAMESPACE,
-                log_to_driver=False,
-                configure_logging=False,
-            )
+        if ray.is_initialized():
+            return
+        main = threading.current_thread() is threading.main_thread()
+        handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)} if main else {}
+        ray.init(address=address or "auto", namespace=NAMESPACE, log_to_driver=False, configure_logging=False)
+        for sig, handler in handlers.items():  # the server's graceful stop, not Ray's sys.exit
+            if handler is not None:
+                signal.signal(sig, handler)
 
 
 def cluster_shape() -> dict:
@@ -70,6 +74,14 @@ def cluster_shape() -> dict:
         "node_memory_mb": int(max(memory, default=0)),
         "node_gpus": int(max(gpus, default=0)),
     }
+
+
+def node_alive(node_id: str) -> bool:
+    """Whether the cluster still counts the node among its live ones (False when it cannot tell)."""
+    try:
+        return any(n.get("NodeID") == node_id and n.get("Alive") for n in ray.nodes())
+    except Exception:
+        return False
 
 
 class RayProcess:
@@ -89,17 +101,33 @@ class RayProcess:
         self.stdout = self._lines()
 
     def _lines(self):
+        unavailable_since = None
         while True:
             try:
                 lines, code = ray.get(self.actor.read.remote(READ_WAIT_SECONDS))
-            except RayError as exc:
-                self.lost = f"Ray node {self.node_id} ({self.node_ip}) died: {_first_line(exc)}"
-                self.returncode = -9
+            except ActorUnavailableError as exc:  # maybe passing (a busy node), maybe its node is gone
+                unavailable_since = unavailable_since or time.monotonic()
+                if node_alive(self.node_id) and time.monotonic() - unavailable_since < UNAVAILABLE_SECONDS:
+                    time.sleep(1.0)
+                    continue
+                self._lose(exc)
                 return
+            except RayError as exc:
+                self._lose(exc)
+                return
+            unavailable_since = None
             yield from lines
             if code is not None:
                 self.returncode = code
                 return
+
+    def _lose(self, exc: BaseException) -> None:
+        where = f"Ray node {self.node_id} ({self.node_ip})"
+        if node_alive(self.node_id):
+            self.lost = f"the host's Ray actor on {where} died: {_first_line(exc)}"
+        else:
+            self.lost = f"{where} died"
+        self.returncode = -9
 
     def poll(self) -> int | None:
         return self.returncode
