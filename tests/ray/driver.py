@@ -14,24 +14,29 @@ import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parents[1] / "src")]
+sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parent / "hosting"), str(HERE.parents[1] / "src")]
 
 from cluster import LocalCluster, wait_for  # noqa: E402
 from helpers import ROLE, SKLEARN_IMAGE, read_tar_gz, tar_gz  # noqa: E402
+from hosting_support import Hosting  # noqa: E402
 from sagestack.local_server import ServerProcess  # noqa: E402
 
 FINAL = ("Completed", "Failed", "Stopped")
 
 
-def job_actors(name: str) -> list[dict]:
-    """The Ray actors of a job's hosts (Ray's state API), as plain dicts."""
+def job_actors(name: str, class_name: str = "HostAgent") -> list[dict]:
+    """The Ray actors of a job's hosts (or an endpoint's instances) from Ray's state API, as dicts."""
     from ray.util.state import list_actors
 
     return [
         {"name": a.name, "state": a.state, "node_id": a.node_id, "class_name": a.class_name}
-        for a in list_actors(filters=[("class_name", "=", "HostAgent")], limit=1000, detail=False)
+        for a in list_actors(filters=[("class_name", "=", class_name)], limit=1000, detail=False)
         if f"/{name}/" in (a.name or "")
     ]
+
+
+def alive(actors: list[dict]) -> list[dict]:
+    return [a for a in actors if a["state"] == "ALIVE"]
 
 
 class Scenarios:
@@ -183,6 +188,64 @@ dist.destroy_process_group()
             "actors": job_actors(name),
         }
 
+    def endpoint(self) -> dict:
+        """An endpoint whose instances are Ray actors: answers, scales out and in, replaces a lost one."""
+        import ray
+
+        hosting = Hosting(self.server)
+        name = f"ray-ep-{uuid.uuid4().hex[:8]}"
+        hosting.script_model(name, tag="ray")
+        hosting.config(name, [("AllTraffic", name, 1.0, 1)])
+        out: dict = {"created": hosting.endpoint(name, name)["EndpointStatus"]}
+        out["answer"] = hosting.invoke(name, "1,2")[0]
+        out["actors_one"] = alive(job_actors(name, "WorkerAgent"))
+        sm = hosting.sm
+        sm.update_endpoint_weights_and_capacities(
+            EndpointName=name,
+            DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 2}],
+        )
+        out["scaled_out"] = hosting.wait(name, 120)["EndpointStatus"]
+        out["actors_two"] = alive(job_actors(name, "WorkerAgent"))
+        out["answers_two"] = sorted({hosting.invoke(name, "2,3")[0] for _ in range(6)})
+        sm.update_endpoint_weights_and_capacities(
+            EndpointName=name,
+            DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 1}],
+        )
+        out["scaled_in"] = hosting.wait(name, 120)["EndpointStatus"]
+        out["actors_after_scale_in"] = wait_for(
+            lambda: len(a := alive(job_actors(name, "WorkerAgent"))) == 1 and a, 60, "one instance actor"
+        )
+        victim = out["actors_after_scale_in"][0]["name"]
+        ray.kill(ray.get_actor(victim, namespace="sagestack"))
+        started = time.monotonic()
+        replaced = wait_for(
+            lambda: [a for a in alive(job_actors(name, "WorkerAgent")) if a["name"] != victim],
+            120,
+            "a replacement",
+        )
+
+        def answers() -> str | None:
+            try:
+                return hosting.invoke(name, "4,5")[0]
+            except Exception:
+                return None
+
+        out["answer_after_replacement"] = wait_for(answers, 120, "an answer from the replacement")
+        out["replacement_seconds"] = round(time.monotonic() - started, 1)
+        out["replaced_by"] = replaced
+        out["victim"] = victim
+        streams = self.logs.describe_log_streams(logGroupName=f"/aws/sagemaker/Endpoints/{name}")[
+            "logStreams"
+        ]
+        out["log_streams"] = len(streams)
+        sm.delete_endpoint(EndpointName=name)
+        out["actors_after_delete"] = wait_for(
+            lambda: not alive(job_actors(name, "WorkerAgent")) and job_actors(name, "WorkerAgent"),
+            60,
+            "no actors",
+        )
+        return out
+
     def node_lost(self) -> dict:
         """Kill the second node while a two-instance job (one host on each node) trains."""
         script = "import time\nprint('training', flush=True)\ntime.sleep(600)\n"
@@ -201,7 +264,7 @@ dist.destroy_process_group()
 
 
 def main() -> None:
-    wanted = sys.argv[1:] or ["training", "distributed", "stop", "node_lost"]
+    wanted = sys.argv[1:] or ["training", "distributed", "stop", "endpoint", "node_lost"]
     results: dict = {}
     root = Path(tempfile.mkdtemp(prefix="sagestack-ray-"))
     cluster = LocalCluster(root / "ray")

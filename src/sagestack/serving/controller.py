@@ -120,6 +120,14 @@ class ServingController:
         )
 
     def new_instance(self, spec: WorkerSpec) -> Instance:
+        """One instance of a model: a local worker process, or a Ray actor on the cluster when the
+        executor is ray (serving/ray_instances.py)."""
+        if self.platform.settings.executor == "ray":
+            from .ray_instances import new_ray_instance
+
+            return new_ray_instance(
+                self.platform, spec, self.work_dir, self.log_store, self._instance_changed
+            )
         return Instance(spec, self.work_dir, self.log_store, on_change=self._instance_changed)
 
     def start_workers(
