@@ -251,7 +251,7 @@ dist.destroy_process_group()
         script = "import time\nprint('training', flush=True)\ntime.sleep(600)\n"
         name = self.job(script, count=2)
         wait_for(lambda: self.describe(name)["SecondaryStatus"] == "Training", 120, "Training")
-        wait_for(lambda: "training" in self.log_text(name), 60, "the job's output")
+        wait_for(lambda: self.log_text(name).count("training") == 2, 90, "both hosts' output")
         killed = self.cluster.kill_node(self.cluster.node_ports[0])
         started = time.monotonic()
         desc = self.wait(name, 120)
@@ -262,9 +262,54 @@ dist.destroy_process_group()
             "seconds_to_notice": round(time.monotonic() - started, 1),
         }
 
+    def node_lost_resume(self) -> dict:
+        """A node (added again) dies under a checkpointed two-instance job: the job is interrupted and
+        resumes from its checkpoint on the node that is left."""
+        import ray
+
+        port = self.cluster.add_node()
+        wait_for(lambda: len([n for n in ray.nodes() if n["Alive"]]) == 2, 60, "the new node")
+        script = (
+            "import os, time\n"
+            "host = os.environ['SM_CURRENT_HOST']\n"
+            "state = '/opt/ml/checkpoints/state.txt'\n"
+            "if os.path.exists(state):\n"
+            "    open(f'/opt/ml/model/{host}.txt', 'w').write('resumed from ' + open(state).read())\n"
+            "else:\n"
+            "    os.makedirs('/opt/ml/checkpoints', exist_ok=True)\n"
+            "    open(state, 'w').write('step-1')\n"
+            "    print('checkpointed', flush=True)\n"
+            "    time.sleep(600)\n"
+        )
+        name = self.job(
+            script,
+            count=2,
+            CheckpointConfig={"S3Uri": f"s3://{self.bucket}/checkpoints/{uuid.uuid4().hex[:6]}"},
+        )
+        prefix = self.describe(name)["CheckpointConfig"]["S3Uri"].split("/", 3)[3]
+        wait_for(
+            lambda: self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix).get("KeyCount"),
+            120,
+            "the checkpoint in S3",
+        )
+        killed = self.cluster.kill_node(port)
+        desc = self.wait(name, 240)
+        files = {}
+        if desc["TrainingJobStatus"] == "Completed":
+            data = self.s3.get_object(Bucket=self.bucket, Key=f"output/{name}/output/model.tar.gz")
+            files = {k: v.decode() for k, v in read_tar_gz(data["Body"].read()).items()}
+        return {
+            "killed": killed,
+            "status": desc["TrainingJobStatus"],
+            "failure": desc.get("FailureReason"),
+            "secondary": [t["Status"] for t in desc["SecondaryStatusTransitions"]],
+            "files": files,
+            "actors": job_actors(name),
+        }
+
 
 def main() -> None:
-    wanted = sys.argv[1:] or ["training", "distributed", "stop", "endpoint", "node_lost"]
+    wanted = sys.argv[1:] or ["training", "distributed", "stop", "endpoint", "node_lost", "node_lost_resume"]
     results: dict = {}
     root = Path(tempfile.mkdtemp(prefix="sagestack-ray-"))
     cluster = LocalCluster(root / "ray")

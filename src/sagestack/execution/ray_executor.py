@@ -116,7 +116,7 @@ class RayProcess:
                 self._lose(exc)
                 return
             unavailable_since = None
-            yield from lines
+            yield from lines or [b""]  # an idle read: the reader flushes what it holds
             if code is not None:
                 self.returncode = code
                 return
@@ -194,7 +194,7 @@ class RayExecutor(LocalExecutor):
         memory = self.shape["memory_mb"]
         self.memory_capacity = max(1, min(memory, settings.max_memory_mb or memory))
 
-    def per_host(self, instance_type: str | None) -> tuple[int, int, int]:
+    def per_host(self, instance_type: str | None) -> tuple[float, int, int]:
         """(CPUs, MiB, GPUs) one instance of the type takes on a node, capped at the largest node's."""
         spec = instance_types.spec(instance_type)
         shape = self.shape
@@ -222,6 +222,10 @@ class RayExecutor(LocalExecutor):
         resource = run.cluster(run.data)
         cpus, memory_mb, gpus = self.per_host(resource.get("InstanceType"))
         count = len(run.hosts)
+        if cpus * count > self.shape["cpus"] > 0:  # more instances than the cluster has CPUs: share them
+            cpus = max(0.01, int(100 * self.shape["cpus"] / count) / 100)
+        if memory_mb * count > self.shape["memory_mb"] > 0:
+            memory_mb = max(1, self.shape["memory_mb"] // count)
         bundle = {"CPU": cpus, "memory": memory_mb * 1024 * 1024}
         if gpus:
             bundle["GPU"] = gpus
@@ -277,7 +281,13 @@ class RayExecutor(LocalExecutor):
 
 def _launcher(agent, ip: str, node_id: str):
     def launch(argv: list[str], env: dict[str, str], cwd: str) -> RayProcess:
-        pid = ray.get(agent.start.remote(argv, env, cwd))
+        try:
+            pid = ray.get(agent.start.remote(argv, env, cwd))
+        except RayError as exc:  # the node went away before the process started
+            process = RayProcess(agent, 0, ip, node_id)
+            process._lose(exc)
+            process.stdout = iter(())
+            return process
         return RayProcess(agent, pid, ip, node_id)
 
     return launch

@@ -159,11 +159,12 @@ def _pump(
     last_flush = time.monotonic()
     dimension = f"{name}/{host.host}"
     for raw in host.process.stdout:
-        line = raw.decode("utf-8", "replace").rstrip("\n")
-        buffer.append((int(time.time() * 1000), line))
-        if metrics.definitions:
-            metrics.scan(line, dimension)
-        if len(buffer) >= 500 or time.monotonic() - last_flush > 0.3:
+        if raw:  # b"": no output for a while (a remote process's idle read), time to flush what waits
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            buffer.append((int(time.time() * 1000), line))
+            if metrics.definitions:
+                metrics.scan(line, dimension)
+        if len(buffer) >= 500 or (buffer and time.monotonic() - last_flush > 0.3):
             _flush_logs(storage, log_group, host, buffer, name)
             buffer = []
             last_flush = time.monotonic()
