@@ -162,6 +162,65 @@ dist.destroy_process_group()
             "actor_names": sorted(a["name"] for a in actors),
         }
 
+    def processing(self) -> dict:
+        """A processing job: its instance is a Ray actor too; output uploaded from /opt/ml/processing."""
+        name = f"ray-proc-{uuid.uuid4().hex[:8]}"
+        code = f"code/{name}/script.py"
+        script = (
+            "import os\nos.makedirs('/opt/ml/processing/output/out', exist_ok=True)\n"
+            "open('/opt/ml/processing/output/out/result.txt', 'w').write('processed')\nprint('processed', flush=True)\n"
+        )
+        self.s3.put_object(Bucket=self.bucket, Key=code, Body=script.encode())
+        self.sm.create_processing_job(
+            ProcessingJobName=name,
+            ProcessingResources={
+                "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 30}
+            },
+            AppSpecification={
+                "ImageUri": SKLEARN_IMAGE,
+                "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/script.py"],
+            },
+            RoleArn=ROLE,
+            ProcessingInputs=[
+                {
+                    "InputName": "code",
+                    "S3Input": {
+                        "S3Uri": f"s3://{self.bucket}/{code}",
+                        "LocalPath": "/opt/ml/processing/input/code",
+                        "S3DataType": "S3Prefix",
+                        "S3InputMode": "File",
+                    },
+                }
+            ],
+            ProcessingOutputConfig={
+                "Outputs": [
+                    {
+                        "OutputName": "out",
+                        "S3Output": {
+                            "S3Uri": f"s3://{self.bucket}/processed/{name}",
+                            "LocalPath": "/opt/ml/processing/output/out",
+                            "S3UploadMode": "EndOfJob",
+                        },
+                    }
+                ]
+            },
+        )
+        desc = wait_for(
+            lambda: (
+                (d := self.sm.describe_processing_job(ProcessingJobName=name))["ProcessingJobStatus"] in FINAL
+                and d
+            ),
+            180,
+            f"processing job {name}",
+        )
+        body = self.s3.get_object(Bucket=self.bucket, Key=f"processed/{name}/result.txt")["Body"].read()
+        return {
+            "status": desc["ProcessingJobStatus"],
+            "failure": desc.get("FailureReason"),
+            "result": body.decode(),
+            "actors": [a["name"] for a in job_actors(name)],
+        }
+
     def stop(self) -> dict:
         import psutil
 
@@ -248,10 +307,10 @@ dist.destroy_process_group()
 
     def node_lost(self) -> dict:
         """Kill the second node while a two-instance job (one host on each node) trains."""
-        script = "import time\nprint('training', flush=True)\ntime.sleep(600)\n"
+        script = "import time\nprint('host-ready', flush=True)\ntime.sleep(600)\n"
         name = self.job(script, count=2)
         wait_for(lambda: self.describe(name)["SecondaryStatus"] == "Training", 120, "Training")
-        wait_for(lambda: self.log_text(name).count("training") == 2, 90, "both hosts' output")
+        wait_for(lambda: self.log_text(name).count("host-ready") == 2, 90, "both hosts' output")
         killed = self.cluster.kill_node(self.cluster.node_ports[0])
         started = time.monotonic()
         desc = self.wait(name, 120)
@@ -309,7 +368,15 @@ dist.destroy_process_group()
 
 
 def main() -> None:
-    wanted = sys.argv[1:] or ["training", "distributed", "stop", "endpoint", "node_lost", "node_lost_resume"]
+    wanted = sys.argv[1:] or [
+        "training",
+        "distributed",
+        "processing",
+        "stop",
+        "endpoint",
+        "node_lost",
+        "node_lost_resume",
+    ]
     results: dict = {}
     root = Path(tempfile.mkdtemp(prefix="sagestack-ray-"))
     cluster = LocalCluster(root / "ray")

@@ -88,6 +88,17 @@ def test_two_instance_job_spans_both_nodes_and_meets_by_host_name(results):
     assert got["billable"] == 2 * got["seconds"]
 
 
+def test_processing_job_runs_as_ray_actor(results):
+    got = _scenario(results, "processing")
+    assert got["status"] == "Completed", got["failure"]
+    assert got["result"] == "processed"
+    assert (
+        len(got["actors"]) == 1
+        and got["actors"][0].startswith("processing/")
+        and got["actors"][0].endswith("/algo-1")
+    )
+
+
 def test_stop_ends_the_remote_processes(results):
     got = _scenario(results, "stop")
     assert (got["status"], got["secondary"]) == ("Stopped", "Stopped")
