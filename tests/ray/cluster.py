@@ -61,7 +61,7 @@ class LocalCluster:
 
     def _ray(self, *args: str) -> None:
         subprocess.run(
-            [str(BIN / "ray"), "start", *args], env=self.env, check=True, capture_output=True, timeout=120
+            [str(BIN / "ray"), "start", *args], env=self.env, check=True, capture_output=True, timeout=300
         )
 
     def start_head(self) -> None:

@@ -395,7 +395,7 @@ def main() -> None:
             extra_env={**cluster.env, "SAGESTACK_LOG_LEVEL": "info"},
         )
         server.extra_args = ["--executor", "ray", "--ray-address", cluster.address]
-        server.start(timeout=90)
+        server.start(timeout=180)
         scenarios = Scenarios(server, cluster)
         for scenario in wanted:
             try:

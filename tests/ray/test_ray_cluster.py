@@ -21,7 +21,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray"), pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray"), pytest.mark.timeout(1800)]
 
 
 def _can_isolate() -> str | None:
@@ -48,7 +48,7 @@ def results() -> dict:
     env["PYTHONPATH"] = os.pathsep.join(
         [str(ROOT / "src")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
     )
-    done = isolated([sys.executable, str(HERE / "driver.py")], timeout=1100, env=env)
+    done = isolated([sys.executable, str(HERE / "driver.py")], timeout=1700, env=env)
     line = next((x for x in done.stdout.splitlines() if x.startswith("RESULTS ")), None)
     assert line, (
         f"the driver printed no results (exit {done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"

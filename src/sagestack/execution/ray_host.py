@@ -8,6 +8,7 @@ needs sagestack importable — the same installation as the server (docs/deploym
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -33,6 +34,9 @@ class HostAgent:
         """Start the host's process (this node's interpreter in place of the server's); its pid."""
         from .training.supervision import start_local
 
+        env = dict(env)
+        if "CUDA_VISIBLE_DEVICES" in os.environ:  # the GPUs Ray gave this actor's bundle
+            env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
         self.process = start_local([sys.executable, *argv[1:]], env, cwd)
         threading.Thread(target=self._read, daemon=True, name="host-output").start()
         return self.process.pid
