@@ -60,9 +60,13 @@ class LocalCluster:
         return f"127.0.0.1:{self.port}"
 
     def _ray(self, *args: str) -> None:
-        subprocess.run(
-            [str(BIN / "ray"), "start", *args], env=self.env, check=True, capture_output=True, timeout=300
+        done = subprocess.run(
+            [str(BIN / "ray"), "start", *args], env=self.env, capture_output=True, text=True, timeout=300
         )
+        if done.returncode:
+            raise RuntimeError(
+                f"ray start {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+            )
 
     def start_head(self) -> None:
         self._ray(

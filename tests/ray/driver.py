@@ -24,14 +24,39 @@ from sagestack.local_server import ServerProcess  # noqa: E402
 FINAL = ("Completed", "Failed", "Stopped")
 
 
-def job_actors(name: str, class_name: str = "HostAgent") -> list[dict]:
-    """The Ray actors of a job's hosts (or an endpoint's instances) from Ray's state API, as dicts."""
+def job_actors(name: str, class_name: str = "WorkerAgent") -> list[dict]:
+    """An endpoint's instance actors from Ray's state API, as dicts."""
     from ray.util.state import list_actors
 
     return [
         {"name": a.name, "state": a.state, "node_id": a.node_id, "class_name": a.class_name}
         for a in list_actors(filters=[("class_name", "=", class_name)], limit=1000, detail=False)
         if f"/{name}/" in (a.name or "")
+    ]
+
+
+def job_groups(name: str) -> list[dict]:
+    """A job's placement groups (one per attempt) from Ray's state API: state and each bundle's node."""
+    from ray.util.state import list_placement_groups
+
+    return [
+        {
+            "name": g.name,
+            "state": g.state,
+            "strategy": g.topology_strategy if hasattr(g, "topology_strategy") else None,
+            "nodes": [b.get("node_id") for b in g.bundles or []],
+        }
+        for g in list_placement_groups(limit=1000, detail=True)
+        if (g.name or "").endswith(f"/{name}")
+    ]
+
+
+def node_agents() -> list[dict]:
+    from ray.util.state import list_actors
+
+    return [
+        {"name": a.name, "state": a.state, "node_id": a.node_id}
+        for a in list_actors(filters=[("class_name", "=", "NodeAgent")], limit=1000, detail=False)
     ]
 
 
@@ -127,7 +152,8 @@ class Scenarios:
             "model": files.get("model.txt", b"").decode(),
             "metrics": desc.get("FinalMetricDataList"),
             "log_has_hello": "hello from algo-1" in self.log_text(name),
-            "actors": job_actors(name),
+            "groups": job_groups(name),
+            "agents": node_agents(),
         }
 
     def distributed(self) -> dict:
@@ -146,8 +172,12 @@ json.dump(info, open(f"/opt/ml/model/{{me}}.json", "w"))
 dist.destroy_process_group()
 """
         name = self.job(script, count=2)
+        running = wait_for(
+            lambda: [g for g in job_groups(name) if g["state"] == "CREATED" and all(g["nodes"])],
+            120,
+            "the job's placement group",
+        )
         desc = self.wait(name, 240)
-        actors = job_actors(name)
         files = {}
         if desc["TrainingJobStatus"] == "Completed":
             data = self.s3.get_object(Bucket=self.bucket, Key=f"output/{name}/output/model.tar.gz")
@@ -158,8 +188,7 @@ dist.destroy_process_group()
             "billable": desc.get("BillableTimeInSeconds"),
             "seconds": desc.get("TrainingTimeInSeconds"),
             "files": files,
-            "node_ids": sorted({a["node_id"] for a in actors}),
-            "actor_names": sorted(a["name"] for a in actors),
+            "group": running[0],
         }
 
     def processing(self) -> dict:
@@ -218,7 +247,7 @@ dist.destroy_process_group()
             "status": desc["ProcessingJobStatus"],
             "failure": desc.get("FailureReason"),
             "result": body.decode(),
-            "actors": [a["name"] for a in job_actors(name)],
+            "groups": [g["name"] for g in job_groups(name)],
         }
 
     def stop(self) -> dict:
@@ -244,7 +273,7 @@ dist.destroy_process_group()
             "status": desc["TrainingJobStatus"],
             "secondary": desc["SecondaryStatus"],
             "left": running(),
-            "actors": job_actors(name),
+            "groups": job_groups(name),
         }
 
     def endpoint(self) -> dict:
@@ -257,14 +286,14 @@ dist.destroy_process_group()
         hosting.config(name, [("AllTraffic", name, 1.0, 1)])
         out: dict = {"created": hosting.endpoint(name, name)["EndpointStatus"]}
         out["answer"] = hosting.invoke(name, "1,2")[0]
-        out["actors_one"] = alive(job_actors(name, "WorkerAgent"))
+        out["actors_one"] = alive(job_actors(name))
         sm = hosting.sm
         sm.update_endpoint_weights_and_capacities(
             EndpointName=name,
             DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 2}],
         )
         out["scaled_out"] = hosting.wait(name, 120)["EndpointStatus"]
-        out["actors_two"] = alive(job_actors(name, "WorkerAgent"))
+        out["actors_two"] = alive(job_actors(name))
         out["answers_two"] = sorted({hosting.invoke(name, "2,3")[0] for _ in range(6)})
         sm.update_endpoint_weights_and_capacities(
             EndpointName=name,
@@ -272,13 +301,13 @@ dist.destroy_process_group()
         )
         out["scaled_in"] = hosting.wait(name, 120)["EndpointStatus"]
         out["actors_after_scale_in"] = wait_for(
-            lambda: len(a := alive(job_actors(name, "WorkerAgent"))) == 1 and a, 60, "one instance actor"
+            lambda: len(a := alive(job_actors(name))) == 1 and a, 60, "one instance actor"
         )
         victim = out["actors_after_scale_in"][0]["name"]
         ray.kill(ray.get_actor(victim, namespace="sagestack"))
         started = time.monotonic()
         replaced = wait_for(
-            lambda: [a for a in alive(job_actors(name, "WorkerAgent")) if a["name"] != victim],
+            lambda: [a for a in alive(job_actors(name)) if a["name"] != victim],
             120,
             "a replacement",
         )
@@ -299,7 +328,7 @@ dist.destroy_process_group()
         out["log_streams"] = len(streams)
         sm.delete_endpoint(EndpointName=name)
         out["actors_after_delete"] = wait_for(
-            lambda: not alive(job_actors(name, "WorkerAgent")) and job_actors(name, "WorkerAgent"),
+            lambda: not alive(job_actors(name)) and job_actors(name),
             60,
             "no actors",
         )
@@ -363,7 +392,7 @@ dist.destroy_process_group()
             "failure": desc.get("FailureReason"),
             "secondary": [t["Status"] for t in desc["SecondaryStatusTransitions"]],
             "files": files,
-            "actors": job_actors(name),
+            "groups": job_groups(name),
         }
 
 

@@ -1,5 +1,6 @@
 """The Ray executor on a real local Ray cluster (a head and a second node, one CPU each), with a sagestack
-server started with ``--executor ray``: jobs' hosts run as Ray actors, a two-instance job spans both
+server started with ``--executor ray``: jobs' hosts run through Ray (a placement group per job, a node
+agent actor per node), a two-instance job spans both
 nodes and its hosts meet through torch.distributed by SageMaker's host names, stop ends the remote
 processes, an endpoint's instances are Ray actors that scale out and in and are replaced when lost, and a
 node killed mid-job fails the job with a clear reason.
@@ -72,15 +73,15 @@ def test_training_job_runs_as_ray_actor(results):
     assert got["model"] == "trained"
     assert got["log_has_hello"]  # the remote process's output in the job's log stream
     assert [m["MetricName"] for m in got["metrics"]] == ["loss"] and got["metrics"][0]["Value"] == 0.25
-    assert len(got["actors"]) == 1 and got["actors"][0]["name"].endswith("/algo-1")
-    assert got["actors"][0]["node_id"]
+    (group,) = got["groups"]  # the job's reservation, by name in Ray's state API
+    assert group["name"].startswith("training/") and group["state"] == "REMOVED"
+    assert len(got["agents"]) >= 1 and all(a["state"] == "ALIVE" for a in got["agents"])
 
 
 def test_two_instance_job_spans_both_nodes_and_meets_by_host_name(results):
     got = _scenario(results, "distributed")
     assert got["status"] == "Completed", got["failure"]
-    assert len(got["node_ids"]) == 2 and all(got["node_ids"])  # one host on each node (STRICT_SPREAD)
-    assert [n.rsplit("/", 1)[1] for n in got["actor_names"]] == ["algo-1", "algo-2"]
+    assert len(set(got["group"]["nodes"])) == 2  # one host on each node (STRICT_SPREAD)
     one, two = got["files"]["algo-1.json"], got["files"]["algo-2.json"]
     assert one["hosts"] == two["hosts"] == ["algo-1", "algo-2"]
     assert one["sum"] == two["sum"] == 3.0  # gloo all_reduce of 1 + 2 across the nodes
@@ -92,18 +93,14 @@ def test_processing_job_runs_as_ray_actor(results):
     got = _scenario(results, "processing")
     assert got["status"] == "Completed", got["failure"]
     assert got["result"] == "processed"
-    assert (
-        len(got["actors"]) == 1
-        and got["actors"][0].startswith("processing/")
-        and got["actors"][0].endswith("/algo-1")
-    )
+    assert len(got["groups"]) == 1 and got["groups"][0].startswith("processing/")
 
 
 def test_stop_ends_the_remote_processes(results):
     got = _scenario(results, "stop")
     assert (got["status"], got["secondary"]) == ("Stopped", "Stopped")
     assert got["left"] == []  # the job's process tree on the node is gone
-    assert [a["state"] for a in got["actors"]] == ["DEAD"]
+    assert [g["state"] for g in got["groups"]] == ["REMOVED"]
 
 
 def test_endpoint_instances_are_ray_actors(results):
@@ -135,4 +132,4 @@ def test_node_lost_under_checkpointed_job_resumes_it(results):
     assert got["status"] == "Completed", got["failure"]
     assert "Interrupted" in got["secondary"] and got["secondary"].count("Training") == 2
     assert got["files"] == {"algo-1.txt": "resumed from step-1", "algo-2.txt": "resumed from step-1"}
-    assert len(got["actors"]) == 4  # two hosts, two attempts
+    assert len(got["groups"]) == 2  # two attempts

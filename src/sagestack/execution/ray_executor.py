@@ -3,15 +3,17 @@ machine (``sagestack serve --executor ray --ray-address ADDR``).
 
 Everything a run does stays the same (execution/training/run.py, execution/processing/run.py: staging,
 ``/opt/ml`` layout, logs, metrics, checkpoints, stops, time limits, uploads); only *where each host's
-process runs* changes. A job gets a placement group with one bundle per instance (the instance type's
-vCPUs, memory and GPUs, capped at what the largest node has, as the local executor caps at the machine),
-spread over the nodes (STRICT_SPREAD when there are enough nodes, else SPREAD). In each bundle a
-:class:`~.ray_host.HostAgent` actor starts the host's process; the server reads its output lines back
-through the actor (the log stream and metric regexes as for a local job). Before any process starts, the
-agents report their node addresses, and every host gets the map ``algo-N → node IP`` (its ``/etc/hosts``
-inside the job, see execution/entry.py) so distributed frameworks find their peers by SageMaker's names.
+process runs* changes. A job reserves its instances as a placement group with one bundle per instance
+(the instance type's vCPUs, memory and GPUs, capped at what the largest node has, as the local executor
+caps at the machine), spread over the nodes (STRICT_SPREAD when there are enough nodes, else SPREAD),
+named ``<kind>/<account>/<region>/<job>`` in Ray's state API. On each node a long-lived
+:class:`~.ray_host.NodeAgent` actor (one per node and server, started on first use) starts the processes
+of the hosts whose bundles Ray put there, so a job start costs no new Ray worker process; the server
+reads their output lines back through the agent (the log stream and metric regexes as for a local job).
+Every host gets the map ``algo-N → node IP`` (its ``/etc/hosts`` inside the job, see execution/entry.py)
+so distributed frameworks find their peers by SageMaker's names.
 
-A node that dies mid-job ends its actor: the host counts as *lost* (``HostProcess.lost``), the other hosts
+A node that dies mid-job ends its agent: the host counts as *lost* (``HostProcess.lost``), the other hosts
 are stopped, and the run reports it like a spot interruption (the job resumes from its checkpoints when it
 can, else fails with ``instance lost: Ray node … died``).
 
@@ -25,16 +27,17 @@ import logging
 import signal
 import threading
 import time
+import uuid
 
 from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayError
-from ray.util.placement_group import placement_group, remove_placement_group
-from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+from ray.util.placement_group import placement_group, placement_group_table, remove_placement_group
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 import ray
 
 from ..domain import instance_types
 from ..store.resources import Resource
-from .ray_host import HostAgent
+from .ray_host import NodeAgent
 from .training.executor import LocalExecutor
 from .training.run import TrainingRun
 
@@ -91,8 +94,9 @@ class RayProcess:
 
     remote = True
 
-    def __init__(self, actor, pid: int, node_ip: str, node_id: str):
+    def __init__(self, actor, key: str, pid: int, node_ip: str, node_id: str):
         self.actor = actor
+        self.key = key
         self.pid = pid
         self.node_ip = node_ip
         self.node_id = node_id
@@ -104,7 +108,7 @@ class RayProcess:
         unavailable_since = None
         while True:
             try:
-                lines, code = ray.get(self.actor.read.remote(READ_WAIT_SECONDS))
+                lines, code = ray.get(self.actor.read.remote(self.key, READ_WAIT_SECONDS))
             except ActorUnavailableError as exc:  # maybe passing (a busy node), maybe its node is gone
                 unavailable_since = unavailable_since or time.monotonic()
                 if node_alive(self.node_id) and time.monotonic() - unavailable_since < UNAVAILABLE_SECONDS:
@@ -124,7 +128,7 @@ class RayProcess:
     def _lose(self, exc: BaseException) -> None:
         where = f"Ray node {self.node_id} ({self.node_ip})"
         if node_alive(self.node_id):
-            self.lost = f"the host's Ray actor on {where} died: {_first_line(exc)}"
+            self.lost = f"the Ray node agent on {where} died: {_first_line(exc)}"
         else:
             self.lost = f"{where} died"
         self.returncode = -9
@@ -142,30 +146,24 @@ class RayProcess:
         if self.returncode is not None:
             return
         try:
-            ray.get(self.actor.signal.remote(int(sig)), timeout=10)
+            ray.get(self.actor.signal.remote(self.key, int(sig)), timeout=10)
         except (RayError, GetTimeoutError):
             pass
 
     def usage(self) -> tuple[float, int, float]:
         try:
-            return ray.get(self.actor.usage.remote(), timeout=5)
+            return ray.get(self.actor.usage.remote(self.key), timeout=5)
         except (RayError, GetTimeoutError):
             return 0.0, 0, time.time()
 
 
 class RayPlacement:
-    """One run's placement group and host agents."""
+    """One run's placement group (the reservation of its instances' resources)."""
 
-    def __init__(self, group, agents: list):
+    def __init__(self, group):
         self.group = group
-        self.agents = agents
 
     def release(self) -> None:
-        for agent in self.agents:
-            try:
-                ray.kill(agent)
-            except Exception:
-                log.debug("could not kill a host agent", exc_info=True)
         try:
             remove_placement_group(self.group)
         except Exception:
@@ -180,7 +178,10 @@ class RayExecutor(LocalExecutor):
         super().__init__(platform, on_finished, run_class)
         connect(platform.settings.ray_address)
         self.placements: dict[int, RayPlacement] = {}
-        self.agent_class = ray.remote(HostAgent)
+        self.agent_class = ray.remote(NodeAgent)
+        self.agents: dict[str, tuple] = {}  # node id → (agent actor, node IP)
+        self.agents_lock = threading.Lock()
+        self.token = uuid.uuid4().hex[:8]  # this server's agents (servers sharing a cluster keep their own)
         self.shape = cluster_shape()
         self._refresh()
 
@@ -230,9 +231,12 @@ class RayExecutor(LocalExecutor):
         if gpus:
             bundle["GPU"] = gpus
         strategy = "STRICT_SPREAD" if 1 < count <= self.shape["nodes"] else "SPREAD"
-        group = placement_group([dict(bundle) for _ in range(count)], strategy=strategy)
-        placement = RayPlacement(group, [])
-        self.placements[id(run)] = placement
+        group = placement_group(
+            [dict(bundle) for _ in range(count)],
+            strategy=strategy,
+            name=f"{run.kind}/{run.account_id}/{run.region}/{run.name}",
+        )
+        self.placements[id(run)] = RayPlacement(group)
         deadline = time.monotonic() + PLACEMENT_WAIT_SECONDS
         while True:
             try:
@@ -246,31 +250,34 @@ class RayExecutor(LocalExecutor):
                         f"CapacityError: the Ray cluster could not place {count} x {bundle} "
                         f"({strategy}) within {int(PLACEMENT_WAIT_SECONDS)} seconds"
                     ) from None
-        for index, host in enumerate(run.hosts):
-            options = {
-                "num_cpus": cpus,
-                "memory": memory_mb * 1024 * 1024,
-                "max_concurrency": 8,
-                "name": f"{run.kind}/{run.account_id}/{run.region}/{run.name}/{host.host}",
-                "scheduling_strategy": PlacementGroupSchedulingStrategy(
-                    placement_group=group, placement_group_bundle_index=index
-                ),
-            }
-            if gpus:
-                options["num_gpus"] = gpus
-            placement.agents.append(self.agent_class.options(**options).remote())
+        nodes = placement_group_table(group)["bundles_to_node_id"]
         try:
-            nodes = ray.get(
-                [agent.node.remote() for agent in placement.agents], timeout=PLACEMENT_WAIT_SECONDS
-            )
+            agents = [self.agent(nodes[index]) for index in range(count)]
         except (RayError, GetTimeoutError) as exc:
             raise JobFailed(
-                f"InternalServerError: the job's Ray actors did not start: {_first_line(exc)}"
+                f"InternalServerError: the Ray node agent did not start: {_first_line(exc)}"
             ) from None
-        peers = {host.host: ip for host, (ip, _) in zip(run.hosts, nodes, strict=True)}
-        for host, agent, (ip, node_id) in zip(run.hosts, placement.agents, nodes, strict=True):
+        peers = {host.host: ip for host, (_, ip) in zip(run.hosts, agents, strict=True)}
+        for index, (host, (agent, ip)) in enumerate(zip(run.hosts, agents, strict=True)):
             host.peers = peers
-            host.launcher = _launcher(agent, ip, node_id)
+            host.launcher = _launcher(agent, f"{group.id.hex()}/{host.host}", ip, nodes[index])
+
+    def agent(self, node_id: str) -> tuple:
+        """The node's agent (started on first use, kept for the server's lifetime) and the node's IP."""
+        with self.agents_lock:
+            known = self.agents.get(node_id)
+        if known is not None:
+            return known
+        actor = self.agent_class.options(
+            num_cpus=0,
+            max_concurrency=256,
+            name=f"sagestack-node-agent/{self.token}/{node_id[:16]}",
+            scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=node_id, soft=False),
+        ).remote()
+        ip, _ = ray.get(actor.node.remote(), timeout=PLACEMENT_WAIT_SECONDS)
+        with self.agents_lock:
+            self.agents.setdefault(node_id, (actor, ip))
+            return self.agents[node_id]
 
     def finished(self, run) -> None:
         placement = self.placements.pop(id(run), None)
@@ -279,16 +286,16 @@ class RayExecutor(LocalExecutor):
         super().finished(run)
 
 
-def _launcher(agent, ip: str, node_id: str):
+def _launcher(agent, key: str, ip: str, node_id: str):
     def launch(argv: list[str], env: dict[str, str], cwd: str) -> RayProcess:
         try:
-            pid = ray.get(agent.start.remote(argv, env, cwd))
+            pid = ray.get(agent.start.remote(key, argv, env, cwd))
         except RayError as exc:  # the node went away before the process started
-            process = RayProcess(agent, 0, ip, node_id)
+            process = RayProcess(agent, key, 0, ip, node_id)
             process._lose(exc)
             process.stdout = iter(())
             return process
-        return RayProcess(agent, pid, ip, node_id)
+        return RayProcess(agent, key, pid, ip, node_id)
 
     return launch
 

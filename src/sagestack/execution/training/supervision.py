@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ...domain.images import ImageInfo
 from ..layout import inherited_environment
+from ..processes import kill_tree
 from ..storage import JobStorage
 from .job import HostProcess, StopRequest
 from .metrics import MetricCollector
@@ -241,28 +242,3 @@ def signal_all(hosts: list[HostProcess], sig: int) -> None:
             host.process.send_signal(sig)
         else:
             kill_tree(host.process.pid, sig)
-
-
-def kill_tree(pid: int, sig: int) -> None:
-    """Signal a job's process group and every descendant (even ones that left the group)."""
-    try:
-        import psutil
-
-        try:
-            children = psutil.Process(pid).children(recursive=True)
-        except psutil.Error:
-            children = []
-        for child in children:
-            try:
-                child.send_signal(sig)
-            except psutil.Error:
-                pass
-    except ImportError:
-        pass
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        try:
-            os.kill(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
