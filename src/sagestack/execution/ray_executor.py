@@ -94,8 +94,9 @@ class RayProcess:
 
     remote = True
 
-    def __init__(self, actor, key: str, pid: int, node_ip: str, node_id: str):
+    def __init__(self, actor, key: str, pid: int, node_ip: str, node_id: str, forget=None):
         self.actor = actor
+        self.forget = forget  # called when the agent is found dead
         self.key = key
         self.pid = pid
         self.node_ip = node_ip
@@ -126,6 +127,8 @@ class RayProcess:
                 return
 
     def _lose(self, exc: BaseException) -> None:
+        if self.forget is not None:
+            self.forget()
         where = f"Ray node {self.node_id} ({self.node_ip})"
         if node_alive(self.node_id):
             self.lost = f"the Ray node agent on {where} died: {_first_line(exc)}"
@@ -182,6 +185,7 @@ class RayExecutor(LocalExecutor):
         self.agents: dict[str, tuple] = {}  # node id → (agent actor, node IP)
         self.agents_lock = threading.Lock()
         self.token = uuid.uuid4().hex[:8]  # this server's agents (servers sharing a cluster keep their own)
+        self.generation = 0
         self.shape = cluster_shape()
         self._refresh()
 
@@ -260,24 +264,36 @@ class RayExecutor(LocalExecutor):
         peers = {host.host: ip for host, (_, ip) in zip(run.hosts, agents, strict=True)}
         for index, (host, (agent, ip)) in enumerate(zip(run.hosts, agents, strict=True)):
             host.peers = peers
-            host.launcher = _launcher(agent, f"{group.id.hex()}/{host.host}", ip, nodes[index])
+            host.launcher = _launcher(
+                agent,
+                f"{group.id.hex()}/{host.host}",
+                ip,
+                nodes[index],
+                lambda a=agent, n=nodes[index]: self.forget(n, a),
+            )
 
     def agent(self, node_id: str) -> tuple:
         """The node's agent (started on first use, kept for the server's lifetime) and the node's IP."""
-        with self.agents_lock:
+        with self.agents_lock:  # held while one starts: two jobs landing on a new node share it
             known = self.agents.get(node_id)
-        if known is not None:
-            return known
-        actor = self.agent_class.options(
-            num_cpus=0,
-            max_concurrency=256,
-            name=f"sagestack-node-agent/{self.token}/{node_id[:16]}",
-            scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=node_id, soft=False),
-        ).remote()
-        ip, _ = ray.get(actor.node.remote(), timeout=PLACEMENT_WAIT_SECONDS)
-        with self.agents_lock:
-            self.agents.setdefault(node_id, (actor, ip))
+            if known is not None:
+                return known
+            self.generation += 1
+            actor = self.agent_class.options(
+                num_cpus=0,
+                max_concurrency=256,
+                name=f"sagestack-node-agent/{self.token}/{node_id[:16]}/{self.generation}",
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=node_id, soft=False),
+            ).remote()
+            ip, _ = ray.get(actor.node.remote(), timeout=PLACEMENT_WAIT_SECONDS)
+            self.agents[node_id] = (actor, ip)
             return self.agents[node_id]
+
+    def forget(self, node_id: str, actor) -> None:
+        """An agent died: the next job on its node (if the node is still there) starts a new one."""
+        with self.agents_lock:
+            if self.agents.get(node_id, (None,))[0] is actor:
+                del self.agents[node_id]
 
     def finished(self, run) -> None:
         placement = self.placements.pop(id(run), None)
@@ -286,16 +302,16 @@ class RayExecutor(LocalExecutor):
         super().finished(run)
 
 
-def _launcher(agent, key: str, ip: str, node_id: str):
+def _launcher(agent, key: str, ip: str, node_id: str, forget):
     def launch(argv: list[str], env: dict[str, str], cwd: str) -> RayProcess:
         try:
             pid = ray.get(agent.start.remote(key, argv, env, cwd))
-        except RayError as exc:  # the node went away before the process started
-            process = RayProcess(agent, key, 0, ip, node_id)
+        except RayError as exc:  # the node (or its agent) went away before the process started
+            process = RayProcess(agent, key, 0, ip, node_id, forget)
             process._lose(exc)
             process.stdout = iter(())
             return process
-        return RayProcess(agent, key, pid, ip, node_id)
+        return RayProcess(agent, key, pid, ip, node_id, forget)
 
     return launch
 
