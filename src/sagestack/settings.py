@@ -24,6 +24,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT_ID = "000000000000"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+EXECUTORS = ("local", "ray")
 ENV_PREFIX = "SAGESTACK_"
 
 # Which commands take a setting as a flag.
@@ -59,6 +60,13 @@ def _s3_url(value: str) -> str:
     if parts.scheme != "s3" or not parts.netloc:
         raise ValueError(f"{value!r} is not s3://BUCKET[/PREFIX][?endpoint_url=URL&region=REGION]")
     return value.strip()
+
+
+def _executor(value: str) -> str:
+    lowered = value.strip().lower()
+    if lowered not in EXECUTORS:
+        raise ValueError(f"{value!r} is not one of {', '.join(EXECUTORS)}")
+    return lowered
 
 
 _TRUE = ("1", "true", "yes", "on")
@@ -226,6 +234,19 @@ class Settings:
         default_text="the machine's cores",
         help="CPUs training jobs may use together; jobs that do not fit wait in the queue",
     )
+    executor: str = _setting(
+        "local",
+        parse=_executor,
+        metavar="KIND",
+        help="where jobs and endpoint instances run: local (processes on this machine) or ray (Ray tasks "
+        "and actors on the cluster at --ray-address; see docs/deployment-ray.md)",
+    )
+    ray_address: str | None = _setting(
+        None,
+        metavar="ADDRESS",
+        default_text="`auto` (the Ray cluster this machine belongs to)",
+        help="the Ray cluster the ray executor uses (host:port of its GCS, or ray://host:port)",
+    )
     max_memory_mb: int | None = _setting(
         None,
         parse=int,
@@ -383,7 +404,9 @@ class SettingSpec:
 
     @property
     def choices(self) -> tuple[str, ...] | None:
-        return {_log_level: LOG_LEVELS, _container_engine: CONTAINER_ENGINES}.get(self.parse)
+        return {_log_level: LOG_LEVELS, _container_engine: CONTAINER_ENGINES, _executor: EXECUTORS}.get(
+            self.parse
+        )
 
     def shown_default(self) -> str:
         if self.default_text:

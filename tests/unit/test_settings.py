@@ -26,6 +26,8 @@ INTERNAL = {
     "SAGESTACK_SERVER_PID",  # a job process: the server it dies with (execution/entry.py)
     "SAGESTACK_IMAGE_TAG",
     "SAGESTACK_SPARK_RENDEZVOUS",
+    # a job host's peers on a Ray cluster: algo-N → node address (execution/training/supervision.py)
+    "SAGESTACK_HOST_ADDRESSES",
     # a Lambda invocation's process: its request id, invoked ARN and deadline (execution/functions.py)
     "SAGESTACK_LAMBDA_REQUEST_ID",
     "SAGESTACK_LAMBDA_INVOKED_ARN",
@@ -43,7 +45,7 @@ def test_every_variable_is_parsed(tmp_path):
     env = {}
     for spec in specs():
         env[spec.env] = SAMPLES.get(
-            spec.parse, spec.choices[0] if spec.choices else str(tmp_path / spec.name)
+            spec.parse, spec.choices[-1] if spec.choices else str(tmp_path / spec.name)
         )
     settings = Settings.from_env(env)
     for spec in specs():
@@ -122,3 +124,18 @@ def test_every_sagestack_variable_in_the_code_is_documented():
         names |= set(re.findall(r"SAGESTACK_[A-Z][A-Z0-9_]*[A-Z0-9]", path.read_text()))
     missing = sorted(n for n in names - INTERNAL if f"`{n}`" not in doc)
     assert not missing, f"undocumented variables (add a setting or an OTHER_VARIABLES line): {missing}"
+
+
+def test_executor_is_local_unless_ray_is_chosen():
+    assert Settings.from_env({}).executor == "local" and Settings.from_env({}).ray_address is None
+    settings = Settings.from_env({"SAGESTACK_EXECUTOR": "Ray", "SAGESTACK_RAY_ADDRESS": "127.0.0.1:6379"})
+    assert (settings.executor, settings.ray_address) == ("ray", "127.0.0.1:6379")
+    with pytest.raises(SettingsError, match="SAGESTACK_EXECUTOR='kubernetes'.*local, ray"):
+        Settings.from_env({"SAGESTACK_EXECUTOR": "kubernetes"})
+    args = build_parser().parse_args(["serve", "--executor", "ray", "--ray-address", "10.0.0.5:6379"])
+    assert (settings_from_args(args).executor, settings_from_args(args).ray_address) == (
+        "ray",
+        "10.0.0.5:6379",
+    )
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--executor", "slurm"])

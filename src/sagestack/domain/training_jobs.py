@@ -335,6 +335,15 @@ def finish(
     )
 
 
+def resumable(data: dict) -> bool:
+    """An interrupted run of this job starts again (from its checkpoints, or as a retry) instead of
+    failing: it has a CheckpointConfig, uses managed spot training, or has retries left."""
+    if data.get("CheckpointConfig") or data.get("EnableManagedSpotTraining"):
+        return True
+    retries = (data.get("RetryStrategy") or {}).get("MaximumRetryAttempts", 0)
+    return int(data.get("_attempts", 1)) <= int(retries)
+
+
 def interrupted(resources, account_id: str, region: str, name: str) -> Resource | None:
     """The server stopped while the job ran; it will start again (from its checkpoints)."""
 
@@ -369,6 +378,18 @@ class JobRecorder:
             return None
 
         mutate(self.resources, *self.key[:2], TYPE, self.key[2], change)
+
+    def on_lost(self, reason: str, extra: dict | None = None) -> None:
+        """An instance's machine went away mid-run (a cluster node died): like a spot interruption, the
+        job starts again when it can resume, else it fails with ``reason``."""
+        account_id, region, name = self.key
+        job = self.resources.get(account_id, region, TYPE, name)
+        if job is not None and resumable(job.data):
+            interrupted(self.resources, *self.key)
+            return
+        finish(
+            self.resources, *self.key, "Failed", "Failed", reason, {"FailureReason": reason, **(extra or {})}
+        )
 
     def on_finished(
         self,

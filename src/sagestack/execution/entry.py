@@ -50,14 +50,16 @@ def private_opt_ml(root: Path) -> str | None:
     return None
 
 
-def bind_hosts(root: Path, hosts: list[str]) -> str | None:
-    """In the job's mount namespace, make ``algo-1 … algo-N`` resolve (all hosts are local processes)."""
+def bind_hosts(root: Path, hosts: list[str], addresses: dict[str, str] | None = None) -> str | None:
+    """In the job's mount namespace, make ``algo-1 … algo-N`` resolve: to ``addresses`` (the nodes of a
+    cluster the hosts run on), else to 127.0.0.1 (all hosts are local processes)."""
     try:
         original = Path("/etc/hosts").read_text()
     except OSError:
         original = "127.0.0.1 localhost\n"
     path = root.parent / f".{root.name}.hosts"
-    path.write_text(original.rstrip("\n") + "\n127.0.0.1 " + " ".join(hosts) + "\n")
+    lines = [f"{(addresses or {}).get(host, '127.0.0.1')} {host}" for host in hosts]
+    path.write_text(original.rstrip("\n") + "\n" + "\n".join(lines) + "\n")
     if _libc().mount(str(path).encode(), b"/etc/hosts", None, MS_BIND, None) != 0:
         return f"bind mount on /etc/hosts failed: {os.strerror(ctypes.get_errno())}"
     return None
@@ -110,7 +112,8 @@ def main() -> int:
         if problem is None:
             visible = OPT_ML
             print(f"sagestack: {OPT_ML} is this job's own directory (private mount namespace)", flush=True)
-            hosts_problem = bind_hosts(root, config.get("hosts") or ["algo-1"])
+            addresses = json.loads(os.environ.get("SAGESTACK_HOST_ADDRESSES") or "{}")
+            hosts_problem = bind_hosts(root, config.get("hosts") or ["algo-1"], addresses)
             if hosts_problem:
                 print(f"sagestack: host names algo-N do not resolve ({hosts_problem})", flush=True)
         else:

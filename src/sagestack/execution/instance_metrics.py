@@ -69,6 +69,14 @@ class InstanceMetrics:
         and its descendants; a process first seen counts from its start."""
         import psutil
 
+        if host.remote:  # on a cluster node: its agent measures the tree there
+            total, rss, started = host.process.usage()
+            since = self.last.get(host.host, started)
+            key = -1 - self.hosts.index(host)  # never a real pid
+            used = max(0.0, total - self.cpu_seconds.get(key, 0.0))
+            self.cpu_seconds[key] = total
+            self.last[host.host] = now
+            return 100.0 * used / max(now - since, 1e-3), rss
         root = psutil.Process(host.process.pid)
         since = self.last.get(host.host, root.create_time())
         used, rss = 0.0, 0

@@ -95,11 +95,7 @@ class TrainingReconciler(Reconciler):
                 continue
             if job.data.get("SecondaryStatus") == "Starting" and not job.data.get("_pids"):
                 continue  # still queued: nothing was running
-            resumable = bool(job.data.get("CheckpointConfig")) or bool(
-                job.data.get("EnableManagedSpotTraining")
-            )
-            retries = (job.data.get("RetryStrategy") or {}).get("MaximumRetryAttempts", 0)
-            if resumable or int(job.data.get("_attempts", 1)) <= retries:
+            if training_jobs.resumable(job.data):
                 training_jobs.interrupted(resources, job.account_id, job.region, job.name)
             else:
                 training_jobs.finish(

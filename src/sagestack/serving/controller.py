@@ -124,6 +124,9 @@ class ServingController:
         return attach_runtime(self.platform, attach_engine(self.platform, prepared))
 
     def new_instance(self, spec: WorkerSpec) -> Instance:
+        """One instance of a model: the user's own image in the container engine (serving/containers.py),
+        a Ray actor on the cluster when the executor is ray (serving/ray_instances.py), else a local
+        worker process."""
         from .containers import ContainerInstance, PipelineInstance, engine_for, uses_engine
 
         if uses_engine(spec.containers):
@@ -135,6 +138,12 @@ class ServingController:
                 on_change=self._instance_changed,
                 engine=engine_for(self.platform),
                 data_dir=str(self.platform.settings.data_dir),
+            )
+        if self.platform.settings.executor == "ray":
+            from .ray_instances import new_ray_instance
+
+            return new_ray_instance(
+                self.platform, spec, self.work_dir, self.log_store, self._instance_changed
             )
         return Instance(spec, self.work_dir, self.log_store, on_change=self._instance_changed)
 

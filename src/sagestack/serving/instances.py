@@ -49,6 +49,10 @@ class WorkerSpec:
     environment: dict[str, str] = field(default_factory=dict)  # extra process environment
 
 
+def new_instance_id() -> str:
+    return "i-" + secrets.token_hex(9)[:17]
+
+
 class Instance:
     """One worker instance. ``inflight`` is maintained by the router (event-loop thread only)."""
 
@@ -58,14 +62,16 @@ class Instance:
         work_dir: Path,
         log_store=None,
         on_change: Callable[[Instance], Any] | None = None,
+        bind_host: str = "127.0.0.1",
+        instance_id: str | None = None,
     ):
         self.spec = spec
-        self.id = "i-" + secrets.token_hex(9)[:17]
+        self.id = instance_id or new_instance_id()
         self.work_dir = work_dir
         self.log_store = log_store
         self.on_change = on_change
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((bind_host, 0))
         self.sock.listen(1024)
         self.host, self.port = self.sock.getsockname()[:2]
         self.state = STARTING

@@ -74,6 +74,7 @@ class ProcessingRun(JobRun):
             HostProcess(h, HostLayout(self.root / h, self.root / h), f"{self.name}/{h}-{int(started)}")
             for h in host_names
         ]
+        self.executor.place(self)
         data = self.observer.on_progress("InProgress", extra={"ProcessingStartTime": utcnow()}) or data
         self.data = data
         spark = image.repository in images.SPARK_REPOSITORIES
@@ -151,7 +152,7 @@ class ProcessingRun(JobRun):
                 aws_env=aws_env,
                 client_dir=client_dir,
             )
-        self.observer.on_processes([h.process.pid for h in self.hosts if h.process])
+        self.observer.on_processes(self.local_pids())
         outputs = staging.OutputUploader(self.storage, data, self.hosts)
         usage = InstanceMetrics(
             self.storage,
@@ -198,6 +199,10 @@ class ProcessingRun(JobRun):
                     "StoppingCondition.MaxRuntimeInSeconds and was stopped."
                 )
             self.observer.on_finished("Stopped", extra=extra or None)
+            return
+        lost = next((host.lost for host in self.hosts if host.lost), None)
+        if lost:  # a cluster node went away mid-job
+            self._finish_failed(f"InternalServerError: instance lost: {lost}", extra)
             return
         if any(code != 0 for code in exit_codes):
             try:

@@ -65,6 +65,10 @@ class LocalExecutor:
         run.start()
         return True
 
+    def place(self, run) -> None:
+        """Where the run's hosts run: here, as child processes (the Ray executor places them on its
+        cluster)."""
+
     def finished(self, run: TrainingRun) -> None:
         with self.lock:
             self.runs.pop((run.kind, *run.key), None)
@@ -89,7 +93,12 @@ class LocalExecutor:
 
 
 def shared_executor(platform) -> LocalExecutor:
-    """The server's one local executor: the runs of every job kind share its CPU and memory budget."""
+    """The server's one executor: the runs of every job kind share its CPU and memory budget. Local
+    processes unless the ``executor`` setting says ray (execution/ray_executor.py)."""
+    if platform.settings.executor == "ray":
+        from ..ray_executor import RayExecutor
+
+        return platform.component("ray-executor", RayExecutor)
     return platform.component("local-executor", LocalExecutor)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,11 @@ class JobFailed(Exception):
 
 @dataclass
 class HostProcess:
+    """One host of a job: its name (algo-N), ``/opt/ml`` tree, log stream and process. ``launcher``: where
+    the process runs (None: a child process of the server; the Ray executor sets one that starts it in an
+    actor on a cluster node, see execution/ray_executor.py); ``peers``: every host's address (algo-N →
+    IP) when the hosts are on different machines."""
+
     host: str
     layout: HostLayout
     stream: str
@@ -31,6 +37,19 @@ class HostProcess:
     #: When the host runs a container (bring your own container): its name and the engine running it.
     container: str | None = None
     engine: Any = None
+    #: Starts the host's process elsewhere (a Ray node); None: a child of the server.
+    launcher: Callable[..., Any] | None = None
+    peers: dict[str, str] | None = None
+
+    @property
+    def remote(self) -> bool:
+        """The process runs elsewhere (its pid means nothing on this machine)."""
+        return bool(getattr(self.process, "remote", False))
+
+    @property
+    def lost(self) -> str | None:
+        """Why the host's machine went away mid-job (a Ray node died), if it did."""
+        return getattr(self.process, "lost", None)
 
 
 class StopRequest:
@@ -85,6 +104,10 @@ class JobRun:
 
     def request_stop(self, reason: str = "stop") -> None:
         self.stop.request(reason)
+
+    def local_pids(self) -> list[int]:
+        """The pids of the run's processes on this machine (what a restarted server may end)."""
+        return [h.process.pid for h in self.hosts if h.process and not h.remote]
 
     def signal_all(self, sig: int) -> None:
         from . import supervision

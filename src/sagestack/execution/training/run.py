@@ -104,6 +104,7 @@ class TrainingRun(JobRun):
         ]
         for host in self.hosts:
             host.layout.create()
+        self.executor.place(self)
 
         if self.stop.is_set():
             return self._finish_stopped()
@@ -191,7 +192,7 @@ class TrainingRun(JobRun):
                 client_dir=client_dir,
                 python=python,
             )
-        self.observer.on_processes([h.process.pid for h in self.hosts if h.process])
+        self.observer.on_processes(self.local_pids())
         usage = InstanceMetrics(
             self.storage,
             METRIC_NAMESPACE,
@@ -241,6 +242,15 @@ class TrainingRun(JobRun):
             upload.upload_outputs(self.storage, self.data, self.name, self.root, self.hosts, allow_empty=True)
             secondary = {"stop": "Stopped"}.get(self.stop.reason, self.stop.reason)
             self.observer.on_finished("Stopped", secondary=secondary, extra=timing)
+            return
+        lost = next((host.lost for host in self.hosts if host.lost), None)
+        if lost:  # a cluster node went away: like a spot interruption
+            reason = f"InternalServerError: instance lost: {lost}"
+            on_lost = getattr(self.observer, "on_lost", None)
+            if on_lost is None:
+                self._finish_failed(reason, timing)
+            else:
+                on_lost(reason, timing)
             return
         if any(code != 0 for code in exit_codes):
             reason = self._failure_reason(exit_codes)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ...domain.images import ImageInfo
 from ..layout import inherited_environment
+from ..processes import kill_tree
 from ..storage import JobStorage
 from .job import HostProcess, StopRequest
 from .metrics import MetricCollector
@@ -119,6 +120,8 @@ def spawn(
         + ([client_dir] if client_dir else [])
         + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
     )
+    if host.peers:
+        env["SAGESTACK_HOST_ADDRESSES"] = json.dumps(host.peers)
     start_process(
         host,
         [sys.executable, "-m", "sagestack.execution.entry"],
@@ -142,16 +145,9 @@ def start_process(
     metrics: MetricCollector,
     name: str,
 ) -> None:
-    """Start the host's process (its own session) and the thread that streams its output to the log."""
-    host.process = subprocess.Popen(
-        command,
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    """Start the host's process (its launcher's: a child of the server by default, or on a cluster node)
+    and the thread that streams its output to the log."""
+    host.process = (host.launcher or start_local)(command, env, cwd)
     host.reader = threading.Thread(
         target=_pump,
         args=(storage, log_group, host, metrics, name),
@@ -159,6 +155,19 @@ def start_process(
         name=f"log-{name}-{host.host}",
     )
     host.reader.start()
+
+
+def start_local(argv: list[str], env: dict[str, str], cwd: str) -> subprocess.Popen:
+    """A host's process as a child of the server (its own session, output on a pipe)."""
+    return subprocess.Popen(
+        argv,
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def log_line(storage: JobStorage, log_group: str, host: HostProcess, message: str) -> None:
@@ -178,11 +187,12 @@ def _pump(
     last_flush = time.monotonic()
     dimension = f"{name}/{host.host}"
     for raw in host.process.stdout:
-        line = raw.decode("utf-8", "replace").rstrip("\n")
-        buffer.append((int(time.time() * 1000), line))
-        if metrics.definitions:
-            metrics.scan(line, dimension)
-        if len(buffer) >= 500 or time.monotonic() - last_flush > 0.3:
+        if raw:  # b"": no output for a while (a remote process's idle read), time to flush what waits
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            buffer.append((int(time.time() * 1000), line))
+            if metrics.definitions:
+                metrics.scan(line, dimension)
+        if len(buffer) >= 500 or (buffer and time.monotonic() - last_flush > 0.3):
             _flush_logs(storage, log_group, host, buffer, name)
             buffer = []
             last_flush = time.monotonic()
@@ -253,33 +263,12 @@ def supervise(
 
 def signal_all(hosts: list[HostProcess], sig: int) -> None:
     for host in hosts:
-        if host.container and host.engine is not None and host.process is not None:
-            if host.process.poll() is None:  # the container itself: its engine client only waits on it
-                host.engine.kill(host.container, "KILL" if sig == signal.SIGKILL else "TERM")
-        if host.process is not None:
+        if host.process is None:
+            continue
+        if host.container and host.engine is not None and host.process.poll() is None:
+            # the container itself: its engine client only waits on it
+            host.engine.kill(host.container, "KILL" if sig == signal.SIGKILL else "TERM")
+        if host.remote:  # on a cluster node: its agent signals the tree there
+            host.process.send_signal(sig)
+        else:
             kill_tree(host.process.pid, sig)
-
-
-def kill_tree(pid: int, sig: int) -> None:
-    """Signal a job's process group and every descendant (even ones that left the group)."""
-    try:
-        import psutil
-
-        try:
-            children = psutil.Process(pid).children(recursive=True)
-        except psutil.Error:
-            children = []
-        for child in children:
-            try:
-                child.send_signal(sig)
-            except psutil.Error:
-                pass
-    except ImportError:
-        pass
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        try:
-            os.kill(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
