@@ -46,7 +46,7 @@ $(SERVE_STAMP): $(TOOLS_STAMP) pyproject.toml $(LOCK)
 
 # Everything for tests, benchmarks, the demo and linting, on top of the server's packages.
 $(TEST_STAMP): $(SERVE_STAMP) pyproject.toml $(LOCK)
-	$(INSTALL_PROJECT) ".[algorithms,notebooks,postgres,spark,test,dev]"
+	$(INSTALL_PROJECT) ".[algorithms,notebooks,postgres,ray,spark,test,dev]"
 	touch $@
 
 venv: $(TEST_STAMP)  ## set up .venv with everything (the test level)
