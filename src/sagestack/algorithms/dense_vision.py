@@ -59,26 +59,18 @@ def to_array(image: Any, size: tuple[int, int] | None = None, resample: int | No
 
 
 def make_optimizer(name: str, params: Iterable[Any], lr: float, hp: dict) -> Any:
-    """SageMaker's optimizer names as torch optimizers (momentum/weight decay as the hyperparameters say)."""
-    import torch
+    """The optimizer the hyperparameters name (momentum, weight_decay, RMSProp's gamma1/gamma2)."""
+    from sagestack.algorithms.neural import make_optimizer as optimizer
 
-    params = [p for p in params if p.requires_grad]
-    momentum, decay = hp.get("momentum", 0.9), hp.get("weight_decay", 0.0)
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=decay)
-    if name == "nag":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=decay, nesterov=True)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=decay)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(
-            params, lr=lr, alpha=hp.get("gamma1", 0.9), momentum=hp.get("gamma2", 0.0), weight_decay=decay
-        )
-    if name == "adagrad":
-        return torch.optim.Adagrad(params, lr=lr, weight_decay=decay)
-    if name == "adadelta":
-        return torch.optim.Adadelta(params, lr=1.0, rho=0.9, eps=1e-5, weight_decay=decay)
-    raise AlgorithmClientError(f"Hyperparameter optimizer: unknown optimizer {name!r}")
+    return optimizer(
+        name,
+        params,
+        lr,
+        hp.get("weight_decay", 0.0),
+        momentum=hp.get("momentum", 0.9),
+        alpha=hp.get("gamma1", 0.9),
+        rms_momentum=hp.get("gamma2", 0.0),
+    )
 
 
 def scheduled_lr(base: float, kind: str, epoch: int, epochs: int, steps: list[int], factor: float) -> float:
@@ -88,17 +80,9 @@ def scheduled_lr(base: float, kind: str, epoch: int, epochs: int, steps: list[in
         return base * (1.0 - epoch / epochs) ** 0.9
     if kind == "cosine":
         return base * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
-    return base * factor ** sum(1 for s in steps if epoch >= s)
+    from sagestack.algorithms.vision.training import step_factor
 
-
-def set_lr(optimizer: Any, lr: float) -> None:
-    """Set every parameter group's learning rate (AdaDelta, which adapts its own step, is left alone)."""
-    import torch
-
-    if isinstance(optimizer, torch.optim.Adadelta):
-        return
-    for group in optimizer.param_groups:
-        group["lr"] = lr
+    return base * step_factor(epoch, steps, factor)
 
 
 class EarlyStopping:

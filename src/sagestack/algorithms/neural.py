@@ -33,19 +33,37 @@ def setup_torch(num_cpus: int = 1, seed: int = 0) -> Any:
 
 
 def make_optimizer(
-    name: str, parameters: Iterable[Any], learning_rate: float, weight_decay: float = 0.0
+    name: str,
+    parameters: Iterable[Any],
+    learning_rate: float,
+    weight_decay: float = 0.0,
+    *,
+    momentum: float = 0.9,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    alpha: float = 0.99,
+    rms_momentum: float = 0.0,
 ) -> Any:
+    """SageMaker's optimizer names as torch optimizers: ``sgd`` and ``nag`` (Nesterov) with ``momentum``,
+    ``adam`` (``betas``, ``eps``), ``adagrad``, ``rmsprop`` (``alpha``: the squared-gradient decay,
+    ``rms_momentum``, ``eps``) and ``adadelta``; all with ``weight_decay``."""
     import torch
 
     params = [p for p in parameters if p.requires_grad]
     if name == "sgd":
-        return torch.optim.SGD(params, lr=learning_rate, momentum=0.9, weight_decay=weight_decay)
+        return torch.optim.SGD(params, lr=learning_rate, momentum=momentum, weight_decay=weight_decay)
+    if name == "nag":
+        return torch.optim.SGD(
+            params, lr=learning_rate, momentum=momentum, nesterov=momentum > 0, weight_decay=weight_decay
+        )
     if name == "adam":
-        return torch.optim.Adam(params, lr=learning_rate, weight_decay=weight_decay)
+        return torch.optim.Adam(params, lr=learning_rate, betas=betas, eps=eps, weight_decay=weight_decay)
     if name == "adagrad":
         return torch.optim.Adagrad(params, lr=learning_rate, weight_decay=weight_decay)
     if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=learning_rate, weight_decay=weight_decay)
+        return torch.optim.RMSprop(
+            params, lr=learning_rate, alpha=alpha, eps=eps, momentum=rms_momentum, weight_decay=weight_decay
+        )
     if name == "adadelta":
         # MXNet's AdaDelta (what SageMaker's containers use) has no learning rate: it adapts its own
         # step, so learning_rate does not apply (torch's lr=1.0 is the unscaled update); rho and epsilon

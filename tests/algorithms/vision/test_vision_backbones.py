@@ -7,13 +7,13 @@ import pytest
 import torch
 from vision_images import shape_dataset
 
-from sagestack.algorithms.base import AlgorithmClientError
+from sagestack.algorithms.base import AlgorithmClientError, AlgorithmError
+from sagestack.algorithms.neural import make_optimizer
 from sagestack.algorithms.vision.backbones import NUM_LAYERS, ResNetFeatures, resnet
 from sagestack.algorithms.vision.inputs import ImageRecord, encode_image
 from sagestack.algorithms.vision.training import (
     ImageSet,
     choose_device,
-    make_optimizer,
     parse_steps,
     recalibrate_batchnorm,
     step_factor,
@@ -59,10 +59,11 @@ def test_features_c3_c4_c5():
 
 def test_optimizers_and_schedule():
     model = torch.nn.Linear(2, 2)
-    for name in ("sgd", "adam", "rmsprop", "nag"):
-        assert make_optimizer(name, model.parameters(), 0.1) is not None
-    with pytest.raises(AlgorithmClientError):
-        make_optimizer("adagrad", model.parameters(), 0.1)
+    for name, kind in (("sgd", "SGD"), ("adam", "Adam"), ("rmsprop", "RMSprop"), ("nag", "SGD")):
+        assert type(make_optimizer(name, model.parameters(), 0.1)).__name__ == kind
+    assert make_optimizer("nag", model.parameters(), 0.1).defaults["nesterov"]
+    with pytest.raises(AlgorithmError):
+        make_optimizer("ftrl", model.parameters(), 0.1)
     steps = parse_steps("10, 20")
     assert steps == [10, 20]
     assert [step_factor(e, steps, 0.1) for e in (0, 10, 25)] == pytest.approx([1, 0.1, 0.01])

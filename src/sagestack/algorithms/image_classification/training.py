@@ -47,12 +47,11 @@ from sagestack.algorithms.image_classification.model import (
     to_channels,
 )
 from sagestack.algorithms.image_classification.spec import SPEC, ICParams, parse_hyperparameters
-from sagestack.algorithms.neural import load_state
+from sagestack.algorithms.neural import load_state, make_optimizer
 from sagestack.algorithms.vision.inputs import IMAGE_TYPES, channel_records
 from sagestack.algorithms.vision.training import (
     ImageSet,
     choose_device,
-    make_optimizer,
     recalibrate_batchnorm,
     set_learning_rate,
     step_factor,
@@ -277,12 +276,11 @@ def _train(env: TrainingEnv, params: ICParams, device: Any, group: Group) -> Non
         params.optimizer,
         network.parameters(),
         params.learning_rate,
+        params.weight_decay,
         momentum=params.momentum,
-        weight_decay=params.weight_decay,
-        beta_1=params.beta_1,
-        beta_2=params.beta_2,
+        betas=(params.beta_1, params.beta_2),
         eps=params.eps,
-        gamma=params.gamma,
+        alpha=params.gamma,
     )
     loss_fn = _loss_function(params, train_targets, device)
     scaler = (

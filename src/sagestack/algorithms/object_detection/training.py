@@ -25,7 +25,6 @@ from sagestack.algorithms.dense_vision import (
     previous_model,
     quality,
     scheduled_lr,
-    set_lr,
     setup,
 )
 from sagestack.algorithms.object_detection import boxes
@@ -33,6 +32,7 @@ from sagestack.algorithms.object_detection.data import Samples, read_split
 from sagestack.algorithms.object_detection.model import load_model, save_model
 from sagestack.algorithms.object_detection.network import SSD, multibox_loss
 from sagestack.algorithms.object_detection.spec import SPEC, lr_steps, parse_hyperparameters
+from sagestack.algorithms.vision.training import set_learning_rate
 
 SEED = 11
 
@@ -138,7 +138,7 @@ def train(env: TrainingEnv) -> None:
         best_state, best_map = copy.deepcopy(network.state_dict()), -1.0
         network.train()
         for epoch in range(hp["epochs"]):
-            set_lr(
+            set_learning_rate(
                 optimizer,
                 scheduled_lr(
                     hp["learning_rate"], "step", epoch, hp["epochs"], steps, hp["lr_scheduler_factor"]

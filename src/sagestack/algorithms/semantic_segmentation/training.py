@@ -21,7 +21,6 @@ from sagestack.algorithms.dense_vision import (
     previous_model,
     quality,
     scheduled_lr,
-    set_lr,
     setup,
 )
 from sagestack.algorithms.object_detection.spec import lr_steps
@@ -31,6 +30,7 @@ from sagestack.algorithms.semantic_segmentation.masks import IGNORE
 from sagestack.algorithms.semantic_segmentation.model import load_model, save_model
 from sagestack.algorithms.semantic_segmentation.network import SegmentationNetwork
 from sagestack.algorithms.semantic_segmentation.spec import SPEC, parse_hyperparameters
+from sagestack.algorithms.vision.training import set_learning_rate
 
 SEED = 13
 
@@ -105,7 +105,7 @@ def train(env: TrainingEnv) -> None:
         best_state, best_miou = copy.deepcopy(network.state_dict()), -1.0
         network.train()
         for epoch in range(hp["epochs"]):
-            set_lr(
+            set_learning_rate(
                 optimizer,
                 scheduled_lr(
                     hp["learning_rate"],

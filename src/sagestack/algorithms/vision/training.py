@@ -3,9 +3,7 @@ rate schedule, decoded-image caches and mini-batches.
 
 * :func:`choose_device`: CUDA when the instance type has GPUs (``env.num_gpus``, from ``SM_NUM_GPUS``)
   and torch sees one, else the CPU — the project never needs a GPU;
-* :func:`make_optimizer`: ``sgd`` (momentum), ``nag`` (Nesterov momentum), ``adam`` (``beta_1``,
-  ``beta_2``, ``eps``), ``rmsprop`` (``gamma`` as the squared-gradient decay, ``eps``), all with
-  ``weight_decay``;
+* the optimizers are :func:`sagestack.algorithms.neural.make_optimizer`'s;
 * :func:`step_factor`: ``lr_scheduler_step`` epochs at which the rate is multiplied by
   ``lr_scheduler_factor``;
 * :class:`ImageSet`: the records' images decoded once (``resize`` applied, at least the crop size), their
@@ -37,36 +35,6 @@ def choose_device(num_gpus: int = 0) -> Any:
     return torch.device("cpu")
 
 
-def make_optimizer(
-    name: str,
-    parameters: Iterable[Any],
-    learning_rate: float,
-    *,
-    momentum: float = 0.9,
-    weight_decay: float = 0.0,
-    beta_1: float = 0.9,
-    beta_2: float = 0.999,
-    eps: float = 1e-8,
-    gamma: float = 0.9,
-) -> Any:
-    import torch
-
-    params = [p for p in parameters if p.requires_grad]
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=learning_rate, momentum=momentum, weight_decay=weight_decay)
-    if name == "nag":
-        return torch.optim.SGD(
-            params, lr=learning_rate, momentum=momentum, nesterov=momentum > 0, weight_decay=weight_decay
-        )
-    if name == "adam":
-        return torch.optim.Adam(
-            params, lr=learning_rate, betas=(beta_1, beta_2), eps=eps, weight_decay=weight_decay
-        )
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=learning_rate, alpha=gamma, eps=eps, weight_decay=weight_decay)
-    raise AlgorithmClientError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
-
-
 def parse_steps(text: str | None) -> list[int]:
     """``"10, 20"`` → ``[10, 20]`` (``lr_scheduler_step``)."""
     if text is None or not str(text).strip():
@@ -88,6 +56,11 @@ def step_factor(epoch: int, steps: Sequence[int], factor: float) -> float:
 
 
 def set_learning_rate(optimizer: Any, rate: float) -> None:
+    """Set every parameter group's learning rate (AdaDelta, which adapts its own step, is left alone)."""
+    import torch
+
+    if isinstance(optimizer, torch.optim.Adadelta):
+        return
     for group in optimizer.param_groups:
         group["lr"] = rate
 
