@@ -2,7 +2,7 @@
 # with every package at the version the lock (requirements/constraints.txt) pins, so a fresh clone on any
 # day installs what the last `make lock` tested. `make help` lists the targets.
 PYTHON ?= python3
-# pytest-xdist workers for `make test` (the machine's cores; CI has 2).
+# pytest-xdist workers for `make test` (the machine's cores; CI has 2); tests/conftest.py groups the tests.
 TEST_WORKERS ?= 2
 VENV := .venv
 BIN := $(VENV)/bin
@@ -64,7 +64,7 @@ serve: $(SERVE_STAMP)  ## start the server (ARGS="--port 6000 --data-dir /tmp/ss
 	$(BIN)/sagestack serve $(ARGS)
 
 test: $(TEST_STAMP) $(SDKV3_STAMP)  ## run the whole test suite on TEST_WORKERS processes (PYTEST_ARGS="-k s3" to choose)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)  ## ruff check and ruff format --check (rules in pyproject.toml; `ruff format src tests bench` fixes the format)
 	$(BIN)/ruff check $(LINT_PATHS)

@@ -9,28 +9,34 @@ import pytest
 
 from sagestack.local_server import ServerProcess, free_port  # noqa: F401
 
-#: Directories whose conftest holds session fixtures that train or deploy (one worker runs them all,
-#: so that the fixture runs once).
-SESSION_FIXTURE_DIRS = {"production", "production2", "sdk_v3", "transform"}
+#: Directories whose tests run on one worker under ``make test`` (pytest-xdist): a conftest with session
+#: fixtures that train or deploy (run once), or tests that start clusters or build images they share.
+WHOLE_DIRECTORIES = {"containers", "multiserver", "production", "production2", "ray", "sdk_v3", "transform"}
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """Groups for ``pytest -n N --dist loadgroup`` (``make test``): a test module runs on one worker
-    (module fixtures run once), the directories in :data:`SESSION_FIXTURE_DIRS` on one worker, and the
-    PostgreSQL tests — which share one database and drop its tables — on one worker. A test's own
-    ``xdist_group`` marker wins."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is not None:
-            continue
-        path = item.path.relative_to(config.rootpath)
-        if item.get_closest_marker("postgres") is not None:
-            group = "postgres"
-        elif len(path.parts) > 2 and path.parts[1] in SESSION_FIXTURE_DIRS:
-            group = path.parts[1]
-        else:
-            group = path.as_posix()
-        item.add_marker(pytest.mark.xdist_group(group))
+def work_unit(nodeid: str) -> str:
+    """The unit of work a pytest-xdist worker takes whole: the PostgreSQL tests (they share one database
+    and drop its tables), a directory of :data:`WHOLE_DIRECTORIES`, else the test module (its module
+    fixtures run once)."""
+    path = nodeid.split("::", 1)[0]
+    parts = path.split("/")
+    if "[postgres" in nodeid or "postgres" in parts[-1]:
+        return "postgres"
+    if len(parts) > 2 and parts[1] in WHOLE_DIRECTORIES:
+        return parts[1]
+    return path
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``pytest -n N`` (``make test``) hands out :func:`work_unit` units. (pytest-xdist's own
+    ``xdist_group`` marks do not group with pytest 9, whose node ids they can no longer rename.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return GroupScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
