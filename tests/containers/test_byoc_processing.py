@@ -10,7 +10,7 @@ import pytest
 
 from helpers import ROLE, wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("podman")]
+pytestmark = [pytest.mark.slow]
 
 SCRIPT = textwrap.dedent("""
     import json, os, sys

@@ -9,7 +9,7 @@ import pytest
 
 from helpers import ROLE, wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("podman")]
+pytestmark = [pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

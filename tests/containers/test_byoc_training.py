@@ -15,7 +15,7 @@ import pytest
 
 from helpers import ROLE, wait_for, wait_training
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("podman")]
+pytestmark = [pytest.mark.slow]
 
 
 def _model_files(s3, uri: str) -> dict[str, dict]:

@@ -13,7 +13,7 @@ import pytest
 import images
 from helpers import error_code
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("podman")]
+pytestmark = [pytest.mark.slow]
 
 REGISTRY = "123456789012"
 

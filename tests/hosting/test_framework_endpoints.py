@@ -13,7 +13,7 @@ import pytest
 
 from hosting_support import ROLE, SKLEARN_IMAGE, Hosting, tar_bytes
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("fwenv")]
+pytestmark = [pytest.mark.slow]
 
 PROBE = """
 import socket, sys

@@ -9,8 +9,6 @@ import pytest
 from sagestack.store.db import Database
 from sagestack.store.leases import LeaseLost, Leases, SoleLeases
 
-pytestmark = pytest.mark.xdist_group("multiserver")
-
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db(request, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 
 from sagestack.local_server import ServerProcess
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("multiserver")]
+pytestmark = [pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

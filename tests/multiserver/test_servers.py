@@ -8,7 +8,7 @@ import pytest
 
 from servers_support import cluster_server, create_echo_endpoint, invoke, wait_endpoint
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.xdist_group("multiserver")]
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

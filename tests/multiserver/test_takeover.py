@@ -16,7 +16,7 @@ from servers_support import (
     wait_endpoint,
 )
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.xdist_group("multiserver")]
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 def _alive(pid: int) -> bool:

@@ -169,7 +169,6 @@ def _log_text(server, group: str, name: str) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("fwenv")
 @pytest.mark.sdk_flow("flow03", "SKLearn(framework_version='1.2-1', source_dir with requirements.txt).fit")
 def test_sklearn_job_runs_its_framework_version_with_its_requirements(server, sdk_env, tmp_path):
     import sagemaker
@@ -214,7 +213,6 @@ def test_sklearn_job_runs_its_framework_version_with_its_requirements(server, sd
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("fwenv")
 def test_an_unknown_framework_version_fails_the_job_clearly(server):
     s3 = server.client("s3")
     bucket = f"fwenv-{uuid.uuid4().hex[:8]}"
@@ -321,7 +319,6 @@ def _training(server, bucket: str, port: int, isolated: bool) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("fwenv")
 def test_network_isolation_blocks_what_a_plain_job_reaches(server, listener):
     s3 = server.client("s3")
     bucket = f"fwenv-{uuid.uuid4().hex[:8]}"
@@ -343,7 +340,6 @@ def test_network_isolation_blocks_what_a_plain_job_reaches(server, listener):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("fwenv")
 def test_processing_job_with_network_isolation(server, listener):
     s3 = server.client("s3")
     bucket = f"fwenv-{uuid.uuid4().hex[:8]}"
