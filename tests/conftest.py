@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
 
+from helpers import apply_client_env
 from sagestack.local_server import ServerProcess, free_port  # noqa: F401
 
 #: Directories whose tests run on one worker under ``make test`` (pytest-xdist): a conftest with session
@@ -84,15 +84,16 @@ def fresh_server(tmp_path) -> ServerProcess:
     proc.stop()
 
 
+@pytest.fixture(autouse=True)
+def _no_cached_boto3_session(monkeypatch):
+    """Each test starts without boto3's default session (it keeps the credentials it first resolved: a
+    test before this one, on this worker, may have talked to another server with other keys)."""
+    import boto3
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+
+
 @pytest.fixture
 def sdk_env(server, monkeypatch):
     """The environment `sagestack env` prints, applied to this test process (for the SageMaker SDK)."""
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-        monkeypatch.delenv(key, raising=False)
-    env = server.client_env()
-    for key, value in env.items():
-        if key == "PYTHONPATH":
-            if value not in sys.path:
-                monkeypatch.syspath_prepend(value)
-        monkeypatch.setenv(key, value)
-    return env
+    return apply_client_env(monkeypatch, server)

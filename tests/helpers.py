@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 import tarfile
 import time
 
@@ -81,3 +82,30 @@ def drop_all_tables(url: str) -> None:
         tables.drop_all(engine)
     finally:
         engine.dispose()
+
+
+#: Variables that would point clients elsewhere than the server's ``sagestack env``.
+FOREIGN_CLIENT_VARIABLES = (
+    "AWS_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+)
+
+
+def apply_client_env(patch, server) -> dict:
+    """Point this process's clients (boto3, the SageMaker SDK) at ``server`` through ``patch`` (a
+    ``pytest.MonkeyPatch``): the variables `sagestack env` prints, its PYTHONPATH on ``sys.path``, and no
+    boto3 default session — that one keeps the credentials it first resolved, and servers with other data
+    dirs have other keys."""
+    import boto3
+
+    for key in FOREIGN_CLIENT_VARIABLES:
+        patch.delenv(key, raising=False)
+    env = server.client_env()
+    for key, value in env.items():
+        if key == "PYTHONPATH" and value not in sys.path:
+            patch.syspath_prepend(value)
+        patch.setenv(key, value)
+    patch.setattr(boto3, "DEFAULT_SESSION", None)
+    return env

@@ -13,6 +13,7 @@ from sagestack.local_server import ServerProcess
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 
 import images  # noqa: E402
+from helpers import apply_client_env  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -36,15 +37,7 @@ def podman_server(tmp_path_factory, byoc_image) -> ServerProcess:
 @pytest.fixture
 def podman_sdk_env(podman_server, monkeypatch):
     """The environment `sagestack env` prints for the podman server, applied to this test process."""
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-        monkeypatch.delenv(key, raising=False)
-    env = podman_server.client_env()
-    for key, value in env.items():
-        if key == "PYTHONPATH":
-            if value not in sys.path:
-                monkeypatch.syspath_prepend(value)
-        monkeypatch.setenv(key, value)
-    return env
+    return apply_client_env(monkeypatch, podman_server)
 
 
 @pytest.fixture

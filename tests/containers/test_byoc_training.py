@@ -258,7 +258,7 @@ def test_a_restarted_server_removes_the_container_its_crash_left(tmp_path, byoc_
                 )["events"]
             )
 
-        wait_for(sleeping, 60, message="the job's script sleeping")
+        wait_for(sleeping, 240, message="the job's script sleeping")
         time.sleep(1)
         server.stop("KILL")  # a crash: the engine keeps the container
         assert running()

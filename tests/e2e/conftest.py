@@ -9,11 +9,11 @@ created when the module ends.
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
 
 from e2e_support import E2E
+from helpers import apply_client_env
 
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 
@@ -25,18 +25,8 @@ def sdk_env(server):
     Same as the suite-wide ``sdk_env`` (which is per test); module scope lets one training job per
     algorithm serve every test of the module. The previous environment is restored afterwards.
     """
-    saved_env, saved_path = dict(os.environ), list(sys.path)
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-        os.environ.pop(key, None)
-    env = server.client_env()
-    for key, value in env.items():
-        if key == "PYTHONPATH" and value not in sys.path:
-            sys.path.insert(0, value)
-        os.environ[key] = value
-    yield env
-    os.environ.clear()
-    os.environ.update(saved_env)
-    sys.path[:] = saved_path
+    with pytest.MonkeyPatch.context() as patch:
+        yield apply_client_env(patch, server)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 
+from helpers import apply_client_env
 from hosting_support import ROLE, XGBOOST_IMAGE, Hosting, tar_bytes
 
 pytestmark = pytest.mark.slow
@@ -36,20 +37,8 @@ def sdk(server, sdk_env_module):
 @pytest.fixture(scope="module")
 def sdk_env_module(server):
     """sdk_env for a whole module (the SDK reads the environment when its clients are built)."""
-    import os
-
-    saved = dict(os.environ)
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-        os.environ.pop(key, None)
-    env = server.client_env()
-    os.environ.update(env)
-    import sys
-
-    if env.get("PYTHONPATH") and env["PYTHONPATH"] not in sys.path:
-        sys.path.insert(0, env["PYTHONPATH"])
-    yield env
-    os.environ.clear()
-    os.environ.update(saved)
+    with pytest.MonkeyPatch.context() as patch:
+        yield apply_client_env(patch, server)
 
 
 def _fit_sklearn(tmp_path) -> bytes:

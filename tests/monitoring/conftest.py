@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
+from helpers import apply_client_env
 from monitor_support import Monitor
 
 
@@ -18,12 +17,4 @@ def monitor(server) -> Monitor:
 def sdk_module_env(server):
     """``sdk_env`` for a whole module (the SDK pointed at the server), for module-scoped SDK fixtures."""
     with pytest.MonkeyPatch.context() as patch:
-        for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-            patch.delenv(key, raising=False)
-        env = server.client_env()
-        for key, value in env.items():
-            if key == "PYTHONPATH":
-                if value not in sys.path:
-                    patch.syspath_prepend(value)
-            patch.setenv(key, value)
-        yield env
+        yield apply_client_env(patch, server)

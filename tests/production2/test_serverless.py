@@ -172,6 +172,25 @@ def _instance_log(hosting, endpoint: str) -> str:
     return "\n".join(e["message"] for e in events)
 
 
+def _pooled_workers(data_dir) -> int:
+    """Pooled (not yet handed over) workers of the server with ``data_dir``: ``--pool`` on their command
+    line, their working directory in its data dir."""
+    import os
+    from pathlib import Path
+
+    count = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        count += b"--pool" in args and cwd.startswith(str(data_dir))
+    return count
+
+
 def test_cold_start_is_served_by_a_pooled_worker(p2_hosting):
     """The warm pool (SAGESTACK_SERVERLESS_WARM_POOL, 1 by default): a cold start hands the instance to a
     pooled worker that imported the framework ahead; the endpoint's own accounting is unchanged."""
@@ -193,6 +212,9 @@ def test_cold_start_is_served_by_a_pooled_worker(p2_hosting):
     _serverless_config(hosting, "sls-pooled-config", "sls-pooled-model", concurrency=1)
     assert hosting.endpoint("sls-pooled-ep", "sls-pooled-config")["EndpointStatus"] == "InService"
     assert worker_processes("sls-pooled-ep") == []  # the pool's processes are not the endpoint's
+    # the pool starts once its runtime is known (on a fresh machine, after the image's scikit-learn
+    # environment is built); the first cold start is then handed to it
+    wait_for(lambda: _pooled_workers(hosting.server.data_dir) > 0, 300, message="a pooled worker")
 
     assert hosting.invoke("sls-pooled-ep", "1,2")[0] == "pooled:hello:True:1,2"
     # once handed over, the pooled process is the endpoint's worker (its command line says so)

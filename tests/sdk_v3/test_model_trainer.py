@@ -17,7 +17,7 @@ def test_source_code_trains_a_sklearn_script_and_the_model_deploys(run_v3):
     assert out["entrypoint"][0] == "/bin/bash" and set(out["channels"]) >= {"code", "sm_drivers", "train"}
     assert "C=0.5 train accuracy:" in log  # train(logs=True) streamed the job's log
     assert "Installing requirements" in log
-    assert "model.pkl" in out["members"]
+    assert "model.npz" in out["members"]
     low, high = out["probabilities"]
     assert 0 <= low < 0.5 < high <= 1
 

@@ -142,3 +142,18 @@ class FencedRecorder:
         if self._fenced():
             self.recorder.on_finished(status, **kwargs)
             self.leases.release(self.lease.kind, self.lease.name)
+
+    def __getattr__(self, name: str):
+        """Other observer calls (e.g. ``on_lost``: a cluster node died) exist when the recorder has them,
+        fenced the same way; the lease is given back when the run ends in one."""
+        call = getattr(self.recorder, name)
+        if not name.startswith("on_") or not callable(call):
+            return call
+
+        def fenced(*args, **kwargs):
+            if self._fenced():
+                call(*args, **kwargs)
+                if name == "on_lost":
+                    self.leases.release(self.lease.kind, self.lease.name)
+
+        return fenced

@@ -20,7 +20,7 @@ show_logs()
 write(
     "src/train.py",
     """
-import argparse, os, pickle
+import argparse, os
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
@@ -30,8 +30,9 @@ args = parser.parse_args()
 data = np.loadtxt(os.path.join(os.environ["SM_CHANNEL_TRAIN"], "train.csv"), delimiter=",")
 model = LogisticRegression(C=args.C).fit(data[:, 1:], data[:, 0])
 print(f"C={args.C} train accuracy: {model.score(data[:, 1:], data[:, 0]):.3f}", flush=True)
-with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.pkl"), "wb") as f:
-    pickle.dump(model, f)
+# coefficients, not a pickle: ModelTrainer's job runs on the server's scikit-learn, the endpoint on the
+# image tag's (1.2), and a newer scikit-learn's pickle does not load on an older one
+np.savez(os.path.join(os.environ["SM_MODEL_DIR"], "model.npz"), coef=model.coef_[0], intercept=model.intercept_)
 """,
 )
 write("src/requirements.txt", "# nothing beyond the image's packages (scikit-learn, numpy)\n")
@@ -57,17 +58,18 @@ with tarfile.open(fileobj=io.BytesIO(body)) as tar:
 write(
     "serve_src/inference.py",
     """
-import json, os, pickle
+import json, os
+import numpy as np
 
 def model_fn(model_dir):
-    with open(os.path.join(model_dir, "model.pkl"), "rb") as f:
-        return pickle.load(f)
+    return dict(np.load(os.path.join(model_dir, "model.npz")))
 
 def input_fn(body, content_type):
     return json.loads(body)
 
 def predict_fn(data, model):
-    return model.predict_proba(data)[:, 1].tolist()
+    scores = np.asarray(data, dtype=float) @ model["coef"] + model["intercept"][0]
+    return (1.0 / (1.0 + np.exp(-scores))).tolist()
 
 def output_fn(prediction, accept):
     return json.dumps({"probabilities": prediction})

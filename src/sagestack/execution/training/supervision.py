@@ -108,7 +108,6 @@ def spawn(
             "SAGESTACK_RUNNER": runner,
             "SAGESTACK_JOB_CONFIG": json.dumps(config),
             "SAGESTACK_PRIVATE_OPT_ML": "1",
-            "SAGESTACK_SERVER_PID": str(os.getpid()),  # the job dies with the server (entry.py)
             "PYTHONUNBUFFERED": "1",
             "OMP_NUM_THREADS": str(cpus),
         }
@@ -122,6 +121,8 @@ def spawn(
     )
     if host.peers:
         env["SAGESTACK_HOST_ADDRESSES"] = json.dumps(host.peers)
+    if host.launcher is None:  # a child of this server dies with it (entry.py); not one on a Ray node
+        env["SAGESTACK_SERVER_PID"] = str(os.getpid())
     start_process(
         host,
         [sys.executable, "-m", "sagestack.execution.entry"],
