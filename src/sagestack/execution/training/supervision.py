@@ -25,6 +25,8 @@ from .metrics import MetricCollector
 log = logging.getLogger("sagestack.training")
 
 STOP_GRACE_SECONDS = 5.0
+#: The longest a line of job output waits before it is stored in the job's log stream.
+LOG_FLUSH_SECONDS = 0.3
 #: The source tree the job processes import sagestack from (src/, above the package).
 SOURCE_ROOT = str(Path(__file__).resolve().parents[3])
 
@@ -182,22 +184,43 @@ def log_line(storage: JobStorage, log_group: str, host: HostProcess, message: st
 def _pump(
     storage: JobStorage, log_group: str, host: HostProcess, metrics: MetricCollector, name: str
 ) -> None:
-    """Job output → the log store (batched, live) and the metric regexes."""
+    """Job output → the log store (batched, live) and the metric regexes. Lines wait at most
+    :data:`LOG_FLUSH_SECONDS` before they are stored, also when the process then prints nothing for a
+    while (a ticker thread flushes them; batches are stored in order)."""
     assert host.process is not None and host.process.stdout is not None
     buffer: list[tuple[int, str]] = []
-    last_flush = time.monotonic()
+    buffered = threading.Lock()  # guards ``buffer``
+    sending = threading.Lock()  # one batch stored at a time, in order
+    done = threading.Event()
     dimension = f"{name}/{host.host}"
-    for raw in host.process.stdout:
-        if raw:  # b"": no output for a while (a remote process's idle read), time to flush what waits
+
+    def flush() -> None:
+        nonlocal buffer
+        with sending:
+            with buffered:
+                events, buffer = buffer, []
+            _flush_logs(storage, log_group, host, events, name)
+
+    def tick() -> None:
+        while not done.wait(LOG_FLUSH_SECONDS):
+            if buffer:
+                flush()
+
+    threading.Thread(target=tick, daemon=True, name=f"log-flush-{name}-{host.host}").start()
+    try:
+        for raw in host.process.stdout:
+            if not raw:  # b"": a remote process's idle read
+                continue
             line = raw.decode("utf-8", "replace").rstrip("\n")
-            buffer.append((int(time.time() * 1000), line))
+            with buffered:
+                buffer.append((int(time.time() * 1000), line))
             if metrics.definitions:
                 metrics.scan(line, dimension)
-        if len(buffer) >= 500 or (buffer and time.monotonic() - last_flush > 0.3):
-            _flush_logs(storage, log_group, host, buffer, name)
-            buffer = []
-            last_flush = time.monotonic()
-    _flush_logs(storage, log_group, host, buffer, name)
+            if len(buffer) >= 500:
+                flush()
+    finally:
+        done.set()
+        flush()
 
 
 def _flush_logs(
