@@ -85,6 +85,21 @@ def scheduled_lr(base: float, kind: str, epoch: int, epochs: int, steps: list[in
     return base * step_factor(epoch, steps, factor)
 
 
+def training_tools(network: Any, hp: dict, seed: int) -> tuple[Any, EarlyStopping, Any, list[int]]:
+    """What both dense algorithms' epoch loops start from: the optimizer over ``network``, the early
+    stopper, the shuffling generator and the ``lr_scheduler_step`` epochs."""
+    from sagestack.algorithms.object_detection.spec import lr_steps
+
+    optimizer = make_optimizer(hp["optimizer"], network.parameters(), hp["learning_rate"], hp)
+    stopper = EarlyStopping(
+        hp["early_stopping"],
+        hp["early_stopping_min_epochs"],
+        hp["early_stopping_patience"],
+        hp["early_stopping_tolerance"],
+    )
+    return optimizer, stopper, np.random.default_rng(seed), lr_steps(hp["lr_scheduler_step"])
+
+
 class EarlyStopping:
     """Stop once ``min_epochs`` have run and ``patience`` epochs passed without the score improving
     relatively by more than ``tolerance`` over the best so far."""

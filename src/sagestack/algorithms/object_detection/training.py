@@ -20,18 +20,17 @@ from sagestack.algorithms.common import configure, log
 from sagestack.algorithms.dense_vision import (
     MEAN,
     STD,
-    EarlyStopping,
-    make_optimizer,
     previous_model,
     quality,
     scheduled_lr,
     setup,
+    training_tools,
 )
 from sagestack.algorithms.object_detection import boxes
 from sagestack.algorithms.object_detection.data import Samples, read_split
 from sagestack.algorithms.object_detection.model import load_model, save_model
 from sagestack.algorithms.object_detection.network import SSD, multibox_loss
-from sagestack.algorithms.object_detection.spec import SPEC, lr_steps, parse_hyperparameters
+from sagestack.algorithms.object_detection.spec import SPEC, parse_hyperparameters
 from sagestack.algorithms.vision.training import set_learning_rate
 
 SEED = 11
@@ -125,16 +124,8 @@ def train(env: TrainingEnv) -> None:
             log(f"Froze {frozen} parameter tensors matching {hp['freeze_layer_pattern']!r}")
         network.to(device)
         group.broadcast(network)
-        optimizer = make_optimizer(hp["optimizer"], network.parameters(), hp["learning_rate"], hp)
-        stopper = EarlyStopping(
-            hp["early_stopping"],
-            hp["early_stopping_min_epochs"],
-            hp["early_stopping_patience"],
-            hp["early_stopping_tolerance"],
-        )
-        rng = np.random.default_rng(SEED)
+        optimizer, stopper, rng, steps = training_tools(network, hp, SEED)
         batch = hp["mini_batch_size"]
-        steps = lr_steps(hp["lr_scheduler_step"])
         best_state, best_map = copy.deepcopy(network.state_dict()), -1.0
         network.train()
         for epoch in range(hp["epochs"]):

@@ -16,14 +16,12 @@ from sagestack.algorithms import distributed
 from sagestack.algorithms.base import AlgorithmClientError, TrainingEnv
 from sagestack.algorithms.common import configure, log
 from sagestack.algorithms.dense_vision import (
-    EarlyStopping,
-    make_optimizer,
     previous_model,
     quality,
     scheduled_lr,
     setup,
+    training_tools,
 )
-from sagestack.algorithms.object_detection.spec import lr_steps
 from sagestack.algorithms.object_detection.training import to_tensor
 from sagestack.algorithms.semantic_segmentation.data import Samples, read_split
 from sagestack.algorithms.semantic_segmentation.masks import IGNORE
@@ -92,16 +90,8 @@ def train(env: TrainingEnv) -> None:
             log("Initialised from the model channel's model")
         network.to(device)
         group.broadcast(network)
-        optimizer = make_optimizer(hp["optimizer"], network.parameters(), hp["learning_rate"], hp)
-        stopper = EarlyStopping(
-            hp["early_stopping"],
-            hp["early_stopping_min_epochs"],
-            hp["early_stopping_patience"],
-            hp["early_stopping_tolerance"],
-        )
-        rng = np.random.default_rng(SEED)
+        optimizer, stopper, rng, steps = training_tools(network, hp, SEED)
         batch = hp["mini_batch_size"]
-        steps = lr_steps(hp["lr_scheduler_step"])
         best_state, best_miou = copy.deepcopy(network.state_dict()), -1.0
         network.train()
         for epoch in range(hp["epochs"]):
