@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +92,25 @@ def load_state(model_dir: Path, algorithm: str) -> tuple[dict[str, Any], dict[st
         raise AlgorithmError(f"The model in {model_dir} was trained by {metadata.get('algorithm')!r}")
     state = torch.load(model_dir / MODEL_NAME, map_location="cpu", weights_only=True)
     return metadata, state
+
+
+def save_network(
+    model_dir: Path, network: Any, algorithm: str, hp: Mapping[str, Any], kept: Iterable[str]
+) -> None:
+    """A network's ``state_dict`` with the hyperparameters (those named in ``kept``) that rebuild it."""
+    Path(model_dir).mkdir(parents=True, exist_ok=True)
+    save_state(model_dir, network, {"algorithm": algorithm, "hyperparameters": {k: hp[k] for k in kept}})
+
+
+def load_network(model_dir: Path, algorithm: str, build: Callable[[dict], Any]) -> tuple[Any, dict]:
+    """``(network, hyperparameters)`` of a directory :func:`save_network` wrote, in eval mode on the CPU;
+    ``build(hyperparameters)`` makes the empty network."""
+    import torch
+
+    torch.set_num_threads(1)
+    meta, state = load_state(Path(model_dir), algorithm)
+    hp = meta["hyperparameters"]
+    network = build(hp)
+    network.load_state_dict(state)
+    network.eval()
+    return network, hp

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sagestack.algorithms.neural import load_state, save_state
+from sagestack.algorithms.neural import load_network, save_network
 from sagestack.algorithms.object_detection.network import SSD
 
 ALGORITHM = "object-detection"
@@ -21,17 +21,12 @@ class DetectionModel:
 
 
 def save_model(model_dir: Path, network: SSD, hp: dict) -> None:
-    Path(model_dir).mkdir(parents=True, exist_ok=True)
-    save_state(model_dir, network, {"algorithm": ALGORITHM, "hyperparameters": {k: hp[k] for k in KEPT}})
+    save_network(model_dir, network, ALGORITHM, hp, KEPT)
 
 
 def load_model(model_dir: Path) -> DetectionModel:
-    import torch
-
-    torch.set_num_threads(1)
-    meta, state = load_state(Path(model_dir), ALGORITHM)
-    hp = meta["hyperparameters"]
-    network = SSD(hp["base_network"], hp["num_classes"], hp["image_shape"])
-    network.load_state_dict(state)
-    network.eval()
-    return DetectionModel(network, hp)
+    return DetectionModel(
+        *load_network(
+            model_dir, ALGORITHM, lambda hp: SSD(hp["base_network"], hp["num_classes"], hp["image_shape"])
+        )
+    )

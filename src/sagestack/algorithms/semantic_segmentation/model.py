@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sagestack.algorithms.neural import load_state, save_state
+from sagestack.algorithms.neural import load_network, save_network
 from sagestack.algorithms.semantic_segmentation.network import SegmentationNetwork
 
 ALGORITHM = "semantic-segmentation"
@@ -21,17 +21,14 @@ class SegmentationModel:
 
 
 def save_model(model_dir: Path, network: SegmentationNetwork, hp: dict) -> None:
-    Path(model_dir).mkdir(parents=True, exist_ok=True)
-    save_state(model_dir, network, {"algorithm": ALGORITHM, "hyperparameters": {k: hp[k] for k in KEPT}})
+    save_network(model_dir, network, ALGORITHM, hp, KEPT)
 
 
 def load_model(model_dir: Path) -> SegmentationModel:
-    import torch
-
-    torch.set_num_threads(1)
-    meta, state = load_state(Path(model_dir), ALGORITHM)
-    hp = meta["hyperparameters"]
-    network = SegmentationNetwork(hp["backbone"], hp["algorithm"], hp["num_classes"])
-    network.load_state_dict(state)
-    network.eval()
-    return SegmentationModel(network, hp)
+    return SegmentationModel(
+        *load_network(
+            model_dir,
+            ALGORITHM,
+            lambda hp: SegmentationNetwork(hp["backbone"], hp["algorithm"], hp["num_classes"]),
+        )
+    )
