@@ -142,6 +142,31 @@ def test_a_layered_environment_sees_the_server_packages_after_its_own(tmp_path):
     assert found.startswith(server_site_directories()[0])
 
 
+def test_a_job_venv_layered_on_a_framework_environment_sees_it_before_the_server(tmp_path):
+    """A ContainerEntrypoint job's venv (job_python.environment) on a framework image: its own packages,
+    then the framework environment's, then the server's."""
+    import subprocess
+    import venv
+
+    from sagestack.environments import layer_on_server, server_site_directories, site_packages
+    from sagestack.execution import job_python
+
+    framework = tmp_path / "framework"
+    venv.EnvBuilder(symlinks=True, with_pip=False).create(framework)
+    layer_on_server(framework)
+    (site_packages(framework) / "botocore.py").write_text("WHERE = 'framework'\n")  # shadows the server's
+    env = job_python.environment(
+        tmp_path / "job", {"PATH": "/usr/bin:/bin"}, str(framework / "bin" / "python")
+    )
+    assert env["PATH"].startswith(str(tmp_path / "job" / "bin"))
+    script = "import json, sys, botocore; print(json.dumps([sys.path, botocore.WHERE, sys.prefix]))"
+    path, where, prefix = json.loads(
+        subprocess.run(["python", "-c", script], capture_output=True, text=True, check=True, env=env).stdout
+    )
+    assert where == "framework" and prefix == str(tmp_path / "job")
+    assert path.index(str(site_packages(framework))) < path.index(server_site_directories()[0])
+
+
 # -- jobs (a real server) ---------------------------------------------------------------------------
 
 VERSIONS_SCRIPT = textwrap.dedent("""
