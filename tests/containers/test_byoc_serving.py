@@ -362,6 +362,28 @@ def test_multi_model_container_with_the_cache_disabled_unloads_after_each_reques
             message="2 unloads",
         )
         assert _endpoint_log(podman_server, name).count("mme serve: loaded") == 2
+        # the proxy's report: the endpoint's multi-model metrics, as for the built-in servers
+        cloudwatch = podman_server.client("cloudwatch")
+
+        def statistic(metric: str, kind: str):
+            import datetime as dt
+
+            now = dt.datetime.now(dt.timezone.utc)
+            points = cloudwatch.get_metric_statistics(
+                Namespace="AWS/SageMaker",
+                MetricName=metric,
+                StartTime=now - dt.timedelta(minutes=10),
+                EndTime=now + dt.timedelta(minutes=1),
+                Period=600,
+                Statistics=[kind],
+                Dimensions=[{"Name": "EndpointName", "Value": name}, {"Name": "VariantName", "Value": "v"}],
+            )["Datapoints"]
+            return points[0][kind] if points else None
+
+        wait_for(lambda: statistic("ModelCacheHit", "SampleCount") == 2, 30, message="ModelCacheHit samples")
+        assert statistic("ModelCacheHit", "Sum") == 0  # each request loaded its model again
+        assert statistic("ModelLoadingTime", "SampleCount") == 2
+        assert statistic("ModelUnloadingTime", "SampleCount") == 2
     finally:
         sm.delete_endpoint(EndpointName=name)
 
