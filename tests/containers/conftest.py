@@ -24,6 +24,12 @@ def byoc_image() -> str:
 
 
 @pytest.fixture(scope="session")
+def mme_image(byoc_image) -> str:
+    """The multi-model test image (its ``serve`` is byoc/mme-serve), built FROM the same base."""
+    return images.mme_image()
+
+
+@pytest.fixture(scope="session")
 def podman_server(tmp_path_factory, byoc_image) -> ServerProcess:
     proc = ServerProcess(
         tmp_path_factory.mktemp("podman") / "data",

@@ -1,7 +1,7 @@
 """The test images: a minimal Debian rootfs with python3 (mmdebstrap, imported into podman, the tarball
 cached under ~/.cache/sagestack-test-images keyed by its recipe), and the BYOC image built FROM it
-(tests/containers/byoc: ``train`` and ``serve``, standard library only), tagged as an ECR URI. No
-registry is involved."""
+(tests/containers/byoc: ``train`` and ``serve``, standard library only), tagged as an ECR URI, and the
+multi-model image (``mme-serve`` as its ``serve``). No registry is involved."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BYOC_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/byoc-test:latest"
+#: The multi-model test image: byoc/mme-serve as its ``serve``.
+MME_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/byoc-mme-test:latest"
 BASE_RECIPE = ["--variant=minbase", "--include=python3-minimal,libpython3.11-stdlib", "bookworm"]
 CONTAINERS_CONF = (
     '[engine]\nruntime = "runc"\n\n[containers]\ndefault_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]\n'
@@ -86,31 +88,44 @@ def base_image() -> str:
 
 def byoc_image() -> str:
     """Build (when its recipe changed) the BYOC test image and tag it as an ECR URI."""
+    return _build(BYOC_IMAGE, "byoc-context", {"train": "train", "serve": "serve"})
+
+
+def mme_image() -> str:
+    """Build (when its recipe changed) the multi-model test image and tag it as an ECR URI."""
+    return _build(MME_IMAGE, "mme-context", {"mme-serve": "serve"})
+
+
+def _build(image: str, context_name: str, files: dict[str, str]) -> str:
+    """An image FROM the base with ``files`` (byoc/<name> → /usr/local/bin/<command>), rebuilt only when
+    its recipe (the base and the files) changed."""
     with open(cache_dir() / "build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # xdist workers: one build at a time
         base = base_image()
         recipe = hashlib.sha256(
-            base.encode() + (HERE / "byoc" / "train").read_bytes() + (HERE / "byoc" / "serve").read_bytes()
+            base.encode() + b"".join((HERE / "byoc" / name).read_bytes() for name in files)
         ).hexdigest()[:16]
         found = _podman(
             "image",
             "inspect",
             "--format",
             '{{index .Labels "sagestack.test.recipe"}}',
-            BYOC_IMAGE,
+            image,
             check=False,
         )
         if found.returncode == 0 and found.stdout.strip() == recipe:
-            return BYOC_IMAGE
-        context = cache_dir() / "byoc-context"
+            return image
+        context = cache_dir() / context_name
         shutil.rmtree(context, ignore_errors=True)
-        shutil.copytree(HERE / "byoc", context)
+        context.mkdir(parents=True)
+        for name, command in files.items():
+            shutil.copy2(HERE / "byoc" / name, context / command)
         (context / "Containerfile").write_text(
             f"FROM {base}\n"
-            f"COPY train serve /usr/local/bin/\n"
+            f"COPY {' '.join(files.values())} /usr/local/bin/\n"
             f"ENV PATH=/usr/local/bin:/usr/bin:/bin PYTHONUNBUFFERED=1\n"
             f"WORKDIR /opt/program\n"
             f"LABEL sagestack.test.recipe={recipe}\n"
         )
-        _podman("build", "--pull=never", "-t", BYOC_IMAGE, str(context))
-        return BYOC_IMAGE
+        _podman("build", "--pull=never", "-t", image, str(context))
+        return image

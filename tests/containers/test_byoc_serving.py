@@ -236,16 +236,170 @@ def test_inference_pipeline_of_byoc_containers(podman_server, trained, byoc_imag
             sm.delete_endpoint(EndpointName=name)
 
 
-def test_multi_model_byoc_endpoint_fails_saying_it_is_not_supported(podman_server, podman_bucket, byoc_image):
-    sm = podman_server.client("sagemaker")
+def _mme_endpoint(server, bucket: str, image: str, environment: dict, cache: str = "Enabled") -> str:
+    sm = server.client("sagemaker")
     name = f"byoc-mme-{uuid.uuid4().hex[:8]}"
     sm.create_model(
         ModelName=name,
         PrimaryContainer={
-            "Image": byoc_image,
+            "Image": image,
             "Mode": "MultiModel",
-            "ModelDataUrl": f"s3://{podman_bucket}/mme/",
+            "ModelDataUrl": f"s3://{bucket}/mme/",
+            "Environment": environment,
+            "MultiModelConfig": {"ModelCacheSetting": cache},
         },
+        ExecutionRoleArn=ROLE,
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {"VariantName": "v", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
+        ],
+    )
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    wait_for(
+        lambda: sm.describe_endpoint(EndpointName=name)["EndpointStatus"] in ("InService", "Failed"), 120
+    )
+    desc = sm.describe_endpoint(EndpointName=name)
+    assert desc["EndpointStatus"] == "InService", desc.get("FailureReason")
+    return name
+
+
+def _endpoint_log(server, name: str) -> str:
+    logs = server.client("logs")
+    group = f"/aws/sagemaker/Endpoints/{name}"
+    return "\n".join(
+        e["message"]
+        for s in logs.describe_log_streams(logGroupName=group)["logStreams"]
+        for e in logs.get_log_events(
+            logGroupName=group, logStreamName=s["logStreamName"], startFromHead=True
+        )["events"]
+    )
+
+
+def _put_models(server, bucket: str, offsets: dict[str, float]) -> None:
+    import json
+
+    from helpers import tar_gz
+
+    for key, offset in offsets.items():
+        body = tar_gz({"model.json": json.dumps({"offset": offset}).encode()})
+        server.client("s3").put_object(Bucket=bucket, Key=f"mme/{key}", Body=body)
+
+
+@pytest.mark.sdk_flow(
+    "byoc", "MultiDataModel with a BYOC multi-model image: deploy, predict(target_model=...)"
+)
+def test_multi_model_endpoint_of_your_own_container(podman_server, podman_sdk_env, podman_bucket, mme_image):
+    """The container's model API: POST /models loads (the model under /opt/ml/models/<name>/model),
+    POST /models/<name>/invoke answers, a 507 (the container is full) unloads the least recently used
+    model and the load is asked again; TargetModel selects the model."""
+    import sagemaker
+    from sagemaker.multidatamodel import MultiDataModel
+    from sagemaker.predictor import Predictor
+    from sagemaker.serializers import CSVSerializer
+
+    _put_models(podman_server, podman_bucket, {"a.tar.gz": 1, "b.tar.gz": 2, "sub/c.tar.gz": 3})
+    session = sagemaker.Session()
+    name = f"byoc-mdm-{uuid.uuid4().hex[:8]}"
+    model = MultiDataModel(
+        name=name,
+        model_data_prefix=f"s3://{podman_bucket}/mme/",
+        image_uri=mme_image,
+        role=ROLE,
+        env={"MME_CAPACITY": "2"},
+        sagemaker_session=session,
+        predictor_cls=Predictor,
+    )
+    predictor = model.deploy(initial_instance_count=1, instance_type="ml.m5.large", endpoint_name=name)
+    try:
+        predictor.serializer = CSVSerializer()
+        assert predictor.predict("1\n", target_model="a.tar.gz").decode() == "2.0\n"
+        assert predictor.predict("1\n2\n", target_model="b.tar.gz").decode() == "3.0\n4.0\n"
+        assert predictor.predict("1\n", target_model="sub/c.tar.gz").decode() == "4.0\n"  # a unloaded (507)
+        assert predictor.predict("10\n", target_model="a.tar.gz").decode() == "11.0\n"  # loaded again
+        assert sorted(model.list_models()) == ["a.tar.gz", "b.tar.gz", "sub/c.tar.gz"]
+        runtime = podman_server.client("sagemaker-runtime")
+        with pytest.raises(runtime.exceptions.ModelError) as info:  # the container's 400
+            runtime.invoke_endpoint(
+                EndpointName=name, Body=b"x\n", ContentType="text/csv", TargetModel="b.tar.gz"
+            )
+        assert "bad input" in str(info.value)
+        with pytest.raises(runtime.exceptions.ClientError) as info:
+            runtime.invoke_endpoint(EndpointName=name, Body=b"1\n", ContentType="text/csv")
+        assert "specify TargetModel" in str(info.value)
+        with pytest.raises(runtime.exceptions.ClientError) as info:
+            runtime.invoke_endpoint(
+                EndpointName=name, Body=b"1\n", ContentType="text/csv", TargetModel="missing.tar.gz"
+            )
+        assert "Failed to download model data" in str(info.value)
+        wait_for(lambda: "mme serve: unloaded" in _endpoint_log(podman_server, name), 30, message="the log")
+        text = _endpoint_log(podman_server, name)
+        assert "(a.tar.gz) from /opt/ml/models/" in text and "(sub/c.tar.gz) from /opt/ml/models/" in text
+        assert "mme serve: unloaded" in text and "(a.tar.gz)" in text.split("mme serve: unloaded", 1)[1]
+    finally:
+        predictor.delete_endpoint()
+
+
+def test_multi_model_container_with_the_cache_disabled_unloads_after_each_request(
+    podman_server, podman_bucket, mme_image
+):
+    _put_models(podman_server, podman_bucket, {"one.tar.gz": 0.5})
+    name = _mme_endpoint(podman_server, podman_bucket, mme_image, {}, cache="Disabled")
+    sm, runtime = podman_server.client("sagemaker"), podman_server.client("sagemaker-runtime")
+    try:
+        for value in (1, 2):
+            out = runtime.invoke_endpoint(
+                EndpointName=name,
+                Body=f"{value}\n".encode(),
+                ContentType="text/csv",
+                TargetModel="one.tar.gz",
+            )["Body"].read()
+            assert out == f"{value + 0.5}\n".encode()
+        wait_for(
+            lambda: _endpoint_log(podman_server, name).count("mme serve: unloaded") == 2,
+            30,
+            message="2 unloads",
+        )
+        assert _endpoint_log(podman_server, name).count("mme serve: loaded") == 2
+        # the proxy's report: the endpoint's multi-model metrics, as for the built-in servers
+        cloudwatch = podman_server.client("cloudwatch")
+
+        def statistic(metric: str, kind: str):
+            import datetime as dt
+
+            now = dt.datetime.now(dt.timezone.utc)
+            points = cloudwatch.get_metric_statistics(
+                Namespace="AWS/SageMaker",
+                MetricName=metric,
+                StartTime=now - dt.timedelta(minutes=10),
+                EndTime=now + dt.timedelta(minutes=1),
+                Period=600,
+                Statistics=[kind],
+                Dimensions=[{"Name": "EndpointName", "Value": name}, {"Name": "VariantName", "Value": "v"}],
+            )["Datapoints"]
+            return points[0][kind] if points else None
+
+        wait_for(lambda: statistic("ModelCacheHit", "SampleCount") == 2, 30, message="ModelCacheHit samples")
+        assert statistic("ModelCacheHit", "Sum") == 0  # each request loaded its model again
+        assert statistic("ModelLoadingTime", "SampleCount") == 2
+        assert statistic("ModelUnloadingTime", "SampleCount") == 2
+    finally:
+        sm.delete_endpoint(EndpointName=name)
+
+
+def test_multi_model_container_in_an_inference_pipeline_fails_clearly(
+    podman_server, podman_bucket, mme_image
+):
+    _put_models(podman_server, podman_bucket, {"one.tar.gz": 0.5})
+    sm = podman_server.client("sagemaker")
+    name = f"byoc-mme-pipe-{uuid.uuid4().hex[:8]}"
+    sm.create_model(
+        ModelName=name,
+        Containers=[
+            {"Image": mme_image, "Mode": "MultiModel", "ModelDataUrl": f"s3://{podman_bucket}/mme/"},
+            {"Image": mme_image, "ModelDataUrl": f"s3://{podman_bucket}/mme/one.tar.gz"},
+        ],
         ExecutionRoleArn=ROLE,
     )
     sm.create_endpoint_config(
@@ -259,5 +413,5 @@ def test_multi_model_byoc_endpoint_fails_saying_it_is_not_supported(podman_serve
         lambda: sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "Failed", 60, message="Failed"
     )
     reason = sm.describe_endpoint(EndpointName=name)["FailureReason"]
-    assert "multi-model endpoints (Mode MultiModel) with your own container image are not supported" in reason
+    assert "must be the model's only container" in reason
     sm.delete_endpoint(EndpointName=name)

@@ -16,6 +16,8 @@ def test_source_code_trains_a_sklearn_script_and_the_model_deploys(run_v3):
     # the SDK's own driver scripts ran as the ContainerEntrypoint, from its sm_drivers channel
     assert out["entrypoint"][0] == "/bin/bash" and set(out["channels"]) >= {"code", "sm_drivers", "train"}
     assert "C=0.5 train accuracy:" in log  # train(logs=True) streamed the job's log
+    # the drivers' `python` is the image tag's framework environment (scikit-learn 1.2-1 → 1.2.x)
+    assert "trained on scikit-learn 1.2." in log and "framework environment scikit-learn 1.2" in log
     assert "Installing requirements" in log
     assert "model.npz" in out["members"]
     low, high = out["probabilities"]

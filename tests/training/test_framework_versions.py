@@ -142,6 +142,31 @@ def test_a_layered_environment_sees_the_server_packages_after_its_own(tmp_path):
     assert found.startswith(server_site_directories()[0])
 
 
+def test_a_job_venv_layered_on_a_framework_environment_sees_it_before_the_server(tmp_path):
+    """A ContainerEntrypoint job's venv (job_python.environment) on a framework image: its own packages,
+    then the framework environment's, then the server's."""
+    import subprocess
+    import venv
+
+    from sagestack.environments import layer_on_server, server_site_directories, site_packages
+    from sagestack.execution import job_python
+
+    framework = tmp_path / "framework"
+    venv.EnvBuilder(symlinks=True, with_pip=False).create(framework)
+    layer_on_server(framework)
+    (site_packages(framework) / "botocore.py").write_text("WHERE = 'framework'\n")  # shadows the server's
+    env = job_python.environment(
+        tmp_path / "job", {"PATH": "/usr/bin:/bin"}, str(framework / "bin" / "python")
+    )
+    assert env["PATH"].startswith(str(tmp_path / "job" / "bin"))
+    script = "import json, sys, botocore; print(json.dumps([sys.path, botocore.WHERE, sys.prefix]))"
+    path, where, prefix = json.loads(
+        subprocess.run(["python", "-c", script], capture_output=True, text=True, check=True, env=env).stdout
+    )
+    assert where == "framework" and prefix == str(tmp_path / "job")
+    assert path.index(str(site_packages(framework))) < path.index(server_site_directories()[0])
+
+
 # -- jobs (a real server) ---------------------------------------------------------------------------
 
 VERSIONS_SCRIPT = textwrap.dedent("""
@@ -240,6 +265,78 @@ def test_an_unknown_framework_version_fails_the_job_clearly(server):
     assert desc["FailureReason"].startswith("ClientError: image ")
     assert "scikit-learn 0.1 is not a framework version" in desc["FailureReason"]
     assert "sagestack runs scikit-learn 0.20, 0.23, 1.0, 1.2, 1.4" in desc["FailureReason"]
+
+
+# -- ContainerEntrypoint on a framework image (the SDK v3 ModelTrainer's drivers, @remote) ----------
+
+ENTRYPOINT_COMMAND = (  # ContainerEntrypoint members are at most 256 characters
+    'python --version; python -c "import os, sklearn as s, numpy as n; '
+    "print('entrypoint sklearn-version:', s.__version__, 'numpy-version:', n.__version__); "
+    "open(os.environ.get('SM_MODEL_DIR', '.') + '/v.txt', 'w').write(s.__version__)\""
+)
+
+
+@pytest.mark.slow
+def test_a_container_entrypoint_on_a_framework_image_runs_its_version(server):
+    """A ContainerEntrypoint (a shell calling ``python``, as ModelTrainer's sm_train.sh does) on the
+    scikit-learn 1.2-1 image runs with the tag's framework environment first on PATH, and says so."""
+    s3 = server.client("s3")
+    bucket = f"fwenv-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    sm = server.client("sagemaker")
+    name = f"fwenv-ep-{uuid.uuid4().hex[:8]}"
+    sm.create_training_job(
+        TrainingJobName=name,
+        AlgorithmSpecification={
+            "TrainingImage": SKLEARN_IMAGE,
+            "TrainingInputMode": "File",
+            "ContainerEntrypoint": ["/bin/bash", "-c", ENTRYPOINT_COMMAND],
+        },
+        RoleArn=ROLE,
+        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/output"},
+        ResourceConfig={"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 30},
+        StoppingCondition={"MaxRuntimeInSeconds": 600},
+    )
+    desc = wait_training(sm, name, 600)
+    assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
+    body = s3.get_object(Bucket=bucket, Key=f"output/{name}/output/model.tar.gz")["Body"].read()
+    assert read_tar_gz(body)["v.txt"].decode().startswith("1.2.")
+    text = _log_text(server, "/aws/sagemaker/TrainingJobs", name)
+    assert "entrypoint sklearn-version: 1.2." in text
+    assert "numpy-version: 1." in text  # the scikit-learn 1.2 environment's numpy, not the server's 2.x
+    assert "framework environment scikit-learn 1.2 (scikit-learn==1.2.*" in text
+
+
+@pytest.mark.slow
+def test_a_processing_entrypoint_on_a_framework_image_logs_its_version(server):
+    s3 = server.client("s3")
+    bucket = f"fwenv-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    sm = server.client("sagemaker")
+    name = f"fwenv-pep-{uuid.uuid4().hex[:8]}"
+    sm.create_processing_job(
+        ProcessingJobName=name,
+        ProcessingResources={
+            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 30}
+        },
+        AppSpecification={
+            "ImageUri": SKLEARN_IMAGE,
+            "ContainerEntrypoint": ["/bin/bash", "-c", ENTRYPOINT_COMMAND],
+        },
+        RoleArn=ROLE,
+    )
+    wait_for(
+        lambda: (
+            sm.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"]
+            in ("Completed", "Failed", "Stopped")
+        ),
+        600,
+    )
+    desc = sm.describe_processing_job(ProcessingJobName=name)
+    assert desc["ProcessingJobStatus"] == "Completed", desc.get("FailureReason")
+    text = _log_text(server, "/aws/sagemaker/ProcessingJobs", name)
+    assert "entrypoint sklearn-version: 1.2." in text and "numpy-version: 1." in text
+    assert "framework environment scikit-learn 1.2 (scikit-learn==1.2.*" in text
 
 
 # -- network isolation ----------------------------------------------------------------------------

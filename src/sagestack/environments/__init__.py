@@ -281,11 +281,14 @@ def site_packages(directory: Path) -> Path:
     return directory / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
 
 
-def layer_on_server(directory: Path) -> None:
-    """Make the venv at ``directory`` see the server's packages after its own (a ``.pth`` file)."""
+def layer_on_server(directory: Path, base: Path | None = None) -> None:
+    """Make the venv at ``directory`` see the server's packages after its own (a ``.pth`` file); with
+    ``base`` (another venv of the server's Python, e.g. a framework environment), that venv's packages
+    come between the two."""
     packages = site_packages(directory)
     packages.mkdir(parents=True, exist_ok=True)
-    lines = [f"import site; site.addsitedir({path!r})" for path in server_site_directories()]
+    layers = ([str(site_packages(base))] if base is not None else []) + server_site_directories()
+    lines = [f"import site; site.addsitedir({path!r})" for path in layers]
     (packages / SERVER_LAYER_PTH).write_text("\n".join(lines) + "\n")
 
 

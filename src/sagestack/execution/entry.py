@@ -217,8 +217,9 @@ def run_script(layout: HostLayout, config: dict, hyperparameters: dict, program:
             print(f"sagestack: {problem}", flush=True)
             write_failure(layout, problem)
             return 2
-        # The container's own runtime (python, pip, sudo, conda) as a venv layered on the server's.
-        env = job_python.environment(layout.path(".sagestack", "venv"), env)
+        # The container's own runtime (python, pip, sudo, conda) as a venv layered on the image's framework
+        # environment (where it has one) and the server's packages.
+        env = job_python.environment(layout.path(".sagestack", "venv"), env, config.get("python"))
     else:
         if not program:
             write_failure(layout, "ClientError: no training script: sagemaker_program is not set")

@@ -5,7 +5,9 @@ the base-Python / SageMaker Distribution images, a ``ContainerEntrypoint`` on a 
 ``python``, ``pip install -r requirements.txt``, ``sudo chmod`` and ``conda`` as they would in their image.
 Here they run as local processes, so the job gets a venv under its own directory whose interpreter is the
 server's and whose ``site-packages`` sees every package of the server's environment (a ``.pth`` file adds
-the server's site directories after the venv's own). ``pip install`` then finds what is already installed
+the server's site directories after the venv's own). On a framework image (scikit-learn 1.2-1, XGBoost
+1.7-1, …) the framework environment of the tag's version comes between the two, so ``python`` in the
+command imports the tag's versions, as script mode does. ``pip install`` then finds what is already installed
 and puts anything else in the job's venv — never in the server's environment. The venv's ``bin`` also holds
 the small commands the image contract expects: ``pip``/``pip3`` (this venv's pip), ``torchrun`` (this
 venv's, where torch is installed), ``sudo`` (the job already owns its directories), ``conda``/``mamba``
@@ -59,12 +61,14 @@ exec "$(dirname "$0")/python" -m torch.distributed.run "$@"
 """
 
 
-def create(directory: Path) -> Path:
-    """Create the layered venv at ``directory`` (idempotent); return its ``bin`` directory."""
+def create(directory: Path, base_python: str | None = None) -> Path:
+    """Create the layered venv at ``directory`` (idempotent); return its ``bin`` directory. With
+    ``base_python`` (the interpreter of the image's framework environment, :mod:`.framework_env`), that
+    environment's packages come before the server's: the image tag's versions win."""
     bin_dir = directory / ("Scripts" if sys.platform == "win32" else "bin")
     if not (directory / "pyvenv.cfg").exists():
         venv.EnvBuilder(symlinks=sys.platform != "win32", with_pip=False, clear=False).create(directory)
-    layer_on_server(directory)
+    layer_on_server(directory, Path(base_python).parent.parent if base_python else None)
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     conda = "#!/bin/sh\necho " + _sh_quote(CONDA_UNAVAILABLE.format(version=version)) + " >&2\nexit 1\n"
     commands = {
@@ -84,9 +88,10 @@ def create(directory: Path) -> Path:
     return bin_dir
 
 
-def environment(directory: Path, env: dict[str, str]) -> dict[str, str]:
-    """``env`` with the layered venv at ``directory`` first on PATH (created if needed)."""
-    bin_dir = create(directory)
+def environment(directory: Path, env: dict[str, str], base_python: str | None = None) -> dict[str, str]:
+    """``env`` with the layered venv at ``directory`` first on PATH (created if needed; layered on the
+    framework environment of ``base_python`` where given, then on the server's packages)."""
+    bin_dir = create(directory, base_python)
     out = dict(env)
     out["VIRTUAL_ENV"] = str(directory)
     out["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", os.defpath)])

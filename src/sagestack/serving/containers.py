@@ -7,6 +7,7 @@ created with EnableNetworkIsolation, on an internal engine network (no route out
 container's address there. The instance is
 ready once ``GET /ping`` answers 200; the router then forwards ``POST /invocations`` to that port like to
 any worker, and batch transform and endpoints share this path. Output lines go to the log store.
+Multi-model containers (``Mode: MultiModel``) have a module of their own: :mod:`.multi_model_containers`.
 """
 
 from __future__ import annotations
@@ -74,11 +75,10 @@ def attach_engine(platform, containers: list[dict]) -> list[dict]:
             f"containers yet."
         )
     for container in own:
-        if container.get("multi_model") is not None:
+        if container.get("multi_model") is not None and len(containers) > 1:
             raise RuntimeUnavailable(
-                f"Image {container['image']}: multi-model endpoints (Mode MultiModel) with your own "
-                f"container image are not supported by sagestack yet; deploy the model as a single-model "
-                f"endpoint."
+                f"Image {container['image']}: a multi-model container (Mode MultiModel) must be the model's "
+                f"only container; an inference pipeline cannot hold one."
             )
         if not engine.image_exists(container["image"]):
             raise RuntimeUnavailable(missing_image_reason(engine, container["image"]))
@@ -126,7 +126,7 @@ class ContainerInstance(Instance):
             name=self.container,
             args=["serve"],
             environment=environment,
-            mounts=[(container["model_dir"], "/opt/ml/model", True)],
+            mounts=[(container["model_dir"], "/opt/ml/model", True), *container.get("mounts", [])],
             network=ISOLATED_NETWORK if self.isolated else None,
             ports=[] if self.isolated else [("127.0.0.1", self.port, self.inner_port)],
             labels={

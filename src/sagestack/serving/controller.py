@@ -130,7 +130,11 @@ class ServingController:
         from .containers import ContainerInstance, PipelineInstance, engine_for, uses_engine
 
         if uses_engine(spec.containers):
+            from .multi_model_containers import MultiModelContainerInstance
+
             kind = PipelineInstance if len(spec.containers) > 1 else ContainerInstance
+            if spec.containers[0].get("multi_model") is not None:
+                kind = MultiModelContainerInstance
             return kind(
                 spec,
                 self.work_dir,

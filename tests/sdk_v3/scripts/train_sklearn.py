@@ -30,8 +30,11 @@ args = parser.parse_args()
 data = np.loadtxt(os.path.join(os.environ["SM_CHANNEL_TRAIN"], "train.csv"), delimiter=",")
 model = LogisticRegression(C=args.C).fit(data[:, 1:], data[:, 0])
 print(f"C={args.C} train accuracy: {model.score(data[:, 1:], data[:, 0]):.3f}", flush=True)
-# coefficients, not a pickle: ModelTrainer's job runs on the server's scikit-learn, the endpoint on the
-# image tag's (1.2), and a newer scikit-learn's pickle does not load on an older one
+import sklearn
+print(f"trained on scikit-learn {sklearn.__version__}", flush=True)
+with open(os.path.join(os.environ["SM_MODEL_DIR"], "sklearn-version.txt"), "w") as f:
+    f.write(sklearn.__version__)
+# coefficients, not a pickle: the model is served by an inference script that needs only numpy
 np.savez(os.path.join(os.environ["SM_MODEL_DIR"], "model.npz"), coef=model.coef_[0], intercept=model.intercept_)
 """,
 )

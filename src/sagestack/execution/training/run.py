@@ -116,7 +116,7 @@ class TrainingRun(JobRun):
         staging.stage_code(self.storage, self.hosts, hyperparameters)
         staging.restore_checkpoints(self.storage, self.data, self.hosts, self._note)
         python = None
-        if runner == "script" and not has_entrypoint:  # the framework version the image tag names
+        if runner == "script":  # the framework version the image tag names (a ContainerEntrypoint's too)
             try:
                 python = job_python(self.platform, image, self._note_all)
             except FrameworkUnavailable as exc:
