@@ -36,6 +36,7 @@ PG_PORT = 55440  # the namespace has its own ports: nothing else listens there
 
 # A job that appends "start <pid> <time> <earlier runs still alive>" to $RUNS_FILE, waits until $RELEASE
 # exists, then appends "done <pid> <time>": how often it ran, and whether two runs ever overlapped.
+# Its first run also starts a "stray" process in a session of its own, which outlives the run's group.
 WAITING_JOB = """
 import os, time
 path, release = os.environ["RUNS_FILE"], os.environ["RELEASE"]
@@ -47,6 +48,11 @@ def running(pid):
         return False
 
 earlier = [int(line.split()[1]) for line in open(path).read().splitlines()] if os.path.exists(path) else []
+if not earlier:  # the first run leaves a process outside its process group (only the job's key finds it)
+    import subprocess, sys
+    stray = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], start_new_session=True)
+    with open(path, "a") as f:
+        f.write(f"stray {stray.pid} {time.time()} 0\\n")
 with open(path, "a") as f:
     f.write(f"start {os.getpid()} {time.time()} {sum(running(p) for p in earlier)}\\n")
 print("waiting", flush=True)
@@ -218,7 +224,10 @@ class Scenarios:
         sm_b = self.b.client("sagemaker")
         out["b_sees"] = sm_b.describe_training_job(TrainingJobName=name)["TrainingJobStatus"]
         out["answer_b"] = wait_for(lambda: _try(lambda: invoke(self.b, endpoint)), 60, "an answer on B")
-        first_pid = int(runs_file.read_text().split()[1])
+        lines = runs_file.read_text().splitlines()
+        first_pid = int(next(x for x in lines if x.startswith("start")).split()[1])
+        stray = int(next(x for x in lines if x.startswith("stray")).split()[1])
+        out["stray_running_before"] = pid_running(stray)
 
         first_tree = _tree_above(first_pid)  # the user's script, the entry, the guard (to the agent)
         killed_at = time.time()
@@ -229,6 +238,9 @@ class Scenarios:
             1,
         )
         out["first_tree_running"] = [pid for pid in first_tree if pid_running(pid)]
+        out["stray_ended_after"] = round(
+            wait_for(lambda: not pid_running(stray) and time.time(), 60, "the stray's end") - killed_at, 1
+        )
         wait_for(lambda: runs_file.read_text().count("start") == 2, 120, "the second run")
         release.write_text("go")
         desc = self.wait(self.b, name, 180)

@@ -100,6 +100,8 @@ def test_sigkill_of_a_mid_job_b_completes_it_once(results):
     assert got["status"] == "Completed", got["failure"]
     assert got["first_run_ended_after"] < 30  # A's run ended with A's node agent (or B ended it)
     assert len(got["first_tree"]) >= 3 and got["first_tree_running"] == []  # script, entry, guard: all
+    # a process the run left outside its process group: B ended it (by the job's key) before its own run
+    assert got["stray_running_before"] and got["orphans_ended_by_b"] >= 1
     starts = [r for r in got["runs"] if r[0] == "start"]
     dones = [r for r in got["runs"] if r[0] == "done"]
     assert len(starts) == 2 and len(dones) == 1, got["runs"]  # A's run (ended) and B's, which finished
