@@ -167,7 +167,10 @@ class Scenarios:
 
     def visible(self) -> dict:
         """A job created on A runs on Ray (its placement group in Ray's state API) and B describes it."""
-        script = "import time\nprint('on ray', flush=True)\ntime.sleep(3)\nopen('/opt/ml/model/m.txt','w').write('x')\n"
+        script = (
+            "import time\nprint('on ray', flush=True)\ntime.sleep(3)\n"
+            "open('/opt/ml/model/m.txt', 'w').write('x')\n"
+        )
         name = self.job(self.a, script)
         running = wait_for(
             lambda: [g for g in job_groups(name) if g["state"] == "CREATED"], 120, "the job's placement group"
@@ -187,7 +190,8 @@ class Scenarios:
         """A two-instance job created on A: one host on each node."""
         script = (
             "import json, os\nme = os.environ['SM_CURRENT_HOST']\n"
-            "json.dump({'host': me, 'hosts': json.loads(os.environ['SM_HOSTS'])}, open(f'/opt/ml/model/{me}.json', 'w'))\n"
+            "info = {'host': me, 'hosts': json.loads(os.environ['SM_HOSTS'])}\n"
+            "json.dump(info, open(f'/opt/ml/model/{me}.json', 'w'))\n"
         )
         name = self.job(self.a, script, count=2)
         running = wait_for(

@@ -12,9 +12,10 @@ the agent (``PR_SET_PDEATHSIG``, started from one long-lived thread since that s
 that forked), and the entry process under it is bound to the guard as a local job is bound to its server
 (``SAGESTACK_SERVER_PID``, execution/entry.py: it kills its whole process group). Each process also
 carries its job's key (``SAGESTACK_RAY_JOB``), so another server's agent on the node can end whatever of a
-job is still there before that server runs the job again (:func:`end_job`). It imports no Ray at module level (the
-executor wraps it with ``ray.remote``) and nothing heavy, so the node needs sagestack importable — the same
-installation as the server (docs/deployment-ray.md).
+job is still there before that server runs the job again (:func:`end_job`).
+
+It imports no Ray at module level (the executor wraps it with ``ray.remote``) and nothing heavy, so the
+node needs sagestack importable — the same installation as the server (docs/deployment-ray.md).
 """
 
 from __future__ import annotations
