@@ -339,6 +339,7 @@ def main() -> None:
                 results[f"server_{label}_log_tail"] = server.log_path.read_text(errors="replace")[-4000:]
         cluster.stop()
         postgres.stop()
+        shutil.rmtree(root, ignore_errors=True)
     print("RESULTS " + json.dumps(results, default=str))
 
 
