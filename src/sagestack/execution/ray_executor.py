@@ -13,6 +13,12 @@ reads their output lines back through the agent (the log stream and metric regex
 Every host gets the map ``algo-N → node IP`` (its ``/etc/hosts`` inside the job, see execution/entry.py)
 so distributed frameworks find their peers by SageMaker's names.
 
+A server that dies mid-job (SIGKILL, a lost machine) takes its agents with it — they are owned by its
+Ray driver — and the host processes end with their agent (execution/ray_host.py). Before another server
+(``--cluster``) runs such a job again, :meth:`RayExecutor.end_orphans` has its own agent on every live node
+end whatever of the job is still there (each host process carries its job's key), so a job never runs
+twice at once.
+
 A node that dies mid-job ends its agent: the host counts as *lost* (``HostProcess.lost``), the other hosts
 are stopped, and the run reports it like a spot interruption (the job resumes from its checkpoints when it
 can, else fails with ``instance lost: Ray node … died``).
@@ -37,7 +43,7 @@ import ray
 
 from ..domain import instance_types
 from ..store.resources import Resource
-from .ray_host import NodeAgent
+from .ray_host import JOB_KEY, NodeAgent
 from .training.executor import LocalExecutor
 from .training.run import TrainingRun
 
@@ -238,7 +244,7 @@ class RayExecutor(LocalExecutor):
         group = placement_group(
             [dict(bundle) for _ in range(count)],
             strategy=strategy,
-            name=f"{run.kind}/{run.account_id}/{run.region}/{run.name}",
+            name=job_key(run.kind, run.account_id, run.region, run.name),
         )
         self.placements[id(run)] = RayPlacement(group)
         deadline = time.monotonic() + PLACEMENT_WAIT_SECONDS
@@ -261,6 +267,7 @@ class RayExecutor(LocalExecutor):
             raise JobFailed(
                 f"InternalServerError: the Ray node agent did not start: {_first_line(exc)}"
             ) from None
+        job = job_key(run.kind, run.account_id, run.region, run.name)
         peers = {host.host: ip for host, (_, ip) in zip(run.hosts, agents, strict=True)}
         for index, (host, (agent, ip)) in enumerate(zip(run.hosts, agents, strict=True)):
             host.peers = peers
@@ -270,6 +277,7 @@ class RayExecutor(LocalExecutor):
                 ip,
                 nodes[index],
                 lambda a=agent, n=nodes[index]: self.forget(n, a),
+                job,
             )
 
     def agent(self, node_id: str) -> tuple:
@@ -295,6 +303,29 @@ class RayExecutor(LocalExecutor):
             if self.agents.get(node_id, (None,))[0] is actor:
                 del self.agents[node_id]
 
+    def end_orphans(self, kind: str, account_id: str, region: str, name: str) -> bool:
+        """End the processes of a job that another server ran (and died running) on every live node,
+        waiting until they are gone; False when some node could not be asked (ask again later)."""
+        job = job_key(kind, account_id, region, name)
+        try:
+            nodes = [n["NodeID"] for n in ray.nodes() if n.get("Alive")]
+        except Exception:
+            log.warning("could not read the Ray cluster's nodes", exc_info=True)
+            return False
+        done = True
+        for node_id in nodes:
+            try:
+                agent, ip = self.agent(node_id)
+                ended = ray.get(agent.end_job.remote(job), timeout=60)
+            except (RayError, GetTimeoutError) as exc:
+                if node_alive(node_id):
+                    log.warning("%s: could not end its processes on node %s: %s", job, ip, _first_line(exc))
+                    done = False
+                continue
+            if ended:
+                log.warning("%s: ended %d orphaned process(es) on node %s", job, ended, ip)
+        return done
+
     def finished(self, run) -> None:
         placement = self.placements.pop(id(run), None)
         if placement is not None:
@@ -302,8 +333,14 @@ class RayExecutor(LocalExecutor):
         super().finished(run)
 
 
-def _launcher(agent, key: str, ip: str, node_id: str, forget):
+def job_key(kind: str, account_id: str, region: str, name: str) -> str:
+    """A job's name on the cluster: its placement group's name, and its processes' ``SAGESTACK_RAY_JOB``."""
+    return f"{kind}/{account_id}/{region}/{name}"
+
+
+def _launcher(agent, key: str, ip: str, node_id: str, forget, job: str):
     def launch(argv: list[str], env: dict[str, str], cwd: str) -> RayProcess:
+        env = {**env, JOB_KEY: job}
         try:
             pid = ray.get(agent.start.remote(key, argv, env, cwd))
         except RayError as exc:  # the node (or its agent) went away before the process started

@@ -56,6 +56,8 @@ class ProcessingReconciler(Reconciler):
             if lease is None:
                 continue  # another live server runs it
             if leases.clustered and (job.data.get("ProcessingStartTime") or job.data.get("_pids")):
+                if not self.executor.end_orphans("processing", job.account_id, job.region, job.name):
+                    continue  # some Ray node could not be asked yet: again next pass
                 self.fail_interrupted(job)  # it ran on a server that is gone
                 self.release(LEASE, job)
                 continue
@@ -81,6 +83,7 @@ class ProcessingReconciler(Reconciler):
         for job in resources.in_states(TYPE, ["InProgress", "Stopping"]):
             for pid in job.data.get("_pids") or []:
                 kill_tree(pid, signal.SIGKILL)
+            self.executor.end_orphans("processing", job.account_id, job.region, job.name)  # on Ray nodes
             image = (job.data.get("AppSpecification") or {}).get("ImageUri", "")
             end_leftovers(self.platform, "processing", job, image)
             if job.status == "Stopping":

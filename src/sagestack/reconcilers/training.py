@@ -5,7 +5,8 @@ Several servers (``--cluster``): each job is run by the server holding its lease
 a run writes through a :class:`~.base.FencedRecorder`. A server that takes over the lease of a job whose
 run died with its server (the job has processes on record) starts it again — from its checkpoints if it
 has them, else from scratch — once: the new run holds the new lease generation, so the old one, were it
-still alive somewhere, could not write."""
+still alive somewhere, could not write. On a Ray cluster the executor first ends whatever of the old run
+is still on the nodes (``end_orphans``), so the job never runs twice at once."""
 
 from __future__ import annotations
 
@@ -78,7 +79,10 @@ class TrainingReconciler(Reconciler):
 
     def take_over(self, job) -> None:
         """A job whose run died with its server (``--cluster``): it starts again under this server's
-        lease. Its processes died with that server (they are bound to it: execution/entry.py)."""
+        lease. Its processes died with that server (they are bound to it: execution/entry.py); on a Ray
+        cluster the executor makes sure of it on every node first (else: again next pass)."""
+        if not self.executor.end_orphans("training", job.account_id, job.region, job.name):
+            return
         log.warning("training job %s: its server is gone; running it again here", job.name)
         training_jobs.interrupted(self.platform.resources, job.account_id, job.region, job.name)
 
@@ -88,6 +92,7 @@ class TrainingReconciler(Reconciler):
         for job in resources.in_states(TYPE, ["InProgress", "Stopping"]):
             for pid in job.data.get("_pids") or []:
                 kill_tree(pid, signal.SIGKILL)
+            self.executor.end_orphans("training", job.account_id, job.region, job.name)  # on Ray nodes
             image = (job.data.get("AlgorithmSpecification") or {}).get("TrainingImage", "")
             end_leftovers(self.platform, "training", job, image)
             if job.status == "Stopping":

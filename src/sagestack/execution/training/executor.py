@@ -69,6 +69,11 @@ class LocalExecutor:
         """Where the run's hosts run: here, as child processes (the Ray executor places them on its
         cluster)."""
 
+    def end_orphans(self, kind: str, account_id: str, region: str, name: str) -> bool:
+        """End what is left of a job another server ran and died running, before running it again here.
+        Nothing to do for local processes: they died with their server (execution/entry.py)."""
+        return True
+
     def finished(self, run: TrainingRun) -> None:
         with self.lock:
             self.runs.pop((run.kind, *run.key), None)
