@@ -63,7 +63,13 @@ class PCAResult:
 
 @dataclass
 class ScatterAccumulator:
-    """Running ``n``, ``Σ(x-s)`` and ``Σ(x-s)(x-s)ᵀ`` with a fixed shift ``s`` (first batch's mean)."""
+    """Running ``n``, ``Σ(x-s)`` and ``Σ(x-s)(x-s)ᵀ`` with a fixed shift ``s``.
+
+    The shift is the first batch's mean when centring matters for float32 precision, i.e. when some
+    column's mean is larger than its standard deviation (the rounding of an uncentred product grows with
+    ``(σ² + μ²) / σ²``); otherwise it is zero and each batch's product is taken straight from the
+    batch (no shifted copy; at most twice the rounding of the centred product, both at float32's
+    ``1e-7``): ``use_shift=False`` forces zero."""
 
     dim: int
     use_shift: bool = True
@@ -77,20 +83,30 @@ class ScatterAccumulator:
         self.scatter = np.zeros((self.dim, self.dim), dtype=np.float64)
         self._shift32: np.ndarray | None = None
         self._buffer: np.ndarray | None = None  # [shifted batch | 1], reused across batches
+        self._ones: np.ndarray | None = None  # for the column sums of an unshifted batch
 
     def add(self, X: np.ndarray) -> bool:
-        """Add a batch: one float32 GEMM (as scikit-learn's covariance solver does) over the batch shifted
-        into a reused buffer whose extra column of ones yields the column sums in the same pass; the
-        running totals are float64. ``X`` may be a strided view (the shift gathers it). Returns whether
-        the batch's product is finite: a NaN or infinity anywhere in ``X`` makes its column's diagonal
-        entry non-finite, so a caller can skip checking finite batches value by value."""
+        """Add a batch: one float32 GEMM (as scikit-learn's covariance solver does) and float64 running
+        totals. Shifted, the batch is subtracted into a reused buffer whose extra column of ones yields
+        the column sums in the same GEMM; unshifted, the GEMM reads the batch where it lies (a strided
+        view of the reader's buffer works: BLAS takes the row stride) and a GEMV with ones sums it.
+        Returns whether the batch's product is finite: a NaN or infinity anywhere in ``X`` makes its
+        column's diagonal entry non-finite, so a caller can skip checking finite batches value by value."""
         d = self.dim
+        X = np.asarray(X, dtype=np.float32)
         if self.shift is None:
-            shift = X.mean(axis=0, dtype=np.float64) if self.use_shift else np.zeros(d)
+            shift = np.zeros(d)
+            if self.use_shift:
+                mean = X.mean(axis=0, dtype=np.float64)
+                with np.errstate(invalid="ignore", over="ignore"):
+                    small = bool((mean * mean <= X.var(axis=0, dtype=np.float64)).all())
+                if not small:
+                    shift = mean
             self._shift32 = shift.astype(np.float32)
             self.shift = self._shift32.astype(np.float64)  # the shift actually subtracted
-        X = np.asarray(X, dtype=np.float32)
         n = X.shape[0]
+        if not self.shift.any():
+            return self._add_unshifted(X)
         buffer = self._buffer
         if buffer is None or buffer.shape[0] < n:
             buffer = self._buffer = np.empty((n, d + 1), dtype=np.float32)
@@ -103,6 +119,18 @@ class ScatterAccumulator:
         self.total += product[d, :d]
         self.rows += n
         return bool(np.isfinite(product.diagonal()).all())
+
+    def _add_unshifted(self, X: np.ndarray) -> bool:
+        n = X.shape[0]
+        if self._ones is None or self._ones.shape[0] < n:
+            self._ones = np.ones(n, dtype=np.float32)
+        with np.errstate(invalid="ignore", over="ignore"):
+            product = X.T @ X
+            sums = self._ones[:n] @ X
+        self.scatter += product
+        self.total += sums
+        self.rows += n
+        return bool(np.isfinite(product.diagonal()).all() and np.isfinite(sums).all())
 
     def mean(self) -> np.ndarray:
         assert self.shift is not None
