@@ -80,14 +80,6 @@ class RecordBatch:
             {k: v[start:stop] for k, v in self.label_maps.items()},
         )
 
-    def copy(self) -> RecordBatch:
-        """The same records in arrays of their own (not views of a reader's buffer)."""
-        return RecordBatch(
-            self.features.copy(),
-            None if self.labels is None else self.labels.copy(),
-            {k: v.copy() for k, v in self.label_maps.items()},
-        )
-
     @staticmethod
     def concat(batches: Sequence[RecordBatch]) -> RecordBatch:
         if len(batches) == 1:
