@@ -181,21 +181,27 @@ def test_predict_rejects_wrong_width(trained):
     assert err.value.status == 400
 
 
-def test_scatter_accumulator_float32_matches_float64_over_uneven_batches():
-    """The float32 product (with the column sums riding along as a column of ones) keeps the covariance
-    of data far from the origin to float32 accuracy, whatever the batch sizes."""
+@pytest.mark.parametrize("offset,shifted", [(1e4, True), (0.3, False)])
+def test_scatter_accumulator_float32_matches_float64_over_uneven_batches(offset, shifted):
+    """The float32 product keeps the covariance to float32 accuracy, whatever the batch sizes: shifted by
+    the first batch's mean (column sums riding along as a column of ones) for data far from the origin,
+    straight from the (strided) batch with a GEMV for the sums when every mean is within a standard
+    deviation of zero."""
     from sagestack.algorithms.pca.decomposition import ScatterAccumulator
 
     rng = np.random.default_rng(7)
-    X = (rng.normal(size=(5000, 12)) * rng.uniform(0.5, 4, size=12) + 1e4).astype(np.float32)
+    X = (rng.normal(size=(5000, 12)) * rng.uniform(0.5, 4, size=12) + offset).astype(np.float32)
+    records = np.zeros((5000, 15), dtype=np.float32)  # as a reader's view: rows 60 bytes apart
+    records[:, 2:14] = X
     acc = ScatterAccumulator(12)
     for start, stop in ((0, 1000), (1000, 1037), (1037, 4999), (4999, 5000)):
-        acc.add(X[start:stop])
+        assert acc.add(records[start:stop, 2:14])
+    assert bool(acc.shift.any()) is shifted
     X64 = X.astype(np.float64)
     centred = X64 - X64.mean(axis=0)
     expected = centred.T @ centred
     assert acc.rows == 5000
-    np.testing.assert_allclose(acc.mean(), X64.mean(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(acc.mean(), X64.mean(axis=0), rtol=1e-9, atol=1e-6)
     np.testing.assert_allclose(
         acc.centred_scatter(True), expected, rtol=1e-4, atol=1e-3 * np.abs(expected).max()
     )
@@ -208,6 +214,20 @@ def test_non_finite_features_are_a_client_error(tmp_path, bad):
     env = make_job(
         tmp_path,
         {"num_components": 2, "feature_dim": 4, "mini_batch_size": 10},
+        {"train": {"train.pbr": dense_recordio(X)}},
+    )
+    with pytest.raises(AlgorithmClientError, match="NaN or infinite"):
+        pca.train(env)
+
+
+def test_non_finite_feature_in_a_later_chunk_is_a_client_error(tmp_path):
+    """Centred data (products taken straight from the reader's buffer) with one NaN far into the file:
+    the batch's non-finite scatter triggers the check."""
+    X = np.random.default_rng(5).normal(size=(20000, 6)).astype(np.float32)
+    X[15321, 4] = np.nan
+    env = make_job(
+        tmp_path,
+        {"num_components": 2, "feature_dim": 6, "mini_batch_size": 100},
         {"train": {"train.pbr": dense_recordio(X)}},
     )
     with pytest.raises(AlgorithmClientError, match="NaN or infinite"):

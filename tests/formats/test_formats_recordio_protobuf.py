@@ -263,3 +263,66 @@ def test_iter_batches_sparse(tmp_path):
     assert [len(b) for b in batches] == [50, 50, 20]
     got = sp.vstack([b.features for b in batches])
     assert got.shape == (120, 50) and (got != M).nnz == 0
+
+
+@pytest.mark.parametrize("labelled", [False, True])
+@pytest.mark.parametrize("dim", [7, 50, 3])
+def test_iter_batches_transient_gives_the_same_rows_without_copies(tmp_path, labelled, dim):
+    """transient: one reused read buffer, features as strided views of it, batches of at most batch_rows
+    that never straddle chunks; the rows are those of the copying reader, in order."""
+    rng = np.random.default_rng(dim)
+    X1, X2 = rng.normal(size=(300, dim)).astype(np.float32), rng.normal(size=(155, dim)).astype(np.float32)
+    y1, y2 = (rng.normal(size=300).astype(np.float32), rng.normal(size=155).astype(np.float32))
+    (tmp_path / "a.pbr").write_bytes(rp.encode_dense(X1, y1 if labelled else None))
+    (tmp_path / "b.pbr").write_bytes(sdk_dense(X2, y2) if labelled else rp.encode_dense(X2))
+    paths = [tmp_path / "a.pbr", tmp_path / "b.pbr"]
+    rows, labels, sizes = [], [], []
+    for batch in rp.iter_batches(paths, batch_rows=64, chunk_bytes=1000, transient=True):
+        sizes.append(len(batch))
+        rows.append(batch.features.copy())  # valid only until the next batch
+        if labelled:
+            labels.append(batch.labels.copy())
+    assert max(sizes) <= 64 and sum(sizes) == 455
+    np.testing.assert_array_equal(np.concatenate(rows), np.concatenate([X1, X2]))
+    if labelled:
+        np.testing.assert_array_equal(np.concatenate(labels), np.concatenate([y1, y2]))
+    copying = list(rp.iter_batches(paths, batch_rows=64, chunk_bytes=1000))
+    np.testing.assert_array_equal(np.concatenate([b.features for b in copying]), np.concatenate(rows))
+
+
+def test_iter_batches_transient_views_the_read_buffer(tmp_path):
+    X = np.arange(40 * 4, dtype=np.float32).reshape(40, 4)
+    (tmp_path / "a.pbr").write_bytes(rp.encode_dense(X))
+    done = 0
+    chunks = 0
+    for batch in rp.iter_batches(tmp_path / "a.pbr", batch_rows=100, chunk_bytes=400, transient=True):
+        assert not batch.features.flags.c_contiguous  # a strided view of the records, not a copy
+        np.testing.assert_array_equal(batch.features, X[done : done + len(batch)])
+        done += len(batch)
+        chunks += 1
+    assert chunks > 1 and done == 40
+
+
+def test_iter_batches_transient_general_layout_and_bad_files(tmp_path):
+    """Records the uniform path cannot view (sparse, ragged) still stream; framing errors still raise."""
+    M = sp.random(120, 50, density=0.1, format="csr", random_state=3, dtype=np.float32)
+    (tmp_path / "s.pbr").write_bytes(rp.encode_sparse(M))
+    batches = [b.features.copy() for b in rp.iter_batches(tmp_path / "s.pbr", 50, 512, transient=True)]
+    got = sp.vstack(batches)
+    assert got.shape == (120, 50) and (got != M).nnz == 0
+    (tmp_path / "t.pbr").write_bytes(rp.encode_dense(np.ones((20, 5), np.float32))[:-3])
+    with pytest.raises(FormatError, match="truncated"):
+        list(rp.iter_batches(tmp_path / "t.pbr", 8, 256, transient=True))
+
+
+@pytest.mark.parametrize("stride,width,offset", [(12, 8, 0), (228, 20, 8), (10, 3, 1), (16, 16, 0)])
+def test_rows_equal(stride, width, offset):
+    count = 5000
+    buf = np.zeros(stride * count + offset, dtype=np.uint8)
+    rows = buf[offset : offset + stride * count].reshape(count, stride)
+    rows[:, :width] = np.arange(1, width + 1, dtype=np.uint8)
+    rows[:, width:] = np.arange(count, dtype=np.uint64)[:, None] % 251  # differs outside the span
+    assert recordio.rows_equal(buf, offset, stride, count, width)
+    rows[count - 1, width - 1] ^= 0x40  # one byte of the last row
+    assert not recordio.rows_equal(buf, offset, stride, count, width)
+    assert recordio.rows_equal(buf, offset, stride, 1, width)

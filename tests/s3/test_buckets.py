@@ -98,6 +98,11 @@ def test_expected_bucket_owner(s3, bucket):
     with pytest.raises(botocore.exceptions.ClientError) as info:
         s3.get_object(Bucket=bucket, Key="k", ExpectedBucketOwner="111111111111")
     assert _code(info) == "AccessDenied"
+    # a small PutObject's owner check runs in the write's own transaction: refused, nothing replaced
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"replaced", ExpectedBucketOwner="111111111111")
+    assert _code(info) == "AccessDenied"
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
 
 
 def test_other_account_is_denied(server, s3, bucket):
@@ -123,6 +128,13 @@ def test_other_account_is_denied(server, s3, bucket):
     with pytest.raises(botocore.exceptions.ClientError) as info:
         other.list_objects_v2(Bucket=bucket)
     assert _code(info) == "AccessDenied"
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        other.put_object(Bucket=bucket, Key="intruder", Body=b"x")
+    assert _code(info) == "AccessDenied"
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        other.put_object(Bucket=f"{bucket}-missing", Key="intruder", Body=b"x")
+    assert _code(info) == "NoSuchBucket"
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="intruder")
     with pytest.raises(botocore.exceptions.ClientError) as info:
         other.create_bucket(Bucket=bucket)
     assert _code(info) == "BucketAlreadyExists"

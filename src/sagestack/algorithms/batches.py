@@ -4,6 +4,12 @@ Multi-pass algorithms call the object once per pass. The first pass decodes the 
 :func:`sagestack.formats.dataset.iter_channel`; while the decoded rows fit in ``cache_bytes`` they are
 kept, so later passes (epochs, Lloyd refinement, power iterations) cost no I/O or decoding, and
 :attr:`ChannelBatches.in_memory` then holds the whole channel as one array.
+
+Single-pass consumers that keep nothing (PCA's regular mode) ask for ``transient`` batches: read through
+one reused buffer and, for dense Float32 RecordIO-protobuf, strided views of the records in it (no
+decode copy, no fresh memory per chunk); each is valid until the next is asked for and nothing is cached.
+``check_finite=False`` leaves the NaN/infinity check to the caller (:meth:`ChannelBatches.check_finite`),
+for one that can tell from its own results whether it needs to look.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ class ChannelBatches:
         feature_dim: int,
         channel_name: str = "train",
         cache_bytes: int = DEFAULT_CACHE_BYTES,
+        transient: bool = False,
+        check_finite: bool = True,
     ):
         self.channel_dir = Path(channel_dir)
         self.content_type = content_type
@@ -36,6 +44,8 @@ class ChannelBatches:
         self.feature_dim = feature_dim
         self.channel_name = channel_name
         self.cache_bytes = cache_bytes
+        self.transient = transient
+        self.verify_finite = check_finite
         self.rows: int | None = None
         self._cache: list[np.ndarray] | None = None
         self._joined: np.ndarray | None = None
@@ -48,6 +58,9 @@ class ChannelBatches:
         batch_rows: int,
         feature_dim: int,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
+        *,
+        transient: bool = False,
+        check_finite: bool = True,
     ) -> ChannelBatches:
         """The batches of a job's channel, read as its (validated) content type says."""
         return cls(
@@ -57,6 +70,8 @@ class ChannelBatches:
             feature_dim,
             channel.name,
             cache_bytes,
+            transient,
+            check_finite,
         )
 
     @property
@@ -78,7 +93,7 @@ class ChannelBatches:
     def preload(self) -> np.ndarray | None:
         """Decode the channel now when its files fit the cache budget; the whole array, else None."""
         size = sum(f.stat().st_size for f in self.channel_dir.rglob("*") if f.is_file())
-        if size > self.cache_bytes:
+        if self.transient or size > self.cache_bytes:
             return None
         for _ in self():
             pass
@@ -90,10 +105,12 @@ class ChannelBatches:
             return
         from sagestack.formats.dataset import iter_channel
 
-        cache: list[np.ndarray] | None = []
+        cache: list[np.ndarray] | None = None if self.transient else []
         cached_bytes = 0
         rows = 0
-        for dataset in iter_channel(self.channel_dir, self.content_type, self.batch_rows):
+        for dataset in iter_channel(
+            self.channel_dir, self.content_type, self.batch_rows, transient=self.transient
+        ):
             batch = self._dense(dataset.X)
             if batch.shape[0] == 0:
                 continue
@@ -119,10 +136,15 @@ class ChannelBatches:
                 f"The {self.channel_name} channel has records with {array.shape[1]} features but "
                 f"feature_dim is {self.feature_dim}; set feature_dim to the number of features"
             )
+        if self.verify_finite:
+            self.check_finite(array)
+        return array if self.transient else np.ascontiguousarray(array)
+
+    def check_finite(self, batch: np.ndarray) -> None:
+        """Raise the client error for a batch holding NaN or infinity."""
         # one float64 sum instead of a boolean matrix: finite float32 values never overflow it, and any
         # NaN or infinity makes it non-finite
-        if not np.isfinite(array.sum(dtype=np.float64)):
+        if not np.isfinite(batch.sum(dtype=np.float64)):
             raise AlgorithmClientError(
                 f"The {self.channel_name} channel contains NaN or infinite feature values"
             )
-        return np.ascontiguousarray(array)

@@ -103,13 +103,15 @@ def iter_channel(
     *,
     label_column: int | None = 0,
     weight_column: int | None = None,
+    transient: bool = False,
 ) -> Iterator[Dataset]:
     """The channel's rows in batches of ``batch_rows`` (the last may be shorter), streamed from disk
-    for RecordIO-protobuf, CSV and Parquet; LibSVM is read file by file."""
+    for RecordIO-protobuf, CSV and Parquet; LibSVM is read file by file. ``transient``: a batch may be a
+    view of a reused read buffer, valid until the next one (see ``recordio_protobuf.iter_batches``)."""
     kind = ct.normalize(content_type)
     files = files_in(channel_dir)
     if kind == ct.RECORDIO_PROTOBUF:
-        for batch in recordio_protobuf.iter_batches(files, batch_rows):
+        for batch in recordio_protobuf.iter_batches(files, batch_rows, transient=transient):
             yield Dataset(batch.features, batch.labels)
     elif kind == ct.CSV:
         label = _label_column(content_type, label_column)

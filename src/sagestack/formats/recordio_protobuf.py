@@ -49,6 +49,7 @@ _TENSOR_TYPES = (FLOAT32, FLOAT64, INT32)
 _VALUES_KEY = b"values"
 
 Paths = str | os.PathLike | Sequence[str | os.PathLike]
+TRANSIENT_CHUNK_BYTES = 1 << 20  # iter_batches(transient=True)'s read size: stays in the L2 cache
 
 
 # --------------------------------------------------------------------------------------------------
@@ -653,30 +654,36 @@ def _varint_at(data: bytes, pos: int) -> tuple[int, int]:
             raise IndexError
 
 
-def _decode_uniform(spans: Spans) -> RecordBatch | None:
+def _decode_uniform(spans: Spans, copy: bool = True) -> RecordBatch | None:
     n = len(spans)
     if spans.stride is None or n == 0:
         return None
     length = int(spans.lengths[0])
     first = int(spans.offsets[0])
-    layout = _layout(spans.buffer[first : first + length].tobytes())
+    buf, stride = spans.buffer, spans.stride
+    layout = _layout(buf[first : first + length].tobytes())
     if layout is None:
         return None
     head = first - 8
-    mat = spans.buffer[head : head + n * spans.stride].reshape(n, spans.stride)[:, 8 : 8 + length]
-    # every byte outside the numbers must equal the first record's
+    mat = buf[head : head + n * stride].reshape(n, stride)[:, 8 : 8 + length]
+    # every byte outside the numbers must equal the first record's (compared a word at a time)
     cursor = 0
     for _, _, start, end in layout:
-        if start > cursor and not (mat[:, cursor:start] == mat[0, cursor:start]).all():
+        if start > cursor and not recordio.rows_equal(buf, first + cursor, stride, n, start - cursor):
             return None
         cursor = end
-    if cursor < length and not (mat[:, cursor:length] == mat[0, cursor:length]).all():
+    if cursor < length and not recordio.rows_equal(buf, first + cursor, stride, n, length - cursor):
         return None
     columns: dict[int, np.ndarray] = {}
     kinds: dict[int, int] = {}
     for map_no, kind, start, end in layout:
         block = mat[:, start:end]
-        if kind == FLOAT32:
+        if kind == FLOAT32 and not copy and (buf.ctypes.data + first + start) % 4 == 0:
+            # the numbers where they lie: a strided float32 view of the records (no copy)
+            values = np.ndarray(
+                (n, (end - start) // 4), dtype="<f4", buffer=buf, offset=first + start, strides=(stride, 4)
+            )
+        elif kind == FLOAT32:
             values = np.ascontiguousarray(block).view("<f4")
         elif kind == FLOAT64:
             values = np.ascontiguousarray(block).view("<f8")
@@ -702,9 +709,10 @@ def _decode_uniform(spans: Spans) -> RecordBatch | None:
 # Public decoding API
 
 
-def decode_spans(spans: Spans) -> RecordBatch:
-    """Decode the records found by :func:`sagestack.formats.recordio.scan`."""
-    fast = _decode_uniform(spans)
+def decode_spans(spans: Spans, copy: bool = True) -> RecordBatch:
+    """Decode the records found by :func:`sagestack.formats.recordio.scan`. With ``copy=False`` the
+    Float32 features of uniform dense records are a strided view of ``spans.buffer`` (valid while it is)."""
+    fast = _decode_uniform(spans, copy)
     return fast if fast is not None else _decode_general(spans)
 
 
@@ -721,17 +729,36 @@ def _as_paths(paths: Paths) -> list[str | os.PathLike]:
 
 
 def iter_batches(
-    paths: Paths, batch_rows: int, chunk_bytes: int = recordio.DEFAULT_CHUNK_BYTES
+    paths: Paths,
+    batch_rows: int,
+    chunk_bytes: int | None = None,
+    *,
+    transient: bool = False,
 ) -> Iterator[RecordBatch]:
     """Stream the records of ``paths`` (read ``chunk_bytes`` at a time) as batches of ``batch_rows``
-    rows (the last one may be shorter)."""
+    rows (the last one may be shorter).
+
+    ``transient`` (for single-pass consumers that keep nothing): one small read buffer for the whole
+    stream (``TRANSIENT_CHUNK_BYTES``, so a chunk is still in the cache while it is checked, decoded and
+    used), features decoded as views into it where the layout allows (uniform dense Float32 records:
+    strided, not C-contiguous), and batches of *at most* ``batch_rows`` rows that never straddle two
+    chunks (no copy); each batch is valid only until the next is asked for."""
     if batch_rows <= 0:
         raise ValueError("batch_rows must be positive")
+    if transient:
+        chunks = recordio.iter_spans(
+            _as_paths(paths), chunk_bytes or TRANSIENT_CHUNK_BYTES, reuse_buffer=True
+        )
+        for spans in chunks:
+            batch = decode_spans(spans, copy=False)
+            for start in range(0, len(batch), batch_rows):
+                yield batch.slice(start, min(start + batch_rows, len(batch)))
+        return
     # Batches inside a decoded chunk are slices of it (no copy); only a batch that straddles two chunks
     # is concatenated: the rows carried over from the previous chunk(s) and the head of this one.
     carried: list[RecordBatch] = []
     carried_rows = 0
-    for spans in recordio.iter_spans(_as_paths(paths), chunk_bytes):
+    for spans in recordio.iter_spans(_as_paths(paths), chunk_bytes or recordio.DEFAULT_CHUNK_BYTES):
         batch = decode_spans(spans)
         start = 0
         if carried:

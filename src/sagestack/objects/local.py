@@ -294,8 +294,11 @@ class ObjectStore:
         name = uuid.uuid4().hex
         relative = f"data/{name[:2]}/{name}"
         target = self.root / relative
-        target.parent.mkdir(exist_ok=True)
-        os.replace(staged.path, target)
+        try:
+            os.replace(staged.path, target)
+        except FileNotFoundError:  # the first file under this prefix: make its directory (once, not per PUT)
+            target.parent.mkdir(exist_ok=True)
+            os.replace(staged.path, target)
         staged.published = True
         return relative
 
@@ -436,9 +439,11 @@ class ObjectStore:
         if_match: str | None = None,
         if_none_match: bool = False,
         encryption: dict[str, Any] | None = None,
+        owners: tuple[str, ...] = (),
     ) -> ObjectInfo:
         """Publish a staged file as ``bucket/key`` (replacing any previous object atomically);
-        ``encryption`` is the envelope of a file staged sealed."""
+        ``encryption`` is the envelope of a file staged sealed; ``owners``: accounts the bucket must
+        belong to (else ``NotBucketOwner``), checked in the write's own transaction."""
         try:
             storage = self._publish(staged)
         except BaseException:
@@ -463,11 +468,13 @@ class ObjectStore:
         )
         if info.checksums and not info.checksum_type:
             info = replace(info, checksum_type="FULL_OBJECT")
-        return self._index_object(info, if_match, if_none_match)
+        return self._index_object(info, if_match, if_none_match, owners)
 
-    def _index_object(self, info: ObjectInfo, if_match: str | None, if_none_match: bool) -> ObjectInfo:
+    def _index_object(
+        self, info: ObjectInfo, if_match: str | None, if_none_match: bool, owners: tuple[str, ...] = ()
+    ) -> ObjectInfo:
         try:
-            old = self.index.put_object(info, if_match=if_match, if_none_match=if_none_match)
+            old = self.index.put_object(info, if_match=if_match, if_none_match=if_none_match, owners=owners)
         except IndexConflict as exc:
             self._release([info.storage_path])
             raise _conflict_error(exc, info.bucket, info.key) from None
@@ -843,6 +850,8 @@ def _now() -> dt.datetime:
 def _conflict_error(exc: IndexConflict, bucket: str, key: str) -> errors.ObjectError:
     if exc.reason == "no_bucket":
         return errors.NoSuchBucket(bucket)
+    if exc.reason == "not_owner":
+        return errors.NotBucketOwner(bucket)
     if exc.reason == "missing":
         return errors.NoSuchKey(bucket, key)
     return errors.PreconditionFailed(bucket, key, "if-none-match" if exc.reason == "exists" else "if-match")

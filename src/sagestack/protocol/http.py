@@ -42,6 +42,11 @@ class Headers:
     def get(self, name: str, default: str | None = None) -> str | None:
         return self._index.get(name.lower(), default)
 
+    @property
+    def lowered(self) -> dict[str, str]:
+        """Lower-cased name → value (comma-joined when repeated): look up names already lower-cased."""
+        return self._index
+
     def __contains__(self, name: str) -> bool:
         return name.lower() in self._index
 

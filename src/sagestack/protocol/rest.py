@@ -83,6 +83,48 @@ def _compile(op: OperationModel) -> Route:
     )
 
 
+@dataclass(frozen=True)
+class _InputPlan:
+    """An input shape's members by location: ``(name, location, wire name, member, extra)`` in model
+    order (a header's wire name lower-cased; ``extra``: for a query-string map, the query keys other
+    members take); the body members and the payload member."""
+
+    members: tuple[tuple[str, str, str, Shape, frozenset[str]], ...]
+    body_members: dict[str, Shape]
+    payload_name: str | None
+    reads_query: bool
+
+    @classmethod
+    def of(cls, shape: Shape) -> _InputPlan:
+        payload_name = shape.serialization.get("payload")
+        query_keys = frozenset(
+            m.serialization.get("name", n)
+            for n, m in shape.members.items()
+            if m.serialization.get("location") == "querystring"
+        )
+        members = []
+        body: dict[str, Shape] = {}
+        for name, member in shape.members.items():
+            location = member.serialization.get("location")
+            wire = member.serialization.get("name", name)
+            if location == "statusCode":
+                continue
+            if location is None:
+                if name != payload_name:
+                    body[name] = member
+                continue
+            extra: frozenset[str] = frozenset()
+            if location == "querystring" and member.type_name == "map":
+                extra = query_keys - {wire}
+            if location == "headers" or (location == "header" and member.type_name == "map"):
+                location = "header-map"
+            elif location == "header":
+                wire = wire.lower()
+            members.append((name, location, wire, member, extra))
+        reads_query = any(m[1] == "querystring" for m in members)
+        return cls(tuple(members), body, payload_name, reads_query)
+
+
 class RestProtocol(Protocol):
     """Routing and the non-body parts shared by rest-json and rest-xml."""
 
@@ -90,6 +132,7 @@ class RestProtocol(Protocol):
 
     def __init__(self, service: str):
         super().__init__(service)
+        self._plans: dict[str, _InputPlan] = {}
         routes = [_compile(self.model.operation_model(name)) for name in self.model.operation_names]
         self.routes: dict[str, list[Route]] = {}
         for route in sorted(routes, key=lambda r: -r.weight):
@@ -130,30 +173,32 @@ class RestProtocol(Protocol):
             404,
         )
 
+    def _input_plan(self, op: OperationModel) -> _InputPlan | None:
+        """Where each input member of ``op`` comes from, worked out once per operation (the model's
+        per-member lookups cost more than the parse itself on a small request)."""
+        plan = self._plans.get(op.name)
+        if plan is None and op.input_shape is not None:
+            plan = self._plans[op.name] = _InputPlan.of(op.input_shape)
+        return plan
+
     async def parse(self, request: HttpRequest, op: OperationModel) -> dict[str, Any]:
-        shape = op.input_shape
-        if shape is None:
+        plan = self._input_plan(op)
+        if plan is None:
             return {}
+        shape = op.input_shape
         params: dict[str, Any] = {}
         labels: dict[str, str] = getattr(request, "_labels", {})
-        query = request.query_items()
+        query = request.query_items() if plan.reads_query else []
         query_map = dict(query)
-        payload_name = shape.serialization.get("payload")
-        body_members = {}
-        for name, member in shape.members.items():
-            location = member.serialization.get("location")
-            wire = member.serialization.get("name", name)
+        headers = request.headers
+        lowered = headers.lowered
+        for name, location, wire, member, extra in plan.members:
             if location == "uri":
                 if wire in labels:
                     params[name] = codec.parse_scalar(unquote(labels[wire]), member)
             elif location == "querystring":
                 if member.type_name == "map":
-                    known = {
-                        m.serialization.get("name", n)
-                        for n, m in shape.members.items()
-                        if m.serialization.get("location") == "querystring" and m is not member
-                    }
-                    rest = {k: v for k, v in query if k not in known}
+                    rest = {k: v for k, v in query if k not in extra}
                     if rest:
                         params[name] = rest
                 elif member.type_name == "list":
@@ -163,22 +208,15 @@ class RestProtocol(Protocol):
                 elif wire in query_map:
                     params[name] = codec.parse_scalar(query_map[wire], member)
             elif location == "header":
-                if member.type_name == "map":
-                    found = request.headers.with_prefix(wire)
-                    if found:
-                        params[name] = found
-                else:
-                    value = request.headers.get(wire)
-                    if value is not None:
-                        params[name] = codec.parse_scalar(value, member)
-            elif location == "headers":
-                found = request.headers.with_prefix(wire)
+                value = lowered.get(wire)  # the plan holds header names lower-cased
+                if value is not None:
+                    params[name] = codec.parse_scalar(value, member)
+            else:  # a header map ("header" of map type, or "headers")
+                found = headers.with_prefix(wire)
                 if found:
                     params[name] = found
-            elif location == "statusCode":
-                continue
-            elif name != payload_name:
-                body_members[name] = member
+        payload_name = plan.payload_name
+        body_members = plan.body_members
         if payload_name:
             member = shape.members[payload_name]
             if member.type_name in ("blob", "string") and (

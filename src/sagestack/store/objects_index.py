@@ -258,6 +258,7 @@ def _object(row) -> ObjectInfo:
 # call reuses one cached compiled form instead of building and cache-keying a new statement.
 _GET_BUCKET = select(s3_buckets).where(s3_buckets.c.name == bindparam("w_name"))
 _BUCKET_EXISTS = select(s3_buckets.c.name).where(s3_buckets.c.name == bindparam("w_name"))
+_BUCKET_OWNER = select(s3_buckets.c.account_id).where(s3_buckets.c.name == bindparam("w_name"))
 _OBJECT_PATH_ETAG = (
     select(s3_objects.c.storage_path, s3_objects.c.etag)
     .where(s3_objects.c.bucket == bindparam("w_bucket"))
@@ -419,9 +420,14 @@ class ObjectIndex:
         )
         return info, (_object(row) if row["key"] is not None else None)
 
-    def _write_object(self, conn, info: ObjectInfo, if_match: str | None, if_none_match: bool) -> str | None:
-        if conn.execute(_BUCKET_EXISTS, {"w_name": info.bucket}).first() is None:
+    def _write_object(
+        self, conn, info: ObjectInfo, if_match: str | None, if_none_match: bool, owners: tuple[str, ...] = ()
+    ) -> str | None:
+        bucket = conn.execute(_BUCKET_OWNER, {"w_name": info.bucket}).first()
+        if bucket is None:
             raise IndexConflict("no_bucket")
+        if any(owner != bucket.account_id for owner in owners):
+            raise IndexConflict("not_owner")
         old = conn.execute(_OBJECT_PATH_ETAG, {"w_bucket": info.bucket, "w_key": info.key}).first()
         if if_none_match and old is not None:
             raise IndexConflict("exists")
@@ -438,14 +444,20 @@ class ObjectIndex:
         return old.storage_path if old.storage_path != info.storage_path else None
 
     def put_object(
-        self, info: ObjectInfo, *, if_match: str | None = None, if_none_match: bool = False
+        self,
+        info: ObjectInfo,
+        *,
+        if_match: str | None = None,
+        if_none_match: bool = False,
+        owners: tuple[str, ...] = (),
     ) -> str | None:
         """Insert or replace an object row; return the replaced row's storage path (or None).
 
-        Raises ``IndexConflict`` with reason ``no_bucket``, ``exists`` (``if_none_match``),
-        ``missing`` or ``etag`` (``if_match``, unquoted ETag or ``*``)."""
+        Raises ``IndexConflict`` with reason ``no_bucket``, ``not_owner`` (the bucket's account is not
+        every one of ``owners``: the ownership check done in the same transaction as the write),
+        ``exists`` (``if_none_match``), ``missing`` or ``etag`` (``if_match``, unquoted ETag or ``*``)."""
         with self.db.begin() as conn:
-            return self._write_object(conn, info, if_match, if_none_match)
+            return self._write_object(conn, info, if_match, if_none_match, owners)
 
     def put_objects(self, infos: list[ObjectInfo]) -> list[str]:
         """Insert or replace many object rows in one transaction; return the replaced storage paths."""

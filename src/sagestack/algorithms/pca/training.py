@@ -28,12 +28,20 @@ MIN_READ_BATCH_ROWS = 16384
 def train(env: TrainingEnv) -> None:
     """Fit ``num_components`` principal components of ``env.channels['train']``; write the model."""
     params = configure(SPEC, env, parse_hyperparameters)
+    randomized = params.algorithm_mode == "randomized"
+    # regular mode is one pass keeping nothing: batches straight out of the reader's reused buffer, and
+    # the NaN/infinity check only for a batch whose scatter came out non-finite
     batches = ChannelBatches.of(
-        SPEC, env.channels["train"], max(params.mini_batch_size, MIN_READ_BATCH_ROWS), params.feature_dim
+        SPEC,
+        env.channels["train"],
+        max(params.mini_batch_size, MIN_READ_BATCH_ROWS),
+        params.feature_dim,
+        transient=not randomized,
+        check_finite=randomized,
     )
 
     started = time.time()
-    if params.algorithm_mode == "randomized":
+    if randomized:
         batches.preload()
         result = randomized_components(
             batches,
@@ -46,7 +54,8 @@ def train(env: TrainingEnv) -> None:
     else:
         accumulator = ScatterAccumulator(params.feature_dim)
         for batch in batches():
-            accumulator.add(batch)
+            if not accumulator.add(batch):
+                batches.check_finite(batch)
         result = (
             None
             if accumulator.rows == 0
@@ -72,7 +81,7 @@ def train(env: TrainingEnv) -> None:
 
 def _score(env: TrainingEnv, test: Channel, result: PCAResult, params: PCAParams) -> None:
     """Log the test channel's mean squared reconstruction error (informational, no metric)."""
-    batches = ChannelBatches.of(SPEC, test, MIN_READ_BATCH_ROWS, params.feature_dim, cache_bytes=0)
+    batches = ChannelBatches.of(SPEC, test, MIN_READ_BATCH_ROWS, params.feature_dim, transient=True)
     error = 0.0
     rows = 0
     for batch in batches():

@@ -190,9 +190,12 @@ async def put_object(ctx: RequestContext, params: dict) -> dict:
         chosen.append(plan(ctx, params, bucket, key))
         return chosen[0].sealer()
 
+    # a small body's bucket is checked in the commit's own transaction (existence, then ownership, as
+    # owned_bucket would): no separate lookup before it
+    expected_owner = params.get("ExpectedBucketOwner")
+    owners = (ctx.account_id,) + ((expected_owner,) if expected_owner is not None else ())
+
     def commit(staged) -> ObjectInfo:
-        if small:
-            owned_bucket(ctx, params)
         return store(ctx).commit(
             staged,
             bucket,
@@ -206,6 +209,7 @@ async def put_object(ctx: RequestContext, params: dict) -> dict:
             if_match=if_match.strip('"') if if_match else None,
             if_none_match=params.get("IfNoneMatch") is not None,
             encryption=chosen[0].envelope,
+            owners=owners,
         )
 
     info = await ingest(ctx, digests, commit, seal)
