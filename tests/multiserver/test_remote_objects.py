@@ -4,7 +4,11 @@ sagestack reached through --objects-url; the first keeps S3's semantics (the ind
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -115,3 +119,36 @@ def test_the_objects_url_names_bucket_prefix_endpoint_and_region():
     assert settings.objects_url == "s3://blobs/p" and settings.cluster and settings.lease_seconds == 5.0
     with pytest.raises(SettingsError, match="SAGESTACK_OBJECTS_URL"):
         Settings.from_env({"SAGESTACK_OBJECTS_URL": "/local/dir"})
+
+
+def test_the_s3_suite_passes_with_the_bytes_in_a_remote_store(tmp_path):
+    """Issue #26: the whole S3 test suite (tests/s3) against a server whose objects' bytes live in a
+    second sagestack (the shared ``server`` fixture's SAGESTACK_TEST_REMOTE_OBJECTS=1 mode), in a pytest
+    of its own so that only its server has the remote backend."""
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["SAGESTACK_TEST_REMOTE_OBJECTS"] = "1"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "0",
+            "--basetemp",
+            str(tmp_path / "run"),
+            "tests/s3",
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    tail = result.stdout[-3000:] + result.stderr[-2000:]
+    assert result.returncode == 0, tail
+    summary = result.stdout.strip().splitlines()[-1]
+    assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
