@@ -19,6 +19,10 @@ class FakeTransport:
         assert not self.closed
         self.writes.append(bytes(data))
 
+    def writelines(self, parts) -> None:
+        assert not self.closed
+        self.writes.append(list(parts))  # one writev, the parts not joined
+
     def close(self) -> None:
         self.closed = True
 
@@ -58,10 +62,12 @@ def test_large_writes_close_and_other_calls_reach_the_real_transport():
         real = FakeTransport()
         transport = CoalescingTransport(real, asyncio.get_running_loop())
         transport.write(b"a" * 10)
-        transport.write(b"b" * FLUSH_BYTES)  # past the threshold: written at once, not held
-        assert real.writes == [b"a" * 10 + b"b" * FLUSH_BYTES]
+        transport.write(b"b" * FLUSH_BYTES)  # past the threshold: written at once, not held nor copied
+        assert real.writes == [[b"a" * 10, b"b" * FLUSH_BYTES]]
         await asyncio.sleep(0)  # the scheduled flush finds nothing left
         assert len(real.writes) == 1
+        transport.write(b"c" * FLUSH_BYTES)  # one large write alone: as it is, at once
+        assert real.writes[-1] == b"c" * FLUSH_BYTES
         transport.write(b"tail")
         transport.close()  # flushes first
         assert real.writes[-1] == b"tail" and real.closed and transport.is_closing()

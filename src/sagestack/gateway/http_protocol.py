@@ -4,8 +4,9 @@ uvicorn writes a response's head when the app sends ``http.response.start`` and 
 ``http.response.body``: two ``write`` syscalls, two TCP segments and, on loopback, up to two wake-ups of
 the client per InvokeEndpoint. Here the connection's transport, as uvicorn's protocol and response cycles
 see it, joins what is written within one turn of the event loop and hands it to the real transport once,
-at the end of that turn (``call_soon``), or at once when it grows past ``FLUSH_BYTES`` or the connection
-is closed. Nothing waits longer than the current turn: a ``100 Continue``, the chunks of a streamed
+at the end of that turn (``call_soon``), or at once when it grows past ``FLUSH_BYTES`` (then as one
+``writelines``, which uvloop sends with one ``writev`` without copying the bytes) or the connection is
+closed. Nothing waits longer than the current turn: a ``100 Continue``, the chunks of a streamed
 response and the head of a response whose body comes later still go out when the loop next turns, and
 uvicorn's flow control (``pause_writing`` from the real transport) still applies to every flushed write.
 """
@@ -30,14 +31,13 @@ class CoalescingTransport:
         self._size = 0
 
     def write(self, data: bytes) -> None:
+        if not data:
+            return
         pending = self._pending
         if pending is None:
-            if not data:
-                return
-            self._pending = [data]
-            self._size = len(data)
+            pending = self._pending = []
+            self._size = 0
             self._loop.call_soon(self.flush)
-            return
         pending.append(data)
         self._size += len(data)
         if self._size >= FLUSH_BYTES:
@@ -50,7 +50,12 @@ class CoalescingTransport:
         self._pending = None
         if self._transport.is_closing():
             return
-        self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+        if len(pending) == 1:
+            self._transport.write(pending[0])
+        elif self._size < FLUSH_BYTES:
+            self._transport.write(b"".join(pending))  # a head and a small body: one short copy
+        else:
+            self._transport.writelines(pending)  # large: one writev, the bytes not copied
 
     def writelines(self, lines) -> None:
         for line in lines:
