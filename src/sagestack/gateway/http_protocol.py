@@ -22,40 +22,39 @@ FLUSH_BYTES = 64 * 1024
 class CoalescingTransport:
     """A transport whose writes within one event-loop turn leave as one ``write``."""
 
-    __slots__ = ("_loop", "_pending", "_size", "_transport")
+    __slots__ = ("_flush", "_loop", "_pending", "_transport")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop):
         self._transport = transport
         self._loop = loop
-        self._pending: list[bytes] | None = None
-        self._size = 0
+        self._pending: bytes | None = None  # what this turn wrote so far (small: joined as it comes)
+        self._flush = self.flush  # bound once: call_soon takes it on every response
 
     def write(self, data: bytes) -> None:
-        if not data:
-            return
         pending = self._pending
         if pending is None:
-            pending = self._pending = []
-            self._size = 0
-            self._loop.call_soon(self.flush)
-        pending.append(data)
-        self._size += len(data)
-        if self._size >= FLUSH_BYTES:
-            self.flush()
+            if not data:
+                return
+            if len(data) >= FLUSH_BYTES:
+                self._transport.write(data)
+                return
+            self._pending = bytes(data)
+            self._loop.call_soon(self._flush)
+            return
+        if len(pending) + len(data) >= FLUSH_BYTES:  # large: one writev, the bytes not copied again
+            self._pending = None
+            if not self._transport.is_closing():
+                self._transport.writelines((pending, data))
+            return
+        self._pending = pending + data
 
     def flush(self) -> None:
         pending = self._pending
         if pending is None:
             return
         self._pending = None
-        if self._transport.is_closing():
-            return
-        if len(pending) == 1:
-            self._transport.write(pending[0])
-        elif self._size < FLUSH_BYTES:
-            self._transport.write(b"".join(pending))  # a head and a small body: one short copy
-        else:
-            self._transport.writelines(pending)  # large: one writev, the bytes not copied
+        if not self._transport.is_closing():
+            self._transport.write(pending)
 
     def writelines(self, lines) -> None:
         for line in lines:
