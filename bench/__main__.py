@@ -19,6 +19,7 @@ ALL = (
     "processing",
     "endpoint",
     "invocations",
+    "http_protocol",
     "transform",
     "algorithms",
     "algorithms_iii",

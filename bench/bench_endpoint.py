@@ -282,20 +282,28 @@ class Target:
 
 
 def tree_cpu(pid: int) -> float:
+    return split_cpu(pid)[0]
+
+
+def split_cpu(pid: int) -> tuple[float, float]:
+    """(user+sys of the process tree, of its root process alone): for the gateway the root is the
+    gateway process and the rest its workers."""
     import psutil
 
     try:
         root = psutil.Process(pid)
-        total = 0.0
+        total = own = 0.0
         for proc in [root] + root.children(recursive=True):
             try:
                 times = proc.cpu_times()
                 total += times.user + times.system
+                if proc.pid == pid:
+                    own = times.user + times.system
             except psutil.Error:
                 pass
-        return total
+        return total, own
     except psutil.Error:
-        return 0.0
+        return 0.0, 0.0
 
 
 def measure(target: Target, args, workdir: Path) -> dict:
@@ -306,9 +314,10 @@ def measure(target: Target, args, workdir: Path) -> dict:
     idle_before, idle_started = tree_cpu(target.pid), time.monotonic()
     time.sleep(2.0)
     idle_per_s = (tree_cpu(target.pid) - idle_before) / (time.monotonic() - idle_started)
-    cpu_before, started = tree_cpu(target.pid), time.monotonic()
+    (cpu_before, root_before), started = split_cpu(target.pid), time.monotonic()
     multi = target.load(args.connections, args.seconds, workdir)
-    cpu = tree_cpu(target.pid) - cpu_before
+    cpu_after, root_after = split_cpu(target.pid)
+    cpu = cpu_after - cpu_before
     elapsed = time.monotonic() - started
     errors = single["errors"] + multi["errors"]
     requests = max(1, multi["requests"])
@@ -318,6 +327,7 @@ def measure(target: Target, args, workdir: Path) -> dict:
         "rps1": single["rps"],
         "rpsN": multi["rps"],
         "cpu_us": cpu / requests * 1e6,
+        "root_cpu_us": (root_after - root_before) / requests * 1e6,
         "net_cpu_us": max(0.0, cpu - idle_per_s * elapsed) / requests * 1e6,
         "idle_pct": idle_per_s * 100,
         "errors": errors,
@@ -554,6 +564,10 @@ def report(rows: dict[str, dict], args, in_service: float) -> None:
     print(
         f"gateway / bare app CPU per request: {gateway['cpu_us'] / bare['cpu_us']:.2f}x "
         f"(net of idle: {gateway['net_cpu_us'] / max(1e-9, bare['net_cpu_us']):.2f}x; goal <= 1.3x)"
+    )
+    print(
+        f"gateway CPU per request by process: gateway {gateway['root_cpu_us']:,.0f}µs, workers "
+        f"{gateway['cpu_us'] - gateway['root_cpu_us']:,.0f}µs (worker called directly: {worker['cpu_us']:,.0f}µs)"
     )
     print(
         f"router overhead at 1 conn (gateway p50 - worker p50): "

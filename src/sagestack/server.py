@@ -185,10 +185,12 @@ def _loop() -> str:
         return "asyncio"
 
 
-def _http() -> str:
+def _http():
+    """httptools with one write per response (gateway/http_protocol.py); h11 where httptools is missing."""
     try:
         import httptools  # noqa: F401
-
-        return "httptools"
     except ImportError:
         return "h11"
+    from .gateway.http_protocol import protocol_class
+
+    return protocol_class()

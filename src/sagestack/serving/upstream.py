@@ -121,6 +121,9 @@ class InstancePool:
         self.host = host
         self.port = port
         self.idle: list[UpstreamConnection] = []
+        # the loop of the first request: its connections belong to it anyway (and on Python 3.11 every
+        # asyncio.get_running_loop() is a getpid() syscall)
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     async def _connect(self, loop: asyncio.AbstractEventLoop) -> UpstreamConnection:
         try:
@@ -130,7 +133,9 @@ class InstancePool:
         return conn
 
     async def request(self, data: bytes, timeout: float) -> Response:
-        loop = asyncio.get_running_loop()
+        loop = self.loop
+        if loop is None:
+            loop = self.loop = asyncio.get_running_loop()
         conn = None
         while self.idle:
             candidate = self.idle.pop()

@@ -1,0 +1,135 @@
+"""The gateway's HTTP protocol: a response's head and body leave in one write (gateway/http_protocol.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import uuid
+
+from sagestack.gateway.http_protocol import FLUSH_BYTES, CoalescingTransport
+
+
+class FakeTransport:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        assert not self.closed
+        self.writes.append(bytes(data))
+
+    def writelines(self, parts) -> None:
+        assert not self.closed
+        self.writes.append(list(parts))  # one writev, the parts not joined
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def get_extra_info(self, name, default=None):
+        return {"peername": ("127.0.0.1", 1)}.get(name, default)
+
+    def pause_reading(self) -> None:
+        self.paused = True
+
+
+def test_writes_within_one_loop_turn_leave_as_one_write():
+    async def run() -> FakeTransport:
+        real = FakeTransport()
+        transport = CoalescingTransport(real, asyncio.get_running_loop())
+        transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n")
+        transport.write(b"")
+        transport.write(b"hello")
+        assert real.writes == []  # held until the loop turns
+        await asyncio.sleep(0)
+        assert real.writes == [b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello"]
+        transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # alone in its turn: goes out by itself
+        await asyncio.sleep(0)
+        assert real.writes[1:] == [b"HTTP/1.1 100 Continue\r\n\r\n"]
+        transport.write(b"")  # nothing to send: nothing is scheduled or written
+        await asyncio.sleep(0)
+        assert len(real.writes) == 2
+        return real
+
+    asyncio.run(run())
+
+
+def test_large_writes_close_and_other_calls_reach_the_real_transport():
+    async def run() -> None:
+        real = FakeTransport()
+        transport = CoalescingTransport(real, asyncio.get_running_loop())
+        transport.write(b"a" * 10)
+        transport.write(b"b" * FLUSH_BYTES)  # past the threshold: written at once, not held nor copied
+        assert real.writes == [[b"a" * 10, b"b" * FLUSH_BYTES]]
+        await asyncio.sleep(0)  # the scheduled flush finds nothing left
+        assert len(real.writes) == 1
+        transport.write(b"c" * FLUSH_BYTES)  # one large write alone: as it is, at once
+        assert real.writes[-1] == b"c" * FLUSH_BYTES
+        transport.write(b"tail")
+        transport.close()  # flushes first
+        assert real.writes[-1] == b"tail" and real.closed and transport.is_closing()
+        transport.write(b"late")
+        await asyncio.sleep(0)  # written after close: dropped, never handed to a closed transport
+        assert real.writes[-1] == b"tail"
+        assert transport.get_extra_info("peername") == ("127.0.0.1", 1)
+        transport.pause_reading()  # anything else is the real transport's
+        assert real.paused
+
+    asyncio.run(run())
+
+
+def _read_response(sock: socket.socket) -> tuple[bytes, bytes, int]:
+    """(head, body, number of recv calls it took)."""
+    data, calls = b"", 0
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        calls += 1
+        assert chunk, "connection closed"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        calls += 1
+        assert chunk, "connection closed"
+        body += chunk
+    return head, body, calls
+
+
+def test_server_sends_head_and_body_in_one_segment(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        for _ in range(3):  # kept alive: every response of the connection arrives whole
+            sock.sendall(b"GET /_sagestack/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            head, body, calls = _read_response(sock)
+            assert head.startswith(b"HTTP/1.1 200 ")
+            assert b'"status": "running"' in body
+            assert calls == 1
+
+
+def test_expect_100_continue_is_answered_before_the_body(server):
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    key, secret = server.credentials()
+    bucket = f"coalesce-{uuid.uuid4().hex[:10]}"
+    server.client("s3").create_bucket(Bucket=bucket)
+    body = b"x" * 5000
+    url = f"{server.url}/{bucket}/object"
+    request = AWSRequest("PUT", url, data=body, headers={"Expect": "100-continue"})
+    S3SigV4Auth(Credentials(key, secret), "s3", "us-east-1").add_auth(request)
+    lines = [f"PUT /{bucket}/object HTTP/1.1", f"Host: 127.0.0.1:{server.port}"]
+    lines += [f"{k}: {v}" for k, v in request.headers.items() if k.lower() != "host"]
+    lines.append(f"Content-Length: {len(body)}")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        interim = sock.recv(65536)  # the server asks for the body before it is sent
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        head, _, _ = _read_response(sock)
+        assert head.startswith(b"HTTP/1.1 200 "), head
+    got = server.client("s3").get_object(Bucket=bucket, Key="object")["Body"].read()
+    assert got == body
