@@ -28,6 +28,9 @@ INTERNAL = {
     "SAGESTACK_SPARK_RENDEZVOUS",
     # a job host's peers on a Ray cluster: algo-N → node address (execution/training/supervision.py)
     "SAGESTACK_HOST_ADDRESSES",
+    # a Ray node agent's host process: the agent it dies with, the job it belongs to (execution/ray_host.py)
+    "SAGESTACK_AGENT_PID",
+    "SAGESTACK_RAY_JOB",
     # a Lambda invocation's process: its request id, invoked ARN and deadline (execution/functions.py)
     "SAGESTACK_LAMBDA_REQUEST_ID",
     "SAGESTACK_LAMBDA_INVOKED_ARN",
