@@ -89,6 +89,10 @@ def confine(layout: HostLayout, config: dict) -> None:
     spark = layout.root.parent / ".spark" if config.get("spark") else None
     if spark is not None:
         spark.mkdir(exist_ok=True)
+    # A warm pool's persistent cache (execution/training/run.py): shared by the pool's jobs, all of them
+    # the job user's.
+    pool_cache = os.environ.get("SAGEMAKER_MANAGED_WARMPOOL_CACHE_DIRECTORY")
+    shared = [p for p in (spark, Path(pool_cache) if pool_cache else None) if p is not None and p.is_dir()]
     needed = [
         layout.root,
         *job_sandbox.python_dirs(sys.executable),
@@ -97,7 +101,7 @@ def confine(layout: HostLayout, config: dict) -> None:
         *job_sandbox.python_dirs(config.get("python")),
         *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p),
         *(p for p in os.environ.get("PIP_FIND_LINKS", "").split() if p.startswith("/")),
-        spark,
+        *shared,
     ]
     uv = _uv_dir()
     if uv:
@@ -107,7 +111,7 @@ def confine(layout: HostLayout, config: dict) -> None:
     home = layout.path(".sagestack", "home")
     if user is not None:  # before anything is bound into the tree (a walk would loop through the binds)
         home.mkdir(parents=True, exist_ok=True)
-        job_sandbox.hand_over([layout.root] + ([spark] if spark is not None else []), user)
+        job_sandbox.hand_over([layout.root, *shared], user)
         os.chown(tmp, 0, 0)  # /tmp: root's, mode 1777, as usual
     plan = job_sandbox.plan(tmp, [str(p) for p in needed if p], hide, user)
     problem = job_sandbox.apply(plan)
