@@ -165,3 +165,79 @@ def test_setting_root_keeps_the_servers_user(root_server):
     # /tmp is still the job's own.
     assert report["host_marker"] is False and not host_file.exists()
     assert report["credentials"] == "FileNotFoundError"
+
+
+PROCESSING_PROBE = r"""
+import json, os
+report = {"uid": os.getuid(), "tmp_marker": os.path.exists(os.environ["PROBE_MARKER"]),
+          "credentials": os.path.exists(os.path.join(os.environ["PROBE_DATA_DIR"], "credentials"))}
+open(os.path.join("/tmp", os.environ["PROBE_TMP_FILE"]), "w").write("scratch")
+os.makedirs("/opt/ml/processing/out", exist_ok=True)
+json.dump(report, open("/opt/ml/processing/out/report.json", "w"))
+"""
+
+
+def test_processing_job_runs_as_nobody_with_its_own_tmp(server):
+    s3, sm = server.client("s3"), server.client("sagemaker")
+    bucket = f"sandbox-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    marker = Path("/tmp") / f"sagestack-host-marker-{uuid.uuid4().hex[:8]}"
+    marker.write_text("on the host")
+    name = f"sandbox-proc-{uuid.uuid4().hex[:8]}"
+    tmp_file = f"sagestack-job-file-{uuid.uuid4().hex[:8]}"
+    s3.put_object(Bucket=bucket, Key="code/probe.py", Body=PROCESSING_PROBE.encode())
+    try:
+        sm.create_processing_job(
+            ProcessingJobName=name,
+            RoleArn=ROLE,
+            AppSpecification={
+                "ImageUri": SKLEARN_IMAGE,
+                "ContainerEntrypoint": ["python3", "/opt/ml/processing/code/probe.py"],
+            },
+            ProcessingResources={
+                "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1}
+            },
+            ProcessingInputs=[
+                {
+                    "InputName": "code",
+                    "S3Input": {
+                        "S3Uri": f"s3://{bucket}/code",
+                        "LocalPath": "/opt/ml/processing/code",
+                        "S3DataType": "S3Prefix",
+                        "S3InputMode": "File",
+                    },
+                }
+            ],
+            ProcessingOutputConfig={
+                "Outputs": [
+                    {
+                        "OutputName": "out",
+                        "S3Output": {
+                            "S3Uri": f"s3://{bucket}/out",
+                            "LocalPath": "/opt/ml/processing/out",
+                            "S3UploadMode": "EndOfJob",
+                        },
+                    }
+                ]
+            },
+            Environment={
+                "PROBE_MARKER": str(marker),
+                "PROBE_DATA_DIR": str(server.data_dir.resolve()),
+                "PROBE_TMP_FILE": tmp_file,
+            },
+        )
+        desc = wait_for(
+            lambda: (
+                (d := sm.describe_processing_job(ProcessingJobName=name))["ProcessingJobStatus"]
+                in ("Completed", "Failed", "Stopped")
+                and d
+            ),
+            timeout=120,
+            message="processing job",
+        )
+        assert desc["ProcessingJobStatus"] == "Completed", desc.get("FailureReason")
+    finally:
+        marker.unlink()
+    report = json.loads(s3.get_object(Bucket=bucket, Key="out/report.json")["Body"].read())
+    assert report == {"uid": 65534, "tmp_marker": False, "credentials": False}
+    assert not (Path("/tmp") / tmp_file).exists()
