@@ -172,7 +172,7 @@ class Settings:
         commands=SERVE,
         metavar="USER",
         help="the OS user (name or uid) whose identity training and processing jobs' code runs with when "
-        "the server runs as root; `root` or empty keeps the server's user (see the Security section of the "
+        "the server runs as root; `root` keeps the server's user (see the Security section of the "
         "user guide)",
     )
     log_level: str = _setting(

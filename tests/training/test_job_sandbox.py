@@ -4,6 +4,7 @@ SAGESTACK_JOB_USER=root keeps the server's user."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import uuid
@@ -62,12 +63,12 @@ def root_server(tmp_path_factory):
     proc.stop()
 
 
-def _run_probe(server) -> tuple[dict, dict, str, Path]:
+def _run_probe(server, script: str = PROBE, expect: str = "Completed") -> tuple[dict, dict, str, Path]:
     s3, sm = server.client("s3"), server.client("sagemaker")
     bucket = f"sandbox-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="data/train/a.csv", Body=b"1,2\n")
-    s3.put_object(Bucket=bucket, Key="code/sourcedir.tar.gz", Body=tar_gz({"train.py": PROBE.encode()}))
+    s3.put_object(Bucket=bucket, Key="code/sourcedir.tar.gz", Body=tar_gz({"train.py": script.encode()}))
     marker = Path("/tmp") / f"sagestack-host-marker-{uuid.uuid4().hex[:8]}"
     marker.write_text("on the host")
     tmp_file = f"sagestack-job-file-{uuid.uuid4().hex[:8]}"
@@ -101,9 +102,11 @@ def _run_probe(server) -> tuple[dict, dict, str, Path]:
             },
         )
         desc = wait_training(sm, name)
-        assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
+        assert desc["TrainingJobStatus"] == expect, desc.get("FailureReason")
     finally:
         marker.unlink()
+    if expect != "Completed":
+        return {}, desc, "", Path("/tmp") / tmp_file
     model = read_tar_gz(s3.get_object(Bucket=bucket, Key=f"output/{name}/output/model.tar.gz")["Body"].read())
     output = read_tar_gz(
         s3.get_object(Bucket=bucket, Key=f"output/{name}/output/output.tar.gz")["Body"].read()
@@ -241,3 +244,35 @@ def test_processing_job_runs_as_nobody_with_its_own_tmp(server):
     report = json.loads(s3.get_object(Bucket=bucket, Key="out/report.json")["Body"].read())
     assert report == {"uid": 65534, "tmp_marker": False, "credentials": False}
     assert not (Path("/tmp") / tmp_file).exists()
+
+
+LINKER = r"""
+import os, sys
+secret = os.path.join(os.environ["PROBE_DATA_DIR"], "credentials")
+os.makedirs("/opt/ml/output/data", exist_ok=True)
+os.symlink(secret, "/opt/ml/model/creds")
+os.symlink(secret, "/opt/ml/output/data/creds")
+open("/opt/ml/model/report.json", "w").write("{}")
+open("/opt/ml/output/data/out.txt", "w").write("output")
+if os.environ.get("PROBE_FAIL"):
+    os.remove("/opt/ml/output/failure") if os.path.exists("/opt/ml/output/failure") else None
+    os.symlink(secret, "/opt/ml/output/failure")
+    sys.exit(3)
+"""
+
+
+def test_links_a_job_leaves_are_not_followed_by_the_server(server):
+    """The job cannot read the key pair; links to it in what the server (root) uploads or reads stay
+    links: model.tar.gz and output.tar.gz hold no copy, the FailureReason does not quote it."""
+    _, secret = server.credentials()
+    s3 = server.client("s3")
+    _, desc, _, _ = _run_probe(server, LINKER)
+    bucket = desc["OutputDataConfig"]["S3OutputPath"].split("/")[2]
+    name = desc["TrainingJobName"]
+    for key in (f"output/{name}/output/model.tar.gz", f"output/{name}/output/output.tar.gz"):
+        raw = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        assert secret.encode() not in gzip.decompress(raw)
+        assert "creds" not in read_tar_gz(raw)
+    failing = LINKER.replace('os.environ.get("PROBE_FAIL")', "True")
+    _, desc, _, _ = _run_probe(server, failing, expect="Failed")
+    assert secret not in desc["FailureReason"]

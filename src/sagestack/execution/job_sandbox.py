@@ -22,6 +22,7 @@ MS_NOSUID = 2
 MS_NODEV = 4
 O_PATH = getattr(os, "O_PATH", 0o10000000)
 PR_SET_NO_NEW_PRIVS = 38
+MNT_DETACH = 2
 #: Values of SAGESTACK_JOB_USER that keep the job as the server's user.
 KEEP_SERVER_USER = ("", "root")
 
@@ -153,6 +154,7 @@ def apply(p: Plan) -> str | None:
     """Carry out ``p`` in this (private) mount namespace; None on success, else why not. The needed paths
     are held open (O_PATH) before anything is covered and bound back from those handles."""
     handles: dict[Path, int] = {}
+    mounted: list[str] = []
     try:
         tmp_fd = os.open(p.tmp, O_PATH | os.O_DIRECTORY)
         for path in p.keep:
@@ -163,23 +165,31 @@ def apply(p: Plan) -> str | None:
             else:
                 problem = _mount("tmpfs", str(mask), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=16m")
             if problem:
-                return problem
+                return _undo(mounted, problem)
+            mounted.append(str(mask))
             for path in [k for k in p.keep if _under(k, mask)]:
                 if path == mask:
                     problem = _mount(f"/proc/self/fd/{handles[path]}", str(path), None, MS_BIND | MS_REC)
                 else:
                     problem = _bind_back(path, handles[path])
                 if problem:
-                    return problem
+                    return _undo(mounted, problem)
         os.chmod("/tmp", 0o1777)
         return None
     except OSError as exc:
-        return f"{exc}"
+        return _undo(mounted, f"{exc}")
     finally:
         for fd in handles.values():
             os.close(fd)
         if "tmp_fd" in locals():
             os.close(tmp_fd)
+
+
+def _undo(mounted: list[str], problem: str) -> str:
+    """Take the covers off again (the job then runs with the host's paths, as the log says)."""
+    for target in reversed(mounted):
+        _libc().umount2(target.encode(), MNT_DETACH)
+    return problem
 
 
 def _bind_back(path: Path, fd: int) -> str | None:
@@ -195,7 +205,9 @@ def _bind_back(path: Path, fd: int) -> str | None:
 
 
 def hand_over(paths, user: JobUser) -> None:
-    """Make the job's own trees (its ``/opt/ml`` on disk, its home) the job user's."""
+    """Make the job's own trees (its ``/opt/ml`` on disk, its home) the job user's. Symbolic links are not
+    followed, and a file with several hard links is left as it is (a job restarted on its directory may
+    have linked someone else's file there)."""
     for top in paths:
         top = Path(top)
         if not top.exists():
@@ -203,8 +215,12 @@ def hand_over(paths, user: JobUser) -> None:
         os.chown(top, user.uid, user.gid, follow_symlinks=False)
         for dirpath, dirnames, filenames in os.walk(top):
             for name in dirnames + filenames:
+                path = os.path.join(dirpath, name)
                 try:
-                    os.chown(os.path.join(dirpath, name), user.uid, user.gid, follow_symlinks=False)
+                    info = os.lstat(path)
+                    if not stat.S_ISDIR(info.st_mode) and info.st_nlink > 1:
+                        continue
+                    os.chown(path, user.uid, user.gid, follow_symlinks=False)
                 except OSError:
                     pass
 

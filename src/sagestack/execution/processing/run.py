@@ -248,8 +248,8 @@ class ProcessingRun(JobRun):
 
     def _failure_reason(self, exit_codes: list[int]) -> str:
         for host in self.hosts:
-            failure = host.layout.path("output", "failure")
-            if failure.is_file():
+            failure = host.layout.own("output", "failure")
+            if failure is not None and failure.is_file():
                 text = failure.read_text(errors="replace").strip()
                 if text:
                     return text
