@@ -97,5 +97,7 @@ def upload_output_data_after_failure(
 def cleanup(root: Path, hosts: list[HostProcess]) -> None:
     """A completed run's input copies and upload staging (model and logs stay for inspection)."""
     for host in hosts:
-        shutil.rmtree(host.layout.path("input", "data"), ignore_errors=True)
+        data = host.layout.own("input", "data")  # not through a link the job (another user) made
+        if data is not None:
+            shutil.rmtree(data, ignore_errors=True)
     shutil.rmtree(root / "_upload", ignore_errors=True)
