@@ -84,6 +84,20 @@ def fresh_server(tmp_path) -> ServerProcess:
     proc.stop()
 
 
+@pytest.fixture
+def job_shared_dir():
+    """A folder a test and its jobs both reach: outside the host's /tmp (each job has its own /tmp, see
+    execution/job_sandbox.py) and writable by the job user (``nobody``)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    path = Path(tempfile.mkdtemp(prefix="sagestack-test-", dir="/var/tmp"))
+    path.chmod(0o777)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(autouse=True)
 def _no_cached_boto3_session(monkeypatch):
     """Each test starts without boto3's default session (it keeps the credentials it first resolved: a

@@ -167,6 +167,14 @@ class Settings:
         "answer for it), so code written for an AWS account runs unchanged. On: only the built-in role and "
         "roles made with CreateRole exist (see the Security section of the README)",
     )
+    job_user: str = _setting(
+        "nobody",
+        commands=SERVE,
+        metavar="USER",
+        help="the OS user (name or uid) whose identity training and processing jobs' code runs with when "
+        "the server runs as root; `root` keeps the server's user (see the Security section of the "
+        "user guide)",
+    )
     log_level: str = _setting(
         "info",
         parse=_log_level,

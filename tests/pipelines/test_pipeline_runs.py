@@ -37,16 +37,16 @@ with open(os.path.join(out, "result.json"), "w") as f:
 
 
 @pytest.fixture
-def env(server, tmp_path):
-    return _setup(server, tmp_path)
+def env(server, job_shared_dir):
+    return _setup(server, job_shared_dir)
 
 
-def _setup(server, tmp_path):
+def _setup(server, marker_dir):
     s3 = server.client("s3")
     bucket = f"piperuns-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="code/step.py", Body=SCRIPT.encode())
-    return server.client("sagemaker"), bucket, tmp_path
+    return server.client("sagemaker"), bucket, marker_dir
 
 
 def _processing(name: str, bucket: str, environment: dict, **extra) -> dict:
@@ -310,37 +310,39 @@ def test_selective_execution_reuses_the_source_steps(env):
 
 
 @pytest.mark.slow
-def test_server_sigkill_mid_execution(tmp_path):
+def test_server_sigkill_mid_execution(tmp_path, job_shared_dir):
     from sagestack.local_server import ServerProcess
 
     server = ServerProcess(tmp_path / "data", extra_env={"SAGESTACK_MAX_CPUS": "8"})  # both jobs at once
     server.start()
     try:
-        _sigkill_mid_execution(server, tmp_path)
+        _sigkill_mid_execution(server, job_shared_dir)
     finally:
         server.stop()
 
 
-def _sigkill_mid_execution(server, tmp_path):
-    sm, bucket, _ = _setup(server, tmp_path)
+def _sigkill_mid_execution(server, marker_dir):
+    sm, bucket, _ = _setup(server, marker_dir)
     # both sleep on their first run; the restart interrupts them (InternalServerError)
     resilient = _pipeline(
         sm,
         [
-            _processing("Long", bucket, {"MARKER": str(tmp_path / "a"), "SLEEP": "60"}, RetryPolicies=RETRY),
+            _processing(
+                "Long", bucket, {"MARKER": str(marker_dir / "a"), "SLEEP": "60"}, RetryPolicies=RETRY
+            ),
             _after("Check", "Long"),
         ],
     )
     fragile = _pipeline(
         sm,
         [
-            _processing("Long", bucket, {"MARKER": str(tmp_path / "b"), "SLEEP": "60"}),
+            _processing("Long", bucket, {"MARKER": str(marker_dir / "b"), "SLEEP": "60"}),
             _after("Check", "Long"),
         ],
     )
     runs = [sm.start_pipeline_execution(PipelineName=p)["PipelineExecutionArn"] for p in (resilient, fragile)]
     for marker in ("a", "b"):  # both scripts are sleeping
-        wait_for(lambda marker=marker: (tmp_path / marker).exists(), 90, message=f"job {marker} running")
+        wait_for(lambda marker=marker: (marker_dir / marker).exists(), 90, message=f"job {marker} running")
     server.restart(sig="KILL")
     sm = server.client("sagemaker")
     ok, failed = (wait_pipeline_execution(sm, arn, 120) for arn in runs)

@@ -169,13 +169,16 @@ def _wheel(directory: Path, name: str, version: str, source: str) -> Path:
     return path
 
 
-def test_requirements_install_into_the_jobs_own_environment(fast_sdk_wait, tmp_path, monkeypatch):
+def test_requirements_install_into_the_jobs_own_environment(
+    fast_sdk_wait, tmp_path, monkeypatch, job_shared_dir
+):
     """requirements.txt: an installed package is found in the server's environment; a new one (a local
     wheel) goes into the job's own venv, never into the server's. pre_execution_commands and the local
     working directory (include_local_workdir) reach the job too."""
     from sagemaker.remote_function import remote
 
-    wheel = _wheel(tmp_path, "sagestack_rf_probe", "0.3", "ANSWER = 42\n")
+    # A job has its own /tmp (execution/job_sandbox.py): a local wheel it installs lives outside the host's.
+    wheel = _wheel(job_shared_dir, "sagestack_rf_probe", "0.3", "ANSWER = 42\n")
     (tmp_path / "requirements.txt").write_text(f"pandas\n{wheel}\n")
     workdir = tmp_path / "project"
     workdir.mkdir()

@@ -84,6 +84,13 @@ def test_strict_roles_is_a_switch():
     assert settings_from_args(args).strict_roles is True
 
 
+def test_job_user_defaults_to_nobody():
+    assert Settings.from_env({}).job_user == "nobody"
+    assert Settings.from_env({"SAGESTACK_JOB_USER": "root"}).job_user == "root"
+    args = build_parser().parse_args(["serve", "--job-user", "daemon"])
+    assert settings_from_args(args).job_user == "daemon"
+
+
 def test_flags_beat_variables_which_beat_defaults(tmp_path):
     env = {"SAGESTACK_PORT": "6001", "SAGESTACK_REGION": "eu-west-1", "SAGESTACK_MAX_CPUS": "3"}
     args = build_parser().parse_args(

@@ -39,8 +39,15 @@ def job_access(
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
     }
+    env.update(sandbox_environment(settings))
     directory = settings.client_dir
     client_dir = str(directory) if (directory / f"{CLIENT_PLUGIN}.py").exists() else None
     if client_dir:
         env["BOTOCORE_EXPERIMENTAL__PLUGINS"] = f"sagestack={CLIENT_PLUGIN}"
     return env, client_dir
+
+
+def sandbox_environment(settings) -> dict[str, str]:
+    """What the job's entry needs to confine the job (execution/job_sandbox.py): the user its code runs as
+    and the data dir it hides."""
+    return {"SAGESTACK_JOB_USER": settings.job_user or "", "SAGESTACK_DATA_DIR": str(settings.data_dir)}

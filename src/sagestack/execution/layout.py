@@ -10,6 +10,12 @@ from pathlib import Path
 OPT_ML = Path("/opt/ml")
 
 
+def inside(root: Path, path: Path) -> Path | None:
+    """``path`` when it resolves (symbolic links followed) to ``root`` or below it, else None."""
+    base, real = Path(os.path.realpath(root)), Path(os.path.realpath(path))
+    return path if real == base or base in real.parents else None
+
+
 @dataclass(frozen=True)
 class HostLayout:
     """One host's ``/opt/ml`` tree: ``root`` on disk; ``visible`` is what the job sees (``/opt/ml`` when a
@@ -20,6 +26,11 @@ class HostLayout:
 
     def path(self, *parts: str) -> Path:
         return self.root.joinpath(*parts)
+
+    def own(self, *parts: str) -> Path | None:
+        """``path(*parts)`` when no symbolic link leads it out of ``root``, else None: the server (root)
+        never reads or uploads a file of someone else's that a job (another user) linked into its tree."""
+        return inside(self.root, self.path(*parts))
 
     def seen(self, *parts: str) -> str:
         return str(self.visible.joinpath(*parts))

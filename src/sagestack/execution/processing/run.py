@@ -215,7 +215,9 @@ class ProcessingRun(JobRun):
         self._publish_container_metrics()
         self.observer.on_finished("Completed", extra=extra or None)
         for host in self.hosts:  # the input copies; outputs and logs stay for inspection
-            shutil.rmtree(host.layout.path("processing", "input"), ignore_errors=True)
+            inputs = host.layout.own("processing", "input")  # not through a link the job made
+            if inputs is not None:
+                shutil.rmtree(inputs, ignore_errors=True)
 
     def _publish_container_metrics(self) -> None:
         """Metrics the container wrote as JSON Lines under /opt/ml/output/metrics/cloudwatch/ (the Model
@@ -225,8 +227,10 @@ class ProcessingRun(JobRun):
             return
         items = []
         for host in self.hosts:
-            folder = host.layout.path("output", "metrics", "cloudwatch")
-            for path in sorted(folder.glob("*")) if folder.is_dir() else []:
+            folder = host.layout.own("output", "metrics", "cloudwatch")
+            for path in sorted(folder.glob("*")) if folder is not None and folder.is_dir() else []:
+                if path.is_symlink():  # never a file of someone else's the job linked there
+                    continue
                 for line in path.read_text(errors="replace").splitlines():
                     try:
                         items.append(_metric_item(json.loads(line)))
@@ -248,8 +252,8 @@ class ProcessingRun(JobRun):
 
     def _failure_reason(self, exit_codes: list[int]) -> str:
         for host in self.hosts:
-            failure = host.layout.path("output", "failure")
-            if failure.is_file():
+            failure = host.layout.own("output", "failure")
+            if failure is not None and failure.is_file():
                 text = failure.read_text(errors="replace").strip()
                 if text:
                     return text

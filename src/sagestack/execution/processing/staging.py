@@ -11,7 +11,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from ..layout import OPT_ML, HostLayout
+from ..layout import OPT_ML, HostLayout, inside
 from ..storage import DataError, JobStorage
 from ..training.job import HostProcess, JobFailed, StopRequest
 from ..training.staging import channel_objects, start_pipe
@@ -160,7 +160,7 @@ class OutputUploader:
         s3 = output["S3Output"]
         for host in self.hosts:
             directory = local_dir(host.layout, s3["LocalPath"])
-            if directory.is_dir():
+            if inside(host.layout.root, directory) is not None and directory.is_dir():
                 known = self.known.setdefault((output["OutputName"], host.host), {})
                 # SageMaker does not follow symbolic links when it uploads outputs.
                 self.storage.upload_tree(directory, s3["S3Uri"], known, follow_symlinks=False)
@@ -189,8 +189,8 @@ def exit_message(hosts: list[HostProcess], limit: int) -> str | None:
     JobFailed when one is not UTF-8."""
     parts = []
     for host in hosts:
-        path = host.layout.path("output", "message")
-        if path.is_file():
+        path = host.layout.own("output", "message")
+        if path is not None and path.is_file():
             try:
                 parts.append(path.read_bytes().decode("utf-8"))
             except UnicodeDecodeError:

@@ -274,8 +274,8 @@ class TrainingRun(JobRun):
 
     def _failure_reason(self, exit_codes: list[int]) -> str:
         for host in self.hosts:
-            failure = host.layout.path("output", "failure")
-            if failure.exists():
+            failure = host.layout.own("output", "failure")
+            if failure is not None and failure.is_file():
                 text = failure.read_text(errors="replace").strip()
                 if text:
                     if not re.match(r"^(ClientError|AlgorithmError|InternalServerError|CapacityError)", text):

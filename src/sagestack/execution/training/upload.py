@@ -8,6 +8,7 @@ import logging
 import shutil
 from pathlib import Path
 
+from ..layout import inside
 from ..storage import JobStorage, make_tarball
 from .job import HostProcess, JobFailed
 from .staging import checkpoint_dir
@@ -33,9 +34,9 @@ class CheckpointSync:
             return
         for host in self.hosts:
             directory = checkpoint_dir(self.data, host.layout)
-            if directory.exists():
-                try:
-                    self.storage.upload_tree(directory, config["S3Uri"], self.known)
+            if inside(host.layout.root, directory) is not None and directory.is_dir():
+                try:  # links in the job's tree are not followed (the job runs as another user)
+                    self.storage.upload_tree(directory, config["S3Uri"], self.known, follow_symlinks=False)
                 except Exception:
                     if final:
                         raise
@@ -56,14 +57,14 @@ def upload_outputs(
     merged = staging / "model"
     merged.mkdir(parents=True, exist_ok=True)
     for host in reversed(hosts):  # algo-1 wins when hosts write the same file
-        model_dir = host.layout.path("model")
-        if model_dir.exists():
-            shutil.copytree(model_dir, merged, dirs_exist_ok=True)
+        model_dir = host.layout.own("model")
+        if model_dir is not None and model_dir.is_dir():  # links are kept as links, never followed
+            shutil.copytree(model_dir, merged, symlinks=True, dirs_exist_ok=True)
     try:
         tarball = staging / "model.tar.gz"
         make_tarball(merged, tarball)
         storage.upload_file(tarball, f"{output}/{name}/output/model.tar.gz", "application/x-tar")
-        data_dir = hosts[0].layout.path("output", "data") if hosts else None
+        data_dir = hosts[0].layout.own("output", "data") if hosts else None
         if data_dir is not None and data_dir.exists() and any(data_dir.iterdir()):
             out_tar = staging / "output.tar.gz"
             make_tarball(data_dir, out_tar)
@@ -79,7 +80,7 @@ def upload_output_data_after_failure(
 ) -> None:
     """A failed job's ``output/data`` as ``<S3OutputPath>/<job>/output/output.tar.gz`` (best effort): what
     the job wrote to explain the failure (a notebook job's executed notebook, logs) is kept."""
-    data_dir = hosts[0].layout.path("output", "data") if hosts else None
+    data_dir = hosts[0].layout.own("output", "data") if hosts else None
     if data_dir is None or not data_dir.exists() or not any(data_dir.iterdir()):
         return
     output = data["OutputDataConfig"]["S3OutputPath"].rstrip("/")
@@ -96,5 +97,7 @@ def upload_output_data_after_failure(
 def cleanup(root: Path, hosts: list[HostProcess]) -> None:
     """A completed run's input copies and upload staging (model and logs stay for inspection)."""
     for host in hosts:
-        shutil.rmtree(host.layout.path("input", "data"), ignore_errors=True)
+        data = host.layout.own("input", "data")  # not through a link the job (another user) made
+        if data is not None:
+            shutil.rmtree(data, ignore_errors=True)
     shutil.rmtree(root / "_upload", ignore_errors=True)

@@ -1,0 +1,77 @@
+"""The pure part of execution/job_sandbox.py: who a job runs as, and which directories it replaces."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from sagestack.execution import job_sandbox
+from sagestack.execution.job_sandbox import JobUser
+
+NOBODY = JobUser("nobody", 65534, 65534)
+
+
+def test_root_or_empty_keeps_the_servers_user():
+    for value in ("", "root", "  "):
+        user, why = job_sandbox.resolve_user(value)
+        assert user is None and "root or empty" in why
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a job changes user only where the server runs as root")
+def test_a_named_user_is_resolved_and_unknown_ones_say_so():
+    user, why = job_sandbox.resolve_user("nobody")
+    assert why is None and user.uid != 0 and user.name == "nobody"
+    user, why = job_sandbox.resolve_user("no-such-user-sagestack")
+    assert user is None and "no user 'no-such-user-sagestack'" in why
+    user, why = job_sandbox.resolve_user("0")
+    assert user is None and "is root" in why
+
+
+def test_outermost_drops_nested_paths():
+    paths = [Path("/a/b/c"), Path("/a/b"), Path("/x"), Path("/a/bc")]
+    assert job_sandbox.outermost(paths) == [Path("/x"), Path("/a/b"), Path("/a/bc")]
+
+
+def test_the_plan_covers_tmp_the_data_dir_and_untraversable_ancestors(tmp_path):
+    closed = tmp_path / "closed"
+    (closed / "env" / "bin").mkdir(parents=True)
+    closed.chmod(0o700)
+    data = tmp_path / "data"
+    (data / "jobs" / "job-1").mkdir(parents=True)
+    tmp = data / "jobs" / "job-1" / ".sagestack" / "tmp"
+    tmp.mkdir(parents=True)
+    plan = job_sandbox.plan(
+        tmp,
+        [str(data / "jobs" / "job-1"), str(closed / "env"), str(tmp_path / "missing")],
+        [str(data)],
+        NOBODY,
+    )
+    real = Path(os.path.realpath(tmp_path))
+    # /tmp always; the data dir and the first directory nobody cannot enter (each covered: here all of
+    # them lie under /tmp, the one mask).
+    assert Path("/tmp") in plan.masks
+    blocked = job_sandbox.blocking_ancestor(real / "closed" / "env", NOBODY)
+    assert blocked is not None and any(m == blocked or m in blocked.parents for m in plan.masks)
+    assert all(not (m != n and n in m.parents) for m in plan.masks for n in plan.masks)
+    # Paths that do not exist are not bound back.
+    assert real / "missing" not in plan.keep
+    assert real / "closed" / "env" in plan.keep and real / "data" / "jobs" / "job-1" in plan.keep
+
+
+def test_without_a_job_user_only_tmp_and_the_data_dir_are_covered(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    plan = job_sandbox.plan(tmp_path, [str(data)], ["/nonexistent-data-dir"], None)
+    assert plan.masks == [Path("/tmp")]
+
+
+def test_python_dirs_names_the_venv_and_its_base(tmp_path):
+    env = tmp_path / "venv"
+    (env / "bin").mkdir(parents=True)
+    (env / "bin" / "python").write_text("")
+    (env / "pyvenv.cfg").write_text("home = /opt/python3.11/bin\nversion = 3.11\n")
+    dirs = job_sandbox.python_dirs(str(env / "bin" / "python"))
+    assert env in dirs and Path("/opt/python3.11") in dirs
+    assert job_sandbox.python_dirs(None) == []
