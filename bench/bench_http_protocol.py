@@ -47,7 +47,9 @@ def _gateway():
         async def dispatch(self, request, call=None):
             body = await request.read_body()
             assert body == b"1,2,3"
-            return HttpResponse(200, [("content-type", "text/csv"), ("x-amzn-requestid", request.request_id)], b"0.5")
+            return HttpResponse(
+                200, [("content-type", "text/csv"), ("x-amzn-requestid", request.request_id)], b"0.5"
+            )
 
     return AnsweringGateway()
 
