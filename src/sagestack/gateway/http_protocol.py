@@ -144,7 +144,7 @@ class InvocationCycle:
         self.headers = headers
         self.keep_alive = keep_alive
         self.previous = previous  # the cycle before this one on the connection: it answers first
-        self.body = b""
+        self.body: bytes | bytearray = b""
         self.disconnected = False
         self.response_complete = False
 
@@ -210,7 +210,13 @@ def protocol_class():
         def on_body(self, body: bytes) -> None:
             cycle = self.cycle
             if type(cycle) is InvocationCycle:
-                cycle.body += body
+                held = cycle.body
+                if not held:
+                    cycle.body = body  # the usual case: the whole body in one read, kept without a copy
+                elif type(held) is bytes:
+                    cycle.body = bytearray(held) + body  # in pieces: grown in place from here on
+                else:
+                    held += body
                 return
             super().on_body(body)
 
@@ -233,7 +239,7 @@ def protocol_class():
                 raw_path=cycle.path.decode("latin-1"),
                 query_string="",
                 headers=Headers(cycle.headers),
-                body=bytes(cycle.body),
+                body=cycle.body if type(cycle.body) is bytes else bytes(cycle.body),
                 client=self.client,
             )
             cycle.body = b""
@@ -244,6 +250,7 @@ def protocol_class():
             try:
                 await self.gateway.serve(request, respond)
             except asyncio.CancelledError:
+                cycle.keep_alive = False  # the server is stopping: the connection goes with the task
                 raise
             except Exception:  # what uvicorn does when the app fails before answering
                 log.exception("Exception in InvokeEndpoint")
