@@ -2,7 +2,8 @@
 
 One port serves every service. The service is chosen by ``X-Amz-Target`` (JSON services), the
 ``smithy-protocol`` header (CloudWatch CBOR), the SigV4 credential scope (S3, STS, IAM, EC2) and the path
-(the sagemaker-signed REST APIs). ``POST /endpoints/{name}/invocations`` is the invocation fast path,
+(the sagemaker-signed REST APIs). ``POST /endpoints/{name}/invocations`` is the invocation fast path (read by the
+HTTP protocol itself, without ASGI, when it can be: gateway/http_protocol.py, which calls ``serve``),
 handed to the serving router without touching the database.
 
 Every call is logged once, after its answer is sent, on the ``sagestack.requests`` logger at INFO
