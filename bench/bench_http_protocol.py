@@ -31,6 +31,29 @@ REQUEST = (
 )
 
 
+INVOKE = REQUEST.replace(b"POST /invocations ", b"POST /endpoints/bench/invocations ", 1)
+
+
+def _gateway():
+    """sagestack's Gateway (handle_http, serve, send_response, the request log) whose dispatch answers at
+    once: what the ASGI path and the protocol's InvokeEndpoint path cost around SigV4 and the router."""
+    from sagestack.gateway.app import Gateway
+    from sagestack.protocol.http import HttpResponse
+
+    class AnsweringGateway(Gateway):
+        def __init__(self) -> None:  # no platform, no service tables
+            pass
+
+        async def dispatch(self, request, call=None):
+            body = await request.read_body()
+            assert body == b"1,2,3"
+            return HttpResponse(
+                200, [("content-type", "text/csv"), ("x-amzn-requestid", request.request_id)], b"0.5"
+            )
+
+    return AnsweringGateway()
+
+
 class NullTransport:
     def __init__(self) -> None:
         self.waiter: asyncio.Future | None = None
@@ -79,12 +102,12 @@ class _Model:
         return b"0.5", "text/csv"
 
 
-def _uvicorn_protocol(http_class):
+def _uvicorn_protocol(http_class, app=_app):
     import uvicorn
     from uvicorn.server import ServerState
 
     config = uvicorn.Config(
-        _app,
+        app,
         loop="none",
         http=http_class,
         lifespan="off",
@@ -97,14 +120,14 @@ def _uvicorn_protocol(http_class):
     return config.http_protocol_class(config=config, server_state=ServerState(), app_state={})
 
 
-async def _drive(protocol, requests: int) -> tuple[float, float]:
+async def _drive(protocol, requests: int, request: bytes = REQUEST) -> tuple[float, float]:
     transport = NullTransport()
     protocol.connection_made(transport)
     loop = asyncio.get_running_loop()
     started = time.process_time()
     for _ in range(requests):
         transport.waiter = loop.create_future()
-        protocol.data_received(REQUEST)
+        protocol.data_received(request)
         await transport.waiter
         await asyncio.sleep(0)  # the turn ends: a coalesced write goes out, the cycle completes
     cpu = (time.process_time() - started) / requests * 1e6
@@ -125,13 +148,16 @@ def main(argv: list[str] | None = None) -> int:
         "uvicorn httptools": lambda: _uvicorn_protocol(HttpToolsProtocol),
         "gateway (one write per response)": lambda: _uvicorn_protocol(protocol_class()),
         "endpoint worker protocol": lambda: worker.HttpProtocol(worker.InvocationApp(_Model())),
+        "Gateway app, ASGI path": lambda: _uvicorn_protocol(protocol_class(), _gateway()),
+        "Gateway app, InvokeEndpoint path": lambda: _uvicorn_protocol(protocol_class(), _gateway()),
     }
+    requests = {"Gateway app, InvokeEndpoint path": INVOKE}
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in targets}
 
     async def run() -> None:
         for _ in range(args.rounds):
             for name, make in targets.items():
-                results[name].append(await _drive(make(), args.requests))
+                results[name].append(await _drive(make(), args.requests, requests.get(name, REQUEST)))
 
     try:
         import uvloop

@@ -35,6 +35,9 @@ class FakeTransport:
     def pause_reading(self) -> None:
         self.paused = True
 
+    def resume_reading(self) -> None:
+        self.paused = False
+
 
 def test_writes_within_one_loop_turn_leave_as_one_write():
     async def run() -> FakeTransport:
@@ -133,3 +136,139 @@ def test_expect_100_continue_is_answered_before_the_body(server):
         assert head.startswith(b"HTTP/1.1 200 "), head
     got = server.client("s3").get_object(Bucket=bucket, Key="object")["Body"].read()
     assert got == body
+
+
+# -- InvokeEndpoint without ASGI ----------------------------------------------------------------------
+
+
+class FakeGateway:
+    """``serve`` for the protocol's InvokeEndpoint path, ASGI for everything else; records which ran."""
+
+    def __init__(self) -> None:
+        self.served: list = []
+        self.asgi: list[str] = []
+
+    async def serve(self, request, respond) -> None:
+        from sagestack.protocol.http import HttpResponse
+
+        self.served.append(request)
+        if request.body == b"slow":
+            await asyncio.sleep(0.05)
+        if request.body == b"fail":
+            raise RuntimeError("boom")
+        await respond(HttpResponse(200, [("content-type", "text/plain")], b"fast:" + request.body), False)
+
+    async def __call__(self, scope, receive, send) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        self.asgi.append(scope["path"])
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", b"%d" % (5 + len(body)))],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"asgi:" + body})
+
+
+def _protocol(gateway: FakeGateway):
+    from uvicorn.config import Config
+    from uvicorn.server import ServerState
+
+    from sagestack.gateway.http_protocol import protocol_class
+
+    cls = protocol_class()
+    config = Config(
+        app=gateway, http=cls, lifespan="off", access_log=False, proxy_headers=False, log_config=None
+    )
+    config.load()
+    protocol = cls(config=config, server_state=ServerState(), app_state={}, _loop=asyncio.get_running_loop())
+    real = FakeTransport()
+    protocol.connection_made(real)
+    return protocol, real
+
+
+def _invoke(body: bytes, name: str = "ep", extra: str = "") -> bytes:
+    head = f"POST /endpoints/{name}/invocations HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
+    return head.encode() + body
+
+
+def _responses(real: FakeTransport) -> list[bytes]:
+    data = b"".join(w if isinstance(w, bytes) else b"".join(w) for w in real.writes)
+    out = []
+    while data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
+        out.append(rest[:length])
+        data = rest[length:]
+    return out
+
+
+def test_invocations_skip_asgi_and_pipelined_requests_keep_their_order():
+    async def run() -> None:
+        gateway = FakeGateway()
+        protocol, real = _protocol(gateway)
+        # one segment: a slow invocation, a request for the ASGI path, a fast invocation behind both
+        protocol.data_received(_invoke(b"slow") + b"GET /other HTTP/1.1\r\nHost: x\r\n\r\n" + _invoke(b"1,2"))
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if len(_responses(real)) == 3:
+                break
+        assert _responses(real) == [b"fast:slow", b"asgi:", b"fast:1,2"]
+        assert gateway.asgi == ["/other"]
+        request = gateway.served[1]
+        assert request.raw_path == "/endpoints/ep/invocations" and request.receive is None
+        assert request.headers.get("content-length") == "3"
+        assert not real.closed  # kept alive
+
+    asyncio.run(run())
+
+
+def test_invocations_that_need_the_general_path_take_asgi():
+    async def run() -> None:
+        gateway = FakeGateway()
+        protocol, real = _protocol(gateway)
+        chunked = b"POST /endpoints/ep/invocations HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        protocol.data_received(chunked + b"3\r\nabc\r\n0\r\n\r\n")
+        protocol.data_received(
+            b"POST /endpoints/ep/invocations?x=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nq"
+        )
+        protocol.data_received(_invoke(b"big", extra=""))  # this one is fast
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if len(_responses(real)) == 3:
+                break
+        assert _responses(real) == [b"asgi:abc", b"asgi:q", b"fast:big"]
+        assert len(gateway.served) == 1
+
+    asyncio.run(run())
+
+
+def test_invocation_body_in_pieces_and_a_failing_handler():
+    async def run() -> None:
+        gateway = FakeGateway()
+        protocol, real = _protocol(gateway)
+        body = b"7" * 300_000
+        data = _invoke(body)
+        for start in range(0, len(data), 65536):  # the body arrives over several reads
+            protocol.data_received(data[start : start + 65536])
+            await asyncio.sleep(0)
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if _responses(real):
+                break
+        assert _responses(real) == [b"fast:" + body]
+        protocol.data_received(_invoke(b"fail"))
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if real.closed:
+                break
+        last = real.writes[-1]
+        assert last.startswith(b"HTTP/1.1 500 ") and b"connection: close" in last and real.closed
+
+    asyncio.run(run())

@@ -2,7 +2,8 @@
 
 One port serves every service. The service is chosen by ``X-Amz-Target`` (JSON services), the
 ``smithy-protocol`` header (CloudWatch CBOR), the SigV4 credential scope (S3, STS, IAM, EC2) and the path
-(the sagemaker-signed REST APIs). ``POST /endpoints/{name}/invocations`` is the invocation fast path,
+(the sagemaker-signed REST APIs). ``POST /endpoints/{name}/invocations`` is the invocation fast path (read by the
+HTTP protocol itself, without ASGI, when it can be: gateway/http_protocol.py, which calls ``serve``),
 handed to the serving router without touching the database.
 
 Every call is logged once, after its answer is sent, on the ``sagestack.requests`` logger at INFO
@@ -17,6 +18,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from .. import __version__
@@ -71,6 +73,7 @@ PROTOCOL_CLASSES = {
 }
 
 Send = Callable[[dict], Awaitable[None]]
+Respond = Callable[[HttpResponse, bool], Awaitable[None]]
 
 
 class CallRecord:
@@ -164,7 +167,6 @@ class Gateway:
                 return
 
     async def handle_http(self, scope: dict, receive, send: Send) -> None:
-        started = time.perf_counter()
         raw_path = scope.get("raw_path")
         raw_path = raw_path.decode("latin-1") if raw_path else scope["path"]
         request = HttpRequest(
@@ -175,6 +177,14 @@ class Gateway:
             receive=receive,
             client=scope.get("client"),
         )
+        await self.serve(request, partial(self.send_response, send))
+
+    async def serve(self, request: HttpRequest, respond: Respond) -> None:
+        """Answer one request and log it: what every HTTP request goes through, whether it came through
+        ASGI (``handle_http``) or straight from the HTTP protocol (gateway/http_protocol.py's InvokeEndpoint
+        path, which hands a request whose body is already read). ``respond(response, head)`` writes the
+        answer."""
+        started = time.perf_counter()
         call = CallRecord()
         status = 499  # the client went away before the answer was ready (nginx's word for it)
         response: HttpResponse | None = None
@@ -185,7 +195,7 @@ class Gateway:
                 # answered without reading the body (an early error): the unread bytes would be parsed as
                 # the next request on this connection, so close it instead
                 response.headers.append(("connection", "close"))
-            await self.send_response(send, response, head=request.method == "HEAD")
+            await respond(response, request.method == "HEAD")
         except ClientDisconnected:
             call.error = call.error or "ClientDisconnected"
         except asyncio.CancelledError:

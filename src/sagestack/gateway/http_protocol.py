@@ -9,14 +9,31 @@ at the end of that turn (``call_soon``), or at once when it grows past ``FLUSH_B
 closed. Nothing waits longer than the current turn: a ``100 Continue``, the chunks of a streamed
 response and the head of a response whose body comes later still go out when the loop next turns, and
 uvicorn's flow control (``pause_writing`` from the real transport) still applies to every flushed write.
+
+InvokeEndpoint (``POST /endpoints/<name>/invocations``) does not go through ASGI at all: when a request's
+head says it is one, with a ``Content-Length`` of at most 6 MB, no ``Transfer-Encoding``, no
+``Expect: 100-continue``, no query string and HTTP/1.1, the protocol collects its headers and body from
+httptools' callbacks into an :class:`InvocationCycle` (no ASGI scope, no ``receive``/``send``, no message
+dicts, no per-request ``asyncio.Event``), hands the complete request to ``Gateway.serve`` — the same
+function the ASGI path calls: SigV4, the router, errors, request log — and writes the answer's bytes in one
+write. Any other request, and any invocation that does not fit, takes uvicorn's ASGI path as before.
+Pipelined requests keep their order: an invocation cycle takes its turn in uvicorn's pipeline like any
+other cycle.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
+from ..protocol.http import FileBody, Headers, HttpRequest, HttpResponse
+
 FLUSH_BYTES = 64 * 1024
+FAST_MAX_BODY = 6 * 1024 * 1024  # InvokeEndpoint's limit: a larger body takes the ASGI path (413 there)
+FAST_PREFIX = b"/endpoints/"
+FAST_SUFFIX = b"/invocations"
+log = logging.getLogger("sagestack.gateway")
 
 
 class CoalescingTransport:
@@ -60,6 +77,15 @@ class CoalescingTransport:
         for line in lines:
             self.write(line)
 
+    def write_now(self, data: bytes) -> None:
+        """Write ``data`` at once, after (and with) whatever this turn already holds."""
+        pending = self._pending
+        if pending is not None:
+            self._pending = None
+            data = pending + data
+        if not self._transport.is_closing():
+            self._transport.write(data)
+
     def close(self) -> None:
         self.flush()
         self._transport.close()
@@ -82,13 +108,201 @@ class CoalescingTransport:
         return getattr(self._transport, name)
 
 
+class _NoEvent:
+    """What uvicorn's ``connection_lost`` sets on the current cycle; an invocation cycle waits on nothing."""
+
+    __slots__ = ()
+
+    def set(self) -> None:
+        return None
+
+
+NO_EVENT = _NoEvent()
+
+
+class InvocationCycle:
+    """One InvokeEndpoint request read by the protocol itself (no ASGI): the head, the body as it comes,
+    and the state uvicorn's protocol reads on its current cycle (``response_complete``, ``disconnected``,
+    ``keep_alive``, ``message_event``)."""
+
+    __slots__ = (
+        "body",
+        "disconnected",
+        "headers",
+        "keep_alive",
+        "path",
+        "previous",
+        "protocol",
+        "response_complete",
+    )
+
+    message_event = NO_EVENT
+
+    def __init__(self, protocol, path: bytes, headers: list, keep_alive: bool, previous) -> None:
+        self.protocol = protocol
+        self.path = path
+        self.headers = headers
+        self.keep_alive = keep_alive
+        self.previous = previous  # the cycle before this one on the connection: it answers first
+        self.body: bytes | bytearray = b""
+        self.disconnected = False
+        self.response_complete = False
+
+    async def run_asgi(self, app: Any = None) -> None:  # the name uvicorn's pipeline calls
+        await self.protocol.run_invocation(self)
+
+
+def _fast_candidate(method: bytes, url: bytes, headers: list) -> bool:
+    if method != b"POST" or not url.endswith(FAST_SUFFIX) or not url.startswith(FAST_PREFIX):
+        return False
+    length = None
+    for name, value in headers:
+        if name == b"content-length":
+            if length is not None:
+                return False
+            length = value
+        elif name == b"transfer-encoding" or name == b"expect":
+            return False
+    return length is not None and length.isdigit() and int(length) <= FAST_MAX_BODY
+
+
 def protocol_class():
-    """uvicorn's ``HttpToolsProtocol`` whose response cycles write through a ``CoalescingTransport``."""
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    """uvicorn's ``HttpToolsProtocol`` whose response cycles write through a ``CoalescingTransport`` and
+    which answers InvokeEndpoint without ASGI (module docstring)."""
+    from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
     class CoalescingHttpToolsProtocol(HttpToolsProtocol):
+        gateway: Any = None
+
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)  # flow control stays on the real transport
             self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
+            gateway = self.app
+            while gateway is not None and not hasattr(gateway, "serve"):
+                gateway = getattr(gateway, "app", None)  # through any ASGI wrapper uvicorn put around it
+            self.gateway = gateway
+
+        def on_message_begin(self) -> None:  # the ASGI scope is built only for requests that need it
+            self.url = b""
+            self.expect_100_continue = False
+            self.headers = []
+
+        def on_headers_complete(self) -> None:
+            parser = self.parser
+            method = parser.get_method()
+            if (
+                self.gateway is not None
+                and self.limit_concurrency is None
+                and _fast_candidate(method, self.url, self.headers)
+                and parser.get_http_version() == "1.1"
+                and not parser.should_upgrade()
+            ):
+                self.cycle = InvocationCycle(  # type: ignore[assignment]
+                    self, self.url, self.headers, parser.should_keep_alive(), self.cycle
+                )
+                return
+            url, headers, expect = self.url, self.headers, self.expect_100_continue
+            super().on_message_begin()  # uvicorn's scope for the ASGI path, with the head read so far
+            self.url, self.headers, self.expect_100_continue = url, headers, expect
+            self.scope["headers"] = headers
+            super().on_headers_complete()
+
+        def on_body(self, body: bytes) -> None:
+            cycle = self.cycle
+            if type(cycle) is InvocationCycle:
+                held = cycle.body
+                if not held:
+                    cycle.body = body  # the usual case: the whole body in one read, kept without a copy
+                elif type(held) is bytes:
+                    cycle.body = bytearray(held) + body  # in pieces: grown in place from here on
+                else:
+                    held += body
+                return
+            super().on_body(body)
+
+        def on_message_complete(self) -> None:
+            cycle = self.cycle
+            if type(cycle) is not InvocationCycle:
+                super().on_message_complete()
+                return
+            previous = cycle.previous
+            cycle.previous = None
+            if previous is None or previous.response_complete:
+                self._start_asgi_task(cycle, None)  # type: ignore[arg-type]
+            else:  # pipelined behind a request still being answered: its turn comes in uvicorn's queue
+                self.flow.pause_reading()
+                self.pipeline.appendleft((cycle, None))  # type: ignore[arg-type]
+
+        async def run_invocation(self, cycle: InvocationCycle) -> None:
+            request = HttpRequest(
+                method="POST",
+                raw_path=cycle.path.decode("latin-1"),
+                query_string="",
+                headers=Headers(cycle.headers),
+                body=cycle.body if type(cycle.body) is bytes else bytes(cycle.body),
+                client=self.client,
+            )
+            cycle.body = b""
+
+            async def respond(response: HttpResponse, head: bool) -> None:
+                await self.write_response(cycle, response)
+
+            try:
+                await self.gateway.serve(request, respond)
+            except asyncio.CancelledError:
+                cycle.keep_alive = False  # the server is stopping: the connection goes with the task
+                raise
+            except Exception:  # what uvicorn does when the app fails before answering
+                log.exception("Exception in InvokeEndpoint")
+                if not cycle.response_complete and not cycle.disconnected:
+                    self.transport.write_now(  # type: ignore[attr-defined]
+                        STATUS_LINE[500]
+                        + b"content-type: text/plain; charset=utf-8\r\ncontent-length: 21\r\n"
+                        b"connection: close\r\n\r\nInternal Server Error"
+                    )
+                cycle.keep_alive = False
+            finally:
+                if not cycle.response_complete:
+                    cycle.response_complete = True
+                if not cycle.keep_alive or cycle.disconnected:
+                    self.transport.close()
+                self.on_response_complete()
+
+        async def write_response(self, cycle: InvocationCycle, response: HttpResponse) -> None:
+            body = response.body
+            if isinstance(body, FileBody):
+                body = await asyncio.to_thread(_read_file, body)
+            elif not isinstance(body, (bytes, bytearray, memoryview)):
+                body = b"".join([chunk async for chunk in body])
+            parts = [STATUS_LINE[response.status]]
+            for name, value in self.server_state.default_headers:
+                parts += (name, b": ", value, b"\r\n")
+            has_length = has_close = False
+            for name, value in response.headers:
+                lowered = name.lower()
+                if lowered == "content-length":
+                    has_length = True
+                elif lowered == "connection" and "close" in value.lower():
+                    cycle.keep_alive, has_close = False, True
+                parts.append(f"{name}: {value}\r\n".encode("latin-1"))
+            if not has_length:
+                parts.append(b"content-length: %d\r\n" % len(body))
+            if not cycle.keep_alive and not has_close:
+                parts.append(b"connection: close\r\n")
+            parts.append(b"\r\n")
+            parts.append(body)
+            if cycle.disconnected:
+                cycle.response_complete = True
+                return
+            if self.flow.write_paused:
+                await self.flow.drain()
+            self.transport.write_now(b"".join(parts))  # type: ignore[attr-defined]
+            cycle.response_complete = True
 
     return CoalescingHttpToolsProtocol
+
+
+def _read_file(body: FileBody) -> bytes:
+    with open(body.path, "rb") as handle:
+        handle.seek(body.start)
+        return handle.read() if body.length is None else handle.read(body.length)
