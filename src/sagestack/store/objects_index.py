@@ -203,6 +203,19 @@ class IndexConflict(Exception):
         self.detail = detail
 
 
+class _SqlAlchemyTx:
+    """``RawTransaction``'s two methods on a SQLAlchemy connection (a write inside a larger one)."""
+
+    def __init__(self, conn):
+        self._conn = conn
+
+    def execute(self, statement, params: dict) -> None:
+        self._conn.execute(statement, params)
+
+    def first(self, statement, params: dict):
+        return self._conn.execute(statement, params).first()
+
+
 @dataclass(frozen=True)
 class ConfigKey:
     """Names one row of the generic resources table that a write depends on (a bucket's default
@@ -498,40 +511,43 @@ class ObjectIndex:
 
     def _write_object(
         self,
-        conn,
+        tx,
         info: ObjectInfo,
         if_match: str | None,
         if_none_match: bool,
         owners: tuple[str, ...] = (),
         config: tuple[ConfigKey, dict | None] | None = None,
     ) -> str | None:
+        """``tx``: a ``RawTransaction`` or a SQLAlchemy connection (``_SqlAlchemyTx``)."""
         params = {"w_bucket": info.bucket, "w_key": info.key}
         if config is not None:
             params.update(config[0].params())
-        found = conn.execute(_WRITE_CHECK_CONFIG if config is not None else _WRITE_CHECK, params).first()
+        found = tx.first(_WRITE_CHECK_CONFIG if config is not None else _WRITE_CHECK, params)
         if found is None:
             raise IndexConflict("no_bucket")
-        if any(owner != found.account_id for owner in owners):
+        account_id, old_path, old_etag = found[0], found[1], found[2]
+        if any(owner != account_id for owner in owners):
             raise IndexConflict("not_owner")
         if config is not None:
-            current = _resource_loads(found.config) if found.config is not None else None
+            current = _resource_loads(found[3]) if found[3] is not None else None
             if current != config[1]:
                 self._remember(config[0], current)
                 raise IndexConflict("config", current)
-        exists = found.storage_path is not None
+        exists = old_path is not None
         if if_none_match and exists:
             raise IndexConflict("exists")
         if if_match is not None:
             if not exists:
                 raise IndexConflict("missing")
-            if if_match not in ("*", found.etag):
+            if if_match not in ("*", old_etag):
                 raise IndexConflict("etag")
         row = _object_row(info)
         if not exists:
-            conn.execute(_INSERT_OBJECT, row)
+            tx.execute(_INSERT_OBJECT, row)
             return None
-        conn.execute(_UPDATE_OBJECT, {**row, "w_bucket": info.bucket, "w_key": info.key})
-        return found.storage_path if found.storage_path != info.storage_path else None
+        row["w_bucket"], row["w_key"] = info.bucket, info.key
+        tx.execute(_UPDATE_OBJECT, row)
+        return old_path if old_path != info.storage_path else None
 
     def put_object(
         self,
@@ -548,9 +564,10 @@ class ObjectIndex:
         every one of ``owners``: the ownership check done in the same transaction as the write),
         ``exists`` (``if_none_match``), ``missing`` or ``etag`` (``if_match``, unquoted ETag or ``*``),
         ``config`` (``config=(key, data)``: the write was planned against that resources row's data and
-        the row now holds something else, the conflict's detail)."""
-        with self.db.begin() as conn:
-            return self._write_object(conn, info, if_match, if_none_match, owners, config)
+        the row now holds something else, the conflict's detail). One transaction of two statements
+        on the DBAPI cursor (every small PutObject comes here)."""
+        with self.db.raw_begin() as tx:
+            return self._write_object(tx, info, if_match, if_none_match, owners, config)
 
     def put_objects(self, infos: list[ObjectInfo]) -> list[str]:
         """Insert or replace many object rows in one transaction; return the replaced storage paths."""
@@ -804,7 +821,7 @@ class ObjectIndex:
                 is None
             ):
                 raise IndexConflict("no_upload")
-            old = self._write_object(conn, info, if_match, if_none_match)
+            old = self._write_object(_SqlAlchemyTx(conn), info, if_match, if_none_match)
             paths = [
                 r[0]
                 for r in conn.execute(
