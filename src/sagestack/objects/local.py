@@ -453,6 +453,7 @@ class ObjectStore:
         except BaseException:
             staged.discard()
             raise
+        stored = dict(checksums if checksums is not None else staged.checksums)
         info = ObjectInfo(
             bucket=bucket,
             key=key,
@@ -463,15 +464,13 @@ class ObjectStore:
             storage_path=storage,
             metadata=dict(metadata or {}),
             headers=dict(headers or {}),
-            checksums=dict(checksums if checksums is not None else staged.checksums),
-            checksum_type=checksum_type,
+            checksums=stored,
+            checksum_type=checksum_type or ("FULL_OBJECT" if stored else None),
             sse=dict(sse or {}),
             tags=dict(tags or {}),
             parts=parts,
             encryption=encryption,
         )
-        if info.checksums and not info.checksum_type:
-            info = replace(info, checksum_type="FULL_OBJECT")
         return self._index_object(info, if_match, if_none_match, owners, config)
 
     def config(self, key: ConfigKey, *, fresh: bool = False) -> dict | None:

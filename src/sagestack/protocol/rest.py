@@ -147,17 +147,19 @@ class RestProtocol(Protocol):
         for route in self.routes.get(request.method, ()):
             if x_id is not None and route.x_id is not None and route.x_id != x_id:
                 continue
-            match = route.pattern.match(path)
-            if match is None:
-                continue
-            if any(
+            # the query and header conditions first (most routes of a method differ by a query
+            # literal such as ?tagging): cheaper than the path pattern, and skipped when there are none
+            if route.literal_query and any(
                 key not in query or (value is not None and query[key] != value)
                 for key, value in route.literal_query
             ):
                 continue
-            if any(key not in query for key in route.required_query):
+            if route.required_query and any(key not in query for key in route.required_query):
                 continue
-            if any(key not in request.headers for key in route.required_headers):
+            if route.required_headers and any(key not in request.headers for key in route.required_headers):
+                continue
+            match = route.pattern.match(path)
+            if match is None:
                 continue
             best, labels = route, match.groupdict()
             break
