@@ -4,6 +4,7 @@ planned against, insert or update), on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 
 import pytest
@@ -83,3 +84,27 @@ def test_write_refused_when_the_configuration_it_was_planned_against_changed(db)
     resources.delete(ACCOUNT, "global", "s3-bucket-encryption", bucket)
     assert index.config(key, fresh=True) is None
     assert sorted(_rows(db, bucket)) == [("a", "p1"), ("b", "p2")]
+
+
+def test_concurrent_writes_each_in_its_own_transaction(db):
+    index = ObjectIndex(db)
+    bucket = f"b-{uuid.uuid4().hex[:8]}"
+    index.create_bucket(bucket, ACCOUNT, "us-east-1")
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(15):
+                index.put_object(_info(bucket, f"w{n}/k{i % 5}", f"p{n}-{i}"), owners=(ACCOUNT,))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(_rows(db, bucket)) == sorted(
+        (f"w{n}/k{k}", f"p{n}-{10 + k}") for n in range(4) for k in range(5)
+    )
