@@ -299,3 +299,50 @@ def test_bucket_policy_recorded(s3, bucket):
     s3.delete_bucket_policy(Bucket=bucket)
     with pytest.raises(botocore.exceptions.ClientError):
         s3.get_bucket_policy(Bucket=bucket)
+
+
+def _change_behind_the_server(server, bucket: str, rule: dict | None) -> None:
+    """Set or remove the bucket's default encryption as another server of a cluster would: straight in
+    the shared store, unseen by this server's object store."""
+    from sagestack.store.db import Database
+    from sagestack.store.resources import ResourceStore
+
+    account = server.client("sts").get_caller_identity()["Account"]
+    db = Database(server.database_url or f"sqlite:///{Path(server.data_dir) / 'metadata.db'}")
+    try:
+        resources = ResourceStore(db)
+        resources.delete(account, "global", "s3-bucket-encryption", bucket)
+        if rule is not None:
+            resources.create(
+                account, "global", "s3-bucket-encryption", bucket, f"arn:aws:s3:::{bucket}", rule
+            )
+    finally:
+        db.dispose()
+
+
+def test_default_encryption_changed_between_small_puts(server, s3, kms, bucket):
+    """A small PUT plans from the server's last sight of the bucket's default encryption; a default
+    set or removed since (by another server) is caught by the write's own transaction and the body
+    planned and written again."""
+    assert s3.put_object(Bucket=bucket, Key="first", Body=b"1")["ServerSideEncryption"] == "AES256"
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    rule = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}}
+    _change_behind_the_server(server, bucket, {"Rule": rule})
+    data, marker = _payload(5_000)
+    out = s3.put_object(Bucket=bucket, Key="second", Body=data)
+    assert out["ServerSideEncryption"] == "aws:kms" and out["SSEKMSKeyId"] == key
+    head = s3.head_object(Bucket=bucket, Key="second")
+    assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == key
+    assert s3.get_object(Bucket=bucket, Key="second")["Body"].read() == data
+    _assert_sealed_on_disk(server, len(data), marker)
+    root = Path(server.data_dir) / "objects"
+    assert not [p for p in root.rglob("*") if p.is_file() and marker in p.read_bytes()], (
+        "plaintext left on disk"
+    )
+    _change_behind_the_server(server, bucket, None)
+    after = s3.put_object(Bucket=bucket, Key="third", Body=b"3")
+    assert after["ServerSideEncryption"] == "AES256" and "SSEKMSKeyId" not in after
+    assert s3.get_object(Bucket=bucket, Key="third")["Body"].read() == b"3"
+    # set through this server: seen at once
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [rule]})
+    assert s3.put_object(Bucket=bucket, Key="fourth", Body=b"4")["SSEKMSKeyId"] == key

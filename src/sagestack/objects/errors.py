@@ -60,3 +60,13 @@ class PreconditionFailed(ObjectError):
         self.bucket = bucket
         self.key = key
         self.condition = condition
+
+
+class ConfigChanged(ObjectError):
+    """A write was planned against a configuration of its bucket (its default encryption) that
+    changed before the write's transaction; nothing was stored. ``data``: the configuration now."""
+
+    def __init__(self, bucket: str, data: dict | None):
+        super().__init__(f"the configuration of bucket {bucket} changed during the write")
+        self.bucket = bucket
+        self.data = data

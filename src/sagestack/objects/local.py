@@ -26,6 +26,7 @@ from typing import IO, Any
 
 from ..store.objects_index import (
     BucketInfo,
+    ConfigKey,
     IndexConflict,
     ListPage,
     ObjectIndex,
@@ -440,15 +441,19 @@ class ObjectStore:
         if_none_match: bool = False,
         encryption: dict[str, Any] | None = None,
         owners: tuple[str, ...] = (),
+        config: tuple[ConfigKey, dict | None] | None = None,
     ) -> ObjectInfo:
         """Publish a staged file as ``bucket/key`` (replacing any previous object atomically);
         ``encryption`` is the envelope of a file staged sealed; ``owners``: accounts the bucket must
-        belong to (else ``NotBucketOwner``), checked in the write's own transaction."""
+        belong to (else ``NotBucketOwner``), checked in the write's own transaction; ``config``: the
+        configuration row the write was planned against (``config()``), checked there too (else
+        ``ConfigChanged``: nothing stored)."""
         try:
             storage = self._publish(staged)
         except BaseException:
             staged.discard()
             raise
+        stored = dict(checksums if checksums is not None else staged.checksums)
         info = ObjectInfo(
             bucket=bucket,
             key=key,
@@ -459,22 +464,31 @@ class ObjectStore:
             storage_path=storage,
             metadata=dict(metadata or {}),
             headers=dict(headers or {}),
-            checksums=dict(checksums if checksums is not None else staged.checksums),
-            checksum_type=checksum_type,
+            checksums=stored,
+            checksum_type=checksum_type or ("FULL_OBJECT" if stored else None),
             sse=dict(sse or {}),
             tags=dict(tags or {}),
             parts=parts,
             encryption=encryption,
         )
-        if info.checksums and not info.checksum_type:
-            info = replace(info, checksum_type="FULL_OBJECT")
-        return self._index_object(info, if_match, if_none_match, owners)
+        return self._index_object(info, if_match, if_none_match, owners, config)
+
+    def config(self, key: ConfigKey, *, fresh: bool = False) -> dict | None:
+        """A configuration row's data as this store last saw it (see ``ObjectIndex.config``)."""
+        return self.index.config(key, fresh=fresh)
 
     def _index_object(
-        self, info: ObjectInfo, if_match: str | None, if_none_match: bool, owners: tuple[str, ...] = ()
+        self,
+        info: ObjectInfo,
+        if_match: str | None,
+        if_none_match: bool,
+        owners: tuple[str, ...] = (),
+        config: tuple[ConfigKey, dict | None] | None = None,
     ) -> ObjectInfo:
         try:
-            old = self.index.put_object(info, if_match=if_match, if_none_match=if_none_match, owners=owners)
+            old = self.index.put_object(
+                info, if_match=if_match, if_none_match=if_none_match, owners=owners, config=config
+            )
         except IndexConflict as exc:
             self._release([info.storage_path])
             raise _conflict_error(exc, info.bucket, info.key) from None
@@ -854,4 +868,6 @@ def _conflict_error(exc: IndexConflict, bucket: str, key: str) -> errors.ObjectE
         return errors.NotBucketOwner(bucket)
     if exc.reason == "missing":
         return errors.NoSuchKey(bucket, key)
+    if exc.reason == "config":
+        return errors.ConfigChanged(bucket, exc.detail)
     return errors.PreconditionFailed(bucket, key, "if-none-match" if exc.reason == "exists" else "if-match")

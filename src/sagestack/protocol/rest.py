@@ -34,6 +34,11 @@ class Route:
     x_id: str | None
 
     @property
+    def query_keys(self) -> frozenset[str]:
+        """The query keys a request must carry to match."""
+        return frozenset(key for key, _ in self.literal_query) | frozenset(self.required_query)
+
+    @property
     def weight(self) -> int:
         return len(self.literal_query) + len(self.required_query) + len(self.required_headers)
 
@@ -137,6 +142,20 @@ class RestProtocol(Protocol):
         self.routes: dict[str, list[Route]] = {}
         for route in sorted(routes, key=lambda r: -r.weight):
             self.routes.setdefault(route.method, []).append(route)
+        # (method, the request's query keys) → the routes whose query keys they include, in order
+        self._candidates: dict[tuple[str, frozenset[str]], list[Route]] = {}
+
+    def _routes_for(self, method: str, query: dict) -> list[Route]:
+        """The routes of ``method`` a request with these query keys can match (worked out once per
+        combination of keys seen: most requests carry none or one)."""
+        keys = frozenset(query)
+        found = self._candidates.get((method, keys))
+        if found is None:
+            if len(self._candidates) >= 1024:  # keys come from clients: keep the memory bounded
+                self._candidates.clear()
+            found = [r for r in self.routes.get(method, ()) if r.query_keys <= keys]
+            self._candidates[(method, keys)] = found
+        return found
 
     def resolve(self, request: HttpRequest) -> OperationModel:
         path = request.route_path.split("?", 1)[0] or "/"
@@ -144,20 +163,22 @@ class RestProtocol(Protocol):
         x_id = query.get("x-id")
         best: Route | None = None
         labels: dict[str, str] = {}
-        for route in self.routes.get(request.method, ()):
+        for route in self._routes_for(request.method, query):
             if x_id is not None and route.x_id is not None and route.x_id != x_id:
                 continue
-            match = route.pattern.match(path)
-            if match is None:
-                continue
-            if any(
+            # the query and header conditions first (most routes of a method differ by a query
+            # literal such as ?tagging): cheaper than the path pattern, and skipped when there are none
+            if route.literal_query and any(
                 key not in query or (value is not None and query[key] != value)
                 for key, value in route.literal_query
             ):
                 continue
-            if any(key not in query for key in route.required_query):
+            if route.required_query and any(key not in query for key in route.required_query):
                 continue
-            if any(key not in request.headers for key in route.required_headers):
+            if route.required_headers and any(key not in request.headers for key in route.required_headers):
+                continue
+            match = route.pattern.match(path)
+            if match is None:
                 continue
             best, labels = route, match.groupdict()
             break

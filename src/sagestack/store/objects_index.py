@@ -34,6 +34,8 @@ from sqlalchemy import (
     select,
 )
 
+from .resources import loads as _resource_loads
+from .resources import resources as _resources
 from .schema import metadata
 
 UTC = dt.timezone.utc
@@ -201,6 +203,38 @@ class IndexConflict(Exception):
         self.detail = detail
 
 
+class _SqlAlchemyTx:
+    """``RawTransaction``'s two methods on a SQLAlchemy connection (a write inside a larger one)."""
+
+    def __init__(self, conn):
+        self._conn = conn
+
+    def execute(self, statement, params: dict) -> None:
+        self._conn.execute(statement, params)
+
+    def first(self, statement, params: dict):
+        return self._conn.execute(statement, params).first()
+
+
+@dataclass(frozen=True)
+class ConfigKey:
+    """Names one row of the generic resources table that a write depends on (a bucket's default
+    encryption)."""
+
+    account_id: str
+    region: str
+    resource_type: str
+    name: str
+
+    def params(self) -> dict[str, str]:
+        return {
+            "c_account": self.account_id,
+            "c_region": self.region,
+            "c_type": self.resource_type,
+            "c_name": self.name,
+        }
+
+
 def successor(text: str) -> str | None:
     """The smallest string greater than every string starting with ``text`` (None: no bound)."""
     chars = list(text)
@@ -258,12 +292,45 @@ def _object(row) -> ObjectInfo:
 # call reuses one cached compiled form instead of building and cache-keying a new statement.
 _GET_BUCKET = select(s3_buckets).where(s3_buckets.c.name == bindparam("w_name"))
 _BUCKET_EXISTS = select(s3_buckets.c.name).where(s3_buckets.c.name == bindparam("w_name"))
-_BUCKET_OWNER = select(s3_buckets.c.account_id).where(s3_buckets.c.name == bindparam("w_name"))
-_OBJECT_PATH_ETAG = (
-    select(s3_objects.c.storage_path, s3_objects.c.etag)
-    .where(s3_objects.c.bucket == bindparam("w_bucket"))
-    .where(s3_objects.c.key == bindparam("w_key"))
+
+
+def _write_check_statement(with_config: bool):
+    """The bucket's owner and the key's current row (its file and ETag) in one query — and, with
+    ``with_config``, one resources row's data (the configuration the write was planned against)."""
+    o = s3_objects.alias("o")
+    columns = [s3_buckets.c.account_id, o.c.storage_path, o.c.etag]
+    if with_config:
+        r = _resources.c
+        columns.append(
+            select(r.data)
+            .where(r.account_id == bindparam("c_account"))
+            .where(r.region == bindparam("c_region"))
+            .where(r.resource_type == bindparam("c_type"))
+            .where(r.name == bindparam("c_name"))
+            .scalar_subquery()
+            .label("config")
+        )
+    return (
+        select(*columns)
+        .select_from(
+            s3_buckets.outerjoin(o, and_(o.c.bucket == s3_buckets.c.name, o.c.key == bindparam("w_key")))
+        )
+        .where(s3_buckets.c.name == bindparam("w_bucket"))
+    )
+
+
+_WRITE_CHECK = _write_check_statement(False)
+_WRITE_CHECK_CONFIG = _write_check_statement(True)
+_CONFIG_DATA = select(_resources.c.data).where(
+    and_(
+        _resources.c.account_id == bindparam("c_account"),
+        _resources.c.region == bindparam("c_region"),
+        _resources.c.resource_type == bindparam("c_type"),
+        _resources.c.name == bindparam("c_name"),
+    )
 )
+#: How many configuration rows an index remembers (``ObjectIndex.config``) before starting over.
+CONFIG_MEMORY = 4096
 _INSERT_OBJECT = s3_objects.insert()
 _UPDATE_OBJECT = (
     s3_objects.update()
@@ -329,6 +396,28 @@ class ObjectIndex:
 
     def __init__(self, db):
         self.db = db
+        # the last data seen of configuration rows (a bucket's default encryption) read by ``config``
+        # or checked by a write: a guess to plan the next write with, never trusted — each write that
+        # relies on it checks it again in its own transaction (``put_object(config=...)``)
+        self._configs: dict[ConfigKey, dict | None] = {}
+
+    # -- configuration rows a write depends on ------------------------------------------------
+
+    def config(self, key: ConfigKey, *, fresh: bool = False) -> dict | None:
+        """The data of the resources row ``key`` (None: no such row), as last seen by this index;
+        read from the store when not seen yet or when ``fresh``. A write planned from it passes
+        ``config=(key, data)`` to ``put_object``, which refuses it if the row changed since."""
+        if not fresh and key in self._configs:
+            return self._configs[key]
+        with self.db.connect() as conn:
+            text = conn.execute(_CONFIG_DATA, key.params()).scalar()
+        return self._remember(key, _resource_loads(text) if text is not None else None)
+
+    def _remember(self, key: ConfigKey, data: dict | None) -> dict | None:
+        if len(self._configs) >= CONFIG_MEMORY:
+            self._configs.clear()
+        self._configs[key] = data
+        return data
 
     # -- buckets ----------------------------------------------------------------------------
 
@@ -421,27 +510,44 @@ class ObjectIndex:
         return info, (_object(row) if row["key"] is not None else None)
 
     def _write_object(
-        self, conn, info: ObjectInfo, if_match: str | None, if_none_match: bool, owners: tuple[str, ...] = ()
+        self,
+        tx,
+        info: ObjectInfo,
+        if_match: str | None,
+        if_none_match: bool,
+        owners: tuple[str, ...] = (),
+        config: tuple[ConfigKey, dict | None] | None = None,
     ) -> str | None:
-        bucket = conn.execute(_BUCKET_OWNER, {"w_name": info.bucket}).first()
-        if bucket is None:
+        """``tx``: a ``RawTransaction`` or a SQLAlchemy connection (``_SqlAlchemyTx``)."""
+        params = {"w_bucket": info.bucket, "w_key": info.key}
+        if config is not None:
+            params.update(config[0].params())
+        found = tx.first(_WRITE_CHECK_CONFIG if config is not None else _WRITE_CHECK, params)
+        if found is None:
             raise IndexConflict("no_bucket")
-        if any(owner != bucket.account_id for owner in owners):
+        account_id, old_path, old_etag = found[0], found[1], found[2]
+        if any(owner != account_id for owner in owners):
             raise IndexConflict("not_owner")
-        old = conn.execute(_OBJECT_PATH_ETAG, {"w_bucket": info.bucket, "w_key": info.key}).first()
-        if if_none_match and old is not None:
+        if config is not None:
+            current = _resource_loads(found[3]) if found[3] is not None else None
+            if current != config[1]:
+                self._remember(config[0], current)
+                raise IndexConflict("config", current)
+        exists = old_path is not None
+        if if_none_match and exists:
             raise IndexConflict("exists")
         if if_match is not None:
-            if old is None:
+            if not exists:
                 raise IndexConflict("missing")
-            if if_match not in ("*", old.etag):
+            if if_match not in ("*", old_etag):
                 raise IndexConflict("etag")
         row = _object_row(info)
-        if old is None:
-            conn.execute(_INSERT_OBJECT, row)
+        if not exists:
+            tx.execute(_INSERT_OBJECT, row)
             return None
-        conn.execute(_UPDATE_OBJECT, {**row, "w_bucket": info.bucket, "w_key": info.key})
-        return old.storage_path if old.storage_path != info.storage_path else None
+        row["w_bucket"], row["w_key"] = info.bucket, info.key
+        tx.execute(_UPDATE_OBJECT, row)
+        return old_path if old_path != info.storage_path else None
 
     def put_object(
         self,
@@ -450,14 +556,18 @@ class ObjectIndex:
         if_match: str | None = None,
         if_none_match: bool = False,
         owners: tuple[str, ...] = (),
+        config: tuple[ConfigKey, dict | None] | None = None,
     ) -> str | None:
         """Insert or replace an object row; return the replaced row's storage path (or None).
 
         Raises ``IndexConflict`` with reason ``no_bucket``, ``not_owner`` (the bucket's account is not
         every one of ``owners``: the ownership check done in the same transaction as the write),
-        ``exists`` (``if_none_match``), ``missing`` or ``etag`` (``if_match``, unquoted ETag or ``*``)."""
-        with self.db.begin() as conn:
-            return self._write_object(conn, info, if_match, if_none_match, owners)
+        ``exists`` (``if_none_match``), ``missing`` or ``etag`` (``if_match``, unquoted ETag or ``*``),
+        ``config`` (``config=(key, data)``: the write was planned against that resources row's data and
+        the row now holds something else, the conflict's detail). One transaction of two statements
+        on the DBAPI cursor (every small PutObject comes here)."""
+        with self.db.raw_begin() as tx:
+            return self._write_object(tx, info, if_match, if_none_match, owners, config)
 
     def put_objects(self, infos: list[ObjectInfo]) -> list[str]:
         """Insert or replace many object rows in one transaction; return the replaced storage paths."""
@@ -711,7 +821,7 @@ class ObjectIndex:
                 is None
             ):
                 raise IndexConflict("no_upload")
-            old = self._write_object(conn, info, if_match, if_none_match)
+            old = self._write_object(_SqlAlchemyTx(conn), info, if_match, if_none_match)
             paths = [
                 r[0]
                 for r in conn.execute(

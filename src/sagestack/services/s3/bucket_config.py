@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 
 from ...protocol.errors import ServiceError
+from ...store.objects_index import ConfigKey
 from ..context import RequestContext
 from ..registry import OperationTable
-from .common import owned_bucket, verify_xml_body
+from .common import owned_bucket, store, verify_xml_body
 
 OPERATIONS = OperationTable("s3")
 ENCRYPTION, POLICY = "s3-bucket-encryption", "s3-bucket-policy"
@@ -33,10 +34,28 @@ def default_encryption(ctx: RequestContext, bucket: str) -> dict | None:
     return found.data["Rule"] if found is not None else None
 
 
+def encryption_key(ctx: RequestContext, bucket: str) -> ConfigKey:
+    """The resources row holding the bucket's default encryption, for a write that plans from the
+    object store's last sight of it (``ObjectStore.config``) and has its transaction check it."""
+    return ConfigKey(ctx.account_id, SCOPE, ENCRYPTION, bucket)
+
+
+def rule_of(data: dict | None) -> dict | None:
+    """The default encryption rule in an ``encryption_key`` row's data (None: no row)."""
+    return data["Rule"] if data is not None else None
+
+
+def _seen(ctx: RequestContext, bucket: str) -> None:
+    """Let this server's object store see a default encryption just written, so its next small PUT
+    plans with it (another server's next PUT finds the change in its write's own transaction)."""
+    store(ctx).config(encryption_key(ctx, bucket), fresh=True)
+
+
 def forget(ctx: RequestContext, bucket: str) -> None:
     """Drop a deleted bucket's configuration (a bucket created later under the name starts clean)."""
     for kind in (ENCRYPTION, POLICY):
         ctx.platform.resources.delete(ctx.account_id, SCOPE, kind, bucket)
+    _seen(ctx, bucket)
 
 
 @OPERATIONS.handler("PutBucketEncryption")
@@ -66,6 +85,7 @@ def put_bucket_encryption(ctx: RequestContext, params: dict) -> dict:
             400,
         )
     _put(ctx, ENCRYPTION, params["Bucket"], {"Rule": rule})
+    _seen(ctx, params["Bucket"])
     return {}
 
 
@@ -80,6 +100,7 @@ def get_bucket_encryption(ctx: RequestContext, params: dict) -> dict:
 def delete_bucket_encryption(ctx: RequestContext, params: dict) -> dict:
     owned_bucket(ctx, params)
     ctx.platform.resources.delete(ctx.account_id, SCOPE, ENCRYPTION, params["Bucket"])
+    _seen(ctx, params["Bucket"])
     return {}
 
 

@@ -77,14 +77,31 @@ def _user_context(value: str | None) -> dict[str, str]:
     return context
 
 
-def plan(ctx: RequestContext, params: dict, bucket: str, key: str, data_key: bytes | None = None) -> Plan:
+_READ = object()
+
+
+def names_encryption(params: dict) -> bool:
+    """Whether a write's own headers choose its encryption (the bucket's default then plays no part)."""
+    return params.get("ServerSideEncryption") is not None or params.get("SSEKMSKeyId") is not None
+
+
+def plan(
+    ctx: RequestContext,
+    params: dict,
+    bucket: str,
+    key: str,
+    data_key: bytes | None = None,
+    default: Any = _READ,
+) -> Plan:
     """The encryption a write of ``bucket/key`` gets: the request's SSE headers, else the bucket's
     default encryption, else SSE-S3. ``data_key``: wrap this data key instead of generating one (a copy
-    that keeps its source's sealed bytes)."""
+    that keeps its source's sealed bytes). ``default``: the bucket's default rule as the caller knows
+    it (None: none), instead of reading it."""
     algorithm, key_ref = params.get("ServerSideEncryption"), params.get("SSEKMSKeyId")
     bucket_key = params.get("BucketKeyEnabled")
     if algorithm is None and key_ref is None:
-        default = default_encryption(ctx, bucket)
+        if default is _READ:
+            default = default_encryption(ctx, bucket)
         if default is not None:
             rule = default.get("ApplyServerSideEncryptionByDefault") or {}
             algorithm, key_ref = rule.get("SSEAlgorithm"), rule.get("KMSMasterKeyID")

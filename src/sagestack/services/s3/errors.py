@@ -79,6 +79,14 @@ def precondition_failed(condition: str) -> ServiceError:
     )
 
 
+def operation_aborted() -> ServiceError:
+    return ServiceError(
+        "OperationAborted",
+        "A conflicting conditional operation is currently in progress against this resource. Try again.",
+        409,
+    )
+
+
 def malformed_xml() -> ServiceError:
     return ServiceError(
         "MalformedXML",
@@ -139,6 +147,8 @@ def _object_error(exc: object_errors.ObjectError) -> ServiceError | None:
         return access_denied()
     if isinstance(exc, e.PreconditionFailed):
         return precondition_failed(_CONDITION_HEADERS[exc.condition])
+    if isinstance(exc, e.ConfigChanged):
+        return operation_aborted()
     return None
 
 

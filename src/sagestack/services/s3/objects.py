@@ -8,11 +8,13 @@ import re
 from typing import Any
 
 from ...objects import ObjectInfo
+from ...objects import errors as object_errors
 from ...protocol.errors import ServiceError
 from ...protocol.http import HttpResponse
 from ..context import RequestContext
 from ..registry import OperationTable
 from . import errors
+from .bucket_config import encryption_key, rule_of
 from .common import (
     READ_CHUNK,
     Digests,
@@ -35,7 +37,7 @@ from .common import (
     user_metadata,
     verify_xml_body,
 )
-from .encryption import Plan, data_key, open_plain, plan
+from .encryption import Plan, data_key, names_encryption, open_plain, plan
 
 OPERATIONS = OperationTable("s3")
 
@@ -173,6 +175,11 @@ def head_object(ctx: RequestContext, params: dict) -> Any:
     return serialize(ctx, result, status) if status != 200 else result
 
 
+#: How many times a small PutObject is planned and written again when its bucket's default encryption
+#: changes under it before giving up (OperationAborted).
+CONFIG_ATTEMPTS = 3
+
+
 @OPERATIONS.handler("PutObject")
 async def put_object(ctx: RequestContext, params: dict) -> dict:
     bucket, key = params["Bucket"], params["Key"]
@@ -184,10 +191,24 @@ async def put_object(ctx: RequestContext, params: dict) -> dict:
     metadata = user_metadata(params)
     tags = parse_tagging_header(params.get("Tagging"))
     if_match = params.get("IfMatch")
+    objects = store(ctx)
+    # the bucket's default encryption decides how the body is written when the request names none: a
+    # small body plans from the store's last sight of it and has the commit's transaction check that
+    # sight (a change since: nothing stored, planned and written again); a streamed one reads it
+    config_key = None if names_encryption(params) else encryption_key(ctx, bucket)
     chosen: list[Plan] = []  # the write's encryption, chosen in the worker thread that stages the body
+    checked: list = []  # (config key, data) the small write was planned against
 
     def seal():
-        chosen.append(plan(ctx, params, bucket, key))
+        chosen.clear()
+        checked.clear()
+        if config_key is None:
+            chosen.append(plan(ctx, params, bucket, key, default=None))
+        else:
+            data = objects.config(config_key, fresh=not small)
+            if small:
+                checked.append((config_key, data))
+            chosen.append(plan(ctx, params, bucket, key, default=rule_of(data)))
         return chosen[0].sealer()
 
     # a small body's bucket is checked in the commit's own transaction (existence, then ownership, as
@@ -196,7 +217,7 @@ async def put_object(ctx: RequestContext, params: dict) -> dict:
     owners = (ctx.account_id,) + ((expected_owner,) if expected_owner is not None else ())
 
     def commit(staged) -> ObjectInfo:
-        return store(ctx).commit(
+        return objects.commit(
             staged,
             bucket,
             key,
@@ -210,9 +231,16 @@ async def put_object(ctx: RequestContext, params: dict) -> dict:
             if_none_match=params.get("IfNoneMatch") is not None,
             encryption=chosen[0].envelope,
             owners=owners,
+            config=checked[0] if checked else None,
         )
 
-    info = await ingest(ctx, digests, commit, seal)
+    for attempt in range(CONFIG_ATTEMPTS):
+        try:
+            info = await ingest(ctx, digests, commit, seal)
+            break
+        except object_errors.ConfigChanged:
+            if attempt == CONFIG_ATTEMPTS - 1:
+                raise errors.operation_aborted() from None
     return {"ETag": info.quoted_etag, **checksum_fields(info.checksums, info.checksum_type), **info.sse}
 
 
