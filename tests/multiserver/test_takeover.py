@@ -27,15 +27,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def test_sigkill_of_the_owner_hands_its_job_and_endpoint_to_the_other_server(pg_database, tmp_path):
+def test_sigkill_of_the_owner_hands_its_job_and_endpoint_to_the_other_server(
+    pg_database, tmp_path, job_shared_dir
+):
     data = tmp_path / "data"
-    runs_file = str(tmp_path / "runs.log")
+    runs_file = str(job_shared_dir / "runs.log")  # the job's own /tmp is not the host's
     a = cluster_server(data, pg_database).start(timeout=60)
     b = None
     try:
         s3 = a.client("s3")
         s3.create_bucket(Bucket="takeover")
-        release = tmp_path / "release"  # the job's script finishes once this exists
+        release = job_shared_dir / "release"  # the job's script finishes once this exists
         create_echo_endpoint(a, "takeover", "takeover-echo")
         create_waiting_job(a, "takeover", "takeover-job", runs_file, str(release))
         # a is alone: it owns both. Once the job's script runs and the endpoint serves, b joins.

@@ -128,6 +128,7 @@ def _version(path: str) -> int:
 class Scenarios:
     def __init__(self, root: Path, a: ServerProcess, b: ServerProcess):
         self.root = root
+        self.cleanup: list[Path] = []  # directories made outside root, removed with it
         self.a, self.b = a, b
         self.bucket = f"rays-{uuid.uuid4().hex[:8]}"
         s3 = a.client("s3")
@@ -214,8 +215,12 @@ class Scenarios:
         self.b.stop()  # a clean stop: B's leases go at once
         endpoint = f"rays-ep-{uuid.uuid4().hex[:6]}"
         create_echo_endpoint(self.a, self.bucket, endpoint)
-        runs_file = self.root / "runs.log"
-        release = self.root / "release"
+        # outside /tmp and the data dir, writable by the job user: what a job sees (execution/job_sandbox.py)
+        shared = Path(tempfile.mkdtemp(prefix="sagestack-rays-", dir="/var/tmp"))
+        shared.chmod(0o777)
+        self.cleanup.append(shared)
+        runs_file = shared / "runs.log"
+        release = shared / "release"
         name = self.job(
             self.a, WAITING_JOB, environment={"RUNS_FILE": str(runs_file), "RELEASE": str(release)}
         )
@@ -305,6 +310,7 @@ def main() -> None:
     postgres = Postgres(root)
     cluster = LocalCluster(root / "ray")
     servers: list[ServerProcess] = []
+    scenarios = None
     try:
         started = time.monotonic()
         url = postgres.start()
@@ -339,7 +345,8 @@ def main() -> None:
                 results[f"server_{label}_log_tail"] = server.log_path.read_text(errors="replace")[-4000:]
         cluster.stop()
         postgres.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        for path in [root, *(scenarios.cleanup if scenarios is not None else [])]:
+            shutil.rmtree(path, ignore_errors=True)
     print("RESULTS " + json.dumps(results, default=str))
 
 
