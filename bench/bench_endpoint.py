@@ -370,10 +370,13 @@ def in_process(model_dir: Path, seconds: float) -> dict:
     return {"p50_ms": _pct(times, 50) * 1e3, "p99_ms": _pct(times, 99) * 1e3, "rps1": len(times) / seconds}
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen:
+def start_server(data_dir: Path, port: int, src: Path | None = None) -> subprocess.Popen:
+    """``sagestack serve`` on ``port`` (the sources under ``src`` when given), its log beside the data dir."""
     env = dict(os.environ)
     env.pop("AWS_ENDPOINT_URL", None)
-    with open(data_dir.parent / "server.log", "ab") as log:
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    with open(data_dir.parent / (f"server-{port}.log" if src is not None else "server.log"), "ab") as log:
         proc = subprocess.Popen(
             [
                 sys.executable,

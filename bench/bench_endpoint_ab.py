@@ -29,36 +29,10 @@ from .bench_endpoint import (
     free_port,
     signed_invoke,
     split_cpu,
+    start_server,
     train_model,
-    wait_port,
     wrk_load,
 )
-
-
-def start(src: Path, data_dir: Path, port: int) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(src))
-    env.pop("AWS_ENDPOINT_URL", None)
-    with open(data_dir.parent / f"server-{port}.log", "ab") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "sagestack",
-                "serve",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(data_dir),
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    wait_port(port)
-    return proc
 
 
 def deploy(port: int, data_dir: Path, tarball: Path) -> tuple[str, str]:
@@ -133,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         trees = {"this": ROOT / "src", "other": Path(args.other_src).resolve()}
         for name, src in trees.items():
             data_dir, port = workdir / f"data-{name}", free_port()
-            proc = start(src, data_dir, port)
+            proc = start_server(data_dir, port, src)
             servers.append(proc)
             key, secret = deploy(port, data_dir, workdir / "model.tar.gz")
             trees[name] = (port, proc.pid, key, secret)

@@ -29,6 +29,23 @@ def isolated(argv: list[str], timeout: float, env: dict | None = None) -> subpro
     )
 
 
+def run_driver(script: Path, timeout: float) -> dict:
+    """Run a driver script of this directory in a fresh namespace (:func:`isolated`) with these sources
+    first on its path; the JSON it printed on its ``RESULTS`` line."""
+    import json
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT / "src")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+    )
+    done = isolated([sys.executable, str(script)], timeout=timeout, env=env)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULTS ")), None)
+    assert line, (
+        f"the driver printed no results (exit {done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    )
+    return json.loads(line[len("RESULTS ") :])
+
+
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 

@@ -11,7 +11,6 @@ process ends with it). The scenarios run once, in tests/ray/driver.py; each test
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -20,7 +19,6 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -43,18 +41,9 @@ def results() -> dict:
     if problem:
         pytest.skip(problem)
     sys.path.insert(0, str(HERE))
-    from cluster import isolated
+    from cluster import run_driver
 
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(ROOT / "src")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
-    )
-    done = isolated([sys.executable, str(HERE / "driver.py")], timeout=1700, env=env)
-    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULTS ")), None)
-    assert line, (
-        f"the driver printed no results (exit {done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    )
-    return json.loads(line[len("RESULTS ") :])
+    return run_driver(HERE / "driver.py", timeout=1700)
 
 
 def _scenario(results: dict, name: str) -> dict:

@@ -10,7 +10,6 @@ namespace (tests/ray/cluster.py); the scenarios run once, in tests/ray/servers_d
 from __future__ import annotations
 
 import glob
-import json
 import os
 import pwd
 import shutil
@@ -20,7 +19,6 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -51,18 +49,9 @@ def results() -> dict:
     if problem:
         pytest.skip(problem)
     sys.path.insert(0, str(HERE))
-    from cluster import isolated
+    from cluster import run_driver
 
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(ROOT / "src")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
-    )
-    done = isolated([sys.executable, str(HERE / "servers_driver.py")], timeout=850, env=env)
-    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULTS ")), None)
-    assert line, (
-        f"the driver printed no results (exit {done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    )
-    return json.loads(line[len("RESULTS ") :])
+    return run_driver(HERE / "servers_driver.py", timeout=850)
 
 
 def _scenario(results: dict, name: str) -> dict:

@@ -281,60 +281,34 @@ class PipelineInstance(Instance):
         self._set_state(READY)
 
     def _serve(self) -> None:
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        self.server = serve_proxy(
+            self.sock,
+            lambda: all(m.state == READY for _, m in self.members),
+            self._forward,
+            f"pipeline-proxy-{self.id}",
+        )
 
-        instance = self
-
-        class Proxy(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def _reply(
-                self, status: int, body: bytes, content_type: str | None, container: str | None = None
-            ):
-                self.send_response(status)
-                if content_type:
-                    self.send_header("Content-Type", content_type)
-                if container:
-                    self.send_header("X-Sagestack-Container", container)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self) -> None:
-                healthy = all(m.state == READY for _, m in instance.members)
-                self._reply(200 if healthy else 503, b"", None)
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                content_type = self.headers.get("Content-Type")
-                accept = self.headers.get("Accept")
-                passed = {k: v for k, v in self.headers.items() if k.lower().startswith("x-amzn-sagemaker-")}
-                members = instance.members
-                if instance.spec.mode == "Direct":
-                    target = self.headers.get("X-Amzn-SageMaker-Target-Container-Hostname")
-                    members = [(h, m) for h, m in instance.members if h == target]
-                    if not members:
-                        known = ", ".join(h for h, _ in instance.members)
-                        message = f"Container hostname {target} is not part of this endpoint; known: {known}."
-                        return self._reply(400, message.encode(), "text/plain")
-                for index, (hostname, member) in enumerate(members):
-                    last = index == len(members) - 1
-                    status, body, content_type = _post(
-                        member, body, content_type, accept if last else content_type, passed
-                    )
-                    if status >= 300:
-                        return self._reply(status, body, content_type, hostname)
-                self._reply(200, body, content_type)
-
-        server = ThreadingHTTPServer((self.host, self.port), Proxy, bind_and_activate=False)
-        server.socket.close()
-        server.socket = self.sock  # the instance's own socket: its port never changes
-        server.daemon_threads = True
-        self.server = server
-        threading.Thread(target=server.serve_forever, daemon=True, name=f"pipeline-proxy-{self.id}").start()
+    def _forward(self, headers, body: bytes) -> tuple[int, bytes, str | None, dict[str, str]]:
+        """An invocation through the containers in order (Serial) or to the one it names (Direct)."""
+        content_type = headers.get("Content-Type")
+        accept = headers.get("Accept")
+        passed = {k: v for k, v in headers.items() if k.lower().startswith("x-amzn-sagemaker-")}
+        members = self.members
+        if self.spec.mode == "Direct":
+            target = headers.get("X-Amzn-SageMaker-Target-Container-Hostname")
+            members = [(h, m) for h, m in self.members if h == target]
+            if not members:
+                known = ", ".join(h for h, _ in self.members)
+                message = f"Container hostname {target} is not part of this endpoint; known: {known}."
+                return 400, message.encode(), "text/plain", {}
+        for index, (hostname, member) in enumerate(members):
+            last = index == len(members) - 1
+            status, body, content_type = _post(
+                member, body, content_type, accept if last else content_type, passed
+            )
+            if status >= 300:
+                return status, body, content_type, {"X-Sagestack-Container": hostname}
+        return 200, body, content_type, {}
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stopping = True
@@ -349,6 +323,43 @@ class PipelineInstance(Instance):
 
     def describe(self) -> dict:
         return {**super().describe(), "containers": [m.describe() for _, m in self.members]}
+
+
+def serve_proxy(sock, healthy, forward, name: str):
+    """A small threaded HTTP server on an instance's own listening socket (its port never changes), in
+    front of its containers: ``GET`` answers 200 while ``healthy()``, else 503; ``POST`` answers
+    ``forward(headers, body) -> (status, body, content type, extra headers)``. Shut it down to stop."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Proxy(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:
+            pass
+
+        def _reply(self, status: int, body: bytes, content_type: str | None, extra: dict[str, str]) -> None:
+            self.send_response(status)
+            if content_type:
+                self.send_header("Content-Type", content_type)
+            for header, value in extra.items():
+                self.send_header(header, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            self._reply(200 if healthy() else 503, b"", None, {})
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self._reply(*forward(self.headers, body))
+
+    server = ThreadingHTTPServer(sock.getsockname()[:2], Proxy, bind_and_activate=False)
+    server.socket.close()
+    server.socket = sock
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True, name=name).start()
+    return server
 
 
 def _post(

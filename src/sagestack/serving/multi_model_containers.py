@@ -35,7 +35,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..containers.engine import Engine
-from .containers import STARTUP_TIMEOUT_S, ContainerInstance
+from .containers import STARTUP_TIMEOUT_S, ContainerInstance, serve_proxy
 from .instances import FAILED, READY, Instance
 
 log = logging.getLogger("sagestack.serving")
@@ -221,37 +221,12 @@ class MultiModelContainerInstance(Instance):
     # -- the proxy the router talks to -------------------------------------------------------------
 
     def _serve(self) -> None:
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        def forward(headers, body: bytes) -> tuple[int, bytes, str | None, dict[str, str]]:
+            status, answer, content_type, report = self.invoke(
+                {k.lower(): v for k, v in headers.items()}, body
+            )
+            return status, answer, content_type, {"X-Sagestack-Mme": report} if report else {}
 
-        instance = self
-
-        class Proxy(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def _reply(self, status: int, body: bytes, content_type: str | None, report: str = "") -> None:
-                self.send_response(status)
-                if content_type:
-                    self.send_header("Content-Type", content_type)
-                if report:
-                    self.send_header("X-Sagestack-Mme", report)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self) -> None:
-                self._reply(200 if instance.member.state == READY else 503, b"", None)
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                self._reply(*instance.invoke(headers, body))
-
-        server = ThreadingHTTPServer((self.host, self.port), Proxy, bind_and_activate=False)
-        server.socket.close()
-        server.socket = self.sock  # the instance's own socket: its port never changes
-        server.daemon_threads = True
-        self.server = server
-        threading.Thread(target=server.serve_forever, daemon=True, name=f"mme-proxy-{self.id}").start()
+        self.server = serve_proxy(
+            self.sock, lambda: self.member.state == READY, forward, f"mme-proxy-{self.id}"
+        )
