@@ -176,6 +176,46 @@ def test_network_isolation_blocks_what_the_open_job_reaches(podman_server, podma
         listener.sock.close()
 
 
+def _networks(name: str) -> list[str]:
+    """The engine networks labelled as the job's."""
+    import os
+    import subprocess
+
+    import images
+
+    out = subprocess.run(
+        ["podman", "network", "ls", "--filter", f"label=sagestack.job={name}", "--format", "{{.Name}}"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **images.engine_env()},
+    ).stdout
+    return out.split()
+
+
+def test_isolated_hosts_reach_each_other_and_nothing_else(podman_server, podman_bucket, byoc_image):
+    sm, s3 = podman_server.client("sagemaker"), podman_server.client("s3")
+    listener = _Listener()
+    try:
+        hps = {"exchange_port": "7070", "outside": "10.255.255.1:80", "connect_port": str(listener.port)}
+        name = _job(podman_server, podman_bucket, byoc_image, hyperparameters=hps, count=2, isolated=True)
+        desc = wait_training(sm, name, 180)
+        assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
+        files = _model_files(s3, desc["ModelArtifacts"]["S3ModelArtifacts"])
+        first, second = files["model-algo-1.json"], files["model-algo-2.json"]
+        assert first["exchange"] == ["hello from algo-2"]  # over TCP, by host name
+        assert second["exchange"] == ["ack from algo-1"]
+        for model in (first, second):
+            addresses = model["peers"]
+            assert addresses == first["peers"] and len(set(addresses.values())) == 2
+            assert not any(a.startswith("127.") for a in addresses.values())
+            assert model["outside"].startswith("failed")  # no route out of the job's network
+            assert model["connected"] is False  # the server's machine is not reachable either
+        assert listener.messages == []
+        assert _networks(name) == []  # the job's network went with it
+    finally:
+        listener.sock.close()
+
+
 def test_stop_kills_the_container(podman_server, podman_bucket, byoc_image):
     import subprocess
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sagestack.containers.engine import Engine, RunSpec, _size, container_name, resolve, run_command
+from sagestack.containers.engine import Engine, RunSpec, _size, _subnets, container_name, resolve, run_command
 from sagestack.domain import images
 from sagestack.domain.repositories import images_by_repository
 
@@ -91,3 +91,35 @@ def test_local_images_grouped_as_ecr_repositories():
 
 def test_docker_sizes():
     assert _size(1234) == 1234 and _size("12.5MB") == 12_500_000 and _size("512B") == 512 and _size("?") == 0
+
+
+def test_a_host_on_a_job_network_gets_its_address_and_every_peer_resolves():
+    spec = RunSpec(
+        image="img",
+        name="c",
+        network="sagestack-job-1",
+        ip="10.89.3.3",
+        hostname="algo-2",
+        hosts={"algo-1": "10.89.3.2", "algo-2": "10.89.3.3"},
+    )
+    command, _ = run_command(Engine("podman", "/usr/bin/podman"), spec)
+    assert command[command.index("--network") + 1] == "sagestack-job-1"
+    assert command[command.index("--ip") + 1] == "10.89.3.3"
+    added = [command[i + 1] for i, word in enumerate(command) if word == "--add-host"]
+    assert added == ["algo-1:10.89.3.2", "algo-2:10.89.3.3"]
+    assert "--ip" not in run_command(Engine("podman", "/usr/bin/podman"), RunSpec(image="i", name="n"))[0]
+
+
+def test_network_subnets_of_podman_and_docker():
+    podman = {
+        "subnets": [
+            {"subnet": "fd00::/64", "gateway": "fd00::1"},
+            {"subnet": "10.89.1.0/24", "gateway": "10.89.1.1"},
+        ]
+    }
+    docker = {"IPAM": {"Config": [{"Subnet": "172.20.0.0/16"}]}}
+    [(subnet, gateway)] = _subnets(podman)
+    assert str(subnet) == "10.89.1.0/24" and gateway == "10.89.1.1"
+    [(subnet, gateway)] = _subnets(docker)
+    assert str(subnet) == "172.20.0.0/16" and gateway == "172.20.0.1"
+    assert _subnets({}) == [] and _subnets({"subnets": [{"subnet": "bad"}]}) == []
