@@ -222,7 +222,10 @@ def test_stop_kills_the_container(podman_server, podman_bucket, byoc_image):
     import images
 
     sm = podman_server.client("sagemaker")
-    name = _job(podman_server, podman_bucket, byoc_image, hyperparameters={"sleep": "300"})
+    # two isolated hosts: the stop removes their network as well
+    name = _job(
+        podman_server, podman_bucket, byoc_image, hyperparameters={"sleep": "300"}, count=2, isolated=True
+    )
 
     def running() -> bool:
         out = subprocess.run(
@@ -239,6 +242,7 @@ def test_stop_kills_the_container(podman_server, podman_bucket, byoc_image):
     desc = wait_training(sm, name, 60)
     assert desc["TrainingJobStatus"] == "Stopped"
     wait_for(lambda: not running(), 30, message="the container gone")
+    wait_for(lambda: not _networks(name), 30, message="the job's network gone")
 
 
 def test_pipe_mode_and_checkpoints(podman_server, podman_bucket, byoc_image):
@@ -271,7 +275,8 @@ def test_a_restarted_server_removes_the_container_its_crash_left(tmp_path, byoc_
     ).start()
     try:
         server.client("s3").create_bucket(Bucket="crash")
-        name = _job(server, "crash", byoc_image, hyperparameters={"sleep": "300"})
+        # two isolated hosts: their network is a leftover too
+        name = _job(server, "crash", byoc_image, hyperparameters={"sleep": "300"}, count=2, isolated=True)
 
         def running() -> bool:
             out = subprocess.run(
@@ -301,11 +306,12 @@ def test_a_restarted_server_removes_the_container_its_crash_left(tmp_path, byoc_
         wait_for(sleeping, 240, message="the job's script sleeping")
         time.sleep(1)
         server.stop("KILL")  # a crash: the engine keeps the container
-        assert running()
+        assert running() and len(_networks(name)) == 1
         server.start()
         desc = wait_training(server.client("sagemaker"), name, 60)
         assert desc["TrainingJobStatus"] == "Failed"  # no checkpoints: not resumed
         wait_for(lambda: not running(), 30, message="the leftover container removed")
+        wait_for(lambda: not _networks(name), 30, message="the leftover network removed")
     finally:
         server.stop()
 
