@@ -212,6 +212,7 @@ class RunSpec:
     network: str | None = None  # host | none | a network's name | None (the engine's default)
     hostname: str | None = None
     ip: str | None = None  # --ip: the container's address on its network
+    aliases: list[str] = field(default_factory=list)  # --network-alias: its names in the network's DNS
     hosts: dict[str, str] = field(default_factory=dict)  # --add-host name:address
     ports: list[tuple[str, int, int]] = field(default_factory=list)  # (host address, host port, inner port)
     workdir: str | None = None
@@ -228,6 +229,8 @@ def run_command(engine: Engine, spec: RunSpec) -> tuple[list[str], dict[str, str
         command += ["--hostname", spec.hostname]
     if spec.ip:
         command += ["--ip", spec.ip]
+    for alias in spec.aliases:
+        command += ["--network-alias", alias]
     for name, address in spec.hosts.items():
         command += ["--add-host", f"{name}:{address}"]
     for host_path, inner, read_only in spec.mounts:

@@ -13,11 +13,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..containers.engine import Engine, RunSpec, container_name, engine_for, run_command
+from ..containers.engine import Engine, EngineError, RunSpec, container_name, engine_for, run_command
 from ..domain.images import is_own_image, parse_image
 from .layout import OPT_ML, HostLayout, training_environment
 from .training import supervision
-from .training.job import HostProcess
+from .training.job import HostProcess, JobFailed
 from .training.metrics import MetricCollector
 
 #: Variables of the job's access to the server that a container cannot use (the client plugin is a file
@@ -44,6 +44,9 @@ class JobNetwork:
 
     name: str
     addresses: dict[str, str]
+    #: docker gives a container an address of its choosing only on a network made with ``--subnet``: there
+    #: the hosts find each other through the engine's DNS (``--network-alias algo-N``) instead
+    by_alias: bool = False
 
 
 def open_network(engine: Engine, hosts: list[HostProcess], name: str, isolated: bool) -> JobNetwork | None:
@@ -56,10 +59,17 @@ def open_network(engine: Engine, hosts: list[HostProcess], name: str, isolated: 
     job_dir = str(hosts[0].layout.root.parent)
     digest = hashlib.sha1(job_dir.encode()).hexdigest()[:8]
     network = container_name(name, digest)
-    addresses = engine.create_internal_network(
-        network, {"sagestack.job": name, JOB_DIR_LABEL: job_dir}, len(hosts)
-    )
-    return JobNetwork(network, {h.host: a for h, a in zip(hosts, addresses, strict=True)})
+    try:
+        addresses = engine.create_internal_network(
+            network, {"sagestack.job": name, JOB_DIR_LABEL: job_dir}, len(hosts)
+        )
+    except EngineError as exc:
+        raise JobFailed(
+            f"InternalServerError: {engine.name} could not create the network of the job's hosts "
+            f"(EnableNetworkIsolation with {len(hosts)} instances): {exc}"
+        ) from None
+    by_alias = engine.name == "docker"
+    return JobNetwork(network, {h.host: a for h, a in zip(hosts, addresses, strict=True)}, by_alias)
 
 
 def close_network(engine: Engine | None, network: JobNetwork | None) -> None:
@@ -85,6 +95,8 @@ def _network(host: HostProcess, host_names: list[str], isolated: bool, network: 
     """The ``RunSpec`` fields of a host's network: the host network (so that the server on 127.0.0.1 and
     the other algo-N hosts are reachable) unless isolated: then the job's internal network, where every
     algo-N resolves to its host's address, or no network at all for a job of one host."""
+    if network is not None and network.by_alias:
+        return {"network": network.name, "aliases": [host.host], "hosts": {}}
     if network is not None:
         return {"network": network.name, "ip": network.addresses[host.host], "hosts": dict(network.addresses)}
     if isolated:
