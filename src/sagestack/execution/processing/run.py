@@ -58,7 +58,7 @@ class ProcessingRun(JobRun):
             )
         finally:
             self._end_pipes()
-            container_jobs.close_network(*self.network)
+            self._close_network()
             self.executor.finished(self)
 
     def _run(self) -> None:
@@ -181,7 +181,12 @@ class ProcessingRun(JobRun):
             [(CONTINUOUS_UPLOAD_SECONDS, outputs.sync_continuous), (SAMPLE_SECONDS, usage.sample)],
         )
         self._end_pipes()  # before the inputs are removed
+        self._close_network()  # its containers are gone: before the job says it ended
         self._finish(exit_codes, outputs)
+
+    def _close_network(self) -> None:
+        network, self.network = self.network, (None, None)
+        container_jobs.close_network(*network)
 
     def _note_all(self, message: str) -> None:
         for host in self.hosts:

@@ -77,7 +77,7 @@ class TrainingRun(JobRun):
                 f"InternalServerError: sagestack failed running the job: {type(exc).__name__}: {exc}"
             )
         finally:
-            container_jobs.close_network(*self.network)
+            self._close_network()
             self.executor.finished(self)
 
     def _run(self) -> None:
@@ -225,7 +225,12 @@ class TrainingRun(JobRun):
         )
         metrics.flush(self.storage, METRIC_NAMESPACE)
         self.checkpoints.sync(final=True)
+        self._close_network()  # its containers are gone: before the job says it ended
         self._finish(exit_codes, metrics, training_start)
+
+    def _close_network(self) -> None:
+        network, self.network = self.network, (None, None)
+        container_jobs.close_network(*network)
 
     def _note(self, host: HostProcess, message: str) -> None:
         supervision.log_line(self.storage, LOG_GROUP, host, message)
