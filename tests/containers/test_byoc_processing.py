@@ -93,3 +93,109 @@ def test_processing_job_runs_the_byoc_image(podman_server, podman_bucket, byoc_i
     result = json.loads(s3.get_object(Bucket=podman_bucket, Key="out/result/sum.json")["Body"].read())
     assert result == {"sum": 6.0, "args": ["--flag", "x"], "job": name}
     assert s3.get_object(Bucket=podman_bucket, Key="out/result/hello.txt")["Body"].read() == b"hi"
+
+
+EXCHANGE = textwrap.dedent("""
+    import json, os, socket, time
+    resource = json.load(open("/opt/ml/config/resourceconfig.json"))
+    me, first = resource["current_host"], resource["hosts"][0]
+    if me == first:  # algo-1 listens, algo-2 connects by name: a message each way
+        with socket.create_server(("0.0.0.0", 7071)) as server:
+            server.settimeout(30)
+            conn, _ = server.accept()
+            with conn:
+                got = conn.recv(100).decode()
+                conn.sendall(b"ack from " + me.encode())
+    else:
+        deadline, got = time.time() + 30, None
+        while got is None:
+            try:
+                with socket.create_connection((first, 7071), timeout=2) as conn:
+                    conn.sendall(b"hello from " + me.encode())
+                    got = conn.recv(100).decode()
+            except OSError as exc:
+                if time.time() > deadline:
+                    got = f"failed: {exc}"
+                time.sleep(0.2)
+    try:
+        with socket.create_connection(("10.255.255.1", 80), timeout=2):
+            outside = "connected"
+    except OSError as exc:
+        outside = f"failed: {exc}"
+    os.makedirs("/opt/ml/processing/output", exist_ok=True)
+    with open(f"/opt/ml/processing/output/{me}.json", "w") as out:
+        json.dump({"got": got, "outside": outside, "peer": socket.gethostbyname(first)}, out)
+""")
+
+
+def test_isolated_processing_hosts_reach_each_other_and_nothing_else(
+    podman_server, podman_bucket, byoc_image
+):
+    import json
+
+    sm, s3 = podman_server.client("sagemaker"), podman_server.client("s3")
+    s3.put_object(Bucket=podman_bucket, Key="xcode/run.py", Body=EXCHANGE.encode())
+    name = f"byoc-proc-{uuid.uuid4().hex[:8]}"
+    sm.create_processing_job(
+        ProcessingJobName=name,
+        RoleArn=ROLE,
+        AppSpecification={
+            "ImageUri": byoc_image,
+            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/run.py"],
+        },
+        ProcessingInputs=[
+            {
+                "InputName": "code",
+                "S3Input": {
+                    "S3Uri": f"s3://{podman_bucket}/xcode/",
+                    "LocalPath": "/opt/ml/processing/input/code",
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                },
+            }
+        ],
+        ProcessingOutputConfig={
+            "Outputs": [
+                {
+                    "OutputName": "result",
+                    "S3Output": {
+                        "S3Uri": f"s3://{podman_bucket}/{name}/result",
+                        "LocalPath": "/opt/ml/processing/output",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ]
+        },
+        ProcessingResources={
+            "ClusterConfig": {"InstanceCount": 2, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1}
+        },
+        NetworkConfig={"EnableNetworkIsolation": True},
+        StoppingCondition={"MaxRuntimeInSeconds": 300},
+    )
+    desc = wait_processing(sm, name, 120)
+    assert desc["ProcessingJobStatus"] == "Completed", desc.get("FailureReason")
+    results = {
+        host: json.loads(s3.get_object(Bucket=podman_bucket, Key=f"{name}/result/{host}.json")["Body"].read())
+        for host in ("algo-1", "algo-2")
+    }
+    assert results["algo-1"]["got"] == "hello from algo-2" and results["algo-2"]["got"] == "ack from algo-1"
+    assert results["algo-1"]["peer"] == results["algo-2"]["peer"] and not results["algo-1"][
+        "peer"
+    ].startswith("127.")
+    assert all(r["outside"].startswith("failed") for r in results.values())
+    assert _networks(name) == []  # the job's network went with it
+
+
+def _networks(name: str) -> list[str]:
+    import os
+    import subprocess
+
+    import images
+
+    out = subprocess.run(
+        ["podman", "network", "ls", "--filter", f"label=sagestack.job={name}", "--format", "{{.Name}}"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **images.engine_env()},
+    ).stdout
+    return out.split()

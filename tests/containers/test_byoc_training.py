@@ -176,13 +176,56 @@ def test_network_isolation_blocks_what_the_open_job_reaches(podman_server, podma
         listener.sock.close()
 
 
+def _networks(name: str) -> list[str]:
+    """The engine networks labelled as the job's."""
+    import os
+    import subprocess
+
+    import images
+
+    out = subprocess.run(
+        ["podman", "network", "ls", "--filter", f"label=sagestack.job={name}", "--format", "{{.Name}}"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **images.engine_env()},
+    ).stdout
+    return out.split()
+
+
+def test_isolated_hosts_reach_each_other_and_nothing_else(podman_server, podman_bucket, byoc_image):
+    sm, s3 = podman_server.client("sagemaker"), podman_server.client("s3")
+    listener = _Listener()
+    try:
+        hps = {"exchange_port": "7070", "outside": "10.255.255.1:80", "connect_port": str(listener.port)}
+        name = _job(podman_server, podman_bucket, byoc_image, hyperparameters=hps, count=2, isolated=True)
+        desc = wait_training(sm, name, 180)
+        assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
+        files = _model_files(s3, desc["ModelArtifacts"]["S3ModelArtifacts"])
+        first, second = files["model-algo-1.json"], files["model-algo-2.json"]
+        assert first["exchange"] == ["hello from algo-2"]  # over TCP, by host name
+        assert second["exchange"] == ["ack from algo-1"]
+        for model in (first, second):
+            addresses = model["peers"]
+            assert addresses == first["peers"] and len(set(addresses.values())) == 2
+            assert not any(a.startswith("127.") for a in addresses.values())
+            assert model["outside"].startswith("failed")  # no route out of the job's network
+            assert model["connected"] is False  # the server's machine is not reachable either
+        assert listener.messages == []
+        assert _networks(name) == []  # the job's network went with it
+    finally:
+        listener.sock.close()
+
+
 def test_stop_kills_the_container(podman_server, podman_bucket, byoc_image):
     import subprocess
 
     import images
 
     sm = podman_server.client("sagemaker")
-    name = _job(podman_server, podman_bucket, byoc_image, hyperparameters={"sleep": "300"})
+    # two isolated hosts: the stop removes their network as well
+    name = _job(
+        podman_server, podman_bucket, byoc_image, hyperparameters={"sleep": "300"}, count=2, isolated=True
+    )
 
     def running() -> bool:
         out = subprocess.run(
@@ -199,6 +242,7 @@ def test_stop_kills_the_container(podman_server, podman_bucket, byoc_image):
     desc = wait_training(sm, name, 60)
     assert desc["TrainingJobStatus"] == "Stopped"
     wait_for(lambda: not running(), 30, message="the container gone")
+    wait_for(lambda: not _networks(name), 30, message="the job's network gone")
 
 
 def test_pipe_mode_and_checkpoints(podman_server, podman_bucket, byoc_image):
@@ -231,7 +275,8 @@ def test_a_restarted_server_removes_the_container_its_crash_left(tmp_path, byoc_
     ).start()
     try:
         server.client("s3").create_bucket(Bucket="crash")
-        name = _job(server, "crash", byoc_image, hyperparameters={"sleep": "300"})
+        # two isolated hosts: their network is a leftover too
+        name = _job(server, "crash", byoc_image, hyperparameters={"sleep": "300"}, count=2, isolated=True)
 
         def running() -> bool:
             out = subprocess.run(
@@ -261,11 +306,12 @@ def test_a_restarted_server_removes_the_container_its_crash_left(tmp_path, byoc_
         wait_for(sleeping, 240, message="the job's script sleeping")
         time.sleep(1)
         server.stop("KILL")  # a crash: the engine keeps the container
-        assert running()
+        assert running() and len(_networks(name)) == 1
         server.start()
         desc = wait_training(server.client("sagemaker"), name, 60)
         assert desc["TrainingJobStatus"] == "Failed"  # no checkpoints: not resumed
         wait_for(lambda: not running(), 30, message="the leftover container removed")
+        wait_for(lambda: not _networks(name), 30, message="the leftover network removed")
     finally:
         server.stop()
 

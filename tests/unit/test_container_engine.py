@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sagestack.containers.engine import Engine, RunSpec, _size, container_name, resolve, run_command
+from sagestack.containers.engine import (
+    Engine,
+    EngineError,
+    RunSpec,
+    _size,
+    _subnets,
+    container_name,
+    resolve,
+    run_command,
+)
 from sagestack.domain import images
 from sagestack.domain.repositories import images_by_repository
 
@@ -91,3 +100,98 @@ def test_local_images_grouped_as_ecr_repositories():
 
 def test_docker_sizes():
     assert _size(1234) == 1234 and _size("12.5MB") == 12_500_000 and _size("512B") == 512 and _size("?") == 0
+
+
+def test_a_host_on_a_job_network_gets_its_address_and_every_peer_resolves():
+    spec = RunSpec(
+        image="img",
+        name="c",
+        network="sagestack-job-1",
+        ip="10.89.3.3",
+        hostname="algo-2",
+        hosts={"algo-1": "10.89.3.2", "algo-2": "10.89.3.3"},
+    )
+    command, _ = run_command(Engine("podman", "/usr/bin/podman"), spec)
+    assert command[command.index("--network") + 1] == "sagestack-job-1"
+    assert command[command.index("--ip") + 1] == "10.89.3.3"
+    added = [command[i + 1] for i, word in enumerate(command) if word == "--add-host"]
+    assert added == ["algo-1:10.89.3.2", "algo-2:10.89.3.3"]
+    assert "--ip" not in run_command(Engine("podman", "/usr/bin/podman"), RunSpec(image="i", name="n"))[0]
+    docker, _ = run_command(
+        Engine("docker", "/usr/bin/docker"), RunSpec(image="i", name="n", aliases=["algo-1"])
+    )
+    assert docker[docker.index("--network-alias") + 1] == "algo-1"
+
+
+def test_network_subnets_of_podman_and_docker():
+    podman = {
+        "subnets": [
+            {"subnet": "fd00::/64", "gateway": "fd00::1"},
+            {"subnet": "10.89.1.0/24", "gateway": "10.89.1.1"},
+        ]
+    }
+    docker = {"IPAM": {"Config": [{"Subnet": "172.20.0.0/16"}]}}
+    [(subnet, gateway)] = _subnets(podman)
+    assert str(subnet) == "10.89.1.0/24" and gateway == "10.89.1.1"
+    [(subnet, gateway)] = _subnets(docker)
+    assert str(subnet) == "172.20.0.0/16" and gateway == "172.20.0.1"
+    assert _subnets({}) == [] and _subnets({"subnets": [{"subnet": "bad"}]}) == []
+
+
+class _NetworkEngine:
+    """An engine whose network creation is recorded (or fails)."""
+
+    def __init__(self, name="podman", error=None):
+        self.name, self.error, self.created = name, error, []
+
+    def create_internal_network(self, network, labels, count):
+        if self.error:
+            raise EngineError(self.error)
+        self.created.append((network, labels, count))
+        return [f"10.89.7.{i}" for i in range(2, 2 + count)]
+
+
+def _hosts(tmp_path, count):
+    from sagestack.execution.layout import HostLayout
+    from sagestack.execution.training.job import HostProcess
+
+    return [
+        HostProcess(f"algo-{i}", HostLayout(tmp_path / f"algo-{i}", tmp_path / f"algo-{i}"), "s")
+        for i in range(1, count + 1)
+    ]
+
+
+def test_isolated_jobs_of_several_hosts_get_a_network_of_their_own(tmp_path):
+    import pytest
+
+    from sagestack.execution import container_jobs
+    from sagestack.execution.training.job import JobFailed
+
+    engine = _NetworkEngine()
+    assert container_jobs.open_network(engine, _hosts(tmp_path, 2), "job", isolated=False) is None
+    assert container_jobs.open_network(engine, _hosts(tmp_path, 1), "job", isolated=True) is None
+    assert engine.created == []
+    hosts = _hosts(tmp_path, 2)
+    network = container_jobs.open_network(engine, hosts, "job", isolated=True)
+    [(name, labels, count)] = engine.created
+    assert network.name == name and name.startswith("sagestack-job-") and count == 2
+    assert labels == {"sagestack.job": "job", container_jobs.JOB_DIR_LABEL: str(tmp_path)}
+    peers = {"algo-1": "10.89.7.2", "algo-2": "10.89.7.3"}
+    assert container_jobs._network(hosts[1], ["algo-1", "algo-2"], True, network) == {
+        "network": name,
+        "ip": "10.89.7.3",
+        "hosts": peers,
+    }
+    assert container_jobs._network(hosts[0], ["algo-1"], True, None) == {"network": "none", "hosts": {}}
+    assert container_jobs._network(hosts[0], ["algo-1", "algo-2"], False, None)["hosts"] == {
+        "algo-1": "127.0.0.1",
+        "algo-2": "127.0.0.1",
+    }
+    docker = container_jobs.open_network(_NetworkEngine("docker"), hosts, "job", isolated=True)
+    assert container_jobs._network(hosts[0], ["algo-1", "algo-2"], True, docker) == {
+        "network": docker.name,
+        "aliases": ["algo-1"],
+        "hosts": {},
+    }
+    with pytest.raises(JobFailed, match="InternalServerError: podman could not create the network"):
+        container_jobs.open_network(_NetworkEngine(error="no subnet left"), hosts, "job", isolated=True)

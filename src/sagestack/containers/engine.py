@@ -9,6 +9,8 @@ with the value in the engine client's environment, never on its command line.
 
 from __future__ import annotations
 
+import ipaddress
+import itertools
 import json
 import os
 import shutil
@@ -117,6 +119,47 @@ class Engine:
         if result.returncode != 0 and self._call("network", "inspect", name).returncode != 0:
             raise EngineError(result.stderr.strip() or f"{self.name} network create {name} failed")
 
+    def create_internal_network(self, name: str, labels: dict[str, str], count: int) -> list[str]:
+        """A new network of one job without a route out (``network create --internal``, labelled) and
+        ``count`` addresses of its subnet for its containers (``--ip``), past the gateway's."""
+        self.remove_network(name)  # one a run the server did not see end left
+        command = ["network", "create", "--internal"]
+        for key, value in labels.items():
+            command += ["--label", f"{key}={value}"]
+        result = self._call(*command, name)
+        if result.returncode != 0:
+            raise EngineError(result.stderr.strip() or f"{self.name} network create {name} failed")
+        found = self._call("network", "inspect", name)
+        try:
+            subnets = _subnets(json.loads(found.stdout)[0])
+        except (ValueError, IndexError, KeyError, TypeError):
+            subnets = []
+        if found.returncode != 0 or not subnets:
+            self.remove_network(name)
+            raise EngineError(f"{self.name} network {name} has no IPv4 subnet: {found.stderr.strip()}")
+        subnet, gateway = subnets[0]
+        free = (str(a) for a in subnet.hosts() if str(a) != gateway)
+        addresses = list(itertools.islice(free, count))
+        if len(addresses) < count:
+            self.remove_network(name)
+            raise EngineError(f"{self.name} network {name}: subnet {subnet} is too small for {count} hosts")
+        return addresses
+
+    def remove_network(self, name: str) -> None:
+        """Remove a network and any container still on it (no error when it is gone already)."""
+        try:
+            self._call("network", "rm", "--force", name, timeout=60)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def remove_labelled_networks(self, label: str, value: str) -> int:
+        """Remove every network labelled ``label=value``; how many there were."""
+        result = self._call("network", "ls", "--quiet", "--filter", f"label={label}={value}")
+        names = result.stdout.split() if result.returncode == 0 else []
+        for name in names:
+            self.remove_network(name)
+        return len(names)
+
     def address(self, container: str) -> str | None:
         """The container's IP address on its (first) network, once it runs."""
         result = self._call(
@@ -125,6 +168,21 @@ class Engine:
         if result.returncode != 0:
             return None
         return next(iter(result.stdout.split()), None)
+
+
+def _subnets(network: dict) -> list[tuple[ipaddress.IPv4Network, str]]:
+    """A network's IPv4 subnets and their gateways from ``network inspect`` (podman's or docker's)."""
+    rows = network.get("subnets") or (network.get("IPAM") or {}).get("Config") or []
+    found = []
+    for row in rows:
+        text = row.get("subnet") or row.get("Subnet") or ""
+        try:
+            subnet = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            continue
+        if subnet.version == 4:
+            found.append((subnet, str(row.get("gateway") or row.get("Gateway") or next(subnet.hosts()))))
+    return found
 
 
 def _size(value) -> int:
@@ -151,8 +209,10 @@ class RunSpec:
     entrypoint: list[str] | None = None
     environment: dict[str, str] = field(default_factory=dict)
     mounts: list[tuple[str, str, bool]] = field(default_factory=list)  # (host path, container path, ro)
-    network: str | None = None  # host | none | None (the engine's default)
+    network: str | None = None  # host | none | a network's name | None (the engine's default)
     hostname: str | None = None
+    ip: str | None = None  # --ip: the container's address on its network
+    aliases: list[str] = field(default_factory=list)  # --network-alias: its names in the network's DNS
     hosts: dict[str, str] = field(default_factory=dict)  # --add-host name:address
     ports: list[tuple[str, int, int]] = field(default_factory=list)  # (host address, host port, inner port)
     workdir: str | None = None
@@ -167,6 +227,10 @@ def run_command(engine: Engine, spec: RunSpec) -> tuple[list[str], dict[str, str
         command += ["--network", spec.network]
     if spec.hostname:
         command += ["--hostname", spec.hostname]
+    if spec.ip:
+        command += ["--ip", spec.ip]
+    for alias in spec.aliases:
+        command += ["--network-alias", alias]
     for name, address in spec.hosts.items():
         command += ["--add-host", f"{name}:{address}"]
     for host_path, inner, read_only in spec.mounts:

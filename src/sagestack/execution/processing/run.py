@@ -40,6 +40,7 @@ class ProcessingRun(JobRun):
     def __init__(self, platform, job: Resource, cpus: int, executor, observer: JobObserver):
         super().__init__(platform, job, cpus, executor, observer)
         self.pipes: list = []  # what ends each Pipe input's feeding thread
+        self.network: tuple = (None, None)  # (engine, container_jobs.JobNetwork): removed when the run ends
 
     @staticmethod
     def cluster(data: dict) -> dict:
@@ -57,6 +58,7 @@ class ProcessingRun(JobRun):
             )
         finally:
             self._end_pipes()
+            self._close_network()
             self.executor.finished(self)
 
     def _run(self) -> None:
@@ -123,6 +125,11 @@ class ProcessingRun(JobRun):
         aws_env, client_dir = job_access(
             self.platform, self.account_id, self.region, data.get("RoleArn", ""), runtime
         )
+        job_network = None
+        if runner == "container":
+            isolated = bool(network.get("EnableNetworkIsolation"))
+            job_network = container_jobs.open_network(engine, self.hosts, self.name, isolated)
+            self.network = (engine, job_network)
         for host in self.hosts:
             if runner == "container":
                 container_jobs.launch_processing(
@@ -137,6 +144,7 @@ class ProcessingRun(JobRun):
                     log_group=LOG_GROUP,
                     metrics=no_metrics,
                     aws_env=aws_env,
+                    network=job_network,
                 )
                 continue
             supervision.spawn(
@@ -173,7 +181,12 @@ class ProcessingRun(JobRun):
             [(CONTINUOUS_UPLOAD_SECONDS, outputs.sync_continuous), (SAMPLE_SECONDS, usage.sample)],
         )
         self._end_pipes()  # before the inputs are removed
+        self._close_network()  # its containers are gone: before the job says it ended
         self._finish(exit_codes, outputs)
+
+    def _close_network(self) -> None:
+        network, self.network = self.network, (None, None)
+        container_jobs.close_network(*network)
 
     def _note_all(self, message: str) -> None:
         for host in self.hosts:

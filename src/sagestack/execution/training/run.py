@@ -52,6 +52,7 @@ class TrainingRun(JobRun):
     def __init__(self, platform, job: Resource, cpus: int, executor, observer: JobObserver):
         super().__init__(platform, job, cpus, executor, observer)
         self.checkpoints = upload.CheckpointSync(self.storage, self.data, self.hosts, self.name)
+        self.network: tuple = (None, None)  # (engine, container_jobs.JobNetwork): removed when the run ends
 
     @staticmethod
     def cluster(data: dict) -> dict:
@@ -76,6 +77,7 @@ class TrainingRun(JobRun):
                 f"InternalServerError: sagestack failed running the job: {type(exc).__name__}: {exc}"
             )
         finally:
+            self._close_network()
             self.executor.finished(self)
 
     def _run(self) -> None:
@@ -155,6 +157,11 @@ class TrainingRun(JobRun):
         environment = warm_pool_environment(
             self.platform.settings.jobs_dir, self.account_id, self.region, resource
         )
+        network = None
+        if runner == "container":
+            isolated = bool(self.data.get("EnableNetworkIsolation"))
+            network = container_jobs.open_network(engine, self.hosts, self.name, isolated)
+            self.network = (engine, network)
         for host in self.hosts:
             if runner == "container":
                 container_jobs.launch_training(
@@ -171,6 +178,7 @@ class TrainingRun(JobRun):
                     log_group=LOG_GROUP,
                     metrics=metrics,
                     aws_env=aws_env,
+                    network=network,
                 )
                 continue
             supervision.launch(
@@ -217,7 +225,12 @@ class TrainingRun(JobRun):
         )
         metrics.flush(self.storage, METRIC_NAMESPACE)
         self.checkpoints.sync(final=True)
+        self._close_network()  # its containers are gone: before the job says it ended
         self._finish(exit_codes, metrics, training_start)
+
+    def _close_network(self) -> None:
+        network, self.network = self.network, (None, None)
+        container_jobs.close_network(*network)
 
     def _note(self, host: HostProcess, message: str) -> None:
         supervision.log_line(self.storage, LOG_GROUP, host, message)
