@@ -1,4 +1,4 @@
-"""The pure part of execution/job_sandbox.py: who a job runs as, and which directories it replaces."""
+"""The pure part of job_sandbox.py: who a job runs as, and which directories it replaces."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sagestack.execution import job_sandbox
-from sagestack.execution.job_sandbox import JobUser
+from sagestack import job_sandbox
+from sagestack.job_sandbox import JobUser
 
 NOBODY = JobUser("nobody", 65534, 65534)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import tarfile
 import tempfile
 import threading
@@ -77,6 +78,7 @@ class ModelCache:
                 if source is None:
                     source = plain = self._decrypted(uri)
                 _extract(source, staging, uri)
+                readable(staging)
                 os.replace(staging, target)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -133,6 +135,19 @@ class ModelCache:
             "environment": environment,
             "network_isolation": bool(container.get(NETWORK_ISOLATION)),
         }
+
+
+def readable(top: Path) -> None:
+    """Let every user read the unpacked model (a worker's code may run as another user than the server:
+    worker_sandbox.py); the model cache itself sits in the data dir, which workers do not see but for
+    the models they serve."""
+    for dirpath, _, filenames in os.walk(top):
+        os.chmod(dirpath, os.stat(dirpath).st_mode | 0o755)
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            info = os.lstat(path)
+            if stat.S_ISREG(info.st_mode):
+                os.chmod(path, info.st_mode | 0o444 | (0o111 if info.st_mode & 0o100 else 0))
 
 
 def _extract(source: Path, target: Path, uri: str) -> None:
