@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hosting_support import Hosting
+from hosting_support import ROLE, SKLEARN_IMAGE, Hosting, tar_bytes
 from sagestack.local_server import ServerProcess
 
 pytestmark = pytest.mark.skipif(
@@ -79,16 +79,50 @@ def _probe(server, marker: Path) -> str:
     return json.dumps({"data_dir": str(server.data_dir.resolve()), "marker": str(marker)})
 
 
-def _endpoint_report(server, marker: Path) -> tuple[dict, str]:
+def _endpoint_report(server, marker: Path, kind: str = "instance") -> tuple[dict, str]:
+    """Deploy the probe (on an instance, serverless, or as one model of a multi-model endpoint) and
+    invoke it: (its report, the endpoint's log)."""
     hosting = Hosting(server)
     name = f"sandbox-{uuid.uuid4().hex[:8]}"
-    hosting.script_model(name, code=PROBE_MODEL)
-    hosting.config(name, [("AllTraffic", name, 1.0)])
+    target = {}
+    if kind == "multi-model":
+        hosting.upload(
+            f"{name}/models/probe.tar.gz", tar_bytes({"tag.txt": name, "code/inference.py": PROBE_MODEL})
+        )
+        hosting.sm.create_model(
+            ModelName=name,
+            ExecutionRoleArn=ROLE,
+            PrimaryContainer={
+                "Image": SKLEARN_IMAGE,
+                "Mode": "MultiModel",
+                "ModelDataUrl": f"s3://{hosting.bucket}/{name}/models/",
+                "Environment": {
+                    "SAGEMAKER_PROGRAM": "inference.py",
+                    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+                },
+            },
+        )
+        target = {"TargetModel": "probe.tar.gz"}
+    else:
+        hosting.script_model(name, code=PROBE_MODEL)
+    if kind == "serverless":
+        hosting.sm.create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": name,
+                    "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 1},
+                }
+            ],
+        )
+    else:
+        hosting.config(name, [("AllTraffic", name, 1.0)])
     desc = hosting.endpoint(name, name)
     try:
         assert desc["EndpointStatus"] == "InService", desc.get("FailureReason")
         response = hosting.rt.invoke_endpoint(
-            EndpointName=name, Body=_probe(server, marker), ContentType="application/json"
+            EndpointName=name, Body=_probe(server, marker), ContentType="application/json", **target
         )
         report = json.loads(response["Body"].read())
         return report, _log(server, f"/aws/sagemaker/Endpoints/{name}")
@@ -145,6 +179,16 @@ def test_endpoint_code_runs_as_nobody_with_its_own_tmp_and_no_secrets(server, ma
         not Path("/tmp/written-by-model.txt").exists()
         or Path("/tmp/written-by-model.txt").read_text() != (report["tag"])
     )
+    assert "the model's code runs as the user nobody" in log
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["serverless", "multi-model"])
+def test_serverless_and_multi_model_code_runs_as_nobody(server, marker, kind):
+    """A serverless variant's pooled worker is confined when it is handed its model; a multi-model
+    endpoint's worker reads the models the server unpacks for it later."""
+    report, log = _endpoint_report(server, marker, kind)
+    _assert_confined(report, server)
     assert "the model's code runs as the user nobody" in log
 
 
