@@ -78,7 +78,7 @@ class ModelCache:
                 if source is None:
                     source = plain = self._decrypted(uri)
                 _extract(source, staging, uri)
-                readable(staging)
+                share_with(staging, self.platform.settings.job_user)
                 os.replace(staging, target)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -137,17 +137,24 @@ class ModelCache:
         }
 
 
-def readable(top: Path) -> None:
-    """Let every user read the unpacked model (a worker's code may run as another user than the server:
-    worker_sandbox.py); the model cache itself sits in the data dir, which workers do not see but for
-    the models they serve."""
+def share_with(top: Path, job_user: str) -> None:
+    """Let the user a worker's code runs as (``SAGESTACK_JOB_USER``, worker_sandbox.py) read the unpacked
+    model: its group becomes that user's, with read (and search) permission; nothing changes for other
+    users, nor where workers keep the server's user."""
+    from ..job_sandbox import resolve_user
+
+    user, _ = resolve_user(job_user)
+    if user is None:
+        return
     for dirpath, _, filenames in os.walk(top):
-        os.chmod(dirpath, os.stat(dirpath).st_mode | 0o755)
+        os.chown(dirpath, -1, user.gid)
+        os.chmod(dirpath, os.stat(dirpath).st_mode | 0o750)
         for name in filenames:
             path = os.path.join(dirpath, name)
             info = os.lstat(path)
             if stat.S_ISREG(info.st_mode):
-                os.chmod(path, info.st_mode | 0o444 | (0o111 if info.st_mode & 0o100 else 0))
+                os.chown(path, -1, user.gid)
+                os.chmod(path, info.st_mode | 0o040 | (0o010 if info.st_mode & 0o100 else 0))
 
 
 def _extract(source: Path, target: Path, uri: str) -> None:
