@@ -65,6 +65,7 @@ class ModelCache:
             return source
         target = self.root / digest
         if target.exists():
+            share_with(target, self.platform.settings.job_user, only_if_needed=True)  # unpacked before
             return target
         with self._lock:
             lock = self._locks.setdefault(digest, threading.Lock())
@@ -137,14 +138,14 @@ class ModelCache:
         }
 
 
-def share_with(top: Path, job_user: str) -> None:
+def share_with(top: Path, job_user: str, only_if_needed: bool = False) -> None:
     """Let the user a worker's code runs as (``SAGESTACK_JOB_USER``, worker_sandbox.py) read the unpacked
     model: its group becomes that user's, with read (and search) permission; nothing changes for other
     users, nor where workers keep the server's user."""
     from ..job_sandbox import resolve_user
 
     user, _ = resolve_user(job_user)
-    if user is None:
+    if user is None or (only_if_needed and os.stat(top).st_gid == user.gid):
         return
     for dirpath, _, filenames in os.walk(top):
         os.chown(dirpath, -1, user.gid)
