@@ -87,7 +87,7 @@ def fresh_server(tmp_path) -> ServerProcess:
 @pytest.fixture
 def job_shared_dir():
     """A folder a test and its jobs both reach: outside the host's /tmp (each job has its own /tmp, see
-    execution/job_sandbox.py) and writable by the job user (``nobody``)."""
+    job_sandbox.py) and writable by the job user (``nobody``)."""
     import shutil
     import tempfile
     from pathlib import Path

@@ -66,6 +66,7 @@ LAYERS: dict[str, int] = {
     "pidfile": 10,
     # what a job's or worker's process does to isolate itself (network namespaces)
     "sandbox": 10,
+    "job_sandbox": 10,
     "__init__": 0,
 }
 

@@ -171,7 +171,8 @@ class Settings:
         "nobody",
         commands=SERVE,
         metavar="USER",
-        help="the OS user (name or uid) whose identity training and processing jobs' code runs with when "
+        help="the OS user (name or uid) whose identity training and processing jobs' code and model "
+        "workers' inference code (endpoints, batch transform) run with when "
         "the server runs as root; `root` keeps the server's user (see the Security section of the "
         "user guide)",
     )

@@ -215,7 +215,7 @@ class Scenarios:
         self.b.stop()  # a clean stop: B's leases go at once
         endpoint = f"rays-ep-{uuid.uuid4().hex[:6]}"
         create_echo_endpoint(self.a, self.bucket, endpoint)
-        # outside /tmp and the data dir, writable by the job user: what a job sees (execution/job_sandbox.py)
+        # outside /tmp and the data dir, writable by the job user: what a job sees (job_sandbox.py)
         shared = Path(tempfile.mkdtemp(prefix="sagestack-rays-", dir="/var/tmp"))
         shared.chmod(0o777)
         self.cleanup.append(shared)

@@ -177,7 +177,7 @@ def test_requirements_install_into_the_jobs_own_environment(
     working directory (include_local_workdir) reach the job too."""
     from sagemaker.remote_function import remote
 
-    # A job has its own /tmp (execution/job_sandbox.py): a local wheel it installs lives outside the host's.
+    # A job has its own /tmp (job_sandbox.py): a local wheel it installs lives outside the host's.
     wheel = _wheel(job_shared_dir, "sagestack_rf_probe", "0.3", "ANSWER = 42\n")
     (tmp_path / "requirements.txt").write_text(f"pandas\n{wheel}\n")
     workdir = tmp_path / "project"

@@ -1,4 +1,4 @@
-"""What a job's code can reach (execution/job_sandbox.py): with the server as root, training and processing
+"""What a job's code can reach (job_sandbox.py): with the server as root, training and processing
 jobs run as an unprivileged user with their own /tmp, and the data dir's secrets are out of their sight;
 SAGESTACK_JOB_USER=root keeps the server's user."""
 

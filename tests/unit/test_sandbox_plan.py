@@ -1,4 +1,4 @@
-"""The pure part of execution/job_sandbox.py: who a job runs as, and which directories it replaces."""
+"""The pure part of job_sandbox.py: who a job runs as, and which directories it replaces."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sagestack.execution import job_sandbox
-from sagestack.execution.job_sandbox import JobUser
+from sagestack import job_sandbox
+from sagestack.job_sandbox import JobUser
 
 NOBODY = JobUser("nobody", 65534, 65534)
 
@@ -75,3 +75,12 @@ def test_python_dirs_names_the_venv_and_its_base(tmp_path):
     dirs = job_sandbox.python_dirs(str(env / "bin" / "python"))
     assert env in dirs and Path("/opt/python3.11") in dirs
     assert job_sandbox.python_dirs(None) == []
+
+
+def test_worker_model_paths_cover_code_and_a_multi_model_cache(tmp_path):
+    from sagestack.serving.worker_sandbox import model_paths
+
+    single = {"model_dir": str(tmp_path / "m1"), "code_dir": str(tmp_path / "code")}
+    multi = {"model_dir": str(tmp_path / "cache" / "empty"), "code_dir": None, "multi_model": {}}
+    assert model_paths([single]) == [str(tmp_path / "m1"), str(tmp_path / "code")]
+    assert str(tmp_path / "cache") in model_paths([multi])  # models the server unpacks later

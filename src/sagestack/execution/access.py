@@ -48,6 +48,6 @@ def job_access(
 
 
 def sandbox_environment(settings) -> dict[str, str]:
-    """What the job's entry needs to confine the job (execution/job_sandbox.py): the user its code runs as
+    """What the job's entry needs to confine the job (job_sandbox.py): the user its code runs as
     and the data dir it hides."""
     return {"SAGESTACK_JOB_USER": settings.job_user or "", "SAGESTACK_DATA_DIR": str(settings.data_dir)}

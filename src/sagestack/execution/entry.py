@@ -17,9 +17,10 @@ import sys
 import traceback
 from pathlib import Path
 
+from .. import job_sandbox
 from ..environments import install_requirements_command
 from ..sandbox import NEEDS, no_network
-from . import job_python, job_sandbox
+from . import job_python
 from .layout import OPT_ML, HostLayout, cmd_args, training_environment, user_hyperparameters
 
 CLONE_NEWNS = 0x00020000
@@ -78,11 +79,10 @@ def confine(layout: HostLayout, config: dict) -> None:
     """In the job's mount namespace: its own ``/tmp``, the data dir (key pair, store, other jobs) and the
     directories the job user cannot traverse hidden but for what the job needs, then the process becomes
     the job user (``SAGESTACK_JOB_USER``) when the server runs as root. Each outcome is one log line."""
-    user, why_not = job_sandbox.resolve_user(os.environ.get("SAGESTACK_JOB_USER", ""))
-    server_user = _user_name(os.geteuid())
     if layout.visible != OPT_ML:
         print(
-            f"sagestack: /tmp is shared and the job's code runs as {server_user} (no private mount namespace)",
+            f"sagestack: /tmp is shared and the job's code runs as {_user_name(os.geteuid())} "
+            "(no private mount namespace)",
             flush=True,
         )
         return
@@ -93,49 +93,23 @@ def confine(layout: HostLayout, config: dict) -> None:
     # the job user's.
     pool_cache = os.environ.get("SAGEMAKER_MANAGED_WARMPOOL_CACHE_DIRECTORY")
     shared = [p for p in (spark, Path(pool_cache) if pool_cache else None) if p is not None and p.is_dir()]
-    needed = [
-        layout.root,
-        *job_sandbox.python_dirs(sys.executable),
-        sys.prefix,
-        sys.base_prefix,
-        *job_sandbox.python_dirs(config.get("python")),
-        *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p),
-        *(p for p in os.environ.get("PIP_FIND_LINKS", "").split() if p.startswith("/")),
-        *shared,
-    ]
+    needed = job_sandbox.runtime_paths(config.get("python"))
     uv = _uv_dir()
     if uv:
         needed.append(uv)
-    hide = [os.environ.get("SAGESTACK_DATA_DIR")]
-    tmp = layout.path(".sagestack", "tmp")
-    home = layout.path(".sagestack", "home")
-    if user is not None:  # before anything is bound into the tree (a walk would loop through the binds)
-        home.mkdir(parents=True, exist_ok=True)
-        job_sandbox.hand_over([layout.root, *shared], user)
-        os.chown(tmp, 0, 0)  # /tmp: root's, mode 1777, as usual
-    plan = job_sandbox.plan(tmp, [str(p) for p in needed if p], hide, user)
-    problem = job_sandbox.apply(plan)
-    if problem:
-        print(f"sagestack: no private /tmp ({problem}); the job runs as {server_user}", flush=True)
-        return
-    for name in ("TMPDIR", "TMP", "TEMP"):
-        os.environ[name] = "/tmp"
-    hidden = ["the data dir"] + [str(m) for m in plan.masks if m != Path("/tmp")]
-    print(
-        f"sagestack: /tmp is this job's own (empty at start); {', '.join(hidden)} hidden from the job but "
-        "for the paths it needs",
-        flush=True,
+    outcome = job_sandbox.confine(
+        what="job",
+        user_name=os.environ.get("SAGESTACK_JOB_USER", ""),
+        tmp=layout.path(".sagestack", "tmp"),
+        home=layout.path(".sagestack", "home"),
+        own=[layout.root, *shared],
+        needed=needed,
+        hide=[os.environ.get("SAGESTACK_DATA_DIR")],
     )
-    if user is None:
-        print(f"sagestack: the job's code runs as {server_user} ({why_not})", flush=True)
-        return
-    os.environ.update({"HOME": str(home), "USER": user.name, "LOGNAME": user.name})
-    job_sandbox.drop_to(user)
-    bind_to_server()  # a change of user clears the parent-death signal
-    print(
-        f"sagestack: the job's code runs as the user {user.name} (uid {user.uid}), not {server_user}",
-        flush=True,
-    )
+    if outcome.user is not None:
+        bind_to_server()  # a change of user clears the parent-death signal
+    for line in outcome.lines:
+        print(f"sagestack: {line}", flush=True)
 
 
 def _user_name(uid: int) -> str:

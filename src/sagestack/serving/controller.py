@@ -149,7 +149,15 @@ class ServingController:
             return new_ray_instance(
                 self.platform, spec, self.work_dir, self.log_store, self._instance_changed
             )
-        return Instance(spec, self.work_dir, self.log_store, on_change=self._instance_changed)
+        from .worker_sandbox import sandbox_config
+
+        return Instance(
+            spec,
+            self.work_dir,
+            self.log_store,
+            on_change=self._instance_changed,
+            sandbox=sandbox_config(self.platform.settings),
+        )
 
     def start_workers(
         self,

@@ -15,6 +15,7 @@ import logging
 import os
 import secrets
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -64,8 +65,10 @@ class Instance:
         on_change: Callable[[Instance], Any] | None = None,
         bind_host: str = "127.0.0.1",
         instance_id: str | None = None,
+        sandbox: dict | None = None,
     ):
         self.spec = spec
+        self.sandbox = sandbox  # the worker's confinement (worker_sandbox.py); None: none
         self.id = instance_id or new_instance_id()
         self.work_dir = work_dir
         self.log_store = log_store
@@ -120,6 +123,7 @@ class Instance:
             "listen_fd": self.sock.fileno(),
             "status_fd": status_w,
             "lifeline_fd": life_r,
+            **({"sandbox": self.sandbox} if self.sandbox else {}),
             **extra,
         }
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -316,6 +320,7 @@ class Instance:
             _close(self._lifeline_w)
             self._lifeline_w = None
         self.close_socket()
+        shutil.rmtree(self.work_dir / f"{self.id}.sandbox", ignore_errors=True)  # worker_sandbox.py
         if self.state != FAILED:
             self._set_state(STOPPED)
 

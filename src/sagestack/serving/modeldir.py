@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import tarfile
 import tempfile
 import threading
@@ -64,6 +65,7 @@ class ModelCache:
             return source
         target = self.root / digest
         if target.exists():
+            share_with(target, self.platform.settings.job_user, only_if_needed=True)  # unpacked before
             return target
         with self._lock:
             lock = self._locks.setdefault(digest, threading.Lock())
@@ -77,6 +79,7 @@ class ModelCache:
                 if source is None:
                     source = plain = self._decrypted(uri)
                 _extract(source, staging, uri)
+                share_with(staging, self.platform.settings.job_user)
                 os.replace(staging, target)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -133,6 +136,26 @@ class ModelCache:
             "environment": environment,
             "network_isolation": bool(container.get(NETWORK_ISOLATION)),
         }
+
+
+def share_with(top: Path, job_user: str, only_if_needed: bool = False) -> None:
+    """Let the user a worker's code runs as (``SAGESTACK_JOB_USER``, worker_sandbox.py) read the unpacked
+    model: its group becomes that user's, with read (and search) permission; nothing changes for other
+    users, nor where workers keep the server's user."""
+    from ..job_sandbox import resolve_user
+
+    user, _ = resolve_user(job_user)
+    if user is None or (only_if_needed and os.stat(top).st_gid == user.gid):
+        return
+    for dirpath, _, filenames in os.walk(top):
+        os.chown(dirpath, -1, user.gid)
+        os.chmod(dirpath, os.stat(dirpath).st_mode | 0o750)
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            info = os.lstat(path)
+            if stat.S_ISREG(info.st_mode):
+                os.chown(path, -1, user.gid)
+                os.chmod(path, info.st_mode | 0o040 | (0o010 if info.st_mode & 0o100 else 0))
 
 
 def _extract(source: Path, target: Path, uri: str) -> None:

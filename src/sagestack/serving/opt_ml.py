@@ -17,8 +17,9 @@ MS_REC = 16384
 MS_PRIVATE = 1 << 18
 
 
-def bind_model_dir(model_dir: str) -> str | None:
-    """Bind ``model_dir`` on /opt/ml/model for this process; None on success, else why not."""
+def private_namespace() -> str | None:
+    """Give this process its own mount namespace (mounts made here are seen by it and its children
+    only); None on success, else why not."""
     if sys.platform != "linux":
         return f"{sys.platform} has no mount namespaces"
     libc = ctypes.CDLL(None, use_errno=True)
@@ -26,6 +27,13 @@ def bind_model_dir(model_dir: str) -> str | None:
         return f"unshare(CLONE_NEWNS) failed: {os.strerror(ctypes.get_errno())}"
     if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
         return f"making mounts private failed: {os.strerror(ctypes.get_errno())}"
+    return None
+
+
+def bind_model_dir(model_dir: str) -> str | None:
+    """Bind ``model_dir`` on /opt/ml/model in this process's own mount namespace (:func:`private_namespace`
+    first); None on success, else why not."""
+    libc = ctypes.CDLL(None, use_errno=True)
     try:
         OPT_ML_MODEL.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

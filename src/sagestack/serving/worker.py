@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 from ..algorithms.base import InferenceError
@@ -350,6 +351,40 @@ def set_command_line(args: list[str]) -> None:
             ctypes.memmove(start, new + b"\0" * (end - start - len(new)), end - start)
 
 
+def confine(config: dict, own_dir: Path) -> None:
+    """This worker's own mount namespace (for ``/opt/ml/model`` and the sandbox), then the inference code's
+    ``/opt/ml/model`` (runtimes.py) and its confinement (worker_sandbox.py). Each outcome is one log line."""
+    from .opt_ml import bind_model_dir, private_namespace
+
+    private = [c["model_dir"] for c in config["containers"] if c.get("private_opt_ml_model")]
+    sandbox = config.get("sandbox")
+    if not sandbox and len(private) != 1:
+        return
+    namespace = private_namespace()
+    if len(private) == 1:  # inference code that reads /opt/ml/model itself (runtimes.py)
+        problem = namespace or bind_model_dir(private[0])
+        _say(f"/opt/ml/model is {private[0]}" if problem is None else f"no private /opt/ml/model ({problem})")
+    if not sandbox:
+        return
+    if namespace is not None:
+        _say(
+            f"/tmp is shared and the model's code runs as the server's user (no private mount namespace: {namespace})"
+        )
+        return
+    from .worker_sandbox import confine_worker
+
+    try:
+        lines = confine_worker(config, own_dir)
+    except OSError as exc:  # the worker runs as before, as the line says
+        lines = [f"/tmp is shared and the model's code runs as the server's user ({exc})"]
+    for line in lines:
+        _say(line)
+
+
+def _say(line: str) -> None:
+    print(f"sagestack: {line}", file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sagestack.serving.worker")
     parser.add_argument("--config")
@@ -418,18 +453,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
             flush=True,
         )
-    private = [c["model_dir"] for c in config["containers"] if c.get("private_opt_ml_model")]
-    if len(private) == 1:  # inference code that reads /opt/ml/model itself (runtimes.py)
-        from .opt_ml import bind_model_dir
-
-        problem = bind_model_dir(private[0])
-        print(
-            f"sagestack: /opt/ml/model is {private[0]}"
-            if problem is None
-            else f"sagestack: no private /opt/ml/model ({problem})",
-            file=sys.stderr,
-            flush=True,
-        )
+    confine(config, Path(args.config).parent / f"{args.instance or os.getpid()}.sandbox")
     try:
         from .handlers import load_model_handler
 

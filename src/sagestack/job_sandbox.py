@@ -232,3 +232,63 @@ def drop_to(user: JobUser) -> None:
     os.setresgid(user.gid, user.gid, user.gid)
     os.setresuid(user.uid, user.uid, user.uid)
     _libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
+def runtime_paths(python: str | None = None) -> list[str]:
+    """What running Python code needs at its paths: this interpreter's environment and installation,
+    ``python``'s (a framework environment), ``PYTHONPATH``'s folders and pip's local wheel folders."""
+    import sys
+
+    return [
+        *(str(p) for p in python_dirs(sys.executable)),
+        sys.prefix,
+        sys.base_prefix,
+        *(str(p) for p in python_dirs(python)),
+        *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p),
+        *(p for p in os.environ.get("PIP_FIND_LINKS", "").split() if p.startswith("/")),
+    ]
+
+
+@dataclass
+class Outcome:
+    """What :func:`confine` did: its log lines, and the user the process now runs as (None: unchanged)."""
+
+    lines: list[str]
+    user: JobUser | None
+
+
+def confine(*, what: str, user_name: str, tmp: Path, home: Path, own, needed, hide) -> Outcome:
+    """In this process's own (private) mount namespace: ``tmp`` becomes ``/tmp``, ``hide`` (the data dir)
+    and the directories the user cannot traverse are emptied but for ``needed`` (and ``own``), ``own``
+    (the trees the code writes: ``tmp`` and ``home`` among them) is handed to the user, and the process
+    becomes the user named ``user_name`` (SAGESTACK_JOB_USER) where the server runs as root. ``what`` names
+    the code in the log lines ("job", "model"). Every outcome is said in one line."""
+    import pwd
+
+    user, why_not = resolve_user(user_name)
+    try:
+        server_user = pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        server_user = f"uid {os.geteuid()}"
+    own = [Path(p) for p in own if p]
+    if user is not None:  # before anything is bound into the trees (a walk would loop through the binds)
+        home.mkdir(parents=True, exist_ok=True)
+        hand_over(own, user)
+        os.chown(tmp, 0, 0)  # /tmp: root's, mode 1777, as usual
+    p = plan(tmp, [str(x) for x in [*needed, *own] if x], hide, user)
+    problem = apply(p)
+    if problem:
+        return Outcome([f"no private /tmp ({problem}); the {what} runs as {server_user}"], None)
+    for name in ("TMPDIR", "TMP", "TEMP"):
+        os.environ[name] = "/tmp"
+    hidden = ["the data dir"] + [str(m) for m in p.masks if m != Path("/tmp")]
+    lines = [
+        f"/tmp is this {what}'s own (empty at start); {', '.join(hidden)} hidden from the {what} but "
+        "for the paths it needs"
+    ]
+    if user is None:
+        return Outcome([*lines, f"the {what}'s code runs as {server_user} ({why_not})"], None)
+    os.environ.update({"HOME": str(home), "USER": user.name, "LOGNAME": user.name})
+    drop_to(user)
+    lines.append(f"the {what}'s code runs as the user {user.name} (uid {user.uid}), not {server_user}")
+    return Outcome(lines, user)
