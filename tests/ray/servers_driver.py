@@ -258,7 +258,13 @@ class Scenarios:
         out["secondary"] = [t["Status"] for t in desc["SecondaryStatusTransitions"]]
         out["runs"] = [line.split() for line in runs_file.read_text().splitlines()]
         out["killed_at"] = killed_at
-        out["groups_after"] = job_groups(name)
+        # the placement groups go just after the job ends (B removes its own as the run finishes)
+        deadline = time.monotonic() + 30
+        while True:
+            out["groups_after"] = job_groups(name)
+            if all(g["state"] == "REMOVED" for g in out["groups_after"]) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
         out["answer_after"] = wait_for(
             lambda: (
                 (x := _try(lambda: invoke(self.b, endpoint)))

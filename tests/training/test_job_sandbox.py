@@ -127,11 +127,19 @@ def _run_probe(server, script: str = PROBE, expect: str = "Completed") -> tuple[
 
 
 def _tmp_ancestors(data_dir: Path) -> set[str]:
-    """What a job's /tmp holds at start: the folders leading to paths it needs under the host's /tmp."""
-    data_dir = data_dir.resolve()
-    if Path("/tmp") in data_dir.parents:
-        return {data_dir.relative_to("/tmp").parts[0]}
-    return set()
+    """What a job's /tmp holds at start: the folders leading to paths it needs under the host's /tmp
+    (its job directory in the data dir; the interpreter, venv and sagestack's sources where a checkout
+    lives under /tmp, as a CI clone may)."""
+    import sys
+
+    import sagestack
+
+    needed = [data_dir, Path(sys.prefix), Path(sys.base_prefix), Path(sagestack.__file__)]
+    return {
+        path.resolve().relative_to("/tmp").parts[0]
+        for path in needed
+        if Path("/tmp") in path.resolve().parents
+    }
 
 
 def test_job_code_runs_as_nobody_with_its_own_tmp_and_no_secrets(server):
