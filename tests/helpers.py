@@ -109,3 +109,16 @@ def apply_client_env(patch, server) -> dict:
         patch.setenv(key, value)
     patch.setattr(boto3, "DEFAULT_SESSION", None)
     return env
+
+
+def sandbox_tmp_entries(data_dir) -> set[str]:
+    """What a confined job's or worker's /tmp holds at start (job_sandbox.py): the folders leading to the
+    paths it needs under the host's /tmp — its directory in the data dir; the interpreter, venv and
+    sagestack's sources where a checkout lives under /tmp, as a CI clone may."""
+    from pathlib import Path
+
+    import sagestack
+
+    needed = [Path(data_dir), Path(sys.prefix), Path(sys.base_prefix), Path(sagestack.__file__)]
+    tmp = Path("/tmp")
+    return {p.resolve().relative_to(tmp).parts[0] for p in needed if tmp in p.resolve().parents}

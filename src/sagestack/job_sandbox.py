@@ -236,13 +236,17 @@ def drop_to(user: JobUser) -> None:
 
 def runtime_paths(python: str | None = None) -> list[str]:
     """What running Python code needs at its paths: this interpreter's environment and installation,
-    ``python``'s (a framework environment), ``PYTHONPATH``'s folders and pip's local wheel folders."""
+    ``python``'s (a framework environment), the folders on this process's import path (sagestack's own
+    sources where it is installed in development mode: a ``.pth`` entry, not ``PYTHONPATH``; the first
+    entry, the working directory, is left out), ``PYTHONPATH``'s folders and pip's local wheel folders."""
     import sys
 
     return [
         *(str(p) for p in python_dirs(sys.executable)),
         sys.prefix,
         sys.base_prefix,
+        str(Path(__file__).resolve().parents[1]),  # the folder sagestack is imported from
+        *(p for p in sys.path[1:] if p and os.path.isdir(p)),
         *(str(p) for p in python_dirs(python)),
         *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p),
         *(p for p in os.environ.get("PIP_FIND_LINKS", "").split() if p.startswith("/")),

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import sandbox_tmp_entries
 from hosting_support import ROLE, SKLEARN_IMAGE, Hosting, tar_bytes
 from sagestack.local_server import ServerProcess
 
@@ -152,16 +153,11 @@ def _log(server, group: str) -> str:
     return text
 
 
-def _tmp_ancestors(data_dir: Path) -> set[str]:
-    """What a worker's /tmp holds besides its own files: the folders leading to paths it needs under the
-    host's /tmp (a test's data dir)."""
-    data_dir = data_dir.resolve()
-    return {data_dir.relative_to("/tmp").parts[0]} if Path("/tmp") in data_dir.parents else set()
-
-
 def _assert_confined(report: dict, server) -> None:
     assert report["uid"] == 65534 and report["gid"] != 0 and report["groups"] == []  # nobody, the default
-    assert set(report["tmp"]) - {"written-by-model.txt"} <= _tmp_ancestors(server.data_dir), report["tmp"]
+    assert set(report["tmp"]) - {"written-by-model.txt"} <= sandbox_tmp_entries(server.data_dir), report[
+        "tmp"
+    ]
     assert "written-by-model.txt" in report["tmp"]
     assert report["host_marker"] is False
     assert report["tmpdir"] == "/tmp" and report["tempfile"].startswith("/tmp/")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROLE, SKLEARN_IMAGE, read_tar_gz, tar_gz, wait_for, wait_training
+from helpers import ROLE, SKLEARN_IMAGE, read_tar_gz, sandbox_tmp_entries, tar_gz, wait_for, wait_training
 from sagestack.local_server import ServerProcess
 
 pytestmark = pytest.mark.skipif(
@@ -126,29 +126,13 @@ def _run_probe(server, script: str = PROBE, expect: str = "Completed") -> tuple[
     return json.loads(model["report.json"]), desc, log, Path("/tmp") / tmp_file
 
 
-def _tmp_ancestors(data_dir: Path) -> set[str]:
-    """What a job's /tmp holds at start: the folders leading to paths it needs under the host's /tmp
-    (its job directory in the data dir; the interpreter, venv and sagestack's sources where a checkout
-    lives under /tmp, as a CI clone may)."""
-    import sys
-
-    import sagestack
-
-    needed = [data_dir, Path(sys.prefix), Path(sys.base_prefix), Path(sagestack.__file__)]
-    return {
-        path.resolve().relative_to("/tmp").parts[0]
-        for path in needed
-        if Path("/tmp") in path.resolve().parents
-    }
-
-
 def test_job_code_runs_as_nobody_with_its_own_tmp_and_no_secrets(server):
     report, _, log, host_file = _run_probe(server)
     assert report["uid"] != 0 and report["gid"] != 0 and report["groups"] == []
     assert report["uid"] == 65534  # the default SAGESTACK_JOB_USER, nobody
     assert "runs as the user nobody" in log
     # /tmp: the job's own, empty at start but for the folders leading to what it needs; gone afterwards.
-    assert set(report["tmp"]) <= _tmp_ancestors(server.data_dir), report["tmp"]
+    assert set(report["tmp"]) <= sandbox_tmp_entries(server.data_dir), report["tmp"]
     assert report["host_marker"] is False
     assert report["tmpdir"] == "/tmp" and report["tempfile"].startswith("/tmp/")
     assert not host_file.exists()
