@@ -19,6 +19,22 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2, message: s
     raise AssertionError(f"timed out after {timeout}s waiting for {message}; last value: {last!r}")
 
 
+def log_text(logs, group: str) -> str:
+    """Every line of a CloudWatch log group, its streams one after the other; "" while the group has no
+    line yet (a worker's first lines are shipped a moment after it starts)."""
+    try:
+        streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    except logs.exceptions.ResourceNotFoundException:
+        return ""
+    return "\n".join(
+        e["message"]
+        for s in streams
+        for e in logs.get_log_events(
+            logGroupName=group, logStreamName=s["logStreamName"], startFromHead=True
+        )["events"]
+    )
+
+
 def error_code(info) -> str:
     """The AWS error code of a ``pytest.raises(botocore.exceptions.ClientError)`` result."""
     return info.value.response["Error"]["Code"]

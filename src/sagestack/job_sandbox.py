@@ -204,6 +204,26 @@ def _bind_back(path: Path, fd: int) -> str | None:
     return _mount(f"/proc/self/fd/{fd}", str(path), None, MS_BIND | MS_REC)
 
 
+def writable_copy(target: str, scratch: Path, user: JobUser | None) -> str | None:
+    """Make the system folder ``target`` (``/lib``) writable for this process and its children alone: an
+    overlay on it in this (private) mount namespace whose changes land in ``scratch`` and never reach the
+    host's folder. Its top is ``user``'s, so the code may add files there as a container's root could.
+    None on success, else why not."""
+    real = os.path.realpath(target)
+    if any(c in str(scratch) for c in ",:\\"):
+        return f"{scratch} holds a character an overlay's options cannot carry"
+    upper, work = scratch / "upper", scratch / "work"
+    try:
+        for folder in (upper, work):
+            folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(upper, stat.S_IMODE(os.stat(real).st_mode))
+        if user is not None:
+            os.chown(upper, user.uid, user.gid)
+    except OSError as exc:
+        return f"{exc}"
+    return _mount("overlay", real, "overlay", 0, f"lowerdir={real},upperdir={upper},workdir={work}")
+
+
 def hand_over(paths, user: JobUser) -> None:
     """Make the job's own trees (its ``/opt/ml`` on disk, its home) the job user's. Symbolic links are not
     followed, and a file with several hard links is left as it is (a job restarted on its directory may
@@ -261,12 +281,24 @@ class Outcome:
     user: JobUser | None
 
 
-def confine(*, what: str, user_name: str, tmp: Path, home: Path, own, needed, hide) -> Outcome:
+def confine(
+    *,
+    what: str,
+    user_name: str,
+    tmp: Path,
+    home: Path,
+    own,
+    needed,
+    hide,
+    writable: dict[str, Path] | None = None,
+) -> Outcome:
     """In this process's own (private) mount namespace: ``tmp`` becomes ``/tmp``, ``hide`` (the data dir)
     and the directories the user cannot traverse are emptied but for ``needed`` (and ``own``), ``own``
     (the trees the code writes: ``tmp`` and ``home`` among them) is handed to the user, and the process
     becomes the user named ``user_name`` (SAGESTACK_JOB_USER) where the server runs as root. ``what`` names
-    the code in the log lines ("job", "model"). Every outcome is said in one line."""
+    the code in the log lines ("job", "model"). ``writable`` maps system folders the code writes (as root
+    in a container) to the scratch folders their private copies go to (:func:`writable_copy`). Every
+    outcome is said in one line."""
     import pwd
 
     user, why_not = resolve_user(user_name)
@@ -279,14 +311,22 @@ def confine(*, what: str, user_name: str, tmp: Path, home: Path, own, needed, hi
         home.mkdir(parents=True, exist_ok=True)
         hand_over(own, user)
         os.chown(tmp, 0, 0)  # /tmp: root's, mode 1777, as usual
+    lines: list[str] = []
+    for target, scratch in (writable or {}).items():  # after the hand-over: its walk stays out of them
+        problem = writable_copy(target, scratch, user)
+        lines.append(
+            f"{target} is writable for this {what} alone (an overlay; the host's is unchanged)"
+            if problem is None
+            else f"{target} stays read-only for the {what} ({problem})"
+        )
     p = plan(tmp, [str(x) for x in [*needed, *own] if x], hide, user)
     problem = apply(p)
     if problem:
-        return Outcome([f"no private /tmp ({problem}); the {what} runs as {server_user}"], None)
+        return Outcome([*lines, f"no private /tmp ({problem}); the {what} runs as {server_user}"], None)
     for name in ("TMPDIR", "TMP", "TEMP"):
         os.environ[name] = "/tmp"
     hidden = ["the data dir"] + [str(m) for m in p.masks if m != Path("/tmp")]
-    lines = [
+    lines += [
         f"/tmp is this {what}'s own (empty at start); {', '.join(hidden)} hidden from the {what} but "
         "for the paths it needs"
     ]

@@ -55,19 +55,8 @@ def test_deploy_and_invoke_the_byoc_image(podman_server, podman_sdk_env, trained
         assert podman_server.client("sagemaker").describe_endpoint(EndpointName=name)["EndpointStatus"] == (
             "InService"
         )
-        logs = podman_server.client("logs")
         wait_for(
-            lambda: any(
-                "byoc serve: model total=6.5" in e["message"]
-                for s in logs.describe_log_streams(logGroupName=f"/aws/sagemaker/Endpoints/{name}")[
-                    "logStreams"
-                ]
-                for e in logs.get_log_events(
-                    logGroupName=f"/aws/sagemaker/Endpoints/{name}",
-                    logStreamName=s["logStreamName"],
-                    startFromHead=True,
-                )["events"]
-            ),
+            lambda: "byoc serve: model total=6.5" in _endpoint_log(podman_server, name),
             30,
             message="the container's log in CloudWatch Logs",
         )
@@ -266,15 +255,9 @@ def _mme_endpoint(server, bucket: str, image: str, environment: dict, cache: str
 
 
 def _endpoint_log(server, name: str) -> str:
-    logs = server.client("logs")
-    group = f"/aws/sagemaker/Endpoints/{name}"
-    return "\n".join(
-        e["message"]
-        for s in logs.describe_log_streams(logGroupName=group)["logStreams"]
-        for e in logs.get_log_events(
-            logGroupName=group, logStreamName=s["logStreamName"], startFromHead=True
-        )["events"]
-    )
+    from helpers import log_text
+
+    return log_text(server.client("logs"), f"/aws/sagemaker/Endpoints/{name}")
 
 
 def _put_models(server, bucket: str, offsets: dict[str, float]) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import sandbox_tmp_entries
+from helpers import log_text, sandbox_tmp_entries
 from hosting_support import ROLE, SKLEARN_IMAGE, Hosting, tar_bytes
 from sagestack.local_server import ServerProcess
 
@@ -136,17 +136,7 @@ def _log(server, group: str) -> str:
     deadline = time.time() + 30
     text = ""
     while time.time() < deadline:
-        try:
-            streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
-        except logs.exceptions.ResourceNotFoundException:  # the first lines are on their way
-            streams = []
-        text = "\n".join(
-            e["message"]
-            for s in streams
-            for e in logs.get_log_events(
-                logGroupName=group, logStreamName=s["logStreamName"], startFromHead=True
-            )["events"]
-        )
+        text = log_text(logs, group)
         if "sagestack: " in text and "code runs as" in text:
             return text
         time.sleep(0.3)
@@ -224,3 +214,53 @@ def test_setting_root_keeps_the_servers_user_for_workers(root_server, marker):
     assert "root (SAGESTACK_JOB_USER is root or empty)" in log
     assert report["host_marker"] is False  # /tmp is still the worker's own
     assert report["credentials"] == "FileNotFoundError"
+
+
+#: Copies the model's shared_libs into /lib as SDK v3 ModelBuilder's serving code does (a container's root
+#: may write there).
+SHARED_LIBS_MODEL = r"""
+import json, os, shutil
+
+def model_fn(model_dir):
+    shutil.copytree(os.path.join(model_dir, "shared_libs"), "/lib", dirs_exist_ok=True)
+    with open("/lib/libsagestack-probe.so") as handle:
+        return handle.read()
+
+def input_fn(body, content_type):
+    return body
+
+def predict_fn(data, model):
+    return {"copied": model, "uid": os.getuid()}
+
+def output_fn(prediction, accept):
+    return json.dumps(prediction).encode(), "application/json"
+"""
+
+
+@pytest.mark.slow
+def test_a_model_with_shared_libs_copies_them_into_its_own_lib(server):
+    """The worker (as nobody) gets a /lib of its own, an overlay: what it copies there stays out of the
+    host's /usr/lib, whose mode and time are untouched too."""
+    real = Path(os.path.realpath("/lib"))
+    before = real.stat()
+    hosting = Hosting(server)
+    name = f"sandbox-libs-{uuid.uuid4().hex[:8]}"
+    hosting.script_model(
+        name, code=SHARED_LIBS_MODEL, extra={"shared_libs/libsagestack-probe.so": f"from {name}"}
+    )
+    hosting.config(name, [("AllTraffic", name, 1.0)])
+    desc = hosting.endpoint(name, name)
+    try:
+        assert desc["EndpointStatus"] == "InService", desc.get("FailureReason")
+        response = hosting.rt.invoke_endpoint(EndpointName=name, Body=b"{}", ContentType="application/json")
+        assert json.loads(response["Body"].read()) == {"copied": f"from {name}", "uid": 65534}
+        assert "/lib is writable for this model alone" in _log(server, f"/aws/sagemaker/Endpoints/{name}")
+    finally:
+        hosting.delete(name)
+    assert not (real / "libsagestack-probe.so").exists()
+    after = real.stat()
+    assert (after.st_mode, after.st_uid, after.st_mtime_ns) == (
+        before.st_mode,
+        before.st_uid,
+        before.st_mtime_ns,
+    )

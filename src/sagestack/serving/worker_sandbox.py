@@ -35,10 +35,18 @@ def model_paths(containers: list[dict]) -> list[str]:
     return paths
 
 
+def writes_system_libraries(containers: list[dict]) -> bool:
+    """Whether a model ships ``shared_libs``: the SDK's ModelBuilder packages the libraries a model needs
+    there, and its serving code copies them into ``/lib`` (where, in a container, it runs as root)."""
+    return any(c.get("model_dir") and (Path(c["model_dir"]) / "shared_libs").is_dir() for c in containers)
+
+
 def confine_worker(config: dict, own_dir: Path) -> list[str]:
     """Confine this worker process (already in its own mount namespace); its log lines. ``own_dir`` becomes
-    the worker's: its ``/tmp`` and home are in it, and it is the worker's working directory afterwards."""
+    the worker's: its ``/tmp`` and home are in it, and it is the worker's working directory afterwards.
+    A model with ``shared_libs`` gets a ``/lib`` of its own to copy them into."""
     sandbox = config.get("sandbox") or {}
+    containers = config.get("containers") or []
     tmp, home = own_dir / "tmp", own_dir / "home"
     tmp.mkdir(parents=True, exist_ok=True)
     os.chmod(tmp, 0o1777)
@@ -48,8 +56,9 @@ def confine_worker(config: dict, own_dir: Path) -> list[str]:
         tmp=tmp,
         home=home,
         own=[own_dir],
-        needed=[*job_sandbox.runtime_paths(), *model_paths(config.get("containers") or [])],
+        needed=[*job_sandbox.runtime_paths(), *model_paths(containers)],
         hide=[sandbox.get("data_dir")],
+        writable={"/lib": own_dir / "lib"} if writes_system_libraries(containers) else None,
     )
     if outcome.user is not None:
         os.chdir(own_dir)
