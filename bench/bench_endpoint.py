@@ -413,6 +413,49 @@ def signed_invoke(url: str, key: str, secret: str, endpoint: str) -> tuple[str, 
     return path, {k: v for k, v in request.headers.items()}
 
 
+def deploy(port: int, data_dir: Path, tarball: Path) -> tuple[str, str, float]:
+    """The XGBoost model in ``tarball`` on the endpoint ``bench-xgb`` of the server on ``port``: the server's
+    key pair and the seconds CreateEndpoint took to InService."""
+    import boto3
+
+    creds = dict(line.split("=", 1) for line in (data_dir / "credentials").read_text().split())
+    key, secret = creds["aws_access_key_id"], creds["aws_secret_access_key"]
+
+    def client(name: str):
+        return boto3.client(
+            name,
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name="us-east-1",
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+        )
+
+    s3, sm = client("s3"), client("sagemaker")
+    s3.create_bucket(Bucket="bench-models")
+    s3.upload_file(str(tarball), "bench-models", "xgb/model.tar.gz")
+    sm.create_model(
+        ModelName="bench-xgb",
+        ExecutionRoleArn="arn:aws:iam::000000000000:role/R",
+        PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": "s3://bench-models/xgb/model.tar.gz"},
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName="bench-xgb",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "bench-xgb",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
+    started = time.monotonic()
+    sm.create_endpoint(EndpointName="bench-xgb", EndpointConfigName="bench-xgb")
+    while sm.describe_endpoint(EndpointName="bench-xgb")["EndpointStatus"] == "Creating":
+        time.sleep(0.05)
+    return key, secret, time.monotonic() - started
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_endpoint")
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -477,49 +520,12 @@ def main(argv: list[str] | None = None) -> int:
         instance.stop()
         instance = None
 
-        import boto3
-
         data_dir = workdir / "data"
         port = free_port()
         server = start_server(data_dir, port)
         processes.append(server)
+        key, secret, in_service = deploy(port, data_dir, workdir / "model.tar.gz")
         url = f"http://127.0.0.1:{port}"
-        creds = dict(line.split("=", 1) for line in (data_dir / "credentials").read_text().split())
-        key, secret = creds["aws_access_key_id"], creds["aws_secret_access_key"]
-
-        def client(name: str):
-            return boto3.client(
-                name,
-                endpoint_url=url,
-                region_name="us-east-1",
-                aws_access_key_id=key,
-                aws_secret_access_key=secret,
-            )
-
-        s3, sm = client("s3"), client("sagemaker")
-        s3.create_bucket(Bucket="bench-models")
-        s3.upload_file(str(workdir / "model.tar.gz"), "bench-models", "xgb/model.tar.gz")
-        sm.create_model(
-            ModelName="bench-xgb",
-            ExecutionRoleArn="arn:aws:iam::000000000000:role/R",
-            PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": "s3://bench-models/xgb/model.tar.gz"},
-        )
-        sm.create_endpoint_config(
-            EndpointConfigName="bench-xgb",
-            ProductionVariants=[
-                {
-                    "VariantName": "AllTraffic",
-                    "ModelName": "bench-xgb",
-                    "InitialInstanceCount": 1,
-                    "InstanceType": "ml.m5.large",
-                }
-            ],
-        )
-        started = time.monotonic()
-        sm.create_endpoint(EndpointName="bench-xgb", EndpointConfigName="bench-xgb")
-        while sm.describe_endpoint(EndpointName="bench-xgb")["EndpointStatus"] == "Creating":
-            time.sleep(0.05)
-        in_service = time.monotonic() - started
         path, headers = signed_invoke(url, key, secret, "bench-xgb")
         rows["gateway (SigV4, router)"] = measure(
             Target("gateway", port, path, headers, ROW, server.pid), args, workdir

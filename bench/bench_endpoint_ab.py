@@ -19,13 +19,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from .bench_endpoint import (
     ROOT,
     ROW,
-    XGBOOST_IMAGE,
+    deploy,
     free_port,
     signed_invoke,
     split_cpu,
@@ -33,46 +32,6 @@ from .bench_endpoint import (
     train_model,
     wrk_load,
 )
-
-
-def deploy(port: int, data_dir: Path, tarball: Path) -> tuple[str, str]:
-    import boto3
-
-    creds = dict(line.split("=", 1) for line in (data_dir / "credentials").read_text().split())
-    key, secret = creds["aws_access_key_id"], creds["aws_secret_access_key"]
-
-    def client(name: str):
-        return boto3.client(
-            name,
-            endpoint_url=f"http://127.0.0.1:{port}",
-            region_name="us-east-1",
-            aws_access_key_id=key,
-            aws_secret_access_key=secret,
-        )
-
-    s3, sm = client("s3"), client("sagemaker")
-    s3.create_bucket(Bucket="bench-models")
-    s3.upload_file(str(tarball), "bench-models", "xgb/model.tar.gz")
-    sm.create_model(
-        ModelName="bench-xgb",
-        ExecutionRoleArn="arn:aws:iam::000000000000:role/R",
-        PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": "s3://bench-models/xgb/model.tar.gz"},
-    )
-    sm.create_endpoint_config(
-        EndpointConfigName="bench-xgb",
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": "bench-xgb",
-                "InitialInstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-            }
-        ],
-    )
-    sm.create_endpoint(EndpointName="bench-xgb", EndpointConfigName="bench-xgb")
-    while sm.describe_endpoint(EndpointName="bench-xgb")["EndpointStatus"] == "Creating":
-        time.sleep(0.1)
-    return key, secret
 
 
 def round_of(name: str, port: int, pid: int, key: str, secret: str, seconds: int, workdir: Path) -> dict:
@@ -109,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             data_dir, port = workdir / f"data-{name}", free_port()
             proc = start_server(data_dir, port, src)
             servers.append(proc)
-            key, secret = deploy(port, data_dir, workdir / "model.tar.gz")
+            key, secret, _ = deploy(port, data_dir, workdir / "model.tar.gz")
             trees[name] = (port, proc.pid, key, secret)
         rows = []
         for index in range(args.rounds):
