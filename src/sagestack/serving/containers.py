@@ -362,22 +362,30 @@ def serve_proxy(sock, healthy, forward, name: str):
     return server
 
 
-def _post(
-    member: ContainerInstance, body: bytes, content_type: str | None, accept: str | None, headers: dict
+def call_container(
+    member: ContainerInstance, method: str, path: str, body: bytes, headers: dict, timeout: float = 60
 ) -> tuple[int, bytes, str | None]:
+    """One request to the container's model server: (status, body, Content-Type); 502 where it cannot be
+    reached."""
     import http.client
 
-    connection = http.client.HTTPConnection(member.host, member.port, timeout=60)
+    connection = http.client.HTTPConnection(member.host, member.port, timeout=timeout)
     try:
-        sent = dict(headers)
-        if content_type:
-            sent["Content-Type"] = content_type
-        if accept:
-            sent["Accept"] = accept
-        connection.request("POST", "/invocations", body=body, headers=sent)
+        connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
         return response.status, response.read(), response.getheader("Content-Type")
     except OSError as exc:
         return 502, f"could not reach the container: {exc}".encode(), "text/plain"
     finally:
         connection.close()
+
+
+def _post(
+    member: ContainerInstance, body: bytes, content_type: str | None, accept: str | None, headers: dict
+) -> tuple[int, bytes, str | None]:
+    sent = dict(headers)
+    if content_type:
+        sent["Content-Type"] = content_type
+    if accept:
+        sent["Accept"] = accept
+    return call_container(member, "POST", "/invocations", body, sent)

@@ -23,7 +23,6 @@ header becomes the endpoint's multi-model metrics, as for the built-in servers.
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 import logging
 import os
@@ -35,7 +34,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..containers.engine import Engine
-from .containers import STARTUP_TIMEOUT_S, ContainerInstance, serve_proxy
+from .containers import STARTUP_TIMEOUT_S, ContainerInstance, call_container, serve_proxy
 from .instances import FAILED, READY, Instance
 
 log = logging.getLogger("sagestack.serving")
@@ -128,15 +127,7 @@ class MultiModelContainerInstance(Instance):
     def _call(
         self, method: str, path: str, body: bytes = b"", headers: dict | None = None
     ) -> tuple[int, bytes, str | None]:
-        connection = http.client.HTTPConnection(self.member.host, self.member.port, timeout=CALL_TIMEOUT_S)
-        try:
-            connection.request(method, path, body=body, headers=headers or {})
-            response = connection.getresponse()
-            return response.status, response.read(), response.getheader("Content-Type")
-        except OSError as exc:
-            return 502, f"could not reach the container: {exc}".encode(), "text/plain"
-        finally:
-            connection.close()
+        return call_container(self.member, method, path, body, headers or {}, CALL_TIMEOUT_S)
 
     def _load(self, name: str, target: str, model_dir: str) -> tuple[int, int]:
         """Load ``target`` as ``name`` (caller holds the lock): (load µs, unload µs spent making room)."""
