@@ -35,6 +35,32 @@ def log_text(logs, group: str) -> str:
     )
 
 
+def processing_input(name: str, uri: str, local: str, **extra) -> dict:
+    """One ``ProcessingInputs`` entry: an S3 prefix downloaded (File mode) to ``local``."""
+    return {
+        "InputName": name,
+        "AppManaged": False,
+        "S3Input": {
+            "S3Uri": uri,
+            "LocalPath": local,
+            "S3DataType": "S3Prefix",
+            "S3InputMode": "File",
+            "S3DataDistributionType": "FullyReplicated",
+            "S3CompressionType": "None",
+            **extra,
+        },
+    }
+
+
+def processing_output(name: str, uri: str, local: str, **extra) -> dict:
+    """One ``ProcessingOutputConfig`` output: ``local`` uploaded to ``uri`` at the end of the job."""
+    return {
+        "OutputName": name,
+        "AppManaged": False,
+        "S3Output": {"S3Uri": uri, "LocalPath": local, "S3UploadMode": "EndOfJob", **extra},
+    }
+
+
 def error_code(info) -> str:
     """The AWS error code of a ``pytest.raises(botocore.exceptions.ClientError)`` result."""
     return info.value.response["Error"]["Code"]

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from console_support import js_errors, open_page, shot, sign_in, view_text
-from helpers import ROLE, SKLEARN_IMAGE, tar_gz, wait_for
+from helpers import ROLE, SKLEARN_IMAGE, processing_input, processing_output, tar_gz, wait_for
 from test_console_browser import pytestmark  # noqa: F401 - slow; skipped without Chromium
 
 pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the test extra)")
@@ -92,27 +92,10 @@ def resources(server, browser):
         },
         RoleArn=ROLE,
         ProcessingInputs=[
-            {
-                "InputName": "code",
-                "S3Input": {
-                    "S3Uri": f"s3://{bucket}/code/process.py",
-                    "LocalPath": "/opt/ml/processing/input/code",
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": "File",
-                },
-            }
+            processing_input("code", f"s3://{bucket}/code/process.py", "/opt/ml/processing/input/code")
         ],
         ProcessingOutputConfig={
-            "Outputs": [
-                {
-                    "OutputName": "out",
-                    "S3Output": {
-                        "S3Uri": f"s3://{bucket}/processed",
-                        "LocalPath": "/opt/ml/processing/output/out",
-                        "S3UploadMode": "EndOfJob",
-                    },
-                }
-            ]
+            "Outputs": [processing_output("out", f"s3://{bucket}/processed", "/opt/ml/processing/output/out")]
         },
     )
     experiment = f"console-exp-{tag}"

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from helpers import ROLE, wait_for
+from helpers import ROLE, processing_input, processing_output, wait_for
 
 pytestmark = [pytest.mark.slow]
 
@@ -52,35 +52,12 @@ def test_processing_job_runs_the_byoc_image(podman_server, podman_bucket, byoc_i
         },
         Environment={"GREETING": "hi"},
         ProcessingInputs=[
-            {
-                "InputName": "data",
-                "S3Input": {
-                    "S3Uri": f"s3://{podman_bucket}/in/",
-                    "LocalPath": "/opt/ml/processing/input/data",
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": "File",
-                },
-            },
-            {
-                "InputName": "code",
-                "S3Input": {
-                    "S3Uri": f"s3://{podman_bucket}/code/",
-                    "LocalPath": "/opt/ml/processing/input/code",
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": "File",
-                },
-            },
+            processing_input("data", f"s3://{podman_bucket}/in/", "/opt/ml/processing/input/data"),
+            processing_input("code", f"s3://{podman_bucket}/code/", "/opt/ml/processing/input/code"),
         ],
         ProcessingOutputConfig={
             "Outputs": [
-                {
-                    "OutputName": "result",
-                    "S3Output": {
-                        "S3Uri": f"s3://{podman_bucket}/out/result",
-                        "LocalPath": "/opt/ml/processing/output",
-                        "S3UploadMode": "EndOfJob",
-                    },
-                },
+                processing_output("result", f"s3://{podman_bucket}/out/result", "/opt/ml/processing/output"),
             ]
         },
         ProcessingResources={
@@ -144,26 +121,13 @@ def test_isolated_processing_hosts_reach_each_other_and_nothing_else(
             "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/run.py"],
         },
         ProcessingInputs=[
-            {
-                "InputName": "code",
-                "S3Input": {
-                    "S3Uri": f"s3://{podman_bucket}/xcode/",
-                    "LocalPath": "/opt/ml/processing/input/code",
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": "File",
-                },
-            }
+            processing_input("code", f"s3://{podman_bucket}/xcode/", "/opt/ml/processing/input/code")
         ],
         ProcessingOutputConfig={
             "Outputs": [
-                {
-                    "OutputName": "result",
-                    "S3Output": {
-                        "S3Uri": f"s3://{podman_bucket}/{name}/result",
-                        "LocalPath": "/opt/ml/processing/output",
-                        "S3UploadMode": "EndOfJob",
-                    },
-                }
+                processing_output(
+                    "result", f"s3://{podman_bucket}/{name}/result", "/opt/ml/processing/output"
+                )
             ]
         },
         ProcessingResources={

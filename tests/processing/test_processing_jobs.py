@@ -11,7 +11,7 @@ import uuid
 import botocore.exceptions
 import pytest
 
-from helpers import ROLE, SKLEARN_IMAGE, wait_for
+from helpers import ROLE, SKLEARN_IMAGE, processing_input, processing_output, wait_for
 
 CONTRACT = r"""
 import json, os, sys
@@ -59,22 +59,6 @@ def _code(server, bucket: str, script: str) -> str:
     return f"s3://{bucket}/{key}"
 
 
-def _s3_input(name: str, uri: str, local: str, **extra) -> dict:
-    return {
-        "InputName": name,
-        "AppManaged": False,
-        "S3Input": {
-            "S3Uri": uri,
-            "LocalPath": local,
-            "S3DataType": "S3Prefix",
-            "S3InputMode": "File",
-            "S3DataDistributionType": "FullyReplicated",
-            "S3CompressionType": "None",
-            **extra,
-        },
-    }
-
-
 def _request(
     server,
     bucket: str,
@@ -96,18 +80,12 @@ def _request(
         },
         "RoleArn": ROLE,
         "ProcessingInputs": (inputs or [])
-        + [_s3_input("code", _code(server, bucket, script), "/opt/ml/processing/input/code")],
+        + [processing_input("code", _code(server, bucket, script), "/opt/ml/processing/input/code")],
         "ProcessingOutputConfig": {
             "Outputs": [
-                {
-                    "OutputName": "summary",
-                    "AppManaged": False,
-                    "S3Output": {
-                        "S3Uri": f"s3://{bucket}/out/{name}/summary",
-                        "LocalPath": "/opt/ml/processing/output/summary",
-                        "S3UploadMode": "EndOfJob",
-                    },
-                }
+                processing_output(
+                    "summary", f"s3://{bucket}/out/{name}/summary", "/opt/ml/processing/output/summary"
+                )
             ]
         },
         **extra,
@@ -141,7 +119,7 @@ def test_container_contract_inputs_outputs_and_describe(server, bucket):
         bucket,
         CONTRACT,
         inputs=[
-            _s3_input("data", f"s3://{bucket}/data/", "/opt/ml/processing/input/data"),
+            processing_input("data", f"s3://{bucket}/data/", "/opt/ml/processing/input/data"),
             {
                 "InputName": "listed",
                 "S3Input": {
@@ -151,7 +129,7 @@ def test_container_contract_inputs_outputs_and_describe(server, bucket):
                     "S3InputMode": "File",
                 },
             },
-            _s3_input(
+            processing_input(
                 "zipped",
                 f"s3://{bucket}/gz/",
                 "/opt/ml/processing/input/zipped",
@@ -231,10 +209,10 @@ def test_pipe_inputs_stream_through_fifos(server, bucket):
         bucket,
         PIPE_READER,
         inputs=[
-            _s3_input(
+            processing_input(
                 "stream", f"s3://{bucket}/data/", "/opt/ml/processing/input/stream", S3InputMode="Pipe"
             ),
-            _s3_input(
+            processing_input(
                 "zipped",
                 f"s3://{bucket}/gzmany/",
                 "/opt/ml/processing/input/zipped/",
@@ -266,7 +244,7 @@ def test_two_instances_sharded_by_key_get_disjoint_shares(server, bucket):
         CONTRACT,
         count=2,
         inputs=[
-            _s3_input(
+            processing_input(
                 "data",
                 f"s3://{bucket}/data",
                 "/opt/ml/processing/input/data",

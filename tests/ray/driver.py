@@ -17,7 +17,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parent / "hosting"), str(HERE.parents[1] / "src")]
 
 from cluster import LocalCluster, wait_for  # noqa: E402
-from helpers import ROLE, SKLEARN_IMAGE, read_tar_gz, tar_gz  # noqa: E402
+from helpers import ROLE, SKLEARN_IMAGE, processing_input, processing_output, read_tar_gz, tar_gz  # noqa: E402
 from hosting_support import Hosting  # noqa: E402
 from sagestack.local_server import ServerProcess  # noqa: E402
 
@@ -211,26 +211,13 @@ dist.destroy_process_group()
             },
             RoleArn=ROLE,
             ProcessingInputs=[
-                {
-                    "InputName": "code",
-                    "S3Input": {
-                        "S3Uri": f"s3://{self.bucket}/{code}",
-                        "LocalPath": "/opt/ml/processing/input/code",
-                        "S3DataType": "S3Prefix",
-                        "S3InputMode": "File",
-                    },
-                }
+                processing_input("code", f"s3://{self.bucket}/{code}", "/opt/ml/processing/input/code")
             ],
             ProcessingOutputConfig={
                 "Outputs": [
-                    {
-                        "OutputName": "out",
-                        "S3Output": {
-                            "S3Uri": f"s3://{self.bucket}/processed/{name}",
-                            "LocalPath": "/opt/ml/processing/output/out",
-                            "S3UploadMode": "EndOfJob",
-                        },
-                    }
+                    processing_output(
+                        "out", f"s3://{self.bucket}/processed/{name}", "/opt/ml/processing/output/out"
+                    )
                 ]
             },
         )

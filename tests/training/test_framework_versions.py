@@ -14,7 +14,16 @@ import uuid
 
 import pytest
 
-from helpers import ROLE, SKLEARN_IMAGE, read_tar_gz, tar_gz, wait_for, wait_training
+from helpers import (
+    ROLE,
+    SKLEARN_IMAGE,
+    processing_input,
+    processing_output,
+    read_tar_gz,
+    tar_gz,
+    wait_for,
+    wait_training,
+)
 from sagestack.environments.frameworks import (
     UnknownFrameworkVersion,
     render_markdown,
@@ -465,27 +474,10 @@ def test_processing_job_with_network_isolation(server, listener):
             },
             RoleArn=ROLE,
             ProcessingInputs=[
-                {
-                    "InputName": "code",
-                    "S3Input": {
-                        "S3Uri": f"s3://{bucket}/code/script.py",
-                        "LocalPath": "/opt/ml/processing/input/code",
-                        "S3DataType": "S3Prefix",
-                        "S3InputMode": "File",
-                    },
-                }
+                processing_input("code", f"s3://{bucket}/code/script.py", "/opt/ml/processing/input/code")
             ],
             ProcessingOutputConfig={
-                "Outputs": [
-                    {
-                        "OutputName": "result",
-                        "S3Output": {
-                            "S3Uri": f"s3://{bucket}/out/{name}",
-                            "LocalPath": out,
-                            "S3UploadMode": "EndOfJob",
-                        },
-                    }
-                ]
+                "Outputs": [processing_output("result", f"s3://{bucket}/out/{name}", out)]
             },
             NetworkConfig={"EnableNetworkIsolation": isolated},
         )

@@ -12,7 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROLE, SKLEARN_IMAGE, read_tar_gz, sandbox_tmp_entries, tar_gz, wait_for, wait_training
+from helpers import (
+    ROLE,
+    SKLEARN_IMAGE,
+    processing_input,
+    processing_output,
+    read_tar_gz,
+    sandbox_tmp_entries,
+    tar_gz,
+    wait_for,
+    wait_training,
+)
 from sagestack.local_server import ServerProcess
 
 pytestmark = pytest.mark.skipif(
@@ -192,28 +202,9 @@ def test_processing_job_runs_as_nobody_with_its_own_tmp(server):
             ProcessingResources={
                 "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1}
             },
-            ProcessingInputs=[
-                {
-                    "InputName": "code",
-                    "S3Input": {
-                        "S3Uri": f"s3://{bucket}/code",
-                        "LocalPath": "/opt/ml/processing/code",
-                        "S3DataType": "S3Prefix",
-                        "S3InputMode": "File",
-                    },
-                }
-            ],
+            ProcessingInputs=[processing_input("code", f"s3://{bucket}/code", "/opt/ml/processing/code")],
             ProcessingOutputConfig={
-                "Outputs": [
-                    {
-                        "OutputName": "out",
-                        "S3Output": {
-                            "S3Uri": f"s3://{bucket}/out",
-                            "LocalPath": "/opt/ml/processing/out",
-                            "S3UploadMode": "EndOfJob",
-                        },
-                    }
-                ]
+                "Outputs": [processing_output("out", f"s3://{bucket}/out", "/opt/ml/processing/out")]
             },
             Environment={
                 "PROBE_MARKER": str(marker),
