@@ -25,6 +25,21 @@ PR_SET_NO_NEW_PRIVS = 38
 MNT_DETACH = 2
 #: Values of SAGESTACK_JOB_USER that keep the job as the server's user.
 KEEP_SERVER_USER = ("", "root")
+#: The server's own credentials among its environment variables (its settings are ``SAGESTACK_*``).
+SERVER_CREDENTIALS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "PGPASSWORD",
+)
+
+
+def without_server_secrets(env) -> dict[str, str]:
+    """``env`` (the server's environment) less what is the server's alone: its settings (``SAGESTACK_*``:
+    the database URL, the remote object store's keys, …) and the credentials it was started with. What
+    code the server starts from its own environment (a model worker) is given."""
+    return {k: v for k, v in env.items() if not k.startswith("SAGESTACK_") and k not in SERVER_CREDENTIALS}
 
 
 @dataclass(frozen=True)

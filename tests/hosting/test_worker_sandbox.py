@@ -37,7 +37,9 @@ def input_fn(body, content_type):
 def predict_fn(probe, model):
     report = {"uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(), "tag": model["tag"],
               "tmp": sorted(os.listdir("/tmp")), "tmpdir": os.environ.get("TMPDIR"),
-              "host_marker": os.path.exists(probe["marker"]), "home": os.environ.get("HOME")}
+              "host_marker": os.path.exists(probe["marker"]), "home": os.environ.get("HOME"),
+              "server_env": sorted(k for k in os.environ if k.startswith("SAGESTACK_") and k != "SAGESTACK_IMAGE_TAG"
+                                   or k in ("AWS_SECRET_ACCESS_KEY", "PGPASSWORD"))}
     for name in ("credentials", "metadata.db"):
         try:
             open(os.path.join(probe["data_dir"], name), "rb").read(1)
@@ -59,9 +61,15 @@ def output_fn(prediction, accept):
 
 @pytest.fixture(scope="module")
 def root_server(tmp_path_factory):
-    """A server whose workers keep its user (SAGESTACK_JOB_USER=root)."""
+    """A server whose workers keep its user (SAGESTACK_JOB_USER=root), started with credentials of its own
+    in its environment."""
     proc = ServerProcess(
-        tmp_path_factory.mktemp("rootworkers") / "data", extra_env={"SAGESTACK_JOB_USER": "root"}
+        tmp_path_factory.mktemp("rootworkers") / "data",
+        extra_env={
+            "SAGESTACK_JOB_USER": "root",
+            "AWS_SECRET_ACCESS_KEY": "the-servers-own",
+            "PGPASSWORD": "pg",
+        },
     )
     proc.start()
     yield proc
@@ -150,6 +158,7 @@ def _assert_confined(report: dict, server) -> None:
     ]
     assert "written-by-model.txt" in report["tmp"]
     assert report["host_marker"] is False
+    assert report["server_env"] == []
     assert report["tmpdir"] == "/tmp" and report["tempfile"].startswith("/tmp/")
     assert report["credentials"] in ("FileNotFoundError", "PermissionError")
     assert report["metadata.db"] in ("FileNotFoundError", "PermissionError")
@@ -212,6 +221,7 @@ def test_setting_root_keeps_the_servers_user_for_workers(root_server, marker):
     report, log = _endpoint_report(root_server, marker)
     assert report["uid"] == 0
     assert "root (SAGESTACK_JOB_USER is root or empty)" in log
+    assert report["server_env"] == []  # neither the server's settings nor its credentials
     assert report["host_marker"] is False  # /tmp is still the worker's own
     assert report["credentials"] == "FileNotFoundError"
 

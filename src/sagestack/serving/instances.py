@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..job_sandbox import without_server_secrets
+
 log = logging.getLogger("sagestack.serving")
 
 STARTING, READY, FAILED, STOPPED = "starting", "ready", "failed", "stopped"
@@ -344,8 +346,10 @@ class Instance:
 
 
 def worker_command(spec: WorkerSpec, work_dir: Path) -> tuple[list[str], dict[str, str]]:
-    """The command line (up to its options) and environment of a worker process for ``spec``."""
-    env = dict(os.environ)
+    """The command line (up to its options) and environment of a worker process for ``spec``: the
+    server's environment without its settings and credentials (the model's code runs in it), and the
+    model's ``Environment``."""
+    env = without_server_secrets(os.environ)
     env.update(spec.environment)
     env.setdefault("PYTHONUNBUFFERED", "1")
     # A container may run its own server in a framework environment (runtimes.py: TensorFlow Serving).
