@@ -17,7 +17,15 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parent / "hosting"), str(HERE.parents[1] / "src")]
 
 from cluster import LocalCluster, wait_for  # noqa: E402
-from helpers import ROLE, SKLEARN_IMAGE, processing_input, processing_output, read_tar_gz, tar_gz  # noqa: E402
+from helpers import (  # noqa: E402
+    ROLE,
+    SKLEARN_IMAGE,
+    log_text,
+    processing_input,
+    processing_output,
+    read_tar_gz,
+    tar_gz,
+)
 from hosting_support import Hosting  # noqa: E402
 from sagestack.local_server import ServerProcess  # noqa: E402
 
@@ -313,6 +321,11 @@ dist.destroy_process_group()
             "logStreams"
         ]
         out["log_streams"] = len(streams)
+        out["confinement"] = [
+            line
+            for line in log_text(self.logs, f"/aws/sagemaker/Endpoints/{name}").splitlines()
+            if "code runs as" in line
+        ]
         sm.delete_endpoint(EndpointName=name)
         out["actors_after_delete"] = wait_for(
             lambda: not alive(job_actors(name)) and job_actors(name),

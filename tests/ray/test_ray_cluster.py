@@ -104,6 +104,8 @@ def test_endpoint_instances_are_ray_actors(results):
     assert got["replaced_by"] and got["replaced_by"][0]["name"] != got["victim"]
     assert got["answer_after_replacement"] == "ray:9"
     assert got["log_streams"] >= 2  # the instances' output reached the endpoint's log group
+    # each instance's worker confined itself on its node as a local one does (the cluster runs as root)
+    assert got["confinement"] and all("runs as the user nobody" in line for line in got["confinement"])
     assert all(a["state"] == "DEAD" for a in got["actors_after_delete"])
 
 

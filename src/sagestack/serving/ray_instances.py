@@ -51,7 +51,7 @@ class _Lines:
 class WorkerAgent:
     """Runs inside a Ray actor: one local worker instance on this node."""
 
-    def __init__(self, spec: dict, work_dir: str, instance_id: str):
+    def __init__(self, spec: dict, work_dir: str, instance_id: str, sandbox: dict | None = None):
         import ray
 
         self.ip = ray.util.get_node_ip_address()
@@ -65,6 +65,7 @@ class WorkerAgent:
             on_change=lambda _: self.changed.set(),
             bind_host=self.ip,
             instance_id=instance_id,
+            sandbox=sandbox,
         )
         self.instance.start()
 
@@ -97,8 +98,17 @@ class RayInstance:
 
     remote = True
 
-    def __init__(self, spec: WorkerSpec, work_dir: Path, log_store=None, on_change=None, resources=None):
+    def __init__(
+        self,
+        spec: WorkerSpec,
+        work_dir: Path,
+        log_store=None,
+        on_change=None,
+        resources=None,
+        sandbox: dict | None = None,
+    ):
         self.spec = spec
+        self.sandbox = sandbox  # the worker confines itself on its node as a local one does
         self.id = new_instance_id()
         self.work_dir = work_dir
         self.log_store = log_store
@@ -159,7 +169,7 @@ class RayInstance:
         return (
             ray.remote(WorkerAgent)
             .options(**options)
-            .remote(dataclasses.asdict(self.spec), str(self.work_dir), self.id)
+            .remote(dataclasses.asdict(self.spec), str(self.work_dir), self.id, self.sandbox)
         )
 
     def _run(self) -> None:
@@ -334,9 +344,18 @@ def largest_node() -> tuple[int, int]:
 
 
 def new_ray_instance(platform, spec: WorkerSpec, work_dir: Path, log_store, on_change) -> RayInstance:
+    from .worker_sandbox import sandbox_config
+
     connect(platform.settings.ray_address)
     cpus, memory = largest_node()
-    return RayInstance(spec, work_dir, log_store, on_change, ray_resources(spec.instance_type, cpus, memory))
+    return RayInstance(
+        spec,
+        work_dir,
+        log_store,
+        on_change,
+        ray_resources(spec.instance_type, cpus, memory),
+        sandbox=sandbox_config(platform.settings),
+    )
 
 
 def _first_line(exc: BaseException) -> str:
