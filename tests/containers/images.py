@@ -49,6 +49,13 @@ def _podman(*args: str, timeout: float = 600, check: bool = True) -> subprocess.
     return result
 
 
+def job_networks(name: str) -> list[str]:
+    """The engine networks labelled as the job ``name``'s (an isolated multi-instance container job's)."""
+    return _podman(
+        "network", "ls", "--filter", f"label=sagestack.job={name}", "--format", "{{.Name}}", check=False
+    ).stdout.split()
+
+
 def _mirror() -> str:
     """The Debian mirror apt uses here (its sources), else deb.debian.org."""
     for path in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]:

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+import images
 from helpers import ROLE, processing_input, processing_output, wait_for
 
 pytestmark = [pytest.mark.slow]
@@ -147,19 +148,4 @@ def test_isolated_processing_hosts_reach_each_other_and_nothing_else(
         "peer"
     ].startswith("127.")
     assert all(r["outside"].startswith("failed") for r in results.values())
-    assert _networks(name) == []  # the job's network went with it
-
-
-def _networks(name: str) -> list[str]:
-    import os
-    import subprocess
-
-    import images
-
-    out = subprocess.run(
-        ["podman", "network", "ls", "--filter", f"label=sagestack.job={name}", "--format", "{{.Name}}"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **images.engine_env()},
-    ).stdout
-    return out.split()
+    assert images.job_networks(name) == []  # the job's network went with it

@@ -13,6 +13,7 @@ import uuid
 
 import pytest
 
+import images
 from helpers import ROLE, wait_for, wait_training
 
 pytestmark = [pytest.mark.slow]
@@ -176,22 +177,6 @@ def test_network_isolation_blocks_what_the_open_job_reaches(podman_server, podma
         listener.sock.close()
 
 
-def _networks(name: str) -> list[str]:
-    """The engine networks labelled as the job's."""
-    import os
-    import subprocess
-
-    import images
-
-    out = subprocess.run(
-        ["podman", "network", "ls", "--filter", f"label=sagestack.job={name}", "--format", "{{.Name}}"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **images.engine_env()},
-    ).stdout
-    return out.split()
-
-
 def test_isolated_hosts_reach_each_other_and_nothing_else(podman_server, podman_bucket, byoc_image):
     sm, s3 = podman_server.client("sagemaker"), podman_server.client("s3")
     listener = _Listener()
@@ -211,15 +196,13 @@ def test_isolated_hosts_reach_each_other_and_nothing_else(podman_server, podman_
             assert model["outside"].startswith("failed")  # no route out of the job's network
             assert model["connected"] is False  # the server's machine is not reachable either
         assert listener.messages == []
-        assert _networks(name) == []  # the job's network went with it
+        assert images.job_networks(name) == []  # the job's network went with it
     finally:
         listener.sock.close()
 
 
 def test_stop_kills_the_container(podman_server, podman_bucket, byoc_image):
     import subprocess
-
-    import images
 
     sm = podman_server.client("sagemaker")
     # two isolated hosts: the stop removes their network as well
@@ -242,7 +225,7 @@ def test_stop_kills_the_container(podman_server, podman_bucket, byoc_image):
     desc = wait_training(sm, name, 60)
     assert desc["TrainingJobStatus"] == "Stopped"
     wait_for(lambda: not running(), 30, message="the container gone")
-    wait_for(lambda: not _networks(name), 30, message="the job's network gone")
+    wait_for(lambda: not images.job_networks(name), 30, message="the job's network gone")
 
 
 def test_pipe_mode_and_checkpoints(podman_server, podman_bucket, byoc_image):
@@ -267,7 +250,6 @@ def test_a_restarted_server_removes_the_container_its_crash_left(tmp_path, byoc_
     import os
     import subprocess
 
-    import images
     from sagestack.local_server import ServerProcess
 
     server = ServerProcess(
@@ -306,12 +288,12 @@ def test_a_restarted_server_removes_the_container_its_crash_left(tmp_path, byoc_
         wait_for(sleeping, 240, message="the job's script sleeping")
         time.sleep(1)
         server.stop("KILL")  # a crash: the engine keeps the container
-        assert running() and len(_networks(name)) == 1
+        assert running() and len(images.job_networks(name)) == 1
         server.start()
         desc = wait_training(server.client("sagemaker"), name, 60)
         assert desc["TrainingJobStatus"] == "Failed"  # no checkpoints: not resumed
         wait_for(lambda: not running(), 30, message="the leftover container removed")
-        wait_for(lambda: not _networks(name), 30, message="the leftover network removed")
+        wait_for(lambda: not images.job_networks(name), 30, message="the leftover network removed")
     finally:
         server.stop()
 
