@@ -223,20 +223,30 @@ def writable_copy(target: str, scratch: Path, user: JobUser | None) -> str | Non
     """Make the system folder ``target`` (``/lib``) writable for this process and its children alone: an
     overlay on it in this (private) mount namespace whose changes land in ``scratch`` and never reach the
     host's folder. Its top is ``user``'s, so the code may add files there as a container's root could.
-    None on success, else why not."""
+    Where ``scratch``'s file system cannot hold an overlay's changes (an overlay itself, as in a container),
+    a tmpfs mounted on ``scratch`` holds them. None on success, else why not."""
     real = os.path.realpath(target)
     if any(c in str(scratch) for c in ",:\\"):
         return f"{scratch} holds a character an overlay's options cannot carry"
     upper, work = scratch / "upper", scratch / "work"
-    try:
-        for folder in (upper, work):
-            folder.mkdir(parents=True, exist_ok=True)
-        os.chmod(upper, stat.S_IMODE(os.stat(real).st_mode))
-        if user is not None:
-            os.chown(upper, user.uid, user.gid)
-    except OSError as exc:
-        return f"{exc}"
-    return _mount("overlay", real, "overlay", 0, f"lowerdir={real},upperdir={upper},workdir={work}")
+    problem = None
+    for attempt in ("disk", "tmpfs"):
+        try:
+            if attempt == "tmpfs":
+                scratch.mkdir(parents=True, exist_ok=True)
+                if _mount("tmpfs", str(scratch), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"):
+                    return problem
+            for folder in (upper, work):
+                folder.mkdir(parents=True, exist_ok=True)
+            os.chmod(upper, stat.S_IMODE(os.stat(real).st_mode))
+            if user is not None:
+                os.chown(upper, user.uid, user.gid)
+        except OSError as exc:
+            return f"{exc}"
+        problem = _mount("overlay", real, "overlay", 0, f"lowerdir={real},upperdir={upper},workdir={work}")
+        if problem is None:
+            return None
+    return problem
 
 
 def hand_over(paths, user: JobUser) -> None:

@@ -84,3 +84,50 @@ def test_worker_model_paths_cover_code_and_a_multi_model_cache(tmp_path):
     multi = {"model_dir": str(tmp_path / "cache" / "empty"), "code_dir": None, "multi_model": {}}
     assert model_paths([single]) == [str(tmp_path / "m1"), str(tmp_path / "code")]
     assert str(tmp_path / "cache") in model_paths([multi])  # models the server unpacks later
+
+
+#: Run in a private mount namespace: a writable /lib for nobody, its changes in a scratch folder on disk,
+#: then in one on an overlay (which cannot hold an overlay's changes: a tmpfs takes them).
+WRITABLE_LIB = r"""
+import os, subprocess, sys
+from pathlib import Path
+from sagestack import job_sandbox as js
+
+root = Path(sys.argv[1])
+user, _ = js.resolve_user("nobody")
+report = {"disk": js.writable_copy("/lib", root / "disk", user)}
+(root / "lower").mkdir(); (root / "layer").mkdir()
+subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(root / "layer")], check=True)
+(root / "layer" / "u").mkdir(); (root / "layer" / "w").mkdir(); (root / "merged").mkdir()
+options = f"lowerdir={root / 'lower'},upperdir={root / 'layer' / 'u'},workdir={root / 'layer' / 'w'}"
+subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, str(root / "merged")], check=True)
+report["on_overlay"] = js.writable_copy("/lib", root / "merged" / "scratch", user)
+os.setgid(user.gid); os.setuid(user.uid)
+open("/lib/libsagestack-probe.so", "w").write("x")
+report["written"] = os.path.exists("/usr/lib/libsagestack-probe.so")
+print(report)
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mount namespaces need root")
+def test_a_writable_lib_is_the_processs_own(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    if not shutil.which("unshare"):
+        pytest.skip("needs unshare")
+    tmp_path.chmod(0o755)
+    script = tmp_path / "probe.py"
+    script.write_text(WRITABLE_LIB)
+    done = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", sys.executable, str(script), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(job_sandbox.__file__).resolve().parents[1])},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "{'disk': None, 'on_overlay': None, 'written': True}"
+    assert not Path("/usr/lib/libsagestack-probe.so").exists()  # the host's /lib never saw it
+    assert (tmp_path / "disk" / "upper").is_dir()
