@@ -314,3 +314,42 @@ def test_monitoring_schedule_and_its_execution(server, browser, resources, shots
     link.click()
     wait_for(lambda: job in view_text(driver), 10, 0.2, "the execution's processing job")
     assert not js_errors(driver)
+
+
+def test_images_page_lists_repositories_and_their_images(server, browser, shots, tmp_path):
+    """A repository CreateRepository made, and — where podman is installed — an image the engine holds
+    under an ECR URI: the Images list and the repository's page show them."""
+    import shutil
+    import subprocess
+    import tarfile
+
+    driver = browser
+    ecr = server.client("ecr")
+    account = server.client("sts").get_caller_identity()["Account"]
+    made, tagged = f"console-made-{uuid.uuid4().hex[:6]}", f"console-tagged-{uuid.uuid4().hex[:6]}"
+    ecr.create_repository(repositoryName=made)
+    uri = f"{account}.dkr.ecr.us-east-1.amazonaws.com/{tagged}:v1"
+    podman = shutil.which("podman")
+    if podman:
+        (tmp_path / "hello.txt").write_text("hi")
+        with tarfile.open(tmp_path / "layer.tar", "w") as archive:
+            archive.add(tmp_path / "hello.txt", "hello.txt")
+        subprocess.run([podman, "import", "-q", str(tmp_path / "layer.tar"), uri], check=True, timeout=60)
+    try:
+        open_page(driver, server, "/images")
+        text = view_text(driver)
+        assert made in text and f"{account}.dkr.ecr.us-east-1.amazonaws.com/{made}" in text
+        if podman:
+            assert tagged in text
+            open_page(driver, server, f"/images/{tagged}")
+            wait_for(lambda: "v1" in driver.find_element(By.CSS_SELECTOR, "#view table.data").text, 10, 0.2)
+            row = driver.find_element(By.CSS_SELECTOR, "#view table.data tbody tr").text
+            assert "sha256:" in row and "KB" in row and uri in row
+            shot(driver, shots, "29-image-repository")
+        open_page(driver, server, f"/images/{made}")
+        assert "No images in this repository yet." in view_text(driver)
+        assert not js_errors(driver)
+    finally:
+        ecr.delete_repository(repositoryName=made)
+        if podman:
+            subprocess.run([podman, "rmi", "-f", uri], capture_output=True, timeout=60)

@@ -30,6 +30,7 @@ SERVICES = frozenset(
         "lambda",
         "sqs",
         "scheduler",
+        "ecr",
     }
 )
 

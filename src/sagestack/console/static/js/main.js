@@ -6,6 +6,7 @@ import * as s3 from './pages/s3.js';
 import * as pipes from './pages/pipelines.js';
 import * as models from './pages/models.js';
 import * as exps from './pages/experiments.js';
+import * as images from './pages/images.js';
 import { logs } from './pages/logs.js';
 
 // [pattern, page]: a page is async (view, args, live) => void
@@ -33,6 +34,8 @@ const ROUTES = [
   [/^\/endpoints\/(.+)$/, models.endpoint],
   [/^\/monitoring\/?$/, models.schedules],
   [/^\/monitoring\/(.+)$/, models.schedule],
+  [/^\/images\/?$/, images.repositories],
+  [/^\/images\/(.+)$/, images.repository],
   [/^\/logs\/?$/, logs],
 ];
 
