@@ -344,6 +344,24 @@ def test_endpoint_charts_show_invocations(server, browser, world, shots):
     assert not js_errors(driver)
 
 
+def test_endpoint_and_model_version_pages_show_their_lineage(server, browser, world, shots):
+    """SageMaker's automatic lineage, walked up (QueryLineage): the endpoint's deployment, its model data
+    and image; the model version's model data and image."""
+    driver = browser
+    model_data = server.client("sagemaker").describe_model(ModelName=world["model"])["PrimaryContainer"]
+    open_page(driver, server, f"/endpoints/{world['endpoint']}")
+    lineage = driver.find_element(By.CSS_SELECTOR, "[data-lineage]")
+    text = lineage.text
+    assert "ModelDeployment" in text and "Image" in text and model_data["ModelDataUrl"] in text
+    assert lineage.find_elements(By.CSS_SELECTOR, "a[href^='#/s3/']")  # the model data, one click away
+    driver.execute_script("arguments[0].scrollIntoView()", lineage)
+    shot(driver, shots, "25b-endpoint-lineage")
+    open_page(driver, server, f"/registry/{world['group']}/1")
+    text = driver.find_element(By.CSS_SELECTOR, "[data-lineage]").text
+    assert f"s3://{world['bucket']}/model.tar.gz" in text and SKLEARN_IMAGE in text
+    assert not js_errors(driver)
+
+
 def test_start_a_pipeline_execution_from_the_page(server, browser, world, shots):
     driver = browser
     sm = server.client("sagemaker")

@@ -353,3 +353,91 @@ def test_images_page_lists_repositories_and_their_images(server, browser, shots,
         ecr.delete_repository(repositoryName=made)
         if podman:
             subprocess.run([podman, "rmi", "-f", uri], capture_output=True, timeout=60)
+
+
+#: A training job whose model carries its own inference code (code/inference.py), so the endpoint serves
+#: exactly the artifact the job produced.
+TRAIN_SERVABLE = r"""
+import os, shutil
+code = os.path.join(os.environ["SM_MODEL_DIR"], "code")
+os.makedirs(code)
+open(os.path.join(os.environ["SM_MODEL_DIR"], "tag.txt"), "w").write("lineage")
+shutil.copy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "inference.py"), code)
+"""
+
+
+def test_endpoint_lineage_reaches_the_training_job_and_its_data(server, browser, resources, shots):
+    """Train → deploy the job's own model → the endpoint's Lineage section names the training job (a link
+    to its page) and the data set it read."""
+    from hosting_support import ECHO_MODEL, Hosting
+
+    driver = browser
+    sm, s3 = server.client("sagemaker"), server.client("s3")
+    bucket, job = resources["bucket"], f"{resources['experiment']}-lineage"
+    s3.put_object(
+        Bucket=bucket,
+        Key="code/servable.tar.gz",
+        Body=tar_gz({"train.py": TRAIN_SERVABLE.encode(), "inference.py": ECHO_MODEL.encode()}),
+    )
+    sm.create_training_job(
+        TrainingJobName=job,
+        AlgorithmSpecification={"TrainingImage": SKLEARN_IMAGE, "TrainingInputMode": "File"},
+        RoleArn=ROLE,
+        InputDataConfig=[
+            {
+                "ChannelName": "train",
+                "DataSource": {
+                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data/train"}
+                },
+            }
+        ],
+        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/output"},
+        ResourceConfig={"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1},
+        StoppingCondition={"MaxRuntimeInSeconds": 300},
+        HyperParameters={
+            "sagemaker_program": '"train.py"',
+            "sagemaker_submit_directory": json.dumps(f"s3://{bucket}/code/servable.tar.gz"),
+        },
+    )
+    desc = wait_for(
+        lambda: (
+            (d := sm.describe_training_job(TrainingJobName=job))["TrainingJobStatus"] != "InProgress" and d
+        ),
+        180,
+        1,
+        "the training job",
+    )
+    assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
+    hosting = Hosting(server)
+    sm.create_model(
+        ModelName=job,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={
+            "Image": SKLEARN_IMAGE,
+            "ModelDataUrl": desc["ModelArtifacts"]["S3ModelArtifacts"],
+            "Environment": {
+                "SAGEMAKER_PROGRAM": "inference.py",
+                "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+            },
+        },
+    )
+    assert (
+        hosting.endpoint(job, hosting.config(job, [("AllTraffic", job, 1.0)]))["EndpointStatus"]
+        == "InService"
+    )
+    try:
+        assert hosting.invoke(job, "1,2")[0] == "lineage:3"
+        open_page(driver, server, f"/endpoints/{job}")
+        lineage = driver.find_element(By.CSS_SELECTOR, "[data-lineage]")
+        text = lineage.text
+        assert "TrainingJob" in text and "DataSet" in text and f"s3://{bucket}/data/train" in text
+        link = lineage.find_element(By.CSS_SELECTOR, f"a[href='#/training/{job}']")
+        driver.execute_script("arguments[0].scrollIntoView()", lineage)
+        shot(driver, shots, "30-endpoint-lineage-to-training")
+        link.click()
+        wait_for(
+            lambda: "Completed" in view_text(driver) and job in view_text(driver), 10, 0.2, "the job page"
+        )
+        assert not js_errors(driver)
+    finally:
+        hosting.delete(job)

@@ -11,6 +11,7 @@ function aligned(series) {
 
 export function chart(title, series, { width = 560, height = 220, xTime = true, points = false } = {}) {
   const box = h('div', { class: 'chart', 'data-chart': title, 'data-points': 0 });
+  const pad = xTime ? 300 : 1;
   let plot = null;
   function draw(list) {
     const total = list.reduce((n, s) => n + s.x.length, 0);
@@ -22,7 +23,8 @@ export function chart(title, series, { width = 560, height = 220, xTime = true, 
     box.replaceChildren();
     plot = new window.uPlot({
       title, width: Math.min(width, Math.max(300, (box.parentElement?.clientWidth || width) - 24)), height,
-      scales: { x: { time: xTime } },
+      // one x value: uPlot's own range runs 1,000 days past it; show it with a few minutes (or steps) around
+      scales: { x: { time: xTime, range: (u, min, max) => (u.data[0]?.length === 1 ? [u.data[0][0] - pad, u.data[0][0] + pad] : [min, max]) } },
       series: [{}, ...list.map((s, i) => ({
         label: s.label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true,
         points: { show: points || s.x.length < 40 },

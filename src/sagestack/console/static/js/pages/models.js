@@ -3,6 +3,7 @@
 import { call, identity, objectText } from '../api.js';
 import { chart, fromMetricData } from '../charts.js';
 import { enc, error, h, kv, pagedList, s3Link, section, status, table, when } from '../ui.js';
+import { ascendants, endpointContext, packageArtifact } from './lineage.js';
 
 export async function registry(view) {
   view.append(h('h1', {}, 'Model registry'), pagedList(async (next) => {
@@ -54,7 +55,8 @@ export async function version(view, [group, number]) {
       ['Approval comment', pkg.ApprovalDescription], ['Description', pkg.ModelPackageDescription],
       ['Metadata', Object.entries(pkg.CustomerMetadataProperties || {}).map(([k, v]) => `${k}=${v}`).join(', ')]]),
     section('Containers', table([['Image', (c) => c.Image], ['Model data', (c) => s3Link(c.ModelDataUrl)], ['Framework', (c) => c.Framework || '']], spec.Containers || [])),
-    section('Model metrics', table([['Kind', (m) => m.kind], ['Report', (m) => m.part], ['Location', (m) => s3Link(m.ref?.S3Uri)]], metrics, 'No model metrics.')));
+    section('Model metrics', table([['Kind', (m) => m.kind], ['Report', (m) => m.part], ['Location', (m) => s3Link(m.ref?.S3Uri)]], metrics, 'No model metrics.')),
+    section('Lineage (what it came from)', await ascendants(await packageArtifact(pkg.ModelPackageArn).catch(() => null))));
 }
 
 export async function endpoints(view) {
@@ -88,6 +90,7 @@ export async function endpoint(view, [name], live) {
     section('Autoscaling activity', scaling),
     section('Data capture', capture ? kv([['Enabled', String(capture.EnableCapture)], ['Sampling %', capture.CurrentSamplingPercentage],
       ['Destination', s3Link(capture.DestinationS3Uri)]]) : h('p', { class: 'muted' }, 'Not capturing.')),
+    section('Lineage (what it came from)', await ascendants(await endpointContext(desc.EndpointArn).catch(() => null))),
     section('Update history', table([['When', (r) => when(r[1])], ['What', (r) => r[0]]],
       [['Created', desc.CreationTime], ['Last modified', desc.LastModifiedTime]].concat(desc.PendingDeploymentSummary
         ? [[`Deploying ${desc.PendingDeploymentSummary.EndpointConfigName}`, desc.PendingDeploymentSummary.StartTime]] : []))));
