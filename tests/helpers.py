@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import sys
 import tarfile
 import time
@@ -164,3 +165,41 @@ def sandbox_tmp_entries(data_dir) -> set[str]:
     needed = [Path(data_dir), Path(sys.prefix), Path(sys.base_prefix), Path(sagestack.__file__)]
     tmp = Path("/tmp")
     return {p.resolve().relative_to(tmp).parts[0] for p in needed if tmp in p.resolve().parents}
+
+
+def script_training_job(
+    name: str,
+    bucket: str,
+    sourcedir: str,
+    train: str | None = "data/train",
+    hyperparameters: dict | None = None,
+    metric_definitions: list | None = None,
+    **extra,
+) -> dict:
+    """CreateTrainingJob's parameters for a script-mode scikit-learn job: ``train.py`` from the tarball at
+    key ``sourcedir`` of ``bucket``, the ``train`` channel from ``s3://<bucket>/<train>``, output under
+    ``s3://<bucket>/output``; ``hyperparameters`` are added, ``extra`` adds or replaces parameters."""
+    algorithm = {"TrainingImage": SKLEARN_IMAGE, "TrainingInputMode": "File"}
+    if metric_definitions:
+        algorithm["MetricDefinitions"] = metric_definitions
+    request = {
+        "TrainingJobName": name,
+        "AlgorithmSpecification": algorithm,
+        "RoleArn": ROLE,
+        "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/output"},
+        "ResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 300},
+        "HyperParameters": {
+            "sagemaker_program": '"train.py"',
+            "sagemaker_submit_directory": json.dumps(f"s3://{bucket}/{sourcedir}"),
+            **(hyperparameters or {}),
+        },
+    }
+    if train:
+        request["InputDataConfig"] = [
+            {
+                "ChannelName": "train",
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/{train}"}},
+            }
+        ]
+    return {**request, **extra}

@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote
 
 import pytest
 
-from helpers import ROLE, SKLEARN_IMAGE, tar_gz, wait_for
+from helpers import ROLE, SKLEARN_IMAGE, script_training_job, tar_gz, wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hosting"))
 from hosting_support import Hosting  # noqa: E402
@@ -68,29 +68,13 @@ def world(server):
     s3.put_object(Bucket=bucket, Key="code/sourcedir.tar.gz", Body=tar_gz({"train.py": TRAIN.encode()}))
     job = f"console-train-{tag}"
     sm.create_training_job(
-        TrainingJobName=job,
-        AlgorithmSpecification={
-            "TrainingImage": SKLEARN_IMAGE,
-            "TrainingInputMode": "File",
-            "MetricDefinitions": [{"Name": "train:loss", "Regex": "train-loss: ([0-9.]+)"}],
-        },
-        RoleArn=ROLE,
-        InputDataConfig=[
-            {
-                "ChannelName": "train",
-                "DataSource": {
-                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data/train"}
-                },
-            }
-        ],
-        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/output"},
-        ResourceConfig={"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1},
-        StoppingCondition={"MaxRuntimeInSeconds": 300},
-        HyperParameters={
-            "sagemaker_program": '"train.py"',
-            "sagemaker_submit_directory": json.dumps(f"s3://{bucket}/code/sourcedir.tar.gz"),
-            "epochs": "60",
-        },
+        **script_training_job(
+            job,
+            bucket,
+            "code/sourcedir.tar.gz",
+            hyperparameters={"epochs": "60"},
+            metric_definitions=[{"Name": "train:loss", "Regex": "train-loss: ([0-9.]+)"}],
+        )
     )
     pipeline = f"console-pipe-{tag}"
     sm.create_pipeline(PipelineName=pipeline, RoleArn=ROLE, PipelineDefinition=json.dumps(PIPELINE))

@@ -12,7 +12,15 @@ import uuid
 import pytest
 
 from console_support import js_errors, open_page, shot, sign_in, view_text
-from helpers import ROLE, SKLEARN_IMAGE, processing_input, processing_output, tar_gz, wait_for
+from helpers import (
+    ROLE,
+    SKLEARN_IMAGE,
+    processing_input,
+    processing_output,
+    script_training_job,
+    tar_gz,
+    wait_for,
+)
 from test_console_browser import pytestmark  # noqa: F401 - slow; skipped without Chromium
 
 pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the test extra)")
@@ -379,26 +387,7 @@ def test_endpoint_lineage_reaches_the_training_job_and_its_data(server, browser,
         Key="code/servable.tar.gz",
         Body=tar_gz({"train.py": TRAIN_SERVABLE.encode(), "inference.py": ECHO_MODEL.encode()}),
     )
-    sm.create_training_job(
-        TrainingJobName=job,
-        AlgorithmSpecification={"TrainingImage": SKLEARN_IMAGE, "TrainingInputMode": "File"},
-        RoleArn=ROLE,
-        InputDataConfig=[
-            {
-                "ChannelName": "train",
-                "DataSource": {
-                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data/train"}
-                },
-            }
-        ],
-        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/output"},
-        ResourceConfig={"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1},
-        StoppingCondition={"MaxRuntimeInSeconds": 300},
-        HyperParameters={
-            "sagemaker_program": '"train.py"',
-            "sagemaker_submit_directory": json.dumps(f"s3://{bucket}/code/servable.tar.gz"),
-        },
-    )
+    sm.create_training_job(**script_training_job(job, bucket, "code/servable.tar.gz"))
     desc = wait_for(
         lambda: (
             (d := sm.describe_training_job(TrainingJobName=job))["TrainingJobStatus"] != "InProgress" and d

@@ -19,6 +19,7 @@ from helpers import (
     processing_output,
     read_tar_gz,
     sandbox_tmp_entries,
+    script_training_job,
     tar_gz,
     wait_for,
     wait_training,
@@ -86,24 +87,7 @@ def _run_probe(server, script: str = PROBE, expect: str = "Completed") -> tuple[
     data_dir = server.data_dir.resolve()
     try:
         sm.create_training_job(
-            TrainingJobName=name,
-            AlgorithmSpecification={"TrainingImage": SKLEARN_IMAGE, "TrainingInputMode": "File"},
-            RoleArn=ROLE,
-            InputDataConfig=[
-                {
-                    "ChannelName": "train",
-                    "DataSource": {
-                        "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data/train"}
-                    },
-                }
-            ],
-            OutputDataConfig={"S3OutputPath": f"s3://{bucket}/output"},
-            ResourceConfig={"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1},
-            StoppingCondition={"MaxRuntimeInSeconds": 300},
-            HyperParameters={
-                "sagemaker_program": '"train.py"',
-                "sagemaker_submit_directory": json.dumps(f"s3://{bucket}/code/sourcedir.tar.gz"),
-            },
+            **script_training_job(name, bucket, "code/sourcedir.tar.gz"),
             Environment={
                 "PROBE_DATA_DIR": str(data_dir),
                 "PROBE_JOBS": str(data_dir / "jobs" / "training"),
