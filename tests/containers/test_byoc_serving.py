@@ -101,13 +101,7 @@ def test_endpoint_with_a_missing_image_fails_clearly(podman_server):
     name = f"byoc-missing-{uuid.uuid4().hex[:8]}"
     image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/not-built:1"
     sm.create_model(ModelName=name, PrimaryContainer={"Image": image}, ExecutionRoleArn=ROLE)
-    sm.create_endpoint_config(
-        EndpointConfigName=name,
-        ProductionVariants=[
-            {"VariantName": "v", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
-        ],
-    )
-    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    _create_endpoint(sm, name)
     wait_for(
         lambda: sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "Failed", 60, message="Failed"
     )
@@ -133,13 +127,7 @@ def test_isolated_model_serves_from_an_internal_network(podman_server, trained, 
         ExecutionRoleArn=ROLE,
         EnableNetworkIsolation=True,
     )
-    sm.create_endpoint_config(
-        EndpointConfigName=name,
-        ProductionVariants=[
-            {"VariantName": "v", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
-        ],
-    )
-    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    _create_endpoint(sm, name)
     try:
         wait_for(
             lambda: sm.describe_endpoint(EndpointName=name)["EndpointStatus"] in ("InService", "Failed"), 120
@@ -188,18 +176,7 @@ def test_inference_pipeline_of_byoc_containers(podman_server, trained, byoc_imag
                 InferenceExecutionConfig={"Mode": mode},
                 ExecutionRoleArn=ROLE,
             )
-            sm.create_endpoint_config(
-                EndpointConfigName=name,
-                ProductionVariants=[
-                    {
-                        "VariantName": "v",
-                        "ModelName": name,
-                        "InstanceType": "ml.m5.large",
-                        "InitialInstanceCount": 1,
-                    }
-                ],
-            )
-            sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+            _create_endpoint(sm, name)
             endpoints.append(name)
         for name in endpoints:
             wait_for(
@@ -239,6 +216,17 @@ def _mme_endpoint(server, bucket: str, image: str, environment: dict, cache: str
         },
         ExecutionRoleArn=ROLE,
     )
+    _create_endpoint(sm, name)
+    wait_for(
+        lambda: sm.describe_endpoint(EndpointName=name)["EndpointStatus"] in ("InService", "Failed"), 120
+    )
+    desc = sm.describe_endpoint(EndpointName=name)
+    assert desc["EndpointStatus"] == "InService", desc.get("FailureReason")
+    return name
+
+
+def _create_endpoint(sm, name: str) -> None:
+    """An endpoint ``name`` (and its config) serving the model ``name`` on one instance."""
     sm.create_endpoint_config(
         EndpointConfigName=name,
         ProductionVariants=[
@@ -246,12 +234,6 @@ def _mme_endpoint(server, bucket: str, image: str, environment: dict, cache: str
         ],
     )
     sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
-    wait_for(
-        lambda: sm.describe_endpoint(EndpointName=name)["EndpointStatus"] in ("InService", "Failed"), 120
-    )
-    desc = sm.describe_endpoint(EndpointName=name)
-    assert desc["EndpointStatus"] == "InService", desc.get("FailureReason")
-    return name
 
 
 def _endpoint_log(server, name: str) -> str:
@@ -385,13 +367,7 @@ def test_multi_model_container_in_an_inference_pipeline_fails_clearly(
         ],
         ExecutionRoleArn=ROLE,
     )
-    sm.create_endpoint_config(
-        EndpointConfigName=name,
-        ProductionVariants=[
-            {"VariantName": "v", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
-        ],
-    )
-    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    _create_endpoint(sm, name)
     wait_for(
         lambda: sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "Failed", 60, message="Failed"
     )

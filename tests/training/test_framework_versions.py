@@ -190,6 +190,14 @@ VERSIONS_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.fixture
+def bucket(server) -> str:
+    """A bucket of the test's own on the shared server."""
+    name = f"fwenv-{uuid.uuid4().hex[:8]}"
+    server.client("s3").create_bucket(Bucket=name)
+    return name
+
+
 def _log_text(server, group: str, name: str) -> str:
     logs = server.client("logs")
     streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{name}/")["logStreams"]
@@ -247,10 +255,8 @@ def test_sklearn_job_runs_its_framework_version_with_its_requirements(server, sd
 
 
 @pytest.mark.slow
-def test_an_unknown_framework_version_fails_the_job_clearly(server):
+def test_an_unknown_framework_version_fails_the_job_clearly(server, bucket):
     s3 = server.client("s3")
-    bucket = f"fwenv-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="code/sourcedir.tar.gz", Body=tar_gz({"train.py": b"print('hi')\n"}))
     name = f"fwenv-bad-{uuid.uuid4().hex[:8]}"
     sm = server.client("sagemaker")
@@ -286,12 +292,10 @@ ENTRYPOINT_COMMAND = (  # ContainerEntrypoint members are at most 256 characters
 
 
 @pytest.mark.slow
-def test_a_container_entrypoint_on_a_framework_image_runs_its_version(server):
+def test_a_container_entrypoint_on_a_framework_image_runs_its_version(server, bucket):
     """A ContainerEntrypoint (a shell calling ``python``, as ModelTrainer's sm_train.sh does) on the
     scikit-learn 1.2-1 image runs with the tag's framework environment first on PATH, and says so."""
     s3 = server.client("s3")
-    bucket = f"fwenv-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=bucket)
     sm = server.client("sagemaker")
     name = f"fwenv-ep-{uuid.uuid4().hex[:8]}"
     sm.create_training_job(
@@ -317,10 +321,7 @@ def test_a_container_entrypoint_on_a_framework_image_runs_its_version(server):
 
 
 @pytest.mark.slow
-def test_a_processing_entrypoint_on_a_framework_image_logs_its_version(server):
-    s3 = server.client("s3")
-    bucket = f"fwenv-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=bucket)
+def test_a_processing_entrypoint_on_a_framework_image_logs_its_version(server, bucket):
     sm = server.client("sagemaker")
     name = f"fwenv-pep-{uuid.uuid4().hex[:8]}"
     sm.create_processing_job(
@@ -425,10 +426,8 @@ def _training(server, bucket: str, port: int, isolated: bool) -> str:
 
 
 @pytest.mark.slow
-def test_network_isolation_blocks_what_a_plain_job_reaches(server, listener):
+def test_network_isolation_blocks_what_a_plain_job_reaches(server, listener, bucket):
     s3 = server.client("s3")
-    bucket = f"fwenv-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=bucket)
     sm = server.client("sagemaker")
     results = {}
     for isolated in (False, True):
@@ -446,10 +445,8 @@ def test_network_isolation_blocks_what_a_plain_job_reaches(server, listener):
 
 
 @pytest.mark.slow
-def test_processing_job_with_network_isolation(server, listener):
+def test_processing_job_with_network_isolation(server, listener, bucket):
     s3 = server.client("s3")
-    bucket = f"fwenv-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=bucket)
     out = "/opt/ml/processing/output/result"
     script = CONNECT.replace("PORT", str(listener)).replace("OUT", repr(out))
     script = f"import os\nos.makedirs({out!r}, exist_ok=True)\n" + script
