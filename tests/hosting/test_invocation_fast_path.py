@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import time
 
 import pytest
 
@@ -139,3 +140,33 @@ def test_large_body_and_over_the_limit(server, fast):
     assert (status, answer) == (200, b"fp:1e+06")
     status, _, answer = exchange(server, signed(server, fast, b"1" * (6 * 1024 * 1024 + 1)))
     assert status == 413 and re.search(rb"HTTP content length exceeded 6291456 bytes", answer)
+
+
+def test_kept_alive_calls_are_answered_and_logged(server, fast):
+    """On one connection after the first call the gateway has a kept-alive connection to the worker, so
+    these are answered from callbacks (Router.start): answers, model errors and request-log lines as
+    the task's path gives them (checked against it above)."""
+    log_line = re.compile(
+        r"INFO sagestack\.requests: sagemaker-runtime:InvokeEndpoint status=(\d+) duration_ms=[\d.]+ "
+        r"error=(\S+) request_id=(\S+)$"
+    )
+    bodies = [b"1,2", b"2,2", b"boom", b"4,2"]
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        buffer = bytearray()
+        answers = []
+        for body in bodies:  # one at a time: each is answered before the next is sent
+            sock.sendall(signed(server, fast, body))
+            answers.append(read_response(sock, buffer))
+    assert [(s, b) for s, _, b in answers[:2]] == [(200, b"fp:3"), (200, b"fp:4")]
+    assert answers[2][0] == 424 and answers[2][1]["x-amzn-errortype"].startswith("ModelError")
+    assert answers[3][0] == 200 and answers[3][2] == b"fp:6"
+    ids = [headers["x-amzn-requestid"] for _, headers, _ in answers]
+    deadline = time.time() + 10
+    while True:
+        logged = {
+            m[3]: (m[1], m[2]) for m in map(log_line.search, server.log_path.read_text().splitlines()) if m
+        }
+        if all(i in logged for i in ids) or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    assert [logged.get(i) for i in ids] == [("200", "-"), ("200", "-"), ("424", "ModelError"), ("200", "-")]

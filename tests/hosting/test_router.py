@@ -105,3 +105,121 @@ def test_model_timeout_is_a_model_error(tmp_path):
         asyncio.run(scenario())
     finally:
         instance.stop()
+
+
+# -- Router.start: InvokeEndpoint from callbacks ------------------------------------------------------
+
+
+class _FakeWorker:
+    """A model server on loopback speaking the container contract: ``ok`` answers, ``fail`` is a 500,
+    ``slow`` answers after a second, ``hangup`` closes the connection without answering."""
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(
+                    next(
+                        line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+                    ).split(b":")[1]
+                )
+                body = await reader.readexactly(length)
+                if body == b"hangup":
+                    break
+                if body == b"slow":
+                    await asyncio.sleep(1.0)
+                status, answer = (
+                    (b"500 Internal Server Error", b"bad input")
+                    if body == b"fail"
+                    else (b"200 OK", b"answer:" + body)
+                )
+                writer.write(
+                    b"HTTP/1.1 %s\r\nContent-Type: text/csv\r\nX-Amzn-SageMaker-Custom-Attributes: c=1\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (status, len(answer), answer)
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+
+class _Instance(_Stub):
+    def __init__(self, port: int):
+        super().__init__()
+        self.host, self.port, self.pool, self.served = "127.0.0.1", port, None, 0
+
+
+def test_start_answers_from_callbacks_and_declines_what_needs_handle():
+    from types import SimpleNamespace
+
+    from sagestack.protocol.http import Headers, HttpRequest
+
+    class _Platform:
+        class settings:
+            region = "us-east-1"
+
+    auth = SimpleNamespace(credentials=SimpleNamespace(account_id="000000000000"), region="us-east-1")
+
+    def request(body: bytes, **headers: str) -> HttpRequest:
+        return HttpRequest(
+            "POST",
+            "/endpoints/ep/invocations",
+            "",
+            Headers([("content-type", "text/csv")] + [(k.replace("_", "-"), v) for k, v in headers.items()]),
+            body=body,
+        )
+
+    async def scenario() -> None:
+        server = await asyncio.start_server(_FakeWorker().handle, "127.0.0.1", 0)
+        instance = _Instance(server.sockets[0].getsockname()[1])
+        router = Router(_Platform(), timeout=0.5)
+        router.publish(
+            ("000000000000", "us-east-1", "ep"),
+            EndpointRoute("ep", "000000000000", "us-east-1", [VariantRoute("AllTraffic", 1.0, [instance])]),
+        )
+
+        async def start(body: bytes, **headers: str):
+            answered = asyncio.get_running_loop().create_future()
+            assert router.start(request(body, **headers), auth, lambda *result: answered.set_result(result))
+            return await answered
+
+        # no kept-alive connection yet: handle's path (it makes one, kept for the next request)
+        assert not router.start(request(b"1"), auth, lambda *result: None)
+        await router.handle(request(b"1"), auth, None)
+        response, error = await start(b"2")
+        assert error is None and response.status == 200 and response.body == b"answer:2"
+        headers = dict(response.headers)
+        assert headers["content-type"] == "text/csv"
+        assert headers["x-amzn-invoked-production-variant"] == "AllTraffic"
+        assert headers["x-amzn-sagemaker-custom-attributes"] == "c=1"
+        assert instance.inflight == 0 and instance.served == 2 and len(instance.pool.idle) == 1
+
+        response, error = await start(b"fail")  # the model's error: ModelError, connection kept
+        assert response is None and (error.code, error.status) == ("ModelError", 424)
+        assert error.fields["OriginalStatusCode"] == 500 and error.fields["OriginalMessage"] == "bad input"
+        assert len(instance.pool.idle) == 1
+
+        started = time.perf_counter()
+        response, error = await start(b"slow")  # no answer within the router's timeout
+        assert response is None and error.code == "ModelError" and "timed out" in error.message
+        assert time.perf_counter() - started < 0.9 and instance.inflight == 0
+        assert not router.start(request(b"3"), auth, lambda *result: None)  # that connection was dropped
+
+        await router.handle(request(b"3"), auth, None)
+        assert await start(b"hangup") == (None, None)  # closed before answering: handle retries it
+        assert instance.inflight == 0 and not instance.pool.idle
+
+        # what start leaves to handle: an unknown endpoint, an unknown target variant, a target model
+        await router.handle(request(b"4"), auth, None)
+        assert not router.start(request(b"5", x_amzn_sagemaker_target_variant="Nope"), auth, lambda *r: None)
+        assert not router.start(
+            request(b"5", x_amzn_sagemaker_target_model="m.tar.gz"), auth, lambda *r: None
+        )
+        other = HttpRequest("POST", "/endpoints/other/invocations", "", Headers([]), body=b"5")
+        assert not router.start(other, auth, lambda *result: None)
+        response, error = await start(b"5", x_amzn_sagemaker_target_variant="AllTraffic")
+        assert response.body == b"answer:5"
+        instance.pool.close()
+        server.close()
+
+    asyncio.run(scenario())

@@ -272,3 +272,51 @@ def test_invocation_body_in_pieces_and_a_failing_handler():
         assert last.startswith(b"HTTP/1.1 500 ") and b"connection: close" in last and real.closed
 
     asyncio.run(run())
+
+
+class CallbackGateway(FakeGateway):
+    """``invoke_now`` takes the bodies that start with ``cb``: answered on a later turn of the loop
+    (``cb-slow`` 20 ms later); ``cb-back`` is handed back to ``serve`` after it was taken."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.taken: list = []
+
+    def invoke_now(self, request, respond) -> bool:
+        from sagestack.protocol.http import HttpResponse
+
+        if not request.body.startswith(b"cb"):
+            return False
+        self.taken.append(request)
+        loop = asyncio.get_running_loop()
+        if request.body == b"cb-back":
+            loop.call_soon(respond, None)
+        else:
+            answer = HttpResponse(200, [("content-type", "text/plain")], b"cb:" + request.body)
+            loop.call_later(0.02 if request.body == b"cb-slow" else 0, respond, answer)
+        return True
+
+
+def test_invocations_answered_from_callbacks_keep_their_order():
+    async def run() -> None:
+        gateway = CallbackGateway()
+        protocol, real = _protocol(gateway)
+        protocol.data_received(_invoke(b"cb-slow") + _invoke(b"x") + _invoke(b"cb-back") + _invoke(b"cb-1"))
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if len(_responses(real)) == 4:
+                break
+        assert _responses(real) == [b"cb:cb-slow", b"fast:x", b"fast:cb-back", b"cb:cb-1"]
+        assert [r.body for r in gateway.taken] == [b"cb-slow", b"cb-back", b"cb-1"]
+        assert [r.body for r in gateway.served] == [b"x", b"cb-back"]
+        assert gateway.served[1] is gateway.taken[1]  # handed back whole: the same request (and its id)
+        assert not real.closed
+        # a request that asks to close the connection: answered, then closed
+        protocol.data_received(_invoke(b"cb-2", extra="Connection: close\r\n"))
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if real.closed:
+                break
+        assert _responses(real)[-1] == b"cb:cb-2" and b"connection: close" in real.writes[-1] and real.closed
+
+    asyncio.run(run())

@@ -94,6 +94,45 @@ def _error_code(response: HttpResponse) -> str | None:
     return None
 
 
+def _hashes_body(request: HttpRequest, service: str) -> bool:
+    """Whether the signature covers the body's SHA-256 computed here (every service but S3, unless the
+    client declared the hash or presigned the URL)."""
+    return (
+        service != "s3"
+        and "x-amz-content-sha256" not in request.headers
+        and "X-Amz-Signature" not in request.query_string
+    )
+
+
+def log_call(
+    request: HttpRequest, call: CallRecord, status: int, response: HttpResponse | None, started: float
+) -> None:
+    """The request log's line for one call (``info``; the server's own ``/_sagestack`` calls at ``debug``)."""
+    level = logging.DEBUG if call.service == "sagestack" else logging.INFO
+    if not request_log.isEnabledFor(level):
+        return
+    if status >= 400 and call.error is None and response is not None:
+        call.error = _error_code(response)
+    # the record made directly: the logger's caller lookup (a stack walk) names this line anyway
+    record = request_log.makeRecord(
+        REQUEST_LOG_NAME,
+        level,
+        __file__,
+        0,
+        REQUEST_LINE,
+        (
+            call.service or "-",
+            call.operation or "-",
+            status,
+            (time.perf_counter() - started) * 1000.0,
+            call.error or "-",
+            request.request_id,
+        ),
+        None,
+    )
+    request_log.handle(record)
+
+
 def _declares_body(headers: Headers) -> bool:
     length = headers.get("content-length")
     return bool(headers.get("transfer-encoding")) or (length is not None and length.strip() not in ("", "0"))
@@ -124,8 +163,12 @@ class Gateway:
                 continue
         self.services = sorted(s for s, t in self.tables.items() if t)
         self.sqs_query = SqsQueryProtocol("sqs")
-        # The serving router registers itself here (invocation fast path).
+        # The serving router registers itself here (invocation fast path): ``handle`` (a coroutine) and
+        # ``start`` (callbacks, see ``invoke_now``).
         self.invocation_handler: Callable[..., Awaitable[HttpResponse]] | None = None
+        self.invocation_starter: Callable[..., bool] | None = None
+        # access key id → (the platform's credentials row, the Credentials made from it)
+        self.known_credentials: dict[str, tuple[dict, sigv4.Credentials]] = {}
         self.started_at: float | None = None
         self.console: Console | None = None  # the web console, built on its first request
         self.startup_hooks: list[Callable[[], Any]] = []
@@ -205,28 +248,45 @@ class Gateway:
             status, call.error = 500, call.error or "InternalFailure"
             raise
         finally:
-            level = logging.DEBUG if call.service == "sagestack" else logging.INFO
-            if request_log.isEnabledFor(level):
-                if status >= 400 and call.error is None and response is not None:
-                    call.error = _error_code(response)
-                # the record made directly: the logger's caller lookup (a stack walk) names this line anyway
-                record = request_log.makeRecord(
-                    REQUEST_LOG_NAME,
-                    level,
-                    __file__,
-                    0,
-                    REQUEST_LINE,
-                    (
-                        call.service or "-",
-                        call.operation or "-",
-                        status,
-                        (time.perf_counter() - started) * 1000.0,
-                        call.error or "-",
-                        request.request_id,
-                    ),
-                    None,
-                )
-                request_log.handle(record)
+            log_call(request, call, status, response, started)
+
+    def invoke_now(self, request: HttpRequest, respond: Callable[[HttpResponse | None], None]) -> bool:
+        """InvokeEndpoint answered from callbacks, no task (gateway/http_protocol.py calls it with a
+        request whose body is read): what ``serve`` and ``dispatch`` do for a SigV4-signed call of
+        SageMaker Runtime — the same service choice, signature check, router, errors and request log —
+        when the router can send it at once (``Router.start``). ``respond(response)`` is called once with
+        the answer, or with None when the request must take ``serve`` after all (a kept-alive connection
+        to the worker turned out closed). False, having done nothing, when the request needs ``serve``:
+        unsigned, signed for another service, a signature that does not verify (``serve`` words the
+        error), or a call the router does not start."""
+        starter = self.invocation_starter
+        if starter is None:
+            return False
+        started = time.perf_counter()
+        headers = request.headers
+        scope_service, _ = sigv4.credential_scope_service(headers.raw, "", headers.multi)
+        if scope_service != "sagemaker" or self.pick_service(request, "sagemaker") != "sagemaker-runtime":
+            return False
+        try:
+            auth = self.verify_signature(request, "sagemaker-runtime")
+        except AuthError:
+            return False
+        call = CallRecord()
+        call.service, call.operation = "sagemaker-runtime", "InvokeEndpoint"
+
+        def answer(response: HttpResponse | None, error: ServiceError | None) -> None:
+            if error is not None:
+                call.error = error.code
+                response = self.protocols["sagemaker-runtime"].error(request, error, None)
+            elif response is None:
+                respond(None)
+                return
+            try:
+                respond(response)
+            finally:
+                log_call(request, call, response.status, response, started)
+
+        return starter(request, auth, answer)
 
     # -- dispatch --------------------------------------------------------------------------
 
@@ -371,14 +431,13 @@ class Gateway:
         return "s3"
 
     async def authenticate(self, request: HttpRequest, service: str, protocol: Protocol) -> sigv4.AuthResult:
-        body_sha = None
-        if (
-            service != "s3"
-            and "x-amz-content-sha256" not in request.headers
-            and "X-Amz-Signature" not in request.query_string
-        ):
-            body = await request.read_body(64 * 1024 * 1024)
-            body_sha = sha256_hex(body)
+        if request.body is None and _hashes_body(request, service):
+            await request.read_body(64 * 1024 * 1024)
+        return self.verify_signature(request, service)
+
+    def verify_signature(self, request: HttpRequest, service: str) -> sigv4.AuthResult:
+        """``authenticate`` once the body is read where the signature covers it."""
+        body_sha = sha256_hex(request.body) if _hashes_body(request, service) else None
         if service == "s3" and sigv2.is_sigv2(request.headers.raw, request.query_string):
             return sigv2.verify(
                 request.method,
@@ -403,7 +462,12 @@ class Gateway:
         row = self.platform.lookup_credentials(access_key_id)
         if row is None:
             return None
-        return sigv4.Credentials(
+        known = self.known_credentials.get(access_key_id)
+        if known is not None and known[0] is row:  # the platform's cached row: made into Credentials once
+            return known[1]
+        if len(self.known_credentials) > 10000:
+            self.known_credentials.clear()
+        credentials = sigv4.Credentials(
             access_key_id=row["access_key_id"],
             secret_access_key=row["secret_access_key"],
             account_id=row["account_id"],
@@ -411,6 +475,8 @@ class Gateway:
             session_token=row.get("session_token"),
             expires_at=row.get("expires_at"),
         )
+        self.known_credentials[access_key_id] = (row, credentials)
+        return credentials
 
     async def internal_route(self, request: HttpRequest, call: CallRecord) -> HttpResponse:
         if request.raw_path == CONSOLE_PREFIX or request.raw_path.startswith(CONSOLE_PREFIX + "/"):

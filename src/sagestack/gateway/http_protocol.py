@@ -14,17 +14,20 @@ InvokeEndpoint (``POST /endpoints/<name>/invocations``) does not go through ASGI
 head says it is one, with a ``Content-Length`` of at most 6 MB, no ``Transfer-Encoding``, no
 ``Expect: 100-continue``, no query string and HTTP/1.1, the protocol collects its headers and body from
 httptools' callbacks into an :class:`InvocationCycle` (no ASGI scope, no ``receive``/``send``, no message
-dicts, no per-request ``asyncio.Event``), hands the complete request to ``Gateway.serve`` — the same
-function the ASGI path calls: SigV4, the router, errors, request log — and writes the answer's bytes in one
-write. Any other request, and any invocation that does not fit, takes uvicorn's ASGI path as before.
-Pipelined requests keep their order: an invocation cycle takes its turn in uvicorn's pipeline like any
-other cycle.
+dicts, no per-request ``asyncio.Event``) and answers it in one write. Two ways: first
+``Gateway.invoke_now``, plain callbacks from here to the worker's answer and back (no task, no coroutine:
+the usual case, a signed call of a real-time endpoint with a kept-alive connection to its worker ready);
+when that declines, a task running ``Gateway.serve`` — the function the ASGI path calls too: SigV4, the
+router, errors, request log. Any other request, and any invocation that does not fit, takes uvicorn's
+ASGI path as before. Pipelined requests keep their order: an invocation cycle takes its turn in uvicorn's
+pipeline like any other cycle.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from typing import Any
 
 from ..protocol.http import FileBody, Headers, HttpRequest, HttpResponse
@@ -133,6 +136,7 @@ class InvocationCycle:
         "path",
         "previous",
         "protocol",
+        "request",
         "response_complete",
     )
 
@@ -145,6 +149,7 @@ class InvocationCycle:
         self.keep_alive = keep_alive
         self.previous = previous  # the cycle before this one on the connection: it answers first
         self.body: bytes | bytearray = b""
+        self.request: HttpRequest | None = None  # built once the body is complete
         self.disconnected = False
         self.response_complete = False
 
@@ -173,6 +178,7 @@ def protocol_class():
 
     class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         gateway: Any = None
+        invoke_now: Any = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)  # flow control stays on the real transport
@@ -181,6 +187,7 @@ def protocol_class():
             while gateway is not None and not hasattr(gateway, "serve"):
                 gateway = getattr(gateway, "app", None)  # through any ASGI wrapper uvicorn put around it
             self.gateway = gateway
+            self.invoke_now = getattr(gateway, "invoke_now", None)
 
         def on_message_begin(self) -> None:  # the ASGI scope is built only for requests that need it
             self.url = b""
@@ -233,7 +240,21 @@ def protocol_class():
                 self.flow.pause_reading()
                 self.pipeline.appendleft((cycle, None))  # type: ignore[arg-type]
 
-        async def run_invocation(self, cycle: InvocationCycle) -> None:
+        def _start_asgi_task(self, cycle, app) -> None:  # type: ignore[override]
+            """Start answering ``cycle`` (now, or when its turn in the pipeline comes): an invocation
+            through ``Gateway.invoke_now`` when it takes it, else as a task."""
+            if type(cycle) is InvocationCycle:
+                request = cycle.request = self.invocation_request(cycle)
+                # a slow reader (writes paused): the task waits for the buffer to drain
+                if self.invoke_now is not None and not self.flow.write_paused:
+                    try:
+                        if self.invoke_now(request, partial(self.finish_invocation, cycle)):
+                            return
+                    except Exception:  # noqa: BLE001 - nothing was sent: the task answers (and words it)
+                        log.exception("InvokeEndpoint's callback path failed")
+            HttpToolsProtocol._start_asgi_task(self, cycle, app)
+
+        def invocation_request(self, cycle: InvocationCycle) -> HttpRequest:
             request = HttpRequest(
                 method="POST",
                 raw_path=cycle.path.decode("latin-1"),
@@ -243,6 +264,22 @@ def protocol_class():
                 client=self.client,
             )
             cycle.body = b""
+            return request
+
+        def finish_invocation(self, cycle: InvocationCycle, response: HttpResponse | None) -> None:
+            """``invoke_now``'s answer; None: answer through the task after all."""
+            if response is None:
+                HttpToolsProtocol._start_asgi_task(self, cycle, None)  # type: ignore[arg-type]
+                return
+            if not cycle.disconnected:
+                self.transport.write_now(self.response_bytes(cycle, response, response.body))  # type: ignore[attr-defined]
+            cycle.response_complete = True
+            if not cycle.keep_alive or cycle.disconnected:
+                self.transport.close()
+            self.on_response_complete()
+
+        async def run_invocation(self, cycle: InvocationCycle) -> None:
+            request = cycle.request or self.invocation_request(cycle)
 
             async def respond(response: HttpResponse, head: bool) -> None:
                 await self.write_response(cycle, response)
@@ -274,6 +311,17 @@ def protocol_class():
                 body = await asyncio.to_thread(_read_file, body)
             elif not isinstance(body, (bytes, bytearray, memoryview)):
                 body = b"".join([chunk async for chunk in body])
+            data = self.response_bytes(cycle, response, body)
+            if cycle.disconnected:
+                cycle.response_complete = True
+                return
+            if self.flow.write_paused:
+                await self.flow.drain()
+            self.transport.write_now(data)  # type: ignore[attr-defined]
+            cycle.response_complete = True
+
+        def response_bytes(self, cycle: InvocationCycle, response: HttpResponse, body: bytes) -> bytes:
+            """The answer's head and body (``connection: close`` when the cycle will not be kept alive)."""
             parts = [STATUS_LINE[response.status]]
             for name, value in self.server_state.default_headers:
                 parts += (name, b": ", value, b"\r\n")
@@ -291,13 +339,7 @@ def protocol_class():
                 parts.append(b"connection: close\r\n")
             parts.append(b"\r\n")
             parts.append(body)
-            if cycle.disconnected:
-                cycle.response_complete = True
-                return
-            if self.flow.write_paused:
-                await self.flow.drain()
-            self.transport.write_now(b"".join(parts))  # type: ignore[attr-defined]
-            cycle.response_complete = True
+            return b"".join(parts)
 
     return CoalescingHttpToolsProtocol
 

@@ -280,15 +280,15 @@ def verify(
 
 def _from_header(value: str, service_hint: str | None) -> _Signed:
     fields = _auth_header_fields(value)
-    hint_errors = AuthErrors(service_hint)
     if fields is None:
+        hint_errors = AuthErrors(service_hint)
         if value.startswith("AWS "):
             raise hint_errors.malformed_query("Signature Version 2 is not supported; use AWS4-HMAC-SHA256.")
         raise hint_errors.malformed(f"Unsupported Authorization Type: {value.split(' ', 1)[0]}")
     credential = fields.get("Credential", "")
     parsed = _parse_credential(credential)
     if parsed is None:
-        raise hint_errors.malformed(
+        raise AuthErrors(service_hint).malformed(
             'the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".'
         )
     for name in ("SignedHeaders", "Signature"):

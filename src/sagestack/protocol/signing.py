@@ -80,6 +80,8 @@ def parse_query(raw_query: str) -> list[tuple[str, str]]:
 
 
 def canonical_query_string(pairs: Iterable[tuple[str, str]]) -> str:
+    if not pairs:
+        return ""
     encoded = sorted((uri_encode(k), uri_encode(v)) for k, v in pairs)
     return "&".join(f"{k}={v}" for k, v in encoded)
 

@@ -95,6 +95,7 @@ class ServingController:
         gateway = getattr(self.platform, "gateway", None)
         if gateway is not None:
             gateway.invocation_handler = self.router.handle
+            gateway.invocation_starter = self.router.start
         self.platform.add_loop(
             "serving-metrics", self.metrics.flush, self.platform.settings.serving_metrics_interval
         )

@@ -1,19 +1,25 @@
 """Kept-alive HTTP/1.1 connections from the gateway to worker instances (event-loop side).
 
 A raw ``asyncio.Protocol`` with httptools' response parser: one request at a time per connection, an
-idle LIFO list per instance, timeouts as timer callbacks (no extra task per request). A request that
-fails on a reused connection before any response byte arrived (the worker closed it while idle, or
-restarted) is retried once on a fresh connection.
+idle LIFO list per instance, timeouts as timer callbacks (no extra task per request). A request is sent
+with a callback (``UpstreamConnection.send``: what the router's InvokeEndpoint path uses, no coroutine at
+all) or awaited (``InstancePool.request``). An awaited request that fails on a reused connection before
+any response byte arrived (the worker closed it while idle, or restarted) is retried once on a fresh
+connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from .tcp import set_nodelay
 
 MAX_IDLE = 64
+log = logging.getLogger("sagestack.serving")
 
 
 class UpstreamError(Exception):
@@ -50,7 +56,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.loop = loop
         self.parser = httptools.HttpResponseParser(self)
         self.transport: asyncio.Transport | None = None
-        self.waiter: asyncio.Future | None = None
+        self.done: Done | None = None  # the request in flight's callback
+        self.timer: asyncio.TimerHandle | None = None
         self.closed = False
         self.keep_alive = True
         self.received = False
@@ -67,17 +74,12 @@ class UpstreamConnection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except Exception as exc:  # noqa: BLE001 - httptools.HttpParserError: a broken answer
-            self._fail(UpstreamError(f"malformed response from the model server: {exc}", True))
+            self._complete(None, UpstreamError(f"malformed response from the model server: {exc}", True))
             self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self._fail(UpstreamError("the model server closed the connection", self.received))
-
-    def _fail(self, error: Exception) -> None:
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(error)
+        self._complete(None, UpstreamError("the model server closed the connection", self.received))
 
     # httptools
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -88,30 +90,63 @@ class UpstreamConnection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         self.keep_alive = self.parser.should_keep_alive()
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            body = self.body[0] if len(self.body) == 1 else b"".join(self.body)
-            waiter.set_result(Response(self.parser.get_status_code(), self.headers, body))
+        body = self.body[0] if len(self.body) == 1 else b"".join(self.body)
+        self._complete(Response(self.parser.get_status_code(), self.headers, body), None)
 
-    async def request(self, data: bytes, timeout: float) -> Response:
+    # one request at a time
+    def send(self, data: bytes, timeout: float, done: Done) -> None:
+        """Write one request; ``done(response, None)`` or ``done(None, error)`` is called once, from the
+        event loop: the answer, the connection lost (``UpstreamError``) or ``timeout`` seconds passed
+        (``UpstreamTimeout``; the connection must then be dropped)."""
         if self.closed:
             raise UpstreamError("the model server closed the connection")
         self.headers = []
         self.body = []
         self.received = False
-        waiter = self.waiter = self.loop.create_future()
-        timer = self.loop.call_later(timeout, _expire, waiter)
+        self.done = done
+        self.timer = self.loop.call_later(timeout, self._expire)
         self.transport.write(data)
+
+    def abandon(self) -> None:
+        """Forget the request in flight (its caller went away): no callback will come."""
+        self.done = None
+        timer, self.timer = self.timer, None
+        if timer is not None:
+            timer.cancel()
+
+    def _expire(self) -> None:
+        self.timer = None
+        self._complete(None, UpstreamTimeout())
+
+    def _complete(self, response: Response | None, error: Exception | None) -> None:
+        done = self.done
+        if done is None:
+            return
+        self.abandon()
+        try:
+            done(response, error)
+        except Exception:  # noqa: BLE001 - a failing callback must not read as a broken answer
+            log.exception("the answer's callback failed")
+
+    async def request(self, data: bytes, timeout: float) -> Response:
+        waiter = self.loop.create_future()
+        self.send(data, timeout, partial(_settle, waiter))
         try:
             return await waiter
         finally:
-            timer.cancel()
-            self.waiter = None
+            self.abandon()
 
 
-def _expire(waiter: asyncio.Future) -> None:
-    if not waiter.done():
-        waiter.set_exception(UpstreamTimeout())
+Done = Callable[["Response | None", "Exception | None"], None]
+
+
+def _settle(waiter: asyncio.Future, response: Response | None, error: Exception | None) -> None:
+    if waiter.done():
+        return
+    if error is not None:
+        waiter.set_exception(error)
+    else:
+        waiter.set_result(response)
 
 
 class InstancePool:
@@ -132,16 +167,27 @@ class InstancePool:
             raise UpstreamError(f"could not connect to the model server: {exc}") from None
         return conn
 
+    def idle_connection(self) -> UpstreamConnection | None:
+        """A kept-alive connection to reuse (``release`` it after its answer), or None."""
+        idle = self.idle
+        while idle:
+            conn = idle.pop()
+            if not conn.closed:
+                return conn
+        return None
+
+    def release(self, conn: UpstreamConnection) -> None:
+        """``conn`` answered: kept for the next request, or closed."""
+        if conn.keep_alive and not conn.closed and len(self.idle) < MAX_IDLE:
+            self.idle.append(conn)
+        else:
+            drop(conn)
+
     async def request(self, data: bytes, timeout: float) -> Response:
         loop = self.loop
         if loop is None:
             loop = self.loop = asyncio.get_running_loop()
-        conn = None
-        while self.idle:
-            candidate = self.idle.pop()
-            if not candidate.closed:
-                conn = candidate
-                break
+        conn = self.idle_connection()
         reused = conn is not None
         if conn is None:
             conn = await self._connect(loop)
@@ -154,24 +200,21 @@ class InstancePool:
             try:
                 response = await conn.request(data, timeout)
             except BaseException:
-                _drop(conn)
+                drop(conn)
                 raise
         except BaseException:
-            _drop(conn)
+            drop(conn)
             raise
-        if conn.keep_alive and not conn.closed and len(self.idle) < MAX_IDLE:
-            self.idle.append(conn)
-        else:
-            _drop(conn)
+        self.release(conn)
         return response
 
     def close(self) -> None:
         for conn in self.idle:
-            _drop(conn)
+            drop(conn)
         self.idle.clear()
 
 
-def _drop(conn: Any) -> None:
+def drop(conn: Any) -> None:
     transport = getattr(conn, "transport", None)
     if transport is not None:
         transport.close()
