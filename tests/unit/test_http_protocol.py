@@ -281,6 +281,7 @@ class CallbackGateway(FakeGateway):
     def __init__(self) -> None:
         super().__init__()
         self.taken: list = []
+        self.delivered: list[bool] = []  # what respond said for each answer
 
     def invoke_now(self, request, respond) -> bool:
         from sagestack.protocol.http import HttpResponse
@@ -293,7 +294,9 @@ class CallbackGateway(FakeGateway):
             loop.call_soon(respond, None)
         else:
             answer = HttpResponse(200, [("content-type", "text/plain")], b"cb:" + request.body)
-            loop.call_later(0.02 if request.body == b"cb-slow" else 0, respond, answer)
+            loop.call_later(
+                0.02 if request.body == b"cb-slow" else 0, lambda: self.delivered.append(respond(answer))
+            )
         return True
 
 
@@ -318,5 +321,15 @@ def test_invocations_answered_from_callbacks_keep_their_order():
             if real.closed:
                 break
         assert _responses(real)[-1] == b"cb:cb-2" and b"connection: close" in real.writes[-1] and real.closed
+        assert gateway.delivered == [True, True, True]
+        # the client goes away before the answer: nothing written, and respond says so
+        protocol, real = _protocol(gateway)
+        protocol.data_received(_invoke(b"cb-slow"))
+        protocol.connection_lost(None)
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if len(gateway.delivered) == 4:
+                break
+        assert gateway.delivered[-1] is False and not real.writes
 
     asyncio.run(run())

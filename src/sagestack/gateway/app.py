@@ -250,13 +250,13 @@ class Gateway:
         finally:
             log_call(request, call, status, response, started)
 
-    def invoke_now(self, request: HttpRequest, respond: Callable[[HttpResponse | None], None]) -> bool:
+    def invoke_now(self, request: HttpRequest, respond: Callable[[HttpResponse | None], bool]) -> bool:
         """InvokeEndpoint answered from callbacks, no task (gateway/http_protocol.py calls it with a
         request whose body is read): what ``serve`` and ``dispatch`` do for a SigV4-signed call of
         SageMaker Runtime — the same service choice, signature check, router, errors and request log —
         when the router can send it at once (``Router.start``). ``respond(response)`` is called once with
-        the answer, or with None when the request must take ``serve`` after all (a kept-alive connection
-        to the worker turned out closed). False, having done nothing, when the request needs ``serve``:
+        the answer (it says whether the client was still there to get it), or with None when the request
+        must take ``serve`` after all (a kept-alive connection to the worker turned out closed). False, having done nothing, when the request needs ``serve``:
         unsigned, signed for another service, a signature that does not verify (``serve`` words the
         error), or a call the router does not start."""
         starter = self.invocation_starter
@@ -281,10 +281,11 @@ class Gateway:
             elif response is None:
                 respond(None)
                 return
+            delivered = False
             try:
-                respond(response)
-            finally:
-                log_call(request, call, response.status, response, started)
+                delivered = respond(response)
+            finally:  # 499: the client went away before the answer was ready, as ``serve`` logs it
+                log_call(request, call, response.status if delivered else 499, response, started)
 
         return starter(request, auth, answer)
 

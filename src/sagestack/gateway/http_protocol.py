@@ -266,17 +266,19 @@ def protocol_class():
             cycle.body = b""
             return request
 
-        def finish_invocation(self, cycle: InvocationCycle, response: HttpResponse | None) -> None:
-            """``invoke_now``'s answer; None: answer through the task after all."""
+        def finish_invocation(self, cycle: InvocationCycle, response: HttpResponse | None) -> bool:
+            """``invoke_now``'s answer (None: answer through the task after all); whether it was written."""
             if response is None:
                 HttpToolsProtocol._start_asgi_task(self, cycle, None)  # type: ignore[arg-type]
-                return
-            if not cycle.disconnected:
+                return False
+            delivered = not cycle.disconnected
+            if delivered:
                 self.transport.write_now(self.response_bytes(cycle, response, response.body))  # type: ignore[attr-defined]
             cycle.response_complete = True
             if not cycle.keep_alive or cycle.disconnected:
                 self.transport.close()
             self.on_response_complete()
+            return delivered
 
         async def run_invocation(self, cycle: InvocationCycle) -> None:
             request = cycle.request or self.invocation_request(cycle)
