@@ -188,7 +188,7 @@ class Router:
                 headers.get("x-amzn-sagemaker-custom-attributes"),
                 headers.get("x-amzn-sagemaker-inference-id"),
             )
-        return invocation_response(request, variant, response)
+        return invocation_response(request.request_id, variant, response)
 
     def start(self, request: HttpRequest, auth: Any, answer: Answer) -> bool:
         """``handle`` without a coroutine, for a request whose body is read: send it to an instance over a
@@ -253,7 +253,7 @@ class Router:
                 self.finish(
                     route, variant, instance, response, sent, started, body, content_type, inference_id
                 )
-                reply = invocation_response(request, variant, response)
+                reply = invocation_response(request.request_id, variant, response)
             except ServiceError as exc:
                 answer(None, exc)
                 return
@@ -446,13 +446,13 @@ def request_bytes(
     return b"".join(parts)
 
 
-def invocation_response(request: HttpRequest, variant: VariantRoute, response: Response) -> HttpResponse:
+def invocation_response(request_id: str, variant: VariantRoute, response: Response) -> HttpResponse:
     """InvokeEndpoint's answer from the worker's."""
     content_type = response.header(b"content-type")
     out = [
         ("content-type", content_type.decode("latin-1") if content_type else "application/octet-stream"),
         ("x-amzn-invoked-production-variant", variant.name),
-        ("x-amzn-requestid", request.request_id),
+        ("x-amzn-requestid", request_id),
     ]
     custom = response.header(b"x-amzn-sagemaker-custom-attributes")
     if custom is not None:

@@ -13,7 +13,7 @@ import time
 from ...protocol.http import HttpResponse
 from ...serving import eventstream
 from ...serving.controller import serving_controller
-from ...serving.router import MAX_PAYLOAD, payload_too_large
+from ...serving.router import MAX_PAYLOAD, invocation_response, payload_too_large
 from ..context import RequestContext
 from ..registry import OperationTable
 
@@ -43,16 +43,7 @@ async def invoke_endpoint(ctx: RequestContext, params: dict) -> HttpResponse:
     if len(params.get("Body") or b"") > MAX_PAYLOAD:
         return payload_too_large(ctx.request)
     variant, response, _ = await _forward(ctx, params, params.get("Accept"))
-    content_type = response.header(b"content-type")
-    headers = [
-        ("content-type", content_type.decode("latin-1") if content_type else "application/octet-stream"),
-        ("x-amzn-invoked-production-variant", variant.name),
-        ("x-amzn-requestid", ctx.request_id),
-    ]
-    custom = response.header(b"x-amzn-sagemaker-custom-attributes")
-    if custom is not None:
-        headers.append(("x-amzn-sagemaker-custom-attributes", custom.decode("latin-1")))
-    return HttpResponse(200, headers, response.body)
+    return invocation_response(ctx.request_id, variant, response)
 
 
 @OPERATIONS.handler("InvokeEndpointWithResponseStream")
